@@ -1,0 +1,24 @@
+// nembed command-line entry point: subcommands register themselves in cli/commands.hpp.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"nembed: neighbour embeddings (t-SNE, UMAP, contrastive) from the command line", "nembed"};
+    app.set_version_flag("--version", std::string("nembed ") + NEMBED_VERSION);
+    app.require_subcommand(1);
+    nembed::cli::register_commands(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nembed: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every system dependency of nembed on a fresh Debian (bookworm) machine. Idempotent.
+set -euo pipefail
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+PKGS=(build-essential cmake ninja-build pkg-config
+      libeigen3-dev libspectra-dev libhnswlib-dev libcli11-dev nlohmann-json3-dev libstb-dev
+      librandom123-dev libkissfft-dev zlib1g-dev libomp-dev
+      libgtest-dev libgmock-dev libbenchmark-dev
+      python3-dev dataset-fashion-mnist)
+missing=()
+for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Python tooling for the package and its tests (PyPI).
+PY=${PYTHON:-python3}
+$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib >&2

@@ -1,0 +1,99 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/core/sparse.hpp"
+
+using namespace nembed;
+
+TEST(Parallel, CoversEveryTaskOnce) {
+    for (int workers : {1, 2, 3, 7}) {
+        std::vector<int> hits(1000, 0);
+        parallelize(workers, hits.size(), [&](int, std::size_t b, std::size_t e) {
+            for (std::size_t i = b; i < e; ++i) hits[i]++;
+        });
+        for (int h : hits) ASSERT_EQ(h, 1);
+    }
+}
+
+TEST(Parallel, FixedBlockSumIndependentOfThreads) {
+    std::vector<double> v(100000);
+    Rng rng(3);
+    for (auto& x : v) x = rng.normal() * 1e6;
+    auto f = [&](std::size_t b, std::size_t e) { double s = 0; for (std::size_t i = b; i < e; ++i) s += v[i]; return s; };
+    double s1 = fixed_block_sum(1, v.size(), f), s2 = fixed_block_sum(2, v.size(), f), s5 = fixed_block_sum(5, v.size(), f);
+    EXPECT_EQ(s1, s2);  // bitwise: same blocks, same order
+    EXPECT_EQ(s1, s5);
+}
+
+TEST(Parallel, RethrowsWorkerException) {
+    EXPECT_THROW(parallelize(2, 10, [](int w, std::size_t, std::size_t) { if (w == 1) throw InvalidArgument("boom"); }),
+                 InvalidArgument);
+}
+
+TEST(Parallel, ResolveThreads) {
+    EXPECT_EQ(resolve_threads(3), 3);
+    EXPECT_GE(resolve_threads(-1), 1);
+    EXPECT_THROW(resolve_threads(0), InvalidArgument);
+}
+
+TEST(Random, SameSeedSameStream) {
+    Rng a(42, 7), b(42, 7), c(42, 8), d(43, 7);
+    bool differs_c = false, differs_d = false;
+    for (int i = 0; i < 100; ++i) {
+        auto x = a.next_u32();
+        EXPECT_EQ(x, b.next_u32());
+        differs_c |= (x != c.next_u32());
+        differs_d |= (x != d.next_u32());
+    }
+    EXPECT_TRUE(differs_c);
+    EXPECT_TRUE(differs_d);
+}
+
+TEST(Random, MomentsOfDistributions) {
+    Rng r(1);
+    const int n = 200000;
+    double su = 0, sn = 0, sn2 = 0;
+    for (int i = 0; i < n; ++i) {
+        su += r.uniform();
+        double z = r.normal();
+        sn += z;
+        sn2 += z * z;
+    }
+    EXPECT_NEAR(su / n, 0.5, 0.005);        // sd of the mean ~ 0.0006
+    EXPECT_NEAR(sn / n, 0.0, 0.01);         // sd of the mean ~ 0.0022
+    EXPECT_NEAR(sn2 / n, 1.0, 0.02);
+    std::vector<int> counts(7, 0);
+    for (int i = 0; i < 70000; ++i) counts[r.below(7)]++;
+    for (int c : counts) EXPECT_NEAR(c, 10000, 500);
+}
+
+TEST(Sparse, TripletsTransposeValidate) {
+    auto m = csr_from_triplets<double>(3, 3, {{0, 1, 1.0}, {2, 0, 2.0}, {0, 1, 0.5}, {1, 2, 3.0}});
+    m.validate();
+    EXPECT_EQ(m.nnz(), 3u);
+    EXPECT_DOUBLE_EQ(m.at(0, 1), 1.5);
+    auto t = transpose(m);
+    t.validate();
+    EXPECT_DOUBLE_EQ(t.at(1, 0), 1.5);
+    EXPECT_DOUBLE_EQ(t.at(0, 2), 2.0);
+    EXPECT_DOUBLE_EQ(t.sum(), m.sum());
+    m.indices[0] = 5;
+    EXPECT_THROW(m.validate(), InvalidArgument);
+}
+
+TEST(Matrix, RequireFiniteNamesPosition) {
+    Matrix<float> x(2, 3, 1.0f);
+    x(1, 2) = std::numeric_limits<float>::quiet_NaN();
+    try {
+        require_finite(x.view(), "input");
+        FAIL();
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("row 1, column 2"), std::string::npos);
+    }
+}
