@@ -1,0 +1,70 @@
+#pragma once
+/// @file knn.hpp
+/// Nearest neighbours behind one interface (knncolle-style): build an index over reference points once, then
+/// query it for the reference points themselves (self excluded) or for new points.
+///
+///   KnnOptions opt;               // method auto: exact below 1000 points, HNSW above
+///   opt.n_threads = 2;
+///   KnnGraph g = find_neighbors(X, 90, opt);
+///
+/// Returned distances are true metric distances: Euclidean (not squared), cosine distance 1 - cos, or for inner
+/// product 1 - <x, y> (the hnswlib convention; may be negative).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/neighbors/knn_graph.hpp"
+
+namespace nembed {
+
+enum class Metric { euclidean, cosine, inner_product };
+enum class KnnMethod { auto_, exact, hnsw };
+
+/// Parses "euclidean"/"l2", "cosine", "ip"/"inner_product"/"dot"; throws InvalidArgument naming the bad value.
+Metric parse_metric(const std::string& name);
+std::string to_string(Metric m);
+/// Parses "auto", "exact", "hnsw" (also "approx" = hnsw).
+KnnMethod parse_knn_method(const std::string& name);
+std::string to_string(KnnMethod m);
+
+struct KnnOptions {
+    KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 (openTSNE's rule), else HNSW
+    Metric metric = Metric::euclidean;
+    int hnsw_m = 16;                      ///< HNSW links per node (hnswlib M)
+    int hnsw_ef_construction = 200;       ///< HNSW build beam width
+    int hnsw_ef = 0;                      ///< HNSW search beam width; 0 = min(2k, N) as openTSNE
+    std::uint64_t seed = 0;               ///< HNSW level generator seed
+    int n_threads = 1;                    ///< worker threads (already resolved, >= 1)
+};
+
+/// A built index over reference points.
+class KnnIndex {
+public:
+    virtual ~KnnIndex() = default;
+    virtual std::size_t n_points() const = 0;
+    virtual std::size_t n_dims() const = 0;
+    virtual Metric metric() const = 0;
+    /// k nearest neighbours of every reference point, self excluded (exact duplicates of a point are kept as
+    /// neighbours at distance 0, but the point itself never is).
+    virtual KnnGraph self_neighbors(std::size_t k) const = 0;
+    /// k nearest reference points of each row of `queries` (nothing excluded).
+    virtual KnnGraph query(MatrixView<float> queries, std::size_t k) const = 0;
+};
+
+/// Builds the index chosen by `options.method` over `data` (copied or referenced as the implementation needs;
+/// the index owns what it keeps). Throws InvalidArgument for empty or non-finite data.
+std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptions& options);
+
+/// Convenience: build an index and return the self kNN graph. Throws if k >= N.
+KnnGraph find_neighbors(MatrixView<float> data, std::size_t k, const KnnOptions& options);
+
+/// Neighbours from a dense N x N distance matrix (symmetric not required; diagonal ignored).
+KnnGraph neighbors_from_distance_matrix(MatrixView<double> distances, std::size_t k, int n_threads = 1);
+
+/// Neighbours supplied by the user as (N x k) index and distance arrays. Entries equal to the row itself are
+/// dropped (k shrinks by one if every row lists itself); rows are sorted by distance; validated.
+KnnGraph neighbors_from_arrays(MatrixView<std::int64_t> indices, MatrixView<double> distances,
+                               std::size_t n_reference);
+
+} // namespace nembed
