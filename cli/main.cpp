@@ -1,4 +1,4 @@
-// nembed command-line entry point: subcommands register themselves in cli/commands.hpp.
+// nembed command-line entry point: subcommands register themselves in cli/commands.cpp.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        std::fprintf(stderr, "nembed: error: %s (see --help)\n", e.what());
+        return e.get_exit_code();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "nembed: error: %s\n", e.what());
         return 1;

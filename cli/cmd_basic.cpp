@@ -1,0 +1,86 @@
+// Small subcommands: pca, knn, plot.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/init/pca.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "nembed/plot/scatter.hpp"
+
+namespace nembed::cli {
+
+void register_pca(CLI::App& app) {
+    auto o = std::make_shared<CommonOptions>();
+    auto n_components = std::make_shared<std::size_t>(50);
+    auto* sub = app.add_subcommand("pca", "Principal component scores of the input (centred, float32)");
+    add_common_options(sub, *o, true, false);
+    sub->add_option("-n,--n-components", *n_components, "Number of components")->capture_default_str();
+    sub->callback([o, n_components] {
+        configure_logging(*o);
+        auto X = load_inputs(*o);
+        require(*n_components >= 1 && *n_components <= X.cols(),
+                "--n-components must be between 1 and the input dimension " + std::to_string(X.cols()));
+        Timer t;
+        auto res = pca(X.view(), *n_components, o->n_threads());
+        say(*o, "PCA in " + std::to_string(t.seconds()) + " s");
+        save_matrix(o->output, convert<double>(res.scores.view()).view());
+    });
+}
+
+void register_knn(CLI::App& app) {
+    auto o = std::make_shared<CommonOptions>();
+    auto k = std::make_shared<std::size_t>(15);
+    auto method = std::make_shared<std::string>("auto");
+    auto metric = std::make_shared<std::string>("euclidean");
+    auto* sub = app.add_subcommand(
+        "knn", "k nearest neighbours of every point (self excluded); writes OUTPUT_indices.npy and OUTPUT_distances.npy");
+    add_common_options(sub, *o, true);
+    sub->add_option("-k", *k, "Neighbours per point")->capture_default_str();
+    sub->add_option("--method", *method, "auto, exact or hnsw")->capture_default_str();
+    sub->add_option("--metric", *metric, "euclidean, cosine or ip")->capture_default_str();
+    sub->callback([o, k, method, metric] {
+        configure_logging(*o);
+        auto X = load_inputs(*o);
+        KnnOptions opt;
+        opt.method = parse_knn_method(*method);
+        opt.metric = parse_metric(*metric);
+        opt.n_threads = o->n_threads();
+        opt.seed = o->seed;
+        Timer t;
+        auto g = find_neighbors(X.view(), *k, opt);
+        say(*o, "kNN (" + *method + ", k = " + std::to_string(*k) + ") in " + std::to_string(t.seconds()) + " s");
+        std::string stem = o->output;
+        if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".npy") stem.resize(stem.size() - 4);
+        Matrix<double> idx(g.n_points, g.k), dist(g.n_points, g.k);
+        for (std::size_t i = 0; i < g.indices.size(); ++i) {
+            idx.data()[i] = g.indices[i];
+            dist.data()[i] = g.distances[i];
+        }
+        save_matrix(stem + "_indices.npy", idx.view());
+        save_matrix(stem + "_distances.npy", dist.view());
+    });
+}
+
+void register_plot(CLI::App& app) {
+    auto o = std::make_shared<CommonOptions>();
+    auto title = std::make_shared<std::string>();
+    auto size = std::make_shared<int>(1000);
+    auto* sub = app.add_subcommand("plot", "Scatter plot of a 2-D embedding as PNG, coloured by labels");
+    add_common_options(sub, *o, true, false);
+    sub->add_option("--title", *title, "Title drawn on the plot");
+    sub->add_option("--size", *size, "Plot size in pixels")->capture_default_str();
+    sub->callback([o, title, size] {
+        configure_logging(*o);
+        auto Y = convert<double>(load_inputs(*o).view());
+        auto labels = load_label_files(*o, Y.rows());
+        ScatterOptions opt;
+        opt.title = *title;
+        opt.width = opt.height = *size;
+        write_scatter_png(o->output, Y.view(), labels, opt);
+    });
+}
+
+} // namespace nembed::cli

@@ -1,0 +1,135 @@
+#include "common.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/init/pca.hpp"
+#include "nembed/io/load.hpp"
+
+namespace nembed::cli {
+
+int CommonOptions::n_threads() const { return resolve_threads(threads); }
+bool CommonOptions::progress() const { return !quiet && isatty(fileno(stderr)); }
+
+void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca) {
+    app->add_option("input", o.inputs, "Input data: .npy, .npz[:member], .csv/.tsv/.txt, idx[.gz]; several files are concatenated by rows")
+        ->required();
+    auto* out = app->add_option("-o,--output", o.output, "Output file (.npy or .csv)");
+    if (output_required) out->required();
+    app->add_option("-l,--labels", o.labels, "Label files (any input format), concatenated like the inputs");
+    app->add_option("-j,--threads", o.threads, "Threads; -1 = all cores (openTSNE's n_jobs)")->capture_default_str();
+    app->add_option("--seed", o.seed, "Random seed")->capture_default_str();
+    if (with_pca) {
+        app->add_option("--pca", o.pca, "Reduce the input to this many principal components first (0 = off)")
+            ->capture_default_str();
+        app->add_option("--scale", o.scale, "Divide the input by this value (e.g. 255 for 8-bit images)")
+            ->check(CLI::PositiveNumber)
+            ->capture_default_str();
+    }
+    app->add_flag("-v,--verbose", o.verbose, "More output");
+    app->add_flag("-q,--quiet", o.quiet, "No output on stderr except errors");
+}
+
+void configure_logging(const CommonOptions& o) {
+    const bool quiet = o.quiet, verbose = o.verbose;
+    set_log_sink([quiet, verbose](LogLevel level, const std::string& msg) {
+        if (level == LogLevel::warning) {
+            std::fprintf(stderr, "nembed: warning: %s\n", msg.c_str());
+        } else if (!quiet && (level == LogLevel::info || verbose)) {
+            std::fprintf(stderr, "%s\n", msg.c_str());
+        }
+    });
+}
+
+void say(const CommonOptions& o, const std::string& message) {
+    if (!o.quiet) std::fprintf(stderr, "%s\n", message.c_str());
+}
+
+static std::string fmt_seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
+    return buf;
+}
+
+Matrix<float> load_inputs(const CommonOptions& o) {
+    Timer t;
+    std::vector<Matrix<float>> parts;
+    std::size_t rows = 0, cols = 0;
+    for (const auto& spec : o.inputs) {
+        parts.push_back(load_matrix<float>(spec));
+        if (parts.size() > 1 && parts.back().cols() != cols)
+            throw InvalidArgument(spec + ": has " + std::to_string(parts.back().cols()) + " columns but " +
+                                  o.inputs.front() + " has " + std::to_string(cols));
+        cols = parts.back().cols();
+        rows += parts.back().rows();
+    }
+    Matrix<float> X;
+    if (parts.size() == 1) {
+        X = std::move(parts.front());
+    } else {
+        X = Matrix<float>(rows, cols);
+        std::size_t r = 0;
+        for (auto& p : parts) {
+            std::copy(p.data(), p.data() + p.size(), X.row(r));
+            r += p.rows();
+        }
+    }
+    if (o.scale != 1.0) {
+        const float inv = static_cast<float>(1.0 / o.scale);
+        for (auto& v : X.storage()) v *= inv;
+    }
+    say(o, "loaded " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + " in " + fmt_seconds(t.seconds()));
+    if (o.pca > 0 && o.pca < X.cols()) {
+        t.reset();
+        auto res = pca(X.view(), o.pca, o.n_threads());
+        X = std::move(res.scores);
+        say(o, "PCA to " + std::to_string(o.pca) + " components in " + fmt_seconds(t.seconds()));
+    } else if (o.pca >= X.cols() && o.pca > 0) {
+        warn("--pca " + std::to_string(o.pca) + " is not below the input dimension " + std::to_string(X.cols()) +
+             "; PCA skipped");
+    }
+    return X;
+}
+
+std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points) {
+    std::vector<std::int64_t> labels;
+    for (const auto& spec : o.labels) {
+        auto part = load_labels(spec);
+        labels.insert(labels.end(), part.begin(), part.end());
+    }
+    if (!o.labels.empty() && labels.size() != n_points)
+        throw InvalidArgument("labels: " + std::to_string(labels.size()) + " labels for " + std::to_string(n_points) +
+                              " points");
+    return labels;
+}
+
+ProgressBar::ProgressBar(bool enabled, std::string label, std::size_t total)
+    : enabled_(enabled), label_(std::move(label)), total_(total ? total : 1) {}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::update(std::size_t done, const std::string& suffix) {
+    if (!enabled_ || finished_) return;
+    const int width = 30;
+    int filled = static_cast<int>(width * std::min(done, total_) / total_);
+    std::string bar(static_cast<std::size_t>(filled), '#');
+    bar.resize(width, '.');
+    std::fprintf(stderr, "\r%-22s [%s] %zu/%zu %s\033[K", label_.c_str(), bar.c_str(), done, total_, suffix.c_str());
+    std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+    if (enabled_ && !finished_) {
+        std::fprintf(stderr, "\r\033[K");
+        std::fflush(stderr);
+    }
+    finished_ = true;
+}
+
+} // namespace nembed::cli

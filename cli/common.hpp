@@ -1,0 +1,56 @@
+#pragma once
+// Options shared by every subcommand (input, output, labels, threads, seed, verbosity) and the helpers that
+// act on them: loading and concatenating inputs, optional PCA, progress on a terminal, timings.
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+
+namespace nembed::cli {
+
+struct CommonOptions {
+    std::vector<std::string> inputs;  ///< data files, concatenated by rows (e.g. train + test idx files)
+    std::string output;               ///< output file (.npy or .csv)
+    std::vector<std::string> labels;  ///< label files, concatenated like the inputs
+    int threads = 1;                  ///< n_jobs convention: -1 = all cores
+    std::uint64_t seed = 0;
+    std::size_t pca = 0;              ///< PCA preprocessing to this many components (0 = none)
+    double scale = 1.0;               ///< divide the input by this (e.g. 255 for pixel data)
+    bool verbose = false;
+    bool quiet = false;
+
+    int n_threads() const;            ///< resolved thread count (>= 1)
+    bool progress() const;            ///< draw progress bars: stderr is a terminal and not --quiet
+};
+
+/// Adds the shared options. `output_required` makes -o mandatory; `with_pca` adds --pca/--scale.
+void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca = true);
+/// Routes library messages: --quiet silences info, warnings still go to stderr as one line each.
+void configure_logging(const CommonOptions& o);
+/// Loads, concatenates, scales and (optionally) PCA-reduces the inputs; logs the time of each step.
+Matrix<float> load_inputs(const CommonOptions& o);
+/// Loads and concatenates the label files (empty if none given); checks the count against n_points.
+std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points);
+/// Prints a message to stderr unless --quiet.
+void say(const CommonOptions& o, const std::string& message);
+
+/// A one-line progress bar redrawn on stderr when enabled.
+class ProgressBar {
+public:
+    ProgressBar(bool enabled, std::string label, std::size_t total);
+    ~ProgressBar();
+    void update(std::size_t done, const std::string& suffix = "");
+    void finish();
+
+private:
+    bool enabled_;
+    bool finished_ = false;
+    std::string label_;
+    std::size_t total_;
+};
+
+} // namespace nembed::cli

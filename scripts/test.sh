@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything, builds nembed (warnings are errors) and runs all tests: C++ via ctest, Python via pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+JOBS=${JOBS:-$(nproc)}
+launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEMBED_WERROR=ON "${launcher[@]}" >/dev/null
+cmake --build build -j "$JOBS"
+ctest --test-dir build --output-on-failure -j "$JOBS"
+if [ -f pyproject.toml ]; then
+  python3 -m pip install -q --disable-pip-version-check --no-build-isolation . >&2
+  (cd python/tests && python3 -m pytest -q)
+fi

@@ -1,0 +1,12 @@
+# A failing command exits non-zero and prints exactly one line on stderr that starts with "nembed: error:".
+foreach(args "pca;/nonexistent/file.npy;-o;/tmp/nembed_x.npy" "pca" "no-such-command" "knn;${CMAKE_CURRENT_LIST_DIR}/../data/fmnist_4000_labels.npy;-o;/tmp/nembed_k;-k;0")
+  execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "'${args}' succeeded but should fail")
+  endif()
+  string(STRIP "${err}" err)
+  string(FIND "${err}" "\n" nl)
+  if(NOT nl EQUAL -1 OR NOT err MATCHES "^nembed: error: ")
+    message(FATAL_ERROR "'${args}' should print one 'nembed: error:' line, got:\n${err}")
+  endif()
+endforeach()
