@@ -1,0 +1,141 @@
+#include "nembed/loss/attraction.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+
+namespace nembed {
+namespace {
+
+// D > 0: dimension known at compile time; D == 0: runtime `d`.
+template <int D>
+void attraction_rows(const CsrMatrix<double>& P, const double* Y, const double* R, std::size_t d, double inv_dof,
+                     double ex, double* out, std::size_t begin, std::size_t end) {
+    const std::size_t dim = D > 0 ? static_cast<std::size_t>(D) : d;
+    const offset_t* indptr = P.indptr.data();
+    const index_t* indices = P.indices.data();
+    const double* values = P.values.data();
+    for (std::size_t i = begin; i < end; ++i) {
+        const double* yi = Y + i * dim;
+        double* oi = out + i * dim;
+        if constexpr (D > 0) {
+            double acc[D];
+            for (int c = 0; c < D; ++c) acc[c] = 0.0;
+            for (offset_t p = indptr[i]; p < indptr[i + 1]; ++p) {
+                const double* rj = R + static_cast<std::size_t>(indices[p]) * D;
+                double diff[D];
+                double d2 = 0.0;
+                for (int c = 0; c < D; ++c) {
+                    diff[c] = yi[c] - rj[c];
+                    d2 += diff[c] * diff[c];
+                }
+                const double f = values[p] / (1.0 + d2 * inv_dof);
+                for (int c = 0; c < D; ++c) acc[c] += f * diff[c];
+            }
+            for (int c = 0; c < D; ++c) oi[c] = ex * acc[c];
+        } else {
+            for (std::size_t c = 0; c < dim; ++c) oi[c] = 0.0;
+            for (offset_t p = indptr[i]; p < indptr[i + 1]; ++p) {
+                const double* rj = R + static_cast<std::size_t>(indices[p]) * dim;
+                double d2 = 0.0;
+                for (std::size_t c = 0; c < dim; ++c) {
+                    const double t = yi[c] - rj[c];
+                    d2 += t * t;
+                }
+                const double f = values[p] / (1.0 + d2 * inv_dof);
+                for (std::size_t c = 0; c < dim; ++c) oi[c] += f * (yi[c] - rj[c]);
+            }
+            for (std::size_t c = 0; c < dim; ++c) oi[c] *= ex;
+        }
+    }
+}
+
+template <int D>
+double log_w_rows(const CsrMatrix<double>& P, const double* Y, const double* R, std::size_t d, double dof,
+                  std::size_t begin, std::size_t end) {
+    const std::size_t dim = D > 0 ? static_cast<std::size_t>(D) : d;
+    const double inv_dof = 1.0 / dof;
+    double s = 0.0;
+    for (std::size_t i = begin; i < end; ++i) {
+        const double* yi = Y + i * dim;
+        for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
+            const double* rj = R + static_cast<std::size_t>(P.indices[p]) * dim;
+            double d2 = 0.0;
+            for (std::size_t c = 0; c < dim; ++c) {
+                const double t = yi[c] - rj[c];
+                d2 += t * t;
+            }
+            s += P.values[p] * (-dof * std::log1p(d2 * inv_dof));
+        }
+    }
+    return s;
+}
+
+void check_shapes(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, double dof,
+                  const char* what) {
+    const std::string w(what);
+    require(dof > 0.0 && std::isfinite(dof), w + ": dof must be positive and finite, got " + std::to_string(dof));
+    require(P.n_rows == Y.rows, w + ": P has " + std::to_string(P.n_rows) + " rows but the embedding has " +
+                                    std::to_string(Y.rows) + " points");
+    require(P.n_cols == R.rows, w + ": P has " + std::to_string(P.n_cols) + " columns but the reference has " +
+                                    std::to_string(R.rows) + " points");
+    require(Y.cols == R.cols, w + ": embedding and reference differ in dimension");
+    require(Y.cols >= 1, w + ": the embedding needs at least one dimension");
+    require(P.indptr.size() == P.n_rows + 1, w + ": P's indptr must have n_rows + 1 entries");
+}
+
+void attraction_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, double dof, double ex,
+                     double* out, int n_threads) {
+    check_shapes(P, Y, R, dof, "attractive_forces");
+    const double inv_dof = 1.0 / dof;
+    const std::size_t d = Y.cols;
+    parallelize(n_threads, Y.rows, [&](int, std::size_t b, std::size_t e) {
+        switch (d) {
+        case 1: attraction_rows<1>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
+        case 2: attraction_rows<2>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
+        case 3: attraction_rows<3>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
+        default: attraction_rows<0>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
+        }
+    });
+}
+
+double log_w_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, double dof, int n_threads) {
+    check_shapes(P, Y, R, dof, "sum_p_log_w");
+    const std::size_t d = Y.cols;
+    // Blocks of rows fixed by N only, so the sum does not depend on the thread count.
+    return fixed_block_sum(
+        n_threads, Y.rows,
+        [&](std::size_t b, std::size_t e) {
+            switch (d) {
+            case 1: return log_w_rows<1>(P, Y.data, R.data, d, dof, b, e);
+            case 2: return log_w_rows<2>(P, Y.data, R.data, d, dof, b, e);
+            default: return log_w_rows<0>(P, Y.data, R.data, d, dof, b, e);
+            }
+        },
+        256);
+}
+
+} // namespace
+
+void attractive_forces(const CsrMatrix<double>& P, MatrixView<double> Y, double dof, double exaggeration, double* out,
+                       int n_threads) {
+    attraction_impl(P, Y, Y, dof, exaggeration, out, n_threads);
+}
+
+void attractive_forces(const CsrMatrix<double>& P, MatrixView<double> Y_new, MatrixView<double> reference,
+                       double dof, double exaggeration, double* out, int n_threads) {
+    attraction_impl(P, Y_new, reference, dof, exaggeration, out, n_threads);
+}
+
+double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y, double dof, int n_threads) {
+    return log_w_impl(P, Y, Y, dof, n_threads);
+}
+
+double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y_new, MatrixView<double> reference, double dof,
+                   int n_threads) {
+    return log_w_impl(P, Y_new, reference, dof, n_threads);
+}
+
+} // namespace nembed

@@ -1,0 +1,428 @@
+// Attraction, KL pieces and the optimizer, checked against brute-force forms (no repulsion module needed).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "nembed/core/interrupt.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/loss/attraction.hpp"
+#include "nembed/loss/kl.hpp"
+#include "nembed/optim/gradient_descent.hpp"
+
+using namespace nembed;
+
+namespace {
+
+// Symmetric P with ~`density` fill, zero diagonal, summing to 1.
+CsrMatrix<double> random_p(std::size_t n, double density, std::uint64_t seed) {
+    Rng rng(seed);
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = i + 1; j < n; ++j)
+            if (rng.uniform() < density) {
+                double v = rng.uniform(0.1, 1.0);
+                t.push_back({static_cast<index_t>(i), static_cast<index_t>(j), v});
+                t.push_back({static_cast<index_t>(j), static_cast<index_t>(i), v});
+            }
+    CsrMatrix<double> P = csr_from_triplets(n, n, t);
+    double s = P.sum();
+    for (double& v : P.values) v /= s;
+    return P;
+}
+
+Matrix<double> random_y(std::size_t n, std::size_t d, double sd, std::uint64_t seed) {
+    Matrix<double> Y(n, d);
+    Rng rng(seed);
+    for (std::size_t k = 0; k < Y.size(); ++k) Y.data()[k] = rng.normal() * sd;
+    return Y;
+}
+
+double kernel(double d2, double dof) { return std::pow(1.0 + d2 / dof, -dof); }
+
+// Brute-force KL(P || Q) for the heavy-tailed kernel.
+double brute_kl(const CsrMatrix<double>& P, const Matrix<double>& Y, double dof) {
+    const std::size_t n = Y.rows(), d = Y.cols();
+    double Z = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            if (i == j) continue;
+            double d2 = 0;
+            for (std::size_t c = 0; c < d; ++c) d2 += (Y(i, c) - Y(j, c)) * (Y(i, c) - Y(j, c));
+            Z += kernel(d2, dof);
+        }
+    double kl = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
+            std::size_t j = static_cast<std::size_t>(P.indices[p]);
+            double d2 = 0;
+            for (std::size_t c = 0; c < d; ++c) d2 += (Y(i, c) - Y(j, c)) * (Y(i, c) - Y(j, c));
+            double q = kernel(d2, dof) / Z;
+            kl += P.values[p] * std::log(P.values[p] / q);
+        }
+    return kl;
+}
+
+// Brute-force repulsion per the Repulsion contract: F_i = sum_j w^((a+1)/a) (y_i - y_j), returns Z.
+double brute_repulsion(const Matrix<double>& Y, double dof, double* F) {
+    const std::size_t n = Y.rows(), d = Y.cols();
+    double Z = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t c = 0; c < d; ++c) F[i * d + c] = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            if (i == j) continue;
+            double d2 = 0;
+            for (std::size_t c = 0; c < d; ++c) d2 += (Y(i, c) - Y(j, c)) * (Y(i, c) - Y(j, c));
+            double w = kernel(d2, dof);
+            Z += w;
+            double f = std::pow(w, (dof + 1) / dof);
+            for (std::size_t c = 0; c < d; ++c) F[i * d + c] += f * (Y(i, c) - Y(j, c));
+        }
+    }
+    return Z;
+}
+
+// The openTSNE gradient with brute-force repulsion; returns the KL from the pieces when asked.
+GradientFunction brute_gradient(const CsrMatrix<double>& P, double dof, int n_threads = 1) {
+    return [&P, dof, n_threads](MatrixView<double> Yv, double ex, double* grad, bool want_kl) {
+        Matrix<double> Y(Yv.rows, Yv.cols, std::vector<double>(Yv.data, Yv.data + Yv.size()));
+        std::vector<double> F(Y.size());
+        double Z = brute_repulsion(Y, dof, F.data());
+        attractive_forces(P, Yv, dof, ex, grad, n_threads);
+        for (std::size_t k = 0; k < Y.size(); ++k) grad[k] -= F[k] / Z;
+        if (!want_kl) return std::nan("");
+        return kl_from_parts(sum_p_log_p(P), sum_p_log_w(P, Yv, dof, n_threads), P.sum(), Z);
+    };
+}
+
+} // namespace
+
+class GradientCheck : public ::testing::TestWithParam<std::tuple<double, std::size_t>> {};
+
+// dKL/dY = 4 * (attraction - F/Z): openTSNE's gradient omits the factor 4.
+TEST_P(GradientCheck, MatchesNumericalDerivativeOfKl) {
+    const auto [dof, d] = GetParam();
+    const std::size_t n = 30;
+    CsrMatrix<double> P = random_p(n, 0.3, 1);
+    Matrix<double> Y = random_y(n, d, 1.0, 2);
+    std::vector<double> grad(n * d);
+    double kl = brute_gradient(P, dof)(Y.view(), 1.0, grad.data(), true);
+    EXPECT_NEAR(kl, brute_kl(P, Y, dof), 1e-12 * std::abs(kl) + 1e-14);
+
+    const double h = 1e-5;
+    double err2 = 0, norm2 = 0;
+    for (std::size_t k = 0; k < Y.size(); ++k) {
+        double orig = Y.data()[k];
+        Y.data()[k] = orig + h;
+        double kp = brute_kl(P, Y, dof);
+        Y.data()[k] = orig - h;
+        double km = brute_kl(P, Y, dof);
+        Y.data()[k] = orig;
+        double num = (kp - km) / (2 * h);
+        err2 += (num - 4 * grad[k]) * (num - 4 * grad[k]);
+        norm2 += num * num;
+    }
+    EXPECT_LT(std::sqrt(err2 / norm2), 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(DofAndDim, GradientCheck,
+                         ::testing::Values(std::make_tuple(1.0, std::size_t(2)), std::make_tuple(0.5, std::size_t(2)),
+                                           std::make_tuple(3.0, std::size_t(1)), std::make_tuple(1.0, std::size_t(3)),
+                                           std::make_tuple(0.8, std::size_t(5))));
+
+TEST(Attraction, MatchesBruteForceAndIsThreadIndependent) {
+    for (std::size_t d : {1u, 2u, 3u, 4u}) {
+        const std::size_t n = 700;
+        CsrMatrix<double> P = random_p(n, 0.02, 3);
+        Matrix<double> Y = random_y(n, d, 3.0, 4);
+        std::vector<double> a1(n * d), a3(n * d), ref(n * d, 0.0);
+        attractive_forces(P, Y.view(), 1.5, 4.0, a1.data(), 1);
+        attractive_forces(P, Y.view(), 1.5, 4.0, a3.data(), 3);
+        for (std::size_t i = 0; i < n; ++i)
+            for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
+                std::size_t j = static_cast<std::size_t>(P.indices[p]);
+                double d2 = 0;
+                for (std::size_t c = 0; c < d; ++c) d2 += (Y(i, c) - Y(j, c)) * (Y(i, c) - Y(j, c));
+                for (std::size_t c = 0; c < d; ++c)
+                    ref[i * d + c] += 4.0 * P.values[p] / (1 + d2 / 1.5) * (Y(i, c) - Y(j, c));
+            }
+        for (std::size_t k = 0; k < n * d; ++k) {
+            ASSERT_EQ(a1[k], a3[k]);
+            ASSERT_NEAR(a1[k], ref[k], 1e-13 * (1 + std::abs(ref[k])));
+        }
+        EXPECT_EQ(sum_p_log_w(P, Y.view(), 1.5, 1), sum_p_log_w(P, Y.view(), 1.5, 3));
+    }
+}
+
+TEST(Attraction, PartialAgainstReference) {
+    // A 3 x 4 P against a reference: compare with the formula directly.
+    Matrix<double> R = random_y(4, 2, 1.0, 5), Yn = random_y(3, 2, 1.0, 6);
+    std::vector<Triplet<double>> t = {{0, 1, 0.5}, {0, 3, 0.5}, {1, 0, 1.0}, {2, 2, 0.25}, {2, 3, 0.75}};
+    CsrMatrix<double> P = csr_from_triplets(3, 4, t);
+    std::vector<double> out(6);
+    attractive_forces(P, Yn.view(), R.view(), 1.0, 2.0, out.data(), 2);
+    double slw = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+        double ref[2] = {0, 0};
+        for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
+            std::size_t j = static_cast<std::size_t>(P.indices[p]);
+            double dx = Yn(i, 0) - R(j, 0), dy = Yn(i, 1) - R(j, 1), d2 = dx * dx + dy * dy;
+            ref[0] += 2.0 * P.values[p] / (1 + d2) * dx;
+            ref[1] += 2.0 * P.values[p] / (1 + d2) * dy;
+            slw += P.values[p] * std::log(1 / (1 + d2));
+        }
+        EXPECT_NEAR(out[i * 2], ref[0], 1e-14);
+        EXPECT_NEAR(out[i * 2 + 1], ref[1], 1e-14);
+    }
+    EXPECT_NEAR(sum_p_log_w(P, Yn.view(), R.view(), 1.0, 1), slw, 1e-14);
+}
+
+TEST(Attraction, BadInput) {
+    CsrMatrix<double> P = random_p(10, 0.5, 1);
+    Matrix<double> Y = random_y(10, 2, 1, 1), Ybad = random_y(9, 2, 1, 1);
+    std::vector<double> out(20);
+    EXPECT_THROW(attractive_forces(P, Y.view(), 0.0, 1.0, out.data()), InvalidArgument);
+    EXPECT_THROW(attractive_forces(P, Y.view(), -1.0, 1.0, out.data()), InvalidArgument);
+    EXPECT_THROW(attractive_forces(P, Ybad.view(), 1.0, 1.0, out.data()), InvalidArgument);
+    EXPECT_THROW(sum_p_log_w(P, Ybad.view(), 1.0), InvalidArgument);
+    EXPECT_THROW(kl_from_parts(0, 0, 1, 0.0), InvalidArgument);
+    EXPECT_THROW(exaggeration_corrected_kl(1.0, 0.0), InvalidArgument);
+}
+
+TEST(Kl, ExaggerationCorrection) {
+    // Evaluating the KL with ex*P (openTSNE's way) and correcting gives the KL of P.
+    const std::size_t n = 40;
+    CsrMatrix<double> P = random_p(n, 0.2, 7);
+    Matrix<double> Y = random_y(n, 2, 1.0, 8);
+    std::vector<double> F(n * 2);
+    double Z = brute_repulsion(Y, 1.0, F.data());
+    double kl = kl_from_parts(sum_p_log_p(P), sum_p_log_w(P, Y.view(), 1.0), P.sum(), Z);
+    EXPECT_NEAR(kl, brute_kl(P, Y, 1.0), 1e-12);
+    for (double ex : {4.0, 12.0}) {
+        CsrMatrix<double> exP = P;
+        for (double& v : exP.values) v *= ex;
+        double error = kl_from_parts(sum_p_log_p(exP), sum_p_log_w(exP, Y.view(), 1.0), exP.sum(), Z);
+        EXPECT_NEAR(error, ex * kl + ex * std::log(ex), 1e-10);
+        EXPECT_NEAR(exaggeration_corrected_kl(error, ex), kl, 1e-12);
+    }
+}
+
+// ---------------------------------------------------------------- optimizer
+
+namespace {
+struct Problem {
+    CsrMatrix<double> P;
+    Matrix<double> Y0;
+};
+Problem clusters(std::size_t n, std::uint64_t seed) {
+    // P from 4 well-separated groups: points attract within their group.
+    Rng rng(seed);
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+            if (i != j && i % 4 == j % 4 && rng.uniform() < 0.3) {
+                t.push_back({static_cast<index_t>(i), static_cast<index_t>(j), 1.0});
+                t.push_back({static_cast<index_t>(j), static_cast<index_t>(i), 1.0});
+            }
+    CsrMatrix<double> P = csr_from_triplets(n, n, t);
+    double s = P.sum();
+    for (double& v : P.values) v /= s;
+    return {P, random_y(n, 2, 1e-4, seed + 1)};
+}
+} // namespace
+
+TEST(GradientDescent, KlFallsAndStatePersists) {
+    Problem pr = clusters(120, 11);
+    auto grad = brute_gradient(pr.P, 1.0);
+    GradientDescentOptions ee;
+    ee.exaggeration = 12;
+    GradientDescent gd;
+    Matrix<double> Y = pr.Y0;
+    // KL of the start
+    std::vector<double> g(Y.size());
+    double kl0 = grad(Y.view(), 1.0, g.data(), true);
+    OptimizeReport r1 = gd.optimize(Y, grad, 50, ee);
+    EXPECT_EQ(r1.iterations, 50);
+    EXPECT_DOUBLE_EQ(r1.learning_rate, 120.0 / 12.0);  // auto = N / ex
+    GradientDescentOptions main;
+    OptimizeReport r2 = gd.optimize(Y, grad, 100, main);
+    EXPECT_DOUBLE_EQ(r2.learning_rate, 120.0);
+    EXPECT_LT(r2.kl, kl0);
+    EXPECT_LT(r2.kl, r1.kl);
+    EXPECT_EQ(gd.total_iterations(), 150);
+    // centred
+    for (std::size_t c = 0; c < 2; ++c) {
+        double m = 0;
+        for (std::size_t i = 0; i < Y.rows(); ++i) m += Y(i, c);
+        EXPECT_NEAR(m / Y.rows(), 0.0, 1e-12);
+    }
+
+    // Two optimize(40) calls == one optimize(80), bitwise.
+    Matrix<double> Ya = pr.Y0, Yb = pr.Y0;
+    GradientDescent ga, gb;
+    ga.optimize(Ya, grad, 40, main);
+    ga.optimize(Ya, grad, 40, main);
+    gb.optimize(Yb, grad, 80, main);
+    EXPECT_EQ(Ya.storage(), Yb.storage());
+    EXPECT_EQ(ga.gains().storage(), gb.gains().storage());
+    // Fresh state differs from the continued one (the state really persists).
+    GradientDescent gc;
+    Matrix<double> Yc = pr.Y0;
+    gc.optimize(Yc, grad, 40, main);
+    GradientDescent gd2;
+    gd2.optimize(Yc, grad, 40, main);
+    EXPECT_NE(Yc.storage(), Ya.storage());
+}
+
+TEST(GradientDescent, GainsRuleAndClips) {
+    // One point pulled by a constant gradient: gains and update follow openTSNE's formulas.
+    Matrix<double> Y(1, 2, 0.0);
+    GradientFunction constant = [](MatrixView<double>, double, double* g, bool) {
+        g[0] = 3.0;
+        g[1] = -4.0;
+        return 0.0;
+    };
+    GradientDescentOptions o;
+    o.learning_rate = 1.0;
+    o.center = false;
+    o.max_step_norm.reset();
+    GradientDescent gd;
+    gd.optimize(Y, constant, 1, o);
+    // update was 0: sign differs -> gain 1.2; update = -1.2 * g
+    EXPECT_DOUBLE_EQ(gd.gains()(0, 0), 1.2);
+    EXPECT_DOUBLE_EQ(Y(0, 0), -3.6);
+    EXPECT_DOUBLE_EQ(Y(0, 1), 4.8);
+    gd.optimize(Y, constant, 1, o);
+    // now sign(update) != sign(grad) again (descent) -> +0.2
+    EXPECT_DOUBLE_EQ(gd.gains()(0, 0), 1.4);
+    EXPECT_DOUBLE_EQ(gd.update()(0, 0), 0.8 * -3.6 - 1.4 * 3.0);
+
+    // Gradient clip to 0.25 and step clip to 0.1.
+    Matrix<double> Y2(1, 2, 0.0);
+    GradientDescentOptions c = o;
+    c.max_grad_norm = 0.25;
+    GradientDescent g2;
+    g2.optimize(Y2, constant, 1, c);
+    EXPECT_NEAR(std::hypot(Y2(0, 0), Y2(0, 1)), 1.2 * 0.25, 1e-6);
+    Matrix<double> Y3(1, 2, 0.0);
+    GradientDescentOptions s = o;
+    s.max_step_norm = 0.1;
+    GradientDescent g3;
+    g3.optimize(Y3, constant, 1, s);
+    EXPECT_NEAR(std::hypot(Y3(0, 0), Y3(0, 1)), 0.1, 1e-6);
+
+    // Same sign -> 0.8 g + min_gain.
+    Matrix<double> Y4(1, 2, 0.0);
+    GradientFunction flip = [](MatrixView<double> Yv, double, double* g, bool) {
+        g[0] = Yv.data[0] < 0 ? -1.0 : 1.0;  // gradient points along the update after the first step
+        g[1] = 0.0;
+        return 0.0;
+    };
+    GradientDescent g4;
+    g4.optimize(Y4, flip, 2, o);
+    EXPECT_DOUBLE_EQ(g4.gains()(0, 0), 1.2 * 0.8 + 0.01);
+}
+
+TEST(GradientDescent, ClipRegionResetsMomentumNotGains) {
+    Matrix<double> Y(2, 2, 0.0);
+    Y(1, 0) = 0.5;
+    GradientFunction push = [](MatrixView<double>, double, double* g, bool) {
+        for (int k = 0; k < 4; ++k) g[k] = 0.0;
+        g[0] = -10.0;  // point 0 pushed far along +x
+        return 0.0;
+    };
+    GradientDescentOptions o;
+    o.learning_rate = 1.0;
+    o.center = false;
+    o.max_step_norm.reset();
+    o.clip = ClipRegion{{0.0, 0.0}, 2.0};
+    GradientDescent gd;
+    gd.optimize(Y, push, 1, o);
+    EXPECT_DOUBLE_EQ(Y(0, 0), 2.0);           // projected onto the disc
+    EXPECT_DOUBLE_EQ(gd.update()(0, 0), 0.0);  // momentum reset
+    EXPECT_DOUBLE_EQ(gd.gains()(0, 0), 1.2);   // gains kept
+    EXPECT_DOUBLE_EQ(Y(1, 0), 0.5);            // inside: untouched
+}
+
+TEST(GradientDescent, CallbackStopsAtTheRightIteration) {
+    Problem pr = clusters(80, 21);
+    auto grad = brute_gradient(pr.P, 1.0);
+    Matrix<double> Y = pr.Y0;
+    GradientDescentOptions o;
+    o.callbacks_every_iters = 10;
+    std::vector<int> seen;
+    Matrix<double> at_stop;
+    double kl_at_stop = 0;
+    o.callback = [&](int it, double kl, MatrixView<double> Yv) {
+        seen.push_back(it);
+        EXPECT_TRUE(std::isfinite(kl));
+        if (it == 30) {
+            at_stop = Matrix<double>(Yv.rows, Yv.cols, std::vector<double>(Yv.data, Yv.data + Yv.size()));
+            kl_at_stop = kl;
+            return true;
+        }
+        return false;
+    };
+    GradientDescent gd;
+    OptimizeReport r = gd.optimize(Y, grad, 100, o);
+    EXPECT_EQ(seen, (std::vector<int>{10, 20, 30}));
+    EXPECT_EQ(r.stop, StopReason::callback);
+    EXPECT_EQ(r.iterations, 30);
+    EXPECT_EQ(r.kl, kl_at_stop);
+    EXPECT_EQ(Y.storage(), at_stop.storage());
+    // The KL reported is the KL of the returned embedding.
+    std::vector<double> g(Y.size());
+    EXPECT_DOUBLE_EQ(grad(Y.view(), 1.0, g.data(), true), r.kl);
+    // Same as running 30 iterations without a callback.
+    Matrix<double> Y30 = pr.Y0;
+    GradientDescent g30;
+    g30.optimize(Y30, grad, 30, GradientDescentOptions{});
+    EXPECT_EQ(Y30.storage(), Y.storage());
+}
+
+TEST(GradientDescent, InterruptLeavesConsistentState) {
+    Problem pr = clusters(60, 31);
+    auto grad = brute_gradient(pr.P, 1.0);
+    Matrix<double> Y = pr.Y0;
+    GradientDescentOptions o;
+    o.on_iteration = [](int it, double) {
+        if (it == 7) request_interrupt();
+    };
+    GradientDescent gd;
+    EXPECT_THROW(gd.optimize(Y, grad, 50, o), Interrupted);
+    EXPECT_FALSE(interrupt_requested());
+    EXPECT_EQ(gd.total_iterations(), 7);
+    Matrix<double> Y7 = pr.Y0;
+    GradientDescent g7;
+    g7.optimize(Y7, grad, 7, GradientDescentOptions{});
+    EXPECT_EQ(Y7.storage(), Y.storage());
+}
+
+TEST(GradientDescent, BadOptions) {
+    Matrix<double> Y(3, 2, 0.0);
+    GradientFunction zero = [](MatrixView<double>, double, double* g, bool) {
+        for (int k = 0; k < 6; ++k) g[k] = 0;
+        return 0.0;
+    };
+    GradientDescent gd;
+    GradientDescentOptions o;
+    EXPECT_THROW(gd.optimize(Y, zero, -1, o), InvalidArgument);
+    o.learning_rate = -1;
+    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    o = {};
+    o.momentum = 1.5;
+    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    o = {};
+    o.exaggeration = 0;
+    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    o = {};
+    o.max_grad_norm = 0;
+    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    o = {};
+    o.callbacks_every_iters = 0;
+    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    o = {};
+    Y(0, 0) = std::nan("");
+    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+}
