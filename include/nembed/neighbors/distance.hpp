@@ -1,0 +1,75 @@
+#pragma once
+/// @file distance.hpp
+/// Exact point-to-point distances in double precision, and the building blocks every kNN index shares: input
+/// checks with the project's error messages, and the final "recompute exactly, sort, keep k" step.
+///
+/// Indexes select candidates with fast float arithmetic (GEMM, hnswlib) and then recompute the distances of the
+/// candidates exactly in double from the original vectors, so a returned distance never carries the cancellation
+/// error of ||x||^2 + ||y||^2 - 2 x.y, and never is a squared Euclidean distance.
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/types.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "nembed/neighbors/knn_graph.hpp"
+
+namespace nembed {
+
+/// Euclidean norm of a float vector, accumulated in double.
+double vector_norm(const float* x, std::size_t dim);
+
+/// Exact distance between `a` and `b` in double: Euclidean sqrt(sum (a-b)^2); cosine 1 - <a,b>/(|a||b|) clamped
+/// to [0, 2] (a zero vector has cosine 0 with everything, distance 1); inner product 1 - <a,b>.
+/// `norm_a`/`norm_b` are used by cosine only (pass vector_norm of each; ignored otherwise).
+double point_distance(const float* a, const float* b, std::size_t dim, Metric metric, double norm_a = 0.0,
+                      double norm_b = 0.0);
+
+/// Copy of `x` with every row scaled to unit Euclidean norm (zero rows stay zero); used for cosine, where
+/// nearest by 1 - cos equals nearest by inner product on normalised rows.
+Matrix<float> normalize_rows(MatrixView<float> x, int n_threads);
+
+namespace detail {
+
+/// Throws InvalidArgument for empty, too large (> 2^31 - 1 points) or non-finite data.
+void check_knn_data(MatrixView<float> data, const std::string& what);
+/// Throws unless 1 <= k < n ("k = 91 must be less than the number of points (50)").
+void check_self_k(std::size_t k, std::size_t n);
+/// Throws unless 1 <= k <= n_reference and the query dimension matches; also checks the queries' values.
+void check_query(MatrixView<float> queries, std::size_t k, std::size_t n_reference, std::size_t dim);
+
+/// Reference vectors plus what `point_distance` needs (norms for cosine), for the exact recomputation.
+struct ExactDistance {
+    MatrixView<float> reference;
+    Metric metric = Metric::euclidean;
+    std::vector<double> norms;  ///< |r_j| for cosine, empty otherwise
+
+    ExactDistance() = default;
+    ExactDistance(MatrixView<float> ref, Metric m, int n_threads);
+    double query_norm(const float* q) const {
+        return metric == Metric::cosine ? vector_norm(q, reference.cols) : 0.0;
+    }
+    double operator()(const float* q, double q_norm, index_t j) const {
+        return point_distance(q, reference.row(static_cast<std::size_t>(j)), reference.cols, metric, q_norm,
+                              metric == Metric::cosine ? norms[static_cast<std::size_t>(j)] : 0.0);
+    }
+};
+
+/// Recomputes the distance of every candidate index exactly, sorts by (distance, index) and writes the first k
+/// into out_idx / out_dist. `candidates` must hold at least k distinct indices.
+void finish_row(const ExactDistance& dist, const float* query, std::vector<index_t>& candidates, std::size_t k,
+                index_t* out_idx, float* out_dist, std::vector<std::pair<double, index_t>>& scratch);
+
+/// Exact k nearest reference points of `query` by a full scan in double (`exclude` is skipped; -1 for none).
+/// Used as a fallback when an approximate index returns too few results for a row.
+void brute_force_row(const ExactDistance& dist, const float* query, index_t exclude, std::size_t k,
+                     index_t* out_idx, float* out_dist);
+
+/// Warns (once per graph) when inner-product distances 1 - <x,y> came out negative: affinities need
+/// non-negative distances, so such a graph is only usable after normalising the data (or with cosine).
+void warn_negative_distances(const KnnGraph& g);
+
+} // namespace detail
+} // namespace nembed

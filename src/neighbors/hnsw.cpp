@@ -1,0 +1,153 @@
+// The only translation unit that includes hnswlib (its hnswlib.h defines non-inline functions).
+#include "nembed/neighbors/hnsw.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <hnswlib/hnswlib.h>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/interrupt.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/neighbors/distance.hpp"
+
+namespace nembed {
+namespace {
+
+constexpr std::size_t kChunk = 256;  // points per interrupt check
+
+class HnswIndex final : public KnnIndex {
+public:
+    HnswIndex(MatrixView<float> data, const KnnOptions& opt)
+        : data_(convert<float>(data)), metric_(opt.metric), n_threads_(opt.n_threads), ef_(opt.hnsw_ef) {
+        if (metric_ == Metric::cosine) work_ = normalize_rows(data_.view(), n_threads_);
+        exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
+        const std::size_t dim = data_.cols(), n = data_.rows();
+        if (metric_ == Metric::euclidean) {
+            space_ = std::make_unique<hnswlib::L2Space>(dim);
+        } else {
+            space_ = std::make_unique<hnswlib::InnerProductSpace>(dim);
+        }
+        index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), n, static_cast<std::size_t>(opt.hnsw_m),
+                                                                   static_cast<std::size_t>(opt.hnsw_ef_construction),
+                                                                   static_cast<std::size_t>(opt.seed));
+        MatrixView<float> w = work();
+        // First point serially (it becomes the entry point), the rest concurrently: hnswlib's addPoint is
+        // thread-safe for distinct labels. Only with one thread is the graph bit-reproducible.
+        index_->addPoint(w.row(0), 0);
+        const std::size_t n_chunks = (n - 1 + kChunk - 1) / kChunk;
+        parallelize(n_threads_, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
+            for (std::size_t c = c0; c < c1; ++c) {
+                if (interrupt_requested()) throw Interrupted("HNSW index construction interrupted");
+                const std::size_t b = 1 + c * kChunk, e = std::min(n, b + kChunk);
+                for (std::size_t i = b; i < e; ++i) index_->addPoint(w.row(i), static_cast<hnswlib::labeltype>(i));
+            }
+        });
+    }
+
+    std::size_t n_points() const override { return data_.rows(); }
+    std::size_t n_dims() const override { return data_.cols(); }
+    Metric metric() const override { return metric_; }
+
+    KnnGraph self_neighbors(std::size_t k) const override {
+        detail::check_self_k(k, n_points());
+        return search(work(), data_.view(), k, true);
+    }
+
+    KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
+        detail::check_query(queries, k, n_points(), n_dims());
+        if (metric_ == Metric::cosine) {
+            Matrix<float> qn = normalize_rows(queries, n_threads_);
+            return search(qn.view(), queries, k, false);
+        }
+        return search(queries, queries, k, false);
+    }
+
+private:
+    MatrixView<float> work() const { return metric_ == Metric::cosine ? work_.view() : data_.view(); }
+
+    // qwork: what hnswlib searches with (normalised for cosine); queries: the original vectors for the exact
+    // recomputation. Self queries ask for k + 1 and drop the point itself by index (or, when duplicates crowd it
+    // out, the farthest result).
+    KnnGraph search(MatrixView<float> qwork, MatrixView<float> queries, std::size_t k, bool self) const {
+        const std::size_t n_q = queries.rows, n = n_points();
+        const std::size_t k_search = std::min(n, k + (self ? 1 : 0));
+        KnnGraph g;
+        g.n_points = n_q;
+        g.k = k;
+        g.n_reference = n;
+        g.indices.assign(n_q * k, 0);
+        g.distances.assign(n_q * k, 0.0f);
+        if (n_q == 0) return g;
+
+        std::lock_guard<std::mutex> lock(mutex_);  // setEf mutates the index
+        std::size_t ef = ef_ > 0 ? static_cast<std::size_t>(ef_) : std::min(2 * k, n);
+        index_->setEf(std::max(ef, k_search));
+
+        const std::size_t n_chunks = (n_q + kChunk - 1) / kChunk;
+        parallelize(n_threads_, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
+            std::vector<std::pair<float, index_t>> found;
+            std::vector<index_t> cand;
+            std::vector<std::pair<double, index_t>> scratch;
+            for (std::size_t c = c0; c < c1; ++c) {
+                if (interrupt_requested()) throw Interrupted("HNSW kNN search interrupted");
+                for (std::size_t i = c * kChunk, e = std::min(n_q, (c + 1) * kChunk); i < e; ++i) {
+                    auto pq = index_->searchKnn(qwork.row(i), k_search);
+                    found.clear();
+                    while (!pq.empty()) {
+                        found.emplace_back(pq.top().first, static_cast<index_t>(pq.top().second));
+                        pq.pop();
+                    }
+                    std::sort(found.begin(), found.end());
+                    cand.clear();
+                    bool dropped = !self;
+                    for (const auto& f : found) {
+                        if (self && f.second == static_cast<index_t>(i)) {
+                            dropped = true;
+                            continue;
+                        }
+                        cand.push_back(f.second);
+                    }
+                    if (!dropped && !cand.empty()) cand.pop_back();  // self not found: drop the farthest
+                    index_t* oi = g.indices.data() + i * k;
+                    float* od = g.distances.data() + i * k;
+                    if (cand.size() < k) {
+                        // hnswlib returned too few results (poorly connected graph): answer this row exactly.
+                        detail::brute_force_row(exact_, queries.row(i), self ? static_cast<index_t>(i) : -1, k, oi, od);
+                    } else {
+                        detail::finish_row(exact_, queries.row(i), cand, k, oi, od, scratch);
+                    }
+                }
+            }
+        });
+        if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
+        return g;
+    }
+
+    Matrix<float> data_;
+    Matrix<float> work_;  // cosine: row-normalised copy
+    Metric metric_;
+    int n_threads_;
+    int ef_;
+    detail::ExactDistance exact_;
+    std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
+    std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
+    mutable std::mutex mutex_;
+};
+
+} // namespace
+
+std::unique_ptr<KnnIndex> make_hnsw_index(MatrixView<float> data, const KnnOptions& options) {
+    require(options.n_threads >= 1, "HNSW kNN: n_threads must be >= 1 (got " + std::to_string(options.n_threads) + ")");
+    require(options.hnsw_m >= 2, "HNSW kNN: hnsw_m (M) must be >= 2 (got " + std::to_string(options.hnsw_m) + ")");
+    require(options.hnsw_ef_construction >= 1,
+            "HNSW kNN: hnsw_ef_construction must be >= 1 (got " + std::to_string(options.hnsw_ef_construction) + ")");
+    require(options.hnsw_ef >= 0, "HNSW kNN: hnsw_ef must be >= 0 (0 = min(2k, N); got " +
+                                      std::to_string(options.hnsw_ef) + ")");
+    detail::check_knn_data(data, "HNSW kNN");
+    return std::make_unique<HnswIndex>(data, options);
+}
+
+} // namespace nembed

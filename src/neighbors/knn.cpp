@@ -1,0 +1,67 @@
+#include "nembed/neighbors/knn.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "nembed/core/error.hpp"
+#include "nembed/neighbors/distance.hpp"
+#include "nembed/neighbors/exact.hpp"
+#include "nembed/neighbors/hnsw.hpp"
+
+namespace nembed {
+namespace {
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+} // namespace
+
+Metric parse_metric(const std::string& name) {
+    const std::string n = lower(name);
+    if (n == "euclidean" || n == "l2") return Metric::euclidean;
+    if (n == "cosine") return Metric::cosine;
+    if (n == "ip" || n == "inner_product" || n == "dot") return Metric::inner_product;
+    throw InvalidArgument("unknown metric '" + name + "' (expected euclidean, cosine or inner_product)");
+}
+
+std::string to_string(Metric m) {
+    switch (m) {
+    case Metric::euclidean: return "euclidean";
+    case Metric::cosine: return "cosine";
+    case Metric::inner_product: return "inner_product";
+    }
+    return "unknown";
+}
+
+KnnMethod parse_knn_method(const std::string& name) {
+    const std::string n = lower(name);
+    if (n == "auto") return KnnMethod::auto_;
+    if (n == "exact") return KnnMethod::exact;
+    if (n == "hnsw" || n == "approx") return KnnMethod::hnsw;
+    throw InvalidArgument("unknown kNN method '" + name + "' (expected auto, exact or hnsw)");
+}
+
+std::string to_string(KnnMethod m) {
+    switch (m) {
+    case KnnMethod::auto_: return "auto";
+    case KnnMethod::exact: return "exact";
+    case KnnMethod::hnsw: return "hnsw";
+    }
+    return "unknown";
+}
+
+std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptions& options) {
+    KnnMethod m = options.method;
+    if (m == KnnMethod::auto_) m = data.rows < 1000 ? KnnMethod::exact : KnnMethod::hnsw;
+    if (m == KnnMethod::exact) return make_exact_index(data, options.metric, options.n_threads);
+    return make_hnsw_index(data, options);
+}
+
+KnnGraph find_neighbors(MatrixView<float> data, std::size_t k, const KnnOptions& options) {
+    // Check k before paying for an index build; data problems are reported first.
+    require(data.rows > 0, "find_neighbors: the data has no points (0 rows)");
+    detail::check_self_k(k, data.rows);
+    return build_knn_index(data, options)->self_neighbors(k);
+}
+
+} // namespace nembed
