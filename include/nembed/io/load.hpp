@@ -1,0 +1,54 @@
+#pragma once
+/// @file load.hpp
+/// One entry point for every input format: .npy, .npz members, CSV/TSV/text and MNIST idx (plain or gzip).
+/// Specs are a path, or "archive.npz:member". The format comes from the extension (.npy, .npz, .csv, .tsv,
+/// .tab, .txt); anything else is sniffed from its magic bytes (\x93NUMPY, PK\x03\x04, gzip 1f 8b, idx) and
+/// otherwise read as delimited text. All file problems raise IoError naming the file and the place.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/io/csv.hpp"
+#include "nembed/io/npy.hpp"
+
+namespace nembed {
+
+enum class FileFormat { npy, npz, text, idx };
+
+/// A parsed spec: `member` is non-empty only for "archive.npz:member".
+struct FileSpec {
+    std::string path;
+    std::string member;
+};
+
+/// Splits "x.npz:member" (the archive must end in .npz, any case); other specs are plain paths.
+FileSpec parse_spec(const std::string& spec);
+
+/// The format of a file, by extension and then by magic bytes (reads at most 8 bytes).
+FileFormat detect_format(const std::string& path);
+
+/// Reads a binary array (npy, npz member, idx) as it is stored; text files are an error here.
+NdArray load_array(const std::string& spec);
+
+/// Loads an N x D matrix converted to T (float or double). 1-D arrays become N x 1; idx arrays with more than
+/// two dimensions (images) are flattened to one row per item; .npy arrays with more than two dimensions are
+/// rejected. Empty data and NaN/infinite values (with row and column) raise IoError.
+template <typename T>
+Matrix<T> load_matrix(const std::string& spec);
+
+/// Loads integer labels from a 1-D or N x 1 array (integer types, bool, or integer-valued floats) or a
+/// one-column text file (integers as they are; strings coded 0, 1, ... in order of first appearance).
+std::vector<std::int64_t> load_labels(const std::string& spec);
+
+/// Like load_labels, and also returns the label strings of a text file (names is empty for numeric labels).
+LabelColumn load_labels_named(const std::string& spec);
+
+/// Saves a matrix (an embedding): ".npy" as float64, ".csv" / ".tsv" / ".txt" as text with the shortest exact
+/// representation of each double. Written to a temporary file and renamed, so it is never half-written.
+void save_matrix(const std::string& path, MatrixView<double> m);
+
+/// Saves labels as a 1-D int64 ".npy", or one per line for ".csv" / ".tsv" / ".txt".
+void save_labels(const std::string& path, const std::vector<std::int64_t>& labels);
+
+} // namespace nembed

@@ -1,0 +1,167 @@
+#include "nembed/io/load.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "nembed/io/file.hpp"
+#include "nembed/io/idx.hpp"
+#include "nembed/io/npz.hpp"
+
+namespace nembed {
+
+FileSpec parse_spec(const std::string& spec) {
+    std::string lower = spec;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto at = lower.rfind(".npz:");
+    if (at != std::string::npos) return {spec.substr(0, at + 4), spec.substr(at + 5)};
+    return {spec, ""};
+}
+
+FileFormat detect_format(const std::string& path) {
+    const std::string ext = file_extension(path);
+    if (ext == ".npy") return FileFormat::npy;
+    if (ext == ".npz") return FileFormat::npz;
+    if (ext == ".csv" || ext == ".tsv" || ext == ".tab" || ext == ".txt") return FileFormat::text;
+    const auto b = read_file_prefix(path, 8);
+    if (b.size() >= 6 && std::memcmp(b.data(), "\x93NUMPY", 6) == 0) return FileFormat::npy;
+    if (b.size() >= 4 && std::memcmp(b.data(), "PK\x03\x04", 4) == 0) return FileFormat::npz;
+    if (b.size() >= 2 && b[0] == 0x1f && b[1] == 0x8b) return FileFormat::idx;  // gzip: idx.gz is what we read
+    if (looks_like_idx(b.data(), b.size())) return FileFormat::idx;
+    return FileFormat::text;
+}
+
+namespace {
+
+// The array and the name to use in messages ("file" or "file.npz:member").
+struct Loaded {
+    NdArray a;
+    std::string name;
+    FileFormat format;
+};
+
+Loaded load_binary(const FileSpec& s, FileFormat f) {
+    switch (f) {
+    case FileFormat::npy: return {read_npy(s.path), s.path, f};
+    case FileFormat::npz: {
+        NdArray a = read_npz(s.path, s.member);
+        return {std::move(a), s.member.empty() ? s.path : s.path + ":" + s.member, f};
+    }
+    case FileFormat::idx: return {read_idx(s.path), s.path, f};
+    case FileFormat::text: break;
+    }
+    throw_io_error(s.path, "is a text file, not a binary array");
+}
+
+FileSpec checked_spec(const std::string& spec, FileFormat& f) {
+    FileSpec s = parse_spec(spec);
+    if (s.path.empty()) throw InvalidArgument("empty file name");
+    f = detect_format(s.path);
+    if (!s.member.empty() && f != FileFormat::npz) throw_io_error(s.path, "is not an .npz archive, so it has no members");
+    return s;
+}
+
+} // namespace
+
+NdArray load_array(const std::string& spec) {
+    FileFormat f;
+    FileSpec s = checked_spec(spec, f);
+    return load_binary(s, f).a;
+}
+
+template <typename T>
+Matrix<T> load_matrix(const std::string& spec) {
+    FileFormat f;
+    FileSpec s = checked_spec(spec, f);
+    if (f == FileFormat::text) return read_csv<T>(s.path);
+    Loaded l = load_binary(s, f);
+    const NdArray& a = l.a;
+    if (a.ndim() == 0) throw_io_error(l.name, "is a 0-d array (a scalar); expected a 1-D or 2-D array");
+    if (a.ndim() > 2 && f != FileFormat::idx)
+        throw_io_error(l.name, "has " + std::to_string(a.ndim()) + " dimensions, shape " + a.shape_string() +
+                                   "; expected a 1-D or 2-D array (reshape it to N x D)");
+    if (a.size() == 0) throw_io_error(l.name, "is empty (shape " + a.shape_string() + ")");
+    const std::size_t rows = a.shape[0], cols = a.size() / rows;
+    Matrix<T> m(rows, cols);
+    a.copy_to(m.data());
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        if (!std::isfinite(static_cast<double>(m.data()[i]))) {
+            const bool src_finite = std::isfinite(a.value(i));
+            throw_io_error(l.name, std::string(src_finite ? "value overflows float32" : "non-finite value (NaN or infinity)") +
+                                       " at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols) +
+                                       " (0-based)");
+        }
+    }
+    return m;
+}
+
+template Matrix<float> load_matrix<float>(const std::string&);
+template Matrix<double> load_matrix<double>(const std::string&);
+
+LabelColumn load_labels_named(const std::string& spec) {
+    FileFormat f;
+    FileSpec s = checked_spec(spec, f);
+    if (f == FileFormat::text) return read_csv_labels(s.path);
+    Loaded l = load_binary(s, f);
+    const NdArray& a = l.a;
+    if (!(a.ndim() == 1 || (a.ndim() == 2 && a.shape[1] == 1)))
+        throw_io_error(l.name, "labels must be a 1-D or N x 1 array, got shape " + a.shape_string());
+    if (a.size() == 0) throw_io_error(l.name, "is empty (no labels)");
+    LabelColumn out;
+    out.codes.resize(a.size());
+    if (dtype_is_float(a.dtype) || a.dtype == DType::u64) {
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            const double v = a.value(i);
+            if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) >= 9.2e18) {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "%.17g", v);
+                throw_io_error(l.name, std::string("label ") + std::to_string(i) + " (0-based) is " + buf +
+                                           ", not an integer");
+            }
+            out.codes[i] = static_cast<std::int64_t>(v);
+        }
+        if (a.dtype == DType::u64) {  // doubles lose precision above 2^53: take the exact values
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                std::uint64_t u;
+                std::memcpy(&u, a.bytes.data() + 8 * i, 8);
+                out.codes[i] = static_cast<std::int64_t>(u);
+            }
+        }
+    } else {
+        a.copy_to(out.codes.data());
+    }
+    return out;
+}
+
+std::vector<std::int64_t> load_labels(const std::string& spec) { return load_labels_named(spec).codes; }
+
+namespace {
+char text_delimiter(const std::string& ext) {
+    if (ext == ".csv") return ',';
+    if (ext == ".tsv" || ext == ".tab") return '\t';
+    if (ext == ".txt") return ' ';
+    return 0;
+}
+} // namespace
+
+void save_matrix(const std::string& path, MatrixView<double> m) {
+    const std::string ext = file_extension(path);
+    if (ext == ".npy") return write_npy(path, m);
+    if (char d = text_delimiter(ext)) return write_csv(path, m, d);
+    throw_io_error(path, "cannot tell the output format from the extension '" + ext + "'; use .npy, .csv or .tsv");
+}
+
+void save_labels(const std::string& path, const std::vector<std::int64_t>& labels) {
+    const std::string ext = file_extension(path);
+    if (ext == ".npy") return write_npy(path, labels);
+    if (text_delimiter(ext)) {
+        std::string out;
+        for (auto v : labels) out += std::to_string(v) + '\n';
+        return write_file_atomic(path, out.data(), out.size());
+    }
+    throw_io_error(path, "cannot tell the output format from the extension '" + ext + "'; use .npy, .csv or .tsv");
+}
+
+} // namespace nembed
