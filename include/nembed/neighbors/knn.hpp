@@ -8,7 +8,12 @@
 ///   KnnGraph g = find_neighbors(X, 90, opt);
 ///
 /// Returned distances are true metric distances: Euclidean (not squared), cosine distance 1 - cos, or for inner
-/// product 1 - <x, y> (the hnswlib convention; may be negative).
+/// product 1 - <x, y> (the hnswlib convention; may be negative, which warns). Every index picks candidates with
+/// fast float arithmetic and then recomputes their distances exactly in double from the vectors, sorting each row
+/// by (distance, index), so ties always go to the smaller index.
+///
+/// Implementations: exact.hpp (blocked GEMM brute force, bit-identical for any thread count), hnsw.hpp
+/// (hnswlib; reproducible with one thread only), and the precomputed paths below.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,7 +39,7 @@ struct KnnOptions {
     int hnsw_m = 16;                      ///< HNSW links per node (hnswlib M)
     int hnsw_ef_construction = 200;       ///< HNSW build beam width
     int hnsw_ef = 0;                      ///< HNSW search beam width; 0 = min(2k, N) as openTSNE
-    std::uint64_t seed = 0;               ///< HNSW level generator seed
+    std::uint64_t seed = 0;               ///< HNSW level generator seed (reproducible only with n_threads = 1)
     int n_threads = 1;                    ///< worker threads (already resolved, >= 1)
 };
 
@@ -59,11 +64,16 @@ std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptio
 /// Convenience: build an index and return the self kNN graph. Throws if k >= N.
 KnnGraph find_neighbors(MatrixView<float> data, std::size_t k, const KnnOptions& options);
 
-/// Neighbours from a dense N x N distance matrix (symmetric not required; diagonal ignored).
+/// Neighbours from a dense N x N distance matrix (symmetric not required; diagonal ignored; ties go to the
+/// smaller index). Throws for a non-square matrix, NaN, infinite or negative off-diagonal entries, k = 0 or k >= N.
 KnnGraph neighbors_from_distance_matrix(MatrixView<double> distances, std::size_t k, int n_threads = 1);
 
 /// Neighbours supplied by the user as (N x k) index and distance arrays. Entries equal to the row itself are
 /// dropped (k shrinks by one if every row lists itself); rows are sorted by distance; validated.
+/// The arrays are taken as a self graph when n_reference == N: if any row lists itself, every row loses one
+/// entry (its own index, or where duplicates crowded it out, its farthest entry). Throws for shape mismatch,
+/// indices outside [0, n_reference), a neighbour listed twice in a row, NaN/infinite/negative distances, and
+/// (self graphs) k >= N.
 KnnGraph neighbors_from_arrays(MatrixView<std::int64_t> indices, MatrixView<double> distances,
                                std::size_t n_reference);
 
