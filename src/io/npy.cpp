@@ -170,16 +170,16 @@ Descr parse_descr(const std::string& d, const std::string& name, std::uint64_t o
     }
     const char kind = rest[0];
     const std::string sz = rest.substr(1);
-    int size = 0;
-    for (char c : sz) {
-        if (c < '0' || c > '9' || size > 1000) return bad("");
-        size = size * 10 + (c - '0');
-    }
     if (kind == 'O') return bad("Python objects are not supported");
     if (kind == 'U' || kind == 'S' || kind == 'a') return bad("strings are not supported; use a CSV/text file for string labels");
     if (kind == 'c') return bad("complex numbers are not supported");
     if (kind == 'V') return bad("raw/structured data is not supported");
     if (kind == 'M' || kind == 'm') return bad("dates and time deltas are not supported");
+    int size = 0;
+    for (char c : sz) {
+        if (c < '0' || c > '9' || size > 1000) return bad("");
+        size = size * 10 + (c - '0');
+    }
     std::optional<DType> t;
     if (kind == 'f') {
         if (size == 4) t = DType::f32;
