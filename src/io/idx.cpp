@@ -46,8 +46,10 @@ public:
             const int got = gzread(f_.get(), dst + done, chunk);
             if (got < 0) {
                 int err = 0;
-                const char* msg = gzerror(f_.get(), &err);
-                throw_io_error_at(path_, offset_ + done, std::string(gzipped_ ? "corrupt gzip data: " : "read error: ") + msg);
+                std::string msg = gzerror(f_.get(), &err);
+                if (msg.compare(0, path_.size() + 2, path_ + ": ") == 0) msg.erase(0, path_.size() + 2);  // zlib prefixes the path
+                throw_io_error_at(path_, offset_ + done, std::string(gzipped_ ? "corrupt gzip data: " : "read error: ") + msg +
+                                                             (gzipped_ ? " (offset in the decompressed data)" : ""));
             }
             if (got == 0) break;
             done += static_cast<std::size_t>(got);
@@ -85,14 +87,14 @@ NdArray read_idx(const std::string& path) {
     if (prefix.empty()) throw_io_error(path, "empty file");
     const bool gz = prefix.size() == 2 && prefix[0] == 0x1f && prefix[1] == 0x8b;
     GzReader r(path, gz);
-    const std::string in = gz ? " (decompressed stream)" : "";
+    const std::string in = gz ? " in the decompressed data" : "";
     unsigned char head[4];
     const std::size_t got = r.read(head, 4);
     if (got == 0) throw_io_error(path, gz ? "empty gzip stream" : "empty file");
     if (got < 4) throw_io_error_at(path, got, "truncated IDX header" + in);
     DType t;
     if (head[0] != 0 || head[1] != 0)
-        throw_io_error_at(path, 0, "not an IDX file" + in + " (wrong magic: expected two zero bytes, a type byte and a dimension count)");
+        throw_io_error_at(path, 0, "not an IDX file" + std::string(gz ? " (after gzip decompression)" : "") + " (wrong magic: expected two zero bytes, a type byte and a dimension count)");
     if (!idx_type(head[2], t)) {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02X", head[2]);
@@ -125,7 +127,8 @@ NdArray read_idx(const std::string& path) {
                                                 std::to_string(data_start) + ", found " + std::to_string(have) + in);
     unsigned char extra;
     if (r.read(&extra, 1) != 0) throw_io_error_at(path, r.offset() - 1, "unexpected trailing data after the IDX array" + in);
-    if (r.truncated_stream()) throw_io_error_at(path, r.offset(), "truncated gzip stream" + in);
+    if (r.truncated_stream())
+        throw_io_error_at(path, r.offset(), "truncated gzip stream: the end of the compressed data (CRC and length) is missing");
     if (w > 1 && std::endian::native == std::endian::little)
         for (std::size_t i = 0; i < n; ++i) std::reverse(a.bytes.data() + i * w, a.bytes.data() + (i + 1) * w);
     return a;
