@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "nembed/io/file.hpp"
@@ -17,6 +18,12 @@ FileSpec parse_spec(const std::string& spec) {
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     const auto at = lower.rfind(".npz:");
     if (at != std::string::npos) return {spec.substr(0, at + 4), spec.substr(at + 5)};
+    // "archive:member" for an archive with another name, when "archive" is an existing file and the whole spec is not.
+    const auto colon = spec.rfind(':');
+    std::error_code ec;
+    if (colon != std::string::npos && colon > 0 && !std::filesystem::exists(spec, ec) &&
+        std::filesystem::is_regular_file(spec.substr(0, colon), ec))
+        return {spec.substr(0, colon), spec.substr(colon + 1)};
     return {spec, ""};
 }
 

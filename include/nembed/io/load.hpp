@@ -22,7 +22,8 @@ struct FileSpec {
     std::string member;
 };
 
-/// Splits "x.npz:member" (the archive must end in .npz, any case); other specs are plain paths.
+/// Splits "x.npz:member" (any case). "other:member" is also split when "other" is an existing file and the whole
+/// spec is not (an archive with another extension). Everything else is a plain path.
 FileSpec parse_spec(const std::string& spec);
 
 /// The format of a file, by extension and then by magic bytes (reads at most 8 bytes).
