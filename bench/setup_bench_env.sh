@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Bench-only virtual environment with the peers (never runtime dependencies of nembed):
+# openTSNE 1.0.4 built from source against FFTW (as the t-SNE issue requires), FIt-SNE (fitsne, FFTW), umap-learn.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+dpkg-query -W -f='${Status}' libfftw3-dev 2>/dev/null | grep -q "install ok installed" || \
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libfftw3-dev >/dev/null; }
+VENV=${VENV:-.venv-bench}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy scikit-learn cython setuptools wheel psutil
+# Source builds so that openTSNE and FIt-SNE link FFTW (the PyPI openTSNE wheels ship numpy's FFT instead).
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-binary opentsne "opentsne==1.0.4"
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation fitsne || echo "fitsne did not install" >&2
+"$VENV/bin/pip" install -q --disable-pip-version-check umap-learn || echo "umap-learn did not install" >&2
