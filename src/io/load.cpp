@@ -118,7 +118,16 @@ LabelColumn load_labels_named(const std::string& spec) {
     if (a.size() == 0) throw_io_error(l.name, "is empty (no labels)");
     LabelColumn out;
     out.codes.resize(a.size());
-    if (dtype_is_float(a.dtype) || a.dtype == DType::u64) {
+    if (a.dtype == DType::u64) {  // exact: doubles lose precision above 2^53
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            std::uint64_t u;
+            std::memcpy(&u, a.bytes.data() + 8 * i, 8);
+            if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                throw_io_error(l.name, "label " + std::to_string(i) + " (0-based) is " + std::to_string(u) +
+                                           ", too large for int64");
+            out.codes[i] = static_cast<std::int64_t>(u);
+        }
+    } else if (dtype_is_float(a.dtype)) {
         for (std::size_t i = 0; i < a.size(); ++i) {
             const double v = a.value(i);
             if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) >= 9.2e18) {
@@ -128,13 +137,6 @@ LabelColumn load_labels_named(const std::string& spec) {
                                            ", not an integer");
             }
             out.codes[i] = static_cast<std::int64_t>(v);
-        }
-        if (a.dtype == DType::u64) {  // doubles lose precision above 2^53: take the exact values
-            for (std::size_t i = 0; i < a.size(); ++i) {
-                std::uint64_t u;
-                std::memcpy(&u, a.bytes.data() + 8 * i, 8);
-                out.codes[i] = static_cast<std::int64_t>(u);
-            }
         }
     } else {
         a.copy_to(out.codes.data());

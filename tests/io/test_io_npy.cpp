@@ -287,4 +287,6 @@ TEST(IoNpyErrors, NonIntegerLabels) {
     EXPECT_IO_ERROR(load_labels(f), "l.npy", "label 1", "2.5", "not an integer");
     write_bytes(f, npy_image(dict("<f4", "(3, 1)"), raw(std::vector<float>{1.0f, 2.0f, 7.0f})));
     EXPECT_EQ(load_labels(f), (std::vector<std::int64_t>{1, 2, 7}));
+    write_bytes(f, npy_image(dict("<u8", "(2,)"), raw(std::vector<std::uint64_t>{5, ~std::uint64_t{0}})));
+    EXPECT_IO_ERROR(load_labels(f), "l.npy", "label 1", "too large for int64");
 }

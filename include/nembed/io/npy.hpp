@@ -33,7 +33,7 @@ struct NdArray {
     std::size_t size() const;
     /// Element i converted to double.
     double value(std::size_t i) const;
-    /// Converts all elements to T into `out` (size() elements).
+    /// Converts all elements to T into `out` (size() elements). Instantiated for float, double, int32 and int64.
     template <typename T>
     void copy_to(T* out) const;
     /// "(3, 4)"-style shape string for messages.
