@@ -74,7 +74,7 @@ OptimizeReport GradientDescent::optimize(Matrix<double>& Y, const GradientFuncti
     OptimizeReport report;
     const double lr = o.learning_rate ? *o.learning_rate : static_cast<double>(n) / o.exaggeration;
     report.learning_rate = lr;
-    const bool periodic_kl = static_cast<bool>(o.callback) || o.verbose;
+    const bool periodic_kl = static_cast<bool>(o.callback) || o.verbose || static_cast<bool>(o.on_iteration);
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const int nt = o.n_threads;
     std::vector<double> mean(d, 0.0);

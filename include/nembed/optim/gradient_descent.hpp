@@ -51,6 +51,7 @@ struct GradientDescentOptions {
     OptimizeCallback callback;             ///< optional; see OptimizeCallback
     int callbacks_every_iters = 50;        ///< also the KL logging period when verbose
     /// Progress hook, called after every iteration with (iteration counted from 1, KL or NaN when not evaluated).
+    /// Setting it, a callback or verbose makes the KL be evaluated every callbacks_every_iters iterations.
     std::function<void(int iteration, double kl)> on_iteration;
     bool verbose = false;                  ///< log the KL every callbacks_every_iters iterations through nembed::info
     int n_threads = 1;                     ///< resolved thread count (>= 1)
