@@ -1,11 +1,17 @@
 #include "commands.hpp"
 
 namespace nembed::cli {
+void register_tsne(CLI::App& app);
+void register_transform(CLI::App& app);
+void register_evaluate(CLI::App& app);
 void register_pca(CLI::App& app);
 void register_knn(CLI::App& app);
 void register_plot(CLI::App& app);
 
 void register_commands(CLI::App& app) {
+    register_tsne(app);
+    register_transform(app);
+    register_evaluate(app);
     register_pca(app);
     register_knn(app);
     register_plot(app);

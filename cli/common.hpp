@@ -31,8 +31,18 @@ struct CommonOptions {
 void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca = true);
 /// Routes library messages: --quiet silences info, warnings still go to stderr as one line each.
 void configure_logging(const CommonOptions& o);
+/// The projection applied by --pca (kept so new points can be projected the same way).
+struct Projection {
+    std::vector<double> mean;      ///< empty when no PCA was applied
+    Matrix<double> components;     ///< n_components x D
+    /// Applies --scale and the PCA to raw rows (used by transform).
+    Matrix<float> apply(MatrixView<float> raw, double scale) const;
+};
 /// Loads, concatenates, scales and (optionally) PCA-reduces the inputs; logs the time of each step.
-Matrix<float> load_inputs(const CommonOptions& o);
+/// When `projection` is given it receives the PCA that was applied.
+Matrix<float> load_inputs(const CommonOptions& o, Projection* projection = nullptr);
+/// Loads and concatenates input files without scaling or PCA.
+Matrix<float> load_raw(const std::vector<std::string>& specs);
 /// Loads and concatenates the label files (empty if none given); checks the count against n_points.
 std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points);
 /// Prints a message to stderr unless --quiet.

@@ -1,0 +1,313 @@
+// nembed tsne: openTSNE's TSNE from the command line; nembed transform: new points into a saved reference.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "quality.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/methods/tsne.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "nembed/plot/scatter.hpp"
+
+namespace nembed::cli {
+namespace {
+
+struct TsneCli {
+    CommonOptions common;
+    std::vector<double> perplexities{30.0};
+    std::size_t n_components = 2;
+    int n_iter = 500;
+    int early_exaggeration_iter = 250;
+    std::string early_exaggeration = "auto";
+    std::string exaggeration = "none";
+    std::string learning_rate = "auto";
+    double dof = 1.0;
+    double theta = 0.5;
+    std::string method = "auto";
+    std::size_t n_interpolation_points = 3;
+    std::size_t min_num_intervals = 50;
+    double ints_in_interval = 1.0;
+    std::string init = "pca";
+    std::string neighbors = "auto";
+    std::string metric = "euclidean";
+    double initial_momentum = 0.8;
+    double final_momentum = 0.8;
+    std::string max_grad_norm = "none";
+    std::string max_step_norm = "5";
+    std::string plot;
+    std::string metrics_json;
+    std::string timings_json;
+    std::string save_model;
+};
+
+// "auto"/"none" -> nullopt, else a number (with a clear error naming the option).
+std::optional<double> optional_number(const std::string& value, const std::string& option) {
+    if (value == "auto" || value == "none" || value.empty()) return std::nullopt;
+    try {
+        std::size_t used = 0;
+        double v = std::stod(value, &used);
+        if (used != value.size()) throw std::invalid_argument(value);
+        return v;
+    } catch (const std::exception&) {
+        throw InvalidArgument(option + ": expected a number or auto/none, got '" + value + "'");
+    }
+}
+
+std::string seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
+    return buf;
+}
+
+// Prints the KL every 50 iterations as a line, and a progress bar in between on a terminal.
+struct ProgressPrinter {
+    const CommonOptions& o;
+    std::unique_ptr<ProgressBar> bar;
+    std::string phase;
+    void operator()(const ProgressEvent& e) {
+        if (o.quiet) return;
+        if (e.phase != phase) {
+            phase = e.phase;
+            bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
+        }
+        if (!std::isnan(e.kl)) {
+            if (bar) bar->finish();
+            std::fprintf(stderr, "  %-19s iteration %4d/%d  KL %.4f  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
+                         e.kl, seconds(e.elapsed).c_str());
+            bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
+        }
+        if (bar) bar->update(static_cast<std::size_t>(e.iteration));
+        if (e.iteration == e.n_iter && bar) bar->finish();
+    }
+};
+
+void save_model(const std::string& dir, const TsneEmbedding& emb, const TsneOptions& opt, const Projection& proj,
+                double scale) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw IoError(dir + ": cannot create the model directory (" + ec.message() + ")");
+    require(static_cast<bool>(emb.reference_data()), "--save-model needs a model fitted from data");
+    save_matrix(dir + "/embedding.npy", emb.embedding().view());
+    save_matrix(dir + "/reference_data.npy", convert<double>(emb.reference_data()->view()).view());
+    if (!proj.mean.empty()) {
+        save_matrix(dir + "/pca_mean.npy", MatrixView<double>{proj.mean.data(), 1, proj.mean.size()});
+        save_matrix(dir + "/pca_components.npy", proj.components.view());
+    }
+    const auto& gp = emb.gradient_params();
+    nlohmann::json j = {{"format", "nembed-tsne-model"},
+                        {"version", 1},
+                        {"n_points", emb.embedding().rows()},
+                        {"n_components", emb.embedding().cols()},
+                        {"metric", to_string(opt.metric)},
+                        {"scale", scale},
+                        {"pca", !proj.mean.empty()},
+                        {"dof", gp.dof},
+                        {"negative_gradient_method", to_string(gp.method)},
+                        {"theta", gp.theta},
+                        {"n_interpolation_points", gp.n_interpolation_points},
+                        {"min_num_intervals", gp.min_num_intervals},
+                        {"ints_in_interval", gp.ints_in_interval}};
+    std::ofstream f(dir + "/model.json");
+    f << j.dump(2) << "\n";
+    if (!f) throw IoError(dir + "/model.json: cannot write");
+}
+
+void run_tsne(TsneCli& c) {
+    const CommonOptions& o = c.common;
+    configure_logging(o);
+    Timer total;
+    Projection projection;
+    Matrix<float> X = load_inputs(o, &projection);
+    auto labels = load_label_files(o, X.rows());
+
+    TsneOptions opt;
+    opt.n_components = c.n_components;
+    opt.perplexities = c.perplexities;
+    opt.n_iter = c.n_iter;
+    opt.early_exaggeration_iter = c.early_exaggeration_iter;
+    opt.early_exaggeration = optional_number(c.early_exaggeration, "--early-exaggeration");
+    opt.exaggeration = optional_number(c.exaggeration, "--exaggeration");
+    opt.learning_rate = optional_number(c.learning_rate, "--learning-rate");
+    opt.dof = c.dof;
+    opt.theta = c.theta;
+    opt.negative_gradient_method = parse_gradient_method(c.method);
+    opt.n_interpolation_points = c.n_interpolation_points;
+    opt.min_num_intervals = c.min_num_intervals;
+    opt.ints_in_interval = c.ints_in_interval;
+    if (c.init == "pca" || c.init == "spectral" || c.init == "random") {
+        opt.initialization = parse_tsne_init(c.init);
+    } else {
+        opt.initialization = TsneInit::user;
+        opt.initial_embedding = load_matrix<double>(c.init);
+    }
+    opt.neighbors = parse_knn_method(c.neighbors);
+    opt.metric = parse_metric(c.metric);
+    opt.initial_momentum = c.initial_momentum;
+    opt.final_momentum = c.final_momentum;
+    opt.max_grad_norm = optional_number(c.max_grad_norm, "--max-grad-norm");
+    opt.max_step_norm = optional_number(c.max_step_norm, "--max-step-norm");
+    opt.n_jobs = o.n_threads();
+    opt.random_state = o.seed;
+    // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
+    opt.callback = [](int, double, MatrixView<double>) { return false; };
+    opt.callbacks_every_iters = 50;
+    ProgressPrinter printer{o, nullptr, ""};
+    opt.progress = [&printer](const ProgressEvent& e) { printer(e); };
+    validate(opt, X.rows());
+
+    say(o, "t-SNE of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
+               std::to_string(opt.n_jobs) + " thread(s)");
+    TSNE tsne(opt);
+    TsneEmbedding emb = tsne.fit(X.view());
+    const auto& t = emb.timings();
+    say(o, "timings: kNN " + seconds(t.knn) + ", affinities " + seconds(t.affinities) + ", init " + seconds(t.init) +
+               ", early exaggeration " + seconds(t.early_exaggeration) + ", main " + seconds(t.main) + "; total " +
+               seconds(total.seconds()));
+    char kl[64];
+    std::snprintf(kl, sizeof kl, "%.4f", emb.kl_divergence());
+    say(o, std::string("KL divergence ") + kl);
+
+    save_matrix(o.output, emb.embedding().view());
+    if (!c.plot.empty()) {
+        require(emb.embedding().cols() <= 2, "--plot needs a 1-D or 2-D embedding");
+        ScatterOptions sopt;
+        sopt.title = "t-SNE (nembed)";
+        write_scatter_png(c.plot, emb.embedding().view(), labels, sopt);
+    }
+    if (!c.save_model.empty()) save_model(c.save_model, emb, opt, projection, o.scale);
+    if (!c.timings_json.empty()) {
+        nlohmann::json j = {{"seconds", total.seconds()},  {"knn", t.knn},   {"affinities", t.affinities},
+                            {"init", t.init}, {"early_exaggeration", t.early_exaggeration}, {"main", t.main},
+                            {"kl", emb.kl_divergence()}};
+        std::ofstream f(c.timings_json);
+        f << j.dump() << "\n";
+        if (!f) throw IoError(c.timings_json + ": cannot write");
+    }
+    if (!labels.empty() || !c.metrics_json.empty()) {
+        QualityInputs q{X.view(), emb.embedding().view(), labels.empty() ? nullptr : &labels, &emb.affinities()};
+        report_quality(o, q, c.metrics_json);
+    }
+}
+
+} // namespace
+
+void register_tsne(CLI::App& app) {
+    auto c = std::make_shared<TsneCli>();
+    auto* sub = app.add_subcommand("tsne", "t-SNE with openTSNE's model and defaults");
+    add_common_options(sub, c->common, true);
+    sub->add_option("--perplexity", c->perplexities, "Perplexity; several values give a multiscale mixture")
+        ->capture_default_str();
+    sub->add_option("--n-components", c->n_components, "Embedding dimension")->capture_default_str();
+    sub->add_option("--n-iter", c->n_iter, "Iterations after early exaggeration")->capture_default_str();
+    sub->add_option("--early-exaggeration-iter", c->early_exaggeration_iter, "Early exaggeration iterations")
+        ->capture_default_str();
+    sub->add_option("--early-exaggeration", c->early_exaggeration, "auto (12) or a number")->capture_default_str();
+    sub->add_option("--exaggeration", c->exaggeration, "Late exaggeration (none = 1)")->capture_default_str();
+    sub->add_option("--learning-rate", c->learning_rate, "auto (N / exaggeration) or a number")->capture_default_str();
+    sub->add_option("--dof", c->dof, "Degrees of freedom of the output kernel (1 = Cauchy)")->capture_default_str();
+    sub->add_option("--theta", c->theta, "Barnes-Hut accuracy")->capture_default_str();
+    sub->add_option("--method,--negative-gradient-method", c->method, "auto, exact, bh or fft")->capture_default_str();
+    sub->add_option("--n-interpolation-points", c->n_interpolation_points, "FFT nodes per box")->capture_default_str();
+    sub->add_option("--min-num-intervals", c->min_num_intervals, "FFT minimum boxes")->capture_default_str();
+    sub->add_option("--ints-in-interval", c->ints_in_interval, "FFT box width")->capture_default_str();
+    sub->add_option("--init", c->init, "pca, spectral, random or an array file")->capture_default_str();
+    sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
+    sub->add_option("--metric", c->metric, "Input metric: euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--initial-momentum", c->initial_momentum, "Momentum during early exaggeration")->capture_default_str();
+    sub->add_option("--final-momentum", c->final_momentum, "Momentum afterwards")->capture_default_str();
+    sub->add_option("--max-grad-norm", c->max_grad_norm, "Per-point gradient clip (none)")->capture_default_str();
+    sub->add_option("--max-step-norm", c->max_step_norm, "Per-point step clip")->capture_default_str();
+    sub->add_option("--plot", c->plot, "Write a PNG scatter plot (coloured by --labels)");
+    sub->add_option("--metrics", c->metrics_json, "Write the quality metrics as JSON");
+    sub->add_option("--timings", c->timings_json, "Write per-phase timings as JSON");
+    sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
+    sub->callback([c] { run_tsne(*c); });
+}
+
+void register_transform(CLI::App& app) {
+    auto o = std::make_shared<CommonOptions>();
+    auto model = std::make_shared<std::string>();
+    auto n_iter = std::make_shared<int>(250);
+    auto perplexity = std::make_shared<double>(5);
+    auto plot = std::make_shared<std::string>();
+    auto* sub = app.add_subcommand("transform", "Embed new points into a reference saved by `nembed tsne --save-model`");
+    add_common_options(sub, *o, true, false);
+    sub->add_option("-m,--model", *model, "Model directory written by nembed tsne --save-model")->required();
+    sub->add_option("--n-iter", *n_iter, "Optimisation iterations for the new points")->capture_default_str();
+    sub->add_option("--perplexity", *perplexity, "Perplexity of the new points' affinities")->capture_default_str();
+    sub->add_option("--plot", *plot, "PNG of the reference (grey) with the new points (coloured by --labels)");
+    sub->callback([o, model, n_iter, perplexity, plot] {
+        configure_logging(*o);
+        std::ifstream f(*model + "/model.json");
+        if (!f) throw IoError(*model + "/model.json: no such file (not a model directory?)");
+        nlohmann::json j;
+        try {
+            f >> j;
+        } catch (const std::exception& e) {
+            throw IoError(*model + "/model.json: malformed (" + std::string(e.what()) + ")");
+        }
+        if (j.value("format", "") != "nembed-tsne-model") throw IoError(*model + "/model.json: not a nembed t-SNE model");
+        Projection proj;
+        if (j.value("pca", false)) {
+            auto m = load_matrix<double>(*model + "/pca_mean.npy");
+            proj.mean.assign(m.data(), m.data() + m.size());
+            proj.components = load_matrix<double>(*model + "/pca_components.npy");
+        }
+        auto ref = std::make_shared<Matrix<float>>(load_matrix<float>(*model + "/reference_data.npy"));
+        auto Y = load_matrix<double>(*model + "/embedding.npy");
+        Matrix<float> Xnew = proj.apply(load_raw(o->inputs).view(), j.value("scale", 1.0));
+        auto labels = load_label_files(*o, Xnew.rows());
+        require(Xnew.cols() == ref->cols(), "new data has " + std::to_string(Xnew.cols()) +
+                                                " columns after preprocessing, the reference has " +
+                                                std::to_string(ref->cols()));
+        Timer t;
+        KnnOptions kopt;
+        kopt.metric = parse_metric(j.value("metric", "euclidean"));
+        kopt.n_threads = o->n_threads();
+        kopt.seed = o->seed;
+        std::shared_ptr<const KnnIndex> index = build_knn_index(ref->view(), kopt);
+        TsneGradientParams gp;
+        gp.dof = j.value("dof", 1.0);
+        gp.method = parse_gradient_method(j.value("negative_gradient_method", "auto"));
+        gp.theta = j.value("theta", 0.5);
+        gp.n_interpolation_points = j.value("n_interpolation_points", std::size_t(3));
+        gp.min_num_intervals = j.value("min_num_intervals", std::size_t(50));
+        gp.ints_in_interval = j.value("ints_in_interval", 1.0);
+        gp.n_threads = o->n_threads();
+        CsrMatrix<double> no_p;
+        no_p.n_rows = no_p.n_cols = Y.rows();
+        no_p.indptr.assign(Y.rows() + 1, 0);
+        TsneEmbedding emb(std::move(Y), std::move(no_p), gp, index, ref);
+        TransformOptions topt;
+        topt.n_iter = *n_iter;
+        topt.perplexity = *perplexity;
+        ProgressPrinter printer{*o, nullptr, ""};
+        topt.progress = [&printer](const ProgressEvent& e) { printer(e); };
+        Matrix<double> out = emb.transform(Xnew.view(), topt);
+        say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));
+        save_matrix(o->output, out.view());
+        if (!plot->empty()) {
+            require(out.cols() <= 2, "--plot needs a 1-D or 2-D embedding");
+            // Reference points labelled -1 (drawn first, in the first palette colour), new points by their labels.
+            const auto& Yref = emb.embedding();
+            Matrix<double> both(Yref.rows() + out.rows(), out.cols());
+            std::copy(Yref.data(), Yref.data() + Yref.size(), both.data());
+            std::copy(out.data(), out.data() + out.size(), both.data() + Yref.size());
+            std::vector<std::int64_t> lab(both.rows(), -1);
+            for (std::size_t i = 0; i < out.rows(); ++i) lab[Yref.rows() + i] = labels.empty() ? 0 : labels[i];
+            ScatterOptions sopt;
+            sopt.title = "transform (reference = -1)";
+            write_scatter_png(*plot, both.view(), lab, sopt);
+        }
+    });
+}
+
+} // namespace nembed::cli
