@@ -1,0 +1,89 @@
+#pragma once
+/// @file fft.hpp
+/// Real-input FFTs (float32) over kissfft, planned once per size and reused, plus the zero-padded circular
+/// convolution that FFT-accelerated interpolation needs (tsne.md §7 step 6).
+///
+/// Conventions (kissfft's): forward is unnormalised, X[k] = Σ_x x[x] e^(−2πi k x / n); inverse is unnormalised too,
+/// so inverse(forward(x)) = n·x. Sizes along the last (real) dimension must be even (kiss_fftr's requirement).
+/// The 2-D transform is built from kissfft's 1-D real and complex transforms (rather than kiss_fftndr) so that
+/// rows and columns run in parallel and the all-zero half of a zero-padded input is skipped.
+/// An object is not safe to use from several threads at once (kissfft keeps scratch in its plans); it uses its own
+/// workers internally (RealFft2d) and the results never depend on the thread count.
+#include <complex>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace nembed {
+
+namespace detail {
+struct KissFree {
+    void operator()(void* p) const;
+};
+using KissPlan = std::unique_ptr<void, KissFree>;
+} // namespace detail
+
+/// 1-D real FFT of even length n.
+class RealFft1d {
+public:
+    RealFft1d() = default;
+    explicit RealFft1d(std::size_t n) { plan(n); }
+    /// Plans for length n (even, >= 2); does nothing when already planned for n. Throws InvalidArgument otherwise.
+    void plan(std::size_t n);
+    std::size_t size() const { return n_; }
+    std::size_t spectrum_size() const { return n_ / 2 + 1; }
+
+    /// out[0 .. n/2] = DFT of in[0 .. n).
+    void forward(const float* in, std::complex<float>* out);
+    /// out[0 .. n) = n × inverse DFT of the half spectrum in[0 .. n/2].
+    void inverse(const std::complex<float>* in, float* out);
+    /// out[0 .. m) = the first m values of the circular convolution (length n) of in[0 .. m), zero-padded to n,
+    /// with the even kernel whose (real) DFT is spectrum[0 .. n/2]. Normalised: a delta kernel returns the input.
+    /// m <= n.
+    void convolve(const float* spectrum, const float* in, std::size_t m, float* out);
+
+private:
+    std::size_t n_ = 0;
+    detail::KissPlan fwd_, inv_;
+    std::vector<float> buf_;
+    std::vector<std::complex<float>> spec_;
+};
+
+/// 2-D real FFT of an n0 x n1 row-major array (n1 even), threaded over rows and columns.
+class RealFft2d {
+public:
+    RealFft2d() = default;
+    RealFft2d(std::size_t n0, std::size_t n1, int n_threads = 1) { plan(n0, n1, n_threads); }
+    /// Plans for n0 x n1 (n0 >= 1, n1 even >= 2) and n_threads workers; re-plans only what changed.
+    void plan(std::size_t n0, std::size_t n1, int n_threads = 1);
+    std::size_t rows() const { return n0_; }
+    std::size_t cols() const { return n1_; }
+    /// Columns of the half spectrum: n1/2 + 1.
+    std::size_t spectrum_cols() const { return nc_; }
+
+    /// out (n0 x (n1/2+1), row-major) = DFT of in (n0 x n1).
+    void forward(const float* in, std::complex<float>* out);
+    /// out (n0 x n1) = n0·n1 × inverse DFT of the half spectrum in (n0 x (n1/2+1)).
+    void inverse(const std::complex<float>* in, float* out);
+    /// Zero-padded circular convolution with an even kernel given by its real DFT `spectrum` (n0 x (n1/2+1),
+    /// row-major, e.g. the real part of forward() of an even array). `in` is an m0 x m1 block (row stride
+    /// in_stride) of an otherwise zero n0 x n1 array; out (m0 x m1, row stride out_stride) receives the same block of
+    /// the result. Normalised (a delta kernel returns the input). Only m0 of the n0 rows are transformed.
+    void convolve(const float* spectrum, const float* in, std::size_t m0, std::size_t m1, std::size_t in_stride,
+                  float* out, std::size_t out_stride);
+
+private:
+    struct Worker {
+        detail::KissPlan row_fwd, row_inv;
+        std::vector<float> row;
+        std::vector<std::complex<float>> row_spec, col_a, col_b;
+    };
+    std::size_t n0_ = 0, n1_ = 0, nc_ = 0;
+    int n_threads_ = 1;
+    detail::KissPlan col_fwd_, col_inv_;
+    std::vector<Worker> workers_;
+    std::vector<std::complex<float>> t_;  ///< transposed row spectra: nc x n0
+    std::vector<std::complex<float>> m_;  ///< row-major n0 x nc after the column pass
+};
+
+} // namespace nembed
