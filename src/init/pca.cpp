@@ -1,0 +1,154 @@
+// PCA by a blocked, thread-count independent scatter matrix and a dense symmetric eigensolver.
+#ifndef EIGEN_DONT_PARALLELIZE
+#define EIGEN_DONT_PARALLELIZE  // threads come only from nembed::parallelize
+#endif
+#include "nembed/init/pca.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <Eigen/Dense>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+
+namespace nembed {
+
+namespace {
+
+using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+constexpr std::size_t kBlockRows = 2048;  // rows per scatter block (fixed: results never depend on threads)
+
+// Rows [b, e) of X minus the mean, in double.
+RowMatD centred_block(MatrixView<float> X, const std::vector<double>& mean, std::size_t b, std::size_t e) {
+    const std::size_t D = X.cols;
+    RowMatD B(static_cast<Eigen::Index>(e - b), static_cast<Eigen::Index>(D));
+    for (std::size_t i = b; i < e; ++i) {
+        const float* x = X.row(i);
+        double* out = B.data() + (i - b) * D;
+        for (std::size_t c = 0; c < D; ++c) out[c] = static_cast<double>(x[c]) - mean[c];
+    }
+    return B;
+}
+
+std::vector<double> column_means(MatrixView<float> X, int n_threads) {
+    const std::size_t N = X.rows, D = X.cols;
+    const std::size_t n_blocks = (N + kBlockRows - 1) / kBlockRows;
+    std::vector<double> partial(n_blocks * D, 0.0);
+    parallel_for(n_threads, n_blocks, [&](std::size_t blk) {
+        double* s = partial.data() + blk * D;
+        const std::size_t e = std::min(N, (blk + 1) * kBlockRows);
+        for (std::size_t i = blk * kBlockRows; i < e; ++i) {
+            const float* x = X.row(i);
+            for (std::size_t c = 0; c < D; ++c) s[c] += static_cast<double>(x[c]);
+        }
+    });
+    std::vector<double> mean(D, 0.0);
+    for (std::size_t blk = 0; blk < n_blocks; ++blk)
+        for (std::size_t c = 0; c < D; ++c) mean[c] += partial[blk * D + c];
+    for (double& m : mean) m /= static_cast<double>(N);
+    return mean;
+}
+
+// Lower triangle of (X - mean)^T (X - mean). Blocks are processed in rounds of `group` blocks (a number that
+// depends only on D, bounding memory); each round's partial matrices are added in block order.
+Eigen::MatrixXd scatter_matrix(MatrixView<float> X, const std::vector<double>& mean, int n_threads) {
+    const std::size_t N = X.rows, D = X.cols;
+    const auto Di = static_cast<Eigen::Index>(D);
+    const std::size_t n_blocks = (N + kBlockRows - 1) / kBlockRows;
+    const std::size_t bytes_per = D * D * sizeof(double);
+    const std::size_t group = std::clamp<std::size_t>((std::size_t(256) << 20) / std::max<std::size_t>(1, bytes_per),
+                                                      1, 8);
+    Eigen::MatrixXd C = Eigen::MatrixXd::Zero(Di, Di);
+    std::vector<Eigen::MatrixXd> partial(std::min(group, n_blocks));
+    for (std::size_t first = 0; first < n_blocks; first += group) {
+        const std::size_t count = std::min(group, n_blocks - first);
+        parallel_for(n_threads, count, [&](std::size_t g) {
+            const std::size_t blk = first + g;
+            RowMatD B = centred_block(X, mean, blk * kBlockRows, std::min(N, (blk + 1) * kBlockRows));
+            partial[g].setZero(Di, Di);
+            partial[g].selfadjointView<Eigen::Lower>().rankUpdate(B.transpose());
+        });
+        for (std::size_t g = 0; g < count; ++g) C.triangularView<Eigen::Lower>() += partial[g];
+    }
+    return C;
+}
+
+} // namespace
+
+Matrix<float> pca_transform(MatrixView<float> X, const std::vector<double>& mean, const Matrix<double>& components,
+                            int n_threads) {
+    require(n_threads >= 1, "pca_transform: n_threads must be >= 1");
+    const std::size_t D = mean.size(), n_comp = components.rows();
+    require(components.cols() == D, "pca_transform: components have " + std::to_string(components.cols()) +
+                                        " columns but the mean has " + std::to_string(D) + " entries");
+    require(X.cols == D, "pca_transform: data has " + std::to_string(X.cols) + " columns, the PCA was fitted on " +
+                             std::to_string(D));
+    require(X.data != nullptr || X.rows == 0, "pca_transform: null data");
+    require_finite(X, "pca_transform input");
+    const std::size_t N = X.rows;
+    Matrix<float> scores(N, n_comp);
+    if (N == 0 || n_comp == 0) return scores;
+    Eigen::Map<const RowMatD> W(components.data(), static_cast<Eigen::Index>(n_comp), static_cast<Eigen::Index>(D));
+    const std::size_t n_blocks = (N + kBlockRows - 1) / kBlockRows;
+    parallel_for(n_threads, n_blocks, [&](std::size_t blk) {
+        const std::size_t b = blk * kBlockRows, e = std::min(N, b + kBlockRows);
+        RowMatD B = centred_block(X, mean, b, e);
+        RowMatD S = B * W.transpose();
+        for (std::size_t i = b; i < e; ++i)
+            for (std::size_t c = 0; c < n_comp; ++c)
+                scores(i, c) = static_cast<float>(S(static_cast<Eigen::Index>(i - b), static_cast<Eigen::Index>(c)));
+    });
+    return scores;
+}
+
+Matrix<float> PcaResult::transform(MatrixView<float> X, int n_threads) const {
+    return pca_transform(X, mean, components, n_threads);
+}
+
+PcaResult pca(MatrixView<float> X, std::size_t n_components, int n_threads) {
+    require(n_threads >= 1, "pca: n_threads must be >= 1");
+    require(X.data != nullptr && X.rows > 0 && X.cols > 0, "pca: the input is empty");
+    require(X.rows >= 2, "pca: need at least 2 points, got " + std::to_string(X.rows));
+    require(n_components >= 1, "pca: n_components must be at least 1");
+    require(n_components <= std::min(X.rows, X.cols),
+            "pca: n_components = " + std::to_string(n_components) + " exceeds min(N, D) = " +
+                std::to_string(std::min(X.rows, X.cols)) + " (N = " + std::to_string(X.rows) +
+                ", D = " + std::to_string(X.cols) + ")");
+    require_finite(X, "pca input");
+    const std::size_t N = X.rows, D = X.cols;
+
+    PcaResult res;
+    res.mean = column_means(X, n_threads);
+    Eigen::MatrixXd C = scatter_matrix(X, res.mean, n_threads);
+    C /= static_cast<double>(N - 1);
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);  // reads the lower triangle only
+    if (eig.info() != Eigen::Success) throw InvalidArgument("pca: the eigendecomposition of the covariance failed");
+    const Eigen::VectorXd& lambda = eig.eigenvalues();       // ascending
+    const Eigen::MatrixXd& V = eig.eigenvectors();
+    res.total_variance = C.diagonal().sum();
+    res.components = Matrix<double>(n_components, D);
+    res.explained_variance.resize(n_components);
+    for (std::size_t c = 0; c < n_components; ++c) {
+        const auto col = static_cast<Eigen::Index>(D - 1 - c);
+        res.explained_variance[c] = std::max(0.0, lambda(col));
+        // svd_flip(u_based_decision=False): largest |loading| positive (first index on exact ties).
+        std::size_t arg = 0;
+        double best = -1.0;
+        for (std::size_t j = 0; j < D; ++j) {
+            double a = std::abs(V(static_cast<Eigen::Index>(j), col));
+            if (a > best) {
+                best = a;
+                arg = j;
+            }
+        }
+        const double sign = V(static_cast<Eigen::Index>(arg), col) < 0 ? -1.0 : 1.0;
+        for (std::size_t j = 0; j < D; ++j) res.components(c, j) = sign * V(static_cast<Eigen::Index>(j), col);
+    }
+    res.scores = pca_transform(X, res.mean, res.components, n_threads);
+    return res;
+}
+
+} // namespace nembed

@@ -1,0 +1,171 @@
+// Spectral initialisation: top eigenpairs of D^-1/2 A D^-1/2 with Spectra (Lanczos) or a dense solver.
+#ifndef EIGEN_DONT_PARALLELIZE
+#define EIGEN_DONT_PARALLELIZE
+#endif
+#include "nembed/init/spectral.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include <Eigen/Dense>
+#include <Spectra/SymEigsSolver.h>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/init/rescale.hpp"
+
+namespace nembed {
+
+namespace {
+
+constexpr std::uint64_t kStartVectorStream = std::uint64_t(3) << 40;
+
+// y = D^-1/2 A D^-1/2 x, given s = D^-1/2.
+struct NormalizedAdjacencyOp {
+    using Scalar = double;
+    const CsrMatrix<double>* A;
+    const std::vector<double>* s;
+    Eigen::Index rows() const { return static_cast<Eigen::Index>(A->n_rows); }
+    Eigen::Index cols() const { return static_cast<Eigen::Index>(A->n_rows); }
+    void perform_op(const double* x, double* y) const {
+        const auto& sv = *s;
+        for (std::size_t i = 0; i < A->n_rows; ++i) {
+            double acc = 0.0;
+            for (offset_t p = A->indptr[i]; p < A->indptr[i + 1]; ++p) {
+                const auto j = static_cast<std::size_t>(A->indices[static_cast<std::size_t>(p)]);
+                acc += A->values[static_cast<std::size_t>(p)] * sv[j] * x[j];
+            }
+            y[i] = sv[i] * acc;
+        }
+    }
+};
+
+std::vector<double> check_and_degrees(const CsrMatrix<double>& A, std::size_t n_eigen) {
+    require(A.n_rows == A.n_cols, "spectral: the affinity matrix must be square, got " + std::to_string(A.n_rows) +
+                                      " x " + std::to_string(A.n_cols));
+    require(A.n_rows >= 2, "spectral: need at least 2 points");
+    A.validate("spectral: affinity matrix");
+    require(n_eigen >= 1 && n_eigen < A.n_rows,
+            "spectral: n_components + 1 = " + std::to_string(n_eigen) + " eigenvectors requested but the graph has " +
+                std::to_string(A.n_rows) + " points (need fewer eigenvectors than points)");
+    double amax = 0.0;
+    for (double v : A.values) {
+        require(std::isfinite(v) && v >= 0.0, "spectral: affinities must be finite and non-negative");
+        amax = std::max(amax, v);
+    }
+    for (std::size_t i = 0; i < A.n_rows; ++i) {
+        for (offset_t p = A.indptr[i]; p < A.indptr[i + 1]; ++p) {
+            const auto j = A.indices[static_cast<std::size_t>(p)];
+            const double v = A.values[static_cast<std::size_t>(p)];
+            if (std::abs(v - A.at(static_cast<std::size_t>(j), static_cast<index_t>(i))) > 1e-9 * amax)
+                throw InvalidArgument("spectral: the affinity matrix is not symmetric (entry (" + std::to_string(i) +
+                                      ", " + std::to_string(j) + ") differs from its transpose); symmetrise it first");
+        }
+    }
+    std::vector<double> deg(A.n_rows, 0.0);
+    std::size_t n_isolated = 0, first_isolated = 0;
+    for (std::size_t i = 0; i < A.n_rows; ++i) {
+        for (offset_t p = A.indptr[i]; p < A.indptr[i + 1]; ++p) deg[i] += A.values[static_cast<std::size_t>(p)];
+        if (!(deg[i] > 0.0)) {
+            if (n_isolated++ == 0) first_isolated = i;
+        }
+    }
+    if (n_isolated > 0)
+        throw InvalidArgument("spectral: " + std::to_string(n_isolated) + " point(s) have no affinity to any other "
+                              "point (isolated, zero degree; first: point " + std::to_string(first_isolated) +
+                              "); spectral initialisation is undefined for them, use pca or random");
+    return deg;
+}
+
+} // namespace
+
+SpectralEigen spectral_eigenpairs(const CsrMatrix<double>& A, std::size_t n_eigen, const SpectralOptions& opt) {
+    require(std::isfinite(opt.tol) && opt.tol > 0.0, "spectral: tol must be positive");
+    require(opt.max_iter >= 1, "spectral: max_iter must be at least 1");
+    const std::vector<double> deg = check_and_degrees(A, n_eigen);
+    const std::size_t N = A.n_rows;
+    std::vector<double> s(N);
+    for (std::size_t i = 0; i < N; ++i) s[i] = 1.0 / std::sqrt(deg[i]);
+    const auto Ni = static_cast<Eigen::Index>(N), ki = static_cast<Eigen::Index>(n_eigen);
+
+    Eigen::VectorXd lambda;
+    Eigen::MatrixXd U;
+    if (N <= opt.dense_threshold) {
+        Eigen::MatrixXd M = Eigen::MatrixXd::Zero(Ni, Ni);
+        for (std::size_t i = 0; i < N; ++i)
+            for (offset_t p = A.indptr[i]; p < A.indptr[i + 1]; ++p) {
+                const auto j = static_cast<std::size_t>(A.indices[static_cast<std::size_t>(p)]);
+                M(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) =
+                    s[i] * A.values[static_cast<std::size_t>(p)] * s[j];
+            }
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(M);
+        if (eig.info() != Eigen::Success) throw std::runtime_error("spectral: dense eigendecomposition failed");
+        lambda = eig.eigenvalues().tail(ki).reverse();
+        U = eig.eigenvectors().rightCols(ki).rowwise().reverse();
+    } else {
+        NormalizedAdjacencyOp op{&A, &s};
+        std::size_t ncv = opt.ncv ? opt.ncv : std::max<std::size_t>(2 * n_eigen + 1, 20);
+        ncv = std::min(std::max(ncv, n_eigen + 1), N);
+        Spectra::SymEigsSolver<NormalizedAdjacencyOp> eigs(op, ki, static_cast<Eigen::Index>(ncv));
+        Eigen::VectorXd v0(Ni);
+        Rng rng(opt.seed, kStartVectorStream);
+        for (Eigen::Index i = 0; i < Ni; ++i) v0(i) = rng.uniform(-1.0, 1.0);
+        eigs.init(v0.data());
+        eigs.compute(Spectra::SortRule::LargestAlge, static_cast<Eigen::Index>(opt.max_iter), opt.tol,
+                     Spectra::SortRule::LargestAlge);
+        if (eigs.info() != Spectra::CompInfo::Successful)
+            throw std::runtime_error("spectral: the Lanczos eigensolver did not converge to tol " +
+                                     std::to_string(opt.tol) + " within " + std::to_string(opt.max_iter) +
+                                     " iterations (" + std::to_string(eigs.num_iterations()) +
+                                     " done); raise max_iter/tol or use pca/random initialisation");
+        lambda = eigs.eigenvalues();
+        U = eigs.eigenvectors();
+    }
+
+    SpectralEigen out;
+    out.eigenvalues.assign(lambda.data(), lambda.data() + lambda.size());
+    out.eigenvectors = Matrix<double>(N, n_eigen);
+    for (std::size_t c = 0; c < n_eigen; ++c) {
+        const auto ci = static_cast<Eigen::Index>(c);
+        std::size_t arg = 0;
+        double best = -1.0;
+        for (std::size_t i = 0; i < N; ++i) {
+            const double a = std::abs(U(static_cast<Eigen::Index>(i), ci) * s[i]);
+            if (a > best) {
+                best = a;
+                arg = i;
+            }
+        }
+        const double sign = U(static_cast<Eigen::Index>(arg), ci) < 0 ? -1.0 : 1.0;
+        for (std::size_t i = 0; i < N; ++i)
+            out.eigenvectors(i, c) = sign * s[i] * U(static_cast<Eigen::Index>(i), ci);
+    }
+    return out;
+}
+
+Matrix<double> spectral_init(const CsrMatrix<double>& A, std::size_t n_components, const SpectralOptions& opt) {
+    require(n_components >= 1, "spectral_init: n_components must be at least 1");
+    SpectralEigen e = spectral_eigenpairs(A, n_components + 1, opt);
+    const std::size_t N = A.n_rows;
+    Matrix<double> Y(N, n_components);
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t c = 0; c < n_components; ++c) Y(i, c) = e.eigenvectors(i, c + 1) * e.eigenvalues[c + 1];
+    if (column_std(Y.view(), 0) == 0.0)
+        throw InvalidArgument("spectral_init: the first non-trivial eigenvector is constant (eigenvalue " +
+                              std::to_string(e.eigenvalues[1]) + "); use pca or random initialisation");
+    rescale(Y, opt.target_std);
+    if (opt.add_jitter) jitter(Y, 0.01, opt.seed);
+    return Y;
+}
+
+Matrix<double> spectral_init(const CsrMatrix<double>& A, std::size_t n_components, bool add_jitter,
+                             std::uint64_t seed) {
+    SpectralOptions opt;
+    opt.add_jitter = add_jitter;
+    opt.seed = seed;
+    return spectral_init(A, n_components, opt);
+}
+
+} // namespace nembed
