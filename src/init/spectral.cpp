@@ -13,6 +13,7 @@
 #include <Spectra/SymEigsSolver.h>
 
 #include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/init/rescale.hpp"
 
@@ -27,18 +28,19 @@ struct NormalizedAdjacencyOp {
     using Scalar = double;
     const CsrMatrix<double>* A;
     const std::vector<double>* s;
+    int n_threads;
     Eigen::Index rows() const { return static_cast<Eigen::Index>(A->n_rows); }
     Eigen::Index cols() const { return static_cast<Eigen::Index>(A->n_rows); }
     void perform_op(const double* x, double* y) const {
         const auto& sv = *s;
-        for (std::size_t i = 0; i < A->n_rows; ++i) {
+        parallel_for(n_threads, A->n_rows, [&](std::size_t i) {
             double acc = 0.0;
             for (offset_t p = A->indptr[i]; p < A->indptr[i + 1]; ++p) {
                 const auto j = static_cast<std::size_t>(A->indices[static_cast<std::size_t>(p)]);
                 acc += A->values[static_cast<std::size_t>(p)] * sv[j] * x[j];
             }
             y[i] = sv[i] * acc;
-        }
+        });
     }
 };
 
@@ -84,6 +86,7 @@ std::vector<double> check_and_degrees(const CsrMatrix<double>& A, std::size_t n_
 SpectralEigen spectral_eigenpairs(const CsrMatrix<double>& A, std::size_t n_eigen, const SpectralOptions& opt) {
     require(std::isfinite(opt.tol) && opt.tol > 0.0, "spectral: tol must be positive");
     require(opt.max_iter >= 1, "spectral: max_iter must be at least 1");
+    require(opt.n_threads >= 1, "spectral: n_threads must be >= 1");
     const std::vector<double> deg = check_and_degrees(A, n_eigen);
     const std::size_t N = A.n_rows;
     std::vector<double> s(N);
@@ -105,7 +108,7 @@ SpectralEigen spectral_eigenpairs(const CsrMatrix<double>& A, std::size_t n_eige
         lambda = eig.eigenvalues().tail(ki).reverse();
         U = eig.eigenvectors().rightCols(ki).rowwise().reverse();
     } else {
-        NormalizedAdjacencyOp op{&A, &s};
+        NormalizedAdjacencyOp op{&A, &s, opt.n_threads};
         std::size_t ncv = opt.ncv ? opt.ncv : std::max<std::size_t>(2 * n_eigen + 1, 20);
         ncv = std::min(std::max(ncv, n_eigen + 1), N);
         Spectra::SymEigsSolver<NormalizedAdjacencyOp> eigs(op, ki, static_cast<Eigen::Index>(ncv));

@@ -97,6 +97,10 @@ TEST(InitSpectral, SeparatesTwoClustersAlongFirstCoordinate) {
     for (std::size_t i = 0; i < 600; ++i) EXPECT_GT(s * Y(i, 0) * (i < 300 ? 1.0 : -1.0), 0.0) << i;
     Matrix<double> Y2 = spectral_init(A, 2, true, 5);
     EXPECT_EQ(Y.storage(), Y2.storage());
+    SpectralOptions threaded;
+    threaded.seed = 5;
+    threaded.n_threads = 3;
+    EXPECT_EQ(spectral_init(A, 2, threaded).storage(), Y.storage());  // thread-count independent
     Matrix<double> Yn = spectral_init(A, 2, false, 5);
     EXPECT_NEAR(column_std(Yn.view(), 0), 1e-4, 1e-13);
 }

@@ -26,6 +26,7 @@ struct SpectralOptions {
     bool add_jitter = true;             ///< jitter(0.01) after rescaling, as openTSNE
     double target_std = 1e-4;           ///< std of the first coordinate after rescaling
     std::uint64_t seed = 0;             ///< start vector and jitter seed
+    int n_threads = 1;                  ///< threads for the sparse matrix-vector products (results do not depend on it)
 };
 
 /// The raw eigenpairs: n_eigen largest eigenvalues (descending) of A v = lambda D v, and the vectors as columns of
