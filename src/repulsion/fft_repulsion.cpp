@@ -1,0 +1,530 @@
+// FFT-accelerated interpolation (FIt-SNE scheme as ported by openTSNE; tsne.md §7), 1-D and 2-D, threaded.
+//
+// Grid: n_boxes per dimension (fft_box_count), p cell-centred nodes per box, so n = n_boxes·p equally spaced nodes
+// per dimension with spacing h = box width / p. Each point spreads its charges onto the p (1-D) or p x p (2-D)
+// nodes of its box with Lagrange weights; each charge grid is convolved with the kernel sampled on the node
+// lattice (zero-padded circulant embedding of length L >= 2n - 1, FFT); the potentials are read back with the same weights.
+//
+// Charges (G = d + 2 grids), relative to the grid centre c (the sums are translation invariant):
+//   grids 0..d : [1, y−c] convolved with K1 = w^((α+1)/α)  ->  F_i = (y_i−c)·φ0 − φ_{1..d}
+//   grid d+1   : α = 1: |y−c|² with K1 = w²  ->  z_i = (1 + |y_i−c|²)φ0 − 2(y_i−c)·φ_{1..d} + φ_{d+1}
+//                α ≠ 1: 1 with K2 = w        ->  z_i = φ_{d+1}
+// and Z = Σ z_i − N (the self terms, w(0) = 1).
+//
+// Threading and determinism: the scatter partitions points by their box index along dimension 0, so each worker
+// owns whole node rows and every node sums its points in index order (bitwise identical for any thread count);
+// FFT rows/columns are independent transforms; the gather is per point; Z uses fixed blocks.
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/core/types.hpp"
+#include "nembed/fft/fft.hpp"
+#include "nembed/kernel/tsne_kernel.hpp"
+#include "nembed/repulsion/exact_sums.hpp"
+#include "nembed/repulsion/repulsion.hpp"
+
+namespace nembed {
+
+// ------------------------------------------------------------------------------------------------ grid rules
+
+namespace {
+const std::vector<std::size_t>& friendly_sizes() {
+    static const std::vector<std::size_t> sizes = [] {
+        std::vector<std::size_t> v;
+        for (std::size_t a = 1; a <= 1000; a *= 2)
+            for (std::size_t b = a; b <= 1000; b *= 3)
+                for (std::size_t c = b; c <= 1000; c *= 5)
+                    for (std::size_t d = c; d <= 1000; d *= 7)
+                        for (std::size_t m : {1, 11, 13})
+                            if (d * m >= 20 && d * m <= 1000) v.push_back(d * m);
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+        return v;
+    }();
+    return sizes;
+}
+constexpr std::size_t kMaxBoxes = 1000;
+} // namespace
+
+std::size_t fft_friendly_size(std::size_t n) {
+    const auto& s = friendly_sizes();
+    auto it = std::lower_bound(s.begin(), s.end(), n);
+    return it == s.end() ? kMaxBoxes : *it;
+}
+
+std::size_t fft_box_count(double span, std::size_t min_num_intervals, double ints_in_interval) {
+    require(std::isfinite(ints_in_interval) && ints_in_interval > 0,
+            "FFT repulsion: ints_in_interval must be positive, got " + std::to_string(ints_in_interval));
+    require(std::isfinite(span) && span >= 0, "FFT repulsion: the grid span must be finite and >= 0");
+    const double raw = std::ceil(span / ints_in_interval);
+    const std::size_t boxes = raw >= static_cast<double>(kMaxBoxes) ? kMaxBoxes
+                                                                     : std::max(min_num_intervals, static_cast<std::size_t>(raw));
+    return fft_friendly_size(boxes);
+}
+
+namespace {
+
+/// The smallest even length >= m whose factors are 2, 3 and 5 only: kissfft has fast butterflies for these and a
+/// slow generic one (with a heap allocation per call) for 7, 11 and 13. The circulant embedding only needs a length
+/// >= 2n − 1, so the transform is padded to such a length; the grid itself follows openTSNE's rules unchanged.
+std::size_t fast_fft_length(std::size_t m) {
+    for (std::size_t L = m + (m % 2);; L += 2) {
+        std::size_t r = L;
+        for (std::size_t f : {2u, 3u, 5u})
+            while (r % f == 0) r /= f;
+        if (r == 1) return L;
+    }
+}
+
+constexpr std::size_t kMaxNodes2d = 8192;   ///< nodes per dimension in 2-D (FFT 16384²: about 1 GiB per buffer)
+constexpr std::size_t kMaxNodes1d = 1 << 22;
+
+/// The geometry of one interpolation grid.
+struct Grid {
+    int d = 2;
+    std::size_t nb = 0;  ///< boxes per dimension
+    std::size_t p = 3;   ///< nodes per box
+    std::size_t n = 0;   ///< nodes per dimension
+    std::size_t L = 0;   ///< FFT length per dimension (>= 2n − 1, see fast_fft_length)
+    double lo[2] = {0, 0};
+    double bw = 1;       ///< box width
+    double h = 1;        ///< node spacing
+    double centre[2] = {0, 0};
+    bool contains(const double* y) const {
+        for (int k = 0; k < d; ++k) {
+            const double t = (y[k] - lo[k]) / bw;
+            if (!(t >= 0.0 && t <= static_cast<double>(nb))) return false;
+        }
+        return true;
+    }
+};
+
+/// Everything one grid computation needs, kept between calls.
+struct Workspace {
+    Grid grid;
+    std::vector<std::int32_t> box;    ///< N x d box indices
+    std::vector<double> weights;      ///< N x d x p Lagrange weights
+    std::vector<index_t> order;       ///< points sorted (stably) by box index along dimension 0
+    std::vector<std::size_t> bucket;  ///< nb + 1 offsets into order
+    std::vector<float> grids;         ///< G x n^d charges, then potentials (in place)
+    std::vector<float> kernel;        ///< L^d kernel samples
+    std::vector<std::complex<float>> kernel_spec;
+    std::vector<float> spec1, spec2;  ///< real kernel spectra (K1, K2)
+    std::vector<double> z;            ///< per-point z (partial path)
+    RealFft2d fft2;
+    std::vector<RealFft1d> fft1;      ///< one per grid (run in parallel) and one for the kernels
+};
+
+class FftRepulsion final : public Repulsion {
+public:
+    explicit FftRepulsion(const FftOptions& o) : opt_(o) {
+        require(o.n_interpolation_points >= 1 && o.n_interpolation_points <= 16,
+                "FFT repulsion: n_interpolation_points must be in 1..16, got " + std::to_string(o.n_interpolation_points));
+        require(o.min_num_intervals >= 1, "FFT repulsion: min_num_intervals must be >= 1");
+        require(std::isfinite(o.ints_in_interval) && o.ints_in_interval > 0,
+                "FFT repulsion: ints_in_interval must be positive, got " + std::to_string(o.ints_in_interval));
+        require(o.n_threads >= 1, "FFT repulsion: n_threads must be >= 1, got " + std::to_string(o.n_threads));
+        const std::size_t p = o.n_interpolation_points;
+        nodes_.resize(p);
+        denom_.resize(p);
+        for (std::size_t m = 0; m < p; ++m) nodes_[m] = (static_cast<double>(m) + 0.5) / static_cast<double>(p);
+        for (std::size_t m = 0; m < p; ++m) {
+            double den = 1.0;
+            for (std::size_t l = 0; l < p; ++l)
+                if (l != m) den *= nodes_[m] - nodes_[l];
+            denom_[m] = den;
+        }
+    }
+
+    double compute(MatrixView<double> Y, double dof, double* forces) override {
+        detail::check_repulsion_input("FFT repulsion", Y, dof, forces);
+        check_dim(Y.cols);
+        const std::size_t N = Y.rows, d = Y.cols;
+        if (N == 0) return 0.0;
+        if (N == 1) {
+            std::fill(forces, forces + d, 0.0);
+            return 0.0;
+        }
+        Workspace& ws = full_;
+        // Square box from the joint min/max of all coordinates (openTSNE), each bound scanned on its own (bug #3).
+        double lo = Y.data[0], hi = Y.data[0];
+        double lo_k[2] = {Y.data[0], d > 1 ? Y.data[1] : 0.0}, hi_k[2] = {lo_k[0], lo_k[1]};
+        for (std::size_t i = 0; i < N; ++i)
+            for (std::size_t k = 0; k < d; ++k) {
+                const double v = Y.data[i * d + k];
+                lo_k[k] = std::min(lo_k[k], v);
+                hi_k[k] = std::max(hi_k[k], v);
+            }
+        for (std::size_t k = 0; k < d; ++k) {
+            lo = std::min(lo, lo_k[k]);
+            hi = std::max(hi, hi_k[k]);
+        }
+        double span = hi - lo;
+        const double min_span = 1e-9 * std::max(1.0, std::max(std::abs(lo), std::abs(hi)));
+        if (!(span >= min_span)) {
+            lo -= 0.5 * (min_span - span);
+            span = min_span;
+        }
+        Grid g;
+        g.d = static_cast<int>(d);
+        for (std::size_t k = 0; k < d; ++k) {
+            g.lo[k] = lo;
+            g.centre[k] = 0.5 * (lo_k[k] + hi_k[k]);
+        }
+        set_grid(g, span);
+
+        const TsneKernel kernel(dof);
+        prepare(ws, g, Y, kernel.cauchy());
+        convolve_all(ws, kernel);
+
+        // Gather: forces and z_i per point; Z in fixed blocks.
+        const bool cauchy = kernel.cauchy();
+        const double zsum = fixed_block_sum(opt_.n_threads, N, [&](std::size_t b, std::size_t e) {
+            double s = 0.0;
+            double phi[4];
+            for (std::size_t i = b; i < e; ++i) {
+                gather_stored(ws, i, phi);
+                s += finish_point(Y.row(i), g, phi, cauchy, forces + i * d);
+            }
+            return s;
+        }, 1024);
+        return zsum - static_cast<double>(N);
+    }
+
+    void compute_partial(MatrixView<double> reference, MatrixView<double> queries, double dof, double* forces,
+                         double* z) override {
+        detail::check_repulsion_input("FFT repulsion (reference)", reference, dof, &dof);
+        detail::check_repulsion_input("FFT repulsion (queries)", queries, dof, forces);
+        require(queries.rows == 0 || z != nullptr, "FFT repulsion: null z buffer");
+        require(reference.cols == queries.cols, "FFT repulsion: reference has " + std::to_string(reference.cols) +
+                                                    " dimensions but queries have " + std::to_string(queries.cols));
+        check_dim(queries.cols);
+        const std::size_t d = queries.cols;
+        if (queries.rows == 0) return;
+        const TsneKernel kernel(dof);
+        if (reference.rows == 0) {
+            std::fill(forces, forces + queries.rows * d, 0.0);
+            std::fill(z, z + queries.rows, 0.0);
+            return;
+        }
+        Workspace& ws = partial_;
+        const std::uint64_t hash = content_hash(reference);
+        if (!(cache_valid_ && cache_data_ == reference.data && cache_rows_ == reference.rows &&
+              cache_cols_ == reference.cols && cache_hash_ == hash && cache_dof_ == dof)) {
+            cache_valid_ = false;
+            // Square grid centred on the reference's bounding box, half width padded by 25 %.
+            double lo_k[2] = {reference.data[0], d > 1 ? reference.data[1] : 0.0}, hi_k[2] = {lo_k[0], lo_k[1]};
+            for (std::size_t i = 0; i < reference.rows; ++i)
+                for (std::size_t k = 0; k < d; ++k) {
+                    const double v = reference.data[i * d + k];
+                    lo_k[k] = std::min(lo_k[k], v);
+                    hi_k[k] = std::max(hi_k[k], v);
+                }
+            double half = 0.0, scale = 1.0;
+            for (std::size_t k = 0; k < d; ++k) {
+                half = std::max(half, 0.5 * (hi_k[k] - lo_k[k]));
+                scale = std::max({scale, std::abs(lo_k[k]), std::abs(hi_k[k])});
+            }
+            half = std::max(1.25 * half, 1e-9 * scale);
+            Grid g;
+            g.d = static_cast<int>(d);
+            for (std::size_t k = 0; k < d; ++k) {
+                g.centre[k] = 0.5 * (lo_k[k] + hi_k[k]);
+                g.lo[k] = g.centre[k] - half;
+            }
+            set_grid(g, 2.0 * half);
+            prepare(ws, g, reference, kernel.cauchy());
+            convolve_all(ws, kernel);
+            cache_valid_ = true;
+            cache_data_ = reference.data;
+            cache_rows_ = reference.rows;
+            cache_cols_ = reference.cols;
+            cache_hash_ = hash;
+            cache_dof_ = dof;
+        }
+        const Grid& g = ws.grid;
+        const bool cauchy = kernel.cauchy();
+        parallel_for(opt_.n_threads, queries.rows, [&](std::size_t i) {
+            const double* q = queries.row(i);
+            if (!g.contains(q)) {
+                z[i] = detail::exact_point_sum(q, reference, reference.rows, kernel, forces + i * d);
+                return;
+            }
+            double phi[4];
+            gather_at(ws, q, phi);
+            z[i] = finish_point(q, g, phi, cauchy, forces + i * d);
+        });
+    }
+
+private:
+    static void check_dim(std::size_t d) {
+        require(d == 1 || d == 2, "FFT repulsion supports 1 or 2 output dimensions, got " + std::to_string(d));
+    }
+
+    void set_grid(Grid& g, double span) const {
+        g.p = opt_.n_interpolation_points;
+        g.nb = fft_box_count(span, opt_.min_num_intervals, opt_.ints_in_interval);
+        g.n = g.nb * g.p;
+        g.L = fast_fft_length(2 * g.n);
+        require(g.n <= (g.d == 2 ? kMaxNodes2d : kMaxNodes1d),
+                "FFT repulsion: a grid of " + std::to_string(g.n) + " nodes per dimension is too large; lower "
+                "n_interpolation_points or raise ints_in_interval");
+        g.bw = span / static_cast<double>(g.nb);
+        g.h = g.bw / static_cast<double>(g.p);
+    }
+
+    static std::uint64_t content_hash(MatrixView<double> m) {
+        std::uint64_t h = 1469598103934665603ull;
+        for (std::size_t i = 0; i < m.size(); ++i) {
+            std::uint64_t bits;
+            std::memcpy(&bits, m.data + i, sizeof bits);
+            h = (h ^ bits) * 1099511628211ull;
+            h ^= h >> 29;
+        }
+        return h;
+    }
+
+    /// Box index and local Lagrange weights of coordinate v along dimension k.
+    void locate(const Grid& g, int k, double v, std::int32_t& box, double* w) const {
+        const double t = (v - g.lo[k]) / g.bw;
+        double fb = std::floor(t);
+        fb = std::min(std::max(fb, 0.0), static_cast<double>(g.nb - 1));
+        box = static_cast<std::int32_t>(fb);
+        const double u = t - fb;
+        const std::size_t p = g.p;
+        for (std::size_t m = 0; m < p; ++m) {
+            double num = 1.0;
+            for (std::size_t l = 0; l < p; ++l)
+                if (l != m) num *= u - nodes_[l];
+            w[m] = num / denom_[m];
+        }
+    }
+
+    /// Locates every point, buckets them by box along dimension 0, scatters the charges and plans the FFTs.
+    void prepare(Workspace& ws, const Grid& g, MatrixView<double> Y, bool last_norm) {
+        ws.grid = g;
+        const std::size_t N = Y.rows, d = static_cast<std::size_t>(g.d), p = g.p, n = g.n;
+        const std::size_t G = d + 2;
+        const int T = opt_.n_threads;
+        ws.box.resize(N * d);
+        ws.weights.resize(N * d * p);
+        parallel_for(T, N, [&](std::size_t i) {
+            for (std::size_t k = 0; k < d; ++k)
+                locate(g, static_cast<int>(k), Y.data[i * d + k], ws.box[i * d + k], &ws.weights[(i * d + k) * p]);
+        });
+        // Stable counting sort by box along dimension 0.
+        ws.bucket.assign(g.nb + 1, 0);
+        for (std::size_t i = 0; i < N; ++i) ws.bucket[static_cast<std::size_t>(ws.box[i * d]) + 1]++;
+        for (std::size_t b = 0; b < g.nb; ++b) ws.bucket[b + 1] += ws.bucket[b];
+        ws.order.resize(N);
+        cursor_.assign(ws.bucket.begin(), ws.bucket.end() - 1);
+        for (std::size_t i = 0; i < N; ++i)
+            ws.order[cursor_[static_cast<std::size_t>(ws.box[i * d])]++] = static_cast<index_t>(i);
+        // Charge grids.
+        const std::size_t cells = d == 2 ? n * n : n;
+        ws.grids.resize(G * cells);
+        scatter(ws, Y, last_norm);
+        // FFT plans (re-planned only when the size changes).
+        if (d == 2) {
+            ws.fft2.plan(g.L, g.L, T);
+        } else {
+            ws.fft1.resize(G + 1);
+            for (auto& f : ws.fft1) f.plan(g.L);
+        }
+    }
+
+    /// Charges per point: [1, y−c (d values), last], last = |y−c|² (last_norm, dof = 1) or 1 (dof ≠ 1).
+    void scatter(Workspace& ws, MatrixView<double> Y, bool last_norm) {
+        const Grid& g = ws.grid;
+        const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = d + 2;
+        const std::size_t cells = d == 2 ? n * n : n;
+        float* grids = ws.grids.data();
+        const int T = opt_.n_threads;
+        const std::size_t N = Y.rows;
+        // Split box rows among workers with about equal numbers of points; each worker zeroes and fills its rows.
+        const std::size_t workers = static_cast<std::size_t>(std::max(1, std::min<int>(T, static_cast<int>(g.nb))));
+        split_.assign(workers + 1, g.nb);
+        split_[0] = 0;
+        {
+            std::size_t b = 0;
+            for (std::size_t w = 1; w < workers; ++w) {
+                const std::size_t target = N * w / workers;
+                while (b < g.nb && ws.bucket[b] < target) ++b;
+                split_[w] = std::max(split_[w - 1], b);
+            }
+        }
+        parallelize(static_cast<int>(workers), workers, [&](int, std::size_t wb, std::size_t we) {
+            for (std::size_t w = wb; w < we; ++w) {
+                const std::size_t b0 = split_[w], b1 = split_[w + 1];
+                const std::size_t row_len = d == 2 ? n : 1;  // floats per node row
+                for (std::size_t gi = 0; gi < G; ++gi)
+                    std::fill(grids + gi * cells + b0 * p * row_len, grids + gi * cells + b1 * p * row_len, 0.0f);
+                for (std::size_t s = ws.bucket[b0]; s < ws.bucket[b1]; ++s) {
+                    const std::size_t i = static_cast<std::size_t>(ws.order[s]);
+                    const double* y = Y.data + i * d;
+                    double q[4];
+                    q[0] = 1.0;
+                    double r2 = 0.0;
+                    for (std::size_t k = 0; k < d; ++k) {
+                        q[1 + k] = y[k] - g.centre[k];
+                        r2 += q[1 + k] * q[1 + k];
+                    }
+                    q[d + 1] = last_norm ? r2 : 1.0;
+                    const double* w0 = &ws.weights[(i * d) * p];
+                    const std::size_t r0 = static_cast<std::size_t>(ws.box[i * d]) * p;
+                    if (d == 1) {
+                        for (std::size_t a = 0; a < p; ++a)
+                            for (std::size_t gi = 0; gi < G; ++gi)
+                                grids[gi * cells + r0 + a] += static_cast<float>(w0[a] * q[gi]);
+                    } else {
+                        const double* w1 = &ws.weights[(i * d + 1) * p];
+                        const std::size_t c0 = static_cast<std::size_t>(ws.box[i * d + 1]) * p;
+                        for (std::size_t a = 0; a < p; ++a)
+                            for (std::size_t bb = 0; bb < p; ++bb) {
+                                const double wt = w0[a] * w1[bb];
+                                const std::size_t idx = (r0 + a) * n + c0 + bb;
+                                for (std::size_t gi = 0; gi < G; ++gi)
+                                    grids[gi * cells + idx] += static_cast<float>(wt * q[gi]);
+                            }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Real DFT of the kernel f(d²) sampled on the circulant L^d lattice, into spec.
+    template <typename F>
+    void kernel_spectrum(Workspace& ws, F&& f, std::vector<float>& spec) {
+        const Grid& g = ws.grid;
+        // Circulant embedding: sample at lattice offset min(a, L − a), even in every axis. Offsets up to n − 1 are
+        // the ones the n-node block uses; the rest only keep the kernel even (so its spectrum is real).
+        const std::size_t m = g.L, half = m / 2;
+        const double h2 = g.h * g.h;
+        if (g.d == 1) {
+            ws.kernel.resize(m);
+            for (std::size_t a = 0; a < m; ++a) {
+                const double o = static_cast<double>(std::min(a, m - a));
+                ws.kernel[a] = static_cast<float>(f(o * o * h2));
+            }
+            ws.kernel_spec.resize(half + 1);
+            ws.fft1.back().forward(ws.kernel.data(), ws.kernel_spec.data());
+            spec.resize(half + 1);
+            for (std::size_t k = 0; k <= half; ++k) spec[k] = ws.kernel_spec[k].real();
+            return;
+        }
+        ws.kernel.resize(m * m);
+        // Evaluate the (L/2 + 1)^2 quadrant and mirror it.
+        parallel_for(opt_.n_threads, half + 1, [&](std::size_t a) {
+            float* row = ws.kernel.data() + a * m;
+            const double da2 = static_cast<double>(a * a) * h2;
+            for (std::size_t b = 0; b <= half; ++b) row[b] = static_cast<float>(f(da2 + static_cast<double>(b * b) * h2));
+            for (std::size_t b = half + 1; b < m; ++b) row[b] = row[m - b];
+        });
+        parallel_for(opt_.n_threads, half - 1, [&](std::size_t t) {
+            const std::size_t a = half + 1 + t;
+            std::copy(ws.kernel.data() + (m - a) * m, ws.kernel.data() + (m - a + 1) * m, ws.kernel.data() + a * m);
+        });
+        const std::size_t nc = half + 1;
+        ws.kernel_spec.resize(m * nc);
+        ws.fft2.forward(ws.kernel.data(), ws.kernel_spec.data());
+        spec.resize(m * nc);
+        for (std::size_t k = 0; k < m * nc; ++k) spec[k] = ws.kernel_spec[k].real();
+    }
+
+    /// Builds the kernel spectra and turns every charge grid into its potential grid (in place).
+    void convolve_all(Workspace& ws, const TsneKernel& kernel) {
+        const Grid& g = ws.grid;
+        const std::size_t d = static_cast<std::size_t>(g.d), n = g.n, G = d + 2;
+        const std::size_t cells = d == 2 ? n * n : n;
+        const bool cauchy = kernel.cauchy();
+        kernel_spectrum(ws, [&](double d2) { return kernel.force_weight(d2); }, ws.spec1);
+        if (!cauchy) kernel_spectrum(ws, [&](double d2) { return kernel.w(d2); }, ws.spec2);
+        auto spec_of = [&](std::size_t gi) { return (gi == G - 1 && !cauchy) ? ws.spec2.data() : ws.spec1.data(); };
+        if (d == 2) {
+            for (std::size_t gi = 0; gi < G; ++gi) {
+                float* grid = ws.grids.data() + gi * cells;
+                ws.fft2.convolve(spec_of(gi), grid, n, n, n, grid, n);
+            }
+        } else {
+            parallel_for(opt_.n_threads, G, [&](std::size_t gi) {
+                float* grid = ws.grids.data() + gi * cells;
+                ws.fft1[gi].convolve(spec_of(gi), grid, n, grid);
+            });
+        }
+    }
+
+    /// Potentials at a located point: phi[gi] = Σ weights × grid values.
+    static void gather_from(const Workspace& ws, const std::int32_t* box, const double* w, double* phi) {
+        const Grid& g = ws.grid;
+        const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = d + 2;
+        const std::size_t cells = d == 2 ? n * n : n;
+        const float* grids = ws.grids.data();
+        for (std::size_t gi = 0; gi < G; ++gi) phi[gi] = 0.0;
+        const std::size_t r0 = static_cast<std::size_t>(box[0]) * p;
+        if (d == 1) {
+            for (std::size_t a = 0; a < p; ++a)
+                for (std::size_t gi = 0; gi < G; ++gi) phi[gi] += w[a] * static_cast<double>(grids[gi * cells + r0 + a]);
+            return;
+        }
+        const std::size_t c0 = static_cast<std::size_t>(box[1]) * p;
+        const double* w1 = w + p;
+        for (std::size_t a = 0; a < p; ++a)
+            for (std::size_t b = 0; b < p; ++b) {
+                const double wt = w[a] * w1[b];
+                const std::size_t idx = (r0 + a) * n + c0 + b;
+                for (std::size_t gi = 0; gi < G; ++gi) phi[gi] += wt * static_cast<double>(grids[gi * cells + idx]);
+            }
+    }
+
+    void gather_stored(const Workspace& ws, std::size_t i, double* phi) const {
+        const std::size_t d = static_cast<std::size_t>(ws.grid.d), p = ws.grid.p;
+        gather_from(ws, &ws.box[i * d], &ws.weights[i * d * p], phi);
+    }
+
+    void gather_at(const Workspace& ws, const double* q, double* phi) const {
+        const Grid& g = ws.grid;
+        std::int32_t box[2] = {0, 0};
+        double w[2 * 16] = {};
+        for (int k = 0; k < g.d; ++k) locate(g, k, q[k], box[k], w + static_cast<std::size_t>(k) * g.p);
+        gather_from(ws, box, w, phi);
+    }
+
+    /// Forces and z of one point from its potentials.
+    static double finish_point(const double* y, const Grid& g, const double* phi, bool cauchy, double* f) {
+        const std::size_t d = static_cast<std::size_t>(g.d);
+        double r2 = 0.0, dot = 0.0;
+        for (std::size_t k = 0; k < d; ++k) {
+            const double yc = y[k] - g.centre[k];
+            f[k] = yc * phi[0] - phi[1 + k];
+            r2 += yc * yc;
+            dot += yc * phi[1 + k];
+        }
+        if (!cauchy) return phi[d + 1];
+        return (1.0 + r2) * phi[0] - 2.0 * dot + phi[d + 1];
+    }
+
+    FftOptions opt_;
+    std::vector<double> nodes_, denom_;
+    std::vector<std::size_t> cursor_, split_;
+    Workspace full_, partial_;
+    // compute_partial cache key
+    bool cache_valid_ = false;
+    const double* cache_data_ = nullptr;
+    std::size_t cache_rows_ = 0, cache_cols_ = 0;
+    std::uint64_t cache_hash_ = 0;
+    double cache_dof_ = 0.0;
+};
+
+} // namespace
+
+std::unique_ptr<Repulsion> make_fft_repulsion(const FftOptions& options) { return std::make_unique<FftRepulsion>(options); }
+
+} // namespace nembed
