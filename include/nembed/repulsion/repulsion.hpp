@@ -57,7 +57,11 @@ struct FftOptions {
 /// with fft_box_count() boxes per dimension and n_interpolation_points cell-centred nodes per box.
 /// dof = 1 uses the charges [1, y, |y|²] (1-D: [1, y, y²]) with the kernel w² (one kernel spectrum); dof ≠ 1 uses
 /// [1, y] with K1 = w^((α+1)/α) for the forces and [1] with K2 = w for Z (two spectra). Charges are taken relative
-/// to the grid centre (translation invariance; less cancellation in float than raw coordinates).
+/// to the grid centre (translation invariance; less cancellation in float than raw coordinates). The circulant
+/// embedding is padded to the next even length >= 2n with factors 2, 3, 5 only (kissfft is slow for 7, 11, 13);
+/// the grid itself follows openTSNE's rules exactly. Grids and FFTs are float32, per-point sums double.
+/// Accuracy at the defaults is the scheme's (openTSNE's): about 2-3e-2 relative force error on 2000 clustered
+/// points with box width ~1, falling ~8x per halving of ints_in_interval (tests/repulsion/test_repulsion_fft.cpp).
 ///
 /// compute_partial() builds a grid on the reference once (square centred on the reference's bounding box, half
 /// width 1.25 × half its span, i.e. padded 25 %) and caches the potentials while the reference (address, shape,
