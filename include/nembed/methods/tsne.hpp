@@ -1,0 +1,259 @@
+#pragma once
+/// @file tsne.hpp
+/// t-SNE with openTSNE 1.0.4 semantics and defaults (tsne.md §1), built from separate parts: kNN index
+/// (neighbors/knn.hpp), affinities (affinity/), initialisation (init/), the attraction + a Repulsion estimator
+/// (loss/tsne_objective.hpp) and the resumable optimizer (optim/gradient_descent.hpp).
+///
+///   TsneOptions opt;                 // openTSNE defaults
+///   opt.random_state = 42;
+///   TsneEmbedding emb = TSNE(opt).fit(X);          // kNN -> P -> PCA init -> 250 EE iterations -> 500 more
+///   emb.optimize(200, {});                          // continue with the same gains and momentum
+///   Matrix<double> Ynew = emb.transform(X_new);     // openTSNE transform defaults
+///
+/// `TsneEmbedding` is the resumable state (qdtsne's Status): embedding, P, optimizer state, the kNN index for
+/// transform, the last KL and per-phase timings. There is no monolithic driver: `TSNE::fit` is just
+/// prepare_initial + two optimize calls.
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "nembed/optim/gradient_descent.hpp"
+
+namespace nembed {
+
+class Repulsion;
+
+/// How the repulsive forces are computed.
+enum class GradientMethod {
+    auto_,       ///< Barnes-Hut below 10 000 points, FFT interpolation from 10 000 (openTSNE's rule; BH for > 2-D)
+    exact,       ///< O(N²), for small data and tests
+    barnes_hut,  ///< space-partitioning tree, accuracy `theta`
+    fft          ///< FIt-SNE interpolation; 1-D and 2-D only
+};
+/// Parses "auto", "exact", "bh"/"barnes_hut"/"barnes-hut"/"barneshut", "fft"/"interpolation" (case-insensitive);
+/// throws InvalidArgument naming the bad value.
+GradientMethod parse_gradient_method(const std::string& name);
+std::string to_string(GradientMethod m);
+
+enum class TsneInit { pca, spectral, random, user };
+/// Parses "pca", "spectral", "random" (a user array is given through TsneOptions::initial_embedding).
+TsneInit parse_tsne_init(const std::string& name);
+std::string to_string(TsneInit m);
+
+/// One progress report (for the CLI): sent after every iteration of every phase.
+struct ProgressEvent {
+    std::string phase;   ///< "early_exaggeration", "main", "optimize" or "transform"
+    int iteration = 0;   ///< within the phase, from 1
+    int n_iter = 0;      ///< iterations planned for the phase
+    double kl = 0.0;     ///< KL divergence when evaluated at this iteration, else NaN
+    double elapsed = 0;  ///< seconds since the phase started
+};
+using ProgressHook = std::function<void(const ProgressEvent&)>;
+
+/// Seconds spent in each stage of `TSNE::fit`.
+struct TsneTimings {
+    double knn = 0, affinities = 0, init = 0, early_exaggeration = 0, main = 0;
+};
+
+/// Every openTSNE `TSNE(...)` parameter with its default.
+struct TsneOptions {
+    std::size_t n_components = 2;             ///< embedding dimension
+    /// One perplexity (default 30) or several: several give the multiscale mixture (openTSNE's MultiscaleMixture).
+    std::vector<double> perplexities = {30.0};
+    std::optional<double> learning_rate;      ///< none = "auto": N / exaggeration per phase (N/12 in EE, then N)
+    int early_exaggeration_iter = 250;
+    std::optional<double> early_exaggeration; ///< none = "auto": 12, or max(12, exaggeration) when that is set
+    int n_iter = 500;                         ///< iterations after early exaggeration
+    std::optional<double> exaggeration;       ///< late exaggeration for the whole main phase; none = 1
+    double dof = 1.0;                         ///< kernel (1 + d²/dof)^−dof; 1 = Cauchy (standard t-SNE)
+    double theta = 0.5;                       ///< Barnes-Hut accuracy (openTSNE's full-side criterion)
+    std::size_t n_interpolation_points = 3;   ///< FFT: nodes per box per dimension
+    std::size_t min_num_intervals = 50;       ///< FFT: minimum boxes per dimension
+    double ints_in_interval = 1.0;            ///< FFT: box width in embedding units
+    TsneInit initialization = TsneInit::pca;  ///< pca (falls back to spectral without X), spectral, random, user
+    Matrix<double> initial_embedding;         ///< N x n_components when initialization == user (a warning if std > 1e-2)
+    Metric metric = Metric::euclidean;        ///< input-space metric for the kNN
+    double initial_momentum = 0.8;            ///< EE-phase momentum (0.8 since openTSNE 0.7)
+    double final_momentum = 0.8;              ///< main-phase momentum
+    std::optional<double> max_grad_norm;      ///< per-point gradient clip; none
+    std::optional<double> max_step_norm = 5;  ///< per-point update clip
+    double min_gain = 0.01;                   ///< additive gain floor
+    int n_jobs = 1;                           ///< threads; −1 = all cores (joblib convention)
+    KnnMethod neighbors = KnnMethod::auto_;   ///< exact below 1000 points, else HNSW
+    GradientMethod negative_gradient_method = GradientMethod::auto_;
+    OptimizeCallback callback;                ///< (iteration, KL, embedding) -> stop?
+    int callbacks_every_iters = 50;
+    std::optional<std::uint64_t> random_state;  ///< none = seeded from std::random_device
+    bool verbose = false;                     ///< KL every 50 iterations and stage timings through nembed::info
+    ProgressHook progress;                    ///< optional per-iteration progress
+};
+
+/// Throws InvalidArgument for any bad option (n_points: data size, 0 when unknown).
+void validate(const TsneOptions& options, std::size_t n_points = 0);
+
+/// What the gradient needs besides P and Y; shared by an embedding and its partial embeddings.
+struct TsneGradientParams {
+    double dof = 1.0;
+    GradientMethod method = GradientMethod::auto_;
+    double theta = 0.5;
+    std::size_t n_interpolation_points = 3;
+    std::size_t min_num_intervals = 50;
+    double ints_in_interval = 1.0;
+    int n_threads = 1;  ///< resolved (>= 1)
+};
+/// The Repulsion estimator for n points in `n_components` dimensions (auto resolved as in GradientMethod::auto_).
+/// Throws InvalidArgument for FFT above 2 dimensions.
+std::unique_ptr<Repulsion> make_repulsion(const TsneGradientParams& params, std::size_t n_points,
+                                          std::size_t n_components);
+
+/// Parameters of one `optimize` call (openTSNE's optimize(**gradient_descent_params)).
+struct TsneOptimizeOptions {
+    std::optional<double> learning_rate;       ///< none = auto (N / exaggeration)
+    double exaggeration = 1.0;
+    double momentum = 0.8;
+    std::optional<double> max_grad_norm;
+    std::optional<double> max_step_norm = 5;
+    double min_gain = 0.01;
+    OptimizeCallback callback;
+    int callbacks_every_iters = 50;
+    bool verbose = false;
+    ProgressHook progress;
+    std::string phase = "optimize";            ///< name reported in ProgressEvent
+    /// false: a callback stop returns normally (report.stop == callback) with the embedding where it stopped;
+    /// true: it throws OptimizationInterrupt carrying the KL and that embedding (the state is kept either way).
+    bool propagate_exception = false;
+};
+
+/// openTSNE's transform / prepare_partial defaults (tsne.md §1.5).
+struct TransformOptions {
+    double perplexity = 5;           ///< of the new points' conditional P (k = min(N_ref, ⌊3·perplexity⌋))
+    std::size_t k = 25;              ///< neighbours for the median initialisation
+    Matrix<double> initialization;   ///< optional N_new x d start; empty = median of the k nearest reference points
+    double learning_rate = 0.1;      ///< fixed ("auto" is meaningless here)
+    double early_exaggeration = 4;
+    int early_exaggeration_iter = 0;
+    double exaggeration = 1.5;
+    int n_iter = 250;
+    double initial_momentum = 0.8;
+    double final_momentum = 0.8;
+    std::optional<double> max_grad_norm = 0.25;  ///< new points overlapping the reference get huge gradients
+    std::optional<double> max_step_norm;         ///< none
+    OptimizeCallback callback;
+    int callbacks_every_iters = 50;
+    bool verbose = false;
+    ProgressHook progress;
+};
+
+class PartialTsneEmbedding;
+
+class TsneEmbedding {
+public:
+    TsneEmbedding() = default;
+    /// Wraps an embedding and its affinities (P: N x N). `knn_index` (optional) enables transform; it must index the
+    /// same N points. `reference_data` (optional) is kept for saving a model.
+    TsneEmbedding(Matrix<double> Y, CsrMatrix<double> P, TsneGradientParams params,
+                  std::shared_ptr<const KnnIndex> knn_index = nullptr,
+                  std::shared_ptr<const Matrix<float>> reference_data = nullptr);
+
+    /// Runs n_iter iterations in place, continuing from this embedding's optimizer state (gains, momentum).
+    /// Updates kl_divergence(). Throws InvalidArgument for bad options, Interrupted on nembed::request_interrupt(),
+    /// OptimizationInterrupt on a callback stop when propagate_exception is set.
+    OptimizeReport optimize(int n_iter, const TsneOptimizeOptions& options = {});
+
+    /// Embeds new points into this (unchanged) embedding with openTSNE's transform schedule; returns N_new x d.
+    Matrix<double> transform(MatrixView<float> X_new, const TransformOptions& options = {}) const;
+    /// The unoptimised partial embedding of new points (kNN query, conditional P, median init).
+    PartialTsneEmbedding prepare_partial(MatrixView<float> X_new, const TransformOptions& options = {}) const;
+    /// Same from a given N_new x N conditional P (rows normally summing to 1) and start positions.
+    PartialTsneEmbedding prepare_partial(CsrMatrix<double> P_new, Matrix<double> initialization) const;
+
+    const Matrix<double>& embedding() const { return Y_; }
+    Matrix<double>& embedding() { return Y_; }
+    const CsrMatrix<double>& affinities() const { return P_; }
+    /// KL divergence after the last optimize call (NaN before any).
+    double kl_divergence() const { return kl_; }
+    TsneGradientParams& gradient_params() { return params_; }
+    const TsneGradientParams& gradient_params() const { return params_; }
+    const GradientDescent& optimizer() const { return optimizer_; }
+    GradientDescent& optimizer() { return optimizer_; }
+    /// The kNN index over the training data (null when fitted from P).
+    const std::shared_ptr<const KnnIndex>& knn_index() const { return index_; }
+    /// The training data, when fitted from data (for saving a model).
+    const std::shared_ptr<const Matrix<float>>& reference_data() const { return data_; }
+    bool can_transform() const { return static_cast<bool>(index_); }
+    const TsneTimings& timings() const { return timings_; }
+    TsneTimings& timings() { return timings_; }
+
+private:
+    Matrix<double> Y_;
+    CsrMatrix<double> P_;
+    TsneGradientParams params_;
+    std::shared_ptr<const KnnIndex> index_;
+    std::shared_ptr<const Matrix<float>> data_;
+    GradientDescent optimizer_;
+    double kl_ = std::numeric_limits<double>::quiet_NaN();
+    TsneTimings timings_;
+};
+
+/// New points optimised against a fixed reference embedding (no new-new interactions, per-point normalisation).
+class PartialTsneEmbedding {
+public:
+    PartialTsneEmbedding(Matrix<double> Y_new, CsrMatrix<double> P_new, std::shared_ptr<const Matrix<double>> reference,
+                         TsneGradientParams params);
+    /// As TsneEmbedding::optimize, but without centring; a learning rate must be given (no auto).
+    /// With the FFT method, points are kept inside a disc/interval around the reference (centre (max+min)/2,
+    /// radius 1.25 × the farthest reference point); clipped points lose their momentum.
+    OptimizeReport optimize(int n_iter, const TsneOptimizeOptions& options);
+
+    const Matrix<double>& embedding() const { return Y_; }
+    const CsrMatrix<double>& affinities() const { return P_; }
+    double kl_divergence() const { return kl_; }
+    const GradientDescent& optimizer() const { return optimizer_; }
+
+private:
+    Matrix<double> Y_;
+    CsrMatrix<double> P_;
+    std::shared_ptr<const Matrix<double>> reference_;
+    TsneGradientParams params_;
+    GradientDescent optimizer_;
+    double kl_ = std::numeric_limits<double>::quiet_NaN();
+};
+
+class TSNE {
+public:
+    explicit TSNE(TsneOptions options = {}) : options_(std::move(options)) {}
+
+    /// kNN (index kept for transform) -> perplexity affinities -> initialisation, no optimisation.
+    TsneEmbedding prepare_initial(MatrixView<float> X) const;
+    /// From precomputed affinities (N x N, normalised to sum 1 here) and an optional start (empty = spectral, or
+    /// random when initialization == random). No transform.
+    TsneEmbedding prepare_initial(CsrMatrix<double> P, Matrix<double> initialization = {}) const;
+
+    /// prepare_initial + early exaggeration + main phase. A callback stop returns the partial embedding.
+    TsneEmbedding fit(MatrixView<float> X) const;
+    TsneEmbedding fit(CsrMatrix<double> P, Matrix<double> initialization = {}) const;
+
+    /// Runs the two openTSNE phases on a prepared embedding (what fit does after prepare_initial).
+    void run(TsneEmbedding& embedding) const;
+
+    const TsneOptions& options() const { return options_; }
+
+private:
+    TsneOptions options_;
+};
+
+/// Saves what transform needs (training data, embedding, metric, gradient parameters; not P) in a small binary
+/// file; throws IoError on failure.
+void save_tsne_model(const std::string& path, const TsneEmbedding& embedding);
+/// Loads a saved model and rebuilds its kNN index (`n_threads` >= 1). The result can transform but not optimize
+/// (P is not stored). Throws IoError naming the file and offset for malformed files.
+TsneEmbedding load_tsne_model(const std::string& path, int n_threads = 1);
+
+} // namespace nembed
