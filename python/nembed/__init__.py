@@ -1,0 +1,22 @@
+"""nembed: neighbour embeddings on a C++20 core, with openTSNE's API.
+
+>>> from nembed import TSNE
+>>> embedding = TSNE(random_state=0).fit(X)        # doctest: +SKIP
+>>> new = embedding.transform(X_new)               # doctest: +SKIP
+"""
+from . import _core
+from . import affinity, callbacks, initialization, nearest_neighbors
+from .tsne import TSNE, OptimizationInterrupt, PartialTSNEEmbedding, TSNEEmbedding
+
+__version__: str = _core.__version__
+
+__all__ = ["TSNE", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt", "affinity", "initialization",
+           "nearest_neighbors", "callbacks", "sklearn", "plot", "io", "__version__"]
+
+
+def __getattr__(name):
+    # sklearn and plot import optional dependencies: load them on first use.
+    if name in ("sklearn", "plot", "io", "metrics"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'nembed' has no attribute {name!r}")

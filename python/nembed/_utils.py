@@ -1,0 +1,98 @@
+"""Internal helpers: array conversion, thread counts, seeds and signal handling."""
+from __future__ import annotations
+
+import numbers
+import threading
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _core
+
+
+def as_float32_matrix(X: Any, name: str = "X") -> np.ndarray:
+    """C-contiguous float32 2-D view of `X`; copies only when dtype or order require it.
+
+    Raises
+    ------
+    ValueError
+        For sparse, non-numeric, empty or non-2-D input.
+    """
+    if sp.issparse(X):
+        raise TypeError(f"{name}: sparse input is not supported; pass a dense array")
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (n_samples x n_features), got {arr.ndim} dimension(s)")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def as_float64_matrix(Y: Any, name: str = "embedding") -> np.ndarray:
+    """C-contiguous float64 2-D array (no copy when `Y` already is one)."""
+    arr = np.asarray(Y)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got {arr.ndim} dimension(s)")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def as_csr(P: Any, n_rows: int | None = None, n_cols: int | None = None, name: str = "P") -> sp.csr_matrix:
+    """Canonical scipy CSR (sorted, no duplicates) with float64 values."""
+    M = sp.csr_matrix(P, dtype=np.float64)
+    M.sum_duplicates()
+    M.sort_indices()
+    if n_rows is not None and M.shape[0] != n_rows:
+        raise ValueError(f"{name}: expected {n_rows} rows, got {M.shape[0]}")
+    if n_cols is not None and M.shape[1] != n_cols:
+        raise ValueError(f"{name}: expected {n_cols} columns, got {M.shape[1]}")
+    return M
+
+
+def csr_parts(M: sp.csr_matrix):
+    """(indptr int64, indices int32, data float64) as the C++ core takes them."""
+    return (np.ascontiguousarray(M.indptr, dtype=np.int64), np.ascontiguousarray(M.indices, dtype=np.int32),
+            np.ascontiguousarray(M.data, dtype=np.float64))
+
+
+def csr_from_parts(parts, shape) -> sp.csr_matrix:
+    indptr, indices, data = parts
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
+def resolve_n_jobs(n_jobs: int) -> int:
+    """joblib convention: positive as is, -1 all cores, -2 all but one, ...; 0 is a ValueError."""
+    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool):
+        raise ValueError(f"n_jobs must be an integer, got {n_jobs!r}")
+    return int(_core.resolve_threads(int(n_jobs)))
+
+
+def resolve_seed(random_state: Any) -> int:
+    """A 64-bit seed from None (drawn from numpy's global RNG), an int, a RandomState or a Generator."""
+    if random_state is None:
+        return int(np.random.randint(0, 2**31 - 1))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be non-negative, got {random_state}")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}")
+
+
+def handle_sigint() -> bool:
+    """Whether a long C++ call may install its SIGINT handler (only the main thread receives signals)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+def optional_float(value: Any, name: str):
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or None, got {value!r}") from None

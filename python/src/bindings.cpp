@@ -1,0 +1,286 @@
+// nembed._core: the module, exception translation, the log sink, and the kNN / affinity / init / io / metrics
+// functions. t-SNE objects are bound in tsne_bindings.cpp.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <Python.h>
+
+#include <memory>
+#include <string>
+
+#include "common.hpp"
+#include "nembed/core/log.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/init/median.hpp"
+#include "nembed/init/pca_init.hpp"
+#include "nembed/init/random.hpp"
+#include "nembed/init/rescale.hpp"
+#include "nembed/init/spectral.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/metrics/quality.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "knn_holder.hpp"
+// Perplexity calibration is private to the t-SNE method until include/nembed/affinity/ lands; the bindings call
+// the library's one implementation (never a copy).
+#include "../../src/methods/tsne_affinities.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using namespace nembed_py;
+
+void bind_tsne(nb::module_& m);
+
+namespace {
+
+void install_log_sink() {
+    nembed::set_log_sink([](nembed::LogLevel level, const std::string& message) {
+        if (!Py_IsInitialized()) return;
+        nb::gil_scoped_acquire gil;
+        // Never let a logging failure unwind through C++ code: keep any pending error and restore it afterwards.
+        PyObject *type, *value, *trace;
+        PyErr_Fetch(&type, &value, &trace);
+        if (level == nembed::LogLevel::warning) {
+            if (PyErr_WarnEx(PyExc_UserWarning, message.c_str(), 1) < 0) PyErr_Clear();
+        } else {
+            PyObject* out = PySys_GetObject("stdout");  // borrowed
+            if (out && out != Py_None) {
+                PyObject* r = PyObject_CallMethod(out, "write", "s", (message + "\n").c_str());
+                if (r) {
+                    Py_DECREF(r);
+                    PyObject* f = PyObject_CallMethod(out, "flush", nullptr);
+                    if (f) Py_DECREF(f); else PyErr_Clear();
+                } else {
+                    PyErr_Clear();
+                }
+            }
+        }
+        PyErr_Restore(type, value, trace);
+    });
+}
+
+nembed::KnnOptions knn_options(const std::string& method, const std::string& metric, int n_threads,
+                               std::uint64_t seed, int hnsw_m, int hnsw_ef_construction, int hnsw_ef) {
+    nembed::KnnOptions o;
+    o.method = nembed::parse_knn_method(method);
+    o.metric = nembed::parse_metric(metric);
+    o.n_threads = n_threads;
+    o.seed = seed;
+    o.hnsw_m = hnsw_m;
+    o.hnsw_ef_construction = hnsw_ef_construction;
+    o.hnsw_ef = hnsw_ef;
+    return o;
+}
+
+} // namespace
+
+namespace nembed_py {
+std::shared_ptr<KnnHolder> build_holder(F32Mat data, const nembed::KnnOptions& o, bool handle_sigint) {
+    auto copy = std::make_shared<const nembed::Matrix<float>>(nembed::convert<float>(view(data)));
+    auto holder = std::make_shared<KnnHolder>();
+    holder->options = o;
+    holder->data = copy;
+    holder->index = run_long(handle_sigint, [&] {
+        return std::shared_ptr<const nembed::KnnIndex>(nembed::build_knn_index(copy->view(), o).release());
+    });
+    return holder;
+}
+} // namespace nembed_py
+
+NB_MODULE(_core, m) {
+    m.doc() = "nembed's C++ core (thin nanobind bindings; use the pure-Python API in `nembed`).";
+    m.attr("__version__") = NEMBED_VERSION;
+
+    // InvalidArgument derives from std::invalid_argument, which nanobind already maps to ValueError.
+    nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+        try {
+            std::rethrow_exception(p);
+        } catch (const nembed::IoError& e) {
+            PyErr_SetString(PyExc_ValueError, e.what());
+        } catch (const nembed::InvalidArgument& e) {
+            PyErr_SetString(PyExc_ValueError, e.what());
+        }
+    });
+    install_log_sink();
+
+    m.def("resolve_threads", &nembed::resolve_threads, "n_jobs"_a,
+          "Resolves the joblib convention (-1 = all cores) to a thread count >= 1.");
+
+    // ---------------------------------------------------------------------------------------- neighbours
+    nb::class_<KnnHolder>(m, "KnnIndex", "A built nearest-neighbour index over reference points (C++ KnnIndex).")
+        .def_static(
+            "build",
+            [](F32Mat data, const std::string& method, const std::string& metric, int n_threads, std::uint64_t seed,
+               int hnsw_m, int hnsw_ef_construction, int hnsw_ef, bool handle_sigint) {
+                return build_holder(data, knn_options(method, metric, n_threads, seed, hnsw_m, hnsw_ef_construction,
+                                                      hnsw_ef),
+                                    handle_sigint);
+            },
+            "data"_a, "method"_a = "auto", "metric"_a = "euclidean", "n_threads"_a = 1, "seed"_a = 0,
+            "hnsw_m"_a = 16, "hnsw_ef_construction"_a = 200, "hnsw_ef"_a = 0, "handle_sigint"_a = false)
+        .def(
+            "self_neighbors",
+            [](const KnnHolder& h, std::size_t k, bool handle_sigint) {
+                return from_graph(run_long(handle_sigint, [&] { return h.index->self_neighbors(k); }));
+            },
+            "k"_a, "handle_sigint"_a = false)
+        .def(
+            "query",
+            [](const KnnHolder& h, F32Mat queries, std::size_t k, bool handle_sigint) {
+                return from_graph(run_long(handle_sigint, [&] { return h.index->query(view(queries), k); }));
+            },
+            "queries"_a, "k"_a, "handle_sigint"_a = false)
+        .def_prop_ro("n_points", [](const KnnHolder& h) { return h.index->n_points(); })
+        .def_prop_ro("n_dims", [](const KnnHolder& h) { return h.index->n_dims(); })
+        .def_prop_ro("metric", [](const KnnHolder& h) { return nembed::to_string(h.index->metric()); })
+        .def_prop_ro("method", [](const KnnHolder& h) { return nembed::to_string(h.options.method); })
+        .def_prop_ro("seed", [](const KnnHolder& h) { return h.options.seed; })
+        .def_prop_ro("data", [](const KnnHolder& h) {
+            nembed::require(static_cast<bool>(h.data), "this kNN index keeps no copy of its data");
+            return copy_to_numpy(h.data->view());
+        }, nb::rv_policy::move);
+
+    m.def(
+        "neighbors_from_arrays",
+        [](I64Mat indices, F64Mat distances, std::size_t n_reference) {
+            nembed::MatrixView<std::int64_t> iv{indices.data(), indices.shape(0), indices.shape(1)};
+            return from_graph(nembed::neighbors_from_arrays(iv, view(distances), n_reference));
+        },
+        "indices"_a, "distances"_a, "n_reference"_a);
+    m.def(
+        "neighbors_from_distance_matrix",
+        [](F64Mat distances, std::size_t k, int n_threads) {
+            return from_graph(run_long(false, [&] {
+                return nembed::neighbors_from_distance_matrix(view(distances), k, n_threads);
+            }));
+        },
+        "distances"_a, "k"_a, "n_threads"_a = 1);
+
+    // ---------------------------------------------------------------------------------------- affinities
+    m.def("perplexity_neighbors", &nembed::tsne_detail::neighbors_for, "n"_a, "perplexity"_a,
+          "min(N - 1, floor(3 * perplexity)).");
+    m.def("clamp_perplexity", &nembed::tsne_detail::clamp_perplexity, "n"_a, "perplexity"_a,
+          "Caps the perplexity at (N - 1) / 3, with a warning.");
+    m.def(
+        "joint_perplexity_affinities",
+        [](I32Mat indices, nb::ndarray<const float, nb::ndim<2>, nb::c_contig> distances,
+           const std::vector<double>& perplexities, int n_threads) {
+            nembed::KnnGraph g = to_graph(indices, distances, indices.shape(0));
+            auto P = run_long(false, [&] { return nembed::tsne_detail::joint_affinities(g, perplexities, n_threads); });
+            return from_csr(P);
+        },
+        "indices"_a, "distances"_a, "perplexities"_a, "n_threads"_a = 1,
+        "Symmetric P summing to 1 from a self kNN graph (several perplexities: multiscale mixture).");
+    m.def(
+        "conditional_perplexity_affinities",
+        [](I32Mat indices, nb::ndarray<const float, nb::ndim<2>, nb::c_contig> distances, std::size_t n_reference,
+           double perplexity, int n_threads) {
+            nembed::KnnGraph g = to_graph(indices, distances, n_reference);
+            auto P = run_long(false, [&] {
+                return nembed::tsne_detail::conditional_affinities(g, perplexity, n_threads);
+            });
+            return from_csr(P);
+        },
+        "indices"_a, "distances"_a, "n_reference"_a, "perplexity"_a, "n_threads"_a = 1,
+        "Row-normalised N_new x N_ref conditional P (for new points).");
+
+    // ---------------------------------------------------------------------------------------- initialisation
+    m.def(
+        "pca_init",
+        [](F32Mat X, std::size_t n_components, bool add_jitter, std::uint64_t seed, int n_threads) {
+            return to_numpy(run_long(false, [&] {
+                return nembed::pca_init(view(X), n_components, add_jitter, seed, n_threads);
+            }));
+        },
+        "X"_a, "n_components"_a, "add_jitter"_a = true, "seed"_a = 0, "n_threads"_a = 1);
+    m.def(
+        "spectral_init",
+        [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n, std::size_t n_components, bool add_jitter,
+           std::uint64_t seed) {
+            auto A = to_csr(indptr, indices, data, n, n);
+            return to_numpy(run_long(false, [&] { return nembed::spectral_init(A, n_components, add_jitter, seed); }));
+        },
+        "indptr"_a, "indices"_a, "data"_a, "n"_a, "n_components"_a, "add_jitter"_a = true, "seed"_a = 0);
+    m.def(
+        "random_init",
+        [](std::size_t n, std::size_t n_components, std::uint64_t seed, double std_) {
+            return to_numpy(nembed::random_init(n, n_components, seed, std_));
+        },
+        "n"_a, "n_components"_a, "seed"_a = 0, "std"_a = 1e-4);
+    m.def(
+        "rescale",
+        [](F64Mat Y, double target_std) {
+            auto M = to_matrix(Y);
+            nembed::rescale(M, target_std);
+            return to_numpy(std::move(M));
+        },
+        "Y"_a, "target_std"_a = 1e-4);
+    m.def(
+        "jitter",
+        [](F64Mat Y, double scale, std::uint64_t seed) {
+            auto M = to_matrix(Y);
+            nembed::jitter(M, scale, seed);
+            return to_numpy(std::move(M));
+        },
+        "Y"_a, "scale"_a = 0.01, "seed"_a = 0);
+    m.def(
+        "median_init",
+        [](F64Mat reference, I32Mat indices, nb::ndarray<const float, nb::ndim<2>, nb::c_contig> distances,
+           bool weighted) {
+            auto g = to_graph(indices, distances, reference.shape(0));
+            return to_numpy(weighted ? nembed::weighted_mean_init(view(reference), g)
+                                     : nembed::median_init(view(reference), g));
+        },
+        "reference"_a, "indices"_a, "distances"_a, "weighted"_a = false);
+
+    // ---------------------------------------------------------------------------------------- io
+    m.def(
+        "load_matrix",
+        [](const std::string& spec) {
+            return to_numpy(run_long(false, [&] { return nembed::load_matrix<float>(spec); }));
+        },
+        "spec"_a, "Loads .npy, file.npz[:member], .csv/.tsv/.txt or idx[.gz] as float32 rows.");
+    m.def(
+        "load_labels",
+        [](const std::string& spec) {
+            auto v = run_long(false, [&] { return nembed::load_labels(spec); });
+            const std::size_t n = v.size();
+            return to_numpy(std::move(v), {n});
+        },
+        "spec"_a);
+    m.def(
+        "save_matrix",
+        [](const std::string& path, F64Mat M) { run_long(false, [&] { nembed::save_matrix(path, view(M)); }); },
+        "path"_a, "matrix"_a);
+
+    // ---------------------------------------------------------------------------------------- metrics
+    m.def(
+        "kl_divergence_exact",
+        [](I64Vec indptr, I32Vec indices, F64Vec data, F64Mat Y, double dof, int n_threads) {
+            auto P = to_csr(indptr, indices, data, Y.shape(0), Y.shape(0));
+            return run_long(false, [&] { return nembed::kl_divergence_exact(P, view(Y), dof, n_threads); });
+        },
+        "indptr"_a, "indices"_a, "data"_a, "Y"_a, "dof"_a = 1.0, "n_threads"_a = 1);
+    m.def(
+        "trustworthiness",
+        [](F32Mat X, F64Mat Y, std::size_t k, int n_threads) {
+            return run_long(false, [&] { return nembed::trustworthiness(view(X), view(Y), k, n_threads); });
+        },
+        "X"_a, "Y"_a, "k"_a = 10, "n_threads"_a = 1);
+    m.def(
+        "knn_recall",
+        [](F32Mat X, F64Mat Y, std::size_t k, int n_threads) {
+            return run_long(false, [&] { return nembed::knn_recall(view(X), view(Y), k, n_threads); });
+        },
+        "X"_a, "Y"_a, "k"_a = 10, "n_threads"_a = 1);
+    m.def(
+        "knn_accuracy",
+        [](F64Mat Y, I64Vec labels, std::size_t k, int n_threads) {
+            std::vector<std::int64_t> l(labels.data(), labels.data() + labels.shape(0));
+            return run_long(false, [&] { return nembed::knn_accuracy(view(Y), l, k, n_threads); });
+        },
+        "Y"_a, "labels"_a, "k"_a = 10, "n_threads"_a = 1);
+
+    bind_tsne(m);
+}

@@ -1,0 +1,124 @@
+#pragma once
+// Shared helpers of the nembed._core bindings: numpy <-> Matrix/CSR conversion, GIL release with SIGINT handling,
+// Python callbacks. The bindings are a thin layer: every algorithm lives in the C++ library.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/interrupt.hpp"
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "nembed/optim/gradient_descent.hpp"
+
+namespace nembed_py {
+
+namespace nb = nanobind;
+
+// Inputs: the Python layer converts dtype and order (np.ascontiguousarray), so these never copy.
+using F32Mat = nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using F64Mat = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using I64Mat = nb::ndarray<const std::int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using I32Mat = nb::ndarray<const std::int32_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using F64Vec = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using I64Vec = nb::ndarray<const std::int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using I32Vec = nb::ndarray<const std::int32_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+template <typename T>
+using NpArray = nb::ndarray<nb::numpy, T>;
+
+inline nembed::MatrixView<float> view(const F32Mat& a) { return {a.data(), a.shape(0), a.shape(1)}; }
+inline nembed::MatrixView<double> view(const F64Mat& a) { return {a.data(), a.shape(0), a.shape(1)}; }
+inline nembed::Matrix<double> to_matrix(const F64Mat& a) {
+    const double* p = a.data();
+    return nembed::Matrix<double>(a.shape(0), a.shape(1), std::vector<double>(p, p + a.shape(0) * a.shape(1)));
+}
+
+/// Hands a vector to numpy without copying (the array owns it through a capsule).
+template <typename T>
+NpArray<T> to_numpy(std::vector<T>&& v, std::initializer_list<std::size_t> shape) {
+    auto* heap = new std::vector<T>(std::move(v));
+    nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+    return NpArray<T>(heap->data(), shape, owner);
+}
+template <typename T>
+NpArray<T> to_numpy(nembed::Matrix<T>&& m) {
+    const std::size_t r = m.rows(), c = m.cols();
+    return to_numpy(std::move(m.storage()), {r, c});
+}
+template <typename T>
+NpArray<T> copy_to_numpy(nembed::MatrixView<T> m) {
+    return to_numpy(std::vector<T>(m.data, m.data + m.size()), {m.rows, m.cols});
+}
+
+/// CSR from scipy's (indptr, indices, data) with the given shape; validated.
+nembed::CsrMatrix<double> to_csr(const I64Vec& indptr, const I32Vec& indices, const F64Vec& data, std::size_t n_rows,
+                                 std::size_t n_cols);
+/// (indptr, indices, data) copies for scipy.sparse.csr_matrix.
+nb::tuple from_csr(const nembed::CsrMatrix<double>& m);
+
+/// A kNN graph from N x k int32 indices and float32 distances.
+nembed::KnnGraph to_graph(const I32Mat& indices, const nb::ndarray<const float, nb::ndim<2>, nb::c_contig>& distances,
+                          std::size_t n_reference);
+/// (indices int32 N x k, distances float32 N x k).
+nb::tuple from_graph(nembed::KnnGraph&& g);
+
+/// True when a SIGINT arrived during the current long call.
+bool sigint_received();
+
+/// Installs a C-level SIGINT handler for the duration of a long call (main thread only): Ctrl-C sets
+/// nembed::request_interrupt(), which the C++ loops poll. The previous handler is restored on destruction.
+class SigintGuard {
+public:
+    explicit SigintGuard(bool enable);
+    ~SigintGuard();
+    SigintGuard(const SigintGuard&) = delete;
+    SigintGuard& operator=(const SigintGuard&) = delete;
+
+private:
+    bool active_ = false;
+    struct sigaction old_ {};
+};
+
+/// Raises KeyboardInterrupt (as a C++ exception nanobind passes through).
+[[noreturn]] void raise_keyboard_interrupt();
+
+/// Runs f() without the GIL, with Ctrl-C turned into KeyboardInterrupt (when handle_sigint is set).
+template <typename F>
+auto run_long(bool handle_sigint, F&& f) -> decltype(f()) {
+    SigintGuard guard(handle_sigint);
+    try {
+        if constexpr (std::is_void_v<decltype(f())>) {
+            {
+                nb::gil_scoped_release release;
+                f();
+            }
+            if (sigint_received()) raise_keyboard_interrupt();
+        } else {
+            auto result = [&] {
+                nb::gil_scoped_release release;
+                return f();
+            }();
+            if (sigint_received()) raise_keyboard_interrupt();
+            return result;
+        }
+    } catch (const nembed::OptimizationInterrupt&) {
+        throw;
+    } catch (const nembed::Interrupted&) {
+        if (sigint_received()) raise_keyboard_interrupt();
+        throw;
+    }
+}
+
+/// Wraps a Python callable (iteration, kl, embedding) -> truthy-to-stop as an OptimizeCallback. The callable is
+/// borrowed: the caller keeps it alive for the duration of the run (copies of the std::function never touch
+/// reference counts, so they may be made and destroyed without the GIL).
+nembed::OptimizeCallback make_callback(nb::handle callable);
+
+} // namespace nembed_py
