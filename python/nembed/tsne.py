@@ -6,6 +6,7 @@ classes only hold parameters and move arrays.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -567,7 +568,9 @@ class TSNE:
             holder = state.knn_index(neighbors, seed)
             from .nearest_neighbors import KNNIndex
             knn = KNNIndex._from_holder(holder, k=0, n_jobs=self.n_jobs) if holder is not None else None
-            perps_used = sorted({float(_core.clamp_perplexity(Xf.shape[0], float(p))) for p in perps})
+            with warnings.catch_warnings():  # the C++ preparation has already warned about a capped perplexity
+                warnings.simplefilter("ignore")
+                perps_used = sorted({float(_core.clamp_perplexity(Xf.shape[0], float(p))) for p in perps})
             aff = _affinity.PerplexityBasedNN._from_parts(P, knn, perps_used, n_jobs=self.n_jobs)
             emb = TSNEEmbedding(state.embedding, aff, random_state=self.random_state, **self._gradient_params())
             emb._state = state
@@ -598,7 +601,6 @@ class TSNE:
             if Y0.shape != (n, self.n_components):
                 raise ValueError(f"initialization has shape {Y0.shape}, expected {(n, self.n_components)}")
             if Y0[:, 0].std() > 1e-2:
-                import warnings
                 warnings.warn("the initial embedding has a standard deviation above 1e-2; this may give poor "
                               "embeddings (rescale it with nembed.initialization.rescale)", stacklevel=2)
         emb = TSNEEmbedding(Y0, affinities, random_state=self.random_state, **self._gradient_params())
