@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._utils import as_csr, as_float32_matrix, csr_from_parts, handle_sigint, resolve_n_jobs
+from ._utils import as_csr, as_float32_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs
 from .nearest_neighbors import KNNIndex, PrecomputedDistanceMatrix, PrecomputedNeighbors, get_knn_index
 
 __all__ = ["Affinities", "PerplexityBasedNN", "MultiscaleMixture", "Multiscale", "FixedSigmaNN", "Uniform",
@@ -81,7 +81,7 @@ class PerplexityBasedNN(Affinities):
     metric_params : dict, optional
         Not supported.
     symmetrize : bool
-        Only True (P = (P + P^T) / 2N) is supported.
+        True: P = (P + P^T) / 2N; False: the row-normalised conditional P (rows sum to 1).
     n_jobs : int
     random_state : int, RandomState or None
     verbose : bool
@@ -96,9 +96,8 @@ class PerplexityBasedNN(Affinities):
                  n_jobs: int = 1, random_state=None, verbose: bool = False, k_neighbors: Union[str, int] = "auto",
                  knn_index=None):
         super().__init__(verbose=verbose)
-        if not symmetrize:
-            raise ValueError("PerplexityBasedNN: only symmetrize=True is supported")
         self.n_jobs = n_jobs
+        self.symmetrize = bool(symmetrize)
         self.perplexities = self._perplexities(perplexity)
         n = _n_samples(data, knn_index)
         self.perplexities = sorted({float(_core.clamp_perplexity(n, p)) for p in self.perplexities})
@@ -107,8 +106,11 @@ class PerplexityBasedNN(Affinities):
             raise ValueError(f"k_neighbors = {k_neighbors} is below 3 * perplexity = {k}")
         self.knn_index, idx, dst = _neighbors(data, knn_index, k, method, metric, metric_params, n_jobs,
                                               random_state, verbose)
-        parts = _core.joint_perplexity_affinities(idx, dst, self.perplexities, resolve_n_jobs(n_jobs))
+        parts = _core.gaussian_affinities(idx, dst, n, self.perplexities, self._mode, self.symmetrize,
+                                          resolve_n_jobs(n_jobs))
         self.P = csr_from_parts(parts, (n, n))
+
+    _mode = "mixture"
 
     @property
     def perplexity(self) -> float:
@@ -155,7 +157,8 @@ class PerplexityBasedNN(Affinities):
         n_ref = int(self.knn_index._holder.n_points)
         k = max(1, min(n_ref, int(math.floor(3 * perplexity))))
         idx, dst = self.knn_index.query(data, k)
-        parts = _core.conditional_perplexity_affinities(idx, dst, n_ref, perplexity, resolve_n_jobs(self.n_jobs))
+        parts = _core.gaussian_affinities(idx, dst, n_ref, [perplexity], self._mode, False,
+                                          resolve_n_jobs(self.n_jobs))
         P = csr_from_parts(parts, (idx.shape[0], n_ref))
         return (P, idx, dst) if return_distances else P
 
@@ -173,28 +176,121 @@ class MultiscaleMixture(PerplexityBasedNN):
                          random_state=random_state, verbose=verbose, knn_index=knn_index)
 
 
-class _MissingCore(Affinities):
-    _what = ""
+class Multiscale(PerplexityBasedNN):
+    """Mean of separately normalised single-scale Gaussian rows (openTSNE's ``Multiscale``, FIt-SNE's
+    ``perplexity_list``), each scale calibrated on its own.
 
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError(
-            f"{type(self).__name__} needs the C++ affinity module ({self._what}), which this build of nembed "
-            "does not have yet")
+    Parameters are those of :class:`MultiscaleMixture`.
+    """
 
+    _mode = "average"
 
-class Multiscale(_MissingCore):
-    """Mean of separately normalised single-scale rows (FIt-SNE's perplexity_list). Not available yet."""
-    _what = "nembed/affinity/multiscale.hpp"
-
-
-class FixedSigmaNN(_MissingCore):
-    """Gaussian affinities with one fixed bandwidth. Not available yet."""
-    _what = "nembed/affinity/fixed_sigma.hpp"
+    def __init__(self, data=None, perplexities: Sequence[float] = (30,), method="auto", metric="euclidean",
+                 metric_params=None, symmetrize=True, n_jobs=1, random_state=None, verbose=False, knn_index=None):
+        super().__init__(data, perplexity=list(perplexities), method=method, metric=metric,
+                         metric_params=metric_params, symmetrize=symmetrize, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, knn_index=knn_index)
 
 
-class Uniform(_MissingCore):
-    """Uniform affinities on kNN edges. Not available yet."""
-    _what = "nembed/affinity/uniform.hpp"
+class _KnnAffinities(Affinities):
+    """Shared construction of affinities defined on a fixed number k of neighbours."""
+
+    def _build(self, data, knn_index, k, method, metric, metric_params, n_jobs, random_state, verbose):
+        n = _n_samples(data, knn_index)
+        if n < 2:
+            raise ValueError(f"at least 2 samples are needed, got {n}")
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        if k >= n:
+            raise ValueError(f"k = {k} must be below the number of samples ({n})")
+        self.n_jobs = n_jobs
+        self.k = int(k)
+        self.knn_index, idx, dst = _neighbors(data, knn_index, self.k, method, metric, metric_params, n_jobs,
+                                              random_state, verbose)
+        return n, idx, dst
+
+    def _query(self, data, k):
+        if self.knn_index is None or getattr(self.knn_index, "_holder", None) is None:
+            raise TypeError("these affinities were built without a queryable kNN index")
+        n_ref = int(self.knn_index._holder.n_points)
+        idx, dst = self.knn_index.query(data, min(int(k), n_ref))
+        return n_ref, idx, dst
+
+
+class FixedSigmaNN(_KnnAffinities):
+    """Gaussian affinities exp(-d^2 / 2 sigma^2) with one bandwidth for all points, on k nearest neighbours.
+
+    Parameters
+    ----------
+    data : array_like of shape (n_samples, n_features), optional
+    sigma : float
+        Kernel width (> 0).
+    k : int
+        Number of neighbours.
+    method, metric, metric_params, n_jobs, random_state, verbose, knn_index
+        As in :class:`PerplexityBasedNN`.
+    symmetrize : bool
+        True: (P + P^T) / 2N; False: the row-normalised conditional P.
+    """
+
+    def __init__(self, data=None, sigma: float = 1.0, k: int = 30, method="auto", metric="euclidean",
+                 metric_params=None, symmetrize: bool = True, n_jobs: int = 1, random_state=None,
+                 verbose: bool = False, knn_index=None):
+        super().__init__(verbose=verbose)
+        if not isinstance(sigma, (int, float, np.number)) or not math.isfinite(sigma) or sigma <= 0:
+            raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+        self.sigma = float(sigma)
+        self.symmetrize = bool(symmetrize)
+        n, idx, dst = self._build(data, knn_index, k, method, metric, metric_params, n_jobs, random_state, verbose)
+        parts = _core.fixed_sigma_affinities(idx, dst, n, self.sigma, self.symmetrize, resolve_n_jobs(n_jobs))
+        self.P = csr_from_parts(parts, (n, n))
+
+    def to_new(self, data, sigma: Optional[float] = None, k: Optional[int] = None, return_distances: bool = False):
+        """Row-normalised affinities of new points to the reference points (N_new x N_ref)."""
+        sigma = self.sigma if sigma is None else float(sigma)
+        n_ref, idx, dst = self._query(data, self.k if k is None else k)
+        parts = _core.fixed_sigma_affinities(idx, dst, n_ref, sigma, False, resolve_n_jobs(self.n_jobs))
+        P = csr_from_parts(parts, (idx.shape[0], n_ref))
+        return (P, idx, dst) if return_distances else P
+
+
+class Uniform(_KnnAffinities):
+    """Weight 1 on every kNN edge, symmetrised and normalised to sum 1 (openTSNE's ``Uniform``).
+
+    Parameters
+    ----------
+    data : array_like of shape (n_samples, n_features), optional
+    k_neighbors : int
+        Number of neighbours.
+    symmetrize : bool or {"max", "mean", "none"}
+        True or "max": binary union of the kNN graph (openTSNE's default); "mean": (P + P^T) / 2;
+        False or "none": the directed graph.
+    method, metric, metric_params, n_jobs, random_state, verbose, knn_index
+        As in :class:`PerplexityBasedNN`.
+    """
+
+    def __init__(self, data=None, k_neighbors: int = 30, method="auto", metric="euclidean", metric_params=None,
+                 symmetrize: Union[bool, str] = True, n_jobs: int = 1, random_state=None, verbose: bool = False,
+                 knn_index=None):
+        super().__init__(verbose=verbose)
+        if symmetrize is True:
+            symmetrize = "max"
+        elif symmetrize is False:
+            symmetrize = "none"
+        if symmetrize not in ("max", "mean", "none"):
+            raise ValueError(f"symmetrize must be True, False, 'max', 'mean' or 'none', got {symmetrize!r}")
+        self.symmetrize = symmetrize
+        n, idx, dst = self._build(data, knn_index, k_neighbors, method, metric, metric_params, n_jobs,
+                                  random_state, verbose)
+        parts = _core.uniform_affinities(idx, dst, n, symmetrize, False, resolve_n_jobs(n_jobs))
+        self.P = csr_from_parts(parts, (n, n))
+
+    def to_new(self, data, k_neighbors: Optional[int] = None, return_distances: bool = False):
+        """Affinities of new points: 1/k on each of their k nearest reference points."""
+        n_ref, idx, dst = self._query(data, self.k if k_neighbors is None else k_neighbors)
+        parts = _core.uniform_affinities(idx, dst, n_ref, "none", True, resolve_n_jobs(self.n_jobs))
+        P = csr_from_parts(parts, (idx.shape[0], n_ref))
+        return (P, idx, dst) if return_distances else P
 
 
 class PrecomputedAffinities(Affinities):
@@ -203,6 +299,8 @@ class PrecomputedAffinities(Affinities):
     Parameters
     ----------
     affinities : array_like or sparse matrix of shape (n_samples, n_samples)
+        Non-negative and finite. The diagonal is dropped (a point's affinity to itself has no role and would
+        make the KL divergence infinite).
     normalize : bool
         Divide by the total so that P sums to 1.
     """
@@ -212,11 +310,5 @@ class PrecomputedAffinities(Affinities):
         P = as_csr(affinities, name="affinities")
         if P.shape[0] != P.shape[1]:
             raise ValueError(f"affinities must be a square matrix, got shape {P.shape}")
-        if P.nnz and (not np.all(np.isfinite(P.data)) or P.data.min() < 0):
-            raise ValueError("affinities must be finite and non-negative")
-        if normalize:
-            total = P.sum()
-            if not total > 0:
-                raise ValueError("affinities sum to zero")
-            P = P / total
-        self.P = sp.csr_matrix(P)
+        parts = _core.precomputed_affinities(*csr_parts(P), P.shape[0], P.shape[1], bool(normalize), "none")
+        self.P = csr_from_parts(parts, P.shape)

@@ -22,9 +22,12 @@
 #include "nembed/metrics/quality.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "knn_holder.hpp"
-// Perplexity calibration is private to the t-SNE method until include/nembed/affinity/ lands; the bindings call
-// the library's one implementation (never a copy).
-#include "../../src/methods/tsne_affinities.hpp"
+#include "nembed/affinity/fixed_sigma.hpp"
+#include "nembed/affinity/fuzzy.hpp"
+#include "nembed/affinity/multiscale.hpp"
+#include "nembed/affinity/perplexity.hpp"
+#include "nembed/affinity/precomputed.hpp"
+#include "nembed/affinity/uniform.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -158,32 +161,81 @@ NB_MODULE(_core, m) {
         "distances"_a, "k"_a, "n_threads"_a = 1);
 
     // ---------------------------------------------------------------------------------------- affinities
-    m.def("perplexity_neighbors", &nembed::tsne_detail::neighbors_for, "n"_a, "perplexity"_a,
+    using F32Dist = nb::ndarray<const float, nb::ndim<2>, nb::c_contig>;
+    m.def("perplexity_neighbors", &nembed::perplexity_neighbors, "n"_a, "perplexity"_a,
           "min(N - 1, floor(3 * perplexity)).");
-    m.def("clamp_perplexity", &nembed::tsne_detail::clamp_perplexity, "n"_a, "perplexity"_a,
+    m.def("clamp_perplexity", &nembed::clamp_perplexity, "n"_a, "perplexity"_a,
           "Caps the perplexity at (N - 1) / 3, with a warning.");
     m.def(
-        "joint_perplexity_affinities",
-        [](I32Mat indices, nb::ndarray<const float, nb::ndim<2>, nb::c_contig> distances,
-           const std::vector<double>& perplexities, int n_threads) {
-            nembed::KnnGraph g = to_graph(indices, distances, indices.shape(0));
-            auto P = run_long(false, [&] { return nembed::tsne_detail::joint_affinities(g, perplexities, n_threads); });
-            return from_csr(P);
-        },
-        "indices"_a, "distances"_a, "perplexities"_a, "n_threads"_a = 1,
-        "Symmetric P summing to 1 from a self kNN graph (several perplexities: multiscale mixture).");
-    m.def(
-        "conditional_perplexity_affinities",
-        [](I32Mat indices, nb::ndarray<const float, nb::ndim<2>, nb::c_contig> distances, std::size_t n_reference,
-           double perplexity, int n_threads) {
+        "gaussian_affinities",
+        [](I32Mat indices, F32Dist distances, std::size_t n_reference, const std::vector<double>& perplexities,
+           const std::string& mode, bool symmetrize, int n_threads) {
             nembed::KnnGraph g = to_graph(indices, distances, n_reference);
-            auto P = run_long(false, [&] {
-                return nembed::tsne_detail::conditional_affinities(g, perplexity, n_threads);
-            });
-            return from_csr(P);
+            nembed::MultiscaleOptions o;
+            o.perplexities = perplexities;
+            o.mode = nembed::parse_multiscale_mode(mode);
+            o.symmetrize = symmetrize;
+            o.n_threads = n_threads;
+            return from_csr(run_long(false, [&] { return nembed::multiscale_affinities(g, o); }));
         },
-        "indices"_a, "distances"_a, "n_reference"_a, "perplexity"_a, "n_threads"_a = 1,
-        "Row-normalised N_new x N_ref conditional P (for new points).");
+        "indices"_a, "distances"_a, "n_reference"_a, "perplexities"_a, "mode"_a = "mixture", "symmetrize"_a = true,
+        "n_threads"_a = 1,
+        "Perplexity-calibrated Gaussian affinities (several perplexities: mixture or average). Joint P summing "
+        "to 1 from a self graph when symmetrize, else the row-normalised conditional P.");
+    m.def(
+        "fixed_sigma_affinities",
+        [](I32Mat indices, F32Dist distances, std::size_t n_reference, double sigma, bool symmetrize, int n_threads) {
+            nembed::KnnGraph g = to_graph(indices, distances, n_reference);
+            nembed::FixedSigmaOptions o;
+            o.sigma = sigma;
+            o.symmetrize = symmetrize;
+            o.n_threads = n_threads;
+            return from_csr(run_long(false, [&] { return nembed::fixed_sigma_affinities(g, o); }));
+        },
+        "indices"_a, "distances"_a, "n_reference"_a, "sigma"_a, "symmetrize"_a = true, "n_threads"_a = 1);
+    m.def(
+        "uniform_affinities",
+        [](I32Mat indices, F32Dist distances, std::size_t n_reference, const std::string& symmetrize,
+           bool conditional, int n_threads) {
+            nembed::KnnGraph g = to_graph(indices, distances, n_reference);
+            nembed::UniformOptions o;
+            o.symmetrize = nembed::parse_symmetrization(symmetrize);
+            o.conditional = conditional;
+            o.n_threads = n_threads;
+            return from_csr(run_long(false, [&] { return nembed::uniform_affinities(g, o); }));
+        },
+        "indices"_a, "distances"_a, "n_reference"_a, "symmetrize"_a = "max", "conditional"_a = false,
+        "n_threads"_a = 1);
+    m.def(
+        "fuzzy_simplicial_set",
+        [](I32Mat indices, F32Dist distances, double local_connectivity, double set_op_mix_ratio, double bandwidth,
+           int n_threads) {
+            nembed::KnnGraph g = to_graph(indices, distances, indices.shape(0));
+            nembed::FuzzyOptions o;
+            o.local_connectivity = local_connectivity;
+            o.set_op_mix_ratio = set_op_mix_ratio;
+            o.bandwidth = bandwidth;
+            o.n_threads = n_threads;
+            nembed::FuzzyCalibration c;
+            auto P = run_long(false, [&] { return nembed::fuzzy_simplicial_set(g, o, &c); });
+            const std::size_t n = c.sigma.size();
+            return nb::make_tuple(from_csr(P), to_numpy(std::move(c.sigma), {n}), to_numpy(std::move(c.rho), {n}));
+        },
+        "indices"_a, "distances"_a, "local_connectivity"_a = 1.0, "set_op_mix_ratio"_a = 1.0, "bandwidth"_a = 1.0,
+        "n_threads"_a = 1,
+        "UMAP's fuzzy simplicial set of a self kNN graph (self excluded; umap-learn's n_neighbors = k + 1). "
+        "Returns ((indptr, indices, data), sigmas, rhos).");
+    m.def(
+        "precomputed_affinities",
+        [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n_rows, std::size_t n_cols, bool normalize,
+           const std::string& symmetrize) {
+            auto P = to_csr(indptr, indices, data, n_rows, n_cols);
+            nembed::PrecomputedOptions o;
+            o.normalize = normalize;
+            o.symmetrize = nembed::parse_symmetrization(symmetrize);
+            return from_csr(nembed::precomputed_affinities(P, o));
+        },
+        "indptr"_a, "indices"_a, "data"_a, "n_rows"_a, "n_cols"_a, "normalize"_a = true, "symmetrize"_a = "none");
 
     // ---------------------------------------------------------------------------------------- initialisation
     m.def(

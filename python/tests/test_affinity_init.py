@@ -25,16 +25,79 @@ def test_precomputed_affinities_normalise():
     A = A + A.T
     aff = affinity.PrecomputedAffinities(A)
     np.testing.assert_allclose(aff.P.sum(), 1.0)
-    np.testing.assert_allclose(aff.P.toarray(), (A / A.sum()).toarray())
+    B = A.toarray()
+    np.fill_diagonal(B, 0)  # the diagonal is dropped
+    np.testing.assert_allclose(aff.P.toarray(), B / B.sum())
     with pytest.raises(ValueError, match="square"):
         affinity.PrecomputedAffinities(np.ones((3, 4)))
     with pytest.raises(ValueError, match="non-negative"):
         affinity.PrecomputedAffinities(-np.ones((3, 3)))
 
 
-def test_unavailable_affinities_say_so():
-    with pytest.raises(NotImplementedError, match="C\\+\\+ affinity module"):
-        affinity.Uniform(np.zeros((10, 2)))
+def _knn(x, k):
+    d = np.sqrt(((x[:, None, :].astype(np.float64) - x[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return idx, np.take_along_axis(d, idx, 1)
+
+
+def test_uniform_affinities_against_numpy(split):
+    x = split[0][:200]
+    idx, _ = _knn(x, 10)
+    A = np.zeros((200, 200))
+    np.put_along_axis(A, idx, 1.0, 1)
+    for sym, want in [(True, np.maximum(A, A.T)), ("mean", (A + A.T) / 2), ("none", A)]:
+        P = affinity.Uniform(x, k_neighbors=10, method="exact", symmetrize=sym).P.toarray()
+        np.testing.assert_allclose(P, want / want.sum(), atol=1e-15)
+    aff = affinity.Uniform(x, k_neighbors=10, method="exact")
+    Pn = aff.to_new(split[1][:7]).toarray()
+    np.testing.assert_allclose(Pn.sum(1), 1.0)
+    assert set(np.unique(Pn)) == {0.0, 0.1}
+    with pytest.raises(ValueError, match="symmetrize"):
+        affinity.Uniform(x, symmetrize="union")
+
+
+def test_fixed_sigma_against_numpy(split):
+    x = split[0][:200].astype(np.float64)
+    idx, d = _knn(x, 20)
+    sigma = float(np.median(d[:, 0]))
+    W = np.exp(-d ** 2 / (2 * sigma ** 2))
+    W /= W.sum(1, keepdims=True)
+    C = np.zeros((200, 200))
+    np.put_along_axis(C, idx, W, 1)
+    P = affinity.FixedSigmaNN(x, sigma=sigma, k=20, method="exact").P.toarray()
+    np.testing.assert_allclose(P, (C + C.T) / 400, rtol=1e-4, atol=1e-10)
+    with pytest.raises(ValueError, match="sigma"):
+        affinity.FixedSigmaNN(x, sigma=0.0)
+
+
+def _calibrated_rows(d, perplexity):
+    """Row-normalised exp(-d^2 tau / 2) with tau bisected (in log space) to entropy log(perplexity)."""
+    d2 = d ** 2 - d[:, :1] ** 2
+    lo, hi = np.full(len(d), -30.0), np.full(len(d), 30.0)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        W = np.exp(-d2 * np.exp(mid)[:, None] / 2)
+        W /= W.sum(1, keepdims=True)
+        H = -(W * np.log(np.maximum(W, 1e-300))).sum(1)
+        too_flat = H > np.log(perplexity)
+        lo = np.where(too_flat, mid, lo)
+        hi = np.where(too_flat, hi, mid)
+    return W
+
+
+def test_multiscale_average_and_mixture_against_numpy(split):
+    x = split[0][:300].astype(np.float64)
+    idx, d = _knn(x, 90)
+    W5, W30 = _calibrated_rows(d, 5), _calibrated_rows(d, 30)
+    C = np.zeros((300, 300))
+    np.put_along_axis(C, idx, (W5 + W30) / 2, 1)
+    aff = affinity.Multiscale(x, perplexities=[5, 30], method="exact", symmetrize=False)
+    np.testing.assert_allclose(aff.P.toarray(), C, atol=1e-6)
+    mix = affinity.MultiscaleMixture(x, perplexities=[5, 30], method="exact")
+    np.testing.assert_allclose(mix.P.sum(), 1.0)
+    np.testing.assert_allclose(mix.P.toarray(), mix.P.toarray().T, atol=1e-15)
+    assert mix.P.nnz >= 300 * 90
 
 
 def test_knn_indices_against_brute_force(split):

@@ -18,7 +18,8 @@
 #include "nembed/init/median.hpp"
 #include "nembed/loss/tsne_objective.hpp"
 #include "nembed/repulsion/repulsion.hpp"
-#include "tsne_affinities.hpp"
+#include "nembed/affinity/multiscale.hpp"
+#include "nembed/affinity/perplexity.hpp"
 
 namespace nembed {
 namespace {
@@ -273,7 +274,11 @@ PartialTsneEmbedding TsneEmbedding::prepare_partial(MatrixView<float> X, const T
     const std::size_t k_init = std::min(o.k, n_ref);
     const bool need_init = o.initialization.empty();
     const KnnGraph g = index_->query(X, std::max(k_p, need_init ? k_init : std::size_t(0)));
-    CsrMatrix<double> P_new = tsne_detail::conditional_affinities(truncate(g, k_p), o.perplexity, params_.n_threads);
+    PerplexityOptions po;
+    po.perplexity = o.perplexity;
+    po.symmetrize = false;
+    po.n_threads = params_.n_threads;
+    CsrMatrix<double> P_new = perplexity_conditional(truncate(g, k_p), po);
     Matrix<double> init;
     if (need_init) {
         init = median_init(Y_.view(), truncate(g, k_init));
@@ -384,11 +389,8 @@ TsneEmbedding TSNE::prepare_initial(MatrixView<float> X) const {
     const std::uint64_t seed = resolve_seed(o.random_state);
     TsneTimings times;
 
-    std::vector<double> perps;
-    for (double p : o.perplexities) perps.push_back(tsne_detail::clamp_perplexity(n, p));
-    std::sort(perps.begin(), perps.end());
-    perps.erase(std::unique(perps.begin(), perps.end()), perps.end());
-    const std::size_t k = tsne_detail::neighbors_for(n, perps.back());
+    const std::vector<double> perps = clean_perplexities(n, o.perplexities);
+    const std::size_t k = multiscale_neighbors(n, perps);
 
     Timer t;
     KnnOptions ko;
@@ -402,7 +404,11 @@ TsneEmbedding TSNE::prepare_initial(MatrixView<float> X) const {
 
     t.reset();
     CsrMatrix<double> P;
-    P = tsne_detail::joint_affinities(knn, perps, threads);
+    MultiscaleOptions mo;
+    mo.perplexities = perps;
+    mo.mode = MultiscaleMode::mixture;
+    mo.n_threads = threads;
+    P = multiscale_affinities(knn, mo);
     times.affinities = t.seconds();
 
     t.reset();

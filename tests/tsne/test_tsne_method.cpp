@@ -16,7 +16,6 @@
 #include "nembed/loss/tsne_objective.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/repulsion/repulsion.hpp"
-#include "../../src/methods/tsne_affinities.hpp"
 #include "nembed/neighbors/knn.hpp"
 
 using namespace nembed;
@@ -145,38 +144,6 @@ TEST(TsneObjective, GradientIsQuarterOfNumericalKlDerivative) {
         }
         EXPECT_LT(std::sqrt(err2 / norm2), 1e-6) << "dof " << dof;
     }
-}
-
-TEST(TsneAffinities, CalibratedSymmetricAndNormalised) {
-    Matrix<float> X = blobs(300, 10, 3, 13);
-    KnnOptions ko;
-    KnnGraph g = find_neighbors(X.view(), 90, ko);
-    // Conditional rows: sum 1 and entropy log(perplexity) (openTSNE tolerance 1e-8; float distances).
-    CsrMatrix<double> C = tsne_detail::conditional_affinities(g, 30.0, 2);
-    for (std::size_t i = 0; i < C.n_rows; ++i) {
-        double s = 0, H = 0;
-        for (offset_t p = C.indptr[i]; p < C.indptr[i + 1]; ++p) {
-            s += C.values[p];
-            if (C.values[p] > 0) H -= C.values[p] * std::log(C.values[p]);
-        }
-        ASSERT_NEAR(s, 1.0, 1e-12);
-        ASSERT_NEAR(H, std::log(30.0), 1e-6) << "row " << i;
-    }
-    CsrMatrix<double> P = tsne_detail::joint_affinities(g, {30.0}, 1);
-    EXPECT_NEAR(P.sum(), 1.0, 1e-12);
-    for (std::size_t i = 0; i < P.n_rows; ++i)
-        for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p)
-            ASSERT_NEAR(P.values[p], P.at(static_cast<std::size_t>(P.indices[p]), static_cast<index_t>(i)), 1e-15);
-    // Thread count does not matter.
-    CsrMatrix<double> P2 = tsne_detail::joint_affinities(g, {30.0}, 3);
-    EXPECT_EQ(P.values, P2.values);
-    // Multiscale mixture of {5, 30}: between the two single scales in entropy, still normalised.
-    CsrMatrix<double> M = tsne_detail::joint_affinities(g, {5.0, 30.0}, 2);
-    EXPECT_NEAR(M.sum(), 1.0, 1e-12);
-    // Perplexity capped at (N-1)/3 with a warning; k = min(N-1, 3 perplexity).
-    EXPECT_DOUBLE_EQ(tsne_detail::clamp_perplexity(8, 30.0), 7.0 / 3.0);
-    EXPECT_EQ(tsne_detail::neighbors_for(1000, 30.0), 90u);
-    EXPECT_EQ(tsne_detail::neighbors_for(50, 30.0), 49u);
 }
 
 TEST(Tsne, MultiscaleAndTinyData) {

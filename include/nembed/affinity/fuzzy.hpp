@@ -1,0 +1,50 @@
+#pragma once
+/// @file fuzzy.hpp
+/// UMAP's fuzzy simplicial set (umap-learn's smooth_knn_dist + compute_membership_strengths + fuzzy union).
+///  - ρ_i: distance to the `local_connectivity`-th non-zero neighbour (interpolated for fractional values);
+///  - σ_i by bisection so that Σ_j exp(−max(0, d_ij − ρ_i)/σ_i) = log2(k)·bandwidth (start 1, double while
+///    unbounded, ≤ 64 steps, tolerance 1e-5), floored at 1e-3 × the mean neighbour distance;
+///  - v_ij = 1 if d_ij ≤ ρ_i or σ_i = 0, else exp(−(d_ij − ρ_i)/σ_i);
+///  - P = mix·(A + Aᵀ − A∘Aᵀ) + (1 − mix)·A∘Aᵀ with mix = set_op_mix_ratio.
+///
+/// umap-learn's kNN lists start with the point itself (distance 0) and its n_neighbors counts it; nembed's graphs
+/// never list the point itself. With `self_in_count` (the default, used when fitting) the self entry is put back
+/// implicitly, so a graph of k neighbours reproduces umap-learn with n_neighbors = k + 1 exactly: target
+/// log2(k + 1), sums over the k real neighbours, means over k + 1 distances including the zero. With
+/// `self_in_count = false` the rules are umap-learn's for new points (transform): target log2(k), and, as there,
+/// the first listed neighbour is left out of the bisection sum.
+#include <vector>
+
+#include "nembed/core/sparse.hpp"
+#include "nembed/neighbors/knn_graph.hpp"
+
+namespace nembed {
+
+struct FuzzyOptions {
+    double local_connectivity = 1.0;  ///< neighbours assumed fully connected (≥ 0; umap-learn's default 1)
+    double set_op_mix_ratio = 1.0;    ///< 1 = fuzzy union, 0 = fuzzy intersection
+    double bandwidth = 1.0;           ///< scales the bisection target log2(k)
+    int max_iter = 64;                ///< bisection steps (umap-learn)
+    double tolerance = 1e-5;          ///< |Σ − target| at which the bisection stops (umap-learn)
+    bool self_in_count = true;        ///< see the file comment
+    int n_threads = 1;
+};
+
+/// Per-point ρ and σ.
+struct FuzzyCalibration {
+    std::vector<double> rho;
+    std::vector<double> sigma;
+};
+
+/// umap-learn's smooth_knn_dist on a kNN graph.
+FuzzyCalibration smooth_knn_distances(const KnnGraph& graph, const FuzzyOptions& options);
+
+/// Directed memberships v_ij (n_points x n_reference), zeros dropped.
+CsrMatrix<double> fuzzy_memberships(const KnnGraph& graph, const FuzzyCalibration& calibration, int n_threads = 1);
+
+/// The symmetric fuzzy simplicial set of a self graph (not normalised: values in (0, 1]). The calibration is
+/// written to `calibration` when it is given.
+CsrMatrix<double> fuzzy_simplicial_set(const KnnGraph& graph, const FuzzyOptions& options,
+                                       FuzzyCalibration* calibration = nullptr);
+
+} // namespace nembed
