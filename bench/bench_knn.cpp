@@ -61,14 +61,20 @@ int main(int argc, char** argv) {
     int threads = 2;
     std::size_t n_keep = 0;
     bool exact15 = true;
+    KnnOptions hnsw;  // HNSW settings (defaults unless --m / --ef-construction / --ef)
+    hnsw.method = KnnMethod::hnsw;
     for (int a = 1; a < argc; ++a) {
         std::string arg = argv[a];
         if (arg == "--data" && a + 1 < argc) dir = argv[++a];
         else if (arg == "--threads" && a + 1 < argc) threads = std::atoi(argv[++a]);
         else if (arg == "--n" && a + 1 < argc) n_keep = static_cast<std::size_t>(std::atoll(argv[++a]));
         else if (arg == "--skip-exact-15") exact15 = false;
+        else if (arg == "--m" && a + 1 < argc) hnsw.hnsw_m = std::atoi(argv[++a]);
+        else if (arg == "--ef-construction" && a + 1 < argc) hnsw.hnsw_ef_construction = std::atoi(argv[++a]);
+        else if (arg == "--ef" && a + 1 < argc) hnsw.hnsw_ef = std::atoi(argv[++a]);
         else {
-            std::fprintf(stderr, "usage: bench_knn [--data DIR] [--threads T] [--n N] [--skip-exact-15]\n");
+            std::fprintf(stderr, "usage: bench_knn [--data DIR] [--threads T] [--n N] [--skip-exact-15] [--m M] "
+                                 "[--ef-construction E] [--ef E]\n");
             return 2;
         }
     }
@@ -107,8 +113,7 @@ int main(int argc, char** argv) {
             rows.push_back({"exact", 15, exact_build, t.seconds(), recall(e15, e90, 15)});
         }
 
-        KnnOptions opt;
-        opt.method = KnnMethod::hnsw;
+        KnnOptions opt = hnsw;
         opt.n_threads = threads;
         t.reset();
         auto hnsw = build_knn_index(y.view(), opt);
@@ -116,7 +121,10 @@ int main(int argc, char** argv) {
         for (std::size_t k : {std::size_t(90), std::size_t(15)}) {
             t.reset();
             KnnGraph h = hnsw->self_neighbors(k);
-            rows.push_back({"hnsw (M 16, ef_c 200, ef min(2k,N))", k, hnsw_build, t.seconds(), recall(h, e90, k)});
+            const std::string name = "hnsw (M " + std::to_string(opt.hnsw_m) + ", ef_c " +
+                                     std::to_string(opt.hnsw_ef_construction) + ", ef " +
+                                     (opt.hnsw_ef > 0 ? std::to_string(opt.hnsw_ef) : std::string("min(2k, N)")) + ")";
+            rows.push_back({name, k, hnsw_build, t.seconds(), recall(h, e90, k)});
         }
 
         std::printf("| method | k | build (s) | query (s) | total (s) | recall@k vs exact |\n");

@@ -71,7 +71,15 @@ struct ProgressPrinter {
     const CommonOptions& o;
     std::unique_ptr<ProgressBar> bar;
     std::string phase;
+    std::vector<double> per50;  // seconds per callbacks_every_iters iterations, across both phases
+    double last_elapsed = 0;
+    std::string last_phase;
     void operator()(const ProgressEvent& e) {
+        if (!std::isnan(e.kl)) {  // elapsed is counted from the start of each phase
+            per50.push_back(e.phase == last_phase ? e.elapsed - last_elapsed : e.elapsed);
+            last_elapsed = e.elapsed;
+            last_phase = e.phase;
+        }
         if (o.quiet) return;
         if (e.phase != phase) {
             phase = e.phase;
@@ -159,7 +167,7 @@ void run_tsne(TsneCli& c) {
     // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
     opt.callback = [](int, double, MatrixView<double>) { return false; };
     opt.callbacks_every_iters = 50;
-    ProgressPrinter printer{o, nullptr, ""};
+    ProgressPrinter printer{o, nullptr, "", {}, 0.0, ""};
     opt.progress = [&printer](const ProgressEvent& e) { printer(e); };
     validate(opt, X.rows());
 
@@ -186,7 +194,7 @@ void run_tsne(TsneCli& c) {
     if (!c.timings_json.empty()) {
         nlohmann::json j = {{"seconds", total.seconds()},  {"knn", t.knn},   {"affinities", t.affinities},
                             {"init", t.init}, {"early_exaggeration", t.early_exaggeration}, {"main", t.main},
-                            {"kl", emb.kl_divergence()}};
+                            {"kl", emb.kl_divergence()}, {"per50", printer.per50}};
         std::ofstream f(c.timings_json);
         f << j.dump() << "\n";
         if (!f) throw IoError(c.timings_json + ": cannot write");
@@ -289,7 +297,7 @@ void register_transform(CLI::App& app) {
         TransformOptions topt;
         topt.n_iter = *n_iter;
         topt.perplexity = *perplexity;
-        ProgressPrinter printer{*o, nullptr, ""};
+        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, ""};
         topt.progress = [&printer](const ProgressEvent& e) { printer(e); };
         Matrix<double> out = emb.transform(Xnew.view(), topt);
         say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));

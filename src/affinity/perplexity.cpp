@@ -88,25 +88,38 @@ double clamp_perplexity(std::size_t n, double perplexity) {
 }
 
 double calibrate_precision(std::span<const double> d2, double perplexity, const CalibrationOptions& o) {
-    // Entropy of p_j ∝ exp(−d_j² τ/2) is H = τ/2 · E_p[d²] + log Z; it falls as τ grows.
+    // Entropy of p_j ∝ exp(−d_j² τ/2) is H = τ/2 · E_p[d²] + log Z; it falls as τ grows, with
+    // dH/d log τ = −(τ/2)² Var_p[d²]. openTSNE brackets the root by doubling or halving τ from 1 and bisects; here
+    // each step is a Newton step in log τ, kept inside the bracket known so far (and replaced by openTSNE's own
+    // step when it would leave it). The stopping rule is openTSNE's, so the result is the same root to within the
+    // same tolerance, in ~5 evaluations of the row instead of ~30.
     const double target = std::log(perplexity);
     double tau = 1.0, lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
     for (int it = 0; it < o.max_iter; ++it) {
-        double z = 0.0, s = 0.0;
+        double z = 0.0, s = 0.0, s2 = 0.0;
         for (double v : d2) {
             const double e = std::exp(-v * tau / 2.0);
             z += e;
             s += e * v;
+            s2 += e * v * v;
         }
-        const double H = tau / 2.0 * s / z + std::log(z);
+        const double mean = s / z;
+        const double H = tau / 2.0 * mean + std::log(z);
         if (std::abs(H - target) < o.tolerance) break;
-        if (H > target) {  // too flat: raise the precision
+        if (H > target)  // too flat: raise the precision
             lo = tau;
-            tau = std::isinf(hi) ? tau * 2.0 : (lo + hi) / 2.0;
-        } else {
+        else
             hi = tau;
-            tau = std::isinf(lo) ? tau / 2.0 : (lo + hi) / 2.0;
+        const double var = std::max(0.0, s2 / z - mean * mean);
+        const double slope = -(tau / 2.0) * (tau / 2.0) * var;  // dH / d log τ
+        double next = slope < 0.0 ? tau * std::exp(std::clamp((target - H) / slope, -2.0, 2.0)) : 0.0;
+        if (!(next > lo && next < hi) || !std::isfinite(next)) {  // openTSNE's step
+            if (H > target)
+                next = std::isinf(hi) ? tau * 2.0 : (lo + hi) / 2.0;
+            else
+                next = std::isinf(lo) ? tau / 2.0 : (lo + hi) / 2.0;
         }
+        tau = next;
     }
     return tau;
 }

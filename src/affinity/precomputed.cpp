@@ -19,9 +19,9 @@ CsrMatrix<double> precomputed_affinities(const CsrMatrix<double>& P, const Preco
     for (std::size_t i = 0; i < P.n_rows; ++i) {
         for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
             const double v = P.values[p];
-            require(std::isfinite(v) && v >= 0.0, "precomputed affinities: entry (" + std::to_string(i) + ", " +
+            require_lazy(std::isfinite(v) && v >= 0.0, [&] { return std::string("precomputed affinities: entry (" + std::to_string(i) + ", " +
                                                       std::to_string(P.indices[p]) + ") is " + std::to_string(v) +
-                                                      "; affinities must be finite and non-negative");
+                                                      "; affinities must be finite and non-negative"); });
             if (static_cast<std::size_t>(P.indices[p]) == i || v == 0.0) continue;  // diagonal and zeros dropped
             out.indices.push_back(P.indices[p]);
             out.values.push_back(v);

@@ -19,8 +19,9 @@ inline void require_self_graph(const KnnGraph& g, const char* what) {
                                              std::to_string(g.n_reference) + " references)");
     for (std::size_t i = 0; i < g.n_points; ++i)
         for (std::size_t j = 0; j < g.k; ++j)
-            require(static_cast<std::size_t>(g.neighbors(i)[j]) != i,
-                    std::string(what) + ": row " + std::to_string(i) + " lists itself as a neighbour");
+            require_lazy(static_cast<std::size_t>(g.neighbors(i)[j]) != i, [&] {
+                return std::string(what) + ": row " + std::to_string(i) + " lists itself as a neighbour";
+            });
 }
 
 inline void require_graph(const KnnGraph& g, const char* what) {

@@ -4,35 +4,113 @@
 #include <cstdlib>
 #include <string>
 
+#if defined(NEMBED_FFT_FFTW)
+#include <fftw3.h>
+
+#include <mutex>
+#else
 #include <kiss_fft.h>
 #include <kiss_fftr.h>
+#endif
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 
 namespace nembed {
 
+// The backend: plans for 1-D real and complex transforms and out-of-place execution. c2r may overwrite its input
+// (FFTW does); callers pass scratch there.
+namespace {
+using cpx = std::complex<float>;
+}
+
+#if defined(NEMBED_FFT_FFTW)
+namespace {
+// FFTW's planner is not thread-safe; execution with the new-array functions is.
+std::mutex& planner_mutex() {
+    static std::mutex m;
+    return m;
+}
+constexpr unsigned kFlags = FFTW_ESTIMATE | FFTW_UNALIGNED;  // ESTIMATE: same algorithm, same bits, every run
+
+detail::FftPlan real_plan(std::size_t n, bool inverse) {
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    float* r = fftwf_alloc_real(n);
+    fftwf_complex* c = fftwf_alloc_complex(n / 2 + 1);
+    fftwf_plan p = inverse ? fftwf_plan_dft_c2r_1d(static_cast<int>(n), c, r, kFlags)
+                           : fftwf_plan_dft_r2c_1d(static_cast<int>(n), r, c, kFlags);
+    fftwf_free(r);
+    fftwf_free(c);
+    if (!p) throw InvalidArgument("FFT: could not plan a real transform of length " + std::to_string(n));
+    return detail::FftPlan(static_cast<void*>(p));
+}
+detail::FftPlan complex_plan(std::size_t n, bool inverse) {
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    fftwf_complex* a = fftwf_alloc_complex(n);
+    fftwf_complex* b = fftwf_alloc_complex(n);
+    fftwf_plan p = fftwf_plan_dft_1d(static_cast<int>(n), a, b, inverse ? FFTW_BACKWARD : FFTW_FORWARD, kFlags);
+    fftwf_free(a);
+    fftwf_free(b);
+    if (!p) throw InvalidArgument("FFT: could not plan a complex transform of length " + std::to_string(n));
+    return detail::FftPlan(static_cast<void*>(p));
+}
+fftwf_plan fp(const detail::FftPlan& p) { return static_cast<fftwf_plan>(p.get()); }
+void r2c(const detail::FftPlan& p, const float* in, cpx* out) {
+    fftwf_execute_dft_r2c(fp(p), const_cast<float*>(in), reinterpret_cast<fftwf_complex*>(out));
+}
+void c2r(const detail::FftPlan& p, cpx* in, float* out) {
+    fftwf_execute_dft_c2r(fp(p), reinterpret_cast<fftwf_complex*>(in), out);
+}
+void c2c(const detail::FftPlan& p, const cpx* in, cpx* out) {
+    fftwf_execute_dft(fp(p), reinterpret_cast<fftwf_complex*>(const_cast<cpx*>(in)),
+                      reinterpret_cast<fftwf_complex*>(out));
+}
+} // namespace
+
 namespace detail {
-void KissFree::operator()(void* p) const { kiss_fft_free(p); }
+void FftPlanFree::operator()(void* p) const {
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    fftwf_destroy_plan(static_cast<fftwf_plan>(p));
+}
 } // namespace detail
 
+const char* fft_backend() { return "fftw"; }
+
+
+#else
 namespace {
+kiss_fft_cpx* kc(cpx* p) { return reinterpret_cast<kiss_fft_cpx*>(p); }
+const kiss_fft_cpx* kc(const cpx* p) { return reinterpret_cast<const kiss_fft_cpx*>(p); }
 
-kiss_fft_cpx* kc(std::complex<float>* p) { return reinterpret_cast<kiss_fft_cpx*>(p); }
-const kiss_fft_cpx* kc(const std::complex<float>* p) { return reinterpret_cast<const kiss_fft_cpx*>(p); }
-
-detail::KissPlan real_plan(std::size_t n, bool inverse) {
+detail::FftPlan real_plan(std::size_t n, bool inverse) {
     void* p = kiss_fftr_alloc(static_cast<int>(n), inverse ? 1 : 0, nullptr, nullptr);
     if (!p) throw InvalidArgument("FFT: could not plan a real transform of length " + std::to_string(n));
-    return detail::KissPlan(p);
+    return detail::FftPlan(p);
 }
-detail::KissPlan complex_plan(std::size_t n, bool inverse) {
+detail::FftPlan complex_plan(std::size_t n, bool inverse) {
     void* p = kiss_fft_alloc(static_cast<int>(n), inverse ? 1 : 0, nullptr, nullptr);
     if (!p) throw InvalidArgument("FFT: could not plan a complex transform of length " + std::to_string(n));
-    return detail::KissPlan(p);
+    return detail::FftPlan(p);
 }
-kiss_fftr_cfg rcfg(const detail::KissPlan& p) { return static_cast<kiss_fftr_cfg>(p.get()); }
-kiss_fft_cfg ccfg(const detail::KissPlan& p) { return static_cast<kiss_fft_cfg>(p.get()); }
+void r2c(const detail::FftPlan& p, const float* in, cpx* out) {
+    kiss_fftr(static_cast<kiss_fftr_cfg>(p.get()), in, kc(out));
+}
+void c2r(const detail::FftPlan& p, cpx* in, float* out) {
+    kiss_fftri(static_cast<kiss_fftr_cfg>(p.get()), kc(in), out);
+}
+void c2c(const detail::FftPlan& p, const cpx* in, cpx* out) {
+    kiss_fft(static_cast<kiss_fft_cfg>(p.get()), kc(in), kc(out));
+}
+} // namespace
+
+namespace detail {
+void FftPlanFree::operator()(void* p) const { kiss_fft_free(p); }
+} // namespace detail
+
+const char* fft_backend() { return "kissfft"; }
+#endif
+
+namespace {
 
 constexpr std::size_t kMaxFftSize = std::size_t(1) << 28;
 
@@ -53,12 +131,13 @@ void RealFft1d::plan(std::size_t n) {
 
 void RealFft1d::forward(const float* in, std::complex<float>* out) {
     require(n_ > 0, "RealFft1d: not planned");
-    kiss_fftr(rcfg(fwd_), in, kc(out));
+    r2c(fwd_, in, out);
 }
 
 void RealFft1d::inverse(const std::complex<float>* in, float* out) {
     require(n_ > 0, "RealFft1d: not planned");
-    kiss_fftri(rcfg(inv_), kc(in), out);
+    std::copy(in, in + spec_.size(), spec_.begin());  // the backend may overwrite a c2r input
+    c2r(inv_, spec_.data(), out);
 }
 
 void RealFft1d::convolve(const float* spectrum, const float* in, std::size_t m, float* out) {
@@ -66,10 +145,10 @@ void RealFft1d::convolve(const float* spectrum, const float* in, std::size_t m, 
     require(m <= n_, "RealFft1d::convolve: block longer than the transform");
     std::copy(in, in + m, buf_.begin());
     std::fill(buf_.begin() + static_cast<std::ptrdiff_t>(m), buf_.end(), 0.0f);
-    kiss_fftr(rcfg(fwd_), buf_.data(), kc(spec_.data()));
+    r2c(fwd_, buf_.data(), spec_.data());
     const float scale = 1.0f / static_cast<float>(n_);
     for (std::size_t k = 0; k < spec_.size(); ++k) spec_[k] *= spectrum[k] * scale;
-    kiss_fftri(rcfg(inv_), kc(spec_.data()), buf_.data());
+    c2r(inv_, spec_.data(), buf_.data());
     std::copy(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(m), out);
 }
 
@@ -115,14 +194,14 @@ void RealFft2d::forward(const float* in, std::complex<float>* out) {
     parallelize(n_threads_, n0, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t r = b; r < e; ++r) {
-            kiss_fftr(rcfg(wk.row_fwd), in + r * n1_, kc(wk.row_spec.data()));
+            r2c(wk.row_fwd, in + r * n1_, wk.row_spec.data());
             for (std::size_t c = 0; c < nc; ++c) t_[c * n0 + r] = wk.row_spec[c];
         }
     });
     parallelize(n_threads_, nc, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t c = b; c < e; ++c) {
-            kiss_fft(ccfg(col_fwd_), kc(t_.data() + c * n0), kc(wk.col_a.data()));
+            c2c(col_fwd_, t_.data() + c * n0, wk.col_a.data());
             for (std::size_t r = 0; r < n0; ++r) out[r * nc + c] = wk.col_a[r];
         }
     });
@@ -135,13 +214,13 @@ void RealFft2d::inverse(const std::complex<float>* in, float* out) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t c = b; c < e; ++c) {
             for (std::size_t r = 0; r < n0; ++r) wk.col_a[r] = in[r * nc + c];
-            kiss_fft(ccfg(col_inv_), kc(wk.col_a.data()), kc(wk.col_b.data()));
+            c2c(col_inv_, wk.col_a.data(), wk.col_b.data());
             for (std::size_t r = 0; r < n0; ++r) m_[r * nc + c] = wk.col_b[r];
         }
     });
     parallelize(n_threads_, n0, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
-        for (std::size_t r = b; r < e; ++r) kiss_fftri(rcfg(wk.row_inv), kc(m_.data() + r * nc), out + r * n1_);
+        for (std::size_t r = b; r < e; ++r) c2r(wk.row_inv, m_.data() + r * nc, out + r * n1_);
     });
 }
 
@@ -156,7 +235,7 @@ void RealFft2d::convolve(const float* spectrum, const float* in, std::size_t m0,
         for (std::size_t r = b; r < e; ++r) {
             std::copy(in + r * in_stride, in + r * in_stride + m1, wk.row.begin());
             std::fill(wk.row.begin() + static_cast<std::ptrdiff_t>(m1), wk.row.end(), 0.0f);
-            kiss_fftr(rcfg(wk.row_fwd), wk.row.data(), kc(wk.row_spec.data()));
+            r2c(wk.row_fwd, wk.row.data(), wk.row_spec.data());
             for (std::size_t c = 0; c < nc; ++c) t_[c * n0 + r] = wk.row_spec[c];
         }
     });
@@ -167,9 +246,9 @@ void RealFft2d::convolve(const float* spectrum, const float* in, std::size_t m0,
         for (std::size_t c = b; c < e; ++c) {
             std::complex<float>* col = t_.data() + c * n0;
             std::fill(col + m0, col + n0, std::complex<float>(0.0f, 0.0f));
-            kiss_fft(ccfg(col_fwd_), kc(col), kc(wk.col_a.data()));
+            c2c(col_fwd_, col, wk.col_a.data());
             for (std::size_t r = 0; r < n0; ++r) wk.col_a[r] *= spectrum[r * nc + c] * scale;
-            kiss_fft(ccfg(col_inv_), kc(wk.col_a.data()), kc(wk.col_b.data()));
+            c2c(col_inv_, wk.col_a.data(), wk.col_b.data());
             for (std::size_t r = 0; r < m0; ++r) m_[r * nc + c] = wk.col_b[r];
         }
     });
@@ -177,7 +256,7 @@ void RealFft2d::convolve(const float* spectrum, const float* in, std::size_t m0,
     parallelize(n_threads_, m0, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t r = b; r < e; ++r) {
-            kiss_fftri(rcfg(wk.row_inv), kc(m_.data() + r * nc), wk.row.data());
+            c2r(wk.row_inv, m_.data() + r * nc, wk.row.data());
             std::copy(wk.row.begin(), wk.row.begin() + static_cast<std::ptrdiff_t>(m1), out + r * out_stride);
         }
     });

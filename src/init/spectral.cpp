@@ -54,7 +54,7 @@ std::vector<double> check_and_degrees(const CsrMatrix<double>& A, std::size_t n_
                 std::to_string(A.n_rows) + " points (need fewer eigenvectors than points)");
     double amax = 0.0;
     for (double v : A.values) {
-        require(std::isfinite(v) && v >= 0.0, "spectral: affinities must be finite and non-negative");
+        require_lazy(std::isfinite(v) && v >= 0.0, [&] { return std::string("spectral: affinities must be finite and non-negative"); });
         amax = std::max(amax, v);
     }
     for (std::size_t i = 0; i < A.n_rows; ++i) {

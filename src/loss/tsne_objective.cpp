@@ -19,7 +19,7 @@ void check_p(const CsrMatrix<double>& P, double dof, const char* what) {
                 static_cast<std::size_t>(P.indptr.back()) == P.values.size(),
             w + ": malformed sparse matrix P");
     for (double v : P.values) {
-        require(std::isfinite(v) && v >= 0.0, w + ": P must be finite and non-negative");
+        require_lazy(std::isfinite(v) && v >= 0.0, [&] { return std::string(w + ": P must be finite and non-negative"); });
     }
 }
 } // namespace
@@ -79,7 +79,7 @@ double PartialTsneObjective::operator()(MatrixView<double> Y, double exaggeratio
     double log_z = 0.0;
     for (std::size_t i = 0; i < Y.rows; ++i) {
         if (row_sums_[i] > 0.0) {
-            require(z_[i] > 0.0 && std::isfinite(z_[i]), "partial t-SNE objective: non-positive normalisation");
+            require_lazy(z_[i] > 0.0 && std::isfinite(z_[i]), [&] { return std::string("partial t-SNE objective: non-positive normalisation"); });
             log_z += row_sums_[i] * std::log(z_[i]);
         }
     }

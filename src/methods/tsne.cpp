@@ -449,7 +449,7 @@ TsneEmbedding TSNE::prepare_initial(CsrMatrix<double> P, Matrix<double> init) co
         checked.initialization = TsneInit::spectral;  // openTSNE: no data -> spectral
     }
     validate(checked, n);
-    for (double v : P.values) require(std::isfinite(v) && v >= 0.0, "t-SNE affinities must be finite and >= 0");
+    for (double v : P.values) require_lazy(std::isfinite(v) && v >= 0.0, [] { return "t-SNE affinities must be finite and >= 0"; });
     const double s = P.sum();
     require(s > 0.0, "t-SNE affinities sum to zero");
     for (double& v : P.values) v /= s;

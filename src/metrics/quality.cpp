@@ -382,8 +382,8 @@ double kl_divergence_exact(const CsrMatrix<double>& P, MatrixView<double> Y, dou
     for (std::size_t i = 0; i < P.n_rows; ++i)
         for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
             const double v = P.values[static_cast<std::size_t>(p)];
-            require(std::isfinite(v) && v >= 0.0, "kl_divergence_exact: P has a negative or non-finite entry in row " +
-                                                      std::to_string(i));
+            require_lazy(std::isfinite(v) && v >= 0.0, [&] { return std::string("kl_divergence_exact: P has a negative or non-finite entry in row " +
+                                                      std::to_string(i)); });
             require(static_cast<std::size_t>(P.indices[static_cast<std::size_t>(p)]) != i || v == 0.0,
                     "kl_divergence_exact: P has a non-zero diagonal entry in row " + std::to_string(i));
         }

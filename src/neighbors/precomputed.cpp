@@ -30,9 +30,9 @@ KnnGraph neighbors_from_distance_matrix(MatrixView<double> distances, std::size_
         for (std::size_t j = 0; j < n; ++j) {
             if (i == j) continue;  // the diagonal is ignored
             double d = distances(i, j);
-            require(!std::isnan(d), "distance matrix: NaN" + at(i, j));
-            require(std::isfinite(d), "distance matrix: infinite distance" + at(i, j));
-            require(d >= 0.0, "distance matrix: negative distance " + std::to_string(d) + at(i, j));
+            require_lazy(!std::isnan(d), [&] { return std::string("distance matrix: NaN" + at(i, j)); });
+            require_lazy(std::isfinite(d), [&] { return std::string("distance matrix: infinite distance" + at(i, j)); });
+            require_lazy(d >= 0.0, [&] { return std::string("distance matrix: negative distance " + std::to_string(d) + at(i, j)); });
         }
     }
     KnnGraph g;
@@ -77,12 +77,11 @@ KnnGraph neighbors_from_arrays(MatrixView<std::int64_t> indices, MatrixView<doub
         for (std::size_t j = 0; j < k_in; ++j) {
             std::int64_t idx = indices(i, j);
             double d = distances(i, j);
-            require(idx >= 0 && static_cast<std::size_t>(idx) < n_reference,
-                    "neighbour arrays: index " + std::to_string(idx) + " out of range [0, " +
-                        std::to_string(n_reference) + ")" + at(i, j));
-            require(!std::isnan(d), "neighbour arrays: NaN distance" + at(i, j));
-            require(std::isfinite(d), "neighbour arrays: infinite distance" + at(i, j));
-            require(d >= 0.0, "neighbour arrays: negative distance " + std::to_string(d) + at(i, j));
+            require_lazy(idx >= 0 && static_cast<std::size_t>(idx) < n_reference, [&] { return std::string("neighbour arrays: index " + std::to_string(idx) + " out of range [0, " +
+                        std::to_string(n_reference) + ")" + at(i, j)); });
+            require_lazy(!std::isnan(d), [&] { return std::string("neighbour arrays: NaN distance" + at(i, j)); });
+            require_lazy(std::isfinite(d), [&] { return std::string("neighbour arrays: infinite distance" + at(i, j)); });
+            require_lazy(d >= 0.0, [&] { return std::string("neighbour arrays: negative distance " + std::to_string(d) + at(i, j)); });
             if (self_graph && static_cast<std::size_t>(idx) == i) any_self = true;
         }
     }
@@ -110,8 +109,7 @@ KnnGraph neighbors_from_arrays(MatrixView<std::int64_t> indices, MatrixView<doub
                 dropped = true;
                 continue;
             }
-            require(!(self_graph && static_cast<std::size_t>(idx) == i),
-                    "neighbour arrays: row " + std::to_string(i) + " lists itself more than once");
+            require_lazy(!(self_graph && static_cast<std::size_t>(idx) == i), [&] { return std::string("neighbour arrays: row " + std::to_string(i) + " lists itself more than once"); });
             row.emplace_back(distances(i, j), idx);
         }
         std::sort(row.begin(), row.end());
@@ -120,8 +118,8 @@ KnnGraph neighbors_from_arrays(MatrixView<std::int64_t> indices, MatrixView<doub
         for (const auto& r : row) seen.push_back(r.second);
         std::sort(seen.begin(), seen.end());
         auto dup = std::adjacent_find(seen.begin(), seen.end());
-        require(dup == seen.end(), "neighbour arrays: row " + std::to_string(i) + " lists neighbour " +
-                                       (dup == seen.end() ? std::string() : std::to_string(*dup)) + " twice");
+        require_lazy(dup == seen.end(), [&] { return std::string("neighbour arrays: row " + std::to_string(i) + " lists neighbour " +
+                                       (dup == seen.end() ? std::string() : std::to_string(*dup)) + " twice"); });
         for (std::size_t t = 0; t < k; ++t) {
             g.indices[i * k + t] = row[t].second;
             g.distances[i * k + t] = static_cast<float>(row[t].first);

@@ -9,7 +9,9 @@
 //   grids 0..d : [1, y−c] convolved with K1 = w^((α+1)/α)  ->  F_i = (y_i−c)·φ0 − φ_{1..d}
 //   grid d+1   : α = 1: |y−c|² with K1 = w²  ->  z_i = (1 + |y_i−c|²)φ0 − 2(y_i−c)·φ_{1..d} + φ_{d+1}
 //                α ≠ 1: 1 with K2 = w        ->  z_i = φ_{d+1}
-// and Z = Σ z_i − N (the self terms, w(0) = 1).
+// and Z = Σ z_i − N (the self terms, w(0) = 1). When only the total Z is needed (compute(), α = 1) the |y−c|² grid
+// is skipped: K is symmetric, so Σ_i φ_{d+1,i} = Σ_i Σ_j K_ij |y_j−c|² = Σ_j |y_j−c|² φ0_j, and
+// Z = Σ_i [(1 + 2|y_i−c|²)φ0_i − 2(y_i−c)·φ_{1..d,i}] − N. One convolution in four saved.
 //
 // Threading and determinism: the scatter partitions points by their box index along dimension 0, so each worker
 // owns whole node rows and every node sums its points in index order (bitwise identical for any thread count);
@@ -114,6 +116,7 @@ struct Workspace {
     std::vector<double> weights;      ///< N x d x p Lagrange weights
     std::vector<index_t> order;       ///< points sorted (stably) by box index along dimension 0
     std::vector<std::size_t> bucket;  ///< nb + 1 offsets into order
+    std::size_t G = 0;                ///< number of charge grids (d + 1 or d + 2)
     std::vector<float> grids;         ///< G x n^d charges, then potentials (in place)
     std::vector<float> kernel;        ///< L^d kernel samples
     std::vector<std::complex<float>> kernel_spec;
@@ -182,7 +185,7 @@ public:
         set_grid(g, span);
 
         const TsneKernel kernel(dof);
-        prepare(ws, g, Y, kernel.cauchy());
+        prepare(ws, g, Y, kernel.cauchy(), true);
         convolve_all(ws, kernel);
 
         // Gather: forces and z_i per point; Z in fixed blocks.
@@ -192,7 +195,20 @@ public:
             double phi[4];
             for (std::size_t i = b; i < e; ++i) {
                 gather_stored(ws, i, phi);
-                s += finish_point(Y.row(i), g, phi, cauchy, forces + i * d);
+                if (ws.G == d + 1) {  // α = 1 without the |y−c|² grid: this point's share of Σ z_i
+                    double r2 = 0.0, dot = 0.0;
+                    const double* y = Y.row(i);
+                    double* f = forces + i * d;
+                    for (std::size_t k = 0; k < d; ++k) {
+                        const double yc = y[k] - g.centre[k];
+                        f[k] = yc * phi[0] - phi[1 + k];
+                        r2 += yc * yc;
+                        dot += yc * phi[1 + k];
+                    }
+                    s += (1.0 + 2.0 * r2) * phi[0] - 2.0 * dot;
+                } else {
+                    s += finish_point(Y.row(i), g, phi, cauchy, forces + i * d);
+                }
             }
             return s;
         }, 1024);
@@ -241,7 +257,7 @@ public:
                 g.lo[k] = g.centre[k] - half;
             }
             set_grid(g, 2.0 * half);
-            prepare(ws, g, reference, kernel.cauchy());
+            prepare(ws, g, reference, kernel.cauchy(), false);
             convolve_all(ws, kernel);
             cache_valid_ = true;
             cache_data_ = reference.data;
@@ -309,10 +325,12 @@ private:
     }
 
     /// Locates every point, buckets them by box along dimension 0, scatters the charges and plans the FFTs.
-    void prepare(Workspace& ws, const Grid& g, MatrixView<double> Y, bool last_norm) {
+    /// total_z_only (α = 1, compute()): skip the |y−c|² grid (see the file comment).
+    void prepare(Workspace& ws, const Grid& g, MatrixView<double> Y, bool last_norm, bool total_z_only) {
         ws.grid = g;
         const std::size_t N = Y.rows, d = static_cast<std::size_t>(g.d), p = g.p, n = g.n;
-        const std::size_t G = d + 2;
+        const std::size_t G = (last_norm && total_z_only) ? d + 1 : d + 2;
+        ws.G = G;
         const int T = opt_.n_threads;
         ws.box.resize(N * d);
         ws.weights.resize(N * d * p);
@@ -344,7 +362,7 @@ private:
     /// Charges per point: [1, y−c (d values), last], last = |y−c|² (last_norm, dof = 1) or 1 (dof ≠ 1).
     void scatter(Workspace& ws, MatrixView<double> Y, bool last_norm) {
         const Grid& g = ws.grid;
-        const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = d + 2;
+        const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = ws.G;
         const std::size_t cells = d == 2 ? n * n : n;
         float* grids = ws.grids.data();
         const int T = opt_.n_threads;
@@ -377,7 +395,7 @@ private:
                         q[1 + k] = y[k] - g.centre[k];
                         r2 += q[1 + k] * q[1 + k];
                     }
-                    q[d + 1] = last_norm ? r2 : 1.0;
+                    if (G == d + 2) q[d + 1] = last_norm ? r2 : 1.0;
                     const double* w0 = &ws.weights[(i * d) * p];
                     const std::size_t r0 = static_cast<std::size_t>(ws.box[i * d]) * p;
                     if (d == 1) {
@@ -442,7 +460,7 @@ private:
     /// Builds the kernel spectra and turns every charge grid into its potential grid (in place).
     void convolve_all(Workspace& ws, const TsneKernel& kernel) {
         const Grid& g = ws.grid;
-        const std::size_t d = static_cast<std::size_t>(g.d), n = g.n, G = d + 2;
+        const std::size_t d = static_cast<std::size_t>(g.d), n = g.n, G = ws.G;
         const std::size_t cells = d == 2 ? n * n : n;
         const bool cauchy = kernel.cauchy();
         kernel_spectrum(ws, [&](double d2) { return kernel.force_weight(d2); }, ws.spec1);
@@ -464,7 +482,7 @@ private:
     /// Potentials at a located point: phi[gi] = Σ weights × grid values.
     static void gather_from(const Workspace& ws, const std::int32_t* box, const double* w, double* phi) {
         const Grid& g = ws.grid;
-        const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = d + 2;
+        const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = ws.G;
         const std::size_t cells = d == 2 ? n * n : n;
         const float* grids = ws.grids.data();
         for (std::size_t gi = 0; gi < G; ++gi) phi[gi] = 0.0;

@@ -29,4 +29,10 @@ inline void require(bool cond, const std::string& msg) {
     if (!cond) throw InvalidArgument(msg);
 }
 
+/// As `require`, but the message is built only on failure: for checks inside loops over every element.
+template <typename MakeMessage>
+inline void require_lazy(bool cond, MakeMessage&& make_message) {
+    if (!cond) [[unlikely]] throw InvalidArgument(make_message());
+}
+
 } // namespace nembed

@@ -45,12 +45,12 @@ struct CsrMatrix {
         require(static_cast<std::size_t>(indptr.back()) == indices.size() && indices.size() == values.size(),
                 w + ": indptr, indices and values disagree in length");
         for (std::size_t i = 0; i < n_rows; ++i) {
-            require(indptr[i] <= indptr[i + 1], w + ": indptr must be non-decreasing");
+            require_lazy(indptr[i] <= indptr[i + 1], [&] { return w + ": indptr must be non-decreasing"; });
             for (offset_t p = indptr[i]; p < indptr[i + 1]; ++p) {
-                require(indices[p] >= 0 && static_cast<std::size_t>(indices[p]) < n_cols,
-                        w + ": column index out of range in row " + std::to_string(i));
-                require(p == indptr[i] || indices[p - 1] < indices[p],
-                        w + ": column indices must be strictly increasing within row " + std::to_string(i));
+                require_lazy(indices[p] >= 0 && static_cast<std::size_t>(indices[p]) < n_cols, [&] { return
+                        w + ": column index out of range in row " + std::to_string(i); });
+                require_lazy(p == indptr[i] || indices[p - 1] < indices[p], [&] { return
+                        w + ": column indices must be strictly increasing within row " + std::to_string(i); });
             }
         }
     }
@@ -77,9 +77,9 @@ CsrMatrix<T> csr_from_triplets(std::size_t n_rows, std::size_t n_cols, std::vect
     m.indices.reserve(t.size());
     m.values.reserve(t.size());
     for (std::size_t p = 0; p < t.size(); ++p) {
-        require(t[p].row >= 0 && static_cast<std::size_t>(t[p].row) < n_rows && t[p].col >= 0 &&
-                    static_cast<std::size_t>(t[p].col) < n_cols,
-                "csr_from_triplets: index out of range");
+        require_lazy(t[p].row >= 0 && static_cast<std::size_t>(t[p].row) < n_rows && t[p].col >= 0 &&
+                    static_cast<std::size_t>(t[p].col) < n_cols, [&] { return
+                "csr_from_triplets: index out of range"; });
         if (!m.indices.empty() && p > 0 && t[p].row == t[p - 1].row && t[p].col == t[p - 1].col) {
             m.values.back() += t[p].value;
             continue;

@@ -1,14 +1,16 @@
 #pragma once
 /// @file fft.hpp
-/// Real-input FFTs (float32) over kissfft, planned once per size and reused, plus the zero-padded circular
-/// convolution that FFT-accelerated interpolation needs (tsne.md §7 step 6).
+/// Real-input FFTs (float32), planned once per size and reused, plus the zero-padded circular convolution that
+/// FFT-accelerated interpolation needs (tsne.md §7 step 6). This is the one interface to the FFT library: the
+/// backend is FFTW (GPL, faster; planned with FFTW_ESTIMATE so results are reproducible) when the build finds it,
+/// or KissFFT (BSD) with -DNEMBED_FFT_BACKEND=kissfft or when FFTW is absent. `fft_backend()` says which.
 ///
-/// Conventions (kissfft's): forward is unnormalised, X[k] = Σ_x x[x] e^(−2πi k x / n); inverse is unnormalised too,
+/// Conventions: forward is unnormalised, X[k] = Σ_x x[x] e^(−2πi k x / n); inverse is unnormalised too,
 /// so inverse(forward(x)) = n·x. Sizes along the last (real) dimension must be even (kiss_fftr's requirement).
-/// The 2-D transform is built from kissfft's 1-D real and complex transforms (rather than kiss_fftndr) so that
-/// rows and columns run in parallel and the all-zero half of a zero-padded input is skipped.
-/// An object is not safe to use from several threads at once (kissfft keeps scratch in its plans); it uses its own
-/// workers internally (RealFft2d) and the results never depend on the thread count.
+/// The 2-D transform is built from 1-D real and complex transforms so that rows and columns run in parallel and
+/// the all-zero half of a zero-padded input is skipped.
+/// An object is not safe to use from several threads at once (it keeps scratch buffers); it uses its own workers
+/// internally (RealFft2d) and the results never depend on the thread count.
 #include <complex>
 #include <cstddef>
 #include <memory>
@@ -16,11 +18,14 @@
 
 namespace nembed {
 
+/// "fftw" or "kissfft": the backend this build uses.
+const char* fft_backend();
+
 namespace detail {
-struct KissFree {
+struct FftPlanFree {
     void operator()(void* p) const;
 };
-using KissPlan = std::unique_ptr<void, KissFree>;
+using FftPlan = std::unique_ptr<void, FftPlanFree>;
 } // namespace detail
 
 /// 1-D real FFT of even length n.
@@ -44,7 +49,7 @@ public:
 
 private:
     std::size_t n_ = 0;
-    detail::KissPlan fwd_, inv_;
+    detail::FftPlan fwd_, inv_;
     std::vector<float> buf_;
     std::vector<std::complex<float>> spec_;
 };
@@ -74,13 +79,13 @@ public:
 
 private:
     struct Worker {
-        detail::KissPlan row_fwd, row_inv;
+        detail::FftPlan row_fwd, row_inv;
         std::vector<float> row;
         std::vector<std::complex<float>> row_spec, col_a, col_b;
     };
     std::size_t n0_ = 0, n1_ = 0, nc_ = 0;
     int n_threads_ = 1;
-    detail::KissPlan col_fwd_, col_inv_;
+    detail::FftPlan col_fwd_, col_inv_;
     std::vector<Worker> workers_;
     std::vector<std::complex<float>> t_;  ///< transposed row spectra: nc x n0
     std::vector<std::complex<float>> m_;  ///< row-major n0 x nc after the column pass

@@ -31,12 +31,12 @@ struct KnnGraph {
             for (std::size_t j = 0; j < k; ++j) {
                 index_t idx = indices[i * k + j];
                 float d = distances[i * k + j];
-                require(idx >= 0 && static_cast<std::size_t>(idx) < n_reference,
-                        w + ": neighbour index " + std::to_string(idx) + " out of range in row " + std::to_string(i));
-                require(std::isfinite(d) && d >= 0.0f,
-                        w + ": distances must be finite and non-negative (row " + std::to_string(i) + ")");
-                require(j == 0 || distances[i * k + j - 1] <= d,
-                        w + ": distances must be sorted ascending within each row (row " + std::to_string(i) + ")");
+                require_lazy(idx >= 0 && static_cast<std::size_t>(idx) < n_reference, [&] { return
+                        w + ": neighbour index " + std::to_string(idx) + " out of range in row " + std::to_string(i); });
+                require_lazy(std::isfinite(d) && d >= 0.0f, [&] { return
+                        w + ": distances must be finite and non-negative (row " + std::to_string(i) + ")"; });
+                require_lazy(j == 0 || distances[i * k + j - 1] <= d, [&] { return
+                        w + ": distances must be sorted ascending within each row (row " + std::to_string(i) + ")"; });
             }
         }
     }
