@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
             KnnGraph h = hnsw->self_neighbors(k);
             const std::string name = "hnsw (M " + std::to_string(opt.hnsw_m) + ", ef_c " +
                                      std::to_string(opt.hnsw_ef_construction) + ", ef " +
-                                     (opt.hnsw_ef > 0 ? std::to_string(opt.hnsw_ef) : std::string("min(2k, N)")) + ")";
+                                     (opt.hnsw_ef > 0 ? std::to_string(opt.hnsw_ef) : std::string("default max(50, 4k/3)")) + ")";
             rows.push_back({name, k, hnsw_build, t.seconds(), recall(h, e90, k)});
         }
 

@@ -46,15 +46,18 @@ int main(int argc, char** argv) {
     }
     int threads = 2;
     bool fft_only = false;  // for profiling the FFT repulsion alone
+    double shrink = 1.0;    // --fft-only: divide the embedding by this (a smaller span, as early in a run)
     for (int a = 3; a < argc; ++a) {
         if (std::string(argv[a]) == "--threads" && a + 1 < argc) threads = std::atoi(argv[++a]);
         if (std::string(argv[a]) == "--fft-only") fft_only = true;
+        if (std::string(argv[a]) == "--shrink" && a + 1 < argc) shrink = std::atof(argv[++a]);
     }
     try {
         Matrix<float> X = load_matrix<float>(argv[1]);
         Matrix<double> Y = load_matrix<double>(argv[2]);
         require(X.rows() == Y.rows(), "data and embedding differ in rows");
         if (fft_only) {
+            for (double& v : Y.storage()) v /= shrink;
             FftOptions fo;
             fo.n_threads = threads;
             auto fft = make_fft_repulsion(fo);

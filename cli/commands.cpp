@@ -7,6 +7,7 @@ void register_evaluate(CLI::App& app);
 void register_pca(CLI::App& app);
 void register_knn(CLI::App& app);
 void register_plot(CLI::App& app);
+void register_affinity(CLI::App& app);
 
 void register_commands(CLI::App& app) {
     register_tsne(app);
@@ -14,6 +15,7 @@ void register_commands(CLI::App& app) {
     register_evaluate(app);
     register_pca(app);
     register_knn(app);
+    register_affinity(app);
     register_plot(app);
 }
 } // namespace nembed::cli

@@ -401,4 +401,14 @@ void write_npy(const std::string& path, const std::vector<std::int64_t>& v) {
     write_file_atomic(path, img.data(), img.size());
 }
 
+void write_npy(const std::string& path, const std::vector<double>& v) {
+    NdArray a;
+    a.dtype = DType::f64;
+    a.shape = {v.size()};
+    a.bytes.resize(v.size() * 8);
+    if (!v.empty()) std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
+    const auto img = encode_npy(a);
+    write_file_atomic(path, img.data(), img.size());
+}
+
 } // namespace nembed

@@ -405,13 +405,16 @@ private:
                     } else {
                         const double* w1 = &ws.weights[(i * d + 1) * p];
                         const std::size_t c0 = static_cast<std::size_t>(ws.box[i * d + 1]) * p;
-                        for (std::size_t a = 0; a < p; ++a)
-                            for (std::size_t bb = 0; bb < p; ++bb) {
-                                const double wt = w0[a] * w1[bb];
-                                const std::size_t idx = (r0 + a) * n + c0 + bb;
-                                for (std::size_t gi = 0; gi < G; ++gi)
-                                    grids[gi * cells + idx] += static_cast<float>(wt * q[gi]);
+                        // One grid at a time (its p x p block is p short contiguous runs); each node still gets
+                        // the same additions in the same order.
+                        for (std::size_t gi = 0; gi < G; ++gi) {
+                            float* grid = grids + gi * cells;
+                            for (std::size_t a = 0; a < p; ++a) {
+                                float* row = grid + (r0 + a) * n + c0;
+                                for (std::size_t bb = 0; bb < p; ++bb)
+                                    row[bb] += static_cast<float>(w0[a] * w1[bb] * q[gi]);
                             }
+                        }
                     }
                 }
             }
@@ -494,12 +497,15 @@ private:
         }
         const std::size_t c0 = static_cast<std::size_t>(box[1]) * p;
         const double* w1 = w + p;
-        for (std::size_t a = 0; a < p; ++a)
-            for (std::size_t b = 0; b < p; ++b) {
-                const double wt = w[a] * w1[b];
-                const std::size_t idx = (r0 + a) * n + c0 + b;
-                for (std::size_t gi = 0; gi < G; ++gi) phi[gi] += wt * static_cast<double>(grids[gi * cells + idx]);
+        for (std::size_t gi = 0; gi < G; ++gi) {  // grid by grid; each phi sums in the same (a, b) order
+            const float* grid = grids + gi * cells;
+            double acc = 0.0;
+            for (std::size_t a = 0; a < p; ++a) {
+                const float* row = grid + (r0 + a) * n + c0;
+                for (std::size_t b = 0; b < p; ++b) acc += w[a] * w1[b] * static_cast<double>(row[b]);
             }
+            phi[gi] = acc;
+        }
     }
 
     void gather_stored(const Workspace& ws, std::size_t i, double* phi) const {

@@ -56,5 +56,7 @@ void write_npy(const std::string& path, MatrixView<double> m);
 void write_npy(const std::string& path, MatrixView<float> m);
 /// Writes a 1-D int64 array (labels), atomically.
 void write_npy(const std::string& path, const std::vector<std::int64_t>& v);
+/// Writes a 1-D float64 array, atomically.
+void write_npy(const std::string& path, const std::vector<double>& v);
 
 } // namespace nembed
