@@ -31,7 +31,9 @@ std::mutex& planner_mutex() {
     static std::mutex m;
     return m;
 }
-constexpr unsigned kFlags = FFTW_ESTIMATE | FFTW_UNALIGNED;  // ESTIMATE: same algorithm, same bits, every run
+// ESTIMATE: the same algorithm, so the same bits, on every run. Plans are made on 64-byte aligned arrays and every
+// call passes 64-byte aligned arrays (detail::AlignedVector, padded strides), so FFTW may use its SIMD codelets.
+constexpr unsigned kFlags = FFTW_ESTIMATE;
 
 detail::FftPlan real_plan(std::size_t n, bool inverse) {
     std::lock_guard<std::mutex> lock(planner_mutex());
@@ -131,13 +133,16 @@ void RealFft1d::plan(std::size_t n) {
 
 void RealFft1d::forward(const float* in, std::complex<float>* out) {
     require(n_ > 0, "RealFft1d: not planned");
-    r2c(fwd_, in, out);
+    std::copy(in, in + n_, buf_.begin());  // callers' arrays need not be aligned
+    r2c(fwd_, buf_.data(), spec_.data());
+    std::copy(spec_.begin(), spec_.end(), out);
 }
 
 void RealFft1d::inverse(const std::complex<float>* in, float* out) {
     require(n_ > 0, "RealFft1d: not planned");
-    std::copy(in, in + spec_.size(), spec_.begin());  // the backend may overwrite a c2r input
-    c2r(inv_, spec_.data(), out);
+    std::copy(in, in + spec_.size(), spec_.begin());  // aligned, and the backend may overwrite a c2r input
+    c2r(inv_, spec_.data(), buf_.data());
+    std::copy(buf_.begin(), buf_.end(), out);
 }
 
 void RealFft1d::convolve(const float* spectrum, const float* in, std::size_t m, float* out) {
@@ -184,24 +189,27 @@ void RealFft2d::plan(std::size_t n0, std::size_t n1, int n_threads) {
         wk.col_a.assign(n0, {});
         wk.col_b.assign(n0, {});
     }
-    t_.resize(nc_ * n0);
-    m_.resize(n0 * nc_);
+    s0_ = (n0 + 7) / 8 * 8;  // 8 complex floats = 64 bytes
+    sc_ = (nc_ + 7) / 8 * 8;
+    t_.resize(nc_ * s0_);
+    m_.resize(n0 * sc_);
 }
 
 void RealFft2d::forward(const float* in, std::complex<float>* out) {
     require(n0_ > 0, "RealFft2d: not planned");
-    const std::size_t n0 = n0_, nc = nc_;
+    const std::size_t n0 = n0_, nc = nc_, s0 = s0_;
     parallelize(n_threads_, n0, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t r = b; r < e; ++r) {
-            r2c(wk.row_fwd, in + r * n1_, wk.row_spec.data());
-            for (std::size_t c = 0; c < nc; ++c) t_[c * n0 + r] = wk.row_spec[c];
+            std::copy(in + r * n1_, in + (r + 1) * n1_, wk.row.begin());  // aligned copy for the plan
+            r2c(wk.row_fwd, wk.row.data(), wk.row_spec.data());
+            for (std::size_t c = 0; c < nc; ++c) t_[c * s0 + r] = wk.row_spec[c];
         }
     });
     parallelize(n_threads_, nc, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t c = b; c < e; ++c) {
-            c2c(col_fwd_, t_.data() + c * n0, wk.col_a.data());
+            c2c(col_fwd_, t_.data() + c * s0, wk.col_a.data());
             for (std::size_t r = 0; r < n0; ++r) out[r * nc + c] = wk.col_a[r];
         }
     });
@@ -209,18 +217,21 @@ void RealFft2d::forward(const float* in, std::complex<float>* out) {
 
 void RealFft2d::inverse(const std::complex<float>* in, float* out) {
     require(n0_ > 0, "RealFft2d: not planned");
-    const std::size_t n0 = n0_, nc = nc_;
+    const std::size_t n0 = n0_, nc = nc_, sc = sc_;
     parallelize(n_threads_, nc, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t c = b; c < e; ++c) {
             for (std::size_t r = 0; r < n0; ++r) wk.col_a[r] = in[r * nc + c];
             c2c(col_inv_, wk.col_a.data(), wk.col_b.data());
-            for (std::size_t r = 0; r < n0; ++r) m_[r * nc + c] = wk.col_b[r];
+            for (std::size_t r = 0; r < n0; ++r) m_[r * sc + c] = wk.col_b[r];
         }
     });
     parallelize(n_threads_, n0, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
-        for (std::size_t r = b; r < e; ++r) c2r(wk.row_inv, m_.data() + r * nc, out + r * n1_);
+        for (std::size_t r = b; r < e; ++r) {
+            c2r(wk.row_inv, m_.data() + r * sc, wk.row.data());
+            std::copy(wk.row.begin(), wk.row.end(), out + r * n1_);
+        }
     });
 }
 
@@ -228,15 +239,15 @@ void RealFft2d::convolve(const float* spectrum, const float* in, std::size_t m0,
                          std::size_t in_stride, float* out, std::size_t out_stride) {
     require(n0_ > 0, "RealFft2d: not planned");
     require(m0 <= n0_ && m1 <= n1_, "RealFft2d::convolve: block larger than the transform");
-    const std::size_t n0 = n0_, nc = nc_;
-    // Rows: only the m0 non-zero rows; their spectra are stored transposed (column c at t_[c * n0]).
+    const std::size_t n0 = n0_, nc = nc_, s0 = s0_, sc = sc_;
+    // Rows: only the m0 non-zero rows; their spectra are stored transposed (column c at t_[c * s0]).
     parallelize(n_threads_, m0, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t r = b; r < e; ++r) {
             std::copy(in + r * in_stride, in + r * in_stride + m1, wk.row.begin());
             std::fill(wk.row.begin() + static_cast<std::ptrdiff_t>(m1), wk.row.end(), 0.0f);
             r2c(wk.row_fwd, wk.row.data(), wk.row_spec.data());
-            for (std::size_t c = 0; c < nc; ++c) t_[c * n0 + r] = wk.row_spec[c];
+            for (std::size_t c = 0; c < nc; ++c) t_[c * s0 + r] = wk.row_spec[c];
         }
     });
     // Columns: forward, multiply by the (real) kernel spectrum, inverse; keep the first m0 rows.
@@ -244,19 +255,19 @@ void RealFft2d::convolve(const float* spectrum, const float* in, std::size_t m0,
     parallelize(n_threads_, nc, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t c = b; c < e; ++c) {
-            std::complex<float>* col = t_.data() + c * n0;
+            std::complex<float>* col = t_.data() + c * s0;
             std::fill(col + m0, col + n0, std::complex<float>(0.0f, 0.0f));
             c2c(col_fwd_, col, wk.col_a.data());
             for (std::size_t r = 0; r < n0; ++r) wk.col_a[r] *= spectrum[r * nc + c] * scale;
             c2c(col_inv_, wk.col_a.data(), wk.col_b.data());
-            for (std::size_t r = 0; r < m0; ++r) m_[r * nc + c] = wk.col_b[r];
+            for (std::size_t r = 0; r < m0; ++r) m_[r * sc + c] = wk.col_b[r];
         }
     });
     // Rows back: only the m0 rows that are kept.
     parallelize(n_threads_, m0, [&](int w, std::size_t b, std::size_t e) {
         Worker& wk = workers_[static_cast<std::size_t>(w)];
         for (std::size_t r = b; r < e; ++r) {
-            c2r(wk.row_inv, m_.data() + r * nc, wk.row.data());
+            c2r(wk.row_inv, m_.data() + r * sc, wk.row.data());
             std::copy(wk.row.begin(), wk.row.begin() + static_cast<std::ptrdiff_t>(m1), out + r * out_stride);
         }
     });

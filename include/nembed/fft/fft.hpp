@@ -14,6 +14,7 @@
 #include <complex>
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <vector>
 
 namespace nembed {
@@ -26,6 +27,21 @@ struct FftPlanFree {
     void operator()(void* p) const;
 };
 using FftPlan = std::unique_ptr<void, FftPlanFree>;
+
+/// 64-byte aligned storage: FFTW's SIMD codelets need aligned arrays (plans are made for aligned data).
+template <typename T>
+struct AlignedAllocator {
+    using value_type = T;
+    AlignedAllocator() = default;
+    template <typename U>
+    AlignedAllocator(const AlignedAllocator<U>&) {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
+    template <typename U>
+    bool operator==(const AlignedAllocator<U>&) const { return true; }
+};
+template <typename T>
+using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 } // namespace detail
 
 /// 1-D real FFT of even length n.
@@ -50,8 +66,8 @@ public:
 private:
     std::size_t n_ = 0;
     detail::FftPlan fwd_, inv_;
-    std::vector<float> buf_;
-    std::vector<std::complex<float>> spec_;
+    detail::AlignedVector<float> buf_;
+    detail::AlignedVector<std::complex<float>> spec_;
 };
 
 /// 2-D real FFT of an n0 x n1 row-major array (n1 even), threaded over rows and columns.
@@ -80,15 +96,16 @@ public:
 private:
     struct Worker {
         detail::FftPlan row_fwd, row_inv;
-        std::vector<float> row;
-        std::vector<std::complex<float>> row_spec, col_a, col_b;
+        detail::AlignedVector<float> row;
+        detail::AlignedVector<std::complex<float>> row_spec, col_a, col_b;
     };
     std::size_t n0_ = 0, n1_ = 0, nc_ = 0;
+    std::size_t s0_ = 0, sc_ = 0;  ///< padded strides of t_ (per column) and m_ (per row): aligned starts
     int n_threads_ = 1;
     detail::FftPlan col_fwd_, col_inv_;
     std::vector<Worker> workers_;
-    std::vector<std::complex<float>> t_;  ///< transposed row spectra: nc x n0
-    std::vector<std::complex<float>> m_;  ///< row-major n0 x nc after the column pass
+    detail::AlignedVector<std::complex<float>> t_;  ///< transposed row spectra: nc columns of n0 (stride s0_)
+    detail::AlignedVector<std::complex<float>> m_;  ///< n0 rows of nc after the column pass (stride sc_)
 };
 
 } // namespace nembed
