@@ -84,7 +84,7 @@ private:
         if (n_q == 0) return g;
 
         std::lock_guard<std::mutex> lock(mutex_);  // setEf mutates the index
-        // Default beam: 4k/3, at least 50 (recall >= 0.998 at k = 90 and >= 0.99 at k = 15 on Fashion-MNIST,
+        // Default beam: 4k/3, at least 50 (recall >= 0.997 at k = 90 and >= 0.99 at k = 15 on Fashion-MNIST,
         // bench/RESULTS.md); openTSNE's min(2k, N) costs a third more time for ~0.001 recall.
         std::size_t ef = ef_ > 0 ? static_cast<std::size_t>(ef_) : std::min(n, std::max<std::size_t>(50, (4 * k + 2) / 3));
         index_->setEf(std::max(ef, k_search));

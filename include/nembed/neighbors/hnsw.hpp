@@ -2,9 +2,9 @@
 /// @file hnsw.hpp
 /// Approximate kNN with hnswlib's HNSW graph (Malkov & Yashunin): L2Space for Euclidean, InnerProductSpace on
 /// row-normalised data for cosine and on raw data for inner product. Defaults: M = 16 (openTSNE's),
-/// ef_construction = 100, ef = max(50, 4k/3) (openTSNE: 200 and min(2k, N); ours reach recall 0.998 at k = 90 on
-/// Fashion-MNIST in 60 % of the time, bench/RESULTS.md). Returned distances are recomputed exactly in double from the vectors
-/// (Euclidean, not hnswlib's squared L2) and sorted ascending.
+/// ef_construction = 64, ef = max(50, 4k/3) (openTSNE: 200 and min(2k, N); ours reach recall 0.997 at k = 90 on
+/// Fashion-MNIST in 40 % of the time, with a serial, reproducible build: bench/RESULTS.md). Returned distances
+/// are recomputed exactly in double from the vectors (Euclidean, not hnswlib's squared L2) and sorted ascending.
 ///
 /// Determinism: by default the graph is built serially, so it, and every result, is reproducible for a given seed
 /// and independent of n_threads (queries are threaded and never depend on the thread count). With

@@ -37,7 +37,7 @@ struct KnnOptions {
     KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 (openTSNE's rule), else HNSW
     Metric metric = Metric::euclidean;
     int hnsw_m = 16;                      ///< HNSW links per node (hnswlib M)
-    int hnsw_ef_construction = 100;       ///< HNSW build beam width
+    int hnsw_ef_construction = 64;        ///< HNSW build beam width (openTSNE: 200; bench/RESULTS.md)
     int hnsw_ef = 0;                      ///< HNSW search beam width; 0 = max(50, 4k/3), at most N
     /// Insert points concurrently (about 2x faster to build on 2 threads) at the price of a graph, and so results,
     /// that depend on thread scheduling. Off: the graph is built serially and is reproducible (queries are threaded).
