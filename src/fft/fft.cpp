@@ -188,6 +188,8 @@ void RealFft2d::plan(std::size_t n0, std::size_t n1, int n_threads) {
         wk.row_spec.assign(nc_, {});
         wk.col_a.assign(n0, {});
         wk.col_b.assign(n0, {});
+        wk.col_r2c.reset();  // planned on first use by even_spectrum (n0 even)
+        wk.col_real.assign(n0, 0.0f);
     }
     s0_ = (n0 + 7) / 8 * 8;  // 8 complex floats = 64 bytes
     sc_ = (nc_ + 7) / 8 * 8;
@@ -269,6 +271,38 @@ void RealFft2d::convolve(const float* spectrum, const float* in, std::size_t m0,
         for (std::size_t r = b; r < e; ++r) {
             c2r(wk.row_inv, m_.data() + r * sc, wk.row.data());
             std::copy(wk.row.begin(), wk.row.begin() + static_cast<std::ptrdiff_t>(m1), out + r * out_stride);
+        }
+    });
+}
+
+void RealFft2d::even_spectrum(const float* in, float* spectrum) {
+    require(n0_ > 0, "RealFft2d: not planned");
+    require(n0_ % 2 == 0, "RealFft2d::even_spectrum: the number of rows must be even");
+    const std::size_t n0 = n0_, nc = nc_, h0 = n0 / 2;
+    s0r_ = (n0 + 15) / 16 * 16;  // 16 floats = 64 bytes
+    tr_.resize(nc * s0r_);
+    for (auto& wk : workers_)
+        if (!wk.col_r2c) wk.col_r2c = real_plan(n0, false);  // planning is serial
+    // Rows 0..n0/2: an even real row has a real spectrum; rows beyond mirror them.
+    parallelize(n_threads_, h0 + 1, [&](int w, std::size_t b, std::size_t e) {
+        Worker& wk = workers_[static_cast<std::size_t>(w)];
+        for (std::size_t r = b; r < e; ++r) {
+            std::copy(in + r * n1_, in + (r + 1) * n1_, wk.row.begin());
+            r2c(wk.row_fwd, wk.row.data(), wk.row_spec.data());
+            for (std::size_t c = 0; c < nc; ++c) tr_[c * s0r_ + r] = wk.row_spec[c].real();
+        }
+    });
+    // Columns: real and even, so a real transform with a real (even) result.
+    parallelize(n_threads_, nc, [&](int w, std::size_t b, std::size_t e) {
+        Worker& wk = workers_[static_cast<std::size_t>(w)];
+        for (std::size_t c = b; c < e; ++c) {
+            float* col = wk.col_real.data();
+            const float* t = tr_.data() + c * s0r_;
+            for (std::size_t r = 0; r <= h0; ++r) col[r] = t[r];
+            for (std::size_t r = h0 + 1; r < n0; ++r) col[r] = t[n0 - r];
+            r2c(wk.col_r2c, col, wk.col_a.data());
+            for (std::size_t k = 0; k <= h0; ++k) spectrum[k * nc + c] = wk.col_a[k].real();
+            for (std::size_t k = h0 + 1; k < n0; ++k) spectrum[k * nc + c] = wk.col_a[n0 - k].real();
         }
     });
 }

@@ -91,7 +91,8 @@ double log_w_rows(const CsrMatrix<double>& P, const double* Y, const double* R, 
                 const double t = yi[c] - rj[c];
                 d2 += t * t;
             }
-            s += P.values[p] * (-dof * std::log1p(d2 * inv_dof));
+            // log(1 + x) rather than log1p(x): only absolute accuracy matters in this sum, and log is ~3x faster
+            s += P.values[p] * (-dof * std::log(1.0 + d2 * inv_dof));
         }
     }
     return s;

@@ -441,23 +441,18 @@ private:
             for (std::size_t k = 0; k <= half; ++k) spec[k] = ws.kernel_spec[k].real();
             return;
         }
-        ws.kernel.resize(m * m);
-        // Evaluate the (L/2 + 1)^2 quadrant and mirror it.
+        // Evaluate rows 0..L/2 (each mirrored along its own axis): the kernel is even in both axes, so
+        // even_spectrum needs no more.
+        ws.kernel.resize((half + 1) * m);
         parallel_for(opt_.n_threads, half + 1, [&](std::size_t a) {
             float* row = ws.kernel.data() + a * m;
             const double da2 = static_cast<double>(a * a) * h2;
             for (std::size_t b = 0; b <= half; ++b) row[b] = static_cast<float>(f(da2 + static_cast<double>(b * b) * h2));
             for (std::size_t b = half + 1; b < m; ++b) row[b] = row[m - b];
         });
-        parallel_for(opt_.n_threads, half - 1, [&](std::size_t t) {
-            const std::size_t a = half + 1 + t;
-            std::copy(ws.kernel.data() + (m - a) * m, ws.kernel.data() + (m - a + 1) * m, ws.kernel.data() + a * m);
-        });
         const std::size_t nc = half + 1;
-        ws.kernel_spec.resize(m * nc);
-        ws.fft2.forward(ws.kernel.data(), ws.kernel_spec.data());
         spec.resize(m * nc);
-        for (std::size_t k = 0; k < m * nc; ++k) spec[k] = ws.kernel_spec[k].real();
+        ws.fft2.even_spectrum(ws.kernel.data(), spec.data());
     }
 
     /// Builds the kernel spectra and turns every charge grid into its potential grid (in place).

@@ -113,3 +113,29 @@ TEST(FftTransforms, TwoDimensionalAgainstNaiveDft) {
     EXPECT_THROW(RealFft2d(0, 4), InvalidArgument);
 }
 
+
+TEST(FftTransforms, EvenSpectrumEqualsForward) {
+    for (int threads : {1, 2}) {
+        for (auto [n0, n1] : {std::pair<std::size_t, std::size_t>{12, 12}, {10, 16}, {30, 30}}) {
+            std::vector<float> x(n0 * n1);
+            for (std::size_t a = 0; a < n0; ++a)
+                for (std::size_t b = 0; b < n1; ++b) {
+                    const double oa = double(std::min(a, n0 - a)), ob = double(std::min(b, n1 - b));
+                    x[a * n1 + b] = float(1.0 / (1.0 + oa * oa + 0.3 * ob * ob));  // even in both axes
+                }
+            RealFft2d f(n0, n1, threads);
+            const std::size_t nc = n1 / 2 + 1;
+            std::vector<std::complex<float>> X(n0 * nc);
+            f.forward(x.data(), X.data());
+            std::vector<float> e(n0 * nc);
+            f.even_spectrum(x.data(), e.data());
+            for (std::size_t k = 0; k < e.size(); ++k) {
+                EXPECT_NEAR(e[k], X[k].real(), 1e-5 * (1 + std::abs(X[k].real()))) << n0 << "x" << n1 << " at " << k;
+                EXPECT_NEAR(X[k].imag(), 0.0f, 1e-4);  // the spectrum of an even array is real
+            }
+        }
+    }
+    RealFft2d odd(7, 8);
+    std::vector<float> x(56), s(7 * 5);
+    EXPECT_THROW(odd.even_spectrum(x.data(), s.data()), InvalidArgument);
+}
