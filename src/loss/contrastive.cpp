@@ -55,6 +55,10 @@ void validate(const ContrastiveLossParams& p) {
     require(!std::isnan(p.clamp_low) && !std::isnan(p.clamp_high) && p.clamp_low < p.clamp_high,
             "clamp_low must be below clamp_high");
     require(p.mode != ContrastiveMode::nce || p.nce_m >= 1, "nce needs at least one negative sample");
+    // cne computes log(1 − q) with q = exp(cos/τ) >= e^(−1/τ), which is NaN once q > 1: refuse instead
+    require(p.mode != ContrastiveMode::umap || p.metric == ContrastiveMetric::euclidean,
+            "loss_mode umap needs the euclidean (Cauchy) similarity: with cosine, q can exceed 1 and log(1 - q) "
+            "is undefined");
 }
 
 double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, const double* head,
@@ -69,8 +73,12 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
     const CauchyKernel cauchy{p.eps};
     const CosineKernel cosine{p.temperature};
 
-    // x_t: the variable the score is a function of (D = d² for Euclidean, q for cosine).
-    std::vector<double> x(n_others), q(n_others);
+    // x_t: the variable the score is a function of (D = d² for Euclidean, q for cosine). Scratch is per thread:
+    // this runs once per head in the training loop, so it must not allocate.
+    thread_local std::vector<double> x, q, dx, dq;
+    x.resize(n_others);
+    q.resize(n_others);
+    dx.assign(n_others, 0.0);
     for (std::size_t t = 0; t < n_others; ++t) {
         if (euclid) {
             x[t] = squared_distance(head, others[t], d);
@@ -80,7 +88,6 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
         }
     }
     // dL/dx_t, filled per mode; then chained to the positions.
-    std::vector<double> dx(n_others, 0.0);
     double loss = 0.0;
     const double Z = std::exp(p.log_Z);
     const double Zm = Z * static_cast<double>(p.nce_m);
@@ -92,7 +99,7 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
         for (std::size_t t = first; t < n_others; ++t) S += clamped(q[t]);
         loss = -scale * (std::log(clamped(q[0])) - std::log(S) / p.spec);
         // dL/dq_t before the kernel derivative
-        std::vector<double> dq(n_others, 0.0);
+        dq.assign(n_others, 0.0);
         if (clamp_ok(q[0])) dq[0] += -scale / q[0];
         for (std::size_t t = first; t < n_others; ++t)
             if (clamp_ok(q[t])) dq[t] += scale / (p.spec * S);

@@ -34,9 +34,9 @@ TEST(Umap, EdgeScheduleAndPruning) {
     EXPECT_EQ(p.nnz(), 4u);
     auto s = UmapEdgeSchedule::make(p, 200, 5);
     EXPECT_DOUBLE_EQ(s.epochs_per_sample[0], 1.0);
-    EXPECT_DOUBLE_EQ(s.epochs_per_sample[1], 2.0);  // row 1: (1,0) w 1, (1,2) w 0.5
+    EXPECT_DOUBLE_EQ(s.epochs_per_sample[1], 1.0);  // row 1: (1,0) w 1, (1,2) w 0.5
     EXPECT_DOUBLE_EQ(s.epochs_per_sample[2], 2.0);
-    EXPECT_DOUBLE_EQ(s.next_negative[1], 2.0 / 5);
+    EXPECT_DOUBLE_EQ(s.next_negative[2], 2.0 / 5);
 }
 
 TEST(Umap, QualityOnFashionMnist) {
