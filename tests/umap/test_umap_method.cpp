@@ -2,6 +2,7 @@
 // transform, n_components, and errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
