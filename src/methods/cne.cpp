@@ -195,6 +195,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     const std::size_t B = std::min(o.batch_size, n_edges);
     const std::size_t n_batches = std::max<std::size_t>(1, n_edges / B);  // cne drops the last partial batch
     const std::size_t two_b = 2 * B;
+    require(two_b < (std::size_t(1) << 32), "CNE: batch_size must be below 2^31 (slots are 32-bit)");
     const bool full_batch = o.negative_samples < 0 || static_cast<std::size_t>(o.negative_samples) + 2 >= two_b;
     const std::size_t m = full_batch ? (two_b >= 2 ? two_b - 2 : 0) : static_cast<std::size_t>(o.negative_samples);
     require(m >= 1, "CNE: a batch of " + std::to_string(B) + " edges leaves no negative samples");
