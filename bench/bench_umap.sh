@@ -6,7 +6,8 @@
 # (kNN recall@10, 10-NN accuracy, trustworthiness and distance Spearman on 10 000 query points).
 # Usage (from the repository root, with a build in build/ and bench/setup_bench_env.sh done):
 #   bench/bench_umap.sh [REPEATS]
-# Environment: THREADS (2), OUT (out/bench_umap), PY (.venv-bench/bin/python), CNE_PY (.venv-cne/bin/python).
+# Environment: THREADS (2), OUT (out/bench_umap), PY (.venv-bench/bin/python), CNE_PY (.venv-cne/bin/python),
+# X / L (data and labels; a small subset gives a quick check of the script itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=${1:-3}
@@ -16,8 +17,8 @@ PY=${PY:-.venv-bench/bin/python}
 CNE_PY=${CNE_PY:-.venv-cne/bin/python}
 NEMBED=./build/nembed
 mkdir -p "$OUT"
-[ -f out/fmnist_pca50.npy ] || $PY bench/peers/prepare_fmnist.py out
-X=out/fmnist_pca50.npy; L=out/fmnist_labels.npy
+X=${X:-out/fmnist_pca50.npy}; L=${L:-out/fmnist_labels.npy}
+[ -f "$X" ] || $PY bench/peers/prepare_fmnist.py out
 HAVE_CNE=0
 [ -x "$CNE_PY" ] && "$CNE_PY" -c "import cne, torch" 2>/dev/null && HAVE_CNE=1
 [ "$HAVE_CNE" = 1 ] || echo "cne not available ($CNE_PY cannot import cne and torch): skipping cne"
