@@ -1,4 +1,4 @@
-"""nembed: neighbour embeddings on a C++20 core, with openTSNE's API.
+"""nembed: neighbour embeddings on a C++20 core: t-SNE (openTSNE's API), UMAP (umap-learn's), CNE (cne's).
 
 >>> from nembed import TSNE
 >>> embedding = TSNE(random_state=0).fit(X)        # doctest: +SKIP
@@ -7,10 +7,12 @@
 from . import _core
 from . import affinity, callbacks, initialization, nearest_neighbors
 from .tsne import TSNE, OptimizationInterrupt, PartialTSNEEmbedding, TSNEEmbedding
+from .umap import UMAP, find_ab_params
+from .cne import CNE
 
 __version__: str = _core.__version__
 
-__all__ = ["TSNE", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt", "affinity", "initialization",
+__all__ = ["TSNE", "UMAP", "CNE", "find_ab_params", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt", "affinity", "initialization",
            "nearest_neighbors", "callbacks", "sklearn", "plot", "io", "__version__"]
 
 

@@ -1,0 +1,134 @@
+#pragma once
+/// @file cne.hpp
+/// Contrastive neighbour embeddings with cne's model and defaults (contrastive-ne 0.3.8; contrastive.md §1): UMAP's,
+/// NEG (Neg-t-SNE), NCE (NCVis) and InfoNCE (InfoNC-t-SNE) losses (loss/contrastive.hpp) with the Cauchy or cosine
+/// similarity (kernel/contrastive_kernel.hpp), in-batch negative sampling (repulsion/negative_sampling.hpp),
+/// SGD or Adam (optim/) with cne's learning-rate schedules, and cne's spectrum parameter s.
+///
+/// Pipeline: a binary, union-symmetrised kNN graph (k = 15, self excluded) → PCA initialisation with PC1 std 1 →
+/// epochs, each one pass over every directed edge, shuffled, in batches of b heads; per batch every head draws m
+/// negatives uniformly from the other 2b − 1 batch slots (or all 2b − 2 others: full-batch), the batch loss is the
+/// sum over heads, gradients are clipped by value at 4 and one optimizer step is taken.
+///
+/// Spectrum (priority s > Z_bar > neg_spec for NEG; s > ince_spec for InfoNCE):
+///   NEG:  Z̄(s) = Z_tsne·(Z_umap/Z_tsne)^s, Z_tsne = 100·n, Z_umap = n²/m;  ξ = neg_spec = m·Z̄/n²
+///         (s = 0: ξ = 100·m/n, t-SNE-like; s = 1: ξ = 1, UMAP-like; nothing given: ξ = 1, no spectrum).
+///         cne's README and current source use Z_umap = n²/m; contrastive.md notes that 0.3.8's code had n²/5 —
+///         the two agree at the default m = 5.
+///   InfoNCE: ρ = ince_spec = 4^s (nothing given: s = 0, exact InfoNC-t-SNE).
+/// Early exaggeration (cne): for neg and infonce when s is in effect, the first ⌊n_epochs/3⌋ epochs use max(s, 1).
+///
+/// Reproducibility: the epoch's shuffle is drawn from a counter-based stream per epoch, negatives from a stream per
+/// (epoch, head slot); per-head losses and gradients are computed in parallel from the positions at the start of the
+/// step, then added into the gradient in a fixed (head, sample) order. So the result is bitwise the same for any
+/// number of threads. Deviation from cne: cne drops the last partial batch of every epoch (and so trains nothing
+/// when the graph has fewer directed edges than b); here the partial batch is dropped too unless it is the only one.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/loss/contrastive.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "nembed/optim/schedule.hpp"
+
+namespace nembed {
+
+enum class CneOptimizer { sgd, adam };
+CneOptimizer parse_cne_optimizer(const std::string& name);
+std::string to_string(CneOptimizer o);
+
+enum class CneInit { pca, random, user };
+
+/// Called before training with epoch −1 and after every epoch e (0-based) with e % save_freq == 0, with the mean
+/// per-head loss of that epoch (NaN at −1) and the embedding; returning true stops the run.
+using CneCallback = std::function<bool(int epoch, double loss, MatrixView<double> Y)>;
+/// Progress after every epoch: (epochs done, n_epochs, mean per-head loss of the epoch, seconds so far).
+using CneProgress = std::function<void(int epoch, int n_epochs, double loss, double elapsed)>;
+
+struct CneTimings {
+    double knn = 0, graph = 0, init = 0, optimize = 0;
+};
+
+/// cne's CNE / ContrastiveEmbedding parameters, with CNE's defaults.
+struct CneOptions {
+    std::size_t k = 15;                       ///< kNN graph neighbours (self excluded)
+    std::size_t n_components = 2;             ///< cne's embd_dim
+    ContrastiveMode loss_mode = ContrastiveMode::infonce;
+    ContrastiveMetric metric = ContrastiveMetric::euclidean;
+    std::optional<double> s;                  ///< the spectrum slider (see the file comment)
+    std::optional<double> Z_bar;              ///< NEG's fixed normaliser
+    std::optional<double> neg_spec;           ///< NEG's ξ
+    std::optional<double> ince_spec;          ///< InfoNCE's ρ
+    long negative_samples = 5;                ///< m; −1 = full batch (all 2b − 2 other slots)
+    std::size_t batch_size = 32768;           ///< b (2^15)
+    int n_epochs = 200;
+    std::optional<double> learning_rate;      ///< none: 1.0 (non-parametric)
+    LrAnneal anneal_lr = LrAnneal::linear;
+    double lr_min_factor = 0.0;
+    int warmup_epochs = 0;
+    double warmup_lr = 0.0;
+    CneOptimizer optimizer = CneOptimizer::sgd;
+    double momentum = 0.0;                    ///< SGD
+    double weight_decay = 0.0;
+    double temperature = 0.5;                 ///< cosine similarity; InfoNCE's loss factor τ/τ₀
+    double eps = 1.0;                         ///< Cauchy offset
+    std::optional<double> clamp_low, clamp_high;  ///< none = "auto" (1e-4 / 1 Euclidean, ∓inf cosine)
+    double Z = 1.0;                           ///< NCE's initial Z (learned as log Z at lr 0.001)
+    bool clip_grad = true;                    ///< clip gradients by value at 4
+    bool early_exaggeration = true;
+    CneInit init = CneInit::pca;
+    Matrix<double> initial_embedding;         ///< N x n_components when init == user
+    std::uint64_t seed = 0;
+    int n_jobs = 1;                           ///< threads; −1 = all cores
+    KnnMethod neighbors = KnnMethod::auto_;
+    Metric input_metric = Metric::euclidean;
+    CneCallback callback;
+    int save_freq = 25;                       ///< callback period in epochs (0 = no callback)
+    CneProgress progress;
+    bool verbose = false;
+};
+
+/// Throws InvalidArgument for any bad option (n_points: data size, 0 when unknown).
+void validate(const CneOptions& options, std::size_t n_points = 0);
+
+/// The resolved spectrum of a run: ξ (neg) or ρ (infonce), the early-exaggeration value and its epochs.
+struct CneSpectrum {
+    double spec = 1.0;
+    double spec_early = 1.0;
+    int early_epochs = 0;
+};
+/// cne's mapping (see the file comment) for n points and m negatives per head.
+CneSpectrum resolve_spectrum(const CneOptions& options, std::size_t n_points, std::size_t m);
+
+struct CneResult {
+    Matrix<double> embedding;
+    CsrMatrix<double> graph;           ///< the binary symmetric kNN graph
+    std::vector<double> epoch_losses;  ///< mean per-head loss of every epoch run
+    double log_Z = 0.0;                ///< NCE's learned normaliser (log Z at start otherwise)
+    CneSpectrum spectrum;
+    int epochs_run = 0;
+    CneTimings timings;
+};
+
+/// The binary union-symmetrised kNN graph cne trains on (edge i–j if either lists the other).
+CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn);
+
+class CNE {
+public:
+    explicit CNE(CneOptions options = {}) : options_(std::move(options)) {}
+    /// kNN graph → init → training.
+    CneResult fit(MatrixView<float> X) const;
+    /// From a graph (any non-negative N x N matrix; its non-zeros are the edges, as cne's `graph=`) and X for the
+    /// PCA init (or an initial embedding in the options).
+    CneResult fit(const CsrMatrix<double>& graph, MatrixView<float> X = {}) const;
+    const CneOptions& options() const { return options_; }
+
+private:
+    CneOptions options_;
+};
+
+} // namespace nembed

@@ -1,0 +1,46 @@
+#pragma once
+/// @file negative_sampling.hpp
+/// The negative-sampling repulsion estimator's random draws. Every draw comes from a counter-based generator whose
+/// stream is a function of (family, epoch, item) only — item = an edge for UMAP, a head slot of a batch for cne —
+/// so the negatives of an edge in an epoch are the same whichever thread processes it and however many threads run.
+///
+///  - uniform: over all n points (umap-learn; a draw equal to the head is skipped by the caller, as umap-learn does);
+///  - in-batch: over the 2b slots of a batch (b heads, then their b partners) other than the head's own slot,
+///    uniform with replacement (cne; the partner can be drawn).
+#include <cstddef>
+#include <cstdint>
+
+#include "nembed/core/random.hpp"
+
+namespace nembed {
+
+/// Stream families, so that different uses of one seed never share a stream.
+enum class SamplingFamily : std::uint64_t {
+    umap_fit = 1, umap_transform = 2, cne_negatives = 3, cne_shuffle = 4, umap_init = 5
+};
+
+/// A 64-bit stream id from (family, epoch, item): splitmix64 finalisers of a packed key (collisions ~2^-64).
+inline std::uint64_t sampling_stream(SamplingFamily family, std::uint64_t epoch, std::uint64_t item) {
+    auto mix = [](std::uint64_t z) {
+        z += 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    };
+    return mix(mix(mix(static_cast<std::uint64_t>(family)) ^ epoch) ^ item);
+}
+
+/// The generator for one (epoch, item).
+inline Rng sampling_rng(std::uint64_t seed, SamplingFamily family, std::uint64_t epoch, std::uint64_t item) {
+    return Rng(seed, sampling_stream(family, epoch, item));
+}
+
+/// One uniform draw over [0, n).
+inline std::size_t draw_uniform(Rng& rng, std::size_t n) { return static_cast<std::size_t>(rng.below(n)); }
+
+/// One in-batch draw for the head in slot h of a batch of `two_b` slots: uniform over the other two_b − 1 slots.
+inline std::size_t draw_in_batch(Rng& rng, std::size_t h, std::size_t two_b) {
+    return (h + 1 + static_cast<std::size_t>(rng.below(two_b - 1))) % two_b;
+}
+
+} // namespace nembed

@@ -1,0 +1,185 @@
+// nembed._core UMAP and CNE: UmapState (nembed::UmapEmbedding), cne_fit (nembed::CNE), find_ab_params.
+// The Python classes nembed.UMAP and nembed.CNE (nembed/umap.py, nembed/cne.py) hold parameters and call these.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common.hpp"
+#include "nembed/methods/cne.hpp"
+#include "nembed/methods/umap.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using namespace nembed_py;
+
+namespace {
+
+nb::dict umap_timings(const nembed::UmapTimings& t) {
+    nb::dict d;
+    d["knn"] = t.knn;
+    d["graph"] = t.graph;
+    d["init"] = t.init;
+    d["optimize"] = t.optimize;
+    return d;
+}
+
+} // namespace
+
+void bind_umap(nb::module_& m) {
+    m.def(
+        "find_ab_params",
+        [](double spread, double min_dist) {
+            auto c = nembed::find_ab_params(spread, min_dist);
+            return nb::make_tuple(c.a, c.b);
+        },
+        "spread"_a, "min_dist"_a, "umap-learn's find_ab_params: (a, b) of 1/(1 + a x^(2b)).");
+
+    nb::class_<nembed::UmapEmbedding>(m, "UmapState", "Resumable UMAP state (nembed::UmapEmbedding).")
+        .def_static(
+            "prepare",
+            [](F32Mat X, std::size_t n_neighbors, std::size_t n_components, const std::string& metric,
+               std::optional<int> n_epochs, double learning_rate, const std::string& init, F64Mat init_array,
+               double min_dist, double spread, std::optional<double> a, std::optional<double> b,
+               double set_op_mix_ratio, double local_connectivity, double repulsion_strength,
+               double negative_sample_rate, std::uint64_t seed, std::uint64_t transform_seed, int n_threads,
+               const std::string& neighbors, bool verbose, bool handle_sigint) {
+                nembed::UmapOptions o;
+                o.n_neighbors = n_neighbors;
+                o.n_components = n_components;
+                o.metric = nembed::parse_metric(metric);
+                o.n_epochs = n_epochs;
+                o.learning_rate = learning_rate;
+                if (init == "user") {
+                    o.init = nembed::UmapInit::user;
+                    o.initial_embedding = to_matrix(init_array);
+                } else {
+                    o.init = nembed::parse_umap_init(init);
+                }
+                o.min_dist = min_dist;
+                o.spread = spread;
+                o.a = a;
+                o.b = b;
+                o.set_op_mix_ratio = set_op_mix_ratio;
+                o.local_connectivity = local_connectivity;
+                o.repulsion_strength = repulsion_strength;
+                o.negative_sample_rate = negative_sample_rate;
+                o.random_state = seed;
+                o.transform_seed = transform_seed;
+                nembed::require(n_threads >= 1, "n_threads must be >= 1");
+                o.n_jobs = n_threads;
+                o.neighbors = nembed::parse_knn_method(neighbors);
+                o.verbose = verbose;
+                return run_long(handle_sigint, [&] { return nembed::UMAP(o).prepare(view(X)); });
+            },
+            "X"_a, "n_neighbors"_a, "n_components"_a, "metric"_a, "n_epochs"_a.none(), "learning_rate"_a, "init"_a,
+            "init_array"_a, "min_dist"_a, "spread"_a, "a"_a.none(), "b"_a.none(), "set_op_mix_ratio"_a,
+            "local_connectivity"_a, "repulsion_strength"_a, "negative_sample_rate"_a, "seed"_a, "transform_seed"_a,
+            "n_threads"_a, "neighbors"_a, "verbose"_a, "handle_sigint"_a)
+        .def(
+            "optimize",
+            [](nembed::UmapEmbedding& e, int n_more, nb::object callback, int every, bool handle_sigint) {
+                nembed::OptimizeCallback cb = make_callback(callback);
+                nembed::UmapCallback ucb;
+                if (cb) ucb = [cb](int ep, double loss, nembed::MatrixView<double> Y) { return cb(ep, loss, Y); };
+                return run_long(handle_sigint, [&] { return e.optimize(n_more, ucb, every); });
+            },
+            "n_more"_a, "callback"_a.none(), "callbacks_every_epochs"_a, "handle_sigint"_a,
+            "Runs up to n_more further epochs (all remaining when < 0); returns the number run.")
+        .def(
+            "transform",
+            [](const nembed::UmapEmbedding& e, F32Mat X, bool handle_sigint) {
+                return to_numpy(run_long(handle_sigint, [&] { return e.transform(view(X)); }));
+            },
+            "X"_a, "handle_sigint"_a)
+        .def_prop_ro("embedding", [](const nembed::UmapEmbedding& e) { return copy_to_numpy(e.embedding().view()); },
+                     nb::rv_policy::move)
+        .def_prop_ro("graph", [](const nembed::UmapEmbedding& e) { return from_csr(e.graph()); }, nb::rv_policy::move)
+        .def_prop_ro("a", [](const nembed::UmapEmbedding& e) { return e.curve().a; })
+        .def_prop_ro("b", [](const nembed::UmapEmbedding& e) { return e.curve().b; })
+        .def_prop_ro("n_epochs", &nembed::UmapEmbedding::n_epochs)
+        .def_prop_ro("epochs_done", &nembed::UmapEmbedding::epochs_done)
+        .def_prop_ro("last_loss", &nembed::UmapEmbedding::last_loss)
+        .def_prop_ro("timings", [](const nembed::UmapEmbedding& e) { return umap_timings(e.timings()); });
+
+    m.def(
+        "cne_fit",
+        [](F32Mat X, std::optional<I64Vec> indptr, std::optional<I32Vec> indices, std::optional<F64Vec> data,
+           std::size_t n_points, nb::dict params, F64Mat init_array, nb::object callback, bool handle_sigint) {
+            nembed::CneOptions o;
+            auto get = [&](const char* key) { return nb::borrow(params[key]); };
+            auto opt_double = [&](const char* key) -> std::optional<double> {
+                nb::object v = get(key);
+                if (v.is_none()) return std::nullopt;
+                return nb::cast<double>(v);
+            };
+            o.k = nb::cast<std::size_t>(get("k"));
+            o.n_components = nb::cast<std::size_t>(get("embd_dim"));
+            o.loss_mode = nembed::parse_contrastive_mode(nb::cast<std::string>(get("loss_mode")));
+            o.metric = nembed::parse_contrastive_metric(nb::cast<std::string>(get("metric")));
+            o.s = opt_double("s");
+            o.Z_bar = opt_double("Z_bar");
+            o.neg_spec = opt_double("neg_spec");
+            o.ince_spec = opt_double("ince_spec");
+            o.negative_samples = nb::cast<long>(get("negative_samples"));
+            o.batch_size = nb::cast<std::size_t>(get("batch_size"));
+            o.n_epochs = nb::cast<int>(get("n_epochs"));
+            o.learning_rate = opt_double("learning_rate");
+            o.anneal_lr = nembed::parse_lr_anneal(nb::cast<std::string>(get("anneal_lr")));
+            o.lr_min_factor = nb::cast<double>(get("lr_min_factor"));
+            o.warmup_epochs = nb::cast<int>(get("warmup_epochs"));
+            o.warmup_lr = nb::cast<double>(get("warmup_lr"));
+            o.optimizer = nembed::parse_cne_optimizer(nb::cast<std::string>(get("optimizer")));
+            o.momentum = nb::cast<double>(get("momentum"));
+            o.weight_decay = nb::cast<double>(get("weight_decay"));
+            o.temperature = nb::cast<double>(get("temperature"));
+            o.eps = nb::cast<double>(get("eps"));
+            o.clamp_low = opt_double("clamp_low");
+            o.clamp_high = opt_double("clamp_high");
+            o.Z = nb::cast<double>(get("Z"));
+            o.clip_grad = nb::cast<bool>(get("clip_grad"));
+            o.early_exaggeration = nb::cast<bool>(get("early_exaggeration"));
+            o.seed = nb::cast<std::uint64_t>(get("seed"));
+            o.n_jobs = nb::cast<int>(get("n_jobs"));
+            o.neighbors = nembed::parse_knn_method(nb::cast<std::string>(get("neighbors")));
+            o.save_freq = nb::cast<int>(get("save_freq"));
+            o.verbose = nb::cast<bool>(get("verbose"));
+            if (init_array.shape(0) > 0) {
+                o.init = nembed::CneInit::user;
+                o.initial_embedding = to_matrix(init_array);
+            } else {
+                o.init = nb::cast<std::string>(get("init")) == "random" ? nembed::CneInit::random : nembed::CneInit::pca;
+            }
+            nembed::OptimizeCallback cb = make_callback(callback);
+            if (cb) o.callback = [cb](int ep, double loss, nembed::MatrixView<double> Y) { return cb(ep, loss, Y); };
+            nembed::CneResult r;
+            if (indptr) {
+                nembed::require(indices.has_value() && data.has_value(), "graph: indptr, indices and data are needed");
+                auto g = to_csr(*indptr, *indices, *data, n_points, n_points);
+                r = run_long(handle_sigint, [&] { return nembed::CNE(o).fit(g, view(X)); });
+            } else {
+                r = run_long(handle_sigint, [&] { return nembed::CNE(o).fit(view(X)); });
+            }
+            nb::dict out;
+            out["graph"] = from_csr(r.graph);
+            out["embedding"] = to_numpy(std::move(r.embedding));
+            out["losses"] = r.epoch_losses;
+            out["log_Z"] = r.log_Z;
+            out["spec"] = r.spectrum.spec;
+            out["spec_early"] = r.spectrum.spec_early;
+            out["early_epochs"] = r.spectrum.early_epochs;
+            out["epochs_run"] = r.epochs_run;
+            nb::dict t;
+            t["knn"] = r.timings.knn;
+            t["graph"] = r.timings.graph;
+            t["init"] = r.timings.init;
+            t["optimize"] = r.timings.optimize;
+            out["timings"] = t;
+            return out;
+        },
+        "X"_a, "indptr"_a.none(), "indices"_a.none(), "data"_a.none(), "n_points"_a, "params"_a, "init_array"_a,
+        "callback"_a.none(), "handle_sigint"_a, "cne's CNE.fit on data X or a given graph (CSR parts).");
+}

@@ -1,0 +1,169 @@
+// cne's contrastive losses with hand-written gradients (see loss/contrastive.hpp).
+#include "nembed/loss/contrastive.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "nembed/core/error.hpp"
+
+namespace nembed {
+
+namespace {
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+} // namespace
+
+ContrastiveMetric parse_contrastive_metric(const std::string& name) {
+    const std::string s = lower(name);
+    if (s == "euclidean" || s == "cauchy") return ContrastiveMetric::euclidean;
+    if (s == "cosine") return ContrastiveMetric::cosine;
+    throw InvalidArgument("unknown contrastive metric '" + name + "' (expected euclidean or cosine)");
+}
+std::string to_string(ContrastiveMetric m) { return m == ContrastiveMetric::euclidean ? "euclidean" : "cosine"; }
+
+ContrastiveMode parse_contrastive_mode(const std::string& name) {
+    const std::string s = lower(name);
+    if (s == "umap") return ContrastiveMode::umap;
+    if (s == "neg" || s == "neg_sample") return ContrastiveMode::neg;
+    if (s == "nce") return ContrastiveMode::nce;
+    if (s == "infonce") return ContrastiveMode::infonce;
+    if (s == "infonce_alt") return ContrastiveMode::infonce_alt;
+    throw InvalidArgument("unknown loss mode '" + name + "' (expected umap, neg, nce, infonce or infonce_alt)");
+}
+std::string to_string(ContrastiveMode m) {
+    switch (m) {
+        case ContrastiveMode::umap: return "umap";
+        case ContrastiveMode::neg: return "neg";
+        case ContrastiveMode::nce: return "nce";
+        case ContrastiveMode::infonce: return "infonce";
+        case ContrastiveMode::infonce_alt: return "infonce_alt";
+    }
+    return "?";
+}
+
+void validate(const ContrastiveLossParams& p) {
+    require(std::isfinite(p.eps) && p.eps >= 0, "eps must be finite and >= 0");
+    require(std::isfinite(p.temperature) && p.temperature > 0, "temperature must be positive");
+    require(std::isfinite(p.base_temperature) && p.base_temperature > 0, "base_temperature must be positive");
+    require(std::isfinite(p.spec) && p.spec > 0, "the spectrum parameter (neg_spec / ince_spec) must be positive");
+    require(std::isfinite(p.log_Z), "log_Z must be finite");
+    require(!std::isnan(p.clamp_low) && !std::isnan(p.clamp_high) && p.clamp_low < p.clamp_high,
+            "clamp_low must be below clamp_high");
+    require(p.mode != ContrastiveMode::nce || p.nce_m >= 1, "nce needs at least one negative sample");
+    // cne computes log(1 − q) with q = exp(cos/τ) >= e^(−1/τ), which is NaN once q > 1: refuse instead
+    require(p.mode != ContrastiveMode::umap || p.metric == ContrastiveMetric::euclidean,
+            "loss_mode umap needs the euclidean (Cauchy) similarity: with cosine, q can exceed 1 and log(1 - q) "
+            "is undefined");
+}
+
+double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, const double* head,
+                             const double* const* others, std::size_t n_others, double* g_head,
+                             double* const* g_others, double* g_log_Z) {
+    require(n_others >= 1, "contrastive loss: the positive partner is missing");
+    const bool want_grad = g_head != nullptr && g_others != nullptr;
+    const bool euclid = p.metric == ContrastiveMetric::euclidean;
+    const double lo = p.clamp_low, hi = p.clamp_high;
+    auto clamp_ok = [&](double v) { return v >= lo && v <= hi; };  // torch.clamp passes gradient inside [lo, hi]
+    auto clamped = [&](double v) { return std::min(hi, std::max(lo, v)); };
+    const CauchyKernel cauchy{p.eps};
+    const CosineKernel cosine{p.temperature};
+
+    // x_t: the variable the score is a function of (D = d² for Euclidean, q for cosine). Scratch is per thread:
+    // this runs once per head in the training loop, so it must not allocate.
+    thread_local std::vector<double> x, q, dx, dq;
+    x.resize(n_others);
+    q.resize(n_others);
+    dx.assign(n_others, 0.0);
+    for (std::size_t t = 0; t < n_others; ++t) {
+        if (euclid) {
+            x[t] = squared_distance(head, others[t], d);
+            q[t] = cauchy.value(x[t]);
+        } else {
+            q[t] = x[t] = cosine.value(head, others[t], d);
+        }
+    }
+    // dL/dx_t, filled per mode; then chained to the positions.
+    double loss = 0.0;
+    const double Z = std::exp(p.log_Z);
+    const double Zm = Z * static_cast<double>(p.nce_m);
+
+    if (p.mode == ContrastiveMode::infonce || p.mode == ContrastiveMode::infonce_alt) {
+        const double scale = p.temperature / p.base_temperature;
+        const std::size_t first = p.mode == ContrastiveMode::infonce ? 0 : 1;
+        double S = 0;
+        for (std::size_t t = first; t < n_others; ++t) S += clamped(q[t]);
+        loss = -scale * (std::log(clamped(q[0])) - std::log(S) / p.spec);
+        // dL/dq_t before the kernel derivative
+        dq.assign(n_others, 0.0);
+        if (clamp_ok(q[0])) dq[0] += -scale / q[0];
+        for (std::size_t t = first; t < n_others; ++t)
+            if (clamp_ok(q[t])) dq[t] += scale / (p.spec * S);
+        for (std::size_t t = 0; t < n_others; ++t) dx[t] = euclid ? dq[t] * cauchy.derivative(x[t]) : dq[t];
+    } else {
+        double dlogZ = 0.0;
+        for (std::size_t t = 0; t < n_others; ++t) {
+            // e and de/dx, de/dlogZ
+            double e = 0, de = 0, deZ = 0;
+            switch (p.mode) {
+                case ContrastiveMode::umap:
+                    e = q[t];
+                    de = euclid ? cauchy.derivative(x[t]) : 1.0;
+                    break;
+                case ContrastiveMode::neg:
+                    if (euclid) {
+                        e = 1.0 / (1.0 + p.spec * (x[t] + p.eps));
+                        de = -p.spec * e * e;
+                    } else {
+                        e = q[t] / (q[t] + p.spec);
+                        de = p.spec / ((q[t] + p.spec) * (q[t] + p.spec));
+                    }
+                    break;
+                case ContrastiveMode::nce:
+                    if (euclid) {
+                        e = 1.0 / (1.0 + (x[t] + p.eps) * Zm);
+                        de = -Zm * e * e;
+                        deZ = -(x[t] + p.eps) * Zm * e * e;
+                    } else {
+                        e = q[t] / (q[t] + Zm);
+                        de = Zm / ((q[t] + Zm) * (q[t] + Zm));
+                        deZ = -q[t] * Zm / ((q[t] + Zm) * (q[t] + Zm));
+                    }
+                    break;
+                default: break;
+            }
+            double dLde;
+            if (t == 0) {
+                loss -= std::log(clamped(e));
+                dLde = clamp_ok(e) ? -1.0 / e : 0.0;
+            } else {
+                loss -= std::log(clamped(1.0 - e));
+                dLde = clamp_ok(1.0 - e) ? 1.0 / (1.0 - e) : 0.0;
+            }
+            dx[t] = dLde * de;
+            dlogZ += dLde * deZ;
+        }
+        if (g_log_Z && p.mode == ContrastiveMode::nce) *g_log_Z += dlogZ;
+    }
+    if (!want_grad) return loss;
+    for (std::size_t t = 0; t < n_others; ++t) {
+        if (dx[t] == 0.0) continue;
+        if (euclid) {
+            const double c = 2.0 * dx[t];
+            for (std::size_t k = 0; k < d; ++k) {
+                const double g = c * (head[k] - others[t][k]);
+                g_head[k] += g;
+                g_others[t][k] -= g;
+            }
+        } else {
+            cosine.value(head, others[t], d, dx[t], g_head, g_others[t]);
+        }
+    }
+    return loss;
+}
+
+} // namespace nembed

@@ -1,0 +1,452 @@
+// UMAP (methods/umap.hpp): umap-learn's model, optimised with a thread-count-independent row scheme.
+#include "nembed/methods/umap.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/interrupt.hpp"
+#include "nembed/core/log.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/init/pca.hpp"
+#include "nembed/init/spectral.hpp"
+#include "nembed/kernel/contrastive_kernel.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
+
+namespace nembed {
+
+namespace {
+
+std::uint64_t resolve_seed(const std::optional<std::uint64_t>& s) {
+    if (s) return *s;
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+// One epoch of umap-learn's per-edge SGD over the rows of `graph` (heads H, tails read from the snapshot T).
+// Returns the summed loss of the sampled pairs (and their count in *n_pairs) when want_loss.
+struct EpochArgs {
+    const CsrMatrix<double>* graph;
+    UmapEdgeSchedule* schedule;
+    UmapCurve curve;
+    double alpha;
+    double gamma;
+    int epoch;
+    std::uint64_t seed;
+    SamplingFamily family;
+    bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
+};
+
+double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs& a, int n_threads, bool want_loss,
+                 double* n_pairs) {
+    const auto& g = *a.graph;
+    auto& s = *a.schedule;
+    const std::size_t d = H.cols(), n_tail = T.rows();
+    const double n = a.epoch;
+    std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
+    parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
+        std::vector<double> y(d);
+        for (std::size_t i = rb; i < re; ++i) {
+            std::copy(H.row(i), H.row(i) + d, y.begin());
+            double loss = 0, pairs = 0;
+            for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
+                if (s.next_sample[p] > n) continue;
+                const double* yj = T.row(static_cast<std::size_t>(g.indices[p]));
+                const int reps = a.self_graph ? 2 : 1;
+                for (int r = 0; r < reps; ++r) {
+                    const double d2 = squared_distance(y.data(), yj, d);
+                    const double c = umap_attraction_coeff(d2, a.curve);
+                    for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(-c * (y[k] - yj[k])) * a.alpha;
+                    if (want_loss) {
+                        loss += std::log1p(a.curve.a * std::pow(d2, a.curve.b));
+                        pairs += 1;
+                    }
+                }
+                s.next_sample[p] += s.epochs_per_sample[p];
+                const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
+                const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
+                if (n_neg > 0) {
+                    Rng rng = sampling_rng(a.seed, a.family, static_cast<std::uint64_t>(a.epoch),
+                                           static_cast<std::uint64_t>(p));
+                    for (long t = 0; t < n_neg; ++t) {
+                        const std::size_t kk = draw_uniform(rng, n_tail);
+                        if (a.self_graph && kk == i) continue;  // umap-learn skips a draw of the head itself
+                        const double* yk = T.row(kk);
+                        const double d2 = squared_distance(y.data(), yk, d);
+                        if (d2 <= 0) continue;
+                        const double c = umap_repulsion_coeff(d2, a.curve, a.gamma);
+                        for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(c * (y[k] - yk[k])) * a.alpha;
+                        if (want_loss) {
+                            const double ad = a.curve.a * std::pow(d2, a.curve.b);
+                            loss -= a.gamma * std::log(std::max(ad / (1.0 + ad), 1e-300));
+                            pairs += 1;
+                        }
+                    }
+                }
+                s.next_negative[p] += static_cast<double>(n_neg) * epns;
+            }
+            std::copy(y.begin(), y.end(), H.row(i));
+            if (want_loss) {
+                row_loss[i] = loss;
+                row_pairs[i] = pairs;
+            }
+        }
+    });
+    if (!want_loss) return 0.0;
+    // summed in row order: independent of the thread count
+    *n_pairs = std::accumulate(row_pairs.begin(), row_pairs.end(), 0.0);
+    return std::accumulate(row_loss.begin(), row_loss.end(), 0.0);
+}
+
+// umap-learn: alpha is lr during epochs 0 and 1, then lr·(1 − (n − 1)/E) (it is updated after each epoch).
+double umap_alpha(double lr, int epoch, int n_epochs) {
+    return epoch == 0 ? lr : lr * (1.0 - static_cast<double>(epoch - 1) / n_epochs);
+}
+
+// [0, 10] per dimension, as umap-learn does to every initialisation.
+void rescale_0_10(Matrix<double>& Y) {
+    for (std::size_t k = 0; k < Y.cols(); ++k) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (std::size_t i = 0; i < Y.rows(); ++i) {
+            lo = std::min(lo, Y(i, k));
+            hi = std::max(hi, Y(i, k));
+        }
+        require(std::isfinite(lo) && std::isfinite(hi), "UMAP: the initial embedding has non-finite values");
+        if (hi <= lo) {
+            warn("UMAP: dimension " + std::to_string(k) + " of the initial embedding is constant; set to 5");
+            for (std::size_t i = 0; i < Y.rows(); ++i) Y(i, k) = 5.0;
+            continue;
+        }
+        for (std::size_t i = 0; i < Y.rows(); ++i) Y(i, k) = 10.0 * (Y(i, k) - lo) / (hi - lo);
+    }
+}
+
+Matrix<double> uniform_init(std::size_t n, std::size_t d, std::uint64_t seed) {
+    Matrix<double> Y(n, d);
+    for (std::size_t i = 0; i < n; ++i) {
+        Rng rng = sampling_rng(seed, SamplingFamily::umap_init, 1, i);
+        for (std::size_t k = 0; k < d; ++k) Y(i, k) = rng.uniform(-10.0, 10.0);
+    }
+    return Y;
+}
+
+// umap-learn's noisy_scale_coords: largest |coordinate| 10, then N(0, 1e-4²) noise.
+void scale_to_10_with_noise(Matrix<double>& Y, std::uint64_t seed) {
+    double m = 0;
+    for (double v : Y.storage()) m = std::max(m, std::abs(v));
+    require(m > 0 && std::isfinite(m), "UMAP: the initial layout is all zeros or non-finite");
+    for (std::size_t i = 0; i < Y.rows(); ++i) {
+        Rng rng = sampling_rng(seed, SamplingFamily::umap_init, 2, i);
+        for (std::size_t k = 0; k < Y.cols(); ++k) Y(i, k) = Y(i, k) * (10.0 / m) + rng.normal(0.0, 1e-4);
+    }
+}
+
+std::size_t count_components(const CsrMatrix<double>& g) {
+    std::vector<std::size_t> parent(g.n_rows);
+    std::iota(parent.begin(), parent.end(), std::size_t(0));
+    auto find = [&](std::size_t x) {
+        while (parent[x] != x) x = parent[x] = parent[parent[x]];
+        return x;
+    };
+    for (std::size_t i = 0; i < g.n_rows; ++i)
+        for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
+            std::size_t a = find(i), b = find(static_cast<std::size_t>(g.indices[p]));
+            if (a != b) parent[std::max(a, b)] = std::min(a, b);
+        }
+    std::size_t c = 0;
+    for (std::size_t i = 0; i < g.n_rows; ++i) c += find(i) == i;
+    return c;
+}
+
+} // namespace
+
+UmapInit parse_umap_init(const std::string& name) {
+    std::string s = name;
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "spectral") return UmapInit::spectral;
+    if (s == "pca") return UmapInit::pca;
+    if (s == "random") return UmapInit::random;
+    throw InvalidArgument("unknown UMAP init '" + name + "' (expected spectral, pca, random or an array)");
+}
+std::string to_string(UmapInit i) {
+    switch (i) {
+        case UmapInit::spectral: return "spectral";
+        case UmapInit::pca: return "pca";
+        case UmapInit::random: return "random";
+        case UmapInit::user: return "user";
+    }
+    return "?";
+}
+
+void validate(const UmapOptions& o, std::size_t n_points) {
+    require(o.n_neighbors >= 2, "n_neighbors must be >= 2 (it counts the point itself), got " +
+                                    std::to_string(o.n_neighbors));
+    require(n_points == 0 || o.n_neighbors <= n_points, "n_neighbors (" + std::to_string(o.n_neighbors) +
+                                                            ") must not exceed the number of points (" +
+                                                            std::to_string(n_points) + ")");
+    require(o.n_components >= 1, "n_components must be >= 1");
+    require(!o.n_epochs || *o.n_epochs >= 0, "n_epochs must be >= 0");
+    require(std::isfinite(o.learning_rate) && o.learning_rate > 0, "learning_rate must be positive");
+    require(std::isfinite(o.spread) && o.spread > 0, "spread must be positive");
+    require(std::isfinite(o.min_dist) && o.min_dist >= 0, "min_dist must be >= 0");
+    require(o.min_dist <= o.spread, "min_dist must be less than or equal to spread");
+    require(!o.a || (std::isfinite(*o.a) && *o.a > 0), "a must be positive");
+    require(!o.b || (std::isfinite(*o.b) && *o.b > 0), "b must be positive");
+    require(o.a.has_value() == o.b.has_value(), "a and b must be given together");
+    require(std::isfinite(o.set_op_mix_ratio) && o.set_op_mix_ratio >= 0 && o.set_op_mix_ratio <= 1,
+            "set_op_mix_ratio must be in [0, 1]");
+    require(std::isfinite(o.local_connectivity) && o.local_connectivity >= 0, "local_connectivity must be >= 0");
+    require(std::isfinite(o.repulsion_strength) && o.repulsion_strength >= 0, "repulsion_strength must be >= 0");
+    require(std::isfinite(o.negative_sample_rate) && o.negative_sample_rate > 0, "negative_sample_rate must be > 0");
+    require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
+    require(o.callbacks_every_epochs >= 0, "callbacks_every_epochs must be >= 0");
+    if (o.init == UmapInit::user) {
+        require(o.initial_embedding.cols() == o.n_components,
+                "the initial embedding has " + std::to_string(o.initial_embedding.cols()) + " columns, n_components is " +
+                    std::to_string(o.n_components));
+        require(n_points == 0 || o.initial_embedding.rows() == n_points,
+                "the initial embedding has " + std::to_string(o.initial_embedding.rows()) + " rows, the data " +
+                    std::to_string(n_points));
+        require_finite(o.initial_embedding.view(), "initial embedding");
+    }
+}
+
+UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_epochs, double rate) {
+    UmapEdgeSchedule s;
+    s.negative_sample_rate = rate;
+    const std::size_t m = graph.nnz();
+    s.epochs_per_sample.assign(m, -1.0);
+    double wmax = 0;
+    for (double w : graph.values) wmax = std::max(wmax, w);
+    for (std::size_t p = 0; p < m; ++p) {
+        const double n_samples = n_epochs * (graph.values[p] / wmax);
+        if (n_samples > 0) s.epochs_per_sample[p] = static_cast<double>(n_epochs) / n_samples;
+    }
+    s.next_sample = s.epochs_per_sample;
+    s.next_negative.resize(m);
+    for (std::size_t p = 0; p < m; ++p) s.next_negative[p] = s.epochs_per_sample[p] / rate;
+    return s;
+}
+
+CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs) {
+    double wmax = 0;
+    for (double w : graph.values) wmax = std::max(wmax, w);
+    const double cut = wmax / static_cast<double>(std::max(1, n_epochs));
+    CsrMatrix<double> out;
+    out.n_rows = graph.n_rows;
+    out.n_cols = graph.n_cols;
+    out.indptr.assign(graph.n_rows + 1, 0);
+    for (std::size_t i = 0; i < graph.n_rows; ++i) {
+        for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p) {
+            if (graph.values[p] < cut || graph.values[p] <= 0) continue;
+            out.indices.push_back(graph.indices[p]);
+            out.values.push_back(graph.values[p]);
+        }
+        out.indptr[i + 1] = static_cast<offset_t>(out.indices.size());
+    }
+    return out;
+}
+
+Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d, std::uint64_t seed, int n_threads) {
+    const std::size_t n = graph.n_rows;
+    require(n >= 2, "UMAP: spectral initialisation needs at least 2 points");
+    auto fallback = [&](const std::string& why) {
+        warn("UMAP: spectral initialisation failed (" + why + "); falling back to random initialisation");
+        return uniform_init(n, d, seed);
+    };
+    if (d + 1 >= n) return fallback("n_components + 1 >= number of points");
+    const std::size_t n_comp = count_components(graph);
+    if (n_comp > 1) return fallback("the graph has " + std::to_string(n_comp) + " connected components");
+    SpectralOptions so;
+    so.seed = seed;
+    so.n_threads = n_threads;
+    so.add_jitter = false;
+    SpectralEigen eig;
+    try {
+        eig = spectral_eigenpairs(graph, d + 1, so);
+    } catch (const InvalidArgument&) {
+        throw;
+    } catch (const std::exception& e) {
+        return fallback(e.what());
+    }
+    // v solves A v = λ D v; umap-learn's vectors are those of the normalised Laplacian: u = D^½ v.
+    std::vector<double> deg(n, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+        for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p) deg[i] += graph.values[p];
+    Matrix<double> Y(n, d);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t k = 0; k < d; ++k) Y(i, k) = std::sqrt(deg[i]) * eig.eigenvectors(i, k + 1);
+    scale_to_10_with_noise(Y, seed);
+    return Y;
+}
+
+UmapEmbedding::UmapEmbedding(Matrix<double> Y, CsrMatrix<double> graph, UmapCurve curve, int n_epochs,
+                             double learning_rate, double repulsion_strength, double negative_sample_rate,
+                             std::uint64_t seed, int n_threads)
+    : Y_(std::move(Y)), graph_(std::move(graph)), curve_(curve), n_epochs_(n_epochs), learning_rate_(learning_rate),
+      gamma_(repulsion_strength), seed_(seed), n_threads_(std::max(1, n_threads)) {
+    require(graph_.n_rows == graph_.n_cols && graph_.n_rows == Y_.rows(),
+            "UmapEmbedding: the graph must be N x N with N the embedding's rows");
+    require(n_epochs >= 0, "n_epochs must be >= 0");
+    schedule_ = UmapEdgeSchedule::make(graph_, std::max(1, n_epochs), negative_sample_rate);
+}
+
+int UmapEmbedding::optimize(int n_more, const UmapCallback& callback, int every, const UmapProgress& progress) {
+    const int end = n_more < 0 ? n_epochs_ : std::min(n_epochs_, epoch_ + n_more);
+    Timer t;
+    Matrix<double> snapshot(Y_.rows(), Y_.cols());
+    const int start = epoch_;
+    for (; epoch_ < end;) {
+        if (interrupt_requested()) throw Interrupted("UMAP interrupted at epoch " + std::to_string(epoch_));
+        const bool report = callback && every > 0 && (epoch_ + 1) % every == 0;
+        std::copy(Y_.data(), Y_.data() + Y_.size(), snapshot.data());
+        EpochArgs a{&graph_, &schedule_, curve_, umap_alpha(learning_rate_, epoch_, n_epochs_), gamma_, epoch_,
+                    seed_, SamplingFamily::umap_fit, true};
+        double pairs = 0;
+        const double loss = run_epoch(Y_, snapshot, a, n_threads_, report, &pairs);
+        ++epoch_;
+        if (report) loss_ = pairs > 0 ? loss / pairs : 0.0;
+        if (progress) progress(epoch_, n_epochs_, t.seconds());
+        if (report && callback(epoch_, loss_, Y_.view())) break;
+    }
+    timings_.optimize += t.seconds();
+    return epoch_ - start;
+}
+
+Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
+    require(static_cast<bool>(knn_index), "UMAP transform needs a model fitted from data (no kNN index)");
+    require(X_new.rows > 0, "transform: no new points");
+    require(X_new.cols == knn_index->n_dims(), "transform: new data has " + std::to_string(X_new.cols) +
+                                                    " columns, the reference has " +
+                                                    std::to_string(knn_index->n_dims()));
+    require_finite(X_new, "new data");
+    const std::size_t k = std::min(n_neighbors, knn_index->n_points());
+    KnnGraph g = knn_index->query(X_new, k);
+    FuzzyOptions fo;
+    fo.self_in_count = false;
+    fo.local_connectivity = std::max(0.0, local_connectivity - 1.0);
+    fo.n_threads = n_threads_;
+    auto cal = smooth_knn_distances(g, fo);
+    CsrMatrix<double> P = fuzzy_memberships(g, cal, n_threads_);
+    const int n_ep = requested_epochs ? *requested_epochs / 3 : (X_new.rows <= 10000 ? 100 : 30);
+    P = umap_prune_graph(P, std::max(1, n_ep));
+    const std::size_t d = Y_.cols();
+    Matrix<double> H(X_new.rows, d);
+    for (std::size_t i = 0; i < H.rows(); ++i) {  // umap-learn's init_graph_transform
+        double rs = 0;
+        for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) rs += P.values[p];
+        if (rs <= 0) {
+            for (std::size_t c = 0; c < d; ++c) H(i, c) = std::numeric_limits<double>::quiet_NaN();
+            continue;
+        }
+        for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
+            const double* yj = Y_.row(static_cast<std::size_t>(P.indices[p]));
+            if (P.values[p] == 1.0) {
+                std::copy(yj, yj + d, H.row(i));
+                break;
+            }
+            for (std::size_t c = 0; c < d; ++c) H(i, c) += P.values[p] / rs * yj[c];
+        }
+    }
+    if (n_ep <= 0 || P.nnz() == 0) return H;
+    UmapEdgeSchedule sched = UmapEdgeSchedule::make(P, n_ep, schedule_.negative_sample_rate);
+    for (int e = 0; e < n_ep; ++e) {
+        if (interrupt_requested()) throw Interrupted("UMAP transform interrupted");
+        EpochArgs a{&P, &sched, curve_, umap_alpha(learning_rate_ / 4.0, e, n_ep), gamma_, e, transform_seed,
+                    SamplingFamily::umap_transform, false};
+        double pairs = 0;
+        run_epoch(H, Y_, a, n_threads_, false, &pairs);  // the reference is fixed: rows are independent
+    }
+    return H;
+}
+
+UmapCurve UMAP::curve() const {
+    if (options_.a && options_.b) return {*options_.a, *options_.b};
+    return find_ab_params(options_.spread, options_.min_dist);
+}
+
+UmapEmbedding UMAP::prepare(MatrixView<float> X) const {
+    const auto& o = options_;
+    validate(o, X.rows);
+    require(X.rows >= 2 && X.cols >= 1, "UMAP needs at least 2 points with at least 1 feature");
+    require_finite(X, "input data");
+    Timer t;
+    KnnOptions ko;
+    ko.method = o.neighbors;
+    ko.metric = o.metric;
+    ko.n_threads = resolve_threads(o.n_jobs);
+    ko.seed = o.random_state.value_or(0);
+    std::shared_ptr<const KnnIndex> index = build_knn_index(X, ko);
+    KnnGraph g = index->self_neighbors(o.n_neighbors - 1);
+    const double t_knn = t.seconds();
+    UmapEmbedding emb = prepare(g, X);
+    emb.timings().knn = t_knn;
+    emb.knn_index = index;
+    return emb;
+}
+
+UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
+    const auto& o = options_;
+    const std::size_t n = knn.n_points;
+    validate(o, n);
+    knn.validate("UMAP kNN graph");
+    require(knn.n_reference == n, "UMAP needs a self kNN graph (n_reference == n_points)");
+    const int n_threads = resolve_threads(o.n_jobs);
+    const std::uint64_t seed = resolve_seed(o.random_state);
+    const UmapCurve c = curve();
+    Timer t;
+    FuzzyOptions fo;
+    fo.local_connectivity = o.local_connectivity;
+    fo.set_op_mix_ratio = o.set_op_mix_ratio;
+    fo.n_threads = n_threads;
+    CsrMatrix<double> P = fuzzy_simplicial_set(knn, fo);
+    const int n_epochs = o.n_epochs.value_or(umap_default_epochs(n));
+    P = umap_prune_graph(P, n_epochs > 10 ? n_epochs : umap_default_epochs(n));
+    const double t_graph = t.seconds();
+    t.reset();
+    Matrix<double> Y;
+    switch (o.init) {
+        case UmapInit::spectral: Y = umap_spectral_init(P, o.n_components, seed, n_threads); break;
+        case UmapInit::random: Y = uniform_init(n, o.n_components, seed); break;
+        case UmapInit::pca: {
+            require(X.rows == n, "UMAP: init = pca needs the data");
+            require(o.n_components <= X.cols, "UMAP: init = pca needs n_components <= number of features");
+            auto r = pca(X, o.n_components, n_threads);
+            Y = convert<double>(r.scores.view());
+            scale_to_10_with_noise(Y, seed);
+            break;
+        }
+        case UmapInit::user: Y = o.initial_embedding; break;
+    }
+    rescale_0_10(Y);
+    UmapEmbedding emb(std::move(Y), std::move(P), c, n_epochs, o.learning_rate, o.repulsion_strength,
+                      o.negative_sample_rate, seed, n_threads);
+    emb.timings().graph = t_graph;
+    emb.timings().init = t.seconds();
+    emb.n_neighbors = o.n_neighbors;
+    emb.local_connectivity = o.local_connectivity;
+    emb.requested_epochs = o.n_epochs;
+    emb.transform_seed = o.transform_seed;
+    if (o.verbose)
+        info("UMAP: " + std::to_string(n) + " points, " + std::to_string(emb.graph().nnz()) + " edges, a = " +
+             std::to_string(c.a) + ", b = " + std::to_string(c.b) + ", " + std::to_string(n_epochs) + " epochs");
+    return emb;
+}
+
+UmapEmbedding UMAP::fit(MatrixView<float> X) const {
+    UmapEmbedding emb = prepare(X);
+    emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
+    return emb;
+}
+
+UmapEmbedding UMAP::fit(const KnnGraph& graph, MatrixView<float> X) const {
+    UmapEmbedding emb = prepare(graph, X);
+    emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
+    return emb;
+}
+
+} // namespace nembed

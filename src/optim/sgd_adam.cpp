@@ -1,0 +1,83 @@
+// Learning-rate schedules, SGD and Adam (optim/schedule.hpp, sgd.hpp, adam.hpp).
+#include <cctype>
+#include <cmath>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/optim/adam.hpp"
+#include "nembed/optim/schedule.hpp"
+#include "nembed/optim/sgd.hpp"
+
+namespace nembed {
+
+LrAnneal parse_lr_anneal(const std::string& name) {
+    std::string s = name;
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "none" || s == "constant" || s == "false") return LrAnneal::none;
+    if (s == "linear" || s == "true") return LrAnneal::linear;
+    if (s == "cosine") return LrAnneal::cosine;
+    throw InvalidArgument("unknown learning-rate annealing '" + name + "' (expected none, linear or cosine)");
+}
+std::string to_string(LrAnneal a) {
+    return a == LrAnneal::none ? "none" : (a == LrAnneal::linear ? "linear" : "cosine");
+}
+
+void LrSchedule::validate() const {
+    require(std::isfinite(learning_rate) && learning_rate > 0, "learning_rate must be positive");
+    require(std::isfinite(min_factor) && min_factor >= 0, "lr_min_factor must be >= 0");
+    require(total_epochs >= 1, "n_epochs must be >= 1");
+    require(warmup_epochs >= 0 && warmup_epochs < total_epochs, "warmup_epochs must be in [0, n_epochs)");
+    require(std::isfinite(warmup_lr) && warmup_lr >= 0, "warmup_lr must be >= 0");
+}
+
+double LrSchedule::at(int epoch) const {
+    if (epoch < warmup_epochs) return warmup_lr + (learning_rate - warmup_lr) * epoch / warmup_epochs;
+    const double e = epoch - warmup_epochs, E = total_epochs - warmup_epochs;
+    switch (anneal) {
+        case LrAnneal::none: return learning_rate;
+        case LrAnneal::linear: return learning_rate * std::max(min_factor, 1.0 - e / E);
+        case LrAnneal::cosine: return learning_rate * (1.0 + std::cos(3.141592653589793 * e / E)) / 2.0;
+    }
+    return learning_rate;
+}
+
+void Sgd::step(double* params, const double* grad, std::size_t n, double lr, int n_threads) {
+    const double mom = options_.momentum, wd = options_.weight_decay;
+    const bool first = buf_.empty();
+    if (mom != 0.0) {
+        require(first || buf_.size() == n, "Sgd::step: parameter count changed between steps");
+        if (first) buf_.assign(n, 0.0);
+    }
+    parallelize(n_threads, n, [&](int, std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) {
+            double g = grad[i] + wd * params[i];
+            if (mom != 0.0) {
+                buf_[i] = first ? g : mom * buf_[i] + g;
+                g = buf_[i];
+            }
+            params[i] -= lr * g;
+        }
+    });
+}
+
+void Adam::step(double* params, const double* grad, std::size_t n, double lr, int n_threads) {
+    require(m_.empty() || m_.size() == n, "Adam::step: parameter count changed between steps");
+    if (m_.empty()) {
+        m_.assign(n, 0.0);
+        v_.assign(n, 0.0);
+    }
+    ++t_;
+    const auto& o = options_;
+    const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(t_));
+    const double bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(t_));
+    parallelize(n_threads, n, [&](int, std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) {
+            const double g = grad[i] + o.weight_decay * params[i];
+            m_[i] = o.beta1 * m_[i] + (1.0 - o.beta1) * g;
+            v_[i] = o.beta2 * v_[i] + (1.0 - o.beta2) * g * g;
+            params[i] -= lr * (m_[i] / bc1) / (std::sqrt(v_[i] / bc2) + o.eps);
+        }
+    });
+}
+
+} // namespace nembed

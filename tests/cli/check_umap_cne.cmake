@@ -1,0 +1,43 @@
+# nembed umap / nembed cne: bad parameters end with one "nembed: error:" line and a non-zero exit; a small run
+# writes the embedding, timings and metrics.
+file(MAKE_DIRECTORY ${WORK})
+set(D ${CMAKE_CURRENT_LIST_DIR}/../data)
+set(X ${D}/fmnist_4000_pca50.npy)
+foreach(args "umap;${X};-o;${WORK}/u.npy;--min-dist;5;--quiet"
+             "umap;${X};-o;${WORK}/u.npy;--n-neighbors;1"
+             "umap;${X};-o;${WORK}/u.npy;--init;tsne"
+             "cne;${X};-o;${WORK}/c.npy;--loss;contrastive;--quiet"
+             "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;-m;0"
+             "cne;${X};-o;${WORK}/c.npy;--optimizer;rmsprop"
+             "cne;${X};-o;${WORK}/c.npy;--s;abc")
+  execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "'${args}' succeeded but should fail")
+  endif()
+  string(STRIP "${err}" err)
+  string(REGEX MATCHALL "nembed: error:" hits "${err}")
+  list(LENGTH hits n_errors)
+  if(NOT n_errors EQUAL 1)
+    message(FATAL_ERROR "'${args}' should print one 'nembed: error:' line, got:\n${err}")
+  endif()
+  if(args MATCHES "--quiet" AND NOT err MATCHES "^nembed: error: [^\n]*$")
+    message(FATAL_ERROR "'${args}' with --quiet should print only the error line, got:\n${err}")
+  endif()
+endforeach()
+# small successful runs (first 4000 points, few epochs)
+foreach(args "umap;${X};-o;${WORK}/u.npy;--n-epochs;20;-j;2;--labels;${D}/fmnist_4000_labels.npy;--timings;${WORK}/u.json;--metrics;${WORK}/um.json;--quiet"
+             "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;--n-epochs;5;--batch-size;4096;-j;2;--timings;${WORK}/c.json;--quiet")
+  execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "'${args}' failed:\n${err}")
+  endif()
+endforeach()
+foreach(f u.npy u.json um.json c.npy c.json)
+  if(NOT EXISTS ${WORK}/${f})
+    message(FATAL_ERROR "${f} was not written")
+  endif()
+endforeach()
+file(READ ${WORK}/um.json metrics)
+if(NOT metrics MATCHES "knn_accuracy")
+  message(FATAL_ERROR "metrics JSON lacks knn_accuracy: ${metrics}")
+endif()

@@ -1,0 +1,123 @@
+// Every contrastive loss × similarity: the hand-written gradient equals central finite differences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/loss/contrastive.hpp"
+
+using namespace nembed;
+
+namespace {
+
+// Loss of a flat parameter vector [head, others...] and log Z.
+double loss_at(const ContrastiveLossParams& p, std::size_t d, std::size_t n_others, const std::vector<double>& x) {
+    std::vector<const double*> o(n_others);
+    for (std::size_t t = 0; t < n_others; ++t) o[t] = x.data() + (t + 1) * d;
+    return contrastive_head_loss(p, d, x.data(), o.data(), n_others);
+}
+
+void check_gradient(ContrastiveLossParams p, std::size_t d, std::size_t n_others, std::uint64_t seed, double scale) {
+    Rng rng(seed);
+    std::vector<double> x((n_others + 1) * d);
+    for (double& v : x) v = rng.normal() * scale;
+    std::vector<double> g(x.size(), 0.0);
+    std::vector<const double*> o(n_others);
+    std::vector<double*> go(n_others);
+    for (std::size_t t = 0; t < n_others; ++t) {
+        o[t] = x.data() + (t + 1) * d;
+        go[t] = g.data() + (t + 1) * d;
+    }
+    double gz = 0;
+    const double L = contrastive_head_loss(p, d, x.data(), o.data(), n_others, g.data(), go.data(), &gz);
+    ASSERT_TRUE(std::isfinite(L));
+    const double h = 1e-6;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        auto xp = x, xm = x;
+        xp[i] += h;
+        xm[i] -= h;
+        const double fd = (loss_at(p, d, n_others, xp) - loss_at(p, d, n_others, xm)) / (2 * h);
+        EXPECT_NEAR(g[i], fd, 1e-5 * (1 + std::abs(fd))) << to_string(p.mode) << "/" << to_string(p.metric)
+                                                         << " coordinate " << i;
+    }
+    if (p.mode == ContrastiveMode::nce) {
+        auto pp = p, pm = p;
+        pp.log_Z += h;
+        pm.log_Z -= h;
+        const double fd = (loss_at(pp, d, n_others, x) - loss_at(pm, d, n_others, x)) / (2 * h);
+        EXPECT_NEAR(gz, fd, 1e-5 * (1 + std::abs(fd))) << "d/dlogZ";
+    }
+}
+
+} // namespace
+
+TEST(ContrastiveLoss, GradientsMatchFiniteDifferences) {
+    const ContrastiveMode modes[] = {ContrastiveMode::umap, ContrastiveMode::neg, ContrastiveMode::nce,
+                                     ContrastiveMode::infonce, ContrastiveMode::infonce_alt};
+    std::uint64_t seed = 1;
+    for (auto mode : modes) {
+        for (auto metric : {ContrastiveMetric::euclidean, ContrastiveMetric::cosine}) {
+            for (std::size_t d : {1u, 2u, 5u}) {
+                if (metric == ContrastiveMetric::cosine && d == 1) continue;  // cos is ±1: not differentiable
+                if (metric == ContrastiveMetric::cosine && mode == ContrastiveMode::umap) continue;  // refused
+                ContrastiveLossParams p;
+                p.mode = mode;
+                p.metric = metric;
+                p.spec = mode == ContrastiveMode::neg ? 0.37 : 2.5;
+                p.log_Z = 0.3;
+                p.nce_m = 6;
+                p.eps = 1.0;
+                if (metric == ContrastiveMetric::cosine) {  // cne "auto": no clamping
+                    p.clamp_low = -INFINITY;
+                    p.clamp_high = INFINITY;
+                } else {  // keep every clamp inactive so the loss is smooth where we probe (scale 1.5)
+                    p.clamp_low = 1e-12;
+                    p.clamp_high = 1.0;
+                }
+                check_gradient(p, d, 7, seed++, 1.5);
+            }
+        }
+    }
+}
+
+TEST(ContrastiveLoss, EpsZeroIsUmapImplicitKernel) {
+    ContrastiveLossParams p;
+    p.mode = ContrastiveMode::umap;
+    p.eps = 0.0;
+    p.clamp_low = 1e-12;
+    check_gradient(p, 2, 4, 99, 3.0);
+}
+
+TEST(ContrastiveLoss, ClampedTermsPassNoGradient) {
+    // far negatives: q < 1e-4 is clamped in log(q) for InfoNCE -> zero gradient on that point (as torch.clamp)
+    ContrastiveLossParams p;
+    p.mode = ContrastiveMode::infonce;
+    const double head[2] = {0, 0}, pos[2] = {0.5, 0}, far[2] = {500, 0};
+    const double* o[2] = {pos, far};
+    double gh[2] = {0, 0}, g0[2] = {0, 0}, g1[2] = {0, 0};
+    double* go[2] = {g0, g1};
+    contrastive_head_loss(p, 2, head, o, 2, gh, go);
+    EXPECT_EQ(g1[0], 0.0);
+    EXPECT_NE(g0[0], 0.0);
+}
+
+TEST(ContrastiveLoss, Validation) {
+    ContrastiveLossParams p;
+    p.spec = 0;
+    EXPECT_THROW(validate(p), InvalidArgument);
+    p.spec = 1;
+    p.temperature = -1;
+    EXPECT_THROW(validate(p), InvalidArgument);
+    p.temperature = 0.5;
+    p.clamp_low = 2;
+    EXPECT_THROW(validate(p), InvalidArgument);
+    p.clamp_low = 1e-4;
+    p.mode = ContrastiveMode::umap;
+    p.metric = ContrastiveMetric::cosine;
+    EXPECT_THROW(validate(p), InvalidArgument);
+    EXPECT_THROW(parse_contrastive_mode("nceish"), InvalidArgument);
+    EXPECT_THROW(parse_contrastive_metric("manhattan"), InvalidArgument);
+    EXPECT_EQ(parse_contrastive_mode("neg_sample"), ContrastiveMode::neg);
+}
