@@ -82,6 +82,12 @@ void TsneSensitivity::refine() {
                 std::to_string(opt_.solve.dense_limit) + "); raise dense_limit or refine Y* with the optimizer");
     Matrix<double> Y = der_.Y();
     const std::size_t n = der_.n_points();
+    auto radius = [&](const Matrix<double>& M) {
+        double s = 0.0;
+        for (double v : M.storage()) s += v * v;
+        return std::sqrt(s / static_cast<double>(n));
+    };
+    const double r0 = radius(Y);
     int it = 0;
     for (; it < opt_.refine_max_iter; ++it) {
         const Eigen::VectorXd g = der_.gradient();
@@ -114,6 +120,15 @@ void TsneSensitivity::refine() {
         Y = Ytry;
     }
     diag_.refine_iterations = it;
+    // The Student-t KL can keep falling as the map expands (Q tends to the scale-free 1/d² kernel), where every
+    // gradient vanishes: a "stationary point" reached that way is not a finite optimum.
+    if (radius(Y) > 100.0 * r0)
+        warn("sensitivity: refining expanded the embedding " + std::to_string(radius(Y) / r0) +
+             "-fold: the objective seems to have no finite stationary point near Y* (try a larger perplexity)");
+    const double gmax = der_.gradient().cwiseAbs().maxCoeff();
+    if (gmax > opt_.refine_tolerance)
+        warn("sensitivity: refinement stopped after " + std::to_string(it) + " iterations at max |gradient| = " +
+             std::to_string(gmax));
 }
 
 void TsneSensitivity::check_output(std::size_t entries, const char* what) const {
