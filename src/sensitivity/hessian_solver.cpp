@@ -53,14 +53,23 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
         // gauge zeros apart from genuinely soft modes (which can be ~1e-7).
         const Eigen::MatrixXd UtH = U_.transpose() * H;
         const Eigen::MatrixXd UtHU = UtH * U_;
-        const double c = 1.0 + 2.0 * H.cwiseAbs().rowwise().sum().maxCoeff();
         H -= U_ * UtH + UtH.transpose() * U_.transpose();
-        H += U_ * (UtHU + c * Eigen::Matrix3d::Identity()) * U_.transpose();
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(H);
-        require(es.info() == Eigen::Success, "sensitivity: the Hessian eigendecomposition failed");
-        const Eigen::Index m = static_cast<Eigen::Index>(n2) - 3;
-        evals_ = es.eigenvalues().head(m);
-        evecs_ = es.eigenvectors().leftCols(m);
+        H += U_ * UtHU * U_.transpose();
+        // c just above the spectral radius (ρ(P⊥HP⊥) ≤ max row sum of |H|): a c far above the spectrum makes
+        // Eigen's tridiagonal QR fail to converge on some Hessians, hence a few nearby values before giving up.
+        const double rho = std::max(H.cwiseAbs().rowwise().sum().maxCoeff(), 1e-300);
+        const Eigen::MatrixXd UUt = U_ * U_.transpose();
+        bool ok = false;
+        for (double factor : {2.0, 1.5, 3.0, 1.2}) {
+            Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(H + factor * rho * UUt);
+            if (es.info() != Eigen::Success) continue;
+            const Eigen::Index m = static_cast<Eigen::Index>(n2) - 3;
+            evals_ = es.eigenvalues().head(m);
+            evecs_ = es.eigenvectors().leftCols(m);
+            ok = true;
+            break;
+        }
+        require(ok, "sensitivity: the Hessian eigendecomposition failed to converge");
     } else {
         Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(H);
         require(es.info() == Eigen::Success, "sensitivity: the Hessian eigendecomposition failed");
