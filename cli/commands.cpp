@@ -7,6 +7,7 @@ void register_evaluate(CLI::App& app);
 void register_pca(CLI::App& app);
 void register_knn(CLI::App& app);
 void register_plot(CLI::App& app);
+void register_sensitivity(CLI::App& app);
 
 void register_commands(CLI::App& app) {
     register_tsne(app);
@@ -15,5 +16,6 @@ void register_commands(CLI::App& app) {
     register_pca(app);
     register_knn(app);
     register_plot(app);
+    register_sensitivity(app);
 }
 } // namespace nembed::cli
