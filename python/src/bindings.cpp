@@ -34,6 +34,7 @@ using namespace nb::literals;
 using namespace nembed_py;
 
 void bind_tsne(nb::module_& m);
+void bind_sensitivity(nb::module_& m);
 
 namespace {
 
@@ -335,4 +336,5 @@ NB_MODULE(_core, m) {
         "Y"_a, "labels"_a, "k"_a = 10, "n_threads"_a = 1);
 
     bind_tsne(m);
+    bind_sensitivity(m);
 }
