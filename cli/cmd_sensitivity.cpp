@@ -1,6 +1,9 @@
 // nembed sensitivity: S = dY*/dX and the propagated uncertainty of an embedding Y* of X (issue #6).
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -19,7 +22,7 @@ struct SensArgs {
     std::size_t n_neighbors = 0;
     bool seed_compatible = false, no_gauge = false, refine = false;
     std::string variances, sample_cov, feature_cov;
-    std::string plot_ellipses, plot_arrows, plot_heatmap;
+    std::string plot_ellipses, plot_arrows, plot_heatmap, diagnostics;
     double ellipse_scale = 0.0;
 };
 
@@ -97,6 +100,9 @@ void register_sensitivity(CLI::App& app) {
     sub->add_option("--plot-arrows", a->plot_arrows,
                     "PNG of each point's self-sensitivity axis (largest singular direction of dy_i/dx_i), scaled");
     sub->add_option("--plot-heatmap", a->plot_heatmap, "PNG heatmap of S (needs S to fit in memory)");
+    sub->add_option("--diagnostics", a->diagnostics,
+                    "JSON: gradient norms, smallest Hessian eigenvalues, negative count, rotation residual, and (dense "
+                    "solver) the share of trace Cov(Y) in the 3 softest modes and trace Cov(Y) for several lambdas");
     sub->callback([o, a] {
         configure_logging(*o);
         Timer t;
@@ -173,6 +179,27 @@ void register_sensitivity(CLI::App& app) {
             UncertaintyPlotOptions po;
             po.title = "S = dY/dX (rows 2i+k, columns j*D+f)";
             write_heatmap_png(a->plot_heatmap, S.view(), po);
+        }
+        if (!a->diagnostics.empty()) {
+            nlohmann::json j;
+            j["gradient_max"] = dg.gradient_max;
+            j["gradient_norm"] = dg.gradient_norm;
+            j["kl"] = dg.kl;
+            j["refine_iterations"] = dg.refine_iterations;
+            j["solver"] = sens.solver().is_dense() ? "dense" : "minres";
+            if (dg.dense_spectrum) {
+                j["smallest_eigenvalues"] = dg.smallest_eigenvalues;
+                j["n_negative"] = dg.n_negative;
+                j["rotation_residual"] = dg.rotation_residual;
+                const std::vector<double> lambdas = {0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2};
+                const VarianceSpectrum vs = sens.variance_spectrum(cov, 3, lambdas);
+                j["soft_mode_share"] = vs.soft_share;
+                j["lambdas"] = vs.lambdas;
+                j["trace_cov"] = vs.trace_cov;
+            }
+            std::ofstream f(a->diagnostics);
+            if (!f) throw IoError(a->diagnostics + ": cannot write");
+            f << j.dump(2) << "\n";
         }
         std::snprintf(buf, sizeof buf, "done in %.2f s", t.seconds());
         say(*o, buf);
