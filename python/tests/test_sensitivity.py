@@ -114,3 +114,12 @@ def test_bad_input():
         ns.compute_sensitivities(np.array([["a"] * 3] * 12), Y)
     with pytest.raises(ValueError):
         ns.compute_cov_without_kronecker(X, Y, np.ones(7), perplexity=3.0)
+
+
+def test_knn_differentiated_minres_matches_dense(refined):
+    X, s = refined
+    opts = dict(perplexity=8.0, affinity="knn", bandwidth="differentiated", damping=1e-3)
+    a = ns.Sensitivity(X, s.embedding, solver="minres", tolerance=1e-12, **opts)
+    b = ns.Sensitivity(X, s.embedding, solver="dense", **opts)
+    U = np.random.default_rng(5).normal(size=(X.size, 3))
+    np.testing.assert_allclose(a.apply(U), b.apply(U), rtol=1e-6, atol=1e-8 * np.abs(b.apply(U)).max())
