@@ -19,7 +19,7 @@ namespace {
 struct SensArgs {
     std::string embedding, what = "points", affinity = "dense", bandwidth = "fixed", solver = "auto";
     double perplexity = 30.0, lambda = 0.0, variance = 1.0;
-    std::size_t n_neighbors = 0;
+    std::size_t n_neighbors = 0, lanczos = 0;
     bool seed_compatible = false, no_gauge = false, refine = false;
     std::string variances, sample_cov, feature_cov;
     std::string plot_ellipses, plot_arrows, plot_heatmap, diagnostics;
@@ -90,6 +90,8 @@ void register_sensitivity(CLI::App& app) {
         ->capture_default_str();
     sub->add_flag("--seed-compatible", a->seed_compatible,
                   "The seed's settings: its beta search, fixed beta, dense P, lambda 1e-3, no gauge projection");
+    sub->add_option("--lanczos", a->lanczos,
+                    "MINRES solver: estimate this many smallest Hessian eigenvalues by Lanczos (diagnostics, warning)");
     sub->add_flag("--refine", a->refine, "Refine Y* to a stationary point of the differentiated objective first");
     sub->add_option("--variance", a->variance, "Cov(X) = variance * I")->capture_default_str();
     sub->add_option("--variances", a->variances, "Cov(X) diagonal: an N x D array of per-entry variances");
@@ -125,6 +127,7 @@ void register_sensitivity(CLI::App& app) {
                                                       : HessianSolverKind::automatic;
         }
         so.refine = a->refine;
+        so.lanczos_eigenvalues = a->lanczos;
         TsneSensitivity sens(X.view(), Y.view(), so);
         const auto& dg = sens.diagnostics();
         char buf[256];

@@ -120,6 +120,9 @@ class Sensitivity:
         First refine Y to a stationary point (saddle-free Newton; dense solver); ``embedding`` returns it.
     n_jobs : int
         Threads (-1 = all cores).
+    lanczos_eigenvalues : int
+        MINRES solver: estimate this many smallest Hessian eigenvalues by Lanczos (diagnostics and the
+        indefiniteness warning); the dense solver always reports its spectrum.
     """
 
     def __init__(self, X: Any, Y: Any, perplexity: float = 30.0, *, seed_compatible: bool = False,
@@ -127,7 +130,7 @@ class Sensitivity:
                  project_gauge: bool = True, solver: str = "auto", rcond: float = 0.0, tolerance: float = 1e-10,
                  max_iter: int = 0, refine: bool = False, refine_max_iter: int = 200,
                  refine_tolerance: float = 1e-10, stationarity_tolerance: float = 1e-6, n_jobs: int = 1,
-                 max_output_gib: float = 4.0):
+                 max_output_gib: float = 4.0, lanczos_eigenvalues: int = 0):
         self.X = _matrix(X, "X")
         Yarr = _matrix(Y, "Y")
         if Yarr.shape[1] != 2:
@@ -140,7 +143,7 @@ class Sensitivity:
             solver=solver, rcond=float(rcond), tolerance=float(tolerance), max_iter=int(max_iter), refine=refine,
             refine_max_iter=int(refine_max_iter), refine_tolerance=float(refine_tolerance),
             stationarity_tolerance=float(stationarity_tolerance), n_threads=_core.resolve_threads(int(n_jobs)),
-            max_output_gib=float(max_output_gib))
+            max_output_gib=float(max_output_gib), lanczos_eigenvalues=int(lanczos_eigenvalues))
 
     @property
     def n_points(self) -> int:

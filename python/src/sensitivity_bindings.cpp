@@ -21,7 +21,8 @@ nembed::SensitivityOptions make_options(bool seed_compatible, double perplexity,
                                         std::size_t n_neighbors, const std::string& bandwidth, double damping,
                                         bool project_gauge, const std::string& solver, double rcond, double tolerance,
                                         int max_iter, bool refine, int refine_max_iter, double refine_tolerance,
-                                        double stationarity_tolerance, int n_threads, double max_output_gib) {
+                                        double stationarity_tolerance, int n_threads, double max_output_gib,
+                                        std::size_t lanczos_eigenvalues) {
     nembed::SensitivityOptions o = seed_compatible ? nembed::seed_compatible_options(perplexity)
                                                    : nembed::SensitivityOptions{};
     o.derivatives.perplexity = perplexity;
@@ -49,6 +50,7 @@ nembed::SensitivityOptions make_options(bool seed_compatible, double perplexity,
     o.refine_max_iter = refine_max_iter;
     o.refine_tolerance = refine_tolerance;
     o.stationarity_tolerance = stationarity_tolerance;
+    o.lanczos_eigenvalues = lanczos_eigenvalues;
     nembed::require(max_output_gib > 0.0, "max_output_gib must be > 0");
     o.max_output_bytes = static_cast<std::size_t>(max_output_gib * 1024.0 * 1024.0 * 1024.0);
     return o;
@@ -77,10 +79,11 @@ void bind_sensitivity(nb::module_& m) {
                const std::string& affinity, std::size_t n_neighbors, const std::string& bandwidth, double damping,
                bool project_gauge, const std::string& solver, double rcond, double tolerance, int max_iter,
                bool refine, int refine_max_iter, double refine_tolerance, double stationarity_tolerance, int n_threads,
-               double max_output_gib) {
+               double max_output_gib, std::size_t lanczos_eigenvalues) {
                 const auto o = make_options(seed_compatible, perplexity, affinity, n_neighbors, bandwidth, damping,
                                             project_gauge, solver, rcond, tolerance, max_iter, refine, refine_max_iter,
-                                            refine_tolerance, stationarity_tolerance, n_threads, max_output_gib);
+                                            refine_tolerance, stationarity_tolerance, n_threads, max_output_gib,
+                                            lanczos_eigenvalues);
                 nb::gil_scoped_release release;
                 new (self) TsneSensitivity(view(X), view(Y), o);
             },
@@ -88,7 +91,7 @@ void bind_sensitivity(nb::module_& m) {
             "n_neighbors"_a = 0, "bandwidth"_a = "fixed", "damping"_a = 0.0, "project_gauge"_a = true,
             "solver"_a = "auto", "rcond"_a = 0.0, "tolerance"_a = 1e-10, "max_iter"_a = 0, "refine"_a = false,
             "refine_max_iter"_a = 200, "refine_tolerance"_a = 1e-10, "stationarity_tolerance"_a = 1e-6,
-            "n_threads"_a = 1, "max_output_gib"_a = 4.0)
+            "n_threads"_a = 1, "max_output_gib"_a = 4.0, "lanczos_eigenvalues"_a = 0)
         .def("embedding", [](const TsneSensitivity& s) { return copy_to_numpy(s.embedding().view()); })
         .def_prop_ro("beta", [](const TsneSensitivity& s) { return s.derivatives().beta(); })
         .def_prop_ro("diagnostics",

@@ -12,6 +12,8 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/random.hpp"
 
+#include <Spectra/SymEigsSolver.h>
+
 namespace nembed {
 namespace {
 
@@ -31,6 +33,21 @@ Eigen::MatrixXd unit_block(std::size_t n, std::size_t r0, std::size_t m) {
 
 // Rows of S per block: enough to keep Jacobian products busy, few enough to bound memory (m × N·D doubles).
 std::size_t row_block(std::size_t nd) { return std::clamp<std::size_t>((std::size_t(64) << 20) / (8 * nd + 1), 2, 256) & ~std::size_t(1); }
+
+// P⊥ H P⊥ as a Spectra operator (the gauge modes appear as exact zeros and are filtered out afterwards).
+struct ProjectedHessianOp {
+    using Scalar = double;
+    const TsneDerivatives* der;
+    const Eigen::MatrixXd* U;
+    Eigen::Index rows() const { return U->rows(); }
+    Eigen::Index cols() const { return U->rows(); }
+    void perform_op(const double* x, double* y) const {
+        Eigen::Map<const Eigen::VectorXd> xv(x, rows());
+        Eigen::VectorXd v = xv - *U * (U->transpose() * xv);
+        Eigen::VectorXd h = der->hessian_product(v);
+        Eigen::Map<Eigen::VectorXd>(y, rows()) = h - *U * (U->transpose() * h);
+    }
+};
 
 } // namespace
 
@@ -65,6 +82,37 @@ TsneSensitivity::TsneSensitivity(MatrixView<double> X, MatrixView<double> Y, con
              num(diag_.gradient_max) + " > " + num(opt_.stationarity_tolerance) +
              "); S assumes it is. Refine Y* (refine = true) with the perplexity and affinities that made it");
     solver_ = std::make_unique<HessianSolver>(der_, opt_.solve);
+    if (!solver_->is_dense() && opt_.lanczos_eigenvalues > 0) {
+        // Smallest algebraic eigenvalues by Lanczos; 3 extra for the gauge zeros, which are dropped by overlap.
+        const Eigen::Index n2 = static_cast<Eigen::Index>(2 * n_points());
+        const Eigen::Index nev = std::min<Eigen::Index>(static_cast<Eigen::Index>(opt_.lanczos_eigenvalues) + 3, n2 - 1);
+        const Eigen::Index ncv = std::min<Eigen::Index>(std::max<Eigen::Index>(2 * nev + 1, 30), n2);
+        ProjectedHessianOp op{&der_, &solver_->gauge()};
+        Spectra::SymEigsSolver<ProjectedHessianOp> eigs(op, nev, ncv);
+        Eigen::VectorXd v0(n2);
+        Rng rng(0x5e45, 3);
+        for (Eigen::Index q = 0; q < n2; ++q) v0[q] = rng.uniform(-1.0, 1.0);
+        eigs.init(v0.data());
+        eigs.compute(Spectra::SortRule::SmallestAlge, 2000, 1e-8, Spectra::SortRule::SmallestAlge);
+        if (eigs.info() != Spectra::CompInfo::Successful) {
+            warn("sensitivity: the Lanczos estimate of the smallest Hessian eigenvalues did not converge");
+        } else {
+            const Eigen::VectorXd ev = eigs.eigenvalues();
+            const Eigen::MatrixXd V = eigs.eigenvectors();
+            diag_.dense_spectrum = true;
+            for (Eigen::Index k = 0; k < ev.size(); ++k) {
+                if ((solver_->gauge().transpose() * V.col(k)).norm() > 0.5) continue;  // a gauge zero
+                if (diag_.smallest_eigenvalues.size() < opt_.lanczos_eigenvalues) diag_.smallest_eigenvalues.push_back(ev[k]);
+            }
+            std::sort(diag_.smallest_eigenvalues.begin(), diag_.smallest_eigenvalues.end());
+            const double scale = std::max(std::abs(ev.maxCoeff()), std::abs(ev.minCoeff()));
+            for (double e : diag_.smallest_eigenvalues) diag_.n_negative += e < -1e-10 * scale ? 1 : 0;
+            if (diag_.n_negative > 0)
+                warn("sensitivity: the Hessian has negative eigenvalues (Lanczos: " + std::to_string(diag_.n_negative) +
+                     " of the smallest " + std::to_string(diag_.smallest_eigenvalues.size()) + ", smallest " +
+                     num(diag_.smallest_eigenvalues.front()) + "): Y* is not a minimum");
+        }
+    }
     if (solver_->is_dense()) {
         diag_.dense_spectrum = true;
         const Eigen::VectorXd& ev = solver_->eigenvalues();

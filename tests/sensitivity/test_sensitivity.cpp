@@ -154,6 +154,25 @@ TEST(Sensitivity, DenseAndMinresSolversAgree) {
     }
 }
 
+TEST(Sensitivity, LanczosSpectrumMatchesDense) {
+    const std::size_t n = 30, d = 4;
+    Matrix<double> X = blobs(n, d, 6);
+    Silence quiet;
+    SensitivityOptions o = exact_options(5.0);
+    o.refine = false;
+    TsneSensitivity dense(X.view(), start_y(X).view(), o);  // not stationary: H is indefinite here
+    o.solve.solver = HessianSolverKind::minres;
+    o.lanczos_eigenvalues = 4;
+    TsneSensitivity mf(X.view(), start_y(X).view(), o);
+    ASSERT_TRUE(mf.diagnostics().dense_spectrum);
+    ASSERT_EQ(mf.diagnostics().smallest_eigenvalues.size(), 4u);
+    for (std::size_t k = 0; k < 4; ++k)
+        EXPECT_NEAR(mf.diagnostics().smallest_eigenvalues[k], dense.diagnostics().smallest_eigenvalues[k],
+                    1e-6 * std::abs(dense.diagnostics().smallest_eigenvalues[0]));
+    EXPECT_GT(dense.diagnostics().n_negative, 0u);
+    EXPECT_GT(mf.diagnostics().n_negative, 0u);
+}
+
 TEST(Sensitivity, SeedThreePointSimulation) {
     // sensitivity.md §12: N = 3, D = 5, perplexity 0.67, seed settings. Only feature 5 moves S, in (a, −2a, a).
     Silence quiet;

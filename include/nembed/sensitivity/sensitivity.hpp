@@ -35,6 +35,10 @@ struct SensitivityOptions {
     /// Warn when ‖g(Y*)‖∞ exceeds this (the analysis assumes g = 0).
     double stationarity_tolerance = 1e-6;
     std::size_t max_output_bytes = std::size_t(4) << 30;  ///< refuse to form S or dense results above this
+    /// Matrix-free solver only: estimate this many smallest eigenvalues of H on the gauge complement by Lanczos
+    /// (Spectra; one Hessian product per step) for the diagnostics and the indefiniteness warning. 0 = off (the
+    /// dense solver always reports its spectrum).
+    std::size_t lanczos_eigenvalues = 0;
 };
 
 /// The seed's settings (sensitivity.md §14): its β search (1000 steps, 1e-8 floor), β fixed, dense P,
@@ -46,7 +50,7 @@ struct SensitivityDiagnostics {
     double gradient_norm = 0.0;     ///< ‖g(Y*)‖₂
     int refine_iterations = 0;
     double kl = 0.0;
-    bool dense_spectrum = false;    ///< the rest is filled only with the dense solver
+    bool dense_spectrum = false;    ///< the rest is filled with the dense solver, or by Lanczos when asked
     std::vector<double> smallest_eigenvalues;  ///< of H (on the gauge complement when projected), ascending
     std::size_t n_negative = 0;     ///< eigenvalues below −1e-10·max|eigenvalue|
     double rotation_residual = 0.0; ///< ‖H r̂‖ / ‖H‖₂ (r̂ the unit rotation mode; 0 at a stationary point)
