@@ -10,6 +10,7 @@ void register_plot(CLI::App& app);
 void register_affinity(CLI::App& app);
 void register_umap(CLI::App& app);
 void register_cne(CLI::App& app);
+void register_sensitivity(CLI::App& app);
 
 void register_commands(CLI::App& app) {
     register_tsne(app);
@@ -21,5 +22,6 @@ void register_commands(CLI::App& app) {
     register_knn(app);
     register_affinity(app);
     register_plot(app);
+    register_sensitivity(app);
 }
 } // namespace nembed::cli

@@ -2,7 +2,10 @@
 # (progress lines printed before the failure may precede it); with --quiet that line is all there is.
 foreach(args "pca;/nonexistent/file.npy;-o;/tmp/nembed_x.npy" "pca" "no-such-command"
              "knn;${CMAKE_CURRENT_LIST_DIR}/../data/fmnist_4000_labels.npy;-o;/tmp/nembed_k;-k;0"
-             "knn;${CMAKE_CURRENT_LIST_DIR}/../data/fmnist_4000_labels.npy;-o;/tmp/nembed_k;-k;0;--quiet")
+             "knn;${CMAKE_CURRENT_LIST_DIR}/../data/fmnist_4000_labels.npy;-o;/tmp/nembed_k;-k;0;--quiet"
+             "sensitivity;${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv;-e;${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv;-o;/tmp/nembed_s.npy"
+             "sensitivity;${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv;-e;${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_Y.csv;-o;/tmp/nembed_s.npy;--perplexity;50;--quiet"
+             "sensitivity;${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv;-e;${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_Y.csv;-o;/tmp/nembed_s.npy;--variances;${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_Y.csv")
   execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(rc EQUAL 0)
     message(FATAL_ERROR "'${args}' succeeded but should fail")

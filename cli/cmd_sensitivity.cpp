@@ -1,0 +1,212 @@
+// nembed sensitivity: S = dY*/dX and the propagated uncertainty of an embedding Y* of X (issue #6).
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/plot/uncertainty.hpp"
+#include "nembed/sensitivity/sensitivity.hpp"
+
+namespace nembed::cli {
+namespace {
+
+struct SensArgs {
+    std::string embedding, what = "points", affinity = "dense", bandwidth = "fixed", solver = "auto";
+    double perplexity = 30.0, lambda = 0.0, variance = 1.0;
+    std::size_t n_neighbors = 0, lanczos = 0;
+    bool seed_compatible = false, no_gauge = false, refine = false;
+    std::string variances, sample_cov, feature_cov;
+    std::string plot_ellipses, plot_arrows, plot_heatmap, diagnostics;
+    double ellipse_scale = 0.0;
+};
+
+Matrix<double> load_x(const std::vector<std::string>& specs) {
+    Matrix<double> X;
+    for (const auto& s : specs) {
+        Matrix<double> part = load_matrix<double>(s);
+        if (X.empty()) {
+            X = std::move(part);
+            continue;
+        }
+        require(part.cols() == X.cols(), s + ": has " + std::to_string(part.cols()) + " columns, expected " +
+                                             std::to_string(X.cols()));
+        X.storage().insert(X.storage().end(), part.storage().begin(), part.storage().end());
+        X = Matrix<double>(X.rows() + part.rows(), X.cols(), std::move(X.storage()));
+    }
+    return X;
+}
+
+InputCovariance input_covariance(const SensArgs& a, std::size_t n, std::size_t d) {
+    const int forms = (!a.variances.empty()) + (!a.sample_cov.empty() || !a.feature_cov.empty());
+    require(forms <= 1, "give either --variances or --sample-cov/--feature-cov, not both");
+    if (!a.variances.empty()) {
+        const Matrix<double> v = load_matrix<double>(a.variances);
+        require(v.size() == n * d, "--variances must hold N x D = " + std::to_string(n) + " x " + std::to_string(d) +
+                                       " per-entry variances, got " + std::to_string(v.rows()) + " x " +
+                                       std::to_string(v.cols()));
+        return InputCovariance::diagonal(v.storage());
+    }
+    if (!a.sample_cov.empty() || !a.feature_cov.empty()) {
+        require(!a.sample_cov.empty() && !a.feature_cov.empty(), "--sample-cov and --feature-cov go together");
+        return InputCovariance::kronecker(load_matrix<double>(a.sample_cov), load_matrix<double>(a.feature_cov));
+    }
+    return InputCovariance::scalar(a.variance);
+}
+
+} // namespace
+
+void register_sensitivity(CLI::App& app) {
+    auto o = std::make_shared<CommonOptions>();
+    auto a = std::make_shared<SensArgs>();
+    auto* sub = app.add_subcommand(
+        "sensitivity",
+        "Sensitivity S = dY*/dX of a t-SNE embedding and its uncertainty Cov(Y) = S Cov(X) S^T (implicit function "
+        "theorem); writes per-point 2x2 covariances (N x 4: cxx, cxy, cyx, cyy), S (2N x N*D) or Cov(Y) (2N x 2N)");
+    add_common_options(sub, *o, true, false);
+    sub->add_option("-e,--embedding", a->embedding, "The embedding Y* of the input (N x 2)")->required();
+    sub->add_option("--what", a->what, "points (per-point covariances), jacobian (S) or covariance (Cov(Y))")
+        ->check(CLI::IsMember({"points", "jacobian", "covariance"}))
+        ->capture_default_str();
+    sub->add_option("--perplexity", a->perplexity, "Perplexity of the differentiated P (use the one that made Y*)")
+        ->capture_default_str();
+    sub->add_option("--affinity", a->affinity, "dense (the seed's P over all points) or knn (nembed's t-SNE)")
+        ->check(CLI::IsMember({"dense", "knn"}))
+        ->capture_default_str();
+    sub->add_option("--n-neighbors", a->n_neighbors, "kNN P: neighbours per point (0 = min(N-1, 3*perplexity))");
+    sub->add_option("--bandwidth", a->bandwidth, "fixed (the seed's) or differentiated through the perplexity")
+        ->check(CLI::IsMember({"fixed", "differentiated"}))
+        ->capture_default_str();
+    sub->add_option("--lambda", a->lambda, "Tikhonov damping added to the Hessian (the seed's: 1e-3)")
+        ->capture_default_str();
+    sub->add_flag("--no-gauge", a->no_gauge, "Do not project out translations and rotation (the seed's)");
+    sub->add_option("--solver", a->solver, "auto, dense (eigendecomposition) or minres (matrix-free)")
+        ->check(CLI::IsMember({"auto", "dense", "minres"}))
+        ->capture_default_str();
+    sub->add_flag("--seed-compatible", a->seed_compatible,
+                  "The seed's settings: its beta search, fixed beta, dense P, lambda 1e-3, no gauge projection");
+    sub->add_option("--lanczos", a->lanczos,
+                    "MINRES solver: estimate this many smallest Hessian eigenvalues by Lanczos (diagnostics, warning)");
+    sub->add_flag("--refine", a->refine, "Refine Y* to a stationary point of the differentiated objective first");
+    sub->add_option("--variance", a->variance, "Cov(X) = variance * I")->capture_default_str();
+    sub->add_option("--variances", a->variances, "Cov(X) diagonal: an N x D array of per-entry variances");
+    sub->add_option("--sample-cov", a->sample_cov, "Cov(X) = kron(sample_cov, feature_cov): N x N between points");
+    sub->add_option("--feature-cov", a->feature_cov, "... and D x D between features");
+    sub->add_option("--plot-ellipses", a->plot_ellipses, "PNG of the 95% uncertainty ellipses over the map");
+    sub->add_option("--ellipse-scale", a->ellipse_scale, "Magnify the 95% ellipses by this factor (0 = automatic, printed on the image)")->capture_default_str();
+    sub->add_option("--plot-arrows", a->plot_arrows,
+                    "PNG of each point's self-sensitivity axis (largest singular direction of dy_i/dx_i), scaled");
+    sub->add_option("--plot-heatmap", a->plot_heatmap, "PNG heatmap of S (needs S to fit in memory)");
+    sub->add_option("--diagnostics", a->diagnostics,
+                    "JSON: gradient norms, smallest Hessian eigenvalues, negative count, rotation residual, and (dense "
+                    "solver) the share of trace Cov(Y) in the 3 softest modes and trace Cov(Y) for several lambdas");
+    sub->callback([o, a] {
+        configure_logging(*o);
+        Timer t;
+        const Matrix<double> X = load_x(o->inputs);
+        const Matrix<double> Y = load_matrix<double>(a->embedding);
+        require(Y.rows() == X.rows(), "--embedding has " + std::to_string(Y.rows()) + " rows but the input has " +
+                                          std::to_string(X.rows()));
+        SensitivityOptions so = a->seed_compatible ? seed_compatible_options(a->perplexity) : SensitivityOptions{};
+        so.derivatives.perplexity = a->perplexity;
+        so.derivatives.n_threads = o->n_threads();
+        if (!a->seed_compatible) {
+            so.derivatives.affinity = a->affinity == "knn" ? SensitivityAffinity::knn : SensitivityAffinity::dense;
+            so.derivatives.n_neighbors = a->n_neighbors;
+            so.derivatives.bandwidth =
+                a->bandwidth == "differentiated" ? BandwidthMode::differentiated : BandwidthMode::fixed;
+            so.solve.damping = a->lambda;
+            so.solve.project_gauge = !a->no_gauge;
+            so.solve.solver = a->solver == "dense"    ? HessianSolverKind::dense
+                              : a->solver == "minres" ? HessianSolverKind::minres
+                                                      : HessianSolverKind::automatic;
+        }
+        so.refine = a->refine;
+        so.lanczos_eigenvalues = a->lanczos;
+        TsneSensitivity sens(X.view(), Y.view(), so);
+        const auto& dg = sens.diagnostics();
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "sensitivity: N = %zu, D = %zu, max|g| = %.3g, KL = %.5g, %s solver (%.2f s)",
+                      X.rows(), X.cols(), dg.gradient_max, dg.kl, sens.solver().is_dense() ? "dense" : "MINRES",
+                      t.seconds());
+        say(*o, buf);
+        if (dg.dense_spectrum && !dg.smallest_eigenvalues.empty()) {
+            std::snprintf(buf, sizeof buf, "Hessian: smallest eigenvalue %.3g, %zu negative, rotation residual %.3g",
+                          dg.smallest_eigenvalues[0], dg.n_negative, dg.rotation_residual);
+            say(*o, buf);
+        }
+        const InputCovariance cov = input_covariance(*a, X.rows(), X.cols());
+        Matrix<double> S;
+        const bool need_s = a->what == "jacobian" || !a->plot_heatmap.empty();
+        if (need_s) S = sens.jacobian();
+        Matrix<double> points;
+        if (a->what == "points" || !a->plot_ellipses.empty()) points = sens.point_covariances(cov);
+        if (a->what == "jacobian") save_matrix(o->output, S.view());
+        else if (a->what == "covariance") save_matrix(o->output, sens.covariance(cov).view());
+        else save_matrix(o->output, points.view());
+        const auto labels = load_label_files(*o, X.rows());
+        if (!a->plot_ellipses.empty()) {
+            UncertaintyPlotOptions po;
+            po.scale = a->ellipse_scale;
+            po.title = "uncertainty ellipses";
+            write_ellipses_png(a->plot_ellipses, sens.embedding().view(), points.view(), labels, po);
+        }
+        if (!a->plot_arrows.empty()) {
+            // Per point: the 2 x D block dy_i/dx_i; its largest singular pair gives the axis (sign-free).
+            const std::size_t n = X.rows(), d = X.cols();
+            Matrix<double> arrows(n, 2);
+            const std::size_t bs = 64;
+            for (std::size_t r0 = 0; r0 < 2 * n; r0 += bs) {
+                const std::size_t m = std::min(bs, 2 * n - r0);
+                const Eigen::MatrixXd R = sens.rows(r0, m);
+                for (std::size_t c = 0; c < m; c += 2) {
+                    const std::size_t i = (r0 + c) / 2;
+                    const Eigen::MatrixXd B = R.block(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(i * d), 2,
+                                                      static_cast<Eigen::Index>(d));
+                    Eigen::JacobiSVD<Eigen::MatrixXd> svd(B, Eigen::ComputeThinU);
+                    arrows(i, 0) = svd.singularValues()[0] * svd.matrixU()(0, 0);
+                    arrows(i, 1) = svd.singularValues()[0] * svd.matrixU()(1, 0);
+                }
+            }
+            UncertaintyPlotOptions po;
+            po.double_headed = true;
+            po.title = "self-sensitivity axes |dy_i/dx_i|";
+            write_arrows_png(a->plot_arrows, sens.embedding().view(), arrows.view(), labels, po);
+        }
+        if (!a->plot_heatmap.empty()) {
+            UncertaintyPlotOptions po;
+            po.title = "S = dY/dX (rows 2i+k, columns j*D+f)";
+            write_heatmap_png(a->plot_heatmap, S.view(), po);
+        }
+        if (!a->diagnostics.empty()) {
+            nlohmann::json j;
+            j["gradient_max"] = dg.gradient_max;
+            j["gradient_norm"] = dg.gradient_norm;
+            j["kl"] = dg.kl;
+            j["refine_iterations"] = dg.refine_iterations;
+            j["solver"] = sens.solver().is_dense() ? "dense" : "minres";
+            if (dg.dense_spectrum) {
+                j["smallest_eigenvalues"] = dg.smallest_eigenvalues;
+                j["n_negative"] = dg.n_negative;
+                j["rotation_residual"] = dg.rotation_residual;
+                const std::vector<double> lambdas = {0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2};
+                const VarianceSpectrum vs = sens.variance_spectrum(cov, 3, lambdas);
+                j["soft_mode_share"] = vs.soft_share;
+                j["lambdas"] = vs.lambdas;
+                j["trace_cov"] = vs.trace_cov;
+            }
+            std::ofstream f(a->diagnostics);
+            if (!f) throw IoError(a->diagnostics + ": cannot write");
+            f << j.dump(2) << "\n";
+        }
+        std::snprintf(buf, sizeof buf, "done in %.2f s", t.seconds());
+        say(*o, buf);
+    });
+}
+
+} // namespace nembed::cli

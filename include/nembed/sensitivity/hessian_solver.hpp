@@ -1,0 +1,79 @@
+#pragma once
+/// @file hessian_solver.hpp
+/// Solves with the t-SNE Hessian at Y*: x = (H + λI)⁺ b restricted to the complement of the gauge modes
+/// (sensitivity.md §5, §8, §14). The gauge space G = span{1_x, 1_y, r}, r = (−y_i2, y_i1)_i, holds the two
+/// translations (exact null vectors of H) and the rotation (a null vector only at a stationary point); with
+/// `project_gauge` the operator is P⊥(H + λI)P⊥ on G⊥ and every solution lies in G⊥. Without it (the seed's
+/// convention) the whole of H + λI is (pseudo-)inverted, so the gauge modes get 1/λ.
+///
+/// Two back-ends: a dense symmetric eigendecomposition (small N: exact pseudo-inverse, spectrum for diagnostics),
+/// and block MINRES (matrix-free Hessian products shared by all right-hand sides of a block; MINRES because H is
+/// indefinite away from a minimum).
+#include <cstddef>
+#include <string>
+
+#include <Eigen/Dense>
+
+#include "nembed/sensitivity/tsne_derivatives.hpp"
+
+namespace nembed {
+
+enum class HessianSolverKind {
+    automatic,  ///< dense when 2N ≤ dense_limit, else MINRES
+    dense,      ///< eigendecomposition of the (projected) Hessian
+    minres,     ///< matrix-free block MINRES
+};
+
+struct SolveOptions {
+    double damping = 0.0;        ///< λ ≥ 0, absolute Tikhonov shift (the seed's: 1e-3)
+    bool project_gauge = true;   ///< project out translations and rotation exactly (false = the seed's)
+    HessianSolverKind solver = HessianSolverKind::automatic;
+    std::size_t dense_limit = 6000;  ///< automatic: dense eigendecomposition up to this many rows (2N)
+    /// Dense: shifted eigenvalues with |μ + λ| ≤ rcond·max|μ + λ| count as zero (pseudo-inverse);
+    /// 0 = 1e-12 (exact) — the seed-compatible options set 10·2N·ε_float32 (JAX's pinv default).
+    double rcond = 0.0;
+    double tolerance = 1e-10;    ///< MINRES: stop at ‖r‖ ≤ tolerance·‖b‖
+    int max_iter = 0;            ///< MINRES iterations per block; 0 = 20·2N
+    std::size_t block_size = 32; ///< right-hand sides per block (they share every Hessian pass)
+};
+
+/// The gauge basis at Y: 2N × 3, orthonormal (translations x, y, then the rotation made orthogonal to them).
+Eigen::MatrixXd gauge_basis(MatrixView<double> Y);
+
+class HessianSolver {
+public:
+    /// Factorises (dense) or prepares (MINRES). Keeps a reference to `derivatives`: keep it alive.
+    HessianSolver(const TsneDerivatives& derivatives, const SolveOptions& options);
+
+    /// (H + λI)⁺ B on the gauge complement (or on all of ℝ^2N without projection), B: 2N × m.
+    Eigen::MatrixXd solve(const Eigen::MatrixXd& B) const;
+
+    bool is_dense() const { return dense_; }
+    const SolveOptions& options() const { return opt_; }
+    const Eigen::MatrixXd& gauge() const { return U_; }
+    /// Dense only: eigenvalues (ascending) of H on the gauge complement (or of H), and their eigenvectors.
+    const Eigen::VectorXd& eigenvalues() const { return evals_; }
+    const Eigen::MatrixXd& eigenvectors() const { return evecs_; }
+    /// Dense only: eigenvalues whose shifted value was cut by rcond.
+    std::size_t n_cut() const { return n_cut_; }
+    /// MINRES: the largest relative residual and iteration count of the last solve.
+    double last_residual() const { return last_residual_; }
+    int last_iterations() const { return last_iterations_; }
+
+private:
+    Eigen::MatrixXd project(const Eigen::MatrixXd& B) const;
+    Eigen::MatrixXd apply(const Eigen::MatrixXd& V) const;
+    Eigen::MatrixXd minres(const Eigen::MatrixXd& B) const;
+
+    const TsneDerivatives& der_;
+    SolveOptions opt_;
+    bool dense_ = true;
+    Eigen::MatrixXd U_;
+    Eigen::VectorXd evals_, inv_;
+    Eigen::MatrixXd evecs_;
+    std::size_t n_cut_ = 0;
+    mutable double last_residual_ = 0.0;
+    mutable int last_iterations_ = 0;
+};
+
+} // namespace nembed

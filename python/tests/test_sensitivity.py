@@ -1,0 +1,127 @@
+"""nembed.sensitivity: seed-named functions, layouts, factor order, invariants, plots."""
+import numpy as np
+import pytest
+
+from nembed import sensitivity as ns
+
+
+def blobs(n=30, d=4, seed=4, sep=5.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X[np.arange(n), np.arange(n) % 3] += sep
+    return X
+
+
+@pytest.fixture(scope="module")
+def refined():
+    X = blobs()
+    Y0 = np.c_[X[:, 0] - X[:, 2], X[:, 1] - X[:, 2]]
+    s = ns.Sensitivity(X, Y0, perplexity=8.0, refine=True)
+    assert s.diagnostics["gradient_max"] < 1e-9
+    return X, s
+
+
+def test_sensitivity_layout_and_invariants(refined):
+    X, s = refined
+    n, d = X.shape
+    S = ns.compute_sensitivities(X, s.embedding, perplexity=8.0)
+    assert S.shape == (2 * n, n * d)
+    scale = np.linalg.norm(S)
+    # columns j*D + f: for each feature the columns sum to zero over points
+    assert np.linalg.norm(S.reshape(2 * n, n, d).sum(axis=1)) < 1e-8 * scale
+    # translations (and the rotation) of the output are in the left null space
+    assert np.linalg.norm(S[0::2].sum(0)) < 1e-8 * scale and np.linalg.norm(S[1::2].sum(0)) < 1e-8 * scale
+    # layout: S[2i+k, j*D+f] = dy_ik/dx_jf, checked against S @ e
+    u = np.zeros(n * d)
+    u[3 * d + 1] = 1.0
+    np.testing.assert_allclose(s.apply(u), S[:, 3 * d + 1], rtol=1e-8, atol=1e-12 * scale)
+
+
+def test_kronecker_order_dense_and_monte_carlo(refined):
+    X, s = refined
+    n, d = X.shape
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(n, n)); U = A @ A.T / n + 0.2 * np.eye(n)
+    B = rng.normal(size=(d, d)); V = B @ B.T / d + 0.2 * np.eye(d)
+    Ck = ns.compute_cov(X, s.embedding, U, V, perplexity=8.0)
+    Cd = ns.compute_cov_without_kronecker(X, s.embedding, np.kron(U, V), perplexity=8.0)
+    np.testing.assert_allclose(Ck, Cd, rtol=1e-8, atol=1e-10 * np.abs(Cd).max())
+    S = s.jacobian()
+    LU, LV = np.linalg.cholesky(U), np.linalg.cholesky(V)
+    E = LU @ rng.normal(size=(20000, n, d)) @ LV.T  # matrix-normal samples, rows = points
+    dY = E.reshape(20000, -1) @ S.T
+    mc = dY.T @ dY / 20000
+    assert np.linalg.norm(mc - Ck) / np.linalg.norm(Ck) < 0.05
+    with pytest.raises(ValueError, match="swapped"):
+        ns.compute_cov(X, s.embedding, V, U, perplexity=8.0)
+
+
+def test_per_entry_variances_and_point_blocks(refined):
+    X, s = refined
+    n, d = X.shape
+    var = np.random.default_rng(2).uniform(0.1, 1.0, size=(n, d))
+    C = s.covariance(var)
+    np.testing.assert_allclose(C, s.covariance(var.ravel()))
+    blocks = s.point_covariances(var)
+    assert blocks.shape == (n, 2, 2)
+    for i in range(n):
+        np.testing.assert_allclose(blocks[i], C[2 * i:2 * i + 2, 2 * i:2 * i + 2], rtol=1e-8,
+                                   atol=1e-10 * np.abs(C).max())
+
+
+def test_seed_three_point_pattern():
+    X = np.zeros((3, 5)); X[0, 4], X[2, 4] = -1.0, 1.0
+    Y = np.array([[-1.0, 0.3], [0.1, -0.2], [1.2, 0.4]])
+    with pytest.warns(UserWarning):
+        S = ns.compute_sensitivities(X, Y, perplexity=0.67, seed_compatible=True)
+    assert S.shape == (6, 15)
+    others = [c for c in range(15) if c % 5 != 4]
+    assert np.all(S[:, others] == 0)
+    np.testing.assert_allclose(S[:, 9], -2 * S[:, 4], rtol=1e-6)
+    np.testing.assert_allclose(S[:, 14], S[:, 4], rtol=1e-6)
+
+
+def test_hops_importance_and_plots(refined, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    X, s = refined
+    frames = s.hypothetical_outcomes(0.01, n_frames=6, seed=3)
+    assert frames.shape == (6, X.shape[0], 2)
+    per_point, per_feature, summed = s.importance()
+    assert per_point.shape == (X.shape[0],) and per_feature.shape == (X.shape[1],) and summed.shape == X.shape
+    ax = ns.plot_ellipses(s.embedding, s.point_covariances(1.0), labels=np.arange(X.shape[0]) % 3)
+    ax.figure.savefig(tmp_path / "e.png")
+    ns.plot_arrows(s.embedding, s.self_sensitivity_axes(), double_headed=True).figure.savefig(tmp_path / "a.png")
+    ns.plot_heatmap(s.jacobian()).figure.savefig(tmp_path / "h.png")
+    ns.animate_hypothetical_outcomes(frames, str(tmp_path / "hop.gif"))
+    assert (tmp_path / "hop.gif").stat().st_size > 0
+    spec = s.variance_spectrum(1.0, 3, [0.0, 1e-3])
+    assert 0 < spec["soft_share"] <= 1 and spec["trace_cov"][1] < spec["trace_cov"][0]
+
+
+def test_bad_input():
+    X = blobs(12, 3)
+    Y = np.random.default_rng(0).normal(size=(12, 2))
+    with pytest.raises(ValueError):
+        ns.compute_sensitivities(X, Y[:10], perplexity=3.0)
+    with pytest.raises(ValueError):
+        ns.compute_sensitivities(X, np.c_[Y, Y], perplexity=3.0)
+    with pytest.raises(ValueError):
+        ns.compute_sensitivities(X, Y, perplexity=50.0)
+    with pytest.raises(ValueError):
+        ns.compute_sensitivities(X, Y, perplexity=3.0, affinity="nope")
+    with pytest.raises(TypeError):
+        ns.compute_sensitivities(np.array([["a"] * 3] * 12), Y)
+    with pytest.raises(ValueError):
+        ns.compute_cov_without_kronecker(X, Y, np.ones(7), perplexity=3.0)
+
+
+def test_knn_differentiated_minres_matches_dense(refined):
+    X, s = refined
+    opts = dict(perplexity=8.0, affinity="knn", bandwidth="differentiated", damping=1e-3)
+    a = ns.Sensitivity(X, s.embedding, solver="minres", tolerance=1e-12, lanczos_eigenvalues=3, **opts)
+    b = ns.Sensitivity(X, s.embedding, solver="dense", **opts)
+    np.testing.assert_allclose(a.diagnostics["smallest_eigenvalues"], b.diagnostics["smallest_eigenvalues"][:3],
+                               rtol=1e-5)
+    U = np.random.default_rng(5).normal(size=(X.size, 3))
+    np.testing.assert_allclose(a.apply(U), b.apply(U), rtol=1e-6, atol=1e-8 * np.abs(b.apply(U)).max())

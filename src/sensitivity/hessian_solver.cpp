@@ -1,0 +1,174 @@
+// Gauge-projected, damped solves with the t-SNE Hessian: dense eigendecomposition or block MINRES.
+#include "nembed/sensitivity/hessian_solver.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "nembed/core/error.hpp"
+
+namespace nembed {
+
+Eigen::MatrixXd gauge_basis(MatrixView<double> Y) {
+    const Eigen::Index n2 = static_cast<Eigen::Index>(2 * Y.rows);
+    Eigen::MatrixXd U = Eigen::MatrixXd::Zero(n2, 3);
+    for (std::size_t i = 0; i < Y.rows; ++i) {
+        const auto r = static_cast<Eigen::Index>(2 * i);
+        U(r, 0) = 1.0;
+        U(r + 1, 1) = 1.0;
+        U(r, 2) = -Y(i, 1);
+        U(r + 1, 2) = Y(i, 0);
+    }
+    // Gram–Schmidt twice (the rotation column is orthogonalised against the translations).
+    for (int c = 0; c < 3; ++c) {
+        for (int pass = 0; pass < 2; ++pass)
+            for (int p = 0; p < c; ++p) U.col(c) -= U.col(p).dot(U.col(c)) * U.col(p);
+        const double nrm = U.col(c).norm();
+        require(nrm > 1e-300, "sensitivity: the embedding is degenerate (all points coincide)");
+        U.col(c) /= nrm;
+    }
+    return U;
+}
+
+HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOptions& options)
+    : der_(derivatives), opt_(options) {
+    require(std::isfinite(options.damping) && options.damping >= 0.0,
+            "sensitivity: damping (lambda) must be >= 0, got " + std::to_string(options.damping));
+    require(options.rcond >= 0.0 && options.rcond < 1.0, "sensitivity: rcond must be in [0, 1)");
+    require(options.tolerance > 0.0, "sensitivity: solver tolerance must be > 0");
+    require(options.max_iter >= 0, "sensitivity: solver max_iter must be >= 0");
+    require(options.block_size >= 1, "sensitivity: solver block_size must be >= 1");
+    U_ = gauge_basis(der_.Y().view());
+    const std::size_t n2 = 2 * der_.n_points();
+    dense_ = options.solver == HessianSolverKind::dense ||
+             (options.solver == HessianSolverKind::automatic && n2 <= options.dense_limit);
+    if (!dense_) return;
+
+    Eigen::MatrixXd H = der_.hessian();
+    const double rcond = options.rcond > 0.0 ? options.rcond : 1e-12;
+    if (options.project_gauge) {
+        // P⊥HP⊥ + c·UUᵀ with c above the spectral radius: the gauge modes become the three largest eigenpairs
+        // (exactly U, eigenvalue c) and are dropped, the rest is the spectrum on the complement. This keeps the
+        // gauge zeros apart from genuinely soft modes (which can be ~1e-7).
+        const Eigen::MatrixXd UtH = U_.transpose() * H;
+        const Eigen::MatrixXd UtHU = UtH * U_;
+        H -= U_ * UtH + UtH.transpose() * U_.transpose();
+        H += U_ * UtHU * U_.transpose();
+        // c just above the spectral radius (ρ(P⊥HP⊥) ≤ max row sum of |H|): a c far above the spectrum makes
+        // Eigen's tridiagonal QR fail to converge on some Hessians, hence a few nearby values before giving up.
+        const double rho = std::max(H.cwiseAbs().rowwise().sum().maxCoeff(), 1e-300);
+        const Eigen::MatrixXd UUt = U_ * U_.transpose();
+        bool ok = false;
+        for (double factor : {2.0, 1.5, 3.0, 1.2}) {
+            Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(H + factor * rho * UUt);
+            if (es.info() != Eigen::Success) continue;
+            const Eigen::Index m = static_cast<Eigen::Index>(n2) - 3;
+            evals_ = es.eigenvalues().head(m);
+            evecs_ = es.eigenvectors().leftCols(m);
+            ok = true;
+            break;
+        }
+        require(ok, "sensitivity: the Hessian eigendecomposition failed to converge");
+    } else {
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(H);
+        require(es.info() == Eigen::Success, "sensitivity: the Hessian eigendecomposition failed");
+        evals_ = es.eigenvalues();
+        evecs_ = es.eigenvectors();
+    }
+    const Eigen::VectorXd shifted = evals_.array() + options.damping;
+    const double smax = shifted.cwiseAbs().maxCoeff();
+    inv_.resize(shifted.size());
+    for (Eigen::Index k = 0; k < shifted.size(); ++k) {
+        // Negative shifted eigenvalues are inverted with their sign, as a Hermitian pseudo-inverse does.
+        const bool cut = std::abs(shifted[k]) <= rcond * smax;
+        inv_[k] = cut ? 0.0 : 1.0 / shifted[k];
+        n_cut_ += cut ? 1 : 0;
+    }
+}
+
+Eigen::MatrixXd HessianSolver::project(const Eigen::MatrixXd& B) const {
+    if (!opt_.project_gauge) return B;
+    return B - U_ * (U_.transpose() * B);
+}
+
+Eigen::MatrixXd HessianSolver::apply(const Eigen::MatrixXd& V) const {
+    Eigen::MatrixXd out = der_.hessian_product(V);
+    if (opt_.damping > 0.0) out += opt_.damping * V;
+    return project(out);
+}
+
+Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
+    require(static_cast<std::size_t>(B.rows()) == 2 * der_.n_points(), "sensitivity: solve needs 2N rows");
+    if (dense_) return evecs_ * (inv_.asDiagonal() * (evecs_.transpose() * B));
+    Eigen::MatrixXd X(B.rows(), B.cols());
+    last_residual_ = 0.0;
+    last_iterations_ = 0;
+    const Eigen::Index bs = static_cast<Eigen::Index>(opt_.block_size);
+    for (Eigen::Index c0 = 0; c0 < B.cols(); c0 += bs) {
+        const Eigen::Index w = std::min(bs, B.cols() - c0);
+        X.middleCols(c0, w) = minres(project(B.middleCols(c0, w)));
+    }
+    return X;
+}
+
+// Block MINRES (Elman–Silvester–Wathen, Alg. 2.4, unpreconditioned): every column runs its own Lanczos recurrence
+// and Givens rotations; the Hessian product is shared by the whole block. Columns that have converged are frozen.
+Eigen::MatrixXd HessianSolver::minres(const Eigen::MatrixXd& B) const {
+    const Eigen::Index n = B.rows(), m = B.cols();
+    const int max_iter = opt_.max_iter > 0 ? opt_.max_iter : static_cast<int>(20 * n);
+    Eigen::MatrixXd X = Eigen::MatrixXd::Zero(n, m);
+    Eigen::MatrixXd v_prev = Eigen::MatrixXd::Zero(n, m), v = B, w_prev = Eigen::MatrixXd::Zero(n, m),
+                    w = Eigen::MatrixXd::Zero(n, m);
+    std::vector<double> gamma(m), eta(m), c_prev(m, 1.0), c(m, 1.0), s_prev(m, 0.0), s(m, 0.0), bnorm(m);
+    std::vector<char> active(m, 1);
+    for (Eigen::Index j = 0; j < m; ++j) {
+        bnorm[j] = B.col(j).norm();
+        gamma[j] = bnorm[j];
+        eta[j] = bnorm[j];
+        if (bnorm[j] == 0.0) active[j] = 0;
+        else v.col(j) /= gamma[j];
+    }
+    int it = 0;
+    for (; it < max_iter; ++it) {
+        if (std::none_of(active.begin(), active.end(), [](char a) { return a != 0; })) break;
+        const Eigen::MatrixXd Av = apply(v);
+        for (Eigen::Index j = 0; j < m; ++j) {
+            if (!active[j]) continue;
+            const double delta = v.col(j).dot(Av.col(j));
+            Eigen::VectorXd vn = Av.col(j) - delta * v.col(j) - gamma[j] * v_prev.col(j);
+            const double gnext = vn.norm();
+            const double a0 = c[j] * delta - c_prev[j] * s[j] * gamma[j];
+            const double a1 = std::hypot(a0, gnext);
+            const double a2 = s[j] * delta + c_prev[j] * c[j] * gamma[j];
+            const double a3 = s_prev[j] * gamma[j];
+            if (a1 == 0.0) {  // exact breakdown: the Krylov space is invariant and singular; keep x
+                active[j] = 0;
+                continue;
+            }
+            const double cn = a0 / a1, sn = gnext / a1;
+            Eigen::VectorXd wn = (v.col(j) - a3 * w_prev.col(j) - a2 * w.col(j)) / a1;
+            X.col(j) += cn * eta[j] * wn;
+            eta[j] = -sn * eta[j];
+            w_prev.col(j) = w.col(j);
+            w.col(j) = wn;
+            c_prev[j] = c[j];
+            c[j] = cn;
+            s_prev[j] = s[j];
+            s[j] = sn;
+            v_prev.col(j) = v.col(j);
+            gamma[j] = gnext;
+            if (std::abs(eta[j]) <= opt_.tolerance * bnorm[j] || gnext == 0.0) {
+                active[j] = 0;
+                continue;
+            }
+            v.col(j) = vn / gnext;
+        }
+    }
+    for (Eigen::Index j = 0; j < m; ++j)
+        if (bnorm[j] > 0.0) last_residual_ = std::max(last_residual_, std::abs(eta[j]) / bnorm[j]);
+    last_iterations_ = std::max(last_iterations_, it);
+    return X;
+}
+
+} // namespace nembed
