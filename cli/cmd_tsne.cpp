@@ -233,9 +233,7 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--final-momentum", c->final_momentum, "Momentum afterwards")->capture_default_str();
     sub->add_option("--max-grad-norm", c->max_grad_norm, "Per-point gradient clip (none)")->capture_default_str();
     sub->add_option("--max-step-norm", c->max_step_norm, "Per-point step clip")->capture_default_str();
-    sub->add_option("--plot", c->plot, "Write a PNG scatter plot (coloured by --labels)");
-    sub->add_option("--metrics", c->metrics_json, "Write the quality metrics as JSON");
-    sub->add_option("--timings", c->timings_json, "Write per-phase timings as JSON");
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
     sub->callback([c] { run_tsne(*c); });
 }

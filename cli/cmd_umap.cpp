@@ -277,9 +277,7 @@ void register_umap(CLI::App& app) {
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
-    sub->add_option("--plot", c->plot, "Write a PNG scatter plot (coloured by --labels)");
-    sub->add_option("--metrics", c->metrics_json, "Write the quality metrics as JSON");
-    sub->add_option("--timings", c->timings_json, "Write per-phase timings as JSON");
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->callback([c] { run_umap(*c); });
 }
 
@@ -316,9 +314,7 @@ void register_cne(CLI::App& app) {
     sub->add_option("--init", c->init, "pca, random or an array file")->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
-    sub->add_option("--plot", c->plot, "Write a PNG scatter plot (coloured by --labels)");
-    sub->add_option("--metrics", c->metrics_json, "Write the quality metrics as JSON");
-    sub->add_option("--timings", c->timings_json, "Write per-phase timings as JSON");
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->callback([c] { run_cne(*c); });
 }
 

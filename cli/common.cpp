@@ -47,6 +47,12 @@ void configure_logging(const CommonOptions& o) {
     });
 }
 
+void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_json, std::string& timings_json) {
+    app->add_option("--plot", plot, "Write a PNG scatter plot (coloured by --labels)");
+    app->add_option("--metrics", metrics_json, "Write the quality metrics as JSON");
+    app->add_option("--timings", timings_json, "Write per-phase timings as JSON");
+}
+
 void say(const CommonOptions& o, const std::string& message) {
     if (!o.quiet) std::fprintf(stderr, "%s\n", message.c_str());
 }

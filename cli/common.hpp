@@ -29,6 +29,8 @@ struct CommonOptions {
 
 /// Adds the shared options. `output_required` makes -o mandatory; `with_pca` adds --pca/--scale.
 void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca = true);
+/// The outputs every embedding method offers besides the embedding: --plot PNG, --metrics JSON, --timings JSON.
+void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_json, std::string& timings_json);
 /// Routes library messages: --quiet silences info, warnings still go to stderr as one line each.
 void configure_logging(const CommonOptions& o);
 /// The projection applied by --pca (kept so new points can be projected the same way).

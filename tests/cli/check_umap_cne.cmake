@@ -1,5 +1,6 @@
 # nembed umap / nembed cne: bad parameters end with one "nembed: error:" line and a non-zero exit; a small run
 # writes the embedding, timings and metrics.
+include(${CMAKE_CURRENT_LIST_DIR}/error_line.cmake)
 file(MAKE_DIRECTORY ${WORK})
 set(D ${CMAKE_CURRENT_LIST_DIR}/../data)
 set(X ${D}/fmnist_4000_pca50.npy)
@@ -10,19 +11,7 @@ foreach(args "umap;${X};-o;${WORK}/u.npy;--min-dist;5;--quiet"
              "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;-m;0"
              "cne;${X};-o;${WORK}/c.npy;--optimizer;rmsprop"
              "cne;${X};-o;${WORK}/c.npy;--s;abc")
-  execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(rc EQUAL 0)
-    message(FATAL_ERROR "'${args}' succeeded but should fail")
-  endif()
-  string(STRIP "${err}" err)
-  string(REGEX MATCHALL "nembed: error:" hits "${err}")
-  list(LENGTH hits n_errors)
-  if(NOT n_errors EQUAL 1)
-    message(FATAL_ERROR "'${args}' should print one 'nembed: error:' line, got:\n${err}")
-  endif()
-  if(args MATCHES "--quiet" AND NOT err MATCHES "^nembed: error: [^\n]*$")
-    message(FATAL_ERROR "'${args}' with --quiet should print only the error line, got:\n${err}")
-  endif()
+  expect_one_error_line("${args}")
 endforeach()
 # small successful runs (first 4000 points, few epochs)
 foreach(args "umap;${X};-o;${WORK}/u.npy;--n-epochs;20;-j;2;--labels;${D}/fmnist_4000_labels.npy;--timings;${WORK}/u.json;--metrics;${WORK}/um.json;--quiet"

@@ -2,6 +2,8 @@
 // callbacks, exaggeration handling, transform quality, options validation, model files.
 #include <gtest/gtest.h>
 
+#include "../common/fmnist_subset.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +21,8 @@
 #include "nembed/neighbors/knn.hpp"
 
 using namespace nembed;
+using nembed::testing::Fmnist;
+using nembed::testing::fmnist;
 
 namespace {
 
@@ -60,23 +64,7 @@ Matrix<float> blobs(std::size_t n, std::size_t dim, std::size_t clusters, std::u
     return X;
 }
 
-struct Fmnist {
-    Matrix<float> X;
-    std::vector<int> labels;
-};
-const Fmnist& fmnist() {
-    static Fmnist f = [] {
-        Fmnist r;
-        NdArray x = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
-        r.X = Matrix<float>(x.shape.at(0), x.shape.at(1));
-        x.copy_to(r.X.data());
-        NdArray lab = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy");
-        r.labels.resize(lab.size());
-        lab.copy_to(r.labels.data());
-        return r;
-    }();
-    return f;
-}
+
 
 Matrix<float> rows(const Matrix<float>& X, std::size_t b, std::size_t e) {
     return Matrix<float>(e - b, X.cols(),

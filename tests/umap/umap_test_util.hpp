@@ -6,27 +6,9 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/io/npy.hpp"
 #include "nembed/metrics/quality.hpp"
+#include "../common/fmnist_subset.hpp"
 
 namespace nembed::testing {
-
-struct Fmnist {
-    Matrix<float> X;
-    std::vector<std::int64_t> labels;
-};
-
-inline const Fmnist& fmnist() {
-    static Fmnist f = [] {
-        Fmnist r;
-        NdArray x = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
-        r.X = Matrix<float>(x.shape.at(0), x.shape.at(1));
-        x.copy_to(r.X.data());
-        NdArray lab = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy");
-        r.labels.resize(lab.size());
-        lab.copy_to(r.labels.data());
-        return r;
-    }();
-    return f;
-}
 
 inline Matrix<float> first_rows(const Matrix<float>& X, std::size_t n) {
     return Matrix<float>(n, X.cols(), std::vector<float>(X.data(), X.data() + n * X.cols()));
