@@ -1,5 +1,4 @@
-// Ellipse, arrow and heatmap PNGs for sensitivity analysis (uncertainty.hpp). The stb writer's implementation
-// lives in scatter.cpp; only its declarations are included here.
+// Ellipse, arrow and heatmap PNGs for sensitivity analysis (uncertainty.hpp), drawn on the shared canvas.
 #include "nembed/plot/uncertainty.hpp"
 
 #include <algorithm>
@@ -9,71 +8,20 @@
 
 #include "nembed/core/error.hpp"
 
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
-#include <stb_easy_font.h>
-#include <stb_image_write.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "canvas.hpp"
 
 namespace nembed {
 namespace {
 
-struct Rgb {
-    float r, g, b;
-};
-const Rgb kColors[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
-                       {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+using plot_detail::Rgb;
 
-class Canvas {
+// The plots' canvas: square, black 2x text.
+class Canvas : public plot_detail::Canvas {
 public:
-    explicit Canvas(int s) : s_(s), px_(static_cast<std::size_t>(s) * s * 3, 1.0f) {}
-    void blend(int x, int y, Rgb c, float a) {
-        if (x < 0 || y < 0 || x >= s_ || y >= s_) return;
-        float* p = &px_[(static_cast<std::size_t>(y) * s_ + x) * 3];
-        p[0] = p[0] * (1 - a) + c.r / 255.0f * a;
-        p[1] = p[1] * (1 - a) + c.g / 255.0f * a;
-        p[2] = p[2] * (1 - a) + c.b / 255.0f * a;
-    }
-    void set(int x, int y, Rgb c) { blend(x, y, c, 1.0f); }
-    void disc(double cx, double cy, double r, Rgb c, float a) {
-        for (int y = static_cast<int>(std::floor(cy - r)); y <= static_cast<int>(std::ceil(cy + r)); ++y)
-            for (int x = static_cast<int>(std::floor(cx - r)); x <= static_cast<int>(std::ceil(cx + r)); ++x)
-                if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) blend(x, y, c, a);
-    }
-    void line(double x0, double y0, double x1, double y1, Rgb c, float a) {
-        const int steps = static_cast<int>(std::ceil(std::max(std::abs(x1 - x0), std::abs(y1 - y0)))) + 1;
-        for (int k = 0; k <= steps; ++k) {
-            const double t = static_cast<double>(k) / steps;
-            blend(static_cast<int>(std::lround(x0 + t * (x1 - x0))), static_cast<int>(std::lround(y0 + t * (y1 - y0))), c, a);
-        }
-    }
-    void text(int x, int y, const std::string& s) {
-        static char buf[60000];
-        const int quads = stb_easy_font_print(0, 0, const_cast<char*>(s.c_str()), nullptr, buf, sizeof buf);
-        const float* v = reinterpret_cast<const float*>(buf);
-        for (int q = 0; q < quads; ++q) {
-            const float* p = v + q * 16;  // 4 vertices × (x, y, z, colour)
-            const int qx0 = static_cast<int>(p[0]), qy0 = static_cast<int>(p[1]);
-            const int qx1 = static_cast<int>(p[8]), qy1 = static_cast<int>(p[9]);
-            for (int yy = qy0 * 2; yy < qy1 * 2; ++yy)
-                for (int xx = qx0 * 2; xx < qx1 * 2; ++xx) set(x + xx, y + yy, {0, 0, 0});
-        }
-    }
-    void write(const std::string& path) const {
-        std::vector<std::uint8_t> out(px_.size());
-        for (std::size_t q = 0; q < px_.size(); ++q)
-            out[q] = static_cast<std::uint8_t>(std::lround(std::clamp(px_[q], 0.0f, 1.0f) * 255.0f));
-        if (!stbi_write_png(path.c_str(), s_, s_, 3, out.data(), s_ * 3)) throw IoError(path + ": cannot write PNG");
-    }
-    int size() const { return s_; }
-
-private:
-    int s_;
-    std::vector<float> px_;
+    explicit Canvas(int s) : plot_detail::Canvas(s, s) {}
+    void text(int x, int y, const std::string& s) { plot_detail::Canvas::text(x, y, s, 2, {0, 0, 0}); }
+    void write(const std::string& path) const { write_png(path); }
+    int size() const { return width(); }
 };
 
 // Maps data to pixels: equal scale on both axes, 6 % margins, y up.
@@ -102,7 +50,7 @@ void check_common(MatrixView<double> Y, const std::vector<std::int64_t>& labels,
 Rgb color_of(const std::vector<std::int64_t>& labels, std::size_t i) {
     if (labels.empty()) return {60, 60, 60};
     const std::int64_t l = labels[i] < 0 ? 0 : labels[i];
-    return kColors[l % 10];
+    return plot_detail::kPalette[l % 10];
 }
 
 double point_radius(std::size_t n) { return std::clamp(6.0 / std::sqrt(std::max<double>(1.0, n / 100.0)), 1.2, 5.0); }
