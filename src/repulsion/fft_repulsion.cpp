@@ -195,20 +195,7 @@ public:
             double phi[4];
             for (std::size_t i = b; i < e; ++i) {
                 gather_stored(ws, i, phi);
-                if (ws.G == d + 1) {  // α = 1 without the |y−c|² grid: this point's share of Σ z_i
-                    double r2 = 0.0, dot = 0.0;
-                    const double* y = Y.row(i);
-                    double* f = forces + i * d;
-                    for (std::size_t k = 0; k < d; ++k) {
-                        const double yc = y[k] - g.centre[k];
-                        f[k] = yc * phi[0] - phi[1 + k];
-                        r2 += yc * yc;
-                        dot += yc * phi[1 + k];
-                    }
-                    s += (1.0 + 2.0 * r2) * phi[0] - 2.0 * dot;
-                } else {
-                    s += finish_point(Y.row(i), g, phi, cauchy, forces + i * d);
-                }
+                s += finish_point(Y.row(i), g, phi, ws.G, cauchy, forces + i * d);
             }
             return s;
         }, 1024);
@@ -276,7 +263,7 @@ public:
             }
             double phi[4];
             gather_at(ws, q, phi);
-            z[i] = finish_point(q, g, phi, cauchy, forces + i * d);
+            z[i] = finish_point(q, g, phi, ws.G, cauchy, forces + i * d);
         });
     }
 
@@ -517,7 +504,10 @@ private:
     }
 
     /// Forces and z of one point from its potentials.
-    static double finish_point(const double* y, const Grid& g, const double* phi, bool cauchy, double* f) {
+    /// Writes the point's force and returns its z_i, or, with G = d + 1 grids (α = 1, total Z only), its share
+    /// (1 + 2|y−c|²)φ0 − 2(y−c)·φ of Σ z_i (see the file comment).
+    static double finish_point(const double* y, const Grid& g, const double* phi, std::size_t G, bool cauchy,
+                               double* f) {
         const std::size_t d = static_cast<std::size_t>(g.d);
         double r2 = 0.0, dot = 0.0;
         for (std::size_t k = 0; k < d; ++k) {
@@ -527,6 +517,7 @@ private:
             dot += yc * phi[1 + k];
         }
         if (!cauchy) return phi[d + 1];
+        if (G == d + 1) return (1.0 + 2.0 * r2) * phi[0] - 2.0 * dot;
         return (1.0 + r2) * phi[0] - 2.0 * dot + phi[d + 1];
     }
 

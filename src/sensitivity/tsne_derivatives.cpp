@@ -56,6 +56,25 @@ Split split(int threads, std::size_t m) {
     return {1, threads};
 }
 
+// The 2 x 2 block of the pair (i, j) in the Hessian without its rank-one Z term: M = a I + b d dᵀ, d = y_i − y_j,
+// w = 1/(1 + |d|²), a = 4 p_ij w − 4 w²/Z, b = 16 w³/Z − 8 p_ij w². `q` walks row i of P as j ascends.
+struct PairBlock {
+    double m00, m01, m11;
+};
+inline PairBlock pair_block(const Matrix<double>& Y, const CsrMatrix<double>& P, std::size_t i, std::size_t j,
+                            offset_t& q, offset_t qe, double iz) {
+    const double d0 = Y(i, 0) - Y(j, 0), d1 = Y(i, 1) - Y(j, 1);
+    const double w = 1.0 / (1.0 + d0 * d0 + d1 * d1);
+    double a = -4.0 * iz * w * w, bb = 16.0 * iz * w * w * w;
+    while (q < qe && static_cast<std::size_t>(P.indices[q]) < j) ++q;
+    if (q < qe && static_cast<std::size_t>(P.indices[q]) == j) {
+        const double p = P.values[q];
+        a += 4.0 * p * w;
+        bb -= 8.0 * p * w * w;
+    }
+    return {a + bb * d0 * d0, bb * d0 * d1, a + bb * d1 * d1};
+}
+
 } // namespace
 
 TsneDerivatives::TsneDerivatives(MatrixView<double> X, MatrixView<double> Y, const DerivativeOptions& options)
@@ -273,17 +292,7 @@ Eigen::MatrixXd TsneDerivatives::hessian_product(const Eigen::MatrixXd& V) const
             const offset_t qe = P_.indptr[i + 1];
             for (std::size_t j = 0; j < n_; ++j) {
                 if (j == i) continue;
-                const double d0 = Y_(i, 0) - Y_(j, 0), d1 = Y_(i, 1) - Y_(j, 1);
-                const double w = 1.0 / (1.0 + d0 * d0 + d1 * d1);
-                double a = -4.0 * iz * w * w, bb = 16.0 * iz * w * w * w;
-                while (q < qe && static_cast<std::size_t>(P_.indices[q]) < j) ++q;
-                if (q < qe && static_cast<std::size_t>(P_.indices[q]) == j) {
-                    const double p = P_.values[q];
-                    a += 4.0 * p * w;
-                    bb -= 8.0 * p * w * w;
-                }
-                // M = a I + bb d dᵀ applied to v_i − v_j
-                const double m00 = a + bb * d0 * d0, m01 = bb * d0 * d1, m11 = a + bb * d1 * d1;
+                const auto [m00, m01, m11] = pair_block(Y_, P_, i, j, q, qe, iz);  // applied to v_i − v_j
                 const double* vj0 = Vr.row(static_cast<Eigen::Index>(2 * j)).data();
                 const double* vj1 = Vr.row(static_cast<Eigen::Index>(2 * j + 1)).data();
                 for (std::size_t c = 0; c < m; ++c) {
@@ -313,15 +322,7 @@ Eigen::MatrixXd TsneDerivatives::hessian() const {
             double s00 = 0.0, s01 = 0.0, s11 = 0.0;
             for (std::size_t j = 0; j < n_; ++j) {
                 if (j == i) continue;
-                const double d0 = Y_(i, 0) - Y_(j, 0), d1 = Y_(i, 1) - Y_(j, 1);
-                const double w = 1.0 / (1.0 + d0 * d0 + d1 * d1);
-                double a = -4.0 * iz * w * w, bb = 16.0 * iz * w * w * w;
-                while (q < qe && static_cast<std::size_t>(P_.indices[q]) < j) ++q;
-                if (q < qe && static_cast<std::size_t>(P_.indices[q]) == j) {
-                    a += 4.0 * P_.values[q] * w;
-                    bb -= 8.0 * P_.values[q] * w * w;
-                }
-                const double m00 = a + bb * d0 * d0, m01 = bb * d0 * d1, m11 = a + bb * d1 * d1;
+                const auto [m00, m01, m11] = pair_block(Y_, P_, i, j, q, qe, iz);
                 const Eigen::Index c = static_cast<Eigen::Index>(2 * j);
                 H(r, c) = -m00;
                 H(r, c + 1) = -m01;
