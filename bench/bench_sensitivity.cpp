@@ -2,7 +2,9 @@
 // t-SNE (openTSNE defaults, perplexity 30), then one of
 //   --mode full      the full S (2N × N·D) with the seed's dense P, β fixed, exact solve (target: N = 1000,
 //                    D = 50 in ≤ 60 s and ≤ 4 GB on 2 threads);
-//   --mode ellipses  per-point 2 × 2 covariances for per-entry variances with kNN P (target: N = 10 000 ≤ 10 min).
+//   --mode ellipses  per-point 2 × 2 covariances for per-entry variances (σ²_jf in [0.5, 1.5]) with kNN P
+//                    (target: N = 10 000 ≤ 10 min); the automatic solver takes the dense inverse there.
+// --lambda sets the Tikhonov damping (default 0).
 // Prints wall times per phase and the peak RSS.
 //
 //   bench_sensitivity --mode full --n 1000 --d 50 --threads 2
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "nembed/core/random.hpp"
 #include "nembed/methods/tsne.hpp"
@@ -39,12 +42,14 @@ int main(int argc, char** argv) {
     std::string mode = "full";
     std::size_t n = 1000, d = 50;
     int threads = 2;
+    double lambda = 0.0;
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
         else if (k == "--n") n = std::stoul(v);
         else if (k == "--d") d = std::stoul(v);
         else if (k == "--threads") threads = std::stoi(v);
+        else if (k == "--lambda") lambda = std::stod(v);
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -71,17 +76,21 @@ int main(int argc, char** argv) {
     SensitivityOptions so;
     so.derivatives.perplexity = 30.0;
     so.derivatives.n_threads = threads;
+    so.solve.damping = lambda;
     if (mode == "ellipses") so.derivatives.affinity = SensitivityAffinity::knn;
     t0 = now();
     TsneSensitivity sens(X.view(), Y.view(), so);
-    std::printf("setup (P, Hessian %s): %.2f s, max|g| %.3g\n", sens.solver().is_dense() ? "eigendecomposition" : "MINRES",
-                now() - t0, sens.diagnostics().gradient_max);
+    std::printf("setup (P, Hessian, %s solver%s): %.2f s, max|g| %.3g\n", sens.solver().kind_name(),
+                sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "", now() - t0,
+                sens.diagnostics().gradient_max);
     t0 = now();
     if (mode == "full") {
         const Matrix<double> S = sens.jacobian();
         std::printf("full S (%zu x %zu): %.2f s\n", S.rows(), S.cols(), now() - t0);
     } else {
-        const Matrix<double> C = sens.point_covariances(InputCovariance::scalar(1.0));
+        std::vector<double> var(n * d);
+        for (double& v : var) v = rng.uniform(0.5, 1.5);
+        const Matrix<double> C = sens.point_covariances(InputCovariance::diagonal(var));
         std::printf("per-point covariances (%zu points): %.2f s\n", C.rows(), now() - t0);
     }
     std::printf("peak RSS: %.0f MiB\n", peak_rss_mib());

@@ -85,8 +85,9 @@ void register_sensitivity(CLI::App& app) {
     sub->add_option("--lambda", a->lambda, "Tikhonov damping added to the Hessian (the seed's: 1e-3)")
         ->capture_default_str();
     sub->add_flag("--no-gauge", a->no_gauge, "Do not project out translations and rotation (the seed's)");
-    sub->add_option("--solver", a->solver, "auto, dense (eigendecomposition) or minres (matrix-free)")
-        ->check(CLI::IsMember({"auto", "dense", "minres"}))
+    sub->add_option("--solver", a->solver, "auto, dense (eigendecomposition), inverse (dense Cholesky inverse, "
+                                         "N up to ~16 000) or minres (matrix-free)")
+        ->check(CLI::IsMember({"auto", "dense", "inverse", "minres"}))
         ->capture_default_str();
     sub->add_flag("--seed-compatible", a->seed_compatible,
                   "The seed's settings: its beta search, fixed beta, dense P, lambda 1e-3, no gauge projection");
@@ -122,9 +123,7 @@ void register_sensitivity(CLI::App& app) {
                 a->bandwidth == "differentiated" ? BandwidthMode::differentiated : BandwidthMode::fixed;
             so.solve.damping = a->lambda;
             so.solve.project_gauge = !a->no_gauge;
-            so.solve.solver = a->solver == "dense"    ? HessianSolverKind::dense
-                              : a->solver == "minres" ? HessianSolverKind::minres
-                                                      : HessianSolverKind::automatic;
+            so.solve.solver = parse_solver_kind(a->solver);
         }
         so.refine = a->refine;
         so.lanczos_eigenvalues = a->lanczos;
@@ -132,7 +131,7 @@ void register_sensitivity(CLI::App& app) {
         const auto& dg = sens.diagnostics();
         char buf[256];
         std::snprintf(buf, sizeof buf, "sensitivity: N = %zu, D = %zu, max|g| = %.3g, KL = %.5g, %s solver (%.2f s)",
-                      X.rows(), X.cols(), dg.gradient_max, dg.kl, sens.solver().is_dense() ? "dense" : "MINRES",
+                      X.rows(), X.cols(), dg.gradient_max, dg.kl, sens.solver().kind_name(),
                       t.seconds());
         say(*o, buf);
         if (dg.dense_spectrum && !dg.smallest_eigenvalues.empty()) {
@@ -189,7 +188,7 @@ void register_sensitivity(CLI::App& app) {
             j["gradient_norm"] = dg.gradient_norm;
             j["kl"] = dg.kl;
             j["refine_iterations"] = dg.refine_iterations;
-            j["solver"] = sens.solver().is_dense() ? "dense" : "minres";
+            j["solver"] = sens.solver().kind_name();
             if (dg.dense_spectrum) {
                 j["smallest_eigenvalues"] = dg.smallest_eigenvalues;
                 j["n_negative"] = dg.n_negative;

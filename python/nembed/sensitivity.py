@@ -114,8 +114,9 @@ class Sensitivity:
         Tikhonov shift lambda added to H (the seed's: 1e-3). Default 0.
     project_gauge : bool
         Project the two translations and the rotation out exactly (default True).
-    solver : {"auto", "dense", "minres"}
-        Dense eigendecomposition (2N <= 6000 with "auto") or matrix-free block MINRES.
+    solver : {"auto", "dense", "inverse", "minres"}
+        Dense eigendecomposition (2N <= 6000 with "auto"), dense inverse by Cholesky (2N <= 32768 with "auto";
+        8*(2N)^2 bytes; what makes per-point ellipses at N = 10 000 fast) or matrix-free block MINRES.
     refine : bool
         First refine Y to a stationary point (saddle-free Newton; dense solver); ``embedding`` returns it.
     n_jobs : int

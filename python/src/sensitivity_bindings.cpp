@@ -31,17 +31,13 @@ nembed::SensitivityOptions make_options(bool seed_compatible, double perplexity,
         nembed::require(affinity == "dense" || affinity == "knn", "affinity must be 'dense' or 'knn', got '" + affinity + "'");
         nembed::require(bandwidth == "fixed" || bandwidth == "differentiated",
                         "bandwidth must be 'fixed' or 'differentiated', got '" + bandwidth + "'");
-        nembed::require(solver == "auto" || solver == "dense" || solver == "minres",
-                        "solver must be 'auto', 'dense' or 'minres', got '" + solver + "'");
         o.derivatives.affinity = affinity == "knn" ? nembed::SensitivityAffinity::knn : nembed::SensitivityAffinity::dense;
         o.derivatives.n_neighbors = n_neighbors;
         o.derivatives.bandwidth =
             bandwidth == "differentiated" ? nembed::BandwidthMode::differentiated : nembed::BandwidthMode::fixed;
         o.solve.damping = damping;
         o.solve.project_gauge = project_gauge;
-        o.solve.solver = solver == "dense"    ? nembed::HessianSolverKind::dense
-                         : solver == "minres" ? nembed::HessianSolverKind::minres
-                                              : nembed::HessianSolverKind::automatic;
+        o.solve.solver = nembed::parse_solver_kind(solver);
         o.solve.rcond = rcond;
     }
     o.solve.tolerance = tolerance;

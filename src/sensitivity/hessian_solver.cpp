@@ -7,8 +7,18 @@
 #include <vector>
 
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
+#include "block_kernels.hpp"
 
 namespace nembed {
+
+HessianSolverKind parse_solver_kind(const std::string& name) {
+    if (name == "auto") return HessianSolverKind::automatic;
+    if (name == "dense") return HessianSolverKind::dense;
+    if (name == "inverse") return HessianSolverKind::inverse;
+    if (name == "minres") return HessianSolverKind::minres;
+    throw InvalidArgument("solver must be 'auto', 'dense', 'inverse' or 'minres', got '" + name + "'");
+}
 
 Eigen::MatrixXd gauge_basis(MatrixView<double> Y) {
     const Eigen::Index n2 = static_cast<Eigen::Index>(2 * Y.rows);
@@ -43,6 +53,9 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
     const std::size_t n2 = 2 * der_.n_points();
     dense_ = options.solver == HessianSolverKind::dense ||
              (options.solver == HessianSolverKind::automatic && n2 <= options.dense_limit);
+    inverse_ = options.solver == HessianSolverKind::inverse ||
+               (options.solver == HessianSolverKind::automatic && !dense_ && n2 <= options.inverse_limit);
+    if (inverse_) factor_inverse();
     if (!dense_) return;
 
     Eigen::MatrixXd H = der_.hessian();
@@ -87,6 +100,44 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
     }
 }
 
+void HessianSolver::factor_inverse() {
+    Eigen::MatrixXd A = der_.hessian();
+    A.diagonal().array() += opt_.damping;
+    double c = 0.0;
+    if (opt_.project_gauge) {
+        // P⊥AP⊥ + c·UUᵀ: the complement keeps its spectrum and the gauge modes get eigenvalue c, so
+        // inv = (P⊥AP⊥)⁺ + UUᵀ/c and the projected inverse follows by removing UUᵀ/c exactly. c is the mean
+        // diagonal, a value inside the spectrum's range that does not worsen the conditioning.
+        // Rank-3 updates in place (noalias): no 2N × 2N temporaries next to a matrix that may take gigabytes.
+        const Eigen::MatrixXd UtA = U_.transpose() * A;
+        const Eigen::MatrixXd UtAU = UtA * U_;
+        A.noalias() -= U_ * UtA;
+        A.noalias() -= UtA.transpose() * U_.transpose();
+        const Eigen::MatrixXd UUtAU = U_ * UtAU;
+        A.noalias() += UUtAU * U_.transpose();
+        c = std::max(A.diagonal().cwiseAbs().mean(), 1e-300);
+        A.noalias() += (c * U_) * U_.transpose();
+    }
+    bool definite = false;
+    const bool ok = detail::symmetric_inverse(A, definite);
+    if (!ok) {
+        require(!detail::have_lapack(),
+                "sensitivity: the damped Hessian is singular on the gauge complement; use damping > 0");
+        // Without LAPACK only the Cholesky path exists: an indefinite Hessian falls back to MINRES.
+        warn("sensitivity: the damped Hessian is not positive definite (Y* is not a local minimum) and this build "
+             "has no LAPACK for an indefinite factorisation; using MINRES");
+        inverse_ = false;
+        definite_ = false;
+        return;
+    }
+    if (!definite)
+        warn("sensitivity: the damped Hessian has negative eigenvalues on the gauge complement (Y* is not a local "
+             "minimum of the differentiated objective); its inverse is used as it is (consider refine or damping)");
+    definite_ = definite;
+    if (opt_.project_gauge) A.noalias() -= (U_ / c) * U_.transpose();
+    Q_ = std::move(A);
+}
+
 Eigen::MatrixXd HessianSolver::project(const Eigen::MatrixXd& B) const {
     if (!opt_.project_gauge) return B;
     return B - U_ * (U_.transpose() * B);
@@ -101,6 +152,7 @@ Eigen::MatrixXd HessianSolver::apply(const Eigen::MatrixXd& V) const {
 Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
     require(static_cast<std::size_t>(B.rows()) == 2 * der_.n_points(), "sensitivity: solve needs 2N rows");
     if (dense_) return evecs_ * (inv_.asDiagonal() * (evecs_.transpose() * B));
+    if (inverse_) return Q_ * B;  // Q U = 0 already: no projection needed
     Eigen::MatrixXd X(B.rows(), B.cols());
     last_residual_ = 0.0;
     last_iterations_ = 0;

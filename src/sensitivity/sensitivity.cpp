@@ -203,9 +203,18 @@ Eigen::MatrixXd TsneSensitivity::apply_transpose(const Eigen::MatrixXd& V) const
     return -der_.jacobian_transpose_product(solver_->solve(V));
 }
 
+Eigen::MatrixXd TsneSensitivity::unit_rows_transposed(std::size_t r0, std::size_t m) const {
+    // Columns r0..r0+m of the inverse when the solver holds it (a product with unit vectors would cost 2N² per
+    // column for nothing), else solves.
+    if (solver_->has_inverse())
+        return -der_.jacobian_transpose_product(
+            solver_->inverse().middleCols(static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(m)));
+    return apply_transpose(unit_block(2 * n_points(), r0, m));
+}
+
 Eigen::MatrixXd TsneSensitivity::rows(std::size_t r0, std::size_t m) const {
     require(r0 + m <= 2 * n_points(), "sensitivity: rows out of range");
-    return apply_transpose(unit_block(2 * n_points(), r0, m)).transpose();
+    return unit_rows_transposed(r0, m).transpose();
 }
 
 Matrix<double> TsneSensitivity::jacobian() const {
@@ -215,7 +224,7 @@ Matrix<double> TsneSensitivity::jacobian() const {
     const std::size_t bs = row_block(nd);
     for (std::size_t r0 = 0; r0 < n2; r0 += bs) {
         const std::size_t m = std::min(bs, n2 - r0);
-        const Eigen::MatrixXd T = apply_transpose(unit_block(n2, r0, m));  // nd × m: rows of S as columns
+        const Eigen::MatrixXd T = unit_rows_transposed(r0, m);  // nd × m: rows of S as columns
         Eigen::Map<RowMajor>(S.row(r0), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(nd)) = T.transpose();
     }
     return S;
@@ -246,10 +255,11 @@ Matrix<double> TsneSensitivity::point_covariances(const InputCovariance& cov) co
     const std::size_t n = n_points(), d = n_features(), n2 = 2 * n;
     cov.check(n, d);
     Matrix<double> out(n, 4);
-    const std::size_t bs = row_block(n * d);
+    // Blocks of 32 rows of S when memory allows (the blocked kNN Jacobian product works on 32 columns at once).
+    const std::size_t bs = std::max<std::size_t>(row_block(n * d), std::min<std::size_t>(32, row_block(n * d) * 4));
     for (std::size_t r0 = 0; r0 < n2; r0 += bs) {
         const std::size_t m = std::min(bs, n2 - r0);  // even: whole points
-        const Eigen::MatrixXd T = apply_transpose(unit_block(n2, r0, m));  // rows of S as columns
+        const Eigen::MatrixXd T = unit_rows_transposed(r0, m);  // rows of S as columns
         const Eigen::MatrixXd ST = cov.apply(T, n, d);
         for (std::size_t c = 0; c < m; c += 2) {
             const std::size_t i = (r0 + c) / 2;

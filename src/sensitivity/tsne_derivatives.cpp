@@ -15,6 +15,7 @@
 #include "nembed/affinity/perplexity.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
+#include "block_kernels.hpp"
 
 namespace nembed {
 namespace {
@@ -312,34 +313,34 @@ Eigen::MatrixXd TsneDerivatives::hessian_product(const Eigen::MatrixXd& V) const
 
 Eigen::MatrixXd TsneDerivatives::hessian() const {
     const Eigen::Index n2 = static_cast<Eigen::Index>(2 * n_);
-    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(n2, n2);
+    Eigen::MatrixXd H(n2, n2);
     const double iz = 1.0 / z_, fz = 16.0 / (z_ * z_);
+    // Point i fills columns 2i and 2i + 1 (contiguous in column-major storage; H is symmetric, so these are also
+    // its rows): at 2N = 20 000 row-wise writes would touch a new cache line for every entry.
     parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
         for (std::size_t i = b; i < e; ++i) {
             const Eigen::Index r = static_cast<Eigen::Index>(2 * i);
+            double* h0 = H.col(r).data();
+            double* h1 = H.col(r + 1).data();
             offset_t q = P_.indptr[i];
             const offset_t qe = P_.indptr[i + 1];
             double s00 = 0.0, s01 = 0.0, s11 = 0.0;
+            const double fz0 = fz * F_[2 * i], fz1 = fz * F_[2 * i + 1];
             for (std::size_t j = 0; j < n_; ++j) {
                 if (j == i) continue;
                 const auto [m00, m01, m11] = pair_block(Y_, P_, i, j, q, qe, iz);
-                const Eigen::Index c = static_cast<Eigen::Index>(2 * j);
-                H(r, c) = -m00;
-                H(r, c + 1) = -m01;
-                H(r + 1, c) = -m01;
-                H(r + 1, c + 1) = -m11;
+                h0[2 * j] = -m00 - fz0 * F_[2 * j];
+                h0[2 * j + 1] = -m01 - fz0 * F_[2 * j + 1];
+                h1[2 * j] = -m01 - fz1 * F_[2 * j];
+                h1[2 * j + 1] = -m11 - fz1 * F_[2 * j + 1];
                 s00 += m00;
                 s01 += m01;
                 s11 += m11;
             }
-            H(r, r) = s00;
-            H(r, r + 1) = s01;
-            H(r + 1, r) = s01;
-            H(r + 1, r + 1) = s11;
-            for (std::size_t j = 0; j < 2 * n_; ++j) {
-                H(r, static_cast<Eigen::Index>(j)) -= fz * F_[2 * i] * F_[j];
-                H(r + 1, static_cast<Eigen::Index>(j)) -= fz * F_[2 * i + 1] * F_[j];
-            }
+            h0[2 * i] = s00 - fz0 * F_[2 * i];
+            h0[2 * i + 1] = s01 - fz0 * F_[2 * i + 1];
+            h1[2 * i] = s01 - fz1 * F_[2 * i];
+            h1[2 * i + 1] = s11 - fz1 * F_[2 * i + 1];
         }
     });
     return H;
@@ -491,12 +492,13 @@ Eigen::MatrixXd TsneDerivatives::jacobian_product(const Eigen::MatrixXd& U) cons
 
 Eigen::MatrixXd TsneDerivatives::jacobian_transpose_product(const Eigen::MatrixXd& V) const {
     require(static_cast<std::size_t>(V.rows()) == 2 * n_, "jacobian_transpose_product: V must have 2N rows");
+    if (!dense_) return jacobian_transpose_knn(V);
     const std::size_t m = static_cast<std::size_t>(V.cols()), nnz = col_.size();
     Eigen::MatrixXd out(static_cast<Eigen::Index>(n_ * d_), V.cols());
     const Split sp = split(threads_, m);
     const double c = 2.0 / static_cast<double>(n_);
     parallelize(sp.outer, m, [&](int, std::size_t b, std::size_t e) {
-        std::vector<double> pb(nnz), work(dense_ ? 2 * n_ * n_ : 0);
+        std::vector<double> pb(nnz), work(2 * n_ * n_);
         for (std::size_t col = b; col < e; ++col) {
             const double* v = V.col(static_cast<Eigen::Index>(col)).data();
             parallelize(sp.inner, n_, [&](int, std::size_t ib, std::size_t ie) {
@@ -510,6 +512,82 @@ Eigen::MatrixXd TsneDerivatives::jacobian_transpose_product(const Eigen::MatrixX
             entry_backprop(pb.data(), out.col(static_cast<Eigen::Index>(col)).data(), work.data());
         }
     });
+    return out;
+}
+
+// kNN P, blocks of up to 32 right-hand sides at once: p̄ and D̄ for every entry and column (entry-major, so a
+// row's columns are contiguous), then per point x̄_a = Δ_aᵀ D̄_a, where Δ_a stacks 2 (x_a − x_j) over the entries
+// that touch a (its own row and the rows that list it) and D̄_a their adjoints: one small dense product per point
+// (detail::gemm_at_b) instead of N·k·D scalar updates per column. Every point writes its own rows of the result,
+// so the output does not depend on the thread count.
+Eigen::MatrixXd TsneDerivatives::jacobian_transpose_knn(const Eigen::MatrixXd& V) const {
+    const std::size_t m = static_cast<std::size_t>(V.cols()), nnz = col_.size(), k = ptr_[1];
+    const auto ND = static_cast<Eigen::Index>(n_ * d_);
+    Eigen::MatrixXd out(ND, V.cols());
+    constexpr std::size_t mb_max = 32;
+    const std::size_t mb = std::min(mb_max, std::max<std::size_t>(m, 1));
+    const bool diff = opt_.bandwidth == BandwidthMode::differentiated;
+    const double cc = 2.0 / static_cast<double>(n_);
+    std::vector<double> pb(nnz * mb);
+    RowMajor Vr(static_cast<Eigen::Index>(2 * n_), static_cast<Eigen::Index>(mb));
+    for (std::size_t c0 = 0; c0 < m; c0 += mb) {
+        const std::size_t w = std::min(mb, m - c0);
+        Vr.leftCols(static_cast<Eigen::Index>(w)) =
+            V.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w));
+        parallelize(threads_, n_, [&](int, std::size_t ib, std::size_t ie) {
+            std::vector<double> mean(w), gam(w), coef(w);
+            for (std::size_t i = ib; i < ie; ++i) {
+                const double* vi0 = Vr.row(static_cast<Eigen::Index>(2 * i)).data();
+                const double* vi1 = vi0 + mb;
+                std::fill(mean.begin(), mean.end(), 0.0);
+                std::fill(gam.begin(), gam.end(), 0.0);
+                for (std::size_t q = ptr_[i]; q < ptr_[i + 1]; ++q) {
+                    const double* vj0 = Vr.row(static_cast<Eigen::Index>(2 * col_[q])).data();
+                    const double* vj1 = vj0 + mb;
+                    const double a0 = cc * wd_[2 * q], a1 = cc * wd_[2 * q + 1];
+                    const double pq = p_[q], pd = p_[q] * (dist_[q] - mean_[i]);
+                    double* r = pb.data() + q * mb;
+                    for (std::size_t c = 0; c < w; ++c) {
+                        r[c] = a0 * (vi0[c] - vj0[c]) + a1 * (vi1[c] - vj1[c]);
+                        mean[c] += pq * r[c];
+                        gam[c] -= r[c] * pd;
+                    }
+                }
+                // dbar_from_pbar, column-wise (see there)
+                const double vb = var_[i] > 0.0 ? beta_[i] / var_[i] : 0.0;
+                for (std::size_t c = 0; c < w; ++c) coef[c] = diff ? -gam[c] * vb : 0.0;
+                for (std::size_t q = ptr_[i]; q < ptr_[i + 1]; ++q) {
+                    const double pq = p_[q], pd = p_[q] * (dist_[q] - mean_[i]);
+                    double* r = pb.data() + q * mb;
+                    for (std::size_t c = 0; c < w; ++c) r[c] = -beta_[i] * pq * (r[c] - mean[c]) + coef[c] * pd;
+                }
+            }
+        });
+        parallelize(threads_, n_, [&](int, std::size_t ib, std::size_t ie) {
+            std::vector<double> delta, wt, o(d_ * mb);
+            for (std::size_t a = ib; a < ie; ++a) {
+                const std::size_t deg = k + (in_ptr_[a + 1] - in_ptr_[a]);
+                delta.resize(deg * d_);
+                wt.resize(deg * mb);
+                const double* xa = X_.row(a);
+                std::size_t t = 0;
+                auto push = [&](std::size_t other, std::size_t e) {
+                    const double* xo = X_.row(other);
+                    double* dr = delta.data() + t * d_;
+                    for (std::size_t f = 0; f < d_; ++f) dr[f] = 2.0 * (xa[f] - xo[f]);
+                    std::copy(pb.data() + e * mb, pb.data() + e * mb + w, wt.data() + t * mb);
+                    ++t;
+                };
+                for (std::size_t e = ptr_[a]; e < ptr_[a + 1]; ++e) push(col_[e], e);
+                for (std::size_t q = in_ptr_[a]; q < in_ptr_[a + 1]; ++q) push(in_entry_[q] / k, in_entry_[q]);
+                detail::gemm_at_b(deg, d_, w, delta.data(), d_, wt.data(), mb, o.data(), mb);
+                for (std::size_t c = 0; c < w; ++c) {
+                    double* dst = out.col(static_cast<Eigen::Index>(c0 + c)).data() + a * d_;
+                    for (std::size_t f = 0; f < d_; ++f) dst[f] = o[f * mb + c];
+                }
+            }
+        });
+    }
     return out;
 }
 

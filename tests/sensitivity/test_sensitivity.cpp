@@ -154,6 +154,82 @@ TEST(Sensitivity, DenseAndMinresSolversAgree) {
     }
 }
 
+// The dense-inverse back-end (Cholesky, LAPACK when built with it) against the eigendecomposition: S products and
+// per-point blocks with kNN P (the blocked Jacobian path), with and without the gauge projection. Three separated
+// blobs leave near-zero modes (the clusters' relative placement, eigenvalues ~1e-17 of a largest ~1e-6), so λ is
+// set relative to the spectrum: condition numbers ~1e3 and ~1e5, where both back-ends are accurate.
+TEST(Sensitivity, InverseSolverMatchesDense) {
+    const std::size_t n = 40, d = 9;
+    Matrix<double> X = blobs(n, d, 21);
+    Silence quiet;
+    SensitivityOptions base = exact_options(5.0);
+    base.derivatives.affinity = SensitivityAffinity::knn;
+    TsneSensitivity ref(X.view(), start_y(X).view(), base);
+    ASSERT_EQ(ref.diagnostics().n_negative, 0u);
+    for (bool project : {true, false}) {
+        for (double rel_lam : {1e-3, 1e-5}) {
+            const double lam = rel_lam * ref.solver().eigenvalues().maxCoeff();
+            SensitivityOptions o = base;
+            o.refine = false;
+            o.solve.damping = lam;
+            o.solve.project_gauge = project;
+            o.solve.solver = HessianSolverKind::inverse;
+            SensitivityOptions od = o;
+            od.solve.solver = HessianSolverKind::dense;
+            TsneSensitivity a(X.view(), ref.embedding().view(), o), b(X.view(), ref.embedding().view(), od);
+            ASSERT_TRUE(a.solver().has_inverse());
+            EXPECT_TRUE(a.solver().definite());
+            EXPECT_STREQ(a.solver().kind_name(), "inverse");
+            const Eigen::MatrixXd U = Eigen::MatrixXd::Random(static_cast<Eigen::Index>(n * d), 3);
+            const Eigen::MatrixXd sa = a.apply(U), sb = b.apply(U);
+            EXPECT_LT((sa - sb).norm(), 1e-7 * sb.norm()) << "project " << project << " lambda " << lam;
+            std::vector<double> var(n * d);
+            for (std::size_t q = 0; q < var.size(); ++q) var[q] = 0.5 + 0.01 * static_cast<double>(q % 7);
+            const Matrix<double> pa = a.point_covariances(InputCovariance::diagonal(var));
+            const Matrix<double> pb = b.point_covariances(InputCovariance::diagonal(var));
+            double num = 0.0, den = 0.0;
+            for (std::size_t q = 0; q < pa.size(); ++q) {
+                num += (pa.data()[q] - pb.data()[q]) * (pa.data()[q] - pb.data()[q]);
+                den += pb.data()[q] * pb.data()[q];
+            }
+            EXPECT_LT(std::sqrt(num), 1e-7 * std::sqrt(den)) << "project " << project << " lambda " << lam;
+            const Eigen::MatrixXd ra = a.rows(6, 4), rb = b.rows(6, 4);
+            EXPECT_LT((ra - rb).norm(), 1e-7 * rb.norm());
+        }
+    }
+}
+
+TEST(Sensitivity, InverseSolverHandlesAnIndefiniteHessian) {
+    // Away from the optimum H has negative eigenvalues on the complement: the inverse path warns and still equals
+    // the eigendecomposition's signed pseudo-inverse (no eigenvalue is cut).
+    const std::size_t n = 24, d = 3;
+    Matrix<double> X = blobs(n, d, 22);
+    Matrix<double> Y(n, 2);
+    Rng rng(23);
+    for (std::size_t q = 0; q < Y.size(); ++q) Y.data()[q] = 3.0 * rng.normal();
+    SensitivityOptions o;
+    o.derivatives.perplexity = 5.0;
+    o.solve.solver = HessianSolverKind::dense;
+    std::vector<std::string> warnings;
+    set_log_sink([&](LogLevel l, const std::string& m) {
+        if (l == LogLevel::warning) warnings.push_back(m);
+    });
+    TsneSensitivity b(X.view(), Y.view(), o);
+    o.solve.solver = HessianSolverKind::inverse;
+    warnings.clear();
+    TsneSensitivity a(X.view(), Y.view(), o);
+    set_log_sink({});
+    ASSERT_GT(b.diagnostics().n_negative, 0u);
+    if (!a.solver().has_inverse()) GTEST_SKIP() << "built without LAPACK: indefinite Hessians go to MINRES";
+    EXPECT_FALSE(a.solver().definite());
+    bool warned = false;
+    for (const auto& w : warnings) warned = warned || w.find("negative eigenvalues") != std::string::npos;
+    EXPECT_TRUE(warned);
+    const Eigen::MatrixXd U = Eigen::MatrixXd::Random(static_cast<Eigen::Index>(n * d), 2);
+    const Eigen::MatrixXd sa = a.apply(U), sb = b.apply(U);
+    EXPECT_LT((sa - sb).norm(), 1e-7 * sb.norm());
+}
+
 TEST(Sensitivity, LanczosSpectrumMatchesDense) {
     const std::size_t n = 30, d = 4;
     Matrix<double> X = blobs(n, d, 6);

@@ -2,16 +2,20 @@
 // differences (relative error ≤ 1e-6 in float64), for dense and kNN P, β fixed and differentiated.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <vector>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/sensitivity/tsne_derivatives.hpp"
+#include "../../src/sensitivity/block_kernels.hpp"  // private kernels, tested per instruction set
 
 using namespace nembed;
 
 namespace {
+
+using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 Matrix<double> blobs(std::size_t n, std::size_t d, std::uint64_t seed, double sd = 1.0) {
     Rng rng(seed);
@@ -145,6 +149,40 @@ TEST_P(Derivatives, TransposedProductIsTheAdjoint) {
     const Eigen::MatrixXd JtT = der.jacobian_transpose_product(T);
     const double scale = der.jacobian_transpose_product(V).norm();
     EXPECT_LT(JtT.norm(), 1e-12 * scale);
+}
+
+TEST_P(Derivatives, BlockedTransposedProductIsTheAdjoint) {
+    // 37 right-hand sides: a full block of 32 and a ragged one; 9 features: a ragged feature tile too.
+    const std::size_t n = 40, d = 9;
+    Matrix<double> X = blobs(n, d, 31), Y = random_y(n, 32);
+    TsneDerivatives der(X.view(), Y.view(), options());
+    const Eigen::MatrixXd U = random_block(static_cast<Eigen::Index>(n * d), 37, 33);
+    const Eigen::MatrixXd V = random_block(static_cast<Eigen::Index>(2 * n), 37, 34);
+    const Eigen::MatrixXd a = V.transpose() * der.jacobian_product(U);
+    const Eigen::MatrixXd JtV = der.jacobian_transpose_product(V);
+    const Eigen::MatrixXd b = JtV.transpose() * U;
+    EXPECT_LT((a - b).norm(), 1e-12 * a.norm());
+    // Column by column gives the same bits as the block (columns are independent).
+    for (Eigen::Index c : {0, 31, 32, 36})
+        EXPECT_EQ(der.jacobian_transpose_product(V.col(c)), JtV.col(c)) << "column " << c;
+}
+
+TEST(SensitivityDerivatives, GemmKernelVariantsMatchEigen) {
+    using namespace nembed::detail;
+    for (auto [K, Dd, M] : {std::array<std::size_t, 3>{1, 1, 1}, {7, 3, 5}, {180, 50, 32}, {33, 9, 37}, {12, 8, 16}}) {
+        const Eigen::MatrixXd A0 = random_block(static_cast<Eigen::Index>(K), static_cast<Eigen::Index>(Dd), 40 + K);
+        const Eigen::MatrixXd W0 = random_block(static_cast<Eigen::Index>(K), static_cast<Eigen::Index>(M), 50 + M);
+        const RowMajor A = A0, W = W0;
+        const Eigen::MatrixXd ref = A0.transpose() * W0;
+        for (GemmIsa isa : {GemmIsa::baseline, GemmIsa::avx2, GemmIsa::avx512}) {
+            if (!gemm_isa_supported(isa)) continue;
+            RowMajor out = RowMajor::Constant(static_cast<Eigen::Index>(Dd), static_cast<Eigen::Index>(M), 7.0);
+            gemm_at_b_isa(isa, K, Dd, M, A.data(), Dd, W.data(), M, out.data(), M);
+            EXPECT_LT((Eigen::MatrixXd(out) - ref).cwiseAbs().maxCoeff(), 1e-12 * std::max(1.0, ref.cwiseAbs().maxCoeff()))
+                << "isa " << static_cast<int>(isa) << " K " << K << " D " << Dd << " M " << M;
+        }
+    }
+    EXPECT_TRUE(gemm_isa_supported(GemmIsa::baseline));
 }
 
 TEST_P(Derivatives, ResultsDoNotDependOnThreads) {

@@ -6,9 +6,11 @@
 /// `project_gauge` the operator is P⊥(H + λI)P⊥ on G⊥ and every solution lies in G⊥. Without it (the seed's
 /// convention) the whole of H + λI is (pseudo-)inverted, so the gauge modes get 1/λ.
 ///
-/// Two back-ends: a dense symmetric eigendecomposition (small N: exact pseudo-inverse, spectrum for diagnostics),
-/// and block MINRES (matrix-free Hessian products shared by all right-hand sides of a block; MINRES because H is
-/// indefinite away from a minimum).
+/// Three back-ends: a dense symmetric eigendecomposition (small N: exact pseudo-inverse, spectrum for diagnostics),
+/// a dense inverse by Cholesky (Bunch–Kaufman when H + λI is indefinite on the complement; LAPACK when the build
+/// found it) for N up to ~20 000, where the per-point covariances need a column of the inverse for every
+/// coordinate, and block MINRES (matrix-free Hessian products shared by all right-hand sides of a block; MINRES
+/// because H is indefinite away from a minimum).
 #include <cstddef>
 #include <string>
 
@@ -19,8 +21,9 @@
 namespace nembed {
 
 enum class HessianSolverKind {
-    automatic,  ///< dense when 2N ≤ dense_limit, else MINRES
+    automatic,  ///< eigendecomposition when 2N ≤ dense_limit, dense inverse when 2N ≤ inverse_limit, else MINRES
     dense,      ///< eigendecomposition of the (projected) Hessian
+    inverse,    ///< dense inverse of the (projected) damped Hessian: memory 8·(2N)² bytes, no spectrum
     minres,     ///< matrix-free block MINRES
 };
 
@@ -29,6 +32,7 @@ struct SolveOptions {
     bool project_gauge = true;   ///< project out translations and rotation exactly (false = the seed's)
     HessianSolverKind solver = HessianSolverKind::automatic;
     std::size_t dense_limit = 6000;  ///< automatic: dense eigendecomposition up to this many rows (2N)
+    std::size_t inverse_limit = 32768;  ///< automatic: dense inverse up to this many rows (8 GiB at the limit)
     /// Dense: shifted eigenvalues with |μ + λ| ≤ rcond·max|μ + λ| count as zero (pseudo-inverse);
     /// 0 = 1e-12 (exact) — the seed-compatible options set 10·2N·ε_float32 (JAX's pinv default).
     double rcond = 0.0;
@@ -36,6 +40,9 @@ struct SolveOptions {
     int max_iter = 0;            ///< MINRES iterations per block; 0 = 20·2N
     std::size_t block_size = 32; ///< right-hand sides per block (they share every Hessian pass)
 };
+
+/// "auto", "dense", "inverse" or "minres" (the front-ends' names); throws InvalidArgument naming the choices.
+HessianSolverKind parse_solver_kind(const std::string& name);
 
 /// The gauge basis at Y: 2N × 3, orthonormal (translations x, y, then the rotation made orthogonal to them).
 Eigen::MatrixXd gauge_basis(MatrixView<double> Y);
@@ -48,7 +55,16 @@ public:
     /// (H + λI)⁺ B on the gauge complement (or on all of ℝ^2N without projection), B: 2N × m.
     Eigen::MatrixXd solve(const Eigen::MatrixXd& B) const;
 
+    /// Eigendecomposition back-end (spectrum available).
     bool is_dense() const { return dense_; }
+    /// "dense", "inverse" or "minres": the back-end in use.
+    const char* kind_name() const { return dense_ ? "dense" : inverse_ ? "inverse" : "minres"; }
+    /// Dense-inverse back-end: `inverse()` is (H + λI)⁺ on the gauge complement (or of all of H + λI), 2N × 2N.
+    bool has_inverse() const { return inverse_; }
+    const Eigen::MatrixXd& inverse() const { return Q_; }
+    /// Dense inverse only: whether H + λI was positive definite on the complement (Cholesky); false means Y* is
+    /// not a local minimum of the differentiated objective (negative curvature), solved by Bunch–Kaufman.
+    bool definite() const { return definite_; }
     const SolveOptions& options() const { return opt_; }
     const Eigen::MatrixXd& gauge() const { return U_; }
     /// Dense only: eigenvalues (ascending) of H on the gauge complement (or of H), and their eigenvectors.
@@ -67,8 +83,12 @@ private:
 
     const TsneDerivatives& der_;
     SolveOptions opt_;
+    void factor_inverse();
+
     bool dense_ = true;
-    Eigen::MatrixXd U_;
+    bool inverse_ = false;
+    bool definite_ = true;
+    Eigen::MatrixXd U_, Q_;
     Eigen::VectorXd evals_, inv_;
     Eigen::MatrixXd evecs_;
     std::size_t n_cut_ = 0;

@@ -113,6 +113,7 @@ public:
 
 private:
     void refine();
+    Eigen::MatrixXd unit_rows_transposed(std::size_t r0, std::size_t m) const;  // rows [r0, r0 + m) of S, as columns
     void check_output(std::size_t entries, const char* what) const;
 
     SensitivityOptions opt_;

@@ -88,6 +88,7 @@ public:
 
 private:
     void refresh_embedding();
+    Eigen::MatrixXd jacobian_transpose_knn(const Eigen::MatrixXd& V) const;
     // δD (entries × 1) for one X-direction u; and x̄ (N·D) for per-entry adjoints D̄.
     void entry_dd(const double* u, double* dd, double* work) const;
     void entry_backprop(const double* dbar, double* xbar, double* work) const;
