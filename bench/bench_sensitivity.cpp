@@ -4,7 +4,7 @@
 //                    D = 50 in ≤ 60 s and ≤ 4 GB on 2 threads);
 //   --mode ellipses  per-point 2 × 2 covariances for per-entry variances (σ²_jf in [0.5, 1.5]) with kNN P
 //                    (target: N = 10 000 ≤ 10 min); the automatic solver takes the dense inverse there.
-// --lambda sets the Tikhonov damping (default 0).
+// --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres.
 // Prints wall times per phase and the peak RSS.
 //
 //   bench_sensitivity --mode full --n 1000 --d 50 --threads 2
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     std::size_t n = 1000, d = 50;
     int threads = 2;
     double lambda = 0.0;
+    std::string solver = "auto";
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
         else if (k == "--d") d = std::stoul(v);
         else if (k == "--threads") threads = std::stoi(v);
         else if (k == "--lambda") lambda = std::stod(v);
+        else if (k == "--solver") solver = v;
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -72,17 +74,26 @@ int main(int argc, char** argv) {
     TsneEmbedding emb = TSNE(to).fit(Xf.view());
     const Matrix<double> Y = emb.embedding();
     std::printf("t-SNE (Y*): %.2f s\n", now() - t0);
+    std::fflush(stdout);
 
     SensitivityOptions so;
     so.derivatives.perplexity = 30.0;
     so.derivatives.n_threads = threads;
     so.solve.damping = lambda;
+    so.solve.solver = parse_solver_kind(solver);
     if (mode == "ellipses") so.derivatives.affinity = SensitivityAffinity::knn;
     t0 = now();
     TsneSensitivity sens(X.view(), Y.view(), so);
     std::printf("setup (P, Hessian, %s solver%s): %.2f s, max|g| %.3g\n", sens.solver().kind_name(),
                 sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "", now() - t0,
                 sens.diagnostics().gradient_max);
+    const auto& dg = sens.diagnostics();
+    if (dg.dense_spectrum && !dg.smallest_eigenvalues.empty()) {
+        std::printf("smallest Hessian eigenvalues:");
+        for (double e : dg.smallest_eigenvalues) std::printf(" %.3g", e);
+        std::printf(" (%zu negative)\n", dg.n_negative);
+    }
+    std::fflush(stdout);
     t0 = now();
     if (mode == "full") {
         const Matrix<double> S = sens.jacobian();

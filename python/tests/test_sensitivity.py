@@ -125,3 +125,15 @@ def test_knn_differentiated_minres_matches_dense(refined):
                                rtol=1e-5)
     U = np.random.default_rng(5).normal(size=(X.size, 3))
     np.testing.assert_allclose(a.apply(U), b.apply(U), rtol=1e-6, atol=1e-8 * np.abs(b.apply(U)).max())
+
+
+def test_inverse_solver_matches_dense_point_blocks(refined):
+    X, s = refined
+    opts = dict(perplexity=8.0, affinity="knn", damping=1e-6)
+    a = ns.Sensitivity(X, s.embedding, solver="inverse", **opts)
+    b = ns.Sensitivity(X, s.embedding, solver="dense", **opts)
+    var = np.random.default_rng(6).uniform(0.5, 1.5, size=X.shape)
+    pa, pb = a.point_covariances(var), b.point_covariances(var)
+    np.testing.assert_allclose(pa, pb, rtol=1e-6, atol=1e-9 * np.abs(pb).max())
+    with pytest.raises(ValueError, match="solver"):
+        ns.Sensitivity(X, s.embedding, solver="cholesky", **opts)

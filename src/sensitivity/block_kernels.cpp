@@ -2,6 +2,8 @@
 // and the symmetric inverse behind the dense-inverse Hessian solver.
 #include "block_kernels.hpp"
 
+#include "nembed/core/parallel.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -17,13 +19,25 @@ typedef double v4d __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 
 template <class V>
+__attribute__((always_inline)) inline void store(double* p, V r, double alpha, bool accumulate) {
+    r *= alpha;
+    if (accumulate) {
+        V o;
+        std::memcpy(&o, p, sizeof(V));
+        r += o;
+    }
+    std::memcpy(p, &r, sizeof(V));
+}
+
+template <class V>
 __attribute__((always_inline)) inline void tile_kernel(std::size_t K, std::size_t Dd, std::size_t M, const double* A,
                                                        std::size_t lda, const double* W, std::size_t ldw,
-                                                       double* out, std::size_t ldo) {
+                                                       double* out, std::size_t ldo, double alpha, bool accumulate) {
     constexpr std::size_t L = sizeof(V) / sizeof(double), FT = 4, CT = 2 * L;
     const std::size_t f_main = Dd - Dd % FT, c_main = M - M % CT;
-    for (std::size_t f0 = 0; f0 < f_main; f0 += FT) {
-        for (std::size_t c0 = 0; c0 < c_main; c0 += CT) {
+    // Output columns outermost: a K × CT strip of W stays in L1/L2 while every row tile of A passes over it.
+    for (std::size_t c0 = 0; c0 < c_main; c0 += CT) {
+        for (std::size_t f0 = 0; f0 < f_main; f0 += FT) {
             V acc[FT][2] = {};
             for (std::size_t e = 0; e < K; ++e) {
                 V w0, w1;
@@ -36,8 +50,8 @@ __attribute__((always_inline)) inline void tile_kernel(std::size_t K, std::size_
                 }
             }
             for (std::size_t i = 0; i < FT; ++i) {
-                std::memcpy(out + (f0 + i) * ldo + c0, &acc[i][0], sizeof(V));
-                std::memcpy(out + (f0 + i) * ldo + c0 + L, &acc[i][1], sizeof(V));
+                store(out + (f0 + i) * ldo + c0, acc[i][0], alpha, accumulate);
+                store(out + (f0 + i) * ldo + c0 + L, acc[i][1], alpha, accumulate);
             }
         }
     }
@@ -45,9 +59,10 @@ __attribute__((always_inline)) inline void tile_kernel(std::size_t K, std::size_
     auto edge = [&](std::size_t fb, std::size_t fe, std::size_t cb, std::size_t ce) {
         for (std::size_t f = fb; f < fe; ++f) {
             double* o = out + f * ldo;
-            for (std::size_t c = cb; c < ce; ++c) o[c] = 0.0;
+            if (!accumulate)
+                for (std::size_t c = cb; c < ce; ++c) o[c] = 0.0;
             for (std::size_t e = 0; e < K; ++e) {
-                const double av = A[e * lda + f];
+                const double av = alpha * A[e * lda + f];
                 const double* w = W + e * ldw;
                 for (std::size_t c = cb; c < ce; ++c) o[c] += av * w[c];
             }
@@ -61,22 +76,23 @@ namespace {
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f,fma"))) void gemm_avx512(std::size_t K, std::size_t Dd, std::size_t M,
                                                          const double* A, std::size_t lda, const double* W,
-                                                         std::size_t ldw, double* out, std::size_t ldo) {
-    tile_kernel<v8d>(K, Dd, M, A, lda, W, ldw, out, ldo);
+                                                         std::size_t ldw, double* out, std::size_t ldo, double alpha,
+                                                         bool accumulate) {
+    tile_kernel<v8d>(K, Dd, M, A, lda, W, ldw, out, ldo, alpha, accumulate);
 }
 __attribute__((target("avx2,fma"))) void gemm_avx2(std::size_t K, std::size_t Dd, std::size_t M, const double* A,
                                                     std::size_t lda, const double* W, std::size_t ldw, double* out,
-                                                    std::size_t ldo) {
-    tile_kernel<v4d>(K, Dd, M, A, lda, W, ldw, out, ldo);
+                                                    std::size_t ldo, double alpha, bool accumulate) {
+    tile_kernel<v4d>(K, Dd, M, A, lda, W, ldw, out, ldo, alpha, accumulate);
 }
 #endif
 void gemm_base(std::size_t K, std::size_t Dd, std::size_t M, const double* A, std::size_t lda, const double* W,
-               std::size_t ldw, double* out, std::size_t ldo) {
-    tile_kernel<v2d>(K, Dd, M, A, lda, W, ldw, out, ldo);
+               std::size_t ldw, double* out, std::size_t ldo, double alpha, bool accumulate) {
+    tile_kernel<v2d>(K, Dd, M, A, lda, W, ldw, out, ldo, alpha, accumulate);
 }
 
 using GemmFn = void (*)(std::size_t, std::size_t, std::size_t, const double*, std::size_t, const double*,
-                        std::size_t, double*, std::size_t);
+                        std::size_t, double*, std::size_t, double, bool);
 } // namespace
 
 bool gemm_isa_supported(GemmIsa isa) {
@@ -105,20 +121,142 @@ GemmFn pick_gemm() {
 } // namespace
 
 void gemm_at_b_isa(GemmIsa isa, std::size_t K, std::size_t Dd, std::size_t M, const double* A, std::size_t lda,
-                   const double* W, std::size_t ldw, double* out, std::size_t ldo) {
-    gemm_fn(gemm_isa_supported(isa) ? isa : GemmIsa::baseline)(K, Dd, M, A, lda, W, ldw, out, ldo);
+                   const double* W, std::size_t ldw, double* out, std::size_t ldo, double alpha, bool accumulate) {
+    gemm_fn(gemm_isa_supported(isa) ? isa : GemmIsa::baseline)(K, Dd, M, A, lda, W, ldw, out, ldo, alpha, accumulate);
 }
 
 void gemm_at_b(std::size_t K, std::size_t Dd, std::size_t M, const double* A, std::size_t lda, const double* W,
-               std::size_t ldw, double* out, std::size_t ldo) {
+               std::size_t ldw, double* out, std::size_t ldo, double alpha, bool accumulate) {
     static const GemmFn fn = pick_gemm();
-    fn(K, Dd, M, A, lda, W, ldw, out, ldo);
+    fn(K, Dd, M, A, lda, W, ldw, out, ldo, alpha, accumulate);
+}
+
+namespace {
+
+// K split into chunks so that a chunk of W rows stays in cache across the row tiles of A (the strided panels of
+// the factorisation reach K = n); the first chunk sets or accumulates as asked, the rest accumulate.
+void gemm_chunked(std::size_t K, std::size_t Dd, std::size_t M, const double* A, std::size_t lda, const double* W,
+                  std::size_t ldw, double* out, std::size_t ldo, double alpha, bool accumulate) {
+    constexpr std::size_t kc = 256;
+    if (K == 0 && !accumulate) {
+        for (std::size_t f = 0; f < Dd; ++f) std::fill(out + f * ldo, out + f * ldo + M, 0.0);
+        return;
+    }
+    for (std::size_t e0 = 0; e0 < K; e0 += kc)
+        gemm_at_b(std::min(kc, K - e0), Dd, M, A + e0 * lda, lda, W + e0 * ldw, ldw, out, ldo, alpha,
+                  accumulate || e0 > 0);
+}
+
+// Tile q of n_tiles whose cost grows (or shrinks) linearly with its index: pairs the cheap and the dear ones so
+// that contiguous work ranges are balanced.
+std::size_t balanced(std::size_t q, std::size_t n_tiles) { return q % 2 == 0 ? q / 2 : n_tiles - 1 - q / 2; }
+
+// fn(begin, end) over [0, total) in fixed chunks of 64, the chunks spread over the threads: Eigen's triangular
+// solves take different paths for different widths, so the split must not depend on the thread count.
+template <class F>
+void fixed_chunks(int threads, std::size_t total, F&& fn) {
+    constexpr std::size_t chunk = 64;
+    const std::size_t n_chunks = (total + chunk - 1) / chunk;
+    parallelize(threads, n_chunks, [&](int, std::size_t qb, std::size_t qe) {
+        for (std::size_t q = qb; q < qe; ++q) fn(q * chunk, std::min(total, (q + 1) * chunk));
+    });
+}
+
+} // namespace
+
+bool spd_inverse(Eigen::MatrixXd& A, int threads) {
+    using Eigen::Index;
+    const auto n = static_cast<std::size_t>(A.rows());
+    double* a = A.data();
+    constexpr std::size_t nb = 256, tile = 16;
+    auto at = [&](std::size_t r, std::size_t c) { return a + c * n + r; };
+    auto blk = [&](std::size_t r, std::size_t c, std::size_t nr, std::size_t nc) {
+        return A.block(static_cast<Index>(r), static_cast<Index>(c), static_cast<Index>(nr), static_cast<Index>(nc));
+    };
+
+    // 1. Right-looking upper Cholesky: R11 = chol(A11), R12 = R11⁻ᵀ A12, A22 −= R12ᵀ R12 (upper part).
+    std::vector<double> P;
+    for (std::size_t k0 = 0; k0 < n; k0 += nb) {
+        const std::size_t b = std::min(nb, n - k0), k1 = k0 + b, m = n - k1;
+        Eigen::LLT<Eigen::MatrixXd, Eigen::Upper> llt(blk(k0, k0, b, b));
+        if (llt.info() != Eigen::Success) return false;
+        const Eigen::MatrixXd R11 = llt.matrixU();
+        blk(k0, k0, b, b).triangularView<Eigen::Upper>() = R11;
+        if (m == 0) break;
+        fixed_chunks(threads, m, [&](std::size_t cb, std::size_t ce) {
+            auto A12 = blk(k0, k1 + cb, b, ce - cb);
+            R11.transpose().triangularView<Eigen::Lower>().solveInPlace(A12);
+        });
+        P.resize(b * m);  // R12 row-major: P[e·m + f] = R12(e, f)
+        parallelize(threads, m, [&](int, std::size_t cb, std::size_t ce) {
+            for (std::size_t f = cb; f < ce; ++f)
+                for (std::size_t e = 0; e < b; ++e) P[e * m + f] = *at(k0 + e, k1 + f);
+        });
+        const std::size_t nt = (m + tile - 1) / tile;
+        parallelize(threads, nt, [&](int, std::size_t qb, std::size_t qe) {
+            for (std::size_t q = qb; q < qe; ++q) {
+                const std::size_t j0 = balanced(q, nt) * tile, jw = std::min(tile, m - j0);
+                // columns j0..j0+jw of A22, rows 0..j0+jw (the upper part and the diagonal tile)
+                gemm_at_b(b, jw, j0 + jw, P.data() + j0, m, P.data(), m, at(k1, k1 + j0), n, -1.0, true);
+            }
+        });
+    }
+    A.triangularView<Eigen::StrictlyLower>().setZero();
+
+    // 2. U = R⁻¹ in place (LAPACK's dtrtri order): block column j ← −U(0:j, 0:j) · R(0:j, j) · R(j, j)⁻¹, then the
+    //    diagonal block is inverted.
+    std::vector<double> X;
+    for (std::size_t j = 0; j < n; j += nb) {
+        const std::size_t jb = std::min(nb, n - j);
+        if (j > 0) {
+            X.resize(j * jb);  // R(0:j, j:j+jb) row-major
+            parallelize(threads, j, [&](int, std::size_t rb, std::size_t re) {
+                for (std::size_t r = rb; r < re; ++r)
+                    for (std::size_t f = 0; f < jb; ++f) X[r * jb + f] = *at(r, j + f);
+            });
+            const std::size_t nt = (j + tile - 1) / tile;
+            parallelize(threads, nt, [&](int, std::size_t qb, std::size_t qe) {
+                for (std::size_t q = qb; q < qe; ++q) {
+                    const std::size_t c0 = balanced(q, nt) * tile, cw = std::min(tile, j - c0);
+                    // rows c0..c0+cw: Σ_{k ≥ c0} U(c, k) X(k, f) (U upper, its strict lower part is zero)
+                    gemm_chunked(j - c0, jb, cw, X.data() + c0 * jb, jb, at(c0, c0), n, at(c0, j), n, 1.0, false);
+                }
+            });
+            const Eigen::MatrixXd Rjj = blk(j, j, jb, jb).triangularView<Eigen::Upper>();
+            fixed_chunks(threads, j, [&](std::size_t rb, std::size_t re) {
+                auto Y = blk(rb, j, re - rb, jb);
+                Rjj.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(Y);
+                Y *= -1.0;
+            });
+        }
+        Eigen::MatrixXd D = Eigen::MatrixXd::Identity(static_cast<Index>(jb), static_cast<Index>(jb));
+        blk(j, j, jb, jb).triangularView<Eigen::Upper>().solveInPlace(D);
+        blk(j, j, jb, jb).triangularView<Eigen::Upper>() = D;
+    }
+
+    // 3. A⁻¹ = U Uᵀ, lower part, block column by block column into a buffer (block F reads columns k ≥ F only, so
+    //    writing it back cannot disturb later blocks), then mirrored.
+    constexpr std::size_t fb = 32;
+    std::vector<double> buf(fb * n);
+    for (std::size_t f0 = 0; f0 < n; f0 += fb) {
+        const std::size_t fw = std::min(fb, n - f0), rows = n - f0, nt = (rows + tile - 1) / tile;
+        parallelize(threads, nt, [&](int, std::size_t qb, std::size_t qe) {
+            for (std::size_t q = qb; q < qe; ++q) {
+                const std::size_t c0 = f0 + balanced(q, nt) * tile, cw = std::min(tile, n - c0);
+                // Q(c, f) = Σ_{k ≥ c} U(f, k) U(c, k) for rows c ≥ f0
+                gemm_chunked(n - c0, fw, cw, at(f0, c0), n, at(c0, c0), n, buf.data() + (c0 - f0), rows, 1.0, false);
+            }
+        });
+        parallelize(threads, fw, [&](int, std::size_t cb, std::size_t ce) {
+            for (std::size_t f = cb; f < ce; ++f) std::copy(buf.data() + f * rows, buf.data() + (f + 1) * rows, at(f0, f0 + f));
+        });
+    }
+    A.triangularView<Eigen::StrictlyUpper>() = A.transpose();
+    return true;
 }
 
 #ifdef NEMBED_HAVE_LAPACK
 extern "C" {
-void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dsytrf_(const char* uplo, const int* n, double* a, const int* lda, int* ipiv, double* work, const int* lwork,
              int* info);
 void dsytri2_(const char* uplo, const int* n, double* a, const int* lda, const int* ipiv, double* work,
@@ -127,29 +265,10 @@ void dsytri2_(const char* uplo, const int* n, double* a, const int* lda, const i
 
 bool have_lapack() { return true; }
 
-namespace {
-// LAPACK leaves the result in the lower triangle; mirror it (column-major: (i, j) with i > j is below).
-void mirror_lower(Eigen::MatrixXd& A) { A.triangularView<Eigen::StrictlyUpper>() = A.transpose(); }
-} // namespace
-
-bool symmetric_inverse(Eigen::MatrixXd& A, bool& definite) {
+bool indefinite_inverse(Eigen::MatrixXd& A) {
     const int n = static_cast<int>(A.rows());
     const char lo = 'L';
     int info = 0;
-    // Cholesky overwrites only the lower triangle, also when it fails: the strict upper triangle and a copy of the
-    // diagonal restore A without a second n × n copy.
-    const Eigen::VectorXd diag = A.diagonal();
-    dpotrf_(&lo, &n, A.data(), &n, &info);
-    if (info == 0) {
-        dpotri_(&lo, &n, A.data(), &n, &info);
-        if (info != 0) return false;
-        definite = true;
-        mirror_lower(A);
-        return true;
-    }
-    definite = false;
-    A.triangularView<Eigen::StrictlyLower>() = A.transpose();
-    A.diagonal() = diag;
     std::vector<int> ipiv(static_cast<std::size_t>(n));
     double q = 0.0;
     int lwork = -1;
@@ -164,20 +283,12 @@ bool symmetric_inverse(Eigen::MatrixXd& A, bool& definite) {
     work.assign(static_cast<std::size_t>(lwork), 0.0);
     dsytri2_(&lo, &n, A.data(), &n, ipiv.data(), work.data(), &lwork, &info);
     if (info != 0) return false;
-    mirror_lower(A);
+    A.triangularView<Eigen::StrictlyUpper>() = A.transpose();  // LAPACK leaves the lower triangle
     return true;
 }
 #else
 bool have_lapack() { return false; }
-
-bool symmetric_inverse(Eigen::MatrixXd& A, bool& definite) {
-    Eigen::LLT<Eigen::MatrixXd> llt(A);
-    if (llt.info() != Eigen::Success) return false;
-    definite = true;
-    A.setIdentity();
-    llt.solveInPlace(A);
-    return true;
-}
+bool indefinite_inverse(Eigen::MatrixXd&) { return false; }
 #endif
 
 } // namespace nembed::detail

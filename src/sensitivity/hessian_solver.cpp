@@ -8,6 +8,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
+#include "nembed/core/parallel.hpp"
 #include "block_kernels.hpp"
 
 namespace nembed {
@@ -101,39 +102,43 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
 }
 
 void HessianSolver::factor_inverse() {
-    Eigen::MatrixXd A = der_.hessian();
-    A.diagonal().array() += opt_.damping;
     double c = 0.0;
-    if (opt_.project_gauge) {
-        // P⊥AP⊥ + c·UUᵀ: the complement keeps its spectrum and the gauge modes get eigenvalue c, so
-        // inv = (P⊥AP⊥)⁺ + UUᵀ/c and the projected inverse follows by removing UUᵀ/c exactly. c is the mean
-        // diagonal, a value inside the spectrum's range that does not worsen the conditioning.
-        // Rank-3 updates in place (noalias): no 2N × 2N temporaries next to a matrix that may take gigabytes.
-        const Eigen::MatrixXd UtA = U_.transpose() * A;
-        const Eigen::MatrixXd UtAU = UtA * U_;
-        A.noalias() -= U_ * UtA;
-        A.noalias() -= UtA.transpose() * U_.transpose();
-        const Eigen::MatrixXd UUtAU = U_ * UtAU;
-        A.noalias() += UUtAU * U_.transpose();
-        c = std::max(A.diagonal().cwiseAbs().mean(), 1e-300);
-        A.noalias() += (c * U_) * U_.transpose();
-    }
-    bool definite = false;
-    const bool ok = detail::symmetric_inverse(A, definite);
-    if (!ok) {
-        require(!detail::have_lapack(),
-                "sensitivity: the damped Hessian is singular on the gauge complement; use damping > 0");
-        // Without LAPACK only the Cholesky path exists: an indefinite Hessian falls back to MINRES.
-        warn("sensitivity: the damped Hessian is not positive definite (Y* is not a local minimum) and this build "
-             "has no LAPACK for an indefinite factorisation; using MINRES");
-        inverse_ = false;
-        definite_ = false;
-        return;
-    }
-    if (!definite)
+    auto build = [&] {
+        Eigen::MatrixXd A = der_.hessian();
+        A.diagonal().array() += opt_.damping;
+        if (opt_.project_gauge) {
+            // P⊥AP⊥ + c·UUᵀ: the complement keeps its spectrum and the gauge modes get eigenvalue c, so
+            // inv = (P⊥AP⊥)⁺ + UUᵀ/c and the projected inverse follows by removing UUᵀ/c exactly. c is the mean
+            // diagonal, a value inside the spectrum's range that does not worsen the conditioning. Rank-3 updates
+            // in place (noalias): no 2N × 2N temporaries next to a matrix that may take gigabytes.
+            const Eigen::MatrixXd UtA = U_.transpose() * A;
+            const Eigen::MatrixXd UtAU = UtA * U_;
+            A.noalias() -= U_ * UtA;
+            A.noalias() -= UtA.transpose() * U_.transpose();
+            const Eigen::MatrixXd UUtAU = U_ * UtAU;
+            A.noalias() += UUtAU * U_.transpose();
+            c = std::max(A.diagonal().cwiseAbs().mean(), 1e-300);
+            A.noalias() += (c * U_) * U_.transpose();
+        }
+        return A;
+    };
+    Eigen::MatrixXd A = build();
+    definite_ = detail::spd_inverse(A, resolve_threads(der_.options().n_threads));
+    if (!definite_) {
+        // Negative curvature on the complement: Y* is not a local minimum. Bunch–Kaufman gives the same signed
+        // inverse the eigendecomposition path uses (LAPACK only; much slower), else MINRES.
+        A = build();
+        if (!detail::indefinite_inverse(A)) {
+            require(!detail::have_lapack(),
+                    "sensitivity: the damped Hessian is singular on the gauge complement; use damping > 0");
+            warn("sensitivity: the damped Hessian is not positive definite (Y* is not a local minimum) and this "
+                 "build has no LAPACK for an indefinite factorisation; using MINRES (consider refine or damping)");
+            inverse_ = false;
+            return;
+        }
         warn("sensitivity: the damped Hessian has negative eigenvalues on the gauge complement (Y* is not a local "
-             "minimum of the differentiated objective); its inverse is used as it is (consider refine or damping)");
-    definite_ = definite;
+             "minimum of the differentiated objective); its signed inverse is used (consider refine or damping)");
+    }
     if (opt_.project_gauge) A.noalias() -= (U_ / c) * U_.transpose();
     Q_ = std::move(A);
 }

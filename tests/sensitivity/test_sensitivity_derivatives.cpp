@@ -185,6 +185,28 @@ TEST(SensitivityDerivatives, GemmKernelVariantsMatchEigen) {
     EXPECT_TRUE(gemm_isa_supported(GemmIsa::baseline));
 }
 
+TEST(SensitivityDerivatives, BlockedSpdInverseMatchesEigen) {
+    // Blocks of 256 with a ragged last block (n = 600), a single block (n = 37); same bits for 1 and 3 threads;
+    // a matrix with a negative eigenvalue is refused.
+    for (std::size_t n : {37u, 600u}) {
+        const auto N = static_cast<Eigen::Index>(n);
+        const Eigen::MatrixXd G = random_block(N, N, 60 + n);
+        Eigen::MatrixXd S = G * G.transpose() / static_cast<double>(n);
+        S.diagonal().array() += 0.05;  // condition ~1e2
+        const Eigen::MatrixXd ref = S.inverse();
+        Eigen::MatrixXd A1 = S, A3 = S;
+        A1.triangularView<Eigen::StrictlyLower>().setZero();  // only the upper triangle is read
+        ASSERT_TRUE(nembed::detail::spd_inverse(A1, 1));
+        ASSERT_TRUE(nembed::detail::spd_inverse(A3, 3));
+        EXPECT_LT((A1 - ref).norm(), 1e-11 * ref.norm()) << "n " << n;
+        EXPECT_EQ(A1, A3) << "n " << n;
+        EXPECT_EQ(A1, Eigen::MatrixXd(A1.transpose()));
+        Eigen::MatrixXd B = S;
+        B(n / 2, n / 2) = -1.0;
+        EXPECT_FALSE(nembed::detail::spd_inverse(B, 2));
+    }
+}
+
 TEST_P(Derivatives, ResultsDoNotDependOnThreads) {
     const std::size_t n = 30, d = 3;
     Matrix<double> X = blobs(n, d, 13), Y = random_y(n, 14);
