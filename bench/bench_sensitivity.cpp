@@ -4,7 +4,8 @@
 //                    D = 50 in ≤ 60 s and ≤ 4 GB on 2 threads);
 //   --mode ellipses  per-point 2 × 2 covariances for per-entry variances (σ²_jf in [0.5, 1.5]) with kNN P
 //                    (target: N = 10 000 ≤ 10 min); the automatic solver takes the dense inverse there.
-// --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres.
+// --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres, --damp-to-definite 1 raises
+// λ tenfold until the Cholesky succeeds.
 // Prints wall times per phase and the peak RSS.
 //
 //   bench_sensitivity --mode full --n 1000 --d 50 --threads 2
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     int threads = 2;
     double lambda = 0.0;
     std::string solver = "auto";
+    bool damp = false;
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
         else if (k == "--threads") threads = std::stoi(v);
         else if (k == "--lambda") lambda = std::stod(v);
         else if (k == "--solver") solver = v;
+        else if (k == "--damp-to-definite") damp = v == "1" || v == "true";
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -81,12 +84,13 @@ int main(int argc, char** argv) {
     so.derivatives.n_threads = threads;
     so.solve.damping = lambda;
     so.solve.solver = parse_solver_kind(solver);
+    so.solve.damp_to_definite = damp;
     if (mode == "ellipses") so.derivatives.affinity = SensitivityAffinity::knn;
     t0 = now();
     TsneSensitivity sens(X.view(), Y.view(), so);
-    std::printf("setup (P, Hessian, %s solver%s): %.2f s, max|g| %.3g\n", sens.solver().kind_name(),
-                sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "", now() - t0,
-                sens.diagnostics().gradient_max);
+    std::printf("setup (P, Hessian, %s solver%s, lambda %.3g): %.2f s, max|g| %.3g\n", sens.solver().kind_name(),
+                sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "",
+                sens.solver().options().damping, now() - t0, sens.diagnostics().gradient_max);
     const auto& dg = sens.diagnostics();
     if (dg.dense_spectrum && !dg.smallest_eigenvalues.empty()) {
         std::printf("smallest Hessian eigenvalues:");

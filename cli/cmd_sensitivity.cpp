@@ -20,7 +20,7 @@ struct SensArgs {
     std::string embedding, what = "points", affinity = "dense", bandwidth = "fixed", solver = "auto";
     double perplexity = 30.0, lambda = 0.0, variance = 1.0;
     std::size_t n_neighbors = 0, lanczos = 0;
-    bool seed_compatible = false, no_gauge = false, refine = false;
+    bool seed_compatible = false, no_gauge = false, refine = false, damp_to_definite = false;
     std::string variances, sample_cov, feature_cov;
     std::string plot_ellipses, plot_arrows, plot_heatmap, diagnostics;
     double ellipse_scale = 0.0;
@@ -85,6 +85,9 @@ void register_sensitivity(CLI::App& app) {
     sub->add_option("--lambda", a->lambda, "Tikhonov damping added to the Hessian (the seed's: 1e-3)")
         ->capture_default_str();
     sub->add_flag("--no-gauge", a->no_gauge, "Do not project out translations and rotation (the seed's)");
+    sub->add_flag("--damp-to-definite", a->damp_to_definite,
+                  "Inverse solver: raise lambda tenfold until H + lambda I is positive definite (fast Cholesky) "
+                  "instead of the slower exact indefinite inverse");
     sub->add_option("--solver", a->solver, "auto, dense (eigendecomposition), inverse (dense Cholesky inverse, "
                                          "N up to ~16 000) or minres (matrix-free)")
         ->check(CLI::IsMember({"auto", "dense", "inverse", "minres"}))
@@ -124,6 +127,7 @@ void register_sensitivity(CLI::App& app) {
             so.solve.damping = a->lambda;
             so.solve.project_gauge = !a->no_gauge;
             so.solve.solver = parse_solver_kind(a->solver);
+            so.solve.damp_to_definite = a->damp_to_definite;
         }
         so.refine = a->refine;
         so.lanczos_eigenvalues = a->lanczos;
@@ -189,6 +193,7 @@ void register_sensitivity(CLI::App& app) {
             j["kl"] = dg.kl;
             j["refine_iterations"] = dg.refine_iterations;
             j["solver"] = sens.solver().kind_name();
+            j["damping"] = sens.solver().options().damping;
             if (dg.dense_spectrum) {
                 j["smallest_eigenvalues"] = dg.smallest_eigenvalues;
                 j["n_negative"] = dg.n_negative;

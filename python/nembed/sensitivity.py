@@ -117,6 +117,10 @@ class Sensitivity:
     solver : {"auto", "dense", "inverse", "minres"}
         Dense eigendecomposition (2N <= 6000 with "auto"), dense inverse by Cholesky (2N <= 32768 with "auto";
         8*(2N)^2 bytes; what makes per-point ellipses at N = 10 000 fast) or matrix-free block MINRES.
+    damp_to_definite : bool
+        Inverse solver: when H + damping*I is not positive definite (Y is not a local minimum), raise the damping
+        tenfold until it is (fast Cholesky; a warning gives the value used) instead of the exact but slower
+        indefinite inverse.
     refine : bool
         First refine Y to a stationary point (saddle-free Newton; dense solver); ``embedding`` returns it.
     n_jobs : int
@@ -131,7 +135,7 @@ class Sensitivity:
                  project_gauge: bool = True, solver: str = "auto", rcond: float = 0.0, tolerance: float = 1e-10,
                  max_iter: int = 0, refine: bool = False, refine_max_iter: int = 200,
                  refine_tolerance: float = 1e-10, stationarity_tolerance: float = 1e-6, n_jobs: int = 1,
-                 max_output_gib: float = 4.0, lanczos_eigenvalues: int = 0):
+                 max_output_gib: float = 4.0, lanczos_eigenvalues: int = 0, damp_to_definite: bool = False):
         self.X = _matrix(X, "X")
         Yarr = _matrix(Y, "Y")
         if Yarr.shape[1] != 2:
@@ -144,7 +148,8 @@ class Sensitivity:
             solver=solver, rcond=float(rcond), tolerance=float(tolerance), max_iter=int(max_iter), refine=refine,
             refine_max_iter=int(refine_max_iter), refine_tolerance=float(refine_tolerance),
             stationarity_tolerance=float(stationarity_tolerance), n_threads=_core.resolve_threads(int(n_jobs)),
-            max_output_gib=float(max_output_gib), lanczos_eigenvalues=int(lanczos_eigenvalues))
+            max_output_gib=float(max_output_gib), lanczos_eigenvalues=int(lanczos_eigenvalues),
+            damp_to_definite=bool(damp_to_definite))
 
     @property
     def n_points(self) -> int:

@@ -22,7 +22,7 @@ nembed::SensitivityOptions make_options(bool seed_compatible, double perplexity,
                                         bool project_gauge, const std::string& solver, double rcond, double tolerance,
                                         int max_iter, bool refine, int refine_max_iter, double refine_tolerance,
                                         double stationarity_tolerance, int n_threads, double max_output_gib,
-                                        std::size_t lanczos_eigenvalues) {
+                                        std::size_t lanczos_eigenvalues, bool damp_to_definite) {
     nembed::SensitivityOptions o = seed_compatible ? nembed::seed_compatible_options(perplexity)
                                                    : nembed::SensitivityOptions{};
     o.derivatives.perplexity = perplexity;
@@ -38,6 +38,7 @@ nembed::SensitivityOptions make_options(bool seed_compatible, double perplexity,
         o.solve.damping = damping;
         o.solve.project_gauge = project_gauge;
         o.solve.solver = nembed::parse_solver_kind(solver);
+        o.solve.damp_to_definite = damp_to_definite;
         o.solve.rcond = rcond;
     }
     o.solve.tolerance = tolerance;
@@ -75,11 +76,11 @@ void bind_sensitivity(nb::module_& m) {
                const std::string& affinity, std::size_t n_neighbors, const std::string& bandwidth, double damping,
                bool project_gauge, const std::string& solver, double rcond, double tolerance, int max_iter,
                bool refine, int refine_max_iter, double refine_tolerance, double stationarity_tolerance, int n_threads,
-               double max_output_gib, std::size_t lanczos_eigenvalues) {
+               double max_output_gib, std::size_t lanczos_eigenvalues, bool damp_to_definite) {
                 const auto o = make_options(seed_compatible, perplexity, affinity, n_neighbors, bandwidth, damping,
                                             project_gauge, solver, rcond, tolerance, max_iter, refine, refine_max_iter,
                                             refine_tolerance, stationarity_tolerance, n_threads, max_output_gib,
-                                            lanczos_eigenvalues);
+                                            lanczos_eigenvalues, damp_to_definite);
                 nb::gil_scoped_release release;
                 new (self) TsneSensitivity(view(X), view(Y), o);
             },
@@ -87,7 +88,8 @@ void bind_sensitivity(nb::module_& m) {
             "n_neighbors"_a = 0, "bandwidth"_a = "fixed", "damping"_a = 0.0, "project_gauge"_a = true,
             "solver"_a = "auto", "rcond"_a = 0.0, "tolerance"_a = 1e-10, "max_iter"_a = 0, "refine"_a = false,
             "refine_max_iter"_a = 200, "refine_tolerance"_a = 1e-10, "stationarity_tolerance"_a = 1e-6,
-            "n_threads"_a = 1, "max_output_gib"_a = 4.0, "lanczos_eigenvalues"_a = 0)
+            "n_threads"_a = 1, "max_output_gib"_a = 4.0, "lanczos_eigenvalues"_a = 0,
+            "damp_to_definite"_a = false)
         .def("embedding", [](const TsneSensitivity& s) { return copy_to_numpy(s.embedding().view()); })
         .def_prop_ro("beta", [](const TsneSensitivity& s) { return s.derivatives().beta(); })
         .def_prop_ro("diagnostics",
@@ -102,6 +104,9 @@ void bind_sensitivity(nb::module_& m) {
                          out["smallest_eigenvalues"] = d.smallest_eigenvalues;
                          out["n_negative"] = d.n_negative;
                          out["rotation_residual"] = d.rotation_residual;
+                         out["solver"] = s.solver().kind_name();
+                         out["damping"] = s.solver().options().damping;
+                         out["positive_definite"] = s.solver().has_inverse() ? s.solver().definite() : d.n_negative == 0;
                          return out;
                      })
         .def("gradient", [](const TsneSensitivity& s) { return Eigen::VectorXd(s.derivatives().gradient()); })

@@ -2,10 +2,14 @@
 // and the symmetric inverse behind the dense-inverse Hessian solver.
 #include "block_kernels.hpp"
 
+#include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace nembed::detail {
@@ -164,8 +168,21 @@ void fixed_chunks(int threads, std::size_t total, F&& fn) {
 
 } // namespace
 
-bool spd_inverse(Eigen::MatrixXd& A, int threads) {
+// Phase timings for development (-DNEMBED_SPD_TIMING), nothing otherwise.
+#ifdef NEMBED_SPD_TIMING
+#define NEMBED_SPD_PHASE(name)                                                                                   \
+    std::fprintf(stderr, "spd_inverse %s: %.2f s\n", name,                                                       \
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t_phase).count());          \
+    t_phase = std::chrono::steady_clock::now()
+#else
+#define NEMBED_SPD_PHASE(name) (void)0
+#endif
+
+bool spd_inverse_blocked(Eigen::MatrixXd& A, int threads) {
     using Eigen::Index;
+#ifdef NEMBED_SPD_TIMING
+    auto t_phase = std::chrono::steady_clock::now();
+#endif
     const auto n = static_cast<std::size_t>(A.rows());
     double* a = A.data();
     constexpr std::size_t nb = 256, tile = 16;
@@ -202,6 +219,7 @@ bool spd_inverse(Eigen::MatrixXd& A, int threads) {
         });
     }
     A.triangularView<Eigen::StrictlyLower>().setZero();
+    NEMBED_SPD_PHASE("cholesky");
 
     // 2. U = R⁻¹ in place (LAPACK's dtrtri order): block column j ← −U(0:j, 0:j) · R(0:j, j) · R(j, j)⁻¹, then the
     //    diagonal block is inverted.
@@ -234,6 +252,8 @@ bool spd_inverse(Eigen::MatrixXd& A, int threads) {
         blk(j, j, jb, jb).triangularView<Eigen::Upper>() = D;
     }
 
+    NEMBED_SPD_PHASE("triangular inverse");
+
     // 3. A⁻¹ = U Uᵀ, lower part, block column by block column into a buffer (block F reads columns k ≥ F only, so
     //    writing it back cannot disturb later blocks), then mirrored.
     constexpr std::size_t fb = 32;
@@ -252,15 +272,56 @@ bool spd_inverse(Eigen::MatrixXd& A, int threads) {
         });
     }
     A.triangularView<Eigen::StrictlyUpper>() = A.transpose();
+    NEMBED_SPD_PHASE("U U^T");
     return true;
 }
 
 #ifdef NEMBED_HAVE_LAPACK
 extern "C" {
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dsytrf_(const char* uplo, const int* n, double* a, const int* lda, int* ipiv, double* work, const int* lwork,
              int* info);
 void dsytri2_(const char* uplo, const int* n, double* a, const int* lda, const int* ipiv, double* work,
               const int* lwork, int* info);
+// OpenBLAS only (weak: absent with other LAPACKs): the kernel family it picked for this CPU.
+char* openblas_get_corename(void) __attribute__((weak));
+}
+
+namespace {
+// OpenBLAS releases older than the CPU fall back to their generic x86-64 kernels, several times slower here.
+void check_openblas_kernels() {
+    static const bool checked = [] {
+        if (openblas_get_corename == nullptr) return true;
+        const std::string core = openblas_get_corename();
+#if defined(__x86_64__) && defined(__GNUC__)
+        __builtin_cpu_init();
+        const bool modern = __builtin_cpu_supports("avx2");
+#else
+        const bool modern = false;
+#endif
+        if (modern && (core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "Penryn"))
+            warn("sensitivity: OpenBLAS does not recognise this CPU and uses its generic '" + core +
+                 "' kernels; set OPENBLAS_CORETYPE=Haswell (or SkylakeX with AVX-512) for a several times faster "
+                 "dense Hessian inverse");
+        return true;
+    }();
+    (void)checked;
+}
+} // namespace
+
+bool spd_inverse(Eigen::MatrixXd& A, int threads) {
+    (void)threads;  // LAPACK runs on the BLAS library's own threads
+    check_openblas_kernels();
+    const int n = static_cast<int>(A.rows());
+    const char up = 'U';
+    int info = 0;
+    dpotrf_(&up, &n, A.data(), &n, &info);
+    if (info != 0) return false;
+    dpotri_(&up, &n, A.data(), &n, &info);
+    if (info != 0) return false;
+    A.triangularView<Eigen::StrictlyLower>() = A.transpose();
+    return true;
 }
 
 bool have_lapack() { return true; }
@@ -289,6 +350,7 @@ bool indefinite_inverse(Eigen::MatrixXd& A) {
 #else
 bool have_lapack() { return false; }
 bool indefinite_inverse(Eigen::MatrixXd&) { return false; }
+bool spd_inverse(Eigen::MatrixXd& A, int threads) { return spd_inverse_blocked(A, threads); }
 #endif
 
 } // namespace nembed::detail

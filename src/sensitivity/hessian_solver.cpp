@@ -2,6 +2,7 @@
 #include "nembed/sensitivity/hessian_solver.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -101,6 +102,14 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
     }
 }
 
+namespace {
+std::string fmt(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return buf;
+}
+} // namespace
+
 void HessianSolver::factor_inverse() {
     double c = 0.0;
     auto build = [&] {
@@ -123,7 +132,25 @@ void HessianSolver::factor_inverse() {
         return A;
     };
     Eigen::MatrixXd A = build();
-    definite_ = detail::spd_inverse(A, resolve_threads(der_.options().n_threads));
+    const int threads = resolve_threads(der_.options().n_threads);
+    const double scale = A.diagonal().cwiseAbs().mean();
+    // Gershgorin: λ above the largest absolute row sum makes any symmetric A + λI definite, so the search ends.
+    const double bound = opt_.damp_to_definite ? A.cwiseAbs().rowwise().sum().maxCoeff() : 0.0;
+    definite_ = detail::spd_inverse(A, threads);
+    if (!definite_ && opt_.damp_to_definite) {
+        const double requested = opt_.damping;
+        for (double lam = std::max(10.0 * requested, 1e-6 * scale);; lam *= 10.0) {
+            opt_.damping = requested + std::min(lam, bound);
+            A = build();
+            definite_ = detail::spd_inverse(A, threads);
+            if (definite_ || lam >= bound) break;
+        }
+        if (definite_)
+            warn("sensitivity: H + lambda I was not positive definite on the gauge complement (Y* is not a local "
+                 "minimum); damping raised from " + fmt(requested) + " to " + fmt(opt_.damping));
+        else
+            opt_.damping = requested;
+    }
     if (!definite_) {
         // Negative curvature on the complement: Y* is not a local minimum. Bunch–Kaufman gives the same signed
         // inverse the eigendecomposition path uses (LAPACK only; much slower), else MINRES.

@@ -228,6 +228,21 @@ TEST(Sensitivity, InverseSolverHandlesAnIndefiniteHessian) {
     const Eigen::MatrixXd U = Eigen::MatrixXd::Random(static_cast<Eigen::Index>(n * d), 2);
     const Eigen::MatrixXd sa = a.apply(U), sb = b.apply(U);
     EXPECT_LT((sa - sb).norm(), 1e-7 * sb.norm());
+    // damp_to_definite: the smallest tenfold-raised λ above −μ_min is used, and the result is the damped solve.
+    o.solve.damp_to_definite = true;
+    Silence quiet;
+    TsneSensitivity c(X.view(), Y.view(), o);
+    ASSERT_TRUE(c.solver().has_inverse());
+    EXPECT_TRUE(c.solver().definite());
+    const double lam = c.solver().options().damping, mu_min = b.solver().eigenvalues()[0];
+    EXPECT_GT(lam, -mu_min);
+    EXPECT_LE(lam, -100.0 * mu_min);  // within two decades of the negative curvature
+    SensitivityOptions od = o;
+    od.solve.damp_to_definite = false;
+    od.solve.solver = HessianSolverKind::dense;
+    od.solve.damping = lam;
+    TsneSensitivity e(X.view(), Y.view(), od);
+    EXPECT_LT((c.apply(U) - e.apply(U)).norm(), 1e-7 * e.apply(U).norm());
 }
 
 TEST(Sensitivity, LanczosSpectrumMatchesDense) {

@@ -196,12 +196,18 @@ TEST(SensitivityDerivatives, BlockedSpdInverseMatchesEigen) {
         const Eigen::MatrixXd ref = S.inverse();
         Eigen::MatrixXd A1 = S, A3 = S;
         A1.triangularView<Eigen::StrictlyLower>().setZero();  // only the upper triangle is read
-        ASSERT_TRUE(nembed::detail::spd_inverse(A1, 1));
-        ASSERT_TRUE(nembed::detail::spd_inverse(A3, 3));
+        ASSERT_TRUE(nembed::detail::spd_inverse_blocked(A1, 1));
+        ASSERT_TRUE(nembed::detail::spd_inverse_blocked(A3, 3));
         EXPECT_LT((A1 - ref).norm(), 1e-11 * ref.norm()) << "n " << n;
         EXPECT_EQ(A1, A3) << "n " << n;
         EXPECT_EQ(A1, Eigen::MatrixXd(A1.transpose()));
         Eigen::MatrixXd B = S;
+        B(n / 2, n / 2) = -1.0;
+        EXPECT_FALSE(nembed::detail::spd_inverse_blocked(B, 2));
+        Eigen::MatrixXd L = S;  // the LAPACK path when built with it
+        ASSERT_TRUE(nembed::detail::spd_inverse(L, 2));
+        EXPECT_LT((L - ref).norm(), 1e-11 * ref.norm()) << "n " << n;
+        B = S;
         B(n / 2, n / 2) = -1.0;
         EXPECT_FALSE(nembed::detail::spd_inverse(B, 2));
     }

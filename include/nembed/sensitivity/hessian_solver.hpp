@@ -29,6 +29,11 @@ enum class HessianSolverKind {
 
 struct SolveOptions {
     double damping = 0.0;        ///< λ ≥ 0, absolute Tikhonov shift (the seed's: 1e-3)
+    /// Inverse solver: when H + λI is not positive definite on the gauge complement (Y* is not a local minimum),
+    /// raise λ tenfold, starting from at least 1e-6 of the mean |H_ii|, until the Cholesky succeeds (a Gershgorin
+    /// bound ends the search), warn, and use that λ (options().damping then reports it). Off: the exact signed inverse
+    /// by LAPACK's Bunch–Kaufman factorisation (several times slower), or MINRES without LAPACK.
+    bool damp_to_definite = false;
     bool project_gauge = true;   ///< project out translations and rotation exactly (false = the seed's)
     HessianSolverKind solver = HessianSolverKind::automatic;
     std::size_t dense_limit = 6000;  ///< automatic: dense eigendecomposition up to this many rows (2N)
