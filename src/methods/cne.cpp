@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
-#include <numeric>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
@@ -170,7 +169,9 @@ struct HeadLoss {
     double sum = 0;
 };
 
-// The fused kernels' constants (the Euclidean/Cauchy similarity; see loss/contrastive.hpp).
+// The fused kernels' constants (the Euclidean/Cauchy similarity; see loss/contrastive.hpp). The kernels multiply a
+// head's m + 1 clamped log arguments and log the product once: fused_head is only chosen when that product, within
+// [lo^(m+1), hi^(m+1)], cannot under- or overflow.
 struct FusedParams {
     double eps, spec, lo, hi, Zm, scale;
 };
@@ -182,14 +183,17 @@ template <std::size_t D, ContrastiveMode M>
 void fused_binary_head(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_others,
                        double* g, double*, HeadLoss& acc, double* dlogz) {
     const double* yh = Y + std::size_t(pts[0]) * D;
+    double h[D];
+    for (std::size_t k = 0; k < D; ++k) h[k] = yh[k];
     double gh[D] = {};
-    double dz = 0.0;
-    for (std::size_t t = 0; t < n_others; ++t) {
+    double dz = 0.0, prod = 1.0;  // prod: the product of the clamped log arguments (see FusedParams::per_head)
+    // t = 0 is the partner (argument e), t >= 1 the negatives (argument 1 − e)
+    auto pair = [&](std::size_t t, bool positive) {
         const double* yo = Y + std::size_t(pts[1 + t]) * D;
         double diff[D];
         double x = 0;
         for (std::size_t k = 0; k < D; ++k) {
-            diff[k] = yh[k] - yo[k];
+            diff[k] = h[k] - yo[k];
             x += diff[k] * diff[k];
         }
         double e, de;
@@ -203,9 +207,9 @@ void fused_binary_head(const FusedParams& p, const double* Y, const std::uint32_
             e = 1.0 / (1.0 + (x + p.eps) * p.Zm);
             de = -p.Zm * e * e;
         }
-        const double v = t == 0 ? e : 1.0 - e;  // the argument of the log: e⁺, or 1 − e for a negative
-        acc.a.add(std::min(p.hi, std::max(p.lo, v)));
-        const double dLde = v >= p.lo && v <= p.hi ? (t == 0 ? -1.0 / v : 1.0 / v) : 0.0;
+        const double v = positive ? e : 1.0 - e;
+        prod *= std::min(p.hi, std::max(p.lo, v));
+        const double dLde = v >= p.lo && v <= p.hi ? (positive ? -1.0 / v : 1.0 / v) : 0.0;
         if constexpr (M == ContrastiveMode::nce) dz += dLde * (-(x + p.eps) * p.Zm * e * e);
         const double dx = dLde * de;
         double* go = g + (1 + t) * D;
@@ -219,8 +223,11 @@ void fused_binary_head(const FusedParams& p, const double* Y, const std::uint32_
         } else {
             for (std::size_t k = 0; k < D; ++k) go[k] = 0.0;
         }
-    }
+    };
+    pair(0, true);
+    for (std::size_t t = 1; t < n_others; ++t) pair(t, false);
     for (std::size_t k = 0; k < D; ++k) g[k] = gh[k];
+    acc.a.add(prod);
     if constexpr (M == ContrastiveMode::nce) *dlogz = dz;
 }
 
@@ -283,11 +290,50 @@ FusedHeadFn fused_head_for(ContrastiveMode mode) {
 }
 
 // A fused kernel for the Euclidean similarity in 2 or 3 dimensions; nullptr: use contrastive_head_loss.
-FusedHeadFn fused_head(ContrastiveMetric metric, ContrastiveMode mode, std::size_t d) {
-    if (metric != ContrastiveMetric::euclidean) return nullptr;
+FusedHeadFn fused_head(const ContrastiveLossParams& lp, std::size_t d, std::size_t n_others) {
+    if (lp.metric != ContrastiveMetric::euclidean) return nullptr;
+    const ContrastiveMode mode = lp.mode;
+    const double k = static_cast<double>(n_others);
+    const bool binary = mode == ContrastiveMode::umap || mode == ContrastiveMode::neg || mode == ContrastiveMode::nce;
+    if (binary && (!(lp.clamp_low > 0) || k * std::abs(std::log10(lp.clamp_low)) > 250 ||
+                   k * std::abs(std::log10(std::min(lp.clamp_high, 1e300))) > 250))
+        return nullptr;
     if (d == 2) return fused_head_for<2>(mode);
     if (d == 3) return fused_head_for<3>(mode);
     return nullptr;
+}
+
+// d-vector copy and add with the common d = 2 inline (a library call per 16 bytes would dominate).
+inline void copy_row(const double* src, double* dst, std::size_t d) {
+    if (d == 2) {
+        dst[0] = src[0];
+        dst[1] = src[1];
+        return;
+    }
+    for (std::size_t k = 0; k < d; ++k) dst[k] = src[k];
+}
+inline void add_row(const double* src, double* dst, std::size_t d) {
+    if (d == 2) {
+        dst[0] += src[0];
+        dst[1] += src[1];
+        return;
+    }
+    for (std::size_t k = 0; k < d; ++k) dst[k] += src[k];
+}
+
+// Fisher–Yates: for i = n … 2, swap a[i − 1] with a[below(i)]. The draws do not depend on the data, so each block
+// of them is taken first and its targets prefetched: the random accesses then overlap instead of stalling in turn.
+inline void fisher_yates(std::vector<std::uint64_t>& a, Rng& rng) {
+    constexpr std::size_t block = 64;
+    std::size_t j[block];
+    for (std::size_t i = a.size(); i > 1;) {
+        const std::size_t nb = std::min(block, i - 1);
+        for (std::size_t t = 0; t < nb; ++t) {
+            j[t] = static_cast<std::size_t>(rng.below(i - t));
+            __builtin_prefetch(a.data() + j[t], 1);
+        }
+        for (std::size_t t = 0; t < nb; ++t, --i) std::swap(a[i - 1], a[j[t]]);
+    }
 }
 
 // One worker's scratch for a chunk (reused across batches: the loop must not allocate).
@@ -387,7 +433,11 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     Sgd sgd({o.momentum, o.weight_decay}), sgd_z({o.momentum, 0.0});
     Adam adam({0.9, 0.999, 1e-8, o.weight_decay}), adam_z({0.9, 0.999, 1e-8, 0.0});
 
-    std::vector<std::size_t> perm(n_edges);
+    // The edges packed as head·2^32 + tail: shuffling them directly gives the batches without a gather.
+    std::vector<std::uint64_t> edges(n_edges), shuffled(n_edges);
+    for (std::size_t e = 0; e < n_edges; ++e)
+        edges[e] = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(heads[e])) << 32) |
+                   static_cast<std::uint32_t>(tails[e]);
     const double clip = 4.0;
 
     // Layout of a batch (see "the batch step" above): chunks of `per_chunk` heads, buckets of 2^shift points.
@@ -404,7 +454,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     std::vector<double> chunk_loss(n_chunks), head_dlogz(o.loss_mode == ContrastiveMode::nce ? B : 0);
     std::vector<double> G(n * d, 0.0);
     std::vector<ChunkScratch> scratch(static_cast<std::size_t>(std::max(1, n_threads)));
-    const FusedHeadFn fused = fused_head(o.metric, o.loss_mode, d);
+    const FusedHeadFn fused = fused_head(lp, d, m + 1);
     // SGD without momentum and weight decay is p ← p − lr·g: applied per bucket right after its gradient is
     // complete (the same arithmetic as Sgd::step). Otherwise the optimizer steps over all entries afterwards.
     const bool fused_sgd = o.optimizer == CneOptimizer::sgd && o.momentum == 0.0 && o.weight_decay == 0.0;
@@ -422,10 +472,10 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             sc.others.resize(m + 1);
             sc.gout.resize(m + 1);
         }
-        HeadLoss acc;
+        // first every head's points (negatives drawn), then the kernels: the random reads of slots and of Y rows
+        // of many heads are then independent of each other and overlap
         for (std::size_t h = h0; h < h1; ++h) {
             std::uint32_t* pts = sc.pt.data() + (h - h0) * per_head;
-            double* g = sc.g.data() + (h - h0) * per_head * d;
             pts[0] = sp[h];
             pts[1] = sp[B + h];
             if (full_batch) {
@@ -437,6 +487,14 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                                                 bi * B + h));
                 for (std::size_t t2 = 0; t2 < m; ++t2) pts[2 + t2] = sp[draw_in_batch(rng, h, two_b)];
             }
+        }
+        HeadLoss acc;
+        constexpr std::size_t ahead = 4;  // heads whose Y rows are prefetched
+        for (std::size_t h = h0; h < h1; ++h) {
+            const std::uint32_t* pts = sc.pt.data() + (h - h0) * per_head;
+            double* g = sc.g.data() + (h - h0) * per_head * d;
+            if (h + ahead < h1 && !full_batch)
+                for (std::size_t t2 = 0; t2 < per_head; ++t2) __builtin_prefetch(Y.row(pts[ahead * per_head + t2]));
             double dz = 0;
             if (fused) {
                 fused(fp, Y.data(), pts, m + 1, g, sc.kernel.data(), acc, &dz);
@@ -468,7 +526,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         for (std::size_t j = 0; j < nh * per_head; ++j) {
             const std::size_t q = sc.cursor[sc.pt[j] >> shift]++;
             entry_pt[q] = sc.pt[j];
-            std::copy(sc.g.data() + j * d, sc.g.data() + (j + 1) * d, entry_g.data() + q * d);
+            copy_row(sc.g.data() + j * d, entry_g.data() + q * d, d);
         }
     };
 
@@ -482,16 +540,16 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         lp.spec = epoch < res.spectrum.early_epochs ? res.spectrum.spec_early : res.spectrum.spec;
         const double lr = sched.at(epoch);
         // this epoch's shuffle (Fisher–Yates from one counter-based stream)
-        std::iota(perm.begin(), perm.end(), std::size_t(0));
+        std::copy(edges.begin(), edges.end(), shuffled.begin());
         Rng shuffle(o.seed, sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), 0));
-        for (std::size_t i = n_edges; i > 1; --i) std::swap(perm[i - 1], perm[shuffle.below(i)]);
-        // slot s of batch bi: the head (s < B) or the tail (s >= B) of edge perm[bi·B + s mod B]
+        fisher_yates(shuffled, shuffle);
+        // slot s of batch bi: the head (s < B) or the tail (s >= B) of its edge bi·B + s mod B
         parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t bi = b0; bi < b1; ++bi)
                 for (std::size_t s = 0; s < B; ++s) {
-                    const std::size_t e = perm[bi * B + s];
-                    slots[bi * two_b + s] = static_cast<std::uint32_t>(heads[e]);
-                    slots[bi * two_b + B + s] = static_cast<std::uint32_t>(tails[e]);
+                    const std::uint64_t e = shuffled[bi * B + s];
+                    slots[bi * two_b + s] = static_cast<std::uint32_t>(e >> 32);
+                    slots[bi * two_b + B + s] = static_cast<std::uint32_t>(e);
                 }
         });
         double epoch_loss = 0;
@@ -513,7 +571,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                         for (std::size_t e = off[b]; e < off[b + 1]; ++e) {
                             double* dst = G.data() + std::size_t(entry_pt[e]) * d;
                             const double* src = entry_g.data() + e * d;
-                            for (std::size_t k = 0; k < d; ++k) dst[k] += src[k];
+                            add_row(src, dst, d);
                         }
                     }
                     if (o.clip_grad)
