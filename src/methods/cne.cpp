@@ -137,7 +137,6 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
     return Y;
 }
 
-
 // ---- the batch step ----
 // A batch's heads are cut into chunks of a fixed size and the points into buckets of a fixed power-of-two size; both
 // depend on the problem only, never on the thread count. Per chunk (in parallel) every head writes its m + 2
@@ -176,8 +175,9 @@ struct FusedParams {
     double eps, spec, lo, hi, Zm, scale;
 };
 
-// umap / neg / nce for one head with a compile-time dimension: the same arithmetic, in the same order, as
-// contrastive_head_loss (so the same bits), without its pointer arrays, scratch vectors and one log per pair.
+// umap / neg / nce for one head with a compile-time dimension: the gradient with the same arithmetic, in the same
+// order, as contrastive_head_loss (so the same bits), without its pointer arrays, scratch vectors and one log per
+// pair (the loss is the same up to rounding).
 // pts: [head, partner, negatives...]; g: (n_others + 1)·D outputs in that order (overwritten); *dlogz: ∂ℓ/∂log Z.
 template <std::size_t D, ContrastiveMode M>
 void fused_binary_head(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_others,
@@ -186,7 +186,7 @@ void fused_binary_head(const FusedParams& p, const double* Y, const std::uint32_
     double h[D];
     for (std::size_t k = 0; k < D; ++k) h[k] = yh[k];
     double gh[D] = {};
-    double dz = 0.0, prod = 1.0;  // prod: the product of the clamped log arguments (see FusedParams::per_head)
+    double dz = 0.0, prod = 1.0;  // prod: the product of the clamped log arguments (see FusedParams)
     // t = 0 is the partner (argument e), t >= 1 the negatives (argument 1 − e)
     auto pair = [&](std::size_t t, bool positive) {
         const double* yo = Y + std::size_t(pts[1 + t]) * D;
