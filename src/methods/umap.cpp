@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <random>
+#include <vector>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
@@ -27,8 +29,7 @@ std::uint64_t resolve_seed(const std::optional<std::uint64_t>& s) {
     return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-// One epoch of umap-learn's per-edge SGD over the rows of `graph` (heads H, tails read from the snapshot T).
-// Returns the summed loss of the sampled pairs (and their count in *n_pairs) when want_loss.
+// The arguments of one epoch (run_epoch below).
 struct EpochArgs {
     const CsrMatrix<double>* graph;
     UmapEdgeSchedule* schedule;
@@ -41,60 +42,127 @@ struct EpochArgs {
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
 };
 
+// umap-learn's per-row SGD is one dependency chain: every pair's update reads y_i as the previous pair left it, so a
+// row runs at the latency of a pow and a division per pair. Rows are independent (tails come from the snapshot T),
+// and which pairs a row visits depends on the schedule and the negative draws only, never on positions. So a worker
+// keeps `kLanes` rows in flight: it lists a row's pairs when the row enters a lane, then advances the lanes one pair
+// each in turn, and the chains of different rows overlap. Every row sees the same pairs in the same order with the
+// same arithmetic as a one-row loop: the result is bitwise the same.
+constexpr std::size_t kLanes = 4;
+constexpr std::uint32_t kAttract = 0x80000000u;  // flag on a pair's tail index: attraction (else repulsion)
+
+template <std::size_t D>  // D = 0: the dimension is H.cols() at run time
+void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs& a, bool want_loss, std::size_t rb,
+              std::size_t re, std::vector<double>& row_loss, std::vector<double>& row_pairs) {
+    const auto& g = *a.graph;
+    auto& s = *a.schedule;
+    const std::size_t d = D ? D : H.cols(), n_tail = T.rows();
+    const double n = a.epoch;
+    struct Lane {
+        std::size_t row = 0, next = 0;  // the row and its next pair in `pairs`
+        std::vector<std::uint32_t> pairs;
+        double loss = 0, n_pairs = 0;
+    };
+    Lane lanes[kLanes];
+    std::vector<double> ybuf(kLanes * d);
+    // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
+    auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out) {
+        out.clear();
+        for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
+            if (s.next_sample[p] > n) continue;
+            const auto j = static_cast<std::uint32_t>(g.indices[p]);
+            out.push_back(j | kAttract);
+            if (a.self_graph) out.push_back(j | kAttract);  // the mirrored attraction
+            s.next_sample[p] += s.epochs_per_sample[p];
+            const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
+            const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
+            if (n_neg > 0) {
+                Rng rng = sampling_rng(a.seed, a.family, static_cast<std::uint64_t>(a.epoch),
+                                       static_cast<std::uint64_t>(p));
+                for (long t = 0; t < n_neg; ++t) {
+                    const std::size_t kk = draw_uniform(rng, n_tail);
+                    if (a.self_graph && kk == i) continue;  // umap-learn skips a draw of the head itself
+                    out.push_back(static_cast<std::uint32_t>(kk));
+                }
+            }
+            s.next_negative[p] += static_cast<double>(n_neg) * epns;
+        }
+    };
+    // One pair's update of y (the row in a lane).
+    auto step = [&](Lane& l, double* y) {
+        const std::uint32_t pr = l.pairs[l.next++];
+        const double* yt = T.row(pr & ~kAttract);
+        const double d2 = squared_distance(y, yt, d);
+        if (pr & kAttract) {
+            const double c = umap_attraction_coeff(d2, a.curve);
+            for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(-c * (y[k] - yt[k])) * a.alpha;
+            if (want_loss) {
+                l.loss += std::log1p(a.curve.a * std::pow(d2, a.curve.b));
+                l.n_pairs += 1;
+            }
+        } else {
+            if (d2 <= 0) return;
+            const double c = umap_repulsion_coeff(d2, a.curve, a.gamma);
+            for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(c * (y[k] - yt[k])) * a.alpha;
+            if (want_loss) {
+                const double ad = a.curve.a * std::pow(d2, a.curve.b);
+                l.loss -= a.gamma * std::log(std::max(ad / (1.0 + ad), 1e-300));
+                l.n_pairs += 1;
+            }
+        }
+    };
+    auto finish = [&](Lane& l, const double* y) {
+        std::copy(y, y + d, H.row(l.row));
+        if (want_loss) {
+            row_loss[l.row] = l.loss;
+            row_pairs[l.row] = l.n_pairs;
+        }
+    };
+    // Fills a lane with the next row that has pairs (rows without any are finished at once); false when none is left.
+    std::size_t next_row = rb;
+    auto fill = [&](Lane& l, double* y) {
+        while (next_row < re) {
+            l.row = next_row++;
+            l.next = 0;
+            l.loss = l.n_pairs = 0;
+            list_pairs(l.row, l.pairs);
+            std::copy(H.row(l.row), H.row(l.row) + d, y);
+            if (!l.pairs.empty()) return true;
+            finish(l, y);
+        }
+        return false;
+    };
+    std::size_t active = 0;
+    bool live[kLanes] = {};
+    for (std::size_t r = 0; r < kLanes; ++r) active += live[r] = fill(lanes[r], ybuf.data() + r * d);
+    while (active > 0) {
+        for (std::size_t r = 0; r < kLanes; ++r) {
+            if (!live[r]) continue;
+            Lane& l = lanes[r];
+            double* y = ybuf.data() + r * d;
+            step(l, y);
+            if (l.next == l.pairs.size()) {
+                finish(l, y);
+                if (!fill(l, y)) {
+                    live[r] = false;
+                    --active;
+                }
+            }
+        }
+    }
+}
+
+// One epoch of umap-learn's per-edge SGD over the rows of `graph` (heads H, tails read from the snapshot T).
+// Returns the summed loss of the sampled pairs (and their count in *n_pairs) when want_loss.
 double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs& a, int n_threads, bool want_loss,
                  double* n_pairs) {
     const auto& g = *a.graph;
-    auto& s = *a.schedule;
-    const std::size_t d = H.cols(), n_tail = T.rows();
-    const double n = a.epoch;
     std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
     parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
-        std::vector<double> y(d);
-        for (std::size_t i = rb; i < re; ++i) {
-            std::copy(H.row(i), H.row(i) + d, y.begin());
-            double loss = 0, pairs = 0;
-            for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
-                if (s.next_sample[p] > n) continue;
-                const double* yj = T.row(static_cast<std::size_t>(g.indices[p]));
-                const int reps = a.self_graph ? 2 : 1;
-                for (int r = 0; r < reps; ++r) {
-                    const double d2 = squared_distance(y.data(), yj, d);
-                    const double c = umap_attraction_coeff(d2, a.curve);
-                    for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(-c * (y[k] - yj[k])) * a.alpha;
-                    if (want_loss) {
-                        loss += std::log1p(a.curve.a * std::pow(d2, a.curve.b));
-                        pairs += 1;
-                    }
-                }
-                s.next_sample[p] += s.epochs_per_sample[p];
-                const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
-                const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
-                if (n_neg > 0) {
-                    Rng rng = sampling_rng(a.seed, a.family, static_cast<std::uint64_t>(a.epoch),
-                                           static_cast<std::uint64_t>(p));
-                    for (long t = 0; t < n_neg; ++t) {
-                        const std::size_t kk = draw_uniform(rng, n_tail);
-                        if (a.self_graph && kk == i) continue;  // umap-learn skips a draw of the head itself
-                        const double* yk = T.row(kk);
-                        const double d2 = squared_distance(y.data(), yk, d);
-                        if (d2 <= 0) continue;
-                        const double c = umap_repulsion_coeff(d2, a.curve, a.gamma);
-                        for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(c * (y[k] - yk[k])) * a.alpha;
-                        if (want_loss) {
-                            const double ad = a.curve.a * std::pow(d2, a.curve.b);
-                            loss -= a.gamma * std::log(std::max(ad / (1.0 + ad), 1e-300));
-                            pairs += 1;
-                        }
-                    }
-                }
-                s.next_negative[p] += static_cast<double>(n_neg) * epns;
-            }
-            std::copy(y.begin(), y.end(), H.row(i));
-            if (want_loss) {
-                row_loss[i] = loss;
-                row_pairs[i] = pairs;
-            }
-        }
+        if (H.cols() == 2)
+            run_rows<2>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
+        else
+            run_rows<0>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
     });
     if (!want_loss) return 0.0;
     // summed in row order: independent of the thread count

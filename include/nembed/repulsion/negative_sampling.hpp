@@ -39,8 +39,10 @@ inline Rng sampling_rng(std::uint64_t seed, SamplingFamily family, std::uint64_t
 inline std::size_t draw_uniform(Rng& rng, std::size_t n) { return static_cast<std::size_t>(rng.below(n)); }
 
 /// One in-batch draw for the head in slot h of a batch of `two_b` slots: uniform over the other two_b − 1 slots.
+/// (h < two_b: one conditional subtraction instead of a division, the same value as (h + 1 + r) mod two_b.)
 inline std::size_t draw_in_batch(Rng& rng, std::size_t h, std::size_t two_b) {
-    return (h + 1 + static_cast<std::size_t>(rng.below(two_b - 1))) % two_b;
+    const std::size_t v = h + 1 + static_cast<std::size_t>(rng.below(two_b - 1));
+    return v >= two_b ? v - two_b : v;
 }
 
 } // namespace nembed
