@@ -113,6 +113,13 @@ void InputCovariance::check(std::size_t n, std::size_t d) const {
     }
 }
 
+std::vector<double> InputCovariance::variances(std::size_t n, std::size_t d) const {
+    require(kind_ == Kind::scalar || kind_ == Kind::diagonal,
+            "input covariance: per-entry variances exist only for the scalar and diagonal forms");
+    if (kind_ == Kind::scalar) return std::vector<double>(n * d, s_);
+    return diag_;
+}
+
 Eigen::MatrixXd InputCovariance::apply(const Eigen::MatrixXd& V, std::size_t n, std::size_t d) const {
     check(n, d);
     switch (kind_) {

@@ -254,6 +254,27 @@ Matrix<double> TsneSensitivity::covariance(const InputCovariance& cov) const {
 Matrix<double> TsneSensitivity::point_covariances(const InputCovariance& cov) const {
     const std::size_t n = n_points(), d = n_features(), n2 = 2 * n;
     cov.check(n, d);
+    if (solver_->has_inverse() &&
+        (cov.kind() == InputCovariance::Kind::scalar || cov.kind() == InputCovariance::Kind::diagonal)) {
+        // Columns of (H + λI)⁺ straight into the per-point forms: neither S nor Jᵀ·V is formed. S = −Jᵀ(…), the
+        // sign cancels in the quadratic forms.
+        const std::vector<double> var = cov.variances(n, d);
+        Matrix<double> out(n, 4);
+        constexpr std::size_t bs = 256;
+        for (std::size_t r0 = 0; r0 < n2; r0 += bs) {
+            const std::size_t m = std::min(bs, n2 - r0);
+            const Eigen::MatrixXd F = der_.jacobian_transpose_pair_forms(
+                solver_->inverse().middleCols(static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(m)), var);
+            for (std::size_t c = 0; c < m; c += 2) {
+                const std::size_t i = (r0 + c) / 2;
+                const auto r = static_cast<Eigen::Index>(c / 2);
+                out(i, 0) = F(r, 0);
+                out(i, 1) = out(i, 2) = F(r, 1);
+                out(i, 3) = F(r, 2);
+            }
+        }
+        return out;
+    }
     Matrix<double> out(n, 4);
     // Blocks of 32 rows of S when memory allows (the blocked kNN Jacobian product works on 32 columns at once).
     const std::size_t bs = std::max<std::size_t>(row_block(n * d), std::min<std::size_t>(32, row_block(n * d) * 4));

@@ -520,73 +520,153 @@ Eigen::MatrixXd TsneDerivatives::jacobian_transpose_product(const Eigen::MatrixX
 // that touch a (its own row and the rows that list it) and D̄_a their adjoints: one small dense product per point
 // (detail::gemm_at_b) instead of N·k·D scalar updates per column. Every point writes its own rows of the result,
 // so the output does not depend on the thread count.
-Eigen::MatrixXd TsneDerivatives::jacobian_transpose_knn(const Eigen::MatrixXd& V) const {
-    const std::size_t m = static_cast<std::size_t>(V.cols()), nnz = col_.size(), k = ptr_[1];
-    const auto ND = static_cast<Eigen::Index>(n_ * d_);
-    Eigen::MatrixXd out(ND, V.cols());
-    constexpr std::size_t mb_max = 32;
-    const std::size_t mb = std::min(mb_max, std::max<std::size_t>(m, 1));
+void TsneDerivatives::knn_dbar_block(const double* Vr, std::size_t ld, std::size_t w, double* pb) const {
     const bool diff = opt_.bandwidth == BandwidthMode::differentiated;
     const double cc = 2.0 / static_cast<double>(n_);
+    parallelize(threads_, n_, [&](int, std::size_t ib, std::size_t ie) {
+        std::vector<double> mean(w), gam(w), coef(w);
+        for (std::size_t i = ib; i < ie; ++i) {
+            const double* vi0 = Vr + 2 * i * ld;
+            const double* vi1 = vi0 + ld;
+            std::fill(mean.begin(), mean.end(), 0.0);
+            std::fill(gam.begin(), gam.end(), 0.0);
+            for (std::size_t q = ptr_[i]; q < ptr_[i + 1]; ++q) {
+                const double* vj0 = Vr + 2 * col_[q] * ld;
+                const double* vj1 = vj0 + ld;
+                const double a0 = cc * wd_[2 * q], a1 = cc * wd_[2 * q + 1];
+                const double pq = p_[q], pd = p_[q] * (dist_[q] - mean_[i]);
+                double* r = pb + q * ld;
+                for (std::size_t c = 0; c < w; ++c) {
+                    r[c] = a0 * (vi0[c] - vj0[c]) + a1 * (vi1[c] - vj1[c]);
+                    mean[c] += pq * r[c];
+                    gam[c] -= r[c] * pd;
+                }
+            }
+            // dbar_from_pbar, column-wise (see there)
+            const double vb = var_[i] > 0.0 ? beta_[i] / var_[i] : 0.0;
+            for (std::size_t c = 0; c < w; ++c) coef[c] = diff ? -gam[c] * vb : 0.0;
+            for (std::size_t q = ptr_[i]; q < ptr_[i + 1]; ++q) {
+                const double pq = p_[q], pd = p_[q] * (dist_[q] - mean_[i]);
+                double* r = pb + q * ld;
+                for (std::size_t c = 0; c < w; ++c) r[c] = -beta_[i] * pq * (r[c] - mean[c]) + coef[c] * pd;
+            }
+        }
+    });
+}
+
+// x̄_a (D × w, row-major in o, leading dimension ld) for one point from the block's D̄ (pb). The own row's entries
+// are contiguous in pb and used in place; the incoming ones are gathered. Δ rows are padded to a multiple of 4
+// features so that the kernel never takes its scalar edge path over features.
+void TsneDerivatives::knn_point_product(std::size_t a, const double* pb, std::size_t ld, std::size_t w,
+                                        KnnScratch& s, double* o) const {
+    const std::size_t k = ptr_[1], d4 = (d_ + 3) & ~std::size_t(3);
+    const std::size_t n_in = in_ptr_[a + 1] - in_ptr_[a];
+    s.delta.assign((k + n_in) * d4, 0.0);
+    s.wt.resize(n_in * ld);
+    const double* xa = X_.row(a);
+    for (std::size_t t = 0; t < k; ++t) {
+        const double* xo = X_.row(col_[ptr_[a] + t]);
+        double* dr = s.delta.data() + t * d4;
+        for (std::size_t f = 0; f < d_; ++f) dr[f] = 2.0 * (xa[f] - xo[f]);
+    }
+    for (std::size_t t = 0; t < n_in; ++t) {
+        const std::size_t e = in_entry_[in_ptr_[a] + t];
+        const double* xo = X_.row(e / k);
+        double* dr = s.delta.data() + (k + t) * d4;
+        for (std::size_t f = 0; f < d_; ++f) dr[f] = 2.0 * (xa[f] - xo[f]);
+        std::copy(pb + e * ld, pb + e * ld + w, s.wt.data() + t * ld);
+    }
+    detail::gemm_at_b(k, d4, w, s.delta.data(), d4, pb + ptr_[a] * ld, ld, o, ld);
+    if (n_in > 0) detail::gemm_at_b(n_in, d4, w, s.delta.data() + k * d4, d4, s.wt.data(), ld, o, ld, 1.0, true);
+}
+
+Eigen::MatrixXd TsneDerivatives::jacobian_transpose_knn(const Eigen::MatrixXd& V) const {
+    const std::size_t m = static_cast<std::size_t>(V.cols()), nnz = col_.size();
+    Eigen::MatrixXd out(static_cast<Eigen::Index>(n_ * d_), V.cols());
+    constexpr std::size_t mb_max = 32;
+    const std::size_t mb = std::min(mb_max, std::max<std::size_t>(m, 1)), d4 = (d_ + 3) & ~std::size_t(3);
     std::vector<double> pb(nnz * mb);
     RowMajor Vr(static_cast<Eigen::Index>(2 * n_), static_cast<Eigen::Index>(mb));
     for (std::size_t c0 = 0; c0 < m; c0 += mb) {
         const std::size_t w = std::min(mb, m - c0);
         Vr.leftCols(static_cast<Eigen::Index>(w)) =
             V.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w));
+        knn_dbar_block(Vr.data(), mb, w, pb.data());
         parallelize(threads_, n_, [&](int, std::size_t ib, std::size_t ie) {
-            std::vector<double> mean(w), gam(w), coef(w);
-            for (std::size_t i = ib; i < ie; ++i) {
-                const double* vi0 = Vr.row(static_cast<Eigen::Index>(2 * i)).data();
-                const double* vi1 = vi0 + mb;
-                std::fill(mean.begin(), mean.end(), 0.0);
-                std::fill(gam.begin(), gam.end(), 0.0);
-                for (std::size_t q = ptr_[i]; q < ptr_[i + 1]; ++q) {
-                    const double* vj0 = Vr.row(static_cast<Eigen::Index>(2 * col_[q])).data();
-                    const double* vj1 = vj0 + mb;
-                    const double a0 = cc * wd_[2 * q], a1 = cc * wd_[2 * q + 1];
-                    const double pq = p_[q], pd = p_[q] * (dist_[q] - mean_[i]);
-                    double* r = pb.data() + q * mb;
-                    for (std::size_t c = 0; c < w; ++c) {
-                        r[c] = a0 * (vi0[c] - vj0[c]) + a1 * (vi1[c] - vj1[c]);
-                        mean[c] += pq * r[c];
-                        gam[c] -= r[c] * pd;
-                    }
-                }
-                // dbar_from_pbar, column-wise (see there)
-                const double vb = var_[i] > 0.0 ? beta_[i] / var_[i] : 0.0;
-                for (std::size_t c = 0; c < w; ++c) coef[c] = diff ? -gam[c] * vb : 0.0;
-                for (std::size_t q = ptr_[i]; q < ptr_[i + 1]; ++q) {
-                    const double pq = p_[q], pd = p_[q] * (dist_[q] - mean_[i]);
-                    double* r = pb.data() + q * mb;
-                    for (std::size_t c = 0; c < w; ++c) r[c] = -beta_[i] * pq * (r[c] - mean[c]) + coef[c] * pd;
-                }
-            }
-        });
-        parallelize(threads_, n_, [&](int, std::size_t ib, std::size_t ie) {
-            std::vector<double> delta, wt, o(d_ * mb);
+            KnnScratch scratch;
+            std::vector<double> o(d4 * mb);
             for (std::size_t a = ib; a < ie; ++a) {
-                const std::size_t deg = k + (in_ptr_[a + 1] - in_ptr_[a]);
-                delta.resize(deg * d_);
-                wt.resize(deg * mb);
-                const double* xa = X_.row(a);
-                std::size_t t = 0;
-                auto push = [&](std::size_t other, std::size_t e) {
-                    const double* xo = X_.row(other);
-                    double* dr = delta.data() + t * d_;
-                    for (std::size_t f = 0; f < d_; ++f) dr[f] = 2.0 * (xa[f] - xo[f]);
-                    std::copy(pb.data() + e * mb, pb.data() + e * mb + w, wt.data() + t * mb);
-                    ++t;
-                };
-                for (std::size_t e = ptr_[a]; e < ptr_[a + 1]; ++e) push(col_[e], e);
-                for (std::size_t q = in_ptr_[a]; q < in_ptr_[a + 1]; ++q) push(in_entry_[q] / k, in_entry_[q]);
-                detail::gemm_at_b(deg, d_, w, delta.data(), d_, wt.data(), mb, o.data(), mb);
+                knn_point_product(a, pb.data(), mb, w, scratch, o.data());
                 for (std::size_t c = 0; c < w; ++c) {
                     double* dst = out.col(static_cast<Eigen::Index>(c0 + c)).data() + a * d_;
                     for (std::size_t f = 0; f < d_; ++f) dst[f] = o[f * mb + c];
                 }
             }
         });
+    }
+    return out;
+}
+
+Eigen::MatrixXd TsneDerivatives::jacobian_transpose_pair_forms(const Eigen::MatrixXd& V,
+                                                               const std::vector<double>& var) const {
+    const std::size_t m = static_cast<std::size_t>(V.cols());
+    require(static_cast<std::size_t>(V.rows()) == 2 * n_ && m % 2 == 0,
+            "jacobian_transpose_pair_forms: V must have 2N rows and an even number of columns");
+    require(var.size() == n_ * d_, "jacobian_transpose_pair_forms: var must have N*D entries");
+    Eigen::MatrixXd out = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(m / 2), 3);
+    if (dense_) {  // the dense layout has no per-point product: go through Jᵀ·V
+        for (std::size_t c0 = 0; c0 < m; c0 += 32) {
+            const std::size_t w = std::min<std::size_t>(32, m - c0);
+            const Eigen::MatrixXd T = jacobian_transpose_product(
+                V.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w)));
+            for (std::size_t c = 0; c < w; c += 2) {
+                const auto C = static_cast<Eigen::Index>(c), r = static_cast<Eigen::Index>((c0 + c) / 2);
+                for (std::size_t q = 0; q < n_ * d_; ++q) {
+                    const auto Q = static_cast<Eigen::Index>(q);
+                    out(r, 0) += var[q] * T(Q, C) * T(Q, C);
+                    out(r, 1) += var[q] * T(Q, C) * T(Q, C + 1);
+                    out(r, 2) += var[q] * T(Q, C + 1) * T(Q, C + 1);
+                }
+            }
+        }
+        return out;
+    }
+    // Per point, Σ_f var_af · x̄_af[c] · x̄_af[c'] for the column pairs; points in fixed chunks whose partial sums
+    // are added in chunk order, so the result does not depend on the thread count.
+    const std::size_t nnz = col_.size(), mb = 32, d4 = (d_ + 3) & ~std::size_t(3);
+    constexpr std::size_t chunk = 64;
+    const std::size_t n_chunks = (n_ + chunk - 1) / chunk;
+    std::vector<double> pb(nnz * mb), partial(n_chunks * 3 * mb / 2);
+    RowMajor Vr(static_cast<Eigen::Index>(2 * n_), static_cast<Eigen::Index>(mb));
+    for (std::size_t c0 = 0; c0 < m; c0 += mb) {
+        const std::size_t w = std::min(mb, m - c0);
+        Vr.leftCols(static_cast<Eigen::Index>(w)) =
+            V.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w));
+        knn_dbar_block(Vr.data(), mb, w, pb.data());
+        std::fill(partial.begin(), partial.end(), 0.0);
+        parallelize(threads_, n_chunks, [&](int, std::size_t qb, std::size_t qe) {
+            KnnScratch scratch;
+            std::vector<double> o(d4 * mb);
+            for (std::size_t q = qb; q < qe; ++q) {
+                double* acc = partial.data() + q * 3 * mb / 2;
+                for (std::size_t a = q * chunk; a < std::min(n_, (q + 1) * chunk); ++a) {
+                    knn_point_product(a, pb.data(), mb, w, scratch, o.data());
+                    for (std::size_t f = 0; f < d_; ++f) {
+                        const double v = var[a * d_ + f];
+                        const double* of = o.data() + f * mb;
+                        for (std::size_t c = 0; c < w; c += 2) {
+                            acc[3 * (c / 2)] += v * of[c] * of[c];
+                            acc[3 * (c / 2) + 1] += v * of[c] * of[c + 1];
+                            acc[3 * (c / 2) + 2] += v * of[c + 1] * of[c + 1];
+                        }
+                    }
+                }
+            }
+        });
+        for (std::size_t q = 0; q < n_chunks; ++q)
+            for (std::size_t c = 0; c < w; c += 2)
+                for (int t = 0; t < 3; ++t)
+                    out(static_cast<Eigen::Index>((c0 + c) / 2), t) += partial[q * 3 * mb / 2 + 3 * (c / 2) + t];
     }
     return out;
 }

@@ -34,6 +34,8 @@ public:
     Kind kind() const { return kind_; }
     /// Throws InvalidArgument unless the shapes fit N points × D features.
     void check(std::size_t n, std::size_t d) const;
+    /// Scalar or diagonal forms: the N·D variances (Σ's diagonal). Throws for the other forms.
+    std::vector<double> variances(std::size_t n, std::size_t d) const;
     /// Σ·V for an N·D × m block.
     Eigen::MatrixXd apply(const Eigen::MatrixXd& V, std::size_t n, std::size_t d) const;
     /// Columns of the factor B (Σ = B·Bᵀ).

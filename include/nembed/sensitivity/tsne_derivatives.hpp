@@ -85,10 +85,21 @@ public:
     Eigen::MatrixXd jacobian_product(const Eigen::MatrixXd& U) const;
     /// Jᵀ·V for a 2N × m block.
     Eigen::MatrixXd jacobian_transpose_product(const Eigen::MatrixXd& V) const;
+    /// For each column pair (2r, 2r + 1) of V (2N × m, m even) the 2 × 2 form of u_c = Jᵀv_c under diag(var)
+    /// (var: N·D per-entry weights): rows (u_2rᵀ W u_2r, u_2rᵀ W u_2r+1, u_2r+1ᵀ W u_2r+1), an (m/2) × 3 matrix.
+    /// With V = (H + λI)⁺ E these are the per-point covariance blocks for per-entry input variances; with kNN P
+    /// they are accumulated per point, never forming Jᵀ·V (which is N·D × m).
+    Eigen::MatrixXd jacobian_transpose_pair_forms(const Eigen::MatrixXd& V, const std::vector<double>& var) const;
 
 private:
     void refresh_embedding();
     Eigen::MatrixXd jacobian_transpose_knn(const Eigen::MatrixXd& V) const;
+    struct KnnScratch {
+        std::vector<double> delta, wt;
+    };
+    void knn_dbar_block(const double* Vr, std::size_t ld, std::size_t w, double* pb) const;
+    void knn_point_product(std::size_t a, const double* pb, std::size_t ld, std::size_t w, KnnScratch& s,
+                           double* o) const;
     // δD (entries × 1) for one X-direction u; and x̄ (N·D) for per-entry adjoints D̄.
     void entry_dd(const double* u, double* dd, double* work) const;
     void entry_backprop(const double* dbar, double* xbar, double* work) const;
