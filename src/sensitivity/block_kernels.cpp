@@ -60,15 +60,21 @@ __attribute__((always_inline)) inline void tile_kernel(std::size_t K, std::size_
         }
     }
     // Ragged edges: plain loops (a small share of the work for Dd ≥ 8 and M a multiple of 16).
+    // Same arithmetic as the tiles (a sum from zero, then α·sum added to or stored in out), so that a column
+    // gives the same bits whether it falls in a tile or on an edge.
     auto edge = [&](std::size_t fb, std::size_t fe, std::size_t cb, std::size_t ce) {
+        constexpr std::size_t chunk = 16;
         for (std::size_t f = fb; f < fe; ++f) {
             double* o = out + f * ldo;
-            if (!accumulate)
-                for (std::size_t c = cb; c < ce; ++c) o[c] = 0.0;
-            for (std::size_t e = 0; e < K; ++e) {
-                const double av = alpha * A[e * lda + f];
-                const double* w = W + e * ldw;
-                for (std::size_t c = cb; c < ce; ++c) o[c] += av * w[c];
+            for (std::size_t c0 = cb; c0 < ce; c0 += chunk) {
+                const std::size_t cw = std::min(chunk, ce - c0);
+                double t[chunk] = {};
+                for (std::size_t e = 0; e < K; ++e) {
+                    const double av = A[e * lda + f];
+                    const double* w = W + e * ldw + c0;
+                    for (std::size_t c = 0; c < cw; ++c) t[c] += av * w[c];
+                }
+                for (std::size_t c = 0; c < cw; ++c) o[c0 + c] = (accumulate ? o[c0 + c] : 0.0) + alpha * t[c];
             }
         }
     };
