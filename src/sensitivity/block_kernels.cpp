@@ -6,8 +6,6 @@
 #include "nembed/core/parallel.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -174,21 +172,8 @@ void fixed_chunks(int threads, std::size_t total, F&& fn) {
 
 } // namespace
 
-// Phase timings for development (-DNEMBED_SPD_TIMING), nothing otherwise.
-#ifdef NEMBED_SPD_TIMING
-#define NEMBED_SPD_PHASE(name)                                                                                   \
-    std::fprintf(stderr, "spd_inverse %s: %.2f s\n", name,                                                       \
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t_phase).count());          \
-    t_phase = std::chrono::steady_clock::now()
-#else
-#define NEMBED_SPD_PHASE(name) (void)0
-#endif
-
 bool spd_inverse_blocked(Eigen::MatrixXd& A, int threads) {
     using Eigen::Index;
-#ifdef NEMBED_SPD_TIMING
-    auto t_phase = std::chrono::steady_clock::now();
-#endif
     const auto n = static_cast<std::size_t>(A.rows());
     double* a = A.data();
     constexpr std::size_t nb = 256, tile = 16;
@@ -225,7 +210,6 @@ bool spd_inverse_blocked(Eigen::MatrixXd& A, int threads) {
         });
     }
     A.triangularView<Eigen::StrictlyLower>().setZero();
-    NEMBED_SPD_PHASE("cholesky");
 
     // 2. U = R⁻¹ in place (LAPACK's dtrtri order): block column j ← −U(0:j, 0:j) · R(0:j, j) · R(j, j)⁻¹, then the
     //    diagonal block is inverted.
@@ -258,7 +242,6 @@ bool spd_inverse_blocked(Eigen::MatrixXd& A, int threads) {
         blk(j, j, jb, jb).triangularView<Eigen::Upper>() = D;
     }
 
-    NEMBED_SPD_PHASE("triangular inverse");
 
     // 3. A⁻¹ = U Uᵀ, lower part, block column by block column into a buffer (block F reads columns k ≥ F only, so
     //    writing it back cannot disturb later blocks), then mirrored.
@@ -278,7 +261,6 @@ bool spd_inverse_blocked(Eigen::MatrixXd& A, int threads) {
         });
     }
     A.triangularView<Eigen::StrictlyUpper>() = A.transpose();
-    NEMBED_SPD_PHASE("U U^T");
     return true;
 }
 

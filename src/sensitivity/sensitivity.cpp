@@ -254,7 +254,7 @@ Matrix<double> TsneSensitivity::covariance(const InputCovariance& cov) const {
 Matrix<double> TsneSensitivity::point_covariances(const InputCovariance& cov) const {
     const std::size_t n = n_points(), d = n_features(), n2 = 2 * n;
     cov.check(n, d);
-    if (solver_->has_inverse() &&
+    if (solver_->has_inverse() && der_.knn_layout() &&
         (cov.kind() == InputCovariance::Kind::scalar || cov.kind() == InputCovariance::Kind::diagonal)) {
         // Columns of (H + λI)⁺ straight into the per-point forms: neither S nor Jᵀ·V is formed. S = −Jᵀ(…), the
         // sign cancels in the quadratic forms.

@@ -580,94 +580,80 @@ void TsneDerivatives::knn_point_product(std::size_t a, const double* pb, std::si
     if (n_in > 0) detail::gemm_at_b(n_in, d4, w, s.delta.data() + k * d4, d4, s.wt.data(), ld, o, ld, 1.0, true);
 }
 
-Eigen::MatrixXd TsneDerivatives::jacobian_transpose_knn(const Eigen::MatrixXd& V) const {
-    const std::size_t m = static_cast<std::size_t>(V.cols()), nnz = col_.size();
-    Eigen::MatrixXd out(static_cast<Eigen::Index>(n_ * d_), V.cols());
-    constexpr std::size_t mb_max = 32;
-    const std::size_t mb = std::min(mb_max, std::max<std::size_t>(m, 1)), d4 = (d_ + 3) & ~std::size_t(3);
-    std::vector<double> pb(nnz * mb);
-    RowMajor Vr(static_cast<Eigen::Index>(2 * n_), static_cast<Eigen::Index>(mb));
-    for (std::size_t c0 = 0; c0 < m; c0 += mb) {
-        const std::size_t w = std::min(mb, m - c0);
+// The block loop shared by the kNN products: for each block of up to 32 columns of V, the entries' adjoints, then
+// per point (in fixed chunks of 64 points, spread over the threads) x̄_a handed to `point(chunk, a, o, c0, w)`
+// (o: D × w, row-major, leading dimension 32), then `block_done(c0, w)` on the calling thread.
+template <class PointFn, class BlockFn>
+void TsneDerivatives::knn_blocks(const Eigen::MatrixXd& V, PointFn&& point, BlockFn&& block_done) const {
+    const std::size_t m = static_cast<std::size_t>(V.cols()), nnz = col_.size(), d4 = (d_ + 3) & ~std::size_t(3);
+    const std::size_t n_chunks = (n_ + knn_chunk - 1) / knn_chunk;
+    std::vector<double> pb(nnz * knn_block);
+    RowMajor Vr(static_cast<Eigen::Index>(2 * n_), static_cast<Eigen::Index>(knn_block));
+    for (std::size_t c0 = 0; c0 < m; c0 += knn_block) {
+        const std::size_t w = std::min(knn_block, m - c0);
         Vr.leftCols(static_cast<Eigen::Index>(w)) =
             V.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w));
-        knn_dbar_block(Vr.data(), mb, w, pb.data());
-        parallelize(threads_, n_, [&](int, std::size_t ib, std::size_t ie) {
+        knn_dbar_block(Vr.data(), knn_block, w, pb.data());
+        parallelize(threads_, n_chunks, [&](int, std::size_t qb, std::size_t qe) {
             KnnScratch scratch;
-            std::vector<double> o(d4 * mb);
-            for (std::size_t a = ib; a < ie; ++a) {
-                knn_point_product(a, pb.data(), mb, w, scratch, o.data());
-                for (std::size_t c = 0; c < w; ++c) {
-                    double* dst = out.col(static_cast<Eigen::Index>(c0 + c)).data() + a * d_;
-                    for (std::size_t f = 0; f < d_; ++f) dst[f] = o[f * mb + c];
+            std::vector<double> o(d4 * knn_block);
+            for (std::size_t q = qb; q < qe; ++q)
+                for (std::size_t a = q * knn_chunk; a < std::min(n_, (q + 1) * knn_chunk); ++a) {
+                    knn_point_product(a, pb.data(), knn_block, w, scratch, o.data());
+                    point(q, a, o.data(), c0, w);
                 }
-            }
         });
+        block_done(c0, w);
     }
+}
+
+Eigen::MatrixXd TsneDerivatives::jacobian_transpose_knn(const Eigen::MatrixXd& V) const {
+    Eigen::MatrixXd out(static_cast<Eigen::Index>(n_ * d_), V.cols());
+    knn_blocks(
+        V,
+        [&](std::size_t, std::size_t a, const double* o, std::size_t c0, std::size_t w) {
+            for (std::size_t c = 0; c < w; ++c) {
+                double* dst = out.col(static_cast<Eigen::Index>(c0 + c)).data() + a * d_;
+                for (std::size_t f = 0; f < d_; ++f) dst[f] = o[f * knn_block + c];
+            }
+        },
+        [](std::size_t, std::size_t) {});
     return out;
 }
 
 Eigen::MatrixXd TsneDerivatives::jacobian_transpose_pair_forms(const Eigen::MatrixXd& V,
                                                                const std::vector<double>& var) const {
     const std::size_t m = static_cast<std::size_t>(V.cols());
+    require(!dense_, "jacobian_transpose_pair_forms: needs the kNN layout (use jacobian_transpose_product)");
     require(static_cast<std::size_t>(V.rows()) == 2 * n_ && m % 2 == 0,
             "jacobian_transpose_pair_forms: V must have 2N rows and an even number of columns");
     require(var.size() == n_ * d_, "jacobian_transpose_pair_forms: var must have N*D entries");
     Eigen::MatrixXd out = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(m / 2), 3);
-    if (dense_) {  // the dense layout has no per-point product: go through Jᵀ·V
-        for (std::size_t c0 = 0; c0 < m; c0 += 32) {
-            const std::size_t w = std::min<std::size_t>(32, m - c0);
-            const Eigen::MatrixXd T = jacobian_transpose_product(
-                V.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w)));
-            for (std::size_t c = 0; c < w; c += 2) {
-                const auto C = static_cast<Eigen::Index>(c), r = static_cast<Eigen::Index>((c0 + c) / 2);
-                for (std::size_t q = 0; q < n_ * d_; ++q) {
-                    const auto Q = static_cast<Eigen::Index>(q);
-                    out(r, 0) += var[q] * T(Q, C) * T(Q, C);
-                    out(r, 1) += var[q] * T(Q, C) * T(Q, C + 1);
-                    out(r, 2) += var[q] * T(Q, C + 1) * T(Q, C + 1);
+    // Per point, Σ_f var_af · x̄_af[c] · x̄_af[c'] for the column pairs, summed per point chunk; the chunks' partial
+    // sums are added in chunk order, so the result does not depend on the thread count.
+    const std::size_t n_chunks = (n_ + knn_chunk - 1) / knn_chunk, per_chunk = 3 * knn_block / 2;
+    std::vector<double> partial(n_chunks * per_chunk, 0.0);
+    knn_blocks(
+        V,
+        [&](std::size_t q, std::size_t a, const double* o, std::size_t, std::size_t w) {
+            double* acc = partial.data() + q * per_chunk;
+            for (std::size_t f = 0; f < d_; ++f) {
+                const double v = var[a * d_ + f];
+                const double* of = o + f * knn_block;
+                for (std::size_t c = 0; c < w; c += 2) {
+                    acc[3 * (c / 2)] += v * of[c] * of[c];
+                    acc[3 * (c / 2) + 1] += v * of[c] * of[c + 1];
+                    acc[3 * (c / 2) + 2] += v * of[c + 1] * of[c + 1];
                 }
             }
-        }
-        return out;
-    }
-    // Per point, Σ_f var_af · x̄_af[c] · x̄_af[c'] for the column pairs; points in fixed chunks whose partial sums
-    // are added in chunk order, so the result does not depend on the thread count.
-    const std::size_t nnz = col_.size(), mb = 32, d4 = (d_ + 3) & ~std::size_t(3);
-    constexpr std::size_t chunk = 64;
-    const std::size_t n_chunks = (n_ + chunk - 1) / chunk;
-    std::vector<double> pb(nnz * mb), partial(n_chunks * 3 * mb / 2);
-    RowMajor Vr(static_cast<Eigen::Index>(2 * n_), static_cast<Eigen::Index>(mb));
-    for (std::size_t c0 = 0; c0 < m; c0 += mb) {
-        const std::size_t w = std::min(mb, m - c0);
-        Vr.leftCols(static_cast<Eigen::Index>(w)) =
-            V.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w));
-        knn_dbar_block(Vr.data(), mb, w, pb.data());
-        std::fill(partial.begin(), partial.end(), 0.0);
-        parallelize(threads_, n_chunks, [&](int, std::size_t qb, std::size_t qe) {
-            KnnScratch scratch;
-            std::vector<double> o(d4 * mb);
-            for (std::size_t q = qb; q < qe; ++q) {
-                double* acc = partial.data() + q * 3 * mb / 2;
-                for (std::size_t a = q * chunk; a < std::min(n_, (q + 1) * chunk); ++a) {
-                    knn_point_product(a, pb.data(), mb, w, scratch, o.data());
-                    for (std::size_t f = 0; f < d_; ++f) {
-                        const double v = var[a * d_ + f];
-                        const double* of = o.data() + f * mb;
-                        for (std::size_t c = 0; c < w; c += 2) {
-                            acc[3 * (c / 2)] += v * of[c] * of[c];
-                            acc[3 * (c / 2) + 1] += v * of[c] * of[c + 1];
-                            acc[3 * (c / 2) + 2] += v * of[c + 1] * of[c + 1];
-                        }
-                    }
-                }
-            }
+        },
+        [&](std::size_t c0, std::size_t w) {
+            for (std::size_t q = 0; q < n_chunks; ++q)
+                for (std::size_t c = 0; c < w; c += 2)
+                    for (int t = 0; t < 3; ++t)
+                        out(static_cast<Eigen::Index>((c0 + c) / 2), t) += partial[q * per_chunk + 3 * (c / 2) + t];
+            std::fill(partial.begin(), partial.end(), 0.0);
         });
-        for (std::size_t q = 0; q < n_chunks; ++q)
-            for (std::size_t c = 0; c < w; c += 2)
-                for (int t = 0; t < 3; ++t)
-                    out(static_cast<Eigen::Index>((c0 + c) / 2), t) += partial[q * 3 * mb / 2 + 3 * (c / 2) + t];
-    }
     return out;
 }
 

@@ -62,6 +62,9 @@ public:
 
     std::size_t n_points() const { return n_; }
     std::size_t n_features() const { return d_; }
+    /// Whether P is stored as k nearest neighbours per row (false: every other point, the dense layout, also for a
+    /// kNN request with k = N − 1).
+    bool knn_layout() const { return !dense_; }
     const DerivativeOptions& options() const { return opt_; }
     const Matrix<double>& X() const { return X_; }
     const Matrix<double>& Y() const { return Y_; }
@@ -87,13 +90,16 @@ public:
     Eigen::MatrixXd jacobian_transpose_product(const Eigen::MatrixXd& V) const;
     /// For each column pair (2r, 2r + 1) of V (2N × m, m even) the 2 × 2 form of u_c = Jᵀv_c under diag(var)
     /// (var: N·D per-entry weights): rows (u_2rᵀ W u_2r, u_2rᵀ W u_2r+1, u_2r+1ᵀ W u_2r+1), an (m/2) × 3 matrix.
-    /// With V = (H + λI)⁺ E these are the per-point covariance blocks for per-entry input variances; with kNN P
-    /// they are accumulated per point, never forming Jᵀ·V (which is N·D × m).
+    /// With V = (H + λI)⁺ E these are the per-point covariance blocks for per-entry input variances, accumulated
+    /// per point without forming Jᵀ·V (which is N·D × m). kNN layout only (`knn_layout()`).
     Eigen::MatrixXd jacobian_transpose_pair_forms(const Eigen::MatrixXd& V, const std::vector<double>& var) const;
 
 private:
     void refresh_embedding();
     Eigen::MatrixXd jacobian_transpose_knn(const Eigen::MatrixXd& V) const;
+    static constexpr std::size_t knn_block = 32, knn_chunk = 64;  // columns per pass; points per work chunk
+    template <class PointFn, class BlockFn>
+    void knn_blocks(const Eigen::MatrixXd& V, PointFn&& point, BlockFn&& block_done) const;
     struct KnnScratch {
         std::vector<double> delta, wt;
     };
