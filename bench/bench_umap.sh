@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # UMAP and the contrastive family on Fashion-MNIST 70 000 x PCA-50: `nembed umap` and `nembed cne` (NEG at s = 0,
-# 0.5, 1 and default InfoNCE) vs umap-learn (and cne when its venv exists), 2 threads each, timed from the PCA-50
+# 0.5, 1, NEG and InfoNCE at cne's defaults) vs umap-learn and cne (CPU PyTorch, when installed), 2 threads each, timed from the PCA-50
 # matrix to the embedding (umap-learn is warmed up on a small subset first so numba's JIT is not counted; cne's
 # PyTorch start-up is not counted either). Every embedding is scored by the same evaluator: `nembed evaluate`
 # (kNN recall@10, 10-NN accuracy, trustworthiness and distance Spearman on 10 000 query points).
 # Usage (from the repository root, with a build in build/ and bench/setup_bench_env.sh done):
 #   bench/bench_umap.sh [REPEATS]
-# Environment: THREADS (2), OUT (out/bench_umap), PY (.venv-bench/bin/python), CNE_PY (.venv-cne/bin/python),
+# Environment: THREADS (2), OUT (out/bench_umap), PY (.venv-bench/bin/python), CNE_PY (python with cne and torch;
+# default PY), CNE_REPEATS (1: each cne run takes minutes),
 # X / L (data and labels; a small subset gives a quick check of the script itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,8 @@ REPEATS=${1:-3}
 THREADS=${THREADS:-2}
 OUT=${OUT:-out/bench_umap}
 PY=${PY:-.venv-bench/bin/python}
-CNE_PY=${CNE_PY:-.venv-cne/bin/python}
+CNE_PY=${CNE_PY:-$PY}
+CNE_REPEATS=${CNE_REPEATS:-1}
 NEMBED=./build/nembed
 mkdir -p "$OUT"
 X=${X:-out/fmnist_pca50.npy}; L=${L:-out/fmnist_labels.npy}
@@ -23,7 +25,7 @@ HAVE_CNE=0
 [ -x "$CNE_PY" ] && "$CNE_PY" -c "import cne, torch" 2>/dev/null && HAVE_CNE=1
 [ "$HAVE_CNE" = 1 ] || echo "cne not available ($CNE_PY cannot import cne and torch): skipping cne"
 rss() { grep "Maximum resident" "$1" | awk '{print $6}'; }
-tools=(nembed_umap umap_learn nembed_neg_s0 nembed_neg_s05 nembed_neg_s1 nembed_infonce)
+tools=(nembed_umap umap_learn nembed_neg nembed_neg_s0 nembed_neg_s05 nembed_neg_s1 nembed_infonce)
 for r in $(seq 1 "$REPEATS"); do
   /usr/bin/time -v $NEMBED umap "$X" -o "$OUT/nembed_umap_$r.npy" -j "$THREADS" --seed 42 --quiet \
      --timings "$OUT/nembed_umap_$r.json" 2> "$OUT/nembed_umap_$r.time"
@@ -31,8 +33,8 @@ for r in $(seq 1 "$REPEATS"); do
   /usr/bin/time -v $PY bench/peers/run_umap.py "$X" "$OUT/umap_learn_$r.npy" "$THREADS" \
      > "$OUT/umap_learn_$r.json" 2> "$OUT/umap_learn_$r.time"
   echo "umap-learn run $r: $(tail -n 1 "$OUT/umap_learn_$r.json") rss_kb=$(rss "$OUT/umap_learn_$r.time")"
-  for s in 0 0.5 1; do
-    tag=nembed_neg_s${s/./}
+  for s in none 0 0.5 1; do
+    tag=nembed_neg_s${s/./}; [ "$s" = none ] && tag=nembed_neg
     /usr/bin/time -v $NEMBED cne "$X" -o "$OUT/${tag}_$r.npy" --loss neg --s "$s" -j "$THREADS" --seed 42 --quiet \
        --timings "$OUT/${tag}_$r.json" 2> "$OUT/${tag}_$r.time"
     echo "nembed cne neg s=$s run $r: seconds=$(grep -o '"seconds":[0-9.]*' "$OUT/${tag}_$r.json") rss_kb=$(rss "$OUT/${tag}_$r.time")"
@@ -40,15 +42,16 @@ for r in $(seq 1 "$REPEATS"); do
   /usr/bin/time -v $NEMBED cne "$X" -o "$OUT/nembed_infonce_$r.npy" -j "$THREADS" --seed 42 --quiet \
      --timings "$OUT/nembed_infonce_$r.json" 2> "$OUT/nembed_infonce_$r.time"
   echo "nembed cne infonce run $r: seconds=$(grep -o '"seconds":[0-9.]*' "$OUT/nembed_infonce_$r.json") rss_kb=$(rss "$OUT/nembed_infonce_$r.time")"
-  if [ "$HAVE_CNE" = 1 ]; then
-    for s in 0 1; do
-      /usr/bin/time -v $CNE_PY bench/peers/run_cne.py "$X" "$OUT/cne_neg_s${s}_$r.npy" "$THREADS" neg "$s" \
-         > "$OUT/cne_neg_s${s}_$r.json" 2> "$OUT/cne_neg_s${s}_$r.time"
-      echo "cne neg s=$s run $r: $(tail -n 1 "$OUT/cne_neg_s${s}_$r.json") rss_kb=$(rss "$OUT/cne_neg_s${s}_$r.time")"
+  if [ "$HAVE_CNE" = 1 ] && [ "$r" -le "$CNE_REPEATS" ]; then
+    for run in "neg none cne_neg" "neg 0 cne_neg_s0" "neg 1 cne_neg_s1" "infonce none cne_infonce"; do
+      set -- $run
+      /usr/bin/time -v $CNE_PY bench/peers/run_cne.py "$X" "$OUT/${3}_$r.npy" "$THREADS" "$1" "$2" \
+         > "$OUT/${3}_$r.json" 2> "$OUT/${3}_$r.time"
+      echo "cne $1 s=$2 run $r: $(tail -n 1 "$OUT/${3}_$r.json") rss_kb=$(rss "$OUT/${3}_$r.time")"
     done
   fi
 done
-[ "$HAVE_CNE" = 1 ] && tools+=(cne_neg_s0 cne_neg_s1)
+[ "$HAVE_CNE" = 1 ] && tools+=(cne_neg cne_neg_s0 cne_neg_s1 cne_infonce)
 for tool in "${tools[@]}"; do
   echo "== quality of ${tool}_1"
   $NEMBED evaluate "$X" --embedding "$OUT/${tool}_1.npy" --labels "$L" -k 10 --perplexity 0 -j "$THREADS" \

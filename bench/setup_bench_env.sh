@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Bench-only virtual environment with the peers (never runtime dependencies of nembed):
-# openTSNE 1.0.4 built from source against FFTW (as the t-SNE issue requires), FIt-SNE (fitsne, FFTW), umap-learn.
+# openTSNE 1.0.4 built from source against FFTW (as the t-SNE issue requires), FIt-SNE (fitsne, FFTW), umap-learn,
+# and cne (contrastive-ne) on PyPI's torch: the CUDA build, which runs on the CPU when no GPU is present (download.
+# pytorch.org's CPU-only wheels are not reachable from every machine; PyPI's torch pulls ~3 GB of CUDA libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -13,3 +15,4 @@ VENV=${VENV:-.venv-bench}
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-binary opentsne "opentsne==1.0.4"
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation fitsne || echo "fitsne did not install" >&2
 "$VENV/bin/pip" install -q --disable-pip-version-check umap-learn || echo "umap-learn did not install" >&2
+"$VENV/bin/pip" install -q --disable-pip-version-check torch contrastive-ne || echo "cne (torch) did not install" >&2

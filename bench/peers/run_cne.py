@@ -1,5 +1,5 @@
 """cne (contrastive-ne) on CPU PyTorch at CNE's defaults (k 15, Annoy kNN, batch 2^15, 5 negatives, 200 epochs,
-SGD lr 1 annealed linearly), with loss_mode and s from the command line.
+SGD lr 1 annealed linearly), with loss_mode and s from the command line (S = none: s not given, cne's default spectrum position).
 Usage: run_cne.py X.npy OUT.npy N_THREADS LOSS_MODE S. Prints one JSON line with the total seconds (kNN graph
 included, PyTorch import excluded)."""
 import json
@@ -12,9 +12,11 @@ import cne
 
 X = np.load(sys.argv[1]).astype(np.float32)
 torch.set_num_threads(int(sys.argv[3]))
-loss_mode, s = sys.argv[4], float(sys.argv[5])
+loss_mode = sys.argv[4]
+s = None if sys.argv[5] == "none" else float(sys.argv[5])
 t0 = time.perf_counter()
-emb = cne.CNE(loss_mode=loss_mode, s=s, seed=42).fit_transform(X)
+kwargs = {} if s is None else {"s": s}
+emb = cne.CNE(loss_mode=loss_mode, seed=42, **kwargs).fit_transform(X)
 total = time.perf_counter() - t0
 np.save(sys.argv[2], np.asarray(emb, dtype=np.float64))
 print(json.dumps({"tool": "cne", "loss_mode": loss_mode, "s": s, "seconds": total,

@@ -15,7 +15,7 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
-#include "nembed/init/spectral.hpp"
+#include "nembed/init/multi_component.hpp"
 #include "nembed/kernel/contrastive_kernel.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 
@@ -213,23 +213,6 @@ void scale_to_10_with_noise(Matrix<double>& Y, std::uint64_t seed) {
     }
 }
 
-std::size_t count_components(const CsrMatrix<double>& g) {
-    std::vector<std::size_t> parent(g.n_rows);
-    std::iota(parent.begin(), parent.end(), std::size_t(0));
-    auto find = [&](std::size_t x) {
-        while (parent[x] != x) x = parent[x] = parent[parent[x]];
-        return x;
-    };
-    for (std::size_t i = 0; i < g.n_rows; ++i)
-        for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
-            std::size_t a = find(i), b = find(static_cast<std::size_t>(g.indices[p]));
-            if (a != b) parent[std::max(a, b)] = std::min(a, b);
-        }
-    std::size_t c = 0;
-    for (std::size_t i = 0; i < g.n_rows; ++i) c += find(i) == i;
-    return c;
-}
-
 } // namespace
 
 UmapInit parse_umap_init(const std::string& name) {
@@ -319,7 +302,8 @@ CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs)
     return out;
 }
 
-Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d, std::uint64_t seed, int n_threads) {
+Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d, std::uint64_t seed, int n_threads,
+                                  MatrixView<float> X) {
     const std::size_t n = graph.n_rows;
     require(n >= 2, "UMAP: spectral initialisation needs at least 2 points");
     auto fallback = [&](const std::string& why) {
@@ -327,27 +311,16 @@ Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d,
         return uniform_init(n, d, seed);
     };
     if (d + 1 >= n) return fallback("n_components + 1 >= number of points");
-    const std::size_t n_comp = count_components(graph);
-    if (n_comp > 1) return fallback("the graph has " + std::to_string(n_comp) + " connected components");
-    SpectralOptions so;
-    so.seed = seed;
-    so.n_threads = n_threads;
-    so.add_jitter = false;
-    SpectralEigen eig;
-    try {
-        eig = spectral_eigenpairs(graph, d + 1, so);
-    } catch (const InvalidArgument&) {
-        throw;
-    } catch (const std::exception& e) {
-        return fallback(e.what());
+    const GraphComponents comps = connected_components(graph);
+    Matrix<double> Y;
+    if (comps.count > 1) {
+        Y = multi_component_layout(graph, comps, d, X, seed, n_threads);
+    } else {
+        std::string why;
+        auto U = laplacian_eigenmap(graph, d, seed, n_threads, &why);
+        if (!U) return fallback(why);
+        Y = std::move(*U);
     }
-    // v solves A v = λ D v; umap-learn's vectors are those of the normalised Laplacian: u = D^½ v.
-    std::vector<double> deg(n, 0.0);
-    for (std::size_t i = 0; i < n; ++i)
-        for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p) deg[i] += graph.values[p];
-    Matrix<double> Y(n, d);
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t k = 0; k < d; ++k) Y(i, k) = std::sqrt(deg[i]) * eig.eigenvectors(i, k + 1);
     scale_to_10_with_noise(Y, seed);
     return Y;
 }
@@ -478,7 +451,9 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
     t.reset();
     Matrix<double> Y;
     switch (o.init) {
-        case UmapInit::spectral: Y = umap_spectral_init(P, o.n_components, seed, n_threads); break;
+        case UmapInit::spectral:
+            Y = umap_spectral_init(P, o.n_components, seed, n_threads, X.rows == n ? X : MatrixView<float>{});
+            break;
         case UmapInit::random: Y = uniform_init(n, o.n_components, seed); break;
         case UmapInit::pca: {
             require(X.rows == n, "UMAP: init = pca needs the data");

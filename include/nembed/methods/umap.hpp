@@ -100,11 +100,12 @@ struct UmapEdgeSchedule {
 CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs);
 
 /// umap-learn's spectral_layout (eigenvectors of the normalised Laplacian for the smallest non-trivial eigenvalues),
-/// scaled so the largest |coordinate| is 10, plus N(0, 1e-4²) noise. Falls back (with a warning) to uniform
-/// [−10, 10] when the graph is disconnected or the eigensolver does not converge, as umap-learn falls back to
-/// random when its solver fails (umap-learn's multi-component layout is not reproduced).
+/// scaled so the largest |coordinate| is 10, plus N(0, 1e-4²) noise. A disconnected graph gets umap-learn's
+/// multi-component layout (init/multi_component.hpp; X, when given with one row per point, places the components by
+/// their centroids). Falls back (with a warning) to uniform [−10, 10] when the eigensolver does not converge, as
+/// umap-learn falls back to random when its solver fails.
 Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t n_components, std::uint64_t seed,
-                                  int n_threads = 1);
+                                  int n_threads = 1, MatrixView<float> X = {});
 
 class UmapEmbedding {
 public:
