@@ -103,7 +103,9 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
         if (clamp_ok(q[0])) dq[0] += -scale / q[0];
         for (std::size_t t = first; t < n_others; ++t)
             if (clamp_ok(q[t])) dq[t] += scale / (p.spec * S);
-        for (std::size_t t = 0; t < n_others; ++t) dx[t] = euclid ? dq[t] * cauchy.derivative(x[t]) : dq[t];
+        // A clamped term passes no gradient, also where the kernel's derivative is infinite (eps = 0, d = 0).
+        for (std::size_t t = 0; t < n_others; ++t)
+            dx[t] = euclid && dq[t] != 0.0 ? dq[t] * cauchy.derivative(x[t]) : dq[t];
     } else {
         double dlogZ = 0.0;
         for (std::size_t t = 0; t < n_others; ++t) {
@@ -144,8 +146,10 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
                 loss -= std::log(clamped(1.0 - e));
                 dLde = clamp_ok(1.0 - e) ? 1.0 / (1.0 - e) : 0.0;
             }
-            dx[t] = dLde * de;
-            dlogZ += dLde * deZ;
+            if (dLde != 0.0) {  // a clamped term passes no gradient, also where de is infinite (eps = 0, d = 0)
+                dx[t] = dLde * de;
+                dlogZ += dLde * deZ;
+            }
         }
         if (g_log_Z && p.mode == ContrastiveMode::nce) *g_log_Z += dlogZ;
     }

@@ -16,6 +16,7 @@
 #include "nembed/optim/adam.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
+#include "../loss/contrastive_fused.hpp"
 
 namespace nembed {
 
@@ -118,6 +119,10 @@ CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn) {
 }
 
 namespace {
+using detail::FusedHeadFn;
+using detail::FusedParams;
+using detail::HeadLoss;
+using detail::fused_head;
 
 Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n, int n_threads) {
     if (o.init == CneInit::user) return o.initial_embedding;
@@ -138,170 +143,11 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 }
 
 // ---- the batch step ----
-// A batch's heads are cut into chunks of a fixed size and the points into buckets of a fixed power-of-two size; both
-// depend on the problem only, never on the thread count. Per chunk (in parallel) every head writes its m + 2
-// gradient contributions [head, partner, negatives...], then the chunk groups them by destination bucket, keeping
-// their order. Per bucket (in parallel) the contributions are added chunk by chunk. So every point's gradient is
-// summed in (head, sample) order — the order of a serial loop — for any number of threads.
-
-// Σ log f over many factors as logs of running products: the reported loss then costs one log per dozens of pairs.
-// Factors far from 1 are logged directly and the product is flushed early, so it never under- or overflows.
-struct LogSum {
-    double sum = 0, prod = 1;
-    void add(double f) {
-        if (f > 1e-100 && f < 1e100) {
-            prod *= f;
-            if (prod < 1e-150 || prod > 1e150) {
-                sum += std::log(prod);
-                prod = 1;
-            }
-        } else {
-            sum += std::log(f);
-        }
-    }
-    double value() const { return sum + std::log(prod); }
-};
-
-// One chunk's loss accumulators: a (and b for InfoNCE's log S) for the fused kernels, sum for the generic one.
-struct HeadLoss {
-    LogSum a, b;
-    double sum = 0;
-};
-
-// The fused kernels' constants (the Euclidean/Cauchy similarity; see loss/contrastive.hpp). The kernels multiply a
-// head's m + 1 clamped log arguments and log the product once: fused_head is only chosen when that product, within
-// [lo^(m+1), hi^(m+1)], cannot under- or overflow.
-struct FusedParams {
-    double eps, spec, lo, hi, Zm, scale;
-};
-
-// umap / neg / nce for one head with a compile-time dimension: the gradient with the same arithmetic, in the same
-// order, as contrastive_head_loss (so the same bits), without its pointer arrays, scratch vectors and one log per
-// pair (the loss is the same up to rounding).
-// pts: [head, partner, negatives...]; g: (n_others + 1)·D outputs in that order (overwritten); *dlogz: ∂ℓ/∂log Z.
-template <std::size_t D, ContrastiveMode M>
-void fused_binary_head(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_others,
-                       double* g, double*, HeadLoss& acc, double* dlogz) {
-    const double* yh = Y + std::size_t(pts[0]) * D;
-    double h[D];
-    for (std::size_t k = 0; k < D; ++k) h[k] = yh[k];
-    double gh[D] = {};
-    double dz = 0.0, prod = 1.0;  // prod: the product of the clamped log arguments (see FusedParams)
-    // t = 0 is the partner (argument e), t >= 1 the negatives (argument 1 − e)
-    auto pair = [&](std::size_t t, bool positive) {
-        const double* yo = Y + std::size_t(pts[1 + t]) * D;
-        double diff[D];
-        double x = 0;
-        for (std::size_t k = 0; k < D; ++k) {
-            diff[k] = h[k] - yo[k];
-            x += diff[k] * diff[k];
-        }
-        double e, de;
-        if constexpr (M == ContrastiveMode::umap) {
-            e = 1.0 / (p.eps + x);
-            de = -e * e;
-        } else if constexpr (M == ContrastiveMode::neg) {
-            e = 1.0 / (1.0 + p.spec * (x + p.eps));
-            de = -p.spec * e * e;
-        } else {
-            e = 1.0 / (1.0 + (x + p.eps) * p.Zm);
-            de = -p.Zm * e * e;
-        }
-        const double v = positive ? e : 1.0 - e;
-        prod *= std::min(p.hi, std::max(p.lo, v));
-        const double dLde = v >= p.lo && v <= p.hi ? (positive ? -1.0 / v : 1.0 / v) : 0.0;
-        if constexpr (M == ContrastiveMode::nce) dz += dLde * (-(x + p.eps) * p.Zm * e * e);
-        const double dx = dLde * de;
-        double* go = g + (1 + t) * D;
-        if (dx != 0.0) {
-            const double c = 2.0 * dx;
-            for (std::size_t k = 0; k < D; ++k) {
-                const double gk = c * diff[k];
-                gh[k] += gk;
-                go[k] = 0.0 - gk;
-            }
-        } else {
-            for (std::size_t k = 0; k < D; ++k) go[k] = 0.0;
-        }
-    };
-    pair(0, true);
-    for (std::size_t t = 1; t < n_others; ++t) pair(t, false);
-    for (std::size_t k = 0; k < D; ++k) g[k] = gh[k];
-    acc.a.add(prod);
-    if constexpr (M == ContrastiveMode::nce) *dlogz = dz;
-}
-
-// infonce (Alt: infonce_alt) for one head, as fused_binary_head. scratch: n_others·(D + 1) doubles.
-template <std::size_t D, bool Alt>
-void fused_infonce_head(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_others,
-                        double* g, double* scratch, HeadLoss& acc, double*) {
-    const double* yh = Y + std::size_t(pts[0]) * D;
-    double* diff = scratch;
-    double* q = scratch + n_others * D;
-    auto clamped = [&](double v) { return std::min(p.hi, std::max(p.lo, v)); };
-    double S = 0;
-    for (std::size_t t = 0; t < n_others; ++t) {
-        const double* yo = Y + std::size_t(pts[1 + t]) * D;
-        double x = 0;
-        for (std::size_t k = 0; k < D; ++k) {
-            diff[t * D + k] = yh[k] - yo[k];
-            x += diff[t * D + k] * diff[t * D + k];
-        }
-        q[t] = 1.0 / (p.eps + x);
-        if (!Alt || t >= 1) S += clamped(q[t]);
-    }
-    acc.a.add(clamped(q[0]));
-    acc.b.add(S);
-    const double w = p.scale / (p.spec * S);
-    double gh[D] = {};
-    for (std::size_t t = 0; t < n_others; ++t) {
-        double dq = 0.0;
-        if (t == 0 && q[0] >= p.lo && q[0] <= p.hi) dq += -p.scale / q[0];
-        if ((!Alt || t >= 1) && q[t] >= p.lo && q[t] <= p.hi) dq += w;
-        const double dx = dq * (-q[t] * q[t]);
-        double* go = g + (1 + t) * D;
-        if (dx != 0.0) {
-            const double c = 2.0 * dx;
-            for (std::size_t k = 0; k < D; ++k) {
-                const double gk = c * diff[t * D + k];
-                gh[k] += gk;
-                go[k] = 0.0 - gk;
-            }
-        } else {
-            for (std::size_t k = 0; k < D; ++k) go[k] = 0.0;
-        }
-    }
-    for (std::size_t k = 0; k < D; ++k) g[k] = gh[k];
-}
-
-using FusedHeadFn = void (*)(const FusedParams&, const double*, const std::uint32_t*, std::size_t, double*, double*,
-                             HeadLoss&, double*);
-
-template <std::size_t D>
-FusedHeadFn fused_head_for(ContrastiveMode mode) {
-    switch (mode) {
-        case ContrastiveMode::umap: return fused_binary_head<D, ContrastiveMode::umap>;
-        case ContrastiveMode::neg: return fused_binary_head<D, ContrastiveMode::neg>;
-        case ContrastiveMode::nce: return fused_binary_head<D, ContrastiveMode::nce>;
-        case ContrastiveMode::infonce: return fused_infonce_head<D, false>;
-        case ContrastiveMode::infonce_alt: return fused_infonce_head<D, true>;
-    }
-    return nullptr;
-}
-
-// A fused kernel for the Euclidean similarity in 2 or 3 dimensions; nullptr: use contrastive_head_loss.
-FusedHeadFn fused_head(const ContrastiveLossParams& lp, std::size_t d, std::size_t n_others) {
-    if (lp.metric != ContrastiveMetric::euclidean) return nullptr;
-    const ContrastiveMode mode = lp.mode;
-    const double k = static_cast<double>(n_others);
-    const bool binary = mode == ContrastiveMode::umap || mode == ContrastiveMode::neg || mode == ContrastiveMode::nce;
-    if (binary && (!(lp.clamp_low > 0) || k * std::abs(std::log10(lp.clamp_low)) > 250 ||
-                   k * std::abs(std::log10(std::min(lp.clamp_high, 1e300))) > 250))
-        return nullptr;
-    if (d == 2) return fused_head_for<2>(mode);
-    if (d == 3) return fused_head_for<3>(mode);
-    return nullptr;
-}
+// A batch's heads are cut into chunks of a fixed size that depends on the problem only, never on the thread count.
+// Per chunk (in parallel) every head draws its negatives from the chunk's own counter-based stream and writes its
+// m + 2 gradient contributions [head, partner, negatives...] in head order. Then every point's contributions are
+// added in that (head, sample) order — the order of a serial loop — by workers that each own a contiguous range of
+// points and scan all contributions for theirs: any split of the points gives the same bits.
 
 // d-vector copy and add with the common d = 2 inline (a library call per 16 bytes would dominate).
 inline void copy_row(const double* src, double* dst, std::size_t d) {
@@ -336,14 +182,16 @@ inline void fisher_yates(std::vector<std::uint64_t>& a, Rng& rng) {
     }
 }
 
-// One worker's scratch for a chunk (reused across batches: the loop must not allocate).
+// One worker's scratch (reused across batches: the loop must not allocate).
 struct ChunkScratch {
-    std::vector<std::uint32_t> pt;
-    std::vector<double> g, kernel;
-    std::vector<std::size_t> cursor;
+    std::vector<double> kernel;
     std::vector<const double*> others;
     std::vector<double*> gout;
+    std::vector<std::uint32_t> own;  // reduction: indices of this worker's contributions in one block
 };
+
+// Contributions scanned per block of the reduction (bounds the index buffer; keeps it in L1).
+constexpr std::size_t kReduceBlock = 2048;
 } // namespace
 
 CneResult CNE::fit(MatrixView<float> X) const {
@@ -440,30 +288,26 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                    static_cast<std::uint32_t>(tails[e]);
     const double clip = 4.0;
 
-    // Layout of a batch (see "the batch step" above): chunks of `per_chunk` heads, buckets of 2^shift points.
+    // Layout of a batch (see "the batch step" above): chunks of `per_chunk` heads.
     const std::size_t per_head = m + 2;  // contributions per head: head, partner, m negatives
     const std::size_t per_chunk = std::clamp<std::size_t>(32768 / per_head, 1, 512);
     const std::size_t n_chunks = (B + per_chunk - 1) / per_chunk;
-    unsigned shift = 10;
-    while ((n >> shift) > 4096) ++shift;  // at most ~4096 buckets
-    const std::size_t n_buckets = ((n - 1) >> shift) + 1;
+    // The reduction scans every contribution once per worker: more than a few workers would only repeat the scan.
+    const int n_reduce = std::min(n_threads, 8);
     std::vector<std::uint32_t> slots(n_batches * two_b);  // this epoch's batches: slot → point
-    std::vector<std::uint32_t> entry_pt(B * per_head);    // the batch's contributions, per chunk grouped by bucket
+    std::vector<std::uint32_t> entry_pt(B * per_head);    // the batch's contributions in (head, sample) order
     std::vector<double> entry_g(B * per_head * d);
-    std::vector<std::size_t> bucket_off(n_chunks * (n_buckets + 1));
     std::vector<double> chunk_loss(n_chunks), head_dlogz(o.loss_mode == ContrastiveMode::nce ? B : 0);
     std::vector<double> G(n * d, 0.0);
     std::vector<ChunkScratch> scratch(static_cast<std::size_t>(std::max(1, n_threads)));
     const FusedHeadFn fused = fused_head(lp, d, m + 1);
-    // SGD without momentum and weight decay is p ← p − lr·g: applied per bucket right after its gradient is
+    // SGD without momentum and weight decay is p ← p − lr·g: applied per point range right after its gradient is
     // complete (the same arithmetic as Sgd::step). Otherwise the optimizer steps over all entries afterwards.
     const bool fused_sgd = o.optimizer == CneOptimizer::sgd && o.momentum == 0.0 && o.weight_decay == 0.0;
 
-    // Per chunk c of batch bi: every head's negatives and contributions, then grouped by bucket into entry_*.
+    // Per chunk c of batch bi: every head's points (negatives drawn) and gradient contributions, into entry_*.
     auto run_chunk = [&](ChunkScratch& sc, std::size_t c, std::size_t bi, int epoch, const std::uint32_t* sp) {
-        const std::size_t h0 = c * per_chunk, h1 = std::min(B, h0 + per_chunk), nh = h1 - h0;
-        sc.pt.resize(nh * per_head);
-        sc.g.resize(nh * per_head * d);
+        const std::size_t h0 = c * per_chunk, h1 = std::min(B, h0 + per_chunk);
         FusedParams fp{lp.eps, lp.spec, lp.clamp_low, lp.clamp_high,
                        std::exp(lp.log_Z) * static_cast<double>(lp.nce_m), lp.temperature / lp.base_temperature};
         if (fused) {
@@ -472,27 +316,42 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             sc.others.resize(m + 1);
             sc.gout.resize(m + 1);
         }
-        // first every head's points (negatives drawn), then the kernels: the random reads of slots and of Y rows
-        // of many heads are then independent of each other and overlap
-        for (std::size_t h = h0; h < h1; ++h) {
-            std::uint32_t* pts = sc.pt.data() + (h - h0) * per_head;
-            pts[0] = sp[h];
-            pts[1] = sp[B + h];
-            if (full_batch) {
+        std::uint32_t* chunk_pts = entry_pt.data() + h0 * per_head;
+        if (full_batch) {
+            for (std::size_t h = h0; h < h1; ++h) {
+                std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+                pts[0] = sp[h];
+                pts[1] = sp[B + h];
                 std::size_t t2 = 2;
                 for (std::size_t s = 0; s < two_b; ++s)
                     if (s != h && s != B + h) pts[t2++] = sp[s];
-            } else {
-                Rng rng(o.seed, sampling_stream(SamplingFamily::cne_negatives, static_cast<std::uint64_t>(epoch),
-                                                bi * B + h));
-                for (std::size_t t2 = 0; t2 < m; ++t2) pts[2 + t2] = sp[draw_in_batch(rng, h, two_b)];
+            }
+        } else {
+            // First every negative's slot (drawn from the chunk's stream, its slot entry prefetched), then slot →
+            // point: the random reads of `slots` then overlap instead of stalling one after another.
+            Rng rng(o.seed, sampling_stream(SamplingFamily::cne_negatives, static_cast<std::uint64_t>(epoch),
+                                            bi * n_chunks + c));
+            InBatchSampler sampler(rng, two_b);
+            for (std::size_t h = h0; h < h1; ++h) {
+                std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+                pts[0] = sp[h];
+                pts[1] = sp[B + h];
+                for (std::size_t t2 = 0; t2 < m; ++t2) {
+                    const std::size_t s = sampler.draw(h);
+                    __builtin_prefetch(sp + s);
+                    pts[2 + t2] = static_cast<std::uint32_t>(s);
+                }
+            }
+            for (std::size_t h = h0; h < h1; ++h) {
+                std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+                for (std::size_t t2 = 0; t2 < m; ++t2) pts[2 + t2] = sp[pts[2 + t2]];
             }
         }
         HeadLoss acc;
         constexpr std::size_t ahead = 4;  // heads whose Y rows are prefetched
         for (std::size_t h = h0; h < h1; ++h) {
-            const std::uint32_t* pts = sc.pt.data() + (h - h0) * per_head;
-            double* g = sc.g.data() + (h - h0) * per_head * d;
+            const std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+            double* g = entry_g.data() + h * per_head * d;
             if (h + ahead < h1 && !full_batch)
                 for (std::size_t t2 = 0; t2 < per_head; ++t2) __builtin_prefetch(Y.row(pts[ahead * per_head + t2]));
             double dz = 0;
@@ -512,21 +371,41 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             chunk_loss[c] = acc.sum - fp.scale * (acc.a.value() - acc.b.value() / lp.spec);
         else
             chunk_loss[c] = acc.sum - acc.a.value();
-        // stable counting sort of the chunk's contributions by destination bucket
-        sc.cursor.assign(n_buckets, 0);
-        for (std::size_t j = 0; j < nh * per_head; ++j) ++sc.cursor[sc.pt[j] >> shift];
-        std::size_t* off = bucket_off.data() + c * (n_buckets + 1);
-        std::size_t pos = h0 * per_head;
-        for (std::size_t b = 0; b < n_buckets; ++b) {
-            off[b] = pos;
-            pos += sc.cursor[b];
-            sc.cursor[b] = off[b];
+    };
+
+    // Points [p0, p1): their contributions added in entry order (compacted per block without branches), clipped by
+    // value, and (fused SGD) the step.
+    auto reduce_range = [&](ChunkScratch& sc, std::size_t p0, std::size_t p1, double lr) {
+        const std::size_t lo = p0 * d, hi = p1 * d, span = p1 - p0, n_entries = B * per_head;
+        if (!fused_sgd) std::fill(G.begin() + static_cast<std::ptrdiff_t>(lo), G.begin() + static_cast<std::ptrdiff_t>(hi), 0.0);
+        sc.own.resize(kReduceBlock);
+        std::uint32_t* own = sc.own.data();
+        for (std::size_t e0 = 0; e0 < n_entries; e0 += kReduceBlock) {
+            const std::size_t e1 = std::min(n_entries, e0 + kReduceBlock);
+            std::size_t cnt = 0;
+            for (std::size_t e = e0; e < e1; ++e) {
+                own[cnt] = static_cast<std::uint32_t>(e - e0);
+                cnt += static_cast<std::size_t>(entry_pt[e]) - p0 < span;  // unsigned: also rejects entry_pt < p0
+            }
+            constexpr std::size_t ahead = 16;  // random reads: prefetched this many entries ahead
+            for (std::size_t q = 0; q < cnt; ++q) {
+                if (q + ahead < cnt) {
+                    const std::size_t ea = e0 + own[q + ahead];
+                    __builtin_prefetch(G.data() + std::size_t(entry_pt[ea]) * d, 1);
+                    __builtin_prefetch(entry_g.data() + ea * d);  // often written by another core's chunk
+                }
+                const std::size_t e = e0 + own[q];
+                add_row(entry_g.data() + e * d, G.data() + std::size_t(entry_pt[e]) * d, d);
+            }
         }
-        off[n_buckets] = pos;
-        for (std::size_t j = 0; j < nh * per_head; ++j) {
-            const std::size_t q = sc.cursor[sc.pt[j] >> shift]++;
-            entry_pt[q] = sc.pt[j];
-            copy_row(sc.g.data() + j * d, entry_g.data() + q * d, d);
+        if (o.clip_grad)
+            for (std::size_t i = lo; i < hi; ++i) G[i] = std::clamp(G[i], -clip, clip);
+        if (fused_sgd) {
+            double* y = Y.data();
+            for (std::size_t i = lo; i < hi; ++i) {
+                y[i] -= lr * G[i];
+                G[i] = 0.0;  // ready for the next batch
+            }
         }
     };
 
@@ -560,30 +439,9 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                 for (std::size_t c = c0; c < c1; ++c) run_chunk(scratch[static_cast<std::size_t>(w)], c, bi, epoch, sp);
             });
             for (double l : chunk_loss) epoch_loss += l;
-            // per bucket: the gradient of the summed batch loss, clipped by value, and (fused SGD) the step
-            parallelize(n_threads, n_buckets, [&](int, std::size_t b0, std::size_t b1) {
-                for (std::size_t b = b0; b < b1; ++b) {
-                    const std::size_t lo = (b << shift) * d, hi = std::min(n, (b + 1) << shift) * d;
-                    if (!fused_sgd) std::fill(G.begin() + static_cast<std::ptrdiff_t>(lo),
-                                              G.begin() + static_cast<std::ptrdiff_t>(hi), 0.0);
-                    for (std::size_t c = 0; c < n_chunks; ++c) {
-                        const std::size_t* off = bucket_off.data() + c * (n_buckets + 1);
-                        for (std::size_t e = off[b]; e < off[b + 1]; ++e) {
-                            double* dst = G.data() + std::size_t(entry_pt[e]) * d;
-                            const double* src = entry_g.data() + e * d;
-                            add_row(src, dst, d);
-                        }
-                    }
-                    if (o.clip_grad)
-                        for (std::size_t i = lo; i < hi; ++i) G[i] = std::clamp(G[i], -clip, clip);
-                    if (fused_sgd) {
-                        double* y = Y.data();
-                        for (std::size_t i = lo; i < hi; ++i) {
-                            y[i] -= lr * G[i];
-                            G[i] = 0.0;  // ready for the next batch
-                        }
-                    }
-                }
+            // per point range: the gradient of the summed batch loss, clipped by value, and (fused SGD) the step
+            parallelize(n_reduce, n, [&](int w, std::size_t p0, std::size_t p1) {
+                reduce_range(scratch[static_cast<std::size_t>(w)], p0, p1, lr);
             });
             double dlogz = 0;
             for (double v : head_dlogz) dlogz += v;  // head order

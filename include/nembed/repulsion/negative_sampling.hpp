@@ -8,6 +8,7 @@
 ///  - in-batch: over the 2b slots of a batch (b heads, then their b partners) other than the head's own slot,
 ///    uniform with replacement (cne; the partner can be drawn).
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 
 #include "nembed/core/random.hpp"
@@ -44,5 +45,43 @@ inline std::size_t draw_in_batch(Rng& rng, std::size_t h, std::size_t two_b) {
     const std::size_t v = h + 1 + static_cast<std::size_t>(rng.below(two_b - 1));
     return v >= two_b ? v - two_b : v;
 }
+
+/// In-batch draws as draw_in_batch, for many heads from one stream: when two_b − 1 <= 2^16 each 32-bit word of the
+/// stream gives two draws (Lemire's multiply-and-reject on 16-bit halves: exactly uniform), otherwise one.
+class InBatchSampler {
+public:
+    InBatchSampler(Rng& rng, std::size_t two_b)
+        : rng_(rng), two_b_(two_b), n_(static_cast<std::uint32_t>(std::min<std::size_t>(two_b - 1, 0xffffffffu))),
+          small_(two_b - 1 <= 65536), threshold_(small_ ? static_cast<std::uint32_t>(65536u % n_) : 0u) {}
+    /// A slot other than h, uniform over the two_b − 1 others.
+    std::size_t draw(std::size_t h) {
+        const std::size_t v = h + 1 + (small_ ? below16() : static_cast<std::size_t>(rng_.below(two_b_ - 1)));
+        return v >= two_b_ ? v - two_b_ : v;
+    }
+
+private:
+    std::size_t below16() {
+        for (;;) {
+            std::uint32_t r;
+            if (half_) {
+                r = word_ >> 16;
+                half_ = false;
+            } else {
+                word_ = rng_.next_u32();
+                r = word_ & 0xffffu;
+                half_ = true;
+            }
+            const std::uint32_t m = r * n_;  // < 2^32 since r < 2^16 and n <= 2^16
+            if ((m & 0xffffu) >= threshold_) return m >> 16;
+        }
+    }
+    Rng& rng_;
+    std::size_t two_b_;
+    std::uint32_t n_;
+    bool small_;
+    std::uint32_t threshold_;  // 2^16 mod n: low halves below it are rejected
+    std::uint32_t word_ = 0;
+    bool half_ = false;
+};
 
 } // namespace nembed
