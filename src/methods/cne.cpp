@@ -2,6 +2,7 @@
 #include "nembed/methods/cne.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -145,9 +146,9 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 // ---- the batch step ----
 // A batch's heads are cut into chunks of a fixed size that depends on the problem only, never on the thread count.
 // Per chunk (in parallel) every head draws its negatives from the chunk's own counter-based stream and writes its
-// m + 2 gradient contributions [head, partner, negatives...] in head order. Then every point's contributions are
-// added in that (head, sample) order — the order of a serial loop — by workers that each own a contiguous range of
-// points and scan all contributions for theirs: any split of the points gives the same bits.
+// m + 2 gradient contributions [head, partner, negatives...] in head order, and lists them (in that order) by the
+// reducing worker that owns their point. Then every worker adds its points' contributions chunk by chunk, so each
+// point's sum runs in (head, sample) order — the order of a serial loop — for any number of threads.
 
 // d-vector copy and add with the common d = 2 inline (a library call per 16 bytes would dominate).
 inline void copy_row(const double* src, double* dst, std::size_t d) {
@@ -187,11 +188,12 @@ struct ChunkScratch {
     std::vector<double> kernel;
     std::vector<const double*> others;
     std::vector<double*> gout;
-    std::vector<std::uint32_t> own;  // reduction: indices of this worker's contributions in one block
+    std::vector<std::uint8_t> owner;  // reducing worker of each contribution of the chunk
+    std::vector<std::uint32_t> idx;   // the chunk's contributions grouped by owner
 };
 
-// Contributions scanned per block of the reduction (bounds the index buffer; keeps it in L1).
-constexpr std::size_t kReduceBlock = 2048;
+// At most this many workers reduce (each owns a contiguous range of points; the lists are per chunk and owner).
+constexpr int kMaxReduceWorkers = 8;
 } // namespace
 
 CneResult CNE::fit(MatrixView<float> X) const {
@@ -292,8 +294,23 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     const std::size_t per_head = m + 2;  // contributions per head: head, partner, m negatives
     const std::size_t per_chunk = std::clamp<std::size_t>(32768 / per_head, 1, 512);
     const std::size_t n_chunks = (B + per_chunk - 1) / per_chunk;
-    // The reduction scans every contribution once per worker: more than a few workers would only repeat the scan.
-    const int n_reduce = std::min(n_threads, 8);
+    // Reducing workers and their point ranges: owner(p) = (p·M) >> 32 with M = ⌊W·2^32 / n⌋ (< W for p < n), so the
+    // chunk phase finds a point's owner with one multiplication; range w is [reduce_lo[w], reduce_lo[w + 1]).
+    const std::size_t n_reduce = static_cast<std::size_t>(std::min(n_threads, kMaxReduceWorkers));
+    const std::uint64_t owner_mul = (static_cast<std::uint64_t>(n_reduce) << 32) / n;
+    auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
+    std::vector<std::size_t> reduce_lo(n_reduce + 1, n);
+    for (std::size_t w = 0; w < n_reduce; ++w) {
+        // first point whose owner is >= w (owner is non-decreasing in p)
+        std::size_t lo = 0, hi = n;
+        while (lo < hi) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            if (owner(static_cast<std::uint32_t>(mid)) >= w) hi = mid; else lo = mid + 1;
+        }
+        reduce_lo[w] = lo;
+    }
+    std::vector<std::uint32_t> entry_idx(n_reduce > 1 ? B * per_head : 0);  // per chunk: entries grouped by owner
+    std::vector<std::size_t> owner_off(n_chunks * (n_reduce + 1));  // per chunk: where each owner's list starts
     std::vector<std::uint32_t> slots(n_batches * two_b);  // this epoch's batches: slot → point
     std::vector<std::uint32_t> entry_pt(B * per_head);    // the batch's contributions in (head, sample) order
     std::vector<double> entry_g(B * per_head * d);
@@ -371,30 +388,47 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             chunk_loss[c] = acc.sum - fp.scale * (acc.a.value() - acc.b.value() / lp.spec);
         else
             chunk_loss[c] = acc.sum - acc.a.value();
+        // The chunk's contributions listed by owner, in entry order: one branch-free compaction pass per owner (a
+        // counting sort's increments of one counter in memory would form a dependency chain). One owner: the list
+        // is the entries themselves and is not written.
+        const std::size_t e0 = h0 * per_head, e1 = h1 * per_head;
+        std::size_t* off = owner_off.data() + c * (n_reduce + 1);
+        off[0] = e0;
+        off[n_reduce] = e1;
+        if (n_reduce > 1) {
+            sc.owner.resize(e1 - e0);
+            sc.idx.resize(e1 - e0 + 1);  // + 1: the compaction writes one slot past its last kept entry
+            for (std::size_t e = e0; e < e1; ++e) sc.owner[e - e0] = static_cast<std::uint8_t>(owner(entry_pt[e]));
+            std::size_t pos = 0;
+            for (std::size_t w = 0; w < n_reduce; ++w) {
+                off[w] = e0 + pos;
+                for (std::size_t j = 0; j < e1 - e0; ++j) {
+                    sc.idx[pos] = static_cast<std::uint32_t>(e0 + j);
+                    pos += sc.owner[j] == w;
+                }
+            }
+            std::copy(sc.idx.begin(), sc.idx.begin() + static_cast<std::ptrdiff_t>(e1 - e0),
+                      entry_idx.begin() + static_cast<std::ptrdiff_t>(e0));
+        }
     };
 
-    // Points [p0, p1): their contributions added in entry order (compacted per block without branches), clipped by
-    // value, and (fused SGD) the step.
-    auto reduce_range = [&](ChunkScratch& sc, std::size_t p0, std::size_t p1, double lr) {
-        const std::size_t lo = p0 * d, hi = p1 * d, span = p1 - p0, n_entries = B * per_head;
+    // Worker w's points: their contributions added chunk by chunk in entry order, clipped by value, and (fused SGD)
+    // the step.
+    auto reduce_range = [&](std::size_t w, double lr) {
+        const std::size_t lo = reduce_lo[w] * d, hi = reduce_lo[w + 1] * d;
         if (!fused_sgd) std::fill(G.begin() + static_cast<std::ptrdiff_t>(lo), G.begin() + static_cast<std::ptrdiff_t>(hi), 0.0);
-        sc.own.resize(kReduceBlock);
-        std::uint32_t* own = sc.own.data();
-        for (std::size_t e0 = 0; e0 < n_entries; e0 += kReduceBlock) {
-            const std::size_t e1 = std::min(n_entries, e0 + kReduceBlock);
-            std::size_t cnt = 0;
-            for (std::size_t e = e0; e < e1; ++e) {
-                own[cnt] = static_cast<std::uint32_t>(e - e0);
-                cnt += static_cast<std::size_t>(entry_pt[e]) - p0 < span;  // unsigned: also rejects entry_pt < p0
-            }
-            constexpr std::size_t ahead = 16;  // random reads: prefetched this many entries ahead
-            for (std::size_t q = 0; q < cnt; ++q) {
-                if (q + ahead < cnt) {
-                    const std::size_t ea = e0 + own[q + ahead];
+        constexpr std::size_t ahead = 16;  // random reads: prefetched this many entries ahead
+        for (std::size_t c = 0; c < n_chunks; ++c) {
+            const std::size_t* off = owner_off.data() + c * (n_reduce + 1);
+            const std::uint32_t* idx = entry_idx.data();
+            const bool listed = n_reduce > 1;  // else the list is the entries in order
+            for (std::size_t q = off[w], q1 = off[w + 1]; q < q1; ++q) {
+                if (q + ahead < q1) {
+                    const std::size_t ea = listed ? idx[q + ahead] : q + ahead;
                     __builtin_prefetch(G.data() + std::size_t(entry_pt[ea]) * d, 1);
                     __builtin_prefetch(entry_g.data() + ea * d);  // often written by another core's chunk
                 }
-                const std::size_t e = e0 + own[q];
+                const std::size_t e = listed ? idx[q] : q;
                 add_row(entry_g.data() + e * d, G.data() + std::size_t(entry_pt[e]) * d, d);
             }
         }
@@ -435,13 +469,17 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         for (std::size_t bi = 0; bi < n_batches; ++bi) {
             const std::uint32_t* sp = slots.data() + bi * two_b;
             // per head: negatives, loss and gradient contributions (read-only Y)
-            parallelize(n_threads, n_chunks, [&](int w, std::size_t c0, std::size_t c1) {
-                for (std::size_t c = c0; c < c1; ++c) run_chunk(scratch[static_cast<std::size_t>(w)], c, bi, epoch, sp);
+            // Chunks are handed out one at a time: a chunk's output does not depend on which worker runs it, and
+            // cores of a shared machine run at unequal speeds.
+            std::atomic<std::size_t> next_chunk{0};
+            parallelize(n_threads, static_cast<std::size_t>(n_threads), [&](int w, std::size_t, std::size_t) {
+                for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < n_chunks;)
+                    run_chunk(scratch[static_cast<std::size_t>(w)], c, bi, epoch, sp);
             });
             for (double l : chunk_loss) epoch_loss += l;
             // per point range: the gradient of the summed batch loss, clipped by value, and (fused SGD) the step
-            parallelize(n_reduce, n, [&](int w, std::size_t p0, std::size_t p1) {
-                reduce_range(scratch[static_cast<std::size_t>(w)], p0, p1, lr);
+            parallelize(static_cast<int>(n_reduce), n_reduce, [&](int, std::size_t w0, std::size_t w1) {
+                for (std::size_t w = w0; w < w1; ++w) reduce_range(w, lr);
             });
             double dlogz = 0;
             for (double v : head_dlogz) dlogz += v;  // head order

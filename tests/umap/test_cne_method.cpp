@@ -145,12 +145,15 @@ TEST(Cne, SameBitsForAnyThreadCount) {
         CneResult a = CNE(o).fit(X.view());
         o.n_jobs = 2;
         CneResult b = CNE(o).fit(X.view());
+        o.n_jobs = 9;  // more threads than reducing workers (8)
+        CneResult b9 = CNE(o).fit(X.view());
         o.n_jobs = 3;
         o.optimizer = CneOptimizer::adam;
         CneResult c1 = CNE(o).fit(X.view());
         o.n_jobs = 1;
         CneResult c2 = CNE(o).fit(X.view());
         EXPECT_EQ(a.embedding.storage(), b.embedding.storage()) << to_string(mode);
+        EXPECT_EQ(a.embedding.storage(), b9.embedding.storage()) << to_string(mode);
         EXPECT_EQ(c1.embedding.storage(), c2.embedding.storage()) << to_string(mode);
         if (mode == ContrastiveMode::nce) {
             EXPECT_NE(a.log_Z, 0.0);  // Z is learned
