@@ -161,3 +161,21 @@ def test_umap_quality_next_to_umap_learn(fmnist):
     print(f"kNN recall@10 nembed {r_ours:.3f} umap-learn {r_theirs:.3f}; accuracy {a_ours:.3f} vs {a_theirs:.3f}")
     assert r_ours > r_theirs - 0.05
     assert a_ours > a_theirs - 0.03
+
+
+def test_umap_disconnected_graph_uses_multi_component_layout():
+    # Six far-apart blobs: the 8-NN graph falls apart, and the spectral initialisation lays the components out as
+    # umap-learn's multi_component_layout does instead of falling back to random.
+    rng = np.random.default_rng(3)
+    centres = np.eye(6, 5) * 6.0 + np.vstack([np.zeros((5, 5)), 12.0 * np.eye(1, 5)])
+    X = np.vstack([c + 0.3 * rng.normal(size=(60, 5)) for c in centres]).astype(np.float32)
+    y = np.repeat(np.arange(6), 60)
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        um = nembed.UMAP(n_neighbors=8, random_state=1, n_epochs=100)
+        Y = um.fit_transform(X)
+    assert not [w for w in caught if "random" in str(w.message)], [str(w.message) for w in caught]
+    n_comp, _ = sp.csgraph.connected_components(um.graph_)
+    assert n_comp == 6
+    assert knn_accuracy(Y, y) > 0.99
