@@ -283,6 +283,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     Sgd sgd({o.momentum, o.weight_decay}), sgd_z({o.momentum, 0.0});
     Adam adam({0.9, 0.999, 1e-8, o.weight_decay}), adam_z({0.9, 0.999, 1e-8, 0.0});
 
+    require(n <= 0xffffffffu, "CNE: at most 2^32 - 1 points (point indices in a batch are 32-bit)");
     // The edges packed as head·2^32 + tail: shuffling them directly gives the batches without a gather.
     std::vector<std::uint64_t> edges(n_edges), shuffled(n_edges);
     for (std::size_t e = 0; e < n_edges; ++e)

@@ -19,7 +19,7 @@
 /// Early exaggeration (cne): for neg and infonce when s is in effect, the first ⌊n_epochs/3⌋ epochs use max(s, 1).
 ///
 /// Reproducibility: the epoch's shuffle is drawn from a counter-based stream per epoch, negatives from a stream per
-/// (epoch, head slot); per-head losses and gradients are computed in parallel from the positions at the start of the
+/// (epoch, batch, chunk of heads; chunks have a fixed size); per-head losses and gradients are computed in parallel from the positions at the start of the
 /// step, then added into the gradient in a fixed (head, sample) order. So the result is bitwise the same for any
 /// number of threads. Deviation from cne: cne drops the last partial batch of every epoch (and so trains nothing
 /// when the graph has fewer directed edges than b); here the partial batch is dropped too unless it is the only one.
