@@ -150,15 +150,7 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 // reducing worker that owns their point. Then every worker adds its points' contributions chunk by chunk, so each
 // point's sum runs in (head, sample) order — the order of a serial loop — for any number of threads.
 
-// d-vector copy and add with the common d = 2 inline (a library call per 16 bytes would dominate).
-inline void copy_row(const double* src, double* dst, std::size_t d) {
-    if (d == 2) {
-        dst[0] = src[0];
-        dst[1] = src[1];
-        return;
-    }
-    for (std::size_t k = 0; k < d; ++k) dst[k] = src[k];
-}
+// d-vector add with the common d = 2 inline (a library call per 16 bytes would dominate).
 inline void add_row(const double* src, double* dst, std::size_t d) {
     if (d == 2) {
         dst[0] += src[0];
