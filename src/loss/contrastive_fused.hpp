@@ -42,6 +42,17 @@ struct HeadLoss {
 struct FusedParams {
     double eps, spec, lo, hi, Zm, scale;
 };
+inline FusedParams fused_params(const ContrastiveLossParams& lp) {
+    return {lp.eps,        lp.spec, lp.clamp_low, lp.clamp_high, std::exp(lp.log_Z) * static_cast<double>(lp.nce_m),
+            lp.temperature / lp.base_temperature};
+}
+
+// The summed loss of the heads accumulated in `acc` (by the fused kernels or, in acc.sum, the general loss).
+inline double head_loss_total(const ContrastiveLossParams& lp, const HeadLoss& acc) {
+    if (lp.mode == ContrastiveMode::infonce || lp.mode == ContrastiveMode::infonce_alt)
+        return acc.sum - (lp.temperature / lp.base_temperature) * (acc.a.value() - acc.b.value() / lp.spec);
+    return acc.sum - acc.a.value();
+}
 
 // umap / neg / nce for one head with a compile-time dimension, one division per pair. With u = d² + eps:
 //   neg/nce (c = ξ or Z·m): e = 1/(1 + c·u); partner: v = e, ∂ℓ/∂d² = c·e; negative: v = 1 − e = c·u·e,
@@ -179,6 +190,5 @@ inline FusedHeadFn fused_head(const ContrastiveLossParams& lp, std::size_t d, st
     if (d == 3) return fused_head_for<3>(mode);
     return nullptr;
 }
-
 
 } // namespace nembed::detail

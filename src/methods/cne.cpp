@@ -318,8 +318,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     // Per chunk c of batch bi: every head's points (negatives drawn) and gradient contributions, into entry_*.
     auto run_chunk = [&](ChunkScratch& sc, std::size_t c, std::size_t bi, int epoch, const std::uint32_t* sp) {
         const std::size_t h0 = c * per_chunk, h1 = std::min(B, h0 + per_chunk);
-        FusedParams fp{lp.eps, lp.spec, lp.clamp_low, lp.clamp_high,
-                       std::exp(lp.log_Z) * static_cast<double>(lp.nce_m), lp.temperature / lp.base_temperature};
+        const FusedParams fp = detail::fused_params(lp);
         if (fused) {
             sc.kernel.resize((m + 1) * (d + 1));
         } else {
@@ -377,10 +376,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             }
             if (!head_dlogz.empty()) head_dlogz[h] = dz;
         }
-        if (lp.mode == ContrastiveMode::infonce || lp.mode == ContrastiveMode::infonce_alt)
-            chunk_loss[c] = acc.sum - fp.scale * (acc.a.value() - acc.b.value() / lp.spec);
-        else
-            chunk_loss[c] = acc.sum - acc.a.value();
+        chunk_loss[c] = detail::head_loss_total(lp, acc);
         // The chunk's contributions listed by owner, in entry order: one branch-free compaction pass per owner (a
         // counting sort's increments of one counter in memory would form a dependency chain). One owner: the list
         // is the entries themselves and is not written.

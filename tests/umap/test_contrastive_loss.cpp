@@ -23,19 +23,27 @@ double loss_at(const ContrastiveLossParams& p, std::size_t d, std::size_t n_othe
     return contrastive_head_loss(p, d, x.data(), o.data(), n_others);
 }
 
-void check_gradient(ContrastiveLossParams p, std::size_t d, std::size_t n_others, std::uint64_t seed, double scale) {
-    Rng rng(seed);
-    std::vector<double> x((n_others + 1) * d);
-    for (double& v : x) v = rng.normal() * scale;
-    std::vector<double> g(x.size(), 0.0);
+// Loss and gradient (g zeroed and filled in the layout of x, *gz: d/dlog Z) of the general implementation.
+double loss_and_gradient(const ContrastiveLossParams& p, std::size_t d, std::size_t n_others,
+                         const std::vector<double>& x, std::vector<double>& g, double* gz) {
+    g.assign(x.size(), 0.0);
+    *gz = 0;
     std::vector<const double*> o(n_others);
     std::vector<double*> go(n_others);
     for (std::size_t t = 0; t < n_others; ++t) {
         o[t] = x.data() + (t + 1) * d;
         go[t] = g.data() + (t + 1) * d;
     }
+    return contrastive_head_loss(p, d, x.data(), o.data(), n_others, g.data(), go.data(), gz);
+}
+
+void check_gradient(ContrastiveLossParams p, std::size_t d, std::size_t n_others, std::uint64_t seed, double scale) {
+    Rng rng(seed);
+    std::vector<double> x((n_others + 1) * d);
+    for (double& v : x) v = rng.normal() * scale;
+    std::vector<double> g;
     double gz = 0;
-    const double L = contrastive_head_loss(p, d, x.data(), o.data(), n_others, g.data(), go.data(), &gz);
+    const double L = loss_and_gradient(p, d, n_others, x, g, &gz);
     ASSERT_TRUE(std::isfinite(L));
     const double h = 1e-6;
     for (std::size_t i = 0; i < x.size(); ++i) {
@@ -156,25 +164,12 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                     std::vector<double> g((n_others + 1) * d, 7.0), scratch(n_others * (d + 1));
                     detail::HeadLoss acc;
                     double dz = 0;
-                    const detail::FusedParams fp{p.eps, p.spec, p.clamp_low, p.clamp_high,
-                                                 std::exp(p.log_Z) * double(p.nce_m), p.temperature / p.base_temperature};
-                    fused(fp, Y.data(), pts.data(), n_others, g.data(), scratch.data(), acc, &dz);
-                    double fused_loss;
-                    if (mode == ContrastiveMode::infonce || mode == ContrastiveMode::infonce_alt)
-                        fused_loss = acc.sum - fp.scale * (acc.a.value() - acc.b.value() / p.spec);
-                    else
-                        fused_loss = acc.sum - acc.a.value();
+                    fused(detail::fused_params(p), Y.data(), pts.data(), n_others, g.data(), scratch.data(), acc, &dz);
+                    const double fused_loss = detail::head_loss_total(p, acc);
 
-                    std::vector<double> want(g.size(), 0.0);
-                    std::vector<const double*> o(n_others);
-                    std::vector<double*> go(n_others);
-                    for (std::size_t t = 0; t < n_others; ++t) {
-                        o[t] = Y.data() + (t + 1) * d;
-                        go[t] = want.data() + (t + 1) * d;
-                    }
+                    std::vector<double> want;
                     double want_dz = 0;
-                    const double L = contrastive_head_loss(p, d, Y.data(), o.data(), n_others, want.data(), go.data(),
-                                                           &want_dz);
+                    const double L = loss_and_gradient(p, d, n_others, Y, want, &want_dz);
                     const std::string what = to_string(mode) + " d=" + std::to_string(d) + " eps=" +
                                              std::to_string(eps) + " scale=" + std::to_string(scale);
                     EXPECT_NEAR(fused_loss, L, 1e-12 * (1 + std::abs(L))) << what;

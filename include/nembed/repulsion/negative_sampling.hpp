@@ -39,15 +39,10 @@ inline Rng sampling_rng(std::uint64_t seed, SamplingFamily family, std::uint64_t
 /// One uniform draw over [0, n).
 inline std::size_t draw_uniform(Rng& rng, std::size_t n) { return static_cast<std::size_t>(rng.below(n)); }
 
-/// One in-batch draw for the head in slot h of a batch of `two_b` slots: uniform over the other two_b − 1 slots.
-/// (h < two_b: one conditional subtraction instead of a division, the same value as (h + 1 + r) mod two_b.)
-inline std::size_t draw_in_batch(Rng& rng, std::size_t h, std::size_t two_b) {
-    const std::size_t v = h + 1 + static_cast<std::size_t>(rng.below(two_b - 1));
-    return v >= two_b ? v - two_b : v;
-}
-
-/// In-batch draws as draw_in_batch, for many heads from one stream: when two_b − 1 <= 2^16 each 32-bit word of the
-/// stream gives two draws (Lemire's multiply-and-reject on 16-bit halves: exactly uniform), otherwise one.
+/// In-batch negatives for many heads from one stream: for the head in slot h of a batch of `two_b` slots, a slot
+/// uniform over the other two_b − 1 ((h + 1 + r) mod two_b, by one conditional subtraction). When two_b − 1 <= 2^16
+/// each 32-bit word of the stream gives two draws (Lemire's multiply-and-reject on 16-bit halves: exactly uniform),
+/// otherwise one.
 class InBatchSampler {
 public:
     InBatchSampler(Rng& rng, std::size_t two_b)
