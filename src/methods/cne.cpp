@@ -18,6 +18,7 @@
 #include "nembed/optim/sgd.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "../loss/contrastive_fused.hpp"
+#include "fixed_point.hpp"
 
 namespace nembed {
 
@@ -145,20 +146,11 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 
 // ---- the batch step ----
 // A batch's heads are cut into chunks of a fixed size that depends on the problem only, never on the thread count.
-// Per chunk (in parallel) every head draws its negatives from the chunk's own counter-based stream and writes its
-// m + 2 gradient contributions [head, partner, negatives...] in head order, and lists them (in that order) by the
-// reducing worker that owns their point. Then every worker adds its points' contributions chunk by chunk, so each
-// point's sum runs in (head, sample) order — the order of a serial loop — for any number of threads.
-
-// d-vector add with the common d = 2 inline (a library call per 16 bytes would dominate).
-inline void add_row(const double* src, double* dst, std::size_t d) {
-    if (d == 2) {
-        dst[0] += src[0];
-        dst[1] += src[1];
-        return;
-    }
-    for (std::size_t k = 0; k < d; ++k) dst[k] += src[k];
-}
+// Per chunk (in parallel) every head draws its negatives from the chunk's own counter-based stream, and its m + 2
+// gradient contributions [head, partner, negatives...] are added, in 64-bit fixed point (fixed_point.hpp), to the
+// point accumulator of the worker that runs the chunk. Integer sums do not depend on their order, so the batch
+// gradient is the same bits however the chunks were spread over threads, and each worker's additions stay in its
+// own cache. Then the workers' accumulators are summed per point (and cleared), clipped and, for SGD, stepped.
 
 // Fisher–Yates: for i = n … 2, swap a[i − 1] with a[below(i)]. The draws do not depend on the data, so each block
 // of them is taken first and its targets prefetched: the random accesses then overlap instead of stalling in turn.
@@ -177,15 +169,11 @@ inline void fisher_yates(std::vector<std::uint64_t>& a, Rng& rng) {
 
 // One worker's scratch (reused across batches: the loop must not allocate).
 struct ChunkScratch {
-    std::vector<double> kernel;
+    std::vector<double> kernel, g;
     std::vector<const double*> others;
     std::vector<double*> gout;
-    std::vector<std::uint8_t> owner;  // reducing worker of each contribution of the chunk
-    std::vector<std::uint32_t> idx;   // the chunk's contributions grouped by owner
+    std::vector<std::uint32_t> pts;  // per head of the chunk: its m + 2 points
 };
-
-// At most this many workers reduce (each owns a contiguous range of points; the lists are per chunk and owner).
-constexpr int kMaxReduceWorkers = 8;
 } // namespace
 
 CneResult CNE::fit(MatrixView<float> X) const {
@@ -287,45 +275,43 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     const std::size_t per_head = m + 2;  // contributions per head: head, partner, m negatives
     const std::size_t per_chunk = std::clamp<std::size_t>(32768 / per_head, 1, 512);
     const std::size_t n_chunks = (B + per_chunk - 1) / per_chunk;
-    // Reducing workers and their point ranges: owner(p) = (p·M) >> 32 with M = ⌊W·2^32 / n⌋ (< W for p < n), so the
-    // chunk phase finds a point's owner with one multiplication; range w is [reduce_lo[w], reduce_lo[w + 1]).
-    const std::size_t n_reduce = static_cast<std::size_t>(std::min(n_threads, kMaxReduceWorkers));
-    const std::uint64_t owner_mul = (static_cast<std::uint64_t>(n_reduce) << 32) / n;
-    auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
-    std::vector<std::size_t> reduce_lo(n_reduce + 1, n);
-    for (std::size_t w = 0; w < n_reduce; ++w) {
-        // first point whose owner is >= w (owner is non-decreasing in p)
-        std::size_t lo = 0, hi = n;
-        while (lo < hi) {
-            const std::size_t mid = lo + (hi - lo) / 2;
-            if (owner(static_cast<std::uint32_t>(mid)) >= w) hi = mid; else lo = mid + 1;
-        }
-        reduce_lo[w] = lo;
-    }
-    std::vector<std::uint32_t> entry_idx(n_reduce > 1 ? B * per_head : 0);  // per chunk: entries grouped by owner
-    std::vector<std::size_t> owner_off(n_chunks * (n_reduce + 1));  // per chunk: where each owner's list starts
+    const detail::FixedPoint fx(static_cast<double>(B) * static_cast<double>(per_head));
+    const std::size_t n_workers = static_cast<std::size_t>(std::max(1, n_threads));
     std::vector<std::uint32_t> slots(n_batches * two_b);  // this epoch's batches: slot → point
-    std::vector<std::uint32_t> entry_pt(B * per_head);    // the batch's contributions in (head, sample) order
-    std::vector<double> entry_g(B * per_head * d);
+    // Per worker, a point accumulator — at most 16, taking at most 256 MiB together; beyond that workers share them
+    // (worker w uses w mod n_acc) and add atomically (integer sums: the same bits).
+    const std::size_t acc_bytes = n * d * sizeof(std::int64_t);
+    const std::size_t n_acc =
+        std::clamp<std::size_t>((std::size_t(256) << 20) / acc_bytes, 1, std::min<std::size_t>(n_workers, 16));
+    const bool shared_acc = n_acc < n_workers;
+    std::vector<std::vector<std::int64_t>> acc(n_acc, std::vector<std::int64_t>(n * d, 0));
     std::vector<double> chunk_loss(n_chunks), head_dlogz(o.loss_mode == ContrastiveMode::nce ? B : 0);
-    std::vector<double> G(n * d, 0.0);
-    std::vector<ChunkScratch> scratch(static_cast<std::size_t>(std::max(1, n_threads)));
+    std::vector<ChunkScratch> scratch(n_workers);
     const FusedHeadFn fused = fused_head(lp, d, m + 1);
-    // SGD without momentum and weight decay is p ← p − lr·g: applied per point range right after its gradient is
-    // complete (the same arithmetic as Sgd::step). Otherwise the optimizer steps over all entries afterwards.
+    // SGD without momentum and weight decay is p ← p − lr·g: applied per point right after its gradient is complete
+    // (the same arithmetic as Sgd::step). Otherwise the optimizer steps over the dense gradient G afterwards.
     const bool fused_sgd = o.optimizer == CneOptimizer::sgd && o.momentum == 0.0 && o.weight_decay == 0.0;
+    std::vector<double> G(fused_sgd ? 0 : n * d, 0.0);
+    // The per-point phase walks all n points (in sequence) while that is cheaper than finding the batch's points
+    // among its 2b slots (random reads, each point once per owner).
+    const bool dense_finish = n <= 2 * two_b;
+    const std::uint64_t owner_mul = (static_cast<std::uint64_t>(n_workers) << 32) / n;
+    auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
 
-    // Per chunk c of batch bi: every head's points (negatives drawn) and gradient contributions, into entry_*.
-    auto run_chunk = [&](ChunkScratch& sc, std::size_t c, std::size_t bi, int epoch, const std::uint32_t* sp) {
+    // Per chunk c of batch bi: every head's points (negatives drawn), loss and gradient contributions, added to the
+    // worker's accumulator a.
+    auto run_chunk = [&](ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi, int epoch,
+                         const std::uint32_t* sp) {
         const std::size_t h0 = c * per_chunk, h1 = std::min(B, h0 + per_chunk);
         const FusedParams fp = detail::fused_params(lp);
+        sc.pts.resize((h1 - h0) * per_head);
         if (fused) {
             sc.kernel.resize((m + 1) * (d + 1));
         } else {
             sc.others.resize(m + 1);
             sc.gout.resize(m + 1);
         }
-        std::uint32_t* chunk_pts = entry_pt.data() + h0 * per_head;
+        std::uint32_t* chunk_pts = sc.pts.data();
         if (full_batch) {
             for (std::size_t h = h0; h < h1; ++h) {
                 std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
@@ -356,78 +342,74 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                 for (std::size_t t2 = 0; t2 < m; ++t2) pts[2 + t2] = sp[pts[2 + t2]];
             }
         }
-        HeadLoss acc;
-        constexpr std::size_t ahead = 4;  // heads whose Y rows are prefetched
+        HeadLoss acc_loss;
+        const std::size_t n_entries = (h1 - h0) * per_head;
+        sc.g.resize(n_entries * d);
+        constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
         for (std::size_t h = h0; h < h1; ++h) {
             const std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
-            double* g = entry_g.data() + h * per_head * d;
+            double* g = sc.g.data() + (h - h0) * per_head * d;
             if (h + ahead < h1 && !full_batch)
                 for (std::size_t t2 = 0; t2 < per_head; ++t2) __builtin_prefetch(Y.row(pts[ahead * per_head + t2]));
             double dz = 0;
             if (fused) {
-                fused(fp, Y.data(), pts, m + 1, g, sc.kernel.data(), acc, &dz);
+                fused(fp, Y.data(), pts, m + 1, g, sc.kernel.data(), acc_loss, &dz);
             } else {
                 std::fill(g, g + per_head * d, 0.0);
                 for (std::size_t t2 = 0; t2 <= m; ++t2) {
                     sc.others[t2] = Y.row(pts[1 + t2]);
                     sc.gout[t2] = g + (1 + t2) * d;
                 }
-                acc.sum += contrastive_head_loss(lp, d, Y.row(pts[0]), sc.others.data(), m + 1, g, sc.gout.data(), &dz);
+                acc_loss.sum +=
+                    contrastive_head_loss(lp, d, Y.row(pts[0]), sc.others.data(), m + 1, g, sc.gout.data(), &dz);
             }
             if (!head_dlogz.empty()) head_dlogz[h] = dz;
         }
-        chunk_loss[c] = detail::head_loss_total(lp, acc);
-        // The chunk's contributions listed by owner, in entry order: one branch-free compaction pass per owner (a
-        // counting sort's increments of one counter in memory would form a dependency chain). One owner: the list
-        // is the entries themselves and is not written.
-        const std::size_t e0 = h0 * per_head, e1 = h1 * per_head;
-        std::size_t* off = owner_off.data() + c * (n_reduce + 1);
-        off[0] = e0;
-        off[n_reduce] = e1;
-        if (n_reduce > 1) {
-            sc.owner.resize(e1 - e0);
-            sc.idx.resize(e1 - e0 + 1);  // + 1: the compaction writes one slot past its last kept entry
-            for (std::size_t e = e0; e < e1; ++e) sc.owner[e - e0] = static_cast<std::uint8_t>(owner(entry_pt[e]));
-            std::size_t pos = 0;
-            for (std::size_t w = 0; w < n_reduce; ++w) {
-                off[w] = e0 + pos;
-                for (std::size_t j = 0; j < e1 - e0; ++j) {
-                    sc.idx[pos] = static_cast<std::uint32_t>(e0 + j);
-                    pos += sc.owner[j] == w;
-                }
+        // The chunk's contributions into the worker's accumulator: independent random additions in one tight loop
+        // (interleaved with the kernels they would wait on each other).
+        const double* g = sc.g.data();
+        constexpr std::size_t ahead_acc = 16;
+        if (shared_acc) {
+            for (std::size_t e = 0; e < n_entries; ++e) {
+                std::int64_t* ap = a + std::size_t(chunk_pts[e]) * d;
+                for (std::size_t k = 0; k < d; ++k)
+                    std::atomic_ref<std::int64_t>(ap[k]).fetch_add(fx.to_fixed(g[e * d + k]), std::memory_order_relaxed);
             }
-            std::copy(sc.idx.begin(), sc.idx.begin() + static_cast<std::ptrdiff_t>(e1 - e0),
-                      entry_idx.begin() + static_cast<std::ptrdiff_t>(e0));
+        } else if (d == 2) {
+            for (std::size_t e = 0; e < n_entries; ++e) {
+                if (e + ahead_acc < n_entries) __builtin_prefetch(a + std::size_t(chunk_pts[e + ahead_acc]) * 2, 1);
+                std::int64_t* ap = a + std::size_t(chunk_pts[e]) * 2;
+                ap[0] += fx.to_fixed(g[2 * e]);
+                ap[1] += fx.to_fixed(g[2 * e + 1]);
+            }
+        } else {
+            for (std::size_t e = 0; e < n_entries; ++e) {
+                std::int64_t* ap = a + std::size_t(chunk_pts[e]) * d;
+                for (std::size_t k = 0; k < d; ++k) ap[k] += fx.to_fixed(g[e * d + k]);
+            }
         }
+        chunk_loss[c] = detail::head_loss_total(lp, acc_loss);
     };
 
-    // Worker w's points: their contributions added chunk by chunk in entry order, clipped by value, and (fused SGD)
-    // the step.
-    auto reduce_range = [&](std::size_t w, double lr) {
-        const std::size_t lo = reduce_lo[w] * d, hi = reduce_lo[w + 1] * d;
-        if (!fused_sgd) std::fill(G.begin() + static_cast<std::ptrdiff_t>(lo), G.begin() + static_cast<std::ptrdiff_t>(hi), 0.0);
-        constexpr std::size_t ahead = 16;  // random reads: prefetched this many entries ahead
-        for (std::size_t c = 0; c < n_chunks; ++c) {
-            const std::size_t* off = owner_off.data() + c * (n_reduce + 1);
-            const std::uint32_t* idx = entry_idx.data();
-            const bool listed = n_reduce > 1;  // else the list is the entries in order
-            for (std::size_t q = off[w], q1 = off[w + 1]; q < q1; ++q) {
-                if (q + ahead < q1) {
-                    const std::size_t ea = listed ? idx[q + ahead] : q + ahead;
-                    __builtin_prefetch(G.data() + std::size_t(entry_pt[ea]) * d, 1);
-                    __builtin_prefetch(entry_g.data() + ea * d);  // often written by another core's chunk
-                }
-                const std::size_t e = listed ? idx[q] : q;
-                add_row(entry_g.data() + e * d, G.data() + std::size_t(entry_pt[e]) * d, d);
+    // Coordinates [i0, i1) (of points p·d + k): the workers' accumulators summed (and cleared), clipped by value,
+    // then stepped (fused SGD) or stored in G. A point whose sum was already taken (it holds several slots of the
+    // batch) gets a zero step.
+    std::vector<std::int64_t*> acc_ptr(n_acc);
+    for (std::size_t w = 0; w < n_acc; ++w) acc_ptr[w] = acc[w].data();
+    auto finish = [&](std::size_t i0, std::size_t i1, double lr) {
+        double* y = Y.data();
+        for (std::size_t i = i0; i < i1; ++i) {
+            std::int64_t sum = 0;
+            for (std::int64_t* aw : acc_ptr) {
+                sum += aw[i];
+                aw[i] = 0;
             }
-        }
-        if (o.clip_grad)
-            for (std::size_t i = lo; i < hi; ++i) G[i] = std::clamp(G[i], -clip, clip);
-        if (fused_sgd) {
-            double* y = Y.data();
-            for (std::size_t i = lo; i < hi; ++i) {
-                y[i] -= lr * G[i];
-                G[i] = 0.0;  // ready for the next batch
+            double gi = fx.to_double(sum);
+            if (o.clip_grad) gi = std::clamp(gi, -clip, clip);
+            if (fused_sgd) {
+                y[i] -= lr * gi;
+            } else {
+                G[i] += gi;
             }
         }
     };
@@ -461,15 +443,23 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             // Chunks are handed out one at a time: a chunk's output does not depend on which worker runs it, and
             // cores of a shared machine run at unequal speeds.
             std::atomic<std::size_t> next_chunk{0};
-            parallelize(n_threads, static_cast<std::size_t>(n_threads), [&](int w, std::size_t, std::size_t) {
+            parallelize(n_threads, n_workers, [&](int w, std::size_t, std::size_t) {
+                auto& sc = scratch[static_cast<std::size_t>(w)];
+                std::int64_t* a = acc[static_cast<std::size_t>(w) % n_acc].data();
                 for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < n_chunks;)
-                    run_chunk(scratch[static_cast<std::size_t>(w)], c, bi, epoch, sp);
+                    run_chunk(sc, a, c, bi, epoch, sp);
             });
             for (double l : chunk_loss) epoch_loss += l;
-            // per point range: the gradient of the summed batch loss, clipped by value, and (fused SGD) the step
-            parallelize(static_cast<int>(n_reduce), n_reduce, [&](int, std::size_t w0, std::size_t w1) {
-                for (std::size_t w = w0; w < w1; ++w) reduce_range(w, lr);
-            });
+            // per point: the gradient of the summed batch loss, clipped by value, and (fused SGD) the step
+            if (!fused_sgd) std::fill(G.begin(), G.end(), 0.0);
+            if (dense_finish) {
+                parallelize(n_threads, n, [&](int, std::size_t p0, std::size_t p1) { finish(p0 * d, p1 * d, lr); });
+            } else {
+                parallelize(n_threads, n_workers, [&](int, std::size_t w0, std::size_t w1) {
+                    for (std::size_t s = 0; s < two_b; ++s)
+                        if (const std::size_t ow = owner(sp[s]); ow >= w0 && ow < w1) finish(sp[s] * d, sp[s] * d + d, lr);
+                });
+            }
             double dlogz = 0;
             for (double v : head_dlogz) dlogz += v;  // head order
             if (o.clip_grad) dlogz = std::clamp(dlogz, -clip, clip);
@@ -484,8 +474,10 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         const double mean_loss = epoch_loss / static_cast<double>(n_batches * B);
         res.epoch_losses.push_back(mean_loss);
         res.epochs_run = epoch + 1;
-        require(std::isfinite(mean_loss), "CNE: the loss became non-finite at epoch " + std::to_string(epoch) +
-                                              " (try a smaller learning rate)");
+        require(std::isfinite(mean_loss) && std::all_of(Y.storage().begin(), Y.storage().end(),
+                                                        [](double v) { return std::isfinite(v); }),
+                "CNE: the loss or the embedding became non-finite at epoch " + std::to_string(epoch) +
+                    " (try a smaller learning rate)");
         if (o.progress) o.progress(epoch + 1, o.n_epochs, mean_loss, t.seconds());
         if (o.verbose && (epoch + 1) % std::max(1, o.n_epochs / 5) == 0)
             info("CNE: epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.n_epochs) + ", loss " +

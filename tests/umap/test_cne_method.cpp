@@ -135,31 +135,39 @@ TEST(Cne, InfoNceWithManyNegativesApproachesTsne) {
 
 TEST(Cne, SameBitsForAnyThreadCount) {
     Matrix<float> X = first_rows(fmnist().X, 800);
-    for (auto mode : {ContrastiveMode::neg, ContrastiveMode::nce, ContrastiveMode::infonce}) {
-        CneOptions o;
-        o.loss_mode = mode;
-        o.n_epochs = 15;
-        o.batch_size = 1024;
-        o.seed = 5;
-        o.n_jobs = 1;
-        CneResult a = CNE(o).fit(X.view());
-        o.n_jobs = 2;
-        CneResult b = CNE(o).fit(X.view());
-        o.n_jobs = 9;  // more threads than reducing workers (8)
-        CneResult b9 = CNE(o).fit(X.view());
-        o.n_jobs = 3;
-        o.optimizer = CneOptimizer::adam;
-        CneResult c1 = CNE(o).fit(X.view());
-        o.n_jobs = 1;
-        CneResult c2 = CNE(o).fit(X.view());
-        EXPECT_EQ(a.embedding.storage(), b.embedding.storage()) << to_string(mode);
-        EXPECT_EQ(a.embedding.storage(), b9.embedding.storage()) << to_string(mode);
-        EXPECT_EQ(c1.embedding.storage(), c2.embedding.storage()) << to_string(mode);
-        if (mode == ContrastiveMode::nce) {
-            EXPECT_NE(a.log_Z, 0.0);  // Z is learned
+    // batch 1024: every point's gradient is finished in one pass over all points; batch 64 (2b = 128 slots for 800
+    // points): only the batch's points are visited
+    for (std::size_t batch : {1024u, 64u})
+        for (auto mode : {ContrastiveMode::neg, ContrastiveMode::nce, ContrastiveMode::infonce}) {
+            const std::string what = to_string(mode) + " batch " + std::to_string(batch);
+            CneOptions o;
+            o.loss_mode = mode;
+            o.n_epochs = batch == 64 ? 3 : 15;
+            o.batch_size = batch;
+            o.seed = 5;
+            o.n_jobs = 1;
+            CneResult a = CNE(o).fit(X.view());
+            o.n_jobs = 2;
+            CneResult b = CNE(o).fit(X.view());
+            o.n_jobs = 9;
+            CneResult b9 = CNE(o).fit(X.view());
+            o.n_jobs = 20;  // more workers than accumulators (16): shared, atomic additions
+            CneResult b20 = CNE(o).fit(X.view());
+            o.n_jobs = 3;
+            o.optimizer = CneOptimizer::adam;
+            CneResult c1 = CNE(o).fit(X.view());
+            o.n_jobs = 1;
+            CneResult c2 = CNE(o).fit(X.view());
+            EXPECT_EQ(a.embedding.storage(), b.embedding.storage()) << what;
+            EXPECT_EQ(a.embedding.storage(), b9.embedding.storage()) << what;
+            EXPECT_EQ(a.embedding.storage(), b20.embedding.storage()) << what;
+            EXPECT_EQ(c1.embedding.storage(), c2.embedding.storage()) << what;
+            EXPECT_NE(a.embedding.storage(), c1.embedding.storage()) << what;  // the optimizer matters
+            if (mode == ContrastiveMode::nce) {
+                EXPECT_NE(a.log_Z, 0.0);  // Z is learned
+            }
+            EXPECT_EQ(a.epoch_losses.size(), static_cast<std::size_t>(o.n_epochs)) << what;
         }
-        EXPECT_EQ(a.epoch_losses.size(), 15u);
-    }
 }
 
 TEST(Cne, CosineUmapLossFullBatchAndCallbacks) {
@@ -198,6 +206,16 @@ TEST(Cne, BadParametersThrow) {
         return CNE(o).fit(X.view());
     };
     EXPECT_THROW(fit_with([](CneOptions& o) { o.k = 0; }), InvalidArgument);
+    // a learning rate that throws points to infinity: reported, not returned
+    try {
+        fit_with([](CneOptions& o) {
+            o.learning_rate = 1e308;
+            o.n_epochs = 5;
+        });
+        ADD_FAILURE() << "no error for a diverging run";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos) << e.what();
+    }
     EXPECT_THROW(fit_with([](CneOptions& o) { o.k = 100; }), InvalidArgument);
     EXPECT_THROW(fit_with([](CneOptions& o) { o.negative_samples = 0; }), InvalidArgument);
     EXPECT_THROW(fit_with([](CneOptions& o) { o.negative_samples = -2; }), InvalidArgument);

@@ -19,8 +19,10 @@
 /// Early exaggeration (cne): for neg and infonce when s is in effect, the first ⌊n_epochs/3⌋ epochs use max(s, 1).
 ///
 /// Reproducibility: the epoch's shuffle is drawn from a counter-based stream per epoch, negatives from a stream per
-/// (epoch, batch, chunk of heads; chunks have a fixed size); per-head losses and gradients are computed in parallel from the positions at the start of the
-/// step, then added into the gradient in a fixed (head, sample) order. So the result is bitwise the same for any
+/// (epoch, batch, chunk of heads; chunks have a fixed size); per-head losses and gradients are computed in parallel
+/// from the positions at the start of the step, and the gradient contributions are summed as 64-bit fixed-point
+/// integers (units of at most 2^-35, each contribution capped at ±256 first), whose sums do not depend on their
+/// order. So the result is bitwise the same for any
 /// number of threads. Deviation from cne: cne drops the last partial batch of every epoch (and so trains nothing
 /// when the graph has fewer directed edges than b); here the partial batch is dropped too unless it is the only one.
 #include <cstdint>
