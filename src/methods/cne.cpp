@@ -373,7 +373,8 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             for (std::size_t e = 0; e < n_entries; ++e) {
                 std::int64_t* ap = a + std::size_t(chunk_pts[e]) * d;
                 for (std::size_t k = 0; k < d; ++k)
-                    std::atomic_ref<std::int64_t>(ap[k]).fetch_add(fx.to_fixed(g[e * d + k]), std::memory_order_relaxed);
+                    std::atomic_ref<std::int64_t>(ap[k]).fetch_add(fx.to_fixed(g[e * d + k]),
+                                                                   std::memory_order_relaxed);
             }
         } else if (d == 2) {
             for (std::size_t e = 0; e < n_entries; ++e) {
@@ -457,7 +458,8 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             } else {
                 parallelize(n_threads, n_workers, [&](int, std::size_t w0, std::size_t w1) {
                     for (std::size_t s = 0; s < two_b; ++s)
-                        if (const std::size_t ow = owner(sp[s]); ow >= w0 && ow < w1) finish(sp[s] * d, sp[s] * d + d, lr);
+                        if (const std::size_t ow = owner(sp[s]); ow >= w0 && ow < w1)
+                            finish(sp[s] * d, sp[s] * d + d, lr);
                 });
             }
             double dlogz = 0;

@@ -170,7 +170,8 @@ TEST(MultiComponent, CentroidMetaLayoutIsTheSpectralEmbeddingOfCentroids) {
         for (std::size_t f = 0; f < D; ++f) C(Eigen::Index(comps.labels[i]), Eigen::Index(f)) += X(i, f) / double(per);
     Eigen::MatrixXd A{static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(c)};
     for (Eigen::Index a = 0; a < Eigen::Index(c); ++a)
-        for (Eigen::Index b = 0; b < Eigen::Index(c); ++b) A(a, b) = a == b ? 0.0 : std::exp(-(C.row(a) - C.row(b)).squaredNorm());
+        for (Eigen::Index b = 0; b < Eigen::Index(c); ++b)
+            A(a, b) = a == b ? 0.0 : std::exp(-(C.row(a) - C.row(b)).squaredNorm());
     Eigen::VectorXd deg = A.rowwise().sum();
     Eigen::VectorXd s = deg.array().rsqrt();
     Eigen::MatrixXd M = s.asDiagonal() * A * s.asDiagonal();

@@ -35,7 +35,8 @@ TEST(FixedPoint, RoundsToNearestAndSumsInAnyOrder) {
     const FixedPoint fx(229376.0);
     Rng rng(3);
     std::vector<double> x(5000);
-    for (double& v : x) v = std::clamp(rng.normal() * std::exp2(rng.uniform(-30.0, 5.0)), -255.0, 255.0);  // 1e-9 ... 100
+    for (double& v : x)  // 1e-9 ... 100, inside the cap
+        v = std::clamp(rng.normal() * std::exp2(rng.uniform(-30.0, 5.0)), -255.0, 255.0);
     double exact = 0;  // the sum of the rounded terms, exact in double here (|sum| < 2^17, resolution 2^-35)
     std::int64_t forward = 0;
     for (double v : x) {
