@@ -79,7 +79,7 @@ class UMAP:
     verbose : bool
         Print the stages.
     neighbors : {"auto", "exact", "hnsw"}
-        nembed's kNN method (exact below 1000 points, else HNSW).
+        nembed's kNN method (auto: exact up to N^2 * dims = 4e11, e.g. 70 000 x 50, else HNSW).
     callbacks : callable, optional
         ``callback(epoch, loss, embedding) -> bool`` called every ``callbacks_every_epochs`` epochs (loss: mean
         cross-entropy of the pairs sampled in that epoch); returning True stops the optimisation.

@@ -50,9 +50,14 @@ std::string to_string(KnnMethod m) {
     return "unknown";
 }
 
+KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t dims) {
+    if (method != KnnMethod::auto_) return method;
+    const double n = static_cast<double>(n_points), work = n * n * static_cast<double>(dims);
+    return n_points < 1000 || work <= auto_exact_knn_work ? KnnMethod::exact : KnnMethod::hnsw;
+}
+
 std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptions& options) {
-    KnnMethod m = options.method;
-    if (m == KnnMethod::auto_) m = data.rows < 1000 ? KnnMethod::exact : KnnMethod::hnsw;
+    const KnnMethod m = resolve_knn_method(options.method, data.rows, data.cols);
     if (m == KnnMethod::exact) return make_exact_index(data, options.metric, options.n_threads);
     return make_hnsw_index(data, options);
 }

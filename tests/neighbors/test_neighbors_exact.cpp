@@ -62,6 +62,13 @@ TEST_P(ExactVsNaive, SelfNeighboursMatchBruteForce) {
         EXPECT_EQ(gt.indices, g1.indices) << threads << " threads";
         EXPECT_EQ(gt.distances, g1.distances) << threads << " threads";
     }
+    // Every key kernel this CPU runs (AVX-512, AVX2 + FMA, SSE2) gives the same graph: the keys differ in rounding
+    // only, and the final order is decided in double.
+    for (const std::string& isa : detail::exact_knn_isas()) {
+        KnnGraph gi = detail::make_exact_index(x.view(), c.metric, 2, isa)->self_neighbors(c.k);
+        EXPECT_EQ(gi.indices, g1.indices) << isa;
+        EXPECT_EQ(gi.distances, g1.distances) << isa;
+    }
 }
 
 TEST_P(ExactVsNaive, QueriesMatchBruteForce) {
@@ -76,9 +83,21 @@ TEST_P(ExactVsNaive, QueriesMatchBruteForce) {
     EXPECT_EQ(g.n_reference, c.n);
     expect_matches_naive(g, naive, c.k);
     EXPECT_EQ(make_exact_index(ref.view(), c.metric, 1)->query(q.view(), c.k).indices, g.indices);
+    for (const std::string& isa : detail::exact_knn_isas())
+        EXPECT_EQ(detail::make_exact_index(ref.view(), c.metric, 1, isa)->query(q.view(), c.k).indices, g.indices)
+            << isa;
 }
 
-// n = 2500 crosses the 2048-row reference blocks and the 256-row query blocks, and is not a multiple of 32.
+TEST(ExactKnn, KernelChoiceIsCheckedAndGenericAlwaysExists) {
+    const auto isas = detail::exact_knn_isas();
+    ASSERT_FALSE(isas.empty());
+    EXPECT_EQ(isas.back(), "generic");
+    Matrix<float> x = random_matrix(10, 2, 1);
+    EXPECT_THROW(detail::make_exact_index(x.view(), Metric::euclidean, 1, "avx9000"), InvalidArgument);
+}
+
+// n = 2500 crosses the 2048-reference panel groups and the 256-row query blocks, and is not a multiple of the
+// 32-column panels or of any kernel's row tile (4, 6, 8).
 INSTANTIATE_TEST_SUITE_P(Metrics, ExactVsNaive,
                          ::testing::Values(Case{Metric::euclidean, 2500, 16, 10}, Case{Metric::cosine, 2500, 16, 10},
                                            Case{Metric::inner_product, 2500, 16, 10},

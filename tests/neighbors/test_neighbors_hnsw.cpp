@@ -176,23 +176,28 @@ TEST(HnswKnn, InnerProductMatchesExactOnSmallNorms) {
         }
 }
 
-TEST(FindNeighbors, AutoSwitchesToHnswAt1000Points) {
-    // A deliberately poor HNSW (M = 2, ef_construction = 1) misses neighbours, so its answer is recognisable.
+TEST(FindNeighbors, AutoIsExactUpToItsWorkLimit) {
+    // The rule: exact below 1000 points, or while N^2 * D <= 4e11; HNSW above; explicit choices pass through.
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 999, 10'000'000), KnnMethod::exact);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 1000, 400'000), KnnMethod::exact);   // 4e11 exactly
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 1000, 400'001), KnnMethod::hnsw);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 70'000, 50), KnnMethod::exact);      // Fashion-MNIST PCA-50
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 70'000, 784), KnnMethod::hnsw);      // its raw pixels
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 89'443, 50), KnnMethod::hnsw);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::hnsw, 10, 2), KnnMethod::hnsw);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::exact, 1'000'000, 784), KnnMethod::exact);
+    // find_neighbors follows it: a deliberately poor HNSW (M = 2, ef_construction = 1) misses neighbours, so auto
+    // on 1000 x 50 points (exact) differs from it and equals the exact graph.
     KnnOptions opt;
     opt.n_threads = 1;
     opt.hnsw_m = 2;
     opt.hnsw_ef_construction = 1;
     opt.hnsw_ef = 1;
     MatrixView<float> x1000{fmnist().data(), 1000, 50};
-    MatrixView<float> x999{fmnist().data(), 999, 50};
     KnnGraph exact1000 = make_exact_index(x1000, Metric::euclidean, 1)->self_neighbors(15);
-    KnnGraph auto1000 = find_neighbors(x1000, 15, opt);
-    EXPECT_LT(recall(auto1000, exact1000), 1.0);
+    EXPECT_EQ(find_neighbors(x1000, 15, opt).indices, exact1000.indices);
     opt.method = KnnMethod::hnsw;
-    EXPECT_EQ(find_neighbors(x1000, 15, opt).indices, auto1000.indices);
-    opt.method = KnnMethod::auto_;
-    EXPECT_EQ(find_neighbors(x999, 15, opt).indices,
-              make_exact_index(x999, Metric::euclidean, 1)->self_neighbors(15).indices);
+    EXPECT_LT(recall(find_neighbors(x1000, 15, opt), exact1000), 1.0);
 }
 
 } // namespace

@@ -86,7 +86,7 @@ struct TsneOptions {
     std::optional<double> max_step_norm = 5;  ///< per-point update clip
     double min_gain = 0.01;                   ///< additive gain floor
     int n_jobs = 1;                           ///< threads; −1 = all cores (joblib convention)
-    KnnMethod neighbors = KnnMethod::auto_;   ///< exact below 1000 points, else HNSW
+    KnnMethod neighbors = KnnMethod::auto_;   ///< auto: exact up to N^2 D = 4e11, else HNSW (knn.hpp)
     GradientMethod negative_gradient_method = GradientMethod::auto_;
     OptimizeCallback callback;                ///< (iteration, KL, embedding) -> stop?
     int callbacks_every_iters = 50;

@@ -1,12 +1,18 @@
 #pragma once
 /// @file exact.hpp
-/// Exact (brute-force) kNN: blocks of query rows against blocks of reference rows, dot products by Eigen GEMM in
-/// float32, a bounded max-heap of candidates per query row, then the candidates' distances recomputed exactly in
-/// double. Cost O(N_query * N_ref * D); about a minute for 70 000 x 50 dims on two cores.
+/// Exact (brute-force) kNN. The references are packed once in panels of 32 (dimension-major); tiles of query rows x
+/// panel columns accumulate float32 keys (|r|^2 - 2 q.r, or -q.r for cosine / inner product) in registers and are
+/// compared there with each row's current k-th best key, so only the rare tiles holding a better key touch the
+/// row's bounded max-heap. The candidates' distances are then recomputed in double to decide the final order.
+/// The tile kernel is compiled for AVX-512, AVX2 + FMA and plain SSE2 and picked at run time (a portable build
+/// still uses the CPU's vector units). Cost O(N_query * N_ref * D): about 2 s for 70 000 x 50 dims on two AVX-512
+/// cores.
 ///
-/// Results are bit-identical for any thread count: query blocks have fixed boundaries (multiples of 32 rows) and
-/// each row scans the references in increasing index order, ties broken by the smaller index.
+/// Results are bit-identical for any thread count: query blocks have fixed boundaries (256 rows) and each row
+/// scans the references in increasing index order, ties broken by the smaller index.
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -20,5 +26,13 @@ inline constexpr std::size_t exact_knn_extra_candidates = 8;
 /// Builds an exact index over a copy of `data` (cosine also keeps a row-normalised copy). Throws InvalidArgument
 /// for empty or non-finite data, or n_threads < 1.
 std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads);
+
+namespace detail {
+/// Instruction sets of the key kernel this CPU can run, fastest first ("avx512", "avx2", "generic").
+std::vector<std::string> exact_knn_isas();
+/// make_exact_index with a given kernel (tests compare them); throws InvalidArgument if `isa` is unavailable.
+std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads,
+                                           const std::string& isa);
+} // namespace detail
 
 } // namespace nembed

@@ -3,7 +3,7 @@
 /// Nearest neighbours behind one interface (knncolle-style): build an index over reference points once, then
 /// query it for the reference points themselves (self excluded) or for new points.
 ///
-///   KnnOptions opt;               // method auto: exact below 1000 points, HNSW above
+///   KnnOptions opt;               // method auto: exact up to N^2 D = 4e11 (70 000 x 50 dims), HNSW above
 ///   opt.n_threads = 2;
 ///   KnnGraph g = find_neighbors(X, 90, opt);
 ///
@@ -12,7 +12,7 @@
 /// fast float arithmetic and then recomputes their distances exactly in double from the vectors, sorting each row
 /// by (distance, index), so ties always go to the smaller index.
 ///
-/// Implementations: exact.hpp (blocked GEMM brute force, bit-identical for any thread count), hnsw.hpp
+/// Implementations: exact.hpp (register-tiled brute force, bit-identical for any thread count), hnsw.hpp
 /// (hnswlib; reproducible with one thread only), and the precomputed paths below.
 #include <cstdint>
 #include <memory>
@@ -33,8 +33,13 @@ std::string to_string(Metric m);
 KnnMethod parse_knn_method(const std::string& name);
 std::string to_string(KnnMethod m);
 
+/// auto's limit on N_points^2 * dims for the exact search: about where it stops being faster than building and
+/// querying HNSW on two cores (70 000 x 50: exact ~3-5 s, HNSW ~5-8 s; bench/RESULTS.md). Below 1000 points the
+/// search is always exact (openTSNE's rule).
+inline constexpr double auto_exact_knn_work = 4e11;
+
 struct KnnOptions {
-    KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 (openTSNE's rule), else HNSW
+    KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 or N^2 D <= auto_exact_knn_work, else HNSW
     Metric metric = Metric::euclidean;
     int hnsw_m = 16;                      ///< HNSW links per node (hnswlib M)
     int hnsw_ef_construction = 64;        ///< HNSW build beam width (openTSNE: 200; bench/RESULTS.md)
@@ -45,6 +50,9 @@ struct KnnOptions {
     std::uint64_t seed = 0;               ///< HNSW level generator seed
     int n_threads = 1;                    ///< worker threads (already resolved, >= 1)
 };
+
+/// The method `method` stands for on `n_points` x `dims` data: auto resolved as KnnOptions documents, others as given.
+KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t dims);
 
 /// A built index over reference points.
 class KnnIndex {
