@@ -167,6 +167,54 @@ inline void fisher_yates(std::vector<std::uint64_t>& a, Rng& rng) {
     }
 }
 
+// Compiled for AVX-512, AVX2 and the baseline and picked at run time: the loops below vectorise, and the per-point
+// pass runs once per batch over every point. Integer sums, exact scaling and the same operations in each lane:
+// every variant gives the same bits.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_CNE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_CNE_CLONES
+#endif
+
+// Coordinates [i0, i1): the workers' accumulators summed and cleared, scaled by `unit` (2^-shift), clipped to
+// [-clip, clip] (clip = inf: no clipping), then either stepped (y -= lr * g; y non-null) or added to G.
+NEMBED_CNE_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t n_acc, std::size_t i0, std::size_t i1,
+                                          double unit, double clip, double lr, double* y, double* G) {
+    auto grad = [&](std::int64_t sum) { return std::clamp(static_cast<double>(sum) * unit, -clip, clip); };
+    if (n_acc == 2) {  // the common case (two threads): two streams, no pointer loop
+        std::int64_t* a0 = acc[0];
+        std::int64_t* a1 = acc[1];
+        if (y) {
+            for (std::size_t i = i0; i < i1; ++i) {
+                const double g = grad(a0[i] + a1[i]);
+                a0[i] = 0;
+                a1[i] = 0;
+                y[i] -= lr * g;
+            }
+        } else {
+            for (std::size_t i = i0; i < i1; ++i) {
+                G[i] += grad(a0[i] + a1[i]);
+                a0[i] = 0;
+                a1[i] = 0;
+            }
+        }
+        return;
+    }
+    for (std::size_t i = i0; i < i1; ++i) {
+        std::int64_t sum = 0;
+        for (std::size_t w = 0; w < n_acc; ++w) {
+            sum += acc[w][i];
+            acc[w][i] = 0;
+        }
+        const double g = grad(sum);
+        if (y) {
+            y[i] -= lr * g;
+        } else {
+            G[i] += g;
+        }
+    }
+}
+
 // One worker's scratch (reused across batches: the loop must not allocate).
 struct ChunkScratch {
     std::vector<double> kernel, g;
@@ -397,22 +445,10 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     // batch) gets a zero step.
     std::vector<std::int64_t*> acc_ptr(n_acc);
     for (std::size_t w = 0; w < n_acc; ++w) acc_ptr[w] = acc[w].data();
+    const double clip_at = o.clip_grad ? clip : std::numeric_limits<double>::infinity();
     auto finish = [&](std::size_t i0, std::size_t i1, double lr) {
-        double* y = Y.data();
-        for (std::size_t i = i0; i < i1; ++i) {
-            std::int64_t sum = 0;
-            for (std::int64_t* aw : acc_ptr) {
-                sum += aw[i];
-                aw[i] = 0;
-            }
-            double gi = fx.to_double(sum);
-            if (o.clip_grad) gi = std::clamp(gi, -clip, clip);
-            if (fused_sgd) {
-                y[i] -= lr * gi;
-            } else {
-                G[i] += gi;
-            }
-        }
+        finish_coordinates(acc_ptr.data(), n_acc, i0, i1, fx.inv_scale, clip_at, lr, fused_sgd ? Y.data() : nullptr,
+                           G.data());
     };
 
     if (o.callback && o.save_freq > 0 && o.callback(-1, std::numeric_limits<double>::quiet_NaN(), Y.view())) {
