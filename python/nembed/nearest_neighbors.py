@@ -100,7 +100,7 @@ class KNNIndex:
 
 
 class Exact(KNNIndex):
-    """Exact search (blocked GEMM brute force)."""
+    """Exact search (register-tiled brute force; the default up to N^2 * dims = 4e11)."""
     method = "exact"
 
 
