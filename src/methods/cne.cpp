@@ -152,20 +152,33 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 // gradient is the same bits however the chunks were spread over threads, and each worker's additions stay in its
 // own cache. Then the workers' accumulators are summed per point (and cleared), clipped and, for SGD, stepped.
 
-// Fisher–Yates: for i = n … 2, swap a[i − 1] with a[below(i)]. The draws do not depend on the data, so each block
-// of them is taken first and its targets prefetched: the random accesses then overlap instead of stalling in turn.
-inline void fisher_yates(std::vector<std::uint64_t>& a, Rng& rng) {
-    constexpr std::size_t block = 64;
-    std::size_t j[block];
-    for (std::size_t i = a.size(); i > 1;) {
-        const std::size_t nb = std::min(block, i - 1);
-        for (std::size_t t = 0; t < nb; ++t) {
-            j[t] = static_cast<std::size_t>(rng.below(i - t));
-            __builtin_prefetch(a.data() + j[t], 1);
+// Fisher–Yates that can pause: for i = n … 2, swap a[i − 1] with a[below(i)], `steps` swaps per call. The swaps and
+// draws are the same however the work is split into calls, so an epoch's shuffle can run in slices beside the
+// previous epoch's batches. The draws do not depend on the data, so each block of them is taken first and its
+// targets prefetched: the random accesses then overlap instead of stalling in turn.
+struct PausableShuffle {
+    std::vector<std::uint64_t>* a = nullptr;
+    Rng rng;
+    std::size_t i = 0;  // swaps left: i - 1 (done when i <= 1)
+
+    PausableShuffle() = default;
+    PausableShuffle(std::vector<std::uint64_t>& v, Rng r) : a(&v), rng(r), i(v.size()) {}
+    bool done() const { return i <= 1; }
+    void run(std::size_t steps) {
+        constexpr std::size_t block = 64;
+        std::size_t j[block];
+        std::uint64_t* d = a->data();
+        while (i > 1 && steps > 0) {
+            const std::size_t nb = std::min({block, i - 1, steps});
+            for (std::size_t t = 0; t < nb; ++t) {
+                j[t] = static_cast<std::size_t>(rng.below(i - t));
+                __builtin_prefetch(d + j[t], 1);
+            }
+            for (std::size_t t = 0; t < nb; ++t, --i) std::swap(d[i - 1], d[j[t]]);
+            steps -= nb;
         }
-        for (std::size_t t = 0; t < nb; ++t, --i) std::swap(a[i - 1], a[j[t]]);
     }
-}
+};
 
 // Compiled for AVX-512, AVX2 and the baseline and picked at run time: the loops below vectorise, and the per-point
 // pass runs once per batch over every point. Integer sums, exact scaling and the same operations in each lane:
@@ -451,6 +464,18 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                            G.data());
     };
 
+    // Epoch e's order: the edges copied and shuffled by a stream of its own. Epoch 0's is made up front; epoch e + 1's
+    // is made in slices during epoch e's batches (each batch, the first worker free takes one slice and then joins
+    // the chunks), since `shuffled` is only read when epoch e's slots are filled.
+    auto start_shuffle = [&](int epoch) {
+        std::copy(edges.begin(), edges.end(), shuffled.begin());
+        return PausableShuffle(
+            shuffled, Rng(o.seed, sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), 0)));
+    };
+    PausableShuffle next_order = start_shuffle(0);
+    next_order.run(n_edges);
+    const std::size_t slice = (n_edges + n_batches - 1) / n_batches;  // swaps per batch
+
     if (o.callback && o.save_freq > 0 && o.callback(-1, std::numeric_limits<double>::quiet_NaN(), Y.view())) {
         res.embedding = std::move(Y);
         res.log_Z = lp.log_Z;
@@ -460,10 +485,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         if (interrupt_requested()) throw Interrupted("CNE interrupted at epoch " + std::to_string(epoch));
         lp.spec = epoch < res.spectrum.early_epochs ? res.spectrum.spec_early : res.spectrum.spec;
         const double lr = sched.at(epoch);
-        // this epoch's shuffle (Fisher–Yates from one counter-based stream)
-        std::copy(edges.begin(), edges.end(), shuffled.begin());
-        Rng shuffle(o.seed, sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), 0));
-        fisher_yates(shuffled, shuffle);
+        next_order.run(n_edges);  // finishes this epoch's order if its slices did not (they normally do)
         // slot s of batch bi: the head (s < B) or the tail (s >= B) of its edge bi·B + s mod B
         parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t bi = b0; bi < b1; ++bi)
@@ -473,6 +495,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                     slots[bi * two_b + B + s] = static_cast<std::uint32_t>(e);
                 }
         });
+        const bool shuffle_next = epoch + 1 < o.n_epochs;
         double epoch_loss = 0;
         for (std::size_t bi = 0; bi < n_batches; ++bi) {
             const std::uint32_t* sp = slots.data() + bi * two_b;
@@ -480,7 +503,12 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             // Chunks are handed out one at a time: a chunk's output does not depend on which worker runs it, and
             // cores of a shared machine run at unequal speeds.
             std::atomic<std::size_t> next_chunk{0};
+            std::atomic<bool> slice_taken{!shuffle_next};
             parallelize(n_threads, n_workers, [&](int w, std::size_t, std::size_t) {
+                if (!slice_taken.exchange(true, std::memory_order_relaxed)) {  // a slice of the next epoch's order
+                    if (bi == 0) next_order = start_shuffle(epoch + 1);
+                    next_order.run(slice);
+                }
                 auto& sc = scratch[static_cast<std::size_t>(w)];
                 std::int64_t* a = acc[static_cast<std::size_t>(w) % n_acc].data();
                 for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < n_chunks;)
