@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -16,8 +16,9 @@
 #include "nembed/neighbors/distance.hpp"
 
 // The key kernels are compiled for several instruction sets in this one file and picked at run time, so a portable
-// build still runs the scan with AVX-512 or AVX2 + FMA where the CPU has them.
-#if defined(__GNUC__) && defined(__x86_64__)
+// build still runs the scan with AVX-512 or AVX2 + FMA where the CPU has them (GCC's `#pragma GCC target`; other
+// compilers get the portable scalar kernel).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define NEMBED_EXACT_X86 1
 #include <immintrin.h>
 #else
@@ -239,7 +240,8 @@ private:
                     const float* x = queries.row(q0 + r);
                     if (metric_ == Metric::cosine) {  // unit rows: the same normalisation as the reference's
                         const double nrm = vector_norm(x, dim), inv = nrm > 0.0 ? 1.0 / nrm : 0.0;
-                        for (std::size_t d = 0; d < dim; ++d) unit[d] = static_cast<float>(static_cast<double>(x[d]) * inv);
+                        for (std::size_t d = 0; d < dim; ++d)
+                            unit[d] = static_cast<float>(static_cast<double>(x[d]) * inv);
                         x = unit.data();
                     }
                     for (std::size_t d = 0; d < dim; ++d) qpack[d * kQStride + r] = scale * x[d];
