@@ -163,7 +163,6 @@ struct PausableShuffle {
 
     PausableShuffle() = default;
     PausableShuffle(std::vector<std::uint64_t>& v, Rng r) : a(&v), rng(r), i(v.size()) {}
-    bool done() const { return i <= 1; }
     void run(std::size_t steps) {
         constexpr std::size_t block = 64;
         std::size_t j[block];
