@@ -188,11 +188,11 @@ struct PausableShuffle {
 #define NEMBED_CNE_CLONES
 #endif
 
-// Coordinates [i0, i1): the workers' accumulators summed and cleared, scaled by `unit` (2^-shift), clipped to
+// Coordinates [i0, i1): the workers' accumulators summed and cleared, converted from fixed point, clipped to
 // [-clip, clip] (clip = inf: no clipping), then either stepped (y -= lr * g; y non-null) or added to G.
 NEMBED_CNE_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t n_acc, std::size_t i0, std::size_t i1,
-                                          double unit, double clip, double lr, double* y, double* G) {
-    auto grad = [&](std::int64_t sum) { return std::clamp(static_cast<double>(sum) * unit, -clip, clip); };
+                                          const detail::FixedPoint& fx, double clip, double lr, double* y, double* G) {
+    auto grad = [&](std::int64_t sum) { return std::clamp(fx.to_double(sum), -clip, clip); };
     if (n_acc == 2) {  // the common case (two threads): two streams, no pointer loop
         std::int64_t* a0 = acc[0];
         std::int64_t* a1 = acc[1];
@@ -459,8 +459,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     for (std::size_t w = 0; w < n_acc; ++w) acc_ptr[w] = acc[w].data();
     const double clip_at = o.clip_grad ? clip : std::numeric_limits<double>::infinity();
     auto finish = [&](std::size_t i0, std::size_t i1, double lr) {
-        finish_coordinates(acc_ptr.data(), n_acc, i0, i1, fx.inv_scale, clip_at, lr, fused_sgd ? Y.data() : nullptr,
-                           G.data());
+        finish_coordinates(acc_ptr.data(), n_acc, i0, i1, fx, clip_at, lr, fused_sgd ? Y.data() : nullptr, G.data());
     };
 
     // Epoch e's order: the edges copied and shuffled by a stream of its own. Epoch 0's is made up front; epoch e + 1's

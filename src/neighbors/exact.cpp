@@ -176,8 +176,8 @@ public:
     ExactIndex(MatrixView<float> data, Metric metric, int n_threads, ScanFn scan)
         : data_(convert<float>(data)), metric_(metric), n_threads_(n_threads), scan_(scan) {
         if (metric_ == Metric::cosine) {
-            Matrix<float> unit = normalize_rows(data_.view(), n_threads_);
-            panels_ = pack_reference(unit.view(), false, n_threads_);
+            work_ = normalize_rows(data_.view(), n_threads_);
+            panels_ = pack_reference(work_.view(), false, n_threads_);
         } else {
             panels_ = pack_reference(data_.view(), metric_ == Metric::euclidean, n_threads_);
         }
@@ -190,16 +190,22 @@ public:
 
     KnnGraph self_neighbors(std::size_t k) const override {
         detail::check_self_k(k, n_points());
-        return search(data_.view(), k, true);
+        return search(data_.view(), metric_ == Metric::cosine ? work_.view() : data_.view(), k, true);
     }
 
     KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
         detail::check_query(queries, k, n_points(), n_dims());
-        return search(queries, k, false);
+        if (metric_ == Metric::cosine) {
+            const Matrix<float> unit = normalize_rows(queries, n_threads_);
+            return search(queries, unit.view(), k, false);
+        }
+        return search(queries, queries, k, false);
     }
 
 private:
-    KnnGraph search(MatrixView<float> queries, std::size_t k, bool self) const {
+    // keyed: the rows the keys are computed from (`queries` normalised for cosine); `queries` itself for the exact
+    // distances of the candidates.
+    KnnGraph search(MatrixView<float> queries, MatrixView<float> keyed, std::size_t k, bool self) const {
         const std::size_t n_q = queries.rows, n_ref = data_.rows(), dim = data_.cols();
         const std::size_t n_cand = std::min(k + exact_knn_extra_candidates, n_ref - (self ? 1 : 0));
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
@@ -216,7 +222,7 @@ private:
         parallelize(n_threads_, n_tasks, [&](int, std::size_t t_begin, std::size_t t_end) {
             std::vector<std::vector<Cand>> heaps(kQueryBlock);
             for (auto& h : heaps) h.reserve(n_cand);
-            std::vector<float> th(kQStride), qpack(dim * kQStride), unit(dim);
+            std::vector<float> th(kQStride), qpack(dim * kQStride);
             std::vector<index_t> cand_idx;
             std::vector<std::pair<double, index_t>> scratch;
             Scan s;
@@ -237,13 +243,7 @@ private:
                     th[r] = r < s.rows ? std::numeric_limits<float>::infinity()
                                        : -std::numeric_limits<float>::infinity();
                     if (r >= s.rows) continue;
-                    const float* x = queries.row(q0 + r);
-                    if (metric_ == Metric::cosine) {  // unit rows: the same normalisation as the reference's
-                        const double nrm = vector_norm(x, dim), inv = nrm > 0.0 ? 1.0 / nrm : 0.0;
-                        for (std::size_t d = 0; d < dim; ++d)
-                            unit[d] = static_cast<float>(static_cast<double>(x[d]) * inv);
-                        x = unit.data();
-                    }
+                    const float* x = keyed.row(q0 + r);
                     for (std::size_t d = 0; d < dim; ++d) qpack[d * kQStride + r] = scale * x[d];
                 }
                 scan_(s);
@@ -260,6 +260,7 @@ private:
     }
 
     Matrix<float> data_;
+    Matrix<float> work_;  // cosine: row-normalised copy (the self-search's keyed rows)
     Panels panels_;
     detail::ExactDistance exact_;
     Metric metric_;
