@@ -184,7 +184,7 @@ struct CneCli {
     double momentum = 0.0, weight_decay = 0.0, temperature = 0.5, eps = 1.0, Z = 1.0;
     std::string clamp_low = "auto", clamp_high = "auto";
     bool no_clip = false, no_early_exaggeration = false;
-    std::string init = "pca", neighbors = "auto";
+    std::string init = "pca", neighbors = "auto", graph;
     int every = 25;
     std::string plot, metrics_json, timings_json;
 };
@@ -239,7 +239,16 @@ void run_cne(CneCli& c) {
     say(o, "CNE (" + c.loss + ") of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");
     CNE cne(opt);
-    CneResult r = cne.fit(X.view());
+    CneResult r;
+    if (c.graph.empty()) {
+        r = cne.fit(X.view());
+    } else {
+        const CsrMatrix<double> g = load_sparse(c.graph);
+        require(g.n_rows == X.rows() && g.n_cols == X.rows(),
+                "--graph: the graph is " + std::to_string(g.n_rows) + " x " + std::to_string(g.n_cols) +
+                    ", the data has " + std::to_string(X.rows()) + " points");
+        r = cne.fit(g, X.view());
+    }
     const auto& t = r.timings;
     say(o, "timings: kNN " + secs(t.knn) + ", graph " + secs(t.graph) + ", init " + secs(t.init) + ", optimize " +
                secs(t.optimize) + "; total " + secs(total.seconds()));
@@ -313,6 +322,8 @@ void register_cne(CLI::App& app) {
     sub->add_flag("--no-early-exaggeration", c->no_early_exaggeration, "No exaggerated first third");
     sub->add_option("--init", c->init, "pca, random or an array file")->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
+    sub->add_option("--graph", c->graph,
+                    "Train on this graph instead of the kNN graph: a scipy.sparse.save_npz file (non-zeros = edges)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->callback([c] { run_cne(*c); });

@@ -1,5 +1,6 @@
 #include "nembed/io/load.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -171,6 +172,75 @@ void save_labels(const std::string& path, const std::vector<std::int64_t>& label
         return write_file_atomic(path, out.data(), out.size());
     }
     throw_io_error(path, "cannot tell the output format from the extension '" + ext + "'; use .npy, .csv or .tsv");
+}
+
+CsrMatrix<double> load_sparse(const std::string& path) {
+    if (detect_format(path) != FileFormat::npz)
+        throw_io_error(path, "is not an .npz archive (expected a sparse matrix from scipy.sparse.save_npz)");
+    const auto members = npz_members(path);
+    auto has = [&](const std::string& m) {
+        return std::find(members.begin(), members.end(), m) != members.end() ||
+               std::find(members.begin(), members.end(), m + ".npy") != members.end();
+    };
+    if (!has("data") || !has("shape") || !(has("indptr") || has("row")))
+        throw_io_error(path, "is not a scipy.sparse.save_npz file (needs data, shape and indices/indptr or row/col)");
+    auto ints = [&](const std::string& m) {
+        const NdArray a = read_npz(path, m);
+        std::vector<std::int64_t> v(a.size());
+        if (!v.empty()) a.copy_to(v.data());
+        return v;
+    };
+    const std::vector<std::int64_t> shape = ints("shape");
+    if (shape.size() != 2 || shape[0] < 0 || shape[1] < 0) throw_io_error(path, "member shape is not (rows, cols)");
+    const NdArray data_a = read_npz(path, "data");
+    if (data_a.ndim() != 1) throw_io_error(path, "member data is not 1-D (block formats are not supported)");
+    std::vector<double> data(data_a.size());
+    if (!data.empty()) data_a.copy_to(data.data());
+    const auto n_rows = static_cast<std::size_t>(shape[0]), n_cols = static_cast<std::size_t>(shape[1]);
+    std::vector<std::int64_t> rows, cols;
+    if (has("row")) {
+        rows = ints("row");
+        cols = ints("col");
+    } else {
+        // CSR (compressed rows) or CSC (compressed columns): the format member is a string; read the pointers
+        // along the compressed axis and expand them.
+        // scipy stores the format as a 0-d array: bytes '|S3' (recent versions) or '<U3' (UTF-32) "csr" / "csc".
+        bool csc = false;
+        if (has("format")) {
+            const auto img = read_npz_image(path, "format");
+            auto holds = [&](const char* f) {
+                const unsigned char u[12] = {static_cast<unsigned char>(f[0]), 0, 0, 0, static_cast<unsigned char>(f[1]),
+                                             0, 0, 0, static_cast<unsigned char>(f[2]), 0, 0, 0};
+                return std::search(img.begin(), img.end(), u, u + 12) != img.end() ||
+                       std::search(img.begin(), img.end(), f, f + 3) != img.end();
+            };
+            csc = holds("csc");
+            if (!csc && !holds("csr")) throw_io_error(path, "holds a sparse format other than csr, csc or coo");
+        }
+        const std::vector<std::int64_t> indptr = ints("indptr"), indices = ints("indices");
+        const std::size_t n_major = csc ? n_cols : n_rows;
+        if (indptr.size() != n_major + 1 || indptr.front() != 0 ||
+            indptr.back() != static_cast<std::int64_t>(indices.size()))
+            throw_io_error(path, "indptr does not match the shape and the number of entries");
+        std::vector<std::int64_t> major(indices.size());
+        for (std::size_t i = 0; i < n_major; ++i) {
+            if (indptr[i + 1] < indptr[i]) throw_io_error(path, "indptr is not non-decreasing");
+            for (std::int64_t p = indptr[i]; p < indptr[i + 1]; ++p) major[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(i);
+        }
+        rows = csc ? indices : major;
+        cols = csc ? major : indices;
+    }
+    if (rows.size() != data.size() || cols.size() != data.size())
+        throw_io_error(path, "the index and data members have different lengths");
+    std::vector<Triplet<double>> t(data.size());
+    for (std::size_t e = 0; e < data.size(); ++e) {
+        if (rows[e] < 0 || cols[e] < 0 || static_cast<std::size_t>(rows[e]) >= n_rows ||
+            static_cast<std::size_t>(cols[e]) >= n_cols)
+            throw_io_error(path, "entry " + std::to_string(e) + " lies outside the shape");
+        if (!std::isfinite(data[e])) throw_io_error(path, "entry " + std::to_string(e) + " is not finite");
+        t[e] = {static_cast<index_t>(rows[e]), static_cast<index_t>(cols[e]), data[e]};
+    }
+    return csr_from_triplets(n_rows, n_cols, std::move(t));
 }
 
 } // namespace nembed

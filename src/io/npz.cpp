@@ -210,7 +210,9 @@ std::vector<std::string> npz_members(const std::string& path) {
     return out;
 }
 
-NdArray read_npz(const std::string& path, const std::string& member) {
+namespace {
+// The member's .npy image, inflated and checked.
+std::vector<unsigned char> member_image(const std::string& path, const std::string& member, std::string& name) {
     Zip z(path);
     const auto& es = z.entries();
     auto list = [&] {
@@ -229,7 +231,20 @@ NdArray read_npz(const std::string& path, const std::string& member) {
             if (e.name == member || strip_npy(e.name) == member) found = &e;
         if (!found) throw_io_error(path, "no member named '" + member + "'; available: " + list());
     }
-    return parse_npy(z.extract(*found), path + ":" + strip_npy(found->name));
+    name = path + ":" + strip_npy(found->name);
+    return z.extract(*found);
+}
+} // namespace
+
+NdArray read_npz(const std::string& path, const std::string& member) {
+    std::string name;
+    auto image = member_image(path, member, name);
+    return parse_npy(std::move(image), name);
+}
+
+std::vector<unsigned char> read_npz_image(const std::string& path, const std::string& member) {
+    std::string name;
+    return member_image(path, member, name);
 }
 
 } // namespace nembed

@@ -10,18 +10,21 @@ foreach(args "umap;${X};-o;${WORK}/u.npy;--min-dist;5;--quiet"
              "cne;${X};-o;${WORK}/c.npy;--loss;contrastive;--quiet"
              "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;-m;0"
              "cne;${X};-o;${WORK}/c.npy;--optimizer;rmsprop"
-             "cne;${X};-o;${WORK}/c.npy;--s;abc")
+             "cne;${X};-o;${WORK}/c.npy;--s;abc"
+             "cne;${X};-o;${WORK}/c.npy;--graph;${D}/cne_graph_ring.npz"
+             "cne;${X};-o;${WORK}/c.npy;--graph;${D}/io_small.npz")
   expect_one_error_line("${args}")
 endforeach()
 # small successful runs (first 4000 points, few epochs)
 foreach(args "umap;${X};-o;${WORK}/u.npy;--n-epochs;20;-j;2;--labels;${D}/fmnist_4000_labels.npy;--timings;${WORK}/u.json;--metrics;${WORK}/um.json;--quiet"
-             "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;--n-epochs;5;--batch-size;4096;-j;2;--timings;${WORK}/c.json;--quiet")
+             "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;--n-epochs;5;--batch-size;4096;-j;2;--timings;${WORK}/c.json;--quiet"
+             "cne;${D}/cne_graph_X.npy;-o;${WORK}/cg.npy;--graph;${D}/cne_graph_ring.npz;-k;4;--n-epochs;20;--batch-size;8;--quiet")
   execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "'${args}' failed:\n${err}")
   endif()
 endforeach()
-foreach(f u.npy u.json um.json c.npy c.json)
+foreach(f u.npy u.json um.json c.npy c.json cg.npy)
   if(NOT EXISTS ${WORK}/${f})
     message(FATAL_ERROR "${f} was not written")
   endif()

@@ -77,3 +77,23 @@ TEST(IoLoad, MemberOfANonArchiveAndDirectories) {
     EXPECT_IO_ERROR(load_matrix<float>(d.file("dir.npy")), "dir.npy", "is a directory");
     EXPECT_THROW(load_matrix<float>(""), InvalidArgument);
 }
+
+// scipy.sparse.save_npz files (tests/data/make_sparse_fixtures.py): CSR (compressed), CSC (stored) and COO with a
+// duplicate entry all load as the same CSR matrix.
+TEST(LoadSparse, CsrCscAndCooFromScipy) {
+    const double want[4][5] = {{0, 1.5, 0, 0, 2}, {0, 0, 0, 0, 0}, {3, 0, 0, -1, 0}, {0, 0, 4.25, 0, 0}};
+    for (const char* f : {"sparse_csr.npz", "sparse_csc.npz", "sparse_coo.npz"}) {
+        const nembed::CsrMatrix<double> m = nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/" + f);
+        ASSERT_EQ(m.n_rows, 4u) << f;
+        ASSERT_EQ(m.n_cols, 5u) << f;
+        EXPECT_EQ(m.nnz(), 5u) << f;
+        for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t j = 0; j < 5; ++j) EXPECT_EQ(m.at(i, static_cast<nembed::index_t>(j)), want[i][j]) << f;
+    }
+}
+
+TEST(LoadSparse, RefusesDenseArraysAndOtherFiles) {
+    EXPECT_THROW(nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/io_small.npz"), nembed::IoError);  // dense
+    EXPECT_THROW(nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy"), nembed::IoError);  // not an archive
+    EXPECT_THROW(nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/no_such_file.npz"), nembed::IoError);
+}

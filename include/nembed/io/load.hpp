@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
 #include "nembed/io/csv.hpp"
 #include "nembed/io/npy.hpp"
 
@@ -44,6 +45,10 @@ std::vector<std::int64_t> load_labels(const std::string& spec);
 
 /// Like load_labels, and also returns the label strings of a text file (names is empty for numeric labels).
 LabelColumn load_labels_named(const std::string& spec);
+
+/// Loads a sparse matrix saved by scipy.sparse.save_npz (CSR, CSC or COO members: data, indices/indptr or row/col,
+/// shape) as CSR with float64 values; duplicates are summed. Errors name the file and the problem.
+CsrMatrix<double> load_sparse(const std::string& path);
 
 /// Saves a matrix (an embedding): ".npy" as float64, ".csv" / ".tsv" / ".txt" as text with the shortest exact
 /// representation of each double. Written to a temporary file and renamed, so it is never half-written.

@@ -18,4 +18,7 @@ std::vector<std::string> npz_members(const std::string& path);
 /// (an error if there are several). A missing name is an IoError that lists the available members.
 NdArray read_npz(const std::string& path, const std::string& member = "");
 
+/// One member's raw .npy image (header and data), for members whose dtype NdArray does not hold (strings).
+std::vector<unsigned char> read_npz_image(const std::string& path, const std::string& member);
+
 } // namespace nembed
