@@ -10,6 +10,10 @@
 
 #include "nembed/loss/contrastive.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace nembed::detail {
 
 // Σ log f over many factors as logs of running products: the reported loss then costs one log per dozens of pairs.
@@ -47,6 +51,59 @@ inline FusedParams fused_params(const ContrastiveLossParams& lp) {
             lp.temperature / lp.base_temperature};
 }
 
+// A point's D coordinates as one value, so that the kernels below are written once: an SSE2 register for D = 2
+// (one packed operation per pair instead of two), an array otherwise. Both do the same IEEE operations per
+// coordinate in the same order, so the results are the same bits.
+template <std::size_t D>
+struct Coords {
+    double c[D];
+    static Coords load(const double* p) {
+        Coords r;
+        for (std::size_t k = 0; k < D; ++k) r.c[k] = p[k];
+        return r;
+    }
+    static Coords zero() { return Coords{}; }
+    void store(double* p) const {
+        for (std::size_t k = 0; k < D; ++k) p[k] = c[k];
+    }
+    friend Coords operator-(const Coords& a, const Coords& b) {
+        Coords r;
+        for (std::size_t k = 0; k < D; ++k) r.c[k] = a.c[k] - b.c[k];
+        return r;
+    }
+    friend Coords operator+(const Coords& a, const Coords& b) {
+        Coords r;
+        for (std::size_t k = 0; k < D; ++k) r.c[k] = a.c[k] + b.c[k];
+        return r;
+    }
+    friend Coords operator*(double s, const Coords& a) {
+        Coords r;
+        for (std::size_t k = 0; k < D; ++k) r.c[k] = s * a.c[k];
+        return r;
+    }
+    double squared_norm() const {  // ((0 + c0²) + c1²) + …
+        double x = 0;
+        for (std::size_t k = 0; k < D; ++k) x += c[k] * c[k];
+        return x;
+    }
+};
+#if defined(__SSE2__)
+template <>
+struct Coords<2> {
+    __m128d v;
+    static Coords load(const double* p) { return {_mm_loadu_pd(p)}; }
+    static Coords zero() { return {_mm_setzero_pd()}; }
+    void store(double* p) const { _mm_storeu_pd(p, v); }
+    friend Coords operator-(const Coords& a, const Coords& b) { return {_mm_sub_pd(a.v, b.v)}; }
+    friend Coords operator+(const Coords& a, const Coords& b) { return {_mm_add_pd(a.v, b.v)}; }
+    friend Coords operator*(double s, const Coords& a) { return {_mm_mul_pd(_mm_set1_pd(s), a.v)}; }
+    double squared_norm() const {  // c0² + c1², as 0 + c0² = c0² exactly
+        const __m128d q = _mm_mul_pd(v, v);
+        return _mm_cvtsd_f64(q) + _mm_cvtsd_f64(_mm_unpackhi_pd(q, q));
+    }
+};
+#endif
+
 // The summed loss of the heads accumulated in `acc` (by the fused kernels or, in acc.sum, the general loss).
 inline double head_loss_total(const ContrastiveLossParams& lp, const HeadLoss& acc) {
     if (lp.mode == ContrastiveMode::infonce || lp.mode == ContrastiveMode::infonce_alt)
@@ -60,25 +117,20 @@ inline double head_loss_total(const ContrastiveLossParams& lp, const HeadLoss& a
 //   umap: e = 1/u; partner: v = e, ∂ℓ/∂d² = e; negative: v = 1 − 1/u = (u − 1)/u, ∂ℓ/∂d² = −1/(u·(u − 1)).
 // A log argument v outside [lo, hi] is clamped and passes no gradient (as torch.clamp).
 // pts: [head, partner, negatives...]; g: (n_others + 1)·D outputs in that order (overwritten); *dlogz: ∂ℓ/∂log Z.
-template <std::size_t D, ContrastiveMode M>
+// N > 0: n_others is N, known at compile time (cne's default m = 5: N = 6), so the loops unroll.
+template <std::size_t D, ContrastiveMode M, std::size_t N>
 inline void fused_binary_head(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_others,
                               double* g, double*, HeadLoss& acc, double* dlogz) {
-    const double* yh = Y + std::size_t(pts[0]) * D;
-    double h[D];
-    for (std::size_t k = 0; k < D; ++k) h[k] = yh[k];
-    double gh[D] = {};
+    using C = Coords<D>;
+    if constexpr (N > 0) n_others = N;
+    const C h = C::load(Y + std::size_t(pts[0]) * D);
+    C gh = C::zero();
     double dz = 0.0, prod = 1.0;  // prod: the product of the clamped log arguments (see FusedParams)
     [[maybe_unused]] const double c = M == ContrastiveMode::neg ? p.spec : p.Zm;
     // t = 0 is the partner (argument e), t >= 1 the negatives (argument 1 − e)
     for (std::size_t t = 0; t < n_others; ++t) {
-        const double* yo = Y + std::size_t(pts[1 + t]) * D;
-        double diff[D];
-        double x = 0;
-        for (std::size_t k = 0; k < D; ++k) {
-            diff[k] = h[k] - yo[k];
-            x += diff[k] * diff[k];
-        }
-        const double u = x + p.eps;
+        const C diff = h - C::load(Y + std::size_t(pts[1 + t]) * D);
+        const double u = diff.squared_norm() + p.eps;
         double v, dx = 0.0;
         if (t == 0) {
             if constexpr (M == ContrastiveMode::umap) {
@@ -106,73 +158,65 @@ inline void fused_binary_head(const FusedParams& p, const double* Y, const std::
             }
         }
         prod *= std::min(p.hi, std::max(p.lo, v));
-        const double c2 = 2.0 * dx;
-        double* go = g + (1 + t) * D;
-        for (std::size_t k = 0; k < D; ++k) {
-            const double gk = c2 * diff[k];
-            gh[k] += gk;
-            go[k] = 0.0 - gk;
-        }
+        const C gk = (2.0 * dx) * diff;
+        gh = gh + gk;
+        (C::zero() - gk).store(g + (1 + t) * D);
     }
-    for (std::size_t k = 0; k < D; ++k) g[k] = gh[k];
+    gh.store(g);
     acc.a.add(prod);
     if constexpr (M == ContrastiveMode::nce) *dlogz = dz;
 }
 
 // infonce (Alt: infonce_alt) for one head, as fused_binary_head. scratch: n_others·(D + 1) doubles.
-template <std::size_t D, bool Alt>
+// With N > 0 the differences and similarities stay in registers instead of `scratch`.
+template <std::size_t D, bool Alt, std::size_t N>
 inline void fused_infonce_head(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_others,
                         double* g, double* scratch, HeadLoss& acc, double*) {
-    const double* yh = Y + std::size_t(pts[0]) * D;
-    double* diff = scratch;
-    double* q = scratch + n_others * D;
+    using C = Coords<D>;
+    if constexpr (N > 0) n_others = N;
+    const C h = C::load(Y + std::size_t(pts[0]) * D);
+    double local[N > 0 ? N * (D + 1) : 1];
+    double* diff = N > 0 ? local : scratch;
+    double* q = diff + n_others * D;
     auto clamped = [&](double v) { return std::min(p.hi, std::max(p.lo, v)); };
     double S = 0;
     for (std::size_t t = 0; t < n_others; ++t) {
-        const double* yo = Y + std::size_t(pts[1 + t]) * D;
-        double x = 0;
-        for (std::size_t k = 0; k < D; ++k) {
-            diff[t * D + k] = yh[k] - yo[k];
-            x += diff[t * D + k] * diff[t * D + k];
-        }
-        q[t] = 1.0 / (p.eps + x);
+        const C dt = h - C::load(Y + std::size_t(pts[1 + t]) * D);
+        dt.store(diff + t * D);
+        q[t] = 1.0 / (p.eps + dt.squared_norm());
         if (!Alt || t >= 1) S += clamped(q[t]);
     }
     acc.a.add(clamped(q[0]));
     acc.b.add(S);
     const double w = p.scale / (p.spec * S);
-    double gh[D] = {};
+    C gh = C::zero();
     for (std::size_t t = 0; t < n_others; ++t) {
         double dq = 0.0;
         if (t == 0 && q[0] >= p.lo && q[0] <= p.hi) dq += -p.scale / q[0];
         if ((!Alt || t >= 1) && q[t] >= p.lo && q[t] <= p.hi) dq += w;
         const double dx = dq != 0.0 ? dq * (-q[t] * q[t]) : 0.0;  // clamped: no gradient, even where q = inf
-        double* go = g + (1 + t) * D;
         if (dx != 0.0) {
-            const double c = 2.0 * dx;
-            for (std::size_t k = 0; k < D; ++k) {
-                const double gk = c * diff[t * D + k];
-                gh[k] += gk;
-                go[k] = 0.0 - gk;
-            }
+            const C gk = (2.0 * dx) * C::load(diff + t * D);
+            gh = gh + gk;
+            (C::zero() - gk).store(g + (1 + t) * D);
         } else {
-            for (std::size_t k = 0; k < D; ++k) go[k] = 0.0;
+            C::zero().store(g + (1 + t) * D);
         }
     }
-    for (std::size_t k = 0; k < D; ++k) g[k] = gh[k];
+    gh.store(g);
 }
 
 using FusedHeadFn = void (*)(const FusedParams&, const double*, const std::uint32_t*, std::size_t, double*, double*,
                              HeadLoss&, double*);
 
-template <std::size_t D>
+template <std::size_t D, std::size_t N>
 FusedHeadFn fused_head_for(ContrastiveMode mode) {
     switch (mode) {
-        case ContrastiveMode::umap: return fused_binary_head<D, ContrastiveMode::umap>;
-        case ContrastiveMode::neg: return fused_binary_head<D, ContrastiveMode::neg>;
-        case ContrastiveMode::nce: return fused_binary_head<D, ContrastiveMode::nce>;
-        case ContrastiveMode::infonce: return fused_infonce_head<D, false>;
-        case ContrastiveMode::infonce_alt: return fused_infonce_head<D, true>;
+        case ContrastiveMode::umap: return fused_binary_head<D, ContrastiveMode::umap, N>;
+        case ContrastiveMode::neg: return fused_binary_head<D, ContrastiveMode::neg, N>;
+        case ContrastiveMode::nce: return fused_binary_head<D, ContrastiveMode::nce, N>;
+        case ContrastiveMode::infonce: return fused_infonce_head<D, false, N>;
+        case ContrastiveMode::infonce_alt: return fused_infonce_head<D, true, N>;
     }
     return nullptr;
 }
@@ -186,8 +230,8 @@ inline FusedHeadFn fused_head(const ContrastiveLossParams& lp, std::size_t d, st
     if (binary && (!(lp.clamp_low > 0) || k * std::abs(std::log10(lp.clamp_low)) > 250 ||
                    k * std::abs(std::log10(std::min(lp.clamp_high, 1e300))) > 250))
         return nullptr;
-    if (d == 2) return fused_head_for<2>(mode);
-    if (d == 3) return fused_head_for<3>(mode);
+    if (d == 2) return n_others == 6 ? fused_head_for<2, 6>(mode) : fused_head_for<2, 0>(mode);
+    if (d == 3) return fused_head_for<3, 0>(mode);
     return nullptr;
 }
 

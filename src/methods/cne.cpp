@@ -158,11 +158,11 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 // targets prefetched: the random accesses then overlap instead of stalling in turn.
 struct PausableShuffle {
     std::vector<std::uint64_t>* a = nullptr;
-    Rng rng;
+    SplitMixStream rng{0, 0};
     std::size_t i = 0;  // swaps left: i - 1 (done when i <= 1)
 
     PausableShuffle() = default;
-    PausableShuffle(std::vector<std::uint64_t>& v, Rng r) : a(&v), rng(r), i(v.size()) {}
+    PausableShuffle(std::vector<std::uint64_t>& v, SplitMixStream r) : a(&v), rng(r), i(v.size()) {}
     void run(std::size_t steps) {
         constexpr std::size_t block = 64;
         std::size_t j[block];
@@ -384,9 +384,10 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         } else {
             // First every negative's slot (drawn from the chunk's stream, its slot entry prefetched), then slot →
             // point: the random reads of `slots` then overlap instead of stalling one after another.
-            Rng rng(o.seed, sampling_stream(SamplingFamily::cne_negatives, static_cast<std::uint64_t>(epoch),
-                                            bi * n_chunks + c));
-            InBatchSampler sampler(rng, two_b);
+            InBatchSampler sampler(o.seed,
+                                   sampling_stream(SamplingFamily::cne_negatives, static_cast<std::uint64_t>(epoch),
+                                                   bi * n_chunks + c),
+                                   two_b);
             for (std::size_t h = h0; h < h1; ++h) {
                 std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
                 pts[0] = sp[h];
@@ -439,9 +440,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         } else if (d == 2) {
             for (std::size_t e = 0; e < n_entries; ++e) {
                 if (e + ahead_acc < n_entries) __builtin_prefetch(a + std::size_t(chunk_pts[e + ahead_acc]) * 2, 1);
-                std::int64_t* ap = a + std::size_t(chunk_pts[e]) * 2;
-                ap[0] += fx.to_fixed(g[2 * e]);
-                ap[1] += fx.to_fixed(g[2 * e + 1]);
+                fx.add_fixed2(a + std::size_t(chunk_pts[e]) * 2, g + 2 * e);
             }
         } else {
             for (std::size_t e = 0; e < n_entries; ++e) {
@@ -468,7 +467,8 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     auto start_shuffle = [&](int epoch) {
         std::copy(edges.begin(), edges.end(), shuffled.begin());
         return PausableShuffle(
-            shuffled, Rng(o.seed, sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), 0)));
+            shuffled,
+            SplitMixStream(o.seed, sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), 0)));
     };
     PausableShuffle next_order = start_shuffle(0);
     next_order.run(n_edges);

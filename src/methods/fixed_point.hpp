@@ -7,6 +7,10 @@
 #include <cmath>
 #include <cstdint>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace nembed::detail {
 
 // Units of 2^-shift. A contribution is capped at ±2^8 first (reached only with eps near 0 and nearly coincident
@@ -32,6 +36,24 @@ struct FixedPoint {
         return std::bit_cast<std::int64_t>(c * scale + magic) - std::bit_cast<std::int64_t>(magic);
     }
     double to_double(std::int64_t v) const { return static_cast<double>(v) * inv_scale; }
+#if defined(__SSE2__)
+    // *p += to_fixed(x[0..1]) for a point's two coordinates in one 128-bit operation (2-D maps, the common case):
+    // the same bits as to_fixed per lane (maxpd/minpd order their operands so that NaN maps to -cap as above).
+    void add_fixed2(std::int64_t* p, const double* x) const {
+        const __m128d magic = _mm_set1_pd(6755399441055744.0);
+        __m128d c = _mm_max_pd(_mm_loadu_pd(x), _mm_set1_pd(-cap));
+        c = _mm_min_pd(c, _mm_set1_pd(cap));
+        const __m128i v = _mm_sub_epi64(_mm_castpd_si128(_mm_add_pd(_mm_mul_pd(c, _mm_set1_pd(scale)), magic)),
+                                        _mm_castpd_si128(magic));
+        __m128i* q = reinterpret_cast<__m128i*>(p);
+        _mm_storeu_si128(q, _mm_add_epi64(_mm_loadu_si128(q), v));
+    }
+#else
+    void add_fixed2(std::int64_t* p, const double* x) const {
+        p[0] += to_fixed(x[0]);
+        p[1] += to_fixed(x[1]);
+    }
+#endif
 };
 
 } // namespace nembed::detail

@@ -2,10 +2,11 @@
 // for batches that take the two-draws-per-word path (two_b − 1 <= 2^16, including the boundary) and the one-draw path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
-#include "nembed/core/random.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 
 using namespace nembed;
@@ -14,8 +15,7 @@ namespace {
 
 // Chi-square statistic of `draws` draws for head h over two_b slots, folded into `bins` equal groups of slots.
 double chi_square(std::size_t two_b, std::size_t h, std::size_t draws, std::size_t bins, std::uint64_t seed) {
-    Rng rng(seed, 1);
-    InBatchSampler s(rng, two_b);
+    InBatchSampler s(seed, 1, two_b);
     std::vector<double> count(bins, 0.0);
     std::vector<double> slots_in_bin(bins, 0.0);
     for (std::size_t v = 0; v < two_b; ++v)
@@ -47,18 +47,59 @@ TEST(NegativeSampling, InBatchDrawsAreUniformOverTheOtherSlots) {
     }
 }
 
-TEST(NegativeSampling, InBatchSamplerIsDeterministicAndUsesHalfWords) {
-    Rng a(3, 9), b(3, 9);
-    InBatchSampler sa(a, 1000), sb(b, 1000);
-    for (int i = 0; i < 1000; ++i) EXPECT_EQ(sa.draw(5), sb.draw(5));
-    // 1000 draws from two_b − 1 = 999 <= 2^16 consume 500 words plus ~1% rejected halves (2^16 mod 999 = 601 of
-    // 2^16 low halves are rejected): the next word of `a` is one of words 500..530, not ~1000.
-    Rng c(3, 9);
-    for (int i = 0; i < 500; ++i) c.next_u32();
-    std::vector<std::uint32_t> next_c;
-    for (int i = 0; i < 30; ++i) next_c.push_back(c.next_u32());
-    const std::uint32_t next_a = a.next_u32();
-    bool found = false;
-    for (auto w : next_c) found = found || w == next_a;
-    EXPECT_TRUE(found) << "the sampler should take two draws from each 32-bit word";
+TEST(NegativeSampling, InBatchSamplerIsDeterministicAndUsesQuarterWords) {
+    InBatchSampler sa(3, 9, 1000), sb(3, 9, 1000), sc(3, 10, 1000);
+    int same_as_other_stream = 0;
+    for (int i = 0; i < 1000; ++i) {
+        const std::size_t a = sa.draw(5);
+        EXPECT_EQ(a, sb.draw(5));
+        same_as_other_stream += a == sc.draw(5);
+    }
+    EXPECT_LT(same_as_other_stream, 20);  // another stream: ~1 in 999 equal by chance
+    // 1000 draws from two_b − 1 = 999 <= 2^16 take four draws per 64-bit word, plus ~1% rejected quarters
+    // (2^16 mod 999 = 601 of 2^16 are rejected): 250 words and a few more.
+    EXPECT_GE(sa.words(), 250u);
+    EXPECT_LE(sa.words(), 265u);
+    // Beyond 2^16 + 1 slots: two draws per word (32-bit halves).
+    InBatchSampler big(3, 9, 200001);
+    for (int i = 0; i < 1000; ++i) big.draw(7);
+    EXPECT_GE(big.words(), 500u);
+    EXPECT_LE(big.words(), 505u);
+}
+
+TEST(NegativeSampling, InBatchSamplerRejectsDegenerateBatches) {
+    EXPECT_THROW(InBatchSampler(1, 1, 1), std::exception);
+    EXPECT_THROW(InBatchSampler(1, 1, 0), std::exception);
+    InBatchSampler two(1, 1, 2);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(two.draw(0), 1u);
+}
+
+TEST(NegativeSampling, SplitMixStreamIsSplitMix64AndBelowIsUniform) {
+    // SplitMix64's reference: seeded with 0, its first output is mix(γ) = 0xe220a8397b1dcdaf.
+    EXPECT_EQ(SplitMixStream::mix(0x9e3779b97f4a7c15ull), 0xe220a8397b1dcdafull);
+    SplitMixStream a(1, 2), b(1, 2), c(2, 1);
+    EXPECT_EQ(a.next(), b.next());
+    EXPECT_NE(a.next(), c.next());
+    // below(n): in range, and uniform (chi-square, 9 degrees of freedom: P(chi² > 35) ≈ 6e-5; fixed seeds).
+    for (std::uint64_t n : {std::uint64_t(1), std::uint64_t(10), std::uint64_t(3000000007ull),
+                            std::uint64_t(0x100000000ull), std::uint64_t(0x500000000ull)}) {
+        SplitMixStream r(7, n);
+        std::vector<double> count(10, 0.0);
+        const int draws = 100000;
+        for (int i = 0; i < draws; ++i) {
+            const std::uint64_t v = r.below(n);
+            ASSERT_LT(v, n);
+            count[static_cast<std::size_t>(n >= 10 ? v / ((n + 9) / 10) : v)] += 1;
+        }
+        if (n < 10) continue;
+        double chi = 0;
+        for (std::size_t k = 0; k < 10; ++k) {
+            // bin k holds the values [k·w, min(n, (k+1)·w)), w = ceil(n / 10)
+            const double w = static_cast<double>((n + 9) / 10);
+            const double lo = static_cast<double>(k) * w, hi = std::min(static_cast<double>(n), lo + w);
+            const double expect = draws * (hi - lo) / static_cast<double>(n);
+            chi += (count[k] - expect) * (count[k] - expect) / expect;
+        }
+        EXPECT_LT(chi, 35.0) << "n = " << n;
+    }
 }

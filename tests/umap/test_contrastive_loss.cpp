@@ -144,14 +144,14 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
     for (auto mode : modes)
         for (std::size_t d : {2u, 3u})
             for (double eps : {1.0, 0.0})
-                for (double scale : {0.05, 1.0, 30.0}) {
+                for (double scale : {0.05, 1.0, 30.0})
+                    for (std::size_t n_others : {6u, 7u}) {  // 6: cne's m = 5, compiled for that count
                     ContrastiveLossParams p;
                     p.mode = mode;
                     p.eps = eps;
                     p.spec = mode == ContrastiveMode::neg ? 0.02 : 1.7;
                     p.log_Z = 0.3;
                     p.nce_m = 6;
-                    const std::size_t n_others = 7;
                     auto fused = detail::fused_head(p, d, n_others);
                     ASSERT_NE(fused, nullptr);
                     Rng rng(++seed);
@@ -171,7 +171,8 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                     double want_dz = 0;
                     const double L = loss_and_gradient(p, d, n_others, Y, want, &want_dz);
                     const std::string what = to_string(mode) + " d=" + std::to_string(d) + " eps=" +
-                                             std::to_string(eps) + " scale=" + std::to_string(scale);
+                                             std::to_string(eps) + " scale=" + std::to_string(scale) +
+                                             " others=" + std::to_string(n_others);
                     EXPECT_NEAR(fused_loss, L, 1e-12 * (1 + std::abs(L))) << what;
                     double gmax = 0;
                     for (double v : want) gmax = std::max(gmax, std::abs(v));

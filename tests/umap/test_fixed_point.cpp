@@ -65,3 +65,23 @@ TEST(FixedPoint, CapsLargeAndNonFiniteValues) {
     EXPECT_EQ(fx.to_fixed(-std::numeric_limits<double>::infinity()), fx.to_fixed(-FixedPoint::cap));
     EXPECT_EQ(fx.to_double(fx.to_fixed(-FixedPoint::cap)), -FixedPoint::cap);
 }
+
+TEST(FixedPoint, PairAdditionEqualsTwoScalarOnes) {
+    // add_fixed2 (one 128-bit operation for a point's two coordinates) must give to_fixed's bits per lane, including
+    // the cap, infinities, NaN (-> -cap), signed zeros and ties at half a unit.
+    const FixedPoint fx(229376.0);
+    std::vector<double> v = {0.0, -0.0, 0.5 * fx.inv_scale, 1.5 * fx.inv_scale, -2.5 * fx.inv_scale, 1e12, -1e12,
+                             FixedPoint::cap, -FixedPoint::cap, std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()};
+    Rng rng(5, 1);
+    for (int i = 0; i < 2000; ++i) v.push_back(rng.normal(0.0, i % 2 ? 1e-6 : 30.0));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const double x[2] = {v[i], v[(i * 7 + 3) % v.size()]};
+        std::int64_t packed[2] = {12345, -678}, scalar[2] = {12345, -678};
+        fx.add_fixed2(packed, x);
+        scalar[0] += fx.to_fixed(x[0]);
+        scalar[1] += fx.to_fixed(x[1]);
+        EXPECT_EQ(packed[0], scalar[0]) << x[0];
+        EXPECT_EQ(packed[1], scalar[1]) << x[1];
+    }
+}

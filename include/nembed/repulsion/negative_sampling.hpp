@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
 
 namespace nembed {
@@ -39,44 +40,90 @@ inline Rng sampling_rng(std::uint64_t seed, SamplingFamily family, std::uint64_t
 /// One uniform draw over [0, n).
 inline std::size_t draw_uniform(Rng& rng, std::size_t n) { return static_cast<std::size_t>(rng.below(n)); }
 
-/// In-batch negatives for many heads from one stream: for the head in slot h of a batch of `two_b` slots, a slot
-/// uniform over the other two_b − 1 ((h + 1 + r) mod two_b, by one conditional subtraction). When two_b − 1 <= 2^16
-/// each 32-bit word of the stream gives two draws (Lemire's multiply-and-reject on 16-bit halves: exactly uniform),
-/// otherwise one.
-class InBatchSampler {
+/// SplitMix64 (Steele, Lea & Flood 2014) in counter mode: its output function applied to key + i·γ, 64 bits per
+/// call (it passes BigCrush). cne's sampling takes ~5 draws of 16 bits per head plus one per edge for the shuffle;
+/// Philox4x32-10 (core/random.hpp) spends ten rounds of multiplies per 128 bits; here one multiply-xorshift hash
+/// gives four draws.
+class SplitMixStream {
 public:
-    InBatchSampler(Rng& rng, std::size_t two_b)
-        : rng_(rng), two_b_(two_b), n_(static_cast<std::uint32_t>(std::min<std::size_t>(two_b - 1, 0xffffffffu))),
-          small_(two_b - 1 <= 65536), threshold_(small_ ? static_cast<std::uint32_t>(65536u % n_) : 0u) {}
-    /// A slot other than h, uniform over the two_b − 1 others.
-    std::size_t draw(std::size_t h) {
-        const std::size_t v = h + 1 + (small_ ? below16() : static_cast<std::size_t>(rng_.below(two_b_ - 1)));
-        return v >= two_b_ ? v - two_b_ : v;
+    SplitMixStream(std::uint64_t seed, std::uint64_t stream) : state_(mix(mix(seed) + stream)) {}
+    std::uint64_t next() { return mix(state_ += 0x9e3779b97f4a7c15ull); }
+    /// Uniform over [0, n), n >= 1: Lemire's multiply-and-reject on 32-bit halves of the outputs while n <= 2^32.
+    std::uint64_t below(std::uint64_t n) {
+        if (n <= 0x100000000ull) {
+            for (;;) {
+                if (!half_left_) {
+                    half_ = next();
+                    half_left_ = true;
+                } else {
+                    half_ >>= 32;
+                    half_left_ = false;
+                }
+                const std::uint64_t m = (half_ & 0xffffffffull) * n;  // < 2^64
+                const std::uint64_t low = m & 0xffffffffull;  // reject low < 2^32 mod n (only possible if low < n)
+                if (low >= n || low >= 0x100000000ull % n) return m >> 32;
+            }
+        }
+        const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+        std::uint64_t r;
+        do { r = next(); } while (r >= limit);
+        return r % n;
+    }
+    static std::uint64_t mix(std::uint64_t z) {
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
     }
 
 private:
-    std::size_t below16() {
+    std::uint64_t state_;
+    std::uint64_t half_ = 0;  // the output whose upper half is still to be used (half_left_)
+    bool half_left_ = false;
+};
+
+/// In-batch negatives for many heads from one stream: for the head in slot h of a batch of `two_b` slots, a slot
+/// uniform over the other two_b − 1 ((h + 1 + r) mod two_b, by one conditional subtraction). When two_b − 1 <= 2^16
+/// each 64-bit word of the stream gives four draws (Lemire's multiply-and-reject on 16-bit quarters: exactly
+/// uniform), otherwise two (on 32-bit halves).
+class InBatchSampler {
+public:
+    /// Draws from the stream (seed, stream) — see sampling_stream for the stream ids.
+    InBatchSampler(std::uint64_t seed, std::uint64_t stream, std::size_t two_b)
+        : rng_(seed, stream), two_b_(two_b), n_(static_cast<std::uint64_t>(two_b - 1)),
+          bits_(two_b - 1 <= 65536 ? 16 : 32), mask_((std::uint64_t(1) << bits_) - 1),
+          threshold_(((mask_ + 1) % n_)) {
+        require_lazy(two_b >= 2 && two_b - 1 <= 0xffffffffull,
+                     [] { return std::string("InBatchSampler: a batch needs 2 to 2^32 slots"); });
+    }
+    /// A slot other than h, uniform over the two_b − 1 others.
+    std::size_t draw(std::size_t h) {
         for (;;) {
-            std::uint32_t r;
-            if (half_) {
-                r = word_ >> 16;
-                half_ = false;
-            } else {
-                word_ = rng_.next_u32();
-                r = word_ & 0xffffu;
-                half_ = true;
+            if (left_ == 0) {
+                word_ = rng_.next();
+                ++words_;
+                left_ = 64 / bits_;
             }
-            const std::uint32_t m = r * n_;  // < 2^32 since r < 2^16 and n <= 2^16
-            if ((m & 0xffffu) >= threshold_) return m >> 16;
+            const std::uint64_t m = (word_ & mask_) * n_;  // < 2^(2·bits): r < 2^bits, n <= 2^bits
+            word_ >>= bits_;
+            --left_;
+            if ((m & mask_) >= threshold_) {
+                const std::size_t v = h + 1 + static_cast<std::size_t>(m >> bits_);
+                return v >= two_b_ ? v - two_b_ : v;
+            }
         }
     }
-    Rng& rng_;
+    /// Words taken from the stream so far (tests).
+    std::uint64_t words() const { return words_; }
+
+private:
+    SplitMixStream rng_;
     std::size_t two_b_;
-    std::uint32_t n_;
-    bool small_;
-    std::uint32_t threshold_;  // 2^16 mod n: low halves below it are rejected
-    std::uint32_t word_ = 0;
-    bool half_ = false;
+    std::uint64_t n_;
+    unsigned bits_;
+    std::uint64_t mask_;
+    std::uint64_t threshold_;  // 2^bits mod n: low parts below it are rejected
+    std::uint64_t word_ = 0, words_ = 0;
+    unsigned left_ = 0;
 };
 
 } // namespace nembed
