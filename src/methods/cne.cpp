@@ -429,7 +429,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         // The chunk's contributions into the worker's accumulator: independent random additions in one tight loop
         // (interleaved with the kernels they would wait on each other).
         const double* g = sc.g.data();
-        constexpr std::size_t ahead_acc = 16;
+        constexpr std::size_t ahead_acc = 48;
         if (shared_acc) {
             for (std::size_t e = 0; e < n_entries; ++e) {
                 std::int64_t* ap = a + std::size_t(chunk_pts[e]) * d;

@@ -77,10 +77,10 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs& a, bo
             const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
             const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
             if (n_neg > 0) {
-                Rng rng = sampling_rng(a.seed, a.family, static_cast<std::uint64_t>(a.epoch),
-                                       static_cast<std::uint64_t>(p));
+                SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
+                                                           static_cast<std::uint64_t>(p)));
                 for (long t = 0; t < n_neg; ++t) {
-                    const std::size_t kk = draw_uniform(rng, n_tail);
+                    const auto kk = static_cast<std::size_t>(rng.below(n_tail));
                     if (a.self_graph && kk == i) continue;  // umap-learn skips a draw of the head itself
                     out.push_back(static_cast<std::uint32_t>(kk));
                 }

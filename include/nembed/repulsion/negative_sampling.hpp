@@ -1,10 +1,12 @@
 #pragma once
 /// @file negative_sampling.hpp
 /// The negative-sampling repulsion estimator's random draws. Every draw comes from a counter-based generator whose
-/// stream is a function of (family, epoch, item) only — item = an edge for UMAP, a head slot of a batch for cne —
-/// so the negatives of an edge in an epoch are the same whichever thread processes it and however many threads run.
+/// stream is a function of (seed, family, epoch, item) only — item = an edge for UMAP, a fixed chunk of a batch's
+/// heads for cne — so the negatives of an edge in an epoch are the same whichever thread processes it and however
+/// many threads run.
 ///
-///  - uniform: over all n points (umap-learn; a draw equal to the head is skipped by the caller, as umap-learn does);
+///  - uniform: over all n points, SplitMixStream::below (umap-learn; a draw equal to the head is skipped by the
+///    caller, as umap-learn does);
 ///  - in-batch: over the 2b slots of a batch (b heads, then their b partners) other than the head's own slot,
 ///    uniform with replacement (cne; the partner can be drawn).
 #include <cstddef>
@@ -36,9 +38,6 @@ inline std::uint64_t sampling_stream(SamplingFamily family, std::uint64_t epoch,
 inline Rng sampling_rng(std::uint64_t seed, SamplingFamily family, std::uint64_t epoch, std::uint64_t item) {
     return Rng(seed, sampling_stream(family, epoch, item));
 }
-
-/// One uniform draw over [0, n).
-inline std::size_t draw_uniform(Rng& rng, std::size_t n) { return static_cast<std::size_t>(rng.below(n)); }
 
 /// SplitMix64 (Steele, Lea & Flood 2014) in counter mode: its output function applied to key + i·γ, 64 bits per
 /// call (it passes BigCrush). cne's sampling takes ~5 draws of 16 bits per head plus one per edge for the shuffle;
