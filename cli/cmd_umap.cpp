@@ -234,7 +234,7 @@ void run_cne(CneCli& c) {
     require(c.every >= 1, "--progress-every must be >= 1");
     EpochPrinter printer{o, c.loss, c.every, nullptr, {}, 0.0};
     opt.progress = [&printer](int e, int n, double loss, double el) { printer(e, n, loss, el); };
-    validate(opt, X.rows());
+    validate(opt, X.rows(), c.graph.empty());
 
     say(o, "CNE (" + c.loss + ") of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");

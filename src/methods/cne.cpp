@@ -31,10 +31,10 @@ CneOptimizer parse_cne_optimizer(const std::string& name) {
 }
 std::string to_string(CneOptimizer o) { return o == CneOptimizer::sgd ? "sgd" : "adam"; }
 
-void validate(const CneOptions& o, std::size_t n) {
+void validate(const CneOptions& o, std::size_t n, bool knn_graph) {
     require(o.k >= 1, "k must be >= 1");
-    require(n == 0 || o.k < n, "k (" + std::to_string(o.k) + ") must be smaller than the number of points (" +
-                                   std::to_string(n) + ")");
+    require(n == 0 || !knn_graph || o.k < n,
+            "k (" + std::to_string(o.k) + ") must be smaller than the number of points (" + std::to_string(n) + ")");
     require(o.n_components >= 1, "embd_dim / n_components must be >= 1");
     require(!o.s || std::isfinite(*o.s), "s must be finite");
     require(!o.Z_bar || (std::isfinite(*o.Z_bar) && *o.Z_bar > 0), "Z_bar must be positive");
@@ -263,7 +263,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     const std::size_t n = graph_in.n_rows;
     graph_in.validate("CNE graph");
     require(graph_in.n_rows == graph_in.n_cols, "CNE graph must be square");
-    validate(o, n);
+    validate(o, n, false);
     require(n >= 2, "CNE needs at least 2 points");
     const int n_threads = resolve_threads(o.n_jobs);
     const std::size_t d = o.n_components;

@@ -18,7 +18,7 @@ endforeach()
 # small successful runs (first 4000 points, few epochs)
 foreach(args "umap;${X};-o;${WORK}/u.npy;--n-epochs;20;-j;2;--labels;${D}/fmnist_4000_labels.npy;--timings;${WORK}/u.json;--metrics;${WORK}/um.json;--quiet"
              "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;--n-epochs;5;--batch-size;4096;-j;2;--timings;${WORK}/c.json;--quiet"
-             "cne;${D}/cne_graph_X.npy;-o;${WORK}/cg.npy;--graph;${D}/cne_graph_ring.npz;-k;4;--n-epochs;20;--batch-size;8;--quiet")
+             "cne;${D}/cne_graph_X.npy;-o;${WORK}/cg.npy;--graph;${D}/cne_graph_ring.npz;--n-epochs;20;--batch-size;8;--quiet")
   execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "'${args}' failed:\n${err}")

@@ -94,8 +94,9 @@ struct CneOptions {
     bool verbose = false;
 };
 
-/// Throws InvalidArgument for any bad option (n_points: data size, 0 when unknown).
-void validate(const CneOptions& options, std::size_t n_points = 0);
+/// Throws InvalidArgument for any bad option (n_points: data size, 0 when unknown; knn_graph = false: the graph is
+/// given, so k is not checked against n_points).
+void validate(const CneOptions& options, std::size_t n_points = 0, bool knn_graph = true);
 
 /// The resolved spectrum of a run: ξ (neg) or ρ (infonce), the early-exaggeration value and its epochs.
 struct CneSpectrum {
