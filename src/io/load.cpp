@@ -209,8 +209,8 @@ CsrMatrix<double> load_sparse(const std::string& path) {
         if (has("format")) {
             const auto img = read_npz_image(path, "format");
             auto holds = [&](const char* f) {
-                const unsigned char u[12] = {static_cast<unsigned char>(f[0]), 0, 0, 0, static_cast<unsigned char>(f[1]),
-                                             0, 0, 0, static_cast<unsigned char>(f[2]), 0, 0, 0};
+                const auto c = [&](int k) { return static_cast<unsigned char>(f[k]); };
+                const unsigned char u[12] = {c(0), 0, 0, 0, c(1), 0, 0, 0, c(2), 0, 0, 0};
                 return std::search(img.begin(), img.end(), u, u + 12) != img.end() ||
                        std::search(img.begin(), img.end(), f, f + 3) != img.end();
             };
@@ -225,7 +225,8 @@ CsrMatrix<double> load_sparse(const std::string& path) {
         std::vector<std::int64_t> major(indices.size());
         for (std::size_t i = 0; i < n_major; ++i) {
             if (indptr[i + 1] < indptr[i]) throw_io_error(path, "indptr is not non-decreasing");
-            for (std::int64_t p = indptr[i]; p < indptr[i + 1]; ++p) major[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(i);
+            for (std::int64_t p = indptr[i]; p < indptr[i + 1]; ++p)
+                major[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(i);
         }
         rows = csc ? indices : major;
         cols = csc ? major : indices;

@@ -94,6 +94,7 @@ TEST(LoadSparse, CsrCscAndCooFromScipy) {
 
 TEST(LoadSparse, RefusesDenseArraysAndOtherFiles) {
     EXPECT_THROW(nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/io_small.npz"), nembed::IoError);  // dense
-    EXPECT_THROW(nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy"), nembed::IoError);  // not an archive
+    // not an archive
+    EXPECT_THROW(nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy"), nembed::IoError);
     EXPECT_THROW(nembed::load_sparse(std::string(NEMBED_TEST_DATA_DIR) + "/no_such_file.npz"), nembed::IoError);
 }
