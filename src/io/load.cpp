@@ -202,9 +202,8 @@ CsrMatrix<double> load_sparse(const std::string& path) {
         rows = ints("row");
         cols = ints("col");
     } else {
-        // CSR (compressed rows) or CSC (compressed columns): the format member is a string; read the pointers
-        // along the compressed axis and expand them.
-        // scipy stores the format as a 0-d array: bytes '|S3' (recent versions) or '<U3' (UTF-32) "csr" / "csc".
+        // CSR or CSC: the pointers along the compressed axis are expanded to one index per entry. scipy stores the
+        // format as a 0-d string array, bytes '|S3' (recent versions) or UTF-32 '<U3': "csr" / "csc".
         bool csc = false;
         if (has("format")) {
             const auto img = read_npz_image(path, "format");
