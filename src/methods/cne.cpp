@@ -121,10 +121,10 @@ CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn) {
 }
 
 namespace {
-using detail::FusedHeadFn;
+using detail::FusedChunkFn;
 using detail::FusedParams;
 using detail::HeadLoss;
-using detail::fused_head;
+using detail::fused_chunk;
 
 Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n, int n_threads) {
     if (o.init == CneInit::user) return o.initial_embedding;
@@ -229,7 +229,7 @@ NEMBED_CNE_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t 
 
 // One worker's scratch (reused across batches: the loop must not allocate).
 struct ChunkScratch {
-    std::vector<double> kernel, g;
+    std::vector<double> kernel, g;  // kernel: the fused kernels' scratch
     std::vector<const double*> others;
     std::vector<double*> gout;
     std::vector<std::uint32_t> pts;  // per head of the chunk: its m + 2 points
@@ -347,7 +347,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     std::vector<std::vector<std::int64_t>> acc(n_acc, std::vector<std::int64_t>(n * d, 0));
     std::vector<double> chunk_loss(n_chunks), head_dlogz(o.loss_mode == ContrastiveMode::nce ? B : 0);
     std::vector<ChunkScratch> scratch(n_workers);
-    const FusedHeadFn fused = fused_head(lp, d, m + 1);
+    const FusedChunkFn fused = fused_chunk(lp, d, m + 1);
     // SGD without momentum and weight decay is p ← p − lr·g: applied per point right after its gradient is complete
     // (the same arithmetic as Sgd::step). Otherwise the optimizer steps over the dense gradient G afterwards.
     const bool fused_sgd = o.optimizer == CneOptimizer::sgd && o.momentum == 0.0 && o.weight_decay == 0.0;
@@ -365,9 +365,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         const std::size_t h0 = c * per_chunk, h1 = std::min(B, h0 + per_chunk);
         const FusedParams fp = detail::fused_params(lp);
         sc.pts.resize((h1 - h0) * per_head);
-        if (fused) {
-            sc.kernel.resize((m + 1) * (d + 1));
-        } else {
+        if (!fused) {
             sc.others.resize(m + 1);
             sc.gout.resize(m + 1);
         }
@@ -406,16 +404,18 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         HeadLoss acc_loss;
         const std::size_t n_entries = (h1 - h0) * per_head;
         sc.g.resize(n_entries * d);
-        constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
-        for (std::size_t h = h0; h < h1; ++h) {
-            const std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
-            double* g = sc.g.data() + (h - h0) * per_head * d;
-            if (h + ahead < h1 && !full_batch)
-                for (std::size_t t2 = 0; t2 < per_head; ++t2) __builtin_prefetch(Y.row(pts[ahead * per_head + t2]));
-            double dz = 0;
-            if (fused) {
-                fused(fp, Y.data(), pts, m + 1, g, sc.kernel.data(), acc_loss, &dz);
-            } else {
+        if (fused) {
+            fused(fp, Y.data(), chunk_pts, h1 - h0, m + 1, sc.g.data(), head_dlogz.empty() ? nullptr : head_dlogz.data() + h0,
+                  acc_loss, sc.kernel);
+        } else {
+            constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
+            for (std::size_t h = h0; h < h1; ++h) {
+                const std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+                double* g = sc.g.data() + (h - h0) * per_head * d;
+                if (h + ahead < h1 && !full_batch)
+                    for (std::size_t t2 = 0; t2 < per_head; ++t2)
+                        __builtin_prefetch(Y.row(pts[ahead * per_head + t2]));
+                double dz = 0;
                 std::fill(g, g + per_head * d, 0.0);
                 for (std::size_t t2 = 0; t2 <= m; ++t2) {
                     sc.others[t2] = Y.row(pts[1 + t2]);
@@ -423,8 +423,8 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                 }
                 acc_loss.sum +=
                     contrastive_head_loss(lp, d, Y.row(pts[0]), sc.others.data(), m + 1, g, sc.gout.data(), &dz);
+                if (!head_dlogz.empty()) head_dlogz[h] = dz;
             }
-            if (!head_dlogz.empty()) head_dlogz[h] = dz;
         }
         // The chunk's contributions into the worker's accumulator: independent random additions in one tight loop
         // (interleaved with the kernels they would wait on each other).

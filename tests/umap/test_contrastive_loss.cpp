@@ -134,9 +134,11 @@ TEST(ContrastiveLoss, Validation) {
     EXPECT_EQ(parse_contrastive_mode("neg_sample"), ContrastiveMode::neg);
 }
 
-// The fused Euclidean kernels of the CNE batch step (src/loss/contrastive_fused.hpp) against contrastive_head_loss:
-// gradients to 1e-12 (relative to the largest entry), the loss to 1e-12, d/dlog Z for nce; at spreads where clamps
-// bite (far partners, coincident points) and where they do not.
+// The fused Euclidean kernels of the CNE batch step (src/loss/contrastive_fused.cpp) against contrastive_head_loss
+// head by head: gradients to 1e-10 (relative to the head's largest entry: with eps = 0 a head's points may nearly
+// coincide, where the two forms round apart), the loss to 1e-12, d/dlog Z for nce; at spreads
+// where clamps bite (far partners, coincident points) and where they do not; for chunks of 1 to 70 heads (partial
+// vector lanes and more than one block of heads) and 6 (compiled for cne's m = 5) or 7 others.
 TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
     const ContrastiveMode modes[] = {ContrastiveMode::umap, ContrastiveMode::neg, ContrastiveMode::nce,
                                      ContrastiveMode::infonce, ContrastiveMode::infonce_alt};
@@ -145,41 +147,53 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
         for (std::size_t d : {2u, 3u})
             for (double eps : {1.0, 0.0})
                 for (double scale : {0.05, 1.0, 30.0})
-                    for (std::size_t n_others : {6u, 7u}) {  // 6: cne's m = 5, compiled for that count
-                    ContrastiveLossParams p;
-                    p.mode = mode;
-                    p.eps = eps;
-                    p.spec = mode == ContrastiveMode::neg ? 0.02 : 1.7;
-                    p.log_Z = 0.3;
-                    p.nce_m = 6;
-                    auto fused = detail::fused_head(p, d, n_others);
-                    ASSERT_NE(fused, nullptr);
-                    Rng rng(++seed);
-                    std::vector<double> Y((n_others + 1) * d);
-                    for (double& v : Y) v = rng.normal() * scale;
-                    // a coincident negative: d² = 0 (eps = 0 puts its log argument at the clamp)
-                    for (std::size_t k = 0; k < d; ++k) Y[n_others * d + k] = Y[k];
-                    std::vector<std::uint32_t> pts(n_others + 1);
-                    for (std::uint32_t t = 0; t <= n_others; ++t) pts[t] = t;
-                    std::vector<double> g((n_others + 1) * d, 7.0), scratch(n_others * (d + 1));
-                    detail::HeadLoss acc;
-                    double dz = 0;
-                    fused(detail::fused_params(p), Y.data(), pts.data(), n_others, g.data(), scratch.data(), acc, &dz);
-                    const double fused_loss = detail::head_loss_total(p, acc);
+                    for (std::size_t n_others : {6u, 7u})
+                        for (std::size_t n_heads : {1u, 5u, 70u}) {
+                            ContrastiveLossParams p;
+                            p.mode = mode;
+                            p.eps = eps;
+                            p.spec = mode == ContrastiveMode::neg ? 0.02 : 1.7;
+                            p.log_Z = 0.3;
+                            p.nce_m = 6;
+                            auto fused = detail::fused_chunk(p, d, n_others);
+                            ASSERT_NE(fused, nullptr);
+                            Rng rng(++seed);
+                            // n_points points; each head's [head, others...] drawn among them, with a coincident
+                            // negative (d² = 0: eps = 0 puts its log argument at the clamp) for every third head
+                            const std::size_t n_points = 40, per_head = n_others + 1;
+                            std::vector<double> Y(n_points * d);
+                            for (double& v : Y) v = rng.normal() * scale;
+                            std::vector<std::uint32_t> pts(n_heads * per_head);
+                            for (std::size_t h = 0; h < n_heads; ++h)
+                                for (std::size_t t = 0; t < per_head; ++t)
+                                    pts[h * per_head + t] = static_cast<std::uint32_t>(rng.below(n_points));
+                            for (std::size_t h = 0; h < n_heads; h += 3) pts[h * per_head + n_others] = pts[h * per_head];
+                            std::vector<double> g(n_heads * per_head * d, 7.0), dz(n_heads, 7.0), scratch;
+                            detail::HeadLoss acc;
+                            fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, g.data(),
+                                  dz.data(), acc, scratch);
+                            const double fused_loss = detail::head_loss_total(p, acc);
 
-                    std::vector<double> want;
-                    double want_dz = 0;
-                    const double L = loss_and_gradient(p, d, n_others, Y, want, &want_dz);
-                    const std::string what = to_string(mode) + " d=" + std::to_string(d) + " eps=" +
-                                             std::to_string(eps) + " scale=" + std::to_string(scale) +
-                                             " others=" + std::to_string(n_others);
-                    EXPECT_NEAR(fused_loss, L, 1e-12 * (1 + std::abs(L))) << what;
-                    double gmax = 0;
-                    for (double v : want) gmax = std::max(gmax, std::abs(v));
-                    for (std::size_t i = 0; i < g.size(); ++i)
-                        EXPECT_NEAR(g[i], want[i], 1e-12 * (1 + gmax)) << what << " entry " << i;
-                    if (mode == ContrastiveMode::nce) {
-                        EXPECT_NEAR(dz, want_dz, 1e-12 * (1 + std::abs(want_dz))) << what;
-                    }
-                }
+                            const std::string what = to_string(mode) + " d=" + std::to_string(d) + " eps=" +
+                                                     std::to_string(eps) + " scale=" + std::to_string(scale) +
+                                                     " others=" + std::to_string(n_others) +
+                                                     " heads=" + std::to_string(n_heads);
+                            double L = 0;
+                            for (std::size_t h = 0; h < n_heads; ++h) {
+                                std::vector<double> x(per_head * d), want;
+                                for (std::size_t t = 0; t < per_head; ++t)
+                                    for (std::size_t k = 0; k < d; ++k) x[t * d + k] = Y[pts[h * per_head + t] * d + k];
+                                double want_dz = 0;
+                                L += loss_and_gradient(p, d, n_others, x, want, &want_dz);
+                                double gmax = 0;
+                                for (double v : want) gmax = std::max(gmax, std::abs(v));
+                                for (std::size_t i = 0; i < want.size(); ++i)
+                                    ASSERT_NEAR(g[h * per_head * d + i], want[i], 1e-10 * (1 + gmax))
+                                        << what << " head " << h << " entry " << i;
+                                if (mode == ContrastiveMode::nce) {
+                                    EXPECT_NEAR(dz[h], want_dz, 1e-10 * (1 + std::abs(want_dz))) << what;
+                                }
+                            }
+                            EXPECT_NEAR(fused_loss, L, 1e-12 * (1 + std::abs(L))) << what;
+                        }
 }
