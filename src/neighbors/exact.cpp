@@ -1,6 +1,7 @@
 #include "nembed/neighbors/exact.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -77,41 +78,84 @@ struct Scan {
     const Panels* ref = nullptr;
     const float* q = nullptr;
     std::size_t row0 = 0, rows = 0;  // global index of the block's first row, rows in use
-    bool self = false;
     std::size_t n_cand = 0;
-    std::vector<std::vector<Cand>>* heaps = nullptr;
+    Cand* heaps = nullptr;  // row r's heap at heaps + r * n_cand, sizes[r] entries
+    std::uint32_t* sizes = nullptr;
     float* th = nullptr;
 };
 
-// Offers the keys of one row of a tile whose bit is set in `hits` (columns j0 + bit) to the row's heap, in
-// increasing column order, so ties keep the smaller index whatever kernel produced the keys. A key may no longer
-// beat the threshold by the time it is reached (an earlier column of the tile lowered it).
+// Keeps the n_cand smallest candidates of a row by (key, index) in a max-heap of `size` entries: a total order, so
+// the kept set does not depend on the order the candidates arrive in (the symmetric self-search offers them in a
+// schedule-dependent order). th: the worst kept key once the heap is full (+inf before); the kernels pass keys <= th,
+// the rest is decided here.
+inline void offer(Cand* heap, std::uint32_t& size, float& th, std::size_t n_cand, float key, index_t j) {
+    if (size < n_cand) {
+        heap[size++] = Cand(key, j);
+        std::push_heap(heap, heap + size);
+        if (size == n_cand) th = heap[0].first;
+    } else if (Cand(key, j) < heap[0]) {
+        std::pop_heap(heap, heap + size);
+        heap[size - 1] = Cand(key, j);
+        std::push_heap(heap, heap + size);
+        th = heap[0].first;
+    }
+}
+
+// Offers the keys of one row of a tile whose bit is set in `hits` (columns j0 + bit) to the row's heap.
 [[gnu::noinline]] void offer_row(const Scan& s, const float* keys, std::uint64_t hits, std::size_t r, std::size_t j0) {
-    auto& heap = (*s.heaps)[r];
-    float& th = s.th[r];
+    Cand* heap = s.heaps + r * s.n_cand;
     for (; hits != 0; hits &= hits - 1) {
         const auto c = static_cast<std::size_t>(std::countr_zero(hits));
-        const float key = keys[c];
-        if (!(key < th)) continue;
         const std::size_t j = j0 + c;
-        if (s.self && j == s.row0 + r) continue;  // the point itself, by index (duplicates stay)
-        const index_t jj = static_cast<index_t>(j);
-        if (heap.size() < s.n_cand) {
-            heap.emplace_back(key, jj);
-            std::push_heap(heap.begin(), heap.end());
-            if (heap.size() == s.n_cand) th = heap.front().first;
-        } else {
-            std::pop_heap(heap.begin(), heap.end());
-            heap.back() = Cand(key, jj);
-            std::push_heap(heap.begin(), heap.end());
-            th = heap.front().first;
-        }
+        if (j >= s.ref->n) continue;  // padding
+        offer(heap, s.sizes[r], s.th[r], s.n_cand, keys[c], static_cast<index_t>(j));
+    }
+}
+
+// The symmetric self-search (Euclidean, cosine, inner product: symmetric keys). Rows are cut in blocks of kQueryBlock;
+// a pair of blocks (I, J) computes each key once, |x_j|^2 - 2 x_i.x_j + |x_i|^2 (or -x_i.x_j), and offers it to the
+// rows of I and, transposed, of J: half the work of a scan of every row against every reference. The pairs run in
+// rounds in which each block appears at most once (a round-robin tournament), so a round's tasks touch disjoint
+// heaps; with the total order of `offer`, every row keeps the same candidates for any schedule and thread count.
+struct SelfScan {
+    const Panels* ref = nullptr;
+    const float* q = nullptr;   // every block's rows packed as Scan::q: block I at q + I * dim * kQStride
+    const float* qn = nullptr;  // per block, kQStride values: the row's key constant (|x|^2 or 0), +inf on padding
+    float* th = nullptr;        // per block, kQStride thresholds (-inf on padding: never offered to)
+    Cand* heaps = nullptr;      // per block, kQStride heaps of n_cand entries (flat: a pair's heaps stay close)
+    std::uint32_t* sizes = nullptr;  // per block, kQStride heap sizes
+    std::size_t n_cand = 0;
+};
+
+// Offers one row i's keys of a pair tile to the heaps of the columns whose bit is set (j0 + bit), as candidate i.
+[[gnu::noinline]] void offer_columns(const SelfScan& s, const float* keys, std::uint64_t hits, std::size_t i,
+                                     std::size_t j0) {
+    const std::size_t n = s.ref->n;
+    if (i >= n) return;  // a padding row
+    for (; hits != 0; hits &= hits - 1) {
+        const auto c = static_cast<std::size_t>(std::countr_zero(hits));
+        const std::size_t j = j0 + c, at = j / kQueryBlock * kQStride + j % kQueryBlock;
+        offer(s.heaps + at * s.n_cand, s.sizes[at], s.th[at], s.n_cand, keys[c], static_cast<index_t>(i));
+    }
+}
+
+// Offers row i's keys of a tile (columns j0 + bit) to its own heap; diag: the tile's columns are i's own block.
+[[gnu::noinline]] void offer_self_row(const SelfScan& s, const float* keys, std::uint64_t hits, std::size_t i,
+                                      std::size_t j0, bool diag) {
+    const std::size_t n = s.ref->n;
+    const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
+    Cand* heap = s.heaps + at * s.n_cand;
+    for (; hits != 0; hits &= hits - 1) {
+        const auto c = static_cast<std::size_t>(std::countr_zero(hits));
+        const std::size_t j = j0 + c;
+        if (j >= n || (diag && j == i)) continue;  // padding; the point itself (duplicates stay)
+        offer(heap, s.sizes[at], s.th[at], s.n_cand, keys[c], static_cast<index_t>(j));
     }
 }
 
 // The tile kernel (src/neighbors/exact_tile.inc) is compiled once per instruction set, each copy in its own
 // namespace with that set's vector type and operations: V, L lanes, NV vectors per row, R rows per tile, load,
-// set1, fmadd (acc + a * b), lt_mask (bit l set where a[l] < t[l]).
+// set1, fmadd (acc + a * b), add, le_mask (bit l set where a[l] <= t[l]).
 #if NEMBED_EXACT_X86
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
@@ -121,7 +165,8 @@ constexpr int L = 16, NV = 2, R = 8;  // 16 zmm accumulators next to the 2 loade
 inline V load(const float* p) { return _mm512_loadu_ps(p); }
 inline V set1(float x) { return _mm512_set1_ps(x); }
 inline V fmadd(V acc, V a, V b) { return _mm512_fmadd_ps(a, b, acc); }
-inline unsigned lt_mask(V a, V t) { return _mm512_cmp_ps_mask(a, t, _CMP_LT_OQ); }
+inline V add(V a, V b) { return _mm512_add_ps(a, b); }
+inline unsigned le_mask(V a, V t) { return _mm512_cmp_ps_mask(a, t, _CMP_LE_OQ); }
 #include "exact_tile.inc"
 } // namespace isa_avx512
 #pragma GCC pop_options
@@ -134,7 +179,8 @@ constexpr int L = 8, NV = 2, R = 6;  // 12 of the 16 ymm registers
 inline V load(const float* p) { return _mm256_loadu_ps(p); }
 inline V set1(float x) { return _mm256_set1_ps(x); }
 inline V fmadd(V acc, V a, V b) { return _mm256_fmadd_ps(a, b, acc); }
-inline unsigned lt_mask(V a, V t) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_LT_OQ))); }
+inline V add(V a, V b) { return _mm256_add_ps(a, b); }
+inline unsigned le_mask(V a, V t) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_LE_OQ))); }
 #include "exact_tile.inc"
 } // namespace isa_avx2
 #pragma GCC pop_options
@@ -145,7 +191,8 @@ constexpr int L = 4, NV = 2, R = 4;
 inline V load(const float* p) { return _mm_loadu_ps(p); }
 inline V set1(float x) { return _mm_set1_ps(x); }
 inline V fmadd(V acc, V a, V b) { return _mm_add_ps(acc, _mm_mul_ps(a, b)); }
-inline unsigned lt_mask(V a, V t) { return static_cast<unsigned>(_mm_movemask_ps(_mm_cmplt_ps(a, t))); }
+inline V add(V a, V b) { return _mm_add_ps(a, b); }
+inline unsigned le_mask(V a, V t) { return static_cast<unsigned>(_mm_movemask_ps(_mm_cmple_ps(a, t))); }
 #include "exact_tile.inc"
 } // namespace isa_generic
 #else
@@ -155,26 +202,48 @@ constexpr int L = 1, NV = 8, R = 4;
 inline V load(const float* p) { return *p; }
 inline V set1(float x) { return x; }
 inline V fmadd(V acc, V a, V b) { return acc + a * b; }
-inline unsigned lt_mask(V a, V t) { return a < t ? 1u : 0u; }
+inline V add(V a, V b) { return a + b; }
+inline unsigned le_mask(V a, V t) { return a <= t ? 1u : 0u; }
 #include "exact_tile.inc"
 } // namespace isa_generic
 #endif
 
-using ScanFn = void (*)(const Scan&);
+// One instruction set's kernels: the query scan and the self-search's block pairs.
+struct Kernels {
+    void (*scan)(const Scan&);
+    void (*scan_self)(const SelfScan&, std::size_t, std::size_t);
+};
 
-ScanFn scan_for(const std::string& isa) {
+Kernels kernels_for(const std::string& isa) {
 #if NEMBED_EXACT_X86
-    if (isa == "avx512") return isa_avx512::scan;
-    if (isa == "avx2") return isa_avx2::scan;
+    if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self};
+    if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self};
 #endif
-    if (isa == "generic") return isa_generic::scan;
+    if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self};
     throw InvalidArgument("exact kNN: unknown or unavailable instruction set '" + isa + "'");
+}
+
+// The round-robin tournament of nb blocks: rounds of block pairs (I, J), I != J, in which each block appears at most
+// once; every pair exactly once over all rounds (the circle method, with a bye when nb is odd).
+std::vector<std::vector<std::pair<std::size_t, std::size_t>>> block_rounds(std::size_t nb) {
+    std::vector<std::vector<std::pair<std::size_t, std::size_t>>> rounds;
+    const std::size_t m = nb + nb % 2;  // m - 1 = nb: the bye
+    for (std::size_t r = 0; r + 1 < m; ++r) {
+        std::vector<std::pair<std::size_t, std::size_t>> round;
+        auto add = [&](std::size_t a, std::size_t b) {
+            if (a < nb && b < nb) round.emplace_back(std::min(a, b), std::max(a, b));
+        };
+        add(r, m - 1);
+        for (std::size_t k = 1; k < m / 2; ++k) add((r + k) % (m - 1), (r + (m - 1) - k) % (m - 1));
+        if (!round.empty()) rounds.push_back(std::move(round));
+    }
+    return rounds;
 }
 
 class ExactIndex final : public KnnIndex {
 public:
-    ExactIndex(MatrixView<float> data, Metric metric, int n_threads, ScanFn scan)
-        : data_(convert<float>(data)), metric_(metric), n_threads_(n_threads), scan_(scan) {
+    ExactIndex(MatrixView<float> data, Metric metric, int n_threads, Kernels kernels)
+        : data_(convert<float>(data)), metric_(metric), n_threads_(n_threads), kernels_(kernels) {
         if (metric_ == Metric::cosine) {
             work_ = normalize_rows(data_.view(), n_threads_);
             panels_ = pack_reference(work_.view(), false, n_threads_);
@@ -190,24 +259,91 @@ public:
 
     KnnGraph self_neighbors(std::size_t k) const override {
         detail::check_self_k(k, n_points());
-        return search(data_.view(), metric_ == Metric::cosine ? work_.view() : data_.view(), k, true);
+        return self_search(metric_ == Metric::cosine ? work_.view() : data_.view(), k);
     }
 
     KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
         detail::check_query(queries, k, n_points(), n_dims());
         if (metric_ == Metric::cosine) {
             const Matrix<float> unit = normalize_rows(queries, n_threads_);
-            return search(queries, unit.view(), k, false);
+            return search(queries, unit.view(), k);
         }
-        return search(queries, queries, k, false);
+        return search(queries, queries, k);
     }
 
 private:
+    // The symmetric self-search (see SelfScan); keyed: the rows the keys are computed from (normalised for cosine).
+    KnnGraph self_search(MatrixView<float> keyed, std::size_t k) const {
+        const std::size_t n = data_.rows(), dim = data_.cols();
+        const std::size_t n_cand = std::min(k + exact_knn_extra_candidates, n - 1);
+        const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
+        const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
+
+        std::vector<float> q(nb * dim * kQStride, 0.0f), qn(nb * kQStride, std::numeric_limits<float>::infinity()),
+            th(nb * kQStride, -std::numeric_limits<float>::infinity());
+        std::vector<Cand> heaps(nb * kQStride * n_cand);
+        std::vector<std::uint32_t> sizes(nb * kQStride, 0);
+        parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
+            for (std::size_t b = b0; b < b1; ++b)
+                for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
+                    const std::size_t i = b * kQueryBlock + r;
+                    const float* x = keyed.row(i);
+                    for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[d];
+                    // the same constant as the reference panels' (pack_reference)
+                    const double nrm = metric_ == Metric::euclidean ? vector_norm(x, dim) : 0.0;
+                    qn[b * kQStride + r] = static_cast<float>(nrm * nrm);
+                    th[b * kQStride + r] = std::numeric_limits<float>::infinity();
+                }
+        });
+        SelfScan s;
+        s.ref = &panels_;
+        s.q = q.data();
+        s.qn = qn.data();
+        s.th = th.data();
+        s.heaps = heaps.data();
+        s.sizes = sizes.data();
+        s.n_cand = n_cand;
+        // the blocks against themselves, then the tournament's rounds; a round's pairs are handed out one at a time
+        auto run_round = [&](const std::vector<std::pair<std::size_t, std::size_t>>& pairs) {
+            std::atomic<std::size_t> next{0};
+            parallelize(n_threads_, static_cast<std::size_t>(n_threads_), [&](int, std::size_t, std::size_t) {
+                for (std::size_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < pairs.size();) {
+                    if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+                    kernels_.scan_self(s, pairs[t].first, pairs[t].second);
+                }
+            });
+        };
+        std::vector<std::pair<std::size_t, std::size_t>> diagonal;
+        for (std::size_t b = 0; b < nb; ++b) diagonal.emplace_back(b, b);
+        run_round(diagonal);
+        for (const auto& round : block_rounds(nb)) run_round(round);
+
+        KnnGraph g;
+        g.n_points = n;
+        g.k = k;
+        g.n_reference = n;
+        g.indices.assign(n * k, 0);
+        g.distances.assign(n * k, 0.0f);
+        parallelize(n_threads_, n, [&](int, std::size_t i0, std::size_t i1) {
+            std::vector<index_t> cand_idx;
+            std::vector<std::pair<double, index_t>> scratch;
+            for (std::size_t i = i0; i < i1; ++i) {
+                const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
+                cand_idx.clear();
+                for (std::size_t c = 0; c < sizes[at]; ++c) cand_idx.push_back(heaps[at * n_cand + c].second);
+                detail::finish_row(exact_, data_.row(i), cand_idx, k, g.indices.data() + i * k,
+                                   g.distances.data() + i * k, scratch);
+            }
+        });
+        if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
+        return g;
+    }
+
     // keyed: the rows the keys are computed from (`queries` normalised for cosine); `queries` itself for the exact
     // distances of the candidates.
-    KnnGraph search(MatrixView<float> queries, MatrixView<float> keyed, std::size_t k, bool self) const {
+    KnnGraph search(MatrixView<float> queries, MatrixView<float> keyed, std::size_t k) const {
         const std::size_t n_q = queries.rows, n_ref = data_.rows(), dim = data_.cols();
-        const std::size_t n_cand = std::min(k + exact_knn_extra_candidates, n_ref - (self ? 1 : 0));
+        const std::size_t n_cand = std::min(k + exact_knn_extra_candidates, n_ref);
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
 
         KnnGraph g;
@@ -220,17 +356,17 @@ private:
 
         const std::size_t n_tasks = (n_q + kQueryBlock - 1) / kQueryBlock;
         parallelize(n_threads_, n_tasks, [&](int, std::size_t t_begin, std::size_t t_end) {
-            std::vector<std::vector<Cand>> heaps(kQueryBlock);
-            for (auto& h : heaps) h.reserve(n_cand);
+            std::vector<Cand> heaps(kQueryBlock * n_cand);
+            std::vector<std::uint32_t> sizes(kQueryBlock);
             std::vector<float> th(kQStride), qpack(dim * kQStride);
             std::vector<index_t> cand_idx;
             std::vector<std::pair<double, index_t>> scratch;
             Scan s;
             s.ref = &panels_;
             s.q = qpack.data();
-            s.self = self;
             s.n_cand = n_cand;
-            s.heaps = &heaps;
+            s.heaps = heaps.data();
+            s.sizes = sizes.data();
             s.th = th.data();
             for (std::size_t t = t_begin; t < t_end; ++t) {
                 if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
@@ -239,17 +375,18 @@ private:
                 s.rows = q1 - q0;
                 std::fill(qpack.begin(), qpack.end(), 0.0f);
                 for (std::size_t r = 0; r < kQStride; ++r) {
-                    if (r < kQueryBlock) heaps[r].clear();
+                    if (r < kQueryBlock) sizes[r] = 0;
                     th[r] = r < s.rows ? std::numeric_limits<float>::infinity()
                                        : -std::numeric_limits<float>::infinity();
                     if (r >= s.rows) continue;
                     const float* x = keyed.row(q0 + r);
                     for (std::size_t d = 0; d < dim; ++d) qpack[d * kQStride + r] = scale * x[d];
                 }
-                scan_(s);
+                kernels_.scan(s);
                 for (std::size_t i = q0; i < q1; ++i) {
                     cand_idx.clear();
-                    for (const auto& c : heaps[i - q0]) cand_idx.push_back(c.second);
+                    for (std::size_t c = 0; c < sizes[i - q0]; ++c)
+                        cand_idx.push_back(heaps[(i - q0) * n_cand + c].second);
                     detail::finish_row(exact_, queries.row(i), cand_idx, k, g.indices.data() + i * k,
                                        g.distances.data() + i * k, scratch);
                 }
@@ -265,7 +402,7 @@ private:
     detail::ExactDistance exact_;
     Metric metric_;
     int n_threads_;
-    ScanFn scan_;
+    Kernels kernels_;
 };
 
 } // namespace
@@ -292,7 +429,7 @@ std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric
     const auto isas = exact_knn_isas();
     if (std::find(isas.begin(), isas.end(), isa) == isas.end())
         throw InvalidArgument("exact kNN: instruction set '" + isa + "' is not available on this CPU");
-    return std::make_unique<ExactIndex>(data, metric, n_threads, scan_for(isa));
+    return std::make_unique<ExactIndex>(data, metric, n_threads, kernels_for(isa));
 }
 
 } // namespace detail

@@ -97,10 +97,12 @@ TEST(ExactKnn, KernelChoiceIsCheckedAndGenericAlwaysExists) {
 }
 
 // n = 2500 crosses the 2048-reference panel groups and the 256-row query blocks, and is not a multiple of the
-// 32-column panels or of any kernel's row tile (4, 6, 8).
+// 32-column panels or of any kernel's row tile (4, 6, 8); its 10 blocks pair up in the self-search's rounds, 2600's
+// 11 leave one block out of each round, 300 has 2 blocks (one pair), 97 one (no pairs).
 INSTANTIATE_TEST_SUITE_P(Metrics, ExactVsNaive,
                          ::testing::Values(Case{Metric::euclidean, 2500, 16, 10}, Case{Metric::cosine, 2500, 16, 10},
                                            Case{Metric::inner_product, 2500, 16, 10},
+                                           Case{Metric::euclidean, 2600, 8, 15},
                                            Case{Metric::euclidean, 97, 5, 96}, Case{Metric::cosine, 300, 3, 30}),
                          [](const auto& info) {
                              return to_string(info.param.metric) + "_n" + std::to_string(info.param.n) + "_k" +
