@@ -63,11 +63,12 @@ struct Block {
 template <std::size_t D>
 [[gnu::always_inline]] inline void gather(const double* Y, const std::uint32_t* pts, std::size_t h0, std::size_t nh,
                                           std::size_t N, Block& b) {
-    constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
+    constexpr std::size_t ahead = 4;  // heads whose positions are prefetched (not with full-batch's thousands)
     const std::size_t per_head = N + 1;
+    const bool prefetch = N <= 64;
     for (std::size_t i = 0; i < nh; ++i) {
         const std::uint32_t* pp = pts + (h0 + i) * per_head;
-        if (i + ahead < nh)
+        if (prefetch && i + ahead < nh)
             for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pp[ahead * per_head + t]) * D);
         const double* yh = Y + std::size_t(pp[0]) * D;
         for (std::size_t t = 0; t < N; ++t) {

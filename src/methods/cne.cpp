@@ -405,8 +405,8 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         const std::size_t n_entries = (h1 - h0) * per_head;
         sc.g.resize(n_entries * d);
         if (fused) {
-            fused(fp, Y.data(), chunk_pts, h1 - h0, m + 1, sc.g.data(), head_dlogz.empty() ? nullptr : head_dlogz.data() + h0,
-                  acc_loss, sc.kernel);
+            double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
+            fused(fp, Y.data(), chunk_pts, h1 - h0, m + 1, sc.g.data(), dlogz, acc_loss, sc.kernel);
         } else {
             constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
             for (std::size_t h = h0; h < h1; ++h) {

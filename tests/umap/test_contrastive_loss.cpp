@@ -167,7 +167,8 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                             for (std::size_t h = 0; h < n_heads; ++h)
                                 for (std::size_t t = 0; t < per_head; ++t)
                                     pts[h * per_head + t] = static_cast<std::uint32_t>(rng.below(n_points));
-                            for (std::size_t h = 0; h < n_heads; h += 3) pts[h * per_head + n_others] = pts[h * per_head];
+                            for (std::size_t h = 0; h < n_heads; h += 3)
+                                pts[h * per_head + n_others] = pts[h * per_head];
                             std::vector<double> g(n_heads * per_head * d, 7.0), dz(n_heads, 7.0), scratch;
                             detail::HeadLoss acc;
                             fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, g.data(),
