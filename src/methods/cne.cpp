@@ -18,6 +18,7 @@
 #include "nembed/optim/sgd.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "../loss/contrastive_fused.hpp"
+#include "bucket_shuffle.hpp"
 #include "fixed_point.hpp"
 
 namespace nembed {
@@ -151,33 +152,6 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 // point accumulator of the worker that runs the chunk. Integer sums do not depend on their order, so the batch
 // gradient is the same bits however the chunks were spread over threads, and each worker's additions stay in its
 // own cache. Then the workers' accumulators are summed per point (and cleared), clipped and, for SGD, stepped.
-
-// Fisher–Yates that can pause: for i = n … 2, swap a[i − 1] with a[below(i)], `steps` swaps per call. The swaps and
-// draws are the same however the work is split into calls, so an epoch's shuffle can run in slices beside the
-// previous epoch's batches. The draws do not depend on the data, so each block of them is taken first and its
-// targets prefetched: the random accesses then overlap instead of stalling in turn.
-struct PausableShuffle {
-    std::vector<std::uint64_t>* a = nullptr;
-    SplitMixStream rng{0, 0};
-    std::size_t i = 0;  // swaps left: i - 1 (done when i <= 1)
-
-    PausableShuffle() = default;
-    PausableShuffle(std::vector<std::uint64_t>& v, SplitMixStream r) : a(&v), rng(r), i(v.size()) {}
-    void run(std::size_t steps) {
-        constexpr std::size_t block = 64;
-        std::size_t j[block];
-        std::uint64_t* d = a->data();
-        while (i > 1 && steps > 0) {
-            const std::size_t nb = std::min({block, i - 1, steps});
-            for (std::size_t t = 0; t < nb; ++t) {
-                j[t] = static_cast<std::size_t>(rng.below(i - t));
-                __builtin_prefetch(d + j[t], 1);
-            }
-            for (std::size_t t = 0; t < nb; ++t, --i) std::swap(d[i - 1], d[j[t]]);
-            steps -= nb;
-        }
-    }
-};
 
 // Compiled for AVX-512, AVX2 and the baseline and picked at run time: the loops below vectorise, and the per-point
 // pass runs once per batch over every point. Integer sums, exact scaling and the same operations in each lane:
@@ -461,18 +435,18 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         finish_coordinates(acc_ptr.data(), n_acc, i0, i1, fx, clip_at, lr, fused_sgd ? Y.data() : nullptr, G.data());
     };
 
-    // Epoch e's order: the edges copied and shuffled by a stream of its own. Epoch 0's is made up front; epoch e + 1's
-    // is made in slices during epoch e's batches (each batch, the first worker free takes one slice and then joins
-    // the chunks), since `shuffled` is only read when epoch e's slots are filled.
+    // Epoch e's order: the edges shuffled (bucket_shuffle.hpp) by streams of its own. Epoch 0's is made up front;
+    // epoch e + 1's is made in slices during epoch e's batches (each batch, the first worker free takes one slice and
+    // then joins the chunks), since `shuffled` is only read when epoch e's slots are filled.
     auto start_shuffle = [&](int epoch) {
-        std::copy(edges.begin(), edges.end(), shuffled.begin());
-        return PausableShuffle(
-            shuffled,
-            SplitMixStream(o.seed, sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), 0)));
+        return detail::BucketShuffle(edges, shuffled, o.seed, [epoch](std::uint64_t item) {
+            return sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), item);
+        });
     };
-    PausableShuffle next_order = start_shuffle(0);
-    next_order.run(n_edges);
-    const std::size_t slice = (n_edges + n_batches - 1) / n_batches;  // swaps per batch
+    constexpr std::size_t all = std::numeric_limits<std::size_t>::max();
+    detail::BucketShuffle next_order = start_shuffle(0);
+    next_order.run(all);
+    const std::size_t slice = (3 * n_edges + n_batches - 1) / n_batches;  // work units per batch (3 per edge)
 
     if (o.callback && o.save_freq > 0 && o.callback(-1, std::numeric_limits<double>::quiet_NaN(), Y.view())) {
         res.embedding = std::move(Y);
@@ -483,7 +457,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         if (interrupt_requested()) throw Interrupted("CNE interrupted at epoch " + std::to_string(epoch));
         lp.spec = epoch < res.spectrum.early_epochs ? res.spectrum.spec_early : res.spectrum.spec;
         const double lr = sched.at(epoch);
-        next_order.run(n_edges);  // finishes this epoch's order if its slices did not (they normally do)
+        next_order.run(all);  // finishes this epoch's order if its slices did not (they normally do)
         // slot s of batch bi: the head (s < B) or the tail (s >= B) of its edge bi·B + s mod B
         parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t bi = b0; bi < b1; ++bi)

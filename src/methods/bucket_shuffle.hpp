@@ -1,0 +1,121 @@
+#pragma once
+// Private to the library (included by methods/cne.cpp and its tests): a uniformly random permutation of an array in
+// cache-sized pieces, pausable so that an epoch's edge order can be made in slices beside the previous epoch's
+// batches.
+//
+// Each element draws a bucket, uniform over a power of two of them, sized so that a bucket fits in L1; the elements
+// are copied bucket by bucket into the output (in their input order within a bucket), then each bucket is shuffled
+// by Fisher–Yates. Sorting by i.i.d. uniform keys gives a uniform permutation, and (bucket, then a uniform order
+// within it) is such a key, so the result is as uniform as one Fisher–Yates pass over the whole array — whose random
+// swaps across megabytes each miss the cache, where here every pass is sequential or stays within a bucket.
+// The draws come from counter streams fixed by (seed, stream id of the epoch): the same permutation however the
+// work is cut into calls of run().
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "nembed/repulsion/negative_sampling.hpp"
+
+namespace nembed::detail {
+
+class BucketShuffle {
+public:
+    BucketShuffle() = default;
+    /// Will write a permutation of `in` to `out` (same size, distinct arrays; both must outlive the shuffle). The
+    /// bucket draws come from stream (seed, stream_of(0)), bucket b's Fisher–Yates from (seed, stream_of(1 + b)).
+    /// bucket_bytes: the target bucket size (tests make it small to get many buckets from few elements).
+    template <typename StreamOf>
+    BucketShuffle(const std::vector<std::uint64_t>& in, std::vector<std::uint64_t>& out, std::uint64_t seed,
+                  StreamOf&& stream_of, std::size_t bucket_bytes = 16384)
+        : in_(&in), out_(&out), seed_(seed), draws_(seed, stream_of(0)) {
+        const std::size_t n = in.size();
+        const std::size_t want = (n * sizeof(std::uint64_t) + bucket_bytes - 1) / std::max<std::size_t>(1, bucket_bytes);
+        n_buckets_ = std::min<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, want)), 65536);
+        shift_ = 16 - std::countr_zero(n_buckets_);  // a bucket: the top log2(n_buckets) bits of a 16-bit draw
+        bucket_.resize(n);
+        start_.assign(n_buckets_ + 1, 0);
+        streams_.resize(n_buckets_);
+        for (std::size_t b = 0; b < n_buckets_; ++b) streams_[b] = stream_of(1 + b);
+    }
+
+    /// Does up to `steps` units of the remaining work (3 per element: draw, copy, shuffle step).
+    void run(std::size_t steps) {
+        const std::size_t n = in_ ? in_->size() : 0;
+        while (steps > 0 && phase_ != Phase::done) {
+            if (phase_ == Phase::draw) {
+                const std::size_t end = std::min(n, i_ + steps);
+                steps -= end - i_;
+                for (; i_ < end; ++i_) {
+                    if (quarters_ == 0) {
+                        word_ = draws_.next();
+                        quarters_ = 4;
+                    }
+                    const auto b = static_cast<std::uint16_t>((word_ & 0xffff) >> shift_);
+                    word_ >>= 16;
+                    --quarters_;
+                    bucket_[i_] = b;
+                    ++start_[b + 1];
+                }
+                if (i_ == n) {
+                    for (std::size_t b = 0; b < n_buckets_; ++b) start_[b + 1] += start_[b];
+                    fill_ = start_;
+                    i_ = 0;
+                    phase_ = Phase::copy;
+                }
+            } else if (phase_ == Phase::copy) {
+                const std::size_t end = std::min(n, i_ + steps);
+                steps -= end - i_;
+                const std::uint64_t* src = in_->data();
+                std::uint64_t* dst = out_->data();
+                for (; i_ < end; ++i_) dst[fill_[bucket_[i_]]++] = src[i_];
+                if (i_ == n) {
+                    b_ = 0;
+                    open_bucket();
+                    phase_ = Phase::shuffle;
+                }
+            } else {
+                // Fisher–Yates in bucket b_: for k = size … 2, swap a[k − 1] with a[below(k)]
+                std::uint64_t* a = out_->data() + start_[b_];
+                while (steps > 0 && k_ > 1) {
+                    const auto j = static_cast<std::size_t>(rng_.below(k_));
+                    std::swap(a[k_ - 1], a[j]);
+                    --k_;
+                    --steps;
+                }
+                if (k_ <= 1) {
+                    if (++b_ == n_buckets_) {
+                        phase_ = Phase::done;
+                    } else {
+                        open_bucket();
+                    }
+                }
+            }
+        }
+    }
+    bool done() const { return phase_ == Phase::done; }
+    std::size_t n_buckets() const { return n_buckets_; }
+
+private:
+    enum class Phase { draw, copy, shuffle, done };
+    void open_bucket() {
+        rng_ = SplitMixStream(seed_, streams_[b_]);
+        k_ = start_[b_ + 1] - start_[b_];
+    }
+
+    const std::vector<std::uint64_t>* in_ = nullptr;
+    std::vector<std::uint64_t>* out_ = nullptr;
+    std::uint64_t seed_ = 0;
+    SplitMixStream draws_{0, 0}, rng_{0, 0};
+    std::vector<std::uint16_t> bucket_;    // per element: its bucket
+    std::vector<std::size_t> start_, fill_;  // bucket b: out[start_[b], start_[b + 1]); fill_: next free slot
+    std::vector<std::uint64_t> streams_;   // bucket b's stream id
+    std::size_t n_buckets_ = 1, i_ = 0, b_ = 0, k_ = 0;
+    int shift_ = 16;
+    std::uint64_t word_ = 0;
+    int quarters_ = 0;
+    Phase phase_ = Phase::draw;
+};
+
+} // namespace nembed::detail
