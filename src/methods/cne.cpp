@@ -263,7 +263,8 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     t.reset();
 
     const std::size_t B = std::min(o.batch_size, n_edges);
-    const std::size_t n_batches = std::max<std::size_t>(1, n_edges / B);  // cne drops the last partial batch
+    // cne keeps the last partial batch (its loader's drop_last is False): B_last edges, at most m negatives per head
+    const std::size_t n_batches = (n_edges + B - 1) / B, B_last = n_edges - (n_batches - 1) * B;
     const std::size_t two_b = 2 * B;
     require(two_b < (std::size_t(1) << 32), "CNE: batch_size must be below 2^31 (slots are 32-bit)");
     const bool full_batch = o.negative_samples < 0 || static_cast<std::size_t>(o.negative_samples) + 2 >= two_b;
@@ -305,11 +306,29 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                    static_cast<std::uint32_t>(tails[e]);
     const double clip = 4.0;
 
-    // Layout of a batch (see "the batch step" above): chunks of `per_chunk` heads.
-    const std::size_t per_head = m + 2;  // contributions per head: head, partner, m negatives
-    const std::size_t per_chunk = std::clamp<std::size_t>(32768 / per_head, 1, 512);
-    const std::size_t n_chunks = (B + per_chunk - 1) / per_chunk;
-    const detail::FixedPoint fx(static_cast<double>(B) * static_cast<double>(per_head));
+    // Layout of a batch (see "the batch step" above): chunks of `per_chunk` heads. A full batch has B heads with m
+    // negatives each; the last one B_last heads with min(m, 2·B_last − 2) (full-batch: 2·B_last − 2), as cne.
+    struct Shape {
+        std::size_t b, two_b, m, per_head, per_chunk, n_chunks;
+        bool all;  // every other slot of the batch is a negative (full-batch, or a last batch too small for m)
+        FusedChunkFn fused;
+    };
+    auto shape_of = [&](std::size_t b) {
+        Shape sh;
+        sh.b = b;
+        sh.two_b = 2 * b;
+        sh.m = full_batch ? sh.two_b - 2 : std::min(m, sh.two_b - 2);
+        sh.all = sh.m == sh.two_b - 2;
+        sh.per_head = sh.m + 2;  // contributions per head: head, partner, m negatives
+        sh.per_chunk = std::clamp<std::size_t>(32768 / sh.per_head, 1, 512);
+        sh.n_chunks = (b + sh.per_chunk - 1) / sh.per_chunk;
+        ContrastiveLossParams lpb = lp;
+        lpb.nce_m = std::max<std::size_t>(sh.m, 1);
+        sh.fused = fused_chunk(lpb, d, sh.m + 1);
+        return sh;
+    };
+    const Shape full_shape = shape_of(B), last_shape = shape_of(B_last);
+    const detail::FixedPoint fx(static_cast<double>(B) * static_cast<double>(full_shape.per_head));
     const std::size_t n_workers = static_cast<std::size_t>(std::max(1, n_threads));
     std::vector<std::uint32_t> slots(n_batches * two_b);  // this epoch's batches: slot → point
     // Per worker, a point accumulator — at most 16, taking at most 256 MiB together; beyond that workers share them
@@ -319,24 +338,22 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         std::clamp<std::size_t>((std::size_t(256) << 20) / acc_bytes, 1, std::min<std::size_t>(n_workers, 16));
     const bool shared_acc = n_acc < n_workers;
     std::vector<std::vector<std::int64_t>> acc(n_acc, std::vector<std::int64_t>(n * d, 0));
-    std::vector<double> chunk_loss(n_chunks), head_dlogz(o.loss_mode == ContrastiveMode::nce ? B : 0);
+    std::vector<double> chunk_loss(full_shape.n_chunks), head_dlogz(o.loss_mode == ContrastiveMode::nce ? B : 0);
     std::vector<ChunkScratch> scratch(n_workers);
-    const FusedChunkFn fused = fused_chunk(lp, d, m + 1);
     // SGD without momentum and weight decay is p ← p − lr·g: applied per point right after its gradient is complete
     // (the same arithmetic as Sgd::step). Otherwise the optimizer steps over the dense gradient G afterwards.
     const bool fused_sgd = o.optimizer == CneOptimizer::sgd && o.momentum == 0.0 && o.weight_decay == 0.0;
     std::vector<double> G(fused_sgd ? 0 : n * d, 0.0);
-    // The per-point phase walks all n points (in sequence) while that is cheaper than finding the batch's points
-    // among its 2b slots (random reads, each point once per owner).
-    const bool dense_finish = n <= 2 * two_b;
     const std::uint64_t owner_mul = (static_cast<std::uint64_t>(n_workers) << 32) / n;
     auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
 
     // Per chunk c of batch bi: every head's points (negatives drawn), loss and gradient contributions, added to the
     // worker's accumulator a.
     auto run_chunk = [&](ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi, int epoch,
-                         const std::uint32_t* sp) {
-        const std::size_t h0 = c * per_chunk, h1 = std::min(B, h0 + per_chunk);
+                         const std::uint32_t* sp, const Shape& sh) {
+        const std::size_t B = sh.b, two_b = sh.two_b, m = sh.m, per_head = sh.per_head;
+        const FusedChunkFn fused = sh.fused;
+        const std::size_t h0 = c * sh.per_chunk, h1 = std::min(B, h0 + sh.per_chunk);
         const FusedParams fp = detail::fused_params(lp);
         sc.pts.resize((h1 - h0) * per_head);
         if (!fused) {
@@ -344,7 +361,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             sc.gout.resize(m + 1);
         }
         std::uint32_t* chunk_pts = sc.pts.data();
-        if (full_batch) {
+        if (sh.all) {
             for (std::size_t h = h0; h < h1; ++h) {
                 std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
                 pts[0] = sp[h];
@@ -358,7 +375,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             // point: the random reads of `slots` then overlap instead of stalling one after another.
             InBatchSampler sampler(o.seed,
                                    sampling_stream(SamplingFamily::cne_negatives, static_cast<std::uint64_t>(epoch),
-                                                   bi * n_chunks + c),
+                                                   bi * full_shape.n_chunks + c),
                                    two_b);
             for (std::size_t h = h0; h < h1; ++h) {
                 std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
@@ -386,7 +403,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             for (std::size_t h = h0; h < h1; ++h) {
                 const std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
                 double* g = sc.g.data() + (h - h0) * per_head * d;
-                if (h + ahead < h1 && !full_batch)
+                if (h + ahead < h1 && !sh.all)
                     for (std::size_t t2 = 0; t2 < per_head; ++t2)
                         __builtin_prefetch(Y.row(pts[ahead * per_head + t2]));
                 double dz = 0;
@@ -458,19 +475,23 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         lp.spec = epoch < res.spectrum.early_epochs ? res.spectrum.spec_early : res.spectrum.spec;
         const double lr = sched.at(epoch);
         next_order.run(all);  // finishes this epoch's order if its slices did not (they normally do)
-        // slot s of batch bi: the head (s < B) or the tail (s >= B) of its edge bi·B + s mod B
+        // slot s of batch bi (b edges): the head (s < b) or the tail (s >= b) of its edge bi·B + s mod b
         parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
-            for (std::size_t bi = b0; bi < b1; ++bi)
-                for (std::size_t s = 0; s < B; ++s) {
+            for (std::size_t bi = b0; bi < b1; ++bi) {
+                const std::size_t b = bi + 1 == n_batches ? B_last : B;
+                for (std::size_t s = 0; s < b; ++s) {
                     const std::uint64_t e = shuffled[bi * B + s];
                     slots[bi * two_b + s] = static_cast<std::uint32_t>(e >> 32);
-                    slots[bi * two_b + B + s] = static_cast<std::uint32_t>(e);
+                    slots[bi * two_b + b + s] = static_cast<std::uint32_t>(e);
                 }
+            }
         });
         const bool shuffle_next = epoch + 1 < o.n_epochs;
         double epoch_loss = 0;
         for (std::size_t bi = 0; bi < n_batches; ++bi) {
             const std::uint32_t* sp = slots.data() + bi * two_b;
+            const Shape& sh = bi + 1 == n_batches ? last_shape : full_shape;
+            lp.nce_m = std::max<std::size_t>(sh.m, 1);  // cne's nce uses the batch's negative count
             // per head: negatives, loss and gradient contributions (read-only Y)
             // Chunks are handed out one at a time: a chunk's output does not depend on which worker runs it, and
             // cores of a shared machine run at unequal speeds.
@@ -483,23 +504,25 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                 }
                 auto& sc = scratch[static_cast<std::size_t>(w)];
                 std::int64_t* a = acc[static_cast<std::size_t>(w) % n_acc].data();
-                for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < n_chunks;)
-                    run_chunk(sc, a, c, bi, epoch, sp);
+                for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < sh.n_chunks;)
+                    run_chunk(sc, a, c, bi, epoch, sp, sh);
             });
-            for (double l : chunk_loss) epoch_loss += l;
+            for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += chunk_loss[c];
             // per point: the gradient of the summed batch loss, clipped by value, and (fused SGD) the step
             if (!fused_sgd) std::fill(G.begin(), G.end(), 0.0);
-            if (dense_finish) {
+            // The per-point phase walks all n points (in sequence) while that is cheaper than finding the batch's
+            // points among its 2b slots (random reads, each point once per owner).
+            if (n <= 2 * sh.two_b) {
                 parallelize(n_threads, n, [&](int, std::size_t p0, std::size_t p1) { finish(p0 * d, p1 * d, lr); });
             } else {
                 parallelize(n_threads, n_workers, [&](int, std::size_t w0, std::size_t w1) {
-                    for (std::size_t s = 0; s < two_b; ++s)
+                    for (std::size_t s = 0; s < sh.two_b; ++s)
                         if (const std::size_t ow = owner(sp[s]); ow >= w0 && ow < w1)
                             finish(sp[s] * d, sp[s] * d + d, lr);
                 });
             }
             double dlogz = 0;
-            for (double v : head_dlogz) dlogz += v;  // head order
+            for (std::size_t h = 0; h < sh.b && !head_dlogz.empty(); ++h) dlogz += head_dlogz[h];  // head order
             if (o.clip_grad) dlogz = std::clamp(dlogz, -clip, clip);
             if (o.optimizer == CneOptimizer::sgd) {
                 if (!fused_sgd) sgd.step(Y.data(), G.data(), G.size(), lr, n_threads);
@@ -509,7 +532,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
                 if (o.loss_mode == ContrastiveMode::nce) adam_z.step(&lp.log_Z, &dlogz, 1, 0.001, 1);
             }
         }
-        const double mean_loss = epoch_loss / static_cast<double>(n_batches * B);
+        const double mean_loss = epoch_loss / static_cast<double>(n_edges);
         res.epoch_losses.push_back(mean_loss);
         res.epochs_run = epoch + 1;
         require(std::isfinite(mean_loss) && std::all_of(Y.storage().begin(), Y.storage().end(),

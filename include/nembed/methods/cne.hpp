@@ -22,9 +22,9 @@
 /// (epoch, batch, chunk of heads; chunks have a fixed size); per-head losses and gradients are computed in parallel
 /// from the positions at the start of the step, and the gradient contributions are summed as 64-bit fixed-point
 /// integers (units of at most 2^-35, each contribution capped at ±256 first), whose sums do not depend on their
-/// order. So the result is bitwise the same for any
-/// number of threads. Deviation from cne: cne drops the last partial batch of every epoch (and so trains nothing
-/// when the graph has fewer directed edges than b); here the partial batch is dropped too unless it is the only one.
+/// order. So the result is bitwise the same for any number of threads.
+/// Batches: as cne 0.4's loader (drop_last False), every epoch ends with the partial batch of the remaining edges,
+/// whose heads draw min(m, 2·b' − 2) negatives among its own 2·b' points (all of them when that is all there is).
 #include <cstdint>
 #include <functional>
 #include <optional>
