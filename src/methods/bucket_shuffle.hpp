@@ -29,15 +29,26 @@ public:
     template <typename StreamOf>
     BucketShuffle(const std::vector<std::uint64_t>& in, std::vector<std::uint64_t>& out, std::uint64_t seed,
                   StreamOf&& stream_of, std::size_t bucket_bytes = 16384)
-        : in_(&in), out_(&out), seed_(seed), draws_(seed, stream_of(0)) {
+        : in_(&in), out_(&out), seed_(seed) {
         const std::size_t n = in.size();
         const std::size_t want = (n * sizeof(std::uint64_t) + bucket_bytes - 1) / std::max<std::size_t>(1, bucket_bytes);
         n_buckets_ = std::min<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, want)), 65536);
         shift_ = 16 - std::countr_zero(n_buckets_);  // a bucket: the top log2(n_buckets) bits of a 16-bit draw
         bucket_.resize(n);
+        restart(stream_of);
+    }
+
+    /// Starts a new permutation of the same arrays with other streams (the next epoch's), reusing the buffers.
+    template <typename StreamOf>
+    void restart(StreamOf&& stream_of) {
+        draws_ = SplitMixStream(seed_, stream_of(0));
         start_.assign(n_buckets_ + 1, 0);
         streams_.resize(n_buckets_);
         for (std::size_t b = 0; b < n_buckets_; ++b) streams_[b] = stream_of(1 + b);
+        i_ = b_ = k_ = 0;
+        word_ = 0;
+        quarters_ = 0;
+        phase_ = Phase::draw;
     }
 
     /// Does up to `steps` units of the remaining work (3 per element: draw, copy, shuffle step).

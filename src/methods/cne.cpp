@@ -322,9 +322,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
         sh.per_head = sh.m + 2;  // contributions per head: head, partner, m negatives
         sh.per_chunk = std::clamp<std::size_t>(32768 / sh.per_head, 1, 512);
         sh.n_chunks = (b + sh.per_chunk - 1) / sh.per_chunk;
-        ContrastiveLossParams lpb = lp;
-        lpb.nce_m = std::max<std::size_t>(sh.m, 1);
-        sh.fused = fused_chunk(lpb, d, sh.m + 1);
+        sh.fused = fused_chunk(lp, d, sh.m + 1);
         return sh;
     };
     const Shape full_shape = shape_of(B), last_shape = shape_of(B_last);
@@ -455,13 +453,13 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
     // Epoch e's order: the edges shuffled (bucket_shuffle.hpp) by streams of its own. Epoch 0's is made up front;
     // epoch e + 1's is made in slices during epoch e's batches (each batch, the first worker free takes one slice and
     // then joins the chunks), since `shuffled` is only read when epoch e's slots are filled.
-    auto start_shuffle = [&](int epoch) {
-        return detail::BucketShuffle(edges, shuffled, o.seed, [epoch](std::uint64_t item) {
+    auto streams_of = [](int epoch) {
+        return [epoch](std::uint64_t item) {
             return sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), item);
-        });
+        };
     };
     constexpr std::size_t all = std::numeric_limits<std::size_t>::max();
-    detail::BucketShuffle next_order = start_shuffle(0);
+    detail::BucketShuffle next_order(edges, shuffled, o.seed, streams_of(0));
     next_order.run(all);
     const std::size_t slice = (3 * n_edges + n_batches - 1) / n_batches;  // work units per batch (3 per edge)
 
@@ -499,7 +497,7 @@ CneResult CNE::fit(const CsrMatrix<double>& graph_in, MatrixView<float> X) const
             std::atomic<bool> slice_taken{!shuffle_next};
             parallelize(n_threads, n_workers, [&](int w, std::size_t, std::size_t) {
                 if (!slice_taken.exchange(true, std::memory_order_relaxed)) {  // a slice of the next epoch's order
-                    if (bi == 0) next_order = start_shuffle(epoch + 1);
+                    if (bi == 0) next_order.restart(streams_of(epoch + 1));
                     next_order.run(slice);
                 }
                 auto& sc = scratch[static_cast<std::size_t>(w)];

@@ -272,6 +272,19 @@ public:
     }
 
 private:
+    struct FinishScratch {
+        std::vector<index_t> idx;
+        std::vector<std::pair<double, index_t>> dist;
+    };
+    // Row i of g from the `size` candidates kept for it: their distances to `query` in double decide the order.
+    void finish(const Cand* heap, std::size_t size, const float* query, KnnGraph& g, std::size_t i,
+                FinishScratch& fs) const {
+        fs.idx.clear();
+        for (std::size_t c = 0; c < size; ++c) fs.idx.push_back(heap[c].second);
+        detail::finish_row(exact_, query, fs.idx, g.k, g.indices.data() + i * g.k, g.distances.data() + i * g.k,
+                           fs.dist);
+    }
+
     // The symmetric self-search (see SelfScan); keyed: the rows the keys are computed from (normalised for cosine).
     KnnGraph self_search(MatrixView<float> keyed, std::size_t k) const {
         const std::size_t n = data_.rows(), dim = data_.cols();
@@ -318,21 +331,12 @@ private:
         run_round(diagonal);
         for (const auto& round : block_rounds(nb)) run_round(round);
 
-        KnnGraph g;
-        g.n_points = n;
-        g.k = k;
-        g.n_reference = n;
-        g.indices.assign(n * k, 0);
-        g.distances.assign(n * k, 0.0f);
+        KnnGraph g = KnnGraph::sized(n, k, n);
         parallelize(n_threads_, n, [&](int, std::size_t i0, std::size_t i1) {
-            std::vector<index_t> cand_idx;
-            std::vector<std::pair<double, index_t>> scratch;
+            FinishScratch fs;
             for (std::size_t i = i0; i < i1; ++i) {
                 const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
-                cand_idx.clear();
-                for (std::size_t c = 0; c < sizes[at]; ++c) cand_idx.push_back(heaps[at * n_cand + c].second);
-                detail::finish_row(exact_, data_.row(i), cand_idx, k, g.indices.data() + i * k,
-                                   g.distances.data() + i * k, scratch);
+                finish(heaps.data() + at * n_cand, sizes[at], data_.row(i), g, i, fs);
             }
         });
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
@@ -346,12 +350,7 @@ private:
         const std::size_t n_cand = std::min(k + exact_knn_extra_candidates, n_ref);
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
 
-        KnnGraph g;
-        g.n_points = n_q;
-        g.k = k;
-        g.n_reference = n_ref;
-        g.indices.assign(n_q * k, 0);
-        g.distances.assign(n_q * k, 0.0f);
+        KnnGraph g = KnnGraph::sized(n_q, k, n_ref);
         if (n_q == 0) return g;
 
         const std::size_t n_tasks = (n_q + kQueryBlock - 1) / kQueryBlock;
@@ -359,8 +358,7 @@ private:
             std::vector<Cand> heaps(kQueryBlock * n_cand);
             std::vector<std::uint32_t> sizes(kQueryBlock);
             std::vector<float> th(kQStride), qpack(dim * kQStride);
-            std::vector<index_t> cand_idx;
-            std::vector<std::pair<double, index_t>> scratch;
+            FinishScratch fs;
             Scan s;
             s.ref = &panels_;
             s.q = qpack.data();
@@ -383,13 +381,8 @@ private:
                     for (std::size_t d = 0; d < dim; ++d) qpack[d * kQStride + r] = scale * x[d];
                 }
                 kernels_.scan(s);
-                for (std::size_t i = q0; i < q1; ++i) {
-                    cand_idx.clear();
-                    for (std::size_t c = 0; c < sizes[i - q0]; ++c)
-                        cand_idx.push_back(heaps[(i - q0) * n_cand + c].second);
-                    detail::finish_row(exact_, queries.row(i), cand_idx, k, g.indices.data() + i * k,
-                                       g.distances.data() + i * k, scratch);
-                }
+                for (std::size_t i = q0; i < q1; ++i)
+                    finish(heaps.data() + (i - q0) * n_cand, sizes[i - q0], queries.row(i), g, i, fs);
             }
         });
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);

@@ -75,12 +75,7 @@ private:
     KnnGraph search(MatrixView<float> qwork, MatrixView<float> queries, std::size_t k, bool self) const {
         const std::size_t n_q = queries.rows, n = n_points();
         const std::size_t k_search = std::min(n, k + (self ? 1 : 0));
-        KnnGraph g;
-        g.n_points = n_q;
-        g.k = k;
-        g.n_reference = n;
-        g.indices.assign(n_q * k, 0);
-        g.distances.assign(n_q * k, 0.0f);
+        KnnGraph g = KnnGraph::sized(n_q, k, n);
         if (n_q == 0) return g;
 
         std::lock_guard<std::mutex> lock(mutex_);  // setEf mutates the index

@@ -35,12 +35,7 @@ KnnGraph neighbors_from_distance_matrix(MatrixView<double> distances, std::size_
             require_lazy(d >= 0.0, [&] { return std::string("distance matrix: negative distance " + std::to_string(d) + at(i, j)); });
         }
     }
-    KnnGraph g;
-    g.n_points = n;
-    g.k = k;
-    g.n_reference = n;
-    g.indices.assign(n * k, 0);
-    g.distances.assign(n * k, 0.0f);
+    KnnGraph g = KnnGraph::sized(n, k, n);
     parallelize(n_threads, n, [&](int, std::size_t b, std::size_t e) {
         std::vector<std::pair<double, index_t>> row;
         row.reserve(n - 1);

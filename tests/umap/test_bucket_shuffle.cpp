@@ -1,5 +1,5 @@
-// The CNE epoch shuffle (src/methods/bucket_shuffle.hpp): a permutation, the same however the work is sliced, and
-// uniform — every permutation of 4 elements equally likely (chi-square) with many buckets and with one.
+// The CNE epoch shuffle (src/methods/bucket_shuffle.hpp): a permutation, the same however the work is sliced or
+// restarted, and uniform — every permutation of 4 elements equally likely (chi-square) with many buckets and with one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -43,6 +43,14 @@ TEST(BucketShuffle, PermutationIndependentOfSlicing) {
         if (n >= 1000) {
             EXPECT_NE(whole, in);
         }
+        // restarted for another epoch's streams after a finished shuffle: the same as a fresh one
+        std::vector<std::uint64_t> again(n);
+        BucketShuffle r(in, again, 42, streams(5), 256);
+        r.run(std::numeric_limits<std::size_t>::max());
+        r.restart(streams(3));
+        r.run(std::numeric_limits<std::size_t>::max());
+        EXPECT_TRUE(r.done());
+        EXPECT_EQ(again, whole) << n;
     }
 }
 

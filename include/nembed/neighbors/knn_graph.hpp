@@ -19,6 +19,17 @@ struct KnnGraph {
     std::vector<index_t> indices;  ///< n_points * k, row-major
     std::vector<float> distances;  ///< n_points * k, row-major, ascending within a row
 
+    /// A graph of n_points rows of k zero entries (to be filled), its indices pointing into n_reference points.
+    static KnnGraph sized(std::size_t n_points, std::size_t k, std::size_t n_reference) {
+        KnnGraph g;
+        g.n_points = n_points;
+        g.k = k;
+        g.n_reference = n_reference;
+        g.indices.assign(n_points * k, 0);
+        g.distances.assign(n_points * k, 0.0f);
+        return g;
+    }
+
     const index_t* neighbors(std::size_t i) const { return indices.data() + i * k; }
     const float* dists(std::size_t i) const { return distances.data() + i * k; }
 
