@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
 #include <set>
 
 #include "nembed/core/error.hpp"
@@ -34,12 +38,51 @@ TEST(Parallel, FixedBlockSumIndependentOfThreads) {
 TEST(Parallel, RethrowsWorkerException) {
     EXPECT_THROW(parallelize(2, 10, [](int w, std::size_t, std::size_t) { if (w == 1) throw InvalidArgument("boom"); }),
                  InvalidArgument);
+    // Several failing workers: the lowest worker index wins, whatever order they ran in; every range still ran.
+    std::atomic<int> ran{0};
+    try {
+        parallelize(16, 160, [&](int w, std::size_t, std::size_t) {
+            ++ran;
+            if (w % 5 == 3) throw InvalidArgument("worker " + std::to_string(w));
+        });
+        FAIL() << "no exception";
+    } catch (const InvalidArgument& e) {
+        EXPECT_STREQ(e.what(), "worker 3");
+    }
+    EXPECT_EQ(ran.load(), 16);
+}
+
+TEST(Parallel, ManyMoreWorkersThanCoresAndNesting) {
+    // More ranges than threads run one after another on the scheduler's threads; a parallelize inside a worker
+    // (nested) must neither deadlock nor lose work.
+    std::vector<std::atomic<int>> hits(5000);
+    parallelize(64, 50, [&](int, std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i)
+            parallelize(3, 100, [&](int, std::size_t b2, std::size_t e2) {
+                for (std::size_t j = b2; j < e2; ++j) hits[i * 100 + j]++;
+            });
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1);
 }
 
 TEST(Parallel, ResolveThreads) {
-    EXPECT_EQ(resolve_threads(3), 3);
-    EXPECT_GE(resolve_threads(-1), 1);
+    const int cores = available_cores();
+    ASSERT_GE(cores, 1);
+    EXPECT_EQ(resolve_threads(-1), cores);
+    EXPECT_EQ(resolve_threads(-2), std::max(1, cores - 1));
+    EXPECT_EQ(resolve_threads(-1000000), 1);
+    EXPECT_EQ(resolve_threads(std::numeric_limits<int>::min()), 1);
     EXPECT_THROW(resolve_threads(0), InvalidArgument);
+    EXPECT_EQ(resolve_threads(1), 1);
+    // Above the available cores: capped (one warning), unless oversubscription is asked for.
+    const char* saved = std::getenv("NEMBED_OVERSUBSCRIBE");
+    const std::string saved_value = saved ? saved : "";
+    unsetenv("NEMBED_OVERSUBSCRIBE");
+    EXPECT_EQ(resolve_threads(cores + 3), cores);
+    EXPECT_EQ(resolve_threads(2000000000), cores);
+    setenv("NEMBED_OVERSUBSCRIBE", "1", 1);
+    EXPECT_EQ(resolve_threads(cores + 3), cores + 3);
+    if (saved) setenv("NEMBED_OVERSUBSCRIBE", saved_value.c_str(), 1); else unsetenv("NEMBED_OVERSUBSCRIBE");
 }
 
 TEST(Random, SameSeedSameStream) {

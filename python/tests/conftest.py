@@ -4,6 +4,9 @@ The tests import the *installed* package (scripts/test.sh runs `pip install .` f
 """
 import os
 
+# The thread-count tests compare n_jobs = 1 with 2 or more workers; keep them meaningful on 1- and 2-core machines.
+os.environ.setdefault("NEMBED_OVERSUBSCRIBE", "1")
+
 import numpy as np
 import pytest
 

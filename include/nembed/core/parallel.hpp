@@ -5,32 +5,37 @@
 /// depend only on the problem size.
 ///
 /// Define NEMBED_CUSTOM_PARALLEL to a callable `(int n_workers, std::size_t n_tasks, fn)` before including this
-/// header to replace the OpenMP implementation (e.g. with a host application's thread pool).
+/// header to replace the oneTBB implementation (e.g. with a host application's thread pool).
 #include <algorithm>
 #include <cstddef>
 #include <exception>
-#include <mutex>
-#include <thread>
+#include <type_traits>
 #include <vector>
-
-#include "nembed/core/error.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace nembed {
 
-/// openTSNE / joblib convention: n_jobs > 0 is used as is, -1 means all cores, -2 all but one, and so on.
-inline int resolve_threads(int n_jobs) {
-    int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    require(n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
-    if (n_jobs > 0) return n_jobs;
-    return std::max(1, hw + 1 + n_jobs);
-}
+/// Cores this process may actually run on: the CPU affinity mask, capped by a cgroup CPU quota (containers, Slurm)
+/// when one is set. At least 1; computed once.
+int available_cores();
 
-/// Calls fn(worker, begin, end) for `n_workers` contiguous ranges covering [0, n_tasks).
-/// Exceptions thrown by fn are rethrown (the first one) after all workers finish.
+/// openTSNE / joblib convention: n_jobs > 0 is used as is, -1 means all available cores, -2 all but one, and so on.
+/// A positive n_jobs above available_cores() is capped there with one warning: more threads than cores only add
+/// descheduled partners to wait for (results do not depend on the thread count). Setting the environment variable
+/// NEMBED_OVERSUBSCRIBE=1 lifts the cap (the thread-count tests use it to check that 3 or 9 workers give the same
+/// bits on a 2-core machine).
+int resolve_threads(int n_jobs);
+
+namespace detail {
+/// Runs run(context, w) for every w in [0, n_workers) on oneTBB's work-stealing scheduler and returns when all
+/// have run. Its workers sleep when out of work instead of spinning at a barrier, so a loaded or oversubscribed
+/// machine slows a run down in proportion to the lost CPU time rather than by orders of magnitude (an OpenMP team
+/// spinning while its partners were descheduled made -j 2 ten to twenty times slower than -j 1).
+void run_workers(std::size_t n_workers, void (*run)(void* context, std::size_t worker), void* context);
+} // namespace detail
+
+/// Calls fn(worker, begin, end) for `n_workers` contiguous ranges covering [0, n_tasks). The ranges depend only on
+/// n_tasks and n_workers, never on which thread runs them. Exceptions thrown by fn are rethrown (the first one, by
+/// worker index) after all workers finish.
 template <typename F>
 void parallelize(int n_workers, std::size_t n_tasks, F&& fn) {
     if (n_tasks == 0) return;
@@ -43,30 +48,23 @@ void parallelize(int n_workers, std::size_t n_tasks, F&& fn) {
         fn(0, std::size_t(0), n_tasks);
         return;
     }
-    const std::size_t chunk = n_tasks / workers, extra = n_tasks % workers;
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto run_worker = [&](std::size_t w) {
-        std::size_t begin = w * chunk + std::min(w, extra);
-        std::size_t end = begin + chunk + (w < extra ? 1 : 0);
+    struct Context {
+        std::remove_reference_t<F>* fn;
+        std::size_t chunk, extra;
+        std::vector<std::exception_ptr> errors;
+    } ctx{&fn, n_tasks / workers, n_tasks % workers, std::vector<std::exception_ptr>(workers)};
+    detail::run_workers(workers, [](void* c, std::size_t w) {
+        auto& x = *static_cast<Context*>(c);
+        const std::size_t begin = w * x.chunk + std::min(w, x.extra);
+        const std::size_t end = begin + x.chunk + (w < x.extra ? 1 : 0);
         try {
-            fn(static_cast<int>(w), begin, end);
+            (*x.fn)(static_cast<int>(w), begin, end);
         } catch (...) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (!error) error = std::current_exception();
+            x.errors[w] = std::current_exception();
         }
-    };
-#if defined(_OPENMP)
-#pragma omp parallel for num_threads(static_cast<int>(workers)) schedule(static, 1)
-    for (long long w = 0; w < static_cast<long long>(workers); ++w) run_worker(static_cast<std::size_t>(w));
-#else
-    std::vector<std::thread> threads;
-    threads.reserve(workers - 1);
-    for (std::size_t w = 1; w < workers; ++w) threads.emplace_back(run_worker, w);
-    run_worker(0);
-    for (auto& t : threads) t.join();
-#endif
-    if (error) std::rethrow_exception(error);
+    }, &ctx);
+    for (auto& e : ctx.errors)
+        if (e) std::rethrow_exception(e);
 #endif
 }
 
