@@ -61,6 +61,7 @@ void run(const AffinityCli& c) {
     require(k < n, "-k " + std::to_string(k) + " must be below the number of points (" + std::to_string(n) + ")");
     KnnOptions ko;
     ko.method = parse_knn_method(c.neighbors);
+    require_affinity_metric(c.metric);
     ko.metric = parse_metric(c.metric);
     ko.n_threads = o.n_threads();
     ko.seed = o.seed;
@@ -128,7 +129,7 @@ void register_affinity(CLI::App& app) {
     sub->add_option("--set-op-mix-ratio", c->set_op_mix_ratio, "fuzzy: 1 = union, 0 = intersection")
         ->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--metric", c->metric, "euclidean or cosine")->capture_default_str();
     sub->callback([c] { run(*c); });
 }
 

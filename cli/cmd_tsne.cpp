@@ -12,6 +12,7 @@
 #include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/methods/tsne.hpp"
@@ -160,13 +161,19 @@ void run_tsne(TsneCli& c) {
     opt.n_interpolation_points = c.n_interpolation_points;
     opt.min_num_intervals = c.min_num_intervals;
     opt.ints_in_interval = c.ints_in_interval;
-    if (c.init == "pca" || c.init == "spectral" || c.init == "random") {
+    if (c.init == "pca" && X.cols() < c.n_components) {
+        // 1-D data: PCA cannot give more components than input columns.
+        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.initialization = TsneInit::random;
+    } else if (c.init == "pca" || c.init == "spectral" || c.init == "random") {
         opt.initialization = parse_tsne_init(c.init);
     } else {
         opt.initialization = TsneInit::user;
         opt.initial_embedding = load_matrix<double>(c.init);
     }
     opt.neighbors = parse_knn_method(c.neighbors);
+    require_affinity_metric(c.metric);
     opt.metric = parse_metric(c.metric);
     opt.initial_momentum = c.initial_momentum;
     opt.final_momentum = c.final_momentum;
@@ -246,7 +253,7 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--ints-in-interval", c->ints_in_interval, "FFT box width")->capture_default_str();
     sub->add_option("--init", c->init, "pca, spectral, random or an array file")->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "Input metric: euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--metric", c->metric, "Input metric: euclidean or cosine")->capture_default_str();
     sub->add_option("--initial-momentum", c->initial_momentum, "Momentum during early exaggeration")->capture_default_str();
     sub->add_option("--final-momentum", c->final_momentum, "Momentum afterwards")->capture_default_str();
     sub->add_option("--max-grad-norm", c->max_grad_norm, "Per-point gradient clip (none)")->capture_default_str();

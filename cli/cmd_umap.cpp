@@ -12,6 +12,7 @@
 #include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/methods/cne.hpp"
@@ -128,7 +129,8 @@ void run_umap(UmapCli& c) {
     opt.n_neighbors = c.n_neighbors;
     opt.n_components = c.n_components;
     if (auto e = opt_number(c.n_epochs, "--n-epochs")) {
-        require(*e >= 0 && *e == std::floor(*e), "--n-epochs must be a non-negative integer or auto");
+        require(*e >= 0 && *e == std::floor(*e), "--n-epochs must be a non-negative integer or auto, got " + c.n_epochs);
+        require(*e <= 1e8, "--n-epochs " + c.n_epochs + " is too large (at most 100000000)");
         opt.n_epochs = static_cast<int>(*e);
     }
     opt.learning_rate = c.learning_rate;
@@ -140,13 +142,18 @@ void run_umap(UmapCli& c) {
     opt.local_connectivity = c.local_connectivity;
     opt.repulsion_strength = c.repulsion_strength;
     opt.negative_sample_rate = c.negative_sample_rate;
-    if (c.init == "spectral" || c.init == "pca" || c.init == "random") {
+    if (c.init == "pca" && X.cols() < c.n_components) {
+        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.init = UmapInit::random;
+    } else if (c.init == "spectral" || c.init == "pca" || c.init == "random") {
         opt.init = parse_umap_init(c.init);
     } else {
         opt.init = UmapInit::user;
         opt.initial_embedding = load_matrix<double>(c.init);
     }
     opt.neighbors = parse_knn_method(c.neighbors);
+    require_affinity_metric(c.metric);
     opt.metric = parse_metric(c.metric);
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
@@ -251,7 +258,11 @@ void run_cne(CneCli& c) {
     opt.clamp_high = opt_number(c.clamp_high, "--clamp-high");
     opt.clip_grad = !c.no_clip;
     opt.early_exaggeration = !c.no_early_exaggeration;
-    if (c.init == "pca" || c.init == "random") {
+    if (c.init == "pca" && X.cols() < c.n_components) {
+        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.init = CneInit::random;
+    } else if (c.init == "pca" || c.init == "random") {
         opt.init = c.init == "pca" ? CneInit::pca : CneInit::random;
     } else {
         opt.init = CneInit::user;
@@ -324,7 +335,7 @@ void register_umap(CLI::App& app) {
     sub->add_option("--negative-sample-rate", c->negative_sample_rate, "Negatives per positive sample")->capture_default_str();
     sub->add_option("--init", c->init, "spectral, pca, random or an array file")->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "Input metric: euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--metric", c->metric, "Input metric: euclidean or cosine")->capture_default_str();
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -43,6 +45,16 @@ std::string unknown_command_message(const CLI::App& app, const std::string& give
     return msg + " (commands: " + names + ")";
 }
 
+// Library messages name library functions; at the command line the same advice is an option.
+std::string cli_spelling(std::string msg) {
+    static const std::pair<const char*, const char*> table[] = {{"use random_init", "use --init random"}};
+    for (const auto& [from, to] : table) {
+        for (auto at = msg.find(from); at != std::string::npos; at = msg.find(from, at + std::strlen(to)))
+            msg.replace(at, std::strlen(from), to);
+    }
+    return msg;
+}
+
 struct Outcome {
     int rc = 0;
     std::string error;  // printed as "nembed: error: <error>" when not empty
@@ -64,7 +76,7 @@ Outcome run(CLI::App& app, int argc, char** argv) {
     } catch (const std::exception& e) {
         // Whatever a signal made fail (an Interrupted from a loop, or a step it cut short) reads the same.
         if (const int sig = nembed::cli::received_signal()) return {128 + sig, "interrupted"};
-        return {1, e.what()};
+        return {1, cli_spelling(e.what())};
     }
     return {0, ""};
 }
