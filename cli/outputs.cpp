@@ -55,6 +55,12 @@ fs::path parent_of(const std::string& path) {
     return p.empty() ? fs::path(".") : p;
 }
 
+// "model/" and "model" are the same directory output.
+std::string without_trailing_slashes(std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path;
+}
+
 void remove_quietly(const std::string& path) noexcept {
     std::error_code ec;
     fs::remove_all(path, ec);
@@ -89,7 +95,7 @@ void OutputSet::add(const std::string& option, const std::string& path, OutputKi
     if (!extension_ok(path, kind))
         bad("this output is written as " + extensions_for(kind) + "; the extension '" + file_extension(path) +
             "' does not match");
-    const fs::path dir = parent_of(path);
+    const fs::path dir = parent_of(without_trailing_slashes(path));
     const fs::file_status ds = fs::status(dir, ec);
     if (!fs::exists(ds)) bad("the directory " + dir.string() + " does not exist");
     if (!fs::is_directory(ds)) bad(dir.string() + " is not a directory");
@@ -101,19 +107,19 @@ void OutputSet::add(const std::string& option, const std::string& path, OutputKi
     }
     std::lock_guard<std::mutex> lock(registry_mutex());
     registry().insert(this);
-    entries_.push_back({option, path, "", kind});
+    entries_.push_back({option, without_trailing_slashes(path), "", kind});
 }
 
 std::string OutputSet::staged(const std::string& path) {
     std::lock_guard<std::mutex> lock(registry_mutex());
-    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.path == path; });
+    const std::string key = without_trailing_slashes(path);
+    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.path == key; });
     require(it != entries_.end(), "internal: output " + path + " was not checked before the run");
     if (it->tmp.empty()) {
         // Hidden, beside the target (so the rename stays on one file system), with the target's extension (the
         // writers choose the format by it).
-        const fs::path p(path);
-        const std::string name = p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
-        it->tmp = (parent_of(path) / (".nembed-" + std::to_string(::getpid()) + "-" +
+        const std::string name = fs::path(key).filename().string();
+        it->tmp = (parent_of(key) / (".nembed-" + std::to_string(::getpid()) + "-" +
                                       std::to_string(it - entries_.begin()) + "-" + name))
                       .string();
         remove_quietly(it->tmp);

@@ -68,7 +68,7 @@ file(REMOVE ${WORK}/model)
 file(MAKE_DIRECTORY ${WORK}/model)
 file(WRITE ${WORK}/model/stale.txt "from an older model")
 execute_process(COMMAND ${EXE} ${T} -o ${WORK}/Y.npy --plot ${WORK}/p.png --metrics ${WORK}/m.json
-                        --timings ${WORK}/t.json --save-model ${WORK}/model RESULT_VARIABLE rc ERROR_VARIABLE err)
+                        --timings ${WORK}/t.json --save-model ${WORK}/model/ RESULT_VARIABLE rc ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "the full t-SNE run failed:\n${err}")
 endif()
