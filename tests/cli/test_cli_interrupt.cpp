@@ -57,9 +57,10 @@ protected:
         std::ofstream(dir / "Y.npy") << "the previous output";
     }
 
-    // Starts nembed with args, waits until its stderr contains `ready` (up to 60 s), sends `sig`, and waits up to
-    // 10 s for it to exit.
-    RunResult run(std::vector<std::string> args, const std::string& ready, int sig) {
+    // Starts nembed with args, waits until its stderr contains `ready` (up to 60 s) and then `delay`, sends `sig`,
+    // and waits up to 10 s for it to exit.
+    RunResult run(std::vector<std::string> args, const std::string& ready, int sig,
+                  std::chrono::milliseconds delay = 0ms) {
         const fs::path err = dir / "stderr.txt";
         args.insert(args.begin(), NEMBED_CLI_EXE);
         const pid_t pid = ::fork();
@@ -85,6 +86,8 @@ protected:
             }
             std::this_thread::sleep_for(20ms);
         }
+        if (!exited) std::this_thread::sleep_for(delay);
+        if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
         EXPECT_FALSE(exited) << "nembed ended before it could be interrupted:\n" << slurp(err);
         ::kill(pid, sig);
         const auto t_sig = std::chrono::steady_clock::now();
@@ -136,6 +139,25 @@ TEST_F(CliInterrupt, SigtermDuringTheNeighbourSearchExits143) {
     const std::string X = (dir / "X.npy").string(), Y = (dir / "Y.npy").string();
     const RunResult r = run({"tsne", X, "-o", Y, "--n-iter", "100000", "-j", "2"}, "t-SNE of", SIGTERM);
     EXPECT_EQ(r.exit_code, 143) << r.stderr_text;
+    EXPECT_EQ(last_line(r.stderr_text), "nembed: error: interrupted") << r.stderr_text;
+    EXPECT_EQ(slurp(dir / "Y.npy"), "the previous output");
+    expect_no_temporaries();
+}
+
+TEST_F(CliInterrupt, AStepThatDoesNotPollIsEndedByTheWatchdog) {
+    // The dense Hessian eigendecomposition of 800 points takes about a minute and polls nothing: one second after
+    // the signal the watcher ends the process with the same line and exit code.
+    std::mt19937_64 rng(2);
+    std::normal_distribution<double> g;
+    nembed::Matrix<double> X(800, 5), Y(800, 2);
+    for (auto& v : X.storage()) v = g(rng);
+    for (auto& v : Y.storage()) v = g(rng);
+    nembed::save_matrix((dir / "SX.npy").string(), X.view());
+    nembed::save_matrix((dir / "SY.npy").string(), Y.view());
+    const RunResult r = run({"sensitivity", (dir / "SX.npy").string(), "-e", (dir / "SY.npy").string(), "-o",
+                             (dir / "Y.npy").string(), "--solver", "dense", "-q"},
+                            "", SIGINT, 1500ms);
+    EXPECT_EQ(r.exit_code, 130) << r.stderr_text;
     EXPECT_EQ(last_line(r.stderr_text), "nembed: error: interrupted") << r.stderr_text;
     EXPECT_EQ(slurp(dir / "Y.npy"), "the previous output");
     expect_no_temporaries();
