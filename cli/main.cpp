@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -45,6 +46,20 @@ std::string unknown_command_message(const CLI::App& app, const std::string& give
     return msg + " (commands: " + names + ")";
 }
 
+// Library messages name parameters ("n_iter must be non-negative"); at the command line the same parameter is an
+// option of the command that ran (--n-iter), so the message is given that name.
+std::string option_spelling(const CLI::App& app, std::string msg) {
+    std::size_t end = 0;
+    while (end < msg.size() && (std::islower(static_cast<unsigned char>(msg[end])) || msg[end] == '_')) ++end;
+    if (end == 0 || end == msg.size() || msg[end] != ' ') return msg;
+    std::string option = "--" + msg.substr(0, end);
+    std::replace(option.begin(), option.end(), '_', '-');
+    for (const CLI::App* sub : app.get_subcommands()) {
+        if (sub->get_option_no_throw(option)) return option + msg.substr(end);
+    }
+    return msg;
+}
+
 // Library messages name library functions; at the command line the same advice is an option.
 std::string cli_spelling(std::string msg) {
     static const std::pair<const char*, const char*> table[] = {{"use random_init", "use --init random"}};
@@ -76,7 +91,7 @@ Outcome run(CLI::App& app, int argc, char** argv) {
     } catch (const std::exception& e) {
         // Whatever a signal made fail (an Interrupted from a loop, or a step it cut short) reads the same.
         if (const int sig = nembed::cli::received_signal()) return {128 + sig, "interrupted"};
-        return {1, cli_spelling(e.what())};
+        return {1, cli_spelling(option_spelling(app, e.what()))};
     }
     return {0, ""};
 }
