@@ -11,6 +11,7 @@
 #include "interrupt.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/io/file.hpp"
+#include "nembed/io/load.hpp"
 
 namespace nembed::cli {
 namespace fs = std::filesystem;
@@ -198,12 +199,6 @@ void discard_all_outputs() noexcept {
 }
 
 void OutputSet::discard_for_exit() noexcept { discard(); }
-
-} // namespace nembed::cli
-
-#include "nembed/io/load.hpp"
-
-namespace nembed::cli {
 
 void PartialResult::keep(MatrixView<double> Y, std::string where) {
     if (!enabled_) return;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "nembed/core/matrix.hpp"
+
 namespace nembed::cli {
 
 enum class OutputKind {
@@ -55,12 +57,6 @@ void write_text(const std::string& path, const std::string& text);
 /// Removes the temporaries of every live OutputSet (for the interrupt watchdog); blocks a commit in progress and
 /// any later one.
 void discard_all_outputs() noexcept;
-
-} // namespace nembed::cli
-
-#include "nembed/core/matrix.hpp"
-
-namespace nembed::cli {
 
 /// --save-partial: the embedding of the last checkpoint of an optimisation, written to -o if a signal stops the run
 /// (as openTSNE returns the embedding reached on KeyboardInterrupt).
