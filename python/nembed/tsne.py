@@ -557,6 +557,11 @@ class TSNE:
 
         if affinities is None and self.metric != "precomputed":
             Xf = as_float32_matrix(X)
+            if isinstance(init, str) and init == "pca" and Xf.shape[1] < self.n_components:
+                # 1-D data: PCA cannot give more components than input columns (the CLI does the same)
+                warnings.warn(f"initialization='pca' needs at least {self.n_components} input columns, X has "
+                              f"{Xf.shape[1]}; using initialization='random'", UserWarning, stacklevel=3)
+                init = "random"
             perps = list(self.perplexity) if isinstance(self.perplexity, (list, tuple, np.ndarray)) \
                 else [self.perplexity]
             user = None if isinstance(init, str) else as_float64_matrix(init, "initialization")

@@ -176,6 +176,13 @@ def test_sigint_interrupts_a_long_run_within_a_second(fmnist):
     assert out.shape == (2000, 2)
 
 
+def test_one_dimensional_input_with_the_default_pca_init_warns_and_starts_at_random(split):
+    x = split[0][:200, :1]
+    with pytest.warns(UserWarning, match="initialization='pca' needs at least 2 input columns"):
+        emb = TSNE(early_exaggeration_iter=10, n_iter=20, random_state=0).fit(x)
+    assert emb.shape == (200, 2) and np.all(np.isfinite(emb)) and np.ptp(np.asarray(emb), axis=0).min() > 0
+
+
 def test_umap_refuses_the_inner_product_metric(split):
     from nembed import UMAP
     with pytest.raises(ValueError, match="affinities need non-negative distances"):
