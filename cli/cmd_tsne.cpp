@@ -78,9 +78,12 @@ struct ProgressPrinter {
     std::vector<double> per50;  // seconds per callbacks_every_iters iterations, across both phases
     double last_elapsed = 0;
     std::string last_phase;
+    int iteration = 0;          // updates done in the current phase (for --save-partial)
+    std::string current_phase;  // also with --quiet
     void operator()(const ProgressEvent& e) {
-        // A KL line every 50 iterations, also when --save-partial checkpoints more often.
-        const bool line = !std::isnan(e.kl) && (e.iteration % 50 == 0 || e.iteration == e.n_iter);
+        iteration = e.iteration;
+        current_phase = e.phase;
+        const bool line = !std::isnan(e.kl);
         if (line) {  // elapsed is counted from the start of each phase
             per50.push_back(e.phase == last_phase ? e.elapsed - last_elapsed : e.elapsed);
             last_elapsed = e.elapsed;
@@ -181,25 +184,25 @@ void run_tsne(TsneCli& c) {
     opt.max_step_norm = optional_number(c.max_step_norm, "--max-step-norm");
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
-    // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log; with
-    // --save-partial it also keeps the embedding every 10 iterations.
-    ProgressPrinter printer{o, nullptr, "", {}, 0.0, ""};
-    PartialResult partial(c.save_partial);
-    opt.callback = [&partial, &printer](int it, double, MatrixView<double> Y) {
-        partial.keep(Y, "iteration " + std::to_string(it) + " of " + printer.phase);
-        return false;
-    };
-    opt.callbacks_every_iters = c.save_partial ? 10 : 50;
+    // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
+    opt.callback = [](int, double, MatrixView<double>) { return false; };
+    opt.callbacks_every_iters = 50;
+    ProgressPrinter printer{o, nullptr, "", {}, 0.0, "", 0, ""};
     opt.progress = [&printer](const ProgressEvent& e) { printer(e); };
     validate(opt, X.rows());
 
     say(o, "t-SNE of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");
     TSNE tsne(opt);
-    TsneEmbedding emb;
+    TsneEmbedding emb = tsne.prepare_initial(X.view());
+    PartialResult partial(c.save_partial);
     try {
-        emb = tsne.fit(X.view());
+        tsne.run(emb);  // the two phases of fit, on an embedding that holds every update made before a signal
     } catch (const Interrupted&) {
+        partial.keep(emb.embedding().view(),
+                     printer.current_phase.empty()
+                         ? "the initial embedding"
+                         : "iteration " + std::to_string(printer.iteration) + " of " + printer.current_phase);
         partial.write_or_rethrow(o.output);
     }
     const auto& t = emb.timings();
@@ -261,8 +264,8 @@ void register_tsne(CLI::App& app) {
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
     sub->add_flag("--save-partial", c->save_partial,
-                  "On Ctrl-C / SIGTERM write the embedding reached so far (the last 10-iteration checkpoint) to -o, "
-                  "as openTSNE returns it on KeyboardInterrupt");
+                  "On Ctrl-C / SIGTERM write the embedding reached so far to -o, as openTSNE returns it on "
+                  "KeyboardInterrupt");
     sub->callback([c] { run_tsne(*c); });
 }
 
@@ -326,7 +329,7 @@ void register_transform(CLI::App& app) {
         TransformOptions topt;
         topt.n_iter = *n_iter;
         topt.perplexity = *perplexity;
-        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, ""};
+        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, ""};
         topt.progress = [&printer](const ProgressEvent& e) { printer(e); };
         Matrix<double> Ynew = emb.transform(Xnew.view(), topt);
         say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));

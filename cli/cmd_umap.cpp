@@ -160,23 +160,18 @@ void run_umap(UmapCli& c) {
     require(c.every >= 1, "--progress-every must be >= 1");
     EpochPrinter printer{o, "umap", c.every, nullptr, {}, 0.0};
     opt.progress = [&printer](int e, int n, double el) { printer(e, n, std::nan(""), el); };
-    PartialResult partial(c.save_partial);
-    if (c.save_partial) {
-        opt.callback = [&partial](int epoch, double, MatrixView<double> Y) {
-            partial.keep(Y, "after " + std::to_string(epoch) + " epochs");
-            return false;
-        };
-        opt.callbacks_every_epochs = 1;
-    }
     validate(opt, X.rows());
 
     say(o, "UMAP of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");
     UMAP umap(opt);
-    UmapEmbedding emb;
+    UmapEmbedding emb = umap.prepare(X.view());
+    PartialResult partial(c.save_partial);
     try {
-        emb = umap.fit(X.view());
+        // fit's optimisation, on an embedding that holds every finished epoch when a signal stops it
+        emb.optimize(-1, opt.callback, opt.callbacks_every_epochs, opt.progress);
     } catch (const Interrupted&) {
+        partial.keep(emb.embedding().view(), "after " + std::to_string(emb.epochs_done()) + " epochs");
         partial.write_or_rethrow(o.output);
     }
     const auto& t = emb.timings();

@@ -200,9 +200,13 @@ void discard_all_outputs() noexcept {
 
 void OutputSet::discard_for_exit() noexcept { discard(); }
 
+PartialResult::PartialResult(bool enabled) : enabled_(enabled) {
+    // The optimisations poll every iteration or epoch: the watchdog's grace is then for writing the partial result.
+    if (enabled_) set_interrupt_grace(10.0);
+}
+
 void PartialResult::keep(MatrixView<double> Y, std::string where) {
     if (!enabled_) return;
-    if (Y_.empty()) set_interrupt_grace(10.0);  // time to write the partial embedding after a signal
     if (Y_.rows() != Y.rows || Y_.cols() != Y.cols) Y_ = Matrix<double>(Y.rows, Y.cols);
     std::copy(Y.data, Y.data + Y.size(), Y_.data());
     where_ = std::move(where);

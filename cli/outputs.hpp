@@ -58,15 +58,16 @@ void write_text(const std::string& path, const std::string& text);
 /// any later one.
 void discard_all_outputs() noexcept;
 
-/// --save-partial: the embedding of the last checkpoint of an optimisation, written to -o if a signal stops the run
-/// (as openTSNE returns the embedding reached on KeyboardInterrupt).
+/// --save-partial: the embedding an optimisation reached, written to -o if a signal stops the run (as openTSNE
+/// returns the embedding reached on KeyboardInterrupt).
 class PartialResult {
 public:
-    explicit PartialResult(bool enabled) : enabled_(enabled) {}
+    /// Create it when the optimisation starts: while enabled, the interrupt watchdog waits up to 10 s (not 1 s).
+    explicit PartialResult(bool enabled);
     bool enabled() const { return enabled_; }
-    /// Copies Y (a checkpoint); `where` says how far the run got ("iteration 120 of main").
+    /// Copies Y (the embedding reached); `where` says how far the run got ("iteration 120 of main").
     void keep(MatrixView<double> Y, std::string where);
-    /// After an interrupt: writes the last checkpoint to `path` and throws InterruptedWithPartial, or rethrows the
+    /// After an interrupt: writes the kept embedding to `path` and throws InterruptedWithPartial, or rethrows the
     /// current exception when disabled, not interrupted, or no checkpoint was reached. Call from a catch block.
     [[noreturn]] void write_or_rethrow(const std::string& path) const;
 

@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -188,6 +190,24 @@ TEST_F(CliInterrupt, SavePartialWritesTheTsneEmbeddingReached) {
         << r.stderr_text;
     expect_partial_embedding(dir / "Y.npy", 2000);
     expect_no_temporaries();
+    // It is exactly the embedding after that many iterations: a run stopped there by its options gives the same bits.
+    std::smatch m;
+    const std::string line = last_line(r.stderr_text);
+    ASSERT_TRUE(std::regex_search(line, m, std::regex("iteration ([0-9]+) of (early_exaggeration|main)"))) << line;
+    const std::string k = m[1].str();
+    const bool early = m[2].str() == "early_exaggeration";
+    const std::string Z = (dir / "Z.npy").string();
+    std::vector<std::string> args = {NEMBED_CLI_EXE, "tsne", X, "-o", Z, "-q"};
+    for (const std::string& a : early ? std::vector<std::string>{"--early-exaggeration-iter", k, "--n-iter", "0"}
+                                      : std::vector<std::string>{"--n-iter", k})
+        args.push_back(a);
+    std::string cmd;
+    for (const auto& a : args) cmd += "'" + a + "' ";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const auto partial = nembed::load_matrix<double>(Y), stopped = nembed::load_matrix<double>(Z);
+    ASSERT_EQ(partial.size(), stopped.size());
+    for (std::size_t i = 0; i < partial.size(); ++i)
+        ASSERT_EQ(partial.data()[i], stopped.data()[i]) << "entry " << i << " after " << k << " iterations";
 }
 
 TEST_F(CliInterrupt, SavePartialWritesTheCneEmbeddingReached) {
