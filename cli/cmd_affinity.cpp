@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "outputs.hpp"
 #include "nembed/affinity/fixed_sigma.hpp"
 #include "nembed/affinity/fuzzy.hpp"
 #include "nembed/affinity/multiscale.hpp"
@@ -14,6 +15,7 @@
 #include "nembed/affinity/uniform.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/io/file.hpp"
 #include "nembed/io/npy.hpp"
 #include "nembed/neighbors/knn.hpp"
 
@@ -37,6 +39,14 @@ struct AffinityCli {
 void run(const AffinityCli& c) {
     const CommonOptions& o = c.common;
     configure_logging(o);
+    // The three CSR files are checked first and replaced together.
+    std::string stem = o.output;
+    if (file_extension(stem) == ".npy") stem.resize(stem.size() - 4);
+    const std::string f_indptr = stem + "_indptr.npy", f_indices = stem + "_indices.npy", f_data = stem + "_data.npy";
+    OutputSet out;
+    out.add("-o (indptr)", f_indptr, OutputKind::npy);
+    out.add("-o (indices)", f_indices, OutputKind::npy);
+    out.add("-o (data)", f_data, OutputKind::npy);
     auto X = load_inputs(o);
     const std::size_t n = X.rows();
     require(n >= 2, "affinities need at least 2 points");
@@ -51,6 +61,7 @@ void run(const AffinityCli& c) {
     require(k < n, "-k " + std::to_string(k) + " must be below the number of points (" + std::to_string(n) + ")");
     KnnOptions ko;
     ko.method = parse_knn_method(c.neighbors);
+    require_affinity_metric(c.metric);
     ko.metric = parse_metric(c.metric);
     ko.n_threads = o.n_threads();
     ko.seed = o.seed;
@@ -88,11 +99,10 @@ void run(const AffinityCli& c) {
     msg << "affinities (" << c.kind << ", k = " << k << ", " << P.nnz() << " non-zeros): kNN " << t_knn
         << " s, affinities " << t.seconds() << " s";
     say(o, msg.str());
-    std::string stem = o.output;
-    if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".npy") stem.resize(stem.size() - 4);
-    write_npy(stem + "_indptr.npy", std::vector<std::int64_t>(P.indptr.begin(), P.indptr.end()));
-    write_npy(stem + "_indices.npy", std::vector<std::int64_t>(P.indices.begin(), P.indices.end()));
-    write_npy(stem + "_data.npy", P.values);
+    write_npy(out.staged(f_indptr), std::vector<std::int64_t>(P.indptr.begin(), P.indptr.end()));
+    write_npy(out.staged(f_indices), std::vector<std::int64_t>(P.indices.begin(), P.indices.end()));
+    write_npy(out.staged(f_data), P.values);
+    out.commit();
 }
 
 } // namespace
@@ -102,6 +112,7 @@ void register_affinity(CLI::App& app) {
     auto* sub = app.add_subcommand(
         "affinity", "Input affinities P as CSR: writes OUTPUT_indptr.npy, OUTPUT_indices.npy and OUTPUT_data.npy");
     add_common_options(sub, c->common, true);
+    sub->get_option("-o")->description("Output prefix: writes PREFIX_indptr.npy, PREFIX_indices.npy, PREFIX_data.npy");
     sub->add_option("--kind", c->kind, "perplexity (openTSNE), fixed-sigma, uniform or fuzzy (UMAP)")
         ->capture_default_str();
     sub->add_option("--perplexity", c->perplexities, "One or more perplexities (several: multiscale)")
@@ -118,7 +129,7 @@ void register_affinity(CLI::App& app) {
     sub->add_option("--set-op-mix-ratio", c->set_op_mix_ratio, "fuzzy: 1 = union, 0 = intersection")
         ->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--metric", c->metric, "euclidean or cosine")->capture_default_str();
     sub->callback([c] { run(*c); });
 }
 

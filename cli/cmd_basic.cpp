@@ -3,9 +3,11 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "outputs.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
+#include "nembed/io/file.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/plot/scatter.hpp"
@@ -20,13 +22,16 @@ void register_pca(CLI::App& app) {
     sub->add_option("-n,--n-components", *n_components, "Number of components")->capture_default_str();
     sub->callback([o, n_components] {
         configure_logging(*o);
+        OutputSet out;
+        out.add("-o", o->output, OutputKind::matrix);
         auto X = load_inputs(*o);
         require(*n_components >= 1 && *n_components <= X.cols(),
                 "--n-components must be between 1 and the input dimension " + std::to_string(X.cols()));
         Timer t;
         auto res = pca(X.view(), *n_components, o->n_threads());
         say(*o, "PCA in " + std::to_string(t.seconds()) + " s");
-        save_matrix(o->output, convert<double>(res.scores.view()).view());
+        save_matrix(out.staged(o->output), convert<double>(res.scores.view()).view());
+        out.commit();
     });
 }
 
@@ -38,11 +43,20 @@ void register_knn(CLI::App& app) {
     auto* sub = app.add_subcommand(
         "knn", "k nearest neighbours of every point (self excluded); writes OUTPUT_indices.npy and OUTPUT_distances.npy");
     add_common_options(sub, *o, true);
+    sub->get_option("-o")->description("Output prefix: writes PREFIX_indices.npy and PREFIX_distances.npy");
     sub->add_option("-k", *k, "Neighbours per point")->capture_default_str();
     sub->add_option("--method", *method, "auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", *metric, "euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--metric", *metric, "euclidean, cosine or ip (inner product: largest first)")
+        ->capture_default_str();
     sub->callback([o, k, method, metric] {
         configure_logging(*o);
+        // Both files are checked first and replaced together.
+        std::string stem = o->output;
+        if (file_extension(stem) == ".npy") stem.resize(stem.size() - 4);
+        const std::string indices = stem + "_indices.npy", distances = stem + "_distances.npy";
+        OutputSet out;
+        out.add("-o (indices)", indices, OutputKind::npy);
+        out.add("-o (distances)", distances, OutputKind::npy);
         auto X = load_inputs(*o);
         KnnOptions opt;
         opt.method = parse_knn_method(*method);
@@ -52,15 +66,14 @@ void register_knn(CLI::App& app) {
         Timer t;
         auto g = find_neighbors(X.view(), *k, opt);
         say(*o, "kNN (" + *method + ", k = " + std::to_string(*k) + ") in " + std::to_string(t.seconds()) + " s");
-        std::string stem = o->output;
-        if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".npy") stem.resize(stem.size() - 4);
         Matrix<double> idx(g.n_points, g.k), dist(g.n_points, g.k);
         for (std::size_t i = 0; i < g.indices.size(); ++i) {
             idx.data()[i] = g.indices[i];
             dist.data()[i] = g.distances[i];
         }
-        save_matrix(stem + "_indices.npy", idx.view());
-        save_matrix(stem + "_distances.npy", dist.view());
+        save_matrix(out.staged(indices), idx.view());
+        save_matrix(out.staged(distances), dist.view());
+        out.commit();
     });
 }
 
@@ -70,16 +83,20 @@ void register_plot(CLI::App& app) {
     auto size = std::make_shared<int>(1000);
     auto* sub = app.add_subcommand("plot", "Scatter plot of a 2-D embedding as PNG, coloured by labels");
     add_common_options(sub, *o, true, false);
+    sub->get_option("-o")->description("Output PNG file (.png)");
     sub->add_option("--title", *title, "Title drawn on the plot");
     sub->add_option("--size", *size, "Plot size in pixels")->capture_default_str();
     sub->callback([o, title, size] {
         configure_logging(*o);
+        OutputSet out;
+        out.add("-o", o->output, OutputKind::png);
         auto Y = convert<double>(load_inputs(*o).view());
         auto labels = load_label_files(*o, Y.rows());
         ScatterOptions opt;
         opt.title = *title;
         opt.width = opt.height = *size;
-        write_scatter_png(o->output, Y.view(), labels, opt);
+        write_scatter_png(out.staged(o->output), Y.view(), labels, opt);
+        out.commit();
     });
 }
 

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/affinity/perplexity.hpp"
 #include "nembed/core/error.hpp"
@@ -48,9 +49,7 @@ void report_quality(const CommonOptions& o, const QualityInputs& q, const std::s
                             {"k", settings().k}};
         if (r.knn_accuracy) j["knn_accuracy"] = *r.knn_accuracy;
         if (r.kl) j["kl_divergence"] = *r.kl;
-        std::ofstream f(json_path);
-        f << j.dump(2) << "\n";
-        if (!f) throw IoError(json_path + ": cannot write");
+        write_text(json_path, j.dump(2) + "\n");
     }
 }
 
@@ -61,6 +60,7 @@ void register_evaluate(CLI::App& app) {
     auto* sub = app.add_subcommand(
         "evaluate", "Quality of an embedding: kNN recall, trustworthiness, kNN accuracy, distance Spearman, t-SNE KL");
     add_common_options(sub, *o, false);
+    sub->get_option("-o")->description("Write the metrics as JSON to this file (.json)");
     sub->add_option("-e,--embedding", *embedding, "The embedding to score (N x d)")->required();
     sub->add_option("-k", settings().k, "Neighbourhood size of recall, trustworthiness and accuracy")
         ->capture_default_str();
@@ -73,6 +73,10 @@ void register_evaluate(CLI::App& app) {
         ->capture_default_str();
     sub->callback([o, embedding, perplexity] {
         configure_logging(*o);
+        require(std::isfinite(*perplexity) && *perplexity >= 0,
+                "--perplexity must be a positive number (or 0 for no KL), got " + CLI::detail::to_string(*perplexity));
+        OutputSet out;
+        out.add("-o", o->output, OutputKind::json);
         auto X = load_inputs(*o);
         auto Y = load_matrix<double>(*embedding);
         require(Y.rows() == X.rows(), "the embedding has " + std::to_string(Y.rows()) + " rows but the data has " +
@@ -91,7 +95,8 @@ void register_evaluate(CLI::App& app) {
             P = perplexity_affinities(g, popt);
         }
         QualityInputs q{X.view(), Y.view(), labels.empty() ? nullptr : &labels, *perplexity > 0 ? &P : nullptr};
-        report_quality(*o, q, o->output);
+        report_quality(*o, q, o->output.empty() ? "" : out.staged(o->output));
+        out.commit();
     });
 }
 

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "outputs.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
@@ -111,6 +112,12 @@ void register_sensitivity(CLI::App& app) {
                     "solver) the share of trace Cov(Y) in the 3 softest modes and trace Cov(Y) for several lambdas");
     sub->callback([o, a] {
         configure_logging(*o);
+        OutputSet out;
+        out.add("-o", o->output, OutputKind::matrix);
+        out.add("--plot-ellipses", a->plot_ellipses, OutputKind::png);
+        out.add("--plot-arrows", a->plot_arrows, OutputKind::png);
+        out.add("--plot-heatmap", a->plot_heatmap, OutputKind::png);
+        out.add("--diagnostics", a->diagnostics, OutputKind::json);
         Timer t;
         const Matrix<double> X = load_x(o->inputs);
         const Matrix<double> Y = load_matrix<double>(a->embedding);
@@ -149,15 +156,16 @@ void register_sensitivity(CLI::App& app) {
         if (need_s) S = sens.jacobian();
         Matrix<double> points;
         if (a->what == "points" || !a->plot_ellipses.empty()) points = sens.point_covariances(cov);
-        if (a->what == "jacobian") save_matrix(o->output, S.view());
-        else if (a->what == "covariance") save_matrix(o->output, sens.covariance(cov).view());
-        else save_matrix(o->output, points.view());
+        const std::string out_path = out.staged(o->output);
+        if (a->what == "jacobian") save_matrix(out_path, S.view());
+        else if (a->what == "covariance") save_matrix(out_path, sens.covariance(cov).view());
+        else save_matrix(out_path, points.view());
         const auto labels = load_label_files(*o, X.rows());
         if (!a->plot_ellipses.empty()) {
             UncertaintyPlotOptions po;
             po.scale = a->ellipse_scale;
             po.title = "uncertainty ellipses";
-            write_ellipses_png(a->plot_ellipses, sens.embedding().view(), points.view(), labels, po);
+            write_ellipses_png(out.staged(a->plot_ellipses), sens.embedding().view(), points.view(), labels, po);
         }
         if (!a->plot_arrows.empty()) {
             // Per point: the 2 x D block dy_i/dx_i; its largest singular pair gives the axis (sign-free).
@@ -179,12 +187,12 @@ void register_sensitivity(CLI::App& app) {
             UncertaintyPlotOptions po;
             po.double_headed = true;
             po.title = "self-sensitivity axes |dy_i/dx_i|";
-            write_arrows_png(a->plot_arrows, sens.embedding().view(), arrows.view(), labels, po);
+            write_arrows_png(out.staged(a->plot_arrows), sens.embedding().view(), arrows.view(), labels, po);
         }
         if (!a->plot_heatmap.empty()) {
             UncertaintyPlotOptions po;
             po.title = "S = dY/dX (rows 2i+k, columns j*D+f)";
-            write_heatmap_png(a->plot_heatmap, S.view(), po);
+            write_heatmap_png(out.staged(a->plot_heatmap), S.view(), po);
         }
         if (!a->diagnostics.empty()) {
             nlohmann::json j;
@@ -204,10 +212,9 @@ void register_sensitivity(CLI::App& app) {
                 j["lambdas"] = vs.lambdas;
                 j["trace_cov"] = vs.trace_cov;
             }
-            std::ofstream f(a->diagnostics);
-            if (!f) throw IoError(a->diagnostics + ": cannot write");
-            f << j.dump(2) << "\n";
+            write_text(out.staged(a->diagnostics), j.dump(2) + "\n");
         }
+        out.commit();
         std::snprintf(buf, sizeof buf, "done in %.2f s", t.seconds());
         say(*o, buf);
     });

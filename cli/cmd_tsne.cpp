@@ -3,13 +3,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/methods/tsne.hpp"
@@ -45,6 +48,7 @@ struct TsneCli {
     std::string metrics_json;
     std::string timings_json;
     std::string save_model;
+    bool save_partial = false;
 };
 
 // "auto"/"none" -> nullopt, else a number (with a clear error naming the option).
@@ -74,8 +78,13 @@ struct ProgressPrinter {
     std::vector<double> per50;  // seconds per callbacks_every_iters iterations, across both phases
     double last_elapsed = 0;
     std::string last_phase;
+    int iteration = 0;          // updates done in the current phase (for --save-partial)
+    std::string current_phase;  // also with --quiet
     void operator()(const ProgressEvent& e) {
-        if (!std::isnan(e.kl)) {  // elapsed is counted from the start of each phase
+        iteration = e.iteration;
+        current_phase = e.phase;
+        const bool line = !std::isnan(e.kl);
+        if (line) {  // elapsed is counted from the start of each phase
             per50.push_back(e.phase == last_phase ? e.elapsed - last_elapsed : e.elapsed);
             last_elapsed = e.elapsed;
             last_phase = e.phase;
@@ -85,7 +94,7 @@ struct ProgressPrinter {
             phase = e.phase;
             bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
         }
-        if (!std::isnan(e.kl)) {
+        if (line) {
             if (bar) bar->finish();
             std::fprintf(stderr, "  %-19s iteration %4d/%d  KL %.4f  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
                          e.kl, seconds(e.elapsed).c_str());
@@ -123,14 +132,19 @@ void save_model(const std::string& dir, const TsneEmbedding& emb, const TsneOpti
                         {"n_interpolation_points", gp.n_interpolation_points},
                         {"min_num_intervals", gp.min_num_intervals},
                         {"ints_in_interval", gp.ints_in_interval}};
-    std::ofstream f(dir + "/model.json");
-    f << j.dump(2) << "\n";
-    if (!f) throw IoError(dir + "/model.json: cannot write");
+    write_text(dir + "/model.json", j.dump(2) + "\n");
 }
 
 void run_tsne(TsneCli& c) {
     const CommonOptions& o = c.common;
     configure_logging(o);
+    OutputSet out;
+    out.add("-o", o.output, OutputKind::matrix);
+    out.add("--plot", c.plot, OutputKind::png);
+    out.add("--metrics", c.metrics_json, OutputKind::json);
+    out.add("--timings", c.timings_json, OutputKind::json);
+    out.add("--save-model", c.save_model, OutputKind::directory);
+    require(c.plot.empty() || c.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
     Timer total;
     Projection projection;
     Matrix<float> X = load_inputs(o, &projection);
@@ -150,13 +164,19 @@ void run_tsne(TsneCli& c) {
     opt.n_interpolation_points = c.n_interpolation_points;
     opt.min_num_intervals = c.min_num_intervals;
     opt.ints_in_interval = c.ints_in_interval;
-    if (c.init == "pca" || c.init == "spectral" || c.init == "random") {
+    if (c.init == "pca" && X.cols() < c.n_components) {
+        // 1-D data: PCA cannot give more components than input columns.
+        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.initialization = TsneInit::random;
+    } else if (c.init == "pca" || c.init == "spectral" || c.init == "random") {
         opt.initialization = parse_tsne_init(c.init);
     } else {
         opt.initialization = TsneInit::user;
         opt.initial_embedding = load_matrix<double>(c.init);
     }
     opt.neighbors = parse_knn_method(c.neighbors);
+    require_affinity_metric(c.metric);
     opt.metric = parse_metric(c.metric);
     opt.initial_momentum = c.initial_momentum;
     opt.final_momentum = c.final_momentum;
@@ -167,14 +187,24 @@ void run_tsne(TsneCli& c) {
     // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
     opt.callback = [](int, double, MatrixView<double>) { return false; };
     opt.callbacks_every_iters = 50;
-    ProgressPrinter printer{o, nullptr, "", {}, 0.0, ""};
+    ProgressPrinter printer{o, nullptr, "", {}, 0.0, "", 0, ""};
     opt.progress = [&printer](const ProgressEvent& e) { printer(e); };
     validate(opt, X.rows());
 
     say(o, "t-SNE of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");
     TSNE tsne(opt);
-    TsneEmbedding emb = tsne.fit(X.view());
+    TsneEmbedding emb = tsne.prepare_initial(X.view());
+    PartialResult partial(c.save_partial);
+    try {
+        tsne.run(emb);  // the two phases of fit, on an embedding that holds every update made before a signal
+    } catch (const Interrupted&) {
+        partial.keep(emb.embedding().view(),
+                     printer.current_phase.empty()
+                         ? "the initial embedding"
+                         : "iteration " + std::to_string(printer.iteration) + " of " + printer.current_phase);
+        partial.write_or_rethrow(o.output);
+    }
     const auto& t = emb.timings();
     say(o, "timings: kNN " + seconds(t.knn) + ", affinities " + seconds(t.affinities) + ", init " + seconds(t.init) +
                ", early exaggeration " + seconds(t.early_exaggeration) + ", main " + seconds(t.main) + "; total " +
@@ -183,26 +213,24 @@ void run_tsne(TsneCli& c) {
     std::snprintf(kl, sizeof kl, "%.4f", emb.kl_divergence());
     say(o, std::string("KL divergence ") + kl);
 
-    save_matrix(o.output, emb.embedding().view());
+    save_matrix(out.staged(o.output), emb.embedding().view());
     if (!c.plot.empty()) {
-        require(emb.embedding().cols() <= 2, "--plot needs a 1-D or 2-D embedding");
         ScatterOptions sopt;
         sopt.title = "t-SNE (nembed)";
-        write_scatter_png(c.plot, emb.embedding().view(), labels, sopt);
+        write_scatter_png(out.staged(c.plot), emb.embedding().view(), labels, sopt);
     }
-    if (!c.save_model.empty()) save_model(c.save_model, emb, opt, projection, o.scale);
+    if (!c.save_model.empty()) save_model(out.staged(c.save_model), emb, opt, projection, o.scale);
     if (!c.timings_json.empty()) {
         nlohmann::json j = {{"seconds", total.seconds()},  {"knn", t.knn},   {"affinities", t.affinities},
                             {"init", t.init}, {"early_exaggeration", t.early_exaggeration}, {"main", t.main},
                             {"kl", emb.kl_divergence()}, {"per50", printer.per50}};
-        std::ofstream f(c.timings_json);
-        f << j.dump() << "\n";
-        if (!f) throw IoError(c.timings_json + ": cannot write");
+        write_text(out.staged(c.timings_json), j.dump() + "\n");
     }
     if (!labels.empty() || !c.metrics_json.empty()) {
         QualityInputs q{X.view(), emb.embedding().view(), labels.empty() ? nullptr : &labels, &emb.affinities()};
-        report_quality(o, q, c.metrics_json);
+        report_quality(o, q, c.metrics_json.empty() ? "" : out.staged(c.metrics_json));
     }
+    out.commit();
 }
 
 } // namespace
@@ -228,13 +256,16 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--ints-in-interval", c->ints_in_interval, "FFT box width")->capture_default_str();
     sub->add_option("--init", c->init, "pca, spectral, random or an array file")->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "Input metric: euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--metric", c->metric, "Input metric: euclidean or cosine")->capture_default_str();
     sub->add_option("--initial-momentum", c->initial_momentum, "Momentum during early exaggeration")->capture_default_str();
     sub->add_option("--final-momentum", c->final_momentum, "Momentum afterwards")->capture_default_str();
     sub->add_option("--max-grad-norm", c->max_grad_norm, "Per-point gradient clip (none)")->capture_default_str();
     sub->add_option("--max-step-norm", c->max_step_norm, "Per-point step clip")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
+    sub->add_flag("--save-partial", c->save_partial,
+                  "On Ctrl-C / SIGTERM write the embedding reached so far to -o, as openTSNE returns it on "
+                  "KeyboardInterrupt");
     sub->callback([c] { run_tsne(*c); });
 }
 
@@ -252,6 +283,9 @@ void register_transform(CLI::App& app) {
     sub->add_option("--plot", *plot, "PNG of the reference (grey) with the new points (coloured by --labels)");
     sub->callback([o, model, n_iter, perplexity, plot] {
         configure_logging(*o);
+        OutputSet out;
+        out.add("-o", o->output, OutputKind::matrix);
+        out.add("--plot", *plot, OutputKind::png);
         std::ifstream f(*model + "/model.json");
         if (!f) throw IoError(*model + "/model.json: no such file (not a model directory?)");
         nlohmann::json j;
@@ -295,24 +329,25 @@ void register_transform(CLI::App& app) {
         TransformOptions topt;
         topt.n_iter = *n_iter;
         topt.perplexity = *perplexity;
-        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, ""};
+        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, ""};
         topt.progress = [&printer](const ProgressEvent& e) { printer(e); };
-        Matrix<double> out = emb.transform(Xnew.view(), topt);
+        Matrix<double> Ynew = emb.transform(Xnew.view(), topt);
         say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));
-        save_matrix(o->output, out.view());
+        save_matrix(out.staged(o->output), Ynew.view());
         if (!plot->empty()) {
-            require(out.cols() <= 2, "--plot needs a 1-D or 2-D embedding");
+            require(Ynew.cols() <= 2, "--plot needs a 1-D or 2-D embedding");
             // Reference points labelled -1 (drawn first, in the first palette colour), new points by their labels.
             const auto& Yref = emb.embedding();
-            Matrix<double> both(Yref.rows() + out.rows(), out.cols());
+            Matrix<double> both(Yref.rows() + Ynew.rows(), Ynew.cols());
             std::copy(Yref.data(), Yref.data() + Yref.size(), both.data());
-            std::copy(out.data(), out.data() + out.size(), both.data() + Yref.size());
+            std::copy(Ynew.data(), Ynew.data() + Ynew.size(), both.data() + Yref.size());
             std::vector<std::int64_t> lab(both.rows(), -1);
-            for (std::size_t i = 0; i < out.rows(); ++i) lab[Yref.rows() + i] = labels.empty() ? 0 : labels[i];
+            for (std::size_t i = 0; i < Ynew.rows(); ++i) lab[Yref.rows() + i] = labels.empty() ? 0 : labels[i];
             ScatterOptions sopt;
             sopt.title = "transform (reference = -1)";
-            write_scatter_png(*plot, both.view(), lab, sopt);
+            write_scatter_png(out.staged(*plot), both.view(), lab, sopt);
         }
+        out.commit();
     });
 }
 

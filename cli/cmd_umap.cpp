@@ -9,8 +9,10 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/methods/cne.hpp"
@@ -68,26 +70,33 @@ struct EpochPrinter {
     }
 };
 
-void write_json(const std::string& path, const nlohmann::json& j) {
-    std::ofstream f(path);
-    f << j.dump() << "\n";
-    if (!f) throw IoError(path + ": cannot write");
+void write_json(const std::string& path, const nlohmann::json& j) { write_text(path, j.dump() + "\n"); }
+
+// Checks every output path before the work starts (the transform output only when given).
+void check_outputs(OutputSet& out, const CommonOptions& o, std::size_t n_components, const std::string& plot,
+                   const std::string& metrics_json, const std::string& timings_json) {
+    out.add("-o", o.output, OutputKind::matrix);
+    out.add("--plot", plot, OutputKind::png);
+    out.add("--metrics", metrics_json, OutputKind::json);
+    out.add("--timings", timings_json, OutputKind::json);
+    require(plot.empty() || n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
 }
 
-void finish(const CommonOptions& o, const Matrix<float>& X, const Matrix<double>& Y,
+// Writes the embedding, plot and metrics beside the staged outputs and commits them all.
+void finish(OutputSet& out, const CommonOptions& o, const Matrix<float>& X, const Matrix<double>& Y,
             const std::vector<std::int64_t>& labels, const std::string& plot, const std::string& title,
             const std::string& metrics_json) {
-    save_matrix(o.output, Y.view());
+    save_matrix(out.staged(o.output), Y.view());
     if (!plot.empty()) {
-        require(Y.cols() <= 2, "--plot needs a 1-D or 2-D embedding");
         ScatterOptions sopt;
         sopt.title = title;
-        write_scatter_png(plot, Y.view(), labels, sopt);
+        write_scatter_png(out.staged(plot), Y.view(), labels, sopt);
     }
     if (!labels.empty() || !metrics_json.empty()) {
         QualityInputs q{X.view(), Y.view(), labels.empty() ? nullptr : &labels, nullptr};
-        report_quality(o, q, metrics_json);
+        report_quality(o, q, metrics_json.empty() ? "" : out.staged(metrics_json));
     }
+    out.commit();
 }
 
 struct UmapCli {
@@ -101,11 +110,17 @@ struct UmapCli {
     std::string transform_input, transform_output;
     int every = 50;
     std::string plot, metrics_json, timings_json;
+    bool save_partial = false;
 };
 
 void run_umap(UmapCli& c) {
     const CommonOptions& o = c.common;
     configure_logging(o);
+    OutputSet out;
+    check_outputs(out, o, c.n_components, c.plot, c.metrics_json, c.timings_json);
+    require(c.transform_input.empty() || !c.transform_output.empty(), "--transform needs --transform-output");
+    require(c.transform_output.empty() || !c.transform_input.empty(), "--transform-output needs --transform");
+    out.add("--transform-output", c.transform_output, OutputKind::matrix);
     Timer total;
     Projection projection;
     Matrix<float> X = load_inputs(o, &projection);
@@ -114,7 +129,8 @@ void run_umap(UmapCli& c) {
     opt.n_neighbors = c.n_neighbors;
     opt.n_components = c.n_components;
     if (auto e = opt_number(c.n_epochs, "--n-epochs")) {
-        require(*e >= 0 && *e == std::floor(*e), "--n-epochs must be a non-negative integer or auto");
+        require(*e >= 0 && *e == std::floor(*e), "--n-epochs must be a non-negative integer or auto, got " + c.n_epochs);
+        require(*e <= 1e8, "--n-epochs " + c.n_epochs + " is too large (at most 100000000)");
         opt.n_epochs = static_cast<int>(*e);
     }
     opt.learning_rate = c.learning_rate;
@@ -126,13 +142,18 @@ void run_umap(UmapCli& c) {
     opt.local_connectivity = c.local_connectivity;
     opt.repulsion_strength = c.repulsion_strength;
     opt.negative_sample_rate = c.negative_sample_rate;
-    if (c.init == "spectral" || c.init == "pca" || c.init == "random") {
+    if (c.init == "pca" && X.cols() < c.n_components) {
+        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.init = UmapInit::random;
+    } else if (c.init == "spectral" || c.init == "pca" || c.init == "random") {
         opt.init = parse_umap_init(c.init);
     } else {
         opt.init = UmapInit::user;
         opt.initial_embedding = load_matrix<double>(c.init);
     }
     opt.neighbors = parse_knn_method(c.neighbors);
+    require_affinity_metric(c.metric);
     opt.metric = parse_metric(c.metric);
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
@@ -144,27 +165,34 @@ void run_umap(UmapCli& c) {
     say(o, "UMAP of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");
     UMAP umap(opt);
-    UmapEmbedding emb = umap.fit(X.view());
+    UmapEmbedding emb = umap.prepare(X.view());
+    PartialResult partial(c.save_partial);
+    try {
+        // fit's optimisation, on an embedding that holds every finished epoch when a signal stops it
+        emb.optimize(-1, opt.callback, opt.callbacks_every_epochs, opt.progress);
+    } catch (const Interrupted&) {
+        partial.keep(emb.embedding().view(), "after " + std::to_string(emb.epochs_done()) + " epochs");
+        partial.write_or_rethrow(o.output);
+    }
     const auto& t = emb.timings();
     say(o, "timings: kNN " + secs(t.knn) + ", graph " + secs(t.graph) + ", init " + secs(t.init) + ", optimize " +
                secs(t.optimize) + "; total " + secs(total.seconds()));
     double t_transform = 0;
     if (!c.transform_input.empty()) {
-        require(!c.transform_output.empty(), "--transform needs --transform-output");
         Timer tt;
         Matrix<float> Xn = projection.apply(load_raw({c.transform_input}).view(), o.scale);
-        save_matrix(c.transform_output, emb.transform(Xn.view()).view());
+        save_matrix(out.staged(c.transform_output), emb.transform(Xn.view()).view());
         t_transform = tt.seconds();
         say(o, "transform of " + std::to_string(Xn.rows()) + " points in " + secs(t_transform));
     }
     if (!c.timings_json.empty()) {
-        write_json(c.timings_json, {{"seconds", total.seconds()}, {"knn", t.knn}, {"graph", t.graph},
+        write_json(out.staged(c.timings_json), {{"seconds", total.seconds()}, {"knn", t.knn}, {"graph", t.graph},
                                     {"init", t.init}, {"optimize", t.optimize}, {"transform", t_transform},
                                     {"n_epochs", emb.n_epochs()}, {"a", emb.curve().a}, {"b", emb.curve().b},
                                     {"edges", emb.graph().nnz()}, {"per_block", printer.per_block},
                                     {"block_epochs", c.every}});
     }
-    finish(o, X, emb.embedding(), labels, c.plot, "UMAP (nembed)", c.metrics_json);
+    finish(out, o, X, emb.embedding(), labels, c.plot, "UMAP (nembed)", c.metrics_json);
 }
 
 struct CneCli {
@@ -187,11 +215,14 @@ struct CneCli {
     std::string init = "pca", neighbors = "auto", graph;
     int every = 25;
     std::string plot, metrics_json, timings_json;
+    bool save_partial = false;
 };
 
 void run_cne(CneCli& c) {
     const CommonOptions& o = c.common;
     configure_logging(o);
+    OutputSet out;
+    check_outputs(out, o, c.n_components, c.plot, c.metrics_json, c.timings_json);
     Timer total;
     Matrix<float> X = load_inputs(o);
     auto labels = load_label_files(o, X.rows());
@@ -222,7 +253,11 @@ void run_cne(CneCli& c) {
     opt.clamp_high = opt_number(c.clamp_high, "--clamp-high");
     opt.clip_grad = !c.no_clip;
     opt.early_exaggeration = !c.no_early_exaggeration;
-    if (c.init == "pca" || c.init == "random") {
+    if (c.init == "pca" && X.cols() < c.n_components) {
+        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.init = CneInit::random;
+    } else if (c.init == "pca" || c.init == "random") {
         opt.init = c.init == "pca" ? CneInit::pca : CneInit::random;
     } else {
         opt.init = CneInit::user;
@@ -234,32 +269,45 @@ void run_cne(CneCli& c) {
     require(c.every >= 1, "--progress-every must be >= 1");
     EpochPrinter printer{o, c.loss, c.every, nullptr, {}, 0.0};
     opt.progress = [&printer](int e, int n, double loss, double el) { printer(e, n, loss, el); };
+    PartialResult partial(c.save_partial);
+    if (c.save_partial) {
+        opt.callback = [&partial](int epoch, double, MatrixView<double> Y) {
+            // epoch is 0-based, reported after it ran; -1 is the initial embedding
+            partial.keep(Y, epoch < 0 ? "the initial embedding" : "after " + std::to_string(epoch + 1) + " epochs");
+            return false;
+        };
+        opt.save_freq = 1;
+    }
     validate(opt, X.rows(), c.graph.empty());
 
     say(o, "CNE (" + c.loss + ") of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");
     CNE cne(opt);
     CneResult r;
-    if (c.graph.empty()) {
-        r = cne.fit(X.view());
-    } else {
-        const CsrMatrix<double> g = load_sparse(c.graph);
-        require(g.n_rows == X.rows() && g.n_cols == X.rows(),
-                "--graph: the graph is " + std::to_string(g.n_rows) + " x " + std::to_string(g.n_cols) +
-                    ", the data has " + std::to_string(X.rows()) + " points");
-        r = cne.fit(g, X.view());
+    try {
+        if (c.graph.empty()) {
+            r = cne.fit(X.view());
+        } else {
+            const CsrMatrix<double> g = load_sparse(c.graph);
+            require(g.n_rows == X.rows() && g.n_cols == X.rows(),
+                    "--graph: the graph is " + std::to_string(g.n_rows) + " x " + std::to_string(g.n_cols) +
+                        ", the data has " + std::to_string(X.rows()) + " points");
+            r = cne.fit(g, X.view());
+        }
+    } catch (const Interrupted&) {
+        partial.write_or_rethrow(o.output);
     }
     const auto& t = r.timings;
     say(o, "timings: kNN " + secs(t.knn) + ", graph " + secs(t.graph) + ", init " + secs(t.init) + ", optimize " +
                secs(t.optimize) + "; total " + secs(total.seconds()));
     if (!c.timings_json.empty()) {
-        write_json(c.timings_json, {{"seconds", total.seconds()}, {"knn", t.knn}, {"graph", t.graph},
+        write_json(out.staged(c.timings_json), {{"seconds", total.seconds()}, {"knn", t.knn}, {"graph", t.graph},
                                     {"init", t.init}, {"optimize", t.optimize}, {"spec", r.spectrum.spec},
                                     {"spec_early", r.spectrum.spec_early}, {"early_epochs", r.spectrum.early_epochs},
                                     {"log_Z", r.log_Z}, {"losses", r.epoch_losses}, {"per_block", printer.per_block},
                                     {"block_epochs", c.every}});
     }
-    finish(o, X, r.embedding, labels, c.plot, "CNE " + c.loss + " (nembed)", c.metrics_json);
+    finish(out, o, X, r.embedding, labels, c.plot, "CNE " + c.loss + " (nembed)", c.metrics_json);
 }
 
 } // namespace
@@ -282,11 +330,13 @@ void register_umap(CLI::App& app) {
     sub->add_option("--negative-sample-rate", c->negative_sample_rate, "Negatives per positive sample")->capture_default_str();
     sub->add_option("--init", c->init, "spectral, pca, random or an array file")->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "Input metric: euclidean, cosine or ip")->capture_default_str();
+    sub->add_option("--metric", c->metric, "Input metric: euclidean or cosine")->capture_default_str();
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    sub->add_flag("--save-partial", c->save_partial,
+                  "On Ctrl-C / SIGTERM write the embedding of the last finished epoch to -o");
     sub->callback([c] { run_umap(*c); });
 }
 
@@ -326,6 +376,8 @@ void register_cne(CLI::App& app) {
                     "Train on this graph instead of the kNN graph: a scipy.sparse.save_npz file (non-zeros = edges)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    sub->add_flag("--save-partial", c->save_partial,
+                  "On Ctrl-C / SIGTERM write the embedding of the last finished epoch to -o");
     sub->callback([c] { run_cne(*c); });
 }
 

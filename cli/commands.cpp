@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "common.hpp"
+
 namespace nembed::cli {
 void register_tsne(CLI::App& app);
 void register_transform(CLI::App& app);
@@ -23,5 +25,6 @@ void register_commands(CLI::App& app) {
     register_affinity(app);
     register_plot(app);
     register_sensitivity(app);
+    add_value_checks(app);
 }
 } // namespace nembed::cli

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -29,11 +31,62 @@ void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, b
         app->add_option("--pca", o.pca, "Reduce the input to this many principal components first (0 = off)")
             ->capture_default_str();
         app->add_option("--scale", o.scale, "Divide the input by this value (e.g. 255 for 8-bit images)")
-            ->check(CLI::PositiveNumber)
+            ->check(CLI::Validator(
+                [](std::string& v) -> std::string {
+                    double x = 0;
+                    const auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+                    if (r.ec == std::errc() && r.ptr == v.data() + v.size() && !(x > 0))
+                        return "must be a positive number, got " + v;
+                    return "";
+                },
+                "POSITIVE"))
             ->capture_default_str();
     }
     app->add_flag("-v,--verbose", o.verbose, "More output");
     app->add_flag("-q,--quiet", o.quiet, "No output on stderr except errors");
+}
+
+namespace {
+std::string check_unsigned(const std::string& v) {
+    std::string_view s(v);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    std::uint64_t x = 0;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (!s.empty() && s.front() == '-') return "must be a non-negative integer, got " + v;
+    if (r.ec == std::errc::result_out_of_range) return "is too large: " + v;
+    return "";  // anything else: CLI11's conversion names it
+}
+
+std::string check_finite(const std::string& v) {
+    double x = 0;
+    std::string_view s(v);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (r.ec == std::errc::result_out_of_range) return "is out of the range of a double: " + v;
+    if (r.ec == std::errc() && !std::isfinite(x)) return "must be a finite number, got " + v;
+    return "";
+}
+
+void add_checks(CLI::App* app) {
+    for (CLI::Option* opt : app->get_options()) {
+        const std::string type = opt->get_type_name();
+        if (type.rfind("UINT", 0) == 0) {
+            opt->check(CLI::Validator([](std::string& v) { return check_unsigned(v); }, ""));
+        } else if (type.rfind("FLOAT", 0) == 0) {
+            opt->check(CLI::Validator([](std::string& v) { return check_finite(v); }, ""));
+        }
+    }
+    for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) add_checks(sub);
+}
+} // namespace
+
+void add_value_checks(CLI::App& app) { add_checks(&app); }
+
+void require_affinity_metric(const std::string& metric) {
+    if (metric == "ip" || metric == "inner_product" || metric == "dot")
+        throw InvalidArgument("--metric " + metric +
+                              ": affinities need non-negative distances, which 1 - <x, y> is not; use cosine (the "
+                              "inner product of normalised rows) or nembed knn --metric ip");
 }
 
 void configure_logging(const CommonOptions& o) {

@@ -31,6 +31,12 @@ struct CommonOptions {
 void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca = true);
 /// The outputs every embedding method offers besides the embedding: --plot PNG, --metrics JSON, --timings JSON.
 void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_json, std::string& timings_json);
+/// Adds value checks by type to every option of every subcommand (call after all are registered): unsigned options
+/// refuse negative and too large values (CLI11 would wrap "-1" to 2^64 - 1), floating-point options refuse NaN and
+/// infinities.
+void add_value_checks(CLI::App& app);
+/// --metric for commands that build affinities: euclidean or cosine (the inner product is for `nembed knn` only).
+void require_affinity_metric(const std::string& metric);
 /// Routes library messages: --quiet silences info, warnings still go to stderr as one line each.
 void configure_logging(const CommonOptions& o);
 /// The projection applied by --pca (kept so new points can be projected the same way).

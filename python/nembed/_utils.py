@@ -74,8 +74,8 @@ def resolve_seed(random_state: Any) -> int:
     if random_state is None:
         return int(np.random.randint(0, 2**31 - 1))
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be non-negative, got {random_state}")
+        if random_state < 0 or random_state >= 2**64:
+            raise ValueError(f"random_state must be between 0 and 2**64 - 1, got {random_state}")
         return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**31 - 1))
@@ -96,3 +96,10 @@ def optional_float(value: Any, name: str):
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number or None, got {value!r}") from None
+
+
+def check_affinity_metric(metric: Any) -> None:
+    """The inner product is a kNN metric only: 1 - <x, y> can be negative, and affinities need distances >= 0."""
+    if isinstance(metric, str) and metric in ("ip", "inner_product", "dot"):
+        raise ValueError(f"metric {metric!r}: affinities need non-negative distances, which 1 - <x, y> is not; "
+                         "use 'cosine' (the inner product of normalised rows)")

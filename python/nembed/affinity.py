@@ -107,7 +107,7 @@ class PerplexityBasedNN(Affinities):
         self.knn_index, idx, dst = _neighbors(data, knn_index, k, method, metric, metric_params, n_jobs,
                                               random_state, verbose)
         parts = _core.gaussian_affinities(idx, dst, n, self.perplexities, self._mode, self.symmetrize,
-                                          resolve_n_jobs(n_jobs))
+                                          resolve_n_jobs(n_jobs), handle_sigint=handle_sigint())
         self.P = csr_from_parts(parts, (n, n))
 
     _mode = "mixture"

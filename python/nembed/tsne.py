@@ -14,8 +14,8 @@ import scipy.sparse as sp
 
 from . import _core
 from . import affinity as _affinity
-from ._utils import (as_float32_matrix, as_float64_matrix, csr_from_parts, csr_parts, handle_sigint,
-                     optional_float, resolve_n_jobs, resolve_seed)
+from ._utils import (as_float32_matrix, as_float64_matrix, check_affinity_metric, csr_from_parts, csr_parts,
+                     handle_sigint, optional_float, resolve_n_jobs, resolve_seed)
 
 __all__ = ["TSNE", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt"]
 
@@ -520,6 +520,7 @@ class TSNE:
             raise ValueError("knn_kwargs are not supported by nembed")
         if callable(self.metric):
             raise ValueError("callable metrics are not supported; use a metric name or 'precomputed'")
+        check_affinity_metric(self.metric)
         if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
             raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
         for name in ("early_exaggeration_iter", "n_iter", "callbacks_every_iters"):
@@ -556,6 +557,11 @@ class TSNE:
 
         if affinities is None and self.metric != "precomputed":
             Xf = as_float32_matrix(X)
+            if isinstance(init, str) and init == "pca" and Xf.shape[1] < self.n_components:
+                # 1-D data: PCA cannot give more components than input columns (the CLI does the same)
+                warnings.warn(f"initialization='pca' needs at least {self.n_components} input columns, X has "
+                              f"{Xf.shape[1]}; using initialization='random'", UserWarning, stacklevel=3)
+                init = "random"
             perps = list(self.perplexity) if isinstance(self.perplexity, (list, tuple, np.ndarray)) \
                 else [self.perplexity]
             user = None if isinstance(init, str) else as_float64_matrix(init, "initialization")

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._utils import as_float32_matrix, as_float64_matrix, csr_from_parts, handle_sigint, resolve_n_jobs, resolve_seed
+from ._utils import (as_float32_matrix, as_float64_matrix, check_affinity_metric, csr_from_parts, handle_sigint,
+                     resolve_n_jobs, resolve_seed)
 
 __all__ = ["UMAP", "find_ab_params"]
 
@@ -51,7 +52,8 @@ class UMAP:
     n_components : int
         Embedding dimension (any >= 1).
     metric : str
-        Input metric: "euclidean", "cosine" or "ip" (inner product).
+        Input metric: "euclidean" or "cosine" (the inner product is a kNN metric only: its 1 - <x, y> distances can be
+        negative, and the fuzzy graph needs non-negative ones).
     n_epochs : int, optional
         Optimisation epochs; None = 500 up to 10 000 points, else 200.
     learning_rate : float
@@ -135,11 +137,12 @@ class UMAP:
         if self.densmap:
             raise ValueError("densmap is not implemented by nembed")
         if self.metric_kwds:
-            raise ValueError("metric_kwds are not supported (metrics: euclidean, cosine, ip)")
+            raise ValueError("metric_kwds are not supported (metrics: euclidean, cosine)")
         if self.target_n_neighbors != -1:
             raise ValueError("supervised UMAP (target_*) is not implemented by nembed")
         if not isinstance(self.metric, str):
-            raise ValueError("metric must be a string: euclidean, cosine or ip")
+            raise ValueError("metric must be a string: euclidean or cosine")
+        check_affinity_metric(self.metric)
         n_neighbors = _positive(self.n_neighbors, "n_neighbors", integer=True)
         if n_neighbors < 2:
             raise ValueError(f"n_neighbors must be >= 2, got {n_neighbors}")

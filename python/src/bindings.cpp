@@ -171,17 +171,17 @@ NB_MODULE(_core, m) {
     m.def(
         "gaussian_affinities",
         [](I32Mat indices, F32Dist distances, std::size_t n_reference, const std::vector<double>& perplexities,
-           const std::string& mode, bool symmetrize, int n_threads) {
+           const std::string& mode, bool symmetrize, int n_threads, bool handle_sigint) {
             nembed::KnnGraph g = to_graph(indices, distances, n_reference);
             nembed::MultiscaleOptions o;
             o.perplexities = perplexities;
             o.mode = nembed::parse_multiscale_mode(mode);
             o.symmetrize = symmetrize;
             o.n_threads = n_threads;
-            return from_csr(run_long(false, [&] { return nembed::multiscale_affinities(g, o); }));
+            return from_csr(run_long(handle_sigint, [&] { return nembed::multiscale_affinities(g, o); }));
         },
         "indices"_a, "distances"_a, "n_reference"_a, "perplexities"_a, "mode"_a = "mixture", "symmetrize"_a = true,
-        "n_threads"_a = 1,
+        "n_threads"_a = 1, "handle_sigint"_a = false,
         "Perplexity-calibrated Gaussian affinities (several perplexities: mixture or average). Joint P summing "
         "to 1 from a self graph when symmetrize, else the row-normalised conditional P.");
     m.def(

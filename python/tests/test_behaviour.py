@@ -57,6 +57,10 @@ def test_result_arrays_own_their_memory(small_embedding):
     (dict(learning_rate="fast"), "learning_rate"),
     (dict(max_step_norm=-1.0), "max_step_norm"),
     (dict(initialization="bogus"), "bogus"),
+    # issue #19 item 7: no silent wrap of seeds, no metric offered that cannot build affinities
+    (dict(random_state=-1), "random_state must be between 0 and 2\\*\\*64 - 1"),
+    (dict(random_state=2**64), "random_state must be between 0 and 2\\*\\*64 - 1"),
+    (dict(metric="ip"), "affinities need non-negative distances"),
 ])
 def test_bad_parameters_raise_value_error_with_the_cpp_message(split, kwargs, message):
     x = split[0][:100]
@@ -170,6 +174,48 @@ def test_sigint_interrupts_a_long_run_within_a_second(fmnist):
     assert np.all(np.isfinite(emb))
     out = emb.optimize(2)
     assert out.shape == (2000, 2)
+
+
+def test_one_dimensional_input_with_the_default_pca_init_warns_and_starts_at_random(split):
+    x = split[0][:200, :1]
+    with pytest.warns(UserWarning, match="initialization='pca' needs at least 2 input columns"):
+        emb = TSNE(early_exaggeration_iter=10, n_iter=20, random_state=0).fit(x)
+    assert emb.shape == (200, 2) and np.all(np.isfinite(emb)) and np.ptp(np.asarray(emb), axis=0).min() > 0
+
+
+def test_umap_refuses_the_inner_product_metric(split):
+    from nembed import UMAP
+    with pytest.raises(ValueError, match="affinities need non-negative distances"):
+        UMAP(metric="ip", n_epochs=5).fit(split[0][:100])
+
+
+def test_sigint_during_the_affinities_raises_keyboard_interrupt(fmnist):
+    # One call of several seconds (perplexity 1300 on 4000 points: 3900 neighbours a row) stops within a second:
+    # the per-row loop polls the interrupt, not only the optimisation loops.
+    from nembed import affinity
+    from nembed.nearest_neighbors import PrecomputedNeighbors
+    X = fmnist[0].astype(np.float64)
+    sq = (X * X).sum(1)
+    D = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0))
+    order = np.argsort(D, axis=1)[:, 1:3901]
+    knn = PrecomputedNeighbors(order, np.take_along_axis(D, order, axis=1))
+    sent = {}
+
+    def fire():
+        sent["t"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.3, fire)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in range(100):  # a later round if the machine is fast enough to finish one within 0.3 s
+                affinity.PerplexityBasedNN(knn_index=knn, perplexity=1300, n_jobs=1)
+    finally:
+        timer.join()
+    latency = time.perf_counter() - sent["t"]
+    assert latency < 1.0, f"KeyboardInterrupt arrived {latency:.2f} s after SIGINT"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_gil_is_released_during_optimisation(fmnist):

@@ -11,6 +11,7 @@
 #include "nembed/affinity/multiscale.hpp"
 #include "nembed/affinity/symmetrize.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/interrupt.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "rows.hpp"
@@ -54,6 +55,8 @@ CsrMatrix<double> gaussian_rows(const KnnGraph& g, bool symmetrize_joint, int n_
     parallelize(n_threads, g.n_points, [&](int, std::size_t b, std::size_t e) {
         std::vector<double> d2;
         for (std::size_t i = b; i < e; ++i) {
+            // Ctrl-C: a few thousand rows take well under 100 ms.
+            if ((i - b) % 1024 == 0 && interrupt_requested()) throw Interrupted("affinities interrupted");
             const double d0 = shifted_sq(g, i, d2);
             double* out = vals.data() + i * g.k;
             row_fn(i, d2, d0, out);
@@ -133,6 +136,7 @@ std::vector<double> perplexity_precisions(const KnnGraph& g, double perplexity, 
     parallelize(n_threads, g.n_points, [&](int, std::size_t b, std::size_t e) {
         std::vector<double> d2;
         for (std::size_t i = b; i < e; ++i) {
+            if ((i - b) % 1024 == 0 && interrupt_requested()) throw Interrupted("affinities interrupted");
             shifted_sq(g, i, d2);
             tau[i] = calibrate_precision(d2, perplexity, o);
         }

@@ -142,6 +142,13 @@ bool parse_number(std::string_view s, double& v) {
     return r.ec == std::errc() && r.ptr == e;
 }
 
+// A number whose magnitude a double cannot hold (1e400, 1e-400).
+bool out_of_double_range(std::string_view s) {
+    double v;
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    return std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc::result_out_of_range;
+}
+
 bool row_is_numeric(const std::vector<Cell>& cells) {
     double v;
     for (const auto& c : cells)
@@ -186,7 +193,10 @@ Matrix<T> read_csv(const std::string& path, const CsvOptions& options) {
         for (const auto& c : cells) {
             double v;
             if (c.text.empty()) r.fail(c.column, "empty cell");
-            if (!parse_number(c.text, v)) r.fail(c.column, "non-numeric cell " + show(c.text));
+            if (!parse_number(c.text, v))
+                r.fail(c.column, (out_of_double_range(c.text) ? "number out of the range of a double "
+                                                              : "non-numeric cell ") +
+                                     show(c.text));
             if (!std::isfinite(v)) r.fail(c.column, "non-finite value " + show(c.text) + " (NaN and infinity are not allowed)");
             const T t = static_cast<T>(v);
             if (!std::isfinite(static_cast<double>(t)))

@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "nembed/core/error.hpp"
+#include "nembed/core/interrupt.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "block_kernels.hpp"
@@ -216,6 +218,8 @@ Eigen::MatrixXd HessianSolver::minres(const Eigen::MatrixXd& B) const {
     int it = 0;
     for (; it < max_iter; ++it) {
         if (std::none_of(active.begin(), active.end(), [](char a) { return a != 0; })) break;
+        if (interrupt_requested())
+            throw Interrupted("sensitivity: MINRES interrupted at iteration " + std::to_string(it));
         const Eigen::MatrixXd Av = apply(v);
         for (Eigen::Index j = 0; j < m; ++j) {
             if (!active[j]) continue;
