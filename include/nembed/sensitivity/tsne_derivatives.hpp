@@ -66,6 +66,7 @@ public:
     /// kNN request with k = N − 1).
     bool knn_layout() const { return !dense_; }
     const DerivativeOptions& options() const { return opt_; }
+    /// X minus its column means (every quantity here depends only on differences of rows).
     const Matrix<double>& X() const { return X_; }
     const Matrix<double>& Y() const { return Y_; }
     /// β_i (precision of exp(−β D), D the squared distance).
