@@ -188,6 +188,7 @@ void validate(const TsneOptions& o, std::size_t n) {
                                                          " rows for " + std::to_string(n) + " points");
         }
         require_finite(o.initial_embedding.view(), "initial_embedding");
+        check_init_spread(o.initial_embedding.view(), "the initial embedding");
     }
     if (n > 0) require(n >= 2, "t-SNE needs at least 2 points, got " + std::to_string(n));
 }
