@@ -31,6 +31,7 @@ struct TsneCli {
     double dof = 1.0;
     double theta = 0.5;
     std::string method = "auto";
+    bool force_exact = false;
     std::size_t n_interpolation_points = 3;
     std::size_t min_num_intervals = 50;
     double ints_in_interval = 1.0;
@@ -147,6 +148,7 @@ void run_tsne(TsneCli& c) {
     opt.dof = c.dof;
     opt.theta = c.theta;
     opt.negative_gradient_method = parse_gradient_method(c.method);
+    opt.force_exact = c.force_exact;
     opt.n_interpolation_points = c.n_interpolation_points;
     opt.min_num_intervals = c.min_num_intervals;
     opt.ints_in_interval = c.ints_in_interval;
@@ -223,6 +225,7 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--dof", c->dof, "Degrees of freedom of the output kernel (1 = Cauchy)")->capture_default_str();
     sub->add_option("--theta", c->theta, "Barnes-Hut accuracy")->capture_default_str();
     sub->add_option("--method,--negative-gradient-method", c->method, "auto, exact, bh or fft")->capture_default_str();
+    sub->add_flag("--force-exact", c->force_exact, "Allow --method exact above 50000 points (O(N^2) per iteration)");
     sub->add_option("--n-interpolation-points", c->n_interpolation_points, "FFT nodes per box")->capture_default_str();
     sub->add_option("--min-num-intervals", c->min_num_intervals, "FFT minimum boxes")->capture_default_str();
     sub->add_option("--ints-in-interval", c->ints_in_interval, "FFT box width")->capture_default_str();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -173,6 +174,19 @@ void validate(const TsneOptions& o, std::size_t n) {
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
     TsneGradientParams p = gradient_params_from(o, 1);
     validate_gradient_params(p, o.n_components);
+    if (n > 0 && o.negative_gradient_method == GradientMethod::exact) {
+        const double pairs = static_cast<double>(n) * static_cast<double>(n);
+        char cost[160];
+        const long long iters = static_cast<long long>(o.early_exaggeration_iter) + o.n_iter;
+        std::snprintf(cost, sizeof cost, "%zu points: %.2g pair interactions per iteration, %.2g over %lld iterations",
+                      n, pairs, pairs * static_cast<double>(iters), iters);
+        require(n <= o.exact_max_points || o.force_exact,
+                std::string("the exact gradient is O(N^2) and too slow for ") + cost + " (limit " +
+                    std::to_string(o.exact_max_points) +
+                    " points); use the fft or bh method (O(N) / O(N log N), the same map), or force it "
+                    "(--force-exact, TsneOptions::force_exact)");
+        if (n >= exact_gradient_warn_points) warn(std::string("exact t-SNE gradient on ") + cost);
+    }
     if (o.n_components > 3 && o.negative_gradient_method != GradientMethod::exact) {
         warn("t-SNE with " + std::to_string(o.n_components) +
              " components: Barnes-Hut scales exponentially with the dimension");
