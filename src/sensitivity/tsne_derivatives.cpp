@@ -105,6 +105,11 @@ TsneDerivatives::TsneDerivatives(MatrixView<double> X, MatrixView<double> Y, con
     Y_ = Matrix<double>(n_, 2, std::vector<double>(Y.data, Y.data + Y.size()));
 
     dense_ = options.affinity == SensitivityAffinity::dense;
+    require(!dense_ || n_ <= options.dense_max_points,
+            "sensitivity: the dense affinity keeps all N^2 pairs, about " +
+                std::to_string(static_cast<long long>(28.0 * static_cast<double>(n_) * static_cast<double>(n_) / 1e9)) +
+                " GB for " + std::to_string(n_) + " points (limit " + std::to_string(options.dense_max_points) +
+                " points); use the kNN affinity (--affinity knn) or raise dense_max_points");
     std::size_t k = n_ - 1;
     if (!dense_) {
         k = options.n_neighbors ? options.n_neighbors

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "nembed/core/error.hpp"
@@ -282,6 +283,28 @@ TEST(SensitivityDerivatives, BandwidthsMeetThePerplexityAndModesDiffer) {
     const Eigen::MatrixXd U = random_block(static_cast<Eigen::Index>(n * d), 1, 19);
     const Eigen::MatrixXd a = der.jacobian_product(U), b = dd.jacobian_product(U);
     EXPECT_GT((a - b).norm(), 1e-3 * a.norm());
+}
+
+TEST(SensitivityDerivatives, DenseAffinityIsRefusedAboveItsPointLimit) {
+    // Issue #19 item 6: the dense layout is O(N^2) in memory and time; the limit is lowered to test it on 12 points.
+    Matrix<double> X = blobs(12, 3, 1), Y = random_y(12, 2);
+    DerivativeOptions o;
+    o.perplexity = 3.0;
+    o.dense_max_points = 11;
+    try {
+        TsneDerivatives d(X.view(), Y.view(), o);
+        ADD_FAILURE() << "accepted";
+    } catch (const InvalidArgument& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("12 points (limit 11 points)"), std::string::npos) << m;
+        EXPECT_NE(m.find("kNN affinity"), std::string::npos) << m;
+    }
+    o.dense_max_points = 12;
+    EXPECT_NO_THROW(TsneDerivatives(X.view(), Y.view(), o));
+    o.dense_max_points = 11;
+    o.affinity = SensitivityAffinity::knn;  // the kNN layout is O(N k): never limited
+    EXPECT_NO_THROW(TsneDerivatives(X.view(), Y.view(), o));
+    EXPECT_EQ(DerivativeOptions{}.dense_max_points, 20000u);
 }
 
 TEST(SensitivityDerivatives, BadInputIsRejected) {
