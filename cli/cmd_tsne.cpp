@@ -67,7 +67,8 @@ std::string seconds(double s) {
     return buf;
 }
 
-// Prints the KL every 50 iterations as a line, and a progress bar in between on a terminal.
+// Prints the KL every 50 iterations as a line, and a progress bar in between on a terminal; without a terminal, a
+// line at least every 30 s when iterations are slow (the exact gradient on many points).
 struct ProgressPrinter {
     const CommonOptions& o;
     std::unique_ptr<ProgressBar> bar;
@@ -75,6 +76,7 @@ struct ProgressPrinter {
     std::vector<double> per50;  // seconds per callbacks_every_iters iterations, across both phases
     double last_elapsed = 0;
     std::string last_phase;
+    double last_line = 0;  // elapsed (in `phase`) at the last line printed
     void operator()(const ProgressEvent& e) {
         if (!std::isnan(e.kl)) {  // elapsed is counted from the start of each phase
             per50.push_back(e.phase == last_phase ? e.elapsed - last_elapsed : e.elapsed);
@@ -84,10 +86,17 @@ struct ProgressPrinter {
         if (o.quiet) return;
         if (e.phase != phase) {
             phase = e.phase;
+            last_line = 0;
             bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
+        }
+        if (std::isnan(e.kl) && !o.progress() && e.elapsed - last_line >= 30.0) {
+            last_line = e.elapsed;
+            std::fprintf(stderr, "  %-19s iteration %4d/%d  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
+                         seconds(e.elapsed).c_str());
         }
         if (!std::isnan(e.kl)) {
             if (bar) bar->finish();
+            last_line = e.elapsed;
             std::fprintf(stderr, "  %-19s iteration %4d/%d  KL %.4f  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
                          e.kl, seconds(e.elapsed).c_str());
             bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
@@ -169,7 +178,7 @@ void run_tsne(TsneCli& c) {
     // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
     opt.callback = [](int, double, MatrixView<double>) { return false; };
     opt.callbacks_every_iters = 50;
-    ProgressPrinter printer{o, nullptr, "", {}, 0.0, ""};
+    ProgressPrinter printer{o, nullptr, "", {}, 0.0, "", 0.0};
     opt.progress = [&printer](const ProgressEvent& e) { printer(e); };
     validate(opt, X.rows());
 
@@ -298,7 +307,7 @@ void register_transform(CLI::App& app) {
         TransformOptions topt;
         topt.n_iter = *n_iter;
         topt.perplexity = *perplexity;
-        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, ""};
+        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0.0};
         topt.progress = [&printer](const ProgressEvent& e) { printer(e); };
         Matrix<double> out = emb.transform(Xnew.view(), topt);
         say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));
