@@ -41,6 +41,9 @@ Matrix<float> normalize_rows(MatrixView<float> x, int n_threads);
 ///  - cosine: rows normalised to unit norm in double (the scale drops out).
 /// Queries get the reference's map. A query row whose mapped values exceed far_limit in magnitude (far outside
 /// the reference, where float32 keys could overflow) is flagged so that the index answers it by an exact scan.
+/// Inputs are float32 already, so the whole float32 range (denormals to 3.4e38) is handled; a float64 file beyond
+/// it is refused when loaded (load_matrix: "value overflows float32"). Differences below float32's resolution of
+/// the values themselves (float64 data 1e8 + 1e-3 noise) are lost in that conversion, before any index sees them.
 struct SearchTransform {
     static constexpr double far_limit = 0x1p50;
     Metric metric = Metric::euclidean;
