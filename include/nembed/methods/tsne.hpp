@@ -46,7 +46,7 @@ std::string to_string(GradientMethod m);
 /// iteration evaluates all N² pairs (2.5e9 at 50 000 points, 4e10 at 200 000, where one iteration took over 120 s
 /// on two cores), while Barnes-Hut and FFT cost O(N log N) and O(N) and reach the same map.
 inline constexpr std::size_t exact_gradient_max_points = 50000;
-/// From this many points an exact gradient (within the limit or forced) warns with its cost.
+/// From this many points an exact gradient (within the limit or forced) warns with its cost, once per fit.
 inline constexpr std::size_t exact_gradient_warn_points = 10000;
 
 enum class TsneInit { pca, spectral, random, user };
