@@ -34,6 +34,7 @@ struct TsneCli {
     double dof = 1.0;
     double theta = 0.5;
     std::string method = "auto";
+    bool force_exact = false;
     std::size_t n_interpolation_points = 3;
     std::size_t min_num_intervals = 50;
     double ints_in_interval = 1.0;
@@ -70,7 +71,8 @@ std::string seconds(double s) {
     return buf;
 }
 
-// Prints the KL every 50 iterations as a line, and a progress bar in between on a terminal.
+// Prints the KL every 50 iterations as a line, and a progress bar in between on a terminal; without a terminal, a
+// line at least every 30 s when iterations are slow (the exact gradient on many points).
 struct ProgressPrinter {
     const CommonOptions& o;
     std::unique_ptr<ProgressBar> bar;
@@ -80,6 +82,7 @@ struct ProgressPrinter {
     std::string last_phase;
     int iteration = 0;          // updates done in the current phase (for --save-partial)
     std::string current_phase;  // also with --quiet
+    double last_line = 0;       // elapsed (in `phase`) at the last line printed
     void operator()(const ProgressEvent& e) {
         iteration = e.iteration;
         current_phase = e.phase;
@@ -92,10 +95,17 @@ struct ProgressPrinter {
         if (o.quiet) return;
         if (e.phase != phase) {
             phase = e.phase;
+            last_line = 0;
             bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
+        }
+        if (!line && !o.progress() && e.elapsed - last_line >= 30.0) {
+            last_line = e.elapsed;
+            std::fprintf(stderr, "  %-19s iteration %4d/%d  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
+                         seconds(e.elapsed).c_str());
         }
         if (line) {
             if (bar) bar->finish();
+            last_line = e.elapsed;
             std::fprintf(stderr, "  %-19s iteration %4d/%d  KL %.4f  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
                          e.kl, seconds(e.elapsed).c_str());
             bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
@@ -161,6 +171,7 @@ void run_tsne(TsneCli& c) {
     opt.dof = c.dof;
     opt.theta = c.theta;
     opt.negative_gradient_method = parse_gradient_method(c.method);
+    opt.force_exact = c.force_exact;
     opt.n_interpolation_points = c.n_interpolation_points;
     opt.min_num_intervals = c.min_num_intervals;
     opt.ints_in_interval = c.ints_in_interval;
@@ -187,7 +198,7 @@ void run_tsne(TsneCli& c) {
     // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
     opt.callback = [](int, double, MatrixView<double>) { return false; };
     opt.callbacks_every_iters = 50;
-    ProgressPrinter printer{o, nullptr, "", {}, 0.0, "", 0, ""};
+    ProgressPrinter printer{o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
     opt.progress = [&printer](const ProgressEvent& e) { printer(e); };
     validate(opt, X.rows());
 
@@ -251,6 +262,7 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--dof", c->dof, "Degrees of freedom of the output kernel (1 = Cauchy)")->capture_default_str();
     sub->add_option("--theta", c->theta, "Barnes-Hut accuracy")->capture_default_str();
     sub->add_option("--method,--negative-gradient-method", c->method, "auto, exact, bh or fft")->capture_default_str();
+    sub->add_flag("--force-exact", c->force_exact, "Allow --method exact above 50000 points (O(N^2) per iteration)");
     sub->add_option("--n-interpolation-points", c->n_interpolation_points, "FFT nodes per box")->capture_default_str();
     sub->add_option("--min-num-intervals", c->min_num_intervals, "FFT minimum boxes")->capture_default_str();
     sub->add_option("--ints-in-interval", c->ints_in_interval, "FFT box width")->capture_default_str();
@@ -329,7 +341,7 @@ void register_transform(CLI::App& app) {
         TransformOptions topt;
         topt.n_iter = *n_iter;
         topt.perplexity = *perplexity;
-        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, ""};
+        ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
         topt.progress = [&printer](const ProgressEvent& e) { printer(e); };
         Matrix<double> Ynew = emb.transform(Xnew.view(), topt);
         say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));

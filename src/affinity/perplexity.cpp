@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "nembed/affinity/fixed_sigma.hpp"
 #include "nembed/affinity/multiscale.hpp"
@@ -90,7 +91,8 @@ double clamp_perplexity(std::size_t n, double perplexity) {
     return perplexity;
 }
 
-double calibrate_precision(std::span<const double> d2, double perplexity, const CalibrationOptions& o) {
+namespace {
+double calibrate_from_one(std::span<const double> d2, double perplexity, const CalibrationOptions& o) {
     // Entropy of p_j ∝ exp(−d_j² τ/2) is H = τ/2 · E_p[d²] + log Z; it falls as τ grows, with
     // dH/d log τ = −(τ/2)² Var_p[d²]. openTSNE brackets the root by doubling or halving τ from 1 and bisects; here
     // each step is a Newton step in log τ, kept inside the bracket known so far (and replaced by openTSNE's own
@@ -125,6 +127,22 @@ double calibrate_precision(std::span<const double> d2, double perplexity, const 
         tau = next;
     }
     return tau;
+}
+} // namespace
+
+double calibrate_precision(std::span<const double> d2, double perplexity, const CalibrationOptions& o) {
+    // H depends on τ d² only. Rows whose distances are far from 1 (data x 1e36, denormal data) are solved on d²
+    // scaled by a power of two (exact) and τ is scaled back: from τ = 1 they would need hundreds of halvings or
+    // doublings, more than max_iter, and came out uncalibrated. Other rows keep openTSNE's sequence of steps.
+    double largest = 0.0;
+    for (double v : d2) largest = std::max(largest, v);
+    if (largest > 0.0 && std::isfinite(largest) && (largest > 0x1p30 || largest < 0x1p-30)) {
+        const int e = std::ilogb(largest);
+        std::vector<double> scaled(d2.begin(), d2.end());
+        for (double& v : scaled) v = std::ldexp(v, -e);
+        return std::ldexp(calibrate_from_one(scaled, perplexity, o), -e);
+    }
+    return calibrate_from_one(d2, perplexity, o);
 }
 
 std::vector<double> perplexity_precisions(const KnnGraph& g, double perplexity, const CalibrationOptions& o,

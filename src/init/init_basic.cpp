@@ -1,4 +1,5 @@
 // rescale, jitter, random, user and PCA initialisations.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -70,6 +71,28 @@ Matrix<double> random_init(std::size_t n, std::size_t n_components, std::uint64_
     return Y;
 }
 
+void check_init_spread(MatrixView<double> Y0, const std::string& what) {
+    if (Y0.rows < 2) return;
+    for (std::size_t c = 0; c < Y0.cols; ++c) {
+        double lo = Y0(0, c), hi = lo;
+        for (std::size_t i = 1; i < Y0.rows; ++i) {
+            lo = std::min(lo, Y0(i, c));
+            hi = std::max(hi, Y0(i, c));
+        }
+        // "constant" up to the last few bits of the values: no gradient can tell the points apart there either
+        if (hi - lo > 1e-12 * std::max(std::abs(lo), std::abs(hi))) continue;
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", lo);
+        const std::string col = "column " + std::to_string(c) + " of " + std::to_string(Y0.cols);
+        throw InvalidArgument(
+            what + " is degenerate: " + col + " is the same (" + buf + ") for all " + std::to_string(Y0.rows) +
+            " points" +
+            "; every gradient is along differences of positions, so the map could never spread in that direction "
+            "(all points would stay at one place). Give an initialisation whose every column varies across the "
+            "points, or use the pca, spectral or random initialisation");
+    }
+}
+
 Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::size_t n_components) {
     require(Y0.data != nullptr && Y0.rows > 0 && Y0.cols > 0, "initial embedding is empty");
     require(Y0.rows == n_expected, "initial embedding has " + std::to_string(Y0.rows) + " rows, expected " +
@@ -78,6 +101,7 @@ Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::siz
             "initial embedding has " + std::to_string(Y0.cols) + " columns, expected n_components = " +
                 std::to_string(n_components));
     require_finite(Y0, "initial embedding");
+    check_init_spread(Y0, "the initial embedding");
     const double s = column_std(Y0, 0);
     if (s > user_init_std_warning) {
         char buf[64];

@@ -14,6 +14,7 @@
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/rescale.hpp"
+#include "nembed/init/user.hpp"
 #include "nembed/optim/adam.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
@@ -67,6 +68,7 @@ void validate(const CneOptions& o, std::size_t n, bool knn_graph) {
                                                                std::to_string(o.initial_embedding.rows()) +
                                                                " rows, the data " + std::to_string(n));
         require_finite(o.initial_embedding.view(), "initial embedding");
+        check_init_spread(o.initial_embedding.view(), "the initial embedding");
     }
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -151,6 +152,17 @@ std::string to_string(TsneInit m) {
 
 // ------------------------------------------------------------------------------------------------ options
 
+namespace {
+// Once per fit (validate runs several times): the exact gradient's cost on many points.
+void warn_exact_cost(const TsneOptions& o, std::size_t n) {
+    if (o.negative_gradient_method != GradientMethod::exact || n < exact_gradient_warn_points) return;
+    char cost[128];
+    std::snprintf(cost, sizeof cost, "%zu points: %.2g pair interactions per iteration", n,
+                  static_cast<double>(n) * static_cast<double>(n));
+    warn(std::string("exact t-SNE gradient on ") + cost + " (O(N^2); fft and bh are O(N) / O(N log N))");
+}
+} // namespace
+
 void validate(const TsneOptions& o, std::size_t n) {
     require(o.n_components >= 1, "n_components must be >= 1");
     require(!o.perplexities.empty(), "perplexity: at least one value is needed");
@@ -173,6 +185,18 @@ void validate(const TsneOptions& o, std::size_t n) {
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
     TsneGradientParams p = gradient_params_from(o, 1);
     validate_gradient_params(p, o.n_components);
+    if (n > 0 && o.negative_gradient_method == GradientMethod::exact) {
+        const double pairs = static_cast<double>(n) * static_cast<double>(n);
+        char cost[160];
+        const long long iters = static_cast<long long>(o.early_exaggeration_iter) + o.n_iter;
+        std::snprintf(cost, sizeof cost, "%zu points: %.2g pair interactions per iteration, %.2g over %lld iterations",
+                      n, pairs, pairs * static_cast<double>(iters), iters);
+        require(n <= o.exact_max_points || o.force_exact,
+                std::string("the exact gradient is O(N^2) and too slow for ") + cost + " (limit " +
+                    std::to_string(o.exact_max_points) +
+                    " points); use the fft or bh method (O(N) / O(N log N), the same map), or force it "
+                    "(--force-exact, TsneOptions::force_exact)");
+    }
     if (o.n_components > 3 && o.negative_gradient_method != GradientMethod::exact) {
         warn("t-SNE with " + std::to_string(o.n_components) +
              " components: Barnes-Hut scales exponentially with the dimension");
@@ -188,6 +212,7 @@ void validate(const TsneOptions& o, std::size_t n) {
                                                          " rows for " + std::to_string(n) + " points");
         }
         require_finite(o.initial_embedding.view(), "initial_embedding");
+        check_init_spread(o.initial_embedding.view(), "the initial embedding");
     }
     if (n > 0) require(n >= 2, "t-SNE needs at least 2 points, got " + std::to_string(n));
 }
@@ -384,6 +409,7 @@ TsneEmbedding TSNE::prepare_initial(MatrixView<float> X) const {
     require(n >= 2, "t-SNE needs at least 2 points, got " + std::to_string(n));
     require(X.cols >= 1, "t-SNE: the data has no columns");
     validate(o, n);
+    warn_exact_cost(o, n);
     require_finite(X, "t-SNE input data");
     const int threads = resolve_threads(o.n_jobs);
     const std::uint64_t seed = resolve_seed(o.random_state);
@@ -449,6 +475,7 @@ TsneEmbedding TSNE::prepare_initial(CsrMatrix<double> P, Matrix<double> init) co
         checked.initialization = TsneInit::spectral;  // openTSNE: no data -> spectral
     }
     validate(checked, n);
+    warn_exact_cost(o, n);
     for (double v : P.values) require_lazy(std::isfinite(v) && v >= 0.0, [] { return "t-SNE affinities must be finite and >= 0"; });
     const double s = P.sum();
     require(s > 0.0, "t-SNE affinities sum to zero");

@@ -16,6 +16,7 @@
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/multi_component.hpp"
+#include "nembed/init/user.hpp"
 #include "nembed/kernel/contrastive_kernel.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 
@@ -263,6 +264,7 @@ void validate(const UmapOptions& o, std::size_t n_points) {
                 "the initial embedding has " + std::to_string(o.initial_embedding.rows()) + " rows, the data " +
                     std::to_string(n_points));
         require_finite(o.initial_embedding.view(), "initial embedding");
+        check_init_spread(o.initial_embedding.view(), "the initial embedding");
     }
 }
 

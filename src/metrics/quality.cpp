@@ -16,6 +16,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/random.hpp"
+#include "nembed/neighbors/distance.hpp"
 
 namespace nembed {
 
@@ -119,30 +120,34 @@ std::vector<index_t> embedding_neighbors(MatrixView<double> Y, const std::vector
 
 // For each query q and each of its k embedding neighbours j = nbrs[q*k + m], the exact high-dimensional rank
 // r(i, j) (see quality.hpp). Float GEMM screens distances; comparisons inside the rounding-error band are redone in
-// double.
+// double. The GEMM runs on W = (X - mean) * s (SearchTransform: s a power of two), so the screen neither cancels for
+// data far from the origin (every comparison would fall in the band) nor overflows or underflows in float32.
 std::vector<std::size_t> high_dim_ranks(MatrixView<float> X, const std::vector<index_t>& queries,
                                         const std::vector<index_t>& nbrs, std::size_t k, int n_threads) {
     const std::size_t N = X.rows, D = X.cols, m = queries.size();
     constexpr std::size_t QB = 64, RC = 2048;
     const double gamma = 2.0 * static_cast<double>(D + 2) * std::ldexp(1.0, -24) * 1.01;  // 2 * gamma_{D+2}
+    const SearchTransform tf(X, Metric::euclidean);
+    const Matrix<float> W = tf.apply(X, n_threads);
+    const double s2 = tf.scale * tf.scale;  // squared distances of W = those of X times s2 (before W's rounding)
     std::vector<double> nrm(N);
     for (std::size_t l = 0; l < N; ++l) {
         double s = 0;
-        const float* x = X.row(l);
+        const float* x = W.row(l);
         for (std::size_t c = 0; c < D; ++c) s += static_cast<double>(x[c]) * static_cast<double>(x[c]);
         nrm[l] = s;
     }
-    Eigen::Map<const RowMatF> Xall(X.data, static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(D));
+    Eigen::Map<const RowMatF> Xall(W.data(), static_cast<Eigen::Index>(N), static_cast<Eigen::Index>(D));
     std::vector<std::size_t> ranks(m * k);
     const std::size_t n_blocks = (m + QB - 1) / QB;
     parallel_for(n_threads, n_blocks, [&](std::size_t blk) {
         const std::size_t qb = blk * QB, qe = std::min(m, qb + QB), nq = qe - qb;
         RowMatF Q(static_cast<Eigen::Index>(nq), static_cast<Eigen::Index>(D));
         for (std::size_t q = qb; q < qe; ++q)
-            std::copy(X.row(static_cast<std::size_t>(queries[q])), X.row(static_cast<std::size_t>(queries[q])) + D,
+            std::copy(W.row(static_cast<std::size_t>(queries[q])), W.row(static_cast<std::size_t>(queries[q])) + D,
                       Q.data() + (q - qb) * D);
         // Per query: thresholds (exact squared distances to its embedding neighbours) sorted ascending.
-        std::vector<double> thr(nq * k);
+        std::vector<double> thr(nq * k), thr_w(nq * k);  // exact, and in W's units for the screen
         std::vector<index_t> thr_j(nq * k);
         std::vector<std::size_t> thr_m(nq * k);
         std::vector<std::size_t> hist(nq * (k + 1), 0), cnt(nq * k, 0);
@@ -156,6 +161,7 @@ std::vector<std::size_t> high_dim_ranks(MatrixView<float> X, const std::vector<i
             std::sort(t.begin(), t.end());
             for (std::size_t a = 0; a < k; ++a) {
                 thr[q * k + a] = t[a].first;
+                thr_w[q * k + a] = t[a].first * s2;
                 thr_m[q * k + a] = t[a].second;
                 thr_j[q * k + a] = nbrs[(qb + q) * k + t[a].second];
             }
@@ -168,18 +174,21 @@ std::vector<std::size_t> high_dim_ranks(MatrixView<float> X, const std::vector<i
                 const std::size_t i = static_cast<std::size_t>(queries[qb + q]);
                 const double ni = nrm[i], si = std::sqrt(ni);
                 const double* t = thr.data() + q * k;
-                const double tmax = t[k - 1];
+                const double* tw = thr_w.data() + q * k;
+                const double tmax = tw[k - 1];
                 std::size_t* h = hist.data() + q * (k + 1);
                 const float* drow = dots.data() + q * nr;
                 for (std::size_t l = rb; l < re; ++l) {
                     if (l == i) continue;
                     const double a = ni + nrm[l] - 2.0 * static_cast<double>(drow[l - rb]);
-                    const double band = gamma * si * std::sqrt(nrm[l]) + 1e-12 * (ni + nrm[l]) + 1e-300;
+                    // GEMM rounding, plus W's own rounding of the exact (x - mean) * s (one half-ulp per value,
+                    // at most 2^-23 (|w_i| + |w_l|)^2 <= 2^-22 (|w_i|^2 + |w_l|^2) on the squared distance)
+                    const double band = gamma * si * std::sqrt(nrm[l]) + 2.5e-7 * (ni + nrm[l]) + 1e-300;
                     const double lo = a - band;
                     if (lo > tmax) continue;  // certainly farther than every threshold
                     const double hi = a + band;
-                    const std::size_t P = static_cast<std::size_t>(std::upper_bound(t, t + k, hi) - t);
-                    const std::size_t Qi = static_cast<std::size_t>(std::lower_bound(t, t + k, lo) - t);
+                    const std::size_t P = static_cast<std::size_t>(std::upper_bound(tw, tw + k, hi) - tw);
+                    const std::size_t Qi = static_cast<std::size_t>(std::lower_bound(tw, tw + k, lo) - tw);
                     h[P]++;  // certainly closer than thresholds P..k-1
                     if (Qi < P) {
                         const double e = sq_dist(X.row(i), X.row(l), D);

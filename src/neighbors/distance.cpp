@@ -60,6 +60,48 @@ Matrix<float> normalize_rows(MatrixView<float> x, int n_threads) {
     return out;
 }
 
+SearchTransform::SearchTransform(MatrixView<float> reference, Metric m) : metric(m) {
+    if (metric == Metric::cosine) return;
+    const std::size_t n = reference.rows, dim = reference.cols;
+    if (metric == Metric::euclidean) {
+        // Serial sums in a fixed order: the same mean, and so the same keys, for any thread count.
+        shift.assign(dim, 0.0);
+        for (std::size_t i = 0; i < n; ++i) {
+            const float* x = reference.row(i);
+            for (std::size_t d = 0; d < dim; ++d) shift[d] += static_cast<double>(x[d]);
+        }
+        for (double& v : shift) v /= static_cast<double>(n);
+    }
+    double largest = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const float* x = reference.row(i);
+        for (std::size_t d = 0; d < dim; ++d)
+            largest = std::max(largest, std::abs(static_cast<double>(x[d]) - (shift.empty() ? 0.0 : shift[d])));
+    }
+    if (largest > 0.0) scale = std::ldexp(1.0, -std::ilogb(largest));
+}
+
+Matrix<float> SearchTransform::apply(MatrixView<float> x, int n_threads, std::vector<char>* far) const {
+    if (far != nullptr) far->assign(x.rows, 0);
+    if (metric == Metric::cosine) return normalize_rows(x, n_threads);
+    Matrix<float> out(x.rows, x.cols);
+    parallel_for(n_threads, x.rows, [&](std::size_t i) {
+        const float* src = x.row(i);
+        float* dst = out.row(i);
+        bool is_far = false;
+        for (std::size_t d = 0; d < x.cols; ++d) {
+            double v = (static_cast<double>(src[d]) - (shift.empty() ? 0.0 : shift[d])) * scale;
+            if (!(std::abs(v) <= far_limit)) {
+                is_far = true;
+                v = std::copysign(far_limit, v);  // keeps the float keys finite; the row is answered exactly
+            }
+            dst[d] = static_cast<float>(v);
+        }
+        if (is_far && far != nullptr) (*far)[i] = 1;
+    });
+    return out;
+}
+
 namespace detail {
 
 void check_knn_data(MatrixView<float> data, const std::string& what) {

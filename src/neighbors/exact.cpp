@@ -244,12 +244,9 @@ class ExactIndex final : public KnnIndex {
 public:
     ExactIndex(MatrixView<float> data, Metric metric, int n_threads, Kernels kernels)
         : data_(convert<float>(data)), metric_(metric), n_threads_(n_threads), kernels_(kernels) {
-        if (metric_ == Metric::cosine) {
-            work_ = normalize_rows(data_.view(), n_threads_);
-            panels_ = pack_reference(work_.view(), false, n_threads_);
-        } else {
-            panels_ = pack_reference(data_.view(), metric_ == Metric::euclidean, n_threads_);
-        }
+        transform_ = SearchTransform(data_.view(), metric_);
+        work_ = transform_.apply(data_.view(), n_threads_);
+        panels_ = pack_reference(work_.view(), metric_ == Metric::euclidean, n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
     }
 
@@ -259,16 +256,14 @@ public:
 
     KnnGraph self_neighbors(std::size_t k) const override {
         detail::check_self_k(k, n_points());
-        return self_search(metric_ == Metric::cosine ? work_.view() : data_.view(), k);
+        return self_search(work_.view(), k);
     }
 
     KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
         detail::check_query(queries, k, n_points(), n_dims());
-        if (metric_ == Metric::cosine) {
-            const Matrix<float> unit = normalize_rows(queries, n_threads_);
-            return search(queries, unit.view(), k);
-        }
-        return search(queries, queries, k);
+        std::vector<char> far;
+        const Matrix<float> keyed = transform_.apply(queries, n_threads_, &far);
+        return search(queries, keyed.view(), far, k);
     }
 
 private:
@@ -343,9 +338,10 @@ private:
         return g;
     }
 
-    // keyed: the rows the keys are computed from (`queries` normalised for cosine); `queries` itself for the exact
-    // distances of the candidates.
-    KnnGraph search(MatrixView<float> queries, MatrixView<float> keyed, std::size_t k) const {
+    // keyed: the rows the keys are computed from (`queries` mapped by transform_); `queries` itself for the exact
+    // distances of the candidates. Rows flagged in `far` are answered by an exact scan in double instead.
+    KnnGraph search(MatrixView<float> queries, MatrixView<float> keyed, const std::vector<char>& far,
+                    std::size_t k) const {
         const std::size_t n_q = queries.rows, n_ref = data_.rows(), dim = data_.cols();
         const std::size_t n_cand = std::min(k + exact_knn_extra_candidates, n_ref);
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
@@ -381,8 +377,13 @@ private:
                     for (std::size_t d = 0; d < dim; ++d) qpack[d * kQStride + r] = scale * x[d];
                 }
                 kernels_.scan(s);
-                for (std::size_t i = q0; i < q1; ++i)
-                    finish(heaps.data() + (i - q0) * n_cand, sizes[i - q0], queries.row(i), g, i, fs);
+                for (std::size_t i = q0; i < q1; ++i) {
+                    if (far[i] != 0)
+                        detail::brute_force_row(exact_, queries.row(i), -1, k, g.indices.data() + i * k,
+                                                g.distances.data() + i * k);
+                    else
+                        finish(heaps.data() + (i - q0) * n_cand, sizes[i - q0], queries.row(i), g, i, fs);
+                }
             }
         });
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
@@ -390,7 +391,8 @@ private:
     }
 
     Matrix<float> data_;
-    Matrix<float> work_;  // cosine: row-normalised copy (the self-search's keyed rows)
+    SearchTransform transform_;
+    Matrix<float> work_;  // data_ mapped by transform_: the rows the float keys are computed from
     Panels panels_;
     detail::ExactDistance exact_;
     Metric metric_;

@@ -22,7 +22,8 @@ class HnswIndex final : public KnnIndex {
 public:
     HnswIndex(MatrixView<float> data, const KnnOptions& opt)
         : data_(convert<float>(data)), metric_(opt.metric), n_threads_(opt.n_threads), ef_(opt.hnsw_ef) {
-        if (metric_ == Metric::cosine) work_ = normalize_rows(data_.view(), n_threads_);
+        transform_ = SearchTransform(data_.view(), metric_);
+        work_ = transform_.apply(data_.view(), n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
         const std::size_t dim = data_.cols(), n = data_.rows();
         if (metric_ == Metric::euclidean) {
@@ -33,7 +34,7 @@ public:
         index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), n, static_cast<std::size_t>(opt.hnsw_m),
                                                                    static_cast<std::size_t>(opt.hnsw_ef_construction),
                                                                    static_cast<std::size_t>(opt.seed));
-        MatrixView<float> w = work();
+        MatrixView<float> w = work_.view();
         // First point serially (it becomes the entry point), the rest concurrently when asked: hnswlib's addPoint
         // is thread-safe for distinct labels, but concurrent insertion makes the graph depend on scheduling. The
         // default builds serially, so the graph (and every result) is the same for any thread count.
@@ -54,25 +55,22 @@ public:
 
     KnnGraph self_neighbors(std::size_t k) const override {
         detail::check_self_k(k, n_points());
-        return search(work(), data_.view(), k, true);
+        return search(work_.view(), data_.view(), {}, k, true);
     }
 
     KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
         detail::check_query(queries, k, n_points(), n_dims());
-        if (metric_ == Metric::cosine) {
-            Matrix<float> qn = normalize_rows(queries, n_threads_);
-            return search(qn.view(), queries, k, false);
-        }
-        return search(queries, queries, k, false);
+        std::vector<char> far;
+        const Matrix<float> qwork = transform_.apply(queries, n_threads_, &far);
+        return search(qwork.view(), queries, far, k, false);
     }
 
 private:
-    MatrixView<float> work() const { return metric_ == Metric::cosine ? work_.view() : data_.view(); }
-
     // qwork: what hnswlib searches with (normalised for cosine); queries: the original vectors for the exact
-    // recomputation. Self queries ask for k + 1 and drop the point itself by index (or, when duplicates crowd it
+    // recomputation; rows flagged in `far` (see SearchTransform) get an exact scan. Self queries ask for k + 1 and drop the point itself by index (or, when duplicates crowd it
     // out, the farthest result).
-    KnnGraph search(MatrixView<float> qwork, MatrixView<float> queries, std::size_t k, bool self) const {
+    KnnGraph search(MatrixView<float> qwork, MatrixView<float> queries, const std::vector<char>& far, std::size_t k,
+                    bool self) const {
         const std::size_t n_q = queries.rows, n = n_points();
         const std::size_t k_search = std::min(n, k + (self ? 1 : 0));
         KnnGraph g = KnnGraph::sized(n_q, k, n);
@@ -92,6 +90,11 @@ private:
             for (std::size_t c = c0; c < c1; ++c) {
                 if (interrupt_requested()) throw Interrupted("HNSW kNN search interrupted");
                 for (std::size_t i = c * kChunk, e = std::min(n_q, (c + 1) * kChunk); i < e; ++i) {
+                    if (!far.empty() && far[i] != 0) {
+                        detail::brute_force_row(exact_, queries.row(i), -1, k, g.indices.data() + i * k,
+                                                g.distances.data() + i * k);
+                        continue;
+                    }
                     auto pq = index_->searchKnn(qwork.row(i), k_search);
                     found.clear();
                     while (!pq.empty()) {
@@ -125,7 +128,8 @@ private:
     }
 
     Matrix<float> data_;
-    Matrix<float> work_;  // cosine: row-normalised copy
+    SearchTransform transform_;
+    Matrix<float> work_;  // data_ mapped by transform_: what hnswlib indexes
     Metric metric_;
     int n_threads_;
     int ef_;

@@ -94,9 +94,22 @@ TsneDerivatives::TsneDerivatives(MatrixView<double> X, MatrixView<double> Y, con
     n_ = X.rows;
     d_ = X.cols;
     X_ = Matrix<double>(n_, d_, std::vector<double>(X.data, X.data + X.size()));
+    // Centred: everything here depends on differences only, and the dense path's expanded forms (x_i.u_i + x_j.u_j
+    // - 2 x_i.u_j) would otherwise cancel for data far from the origin.
+    std::vector<double> mean(d_, 0.0);
+    for (std::size_t i = 0; i < n_; ++i)
+        for (std::size_t f = 0; f < d_; ++f) mean[f] += X_(i, f);
+    for (double& m : mean) m /= static_cast<double>(n_);
+    for (std::size_t i = 0; i < n_; ++i)
+        for (std::size_t f = 0; f < d_; ++f) X_(i, f) -= mean[f];
     Y_ = Matrix<double>(n_, 2, std::vector<double>(Y.data, Y.data + Y.size()));
 
     dense_ = options.affinity == SensitivityAffinity::dense;
+    require(!dense_ || n_ <= options.dense_max_points,
+            "sensitivity: the dense affinity keeps all N^2 pairs, about " +
+                std::to_string(static_cast<long long>(28.0 * static_cast<double>(n_) * static_cast<double>(n_) / 1e9)) +
+                " GB for " + std::to_string(n_) + " points (limit " + std::to_string(options.dense_max_points) +
+                " points); use the kNN affinity (--affinity knn) or raise dense_max_points");
     std::size_t k = n_ - 1;
     if (!dense_) {
         k = options.n_neighbors ? options.n_neighbors

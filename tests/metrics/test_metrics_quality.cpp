@@ -126,6 +126,22 @@ TEST(MetricsTrust, ExactWithTiesAndLargeOffsets) {
     EXPECT_NEAR(knn_recall(F.view(), YF.view(), 10, 1), r, 1e-12);
 }
 
+TEST(MetricsTrust, ExactAtExtremeOffsetsAndScales) {
+    // Issue #19 item 3: offset 1e4, data x 1e36 (float GEMM squares overflowed) and x 1e-40 (denormal) must give
+    // the oracle's values (computed in double from the same float data), to rounding.
+    const Matrix<float> G = gaussian(300, 12, 21);
+    const Matrix<double> Y = project2(G.view(), 0.5, 22);
+    for (const auto& [mul, add] : {std::pair{1.0, 1e4}, std::pair{1e36, 0.0}, std::pair{1e-40, 0.0}}) {
+        Matrix<float> X(G.rows(), G.cols());
+        for (std::size_t i = 0; i < X.size(); ++i) X.data()[i] = static_cast<float>(G.data()[i] * mul + add);
+        double t, r;
+        oracle(X.view(), Y.view(), 10, {}, t, r);
+        EXPECT_NEAR(trustworthiness(X.view(), Y.view(), 10, 2), t, 1e-12) << mul << " " << add;
+        EXPECT_NEAR(knn_recall(X.view(), Y.view(), 10, 2), r, 1e-12) << mul << " " << add;
+        EXPECT_GT(r, 0.1);  // the oracle itself sees a real score (0.135)
+    }
+}
+
 TEST(MetricsTrust, SubsampleUsesTheSameDefinitionOnItsQueries) {
     Matrix<float> X = gaussian(400, 8, 5);
     Matrix<double> Y = project2(X.view(), 0.7, 6);

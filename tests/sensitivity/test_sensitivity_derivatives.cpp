@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "nembed/core/error.hpp"
@@ -227,6 +228,23 @@ TEST_P(Derivatives, ResultsDoNotDependOnThreads) {
     EXPECT_EQ(a.gradient(), b.gradient());
 }
 
+TEST_P(Derivatives, ResultsDoNotDependOnWhereTheDataSit) {
+    // Issue #19 item 3: X + 1.7e10 must give the derivatives of X. Before centring, the dense path's expanded form
+    // x_i.u_i + x_j.u_j - 2 x_i.u_j lost ~10 of double's 16 digits at 1.7e10; now both agree to rounding (1e-9).
+    const std::size_t n = 30, d = 3;
+    // X on a grid of 2^-16, offset 2^34 (1.7e10): X + offset is exact in double, the same points moved.
+    Matrix<double> X = blobs(n, d, 17), Y = random_y(n, 18);
+    for (std::size_t q = 0; q < X.size(); ++q) X.data()[q] = std::ldexp(std::round(std::ldexp(X.data()[q], 16)), -16);
+    Matrix<double> Xs = X;
+    for (std::size_t q = 0; q < Xs.size(); ++q) Xs.data()[q] += 0x1p34;
+    TsneDerivatives a(X.view(), Y.view(), options()), b(Xs.view(), Y.view(), options());
+    const Eigen::MatrixXd V = random_block(2 * n, 4, 19), U = random_block(static_cast<Eigen::Index>(n * d), 4, 20);
+    EXPECT_LT((a.jacobian_product(U) - b.jacobian_product(U)).norm(), 1e-9 * a.jacobian_product(U).norm());
+    EXPECT_LT((a.jacobian_transpose_product(V) - b.jacobian_transpose_product(V)).norm(),
+              1e-9 * a.jacobian_transpose_product(V).norm());
+    EXPECT_LT((a.gradient() - b.gradient()).norm(), 1e-9 * a.gradient().norm());
+}
+
 INSTANTIATE_TEST_SUITE_P(
     All, Derivatives,
     ::testing::Values(Case{SensitivityAffinity::dense, BandwidthMode::fixed, "dense_fixed"},
@@ -265,6 +283,28 @@ TEST(SensitivityDerivatives, BandwidthsMeetThePerplexityAndModesDiffer) {
     const Eigen::MatrixXd U = random_block(static_cast<Eigen::Index>(n * d), 1, 19);
     const Eigen::MatrixXd a = der.jacobian_product(U), b = dd.jacobian_product(U);
     EXPECT_GT((a - b).norm(), 1e-3 * a.norm());
+}
+
+TEST(SensitivityDerivatives, DenseAffinityIsRefusedAboveItsPointLimit) {
+    // Issue #19 item 6: the dense layout is O(N^2) in memory and time; the limit is lowered to test it on 12 points.
+    Matrix<double> X = blobs(12, 3, 1), Y = random_y(12, 2);
+    DerivativeOptions o;
+    o.perplexity = 3.0;
+    o.dense_max_points = 11;
+    try {
+        TsneDerivatives d(X.view(), Y.view(), o);
+        ADD_FAILURE() << "accepted";
+    } catch (const InvalidArgument& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("12 points (limit 11 points)"), std::string::npos) << m;
+        EXPECT_NE(m.find("kNN affinity"), std::string::npos) << m;
+    }
+    o.dense_max_points = 12;
+    EXPECT_NO_THROW(TsneDerivatives(X.view(), Y.view(), o));
+    o.dense_max_points = 11;
+    o.affinity = SensitivityAffinity::knn;  // the kNN layout is O(N k): never limited
+    EXPECT_NO_THROW(TsneDerivatives(X.view(), Y.view(), o));
+    EXPECT_EQ(DerivativeOptions{}.dense_max_points, 20000u);
 }
 
 TEST(SensitivityDerivatives, BadInputIsRejected) {

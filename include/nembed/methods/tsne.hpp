@@ -42,6 +42,13 @@ enum class GradientMethod {
 GradientMethod parse_gradient_method(const std::string& name);
 std::string to_string(GradientMethod m);
 
+/// Above this many points the exact O(N²) gradient is refused unless TsneOptions::force_exact is set: every
+/// iteration evaluates all N² pairs (2.5e9 at 50 000 points, 4e10 at 200 000, where one iteration took over 120 s
+/// on two cores), while Barnes-Hut and FFT cost O(N log N) and O(N) and reach the same map.
+inline constexpr std::size_t exact_gradient_max_points = 50000;
+/// From this many points an exact gradient (within the limit or forced) warns with its cost, once per fit.
+inline constexpr std::size_t exact_gradient_warn_points = 10000;
+
 enum class TsneInit { pca, spectral, random, user };
 /// Parses "pca", "spectral", "random" (a user array is given through TsneOptions::initial_embedding).
 TsneInit parse_tsne_init(const std::string& name);
@@ -88,6 +95,9 @@ struct TsneOptions {
     int n_jobs = 1;                           ///< threads; −1 = all cores (joblib convention)
     KnnMethod neighbors = KnnMethod::auto_;   ///< auto: exact up to N^2 D = 4e11, else HNSW (knn.hpp)
     GradientMethod negative_gradient_method = GradientMethod::auto_;
+    /// Run the exact gradient even above exact_max_points (CLI --force-exact).
+    bool force_exact = false;
+    std::size_t exact_max_points = exact_gradient_max_points;  ///< the exact gradient's limit (see above)
     OptimizeCallback callback;                ///< (iteration, KL, embedding) -> stop?
     int callbacks_every_iters = 50;
     std::optional<std::uint64_t> random_state;  ///< none = seeded from std::random_device

@@ -31,6 +31,31 @@ double point_distance(const float* a, const float* b, std::size_t dim, Metric me
 /// nearest by 1 - cos equals nearest by inner product on normalised rows.
 Matrix<float> normalize_rows(MatrixView<float> x, int n_threads);
 
+/// The map an index applies to the vectors it searches with in float32, so that its candidates do not depend on
+/// where the data sit or on their scale (the distances it reports are always recomputed from the original vectors):
+///  - Euclidean: w = (x - mean) * s, the reference's column means (in double) and s a power of two that brings the
+///    largest centred magnitude into [1, 2). Without the centring, |x|^2 + |y|^2 - 2 x.y cancels catastrophically
+///    for data near 1e4 (float32 keeps 7 digits of |x|^2 ~ 5e9); without the scaling, squares overflow for data
+///    near 1e20 and underflow for denormal data. Both are exact or within one rounding of the centred value.
+///  - inner product: w = x * s (s as above, from max |x|): the order of <q, r> over r is unchanged by it.
+///  - cosine: rows normalised to unit norm in double (the scale drops out).
+/// Queries get the reference's map. A query row whose mapped values exceed far_limit in magnitude (far outside
+/// the reference, where float32 keys could overflow) is flagged so that the index answers it by an exact scan.
+/// Inputs are float32 already, so the whole float32 range (denormals to 3.4e38) is handled; a float64 file beyond
+/// it is refused when loaded (load_matrix: "value overflows float32"). Differences below float32's resolution of
+/// the values themselves (float64 data 1e8 + 1e-3 noise) are lost in that conversion, before any index sees them.
+struct SearchTransform {
+    static constexpr double far_limit = 0x1p50;
+    Metric metric = Metric::euclidean;
+    std::vector<double> shift;  ///< Euclidean: the reference's column means; empty otherwise
+    double scale = 1.0;         ///< power of two (1 for cosine)
+
+    SearchTransform() = default;
+    SearchTransform(MatrixView<float> reference, Metric m);
+    /// The mapped rows of `x`; `far` (if given) gets one flag per row (see above).
+    Matrix<float> apply(MatrixView<float> x, int n_threads, std::vector<char>* far = nullptr) const;
+};
+
 namespace detail {
 
 /// Throws InvalidArgument for empty, too large (> 2^31 - 1 points) or non-finite data.

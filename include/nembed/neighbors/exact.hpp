@@ -4,6 +4,8 @@
 /// panel columns accumulate float32 keys (|r|^2 - 2 q.r, or -q.r for cosine / inner product) in registers and are
 /// compared there with each row's current k-th best key, so only the rare tiles holding a better key touch the
 /// row's bounded max-heap. The candidates' distances are then recomputed in double to decide the final order.
+/// Keys are computed on the data mapped by SearchTransform (distance.hpp: centred and scaled by a power of two for
+/// Euclidean), so the neighbours do not depend on an offset (data near 1e4) or on the scale (1e36, denormals).
 /// The tile kernel is compiled for AVX-512, AVX2 + FMA and plain SSE2 and picked at run time (a portable build
 /// still uses the CPU's vector units).
 ///

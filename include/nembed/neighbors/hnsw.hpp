@@ -5,6 +5,8 @@
 /// ef_construction = 64, ef = max(50, 4k/3) (openTSNE: 200 and min(2k, N); ours reach recall 0.997 at k = 90 on
 /// Fashion-MNIST in 40 % of the time, with a serial, reproducible build: bench/RESULTS.md). Returned distances
 /// are recomputed exactly in double from the vectors (Euclidean, not hnswlib's squared L2) and sorted ascending.
+/// hnswlib indexes the data mapped by SearchTransform (distance.hpp: for Euclidean centred and scaled by a power
+/// of two), so its float32 distances neither cancel for data far from the origin nor overflow or underflow.
 ///
 /// Determinism: by default the graph is built serially, so it, and every result, is reproducible for a given seed
 /// and independent of n_threads (queries are threaded and never depend on the thread count). With

@@ -41,6 +41,9 @@ enum class BandwidthMode {
 struct DerivativeOptions {
     double perplexity = 30.0;                                ///< > 0; exact search: below the neighbour count
     SensitivityAffinity affinity = SensitivityAffinity::dense;
+    /// Dense P keeps every pair: about 28 N² bytes (P and the N × N work arrays of the products) and O(N² D) per
+    /// product, 11 GB at 20 000 points. Above this many points the dense layout is refused (use the kNN affinity).
+    std::size_t dense_max_points = 20000;
     std::size_t n_neighbors = 0;                             ///< kNN only; 0 = min(N − 1, ⌊3·perplexity⌋) (openTSNE)
     BandwidthMode bandwidth = BandwidthMode::fixed;
     /// true: the seed's search (1000 bisection steps from β = 1, entropy with the +1e-8 sum floor, tolerance 1e-5,
@@ -66,6 +69,7 @@ public:
     /// kNN request with k = N − 1).
     bool knn_layout() const { return !dense_; }
     const DerivativeOptions& options() const { return opt_; }
+    /// X minus its column means (every quantity here depends only on differences of rows).
     const Matrix<double>& X() const { return X_; }
     const Matrix<double>& Y() const { return Y_; }
     /// β_i (precision of exp(−β D), D the squared distance).
