@@ -260,7 +260,8 @@ void register_transform(CLI::App& app) {
         } catch (const std::exception& e) {
             throw IoError(*model + "/model.json: malformed (" + std::string(e.what()) + ")");
         }
-        if (j.value("format", "") != "nembed-tsne-model") throw IoError(*model + "/model.json: not a nembed t-SNE model");
+        if (!j.is_object() || !j.contains("format") || j["format"] != "nembed-tsne-model")
+            throw IoError(*model + "/model.json: not a nembed t-SNE model");
         // The model directory may have been edited or mixed up: its fields are type-checked and its arrays checked
         // against each other before use (Projection::apply indexes the components by the mean's length).
         const std::string mj = *model + "/model.json";

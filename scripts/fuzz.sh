@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Fuzzes every reader (npy, npz, csv, idx/gzip, sparse .npz) with libFuzzer + ASan + UBSan for a bounded time, on a
-# copy of the committed seed corpus (tests/fuzz/corpus/<reader>). Fails on any crash, sanitizer report, leak,
-# allocation above 2 GiB or escaping exception other than nembed's IoError / InvalidArgument.
+# Fuzzes every reader (npy, npz, csv, idx/gzip, sparse .npz, t-SNE model directories) with libFuzzer, ASan and
+# UBSan for a bounded time, on a copy of the committed seed corpus (tests/fuzz/corpus/<reader>, written by
+# tests/fuzz/make_corpus.py). Fails on any crash, sanitizer report, leak, allocation above 2 GiB or escaping
+# exception other than nembed's IoError / InvalidArgument.
 # Env: FUZZ_SECONDS (per reader, default 30), JOBS (build parallelism), FUZZERS (default: all), BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 JOBS=${JOBS:-$(nproc)}
 BUILD=${BUILD_DIR:-build-fuzz}
-FUZZERS=${FUZZERS:-"npy npz csv idx sparse"}
+FUZZERS=${FUZZERS:-"npy npz csv idx sparse model"}
 CXX_FUZZ=${CXX_FUZZ:-$(command -v clang++ || command -v clang++-14 || true)}
 [ -n "$CXX_FUZZ" ] || { echo "fuzz: clang++ not found (bash scripts/setup.sh installs clang)" >&2; exit 1; }
 launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

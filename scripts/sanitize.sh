@@ -21,4 +21,4 @@ cmake --build "$BUILD" -j "$JOBS" --target "${targets[@]}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" -L "$LABELS"
-ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" -R '^cli_(help|version|missing_file|error_is_one_line|affinity_bad_kind)$'
+ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" -R '^cli_(help|version|missing_file|error_is_one_line|affinity_bad_kind|model_files)$'

@@ -36,3 +36,5 @@ string(REGEX REPLACE "\"dof\": [0-9.e+-]+" "\"dof\": \"one\"" bad_json "${json}"
 expect_model_error(dof model.json "${bad_json}" "model.json: malformed field")
 string(REGEX REPLACE "\"scale\": [0-9.e+-]+" "\"scale\": 0.0" bad_json "${json}")
 expect_model_error(scale model.json "${bad_json}" "scale must be a positive number")
+# Valid JSON that is not an object (found by tests/fuzz/fuzz_model: nlohmann's type_error escaped).
+expect_model_error(not_object model.json "42" "model.json: not a nembed t-SNE model")

@@ -84,9 +84,30 @@ def idx(code, dims, data_be):
 img = idx(0x08, [3, 2, 2], bytes(range(12)))
 out("idx", "u8_images", b"\x00" + img)
 out("idx", "u8_images_gz", b"\x01" + img)
-out("idx", "gzip_stream", b"\x00" + gzip.compress(img))
+out("idx", "gzip_stream", b"\x00" + gzip.compress(img, mtime=0))
 out("idx", "labels", b"\x00" + idx(0x08, [4], bytes([0, 1, 2, 1])))
 out("idx", "f32", b"\x00" + idx(0x0D, [2, 2], np.arange(4, dtype=">f4").tobytes()))
 out("idx", "f64", b"\x01" + idx(0x0E, [1, 3], np.arange(3, dtype=">f8").tobytes()))
 out("idx", "i16", b"\x00" + idx(0x0B, [2], np.array([-1, 2], dtype=">i2").tobytes()))
 out("idx", "truncated", b"\x00" + idx(0x08, [46341, 46341], bytes(96)))
+# model: the files of a `nembed tsne --save-model` directory as a member list (fuzz_model.cpp), for 3-column data
+
+
+def model(pca, n=10, extra=None):
+    j = {"format": "nembed-tsne-model", "version": 1, "n_points": n, "n_components": 2, "metric": "euclidean",
+         "scale": 1.0, "pca": pca, "dof": 1.0, "negative_gradient_method": "fft", "theta": 0.5,
+         "n_interpolation_points": 3, "min_num_intervals": 50, "ints_in_interval": 1.0}
+    j.update(extra or {})
+    import json
+    files = [("model.json", json.dumps(j).encode()),
+             ("embedding.npy", npy(rng.standard_normal((n, 2)))),
+             ("reference_data.npy", npy(rng.standard_normal((n, 2 if pca else 3)).astype(np.float32)))]
+    if pca:
+        files += [("pca_mean.npy", npy(rng.standard_normal((1, 3)))), ("pca_components.npy", npy(rng.standard_normal((2, 3))))]
+    return members(files)[1:]  # no mode byte: the model harness has one form only
+
+
+out("model", "plain", model(False))
+out("model", "pca", model(True))
+out("model", "bh", model(False, extra={"negative_gradient_method": "bh", "metric": "cosine"}))
+out("model", "exact_dof", model(True, extra={"negative_gradient_method": "exact", "dof": 0.5}))
