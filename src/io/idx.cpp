@@ -84,9 +84,6 @@ bool looks_like_idx(const unsigned char* b, std::size_t n) {
 }
 
 namespace {
-// The most a deflate stream can expand (RFC 1951: 258 bytes from a 2-bit code; zlib documents 1032:1).
-constexpr std::uint64_t kMaxDeflateRatio = 1032;
-
 NdArray read_idx_impl(const std::string& path) {
     const auto prefix = read_file_prefix(path, 2);  // also gives "no such file"
     if (prefix.empty()) throw_io_error(path, "empty file");

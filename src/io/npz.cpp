@@ -13,9 +13,6 @@ namespace nembed {
 
 namespace {
 
-// The most a deflate stream can expand (RFC 1951: 258 bytes from a 2-bit code; zlib documents 1032:1).
-constexpr std::uint64_t kMaxDeflateRatio = 1032;
-
 struct FileCloser {
     void operator()(std::FILE* f) const { std::fclose(f); }
 };

@@ -13,6 +13,10 @@
 
 namespace nembed {
 
+/// The most a deflate stream can expand (RFC 1951: 258 bytes from a 2-bit code; zlib documents 1032:1). It bounds
+/// what a compressed member or a gzip file can hold, so sizes they declare can be checked before allocating.
+inline constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
 /// "<file>: <problem>".
 [[noreturn]] void throw_io_error(const std::string& file, const std::string& problem);
 /// "<file>: <problem> (at byte offset N)".
