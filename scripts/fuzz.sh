@@ -35,7 +35,7 @@ for r in $FUZZERS; do
     mkdir -p "$BUILD/findings" && cp -r "$work/$r-artifacts/." "$BUILD/findings/" 2>/dev/null || true
     tail -n 60 "$log" >&2
   fi
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
   execs=${execs:-0}; total=$((total + execs))
   echo "fuzz: $r: $execs executions in ${SECONDS_EACH}s, $status"
 done
