@@ -306,33 +306,60 @@ void register_transform(CLI::App& app) {
         } catch (const std::exception& e) {
             throw IoError(*model + "/model.json: malformed (" + std::string(e.what()) + ")");
         }
-        if (j.value("format", "") != "nembed-tsne-model") throw IoError(*model + "/model.json: not a nembed t-SNE model");
+        if (!j.is_object() || !j.contains("format") || j["format"] != "nembed-tsne-model")
+            throw IoError(*model + "/model.json: not a nembed t-SNE model");
+        // The model directory may have been edited or mixed up: its fields are type-checked and its arrays checked
+        // against each other before use (Projection::apply indexes the components by the mean's length).
+        const std::string mj = *model + "/model.json";
+        TsneGradientParams gp;
+        double scale = 1.0;
+        bool pca = false;
+        std::string metric;
+        try {
+            auto count = [&](const char* key, std::size_t def) {
+                if (!j.contains(key)) return def;
+                if (!j[key].is_number_unsigned() || j[key].get<std::size_t>() < 1)
+                    throw IoError(mj + ": " + key + " must be a positive integer");
+                return j[key].get<std::size_t>();
+            };
+            scale = j.value("scale", 1.0);
+            pca = j.value("pca", false);
+            metric = j.value("metric", "euclidean");
+            gp.dof = j.value("dof", 1.0);
+            gp.method = parse_gradient_method(j.value("negative_gradient_method", "auto"));
+            gp.theta = j.value("theta", 0.5);
+            gp.n_interpolation_points = count("n_interpolation_points", 3);
+            gp.min_num_intervals = count("min_num_intervals", 50);
+            gp.ints_in_interval = j.value("ints_in_interval", 1.0);
+        } catch (const nlohmann::json::exception& e) {
+            throw IoError(mj + ": malformed field (" + std::string(e.what()) + ")");
+        }
+        if (!(std::isfinite(scale) && scale > 0)) throw IoError(mj + ": scale must be a positive number");
         Projection proj;
-        if (j.value("pca", false)) {
+        if (pca) {
             auto m = load_matrix<double>(*model + "/pca_mean.npy");
             proj.mean.assign(m.data(), m.data() + m.size());
             proj.components = load_matrix<double>(*model + "/pca_components.npy");
+            if (proj.components.cols() != proj.mean.size())
+                throw IoError(*model + "/pca_components.npy: has " + std::to_string(proj.components.cols()) +
+                              " columns but pca_mean.npy has " + std::to_string(proj.mean.size()) + " values");
         }
         auto ref = std::make_shared<Matrix<float>>(load_matrix<float>(*model + "/reference_data.npy"));
         auto Y = load_matrix<double>(*model + "/embedding.npy");
-        Matrix<float> Xnew = proj.apply(load_raw(o->inputs).view(), j.value("scale", 1.0));
+        if (Y.rows() != ref->rows())
+            throw IoError(*model + "/embedding.npy: has " + std::to_string(Y.rows()) +
+                          " rows but reference_data.npy has " + std::to_string(ref->rows()));
+        Matrix<float> Xnew = proj.apply(load_raw(o->inputs).view(), scale);
         auto labels = load_label_files(*o, Xnew.rows());
         require(Xnew.cols() == ref->cols(), "new data has " + std::to_string(Xnew.cols()) +
                                                 " columns after preprocessing, the reference has " +
                                                 std::to_string(ref->cols()));
         Timer t;
         KnnOptions kopt;
-        kopt.metric = parse_metric(j.value("metric", "euclidean"));
+        kopt.metric = parse_metric(metric);
         kopt.n_threads = o->n_threads();
         kopt.seed = o->seed;
         std::shared_ptr<const KnnIndex> index = build_knn_index(ref->view(), kopt);
-        TsneGradientParams gp;
-        gp.dof = j.value("dof", 1.0);
-        gp.method = parse_gradient_method(j.value("negative_gradient_method", "auto"));
-        gp.theta = j.value("theta", 0.5);
-        gp.n_interpolation_points = j.value("n_interpolation_points", std::size_t(3));
-        gp.min_num_intervals = j.value("min_num_intervals", std::size_t(50));
-        gp.ints_in_interval = j.value("ints_in_interval", 1.0);
         gp.n_threads = o->n_threads();
         CsrMatrix<double> no_p;
         no_p.n_rows = no_p.n_cols = Y.rows();

@@ -6,6 +6,7 @@ PKGS=(build-essential cmake ninja-build pkg-config ccache
       libeigen3-dev libspectra-dev libhnswlib-dev libcli11-dev nlohmann-json3-dev libstb-dev
       librandom123-dev libkissfft-dev libfftw3-dev libopenblas-dev zlib1g-dev libtbb-dev
       libgtest-dev libgmock-dev libbenchmark-dev
+      clang libclang-rt-14-dev
       python3-dev dataset-fashion-mnist)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done

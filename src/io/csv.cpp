@@ -164,8 +164,9 @@ std::string show(std::string_view s) {
 
 } // namespace
 
+namespace {
 template <typename T>
-Matrix<T> read_csv(const std::string& path, const CsvOptions& options) {
+Matrix<T> read_csv_impl(const std::string& path, const CsvOptions& options) {
     require(options.header >= -1 && options.header <= 1, "CsvOptions::header must be -1 (auto), 0 or 1");
     CsvReader r(path, options);
     std::vector<Cell> cells;
@@ -207,11 +208,18 @@ Matrix<T> read_csv(const std::string& path, const CsvOptions& options) {
     } while (r.next(cells));
     return Matrix<T>(rows, cols, std::move(data));
 }
+} // namespace
+
+template <typename T>
+Matrix<T> read_csv(const std::string& path, const CsvOptions& options) {
+    return guard_allocation(path, [&] { return read_csv_impl<T>(path, options); });
+}
 
 template Matrix<float> read_csv<float>(const std::string&, const CsvOptions&);
 template Matrix<double> read_csv<double>(const std::string&, const CsvOptions&);
 
-LabelColumn read_csv_labels(const std::string& path, const CsvOptions& options) {
+namespace {
+LabelColumn read_csv_labels_impl(const std::string& path, const CsvOptions& options) {
     require(options.header >= -1 && options.header <= 1, "CsvOptions::header must be -1 (auto), 0 or 1");
     CsvReader r(path, options);
     std::vector<Cell> cells;
@@ -270,6 +278,11 @@ LabelColumn read_csv_labels(const std::string& path, const CsvOptions& options) 
         out.codes.push_back(it->second);
     }
     return out;
+}
+} // namespace
+
+LabelColumn read_csv_labels(const std::string& path, const CsvOptions& options) {
+    return guard_allocation(path, [&] { return read_csv_labels_impl(path, options); });
 }
 
 void write_csv(const std::string& path, MatrixView<double> m, char delimiter, const std::vector<std::string>& header) {

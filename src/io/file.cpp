@@ -21,6 +21,10 @@ void throw_io_error_line(const std::string& file, std::size_t line, std::size_t 
     throw IoError(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + problem);
 }
 
+void throw_allocation_error(const std::string& file, std::uint64_t bytes, const std::string& what) {
+    throw IoError(file + ": cannot allocate " + std::to_string(bytes) + " bytes for " + what + " (out of memory)");
+}
+
 namespace {
 struct FileCloser {
     void operator()(std::FILE* f) const { std::fclose(f); }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <memory>
 
@@ -82,7 +83,8 @@ bool looks_like_idx(const unsigned char* b, std::size_t n) {
     return n >= 4 && b[0] == 0 && b[1] == 0 && idx_type(b[2], t) && b[3] >= 1 && b[3] <= 8;
 }
 
-NdArray read_idx(const std::string& path) {
+namespace {
+NdArray read_idx_impl(const std::string& path) {
     const auto prefix = read_file_prefix(path, 2);  // also gives "no such file"
     if (prefix.empty()) throw_io_error(path, "empty file");
     const bool gz = prefix.size() == 2 && prefix[0] == 0x1f && prefix[1] == 0x8b;
@@ -118,12 +120,34 @@ NdArray read_idx(const std::string& path) {
         n *= a.shape[k];
     }
     const std::uint64_t data_start = r.offset();
-    a.bytes.resize(n * w);
-    const std::size_t have = r.read(a.bytes.data(), a.bytes.size());
-    if (have < a.bytes.size())
+    const std::uint64_t need = static_cast<std::uint64_t>(n) * w;
+    // The declared size is checked against what the file can hold before anything is allocated: a 108-byte file
+    // declaring 46341 x 46341 must fail at once, not after allocating 2 GiB. A deflate stream expands at most
+    // 1032:1, which bounds what a gzip file can hold; within that bound the buffer still grows only as data arrives.
+    std::error_code ec;
+    std::uint64_t file_size = std::filesystem::file_size(path, ec);
+    if (ec) file_size = std::numeric_limits<std::uint64_t>::max();  // not a regular file: the growing buffer bounds it
+    if (!gz && need > file_size - std::min(file_size, data_start))
+        throw_io_error_at(path, file_size, "truncated: shape " + a.shape_string() + " of " + dtype_name(t) + " needs " +
+                                               std::to_string(need) + " data bytes from offset " +
+                                               std::to_string(data_start) + ", found " +
+                                               std::to_string(file_size - std::min(file_size, data_start)));
+    if (gz && need / kMaxDeflateRatio > file_size)
+        throw_io_error(path, "truncated gzip stream: shape " + a.shape_string() + " of " + dtype_name(t) +
+                                 " declares " + std::to_string(need) + " data bytes, more than the " +
+                                 std::to_string(file_size) + "-byte compressed file can hold");
+    std::size_t have = 0;
+    for (std::size_t chunk = std::size_t{1} << 20;; chunk = std::min(2 * chunk, std::size_t{1} << 30)) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(need, have + chunk));
+        resize_for(a.bytes, want, path, "the IDX data");
+        const std::size_t got = r.read(a.bytes.data() + have, want - have);
+        have += got;
+        if (have == need || have < want) break;  // all of it, or the stream ended early
+    }
+    if (have < need)
         throw_io_error_at(path, r.offset(), std::string(r.truncated_stream() ? "truncated gzip stream: " : "truncated: ") +
                                                 "shape " + a.shape_string() + " of " + dtype_name(t) + " needs " +
-                                                std::to_string(a.bytes.size()) + " data bytes from offset " +
+                                                std::to_string(need) + " data bytes from offset " +
                                                 std::to_string(data_start) + ", found " + std::to_string(have) + in);
     unsigned char extra;
     if (r.read(&extra, 1) != 0) throw_io_error_at(path, r.offset() - 1, "unexpected trailing data after the IDX array" + in);
@@ -132,6 +156,11 @@ NdArray read_idx(const std::string& path) {
     if (w > 1 && std::endian::native == std::endian::little)
         for (std::size_t i = 0; i < n; ++i) std::reverse(a.bytes.data() + i * w, a.bytes.data() + (i + 1) * w);
     return a;
+}
+} // namespace
+
+NdArray read_idx(const std::string& path) {
+    return guard_allocation(path, [&] { return read_idx_impl(path); });
 }
 
 } // namespace nembed

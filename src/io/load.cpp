@@ -79,8 +79,9 @@ NdArray load_array(const std::string& spec) {
     return load_binary(s, f).a;
 }
 
+namespace {
 template <typename T>
-Matrix<T> load_matrix(const std::string& spec) {
+Matrix<T> load_matrix_impl(const std::string& spec) {
     FileFormat f;
     FileSpec s = checked_spec(spec, f);
     if (f == FileFormat::text) return read_csv<T>(s.path);
@@ -105,10 +106,7 @@ Matrix<T> load_matrix(const std::string& spec) {
     return m;
 }
 
-template Matrix<float> load_matrix<float>(const std::string&);
-template Matrix<double> load_matrix<double>(const std::string&);
-
-LabelColumn load_labels_named(const std::string& spec) {
+LabelColumn load_labels_named_impl(const std::string& spec) {
     FileFormat f;
     FileSpec s = checked_spec(spec, f);
     if (f == FileFormat::text) return read_csv_labels(s.path);
@@ -144,6 +142,19 @@ LabelColumn load_labels_named(const std::string& spec) {
     }
     return out;
 }
+} // namespace
+
+template <typename T>
+Matrix<T> load_matrix(const std::string& spec) {
+    return guard_allocation(spec, [&] { return load_matrix_impl<T>(spec); });
+}
+
+template Matrix<float> load_matrix<float>(const std::string&);
+template Matrix<double> load_matrix<double>(const std::string&);
+
+LabelColumn load_labels_named(const std::string& spec) {
+    return guard_allocation(spec, [&] { return load_labels_named_impl(spec); });
+}
 
 std::vector<std::int64_t> load_labels(const std::string& spec) { return load_labels_named(spec).codes; }
 
@@ -174,7 +185,14 @@ void save_labels(const std::string& path, const std::vector<std::int64_t>& label
     throw_io_error(path, "cannot tell the output format from the extension '" + ext + "'; use .npy, .csv or .tsv");
 }
 
-CsrMatrix<double> load_sparse(const std::string& path) {
+namespace {
+
+// A sparse matrix may have empty rows and columns beyond its stored entries, but a shape that no stored data backs
+// would make the CSR row pointers (8 bytes a row) an allocation chosen by the file: a few bytes declaring 2^31 rows
+// would ask for 16 GiB. Up to this many rows or columns beyond the entries and pointers stored is accepted.
+constexpr std::uint64_t kSparseSlack = std::uint64_t{1} << 24;
+
+CsrMatrix<double> load_sparse_impl(const std::string& path) {
     if (detect_format(path) != FileFormat::npz)
         throw_io_error(path, "is not an .npz archive (expected a sparse matrix from scipy.sparse.save_npz)");
     const auto members = npz_members(path);
@@ -184,23 +202,47 @@ CsrMatrix<double> load_sparse(const std::string& path) {
     };
     if (!has("data") || !has("shape") || !(has("indptr") || has("row")))
         throw_io_error(path, "is not a scipy.sparse.save_npz file (needs data, shape and indices/indptr or row/col)");
+    // Index members are integer vectors; floats would be silently truncated by the conversion.
     auto ints = [&](const std::string& m) {
         const NdArray a = read_npz(path, m);
+        if (a.ndim() != 1) throw_io_error(path, "member " + m + " is not 1-D (shape " + a.shape_string() + ")");
+        if (dtype_is_float(a.dtype) || a.dtype == DType::boolean)
+            throw_io_error(path, "member " + m + " has dtype " + dtype_name(a.dtype) + "; expected integers");
         std::vector<std::int64_t> v(a.size());
-        if (!v.empty()) a.copy_to(v.data());
+        if (a.dtype == DType::u64) {  // values above 2^63 would wrap to negatives and pass as such; refuse them
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                std::uint64_t u;
+                std::memcpy(&u, a.bytes.data() + 8 * i, 8);
+                if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                    throw_io_error(path, "member " + m + " holds " + std::to_string(u) + ", too large");
+                v[i] = static_cast<std::int64_t>(u);
+            }
+        } else if (!v.empty()) {
+            a.copy_to(v.data());
+        }
         return v;
     };
     const std::vector<std::int64_t> shape = ints("shape");
     if (shape.size() != 2 || shape[0] < 0 || shape[1] < 0) throw_io_error(path, "member shape is not (rows, cols)");
+    constexpr auto kMaxDim = static_cast<std::int64_t>(std::numeric_limits<index_t>::max());
+    if (shape[0] > kMaxDim || shape[1] > kMaxDim)
+        throw_io_error(path, "shape (" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) +
+                                 ") has a dimension above " + std::to_string(kMaxDim) + ", the most nembed indexes");
     const NdArray data_a = read_npz(path, "data");
     if (data_a.ndim() != 1) throw_io_error(path, "member data is not 1-D (block formats are not supported)");
     std::vector<double> data(data_a.size());
     if (!data.empty()) data_a.copy_to(data.data());
     const auto n_rows = static_cast<std::size_t>(shape[0]), n_cols = static_cast<std::size_t>(shape[1]);
+    const std::size_t nnz = data.size();
     std::vector<std::int64_t> rows, cols;
+    std::size_t backed = nnz;  // the largest dimension the stored members account for
     if (has("row")) {
+        if (!has("col")) throw_io_error(path, "has a row member but no col member (COO format needs both)");
         rows = ints("row");
         cols = ints("col");
+        if (rows.size() != nnz || cols.size() != nnz)
+            throw_io_error(path, "row, col and data have different lengths (" + std::to_string(rows.size()) + ", " +
+                                     std::to_string(cols.size()) + " and " + std::to_string(nnz) + ")");
     } else {
         // CSR or CSC: the pointers along the compressed axis are expanded to one index per entry. scipy stores the
         // format as a 0-d string array, bytes '|S3' (recent versions) or UTF-32 '<U3': "csr" / "csc".
@@ -216,31 +258,57 @@ CsrMatrix<double> load_sparse(const std::string& path) {
             csc = holds("csc");
             if (!csc && !holds("csr")) throw_io_error(path, "holds a sparse format other than csr, csc or coo");
         }
+        if (!has("indices")) throw_io_error(path, "has indptr but no indices member");
         const std::vector<std::int64_t> indptr = ints("indptr"), indices = ints("indices");
         const std::size_t n_major = csc ? n_cols : n_rows;
-        if (indptr.size() != n_major + 1 || indptr.front() != 0 ||
-            indptr.back() != static_cast<std::int64_t>(indices.size()))
-            throw_io_error(path, "indptr does not match the shape and the number of entries");
-        std::vector<std::int64_t> major(indices.size());
-        for (std::size_t i = 0; i < n_major; ++i) {
-            if (indptr[i + 1] < indptr[i]) throw_io_error(path, "indptr is not non-decreasing");
+        const char* major_name = csc ? "columns" : "rows";
+        // Every check on indptr comes before it is used to index anything (it was once trusted, and a crafted
+        // indptr wrote far past the end of the expanded index array).
+        if (indices.size() != nnz)
+            throw_io_error(path, "indices has " + std::to_string(indices.size()) + " entries but data has " +
+                                     std::to_string(nnz));
+        if (indptr.size() != n_major + 1)
+            throw_io_error(path, "indptr has " + std::to_string(indptr.size()) + " entries; the shape has " +
+                                     std::to_string(n_major) + " " + major_name + ", so it needs " +
+                                     std::to_string(n_major + 1));
+        if (indptr.front() != 0) throw_io_error(path, "indptr starts at " + std::to_string(indptr.front()) + ", not 0");
+        if (indptr.back() != static_cast<std::int64_t>(nnz))
+            throw_io_error(path, "indptr ends at " + std::to_string(indptr.back()) + " but there are " +
+                                     std::to_string(nnz) + " entries");
+        for (std::size_t i = 0; i < n_major; ++i)
+            if (indptr[i + 1] < indptr[i])
+                throw_io_error(path, "indptr decreases at position " + std::to_string(i + 1) + " (" +
+                                         std::to_string(indptr[i]) + " then " + std::to_string(indptr[i + 1]) + ")");
+        // Monotone from 0 to nnz: every pointer lies in [0, nnz], so the expansion stays inside `major`.
+        std::vector<std::int64_t> major(nnz);
+        for (std::size_t i = 0; i < n_major; ++i)
             for (std::int64_t p = indptr[i]; p < indptr[i + 1]; ++p)
                 major[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(i);
-        }
-        rows = csc ? indices : major;
-        cols = csc ? major : indices;
+        rows = csc ? indices : std::move(major);
+        cols = csc ? std::move(major) : indices;
+        backed = std::max(backed, n_major);
     }
-    if (rows.size() != data.size() || cols.size() != data.size())
-        throw_io_error(path, "the index and data members have different lengths");
-    std::vector<Triplet<double>> t(data.size());
-    for (std::size_t e = 0; e < data.size(); ++e) {
+    if (n_rows > backed + kSparseSlack || n_cols > backed + kSparseSlack)
+        throw_io_error(path, "shape (" + std::to_string(n_rows) + ", " + std::to_string(n_cols) + ") is implausible for " +
+                                 std::to_string(nnz) + " stored entries (more than " + std::to_string(kSparseSlack) +
+                                 " empty rows or columns)");
+    std::vector<Triplet<double>> t(nnz);
+    for (std::size_t e = 0; e < nnz; ++e) {
         if (rows[e] < 0 || cols[e] < 0 || static_cast<std::size_t>(rows[e]) >= n_rows ||
             static_cast<std::size_t>(cols[e]) >= n_cols)
-            throw_io_error(path, "entry " + std::to_string(e) + " lies outside the shape");
+            throw_io_error(path, "entry " + std::to_string(e) + " at (" + std::to_string(rows[e]) + ", " +
+                                     std::to_string(cols[e]) + ") lies outside the shape (" + std::to_string(n_rows) +
+                                     ", " + std::to_string(n_cols) + ")");
         if (!std::isfinite(data[e])) throw_io_error(path, "entry " + std::to_string(e) + " is not finite");
         t[e] = {static_cast<index_t>(rows[e]), static_cast<index_t>(cols[e]), data[e]};
     }
     return csr_from_triplets(n_rows, n_cols, std::move(t));
+}
+
+} // namespace
+
+CsrMatrix<double> load_sparse(const std::string& path) {
+    return guard_allocation(path, [&] { return load_sparse_impl(path); });
 }
 
 } // namespace nembed

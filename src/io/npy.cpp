@@ -338,7 +338,9 @@ NdArray parse_npy(std::vector<unsigned char>&& buf, const std::string& name) {
     return a;
 }
 
-NdArray read_npy(const std::string& path) { return parse_npy(read_file_bytes(path), path); }
+NdArray read_npy(const std::string& path) {
+    return guard_allocation(path, [&] { return parse_npy(read_file_bytes(path), path); });
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 std::vector<unsigned char> encode_npy(const NdArray& a) {

@@ -60,19 +60,26 @@ public:
         if (data_offset > size_ || e.compressed > size_ - data_offset)
             throw_io_error_at(path_, size_, "truncated: member '" + e.name + "' needs " + std::to_string(e.compressed) +
                                                 " bytes from offset " + std::to_string(data_offset));
-        if (e.uncompressed > (std::uint64_t{1} << 40)) throw_io_error_at(path_, e.cd_offset, "member '" + e.name + "' is implausibly large");
-        std::vector<unsigned char> out(static_cast<std::size_t>(e.uncompressed));
-        if (e.method == 0) {
-            if (e.compressed != e.uncompressed)
-                throw_io_error_at(path_, e.cd_offset, "stored member '" + e.name + "' has different compressed and uncompressed sizes");
-            read_at(data_offset, out.data(), out.size(), "member '" + e.name + "'");
-        } else if (e.method == 8) {
-            std::vector<unsigned char> in(static_cast<std::size_t>(e.compressed));
-            read_at(data_offset, in.data(), in.size(), "member '" + e.name + "'");
-            inflate_raw(e, in, out, data_offset);
-        } else {
+        // Sizes from the directory are checked against the file before anything is allocated: a stored member holds
+        // exactly its bytes, and deflate expands at most 1032:1 (zlib's documented limit).
+        if (e.method != 0 && e.method != 8)
             throw_io_error_at(path_, e.cd_offset, "member '" + e.name + "' uses unsupported compression method " +
                                                        std::to_string(e.method) + " (only stored and deflate are supported)");
+        if (e.method == 0 && e.compressed != e.uncompressed)
+            throw_io_error_at(path_, e.cd_offset, "stored member '" + e.name + "' has different compressed and uncompressed sizes");
+        if (e.method == 8 && e.uncompressed / kMaxDeflateRatio > e.compressed)
+            throw_io_error_at(path_, e.cd_offset, "member '" + e.name + "' declares " + std::to_string(e.uncompressed) +
+                                                       " bytes, more than its " + std::to_string(e.compressed) +
+                                                       " compressed bytes can hold (corrupt archive)");
+        std::vector<unsigned char> out;
+        resize_for(out, static_cast<std::size_t>(e.uncompressed), path_, "member '" + e.name + "'");
+        if (e.method == 0) {
+            read_at(data_offset, out.data(), out.size(), "member '" + e.name + "'");
+        } else {
+            std::vector<unsigned char> in;
+            resize_for(in, static_cast<std::size_t>(e.compressed), path_, "member '" + e.name + "'");
+            read_at(data_offset, in.data(), in.size(), "member '" + e.name + "'");
+            inflate_raw(e, in, out, data_offset);
         }
         std::uint64_t crc = 0;
         std::size_t done = 0;
@@ -204,10 +211,12 @@ std::string strip_npy(const std::string& s) {
 } // namespace
 
 std::vector<std::string> npz_members(const std::string& path) {
-    Zip z(path);
-    std::vector<std::string> out;
-    for (const auto& e : z.entries()) out.push_back(e.name);
-    return out;
+    return guard_allocation(path, [&] {
+        Zip z(path);
+        std::vector<std::string> out;
+        for (const auto& e : z.entries()) out.push_back(e.name);
+        return out;
+    });
 }
 
 namespace {
@@ -237,14 +246,18 @@ std::vector<unsigned char> member_image(const std::string& path, const std::stri
 } // namespace
 
 NdArray read_npz(const std::string& path, const std::string& member) {
-    std::string name;
-    auto image = member_image(path, member, name);
-    return parse_npy(std::move(image), name);
+    return guard_allocation(path, [&] {
+        std::string name;
+        auto image = member_image(path, member, name);
+        return parse_npy(std::move(image), name);
+    });
 }
 
 std::vector<unsigned char> read_npz_image(const std::string& path, const std::string& member) {
-    std::string name;
-    return member_image(path, member, name);
+    return guard_allocation(path, [&] {
+        std::string name;
+        return member_image(path, member, name);
+    });
 }
 
 } // namespace nembed
