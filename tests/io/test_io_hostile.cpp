@@ -89,13 +89,6 @@ std::vector<unsigned char> idx_header(unsigned char type, const std::vector<std:
     return out;
 }
 
-void write_gz(const std::string& path, const std::vector<unsigned char>& b) {
-    gzFile f = gzopen(path.c_str(), "wb");
-    ASSERT_NE(f, nullptr);
-    ASSERT_EQ(gzwrite(f, b.data(), static_cast<unsigned>(b.size())), static_cast<int>(b.size()));
-    gzclose(f);
-}
-
 } // namespace
 
 // Item 1: indptr = [0, 1000000, 5, 5, ...] with 5 entries used to write a million entries past a 5-entry array.

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "io_test_util.hpp"
+#include "io_zip_util.hpp"
 #include "nembed/io/idx.hpp"
 #include "nembed/io/load.hpp"
 
@@ -21,13 +22,6 @@ std::vector<unsigned char> idx_image(unsigned char type, const std::vector<std::
         for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<unsigned char>((d >> s) & 0xFF));
     out.insert(out.end(), data_be.begin(), data_be.end());
     return out;
-}
-
-void write_gz(const std::string& path, const std::vector<unsigned char>& b) {
-    gzFile f = gzopen(path.c_str(), "wb");
-    ASSERT_NE(f, nullptr);
-    ASSERT_EQ(gzwrite(f, b.data(), static_cast<unsigned>(b.size())), static_cast<int>(b.size()));
-    gzclose(f);
 }
 
 const std::string kFashion = "/usr/share/datasets/fashion-mnist/";
