@@ -2,7 +2,7 @@
 # nembed on a loaded machine (issue: threads spinning at barriers while their partners are descheduled).
 # One busy process per core runs beside each nembed command; -j 1 and -j N are timed in turns, REPEATS times, and
 # the medians printed. Usage: bash bench/bench_loaded.sh [NEMBED_BINARY ...]   (default build/nembed)
-# Env: REPEATS (3), OUT (out/bench_loaded). Inputs: the first 3 000 / 300 rows of tests/data/fmnist_4000_pca50.npy.
+# Env: REPEATS (3), OUT (out/bench_loaded), JS (the -j values, "1 2 1000"). Inputs: the first 3 000 / 300 rows of tests/data/fmnist_4000_pca50.npy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BINS=("$@"); [ ${#BINS[@]} -eq 0 ] && BINS=(build/nembed)
@@ -21,7 +21,7 @@ printf '%-16s %-28s %5s %10s   %s\n' case binary j median_s runs
 for c in "${cases[@]}"; do
   name=${c%%|*}; args=${c#*|}
   for bin in "${BINS[@]}"; do
-    for j in 1 2 1000; do
+    for j in ${JS:-1 2 1000}; do
       ts=()
       for _ in $(seq "$REPEATS"); do
         s=$(date +%s.%N)
