@@ -6,7 +6,7 @@
 ///  - average (openTSNE's Multiscale = FIt-SNE's perplexity_list): the mean of the separately normalised
 ///    single-scale rows.
 /// Each scale is calibrated from a fresh bisection bracket. openTSNE resets the bracket once per point, so the
-/// second scale can inherit the first one's τ (../shared/reference/tsne.md, bug 1); nembed does not repeat that.
+/// second scale can inherit the first one's τ (docs/tsne.md, "Multiscale affinities"); nembed does not repeat that.
 #include <string>
 #include <vector>
 

@@ -1,7 +1,7 @@
 #pragma once
 /// @file tsne_derivatives.hpp
 /// Analytic float64 derivatives of the t-SNE objective that sensitivity analysis differentiates
-/// (docs: /work/shared/reference/sensitivity.md §4, §9):
+/// (docs/sensitivity.md §1, §2):
 ///   C(X, Y) = KL(P(X) ‖ Q(Y)),  Q_ij = w_ij / Z,  w_ij = 1 / (1 + ‖y_i − y_j‖²)  (Student-t, one degree of freedom),
 ///   p_{j|i} = exp(−β_i D_ij) / Σ_{k∈N(i)} exp(−β_i D_ik),  D_ij = ‖x_i − x_j‖²,  P = (P_c + P_cᵀ) / (2N).
 /// N(i) is every other point (dense P, the seed's) or the k nearest neighbours of i in X (nembed's kNN P; the
