@@ -69,12 +69,8 @@ FuzzyCalibration smooth_knn_distances(const KnnGraph& g, const FuzzyOptions& o) 
         } else if (n_nz > 0) {
             rho = nz[n_nz - 1];
         }
-        // umap-learn searches sigma from 1 by doubling and bisection (max_iter = 64 steps): rows whose distances
-        // are far from 1 (data x 1e36, denormal data) could not reach theirs. Those search sigma / unit, unit the
-        // power of two of their largest distance (exact); other rows keep umap-learn's steps (unit = 1).
-        double unit = 1.0;
-        if (const double far = static_cast<double>(d[k - 1]); far > 0x1p30 || (far > 0.0 && far < 0x1p-30))
-            unit = std::ldexp(1.0, std::ilogb(far));
+        // umap-learn's search (sigma from 1, max_iter = 64 steps) on distances in units of search_unit
+        const double unit = affinity_detail::search_unit(static_cast<double>(d[k - 1]));
         double lo = 0.0, hi = std::numeric_limits<double>::infinity(), mid = 1.0;
         for (int it = 0; it < o.max_iter; ++it) {
             double psum = 0.0;

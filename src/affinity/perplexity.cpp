@@ -131,18 +131,14 @@ double calibrate_from_one(std::span<const double> d2, double perplexity, const C
 } // namespace
 
 double calibrate_precision(std::span<const double> d2, double perplexity, const CalibrationOptions& o) {
-    // H depends on τ d² only. Rows whose distances are far from 1 (data x 1e36, denormal data) are solved on d²
-    // scaled by a power of two (exact) and τ is scaled back: from τ = 1 they would need hundreds of halvings or
-    // doublings, more than max_iter, and came out uncalibrated. Other rows keep openTSNE's sequence of steps.
+    // H depends on τ d² only: rows far from 1 solve on d² / unit and scale τ back (affinity_detail::search_unit).
     double largest = 0.0;
     for (double v : d2) largest = std::max(largest, v);
-    if (largest > 0.0 && std::isfinite(largest) && (largest > 0x1p30 || largest < 0x1p-30)) {
-        const int e = std::ilogb(largest);
-        std::vector<double> scaled(d2.begin(), d2.end());
-        for (double& v : scaled) v = std::ldexp(v, -e);
-        return std::ldexp(calibrate_from_one(scaled, perplexity, o), -e);
-    }
-    return calibrate_from_one(d2, perplexity, o);
+    const double unit = affinity_detail::search_unit(largest);
+    if (unit == 1.0) return calibrate_from_one(d2, perplexity, o);
+    std::vector<double> scaled(d2.begin(), d2.end());
+    for (double& v : scaled) v /= unit;
+    return calibrate_from_one(scaled, perplexity, o) / unit;
 }
 
 std::vector<double> perplexity_precisions(const KnnGraph& g, double perplexity, const CalibrationOptions& o,

@@ -1,6 +1,7 @@
 #pragma once
 // Private helpers of src/affinity: turning per-neighbour values of a kNN graph into a CSR matrix.
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,14 @@
 #include "nembed/neighbors/knn_graph.hpp"
 
 namespace nembed::affinity_detail {
+
+// Bandwidth searches start at 1 and take a bounded number of doubling / bisection steps, so a row whose largest
+// distance is far from 1 (data x 1e36, denormal data) searches on distances divided by this power of two (exact)
+// and scales its result back; other rows keep the peers' exact sequence of steps (unit 1).
+inline double search_unit(double largest) {
+    if (!(largest > 0.0) || !std::isfinite(largest) || (largest <= 0x1p30 && largest >= 0x1p-30)) return 1.0;
+    return std::ldexp(1.0, std::ilogb(largest));
+}
 
 // A joint (symmetric) affinity needs a self graph: square, and no row listing itself.
 inline void require_self_graph(const KnnGraph& g, const char* what) {

@@ -10,6 +10,7 @@
 
 #include <Eigen/Dense>
 
+#include "nembed/core/column_stats.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 
@@ -31,25 +32,6 @@ RowMatD centred_block(MatrixView<float> X, const std::vector<double>& mean, std:
         for (std::size_t c = 0; c < D; ++c) out[c] = static_cast<double>(x[c]) - mean[c];
     }
     return B;
-}
-
-std::vector<double> column_means(MatrixView<float> X, int n_threads) {
-    const std::size_t N = X.rows, D = X.cols;
-    const std::size_t n_blocks = (N + kBlockRows - 1) / kBlockRows;
-    std::vector<double> partial(n_blocks * D, 0.0);
-    parallel_for(n_threads, n_blocks, [&](std::size_t blk) {
-        double* s = partial.data() + blk * D;
-        const std::size_t e = std::min(N, (blk + 1) * kBlockRows);
-        for (std::size_t i = blk * kBlockRows; i < e; ++i) {
-            const float* x = X.row(i);
-            for (std::size_t c = 0; c < D; ++c) s[c] += static_cast<double>(x[c]);
-        }
-    });
-    std::vector<double> mean(D, 0.0);
-    for (std::size_t blk = 0; blk < n_blocks; ++blk)
-        for (std::size_t c = 0; c < D; ++c) mean[c] += partial[blk * D + c];
-    for (double& m : mean) m /= static_cast<double>(N);
-    return mean;
 }
 
 // Lower triangle of (X - mean)^T (X - mean). Blocks are processed in rounds of `group` blocks (a number that

@@ -153,13 +153,17 @@ std::string to_string(TsneInit m) {
 // ------------------------------------------------------------------------------------------------ options
 
 namespace {
+std::string exact_cost(std::size_t n) {
+    char cost[96];
+    std::snprintf(cost, sizeof cost, "%zu points: %.2g pair interactions per iteration", n,
+                  static_cast<double>(n) * static_cast<double>(n));
+    return cost;
+}
+
 // Once per fit (validate runs several times): the exact gradient's cost on many points.
 void warn_exact_cost(const TsneOptions& o, std::size_t n) {
     if (o.negative_gradient_method != GradientMethod::exact || n < exact_gradient_warn_points) return;
-    char cost[128];
-    std::snprintf(cost, sizeof cost, "%zu points: %.2g pair interactions per iteration", n,
-                  static_cast<double>(n) * static_cast<double>(n));
-    warn(std::string("exact t-SNE gradient on ") + cost + " (O(N^2); fft and bh are O(N) / O(N log N))");
+    warn("exact t-SNE gradient on " + exact_cost(n) + " (O(N^2); fft and bh are O(N) / O(N log N))");
 }
 } // namespace
 
@@ -186,13 +190,12 @@ void validate(const TsneOptions& o, std::size_t n) {
     TsneGradientParams p = gradient_params_from(o, 1);
     validate_gradient_params(p, o.n_components);
     if (n > 0 && o.negative_gradient_method == GradientMethod::exact) {
-        const double pairs = static_cast<double>(n) * static_cast<double>(n);
-        char cost[160];
         const long long iters = static_cast<long long>(o.early_exaggeration_iter) + o.n_iter;
-        std::snprintf(cost, sizeof cost, "%zu points: %.2g pair interactions per iteration, %.2g over %lld iterations",
-                      n, pairs, pairs * static_cast<double>(iters), iters);
+        char total[64];
+        std::snprintf(total, sizeof total, ", %.2g over %lld iterations",
+                      static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(iters), iters);
         require(n <= o.exact_max_points || o.force_exact,
-                std::string("the exact gradient is O(N^2) and too slow for ") + cost + " (limit " +
+                "the exact gradient is O(N^2) and too slow for " + exact_cost(n) + total + " (limit " +
                     std::to_string(o.exact_max_points) +
                     " points); use the fft or bh method (O(N) / O(N log N), the same map), or force it "
                     "(--force-exact, TsneOptions::force_exact)");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "nembed/core/column_stats.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
@@ -63,15 +64,7 @@ Matrix<float> normalize_rows(MatrixView<float> x, int n_threads) {
 SearchTransform::SearchTransform(MatrixView<float> reference, Metric m) : metric(m) {
     if (metric == Metric::cosine) return;
     const std::size_t n = reference.rows, dim = reference.cols;
-    if (metric == Metric::euclidean) {
-        // Serial sums in a fixed order: the same mean, and so the same keys, for any thread count.
-        shift.assign(dim, 0.0);
-        for (std::size_t i = 0; i < n; ++i) {
-            const float* x = reference.row(i);
-            for (std::size_t d = 0; d < dim; ++d) shift[d] += static_cast<double>(x[d]);
-        }
-        for (double& v : shift) v /= static_cast<double>(n);
-    }
+    if (metric == Metric::euclidean) shift = column_means(reference);  // fixed blocks: the same for any thread count
     double largest = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
         const float* x = reference.row(i);
