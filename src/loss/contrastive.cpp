@@ -82,7 +82,7 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
     for (std::size_t t = 0; t < n_others; ++t) {
         if (euclid) {
             x[t] = squared_distance(head, others[t], d);
-            q[t] = cauchy.value(x[t]);
+            q[t] = cauchy.w(x[t]);
         } else {
             q[t] = x[t] = cosine.value(head, others[t], d);
         }

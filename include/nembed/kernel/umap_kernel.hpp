@@ -8,13 +8,9 @@
 /// analytic Jacobian converges to the same minimum (agreement ~1e-6, tested against umap-learn at 1e-3).
 #include <cmath>
 
-namespace nembed {
+#include "nembed/kernel/kernel.hpp"
 
-/// The two shape parameters of UMAP's output kernel.
-struct UmapCurve {
-    double a = 1.5769434602697652;  ///< umap-learn's fit for spread 1, min_dist 0.1
-    double b = 0.8950608778515733;
-};
+namespace nembed {
 
 /// umap-learn's find_ab_params(spread, min_dist). Throws InvalidArgument unless spread > 0 and 0 <= min_dist, and
 /// (as umap-learn's constructor demands) min_dist <= spread; throws std::runtime_error if the fit does not converge.
