@@ -7,24 +7,12 @@
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
+#include "nembed/optim/gains.hpp"  // clip_rows
 
 namespace nembed {
 namespace {
 
 inline int sign(double x) { return (x > 0.0) - (x < 0.0); }
-
-// openTSNE's clip: rows with norm > limit are scaled by limit / (norm + 1e-6).
-void clip_rows(double* m, std::size_t n, std::size_t d, double limit, int n_threads) {
-    parallel_for(n_threads, n, [&](std::size_t i) {
-        double* r = m + i * d;
-        double s = 0.0;
-        for (std::size_t c = 0; c < d; ++c) s += r[c] * r[c];
-        const double coeff = limit / (std::sqrt(s) + 1e-6);
-        if (coeff < 1.0) {
-            for (std::size_t c = 0; c < d; ++c) r[c] *= coeff;
-        }
-    });
-}
 
 } // namespace
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "nembed/optim/optimizer.hpp"
+
 namespace nembed {
 
 struct AdamOptions {
@@ -17,13 +19,14 @@ struct AdamOptions {
     double weight_decay = 0.0;
 };
 
-class Adam {
+class Adam final : public Optimizer {
 public:
     explicit Adam(AdamOptions options = {}) : options_(options) {}
-    void step(double* params, const double* grad, std::size_t n, double lr, int n_threads = 1);
+    void step(double* params, const double* grad, std::size_t n, double lr, int n_threads = 1) override;
     const AdamOptions& options() const { return options_; }
     std::int64_t steps() const { return t_; }
-    void reset() {
+    std::string name() const override { return "adam"; }
+    void reset() override {
         m_.clear();
         v_.clear();
         t_ = 0;

@@ -19,6 +19,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/matrix.hpp"
+#include "nembed/train/trainer.hpp"  // StopReason
 
 namespace nembed {
 
@@ -57,7 +58,6 @@ struct GradientDescentOptions {
     int n_threads = 1;                     ///< resolved thread count (>= 1)
 };
 
-enum class StopReason { completed, callback };
 
 struct OptimizeReport {
     int iterations = 0;  ///< updates applied in this call

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "nembed/optim/optimizer.hpp"
+
 namespace nembed {
 
 struct SgdOptions {
@@ -13,14 +15,17 @@ struct SgdOptions {
     double weight_decay = 0.0;
 };
 
-class Sgd {
+class Sgd final : public Optimizer {
 public:
     explicit Sgd(SgdOptions options = {}) : options_(options) {}
     /// One step on n parameters. Throws InvalidArgument if n changes between steps.
-    void step(double* params, const double* grad, std::size_t n, double lr, int n_threads = 1);
+    void step(double* params, const double* grad, std::size_t n, double lr, int n_threads = 1) override;
     const SgdOptions& options() const { return options_; }
     /// Clears the momentum buffer.
-    void reset() { buf_.clear(); }
+    void reset() override { buf_.clear(); }
+    /// torch semantics: a new momentum applies from the next step on (the buffer is kept).
+    void set_momentum(double m) override { options_.momentum = m; }
+    std::string name() const override { return "sgd"; }
 
 private:
     SgdOptions options_;

@@ -1,0 +1,47 @@
+#pragma once
+/// @file optimizer.hpp
+/// The optimizer concept every method shares (docs/core.md §5): a stateful rule that turns a gradient into a step on
+/// a dense parameter block (the embedding table, or a network's weights). State (moments, gains, momentum buffers)
+/// persists across calls, so a run split into several `Trainer::run` calls takes the same steps as one run.
+/// Implementations: openTSNE's gains + momentum (optim/gradient_descent.hpp), SGD with momentum and weight decay
+/// (optim/sgd.hpp), Adam (optim/adam.hpp). All are elementwise or per-row over fixed ranges: results do not depend
+/// on the thread count.
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace nembed {
+
+class Optimizer {
+public:
+    virtual ~Optimizer() = default;
+    /// One step on n parameters (row-major, `row_size` per point where the rule is per point) with rate lr.
+    virtual void step(double* params, const double* grad, std::size_t n, double lr, int n_threads) = 0;
+    /// Momentum for the following steps where the rule has one (openTSNE and TorchDR change it per phase);
+    /// ignored by rules without momentum.
+    virtual void set_momentum(double) {}
+    /// Forgets all state.
+    virtual void reset() = 0;
+    virtual std::string name() const = 0;
+};
+
+/// Which optimizer, with every rule's settings in one place (defaults: the rule's own).
+struct OptimizerOptions {
+    enum class Kind { gains, sgd, adam };
+    Kind kind = Kind::sgd;
+    double momentum = 0.0;      ///< gains: openTSNE 0.8; sgd: cne 0 (torch's buffer semantics)
+    double weight_decay = 0.0;  ///< sgd, adam
+    double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;  ///< adam
+    double min_gain = 0.01;     ///< gains: additive floor
+    std::optional<double> max_step_norm;  ///< gains: per-row update clip (openTSNE 5)
+    std::size_t row_size = 0;   ///< gains: values per point for the per-row clip (the embedding dimension)
+};
+/// Parses "gains"/"opentsne", "sgd", "adam" (case-insensitive); throws InvalidArgument naming the bad value.
+OptimizerOptions::Kind parse_optimizer_kind(const std::string& name);
+std::string to_string(OptimizerOptions::Kind kind);
+/// Throws InvalidArgument for out-of-range settings.
+void validate(const OptimizerOptions& options);
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& options);
+
+} // namespace nembed

@@ -1,0 +1,25 @@
+#pragma once
+/// @file phase.hpp
+/// A phase of a training run (docs/core.md §6): a number of steps (iterations of a full-batch plan, epochs of an
+/// edge plan) with fixed loss coefficients. Early exaggeration is a phase, as in openTSNE and TorchDR.
+#include <optional>
+#include <string>
+
+namespace nembed {
+
+struct Phase {
+    std::string name = "main";           ///< reported in progress events ("early_exaggeration", "main", ...)
+    int n_steps = 0;                      ///< >= 0
+    double exaggeration = 1.0;            ///< coefficient on the attraction (TorchDR's early_exaggeration_coeff)
+    double repulsion_strength = 1.0;      ///< coefficient on the repulsion (TorchDR's repulsion_strength, UMAP's γ)
+    std::optional<double> momentum;       ///< set on the optimizer at the phase start; none: unchanged
+    /// A constant rate for the phase; none: the run's schedule (LrSchedule over all steps) or the plan's auto rule.
+    std::optional<double> learning_rate;
+    /// A loss parameter for this phase only (cne's spectrum ξ/ρ during its early exaggeration); none: the loss's.
+    std::optional<double> loss_spec;
+};
+
+/// Throws InvalidArgument naming the phase and the bad field.
+void validate(const Phase& phase);
+
+} // namespace nembed
