@@ -159,7 +159,9 @@ void run_umap(UmapCli& c) {
     opt.random_state = o.seed;
     require(c.every >= 1, "--progress-every must be >= 1");
     EpochPrinter printer{o, "umap", c.every, nullptr, {}, 0.0};
-    opt.progress = [&printer](int e, int n, double el) { printer(e, n, std::nan(""), el); };
+    opt.progress = [&printer](const TrainEvent& ev) {
+        printer(static_cast<int>(ev.step), ev.phase_steps, std::nan(""), ev.elapsed);
+    };
     validate(opt, X.rows());
 
     say(o, "UMAP of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +

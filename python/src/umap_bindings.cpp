@@ -83,8 +83,11 @@ void bind_umap(nb::module_& m) {
             "optimize",
             [](nembed::UmapEmbedding& e, int n_more, nb::object callback, int every, bool handle_sigint) {
                 nembed::OptimizeCallback cb = make_callback(callback);
-                nembed::UmapCallback ucb;
-                if (cb) ucb = [cb](int ep, double loss, nembed::MatrixView<double> Y) { return cb(ep, loss, Y); };
+                nembed::TrainCallback ucb;
+                if (cb)
+                    ucb = [cb](const nembed::TrainEvent& ev) {
+                        return cb(static_cast<int>(ev.step), ev.loss, ev.embedding);
+                    };
                 return run_long(handle_sigint, [&] { return e.optimize(n_more, ucb, every); });
             },
             "n_more"_a, "callback"_a.none(), "callbacks_every_epochs"_a, "handle_sigint"_a,

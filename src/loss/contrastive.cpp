@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nembed/core/error.hpp"
+#include "nembed/loss/bce.hpp"
 
 namespace nembed {
 
@@ -106,16 +107,21 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
         // A clamped term passes no gradient, also where the kernel's derivative is infinite (eps = 0, d = 0).
         for (std::size_t t = 0; t < n_others; ++t)
             dx[t] = euclid && dq[t] != 0.0 ? dq[t] * cauchy.derivative(x[t]) : dq[t];
+    } else if (p.mode == ContrastiveMode::umap) {
+        // the BCE loss with the Cauchy kernel and cne's clamps
+        require(euclid, "loss_mode umap needs the euclidean (Cauchy) similarity");
+        const BceClamp clamp{lo, hi};
+        for (std::size_t t = 0; t < n_others; ++t) {
+            const BceTerm b = t == 0 ? bce_attraction(cauchy, x[t], clamp) : bce_repulsion(cauchy, x[t], 1.0, clamp);
+            loss += b.loss;
+            dx[t] = b.dD;
+        }
     } else {
         double dlogZ = 0.0;
         for (std::size_t t = 0; t < n_others; ++t) {
             // e and de/dx, de/dlogZ
             double e = 0, de = 0, deZ = 0;
             switch (p.mode) {
-                case ContrastiveMode::umap:
-                    e = q[t];
-                    de = euclid ? cauchy.derivative(x[t]) : 1.0;
-                    break;
                 case ContrastiveMode::neg:
                     if (euclid) {
                         e = 1.0 / (1.0 + p.spec * (x[t] + p.eps));

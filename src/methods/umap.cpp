@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "nembed/core/error.hpp"
-#include "nembed/core/interrupt.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/multi_component.hpp"
 #include "nembed/init/user.hpp"
-#include "nembed/kernel/contrastive_kernel.hpp"
+#include "nembed/optim/sgd.hpp"
+#include "nembed/train/parametrization.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 
 namespace nembed {
@@ -28,152 +28,6 @@ std::uint64_t resolve_seed(const std::optional<std::uint64_t>& s) {
     if (s) return *s;
     std::random_device rd;
     return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-}
-
-// The arguments of one epoch (run_epoch below).
-struct EpochArgs {
-    const CsrMatrix<double>* graph;
-    UmapEdgeSchedule* schedule;
-    UmapCurve curve;
-    double alpha;
-    double gamma;
-    int epoch;
-    std::uint64_t seed;
-    SamplingFamily family;
-    bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
-};
-
-// umap-learn's per-row SGD is one dependency chain: every pair's update reads y_i as the previous pair left it, so a
-// row runs at the latency of a pow and a division per pair. Rows are independent (tails come from the snapshot T),
-// and which pairs a row visits depends on the schedule and the negative draws only, never on positions. So a worker
-// keeps `kLanes` rows in flight: it lists a row's pairs when the row enters a lane, then advances the lanes one pair
-// each in turn, and the chains of different rows overlap. Every row sees the same pairs in the same order with the
-// same arithmetic as a one-row loop: the result is bitwise the same.
-constexpr std::size_t kLanes = 4;
-constexpr std::uint32_t kAttract = 0x80000000u;  // flag on a pair's tail index: attraction (else repulsion)
-
-template <std::size_t D>  // D = 0: the dimension is H.cols() at run time
-void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs& a, bool want_loss, std::size_t rb,
-              std::size_t re, std::vector<double>& row_loss, std::vector<double>& row_pairs) {
-    const auto& g = *a.graph;
-    auto& s = *a.schedule;
-    const std::size_t d = D ? D : H.cols(), n_tail = T.rows();
-    const double n = a.epoch;
-    struct Lane {
-        std::size_t row = 0, next = 0;  // the row and its next pair in `pairs`
-        std::vector<std::uint32_t> pairs;
-        double loss = 0, n_pairs = 0;
-    };
-    Lane lanes[kLanes];
-    std::vector<double> ybuf(kLanes * d);
-    // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
-    auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out) {
-        out.clear();
-        for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
-            if (s.next_sample[p] > n) continue;
-            const auto j = static_cast<std::uint32_t>(g.indices[p]);
-            out.push_back(j | kAttract);
-            if (a.self_graph) out.push_back(j | kAttract);  // the mirrored attraction
-            s.next_sample[p] += s.epochs_per_sample[p];
-            const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
-            const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
-            if (n_neg > 0) {
-                SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
-                                                           static_cast<std::uint64_t>(p)));
-                for (long t = 0; t < n_neg; ++t) {
-                    const auto kk = static_cast<std::size_t>(rng.below(n_tail));
-                    if (a.self_graph && kk == i) continue;  // umap-learn skips a draw of the head itself
-                    out.push_back(static_cast<std::uint32_t>(kk));
-                }
-            }
-            s.next_negative[p] += static_cast<double>(n_neg) * epns;
-        }
-    };
-    // One pair's update of y (the row in a lane).
-    auto step = [&](Lane& l, double* y) {
-        const std::uint32_t pr = l.pairs[l.next++];
-        const double* yt = T.row(pr & ~kAttract);
-        const double d2 = squared_distance(y, yt, d);
-        if (pr & kAttract) {
-            const double c = umap_attraction_coeff(d2, a.curve);
-            for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(-c * (y[k] - yt[k])) * a.alpha;
-            if (want_loss) {
-                l.loss += std::log1p(a.curve.a * std::pow(d2, a.curve.b));
-                l.n_pairs += 1;
-            }
-        } else {
-            if (d2 <= 0) return;
-            const double c = umap_repulsion_coeff(d2, a.curve, a.gamma);
-            for (std::size_t k = 0; k < d; ++k) y[k] += umap_clip(c * (y[k] - yt[k])) * a.alpha;
-            if (want_loss) {
-                const double ad = a.curve.a * std::pow(d2, a.curve.b);
-                l.loss -= a.gamma * std::log(std::max(ad / (1.0 + ad), 1e-300));
-                l.n_pairs += 1;
-            }
-        }
-    };
-    auto finish = [&](Lane& l, const double* y) {
-        std::copy(y, y + d, H.row(l.row));
-        if (want_loss) {
-            row_loss[l.row] = l.loss;
-            row_pairs[l.row] = l.n_pairs;
-        }
-    };
-    // Fills a lane with the next row that has pairs (rows without any are finished at once); false when none is left.
-    std::size_t next_row = rb;
-    auto fill = [&](Lane& l, double* y) {
-        while (next_row < re) {
-            l.row = next_row++;
-            l.next = 0;
-            l.loss = l.n_pairs = 0;
-            list_pairs(l.row, l.pairs);
-            std::copy(H.row(l.row), H.row(l.row) + d, y);
-            if (!l.pairs.empty()) return true;
-            finish(l, y);
-        }
-        return false;
-    };
-    std::size_t active = 0;
-    bool live[kLanes] = {};
-    for (std::size_t r = 0; r < kLanes; ++r) active += live[r] = fill(lanes[r], ybuf.data() + r * d);
-    while (active > 0) {
-        for (std::size_t r = 0; r < kLanes; ++r) {
-            if (!live[r]) continue;
-            Lane& l = lanes[r];
-            double* y = ybuf.data() + r * d;
-            step(l, y);
-            if (l.next == l.pairs.size()) {
-                finish(l, y);
-                if (!fill(l, y)) {
-                    live[r] = false;
-                    --active;
-                }
-            }
-        }
-    }
-}
-
-// One epoch of umap-learn's per-edge SGD over the rows of `graph` (heads H, tails read from the snapshot T).
-// Returns the summed loss of the sampled pairs (and their count in *n_pairs) when want_loss.
-double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs& a, int n_threads, bool want_loss,
-                 double* n_pairs) {
-    const auto& g = *a.graph;
-    std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
-    parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
-        if (H.cols() == 2)
-            run_rows<2>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
-        else
-            run_rows<0>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
-    });
-    if (!want_loss) return 0.0;
-    // summed in row order: independent of the thread count
-    *n_pairs = std::accumulate(row_pairs.begin(), row_pairs.end(), 0.0);
-    return std::accumulate(row_loss.begin(), row_loss.end(), 0.0);
-}
-
-// umap-learn: alpha is lr during epochs 0 and 1, then lr·(1 − (n − 1)/E) (it is updated after each epoch).
-double umap_alpha(double lr, int epoch, int n_epochs) {
-    return epoch == 0 ? lr : lr * (1.0 - static_cast<double>(epoch - 1) / n_epochs);
 }
 
 // [0, 10] per dimension, as umap-learn does to every initialisation.
@@ -268,23 +122,6 @@ void validate(const UmapOptions& o, std::size_t n_points) {
     }
 }
 
-UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_epochs, double rate) {
-    UmapEdgeSchedule s;
-    s.negative_sample_rate = rate;
-    const std::size_t m = graph.nnz();
-    s.epochs_per_sample.assign(m, -1.0);
-    double wmax = 0;
-    for (double w : graph.values) wmax = std::max(wmax, w);
-    for (std::size_t p = 0; p < m; ++p) {
-        const double n_samples = n_epochs * (graph.values[p] / wmax);
-        if (n_samples > 0) s.epochs_per_sample[p] = static_cast<double>(n_epochs) / n_samples;
-    }
-    s.next_sample = s.epochs_per_sample;
-    s.next_negative.resize(m);
-    for (std::size_t p = 0; p < m; ++p) s.next_negative[p] = s.epochs_per_sample[p] / rate;
-    return s;
-}
-
 CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs) {
     double wmax = 0;
     for (double w : graph.values) wmax = std::max(wmax, w);
@@ -327,37 +164,73 @@ Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d,
     return Y;
 }
 
+struct UmapEmbedding::Training {
+    EmbeddingTable table;
+    EdgeEpochPlan plan;
+    Sgd sgd;
+    Trainer trainer;
+    Training(Matrix<double> Y, CsrMatrix<double> graph, const UmapCurve& curve, const EdgeEpochOptions& eo,
+             int n_threads)
+        : table(std::move(Y)), plan(std::move(graph), curve, eo), trainer(plan, table, sgd, n_threads) {}
+};
+
+namespace {
+// The run of `n_epochs` UMAP epochs: one phase with repulsion strength γ, umap-learn's decay of lr.
+void plan_run(Trainer& tr, const std::string& name, int n_epochs, double lr, double gamma) {
+    LrSchedule s;
+    s.learning_rate = lr;
+    s.anneal = LrAnneal::umap;
+    s.total_epochs = std::max(1, n_epochs);
+    tr.set_schedule(s);
+    Phase ph;
+    ph.name = name;
+    ph.n_steps = n_epochs;
+    ph.repulsion_strength = gamma;
+    tr.add_phase(ph);
+}
+} // namespace
+
 UmapEmbedding::UmapEmbedding(Matrix<double> Y, CsrMatrix<double> graph, UmapCurve curve, int n_epochs,
                              double learning_rate, double repulsion_strength, double negative_sample_rate,
                              std::uint64_t seed, int n_threads)
-    : Y_(std::move(Y)), graph_(std::move(graph)), curve_(curve), n_epochs_(n_epochs), learning_rate_(learning_rate),
-      gamma_(repulsion_strength), seed_(seed), n_threads_(std::max(1, n_threads)) {
-    require(graph_.n_rows == graph_.n_cols && graph_.n_rows == Y_.rows(),
+    : curve_(curve), n_epochs_(n_epochs), learning_rate_(learning_rate), gamma_(repulsion_strength),
+      negative_sample_rate_(negative_sample_rate), n_threads_(std::max(1, n_threads)) {
+    require(graph.n_rows == graph.n_cols && graph.n_rows == Y.rows(),
             "UmapEmbedding: the graph must be N x N with N the embedding's rows");
     require(n_epochs >= 0, "n_epochs must be >= 0");
-    schedule_ = UmapEdgeSchedule::make(graph_, std::max(1, n_epochs), negative_sample_rate);
+    EdgeEpochOptions eo;
+    eo.n_epochs = std::max(1, n_epochs);
+    eo.negative_sample_rate = negative_sample_rate;
+    eo.seed = seed;
+    eo.family = SamplingFamily::umap_fit;
+    train_ = std::make_unique<Training>(std::move(Y), std::move(graph), curve_, eo, n_threads_);
+    plan_run(train_->trainer, "umap", n_epochs, learning_rate_, gamma_);
 }
 
-int UmapEmbedding::optimize(int n_more, const UmapCallback& callback, int every, const UmapProgress& progress) {
-    const int end = n_more < 0 ? n_epochs_ : std::min(n_epochs_, epoch_ + n_more);
+UmapEmbedding::UmapEmbedding(UmapEmbedding&&) noexcept = default;
+UmapEmbedding& UmapEmbedding::operator=(UmapEmbedding&&) noexcept = default;
+UmapEmbedding::~UmapEmbedding() = default;
+
+const Matrix<double>& UmapEmbedding::embedding() const { return train_->table.Y(); }
+Matrix<double>& UmapEmbedding::embedding() { return train_->table.Y(); }
+const CsrMatrix<double>& UmapEmbedding::graph() const { return train_->plan.graph(); }
+int UmapEmbedding::epochs_done() const { return static_cast<int>(train_->trainer.steps_done()); }
+
+int UmapEmbedding::optimize(int n_more, const TrainCallback& callback, int every, const TrainProgress& progress) {
     Timer t;
-    Matrix<double> snapshot(Y_.rows(), Y_.cols());
-    const int start = epoch_;
-    for (; epoch_ < end;) {
-        if (interrupt_requested()) throw Interrupted("UMAP interrupted at epoch " + std::to_string(epoch_));
-        const bool report = callback && every > 0 && (epoch_ + 1) % every == 0;
-        std::copy(Y_.data(), Y_.data() + Y_.size(), snapshot.data());
-        EpochArgs a{&graph_, &schedule_, curve_, umap_alpha(learning_rate_, epoch_, n_epochs_), gamma_, epoch_,
-                    seed_, SamplingFamily::umap_fit, true};
-        double pairs = 0;
-        const double loss = run_epoch(Y_, snapshot, a, n_threads_, report, &pairs);
-        ++epoch_;
-        if (report) loss_ = pairs > 0 ? loss / pairs : 0.0;
-        if (progress) progress(epoch_, n_epochs_, t.seconds());
-        if (report && callback(epoch_, loss_, Y_.view())) break;
+    TrainHooks hooks;
+    hooks.who = "UMAP";
+    hooks.progress = progress;
+    if (callback && every > 0) {
+        hooks.callback_every = every;
+        hooks.callback = [&](const TrainEvent& ev) {
+            loss_ = ev.loss;
+            return callback(ev);
+        };
     }
+    const RunReport r = train_->trainer.run(n_more < 0 ? -1 : n_more, hooks);
     timings_.optimize += t.seconds();
-    return epoch_ - start;
+    return static_cast<int>(r.steps);
 }
 
 Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
@@ -377,7 +250,7 @@ Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
     CsrMatrix<double> P = fuzzy_memberships(g, cal, n_threads_);
     const int n_ep = requested_epochs ? *requested_epochs / 3 : (X_new.rows <= 10000 ? 100 : 30);
     P = umap_prune_graph(P, std::max(1, n_ep));
-    const std::size_t d = Y_.cols();
+    const std::size_t d = train_->table.Y().cols();
     Matrix<double> H(X_new.rows, d);
     for (std::size_t i = 0; i < H.rows(); ++i) {  // umap-learn's init_graph_transform
         double rs = 0;
@@ -387,7 +260,7 @@ Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
             continue;
         }
         for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
-            const double* yj = Y_.row(static_cast<std::size_t>(P.indices[p]));
+            const double* yj = train_->table.Y().row(static_cast<std::size_t>(P.indices[p]));
             if (P.values[p] == 1.0) {
                 std::copy(yj, yj + d, H.row(i));
                 break;
@@ -396,15 +269,21 @@ Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
         }
     }
     if (n_ep <= 0 || P.nnz() == 0) return H;
-    UmapEdgeSchedule sched = UmapEdgeSchedule::make(P, n_ep, schedule_.negative_sample_rate);
-    for (int e = 0; e < n_ep; ++e) {
-        if (interrupt_requested()) throw Interrupted("UMAP transform interrupted");
-        EpochArgs a{&P, &sched, curve_, umap_alpha(learning_rate_ / 4.0, e, n_ep), gamma_, e, transform_seed,
-                    SamplingFamily::umap_transform, false};
-        double pairs = 0;
-        run_epoch(H, Y_, a, n_threads_, false, &pairs);  // the reference is fixed: rows are independent
-    }
-    return H;
+    // the same plan with the reference fixed: rows are independent
+    EdgeEpochOptions eo;
+    eo.n_epochs = n_ep;
+    eo.negative_sample_rate = negative_sample_rate_;
+    eo.seed = transform_seed;
+    eo.family = SamplingFamily::umap_transform;
+    EdgeEpochPlan plan(std::move(P), curve_, eo, train_->table.Y());
+    EmbeddingTable table(std::move(H));
+    Sgd sgd;
+    Trainer tr(plan, table, sgd, n_threads_);
+    plan_run(tr, "transform", n_ep, learning_rate_ / 4.0, gamma_);
+    TrainHooks hooks;
+    hooks.who = "UMAP transform";
+    tr.run(-1, hooks);
+    return std::move(table.Y());
 }
 
 UmapCurve UMAP::curve() const {

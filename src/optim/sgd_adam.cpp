@@ -16,10 +16,17 @@ LrAnneal parse_lr_anneal(const std::string& name) {
     if (s == "none" || s == "constant" || s == "false") return LrAnneal::none;
     if (s == "linear" || s == "true") return LrAnneal::linear;
     if (s == "cosine") return LrAnneal::cosine;
-    throw InvalidArgument("unknown learning-rate annealing '" + name + "' (expected none, linear or cosine)");
+    if (s == "umap") return LrAnneal::umap;
+    throw InvalidArgument("unknown learning-rate annealing '" + name + "' (expected none, linear, cosine or umap)");
 }
 std::string to_string(LrAnneal a) {
-    return a == LrAnneal::none ? "none" : (a == LrAnneal::linear ? "linear" : "cosine");
+    switch (a) {
+        case LrAnneal::none: return "none";
+        case LrAnneal::linear: return "linear";
+        case LrAnneal::cosine: return "cosine";
+        case LrAnneal::umap: return "umap";
+    }
+    return "?";
 }
 
 void LrSchedule::validate() const {
@@ -37,6 +44,7 @@ double LrSchedule::at(int epoch) const {
         case LrAnneal::none: return learning_rate;
         case LrAnneal::linear: return learning_rate * std::max(min_factor, 1.0 - e / E);
         case LrAnneal::cosine: return learning_rate * (1.0 + std::cos(3.141592653589793 * e / E)) / 2.0;
+        case LrAnneal::umap: return e <= 0 ? learning_rate : learning_rate * (1.0 - (e - 1.0) / E);
     }
     return learning_rate;
 }

@@ -108,8 +108,8 @@ struct CauchyKernel {
 ///   log w = −log1p(u),  dlog_w = −(b/D)·u/(1 + u),  d2log_w = (b·u/(D²(1 + u)))·(1 − b/(1 + u)).
 /// At D = 0 the derivatives are those of the limit from above for b ≥ 1 and are taken as 0 otherwise (umap-learn's
 /// convention: its attraction coefficient is 0 at D = 0).
-/// The SGD coefficients below are umap-learn's exactly (float pow, the 0.001 in the repulsion, the clip at 4): the
-/// BCE loss (loss/) uses them on its hot path.
+/// umap-learn's SGD coefficients (float pow, the 0.001 in the repulsion) are the BCE loss's specialisation for this
+/// kernel (loss/bce.hpp).
 struct UmapCurve {
     double a = 1.5769434602697652;  ///< umap-learn's fit for spread 1, min_dist 0.1
     double b = 0.8950608778515733;
@@ -128,23 +128,6 @@ struct UmapCurve {
     }
     double force_weight(double D) const { return -w(D) * dlog_w(D); }
     std::string name() const { return "umap(a=" + std::to_string(a) + ", b=" + std::to_string(b) + ")"; }
-
-    /// (D)^b in single precision: the SGD's hot spot; float's relative 1e-7 is far below the noise of sampling.
-    double fast_pow(double D) const {
-        return static_cast<double>(std::pow(static_cast<float>(D), static_cast<float>(b)));
-    }
-    /// umap-learn's attractive coefficient: ∂(−log w)/∂y_i = coef·(y_i − y_j), coef = −2·dlog_w =
-    /// 2ab·D^(b−1)/(1 + a·D^b); 0 at D = 0.
-    double attraction_coeff(double D) const {
-        if (D <= 0.0) return 0.0;
-        const double p = fast_pow(D);
-        return 2.0 * a * b / (D * (1.0 / p + a));  // = 2ab·p/(D(1 + a·p)), finite when p overflows
-    }
-    /// umap-learn's repulsive coefficient: ∂(−γ·log(1 − w))/∂y_i = −coef·(y_i − y_j),
-    /// coef = 2γb/((0.001 + D)(1 + a·D^b)); the 0.001 keeps coincident points finite.
-    double repulsion_coeff(double D, double gamma = 1.0) const {
-        return 2.0 * gamma * b / ((0.001 + D) * (1.0 + a * fast_pow(D)));
-    }
 };
 
 /// umap-learn's clip of each gradient coordinate to [−limit, limit] (clipping by value).

@@ -2,8 +2,10 @@
 /// @file umap.hpp
 /// UMAP with umap-learn's model and defaults (contrastive.md §2), from the shared parts: kNN (neighbors/knn.hpp),
 /// the fuzzy simplicial set (affinity/fuzzy.hpp), spectral initialisation (init/spectral.hpp), the UMAP kernel and
-/// its fitted (a, b) (kernel/umap_kernel.hpp), negative sampling (repulsion/negative_sampling.hpp) and the
-/// linear learning-rate schedule (optim/schedule.hpp).
+/// its fitted (a, b) (kernel/umap_kernel.hpp), and training on the shared core (docs/core.md §6): the BCE loss
+/// (loss/bce.hpp) in umap-learn's per-edge epochs (train/edge_epoch_plan.hpp, which documents the
+/// thread-count-independent row scheme) on the embedding table, plain SGD, umap-learn's learning-rate decay
+/// (LrAnneal::umap in optim/schedule.hpp), run by the resumable Trainer (train/trainer.hpp).
 ///
 ///   UmapOptions opt;                        // umap-learn: n_neighbors 15, min_dist 0.1, spread 1, spectral init
 ///   opt.random_state = 42;
@@ -12,16 +14,6 @@
 ///
 /// n_neighbors counts the point itself, as in umap-learn: the kNN graph has n_neighbors − 1 neighbours per point and
 /// the fuzzy set uses self_in_count, which reproduces umap-learn's graph exactly (tests/affinity).
-///
-/// **Parallel and reproducible optimisation.** umap-learn applies every sampled edge in place, in edge order (and
-/// Hogwild-style across threads, so its parallel results are not reproducible). Here an epoch processes the rows of
-/// the symmetric graph independently: row i moves only y_i, sequentially through its due edges (for each, the
-/// attraction toward y_j twice — once as the head of (i, j), once as the tail of the mirrored (j, i), which umap-learn
-/// moves by the same rule — then its negative samples), reading every other point from a snapshot taken at the
-/// start of the epoch. Negatives come from a counter-based stream per (epoch, edge). So each row's result depends
-/// only on the snapshot and the seed: the same seed gives the same bits for any number of threads. The cost is one
-/// copy of the embedding per epoch; the difference from umap-learn is that other points' moves within an epoch are
-/// seen one epoch later (Jacobi across points, Gauss–Seidel within a point).
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -35,6 +27,8 @@
 #include "nembed/core/sparse.hpp"
 #include "nembed/kernel/umap_kernel.hpp"
 #include "nembed/neighbors/knn.hpp"
+#include "nembed/train/edge_epoch_plan.hpp"
+#include "nembed/train/trainer.hpp"
 
 namespace nembed {
 
@@ -42,12 +36,6 @@ enum class UmapInit { spectral, pca, random, user };
 /// Parses "spectral", "pca", "random"; throws InvalidArgument otherwise.
 UmapInit parse_umap_init(const std::string& name);
 std::string to_string(UmapInit i);
-
-/// Called every `callbacks_every_epochs` epochs with (epochs done, loss of the pairs sampled in that epoch per
-/// sampled pair, embedding); returning true stops the run.
-using UmapCallback = std::function<bool(int epoch, double loss, MatrixView<double> Y)>;
-/// Progress after every epoch: (epochs done, total epochs, seconds since the optimisation started).
-using UmapProgress = std::function<void(int epoch, int n_epochs, double elapsed)>;
 
 struct UmapTimings {
     double knn = 0, graph = 0, init = 0, optimize = 0;
@@ -73,9 +61,12 @@ struct UmapOptions {
     std::uint64_t transform_seed = 42;
     int n_jobs = 1;                          ///< threads; −1 = all cores
     KnnMethod neighbors = KnnMethod::auto_;
-    UmapCallback callback;
+    /// Called every `callbacks_every_epochs` epochs (event.step = epochs done, event.loss = mean loss per pair
+    /// sampled in that epoch, event.embedding); returning true stops the run.
+    TrainCallback callback;
     int callbacks_every_epochs = 0;          ///< 0 = never
-    UmapProgress progress;
+    /// After every epoch (event.step = epochs done, event.phase_steps = total epochs, event.elapsed = seconds).
+    TrainProgress progress;
     bool verbose = false;
 };
 
@@ -84,17 +75,6 @@ void validate(const UmapOptions& options, std::size_t n_points = 0);
 
 /// umap-learn's n_epochs rule.
 inline int umap_default_epochs(std::size_t n_points) { return n_points <= 10000 ? 500 : 200; }
-
-/// The edge schedule of umap-learn's optimize_layout_euclidean over a CSR graph: epochs_per_sample = w_max/w
-/// (edges with w < w_max/n_epochs are dropped before), next sample times, negative sample times.
-struct UmapEdgeSchedule {
-    std::vector<double> epochs_per_sample;
-    std::vector<double> next_sample;
-    std::vector<double> next_negative;
-    double negative_sample_rate = 5;
-    /// Builds the schedule for the entries of `graph` (all assumed kept).
-    static UmapEdgeSchedule make(const CsrMatrix<double>& graph, int n_epochs, double negative_sample_rate);
-};
 
 /// umap-learn's edge pruning: drops entries below max/n_epochs (keeps the matrix symmetric if it was).
 CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs);
@@ -107,31 +87,37 @@ CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs)
 Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t n_components, std::uint64_t seed,
                                   int n_threads = 1, MatrixView<float> X = {});
 
+/// A UMAP layout in training: the embedding table, the edge-epoch plan over the fuzzy graph, plain SGD and the
+/// Trainer with one phase of n_epochs epochs. Move-only (the Trainer references the others).
 class UmapEmbedding {
 public:
-    UmapEmbedding() = default;
     /// Wraps a symmetric fuzzy graph (already pruned) and a start layout; n_epochs is the planned total.
     UmapEmbedding(Matrix<double> Y, CsrMatrix<double> graph, UmapCurve curve, int n_epochs, double learning_rate,
                   double repulsion_strength, double negative_sample_rate, std::uint64_t seed, int n_threads);
+    UmapEmbedding(UmapEmbedding&&) noexcept;
+    UmapEmbedding& operator=(UmapEmbedding&&) noexcept;
+    ~UmapEmbedding();
 
     /// Runs up to `n_more` further epochs of the planned schedule (all remaining when n_more < 0); returns the
-    /// number run. Two calls of 100 epochs are bitwise identical to one of 200. Throws Interrupted on
-    /// nembed::request_interrupt().
-    int optimize(int n_more = -1, const UmapCallback& callback = {}, int callbacks_every_epochs = 0,
-                 const UmapProgress& progress = {});
+    /// number run. Two calls of 100 epochs are bitwise identical to one of 200. The callback runs every
+    /// `callbacks_every_epochs` epochs (never when <= 0; returning true stops), the progress hook after every epoch.
+    /// Throws Interrupted on nembed::request_interrupt().
+    int optimize(int n_more = -1, const TrainCallback& callback = {}, int callbacks_every_epochs = 0,
+                 const TrainProgress& progress = {});
 
     /// umap-learn's transform: kNN of the new points among the reference, memberships with the transform rules
     /// (self_in_count false, local_connectivity − 1), start at the membership-weighted mean of the neighbours,
     /// then n_epochs (none: 100 up to 10 000 new points, else 30; set: n_epochs/3) at learning_rate/4 moving only the
-    /// new points, negatives from the reference. Needs a kNN index (fitted from data). Returns N_new x d.
+    /// new points, negatives from the reference: the same plan with the reference fixed. Needs a kNN index (fitted
+    /// from data). Returns N_new x d.
     Matrix<double> transform(MatrixView<float> X_new) const;
 
-    const Matrix<double>& embedding() const { return Y_; }
-    Matrix<double>& embedding() { return Y_; }
+    const Matrix<double>& embedding() const;
+    Matrix<double>& embedding();
     /// The fuzzy graph the layout was optimised for (after pruning).
-    const CsrMatrix<double>& graph() const { return graph_; }
+    const CsrMatrix<double>& graph() const;
     const UmapCurve& curve() const { return curve_; }
-    int epochs_done() const { return epoch_; }
+    int epochs_done() const;
     int n_epochs() const { return n_epochs_; }
     const UmapTimings& timings() const { return timings_; }
     UmapTimings& timings() { return timings_; }
@@ -146,13 +132,11 @@ public:
     std::uint64_t transform_seed = 42;
 
 private:
-    Matrix<double> Y_;
-    CsrMatrix<double> graph_;
+    struct Training;  // table, plan, optimizer, trainer (stable addresses for the Trainer's references)
+    std::unique_ptr<Training> train_;
     UmapCurve curve_;
-    UmapEdgeSchedule schedule_;
-    int n_epochs_ = 0, epoch_ = 0;
-    double learning_rate_ = 1.0, gamma_ = 1.0;
-    std::uint64_t seed_ = 0;
+    int n_epochs_ = 0;
+    double learning_rate_ = 1.0, gamma_ = 1.0, negative_sample_rate_ = 5;
     int n_threads_ = 1;
     double loss_ = std::numeric_limits<double>::quiet_NaN();
     UmapTimings timings_;

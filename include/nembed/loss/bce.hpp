@@ -1,0 +1,110 @@
+#pragma once
+/// @file bce.hpp
+/// The binary cross-entropy (UMAP) loss written against an output kernel w(D) (docs/core.md §2.1). For a positive
+/// pair (i, j) and negatives k of the head i, with D = ‖y_i − y_·‖²:
+///
+///   ℓ = −log w(D_ij) − γ·Σ_k log(1 − w(D_ik))
+///
+/// γ is the repulsion strength (UMAP's repulsion_strength, a Phase's repulsion_strength). The kernel must satisfy
+/// w ≤ 1 (validate_bce_kernel). Two forms share these terms:
+///
+///  - per-pair SGD coefficients (umap-learn's update, the edge-epoch plan's hot path): with ∂D/∂y_i = 2(y_i − y_j),
+///      ∂ℓ⁺/∂y_i =  c⁺·(y_i − y_j),  c⁺ = −2·dlog_w(D)
+///      ∂ℓ⁻/∂y_i = −c⁻·(y_i − y_k),  c⁻ = −2γ·w·dlog_w(D)/(1 − w(D))
+///    `Bce<K>` gives them for any kernel; `Bce<UmapCurve>` is umap-learn's exact regularised form (float pow, the
+///    0.001 added to D in the repulsion so coincident points stay finite, c⁺ = 0 at D = 0): c⁻ of the UMAP curve is
+///    2γb/(D(1 + aD^b)) exactly, umap-learn's uses 0.001 + D.
+///  - clamped terms (cne's loss_mode umap, contrastive_head_loss): the arguments w and 1 − w of the logs are clamped
+///    to [low, high] as torch.clamp does, and a clamped term passes no gradient. ∂ℓ/∂D is chained through w as
+///    autograd does, (−1/w)·dw/dD and (γ/(1 − w))·dw/dD with dw/dD = w·dlog_w, so the Cauchy kernel's values are
+///    bitwise cne's.
+#include <algorithm>
+#include <cmath>
+
+#include "nembed/kernel/kernel.hpp"
+
+namespace nembed {
+
+/// Per-pair BCE coefficients and losses for kernel K (the generic form; see the file comment).
+template <typename K>
+struct Bce {
+    /// c⁺: ∂(−log w)/∂y_i = c⁺·(y_i − y_j).
+    static double attraction_coeff(const K& k, double D) { return -2.0 * k.dlog_w(D); }
+    /// c⁻: ∂(−γ·log(1 − w))/∂y_i = −c⁻·(y_i − y_k). Infinite at w = 1 (the edge plan skips D = 0).
+    static double repulsion_coeff(const K& k, double D, double gamma) {
+        const double w = k.w(D);
+        return -2.0 * gamma * w * k.dlog_w(D) / (1.0 - w);
+    }
+    /// −log w(D).
+    static double attraction_loss(const K& k, double D) { return -k.log_w(D); }
+    /// −γ·log(1 − w(D)), the argument floored at 1e-300 so coincident points give a large finite loss.
+    static double repulsion_loss(const K& k, double D, double gamma) {
+        return -gamma * std::log(std::max(1.0 - k.w(D), 1e-300));
+    }
+};
+
+/// umap-learn's optimize_layout_euclidean, bit for bit: D^b in single precision (float's relative 1e-7 is far below
+/// the noise of sampling, and twice as fast as double pow), the 0.001 in the repulsion, c⁺ = 0 at D = 0.
+template <>
+struct Bce<UmapCurve> {
+    static double fast_pow(double D, double b) {
+        return static_cast<double>(std::pow(static_cast<float>(D), static_cast<float>(b)));
+    }
+    /// 2ab·D^(b−1)/(1 + a·D^b), written 2ab/(D(1/p + a)) with p = D^b so that it stays finite when p overflows.
+    static double attraction_coeff(const UmapCurve& c, double D) {
+        if (D <= 0.0) return 0.0;
+        const double p = fast_pow(D, c.b);
+        return 2.0 * c.a * c.b / (D * (1.0 / p + c.a));
+    }
+    /// 2γb/((0.001 + D)(1 + a·D^b)).
+    static double repulsion_coeff(const UmapCurve& c, double D, double gamma) {
+        return 2.0 * gamma * c.b / ((0.001 + D) * (1.0 + c.a * fast_pow(D, c.b)));
+    }
+    /// −log w = log(1 + a·D^b).
+    static double attraction_loss(const UmapCurve& c, double D) { return std::log1p(c.a * std::pow(D, c.b)); }
+    /// −γ·log(1 − w) = −γ·log(u/(1 + u)), u = a·D^b, floored at 1e-300.
+    static double repulsion_loss(const UmapCurve& c, double D, double gamma) {
+        const double u = c.a * std::pow(D, c.b);
+        return -gamma * std::log(std::max(u / (1.0 + u), 1e-300));
+    }
+};
+
+/// torch.clamp's range for the arguments of the logs (cne's "auto" for the Cauchy kernel: [1e-4, 1]).
+struct BceClamp {
+    double low = 1e-4;
+    double high = 1.0;
+    bool inside(double v) const { return v >= low && v <= high; }
+    double operator()(double v) const { return std::min(high, std::max(low, v)); }
+};
+
+/// One term ℓ and its derivative ∂ℓ/∂D.
+struct BceTerm {
+    double loss = 0.0;
+    double dD = 0.0;
+};
+
+/// ℓ = −log(clamp(w(D))); ∂ℓ/∂D = (−1/w)·w·dlog_w inside the clamp, else 0 (also where dw/dD is infinite).
+template <typename K>
+BceTerm bce_attraction(const K& k, double D, const BceClamp& clamp) {
+    const double w = k.w(D);
+    BceTerm t;
+    t.loss = -std::log(clamp(w));
+    if (clamp.inside(w)) t.dD = (-1.0 / w) * (w * k.dlog_w(D));
+    return t;
+}
+
+/// ℓ = −γ·log(clamp(1 − w(D))); ∂ℓ/∂D = γ·(1/(1 − w))·w·dlog_w inside the clamp, else 0.
+template <typename K>
+BceTerm bce_repulsion(const K& k, double D, double gamma, const BceClamp& clamp) {
+    const double w = k.w(D);
+    BceTerm t;
+    t.loss = gamma * -std::log(clamp(1.0 - w));
+    if (clamp.inside(1.0 - w)) t.dD = gamma * ((1.0 / (1.0 - w)) * (w * k.dlog_w(D)));
+    return t;
+}
+
+/// Throws InvalidArgument unless the kernel is valid and w ≤ 1 everywhere, so that log(1 − w) exists: the cosine
+/// kernel (w up to e^(1/τ)) and the Cauchy kernel with ε < 1 are refused.
+void validate_bce_kernel(const OutputKernel& kernel);
+
+} // namespace nembed

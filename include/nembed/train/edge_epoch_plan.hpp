@@ -1,0 +1,79 @@
+#pragma once
+/// @file edge_epoch_plan.hpp
+/// umap-learn's per-edge epochs as a batch plan (docs/core.md §6.1). One step is one epoch of the edge schedule:
+/// every edge (i, j) is due every epochs_per_sample = w_max/w_ij epochs; a due edge pulls y_i toward y_j and draws
+/// negatives uniformly from the tails, about negative_sample_rate per positive sample. Each pair moves y_i at once
+/// by the BCE loss's per-pair coefficients (loss/bce.hpp), every coordinate clipped to [−4, 4] and scaled by the
+/// step's learning rate: umap-learn's per-pair SGD is the plan's own update rule, so the plan needs plain SGD
+/// (nembed::Sgd with momentum 0 and no weight decay) and the free embedding table, and refuses anything else.
+///
+/// Coefficients: the attraction's c⁺ is multiplied by the phase's exaggeration, the repulsion's γ is the phase's
+/// repulsion_strength; the learning rate comes from the Trainer (umap-learn's decay is LrAnneal::umap).
+///
+/// **Reproducible rows.** umap-learn applies every sampled edge in place, in edge order (Hogwild across threads, so
+/// its parallel results are not reproducible). Here an epoch processes the rows of the graph independently: row i
+/// moves only y_i, sequentially through its due edges (fit: for each, the attraction toward y_j twice — once as the
+/// head of (i, j), once as the tail of the mirrored (j, i), which umap-learn moves by the same rule — then its
+/// negatives), reading every other point from a snapshot of the table taken at the start of the epoch. Negatives
+/// come from a counter-based stream per (epoch, edge). So each row depends only on the snapshot and the seed: the
+/// same seed gives the same bits for any number of threads. In transform the tails are a fixed reference (no
+/// snapshot, no mirrored attraction, a draw of the head's own index is not skipped).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/kernel/kernel.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
+#include "nembed/train/plan.hpp"
+
+namespace nembed {
+
+/// The edge schedule of umap-learn's optimize_layout_euclidean over a CSR graph: epochs_per_sample = w_max/w,
+/// the next epoch each edge is due, the epoch of its next negatives. Advanced by the plan (it is the plan's state).
+struct UmapEdgeSchedule {
+    std::vector<double> epochs_per_sample;
+    std::vector<double> next_sample;
+    std::vector<double> next_negative;
+    double negative_sample_rate = 5;
+    /// Builds the schedule for the entries of `graph` (all assumed kept; see umap_prune_graph).
+    static UmapEdgeSchedule make(const CsrMatrix<double>& graph, int n_epochs, double negative_sample_rate);
+};
+
+struct EdgeEpochOptions {
+    int n_epochs = 200;                                ///< E of the schedule (>= 1): edges' sample counts
+    double negative_sample_rate = 5;                  ///< negatives per positive sample (> 0)
+    std::uint64_t seed = 0;                           ///< seed of the negative streams
+    SamplingFamily family = SamplingFamily::umap_fit;  ///< stream family (fit and transform draw differently)
+};
+
+class EdgeEpochPlan final : public BatchPlan {
+public:
+    /// Fit: `graph` is the symmetric N × N graph over the table's points (heads and tails alike). Throws
+    /// InvalidArgument for a non-square graph, bad options, or a kernel the BCE loss refuses (validate_bce_kernel).
+    EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeEpochOptions options);
+    /// Transform: `graph` is N_new × N_ref, the tails are the rows of `reference` (fixed; referenced, keep it alive).
+    EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeEpochOptions options,
+                  const Matrix<double>& reference);
+
+    std::string unit() const override { return "epoch"; }
+    /// One epoch at ctx.step (the schedule's epoch). Returns the mean loss per sampled pair when ctx.want_loss
+    /// (0 when no pair was sampled), else NaN. Throws InvalidArgument unless params is an EmbeddingTable with one row
+    /// per graph row (and the reference's width) and the optimizer is plain SGD.
+    double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
+
+    const CsrMatrix<double>& graph() const { return graph_; }
+    const UmapEdgeSchedule& schedule() const { return schedule_; }
+    const OutputKernel& kernel() const { return kernel_; }
+
+private:
+    CsrMatrix<double> graph_;
+    OutputKernel kernel_;
+    EdgeEpochOptions options_;
+    UmapEdgeSchedule schedule_;
+    const Matrix<double>* reference_ = nullptr;  // transform's tails; null: the table's snapshot
+    Matrix<double> snapshot_;
+};
+
+} // namespace nembed

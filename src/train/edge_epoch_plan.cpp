@@ -1,0 +1,256 @@
+// umap-learn's per-edge epochs as a batch plan (train/edge_epoch_plan.hpp): the row workers with lanes.
+#include "nembed/train/edge_epoch_plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <type_traits>
+#include <variant>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/loss/bce.hpp"
+#include "nembed/optim/sgd.hpp"
+#include "nembed/train/parametrization.hpp"
+#include "nembed/train/phase.hpp"
+
+namespace nembed {
+
+namespace {
+
+// The arguments of one epoch (run_epoch below).
+template <typename K>
+struct EpochArgs {
+    const CsrMatrix<double>* graph;
+    UmapEdgeSchedule* schedule;
+    K kernel;
+    double alpha;         // the step's learning rate
+    double gamma;         // repulsion strength
+    double exaggeration;  // factor on the attraction
+    std::int64_t epoch;
+    std::uint64_t seed;
+    SamplingFamily family;
+    bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
+};
+
+// umap-learn's per-row SGD is one dependency chain: every pair's update reads y_i as the previous pair left it, so a
+// row runs at the latency of a pow and a division per pair. Rows are independent (tails come from the snapshot T),
+// and which pairs a row visits depends on the schedule and the negative draws only, never on positions. So a worker
+// keeps `kLanes` rows in flight: it lists a row's pairs when the row enters a lane, then advances the lanes one pair
+// each in turn, and the chains of different rows overlap. Every row sees the same pairs in the same order with the
+// same arithmetic as a one-row loop: the result is bitwise the same.
+constexpr std::size_t kLanes = 4;
+constexpr std::uint32_t kAttract = 0x80000000u;  // flag on a pair's tail index: attraction (else repulsion)
+
+template <std::size_t D, typename K>  // D = 0: the dimension is H.cols() at run time
+void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a, bool want_loss, std::size_t rb,
+              std::size_t re, std::vector<double>& row_loss, std::vector<double>& row_pairs) {
+    const auto& g = *a.graph;
+    auto& s = *a.schedule;
+    const std::size_t d = D ? D : H.cols(), n_tail = T.rows();
+    const double n = static_cast<double>(a.epoch);
+    struct Lane {
+        std::size_t row = 0, next = 0;  // the row and its next pair in `pairs`
+        std::vector<std::uint32_t> pairs;
+        double loss = 0, n_pairs = 0;
+    };
+    Lane lanes[kLanes];
+    std::vector<double> ybuf(kLanes * d);
+    // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
+    auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out) {
+        out.clear();
+        for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
+            if (s.next_sample[p] > n) continue;
+            const auto j = static_cast<std::uint32_t>(g.indices[p]);
+            out.push_back(j | kAttract);
+            if (a.self_graph) out.push_back(j | kAttract);  // the mirrored attraction
+            s.next_sample[p] += s.epochs_per_sample[p];
+            const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
+            const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
+            if (n_neg > 0) {
+                SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
+                                                           static_cast<std::uint64_t>(p)));
+                for (long t = 0; t < n_neg; ++t) {
+                    const auto kk = static_cast<std::size_t>(rng.below(n_tail));
+                    if (a.self_graph && kk == i) continue;  // umap-learn skips a draw of the head itself
+                    out.push_back(static_cast<std::uint32_t>(kk));
+                }
+            }
+            s.next_negative[p] += static_cast<double>(n_neg) * epns;
+        }
+    };
+    // One pair's update of y (the row in a lane).
+    auto step = [&](Lane& l, double* y) {
+        const std::uint32_t pr = l.pairs[l.next++];
+        const double* yt = T.row(pr & ~kAttract);
+        const double d2 = squared_distance(y, yt, d);
+        if (pr & kAttract) {
+            const double c = a.exaggeration * Bce<K>::attraction_coeff(a.kernel, d2);
+            for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(-c * (y[k] - yt[k])) * a.alpha;
+            if (want_loss) {
+                l.loss += Bce<K>::attraction_loss(a.kernel, d2);
+                l.n_pairs += 1;
+            }
+        } else {
+            if (d2 <= 0) return;  // umap-learn moves no coincident pair apart
+            const double c = Bce<K>::repulsion_coeff(a.kernel, d2, a.gamma);
+            for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * (y[k] - yt[k])) * a.alpha;
+            if (want_loss) {
+                l.loss += Bce<K>::repulsion_loss(a.kernel, d2, a.gamma);
+                l.n_pairs += 1;
+            }
+        }
+    };
+    auto finish = [&](Lane& l, const double* y) {
+        std::copy(y, y + d, H.row(l.row));
+        if (want_loss) {
+            row_loss[l.row] = l.loss;
+            row_pairs[l.row] = l.n_pairs;
+        }
+    };
+    // Fills a lane with the next row that has pairs (rows without any are finished at once); false when none is left.
+    std::size_t next_row = rb;
+    auto fill = [&](Lane& l, double* y) {
+        while (next_row < re) {
+            l.row = next_row++;
+            l.next = 0;
+            l.loss = l.n_pairs = 0;
+            list_pairs(l.row, l.pairs);
+            std::copy(H.row(l.row), H.row(l.row) + d, y);
+            if (!l.pairs.empty()) return true;
+            finish(l, y);
+        }
+        return false;
+    };
+    std::size_t active = 0;
+    bool live[kLanes] = {};
+    for (std::size_t r = 0; r < kLanes; ++r) active += live[r] = fill(lanes[r], ybuf.data() + r * d);
+    while (active > 0) {
+        for (std::size_t r = 0; r < kLanes; ++r) {
+            if (!live[r]) continue;
+            Lane& l = lanes[r];
+            double* y = ybuf.data() + r * d;
+            step(l, y);
+            if (l.next == l.pairs.size()) {
+                finish(l, y);
+                if (!fill(l, y)) {
+                    live[r] = false;
+                    --active;
+                }
+            }
+        }
+    }
+}
+
+// One epoch of umap-learn's per-edge SGD over the rows of `graph` (heads H, tails read from T).
+// Returns the summed loss of the sampled pairs (and their count in *n_pairs) when want_loss.
+template <typename K>
+double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a, int n_threads, bool want_loss,
+                 double* n_pairs) {
+    const auto& g = *a.graph;
+    std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
+    parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
+        if (H.cols() == 2)
+            run_rows<2>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
+        else
+            run_rows<0>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
+    });
+    if (!want_loss) return 0.0;
+    // summed in row order: independent of the thread count
+    *n_pairs = std::accumulate(row_pairs.begin(), row_pairs.end(), 0.0);
+    return std::accumulate(row_loss.begin(), row_loss.end(), 0.0);
+}
+
+void check_options(const EdgeEpochOptions& o) {
+    require(o.n_epochs >= 1, "edge-epoch plan: n_epochs must be >= 1, got " + std::to_string(o.n_epochs));
+    require(std::isfinite(o.negative_sample_rate) && o.negative_sample_rate > 0,
+            "negative_sample_rate must be > 0, got " + std::to_string(o.negative_sample_rate));
+}
+
+} // namespace
+
+UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_epochs, double rate) {
+    UmapEdgeSchedule s;
+    s.negative_sample_rate = rate;
+    const std::size_t m = graph.nnz();
+    s.epochs_per_sample.assign(m, -1.0);
+    double wmax = 0;
+    for (double w : graph.values) wmax = std::max(wmax, w);
+    for (std::size_t p = 0; p < m; ++p) {
+        const double n_samples = n_epochs * (graph.values[p] / wmax);
+        if (n_samples > 0) s.epochs_per_sample[p] = static_cast<double>(n_epochs) / n_samples;
+    }
+    s.next_sample = s.epochs_per_sample;
+    s.next_negative.resize(m);
+    for (std::size_t p = 0; p < m; ++p) s.next_negative[p] = s.epochs_per_sample[p] / rate;
+    return s;
+}
+
+EdgeEpochPlan::EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeEpochOptions options)
+    : graph_(std::move(graph)), kernel_(kernel), options_(options) {
+    require(graph_.n_rows == graph_.n_cols, "edge-epoch plan: the graph must be square (N x N) for a fit, got " +
+                                                std::to_string(graph_.n_rows) + " x " + std::to_string(graph_.n_cols));
+    check_options(options_);
+    validate_bce_kernel(kernel_);
+    schedule_ = UmapEdgeSchedule::make(graph_, options_.n_epochs, options_.negative_sample_rate);
+}
+
+EdgeEpochPlan::EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeEpochOptions options,
+                             const Matrix<double>& reference)
+    : graph_(std::move(graph)), kernel_(kernel), options_(options), reference_(&reference) {
+    require(graph_.n_cols == reference.rows(), "edge-epoch plan: the graph has " + std::to_string(graph_.n_cols) +
+                                                   " columns, the reference " + std::to_string(reference.rows()) +
+                                                   " points");
+    check_options(options_);
+    validate_bce_kernel(kernel_);
+    schedule_ = UmapEdgeSchedule::make(graph_, options_.n_epochs, options_.negative_sample_rate);
+}
+
+double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
+    EmbeddingTable* table = params.table();
+    require(table != nullptr,
+            "the edge-epoch plan updates the embedding table in place (umap-learn's per-pair SGD); it cannot train "
+            "another parametrisation");
+    const auto* sgd = dynamic_cast<const Sgd*>(&optimizer);
+    require(sgd != nullptr && sgd->options().momentum == 0.0 && sgd->options().weight_decay == 0.0,
+            "the edge-epoch plan applies umap-learn's per-pair SGD itself and needs plain SGD (momentum 0, no "
+            "weight decay), got " + optimizer.name());
+    require(ctx.phase != nullptr, "edge-epoch plan: the step has no phase");
+    Matrix<double>& Y = table->Y();
+    require(Y.rows() == graph_.n_rows, "edge-epoch plan: the table has " + std::to_string(Y.rows()) +
+                                           " points, the graph " + std::to_string(graph_.n_rows) + " rows");
+    require(!reference_ || reference_->cols() == Y.cols(),
+            "edge-epoch plan: the table and the reference differ in dimension");
+    const Matrix<double>* tails = reference_;
+    if (!tails) {
+        if (snapshot_.rows() != Y.rows() || snapshot_.cols() != Y.cols()) snapshot_ = Matrix<double>(Y.rows(), Y.cols());
+        std::copy(Y.data(), Y.data() + Y.size(), snapshot_.data());
+        tails = &snapshot_;
+    }
+    double pairs = 0.0;
+    const double loss = std::visit(
+        [&](const auto& k) -> double {
+            using K = std::decay_t<decltype(k)>;
+            if constexpr (std::is_same_v<K, CosineKernel>) {
+                throw InvalidArgument("the BCE loss cannot use the cosine kernel");  // refused by the constructor
+            } else {
+                const EpochArgs<K> a{&graph_,
+                                     &schedule_,
+                                     k,
+                                     ctx.learning_rate,
+                                     ctx.phase->repulsion_strength,
+                                     ctx.phase->exaggeration,
+                                     ctx.step,
+                                     options_.seed,
+                                     options_.family,
+                                     reference_ == nullptr};
+                return run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs);
+            }
+        },
+        kernel_);
+    if (!ctx.want_loss) return std::numeric_limits<double>::quiet_NaN();
+    return pairs > 0 ? loss / pairs : 0.0;
+}
+
+} // namespace nembed
