@@ -87,6 +87,41 @@ TEST(Umap, SameBitsForAnyThreadCountAndResumable) {
     EXPECT_NE(a.embedding()(0, 0), d.embedding()(0, 0));
 }
 
+// The Trainer's callback and progress: the callback every 10 epochs with the loss, a stop at 20 epochs, then the
+// rest of the run bitwise equal to an uninterrupted one; progress after every epoch with the planned total.
+TEST(Umap, CallbackStopsAndTheRunResumesBitwise) {
+    Matrix<float> X = first_rows(fmnist().X, 500);
+    UmapOptions o;
+    o.random_state = 11;
+    o.n_epochs = 40;
+    o.neighbors = KnnMethod::exact;
+    UmapEmbedding full = UMAP(o).fit(X.view());
+    UmapEmbedding e = UMAP(o).prepare(X.view());
+    std::vector<std::int64_t> seen;
+    std::vector<double> losses;
+    TrainCallback cb = [&](const TrainEvent& ev) {
+        seen.push_back(ev.step);
+        losses.push_back(ev.loss);
+        EXPECT_EQ(ev.embedding.rows, 500u);
+        return ev.step == 20;
+    };
+    int last_progress = 0, total = 0;
+    TrainProgress progress = [&](const TrainEvent& ev) {
+        EXPECT_EQ(ev.step, last_progress + 1);
+        last_progress = static_cast<int>(ev.step);
+        total = ev.phase_steps;
+    };
+    EXPECT_EQ(e.optimize(-1, cb, 10, progress), 20);
+    EXPECT_EQ(e.epochs_done(), 20);
+    EXPECT_EQ(seen, (std::vector<std::int64_t>{10, 20}));
+    EXPECT_EQ(total, 40);
+    for (double l : losses) EXPECT_TRUE(std::isfinite(l) && l > 0);
+    EXPECT_EQ(e.last_loss(), losses.back());
+    EXPECT_EQ(e.optimize(), 20);
+    EXPECT_EQ(e.embedding().storage(), full.embedding().storage());
+    EXPECT_EQ(e.optimize(), 0);  // the planned epochs are done
+}
+
 TEST(Umap, TransformPlacesNewPointsNearTheirClass) {
     const auto& f = fmnist();
     const std::size_t n_ref = 3500, n = f.X.rows();
