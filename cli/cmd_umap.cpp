@@ -270,12 +270,16 @@ void run_cne(CneCli& c) {
     opt.n_jobs = o.n_threads();
     require(c.every >= 1, "--progress-every must be >= 1");
     EpochPrinter printer{o, c.loss, c.every, nullptr, {}, 0.0};
-    opt.progress = [&printer](int e, int n, double loss, double el) { printer(e, n, loss, el); };
+    const int n_epochs = opt.n_epochs;
+    opt.progress = [&printer, n_epochs](const TrainEvent& ev) {
+        printer(static_cast<int>(ev.step), n_epochs, ev.loss, ev.elapsed);
+    };
     PartialResult partial(c.save_partial);
     if (c.save_partial) {
-        opt.callback = [&partial](int epoch, double, MatrixView<double> Y) {
-            // epoch is 0-based, reported after it ran; -1 is the initial embedding
-            partial.keep(Y, epoch < 0 ? "the initial embedding" : "after " + std::to_string(epoch + 1) + " epochs");
+        opt.callback = [&partial](const TrainEvent& ev) {
+            // ev.step: epochs done (0: the initial embedding)
+            partial.keep(ev.embedding, ev.step == 0 ? "the initial embedding"
+                                                    : "after " + std::to_string(ev.step) + " epochs");
             return false;
         };
         opt.save_freq = 1;

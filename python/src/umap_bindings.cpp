@@ -157,7 +157,11 @@ void bind_umap(nb::module_& m) {
                 o.init = nb::cast<std::string>(get("init")) == "random" ? nembed::CneInit::random : nembed::CneInit::pca;
             }
             nembed::OptimizeCallback cb = make_callback(callback);
-            if (cb) o.callback = [cb](int ep, double loss, nembed::MatrixView<double> Y) { return cb(ep, loss, Y); };
+            // cne's callback(epoch, loss, embedding): epoch 0-based after it ran, -1 before training (event step 0)
+            if (cb)
+                o.callback = [cb](const nembed::TrainEvent& ev) {
+                    return cb(static_cast<int>(ev.step) - 1, ev.loss, ev.embedding);
+                };
             nembed::CneResult r;
             if (indptr) {
                 nembed::require(indices.has_value() && data.has_value(), "graph: indptr, indices and data are needed");

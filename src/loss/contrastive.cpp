@@ -56,6 +56,8 @@ void validate(const ContrastiveLossParams& p) {
     require(!std::isnan(p.clamp_low) && !std::isnan(p.clamp_high) && p.clamp_low < p.clamp_high,
             "clamp_low must be below clamp_high");
     require(p.mode != ContrastiveMode::nce || p.nce_m >= 1, "nce needs at least one negative sample");
+    require(std::isfinite(p.exaggeration) && p.exaggeration > 0, "exaggeration must be positive");
+    require(std::isfinite(p.repulsion_strength) && p.repulsion_strength >= 0, "repulsion_strength must be >= 0");
     // cne computes log(1 − q) with q = exp(cos/τ) >= e^(−1/τ), which is NaN once q > 1: refuse instead
     require(p.mode != ContrastiveMode::umap || p.metric == ContrastiveMetric::euclidean,
             "loss_mode umap needs the euclidean (Cauchy) similarity: with cosine, q can exceed 1 and log(1 - q) "
@@ -98,12 +100,13 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
         const std::size_t first = p.mode == ContrastiveMode::infonce ? 0 : 1;
         double S = 0;
         for (std::size_t t = first; t < n_others; ++t) S += clamped(q[t]);
-        loss = -scale * (std::log(clamped(q[0])) - std::log(S) / p.spec);
+        const double a = p.exaggeration, r = p.repulsion_strength;
+        loss = -scale * (a * std::log(clamped(q[0])) - r * std::log(S) / p.spec);
         // dL/dq_t before the kernel derivative
         dq.assign(n_others, 0.0);
-        if (clamp_ok(q[0])) dq[0] += -scale / q[0];
+        if (clamp_ok(q[0])) dq[0] += -scale * a / q[0];
         for (std::size_t t = first; t < n_others; ++t)
-            if (clamp_ok(q[t])) dq[t] += scale / (p.spec * S);
+            if (clamp_ok(q[t])) dq[t] += scale * r / (p.spec * S);
         // A clamped term passes no gradient, also where the kernel's derivative is infinite (eps = 0, d = 0).
         for (std::size_t t = 0; t < n_others; ++t)
             dx[t] = euclid && dq[t] != 0.0 ? dq[t] * cauchy.derivative(x[t]) : dq[t];
@@ -124,7 +127,7 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
             switch (p.mode) {
                 case ContrastiveMode::neg:
                     if (euclid) {
-                        e = 1.0 / (1.0 + p.spec * (x[t] + p.eps));
+                        e = 1.0 / (1.0 + p.spec * cauchy.inv_w(x[t]));
                         de = -p.spec * e * e;
                     } else {
                         e = q[t] / (q[t] + p.spec);
@@ -133,9 +136,9 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
                     break;
                 case ContrastiveMode::nce:
                     if (euclid) {
-                        e = 1.0 / (1.0 + (x[t] + p.eps) * Zm);
+                        e = 1.0 / (1.0 + cauchy.inv_w(x[t]) * Zm);
                         de = -Zm * e * e;
-                        deZ = -(x[t] + p.eps) * Zm * e * e;
+                        deZ = -cauchy.inv_w(x[t]) * Zm * e * e;
                     } else {
                         e = q[t] / (q[t] + Zm);
                         de = Zm / ((q[t] + Zm) * (q[t] + Zm));
@@ -145,12 +148,12 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
                 default: break;
             }
             double dLde;
-            if (t == 0) {
-                loss -= std::log(clamped(e));
-                dLde = clamp_ok(e) ? -1.0 / e : 0.0;
-            } else {
-                loss -= std::log(clamped(1.0 - e));
-                dLde = clamp_ok(1.0 - e) ? 1.0 / (1.0 - e) : 0.0;
+            if (t == 0) {  // attraction, coefficient a
+                loss -= p.exaggeration * std::log(clamped(e));
+                dLde = clamp_ok(e) ? -p.exaggeration / e : 0.0;
+            } else {  // repulsion, coefficient r
+                loss -= p.repulsion_strength * std::log(clamped(1.0 - e));
+                dLde = clamp_ok(1.0 - e) ? p.repulsion_strength / (1.0 - e) : 0.0;
             }
             if (dLde != 0.0) {  // a clamped term passes no gradient, also where de is infinite (eps = 0, d = 0)
                 dx[t] = dLde * de;
@@ -172,6 +175,40 @@ double contrastive_head_loss(const ContrastiveLossParams& p, std::size_t d, cons
         } else {
             cosine.value(head, others[t], d, dx[t], g_head, g_others[t]);
         }
+    }
+    return loss;
+}
+
+double contrastive_loss_sum(std::span<const WeightedContrastiveLoss> terms, std::size_t d, const double* head,
+                            const double* const* others, std::size_t n_others, double* g_head,
+                            double* const* g_others, double* g_log_Z) {
+    require(!terms.empty(), "contrastive loss sum: no terms");
+    const bool want_grad = g_head != nullptr && g_others != nullptr;
+    // Each term into zeroed scratch, then scaled by its weight (per thread: no allocation per head).
+    thread_local std::vector<double> gh, go;
+    thread_local std::vector<double*> go_ptr;
+    if (want_grad) {
+        gh.resize(d);
+        go.resize(n_others * d);
+        go_ptr.resize(n_others);
+        for (std::size_t t = 0; t < n_others; ++t) go_ptr[t] = go.data() + t * d;
+    }
+    double loss = 0.0;
+    for (const auto& term : terms) {
+        require(std::isfinite(term.weight), "contrastive loss sum: a weight is not finite");
+        double dz = 0.0;
+        if (want_grad) {
+            std::fill(gh.begin(), gh.end(), 0.0);
+            std::fill(go.begin(), go.end(), 0.0);
+        }
+        loss += term.weight * contrastive_head_loss(term.params, d, head, others, n_others,
+                                                    want_grad ? gh.data() : nullptr,
+                                                    want_grad ? go_ptr.data() : nullptr, g_log_Z ? &dz : nullptr);
+        if (g_log_Z) *g_log_Z += term.weight * dz;
+        if (!want_grad) continue;
+        for (std::size_t k = 0; k < d; ++k) g_head[k] += term.weight * gh[k];
+        for (std::size_t t = 0; t < n_others; ++t)
+            for (std::size_t k = 0; k < d; ++k) g_others[t][k] += term.weight * go[t * d + k];
     }
     return loss;
 }

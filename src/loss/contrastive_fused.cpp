@@ -269,6 +269,8 @@ FusedChunkFn pick(ContrastiveMode mode, std::size_t d, std::size_t n_others) {
 
 FusedChunkFn fused_chunk(const ContrastiveLossParams& lp, std::size_t d, std::size_t n_others) {
     if (lp.metric != ContrastiveMetric::euclidean || (d != 2 && d != 3)) return nullptr;
+    // the fused kernels are cne's loss: no exaggeration, unit repulsion strength
+    if (lp.exaggeration != 1.0 || lp.repulsion_strength != 1.0) return nullptr;
     const ContrastiveMode mode = lp.mode;
     const double k = static_cast<double>(n_others);
     const bool binary = mode == ContrastiveMode::umap || mode == ContrastiveMode::neg || mode == ContrastiveMode::nce;

@@ -136,7 +136,8 @@ RunReport Trainer::run(std::int64_t limit, const TrainHooks& hooks) {
             ctx.learning_rate = plan_.auto_learning_rate(ph);
         require(std::isfinite(ctx.learning_rate) && ctx.learning_rate >= 0,
                 hooks.who + ": no learning rate for phase '" + ph.name + "' (give one or a schedule)");
-        const bool at_period = (phase_step_ + 1) % hooks.callback_every == 0;
+        const bool at_period = hooks.callback_first_of_period ? step_ % hooks.callback_every == 0
+                                                              : (phase_step_ + 1) % hooks.callback_every == 0;
         ctx.want_loss = periodic && at_period;
         const double loss = plan_.step(params_, optimizer_, ctx);
         last_lr_ = ctx.learning_rate;

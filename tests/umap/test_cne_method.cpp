@@ -225,9 +225,9 @@ TEST(Cne, CosineUmapLossFullBatchAndCallbacks) {
     o.n_components = 3;
     std::vector<int> seen;
     o.save_freq = 5;
-    o.callback = [&](int e, double, MatrixView<double> Y) {
-        seen.push_back(e);
-        EXPECT_EQ(Y.cols, 3u);
+    o.callback = [&](const TrainEvent& ev) {
+        seen.push_back(static_cast<int>(ev.step) - 1);  // cne's epoch: 0-based, −1 before training
+        EXPECT_EQ(ev.embedding.cols, 3u);
         return false;
     };
     CneResult r = CNE(o).fit(X.view());
@@ -236,7 +236,7 @@ TEST(Cne, CosineUmapLossFullBatchAndCallbacks) {
     o.loss_mode = ContrastiveMode::umap;
     o.metric = ContrastiveMetric::euclidean;
     o.negative_samples = 5;
-    o.callback = [](int e, double, MatrixView<double>) { return e >= 0; };  // stop after epoch 0
+    o.callback = [](const TrainEvent& ev) { return ev.step >= 1; };  // stop after epoch 0
     r = CNE(o).fit(X.view());
     EXPECT_EQ(r.epochs_run, 1);
 }

@@ -101,6 +101,8 @@ struct CauchyKernel {
     }
     /// dw/dD = −w² (the form cne's losses use).
     double derivative(double D) const { return -force_weight(D); }
+    /// 1/w = ε + D exactly (NEG's and NCE's e = 1/(1 + ξ/w) without a division and its rounding).
+    double inv_w(double D) const { return eps + D; }
     std::string name() const { return "cauchy(eps=" + std::to_string(eps) + ")"; }
 };
 

@@ -10,6 +10,11 @@
 /// negatives uniformly from the other 2b − 1 batch slots (or all 2b − 2 others: full-batch), the batch loss is the
 /// sum over heads, gradients are clipped by value at 4 and one optimizer step is taken.
 ///
+/// A preset over the training core (docs/core.md): the epochs are the edge mini-batch plan
+/// (train/edge_batch_plan.hpp) on an EmbeddingTable, run by the Trainer with cne's schedule as its LrSchedule and
+/// the early exaggeration as a phase that sets the loss's spectrum (Phase::loss_spec). CNE::prepare gives a
+/// resumable CneEmbedding: optimize(50) twice takes exactly the steps of optimize(100).
+///
 /// Spectrum (priority s > Z_bar > neg_spec for NEG; s > ince_spec for InfoNCE):
 ///   NEG:  Z̄(s) = Z_tsne·(Z_umap/Z_tsne)^s, Z_tsne = 100·n, Z_umap = n²/m;  ξ = neg_spec = m·Z̄/n²
 ///         (s = 0: ξ = 100·m/n, t-SNE-like; s = 1: ξ = 1, UMAP-like; nothing given: ξ = 1, no spectrum).
@@ -26,7 +31,7 @@
 /// Batches: as cne 0.4's loader (drop_last False), every epoch ends with the partial batch of the remaining edges,
 /// whose heads draw min(m, 2·b' − 2) negatives among its own 2·b' points (all of them when that is all there is).
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +41,8 @@
 #include "nembed/loss/contrastive.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/optim/schedule.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
+#include "nembed/train/trainer.hpp"
 
 namespace nembed {
 
@@ -45,11 +52,6 @@ std::string to_string(CneOptimizer o);
 
 enum class CneInit { pca, random, user };
 
-/// Called before training with epoch −1 and after every epoch e (0-based) with e % save_freq == 0, with the mean
-/// per-head loss of that epoch (NaN at −1) and the embedding; returning true stops the run.
-using CneCallback = std::function<bool(int epoch, double loss, MatrixView<double> Y)>;
-/// Progress after every epoch: (epochs done, n_epochs, mean per-head loss of the epoch, seconds so far).
-using CneProgress = std::function<void(int epoch, int n_epochs, double loss, double elapsed)>;
 
 struct CneTimings {
     double knn = 0, graph = 0, init = 0, optimize = 0;
@@ -88,9 +90,15 @@ struct CneOptions {
     int n_jobs = 1;                           ///< threads; −1 = all cores
     KnnMethod neighbors = KnnMethod::auto_;
     Metric input_metric = Metric::euclidean;
-    CneCallback callback;
+    NegativeSampling sampling = NegativeSampling::in_batch;  ///< cne: in-batch; uniform: over all points
+    bool exclude_neighbors = false;           ///< uniform sampling: never a head's graph neighbour (TorchDR)
+    /// Called before training (event step 0: cne's epoch −1) and after every epoch e (0-based) with
+    /// e % save_freq == 0 (event step e + 1), with the mean per-edge loss of that epoch (NaN before training) and
+    /// the embedding; returning true stops the run.
+    TrainCallback callback;
     int save_freq = 25;                       ///< callback period in epochs (0 = no callback)
-    CneProgress progress;
+    /// After every epoch: event step = epochs done, loss = the epoch's mean per-edge loss.
+    TrainProgress progress;
     bool verbose = false;
 };
 
@@ -120,13 +128,59 @@ struct CneResult {
 /// The binary union-symmetrised kNN graph cne trains on (edge i–j if either lists the other).
 CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn);
 
+class EdgeBatchPlan;
+class EmbeddingTable;
+class Optimizer;
+
+/// A prepared cne run: graph, embedding table, edge plan, optimizer and Trainer, resumable.
+class CneEmbedding {
+public:
+    /// From the options (validated), the graph (validated by the plan) and the initial embedding.
+    CneEmbedding(CneOptions options, CsrMatrix<double> graph, Matrix<double> initial, CneTimings timings = {});
+    ~CneEmbedding();
+    CneEmbedding(CneEmbedding&&) noexcept;
+    CneEmbedding& operator=(CneEmbedding&&) noexcept;
+
+    /// Runs up to n_epochs further epochs (all remaining when < 0) with the options' callback and progress.
+    /// Throws Interrupted (state consistent: whole epochs) on an interrupt request, InvalidArgument when the loss
+    /// or the embedding becomes non-finite.
+    RunReport optimize(std::int64_t n_epochs = -1);
+
+    bool done() const;
+    int epochs_done() const;
+    int n_epochs() const { return options_.n_epochs; }
+    const Matrix<double>& embedding() const;
+    const CsrMatrix<double>& graph() const { return graph_; }
+    const std::vector<double>& epoch_losses() const { return losses_; }
+    double log_Z() const;
+    const CneSpectrum& spectrum() const { return spectrum_; }
+    const CneTimings& timings() const { return timings_; }
+    /// A copy of the state as a result (epochs_run = epochs done).
+    CneResult result() const;
+
+private:
+    CneOptions options_;
+    CsrMatrix<double> graph_;
+    CneSpectrum spectrum_;
+    CneTimings timings_;
+    std::vector<double> losses_;
+    // Heap-held: the Trainer references them, and the embedding moves.
+    std::unique_ptr<EmbeddingTable> table_;
+    std::unique_ptr<EdgeBatchPlan> plan_;
+    std::unique_ptr<Optimizer> optimizer_;
+    std::unique_ptr<Trainer> trainer_;
+};
+
 class CNE {
 public:
     explicit CNE(CneOptions options = {}) : options_(std::move(options)) {}
-    /// kNN graph → init → training.
-    CneResult fit(MatrixView<float> X) const;
+    /// kNN graph → init → a run ready to optimize.
+    CneEmbedding prepare(MatrixView<float> X) const;
     /// From a graph (any non-negative N x N matrix; its non-zeros are the edges, as cne's `graph=`) and X for the
     /// PCA init (or an initial embedding in the options).
+    CneEmbedding prepare(const CsrMatrix<double>& graph, MatrixView<float> X = {}) const;
+    /// prepare + optimize all epochs.
+    CneResult fit(MatrixView<float> X) const;
     CneResult fit(const CsrMatrix<double>& graph, MatrixView<float> X = {}) const;
     const CneOptions& options() const { return options_; }
 

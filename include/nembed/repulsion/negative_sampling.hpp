@@ -6,12 +6,18 @@
 /// many threads run.
 ///
 ///  - uniform: over all n points, SplitMixStream::below (umap-learn; a draw equal to the head is skipped by the
-///    caller, as umap-learn does);
+///    caller, as umap-learn does); UniformSampler: over the n − 1 points other than the head, optionally also
+///    never one of the head's graph neighbours (TorchDR's discard_NNs);
 ///  - in-batch: over the 2b slots of a batch (b heads, then their b partners) other than the head's own slot,
 ///    uniform with replacement (cne; the partner can be drawn).
+/// As a repulsion estimator (docs/core.md §3): the repulsion of a head is estimated from its m negatives; the
+/// edge mini-batch plan (train/edge_batch_plan.hpp) takes either source.
 #include <cstddef>
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <span>
+#include <string>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
@@ -22,6 +28,21 @@ namespace nembed {
 enum class SamplingFamily : std::uint64_t {
     umap_fit = 1, umap_transform = 2, cne_negatives = 3, cne_shuffle = 4, umap_init = 5
 };
+
+/// Where an edge plan's negatives come from.
+enum class NegativeSampling {
+    in_batch,  ///< the other slots of the batch (cne)
+    uniform    ///< all points but the head (TorchDR's NegativeSamplingAffinity, uniform)
+};
+/// Parses "in_batch"/"in-batch" or "uniform"; throws InvalidArgument naming the bad value.
+inline NegativeSampling parse_negative_sampling(const std::string& name) {
+    std::string s = name;
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "in_batch" || s == "in-batch") return NegativeSampling::in_batch;
+    if (s == "uniform") return NegativeSampling::uniform;
+    throw InvalidArgument("unknown negative sampling '" + name + "' (expected in_batch or uniform)");
+}
+inline std::string to_string(NegativeSampling s) { return s == NegativeSampling::in_batch ? "in_batch" : "uniform"; }
 
 /// A 64-bit stream id from (family, epoch, item): splitmix64 finalisers of a packed key (collisions ~2^-64).
 inline std::uint64_t sampling_stream(SamplingFamily family, std::uint64_t epoch, std::uint64_t item) {
@@ -78,6 +99,29 @@ private:
     std::uint64_t state_;
     std::uint64_t half_ = 0;  // the output whose upper half is still to be used (half_left_)
     bool half_left_ = false;
+};
+
+/// Uniform negatives for many heads from one stream: a point uniform over the n − 1 others than the head, and when
+/// a sorted neighbour list is given, by rejection, over the points that are neither the head nor in the list (the
+/// caller guarantees that one exists: fewer than n − 1 neighbours).
+class UniformSampler {
+public:
+    UniformSampler(std::uint64_t seed, std::uint64_t stream, std::size_t n) : rng_(seed, stream), n_(n) {
+        require_lazy(n >= 2, [] { return std::string("UniformSampler: needs at least 2 points"); });
+    }
+    /// A point other than `head` and not in `excluded` (sorted ascending; empty: no exclusion).
+    std::size_t draw(std::size_t head, std::span<const std::uint32_t> excluded = {}) {
+        for (;;) {
+            std::size_t p = static_cast<std::size_t>(rng_.below(n_ - 1));
+            if (p >= head) ++p;
+            if (excluded.empty() || !std::binary_search(excluded.begin(), excluded.end(), static_cast<std::uint32_t>(p)))
+                return p;
+        }
+    }
+
+private:
+    SplitMixStream rng_;
+    std::size_t n_;
 };
 
 /// In-batch negatives for many heads from one stream: for the head in slot h of a batch of `two_b` slots, a slot

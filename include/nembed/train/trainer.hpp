@@ -45,6 +45,10 @@ struct TrainHooks {
     TrainCallback callback;
     int callback_every = 50;   ///< steps between callbacks (also the loss-logging period when verbose); >= 1
     bool callback_at_start = false;  ///< also call before the first step (cne calls with epoch −1)
+    /// Where periods fall. false: after the last step of each period of a phase (steps every, 2·every, ... of the
+    /// phase). true: over the run's global steps, after the first step of each period (steps 1, 1 + every, ...:
+    /// cne's `epoch % save_freq == 0` on 0-based epochs, across its early-exaggeration phase).
+    bool callback_first_of_period = false;
     TrainProgress progress;
     bool verbose = false;      ///< log the loss every callback_every steps through nembed::info
     std::string who = "train";  ///< message prefix ("t-SNE", "UMAP", "CNE")

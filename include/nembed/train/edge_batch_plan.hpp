@@ -1,0 +1,84 @@
+#pragma once
+/// @file edge_batch_plan.hpp
+/// The edge mini-batch plan (docs/core.md §6.2): cne's training step as a BatchPlan. One step is one epoch: the
+/// graph's directed edges shuffled (a counter stream per epoch), cut into batches of b edges (the last one partial,
+/// as cne's loader with drop_last False); per batch every head draws m negatives (repulsion/negative_sampling.hpp:
+/// in-batch slots, or uniform over all points, optionally never a graph neighbour), its loss and gradient come
+/// from the contrastive loss (loss/contrastive.hpp; the fused Cauchy kernels for 2 or 3 dimensions), the
+/// contributions are summed per point in 64-bit fixed point (the same bits for any thread count), the per-point
+/// gradient is clipped by value and one optimizer step is taken. nce's log Z is a parameter of the loss with its
+/// own optimizer, stepped after every batch.
+///
+/// Per batch the gradient with respect to the batch's positions is complete before the step, which is the seam a
+/// network parametrisation needs; today the plan updates an EmbeddingTable in place (plain SGD without momentum or
+/// weight decay is fused into the gradient pass) and refuses other parametrisations.
+///
+/// The plan's state (the next epoch's order, nce's log Z and its optimizer state) persists across steps, so a run
+/// split over several Trainer::run calls takes the same steps, bitwise. The step's phase sets the loss's
+/// exaggeration, repulsion strength and (loss_spec) its ξ/ρ.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nembed/core/sparse.hpp"
+#include "nembed/loss/contrastive.hpp"
+#include "nembed/optim/optimizer.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
+#include "nembed/train/plan.hpp"
+
+namespace nembed {
+
+struct EdgeBatchOptions {
+    std::size_t batch_size = 32768;    ///< b: edges per batch (capped at the number of edges), cne's 2^15
+    /// m: negatives per head; −1 (in-batch only): every other slot of the batch. In-batch, a partial last batch of
+    /// b' edges gives min(m, 2b' − 2).
+    long negative_samples = 5;
+    NegativeSampling sampling = NegativeSampling::in_batch;
+    /// Uniform sampling only: never draw one of the head's graph neighbours (TorchDR's discard_NNs).
+    bool exclude_neighbors = false;
+    std::optional<double> clip = 4.0;  ///< clip each coordinate of a point's batch gradient to [−clip, clip]; none: off
+    std::uint64_t seed = 0;
+    /// nce: the rule that steps log Z (cne: the run's optimizer kind and momentum, no weight decay) and its rate.
+    OptimizerOptions log_Z_optimizer;
+    double log_Z_learning_rate = 0.001;
+};
+
+class EdgeBatchPlan final : public BatchPlan {
+public:
+    /// graph: N × N, non-negative; its non-zeros off the diagonal are the directed edges. losses: one term (cne) or
+    /// a weighted sum sharing the heads, partners and negatives; their nce_m is set per batch and nce terms share
+    /// one learned log Z (the first nce term's log_Z at start). Throws InvalidArgument for a bad graph, options or
+    /// loss, naming the problem.
+    EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<WeightedContrastiveLoss> losses,
+                  EdgeBatchOptions options, std::size_t n_components);
+    EdgeBatchPlan(const CsrMatrix<double>& graph, const ContrastiveLossParams& loss, EdgeBatchOptions options,
+                  std::size_t n_components);
+    ~EdgeBatchPlan() override;
+    EdgeBatchPlan(const EdgeBatchPlan&) = delete;
+    EdgeBatchPlan& operator=(const EdgeBatchPlan&) = delete;
+
+    std::string unit() const override { return "epoch"; }
+    /// One epoch. Returns its mean per-edge loss (always evaluated: the kernels produce it on the way). Throws
+    /// InvalidArgument when the parametrisation is not an EmbeddingTable or the loss or embedding became
+    /// non-finite.
+    double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
+
+    std::size_t n_points() const;
+    std::size_t n_edges() const;
+    std::size_t batch_size() const;   ///< b (after the cap)
+    std::size_t negatives() const;    ///< m of a full batch
+    /// nce's learned log Z (the initial one for other losses).
+    double log_Z() const;
+    const std::vector<WeightedContrastiveLoss>& losses() const;
+    /// Sets term `term`'s ξ/ρ outside phases with a loss_spec (cne resolves it from m, known once the plan is made).
+    void set_spec(std::size_t term, double spec);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace nembed

@@ -1,0 +1,509 @@
+// The edge mini-batch plan (train/edge_batch_plan.hpp): cne's epoch of shuffled edge batches.
+#include "nembed/train/edge_batch_plan.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/optim/sgd.hpp"
+#include "nembed/train/parametrization.hpp"
+#include "nembed/train/phase.hpp"
+#include "../loss/contrastive_fused.hpp"
+#include "../methods/bucket_shuffle.hpp"
+#include "../methods/fixed_point.hpp"
+
+namespace nembed {
+
+namespace {
+using detail::FusedChunkFn;
+using detail::HeadLoss;
+
+// ---- the batch step ----
+// A batch's heads are cut into chunks of a fixed size that depends on the problem only, never on the thread count.
+// Per chunk (in parallel) every head draws its negatives from the chunk's own counter-based stream, and its m + 2
+// gradient contributions [head, partner, negatives...] are added, in 64-bit fixed point (fixed_point.hpp), to the
+// point accumulator of the worker that runs the chunk. Integer sums do not depend on their order, so the batch
+// gradient is the same bits however the chunks were spread over threads, and each worker's additions stay in its
+// own cache. Then the workers' accumulators are summed per point (and cleared), clipped and, for SGD, stepped.
+
+// Compiled for AVX-512, AVX2 and the baseline and picked at run time: the loops below vectorise, and the per-point
+// pass runs once per batch over every point. Integer sums, exact scaling and the same operations in each lane:
+// every variant gives the same bits.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_EDGE_BATCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_EDGE_BATCH_CLONES
+#endif
+
+// Coordinates [i0, i1): the workers' accumulators summed and cleared, converted from fixed point, clipped to
+// [-clip, clip] (clip = inf: no clipping), then either stepped (y -= lr * g; y non-null) or added to G.
+NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t n_acc, std::size_t i0,
+                                                 std::size_t i1, const detail::FixedPoint& fx, double clip, double lr,
+                                                 double* y, double* G) {
+    auto grad = [&](std::int64_t sum) { return std::clamp(fx.to_double(sum), -clip, clip); };
+    if (n_acc == 2) {  // the common case (two threads): two streams, no pointer loop
+        std::int64_t* a0 = acc[0];
+        std::int64_t* a1 = acc[1];
+        if (y) {
+            for (std::size_t i = i0; i < i1; ++i) {
+                const double g = grad(a0[i] + a1[i]);
+                a0[i] = 0;
+                a1[i] = 0;
+                y[i] -= lr * g;
+            }
+        } else {
+            for (std::size_t i = i0; i < i1; ++i) {
+                G[i] += grad(a0[i] + a1[i]);
+                a0[i] = 0;
+                a1[i] = 0;
+            }
+        }
+        return;
+    }
+    for (std::size_t i = i0; i < i1; ++i) {
+        std::int64_t sum = 0;
+        for (std::size_t w = 0; w < n_acc; ++w) {
+            sum += acc[w][i];
+            acc[w][i] = 0;
+        }
+        const double g = grad(sum);
+        if (y) {
+            y[i] -= lr * g;
+        } else {
+            G[i] += g;
+        }
+    }
+}
+
+// One worker's scratch (reused across batches: the loop must not allocate).
+struct ChunkScratch {
+    std::vector<double> kernel, g;  // kernel: the fused kernels' scratch
+    std::vector<const double*> others;
+    std::vector<double*> gout;
+    std::vector<std::uint32_t> pts;  // per head of the chunk: its m + 2 points
+};
+
+// Layout of a batch of b edges: chunks of `per_chunk` heads, m negatives per head.
+struct Shape {
+    std::size_t b, two_b, m, per_head, per_chunk, n_chunks;
+    bool all;  // every other slot of the batch is a negative (full-batch, or a last batch too small for m)
+    FusedChunkFn fused;
+};
+
+auto streams_of(std::int64_t epoch) {
+    return [epoch](std::uint64_t item) {
+        return sampling_stream(SamplingFamily::cne_shuffle, static_cast<std::uint64_t>(epoch), item);
+    };
+}
+} // namespace
+
+struct EdgeBatchPlan::Impl {
+    std::size_t n = 0, d = 0;
+    EdgeBatchOptions o;
+    std::vector<WeightedContrastiveLoss> losses;
+    std::vector<double> base_spec;  // each term's ξ/ρ outside a phase's loss_spec
+    bool single = true;             // one term of weight 1: the loss itself (fused kernels allowed)
+    bool has_nce = false;
+    double log_Z = 0.0;
+    std::unique_ptr<Optimizer> z_opt;
+
+    std::size_t n_edges = 0, B = 0, n_batches = 0, B_last = 0, two_b = 0, m = 0;
+    bool full_batch = false, uniform = false;
+    std::vector<std::uint64_t> edges, shuffled;  // head·2^32 + tail: shuffling them gives the batches directly
+    std::vector<std::size_t> nbr_off;            // exclude_neighbors: the heads' sorted neighbour lists
+    std::vector<std::uint32_t> nbr;
+    detail::FixedPoint fx{2.0};
+    detail::BucketShuffle order;
+    std::int64_t order_epoch = 0;  // the epoch whose permutation `order` makes (or made) into `shuffled`
+    std::vector<std::uint32_t> slots;  // this epoch's batches: slot → point
+
+    // per worker count (resized when the thread count changes)
+    std::size_t n_workers = 0, n_acc = 0;
+    bool shared_acc = false;
+    std::uint64_t owner_mul = 0;
+    std::vector<std::vector<std::int64_t>> acc;
+    std::vector<std::int64_t*> acc_ptr;
+    std::vector<ChunkScratch> scratch;
+    std::vector<double> chunk_loss, head_dlogz;
+
+    Shape shape_of(std::size_t b) const {
+        Shape sh;
+        sh.b = b;
+        sh.two_b = 2 * b;
+        sh.m = uniform ? m : (full_batch ? sh.two_b - 2 : std::min(m, sh.two_b - 2));
+        sh.all = !uniform && sh.m == sh.two_b - 2;
+        sh.per_head = sh.m + 2;  // contributions per head: head, partner, m negatives
+        sh.per_chunk = std::clamp<std::size_t>(32768 / sh.per_head, 1, 512);
+        sh.n_chunks = (b + sh.per_chunk - 1) / sh.per_chunk;
+        sh.fused = single ? detail::fused_chunk(losses[0].params, d, sh.m + 1) : nullptr;
+        return sh;
+    }
+
+    void set_workers(int n_threads) {
+        const std::size_t w = static_cast<std::size_t>(std::max(1, n_threads));
+        if (w == n_workers) return;
+        n_workers = w;
+        // Per worker, a point accumulator — at most 16, taking at most 256 MiB together; beyond that workers share
+        // them (worker w uses w mod n_acc) and add atomically (integer sums: the same bits).
+        const std::size_t acc_bytes = n * d * sizeof(std::int64_t);
+        n_acc = std::clamp<std::size_t>((std::size_t(256) << 20) / acc_bytes, 1, std::min<std::size_t>(w, 16));
+        shared_acc = n_acc < w;
+        acc.assign(n_acc, std::vector<std::int64_t>(n * d, 0));
+        acc_ptr.resize(n_acc);
+        for (std::size_t i = 0; i < n_acc; ++i) acc_ptr[i] = acc[i].data();
+        scratch.assign(w, {});
+        owner_mul = (static_cast<std::uint64_t>(w) << 32) / n;
+    }
+
+    void run_chunk(ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi, std::int64_t epoch,
+                   const std::uint32_t* sp, const Shape& sh, std::size_t full_n_chunks, const double* Y);
+};
+
+EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, const ContrastiveLossParams& loss,
+                             EdgeBatchOptions options, std::size_t n_components)
+    : EdgeBatchPlan(graph, std::vector<WeightedContrastiveLoss>{{1.0, loss}}, std::move(options), n_components) {}
+
+EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<WeightedContrastiveLoss> losses,
+                             EdgeBatchOptions options, std::size_t n_components)
+    : impl_(std::make_unique<Impl>()) {
+    Impl& s = *impl_;
+    graph.validate("edge batch plan: graph");
+    require(graph.n_rows == graph.n_cols, "edge batch plan: the graph must be square");
+    const std::size_t n = graph.n_rows, d = n_components;
+    require(n >= 2, "edge batch plan: needs at least 2 points");
+    require(n <= 0xffffffffu, "edge batch plan: at most 2^32 - 1 points (point indices in a batch are 32-bit)");
+    require(d >= 1, "edge batch plan: n_components must be >= 1");
+    require(!losses.empty(), "edge batch plan: no loss");
+    require(options.batch_size >= 1, "edge batch plan: batch_size must be >= 1");
+    require(options.negative_samples == -1 || options.negative_samples >= 1,
+            "edge batch plan: negative_samples must be >= 1, or -1 for full-batch repulsion");
+    require(!options.clip || (!std::isnan(*options.clip) && *options.clip > 0),
+            "edge batch plan: clip must be positive");
+    require(std::isfinite(options.log_Z_learning_rate) && options.log_Z_learning_rate >= 0,
+            "edge batch plan: log_Z_learning_rate must be >= 0");
+    s.uniform = options.sampling == NegativeSampling::uniform;
+    require(!s.uniform || options.negative_samples >= 1,
+            "edge batch plan: full-batch repulsion (negative_samples -1) needs in-batch sampling");
+    require(s.uniform || !options.exclude_neighbors,
+            "edge batch plan: exclude_neighbors needs uniform sampling (in-batch negatives are other edges' ends)");
+    s.n = n;
+    s.d = d;
+
+    // The directed edges: the graph's non-zeros off the diagonal.
+    std::vector<std::size_t> degree(n, 0);
+    for (std::size_t i = 0; i < n; ++i)
+        for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p) {
+            require_lazy(graph.values[p] >= 0, [] { return std::string("edge batch plan: negative weight in the graph"); });
+            if (graph.values[p] == 0 || static_cast<std::size_t>(graph.indices[p]) == i) continue;
+            s.edges.push_back((static_cast<std::uint64_t>(i) << 32) | static_cast<std::uint32_t>(graph.indices[p]));
+            ++degree[i];
+        }
+    s.n_edges = s.edges.size();
+    require(s.n_edges >= 1, "edge batch plan: the graph has no edges");
+    s.shuffled.resize(s.n_edges);
+    if (options.exclude_neighbors) {  // per head its tails, sorted (CSR rows need not be)
+        s.nbr_off.assign(n + 1, 0);
+        for (std::size_t i = 0; i < n; ++i) s.nbr_off[i + 1] = s.nbr_off[i] + degree[i];
+        s.nbr.resize(s.n_edges);
+        for (std::size_t e = 0; e < s.n_edges; ++e) s.nbr[e] = static_cast<std::uint32_t>(s.edges[e]);  // CSR order
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto first = s.nbr.begin() + static_cast<std::ptrdiff_t>(s.nbr_off[i]);
+            const auto last = s.nbr.begin() + static_cast<std::ptrdiff_t>(s.nbr_off[i + 1]);
+            std::sort(first, last);
+            const std::size_t distinct =
+                first == last ? 0 : 1 + static_cast<std::size_t>(std::count_if(first + 1, last, [&](const auto& v) {
+                    return v != *(&v - 1);
+                }));
+            require_lazy(distinct + 1 < n, [i] {
+                return "edge batch plan: point " + std::to_string(i) +
+                       " is linked to every other point, so exclude_neighbors leaves it no negative";
+            });
+        }
+    }
+
+    s.B = std::min(options.batch_size, s.n_edges);
+    // cne keeps the last partial batch (its loader's drop_last is False): B_last edges, at most m negatives per head
+    s.n_batches = (s.n_edges + s.B - 1) / s.B;
+    s.B_last = s.n_edges - (s.n_batches - 1) * s.B;
+    s.two_b = 2 * s.B;
+    require(s.two_b < (std::size_t(1) << 32), "edge batch plan: batch_size must be below 2^31 (slots are 32-bit)");
+    s.full_batch = !s.uniform && (options.negative_samples < 0 ||
+                                  static_cast<std::size_t>(options.negative_samples) + 2 >= s.two_b);
+    s.m = s.full_batch ? (s.two_b >= 2 ? s.two_b - 2 : 0) : static_cast<std::size_t>(options.negative_samples);
+    require(s.m >= 1, "edge batch plan: a batch of " + std::to_string(s.B) + " edges leaves no negative samples");
+    require(static_cast<double>(s.B) * static_cast<double>(s.m + 2) * static_cast<double>(d) <= 4e8,
+            "edge batch plan: full-batch repulsion with batch_size " + std::to_string(s.B) +
+                " needs too much memory; use fewer negative_samples or a smaller batch_size");
+
+    s.single = losses.size() == 1 && losses[0].weight == 1.0;
+    bool first_nce = true;
+    for (auto& t : losses) {
+        require(std::isfinite(t.weight), "edge batch plan: a loss weight is not finite");
+        t.params.nce_m = s.m;
+        validate(t.params);
+        s.base_spec.push_back(t.params.spec);
+        if (t.params.mode == ContrastiveMode::nce) {
+            if (first_nce) s.log_Z = t.params.log_Z;
+            first_nce = false;
+            s.has_nce = true;
+        }
+    }
+    if (!s.has_nce) s.log_Z = losses[0].params.log_Z;
+    s.losses = std::move(losses);
+    s.o = std::move(options);
+    if (s.has_nce) {
+        OptimizerOptions zo = s.o.log_Z_optimizer;
+        zo.row_size = 1;
+        s.z_opt = make_optimizer(zo);
+    }
+
+    const Shape full = s.shape_of(s.B);
+    s.fx = detail::FixedPoint(static_cast<double>(s.B) * static_cast<double>(full.per_head));
+    s.slots.resize(s.n_batches * s.two_b);
+    s.chunk_loss.resize(full.n_chunks);
+    s.head_dlogz.resize(s.has_nce ? s.B : 0);
+    s.order = detail::BucketShuffle(s.edges, s.shuffled, s.o.seed, streams_of(0));
+    s.order_epoch = 0;
+}
+
+EdgeBatchPlan::~EdgeBatchPlan() = default;
+
+std::size_t EdgeBatchPlan::n_points() const { return impl_->n; }
+std::size_t EdgeBatchPlan::n_edges() const { return impl_->n_edges; }
+std::size_t EdgeBatchPlan::batch_size() const { return impl_->B; }
+std::size_t EdgeBatchPlan::negatives() const { return impl_->m; }
+double EdgeBatchPlan::log_Z() const { return impl_->log_Z; }
+const std::vector<WeightedContrastiveLoss>& EdgeBatchPlan::losses() const { return impl_->losses; }
+void EdgeBatchPlan::set_spec(std::size_t term, double spec) {
+    require(term < impl_->losses.size(), "edge batch plan: no loss term " + std::to_string(term));
+    require(std::isfinite(spec) && spec > 0, "edge batch plan: the spectrum parameter must be positive");
+    impl_->base_spec[term] = spec;
+    impl_->losses[term].params.spec = spec;
+}
+
+// Chunk c of batch bi: every head's points (negatives drawn), loss and gradient contributions, added to the
+// worker's accumulator a. Y is read only.
+void EdgeBatchPlan::Impl::run_chunk(ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi,
+                                    std::int64_t epoch, const std::uint32_t* sp, const Shape& sh,
+                                    std::size_t full_n_chunks, const double* Y) {
+    const std::size_t b = sh.b, tb = sh.two_b, mm = sh.m, per_head = sh.per_head;
+    const FusedChunkFn fused = sh.fused;
+    const std::size_t h0 = c * sh.per_chunk, h1 = std::min(b, h0 + sh.per_chunk);
+    const ContrastiveLossParams& lp = losses[0].params;
+    sc.pts.resize((h1 - h0) * per_head);
+    if (!fused) {
+        sc.others.resize(mm + 1);
+        sc.gout.resize(mm + 1);
+    }
+    std::uint32_t* chunk_pts = sc.pts.data();
+    const std::uint64_t stream = sampling_stream(SamplingFamily::cne_negatives, static_cast<std::uint64_t>(epoch),
+                                                 bi * full_n_chunks + c);
+    if (sh.all) {
+        for (std::size_t h = h0; h < h1; ++h) {
+            std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+            pts[0] = sp[h];
+            pts[1] = sp[b + h];
+            std::size_t t2 = 2;
+            for (std::size_t s = 0; s < tb; ++s)
+                if (s != h && s != b + h) pts[t2++] = sp[s];
+        }
+    } else if (uniform) {
+        UniformSampler sampler(o.seed, stream, n);
+        for (std::size_t h = h0; h < h1; ++h) {
+            std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+            pts[0] = sp[h];
+            pts[1] = sp[b + h];
+            std::span<const std::uint32_t> excl;
+            if (!nbr_off.empty()) excl = {nbr.data() + nbr_off[pts[0]], nbr_off[pts[0] + 1] - nbr_off[pts[0]]};
+            for (std::size_t t2 = 0; t2 < mm; ++t2) pts[2 + t2] = static_cast<std::uint32_t>(sampler.draw(pts[0], excl));
+        }
+    } else {
+        // First every negative's slot (drawn from the chunk's stream, its slot entry prefetched), then slot →
+        // point: the random reads of `slots` then overlap instead of stalling one after another.
+        InBatchSampler sampler(o.seed, stream, tb);
+        for (std::size_t h = h0; h < h1; ++h) {
+            std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+            pts[0] = sp[h];
+            pts[1] = sp[b + h];
+            for (std::size_t t2 = 0; t2 < mm; ++t2) {
+                const std::size_t s = sampler.draw(h);
+                __builtin_prefetch(sp + s);
+                pts[2 + t2] = static_cast<std::uint32_t>(s);
+            }
+        }
+        for (std::size_t h = h0; h < h1; ++h) {
+            std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+            for (std::size_t t2 = 0; t2 < mm; ++t2) pts[2 + t2] = sp[pts[2 + t2]];
+        }
+    }
+    HeadLoss acc_loss;
+    const std::size_t n_entries = (h1 - h0) * per_head;
+    sc.g.resize(n_entries * d);
+    auto row = [&](std::uint32_t p) { return Y + std::size_t(p) * d; };
+    if (fused) {
+        double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
+        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, sc.g.data(), dlogz, acc_loss, sc.kernel);
+    } else {
+        constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
+        for (std::size_t h = h0; h < h1; ++h) {
+            const std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+            double* g = sc.g.data() + (h - h0) * per_head * d;
+            if (h + ahead < h1 && !sh.all)
+                for (std::size_t t2 = 0; t2 < per_head; ++t2) __builtin_prefetch(row(pts[ahead * per_head + t2]));
+            double dz = 0;
+            std::fill(g, g + per_head * d, 0.0);
+            for (std::size_t t2 = 0; t2 <= mm; ++t2) {
+                sc.others[t2] = row(pts[1 + t2]);
+                sc.gout[t2] = g + (1 + t2) * d;
+            }
+            if (single)
+                acc_loss.sum +=
+                    contrastive_head_loss(lp, d, row(pts[0]), sc.others.data(), mm + 1, g, sc.gout.data(), &dz);
+            else
+                acc_loss.sum +=
+                    contrastive_loss_sum(losses, d, row(pts[0]), sc.others.data(), mm + 1, g, sc.gout.data(), &dz);
+            if (!head_dlogz.empty()) head_dlogz[h] = dz;
+        }
+    }
+    // The chunk's contributions into the worker's accumulator: independent random additions in one tight loop
+    // (interleaved with the kernels they would wait on each other).
+    const double* g = sc.g.data();
+    constexpr std::size_t ahead_acc = 48;
+    if (shared_acc) {
+        for (std::size_t e = 0; e < n_entries; ++e) {
+            std::int64_t* ap = a + std::size_t(chunk_pts[e]) * d;
+            for (std::size_t k = 0; k < d; ++k)
+                std::atomic_ref<std::int64_t>(ap[k]).fetch_add(fx.to_fixed(g[e * d + k]), std::memory_order_relaxed);
+        }
+    } else if (d == 2) {
+        for (std::size_t e = 0; e < n_entries; ++e) {
+            if (e + ahead_acc < n_entries) __builtin_prefetch(a + std::size_t(chunk_pts[e + ahead_acc]) * 2, 1);
+            fx.add_fixed2(a + std::size_t(chunk_pts[e]) * 2, g + 2 * e);
+        }
+    } else {
+        for (std::size_t e = 0; e < n_entries; ++e) {
+            std::int64_t* ap = a + std::size_t(chunk_pts[e]) * d;
+            for (std::size_t k = 0; k < d; ++k) ap[k] += fx.to_fixed(g[e * d + k]);
+        }
+    }
+    chunk_loss[c] = detail::head_loss_total(lp, acc_loss);
+}
+
+double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
+    Impl& s = *impl_;
+    EmbeddingTable* table = params.table();
+    require(table != nullptr,
+            "edge batch plan: only the embedding table is supported as the parametrisation for now (a network "
+            "needs the batch gradient routed through backward)");
+    Matrix<double>& Y = table->Y();
+    require(Y.rows() == s.n && Y.cols() == s.d,
+            "edge batch plan: the embedding is " + std::to_string(Y.rows()) + " x " + std::to_string(Y.cols()) +
+                ", the plan was made for " + std::to_string(s.n) + " x " + std::to_string(s.d));
+    const std::int64_t epoch = ctx.step;
+    const int n_threads = std::max(1, ctx.n_threads);
+    const double lr = ctx.learning_rate;
+    const std::size_t n = s.n, d = s.d, n_batches = s.n_batches;
+    s.set_workers(n_threads);
+
+    // The phase's coefficients and spectrum on every term; log Z shared by the nce terms.
+    for (std::size_t i = 0; i < s.losses.size(); ++i) {
+        ContrastiveLossParams& lp = s.losses[i].params;
+        lp.spec = ctx.phase && ctx.phase->loss_spec ? *ctx.phase->loss_spec : s.base_spec[i];
+        lp.exaggeration = ctx.phase ? ctx.phase->exaggeration : 1.0;
+        lp.repulsion_strength = ctx.phase ? ctx.phase->repulsion_strength : 1.0;
+        if (lp.mode == ContrastiveMode::nce) lp.log_Z = s.log_Z;
+    }
+    const Shape full_shape = s.shape_of(s.B), last_shape = s.shape_of(s.B_last);
+
+    // SGD without momentum and weight decay is p ← p − lr·g: applied per point right after its gradient is complete
+    // (the same arithmetic as Sgd::step). Otherwise the table's gradient G takes the clipped batch gradient and the
+    // optimizer steps over it (EmbeddingTable::step, which clears it again).
+    const auto* sgd = dynamic_cast<const Sgd*>(&optimizer);
+    const bool fused_sgd = sgd && sgd->options().momentum == 0.0 && sgd->options().weight_decay == 0.0;
+    std::vector<double>& G = table->grad();
+    if (!fused_sgd) G.assign(n * d, 0.0);
+    const double clip_at = s.o.clip ? *s.o.clip : std::numeric_limits<double>::infinity();
+    auto finish = [&](std::size_t i0, std::size_t i1) {
+        finish_coordinates(s.acc_ptr.data(), s.n_acc, i0, i1, s.fx, clip_at, lr, fused_sgd ? Y.data() : nullptr,
+                           G.data());
+    };
+    const std::uint64_t owner_mul = s.owner_mul;
+    auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
+
+    // The epoch's order: the edges shuffled (bucket_shuffle.hpp) by streams of its own. It is normally made in
+    // slices during the previous epoch's batches (each batch, the first worker free takes one slice and then joins
+    // the chunks), since `shuffled` is only read when an epoch's slots are filled.
+    constexpr std::size_t all = std::numeric_limits<std::size_t>::max();
+    if (s.order_epoch != epoch) {  // not prepared by the previous step (a plan restarted at another step)
+        s.order.restart(streams_of(epoch));
+        s.order_epoch = epoch;
+    }
+    s.order.run(all);
+    const std::size_t slice = (3 * s.n_edges + n_batches - 1) / n_batches;  // work units per batch (3 per edge)
+    // slot q of batch bi (b edges): the head (q < b) or the tail (q >= b) of its edge bi·B + q mod b
+    parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
+        for (std::size_t bi = b0; bi < b1; ++bi) {
+            const std::size_t b = bi + 1 == n_batches ? s.B_last : s.B;
+            for (std::size_t q = 0; q < b; ++q) {
+                const std::uint64_t e = s.shuffled[bi * s.B + q];
+                s.slots[bi * s.two_b + q] = static_cast<std::uint32_t>(e >> 32);
+                s.slots[bi * s.two_b + b + q] = static_cast<std::uint32_t>(e);
+            }
+        }
+    });
+
+    double epoch_loss = 0;
+    for (std::size_t bi = 0; bi < n_batches; ++bi) {
+        const std::uint32_t* sp = s.slots.data() + bi * s.two_b;
+        const Shape& sh = bi + 1 == n_batches ? last_shape : full_shape;
+        for (auto& t : s.losses) t.params.nce_m = std::max<std::size_t>(sh.m, 1);  // cne: the batch's negatives
+        // Chunks are handed out one at a time: a chunk's output does not depend on which worker runs it, and
+        // cores of a shared machine run at unequal speeds.
+        std::atomic<std::size_t> next_chunk{0};
+        std::atomic<bool> slice_taken{false};
+        parallelize(n_threads, s.n_workers, [&](int w, std::size_t, std::size_t) {
+            if (!slice_taken.exchange(true, std::memory_order_relaxed)) {  // a slice of the next epoch's order
+                if (bi == 0) s.order.restart(streams_of(epoch + 1));
+                s.order.run(slice);
+            }
+            auto& sc = s.scratch[static_cast<std::size_t>(w)];
+            std::int64_t* a = s.acc[static_cast<std::size_t>(w) % s.n_acc].data();
+            for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < sh.n_chunks;)
+                s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data());
+        });
+        if (bi == 0) s.order_epoch = epoch + 1;
+        for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += s.chunk_loss[c];
+        // Per point: the gradient of the summed batch loss with respect to the batch's positions, clipped by value,
+        // and (fused SGD) the step. The pass walks all n points (in sequence) while that is cheaper than finding the
+        // batch's points among its 2b slots (random reads, each point once per owner); a point whose sum was
+        // already taken (it holds several slots of the batch) gets a zero.
+        if (n <= 2 * sh.two_b) {
+            parallelize(n_threads, n, [&](int, std::size_t p0, std::size_t p1) { finish(p0 * d, p1 * d); });
+        } else {
+            parallelize(n_threads, s.n_workers, [&](int, std::size_t w0, std::size_t w1) {
+                for (std::size_t q = 0; q < sh.two_b; ++q)
+                    if (const std::size_t ow = owner(sp[q]); ow >= w0 && ow < w1) finish(sp[q] * d, sp[q] * d + d);
+            });
+        }
+        if (!fused_sgd) table->step(optimizer, lr, n_threads);
+        if (s.has_nce) {
+            double dlogz = 0;
+            for (std::size_t h = 0; h < sh.b; ++h) dlogz += s.head_dlogz[h];  // head order
+            if (s.o.clip) dlogz = std::clamp(dlogz, -*s.o.clip, *s.o.clip);
+            s.z_opt->step(&s.log_Z, &dlogz, 1, s.o.log_Z_learning_rate, 1);
+            for (auto& t : s.losses)
+                if (t.params.mode == ContrastiveMode::nce) t.params.log_Z = s.log_Z;
+        }
+    }
+    const double mean_loss = epoch_loss / static_cast<double>(s.n_edges);
+    require(std::isfinite(mean_loss) &&
+                std::all_of(Y.storage().begin(), Y.storage().end(), [](double v) { return std::isfinite(v); }),
+            "the loss or the embedding became non-finite at epoch " + std::to_string(epoch) +
+                " (try a smaller learning rate)");
+    return mean_loss;
+}
+
+} // namespace nembed

@@ -1,0 +1,194 @@
+// cne as a preset over the training core: a run split over several optimize calls is bitwise the run in one call
+// (across the early-exaggeration phase boundary, nce's learned log Z and Adam's moments included), the callback
+// and progress hooks see cne's epochs, uniform negative sampling (with and without the kNN excluded) is the same
+// bits for any thread count and never draws an excluded point, and the edge plan refuses what it cannot train.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <span>
+#include <vector>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/methods/cne.hpp"
+#include "nembed/optim/optimizer.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
+#include "nembed/train/edge_batch_plan.hpp"
+#include "nembed/train/parametrization.hpp"
+#include "nembed/train/trainer.hpp"
+
+using namespace nembed;
+
+namespace {
+
+// Three Gaussian blobs, 240 points in 8 dimensions.
+Matrix<float> blobs() {
+    Matrix<float> X(240, 8);
+    Rng rng(11);
+    for (std::size_t i = 0; i < X.rows(); ++i)
+        for (std::size_t k = 0; k < X.cols(); ++k)
+            X(i, k) = static_cast<float>(rng.normal() + 6.0 * static_cast<double>((i % 3 == k % 3)));
+    return X;
+}
+
+CneOptions small(ContrastiveMode mode) {
+    CneOptions o;
+    o.loss_mode = mode;
+    o.s = 0.5;  // neg and infonce: an early-exaggeration phase of n_epochs / 3 epochs
+    o.n_epochs = 12;
+    o.batch_size = 700;  // the last batch partial
+    o.seed = 4;
+    return o;
+}
+
+} // namespace
+
+TEST(CneResumable, SplitRunsAreBitwiseOneRun) {
+    const Matrix<float> X = blobs();
+    for (auto mode : {ContrastiveMode::neg, ContrastiveMode::nce, ContrastiveMode::infonce})
+        for (auto opt : {CneOptimizer::sgd, CneOptimizer::adam}) {
+            CneOptions o = small(mode);
+            o.optimizer = opt;
+            o.momentum = opt == CneOptimizer::sgd ? 0.3 : 0.0;  // SGD's buffer carried across calls
+            const std::string what = to_string(mode) + "/" + to_string(opt);
+            const CneResult one = CNE(o).fit(X.view());
+            CneEmbedding split = CNE(o).prepare(X.view());
+            EXPECT_EQ(split.epochs_done(), 0);
+            // 3 epochs (inside the early phase of 4), 2 (across its end), 0, then the rest
+            for (std::int64_t chunk : {3, 2, 0}) {
+                const RunReport r = split.optimize(chunk);
+                EXPECT_EQ(r.steps, chunk) << what;
+                EXPECT_EQ(r.stop, StopReason::limit) << what;
+            }
+            EXPECT_EQ(split.epochs_done(), 5);
+            EXPECT_FALSE(split.done());
+            EXPECT_EQ(split.optimize().stop, StopReason::completed);
+            EXPECT_TRUE(split.done());
+            const CneResult two = split.result();
+            EXPECT_EQ(one.embedding.storage(), two.embedding.storage()) << what;
+            EXPECT_EQ(one.epoch_losses, two.epoch_losses) << what;
+            EXPECT_EQ(one.log_Z, two.log_Z) << what;
+            EXPECT_EQ(two.epochs_run, 12);
+            if (mode == ContrastiveMode::nce) {
+                EXPECT_NE(two.log_Z, 0.0) << what;
+            }
+            EXPECT_EQ(split.optimize(5).steps, 0);  // nothing left
+        }
+}
+
+TEST(CneResumable, CallbackAndProgressSeeCneEpochs) {
+    const Matrix<float> X = blobs();
+    CneOptions o = small(ContrastiveMode::neg);
+    o.save_freq = 4;
+    std::vector<std::int64_t> called, progressed;
+    std::vector<double> losses;
+    o.callback = [&](const TrainEvent& ev) {
+        called.push_back(ev.step);
+        EXPECT_EQ(ev.embedding.rows, 240u);
+        EXPECT_EQ(std::isnan(ev.loss), ev.step == 0);
+        return false;
+    };
+    o.progress = [&](const TrainEvent& ev) {
+        progressed.push_back(ev.step);
+        losses.push_back(ev.loss);
+    };
+    CneEmbedding e = CNE(o).prepare(X.view());
+    e.optimize(6);
+    e.optimize();
+    // before training, then after 0-based epochs 0, 4 and 8 (cne's epoch % save_freq == 0)
+    EXPECT_EQ(called, (std::vector<std::int64_t>{0, 1, 5, 9}));
+    ASSERT_EQ(progressed.size(), 12u);
+    for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(progressed[i], static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ(losses, e.epoch_losses());
+}
+
+TEST(CneResumable, UniformNegativesAreThreadIndependent) {
+    const Matrix<float> X = blobs();
+    for (bool exclude : {false, true}) {
+        CneOptions o = small(ContrastiveMode::neg);
+        o.sampling = NegativeSampling::uniform;
+        o.exclude_neighbors = exclude;
+        o.n_jobs = 1;
+        const CneResult a = CNE(o).fit(X.view());
+        o.n_jobs = 3;
+        const CneResult b = CNE(o).fit(X.view());
+        EXPECT_EQ(a.embedding.storage(), b.embedding.storage()) << exclude;
+        for (double v : a.epoch_losses) EXPECT_TRUE(std::isfinite(v));
+        o.sampling = NegativeSampling::in_batch;
+        o.exclude_neighbors = false;
+        EXPECT_NE(CNE(o).fit(X.view()).embedding.storage(), a.embedding.storage());  // the source matters
+    }
+}
+
+TEST(CneResumable, UniformSamplerExcludesHeadAndNeighbours) {
+    const std::vector<std::uint32_t> excluded{0, 2, 3, 7};
+    UniformSampler s(9, 1, 10);
+    std::vector<int> seen(10, 0);
+    for (int i = 0; i < 20000; ++i) ++seen[s.draw(5, excluded)];
+    for (std::size_t p : {0u, 2u, 3u, 5u, 7u}) EXPECT_EQ(seen[p], 0) << p;
+    // the five others, uniform: 4000 each, binomial sd ≈ 57; 5 sd
+    for (std::size_t p : {1u, 4u, 6u, 8u, 9u}) EXPECT_NEAR(seen[p], 4000, 285) << p;
+    EXPECT_EQ(parse_negative_sampling("in-batch"), NegativeSampling::in_batch);
+    EXPECT_THROW(parse_negative_sampling("hard"), InvalidArgument);
+}
+
+namespace {
+// A parametrisation that is not a table (a stand-in for a network).
+class NotATable final : public Parametrization {
+public:
+    std::size_t n_points() const override { return 4; }
+    std::size_t n_components() const override { return 2; }
+    void forward(std::span<const index_t>, double*) override {}
+    void backward(std::span<const index_t>, const double*) override {}
+    void step(Optimizer&, double, int) override {}
+    Matrix<double> embedding() override { return Matrix<double>(4, 2); }
+};
+
+CsrMatrix<double> ring(std::size_t n) {
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < n; ++i) {
+        t.push_back({static_cast<index_t>(i), static_cast<index_t>((i + 1) % n), 1.0});
+        t.push_back({static_cast<index_t>((i + 1) % n), static_cast<index_t>(i), 1.0});
+    }
+    return csr_from_triplets(n, n, t);
+}
+} // namespace
+
+TEST(CneResumable, EdgePlanRefusesWhatItCannotTrain) {
+    ContrastiveLossParams lp;
+    EdgeBatchOptions eo;
+    EdgeBatchPlan plan(ring(4), lp, eo, 2);
+    NotATable net;
+    auto opt = make_optimizer({});
+    Trainer tr(plan, net, *opt);
+    Phase ph;
+    ph.n_steps = 1;
+    ph.learning_rate = 1.0;
+    tr.add_phase(ph);
+    try {
+        tr.run();
+        ADD_FAILURE() << "a non-table parametrisation was accepted";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("embedding table"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(EdgeBatchPlan(ring(4), lp, [] {
+        EdgeBatchOptions o;
+        o.exclude_neighbors = true;  // in-batch negatives cannot avoid neighbours
+        return o;
+    }(), 2), InvalidArgument);
+    EXPECT_THROW(EdgeBatchPlan(ring(3), lp, [] {
+        EdgeBatchOptions o;
+        o.sampling = NegativeSampling::uniform;
+        o.exclude_neighbors = true;  // in a triangle every point neighbours every other
+        return o;
+    }(), 2), InvalidArgument);
+    EXPECT_THROW(EdgeBatchPlan(ring(4), lp, [] {
+        EdgeBatchOptions o;
+        o.sampling = NegativeSampling::uniform;
+        o.negative_samples = -1;
+        return o;
+    }(), 2), InvalidArgument);
+    EXPECT_THROW(EdgeBatchPlan(CsrMatrix<double>(ring(4)), std::vector<WeightedContrastiveLoss>{}, eo, 2),
+                 InvalidArgument);
+}
