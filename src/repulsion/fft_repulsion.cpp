@@ -157,9 +157,12 @@ public:
         if (const auto* c = std::get_if<CauchyKernel>(&kernel); c && c->eps == 0.0)
             return "the kernel 1/D is unbounded at D = 0 and cannot be interpolated on a grid; use eps > 0, the "
                    "exact or the Barnes-Hut estimator";
-        if (const auto* u = std::get_if<UmapCurve>(&kernel); u && u->b < 1.0)
-            return "with b < 1 the kernel has a cusp at D = 0 (its force weight ~ D^(b-1) is unbounded), which grid "
-                   "interpolation cannot follow; use the exact or the Barnes-Hut estimator";
+        if (const auto* u = std::get_if<UmapCurve>(&kernel); u && u->b != std::floor(u->b))
+            return std::string(u->b < 1.0 ? "with b < 1 the kernel has a cusp at D = 0 and its force weight ~ D^(b-1) "
+                                            "is unbounded"
+                                          : "with a non-integer b the force weight ~ D^(b-1) is not smooth at D = 0 "
+                                            "(about 30 % force error at the default grid for b = 1.2)") +
+                   ", which grid interpolation cannot follow; use the exact or the Barnes-Hut estimator";
         return "";
     }
 
