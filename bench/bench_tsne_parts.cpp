@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
             fo.n_threads = threads;
             auto fft = make_fft_repulsion(fo);
             std::vector<double> f(Y.size());
-            const double t = median_time(41, [&] { fft->compute(Y.view(), 1.0, f.data()); });
+            const double t = median_time(41, [&] { fft->compute(Y.view(), StudentTKernel(1.0), f.data()); });
             std::printf("FFT repulsion: %.2f ms per call\n", 1e3 * t);
             return 0;
         }
@@ -76,9 +76,9 @@ int main(int argc, char** argv) {
         const std::size_t n = Y.rows(), d = Y.cols();
         std::vector<double> out(n * d);
 
-        const double t_attr = median_time(21, [&] { attractive_forces(P, Y.view(), 1.0, 1.0, out.data(), threads); });
+        const double t_attr = median_time(21, [&] { attractive_forces(P, Y.view(), StudentTKernel(1.0), 1.0, out.data(), threads); });
         volatile double kl_sink = 0;
-        const double t_kl = median_time(5, [&] { kl_sink = sum_p_log_w(P, Y.view(), 1.0, threads); });
+        const double t_kl = median_time(5, [&] { kl_sink = sum_p_log_w(P, Y.view(), StudentTKernel(1.0), threads); });
 
         double lo = Y(0, 0), hi = Y(0, 0);
         for (double v : Y.storage()) lo = std::min(lo, v), hi = std::max(hi, v);
@@ -87,10 +87,10 @@ int main(int argc, char** argv) {
         FftOptions fo;
         fo.n_threads = threads;
         auto fft = make_fft_repulsion(fo);
-        const double t_fft_late = median_time(11, [&] { fft->compute(Y.view(), 1.0, out.data()); });
-        const double t_fft_early = median_time(11, [&] { fft->compute(Ys.view(), 1.0, out.data()); });
+        const double t_fft_late = median_time(11, [&] { fft->compute(Y.view(), StudentTKernel(1.0), out.data()); });
+        const double t_fft_early = median_time(11, [&] { fft->compute(Ys.view(), StudentTKernel(1.0), out.data()); });
         auto bh = make_barnes_hut_repulsion(0.5, threads);
-        const double t_bh = median_time(3, [&] { bh->compute(Y.view(), 1.0, out.data()); });
+        const double t_bh = median_time(3, [&] { bh->compute(Y.view(), StudentTKernel(1.0), out.data()); });
 
         // Read bandwidth: parallel sum over 512 MiB of doubles.
         std::vector<double> big(std::size_t(64) << 20, 1.0);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
@@ -9,9 +11,39 @@
 namespace nembed {
 namespace {
 
+/// Per-edge terms of the Student-t kernel, in the exact form (and bits) t-SNE has always used: the attraction as one
+/// division, log w with log rather than log1p (only absolute accuracy matters in the sum, and log is ~3x faster).
+struct StudentTEdges {
+    double dof, inv_dof;
+    explicit StudentTEdges(const StudentTKernel& k) : dof(k.dof()), inv_dof(1.0 / k.dof()) {}
+    /// p·(−dlog_w(D)) = p/(1 + D/α).
+    double attraction(double p, double D) const { return p / (1.0 + D * inv_dof); }
+    double log_w(double D) const { return -dof * std::log(1.0 + D * inv_dof); }
+};
+
+/// Per-edge terms of any other Euclidean kernel, from its log-derivative.
+template <typename K>
+struct KernelEdges {
+    K kernel;
+    double attraction(double p, double D) const { return p * -kernel.dlog_w(D); }
+    double log_w(double D) const { return kernel.log_w(D); }
+};
+
+/// Calls f(edges) once with the per-edge terms of `kernel` (the cosine kernel is refused before).
+template <typename F>
+decltype(auto) visit_edges(const OutputKernel& kernel, F&& f) {
+    return std::visit(
+        [&](const auto& k) -> decltype(auto) {
+            using K = std::decay_t<decltype(k)>;
+            if constexpr (std::is_same_v<K, StudentTKernel>) return f(StudentTEdges(k));
+            else return f(KernelEdges<K>{k});
+        },
+        kernel);
+}
+
 // D > 0: dimension known at compile time; D == 0: runtime `d`.
-template <int D>
-void attraction_rows(const CsrMatrix<double>& P, const double* Y, const double* R, std::size_t d, double inv_dof,
+template <int D, typename E>
+void attraction_rows(const CsrMatrix<double>& P, const double* Y, const double* R, std::size_t d, const E& edges,
                      double ex, double* out, std::size_t begin, std::size_t end) {
     const std::size_t dim = D > 0 ? static_cast<std::size_t>(D) : d;
     const offset_t* indptr = P.indptr.data();
@@ -40,8 +72,8 @@ void attraction_rows(const CsrMatrix<double>& P, const double* Y, const double* 
                     d2a += da[c] * da[c];
                     d2b += db[c] * db[c];
                 }
-                const double fa = values[p] / (1.0 + d2a * inv_dof);
-                const double fb = values[p + 1] / (1.0 + d2b * inv_dof);
+                const double fa = edges.attraction(values[p], d2a);
+                const double fb = edges.attraction(values[p + 1], d2b);
                 for (int c = 0; c < D; ++c) {
                     acc[c] += fa * da[c];
                     acc2[c] += fb * db[c];
@@ -55,7 +87,7 @@ void attraction_rows(const CsrMatrix<double>& P, const double* Y, const double* 
                     diff[c] = yi[c] - rj[c];
                     d2 += diff[c] * diff[c];
                 }
-                const double f = values[p] / (1.0 + d2 * inv_dof);
+                const double f = edges.attraction(values[p], d2);
                 for (int c = 0; c < D; ++c) acc[c] += f * diff[c];
             }
             for (int c = 0; c < D; ++c) oi[c] = ex * (acc[c] + acc2[c]);
@@ -68,7 +100,7 @@ void attraction_rows(const CsrMatrix<double>& P, const double* Y, const double* 
                     const double t = yi[c] - rj[c];
                     d2 += t * t;
                 }
-                const double f = values[p] / (1.0 + d2 * inv_dof);
+                const double f = edges.attraction(values[p], d2);
                 for (std::size_t c = 0; c < dim; ++c) oi[c] += f * (yi[c] - rj[c]);
             }
             for (std::size_t c = 0; c < dim; ++c) oi[c] *= ex;
@@ -76,11 +108,10 @@ void attraction_rows(const CsrMatrix<double>& P, const double* Y, const double* 
     }
 }
 
-template <int D>
-double log_w_rows(const CsrMatrix<double>& P, const double* Y, const double* R, std::size_t d, double dof,
+template <int D, typename E>
+double log_w_rows(const CsrMatrix<double>& P, const double* Y, const double* R, std::size_t d, const E& edges,
                   std::size_t begin, std::size_t end) {
     const std::size_t dim = D > 0 ? static_cast<std::size_t>(D) : d;
-    const double inv_dof = 1.0 / dof;
     double s = 0.0;
     for (std::size_t i = begin; i < end; ++i) {
         const double* yi = Y + i * dim;
@@ -91,17 +122,23 @@ double log_w_rows(const CsrMatrix<double>& P, const double* Y, const double* R, 
                 const double t = yi[c] - rj[c];
                 d2 += t * t;
             }
-            // log(1 + x) rather than log1p(x): only absolute accuracy matters in this sum, and log is ~3x faster
-            s += P.values[p] * (-dof * std::log(1.0 + d2 * inv_dof));
+            s += P.values[p] * edges.log_w(d2);
         }
     }
     return s;
 }
 
-void check_shapes(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, double dof,
+void check_shapes(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, const OutputKernel& kernel,
                   const char* what) {
     const std::string w(what);
-    require(dof > 0.0 && std::isfinite(dof), w + ": dof must be positive and finite, got " + std::to_string(dof));
+    try {
+        validate(kernel);
+    } catch (const InvalidArgument& e) {
+        throw InvalidArgument(w + ": " + e.what());
+    }
+    require(!std::holds_alternative<CosineKernel>(kernel),
+            w + ": the cosine kernel lives on the unit sphere (D between L2-normalised vectors); this loss reads "
+                "Euclidean D");
     require(P.n_rows == Y.rows, w + ": P has " + std::to_string(P.n_rows) + " rows but the embedding has " +
                                     std::to_string(Y.rows) + " points");
     require(P.n_cols == R.rows, w + ": P has " + std::to_string(P.n_cols) + " columns but the reference has " +
@@ -111,56 +148,60 @@ void check_shapes(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<d
     require(P.indptr.size() == P.n_rows + 1, w + ": P's indptr must have n_rows + 1 entries");
 }
 
-void attraction_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, double dof, double ex,
-                     double* out, int n_threads) {
-    check_shapes(P, Y, R, dof, "attractive_forces");
-    const double inv_dof = 1.0 / dof;
+void attraction_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R,
+                     const OutputKernel& kernel, double ex, double* out, int n_threads) {
+    check_shapes(P, Y, R, kernel, "attractive_forces");
     const std::size_t d = Y.cols;
-    parallelize(n_threads, Y.rows, [&](int, std::size_t b, std::size_t e) {
-        switch (d) {
-        case 1: attraction_rows<1>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
-        case 2: attraction_rows<2>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
-        case 3: attraction_rows<3>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
-        default: attraction_rows<0>(P, Y.data, R.data, d, inv_dof, ex, out, b, e); break;
-        }
+    visit_edges(kernel, [&](const auto& edges) {
+        parallelize(n_threads, Y.rows, [&](int, std::size_t b, std::size_t e) {
+            switch (d) {
+            case 1: attraction_rows<1>(P, Y.data, R.data, d, edges, ex, out, b, e); break;
+            case 2: attraction_rows<2>(P, Y.data, R.data, d, edges, ex, out, b, e); break;
+            case 3: attraction_rows<3>(P, Y.data, R.data, d, edges, ex, out, b, e); break;
+            default: attraction_rows<0>(P, Y.data, R.data, d, edges, ex, out, b, e); break;
+            }
+        });
     });
 }
 
-double log_w_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, double dof, int n_threads) {
-    check_shapes(P, Y, R, dof, "sum_p_log_w");
+double log_w_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, const OutputKernel& kernel,
+                  int n_threads) {
+    check_shapes(P, Y, R, kernel, "sum_p_log_w");
     const std::size_t d = Y.cols;
-    // Blocks of rows fixed by N only, so the sum does not depend on the thread count.
-    return fixed_block_sum(
-        n_threads, Y.rows,
-        [&](std::size_t b, std::size_t e) {
-            switch (d) {
-            case 1: return log_w_rows<1>(P, Y.data, R.data, d, dof, b, e);
-            case 2: return log_w_rows<2>(P, Y.data, R.data, d, dof, b, e);
-            default: return log_w_rows<0>(P, Y.data, R.data, d, dof, b, e);
-            }
-        },
-        256);
+    return visit_edges(kernel, [&](const auto& edges) {
+        // Blocks of rows fixed by N only, so the sum does not depend on the thread count.
+        return fixed_block_sum(
+            n_threads, Y.rows,
+            [&](std::size_t b, std::size_t e) {
+                switch (d) {
+                case 1: return log_w_rows<1>(P, Y.data, R.data, d, edges, b, e);
+                case 2: return log_w_rows<2>(P, Y.data, R.data, d, edges, b, e);
+                default: return log_w_rows<0>(P, Y.data, R.data, d, edges, b, e);
+                }
+            },
+            256);
+    });
 }
 
 } // namespace
 
-void attractive_forces(const CsrMatrix<double>& P, MatrixView<double> Y, double dof, double exaggeration, double* out,
-                       int n_threads) {
-    attraction_impl(P, Y, Y, dof, exaggeration, out, n_threads);
+void attractive_forces(const CsrMatrix<double>& P, MatrixView<double> Y, const OutputKernel& kernel,
+                       double exaggeration, double* out, int n_threads) {
+    attraction_impl(P, Y, Y, kernel, exaggeration, out, n_threads);
 }
 
 void attractive_forces(const CsrMatrix<double>& P, MatrixView<double> Y_new, MatrixView<double> reference,
-                       double dof, double exaggeration, double* out, int n_threads) {
-    attraction_impl(P, Y_new, reference, dof, exaggeration, out, n_threads);
+                       const OutputKernel& kernel, double exaggeration, double* out, int n_threads) {
+    attraction_impl(P, Y_new, reference, kernel, exaggeration, out, n_threads);
 }
 
-double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y, double dof, int n_threads) {
-    return log_w_impl(P, Y, Y, dof, n_threads);
+double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y, const OutputKernel& kernel, int n_threads) {
+    return log_w_impl(P, Y, Y, kernel, n_threads);
 }
 
-double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y_new, MatrixView<double> reference, double dof,
-                   int n_threads) {
-    return log_w_impl(P, Y_new, reference, dof, n_threads);
+double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y_new, MatrixView<double> reference,
+                   const OutputKernel& kernel, int n_threads) {
+    return log_w_impl(P, Y_new, reference, kernel, n_threads);
 }
 
 } // namespace nembed

@@ -12,9 +12,15 @@
 
 namespace nembed {
 namespace {
-void check_p(const CsrMatrix<double>& P, double dof, const char* what) {
+void check_p(const CsrMatrix<double>& P, const OutputKernel& kernel, double rho, const char* what) {
     const std::string w(what);
-    require(dof > 0.0 && std::isfinite(dof), w + ": dof must be positive, got " + std::to_string(dof));
+    try {
+        validate(kernel);
+    } catch (const InvalidArgument& e) {
+        throw InvalidArgument(w + ": " + e.what());
+    }
+    require(std::isfinite(rho) && rho > 0.0,
+            w + ": the repulsion strength must be positive and finite, got " + std::to_string(rho));
     require(P.indptr.size() == P.n_rows + 1 && P.indices.size() == P.values.size() &&
                 static_cast<std::size_t>(P.indptr.back()) == P.values.size(),
             w + ": malformed sparse matrix P");
@@ -24,9 +30,10 @@ void check_p(const CsrMatrix<double>& P, double dof, const char* what) {
 }
 } // namespace
 
-TsneObjective::TsneObjective(const CsrMatrix<double>& P, Repulsion& repulsion, double dof, int n_threads)
-    : P_(P), repulsion_(repulsion), dof_(dof), n_threads_(n_threads) {
-    check_p(P, dof, "t-SNE objective");
+TsneObjective::TsneObjective(const CsrMatrix<double>& P, Repulsion& repulsion, const OutputKernel& kernel,
+                             int n_threads, double repulsion_strength)
+    : P_(P), repulsion_(repulsion), kernel_(kernel), n_threads_(n_threads), rho_(repulsion_strength) {
+    check_p(P, kernel, repulsion_strength, "t-SNE objective");
     require(P.n_rows == P.n_cols, "t-SNE objective: P must be square, got " + std::to_string(P.n_rows) + " x " +
                                       std::to_string(P.n_cols));
     sum_p_log_p_ = sum_p_log_p(P);
@@ -37,23 +44,25 @@ double TsneObjective::operator()(MatrixView<double> Y, double exaggeration, doub
     require(Y.rows == P_.n_rows, "t-SNE objective: the embedding has " + std::to_string(Y.rows) +
                                      " points but P has " + std::to_string(P_.n_rows) + " rows");
     forces_.resize(Y.size());
-    const double Z = repulsion_.compute(Y, dof_, forces_.data());
+    const double Z = repulsion_.compute(Y, kernel_, forces_.data());
     require(std::isfinite(Z) && Z > 0.0, "t-SNE objective: the repulsion normalisation Z is not positive");
     last_z_ = Z;
-    attractive_forces(P_, Y, dof_, exaggeration, grad, n_threads_);
-    const double inv_z = 1.0 / Z;
+    attractive_forces(P_, Y, kernel_, exaggeration, grad, n_threads_);
+    const double inv_z = rho_ * (1.0 / Z);  // ρ = 1: exactly 1/Z
     const double* f = forces_.data();
     parallelize(n_threads_, Y.size(), [&](int, std::size_t b, std::size_t e) {
         for (std::size_t k = b; k < e; ++k) grad[k] -= f[k] * inv_z;
     });
     if (!want_kl) return std::numeric_limits<double>::quiet_NaN();
-    return kl_from_parts(sum_p_log_p_, sum_p_log_w(P_, Y, dof_, n_threads_), sum_p_, Z);
+    return kl_from_parts(sum_p_log_p_, sum_p_log_w(P_, Y, kernel_, n_threads_), sum_p_, Z);
 }
 
 PartialTsneObjective::PartialTsneObjective(const CsrMatrix<double>& P, MatrixView<double> reference,
-                                           Repulsion& repulsion, double dof, int n_threads)
-    : P_(P), reference_(reference), repulsion_(repulsion), dof_(dof), n_threads_(n_threads) {
-    check_p(P, dof, "partial t-SNE objective");
+                                           Repulsion& repulsion, const OutputKernel& kernel, int n_threads,
+                                           double repulsion_strength)
+    : P_(P), reference_(reference), repulsion_(repulsion), kernel_(kernel), n_threads_(n_threads),
+      rho_(repulsion_strength) {
+    check_p(P, kernel, repulsion_strength, "partial t-SNE objective");
     require(P.n_cols == reference.rows, "partial t-SNE objective: P has " + std::to_string(P.n_cols) +
                                             " columns but the reference has " + std::to_string(reference.rows) +
                                             " points");
@@ -67,13 +76,13 @@ double PartialTsneObjective::operator()(MatrixView<double> Y, double exaggeratio
     require(Y.cols == reference_.cols, "partial t-SNE objective: new points and reference differ in dimension");
     forces_.resize(Y.size());
     z_.resize(Y.rows);
-    repulsion_.compute_partial(reference_, Y, dof_, forces_.data(), z_.data());
-    attractive_forces(P_, Y, reference_, dof_, exaggeration, grad, n_threads_);
+    repulsion_.compute_partial(reference_, Y, kernel_, forces_.data(), z_.data());
+    attractive_forces(P_, Y, reference_, kernel_, exaggeration, grad, n_threads_);
     const std::size_t d = Y.cols;
     parallel_for(n_threads_, Y.rows, [&](std::size_t i) {
         const double zi = z_[i];
         if (!(zi > 0.0)) return;  // a point infinitely far from everything feels no repulsion
-        for (std::size_t c = 0; c < d; ++c) grad[i * d + c] -= forces_[i * d + c] / zi;
+        for (std::size_t c = 0; c < d; ++c) grad[i * d + c] -= rho_ * forces_[i * d + c] / zi;  // ρ = 1: exact
     });
     if (!want_kl) return std::numeric_limits<double>::quiet_NaN();
     double log_z = 0.0;
@@ -83,7 +92,7 @@ double PartialTsneObjective::operator()(MatrixView<double> Y, double exaggeratio
             log_z += row_sums_[i] * std::log(z_[i]);
         }
     }
-    return sum_p_log_p_ - sum_p_log_w(P_, Y, reference_, dof_, n_threads_) + log_z;
+    return sum_p_log_p_ - sum_p_log_w(P_, Y, reference_, kernel_, n_threads_) + log_z;
 }
 
 } // namespace nembed

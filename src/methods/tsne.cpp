@@ -264,7 +264,7 @@ OptimizeReport TsneEmbedding::optimize(int n_iter, const TsneOptimizeOptions& o)
     require(n_iter >= 0, "n_iter must be non-negative, got " + std::to_string(n_iter));
     validate_gradient_params(params_, Y_.cols());
     std::unique_ptr<Repulsion> rep = make_repulsion(params_, Y_.rows(), Y_.cols());
-    TsneObjective objective(P_, *rep, params_.dof, params_.n_threads);
+    TsneObjective objective(P_, *rep, StudentTKernel(params_.dof), params_.n_threads);
     GradientFunction grad = [&objective](MatrixView<double> Y, double ex, double* g, bool want) {
         return objective(Y, ex, g, want);
     };
@@ -367,7 +367,7 @@ OptimizeReport PartialTsneEmbedding::optimize(int n_iter, const TsneOptimizeOpti
     require(n_iter >= 0, "n_iter must be non-negative, got " + std::to_string(n_iter));
     const std::size_t d = Y_.cols();
     std::unique_ptr<Repulsion> rep = make_repulsion(params_, reference_->rows(), d);
-    PartialTsneObjective objective(P_, reference_->view(), *rep, params_.dof, params_.n_threads);
+    PartialTsneObjective objective(P_, reference_->view(), *rep, StudentTKernel(params_.dof), params_.n_threads);
     GradientFunction grad = [&objective](MatrixView<double> Y, double ex, double* g, bool want) {
         return objective(Y, ex, g, want);
     };

@@ -1,5 +1,6 @@
 // Barnes-Hut repulsion with openTSNE's tree (tsne.md §8): a 2^d-tree over the bounding cube, one point per leaf,
-// coincident points merged, criterion (full cell side) / distance < theta, dof-aware cell contributions (§5).
+// coincident points merged, criterion (full cell side) / distance < theta; cell contributions count·w(D_com) and
+// count·force_weight(D_com) for any Euclidean output kernel (repulsion.hpp says which, and why).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,7 +12,6 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/types.hpp"
-#include "nembed/kernel/tsne_kernel.hpp"
 #include "nembed/repulsion/exact_sums.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
@@ -63,8 +63,8 @@ public:
     }
 
     /// Sums over the tree for point q; `self_leaf` is the leaf holding q itself (-1 for an outside query).
-    double traverse(const double* q, std::int32_t self_leaf, double theta2, const TsneKernel& kernel,
-                    double* f) const {
+    template <typename K>
+    double traverse(const double* q, std::int32_t self_leaf, double theta2, const K& kernel, double* f) const {
         double acc[D] = {};
         double z = 0.0;
         if (nodes_.empty()) {
@@ -74,7 +74,6 @@ public:
         std::array<std::int32_t, kMaxDepth * kChildren + 8> stack;
         std::size_t top = 0;
         stack[top++] = 0;
-        const bool cauchy = kernel.cauchy();
         while (top > 0) {
             const std::int32_t ni = stack[--top];
             const Node& node = nodes_[static_cast<std::size_t>(ni)];
@@ -95,12 +94,7 @@ public:
                 continue;
             }
             double w, wf;
-            if (cauchy) {
-                w = 1.0 / (1.0 + d2);
-                wf = w * w;
-            } else {
-                kernel.eval(d2, w, wf);
-            }
+            detail::kernel_eval(kernel, d2, w, wf);
             z += count * w;
             const double cf = count * wf;
             for (int k = 0; k < D; ++k) acc[k] += cf * diff[k];
@@ -198,30 +192,51 @@ public:
         require(n_threads >= 1, "Barnes-Hut repulsion: n_threads must be >= 1, got " + std::to_string(n_threads));
     }
 
-    double compute(MatrixView<double> Y, double dof, double* forces) override {
-        detail::check_repulsion_input("Barnes-Hut repulsion", Y, dof, forces);
-        check_dim(Y.cols);
-        switch (Y.cols) {
-            case 1: return run_full(tree1_, Y, dof, forces);
-            case 2: return run_full(tree2_, Y, dof, forces);
-            default: return run_full(tree3_, Y, dof, forces);
-        }
+    std::string name() const override { return "Barnes-Hut repulsion"; }
+
+    std::string unsupported_reason(const OutputKernel& kernel, std::size_t d) const override {
+        if (std::string why = detail::euclidean_kernel_reason(kernel); !why.empty()) return why;
+        if (d < 1 || d > 3) return "Barnes-Hut repulsion supports 1, 2 or 3 output dimensions";
+        // A summarised cell holds points within its diagonal side·√d of its centre of mass, which is > side/θ
+        // away: with θ√d < 1 each of them is at least (1 − θ√d)·distance from the query, away from the singularity.
+        const double limit = 1.0 / std::sqrt(static_cast<double>(d));
+        if (detail::singular_at_zero(kernel) && !(theta_ < limit))
+            return "the kernel is singular at D = 0, so a summarised cell must not hold points near the query, "
+                   "which needs theta < 1/sqrt(d) = " + std::to_string(limit) + "; got theta = " +
+                   std::to_string(theta_);
+        return "";
     }
 
-    void compute_partial(MatrixView<double> reference, MatrixView<double> queries, double dof, double* forces,
-                         double* z) override {
-        detail::check_repulsion_input("Barnes-Hut repulsion (reference)", reference, dof, &dof);
-        detail::check_repulsion_input("Barnes-Hut repulsion (queries)", queries, dof, forces);
+    double compute(MatrixView<double> Y, const OutputKernel& kernel, double* forces) override {
+        detail::check_repulsion_input("Barnes-Hut repulsion", Y, kernel, forces);
+        check_dim(Y.cols);
+        detail::require_supported(*this, kernel, Y.cols);
+        return detail::visit_kernel(kernel, [&](const auto& k) {
+            switch (Y.cols) {
+                case 1: return run_full(tree1_, Y, k, forces);
+                case 2: return run_full(tree2_, Y, k, forces);
+                default: return run_full(tree3_, Y, k, forces);
+            }
+        });
+    }
+
+    void compute_partial(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& kernel,
+                         double* forces, double* z) override {
+        detail::check_repulsion_input("Barnes-Hut repulsion (reference)", reference, kernel, &kernel);
+        detail::check_repulsion_input("Barnes-Hut repulsion (queries)", queries, kernel, forces);
         require(queries.rows == 0 || z != nullptr, "Barnes-Hut repulsion: null z buffer");
         require(reference.cols == queries.cols, "Barnes-Hut repulsion: reference has " +
                                                     std::to_string(reference.cols) + " dimensions but queries have " +
                                                     std::to_string(queries.cols));
         check_dim(queries.cols);
-        switch (queries.cols) {
-            case 1: run_partial(tree1_, reference, queries, dof, forces, z); break;
-            case 2: run_partial(tree2_, reference, queries, dof, forces, z); break;
-            default: run_partial(tree3_, reference, queries, dof, forces, z); break;
-        }
+        detail::require_supported(*this, kernel, queries.cols);
+        detail::visit_kernel(kernel, [&](const auto& k) {
+            switch (queries.cols) {
+                case 1: run_partial(tree1_, reference, queries, k, forces, z); break;
+                case 2: run_partial(tree2_, reference, queries, k, forces, z); break;
+                default: run_partial(tree3_, reference, queries, k, forces, z); break;
+            }
+        });
     }
 
 private:
@@ -230,10 +245,9 @@ private:
                 "Barnes-Hut repulsion supports 1, 2 or 3 output dimensions, got " + std::to_string(d));
     }
 
-    template <int D>
-    double run_full(BhTree<D>& tree, MatrixView<double> Y, double dof, double* forces) {
+    template <int D, typename K>
+    double run_full(BhTree<D>& tree, MatrixView<double> Y, const K& kernel, double* forces) {
         tree.build(Y);
-        const TsneKernel kernel(dof);
         const double theta2 = theta_ * theta_;
         return fixed_block_sum(n_threads_, Y.rows, [&](std::size_t b, std::size_t e) {
             double s = 0.0;
@@ -243,11 +257,10 @@ private:
         }, 256);
     }
 
-    template <int D>
-    void run_partial(BhTree<D>& tree, MatrixView<double> reference, MatrixView<double> queries, double dof,
+    template <int D, typename K>
+    void run_partial(BhTree<D>& tree, MatrixView<double> reference, MatrixView<double> queries, const K& kernel,
                      double* forces, double* z) {
         tree.build(reference);
-        const TsneKernel kernel(dof);
         const double theta2 = theta_ * theta_;
         parallel_for(n_threads_, queries.rows, [&](std::size_t i) {
             z[i] = tree.traverse(queries.row(i), -1, theta2, kernel, forces + i * D);

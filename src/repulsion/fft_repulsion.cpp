@@ -5,11 +5,13 @@
 // nodes of its box with Lagrange weights; each charge grid is convolved with the kernel sampled on the node
 // lattice (zero-padded circulant embedding of length L >= 2n - 1, FFT); the potentials are read back with the same weights.
 //
-// Charges (G = d + 2 grids), relative to the grid centre c (the sums are translation invariant):
-//   grids 0..d : [1, y−c] convolved with K1 = w^((α+1)/α)  ->  F_i = (y_i−c)·φ0 − φ_{1..d}
-//   grid d+1   : α = 1: |y−c|² with K1 = w²  ->  z_i = (1 + |y_i−c|²)φ0 − 2(y_i−c)·φ_{1..d} + φ_{d+1}
-//                α ≠ 1: 1 with K2 = w        ->  z_i = φ_{d+1}
-// and Z = Σ z_i − N (the self terms, w(0) = 1). When only the total Z is needed (compute(), α = 1) the |y−c|² grid
+// Charges (G = d + 2 grids), relative to the grid centre c (the sums are translation invariant), for an output
+// kernel w(D) with K1 = force_weight = −dw/dD (kernel/kernel.hpp):
+//   grids 0..d : [1, y−c] convolved with K1                  ->  F_i = (y_i−c)·φ0 − φ_{1..d}
+//   grid d+1   : Student-t α = 1 (K1 = w², w = (1 + D)·K1): |y−c|² with K1
+//                                                          ->  z_i = (1 + |y_i−c|²)φ0 − 2(y_i−c)·φ_{1..d} + φ_{d+1}
+//                any other kernel: 1 with K2 = w           ->  z_i = φ_{d+1}
+// and Z = Σ z_i − N·w(0) (the self terms). When only the total Z is needed (compute(), α = 1) the |y−c|² grid
 // is skipped: K is symmetric, so Σ_i φ_{d+1,i} = Σ_i Σ_j K_ij |y_j−c|² = Σ_j |y_j−c|² φ0_j, and
 // Z = Σ_i [(1 + 2|y_i−c|²)φ0_i − 2(y_i−c)·φ_{1..d,i}] − N. One convolution in four saved.
 //
@@ -23,13 +25,13 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/types.hpp"
 #include "nembed/fft/fft.hpp"
-#include "nembed/kernel/tsne_kernel.hpp"
 #include "nembed/repulsion/exact_sums.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
@@ -147,9 +149,49 @@ public:
         }
     }
 
-    double compute(MatrixView<double> Y, double dof, double* forces) override {
-        detail::check_repulsion_input("FFT repulsion", Y, dof, forces);
+    std::string name() const override { return "FFT repulsion"; }
+
+    std::string unsupported_reason(const OutputKernel& kernel, std::size_t d) const override {
+        if (std::string why = detail::euclidean_kernel_reason(kernel); !why.empty()) return why;
+        if (d != 1 && d != 2) return "FFT repulsion supports 1 or 2 output dimensions";
+        if (const auto* c = std::get_if<CauchyKernel>(&kernel); c && c->eps == 0.0)
+            return "the kernel 1/D is unbounded at D = 0 and cannot be interpolated on a grid; use eps > 0, the "
+                   "exact or the Barnes-Hut estimator";
+        if (const auto* u = std::get_if<UmapCurve>(&kernel); u && u->b != std::floor(u->b))
+            return std::string(u->b < 1.0 ? "with b < 1 the kernel has a cusp at D = 0 and its force weight ~ D^(b-1) "
+                                            "is unbounded"
+                                          : "with a non-integer b the force weight ~ D^(b-1) is not smooth at D = 0 "
+                                            "(about 30 % force error at the default grid for b = 1.2)") +
+                   ", which grid interpolation cannot follow; use the exact or the Barnes-Hut estimator";
+        return "";
+    }
+
+    double compute(MatrixView<double> Y, const OutputKernel& kernel, double* forces) override {
+        detail::check_repulsion_input("FFT repulsion", Y, kernel, forces);
         check_dim(Y.cols);
+        detail::require_supported(*this, kernel, Y.cols);
+        return detail::visit_kernel(kernel, [&](const auto& k) { return compute_impl(Y, k, forces); });
+    }
+
+    void compute_partial(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& kernel,
+                         double* forces, double* z) override {
+        detail::check_repulsion_input("FFT repulsion (reference)", reference, kernel, &kernel);
+        detail::check_repulsion_input("FFT repulsion (queries)", queries, kernel, forces);
+        require(queries.rows == 0 || z != nullptr, "FFT repulsion: null z buffer");
+        require(reference.cols == queries.cols, "FFT repulsion: reference has " + std::to_string(reference.cols) +
+                                                    " dimensions but queries have " + std::to_string(queries.cols));
+        check_dim(queries.cols);
+        detail::require_supported(*this, kernel, queries.cols);
+        detail::visit_kernel(kernel, [&](const auto& k) { partial_impl(reference, queries, kernel, k, forces, z); });
+    }
+
+private:
+    /// Student-t α = 1: the one-spectrum path (see the file comment).
+    template <typename K>
+    static constexpr bool kOneSpectrum = std::is_same_v<K, detail::StudentT1>;
+
+    template <typename K>
+    double compute_impl(MatrixView<double> Y, const K& kernel, double* forces) {
         const std::size_t N = Y.rows, d = Y.cols;
         if (N == 0) return 0.0;
         if (N == 1) {
@@ -184,35 +226,29 @@ public:
         }
         set_grid(g, span);
 
-        const TsneKernel kernel(dof);
-        prepare(ws, g, Y, kernel.cauchy(), true);
-        convolve_all(ws, kernel);
+        constexpr bool one_spectrum = kOneSpectrum<K>;
+        prepare(ws, g, Y, one_spectrum, true);
+        convolve_all<one_spectrum>(ws, kernel);
 
         // Gather: forces and z_i per point; Z in fixed blocks.
-        const bool cauchy = kernel.cauchy();
         const double zsum = fixed_block_sum(opt_.n_threads, N, [&](std::size_t b, std::size_t e) {
             double s = 0.0;
             double phi[4];
             for (std::size_t i = b; i < e; ++i) {
                 gather_stored(ws, i, phi);
-                s += finish_point(Y.row(i), g, phi, ws.G, cauchy, forces + i * d);
+                s += finish_point(Y.row(i), g, phi, ws.G, one_spectrum, forces + i * d);
             }
             return s;
         }, 1024);
-        return zsum - static_cast<double>(N);
+        // The self terms: w(0) = 1 for Student-t, 1/ε for Cauchy.
+        return zsum - static_cast<double>(N) * kernel.w(0.0);
     }
 
-    void compute_partial(MatrixView<double> reference, MatrixView<double> queries, double dof, double* forces,
-                         double* z) override {
-        detail::check_repulsion_input("FFT repulsion (reference)", reference, dof, &dof);
-        detail::check_repulsion_input("FFT repulsion (queries)", queries, dof, forces);
-        require(queries.rows == 0 || z != nullptr, "FFT repulsion: null z buffer");
-        require(reference.cols == queries.cols, "FFT repulsion: reference has " + std::to_string(reference.cols) +
-                                                    " dimensions but queries have " + std::to_string(queries.cols));
-        check_dim(queries.cols);
+    template <typename K>
+    void partial_impl(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& key,
+                      const K& kernel, double* forces, double* z) {
         const std::size_t d = queries.cols;
         if (queries.rows == 0) return;
-        const TsneKernel kernel(dof);
         if (reference.rows == 0) {
             std::fill(forces, forces + queries.rows * d, 0.0);
             std::fill(z, z + queries.rows, 0.0);
@@ -221,7 +257,7 @@ public:
         Workspace& ws = partial_;
         const std::uint64_t hash = content_hash(reference);
         if (!(cache_valid_ && cache_data_ == reference.data && cache_rows_ == reference.rows &&
-              cache_cols_ == reference.cols && cache_hash_ == hash && cache_dof_ == dof)) {
+              cache_cols_ == reference.cols && cache_hash_ == hash && same_kernel(cache_kernel_, key))) {
             cache_valid_ = false;
             // Square grid centred on the reference's bounding box, half width padded by 25 %.
             double lo_k[2] = {reference.data[0], d > 1 ? reference.data[1] : 0.0}, hi_k[2] = {lo_k[0], lo_k[1]};
@@ -244,17 +280,16 @@ public:
                 g.lo[k] = g.centre[k] - half;
             }
             set_grid(g, 2.0 * half);
-            prepare(ws, g, reference, kernel.cauchy(), false);
-            convolve_all(ws, kernel);
+            prepare(ws, g, reference, kOneSpectrum<K>, false);
+            convolve_all<kOneSpectrum<K>>(ws, kernel);
             cache_valid_ = true;
             cache_data_ = reference.data;
             cache_rows_ = reference.rows;
             cache_cols_ = reference.cols;
             cache_hash_ = hash;
-            cache_dof_ = dof;
+            cache_kernel_ = key;
         }
         const Grid& g = ws.grid;
-        const bool cauchy = kernel.cauchy();
         parallel_for(opt_.n_threads, queries.rows, [&](std::size_t i) {
             const double* q = queries.row(i);
             if (!g.contains(q)) {
@@ -263,11 +298,27 @@ public:
             }
             double phi[4];
             gather_at(ws, q, phi);
-            z[i] = finish_point(q, g, phi, ws.G, cauchy, forces + i * d);
+            z[i] = finish_point(q, g, phi, ws.G, kOneSpectrum<K>, forces + i * d);
         });
     }
 
 private:
+    /// Equal type and parameters (the partial cache key).
+    static bool same_kernel(const OutputKernel& a, const OutputKernel& b) {
+        if (a.index() != b.index()) return false;
+        return std::visit(
+            [&](const auto& ka) {
+                using K = std::decay_t<decltype(ka)>;
+                const K& kb = std::get<K>(b);
+                if constexpr (std::is_same_v<K, StudentTKernel>) return ka.dof() == kb.dof();
+                else if constexpr (std::is_same_v<K, CauchyKernel>) return ka.eps == kb.eps;
+                else if constexpr (std::is_same_v<K, UmapCurve>) return ka.a == kb.a && ka.b == kb.b;
+                else if constexpr (std::is_same_v<K, GaussianKernel>) return ka.bandwidth == kb.bandwidth;
+                else return ka.temperature == kb.temperature;
+            },
+            a);
+    }
+
     static void check_dim(std::size_t d) {
         require(d == 1 || d == 2, "FFT repulsion supports 1 or 2 output dimensions, got " + std::to_string(d));
     }
@@ -312,7 +363,7 @@ private:
     }
 
     /// Locates every point, buckets them by box along dimension 0, scatters the charges and plans the FFTs.
-    /// total_z_only (α = 1, compute()): skip the |y−c|² grid (see the file comment).
+    /// last_norm: the one-spectrum charges (Student-t α = 1); total_z_only (α = 1, compute()): skip the |y−c|² grid (see the file comment).
     void prepare(Workspace& ws, const Grid& g, MatrixView<double> Y, bool last_norm, bool total_z_only) {
         ws.grid = g;
         const std::size_t N = Y.rows, d = static_cast<std::size_t>(g.d), p = g.p, n = g.n;
@@ -346,7 +397,7 @@ private:
         }
     }
 
-    /// Charges per point: [1, y−c (d values), last], last = |y−c|² (last_norm, dof = 1) or 1 (dof ≠ 1).
+    /// Charges per point: [1, y−c (d values), last], last = |y−c|² (last_norm: Student-t α = 1) or 1.
     void scatter(Workspace& ws, MatrixView<double> Y, bool last_norm) {
         const Grid& g = ws.grid;
         const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = ws.G;
@@ -443,14 +494,17 @@ private:
     }
 
     /// Builds the kernel spectra and turns every charge grid into its potential grid (in place).
-    void convolve_all(Workspace& ws, const TsneKernel& kernel) {
+    /// one_spectrum: every grid uses K1 (Student-t α = 1); otherwise the last grid uses K2 = w.
+    template <bool one_spectrum, typename K>
+    void convolve_all(Workspace& ws, const K& kernel) {
         const Grid& g = ws.grid;
         const std::size_t d = static_cast<std::size_t>(g.d), n = g.n, G = ws.G;
         const std::size_t cells = d == 2 ? n * n : n;
-        const bool cauchy = kernel.cauchy();
         kernel_spectrum(ws, [&](double d2) { return kernel.force_weight(d2); }, ws.spec1);
-        if (!cauchy) kernel_spectrum(ws, [&](double d2) { return kernel.w(d2); }, ws.spec2);
-        auto spec_of = [&](std::size_t gi) { return (gi == G - 1 && !cauchy) ? ws.spec2.data() : ws.spec1.data(); };
+        if (!one_spectrum) kernel_spectrum(ws, [&](double d2) { return kernel.w(d2); }, ws.spec2);
+        auto spec_of = [&](std::size_t gi) {
+            return (gi == G - 1 && !one_spectrum) ? ws.spec2.data() : ws.spec1.data();
+        };
         if (d == 2) {
             for (std::size_t gi = 0; gi < G; ++gi) {
                 float* grid = ws.grids.data() + gi * cells;
@@ -506,7 +560,7 @@ private:
     /// Forces and z of one point from its potentials.
     /// Writes the point's force and returns its z_i, or, with G = d + 1 grids (α = 1, total Z only), its share
     /// (1 + 2|y−c|²)φ0 − 2(y−c)·φ of Σ z_i (see the file comment).
-    static double finish_point(const double* y, const Grid& g, const double* phi, std::size_t G, bool cauchy,
+    static double finish_point(const double* y, const Grid& g, const double* phi, std::size_t G, bool one_spectrum,
                                double* f) {
         const std::size_t d = static_cast<std::size_t>(g.d);
         double r2 = 0.0, dot = 0.0;
@@ -516,7 +570,7 @@ private:
             r2 += yc * yc;
             dot += yc * phi[1 + k];
         }
-        if (!cauchy) return phi[d + 1];
+        if (!one_spectrum) return phi[d + 1];
         if (G == d + 1) return (1.0 + 2.0 * r2) * phi[0] - 2.0 * dot;
         return (1.0 + r2) * phi[0] - 2.0 * dot + phi[d + 1];
     }
@@ -530,7 +584,7 @@ private:
     const double* cache_data_ = nullptr;
     std::size_t cache_rows_ = 0, cache_cols_ = 0;
     std::uint64_t cache_hash_ = 0;
-    double cache_dof_ = 0.0;
+    OutputKernel cache_kernel_;
 };
 
 } // namespace

@@ -2,12 +2,14 @@
 // determinism across thread counts and calls, duplicates, partial (transform) sums, bad input.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "nembed/core/error.hpp"
-#include "nembed/kernel/tsne_kernel.hpp"
+#include "nembed/kernel/kernel.hpp"
+#include "nembed/repulsion/exact_sums.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 #include "repulsion_test_util.hpp"
 
@@ -20,29 +22,32 @@ namespace {
 
 double run(Repulsion& r, const Matrix<double>& Y, double dof, std::vector<double>& F) {
     F.assign(Y.size(), std::numeric_limits<double>::quiet_NaN());
-    return r.compute(Y.view(), dof, F.data());
+    return r.compute(Y.view(), StudentTKernel(dof), F.data());
 }
 
 } // namespace
 
-TEST(RepulsionKernel, ValuesAndFastPath) {
-    // w = (1 + d²/a)^-a, w^((a+1)/a) = (1 + d²/a)^-(a+1), attraction (1 + d²/a)^-1.
-    for (double dof : {0.3, 1.0, 2.5}) {
-        TsneKernel k(dof);
-        for (double d2 : {0.0, 0.5, 3.0, 100.0}) {
-            EXPECT_NEAR(k.w(d2), std::pow(1 + d2 / dof, -dof), 1e-15);
-            EXPECT_NEAR(k.force_weight(d2), std::pow(1 + d2 / dof, -dof - 1), 1e-15);
-            EXPECT_NEAR(tsne_attraction_weight(d2, dof), 1.0 / (1 + d2 / dof), 1e-15);
-            // -dw/d(d²) equals the force weight (central difference).
-            const double e = 1e-6;
-            EXPECT_NEAR(-(k.w(d2 + e) - k.w(std::max(0.0, d2 - e))) / (d2 + e - std::max(0.0, d2 - e)),
-                        k.force_weight(d2), 1e-5);
-        }
+TEST(RepulsionKernel, StudentT1IsBitwiseStudentTOne) {
+    // The α = 1 fast type the estimators dispatch to must give the same bits as StudentTKernel(1), and the shared
+    // kernel_eval the same as the kernel's own members.
+    const StudentTKernel t1(1.0);
+    const detail::StudentT1 fast;
+    for (double d2 : {0.0, 1e-300, 0.5, 3.0, 100.0, 1e12}) {
+        double w, f, w1, f1;
+        detail::kernel_eval(t1, d2, w, f);
+        detail::kernel_eval(fast, d2, w1, f1);
+        EXPECT_EQ(w, w1);
+        EXPECT_EQ(f, f1);
+        EXPECT_EQ(w, t1.w(d2));
+        EXPECT_EQ(f, t1.force_weight(d2));
     }
-    EXPECT_TRUE(TsneKernel(1.0).cauchy());
-    EXPECT_FALSE(TsneKernel(1.5).cauchy());
-    EXPECT_DOUBLE_EQ(tsne_kernel(3.0, 1.0), 0.25);
-    EXPECT_DOUBLE_EQ(tsne_force_weight(3.0, 1.0), 0.0625);
+    // Dispatch: α = 1 goes to StudentT1, anything else to the variant's alternative.
+    EXPECT_TRUE(detail::visit_kernel(OutputKernel(StudentTKernel(1.0)),
+                                     [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, detail::StudentT1>; }));
+    EXPECT_FALSE(detail::visit_kernel(OutputKernel(StudentTKernel(1.5)),
+                                      [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, detail::StudentT1>; }));
+    EXPECT_DOUBLE_EQ(StudentTKernel(1.0).w(3.0), 0.25);
+    EXPECT_DOUBLE_EQ(StudentTKernel(1.0).force_weight(3.0), 0.0625);
 }
 
 TEST(RepulsionExact, TwoPointsByHand) {
@@ -167,7 +172,7 @@ TEST(RepulsionBarnesHut, DuplicatesAndDegenerateInputs) {
     EXPECT_EQ(run(*bh, one, 1.0, F), 0.0);
     EXPECT_EQ(F, std::vector<double>(3, 0.0));
     Matrix<double> none(0, 2);
-    EXPECT_EQ(bh->compute(none.view(), 1.0, nullptr), 0.0);
+    EXPECT_EQ(bh->compute(none.view(), StudentTKernel(1.0), nullptr), 0.0);
     // Points so close they are below the coordinates' resolution relative to the root cell (depth cap).
     Matrix<double> tight(3, 2, std::vector<double>{0, 0, 1e-300, 0, 1e6, 1e6});
     EXPECT_TRUE(std::isfinite(run(*bh, tight, 1.0, F)));
@@ -194,13 +199,13 @@ TEST(RepulsionPartial, ExactAndBarnesHutAgainstNaive) {
         auto b0 = make_barnes_hut_repulsion(0.0, 2);
         auto bh = make_barnes_hut_repulsion(0.5, 2);
         std::vector<double> F(q.size()), z(q.rows());
-        ex->compute_partial(ref.view(), q.view(), dof, F.data(), z.data());
+        ex->compute_partial(ref.view(), q.view(), StudentTKernel(dof), F.data(), z.data());
         EXPECT_LT(rel_error(F, Fn), 1e-12);
         EXPECT_LT(rel_error(z, zn), 1e-12);
-        b0->compute_partial(ref.view(), q.view(), dof, F.data(), z.data());
+        b0->compute_partial(ref.view(), q.view(), StudentTKernel(dof), F.data(), z.data());
         EXPECT_LT(rel_error(F, Fn), 1e-10);
         EXPECT_LT(rel_error(z, zn), 1e-10);
-        bh->compute_partial(ref.view(), q.view(), dof, F.data(), z.data());
+        bh->compute_partial(ref.view(), q.view(), StudentTKernel(dof), F.data(), z.data());
         EXPECT_LT(rel_error(F, Fn), 3e-2);
         // Measured: per-query z error up to about 2.1 % (BH underestimates z, see ThetaAccuracy).
         EXPECT_LT(rel_error(z, zn), 2e-2);
@@ -218,28 +223,28 @@ TEST(RepulsionBadInput, Throws) {
     auto ex = make_exact_repulsion(1);
     auto bh = make_barnes_hut_repulsion(0.5, 1);
     for (Repulsion* r : {ex.get(), bh.get()}) {
-        EXPECT_THROW(r->compute(Y.view(), 0.0, F.data()), InvalidArgument);
-        EXPECT_THROW(r->compute(Y.view(), -1.0, F.data()), InvalidArgument);
-        EXPECT_THROW(r->compute(Y.view(), std::nan(""), F.data()), InvalidArgument);
-        EXPECT_THROW(r->compute(Y.view(), 1.0, nullptr), InvalidArgument);
+        EXPECT_THROW(r->compute(Y.view(), StudentTKernel(0.0), F.data()), InvalidArgument);
+        EXPECT_THROW(r->compute(Y.view(), StudentTKernel(-1.0), F.data()), InvalidArgument);
+        EXPECT_THROW(r->compute(Y.view(), StudentTKernel(std::nan("")), F.data()), InvalidArgument);
+        EXPECT_THROW(r->compute(Y.view(), StudentTKernel(1.0), nullptr), InvalidArgument);
         Matrix<double> bad = Y;
         bad(3, 1) = std::numeric_limits<double>::infinity();
-        EXPECT_THROW(r->compute(bad.view(), 1.0, F.data()), InvalidArgument);
+        EXPECT_THROW(r->compute(bad.view(), StudentTKernel(1.0), F.data()), InvalidArgument);
         bad(3, 1) = std::nan("");
-        EXPECT_THROW(r->compute(bad.view(), 1.0, F.data()), InvalidArgument);
+        EXPECT_THROW(r->compute(bad.view(), StudentTKernel(1.0), F.data()), InvalidArgument);
         Matrix<double> q3(4, 3, 0.0);
         std::vector<double> F3(12);
-        EXPECT_THROW(r->compute_partial(Y.view(), q3.view(), 1.0, F3.data(), z.data()), InvalidArgument);
-        EXPECT_THROW(r->compute_partial(Y.view(), Y.view(), 1.0, F.data(), nullptr), InvalidArgument);
-        EXPECT_THROW(r->compute_partial(Y.view(), Y.view(), 0.0, F.data(), z.data()), InvalidArgument);
+        EXPECT_THROW(r->compute_partial(Y.view(), q3.view(), StudentTKernel(1.0), F3.data(), z.data()), InvalidArgument);
+        EXPECT_THROW(r->compute_partial(Y.view(), Y.view(), StudentTKernel(1.0), F.data(), nullptr), InvalidArgument);
+        EXPECT_THROW(r->compute_partial(Y.view(), Y.view(), StudentTKernel(0.0), F.data(), z.data()), InvalidArgument);
     }
     Matrix<double> Y4 = clustered_layout(10, 4, 1);
     std::vector<double> F4(Y4.size());
     try {
-        bh->compute(Y4.view(), 1.0, F4.data());
+        bh->compute(Y4.view(), StudentTKernel(1.0), F4.data());
         ADD_FAILURE() << "4-D Barnes-Hut did not throw";
     } catch (const InvalidArgument& e) {
         EXPECT_NE(std::string(e.what()).find("got 4"), std::string::npos) << e.what();
     }
-    EXPECT_NO_THROW(ex->compute(Y4.view(), 1.0, F4.data()));
+    EXPECT_NO_THROW(ex->compute(Y4.view(), StudentTKernel(1.0), F4.data()));
 }

@@ -26,7 +26,7 @@ namespace {
 
 double run(Repulsion& r, const Matrix<double>& Y, double dof, std::vector<double>& F) {
     F.assign(Y.size(), std::numeric_limits<double>::quiet_NaN());
-    return r.compute(Y.view(), dof, F.data());
+    return r.compute(Y.view(), StudentTKernel(dof), F.data());
 }
 
 FftOptions opts(int threads) {
@@ -234,7 +234,7 @@ TEST(FftRepulsion, DegenerateLayouts) {
     EXPECT_EQ(run(*ff, one, 1.0, F), 0.0);
     EXPECT_EQ(F, std::vector<double>(2, 0.0));
     Matrix<double> none(0, 2);
-    EXPECT_EQ(ff->compute(none.view(), 1.0, nullptr), 0.0);
+    EXPECT_EQ(ff->compute(none.view(), StudentTKernel(1.0), nullptr), 0.0);
     Matrix<double> two(2, 1, std::vector<double>{0.0, 1.0});
     EXPECT_NEAR(run(*ff, two, 1.0, F), 1.0, 1e-3);  // w = 1/2 each way
     EXPECT_NEAR(F[0], -0.25, 1e-3);
@@ -260,9 +260,9 @@ TEST(FftRepulsion, PartialAgainstExact) {
         const Tol tol = fine ? Tol{1e-3, 3e-4} : Tol{3.5e-2, 5e-3};
         std::vector<double> Fe(q.size()), ze(q.rows()), Ff(q.size()), zf(q.rows());
         auto ex = make_exact_repulsion(2);
-        ex->compute_partial(ref.view(), q.view(), dof, Fe.data(), ze.data());
+        ex->compute_partial(ref.view(), q.view(), StudentTKernel(dof), Fe.data(), ze.data());
         auto ff = make_fft_repulsion(fine ? fine_opts(2) : opts(2));
-        ff->compute_partial(ref.view(), q.view(), dof, Ff.data(), zf.data());
+        ff->compute_partial(ref.view(), q.view(), StudentTKernel(dof), Ff.data(), zf.data());
         const double ferr = rel_error(Ff, Fe), zerr = rel_error(zf, ze);
         EXPECT_LT(ferr, tol.force) << "dof=" << dof << " fine=" << fine;
         EXPECT_LT(zerr, tol.z) << "dof=" << dof << " fine=" << fine;
@@ -271,17 +271,17 @@ TEST(FftRepulsion, PartialAgainstExact) {
         EXPECT_NEAR(zf[0], ze[0], 1e-12 * ze[0]);
         // Cached grid: same results; a modified reference at the same address is detected.
         std::vector<double> F2(q.size()), z2(q.rows());
-        ff->compute_partial(ref.view(), q.view(), dof, F2.data(), z2.data());
+        ff->compute_partial(ref.view(), q.view(), StudentTKernel(dof), F2.data(), z2.data());
         EXPECT_EQ(F2, Ff);
         EXPECT_EQ(z2, zf);
         Matrix<double> moved = ref;
         Matrix<double>& r2 = moved;
-        ff->compute_partial(r2.view(), q.view(), dof, F2.data(), z2.data());
+        ff->compute_partial(r2.view(), q.view(), StudentTKernel(dof), F2.data(), z2.data());
         EXPECT_EQ(z2, zf);
         for (auto& v : r2.storage()) v *= 1.1;
-        ff->compute_partial(r2.view(), q.view(), dof, F2.data(), z2.data());
+        ff->compute_partial(r2.view(), q.view(), StudentTKernel(dof), F2.data(), z2.data());
         std::vector<double> F3(q.size()), z3(q.rows());
-        ex->compute_partial(r2.view(), q.view(), dof, F3.data(), z3.data());
+        ex->compute_partial(r2.view(), q.view(), StudentTKernel(dof), F3.data(), z3.data());
         EXPECT_LT(rel_error(z2, z3), tol.z);
         EXPECT_LT(rel_error(F2, F3), tol.force);
     }
@@ -290,8 +290,8 @@ TEST(FftRepulsion, PartialAgainstExact) {
     for (std::size_t i = 0; i < ref.rows(); ++i) r1(i, 0) = ref(i, 0);
     for (std::size_t i = 0; i < q.rows(); ++i) q1(i, 0) = q(i, 0);
     std::vector<double> Fe(q1.size()), ze(q1.rows()), Ff(q1.size()), zf(q1.rows());
-    make_exact_repulsion(1)->compute_partial(r1.view(), q1.view(), 1.0, Fe.data(), ze.data());
-    make_fft_repulsion(fine_opts(1))->compute_partial(r1.view(), q1.view(), 1.0, Ff.data(), zf.data());
+    make_exact_repulsion(1)->compute_partial(r1.view(), q1.view(), StudentTKernel(1.0), Fe.data(), ze.data());
+    make_fft_repulsion(fine_opts(1))->compute_partial(r1.view(), q1.view(), StudentTKernel(1.0), Ff.data(), zf.data());
     EXPECT_LT(rel_error(Ff, Fe), 1e-3);
     EXPECT_LT(rel_error(zf, ze), 3e-4);
 }
@@ -316,23 +316,23 @@ TEST(FftRepulsion, BadInput) {
     Matrix<double> Y3 = clustered_layout(10, 3, 1);
     std::vector<double> F(Y3.size()), z(Y3.rows());
     try {
-        ff->compute(Y3.view(), 1.0, F.data());
+        ff->compute(Y3.view(), StudentTKernel(1.0), F.data());
         ADD_FAILURE() << "3-D FFT did not throw";
     } catch (const InvalidArgument& e) {
         EXPECT_STREQ(e.what(), "FFT repulsion supports 1 or 2 output dimensions, got 3");
     }
-    EXPECT_THROW(ff->compute_partial(Y3.view(), Y3.view(), 1.0, F.data(), z.data()), InvalidArgument);
+    EXPECT_THROW(ff->compute_partial(Y3.view(), Y3.view(), StudentTKernel(1.0), F.data(), z.data()), InvalidArgument);
     Matrix<double> Y = clustered_layout(10, 2, 1);
-    EXPECT_THROW(ff->compute(Y.view(), 0.0, F.data()), InvalidArgument);
-    EXPECT_THROW(ff->compute(Y.view(), -2.0, F.data()), InvalidArgument);
-    EXPECT_THROW(ff->compute(Y.view(), 1.0, nullptr), InvalidArgument);
+    EXPECT_THROW(ff->compute(Y.view(), StudentTKernel(0.0), F.data()), InvalidArgument);
+    EXPECT_THROW(ff->compute(Y.view(), StudentTKernel(-2.0), F.data()), InvalidArgument);
+    EXPECT_THROW(ff->compute(Y.view(), StudentTKernel(1.0), nullptr), InvalidArgument);
     Y(2, 0) = std::numeric_limits<double>::infinity();
-    EXPECT_THROW(ff->compute(Y.view(), 1.0, F.data()), InvalidArgument);
+    EXPECT_THROW(ff->compute(Y.view(), StudentTKernel(1.0), F.data()), InvalidArgument);
     Y(2, 0) = std::nan("");
-    EXPECT_THROW(ff->compute(Y.view(), 1.0, F.data()), InvalidArgument);
-    EXPECT_THROW(ff->compute_partial(Y.view(), clustered_layout(3, 2, 2).view(), 1.0, F.data(), z.data()),
+    EXPECT_THROW(ff->compute(Y.view(), StudentTKernel(1.0), F.data()), InvalidArgument);
+    EXPECT_THROW(ff->compute_partial(Y.view(), clustered_layout(3, 2, 2).view(), StudentTKernel(1.0), F.data(), z.data()),
                  InvalidArgument);  // non-finite reference
     Matrix<double> good = clustered_layout(10, 2, 1), q1(3, 1, 0.0);
-    EXPECT_THROW(ff->compute_partial(good.view(), q1.view(), 1.0, F.data(), z.data()), InvalidArgument);
-    EXPECT_THROW(ff->compute_partial(good.view(), good.view(), 1.0, F.data(), nullptr), InvalidArgument);
+    EXPECT_THROW(ff->compute_partial(good.view(), q1.view(), StudentTKernel(1.0), F.data(), z.data()), InvalidArgument);
+    EXPECT_THROW(ff->compute_partial(good.view(), good.view(), StudentTKernel(1.0), F.data(), nullptr), InvalidArgument);
 }

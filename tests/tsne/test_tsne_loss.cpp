@@ -89,10 +89,10 @@ GradientFunction brute_gradient(const CsrMatrix<double>& P, double dof, int n_th
         Matrix<double> Y(Yv.rows, Yv.cols, std::vector<double>(Yv.data, Yv.data + Yv.size()));
         std::vector<double> F(Y.size());
         double Z = brute_repulsion(Y, dof, F.data());
-        attractive_forces(P, Yv, dof, ex, grad, n_threads);
+        attractive_forces(P, Yv, StudentTKernel(dof), ex, grad, n_threads);
         for (std::size_t k = 0; k < Y.size(); ++k) grad[k] -= F[k] / Z;
         if (!want_kl) return std::nan("");
-        return kl_from_parts(sum_p_log_p(P), sum_p_log_w(P, Yv, dof, n_threads), P.sum(), Z);
+        return kl_from_parts(sum_p_log_p(P), sum_p_log_w(P, Yv, StudentTKernel(dof), n_threads), P.sum(), Z);
     };
 }
 
@@ -137,8 +137,8 @@ TEST(Attraction, MatchesBruteForceAndIsThreadIndependent) {
         CsrMatrix<double> P = random_p(n, 0.02, 3);
         Matrix<double> Y = random_y(n, d, 3.0, 4);
         std::vector<double> a1(n * d), a3(n * d), ref(n * d, 0.0);
-        attractive_forces(P, Y.view(), 1.5, 4.0, a1.data(), 1);
-        attractive_forces(P, Y.view(), 1.5, 4.0, a3.data(), 3);
+        attractive_forces(P, Y.view(), StudentTKernel(1.5), 4.0, a1.data(), 1);
+        attractive_forces(P, Y.view(), StudentTKernel(1.5), 4.0, a3.data(), 3);
         for (std::size_t i = 0; i < n; ++i)
             for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
                 std::size_t j = static_cast<std::size_t>(P.indices[p]);
@@ -151,7 +151,7 @@ TEST(Attraction, MatchesBruteForceAndIsThreadIndependent) {
             ASSERT_EQ(a1[k], a3[k]);
             ASSERT_NEAR(a1[k], ref[k], 1e-13 * (1 + std::abs(ref[k])));
         }
-        EXPECT_EQ(sum_p_log_w(P, Y.view(), 1.5, 1), sum_p_log_w(P, Y.view(), 1.5, 3));
+        EXPECT_EQ(sum_p_log_w(P, Y.view(), StudentTKernel(1.5), 1), sum_p_log_w(P, Y.view(), StudentTKernel(1.5), 3));
     }
 }
 
@@ -161,7 +161,7 @@ TEST(Attraction, PartialAgainstReference) {
     std::vector<Triplet<double>> t = {{0, 1, 0.5}, {0, 3, 0.5}, {1, 0, 1.0}, {2, 2, 0.25}, {2, 3, 0.75}};
     CsrMatrix<double> P = csr_from_triplets(3, 4, t);
     std::vector<double> out(6);
-    attractive_forces(P, Yn.view(), R.view(), 1.0, 2.0, out.data(), 2);
+    attractive_forces(P, Yn.view(), R.view(), StudentTKernel(1.0), 2.0, out.data(), 2);
     double slw = 0;
     for (std::size_t i = 0; i < 3; ++i) {
         double ref[2] = {0, 0};
@@ -175,17 +175,17 @@ TEST(Attraction, PartialAgainstReference) {
         EXPECT_NEAR(out[i * 2], ref[0], 1e-14);
         EXPECT_NEAR(out[i * 2 + 1], ref[1], 1e-14);
     }
-    EXPECT_NEAR(sum_p_log_w(P, Yn.view(), R.view(), 1.0, 1), slw, 1e-14);
+    EXPECT_NEAR(sum_p_log_w(P, Yn.view(), R.view(), StudentTKernel(1.0), 1), slw, 1e-14);
 }
 
 TEST(Attraction, BadInput) {
     CsrMatrix<double> P = random_p(10, 0.5, 1);
     Matrix<double> Y = random_y(10, 2, 1, 1), Ybad = random_y(9, 2, 1, 1);
     std::vector<double> out(20);
-    EXPECT_THROW(attractive_forces(P, Y.view(), 0.0, 1.0, out.data()), InvalidArgument);
-    EXPECT_THROW(attractive_forces(P, Y.view(), -1.0, 1.0, out.data()), InvalidArgument);
-    EXPECT_THROW(attractive_forces(P, Ybad.view(), 1.0, 1.0, out.data()), InvalidArgument);
-    EXPECT_THROW(sum_p_log_w(P, Ybad.view(), 1.0), InvalidArgument);
+    EXPECT_THROW(attractive_forces(P, Y.view(), StudentTKernel(0.0), 1.0, out.data()), InvalidArgument);
+    EXPECT_THROW(attractive_forces(P, Y.view(), StudentTKernel(-1.0), 1.0, out.data()), InvalidArgument);
+    EXPECT_THROW(attractive_forces(P, Ybad.view(), StudentTKernel(1.0), 1.0, out.data()), InvalidArgument);
+    EXPECT_THROW(sum_p_log_w(P, Ybad.view(), StudentTKernel(1.0)), InvalidArgument);
     EXPECT_THROW(kl_from_parts(0, 0, 1, 0.0), InvalidArgument);
     EXPECT_THROW(exaggeration_corrected_kl(1.0, 0.0), InvalidArgument);
 }
@@ -197,12 +197,12 @@ TEST(Kl, ExaggerationCorrection) {
     Matrix<double> Y = random_y(n, 2, 1.0, 8);
     std::vector<double> F(n * 2);
     double Z = brute_repulsion(Y, 1.0, F.data());
-    double kl = kl_from_parts(sum_p_log_p(P), sum_p_log_w(P, Y.view(), 1.0), P.sum(), Z);
+    double kl = kl_from_parts(sum_p_log_p(P), sum_p_log_w(P, Y.view(), StudentTKernel(1.0)), P.sum(), Z);
     EXPECT_NEAR(kl, brute_kl(P, Y, 1.0), 1e-12);
     for (double ex : {4.0, 12.0}) {
         CsrMatrix<double> exP = P;
         for (double& v : exP.values) v *= ex;
-        double error = kl_from_parts(sum_p_log_p(exP), sum_p_log_w(exP, Y.view(), 1.0), exP.sum(), Z);
+        double error = kl_from_parts(sum_p_log_p(exP), sum_p_log_w(exP, Y.view(), StudentTKernel(1.0)), exP.sum(), Z);
         EXPECT_NEAR(error, ex * kl + ex * std::log(ex), 1e-10);
         EXPECT_NEAR(exaggeration_corrected_kl(error, ex), kl, 1e-12);
     }

@@ -113,7 +113,7 @@ TEST(TsneObjective, GradientIsQuarterOfNumericalKlDerivative) {
         Rng rng(3);
         for (std::size_t k = 0; k < Y.size(); ++k) Y.data()[k] = rng.normal();
         auto rep = make_exact_repulsion(1);
-        TsneObjective obj(P, *rep, dof, 1);
+        TsneObjective obj(P, *rep, StudentTKernel(dof), 1);
         std::vector<double> g(Y.size());
         double kl = obj(Y.view(), 1.0, g.data(), true);
         EXPECT_NEAR(kl, brute_kl(P, Y, dof), 1e-10);

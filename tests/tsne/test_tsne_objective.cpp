@@ -104,7 +104,7 @@ TEST_P(ObjectiveGradient, FullIsQuarterOfNumericalDerivative) {
     CsrMatrix<double> P = random_p(n, n, 0.3, true, 1);
     Matrix<double> Y = random_y(n, d, 1.0, 2);
     auto rep = make_exact_repulsion(1);
-    TsneObjective obj(P, *rep, dof, 1);
+    TsneObjective obj(P, *rep, StudentTKernel(dof), 1);
     std::vector<double> g(Y.size());
     const double kl = obj(Y.view(), 1.0, g.data(), true);
     EXPECT_NEAR(kl, brute_kl(P, Y, dof), 1e-11);
@@ -113,7 +113,7 @@ TEST_P(ObjectiveGradient, FullIsQuarterOfNumericalDerivative) {
     std::vector<double> g4(Y.size()), g1(Y.size()), attr(Y.size());
     obj(Y.view(), 4.0, g4.data(), false);
     obj(Y.view(), 1.0, g1.data(), false);
-    attractive_forces(P, Y.view(), dof, 1.0, attr.data(), 1);
+    attractive_forces(P, Y.view(), StudentTKernel(dof), 1.0, attr.data(), 1);
     for (std::size_t k = 0; k < Y.size(); ++k) EXPECT_NEAR(g4[k] - g1[k], 3.0 * attr[k], 1e-12 * (1 + std::abs(attr[k])));
 }
 
@@ -124,7 +124,7 @@ TEST_P(ObjectiveGradient, PartialIsHalfOfNumericalDerivative) {
     Matrix<double> R = random_y(40, d, 1.5, 4), Q = random_y(12, d, 1.5, 5);
     const Matrix<double> R_before = R;
     auto rep = make_exact_repulsion(2);
-    PartialTsneObjective obj(P, R.view(), *rep, dof, 2);
+    PartialTsneObjective obj(P, R.view(), *rep, StudentTKernel(dof), 2);
     std::vector<double> g(Q.size());
     const double kl = obj(Q.view(), 1.0, g.data(), true);
     EXPECT_NEAR(kl, brute_partial_kl(P, Q, R, dof), 1e-11);
@@ -142,7 +142,7 @@ TEST(TsneObjective, BarnesHutCloseToExact) {
     Matrix<double> Y = random_y(n, 2, 5.0, 7);
     auto exact = make_exact_repulsion(1);
     auto bh = make_barnes_hut_repulsion(0.5, 1);
-    TsneObjective oe(P, *exact, 1.0, 1), ob(P, *bh, 1.0, 1);
+    TsneObjective oe(P, *exact, StudentTKernel(1.0), 1), ob(P, *bh, StudentTKernel(1.0), 1);
     std::vector<double> ge(Y.size()), gb(Y.size());
     const double kle = oe(Y.view(), 1.0, ge.data(), true), klb = ob(Y.view(), 1.0, gb.data(), true);
     double e2 = 0, n2 = 0;
@@ -157,16 +157,16 @@ TEST(TsneObjective, BarnesHutCloseToExact) {
 TEST(TsneObjective, BadInput) {
     CsrMatrix<double> P = random_p(10, 10, 0.5, true, 1);
     auto rep = make_exact_repulsion(1);
-    EXPECT_THROW(TsneObjective(P, *rep, 0.0, 1), InvalidArgument);
+    EXPECT_THROW(TsneObjective(P, *rep, StudentTKernel(0.0), 1), InvalidArgument);
     CsrMatrix<double> rect = random_p(10, 12, 0.5, false, 1);
-    EXPECT_THROW(TsneObjective(rect, *rep, 1.0, 1), InvalidArgument);
+    EXPECT_THROW(TsneObjective(rect, *rep, StudentTKernel(1.0), 1), InvalidArgument);
     CsrMatrix<double> neg = P;
     neg.values[0] = -1;
-    EXPECT_THROW(TsneObjective(neg, *rep, 1.0, 1), InvalidArgument);
-    TsneObjective obj(P, *rep, 1.0, 1);
+    EXPECT_THROW(TsneObjective(neg, *rep, StudentTKernel(1.0), 1), InvalidArgument);
+    TsneObjective obj(P, *rep, StudentTKernel(1.0), 1);
     Matrix<double> Y = random_y(9, 2, 1, 1);
     std::vector<double> g(18);
     EXPECT_THROW(obj(Y.view(), 1.0, g.data(), true), InvalidArgument);
     Matrix<double> R = random_y(11, 2, 1, 1);
-    EXPECT_THROW(PartialTsneObjective(rect, R.view(), *rep, 1.0, 1), InvalidArgument);
+    EXPECT_THROW(PartialTsneObjective(rect, R.view(), *rep, StudentTKernel(1.0), 1), InvalidArgument);
 }

@@ -119,12 +119,12 @@ struct UmapCurve {
     double w(double D) const { return 1.0 / (1.0 + a * std::pow(D, b)); }
     double log_w(double D) const { return -std::log1p(a * std::pow(D, b)); }
     double dlog_w(double D) const {
-        if (D <= 0.0) return 0.0;
+        if (D <= 0.0) return b == 1.0 ? -a : 0.0;  // b = 1: the limit −a (w = 1/(1 + aD) is smooth at 0)
         const double u = a * std::pow(D, b);
         return -(b / D) * u / (1.0 + u);
     }
     double d2log_w(double D) const {
-        if (D <= 0.0) return 0.0;
+        if (D <= 0.0) return b == 1.0 ? a * a : 0.0;
         const double u = a * std::pow(D, b);
         return (b * u / (D * D * (1.0 + u))) * (1.0 - b / (1.0 + u));
     }

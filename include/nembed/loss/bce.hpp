@@ -1,6 +1,6 @@
 #pragma once
 /// @file bce.hpp
-/// The binary cross-entropy (UMAP) loss written against an output kernel w(D) (docs/core.md §2.1). For a positive
+/// The binary cross-entropy (UMAP) loss written against an output kernel w(D) (docs/core.md §2.2). For a positive
 /// pair (i, j) and negatives k of the head i, with D = ‖y_i − y_·‖²:
 ///
 ///   ℓ = −log w(D_ij) − γ·Σ_k log(1 − w(D_ik))

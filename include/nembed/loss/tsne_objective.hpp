@@ -1,14 +1,22 @@
 #pragma once
 /// @file tsne_objective.hpp
-/// The t-SNE gradient assembled from its two parts, the attraction (attraction.hpp) and any Repulsion estimator:
-///   grad_i = ex · Σ_j p_ij (1 + d_ij²/α)^−1 (y_i − y_j) − F_i / Z        (openTSNE's gradient: no factor 4)
-/// and, on request, the KL divergence of the un-exaggerated P (tsne.md §5, §9). Both classes are callable as a
-/// nembed::GradientFunction. They keep references to P and the repulsion: keep those alive while in use.
+/// The normalised KL loss (t-SNE with the Student-t kernel, SNE with the Gaussian one, any Euclidean output kernel;
+/// docs/core.md §2), its gradient assembled from two separate parts, the attraction (attraction.hpp) and any
+/// Repulsion estimator, with an exaggeration ex on the attraction and a repulsion strength ρ on the repulsion
+/// (TorchDR's form):
+///   grad_i = ex · Σ_j p_ij (−dlog_w(D_ij)) (y_i − y_j) − ρ · F_i / Z,
+/// F_i = Σ_j force_weight(D_ij)(y_i − y_j), Z = Σ_{k≠l} w(D_kl). This is openTSNE's convention: a quarter of the
+/// gradient of L = −ex·Σ p_ij log w_ij + ρ·log Z, which is KL(P ‖ Q) up to a constant when ex = ρ = 1 and P is
+/// symmetric and sums to 1 (the factor 4 is absorbed in the learning rate, N/ex by default). On request the
+/// objective returns the KL divergence of the un-exaggerated P, KL = Σ p log p − Σ p log w + (Σp) log Z, whatever ex
+/// and ρ (tsne.md §9). Both classes are callable as a nembed::GradientFunction (the exaggeration is its argument).
+/// They keep references to P and the repulsion: keep those alive while in use.
 #include <cstddef>
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
+#include "nembed/kernel/kernel.hpp"
 
 namespace nembed {
 
@@ -17,18 +25,25 @@ class Repulsion;
 /// Full objective over all N points (fit, optimize).
 class TsneObjective {
 public:
-    /// P: N x N, symmetric, non-negative (normally summing to 1). dof > 0. Throws InvalidArgument otherwise.
-    TsneObjective(const CsrMatrix<double>& P, Repulsion& repulsion, double dof, int n_threads);
-    /// Writes the gradient at Y into grad (N x d); returns KL(P ‖ Q) when want_kl, else NaN.
+    /// P: N x N, symmetric, non-negative (normally summing to 1). `kernel`: a Euclidean output kernel the repulsion
+    /// supports in the embedding's dimension (checked on each call). repulsion_strength ρ > 0 and finite (1 = KL).
+    /// Throws InvalidArgument otherwise.
+    TsneObjective(const CsrMatrix<double>& P, Repulsion& repulsion, const OutputKernel& kernel, int n_threads,
+                  double repulsion_strength = 1.0);
+    /// Writes the gradient at Y into grad (N x d), the attraction scaled by `exaggeration`; returns KL(P ‖ Q) when
+    /// want_kl, else NaN.
     double operator()(MatrixView<double> Y, double exaggeration, double* grad, bool want_kl);
     /// Z of the last evaluation.
     double last_z() const { return last_z_; }
+    const OutputKernel& kernel() const { return kernel_; }
+    double repulsion_strength() const { return rho_; }
 
 private:
     const CsrMatrix<double>& P_;
     Repulsion& repulsion_;
-    double dof_;
+    OutputKernel kernel_;
     int n_threads_;
+    double rho_;
     double sum_p_log_p_;
     double sum_p_;
     double last_z_ = 0.0;
@@ -36,22 +51,24 @@ private:
 };
 
 /// Objective for new points against a fixed reference (transform): P is N_new x N_ref (rows normally summing to 1),
-/// there are no new-new interactions, and each new point is normalised by its own z_i = Σ_j w(q_i, r_j):
-///   grad_i = ex · Σ_j p_ij (1 + d²/α)^−1 (q_i − r_j) − F_i / z_i,
+/// there are no new-new interactions, and each new point is normalised by its own z_i = Σ_j w(D(q_i, r_j)):
+///   grad_i = ex · Σ_j p_ij (−dlog_w(D_ij)) (q_i − r_j) − ρ · F_i / z_i,
 ///   KL = Σ_i Σ_j p_ij log(p_ij z_i / w_ij)   (the sum of the per-point KL divergences).
-/// The reference is only read, never modified.
+/// Here the gradient is half that of Σ_i [−ex Σ_j p_ij log w_ij + ρ log z_i] (rows summing to 1; each pair is
+/// counted once). The reference is only read, never modified.
 class PartialTsneObjective {
 public:
-    PartialTsneObjective(const CsrMatrix<double>& P, MatrixView<double> reference, Repulsion& repulsion, double dof,
-                         int n_threads);
+    PartialTsneObjective(const CsrMatrix<double>& P, MatrixView<double> reference, Repulsion& repulsion,
+                         const OutputKernel& kernel, int n_threads, double repulsion_strength = 1.0);
     double operator()(MatrixView<double> Y_new, double exaggeration, double* grad, bool want_kl);
 
 private:
     const CsrMatrix<double>& P_;
     MatrixView<double> reference_;
     Repulsion& repulsion_;
-    double dof_;
+    OutputKernel kernel_;
     int n_threads_;
+    double rho_;
     double sum_p_log_p_;
     std::vector<double> row_sums_;
     std::vector<double> forces_;

@@ -1,33 +1,63 @@
 #pragma once
 /// @file repulsion.hpp
-/// Estimators of the t-SNE repulsive forces (tsne.md §5, §7, §8): exact O(N²), Barnes-Hut (openTSNE's tree and
-/// criterion) and FFT-accelerated interpolation (FIt-SNE / openTSNE grid rules). With w_ij = (1 + |y_i − y_j|²/α)^−α,
-/// α = dof, an estimator returns
-///   F_i = Σ_{j≠i} w_ij^((α+1)/α) (y_i − y_j)   and   Z = Σ_{i≠j} w_ij,
-/// so the openTSNE gradient (no factor 4) is grad_i = ex·Σ_j p_ij (1 + d_ij²/α)^−1 (y_i − y_j) − F_i / Z.
+/// Estimators of the repulsive sums of a normalised loss such as t-SNE's KL (docs/core.md §3; tsne.md §5, §7, §8):
+/// exact O(N²), Barnes-Hut (openTSNE's tree and criterion) and FFT-accelerated interpolation (FIt-SNE / openTSNE
+/// grid rules), each parameterised by the output kernel w(D) of the squared distance D (kernel/kernel.hpp). With
+/// D_ij = ‖y_i − y_j‖² an estimator returns
+///   F_i = Σ_{j≠i} force_weight(D_ij) (y_i − y_j)   (force_weight = −dw/dD)   and   Z = Σ_{i≠j} w(D_ij),
+/// so the normalised-KL gradient (openTSNE's, without the factor 4; loss/tsne_objective.hpp) is
+///   grad_i = ex·Σ_j p_ij (−dlog_w(D_ij)) (y_i − y_j) − ρ·F_i / Z.
+/// Student-t with α = 1 (t-SNE) gives F_i = Σ w_ij² (y_i − y_j), Z = Σ w_ij, w_ij = 1/(1 + D_ij).
+///
+/// Which kernels an estimator takes (`supports`; compute throws InvalidArgument naming the estimator, the kernel
+/// and the reason otherwise):
+///   exact        every Euclidean kernel (Student-t, Cauchy ε, UMAP curve, Gaussian). Not the cosine kernel: it
+///                lives on the unit sphere (D between L2-normalised vectors), these sums read Euclidean D.
+///   Barnes-Hut   the same. A summarised cell is at distance > side/θ from the query, so the centre-of-mass
+///                summary only evaluates the kernel away from D = 0, where every kernel here is smooth. Kernels
+///                singular at D = 0 (Cauchy ε = 0: w = 1/D; UMAP b < 1: force_weight ~ D^(b−1)) additionally need
+///                θ < 1/√d: then every point of a summarised cell is at least (1 − θ√d) times the centre-of-mass
+///                distance away from the query, so the summary error stays bounded; at larger θ a cell that holds
+///                points arbitrarily close to the query can be summarised and the error is unbounded.
+///   FFT          Student-t (any α) and the kernels smooth at D = 0 (Cauchy ε > 0, UMAP with an integer b,
+///                Gaussian): the scheme interpolates w and force_weight by low-order polynomials on a grid, which
+///                needs them smooth in y near D = 0. Refused: Cauchy ε = 0 (unbounded w), UMAP b < 1 (a cusp of w,
+///                unbounded force_weight), UMAP with another non-integer b (force_weight ~ D^(b−1) is not smooth:
+///                b = 1.2 measured 30 % force error at the default grid), cosine.
 ///
 /// Estimators are stateful: trees, grids, FFT plans and buffers are kept between calls, so the steady state of an
 /// optimisation allocates nothing. An object must not be used from several threads at once; it runs its own
 /// `n_threads` workers, and its results do not depend on the thread count (exact and Barnes-Hut: bitwise; FFT:
-/// within float rounding of the FFT itself, the grids are bitwise identical).
+/// within float rounding of the FFT itself, the grids are bitwise identical). Each call dispatches on the kernel
+/// once (std::visit into loops templated on the kernel type).
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/kernel/kernel.hpp"
 
 namespace nembed {
 
 class Repulsion {
 public:
     virtual ~Repulsion() = default;
-    /// Y: N x d embedding. Overwrites forces (N x d) with F_i = Σ_{j≠i} w_ij^((a+1)/a) (y_i − y_j), where
-    /// w_ij = (1 + |y_i − y_j|²/a)^(−a), a = dof, and returns Z = Σ_{i≠j} w_ij.
-    /// Throws InvalidArgument for dof <= 0, an unsupported d, non-finite coordinates or a null `forces`.
-    virtual double compute(MatrixView<double> Y, double dof, double* forces) = 0;
+    /// Y: N x d embedding. Overwrites forces (N x d) with F_i = Σ_{j≠i} force_weight(D_ij) (y_i − y_j) and returns
+    /// Z = Σ_{i≠j} w(D_ij). Throws InvalidArgument for kernel parameters out of range, a kernel or dimension this
+    /// estimator does not support (`supports`), non-finite coordinates or a null `forces`.
+    virtual double compute(MatrixView<double> Y, const OutputKernel& kernel, double* forces) = 0;
     /// transform: forces on each query from the fixed reference only (no query-query terms);
-    /// forces (N_q x d) as above with j over the reference, z[i] = Σ_j w(q_i, r_j).
-    virtual void compute_partial(MatrixView<double> reference, MatrixView<double> queries, double dof, double* forces,
-                                 double* z) = 0;
+    /// forces (N_q x d) as above with j over the reference, z[i] = Σ_j w(D(q_i, r_j)).
+    virtual void compute_partial(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& kernel,
+                                 double* forces, double* z) = 0;
+    /// Why this estimator cannot sum `kernel` in `n_components` dimensions, or "" when it can (kernel parameters
+    /// are assumed valid; see `validate` in kernel.hpp).
+    virtual std::string unsupported_reason(const OutputKernel& kernel, std::size_t n_components) const = 0;
+    /// The estimator's name for messages ("exact repulsion", "Barnes-Hut repulsion", "FFT repulsion").
+    virtual std::string name() const = 0;
+    bool supports(const OutputKernel& kernel, std::size_t n_components) const {
+        return unsupported_reason(kernel, n_components).empty();
+    }
 };
 
 /// Exact O(N²) sums for any dimension, threaded over rows; each row is summed in a fixed order (deterministic).
@@ -55,17 +85,20 @@ struct FftOptions {
 /// FFT interpolation for d = 1 or 2 (InvalidArgument otherwise: "FFT repulsion supports 1 or 2 output dimensions").
 /// Each call lays a grid over the current bounding square (2-D: joint min/max of both coordinates; 1-D: [min, max])
 /// with fft_box_count() boxes per dimension and n_interpolation_points cell-centred nodes per box.
-/// dof = 1 uses the charges [1, y, |y|²] (1-D: [1, y, y²]) with the kernel w² (one kernel spectrum); dof ≠ 1 uses
-/// [1, y] with K1 = w^((α+1)/α) for the forces and [1] with K2 = w for Z (two spectra). Charges are taken relative
+/// Student-t α = 1 uses the charges [1, y, |y|²] (1-D: [1, y, y²]) with the kernel w² (one kernel spectrum, since
+/// w = (1 + D)·w²); every other kernel uses [1, y] with K1 = force_weight for the forces and [1] with K2 = w for Z
+/// (two spectra). Charges are taken relative
 /// to the grid centre (translation invariance; less cancellation in float than raw coordinates). The circulant
 /// embedding is padded to the next even length >= 2n with factors 2, 3, 5 only (kissfft is slow for 7, 11, 13);
 /// the grid itself follows openTSNE's rules exactly. Grids and FFTs are float32, per-point sums double.
 /// Accuracy at the defaults is the scheme's (openTSNE's): about 2-3e-2 relative force error on 2000 clustered
 /// points with box width ~1, falling ~8x per halving of ints_in_interval (tests/repulsion/test_repulsion_fft.cpp).
+/// Kernels that vary on a scale below the node spacing (a small Gaussian bandwidth or Cauchy ε) need a finer grid
+/// (smaller ints_in_interval); the estimator does not check this.
 ///
 /// compute_partial() builds a grid on the reference once (square centred on the reference's bounding box, half
 /// width 1.25 × half its span, i.e. padded 25 %) and caches the potentials while the reference (address, shape,
-/// content hash), dof and options are unchanged; queries are interpolated from it. Queries outside the padded grid
+/// content hash), kernel and options are unchanged; queries are interpolated from it. Queries outside the padded grid
 /// are summed exactly against the reference (correct, but O(N_ref) each), so callers need not clip for correctness.
 std::unique_ptr<Repulsion> make_fft_repulsion(const FftOptions& options = {});
 
