@@ -46,6 +46,9 @@ struct TrainHooks {
     int callback_every = 50;   ///< steps between callbacks (also the loss-logging period when verbose); >= 1
     bool callback_at_start = false;  ///< also call before the first step (cne calls with epoch −1)
     TrainProgress progress;
+    /// Evaluate the loss every callback_every steps even without a callback or verbose (for a progress display
+    /// that shows it; the plan may report it on other steps too, t-SNE at the end of each phase).
+    bool evaluate_loss = false;
     bool verbose = false;      ///< log the loss every callback_every steps through nembed::info
     std::string who = "train";  ///< message prefix ("t-SNE", "UMAP", "CNE")
 };
