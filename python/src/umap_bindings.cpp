@@ -82,7 +82,7 @@ void bind_umap(nb::module_& m) {
         .def(
             "optimize",
             [](nembed::UmapEmbedding& e, int n_more, nb::object callback, int every, bool handle_sigint) {
-                nembed::OptimizeCallback cb = make_callback(callback);
+                auto cb = make_callback(callback);
                 nembed::UmapCallback ucb;
                 if (cb) ucb = [cb](int ep, double loss, nembed::MatrixView<double> Y) { return cb(ep, loss, Y); };
                 return run_long(handle_sigint, [&] { return e.optimize(n_more, ucb, every); });
@@ -153,7 +153,7 @@ void bind_umap(nb::module_& m) {
             } else {
                 o.init = nb::cast<std::string>(get("init")) == "random" ? nembed::CneInit::random : nembed::CneInit::pca;
             }
-            nembed::OptimizeCallback cb = make_callback(callback);
+            auto cb = make_callback(callback);
             if (cb) o.callback = [cb](int ep, double loss, nembed::MatrixView<double> Y) { return cb(ep, loss, Y); };
             nembed::CneResult r;
             if (indptr) {
