@@ -1,6 +1,6 @@
 #pragma once
 /// @file gains.hpp
-/// openTSNE's gradient descent step as an Optimizer (tsne.md §6): per coordinate, the gain grows by 0.2 where the
+/// openTSNE's gradient descent step as an Optimizer (docs/core.md §5): per coordinate, the gain grows by 0.2 where the
 /// gradient's sign differs from the previous update's, else decays as 0.8·gain + min_gain (an additive floor, not a
 /// clamp); update = momentum·update − lr·gain·g; optionally each point's update is clipped to `max_step_norm`
 /// (scaled by limit/(norm + 1e-6), openTSNE's clip); params += update. Gains and updates persist (resumable).

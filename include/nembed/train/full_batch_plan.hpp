@@ -1,7 +1,7 @@
 #pragma once
 /// @file full_batch_plan.hpp
 /// The full-batch plan (docs/core.md §6): one step is one iteration over every point, openTSNE's order of
-/// operations (tsne.md §6). With g the gradient of the objective at Y under the phase's exaggeration:
+/// operations (docs/core.md §6). With g the gradient of the objective at Y under the phase's exaggeration:
 ///   1. optional per-row clip of g to `max_grad_norm`;
 ///   2. the optimizer's step (GainsMomentum for t-SNE: gains, momentum, per-row step clip, Y += update);
 ///   3. optional projection into a clip region (transform); clipped rows lose their momentum
