@@ -154,7 +154,7 @@ struct TsneOptimizeOptions : TsneRunOptions {
 
 /// What a run did.
 struct OptimizeReport {
-    int iterations = 0;  ///< updates applied in this call
+    int iterations = 0;  ///< iterations of the last phase that ran (at a callback stop: where it stopped)
     double kl = std::numeric_limits<double>::quiet_NaN();  ///< KL of the final (or stopped) embedding
     StopReason stop = StopReason::completed;
     double learning_rate = 0.0;  ///< the learning rate of the last phase
