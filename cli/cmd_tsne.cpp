@@ -32,12 +32,8 @@ struct TsneCli {
     std::string exaggeration = "none";
     std::string learning_rate = "auto";
     double dof = 1.0;
-    double theta = 0.5;
-    std::string method = "auto";
+    RepulsionOptions repulsion;
     bool force_exact = false;
-    std::size_t n_interpolation_points = 3;
-    std::size_t min_num_intervals = 50;
-    double ints_in_interval = 1.0;
     std::string init = "pca";
     std::string neighbors = "auto";
     std::string metric = "euclidean";
@@ -83,10 +79,10 @@ struct ProgressPrinter {
     int iteration = 0;          // updates done in the current phase (for --save-partial)
     std::string current_phase;  // also with --quiet
     double last_line = 0;       // elapsed (in `phase`) at the last line printed
-    void operator()(const ProgressEvent& e) {
-        iteration = e.iteration;
+    void operator()(const TrainEvent& e) {
+        iteration = e.phase_step;
         current_phase = e.phase;
-        const bool line = !std::isnan(e.kl);
+        const bool line = !std::isnan(e.loss);
         if (line) {  // elapsed is counted from the start of each phase
             per50.push_back(e.phase == last_phase ? e.elapsed - last_elapsed : e.elapsed);
             last_elapsed = e.elapsed;
@@ -96,24 +92,63 @@ struct ProgressPrinter {
         if (e.phase != phase) {
             phase = e.phase;
             last_line = 0;
-            bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
+            bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.phase_steps));
         }
         if (!line && !o.progress() && e.elapsed - last_line >= 30.0) {
             last_line = e.elapsed;
-            std::fprintf(stderr, "  %-19s iteration %4d/%d  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
+            std::fprintf(stderr, "  %-19s iteration %4d/%d  (%s)\n", e.phase.c_str(), e.phase_step, e.phase_steps,
                          seconds(e.elapsed).c_str());
         }
         if (line) {
             if (bar) bar->finish();
             last_line = e.elapsed;
-            std::fprintf(stderr, "  %-19s iteration %4d/%d  KL %.4f  (%s)\n", e.phase.c_str(), e.iteration, e.n_iter,
-                         e.kl, seconds(e.elapsed).c_str());
-            bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.n_iter));
+            std::fprintf(stderr, "  %-19s iteration %4d/%d  KL %.4f  (%s)\n", e.phase.c_str(), e.phase_step,
+                         e.phase_steps, e.loss, seconds(e.elapsed).c_str());
+            bar = std::make_unique<ProgressBar>(o.progress(), phase, static_cast<std::size_t>(e.phase_steps));
         }
-        if (bar) bar->update(static_cast<std::size_t>(e.iteration));
-        if (e.iteration == e.n_iter && bar) bar->finish();
+        if (bar) bar->update(static_cast<std::size_t>(e.phase_step));
+        if (e.phase_step == e.phase_steps && bar) bar->finish();
     }
 };
+
+// The one mapping of RepulsionOptions for the CLI: its options, and its fields in model.json.
+void add_repulsion_options(CLI::App* sub, RepulsionOptions& r) {
+    sub->add_option("--theta", r.theta, "Barnes-Hut accuracy")->capture_default_str();
+    sub->add_option_function<std::string>(
+           "--method,--negative-gradient-method",
+           [&r](const std::string& name) { r.method = parse_gradient_method(name); }, "auto, exact, bh or fft")
+        ->type_name("TEXT")
+        ->default_str(to_string(r.method));
+    sub->add_option("--n-interpolation-points", r.fft.n_interpolation_points, "FFT nodes per box")
+        ->capture_default_str();
+    sub->add_option("--min-num-intervals", r.fft.min_num_intervals, "FFT minimum boxes")->capture_default_str();
+    sub->add_option("--ints-in-interval", r.fft.ints_in_interval, "FFT box width")->capture_default_str();
+}
+
+void to_json(nlohmann::json& j, const RepulsionOptions& r) {
+    j["negative_gradient_method"] = to_string(r.method);
+    j["theta"] = r.theta;
+    j["n_interpolation_points"] = r.fft.n_interpolation_points;
+    j["min_num_intervals"] = r.fft.min_num_intervals;
+    j["ints_in_interval"] = r.fft.ints_in_interval;
+}
+
+// Missing fields keep their defaults; counts must be positive integers (IoError naming the file otherwise).
+RepulsionOptions repulsion_from_json(const nlohmann::json& j, const std::string& file) {
+    auto count = [&](const char* key, std::size_t def) {
+        if (!j.contains(key)) return def;
+        if (!j[key].is_number_unsigned() || j[key].get<std::size_t>() < 1)
+            throw IoError(file + ": " + key + " must be a positive integer");
+        return j[key].get<std::size_t>();
+    };
+    RepulsionOptions r;
+    r.method = parse_gradient_method(j.value("negative_gradient_method", to_string(r.method)));
+    r.theta = j.value("theta", r.theta);
+    r.fft.n_interpolation_points = count("n_interpolation_points", r.fft.n_interpolation_points);
+    r.fft.min_num_intervals = count("min_num_intervals", r.fft.min_num_intervals);
+    r.fft.ints_in_interval = j.value("ints_in_interval", r.fft.ints_in_interval);
+    return r;
+}
 
 void save_model(const std::string& dir, const TsneEmbedding& emb, const TsneOptions& opt, const Projection& proj,
                 double scale) {
@@ -136,12 +171,8 @@ void save_model(const std::string& dir, const TsneEmbedding& emb, const TsneOpti
                         {"metric", to_string(opt.metric)},
                         {"scale", scale},
                         {"pca", !proj.mean.empty()},
-                        {"dof", gp.dof},
-                        {"negative_gradient_method", to_string(gp.method)},
-                        {"theta", gp.theta},
-                        {"n_interpolation_points", gp.n_interpolation_points},
-                        {"min_num_intervals", gp.min_num_intervals},
-                        {"ints_in_interval", gp.ints_in_interval}};
+                        {"dof", gp.dof}};
+    to_json(j, gp.repulsion);
     write_text(dir + "/model.json", j.dump(2) + "\n");
 }
 
@@ -169,12 +200,8 @@ void run_tsne(TsneCli& c) {
     opt.exaggeration = optional_number(c.exaggeration, "--exaggeration");
     opt.learning_rate = optional_number(c.learning_rate, "--learning-rate");
     opt.dof = c.dof;
-    opt.theta = c.theta;
-    opt.negative_gradient_method = parse_gradient_method(c.method);
+    opt.repulsion = c.repulsion;
     opt.force_exact = c.force_exact;
-    opt.n_interpolation_points = c.n_interpolation_points;
-    opt.min_num_intervals = c.min_num_intervals;
-    opt.ints_in_interval = c.ints_in_interval;
     if (c.init == "pca" && X.cols() < c.n_components) {
         // 1-D data: PCA cannot give more components than input columns.
         warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
@@ -196,10 +223,10 @@ void run_tsne(TsneCli& c) {
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
     // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
-    opt.callback = [](int, double, MatrixView<double>) { return false; };
+    opt.callback = [](const TrainEvent&) { return false; };
     opt.callbacks_every_iters = 50;
     ProgressPrinter printer{o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
-    opt.progress = [&printer](const ProgressEvent& e) { printer(e); };
+    opt.progress = [&printer](const TrainEvent& e) { printer(e); };
     validate(opt, X.rows());
 
     say(o, "t-SNE of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
@@ -260,12 +287,8 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--exaggeration", c->exaggeration, "Late exaggeration (none = 1)")->capture_default_str();
     sub->add_option("--learning-rate", c->learning_rate, "auto (N / exaggeration) or a number")->capture_default_str();
     sub->add_option("--dof", c->dof, "Degrees of freedom of the output kernel (1 = Cauchy)")->capture_default_str();
-    sub->add_option("--theta", c->theta, "Barnes-Hut accuracy")->capture_default_str();
-    sub->add_option("--method,--negative-gradient-method", c->method, "auto, exact, bh or fft")->capture_default_str();
+    add_repulsion_options(sub, c->repulsion);
     sub->add_flag("--force-exact", c->force_exact, "Allow --method exact above 50000 points (O(N^2) per iteration)");
-    sub->add_option("--n-interpolation-points", c->n_interpolation_points, "FFT nodes per box")->capture_default_str();
-    sub->add_option("--min-num-intervals", c->min_num_intervals, "FFT minimum boxes")->capture_default_str();
-    sub->add_option("--ints-in-interval", c->ints_in_interval, "FFT box width")->capture_default_str();
     sub->add_option("--init", c->init, "pca, spectral, random or an array file")->capture_default_str();
     sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
     sub->add_option("--metric", c->metric, "Input metric: euclidean or cosine")->capture_default_str();
@@ -316,21 +339,11 @@ void register_transform(CLI::App& app) {
         bool pca = false;
         std::string metric;
         try {
-            auto count = [&](const char* key, std::size_t def) {
-                if (!j.contains(key)) return def;
-                if (!j[key].is_number_unsigned() || j[key].get<std::size_t>() < 1)
-                    throw IoError(mj + ": " + key + " must be a positive integer");
-                return j[key].get<std::size_t>();
-            };
             scale = j.value("scale", 1.0);
             pca = j.value("pca", false);
             metric = j.value("metric", "euclidean");
             gp.dof = j.value("dof", 1.0);
-            gp.method = parse_gradient_method(j.value("negative_gradient_method", "auto"));
-            gp.theta = j.value("theta", 0.5);
-            gp.n_interpolation_points = count("n_interpolation_points", 3);
-            gp.min_num_intervals = count("min_num_intervals", 50);
-            gp.ints_in_interval = j.value("ints_in_interval", 1.0);
+            gp.repulsion = repulsion_from_json(j, mj);
         } catch (const nlohmann::json::exception& e) {
             throw IoError(mj + ": malformed field (" + std::string(e.what()) + ")");
         }
@@ -369,7 +382,7 @@ void register_transform(CLI::App& app) {
         topt.n_iter = *n_iter;
         topt.perplexity = *perplexity;
         ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
-        topt.progress = [&printer](const ProgressEvent& e) { printer(e); };
+        topt.progress = [&printer](const TrainEvent& e) { printer(e); };
         Matrix<double> Ynew = emb.transform(Xnew.view(), topt);
         say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));
         save_matrix(out.staged(o->output), Ynew.view());

@@ -115,6 +115,20 @@ def _run_optimize(state, Y: np.ndarray, n_iter: int, params: dict, wrap: Callabl
     return Ynew, report
 
 
+def _run_phases(embedding, phases: List[dict], params: dict, verbose: bool = False):
+    """openTSNE's schedule (a list from _core.tsne_phases / _core.transform_phases) as one optimize call per phase;
+    a callback stop returns the embedding where it stopped."""
+    try:
+        for phase in phases:
+            embedding.optimize(phase["n_iter"], inplace=True, propagate_exception=True,
+                               exaggeration=phase["exaggeration"], momentum=phase["momentum"], **params)
+    except OptimizationInterrupt as ex:
+        if verbose:
+            print("Optimization was interrupted with callback.", flush=True)
+        return ex.final_embedding
+    return embedding
+
+
 class TSNEEmbedding(np.ndarray):
     """A t-SNE embedding: an (n_samples, n_components) float64 array that can be optimised further and can embed
     new points.
@@ -313,14 +327,9 @@ class TSNEEmbedding(np.ndarray):
             raise ValueError("transform: learning_rate must be a number ('auto' is not defined here)")
         part = self.prepare_partial(X, initialization=initialization, k=k, perplexity=perplexity)
         common = dict(learning_rate=learning_rate, max_grad_norm=max_grad_norm, max_step_norm=max_step_norm)
-        try:
-            part.optimize(early_exaggeration_iter, inplace=True, propagate_exception=True,
-                          exaggeration=early_exaggeration, momentum=initial_momentum, **common)
-            part.optimize(n_iter, inplace=True, propagate_exception=True, exaggeration=exaggeration,
-                          momentum=final_momentum, **common)
-        except OptimizationInterrupt as ex:
-            return ex.final_embedding
-        return part
+        phases = _core.transform_phases(int(early_exaggeration_iter), float(early_exaggeration), int(n_iter),
+                                        float(exaggeration), float(initial_momentum), float(final_momentum))
+        return _run_phases(part, phases, common)
 
     # ------------------------------------------------------------------ pickling
     def __reduce__(self):
@@ -629,21 +638,12 @@ class TSNE:
             A callback stop returns the embedding where it stopped.
         """
         embedding = self.prepare_initial(X, affinities, initialization)
-        late = self.exaggeration
-        if self.early_exaggeration == "auto":
-            early = max(12.0, float(late)) if late is not None else 12.0
-        else:
-            early = float(self.early_exaggeration)
-        try:
-            embedding.optimize(self.early_exaggeration_iter, inplace=True, propagate_exception=True,
-                               exaggeration=early, momentum=self.initial_momentum)
-            embedding.optimize(self.n_iter, inplace=True, propagate_exception=True, exaggeration=late,
-                               momentum=self.final_momentum)
-        except OptimizationInterrupt as ex:
-            if self.verbose:
-                print("Optimization was interrupted with callback.", flush=True)
-            return ex.final_embedding
-        return embedding
+        early = None if self.early_exaggeration == "auto" else optional_float(self.early_exaggeration,
+                                                                               "early_exaggeration")
+        phases = _core.tsne_phases(int(self.early_exaggeration_iter), early, int(self.n_iter),
+                                   optional_float(self.exaggeration, "exaggeration"), float(self.initial_momentum),
+                                   float(self.final_momentum))
+        return _run_phases(embedding, phases, {}, verbose=self.verbose)
 
     def __repr__(self) -> str:
         return f"TSNE(n_components={self.n_components}, perplexity={self.perplexity}, n_jobs={self.n_jobs}, " \

@@ -82,7 +82,13 @@ nb::tuple from_graph(nembed::KnnGraph&& g) {
     return nb::make_tuple(idx, dst);
 }
 
-nembed::OptimizeCallback make_callback(nb::handle callable) {
+nembed::TrainCallback make_train_callback(nb::handle callable) {
+    StepCallback cb = make_callback(callable);
+    if (!cb) return {};
+    return [cb](const nembed::TrainEvent& e) { return cb(e.phase_step, e.loss, e.embedding); };
+}
+
+StepCallback make_callback(nb::handle callable) {
     if (!callable.is_valid() || callable.is_none()) return {};
     PyObject* raw = callable.ptr();
     return [raw](int iteration, double kl, nembed::MatrixView<double> Y) -> bool {

@@ -5,6 +5,7 @@
 #include <nanobind/ndarray.h>
 
 #include <csignal>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -15,7 +16,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/neighbors/knn.hpp"
-#include "nembed/optim/gradient_descent.hpp"
+#include "nembed/methods/tsne.hpp"  // OptimizationInterrupt
 
 namespace nembed_py {
 
@@ -116,9 +117,13 @@ auto run_long(bool handle_sigint, F&& f) -> decltype(f()) {
     }
 }
 
-/// Wraps a Python callable (iteration, kl, embedding) -> truthy-to-stop as an OptimizeCallback. The callable is
+/// The Python callback form (iteration, loss, embedding) -> stop?, as openTSNE calls its callbacks.
+using StepCallback = std::function<bool(int iteration, double loss, nembed::MatrixView<double> Y)>;
+/// Wraps a Python callable (iteration, kl, embedding) -> truthy-to-stop as a StepCallback. The callable is
 /// borrowed: the caller keeps it alive for the duration of the run (copies of the std::function never touch
 /// reference counts, so they may be made and destroyed without the GIL).
-nembed::OptimizeCallback make_callback(nb::handle callable);
+StepCallback make_callback(nb::handle callable);
+/// The same as a TrainCallback: (the step within its phase, the loss, the embedding); empty when callable is None.
+nembed::TrainCallback make_train_callback(nb::handle callable);
 
 } // namespace nembed_py

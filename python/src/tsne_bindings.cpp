@@ -20,16 +20,32 @@ using namespace nembed_py;
 
 namespace {
 
+// The one mapping of nembed::RepulsionOptions to openTSNE's keyword names (both directions).
+nembed::RepulsionOptions repulsion_options(const std::string& method, double theta, std::size_t n_interpolation_points,
+                                           std::size_t min_num_intervals, double ints_in_interval) {
+    nembed::RepulsionOptions r;
+    r.method = nembed::parse_gradient_method(method);
+    r.theta = theta;
+    r.fft.n_interpolation_points = n_interpolation_points;
+    r.fft.min_num_intervals = min_num_intervals;
+    r.fft.ints_in_interval = ints_in_interval;
+    return r;
+}
+
+void put_repulsion(nb::dict& d, const nembed::RepulsionOptions& r) {
+    d["negative_gradient_method"] = nembed::to_string(r.method);
+    d["theta"] = r.theta;
+    d["n_interpolation_points"] = r.fft.n_interpolation_points;
+    d["min_num_intervals"] = r.fft.min_num_intervals;
+    d["ints_in_interval"] = r.fft.ints_in_interval;
+}
+
 nembed::TsneGradientParams gradient_params(double dof, const std::string& method, double theta,
                                            std::size_t n_interpolation_points, std::size_t min_num_intervals,
                                            double ints_in_interval, int n_threads) {
     nembed::TsneGradientParams p;
     p.dof = dof;
-    p.method = nembed::parse_gradient_method(method);
-    p.theta = theta;
-    p.n_interpolation_points = n_interpolation_points;
-    p.min_num_intervals = min_num_intervals;
-    p.ints_in_interval = ints_in_interval;
+    p.repulsion = repulsion_options(method, theta, n_interpolation_points, min_num_intervals, ints_in_interval);
     nembed::require(n_threads >= 1, "n_threads must be >= 1");
     p.n_threads = n_threads;
     return p;
@@ -38,13 +54,23 @@ nembed::TsneGradientParams gradient_params(double dof, const std::string& method
 nb::dict params_dict(const nembed::TsneGradientParams& p) {
     nb::dict d;
     d["dof"] = p.dof;
-    d["negative_gradient_method"] = nembed::to_string(p.method);
-    d["theta"] = p.theta;
-    d["n_interpolation_points"] = p.n_interpolation_points;
-    d["min_num_intervals"] = p.min_num_intervals;
-    d["ints_in_interval"] = p.ints_in_interval;
+    put_repulsion(d, p.repulsion);
     d["n_threads"] = p.n_threads;
     return d;
+}
+
+// openTSNE's schedules for the Python layer, which runs each phase as one optimize call.
+nb::list phase_list(const std::vector<nembed::Phase>& phases) {
+    nb::list out;
+    for (const nembed::Phase& ph : phases) {
+        nb::dict d;
+        d["name"] = ph.name;
+        d["n_iter"] = ph.n_steps;
+        d["exaggeration"] = ph.exaggeration;
+        d["momentum"] = ph.momentum.value_or(0.8);
+        out.append(d);
+    }
+    return out;
 }
 
 /// The options of one optimize call.
@@ -59,7 +85,7 @@ nembed::TsneOptimizeOptions optimize_options(std::optional<double> learning_rate
     o.max_grad_norm = max_grad_norm;
     o.max_step_norm = max_step_norm;
     o.min_gain = min_gain;
-    o.callback = make_callback(callback);
+    o.callback = make_train_callback(callback);
     o.callbacks_every_iters = callbacks_every_iters;
     o.verbose = verbose;
     o.propagate_exception = false;  // the Python layer raises OptimizationInterrupt itself
@@ -85,6 +111,37 @@ void set_embedding(nembed::Matrix<double>& target, const F64Mat& Y) {
 } // namespace
 
 void bind_tsne(nb::module_& m) {
+    m.def(
+        "tsne_phases",
+        [](int early_exaggeration_iter, std::optional<double> early_exaggeration, int n_iter,
+           std::optional<double> exaggeration, double initial_momentum, double final_momentum) {
+            nembed::TsneOptions o;
+            o.early_exaggeration_iter = early_exaggeration_iter;
+            o.early_exaggeration = early_exaggeration;
+            o.n_iter = n_iter;
+            o.exaggeration = exaggeration;
+            o.initial_momentum = initial_momentum;
+            o.final_momentum = final_momentum;
+            return phase_list(nembed::tsne_phases(o));
+        },
+        "early_exaggeration_iter"_a, "early_exaggeration"_a.none(), "n_iter"_a, "exaggeration"_a.none(),
+        "initial_momentum"_a, "final_momentum"_a,
+        "openTSNE's fit schedule: a list of {name, n_iter, exaggeration, momentum} (early exaggeration, main).");
+    m.def(
+        "transform_phases",
+        [](int early_exaggeration_iter, double early_exaggeration, int n_iter, double exaggeration,
+           double initial_momentum, double final_momentum) {
+            nembed::TransformOptions o;
+            o.early_exaggeration_iter = early_exaggeration_iter;
+            o.early_exaggeration = early_exaggeration;
+            o.n_iter = n_iter;
+            o.exaggeration = exaggeration;
+            o.initial_momentum = initial_momentum;
+            o.final_momentum = final_momentum;
+            return phase_list(nembed::transform_phases(o));
+        },
+        "early_exaggeration_iter"_a, "early_exaggeration"_a, "n_iter"_a, "exaggeration"_a, "initial_momentum"_a,
+        "final_momentum"_a, "openTSNE's transform schedule: a list of {name, n_iter, exaggeration, momentum}.");
     m.def("parse_gradient_method", [](const std::string& s) { return nembed::to_string(nembed::parse_gradient_method(s)); },
           "name"_a, "Canonical name of a negative-gradient method; ValueError for unknown names.");
 
@@ -148,11 +205,7 @@ void bind_tsne(nb::module_& m) {
                 o.metric = nembed::parse_metric(metric);
                 o.neighbors = nembed::parse_knn_method(neighbors);
                 o.dof = dof;
-                o.negative_gradient_method = nembed::parse_gradient_method(method);
-                o.theta = theta;
-                o.n_interpolation_points = nip;
-                o.min_num_intervals = mni;
-                o.ints_in_interval = iii;
+                o.repulsion = repulsion_options(method, theta, nip, mni, iii);
                 o.n_jobs = n_threads;
                 o.random_state = seed;
                 o.verbose = verbose;
@@ -195,8 +248,13 @@ void bind_tsne(nb::module_& m) {
         .def_prop_ro("P", [](const nembed::TsneEmbedding& e) { return from_csr(e.affinities()); }, nb::rv_policy::move)
         .def_prop_ro("kl_divergence", &nembed::TsneEmbedding::kl_divergence)
         .def_prop_ro("can_transform", &nembed::TsneEmbedding::can_transform)
-        .def_prop_ro("total_iterations", [](const nembed::TsneEmbedding& e) { return e.optimizer().total_iterations(); })
-        .def_prop_ro("gains", [](const nembed::TsneEmbedding& e) { return copy_to_numpy(e.optimizer().gains().view()); }, nb::rv_policy::move)
+        .def_prop_ro("total_iterations", &nembed::TsneEmbedding::total_iterations)
+        .def_prop_ro("gains",
+                     [](const nembed::TsneEmbedding& e) {
+                         const std::vector<double>& g = e.optimizer().gains();
+                         const std::size_t d = e.embedding().cols();
+                         return copy_to_numpy(nembed::MatrixView<double>{g.data(), g.size() / d, d});
+                     }, nb::rv_policy::move)
         .def_prop_ro("timings",
                      [](const nembed::TsneEmbedding& e) {
                          nb::dict d;
@@ -240,7 +298,7 @@ void bind_tsne(nb::module_& m) {
                 o.final_momentum = final_momentum;
                 o.max_grad_norm = max_grad_norm;
                 o.max_step_norm = max_step_norm;
-                o.callback = make_callback(callback);
+                o.callback = make_train_callback(callback);
                 o.callbacks_every_iters = callbacks_every_iters;
                 o.verbose = verbose;
                 return to_numpy(run_long(handle_sigint, [&] { return e.transform(view(X), o); }));

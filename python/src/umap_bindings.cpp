@@ -82,7 +82,7 @@ void bind_umap(nb::module_& m) {
         .def(
             "optimize",
             [](nembed::UmapEmbedding& e, int n_more, nb::object callback, int every, bool handle_sigint) {
-                nembed::OptimizeCallback cb = make_callback(callback);
+                auto cb = make_callback(callback);
                 nembed::TrainCallback ucb;
                 if (cb)
                     ucb = [cb](const nembed::TrainEvent& ev) {
@@ -156,7 +156,7 @@ void bind_umap(nb::module_& m) {
             } else {
                 o.init = nb::cast<std::string>(get("init")) == "random" ? nembed::CneInit::random : nembed::CneInit::pca;
             }
-            nembed::OptimizeCallback cb = make_callback(callback);
+            auto cb = make_callback(callback);
             // cne's callback(epoch, loss, embedding): epoch 0-based after it ran, -1 before training (event step 0)
             if (cb)
                 o.callback = [cb](const nembed::TrainEvent& ev) {

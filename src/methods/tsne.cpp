@@ -18,7 +18,6 @@
 #include "nembed/init/random.hpp"
 #include "nembed/init/median.hpp"
 #include "nembed/loss/tsne_objective.hpp"
-#include "nembed/repulsion/repulsion.hpp"
 #include "nembed/affinity/multiscale.hpp"
 #include "nembed/affinity/perplexity.hpp"
 
@@ -61,52 +60,78 @@ void check_optional_positive(const std::optional<double>& v, const char* name) {
     }
 }
 
-GradientDescentOptions to_gd(const TsneOptimizeOptions& o, int n_threads, int n_iter, const Timer* timer) {
-    GradientDescentOptions g;
-    g.learning_rate = o.learning_rate;
-    g.momentum = o.momentum;
-    g.exaggeration = o.exaggeration;
-    g.min_gain = o.min_gain;
-    g.max_grad_norm = o.max_grad_norm;
-    g.max_step_norm = o.max_step_norm;
-    g.callback = o.callback;
-    g.callbacks_every_iters = o.callbacks_every_iters;
-    g.verbose = o.verbose;
-    g.n_threads = n_threads;
-    if (o.progress) {
-        ProgressHook hook = o.progress;
-        std::string phase = o.phase;
-        g.on_iteration = [hook, phase, n_iter, timer](int it, double kl) {
-            hook(ProgressEvent{phase, it, n_iter, kl, timer->seconds()});
-        };
-    }
-    return g;
-}
-
 void validate_gradient_params(const TsneGradientParams& p, std::size_t n_components) {
     require(std::isfinite(p.dof) && p.dof > 0.0, "dof must be positive, got " + std::to_string(p.dof));
-    require(std::isfinite(p.theta) && p.theta >= 0.0, "theta must be non-negative, got " + std::to_string(p.theta));
-    require(p.n_interpolation_points >= 1, "n_interpolation_points must be >= 1");
-    require(p.min_num_intervals >= 1, "min_num_intervals must be >= 1");
-    require(std::isfinite(p.ints_in_interval) && p.ints_in_interval > 0.0,
-            "ints_in_interval must be positive, got " + std::to_string(p.ints_in_interval));
+    validate(p.repulsion, n_components);
     require(p.n_threads >= 1, "n_threads must be >= 1");
-    require(n_components >= 1, "n_components must be >= 1");
-    require(!(p.method == GradientMethod::fft && n_components > 2),
-            "negative_gradient_method fft supports 1 or 2 components, got n_components = " +
-                std::to_string(n_components) + " (use bh or exact)");
 }
 
 TsneGradientParams gradient_params_from(const TsneOptions& o, int n_threads) {
     TsneGradientParams p;
     p.dof = o.dof;
-    p.method = o.negative_gradient_method;
-    p.theta = o.theta;
-    p.n_interpolation_points = o.n_interpolation_points;
-    p.min_num_intervals = o.min_num_intervals;
-    p.ints_in_interval = o.ints_in_interval;
+    p.repulsion = o.repulsion;
     p.n_threads = n_threads;
     return p;
+}
+
+GradientMethod resolve_method(GradientMethod m, std::size_t n, std::size_t d) {
+    if (m != GradientMethod::auto_) return m;
+    return (n < 10000 || d > 2) ? GradientMethod::barnes_hut : GradientMethod::fft;
+}
+
+// Runs `phases` on one Trainer over the table and optimizer: one trainer.run per phase (per-phase timings, and
+// progress elapsed counted from each phase's start), openTSNE's log lines when verbose.
+OptimizeReport run_phases(const std::vector<Phase>& phases, const TsneRunOptions& o, FullBatchPlan& plan,
+                          EmbeddingTable& table, GainsMomentum& optimizer, int n_threads, std::int64_t& total) {
+    validate(o);
+    require(!phases.empty(), "t-SNE: no phases to run");
+    require_finite(table.Y().view(), "optimize: initial embedding");
+    optimizer.set_min_gain(o.min_gain);
+    optimizer.set_max_step_norm(o.max_step_norm);
+    Trainer trainer(plan, table, optimizer, n_threads);
+    for (const Phase& ph : phases) trainer.add_phase(ph);
+    TrainHooks hooks;
+    hooks.callback = o.callback;
+    hooks.callback_every = o.callbacks_every_iters;
+    hooks.evaluate_loss = o.verbose || static_cast<bool>(o.progress);
+    hooks.who = "t-SNE";
+    hooks.progress = [&o](const TrainEvent& e) {
+        if (o.verbose && !std::isnan(e.loss)) {
+            std::ostringstream msg;
+            msg << "Iteration " << e.phase_step << ", KL divergence " << e.loss;
+            info(msg.str());
+        }
+        if (o.progress) o.progress(e);
+    };
+    OptimizeReport report;
+    for (const Phase& ph : phases) {
+        const double lr = ph.learning_rate.value_or(plan.auto_learning_rate(ph));
+        report.learning_rate = lr;
+        if (o.verbose) {
+            std::ostringstream msg;
+            msg << "Optimizing " << ph.n_steps << " iterations, exaggeration " << ph.exaggeration
+                << ", learning rate " << lr;
+            info(msg.str());
+        }
+        Timer timer;
+        const RunReport r = trainer.run(ph.n_steps, hooks);
+        total += r.steps;
+        report.iterations = static_cast<int>(r.steps);
+        if (!std::isnan(r.loss)) report.kl = r.loss;
+        report.phase_seconds.push_back(timer.seconds());
+        if (o.verbose) {
+            std::ostringstream msg;
+            msg << "  done in " << timer.seconds() << " s, KL divergence " << report.kl;
+            info(msg.str());
+        }
+        if (r.stop == StopReason::callback) {
+            report.stop = StopReason::callback;
+            break;
+        }
+    }
+    // Without any iteration the KL is that of the given embedding (openTSNE's optimize(0)).
+    if (std::isnan(report.kl)) report.kl = plan.loss(table, phases.back().exaggeration);
+    return report;
 }
 
 } // namespace
@@ -152,6 +177,59 @@ std::string to_string(TsneInit m) {
 
 // ------------------------------------------------------------------------------------------------ options
 
+void validate(const RepulsionOptions& r, std::size_t n_components) {
+    require(std::isfinite(r.theta) && r.theta >= 0.0, "theta must be non-negative, got " + std::to_string(r.theta));
+    require(r.fft.n_interpolation_points >= 1, "n_interpolation_points must be >= 1");
+    require(r.fft.min_num_intervals >= 1, "min_num_intervals must be >= 1");
+    require(std::isfinite(r.fft.ints_in_interval) && r.fft.ints_in_interval > 0.0,
+            "ints_in_interval must be positive, got " + std::to_string(r.fft.ints_in_interval));
+    require(n_components >= 1, "n_components must be >= 1");
+    require(!(r.method == GradientMethod::fft && n_components > 2),
+            "negative_gradient_method fft supports 1 or 2 components, got n_components = " +
+                std::to_string(n_components) + " (use bh or exact)");
+}
+
+void validate(const TsneRunOptions& o) {
+    check_optional_positive(o.max_grad_norm, "max_grad_norm");
+    check_optional_positive(o.max_step_norm, "max_step_norm");
+    require(std::isfinite(o.min_gain) && o.min_gain >= 0.0,
+            "min_gain must be non-negative, got " + std::to_string(o.min_gain));
+    require(o.callbacks_every_iters >= 1,
+            "callbacks_every_iters must be >= 1, got " + std::to_string(o.callbacks_every_iters));
+}
+
+std::vector<Phase> tsne_phases(const TsneOptions& o) {
+    const double late = o.exaggeration.value_or(1.0);
+    const double early = o.early_exaggeration.value_or(std::max(12.0, late));
+    Phase ee;
+    ee.name = "early_exaggeration";
+    ee.n_steps = o.early_exaggeration_iter;
+    ee.exaggeration = early;
+    ee.momentum = o.initial_momentum;
+    ee.learning_rate = o.learning_rate;
+    Phase main;
+    main.name = "main";
+    main.n_steps = o.n_iter;
+    main.exaggeration = late;
+    main.momentum = o.final_momentum;
+    main.learning_rate = o.learning_rate;
+    return {ee, main};
+}
+
+std::vector<Phase> transform_phases(const TransformOptions& o) {
+    Phase ee;
+    ee.name = "transform";
+    ee.n_steps = o.early_exaggeration_iter;
+    ee.exaggeration = o.early_exaggeration;
+    ee.momentum = o.initial_momentum;
+    ee.learning_rate = o.learning_rate;
+    Phase main = ee;
+    main.n_steps = o.n_iter;
+    main.exaggeration = o.exaggeration;
+    main.momentum = o.final_momentum;
+    return {ee, main};
+}
+
 namespace {
 std::string exact_cost(std::size_t n) {
     char cost[96];
@@ -162,7 +240,7 @@ std::string exact_cost(std::size_t n) {
 
 // Once per fit (validate runs several times): the exact gradient's cost on many points.
 void warn_exact_cost(const TsneOptions& o, std::size_t n) {
-    if (o.negative_gradient_method != GradientMethod::exact || n < exact_gradient_warn_points) return;
+    if (o.repulsion.method != GradientMethod::exact || n < exact_gradient_warn_points) return;
     warn("exact t-SNE gradient on " + exact_cost(n) + " (O(N^2); fft and bh are O(N) / O(N log N))");
 }
 } // namespace
@@ -189,7 +267,7 @@ void validate(const TsneOptions& o, std::size_t n) {
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
     TsneGradientParams p = gradient_params_from(o, 1);
     validate_gradient_params(p, o.n_components);
-    if (n > 0 && o.negative_gradient_method == GradientMethod::exact) {
+    if (n > 0 && o.repulsion.method == GradientMethod::exact) {
         const long long iters = static_cast<long long>(o.early_exaggeration_iter) + o.n_iter;
         char total[64];
         std::snprintf(total, sizeof total, ", %.2g over %lld iterations",
@@ -200,7 +278,7 @@ void validate(const TsneOptions& o, std::size_t n) {
                     " points); use the fft or bh method (O(N) / O(N log N), the same map), or force it "
                     "(--force-exact, TsneOptions::force_exact)");
     }
-    if (o.n_components > 3 && o.negative_gradient_method != GradientMethod::exact) {
+    if (o.n_components > 3 && o.repulsion.method != GradientMethod::exact) {
         warn("t-SNE with " + std::to_string(o.n_components) +
              " components: Barnes-Hut scales exponentially with the dimension");
     }
@@ -222,16 +300,11 @@ void validate(const TsneOptions& o, std::size_t n) {
 
 std::unique_ptr<Repulsion> make_repulsion(const TsneGradientParams& p, std::size_t n, std::size_t d) {
     validate_gradient_params(p, d);
-    GradientMethod m = p.method;
-    if (m == GradientMethod::auto_) m = (n < 10000 || d > 2) ? GradientMethod::barnes_hut : GradientMethod::fft;
-    switch (m) {
+    switch (resolve_method(p.repulsion.method, n, d)) {
     case GradientMethod::exact: return make_exact_repulsion(p.n_threads);
-    case GradientMethod::barnes_hut: return make_barnes_hut_repulsion(p.theta, p.n_threads);
+    case GradientMethod::barnes_hut: return make_barnes_hut_repulsion(p.repulsion.theta, p.n_threads);
     default: {
-        FftOptions f;
-        f.n_interpolation_points = p.n_interpolation_points;
-        f.min_num_intervals = p.min_num_intervals;
-        f.ints_in_interval = p.ints_in_interval;
+        FftOptions f = p.repulsion.fft;
         f.n_threads = p.n_threads;
         return make_fft_repulsion(f);
     }
@@ -242,7 +315,8 @@ std::unique_ptr<Repulsion> make_repulsion(const TsneGradientParams& p, std::size
 
 TsneEmbedding::TsneEmbedding(Matrix<double> Y, CsrMatrix<double> P, TsneGradientParams params,
                              std::shared_ptr<const KnnIndex> knn_index, std::shared_ptr<const Matrix<float>> data)
-    : Y_(std::move(Y)), P_(std::move(P)), params_(params), index_(std::move(knn_index)), data_(std::move(data)) {
+    : table_(std::move(Y)), P_(std::move(P)), params_(params), index_(std::move(knn_index)), data_(std::move(data)) {
+    const Matrix<double>& Y_ = table_.Y();
     require(Y_.rows() >= 1 && Y_.cols() >= 1, "TsneEmbedding: empty embedding");
     require_finite(Y_.view(), "TsneEmbedding: embedding");
     validate_gradient_params(params_, Y_.cols());
@@ -257,33 +331,41 @@ TsneEmbedding::TsneEmbedding(Matrix<double> Y, CsrMatrix<double> P, TsneGradient
                                                      std::to_string(index_->n_points()) + " points, the embedding " +
                                                      std::to_string(Y_.rows()));
     }
+    optimizer_ = GainsMomentum(0.8, 0.01, 5.0, Y_.cols());
 }
 
-OptimizeReport TsneEmbedding::optimize(int n_iter, const TsneOptimizeOptions& o) {
-    require(!P_.indptr.empty(), "optimize: this embedding has no affinities (loaded models can only transform)");
+namespace {
+Phase one_phase(int n_iter, const TsneOptimizeOptions& o) {
     require(n_iter >= 0, "n_iter must be non-negative, got " + std::to_string(n_iter));
-    validate_gradient_params(params_, Y_.cols());
-    std::unique_ptr<Repulsion> rep = make_repulsion(params_, Y_.rows(), Y_.cols());
+    Phase ph;
+    ph.name = o.phase;
+    ph.n_steps = n_iter;
+    ph.exaggeration = o.exaggeration;
+    ph.momentum = o.momentum;
+    ph.learning_rate = o.learning_rate;
+    return ph;
+}
+} // namespace
+
+OptimizeReport TsneEmbedding::optimize(int n_iter, const TsneOptimizeOptions& o) {
+    return run({one_phase(n_iter, o)}, o);
+}
+
+OptimizeReport TsneEmbedding::run(const std::vector<Phase>& phases, const TsneRunOptions& o) {
+    require(!P_.indptr.empty(), "optimize: this embedding has no affinities (loaded models can only transform)");
+    const Matrix<double>& Y = table_.Y();
+    validate_gradient_params(params_, Y.cols());
+    std::unique_ptr<Repulsion> rep = make_repulsion(params_, Y.rows(), Y.cols());
     TsneObjective objective(P_, *rep, StudentTKernel(params_.dof), params_.n_threads);
-    GradientFunction grad = [&objective](MatrixView<double> Y, double ex, double* g, bool want) {
-        return objective(Y, ex, g, want);
-    };
-    Timer timer;
-    GradientDescentOptions gd = to_gd(o, params_.n_threads, n_iter, &timer);
-    if (o.verbose) {
-        std::ostringstream msg;
-        msg << "Optimizing " << n_iter << " iterations, exaggeration " << o.exaggeration << ", learning rate "
-            << (o.learning_rate ? *o.learning_rate : static_cast<double>(Y_.rows()) / o.exaggeration);
-        info(msg.str());
-    }
-    OptimizeReport r = optimizer_.optimize(Y_, grad, n_iter, gd);
+    FullBatchOptions fb;
+    fb.max_grad_norm = o.max_grad_norm;
+    FullBatchPlan plan([&objective](MatrixView<double> Yv, double ex, double* g, bool want) {
+        return objective(Yv, ex, g, want);
+    }, Y.rows(), fb);
+    OptimizeReport r = run_phases(phases, o, plan, table_, optimizer_, params_.n_threads, iterations_);
     kl_ = r.kl;
-    if (o.verbose) {
-        std::ostringstream msg;
-        msg << "  done in " << timer.seconds() << " s, KL divergence " << r.kl;
-        info(msg.str());
-    }
-    if (r.stop == StopReason::callback && o.propagate_exception) throw OptimizationInterrupt(r.kl, Y_, r.iterations);
+    if (r.stop == StopReason::callback && o.propagate_exception)
+        throw OptimizationInterrupt(r.kl, table_.Y(), r.iterations);
     return r;
 }
 
@@ -296,6 +378,7 @@ PartialTsneEmbedding TsneEmbedding::prepare_partial(MatrixView<float> X, const T
     require(std::isfinite(o.perplexity) && o.perplexity > 0.0,
             "transform: perplexity must be positive, got " + std::to_string(o.perplexity));
     require(o.k >= 1, "transform: k must be >= 1");
+    const Matrix<double>& Y_ = table_.Y();
     const std::size_t n_ref = Y_.rows();
     const std::size_t k_p = std::max<std::size_t>(
         1, std::min(n_ref, static_cast<std::size_t>(std::floor(3.0 * o.perplexity))));
@@ -319,30 +402,21 @@ PartialTsneEmbedding TsneEmbedding::prepare_partial(MatrixView<float> X, const T
 }
 
 PartialTsneEmbedding TsneEmbedding::prepare_partial(CsrMatrix<double> P_new, Matrix<double> init) const {
-    auto ref = std::make_shared<const Matrix<double>>(Y_);
+    auto ref = std::make_shared<const Matrix<double>>(table_.Y());
     return PartialTsneEmbedding(std::move(init), std::move(P_new), std::move(ref), params_);
 }
 
 Matrix<double> TsneEmbedding::transform(MatrixView<float> X, const TransformOptions& o) const {
     require(o.early_exaggeration_iter >= 0 && o.n_iter >= 0, "transform: iteration counts must be non-negative");
     PartialTsneEmbedding part = prepare_partial(X, o);
-    TsneOptimizeOptions phase;
-    phase.learning_rate = o.learning_rate;
-    phase.max_grad_norm = o.max_grad_norm;
-    phase.max_step_norm = o.max_step_norm;
-    phase.callback = o.callback;
-    phase.callbacks_every_iters = o.callbacks_every_iters;
-    phase.verbose = o.verbose;
-    phase.progress = o.progress;
-    phase.phase = "transform";
-    phase.exaggeration = o.early_exaggeration;
-    phase.momentum = o.initial_momentum;
-    OptimizeReport r = part.optimize(o.early_exaggeration_iter, phase);
-    if (r.stop != StopReason::callback) {
-        phase.exaggeration = o.exaggeration;
-        phase.momentum = o.final_momentum;
-        part.optimize(o.n_iter, phase);
-    }
+    TsneRunOptions run;
+    run.max_grad_norm = o.max_grad_norm;
+    run.max_step_norm = o.max_step_norm;
+    run.callback = o.callback;
+    run.callbacks_every_iters = o.callbacks_every_iters;
+    run.verbose = o.verbose;
+    run.progress = o.progress;
+    part.run(transform_phases(o), run);
     return part.embedding();
 }
 
@@ -350,7 +424,8 @@ Matrix<double> TsneEmbedding::transform(MatrixView<float> X, const TransformOpti
 
 PartialTsneEmbedding::PartialTsneEmbedding(Matrix<double> Y_new, CsrMatrix<double> P_new,
                                            std::shared_ptr<const Matrix<double>> reference, TsneGradientParams params)
-    : Y_(std::move(Y_new)), P_(std::move(P_new)), reference_(std::move(reference)), params_(params) {
+    : table_(std::move(Y_new)), P_(std::move(P_new)), reference_(std::move(reference)), params_(params) {
+    const Matrix<double>& Y_ = table_.Y();
     require(reference_ && !reference_->empty(), "PartialTsneEmbedding: empty reference");
     require(Y_.rows() >= 1 && Y_.cols() == reference_->cols(),
             "PartialTsneEmbedding: new points must have the reference's dimension");
@@ -359,48 +434,53 @@ PartialTsneEmbedding::PartialTsneEmbedding(Matrix<double> Y_new, CsrMatrix<doubl
     require(P_.n_rows == Y_.rows() && P_.n_cols == reference_->rows(),
             "PartialTsneEmbedding: P must be N_new x N_ref");
     validate_gradient_params(params_, Y_.cols());
+    optimizer_ = GainsMomentum(0.8, 0.01, std::nullopt, Y_.cols());
 }
 
 OptimizeReport PartialTsneEmbedding::optimize(int n_iter, const TsneOptimizeOptions& o) {
-    require(o.learning_rate.has_value(),
-            "transform: learning_rate must be given (auto = N/exaggeration is meant for full embeddings)");
-    require(n_iter >= 0, "n_iter must be non-negative, got " + std::to_string(n_iter));
-    const std::size_t d = Y_.cols();
-    std::unique_ptr<Repulsion> rep = make_repulsion(params_, reference_->rows(), d);
-    PartialTsneObjective objective(P_, reference_->view(), *rep, StudentTKernel(params_.dof), params_.n_threads);
-    GradientFunction grad = [&objective](MatrixView<double> Y, double ex, double* g, bool want) {
-        return objective(Y, ex, g, want);
-    };
-    Timer timer;
-    GradientDescentOptions gd = to_gd(o, params_.n_threads, n_iter, &timer);
-    gd.center = false;
-    GradientMethod m = params_.method;
-    if (m == GradientMethod::auto_) m = (reference_->rows() < 10000 || d > 2) ? GradientMethod::barnes_hut
-                                                                              : GradientMethod::fft;
-    if (m == GradientMethod::fft) {
+    return run({one_phase(n_iter, o)}, o);
+}
+
+OptimizeReport PartialTsneEmbedding::run(const std::vector<Phase>& phases, const TsneRunOptions& o) {
+    for (const Phase& ph : phases)
+        require(ph.learning_rate.has_value(),
+                "transform: learning_rate must be given (auto = N/exaggeration is meant for full embeddings)");
+    const Matrix<double>& ref = *reference_;
+    const std::size_t d = ref.cols();
+    std::unique_ptr<Repulsion> rep = make_repulsion(params_, ref.rows(), d);
+    PartialTsneObjective objective(P_, ref.view(), *rep, StudentTKernel(params_.dof), params_.n_threads);
+    FullBatchOptions fb;
+    fb.max_grad_norm = o.max_grad_norm;
+    fb.center = false;
+    fb.auto_learning_rate = false;
+    if (resolve_method(params_.repulsion.method, ref.rows(), d) == GradientMethod::fft) {
         // Keep new points on the reference's interpolation grid: centre (max+min)/2, padding 25 %.
         ClipRegion c;
         c.center.assign(d, 0.0);
         for (std::size_t j = 0; j < d; ++j) {
-            double lo = (*reference_)(0, j), hi = lo;
-            for (std::size_t i = 1; i < reference_->rows(); ++i) {
-                lo = std::min(lo, (*reference_)(i, j));
-                hi = std::max(hi, (*reference_)(i, j));
+            double lo = ref(0, j), hi = lo;
+            for (std::size_t i = 1; i < ref.rows(); ++i) {
+                lo = std::min(lo, ref(i, j));
+                hi = std::max(hi, ref(i, j));
             }
             c.center[j] = 0.5 * (lo + hi);
         }
         double r2 = 0.0;
-        for (std::size_t i = 0; i < reference_->rows(); ++i) {
+        for (std::size_t i = 0; i < ref.rows(); ++i) {
             double s = 0;
-            for (std::size_t j = 0; j < d; ++j) s += ((*reference_)(i, j) - c.center[j]) * ((*reference_)(i, j) - c.center[j]);
+            for (std::size_t j = 0; j < d; ++j) s += (ref(i, j) - c.center[j]) * (ref(i, j) - c.center[j]);
             r2 = std::max(r2, s);
         }
         c.radius = 1.25 * std::max(std::sqrt(r2), 1e-8);
-        gd.clip = c;
+        fb.clip = c;
     }
-    OptimizeReport r = optimizer_.optimize(Y_, grad, n_iter, gd);
+    FullBatchPlan plan([&objective](MatrixView<double> Yv, double ex, double* g, bool want) {
+        return objective(Yv, ex, g, want);
+    }, table_.Y().rows(), fb);
+    OptimizeReport r = run_phases(phases, o, plan, table_, optimizer_, params_.n_threads, iterations_);
     kl_ = r.kl;
-    if (r.stop == StopReason::callback && o.propagate_exception) throw OptimizationInterrupt(r.kl, Y_, r.iterations);
+    if (r.stop == StopReason::callback && o.propagate_exception)
+        throw OptimizationInterrupt(r.kl, table_.Y(), r.iterations);
     return r;
 }
 
@@ -504,32 +584,17 @@ TsneEmbedding TSNE::prepare_initial(CsrMatrix<double> P, Matrix<double> init) co
 void TSNE::run(TsneEmbedding& emb) const {
     const TsneOptions& o = options_;
     validate(o, emb.embedding().rows());
-    const double late = o.exaggeration.value_or(1.0);
-    const double early = o.early_exaggeration.value_or(std::max(12.0, late));
-    TsneOptimizeOptions phase;
-    phase.learning_rate = o.learning_rate;
-    phase.max_grad_norm = o.max_grad_norm;
-    phase.max_step_norm = o.max_step_norm;
-    phase.min_gain = o.min_gain;
-    phase.callback = o.callback;
-    phase.callbacks_every_iters = o.callbacks_every_iters;
-    phase.verbose = o.verbose;
-    phase.progress = o.progress;
-
-    phase.exaggeration = early;
-    phase.momentum = o.initial_momentum;
-    phase.phase = "early_exaggeration";
-    Timer t;
-    OptimizeReport r = emb.optimize(o.early_exaggeration_iter, phase);
-    emb.timings().early_exaggeration = t.seconds();
-    if (r.stop == StopReason::callback) return;  // openTSNE: a callback stop returns the partial embedding
-
-    phase.exaggeration = late;
-    phase.momentum = o.final_momentum;
-    phase.phase = "main";
-    t.reset();
-    emb.optimize(o.n_iter, phase);
-    emb.timings().main = t.seconds();
+    TsneRunOptions run;
+    run.max_grad_norm = o.max_grad_norm;
+    run.max_step_norm = o.max_step_norm;
+    run.min_gain = o.min_gain;
+    run.callback = o.callback;
+    run.callbacks_every_iters = o.callbacks_every_iters;
+    run.verbose = o.verbose;
+    run.progress = o.progress;
+    const OptimizeReport r = emb.run(tsne_phases(o), run);  // a callback stop returns the partial embedding
+    if (!r.phase_seconds.empty()) emb.timings().early_exaggeration = r.phase_seconds[0];
+    if (r.phase_seconds.size() > 1) emb.timings().main = r.phase_seconds[1];
 }
 
 TsneEmbedding TSNE::fit(MatrixView<float> X) const {
@@ -593,11 +658,11 @@ void save_tsne_model(const std::string& path, const TsneEmbedding& emb) {
     put<std::uint64_t>(f, Y.cols());
     put<std::uint32_t>(f, static_cast<std::uint32_t>(emb.knn_index() ? emb.knn_index()->metric() : Metric::euclidean));
     put<double>(f, p.dof);
-    put<std::uint32_t>(f, static_cast<std::uint32_t>(p.method));
-    put<double>(f, p.theta);
-    put<std::uint64_t>(f, p.n_interpolation_points);
-    put<std::uint64_t>(f, p.min_num_intervals);
-    put<double>(f, p.ints_in_interval);
+    put<std::uint32_t>(f, static_cast<std::uint32_t>(p.repulsion.method));
+    put<double>(f, p.repulsion.theta);
+    put<std::uint64_t>(f, p.repulsion.fft.n_interpolation_points);
+    put<std::uint64_t>(f, p.repulsion.fft.min_num_intervals);
+    put<double>(f, p.repulsion.fft.ints_in_interval);
     f.write(reinterpret_cast<const char*>(X.data()), static_cast<std::streamsize>(X.size() * sizeof(float)));
     f.write(reinterpret_cast<const char*>(Y.data()), static_cast<std::streamsize>(Y.size() * sizeof(double)));
     if (!f) throw IoError(path + ": write failed");
@@ -625,11 +690,11 @@ TsneEmbedding load_tsne_model(const std::string& path, int n_threads) {
     p.dof = r.get<double>("dof");
     const auto method = r.get<std::uint32_t>("the gradient method");
     if (method > static_cast<std::uint32_t>(GradientMethod::fft)) throw IoError(path + ": bad gradient method code");
-    p.method = static_cast<GradientMethod>(method);
-    p.theta = r.get<double>("theta");
-    p.n_interpolation_points = r.get<std::uint64_t>("n_interpolation_points");
-    p.min_num_intervals = r.get<std::uint64_t>("min_num_intervals");
-    p.ints_in_interval = r.get<double>("ints_in_interval");
+    p.repulsion.method = static_cast<GradientMethod>(method);
+    p.repulsion.theta = r.get<double>("theta");
+    p.repulsion.fft.n_interpolation_points = r.get<std::uint64_t>("n_interpolation_points");
+    p.repulsion.fft.min_num_intervals = r.get<std::uint64_t>("min_num_intervals");
+    p.repulsion.fft.ints_in_interval = r.get<double>("ints_in_interval");
     p.n_threads = n_threads;
     auto X = std::make_shared<Matrix<float>>(n, D);
     r.bytes(X->data(), X->size() * sizeof(float), "the training data");

@@ -83,7 +83,7 @@ RunReport Trainer::run(std::int64_t limit, const TrainHooks& hooks) {
     RunReport report;
     Timer timer;
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    const bool periodic = static_cast<bool>(hooks.callback) || hooks.verbose;
+    const bool periodic = static_cast<bool>(hooks.callback) || hooks.verbose || hooks.evaluate_loss;
     auto event = [&](const Phase& ph, double loss) {
         TrainEvent ev;
         ev.phase = ph.name;

@@ -21,7 +21,7 @@ Matrix<float> data(std::size_t n) {
 
 TsneOptions small_exact() {
     TsneOptions o;
-    o.negative_gradient_method = GradientMethod::exact;
+    o.repulsion.method = GradientMethod::exact;
     o.exact_max_points = 50;
     o.perplexities = {5.0};
     o.early_exaggeration_iter = 5;
@@ -45,7 +45,7 @@ TEST(TsneExactLimit, RefusedAboveTheLimitWithTheAlternativesNamed) {
     // the default limit is the documented one, and other methods are never limited
     EXPECT_EQ(TsneOptions{}.exact_max_points, exact_gradient_max_points);
     TsneOptions bh = o;
-    bh.negative_gradient_method = GradientMethod::barnes_hut;
+    bh.repulsion.method = GradientMethod::barnes_hut;
     EXPECT_NO_THROW(validate(bh, 1000000));
 }
 

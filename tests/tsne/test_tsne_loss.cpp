@@ -1,4 +1,5 @@
-// Attraction, KL pieces and the optimizer, checked against brute-force forms (no repulsion module needed).
+// Attraction, KL pieces and openTSNE's iteration (the full-batch plan with the gains optimizer on the Trainer),
+// checked against brute-force forms (no repulsion module needed).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +10,10 @@
 #include "nembed/core/sparse.hpp"
 #include "nembed/loss/attraction.hpp"
 #include "nembed/loss/kl.hpp"
-#include "nembed/optim/gradient_descent.hpp"
+#include "nembed/optim/gains.hpp"
+#include "nembed/train/full_batch_plan.hpp"
+#include "nembed/train/parametrization.hpp"
+#include "nembed/train/trainer.hpp"
 
 using namespace nembed;
 
@@ -232,99 +236,121 @@ Problem clusters(std::size_t n, std::uint64_t seed) {
 }
 } // namespace
 
-TEST(GradientDescent, KlFallsAndStatePersists) {
+namespace {
+// openTSNE's optimizer state on a table, the way TsneEmbedding holds it; run() = one optimize call (one phase).
+struct Descent {
+    EmbeddingTable table;
+    GainsMomentum opt;
+    std::int64_t total = 0;
+    Descent(Matrix<double> Y, std::optional<double> max_step_norm = 5.0)
+        : table(std::move(Y)), opt(0.8, 0.01, max_step_norm, table.Y().cols()) {}
+    RunReport run(const GradientFunction& g, int n, Phase ph = {}, FullBatchOptions fb = {}, TrainHooks hooks = {},
+                  double* kl = nullptr) {
+        FullBatchPlan plan(g, table.Y().rows(), fb);
+        Trainer tr(plan, table, opt);
+        ph.n_steps = n;
+        tr.add_phase(ph);
+        RunReport r = tr.run(-1, hooks);
+        total += r.steps;
+        if (kl) *kl = std::isnan(r.loss) ? plan.loss(table, ph.exaggeration) : r.loss;
+        return r;
+    }
+    Matrix<double>& Y() { return table.Y(); }
+};
+Phase rate(double lr, double ex = 1.0) {
+    Phase p;
+    p.learning_rate = lr;
+    p.exaggeration = ex;
+    return p;
+}
+} // namespace
+
+TEST(FullBatchPlan, KlFallsAndStatePersists) {
     Problem pr = clusters(120, 11);
     auto grad = brute_gradient(pr.P, 1.0);
-    GradientDescentOptions ee;
+    Phase ee;
     ee.exaggeration = 12;
-    GradientDescent gd;
-    Matrix<double> Y = pr.Y0;
+    Descent gd(pr.Y0);
     // KL of the start
-    std::vector<double> g(Y.size());
-    double kl0 = grad(Y.view(), 1.0, g.data(), true);
-    OptimizeReport r1 = gd.optimize(Y, grad, 50, ee);
-    EXPECT_EQ(r1.iterations, 50);
-    EXPECT_DOUBLE_EQ(r1.learning_rate, 120.0 / 12.0);  // auto = N / ex
-    GradientDescentOptions main;
-    OptimizeReport r2 = gd.optimize(Y, grad, 100, main);
-    EXPECT_DOUBLE_EQ(r2.learning_rate, 120.0);
-    EXPECT_LT(r2.kl, kl0);
-    EXPECT_LT(r2.kl, r1.kl);
-    EXPECT_EQ(gd.total_iterations(), 150);
+    std::vector<double> g(pr.Y0.size());
+    double kl0 = grad(pr.Y0.view(), 1.0, g.data(), true);
+    FullBatchPlan auto_plan(grad, 120);
+    EXPECT_DOUBLE_EQ(auto_plan.auto_learning_rate(ee), 120.0 / 12.0);  // auto = N / ex
+    EXPECT_DOUBLE_EQ(auto_plan.auto_learning_rate(Phase{}), 120.0);
+    double kl1 = 0, kl2 = 0;
+    RunReport r1 = gd.run(grad, 50, ee, {}, {}, &kl1);
+    EXPECT_EQ(r1.steps, 50);
+    EXPECT_EQ(r1.loss, kl1);  // the last step of a phase reports the KL
+    gd.run(grad, 100, Phase{}, {}, {}, &kl2);
+    EXPECT_LT(kl2, kl0);
+    EXPECT_LT(kl2, kl1);
+    EXPECT_EQ(gd.total, 150);
+    // The KL reported is that of the embedding after the last step.
+    EXPECT_DOUBLE_EQ(grad(gd.Y().view(), 1.0, g.data(), true), kl2);
     // centred
     for (std::size_t c = 0; c < 2; ++c) {
         double m = 0;
-        for (std::size_t i = 0; i < Y.rows(); ++i) m += Y(i, c);
-        EXPECT_NEAR(m / Y.rows(), 0.0, 1e-12);
+        for (std::size_t i = 0; i < gd.Y().rows(); ++i) m += gd.Y()(i, c);
+        EXPECT_NEAR(m / gd.Y().rows(), 0.0, 1e-12);
     }
 
-    // Two optimize(40) calls == one optimize(80), bitwise.
-    Matrix<double> Ya = pr.Y0, Yb = pr.Y0;
-    GradientDescent ga, gb;
-    ga.optimize(Ya, grad, 40, main);
-    ga.optimize(Ya, grad, 40, main);
-    gb.optimize(Yb, grad, 80, main);
-    EXPECT_EQ(Ya.storage(), Yb.storage());
-    EXPECT_EQ(ga.gains().storage(), gb.gains().storage());
+    // Two runs of 40 == one of 80, bitwise (gains and momentum persist in the optimizer).
+    Descent ga(pr.Y0), gb(pr.Y0);
+    ga.run(grad, 40);
+    ga.run(grad, 40);
+    gb.run(grad, 80);
+    EXPECT_EQ(ga.Y().storage(), gb.Y().storage());
+    EXPECT_EQ(ga.opt.gains(), gb.opt.gains());
     // Fresh state differs from the continued one (the state really persists).
-    GradientDescent gc;
-    Matrix<double> Yc = pr.Y0;
-    gc.optimize(Yc, grad, 40, main);
-    GradientDescent gd2;
-    gd2.optimize(Yc, grad, 40, main);
-    EXPECT_NE(Yc.storage(), Ya.storage());
+    Descent gc(pr.Y0);
+    gc.run(grad, 40);
+    Descent gd2(gc.Y());
+    gd2.run(grad, 40);
+    EXPECT_NE(gd2.Y().storage(), ga.Y().storage());
 }
 
-TEST(GradientDescent, GainsRuleAndClips) {
+TEST(FullBatchPlan, GainsRuleAndClips) {
     // One point pulled by a constant gradient: gains and update follow openTSNE's formulas.
-    Matrix<double> Y(1, 2, 0.0);
     GradientFunction constant = [](MatrixView<double>, double, double* g, bool) {
         g[0] = 3.0;
         g[1] = -4.0;
         return 0.0;
     };
-    GradientDescentOptions o;
-    o.learning_rate = 1.0;
+    FullBatchOptions o;
     o.center = false;
-    o.max_step_norm.reset();
-    GradientDescent gd;
-    gd.optimize(Y, constant, 1, o);
+    Descent gd(Matrix<double>(1, 2, 0.0), std::nullopt);
+    gd.run(constant, 1, rate(1.0), o);
     // update was 0: sign differs -> gain 1.2; update = -1.2 * g
-    EXPECT_DOUBLE_EQ(gd.gains()(0, 0), 1.2);
-    EXPECT_DOUBLE_EQ(Y(0, 0), -3.6);
-    EXPECT_DOUBLE_EQ(Y(0, 1), 4.8);
-    gd.optimize(Y, constant, 1, o);
+    EXPECT_DOUBLE_EQ(gd.opt.gains()[0], 1.2);
+    EXPECT_DOUBLE_EQ(gd.Y()(0, 0), -3.6);
+    EXPECT_DOUBLE_EQ(gd.Y()(0, 1), 4.8);
+    gd.run(constant, 1, rate(1.0), o);
     // now sign(update) != sign(grad) again (descent) -> +0.2
-    EXPECT_DOUBLE_EQ(gd.gains()(0, 0), 1.4);
-    EXPECT_DOUBLE_EQ(gd.update()(0, 0), 0.8 * -3.6 - 1.4 * 3.0);
+    EXPECT_DOUBLE_EQ(gd.opt.gains()[0], 1.4);
+    EXPECT_DOUBLE_EQ(gd.opt.update()[0], 0.8 * -3.6 - 1.4 * 3.0);
 
     // Gradient clip to 0.25 and step clip to 0.1.
-    Matrix<double> Y2(1, 2, 0.0);
-    GradientDescentOptions c = o;
+    FullBatchOptions c = o;
     c.max_grad_norm = 0.25;
-    GradientDescent g2;
-    g2.optimize(Y2, constant, 1, c);
-    EXPECT_NEAR(std::hypot(Y2(0, 0), Y2(0, 1)), 1.2 * 0.25, 1e-6);
-    Matrix<double> Y3(1, 2, 0.0);
-    GradientDescentOptions s = o;
-    s.max_step_norm = 0.1;
-    GradientDescent g3;
-    g3.optimize(Y3, constant, 1, s);
-    EXPECT_NEAR(std::hypot(Y3(0, 0), Y3(0, 1)), 0.1, 1e-6);
+    Descent g2(Matrix<double>(1, 2, 0.0), std::nullopt);
+    g2.run(constant, 1, rate(1.0), c);
+    EXPECT_NEAR(std::hypot(g2.Y()(0, 0), g2.Y()(0, 1)), 1.2 * 0.25, 1e-6);
+    Descent g3(Matrix<double>(1, 2, 0.0), 0.1);
+    g3.run(constant, 1, rate(1.0), o);
+    EXPECT_NEAR(std::hypot(g3.Y()(0, 0), g3.Y()(0, 1)), 0.1, 1e-6);
 
     // Same sign -> 0.8 g + min_gain.
-    Matrix<double> Y4(1, 2, 0.0);
     GradientFunction flip = [](MatrixView<double> Yv, double, double* g, bool) {
         g[0] = Yv.data[0] < 0 ? -1.0 : 1.0;  // gradient points along the update after the first step
         g[1] = 0.0;
         return 0.0;
     };
-    GradientDescent g4;
-    g4.optimize(Y4, flip, 2, o);
-    EXPECT_DOUBLE_EQ(g4.gains()(0, 0), 1.2 * 0.8 + 0.01);
+    Descent g4(Matrix<double>(1, 2, 0.0), std::nullopt);
+    g4.run(flip, 2, rate(1.0), o);
+    EXPECT_DOUBLE_EQ(g4.opt.gains()[0], 1.2 * 0.8 + 0.01);
 }
 
-TEST(GradientDescent, ClipRegionResetsMomentumNotGains) {
+TEST(FullBatchPlan, ClipRegionResetsMomentumNotGains) {
     Matrix<double> Y(2, 2, 0.0);
     Y(1, 0) = 0.5;
     GradientFunction push = [](MatrixView<double>, double, double* g, bool) {
@@ -332,97 +358,101 @@ TEST(GradientDescent, ClipRegionResetsMomentumNotGains) {
         g[0] = -10.0;  // point 0 pushed far along +x
         return 0.0;
     };
-    GradientDescentOptions o;
-    o.learning_rate = 1.0;
+    FullBatchOptions o;
     o.center = false;
-    o.max_step_norm.reset();
     o.clip = ClipRegion{{0.0, 0.0}, 2.0};
-    GradientDescent gd;
-    gd.optimize(Y, push, 1, o);
-    EXPECT_DOUBLE_EQ(Y(0, 0), 2.0);           // projected onto the disc
-    EXPECT_DOUBLE_EQ(gd.update()(0, 0), 0.0);  // momentum reset
-    EXPECT_DOUBLE_EQ(gd.gains()(0, 0), 1.2);   // gains kept
-    EXPECT_DOUBLE_EQ(Y(1, 0), 0.5);            // inside: untouched
+    Descent gd(Y, std::nullopt);
+    gd.run(push, 1, rate(1.0), o);
+    EXPECT_DOUBLE_EQ(gd.Y()(0, 0), 2.0);          // projected onto the disc
+    EXPECT_DOUBLE_EQ(gd.opt.update()[0], 0.0);    // momentum reset
+    EXPECT_DOUBLE_EQ(gd.opt.gains()[0], 1.2);     // gains kept
+    EXPECT_DOUBLE_EQ(gd.Y()(1, 0), 0.5);          // inside: untouched
+    // Without the clip the momentum is kept (the reset is the clip's doing).
+    o.clip.reset();
+    Descent free(Y, std::nullopt);
+    free.run(push, 1, rate(1.0), o);
+    EXPECT_DOUBLE_EQ(free.opt.update()[0], 12.0);
 }
 
-TEST(GradientDescent, CallbackStopsAtTheRightIteration) {
+TEST(FullBatchPlan, CallbackStopsAtTheRightIteration) {
     Problem pr = clusters(80, 21);
     auto grad = brute_gradient(pr.P, 1.0);
-    Matrix<double> Y = pr.Y0;
-    GradientDescentOptions o;
-    o.callbacks_every_iters = 10;
+    TrainHooks h;
+    h.callback_every = 10;
     std::vector<int> seen;
     Matrix<double> at_stop;
     double kl_at_stop = 0;
-    o.callback = [&](int it, double kl, MatrixView<double> Yv) {
-        seen.push_back(it);
-        EXPECT_TRUE(std::isfinite(kl));
-        if (it == 30) {
+    h.callback = [&](const TrainEvent& e) {
+        seen.push_back(e.phase_step);
+        EXPECT_TRUE(std::isfinite(e.loss));
+        if (e.phase_step == 30) {
+            const MatrixView<double> Yv = e.embedding;
             at_stop = Matrix<double>(Yv.rows, Yv.cols, std::vector<double>(Yv.data, Yv.data + Yv.size()));
-            kl_at_stop = kl;
+            kl_at_stop = e.loss;
             return true;
         }
         return false;
     };
-    GradientDescent gd;
-    OptimizeReport r = gd.optimize(Y, grad, 100, o);
+    Descent gd(pr.Y0);
+    RunReport r = gd.run(grad, 100, Phase{}, {}, h);
     EXPECT_EQ(seen, (std::vector<int>{10, 20, 30}));
     EXPECT_EQ(r.stop, StopReason::callback);
-    EXPECT_EQ(r.iterations, 30);
-    EXPECT_EQ(r.kl, kl_at_stop);
-    EXPECT_EQ(Y.storage(), at_stop.storage());
+    EXPECT_EQ(r.steps, 30);
+    EXPECT_EQ(r.loss, kl_at_stop);
+    EXPECT_EQ(gd.Y().storage(), at_stop.storage());
     // The KL reported is the KL of the returned embedding.
-    std::vector<double> g(Y.size());
-    EXPECT_DOUBLE_EQ(grad(Y.view(), 1.0, g.data(), true), r.kl);
-    // Same as running 30 iterations without a callback.
-    Matrix<double> Y30 = pr.Y0;
-    GradientDescent g30;
-    g30.optimize(Y30, grad, 30, GradientDescentOptions{});
-    EXPECT_EQ(Y30.storage(), Y.storage());
+    std::vector<double> g(gd.Y().size());
+    EXPECT_DOUBLE_EQ(grad(gd.Y().view(), 1.0, g.data(), true), r.loss);
+    // Same as running 30 iterations without a callback (the reporting evaluations do not change the path).
+    Descent g30(pr.Y0);
+    g30.run(grad, 30);
+    EXPECT_EQ(g30.Y().storage(), gd.Y().storage());
 }
 
-TEST(GradientDescent, InterruptLeavesConsistentState) {
+TEST(FullBatchPlan, InterruptLeavesConsistentState) {
     Problem pr = clusters(60, 31);
     auto grad = brute_gradient(pr.P, 1.0);
-    Matrix<double> Y = pr.Y0;
-    GradientDescentOptions o;
-    o.on_iteration = [](int it, double) {
-        if (it == 7) request_interrupt();
+    TrainHooks h;
+    h.progress = [](const TrainEvent& e) {
+        if (e.phase_step == 7) request_interrupt();
     };
-    GradientDescent gd;
-    EXPECT_THROW(gd.optimize(Y, grad, 50, o), Interrupted);
+    Descent gd(pr.Y0);
+    EXPECT_THROW(gd.run(grad, 50, Phase{}, {}, h), Interrupted);
     EXPECT_FALSE(interrupt_requested());
-    EXPECT_EQ(gd.total_iterations(), 7);
-    Matrix<double> Y7 = pr.Y0;
-    GradientDescent g7;
-    g7.optimize(Y7, grad, 7, GradientDescentOptions{});
-    EXPECT_EQ(Y7.storage(), Y.storage());
+    Descent g7(pr.Y0);
+    g7.run(grad, 7);
+    EXPECT_EQ(g7.Y().storage(), gd.Y().storage());
 }
 
-TEST(GradientDescent, BadOptions) {
-    Matrix<double> Y(3, 2, 0.0);
+TEST(FullBatchPlan, BadOptions) {
     GradientFunction zero = [](MatrixView<double>, double, double* g, bool) {
         for (int k = 0; k < 6; ++k) g[k] = 0;
         return 0.0;
     };
-    GradientDescent gd;
-    GradientDescentOptions o;
-    EXPECT_THROW(gd.optimize(Y, zero, -1, o), InvalidArgument);
-    o.learning_rate = -1;
-    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
-    o = {};
-    o.momentum = 1.5;
-    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
-    o = {};
-    o.exaggeration = 0;
-    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
-    o = {};
+    EXPECT_THROW(FullBatchPlan(GradientFunction{}, 3), InvalidArgument);
+    EXPECT_THROW(FullBatchPlan(zero, 0), InvalidArgument);
+    FullBatchOptions o;
     o.max_grad_norm = 0;
-    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    EXPECT_THROW(FullBatchPlan(zero, 3, o), InvalidArgument);
     o = {};
-    o.callbacks_every_iters = 0;
-    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    o.clip = ClipRegion{{0.0}, 1.0};  // 1 centre entry for a 2-D embedding
+    Descent d(Matrix<double>(3, 2, 0.0));
+    EXPECT_THROW(d.run(zero, 1, Phase{}, o), InvalidArgument);
+    o.clip = ClipRegion{{0.0, 0.0}, 0.0};
+    EXPECT_THROW(d.run(zero, 1, Phase{}, o), InvalidArgument);
+    // Without an auto rule a rate is required.
     o = {};
-    Y(0, 0) = std::nan("");
-    EXPECT_THROW(gd.optimize(Y, zero, 1, o), InvalidArgument);
+    o.auto_learning_rate = false;
+    EXPECT_THROW(d.run(zero, 1, Phase{}, o), InvalidArgument);
+    // A non-finite KL (a rate far too large) is reported, naming the iteration.
+    GradientFunction bad = [](MatrixView<double>, double, double* g, bool want) {
+        for (int k = 0; k < 6; ++k) g[k] = 0;
+        return want ? std::nan("") : 0.0;
+    };
+    try {
+        d.run(bad, 3);
+        FAIL() << "expected InvalidArgument";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("iteration 3"), std::string::npos) << e.what();
+    }
 }

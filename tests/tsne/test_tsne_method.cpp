@@ -152,7 +152,7 @@ TEST(Tsne, KlFallsExactAndBarnesHut) {
     Matrix<float> X = blobs(500, 10, 5, 2);
     for (GradientMethod m : {GradientMethod::exact, GradientMethod::barnes_hut}) {
         TsneOptions o = small_options();
-        o.negative_gradient_method = m;
+        o.repulsion.method = m;
         TSNE tsne(o);
         TsneEmbedding emb = tsne.prepare_initial(X.view());
         TsneOptimizeOptions zero;
@@ -174,11 +174,11 @@ TEST(Tsne, FmnistBarnesHutKlFalls) {
     Matrix<float> X = rows(fmnist().X, 0, 2000);
     TsneOptions o;
     o.random_state = 3;
-    o.negative_gradient_method = GradientMethod::barnes_hut;
+    o.repulsion.method = GradientMethod::barnes_hut;
     o.n_iter = 250;
     std::vector<double> kls;
-    o.callback = [&](int, double kl, MatrixView<double>) {
-        kls.push_back(kl);
+    o.callback = [&](const TrainEvent& e) {
+        kls.push_back(e.loss);
         return false;
     };
     o.callbacks_every_iters = 50;
@@ -200,7 +200,7 @@ TEST(Tsne, FmnistFftAgreesWithBarnesHut) {
     for (GradientMethod m : {GradientMethod::barnes_hut, GradientMethod::fft}) {
         TsneOptions o;
         o.random_state = 5;
-        o.negative_gradient_method = m;
+        o.repulsion.method = m;
         o.n_iter = 250;
         TsneEmbedding emb = TSNE(o).fit(X.view());
         kl[idx++] = emb.kl_divergence();
@@ -214,7 +214,7 @@ TEST(Tsne, FftTransformKeepsPointsNearTheReference) {
     Matrix<float> X = blobs(700, 6, 4, 12, &labels);
     Matrix<float> Xref = rows(X, 0, 600), Xnew = rows(X, 600, 700);
     TsneOptions o = small_options();
-    o.negative_gradient_method = GradientMethod::fft;
+    o.repulsion.method = GradientMethod::fft;
     TsneEmbedding emb = TSNE(o).fit(Xref.view());
     Matrix<double> Ynew = emb.transform(Xnew.view());
     std::vector<int> lref(labels.begin(), labels.begin() + 600);
@@ -227,7 +227,7 @@ TEST(Tsne, ReproducibleAndThreadIndependent) {
     Matrix<float> X = blobs(400, 8, 4, 4);
     for (GradientMethod m : {GradientMethod::exact, GradientMethod::barnes_hut}) {
         TsneOptions o = small_options();
-        o.negative_gradient_method = m;
+        o.repulsion.method = m;
         o.early_exaggeration_iter = 50;
         o.n_iter = 50;
         TsneEmbedding a = TSNE(o).fit(X.view());
@@ -249,7 +249,7 @@ TEST(Tsne, ReproducibleAndThreadIndependent) {
 TEST(Tsne, OptimizerStatePersists) {
     Matrix<float> X = blobs(300, 6, 3, 5);
     TsneOptions o = small_options();
-    o.negative_gradient_method = GradientMethod::barnes_hut;
+    o.repulsion.method = GradientMethod::barnes_hut;
     TSNE tsne(o);
     TsneEmbedding a = tsne.prepare_initial(X.view());
     TsneEmbedding b = a;
@@ -259,36 +259,40 @@ TEST(Tsne, OptimizerStatePersists) {
     a.optimize(50, opt);
     b.optimize(100, opt);
     EXPECT_EQ(a.embedding().storage(), b.embedding().storage());
-    EXPECT_EQ(a.optimizer().gains().storage(), b.optimizer().gains().storage());
+    EXPECT_EQ(a.optimizer().gains(), b.optimizer().gains());
+    EXPECT_EQ(a.total_iterations(), 100);
     EXPECT_EQ(a.kl_divergence(), b.kl_divergence());
 }
 
 TEST(Tsne, CallbackStopsFitAndReturnsPartialEmbedding) {
     Matrix<float> X = blobs(300, 6, 3, 6);
     TsneOptions o = small_options();
-    o.negative_gradient_method = GradientMethod::exact;
+    o.repulsion.method = GradientMethod::exact;
     o.callbacks_every_iters = 25;
     std::vector<int> seen;
     Matrix<double> seen_y;
     double seen_kl = 0;
-    o.callback = [&](int it, double kl, MatrixView<double> Y) {
+    o.callback = [&](const TrainEvent& e) {
+        const int it = e.phase_step;
+        const MatrixView<double> Y = e.embedding;
         seen.push_back(it);
+        EXPECT_EQ(e.phase, "early_exaggeration");
         if (it == 75) {
             seen_y = Matrix<double>(Y.rows, Y.cols, std::vector<double>(Y.data, Y.data + Y.size()));
-            seen_kl = kl;
+            seen_kl = e.loss;
             return true;
         }
         return false;
     };
     TsneEmbedding emb = TSNE(o).fit(X.view());
     EXPECT_EQ(seen, (std::vector<int>{25, 50, 75}));  // stopped inside early exaggeration, main phase skipped
-    EXPECT_EQ(emb.optimizer().total_iterations(), 75);
+    EXPECT_EQ(emb.total_iterations(), 75);
     EXPECT_EQ(emb.embedding().storage(), seen_y.storage());
     EXPECT_EQ(emb.kl_divergence(), seen_kl);
     EXPECT_NEAR(seen_kl, brute_kl(emb.affinities(), emb.embedding(), 1.0), 1e-9);  // corrected for ex = 12
 
     // propagate_exception: OptimizationInterrupt carries the KL and the embedding.
-    o.callback = [](int it, double, MatrixView<double>) { return it == 50; };
+    o.callback = [](const TrainEvent& e) { return e.phase_step == 50; };
     TSNE tsne(o);
     TsneEmbedding e2 = tsne.prepare_initial(X.view());
     TsneOptimizeOptions opt;
@@ -308,7 +312,7 @@ TEST(Tsne, CallbackStopsFitAndReturnsPartialEmbedding) {
 TEST(Tsne, ExaggerationCorrectedKlAndAutoLearningRate) {
     Matrix<float> X = blobs(200, 5, 4, 8);
     TsneOptions o = small_options();
-    o.negative_gradient_method = GradientMethod::exact;
+    o.repulsion.method = GradientMethod::exact;
     TsneEmbedding emb = TSNE(o).prepare_initial(X.view());
     TsneOptimizeOptions opt;
     opt.exaggeration = 12;
@@ -340,7 +344,7 @@ TEST(Tsne, FmnistTransformMatchesInSampleAccuracy) {
     TsneOptions o;
     o.random_state = 11;
     o.n_iter = 300;
-    o.negative_gradient_method = GradientMethod::barnes_hut;
+    o.repulsion.method = GradientMethod::barnes_hut;
     TsneEmbedding emb = TSNE(o).fit(Xref.view());
     const Matrix<double> before = emb.embedding();
     Matrix<double> Ynew = emb.transform(Xnew.view());
@@ -419,7 +423,7 @@ TEST(Tsne, BadParameters) {
     fails(o);
     o = {};
     o.n_components = 3;
-    o.negative_gradient_method = GradientMethod::fft;
+    o.repulsion.method = GradientMethod::fft;
     fails(o);
     o = {};
     o.n_components = 0;
@@ -428,7 +432,7 @@ TEST(Tsne, BadParameters) {
     o.learning_rate = -1;
     fails(o);
     o = {};
-    o.theta = -0.1;
+    o.repulsion.theta = -0.1;
     fails(o);
     o = {};
     o.initial_momentum = 1.0;
@@ -452,4 +456,80 @@ TEST(Tsne, BadParameters) {
     Matrix<float> nan = X;
     nan(3, 1) = std::nanf("");
     EXPECT_THROW(TSNE().fit(nan.view()), InvalidArgument);
+}
+
+TEST(Tsne, PhasesAreOpenTsneDefaults) {
+    const std::vector<Phase> d = tsne_phases(TsneOptions{});
+    ASSERT_EQ(d.size(), 2u);
+    EXPECT_EQ(d[0].name, "early_exaggeration");
+    EXPECT_EQ(d[0].n_steps, 250);
+    EXPECT_EQ(d[0].exaggeration, 12.0);
+    EXPECT_EQ(d[0].momentum, 0.8);
+    EXPECT_FALSE(d[0].learning_rate.has_value());  // auto: N / exaggeration
+    EXPECT_EQ(d[1].name, "main");
+    EXPECT_EQ(d[1].n_steps, 500);
+    EXPECT_EQ(d[1].exaggeration, 1.0);
+    EXPECT_EQ(d[1].momentum, 0.8);
+    EXPECT_FALSE(d[1].learning_rate.has_value());
+    TsneOptions o;
+    o.exaggeration = 3;  // early auto = max(12, late)
+    EXPECT_EQ(tsne_phases(o)[0].exaggeration, 12.0);
+    EXPECT_EQ(tsne_phases(o)[1].exaggeration, 3.0);
+    o.exaggeration = 20;
+    EXPECT_EQ(tsne_phases(o)[0].exaggeration, 20.0);
+    o.early_exaggeration = 4;
+    o.learning_rate = 200;
+    o.initial_momentum = 0.5;
+    o.early_exaggeration_iter = 7;
+    const std::vector<Phase> p = tsne_phases(o);
+    EXPECT_EQ(p[0].exaggeration, 4.0);
+    EXPECT_EQ(p[0].momentum, 0.5);
+    EXPECT_EQ(p[0].n_steps, 7);
+    EXPECT_EQ(p[0].learning_rate, 200.0);
+    EXPECT_EQ(p[1].learning_rate, 200.0);
+
+    const std::vector<Phase> t = transform_phases(TransformOptions{});
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[0].n_steps, 0);
+    EXPECT_EQ(t[0].exaggeration, 4.0);
+    EXPECT_EQ(t[0].learning_rate, 0.1);
+    EXPECT_EQ(t[1].n_steps, 250);
+    EXPECT_EQ(t[1].exaggeration, 1.5);
+    EXPECT_EQ(t[1].momentum, 0.8);
+    EXPECT_EQ(t[1].learning_rate, 0.1);
+    for (const Phase& ph : t) EXPECT_EQ(ph.name, "transform");
+}
+
+TEST(Tsne, RunIsTheScheduleOfTwoOptimizeCalls) {
+    // TSNE::run (one Trainer over tsne_phases) takes the bits of openTSNE's two optimize calls, and reports the KL
+    // at every 50th iteration and at the end of each phase.
+    Matrix<float> X = blobs(300, 6, 3, 9);
+    TsneOptions o = small_options();
+    o.repulsion.method = GradientMethod::barnes_hut;
+    o.early_exaggeration_iter = 60;
+    o.n_iter = 70;
+    std::vector<std::pair<std::string, int>> reported;
+    o.progress = [&](const TrainEvent& e) {
+        if (!std::isnan(e.loss)) reported.emplace_back(e.phase, e.phase_step);
+    };
+    TSNE tsne(o);
+    TsneEmbedding a = tsne.prepare_initial(X.view());
+    TsneEmbedding b = a;
+    tsne.run(a);
+    EXPECT_EQ(reported, (std::vector<std::pair<std::string, int>>{
+                            {"early_exaggeration", 50}, {"early_exaggeration", 60}, {"main", 50}, {"main", 70}}));
+    TsneOptimizeOptions ee;
+    ee.exaggeration = 12;
+    b.optimize(60, ee);
+    TsneOptimizeOptions main;
+    b.optimize(70, main);
+    EXPECT_EQ(a.embedding().storage(), b.embedding().storage());
+    EXPECT_EQ(a.kl_divergence(), b.kl_divergence());
+    EXPECT_EQ(a.total_iterations(), 130);
+    EXPECT_GT(a.timings().main, 0.0);
+    // The KL is that of the final embedding (the same estimator evaluated afresh gives the same bits).
+    auto rep = make_repulsion(a.gradient_params(), a.embedding().rows(), a.embedding().cols());
+    TsneObjective objective(a.affinities(), *rep, StudentTKernel(1.0), 1);
+    std::vector<double> g(a.embedding().size());
+    EXPECT_EQ(a.kl_divergence(), objective(a.embedding().view(), 1.0, g.data(), true));
 }

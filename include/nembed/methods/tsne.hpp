@@ -2,7 +2,8 @@
 /// @file tsne.hpp
 /// t-SNE with openTSNE 1.0.4 semantics and defaults (tsne.md §1), built from separate parts: kNN index
 /// (neighbors/knn.hpp), affinities (affinity/), initialisation (init/), the attraction + a Repulsion estimator
-/// (loss/tsne_objective.hpp) and the resumable optimizer (optim/gradient_descent.hpp).
+/// (loss/tsne_objective.hpp), openTSNE's gains optimizer (optim/gains.hpp) and the full-batch plan on the one Trainer
+/// (train/full_batch_plan.hpp, train/trainer.hpp). openTSNE's schedules are data: tsne_phases(), transform_phases().
 ///
 ///   TsneOptions opt;                 // openTSNE defaults
 ///   opt.random_state = 42;
@@ -11,8 +12,8 @@
 ///   Matrix<double> Ynew = emb.transform(X_new);     // openTSNE transform defaults
 ///
 /// `TsneEmbedding` is the resumable state (qdtsne's Status): embedding, P, optimizer state, the kNN index for
-/// transform, the last KL and per-phase timings. There is no monolithic driver: `TSNE::fit` is just
-/// prepare_initial + two optimize calls.
+/// transform, the last KL and per-phase timings. There is no monolithic driver: `TSNE::fit` is prepare_initial +
+/// run(tsne_phases(options)).
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -23,12 +24,16 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
+#include "nembed/core/error.hpp"
 #include "nembed/neighbors/knn.hpp"
-#include "nembed/optim/gradient_descent.hpp"
+#include "nembed/optim/gains.hpp"
+#include "nembed/repulsion/repulsion.hpp"
+#include "nembed/train/full_batch_plan.hpp"
+#include "nembed/train/parametrization.hpp"
+#include "nembed/train/phase.hpp"
+#include "nembed/train/trainer.hpp"
 
 namespace nembed {
-
-class Repulsion;
 
 /// How the repulsive forces are computed.
 enum class GradientMethod {
@@ -54,15 +59,22 @@ enum class TsneInit { pca, spectral, random, user };
 TsneInit parse_tsne_init(const std::string& name);
 std::string to_string(TsneInit m);
 
-/// One progress report (for the CLI): sent after every iteration of every phase.
-struct ProgressEvent {
-    std::string phase;   ///< "early_exaggeration", "main", "optimize" or "transform"
-    int iteration = 0;   ///< within the phase, from 1
-    int n_iter = 0;      ///< iterations planned for the phase
-    double kl = 0.0;     ///< KL divergence when evaluated at this iteration, else NaN
-    double elapsed = 0;  ///< seconds since the phase started
+/// How the repulsive forces are estimated: every field declared once here, used by TsneOptions, the gradient
+/// parameters of an embedding, the CLI, the Python bindings and the saved model.
+struct RepulsionOptions {
+    GradientMethod method = GradientMethod::auto_;
+    double theta = 0.5;  ///< Barnes-Hut accuracy (openTSNE's full-side criterion)
+    /// FFT interpolation grid (openTSNE's n_interpolation_points, min_num_intervals, ints_in_interval). Its
+    /// n_threads is not an option: the estimator gets the run's thread count.
+    FftOptions fft;
 };
-using ProgressHook = std::function<void(const ProgressEvent&)>;
+/// Throws InvalidArgument naming the bad field (n_components: the embedding dimension, FFT is 1-D/2-D only).
+void validate(const RepulsionOptions& options, std::size_t n_components);
+
+/// Progress events of a t-SNE run (TrainEvent): phase "early_exaggeration", "main", "optimize" or "transform",
+/// phase_step/phase_steps the iteration within the phase, loss the KL divergence when evaluated at this iteration
+/// (every callbacks_every_iters iterations and at the end of each phase) else NaN, elapsed the seconds since the
+/// phase started. Callbacks receive (phase_step, KL, the embedding after exactly phase_step updates of the phase).
 
 /// Seconds spent in each stage of `TSNE::fit`.
 struct TsneTimings {
@@ -80,10 +92,7 @@ struct TsneOptions {
     int n_iter = 500;                         ///< iterations after early exaggeration
     std::optional<double> exaggeration;       ///< late exaggeration for the whole main phase; none = 1
     double dof = 1.0;                         ///< kernel (1 + d²/dof)^−dof; 1 = Cauchy (standard t-SNE)
-    double theta = 0.5;                       ///< Barnes-Hut accuracy (openTSNE's full-side criterion)
-    std::size_t n_interpolation_points = 3;   ///< FFT: nodes per box per dimension
-    std::size_t min_num_intervals = 50;       ///< FFT: minimum boxes per dimension
-    double ints_in_interval = 1.0;            ///< FFT: box width in embedding units
+    RepulsionOptions repulsion;               ///< negative_gradient_method, theta and the FFT grid
     TsneInit initialization = TsneInit::pca;  ///< pca (falls back to spectral without X), spectral, random, user
     Matrix<double> initial_embedding;         ///< N x n_components when initialization == user (a warning if std > 1e-2)
     Metric metric = Metric::euclidean;        ///< input-space metric for the kNN
@@ -94,15 +103,14 @@ struct TsneOptions {
     double min_gain = 0.01;                   ///< additive gain floor
     int n_jobs = 1;                           ///< threads; −1 = all cores (joblib convention)
     KnnMethod neighbors = KnnMethod::auto_;   ///< auto: exact up to N^2 D = 4e11, else HNSW (knn.hpp)
-    GradientMethod negative_gradient_method = GradientMethod::auto_;
     /// Run the exact gradient even above exact_max_points (CLI --force-exact).
     bool force_exact = false;
     std::size_t exact_max_points = exact_gradient_max_points;  ///< the exact gradient's limit (see above)
-    OptimizeCallback callback;                ///< (iteration, KL, embedding) -> stop?
+    TrainCallback callback;                   ///< every callbacks_every_iters iterations; true stops the run
     int callbacks_every_iters = 50;
     std::optional<std::uint64_t> random_state;  ///< none = seeded from std::random_device
     bool verbose = false;                     ///< KL every 50 iterations and stage timings through nembed::info
-    ProgressHook progress;                    ///< optional per-iteration progress
+    TrainProgress progress;                   ///< optional, after every iteration
 };
 
 /// Throws InvalidArgument for any bad option (n_points: data size, 0 when unknown).
@@ -111,11 +119,7 @@ void validate(const TsneOptions& options, std::size_t n_points = 0);
 /// What the gradient needs besides P and Y; shared by an embedding and its partial embeddings.
 struct TsneGradientParams {
     double dof = 1.0;
-    GradientMethod method = GradientMethod::auto_;
-    double theta = 0.5;
-    std::size_t n_interpolation_points = 3;
-    std::size_t min_num_intervals = 50;
-    double ints_in_interval = 1.0;
+    RepulsionOptions repulsion;
     int n_threads = 1;  ///< resolved (>= 1)
 };
 /// The Repulsion estimator for n points in `n_components` dimensions (auto resolved as in GradientMethod::auto_).
@@ -123,22 +127,49 @@ struct TsneGradientParams {
 std::unique_ptr<Repulsion> make_repulsion(const TsneGradientParams& params, std::size_t n_points,
                                           std::size_t n_components);
 
-/// Parameters of one `optimize` call (openTSNE's optimize(**gradient_descent_params)).
-struct TsneOptimizeOptions {
-    std::optional<double> learning_rate;       ///< none = auto (N / exaggeration)
-    double exaggeration = 1.0;
-    double momentum = 0.8;
-    std::optional<double> max_grad_norm;
-    std::optional<double> max_step_norm = 5;
-    double min_gain = 0.01;
-    OptimizeCallback callback;
+/// What a run of phases does besides the phases (openTSNE's gradient_descent_params other than the per-phase
+/// learning rate, exaggeration and momentum).
+struct TsneRunOptions {
+    std::optional<double> max_grad_norm;       ///< per-point gradient clip; none
+    std::optional<double> max_step_norm = 5;   ///< per-point update clip
+    double min_gain = 0.01;                    ///< additive gain floor
+    TrainCallback callback;                    ///< every callbacks_every_iters iterations of each phase
     int callbacks_every_iters = 50;
-    bool verbose = false;
-    ProgressHook progress;
-    std::string phase = "optimize";            ///< name reported in ProgressEvent
+    bool verbose = false;                      ///< openTSNE's log lines through nembed::info
+    TrainProgress progress;                    ///< after every iteration
     /// false: a callback stop returns normally (report.stop == callback) with the embedding where it stopped;
     /// true: it throws OptimizationInterrupt carrying the KL and that embedding (the state is kept either way).
     bool propagate_exception = false;
+};
+/// Throws InvalidArgument naming the bad field.
+void validate(const TsneRunOptions& options);
+
+/// Parameters of one `optimize` call (openTSNE's optimize(**gradient_descent_params)): one phase.
+struct TsneOptimizeOptions : TsneRunOptions {
+    std::optional<double> learning_rate;       ///< none = auto (N / exaggeration)
+    double exaggeration = 1.0;
+    double momentum = 0.8;
+    std::string phase = "optimize";            ///< the phase's name in progress events
+};
+
+/// What a run did.
+struct OptimizeReport {
+    int iterations = 0;  ///< iterations of the last phase that ran (at a callback stop: where it stopped)
+    double kl = std::numeric_limits<double>::quiet_NaN();  ///< KL of the final (or stopped) embedding
+    StopReason stop = StopReason::completed;
+    double learning_rate = 0.0;  ///< the learning rate of the last phase
+    std::vector<double> phase_seconds;  ///< wall time of each phase that ran, in order
+};
+
+/// A callback asked to stop: carries the KL and the embedding at the stop (openTSNE's OptimizationInterrupt).
+class OptimizationInterrupt : public Interrupted {
+public:
+    OptimizationInterrupt(double kl_, Matrix<double> embedding, int iteration_)
+        : Interrupted("optimization stopped by a callback at iteration " + std::to_string(iteration_)),
+          kl(kl_), final_embedding(std::move(embedding)), iteration(iteration_) {}
+    double kl;
+    Matrix<double> final_embedding;
+    int iteration;
 };
 
 /// openTSNE's transform / prepare_partial defaults (tsne.md §1.5).
@@ -155,11 +186,19 @@ struct TransformOptions {
     double final_momentum = 0.8;
     std::optional<double> max_grad_norm = 0.25;  ///< new points overlapping the reference get huge gradients
     std::optional<double> max_step_norm;         ///< none
-    OptimizeCallback callback;
+    TrainCallback callback;
     int callbacks_every_iters = 50;
     bool verbose = false;
-    ProgressHook progress;
+    TrainProgress progress;
 };
+
+/// openTSNE's fit schedule as data: "early_exaggeration" (early_exaggeration_iter iterations, exaggeration
+/// early_exaggeration or auto max(12, exaggeration), initial_momentum) then "main" (n_iter iterations, exaggeration
+/// or 1, final_momentum); the learning rate is options.learning_rate or none (auto: N / exaggeration per phase).
+std::vector<Phase> tsne_phases(const TsneOptions& options);
+/// openTSNE's transform schedule: two phases named "transform" (early_exaggeration_iter at early_exaggeration with
+/// initial_momentum, then n_iter at exaggeration with final_momentum), both at options.learning_rate.
+std::vector<Phase> transform_phases(const TransformOptions& options);
 
 class PartialTsneEmbedding;
 
@@ -176,6 +215,9 @@ public:
     /// Updates kl_divergence(). Throws InvalidArgument for bad options, Interrupted on nembed::request_interrupt(),
     /// OptimizationInterrupt on a callback stop when propagate_exception is set.
     OptimizeReport optimize(int n_iter, const TsneOptimizeOptions& options = {});
+    /// Runs the phases in order on one Trainer (TSNE::run passes tsne_phases()), continuing the optimizer state.
+    /// A callback stop ends the run (later phases do not start). Updates kl_divergence(). Throws as optimize.
+    OptimizeReport run(const std::vector<Phase>& phases, const TsneRunOptions& options = {});
 
     /// Embeds new points into this (unchanged) embedding with openTSNE's transform schedule; returns N_new x d.
     Matrix<double> transform(MatrixView<float> X_new, const TransformOptions& options = {}) const;
@@ -184,15 +226,17 @@ public:
     /// Same from a given N_new x N conditional P (rows normally summing to 1) and start positions.
     PartialTsneEmbedding prepare_partial(CsrMatrix<double> P_new, Matrix<double> initialization) const;
 
-    const Matrix<double>& embedding() const { return Y_; }
-    Matrix<double>& embedding() { return Y_; }
+    const Matrix<double>& embedding() const { return table_.Y(); }
+    Matrix<double>& embedding() { return table_.Y(); }
     const CsrMatrix<double>& affinities() const { return P_; }
     /// KL divergence after the last optimize call (NaN before any).
     double kl_divergence() const { return kl_; }
     TsneGradientParams& gradient_params() { return params_; }
     const TsneGradientParams& gradient_params() const { return params_; }
-    const GradientDescent& optimizer() const { return optimizer_; }
-    GradientDescent& optimizer() { return optimizer_; }
+    /// openTSNE's gains and momentum (created on the first iteration).
+    const GainsMomentum& optimizer() const { return optimizer_; }
+    /// Iterations applied over all calls.
+    std::int64_t total_iterations() const { return iterations_; }
     /// The kNN index over the training data (null when fitted from P).
     const std::shared_ptr<const KnnIndex>& knn_index() const { return index_; }
     /// The training data, when fitted from data (for saving a model).
@@ -202,12 +246,13 @@ public:
     TsneTimings& timings() { return timings_; }
 
 private:
-    Matrix<double> Y_;
+    EmbeddingTable table_;
     CsrMatrix<double> P_;
     TsneGradientParams params_;
     std::shared_ptr<const KnnIndex> index_;
     std::shared_ptr<const Matrix<float>> data_;
-    GradientDescent optimizer_;
+    GainsMomentum optimizer_{0.8, 0.01, 5.0, 1};
+    std::int64_t iterations_ = 0;
     double kl_ = std::numeric_limits<double>::quiet_NaN();
     TsneTimings timings_;
 };
@@ -221,18 +266,22 @@ public:
     /// With the FFT method, points are kept inside a disc/interval around the reference (centre (max+min)/2,
     /// radius 1.25 × the farthest reference point); clipped points lose their momentum.
     OptimizeReport optimize(int n_iter, const TsneOptimizeOptions& options);
+    /// Runs the phases in order (transform passes transform_phases()); each needs a learning rate.
+    OptimizeReport run(const std::vector<Phase>& phases, const TsneRunOptions& options);
 
-    const Matrix<double>& embedding() const { return Y_; }
+    const Matrix<double>& embedding() const { return table_.Y(); }
     const CsrMatrix<double>& affinities() const { return P_; }
     double kl_divergence() const { return kl_; }
-    const GradientDescent& optimizer() const { return optimizer_; }
+    const GainsMomentum& optimizer() const { return optimizer_; }
+    std::int64_t total_iterations() const { return iterations_; }
 
 private:
-    Matrix<double> Y_;
+    EmbeddingTable table_;
     CsrMatrix<double> P_;
     std::shared_ptr<const Matrix<double>> reference_;
     TsneGradientParams params_;
-    GradientDescent optimizer_;
+    GainsMomentum optimizer_{0.8, 0.01, std::nullopt, 1};
+    std::int64_t iterations_ = 0;
     double kl_ = std::numeric_limits<double>::quiet_NaN();
 };
 
@@ -250,7 +299,8 @@ public:
     TsneEmbedding fit(MatrixView<float> X) const;
     TsneEmbedding fit(CsrMatrix<double> P, Matrix<double> initialization = {}) const;
 
-    /// Runs the two openTSNE phases on a prepared embedding (what fit does after prepare_initial).
+    /// Runs tsne_phases(options()) on a prepared embedding (what fit does after prepare_initial) and records the
+    /// phases' timings. A callback stop returns the partial embedding.
     void run(TsneEmbedding& embedding) const;
 
     const TsneOptions& options() const { return options_; }

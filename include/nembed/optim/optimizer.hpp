@@ -3,7 +3,7 @@
 /// The optimizer concept every method shares (docs/core.md §5): a stateful rule that turns a gradient into a step on
 /// a dense parameter block (the embedding table, or a network's weights). State (moments, gains, momentum buffers)
 /// persists across calls, so a run split into several `Trainer::run` calls takes the same steps as one run.
-/// Implementations: openTSNE's gains + momentum (optim/gradient_descent.hpp), SGD with momentum and weight decay
+/// Implementations: openTSNE's gains + momentum (optim/gains.hpp), SGD with momentum and weight decay
 /// (optim/sgd.hpp), Adam (optim/adam.hpp). All are elementwise or per-row over fixed ranges: results do not depend
 /// on the thread count.
 #include <cstddef>
@@ -21,6 +21,9 @@ public:
     /// Momentum for the following steps where the rule has one (openTSNE and TorchDR change it per phase);
     /// ignored by rules without momentum.
     virtual void set_momentum(double) {}
+    /// Forgets the momentum of parameters [first, first + count) (transform's points projected back into their
+    /// clip region); rules without a momentum buffer ignore it. Safe to call for disjoint ranges concurrently.
+    virtual void clear_momentum(std::size_t /*first*/, std::size_t /*count*/) {}
     /// Forgets all state.
     virtual void reset() = 0;
     virtual std::string name() const = 0;

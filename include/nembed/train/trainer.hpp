@@ -50,6 +50,9 @@ struct TrainHooks {
     /// cne's `epoch % save_freq == 0` on 0-based epochs, across its early-exaggeration phase).
     bool callback_first_of_period = false;
     TrainProgress progress;
+    /// Evaluate the loss every callback_every steps even without a callback or verbose (for a progress display
+    /// that shows it; the plan may report it on other steps too, t-SNE at the end of each phase).
+    bool evaluate_loss = false;
     bool verbose = false;      ///< log the loss every callback_every steps through nembed::info
     std::string who = "train";  ///< message prefix ("t-SNE", "UMAP", "CNE")
 };
