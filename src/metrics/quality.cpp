@@ -16,6 +16,10 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/random.hpp"
+#include "nembed/kernel/kernel.hpp"
+#include "nembed/loss/attraction.hpp"
+#include "nembed/loss/kl.hpp"
+#include "nembed/repulsion/repulsion.hpp"
 #include "nembed/neighbors/distance.hpp"
 
 namespace nembed {
@@ -26,24 +30,6 @@ constexpr std::uint64_t kSubsampleStream = std::uint64_t(5) << 40;
 constexpr std::uint64_t kPairStreams = std::uint64_t(6) << 40;
 
 using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-inline double sq_dist(const float* a, const float* b, std::size_t D) {
-    double s = 0.0;
-    for (std::size_t c = 0; c < D; ++c) {
-        const double t = static_cast<double>(a[c]) - static_cast<double>(b[c]);
-        s += t * t;
-    }
-    return s;
-}
-
-inline double sq_dist(const double* a, const double* b, std::size_t d) {
-    double s = 0.0;
-    for (std::size_t c = 0; c < d; ++c) {
-        const double t = a[c] - b[c];
-        s += t * t;
-    }
-    return s;
-}
 
 void check_data(MatrixView<float> X, MatrixView<double> Y, const char* what) {
     const std::string w(what);
@@ -108,7 +94,7 @@ std::vector<index_t> embedding_neighbors(MatrixView<double> Y, const std::vector
                 }
             } else {
                 for (std::size_t l = 0; l < N; ++l) {
-                    const double d2 = sq_dist(yi, Y.row(l), d);
+                    const double d2 = squared_distance(yi, Y.row(l), d);
                     if (d2 < worst && l != i) consider(l, d2);
                 }
             }
@@ -156,7 +142,7 @@ std::vector<std::size_t> high_dim_ranks(MatrixView<float> X, const std::vector<i
             std::vector<std::pair<double, std::size_t>> t(k);
             for (std::size_t a = 0; a < k; ++a) {
                 const auto j = static_cast<std::size_t>(nbrs[(qb + q) * k + a]);
-                t[a] = {sq_dist(X.row(i), X.row(j), D), a};
+                t[a] = {squared_distance(X.row(i), X.row(j), D), a};
             }
             std::sort(t.begin(), t.end());
             for (std::size_t a = 0; a < k; ++a) {
@@ -191,7 +177,7 @@ std::vector<std::size_t> high_dim_ranks(MatrixView<float> X, const std::vector<i
                     const std::size_t Qi = static_cast<std::size_t>(std::lower_bound(tw, tw + k, lo) - tw);
                     h[P]++;  // certainly closer than thresholds P..k-1
                     if (Qi < P) {
-                        const double e = sq_dist(X.row(i), X.row(l), D);
+                        const double e = squared_distance(X.row(i), X.row(l), D);
                         for (std::size_t s = Qi; s < P; ++s)
                             if (e < t[s] || (e == t[s] && static_cast<index_t>(l) < thr_j[q * k + s]))
                                 cnt[q * k + s]++;
@@ -361,8 +347,8 @@ double distance_spearman(MatrixView<float> X, MatrixView<double> Y, std::size_t 
             const std::size_t i = rng.below(N);
             std::size_t j = rng.below(N - 1);
             if (j >= i) ++j;
-            dx[p] = std::sqrt(sq_dist(X.row(i), X.row(j), X.cols));
-            dy[p] = std::sqrt(sq_dist(Y.row(i), Y.row(j), Y.cols));
+            dx[p] = std::sqrt(squared_distance(X.row(i), X.row(j), X.cols));
+            dy[p] = std::sqrt(squared_distance(Y.row(i), Y.row(j), Y.cols));
         }
     });
     const std::vector<double> rx = average_ranks(dx), ry = average_ranks(dy);
@@ -398,29 +384,12 @@ double kl_divergence_exact(const CsrMatrix<double>& P, MatrixView<double> Y, dou
         }
     const double S = P.sum();
     require(S > 0.0, "kl_divergence_exact: P sums to zero");
-    const std::size_t N = Y.rows, d = Y.cols;
-    auto kernel = [dof](double d2) { return dof == 1.0 ? 1.0 / (1.0 + d2) : std::pow(1.0 + d2 / dof, -dof); };
-    const double Z = fixed_block_sum(n_threads, N, [&](std::size_t b, std::size_t e) {
-        double z = 0;
-        for (std::size_t i = b; i < e; ++i) {
-            const double* yi = Y.row(i);
-            for (std::size_t j = 0; j < N; ++j)
-                if (j != i) z += kernel(sq_dist(yi, Y.row(j), d));
-        }
-        return z;
-    }, 64);
-    const double cross = fixed_block_sum(n_threads, N, [&](std::size_t b, std::size_t e) {
-        double s = 0;
-        for (std::size_t i = b; i < e; ++i)
-            for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
-                const double v = P.values[static_cast<std::size_t>(p)] / S;
-                if (v <= 0.0) continue;
-                const auto j = static_cast<std::size_t>(P.indices[static_cast<std::size_t>(p)]);
-                s += v * std::log(v / kernel(sq_dist(Y.row(i), Y.row(j), d)));
-            }
-        return s;
-    });
-    return cross + std::log(Z);
+    // The KL of the normalised P/S from the core's parts: Z by the exact estimator, Σ p log w by the attraction's sum
+    // (KL = (Σ p log p − Σ p log w)/S − log S + log Z).
+    const OutputKernel kernel = StudentTKernel(dof);
+    std::vector<double> forces(Y.rows * Y.cols);
+    const double Z = make_exact_repulsion(n_threads)->compute(Y, kernel, forces.data());
+    return (sum_p_log_p(P) - sum_p_log_w(P, Y, kernel, n_threads)) / S - std::log(S) + std::log(Z);
 }
 
 std::string QualityReport::to_string() const {
