@@ -108,6 +108,20 @@ void set_embedding(nembed::Matrix<double>& target, const F64Mat& Y) {
     std::copy(Y.data(), Y.data() + target.size(), target.data());
 }
 
+// The schedule fields that fit (TsneOptions) and transform (TransformOptions) share, for tsne_phases/transform_phases.
+template <class Options, class Early, class Late>
+Options schedule_options(int early_exaggeration_iter, Early early_exaggeration, int n_iter, Late exaggeration,
+                         double initial_momentum, double final_momentum) {
+    Options o;
+    o.early_exaggeration_iter = early_exaggeration_iter;
+    o.early_exaggeration = early_exaggeration;
+    o.n_iter = n_iter;
+    o.exaggeration = exaggeration;
+    o.initial_momentum = initial_momentum;
+    o.final_momentum = final_momentum;
+    return o;
+}
+
 } // namespace
 
 void bind_tsne(nb::module_& m) {
@@ -115,14 +129,8 @@ void bind_tsne(nb::module_& m) {
         "tsne_phases",
         [](int early_exaggeration_iter, std::optional<double> early_exaggeration, int n_iter,
            std::optional<double> exaggeration, double initial_momentum, double final_momentum) {
-            nembed::TsneOptions o;
-            o.early_exaggeration_iter = early_exaggeration_iter;
-            o.early_exaggeration = early_exaggeration;
-            o.n_iter = n_iter;
-            o.exaggeration = exaggeration;
-            o.initial_momentum = initial_momentum;
-            o.final_momentum = final_momentum;
-            return phase_list(nembed::tsne_phases(o));
+            return phase_list(nembed::tsne_phases(schedule_options<nembed::TsneOptions>(
+                early_exaggeration_iter, early_exaggeration, n_iter, exaggeration, initial_momentum, final_momentum)));
         },
         "early_exaggeration_iter"_a, "early_exaggeration"_a.none(), "n_iter"_a, "exaggeration"_a.none(),
         "initial_momentum"_a, "final_momentum"_a,
@@ -131,14 +139,8 @@ void bind_tsne(nb::module_& m) {
         "transform_phases",
         [](int early_exaggeration_iter, double early_exaggeration, int n_iter, double exaggeration,
            double initial_momentum, double final_momentum) {
-            nembed::TransformOptions o;
-            o.early_exaggeration_iter = early_exaggeration_iter;
-            o.early_exaggeration = early_exaggeration;
-            o.n_iter = n_iter;
-            o.exaggeration = exaggeration;
-            o.initial_momentum = initial_momentum;
-            o.final_momentum = final_momentum;
-            return phase_list(nembed::transform_phases(o));
+            return phase_list(nembed::transform_phases(schedule_options<nembed::TransformOptions>(
+                early_exaggeration_iter, early_exaggeration, n_iter, exaggeration, initial_momentum, final_momentum)));
         },
         "early_exaggeration_iter"_a, "early_exaggeration"_a, "n_iter"_a, "exaggeration"_a, "initial_momentum"_a,
         "final_momentum"_a, "openTSNE's transform schedule: a list of {name, n_iter, exaggeration, momentum}.");
