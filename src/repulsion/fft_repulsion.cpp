@@ -188,7 +188,7 @@ public:
 private:
     /// Student-t α = 1: the one-spectrum path (see the file comment).
     template <typename K>
-    static constexpr bool kOneSpectrum = std::is_same_v<K, detail::StudentT1>;
+    static constexpr bool kOneSpectrum = std::is_same_v<K, StudentT1Kernel>;
 
     template <typename K>
     double compute_impl(MatrixView<double> Y, const K& kernel, double* forces) {

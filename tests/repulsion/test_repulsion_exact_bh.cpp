@@ -31,7 +31,7 @@ TEST(RepulsionKernel, StudentT1IsBitwiseStudentTOne) {
     // The α = 1 fast type the estimators dispatch to must give the same bits as StudentTKernel(1), and the shared
     // kernel_eval the same as the kernel's own members.
     const StudentTKernel t1(1.0);
-    const detail::StudentT1 fast;
+    const StudentT1Kernel fast;
     for (double d2 : {0.0, 1e-300, 0.5, 3.0, 100.0, 1e12}) {
         double w, f, w1, f1;
         detail::kernel_eval(t1, d2, w, f);
@@ -41,11 +41,11 @@ TEST(RepulsionKernel, StudentT1IsBitwiseStudentTOne) {
         EXPECT_EQ(w, t1.w(d2));
         EXPECT_EQ(f, t1.force_weight(d2));
     }
-    // Dispatch: α = 1 goes to StudentT1, anything else to the variant's alternative.
+    // Dispatch: α = 1 goes to StudentT1Kernel, anything else to the variant's alternative.
     EXPECT_TRUE(detail::visit_kernel(OutputKernel(StudentTKernel(1.0)),
-                                     [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, detail::StudentT1>; }));
+                                     [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, StudentT1Kernel>; }));
     EXPECT_FALSE(detail::visit_kernel(OutputKernel(StudentTKernel(1.5)),
-                                      [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, detail::StudentT1>; }));
+                                      [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, StudentT1Kernel>; }));
     EXPECT_DOUBLE_EQ(StudentTKernel(1.0).w(3.0), 0.25);
     EXPECT_DOUBLE_EQ(StudentTKernel(1.0).force_weight(3.0), 0.0625);
 }

@@ -45,6 +45,21 @@ inline double squared_distance(const T* x, const U* y, std::size_t d) {
     return s;
 }
 
+/// The Student-t kernel with α = 1 (t-SNE's Cauchy kernel, w = 1/(1 + D)) with α known at compile time, so hot
+/// loops compile it to one division per pair with no pow and no per-pair branch. StudentTKernel's α = 1 path is
+/// this one (bitwise the same numbers).
+struct StudentT1Kernel {
+    double w(double D) const { return 1.0 / (1.0 + D); }
+    double force_weight(double D) const {
+        const double q = w(D);
+        return q * q;
+    }
+    void eval(double D, double& w_out, double& force_out) const {
+        w_out = w(D);
+        force_out = w_out * w_out;
+    }
+};
+
 /// Student-t kernel w = (1 + D/α)^−α, α = dof > 0. With b = (1 + D/α)^−1:
 ///   log w = α·log b,  dlog_w = −b,  d2log_w = b²/α,  force_weight = w·b = (1 + D/α)^−(α+1).
 class StudentTKernel {
@@ -57,8 +72,8 @@ public:
     /// (1 + D/α)^−1: t-SNE's attraction weight (= −dlog_w).
     double base(double D) const { return 1.0 / (1.0 + D * inv_dof_); }
     double w(double D) const {
-        const double b = base(D);
-        return cauchy_ ? b : std::pow(b, dof_);
+        if (cauchy_) return StudentT1Kernel{}.w(D);
+        return std::pow(base(D), dof_);
     }
     double log_w(double D) const { return -dof_ * std::log1p(D * inv_dof_); }
     double dlog_w(double D) const { return -base(D); }
@@ -67,13 +82,15 @@ public:
         return b * b * inv_dof_;
     }
     double force_weight(double D) const {
+        if (cauchy_) return StudentT1Kernel{}.force_weight(D);
         const double b = base(D);
-        return cauchy_ ? b * b : std::pow(b, dof_) * b;
+        return std::pow(b, dof_) * b;
     }
     /// w and force_weight with one pow.
     void eval(double D, double& w_out, double& force_out) const {
+        if (cauchy_) return StudentT1Kernel{}.eval(D, w_out, force_out);
         const double b = base(D);
-        w_out = cauchy_ ? b : std::pow(b, dof_);
+        w_out = std::pow(b, dof_);
         force_out = w_out * b;
     }
     std::string name() const { return "student_t(dof=" + std::to_string(dof_) + ")"; }

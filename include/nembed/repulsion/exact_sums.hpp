@@ -34,20 +34,6 @@ std::string euclidean_kernel_reason(const OutputKernel& kernel);
 /// (force_weight ~ a·b·D^(b−1)).
 bool singular_at_zero(const OutputKernel& kernel);
 
-/// The Student-t kernel with α = 1 (t-SNE's Cauchy kernel) as its own type, so the hot loops compile it to one
-/// division per pair with no pow and no per-pair branch. Bitwise equal to StudentTKernel(1.0).
-struct StudentT1 {
-    double w(double D) const { return 1.0 / (1.0 + D); }
-    double force_weight(double D) const {
-        const double q = w(D);
-        return q * q;
-    }
-    void eval(double D, double& w_out, double& force_out) const {
-        w_out = 1.0 / (1.0 + D);
-        force_out = w_out * w_out;
-    }
-};
-
 /// w(D) and force_weight(D) together: the kernel's own `eval` where it has one (one pow for Student-t), else the
 /// two members.
 template <typename K>
@@ -60,7 +46,7 @@ inline void kernel_eval(const K& k, double D, double& w, double& force) {
     }
 }
 
-/// Calls f(k) once with the concrete kernel type: StudentT1 for the Student-t kernel with α = 1, the variant's
+/// Calls f(k) once with the concrete kernel type: StudentT1Kernel for the Student-t kernel with α = 1, the variant's
 /// alternative otherwise. The estimators refuse kernels they cannot sum before dispatching; f is still
 /// instantiated for every type, so it must compile for all of them.
 template <typename F>
@@ -69,7 +55,7 @@ decltype(auto) visit_kernel(const OutputKernel& kernel, F&& f) {
         [&](const auto& k) -> decltype(auto) {
             using K = std::decay_t<decltype(k)>;
             if constexpr (std::is_same_v<K, StudentTKernel>) {
-                if (k.cauchy()) return f(StudentT1{});
+                if (k.cauchy()) return f(StudentT1Kernel{});
             }
             return f(k);
         },
