@@ -1,8 +1,6 @@
 // nembed tsne: openTSNE's TSNE from the command line; nembed transform: new points into a saved reference.
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +13,7 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
+#include "nembed/io/model.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/plot/scatter.hpp"
@@ -111,7 +110,7 @@ struct ProgressPrinter {
     }
 };
 
-// The one mapping of RepulsionOptions for the CLI: its options, and its fields in model.json.
+// The one mapping of RepulsionOptions to CLI options (io/model.cpp maps it to model.json).
 void add_repulsion_options(CLI::App* sub, RepulsionOptions& r) {
     sub->add_option("--theta", r.theta, "Barnes-Hut accuracy")->capture_default_str();
     sub->add_option_function<std::string>(
@@ -125,57 +124,6 @@ void add_repulsion_options(CLI::App* sub, RepulsionOptions& r) {
     sub->add_option("--ints-in-interval", r.fft.ints_in_interval, "FFT box width")->capture_default_str();
 }
 
-void to_json(nlohmann::json& j, const RepulsionOptions& r) {
-    j["negative_gradient_method"] = to_string(r.method);
-    j["theta"] = r.theta;
-    j["n_interpolation_points"] = r.fft.n_interpolation_points;
-    j["min_num_intervals"] = r.fft.min_num_intervals;
-    j["ints_in_interval"] = r.fft.ints_in_interval;
-}
-
-// Missing fields keep their defaults; counts must be positive integers (IoError naming the file otherwise).
-RepulsionOptions repulsion_from_json(const nlohmann::json& j, const std::string& file) {
-    auto count = [&](const char* key, std::size_t def) {
-        if (!j.contains(key)) return def;
-        if (!j[key].is_number_unsigned() || j[key].get<std::size_t>() < 1)
-            throw IoError(file + ": " + key + " must be a positive integer");
-        return j[key].get<std::size_t>();
-    };
-    RepulsionOptions r;
-    r.method = parse_gradient_method(j.value("negative_gradient_method", to_string(r.method)));
-    r.theta = j.value("theta", r.theta);
-    r.fft.n_interpolation_points = count("n_interpolation_points", r.fft.n_interpolation_points);
-    r.fft.min_num_intervals = count("min_num_intervals", r.fft.min_num_intervals);
-    r.fft.ints_in_interval = j.value("ints_in_interval", r.fft.ints_in_interval);
-    return r;
-}
-
-void save_model(const std::string& dir, const TsneEmbedding& emb, const TsneOptions& opt, const Projection& proj,
-                double scale) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throw IoError(dir + ": cannot create the model directory (" + ec.message() + ")");
-    require(static_cast<bool>(emb.reference_data()), "--save-model needs a model fitted from data");
-    save_matrix(dir + "/embedding.npy", emb.embedding().view());
-    save_matrix(dir + "/reference_data.npy", convert<double>(emb.reference_data()->view()).view());
-    if (!proj.mean.empty()) {
-        save_matrix(dir + "/pca_mean.npy", MatrixView<double>{proj.mean.data(), 1, proj.mean.size()});
-        save_matrix(dir + "/pca_components.npy", proj.components.view());
-    }
-    const auto& gp = emb.gradient_params();
-    nlohmann::json j = {{"format", "nembed-tsne-model"},
-                        {"version", 1},
-                        {"n_points", emb.embedding().rows()},
-                        {"n_components", emb.embedding().cols()},
-                        {"metric", to_string(opt.metric)},
-                        {"scale", scale},
-                        {"pca", !proj.mean.empty()},
-                        {"dof", gp.dof}};
-    to_json(j, gp.repulsion);
-    write_text(dir + "/model.json", j.dump(2) + "\n");
-}
-
 void run_tsne(TsneCli& c) {
     const CommonOptions& o = c.common;
     configure_logging(o);
@@ -187,8 +135,8 @@ void run_tsne(TsneCli& c) {
     out.add("--save-model", c.save_model, OutputKind::directory);
     require(c.plot.empty() || c.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
     Timer total;
-    Projection projection;
-    Matrix<float> X = load_inputs(o, &projection);
+    Preprocessing preprocessing;
+    Matrix<float> X = load_inputs(o, &preprocessing);
     auto labels = load_label_files(o, X.rows());
 
     TsneOptions opt;
@@ -257,7 +205,7 @@ void run_tsne(TsneCli& c) {
         sopt.title = "t-SNE (nembed)";
         write_scatter_png(out.staged(c.plot), emb.embedding().view(), labels, sopt);
     }
-    if (!c.save_model.empty()) save_model(out.staged(c.save_model), emb, opt, projection, o.scale);
+    if (!c.save_model.empty()) save_model(out.staged(c.save_model), emb, preprocessing);
     if (!c.timings_json.empty()) {
         nlohmann::json j = {{"seconds", total.seconds()},  {"knn", t.knn},   {"affinities", t.affinities},
                             {"init", t.init}, {"early_exaggeration", t.early_exaggeration}, {"main", t.main},
@@ -310,86 +258,51 @@ void register_transform(CLI::App& app) {
     auto n_iter = std::make_shared<int>(250);
     auto perplexity = std::make_shared<double>(5);
     auto plot = std::make_shared<std::string>();
-    auto* sub = app.add_subcommand("transform", "Embed new points into a reference saved by `nembed tsne --save-model`");
+    auto* sub = app.add_subcommand(
+        "transform", "Embed new points into a reference saved by `nembed tsne --save-model` or `nembed umap "
+                     "--save-model` (cne models cannot transform: cne's embedding is non-parametric)");
     add_common_options(sub, *o, true, false);
-    sub->add_option("-m,--model", *model, "Model directory written by nembed tsne --save-model")->required();
-    sub->add_option("--n-iter", *n_iter, "Optimisation iterations for the new points")->capture_default_str();
-    sub->add_option("--perplexity", *perplexity, "Perplexity of the new points' affinities")->capture_default_str();
+    sub->add_option("-m,--model", *model, "Model directory written by nembed tsne/umap --save-model")->required();
+    auto* n_iter_opt = sub->add_option("--n-iter", *n_iter, "t-SNE models: optimisation iterations for the new points")
+                           ->capture_default_str();
+    auto* perplexity_opt =
+        sub->add_option("--perplexity", *perplexity, "t-SNE models: perplexity of the new points' affinities")
+            ->capture_default_str();
     sub->add_option("--plot", *plot, "PNG of the reference (grey) with the new points (coloured by --labels)");
-    sub->callback([o, model, n_iter, perplexity, plot] {
+    sub->callback([o, model, n_iter, perplexity, plot, n_iter_opt, perplexity_opt] {
         configure_logging(*o);
         OutputSet out;
         out.add("-o", o->output, OutputKind::matrix);
         out.add("--plot", *plot, OutputKind::png);
-        std::ifstream f(*model + "/model.json");
-        if (!f) throw IoError(*model + "/model.json: no such file (not a model directory?)");
-        nlohmann::json j;
-        try {
-            f >> j;
-        } catch (const std::exception& e) {
-            throw IoError(*model + "/model.json: malformed (" + std::string(e.what()) + ")");
+        const Model m = load_model(*model, o->n_threads(), o->seed);
+        require(m.can_transform(), *model + " is a cne model: cne's embedding is non-parametric (no map from the "
+                                            "data), so it cannot transform new points; fit cne on all points instead");
+        if (m.method() != ModelMethod::tsne) {
+            for (const CLI::Option* opt : {n_iter_opt, perplexity_opt})
+                require(opt->count() == 0, opt->get_name() + " applies to t-SNE models; " + *model + " is a " +
+                                               to_string(m.method()) + " model (umap-learn's transform has its own "
+                                               "epochs and memberships)");
         }
-        if (!j.is_object() || !j.contains("format") || j["format"] != "nembed-tsne-model")
-            throw IoError(*model + "/model.json: not a nembed t-SNE model");
-        // The model directory may have been edited or mixed up: its fields are type-checked and its arrays checked
-        // against each other before use (Projection::apply indexes the components by the mean's length).
-        const std::string mj = *model + "/model.json";
-        TsneGradientParams gp;
-        double scale = 1.0;
-        bool pca = false;
-        std::string metric;
-        try {
-            scale = j.value("scale", 1.0);
-            pca = j.value("pca", false);
-            metric = j.value("metric", "euclidean");
-            gp.dof = j.value("dof", 1.0);
-            gp.repulsion = repulsion_from_json(j, mj);
-        } catch (const nlohmann::json::exception& e) {
-            throw IoError(mj + ": malformed field (" + std::string(e.what()) + ")");
-        }
-        if (!(std::isfinite(scale) && scale > 0)) throw IoError(mj + ": scale must be a positive number");
-        Projection proj;
-        if (pca) {
-            auto m = load_matrix<double>(*model + "/pca_mean.npy");
-            proj.mean.assign(m.data(), m.data() + m.size());
-            proj.components = load_matrix<double>(*model + "/pca_components.npy");
-            if (proj.components.cols() != proj.mean.size())
-                throw IoError(*model + "/pca_components.npy: has " + std::to_string(proj.components.cols()) +
-                              " columns but pca_mean.npy has " + std::to_string(proj.mean.size()) + " values");
-        }
-        auto ref = std::make_shared<Matrix<float>>(load_matrix<float>(*model + "/reference_data.npy"));
-        auto Y = load_matrix<double>(*model + "/embedding.npy");
-        if (Y.rows() != ref->rows())
-            throw IoError(*model + "/embedding.npy: has " + std::to_string(Y.rows()) +
-                          " rows but reference_data.npy has " + std::to_string(ref->rows()));
-        Matrix<float> Xnew = proj.apply(load_raw(o->inputs).view(), scale);
+        Matrix<float> Xnew = m.preprocessing().apply(load_raw(o->inputs).view());
         auto labels = load_label_files(*o, Xnew.rows());
-        require(Xnew.cols() == ref->cols(), "new data has " + std::to_string(Xnew.cols()) +
-                                                " columns after preprocessing, the reference has " +
-                                                std::to_string(ref->cols()));
+        const Matrix<float>& ref = *m.reference_data();
+        require(Xnew.cols() == ref.cols(), "new data has " + std::to_string(Xnew.cols()) +
+                                               " columns after preprocessing, the reference has " +
+                                               std::to_string(ref.cols()));
         Timer t;
-        KnnOptions kopt;
-        kopt.metric = parse_metric(metric);
-        kopt.n_threads = o->n_threads();
-        kopt.seed = o->seed;
-        std::shared_ptr<const KnnIndex> index = build_knn_index(ref->view(), kopt);
-        gp.n_threads = o->n_threads();
-        CsrMatrix<double> no_p;
-        no_p.n_rows = no_p.n_cols = Y.rows();
-        no_p.indptr.assign(Y.rows() + 1, 0);
-        TsneEmbedding emb(std::move(Y), std::move(no_p), gp, index, ref);
         TransformOptions topt;
         topt.n_iter = *n_iter;
         topt.perplexity = *perplexity;
         ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
         topt.progress = [&printer](const TrainEvent& e) { printer(e); };
-        Matrix<double> Ynew = emb.transform(Xnew.view(), topt);
-        say(*o, "transform of " + std::to_string(Xnew.rows()) + " points in " + seconds(t.seconds()));
+        Matrix<double> Ynew = m.transform(Xnew.view(), topt);
+        say(*o, to_string(m.method()) + " transform of " + std::to_string(Xnew.rows()) + " points in " +
+                    seconds(t.seconds()));
         save_matrix(out.staged(o->output), Ynew.view());
         if (!plot->empty()) {
             require(Ynew.cols() <= 2, "--plot needs a 1-D or 2-D embedding");
             // Reference points labelled -1 (drawn first, in the first palette colour), new points by their labels.
-            const auto& Yref = emb.embedding();
+            const auto& Yref = m.embedding();
             Matrix<double> both(Yref.rows() + Ynew.rows(), Ynew.cols());
             std::copy(Yref.data(), Yref.data() + Yref.size(), both.data());
             std::copy(Ynew.data(), Ynew.data() + Ynew.size(), both.data() + Yref.size());

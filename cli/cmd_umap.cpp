@@ -2,7 +2,6 @@
 // Same I/O, progress, timings and metrics as nembed tsne.
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +14,7 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
+#include "nembed/io/model.hpp"
 #include "nembed/methods/cne.hpp"
 #include "nembed/methods/umap.hpp"
 #include "nembed/plot/scatter.hpp"
@@ -109,7 +109,7 @@ struct UmapCli {
     std::string init = "spectral", neighbors = "auto", metric = "euclidean";
     std::string transform_input, transform_output;
     int every = 50;
-    std::string plot, metrics_json, timings_json;
+    std::string plot, metrics_json, timings_json, save_model;
     bool save_partial = false;
 };
 
@@ -121,9 +121,10 @@ void run_umap(UmapCli& c) {
     require(c.transform_input.empty() || !c.transform_output.empty(), "--transform needs --transform-output");
     require(c.transform_output.empty() || !c.transform_input.empty(), "--transform-output needs --transform");
     out.add("--transform-output", c.transform_output, OutputKind::matrix);
+    out.add("--save-model", c.save_model, OutputKind::directory);
     Timer total;
-    Projection projection;
-    Matrix<float> X = load_inputs(o, &projection);
+    Preprocessing preprocessing;
+    Matrix<float> X = load_inputs(o, &preprocessing);
     auto labels = load_label_files(o, X.rows());
     UmapOptions opt;
     opt.n_neighbors = c.n_neighbors;
@@ -182,11 +183,12 @@ void run_umap(UmapCli& c) {
     double t_transform = 0;
     if (!c.transform_input.empty()) {
         Timer tt;
-        Matrix<float> Xn = projection.apply(load_raw({c.transform_input}).view(), o.scale);
+        Matrix<float> Xn = preprocessing.apply(load_raw({c.transform_input}).view());
         save_matrix(out.staged(c.transform_output), emb.transform(Xn.view()).view());
         t_transform = tt.seconds();
         say(o, "transform of " + std::to_string(Xn.rows()) + " points in " + secs(t_transform));
     }
+    if (!c.save_model.empty()) save_model(out.staged(c.save_model), emb, X.view(), preprocessing);
     if (!c.timings_json.empty()) {
         write_json(out.staged(c.timings_json), {{"seconds", total.seconds()}, {"knn", t.knn}, {"graph", t.graph},
                                     {"init", t.init}, {"optimize", t.optimize}, {"transform", t_transform},
@@ -216,7 +218,7 @@ struct CneCli {
     bool no_clip = false, no_early_exaggeration = false;
     std::string init = "pca", neighbors = "auto", graph;
     int every = 25;
-    std::string plot, metrics_json, timings_json;
+    std::string plot, metrics_json, timings_json, save_model;
     bool save_partial = false;
 };
 
@@ -225,8 +227,10 @@ void run_cne(CneCli& c) {
     configure_logging(o);
     OutputSet out;
     check_outputs(out, o, c.n_components, c.plot, c.metrics_json, c.timings_json);
+    out.add("--save-model", c.save_model, OutputKind::directory);
     Timer total;
-    Matrix<float> X = load_inputs(o);
+    Preprocessing preprocessing;
+    Matrix<float> X = load_inputs(o, &preprocessing);
     auto labels = load_label_files(o, X.rows());
     CneOptions opt;
     opt.k = c.k;
@@ -313,6 +317,7 @@ void run_cne(CneCli& c) {
                                     {"log_Z", r.log_Z}, {"losses", r.epoch_losses}, {"per_block", printer.per_block},
                                     {"block_epochs", c.every}});
     }
+    if (!c.save_model.empty()) save_model(out.staged(c.save_model), r, opt, preprocessing);
     finish(out, o, X, r.embedding, labels, c.plot, "CNE " + c.loss + " (nembed)", c.metrics_json);
 }
 
@@ -341,6 +346,7 @@ void register_umap(CLI::App& app) {
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding of the last finished epoch to -o");
     sub->callback([c] { run_umap(*c); });
@@ -382,6 +388,8 @@ void register_cne(CLI::App& app) {
                     "Train on this graph instead of the kNN graph: a scipy.sparse.save_npz file (non-zeros = edges)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    sub->add_option("--save-model", c->save_model,
+                    "Save the embedding and its settings as a model directory (cne models cannot transform)");
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding of the last finished epoch to -o");
     sub->callback([c] { run_cne(*c); });

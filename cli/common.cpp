@@ -141,29 +141,10 @@ Matrix<float> load_raw(const std::vector<std::string>& specs) {
     return X;
 }
 
-Matrix<float> Projection::apply(MatrixView<float> raw, double scale) const {
-    Matrix<float> out(raw.rows, mean.empty() ? raw.cols : components.rows());
-    if (mean.empty()) {
-        for (std::size_t i = 0; i < raw.size(); ++i) out.data()[i] = static_cast<float>(raw.data[i] / scale);
-        return out;
-    }
-    require(raw.cols == mean.size(), "new data has " + std::to_string(raw.cols) + " columns, the model expects " +
-                                         std::to_string(mean.size()));
-    std::vector<double> centred(raw.cols);
-    for (std::size_t i = 0; i < raw.rows; ++i) {
-        for (std::size_t j = 0; j < raw.cols; ++j) centred[j] = raw(i, j) / scale - mean[j];
-        for (std::size_t c = 0; c < components.rows(); ++c) {
-            double s = 0;
-            for (std::size_t j = 0; j < raw.cols; ++j) s += centred[j] * components(c, j);
-            out(i, c) = static_cast<float>(s);
-        }
-    }
-    return out;
-}
-
-Matrix<float> load_inputs(const CommonOptions& o, Projection* projection) {
+Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) {
     Timer t;
     Matrix<float> X = load_raw(o.inputs);
+    if (preprocessing) preprocessing->scale = o.scale;
     if (o.scale != 1.0) {
         const float inv = static_cast<float>(1.0 / o.scale);
         for (auto& v : X.storage()) v *= inv;
@@ -173,9 +154,9 @@ Matrix<float> load_inputs(const CommonOptions& o, Projection* projection) {
         t.reset();
         auto res = pca(X.view(), o.pca, o.n_threads());
         X = std::move(res.scores);
-        if (projection) {
-            projection->mean = std::move(res.mean);
-            projection->components = std::move(res.components);
+        if (preprocessing) {
+            preprocessing->pca_mean = std::move(res.mean);
+            preprocessing->pca_components = std::move(res.components);
         }
         say(o, "PCA to " + std::to_string(o.pca) + " components in " + fmt_seconds(t.seconds()));
     } else if (o.pca >= X.cols() && o.pca > 0) {

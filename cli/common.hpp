@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/io/model.hpp"
 
 namespace nembed::cli {
 
@@ -39,16 +40,9 @@ void add_value_checks(CLI::App& app);
 void require_affinity_metric(const std::string& metric);
 /// Routes library messages: --quiet silences info, warnings still go to stderr as one line each.
 void configure_logging(const CommonOptions& o);
-/// The projection applied by --pca (kept so new points can be projected the same way).
-struct Projection {
-    std::vector<double> mean;      ///< empty when no PCA was applied
-    Matrix<double> components;     ///< n_components x D
-    /// Applies --scale and the PCA to raw rows (used by transform).
-    Matrix<float> apply(MatrixView<float> raw, double scale) const;
-};
 /// Loads, concatenates, scales and (optionally) PCA-reduces the inputs; logs the time of each step.
-/// When `projection` is given it receives the PCA that was applied.
-Matrix<float> load_inputs(const CommonOptions& o, Projection* projection = nullptr);
+/// When `preprocessing` is given it receives the scale and the PCA that were applied (for a saved model).
+Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing = nullptr);
 /// Loads and concatenates input files without scaling or PCA.
 Matrix<float> load_raw(const std::vector<std::string>& specs);
 /// Loads and concatenates the label files (empty if none given); checks the count against n_points.

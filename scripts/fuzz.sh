@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes every reader (npy, npz, csv, idx/gzip, sparse .npz, t-SNE model directories) with libFuzzer, ASan and
+# Fuzzes every reader (npy, npz, csv, idx/gzip, sparse .npz, model directories) with libFuzzer, ASan and
 # UBSan for a bounded time, on a copy of the committed seed corpus (tests/fuzz/corpus/<reader>, written by
 # tests/fuzz/make_corpus.py). Fails on any crash, sanitizer report, leak, allocation above 2 GiB or escaping
 # exception other than nembed's IoError / InvalidArgument.

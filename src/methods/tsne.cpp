@@ -4,8 +4,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -607,111 +605,6 @@ TsneEmbedding TSNE::fit(CsrMatrix<double> P, Matrix<double> init) const {
     TsneEmbedding emb = prepare_initial(std::move(P), std::move(init));
     run(emb);
     return emb;
-}
-
-// ------------------------------------------------------------------------------------------------ model files
-
-namespace {
-constexpr char kMagic[8] = {'N', 'E', 'M', 'B', 'T', 'S', 'N', 'E'};
-constexpr std::uint32_t kVersion = 1;
-
-template <typename T>
-void put(std::ofstream& f, const T& v) {
-    f.write(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-
-struct Reader {
-    std::ifstream f;
-    std::string path;
-    template <typename T>
-    T get(const char* what) {
-        T v{};
-        const auto off = static_cast<long long>(f.tellg());
-        if (!f.read(reinterpret_cast<char*>(&v), sizeof(T))) {
-            throw IoError(path + ": truncated t-SNE model while reading " + what + " at offset " +
-                          std::to_string(off));
-        }
-        return v;
-    }
-    void bytes(void* dst, std::size_t n, const char* what) {
-        const auto off = static_cast<long long>(f.tellg());
-        if (!f.read(static_cast<char*>(dst), static_cast<std::streamsize>(n))) {
-            throw IoError(path + ": truncated t-SNE model while reading " + what + " at offset " +
-                          std::to_string(off));
-        }
-    }
-};
-} // namespace
-
-void save_tsne_model(const std::string& path, const TsneEmbedding& emb) {
-    require(emb.reference_data() != nullptr,
-            "save_tsne_model: the embedding has no training data (fit it from data to save a model)");
-    const Matrix<float>& X = *emb.reference_data();
-    const Matrix<double>& Y = emb.embedding();
-    const TsneGradientParams& p = emb.gradient_params();
-    std::ofstream f(path, std::ios::binary);
-    if (!f) throw IoError(path + ": cannot open for writing");
-    f.write(kMagic, 8);
-    put(f, kVersion);
-    put<std::uint64_t>(f, X.rows());
-    put<std::uint64_t>(f, X.cols());
-    put<std::uint64_t>(f, Y.cols());
-    put<std::uint32_t>(f, static_cast<std::uint32_t>(emb.knn_index() ? emb.knn_index()->metric() : Metric::euclidean));
-    put<double>(f, p.dof);
-    put<std::uint32_t>(f, static_cast<std::uint32_t>(p.repulsion.method));
-    put<double>(f, p.repulsion.theta);
-    put<std::uint64_t>(f, p.repulsion.fft.n_interpolation_points);
-    put<std::uint64_t>(f, p.repulsion.fft.min_num_intervals);
-    put<double>(f, p.repulsion.fft.ints_in_interval);
-    f.write(reinterpret_cast<const char*>(X.data()), static_cast<std::streamsize>(X.size() * sizeof(float)));
-    f.write(reinterpret_cast<const char*>(Y.data()), static_cast<std::streamsize>(Y.size() * sizeof(double)));
-    if (!f) throw IoError(path + ": write failed");
-}
-
-TsneEmbedding load_tsne_model(const std::string& path, int n_threads) {
-    require(n_threads >= 1, "load_tsne_model: n_threads must be >= 1");
-    Reader r{std::ifstream(path, std::ios::binary), path};
-    if (!r.f) throw IoError(path + ": cannot open t-SNE model");
-    char magic[8];
-    r.bytes(magic, 8, "the magic bytes");
-    if (std::memcmp(magic, kMagic, 8) != 0) throw IoError(path + ": not a nembed t-SNE model (bad magic at offset 0)");
-    const auto version = r.get<std::uint32_t>("the version");
-    if (version != kVersion) {
-        throw IoError(path + ": unsupported t-SNE model version " + std::to_string(version) + " at offset 8");
-    }
-    const auto n = r.get<std::uint64_t>("N"), D = r.get<std::uint64_t>("D"), d = r.get<std::uint64_t>("d");
-    if (n < 2 || D < 1 || d < 1 || n > (1ull << 31) || D > (1ull << 24) || d > 64) {
-        throw IoError(path + ": implausible model shape N=" + std::to_string(n) + ", D=" + std::to_string(D) +
-                      ", d=" + std::to_string(d) + " at offset 12");
-    }
-    const auto metric = r.get<std::uint32_t>("the metric");
-    if (metric > static_cast<std::uint32_t>(Metric::inner_product)) throw IoError(path + ": bad metric code at offset 36");
-    TsneGradientParams p;
-    p.dof = r.get<double>("dof");
-    const auto method = r.get<std::uint32_t>("the gradient method");
-    if (method > static_cast<std::uint32_t>(GradientMethod::fft)) throw IoError(path + ": bad gradient method code");
-    p.repulsion.method = static_cast<GradientMethod>(method);
-    p.repulsion.theta = r.get<double>("theta");
-    p.repulsion.fft.n_interpolation_points = r.get<std::uint64_t>("n_interpolation_points");
-    p.repulsion.fft.min_num_intervals = r.get<std::uint64_t>("min_num_intervals");
-    p.repulsion.fft.ints_in_interval = r.get<double>("ints_in_interval");
-    p.n_threads = n_threads;
-    auto X = std::make_shared<Matrix<float>>(n, D);
-    r.bytes(X->data(), X->size() * sizeof(float), "the training data");
-    Matrix<double> Y(n, d);
-    r.bytes(Y.data(), Y.size() * sizeof(double), "the embedding");
-    try {
-        validate_gradient_params(p, d);
-        require_finite(X->view(), "training data");
-        require_finite(Y.view(), "embedding");
-    } catch (const InvalidArgument& e) {
-        throw IoError(path + ": invalid t-SNE model: " + e.what());
-    }
-    KnnOptions ko;
-    ko.metric = static_cast<Metric>(metric);
-    ko.n_threads = n_threads;
-    std::shared_ptr<const KnnIndex> index(build_knn_index(X->view(), ko).release());
-    return TsneEmbedding(std::move(Y), CsrMatrix<double>{}, p, std::move(index), std::move(X));
 }
 
 } // namespace nembed

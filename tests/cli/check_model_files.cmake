@@ -1,5 +1,6 @@
-# `nembed transform -m DIR` with a model directory whose files disagree (issue #19): each case must end in one
-# "nembed: error:" line naming the file, never read out of bounds. WORK is a scratch directory.
+# Model directories (io/model.hpp): `nembed transform -m DIR` with a model whose files disagree (issue #19) must end
+# in one "nembed: error:" line naming the file and the field, never read out of bounds; `nembed umap --save-model`
+# + transform gives the bits of `nembed umap --transform`; a cne model is refused clearly. WORK is a scratch directory.
 include(${CMAKE_CURRENT_LIST_DIR}/error_line.cmake)
 set(X ${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv)
 set(OTHER ${CMAKE_CURRENT_LIST_DIR}/../data/fmnist_4000_labels.npy)
@@ -28,13 +29,54 @@ endfunction()
 # 4000 x 1 components for a 3-value mean: apply() read past the end of the components before (it indexed them by
 # the mean's length).
 expect_model_error(components pca_components.npy ${OTHER} "pca_components.npy: has 1 columns but pca_mean.npy has 3 values")
-expect_model_error(embedding embedding.npy ${OTHER} "embedding.npy: has 4000 rows but reference_data.npy has 30")
+expect_model_error(embedding embedding.npy ${OTHER} "embedding.npy: has 4000 rows but model.json says n_points = 30")
 file(READ ${WORK}/good/model.json json)
 string(REGEX REPLACE "\"n_interpolation_points\": [0-9]+" "\"n_interpolation_points\": -1" bad_json "${json}")
-expect_model_error(interp model.json "${bad_json}" "n_interpolation_points must be a positive integer")
+expect_model_error(interp model.json "${bad_json}" "field 'tsne.n_interpolation_points' must be a non-negative integer")
 string(REGEX REPLACE "\"dof\": [0-9.e+-]+" "\"dof\": \"one\"" bad_json "${json}")
-expect_model_error(dof model.json "${bad_json}" "model.json: malformed field")
+expect_model_error(dof model.json "${bad_json}" "model.json: field 'tsne.dof' must be a number, got string")
 string(REGEX REPLACE "\"scale\": [0-9.e+-]+" "\"scale\": 0.0" bad_json "${json}")
-expect_model_error(scale model.json "${bad_json}" "scale must be a positive number")
+expect_model_error(scale model.json "${bad_json}" "field 'preprocessing.scale' must be a positive number")
 # Valid JSON that is not an object (found by tests/fuzz/fuzz_model: nlohmann's type_error escaped).
-expect_model_error(not_object model.json "42" "model.json: not a nembed t-SNE model")
+expect_model_error(not_object model.json "42" "model.json: not a nembed model")
+string(REPLACE "\"version\": 1" "\"version\": 7" bad_json "${json}")
+expect_model_error(future model.json "${bad_json}" "model.json: model version 7 is not supported")
+string(REPLACE "\"method\": \"tsne\"" "\"method\": \"isomap\"" bad_json "${json}")
+expect_model_error(method model.json "${bad_json}" "unknown method 'isomap'")
+string(REPLACE "\"theta\":" "\"theta_misspelt\":" bad_json "${json}")
+expect_model_error(missing model.json "${bad_json}" "field 'tsne.theta' is missing")
+
+# UMAP: a saved model transforms to the bits of the in-process transform (same seed and threads); the t-SNE options
+# of transform are refused for it.
+execute_process(COMMAND ${EXE} umap ${X} -o ${WORK}/u.npy --pca 2 --n-neighbors 5 --n-epochs 30 -j 2 --seed 4
+                        --transform ${X} --transform-output ${WORK}/u_in_process.npy --save-model ${WORK}/umap -q
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nembed umap --save-model failed")
+endif()
+execute_process(COMMAND ${EXE} transform ${X} -m ${WORK}/umap -o ${WORK}/u_loaded.npy -j 2 --seed 4 -q
+                RESULT_VARIABLE rc)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/u_in_process.npy ${WORK}/u_loaded.npy
+                RESULT_VARIABLE differ)
+if(NOT rc EQUAL 0 OR NOT differ EQUAL 0)
+  message(FATAL_ERROR "transform of the saved UMAP model differs from nembed umap --transform (rc ${rc})")
+endif()
+set(args transform ${X} -m ${WORK}/umap -o ${WORK}/u2.npy --n-iter 10 -q)
+expect_one_error_line("${args}")
+execute_process(COMMAND ${EXE} ${args} ERROR_VARIABLE err)
+if(NOT err MATCHES "--n-iter applies to t-SNE models")
+  message(FATAL_ERROR "--n-iter with a UMAP model: unexpected message:\n${err}")
+endif()
+
+# cne: the model is saved, and transform says why it cannot use it.
+execute_process(COMMAND ${EXE} cne ${X} -o ${WORK}/c.npy -k 5 --n-epochs 5 --batch-size 16 --save-model ${WORK}/cne -q
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/cne/model.json OR NOT EXISTS ${WORK}/cne/embedding.npy)
+  message(FATAL_ERROR "nembed cne --save-model failed")
+endif()
+set(args transform ${X} -m ${WORK}/cne -o ${WORK}/c2.npy -q)
+expect_one_error_line("${args}")
+execute_process(COMMAND ${EXE} ${args} ERROR_VARIABLE err)
+if(NOT err MATCHES "cne model: cne's embedding is non-parametric")
+  message(FATAL_ERROR "transform with a cne model: unexpected message:\n${err}")
+endif()

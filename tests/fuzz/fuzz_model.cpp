@@ -1,25 +1,26 @@
-// libFuzzer harness: model directories read by `nembed transform -m DIR` (model.json and the .npy arrays that
-// `nembed tsne --save-model` writes), run through the CLI's own command on 8 new points. The input lists the
-// directory's files (fuzz::decode_members; names other than the five model files are ignored).
-#include <CLI/CLI.hpp>
-
-#include <algorithm>
+// libFuzzer harness: model directories (io/model.hpp) read by nembed::load_model, in the current format and the CLI's
+// earlier t-SNE format, then (when the model transforms) 8 new 3-column points preprocessed and transformed as
+// `nembed transform -m DIR` does. The input lists the directory's files (fuzz::decode_members; names other than the
+// five model files are ignored).
 #include <filesystem>
 #include <fstream>
 
-#include "../../cli/commands.hpp"
 #include "fuzz_util.hpp"
+#include "nembed/io/model.hpp"
 
 namespace {
 const char* const kFiles[] = {"model.json", "embedding.npy", "reference_data.npy", "pca_mean.npy", "pca_components.npy"};
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const std::string x = [] {
-        const std::string p = fuzz::temp_path("new.csv");
-        std::ofstream f(p);
-        for (int i = 0; i < 8; ++i) f << i * 0.5 << "," << (i % 3) - 1.0 << "," << 2.0 - i * 0.25 << "\n";
-        return p;
+    static const nembed::Matrix<float> x = [] {
+        nembed::Matrix<float> m(8, 3);
+        for (int i = 0; i < 8; ++i) {
+            m(i, 0) = i * 0.5f;
+            m(i, 1) = (i % 3) - 1.0f;
+            m(i, 2) = 2.0f - i * 0.25f;
+        }
+        return m;
     }();
     const std::string dir = fuzz::temp_path("model");
     std::filesystem::remove_all(dir);
@@ -30,12 +31,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 std::ofstream f(dir + "/" + name, std::ios::binary);
                 f.write(reinterpret_cast<const char*>(m.data.data()), static_cast<std::streamsize>(m.data.size()));
             }
-    CLI::App app{"nembed"};
-    app.require_subcommand(1);
-    nembed::cli::register_commands(app);
-    std::vector<std::string> args = {"transform", x, "-m", dir, "-o", fuzz::temp_path("out.npy"),
-                                     "-q", "-j", "1", "--n-iter", "2", "--perplexity", "2"};
-    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
-    fuzz::expect_clean([&] { app.parse(args); });
+    fuzz::expect_clean([&] {
+        const nembed::Model model = nembed::load_model(dir, 1, 0);
+        if (!model.can_transform()) return;
+        nembed::TransformOptions t;
+        t.n_iter = 2;
+        t.perplexity = 2;
+        (void)model.transform(model.preprocessing().apply(x.view()).view(), t);
+    });
     return 0;
 }

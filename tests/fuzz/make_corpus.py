@@ -90,7 +90,8 @@ out("idx", "f32", b"\x00" + idx(0x0D, [2, 2], np.arange(4, dtype=">f4").tobytes(
 out("idx", "f64", b"\x01" + idx(0x0E, [1, 3], np.arange(3, dtype=">f8").tobytes()))
 out("idx", "i16", b"\x00" + idx(0x0B, [2], np.array([-1, 2], dtype=">i2").tobytes()))
 out("idx", "truncated", b"\x00" + idx(0x08, [46341, 46341], bytes(96)))
-# model: the files of a `nembed tsne --save-model` directory as a member list (fuzz_model.cpp), for 3-column data
+# model: the files of a model directory as a member list (fuzz_model.cpp), for 3-column data: the CLI's earlier
+# t-SNE format (model) and the current one (model_v1: tsne, umap, cne)
 
 
 def model(pca, n=10, extra=None):
@@ -111,3 +112,36 @@ out("model", "plain", model(False))
 out("model", "pca", model(True))
 out("model", "bh", model(False, extra={"negative_gradient_method": "bh", "metric": "cosine"}))
 out("model", "exact_dof", model(True, extra={"negative_gradient_method": "exact", "dof": 0.5}))
+
+
+def model_v1(method, pca, n=10, extra=None):
+    import json
+    d = 2 if pca else 3
+    j = {"format": "nembed-model", "version": 1, "method": method, "n_points": n, "n_components": 2,
+         "n_features": None if method == "cne" else d, "preprocessing": {"scale": 1.0, "pca": pca}}
+    if method == "tsne":
+        j["metric"] = "euclidean"
+        j["tsne"] = {"dof": 1.0, "negative_gradient_method": "fft", "theta": 0.5, "n_interpolation_points": 3,
+                     "min_num_intervals": 50, "ints_in_interval": 1.0}
+    elif method == "umap":
+        j["metric"] = "euclidean"
+        j["umap"] = {"n_neighbors": 5, "local_connectivity": 1.0, "a": 1.58, "b": 0.9, "n_epochs": 30,
+                     "requested_epochs": None, "learning_rate": 1.0, "repulsion_strength": 1.0,
+                     "negative_sample_rate": 5.0, "transform_seed": 42}
+    else:
+        j["cne"] = {"loss_mode": "infonce", "similarity": "euclidean", "k": 15, "negative_samples": 5,
+                    "batch_size": 1024, "n_epochs": 5, "epochs_run": 5, "learning_rate": 1.0, "temperature": 0.5,
+                    "eps": 1.0, "spec": 1.0, "spec_early": 4.0, "early_epochs": 1, "log_Z": 0.0, "seed": 0}
+    j.update(extra or {})
+    files = [("model.json", json.dumps(j).encode()), ("embedding.npy", npy(rng.standard_normal((n, 2))))]
+    if method != "cne":
+        files.append(("reference_data.npy", npy(rng.standard_normal((n, d)).astype(np.float32))))
+    if pca:
+        files += [("pca_mean.npy", npy(rng.standard_normal(3))), ("pca_components.npy", npy(rng.standard_normal((2, 3))))]
+    return members(files)[1:]
+
+
+out("model", "v1_tsne", model_v1("tsne", False))
+out("model", "v1_tsne_pca", model_v1("tsne", True))
+out("model", "v1_umap", model_v1("umap", True))
+out("model", "v1_cne", model_v1("cne", False))

@@ -360,7 +360,7 @@ TEST(Tsne, FmnistTransformMatchesInSampleAccuracy) {
     EXPECT_NEAR(new_acc, in_acc, 0.05);
 }
 
-TEST(Tsne, PartialEmbeddingAndModelRoundTrip) {
+TEST(Tsne, PartialEmbedding) {  // saving and loading the model: tests/io/test_model.cpp
     Matrix<float> X = blobs(400, 6, 4, 9);
     Matrix<float> Xref = rows(X, 0, 300), Xnew = rows(X, 300, 400);
     TsneOptions o = small_options();
@@ -370,28 +370,6 @@ TEST(Tsne, PartialEmbeddingAndModelRoundTrip) {
     EXPECT_EQ(part.affinities().n_cols, 300u);
     TsneOptimizeOptions auto_lr;
     EXPECT_THROW(part.optimize(10, auto_lr), InvalidArgument);  // auto learning rate refused for partial
-    Matrix<double> Yt = emb.transform(Xnew.view());
-
-    const std::string path = std::string(NEMBED_BINARY_DIR) + "/tsne_model_test.bin";
-    save_tsne_model(path, emb);
-    TsneEmbedding loaded = load_tsne_model(path, 1);
-    EXPECT_EQ(loaded.embedding().storage(), emb.embedding().storage());
-    EXPECT_TRUE(loaded.can_transform());
-    EXPECT_EQ(loaded.transform(Xnew.view()).storage(), Yt.storage());
-    EXPECT_THROW(loaded.optimize(1), InvalidArgument);
-    // Corrupt files
-    {
-        std::ofstream f(path, std::ios::binary | std::ios::trunc);
-        f << "NEMBTSNE";
-    }
-    EXPECT_THROW(load_tsne_model(path), IoError);
-    {
-        std::ofstream f(path, std::ios::binary | std::ios::trunc);
-        f << "garbage!garbage!";
-    }
-    EXPECT_THROW(load_tsne_model(path), IoError);
-    EXPECT_THROW(load_tsne_model("/nonexistent/model.bin"), IoError);
-    std::remove(path.c_str());
     // Wrong dimension for transform
     Matrix<float> bad(5, 7, 0.0f);
     EXPECT_THROW(emb.transform(bad.view()), InvalidArgument);

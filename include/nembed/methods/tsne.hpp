@@ -239,7 +239,7 @@ public:
     std::int64_t total_iterations() const { return iterations_; }
     /// The kNN index over the training data (null when fitted from P).
     const std::shared_ptr<const KnnIndex>& knn_index() const { return index_; }
-    /// The training data, when fitted from data (for saving a model).
+    /// The training data, when fitted from data (for saving a model, io/model.hpp).
     const std::shared_ptr<const Matrix<float>>& reference_data() const { return data_; }
     bool can_transform() const { return static_cast<bool>(index_); }
     const TsneTimings& timings() const { return timings_; }
@@ -308,12 +308,5 @@ public:
 private:
     TsneOptions options_;
 };
-
-/// Saves what transform needs (training data, embedding, metric, gradient parameters; not P) in a small binary
-/// file; throws IoError on failure.
-void save_tsne_model(const std::string& path, const TsneEmbedding& embedding);
-/// Loads a saved model and rebuilds its kNN index (`n_threads` >= 1). The result can transform but not optimize
-/// (P is not stored). Throws IoError naming the file and offset for malformed files.
-TsneEmbedding load_tsne_model(const std::string& path, int n_threads = 1);
 
 } // namespace nembed

@@ -123,6 +123,10 @@ public:
     UmapTimings& timings() { return timings_; }
     /// Loss per sampled pair in the last epoch where it was evaluated (NaN before).
     double last_loss() const { return loss_; }
+    /// The training constants (also what transform uses: learning_rate / 4, γ, negatives per positive sample).
+    double learning_rate() const { return learning_rate_; }
+    double repulsion_strength() const { return gamma_; }
+    double negative_sample_rate() const { return negative_sample_rate_; }
 
     // What transform needs (set by UMAP::fit).
     std::shared_ptr<const KnnIndex> knn_index;

@@ -1,0 +1,125 @@
+#pragma once
+/// @file model.hpp
+/// One saved-model format for every method (docs/core.md §9): a directory with model.json (format "nembed-model",
+/// version, method "tsne" / "umap" / "cne", the settings the method needs to transform new points, and the optional
+/// preprocessing) and .npy arrays (embedding, reference data, PCA mean and components).
+///
+///   TsneEmbedding emb = TSNE(opt).fit(X);
+///   save_model("model", emb);                       // or a UmapEmbedding (+ its data), or a cne result
+///   Model m = load_model("model", n_threads);       // rebuilds the kNN index
+///   Matrix<double> Ynew = m.transform(m.preprocessing().apply(raw_new));
+///
+/// t-SNE and UMAP models transform (openTSNE's and umap-learn's transform); a cne model holds the embedding and its
+/// settings only: cne's embedding is non-parametric, so asking it to transform is refused (InvalidArgument).
+/// The reader type-checks every field and cross-checks the arrays' shapes: a malformed model raises IoError naming
+/// the file and the field. It also reads the directories of the CLI's earlier t-SNE format ("nembed-tsne-model",
+/// version 1); only the new format is written.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/loss/contrastive.hpp"
+#include "nembed/kernel/contrastive_kernel.hpp"
+#include "nembed/methods/cne.hpp"
+#include "nembed/methods/tsne.hpp"
+#include "nembed/methods/umap.hpp"
+#include "nembed/neighbors/knn.hpp"
+
+namespace nembed {
+
+/// The version written; readers refuse newer ones.
+inline constexpr int kModelVersion = 1;
+
+enum class ModelMethod { tsne, umap, cne };
+/// "tsne", "umap", "cne".
+std::string to_string(ModelMethod m);
+
+/// How raw input rows became the data the method saw: divided by `scale`, then (optionally) centred by `pca_mean`
+/// and projected on the rows of `pca_components`. Kept with a model so that new points get the same treatment.
+struct Preprocessing {
+    double scale = 1.0;              ///< > 0
+    std::vector<double> pca_mean;    ///< D values; empty when no PCA was applied
+    Matrix<double> pca_components;   ///< n_pca x D (empty without PCA)
+
+    bool has_pca() const { return !pca_mean.empty(); }
+    /// Applies the scale and the PCA to raw rows (N x D) in double precision. Throws InvalidArgument when the
+    /// column count differs from the PCA's D.
+    Matrix<float> apply(MatrixView<float> raw) const;
+};
+
+/// The settings a cne model records (a non-parametric cne embedding cannot transform: these document the run).
+struct CneModelSettings {
+    ContrastiveMode loss_mode = ContrastiveMode::infonce;
+    ContrastiveMetric similarity = ContrastiveMetric::euclidean;
+    std::size_t k = 15;
+    long negative_samples = 5;
+    std::size_t batch_size = 32768;
+    int n_epochs = 200;          ///< planned
+    int epochs_run = 0;          ///< done
+    double learning_rate = 1.0;  ///< resolved
+    double temperature = 0.5;
+    double eps = 1.0;
+    double spec = 1.0, spec_early = 1.0;  ///< the resolved spectrum (CneSpectrum)
+    int early_epochs = 0;
+    double log_Z = 0.0;
+    std::uint64_t seed = 0;
+};
+
+/// A loaded model: the method, its embedding, the preprocessing, and for t-SNE / UMAP an embedding object that can
+/// transform (its kNN index rebuilt over the reference data). Move-only.
+class Model {
+public:
+    ModelMethod method() const { return method_; }
+    const Preprocessing& preprocessing() const { return preprocessing_; }
+    /// The reference embedding (N x d).
+    const Matrix<double>& embedding() const;
+    /// The reference data (N x D, after preprocessing); null for a cne model.
+    const std::shared_ptr<const Matrix<float>>& reference_data() const { return reference_; }
+    /// The input metric of the kNN index (t-SNE and UMAP).
+    Metric metric() const { return metric_; }
+    bool can_transform() const { return method_ != ModelMethod::cne; }
+    /// Embeds new rows given in the reference's space (apply preprocessing() to raw rows first): openTSNE's
+    /// transform with `tsne_options` for t-SNE, umap-learn's transform for UMAP (the options are not used).
+    /// Throws InvalidArgument for a cne model (non-parametric: no transform) and for rows of the wrong width.
+    Matrix<double> transform(MatrixView<float> X_new, const TransformOptions& tsne_options = {}) const;
+
+    /// The method's object; InvalidArgument when the model holds another method.
+    const TsneEmbedding& tsne() const;
+    const UmapEmbedding& umap() const;
+    const CneModelSettings& cne() const;
+
+private:
+    friend Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed);
+    ModelMethod method_ = ModelMethod::tsne;
+    Preprocessing preprocessing_;
+    Metric metric_ = Metric::euclidean;
+    std::shared_ptr<const Matrix<float>> reference_;
+    std::optional<TsneEmbedding> tsne_;
+    std::optional<UmapEmbedding> umap_;
+    Matrix<double> cne_embedding_;
+    CneModelSettings cne_;
+};
+
+/// Saves a t-SNE embedding fitted from data (it keeps its reference data): the embedding, the data, the metric and
+/// the gradient parameters (dof, repulsion). P is not saved (a loaded t-SNE model transforms but cannot optimize).
+/// model.json is written last, so an interrupted save leaves no loadable model. Throws InvalidArgument for an
+/// embedding without data, IoError when a file cannot be written.
+void save_model(const std::string& dir, const TsneEmbedding& embedding, const Preprocessing& preprocessing = {});
+/// Saves a UMAP embedding fitted from data together with that data (N x D, the rows its kNN index holds): the
+/// embedding, n_neighbors, local_connectivity, the curve (a, b), the fit's and the requested epochs, learning rate,
+/// repulsion strength, negative_sample_rate, transform_seed and the metric.
+void save_model(const std::string& dir, const UmapEmbedding& embedding, MatrixView<float> reference_data,
+                const Preprocessing& preprocessing = {});
+/// Saves a cne result (its embedding) and the options it was fitted with (CneModelSettings).
+void save_model(const std::string& dir, const CneResult& result, const CneOptions& options,
+                const Preprocessing& preprocessing = {});
+
+/// Loads a model directory; t-SNE and UMAP models get their kNN index rebuilt with `n_threads` (>= 1) and
+/// `knn_seed` (HNSW's seed; exact indices ignore it) and transform with `n_threads`. Throws IoError naming the file
+/// and the field for a missing or malformed model (missing field, wrong type, shapes that disagree, unknown method,
+/// newer version).
+Model load_model(const std::string& dir, int n_threads = 1, std::uint64_t knn_seed = 0);
+
+} // namespace nembed
