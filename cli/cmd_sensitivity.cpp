@@ -10,6 +10,7 @@
 #include "outputs.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/io/file.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/plot/uncertainty.hpp"
 #include "nembed/sensitivity/sensitivity.hpp"
@@ -25,7 +26,57 @@ struct SensArgs {
     std::string variances, sample_cov, feature_cov;
     std::string plot_ellipses, plot_arrows, plot_heatmap, diagnostics;
     double ellipse_scale = 0.0;
+    // the objective's kernel and the affinities that produced Y*
+    std::string kernel = "student-t", affinities, knn, beta;
+    double dof = 1.0;
 };
+
+// The joint P written by `nembed affinity -o PREFIX` (PREFIX_indptr.npy, PREFIX_indices.npy, PREFIX_data.npy), or
+// a scipy.sparse.save_npz file.
+CsrMatrix<double> load_joint(const std::string& spec, std::size_t n) {
+    if (file_extension(spec) == ".npz") return load_sparse(spec);
+    std::string stem = spec;
+    if (file_extension(stem) == ".npy") stem.resize(stem.size() - 4);
+    for (const char* suffix : {"_data", "_indices", "_indptr"})
+        if (stem.size() > std::string(suffix).size() && stem.ends_with(suffix)) stem.resize(stem.size() - std::string(suffix).size());
+    const Matrix<double> indptr = load_matrix<double>(stem + "_indptr.npy");
+    const Matrix<double> indices = load_matrix<double>(stem + "_indices.npy");
+    const Matrix<double> data = load_matrix<double>(stem + "_data.npy");
+    require(indptr.size() == n + 1, "--affinities: " + stem + "_indptr.npy has " + std::to_string(indptr.size()) +
+                                        " entries, expected N + 1 = " + std::to_string(n + 1));
+    require(indices.size() == data.size(), "--affinities: the indices and data arrays differ in length");
+    CsrMatrix<double> P;
+    P.n_rows = P.n_cols = n;
+    P.indptr.resize(n + 1);
+    for (std::size_t i = 0; i <= n; ++i) P.indptr[i] = static_cast<offset_t>(indptr.data()[i]);
+    P.indices.resize(indices.size());
+    for (std::size_t q = 0; q < indices.size(); ++q) {
+        const double v = indices.data()[q];
+        require(v >= 0.0 && v < static_cast<double>(n), "--affinities: column index out of range in " + stem + "_indices.npy");
+        P.indices[q] = static_cast<index_t>(v);
+    }
+    P.values = data.storage();
+    return P;
+}
+
+// The neighbour sets written by `nembed knn -o PREFIX` (PREFIX_indices.npy, N x k), or any N x k index array.
+std::vector<std::size_t> load_neighbor_sets(const std::string& spec, std::size_t n, std::size_t& k) {
+    std::string path = spec;
+    if (file_extension(path) != ".npy" && file_extension(path) != ".npz" && file_extension(path) != ".csv")
+        path += "_indices.npy";
+    const Matrix<double> idx = load_matrix<double>(path);
+    require(idx.rows() == n, "--knn: " + path + " has " + std::to_string(idx.rows()) + " rows, expected N = " +
+                                 std::to_string(n));
+    k = idx.cols();
+    std::vector<std::size_t> out(idx.size());
+    for (std::size_t q = 0; q < idx.size(); ++q) {
+        const double v = idx.data()[q];
+        require(v >= 0.0 && v < static_cast<double>(n) && v == std::floor(v),
+                "--knn: " + path + " holds an entry that is not a point index in [0, N)");
+        out[q] = static_cast<std::size_t>(v);
+    }
+    return out;
+}
 
 Matrix<double> load_x(const std::vector<std::string>& specs) {
     Matrix<double> X;
@@ -83,6 +134,21 @@ void register_sensitivity(CLI::App& app) {
     sub->add_option("--bandwidth", a->bandwidth, "fixed (the seed's) or differentiated through the perplexity")
         ->check(CLI::IsMember({"fixed", "differentiated"}))
         ->capture_default_str();
+    sub->add_option("--kernel", a->kernel,
+                    "Output kernel of the differentiated KL: student-t (t-SNE; --dof) or gaussian (SNE)")
+        ->check(CLI::IsMember({"student-t", "gaussian"}))
+        ->capture_default_str();
+    sub->add_option("--dof", a->dof, "Student-t kernel: degrees of freedom (1 = t-SNE's; < 1 heavier tails)")
+        ->capture_default_str();
+    sub->add_option("--affinities", a->affinities,
+                    "The joint P that produced Y*: the prefix written by `nembed affinity -o PREFIX` or a "
+                    "scipy.sparse .npz; used as given in the objective (default: recomputed from X)");
+    sub->add_option("--knn", a->knn,
+                    "The neighbour sets that produced Y*: the prefix written by `nembed knn -o PREFIX` (or an N x k "
+                    "index array); implies --affinity knn (default: exact float64 kNN of X)");
+    sub->add_option("--beta", a->beta,
+                    "The bandwidths beta_i of exp(-beta_i d^2) (N values; openTSNE's precision tau_i = 2 beta_i); "
+                    "default: calibrated to --perplexity");
     sub->add_option("--lambda", a->lambda, "Tikhonov damping added to the Hessian (the seed's: 1e-3)")
         ->capture_default_str();
     sub->add_flag("--no-gauge", a->no_gauge, "Do not project out translations and rotation (the seed's)");
@@ -135,6 +201,24 @@ void register_sensitivity(CLI::App& app) {
             so.solve.project_gauge = !a->no_gauge;
             so.solve.solver = parse_solver_kind(a->solver);
             so.solve.damp_to_definite = a->damp_to_definite;
+        }
+        const bool given = !a->affinities.empty() || !a->knn.empty() || !a->beta.empty();
+        require(!(a->seed_compatible && given),
+                "--seed-compatible recomputes the seed's dense P; it does not take --affinities, --knn or --beta");
+        require(!(a->seed_compatible && (a->kernel != "student-t" || a->dof != 1.0)),
+                "--seed-compatible differentiates t-SNE's kernel (Student-t, dof 1); drop --kernel/--dof");
+        if (a->kernel == "gaussian") so.derivatives.kernel = GaussianKernel{1.0};
+        else so.derivatives.kernel = StudentTKernel{a->dof};
+        if (!a->affinities.empty()) so.derivatives.joint = load_joint(a->affinities, X.rows());
+        if (!a->knn.empty()) {
+            so.derivatives.neighbors = load_neighbor_sets(a->knn, X.rows(), so.derivatives.neighbors_k);
+            so.derivatives.affinity = SensitivityAffinity::knn;
+        }
+        if (!a->beta.empty()) {
+            const Matrix<double> b = load_matrix<double>(a->beta);
+            require(b.size() == X.rows(), "--beta must hold N = " + std::to_string(X.rows()) + " values, got " +
+                                              std::to_string(b.size()));
+            so.derivatives.beta = b.storage();
         }
         so.refine = a->refine;
         so.lanczos_eigenvalues = a->lanczos;

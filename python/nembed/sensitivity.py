@@ -128,6 +128,20 @@ class Sensitivity:
     lanczos_eigenvalues : int
         MINRES solver: estimate this many smallest Hessian eigenvalues by Lanczos (diagnostics and the
         indefiniteness warning); the dense solver always reports its spectrum.
+    kernel : {"student-t", "gaussian"}
+        Output kernel of the differentiated KL(P || w/Z): t-SNE's Student-t (``dof``) or SNE's Gaussian exp(-d^2).
+    dof : float
+        Student-t degrees of freedom (1 = t-SNE; below 1 heavier tails, as ``TSNE(dof=...)``).
+    affinities : sparse matrix or object with ``.P``, optional
+        The joint P that produced Y (e.g. ``embedding.affinities`` of a ``TSNEEmbedding``, a
+        ``PerplexityBasedNN``, or an N x N scipy matrix, symmetric, summing to 1): the objective uses it as given
+        instead of recomputing it from X.
+    neighbors : array_like (N, k) of int, optional
+        The neighbour sets that produced P (self excluded); implies ``affinity="knn"``. The derivative in X is
+        taken over these sets (default: the exact nearest neighbours of X in float64).
+    beta : array_like (N,), optional
+        The bandwidths beta_i of exp(-beta_i d^2) (openTSNE's precision tau_i = 2 beta_i); default: calibrated to
+        ``perplexity`` on the neighbour sets.
     """
 
     def __init__(self, X: Any, Y: Any, perplexity: float = 30.0, *, seed_compatible: bool = False,
@@ -135,9 +149,15 @@ class Sensitivity:
                  project_gauge: bool = True, solver: str = "auto", rcond: float = 0.0, tolerance: float = 1e-10,
                  max_iter: int = 0, refine: bool = False, refine_max_iter: int = 200,
                  refine_tolerance: float = 1e-10, stationarity_tolerance: float = 1e-6, n_jobs: int = 1,
-                 max_output_gib: float = 4.0, lanczos_eigenvalues: int = 0, damp_to_definite: bool = False):
+                 max_output_gib: float = 4.0, lanczos_eigenvalues: int = 0, damp_to_definite: bool = False,
+                 kernel: str = "student-t", dof: float = 1.0, affinities: Any = None, neighbors: Any = None,
+                 beta: Any = None):
         self.X = _matrix(X, "X")
         Yarr = _matrix(Y, "Y")
+        if seed_compatible and (affinities is not None or neighbors is not None or beta is not None
+                                or kernel != "student-t" or dof != 1.0):
+            raise ValueError("seed_compatible recomputes the seed's dense P with t-SNE's kernel; it does not take "
+                             "affinities, neighbors, beta, kernel or dof")
         if Yarr.shape[1] != 2:
             raise ValueError(f"Y: expected an (N, 2) embedding, got shape {Yarr.shape}")
         if Yarr.shape[0] != self.X.shape[0]:
@@ -149,7 +169,17 @@ class Sensitivity:
             refine_max_iter=int(refine_max_iter), refine_tolerance=float(refine_tolerance),
             stationarity_tolerance=float(stationarity_tolerance), n_threads=_core.resolve_threads(int(n_jobs)),
             max_output_gib=float(max_output_gib), lanczos_eigenvalues=int(lanczos_eigenvalues),
-            damp_to_definite=bool(damp_to_definite))
+            damp_to_definite=bool(damp_to_definite), kernel=kernel, dof=float(dof),
+            **_given_affinities(affinities, neighbors, beta, self.X.shape[0]))
+
+    @property
+    def beta(self) -> np.ndarray:
+        """The bandwidths beta_i of exp(-beta_i d^2) that were differentiated (given or calibrated)."""
+        return np.asarray(self._s.beta)
+
+    def gradient(self) -> np.ndarray:
+        """The gradient g of KL(P || w/Z) at Y, length 2N (point-major; with its factor 4)."""
+        return np.asarray(self._s.gradient())
 
     @property
     def n_points(self) -> int:
@@ -226,6 +256,36 @@ class Sensitivity:
                 u, s, _ = np.linalg.svd(R[c:c + 2, i * d:(i + 1) * d])
                 out[i] = s[0] * u[:, 0]
         return out
+
+
+def _given_affinities(affinities: Any, neighbors: Any, beta: Any, n: int) -> dict:
+    """The P, neighbour sets and bandwidths that produced Y as the core's arrays (empty: recompute from X)."""
+    import scipy.sparse as sp
+    out = {"P_indptr": np.zeros(0, np.int64), "P_indices": np.zeros(0, np.int64), "P_data": np.zeros(0),
+           "neighbors": np.zeros((0, 0), np.int64), "beta": np.zeros(0)}
+    if affinities is not None:
+        P = getattr(affinities, "P", affinities)
+        if not sp.issparse(P):
+            raise TypeError("affinities: expected a scipy sparse matrix or an object with a sparse .P")
+        P = sp.csr_matrix(P, dtype=np.float64)
+        if P.shape != (n, n):
+            raise ValueError(f"affinities: expected an ({n}, {n}) matrix, got shape {P.shape}")
+        P.sum_duplicates()
+        P.sort_indices()
+        P.eliminate_zeros()
+        out.update(P_indptr=np.ascontiguousarray(P.indptr, np.int64),
+                   P_indices=np.ascontiguousarray(P.indices, np.int64), P_data=np.ascontiguousarray(P.data))
+    if neighbors is not None:
+        idx = np.asarray(neighbors)
+        if idx.ndim != 2 or idx.shape[0] != n or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"neighbors: expected an ({n}, k) integer array, got {idx.dtype} {idx.shape}")
+        out["neighbors"] = np.ascontiguousarray(idx, np.int64)
+    if beta is not None:
+        b = np.ascontiguousarray(np.asarray(beta, dtype=np.float64).ravel())
+        if b.shape != (n,):
+            raise ValueError(f"beta: expected {n} values, got {b.size}")
+        out["beta"] = b
+    return out
 
 
 def _flat_inputs(X: Any, Y: Any):

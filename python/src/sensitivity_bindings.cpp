@@ -53,6 +53,43 @@ nembed::SensitivityOptions make_options(bool seed_compatible, double perplexity,
     return o;
 }
 
+// The objective's kernel and the affinities that produced Y* (empty arrays: recompute from X).
+void set_objective_and_affinities(nembed::SensitivityOptions& o, std::size_t n, const std::string& kernel, double dof,
+                                  const I64Vec& P_indptr, const I64Vec& P_indices, const F64Vec& P_data,
+                                  const I64Mat& neighbors, const F64Vec& beta) {
+    nembed::require(kernel == "student-t" || kernel == "gaussian",
+                    "kernel must be 'student-t' or 'gaussian', got '" + kernel + "'");
+    if (kernel == "gaussian") o.derivatives.kernel = nembed::GaussianKernel{1.0};
+    else o.derivatives.kernel = nembed::StudentTKernel{dof};
+    if (P_indptr.shape(0) > 0) {
+        nembed::require(P_indptr.shape(0) == n + 1 && P_indices.shape(0) == P_data.shape(0),
+                        "affinities: expected an N x N CSR matrix");
+        nembed::CsrMatrix<double> P;
+        P.n_rows = P.n_cols = n;
+        P.indptr.assign(P_indptr.data(), P_indptr.data() + P_indptr.shape(0));
+        P.indices.resize(P_indices.shape(0));
+        for (std::size_t q = 0; q < P.indices.size(); ++q) {
+            const std::int64_t v = P_indices.data()[q];
+            nembed::require(v >= 0 && static_cast<std::size_t>(v) < n, "affinities: column index out of range");
+            P.indices[q] = static_cast<nembed::index_t>(v);
+        }
+        P.values.assign(P_data.data(), P_data.data() + P_data.shape(0));
+        o.derivatives.joint = std::move(P);
+    }
+    if (neighbors.shape(0) > 0) {
+        nembed::require(neighbors.shape(0) == n, "neighbors: expected N rows");
+        o.derivatives.neighbors_k = neighbors.shape(1);
+        o.derivatives.neighbors.resize(neighbors.shape(0) * neighbors.shape(1));
+        for (std::size_t q = 0; q < o.derivatives.neighbors.size(); ++q) {
+            const std::int64_t v = neighbors.data()[q];
+            nembed::require(v >= 0 && static_cast<std::size_t>(v) < n, "neighbors: index out of range [0, N)");
+            o.derivatives.neighbors[q] = static_cast<std::size_t>(v);
+        }
+        o.derivatives.affinity = nembed::SensitivityAffinity::knn;
+    }
+    if (beta.shape(0) > 0) o.derivatives.beta = vector_of(beta);
+}
+
 } // namespace
 
 void bind_sensitivity(nb::module_& m) {
@@ -76,11 +113,14 @@ void bind_sensitivity(nb::module_& m) {
                const std::string& affinity, std::size_t n_neighbors, const std::string& bandwidth, double damping,
                bool project_gauge, const std::string& solver, double rcond, double tolerance, int max_iter,
                bool refine, int refine_max_iter, double refine_tolerance, double stationarity_tolerance, int n_threads,
-               double max_output_gib, std::size_t lanczos_eigenvalues, bool damp_to_definite) {
-                const auto o = make_options(seed_compatible, perplexity, affinity, n_neighbors, bandwidth, damping,
-                                            project_gauge, solver, rcond, tolerance, max_iter, refine, refine_max_iter,
-                                            refine_tolerance, stationarity_tolerance, n_threads, max_output_gib,
-                                            lanczos_eigenvalues, damp_to_definite);
+               double max_output_gib, std::size_t lanczos_eigenvalues, bool damp_to_definite,
+               const std::string& kernel, double dof, I64Vec P_indptr, I64Vec P_indices, F64Vec P_data,
+               I64Mat neighbors, F64Vec beta) {
+                auto o = make_options(seed_compatible, perplexity, affinity, n_neighbors, bandwidth, damping,
+                                      project_gauge, solver, rcond, tolerance, max_iter, refine, refine_max_iter,
+                                      refine_tolerance, stationarity_tolerance, n_threads, max_output_gib,
+                                      lanczos_eigenvalues, damp_to_definite);
+                set_objective_and_affinities(o, X.shape(0), kernel, dof, P_indptr, P_indices, P_data, neighbors, beta);
                 nb::gil_scoped_release release;
                 new (self) TsneSensitivity(view(X), view(Y), o);
             },
@@ -89,7 +129,8 @@ void bind_sensitivity(nb::module_& m) {
             "solver"_a = "auto", "rcond"_a = 0.0, "tolerance"_a = 1e-10, "max_iter"_a = 0, "refine"_a = false,
             "refine_max_iter"_a = 200, "refine_tolerance"_a = 1e-10, "stationarity_tolerance"_a = 1e-6,
             "n_threads"_a = 1, "max_output_gib"_a = 4.0, "lanczos_eigenvalues"_a = 0,
-            "damp_to_definite"_a = false)
+            "damp_to_definite"_a = false, "kernel"_a = "student-t", "dof"_a = 1.0, "P_indptr"_a, "P_indices"_a,
+            "P_data"_a, "neighbors"_a, "beta"_a)
         .def("embedding", [](const TsneSensitivity& s) { return copy_to_numpy(s.embedding().view()); })
         .def_prop_ro("beta", [](const TsneSensitivity& s) { return s.derivatives().beta(); })
         .def_prop_ro("diagnostics",

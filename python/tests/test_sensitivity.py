@@ -137,3 +137,44 @@ def test_inverse_solver_matches_dense_point_blocks(refined):
     np.testing.assert_allclose(pa, pb, rtol=1e-6, atol=1e-9 * np.abs(pb).max())
     with pytest.raises(ValueError, match="solver"):
         ns.Sensitivity(X, s.embedding, solver="cholesky", **opts)
+
+
+def test_reused_affinities_give_the_recomputed_s():
+    # The P (nembed's perplexity affinities over the exact kNN graph) and the neighbour sets that produced Y give the
+    # S of recomputing them from X, up to the float32 distances nembed's affinities are built from (1e-4).
+    from nembed.affinity import PerplexityBasedNN
+    X = blobs(30, 4, seed=21)
+    Y = np.random.default_rng(22).normal(size=(30, 2)) * 2.0
+    aff = PerplexityBasedNN(X, perplexity=5, method="exact")
+    d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    idx = np.argsort(d2, axis=1)[:, :15]
+    with pytest.warns(Warning):
+        ref = ns.Sensitivity(X, Y, 5, affinity="knn", damping=1e-2)
+        given = ns.Sensitivity(X, Y, 5, affinities=aff, neighbors=idx, damping=1e-2)
+    S0, S1 = ref.jacobian(), given.jacobian()
+    diff = np.abs(S1 - S0).max() / np.abs(S0).max()
+    assert 0 < diff < 1e-4
+    with pytest.warns(Warning):
+        same_beta = ns.Sensitivity(X, Y, 5, affinities=aff, neighbors=idx, beta=given.beta, damping=1e-2)
+    np.testing.assert_array_equal(same_beta.jacobian(), S1)
+    with pytest.raises(ValueError, match="seed_compatible"):
+        ns.Sensitivity(X, Y, 5, seed_compatible=True, affinities=aff)
+    with pytest.raises(ValueError, match="neighbors"):
+        ns.Sensitivity(X, Y, 5, neighbors=idx[:, :3].astype(float))
+
+
+def test_other_output_kernels():
+    # Heavy-tailed t-SNE (dof 0.5) and SNE's Gaussian kernel: the gradient the analysis differentiates is the
+    # gradient of a different objective, and S changes with it.
+    X = blobs(24, 3, seed=5)
+    Y = np.random.default_rng(6).normal(size=(24, 2))
+    with pytest.warns(Warning):
+        t = ns.Sensitivity(X, Y, 5, damping=1e-2)
+        h = ns.Sensitivity(X, Y, 5, damping=1e-2, dof=0.5)
+        g = ns.Sensitivity(X, Y, 5, damping=1e-2, kernel="gaussian")
+    assert np.abs(t.gradient() - h.gradient()).max() > 1e-3 * np.abs(t.gradient()).max()
+    assert np.abs(t.gradient() - g.gradient()).max() > 1e-3 * np.abs(t.gradient()).max()
+    assert np.isfinite(h.jacobian()).all() and np.isfinite(g.jacobian()).all()
+    with pytest.raises(ValueError, match="kernel"):
+        ns.Sensitivity(X, Y, 5, kernel="cosine")
