@@ -211,7 +211,7 @@ public:
         detail::check_repulsion_input("Barnes-Hut repulsion", Y, kernel, forces);
         check_dim(Y.cols);
         detail::require_supported(*this, kernel, Y.cols);
-        return detail::visit_kernel(kernel, [&](const auto& k) {
+        return visit_kernel(kernel, [&](const auto& k) {
             switch (Y.cols) {
                 case 1: return run_full(tree1_, Y, k, forces);
                 case 2: return run_full(tree2_, Y, k, forces);
@@ -230,7 +230,7 @@ public:
                                                     std::to_string(queries.cols));
         check_dim(queries.cols);
         detail::require_supported(*this, kernel, queries.cols);
-        detail::visit_kernel(kernel, [&](const auto& k) {
+        visit_kernel(kernel, [&](const auto& k) {
             switch (queries.cols) {
                 case 1: run_partial(tree1_, reference, queries, k, forces, z); break;
                 case 2: run_partial(tree2_, reference, queries, k, forces, z); break;

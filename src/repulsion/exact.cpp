@@ -64,7 +64,7 @@ public:
         detail::check_repulsion_input("exact repulsion", Y, kernel, forces);
         detail::require_supported(*this, kernel, Y.cols);
         const std::size_t d = Y.cols;
-        return detail::visit_kernel(kernel, [&](const auto& k) {
+        return visit_kernel(kernel, [&](const auto& k) {
             return fixed_block_sum(n_threads_, Y.rows, [&](std::size_t b, std::size_t e) {
                 double s = 0.0;
                 for (std::size_t i = b; i < e; ++i) s += detail::exact_point_sum(Y.row(i), Y, i, k, forces + i * d);
@@ -82,7 +82,7 @@ public:
                                                     " dimensions but queries have " + std::to_string(queries.cols));
         detail::require_supported(*this, kernel, queries.cols);
         const std::size_t d = queries.cols;
-        detail::visit_kernel(kernel, [&](const auto& k) {
+        visit_kernel(kernel, [&](const auto& k) {
             parallel_for(n_threads_, queries.rows, [&](std::size_t i) {
                 z[i] = detail::exact_point_sum(queries.row(i), reference, reference.rows, k, forces + i * d);
             });

@@ -170,7 +170,7 @@ public:
         detail::check_repulsion_input("FFT repulsion", Y, kernel, forces);
         check_dim(Y.cols);
         detail::require_supported(*this, kernel, Y.cols);
-        return detail::visit_kernel(kernel, [&](const auto& k) { return compute_impl(Y, k, forces); });
+        return visit_kernel(kernel, [&](const auto& k) { return compute_impl(Y, k, forces); });
     }
 
     void compute_partial(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& kernel,
@@ -182,7 +182,7 @@ public:
                                                     " dimensions but queries have " + std::to_string(queries.cols));
         check_dim(queries.cols);
         detail::require_supported(*this, kernel, queries.cols);
-        detail::visit_kernel(kernel, [&](const auto& k) { partial_impl(reference, queries, kernel, k, forces, z); });
+        visit_kernel(kernel, [&](const auto& k) { partial_impl(reference, queries, kernel, k, forces, z); });
     }
 
 private:

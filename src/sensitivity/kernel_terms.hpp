@@ -1,7 +1,7 @@
 #pragma once
 // Per-pair kernel terms of the KL objective's derivatives (private to src/sensitivity; docs/sensitivity.md §2):
 // from the output kernel's w, ℓ' = dlog_w and ℓ'' = d2log_w, the quantities the gradient, the Hessian and the
-// mixed derivative read. Callers dispatch once per call (`with_kernel`) and loop over pairs with the concrete type.
+// mixed derivative read. Callers dispatch once per call (`visit_kernel`, kernel.hpp) and loop over pairs with the concrete type.
 #include <cmath>
 #include <type_traits>
 #include <variant>
@@ -16,14 +16,11 @@ struct PairTerms {
 };
 
 /// t-SNE's kernel (Student-t with one degree of freedom, = Cauchy with ε = 1): every term is a power of
-/// 1/(1 + D), one division per pair, w computed exactly as the seed-compatible code always did.
-struct UnitCauchy {};
-
-inline PairTerms terms(const UnitCauchy&, double d0, double d1) {
-    const double w = 1.0 / (1.0 + d0 * d0 + d1 * d1);
+/// w = 1/(1 + D), one division per pair.
+inline PairTerms terms(const StudentT1Kernel& k, double d0, double d1) {
+    const double w = k.w(d0 * d0 + d1 * d1);
     return {w, w, w * w, w * w, 2.0 * w * w * w};
 }
-inline double log_w(const UnitCauchy&, double d0, double d1) { return -std::log1p(d0 * d0 + d1 * d1); }
 
 /// Student-t of any dof α: b = (1 + D/α)^−1, w = b^α, a = b, ℓ'' = b²/α (one pow per pair).
 inline PairTerms terms(const StudentTKernel& k, double d0, double d1) {
@@ -44,20 +41,5 @@ inline double log_w(const K& k, double d0, double d1) {
     return k.log_w(d0 * d0 + d1 * d1);
 }
 
-/// Calls f(kernel) with the concrete kernel type, t-SNE's kernel as UnitCauchy.
-template <class F>
-decltype(auto) with_kernel(const OutputKernel& kernel, F&& f) {
-    return std::visit(
-        [&](const auto& k) -> decltype(auto) {
-            using K = std::decay_t<decltype(k)>;
-            if constexpr (std::is_same_v<K, StudentTKernel>) {
-                if (k.cauchy()) return f(UnitCauchy{});
-            } else if constexpr (std::is_same_v<K, CauchyKernel>) {
-                if (k.eps == 1.0) return f(UnitCauchy{});
-            }
-            return f(k);
-        },
-        kernel);
-}
 
 } // namespace nembed::sensitivity_detail

@@ -64,7 +64,7 @@ void KlObjective::set_embedding(MatrixView<double> Y) {
 void KlObjective::refresh() {
     F_.assign(2 * n_, 0.0);
     std::vector<double> zrow(n_);
-    sensitivity_detail::with_kernel(kernel_, [&](const auto& k) {
+    visit_kernel(kernel_, [&](const auto& k) {
         parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
             for (std::size_t i = b; i < e; ++i) {
                 const double yi0 = Y_(i, 0), yi1 = Y_(i, 1);
@@ -91,7 +91,7 @@ void KlObjective::pair_attraction(const std::vector<std::size_t>& ptr, const std
                                   std::vector<double>& out) const {
     require(ptr.size() == n_ + 1, "pair_attraction: ptr must have N + 1 entries");
     out.resize(2 * ptr[n_]);
-    sensitivity_detail::with_kernel(kernel_, [&](const auto& k) {
+    visit_kernel(kernel_, [&](const auto& k) {
         parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
             for (std::size_t i = b; i < e; ++i)
                 for (std::size_t q = ptr[i]; q < ptr[i + 1]; ++q) {
@@ -106,7 +106,7 @@ void KlObjective::pair_attraction(const std::vector<std::size_t>& ptr, const std
 
 double KlObjective::kl() const {
     double plogp = 0.0, plogw = 0.0, psum = 0.0;
-    sensitivity_detail::with_kernel(kernel_, [&](const auto& k) {
+    visit_kernel(kernel_, [&](const auto& k) {
         for (std::size_t i = 0; i < n_; ++i)
             for (offset_t q = P_.indptr[i]; q < P_.indptr[i + 1]; ++q) {
                 const double p = P_.values[q];
@@ -123,7 +123,7 @@ double KlObjective::kl() const {
 
 Eigen::VectorXd KlObjective::gradient() const {
     Eigen::VectorXd g(2 * n_);
-    sensitivity_detail::with_kernel(kernel_, [&](const auto& k) {
+    visit_kernel(kernel_, [&](const auto& k) {
         parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
             for (std::size_t i = b; i < e; ++i) {
                 double a0 = 0.0, a1 = 0.0;
@@ -153,7 +153,7 @@ Eigen::MatrixXd KlObjective::hessian_product(const Eigen::MatrixXd& V) const {
         for (std::size_t i = 0; i < 2 * n_; ++i)
             Fv[c] += F_[i] * Vr(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(c));
     const double iz = 1.0 / z_, fz = 16.0 / (z_ * z_);
-    sensitivity_detail::with_kernel(kernel_, [&](const auto& k) {
+    visit_kernel(kernel_, [&](const auto& k) {
         parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
             for (std::size_t i = b; i < e; ++i) {
                 double* o0 = out.row(static_cast<Eigen::Index>(2 * i)).data();
@@ -189,7 +189,7 @@ Eigen::MatrixXd KlObjective::hessian() const {
     const double iz = 1.0 / z_, fz = 16.0 / (z_ * z_);
     // Point i fills columns 2i and 2i + 1 (contiguous in column-major storage; H is symmetric, so these are also
     // its rows): at 2N = 20 000 row-wise writes would touch a new cache line for every entry.
-    sensitivity_detail::with_kernel(kernel_, [&](const auto& k) {
+    visit_kernel(kernel_, [&](const auto& k) {
         parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
             for (std::size_t i = b; i < e; ++i) {
                 const Eigen::Index r = static_cast<Eigen::Index>(2 * i);

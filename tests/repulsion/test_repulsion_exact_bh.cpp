@@ -42,9 +42,9 @@ TEST(RepulsionKernel, StudentT1IsBitwiseStudentTOne) {
         EXPECT_EQ(f, t1.force_weight(d2));
     }
     // Dispatch: α = 1 goes to StudentT1Kernel, anything else to the variant's alternative.
-    EXPECT_TRUE(detail::visit_kernel(OutputKernel(StudentTKernel(1.0)),
+    EXPECT_TRUE(visit_kernel(OutputKernel(StudentTKernel(1.0)),
                                      [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, StudentT1Kernel>; }));
-    EXPECT_FALSE(detail::visit_kernel(OutputKernel(StudentTKernel(1.5)),
+    EXPECT_FALSE(visit_kernel(OutputKernel(StudentTKernel(1.5)),
                                       [](const auto& k) { return std::is_same_v<std::decay_t<decltype(k)>, StudentT1Kernel>; }));
     EXPECT_DOUBLE_EQ(StudentTKernel(1.0).w(3.0), 0.25);
     EXPECT_DOUBLE_EQ(StudentTKernel(1.0).force_weight(3.0), 0.0625);

@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <variant>
 
 namespace nembed {
@@ -58,6 +59,13 @@ struct StudentT1Kernel {
         w_out = w(D);
         force_out = w_out * w_out;
     }
+    double log_w(double D) const { return -std::log1p(D); }
+    double dlog_w(double D) const { return -w(D); }
+    double d2log_w(double D) const {
+        const double q = w(D);
+        return q * q;
+    }
+    std::string name() const { return "student_t(dof=1)"; }
 };
 
 /// Student-t kernel w = (1 + D/α)^−α, α = dof > 0. With b = (1 + D/α)^−1:
@@ -203,6 +211,24 @@ struct CosineKernel {
 
 /// Any output kernel, for options structs and run-time choice; hot loops dispatch once with std::visit.
 using OutputKernel = std::variant<StudentTKernel, CauchyKernel, UmapCurve, GaussianKernel, CosineKernel>;
+
+/// Calls f(k) once with the concrete kernel type, for hot loops templated on it: t-SNE's kernel (Student-t with
+/// α = 1, equally Cauchy with ε = 1) as StudentT1Kernel, every other kernel as the variant's alternative. f is
+/// instantiated for every type, so it must compile for all of them (callers refuse unsupported kernels first).
+template <typename F>
+decltype(auto) visit_kernel(const OutputKernel& kernel, F&& f) {
+    return std::visit(
+        [&](const auto& k) -> decltype(auto) {
+            using K = std::decay_t<decltype(k)>;
+            if constexpr (std::is_same_v<K, StudentTKernel>) {
+                if (k.cauchy()) return f(StudentT1Kernel{});
+            } else if constexpr (std::is_same_v<K, CauchyKernel>) {
+                if (k.eps == 1.0) return f(StudentT1Kernel{});
+            }
+            return f(k);
+        },
+        kernel);
+}
 
 /// Throws InvalidArgument naming the parameter when a kernel's parameters are out of range (α, h, τ, a, b > 0 and
 /// finite; ε ≥ 0 and finite).

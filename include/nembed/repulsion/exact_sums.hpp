@@ -46,21 +46,6 @@ inline void kernel_eval(const K& k, double D, double& w, double& force) {
     }
 }
 
-/// Calls f(k) once with the concrete kernel type: StudentT1Kernel for the Student-t kernel with α = 1, the variant's
-/// alternative otherwise. The estimators refuse kernels they cannot sum before dispatching; f is still
-/// instantiated for every type, so it must compile for all of them.
-template <typename F>
-decltype(auto) visit_kernel(const OutputKernel& kernel, F&& f) {
-    return std::visit(
-        [&](const auto& k) -> decltype(auto) {
-            using K = std::decay_t<decltype(k)>;
-            if constexpr (std::is_same_v<K, StudentTKernel>) {
-                if (k.cauchy()) return f(StudentT1Kernel{});
-            }
-            return f(k);
-        },
-        kernel);
-}
 
 template <int D, typename K>
 double exact_point_sum_fixed(const double* q, MatrixView<double> ref, std::size_t skip, const K& kernel, double* f) {
