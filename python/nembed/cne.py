@@ -11,10 +11,9 @@ import warnings
 from typing import Any, Callable, List, Optional
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import _core
-from ._utils import as_float32_matrix, as_float64_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs
+from ._utils import as_csr, as_float32_matrix, as_float64_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs
 
 __all__ = ["CNE"]
 
@@ -153,11 +152,7 @@ class CNE:
         if graph is not None:
             if isinstance(graph, str):
                 raise ValueError("graph must be a sparse matrix (nembed computes its own kNN graph)")
-            G = sp.csr_matrix(graph, dtype=np.float64)
-            if G.shape != (n, n):
-                raise ValueError(f"graph has shape {G.shape}, expected {(n, n)}")
-            G.sum_duplicates()
-            G.sort_indices()
+            G = as_csr(graph, n, n, "graph")
             G.data = np.abs(G.data)
             parts = csr_parts(G)
         r = _core.cne_fit(X32, parts[0], parts[1], parts[2], n, p, init_array, callback, handle_sigint())

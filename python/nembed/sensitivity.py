@@ -32,6 +32,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import _core
+from ._utils import as_csr
 
 __all__ = ["Sensitivity", "compute_sensitivities", "compute_cov", "compute_cov_without_kronecker",
            "point_covariances", "hypothetical_outcomes", "input_covariance", "plot_ellipses", "plot_arrows",
@@ -267,11 +268,7 @@ def _given_affinities(affinities: Any, neighbors: Any, beta: Any, n: int) -> dic
         P = getattr(affinities, "P", affinities)
         if not sp.issparse(P):
             raise TypeError("affinities: expected a scipy sparse matrix or an object with a sparse .P")
-        P = sp.csr_matrix(P, dtype=np.float64)
-        if P.shape != (n, n):
-            raise ValueError(f"affinities: expected an ({n}, {n}) matrix, got shape {P.shape}")
-        P.sum_duplicates()
-        P.sort_indices()
+        P = as_csr(P, n, n, "affinities")
         P.eliminate_zeros()
         out.update(P_indptr=np.ascontiguousarray(P.indptr, np.int64),
                    P_indices=np.ascontiguousarray(P.indices, np.int64), P_data=np.ascontiguousarray(P.data))

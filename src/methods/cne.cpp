@@ -262,15 +262,9 @@ CneEmbedding prepare_run(const CneOptions& o, CsrMatrix<double> graph, MatrixVie
 CneEmbedding CNE::prepare(MatrixView<float> X) const {
     const auto& o = options_;
     validate(o, X.rows);
-    require(X.rows >= 2 && X.cols >= 1, "CNE needs at least 2 points with at least 1 feature");
-    require_finite(X, "input data");
+    require_fit_data(X, "CNE");
     Timer t;
-    KnnOptions ko;
-    ko.method = o.neighbors;
-    ko.metric = o.input_metric;
-    ko.n_threads = resolve_threads(o.n_jobs);
-    ko.seed = o.seed;
-    KnnGraph knn = find_neighbors(X, o.k, ko);
+    KnnGraph knn = find_neighbors(X, o.k, fit_knn_options(o.neighbors, o.input_metric, o.seed, resolve_threads(o.n_jobs)));
     const double t_knn = t.seconds();
     t.reset();
     CsrMatrix<double> g = binary_symmetric_graph(knn);

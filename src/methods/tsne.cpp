@@ -132,6 +132,19 @@ OptimizeReport run_phases(const std::vector<Phase>& phases, const TsneRunOptions
     return report;
 }
 
+// The run settings that fit (TsneOptions) and transform (TransformOptions) share.
+template <class Options>
+TsneRunOptions run_options_from(const Options& o) {
+    TsneRunOptions run;
+    run.max_grad_norm = o.max_grad_norm;
+    run.max_step_norm = o.max_step_norm;
+    run.callback = o.callback;
+    run.callbacks_every_iters = o.callbacks_every_iters;
+    run.verbose = o.verbose;
+    run.progress = o.progress;
+    return run;
+}
+
 } // namespace
 
 // ------------------------------------------------------------------------------------------------ names
@@ -407,14 +420,7 @@ PartialTsneEmbedding TsneEmbedding::prepare_partial(CsrMatrix<double> P_new, Mat
 Matrix<double> TsneEmbedding::transform(MatrixView<float> X, const TransformOptions& o) const {
     require(o.early_exaggeration_iter >= 0 && o.n_iter >= 0, "transform: iteration counts must be non-negative");
     PartialTsneEmbedding part = prepare_partial(X, o);
-    TsneRunOptions run;
-    run.max_grad_norm = o.max_grad_norm;
-    run.max_step_norm = o.max_step_norm;
-    run.callback = o.callback;
-    run.callbacks_every_iters = o.callbacks_every_iters;
-    run.verbose = o.verbose;
-    run.progress = o.progress;
-    part.run(transform_phases(o), run);
+    part.run(transform_phases(o), run_options_from(o));
     return part.embedding();
 }
 
@@ -500,12 +506,8 @@ TsneEmbedding TSNE::prepare_initial(MatrixView<float> X) const {
     const std::size_t k = multiscale_neighbors(n, perps);
 
     Timer t;
-    KnnOptions ko;
-    ko.method = o.neighbors;
-    ko.metric = o.metric;
-    ko.seed = seed;
-    ko.n_threads = threads;
-    std::shared_ptr<const KnnIndex> index(build_knn_index(X, ko).release());
+    std::shared_ptr<const KnnIndex> index(
+        build_knn_index(X, fit_knn_options(o.neighbors, o.metric, seed, threads)).release());
     KnnGraph knn = index->self_neighbors(k);
     times.knn = t.seconds();
 
@@ -582,14 +584,8 @@ TsneEmbedding TSNE::prepare_initial(CsrMatrix<double> P, Matrix<double> init) co
 void TSNE::run(TsneEmbedding& emb) const {
     const TsneOptions& o = options_;
     validate(o, emb.embedding().rows());
-    TsneRunOptions run;
-    run.max_grad_norm = o.max_grad_norm;
-    run.max_step_norm = o.max_step_norm;
+    TsneRunOptions run = run_options_from(o);
     run.min_gain = o.min_gain;
-    run.callback = o.callback;
-    run.callbacks_every_iters = o.callbacks_every_iters;
-    run.verbose = o.verbose;
-    run.progress = o.progress;
     const OptimizeReport r = emb.run(tsne_phases(o), run);  // a callback stop returns the partial embedding
     if (!r.phase_seconds.empty()) emb.timings().early_exaggeration = r.phase_seconds[0];
     if (r.phase_seconds.size() > 1) emb.timings().main = r.phase_seconds[1];

@@ -294,15 +294,10 @@ UmapCurve UMAP::curve() const {
 UmapEmbedding UMAP::prepare(MatrixView<float> X) const {
     const auto& o = options_;
     validate(o, X.rows);
-    require(X.rows >= 2 && X.cols >= 1, "UMAP needs at least 2 points with at least 1 feature");
-    require_finite(X, "input data");
+    require_fit_data(X, "UMAP");
     Timer t;
-    KnnOptions ko;
-    ko.method = o.neighbors;
-    ko.metric = o.metric;
-    ko.n_threads = resolve_threads(o.n_jobs);
-    ko.seed = o.random_state.value_or(0);
-    std::shared_ptr<const KnnIndex> index = build_knn_index(X, ko);
+    std::shared_ptr<const KnnIndex> index = build_knn_index(
+        X, fit_knn_options(o.neighbors, o.metric, o.random_state.value_or(0), resolve_threads(o.n_jobs)));
     KnnGraph g = index->self_neighbors(o.n_neighbors - 1);
     const double t_knn = t.seconds();
     UmapEmbedding emb = prepare(g, X);

@@ -222,12 +222,7 @@ public:
 
     void compute_partial(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& kernel,
                          double* forces, double* z) override {
-        detail::check_repulsion_input("Barnes-Hut repulsion (reference)", reference, kernel, &kernel);
-        detail::check_repulsion_input("Barnes-Hut repulsion (queries)", queries, kernel, forces);
-        require(queries.rows == 0 || z != nullptr, "Barnes-Hut repulsion: null z buffer");
-        require(reference.cols == queries.cols, "Barnes-Hut repulsion: reference has " +
-                                                    std::to_string(reference.cols) + " dimensions but queries have " +
-                                                    std::to_string(queries.cols));
+        detail::check_partial_input("Barnes-Hut repulsion", reference, queries, kernel, forces, z);
         check_dim(queries.cols);
         detail::require_supported(*this, kernel, queries.cols);
         visit_kernel(kernel, [&](const auto& k) {

@@ -24,6 +24,15 @@ void check_repulsion_input(const std::string& who, MatrixView<double> Y, const O
     require_finite(Y, who + ": embedding");
 }
 
+void check_partial_input(const std::string& who, MatrixView<double> reference, MatrixView<double> queries,
+                         const OutputKernel& kernel, const double* forces, const double* z) {
+    check_repulsion_input(who + " (reference)", reference, kernel, &kernel);
+    check_repulsion_input(who + " (queries)", queries, kernel, forces);
+    require(queries.rows == 0 || z != nullptr, who + ": null z buffer");
+    require(reference.cols == queries.cols, who + ": reference has " + std::to_string(reference.cols) +
+                                                " dimensions but queries have " + std::to_string(queries.cols));
+}
+
 void require_supported(const Repulsion& estimator, const OutputKernel& kernel, std::size_t n_components) {
     const std::string why = estimator.unsupported_reason(kernel, n_components);
     require_lazy(why.empty(), [&] {
@@ -75,11 +84,7 @@ public:
 
     void compute_partial(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& kernel,
                          double* forces, double* z) override {
-        detail::check_repulsion_input("exact repulsion (reference)", reference, kernel, &kernel);
-        detail::check_repulsion_input("exact repulsion (queries)", queries, kernel, forces);
-        require(queries.rows == 0 || z != nullptr, "exact repulsion: null z buffer");
-        require(reference.cols == queries.cols, "exact repulsion: reference has " + std::to_string(reference.cols) +
-                                                    " dimensions but queries have " + std::to_string(queries.cols));
+        detail::check_partial_input("exact repulsion", reference, queries, kernel, forces, z);
         detail::require_supported(*this, kernel, queries.cols);
         const std::size_t d = queries.cols;
         visit_kernel(kernel, [&](const auto& k) {

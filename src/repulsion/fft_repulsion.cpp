@@ -175,11 +175,7 @@ public:
 
     void compute_partial(MatrixView<double> reference, MatrixView<double> queries, const OutputKernel& kernel,
                          double* forces, double* z) override {
-        detail::check_repulsion_input("FFT repulsion (reference)", reference, kernel, &kernel);
-        detail::check_repulsion_input("FFT repulsion (queries)", queries, kernel, forces);
-        require(queries.rows == 0 || z != nullptr, "FFT repulsion: null z buffer");
-        require(reference.cols == queries.cols, "FFT repulsion: reference has " + std::to_string(reference.cols) +
-                                                    " dimensions but queries have " + std::to_string(queries.cols));
+        detail::check_partial_input("FFT repulsion", reference, queries, kernel, forces, z);
         check_dim(queries.cols);
         detail::require_supported(*this, kernel, queries.cols);
         visit_kernel(kernel, [&](const auto& k) { partial_impl(reference, queries, kernel, k, forces, z); });

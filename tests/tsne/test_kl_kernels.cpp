@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../common/numeric.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/core/sparse.hpp"
@@ -20,6 +21,9 @@
 using namespace nembed;
 
 namespace {
+
+using nembed::test::random_y;
+using nembed::test::relative_gradient_error;
 
 CsrMatrix<double> random_p(std::size_t rows, std::size_t cols, double density, bool symmetric, std::uint64_t seed) {
     Rng rng(seed);
@@ -43,13 +47,6 @@ CsrMatrix<double> random_p(std::size_t rows, std::size_t cols, double density, b
         }
     }
     return P;
-}
-
-Matrix<double> random_y(std::size_t n, std::size_t d, double sd, std::uint64_t seed) {
-    Matrix<double> Y(n, d);
-    Rng rng(seed);
-    for (std::size_t k = 0; k < Y.size(); ++k) Y.data()[k] = rng.normal() * sd;
-    return Y;
 }
 
 double d2(const double* a, const double* b, std::size_t d) {
@@ -95,24 +92,6 @@ double brute_partial_loss(const CsrMatrix<double>& P, const Matrix<double>& Q, c
         l += rho * r * std::log(z);
     }
     return l;
-}
-
-template <typename F>
-double relative_gradient_error(Matrix<double>& Y, const std::vector<double>& grad, double factor, F loss) {
-    const double h = 1e-5;
-    double err2 = 0, norm2 = 0;
-    for (std::size_t k = 0; k < Y.size(); ++k) {
-        const double orig = Y.data()[k];
-        Y.data()[k] = orig + h;
-        const double lp = loss();
-        Y.data()[k] = orig - h;
-        const double lm = loss();
-        Y.data()[k] = orig;
-        const double num = (lp - lm) / (2 * h);
-        err2 += (num - factor * grad[k]) * (num - factor * grad[k]);
-        norm2 += num * num;
-    }
-    return std::sqrt(err2 / norm2);
 }
 
 struct NamedKernel {

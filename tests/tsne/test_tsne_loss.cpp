@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../common/numeric.hpp"
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/core/sparse.hpp"
@@ -18,6 +19,9 @@
 using namespace nembed;
 
 namespace {
+
+using nembed::test::random_y;
+using nembed::test::relative_gradient_error;
 
 // Symmetric P with ~`density` fill, zero diagonal, summing to 1.
 CsrMatrix<double> random_p(std::size_t n, double density, std::uint64_t seed) {
@@ -34,13 +38,6 @@ CsrMatrix<double> random_p(std::size_t n, double density, std::uint64_t seed) {
     double s = P.sum();
     for (double& v : P.values) v /= s;
     return P;
-}
-
-Matrix<double> random_y(std::size_t n, std::size_t d, double sd, std::uint64_t seed) {
-    Matrix<double> Y(n, d);
-    Rng rng(seed);
-    for (std::size_t k = 0; k < Y.size(); ++k) Y.data()[k] = rng.normal() * sd;
-    return Y;
 }
 
 double kernel(double d2, double dof) { return std::pow(1.0 + d2 / dof, -dof); }

@@ -72,4 +72,11 @@ void require_finite(MatrixView<T> v, const std::string& what) {
     }
 }
 
+/// The data a method is fitted to: at least 2 points with at least 1 feature, all finite; `who` names the method.
+template <typename T>
+void require_fit_data(MatrixView<T> X, const std::string& who) {
+    require(X.rows >= 2 && X.cols >= 1, who + " needs at least 2 points with at least 1 feature");
+    require_finite(X, "input data");
+}
+
 } // namespace nembed

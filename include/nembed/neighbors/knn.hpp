@@ -51,6 +51,17 @@ struct KnnOptions {
     int n_threads = 1;                    ///< worker threads (already resolved, >= 1)
 };
 
+/// The kNN settings of a method's fit (t-SNE, UMAP, CNE): its method, metric, seed and resolved thread count, the
+/// HNSW settings at their defaults.
+inline KnnOptions fit_knn_options(KnnMethod method, Metric metric, std::uint64_t seed, int n_threads) {
+    KnnOptions ko;
+    ko.method = method;
+    ko.metric = metric;
+    ko.seed = seed;
+    ko.n_threads = n_threads;
+    return ko;
+}
+
 /// The method `method` stands for on `n_points` x `dims` data: auto resolved as KnnOptions documents, others as given.
 KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t dims);
 

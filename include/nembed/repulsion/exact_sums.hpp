@@ -22,6 +22,9 @@ namespace nembed::detail {
 /// Throws InvalidArgument (prefixed with `who`) for kernel parameters out of range, d == 0, a null output with
 /// N > 0, or non-finite coordinates.
 void check_repulsion_input(const std::string& who, MatrixView<double> Y, const OutputKernel& kernel, const void* out);
+/// The same for compute_partial: both point sets, the output buffers, and equal dimensions.
+void check_partial_input(const std::string& who, MatrixView<double> reference, MatrixView<double> queries,
+                         const OutputKernel& kernel, const double* forces, const double* z);
 
 /// Throws InvalidArgument "<estimator> does not support the <kernel> kernel in d dimensions: <reason>" unless
 /// `estimator` supports `kernel` in `n_components` dimensions.

@@ -1,0 +1,41 @@
+#pragma once
+// Shared numeric helpers of the loss and objective tests: random embeddings and central-difference gradient checks.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/random.hpp"
+
+namespace nembed::test {
+
+/// n × d embedding with N(0, sd²) entries from Rng(seed).
+inline Matrix<double> random_y(std::size_t n, std::size_t d, double sd, std::uint64_t seed) {
+    Matrix<double> Y(n, d);
+    Rng rng(seed);
+    for (std::size_t k = 0; k < Y.size(); ++k) Y.data()[k] = rng.normal() * sd;
+    return Y;
+}
+
+/// ‖num − factor·grad‖ / ‖num‖ with num the central difference (step 1e-5) of loss() in every entry of Y; Y is
+/// restored. `factor` converts the library's gradient convention (openTSNE's KL gradient is a quarter of the true one).
+template <typename F>
+double relative_gradient_error(Matrix<double>& Y, const std::vector<double>& grad, double factor, F loss) {
+    const double h = 1e-5;
+    double err2 = 0, norm2 = 0;
+    for (std::size_t k = 0; k < Y.size(); ++k) {
+        const double orig = Y.data()[k];
+        Y.data()[k] = orig + h;
+        const double lp = loss();
+        Y.data()[k] = orig - h;
+        const double lm = loss();
+        Y.data()[k] = orig;
+        const double num = (lp - lm) / (2 * h);
+        err2 += (num - factor * grad[k]) * (num - factor * grad[k]);
+        norm2 += num * num;
+    }
+    return std::sqrt(err2 / norm2);
+}
+
+} // namespace nembed::test
