@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "options.hpp"
 #include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
@@ -21,44 +22,17 @@
 namespace nembed::cli {
 namespace {
 
+// The CLI of `nembed tsne`: the library's options (bound field by field) and what only the command has.
 struct TsneCli {
     CommonOptions common;
-    std::vector<double> perplexities{30.0};
-    std::size_t n_components = 2;
-    int n_iter = 500;
-    int early_exaggeration_iter = 250;
-    std::string early_exaggeration = "auto";
-    std::string exaggeration = "none";
-    std::string learning_rate = "auto";
-    double dof = 1.0;
-    RepulsionOptions repulsion;
-    bool force_exact = false;
-    std::string init = "pca";
-    std::string neighbors = "auto";
-    std::string metric = "euclidean";
-    double initial_momentum = 0.8;
-    double final_momentum = 0.8;
-    std::string max_grad_norm = "none";
-    std::string max_step_norm = "5";
+    TsneOptions opt;
+    std::string init_file;  // --init with an array file
     std::string plot;
     std::string metrics_json;
     std::string timings_json;
     std::string save_model;
     bool save_partial = false;
 };
-
-// "auto"/"none" -> nullopt, else a number (with a clear error naming the option).
-std::optional<double> optional_number(const std::string& value, const std::string& option) {
-    if (value == "auto" || value == "none" || value.empty()) return std::nullopt;
-    try {
-        std::size_t used = 0;
-        double v = std::stod(value, &used);
-        if (used != value.size()) throw std::invalid_argument(value);
-        return v;
-    } catch (const std::exception&) {
-        throw InvalidArgument(option + ": expected a number or auto/none, got '" + value + "'");
-    }
-}
 
 std::string seconds(double s) {
     char buf[32];
@@ -110,22 +84,9 @@ struct ProgressPrinter {
     }
 };
 
-// The one mapping of RepulsionOptions to CLI options (io/model.cpp maps it to model.json).
-void add_repulsion_options(CLI::App* sub, RepulsionOptions& r) {
-    sub->add_option("--theta", r.theta, "Barnes-Hut accuracy")->capture_default_str();
-    sub->add_option_function<std::string>(
-           "--method,--negative-gradient-method",
-           [&r](const std::string& name) { r.method = parse_gradient_method(name); }, "auto, exact, bh or fft")
-        ->type_name("TEXT")
-        ->default_str(to_string(r.method));
-    sub->add_option("--n-interpolation-points", r.fft.n_interpolation_points, "FFT nodes per box")
-        ->capture_default_str();
-    sub->add_option("--min-num-intervals", r.fft.min_num_intervals, "FFT minimum boxes")->capture_default_str();
-    sub->add_option("--ints-in-interval", r.fft.ints_in_interval, "FFT box width")->capture_default_str();
-}
-
 void run_tsne(TsneCli& c) {
     const CommonOptions& o = c.common;
+    TsneOptions& opt = c.opt;
     configure_logging(o);
     OutputSet out;
     out.add("-o", o.output, OutputKind::matrix);
@@ -133,41 +94,13 @@ void run_tsne(TsneCli& c) {
     out.add("--metrics", c.metrics_json, OutputKind::json);
     out.add("--timings", c.timings_json, OutputKind::json);
     out.add("--save-model", c.save_model, OutputKind::directory);
-    require(c.plot.empty() || c.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
+    require(c.plot.empty() || opt.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
     Timer total;
     Preprocessing preprocessing;
     Matrix<float> X = load_inputs(o, &preprocessing);
     auto labels = load_label_files(o, X.rows());
 
-    TsneOptions opt;
-    opt.n_components = c.n_components;
-    opt.perplexities = c.perplexities;
-    opt.n_iter = c.n_iter;
-    opt.early_exaggeration_iter = c.early_exaggeration_iter;
-    opt.early_exaggeration = optional_number(c.early_exaggeration, "--early-exaggeration");
-    opt.exaggeration = optional_number(c.exaggeration, "--exaggeration");
-    opt.learning_rate = optional_number(c.learning_rate, "--learning-rate");
-    opt.dof = c.dof;
-    opt.repulsion = c.repulsion;
-    opt.force_exact = c.force_exact;
-    if (c.init == "pca" && X.cols() < c.n_components) {
-        // 1-D data: PCA cannot give more components than input columns.
-        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
-             std::to_string(X.cols()) + "; using --init random");
-        opt.initialization = TsneInit::random;
-    } else if (c.init == "pca" || c.init == "spectral" || c.init == "random") {
-        opt.initialization = parse_tsne_init(c.init);
-    } else {
-        opt.initialization = TsneInit::user;
-        opt.initial_embedding = load_matrix<double>(c.init);
-    }
-    opt.neighbors = parse_knn_method(c.neighbors);
-    require_affinity_metric(c.metric);
-    opt.metric = parse_metric(c.metric);
-    opt.initial_momentum = c.initial_momentum;
-    opt.final_momentum = c.final_momentum;
-    opt.max_grad_norm = optional_number(c.max_grad_norm, "--max-grad-norm");
-    opt.max_step_norm = optional_number(c.max_step_norm, "--max-step-norm");
+    resolve_init(opt.initialization, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
     // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
@@ -223,27 +156,28 @@ void run_tsne(TsneCli& c) {
 
 void register_tsne(CLI::App& app) {
     auto c = std::make_shared<TsneCli>();
+    TsneOptions& opt = c->opt;
     auto* sub = app.add_subcommand("tsne", "t-SNE with openTSNE's model and defaults");
     add_common_options(sub, c->common, true);
-    sub->add_option("--perplexity", c->perplexities, "Perplexity; several values give a multiscale mixture")
+    sub->add_option("--perplexity", opt.perplexities, "Perplexity; several values give a multiscale mixture")
         ->capture_default_str();
-    sub->add_option("--n-components", c->n_components, "Embedding dimension")->capture_default_str();
-    sub->add_option("--n-iter", c->n_iter, "Iterations after early exaggeration")->capture_default_str();
-    sub->add_option("--early-exaggeration-iter", c->early_exaggeration_iter, "Early exaggeration iterations")
+    sub->add_option("--n-components", opt.n_components, "Embedding dimension")->capture_default_str();
+    sub->add_option("--n-iter", opt.n_iter, "Iterations after early exaggeration")->capture_default_str();
+    sub->add_option("--early-exaggeration-iter", opt.early_exaggeration_iter, "Early exaggeration iterations")
         ->capture_default_str();
-    sub->add_option("--early-exaggeration", c->early_exaggeration, "auto (12) or a number")->capture_default_str();
-    sub->add_option("--exaggeration", c->exaggeration, "Late exaggeration (none = 1)")->capture_default_str();
-    sub->add_option("--learning-rate", c->learning_rate, "auto (N / exaggeration) or a number")->capture_default_str();
-    sub->add_option("--dof", c->dof, "Degrees of freedom of the output kernel (1 = Cauchy)")->capture_default_str();
-    add_repulsion_options(sub, c->repulsion);
-    sub->add_flag("--force-exact", c->force_exact, "Allow --method exact above 50000 points (O(N^2) per iteration)");
-    sub->add_option("--init", c->init, "pca, spectral, random or an array file")->capture_default_str();
-    sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "Input metric: euclidean or cosine")->capture_default_str();
-    sub->add_option("--initial-momentum", c->initial_momentum, "Momentum during early exaggeration")->capture_default_str();
-    sub->add_option("--final-momentum", c->final_momentum, "Momentum afterwards")->capture_default_str();
-    sub->add_option("--max-grad-norm", c->max_grad_norm, "Per-point gradient clip (none)")->capture_default_str();
-    sub->add_option("--max-step-norm", c->max_step_norm, "Per-point step clip")->capture_default_str();
+    add_optional(sub, "--early-exaggeration", opt.early_exaggeration, "auto (12) or a number", "auto");
+    add_optional(sub, "--exaggeration", opt.exaggeration, "Late exaggeration (none = 1)", "none");
+    add_optional(sub, "--learning-rate", opt.learning_rate, "auto (N / exaggeration) or a number", "auto");
+    sub->add_option("--dof", opt.dof, "Degrees of freedom of the output kernel (1 = Cauchy)")->capture_default_str();
+    add_repulsion_options(sub, opt.repulsion);
+    sub->add_flag("--force-exact", opt.force_exact, "Allow --method exact above 50000 points (O(N^2) per iteration)");
+    add_init(sub, opt.initialization, c->init_file, parse_tsne_init, "pca, spectral, random or an array file");
+    add_knn_method(sub, opt.neighbors);
+    add_affinity_metric(sub, opt.metric);
+    sub->add_option("--initial-momentum", opt.initial_momentum, "Momentum during early exaggeration")->capture_default_str();
+    sub->add_option("--final-momentum", opt.final_momentum, "Momentum afterwards")->capture_default_str();
+    add_optional(sub, "--max-grad-norm", opt.max_grad_norm, "Per-point gradient clip (none)", "none");
+    add_optional(sub, "--max-step-norm", opt.max_step_norm, "Per-point step clip", "none");
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
     sub->add_flag("--save-partial", c->save_partial,
@@ -255,21 +189,20 @@ void register_tsne(CLI::App& app) {
 void register_transform(CLI::App& app) {
     auto o = std::make_shared<CommonOptions>();
     auto model = std::make_shared<std::string>();
-    auto n_iter = std::make_shared<int>(250);
-    auto perplexity = std::make_shared<double>(5);
+    auto topt = std::make_shared<TransformOptions>();
     auto plot = std::make_shared<std::string>();
     auto* sub = app.add_subcommand(
         "transform", "Embed new points into a reference saved by `nembed tsne --save-model` or `nembed umap "
                      "--save-model` (cne models cannot transform: cne's embedding is non-parametric)");
     add_common_options(sub, *o, true, false);
     sub->add_option("-m,--model", *model, "Model directory written by nembed tsne/umap --save-model")->required();
-    auto* n_iter_opt = sub->add_option("--n-iter", *n_iter, "t-SNE models: optimisation iterations for the new points")
+    auto* n_iter_opt = sub->add_option("--n-iter", topt->n_iter, "t-SNE models: optimisation iterations for the new points")
                            ->capture_default_str();
     auto* perplexity_opt =
-        sub->add_option("--perplexity", *perplexity, "t-SNE models: perplexity of the new points' affinities")
+        sub->add_option("--perplexity", topt->perplexity, "t-SNE models: perplexity of the new points' affinities")
             ->capture_default_str();
     sub->add_option("--plot", *plot, "PNG of the reference (grey) with the new points (coloured by --labels)");
-    sub->callback([o, model, n_iter, perplexity, plot, n_iter_opt, perplexity_opt] {
+    sub->callback([o, model, topt, plot, n_iter_opt, perplexity_opt] {
         configure_logging(*o);
         OutputSet out;
         out.add("-o", o->output, OutputKind::matrix);
@@ -290,12 +223,9 @@ void register_transform(CLI::App& app) {
                                                " columns after preprocessing, the reference has " +
                                                std::to_string(ref.cols()));
         Timer t;
-        TransformOptions topt;
-        topt.n_iter = *n_iter;
-        topt.perplexity = *perplexity;
         ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
-        topt.progress = [&printer](const TrainEvent& e) { printer(e); };
-        Matrix<double> Ynew = m.transform(Xnew.view(), topt);
+        topt->progress = [&printer](const TrainEvent& e) { printer(e); };
+        Matrix<double> Ynew = m.transform(Xnew.view(), *topt);
         say(*o, to_string(m.method()) + " transform of " + std::to_string(Xnew.rows()) + " points in " +
                     seconds(t.seconds()));
         save_matrix(out.staged(o->output), Ynew.view());

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "options.hpp"
 #include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
@@ -26,19 +27,6 @@ std::string secs(double s) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f s", s);
     return buf;
-}
-
-// "auto"/"none"/"" -> nullopt, else a number.
-std::optional<double> opt_number(const std::string& value, const std::string& option) {
-    if (value == "auto" || value == "none" || value.empty()) return std::nullopt;
-    try {
-        std::size_t used = 0;
-        double v = std::stod(value, &used);
-        if (used != value.size()) throw std::invalid_argument(value);
-        return v;
-    } catch (const std::exception&) {
-        throw InvalidArgument(option + ": expected a number or auto/none, got '" + value + "'");
-    }
 }
 
 // Epoch progress: a bar on a terminal and a line every `every` epochs; seconds per `every` epochs kept for --timings.
@@ -99,14 +87,11 @@ void finish(OutputSet& out, const CommonOptions& o, const Matrix<float>& X, cons
     out.commit();
 }
 
+// The CLI of `nembed umap`: the library's options (bound field by field) and what only the command has.
 struct UmapCli {
     CommonOptions common;
-    std::size_t n_neighbors = 15, n_components = 2;
-    std::string n_epochs = "auto";
-    double learning_rate = 1.0, min_dist = 0.1, spread = 1.0;
-    std::string a = "auto", b = "auto";
-    double set_op_mix_ratio = 1.0, local_connectivity = 1.0, repulsion_strength = 1.0, negative_sample_rate = 5;
-    std::string init = "spectral", neighbors = "auto", metric = "euclidean";
+    UmapOptions opt;
+    std::string init_file;  // --init with an array file
     std::string transform_input, transform_output;
     int every = 50;
     std::string plot, metrics_json, timings_json, save_model;
@@ -115,9 +100,10 @@ struct UmapCli {
 
 void run_umap(UmapCli& c) {
     const CommonOptions& o = c.common;
+    UmapOptions& opt = c.opt;
     configure_logging(o);
     OutputSet out;
-    check_outputs(out, o, c.n_components, c.plot, c.metrics_json, c.timings_json);
+    check_outputs(out, o, opt.n_components, c.plot, c.metrics_json, c.timings_json);
     require(c.transform_input.empty() || !c.transform_output.empty(), "--transform needs --transform-output");
     require(c.transform_output.empty() || !c.transform_input.empty(), "--transform-output needs --transform");
     out.add("--transform-output", c.transform_output, OutputKind::matrix);
@@ -126,36 +112,7 @@ void run_umap(UmapCli& c) {
     Preprocessing preprocessing;
     Matrix<float> X = load_inputs(o, &preprocessing);
     auto labels = load_label_files(o, X.rows());
-    UmapOptions opt;
-    opt.n_neighbors = c.n_neighbors;
-    opt.n_components = c.n_components;
-    if (auto e = opt_number(c.n_epochs, "--n-epochs")) {
-        require(*e >= 0 && *e == std::floor(*e), "--n-epochs must be a non-negative integer or auto, got " + c.n_epochs);
-        require(*e <= 1e8, "--n-epochs " + c.n_epochs + " is too large (at most 100000000)");
-        opt.n_epochs = static_cast<int>(*e);
-    }
-    opt.learning_rate = c.learning_rate;
-    opt.min_dist = c.min_dist;
-    opt.spread = c.spread;
-    opt.a = opt_number(c.a, "--a");
-    opt.b = opt_number(c.b, "--b");
-    opt.set_op_mix_ratio = c.set_op_mix_ratio;
-    opt.local_connectivity = c.local_connectivity;
-    opt.repulsion_strength = c.repulsion_strength;
-    opt.negative_sample_rate = c.negative_sample_rate;
-    if (c.init == "pca" && X.cols() < c.n_components) {
-        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
-             std::to_string(X.cols()) + "; using --init random");
-        opt.init = UmapInit::random;
-    } else if (c.init == "spectral" || c.init == "pca" || c.init == "random") {
-        opt.init = parse_umap_init(c.init);
-    } else {
-        opt.init = UmapInit::user;
-        opt.initial_embedding = load_matrix<double>(c.init);
-    }
-    opt.neighbors = parse_knn_method(c.neighbors);
-    require_affinity_metric(c.metric);
-    opt.metric = parse_metric(c.metric);
+    resolve_init(opt.init, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
     require(c.every >= 1, "--progress-every must be >= 1");
@@ -199,24 +156,12 @@ void run_umap(UmapCli& c) {
     finish(out, o, X, emb.embedding(), labels, c.plot, "UMAP (nembed)", c.metrics_json);
 }
 
+// The CLI of `nembed cne`: the library's options (bound field by field) and what only the command has.
 struct CneCli {
     CommonOptions common;
-    std::size_t k = 15, n_components = 2;
-    std::string loss = "infonce", similarity = "euclidean";
-    std::string s = "none", Z_bar = "none", neg_spec = "none", ince_spec = "none";
-    long negative_samples = 5;
-    std::size_t batch_size = 32768;
-    int n_epochs = 200;
-    double learning_rate = 1.0;
-    std::string anneal = "linear";
-    double lr_min_factor = 0.0;
-    int warmup_epochs = 0;
-    double warmup_lr = 0.0;
-    std::string optimizer = "sgd";
-    double momentum = 0.0, weight_decay = 0.0, temperature = 0.5, eps = 1.0, Z = 1.0;
-    std::string clamp_low = "auto", clamp_high = "auto";
-    bool no_clip = false, no_early_exaggeration = false;
-    std::string init = "pca", neighbors = "auto", graph;
+    CneOptions opt;
+    std::string init_file;  // --init with an array file
+    std::string graph;
     int every = 25;
     std::string plot, metrics_json, timings_json, save_model;
     bool save_partial = false;
@@ -224,56 +169,21 @@ struct CneCli {
 
 void run_cne(CneCli& c) {
     const CommonOptions& o = c.common;
+    CneOptions& opt = c.opt;
+    const std::string loss = to_string(opt.loss_mode);
     configure_logging(o);
     OutputSet out;
-    check_outputs(out, o, c.n_components, c.plot, c.metrics_json, c.timings_json);
+    check_outputs(out, o, opt.n_components, c.plot, c.metrics_json, c.timings_json);
     out.add("--save-model", c.save_model, OutputKind::directory);
     Timer total;
     Preprocessing preprocessing;
     Matrix<float> X = load_inputs(o, &preprocessing);
     auto labels = load_label_files(o, X.rows());
-    CneOptions opt;
-    opt.k = c.k;
-    opt.n_components = c.n_components;
-    opt.loss_mode = parse_contrastive_mode(c.loss);
-    opt.metric = parse_contrastive_metric(c.similarity);
-    opt.s = opt_number(c.s, "--s");
-    opt.Z_bar = opt_number(c.Z_bar, "--Z-bar");
-    opt.neg_spec = opt_number(c.neg_spec, "--neg-spec");
-    opt.ince_spec = opt_number(c.ince_spec, "--ince-spec");
-    opt.negative_samples = c.negative_samples;
-    opt.batch_size = c.batch_size;
-    opt.n_epochs = c.n_epochs;
-    opt.learning_rate = c.learning_rate;
-    opt.anneal_lr = parse_lr_anneal(c.anneal);
-    opt.lr_min_factor = c.lr_min_factor;
-    opt.warmup_epochs = c.warmup_epochs;
-    opt.warmup_lr = c.warmup_lr;
-    opt.optimizer = parse_cne_optimizer(c.optimizer);
-    opt.momentum = c.momentum;
-    opt.weight_decay = c.weight_decay;
-    opt.temperature = c.temperature;
-    opt.eps = c.eps;
-    opt.Z = c.Z;
-    opt.clamp_low = opt_number(c.clamp_low, "--clamp-low");
-    opt.clamp_high = opt_number(c.clamp_high, "--clamp-high");
-    opt.clip_grad = !c.no_clip;
-    opt.early_exaggeration = !c.no_early_exaggeration;
-    if (c.init == "pca" && X.cols() < c.n_components) {
-        warn("--init pca needs at least " + std::to_string(c.n_components) + " input columns, the input has " +
-             std::to_string(X.cols()) + "; using --init random");
-        opt.init = CneInit::random;
-    } else if (c.init == "pca" || c.init == "random") {
-        opt.init = c.init == "pca" ? CneInit::pca : CneInit::random;
-    } else {
-        opt.init = CneInit::user;
-        opt.initial_embedding = load_matrix<double>(c.init);
-    }
-    opt.neighbors = parse_knn_method(c.neighbors);
+    resolve_init(opt.init, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.seed = o.seed;
     opt.n_jobs = o.n_threads();
     require(c.every >= 1, "--progress-every must be >= 1");
-    EpochPrinter printer{o, c.loss, c.every, nullptr, {}, 0.0};
+    EpochPrinter printer{o, loss, c.every, nullptr, {}, 0.0};
     const int n_epochs = opt.n_epochs;
     opt.progress = [&printer, n_epochs](const TrainEvent& ev) {
         printer(static_cast<int>(ev.step), n_epochs, ev.loss, ev.elapsed);
@@ -290,7 +200,7 @@ void run_cne(CneCli& c) {
     }
     validate(opt, X.rows(), c.graph.empty());
 
-    say(o, "CNE (" + c.loss + ") of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
+    say(o, "CNE (" + loss + ") of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
                std::to_string(opt.n_jobs) + " thread(s)");
     CNE cne(opt);
     CneResult r;
@@ -318,30 +228,31 @@ void run_cne(CneCli& c) {
                                     {"block_epochs", c.every}});
     }
     if (!c.save_model.empty()) save_model(out.staged(c.save_model), r, opt, preprocessing);
-    finish(out, o, X, r.embedding, labels, c.plot, "CNE " + c.loss + " (nembed)", c.metrics_json);
+    finish(out, o, X, r.embedding, labels, c.plot, "CNE " + loss + " (nembed)", c.metrics_json);
 }
 
 } // namespace
 
 void register_umap(CLI::App& app) {
     auto c = std::make_shared<UmapCli>();
+    UmapOptions& opt = c->opt;
     auto* sub = app.add_subcommand("umap", "UMAP with umap-learn's model and defaults");
     add_common_options(sub, c->common, true);
-    sub->add_option("--n-neighbors", c->n_neighbors, "Neighbours, counting the point itself (umap-learn)")->capture_default_str();
-    sub->add_option("--n-components", c->n_components, "Embedding dimension")->capture_default_str();
-    sub->add_option("--n-epochs", c->n_epochs, "auto (500 up to 10 000 points, else 200) or a number")->capture_default_str();
-    sub->add_option("--learning-rate", c->learning_rate, "Initial learning rate (decays linearly)")->capture_default_str();
-    sub->add_option("--min-dist", c->min_dist, "Minimum distance of the output kernel")->capture_default_str();
-    sub->add_option("--spread", c->spread, "Scale of the output kernel")->capture_default_str();
-    sub->add_option("--a", c->a, "Kernel parameter a (auto: fitted)")->capture_default_str();
-    sub->add_option("--b", c->b, "Kernel parameter b (auto: fitted)")->capture_default_str();
-    sub->add_option("--set-op-mix-ratio", c->set_op_mix_ratio, "1 = fuzzy union, 0 = intersection")->capture_default_str();
-    sub->add_option("--local-connectivity", c->local_connectivity, "Neighbours assumed connected")->capture_default_str();
-    sub->add_option("--repulsion-strength", c->repulsion_strength, "Weight of negative samples")->capture_default_str();
-    sub->add_option("--negative-sample-rate", c->negative_sample_rate, "Negatives per positive sample")->capture_default_str();
-    sub->add_option("--init", c->init, "spectral, pca, random or an array file")->capture_default_str();
-    sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", c->metric, "Input metric: euclidean or cosine")->capture_default_str();
+    sub->add_option("--n-neighbors", opt.n_neighbors, "Neighbours, counting the point itself (umap-learn)")->capture_default_str();
+    sub->add_option("--n-components", opt.n_components, "Embedding dimension")->capture_default_str();
+    add_optional(sub, "--n-epochs", opt.n_epochs, "auto (500 up to 10 000 points, else 200) or a number", "auto");
+    sub->add_option("--learning-rate", opt.learning_rate, "Initial learning rate (decays linearly)")->capture_default_str();
+    sub->add_option("--min-dist", opt.min_dist, "Minimum distance of the output kernel")->capture_default_str();
+    sub->add_option("--spread", opt.spread, "Scale of the output kernel")->capture_default_str();
+    add_optional(sub, "--a", opt.a, "Kernel parameter a (auto: fitted)", "auto");
+    add_optional(sub, "--b", opt.b, "Kernel parameter b (auto: fitted)", "auto");
+    sub->add_option("--set-op-mix-ratio", opt.set_op_mix_ratio, "1 = fuzzy union, 0 = intersection")->capture_default_str();
+    sub->add_option("--local-connectivity", opt.local_connectivity, "Neighbours assumed connected")->capture_default_str();
+    sub->add_option("--repulsion-strength", opt.repulsion_strength, "Weight of negative samples")->capture_default_str();
+    sub->add_option("--negative-sample-rate", opt.negative_sample_rate, "Negatives per positive sample")->capture_default_str();
+    add_init(sub, opt.init, c->init_file, parse_umap_init, "spectral, pca, random or an array file");
+    add_knn_method(sub, opt.neighbors);
+    add_affinity_metric(sub, opt.metric);
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
@@ -354,36 +265,38 @@ void register_umap(CLI::App& app) {
 
 void register_cne(CLI::App& app) {
     auto c = std::make_shared<CneCli>();
+    CneOptions& opt = c->opt;
     auto* sub = app.add_subcommand("cne", "Contrastive neighbour embeddings (cne): NEG, NCE, InfoNCE, UMAP loss");
     add_common_options(sub, c->common, true);
-    sub->add_option("--loss,--loss-mode", c->loss, "umap, neg, nce, infonce or infonce_alt")->capture_default_str();
-    sub->add_option("--similarity,--metric", c->similarity, "euclidean (Cauchy) or cosine")->capture_default_str();
-    sub->add_option("--s", c->s, "Spectrum slider: 0 t-SNE-like, 1 UMAP-like (neg, infonce)")->capture_default_str();
-    sub->add_option("--Z-bar", c->Z_bar, "NEG's fixed normaliser")->capture_default_str();
-    sub->add_option("--neg-spec", c->neg_spec, "NEG's xi")->capture_default_str();
-    sub->add_option("--ince-spec", c->ince_spec, "InfoNCE's rho")->capture_default_str();
-    sub->add_option("-k,--k", c->k, "Neighbours of the kNN graph")->capture_default_str();
-    sub->add_option("--n-components,--embd-dim", c->n_components, "Embedding dimension")->capture_default_str();
-    sub->add_option("-m,--negative-samples", c->negative_samples, "Negatives per edge (-1 = full batch)")->capture_default_str();
-    sub->add_option("--batch-size", c->batch_size, "Edges per batch")->capture_default_str();
-    sub->add_option("--n-epochs", c->n_epochs, "Epochs")->capture_default_str();
-    sub->add_option("--learning-rate", c->learning_rate, "Learning rate")->capture_default_str();
-    sub->add_option("--anneal-lr", c->anneal, "none, linear or cosine")->capture_default_str();
-    sub->add_option("--lr-min-factor", c->lr_min_factor, "Floor of the linear schedule")->capture_default_str();
-    sub->add_option("--warmup-epochs", c->warmup_epochs, "Linear warm-up epochs")->capture_default_str();
-    sub->add_option("--warmup-lr", c->warmup_lr, "Warm-up start rate")->capture_default_str();
-    sub->add_option("--optimizer", c->optimizer, "sgd or adam")->capture_default_str();
-    sub->add_option("--momentum", c->momentum, "SGD momentum")->capture_default_str();
-    sub->add_option("--weight-decay", c->weight_decay, "Weight decay")->capture_default_str();
-    sub->add_option("--temperature", c->temperature, "Cosine temperature")->capture_default_str();
-    sub->add_option("--eps", c->eps, "Cauchy offset")->capture_default_str();
-    sub->add_option("--Z", c->Z, "NCE's initial Z")->capture_default_str();
-    sub->add_option("--clamp-low", c->clamp_low, "Lower clamp of log arguments (auto)")->capture_default_str();
-    sub->add_option("--clamp-high", c->clamp_high, "Upper clamp of log arguments (auto)")->capture_default_str();
-    sub->add_flag("--no-clip-grad", c->no_clip, "Do not clip gradients at 4");
-    sub->add_flag("--no-early-exaggeration", c->no_early_exaggeration, "No exaggerated first third");
-    sub->add_option("--init", c->init, "pca, random or an array file")->capture_default_str();
-    sub->add_option("--neighbors", c->neighbors, "kNN method: auto, exact or hnsw")->capture_default_str();
+    add_enum(sub, "--loss,--loss-mode", opt.loss_mode, parse_contrastive_mode, "umap, neg, nce, infonce or infonce_alt");
+    add_enum(sub, "--similarity,--metric", opt.metric, parse_contrastive_metric, "euclidean (Cauchy) or cosine");
+    add_optional(sub, "--s", opt.s, "Spectrum slider: 0 t-SNE-like, 1 UMAP-like (neg, infonce)", "none");
+    add_optional(sub, "--Z-bar", opt.Z_bar, "NEG's fixed normaliser", "none");
+    add_optional(sub, "--neg-spec", opt.neg_spec, "NEG's xi", "none");
+    add_optional(sub, "--ince-spec", opt.ince_spec, "InfoNCE's rho", "none");
+    sub->add_option("-k,--k", opt.k, "Neighbours of the kNN graph")->capture_default_str();
+    sub->add_option("--n-components,--embd-dim", opt.n_components, "Embedding dimension")->capture_default_str();
+    sub->add_option("-m,--negative-samples", opt.negative_samples, "Negatives per edge (-1 = full batch)")->capture_default_str();
+    sub->add_option("--batch-size", opt.batch_size, "Edges per batch")->capture_default_str();
+    sub->add_option("--n-epochs", opt.n_epochs, "Epochs")->capture_default_str();
+    add_optional(sub, "--learning-rate", opt.learning_rate, "Learning rate (auto: 1, cne's for an embedding table)", "auto");
+    add_enum(sub, "--anneal-lr", opt.anneal_lr, parse_lr_anneal, "none, linear or cosine");
+    sub->add_option("--lr-min-factor", opt.lr_min_factor, "Floor of the linear schedule")->capture_default_str();
+    sub->add_option("--warmup-epochs", opt.warmup_epochs, "Linear warm-up epochs")->capture_default_str();
+    sub->add_option("--warmup-lr", opt.warmup_lr, "Warm-up start rate")->capture_default_str();
+    add_enum(sub, "--optimizer", opt.optimizer, parse_cne_optimizer, "sgd or adam");
+    sub->add_option("--momentum", opt.momentum, "SGD momentum")->capture_default_str();
+    sub->add_option("--weight-decay", opt.weight_decay, "Weight decay")->capture_default_str();
+    sub->add_option("--temperature", opt.temperature, "Cosine temperature")->capture_default_str();
+    sub->add_option("--eps", opt.eps, "Cauchy offset")->capture_default_str();
+    sub->add_option("--Z", opt.Z, "NCE's initial Z")->capture_default_str();
+    add_optional(sub, "--clamp-low", opt.clamp_low, "Lower clamp of log arguments (auto)", "auto");
+    add_optional(sub, "--clamp-high", opt.clamp_high, "Upper clamp of log arguments (auto)", "auto");
+    sub->add_flag_callback("--no-clip-grad", [&opt] { opt.clip_grad = false; }, "Do not clip gradients at 4");
+    sub->add_flag_callback("--no-early-exaggeration", [&opt] { opt.early_exaggeration = false; },
+                           "No exaggerated first third");
+    add_init(sub, opt.init, c->init_file, parse_cne_init, "pca, random or an array file");
+    add_knn_method(sub, opt.neighbors);
     sub->add_option("--graph", c->graph,
                     "Train on this graph instead of the kNN graph: a scipy.sparse.save_npz file (non-zeros = edges)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();

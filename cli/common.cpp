@@ -57,16 +57,6 @@ std::string check_unsigned(const std::string& v) {
     return "";  // anything else: CLI11's conversion names it
 }
 
-std::string check_finite(const std::string& v) {
-    double x = 0;
-    std::string_view s(v);
-    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-    const auto r = std::from_chars(s.data(), s.data() + s.size(), x);
-    if (r.ec == std::errc::result_out_of_range) return "is out of the range of a double: " + v;
-    if (r.ec == std::errc() && !std::isfinite(x)) return "must be a finite number, got " + v;
-    return "";
-}
-
 void add_checks(CLI::App* app) {
     for (CLI::Option* opt : app->get_options()) {
         const std::string type = opt->get_type_name();
@@ -81,6 +71,16 @@ void add_checks(CLI::App* app) {
 } // namespace
 
 void add_value_checks(CLI::App& app) { add_checks(&app); }
+
+std::string check_finite(const std::string& v) {
+    double x = 0;
+    std::string_view s(v);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (r.ec == std::errc::result_out_of_range) return "is out of the range of a double: " + v;
+    if (r.ec == std::errc() && !std::isfinite(x)) return "must be a finite number, got " + v;
+    return "";
+}
 
 void require_affinity_metric(const std::string& metric) {
     if (metric == "ip" || metric == "inner_product" || metric == "dot")

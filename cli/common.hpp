@@ -36,6 +36,9 @@ void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_j
 /// refuse negative and too large values (CLI11 would wrap "-1" to 2^64 - 1), floating-point options refuse NaN and
 /// infinities.
 void add_value_checks(CLI::App& app);
+/// The floating-point check of add_value_checks, for options that take a number among words (e.g. "auto"): an empty
+/// string for anything but a number out of the range of a double or not finite, else the message.
+std::string check_finite(const std::string& value);
 /// --metric for commands that build affinities: euclidean or cosine (the inner product is for `nembed knn` only).
 void require_affinity_metric(const std::string& metric);
 /// Routes library messages: --quiet silences info, warnings still go to stderr as one line each.

@@ -31,6 +31,22 @@ CneOptimizer parse_cne_optimizer(const std::string& name) {
 }
 std::string to_string(CneOptimizer o) { return o == CneOptimizer::sgd ? "sgd" : "adam"; }
 
+CneInit parse_cne_init(const std::string& name) {
+    std::string s = name;
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "pca") return CneInit::pca;
+    if (s == "random") return CneInit::random;
+    throw InvalidArgument("unknown CNE init '" + name + "' (expected pca, random or an array)");
+}
+std::string to_string(CneInit i) {
+    switch (i) {
+        case CneInit::pca: return "pca";
+        case CneInit::random: return "random";
+        case CneInit::user: return "user";
+    }
+    return "unknown";
+}
+
 void validate(const CneOptions& o, std::size_t n, bool knn_graph) {
     require(o.k >= 1, "k must be >= 1");
     require(n == 0 || !knn_graph || o.k < n,

@@ -51,7 +51,9 @@ CneOptimizer parse_cne_optimizer(const std::string& name);
 std::string to_string(CneOptimizer o);
 
 enum class CneInit { pca, random, user };
-
+/// Parses "pca", "random" (any case); throws InvalidArgument otherwise (user is set with an initial embedding).
+CneInit parse_cne_init(const std::string& name);
+std::string to_string(CneInit i);
 
 struct CneTimings {
     double knn = 0, graph = 0, init = 0, optimize = 0;
