@@ -11,12 +11,12 @@
 #include "nembed/io/file.hpp"
 #include "nembed/io/idx.hpp"
 #include "nembed/io/npz.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 
 FileSpec parse_spec(const std::string& spec) {
-    std::string lower = spec;
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = to_lower(spec);
     const auto at = lower.rfind(".npz:");
     if (at != std::string::npos) return {spec.substr(0, at + 4), spec.substr(at + 5)};
     // "archive:member" for an archive with another name, when "archive" is an existing file and the whole spec is not.

@@ -9,18 +9,12 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/loss/bce.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 
-namespace {
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-} // namespace
-
 ContrastiveMetric parse_contrastive_metric(const std::string& name) {
-    const std::string s = lower(name);
+    const std::string s = to_lower(name);
     if (s == "euclidean" || s == "cauchy") return ContrastiveMetric::euclidean;
     if (s == "cosine") return ContrastiveMetric::cosine;
     throw InvalidArgument("unknown contrastive metric '" + name + "' (expected euclidean or cosine)");
@@ -28,7 +22,7 @@ ContrastiveMetric parse_contrastive_metric(const std::string& name) {
 std::string to_string(ContrastiveMetric m) { return m == ContrastiveMetric::euclidean ? "euclidean" : "cosine"; }
 
 ContrastiveMode parse_contrastive_mode(const std::string& name) {
-    const std::string s = lower(name);
+    const std::string s = to_lower(name);
     if (s == "umap") return ContrastiveMode::umap;
     if (s == "neg" || s == "neg_sample") return ContrastiveMode::neg;
     if (s == "nce") return ContrastiveMode::nce;

@@ -19,12 +19,12 @@
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/train/edge_batch_plan.hpp"
 #include "nembed/train/parametrization.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 
 CneOptimizer parse_cne_optimizer(const std::string& name) {
-    std::string s = name;
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string s = to_lower(name);
     if (s == "sgd") return CneOptimizer::sgd;
     if (s == "adam") return CneOptimizer::adam;
     throw InvalidArgument("unknown optimizer '" + name + "' (expected sgd or adam)");
@@ -32,8 +32,7 @@ CneOptimizer parse_cne_optimizer(const std::string& name) {
 std::string to_string(CneOptimizer o) { return o == CneOptimizer::sgd ? "sgd" : "adam"; }
 
 CneInit parse_cne_init(const std::string& name) {
-    std::string s = name;
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string s = to_lower(name);
     if (s == "pca") return CneInit::pca;
     if (s == "random") return CneInit::random;
     throw InvalidArgument("unknown CNE init '" + name + "' (expected pca, random or an array)");

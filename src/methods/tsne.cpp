@@ -18,14 +18,10 @@
 #include "nembed/loss/tsne_objective.hpp"
 #include "nembed/affinity/multiscale.hpp"
 #include "nembed/affinity/perplexity.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 namespace {
-
-std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 std::uint64_t resolve_seed(const std::optional<std::uint64_t>& s) {
     if (s) return *s;
@@ -150,7 +146,7 @@ TsneRunOptions run_options_from(const Options& o) {
 // ------------------------------------------------------------------------------------------------ names
 
 GradientMethod parse_gradient_method(const std::string& name) {
-    const std::string s = lower(name);
+    const std::string s = to_lower(name);
     if (s == "auto") return GradientMethod::auto_;
     if (s == "exact") return GradientMethod::exact;
     if (s == "bh" || s == "barnes_hut" || s == "barnes-hut" || s == "barneshut") return GradientMethod::barnes_hut;
@@ -169,7 +165,7 @@ std::string to_string(GradientMethod m) {
 }
 
 TsneInit parse_tsne_init(const std::string& name) {
-    const std::string s = lower(name);
+    const std::string s = to_lower(name);
     if (s == "pca") return TsneInit::pca;
     if (s == "spectral") return TsneInit::spectral;
     if (s == "random") return TsneInit::random;

@@ -19,6 +19,7 @@
 #include "nembed/optim/sgd.hpp"
 #include "nembed/train/parametrization.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 
@@ -71,8 +72,7 @@ void scale_to_10_with_noise(Matrix<double>& Y, std::uint64_t seed) {
 } // namespace
 
 UmapInit parse_umap_init(const std::string& name) {
-    std::string s = name;
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string s = to_lower(name);
     if (s == "spectral") return UmapInit::spectral;
     if (s == "pca") return UmapInit::pca;
     if (s == "random") return UmapInit::random;

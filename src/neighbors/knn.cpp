@@ -7,17 +7,11 @@
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/exact.hpp"
 #include "nembed/neighbors/hnsw.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
-namespace {
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-} // namespace
-
 Metric parse_metric(const std::string& name) {
-    const std::string n = lower(name);
+    const std::string n = to_lower(name);
     if (n == "euclidean" || n == "l2") return Metric::euclidean;
     if (n == "cosine") return Metric::cosine;
     if (n == "ip" || n == "inner_product" || n == "dot") return Metric::inner_product;
@@ -34,7 +28,7 @@ std::string to_string(Metric m) {
 }
 
 KnnMethod parse_knn_method(const std::string& name) {
-    const std::string n = lower(name);
+    const std::string n = to_lower(name);
     if (n == "auto") return KnnMethod::auto_;
     if (n == "exact") return KnnMethod::exact;
     if (n == "hnsw" || n == "approx") return KnnMethod::hnsw;

@@ -9,6 +9,7 @@
 #include "nembed/optim/adam.hpp"
 #include "nembed/optim/gains.hpp"
 #include "nembed/optim/sgd.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 
@@ -62,8 +63,7 @@ void GainsMomentum::step(double* params, const double* grad, std::size_t n, doub
 }
 
 OptimizerOptions::Kind parse_optimizer_kind(const std::string& name) {
-    std::string s = name;
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string s = to_lower(name);
     if (s == "gains" || s == "opentsne") return OptimizerOptions::Kind::gains;
     if (s == "sgd") return OptimizerOptions::Kind::sgd;
     if (s == "adam") return OptimizerOptions::Kind::adam;

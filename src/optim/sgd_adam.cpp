@@ -7,12 +7,12 @@
 #include "nembed/optim/adam.hpp"
 #include "nembed/optim/schedule.hpp"
 #include "nembed/optim/sgd.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 
 LrAnneal parse_lr_anneal(const std::string& name) {
-    std::string s = name;
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string s = to_lower(name);
     if (s == "none" || s == "constant" || s == "false") return LrAnneal::none;
     if (s == "linear" || s == "true") return LrAnneal::linear;
     if (s == "cosine") return LrAnneal::cosine;

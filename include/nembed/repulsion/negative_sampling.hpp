@@ -21,6 +21,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
+#include "nembed/core/strings.hpp"
 
 namespace nembed {
 
@@ -36,8 +37,7 @@ enum class NegativeSampling {
 };
 /// Parses "in_batch"/"in-batch" or "uniform"; throws InvalidArgument naming the bad value.
 inline NegativeSampling parse_negative_sampling(const std::string& name) {
-    std::string s = name;
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string s = to_lower(name);
     if (s == "in_batch" || s == "in-batch") return NegativeSampling::in_batch;
     if (s == "uniform") return NegativeSampling::uniform;
     throw InvalidArgument("unknown negative sampling '" + name + "' (expected in_batch or uniform)");
