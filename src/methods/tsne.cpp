@@ -205,36 +205,32 @@ void validate(const TsneRunOptions& o) {
             "callbacks_every_iters must be >= 1, got " + std::to_string(o.callbacks_every_iters));
 }
 
+namespace {
+// One of openTSNE's phases: a fixed exaggeration and momentum, the given rate (none: auto N/exaggeration).
+Phase opentsne_phase(const char* name, int n_iter, double exaggeration, double momentum,
+                    std::optional<double> learning_rate) {
+    Phase ph;
+    ph.name = name;
+    ph.n_steps = n_iter;
+    ph.exaggeration = exaggeration;
+    ph.momentum = momentum;
+    ph.learning_rate = learning_rate;
+    return ph;
+}
+} // namespace
+
 std::vector<Phase> tsne_phases(const TsneOptions& o) {
     const double late = o.exaggeration.value_or(1.0);
     const double early = o.early_exaggeration.value_or(std::max(12.0, late));
-    Phase ee;
-    ee.name = "early_exaggeration";
-    ee.n_steps = o.early_exaggeration_iter;
-    ee.exaggeration = early;
-    ee.momentum = o.initial_momentum;
-    ee.learning_rate = o.learning_rate;
-    Phase main;
-    main.name = "main";
-    main.n_steps = o.n_iter;
-    main.exaggeration = late;
-    main.momentum = o.final_momentum;
-    main.learning_rate = o.learning_rate;
-    return {ee, main};
+    return {opentsne_phase("early_exaggeration", o.early_exaggeration_iter, early, o.initial_momentum, o.learning_rate),
+            opentsne_phase("main", o.n_iter, late, o.final_momentum, o.learning_rate)};
 }
 
 std::vector<Phase> transform_phases(const TransformOptions& o) {
-    Phase ee;
-    ee.name = "transform";
-    ee.n_steps = o.early_exaggeration_iter;
-    ee.exaggeration = o.early_exaggeration;
-    ee.momentum = o.initial_momentum;
-    ee.learning_rate = o.learning_rate;
-    Phase main = ee;
-    main.n_steps = o.n_iter;
-    main.exaggeration = o.exaggeration;
-    main.momentum = o.final_momentum;
-    return {ee, main};
+    // openTSNE's transform runs both phases under one name
+    return {opentsne_phase("transform", o.early_exaggeration_iter, o.early_exaggeration, o.initial_momentum,
+                          o.learning_rate),
+            opentsne_phase("transform", o.n_iter, o.exaggeration, o.final_momentum, o.learning_rate)};
 }
 
 namespace {
