@@ -77,6 +77,13 @@ std::int64_t Trainer::steps_left() const {
     return s;
 }
 
+MatrixView<double> Trainer::embedding_view(Matrix<double>& copy) const {
+    // The table's positions are viewed in place; another parametrisation is evaluated into `copy`.
+    if (EmbeddingTable* table = params_.table()) return table->Y().view();
+    copy = params_.embedding();
+    return copy.view();
+}
+
 RunReport Trainer::run(std::int64_t limit, const TrainHooks& hooks) {
     require(hooks.callback_every >= 1,
             "callbacks_every must be >= 1, got " + std::to_string(hooks.callback_every));
@@ -96,8 +103,8 @@ RunReport Trainer::run(std::int64_t limit, const TrainHooks& hooks) {
     };
     if (hooks.callback && hooks.callback_at_start && step_ == 0 && !phases_.empty()) {
         TrainEvent ev = event(phases_.front(), nan);
-        Matrix<double> Y = params_.embedding();
-        ev.embedding = Y.view();
+        Matrix<double> copy;
+        ev.embedding = embedding_view(copy);
         if (hooks.callback(ev)) {
             report.stop = StopReason::callback;
             return report;
@@ -155,8 +162,8 @@ RunReport Trainer::run(std::int64_t limit, const TrainHooks& hooks) {
             }
             if (hooks.callback) {
                 TrainEvent ev = event(ph, loss);
-                Matrix<double> Y = params_.embedding();
-                ev.embedding = Y.view();
+                Matrix<double> copy;
+                ev.embedding = embedding_view(copy);
                 if (hooks.callback(ev)) {
                     report.stop = StopReason::callback;
                     return report;

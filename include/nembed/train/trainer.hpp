@@ -88,6 +88,9 @@ public:
     double last_learning_rate() const { return last_lr_; }
 
 private:
+    // What a callback sees: the table itself, or all positions evaluated into `copy`.
+    MatrixView<double> embedding_view(Matrix<double>& copy) const;
+
     BatchPlan& plan_;
     Parametrization& params_;
     Optimizer& optimizer_;
