@@ -120,8 +120,10 @@ def test_matches_torchdr_when_available(X):
     torch = pytest.importorskip("torch")
     torchdr = pytest.importorskip("torchdr")
     Xt = torch.tensor(X.astype(np.float64))
-    ref = torchdr.SymmetricEntropicAffinity(perplexity=5)(Xt).numpy()
-    np.testing.assert_allclose(SymmetricEntropicAffinity(perplexity=5)(X), ref, rtol=1e-7, atol=1e-14)
+    # 200 steps: this data does not converge within 500, and past ~300 unconverged Adam steps TorchDR itself moves
+    # by 1e-3 when the data move by 1e-15 (chaotic); before that the trajectories agree to 1e-16.
+    ref = torchdr.SymmetricEntropicAffinity(perplexity=5, max_iter=200)(Xt).numpy()
+    np.testing.assert_allclose(SymmetricEntropicAffinity(perplexity=5, max_iter=200)(X), ref, rtol=1e-9, atol=1e-15)
     ref = torchdr.SinkhornAffinity(eps=1.0)(Xt).numpy()
     np.testing.assert_allclose(SinkhornAffinity(eps=1.0)(X), ref, rtol=1e-8, atol=1e-14)
     vals, idx = torchdr.EntropicAffinity(perplexity=5)(Xt)
