@@ -161,7 +161,7 @@ TEST(Hyperbolic, ProjectionExpmapAndTransport) {
     // expmap0 = exp at the origin; transport keeps the Riemannian norm λ‖v‖.
     std::vector<double> z = {0.3, -0.4}, z0 = {0, 0}, e(2);
     hb::expmap(z.data(), z0.data(), 2, 1.0, tmp.data(), e.data());
-    hb::expmap0(z.data(), 2, 1.0);  // note: exp_0 uses λ_0 = 2, so exp at 0 of u/2 ... compare the closed forms
+    hb::expmap0(z.data(), 2, 1.0);  // exp_0(z) = tanh(‖z‖)z/‖z‖; exp_p at p = 0 has λ_0 = 2: the same tanh(‖u‖)
     const double n = 0.5;
     EXPECT_NEAR(z[0], std::tanh(n) * 0.3 / n, 1e-15);
     EXPECT_NEAR(e[0], std::tanh(2 * n / 2 * 1.0) * 0.3 / n, 1e-15);  // tanh(√c/2·λ_0·‖u‖) = tanh(‖u‖)
