@@ -8,6 +8,7 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/optim/adam.hpp"
 #include "nembed/optim/gains.hpp"
+#include "nembed/optim/riemannian_adam.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/core/strings.hpp"
 
@@ -67,7 +68,8 @@ OptimizerOptions::Kind parse_optimizer_kind(const std::string& name) {
     if (s == "gains" || s == "opentsne") return OptimizerOptions::Kind::gains;
     if (s == "sgd") return OptimizerOptions::Kind::sgd;
     if (s == "adam") return OptimizerOptions::Kind::adam;
-    throw InvalidArgument("unknown optimizer '" + name + "' (expected gains, sgd or adam)");
+    if (s == "riemannianadam" || s == "riemannian_adam") return OptimizerOptions::Kind::riemannian_adam;
+    throw InvalidArgument("unknown optimizer '" + name + "' (expected gains, sgd, adam or RiemannianAdam)");
 }
 
 std::string to_string(OptimizerOptions::Kind k) {
@@ -75,6 +77,7 @@ std::string to_string(OptimizerOptions::Kind k) {
         case OptimizerOptions::Kind::gains: return "gains";
         case OptimizerOptions::Kind::sgd: return "sgd";
         case OptimizerOptions::Kind::adam: return "adam";
+        case OptimizerOptions::Kind::riemannian_adam: return "RiemannianAdam";
     }
     return "?";
 }
@@ -94,6 +97,10 @@ void validate(const OptimizerOptions& o) {
                                           std::to_string(*o.max_step_norm));
     require(o.kind != OptimizerOptions::Kind::gains || o.row_size >= 1,
             "the gains optimizer needs the row size (embedding dimension)");
+    require(o.kind != OptimizerOptions::Kind::riemannian_adam || o.row_size >= 1,
+            "RiemannianAdam needs the row size (embedding dimension)");
+    require(std::isfinite(o.curvature) && o.curvature > 0, "curvature must be positive, got " +
+                                                               std::to_string(o.curvature));
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& o) {
@@ -104,6 +111,9 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerOptions& o) {
         case OptimizerOptions::Kind::sgd: return std::make_unique<Sgd>(SgdOptions{o.momentum, o.weight_decay});
         case OptimizerOptions::Kind::adam:
             return std::make_unique<Adam>(AdamOptions{o.beta1, o.beta2, o.adam_eps, o.weight_decay});
+        case OptimizerOptions::Kind::riemannian_adam:
+            return std::make_unique<RiemannianAdam>(RiemannianAdamOptions{
+                o.beta1, o.beta2, o.adam_eps, o.weight_decay, o.manifold, o.curvature, o.row_size});
     }
     throw InvalidArgument("unknown optimizer kind");
 }

@@ -29,18 +29,24 @@ public:
     virtual std::string name() const = 0;
 };
 
+/// The manifold a Riemannian optimizer steps on: the Poincaré ball (kernel/hyperbolic.hpp) or Euclidean space.
+enum class RiemannianManifold { poincare_ball, euclidean };
+
 /// Which optimizer, with every rule's settings in one place (defaults: the rule's own).
 struct OptimizerOptions {
-    enum class Kind { gains, sgd, adam };
+    enum class Kind { gains, sgd, adam, riemannian_adam };
     Kind kind = Kind::sgd;
     double momentum = 0.0;      ///< gains: openTSNE 0.8; sgd: cne 0 (torch's buffer semantics)
     double weight_decay = 0.0;  ///< sgd, adam
-    double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;  ///< adam
+    double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;  ///< adam, riemannian_adam
+    RiemannianManifold manifold = RiemannianManifold::poincare_ball;  ///< riemannian_adam
+    double curvature = 1.0;     ///< riemannian_adam: c of the Poincaré ball
     double min_gain = 0.01;     ///< gains: additive floor
     std::optional<double> max_step_norm;  ///< gains: per-row update clip (openTSNE 5)
-    std::size_t row_size = 0;   ///< gains: values per point for the per-row clip (the embedding dimension)
+    std::size_t row_size = 0;   ///< gains, riemannian_adam: values per point (the embedding dimension)
 };
-/// Parses "gains"/"opentsne", "sgd", "adam" (case-insensitive); throws InvalidArgument naming the bad value.
+/// Parses "gains"/"opentsne", "sgd", "adam", "RiemannianAdam"/"riemannian_adam" (TorchDR's class name;
+/// case-insensitive); throws InvalidArgument naming the bad value.
 OptimizerOptions::Kind parse_optimizer_kind(const std::string& name);
 std::string to_string(OptimizerOptions::Kind kind);
 /// Throws InvalidArgument for out-of-range settings.

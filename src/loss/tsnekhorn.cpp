@@ -1,0 +1,125 @@
+// TorchDR's TSNEkhorn objective (loss/tsnekhorn.hpp) and the output-side symmetric Sinkhorn it needs.
+#include "nembed/loss/tsnekhorn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "nembed/affinity/symmetrize.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/kernel/hyperbolic.hpp"  // sqdiff
+
+namespace nembed {
+
+namespace {
+// TorchDR excludes self-pairs by adding 1e12 to the diagonal of the distance matrix; the kernel keeps them.
+constexpr double kDiagonalDistance = 1e12;
+const double kDiagonalKernel = 1.0 / (1.0 + kDiagonalDistance);
+} // namespace
+
+int output_sinkhorn_student(MatrixView<double> Z, std::vector<double>& f, const OutputSinkhornOptions& o) {
+    const std::size_t n = Z.rows, d = Z.cols;
+    require(n >= 1 && d >= 1, "Sinkhorn: the embedding is empty");
+    require(f.size() == n, "Sinkhorn: the duals have " + std::to_string(f.size()) + " entries for " +
+                               std::to_string(n) + " points");
+    require(o.max_iter >= 1, "Sinkhorn max_iter must be at least 1");
+    require(std::isfinite(o.tol) && o.tol >= 0, "Sinkhorn tol must be non-negative");
+    std::vector<double> ef(n), r(n);
+    int it = 0;
+    while (it < o.max_iter) {
+        ++it;
+        const double M = *std::max_element(f.begin(), f.end());
+        for (std::size_t i = 0; i < n; ++i) ef[i] = std::exp(f[i] - M);
+        // r_j = −logsumexp_i(log K_ij + f_i); K is symmetric, so row j is summed.
+        parallel_for(o.n_threads, n, [&](std::size_t j) {
+            const double* zj = Z.row(j);
+            double s = 0.0;
+            for (std::size_t i = 0; i < n; ++i)
+                s += (i == j ? kDiagonalKernel : 1.0 / (1.0 + hyperbolic::sqdiff(zj, Z.row(i), d))) * ef[i];
+            r[j] = -(M + std::log(s));
+        });
+        double gap = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            f[i] = 0.5 * (f[i] + r[i]);
+            require_lazy(std::isfinite(f[i]), [&] { return "Sinkhorn: NaN in the duals at iteration " +
+                                                           std::to_string(it - 1); });
+            gap += (f[i] - r[i]) * (f[i] - r[i]);
+        }
+        if (std::sqrt(gap) < o.tol) break;
+    }
+    return it;
+}
+
+void validate(const TsnekhornLossOptions& o) {
+    require(!o.unrolling, "TSNEkhorn: unrolling=true (differentiating through the Sinkhorn iterations) is not "
+                          "supported; use unrolling=false (TorchDR's default)");
+    require(o.sinkhorn.max_iter >= 1, "TSNEkhorn: the Sinkhorn max_iter must be at least 1");
+    require(std::isfinite(o.sinkhorn.tol) && o.sinkhorn.tol >= 0, "TSNEkhorn: the Sinkhorn tol must be >= 0");
+    require(o.n_threads >= 1, "n_threads must be at least 1");
+}
+
+TsnekhornObjective::TsnekhornObjective(CsrMatrix<double> P, TsnekhornLossOptions options)
+    : P_(std::move(P)), options_(options) {
+    validate(options_);
+    options_.sinkhorn.n_threads = options_.n_threads;
+    P_.validate("TSNEkhorn affinity P");
+    require(P_.n_rows == P_.n_cols && P_.n_rows >= 2, "TSNEkhorn: the affinity P must be square with >= 2 points");
+    for (double v : P_.values) require(std::isfinite(v) && v >= 0, "TSNEkhorn: the affinity P must be non-negative");
+    W_ = symmetrize(P_, Symmetrization::mean, options_.n_threads);  // (P + Pᵀ)/2
+    for (double& v : W_.values) v *= 2.0;
+}
+
+void TsnekhornObjective::set_duals(std::vector<double> f) {
+    require(f.size() == P_.n_rows, "TSNEkhorn: the duals must have one entry per point");
+    dual_ = std::move(f);
+}
+
+double TsnekhornObjective::operator()(MatrixView<double> Z, double, double* grad, bool) {
+    const std::size_t n = P_.n_rows, d = Z.cols;
+    require(Z.rows == n && d >= 1, "TSNEkhorn: the embedding has " + std::to_string(Z.rows) + " rows, P " +
+                                       std::to_string(n));
+    if (dual_.empty()) dual_.assign(n, 0.0);  // TorchDR's cold start
+    last_iter_ = output_sinkhorn_student(Z, dual_, options_.sinkhorn);
+    const std::vector<double>& f = dual_;
+    const double log_n = std::log(static_cast<double>(n)), inv_n = 1.0 / static_cast<double>(n);
+    std::vector<double> row_q(n), row_pl(n);
+    parallel_for(options_.n_threads, n, [&](std::size_t i) {
+        const double* zi = Z.row(i);
+        double* gi = grad + i * d;
+        for (std::size_t k = 0; k < d; ++k) gi[k] = 0.0;
+        double qsum = std::exp(2.0 * f[i]) * kDiagonalKernel * inv_n;
+        for (std::size_t j = 0; j < n; ++j) {
+            if (j == i) continue;
+            const double* zj = Z.row(j);
+            const double K = 1.0 / (1.0 + hyperbolic::sqdiff(zi, zj, d));
+            const double q = std::exp(f[i] + f[j]) * K * inv_n;
+            qsum += q;
+            const double c = -4.0 * q * K;
+            for (std::size_t k = 0; k < d; ++k) gi[k] += c * (zi[k] - zj[k]);
+        }
+        row_q[i] = qsum;
+        for (offset_t p = W_.row_begin(i); p < W_.row_end(i); ++p) {
+            const std::size_t j = static_cast<std::size_t>(W_.indices[p]);
+            if (j == i) continue;
+            const double* zj = Z.row(j);
+            const double c = 2.0 * W_.values[p] / (1.0 + hyperbolic::sqdiff(zi, zj, d));
+            for (std::size_t k = 0; k < d; ++k) gi[k] += c * (zi[k] - zj[k]);
+        }
+        double pl = 0.0;  // Σ_j P_ij log Q_ij
+        for (offset_t p = P_.row_begin(i); p < P_.row_end(i); ++p) {
+            const std::size_t j = static_cast<std::size_t>(P_.indices[p]);
+            const double D = j == i ? kDiagonalDistance : hyperbolic::sqdiff(zi, Z.row(j), d);
+            pl += P_.values[p] * (f[i] + f[j] - std::log1p(D) - log_n);
+        }
+        row_pl[i] = pl;
+    });
+    double qs = 0.0, pl = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        qs += row_q[i];
+        pl += row_pl[i];
+    }
+    return -pl + qs;
+}
+
+} // namespace nembed
