@@ -27,7 +27,7 @@
 
 namespace nembed {
 
-enum class PacmapInit { pca, normal, user };
+enum class PacmapInit { pca, normal, random = normal, user };  // random: TorchDR's alias of normal
 /// Parses "pca", "normal" or "random" (TorchDR's alias); throws InvalidArgument otherwise.
 PacmapInit parse_pacmap_init(const std::string& name);
 std::string to_string(PacmapInit i);
