@@ -154,13 +154,23 @@ int PacmapEmbedding::optimize(int n_more, const TrainCallback& callback, int eve
     Timer t;
     TrainHooks hooks;
     hooks.who = "PACMAP";
-    hooks.progress = progress;
+    // The run goes in chunks (below); events count seconds from the start of this call, not of a chunk.
+    if (progress)
+        hooks.progress = [&](const TrainEvent& ev) {
+            TrainEvent e = ev;
+            e.elapsed = t.seconds();
+            progress(e);
+        };
     hooks.verbose = verbose_;
     // Periods over the global iterations, after 0-based iterations 0, every, 2·every, ... (TorchDR logs there).
     hooks.callback_first_of_period = true;
     hooks.callback_every = check_interval_;
     if (callback && every > 0) {
-        hooks.callback = callback;
+        hooks.callback = [&](const TrainEvent& ev) {
+            TrainEvent e = ev;
+            e.elapsed = t.seconds();
+            return callback(e);
+        };
         hooks.callback_every = every;
     }
     Trainer& tr = train_->trainer;
