@@ -306,7 +306,8 @@ TEST(Pacmap, InitIsPcaScaledByUnbiasedStd) {
     const Matrix<float> X = fmnist_rows(300);
     PacmapOptions o = small_options(1);
     o.init_scaling = 1e-4;
-    const Matrix<double>& Y = PACMAP(o).prepare(X.view()).embedding();
+    const PacmapEmbedding e = PACMAP(o).prepare(X.view());
+    const Matrix<double>& Y = e.embedding();
     double m = 0, ss = 0;
     for (std::size_t i = 0; i < 300; ++i) m += Y(i, 0);
     m /= 300;
