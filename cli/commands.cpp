@@ -12,12 +12,14 @@ void register_plot(CLI::App& app);
 void register_affinity(CLI::App& app);
 void register_umap(CLI::App& app);
 void register_cne(CLI::App& app);
+void register_pacmap(CLI::App& app);
 void register_sensitivity(CLI::App& app);
 
 void register_commands(CLI::App& app) {
     register_tsne(app);
     register_umap(app);
     register_cne(app);
+    register_pacmap(app);
     register_transform(app);
     register_evaluate(app);
     register_pca(app);

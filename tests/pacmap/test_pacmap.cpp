@@ -1,0 +1,364 @@
+// TorchDR's PACMAP on the core: PACMAPAffinity against a dense computation, the weight schedule, the loss against
+// TorchDR's formula and central differences, the mid-near rule, thread-count independence, resumability, the
+// min_grad_norm stop and bad parameters.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "../common/fmnist_subset.hpp"
+#include "../common/numeric.hpp"
+#include "nembed/affinity/pacmap.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/loss/pacmap.hpp"
+#include "nembed/methods/pacmap.hpp"
+#include "nembed/metrics/quality.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
+
+using namespace nembed;
+
+namespace {
+
+// n points in `dim` dimensions around 4 centres (well-separated distances, no ties).
+Matrix<float> clustered(std::size_t n, std::size_t dim, std::uint64_t seed) {
+    Matrix<float> X(n, dim);
+    Rng rng(seed);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < dim; ++c)
+            X(i, c) = static_cast<float>(3.0 * static_cast<double>((i % 4) == c % 4) + rng.normal());
+    return X;
+}
+
+double sqdist(const Matrix<float>& X, std::size_t i, std::size_t j) {
+    double s = 0;
+    for (std::size_t c = 0; c < X.cols(); ++c) {
+        const double t = static_cast<double>(X(i, c)) - X(j, c);
+        s += t * t;
+    }
+    return s;
+}
+
+PacmapObjective make_objective(const Matrix<float>& X, std::size_t k, std::uint64_t seed, bool exclude = true) {
+    PACMAPAffinityOptions ao;
+    ao.n_neighbors = k;
+    KnnOptions ko;
+    ko.method = KnnMethod::exact;
+    PacmapNeighbors nb = pacmap_affinity(X.view(), ao, ko);
+    PacmapPairOptions po;
+    po.n_mid_near = k / 2;
+    po.n_further = 2 * k;
+    po.exclude_neighbors = exclude;
+    po.seed = seed;
+    return PacmapObjective(X, std::move(nb), po);
+}
+
+// TorchDR's loss written as its code reads (Q = 1 + D; NB Q/(10 + Q), MN Q/(1e4 + Q), FP 1/(1 + Q)) over the pairs.
+double torchdr_loss(const PacmapObjective::Pairs& p, const Matrix<double>& Y, const PacmapWeights& w) {
+    double near = 0, mid = 0, far = 0;
+    const std::size_t n = Y.rows();
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t s = 0; s < p.per_head; ++s) {
+            const std::size_t j = static_cast<std::size_t>(p.tails[i * p.per_head + s]);
+            double D = 0;
+            for (std::size_t c = 0; c < Y.cols(); ++c) D += (Y(i, c) - Y(j, c)) * (Y(i, c) - Y(j, c));
+            const double Q = 1 + D;
+            if (s < p.n_near) near += Q / (10 + Q);
+            else if (s < p.n_near + p.n_mid_near) mid += Q / (1e4 + Q);
+            else far += 1 / (1 + Q);
+        }
+    return w.w_NB * near + (w.w_MN > 0 ? w.w_MN * mid : 0.0) + w.w_FP * far;
+}
+
+} // namespace
+
+// PACMAPAffinity against a dense computation: all distances, ρ from the 4th–6th neighbours, C/(ρ_i ρ_j), top k.
+TEST(PacmapAffinity, MatchesDenseComputation) {
+    for (std::size_t n : {60u, 200u}) {           // k_ext = N − 1 (59) and n_neighbors + 50 (60)
+        for (PacmapMetric metric : {PacmapMetric::sqeuclidean, PacmapMetric::euclidean}) {
+            const Matrix<float> X = clustered(n, 6, 7 + n);
+            PACMAPAffinityOptions ao;
+            ao.n_neighbors = 10;
+            ao.metric = metric;
+            KnnOptions ko;
+            ko.method = KnnMethod::exact;
+            ko.n_threads = 2;
+            const PacmapNeighbors nb = pacmap_affinity(X.view(), ao, ko);
+            const std::size_t k_ext = std::min<std::size_t>(60, n - 1);
+            ASSERT_EQ(pacmap_extended_neighbors(10, n), k_ext);
+            // dense: C_ij for every pair, each row's k_ext nearest
+            std::vector<std::vector<std::pair<double, std::size_t>>> rows(n);
+            std::vector<double> rho(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                for (std::size_t j = 0; j < n; ++j)
+                    if (j != i) {
+                        const double d2 = sqdist(X, i, j);
+                        rows[i].push_back({metric == PacmapMetric::sqeuclidean ? d2 : std::sqrt(d2), j});
+                    }
+                std::sort(rows[i].begin(), rows[i].end());
+                rows[i].resize(k_ext);
+                rho[i] = (std::sqrt(rows[i][3].first) + std::sqrt(rows[i][4].first) + std::sqrt(rows[i][5].first)) / 3;
+            }
+            for (std::size_t i = 0; i < n; ++i) {
+                EXPECT_NEAR(nb.rho[i], rho[i], 1e-6 * rho[i]) << "row " << i;
+                std::vector<std::pair<double, std::size_t>> scaled;
+                for (const auto& [c, j] : rows[i]) scaled.push_back({c / (rho[i] * rho[j]), j});
+                std::stable_sort(scaled.begin(), scaled.end(),
+                                 [](const auto& a, const auto& b) { return a.first < b.first; });
+                for (std::size_t t = 0; t < 10; ++t) {
+                    EXPECT_EQ(static_cast<std::size_t>(nb.neighbors(i)[t]), scaled[t].second) << "row " << i;
+                    EXPECT_NEAR(nb.scaled[i * 10 + t], scaled[t].first, 1e-5 * scaled[t].first) << "row " << i;
+                }
+            }
+        }
+    }
+}
+
+// TorchDR sets the weights after each step from its counter (−1 at the start): step s uses weights(s − 1).
+TEST(PacmapLoss, WeightScheduleAtBoundaries) {
+    auto at = [](std::int64_t step) { return pacmap_step_weights(step, 100); };
+    EXPECT_DOUBLE_EQ(at(0).w_NB, 2);
+    EXPECT_NEAR(at(0).w_MN, 1009.97, 1e-9);  // 1000·(1 + 1/100) − 3/100
+    EXPECT_DOUBLE_EQ(at(0).w_FP, 1);
+    EXPECT_DOUBLE_EQ(at(1).w_MN, 1000);
+    EXPECT_NEAR(at(51).w_MN, 501.5, 1e-9);
+    EXPECT_NEAR(at(100).w_MN, 12.97, 1e-9);  // weights(99)
+    EXPECT_DOUBLE_EQ(at(100).w_NB, 2);
+    for (std::int64_t s : {101, 200}) {
+        EXPECT_DOUBLE_EQ(at(s).w_NB, 3);
+        EXPECT_DOUBLE_EQ(at(s).w_MN, 3);
+        EXPECT_DOUBLE_EQ(at(s).w_FP, 1);
+    }
+    for (std::int64_t s : {201, 449}) {
+        EXPECT_DOUBLE_EQ(at(s).w_NB, 1);
+        EXPECT_DOUBLE_EQ(at(s).w_MN, 0);
+        EXPECT_DOUBLE_EQ(at(s).w_FP, 1);
+    }
+    EXPECT_NEAR(pacmap_step_weights(5, 4).w_MN, 3, 0);  // weights(4) with iter_per_phase 4: phase 2
+    // The phases follow the weights the steps use.
+    auto ph = pacmap_phases(450, 100, 1.0);
+    ASSERT_EQ(ph.size(), 3u);
+    EXPECT_EQ(ph[0].n_steps, 101);
+    EXPECT_EQ(ph[1].n_steps, 100);
+    EXPECT_EQ(ph[2].n_steps, 249);
+    ph = pacmap_phases(150, 100, 1.0);
+    ASSERT_EQ(ph.size(), 2u);
+    EXPECT_EQ(ph[1].n_steps, 49);
+    EXPECT_THROW(pacmap_weights(0, 0), InvalidArgument);
+}
+
+// The loss equals TorchDR's formula on the step's pairs; the pairs follow the rules.
+TEST(PacmapLoss, ValueMatchesTorchdrFormulaAndPairsFollowRules) {
+    const Matrix<float> X = clustered(120, 5, 3);
+    PacmapObjective obj = make_objective(X, 10, 11);
+    obj.set_threads(2);
+    Matrix<double> Y = test::random_y(120, 2, 2.0, 5);
+    std::vector<double> g(Y.size());
+    for (std::int64_t step : {0, 57, 150, 300}) {
+        const PacmapWeights w = pacmap_step_weights(step, 100);
+        const PacmapObjective::Pairs p = obj.pairs(step, 1);
+        ASSERT_EQ(p.n_near, 10u);
+        ASSERT_EQ(p.n_mid_near, w.w_MN > 0 ? 5u : 0u);
+        ASSERT_EQ(p.n_further, 20u);
+        for (std::size_t i = 0; i < 120; ++i) {
+            const index_t* t = p.tails.data() + i * p.per_head;
+            const index_t* nb = obj.neighbors().neighbors(i);
+            for (std::size_t s = 0; s < p.per_head; ++s) {
+                ASSERT_NE(static_cast<std::size_t>(t[s]), i);
+                if (s < p.n_near) {
+                    ASSERT_EQ(t[s], nb[s]);
+                }
+                if (s >= p.n_near + p.n_mid_near) {  // further points are never neighbours
+                    ASSERT_EQ(std::find(nb, nb + 10, t[s]), nb + 10);
+                }
+            }
+        }
+        const double loss = obj(Y.view(), 1.0, step, g.data(), true);
+        const double ref = torchdr_loss(p, Y, w);
+        EXPECT_NEAR(loss, ref, 1e-12 * std::abs(ref)) << "step " << step;
+        // the gradient does not depend on want_loss
+        std::vector<double> g2(Y.size());
+        obj(Y.view(), 1.0, step, g2.data(), false);
+        EXPECT_EQ(0, std::memcmp(g.data(), g2.data(), g.size() * sizeof(double)));
+    }
+    // Different steps draw different further points.
+    EXPECT_NE(obj.pairs(1).tails, obj.pairs(2).tails);
+}
+
+// The gradient is that of the loss in every coordinate (both ends of every pair), central differences.
+TEST(PacmapLoss, GradientMatchesCentralDifferences) {
+    const Matrix<float> X = clustered(40, 4, 9);
+    PacmapObjective obj = make_objective(X, 6, 13);
+    for (std::int64_t step : {0, 120, 250}) {
+        for (double sd : {0.5, 5.0}) {
+            Matrix<double> Y = test::random_y(40, 2, sd, 17 + step);
+            std::vector<double> g(Y.size());
+            obj(Y.view(), 1.0, step, g.data(), false);
+            const double err = test::relative_gradient_error(Y, g, 1.0, [&] {
+                std::vector<double> tmp(Y.size());
+                return obj(Y.view(), 1.0, step, tmp.data(), true);
+            });
+            EXPECT_LT(err, 1e-6) << "step " << step << " sd " << sd;
+        }
+    }
+}
+
+// The mid-near rule: of 6 candidates, the second closest in input space (a repeated closest is also the second).
+TEST(PacmapLoss, MidNearRuleKeepsSecondClosest) {
+    Matrix<float> X(10, 1);
+    for (std::size_t i = 0; i < 10; ++i) X(i, 0) = static_cast<float>(i * i);  // distances from 0 grow with i
+    EXPECT_EQ(pacmap_mid_near_choice(X.view(), 0, {7, 3, 9, 5, 8, 6}), 5);
+    EXPECT_EQ(pacmap_mid_near_choice(X.view(), 0, {9, 2, 8, 7, 6, 4}), 4);
+    EXPECT_EQ(pacmap_mid_near_choice(X.view(), 0, {4, 9, 4, 8, 7, 6}), 4);  // the closest drawn twice
+    EXPECT_EQ(pacmap_mid_near_choice(X.view(), 9, {1, 2, 8, 3, 4, 5}), 5);  // from x = 81: 8 (17), then 5 (56)
+}
+
+// The objective's mid-near partners are that rule on 6 candidates per partner from the stream of (seed, step, i).
+TEST(PacmapLoss, MidNearPartnersComeFromTheStepStream) {
+    const Matrix<float> X = clustered(50, 3, 21);
+    PacmapObjective obj = make_objective(X, 6, 99);
+    for (std::int64_t step : {0, 7}) {
+        for (std::size_t i : {0u, 17u, 49u}) {
+            std::vector<index_t> got(3);
+            obj.mid_near(step, i, got.data());
+            UniformSampler s(99, sampling_stream(SamplingFamily::pacmap_mid_near, static_cast<std::uint64_t>(step), i),
+                             50);
+            for (std::size_t m = 0; m < 3; ++m) {
+                index_t cand[6];
+                std::vector<std::pair<double, int>> d;
+                for (int c = 0; c < 6; ++c) {
+                    cand[c] = static_cast<index_t>(s.draw(i));
+                    ASSERT_NE(static_cast<std::size_t>(cand[c]), i);
+                    d.push_back({sqdist(X, i, static_cast<std::size_t>(cand[c])), c});
+                }
+                std::sort(d.begin(), d.end());
+                EXPECT_EQ(got[m], cand[d[1].second]);
+            }
+        }
+    }
+}
+
+namespace {
+PacmapOptions small_options(int n_jobs) {
+    PacmapOptions o;
+    o.random_state = 3;
+    o.max_iter = 60;
+    o.iter_per_phase = 20;  // the three phases within 60 iterations
+    o.n_jobs = n_jobs;
+    o.neighbors = KnnMethod::exact;
+    return o;
+}
+Matrix<float> fmnist_rows(std::size_t n) {
+    const auto& f = nembed::testing::fmnist();
+    return Matrix<float>(n, f.X.cols(), std::vector<float>(f.X.data(), f.X.data() + n * f.X.cols()));
+}
+bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+} // namespace
+
+TEST(Pacmap, SameBitsForAnyThreadCount) {
+    const Matrix<float> X = fmnist_rows(500);
+    const Matrix<double> Y1 = PACMAP(small_options(1)).fit(X.view()).embedding();
+    for (int nt : {2, 3}) EXPECT_TRUE(same_bits(Y1, PACMAP(small_options(nt)).fit(X.view()).embedding())) << nt;
+}
+
+TEST(Pacmap, ResumableAndCallbacksDoNotChangeTheRun) {
+    const Matrix<float> X = fmnist_rows(400);
+    const Matrix<double> full = PACMAP(small_options(2)).fit(X.view()).embedding();
+    PacmapEmbedding emb = PACMAP(small_options(2)).prepare(X.view());
+    EXPECT_EQ(emb.optimize(23), 23);
+    EXPECT_EQ(emb.optimize(-1), 37);
+    EXPECT_TRUE(same_bits(full, emb.embedding()));
+    // Callbacks evaluate the loss after their steps (for the next step's pairs); the path is the same.
+    PacmapOptions o = small_options(2);
+    std::vector<std::int64_t> at;
+    std::vector<double> losses;
+    o.callbacks_every_iters = 7;
+    o.callback = [&](const TrainEvent& ev) {
+        at.push_back(ev.step);
+        losses.push_back(ev.loss);
+        return false;
+    };
+    EXPECT_TRUE(same_bits(full, PACMAP(o).fit(X.view()).embedding()));
+    EXPECT_EQ(at, (std::vector<std::int64_t>{1, 8, 15, 22, 29, 36, 43, 50, 57}));
+    for (double l : losses) EXPECT_TRUE(std::isfinite(l));
+}
+
+TEST(Pacmap, StopsAtMinGradNormOnCheckIterations) {
+    const Matrix<float> X = fmnist_rows(200);
+    PacmapOptions o = small_options(1);
+    o.min_grad_norm = 1e30;  // every check stops: the first is after iteration 0
+    PacmapEmbedding e = PACMAP(o).fit(X.view());
+    EXPECT_TRUE(e.converged());
+    EXPECT_EQ(e.iterations_done(), 1);
+    EXPECT_EQ(e.optimize(), 0);  // stopped for good
+    o.min_grad_norm = 0;
+    PacmapEmbedding f = PACMAP(o).fit(X.view());
+    EXPECT_FALSE(f.converged());
+    EXPECT_EQ(f.iterations_done(), 60);
+    EXPECT_GT(f.gradient_norm(), 0);
+}
+
+TEST(Pacmap, InitIsPcaScaledByUnbiasedStd) {
+    const Matrix<float> X = fmnist_rows(300);
+    PacmapOptions o = small_options(1);
+    o.init_scaling = 1e-4;
+    const PacmapEmbedding e = PACMAP(o).prepare(X.view());
+    const Matrix<double>& Y = e.embedding();
+    double m = 0, ss = 0;
+    for (std::size_t i = 0; i < 300; ++i) m += Y(i, 0);
+    m /= 300;
+    for (std::size_t i = 0; i < 300; ++i) ss += (Y(i, 0) - m) * (Y(i, 0) - m);
+    EXPECT_NEAR(std::sqrt(ss / 299), 1e-4, 1e-12);
+}
+
+// A full default run separates Fashion-MNIST classes (10-NN accuracy; TorchDR's PACMAP gives ~0.75 on these rows).
+TEST(Pacmap, DefaultRunEmbedsFmnist) {
+    const auto& f = nembed::testing::fmnist();
+    const Matrix<float> X = fmnist_rows(2000);
+    PacmapOptions o;
+    o.random_state = 0;
+    o.n_jobs = 2;
+    const PacmapEmbedding e = PACMAP(o).fit(X.view());
+    EXPECT_EQ(e.iterations_done(), 450);
+    const std::vector<std::int64_t> labels(f.labels.begin(), f.labels.begin() + 2000);
+    EXPECT_GT(knn_accuracy(e.embedding().view(), labels, 10, 2), 0.65);
+}
+
+TEST(Pacmap, BadParametersAreRefused) {
+    const Matrix<float> X = fmnist_rows(30);
+    auto fails = [&](auto edit, const std::string& word) {
+        PacmapOptions o = small_options(1);
+        edit(o);
+        try {
+            PACMAP(o).prepare(X.view());
+            ADD_FAILURE() << "no error for " << word;
+        } catch (const InvalidArgument& e) {
+            EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
+        }
+    };
+    fails([](PacmapOptions& o) { o.n_neighbors = 30; }, "n_neighbors");
+    fails([](PacmapOptions& o) { o.n_neighbors = 29; }, "n_neighbors");  // no further point left
+    fails([](PacmapOptions& o) { o.n_neighbors = 0; }, "n_neighbors");
+    fails([](PacmapOptions& o) { o.MN_ratio = -0.5; }, "MN_ratio");
+    fails([](PacmapOptions& o) { o.FP_ratio = -1; }, "FP_ratio");
+    fails([](PacmapOptions& o) { o.iter_per_phase = 0; }, "iter_per_phase");
+    fails([](PacmapOptions& o) { o.check_interval = 0; }, "check_interval");
+    fails([](PacmapOptions& o) { o.lr = -1.0; }, "lr");
+    fails([](PacmapOptions& o) { o.init_scaling = 0; }, "init_scaling");
+    fails([](PacmapOptions& o) { o.max_iter = -1; }, "max_iter");
+    fails([](PacmapOptions& o) { o.optimizer = OptimizerOptions::Kind::gains; }, "optimizer");
+    EXPECT_THROW(parse_pacmap_metric("manhattan"), InvalidArgument);
+    EXPECT_THROW(parse_pacmap_metric("cosine"), InvalidArgument);
+    EXPECT_EQ(parse_pacmap_metric("SqEuclidean"), PacmapMetric::sqeuclidean);
+    EXPECT_THROW(parse_pacmap_init("spectral"), InvalidArgument);
+    // without exclusion n_neighbors = N − 1 is allowed
+    PacmapOptions o = small_options(1);
+    o.n_neighbors = 29;
+    o.exclude_neighbors_from_negative_sampling = false;
+    o.max_iter = 3;
+    EXPECT_NO_THROW(PACMAP(o).fit(X.view()));
+}
