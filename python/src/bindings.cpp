@@ -36,6 +36,7 @@ using namespace nembed_py;
 void bind_tsne(nb::module_& m);
 void bind_umap(nb::module_& m);
 void bind_sensitivity(nb::module_& m);
+void bind_eval(nb::module_& m);
 
 namespace {
 
@@ -339,4 +340,5 @@ NB_MODULE(_core, m) {
     bind_tsne(m);
     bind_umap(m);
     bind_sensitivity(m);
+    bind_eval(m);
 }
