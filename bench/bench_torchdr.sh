@@ -9,13 +9,14 @@
 # Env: NEMBED (./build/nembed), PY (TorchDR's python), OUT (out/bench_torchdr), THREADS (2), X / L (data, labels),
 #      N_SMALL (10000), PEERS (1 = also run TorchDR), BACKEND (TorchDR backend of the sparse methods: none | keops |
 #      default; see bench/peers/run_torchdr.py), ONLY ("umap tsne": a subset of the methods),
-#      N_LIMIT (smoke runs: cap every N), MAX_ITER (smoke runs: TorchDR's max_iter; 0 = its default).
+#      N_LIMIT (smoke runs: cap every N), MAX_ITER (smoke runs: TorchDR's max_iter; 0 = its default),
+#      METHODS (replaces the table below, same format).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # One line per method: name | points (small = N_SMALL, full = all) | nembed arguments before the input ("-" = none
 # yet). Adjust the nembed commands here; a method whose command is missing or fails is skipped, not fatal.
-METHODS="
+METHODS=${METHODS:-"
 sne|small|ne --method sne
 tsne|small|ne --method tsne
 infotsne|full|ne --method infotsne
@@ -24,7 +25,7 @@ umap|full|ne --method umap
 pacmap|full|pacmap
 tsnekhorn|small|ne --method tsnekhorn
 cosne|small|ne --method cosne
-"
+"}
 
 REPEATS=${1:-3}
 THREADS=${THREADS:-2}
@@ -96,7 +97,8 @@ while IFS='|' read -r name size cmd; do
   mo=$(echo "$ours" | median); mt=$(echo "$theirs" | median)
   ratio=-; [ "$mo" != - ] && [ "$mt" != - ] && ratio=$(awk -v a="$mt" -v b="$mo" 'BEGIN {printf "**%.1f×**", a / b}')
   read -r ro ao <<< "$q_ours"; read -r rt at <<< "$q_theirs"
-  row="| $name | $n | \`${cmd}\` | ${ours# } | ${theirs# } | $ratio | ${ro:--} / ${rt:--} | ${ao:--} / ${at:--} |"
+  ours=${ours# }; theirs=${theirs# }
+  row="| $name | $n | \`${cmd}\` | ${ours:--} | ${theirs:--} | $ratio | ${ro:--} / ${rt:--} | ${ao:--} / ${at:--} |"
   echo "$row"
   table="$table
 $row"
