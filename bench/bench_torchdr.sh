@@ -10,7 +10,8 @@
 #      N_SMALL (10000), PEERS (1 = also run TorchDR), BACKEND (TorchDR backend of the sparse methods: none | keops |
 #      default; see bench/peers/run_torchdr.py), ONLY ("umap tsne": a subset of the methods),
 #      N_LIMIT (smoke runs: cap every N), MAX_ITER (smoke runs: TorchDR's max_iter; 0 = its default),
-#      METHODS (replaces the table below, same format).
+#      METHODS (replaces the table below, same format), TORCHDR_REPEATS (REPEATS: TorchDR's runs per method; the
+#      dense methods take about an hour per run at 10 000 points, see docs/torchdr.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,7 @@ BACKEND=${BACKEND:-none}
 ONLY=${ONLY:-}
 N_LIMIT=${N_LIMIT:-0}
 MAX_ITER=${MAX_ITER:-0}
+TORCHDR_REPEATS=${TORCHDR_REPEATS:-$REPEATS}
 mkdir -p "$OUT"
 [ -f "$X" ] || { echo "missing $X (bench/peers/prepare_fmnist.py out)"; exit 1; }
 N_FULL=$($PY -c "import numpy as np; print(np.load('$X', mmap_mode='r').shape[0])")
@@ -85,7 +87,7 @@ while IFS='|' read -r name size cmd; do
     echo "$name: no nembed command '$cmd' (skipped)"
   fi
   if [ "$PEERS" = 1 ]; then
-    for r in $(seq 1 "$REPEATS"); do
+    for r in $(seq 1 "$TORCHDR_REPEATS"); do
       if line=$($PY bench/peers/run_torchdr.py "$name" "$xs" "$OUT/${name}_torchdr_$r.npy" "$THREADS" "$BACKEND" "$MAX_ITER" 2> "$OUT/${name}_torchdr_$r.log" | tail -1) && [ -n "$line" ]; then
         theirs="$theirs $(grep -o '"seconds": [0-9.]*' <<< "$line" | awk '{printf "%.2f", $2}')"
       else
