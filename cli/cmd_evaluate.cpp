@@ -13,7 +13,11 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
+#include "nembed/metrics/kmeans.hpp"
+#include "nembed/metrics/knn_labels.hpp"
+#include "nembed/metrics/neighborhood_preservation.hpp"
 #include "nembed/metrics/quality.hpp"
+#include "nembed/metrics/silhouette.hpp"
 #include "nembed/neighbors/knn.hpp"
 
 namespace nembed::cli {
@@ -23,6 +27,14 @@ struct EvalSettings {
     std::size_t k = 10;
     std::size_t max_points = 10000;
     std::size_t n_pairs = 100000;
+    // TorchDR's evaluation scores (evaluate only; off by default, so nembed tsne's report is unchanged)
+    bool silhouette = false;
+    std::string silhouette_metric = "euclidean";
+    std::size_t silhouette_sample_size = 0;
+    bool kmeans_ari = false;
+    std::size_t kmeans_niter = 20, kmeans_nredo = 1;
+    bool knn_label_accuracy = false;
+    std::size_t neighborhood_preservation = 0;  // K; 0 = off
 };
 EvalSettings& settings() {
     static EvalSettings s;
@@ -38,9 +50,41 @@ void report_quality(const CommonOptions& o, const QualityInputs& q, const std::s
     opt.n_pairs = settings().n_pairs;
     opt.seed = o.seed;
     opt.n_threads = o.n_threads();
+    const EvalSettings& s = settings();
+    const bool needs_labels = s.silhouette || s.kmeans_ari || s.knn_label_accuracy;
+    require(!needs_labels || q.labels != nullptr,
+            "--silhouette, --kmeans-ari and --knn-label-accuracy need --labels");
+    const SilhouetteMetric sil_metric = parse_silhouette_metric(s.silhouette_metric);
+    require(sil_metric != SilhouetteMetric::precomputed,
+            "--silhouette-metric: 'precomputed' is not available here (the embedding is a point set)");
     QualityReport r = evaluate(q.X, q.Y, q.labels, q.P, opt);
+    // TorchDR's scores, computed on the embedding (neighbourhood preservation: data against embedding).
+    nlohmann::json extra = nlohmann::json::object();
+    std::string lines;
+    auto add = [&](const char* name, double v) {
+        extra[name] = v;
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "\n%s: %.4f", name, v);
+        lines += buf;
+    };
+    if (s.silhouette)
+        add("silhouette", silhouette_score(q.Y, *q.labels, nullptr, sil_metric, s.silhouette_sample_size, o.seed,
+                                           o.n_threads()));
+    if (s.kmeans_ari) {
+        KMeansOptions ko;
+        ko.niter = s.kmeans_niter;
+        ko.nredo = s.kmeans_nredo;
+        ko.seed = o.seed;
+        ko.n_threads = o.n_threads();
+        add("kmeans_ari", kmeans_ari(q.Y, *q.labels, ko).ari);
+    }
+    if (s.knn_label_accuracy)
+        add("knn_label_accuracy", knn_label_accuracy(q.Y, *q.labels, s.k, true, o.n_threads()));
+    if (s.neighborhood_preservation > 0)
+        add("neighborhood_preservation", neighborhood_preservation(q.X, q.Y, s.neighborhood_preservation,
+                                                                   o.n_threads()));
     if (!o.quiet) {
-        std::fprintf(stderr, "quality (%.1f s):\n%s\n", t.seconds(), r.to_string().c_str());
+        std::fprintf(stderr, "quality (%.1f s):\n%s%s\n", t.seconds(), r.to_string().c_str(), lines.c_str());
     }
     if (!json_path.empty()) {
         nlohmann::json j = {{"knn_recall", r.knn_recall},
@@ -49,6 +93,8 @@ void report_quality(const CommonOptions& o, const QualityInputs& q, const std::s
                             {"k", settings().k}};
         if (r.knn_accuracy) j["knn_accuracy"] = *r.knn_accuracy;
         if (r.kl) j["kl_divergence"] = *r.kl;
+        if (s.neighborhood_preservation > 0) j["neighborhood_preservation_K"] = s.neighborhood_preservation;
+        j.update(extra);
         write_text(json_path, j.dump(2) + "\n");
     }
 }
@@ -68,6 +114,24 @@ void register_evaluate(CLI::App& app) {
                     "Trustworthiness on a seeded subsample of this many points (0 = all)")
         ->capture_default_str();
     sub->add_option("--n-pairs", settings().n_pairs, "Sampled pairs for the distance Spearman correlation")
+        ->capture_default_str();
+    sub->add_flag("--silhouette", settings().silhouette,
+                  "Also report TorchDR's silhouette_score of the embedding against --labels");
+    sub->add_option("--silhouette-metric", settings().silhouette_metric,
+                    "Distance of the silhouette: euclidean, manhattan, hyperbolic")
+        ->capture_default_str();
+    sub->add_option("--silhouette-sample-size", settings().silhouette_sample_size,
+                    "Silhouette on a seeded subsample of this many points (0 = all; O(N^2))")
+        ->capture_default_str();
+    sub->add_flag("--kmeans-ari", settings().kmeans_ari,
+                  "Also report TorchDR's kmeans_ari: k-means (k = number of labels) against --labels");
+    sub->add_option("--niter", settings().kmeans_niter, "Lloyd iterations of --kmeans-ari")->capture_default_str();
+    sub->add_option("--nredo", settings().kmeans_nredo, "k-means restarts of --kmeans-ari (the best is kept)")
+        ->capture_default_str();
+    sub->add_flag("--knn-label-accuracy", settings().knn_label_accuracy,
+                  "Also report TorchDR's knn_label_accuracy (fraction of the k neighbours sharing the label)");
+    sub->add_option("--neighborhood-preservation", settings().neighborhood_preservation,
+                    "Also report TorchDR's neighborhood_preservation with this K, on all points (0 = off)")
         ->capture_default_str();
     sub->add_option("--perplexity", *perplexity, "Also report the t-SNE KL under perplexity-based P (0 = off)")
         ->capture_default_str();

@@ -37,6 +37,7 @@ void bind_tsne(nb::module_& m);
 void bind_umap(nb::module_& m);
 void bind_sensitivity(nb::module_& m);
 void bind_torchdr_affinity(nb::module_& m);
+void bind_eval(nb::module_& m);
 
 namespace {
 
@@ -341,4 +342,5 @@ NB_MODULE(_core, m) {
     bind_umap(m);
     bind_sensitivity(m);
     bind_torchdr_affinity(m);
+    bind_eval(m);
 }

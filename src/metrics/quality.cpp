@@ -21,6 +21,7 @@
 #include "nembed/loss/kl.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 #include "nembed/neighbors/distance.hpp"
+#include "neighbor_ranks.hpp"
 
 namespace nembed {
 
@@ -58,6 +59,10 @@ std::vector<index_t> query_subset(std::size_t n, std::size_t max_points, std::ui
     std::sort(idx.begin(), idx.end());
     return idx;
 }
+
+} // namespace
+
+namespace detail {
 
 // Exact k nearest neighbours (self excluded; ties to the smaller index) in the embedding of each query point.
 std::vector<index_t> embedding_neighbors(MatrixView<double> Y, const std::vector<index_t>& queries, std::size_t k,
@@ -195,6 +200,13 @@ std::vector<std::size_t> high_dim_ranks(MatrixView<float> X, const std::vector<i
     });
     return ranks;
 }
+
+} // namespace detail
+
+namespace {
+
+using detail::embedding_neighbors;
+using detail::high_dim_ranks;
 
 struct RankSummary {
     double recall;

@@ -37,6 +37,8 @@ set(cases
   "affinity ${X} -o ${WORK}/A --metric ip|--metric ip: affinities need non-negative distances"
   "evaluate ${X} -e ${Y} --perplexity -5|--perplexity must be a positive number"
   "evaluate ${X} -e ${Y} --perplexity nan|--perplexity: must be a finite number"
+  "evaluate ${X} -e ${Y} --silhouette|--silhouette, --kmeans-ari and --knn-label-accuracy need --labels"
+  "evaluate ${X} -e ${Y} --neighborhood-preservation 30|neighborhood_preservation: K \\(30\\) must be less than"
   "tsnee ${X}|unknown command 'tsnee'. did you mean 'tsne'\\? \\(commands: tsne, umap"
   "evalute|did you mean 'evaluate'"
   "xyz|unknown command 'xyz' \\(commands: "

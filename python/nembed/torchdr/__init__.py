@@ -1,10 +1,15 @@
-"""TorchDR's API on nembed's core: the same class names, parameters and defaults (numpy in, numpy/scipy out).
+"""TorchDR's API on nembed's core: the same class names, parameters and defaults as TorchDR 0.5 (numpy in,
+numpy/scipy out). Only the import changes:
 
->>> from nembed.torchdr import EntropicAffinity
+>>> from nembed.torchdr import EntropicAffinity, silhouette_score
 >>> P = EntropicAffinity(perplexity=30)(X)        # doctest: +SKIP
 """
 from .affinity import (EntropicAffinity, MAGICAffinity, NormalizedGaussianAffinity, NormalizedStudentAffinity,
                        SelfTuningAffinity, SinkhornAffinity, SymmetricEntropicAffinity, UMAPAffinity)
+from .eval import (admissible_LIST_METRICS, kmeans_ari, knn_label_accuracy, neighborhood_preservation,
+                   silhouette_samples, silhouette_score)
 
 __all__ = ["EntropicAffinity", "SymmetricEntropicAffinity", "SinkhornAffinity", "NormalizedGaussianAffinity",
-           "NormalizedStudentAffinity", "SelfTuningAffinity", "MAGICAffinity", "UMAPAffinity"]
+           "NormalizedStudentAffinity", "SelfTuningAffinity", "MAGICAffinity", "UMAPAffinity",
+           "admissible_LIST_METRICS", "kmeans_ari", "knn_label_accuracy", "neighborhood_preservation",
+           "silhouette_samples", "silhouette_score"]
