@@ -1,4 +1,4 @@
-// TorchDR's TSNEkhorn objective (loss/tsnekhorn.hpp) and the output-side symmetric Sinkhorn it needs.
+// TorchDR's TSNEkhorn objective (loss/tsnekhorn.hpp); Q's Sinkhorn is affinity/sinkhorn.hpp's.
 #include "nembed/loss/tsnekhorn.hpp"
 
 #include <algorithm>
@@ -16,53 +16,33 @@ namespace {
 // TorchDR excludes self-pairs by adding 1e12 to the diagonal of the distance matrix; the kernel keeps them.
 constexpr double kDiagonalDistance = 1e12;
 const double kDiagonalKernel = 1.0 / (1.0 + kDiagonalDistance);
+
+SinkhornAffinityOptions sinkhorn_threads(TsnekhornLossOptions o) {
+    o.sinkhorn.n_threads = o.n_threads;
+    return o.sinkhorn;
+}
 } // namespace
 
-int output_sinkhorn_student(MatrixView<double> Z, std::vector<double>& f, const OutputSinkhornOptions& o) {
-    const std::size_t n = Z.rows, d = Z.cols;
-    require(n >= 1 && d >= 1, "Sinkhorn: the embedding is empty");
-    require(f.size() == n, "Sinkhorn: the duals have " + std::to_string(f.size()) + " entries for " +
-                               std::to_string(n) + " points");
-    require(o.max_iter >= 1, "Sinkhorn max_iter must be at least 1");
-    require(std::isfinite(o.tol) && o.tol >= 0, "Sinkhorn tol must be non-negative");
-    std::vector<double> ef(n), r(n);
-    int it = 0;
-    while (it < o.max_iter) {
-        ++it;
-        const double M = *std::max_element(f.begin(), f.end());
-        for (std::size_t i = 0; i < n; ++i) ef[i] = std::exp(f[i] - M);
-        // r_j = −logsumexp_i(log K_ij + f_i); K is symmetric, so row j is summed.
-        parallel_for(o.n_threads, n, [&](std::size_t j) {
-            const double* zj = Z.row(j);
-            double s = 0.0;
-            for (std::size_t i = 0; i < n; ++i)
-                s += (i == j ? kDiagonalKernel : 1.0 / (1.0 + hyperbolic::sqdiff(zj, Z.row(i), d))) * ef[i];
-            r[j] = -(M + std::log(s));
-        });
-        double gap = 0.0;
-        for (std::size_t i = 0; i < n; ++i) {
-            f[i] = 0.5 * (f[i] + r[i]);
-            require_lazy(std::isfinite(f[i]), [&] { return "Sinkhorn: NaN in the duals at iteration " +
-                                                           std::to_string(it - 1); });
-            gap += (f[i] - r[i]) * (f[i] - r[i]);
-        }
-        if (std::sqrt(gap) < o.tol) break;
-    }
-    return it;
+SinkhornAffinityOptions tsnekhorn_output_sinkhorn() {
+    SinkhornAffinityOptions o;
+    o.base_kernel = SinkhornBaseKernel::student;
+    o.eps = 1.0;
+    o.max_iter = 5;
+    o.tol = 1e-5;
+    o.metric = CostMetric::sqeuclidean;
+    o.zero_diag = true;
+    return o;
 }
 
 void validate(const TsnekhornLossOptions& o) {
     require(!o.unrolling, "TSNEkhorn: unrolling=true (differentiating through the Sinkhorn iterations) is not "
                           "supported; use unrolling=false (TorchDR's default)");
-    require(o.sinkhorn.max_iter >= 1, "TSNEkhorn: the Sinkhorn max_iter must be at least 1");
-    require(std::isfinite(o.sinkhorn.tol) && o.sinkhorn.tol >= 0, "TSNEkhorn: the Sinkhorn tol must be >= 0");
+    static_cast<void>(SinkhornAffinity(o.sinkhorn));  // validates the Sinkhorn options
     require(o.n_threads >= 1, "n_threads must be at least 1");
 }
 
 TsnekhornObjective::TsnekhornObjective(CsrMatrix<double> P, TsnekhornLossOptions options)
-    : P_(std::move(P)), options_(options) {
-    validate(options_);
-    options_.sinkhorn.n_threads = options_.n_threads;
+    : P_(std::move(P)), options_(options), sinkhorn_((validate(options), sinkhorn_threads(options))) {
     P_.validate("TSNEkhorn affinity P");
     require(P_.n_rows == P_.n_cols && P_.n_rows >= 2, "TSNEkhorn: the affinity P must be square with >= 2 points");
     for (double v : P_.values) require(std::isfinite(v) && v >= 0, "TSNEkhorn: the affinity P must be non-negative");
@@ -79,8 +59,9 @@ double TsnekhornObjective::operator()(MatrixView<double> Z, double, double* grad
     const std::size_t n = P_.n_rows, d = Z.cols;
     require(Z.rows == n && d >= 1, "TSNEkhorn: the embedding has " + std::to_string(Z.rows) + " rows, P " +
                                        std::to_string(n));
-    if (dual_.empty()) dual_.assign(n, 0.0);  // TorchDR's cold start
-    last_iter_ = output_sinkhorn_student(Z, dual_, options_.sinkhorn);
+    sinkhorn_.fit_dual(Z, dual_);  // empty duals: TorchDR's cold start (zeros)
+    dual_ = sinkhorn_.dual();
+    last_iter_ = sinkhorn_.n_iter() + 1;
     const std::vector<double>& f = dual_;
     const double log_n = std::log(static_cast<double>(n)), inv_n = 1.0 / static_cast<double>(n);
     std::vector<double> row_q(n), row_pl(n);

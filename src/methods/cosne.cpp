@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "nembed/affinity/perplexity.hpp"
+#include "nembed/affinity/entropic.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/init/hyperbolic.hpp"
@@ -172,17 +172,14 @@ CosneEmbedding COSNE::prepare(MatrixView<float> X) const {
     const CosneOptions& o = options_;
     const std::size_t n = X.rows;
     validate(o, n);
-    const int threads = resolve_threads(o.n_jobs);
-    const std::size_t k = perplexity_neighbors(n, o.perplexity);
-    const KnnGraph g =
-        find_neighbors(X, k, fit_knn_options(o.neighbors, Metric::euclidean, o.random_state.value_or(0), threads));
-    PerplexityOptions po;
-    po.perplexity = o.perplexity;
-    po.symmetrize = false;  // TorchDR's EntropicAffinity is the conditional one
-    po.calibration.max_iter = o.max_iter_affinity;
-    po.n_threads = threads;
-    CsrMatrix<double> P = perplexity_affinities(g, po);
-    for (double& v : P.values) v /= static_cast<double>(n);  // rows sum to 1/N, total 1
+    EntropicAffinityOptions eo;  // TorchDR's COSNE forwards these to its EntropicAffinity
+    eo.perplexity = o.perplexity;
+    eo.metric = o.metric;
+    eo.max_iter = o.max_iter_affinity;
+    eo.sparsity = o.sparsity;
+    eo.knn_method = o.neighbors;
+    eo.n_threads = resolve_threads(o.n_jobs);
+    CsrMatrix<double> P = EntropicAffinity(eo)(X);  // rows sum to 1/N, total 1
     std::vector<double> xn(n);
     for (std::size_t i = 0; i < n; ++i) {
         double s = 0;

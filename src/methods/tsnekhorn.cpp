@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "nembed/affinity/entropic.hpp"
+#include "nembed/affinity/symmetric_entropic.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/strings.hpp"
@@ -23,6 +25,13 @@ TsnekhornInit parse_tsnekhorn_init(const std::string& name) {
 }
 
 void validate(const TsnekhornOptions& o, std::size_t n) {
+    require(std::isfinite(o.perplexity) && o.perplexity > 0, "perplexity must be positive");
+    require(n == 0 || static_cast<double>(n) > o.perplexity,
+            "Number of samples is smaller than perplexity (" + std::to_string(n) + " <= " +
+                std::to_string(o.perplexity) + ")");
+    require(std::isfinite(o.lr_affinity_in) && o.lr_affinity_in > 0, "lr_affinity_in must be positive");
+    require(std::isfinite(o.tol_affinity_in) && o.tol_affinity_in > 0, "tol_affinity_in must be positive");
+    require(o.max_iter_affinity_in >= 1, "max_iter_affinity_in must be at least 1");
     require(o.n_components >= 1, "n_components must be at least 1");
     if (o.lr) require(std::isfinite(*o.lr) && *o.lr > 0, "lr must be positive (or auto)");
     require(o.optimizer == OptimizerOptions::Kind::sgd || o.optimizer == OptimizerOptions::Kind::adam,
@@ -105,6 +114,49 @@ TsnekhornEmbedding TSNEkhorn::prepare(MatrixView<float> X, CsrMatrix<double> P) 
     s->hooks.verbose = o.verbose;
     s->hooks.who = "TSNEkhorn";
     return TsnekhornEmbedding(std::move(s));
+}
+
+CsrMatrix<double> TSNEkhorn::input_affinity(MatrixView<float> X) const {
+    const TsnekhornOptions& o = options_;
+    const std::size_t n = X.rows;
+    validate(o, n);
+    const int threads = resolve_threads(o.n_jobs);
+    if (!o.symmetric_affinity) {
+        EntropicAffinityOptions eo;  // TorchDR: EntropicAffinity(perplexity, metric, max_iter=max_iter_affinity_in)
+        eo.perplexity = o.perplexity;
+        eo.metric = o.metric;
+        eo.max_iter = o.max_iter_affinity_in;
+        eo.n_threads = threads;
+        return EntropicAffinity(eo)(X);
+    }
+    SymmetricEntropicAffinityOptions so;  // TorchDR's TSNEkhorn arguments
+    so.perplexity = o.perplexity;
+    so.lr = o.lr_affinity_in;
+    so.eps_square = o.eps_square_affinity_in;
+    so.tol = o.tol_affinity_in;
+    so.max_iter = o.max_iter_affinity_in;
+    so.metric = o.metric;
+    so.zero_diag = false;
+    so.n_threads = threads;
+    const Matrix<double> D = SymmetricEntropicAffinity(so)(X);
+    // Dense to CSR with every entry (the diagonal included, as TorchDR's dense P).
+    CsrMatrix<double> P;
+    P.n_rows = P.n_cols = n;
+    P.indptr.resize(n + 1);
+    for (std::size_t i = 0; i <= n; ++i) P.indptr[i] = static_cast<offset_t>(i * n);
+    P.indices.resize(n * n);
+    P.values.assign(D.data(), D.data() + n * n);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) P.indices[i * n + j] = static_cast<index_t>(j);
+    return P;
+}
+
+TsnekhornEmbedding TSNEkhorn::prepare(MatrixView<float> X) const { return prepare(X, input_affinity(X)); }
+
+TsnekhornEmbedding TSNEkhorn::fit(MatrixView<float> X) const {
+    TsnekhornEmbedding e = prepare(X);
+    e.optimize();
+    return e;
 }
 
 TsnekhornEmbedding TSNEkhorn::fit(MatrixView<float> X, CsrMatrix<double> P) const {

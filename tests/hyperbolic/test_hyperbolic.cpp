@@ -87,8 +87,8 @@ TsnekhornLossOptions khorn_opts(int max_iter, bool unrolling = false) {
     o.unrolling = unrolling;
     return o;
 }
-OutputSinkhornOptions sinkhorn_opts(int max_iter, double tol) {
-    OutputSinkhornOptions o;
+SinkhornAffinityOptions sinkhorn_opts(int max_iter, double tol) {
+    SinkhornAffinityOptions o = tsnekhorn_output_sinkhorn();
     o.max_iter = max_iter;
     o.tol = tol;
     return o;
@@ -369,15 +369,40 @@ TEST(Tsnekhorn, SinkhornConvergesToADoublyStochasticQ) {
     Rng rng(4, 0);
     Matrix<double> Z(n, 2);
     for (double& v : Z.storage()) v = rng.normal();
-    std::vector<double> f(n, 0.0);
-    const int it = output_sinkhorn_student(Z.view(), f, sinkhorn_opts(1000, 1e-12));
-    EXPECT_LT(it, 1000);
-    for (std::size_t i = 0; i < n; ++i) {  // rows of N·Q sum to 1
+    SinkhornAffinity sk(sinkhorn_opts(1000, 1e-12));
+    sk.fit_dual(Z.view());
+    EXPECT_LT(sk.n_iter(), 999);
+    const std::vector<double> f = sk.dual();
+    for (std::size_t i = 0; i < n; ++i) {  // rows of N·Q sum to 1 (TorchDR's D_ii = 1e12 on the diagonal)
         double s = 0;
         for (std::size_t j = 0; j < n; ++j)
             s += std::exp(f[i] + f[j]) / (1 + (i == j ? 1e12 : hb::sqdiff(Z.row(i), Z.row(j), 2)));
         EXPECT_NEAR(s, 1.0, 1e-10);
     }
+    // fit_dual (K on the fly, kernel-domain sums) and log_affinity (log K stored, row-max logsumexp) run the same
+    // iteration: the same duals to rounding, cold and warm; fit_dual gives the same bits on 1 and 2 threads.
+    SinkhornAffinityOptions o = sinkhorn_opts(7, 1e-5);
+    SinkhornAffinity a(o), b(o);
+    o.n_threads = 2;
+    SinkhornAffinity c(o);
+    a.fit_dual(Z.view());
+    b.log_affinity(Z.view());
+    c.fit_dual(Z.view());
+    EXPECT_LT(max_rel(a.dual(), b.dual()), 1e-13);
+    EXPECT_EQ(a.n_iter(), b.n_iter());
+    EXPECT_EQ(a.dual(), c.dual());
+    const std::vector<double> warm = a.dual();
+    a.fit_dual(Z.view(), warm);
+    b.log_affinity(Z.view(), warm);
+    EXPECT_LT(max_rel(a.dual(), b.dual()), 1e-13);
+    // The Gaussian kernel on the fly (log domain, per-row buffers) is log_affinity's reduction: the same bits.
+    o = sinkhorn_opts(50, 1e-9);
+    o.base_kernel = SinkhornBaseKernel::gaussian;
+    o.eps = 0.5;
+    SinkhornAffinity g1(o), g2(o);
+    g1.fit_dual(Z.view());
+    g2.log_affinity(Z.view());
+    EXPECT_EQ(g1.dual(), g2.dual());
 }
 
 TEST(Tsnekhorn, RefusesUnrollingAndBadP) {

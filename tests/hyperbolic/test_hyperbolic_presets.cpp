@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../common/fmnist_subset.hpp"
+#include "nembed/affinity/entropic.hpp"
 #include "nembed/affinity/perplexity.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/kernel/hyperbolic.hpp"
@@ -153,4 +154,103 @@ TEST(TsnekhornPreset, RefusesBadParameters) {
     o = {};
     EXPECT_THROW(TSNEkhorn(o).prepare(head(20).view(), P), InvalidArgument);  // X and P disagree
     EXPECT_THROW(parse_tsnekhorn_init("spectral"), InvalidArgument);
+}
+
+TEST(CosnePreset, FromXUsesEntropicAffinityWithTheForwardedOptions) {
+    const Matrix<float> X = head(80);
+    CosneOptions o;
+    o.perplexity = 7.5;  // TorchDR's EntropicAffinity truncates it to 7
+    o.metric = CostMetric::manhattan;
+    o.sparsity = false;
+    o.max_iter_affinity = 40;
+    o.max_iter = 30;
+    o.random_state = 3;
+    CosneEmbedding a = COSNE(o).fit(X.view());
+    EntropicAffinityOptions eo;
+    eo.perplexity = 7.5;
+    eo.metric = CostMetric::manhattan;
+    eo.sparsity = false;
+    eo.max_iter = 40;
+    CsrMatrix<double> P = EntropicAffinity(eo)(X.view());
+    ASSERT_EQ(P.nnz(), 80u * 79u);  // no sparsity: every other point
+    std::vector<double> xn(80);
+    for (std::size_t i = 0; i < 80; ++i)
+        for (std::size_t c = 0; c < X.cols(); ++c) xn[i] += double(X(i, c)) * double(X(i, c));
+    CosneEmbedding b = COSNE(o).prepare(std::move(P), std::move(xn));
+    b.optimize();
+    EXPECT_TRUE(same_bits(a.embedding(), b.embedding()));
+    o.metric = CostMetric::sqeuclidean;  // a different P: a different map
+    EXPECT_FALSE(same_bits(a.embedding(), COSNE(o).fit(X.view()).embedding()));
+}
+
+TEST(TsnekhornPreset, FromXConstraintsLossAndThreads) {
+    const Matrix<float> X = head(120);
+    const std::size_t n = X.rows();
+    TsnekhornOptions o;
+    o.perplexity = 10;
+    o.max_iter_affinity_in = 3000;  // the dual ascent converges (its gradient norms below tol) within these
+    o.tol_affinity_in = 1e-4;
+    o.max_iter = 60;
+    // P: TorchDR's SymmetricEntropicAffinity (zero_diag false): dense, symmetric, rows summing to 1/N and of entropy
+    // log(perplexity) + 1 (h = −Σ p(log p − 1) on N·P) to the tolerance.
+    const CsrMatrix<double> P = TSNEkhorn(o).input_affinity(X.view());
+    ASSERT_EQ(P.nnz(), n * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        double s = 0, h = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            const double p = P.values[i * n + j];
+            EXPECT_DOUBLE_EQ(p, P.values[j * n + i]);
+            s += p;
+            const double q = p * double(n);
+            if (q > 0) h -= q * (std::log(q) - 1);
+        }
+        EXPECT_GT(P.values[i * n + i], 0.0);  // the diagonal kept
+        EXPECT_NEAR(s * double(n), 1.0, o.tol_affinity_in) << "row " << i;
+        EXPECT_NEAR(h, std::log(10.0) + 1, 0.01);
+    }
+    std::vector<double> losses;
+    o.check_interval = 15;
+    o.callback = [&](const TrainEvent& e) {
+        losses.push_back(e.loss);
+        return false;
+    };
+    TsnekhornEmbedding a = TSNEkhorn(o).fit(X.view());
+    ASSERT_EQ(losses.size(), 4u);
+    EXPECT_LT(losses.back(), losses.front());
+    // fit(X) is fit(X, input_affinity(X)); two threads give the same bits.
+    o.callback = nullptr;
+    EXPECT_TRUE(same_bits(a.embedding(), TSNEkhorn(o).fit(X.view(), P).embedding()));
+    o.n_jobs = 2;
+    TsnekhornEmbedding b = TSNEkhorn(o).fit(X.view());
+    EXPECT_TRUE(same_bits(a.embedding(), b.embedding()));
+    EXPECT_EQ(a.objective().duals(), b.objective().duals());
+
+    // symmetric_affinity = false: EntropicAffinity's sparse P (3·perplexity neighbours, rows summing to 1/N).
+    o.symmetric_affinity = false;
+    o.n_jobs = 1;
+    const CsrMatrix<double> Pe = TSNEkhorn(o).input_affinity(X.view());
+    EXPECT_EQ(Pe.nnz(), n * entropic_neighbors(n, 10));
+    losses.clear();
+    o.callback = [&](const TrainEvent& e) {
+        losses.push_back(e.loss);
+        return false;
+    };
+    TSNEkhorn(o).fit(X.view());
+    ASSERT_EQ(losses.size(), 4u);
+    EXPECT_LT(losses.back(), losses.front());
+}
+
+TEST(TsnekhornPreset, RefusesBadAffinityParameters) {
+    const Matrix<float> X = head(30);
+    auto bad = [&](auto edit) {
+        TsnekhornOptions o;
+        o.perplexity = 5;
+        edit(o);
+        EXPECT_THROW(TSNEkhorn(o).prepare(X.view()), InvalidArgument);
+    };
+    bad([](TsnekhornOptions& o) { o.perplexity = 30; });  // N <= perplexity
+    bad([](TsnekhornOptions& o) { o.perplexity = -1; });
+    bad([](TsnekhornOptions& o) { o.lr_affinity_in = 0; });
+    bad([](TsnekhornOptions& o) { o.tol_affinity_in = -1; });
+    bad([](TsnekhornOptions& o) { o.max_iter_affinity_in = 0; });
 }

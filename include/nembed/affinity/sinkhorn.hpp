@@ -6,11 +6,13 @@
 /// (Feydy et al. 2019): r_i = −log Σ_j exp(log K_ij + f_j), f ← (f + r)/2, stopping when ‖f − r‖ < tol (f already
 /// updated) or after max_iter steps, from f = 0 or a warm start.
 ///
-/// The object keeps the dual of its last call (`dual()`), so a caller can warm-start the next one: TSNEkhorn's
-/// affinity_out runs 5 iterations on the embedding per step from the previous dual, and needs log P
-/// (`log_affinity`). With zero_diag the diagonal is left out exactly (TorchDR adds 1e12 to C_ii, which leaves
-/// K_ii = (1 + 1e12)^(−1/ε) ≈ 1e−12 with the Student kernel: a difference of that order). Dense, O(N²) per
-/// iteration; bit-identical for any thread count (each f_i is one row's sum).
+/// The object keeps the dual of its last call (`dual()`), so a caller can warm-start the next one. The same object
+/// serves the input side (`log_affinity` / operator(): log K stored, N × N) and TSNEkhorn's output side
+/// (`fit_dual`: 5 Student iterations on the embedding per step from the previous dual; log K evaluated row by row
+/// on the fly, O(N) memory, its Student sums in the kernel domain: no exp per pair). With zero_diag the diagonal
+/// follows TorchDR, which adds 1e12 to C_ii: with the Gaussian kernel exp(−1e12/ε) = 0, so the pair is left out
+/// exactly (log P_ii = −∞); with the Student kernel K_ii = (1 + 1e12)^(−1/ε) ≈ 1e−12 is kept, as TorchDR. Dense,
+/// O(N²) per iteration; bit-identical for any thread count (each f_i is one row's sum).
 #include <span>
 #include <string>
 #include <vector>
@@ -42,6 +44,9 @@ public:
     /// diagonal with zero_diag.
     template <typename T>
     Matrix<double> log_affinity(MatrixView<T> X, std::span<const double> init_dual = {});
+    /// The iterations only: updates dual() (and n_iter()) without forming the N × N matrix.
+    template <typename T>
+    void fit_dual(MatrixView<T> X, std::span<const double> init_dual = {});
     /// P = exp(log P).
     template <typename T>
     Matrix<double> operator()(MatrixView<T> X, std::span<const double> init_dual = {});
@@ -51,6 +56,7 @@ public:
     int n_iter() const { return n_iter_; }                     ///< TorchDR's n_iter_: the index of the last step
 
 private:
+    void start_dual(std::size_t n, std::span<const double> init_dual);
     SinkhornAffinityOptions options_;
     std::vector<double> dual_;
     int n_iter_ = 0;

@@ -3,11 +3,12 @@
 /// TorchDR 0.5's TSNEkhorn objective (docs/torchdr.md "COSNE and TSNEkhorn"), with unrolling = false (TorchDR's
 /// default, the "gap" objective). Q is the symmetric Sinkhorn normalisation of the Student kernel on Z:
 ///
-///   K_ij = 1/(1 + D_ij), D_ij = ‖z_i − z_j‖² (the diagonal: D_ii = 1e12, TorchDR's exclusion of self-pairs),
-///   log Q_ij = f_i + f_j + log K_ij − log N,
+///   K_ij = 1/(1 + D_ij), D_ij = ‖z_i − z_j‖²,   log Q_ij = f_i + f_j + log K_ij − log N,
 ///
-/// with the duals f from `output_sinkhorn_student` (5 iterations per evaluation, warm-started from the previous
-/// evaluation's duals, treated as constants in the gradient: TorchDR runs them under no_grad). The loss is
+/// with the duals f from affinity/sinkhorn.hpp's SinkhornAffinity::fit_dual (5 iterations per evaluation,
+/// warm-started from the previous evaluation's duals, treated as constants in the gradient: TorchDR runs them
+/// under no_grad). The Sinkhorn iteration leaves the self-pairs out exactly; the loss value keeps TorchDR's
+/// D_ii = 1e12 (its exclusion of self-pairs) in its diagonal terms, which do not depend on Z. The loss is
 ///
 ///   L = −Σ_ij P_ij log Q_ij + Σ_ij Q_ij,    ∂L/∂z_i = Σ_{j≠i} 2(P_ij + P_ji − 2Q_ij)·K_ij·(z_i − z_j),
 ///
@@ -18,26 +19,18 @@
 #include <cstddef>
 #include <vector>
 
+#include "nembed/affinity/sinkhorn.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 
 namespace nembed {
 
-/// TorchDR's SinkhornAffinity settings as TSNEkhorn creates it (base_kernel "student", eps 1).
-struct OutputSinkhornOptions {
-    int max_iter = 5;     ///< iterations per evaluation (TorchDR's TSNEkhorn: 5)
-    double tol = 1e-5;    ///< stop when ‖f − r‖₂ < tol after an update (SinkhornAffinity's default)
-    int n_threads = 1;
-};
-
-/// Symmetric Sinkhorn (Feydy et al.'s averaged fixed point, as TorchDR) on the Student kernel of Z, in place on
-/// the duals f (size N; zeros for a cold start): per iteration r_j = −log Σ_i K_ij e^{f_i}, f ← (f + r)/2, stop when
-/// ‖f − r‖₂ < tol. Returns the iterations run. Computed on the fly in O(N²·d) per iteration, no N × N storage.
-/// To be folded into affinity/sinkhorn.hpp (the input-side SinkhornAffinity) when the two meet.
-int output_sinkhorn_student(MatrixView<double> Z, std::vector<double>& f, const OutputSinkhornOptions& options);
+/// TorchDR's SinkhornAffinity as TSNEkhorn creates it for Q: base_kernel "student", eps 1, max_iter 5 (iterations
+/// per evaluation), tol 1e-5, metric sqeuclidean, zero_diag.
+SinkhornAffinityOptions tsnekhorn_output_sinkhorn();
 
 struct TsnekhornLossOptions {
-    OutputSinkhornOptions sinkhorn;
+    SinkhornAffinityOptions sinkhorn = tsnekhorn_output_sinkhorn();  ///< its n_threads is overridden
     bool unrolling = false;  ///< TorchDR's unrolling; only false (the gap objective) is implemented
     int n_threads = 1;       ///< overrides sinkhorn.n_threads
 };
@@ -55,7 +48,7 @@ public:
     const std::vector<double>& duals() const { return dual_; }
     /// Sets the duals (a resumed run, or a test); size N.
     void set_duals(std::vector<double> f);
-    /// Iterations of the last Sinkhorn call.
+    /// Iterations run by the last Sinkhorn call.
     int last_sinkhorn_iterations() const { return last_iter_; }
     std::size_t n_points() const { return P_.n_rows; }
 
@@ -63,6 +56,7 @@ private:
     CsrMatrix<double> P_;
     CsrMatrix<double> W_;  // P + Pᵀ
     TsnekhornLossOptions options_;
+    SinkhornAffinity sinkhorn_;
     std::vector<double> dual_;
     int last_iter_ = 0;
 };

@@ -1,9 +1,9 @@
 #pragma once
 /// @file cosne.hpp
 /// TorchDR 0.5's COSNE (hyperbolic SNE) as a configuration of the core (docs/torchdr.md "COSNE and TSNEkhorn"):
-/// the input affinity P (TorchDR's EntropicAffinity: conditional Gaussian rows over the k = 3·perplexity nearest
-/// neighbours, entropy log(perplexity), rows summing to 1/N; here from nembed's perplexity calibration,
-/// affinity/perplexity.hpp), the COSNE objective (loss/cosne.hpp), RiemannianAdam (optim/riemannian_adam.hpp) and
+/// the input affinity P (affinity/entropic.hpp's EntropicAffinity with TorchDR's COSNE arguments: perplexity,
+/// metric, max_iter = max_iter_affinity, sparsity; conditional rows over the k = 3·perplexity nearest neighbours,
+/// entropy log(perplexity), rows summing to 1/N, not symmetrised), the COSNE objective (loss/cosne.hpp), RiemannianAdam (optim/riemannian_adam.hpp) and
 /// the full-batch plan without centring on the one Trainer. Points never leave the Poincaré ball: RiemannianAdam's
 /// retraction projects them.
 ///
@@ -22,6 +22,7 @@
 #include <optional>
 #include <vector>
 
+#include "nembed/affinity/cost.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/loss/cosne.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -50,8 +51,10 @@ struct CosneOptions {
     std::optional<double> early_exaggeration_coeff;  ///< none = 1 (no early exaggeration)
     std::optional<int> early_exaggeration_iter;      ///< none = 0
     double repulsion_strength = 1.0;
-    int max_iter_affinity = 100;            ///< bisection steps of the perplexity calibration
-    KnnMethod neighbors = KnnMethod::auto_;
+    int max_iter_affinity = 100;            ///< EntropicAffinity's max_iter (root-search steps per row)
+    CostMetric metric = CostMetric::sqeuclidean;  ///< EntropicAffinity's metric (cost.hpp)
+    bool sparsity = true;                   ///< EntropicAffinity's sparsity: the 3·perplexity nearest only
+    KnnMethod neighbors = KnnMethod::auto_; ///< the index for the (sq)euclidean neighbours with sparsity
     int n_jobs = 1;
     std::optional<std::uint64_t> random_state;  ///< none = 0
     TrainCallback callback;                 ///< every check_interval iterations; true stops
@@ -85,7 +88,7 @@ private:
 class COSNE {
 public:
     explicit COSNE(CosneOptions options = {}) : options_(std::move(options)) {}
-    /// kNN, P, init and the queued schedule, no iteration run yet.
+    /// P (EntropicAffinity), init and the queued schedule, no iteration run yet.
     CosneEmbedding prepare(MatrixView<float> X) const;
     /// prepare + optimize().
     CosneEmbedding fit(MatrixView<float> X) const;

@@ -1,17 +1,22 @@
 #pragma once
 /// @file tsnekhorn.hpp
-/// TorchDR 0.5's TSNEkhorn as a configuration of the core (docs/torchdr.md "COSNE and TSNEkhorn"): a given input
-/// affinity P (TorchDR: the SymmetricEntropicAffinity of X, dense, diagonal kept), the TSNEkhorn objective with the
+/// TorchDR 0.5's TSNEkhorn as a configuration of the core (docs/torchdr.md "COSNE and TSNEkhorn"): the input
+/// affinity P of X (affinity/symmetric_entropic.hpp's SymmetricEntropicAffinity with TorchDR's TSNEkhorn arguments:
+/// perplexity, lr = lr_affinity_in, eps_square = eps_square_affinity_in, tol = tol_affinity_in, max_iter =
+/// max_iter_affinity_in, metric, zero_diag = false: dense, diagonal kept; with symmetric_affinity = false
+/// EntropicAffinity(perplexity, metric, max_iter = max_iter_affinity_in), sparse), or a given P; the TSNEkhorn objective with the
 /// output-side Sinkhorn (loss/tsnekhorn.hpp), SGD (torch's momentum buffer) and the full-batch plan without
 /// centring on the one Trainer: one phase "main" of max_iter iterations at lr max(N/4, 50) ("auto") with momentum
 /// 0.8 ("auto" for SGD). TorchDR's min_grad_norm stop and its lr schedulers are the NeighborEmbedding driver's part.
 ///
 ///   TsnekhornOptions opt;                          // TorchDR's defaults
-///   TsnekhornEmbedding emb = TSNEkhorn(opt).fit(X, P);
+///   TsnekhornEmbedding emb = TSNEkhorn(opt).fit(X);     // P from X
+///   TsnekhornEmbedding emb2 = TSNEkhorn(opt).fit(X, P); // a given P (the affinity options unused)
 #include <cstdint>
 #include <memory>
 #include <optional>
 
+#include "nembed/affinity/cost.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/loss/tsnekhorn.hpp"
@@ -24,8 +29,19 @@ enum class TsnekhornInit { pca, normal };
 /// Parses "pca", "normal"/"random"; throws InvalidArgument naming the bad value.
 TsnekhornInit parse_tsnekhorn_init(const std::string& name);
 
-/// TorchDR's TSNEkhorn parameters that act on the embedding (names and defaults as TorchDR's).
+/// TorchDR's TSNEkhorn parameters (names and defaults as TorchDR's).
 struct TsnekhornOptions {
+    double perplexity = 30.0;  ///< < N; in (1, N − 1) for the symmetric affinity
+    /// The input affinity (fit(X) only).
+    double lr_affinity_in = 0.1;          ///< SymmetricEntropicAffinity's dual-ascent rate
+    bool eps_square_affinity_in = true;   ///< optimise on ε² (more stable)
+    double tol_affinity_in = 1e-3;        ///< its stopping threshold on the dual gradients
+    int max_iter_affinity_in = 100;       ///< its steps (EntropicAffinity's root-search steps when not symmetric)
+    CostMetric metric = CostMetric::sqeuclidean;
+    /// false: EntropicAffinity (sparse, the 3·perplexity nearest neighbours, not symmetrised) instead. TorchDR 0.5
+    /// then fails (its dense log Q meets the N × k sparse P); here the loss −Σ P log Q + Σ Q is taken over P's
+    /// entries, which is what the dense P with zeros elsewhere would give.
+    bool symmetric_affinity = true;
     std::size_t n_components = 2;
     std::optional<double> lr;  ///< none = "auto": max(N/4, 50)
     OptimizerOptions::Kind optimizer = OptimizerOptions::Kind::sgd;  ///< "SGD" or "Adam" (torch's)
@@ -67,6 +83,11 @@ private:
 class TSNEkhorn {
 public:
     explicit TSNEkhorn(TsnekhornOptions options = {}) : options_(std::move(options)) {}
+    /// P from X with the affinity options (above), the init. No iteration run yet.
+    TsnekhornEmbedding prepare(MatrixView<float> X) const;
+    TsnekhornEmbedding fit(MatrixView<float> X) const;
+    /// The input affinity fit(X) uses (N × N CSR; dense with the symmetric affinity).
+    CsrMatrix<double> input_affinity(MatrixView<float> X) const;
     /// X (N × D) for the PCA init, P the N × N input affinity. No iteration run yet.
     TsnekhornEmbedding prepare(MatrixView<float> X, CsrMatrix<double> P) const;
     TsnekhornEmbedding fit(MatrixView<float> X, CsrMatrix<double> P) const;
