@@ -155,23 +155,29 @@ std::vector<Phase> ne_phases(const NeighborEmbeddingOptions& o, std::size_t n) {
     const bool auto_momentum = !o.optimizer_kwargs && is_sgd(o);
     std::vector<Phase> phases;
     const int ex_steps = exaggerated_steps(o);
-    if (ex_steps > 0) {
-        Phase p;
-        p.name = "early_exaggeration";
-        p.n_steps = ex_steps;
-        p.exaggeration = o.early_exaggeration_coeff;
-        p.repulsion_strength = o.repulsion_strength;
-        if (auto_momentum) p.momentum = 0.5;
-        p.schedule = phase_schedule(o, ne_learning_rate(o, n, o.early_exaggeration_coeff));
-        phases.push_back(p);
-    }
     Phase p;
     p.name = "main";
     p.n_steps = o.max_iter - ex_steps;
     p.repulsion_strength = o.repulsion_strength;
     if (auto_momentum) p.momentum = 0.8;
     p.schedule = phase_schedule(o, ne_learning_rate(o, n, 1.0));
-    p.reset_optimizer = ex_steps > 0;  // TorchDR re-creates the optimizer when the exaggeration ends
+    if (ex_steps > 0) {
+        Phase e;
+        e.name = "early_exaggeration";
+        e.n_steps = ex_steps;
+        e.exaggeration = o.early_exaggeration_coeff;
+        e.repulsion_strength = o.repulsion_strength;
+        if (auto_momentum) e.momentum = 0.5;
+        e.schedule = phase_schedule(o, ne_learning_rate(o, n, o.early_exaggeration_coeff));
+        phases.push_back(e);
+        p.reset_optimizer = true;  // TorchDR re-creates the optimizer when the exaggeration ends
+        if (!o.rederive_after_exaggeration) {
+            // torch.optim's setdefault on the reused param group keeps the first optimizer's rate and momentum;
+            // the new scheduler starts from the rate the group holds (the old scheduler's after its last step).
+            p.momentum = e.momentum;
+            p.schedule = phase_schedule(o, e.schedule->at(ex_steps));
+        }
+    }
     phases.push_back(p);
     return phases;
 }

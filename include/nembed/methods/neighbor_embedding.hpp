@@ -4,16 +4,19 @@
 /// "NeighborEmbedding and its methods"): min_Y λ·L_att(P, Y) + ρ·L_rep(Y) (loss/ne_loss.hpp) optimised with
 /// TorchDR's rules on the one Trainer (train/trainer.hpp) and TorchDR's plan (train/ne_plan.hpp):
 ///
-///  - lr "auto" (none): max(n / early_exaggeration_coeff / 4, 50), re-derived (λ = 1) when the exaggeration ends;
-///  - optimizer "SGD" (torch's, momentum buffer) or "Adam"; optimizer_kwargs "auto" (none): SGD momentum 0.5
-///    during the exaggeration, 0.8 after, Adam torch's defaults;
+///  - lr "auto" (none): max(n / early_exaggeration_coeff / 4, 50) (re-derived with λ = 1 after the exaggeration
+///    only with rederive_after_exaggeration);
+///  - optimizer "SGD" (torch's, momentum buffer) or "Adam"; optimizer_kwargs "auto" (none): SGD momentum 0.5 with an
+///    exaggeration (0.8 after it only with rederive_after_exaggeration), 0.8 without; Adam torch's defaults;
 ///  - scheduler none, "LinearLR", "CosineAnnealingLR", "ExponentialLR" over each phase's steps; scheduler_kwargs
 ///    "auto" (none) with LinearLR: a linear decay from lr to 0 over max_iter steps (TorchDR's), given kwargs:
 ///    torch's defaults for what is not set;
 ///  - the early exaggeration is a phase: with early_exaggeration_coeff > 1 the steps 0 .. early_exaggeration_iter
 ///    (inclusive: TorchDR ends it after the step whose index equals early_exaggeration_iter, so it lasts
 ///    early_exaggeration_iter + 1 steps) run at λ; then TorchDR re-creates its optimizer and scheduler: the next
-///    phase resets the optimizer state, re-derives the lr and restarts the schedule;
+///    phase resets the optimizer state and restarts the schedule from the current rate with the same momentum
+///    (TorchDR 0.5's actual behaviour, see rederive_after_exaggeration for the intended one: lr re-derived,
+///    momentum 0.8);
 ///  - every check_interval steps (steps 0, check_interval, ...) the gradient norm is compared with min_grad_norm
 ///    and the run stops after that step when it is below (NeStop::converged);
 ///  - init "pca" (PCA scores), "random"/"normal" (N(0, 1) from counter streams of random_state) or an array, then
@@ -77,6 +80,12 @@ struct NeighborEmbeddingOptions {
     int early_exaggeration_iter = 0;             ///< TorchDR's None = 0
     double repulsion_strength = 1.0;
     int check_interval = 50;
+    /// What TorchDR's re-created optimizer gets when the exaggeration ends. false (TorchDR 0.5 as it runs): TorchDR
+    /// passes the same param-group dict again and torch.optim fills it with setdefault, so the first optimizer's lr
+    /// and momentum stay: only the state is reset, and the new scheduler starts from the current rate. true: what
+    /// TorchDR's code means to do: the lr re-derived for λ = 1 ("auto"), momentum 0.8 ("auto"), the schedule
+    /// restarted from that lr.
+    bool rederive_after_exaggeration = false;
     std::uint64_t random_state = 0;              ///< negatives and random init (counter-based streams)
     bool verbose = false;
     int n_threads = 1;                           ///< resolved, >= 1
