@@ -1,4 +1,5 @@
 // Learning-rate schedules, SGD and Adam (optim/schedule.hpp, sgd.hpp, adam.hpp).
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
@@ -25,12 +26,44 @@ std::string to_string(LrAnneal a) {
         case LrAnneal::linear: return "linear";
         case LrAnneal::cosine: return "cosine";
         case LrAnneal::umap: return "umap";
+        case LrAnneal::linear_lr: return "LinearLR";
+        case LrAnneal::cosine_annealing_lr: return "CosineAnnealingLR";
+        case LrAnneal::exponential_lr: return "ExponentialLR";
     }
     return "?";
 }
 
+LrAnneal parse_torch_scheduler(const std::string& name) {
+    const std::string s = to_lower(name);
+    if (s == "none" || s == "constant") return LrAnneal::none;
+    if (s == "linearlr") return LrAnneal::linear_lr;
+    if (s == "cosineannealinglr") return LrAnneal::cosine_annealing_lr;
+    if (s == "exponentiallr") return LrAnneal::exponential_lr;
+    throw InvalidArgument("scheduler: '" + name +
+                          "' is not supported (supported: none, LinearLR, CosineAnnealingLR, ExponentialLR)");
+}
+
 void LrSchedule::validate() const {
     require(std::isfinite(learning_rate) && learning_rate > 0, "learning_rate must be positive");
+    switch (anneal) {
+        case LrAnneal::linear_lr:
+            require(std::isfinite(start_factor) && start_factor > 0 && start_factor <= 1,
+                    "LinearLR start_factor must lie in (0, 1], got " + std::to_string(start_factor));
+            require(std::isfinite(end_factor) && end_factor >= 0 && end_factor <= 1,
+                    "LinearLR end_factor must lie in [0, 1], got " + std::to_string(end_factor));
+            require(total_iters >= 1, "LinearLR total_iters must be >= 1, got " + std::to_string(total_iters));
+            return;
+        case LrAnneal::cosine_annealing_lr:
+            require(t_max >= 1, "CosineAnnealingLR T_max must be >= 1, got " + std::to_string(t_max));
+            require(std::isfinite(eta_min) && eta_min >= 0,
+                    "CosineAnnealingLR eta_min must be >= 0, got " + std::to_string(eta_min));
+            return;
+        case LrAnneal::exponential_lr:
+            require(std::isfinite(gamma) && gamma > 0, "ExponentialLR gamma must be positive, got " +
+                                                           std::to_string(gamma));
+            return;
+        default: break;
+    }
     require(std::isfinite(min_factor) && min_factor >= 0, "lr_min_factor must be >= 0");
     require(total_epochs >= 1, "n_epochs must be >= 1");
     require(warmup_epochs >= 0 && warmup_epochs < total_epochs, "warmup_epochs must be in [0, n_epochs)");
@@ -38,6 +71,15 @@ void LrSchedule::validate() const {
 }
 
 double LrSchedule::at(int epoch) const {
+    switch (anneal) {  // torch's schedulers: closed forms in the step, no warm-up
+        case LrAnneal::linear_lr:
+            return learning_rate * (start_factor + (end_factor - start_factor) *
+                                                       static_cast<double>(std::min(epoch, total_iters)) / total_iters);
+        case LrAnneal::cosine_annealing_lr:
+            return eta_min + (learning_rate - eta_min) * (1.0 + std::cos(3.141592653589793 * epoch / t_max)) / 2.0;
+        case LrAnneal::exponential_lr: return learning_rate * std::pow(gamma, static_cast<double>(epoch));
+        default: break;
+    }
     if (epoch < warmup_epochs) return warmup_lr + (learning_rate - warmup_lr) * epoch / warmup_epochs;
     const double e = epoch - warmup_epochs, E = total_epochs - warmup_epochs;
     switch (anneal) {
@@ -45,6 +87,7 @@ double LrSchedule::at(int epoch) const {
         case LrAnneal::linear: return learning_rate * std::max(min_factor, 1.0 - e / E);
         case LrAnneal::cosine: return learning_rate * (1.0 + std::cos(3.141592653589793 * e / E)) / 2.0;
         case LrAnneal::umap: return e <= 0 ? learning_rate : learning_rate * (1.0 - (e - 1.0) / E);
+        default: break;
     }
     return learning_rate;
 }

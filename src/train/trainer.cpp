@@ -28,6 +28,13 @@ void validate(const Phase& p) {
     if (p.learning_rate)
         require(std::isfinite(*p.learning_rate) && *p.learning_rate > 0,
                 who + "learning_rate must be positive, got " + std::to_string(*p.learning_rate));
+    if (p.schedule) {
+        try {
+            p.schedule->validate();
+        } catch (const InvalidArgument& e) {
+            throw InvalidArgument(who + "schedule: " + e.what());
+        }
+    }
     if (p.loss_spec)
         require(std::isfinite(*p.loss_spec) && *p.loss_spec > 0,
                 who + "loss_spec must be positive, got " + std::to_string(*p.loss_spec));
@@ -127,6 +134,7 @@ RunReport Trainer::run(std::int64_t limit, const TrainHooks& hooks) {
             throw Interrupted(hooks.who + " interrupted at " + plan_.unit() + " " + std::to_string(step_));
         }
         if (!phase_started_) {
+            if (ph.reset_optimizer) optimizer_.reset();
             if (ph.momentum) optimizer_.set_momentum(*ph.momentum);
             phase_started_ = true;
         }
@@ -137,6 +145,8 @@ RunReport Trainer::run(std::int64_t limit, const TrainHooks& hooks) {
         ctx.n_threads = n_threads_;
         if (ph.learning_rate)
             ctx.learning_rate = *ph.learning_rate;
+        else if (ph.schedule)
+            ctx.learning_rate = ph.schedule->at(phase_step_);
         else if (schedule_)
             ctx.learning_rate = schedule_->at(static_cast<int>(step_));
         else

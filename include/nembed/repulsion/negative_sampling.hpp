@@ -28,7 +28,8 @@ namespace nembed {
 /// Stream families, so that different uses of one seed never share a stream.
 enum class SamplingFamily : std::uint64_t {
     umap_fit = 1, umap_transform = 2, cne_negatives = 3, cne_shuffle = 4, umap_init = 5,
-    pacmap_mid_near = 6, pacmap_further = 7
+    pacmap_mid_near = 6, pacmap_further = 7,
+    torchdr_negatives = 8  ///< TorchDR's per-iteration negatives (methods/neighbor_embedding.hpp)
 };
 
 /// Where an edge plan's negatives come from.

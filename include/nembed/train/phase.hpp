@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "nembed/optim/schedule.hpp"
+
 namespace nembed {
 
 struct Phase {
@@ -15,6 +17,12 @@ struct Phase {
     std::optional<double> momentum;       ///< set on the optimizer at the phase start; none: unchanged
     /// A constant rate for the phase; none: the run's schedule (LrSchedule over all steps) or the plan's auto rule.
     std::optional<double> learning_rate;
+    /// A schedule over this phase's own steps (evaluated at the step within the phase), below learning_rate and
+    /// above the run's schedule: TorchDR re-creates its scheduler when the early exaggeration ends.
+    std::optional<LrSchedule> schedule;
+    /// Forget the optimizer's state (momentum buffers, moments) when the phase starts: TorchDR re-creates its
+    /// optimizer when the early exaggeration ends.
+    bool reset_optimizer = false;
     /// A loss parameter for this phase only (cne's spectrum ξ/ρ during its early exaggeration); none: the loss's.
     std::optional<double> loss_spec;
 };

@@ -1,0 +1,113 @@
+#pragma once
+/// @file ne_loss.hpp
+/// TorchDR's neighbour-embedding losses L = λ·L_att + ρ·L_rep (docs/torchdr.md, "NeighborEmbedding and its
+/// methods") with their TRUE gradients, the ones autograd gives TorchDR, as `NeGradient`s of the TorchDR plan
+/// (train/ne_plan.hpp). P is TorchDR's input affinity as it is (an EntropicAffinity: rows normalised, divided by n,
+/// not symmetrised). With w the output kernel, D_ij = ‖y_i − y_j‖², Ps = (P + Pᵀ)/2:
+///
+///   L_att = −Σ_ij P_ij log w_ij,   ∂L_att/∂y_i = 4·Σ_j Ps_ij (−dlog_w(D_ij))(y_i − y_j)
+///
+/// (both ends of every edge move, ∂D/∂y_i = 2(y_i − y_j)): four times `attractive_forces` on Ps, and four times
+/// TsneObjective's gradient convention (loss/tsne_objective.hpp, openTSNE's quarter). The repulsions:
+///
+///   TSNE      log Σ_ij w_ij over ALL pairs, the diagonal included (TorchDR's logsumexp over the full matrix):
+///             log(Z + n·w(0)), Z = Σ_{i≠j} w_ij from any Repulsion estimator (exact, Barnes–Hut, FFT);
+///             ∂/∂y_i = −4·F_i/(Z + n·w(0)), F_i = Σ_j force_weight(D_ij)(y_i − y_j)
+///   SNE       (1/n) Σ_i log z_i, z_i = Σ_j w_ij with j = i included (Gaussian w = exp(−D)), exact O(n²):
+///             ∂/∂y_i = −(2/n) Σ_j force_weight(D_ij)(1/z_i + 1/z_j)(y_i − y_j)
+///   InfoTSNE  (1/n) Σ_i log s_i, s_i = Σ_{k∈neg(i)} w_ik over the iteration's negatives (Student-t w)
+///   LargeVis  −(1/n) Σ_i Σ_{k∈neg(i)} log(1 − w_ik), with LargeVis's w = q/(q + 1) = 1/(2 + D) (Cauchy ε = 2), the
+///             same w in its attraction
+///
+/// For the sampled repulsions a pair (i, k) moves both points, as autograd moves every indexed row: with c the
+/// pair's coefficient, ∂/∂y_i += c·(y_i − y_k) and ∂/∂y_k −= c·(y_i − y_k); InfoTSNE c = −(2ρ/n)·f_ik/s_i,
+/// LargeVis c = −(2ρ/n)·f_ik/(1 − w_ik), f the kernel's force_weight.
+/// The loss value returned is TorchDR's, with the step's λ and ρ (no constant dropped).
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/kernel/kernel.hpp"
+#include "nembed/train/ne_plan.hpp"
+
+namespace nembed {
+
+class Repulsion;
+
+/// TorchDR's TSNE loss (any Euclidean kernel a Repulsion estimator supports; TorchDR's is Student-t, dof 1).
+/// Keeps a reference to the repulsion; P is copied (symmetrised).
+class NeTsneLoss {
+public:
+    /// P: n x n, non-negative, finite. Throws InvalidArgument otherwise.
+    NeTsneLoss(const CsrMatrix<double>& P, Repulsion& repulsion, const OutputKernel& kernel, int n_threads);
+    double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
+
+private:
+    CsrMatrix<double> Ps_;
+    Repulsion& repulsion_;
+    OutputKernel kernel_;
+    int n_threads_;
+    double w0_;
+    std::vector<double> forces_;
+};
+
+/// TorchDR's SNE loss: Gaussian kernel exp(−D), per-point normalisation, exact O(n²) (no estimator gives the
+/// per-point weighted sums Σ_j f_ij (y_i − y_j)/z_j).
+class NeSneLoss {
+public:
+    NeSneLoss(const CsrMatrix<double>& P, int n_threads);
+    double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
+
+private:
+    CsrMatrix<double> Ps_;
+    int n_threads_;
+    std::vector<double> z_;
+};
+
+/// The two sampled repulsions.
+enum class NeSampledRepulsion {
+    log_sum,  ///< InfoTSNE: (1/n) Σ_i log Σ_{k∈neg(i)} w_ik
+    binary    ///< LargeVis: −(1/n) Σ_i Σ_{k∈neg(i)} log(1 − w_ik)
+};
+
+/// TorchDR's negative sampling (NegativeSamplingNeighborEmbedding): at every iteration each point draws
+/// n_negatives points uniformly with replacement among the others, optionally also never one of its kNN
+/// (exclude_neighbors_from_negative_sampling). Draws come from counter-based streams of (seed, step, chunk of 256
+/// points), so they do not depend on the thread count.
+struct NeNegatives {
+    std::size_t n_negatives = 5;
+    std::uint64_t seed = 0;
+    /// Sorted excluded neighbours per point (CSR over points); empty: only the point itself is excluded.
+    std::vector<std::int64_t> excluded_ptr;
+    std::vector<std::uint32_t> excluded;
+};
+
+/// InfoTSNE's or LargeVis's loss: the attraction over P and a sampled repulsion, one kernel for both (Student-t
+/// for InfoTSNE, Cauchy ε = 2 for LargeVis).
+class NeSampledLoss {
+public:
+    /// Throws InvalidArgument for a bad P, n_negatives = 0, or a point whose exclusions leave no candidate.
+    NeSampledLoss(const CsrMatrix<double>& P, NeSampledRepulsion repulsion, const OutputKernel& kernel,
+                  NeNegatives negatives, int n_threads);
+    double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
+    /// The negatives of the last evaluation (n x n_negatives, row-major): for tests.
+    const std::vector<std::uint32_t>& last_negatives() const { return neg_; }
+    /// Draws the negatives of a step into last_negatives() (what operator() does first).
+    void draw(std::int64_t step);
+
+private:
+    CsrMatrix<double> Ps_;
+    NeSampledRepulsion kind_;
+    OutputKernel kernel_;
+    NeNegatives negatives_;
+    int n_threads_;
+    std::size_t n_ = 0;
+    std::vector<std::uint32_t> neg_;     // n x m
+    std::vector<double> s_;              // per head: Σ_k w_ik (log_sum) or the head's repulsion loss (binary)
+    std::vector<std::int64_t> rev_ptr_;  // points as negatives: the heads that drew them, in (head, slot) order
+    std::vector<std::uint32_t> rev_;
+};
+
+} // namespace nembed

@@ -1,0 +1,219 @@
+#pragma once
+/// @file neighbor_embedding.hpp
+/// TorchDR's NeighborEmbedding driver and its methods SNE, TSNE, InfoTSNE and LargeVis (docs/torchdr.md,
+/// "NeighborEmbedding and its methods"): min_Y λ·L_att(P, Y) + ρ·L_rep(Y) (loss/ne_loss.hpp) optimised with
+/// TorchDR's rules on the one Trainer (train/trainer.hpp) and TorchDR's plan (train/ne_plan.hpp):
+///
+///  - lr "auto" (none): max(n / early_exaggeration_coeff / 4, 50) (re-derived with λ = 1 after the exaggeration
+///    only with rederive_after_exaggeration);
+///  - optimizer "SGD" (torch's, momentum buffer) or "Adam"; optimizer_kwargs "auto" (none): SGD momentum 0.5 with an
+///    exaggeration (0.8 after it only with rederive_after_exaggeration), 0.8 without; Adam torch's defaults;
+///  - scheduler none, "LinearLR", "CosineAnnealingLR", "ExponentialLR" over each phase's steps; scheduler_kwargs
+///    "auto" (none) with LinearLR: a linear decay from lr to 0 over max_iter steps (TorchDR's), given kwargs:
+///    torch's defaults for what is not set;
+///  - the early exaggeration is a phase: with early_exaggeration_coeff > 1 the steps 0 .. early_exaggeration_iter
+///    (inclusive: TorchDR ends it after the step whose index equals early_exaggeration_iter, so it lasts
+///    early_exaggeration_iter + 1 steps) run at λ; then TorchDR re-creates its optimizer and scheduler: the next
+///    phase resets the optimizer state and restarts the schedule from the current rate with the same momentum
+///    (TorchDR 0.5's actual behaviour, see rederive_after_exaggeration for the intended one: lr re-derived,
+///    momentum 0.8);
+///  - every check_interval steps (steps 0, check_interval, ...) the gradient norm is compared with min_grad_norm
+///    and the run stops after that step when it is below (NeStop::converged);
+///  - init "pca" (PCA scores), "random"/"normal" (N(0, 1) from counter streams of random_state) or an array, then
+///    scaled so that the standard deviation (unbiased, torch's) of its first column is init_scaling.
+///
+///   torchdr::TSNEOptions opt;  opt.random_state = 0;
+///   NeResult r = torchdr::TSNE(opt).fit_transform(X);   // r.embedding, r.n_iter, r.stop
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/neighbors/knn.hpp"
+#include "nembed/optim/schedule.hpp"
+#include "nembed/repulsion/repulsion.hpp"
+#include "nembed/train/ne_plan.hpp"
+#include "nembed/train/trainer.hpp"
+
+namespace nembed {
+
+/// torch.optim keyword arguments (torch's defaults); SGD reads momentum and weight_decay, Adam betas, eps and
+/// weight_decay.
+struct OptimizerKwargs {
+    double momentum = 0.0;
+    double weight_decay = 0.0;
+    double beta1 = 0.9, beta2 = 0.999;
+    double eps = 1e-8;
+};
+
+/// torch.optim.lr_scheduler keyword arguments (torch's defaults; T_max and gamma have none).
+struct SchedulerKwargs {
+    double start_factor = 1.0 / 3.0;  ///< LinearLR
+    double end_factor = 1.0;          ///< LinearLR
+    int total_iters = 5;              ///< LinearLR
+    std::optional<int> T_max;         ///< CosineAnnealingLR, required
+    double eta_min = 0.0;             ///< CosineAnnealingLR
+    std::optional<double> gamma;      ///< ExponentialLR, required
+};
+
+enum class NeInit { pca, random, array };
+/// Parses "pca", "random"/"normal" (an array is given through NeighborEmbeddingOptions::init_array).
+NeInit parse_ne_init(const std::string& name);
+
+/// TorchDR's NeighborEmbedding parameters with its base-class defaults (the methods' option structs set theirs).
+struct NeighborEmbeddingOptions {
+    std::size_t n_components = 2;
+    std::optional<double> lr = 1.0;              ///< none: "auto"
+    std::string optimizer = "SGD";               ///< "SGD" or "Adam"
+    std::optional<OptimizerKwargs> optimizer_kwargs;  ///< none: "auto"
+    std::string scheduler = "none";              ///< none, LinearLR, CosineAnnealingLR, ExponentialLR
+    std::optional<SchedulerKwargs> scheduler_kwargs;  ///< none: "auto" (defined for LinearLR only)
+    double min_grad_norm = 1e-7;
+    int max_iter = 2000;
+    NeInit init = NeInit::pca;
+    std::optional<Matrix<double>> init_array;    ///< init = array: n x n_components
+    double init_scaling = 1e-4;
+    double early_exaggeration_coeff = 1.0;       ///< TorchDR's None = 1 (no exaggeration)
+    int early_exaggeration_iter = 0;             ///< TorchDR's None = 0
+    double repulsion_strength = 1.0;
+    int check_interval = 50;
+    /// What TorchDR's re-created optimizer gets when the exaggeration ends. false (TorchDR 0.5 as it runs): TorchDR
+    /// passes the same param-group dict again and torch.optim fills it with setdefault, so the first optimizer's lr
+    /// and momentum stay: only the state is reset, and the new scheduler starts from the current rate. true: what
+    /// TorchDR's code means to do: the lr re-derived for λ = 1 ("auto"), momentum 0.8 ("auto"), the schedule
+    /// restarted from that lr.
+    bool rederive_after_exaggeration = false;
+    std::uint64_t random_state = 0;              ///< negatives and random init (counter-based streams)
+    bool verbose = false;
+    int n_threads = 1;                           ///< resolved, >= 1
+};
+/// Throws InvalidArgument naming the bad parameter (n: the number of samples).
+void validate(const NeighborEmbeddingOptions& options, std::size_t n);
+
+/// Why a run stopped.
+enum class NeStop { max_iter, converged, callback };
+std::string to_string(NeStop s);
+
+struct NeResult {
+    Matrix<double> embedding;   ///< n x n_components
+    int n_iter = 0;             ///< steps taken (TorchDR's n_iter_ + 1)
+    NeStop stop = NeStop::max_iter;
+    double loss = 0.0;          ///< the last reported loss (NaN when none was)
+    double grad_norm = 0.0;     ///< ‖∂L/∂Y‖ of the last step
+};
+
+/// TorchDR's learning rate: the given lr, or "auto" max(n / exaggeration / 4, 50).
+double ne_learning_rate(const NeighborEmbeddingOptions& options, std::size_t n, double exaggeration);
+/// The phases TorchDR's loop amounts to (see the file comment): "early_exaggeration" (when coeff > 1) and "main",
+/// with their momentum, state reset, lr and schedule. Throws InvalidArgument for bad options.
+std::vector<Phase> ne_phases(const NeighborEmbeddingOptions& options, std::size_t n);
+/// The initial embedding (init, then init_scaling). X may be empty unless init = pca.
+Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& options, MatrixView<float> X, std::size_t n);
+
+/// Runs the loss on the Trainer from Y0 with TorchDR's phases, optimizer and stop rule. hooks.callback (when set)
+/// is called at the check points (every check_interval steps from step 0); hooks.progress after every step.
+NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const NeighborEmbeddingOptions& options,
+                                TrainHooks hooks = {});
+
+/// TorchDR's input affinity of SNE/TSNE/InfoTSNE/LargeVis (EntropicAffinity, sqeuclidean, sparsity on):
+/// k = min(n − 1, ⌊3·perplexity⌋) neighbours, each row calibrated to the perplexity and normalised to 1, then
+/// divided by n; not symmetrised. (Until nembed's EntropicAffinity part lands, built from affinity/perplexity.hpp.)
+CsrMatrix<double> torchdr_entropic_affinity(const KnnGraph& graph, double perplexity, int max_iter_affinity,
+                                            int n_threads);
+
+/// The repulsion of TorchDR's TSNE: "exact" (TorchDR's only one), and beyond TorchDR Barnes–Hut or FFT.
+enum class NeBackend { exact, bh, fft };
+/// Parses "exact", "bh"/"barnes_hut", "fft"; throws InvalidArgument naming the value.
+NeBackend parse_ne_backend(const std::string& name);
+std::string to_string(NeBackend b);
+
+namespace torchdr {
+
+/// What the perplexity-based methods share.
+struct EntropicOptions : NeighborEmbeddingOptions {
+    double perplexity = 30.0;
+    int max_iter_affinity = 100;
+    KnnMethod knn_method = KnnMethod::auto_;
+};
+
+/// TorchDR's SNE: lr auto, no exaggeration, max_iter 2000, Gaussian output kernel, per-point normalisation.
+struct SNEOptions : EntropicOptions {
+    SNEOptions() { lr.reset(); }
+};
+/// TorchDR's TSNE: lr auto, exaggeration 12 for 250 iterations, max_iter 2000, Student-t output kernel.
+struct TSNEOptions : EntropicOptions {
+    TSNEOptions() {
+        lr.reset();
+        early_exaggeration_coeff = 12.0;
+        early_exaggeration_iter = 250;
+    }
+    NeBackend backend = NeBackend::exact;
+    double theta = 0.5;   ///< Barnes–Hut (nembed's full-side criterion)
+    FftOptions fft;       ///< FFT grid (n_threads is the run's)
+};
+/// TorchDR's InfoTSNE: n_negatives 300, exaggeration 12 for 250, max_iter 1000, LinearLR with torch's defaults.
+struct InfoTSNEOptions : EntropicOptions {
+    InfoTSNEOptions() {
+        lr.reset();
+        early_exaggeration_coeff = 12.0;
+        early_exaggeration_iter = 250;
+        max_iter = 1000;
+        scheduler = "LinearLR";
+        scheduler_kwargs = SchedulerKwargs{};
+    }
+    std::size_t n_negatives = 300;
+    bool exclude_neighbors_from_negative_sampling = false;
+};
+/// TorchDR's LargeVis: n_negatives 5, no exaggeration, max_iter 1000, LinearLR with torch's defaults.
+struct LargeVisOptions : EntropicOptions {
+    LargeVisOptions() {
+        lr.reset();
+        max_iter = 1000;
+        scheduler = "LinearLR";
+        scheduler_kwargs = SchedulerKwargs{};
+    }
+    std::size_t n_negatives = 5;
+    bool exclude_neighbors_from_negative_sampling = false;
+};
+
+/// Each method: fit_transform(X) builds P from X (float32 n x D), fit_transform_affinity(P, X) takes TorchDR's P
+/// (n x n; X only for init = pca, may be empty otherwise). Throws InvalidArgument naming a bad parameter
+/// (perplexity >= n among them).
+class SNE {
+public:
+    explicit SNE(SNEOptions options = {}) : options_(std::move(options)) {}
+    NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
+    NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;
+private:
+    SNEOptions options_;
+};
+class TSNE {
+public:
+    explicit TSNE(TSNEOptions options = {}) : options_(std::move(options)) {}
+    NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
+    NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;
+private:
+    TSNEOptions options_;
+};
+class InfoTSNE {
+public:
+    explicit InfoTSNE(InfoTSNEOptions options = {}) : options_(std::move(options)) {}
+    NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
+    NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;
+private:
+    InfoTSNEOptions options_;
+};
+class LargeVis {
+public:
+    explicit LargeVis(LargeVisOptions options = {}) : options_(std::move(options)) {}
+    NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
+    NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;
+private:
+    LargeVisOptions options_;
+};
+
+} // namespace torchdr
+} // namespace nembed

@@ -1,0 +1,527 @@
+// TorchDR's NeighborEmbedding driver and its losses (methods/neighbor_embedding.hpp, loss/ne_loss.hpp,
+// train/ne_plan.hpp): true gradients vs central differences, loss values vs TorchDR's formulas recomputed densely,
+// the driver's rules (lr auto and its re-derivation, momentum 0.5 -> 0.8 with a fresh optimizer, LinearLR auto,
+// min_grad_norm stop) against a loop written out here, BH/FFT vs exact, thread-count independence, bad parameters.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "../common/numeric.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/loss/ne_loss.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/optim/sgd.hpp"
+#include "nembed/repulsion/repulsion.hpp"
+
+namespace nembed {
+namespace {
+
+using test::random_y;
+using test::relative_gradient_error;
+
+// A TorchDR-like P: each row k random neighbours with random weights normalised to 1, divided by n (not symmetric).
+CsrMatrix<double> random_p(std::size_t n, std::size_t k, std::uint64_t seed) {
+    Rng rng(seed);
+    CsrMatrix<double> P;
+    P.n_rows = P.n_cols = n;
+    P.indptr.push_back(0);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::vector<index_t> cols;
+        while (cols.size() < k) {
+            const auto j = static_cast<index_t>(rng.next_u32() % n);
+            if (static_cast<std::size_t>(j) != i && std::find(cols.begin(), cols.end(), j) == cols.end())
+                cols.push_back(j);
+        }
+        std::sort(cols.begin(), cols.end());
+        std::vector<double> v(k);
+        double s = 0;
+        for (auto& x : v) s += (x = 0.1 + rng.uniform());
+        for (std::size_t t = 0; t < k; ++t) {
+            P.indices.push_back(cols[t]);
+            P.values.push_back(v[t] / s / static_cast<double>(n));
+        }
+        P.indptr.push_back(static_cast<offset_t>(P.indices.size()));
+    }
+    return P;
+}
+
+std::vector<double> dense(const CsrMatrix<double>& P) {
+    std::vector<double> D(P.n_rows * P.n_cols, 0.0);
+    for (std::size_t i = 0; i < P.n_rows; ++i)
+        for (auto p = P.indptr[i]; p < P.indptr[i + 1]; ++p) D[i * P.n_cols + P.indices[p]] = P.values[p];
+    return D;
+}
+
+double sqd(const Matrix<double>& Y, std::size_t i, std::size_t j) {
+    return squared_distance(Y.row(i), Y.row(j), Y.cols());
+}
+
+// Gaussian blobs, float32 (the methods' input).
+Matrix<float> blobs(std::size_t n, std::size_t dim, std::uint64_t seed) {
+    Rng rng(seed);
+    Matrix<float> X(n, dim);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < dim; ++c)
+            X(i, c) = static_cast<float>(rng.normal() + 6.0 * static_cast<double>((i % 3) == c % 3));
+    return X;
+}
+
+NeStepInfo step_info(double ex, double rho, std::int64_t step = 0) {
+    NeStepInfo s;
+    s.exaggeration = ex;
+    s.repulsion_strength = rho;
+    s.step = step;
+    return s;
+}
+
+template <typename L>
+double loss_at(L& loss, Matrix<double>& Y, const NeStepInfo& s) {
+    std::vector<double> g(Y.size());
+    return loss(Y.view(), s, g.data(), true);
+}
+
+// ---- gradients: the TRUE gradient of TorchDR's loss (factor 1), central differences, relative error < 1e-6 ----
+
+TEST(NeLoss, TsneGradientIsTheTrueGradient) {
+    const std::size_t n = 25;
+    const CsrMatrix<double> P = random_p(n, 6, 1);
+    auto rep = make_exact_repulsion(1);
+    NeTsneLoss loss(P, *rep, StudentTKernel(1.0), 1);
+    Matrix<double> Y = random_y(n, 2, 1.0, 2);
+    const NeStepInfo s = step_info(3.0, 0.7);
+    std::vector<double> g(Y.size());
+    loss(Y.view(), s, g.data(), false);
+    EXPECT_LT(relative_gradient_error(Y, g, 1.0, [&] { return loss_at(loss, Y, s); }), 1e-6);
+}
+
+TEST(NeLoss, SneGradientIsTheTrueGradient) {
+    const std::size_t n = 20;
+    const CsrMatrix<double> P = random_p(n, 5, 3);
+    NeSneLoss loss(P, 1);
+    Matrix<double> Y = random_y(n, 3, 0.8, 4);
+    const NeStepInfo s = step_info(2.0, 1.3);
+    std::vector<double> g(Y.size());
+    loss(Y.view(), s, g.data(), false);
+    EXPECT_LT(relative_gradient_error(Y, g, 1.0, [&] { return loss_at(loss, Y, s); }), 1e-6);
+}
+
+TEST(NeLoss, SampledGradientsAreTheTrueGradientsForTheStepsNegatives) {
+    const std::size_t n = 30;
+    const CsrMatrix<double> P = random_p(n, 5, 5);
+    for (auto kind : {NeSampledRepulsion::log_sum, NeSampledRepulsion::binary}) {
+        const OutputKernel kernel = kind == NeSampledRepulsion::log_sum ? OutputKernel(StudentTKernel(1.0))
+                                                                        : OutputKernel(CauchyKernel{2.0});
+        NeNegatives neg;
+        neg.n_negatives = 7;
+        neg.seed = 11;
+        NeSampledLoss loss(P, kind, kernel, neg, 1);
+        Matrix<double> Y = random_y(n, 2, 1.0, 6);
+        const NeStepInfo s = step_info(1.5, 0.9, 4);  // the same step: the same negatives in every evaluation
+        std::vector<double> g(Y.size());
+        loss(Y.view(), s, g.data(), false);
+        EXPECT_LT(relative_gradient_error(Y, g, 1.0, [&] { return loss_at(loss, Y, s); }), 1e-6);
+    }
+}
+
+// ---- loss values: TorchDR's formulas written out densely ----
+
+TEST(NeLoss, ValuesAreTorchdrsFormulas) {
+    const std::size_t n = 18;
+    const CsrMatrix<double> P = random_p(n, 4, 7);
+    const std::vector<double> Pd = dense(P);
+    Matrix<double> Y = random_y(n, 2, 1.2, 8);
+    const double ex = 2.5, rho = 0.6;
+    const NeStepInfo s = step_info(ex, rho, 3);
+    {  // TSNE: −λ Σ P log(1/(1 + D)) + ρ log Σ_ij 1/(1 + D), the diagonal included
+        auto rep = make_exact_repulsion(1);
+        NeTsneLoss loss(P, *rep, StudentTKernel(1.0), 1);
+        double att = 0, z = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n; ++j) {
+                const double q = 1.0 / (1.0 + sqd(Y, i, j));
+                att -= Pd[i * n + j] * std::log(q);
+                z += q;
+            }
+        EXPECT_NEAR(loss_at(loss, Y, s), ex * att + rho * std::log(z), 1e-12);
+    }
+    {  // SNE: λ Σ P D + ρ (1/n) Σ_i log Σ_j exp(−D_ij)
+        NeSneLoss loss(P, 1);
+        double att = 0, rep = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            double zi = 0;
+            for (std::size_t j = 0; j < n; ++j) {
+                att += Pd[i * n + j] * sqd(Y, i, j);
+                zi += std::exp(-sqd(Y, i, j));
+            }
+            rep += std::log(zi) / static_cast<double>(n);
+        }
+        EXPECT_NEAR(loss_at(loss, Y, s), ex * att + rho * rep, 1e-12);
+    }
+    NeNegatives neg;
+    neg.n_negatives = 5;
+    neg.seed = 3;
+    {  // InfoTSNE: −λ Σ P log q + ρ (1/n) Σ_i log Σ_{k ∈ neg(i)} q_ik
+        NeSampledLoss loss(P, NeSampledRepulsion::log_sum, StudentTKernel(1.0), neg, 1);
+        const double v = loss_at(loss, Y, s);
+        const auto& negs = loss.last_negatives();
+        double att = 0, rep = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t j = 0; j < n; ++j) att -= Pd[i * n + j] * std::log(1.0 / (1.0 + sqd(Y, i, j)));
+            double si = 0;
+            for (std::size_t t = 0; t < 5; ++t) si += 1.0 / (1.0 + sqd(Y, i, negs[i * 5 + t]));
+            rep += std::log(si) / static_cast<double>(n);
+        }
+        EXPECT_NEAR(v, ex * att + rho * rep, 1e-12);
+    }
+    {  // LargeVis: Q = q/(q + 1); −λ Σ P log Q − ρ (1/n) Σ_i Σ_{k ∈ neg(i)} log(1 − Q_ik)
+        NeSampledLoss loss(P, NeSampledRepulsion::binary, CauchyKernel{2.0}, neg, 1);
+        const double v = loss_at(loss, Y, s);
+        const auto& negs = loss.last_negatives();
+        auto Q = [&](std::size_t i, std::size_t j) {
+            const double q = 1.0 / (1.0 + sqd(Y, i, j));
+            return q / (q + 1.0);
+        };
+        double att = 0, rep = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t j = 0; j < n; ++j)
+                if (Pd[i * n + j] > 0) att -= Pd[i * n + j] * std::log(Q(i, j));
+            for (std::size_t t = 0; t < 5; ++t) rep -= std::log(1.0 - Q(i, negs[i * 5 + t])) / static_cast<double>(n);
+        }
+        EXPECT_NEAR(v, ex * att + rho * rep, 1e-12);
+    }
+}
+
+TEST(NeLoss, NegativesAreUniformOthersAndRespectExclusions) {
+    const std::size_t n = 40;
+    const CsrMatrix<double> P = random_p(n, 6, 9);
+    NeNegatives neg;
+    neg.n_negatives = 50;
+    neg.seed = 1;
+    neg.excluded_ptr.assign(P.indptr.begin(), P.indptr.end());
+    for (index_t j : P.indices) neg.excluded.push_back(static_cast<std::uint32_t>(j));
+    NeSampledLoss loss(P, NeSampledRepulsion::log_sum, StudentTKernel(1.0), neg, 1);
+    loss.draw(0);
+    const std::vector<std::uint32_t> a = loss.last_negatives();
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t t = 0; t < 50; ++t) {
+            const std::uint32_t k = a[i * 50 + t];
+            ASSERT_NE(k, i);
+            ASSERT_EQ(P.at(i, static_cast<index_t>(k)), 0.0) << "a neighbour was drawn";
+        }
+    loss.draw(1);
+    EXPECT_NE(a, loss.last_negatives()) << "each iteration draws new negatives";
+    // A point neighbouring every other one leaves nothing to draw.
+    CsrMatrix<double> full = random_p(4, 3, 1);
+    NeNegatives all;
+    all.excluded_ptr.assign(full.indptr.begin(), full.indptr.end());
+    for (index_t j : full.indices) all.excluded.push_back(static_cast<std::uint32_t>(j));
+    EXPECT_THROW(NeSampledLoss(full, NeSampledRepulsion::log_sum, StudentTKernel(1.0), all, 1), InvalidArgument);
+}
+
+// ---- BH and FFT against the exact TSNE gradient ----
+
+TEST(NeLoss, BarnesHutAndFftCloseToExact) {
+    const std::size_t n = 600;
+    const CsrMatrix<double> P = random_p(n, 10, 13);
+    Matrix<double> Y(n, 2);
+    Rng rng(14);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < 2; ++c) Y(i, c) = rng.normal() * 2.0 + 10.0 * static_cast<double>(i % 4 == c);
+    auto exact = make_exact_repulsion(2);
+    auto bh = make_barnes_hut_repulsion(0.5, 2);
+    auto fft = make_fft_repulsion();
+    const NeStepInfo s = step_info(1.0, 1.0);
+    auto grad = [&](Repulsion& r, double& value) {
+        NeTsneLoss loss(P, r, StudentTKernel(1.0), 2);
+        std::vector<double> g(Y.size());
+        value = loss(Y.view(), s, g.data(), true);
+        return g;
+    };
+    double v0, v1, v2;
+    const auto g0 = grad(*exact, v0), g1 = grad(*bh, v1), g2 = grad(*fft, v2);
+    auto rel = [&](const std::vector<double>& g) {
+        double e = 0, nn = 0;
+        for (std::size_t k = 0; k < g.size(); ++k) {
+            e += (g[k] - g0[k]) * (g[k] - g0[k]);
+            nn += g0[k] * g0[k];
+        }
+        return std::sqrt(e / nn);
+    };
+    EXPECT_LT(rel(g1), 2e-2);  // θ = 0.5: monopole error of a few per mille to a per cent
+    EXPECT_LT(rel(g2), 3e-2);  // openTSNE's grid: 1-3 % force error
+    EXPECT_NEAR(v1, v0, 1e-2 * std::abs(v0));
+    EXPECT_NEAR(v2, v0, 1e-2 * std::abs(v0));
+}
+
+// ---- the driver's rules ----
+
+TEST(NeDriver, PhasesFollowTorchdr) {
+    torchdr::TSNEOptions o;  // lr auto, EE 12 for 250, SGD momentum auto
+    const std::size_t n = 1000;
+    const auto ph = ne_phases(o, n);
+    ASSERT_EQ(ph.size(), 2u);
+    EXPECT_EQ(ph[0].n_steps, 251);  // steps 0..250: TorchDR ends it after the step whose index is 250
+    EXPECT_EQ(ph[1].n_steps, 2000 - 251);
+    EXPECT_EQ(ph[0].exaggeration, 12.0);
+    EXPECT_EQ(ph[1].exaggeration, 1.0);
+    EXPECT_EQ(*ph[0].momentum, 0.5);
+    EXPECT_FALSE(ph[0].reset_optimizer);
+    EXPECT_TRUE(ph[1].reset_optimizer);
+    EXPECT_DOUBLE_EQ(ph[0].schedule->at(0), 50.0);  // max(1000/12/4, 50)
+    // TorchDR 0.5 as it runs: the reused param group keeps lr 50 and momentum 0.5 (only the state is reset).
+    EXPECT_EQ(*ph[1].momentum, 0.5);
+    EXPECT_DOUBLE_EQ(ph[1].schedule->at(7), 50.0);
+    // Its intent: re-derived lr 1000/1/4 and momentum 0.8.
+    o.rederive_after_exaggeration = true;
+    const auto pr = ne_phases(o, n);
+    EXPECT_EQ(*pr[1].momentum, 0.8);
+    EXPECT_DOUBLE_EQ(pr[1].schedule->at(7), 250.0);
+    o.rederive_after_exaggeration = false;
+    EXPECT_DOUBLE_EQ(ne_learning_rate(o, 100000, 12.0), 100000.0 / 48.0);
+    // No exaggeration (coeff <= 1): one phase, momentum 0.8 from the start, no reset.
+    torchdr::SNEOptions sne;
+    const auto p1 = ne_phases(sne, n);
+    ASSERT_EQ(p1.size(), 1u);
+    EXPECT_EQ(p1[0].n_steps, 2000);
+    EXPECT_EQ(*p1[0].momentum, 0.8);
+    // Adam: no momentum set; explicit kwargs: no auto momentum either.
+    o.optimizer = "Adam";
+    EXPECT_FALSE(ne_phases(o, n)[0].momentum.has_value());
+    o.optimizer = "SGD";
+    o.optimizer_kwargs = OptimizerKwargs{};
+    EXPECT_FALSE(ne_phases(o, n)[1].momentum.has_value());
+    EXPECT_TRUE(ne_phases(o, n)[1].reset_optimizer);
+}
+
+TEST(NeDriver, SchedulersAreTorchs) {
+    NeighborEmbeddingOptions o;
+    o.lr = 2.0;
+    o.max_iter = 100;
+    o.scheduler = "LinearLR";  // auto kwargs: lr -> 0 over max_iter
+    auto s = *ne_phases(o, 50)[0].schedule;
+    EXPECT_DOUBLE_EQ(s.at(0), 2.0);
+    EXPECT_DOUBLE_EQ(s.at(25), 1.5);
+    EXPECT_DOUBLE_EQ(s.at(100), 0.0);
+    o.scheduler_kwargs = SchedulerKwargs{};  // torch's defaults: 1/3 -> 1 over 5 steps
+    s = *ne_phases(o, 50)[0].schedule;
+    EXPECT_DOUBLE_EQ(s.at(0), 2.0 / 3.0);
+    EXPECT_DOUBLE_EQ(s.at(2), 2.0 * (1.0 / 3.0 + (2.0 / 3.0) * 2.0 / 5.0));
+    EXPECT_DOUBLE_EQ(s.at(5), 2.0);
+    EXPECT_DOUBLE_EQ(s.at(50), 2.0);
+    o.scheduler = "CosineAnnealingLR";
+    o.scheduler_kwargs->T_max = 10;
+    s = *ne_phases(o, 50)[0].schedule;
+    EXPECT_NEAR(s.at(5), 1.0, 1e-15);
+    EXPECT_NEAR(s.at(10), 0.0, 1e-15);
+    o.scheduler = "ExponentialLR";
+    o.scheduler_kwargs->gamma = 0.5;
+    s = *ne_phases(o, 50)[0].schedule;
+    EXPECT_DOUBLE_EQ(s.at(3), 0.25);
+    o.scheduler_kwargs.reset();  // auto is not defined for ExponentialLR
+    EXPECT_THROW(ne_phases(o, 50), InvalidArgument);
+}
+
+// The driver against TorchDR's loop written out: SGD (torch's buffer) re-created after step early_exaggeration_iter
+// and a LinearLR auto schedule restarted. TorchDR 0.5 passes the same param-group dict to the new optimizer and
+// torch fills it with setdefault, so lr and momentum stay those of the first optimizer and the new scheduler starts
+// from the group's current rate (checked against TorchDR: the embedding's std agrees to 8 digits after 252, 260
+// and 1000 iterations on 1000 points); with rederive_after_exaggeration the lr is re-derived and momentum is 0.8.
+class ReproducesTorchdrsLoop : public ::testing::TestWithParam<bool> {};
+TEST_P(ReproducesTorchdrsLoop, Bitwise) {
+    const bool rederive = GetParam();
+    const std::size_t n = 60;
+    const CsrMatrix<double> P = random_p(n, 8, 21);
+    auto rep = make_exact_repulsion(1);
+    NeTsneLoss loss(P, *rep, StudentTKernel(1.0), 1);
+    NeighborEmbeddingOptions o;
+    o.lr.reset();
+    o.early_exaggeration_coeff = 4.0;
+    o.early_exaggeration_iter = 5;
+    o.max_iter = 20;
+    o.scheduler = "LinearLR";
+    o.init = NeInit::random;
+    o.random_state = 3;
+    o.rederive_after_exaggeration = rederive;
+    const Matrix<double> Y0 = ne_initial_embedding(o, {}, n);
+    const NeResult r = run_neighbor_embedding(
+        Y0, [&](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) { return loss(Y, s, g, w); }, o);
+    EXPECT_EQ(r.n_iter, 20);
+    EXPECT_EQ(r.stop, NeStop::max_iter);
+
+    Matrix<double> Y = Y0;
+    double coeff = 4.0;
+    double lr0 = std::max(n / coeff / 4.0, 50.0);  // the scheduler's base
+    double momentum = 0.5;
+    auto sgd = std::make_unique<Sgd>(SgdOptions{momentum, 0.0});
+    int sched_t = 0;
+    std::vector<double> g(Y.size());
+    for (int step = 0; step < 20; ++step) {
+        loss(Y.view(), step_info(coeff, 1.0, step), g.data(), false);
+        sgd->step(Y.data(), g.data(), g.size(), lr0 * (1.0 - static_cast<double>(sched_t) / 20.0), 1);
+        ++sched_t;
+        if (coeff > 1 && step == 5) {  // on_training_step_end
+            coeff = 1.0;
+            if (rederive) {
+                lr0 = std::max(n / coeff / 4.0, 50.0);
+                momentum = 0.8;
+            } else {
+                lr0 = lr0 * (1.0 - static_cast<double>(sched_t) / 20.0);  // the group's current rate
+            }
+            sgd = std::make_unique<Sgd>(SgdOptions{momentum, 0.0});
+            sched_t = 0;
+        }
+    }
+    ASSERT_EQ(r.embedding.size(), Y.size());
+    EXPECT_EQ(0, std::memcmp(r.embedding.data(), Y.data(), Y.size() * sizeof(double)));
+}
+INSTANTIATE_TEST_SUITE_P(NeDriver, ReproducesTorchdrsLoop, ::testing::Bool());
+
+TEST(NeDriver, InitIsScaledToInitScaling) {
+    NeighborEmbeddingOptions o;
+    o.init = NeInit::random;
+    o.init_scaling = 2e-3;
+    const Matrix<double> Y = ne_initial_embedding(o, {}, 500);
+    double m = 0, ss = 0;
+    for (std::size_t i = 0; i < 500; ++i) m += Y(i, 0) / 500.0;
+    for (std::size_t i = 0; i < 500; ++i) ss += (Y(i, 0) - m) * (Y(i, 0) - m);
+    EXPECT_NEAR(std::sqrt(ss / 499.0), 2e-3, 1e-15);  // torch's unbiased std
+    const Matrix<float> X = blobs(100, 5, 1);
+    o.init = NeInit::pca;
+    const Matrix<double> Yp = ne_initial_embedding(o, X.view(), 100);
+    m = ss = 0;
+    for (std::size_t i = 0; i < 100; ++i) m += Yp(i, 0) / 100.0;
+    for (std::size_t i = 0; i < 100; ++i) ss += (Yp(i, 0) - m) * (Yp(i, 0) - m);
+    EXPECT_NEAR(std::sqrt(ss / 99.0), 2e-3, 1e-12);
+}
+
+TEST(NeDriver, MinGradNormStopsAtACheckPoint) {
+    const Matrix<float> X = blobs(120, 4, 2);
+    torchdr::TSNEOptions o;
+    o.perplexity = 10;
+    o.max_iter = 300;
+    o.min_grad_norm = 1e30;  // every gradient is below: stop after step 0, the first check
+    NeResult r = torchdr::TSNE(o).fit_transform(X.view());
+    EXPECT_EQ(r.stop, NeStop::converged);
+    EXPECT_EQ(r.n_iter, 1);
+    o.min_grad_norm = 0.0;
+    o.max_iter = 60;
+    int checks = 0;
+    TrainHooks h;
+    h.callback = [&](const TrainEvent& ev) {
+        EXPECT_EQ((ev.step - 1) % 50, 0);  // after steps 0 and 50 (check_interval 50)
+        ++checks;
+        return false;
+    };
+    r = torchdr::TSNE(o).fit_transform(X.view(), h);
+    EXPECT_EQ(r.stop, NeStop::max_iter);
+    EXPECT_EQ(r.n_iter, 60);
+    EXPECT_EQ(checks, 2);
+}
+
+template <typename Method, typename Options>
+Matrix<double> fit_threads(Options o, const Matrix<float>& X, int threads) {
+    o.n_threads = threads;
+    return Method(o).fit_transform(X.view()).embedding;
+}
+
+TEST(NeDriver, SameBitsForAnyThreadCount) {
+    const Matrix<float> X = blobs(300, 6, 3);
+    {
+        torchdr::TSNEOptions o;
+        o.max_iter = 40;
+        o.early_exaggeration_iter = 20;
+        for (NeBackend b : {NeBackend::exact, NeBackend::bh}) {
+            o.backend = b;
+            const auto a = fit_threads<torchdr::TSNE>(o, X, 1), c = fit_threads<torchdr::TSNE>(o, X, 3);
+            EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(double))) << to_string(b);
+        }
+    }
+    {
+        torchdr::InfoTSNEOptions o;
+        o.max_iter = 30;
+        o.early_exaggeration_iter = 10;
+        o.n_negatives = 20;
+        o.exclude_neighbors_from_negative_sampling = true;
+        const auto a = fit_threads<torchdr::InfoTSNE>(o, X, 1), c = fit_threads<torchdr::InfoTSNE>(o, X, 3);
+        EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(double)));
+    }
+    {
+        torchdr::LargeVisOptions o;
+        o.max_iter = 30;
+        const auto a = fit_threads<torchdr::LargeVis>(o, X, 1), c = fit_threads<torchdr::LargeVis>(o, X, 2);
+        EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(double)));
+    }
+    {
+        torchdr::SNEOptions o;
+        o.max_iter = 30;
+        const auto a = fit_threads<torchdr::SNE>(o, X, 1), c = fit_threads<torchdr::SNE>(o, X, 2);
+        EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(double)));
+    }
+}
+
+TEST(NeDriver, MethodsSeparateClusters) {
+    // Three well separated blobs: after a short run each point's nearest embedded neighbour is in its own blob.
+    const Matrix<float> X = blobs(150, 3, 4);
+    auto purity = [&](const Matrix<double>& Y) {
+        int good = 0;
+        for (std::size_t i = 0; i < 150; ++i) {
+            std::size_t best = i == 0 ? 1 : 0;
+            for (std::size_t j = 0; j < 150; ++j)
+                if (j != i && sqd(Y, i, j) < sqd(Y, i, best)) best = j;
+            good += (best % 3) == (i % 3);
+        }
+        return good / 150.0;
+    };
+    torchdr::TSNEOptions t;
+    t.max_iter = 300;
+    t.perplexity = 10;
+    EXPECT_GT(purity(torchdr::TSNE(t).fit_transform(X.view()).embedding), 0.95);
+    torchdr::InfoTSNEOptions it;
+    it.max_iter = 300;
+    it.perplexity = 10;
+    it.n_negatives = 30;
+    EXPECT_GT(purity(torchdr::InfoTSNE(it).fit_transform(X.view()).embedding), 0.95);
+    torchdr::LargeVisOptions lv;
+    lv.max_iter = 300;
+    lv.perplexity = 10;
+    EXPECT_GT(purity(torchdr::LargeVis(lv).fit_transform(X.view()).embedding), 0.95);
+    torchdr::SNEOptions sn;
+    sn.max_iter = 300;
+    sn.perplexity = 10;
+    EXPECT_GT(purity(torchdr::SNE(sn).fit_transform(X.view()).embedding), 0.95);
+}
+
+TEST(NeDriver, BadParametersAreRefused) {
+    const Matrix<float> X = blobs(40, 3, 5);
+    auto refuses = [&](auto opt, const char* what) {
+        using O = decltype(opt);
+        try {
+            if constexpr (std::is_same_v<O, torchdr::TSNEOptions>) torchdr::TSNE(opt).fit_transform(X.view());
+            else torchdr::InfoTSNE(opt).fit_transform(X.view());
+            ADD_FAILURE() << what << ": accepted";
+        } catch (const InvalidArgument& e) {
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+        }
+    };
+    torchdr::TSNEOptions o;
+    o.max_iter = 5;
+    auto b = o; b.optimizer = "RMSprop"; refuses(b, "optimizer");
+    b = o; b.scheduler = "StepLR"; refuses(b, "scheduler");
+    b = o; b.perplexity = 40; refuses(b, "perplexity");
+    b = o; b.repulsion_strength = -1; refuses(b, "repulsion_strength");
+    b = o; b.backend = NeBackend::fft; b.n_components = 3; b.init = NeInit::random; refuses(b, "fft");
+    b = o; b.max_iter = 0; refuses(b, "max_iter");
+    b = o; b.lr = -2.0; refuses(b, "lr");
+    torchdr::InfoTSNEOptions io;
+    io.n_negatives = 0;
+    refuses(io, "n_negatives");
+    EXPECT_THROW(parse_ne_backend("keops"), InvalidArgument);
+    EXPECT_THROW(parse_ne_init("spectral"), InvalidArgument);
+    EXPECT_THROW(parse_torch_scheduler("OneCycleLR"), InvalidArgument);
+}
+
+} // namespace
+} // namespace nembed
