@@ -1,4 +1,4 @@
-// nembed pacmap: TorchDR's PACMAP (methods/pacmap.hpp), options under TorchDR's names. Same I/O, progress, plot and
+// nembed pacmap: TorchDR's PACMAP (methods/pacmap.hpp, on the NeighborEmbedding driver), options under TorchDR's names. Same I/O, progress, plot and
 // metrics as nembed umap.
 #include <cmath>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/methods/pacmap.hpp"
@@ -22,8 +23,8 @@ namespace {
 
 struct PacmapCli {
     CommonOptions common;
-    PacmapOptions opt;
-    std::string init_file;
+    torchdr::PACMAPOptions opt;
+    std::string init = "pca";
     int every = 50;
     std::string plot, metrics_json, timings_json;
     bool save_partial = false;
@@ -31,7 +32,7 @@ struct PacmapCli {
 
 void run_pacmap(PacmapCli& c) {
     const CommonOptions& o = c.common;
-    PacmapOptions& opt = c.opt;
+    torchdr::PACMAPOptions& opt = c.opt;
     configure_logging(o);
     OutputSet out;
     out.add("-o", o.output, OutputKind::matrix);
@@ -43,8 +44,19 @@ void run_pacmap(PacmapCli& c) {
     Timer total;
     Matrix<float> X = load_inputs(o);
     const auto labels = load_label_files(o, X.rows());
-    resolve_init(opt.init, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
-    opt.n_jobs = o.n_threads();
+    // --init: pca, normal/random, or an array file.
+    try {
+        opt.init = parse_ne_init(c.init);
+    } catch (const InvalidArgument&) {
+        opt.init = NeInit::array;
+        opt.init_array = load_matrix<double>(c.init);
+    }
+    if (opt.init == NeInit::pca && X.cols() < opt.n_components) {
+        warn("--init pca needs at least " + std::to_string(opt.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.init = NeInit::random;
+    }
+    opt.n_threads = o.n_threads();
     opt.random_state = o.seed;
     opt.verbose = o.verbose;
     validate(opt, X.rows());
@@ -74,35 +86,40 @@ void run_pacmap(PacmapCli& c) {
     };
 
     say(o, "PACMAP of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
-               std::to_string(opt.n_jobs) + " thread(s)");
-    PacmapEmbedding emb = PACMAP(opt).prepare(X.view());
+               std::to_string(opt.n_threads) + " thread(s)");
+    TrainHooks hooks;
+    hooks.callback = callback;
+    hooks.callback_every = c.every;
+    hooks.progress = progress;
+    NeResult emb;
     try {
-        emb.optimize(-1, callback, c.every, progress);
+        emb = torchdr::PACMAP(opt).fit_transform(X.view(), hooks);
     } catch (const Interrupted&) {
         partial.write_or_rethrow(o.output);
     }
     if (bar) bar->finish();
-    const auto& t = emb.timings();
+    const NeTimings& t = emb.timings;
+    const bool converged = emb.stop == NeStop::converged;
     char line[160];
     std::snprintf(line, sizeof line, "%d iterations%s; timings: kNN %.2f s, init %.2f s, optimize %.2f s; total %.2f s",
-                  emb.iterations_done(), emb.converged() ? " (converged: gradient norm below min_grad_norm)" : "",
-                  t.knn, t.init, t.optimize, total.seconds());
+                  emb.n_iter, converged ? " (converged: gradient norm below min_grad_norm)" : "",
+                  t.affinity, t.init, t.optimize, total.seconds());
     say(o, line);
     if (!c.timings_json.empty()) {
-        const nlohmann::json j = {{"seconds", total.seconds()}, {"knn", t.knn}, {"init", t.init},
-                                  {"optimize", t.optimize}, {"iterations", emb.iterations_done()},
-                                  {"converged", emb.converged()}, {"per_block", per_block},
+        const nlohmann::json j = {{"seconds", total.seconds()}, {"knn", t.affinity}, {"init", t.init},
+                                  {"optimize", t.optimize}, {"iterations", emb.n_iter},
+                                  {"converged", converged}, {"per_block", per_block},
                                   {"block_iterations", c.every}};
         write_text(out.staged(c.timings_json), j.dump() + "\n");
     }
-    save_matrix(out.staged(o.output), emb.embedding().view());
+    save_matrix(out.staged(o.output), emb.embedding.view());
     if (!c.plot.empty()) {
         ScatterOptions sopt;
         sopt.title = "PACMAP (nembed)";
-        write_scatter_png(out.staged(c.plot), emb.embedding().view(), labels, sopt);
+        write_scatter_png(out.staged(c.plot), emb.embedding.view(), labels, sopt);
     }
     if (!labels.empty() || !c.metrics_json.empty()) {
-        QualityInputs q{X.view(), emb.embedding().view(), labels.empty() ? nullptr : &labels, nullptr};
+        QualityInputs q{X.view(), emb.embedding.view(), labels.empty() ? nullptr : &labels, nullptr};
         report_quality(o, q, c.metrics_json.empty() ? "" : out.staged(c.metrics_json));
     }
     out.commit();
@@ -112,14 +129,14 @@ void run_pacmap(PacmapCli& c) {
 
 void register_pacmap(CLI::App& app) {
     auto c = std::make_shared<PacmapCli>();
-    PacmapOptions& opt = c->opt;
+    torchdr::PACMAPOptions& opt = c->opt;
     auto* sub = app.add_subcommand("pacmap", "PACMAP with TorchDR's model and defaults");
     add_common_options(sub, c->common, true);
     sub->add_option("--n-neighbors", opt.n_neighbors, "Neighbour pairs per point")->capture_default_str();
     sub->add_option("--n-components", opt.n_components, "Embedding dimension")->capture_default_str();
     add_optional(sub, "--lr", opt.lr, "Learning rate (auto: max(N/4, 50))", "auto");
-    add_enum(sub, "--optimizer", opt.optimizer, parse_optimizer_kind, "adam or sgd");
-    add_init(sub, opt.init, c->init_file, parse_pacmap_init, "pca, normal (random) or an array file");
+    sub->add_option("--optimizer", opt.optimizer, "Adam or SGD")->capture_default_str();
+    sub->add_option("--init", c->init, "pca, normal (random) or an array file")->capture_default_str();
     sub->add_option("--init-scaling", opt.init_scaling, "Standard deviation of the start's first column")
         ->capture_default_str();
     sub->add_option("--min-grad-norm", opt.min_grad_norm, "Stop when the gradient norm falls below this")
@@ -134,7 +151,7 @@ void register_pacmap(CLI::App& app) {
     sub->add_option("--exclude-neighbors-from-negative-sampling", opt.exclude_neighbors_from_negative_sampling,
                     "Never draw a neighbour as a further pair (true/false)")
         ->capture_default_str();
-    add_knn_method(sub, opt.neighbors);
+    add_knn_method(sub, opt.knn_method);
     sub->add_option("--progress-every", c->every, "Print a line (with the loss) every N iterations")
         ->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);

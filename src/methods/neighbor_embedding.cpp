@@ -5,17 +5,21 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <string>
 
-#include "nembed/affinity/perplexity.hpp"
+#include "nembed/affinity/entropic.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/strings.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/init/hyperbolic.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/random.hpp"
 #include "nembed/init/user.hpp"
 #include "nembed/loss/ne_loss.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "nembed/kernel/hyperbolic.hpp"
 #include "nembed/train/parametrization.hpp"
 
 namespace nembed {
@@ -29,7 +33,28 @@ OptimizerOptions::Kind optimizer_kind(const std::string& name) {
     const std::string s = to_lower(name);
     if (s == "sgd") return OptimizerOptions::Kind::sgd;
     if (s == "adam") return OptimizerOptions::Kind::adam;
-    throw InvalidArgument("optimizer: '" + name + "' is not supported (supported: SGD, Adam)");
+    if (s == "riemannianadam" || s == "riemannian_adam") return OptimizerOptions::Kind::riemannian_adam;
+    throw InvalidArgument("optimizer: '" + name + "' is not supported (supported: SGD, Adam, RiemannianAdam)");
+}
+
+// The optimizer TorchDR's options build: torch.optim's class with the given kwargs (torch's defaults for the rest;
+// "auto" momentum is the phases' business). RiemannianAdam steps on the ball only for the hyperbolic init.
+OptimizerOptions optimizer_options(const NeighborEmbeddingOptions& o) {
+    OptimizerOptions oo;
+    oo.kind = optimizer_kind(o.optimizer);
+    if (o.optimizer_kwargs) {
+        oo.momentum = o.optimizer_kwargs->momentum;
+        oo.weight_decay = o.optimizer_kwargs->weight_decay;
+        oo.beta1 = o.optimizer_kwargs->beta1;
+        oo.beta2 = o.optimizer_kwargs->beta2;
+        oo.adam_eps = o.optimizer_kwargs->eps;
+    }
+    if (oo.kind == OptimizerOptions::Kind::riemannian_adam) {
+        oo.momentum = 0.0;
+        oo.row_size = o.n_components;
+        oo.manifold = o.init == NeInit::hyperbolic ? RiemannianManifold::poincare_ball : RiemannianManifold::euclidean;
+    }
+    return oo;
 }
 
 // The phase's schedule: TorchDR's scheduler built on the phase's lr (a constant when there is none).
@@ -80,7 +105,9 @@ NeInit parse_ne_init(const std::string& name) {
     const std::string s = to_lower(name);
     if (s == "pca") return NeInit::pca;
     if (s == "random" || s == "normal") return NeInit::random;
-    throw InvalidArgument("init: '" + name + "' is not supported (supported: pca, random, normal, or an array)");
+    if (s == "hyperbolic") return NeInit::hyperbolic;
+    throw InvalidArgument("init: '" + name +
+                          "' is not supported (supported: pca, random, normal, hyperbolic, or an array)");
 }
 
 std::string to_string(NeStop s) {
@@ -112,16 +139,8 @@ void validate(const NeighborEmbeddingOptions& o, std::size_t n) {
     require(n >= 2, "neighbor embedding: needs at least 2 samples, got " + std::to_string(n));
     require(o.n_components >= 1, "n_components must be >= 1");
     if (o.lr) require(std::isfinite(*o.lr) && *o.lr > 0, "lr must be positive (or auto), got " + num(*o.lr));
-    optimizer_kind(o.optimizer);
+    const OptimizerOptions oo = optimizer_options(o);
     if (o.optimizer_kwargs) {
-        const OptimizerKwargs& k = *o.optimizer_kwargs;
-        OptimizerOptions oo;
-        oo.kind = optimizer_kind(o.optimizer);
-        oo.momentum = k.momentum;
-        oo.weight_decay = k.weight_decay;
-        oo.beta1 = k.beta1;
-        oo.beta2 = k.beta2;
-        oo.adam_eps = k.eps;
         try {
             validate(oo);
         } catch (const InvalidArgument& e) {
@@ -197,6 +216,9 @@ Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& o, MatrixVie
         }
         case NeInit::random: Y = random_init(n, d, o.random_state, 1.0); break;
         case NeInit::array: Y = user_init(o.init_array->view(), n, d); break;
+        case NeInit::hyperbolic:
+            // TorchDR: N(0, init_scaling²) mapped into the ball by exp_0, without the std rescaling.
+            return hyperbolic_init(n, d, o.random_state, o.init_scaling);
     }
     // init_scaling · Y / std(Y[:, 0]) with torch's unbiased std.
     double mean = 0.0;
@@ -220,40 +242,53 @@ NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const Neighb
     const std::vector<Phase> phases = ne_phases(o, n);
     if (!o.lr && !is_sgd(o) && o.verbose)
         warn("lr 'auto' is meant for the SGD optimizer (TorchDR's warning)");
-    OptimizerOptions oo;
-    oo.kind = optimizer_kind(o.optimizer);
-    if (o.optimizer_kwargs) {
-        oo.momentum = o.optimizer_kwargs->momentum;
-        oo.weight_decay = o.optimizer_kwargs->weight_decay;
-        oo.beta1 = o.optimizer_kwargs->beta1;
-        oo.beta2 = o.optimizer_kwargs->beta2;
-        oo.adam_eps = o.optimizer_kwargs->eps;
-    }
+    const OptimizerOptions oo = optimizer_options(o);
     std::unique_ptr<Optimizer> optimizer = make_optimizer(oo);
+    // TorchDR reads the gradient after the optimizer step: RiemannianAdam has added weight_decay·y and divided by
+    // λ_y² in place by then (on the Euclidean manifold λ = 1).
+    NeGradRowNorm row_norm;
+    if (oo.kind == OptimizerOptions::Kind::riemannian_adam) {
+        const double wd = oo.weight_decay, c = oo.curvature;
+        const bool ball = oo.manifold == RiemannianManifold::poincare_ball;
+        row_norm = [wd, c, ball](const double* y, const double* g, std::size_t d) {
+            const double l = ball ? hyperbolic::lambda(y, d, c) : 1.0;
+            const double f = 1.0 / (l * l);
+            double s = 0.0;
+            for (std::size_t k = 0; k < d; ++k) {
+                const double r = (g[k] + wd * y[k]) * f;
+                s += r * r;
+            }
+            return s;
+        };
+    }
     EmbeddingTable table(std::move(Y0));
-    NeighborEmbeddingPlan plan(std::move(loss));
+    NeighborEmbeddingPlan plan(std::move(loss), std::move(row_norm));
     Trainer trainer(plan, table, *optimizer, o.n_threads);
     for (const Phase& p : phases) trainer.add_phase(p);
 
-    // TorchDR's convergence check after steps 0, check_interval, 2·check_interval, ... (0-based), then the user's
-    // callback at the same points.
+    // TorchDR's convergence check after steps 0, check_interval, 2·check_interval, ... (0-based), the user's
+    // callback after steps 0, every, 2·every, ...: the Trainer calls back at the periods of their gcd.
     bool converged = false;
     TrainCallback user = hooks.callback;
-    hooks.callback_every = o.check_interval;
+    const int every = user ? hooks.callback_every : o.check_interval;
+    require(every >= 1, "callback_every must be >= 1, got " + std::to_string(every));
+    hooks.callback_every = std::gcd(every, o.check_interval);
     hooks.callback_first_of_period = true;
     hooks.callback_at_start = false;
     hooks.verbose = hooks.verbose || o.verbose;
     if (hooks.who == "train") hooks.who = "NeighborEmbedding";
     hooks.callback = [&](const TrainEvent& ev) {
-        if (plan.last_grad_norm() < o.min_grad_norm) {
+        const std::int64_t done = ev.step - 1;  // the 0-based index of the step just taken
+        if (done % o.check_interval == 0 && plan.last_grad_norm() < o.min_grad_norm) {
             converged = true;
             if (o.verbose)
                 info(hooks.who + ": convergence reached at iteration " + std::to_string(ev.step - 1) +
                      " with gradient norm " + num(plan.last_grad_norm()));
             return true;
         }
-        return user ? user(ev) : false;
+        return user && done % every == 0 ? user(ev) : false;
     };
+    const Timer timer;
     const RunReport rep = trainer.run(-1, hooks);
     NeResult r;
     r.embedding = std::move(table.Y());
@@ -261,26 +296,71 @@ NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const Neighb
     r.stop = converged ? NeStop::converged : (rep.stop == StopReason::callback ? NeStop::callback : NeStop::max_iter);
     r.loss = rep.loss;
     r.grad_norm = plan.last_grad_norm();
+    r.timings.optimize = timer.seconds();
     return r;
 }
 
-CsrMatrix<double> torchdr_entropic_affinity(const KnnGraph& graph, double perplexity, int max_iter_affinity,
-                                            int n_threads) {
-    const std::size_t n = graph.n_points;
-    require(std::isfinite(perplexity) && perplexity > 0, "perplexity must be positive, got " + num(perplexity));
-    require(perplexity < static_cast<double>(n), "perplexity (" + num(perplexity) +
-                                                     ") must be smaller than the number of samples (" +
-                                                     std::to_string(n) + ")");
-    require(max_iter_affinity >= 1, "max_iter_affinity must be >= 1");
-    PerplexityOptions po;
-    po.perplexity = perplexity;
-    po.symmetrize = false;
-    po.calibration.max_iter = max_iter_affinity;
-    po.n_threads = n_threads;
-    CsrMatrix<double> P = perplexity_conditional(graph, po);
-    const double inv_n = 1.0 / static_cast<double>(n);
-    for (double& v : P.values) v *= inv_n;
-    return P;
+NeResult fit_unique_rows(
+    MatrixView<float> X, const NeighborEmbeddingOptions& o,
+    const std::function<NeResult(MatrixView<float> X, const std::optional<Matrix<double>>& init_array)>& fit) {
+    if (!o.process_duplicates) return fit(X, o.init_array);
+    require_finite(X, "input data");
+    const std::size_t n = X.rows, D = X.cols;
+    // torch.unique(X, dim=0): the rows in lexicographic order; a stable sort keeps each group's first occurrence
+    // first.
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    auto less = [&](std::size_t a, std::size_t b) {
+        const float* x = X.data + a * D;
+        const float* y = X.data + b * D;
+        for (std::size_t c = 0; c < D; ++c)
+            if (x[c] != y[c]) return x[c] < y[c];
+        return false;
+    };
+    std::stable_sort(order.begin(), order.end(), less);
+    std::vector<std::size_t> inverse(n), first;
+    first.reserve(n);
+    for (std::size_t k = 0; k < n; ++k) {
+        if (k == 0 || less(order[k - 1], order[k])) first.push_back(order[k]);
+        inverse[order[k]] = first.size() - 1;
+    }
+    const std::size_t m = first.size();
+    if (m == n) return fit(X, o.init_array);  // TorchDR runs on X itself, in its own order
+    if (o.verbose)
+        info("Detected " + std::to_string(n - m) + " duplicate samples, performing DR on unique data.");
+    Matrix<float> U(m, D);
+    for (std::size_t u = 0; u < m; ++u) std::copy_n(X.data + first[u] * D, D, U.data() + u * D);
+    std::optional<Matrix<double>> init;
+    if (o.init_array) {
+        const Matrix<double>& A = *o.init_array;
+        require(A.rows() == n, "init: the array has " + std::to_string(A.rows()) + " rows, the data " +
+                                   std::to_string(n));
+        Matrix<double> B(m, A.cols());
+        for (std::size_t u = 0; u < m; ++u) std::copy_n(A.data() + first[u] * A.cols(), A.cols(), B.data() + u * A.cols());
+        init = std::move(B);
+    }
+    NeResult r = fit(U.view(), init);
+    const std::size_t d = r.embedding.cols();
+    Matrix<double> Y(n, d);
+    for (std::size_t i = 0; i < n; ++i) std::copy_n(r.embedding.data() + inverse[i] * d, d, Y.data() + i * d);
+    r.embedding = std::move(Y);
+    return r;
+}
+
+CsrMatrix<double> torchdr::entropic_affinity(const EntropicOptions& o, MatrixView<float> X) {
+    require(std::isfinite(o.perplexity) && o.perplexity > 0, "perplexity must be positive, got " + num(o.perplexity));
+    require(o.perplexity < static_cast<double>(X.rows), "perplexity (" + num(o.perplexity) +
+                                                            ") must be smaller than the number of samples (" +
+                                                            std::to_string(X.rows) + ")");
+    require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1, got " + std::to_string(o.max_iter_affinity));
+    EntropicAffinityOptions eo;  // what TorchDR's methods forward to their EntropicAffinity
+    eo.perplexity = o.perplexity;
+    eo.metric = o.metric;
+    eo.max_iter = o.max_iter_affinity;
+    eo.sparsity = o.sparsity;
+    eo.knn_method = o.knn_method;
+    eo.n_threads = o.n_threads;
+    return EntropicAffinity(eo)(X);
 }
 
 namespace torchdr {
@@ -294,12 +374,20 @@ void check_entropic(const EntropicOptions& o, std::size_t n) {
     validate(static_cast<const NeighborEmbeddingOptions&>(o), n);
 }
 
-CsrMatrix<double> affinity_from_data(const EntropicOptions& o, MatrixView<float> X) {
-    check_entropic(o, X.rows);
-    const std::size_t k = perplexity_neighbors(X.rows, o.perplexity);
-    const KnnGraph graph = find_neighbors(X, k, fit_knn_options(o.knn_method, Metric::euclidean, o.random_state,
-                                                                o.n_threads));
-    return torchdr_entropic_affinity(graph, o.perplexity, o.max_iter_affinity, o.n_threads);
+// fit_transform(X) of a method: process_duplicates, then P from the (unique) rows and fit_transform_affinity.
+template <typename Method>
+NeResult fit_from_data(const typename Method::Options& o, MatrixView<float> X, const TrainHooks& hooks) {
+    return fit_unique_rows(X, o, [&](MatrixView<float> Xu, const std::optional<Matrix<double>>& init) {
+        typename Method::Options ou = o;
+        ou.init_array = init;
+        check_entropic(ou, Xu.rows);
+        const Timer t;
+        const CsrMatrix<double> P = entropic_affinity(ou, Xu);
+        const double seconds = t.seconds();
+        NeResult r = Method(ou).fit_transform_affinity(P, Xu, hooks);
+        r.timings.affinity = seconds;
+        return r;
+    });
 }
 
 // The points each point must not draw: its row of P (its kNN), sorted (CSR rows are).
@@ -319,10 +407,14 @@ template <typename Options, typename MakeLoss>
 NeResult fit_with(const Options& o, const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks,
                   const char* who, MakeLoss&& make_loss) {
     check_entropic(o, P.n_rows);
+    const Timer t;
     Matrix<double> Y0 = ne_initial_embedding(o, X, P.n_rows);
+    const double init_seconds = t.seconds();
     TrainHooks h = hooks;
     if (h.who == "train") h.who = who;
-    return make_loss([&](NeGradient loss) { return run_neighbor_embedding(std::move(Y0), std::move(loss), o, h); });
+    NeResult r = make_loss([&](NeGradient loss) { return run_neighbor_embedding(std::move(Y0), std::move(loss), o, h); });
+    r.timings.init = init_seconds;
+    return r;
 }
 
 } // namespace
@@ -334,7 +426,7 @@ NeResult SNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<floa
     });
 }
 NeResult SNE::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const {
-    return fit_transform_affinity(affinity_from_data(options_, X), X, hooks);
+    return fit_from_data<SNE>(options_, X, hooks);
 }
 
 NeResult TSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks) const {
@@ -363,7 +455,7 @@ NeResult TSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<flo
     });
 }
 NeResult TSNE::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const {
-    return fit_transform_affinity(affinity_from_data(options_, X), X, hooks);
+    return fit_from_data<TSNE>(options_, X, hooks);
 }
 
 NeResult InfoTSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X,
@@ -377,7 +469,7 @@ NeResult InfoTSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView
     });
 }
 NeResult InfoTSNE::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const {
-    return fit_transform_affinity(affinity_from_data(options_, X), X, hooks);
+    return fit_from_data<InfoTSNE>(options_, X, hooks);
 }
 
 NeResult LargeVis::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X,
@@ -391,7 +483,7 @@ NeResult LargeVis::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView
     });
 }
 NeResult LargeVis::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const {
-    return fit_transform_affinity(affinity_from_data(options_, X), X, hooks);
+    return fit_from_data<LargeVis>(options_, X, hooks);
 }
 
 } // namespace torchdr

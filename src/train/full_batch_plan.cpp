@@ -26,18 +26,7 @@ void validate(const FullBatchOptions& o, std::size_t d) {
 }
 
 FullBatchPlan::FullBatchPlan(GradientFunction gradient, std::size_t n_points, FullBatchOptions options)
-    : FullBatchPlan(
-          gradient ? SteppedGradientFunction([g = std::move(gradient)](MatrixView<double> Y, double ex, std::int64_t,
-                                                                       double* grad, bool want) {
-              return g(Y, ex, grad, want);
-          })
-                   : SteppedGradientFunction{},
-          n_points, std::move(options)) {
-    step_dependent_ = false;  // the cache ignores the step
-}
-
-FullBatchPlan::FullBatchPlan(SteppedGradientFunction gradient, std::size_t n_points, FullBatchOptions options)
-    : gradient_(std::move(gradient)), step_dependent_(true), n_points_(n_points), options_(std::move(options)) {
+    : gradient_(std::move(gradient)), n_points_(n_points), options_(std::move(options)) {
     require(static_cast<bool>(gradient_), "full-batch plan: no gradient function");
     require(n_points_ >= 1, "full-batch plan: no points");
     if (options_.max_grad_norm)
@@ -66,24 +55,22 @@ bool FullBatchPlan::cached_at(MatrixView<double> Y) const {
            std::memcmp(cached_Y_.data(), Y.data, Y.size() * sizeof(double)) == 0;
 }
 
-double FullBatchPlan::evaluate(MatrixView<double> Y, double exaggeration, std::int64_t step, bool want_loss) {
+double FullBatchPlan::evaluate(MatrixView<double> Y, double exaggeration, bool want_loss) {
     grad_.resize(Y.size());
-    const double loss = gradient_(Y, exaggeration, step, grad_.data(), want_loss);
+    const double loss = gradient_(Y, exaggeration, grad_.data(), want_loss);
     cached_ = want_loss;
     if (want_loss) {
         cached_Y_.assign(Y.data, Y.data + Y.size());
         cached_exaggeration_ = exaggeration;
         cached_loss_ = loss;
-        cached_step_ = step;
     }
     return loss;
 }
 
 double FullBatchPlan::loss(Parametrization& params, double exaggeration) {
     const MatrixView<double> Y = table_matrix(params).view();
-    if (cached_at(Y) && (!step_dependent_ || cached_step_ == next_step_))
-        return cached_loss_;  // the loss does not depend on the exaggeration
-    return evaluate(Y, exaggeration, next_step_, true);
+    if (cached_at(Y)) return cached_loss_;  // the loss does not depend on the exaggeration
+    return evaluate(Y, exaggeration, true);
 }
 
 double FullBatchPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
@@ -95,15 +82,8 @@ double FullBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     const int nt = ctx.n_threads;
     const double ex = ctx.phase->exaggeration;
     // The gradient of the last reporting evaluation is this step's when Y and the exaggeration are unchanged.
-    if (!(cached_at(Yv) && cached_exaggeration_ == ex && (!step_dependent_ || cached_step_ == ctx.step)))
-        evaluate(Yv, ex, ctx.step, false);
+    if (!(cached_at(Yv) && cached_exaggeration_ == ex)) evaluate(Yv, ex, false);
     cached_ = false;  // Y moves below
-    next_step_ = ctx.step + 1;
-    grad_norm_ = std::sqrt(fixed_block_sum(nt, n * d, [&](std::size_t b, std::size_t e) {
-        double s = 0.0;
-        for (std::size_t i = b; i < e; ++i) s += grad_[i] * grad_[i];
-        return s;
-    }));
 
     if (options_.max_grad_norm) clip_rows(grad_.data(), n, d, *options_.max_grad_norm, nt);
     optimizer.step(y, grad_.data(), n * d, ctx.learning_rate, nt);
@@ -136,7 +116,7 @@ double FullBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
 
     const bool last_of_phase = ctx.phase_step + 1 == ctx.phase->n_steps;
     if (!ctx.want_loss && !last_of_phase) return std::numeric_limits<double>::quiet_NaN();
-    const double loss = evaluate(Yv, ex, ctx.step + 1, true);
+    const double loss = evaluate(Yv, ex, true);
     require(std::isfinite(loss), "the loss became non-finite at " + unit() + " " + std::to_string(ctx.step + 1) +
                                      " (learning rate too large?)");
     return loss;

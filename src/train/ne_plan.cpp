@@ -13,8 +13,8 @@
 
 namespace nembed {
 
-NeighborEmbeddingPlan::NeighborEmbeddingPlan(NeGradient loss)
-    : loss_(std::move(loss)), grad_norm_(std::numeric_limits<double>::quiet_NaN()) {
+NeighborEmbeddingPlan::NeighborEmbeddingPlan(NeGradient loss, NeGradRowNorm row_norm)
+    : loss_(std::move(loss)), row_norm_(std::move(row_norm)), grad_norm_(std::numeric_limits<double>::quiet_NaN()) {
     require(static_cast<bool>(loss_), "NeighborEmbeddingPlan: the loss is empty");
 }
 
@@ -29,11 +29,21 @@ double NeighborEmbeddingPlan::step(Parametrization& params, Optimizer& optimizer
     info.step = ctx.step;
     const double loss = loss_(Y.view(), info, grad_.data(), ctx.want_loss);
     // Blocks of fixed size, added in block order: the norm does not depend on the thread count.
-    const double sq = fixed_block_sum(ctx.n_threads, grad_.size(), [&](std::size_t b, std::size_t e) {
-        double s = 0.0;
-        for (std::size_t k = b; k < e; ++k) s += grad_[k] * grad_[k];
-        return s;
-    });
+    double sq;
+    if (row_norm_) {
+        const std::size_t d = Y.cols();
+        sq = fixed_block_sum(ctx.n_threads, Y.rows(), [&](std::size_t b, std::size_t e) {
+            double s = 0.0;
+            for (std::size_t i = b; i < e; ++i) s += row_norm_(Y.data() + i * d, grad_.data() + i * d, d);
+            return s;
+        });
+    } else {
+        sq = fixed_block_sum(ctx.n_threads, grad_.size(), [&](std::size_t b, std::size_t e) {
+            double s = 0.0;
+            for (std::size_t k = b; k < e; ++k) s += grad_[k] * grad_[k];
+            return s;
+        });
+    }
     grad_norm_ = std::sqrt(sq);
     require(std::isfinite(grad_norm_), "neighbor embedding: the gradient is not finite at iteration " +
                                            std::to_string(ctx.step) + " (a learning rate too large?)");

@@ -1,12 +1,16 @@
 #pragma once
 /// @file neighbor_embedding.hpp
-/// TorchDR's NeighborEmbedding driver and its methods SNE, TSNE, InfoTSNE and LargeVis (docs/torchdr.md,
+/// TorchDR's NeighborEmbedding driver, used by every TorchDR method of nembed (SNE, TSNE, InfoTSNE and LargeVis
+/// here; PACMAP, COSNE, TSNEkhorn in methods/pacmap.hpp, cosne.hpp, tsnekhorn.hpp) (docs/torchdr.md,
 /// "NeighborEmbedding and its methods"): min_Y λ·L_att(P, Y) + ρ·L_rep(Y) (loss/ne_loss.hpp) optimised with
 /// TorchDR's rules on the one Trainer (train/trainer.hpp) and TorchDR's plan (train/ne_plan.hpp):
 ///
 ///  - lr "auto" (none): max(n / early_exaggeration_coeff / 4, 50) (re-derived with λ = 1 after the exaggeration
 ///    only with rederive_after_exaggeration);
-///  - optimizer "SGD" (torch's, momentum buffer) or "Adam"; optimizer_kwargs "auto" (none): SGD momentum 0.5 with an
+///  - optimizer "SGD" (torch's, momentum buffer), "Adam" or "RiemannianAdam" (COSNE's: on the Poincaré ball when
+///    init is "hyperbolic", else Euclidean, as TorchDR wraps only that init in a ManifoldParameter; the gradient
+///    norm of the stop rule is then that of the Riemannian gradient, which TorchDR's optimizer writes in place);
+///    optimizer_kwargs "auto" (none): SGD momentum 0.5 with an
 ///    exaggeration (0.8 after it only with rederive_after_exaggeration), 0.8 without; Adam torch's defaults;
 ///  - scheduler none, "LinearLR", "CosineAnnealingLR", "ExponentialLR" over each phase's steps; scheduler_kwargs
 ///    "auto" (none) with LinearLR: a linear decay from lr to 0 over max_iter steps (TorchDR's), given kwargs:
@@ -20,16 +24,21 @@
 ///  - every check_interval steps (steps 0, check_interval, ...) the gradient norm is compared with min_grad_norm
 ///    and the run stops after that step when it is below (NeStop::converged);
 ///  - init "pca" (PCA scores), "random"/"normal" (N(0, 1) from counter streams of random_state) or an array, then
-///    scaled so that the standard deviation (unbiased, torch's) of its first column is init_scaling.
+///    scaled so that the standard deviation (unbiased, torch's) of its first column is init_scaling; or
+///    "hyperbolic" (init/hyperbolic.hpp: N(0, init_scaling²) mapped into the Poincaré ball, not rescaled);
+///  - process_duplicates (every method's fit_transform(X)): the method runs on X's unique rows and duplicates get
+///    their row's coordinates (fit_unique_rows).
 ///
 ///   torchdr::TSNEOptions opt;  opt.random_state = 0;
 ///   NeResult r = torchdr::TSNE(opt).fit_transform(X);   // r.embedding, r.n_iter, r.stop
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "nembed/affinity/cost.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -59,15 +68,15 @@ struct SchedulerKwargs {
     std::optional<double> gamma;      ///< ExponentialLR, required
 };
 
-enum class NeInit { pca, random, array };
-/// Parses "pca", "random"/"normal" (an array is given through NeighborEmbeddingOptions::init_array).
+enum class NeInit { pca, random, array, hyperbolic };
+/// Parses "pca", "random"/"normal", "hyperbolic" (an array is given through NeighborEmbeddingOptions::init_array).
 NeInit parse_ne_init(const std::string& name);
 
 /// TorchDR's NeighborEmbedding parameters with its base-class defaults (the methods' option structs set theirs).
 struct NeighborEmbeddingOptions {
     std::size_t n_components = 2;
     std::optional<double> lr = 1.0;              ///< none: "auto"
-    std::string optimizer = "SGD";               ///< "SGD" or "Adam"
+    std::string optimizer = "SGD";               ///< "SGD", "Adam" or "RiemannianAdam"
     std::optional<OptimizerKwargs> optimizer_kwargs;  ///< none: "auto"
     std::string scheduler = "none";              ///< none, LinearLR, CosineAnnealingLR, ExponentialLR
     std::optional<SchedulerKwargs> scheduler_kwargs;  ///< none: "auto" (defined for LinearLR only)
@@ -87,6 +96,9 @@ struct NeighborEmbeddingOptions {
     /// restarted from that lr.
     bool rederive_after_exaggeration = false;
     std::uint64_t random_state = 0;              ///< negatives and random init (counter-based streams)
+    /// TorchDR's process_duplicates: fit_transform(X) embeds X's unique rows and gives duplicates their row's
+    /// coordinates (fit_unique_rows).
+    bool process_duplicates = true;
     bool verbose = false;
     int n_threads = 1;                           ///< resolved, >= 1
 };
@@ -97,12 +109,20 @@ void validate(const NeighborEmbeddingOptions& options, std::size_t n);
 enum class NeStop { max_iter, converged, callback };
 std::string to_string(NeStop s);
 
+/// Wall seconds of a fit's parts.
+struct NeTimings {
+    double affinity = 0.0;  ///< input affinity (kNN included), or PACMAP's neighbour pairs
+    double init = 0.0;
+    double optimize = 0.0;
+};
+
 struct NeResult {
     Matrix<double> embedding;   ///< n x n_components
     int n_iter = 0;             ///< steps taken (TorchDR's n_iter_ + 1)
     NeStop stop = NeStop::max_iter;
     double loss = 0.0;          ///< the last reported loss (NaN when none was)
-    double grad_norm = 0.0;     ///< ‖∂L/∂Y‖ of the last step
+    double grad_norm = 0.0;     ///< ‖∂L/∂Y‖ of the last step (RiemannianAdam: of the Riemannian gradient)
+    NeTimings timings;
 };
 
 /// TorchDR's learning rate: the given lr, or "auto" max(n / exaggeration / 4, 50).
@@ -114,15 +134,20 @@ std::vector<Phase> ne_phases(const NeighborEmbeddingOptions& options, std::size_
 Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& options, MatrixView<float> X, std::size_t n);
 
 /// Runs the loss on the Trainer from Y0 with TorchDR's phases, optimizer and stop rule. hooks.callback (when set)
-/// is called at the check points (every check_interval steps from step 0); hooks.progress after every step.
+/// is called after the 0-based steps 0, every, 2·every, ... with every = hooks.callback_every (TorchDR logs at its
+/// check points: set it to check_interval); the min_grad_norm test runs after steps 0, check_interval, ...;
+/// hooks.progress after every step.
 NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const NeighborEmbeddingOptions& options,
                                 TrainHooks hooks = {});
 
-/// TorchDR's input affinity of SNE/TSNE/InfoTSNE/LargeVis (EntropicAffinity, sqeuclidean, sparsity on):
-/// k = min(n − 1, ⌊3·perplexity⌋) neighbours, each row calibrated to the perplexity and normalised to 1, then
-/// divided by n; not symmetrised. (Until nembed's EntropicAffinity part lands, built from affinity/perplexity.hpp.)
-CsrMatrix<double> torchdr_entropic_affinity(const KnnGraph& graph, double perplexity, int max_iter_affinity,
-                                            int n_threads);
+/// TorchDR's process_duplicates (its fit_transform): with options.process_duplicates and repeated rows in X, `fit`
+/// runs on X's unique rows in torch.unique's order (lexicographic), with init_array (when given) reduced to the
+/// rows of each unique row's first occurrence, and its embedding is scattered back (duplicates get identical
+/// coordinates; n_iter, stop, loss as fit returned them). Otherwise fit runs on X and options.init_array as they
+/// are. Throws InvalidArgument for non-finite X (duplicates are found by value).
+NeResult fit_unique_rows(
+    MatrixView<float> X, const NeighborEmbeddingOptions& options,
+    const std::function<NeResult(MatrixView<float> X, const std::optional<Matrix<double>>& init_array)>& fit);
 
 /// The repulsion of TorchDR's TSNE: "exact" (TorchDR's only one), and beyond TorchDR Barnes–Hut or FFT.
 enum class NeBackend { exact, bh, fft };
@@ -132,12 +157,18 @@ std::string to_string(NeBackend b);
 
 namespace torchdr {
 
-/// What the perplexity-based methods share.
+/// What the perplexity-based methods share: the arguments TorchDR's SNE, TSNE, InfoTSNE and LargeVis forward to
+/// their EntropicAffinity (affinity/entropic.hpp; its rules: perplexity truncated to an integer in [2, n − 2],
+/// rows summing to 1/n, not symmetrised). perplexity must be < n (TorchDR's check).
 struct EntropicOptions : NeighborEmbeddingOptions {
     double perplexity = 30.0;
-    int max_iter_affinity = 100;
-    KnnMethod knn_method = KnnMethod::auto_;
+    int max_iter_affinity = 100;                 ///< EntropicAffinity's max_iter
+    CostMetric metric = CostMetric::sqeuclidean; ///< sqeuclidean, euclidean, manhattan, angular (cost.hpp)
+    bool sparsity = true;                        ///< the 3·perplexity nearest only, else every other point
+    KnnMethod knn_method = KnnMethod::auto_;     ///< the (sq)euclidean neighbour index with sparsity
 };
+/// TorchDR's EntropicAffinity of X with the method's arguments (InvalidArgument for perplexity >= n).
+CsrMatrix<double> entropic_affinity(const EntropicOptions& options, MatrixView<float> X);
 
 /// TorchDR's SNE: lr auto, no exaggeration, max_iter 2000, Gaussian output kernel, per-point normalisation.
 struct SNEOptions : EntropicOptions {
@@ -179,11 +210,12 @@ struct LargeVisOptions : EntropicOptions {
     bool exclude_neighbors_from_negative_sampling = false;
 };
 
-/// Each method: fit_transform(X) builds P from X (float32 n x D), fit_transform_affinity(P, X) takes TorchDR's P
-/// (n x n; X only for init = pca, may be empty otherwise). Throws InvalidArgument naming a bad parameter
+/// Each method: fit_transform(X) builds P from X (float32 n x D; duplicates: process_duplicates),
+/// fit_transform_affinity(P, X) takes TorchDR's P (n x n; X only for init = pca, may be empty otherwise). Throws InvalidArgument naming a bad parameter
 /// (perplexity >= n among them).
 class SNE {
 public:
+    using Options = SNEOptions;
     explicit SNE(SNEOptions options = {}) : options_(std::move(options)) {}
     NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
     NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;
@@ -192,6 +224,7 @@ private:
 };
 class TSNE {
 public:
+    using Options = TSNEOptions;
     explicit TSNE(TSNEOptions options = {}) : options_(std::move(options)) {}
     NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
     NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;
@@ -200,6 +233,7 @@ private:
 };
 class InfoTSNE {
 public:
+    using Options = InfoTSNEOptions;
     explicit InfoTSNE(InfoTSNEOptions options = {}) : options_(std::move(options)) {}
     NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
     NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;
@@ -208,6 +242,7 @@ private:
 };
 class LargeVis {
 public:
+    using Options = LargeVisOptions;
     explicit LargeVis(LargeVisOptions options = {}) : options_(std::move(options)) {}
     NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
     NeResult fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks = {}) const;

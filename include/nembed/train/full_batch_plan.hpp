@@ -12,9 +12,7 @@
 /// evaluated once more at the new Y, and the next step reuses that gradient when Y and the exaggeration are
 /// unchanged. So a run evaluates the gradient once per step plus once at its end, like openTSNE's loop.
 #include <cstddef>
-#include <cstdint>
 #include <functional>
-#include <limits>
 #include <optional>
 #include <vector>
 
@@ -28,12 +26,6 @@ namespace nembed {
 /// NaN. The gradient must not depend on want_loss.
 using GradientFunction =
     std::function<double(MatrixView<double> Y, double exaggeration, double* grad, bool want_loss)>;
-/// As GradientFunction, for an objective that also depends on the step it is evaluated for (PACMAP re-draws its
-/// pairs and sets its weights per step): `step` is the global step whose update the gradient drives. The evaluation
-/// after a reporting step s is for step s + 1 (the loss reported is that of the next step's objective at the new Y)
-/// and is reused by step s + 1 when Y, the exaggeration and the step match.
-using SteppedGradientFunction = std::function<double(MatrixView<double> Y, double exaggeration, std::int64_t step,
-                                                     double* grad, bool want_loss)>;
 
 /// A ball (a disc in 2-D, an interval in 1-D) that points are projected back into after each step.
 struct ClipRegion {
@@ -55,8 +47,6 @@ class FullBatchPlan final : public BatchPlan {
 public:
     /// n_points: N, for the auto learning rate. Throws InvalidArgument for bad options or a null gradient.
     FullBatchPlan(GradientFunction gradient, std::size_t n_points, FullBatchOptions options = {});
-    /// A step-dependent objective (see SteppedGradientFunction).
-    FullBatchPlan(SteppedGradientFunction gradient, std::size_t n_points, FullBatchOptions options = {});
     std::string unit() const override { return "iteration"; }
     /// N / exaggeration (openTSNE's "auto"), NaN when options.auto_learning_rate is false.
     double auto_learning_rate(const Phase& phase) const override;
@@ -66,19 +56,13 @@ public:
     /// The loss of the table's current positions (one gradient evaluation, kept for the next step when the
     /// exaggeration matches, or the cached one when Y has not moved since).
     double loss(Parametrization& params, double exaggeration);
-    /// The Euclidean norm of the last step's gradient (before any clipping; TorchDR's min_grad_norm test);
-    /// NaN before the first step.
-    double gradient_norm() const { return grad_norm_; }
 
 private:
     Matrix<double>& table_matrix(Parametrization& params) const;
     bool cached_at(MatrixView<double> Y) const;
-    double evaluate(MatrixView<double> Y, double exaggeration, std::int64_t step, bool want_loss);
+    double evaluate(MatrixView<double> Y, double exaggeration, bool want_loss);
 
-    SteppedGradientFunction gradient_;
-    bool step_dependent_ = false;  // a SteppedGradientFunction: the cache also matches the step
-    std::int64_t next_step_ = 0;   // the step a loss() evaluation is for
-    double grad_norm_ = std::numeric_limits<double>::quiet_NaN();
+    GradientFunction gradient_;
     std::size_t n_points_;
     FullBatchOptions options_;
     std::vector<double> grad_;
@@ -88,7 +72,6 @@ private:
     std::vector<double> cached_Y_;
     double cached_exaggeration_ = 0.0;
     double cached_loss_ = 0.0;
-    std::int64_t cached_step_ = 0;
 };
 
 } // namespace nembed

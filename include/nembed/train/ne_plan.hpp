@@ -30,20 +30,27 @@ struct NeStepInfo {
 /// Writes ∂L/∂Y at Y (N x d) into grad (overwritten) and returns L when want_loss (else NaN allowed). The gradient
 /// must not depend on want_loss.
 using NeGradient = std::function<double(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss)>;
+/// The squared norm of one row of what TorchDR reads as the gradient (y: the row before the step, g: its gradient,
+/// d values each). TorchDR reads `embedding_.grad` after the optimizer step, so an optimizer that rewrites the
+/// gradient in place shows there: RiemannianAdam adds weight_decay·y and divides by λ_y² (the Riemannian
+/// gradient). Empty: ‖g‖² (torch's SGD and Adam leave the gradient as it is).
+using NeGradRowNorm = std::function<double(const double* y, const double* g, std::size_t d)>;
 
 class NeighborEmbeddingPlan final : public BatchPlan {
 public:
     /// Throws InvalidArgument for a null loss.
-    explicit NeighborEmbeddingPlan(NeGradient loss);
+    explicit NeighborEmbeddingPlan(NeGradient loss, NeGradRowNorm row_norm = {});
     std::string unit() const override { return "iteration"; }
     /// Needs the EmbeddingTable parametrisation (InvalidArgument otherwise); throws InvalidArgument when the
     /// gradient or a reported loss is not finite (TorchDR's NaN check: a learning rate too large).
     double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
-    /// ‖∂L/∂Y‖ (Frobenius, summed in point order) of the last step's gradient; NaN before any step.
+    /// ‖∂L/∂Y‖ (Frobenius, summed in point order) of the last step's gradient, or the norm of what row_norm says
+    /// TorchDR reads; NaN before any step.
     double last_grad_norm() const { return grad_norm_; }
 
 private:
     NeGradient loss_;
+    NeGradRowNorm row_norm_;
     std::vector<double> grad_;
     double grad_norm_;
 };
