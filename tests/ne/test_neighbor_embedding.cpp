@@ -4,6 +4,7 @@
 // min_grad_norm stop) against a loop written out here, BH/FFT vs exact, thread-count independence, bad parameters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -12,7 +13,10 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/loss/ne_loss.hpp"
+#include "nembed/methods/cosne.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/methods/pacmap.hpp"
+#include "nembed/methods/tsnekhorn.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
@@ -460,6 +464,76 @@ TEST(NeDriver, SameBitsForAnyThreadCount) {
         const auto a = fit_threads<torchdr::SNE>(o, X, 1), c = fit_threads<torchdr::SNE>(o, X, 2);
         EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(double)));
     }
+}
+
+// TorchDR's process_duplicates: X with repeated rows is embedded as its unique rows in torch.unique's
+// (lexicographic) order and scattered back. Checked for every method's fit_transform(X): duplicates get identical
+// coordinates, and the result equals the run on the sorted unique rows bit for bit.
+template <typename Method>
+void check_duplicates(typename Method::Options o) {
+    const Matrix<float> B = blobs(60, 5, 11);
+    // 90 rows: the 60 blob rows in reverse order, then 30 repeats of every other one.
+    Matrix<float> X(90, B.cols());
+    std::vector<std::size_t> src(90);
+    for (std::size_t i = 0; i < 60; ++i) src[i] = 59 - i;
+    for (std::size_t i = 0; i < 30; ++i) src[60 + i] = 2 * i;
+    for (std::size_t i = 0; i < 90; ++i) std::memcpy((X.data() + i * B.cols()), (B.data() + src[i] * B.cols()), B.cols() * sizeof(float));
+    // The unique rows sorted lexicographically, written directly.
+    std::vector<std::size_t> order(60);
+    for (std::size_t i = 0; i < 60; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return std::lexicographical_compare((B.data() + a * B.cols()), (B.data() + a * B.cols()) + B.cols(), (B.data() + b * B.cols()), (B.data() + b * B.cols()) + B.cols());
+    });
+    Matrix<float> U(60, B.cols());
+    std::vector<std::size_t> rank(60);
+    for (std::size_t u = 0; u < 60; ++u) {
+        std::memcpy((U.data() + u * B.cols()), (B.data() + order[u] * B.cols()), B.cols() * sizeof(float));
+        rank[order[u]] = u;
+    }
+    const NeResult r = Method(o).fit_transform(X.view());
+    const NeResult ru = Method(o).fit_transform(U.view());
+    const std::size_t d = o.n_components;
+    ASSERT_EQ(r.embedding.rows(), 90u);
+    for (std::size_t i = 0; i < 90; ++i)
+        EXPECT_EQ(0, std::memcmp(r.embedding.row(i), ru.embedding.row(rank[src[i]]), d * sizeof(double))) << i;
+    EXPECT_EQ(r.n_iter, ru.n_iter);
+    // Off: the 90 rows are embedded as they are; rows 57 and 61 (both blob row 2) start apart and stay apart.
+    o.process_duplicates = false;
+    const NeResult all = Method(o).fit_transform(X.view());
+    EXPECT_NE(0, std::memcmp(all.embedding.row(57), all.embedding.row(61), d * sizeof(double)));
+}
+
+TEST(NeDriver, ProcessDuplicatesEmbedsUniqueRowsForEveryMethod) {
+    auto short_run = [](auto o) {
+        o.max_iter = 20;
+        o.init = NeInit::random;  // duplicates would otherwise share their PCA scores
+        o.random_state = 5;
+        return o;
+    };
+    auto sne = short_run(torchdr::SNEOptions{});
+    sne.perplexity = 5;
+    check_duplicates<torchdr::SNE>(sne);
+    auto tsne = short_run(torchdr::TSNEOptions{});
+    tsne.perplexity = 5;
+    tsne.early_exaggeration_iter = 5;
+    check_duplicates<torchdr::TSNE>(tsne);
+    auto info = short_run(torchdr::InfoTSNEOptions{});
+    info.perplexity = 5;
+    info.n_negatives = 10;
+    check_duplicates<torchdr::InfoTSNE>(info);
+    auto lv = short_run(torchdr::LargeVisOptions{});
+    lv.perplexity = 5;
+    check_duplicates<torchdr::LargeVis>(lv);
+    auto pm = short_run(torchdr::PACMAPOptions{});
+    pm.n_neighbors = 5;
+    check_duplicates<torchdr::PACMAP>(pm);
+    auto co = short_run(torchdr::COSNEOptions{});
+    co.perplexity = 5;
+    co.init = NeInit::hyperbolic;
+    check_duplicates<torchdr::COSNE>(co);
+    auto kh = short_run(torchdr::TSNEkhornOptions{});
+    kh.perplexity = 5;
+    check_duplicates<torchdr::TSNEkhorn>(kh);
 }
 
 TEST(NeDriver, MethodsSeparateClusters) {

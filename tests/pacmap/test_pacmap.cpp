@@ -1,5 +1,5 @@
 // TorchDR's PACMAP on the core: PACMAPAffinity against a dense computation, the weight schedule, the loss against
-// TorchDR's formula and central differences, the mid-near rule, thread-count independence, resumability, the
+// TorchDR's formula and central differences, the mid-near rule, thread-count independence, callbacks, the
 // min_grad_norm stop and bad parameters.
 #include <gtest/gtest.h>
 
@@ -137,15 +137,6 @@ TEST(PacmapLoss, WeightScheduleAtBoundaries) {
         EXPECT_DOUBLE_EQ(at(s).w_FP, 1);
     }
     EXPECT_NEAR(pacmap_step_weights(5, 4).w_MN, 3, 0);  // weights(4) with iter_per_phase 4: phase 2
-    // The phases follow the weights the steps use.
-    auto ph = pacmap_phases(450, 100, 1.0);
-    ASSERT_EQ(ph.size(), 3u);
-    EXPECT_EQ(ph[0].n_steps, 101);
-    EXPECT_EQ(ph[1].n_steps, 100);
-    EXPECT_EQ(ph[2].n_steps, 249);
-    ph = pacmap_phases(150, 100, 1.0);
-    ASSERT_EQ(ph.size(), 2u);
-    EXPECT_EQ(ph[1].n_steps, 49);
     EXPECT_THROW(pacmap_weights(0, 0), InvalidArgument);
 }
 
@@ -241,13 +232,13 @@ TEST(PacmapLoss, MidNearPartnersComeFromTheStepStream) {
 }
 
 namespace {
-PacmapOptions small_options(int n_jobs) {
-    PacmapOptions o;
+torchdr::PACMAPOptions small_options(int n_jobs) {
+    torchdr::PACMAPOptions o;
     o.random_state = 3;
     o.max_iter = 60;
-    o.iter_per_phase = 20;  // the three phases within 60 iterations
-    o.n_jobs = n_jobs;
-    o.neighbors = KnnMethod::exact;
+    o.iter_per_phase = 20;  // the three weight phases within 60 iterations
+    o.n_threads = n_jobs;
+    o.knn_method = KnnMethod::exact;
     return o;
 }
 Matrix<float> fmnist_rows(std::size_t n) {
@@ -257,57 +248,54 @@ Matrix<float> fmnist_rows(std::size_t n) {
 bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
+NeResult fit(const torchdr::PACMAPOptions& o, const Matrix<float>& X, const TrainHooks& hooks = {}) {
+    return torchdr::PACMAP(o).fit_transform(X.view(), hooks);
+}
 } // namespace
 
 TEST(Pacmap, SameBitsForAnyThreadCount) {
     const Matrix<float> X = fmnist_rows(500);
-    const Matrix<double> Y1 = PACMAP(small_options(1)).fit(X.view()).embedding();
-    for (int nt : {2, 3}) EXPECT_TRUE(same_bits(Y1, PACMAP(small_options(nt)).fit(X.view()).embedding())) << nt;
+    const Matrix<double> Y1 = fit(small_options(1), X).embedding;
+    for (int nt : {2, 3}) EXPECT_TRUE(same_bits(Y1, fit(small_options(nt), X).embedding)) << nt;
 }
 
-TEST(Pacmap, ResumableAndCallbacksDoNotChangeTheRun) {
+// The driver's callbacks (after 0-based steps 0, 7, 14, ...) evaluate the loss; the path is the same.
+TEST(Pacmap, CallbacksDoNotChangeTheRun) {
     const Matrix<float> X = fmnist_rows(400);
-    const Matrix<double> full = PACMAP(small_options(2)).fit(X.view()).embedding();
-    PacmapEmbedding emb = PACMAP(small_options(2)).prepare(X.view());
-    EXPECT_EQ(emb.optimize(23), 23);
-    EXPECT_EQ(emb.optimize(-1), 37);
-    EXPECT_TRUE(same_bits(full, emb.embedding()));
-    // Callbacks evaluate the loss after their steps (for the next step's pairs); the path is the same.
-    PacmapOptions o = small_options(2);
+    const Matrix<double> full = fit(small_options(2), X).embedding;
     std::vector<std::int64_t> at;
     std::vector<double> losses;
-    o.callbacks_every_iters = 7;
-    o.callback = [&](const TrainEvent& ev) {
+    TrainHooks hooks;
+    hooks.callback_every = 7;
+    hooks.callback = [&](const TrainEvent& ev) {
         at.push_back(ev.step);
         losses.push_back(ev.loss);
         return false;
     };
-    EXPECT_TRUE(same_bits(full, PACMAP(o).fit(X.view()).embedding()));
+    EXPECT_TRUE(same_bits(full, fit(small_options(2), X, hooks).embedding));
     EXPECT_EQ(at, (std::vector<std::int64_t>{1, 8, 15, 22, 29, 36, 43, 50, 57}));
     for (double l : losses) EXPECT_TRUE(std::isfinite(l));
 }
 
 TEST(Pacmap, StopsAtMinGradNormOnCheckIterations) {
     const Matrix<float> X = fmnist_rows(200);
-    PacmapOptions o = small_options(1);
+    torchdr::PACMAPOptions o = small_options(1);
     o.min_grad_norm = 1e30;  // every check stops: the first is after iteration 0
-    PacmapEmbedding e = PACMAP(o).fit(X.view());
-    EXPECT_TRUE(e.converged());
-    EXPECT_EQ(e.iterations_done(), 1);
-    EXPECT_EQ(e.optimize(), 0);  // stopped for good
+    const NeResult e = fit(o, X);
+    EXPECT_EQ(e.stop, NeStop::converged);
+    EXPECT_EQ(e.n_iter, 1);
     o.min_grad_norm = 0;
-    PacmapEmbedding f = PACMAP(o).fit(X.view());
-    EXPECT_FALSE(f.converged());
-    EXPECT_EQ(f.iterations_done(), 60);
-    EXPECT_GT(f.gradient_norm(), 0);
+    const NeResult f = fit(o, X);
+    EXPECT_EQ(f.stop, NeStop::max_iter);
+    EXPECT_EQ(f.n_iter, 60);
+    EXPECT_GT(f.grad_norm, 0);
 }
 
 TEST(Pacmap, InitIsPcaScaledByUnbiasedStd) {
     const Matrix<float> X = fmnist_rows(300);
-    PacmapOptions o = small_options(1);
+    torchdr::PACMAPOptions o = small_options(1);
     o.init_scaling = 1e-4;
-    const PacmapEmbedding e = PACMAP(o).prepare(X.view());
-    const Matrix<double>& Y = e.embedding();
+    const Matrix<double> Y = ne_initial_embedding(o, X.view(), 300);
     double m = 0, ss = 0;
     for (std::size_t i = 0; i < 300; ++i) m += Y(i, 0);
     m /= 300;
@@ -319,46 +307,47 @@ TEST(Pacmap, InitIsPcaScaledByUnbiasedStd) {
 TEST(Pacmap, DefaultRunEmbedsFmnist) {
     const auto& f = nembed::testing::fmnist();
     const Matrix<float> X = fmnist_rows(2000);
-    PacmapOptions o;
+    torchdr::PACMAPOptions o;
     o.random_state = 0;
-    o.n_jobs = 2;
-    const PacmapEmbedding e = PACMAP(o).fit(X.view());
-    EXPECT_EQ(e.iterations_done(), 450);
+    o.n_threads = 2;
+    const NeResult e = fit(o, X);
+    EXPECT_EQ(e.n_iter, 450);
     const std::vector<std::int64_t> labels(f.labels.begin(), f.labels.begin() + 2000);
-    EXPECT_GT(knn_accuracy(e.embedding().view(), labels, 10, 2), 0.65);
+    EXPECT_GT(knn_accuracy(e.embedding.view(), labels, 10, 2), 0.65);
 }
 
 TEST(Pacmap, BadParametersAreRefused) {
     const Matrix<float> X = fmnist_rows(30);
+    using O = torchdr::PACMAPOptions;
     auto fails = [&](auto edit, const std::string& word) {
-        PacmapOptions o = small_options(1);
+        O o = small_options(1);
         edit(o);
         try {
-            PACMAP(o).prepare(X.view());
+            fit(o, X);
             ADD_FAILURE() << "no error for " << word;
         } catch (const InvalidArgument& e) {
             EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
         }
     };
-    fails([](PacmapOptions& o) { o.n_neighbors = 30; }, "n_neighbors");
-    fails([](PacmapOptions& o) { o.n_neighbors = 29; }, "n_neighbors");  // no further point left
-    fails([](PacmapOptions& o) { o.n_neighbors = 0; }, "n_neighbors");
-    fails([](PacmapOptions& o) { o.MN_ratio = -0.5; }, "MN_ratio");
-    fails([](PacmapOptions& o) { o.FP_ratio = -1; }, "FP_ratio");
-    fails([](PacmapOptions& o) { o.iter_per_phase = 0; }, "iter_per_phase");
-    fails([](PacmapOptions& o) { o.check_interval = 0; }, "check_interval");
-    fails([](PacmapOptions& o) { o.lr = -1.0; }, "lr");
-    fails([](PacmapOptions& o) { o.init_scaling = 0; }, "init_scaling");
-    fails([](PacmapOptions& o) { o.max_iter = -1; }, "max_iter");
-    fails([](PacmapOptions& o) { o.optimizer = OptimizerOptions::Kind::gains; }, "optimizer");
+    fails([](O& o) { o.n_neighbors = 30; }, "n_neighbors");
+    fails([](O& o) { o.n_neighbors = 29; }, "n_neighbors");  // no further point left
+    fails([](O& o) { o.n_neighbors = 0; }, "n_neighbors");
+    fails([](O& o) { o.MN_ratio = -0.5; }, "MN_ratio");
+    fails([](O& o) { o.FP_ratio = -1; }, "FP_ratio");
+    fails([](O& o) { o.iter_per_phase = 0; }, "iter_per_phase");
+    fails([](O& o) { o.check_interval = 0; }, "check_interval");
+    fails([](O& o) { o.lr = -1.0; }, "lr");
+    fails([](O& o) { o.init_scaling = 0; }, "init_scaling");
+    fails([](O& o) { o.max_iter = -1; }, "max_iter");
+    fails([](O& o) { o.optimizer = "gains"; }, "optimizer");
     EXPECT_THROW(parse_pacmap_metric("manhattan"), InvalidArgument);
     EXPECT_THROW(parse_pacmap_metric("cosine"), InvalidArgument);
     EXPECT_EQ(parse_pacmap_metric("SqEuclidean"), PacmapMetric::sqeuclidean);
-    EXPECT_THROW(parse_pacmap_init("spectral"), InvalidArgument);
+    EXPECT_THROW(parse_ne_init("spectral"), InvalidArgument);
     // without exclusion n_neighbors = N − 1 is allowed
-    PacmapOptions o = small_options(1);
+    O o = small_options(1);
     o.n_neighbors = 29;
     o.exclude_neighbors_from_negative_sampling = false;
     o.max_iter = 3;
-    EXPECT_NO_THROW(PACMAP(o).fit(X.view()));
+    EXPECT_NO_THROW(fit(o, X));
 }
