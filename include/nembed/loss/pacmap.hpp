@@ -67,7 +67,7 @@ struct PacmapPairOptions {
     std::uint64_t seed = 0;
 };
 
-/// The loss above on fixed data: a SteppedGradientFunction for the full-batch plan (train/full_batch_plan.hpp).
+/// The loss above on fixed data, for the NeighborEmbedding driver (methods/pacmap.hpp: the step from NeStepInfo).
 /// Holds a copy of X (the mid-near rule reads input distances every step) and the neighbour pairs.
 class PacmapObjective {
 public:
