@@ -71,7 +71,7 @@ Matrix<double> entropic_transform(const EntropicOptions& o, std::size_t n_negati
     require(std::isfinite(o.perplexity) && o.perplexity > 0, "perplexity must be positive");
     require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1");
     const std::size_t k = transform_n_neighbors(X_train.rows, static_cast<std::size_t>(3.0 * o.perplexity));
-    const BipartiteNeighbors nb = transform_neighbors(X_new, X_train, k, CostMetric::sqeuclidean, o.knn_method,
+    const BipartiteNeighbors nb = transform_neighbors(X_new, X_train, k, o.metric, o.knn_method,
                                                       o.n_threads);
     const CsrMatrix<double> A = entropic_bipartite_affinity(nb, o.perplexity, o.max_iter_affinity, o.n_threads);
     Matrix<double> Y0 = transform_initial_embedding(A, nb, Y_train, false);

@@ -3,10 +3,12 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "nembed/affinity/umap_affinity.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/timer.hpp"
 #include "nembed/kernel/umap_kernel.hpp"
 #include "nembed/loss/umap_ne.hpp"
 #include "nembed/methods/ne_transform.hpp"
@@ -63,8 +65,18 @@ NeResult UMAP::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const
     ao.metric = o.metric;
     ao.knn_method = o.knn_method;
     ao.n_threads = o.n_threads;
-    UMAPAffinity affinity(ao);
-    return fit_transform_affinity(affinity(X), X, hooks);
+    // process_duplicates as every TorchDR method: the unique rows are embedded, then scattered back.
+    return fit_unique_rows(X, o, [&](MatrixView<float> Xu, const std::optional<Matrix<double>>& init) {
+        UMAPOptions ou = o;
+        ou.init_array = init;
+        const Timer t;
+        UMAPAffinity affinity(ao);
+        const CsrMatrix<double> P = affinity(Xu);
+        const double seconds = t.seconds();
+        NeResult r = UMAP(ou).fit_transform_affinity(P, Xu, hooks);
+        r.timings.affinity = seconds;
+        return r;
+    });
 }
 
 Matrix<double> UMAP::transform(MatrixView<float> X_new, MatrixView<float> X_train, MatrixView<double> Y_train,

@@ -17,6 +17,7 @@
 #include "nembed/methods/neighbor_embedding.hpp"
 #include "nembed/methods/pacmap.hpp"
 #include "nembed/methods/tsnekhorn.hpp"
+#include "nembed/methods/torchdr_umap.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
@@ -534,6 +535,9 @@ TEST(NeDriver, ProcessDuplicatesEmbedsUniqueRowsForEveryMethod) {
     auto kh = short_run(torchdr::TSNEkhornOptions{});
     kh.perplexity = 5;
     check_duplicates<torchdr::TSNEkhorn>(kh);
+    auto um = short_run(torchdr::UMAPOptions{});
+    um.n_neighbors = 5;
+    check_duplicates<torchdr::UMAP>(um);
 }
 
 TEST(NeDriver, MethodsSeparateClusters) {

@@ -52,6 +52,7 @@ void validate(const UMAPOptions& options, std::size_t n);
 
 class UMAP {
 public:
+    using Options = UMAPOptions;
     explicit UMAP(UMAPOptions options = {}) : options_(std::move(options)) {}
     /// P = UMAPAffinity(X) (X float32 n x D), then the run.
     NeResult fit_transform(MatrixView<float> X, const TrainHooks& hooks = {}) const;
