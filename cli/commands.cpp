@@ -13,6 +13,7 @@ void register_affinity(CLI::App& app);
 void register_umap(CLI::App& app);
 void register_cne(CLI::App& app);
 void register_pacmap(CLI::App& app);
+void register_ne(CLI::App& app);
 void register_sensitivity(CLI::App& app);
 
 void register_commands(CLI::App& app) {
@@ -20,6 +21,7 @@ void register_commands(CLI::App& app) {
     register_umap(app);
     register_cne(app);
     register_pacmap(app);
+    register_ne(app);
     register_transform(app);
     register_evaluate(app);
     register_pca(app);

@@ -38,6 +38,7 @@ void bind_umap(nb::module_& m);
 void bind_sensitivity(nb::module_& m);
 void bind_torchdr_affinity(nb::module_& m);
 void bind_eval(nb::module_& m);
+void bind_torchdr_ne(nb::module_& m);
 
 namespace {
 
@@ -343,4 +344,5 @@ NB_MODULE(_core, m) {
     bind_sensitivity(m);
     bind_torchdr_affinity(m);
     bind_eval(m);
+    bind_torchdr_ne(m);
 }

@@ -1,0 +1,355 @@
+// nembed ne: TorchDR's neighbour-embedding family (methods/neighbor_embedding.hpp) from the command line, with
+// TorchDR's parameter names as long options. Same I/O, progress, plot and metrics options as nembed tsne.
+//
+// The options write into one NeValues; after parsing, the chosen method's Options (TorchDR's defaults) take every
+// option that was given. An option given for a method whose Options struct has no such field is refused, so a new
+// method needs one line in kMethods (its class and Options) and nothing else.
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "options.hpp"
+#include "outputs.hpp"
+#include "quality.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/strings.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/plot/scatter.hpp"
+
+namespace nembed::cli {
+namespace {
+
+// What the options write (field names are the Options' fields; defaults only matter for the help, the method's
+// Options keep theirs unless an option is given).
+struct NeValues {
+    double perplexity = 30.0;
+    int max_iter_affinity = 100;
+    KnnMethod knn_method = KnnMethod::auto_;
+    std::size_t n_components = 2;
+    std::optional<double> lr;
+    std::string optimizer = "SGD";
+    double momentum = 0.0, weight_decay = 0.0, eps = 1e-8;
+    std::vector<double> betas{0.9, 0.999};
+    std::string scheduler = "none";
+    std::string scheduler_kwargs_word;  // "auto" or "none"
+    double start_factor = 1.0 / 3.0, end_factor = 1.0, eta_min = 0.0, gamma = 0.0;
+    int total_iters = 5, T_max = 0;
+    double min_grad_norm = 1e-7;
+    int max_iter = 2000;
+    NeInit init = NeInit::pca;
+    std::string init_file;
+    double init_scaling = 1e-4;
+    double early_exaggeration_coeff = 1.0;
+    int early_exaggeration_iter = 0;
+    double repulsion_strength = 1.0;
+    int check_interval = 50;
+    std::size_t n_negatives = 5;
+    bool exclude_neighbors_from_negative_sampling = false;
+    NeBackend backend = NeBackend::exact;
+    double theta = 0.5;
+};
+
+struct NeCli {
+    CommonOptions common;
+    std::string method = "tsne";
+    NeValues v;
+    std::map<std::string, CLI::Option*> opts;  // long name -> option, to know which were given
+    std::string plot, metrics_json, timings_json;
+    bool save_partial = false;
+
+    bool given(const std::string& name) const { return opts.at(name)->count() > 0; }
+    [[noreturn]] void refuse(const std::string& name) const {
+        throw InvalidArgument(name + " does not apply to --method " + method);
+    }
+};
+
+// Sets `field` of the Options from the option `flag` when it was given; refuses it when the Options have no field.
+#define NE_SET(flag, field)                                        \
+    if (c.given(flag)) {                                           \
+        if constexpr (requires { o.field; }) o.field = c.v.field;  \
+        else c.refuse(flag);                                       \
+    }
+
+// The method's Options: TorchDR's defaults, then the options given.
+template <class Options>
+Options options_from_cli(const NeCli& c) {
+    Options o;
+    // TorchDR's scheduler_kwargs default is None (torch's defaults) for every method without a default scheduler.
+    if (to_lower(o.scheduler) == "none" && !o.scheduler_kwargs) o.scheduler_kwargs = SchedulerKwargs{};
+    NE_SET("--perplexity", perplexity)
+    NE_SET("--max-iter-affinity", max_iter_affinity)
+    NE_SET("--neighbors", knn_method)
+    NE_SET("--n-components", n_components)
+    NE_SET("--optimizer", optimizer)
+    NE_SET("--scheduler", scheduler)
+    NE_SET("--min-grad-norm", min_grad_norm)
+    NE_SET("--max-iter", max_iter)
+    NE_SET("--init-scaling", init_scaling)
+    NE_SET("--early-exaggeration-coeff", early_exaggeration_coeff)
+    NE_SET("--early-exaggeration-iter", early_exaggeration_iter)
+    NE_SET("--repulsion-strength", repulsion_strength)
+    NE_SET("--check-interval", check_interval)
+    NE_SET("--n-negatives", n_negatives)
+    NE_SET("--exclude-neighbors-from-negative-sampling", exclude_neighbors_from_negative_sampling)
+    NE_SET("--backend", backend)
+    NE_SET("--theta", theta)
+    if (c.given("--theta")) {
+        if constexpr (requires { o.backend; })
+            require(o.backend == NeBackend::bh, "--theta applies to --backend bh");
+    }
+    if (c.given("--lr")) o.lr = c.v.lr;  // a number, or unset for "auto"
+
+    // optimizer_kwargs: unset = "auto"; any of them given = a dict with torch's defaults for the others.
+    const std::vector<std::string> okw{"--momentum", "--weight-decay", "--betas", "--eps"};
+    bool any_okw = false;
+    for (const auto& k : okw) any_okw = any_okw || c.given(k);
+    if (any_okw) {
+        OptimizerKwargs k;
+        if (c.given("--momentum")) k.momentum = c.v.momentum;
+        if (c.given("--weight-decay")) k.weight_decay = c.v.weight_decay;
+        if (c.given("--eps")) k.eps = c.v.eps;
+        if (c.given("--betas")) {
+            require(c.v.betas.size() == 2, "--betas takes two numbers (beta1 beta2)");
+            k.beta1 = c.v.betas[0];
+            k.beta2 = c.v.betas[1];
+        }
+        o.optimizer_kwargs = k;
+    }
+
+    // scheduler_kwargs: "auto", "none" (torch's defaults) or the kwargs given (torch's defaults for the others).
+    const std::vector<std::string> skw{"--start-factor", "--end-factor", "--total-iters", "--T-max", "--eta-min",
+                                       "--gamma"};
+    bool any_skw = false;
+    for (const auto& k : skw) any_skw = any_skw || c.given(k);
+    const std::string& word = c.v.scheduler_kwargs_word;
+    if (c.given("--scheduler-kwargs")) {
+        require(word == "auto" || word == "none", "--scheduler-kwargs must be auto or none, got '" + word + "'");
+        require(!(word == "auto" && any_skw), "--scheduler-kwargs auto cannot be combined with " +
+                                                  std::string("--start-factor/--end-factor/--total-iters/--T-max/"
+                                                              "--eta-min/--gamma"));
+        if (word == "auto") o.scheduler_kwargs.reset();
+        else o.scheduler_kwargs = SchedulerKwargs{};
+    }
+    if (any_skw) {
+        SchedulerKwargs k;
+        if (c.given("--start-factor")) k.start_factor = c.v.start_factor;
+        if (c.given("--end-factor")) k.end_factor = c.v.end_factor;
+        if (c.given("--total-iters")) k.total_iters = c.v.total_iters;
+        if (c.given("--T-max")) k.T_max = c.v.T_max;
+        if (c.given("--eta-min")) k.eta_min = c.v.eta_min;
+        if (c.given("--gamma")) k.gamma = c.v.gamma;
+        o.scheduler_kwargs = k;
+    }
+
+    if (c.given("--init")) {
+        o.init = c.v.init;
+        if (o.init == NeInit::array) o.init_array = load_matrix<double>(c.v.init_file);
+    }
+    o.random_state = c.common.seed;
+    o.verbose = c.common.verbose;
+    o.n_threads = c.common.n_threads();
+    return o;
+}
+#undef NE_SET
+
+std::string seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
+    return buf;
+}
+
+template <class Method, class Options>
+void run_method(NeCli& c, const char* title) {
+    const CommonOptions& co = c.common;
+    configure_logging(co);
+    OutputSet out;
+    out.add("-o", co.output, OutputKind::matrix);
+    out.add("--plot", c.plot, OutputKind::png);
+    out.add("--metrics", c.metrics_json, OutputKind::json);
+    out.add("--timings", c.timings_json, OutputKind::json);
+    Options opt = options_from_cli<Options>(c);
+    require(c.plot.empty() || opt.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
+    Timer total;
+    Matrix<float> X = load_inputs(co);
+    const auto labels = load_label_files(co, X.rows());
+    validate(static_cast<const NeighborEmbeddingOptions&>(opt), X.rows());
+
+    // A bar on a terminal, a line with the loss at TorchDR's check points (every check_interval steps).
+    std::unique_ptr<ProgressBar> bar;
+    std::vector<double> per_check;
+    double last = 0;
+    const int max_iter = opt.max_iter;
+    PartialResult partial(c.save_partial);
+    TrainHooks hooks;
+    hooks.who = title;
+    hooks.evaluate_loss = !co.quiet;
+    hooks.progress = [&](const TrainEvent& ev) {
+        if (co.quiet) return;
+        if (!bar) bar = std::make_unique<ProgressBar>(co.progress(), title, static_cast<std::size_t>(max_iter));
+        bar->update(static_cast<std::size_t>(ev.step));
+    };
+    hooks.callback = [&](const TrainEvent& ev) {
+        per_check.push_back(ev.elapsed - last);
+        last = ev.elapsed;
+        if (c.save_partial) partial.keep(ev.embedding, "after " + std::to_string(ev.step) + " iterations");
+        if (!co.quiet) {
+            if (bar) bar->finish();
+            bar.reset();
+            std::fprintf(stderr, "  %-9s iteration %5lld/%d  %-19s  loss %.6g  (%s)\n", title,
+                         static_cast<long long>(ev.step), max_iter, ev.phase.c_str(), ev.loss,
+                         seconds(ev.elapsed).c_str());
+        }
+        return false;
+    };
+
+    say(co, std::string(title) + " of " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + ", " +
+                std::to_string(opt.n_threads) + " thread(s)");
+    NeResult r;
+    try {
+        r = Method(opt).fit_transform(X.view(), hooks);
+    } catch (const Interrupted&) {
+        partial.write_or_rethrow(co.output);
+    }
+    if (bar) bar->finish();
+    const double fit_seconds = total.seconds();
+    say(co, std::to_string(r.n_iter) + " iterations (" + to_string(r.stop) + "), loss " +
+                (std::isnan(r.loss) ? std::string("n/a") : std::to_string(r.loss)) + "; total " +
+                seconds(fit_seconds));
+    save_matrix(out.staged(co.output), r.embedding.view());
+    if (!c.timings_json.empty()) {
+        const nlohmann::json j = {{"seconds", fit_seconds},   {"iterations", r.n_iter},
+                                  {"stop", to_string(r.stop)}, {"loss", std::isnan(r.loss) ? nlohmann::json() : nlohmann::json(r.loss)},
+                                  {"per_check", per_check},   {"check_interval", opt.check_interval}};
+        write_text(out.staged(c.timings_json), j.dump() + "\n");
+    }
+    if (!c.plot.empty()) {
+        ScatterOptions sopt;
+        sopt.title = std::string(title) + " (nembed)";
+        write_scatter_png(out.staged(c.plot), r.embedding.view(), labels, sopt);
+    }
+    if (!labels.empty() || !c.metrics_json.empty()) {
+        QualityInputs q{X.view(), r.embedding.view(), labels.empty() ? nullptr : &labels, nullptr};
+        report_quality(co, q, c.metrics_json.empty() ? "" : out.staged(c.metrics_json));
+    }
+    out.commit();
+}
+
+// The methods of `nembed ne --method`: one line each (name, TorchDR's class name, its class and Options).
+struct NeMethod {
+    const char* name;
+    void (*run)(NeCli&);
+};
+const NeMethod kMethods[] = {
+    {"sne", [](NeCli& c) { run_method<torchdr::SNE, torchdr::SNEOptions>(c, "SNE"); }},
+    {"tsne", [](NeCli& c) { run_method<torchdr::TSNE, torchdr::TSNEOptions>(c, "TSNE"); }},
+    {"infotsne", [](NeCli& c) { run_method<torchdr::InfoTSNE, torchdr::InfoTSNEOptions>(c, "InfoTSNE"); }},
+    {"largevis", [](NeCli& c) { run_method<torchdr::LargeVis, torchdr::LargeVisOptions>(c, "LargeVis"); }},
+};
+
+std::string method_names() {
+    std::string s;
+    for (const NeMethod& m : kMethods) s += (s.empty() ? "" : ", ") + std::string(m.name);
+    return s;
+}
+
+void run_ne(NeCli& c) {
+    const std::string name = to_lower(c.method);
+    for (const NeMethod& m : kMethods)
+        if (name == m.name) return m.run(c);
+    throw InvalidArgument("--method: unknown method '" + c.method + "' (valid: " + method_names() + ")");
+}
+
+NeInit parse_init_or_file(const std::string& value, std::string& file) {
+    try {
+        file.clear();
+        return parse_ne_init(value);
+    } catch (const InvalidArgument&) {
+        file = value;
+        return NeInit::array;
+    }
+}
+
+} // namespace
+
+void register_ne(CLI::App& app) {
+    auto c = std::make_shared<NeCli>();
+    NeValues& v = c->v;
+    auto* sub = app.add_subcommand(
+        "ne", "TorchDR's neighbour embeddings (--method " + method_names() +
+                  ") with TorchDR's parameter names and each method's TorchDR defaults");
+    add_common_options(sub, c->common, true);
+    sub->add_option("--method", c->method, "Method: " + method_names())->capture_default_str();
+    auto& o = c->opts;
+    const std::string dflt = " (default: the method's, TorchDR's)";
+    o["--perplexity"] = sub->add_option("--perplexity", v.perplexity, "Perplexity of the entropic affinity")
+                            ->capture_default_str();
+    o["--max-iter-affinity"] =
+        sub->add_option("--max-iter-affinity", v.max_iter_affinity, "Iterations of the perplexity calibration")
+            ->capture_default_str();
+    o["--neighbors"] = add_knn_method(sub, v.knn_method);
+    o["--n-components"] = sub->add_option("--n-components", v.n_components, "Embedding dimension")
+                              ->capture_default_str();
+    o["--lr"] = add_optional(sub, "--lr", v.lr, "Learning rate: a number or auto" + dflt, "method's");
+    o["--optimizer"] = sub->add_option("--optimizer", v.optimizer, "SGD or Adam" + dflt);
+    o["--momentum"] = sub->add_option("--momentum", v.momentum, "optimizer_kwargs momentum (SGD); unset = auto");
+    o["--weight-decay"] = sub->add_option("--weight-decay", v.weight_decay, "optimizer_kwargs weight_decay");
+    o["--betas"] = sub->add_option("--betas", v.betas, "optimizer_kwargs betas (Adam): two numbers")->expected(2);
+    o["--eps"] = sub->add_option("--eps", v.eps, "optimizer_kwargs eps (Adam)");
+    o["--scheduler"] =
+        sub->add_option("--scheduler", v.scheduler, "none, LinearLR, CosineAnnealingLR or ExponentialLR" + dflt);
+    o["--scheduler-kwargs"] = sub->add_option(
+        "--scheduler-kwargs", v.scheduler_kwargs_word,
+        "auto (LinearLR from lr to 0 over max_iter) or none (torch's defaults)" + dflt);
+    o["--start-factor"] = sub->add_option("--start-factor", v.start_factor, "scheduler_kwargs start_factor (LinearLR)");
+    o["--end-factor"] = sub->add_option("--end-factor", v.end_factor, "scheduler_kwargs end_factor (LinearLR)");
+    o["--total-iters"] = sub->add_option("--total-iters", v.total_iters, "scheduler_kwargs total_iters (LinearLR)");
+    o["--T-max"] = sub->add_option("--T-max", v.T_max, "scheduler_kwargs T_max (CosineAnnealingLR)");
+    o["--eta-min"] = sub->add_option("--eta-min", v.eta_min, "scheduler_kwargs eta_min (CosineAnnealingLR)");
+    o["--gamma"] = sub->add_option("--gamma", v.gamma, "scheduler_kwargs gamma (ExponentialLR)");
+    o["--min-grad-norm"] = sub->add_option("--min-grad-norm", v.min_grad_norm,
+                                           "Stop when the gradient norm falls below this" + dflt);
+    o["--max-iter"] = sub->add_option("--max-iter", v.max_iter, "Iterations" + dflt);
+    o["--init"] = sub->add_option_function<std::string>(
+                         "--init", [c](const std::string& s) { c->v.init = parse_init_or_file(s, c->v.init_file); },
+                         "pca, random, normal or an array file (n x n-components)")
+                      ->type_name("TEXT")
+                      ->default_str("pca");
+    o["--init-scaling"] = sub->add_option("--init-scaling", v.init_scaling,
+                                          "Standard deviation of the start's first column")
+                              ->capture_default_str();
+    o["--early-exaggeration-coeff"] = sub->add_option("--early-exaggeration-coeff", v.early_exaggeration_coeff,
+                                                      "Early exaggeration (1 = none)" + dflt);
+    o["--early-exaggeration-iter"] = sub->add_option("--early-exaggeration-iter", v.early_exaggeration_iter,
+                                                     "Early exaggeration iterations" + dflt);
+    o["--repulsion-strength"] = sub->add_option("--repulsion-strength", v.repulsion_strength,
+                                                "Weight of the repulsive term")
+                                    ->capture_default_str();
+    o["--check-interval"] = sub->add_option("--check-interval", v.check_interval,
+                                            "Iterations between min_grad_norm tests (and progress lines)")
+                                ->capture_default_str();
+    o["--n-negatives"] = sub->add_option("--n-negatives", v.n_negatives,
+                                         "Negatives per point (infotsne, largevis)" + dflt);
+    o["--exclude-neighbors-from-negative-sampling"] =
+        sub->add_option("--exclude-neighbors-from-negative-sampling", v.exclude_neighbors_from_negative_sampling,
+                        "Never draw a neighbour as a negative (true/false; infotsne, largevis)")
+            ->capture_default_str();
+    o["--backend"] = add_enum(sub, "--backend", v.backend, parse_ne_backend,
+                              "Repulsion of tsne: exact (TorchDR's), bh (Barnes-Hut) or fft");
+    o["--theta"] = sub->add_option("--theta", v.theta, "Barnes-Hut accuracy (tsne --backend bh)")
+                       ->capture_default_str();
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    sub->add_flag("--save-partial", c->save_partial,
+                  "On Ctrl-C / SIGTERM write the embedding of the last check point to -o");
+    sub->callback([c] { run_ne(*c); });
+}
+
+} // namespace nembed::cli

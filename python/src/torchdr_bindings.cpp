@@ -1,0 +1,276 @@
+// _core.torchdr_fit: TorchDR's neighbour-embedding methods (nembed/methods/neighbor_embedding.hpp) for the classes of
+// python/nembed/torchdr/neighbor_embedding.py. The dict of TorchDR's parameters is mapped onto the method's Options;
+// a parameter the method's Options do not have, an unknown key or an unsupported value is a ValueError naming it.
+// A new method is one line in kMethods (its name, class and Options).
+#include <nanobind/stl/string.h>
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common.hpp"
+#include "nembed/core/strings.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using namespace nembed_py;
+
+namespace {
+
+using nembed::InvalidArgument;
+
+// The parameters of one call; take() consumes a key, finish() refuses what no one took.
+class Params {
+public:
+    explicit Params(nb::dict d) {
+        for (auto [k, v] : d) {
+            if (!nb::isinstance<nb::str>(k)) throw InvalidArgument("parameter names must be strings");
+            items_[nb::cast<std::string>(k)] = nb::borrow(v);
+        }
+    }
+    /// The value of `key` (removed), or none when absent.
+    std::optional<nb::object> take(const std::string& key) {
+        auto it = items_.find(key);
+        if (it == items_.end()) return std::nullopt;
+        nb::object v = it->second;
+        items_.erase(it);
+        return v;
+    }
+    void finish(const std::string& method) const {
+        if (!items_.empty())
+            throw InvalidArgument(items_.begin()->first + ": not a parameter of TorchDR's " + method +
+                                  " (or not supported by nembed)");
+    }
+
+private:
+    std::map<std::string, nb::object> items_;
+};
+
+bool is_none(const nb::handle& v) { return v.is_none(); }
+bool is_word(const nb::handle& v, const char* word) {
+    return nb::isinstance<nb::str>(v) && nb::cast<std::string>(v) == word;
+}
+
+double number(const nb::handle& v, const std::string& key) {
+    if (nb::isinstance<bool>(v) || !(nb::isinstance<nb::int_>(v) || nb::isinstance<nb::float_>(v)))
+        throw InvalidArgument(key + " must be a number, got " + nb::cast<std::string>(nb::repr(v)));
+    const double x = nb::cast<double>(v);
+    if (!std::isfinite(x)) throw InvalidArgument(key + " must be a finite number, got " + std::to_string(x));
+    return x;
+}
+long long integer(const nb::handle& v, const std::string& key) {
+    const double x = number(v, key);
+    if (x != std::floor(x) || std::fabs(x) > 9e15)
+        throw InvalidArgument(key + " must be an integer, got " + nb::cast<std::string>(nb::repr(v)));
+    return static_cast<long long>(x);
+}
+int int32(const nb::handle& v, const std::string& key) {
+    const long long x = integer(v, key);
+    if (x < -2147483647LL || x > 2147483647LL) throw InvalidArgument(key + " is out of range");
+    return static_cast<int>(x);
+}
+std::size_t count(const nb::handle& v, const std::string& key) {
+    const long long x = integer(v, key);
+    if (x < 0) throw InvalidArgument(key + " must be >= 0, got " + std::to_string(x));
+    return static_cast<std::size_t>(x);
+}
+bool boolean(const nb::handle& v, const std::string& key) {
+    if (!nb::isinstance<bool>(v)) throw InvalidArgument(key + " must be True or False");
+    return nb::cast<bool>(v);
+}
+std::string text(const nb::handle& v, const std::string& key) {
+    if (!nb::isinstance<nb::str>(v)) throw InvalidArgument(key + " must be a string");
+    return nb::cast<std::string>(v);
+}
+
+// optimizer_kwargs: "auto" (none), None (torch's defaults) or a dict of torch.optim keywords nembed implements.
+std::optional<nembed::OptimizerKwargs> optimizer_kwargs(const nb::handle& v) {
+    if (is_word(v, "auto")) return std::nullopt;
+    nembed::OptimizerKwargs k;
+    if (is_none(v)) return k;
+    if (!nb::isinstance<nb::dict>(v)) throw InvalidArgument("optimizer_kwargs must be a dict, 'auto' or None");
+    for (auto [key_h, val] : nb::borrow<nb::dict>(v)) {
+        const std::string key = nb::cast<std::string>(nb::str(key_h));
+        const std::string name = "optimizer_kwargs['" + key + "']";
+        if (key == "momentum") k.momentum = number(val, name);
+        else if (key == "weight_decay") k.weight_decay = number(val, name);
+        else if (key == "eps") k.eps = number(val, name);
+        else if (key == "betas") {
+            if (!nb::isinstance<nb::sequence>(val) || nb::len(val) != 2)
+                throw InvalidArgument(name + " must be a pair of numbers");
+            k.beta1 = number(val[0], name);
+            k.beta2 = number(val[1], name);
+        } else {
+            throw InvalidArgument(name + ": not supported (supported: momentum, weight_decay, betas, eps)");
+        }
+    }
+    return k;
+}
+
+// scheduler_kwargs: "auto" (none), None (torch's defaults) or a dict of torch.optim.lr_scheduler keywords.
+std::optional<nembed::SchedulerKwargs> scheduler_kwargs(const nb::handle& v) {
+    if (is_word(v, "auto")) return std::nullopt;
+    nembed::SchedulerKwargs k;
+    if (is_none(v)) return k;
+    if (!nb::isinstance<nb::dict>(v)) throw InvalidArgument("scheduler_kwargs must be a dict, 'auto' or None");
+    for (auto [key_h, val] : nb::borrow<nb::dict>(v)) {
+        const std::string key = nb::cast<std::string>(nb::str(key_h));
+        const std::string name = "scheduler_kwargs['" + key + "']";
+        if (key == "start_factor") k.start_factor = number(val, name);
+        else if (key == "end_factor") k.end_factor = number(val, name);
+        else if (key == "total_iters") k.total_iters = int32(val, name);
+        else if (key == "T_max") k.T_max = int32(val, name);
+        else if (key == "eta_min") k.eta_min = number(val, name);
+        else if (key == "gamma") k.gamma = number(val, name);
+        else
+            throw InvalidArgument(name + ": not supported (supported: start_factor, end_factor, total_iters, T_max, "
+                                         "eta_min, gamma)");
+    }
+    return k;
+}
+
+// Sets o.field from the key through `conv` when given; a key the Options have no field for is refused.
+#define NE_TAKE(key, field, conv)                                                         \
+    if (auto v_ = p.take(key)) {                                                          \
+        if constexpr (requires { o.field; }) o.field = conv(*v_, key);                    \
+        else throw InvalidArgument(std::string(key) + ": not a parameter of " + method);  \
+    }
+
+template <class Options>
+Options options_from_dict(Params& p, const std::string& method, std::optional<nembed::Matrix<double>> init_array) {
+    Options o;
+    NE_TAKE("perplexity", perplexity, number)
+    NE_TAKE("max_iter_affinity", max_iter_affinity, int32)
+    NE_TAKE("n_components", n_components, count)
+    NE_TAKE("min_grad_norm", min_grad_norm, number)
+    NE_TAKE("max_iter", max_iter, int32)
+    NE_TAKE("init_scaling", init_scaling, number)
+    NE_TAKE("repulsion_strength", repulsion_strength, number)
+    NE_TAKE("check_interval", check_interval, int32)
+    NE_TAKE("n_negatives", n_negatives, count)
+    NE_TAKE("optimizer", optimizer, text)
+    if (auto v = p.take("lr")) {
+        if (is_word(*v, "auto")) o.lr.reset();
+        else o.lr = number(*v, "lr");
+    }
+    if (auto v = p.take("optimizer_kwargs")) o.optimizer_kwargs = optimizer_kwargs(*v);
+    if (auto v = p.take("scheduler")) o.scheduler = is_none(*v) ? std::string("none") : text(*v, "scheduler");
+    if (auto v = p.take("scheduler_kwargs")) o.scheduler_kwargs = scheduler_kwargs(*v);
+    // TorchDR's None: no exaggeration (coefficient 1, 0 iterations).
+    if (auto v = p.take("early_exaggeration_coeff")) o.early_exaggeration_coeff = is_none(*v) ? 1.0 : number(*v, "early_exaggeration_coeff");
+    if (auto v = p.take("early_exaggeration_iter")) o.early_exaggeration_iter = is_none(*v) ? 0 : int32(*v, "early_exaggeration_iter");
+    if (auto v = p.take("init")) {
+        o.init = nembed::parse_ne_init(text(*v, "init") == "array" ? "pca" : text(*v, "init"));
+        if (text(*v, "init") == "array") {
+            if (!init_array) throw InvalidArgument("init: 'array' without an array");
+            o.init = nembed::NeInit::array;
+            o.init_array = std::move(init_array);
+        }
+    }
+    // exclude_neighbors_from_negative_sampling, with TorchDR's deprecated alias discard_NNs (None: the other's value).
+    {
+        auto ex = p.take("exclude_neighbors_from_negative_sampling");
+        auto dn = p.take("discard_NNs");
+        const bool ex_set = ex && !is_none(*ex), dn_set = dn && !is_none(*dn);
+        if (ex_set || dn_set) {
+            if constexpr (requires { o.exclude_neighbors_from_negative_sampling; }) {
+                const bool e = ex_set ? boolean(*ex, "exclude_neighbors_from_negative_sampling") : false;
+                const bool d = dn_set ? boolean(*dn, "discard_NNs") : false;
+                if (ex_set && dn_set && e != d)
+                    throw InvalidArgument("Conflicting values were provided for "
+                                          "exclude_neighbors_from_negative_sampling and its deprecated alias "
+                                          "discard_NNs");
+                o.exclude_neighbors_from_negative_sampling = ex_set ? e : d;
+            } else {
+                throw InvalidArgument("exclude_neighbors_from_negative_sampling: not a parameter of " + method);
+            }
+        }
+    }
+    // backend: TorchDR's kNN/memory backends (None, "keops", "faiss") give the same exact results here; TSNE's
+    // repulsion may also be nembed's "bh" (Barnes–Hut) or "fft".
+    if (auto v = p.take("backend")) {
+        const std::string b = is_none(*v) ? "exact" : nembed::to_lower(text(*v, "backend"));
+        const bool torchdr_backend = b == "exact" || b == "keops" || b == "faiss";
+        if constexpr (requires { o.backend; }) {
+            o.backend = nembed::parse_ne_backend(torchdr_backend ? std::string("exact") : b);
+        } else if (!torchdr_backend) {
+            throw InvalidArgument("backend: '" + b + "' is not supported by " + method +
+                                  " (supported: None, 'keops', 'faiss')");
+        }
+    }
+    // What nembed's core computes: TorchDR's sparse (kNN) squared-Euclidean entropic affinity.
+    if (auto v = p.take("metric")) {
+        const std::string m = text(*v, "metric");
+        if (m != "sqeuclidean")
+            throw InvalidArgument("metric: '" + m + "' is not supported by " + method + " (supported: 'sqeuclidean')");
+    }
+    if (auto v = p.take("sparsity")) {
+        if (!boolean(*v, "sparsity"))
+            throw InvalidArgument("sparsity=False (a dense affinity) is not supported: nembed's " + method +
+                                  " computes TorchDR's sparse kNN affinity (sparsity=True)");
+    }
+    if (auto v = p.take("process_duplicates")) {
+        const bool d = boolean(*v, "process_duplicates");
+        if constexpr (requires { o.process_duplicates; }) o.process_duplicates = d;
+    }
+    if (auto v = p.take("seed")) o.random_state = static_cast<std::uint64_t>(nb::cast<std::uint64_t>(*v));
+    if (auto v = p.take("n_jobs")) o.n_threads = int32(*v, "n_jobs");
+    if (auto v = p.take("verbose")) o.verbose = boolean(*v, "verbose");
+    p.finish(method);
+    return o;
+}
+#undef NE_TAKE
+
+template <class Method, class Options>
+nb::dict fit(F32Mat X, Params& p, const std::string& method, std::optional<nembed::Matrix<double>> init,
+             bool handle_sigint) {
+    const Options o = options_from_dict<Options>(p, method, std::move(init));
+    nembed::Timer t;
+    nembed::NeResult r = run_long(handle_sigint, [&] { return Method(o).fit_transform(view(X)); });
+    nb::dict out;
+    nb::dict timings;
+    timings["fit"] = t.seconds();
+    out["timings"] = timings;
+    out["n_iter"] = r.n_iter;
+    out["loss"] = r.loss;
+    out["stop"] = nembed::to_string(r.stop);
+    out["embedding"] = to_numpy(std::move(r.embedding));
+    return out;
+}
+
+using FitFn = nb::dict (*)(F32Mat, Params&, const std::string&, std::optional<nembed::Matrix<double>>, bool);
+struct NeMethod {
+    const char* name;   // the Python class's _method
+    const char* title;  // TorchDR's class name
+    FitFn fit;
+};
+const NeMethod kMethods[] = {
+    {"sne", "SNE", fit<nembed::torchdr::SNE, nembed::torchdr::SNEOptions>},
+    {"tsne", "TSNE", fit<nembed::torchdr::TSNE, nembed::torchdr::TSNEOptions>},
+    {"infotsne", "InfoTSNE", fit<nembed::torchdr::InfoTSNE, nembed::torchdr::InfoTSNEOptions>},
+    {"largevis", "LargeVis", fit<nembed::torchdr::LargeVis, nembed::torchdr::LargeVisOptions>},
+};
+
+} // namespace
+
+void bind_torchdr_ne(nb::module_& m) {
+    m.def(
+        "torchdr_fit",
+        [](F32Mat X, const std::string& method, nb::dict params, F64Mat init, bool handle_sigint) {
+            std::optional<nembed::Matrix<double>> init_array;
+            if (init.shape(0) > 0) init_array = to_matrix(init);
+            Params p(params);
+            for (const NeMethod& nm : kMethods)
+                if (method == nm.name) return nm.fit(X, p, nm.title, std::move(init_array), handle_sigint);
+            std::string names;
+            for (const NeMethod& nm : kMethods) names += (names.empty() ? "" : ", ") + std::string(nm.name);
+            throw InvalidArgument("method: unknown '" + method + "' (available: " + names + ")");
+        },
+        "X"_a, "method"_a, "params"_a, "init"_a, "handle_sigint"_a = false,
+        "Fits TorchDR's method (sne, tsne, infotsne, largevis) on X (float32 n x D) with TorchDR's parameters "
+        "(a dict); init: an n x n_components float64 array or 0 x 0 (none). Returns dict(embedding, n_iter, loss, "
+        "stop, timings).");
+}

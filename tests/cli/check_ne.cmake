@@ -1,0 +1,73 @@
+# nembed ne: each TorchDR method gives the same file with -j 1 and -j 2 (fixed seed), and bad options fail with one
+# error line naming them (unknown method with the valid ones, options that do not apply to the method, bad values).
+include(${CMAKE_CURRENT_LIST_DIR}/error_line.cmake)
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+set(DATA ${SRC}/tests/data/fmnist_4000_pca50.npy)
+set(SMALL ${SRC}/tests/data/sensitivity_X.csv)
+# SNE's exact normalisation is O(N^2) per step: fewer steps.
+foreach(case "sne;10" "tsne;60" "infotsne;60" "largevis;60")
+  list(GET case 0 m)
+  list(GET case 1 it)
+  foreach(j 1 2)
+    execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/${m}${j}.npy --method ${m} --max-iter ${it} --perplexity 10
+                            --check-interval 20 -j ${j} -q --seed 4 RESULT_VARIABLE rc ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "ne --method ${m} -j ${j} failed: ${err}")
+    endif()
+  endforeach()
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/${m}1.npy ${WORK}/${m}2.npy RESULT_VARIABLE same)
+  if(NOT same EQUAL 0)
+    message(FATAL_ERROR "ne --method ${m}: -j 1 and -j 2 differ")
+  endif()
+endforeach()
+# A different seed moves the negatives of LargeVis (the seed reaches the method).
+execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/lv_seed.npy --method largevis --max-iter 60 --perplexity 10 -q
+                        --seed 5 --timings ${WORK}/t.json --metrics ${WORK}/m.json RESULT_VARIABLE rc ERROR_VARIABLE err)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/largevis1.npy ${WORK}/lv_seed.npy
+                RESULT_VARIABLE same)
+if(NOT rc EQUAL 0 OR same EQUAL 0 OR NOT EXISTS ${WORK}/t.json OR NOT EXISTS ${WORK}/m.json)
+  message(FATAL_ERROR "ne --seed 5: rc ${rc}, same file as --seed 4 (${same}) or no timings/metrics: ${err}")
+endif()
+# TSNE with --backend bh runs (Barnes-Hut beyond TorchDR).
+execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/bh.npy --method tsne --backend bh --theta 0.5 --max-iter 20 -q
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ne --backend bh failed: ${err}")
+endif()
+
+set(O ${WORK}/bad.npy)
+set(cases
+  "ne ${SMALL} -o ${O} --method umapx|unknown method 'umapx' \\(valid: sne, tsne, infotsne, largevis\\)"
+  "ne ${SMALL} -o ${O} --method tsne --n-negatives 5|--n-negatives does not apply to --method tsne"
+  "ne ${SMALL} -o ${O} --method sne --backend bh|--backend does not apply to --method sne"
+  "ne ${SMALL} -o ${O} --method largevis --exclude-neighbors-from-negative-sampling true --theta 0.3|--theta does not apply to --method largevis"
+  "ne ${SMALL} -o ${O} --method tsne --theta 0.3|--theta applies to --backend bh"
+  "ne ${SMALL} -o ${O} --method tsne --perplexity 40|perplexity \\(40.*must be smaller than the number of samples"
+  "ne ${SMALL} -o ${O} --perplexity 5 --repulsion-strength -1|repulsion.strength"
+  "ne ${SMALL} -o ${O} --perplexity 5 --optimizer RMSprop|optimizer: 'RMSprop' is not supported"
+  "ne ${SMALL} -o ${O} --perplexity 5 --scheduler StepLR|scheduler: 'StepLR' is not supported"
+  "ne ${SMALL} -o ${O} --perplexity 5 --scheduler ExponentialLR|ExponentialLR needs gamma"
+  "ne ${SMALL} -o ${O} --perplexity 5 --scheduler-kwargs auto --gamma 0.5|--scheduler-kwargs auto cannot be combined"
+  "ne ${SMALL} -o ${O} --perplexity 5 --lr fast|--lr: expected a number or auto"
+  "ne ${SMALL} -o ${O} --perplexity 5 --backend keops|backend: 'keops' is not supported"
+  "ne ${SMALL} -o ${O} --perplexity 5 --max-iter 0|max.iter must be >= 1"
+  "ne ${SMALL} -o ${O} --perplexity 5 --init-scaling nan|--init-scaling: must be a finite number"
+  "ne ${SMALL} -o ${O} --method infotsne --perplexity 5 --n-negatives -3|--n-negatives: must be a non-negative integer"
+)
+foreach(case ${cases})
+  string(FIND "${case}" "|" bar REVERSE)
+  string(SUBSTRING "${case}" 0 ${bar} argstr)
+  separate_arguments(args UNIX_COMMAND "${argstr}")
+  math(EXPR from "${bar} + 1")
+  string(SUBSTRING "${case}" ${from} -1 expected)
+  expect_one_error_line("${args};-q")
+  execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err)
+  string(STRIP "${err}" err)
+  if(NOT err MATCHES "nembed: error: [^\n]*${expected}")
+    message(FATAL_ERROR "'${args}': expected an error matching '${expected}', got:\n${err}")
+  endif()
+endforeach()
+if(EXISTS ${O})
+  message(FATAL_ERROR "a failing command wrote ${O}")
+endif()
