@@ -197,7 +197,8 @@ std::vector<Phase> ne_phases(const NeighborEmbeddingOptions& o, std::size_t n) {
             p.schedule = phase_schedule(o, e.schedule->at(ex_steps));
         }
     }
-    phases.push_back(p);
+    // max_iter within the exaggeration: no main phase (its schedule may start at a rate of 0).
+    if (p.n_steps > 0) phases.push_back(p);
     return phases;
 }
 

@@ -301,6 +301,27 @@ TEST(NeDriver, PhasesFollowTorchdr) {
     EXPECT_TRUE(ne_phases(o, n)[1].reset_optimizer);
 }
 
+TEST(NeDriver, MethodDefaultsAndShortRuns) {
+    // TorchDR's methods pass scheduler_kwargs=None (torch's defaults for a named scheduler); only UMAP's is "auto".
+    torchdr::TSNEOptions t;
+    ASSERT_TRUE(t.scheduler_kwargs.has_value());
+    EXPECT_DOUBLE_EQ(t.scheduler_kwargs->start_factor, 1.0 / 3.0);
+    EXPECT_EQ(t.scheduler_kwargs->total_iters, 5);
+    EXPECT_TRUE(torchdr::SNEOptions{}.scheduler_kwargs.has_value());
+    EXPECT_TRUE(torchdr::PACMAPOptions{}.scheduler_kwargs.has_value());
+    EXPECT_TRUE(torchdr::TSNEkhornOptions{}.scheduler_kwargs.has_value());
+    EXPECT_TRUE(torchdr::COSNEOptions{}.scheduler_kwargs.has_value());
+    EXPECT_FALSE(torchdr::UMAPOptions{}.scheduler_kwargs.has_value());
+    // max_iter inside the exaggeration with the auto decay (which reaches 0 at max_iter): one phase, no error.
+    t.scheduler = "LinearLR";
+    t.scheduler_kwargs.reset();
+    t.max_iter = 60;
+    const auto ph = ne_phases(t, 500);
+    ASSERT_EQ(ph.size(), 1u);
+    EXPECT_EQ(ph[0].n_steps, 60);
+    EXPECT_EQ(ph[0].name, "early_exaggeration");
+}
+
 TEST(NeDriver, SchedulersAreTorchs) {
     NeighborEmbeddingOptions o;
     o.lr = 2.0;

@@ -161,6 +161,9 @@ namespace torchdr {
 /// their EntropicAffinity (affinity/entropic.hpp; its rules: perplexity truncated to an integer in [2, n − 2],
 /// rows summing to 1/n, not symmetrised). perplexity must be < n (TorchDR's check).
 struct EntropicOptions : NeighborEmbeddingOptions {
+    // TorchDR's methods pass scheduler_kwargs=None: a scheduler chosen by name gets torch's own defaults (the
+    // base class's "auto" applies to UMAP only).
+    EntropicOptions() { scheduler_kwargs = SchedulerKwargs{}; }
     double perplexity = 30.0;
     int max_iter_affinity = 100;                 ///< EntropicAffinity's max_iter
     CostMetric metric = CostMetric::sqeuclidean; ///< sqeuclidean, euclidean, manhattan, angular (cost.hpp)
@@ -193,7 +196,6 @@ struct InfoTSNEOptions : EntropicOptions {
         early_exaggeration_iter = 250;
         max_iter = 1000;
         scheduler = "LinearLR";
-        scheduler_kwargs = SchedulerKwargs{};
     }
     std::size_t n_negatives = 300;
     bool exclude_neighbors_from_negative_sampling = false;
@@ -204,7 +206,6 @@ struct LargeVisOptions : EntropicOptions {
         lr.reset();
         max_iter = 1000;
         scheduler = "LinearLR";
-        scheduler_kwargs = SchedulerKwargs{};
     }
     std::size_t n_negatives = 5;
     bool exclude_neighbors_from_negative_sampling = false;

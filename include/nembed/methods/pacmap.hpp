@@ -25,6 +25,7 @@ struct PACMAPOptions : NeighborEmbeddingOptions {
         optimizer = "Adam";                   // or "SGD"
         optimizer_kwargs = OptimizerKwargs{};  // TorchDR passes None: torch's defaults (SGD: no momentum)
         max_iter = 450;
+        scheduler_kwargs = SchedulerKwargs{};  // TorchDR passes None: torch's defaults for a named scheduler
     }
     std::size_t n_neighbors = 10;      ///< neighbour pairs per point; < N − 1 with exclusion, < N otherwise
     PacmapMetric metric = PacmapMetric::sqeuclidean;

@@ -27,6 +27,7 @@ struct TSNEkhornOptions : NeighborEmbeddingOptions {
     TSNEkhornOptions() {
         lr.reset();           // "auto"
         min_grad_norm = 1e-4;
+        scheduler_kwargs = SchedulerKwargs{};  // TorchDR passes None: torch's defaults for a named scheduler
     }
     double perplexity = 30.0;  ///< < N; in (1, N − 1) for the symmetric affinity
     double lr_affinity_in = 0.1;          ///< SymmetricEntropicAffinity's dual-ascent rate
