@@ -38,19 +38,12 @@ NeResult COSNE::fit_transform_affinity(const CsrMatrix<double>& P, std::vector<d
     lo.repulsion_strength = o.repulsion_strength;  // the phases carry the same ρ
     lo.n_threads = o.n_threads;
     auto objective = std::make_shared<CosneObjective>(P, std::move(x_sqnorm), lo);  // validates lo and the sizes
-    const Timer t;
-    Matrix<double> Y0 = ne_initial_embedding(o, X, n);
-    const double init_seconds = t.seconds();
-    TrainHooks h = hooks;
-    if (h.who == "train") h.who = "COSNE";
-    NeResult r = run_neighbor_embedding(
-        std::move(Y0),
+    return run_method(
+        o, X, n, "COSNE",
         [objective](MatrixView<double> Y, const NeStepInfo& s, double* g, bool want) {
             return (*objective)(Y, s.exaggeration, g, want);
         },
-        o, h);
-    r.timings.init = init_seconds;
-    return r;
+        hooks);
 }
 
 NeResult COSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X,

@@ -202,6 +202,18 @@ std::vector<Phase> ne_phases(const NeighborEmbeddingOptions& o, std::size_t n) {
     return phases;
 }
 
+NeResult run_method(const NeighborEmbeddingOptions& o, MatrixView<float> X, std::size_t n, const std::string& who,
+                    NeGradient loss, const TrainHooks& hooks) {
+    const Timer t;
+    Matrix<double> Y0 = ne_initial_embedding(o, X, n);
+    const double init_seconds = t.seconds();
+    TrainHooks h = hooks;
+    if (h.who == "train") h.who = who;
+    NeResult r = run_neighbor_embedding(std::move(Y0), std::move(loss), o, h);
+    r.timings.init = init_seconds;
+    return r;
+}
+
 Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& o, MatrixView<float> X, std::size_t n) {
     const std::size_t d = o.n_components;
     Matrix<double> Y;
@@ -408,14 +420,7 @@ template <typename Options, typename MakeLoss>
 NeResult fit_with(const Options& o, const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks,
                   const char* who, MakeLoss&& make_loss) {
     check_entropic(o, P.n_rows);
-    const Timer t;
-    Matrix<double> Y0 = ne_initial_embedding(o, X, P.n_rows);
-    const double init_seconds = t.seconds();
-    TrainHooks h = hooks;
-    if (h.who == "train") h.who = who;
-    NeResult r = make_loss([&](NeGradient loss) { return run_neighbor_embedding(std::move(Y0), std::move(loss), o, h); });
-    r.timings.init = init_seconds;
-    return r;
+    return make_loss([&](NeGradient loss) { return run_method(o, X, P.n_rows, who, std::move(loss), hooks); });
 }
 
 } // namespace

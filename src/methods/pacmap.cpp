@@ -47,9 +47,6 @@ NeResult PACMAP::fit_transform(MatrixView<float> X, const TrainHooks& hooks) con
         PacmapNeighbors nb =
             pacmap_affinity(Xu, ao, fit_knn_options(o.knn_method, Metric::euclidean, o.random_state, o.n_threads));
         const double affinity_seconds = t.seconds();
-        const Timer ti;
-        Matrix<double> Y0 = ne_initial_embedding(o, Xu, n);
-        const double init_seconds = ti.seconds();
         PacmapPairOptions po;
         po.n_mid_near = pacmap_n_mid_near(o);
         po.n_further = pacmap_n_further(o);
@@ -59,17 +56,14 @@ NeResult PACMAP::fit_transform(MatrixView<float> X, const TrainHooks& hooks) con
         Matrix<float> Xc(n, Xu.cols, std::vector<float>(Xu.data, Xu.data + Xu.size()));
         auto objective = std::make_shared<PacmapObjective>(std::move(Xc), std::move(nb), po);
         objective->set_threads(o.n_threads);
-        TrainHooks h = hooks;
-        if (h.who == "train") h.who = "PACMAP";
         // The weights and pairs follow the step (TorchDR's counter); PACMAP has no exaggeration.
-        NeResult r = run_neighbor_embedding(
-            std::move(Y0),
+        NeResult r = run_method(
+            o, Xu, n, "PACMAP",
             [objective](MatrixView<double> Y, const NeStepInfo& s, double* g, bool want) {
                 return (*objective)(Y, 1.0, s.step, g, want);
             },
-            o, h);
+            hooks);
         r.timings.affinity = affinity_seconds;
-        r.timings.init = init_seconds;
         return r;
     });
 }

@@ -46,13 +46,10 @@ NeResult UMAP::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<flo
     s.seed = o.random_state;
     s.n_threads = o.n_threads;
     auto loss = std::make_shared<NeUmapLoss>(P, o.max_iter, s);
-    Matrix<double> Y0 = ne_initial_embedding(o, X, P.n_rows);
-    TrainHooks h = hooks;
-    if (h.who == "train") h.who = "UMAP";
-    return run_neighbor_embedding(
-        std::move(Y0),
+    return run_method(
+        o, X, P.n_rows, "UMAP",
         [loss](MatrixView<double> Y, const NeStepInfo& info, double* g, bool w) { return (*loss)(Y, info, g, w); },
-        o, h);
+        hooks);
 }
 
 NeResult UMAP::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const {

@@ -38,20 +38,13 @@ NeResult TSNEkhorn::fit_transform_affinity(const CsrMatrix<double>& P, MatrixVie
     lo.n_threads = o.n_threads;
     lo.unrolling = o.unrolling;
     auto objective = std::make_shared<TsnekhornObjective>(P, lo);
-    const Timer t;
-    Matrix<double> Y0 = ne_initial_embedding(o, X, n);
-    const double init_seconds = t.seconds();
-    TrainHooks h = hooks;
-    if (h.who == "train") h.who = "TSNEkhorn";
     // TorchDR's TSNEkhorn overrides the exaggerated loss: the exaggeration never reaches it.
-    NeResult r = run_neighbor_embedding(
-        std::move(Y0),
+    return run_method(
+        o, X, n, "TSNEkhorn",
         [objective](MatrixView<double> Y, const NeStepInfo&, double* g, bool want) {
             return (*objective)(Y, 1.0, g, want);
         },
-        o, h);
-    r.timings.init = init_seconds;
-    return r;
+        hooks);
 }
 
 CsrMatrix<double> TSNEkhorn::input_affinity(MatrixView<float> X) const {

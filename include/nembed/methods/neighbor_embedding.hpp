@@ -139,6 +139,10 @@ Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& options, Mat
 /// hooks.progress after every step.
 NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const NeighborEmbeddingOptions& options,
                                 TrainHooks hooks = {});
+/// A method's run from its loss: the initial embedding of X (ne_initial_embedding; n rows), the run named `who` in
+/// messages unless hooks name it, then run_neighbor_embedding; the result's timings.init is set.
+NeResult run_method(const NeighborEmbeddingOptions& options, MatrixView<float> X, std::size_t n,
+                    const std::string& who, NeGradient loss, const TrainHooks& hooks);
 
 /// TorchDR's process_duplicates (its fit_transform): with options.process_duplicates and repeated rows in X, `fit`
 /// runs on X's unique rows in torch.unique's order (lexicographic), with init_array (when given) reduced to the
