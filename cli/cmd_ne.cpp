@@ -1,5 +1,6 @@
-// nembed ne: TorchDR's neighbour-embedding family (methods/neighbor_embedding.hpp) from the command line, with
-// TorchDR's parameter names as long options. Same I/O, progress, plot and metrics options as nembed tsne.
+// nembed ne: TorchDR's neighbour-embedding family (methods/neighbor_embedding.hpp, pacmap.hpp, cosne.hpp,
+// tsnekhorn.hpp, torchdr_umap.hpp) from the command line, with TorchDR's parameter names as long options. Same I/O,
+// progress, plot and metrics options as nembed tsne. `nembed pacmap` is the same binder with the method fixed.
 //
 // The options write into one NeValues; after parsing, the chosen method's Options (TorchDR's defaults) take every
 // option that was given. An option given for a method whose Options struct has no such field is refused, so a new
@@ -19,10 +20,16 @@
 #include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/strings.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
+#include "nembed/methods/cosne.hpp"
+#include "nembed/methods/ne_transform.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/methods/pacmap.hpp"
+#include "nembed/methods/torchdr_umap.hpp"
+#include "nembed/methods/tsnekhorn.hpp"
 #include "nembed/plot/scatter.hpp"
 
 namespace nembed::cli {
@@ -56,6 +63,22 @@ struct NeValues {
     bool exclude_neighbors_from_negative_sampling = false;
     NeBackend backend = NeBackend::exact;
     double theta = 0.5;
+    bool process_duplicates = true;
+    std::string metric = "sqeuclidean";  // parsed into the method's metric type
+    int n_neighbors = 10;                // PACMAP (count), UMAP
+    double MN_ratio = 0.5, FP_ratio = 2.0;
+    int iter_per_phase = 100;
+    double scheduler_gamma = 0.0;        // --scheduler-gamma (--gamma is COSNE's for cosne)
+    double learning_rate_for_h_loss = 1.0;
+    double lr_affinity_in = 0.1;
+    bool eps_square_affinity_in = true;
+    double tol_affinity_in = 1e-3;
+    int max_iter_affinity_in = 100;
+    bool symmetric_affinity = true;
+    bool unrolling = false;
+    double min_dist = 0.1, spread = 1.0;
+    double a = 0.0, b = 0.0;
+    int negative_sample_rate = 5;
 };
 
 struct NeCli {
@@ -64,6 +87,7 @@ struct NeCli {
     NeValues v;
     std::map<std::string, CLI::Option*> opts;  // long name -> option, to know which were given
     std::string plot, metrics_json, timings_json;
+    std::string transform_file, transform_output;
     bool save_partial = false;
 
     bool given(const std::string& name) const { return opts.at(name)->count() > 0; }
@@ -73,10 +97,11 @@ struct NeCli {
 };
 
 // Sets `field` of the Options from the option `flag` when it was given; refuses it when the Options have no field.
-#define NE_SET(flag, field)                                        \
-    if (c.given(flag)) {                                           \
-        if constexpr (requires { o.field; }) o.field = c.v.field;  \
-        else c.refuse(flag);                                       \
+// (The cast: an int option for PACMAP's count n_neighbors, a number for UMAP's optional a and b.)
+#define NE_SET(flag, field)                                                                               \
+    if (c.given(flag)) {                                                                                  \
+        if constexpr (requires { o.field; }) o.field = static_cast<std::remove_cvref_t<decltype(o.field)>>(c.v.field); \
+        else c.refuse(flag);                                                                              \
     }
 
 // The method's Options: TorchDR's defaults, then the options given.
@@ -102,6 +127,37 @@ Options options_from_cli(const NeCli& c) {
     NE_SET("--exclude-neighbors-from-negative-sampling", exclude_neighbors_from_negative_sampling)
     NE_SET("--backend", backend)
     NE_SET("--theta", theta)
+    NE_SET("--process-duplicates", process_duplicates)
+    NE_SET("--n-neighbors", n_neighbors)
+    NE_SET("--MN-ratio", MN_ratio)
+    NE_SET("--FP-ratio", FP_ratio)
+    NE_SET("--iter-per-phase", iter_per_phase)
+    NE_SET("--learning-rate-for-h-loss", learning_rate_for_h_loss)
+    NE_SET("--lr-affinity-in", lr_affinity_in)
+    NE_SET("--eps-square-affinity-in", eps_square_affinity_in)
+    NE_SET("--tol-affinity-in", tol_affinity_in)
+    NE_SET("--max-iter-affinity-in", max_iter_affinity_in)
+    NE_SET("--symmetric-affinity", symmetric_affinity)
+    NE_SET("--unrolling", unrolling)
+    NE_SET("--min-dist", min_dist)
+    NE_SET("--spread", spread)
+    NE_SET("--a", a)
+    NE_SET("--b", b)
+    NE_SET("--negative-sample-rate", negative_sample_rate)
+    if (c.given("--metric")) {  // each method's metric type parses (and names) what it accepts
+        if constexpr (requires { o.metric; }) {
+            if constexpr (std::is_same_v<decltype(o.metric), PacmapMetric>) o.metric = parse_pacmap_metric(c.v.metric);
+            else o.metric = parse_cost_metric(c.v.metric);
+        } else {
+            c.refuse("--metric");
+        }
+    }
+    // --gamma is TorchDR's name of COSNE's γ and of scheduler_kwargs' gamma (ExponentialLR): COSNE takes it, the
+    // other methods give it to the scheduler; --scheduler-gamma is the scheduler's for every method.
+    constexpr bool has_gamma = requires { o.gamma; };
+    if constexpr (has_gamma) {
+        if (c.given("--gamma")) o.gamma = c.v.gamma;
+    }
     if (c.given("--theta")) {
         if constexpr (requires { o.backend; })
             require(o.backend == NeBackend::bh, "--theta applies to --backend bh");
@@ -126,16 +182,16 @@ Options options_from_cli(const NeCli& c) {
     }
 
     // scheduler_kwargs: "auto", "none" (torch's defaults) or the kwargs given (torch's defaults for the others).
-    const std::vector<std::string> skw{"--start-factor", "--end-factor", "--total-iters", "--T-max", "--eta-min",
-                                       "--gamma"};
-    bool any_skw = false;
+    const bool scheduler_gamma = c.given("--scheduler-gamma") || (!has_gamma && c.given("--gamma"));
+    const std::vector<std::string> skw{"--start-factor", "--end-factor", "--total-iters", "--T-max", "--eta-min"};
+    bool any_skw = scheduler_gamma;
     for (const auto& k : skw) any_skw = any_skw || c.given(k);
     const std::string& word = c.v.scheduler_kwargs_word;
     if (c.given("--scheduler-kwargs")) {
         require(word == "auto" || word == "none", "--scheduler-kwargs must be auto or none, got '" + word + "'");
         require(!(word == "auto" && any_skw), "--scheduler-kwargs auto cannot be combined with " +
                                                   std::string("--start-factor/--end-factor/--total-iters/--T-max/"
-                                                              "--eta-min/--gamma"));
+                                                              "--eta-min/--scheduler-gamma"));
         if (word == "auto") o.scheduler_kwargs.reset();
         else o.scheduler_kwargs = SchedulerKwargs{};
     }
@@ -146,7 +202,8 @@ Options options_from_cli(const NeCli& c) {
         if (c.given("--total-iters")) k.total_iters = c.v.total_iters;
         if (c.given("--T-max")) k.T_max = c.v.T_max;
         if (c.given("--eta-min")) k.eta_min = c.v.eta_min;
-        if (c.given("--gamma")) k.gamma = c.v.gamma;
+        if (c.given("--scheduler-gamma")) k.gamma = c.v.scheduler_gamma;
+        else if (scheduler_gamma) k.gamma = c.v.gamma;  // --gamma of a method without its own gamma
         o.scheduler_kwargs = k;
     }
 
@@ -176,12 +233,33 @@ void run_method(NeCli& c, const char* title) {
     out.add("--plot", c.plot, OutputKind::png);
     out.add("--metrics", c.metrics_json, OutputKind::json);
     out.add("--timings", c.timings_json, OutputKind::json);
+    // TorchDR's non-parametric transform of new points against the fitted embedding (UMAP, LargeVis, InfoTSNE).
+    constexpr bool can_transform = requires(const Options& t, MatrixView<float> x, MatrixView<double> y) {
+        torchdr::transform(t, x, x, y);
+    };
+    require(c.transform_file.empty() == c.transform_output.empty(),
+            "--transform and --transform-output go together (the new points and where their embedding goes)");
+    if (!c.transform_file.empty()) {
+        if constexpr (!can_transform) c.refuse("--transform");
+        out.add("--transform-output", c.transform_output, OutputKind::matrix);
+    }
     Options opt = options_from_cli<Options>(c);
     require(c.plot.empty() || opt.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
     Timer total;
     Matrix<float> X = load_inputs(co);
     const auto labels = load_label_files(co, X.rows());
+    if (opt.init == NeInit::pca && X.cols() < opt.n_components) {
+        warn("--init pca needs at least " + std::to_string(opt.n_components) + " input columns, the input has " +
+             std::to_string(X.cols()) + "; using --init random");
+        opt.init = NeInit::random;
+    }
     validate(static_cast<const NeighborEmbeddingOptions&>(opt), X.rows());
+    Matrix<float> X_new;
+    if (!c.transform_file.empty()) {
+        X_new = load_matrix<float>(c.transform_file);
+        require(X_new.cols() == X.cols(), "--transform: " + std::to_string(X_new.cols()) +
+                                              " columns, the training data has " + std::to_string(X.cols()));
+    }
 
     // A bar on a terminal, a line with the loss at TorchDR's check points (every check_interval steps).
     std::unique_ptr<ProgressBar> bar;
@@ -225,6 +303,15 @@ void run_method(NeCli& c, const char* title) {
                 (std::isnan(r.loss) ? std::string("n/a") : std::to_string(r.loss)) + "; total " +
                 seconds(fit_seconds));
     save_matrix(out.staged(co.output), r.embedding.view());
+    if constexpr (can_transform) {
+        if (!c.transform_file.empty()) {
+            TrainHooks th;
+            th.who = title;
+            const Matrix<double> Z = torchdr::transform(opt, X_new.view(), X.view(), r.embedding.view(), th);
+            save_matrix(out.staged(c.transform_output), Z.view());
+            say(co, "transformed " + std::to_string(Z.rows()) + " new points");
+        }
+    }
     if (!c.timings_json.empty()) {
         const nlohmann::json j = {{"seconds", fit_seconds},   {"iterations", r.n_iter},
                                   {"stop", to_string(r.stop)}, {"loss", std::isnan(r.loss) ? nlohmann::json() : nlohmann::json(r.loss)},
@@ -253,6 +340,10 @@ const NeMethod kMethods[] = {
     {"tsne", [](NeCli& c) { run_method<torchdr::TSNE, torchdr::TSNEOptions>(c, "TSNE"); }},
     {"infotsne", [](NeCli& c) { run_method<torchdr::InfoTSNE, torchdr::InfoTSNEOptions>(c, "InfoTSNE"); }},
     {"largevis", [](NeCli& c) { run_method<torchdr::LargeVis, torchdr::LargeVisOptions>(c, "LargeVis"); }},
+    {"umap", [](NeCli& c) { run_method<torchdr::UMAP, torchdr::UMAPOptions>(c, "UMAP"); }},
+    {"pacmap", [](NeCli& c) { run_method<torchdr::PACMAP, torchdr::PACMAPOptions>(c, "PACMAP"); }},
+    {"tsnekhorn", [](NeCli& c) { run_method<torchdr::TSNEkhorn, torchdr::TSNEkhornOptions>(c, "TSNEkhorn"); }},
+    {"cosne", [](NeCli& c) { run_method<torchdr::COSNE, torchdr::COSNEOptions>(c, "COSNE"); }},
 };
 
 std::string method_names() {
@@ -278,16 +369,18 @@ NeInit parse_init_or_file(const std::string& value, std::string& file) {
     }
 }
 
-} // namespace
-
-void register_ne(CLI::App& app) {
+// One binder for `nembed ne` and the commands that fix its method (`nembed pacmap`): every TorchDR option, the
+// method's Options deciding which apply (an option that does not is refused when given).
+void add_ne_command(CLI::App& app, const std::string& command, const std::string& description,
+                    const std::string& fixed_method) {
     auto c = std::make_shared<NeCli>();
     NeValues& v = c->v;
-    auto* sub = app.add_subcommand(
-        "ne", "TorchDR's neighbour embeddings (--method " + method_names() +
-                  ") with TorchDR's parameter names and each method's TorchDR defaults");
+    auto* sub = app.add_subcommand(command, description);
     add_common_options(sub, c->common, true);
-    sub->add_option("--method", c->method, "Method: " + method_names())->capture_default_str();
+    if (fixed_method.empty())
+        sub->add_option("--method", c->method, "Method: " + method_names())->capture_default_str();
+    else
+        c->method = fixed_method;
     auto& o = c->opts;
     const std::string dflt = " (default: the method's, TorchDR's)";
     o["--perplexity"] = sub->add_option("--perplexity", v.perplexity, "Perplexity of the entropic affinity")
@@ -314,18 +407,20 @@ void register_ne(CLI::App& app) {
     o["--total-iters"] = sub->add_option("--total-iters", v.total_iters, "scheduler_kwargs total_iters (LinearLR)");
     o["--T-max"] = sub->add_option("--T-max", v.T_max, "scheduler_kwargs T_max (CosineAnnealingLR)");
     o["--eta-min"] = sub->add_option("--eta-min", v.eta_min, "scheduler_kwargs eta_min (CosineAnnealingLR)");
-    o["--gamma"] = sub->add_option("--gamma", v.gamma, "scheduler_kwargs gamma (ExponentialLR)");
+    o["--gamma"] = sub->add_option("--gamma", v.gamma,
+                                   "cosne: COSNE's gamma (Q = gamma/(D_H + gamma^2)); the other methods: "
+                                   "scheduler_kwargs gamma (ExponentialLR)");
+    o["--scheduler-gamma"] =
+        sub->add_option("--scheduler-gamma", v.scheduler_gamma, "scheduler_kwargs gamma (ExponentialLR), any method");
     o["--min-grad-norm"] = sub->add_option("--min-grad-norm", v.min_grad_norm,
                                            "Stop when the gradient norm falls below this" + dflt);
     o["--max-iter"] = sub->add_option("--max-iter", v.max_iter, "Iterations" + dflt);
     o["--init"] = sub->add_option_function<std::string>(
                          "--init", [c](const std::string& s) { c->v.init = parse_init_or_file(s, c->v.init_file); },
-                         "pca, random, normal or an array file (n x n-components)")
-                      ->type_name("TEXT")
-                      ->default_str("pca");
+                         "pca, random, normal, hyperbolic (cosne) or an array file (n x n-components)" + dflt)
+                      ->type_name("TEXT");
     o["--init-scaling"] = sub->add_option("--init-scaling", v.init_scaling,
-                                          "Standard deviation of the start's first column")
-                              ->capture_default_str();
+                                          "Standard deviation of the start's first column" + dflt);
     o["--early-exaggeration-coeff"] = sub->add_option("--early-exaggeration-coeff", v.early_exaggeration_coeff,
                                                       "Early exaggeration (1 = none)" + dflt);
     o["--early-exaggeration-iter"] = sub->add_option("--early-exaggeration-iter", v.early_exaggeration_iter,
@@ -340,16 +435,80 @@ void register_ne(CLI::App& app) {
                                          "Negatives per point (infotsne, largevis)" + dflt);
     o["--exclude-neighbors-from-negative-sampling"] =
         sub->add_option("--exclude-neighbors-from-negative-sampling", v.exclude_neighbors_from_negative_sampling,
-                        "Never draw a neighbour as a negative (true/false; infotsne, largevis)")
-            ->capture_default_str();
+                        "Never draw a neighbour as a negative (true/false; infotsne, largevis, umap, pacmap)" + dflt);
     o["--backend"] = add_enum(sub, "--backend", v.backend, parse_ne_backend,
                               "Repulsion of tsne: exact (TorchDR's), bh (Barnes-Hut) or fft");
     o["--theta"] = sub->add_option("--theta", v.theta, "Barnes-Hut accuracy (tsne --backend bh)")
                        ->capture_default_str();
+    o["--process-duplicates"] = sub->add_option("--process-duplicates", v.process_duplicates,
+                                                "Embed the unique rows, duplicates get their row's position "
+                                                "(true/false)")
+                                    ->capture_default_str();
+    o["--metric"] = sub->add_option("--metric", v.metric,
+                                    "Input metric: sqeuclidean, euclidean, manhattan, angular (pacmap: sqeuclidean "
+                                    "or euclidean)")
+                        ->capture_default_str();
+    o["--n-neighbors"] = sub->add_option("--n-neighbors", v.n_neighbors, "Neighbours per point (pacmap, umap)" + dflt)
+                             ->check(CLI::NonNegativeNumber);
+    o["--MN-ratio"] = sub->add_option("--MN-ratio,--mn-ratio", v.MN_ratio, "Mid-near pairs per neighbour pair (pacmap)")
+                          ->capture_default_str();
+    o["--FP-ratio"] = sub->add_option("--FP-ratio,--fp-ratio", v.FP_ratio, "Further pairs per neighbour pair (pacmap)")
+                          ->capture_default_str();
+    o["--iter-per-phase"] = sub->add_option("--iter-per-phase", v.iter_per_phase,
+                                            "Iterations of each weight phase (pacmap)")
+                                ->capture_default_str();
+    o["--learning-rate-for-h-loss"] =
+        sub->add_option("--learning-rate-for-h-loss", v.learning_rate_for_h_loss,
+                        "Weight of the norm-matching term (cosne)")
+            ->capture_default_str();
+    o["--lr-affinity-in"] = sub->add_option("--lr-affinity-in", v.lr_affinity_in,
+                                            "Dual-ascent rate of the symmetric entropic affinity (tsnekhorn)")
+                                ->capture_default_str();
+    o["--eps-square-affinity-in"] =
+        sub->add_option("--eps-square-affinity-in", v.eps_square_affinity_in,
+                        "Optimise the affinity on eps^2 (true/false; tsnekhorn)")
+            ->capture_default_str();
+    o["--tol-affinity-in"] = sub->add_option("--tol-affinity-in", v.tol_affinity_in,
+                                             "Tolerance of the symmetric entropic affinity (tsnekhorn)")
+                                 ->capture_default_str();
+    o["--max-iter-affinity-in"] = sub->add_option("--max-iter-affinity-in", v.max_iter_affinity_in,
+                                                  "Iterations of the input affinity (tsnekhorn)")
+                                      ->capture_default_str();
+    o["--symmetric-affinity"] = sub->add_option("--symmetric-affinity", v.symmetric_affinity,
+                                                "Symmetric entropic affinity, else entropic (true/false; tsnekhorn)")
+                                    ->capture_default_str();
+    o["--unrolling"] = sub->add_option("--unrolling", v.unrolling, "TorchDR's unrolling (tsnekhorn; only false)")
+                           ->capture_default_str();
+    o["--min-dist"] = sub->add_option("--min-dist", v.min_dist, "Minimum distance of the output kernel (umap)")
+                          ->capture_default_str();
+    o["--spread"] = sub->add_option("--spread", v.spread, "Spread of the output kernel (umap)")->capture_default_str();
+    o["--a"] = sub->add_option("--a", v.a, "Kernel a (umap; with --b; default: fitted to min-dist and spread)");
+    o["--b"] = sub->add_option("--b", v.b, "Kernel b (umap; with --a)");
+    o["--negative-sample-rate"] = sub->add_option("--negative-sample-rate", v.negative_sample_rate,
+                                                  "Negatives per active edge (umap)")
+                                      ->capture_default_str();
+    sub->add_option("--transform", c->transform_file,
+                    "New points (n_new x D) to embed against the fit with TorchDR's transform (umap, largevis, "
+                    "infotsne); needs --transform-output");
+    sub->add_option("--transform-output", c->transform_output, "Where the new points' embedding goes (.npy, .csv)");
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding of the last check point to -o");
     sub->callback([c] { run_ne(*c); });
+}
+
+} // namespace
+
+void register_ne(CLI::App& app) {
+    add_ne_command(app, "ne",
+                   "TorchDR's neighbour embeddings (--method " + method_names() +
+                       ") with TorchDR's parameter names and each method's TorchDR defaults",
+                   "");
+}
+
+// nembed pacmap: `nembed ne --method pacmap` under its own name (the same options and defaults, TorchDR's).
+void register_pacmap(CLI::App& app) {
+    add_ne_command(app, "pacmap", "PACMAP with TorchDR's model and defaults (= nembed ne --method pacmap)", "pacmap");
 }
 
 } // namespace nembed::cli

@@ -1,18 +1,25 @@
-// _core.torchdr_fit: TorchDR's neighbour-embedding methods (nembed/methods/neighbor_embedding.hpp) for the classes of
-// python/nembed/torchdr/neighbor_embedding.py. The dict of TorchDR's parameters is mapped onto the method's Options;
-// a parameter the method's Options do not have, an unknown key or an unsupported value is a ValueError naming it.
-// A new method is one line in kMethods (its name, class and Options).
+// _core.torchdr_fit and _core.torchdr_transform: TorchDR's neighbour-embedding methods (nembed/methods/
+// neighbor_embedding.hpp, pacmap.hpp, cosne.hpp, tsnekhorn.hpp, torchdr_umap.hpp; the transform of ne_transform.hpp)
+// for the classes of python/nembed/torchdr/neighbor_embedding.py. The dict of TorchDR's parameters is mapped onto the
+// method's Options; a parameter the method's Options do not have, an unknown key or an unsupported value is a
+// ValueError naming it. A new method is one line in kMethods (its name, class and Options).
 #include <nanobind/stl/string.h>
 
 #include <cmath>
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "common.hpp"
 #include "nembed/core/strings.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/methods/cosne.hpp"
+#include "nembed/methods/ne_transform.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/methods/pacmap.hpp"
+#include "nembed/methods/torchdr_umap.hpp"
+#include "nembed/methods/tsnekhorn.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -132,6 +139,21 @@ std::optional<nembed::SchedulerKwargs> scheduler_kwargs(const nb::handle& v) {
     return k;
 }
 
+// A value converted to the type of the Options' field (the methods differ: PACMAP's n_neighbors is a count, UMAP's an
+// int; UMAP's a and b take None).
+template <class T>
+T convert(const nb::handle& v, const std::string& key) {
+    if constexpr (std::is_same_v<T, bool>) return boolean(v, key);
+    else if constexpr (std::is_same_v<T, std::size_t>) return count(v, key);
+    else if constexpr (std::is_same_v<T, int>) return int32(v, key);
+    else if constexpr (std::is_same_v<T, double>) return number(v, key);
+    else if constexpr (std::is_same_v<T, std::optional<double>>) {
+        if (is_none(v)) return std::nullopt;
+        return number(v, key);
+    } else static_assert(sizeof(T) == 0, "no conversion for this field type");
+}
+#define NE_FIELD(key, field) NE_TAKE(key, field, convert<std::remove_cvref_t<decltype(o.field)>>)
+
 // Sets o.field from the key through `conv` when given; a key the Options have no field for is refused.
 #define NE_TAKE(key, field, conv)                                                         \
     if (auto v_ = p.take(key)) {                                                          \
@@ -152,6 +174,31 @@ Options options_from_dict(Params& p, const std::string& method, std::optional<ne
     NE_TAKE("check_interval", check_interval, int32)
     NE_TAKE("n_negatives", n_negatives, count)
     NE_TAKE("optimizer", optimizer, text)
+    NE_FIELD("n_neighbors", n_neighbors)
+    NE_FIELD("MN_ratio", MN_ratio)
+    NE_FIELD("FP_ratio", FP_ratio)
+    NE_FIELD("iter_per_phase", iter_per_phase)
+    NE_FIELD("learning_rate_for_h_loss", learning_rate_for_h_loss)
+    NE_FIELD("gamma", gamma)
+    NE_FIELD("lr_affinity_in", lr_affinity_in)
+    NE_FIELD("eps_square_affinity_in", eps_square_affinity_in)
+    NE_FIELD("tol_affinity_in", tol_affinity_in)
+    NE_FIELD("max_iter_affinity_in", max_iter_affinity_in)
+    NE_FIELD("symmetric_affinity", symmetric_affinity)
+    NE_FIELD("unrolling", unrolling)
+    NE_FIELD("min_dist", min_dist)
+    NE_FIELD("spread", spread)
+    NE_FIELD("a", a)
+    NE_FIELD("b", b)
+    NE_FIELD("negative_sample_rate", negative_sample_rate)
+    NE_FIELD("sparsity", sparsity)
+    // UMAP's input_layout: "sharded" splits the input over torchrun's processes (distributed only).
+    if (auto v = p.take("input_layout")) {
+        const std::string l = text(*v, "input_layout");
+        if (l != "replicated")
+            throw InvalidArgument("input_layout: '" + l + "' is not supported (only 'replicated'; 'sharded' is "
+                                  "TorchDR's distributed mode)");
+    }
     if (auto v = p.take("lr")) {
         if (is_word(*v, "auto")) o.lr.reset();
         else o.lr = number(*v, "lr");
@@ -201,27 +248,20 @@ Options options_from_dict(Params& p, const std::string& method, std::optional<ne
                                   " (supported: None, 'keops', 'faiss')");
         }
     }
-    // What nembed's core computes: TorchDR's sparse (kNN) squared-Euclidean entropic affinity.
+    // The input metric: each method's metric type parses (and names) what it accepts.
     if (auto v = p.take("metric")) {
         const std::string m = text(*v, "metric");
-        if (m != "sqeuclidean")
-            throw InvalidArgument("metric: '" + m + "' is not supported by " + method + " (supported: 'sqeuclidean')");
+        if constexpr (std::is_same_v<decltype(o.metric), nembed::PacmapMetric>) o.metric = nembed::parse_pacmap_metric(m);
+        else o.metric = nembed::parse_cost_metric(m);
     }
-    if (auto v = p.take("sparsity")) {
-        if (!boolean(*v, "sparsity"))
-            throw InvalidArgument("sparsity=False (a dense affinity) is not supported: nembed's " + method +
-                                  " computes TorchDR's sparse kNN affinity (sparsity=True)");
-    }
-    if (auto v = p.take("process_duplicates")) {
-        const bool d = boolean(*v, "process_duplicates");
-        if constexpr (requires { o.process_duplicates; }) o.process_duplicates = d;
-    }
+    NE_FIELD("process_duplicates", process_duplicates)
     if (auto v = p.take("seed")) o.random_state = static_cast<std::uint64_t>(nb::cast<std::uint64_t>(*v));
     if (auto v = p.take("n_jobs")) o.n_threads = int32(*v, "n_jobs");
     if (auto v = p.take("verbose")) o.verbose = boolean(*v, "verbose");
     p.finish(method);
     return o;
 }
+#undef NE_FIELD
 #undef NE_TAKE
 
 template <class Method, class Options>
@@ -241,18 +281,46 @@ nb::dict fit(F32Mat X, Params& p, const std::string& method, std::optional<nembe
     return out;
 }
 
+// TorchDR's non-parametric transform (UMAP, LargeVis, InfoTSNE): the fit's parameters, X_new against the training
+// data and its frozen embedding.
+template <class Options>
+NpArray<double> transform(F32Mat X_new, F32Mat X_train, F64Mat Y_train, Params& p, const std::string& method,
+                 bool handle_sigint) {
+    p.take("init");  // the fit's start: the transform starts from the neighbours' weighted positions
+    const Options o = options_from_dict<Options>(p, method, std::nullopt);
+    const nembed::Matrix<double> Y = to_matrix(Y_train);
+    nembed::Matrix<double> Z = run_long(
+        handle_sigint, [&] { return nembed::torchdr::transform(o, view(X_new), view(X_train), Y.view()); });
+    return to_numpy(std::move(Z));
+}
+
 using FitFn = nb::dict (*)(F32Mat, Params&, const std::string&, std::optional<nembed::Matrix<double>>, bool);
+using TransformFn = NpArray<double> (*)(F32Mat, F32Mat, F64Mat, Params&, const std::string&, bool);
 struct NeMethod {
     const char* name;   // the Python class's _method
     const char* title;  // TorchDR's class name
     FitFn fit;
+    TransformFn transform;  // null: TorchDR has no transform of new data for the method
 };
+namespace td = nembed::torchdr;
 const NeMethod kMethods[] = {
-    {"sne", "SNE", fit<nembed::torchdr::SNE, nembed::torchdr::SNEOptions>},
-    {"tsne", "TSNE", fit<nembed::torchdr::TSNE, nembed::torchdr::TSNEOptions>},
-    {"infotsne", "InfoTSNE", fit<nembed::torchdr::InfoTSNE, nembed::torchdr::InfoTSNEOptions>},
-    {"largevis", "LargeVis", fit<nembed::torchdr::LargeVis, nembed::torchdr::LargeVisOptions>},
+    {"sne", "SNE", fit<td::SNE, td::SNEOptions>, nullptr},
+    {"tsne", "TSNE", fit<td::TSNE, td::TSNEOptions>, nullptr},
+    {"infotsne", "InfoTSNE", fit<td::InfoTSNE, td::InfoTSNEOptions>, transform<td::InfoTSNEOptions>},
+    {"largevis", "LargeVis", fit<td::LargeVis, td::LargeVisOptions>, transform<td::LargeVisOptions>},
+    {"umap", "UMAP", fit<td::UMAP, td::UMAPOptions>, transform<td::UMAPOptions>},
+    {"pacmap", "PACMAP", fit<td::PACMAP, td::PACMAPOptions>, nullptr},
+    {"tsnekhorn", "TSNEkhorn", fit<td::TSNEkhorn, td::TSNEkhornOptions>, nullptr},
+    {"cosne", "COSNE", fit<td::COSNE, td::COSNEOptions>, nullptr},
 };
+
+const NeMethod& find_method(const std::string& method) {
+    for (const NeMethod& nm : kMethods)
+        if (method == nm.name) return nm;
+    std::string names;
+    for (const NeMethod& nm : kMethods) names += (names.empty() ? "" : ", ") + std::string(nm.name);
+    throw InvalidArgument("method: unknown '" + method + "' (available: " + names + ")");
+}
 
 } // namespace
 
@@ -263,14 +331,26 @@ void bind_torchdr_ne(nb::module_& m) {
             std::optional<nembed::Matrix<double>> init_array;
             if (init.shape(0) > 0) init_array = to_matrix(init);
             Params p(params);
-            for (const NeMethod& nm : kMethods)
-                if (method == nm.name) return nm.fit(X, p, nm.title, std::move(init_array), handle_sigint);
-            std::string names;
-            for (const NeMethod& nm : kMethods) names += (names.empty() ? "" : ", ") + std::string(nm.name);
-            throw InvalidArgument("method: unknown '" + method + "' (available: " + names + ")");
+            const NeMethod& nm = find_method(method);
+            return nm.fit(X, p, nm.title, std::move(init_array), handle_sigint);
         },
         "X"_a, "method"_a, "params"_a, "init"_a, "handle_sigint"_a = false,
-        "Fits TorchDR's method (sne, tsne, infotsne, largevis) on X (float32 n x D) with TorchDR's parameters "
-        "(a dict); init: an n x n_components float64 array or 0 x 0 (none). Returns dict(embedding, n_iter, loss, "
-        "stop, timings).");
+        "Fits TorchDR's method (sne, tsne, infotsne, largevis, umap, pacmap, tsnekhorn, cosne) on X (float32 n x D) "
+        "with TorchDR's parameters (a dict); init: an n x n_components float64 array or 0 x 0 (none). Returns "
+        "dict(embedding, n_iter, loss, stop, timings).");
+    m.def(
+        "torchdr_transform",
+        [](F32Mat X_new, F32Mat X_train, F64Mat Y_train, const std::string& method, nb::dict params,
+           bool handle_sigint) {
+            Params p(params);
+            const NeMethod& nm = find_method(method);
+            if (!nm.transform)
+                throw InvalidArgument(std::string(nm.title) + " has no transform of new data (TorchDR's transform: "
+                                                              "umap, largevis, infotsne)");
+            return nm.transform(X_new, X_train, Y_train, p, nm.title, handle_sigint);
+        },
+        "X_new"_a, "X_train"_a, "Y_train"_a, "method"_a, "params"_a, "handle_sigint"_a = false,
+        "TorchDR's non-parametric transform (umap, largevis, infotsne): X_new (float32) embedded against the "
+        "training data X_train (float32) and its fitted embedding Y_train (float64), with the fit's parameters. "
+        "Returns n_new x n_components float64.");
 }

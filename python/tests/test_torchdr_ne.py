@@ -1,15 +1,20 @@
-"""nembed.torchdr's SNE, TSNE, InfoTSNE and LargeVis: scikit-learn conventions, TorchDR's names and refusals,
-determinism (same random_state and any n_jobs: the same bits)."""
+"""nembed.torchdr's SNE, TSNE, InfoTSNE, LargeVis, UMAP, PACMAP, TSNEkhorn and COSNE: scikit-learn conventions,
+TorchDR's names and refusals, determinism (same random_state and any n_jobs: the same bits), TorchDR's transform."""
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from nembed.torchdr import SNE, TSNE, InfoTSNE, LargeVis  # noqa: E402
+from nembed.torchdr import COSNE, PACMAP, SNE, TSNE, UMAP, InfoTSNE, LargeVis, TSNEkhorn  # noqa: E402
 
-CLASSES = [SNE, TSNE, InfoTSNE, LargeVis]
+CLASSES = [SNE, TSNE, InfoTSNE, LargeVis, UMAP, PACMAP, TSNEkhorn, COSNE]
 SMALL = dict(perplexity=5, max_iter=60, random_state=0)
+# Each method's small settings (its own neighbourhood parameter).
+SMALL_OF = {cls: SMALL for cls in (SNE, TSNE, InfoTSNE, LargeVis, TSNEkhorn, COSNE)}
+SMALL_OF[UMAP] = dict(n_neighbors=5, max_iter=60, random_state=0)
+SMALL_OF[PACMAP] = dict(n_neighbors=5, max_iter=60, random_state=0)
+TRANSFORM_CLASSES = [UMAP, LargeVis, InfoTSNE]
 
 
 def _data(n=120, d=8, seed=0):
@@ -19,24 +24,19 @@ def _data(n=120, d=8, seed=0):
 
 
 def _expected_failures(est):
-    # SNE and TSNE have TorchDR's transform: new data is NotImplementedError; the other checks would call it.
-    # transform(X) of InfoTSNE/LargeVis needs X_train (TorchDR's signature) and comes with the transform work.
-    return {
-        "check_transformer_general": "transform(X) of new data is TorchDR's NotImplementedError / needs X_train",
-        "check_transformer_data_not_an_array": "as check_transformer_general",
-        "check_transformer_preserve_dtypes": "as check_transformer_general",
-        "check_methods_sample_order_invariance": "as check_transformer_general",
-        "check_methods_subset_invariance": "as check_transformer_general",
-        "check_fit_idempotent": "as check_transformer_general",
-        "check_dict_unchanged": "as check_transformer_general",
-        "check_estimators_pickle": "as check_transformer_general",
-        "check_f_contiguous_array_estimator": "as check_transformer_general",
-        "check_estimators_dtypes": "as check_transformer_general",
-        "check_dtype_object": "as check_transformer_general",
-    }
+    # These checks call transform(X) on new data. TorchDR's transform(X) needs the training data (X_train=...) for
+    # UMAP, LargeVis and InfoTSNE (its non-parametric transform), which scikit-learn's checks do not pass; SNE, TSNE,
+    # PACMAP, TSNEkhorn and COSNE have no transform of new data (TorchDR's NotImplementedError).
+    reason = ("transform(X) of new data needs X_train (TorchDR's signature)" if type(est) in TRANSFORM_CLASSES
+              else "transform(X) of new data is TorchDR's NotImplementedError")
+    return {name: reason for name in (
+        "check_transformer_general", "check_transformer_data_not_an_array", "check_transformer_preserve_dtypes",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_fit_idempotent",
+        "check_dict_unchanged", "check_estimators_pickle", "check_f_contiguous_array_estimator",
+        "check_estimators_dtypes", "check_dtype_object")}
 
 
-@parametrize_with_checks([C(**SMALL) for C in CLASSES], expected_failed_checks=_expected_failures)
+@parametrize_with_checks([C(**SMALL_OF[C]) for C in CLASSES], expected_failed_checks=_expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -44,29 +44,90 @@ def test_sklearn_compatible(estimator, check):
 @pytest.mark.parametrize("cls", CLASSES)
 def test_fit_transform_shape_and_determinism(cls):
     X = _data()
-    a = cls(**SMALL).fit_transform(X)
-    b = cls(**SMALL).fit_transform(X)
+    a = cls(**SMALL_OF[cls]).fit_transform(X)
+    b = cls(**SMALL_OF[cls]).fit_transform(X)
     assert a.shape == (X.shape[0], 2) and a.dtype == np.float64
     assert np.all(np.isfinite(a))
     assert np.array_equal(a, b)
-    c = cls(**SMALL, n_components=3).fit_transform(X)
+    c = cls(**SMALL_OF[cls], n_components=3).fit_transform(X)
     assert c.shape == (X.shape[0], 3)
 
 
 @pytest.mark.parametrize("cls", CLASSES)
 def test_n_jobs_same_bits(cls):
     X = _data(300)
-    a = cls(**SMALL, n_jobs=1).fit_transform(X)
-    b = cls(**SMALL, n_jobs=2).fit_transform(X)
+    a = cls(**SMALL_OF[cls], n_jobs=1).fit_transform(X)
+    b = cls(**SMALL_OF[cls], n_jobs=2).fit_transform(X)
     assert np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("cls", [InfoTSNE, LargeVis])
+@pytest.mark.parametrize("cls", [InfoTSNE, LargeVis, UMAP, PACMAP])
 def test_random_state_reaches_the_negatives(cls):
     X = _data()
-    a = cls(**{**SMALL, "random_state": 1}).fit_transform(X)
-    b = cls(**{**SMALL, "random_state": 2}).fit_transform(X)
+    a = cls(**{**SMALL_OF[cls], "random_state": 1}).fit_transform(X)
+    b = cls(**{**SMALL_OF[cls], "random_state": 2}).fit_transform(X)
     assert not np.array_equal(a, b)
+
+
+# Each method's own TorchDR parameters reach the core (the result changes).
+@pytest.mark.parametrize("cls, change", [
+    (UMAP, dict(n_neighbors=8)), (UMAP, dict(min_dist=0.5)), (UMAP, dict(spread=2.0)),
+    (UMAP, dict(a=1.0, b=1.0)), (UMAP, dict(negative_sample_rate=2)), (UMAP, dict(metric="euclidean")),
+    (UMAP, dict(exclude_neighbors_from_negative_sampling=True)),
+    (PACMAP, dict(n_neighbors=8)), (PACMAP, dict(MN_ratio=1.0)), (PACMAP, dict(FP_ratio=1.0)),
+    (PACMAP, dict(iter_per_phase=10)),  # metric="euclidean": the same pairs as sqeuclidean (ranks only)
+    (PACMAP, dict(exclude_neighbors_from_negative_sampling=False)),
+    (TSNEkhorn, dict(lr_affinity_in=0.5)), (TSNEkhorn, dict(eps_square_affinity_in=False)),
+    (TSNEkhorn, dict(tol_affinity_in=1e3)), (TSNEkhorn, dict(max_iter_affinity_in=3)),
+    (TSNEkhorn, dict(symmetric_affinity=False)), (TSNEkhorn, dict(metric="euclidean")),
+    (COSNE, dict(gamma=1.0)), (COSNE, dict(learning_rate_for_h_loss=0.1)), (COSNE, dict(metric="manhattan")),
+    (COSNE, dict(sparsity=False)), (TSNE, dict(metric="euclidean")), (TSNE, dict(sparsity=False)),
+])
+def test_method_parameters_reach_the_core(cls, change):
+    X = _data()
+    base = cls(**SMALL_OF[cls]).fit_transform(X)
+    Y = cls(**{**SMALL_OF[cls], **change}).fit_transform(X)
+    assert not np.array_equal(Y, base), change
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_process_duplicates(cls):
+    X = _data(60)
+    X = np.vstack([X, X[:5]])
+    Y = cls(**SMALL_OF[cls]).fit_transform(X)
+    assert np.array_equal(Y[60:], Y[:5])  # duplicates share their row's position
+    assert cls().get_params()["process_duplicates"] is True
+    Z = cls(**SMALL_OF[cls], process_duplicates=False).fit_transform(X)
+    assert Z.shape == Y.shape and not np.array_equal(Y, Z)
+
+
+@pytest.mark.parametrize("cls, params, match", [
+    (UMAP, dict(n_neighbors=0), "n_neighbors"), (UMAP, dict(min_dist=-1.0), "min_dist"),
+    (UMAP, dict(spread=0.0), "spread"), (UMAP, dict(negative_sample_rate=-1), "negative_sample_rate"),
+    (UMAP, dict(metric="cosine"), "metric"),
+    (UMAP, dict(input_layout="sharded"), "input_layout"),
+    (PACMAP, dict(n_neighbors=500), "n_neighbors"), (PACMAP, dict(MN_ratio=-1.0), "MN_ratio"),
+    (PACMAP, dict(FP_ratio=-1.0), "FP_ratio"), (PACMAP, dict(iter_per_phase=0), "iter_per_phase"),
+    (PACMAP, dict(metric="manhattan"), "metric"),
+    (TSNEkhorn, dict(unrolling=True), "unrolling"), (TSNEkhorn, dict(tol_affinity_in=-1.0), "tol"),
+    (TSNEkhorn, dict(lr_affinity_in=0.0), "lr_affinity_in"), (TSNEkhorn, dict(max_iter_affinity_in=0), "max_iter"),
+    (TSNEkhorn, dict(eps_square_affinity_in=1), "eps_square_affinity_in"),
+    (COSNE, dict(gamma=0.0), "gamma"), (COSNE, dict(learning_rate_for_h_loss=-1.0), "learning_rate_for_h_loss"),
+    (COSNE, dict(perplexity=500), "perplexity"),
+])
+def test_method_bad_parameters(cls, params, match):
+    X = _data()
+    with pytest.raises(ValueError, match=match):
+        cls(**{**SMALL_OF[cls], **params}).fit(X)
+
+
+@pytest.mark.parametrize("method, key", [("umap", "perplexity"), ("umap", "n_negatives"), ("pacmap", "perplexity"),
+                                         ("tsne", "n_neighbors"), ("cosne", "min_dist"), ("sne", "gamma"),
+                                         ("largevis", "lr_affinity_in"), ("tsnekhorn", "sparsity")])
+def test_core_refuses_parameters_of_other_methods(method, key):
+    from nembed import _core
+    with pytest.raises(ValueError, match=f"{key}: not a parameter of"):
+        _core.torchdr_fit(_data(), method, {key: 1}, np.zeros((0, 0)))
 
 
 def test_parameters_reach_the_core():
@@ -130,7 +191,6 @@ def test_get_set_params_torchdr_names():
     (dict(lr=-1.0), ValueError, "lr"),
     (dict(backend="annoy"), ValueError, "backend"),
     (dict(metric="cosine"), ValueError, "metric"),
-    (dict(sparsity=False), ValueError, "sparsity"),
     (dict(optimizer_kwargs={"nesterov": True}), ValueError, "nesterov"),
     (dict(scheduler="LinearLR", scheduler_kwargs={"last_epoch": 3}), ValueError, "last_epoch"),
     (dict(distributed=True), ValueError, "distributed"),
@@ -179,3 +239,40 @@ def test_transform():
         m.transform(X)
     with pytest.raises(ValueError, match="not fitted"):
         TSNE().transform()
+
+
+@pytest.mark.parametrize("cls", [SNE, TSNE, PACMAP, TSNEkhorn, COSNE])
+def test_no_transform_of_new_data(cls):
+    X = _data(60)
+    m = cls(**SMALL_OF[cls]).fit(X)
+    with pytest.raises(NotImplementedError):
+        m.transform(X, X_train=X)
+
+
+@pytest.mark.parametrize("cls", TRANSFORM_CLASSES)
+def test_transform_new_points(cls):
+    X = _data()
+    params = {**SMALL_OF[cls], "max_iter": 300}
+    params.update(n_neighbors=10) if cls is UMAP else params.update(perplexity=10)
+    m = cls(**params)
+    Y = m.fit_transform(X)
+    # The training rows, placed again against the frozen embedding, land near their fitted positions: within a
+    # quarter of the median distance between fitted points (the clusters are several medians apart).
+    Z = m.transform(X[:30], X_train=X)
+    assert Z.shape == (30, 2) and Z.dtype == np.float64
+    scale = np.median(np.linalg.norm(Y[:, None] - Y[None], axis=2))
+    assert np.linalg.norm(Z - Y[:30], axis=1).max() < 0.25 * scale
+    # deterministic, any n_jobs
+    assert np.array_equal(Z, m.transform(X[:30], X_train=X))
+    m2 = cls(**params, n_jobs=1).fit(X)
+    assert np.array_equal(m2.transform(X[:30], X_train=X), cls(**params, n_jobs=2).fit(X).transform(X[:30], X_train=X))
+    # transform() without X: the training embedding
+    assert m.transform() is m.embedding_
+    with pytest.raises(ValueError, match="X_train is required"):
+        m.transform(X[:5])
+    with pytest.raises(ValueError, match="features"):
+        m.transform(X[:5], X_train=X[:, :4])
+    with pytest.raises(ValueError, match="samples"):
+        m.transform(X[:5], X_train=X[:50])
+    with pytest.raises(ValueError, match="features"):
+        m.transform(X[:5, :4], X_train=X)

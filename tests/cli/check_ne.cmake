@@ -6,11 +6,18 @@ file(MAKE_DIRECTORY ${WORK})
 set(DATA ${SRC}/tests/data/fmnist_4000_pca50.npy)
 set(SMALL ${SRC}/tests/data/sensitivity_X.csv)
 # SNE's exact normalisation is O(N^2) per step: fewer steps.
-foreach(case "sne;10" "tsne;60" "infotsne;60" "largevis;60")
+# Each method with its own options (perplexity or n_neighbors, TSNEkhorn's affinity kept short).
+set(P10 "--perplexity;10")
+foreach(case "sne;10;${P10}" "tsne;60;${P10}" "infotsne;60;${P10}" "largevis;60;${P10}"
+             "umap;60;--n-neighbors;10;--min-dist;0.2;--negative-sample-rate;3;--metric;euclidean"
+             "pacmap;60;--n-neighbors;8;--MN-ratio;1;--FP-ratio;1;--iter-per-phase;20"
+             "cosne;10;${P10};--gamma;1.5;--learning-rate-for-h-loss;0.5"
+             "tsnekhorn;10;${P10};--max-iter-affinity-in;3;--lr-affinity-in;0.2")
   list(GET case 0 m)
   list(GET case 1 it)
+  list(SUBLIST case 2 -1 extra)
   foreach(j 1 2)
-    execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/${m}${j}.npy --method ${m} --max-iter ${it} --perplexity 10
+    execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/${m}${j}.npy --method ${m} --max-iter ${it} ${extra}
                             --check-interval 20 -j ${j} -q --seed 4 RESULT_VARIABLE rc ERROR_VARIABLE err)
     if(NOT rc EQUAL 0)
       message(FATAL_ERROR "ne --method ${m} -j ${j} failed: ${err}")
@@ -36,9 +43,65 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "ne --backend bh failed: ${err}")
 endif()
 
+# nembed pacmap is ne --method pacmap: the same bits.
+execute_process(COMMAND ${EXE} pacmap ${DATA} -o ${WORK}/pacmap_cmd.npy --max-iter 60 --n-neighbors 8 --mn-ratio 1
+                        --fp-ratio 1 --iter-per-phase 20 --check-interval 20 -q --seed 4 RESULT_VARIABLE rc
+                        ERROR_VARIABLE err)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/pacmap1.npy ${WORK}/pacmap_cmd.npy
+                RESULT_VARIABLE same)
+if(NOT rc EQUAL 0 OR NOT same EQUAL 0)
+  message(FATAL_ERROR "nembed pacmap and ne --method pacmap differ (rc ${rc}): ${err}")
+endif()
+# Method options reach the method: COSNE's --gamma, UMAP's --spread change the result.
+foreach(case "cosne;10;${P10};--gamma;1.5;--learning-rate-for-h-loss;1" "umap;60;--n-neighbors;10;--min-dist;0.2;--negative-sample-rate;3;--metric;sqeuclidean")
+  list(GET case 0 m)
+  list(GET case 1 it)
+  list(SUBLIST case 2 -1 extra)
+  execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/${m}_other.npy --method ${m} --max-iter ${it} ${extra}
+                          --check-interval 20 -q --seed 4 RESULT_VARIABLE rc ERROR_VARIABLE err)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/${m}1.npy ${WORK}/${m}_other.npy
+                  RESULT_VARIABLE same)
+  if(NOT rc EQUAL 0 OR same EQUAL 0)
+    message(FATAL_ERROR "ne --method ${m}: a changed option left the file unchanged (rc ${rc}): ${err}")
+  endif()
+endforeach()
+# --transform writes the new points' embedding, the same bits with -j 1 and -j 2 (nearness: python/tests).
+foreach(j 1 2)
+  execute_process(COMMAND ${EXE} ne ${SMALL} -o ${WORK}/tr_fit${j}.npy --method umap --max-iter 200 --n-neighbors 8
+                          --transform ${SMALL} --transform-output ${WORK}/tr_new${j}.npy -j ${j} -q --seed 1
+                          RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/tr_new${j}.npy)
+    message(FATAL_ERROR "ne --transform failed: ${err}")
+  endif()
+endforeach()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tr_new1.npy ${WORK}/tr_new2.npy RESULT_VARIABLE same)
+if(NOT same EQUAL 0)
+  message(FATAL_ERROR "ne --transform: -j 1 and -j 2 differ")
+endif()
+
 set(O ${WORK}/bad.npy)
 set(cases
-  "ne ${SMALL} -o ${O} --method umapx|unknown method 'umapx' \\(valid: sne, tsne, infotsne, largevis\\)"
+  "ne ${SMALL} -o ${O} --method umapx|unknown method 'umapx' \\(valid: sne, tsne, infotsne, largevis, umap, pacmap, tsnekhorn, cosne\\)"
+  "ne ${SMALL} -o ${O} --method umap --perplexity 5|--perplexity does not apply to --method umap"
+  "ne ${SMALL} -o ${O} --method pacmap --n-negatives 5|--n-negatives does not apply to --method pacmap"
+  "ne ${SMALL} -o ${O} --method tsne --n-neighbors 5|--n-neighbors does not apply to --method tsne"
+  "ne ${SMALL} -o ${O} --method cosne --perplexity 5 --min-dist 0.5|--min-dist does not apply to --method cosne"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --lr-affinity-in 0.5|--lr-affinity-in does not apply to --method umap"
+  "ne ${SMALL} -o ${O} --method pacmap --metric manhattan|metric: unknown or unsupported PACMAP metric 'manhattan'"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --metric cosine|metric: unknown 'cosine'"
+  "ne ${SMALL} -o ${O} --method pacmap --MN-ratio -1|MN.ratio"
+  "ne ${SMALL} -o ${O} --method pacmap --iter-per-phase 0|iter.per.phase"
+  "ne ${SMALL} -o ${O} --method pacmap --n-neighbors 40|n.neighbors"
+  "ne ${SMALL} -o ${O} --method cosne --perplexity 5 --gamma 0|gamma"
+  "ne ${SMALL} -o ${O} --method cosne --perplexity 5 --learning-rate-for-h-loss -1|learning.rate.for.h.loss"
+  "ne ${SMALL} -o ${O} --method tsnekhorn --perplexity 5 --unrolling true|unrolling=true is not supported"
+  "ne ${SMALL} -o ${O} --method tsnekhorn --perplexity 5 --tol-affinity-in -1|tol"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --spread -1|spread"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --negative-sample-rate -1|negative.sample.rate"
+  "ne ${SMALL} -o ${O} --method tsne --perplexity 5 --transform ${SMALL} --transform-output ${WORK}/z.npy|--transform does not apply to --method tsne"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --transform ${SMALL}|--transform and --transform-output go together"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --transform ${DATA} --transform-output ${WORK}/z.npy|--transform: 50 columns"
+  "ne ${SMALL} -o ${O} --method largevis --perplexity 5 --process-duplicates maybe|--process-duplicates"
   "ne ${SMALL} -o ${O} --method tsne --n-negatives 5|--n-negatives does not apply to --method tsne"
   "ne ${SMALL} -o ${O} --method sne --backend bh|--backend does not apply to --method sne"
   "ne ${SMALL} -o ${O} --method largevis --exclude-neighbors-from-negative-sampling true --theta 0.3|--theta does not apply to --method largevis"

@@ -7,11 +7,12 @@ numpy/scipy out). Only the import changes:
 """
 from .affinity import (EntropicAffinity, MAGICAffinity, NormalizedGaussianAffinity, NormalizedStudentAffinity,
                        SelfTuningAffinity, SinkhornAffinity, SymmetricEntropicAffinity, UMAPAffinity)
-from .neighbor_embedding import SNE, TSNE, InfoTSNE, LargeVis
+from .neighbor_embedding import COSNE, PACMAP, SNE, TSNE, UMAP, InfoTSNE, LargeVis, TSNEkhorn
 from .eval import (admissible_LIST_METRICS, kmeans_ari, knn_label_accuracy, neighborhood_preservation,
                    silhouette_samples, silhouette_score)
 
 __all__ = ["EntropicAffinity", "SymmetricEntropicAffinity", "SinkhornAffinity", "NormalizedGaussianAffinity",
            "NormalizedStudentAffinity", "SelfTuningAffinity", "MAGICAffinity", "UMAPAffinity",
            "admissible_LIST_METRICS", "kmeans_ari", "knn_label_accuracy", "neighborhood_preservation",
-           "silhouette_samples", "silhouette_score", "SNE", "TSNE", "InfoTSNE", "LargeVis"]
+           "silhouette_samples", "silhouette_score", "SNE", "TSNE", "InfoTSNE", "LargeVis", "UMAP", "PACMAP",
+           "TSNEkhorn", "COSNE"]

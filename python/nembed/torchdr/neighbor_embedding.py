@@ -24,8 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 from .. import _core
 from .._utils import as_float64_matrix, handle_sigint, resolve_n_jobs, resolve_seed
 
-# UMAP, PACMAP, TSNEkhorn and COSNE are declared below but not exported until _core.torchdr_fit has their entries.
-__all__ = ["SNE", "TSNE", "InfoTSNE", "LargeVis"]
+__all__ = ["SNE", "TSNE", "InfoTSNE", "LargeVis", "UMAP", "PACMAP", "TSNEkhorn", "COSNE"]
 
 # Methods with TorchDR 0.5's non-parametric transform(X_new, X_train=...) against the frozen training embedding.
 _TRANSFORM_METHODS = ("infotsne", "largevis", "umap")
