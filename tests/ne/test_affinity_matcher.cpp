@@ -216,8 +216,9 @@ TEST(AffinityMatcher, RunLowersTheLossAndIsThreadIndependent) {
         const double before = obj(Y0.view(), nullptr), after = obj(r1.embedding.view(), nullptr);
         // With Sinkhorn the duals are constants of the gradient (TorchDR's with_grad = False), so the step is not
         // a descent direction of L(Z) itself; the square loss then need not decrease (it does not here).
-        if (c.name != "square_loss/sinkhorn_gaussian" && c.name != "square_loss/sinkhorn_student")
+        if (c.name != "square_loss/sinkhorn_gaussian" && c.name != "square_loss/sinkhorn_student") {
             EXPECT_LT(after, before * (1 - 1e-3)) << c.name;
+        }
         EXPECT_EQ(r1.n_iter, 100) << c.name;
         for (int threads : {2, 3}) {
             o.n_threads = threads;
