@@ -8,6 +8,7 @@ numpy/scipy out). Only the import changes:
 from .affinity import (EntropicAffinity, MAGICAffinity, NormalizedGaussianAffinity, NormalizedStudentAffinity,
                        SelfTuningAffinity, SinkhornAffinity, SymmetricEntropicAffinity, UMAPAffinity)
 from .neighbor_embedding import SNE, TSNE, InfoTSNE, LargeVis
+from .affinity_matcher import AffinityMatcher
 from .eval import (admissible_LIST_METRICS, kmeans_ari, knn_label_accuracy, neighborhood_preservation,
                    silhouette_samples, silhouette_score)
 
