@@ -101,3 +101,21 @@ def test_get_set_params_and_defaults():
     assert m.max_iter == 3
     Z = m.fit_transform(_data())
     assert m.n_iter_ == 3 and Z.shape == (40, 2)
+
+
+_FIXTURE = __import__("pathlib").Path(__file__).resolve().parents[2] / "tests/data/torchdr/affinity_matcher.npz"
+
+
+@pytest.mark.skipif(not _FIXTURE.exists(), reason="fixture not in this checkout")
+@pytest.mark.parametrize("loss_fn", ["square_loss", "cross_entropy_loss"])
+@pytest.mark.parametrize("key", ["g", "s", "k"])
+def test_matches_torchdr_fixture(loss_fn, key):
+    """20 SGD steps equal TorchDR 0.5's (tests/data/torchdr/make_affinity_matcher_fixture.py) to 1e-12."""
+    d = np.load(_FIXTURE)
+    aff = {"g": NormalizedGaussianAffinity(), "s": NormalizedStudentAffinity(normalization_dim=1),
+           "k": SinkhornAffinity(base_kernel="student")}[key]
+    m = AffinityMatcher("precomputed", aff, loss_fn=loss_fn, optimizer="SGD",
+                        lr=0.5 if loss_fn == "cross_entropy_loss" else 50.0, max_iter=20, init=d["init"],
+                        init_scaling=1.0, min_grad_norm=0)
+    Z = m.fit_transform(d["P"])
+    np.testing.assert_allclose(Z, d[loss_fn + key], rtol=0, atol=1e-12)

@@ -1,7 +1,8 @@
 // TorchDR's AffinityMatcher (methods/affinity_matcher.hpp, loss/affinity_matcher.hpp): the loss against TorchDR's
 // formula recomputed densely here (its 1e12 on the diagonal of the distances included), the analytic gradient
 // against central finite differences for every (loss_fn, affinity_out) pair, a run lowering the loss, the same bits
-// for 1, 2 and 3 threads, and bad parameters.
+// for 1, 2 and 3 threads, bad parameters, and 20 SGD steps against TorchDR 0.5's own
+// (tests/data/torchdr/affinity_matcher.npz, made by make_affinity_matcher_fixture.py in that folder).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "../common/numeric.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
+#include "nembed/io/npz.hpp"
 #include "nembed/methods/affinity_matcher.hpp"
 
 using namespace nembed;
@@ -279,4 +281,55 @@ TEST(AffinityMatcher, BadParametersNameThemselves) {
     throws_naming([&] { torchdr::AffinityMatcher(o).fit_transform_affinity(Q, {}); }, "affinity_in");
     o.optimizer = "LBFGS";
     throws_naming([&] { torchdr::AffinityMatcher(o).fit_transform_affinity(P, {}); }, "optimizer");
+}
+
+TEST(AffinityMatcher, TwentyStepsEqualTorchDRs) {
+    const std::string path = std::string(NEMBED_TEST_DATA_DIR) + "/torchdr/affinity_matcher.npz";
+    auto load = [&](const std::string& name) {
+        NdArray a = read_npz(path, name);
+        Matrix<double> m(a.shape.at(0), a.size() / a.shape.at(0));
+        a.copy_to(m.data());
+        return m;
+    };
+    const Matrix<double> Pd = load("P"), init = load("init");
+    const std::size_t n = Pd.rows();
+    CsrMatrix<double> P;
+    P.n_rows = P.n_cols = n;
+    P.indptr.push_back(0);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j)
+            if (Pd(i, j) != 0) {
+                P.indices.push_back(static_cast<index_t>(j));
+                P.values.push_back(Pd(i, j));
+            }
+        P.indptr.push_back(static_cast<offset_t>(P.indices.size()));
+    }
+    for (MatcherLossFn fn : {MatcherLossFn::square_loss, MatcherLossFn::cross_entropy_loss})
+        for (const char* key : {"g", "s", "k"}) {
+            torchdr::AffinityMatcherOptions o;  // the script's: SGD, lr 50 / 0.5, 20 steps, the init scaled to std 1
+            o.loss_fn = fn;
+            o.optimizer = "SGD";
+            o.lr = fn == MatcherLossFn::square_loss ? 50.0 : 0.5;
+            o.max_iter = 20;
+            o.min_grad_norm = 0;
+            o.init = NeInit::array;
+            o.init_array = init;
+            o.init_scaling = 1.0;
+            const std::string k = key;
+            if (k == "g") o.affinity_out = MatcherAffinityOut::normalized_gaussian;
+            if (k == "s") {
+                o.affinity_out = MatcherAffinityOut::normalized_student;
+                o.student.normalization_dim = NormalizationDim::dim1;
+            }
+            if (k == "k") {
+                o.affinity_out = MatcherAffinityOut::sinkhorn;
+                o.sinkhorn.base_kernel = SinkhornBaseKernel::student;
+            }
+            const NeResult r = torchdr::AffinityMatcher(o).fit_transform_affinity(P, {});
+            const Matrix<double> ref = load(to_string(fn) + k);
+            double err = 0;
+            for (std::size_t t = 0; t < ref.size(); ++t)
+                err = std::max(err, std::abs(r.embedding.data()[t] - ref.data()[t]));
+            EXPECT_LT(err, 1e-12) << to_string(fn) << " " << k;
+        }
 }
