@@ -345,4 +345,5 @@ NB_MODULE(_core, m) {
     bind_torchdr_affinity(m);
     bind_eval(m);
     bind_torchdr_ne(m);
+    { void bind_affinity_matcher(nb::module_&); bind_affinity_matcher(m); }  // TorchDR's AffinityMatcher
 }

@@ -8,6 +8,7 @@ numpy/scipy out). Only the import changes:
 from .affinity import (EntropicAffinity, MAGICAffinity, NormalizedGaussianAffinity, NormalizedStudentAffinity,
                        SelfTuningAffinity, SinkhornAffinity, SymmetricEntropicAffinity, UMAPAffinity)
 from .neighbor_embedding import COSNE, PACMAP, SNE, TSNE, UMAP, InfoTSNE, LargeVis, TSNEkhorn
+from .affinity_matcher import AffinityMatcher
 from .eval import (admissible_LIST_METRICS, kmeans_ari, knn_label_accuracy, neighborhood_preservation,
                    silhouette_samples, silhouette_score)
 
@@ -15,4 +16,4 @@ __all__ = ["EntropicAffinity", "SymmetricEntropicAffinity", "SinkhornAffinity", 
            "NormalizedStudentAffinity", "SelfTuningAffinity", "MAGICAffinity", "UMAPAffinity",
            "admissible_LIST_METRICS", "kmeans_ari", "knn_label_accuracy", "neighborhood_preservation",
            "silhouette_samples", "silhouette_score", "SNE", "TSNE", "InfoTSNE", "LargeVis", "UMAP", "PACMAP",
-           "TSNEkhorn", "COSNE"]
+           "TSNEkhorn", "COSNE", "AffinityMatcher"]
