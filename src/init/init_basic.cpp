@@ -93,7 +93,7 @@ void check_init_spread(MatrixView<double> Y0, const std::string& what) {
     }
 }
 
-Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::size_t n_components) {
+Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::size_t n_components, bool warn_wide) {
     require(Y0.data != nullptr && Y0.rows > 0 && Y0.cols > 0, "initial embedding is empty");
     require(Y0.rows == n_expected, "initial embedding has " + std::to_string(Y0.rows) + " rows, expected " +
                                        std::to_string(n_expected) + " (one per point)");
@@ -103,7 +103,7 @@ Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::siz
     require_finite(Y0, "initial embedding");
     check_init_spread(Y0, "the initial embedding");
     const double s = column_std(Y0, 0);
-    if (s > user_init_std_warning) {
+    if (warn_wide && s > user_init_std_warning) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.3g", s);
         warn(std::string("initial embedding has a standard deviation of ") + buf +

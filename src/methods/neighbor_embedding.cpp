@@ -228,7 +228,7 @@ Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& o, MatrixVie
             break;
         }
         case NeInit::random: Y = random_init(n, d, o.random_state, 1.0); break;
-        case NeInit::array: Y = user_init(o.init_array->view(), n, d); break;
+        case NeInit::array: Y = user_init(o.init_array->view(), n, d, false); break;  // rescaled below
         case NeInit::hyperbolic:
             // TorchDR: N(0, init_scaling²) mapped into the ball by exp_0, without the std rescaling.
             return hyperbolic_init(n, d, o.random_state, o.init_scaling);

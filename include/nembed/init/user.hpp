@@ -23,6 +23,9 @@ void check_init_spread(MatrixView<double> Y0, const std::string& what);
 /// entry or the constant column. Warns (nembed::warn) when
 /// std(Y0[:, 0]) > 1e-2: t-SNE converges poorly from wide starts, so rescale(Y, 1e-4) is suggested. The data are
 /// not modified.
-Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::size_t n_components = 0);
+/// warn_wide: warn above user_init_std_warning (openTSNE's t-SNE starts from the array as is; TorchDR's driver
+/// rescales it to init_scaling afterwards and passes false).
+Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::size_t n_components = 0,
+                         bool warn_wide = true);
 
 } // namespace nembed
