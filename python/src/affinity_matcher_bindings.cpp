@@ -110,14 +110,7 @@ void bind_affinity_matcher(nb::module_& m) {
             nembed::NeResult r = run_long(handle_sigint, [&] {
                 return nembed::torchdr::AffinityMatcher(o).fit_transform_affinity(P, view(X));
             });
-            nb::dict out, timings;
-            timings["fit"] = t.seconds();
-            out["timings"] = timings;
-            out["n_iter"] = r.n_iter;
-            out["loss"] = r.loss;
-            out["stop"] = nembed::to_string(r.stop);
-            out["embedding"] = to_numpy(std::move(r.embedding));
-            return out;
+            return ne_result_dict(std::move(r), t.seconds());
         },
         "indptr"_a, "indices"_a, "data"_a, "n"_a, "X"_a, "affinity_out"_a, "affinity_out_params"_a, "loss_fn"_a,
         "params"_a, "init"_a, "handle_sigint"_a = false,

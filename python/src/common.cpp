@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include <nanobind/stl/string.h>
+
 #include <Python.h>
 
 #include <string>
@@ -98,6 +100,20 @@ StepCallback make_callback(nb::handle callable) {
         if (truth < 0) throw nb::python_error();
         return truth == 1;
     };
+}
+
+nb::dict ne_result_dict(nembed::NeResult&& r, double fit_seconds) {
+    nb::dict out, timings;
+    timings["fit"] = fit_seconds;
+    timings["affinity"] = r.timings.affinity;
+    timings["init"] = r.timings.init;
+    timings["optimize"] = r.timings.optimize;
+    out["timings"] = timings;
+    out["n_iter"] = r.n_iter;
+    out["loss"] = r.loss;
+    out["stop"] = nembed::to_string(r.stop);
+    out["embedding"] = to_numpy(std::move(r.embedding));
+    return out;
 }
 
 } // namespace nembed_py

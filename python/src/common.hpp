@@ -16,6 +16,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/neighbors/knn.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"  // NeResult
 #include "nembed/methods/tsne.hpp"  // OptimizationInterrupt
 
 namespace nembed_py {
@@ -125,5 +126,9 @@ using StepCallback = std::function<bool(int iteration, double loss, nembed::Matr
 StepCallback make_callback(nb::handle callable);
 /// The same as a TrainCallback: (the step within its phase, the loss, the embedding); empty when callable is None.
 nembed::TrainCallback make_train_callback(nb::handle callable);
+
+/// The result of a TorchDR-family fit for Python: embedding, n_iter, loss, stop and timings (fit: the call's wall
+/// seconds; affinity, init, optimize: the driver's parts).
+nb::dict ne_result_dict(nembed::NeResult&& r, double fit_seconds);
 
 } // namespace nembed_py

@@ -270,15 +270,7 @@ nb::dict fit(F32Mat X, Params& p, const std::string& method, std::optional<nembe
     const Options o = options_from_dict<Options>(p, method, std::move(init));
     nembed::Timer t;
     nembed::NeResult r = run_long(handle_sigint, [&] { return Method(o).fit_transform(view(X)); });
-    nb::dict out;
-    nb::dict timings;
-    timings["fit"] = t.seconds();
-    out["timings"] = timings;
-    out["n_iter"] = r.n_iter;
-    out["loss"] = r.loss;
-    out["stop"] = nembed::to_string(r.stop);
-    out["embedding"] = to_numpy(std::move(r.embedding));
-    return out;
+    return ne_result_dict(std::move(r), t.seconds());
 }
 
 // TorchDR's non-parametric transform (UMAP, LargeVis, InfoTSNE): the fit's parameters, X_new against the training
