@@ -146,7 +146,7 @@ Options options_from_cli(const NeCli& c) {
     NE_SET("--negative-sample-rate", negative_sample_rate)
     if (c.given("--metric")) {  // each method's metric type parses (and names) what it accepts
         if constexpr (requires { o.metric; }) {
-            if constexpr (std::is_same_v<decltype(o.metric), PacmapMetric>) o.metric = parse_pacmap_metric(c.v.metric);
+            if constexpr (std::is_same_v<std::decay_t<decltype(o)>, torchdr::PACMAPOptions>) o.metric = parse_pacmap_metric(c.v.metric);
             else o.metric = parse_cost_metric(c.v.metric);
         } else {
             c.refuse("--metric");

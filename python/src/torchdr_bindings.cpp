@@ -251,7 +251,7 @@ Options options_from_dict(Params& p, const std::string& method, std::optional<ne
     // The input metric: each method's metric type parses (and names) what it accepts.
     if (auto v = p.take("metric")) {
         const std::string m = text(*v, "metric");
-        if constexpr (std::is_same_v<decltype(o.metric), nembed::PacmapMetric>) o.metric = nembed::parse_pacmap_metric(m);
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, nembed::torchdr::PACMAPOptions>) o.metric = nembed::parse_pacmap_metric(m);
         else o.metric = nembed::parse_cost_metric(m);
     }
     NE_FIELD("process_duplicates", process_duplicates)

@@ -11,18 +11,22 @@
 
 namespace nembed {
 
-PacmapMetric parse_pacmap_metric(const std::string& name) {
+namespace {
+bool pacmap_metric(CostMetric m) { return m == CostMetric::sqeuclidean || m == CostMetric::euclidean; }
+} // namespace
+
+CostMetric parse_pacmap_metric(const std::string& name) {
     const std::string s = to_lower(name);
-    if (s == "sqeuclidean") return PacmapMetric::sqeuclidean;
-    if (s == "euclidean") return PacmapMetric::euclidean;
+    if (s == "sqeuclidean") return CostMetric::sqeuclidean;
+    if (s == "euclidean") return CostMetric::euclidean;
     throw InvalidArgument("metric: unknown or unsupported PACMAP metric '" + name +
                           "' (expected sqeuclidean or euclidean)");
 }
 
-std::string to_string(PacmapMetric m) { return m == PacmapMetric::sqeuclidean ? "sqeuclidean" : "euclidean"; }
-
 void validate(const PACMAPAffinityOptions& o, std::size_t n) {
     require(o.n_neighbors >= 1, "n_neighbors must be >= 1, got " + std::to_string(o.n_neighbors));
+    require(pacmap_metric(o.metric), "metric: unsupported PACMAP metric '" + to_string(o.metric) +
+                                         "' (expected sqeuclidean or euclidean)");
     if (n == 0) return;
     require(n >= 7, "PACMAP needs at least 7 points (ρ reads the 6th neighbour), got " + std::to_string(n));
     require(o.n_neighbors < n, "n_neighbors must be smaller than the number of points (" + std::to_string(n) +
@@ -37,7 +41,7 @@ PacmapNeighbors pacmap_affinity(const KnnGraph& g, const PACMAPAffinityOptions& 
     require(g.k >= k_ext, "PACMAPAffinity: the kNN graph has " + std::to_string(g.k) + " neighbours per point, " +
                               std::to_string(k_ext) + " are needed (n_neighbors + 50, at most N − 1)");
     const std::size_t k = o.n_neighbors;
-    const bool squared = o.metric == PacmapMetric::sqeuclidean;
+    const bool squared = o.metric == CostMetric::sqeuclidean;
     // C_ij as TorchDR's search returns it (the squared distance for sqeuclidean).
     auto C = [&](std::size_t i, std::size_t c) {
         const double d = g.dists(i)[c];
@@ -81,22 +85,15 @@ PacmapNeighbors pacmap_affinity(MatrixView<float> X, const PACMAPAffinityOptions
     return pacmap_affinity(g, o, knn.n_threads);
 }
 
-double pacmap_distance(MatrixView<float> X, std::size_t i, std::size_t j, PacmapMetric metric) {
-    const float* a = X.row(i);
-    const float* b = X.row(j);
-    double s = 0.0;
-    for (std::size_t c = 0; c < X.cols; ++c) {
-        const double t = static_cast<double>(a[c]) - static_cast<double>(b[c]);
-        s += t * t;
-    }
-    return metric == PacmapMetric::sqeuclidean ? s : std::sqrt(s);
+double pacmap_distance(MatrixView<float> X, std::size_t i, std::size_t j, CostMetric metric) {
+    return pair_cost(X.row(i), X.row(j), X.cols, metric);
 }
 
 index_t pacmap_mid_near_choice(MatrixView<float> X, std::size_t i, const index_t (&candidates)[6]) {
     // The squared distance orders the candidates as either metric does.
     std::pair<double, int> d[6];
     for (int c = 0; c < 6; ++c)
-        d[c] = {pacmap_distance(X, i, static_cast<std::size_t>(candidates[c]), PacmapMetric::sqeuclidean), c};
+        d[c] = {pacmap_distance(X, i, static_cast<std::size_t>(candidates[c]), CostMetric::sqeuclidean), c};
     std::partial_sort(d, d + 2, d + 6);
     return candidates[d[1].second];
 }

@@ -90,6 +90,9 @@ void NeUmapLoss::init(int n_epochs, bool strict) {
         }
     next_sample_ = epochs_per_sample_;
     active_.assign(m, 0);
+    columns_.clear();
+    if (s_.exclude_neighbors)
+        for (auto j : P_.indices) columns_.push_back(static_cast<std::uint32_t>(j));
     next_step_ = 0;
 }
 
@@ -125,12 +128,9 @@ void NeUmapLoss::draw(std::int64_t step) {
         const auto b = static_cast<std::size_t>(neg_ptr_[i]), e = static_cast<std::size_t>(neg_ptr_[i + 1]);
         if (b == e) return;
         std::span<const std::uint32_t> excl;
-        std::vector<std::uint32_t> cols;
-        if (s_.exclude_neighbors) {
-            for (auto p = P_.indptr[i]; p < P_.indptr[i + 1]; ++p)
-                cols.push_back(static_cast<std::uint32_t>(P_.indices[static_cast<std::size_t>(p)]));
-            excl = cols;
-        }
+        if (s_.exclude_neighbors)
+            excl = std::span<const std::uint32_t>(columns_.data() + P_.indptr[i],
+                                                  static_cast<std::size_t>(P_.indptr[i + 1] - P_.indptr[i]));
         const std::uint64_t stream = sampling_stream(SamplingFamily::torchdr_negatives,
                                                      static_cast<std::uint64_t>(step), i);
         if (!transform_) {

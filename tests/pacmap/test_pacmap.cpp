@@ -77,7 +77,7 @@ double torchdr_loss(const PacmapObjective::Pairs& p, const Matrix<double>& Y, co
 // PACMAPAffinity against a dense computation: all distances, ρ from the 4th–6th neighbours, C/(ρ_i ρ_j), top k.
 TEST(PacmapAffinity, MatchesDenseComputation) {
     for (std::size_t n : {60u, 200u}) {           // k_ext = N − 1 (59) and n_neighbors + 50 (60)
-        for (PacmapMetric metric : {PacmapMetric::sqeuclidean, PacmapMetric::euclidean}) {
+        for (CostMetric metric : {CostMetric::sqeuclidean, CostMetric::euclidean}) {
             const Matrix<float> X = clustered(n, 6, 7 + n);
             PACMAPAffinityOptions ao;
             ao.n_neighbors = 10;
@@ -95,7 +95,7 @@ TEST(PacmapAffinity, MatchesDenseComputation) {
                 for (std::size_t j = 0; j < n; ++j)
                     if (j != i) {
                         const double d2 = sqdist(X, i, j);
-                        rows[i].push_back({metric == PacmapMetric::sqeuclidean ? d2 : std::sqrt(d2), j});
+                        rows[i].push_back({metric == CostMetric::sqeuclidean ? d2 : std::sqrt(d2), j});
                     }
                 std::sort(rows[i].begin(), rows[i].end());
                 rows[i].resize(k_ext);
@@ -342,7 +342,7 @@ TEST(Pacmap, BadParametersAreRefused) {
     fails([](O& o) { o.optimizer = "gains"; }, "optimizer");
     EXPECT_THROW(parse_pacmap_metric("manhattan"), InvalidArgument);
     EXPECT_THROW(parse_pacmap_metric("cosine"), InvalidArgument);
-    EXPECT_EQ(parse_pacmap_metric("SqEuclidean"), PacmapMetric::sqeuclidean);
+    EXPECT_EQ(parse_pacmap_metric("SqEuclidean"), CostMetric::sqeuclidean);
     EXPECT_THROW(parse_ne_init("spectral"), InvalidArgument);
     // without exclusion n_neighbors = N − 1 is allowed
     O o = small_options(1);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "nembed/affinity/cost.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/types.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -23,17 +24,15 @@
 
 namespace nembed {
 
-/// The input metrics of TorchDR's PACMAP that a Euclidean kNN serves (TorchDR's FAISS backend also accepts
-/// "angular", whose negative scores make ρ undefined, and its torch backend "manhattan", which nembed's kNN lacks).
-enum class PacmapMetric { sqeuclidean, euclidean };
-/// Parses "sqeuclidean" or "euclidean" (case-insensitive); throws InvalidArgument naming the bad value.
-PacmapMetric parse_pacmap_metric(const std::string& name);
-std::string to_string(PacmapMetric m);
+/// The input metrics of TorchDR's PACMAP are the costs a Euclidean kNN serves, sqeuclidean and euclidean (TorchDR's
+/// FAISS backend also accepts "angular", whose negative scores make ρ undefined, and its torch backend "manhattan",
+/// which nembed's kNN lacks). Parses one of them (case-insensitive); throws InvalidArgument naming the bad value.
+CostMetric parse_pacmap_metric(const std::string& name);
 
 /// TorchDR's PACMAPAffinity(n_neighbors=10, metric="sqeuclidean").
 struct PACMAPAffinityOptions {
     std::size_t n_neighbors = 10;  ///< neighbour pairs per point; 1 <= n_neighbors, 6 <= N − 1
-    PacmapMetric metric = PacmapMetric::sqeuclidean;
+    CostMetric metric = CostMetric::sqeuclidean;  ///< sqeuclidean or euclidean
 };
 /// Throws InvalidArgument naming the bad field (n_points: the data size; 0 skips the size checks).
 void validate(const PACMAPAffinityOptions& options, std::size_t n_points = 0);
@@ -60,7 +59,7 @@ PacmapNeighbors pacmap_affinity(const KnnGraph& graph, const PACMAPAffinityOptio
 PacmapNeighbors pacmap_affinity(MatrixView<float> X, const PACMAPAffinityOptions& options, const KnnOptions& knn);
 
 /// Input distance of the metric between rows i and j of X (in double).
-double pacmap_distance(MatrixView<float> X, std::size_t i, std::size_t j, PacmapMetric metric);
+double pacmap_distance(MatrixView<float> X, std::size_t i, std::size_t j, CostMetric metric);
 
 /// PaCMAP's mid-near choice for point i among 6 candidates (each != i, repeats allowed): the candidate with the
 /// second smallest input distance (ties: the earlier draw first). Both metrics order the candidates alike.

@@ -73,6 +73,7 @@ private:
     NeUmapSettings s_;
     std::vector<double> epochs_per_sample_, next_sample_;
     std::vector<std::uint8_t> active_;
+    std::vector<std::uint32_t> columns_;  // P's columns as draw exclusions (exclude_neighbors), built once
     std::int64_t next_step_ = 0;
     std::vector<std::int64_t> neg_ptr_;
     std::vector<std::uint32_t> neg_;

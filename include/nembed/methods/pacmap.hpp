@@ -28,7 +28,7 @@ struct PACMAPOptions : NeighborEmbeddingOptions {
         scheduler_kwargs = SchedulerKwargs{};  // TorchDR passes None: torch's defaults for a named scheduler
     }
     std::size_t n_neighbors = 10;      ///< neighbour pairs per point; < N − 1 with exclusion, < N otherwise
-    PacmapMetric metric = PacmapMetric::sqeuclidean;
+    CostMetric metric = CostMetric::sqeuclidean;  ///< sqeuclidean or euclidean (parse_pacmap_metric)
     double MN_ratio = 0.5;             ///< n_mid_near = ⌊MN_ratio · n_neighbors⌋; >= 0
     double FP_ratio = 2.0;             ///< n_further = ⌊FP_ratio · n_neighbors⌋; >= 0
     int iter_per_phase = 100;          ///< >= 1
