@@ -16,3 +16,5 @@ VENV=${VENV:-.venv-bench}
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation fitsne || echo "fitsne did not install" >&2
 "$VENV/bin/pip" install -q --disable-pip-version-check umap-learn || echo "umap-learn did not install" >&2
 "$VENV/bin/pip" install -q --disable-pip-version-check torch contrastive-ne || echo "cne (torch) did not install" >&2
+# TorchDR 0.5 (issue #16) with faiss-cpu, its default kNN backend for InfoTSNE, LargeVis, UMAP and PACMAP.
+"$VENV/bin/pip" install -q --disable-pip-version-check "torchdr==0.5" faiss-cpu || echo "torchdr did not install" >&2
