@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "nembed/affinity/entropic.hpp"
 #include "nembed/affinity/symmetric_entropic.hpp"
@@ -29,6 +30,10 @@ void check(const TSNEkhornOptions& o, std::size_t n) {
 
 NeResult TSNEkhorn::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X,
                                            const TrainHooks& hooks) const {
+    return fit_owned(CsrMatrix<double>(P), X, hooks);
+}
+
+NeResult TSNEkhorn::fit_owned(CsrMatrix<double> P, MatrixView<float> X, const TrainHooks& hooks) const {
     const TSNEkhornOptions& o = options_;
     const std::size_t n = P.n_rows;
     check(o, n);
@@ -37,7 +42,7 @@ NeResult TSNEkhorn::fit_transform_affinity(const CsrMatrix<double>& P, MatrixVie
     TsnekhornLossOptions lo;
     lo.n_threads = o.n_threads;
     lo.unrolling = o.unrolling;
-    auto objective = std::make_shared<TsnekhornObjective>(P, lo);
+    auto objective = std::make_shared<TsnekhornObjective>(std::move(P), lo);
     // TorchDR's TSNEkhorn overrides the exaggerated loss: the exaggeration never reaches it.
     return run_method(
         o, X, n, "TSNEkhorn",
@@ -68,14 +73,14 @@ CsrMatrix<double> TSNEkhorn::input_affinity(MatrixView<float> X) const {
     so.metric = o.metric;
     so.zero_diag = false;
     so.n_threads = o.n_threads;
-    const Matrix<double> D = SymmetricEntropicAffinity(so)(X);
-    // Dense to CSR with every entry (the diagonal included, as TorchDR's dense P).
+    Matrix<double> D = SymmetricEntropicAffinity(so)(X);
+    // Dense to CSR with every entry (the diagonal included, as TorchDR's dense P); the values moved, not copied.
     CsrMatrix<double> P;
     P.n_rows = P.n_cols = n;
     P.indptr.resize(n + 1);
     for (std::size_t i = 0; i <= n; ++i) P.indptr[i] = static_cast<offset_t>(i * n);
     P.indices.resize(n * n);
-    P.values.assign(D.data(), D.data() + n * n);
+    P.values = std::move(D.storage());
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < n; ++j) P.indices[i * n + j] = static_cast<index_t>(j);
     return P;
@@ -86,9 +91,9 @@ NeResult TSNEkhorn::fit_transform(MatrixView<float> X, const TrainHooks& hooks) 
         TSNEkhornOptions o = options_;
         o.init_array = init;
         const Timer t;
-        const CsrMatrix<double> P = TSNEkhorn(o).input_affinity(Xu);
+        CsrMatrix<double> P = TSNEkhorn(o).input_affinity(Xu);
         const double seconds = t.seconds();
-        NeResult r = TSNEkhorn(o).fit_transform_affinity(P, Xu, hooks);
+        NeResult r = TSNEkhorn(o).fit_owned(std::move(P), Xu, hooks);
         r.timings.affinity = seconds;
         return r;
     });

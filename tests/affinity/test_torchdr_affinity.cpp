@@ -282,8 +282,11 @@ TEST(TorchdrSymmetricEntropic, ConstraintsAndFormulaHold) {
                 const double ei = eps_square ? sea.eps()[i] * sea.eps()[i] : sea.eps()[i];
                 const double ej = eps_square ? sea.eps()[j] * sea.eps()[j] : sea.eps()[j];
                 const double expected = (sea.mu()[i] + sea.mu()[j] - 2 * cost(X, i, j, "sqeuclidean")) / (ei + ej);
+                // The logits are float32 (as TorchDR's on float32 data): a few ulp of the terms before the
+                // division, plus the float exp's 2 ulp.
+                const double scale = (std::abs(sea.mu()[i]) + std::abs(sea.mu()[j]) + 2 * cost(X, i, j, "sqeuclidean")) / (ei + ej);
                 if (q > 0) {
-                    EXPECT_NEAR(std::log(q), expected, 1e-9 * std::max(1.0, std::abs(expected)));
+                    EXPECT_NEAR(std::log(q), expected, 5e-7 * (scale + 1.0));
                 }
             }
             // Converged: every component of both gradients is below tol for the returned matrix.
@@ -296,7 +299,7 @@ TEST(TorchdrSymmetricEntropic, ConstraintsAndFormulaHold) {
         const Matrix<double> L = sea2(X.view(), true);
         for (std::size_t i = 0; i < P.size(); ++i) {
             if (P.data()[i] > 0) {
-                EXPECT_NEAR(std::exp(L.data()[i]), P.data()[i], 1e-15);
+                EXPECT_NEAR(std::exp(L.data()[i]), P.data()[i], 2.4e-7 * P.data()[i]);  // float exp: < 2 ulp
             }
         }
     }
@@ -308,16 +311,19 @@ TEST(TorchdrSymmetricEntropic, MatchesTorchdr) {
     o.perplexity = 5;
     SymmetricEntropicAffinity sea(o);
     const Matrix<double> P = sea(X.view());
-    EXPECT_EQ(sea.n_iter(), static_cast<int>(fixture("sea_perp5_n_iter")(0, 0)));
+    // The fixture is TorchDR in float64; nembed's logits are float32 (TorchDR's own precision on float32 data), so
+    // the stopping step ‖g‖ < tol may move by a step or two and the converged matrices agree to float32's
+    // accuracy amplified by the ascent (1e-5 relative), no longer to 1e-9.
+    EXPECT_NEAR(sea.n_iter(), static_cast<int>(fixture("sea_perp5_n_iter")(0, 0)), 3);
     const Matrix<double> ref = fixture("sea_perp5");
-    EXPECT_LT(max_abs_diff(P, ref), 1e-9 * max_value(ref));  // the same Adam trajectory
+    EXPECT_LT(max_abs_diff(P, ref), 5e-5 * max_value(ref));
 
     o.perplexity = 8;
     o.eps_square = false;
     o.lr = 0.05;
     o.zero_diag = false;
     const Matrix<double> ref2 = fixture("sea_perp8_noeps2");
-    EXPECT_LT(max_abs_diff(SymmetricEntropicAffinity(o)(X.view()), ref2), 1e-9 * max_value(ref2));
+    EXPECT_LT(max_abs_diff(SymmetricEntropicAffinity(o)(X.view()), ref2), 2e-6 * max_value(ref2));
 }
 
 TEST(TorchdrSymmetricEntropic, ThreadsAndBadParameters) {
@@ -326,6 +332,8 @@ TEST(TorchdrSymmetricEntropic, ThreadsAndBadParameters) {
     o.perplexity = 7;
     const Matrix<double> a = SymmetricEntropicAffinity(o)(X.view());
     o.n_threads = 2;
+    EXPECT_TRUE(same_bits(a, SymmetricEntropicAffinity(o)(X.view())));
+    o.n_threads = 3;  // 50 rows: uneven splits, rows not a multiple of the 16-lane blocks
     EXPECT_TRUE(same_bits(a, SymmetricEntropicAffinity(o)(X.view())));
 
     o.perplexity = 49;  // >= N − 1

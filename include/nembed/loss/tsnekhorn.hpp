@@ -53,8 +53,9 @@ public:
     std::size_t n_points() const { return P_.n_rows; }
 
 private:
+    static bool dense_symmetric(const CsrMatrix<double>& P);  // every entry stored, in order, P = Pᵀ exactly
     CsrMatrix<double> P_;
-    CsrMatrix<double> W_;  // P + Pᵀ
+    CsrMatrix<double> W_;  // P + Pᵀ; empty when P is dense and symmetric (then 2P)
     TsnekhornLossOptions options_;
     SinkhornAffinity sinkhorn_;
     std::vector<double> dual_;

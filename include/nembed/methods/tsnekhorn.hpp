@@ -55,6 +55,7 @@ public:
     const TSNEkhornOptions& options() const { return options_; }
 
 private:
+    NeResult fit_owned(CsrMatrix<double> P, MatrixView<float> X, const TrainHooks& hooks) const;  // P moved in
     TSNEkhornOptions options_;
 };
 
