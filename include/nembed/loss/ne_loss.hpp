@@ -64,6 +64,7 @@ private:
     CsrMatrix<double> Ps_;
     int n_threads_;
     std::vector<double> z_;
+    std::vector<float> scratch_;  // float coordinates and the tiles' partial sums (src/loss/sne_dense.hpp)
 };
 
 /// The two sampled repulsions.
