@@ -11,6 +11,7 @@
 #include "nembed/loss/attraction.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/repulsion/repulsion.hpp"
+#include "sne_dense.hpp"
 
 namespace nembed {
 namespace {
@@ -58,31 +59,16 @@ NeSneLoss::NeSneLoss(const CsrMatrix<double>& P, int n_threads)
     : Ps_(symmetric_part(P, "SNE loss", n_threads)), n_threads_(n_threads) {}
 
 double NeSneLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss) {
-    const std::size_t n = Y.rows, d = Y.cols;
+    const std::size_t n = Y.rows;
     require(n == Ps_.n_rows, "SNE loss: the embedding has " + std::to_string(n) + " points but P has " +
                                  std::to_string(Ps_.n_rows));
+    require(Y.cols >= 1, "SNE loss: the embedding has no coordinates");
     const OutputKernel kernel = GaussianKernel{1.0};
     attractive_forces(Ps_, Y, kernel, 4.0 * info.exaggeration, grad, n_threads_);
-    // z_i = Σ_j exp(−D_ij), j = i included (exp(0) = 1), each row summed in j order.
+    // z_i = Σ_j exp(−D_ij), j = i included; ∂/∂y_i −= (2ρ/n) Σ_j exp(−D_ij)(1/z_i + 1/z_j)(y_i − y_j) (force_weight = w).
     z_.resize(n);
-    parallel_for(n_threads_, n, [&](std::size_t i) {
-        const double* yi = Y.row(i);
-        double s = 0.0;
-        for (std::size_t j = 0; j < n; ++j) s += std::exp(-squared_distance(yi, Y.row(j), d));
-        z_[i] = s;
-    });
-    const double c = 2.0 * info.repulsion_strength / static_cast<double>(n);
-    parallel_for(n_threads_, n, [&](std::size_t i) {
-        const double* yi = Y.row(i);
-        const double inv_zi = 1.0 / z_[i];
-        double* g = grad + i * d;
-        for (std::size_t j = 0; j < n; ++j) {
-            if (j == i) continue;
-            const double* yj = Y.row(j);
-            const double f = std::exp(-squared_distance(yi, yj, d)) * (inv_zi + 1.0 / z_[j]);  // force_weight = w
-            for (std::size_t k = 0; k < d; ++k) g[k] -= c * f * (yi[k] - yj[k]);
-        }
-    });
+    detail::sne_repulsion(Y, -2.0 * info.repulsion_strength / static_cast<double>(n), grad, z_.data(), scratch_,
+                          n_threads_);
     if (!want_loss) return std::numeric_limits<double>::quiet_NaN();
     double sum_log_z = 0.0;
     for (std::size_t i = 0; i < n; ++i) sum_log_z += std::log(z_[i]);

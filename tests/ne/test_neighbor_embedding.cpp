@@ -102,15 +102,78 @@ TEST(NeLoss, TsneGradientIsTheTrueGradient) {
     EXPECT_LT(relative_gradient_error(Y, g, 1.0, [&] { return loss_at(loss, Y, s); }), 1e-6);
 }
 
+// TorchDR's SNE loss in double, written out densely: λ Σ P D + ρ (1/n) Σ_i log Σ_j exp(−D_ij).
+double sne_loss_dense(const std::vector<double>& Pd, const Matrix<double>& Y, const NeStepInfo& s) {
+    const std::size_t n = Y.rows();
+    double att = 0, rep = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        double zi = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+            att += Pd[i * n + j] * sqd(Y, i, j);
+            zi += std::exp(-sqd(Y, i, j));
+        }
+        rep += std::log(zi) / static_cast<double>(n);
+    }
+    return s.exaggeration * att + s.repulsion_strength * rep;
+}
+
+// NeSneLoss computes its kernel values in float32 (TorchDR's float32; src/loss/sne_dense.cpp), so its loss moves in
+// steps of ~1e-7 relative and central differences of it mean nothing: the numerical side is the double formula
+// above (the gradient's float32 error, ~1e-8 relative here, is far inside the bound). d = 2 takes the 2-D kernel,
+// d = 3 the general one; several tiles: the next test.
 TEST(NeLoss, SneGradientIsTheTrueGradient) {
     const std::size_t n = 20;
-    const CsrMatrix<double> P = random_p(n, 5, 3);
-    NeSneLoss loss(P, 1);
-    Matrix<double> Y = random_y(n, 3, 0.8, 4);
-    const NeStepInfo s = step_info(2.0, 1.3);
-    std::vector<double> g(Y.size());
-    loss(Y.view(), s, g.data(), false);
-    EXPECT_LT(relative_gradient_error(Y, g, 1.0, [&] { return loss_at(loss, Y, s); }), 1e-6);
+    for (std::size_t d : {2, 3}) {
+            const CsrMatrix<double> P = random_p(n, 5, 3);
+            const std::vector<double> Pd = dense(P);
+            NeSneLoss loss(P, 1);
+            Matrix<double> Y = random_y(n, d, 0.8, 4);
+            const NeStepInfo s = step_info(2.0, 1.3);
+            std::vector<double> g(Y.size());
+            loss(Y.view(), s, g.data(), false);
+            EXPECT_LT(relative_gradient_error(Y, g, 1.0, [&] { return sne_loss_dense(Pd, Y, s); }), 1e-6) << "d " << d;
+        }
+}
+
+// The tiled float32 kernel against the double formula, entry by entry, at λ = 0 (the repulsion alone:
+// −(2ρ/n) Σ_j exp(−D_ij)(1/z_i + 1/z_j)(y_i − y_j)), with one point 1000 away from the rest (its exp(−D) underflow:
+// z = 1 exactly and an exactly zero repulsion) and n = 700 (three blocks of 256, a ragged last one). Then the same
+// bits for 1, 2 and 3 threads.
+TEST(NeLoss, SneTiledFloatKernelMatchesDoubleFormulaAndThreads) {
+    const std::size_t n = 700, far = n / 2;
+    const CsrMatrix<double> P = random_p(n, 6, 21);
+    const std::vector<double> Pd = dense(P);
+    const NeStepInfo s = step_info(0.0, 0.8);
+    for (std::size_t d : {2, 3}) {
+        Matrix<double> Y = random_y(n, d, 1.5, 22);
+        for (std::size_t k = 0; k < d; ++k) Y(far, k) = 1000.0 + static_cast<double>(k);
+        std::vector<double> ref(Y.size(), 0.0), z(n, 0.0);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n; ++j) z[i] += std::exp(-sqd(Y, i, j));
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n; ++j) {
+                const double f = -2 * s.repulsion_strength / static_cast<double>(n) * std::exp(-sqd(Y, i, j)) *
+                                 (1 / z[i] + 1 / z[j]);
+                for (std::size_t k = 0; k < d; ++k) ref[i * d + k] += f * (Y(i, k) - Y(j, k));
+            }
+        double scale = 0;
+        for (double v : ref) scale = std::max(scale, std::abs(v));
+        EXPECT_EQ(z[far], 1.0);
+        std::vector<std::vector<double>> g(3, std::vector<double>(Y.size()));
+        std::vector<double> value(3);
+        for (int t = 1; t <= 3; ++t) {
+            NeSneLoss loss(P, t);
+            value[t - 1] = loss(Y.view(), s, g[t - 1].data(), true);
+        }
+        for (std::size_t q = 0; q < Y.size(); ++q)  // float32: ~2e-7 of the largest entry measured
+            ASSERT_NEAR(g[0][q], ref[q], 1e-5 * scale) << "d " << d << ", entry " << q;
+        for (std::size_t k = 0; k < d; ++k) EXPECT_EQ(g[0][far * d + k], 0.0);
+        EXPECT_NEAR(value[0], sne_loss_dense(Pd, Y, s), 1e-6 * std::abs(value[0]));
+        for (int t = 1; t < 3; ++t) {
+            EXPECT_EQ(0, std::memcmp(g[0].data(), g[t].data(), g[0].size() * sizeof(double))) << t + 1 << " threads";
+            EXPECT_EQ(value[0], value[t]) << t + 1 << " threads";
+        }
+    }
 }
 
 TEST(NeLoss, SampledGradientsAreTheTrueGradientsForTheStepsNegatives) {
@@ -152,18 +215,9 @@ TEST(NeLoss, ValuesAreTorchdrsFormulas) {
             }
         EXPECT_NEAR(loss_at(loss, Y, s), ex * att + rho * std::log(z), 1e-12);
     }
-    {  // SNE: λ Σ P D + ρ (1/n) Σ_i log Σ_j exp(−D_ij)
+    {  // SNE: λ Σ P D + ρ (1/n) Σ_i log Σ_j exp(−D_ij); z from float32 kernel values (relative error ~1e-7)
         NeSneLoss loss(P, 1);
-        double att = 0, rep = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            double zi = 0;
-            for (std::size_t j = 0; j < n; ++j) {
-                att += Pd[i * n + j] * sqd(Y, i, j);
-                zi += std::exp(-sqd(Y, i, j));
-            }
-            rep += std::log(zi) / static_cast<double>(n);
-        }
-        EXPECT_NEAR(loss_at(loss, Y, s), ex * att + rho * rep, 1e-12);
+        EXPECT_NEAR(loss_at(loss, Y, s), sne_loss_dense(Pd, Y, s), 1e-6);
     }
     NeNegatives neg;
     neg.n_negatives = 5;

@@ -54,7 +54,8 @@ private:
 };
 
 /// TorchDR's SNE loss: Gaussian kernel exp(−D), per-point normalisation, exact O(n²) (no estimator gives the
-/// per-point weighted sums Σ_j f_ij (y_i − y_j)/z_j).
+/// per-point weighted sums Σ_j f_ij (y_i − y_j)/z_j). Kernel values in float32 over symmetric tiles, sums across
+/// tiles in double, the same bits for any thread count (docs/torchdr.md, "SNE and TSNE: implementation").
 class NeSneLoss {
 public:
     NeSneLoss(const CsrMatrix<double>& P, int n_threads);
@@ -64,6 +65,7 @@ private:
     CsrMatrix<double> Ps_;
     int n_threads_;
     std::vector<double> z_;
+    std::vector<float> scratch_;  // float coordinates and the tiles' partial sums (src/loss/sne_dense.hpp)
 };
 
 /// The two sampled repulsions.
