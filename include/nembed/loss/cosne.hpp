@@ -49,8 +49,13 @@ public:
 private:
     CsrMatrix<double> P_;   // as given (the loss value)
     CsrMatrix<double> W_;   // P + Pᵀ (the attraction gradient of both ends of an edge, row by row)
+    std::vector<double> P_on_W_;    // P_ij at W's entries (0 where P has none): the 2-D path's loss
+    std::vector<double> P_row_sum_;
     std::vector<double> x_sqnorm_;
     CosneLossOptions options_;
+
+    void cosne_2d(MatrixView<double> Z, double ex, double* grad, bool want_loss, const std::vector<double>& norm,
+                  std::vector<double>& row_z, std::vector<double>& row_att, std::vector<double>& S) const;
 };
 
 } // namespace nembed
