@@ -16,7 +16,8 @@
 ///             + ρ·λ·(2/N)·(D(z_i, 0) − ‖x_i‖²)·∂D(z_i, 0)/∂z_i.
 ///
 /// The returned loss is L at ex = 1 (the full-batch plan's convention: the loss does not depend on the
-/// exaggeration). Rows are processed independently and summed in row order: the same bits for any thread count.
+/// exaggeration). In 2-D the pair kernel runs in float32 with double sums, each unordered pair once (docs/torchdr.md
+/// "COSNE: implementation"); other dimensions in double. Both give the same bits for any thread count.
 #include <cstddef>
 #include <vector>
 
@@ -41,7 +42,7 @@ public:
     /// options, shapes, negative or non-finite values.
     CosneObjective(CsrMatrix<double> P, std::vector<double> x_sqnorm, CosneLossOptions options = {});
     /// Callable as a GradientFunction: Z is N × d inside the unit ball (rows with ‖z‖ >= 1 are refused); grad
-    /// (N × d) is overwritten with ∂L/∂Z at the exaggeration; returns L at ex = 1 (always computed).
+    /// (N × d) is overwritten with ∂L/∂Z at the exaggeration; returns L at ex = 1 when want_loss, else NaN.
     double operator()(MatrixView<double> Z, double exaggeration, double* grad, bool want_loss) const;
     std::size_t n_points() const { return P_.n_rows; }
     const CosneLossOptions& options() const { return options_; }
