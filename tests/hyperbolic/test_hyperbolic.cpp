@@ -279,6 +279,61 @@ TEST(Cosne, GradientMatchesFiniteDifferences) {
     EXPECT_LT(err / norm, 1e-6);
 }
 
+// The 2-D path (float32 pair kernel, each unordered pair once in tiles of 256) against the general double path:
+// the same points with a third coordinate 0 take the general path and must give the same loss and gradient up to
+// float32 rounding. 700 points: three tiles, the last partial; points on TorchDR's projection radius (1 − 1e-5,
+// where 1/(1 − ‖z‖²) ≈ 5e4), two coincident points, a pair 1e-9 apart. And the same bits for 1, 2 and 3 threads.
+TEST(Cosne, TwoDimensionalPathMatchesTheGeneralPath) {
+    const std::size_t n = 700;
+    Matrix<double> Z = hyperbolic_init(n, 2, 11, 0.8);
+    for (std::size_t i = 0; i < n; i += 7) {  // every 7th point onto the projection radius
+        const double r = std::sqrt(hb::dot(Z.row(i), Z.row(i), 2));
+        for (std::size_t k = 0; k < 2; ++k) Z(i, k) *= (1 - 1e-5) / r;
+    }
+    Z(3, 0) = Z(5, 0), Z(3, 1) = Z(5, 1);
+    Z(9, 0) = Z(10, 0) + 1e-9, Z(9, 1) = Z(10, 1);
+    Rng rng(8, 0);
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < n; ++i)
+        for (int k = 0; k < 20; ++k)
+            t.push_back({index_t(i), index_t(rng.uniform() * double(n - 1)), rng.uniform() / double(n)});
+    t.push_back({4, 4, 0.01});
+    t.push_back({3, 5, 0.01});
+    t.push_back({9, 10, 0.01});
+    const CsrMatrix<double> P = csr_from_triplets(n, n, t);
+    std::vector<double> xn(n);
+    for (double& v : xn) v = 150 * rng.uniform();
+    Matrix<double> Z3(n, 3);
+    for (std::size_t i = 0; i < n; ++i) Z3(i, 0) = Z(i, 0), Z3(i, 1) = Z(i, 1);
+    for (double lam : {0.6, 0.0}) {  // λ = 0: the loss is the kernel's part alone (else the norm term dominates)
+        CosneObjective obj(P, xn, cosne_opts(2.0, lam, 0.9));
+        std::vector<double> g2(n * 2), g3(n * 3);
+        const double L2 = obj(Z.view(), 1.5, g2.data(), true), L3 = obj(Z3.view(), 1.5, g3.data(), true);
+        // float32 pair values (about 1e-7 relative each), summed in float over at most 256 terms per lane and tile.
+        EXPECT_NEAR(L2, L3, 1e-6 * std::abs(L3)) << "lambda " << lam;
+        double worst = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double ref = std::hypot(g3[i * 3], g3[i * 3 + 1]);
+            const double err = std::hypot(g2[i * 2] - g3[i * 3], g2[i * 2 + 1] - g3[i * 3 + 1]);
+            worst = std::max(worst, err / ref);
+            EXPECT_EQ(g3[i * 3 + 2], 0.0);
+        }
+        EXPECT_LT(worst, 1e-5) << "lambda " << lam;  // per point, relative to its own gradient (9 decades here)
+        for (int threads : {2, 3}) {
+            CosneLossOptions o = cosne_opts(2.0, lam, 0.9);
+            o.n_threads = threads;
+            std::vector<double> g(n * 2);
+            const double L = CosneObjective(P, xn, o)(Z.view(), 1.5, g.data(), true);
+            EXPECT_EQ(L, L2);
+            EXPECT_EQ(g, g2) << threads << " threads";
+        }
+        // Without want_loss the gradient is the same (the loss may be NaN).
+        std::vector<double> g(n * 2);
+        obj(Z.view(), 1.5, g.data(), false);
+        EXPECT_EQ(g, g2);
+    }
+}
+
 TEST(Cosne, RefusesBadParameters) {
     const CsrMatrix<double> P = csr_from_triplets<double>(3, 3, {{0, 1, 0.5}, {1, 2, 0.5}});
     const std::vector<double> xn = {1, 1, 1};

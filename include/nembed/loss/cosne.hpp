@@ -16,7 +16,8 @@
 ///             + ρ·λ·(2/N)·(D(z_i, 0) − ‖x_i‖²)·∂D(z_i, 0)/∂z_i.
 ///
 /// The returned loss is L at ex = 1 (the full-batch plan's convention: the loss does not depend on the
-/// exaggeration). Rows are processed independently and summed in row order: the same bits for any thread count.
+/// exaggeration). In 2-D the pair kernel runs in float32 with double sums, each unordered pair once (docs/torchdr.md
+/// "COSNE: implementation"); other dimensions in double. Both give the same bits for any thread count.
 #include <cstddef>
 #include <vector>
 
@@ -41,7 +42,7 @@ public:
     /// options, shapes, negative or non-finite values.
     CosneObjective(CsrMatrix<double> P, std::vector<double> x_sqnorm, CosneLossOptions options = {});
     /// Callable as a GradientFunction: Z is N × d inside the unit ball (rows with ‖z‖ >= 1 are refused); grad
-    /// (N × d) is overwritten with ∂L/∂Z at the exaggeration; returns L at ex = 1 (always computed).
+    /// (N × d) is overwritten with ∂L/∂Z at the exaggeration; returns L at ex = 1 when want_loss, else NaN.
     double operator()(MatrixView<double> Z, double exaggeration, double* grad, bool want_loss) const;
     std::size_t n_points() const { return P_.n_rows; }
     const CosneLossOptions& options() const { return options_; }
@@ -49,8 +50,13 @@ public:
 private:
     CsrMatrix<double> P_;   // as given (the loss value)
     CsrMatrix<double> W_;   // P + Pᵀ (the attraction gradient of both ends of an edge, row by row)
+    std::vector<double> P_on_W_;    // P_ij at W's entries (0 where P has none): the 2-D path's loss
+    std::vector<double> P_row_sum_;
     std::vector<double> x_sqnorm_;
     CosneLossOptions options_;
+
+    void cosne_2d(MatrixView<double> Z, double ex, double* grad, bool want_loss, const std::vector<double>& norm,
+                  std::vector<double>& row_z, std::vector<double>& row_att, std::vector<double>& S) const;
 };
 
 } // namespace nembed
