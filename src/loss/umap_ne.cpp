@@ -2,7 +2,9 @@
 #include "nembed/loss/umap_ne.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <string>
@@ -64,16 +66,91 @@ NEMBED_UMAP_NE_CLONES void coefficients(float* D, float* c, std::size_t n, float
         }
 }
 
-// Σ_t clip(c_t·x_t) to [−4, 4], in double: eight fixed lanes (t mod 8) added in a fixed tree, so the order does not
-// depend on the vector width. n is a multiple of 8.
-NEMBED_UMAP_NE_CLONES double clipped_sum(const float* c, const float* x, std::size_t n) {
-    double acc[8] = {};
-    for (std::size_t t = 0; t < n; t += 8)
-        for (std::size_t l = 0; l < 8; ++l) {
-            const float v = c[t + l] * x[t + l];
-            acc[l] += static_cast<double>(std::min(std::max(v, -4.0f), 4.0f));
+// Bit k set iff edge k of the block (len <= 64) fires at step t: edge rate r = R/2^31 fires at t iff
+// floor((t + 1)·r) > floor(t·r) (a multiple of e = 1/r lies in (t, t + 1]), i.e. iff the 31-bit fraction of t·R
+// carries when R is added. Computed as a vector OR-reduction (about 1 edge in 6 fires; no per-edge branch).
+NEMBED_UMAP_NE_CLONES std::uint64_t fire_mask(const std::uint32_t* R, std::size_t len, std::uint32_t t31) {
+    std::uint64_t m = 0;
+    for (std::size_t k = 0; k < len; ++k)
+        m |= static_cast<std::uint64_t>((((t31 * R[k]) & (kOne - 1)) + R[k]) >> 31) << k;
+    return m;
+}
+
+// One kind of pair (attraction or repulsion) of a batch of rows: row r's pairs are [off[r], off[r] + len[r]) with
+// len[r] a multiple of 8 (the first cnt[r] real, the rest padding), coordinate-major (x + q·cap: coordinate q).
+struct PairBlock {
+    std::vector<std::uint32_t> idx, off, len, cnt;
+    std::vector<float> D, c, x;
+    std::size_t cap = 0;
+    void reserve(std::size_t pairs, std::size_t d) {
+        cap = pairs;
+        idx.assign(cap, 0);
+        D.assign(cap, 0.0f);
+        c.assign(cap, 0.0f);
+        x.assign(d * cap, 0.0f);
+    }
+};
+
+// The 2-D gather: x = y_i − r_idx and D = ‖x‖² (float, as TorchDR's float32 embedding) for every pair of the
+// batch's rows; the padding gets x = 0 (its term is 0).
+NEMBED_UMAP_NE_CLONES void gather2(const float* Y, const float* R, const std::uint32_t* rows, std::size_t n_rows,
+                                  PairBlock& B) {
+    float* x0 = B.x.data();
+    float* x1 = x0 + B.cap;
+    for (std::size_t r = 0; r < n_rows; ++r) {
+        const float y0 = Y[2 * std::size_t(rows[r])], y1 = Y[2 * std::size_t(rows[r]) + 1];
+        const std::size_t o = B.off[r], e = o + B.len[r], v = o + B.cnt[r];
+        for (std::size_t t = o; t < e; ++t) {
+            const std::size_t j = B.idx[t];
+            const float a = y0 - R[2 * j], b = y1 - R[2 * j + 1];
+            x0[t] = a;
+            x1[t] = b;
+            B.D[t] = a * a + b * b;
         }
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for (std::size_t t = v; t < e; ++t) x0[t] = x1[t] = 0.0f;
+    }
+}
+
+// Any d (at d = 2 the same bits as gather2: tested through a third coordinate of 0).
+void gather(const float* Y, const float* R, std::size_t d, const std::uint32_t* rows, std::size_t n_rows,
+            PairBlock& B) {
+    for (std::size_t r = 0; r < n_rows; ++r) {
+        const float* yi = Y + d * rows[r];
+        const std::size_t o = B.off[r], e = o + B.len[r], v = o + B.cnt[r];
+        for (std::size_t t = o; t < e; ++t) {
+            const float* rj = R + d * B.idx[t];
+            float s = 0.0f;
+            for (std::size_t q = 0; q < d; ++q) {
+                const float a = yi[q] - rj[q];
+                s += a * a;
+                B.x[q * B.cap + t] = t < v ? a : 0.0f;
+            }
+            B.D[t] = s;
+        }
+    }
+}
+
+// out[r·d + q] = Σ_t clip(c_t·x_qt) to [−4, 4] over row r's pairs: the clipped terms in float (x overwritten), then
+// their sum in double in eight fixed lanes (t mod 8, a vector of 8 doubles) added in a fixed tree, so the order does
+// not depend on the vector width.
+NEMBED_UMAP_NE_CLONES void clipped_sums(PairBlock& B, std::size_t n_rows, std::size_t d, double* out) {
+    typedef float F8 __attribute__((vector_size(32)));
+    typedef double D8 __attribute__((vector_size(64)));
+    const std::size_t used = n_rows ? B.off[n_rows - 1] + B.len[n_rows - 1] : 0;
+    const float* c = B.c.data();
+    for (std::size_t q = 0; q < d; ++q) {
+        float* x = B.x.data() + q * B.cap;
+        for (std::size_t t = 0; t < used; ++t) x[t] = std::min(std::max(c[t] * x[t], -4.0f), 4.0f);
+        for (std::size_t r = 0; r < n_rows; ++r) {
+            D8 acc = {};
+            for (std::size_t t = B.off[r], e = t + B.len[r]; t < e; t += 8) {
+                F8 v;
+                std::memcpy(&v, x + t, sizeof v);
+                acc += __builtin_convertvector(v, D8);
+            }
+            out[r * d + q] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        }
+    }
 }
 
 } // namespace
@@ -111,6 +188,8 @@ NeUmapLoss::NeUmapLoss(const CsrMatrix<double>& P, Matrix<double> reference, int
             require(static_cast<std::size_t>(P_.indptr[i + 1] - P_.indptr[i]) < P_.n_cols,
                     "exclude_neighbors_from_negative_sampling: new point " + std::to_string(i) +
                         " neighbours every training point, no negative is left to draw");
+    reference_f_.resize(reference_.size());
+    for (std::size_t k = 0; k < reference_.size(); ++k) reference_f_[k] = static_cast<float>(reference_.data()[k]);
     init(n_epochs, true);
 }
 
@@ -140,15 +219,12 @@ void NeUmapLoss::init(int n_epochs, bool strict) {
         max_row_ = std::max(max_row_, static_cast<std::size_t>(P_.indptr[i + 1] - P_.indptr[i]));
 }
 
-// Edge fires at t iff floor((t + 1)·r) > floor(t·r) (a multiple of e = 1/r in (t, t + 1]), with r = R/2^31 <= 1:
-// the carry out of the 31-bit fraction of t·R. Branch-free compaction (about 1 edge in 6 fires).
 std::size_t NeUmapLoss::active_edges(std::size_t i, std::uint32_t t31, std::uint32_t* out) const {
     const auto b = static_cast<std::size_t>(P_.indptr[i]), e = static_cast<std::size_t>(P_.indptr[i + 1]);
-    const std::uint32_t* R = rate31_.data();
     std::size_t n = 0;
-    for (std::size_t p = b; p < e; ++p) {
-        out[n] = static_cast<std::uint32_t>(p - b);
-        n += ((t31 * R[p]) & (kOne - 1)) + R[p] >= kOne ? 1 : 0;
+    for (std::size_t c = b; c < e; c += 64) {
+        std::uint64_t m = fire_mask(rate31_.data() + c, std::min<std::size_t>(64, e - c), t31);
+        for (; m; m &= m - 1) out[n++] = static_cast<std::uint32_t>(c - b + static_cast<std::size_t>(std::countr_zero(m)));
     }
     return n;
 }
@@ -195,62 +271,72 @@ NeUmapLoss::Draws NeUmapLoss::draws(std::int64_t step) const {
     return r;
 }
 
-// Rows [rb, re): per row, the firing edges and their negatives are gathered (distances from the double rows) into
-// float blocks, the coefficients computed over each block, and the clipped terms summed. kD = 0: any d.
+// Rows [rb, re) in batches of about kBatch pairs: per row the firing edges and their negatives are listed, then per
+// batch the pairs are gathered (distances from the double rows) into float blocks, the coefficients computed over
+// each block and the clipped terms summed per row — long vector loops, few calls.
 template <std::size_t kD>
-void NeUmapLoss::rows(MatrixView<double> Y, MatrixView<double> R, const NeStepInfo& info, double* grad,
+void NeUmapLoss::rows(const float* Y, const float* R, std::size_t d_in, const NeStepInfo& info, double* grad,
                       bool want_loss, std::size_t rb, std::size_t re) {
-    const std::size_t d = kD ? kD : Y.cols;
+    constexpr std::size_t kBatch = 1024;
+    const std::size_t d = kD ? kD : d_in;
     const std::size_t rate = static_cast<std::size_t>(s_.negative_sample_rate);
     const auto t31 = static_cast<std::uint32_t>(info.step) & (kOne - 1);
-    const std::size_t cap_a = pad8(max_row_), cap_n = pad8(rate * max_row_);
-    std::vector<std::uint32_t> act(max_row_), neg(rate * max_row_);
-    std::vector<float> Da(cap_a), Dn(cap_n), ca(cap_a), cn(cap_n), xa(d * cap_a), xn(d * cap_n);
+    std::vector<std::uint32_t> act(max_row_), batch;
+    PairBlock A, N;  // attraction, repulsion
+    A.reserve(kBatch + pad8(max_row_), d);
+    N.reserve(kBatch + pad8(rate * max_row_), d);
+    std::vector<double> sa, sn;
     const UmapCurve& K = s_.curve;
     const auto a = static_cast<float>(K.a), b = static_cast<float>(K.b);
     const double f_att = (transform_ ? 1.0 : 2.0) * info.exaggeration, rho = info.repulsion_strength;
-    // Distances and differences of row i to the points `idx` into D and x (coordinate-major), padded to 8 with
-    // D = 1, x = 0 (terms 0).
-    auto gather = [&](const double* yi, const auto& index, std::size_t cnt, float* D, float* x, std::size_t cap) {
-        for (std::size_t u = 0; u < cnt; ++u) {
-            const double* r = R.row(index(u));
-            double s = 0.0;
-            for (std::size_t q = 0; q < d; ++q) {
-                const double t = yi[q] - r[q];
-                s += t * t;
-                x[q * cap + u] = static_cast<float>(t);
+    for (std::size_t i = rb; i < re;) {
+        batch.clear();
+        for (auto* B : {&A, &N}) B->off.clear(), B->len.clear(), B->cnt.clear();
+        std::size_t oa = 0, on = 0;
+        for (; i < re && oa + on < kBatch; ++i) {
+            const std::size_t na = active_edges(i, t31, act.data()), nn = rate * na;
+            const auto row = P_.indices.data() + P_.indptr[i];
+            for (std::size_t u = 0; u < na; ++u) A.idx[oa + u] = static_cast<std::uint32_t>(row[act[u]]);
+            for (std::size_t u = na; u < pad8(na); ++u) A.idx[oa + u] = 0;
+            draw_negatives(i, info.step, nn, N.idx.data() + on);
+            for (std::size_t u = nn; u < pad8(nn); ++u) N.idx[on + u] = 0;
+            batch.push_back(static_cast<std::uint32_t>(i));
+            A.off.push_back(static_cast<std::uint32_t>(oa)), A.len.push_back(static_cast<std::uint32_t>(pad8(na)));
+            A.cnt.push_back(static_cast<std::uint32_t>(na));
+            N.off.push_back(static_cast<std::uint32_t>(on)), N.len.push_back(static_cast<std::uint32_t>(pad8(nn)));
+            N.cnt.push_back(static_cast<std::uint32_t>(nn));
+            oa += pad8(na);
+            on += pad8(nn);
+        }
+        const std::size_t nb = batch.size();
+        for (auto* B : {&A, &N}) {
+            if (kD == 2)
+                gather2(Y, R, batch.data(), nb, *B);
+            else
+                gather(Y, R, d, batch.data(), nb, *B);
+        }
+        coefficients(A.D.data(), A.c.data(), oa, a, b, true);
+        coefficients(N.D.data(), N.c.data(), on, a, b, false);
+        sa.resize(nb * d);
+        sn.resize(nb * d);
+        clipped_sums(A, nb, d, sa.data());
+        clipped_sums(N, nb, d, sn.data());
+        for (std::size_t r = 0; r < nb; ++r) {
+            double* g = grad + std::size_t(batch[r]) * d;
+            for (std::size_t q = 0; q < d; ++q) g[q] = f_att * sa[r * d + q] + rho * sn[r * d + q];
+        }
+        if (want_loss)
+            // −log w = log(1 + a·D^b), −log(1 − w) = −log(u/(1 + u)) with u = a·D^b (D^b from the blocks, float).
+            for (std::size_t r = 0; r < nb; ++r) {
+                double loss = 0.0;
+                for (std::size_t t = A.off[r]; t < A.off[r] + A.cnt[r]; ++t)
+                    loss += info.exaggeration * std::log1p(K.a * A.D[t]);
+                for (std::size_t t = N.off[r]; t < N.off[r] + N.cnt[r]; ++t) {
+                    const double u = K.a * N.D[t];
+                    loss += rho * -std::log(std::max(u / (1.0 + u), 1e-300));
+                }
+                row_loss_[batch[r]] = loss;
             }
-            D[u] = static_cast<float>(s);
-        }
-        for (std::size_t u = cnt; u < pad8(cnt); ++u) {
-            D[u] = 1.0f;
-            for (std::size_t q = 0; q < d; ++q) x[q * cap + u] = 0.0f;
-        }
-    };
-    for (std::size_t i = rb; i < re; ++i) {
-        const double* yi = Y.row(i);
-        double* g = grad + i * d;
-        const std::size_t na = active_edges(i, t31, act.data()), nn = rate * na;
-        draw_negatives(i, info.step, nn, neg.data());
-        const auto row = P_.indices.data() + P_.indptr[i];
-        gather(yi, [&](std::size_t u) { return static_cast<std::size_t>(row[act[u]]); }, na, Da.data(), xa.data(),
-               cap_a);
-        gather(yi, [&](std::size_t u) { return static_cast<std::size_t>(neg[u]); }, nn, Dn.data(), xn.data(), cap_n);
-        coefficients(Da.data(), ca.data(), pad8(na), a, b, true);
-        coefficients(Dn.data(), cn.data(), pad8(nn), a, b, false);
-        for (std::size_t q = 0; q < d; ++q)
-            g[q] = f_att * clipped_sum(ca.data(), xa.data() + q * cap_a, pad8(na)) +
-                   rho * clipped_sum(cn.data(), xn.data() + q * cap_n, pad8(nn));
-        if (want_loss) {
-            // −log w = log(1 + a·D^b), −log(1 − w) = −log(u/(1 + u)) with u = a·D^b (D^b from the block, in float).
-            double loss = 0.0;
-            for (std::size_t u = 0; u < na; ++u) loss += info.exaggeration * std::log1p(K.a * Da[u]);
-            for (std::size_t u = 0; u < nn; ++u) {
-                const double w = K.a * Dn[u];
-                loss += rho * -std::log(std::max(w / (1.0 + w), 1e-300));
-            }
-            row_loss_[i] = loss;
-        }
     }
 }
 
@@ -263,11 +349,15 @@ double NeUmapLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, doub
     require(R.cols == d, "UMAP transform: the reference embedding has " + std::to_string(R.cols) +
                              " columns, the new points " + std::to_string(d));
     if (want_loss) row_loss_.assign(n, 0.0);
+    // The float32 copy of the moving points (TorchDR's precision); at transform the reference's was made once.
+    yf_.resize(Y.size());
+    for (std::size_t k = 0; k < Y.size(); ++k) yf_[k] = static_cast<float>(Y.data[k]);
+    const float* Rf = transform_ ? reference_f_.data() : yf_.data();
     parallelize(s_.n_threads, n, [&](int, std::size_t rb, std::size_t re) {
         if (d == 2)
-            rows<2>(Y, R, info, grad, want_loss, rb, re);
+            rows<2>(yf_.data(), Rf, d, info, grad, want_loss, rb, re);
         else
-            rows<0>(Y, R, info, grad, want_loss, rb, re);
+            rows<0>(yf_.data(), Rf, d, info, grad, want_loss, rb, re);
     });
     if (!want_loss) return std::numeric_limits<double>::quiet_NaN();
     double total = 0.0;

@@ -28,7 +28,8 @@
 /// with the fixed row split. The schedule is stateless: with r = p/A_max rounded to 31 bits (R = r·2^31), edge e
 /// fires at step t iff a multiple of its e lies in (t, t + 1], i.e. iff (t·R mod 2^31) + R >= 2^31 — TorchDR's rule
 /// up to the rounding of r (2^-32, below the float32 rounding of TorchDR's own counters). Distances come from the
-/// double embedding; D, D^b (umap_pow), the coefficients and the clipped terms are float32, summed per row in double.
+/// float32 copy of the embedding (TorchDR's precision); D, D^b (umap_pow), the coefficients and the clipped terms are
+/// float32, summed per row in double; the gradient and the optimizer's state are double.
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -79,12 +80,13 @@ private:
     // Row i's `count` negatives of step `step` into out.
     void draw_negatives(std::size_t i, std::int64_t step, std::size_t count, std::uint32_t* out) const;
     template <std::size_t kD>
-    void rows(MatrixView<double> Y, MatrixView<double> R, const NeStepInfo& info, double* grad, bool want_loss,
+    void rows(const float* Y, const float* R, std::size_t d, const NeStepInfo& info, double* grad, bool want_loss,
               std::size_t rb, std::size_t re);
 
     CsrMatrix<double> P_;
     bool transform_ = false;
     Matrix<double> reference_;           // transform only
+    std::vector<float> reference_f_, yf_;  // float32 copies of the reference (transform) and of the moving points
     NeUmapSettings s_;
     std::vector<double> epochs_per_sample_;
     std::vector<std::uint32_t> rate31_;  // r·2^31 per edge (0: never sampled)
