@@ -239,7 +239,10 @@ void NeUmapLoss::draw_negatives(std::size_t i, std::int64_t step, std::size_t co
     if (!transform_) {
         // The n − 1 others (and not the excluded columns).
         UniformSampler sampler(s_.seed, stream, P_.n_rows);
-        for (std::size_t t = 0; t < count; ++t) out[t] = static_cast<std::uint32_t>(sampler.draw(i, excl));
+        if (excl.empty())
+            sampler.draw_many(i, out, count);
+        else
+            for (std::size_t t = 0; t < count; ++t) out[t] = static_cast<std::uint32_t>(sampler.draw(i, excl));
     } else {
         // Every reference point is a candidate (a new point is not among them).
         SplitMixStream rng(s_.seed, stream);

@@ -19,6 +19,7 @@
 #include "nembed/loss/umap_ne.hpp"
 #include "nembed/methods/ne_transform.hpp"
 #include "nembed/methods/torchdr_umap.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/metrics/knn_labels.hpp"
 
 namespace nembed {
@@ -247,6 +248,21 @@ TEST(TorchdrUmapLoss, PowMatchesLibm) {
     }
     EXPECT_EQ(detail::umap_pow(1e30f, 2.0f), std::numeric_limits<float>::infinity());
     EXPECT_EQ(detail::umap_pow(1.0f, 0.8950609f), 1.0f);
+}
+
+TEST(TorchdrUmapLoss, DrawManyIsRepeatedDraw) {
+    // UniformSampler::draw_many (the step's negatives) gives draw()'s values, also where Lemire's rejection is
+    // frequent (n − 1 = 2^31 + 1: about half the 32-bit halves are rejected) and for odd counts.
+    for (std::size_t n : {std::size_t(10), std::size_t(10000), (std::size_t(1) << 31) + 2})
+        for (std::size_t count : {1, 2, 3, 8, 35}) {
+            for (std::uint64_t stream = 0; stream < 20; ++stream) {
+                const std::size_t head = static_cast<std::size_t>(stream * 7919) % n;
+                UniformSampler a(4, stream, n), b(4, stream, n);
+                std::vector<std::uint32_t> got(count);
+                a.draw_many(head, got.data(), count);
+                for (std::size_t t = 0; t < count; ++t) ASSERT_EQ(got[t], b.draw(head)) << n << " " << count << " " << t;
+            }
+        }
 }
 
 TEST(TorchdrUmapLoss, GeneralDimensionMatchesThe2DPath) {
