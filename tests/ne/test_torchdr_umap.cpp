@@ -19,6 +19,7 @@
 #include "nembed/loss/umap_ne.hpp"
 #include "nembed/methods/ne_transform.hpp"
 #include "nembed/methods/torchdr_umap.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/metrics/knn_labels.hpp"
 
 namespace nembed {
@@ -80,9 +81,10 @@ double clamp4(double v) { return std::min(4.0, std::max(-4.0, v)); }
 std::vector<double> torchdr_umap_grad(const CsrMatrix<double>& P, const Matrix<double>& Y, const Matrix<double>& R,
                                       double a, double b, const std::vector<std::uint8_t>& mask,
                                       const std::vector<std::int64_t>& neg_ptr, const std::vector<std::uint32_t>& neg,
-                                      double lambda, double rho, bool fit, int* n_clamped) {
+                                      double lambda, double rho, bool fit, int* n_clamped,
+                                      std::vector<double>* scale = nullptr) {
     const std::size_t n = Y.rows(), d = Y.cols();
-    std::vector<double> att(n * d, 0.0), rep(n * d, 0.0);
+    std::vector<double> att(n * d, 0.0), rep(n * d, 0.0), att_abs(n * d, 0.0), rep_abs(n * d, 0.0);
     for (std::size_t i = 0; i < n; ++i) {
         for (auto p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
             const std::size_t j = static_cast<std::size_t>(P.indices[p]);
@@ -97,6 +99,7 @@ std::vector<double> torchdr_umap_grad(const CsrMatrix<double>& P, const Matrix<d
                 const double v = (Y(i, q) - R(j, q)) * c;
                 *n_clamped += std::abs(v) > 4;
                 att[i * d + q] += clamp4(v);
+                att_abs[i * d + q] += std::abs(clamp4(v));
             }
         }
         for (auto t = neg_ptr[i]; t < neg_ptr[i + 1]; ++t) {
@@ -109,11 +112,16 @@ std::vector<double> torchdr_umap_grad(const CsrMatrix<double>& P, const Matrix<d
                 const double v = (Y(i, q) - R(k, q)) * c;
                 *n_clamped += std::abs(v) > 4;
                 rep[i * d + q] += clamp4(v);
+                rep_abs[i * d + q] += std::abs(clamp4(v));
             }
         }
     }
     std::vector<double> g(n * d);
     for (std::size_t k = 0; k < n * d; ++k) g[k] = lambda * (fit ? 2.0 : 1.0) * att[k] + rho * rep[k];
+    if (scale) {
+        scale->resize(n * d);
+        for (std::size_t k = 0; k < n * d; ++k) (*scale)[k] = lambda * (fit ? 2.0 : 1.0) * att_abs[k] + rho * rep_abs[k];
+    }
     return g;
 }
 
@@ -131,12 +139,15 @@ TEST(TorchdrUmapLoss, GradientIsTorchdrsClosedForm) {
     s.seed = 7;
     NeUmapLoss loss(P, 20, s);
     int clamped = 0;
-    std::vector<double> g(Y.size());
+    std::vector<double> g(Y.size()), scale;
     for (std::int64_t step = 0; step < 12; ++step) {
         loss(Y.view(), step_info(1.5, 0.7, step), g.data(), false);
-        const auto ref = torchdr_umap_grad(P, Y, Y, s.curve.a, s.curve.b, loss.last_active(),
-                                           loss.last_negatives_ptr(), loss.last_negatives(), 1.5, 0.7, true, &clamped);
-        for (std::size_t k = 0; k < g.size(); ++k) ASSERT_NEAR(g[k], ref[k], 1e-12 * (1 + std::abs(ref[k]))) << k;
+        const auto dr = loss.draws(step);
+        const auto ref = torchdr_umap_grad(P, Y, Y, s.curve.a, s.curve.b, dr.active, dr.neg_ptr, dr.neg, 1.5, 0.7,
+                                           true, &clamped, &scale);
+        // The step's per-pair values are float32 (as TorchDR's): each term to ~1e-6 relative (umap_pow, the float
+        // differences), so the sum to 1e-5 of the sum of the terms' magnitudes.
+        for (std::size_t k = 0; k < g.size(); ++k) ASSERT_NEAR(g[k], ref[k], 1e-5 * (1e-6 + scale[k])) << k;
     }
     EXPECT_GT(clamped, 0);  // the clamp was exercised
 }
@@ -161,20 +172,119 @@ TEST(TorchdrUmapLoss, EpochsPerSampleSchedule) {
     std::vector<double> g(Y.size());
     for (std::int64_t t = 0; t < 12; ++t) {
         loss(Y.view(), step_info(1, 1, t), g.data(), false);
-        const auto& a = loss.last_active();
+        const auto dr = loss.draws(t);
+        const auto& a = dr.active;
         EXPECT_EQ(a[0], 1) << t;
         EXPECT_EQ(a[1], (t + 1) % 2 == 0) << t;
         EXPECT_EQ(a[2], (t + 1) % 4 == 0) << t;
         EXPECT_EQ(a[3], 0) << t;
         // rate negatives per active edge of the source row.
-        const auto& np = loss.last_negatives_ptr();
+        const auto& np = dr.neg_ptr;
         EXPECT_EQ(np[1] - np[0], 3 * (a[0] + a[1] + a[2] + a[3]));
         EXPECT_EQ(np[2] - np[1], 3 * a[4]);
     }
-    // A step out of order replays the schedule: step 5 again gives step 5's mask.
+    // The schedule is a function of the step: step 5 again gives step 5's mask.
     loss(Y.view(), step_info(1, 1, 5), g.data(), false);
-    EXPECT_EQ(loss.last_active()[1], 1);
-    EXPECT_EQ(loss.last_active()[2], 0);
+    EXPECT_EQ(loss.draws(5).active[1], 1);
+    EXPECT_EQ(loss.draws(5).active[2], 0);
+}
+
+TEST(TorchdrUmapLoss, ScheduleIsTorchdrsCounterRule) {
+    // The loss's fixed-point rule over 1000 steps: for r = p/A_max = m/1024 it is the exact rule (fires at t iff
+    // floor((t + 1)·m/1024) > floor(t·m/1024), in integers); for other r it is TorchDR's counter rule (counter from e,
+    // active when <= t + 1, then += e; here in double) but for rare near-ties, where the double counter rounds too.
+    const std::size_t n = 400;
+    CsrMatrix<double> P;
+    P.n_rows = P.n_cols = n;
+    P.indptr.push_back(0);
+    Rng rng(30);
+    for (std::size_t i = 0; i < n; ++i) {
+        P.indices.push_back(static_cast<index_t>((i + 1) % n));
+        const double u = rng.uniform();
+        P.values.push_back(i == 0 ? 1.0 : i < 200 ? std::ldexp(std::floor(u * 1024.0) + 1.0, -10) : u);
+        P.indptr.push_back(static_cast<offset_t>(P.indices.size()));
+    }
+    const int T = 1000;
+    NeUmapSettings s;
+    NeUmapLoss loss(P, T, s);
+    const auto& e = loss.epochs_per_sample();
+    std::vector<double> counter = e;
+    std::size_t mismatches = 0, fires = 0;
+    for (std::int64_t t = 0; t < T; ++t) {
+        const auto a = loss.draws(t).active;
+        for (std::size_t k = 0; k < n; ++k) {
+            const bool ref = counter[k] <= static_cast<double>(t + 1);
+            if (ref) counter[k] += e[k];
+            fires += ref;
+            if (k < 200) {
+                const auto m = static_cast<std::int64_t>(std::ldexp(P.values[k], 10));
+                ASSERT_EQ(a[k], (t + 1) * m / 1024 > t * m / 1024) << k << " " << t;
+            } else {
+                mismatches += a[k] != ref;
+            }
+        }
+    }
+    EXPECT_GT(fires, 50000u);
+    EXPECT_LE(mismatches, 2u);
+}
+
+TEST(TorchdrUmapLoss, PowMatchesLibm) {
+    // umap_pow against double pow: relative error ~1e-7·(1 + |b·log2 x|); 0, subnormals, overflow and inf.
+    for (float b : {0.3f, 0.8950609f, 1.0f, 1.5f, 2.0f}) {
+        double worst = 0;
+        for (int k = -4000; k <= 4000; ++k) {
+            const float x = static_cast<float>(std::pow(10.0, k / 200.0)) * 1.0001f;
+            const double ref = std::pow(static_cast<double>(x), static_cast<double>(b));
+            if (ref > 3e38 || ref < 1e-37) continue;
+            const double y = std::abs(std::log2(ref));
+            worst = std::max(worst, std::abs(detail::umap_pow(x, b) - ref) / ref / (1.0 + y));
+        }
+        EXPECT_LT(worst, 2e-7) << b;
+        EXPECT_EQ(detail::umap_pow(0.0f, b), 0.0f);
+        EXPECT_EQ(detail::umap_pow(std::numeric_limits<float>::infinity(), b), std::numeric_limits<float>::infinity());
+        const float sub = 1e-40f;  // subnormal input; the result may be subnormal (or 0) too
+        const double ref = std::pow(static_cast<double>(sub), static_cast<double>(b));
+        EXPECT_NEAR(detail::umap_pow(sub, b), ref, std::max(2e-7 * (1 + std::abs(std::log2(ref))) * ref, 1.5e-45)) << b;
+    }
+    EXPECT_EQ(detail::umap_pow(1e30f, 2.0f), std::numeric_limits<float>::infinity());
+    EXPECT_EQ(detail::umap_pow(1.0f, 0.8950609f), 1.0f);
+}
+
+TEST(TorchdrUmapLoss, DrawManyIsRepeatedDraw) {
+    // UniformSampler::draw_many (the step's negatives) gives draw()'s values, also where Lemire's rejection is
+    // frequent (n − 1 = 2^31 + 1: about half the 32-bit halves are rejected) and for odd counts.
+    for (std::size_t n : {std::size_t(10), std::size_t(10000), (std::size_t(1) << 31) + 2})
+        for (std::size_t count : {1, 2, 3, 8, 35}) {
+            for (std::uint64_t stream = 0; stream < 20; ++stream) {
+                const std::size_t head = static_cast<std::size_t>(stream * 7919) % n;
+                UniformSampler a(4, stream, n), b(4, stream, n);
+                std::vector<std::uint32_t> got(count);
+                a.draw_many(head, got.data(), count);
+                for (std::size_t t = 0; t < count; ++t) ASSERT_EQ(got[t], b.draw(head)) << n << " " << count << " " << t;
+            }
+        }
+}
+
+TEST(TorchdrUmapLoss, GeneralDimensionMatchesThe2DPath) {
+    // d = 3 with a zero third coordinate goes through the general gather and gives the 2-D path's bits.
+    const std::size_t n = 200;
+    const CsrMatrix<double> P = random_sym_p(n, 5, 31);
+    const Matrix<double> Y2 = random_y(n, 2, 1.0, 32);
+    Matrix<double> Y3(n, 3);
+    for (std::size_t i = 0; i < n; ++i) Y3(i, 0) = Y2(i, 0), Y3(i, 1) = Y2(i, 1), Y3(i, 2) = 0.0;
+    NeUmapSettings s;
+    s.seed = 5;
+    NeUmapLoss l2(P, 30, s), l3(P, 30, s);
+    std::vector<double> g2(n * 2), g3(n * 3);
+    for (std::int64_t t = 0; t < 5; ++t) {
+        l2(Y2.view(), step_info(1, 1, t), g2.data(), false);
+        l3(Y3.view(), step_info(1, 1, t), g3.data(), false);
+        for (std::size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(g3[i * 3], g2[i * 2]) << i;
+            ASSERT_EQ(g3[i * 3 + 1], g2[i * 2 + 1]) << i;
+            ASSERT_EQ(g3[i * 3 + 2], 0.0) << i;
+        }
+    }
 }
 
 TEST(TorchdrUmapLoss, ClampBoundsEveryEdgeTerm) {
@@ -188,7 +298,7 @@ TEST(TorchdrUmapLoss, ClampBoundsEveryEdgeTerm) {
     loss(Y.view(), step_info(1, 1, 0), g.data(), false);
     double gmax = 0;
     for (double v : g) gmax = std::max(gmax, std::abs(v));
-    const auto& np = loss.last_negatives_ptr();
+    const auto np = loss.draws(0).neg_ptr;
     std::int64_t most = 0;
     for (std::size_t i = 0; i < n; ++i) most = std::max(most, np[i + 1] - np[i]);
     ASSERT_GT(most, 0);
@@ -207,10 +317,11 @@ TEST(TorchdrUmapLoss, NegativesAreOthersAndRespectExclusions) {
         NeUmapLoss loss(P, 3, s);
         for (std::int64_t t = 0; t < 6; ++t) {
             loss(Y.view(), step_info(1, 1, t), g.data(), false);
-            const auto& np = loss.last_negatives_ptr();
+            const auto dr = loss.draws(t);
+            const auto& np = dr.neg_ptr;
             for (std::size_t i = 0; i < n; ++i)
                 for (auto q = np[i]; q < np[i + 1]; ++q) {
-                    const std::uint32_t k = loss.last_negatives()[static_cast<std::size_t>(q)];
+                    const std::uint32_t k = dr.neg[static_cast<std::size_t>(q)];
                     ASSERT_NE(k, i);
                     ASSERT_LT(k, n);
                     if (exclude) {
@@ -222,7 +333,7 @@ TEST(TorchdrUmapLoss, NegativesAreOthersAndRespectExclusions) {
 }
 
 TEST(TorchdrUmapLoss, SameBitsForAnyThreadCount) {
-    const std::size_t n = 300;
+    const std::size_t n = 2000;  // several batches of pairs per thread
     const CsrMatrix<double> P = random_sym_p(n, 6, 8);
     const Matrix<double> Y = random_y(n, 2, 1.0, 9);
     std::vector<std::vector<double>> gs;
@@ -366,18 +477,20 @@ TEST(NeTransform, UmapTransformStepIsTorchdrsClosedForm) {
     s.seed = 2;
     s.exclude_neighbors = true;
     NeUmapLoss loss(A, R, 33, s);
-    std::vector<double> g(Y.size());
+    std::vector<double> g(Y.size()), scale;
     int clamped = 0;
     for (std::int64_t t = 0; t < 8; ++t) {
         loss(Y.view(), step_info(1, 1.2, t), g.data(), false);
-        const auto ref = torchdr_umap_grad(A, Y, R, s.curve.a, s.curve.b, loss.last_active(),
-                                           loss.last_negatives_ptr(), loss.last_negatives(), 1, 1.2, false, &clamped);
-        for (std::size_t k = 0; k < g.size(); ++k) ASSERT_NEAR(g[k], ref[k], 1e-12 * (1 + std::abs(ref[k])));
-        const auto& np = loss.last_negatives_ptr();
+        const auto dr = loss.draws(t);
+        const auto ref = torchdr_umap_grad(A, Y, R, s.curve.a, s.curve.b, dr.active, dr.neg_ptr, dr.neg, 1, 1.2,
+                                           false, &clamped, &scale);
+        // float32 per-pair values (see GradientIsTorchdrsClosedForm).
+        for (std::size_t k = 0; k < g.size(); ++k) ASSERT_NEAR(g[k], ref[k], 1e-5 * (1e-6 + scale[k]));
+        const auto& np = dr.neg_ptr;
         for (std::size_t i = 0; i < nn; ++i)
             for (auto q = np[i]; q < np[i + 1]; ++q)
                 for (auto p = A.indptr[i]; p < A.indptr[i + 1]; ++p)
-                    ASSERT_NE(A.indices[p], loss.last_negatives()[static_cast<std::size_t>(q)]);
+                    ASSERT_NE(A.indices[p], dr.neg[static_cast<std::size_t>(q)]);
     }
     // Transform keeps p >= A_max/T (fit drops p <= A_max/max_iter).
     double amax = 0;

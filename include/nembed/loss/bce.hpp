@@ -52,13 +52,23 @@ struct Bce<UmapCurve> {
     }
     /// 2ab·D^(b−1)/(1 + a·D^b), written 2ab/(D(1/p + a)) with p = D^b so that it stays finite when p overflows.
     static double attraction_coeff(const UmapCurve& c, double D) {
-        if (D <= 0.0) return 0.0;
-        const double p = fast_pow(D, c.b);
-        return 2.0 * c.a * c.b / (D * (1.0 / p + c.a));
+        return attraction_coeff_pow(c.a, c.b, D, D > 0.0 ? fast_pow(D, c.b) : 0.0);
     }
     /// 2γb/((0.001 + D)(1 + a·D^b)).
     static double repulsion_coeff(const UmapCurve& c, double D, double gamma) {
-        return 2.0 * gamma * c.b / ((0.001 + D) * (1.0 + c.a * fast_pow(D, c.b)));
+        return repulsion_coeff_pow(c.a, c.b, D, fast_pow(D, c.b), gamma);
+    }
+    /// The two coefficients from p = D^b already computed (T = float: TorchDR-UMAP's vectorised step, loss/umap_ne).
+    /// Branch-free (D = 0 goes through D = 1 and is then zeroed), so that loops over them vectorise.
+    template <typename T>
+    static T attraction_coeff_pow(T a, T b, T D, T p) {
+        const T Ds = D > T(0) ? D : T(1);
+        const T c = T(2) * a * b / (Ds * (T(1) / p + a));
+        return D > T(0) ? c : T(0);
+    }
+    template <typename T>
+    static T repulsion_coeff_pow(T a, T b, T D, T p, T gamma) {
+        return T(2) * gamma * b / ((T(0.001) + D) * (T(1) + a * p));
     }
     /// −log w = log(1 + a·D^b).
     static double attraction_loss(const UmapCurve& c, double D) { return std::log1p(c.a * std::pow(D, c.b)); }

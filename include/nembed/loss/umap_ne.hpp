@@ -23,7 +23,14 @@
 ///
 /// TorchDR computes no loss for UMAP; the value returned when asked is nembed's diagnostic: the sampled
 /// cross-entropy of the step, λ·Σ_active −log w + ρ·Σ_negatives −log(1 − w) (1 − w floored at 1e-300).
-/// The edge schedule is state: steps are expected in order (a step out of order replays the schedule from 0).
+///
+/// Implementation (docs/torchdr.md, "UMAP (TorchDR's) and transform", "Speed"): one parallel pass over the sources
+/// with the fixed row split. The schedule is stateless: with r = p/A_max rounded to 31 bits (R = r·2^31), edge e
+/// fires at step t iff a multiple of its e lies in (t, t + 1], i.e. iff (t·R mod 2^31) + R >= 2^31 — TorchDR's rule
+/// up to the rounding of r (2^-32, below the float32 rounding of TorchDR's own counters). Distances come from the
+/// float32 copy of the embedding (TorchDR's precision); D, D^b (umap_pow), the coefficients and the clipped terms are
+/// float32, summed per row in double; the gradient and the optimizer's state are double.
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -55,29 +62,67 @@ public:
 
     double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
 
-    /// For tests: the per-edge epochs_per_sample (edge order = P's non-zeros), the active mask of the last step,
-    /// and the last step's negatives (CSR over sources, in draw order).
+    /// What step `step` uses: the active mask over P's non-zeros and the negatives (CSR over sources, in draw order).
+    struct Draws {
+        std::vector<std::uint8_t> active;
+        std::vector<std::int64_t> neg_ptr;
+        std::vector<std::uint32_t> neg;
+    };
+    /// For tests: the per-edge epochs_per_sample (edge order = P's non-zeros), and step `step`'s draws, computed by
+    /// the same functions as the step.
     const std::vector<double>& epochs_per_sample() const { return epochs_per_sample_; }
-    const std::vector<std::uint8_t>& last_active() const { return active_; }
-    const std::vector<std::int64_t>& last_negatives_ptr() const { return neg_ptr_; }
-    const std::vector<std::uint32_t>& last_negatives() const { return neg_; }
+    Draws draws(std::int64_t step) const;
 
 private:
     void init(int n_epochs, bool strict);
-    void advance_to(std::int64_t step);  // sets active_ for `step` and moves the counters
-    void draw(std::int64_t step);
+    // The positions in P of row i's edges that fire at step t (t31 = t mod 2^31); returns their count.
+    std::size_t active_edges(std::size_t i, std::uint32_t t31, std::uint32_t* out) const;
+    // Row i's `count` negatives of step `step` into out.
+    void draw_negatives(std::size_t i, std::int64_t step, std::size_t count, std::uint32_t* out) const;
+    template <std::size_t kD>
+    void rows(const float* Y, const float* R, std::size_t d, const NeStepInfo& info, double* grad, bool want_loss,
+              std::size_t rb, std::size_t re);
 
     CsrMatrix<double> P_;
     bool transform_ = false;
     Matrix<double> reference_;           // transform only
+    std::vector<float> reference_f_, yf_;  // float32 copies of the reference (transform) and of the moving points
     NeUmapSettings s_;
-    std::vector<double> epochs_per_sample_, next_sample_;
-    std::vector<std::uint8_t> active_;
+    std::vector<double> epochs_per_sample_;
+    std::vector<std::uint32_t> rate31_;  // r·2^31 per edge (0: never sampled)
     std::vector<std::uint32_t> columns_;  // P's columns as draw exclusions (exclude_neighbors), built once
-    std::int64_t next_step_ = 0;
-    std::vector<std::int64_t> neg_ptr_;
-    std::vector<std::uint32_t> neg_;
+    std::size_t max_row_ = 0;            // the longest row of P
     std::vector<double> row_loss_;
 };
+
+namespace detail {
+/// x^b for x >= 0 in float, branch-free so that loops over it vectorise: 2^(b·log2 x) with log2 x = k + log2 z
+/// (z in [0.7, 1.4), the exponent split as musl's logf), log z = 2·atanh(s), s = (z − 1)/(z + 1), by its odd series
+/// to s⁹ (|s| < 0.18: truncation 1e-9) and 2^f, f in [−1/2, 1/2], by its Taylor series to f⁷ (5e-9). Relative error
+/// ~1e-7·(1 + |b·log2 x|) (the float rounding of b·log2 x); 0^b = 0, inf^b = inf; subnormal x scaled first.
+/// glibc's powf and vmath::pow (Eigen's SSE2 packets) both cost ~15 ns a value here; this loop ~1 ns.
+inline float umap_pow(float x, float b) {
+    const bool sub = x < 1.17549435e-38f;                  // FLT_MIN
+    const float xs = sub ? x * 8388608.0f : x;              // × 2^23
+    const std::uint32_t ix = std::bit_cast<std::uint32_t>(xs);
+    const std::uint32_t tmp = ix - 0x3f330000u;
+    const float k = static_cast<float>((static_cast<std::int32_t>(tmp) >> 23) - (sub ? 23 : 0));
+    const float z = std::bit_cast<float>(ix - (tmp & 0xff800000u));
+    const float s = (z - 1.0f) / (z + 1.0f), s2 = s * s;
+    const float ln_z =
+        2.0f * s * (1.0f + s2 * (1.0f / 3.0f + s2 * (1.0f / 5.0f + s2 * (1.0f / 7.0f + s2 * (1.0f / 9.0f)))));
+    float y = b * (k + ln_z * 1.44269504f);
+    y = y < -160.0f ? -160.0f : (y > 130.0f ? 130.0f : y);
+    const float fn = (y + 12582912.0f) - 12582912.0f;       // round to nearest (1.5·2^23)
+    const float f = y - fn;
+    const float e2 = 1.0f + f * (0.693147181f + f * (0.240226507f + f * (0.0555041087f + f * (0.00961812911f +
+                     f * (0.00133335581f + f * (0.000154035304f + f * 0.0000152527338f))))));
+    // 2^n in two factors, each a normal float, so that subnormal and infinite results come out right.
+    const std::int32_t n = static_cast<std::int32_t>(fn), n1 = n / 2, n2 = n - n1;
+    const float r = e2 * std::bit_cast<float>(static_cast<std::uint32_t>(n1 + 127) << 23) *
+                    std::bit_cast<float>(static_cast<std::uint32_t>(n2 + 127) << 23);
+    return x > 0.0f ? (x <= 3.40282347e38f ? r : x) : 0.0f;
+}
+} // namespace detail
 
 } // namespace nembed

@@ -121,6 +121,35 @@ public:
         }
     }
 
+    /// `count` draws without exclusions into out: the values `count` calls of draw(head) give, in a loop that takes
+    /// both 32-bit halves of each output at once (TorchDR-UMAP's hot path). Call it on a fresh sampler.
+    void draw_many(std::size_t head, std::uint32_t* out, std::size_t count) {
+        const std::uint64_t m = n_ - 1;
+        std::size_t t = 0;
+        if (m > 0xffffffffull) {
+            for (; t < count; ++t) out[t] = static_cast<std::uint32_t>(draw(head));
+            return;
+        }
+        const std::uint64_t reject = 0x100000000ull % m;  // Lemire: reject low < 2^32 mod m
+        auto take = [&](std::uint64_t half) {
+            const std::uint64_t v = half * m;
+            if ((v & 0xffffffffull) < reject) return;
+            const std::uint64_t p = v >> 32;
+            out[t++] = static_cast<std::uint32_t>(p + (p >= head ? 1 : 0));
+        };
+        while (t + 1 < count) {
+            const std::uint64_t w = rng_.next();
+            take(w & 0xffffffffull);
+            take(w >> 32);
+        }
+        if (t < count) {  // one left: draw() keeps the second half for a later call
+            const std::uint64_t w = rng_.next();
+            take(w & 0xffffffffull);
+            if (t < count) take(w >> 32);
+            while (t < count) out[t++] = static_cast<std::uint32_t>(draw(head));
+        }
+    }
+
 private:
     SplitMixStream rng_;
     std::size_t n_;
