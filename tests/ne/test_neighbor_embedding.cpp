@@ -171,7 +171,7 @@ TEST(NeLoss, ValuesAreTorchdrsFormulas) {
     {  // InfoTSNE: −λ Σ P log q + ρ (1/n) Σ_i log Σ_{k ∈ neg(i)} q_ik
         NeSampledLoss loss(P, NeSampledRepulsion::log_sum, StudentTKernel(1.0), neg, 1);
         const double v = loss_at(loss, Y, s);
-        const auto& negs = loss.last_negatives();
+        const auto negs = loss.negatives(s.step);
         double att = 0, rep = 0;
         for (std::size_t i = 0; i < n; ++i) {
             for (std::size_t j = 0; j < n; ++j) att -= Pd[i * n + j] * std::log(1.0 / (1.0 + sqd(Y, i, j)));
@@ -184,7 +184,7 @@ TEST(NeLoss, ValuesAreTorchdrsFormulas) {
     {  // LargeVis: Q = q/(q + 1); −λ Σ P log Q − ρ (1/n) Σ_i Σ_{k ∈ neg(i)} log(1 − Q_ik)
         NeSampledLoss loss(P, NeSampledRepulsion::binary, CauchyKernel{2.0}, neg, 1);
         const double v = loss_at(loss, Y, s);
-        const auto& negs = loss.last_negatives();
+        const auto negs = loss.negatives(s.step);
         auto Q = [&](std::size_t i, std::size_t j) {
             const double q = 1.0 / (1.0 + sqd(Y, i, j));
             return q / (q + 1.0);
@@ -208,16 +208,14 @@ TEST(NeLoss, NegativesAreUniformOthersAndRespectExclusions) {
     neg.excluded_ptr.assign(P.indptr.begin(), P.indptr.end());
     for (index_t j : P.indices) neg.excluded.push_back(static_cast<std::uint32_t>(j));
     NeSampledLoss loss(P, NeSampledRepulsion::log_sum, StudentTKernel(1.0), neg, 1);
-    loss.draw(0);
-    const std::vector<std::uint32_t> a = loss.last_negatives();
+    const std::vector<std::uint32_t> a = loss.negatives(0);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t t = 0; t < 50; ++t) {
             const std::uint32_t k = a[i * 50 + t];
             ASSERT_NE(k, i);
             ASSERT_EQ(P.at(i, static_cast<index_t>(k)), 0.0) << "a neighbour was drawn";
         }
-    loss.draw(1);
-    EXPECT_NE(a, loss.last_negatives()) << "each iteration draws new negatives";
+    EXPECT_NE(a, loss.negatives(1)) << "each iteration draws new negatives";
     // A point neighbouring every other one leaves nothing to draw.
     CsrMatrix<double> full = random_p(4, 3, 1);
     NeNegatives all;

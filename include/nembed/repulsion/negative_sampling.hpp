@@ -91,6 +91,47 @@ public:
         do { r = next(); } while (r >= limit);
         return r % n;
     }
+    /// The next `count` values of below(n), 1 <= n <= 2^32, into out, leaving the stream as those calls would. The
+    /// words are hashed and their halves turned into draws in blocks, by the same multiply (this vectorises); a
+    /// block holding a rejection (each half rejected with probability (2^32 mod n)/2^32 < n/2^32) takes its first
+    /// draw from below() instead and is formed again after it. Always inlined, so that a caller compiled for a wider
+    /// instruction set (target_clones) vectorises it.
+    [[gnu::always_inline]] inline void below_many(std::uint64_t n, std::uint32_t* out, std::size_t count) {
+        constexpr std::size_t block = 32;                 // words per block
+        const std::uint64_t reject_below = 0x100000000ull % n;  // below()'s test: low >= n || low >= this (< n)
+        std::size_t c = 0;
+        while (c < count) {
+            if (half_left_) {  // an upper half pending: below() uses it first
+                out[c++] = static_cast<std::uint32_t>(below(n));
+                continue;
+            }
+            const std::size_t nw = std::min(block, (count - c + 1) / 2);
+            std::uint64_t words[block];
+            std::uint32_t draws[2 * block];
+            std::uint64_t rejected = 0;
+            for (std::size_t j = 0; j < nw; ++j) {
+                const std::uint64_t x = mix(state_ + (j + 1) * 0x9e3779b97f4a7c15ull);
+                words[j] = x;
+                const std::uint64_t lo = (x & 0xffffffffull) * n, hi = (x >> 32) * n;
+                draws[2 * j] = static_cast<std::uint32_t>(lo >> 32);
+                draws[2 * j + 1] = static_cast<std::uint32_t>(hi >> 32);
+                rejected |= static_cast<std::uint64_t>((lo & 0xffffffffull) < reject_below) |
+                            static_cast<std::uint64_t>((hi & 0xffffffffull) < reject_below);
+            }
+            if (rejected) {
+                out[c++] = static_cast<std::uint32_t>(below(n));
+                continue;
+            }
+            const std::size_t take = std::min(2 * nw, count - c);
+            std::copy(draws, draws + take, out + c);
+            c += take;
+            state_ += nw * 0x9e3779b97f4a7c15ull;
+            if (take % 2) {  // the last word's upper half is left for the next call
+                half_ = words[nw - 1];
+                half_left_ = true;
+            }
+        }
+    }
     static std::uint64_t mix(std::uint64_t z) {
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -119,6 +160,15 @@ public:
             if (excluded.empty() || !std::binary_search(excluded.begin(), excluded.end(), static_cast<std::uint32_t>(p)))
                 return p;
         }
+    }
+
+    /// The next `count` values of draw(head) with no exclusions, in order, the stream left as those calls would
+    /// leave it (SplitMixStream::below_many); n <= 2^32.
+    [[gnu::always_inline]] inline void draw_many(std::size_t head, std::uint32_t* out, std::size_t count) {
+        require_lazy(n_ <= 0x100000000ull, [] { return std::string("UniformSampler::draw_many: n must be <= 2^32"); });
+        rng_.below_many(n_ - 1, out, count);
+        const auto h = static_cast<std::uint32_t>(head);
+        for (std::size_t t = 0; t < count; ++t) out[t] += out[t] >= h ? 1u : 0u;
     }
 
 private:
