@@ -240,9 +240,21 @@ template <std::size_t Dim, class Rule>
         for (std::size_t l = 0; t + l < m; ++l) acc[l] += contrib[(t + l) * d + q];
         gi[q] += lane_sum(acc);
     }
-    for (std::size_t t = 0; t < m; ++t) {
-        double* rk = R + static_cast<std::size_t>(idx[t]) * d;
-        for (std::size_t q = 0; q < d; ++q) rk[q] -= contrib[t * d + q];
+    if constexpr (Dim == 2) {  // one 2-double load, subtraction and store per pair (GCC does not pair them itself)
+        using V2 = double __attribute__((vector_size(16)));
+        for (std::size_t t = 0; t < m; ++t) {
+            double* rk = R + static_cast<std::size_t>(idx[t]) * 2;
+            V2 r, c;
+            std::memcpy(&r, rk, sizeof r);
+            std::memcpy(&c, contrib + t * 2, sizeof c);
+            r -= c;
+            std::memcpy(rk, &r, sizeof r);
+        }
+    } else {
+        for (std::size_t t = 0; t < m; ++t) {
+            double* rk = R + static_cast<std::size_t>(idx[t]) * d;
+            for (std::size_t q = 0; q < d; ++q) rk[q] -= contrib[t * d + q];
+        }
     }
 }
 
