@@ -1,9 +1,13 @@
 // TorchDR's neighbour-embedding losses with their true gradients (loss/ne_loss.hpp).
 #include "nembed/loss/ne_loss.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <span>
 #include <string>
+#include <type_traits>
 
 #include "nembed/affinity/symmetrize.hpp"
 #include "nembed/core/error.hpp"
@@ -105,82 +109,246 @@ NeSampledLoss::NeSampledLoss(const CsrMatrix<double>& P, NeSampledRepulsion repu
     }
 }
 
-void NeSampledLoss::draw(std::int64_t step) {
+namespace {
+
+// The hot loops below are compiled for AVX-512, AVX2 and the baseline and picked at run time; -ffp-contract=off and
+// fixed summation orders give every clone the same bits.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_NE_SAMPLED_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_NE_SAMPLED_CLONES
+#endif
+
+// A head's m negatives, the next draws of its chunk's stream (a chunk's heads draw in order); without exclusions in
+// blocks (UniformSampler::draw_many: the same draws).
+NEMBED_NE_SAMPLED_CLONES void draw_head(UniformSampler& sampler, const NeNegatives& neg, std::size_t i,
+                                        std::uint32_t* out) {
+    if (neg.excluded_ptr.empty()) return sampler.draw_many(i, out, neg.n_negatives);
+    const std::span<const std::uint32_t> excl(neg.excluded.data() + neg.excluded_ptr[i],
+                                              static_cast<std::size_t>(neg.excluded_ptr[i + 1] - neg.excluded_ptr[i]));
+    for (std::size_t t = 0; t < neg.n_negatives; ++t) out[t] = static_cast<std::uint32_t>(sampler.draw(i, excl));
+}
+
+// Runs of whole sampling chunks whose pairs share a scatter buffer: at most this many, a function of n only, so the
+// negatives' sums do not depend on the thread count. Their zeroing and reduction (blocks·n·d doubles a step) stay
+// small next to the n·m pairs.
+constexpr std::size_t max_scatter_blocks = 8;
+
+// Lanes of the fixed-order sums over a head's negatives: lane l adds the pairs t ≡ l (mod 8) in t order, then the
+// lanes are added in order, the same IEEE operations whatever the vector width of the clone.
+constexpr std::size_t lanes = 8;
+[[gnu::always_inline]] inline double lane_sum(const double* acc) {
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Pair rules: from a pair's squared distance D, in float32, the kernel value w and the pair's force factor c, its
+// coefficient up to −2ρ/n: force_weight (InfoTSNE, then divided by s_i) or force_weight/(1 − w) (LargeVis).
+struct InfoTsneRule {  // Student-t, dof 1: w = 1/(1 + D), force_weight = w²
+    static constexpr bool log_sum = true;
+    void operator()(float D, float& w, float& c) const {
+        w = 1.0f / (1.0f + D);
+        c = w * w;
+    }
+};
+struct LargeVisRule {  // Cauchy ε, t = ε + D: w = 1/t, w²/(1 − w) = 1/(t(t − 1)), one division and no w
+    static constexpr bool log_sum = false;
+    float eps;
+    void operator()(float D, float&, float& c) const {
+        const float t = eps + D;
+        c = 1.0f / (t * (t - 1.0f));
+    }
+};
+template <class K, bool LogSum>
+struct GenericRule {  // any other kernel: its own formulas in double, rounded
+    static constexpr bool log_sum = LogSum;
+    K k;
+    void operator()(float D, float& w, float& c) const {
+        const double wd = k.w(D), f = k.force_weight(D);
+        w = static_cast<float>(wd);
+        c = static_cast<float>(LogSum ? f : f / (1.0 - wd));
+    }
+};
+
+// Per-worker scratch of one head's m pairs: differences y_i − y_k [t][d] (float), the rule's w and c (float), the
+// pairs' contributions c_t·(y_i − y_k) [t][d] (double).
+struct HeadScratch {
+    std::vector<float> f;
+    std::vector<double> contrib;
+    HeadScratch(std::size_t m, std::size_t d) : f((d + 2) * m), contrib(d * m) {}
+    float* diff() { return f.data(); }
+};
+
+// One head's m pairs (d = Dim when Dim > 0): the negatives' positions gathered (the random reads alone, so that
+// the arithmetic after them vectorises over t), the differences and the rule's values in float32; s_i = Σ w in
+// double lanes (log_sum); the coefficients c_t and contributions c_t·(y_i − y_k); their sum over t in double lanes
+// into the head's gradient gi, and each subtracted from its negative's row of R.
+template <std::size_t Dim, class Rule>
+[[gnu::always_inline]] inline void head_pairs(const Rule& rule, const float* __restrict Yf, std::size_t d,
+                                              std::size_t i, const std::uint32_t* __restrict idx, std::size_t m,
+                                              HeadScratch& scratch, double scale, double* __restrict gi,
+                                              double* __restrict R) {
+    if constexpr (Dim > 0) d = Dim;
+    float* __restrict diff = scratch.f.data();
+    float* __restrict wv = diff + d * m;
+    float* __restrict cv = wv + m;
+    double* __restrict contrib = scratch.contrib.data();
+    const float* yi = Yf + i * d;
+    for (std::size_t t = 0; t < m; ++t)
+        std::memcpy(diff + t * d, Yf + static_cast<std::size_t>(idx[t]) * d, d * sizeof(float));
+    for (std::size_t t = 0; t < m; ++t) {
+        float D = 0.0f;
+        for (std::size_t q = 0; q < d; ++q) {
+            const float df = yi[q] - diff[t * d + q];
+            diff[t * d + q] = df;
+            D += df * df;
+        }
+        rule(D, wv[t], cv[t]);
+    }
+    double a = -scale;
+    if constexpr (Rule::log_sum) {
+        double acc[lanes] = {};
+        std::size_t t = 0;
+        for (; t + lanes <= m; t += lanes)
+            for (std::size_t l = 0; l < lanes; ++l) acc[l] += static_cast<double>(wv[t + l]);
+        for (std::size_t l = 0; t + l < m; ++l) acc[l] += static_cast<double>(wv[t + l]);
+        a = -scale / lane_sum(acc);
+    }
+    const float af = static_cast<float>(a);
+    for (std::size_t t = 0; t < m; ++t) {
+        const float c = cv[t] * af;
+        for (std::size_t q = 0; q < d; ++q) contrib[t * d + q] = static_cast<double>(c * diff[t * d + q]);
+    }
+    for (std::size_t q = 0; q < d; ++q) {
+        double acc[lanes] = {};
+        std::size_t t = 0;
+        for (; t + lanes <= m; t += lanes)
+            for (std::size_t l = 0; l < lanes; ++l) acc[l] += contrib[(t + l) * d + q];
+        for (std::size_t l = 0; t + l < m; ++l) acc[l] += contrib[(t + l) * d + q];
+        gi[q] += lane_sum(acc);
+    }
+    if constexpr (Dim == 2) {  // one 2-double load, subtraction and store per pair (GCC does not pair them itself)
+        using V2 = double __attribute__((vector_size(16)));
+        for (std::size_t t = 0; t < m; ++t) {
+            double* rk = R + static_cast<std::size_t>(idx[t]) * 2;
+            V2 r, c;
+            std::memcpy(&r, rk, sizeof r);
+            std::memcpy(&c, contrib + t * 2, sizeof c);
+            r -= c;
+            std::memcpy(rk, &r, sizeof r);
+        }
+    } else {
+        for (std::size_t t = 0; t < m; ++t) {
+            double* rk = R + static_cast<std::size_t>(idx[t]) * d;
+            for (std::size_t q = 0; q < d; ++q) rk[q] -= contrib[t * d + q];
+        }
+    }
+}
+
+// The fast rules, cloned, for d = 2 and any d.
+#define NEMBED_HEAD_ARGS                                                                                              \
+    const float *Yf, std::size_t d, std::size_t i, const std::uint32_t *idx, std::size_t m, HeadScratch &scratch,     \
+        double scale, double *gi, double *R
+NEMBED_NE_SAMPLED_CLONES void infotsne_head_2d(NEMBED_HEAD_ARGS) {
+    head_pairs<2>(InfoTsneRule{}, Yf, d, i, idx, m, scratch, scale, gi, R);
+}
+NEMBED_NE_SAMPLED_CLONES void infotsne_head(NEMBED_HEAD_ARGS) {
+    head_pairs<0>(InfoTsneRule{}, Yf, d, i, idx, m, scratch, scale, gi, R);
+}
+NEMBED_NE_SAMPLED_CLONES void largevis_head_2d(float eps, NEMBED_HEAD_ARGS) {
+    head_pairs<2>(LargeVisRule{eps}, Yf, d, i, idx, m, scratch, scale, gi, R);
+}
+NEMBED_NE_SAMPLED_CLONES void largevis_head(float eps, NEMBED_HEAD_ARGS) {
+    head_pairs<0>(LargeVisRule{eps}, Yf, d, i, idx, m, scratch, scale, gi, R);
+}
+#undef NEMBED_HEAD_ARGS
+
+} // namespace
+
+std::vector<std::uint32_t> NeSampledLoss::negatives(std::int64_t step) const {
     const std::size_t m = negatives_.n_negatives;
-    neg_.resize(n_ * m);
+    std::vector<std::uint32_t> out(n_ * m);
     const std::size_t n_chunks = (n_ + sample_chunk - 1) / sample_chunk;
-    const bool exclude = !negatives_.excluded_ptr.empty();
-    parallel_for(n_threads_, n_chunks, [&](std::size_t c) {
+    for (std::size_t c = 0; c < n_chunks; ++c) {
         UniformSampler sampler(negatives_.seed,
                                sampling_stream(SamplingFamily::torchdr_negatives, static_cast<std::uint64_t>(step), c),
                                n_);
-        const std::size_t end = std::min(n_, (c + 1) * sample_chunk);
-        for (std::size_t i = c * sample_chunk; i < end; ++i) {
-            std::span<const std::uint32_t> excl;
-            if (exclude)
-                excl = std::span<const std::uint32_t>(
-                    negatives_.excluded.data() + negatives_.excluded_ptr[i],
-                    static_cast<std::size_t>(negatives_.excluded_ptr[i + 1] - negatives_.excluded_ptr[i]));
-            for (std::size_t s = 0; s < m; ++s) neg_[i * m + s] = static_cast<std::uint32_t>(sampler.draw(i, excl));
-        }
-    });
-    // Reverse lists (which heads drew each point), by a stable counting sort: (head, slot) order, deterministic.
-    rev_ptr_.assign(n_ + 1, 0);
-    for (std::uint32_t k : neg_) ++rev_ptr_[k + 1];
-    for (std::size_t k = 0; k < n_; ++k) rev_ptr_[k + 1] += rev_ptr_[k];
-    rev_.resize(neg_.size());
-    std::vector<std::int64_t> fill(rev_ptr_.begin(), rev_ptr_.end() - 1);
-    for (std::size_t p = 0; p < neg_.size(); ++p) rev_[static_cast<std::size_t>(fill[neg_[p]]++)] =
-        static_cast<std::uint32_t>(p / m);
+        for (std::size_t i = c * sample_chunk; i < std::min(n_, (c + 1) * sample_chunk); ++i)
+            draw_head(sampler, negatives_, i, out.data() + i * m);
+    }
+    return out;
 }
 
 double NeSampledLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss) {
     const std::size_t n = Y.rows, d = Y.cols, m = negatives_.n_negatives;
     require(n == n_, "negative-sampling loss: the embedding has " + std::to_string(n) + " points but P has " +
                          std::to_string(n_));
-    draw(info.step);
     attractive_forces(Ps_, Y, kernel_, 4.0 * info.exaggeration, grad, n_threads_);
     const double scale = 2.0 * info.repulsion_strength / static_cast<double>(n);
     const bool log_sum = kind_ == NeSampledRepulsion::log_sum;
-    s_.resize(n);
+    Yf_.resize(n * d);
+    parallelize(n_threads_, n * d, [&](int, std::size_t b, std::size_t e) {
+        for (std::size_t k = b; k < e; ++k) Yf_[k] = static_cast<float>(Y.data[k]);
+    });
+    const std::size_t n_chunks = (n + sample_chunk - 1) / sample_chunk;
+    const std::size_t n_blocks = std::min(max_scatter_blocks, n_chunks);
+    if (scatter_.size() != n_blocks * n * d) scatter_.assign(n_blocks * n * d, 0.0);  // kept zero between steps
+    head_term_.resize(n);
     visit_kernel(kernel_, [&](const auto& K) {
-        // The pair coefficient c(i, k) (file comment); for log_sum it needs s_i, computed first.
-        auto coeff = [&](double D, double s_i) {
-            const double f = K.force_weight(D);
-            return log_sum ? -scale * f / s_i : -scale * f / (1.0 - K.w(D));
+        using Kernel = std::decay_t<decltype(K)>;
+        // Each block: its chunks' heads in order, drawing, then the pairs (head_fn) into grad's head rows and the
+        // block's buffer; with the loss, the head's term in double from Y (TorchDR's value, not the float one).
+        auto run = [&](auto&& head_fn) {
+            parallel_for(n_threads_, n_blocks, [&](std::size_t b) {
+                std::vector<std::uint32_t> idx(m);
+                HeadScratch scratch(m, d);
+                double* R = scatter_.data() + b * n * d;
+                for (std::size_t c = b * n_chunks / n_blocks; c < (b + 1) * n_chunks / n_blocks; ++c) {
+                    UniformSampler sampler(
+                        negatives_.seed,
+                        sampling_stream(SamplingFamily::torchdr_negatives, static_cast<std::uint64_t>(info.step), c), n);
+                    for (std::size_t i = c * sample_chunk; i < std::min(n, (c + 1) * sample_chunk); ++i) {
+                        draw_head(sampler, negatives_, i, idx.data());
+                        head_fn(Yf_.data(), d, i, idx.data(), m, scratch, scale,
+                                grad + i * d, R);
+                        if (!want_loss) continue;
+                        double term = 0.0;
+                        for (std::size_t t = 0; t < m; ++t) {
+                            const double w = K.w(squared_distance(Y.row(i), Y.row(idx[t]), d));
+                            term += log_sum ? w : -std::log(1.0 - w);
+                        }
+                        head_term_[i] = term;
+                    }
+                }
+            });
         };
-        // Heads: s_i (log_sum) or the head's loss (binary), then the head's side of its pairs.
-        parallel_for(n_threads_, n, [&](std::size_t i) {
-            const double* yi = Y.row(i);
-            const std::uint32_t* neg = neg_.data() + i * m;
-            double s = 0.0;
-            for (std::size_t t = 0; t < m; ++t) {
-                const double D = squared_distance(yi, Y.row(neg[t]), d);
-                s += log_sum ? K.w(D) : -std::log(1.0 - K.w(D));
+        if constexpr (std::is_same_v<Kernel, StudentT1Kernel>) {
+            if (log_sum) return run(d == 2 ? infotsne_head_2d : infotsne_head);
+        } else if constexpr (std::is_same_v<Kernel, CauchyKernel>) {
+            if (!log_sum) {
+                const float eps = static_cast<float>(K.eps);
+                return run([&](auto... a) { return (d == 2 ? largevis_head_2d : largevis_head)(eps, a...); });
             }
-            s_[i] = s;
-            double* g = grad + i * d;
-            for (std::size_t t = 0; t < m; ++t) {
-                const double* yk = Y.row(neg[t]);
-                const double c = coeff(squared_distance(yi, yk, d), s);
-                for (std::size_t q = 0; q < d; ++q) g[q] += c * (yi[q] - yk[q]);
+        }
+        if (log_sum)
+            run([&](auto... a) { return head_pairs<0>(GenericRule<Kernel, true>{K}, a...); });
+        else
+            run([&](auto... a) { return head_pairs<0>(GenericRule<Kernel, false>{K}, a...); });
+    });
+    // The negatives' sides: the blocks' buffers added in block order, each left zero for the next step.
+    parallelize(n_threads_, n * d, [&](int, std::size_t b, std::size_t e) {
+        for (std::size_t k = b; k < e; ++k) {
+            double r = 0.0;
+            for (std::size_t bl = 0; bl < n_blocks; ++bl) {
+                double& x = scatter_[bl * n * d + k];
+                r += x;
+                x = 0.0;
             }
-        });
-        // Negatives: the other side of every pair, gathered per point from its reverse list.
-        parallel_for(n_threads_, n, [&](std::size_t k) {
-            const double* yk = Y.row(k);
-            double* g = grad + k * d;
-            for (auto p = rev_ptr_[k]; p < rev_ptr_[k + 1]; ++p) {
-                const std::size_t i = rev_[static_cast<std::size_t>(p)];
-                const double* yi = Y.row(i);
-                const double c = coeff(squared_distance(yi, yk, d), s_[i]);
-                for (std::size_t q = 0; q < d; ++q) g[q] -= c * (yi[q] - yk[q]);
-            }
-        });
+            grad[k] += r;
+        }
     });
     if (!want_loss) return std::numeric_limits<double>::quiet_NaN();
     double rep = 0.0;
-    for (std::size_t i = 0; i < n; ++i) rep += log_sum ? std::log(s_[i]) : s_[i];
+    for (std::size_t i = 0; i < n; ++i) rep += log_sum ? std::log(head_term_[i]) : head_term_[i];
     return -info.exaggeration * sum_p_log_w(Ps_, Y, kernel_, n_threads_) +
            info.repulsion_strength * rep / static_cast<double>(n);
 }

@@ -194,6 +194,64 @@ TEST(NeLoss, SampledGradientsAreTheTrueGradientsForTheStepsNegatives) {
     }
 }
 
+// The sampled repulsion's gradient against its formula in double over the step's negatives (n = 1500: six scatter
+// blocks), for the d = 2 fast paths, the any-d paths (d = 3) and the generic rule (the two other kernel/kind pairs);
+// and the same bits for 1, 2 and 3 threads. The pairs are float32 (differences, kernel values, coefficients): the
+// tolerance is float32's, a few ulps (6e-8) of each pair's term, summed.
+TEST(NeLoss, SampledRepulsionMatchesItsFormulaAndIgnoresTheThreadCount) {
+    const std::size_t n = 1500, m = 30;
+    const CsrMatrix<double> P = random_p(n, 4, 21);
+    const NeStepInfo s = step_info(0.0, 1.7, 9);  // λ = 0: the attraction adds zeros, the repulsion is left
+    struct Case {
+        NeSampledRepulsion kind;
+        OutputKernel kernel;
+    };
+    const Case cases[] = {{NeSampledRepulsion::log_sum, StudentTKernel(1.0)},
+                          {NeSampledRepulsion::binary, CauchyKernel{2.0}},
+                          {NeSampledRepulsion::log_sum, CauchyKernel{2.0}},
+                          {NeSampledRepulsion::binary, StudentTKernel(1.0)}};
+    for (std::size_t d : {std::size_t(2), std::size_t(3)})
+        for (const Case& c : cases) {
+            Matrix<double> Y = random_y(n, d, 3.0, 22);
+            NeNegatives neg;
+            neg.n_negatives = m;
+            neg.seed = 23;
+            NeSampledLoss loss(P, c.kind, c.kernel, neg, 1);
+            std::vector<double> g(Y.size());
+            loss(Y.view(), s, g.data(), false);
+            // The formula (file comment of ne_loss.hpp), in double.
+            const std::vector<std::uint32_t> negs = loss.negatives(s.step);
+            std::vector<double> ref(Y.size(), 0.0);
+            double scale_ref = 0.0;
+            visit_kernel(c.kernel, [&](const auto& K) {
+                for (std::size_t i = 0; i < n; ++i) {
+                    double si = 0.0;
+                    for (std::size_t t = 0; t < m; ++t) si += K.w(sqd(Y, i, negs[i * m + t]));
+                    for (std::size_t t = 0; t < m; ++t) {
+                        const std::size_t k = negs[i * m + t];
+                        const double D = sqd(Y, i, k), f = K.force_weight(D);
+                        const double coef = -(2.0 * 1.7 / static_cast<double>(n)) *
+                                            (c.kind == NeSampledRepulsion::log_sum ? f / si : f / (1.0 - K.w(D)));
+                        for (std::size_t q = 0; q < d; ++q) {
+                            ref[i * d + q] += coef * (Y(i, q) - Y(k, q));
+                            ref[k * d + q] -= coef * (Y(i, q) - Y(k, q));
+                        }
+                    }
+                }
+            });
+            for (double v : ref) scale_ref = std::max(scale_ref, std::abs(v));
+            for (std::size_t x = 0; x < g.size(); ++x)
+                ASSERT_NEAR(g[x], ref[x], 2e-5 * scale_ref) << "d = " << d << ", entry " << x;
+            for (int threads : {2, 3}) {
+                NeSampledLoss other(P, c.kind, c.kernel, neg, threads);
+                std::vector<double> g2(Y.size());
+                other(Y.view(), s, g2.data(), false);
+                ASSERT_EQ(std::memcmp(g.data(), g2.data(), g.size() * sizeof(double)), 0)
+                    << "d = " << d << ", " << threads << " threads";
+            }
+        }
+}
+
 // ---- loss values: TorchDR's formulas written out densely ----
 
 TEST(NeLoss, ValuesAreTorchdrsFormulas) {
@@ -225,7 +283,7 @@ TEST(NeLoss, ValuesAreTorchdrsFormulas) {
     {  // InfoTSNE: −λ Σ P log q + ρ (1/n) Σ_i log Σ_{k ∈ neg(i)} q_ik
         NeSampledLoss loss(P, NeSampledRepulsion::log_sum, StudentTKernel(1.0), neg, 1);
         const double v = loss_at(loss, Y, s);
-        const auto& negs = loss.last_negatives();
+        const auto negs = loss.negatives(s.step);
         double att = 0, rep = 0;
         for (std::size_t i = 0; i < n; ++i) {
             for (std::size_t j = 0; j < n; ++j) att -= Pd[i * n + j] * std::log(1.0 / (1.0 + sqd(Y, i, j)));
@@ -238,7 +296,7 @@ TEST(NeLoss, ValuesAreTorchdrsFormulas) {
     {  // LargeVis: Q = q/(q + 1); −λ Σ P log Q − ρ (1/n) Σ_i Σ_{k ∈ neg(i)} log(1 − Q_ik)
         NeSampledLoss loss(P, NeSampledRepulsion::binary, CauchyKernel{2.0}, neg, 1);
         const double v = loss_at(loss, Y, s);
-        const auto& negs = loss.last_negatives();
+        const auto negs = loss.negatives(s.step);
         auto Q = [&](std::size_t i, std::size_t j) {
             const double q = 1.0 / (1.0 + sqd(Y, i, j));
             return q / (q + 1.0);
@@ -262,16 +320,14 @@ TEST(NeLoss, NegativesAreUniformOthersAndRespectExclusions) {
     neg.excluded_ptr.assign(P.indptr.begin(), P.indptr.end());
     for (index_t j : P.indices) neg.excluded.push_back(static_cast<std::uint32_t>(j));
     NeSampledLoss loss(P, NeSampledRepulsion::log_sum, StudentTKernel(1.0), neg, 1);
-    loss.draw(0);
-    const std::vector<std::uint32_t> a = loss.last_negatives();
+    const std::vector<std::uint32_t> a = loss.negatives(0);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t t = 0; t < 50; ++t) {
             const std::uint32_t k = a[i * 50 + t];
             ASSERT_NE(k, i);
             ASSERT_EQ(P.at(i, static_cast<index_t>(k)), 0.0) << "a neighbour was drawn";
         }
-    loss.draw(1);
-    EXPECT_NE(a, loss.last_negatives()) << "each iteration draws new negatives";
+    EXPECT_NE(a, loss.negatives(1)) << "each iteration draws new negatives";
     // A point neighbouring every other one leaves nothing to draw.
     CsrMatrix<double> full = random_p(4, 3, 1);
     NeNegatives all;

@@ -103,3 +103,34 @@ TEST(NegativeSampling, SplitMixStreamIsSplitMix64AndBelowIsUniform) {
         EXPECT_LT(chi, 35.0) << "n = " << n;
     }
 }
+
+TEST(NegativeSampling, BelowManyAndDrawManyGiveTheSingleDrawsAndLeaveTheSameStream) {
+    // below_many(n, ·, count) must equal count calls of below(n) and leave the stream where they do, whatever the
+    // count's parity, a pending upper half at the start (an odd count before), and rejections: n = 2^31 + 1
+    // rejects about half the halves, 3000000007 a third, 2^32 and 1 never, 10 000 rarely.
+    for (std::uint64_t n : {std::uint64_t(1), std::uint64_t(2), std::uint64_t(10000), std::uint64_t(3000000007ull),
+                            std::uint64_t(0x80000001ull), std::uint64_t(0x100000000ull)}) {
+        SplitMixStream one(5, n), many(5, n);
+        for (std::size_t count : {std::size_t(0), std::size_t(1), std::size_t(7), std::size_t(64), std::size_t(65),
+                                  std::size_t(300), std::size_t(3)}) {
+            std::vector<std::uint32_t> got(count + 1, 0xdeadbeefu);
+            many.below_many(n, got.data(), count);
+            for (std::size_t t = 0; t < count; ++t) ASSERT_EQ(got[t], one.below(n)) << "n = " << n << ", draw " << t;
+            EXPECT_EQ(got[count], 0xdeadbeefu) << "wrote past the end";
+            EXPECT_EQ(many.below(n), one.below(n)) << "n = " << n << ": the streams part after " << count;
+        }
+    }
+    // UniformSampler::draw_many: the draws of draw(head), never the head, the stream continuing alike.
+    for (std::size_t n : {std::size_t(2), std::size_t(3), std::size_t(1000)}) {
+        UniformSampler one(9, 4, n), many(9, 4, n);
+        for (std::size_t head : {std::size_t(0), n / 2, n - 1}) {
+            std::vector<std::uint32_t> got(301);
+            many.draw_many(head, got.data(), 301);
+            for (std::size_t t = 0; t < 301; ++t) {
+                ASSERT_EQ(got[t], one.draw(head)) << "n = " << n << ", head " << head << ", draw " << t;
+                ASSERT_NE(got[t], head);
+            }
+        }
+        EXPECT_EQ(many.draw(0), one.draw(0));
+    }
+}

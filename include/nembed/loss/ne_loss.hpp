@@ -87,17 +87,17 @@ struct NeNegatives {
 };
 
 /// InfoTSNE's or LargeVis's loss: the attraction over P and a sampled repulsion, one kernel for both (Student-t
-/// for InfoTSNE, Cauchy ε = 2 for LargeVis).
+/// for InfoTSNE, Cauchy ε = 2 for LargeVis). Pairs are evaluated in float32 with double sums; each pair once, its
+/// two sides going to the head's gradient and to its block's scatter buffer (docs/torchdr.md, "InfoTSNE and
+/// LargeVis: implementation").
 class NeSampledLoss {
 public:
     /// Throws InvalidArgument for a bad P, n_negatives = 0, or a point whose exclusions leave no candidate.
     NeSampledLoss(const CsrMatrix<double>& P, NeSampledRepulsion repulsion, const OutputKernel& kernel,
                   NeNegatives negatives, int n_threads);
     double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
-    /// The negatives of the last evaluation (n x n_negatives, row-major): for tests.
-    const std::vector<std::uint32_t>& last_negatives() const { return neg_; }
-    /// Draws the negatives of a step into last_negatives() (what operator() does first).
-    void draw(std::int64_t step);
+    /// The negatives operator() draws at `step` (n x n_negatives, row-major), drawn again: for tests.
+    std::vector<std::uint32_t> negatives(std::int64_t step) const;
 
 private:
     CsrMatrix<double> Ps_;
@@ -106,10 +106,9 @@ private:
     NeNegatives negatives_;
     int n_threads_;
     std::size_t n_ = 0;
-    std::vector<std::uint32_t> neg_;     // n x m
-    std::vector<double> s_;              // per head: Σ_k w_ik (log_sum) or the head's repulsion loss (binary)
-    std::vector<std::int64_t> rev_ptr_;  // points as negatives: the heads that drew them, in (head, slot) order
-    std::vector<std::uint32_t> rev_;
+    std::vector<float> Yf_;          // the embedding in float32 (the pairs' differences and kernel values)
+    std::vector<double> scatter_;    // per scatter block: the negatives' side of its pairs, n x d each
+    std::vector<double> head_term_;  // per head: Σ_k w_ik (log_sum) or the head's repulsion loss (binary)
 };
 
 } // namespace nembed

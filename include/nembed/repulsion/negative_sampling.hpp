@@ -91,6 +91,47 @@ public:
         do { r = next(); } while (r >= limit);
         return r % n;
     }
+    /// The next `count` values of below(n), 1 <= n <= 2^32, into out, leaving the stream as those calls would. The
+    /// words are hashed and their halves turned into draws in blocks, by the same multiply (this vectorises); a
+    /// block holding a rejection (each half rejected with probability (2^32 mod n)/2^32 < n/2^32) takes its first
+    /// draw from below() instead and is formed again after it. Always inlined, so that a caller compiled for a wider
+    /// instruction set (target_clones) vectorises it.
+    [[gnu::always_inline]] inline void below_many(std::uint64_t n, std::uint32_t* out, std::size_t count) {
+        constexpr std::size_t block = 32;                 // words per block
+        const std::uint64_t reject_below = 0x100000000ull % n;  // below()'s test: low >= n || low >= this (< n)
+        std::size_t c = 0;
+        while (c < count) {
+            if (half_left_) {  // an upper half pending: below() uses it first
+                out[c++] = static_cast<std::uint32_t>(below(n));
+                continue;
+            }
+            const std::size_t nw = std::min(block, (count - c + 1) / 2);
+            std::uint64_t words[block];
+            std::uint32_t draws[2 * block];
+            std::uint64_t rejected = 0;
+            for (std::size_t j = 0; j < nw; ++j) {
+                const std::uint64_t x = mix(state_ + (j + 1) * 0x9e3779b97f4a7c15ull);
+                words[j] = x;
+                const std::uint64_t lo = (x & 0xffffffffull) * n, hi = (x >> 32) * n;
+                draws[2 * j] = static_cast<std::uint32_t>(lo >> 32);
+                draws[2 * j + 1] = static_cast<std::uint32_t>(hi >> 32);
+                rejected |= static_cast<std::uint64_t>((lo & 0xffffffffull) < reject_below) |
+                            static_cast<std::uint64_t>((hi & 0xffffffffull) < reject_below);
+            }
+            if (rejected) {
+                out[c++] = static_cast<std::uint32_t>(below(n));
+                continue;
+            }
+            const std::size_t take = std::min(2 * nw, count - c);
+            std::copy(draws, draws + take, out + c);
+            c += take;
+            state_ += nw * 0x9e3779b97f4a7c15ull;
+            if (take % 2) {  // the last word's upper half is left for the next call
+                half_ = words[nw - 1];
+                half_left_ = true;
+            }
+        }
+    }
     static std::uint64_t mix(std::uint64_t z) {
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -121,33 +162,13 @@ public:
         }
     }
 
-    /// `count` draws without exclusions into out: the values `count` calls of draw(head) give, in a loop that takes
-    /// both 32-bit halves of each output at once (TorchDR-UMAP's hot path). Call it on a fresh sampler.
-    void draw_many(std::size_t head, std::uint32_t* out, std::size_t count) {
-        const std::uint64_t m = n_ - 1;
-        std::size_t t = 0;
-        if (m > 0xffffffffull) {
-            for (; t < count; ++t) out[t] = static_cast<std::uint32_t>(draw(head));
-            return;
-        }
-        const std::uint64_t reject = 0x100000000ull % m;  // Lemire: reject low < 2^32 mod m
-        auto take = [&](std::uint64_t half) {
-            const std::uint64_t v = half * m;
-            if ((v & 0xffffffffull) < reject) return;
-            const std::uint64_t p = v >> 32;
-            out[t++] = static_cast<std::uint32_t>(p + (p >= head ? 1 : 0));
-        };
-        while (t + 1 < count) {
-            const std::uint64_t w = rng_.next();
-            take(w & 0xffffffffull);
-            take(w >> 32);
-        }
-        if (t < count) {  // one left: draw() keeps the second half for a later call
-            const std::uint64_t w = rng_.next();
-            take(w & 0xffffffffull);
-            if (t < count) take(w >> 32);
-            while (t < count) out[t++] = static_cast<std::uint32_t>(draw(head));
-        }
+    /// The next `count` values of draw(head) with no exclusions, in order, the stream left as those calls would
+    /// leave it (SplitMixStream::below_many); n <= 2^32.
+    [[gnu::always_inline]] inline void draw_many(std::size_t head, std::uint32_t* out, std::size_t count) {
+        require_lazy(n_ <= 0x100000000ull, [] { return std::string("UniformSampler::draw_many: n must be <= 2^32"); });
+        rng_.below_many(n_ - 1, out, count);
+        const auto h = static_cast<std::uint32_t>(head);
+        for (std::size_t t = 0; t < count; ++t) out[t] += out[t] >= h ? 1u : 0u;
     }
 
 private:
