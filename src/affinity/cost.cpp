@@ -54,6 +54,38 @@ double pair_cost(const T* a, const T* b, std::size_t dim, CostMetric m) {
     return s;
 }
 
+// -ffp-contract=off (CMakeLists.txt) keeps the clones' lanes bit-identical (no FMA in one and not the other).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_COST_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_COST_CLONES
+#endif
+
+NEMBED_COST_CLONES void sqeuclidean_rows_f32(const float* a, const float* X, std::size_t stride, const index_t* rows,
+                                             std::size_t count, float* out) {
+    constexpr std::size_t L = kSqeuclideanPad;
+    // The rows are random (memory-bound): fetch a few rows ahead so their misses overlap.
+    constexpr std::size_t ahead = 4;
+    auto prefetch = [&](std::size_t t) {
+        const char* r = reinterpret_cast<const char*>(X + static_cast<std::size_t>(rows[t]) * stride);
+        for (std::size_t o = 0; o < stride * sizeof(float); o += 64) __builtin_prefetch(r + o);
+    };
+    for (std::size_t t = 0; t < count && t < ahead; ++t) prefetch(t);
+    for (std::size_t t = 0; t < count; ++t) {
+        if (t + ahead < count) prefetch(t + ahead);
+        const float* b = X + static_cast<std::size_t>(rows[t]) * stride;
+        float acc[L] = {};
+        for (std::size_t d = 0; d < stride; d += L)
+            for (std::size_t l = 0; l < L; ++l) {
+                const float v = a[d + l] - b[d + l];
+                acc[l] += v * v;
+            }
+        for (std::size_t w = L / 2; w >= 1; w /= 2)
+            for (std::size_t l = 0; l < w; ++l) acc[l] += acc[l + w];
+        out[t] = acc[0];
+    }
+}
+
 template double pair_cost<float>(const float*, const float*, std::size_t, CostMetric);
 template double pair_cost<double>(const double*, const double*, std::size_t, CostMetric);
 
