@@ -150,57 +150,80 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
     coef_.resize(n * m);
     row_loss_.assign(want_loss ? n : 0, 0.0);
 
-    // Pass 1, per head: its pairs drawn (fill_row), their ∂L/∂D and the head's own gradient Σ_p 2c(z_i − z_j).
-    // One loop per pair kind (no per-slot branch), 2-D unrolled.
-    parallel_for(nt, n, [&](std::size_t i) {
-        index_t* tails = p.tails.data() + i * m;
-        fill_row(step, i, p, tails);
-        double* coef = coef_.data() + i * m;
-        const double* zi = Y.row(i);
-        double* gi = grad + i * d;
-        std::fill(gi, gi + d, 0.0);
-        double loss = 0.0;
-        auto run = [&](std::size_t s0, std::size_t s1, double wt, auto term) {
-            for (std::size_t s = s0; s < s1; ++s) {
-                const double* zj = Y.row(static_cast<std::size_t>(tails[s]));
-                double D;
-                if (d == 2) {
-                    const double a = zi[0] - zj[0], b = zi[1] - zj[1];
-                    D = a * a + b * b;
-                } else {
-                    D = 0.0;
-                    for (std::size_t c = 0; c < d; ++c) D += (zi[c] - zj[c]) * (zi[c] - zj[c]);
+    // Pass 1, per fixed block of kHeadBlock heads: each head's pairs drawn (fill_row), their ∂L/∂D and the head's
+    // own gradient Σ_p 2c(z_i − z_j) (one loop per pair kind, no per-slot branch, 2-D unrolled); then the block's
+    // tail contributions 2c(z_i − z_j), counting-sorted (stably: (head, slot) order) by tail bucket of kTailBucket
+    // rows. Pass 2, per tail bucket: −those contributions, block after block, into rows that stay in L1. Every row
+    // thus sums its terms in (head, slot) order for any thread count, and no worker scans pairs it does not own.
+    const std::size_t n_blocks = (n + kHeadBlock - 1) / kHeadBlock;
+    const std::size_t n_buckets = (n + kTailBucket - 1) / kTailBucket;
+    ent_tail_.resize(n * m);
+    ent_delta_.resize(n * m * d);
+    ent_offset_.resize(n_blocks * (n_buckets + 1));
+    parallel_for(nt, n_blocks, [&](std::size_t hb) {
+        const std::size_t h0 = hb * kHeadBlock, h1 = std::min(n, h0 + kHeadBlock);
+        for (std::size_t i = h0; i < h1; ++i) {
+            index_t* tails = p.tails.data() + i * m;
+            fill_row(step, i, p, tails);
+            double* coef = coef_.data() + i * m;
+            const double* zi = Y.row(i);
+            double* gi = grad + i * d;
+            std::fill(gi, gi + d, 0.0);
+            double loss = 0.0;
+            auto run = [&](std::size_t s0, std::size_t s1, double wt, auto term) {
+                for (std::size_t s = s0; s < s1; ++s) {
+                    const double* zj = Y.row(static_cast<std::size_t>(tails[s]));
+                    double D;
+                    if (d == 2) {
+                        const double a = zi[0] - zj[0], b = zi[1] - zj[1];
+                        D = a * a + b * b;
+                    } else {
+                        D = 0.0;
+                        for (std::size_t c = 0; c < d; ++c) D += (zi[c] - zj[c]) * (zi[c] - zj[c]);
+                    }
+                    const PacmapTerm t = term(D);
+                    loss += wt * t.value;
+                    const double c2 = 2.0 * wt * t.dD;
+                    coef[s] = c2;
+                    if (d == 2) {
+                        gi[0] += c2 * (zi[0] - zj[0]);
+                        gi[1] += c2 * (zi[1] - zj[1]);
+                    } else {
+                        for (std::size_t c = 0; c < d; ++c) gi[c] += c2 * (zi[c] - zj[c]);
+                    }
                 }
-                const PacmapTerm t = term(D);
-                loss += wt * t.value;
-                const double c2 = 2.0 * wt * t.dD;
-                coef[s] = c2;
-                if (d == 2) {
-                    gi[0] += c2 * (zi[0] - zj[0]);
-                    gi[1] += c2 * (zi[1] - zj[1]);
-                } else {
-                    for (std::size_t c = 0; c < d; ++c) gi[c] += c2 * (zi[c] - zj[c]);
-                }
-            }
-        };
-        const std::size_t e1 = p.n_near, e2 = e1 + p.n_mid_near;
-        run(0, e1, w.w_NB, pacmap_near_term);
-        run(e1, e2, w.w_MN, pacmap_mid_near_term);
-        run(e2, m, w.w_FP, pacmap_further_term);
-        if (want_loss) row_loss_[i] = loss;
-    });
-    // Pass 2, per tail: −2c(z_i − z_j) from every pair ending on j, in (head, slot) order. Each worker owns a range
-    // of tails and scans all pairs, so a row's sum never depends on how the rows are split.
-    parallelize(nt, n, [&](std::size_t, std::size_t begin, std::size_t end) {
-        for (std::size_t i = 0; i < n; ++i) {
+            };
+            const std::size_t e1 = p.n_near, e2 = e1 + p.n_mid_near;
+            run(0, e1, w.w_NB, pacmap_near_term);
+            run(e1, e2, w.w_MN, pacmap_mid_near_term);
+            run(e2, m, w.w_FP, pacmap_further_term);
+            if (want_loss) row_loss_[i] = loss;
+        }
+        std::size_t* off = ent_offset_.data() + hb * (n_buckets + 1);
+        std::fill(off, off + n_buckets + 1, 0);
+        for (std::size_t q = h0 * m; q < h1 * m; ++q) ++off[static_cast<std::size_t>(p.tails[q]) / kTailBucket + 1];
+        off[0] = h0 * m;
+        for (std::size_t b = 0; b < n_buckets; ++b) off[b + 1] += off[b];
+        std::vector<std::size_t> pos(off, off + n_buckets);
+        for (std::size_t i = h0; i < h1; ++i) {
             const double* zi = Y.row(i);
             for (std::size_t s = 0; s < m; ++s) {
-                const auto j = static_cast<std::size_t>(p.tails[i * m + s]);
-                if (j < begin || j >= end) continue;
+                const std::size_t q = i * m + s;
+                const auto j = static_cast<std::size_t>(p.tails[q]);
+                const std::size_t e = pos[j / kTailBucket]++;
+                ent_tail_[e] = static_cast<std::uint32_t>(j);
                 const double* zj = Y.row(j);
-                double* gj = grad + j * d;
-                const double c2 = coef_[i * m + s];
-                for (std::size_t c = 0; c < d; ++c) gj[c] -= c2 * (zi[c] - zj[c]);
+                for (std::size_t c = 0; c < d; ++c) ent_delta_[e * d + c] = coef_[q] * (zi[c] - zj[c]);
+            }
+        }
+    });
+    parallel_for(nt, n_buckets, [&](std::size_t b) {
+        for (std::size_t hb = 0; hb < n_blocks; ++hb) {
+            const std::size_t* off = ent_offset_.data() + hb * (n_buckets + 1);
+            for (std::size_t e = off[b]; e < off[b + 1]; ++e) {
+                double* gj = grad + static_cast<std::size_t>(ent_tail_[e]) * d;
+                const double* de = ent_delta_.data() + e * d;
+                for (std::size_t c = 0; c < d; ++c) gj[c] -= de[c];
             }
         }
     });

@@ -112,6 +112,11 @@ private:
     Pairs pairs_;                          // scratch of the last evaluation
     std::vector<double> coef_;             // ∂L/∂D per pair
     std::vector<double> row_loss_;
+    // The tail contributions of a step, per head block sorted by tail bucket (operator()).
+    static constexpr std::size_t kHeadBlock = 256, kTailBucket = 512;
+    std::vector<std::uint32_t> ent_tail_;
+    std::vector<double> ent_delta_;
+    std::vector<std::size_t> ent_offset_;  // per head block, kTailBucket-row buckets' starts (+ the end)
 };
 
 } // namespace nembed
