@@ -147,7 +147,6 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
     Pairs& p = pairs_;
     layout(w.w_MN > 0.0, p);
     const std::size_t m = p.per_head;
-    coef_.resize(n * m);
     row_loss_.assign(want_loss ? n : 0, 0.0);
 
     // Pass 1, per fixed block of kHeadBlock heads: each head's pairs drawn (fill_row), their ∂L/∂D and the head's
@@ -155,6 +154,8 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
     // tail contributions 2c(z_i − z_j), counting-sorted (stably: (head, slot) order) by tail bucket of kTailBucket
     // rows. Pass 2, per tail bucket: −those contributions, block after block, into rows that stay in L1. Every row
     // thus sums its terms in (head, slot) order for any thread count, and no worker scans pairs it does not own.
+    // With one worker the sort is skipped: pass 2 scans the pairs in order, the same sums in the same order.
+    const bool bucketed = nt > 1;
     const std::size_t n_blocks = (n + kHeadBlock - 1) / kHeadBlock;
     const std::size_t n_buckets = (n + kTailBucket - 1) / kTailBucket;
     ent_tail_.resize(n * m);
@@ -162,34 +163,41 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
     ent_offset_.resize(n_blocks * (n_buckets + 1));
     parallel_for(nt, n_blocks, [&](std::size_t hb) {
         const std::size_t h0 = hb * kHeadBlock, h1 = std::min(n, h0 + kHeadBlock);
+        // The block's contributions in pair order (a worker's scratch: fits L2, no allocation per step).
+        thread_local std::vector<double> delta;
+        delta.resize((h1 - h0) * m * d);
         for (std::size_t i = h0; i < h1; ++i) {
             index_t* tails = p.tails.data() + i * m;
             fill_row(step, i, p, tails);
-            double* coef = coef_.data() + i * m;
+            double* di = delta.data() + (i - h0) * m * d;
             const double* zi = Y.row(i);
             double* gi = grad + i * d;
             std::fill(gi, gi + d, 0.0);
+            double g0 = 0.0, g1 = 0.0;  // 2-D: the head's sum in registers (the compiler cannot rule out aliasing)
             double loss = 0.0;
             auto run = [&](std::size_t s0, std::size_t s1, double wt, auto term) {
                 for (std::size_t s = s0; s < s1; ++s) {
                     const double* zj = Y.row(static_cast<std::size_t>(tails[s]));
-                    double D;
+                    double* ds = di + s * d;
                     if (d == 2) {
                         const double a = zi[0] - zj[0], b = zi[1] - zj[1];
-                        D = a * a + b * b;
+                        const PacmapTerm t = term(a * a + b * b);
+                        loss += wt * t.value;
+                        const double c2 = 2.0 * wt * t.dD;
+                        ds[0] = c2 * a;
+                        ds[1] = c2 * b;
+                        g0 += ds[0];
+                        g1 += ds[1];
                     } else {
-                        D = 0.0;
+                        double D = 0.0;
                         for (std::size_t c = 0; c < d; ++c) D += (zi[c] - zj[c]) * (zi[c] - zj[c]);
-                    }
-                    const PacmapTerm t = term(D);
-                    loss += wt * t.value;
-                    const double c2 = 2.0 * wt * t.dD;
-                    coef[s] = c2;
-                    if (d == 2) {
-                        gi[0] += c2 * (zi[0] - zj[0]);
-                        gi[1] += c2 * (zi[1] - zj[1]);
-                    } else {
-                        for (std::size_t c = 0; c < d; ++c) gi[c] += c2 * (zi[c] - zj[c]);
+                        const PacmapTerm t = term(D);
+                        loss += wt * t.value;
+                        const double c2 = 2.0 * wt * t.dD;
+                        for (std::size_t c = 0; c < d; ++c) {
+                            ds[c] = c2 * (zi[c] - zj[c]);
+                            gi[c] += ds[c];
+                        }
                     }
                 }
             };
@@ -197,36 +205,54 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
             run(0, e1, w.w_NB, pacmap_near_term);
             run(e1, e2, w.w_MN, pacmap_mid_near_term);
             run(e2, m, w.w_FP, pacmap_further_term);
+            if (d == 2) {
+                gi[0] = g0;
+                gi[1] = g1;
+            }
             if (want_loss) row_loss_[i] = loss;
+        }
+        if (!bucketed) {  // one worker: pair order is (head, slot) order already
+            std::copy(delta.begin(), delta.end(), ent_delta_.data() + h0 * m * d);
+            return;
         }
         std::size_t* off = ent_offset_.data() + hb * (n_buckets + 1);
         std::fill(off, off + n_buckets + 1, 0);
         for (std::size_t q = h0 * m; q < h1 * m; ++q) ++off[static_cast<std::size_t>(p.tails[q]) / kTailBucket + 1];
         off[0] = h0 * m;
         for (std::size_t b = 0; b < n_buckets; ++b) off[b + 1] += off[b];
-        std::vector<std::size_t> pos(off, off + n_buckets);
-        for (std::size_t i = h0; i < h1; ++i) {
-            const double* zi = Y.row(i);
-            for (std::size_t s = 0; s < m; ++s) {
-                const std::size_t q = i * m + s;
-                const auto j = static_cast<std::size_t>(p.tails[q]);
-                const std::size_t e = pos[j / kTailBucket]++;
-                ent_tail_[e] = static_cast<std::uint32_t>(j);
-                const double* zj = Y.row(j);
-                for (std::size_t c = 0; c < d; ++c) ent_delta_[e * d + c] = coef_[q] * (zi[c] - zj[c]);
+        thread_local std::vector<std::size_t> pos;
+        pos.assign(off, off + n_buckets);
+        for (std::size_t q = h0 * m; q < h1 * m; ++q) {
+            const auto j = static_cast<std::size_t>(p.tails[q]);
+            const std::size_t e = pos[j / kTailBucket]++;
+            ent_tail_[e] = static_cast<std::uint32_t>(j);
+            const double* src = delta.data() + (q - h0 * m) * d;
+            double* dst = ent_delta_.data() + e * d;
+            if (d == 2) {  // not a memmove call per pair
+                dst[0] = src[0];
+                dst[1] = src[1];
+            } else {
+                std::copy_n(src, d, dst);
             }
         }
     });
-    parallel_for(nt, n_buckets, [&](std::size_t b) {
-        for (std::size_t hb = 0; hb < n_blocks; ++hb) {
-            const std::size_t* off = ent_offset_.data() + hb * (n_buckets + 1);
-            for (std::size_t e = off[b]; e < off[b + 1]; ++e) {
-                double* gj = grad + static_cast<std::size_t>(ent_tail_[e]) * d;
-                const double* de = ent_delta_.data() + e * d;
-                for (std::size_t c = 0; c < d; ++c) gj[c] -= de[c];
-            }
+    if (!bucketed) {
+        for (std::size_t q = 0; q < n * m; ++q) {
+            double* gj = grad + static_cast<std::size_t>(p.tails[q]) * d;
+            for (std::size_t c = 0; c < d; ++c) gj[c] -= ent_delta_[q * d + c];
         }
-    });
+    } else {
+        parallel_for(nt, n_buckets, [&](std::size_t b) {
+            for (std::size_t hb = 0; hb < n_blocks; ++hb) {
+                const std::size_t* off = ent_offset_.data() + hb * (n_buckets + 1);
+                for (std::size_t e = off[b]; e < off[b + 1]; ++e) {
+                    double* gj = grad + static_cast<std::size_t>(ent_tail_[e]) * d;
+                    const double* de = ent_delta_.data() + e * d;
+                    for (std::size_t c = 0; c < d; ++c) gj[c] -= de[c];
+                }
+            }
+        });
+    }
     if (!want_loss) return std::numeric_limits<double>::quiet_NaN();
     return fixed_block_sum(nt, n, [&](std::size_t b, std::size_t e) {
         double s = 0.0;

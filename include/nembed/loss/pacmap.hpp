@@ -110,7 +110,6 @@ private:
     std::vector<std::uint32_t> excluded_;  // per point its NB neighbours, padded with UINT32_MAX (FP exclusion)
     int n_threads_ = 1;
     Pairs pairs_;                          // scratch of the last evaluation
-    std::vector<double> coef_;             // ∂L/∂D per pair
     std::vector<double> row_loss_;
     // The tail contributions of a step, per head block sorted by tail bucket (operator()).
     static constexpr std::size_t kHeadBlock = 256, kTailBucket = 512;
