@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -63,7 +64,6 @@ double pair_cost(const T* a, const T* b, std::size_t dim, CostMetric m) {
 
 NEMBED_COST_CLONES void sqeuclidean_rows_f32(const float* a, const float* X, std::size_t stride, const index_t* rows,
                                              std::size_t count, float* out) {
-    constexpr std::size_t L = kSqeuclideanPad;
     // The rows are random (memory-bound): fetch a few rows ahead so their misses overlap.
     constexpr std::size_t ahead = 4;
     auto prefetch = [&](std::size_t t) {
@@ -71,18 +71,26 @@ NEMBED_COST_CLONES void sqeuclidean_rows_f32(const float* a, const float* X, std
         for (std::size_t o = 0; o < stride * sizeof(float); o += 64) __builtin_prefetch(r + o);
     };
     for (std::size_t t = 0; t < count && t < ahead; ++t) prefetch(t);
+    // GCC vector types keep the lanes and their halving tree in registers (an array spilled to the stack).
+    typedef float v16 __attribute__((vector_size(64)));
+    typedef float v8 __attribute__((vector_size(32)));
+    typedef float v4 __attribute__((vector_size(16)));
+    static_assert(kSqeuclideanPad == 16);
     for (std::size_t t = 0; t < count; ++t) {
         if (t + ahead < count) prefetch(t + ahead);
         const float* b = X + static_cast<std::size_t>(rows[t]) * stride;
-        float acc[L] = {};
-        for (std::size_t d = 0; d < stride; d += L)
-            for (std::size_t l = 0; l < L; ++l) {
-                const float v = a[d + l] - b[d + l];
-                acc[l] += v * v;
-            }
-        for (std::size_t w = L / 2; w >= 1; w /= 2)
-            for (std::size_t l = 0; l < w; ++l) acc[l] += acc[l + w];
-        out[t] = acc[0];
+        v16 acc = {};
+        for (std::size_t d = 0; d < stride; d += 16) {
+            v16 va, vb;
+            std::memcpy(&va, a + d, sizeof va);
+            std::memcpy(&vb, b + d, sizeof vb);
+            const v16 v = va - vb;
+            acc += v * v;
+        }
+        const v8 s8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+                      __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
+        const v4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) + __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+        out[t] = (s4[0] + s4[2]) + (s4[1] + s4[3]);
     }
 }
 
