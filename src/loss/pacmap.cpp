@@ -164,12 +164,14 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
     parallel_for(nt, n_blocks, [&](std::size_t hb) {
         const std::size_t h0 = hb * kHeadBlock, h1 = std::min(n, h0 + kHeadBlock);
         // The block's contributions in pair order (a worker's scratch: fits L2, no allocation per step).
-        thread_local std::vector<double> delta;
-        delta.resize((h1 - h0) * m * d);
+        // With one worker they go straight to ent_delta_, in pair order.
+        thread_local std::vector<double> scratch;
+        if (bucketed) scratch.resize((h1 - h0) * m * d);
+        double* const delta = bucketed ? scratch.data() : ent_delta_.data() + h0 * m * d;
         for (std::size_t i = h0; i < h1; ++i) {
             index_t* tails = p.tails.data() + i * m;
             fill_row(step, i, p, tails);
-            double* di = delta.data() + (i - h0) * m * d;
+            double* di = delta + (i - h0) * m * d;
             const double* zi = Y.row(i);
             double* gi = grad + i * d;
             std::fill(gi, gi + d, 0.0);
@@ -211,10 +213,7 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
             }
             if (want_loss) row_loss_[i] = loss;
         }
-        if (!bucketed) {  // one worker: pair order is (head, slot) order already
-            std::copy(delta.begin(), delta.end(), ent_delta_.data() + h0 * m * d);
-            return;
-        }
+        if (!bucketed) return;  // one worker: pair order is (head, slot) order already
         std::size_t* off = ent_offset_.data() + hb * (n_buckets + 1);
         std::fill(off, off + n_buckets + 1, 0);
         for (std::size_t q = h0 * m; q < h1 * m; ++q) ++off[static_cast<std::size_t>(p.tails[q]) / kTailBucket + 1];
@@ -226,7 +225,7 @@ double PacmapObjective::operator()(MatrixView<double> Y, double /*exaggeration*/
             const auto j = static_cast<std::size_t>(p.tails[q]);
             const std::size_t e = pos[j / kTailBucket]++;
             ent_tail_[e] = static_cast<std::uint32_t>(j);
-            const double* src = delta.data() + (q - h0 * m) * d;
+            const double* src = delta + (q - h0 * m) * d;
             double* dst = ent_delta_.data() + e * d;
             if (d == 2) {  // not a memmove call per pair
                 dst[0] = src[0];
