@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -52,6 +53,45 @@ double pair_cost(const T* a, const T* b, std::size_t dim, CostMetric m) {
             return -s;
     }
     return s;
+}
+
+// -ffp-contract=off (CMakeLists.txt) keeps the clones' lanes bit-identical (no FMA in one and not the other).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_COST_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_COST_CLONES
+#endif
+
+NEMBED_COST_CLONES void sqeuclidean_rows_f32(const float* a, const float* X, std::size_t stride, const index_t* rows,
+                                             std::size_t count, float* out) {
+    // The rows are random (memory-bound): fetch a few rows ahead so their misses overlap.
+    constexpr std::size_t ahead = 4;
+    auto prefetch = [&](std::size_t t) {
+        const char* r = reinterpret_cast<const char*>(X + static_cast<std::size_t>(rows[t]) * stride);
+        for (std::size_t o = 0; o < stride * sizeof(float); o += 64) __builtin_prefetch(r + o);
+    };
+    for (std::size_t t = 0; t < count && t < ahead; ++t) prefetch(t);
+    // GCC vector types keep the lanes and their halving tree in registers (an array spilled to the stack).
+    typedef float v16 __attribute__((vector_size(64)));
+    typedef float v8 __attribute__((vector_size(32)));
+    typedef float v4 __attribute__((vector_size(16)));
+    static_assert(kSqeuclideanPad == 16);
+    for (std::size_t t = 0; t < count; ++t) {
+        if (t + ahead < count) prefetch(t + ahead);
+        const float* b = X + static_cast<std::size_t>(rows[t]) * stride;
+        v16 acc = {};
+        for (std::size_t d = 0; d < stride; d += 16) {
+            v16 va, vb;
+            std::memcpy(&va, a + d, sizeof va);
+            std::memcpy(&vb, b + d, sizeof vb);
+            const v16 v = va - vb;
+            acc += v * v;
+        }
+        const v8 s8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+                      __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
+        const v4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) + __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+        out[t] = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+    }
 }
 
 template double pair_cost<float>(const float*, const float*, std::size_t, CostMetric);

@@ -91,11 +91,10 @@ double pacmap_distance(MatrixView<float> X, std::size_t i, std::size_t j, CostMe
 
 index_t pacmap_mid_near_choice(MatrixView<float> X, std::size_t i, const index_t (&candidates)[6]) {
     // The squared distance orders the candidates as either metric does.
-    std::pair<double, int> d[6];
+    double d[6];
     for (int c = 0; c < 6; ++c)
-        d[c] = {pacmap_distance(X, i, static_cast<std::size_t>(candidates[c]), CostMetric::sqeuclidean), c};
-    std::partial_sort(d, d + 2, d + 6);
-    return candidates[d[1].second];
+        d[c] = pacmap_distance(X, i, static_cast<std::size_t>(candidates[c]), CostMetric::sqeuclidean);
+    return candidates[pacmap_second_smallest(d)];
 }
 
 } // namespace nembed

@@ -10,6 +10,7 @@
 
 #include "../common/fmnist_subset.hpp"
 #include "../common/numeric.hpp"
+#include "nembed/affinity/cost.hpp"
 #include "nembed/affinity/pacmap.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
@@ -192,6 +193,87 @@ TEST(PacmapLoss, GradientMatchesCentralDifferences) {
                 return obj(Y.view(), 1.0, step, tmp.data(), true);
             });
             EXPECT_LT(err, 1e-6) << "step " << step << " sd " << sd;
+        }
+    }
+}
+
+// The gradient's tail contributions go through per-block bucket sorts with several workers and a plain scan with
+// one: the same bits either way, and the sums of the pairs (a direct accumulation) up to rounding. 1300 points span
+// several head blocks (256) and tail buckets (512); 2-D and 3-D take different loops.
+TEST(PacmapLoss, BucketedGradientMatchesDirectSums) {
+    const Matrix<float> X = clustered(1300, 6, 31);
+    PacmapObjective obj = make_objective(X, 10, 5);
+    for (std::size_t dim : {2u, 3u}) {
+        const Matrix<double> Y = test::random_y(1300, dim, 3.0, 41 + dim);
+        for (std::int64_t step : {3, 250}) {
+            obj.set_threads(1);
+            std::vector<double> g1(Y.size());
+            const double l1 = obj(Y.view(), 1.0, step, g1.data(), true);
+            for (int nt : {2, 3}) {
+                obj.set_threads(nt);
+                std::vector<double> g(Y.size());
+                const double l = obj(Y.view(), 1.0, step, g.data(), true);
+                EXPECT_EQ(0, std::memcmp(g.data(), g1.data(), g.size() * sizeof(double))) << nt << " threads";
+                EXPECT_EQ(l, l1);
+            }
+            const PacmapWeights w = pacmap_step_weights(step, 100);
+            const PacmapObjective::Pairs p = obj.pairs(step, 1);
+            std::vector<double> ref(Y.size(), 0.0);
+            for (std::size_t i = 0; i < 1300; ++i)
+                for (std::size_t s = 0; s < p.per_head; ++s) {
+                    const auto j = static_cast<std::size_t>(p.tails[i * p.per_head + s]);
+                    double D = 0;
+                    for (std::size_t c = 0; c < dim; ++c) D += (Y(i, c) - Y(j, c)) * (Y(i, c) - Y(j, c));
+                    const double c2 = s < p.n_near ? 2 * w.w_NB * pacmap_near_term(D).dD
+                                      : s < p.n_near + p.n_mid_near ? 2 * w.w_MN * pacmap_mid_near_term(D).dD
+                                                                    : 2 * w.w_FP * pacmap_further_term(D).dD;
+                    for (std::size_t c = 0; c < dim; ++c) {
+                        ref[i * dim + c] += c2 * (Y(i, c) - Y(j, c));
+                        ref[j * dim + c] -= c2 * (Y(i, c) - Y(j, c));
+                    }
+                }
+            double scale = 0;
+            for (double v : ref) scale = std::max(scale, std::abs(v));
+            for (std::size_t t = 0; t < ref.size(); ++t) ASSERT_NEAR(g1[t], ref[t], 1e-12 * scale) << t;
+            EXPECT_NEAR(l1, torchdr_loss(p, Y, w), 1e-12 * std::abs(l1));
+        }
+    }
+}
+
+// The further points are UniformSampler::draw(i, sorted neighbours) from the stream of (seed, step, i): the unrolled
+// exclusion test draws the same points.
+TEST(PacmapLoss, FurtherPointsComeFromTheStepStream) {
+    const Matrix<float> X = clustered(60, 3, 23);
+    PacmapObjective obj = make_objective(X, 8, 77);
+    for (std::int64_t step : {0, 300}) {
+        for (std::size_t i : {0u, 31u, 59u}) {
+            std::vector<index_t> got(16);
+            obj.further(step, i, got.data());
+            std::vector<std::uint32_t> ex(obj.neighbors().neighbors(i), obj.neighbors().neighbors(i) + 8);
+            std::sort(ex.begin(), ex.end());
+            UniformSampler s(77, sampling_stream(SamplingFamily::pacmap_further, static_cast<std::uint64_t>(step), i),
+                             60);
+            for (std::size_t m = 0; m < 16; ++m) EXPECT_EQ(got[m], static_cast<index_t>(s.draw(i, ex))) << m;
+        }
+    }
+}
+
+// The mid-near candidates' float distances (cost.hpp's sqeuclidean_rows_f32 on zero-padded rows) agree with the
+// double cost to float precision, also for data far from the origin (differences first) and any width.
+TEST(PacmapLoss, FloatCandidateDistancesMatchDouble) {
+    for (std::size_t dim : {1u, 3u, 16u, 50u}) {
+        Matrix<float> X = clustered(40, dim, 3 + dim);
+        for (std::size_t t = 0; t < X.size(); ++t) X.data()[t] += 1000.0f;
+        const std::size_t stride = (dim + kSqeuclideanPad - 1) / kSqeuclideanPad * kSqeuclideanPad;
+        std::vector<float> P(40 * stride, 0.0f);
+        for (std::size_t i = 0; i < 40; ++i) std::copy(X.row(i), X.row(i) + dim, P.data() + i * stride);
+        std::vector<index_t> rows(39);
+        for (std::size_t t = 0; t < 39; ++t) rows[t] = static_cast<index_t>(t + 1);
+        std::vector<float> out(39);
+        sqeuclidean_rows_f32(P.data(), P.data(), stride, rows.data(), rows.size(), out.data());
+        for (std::size_t t = 0; t < 39; ++t) {
+            const double ref = pair_cost(X.row(0), X.row(t + 1), dim, CostMetric::sqeuclidean);
+            EXPECT_NEAR(out[t], ref, 1e-6 * ref + 1e-30) << dim << " " << t;
         }
     }
 }

@@ -34,6 +34,15 @@ std::string to_string(CostMetric m);
 template <typename T>
 double pair_cost(const T* a, const T* b, std::size_t dim, CostMetric m);
 
+/// Batched float form of sqeuclidean for hot loops that only compare costs (PACMAP's mid-near candidates, every
+/// step): out[t] = Σ_d (a_d − X_{rows[t], d})² over rows of `stride` floats, stride a multiple of kSqeuclideanPad
+/// (rows zero-padded past the features: the padding adds 0). Summed in float over kSqeuclideanPad lanes, then the
+/// lanes in a fixed tree, so every CPU variant (the function has AVX-512/AVX2/SSE2 clones) gives the same bits.
+/// From the differences, so an offset of the data costs no precision beyond float's.
+inline constexpr std::size_t kSqeuclideanPad = 16;
+void sqeuclidean_rows_f32(const float* a, const float* X, std::size_t stride, const index_t* rows, std::size_t count,
+                          float* out);
+
 /// The N x N cost of the rows of X; the diagonal is +∞ when zero_diag. Rows are computed in parallel, each by a
 /// fixed sequence of operations (bit-identical for any thread count). X must be finite with N >= 2.
 template <typename T>

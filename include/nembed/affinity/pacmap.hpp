@@ -61,6 +61,20 @@ PacmapNeighbors pacmap_affinity(MatrixView<float> X, const PACMAPAffinityOptions
 /// Input distance of the metric between rows i and j of X (in double).
 double pacmap_distance(MatrixView<float> X, std::size_t i, std::size_t j, CostMetric metric);
 
+/// The position of the second smallest of 6 candidate distances, ties to the earlier position: the second of the
+/// candidates ordered by (distance, position) — PaCMAP's mid-near rule (a repeated nearest candidate is also the
+/// second).
+template <typename T>
+int pacmap_second_smallest(const T (&d)[6]) {
+    int a = 0;
+    for (int c = 1; c < 6; ++c)
+        if (d[c] < d[a]) a = c;
+    int b = a == 0 ? 1 : 0;
+    for (int c = b + 1; c < 6; ++c)
+        if (c != a && d[c] < d[b]) b = c;
+    return b;
+}
+
 /// PaCMAP's mid-near choice for point i among 6 candidates (each != i, repeats allowed): the candidate with the
 /// second smallest input distance (ties: the earlier draw first). Both metrics order the candidates alike.
 index_t pacmap_mid_near_choice(MatrixView<float> X, std::size_t i, const index_t (&candidates)[6]);

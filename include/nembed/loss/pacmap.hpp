@@ -28,6 +28,7 @@
 #include "nembed/affinity/pacmap.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/types.hpp"
+#include "nembed/core/vmath.hpp"
 
 namespace nembed {
 
@@ -45,17 +46,18 @@ inline PacmapWeights pacmap_step_weights(std::int64_t step, int iter_per_phase) 
 struct PacmapTerm {
     double value = 0.0, dD = 0.0;
 };
+// One division per pair (r = 1/t), the hot loop's cost.
 inline PacmapTerm pacmap_near_term(double D) {      // d̃/(10 + d̃)
-    const double t = 11.0 + D;
-    return {(1.0 + D) / t, 10.0 / (t * t)};
+    const double r = 1.0 / (11.0 + D);
+    return {(1.0 + D) * r, 10.0 * r * r};
 }
 inline PacmapTerm pacmap_mid_near_term(double D) {  // d̃/(10⁴ + d̃)
-    const double t = 10001.0 + D;
-    return {(1.0 + D) / t, 1e4 / (t * t)};
+    const double r = 1.0 / (10001.0 + D);
+    return {(1.0 + D) * r, 1e4 * r * r};
 }
 inline PacmapTerm pacmap_further_term(double D) {   // 1/(1 + d̃)
-    const double t = 2.0 + D;
-    return {1.0 / t, -1.0 / (t * t)};
+    const double r = 1.0 / (2.0 + D);
+    return {r, -r * r};
 }
 
 /// The pair sets' sizes and sampling (TorchDR's names).
@@ -93,19 +95,27 @@ public:
     void set_threads(int n_threads) { n_threads_ = n_threads < 1 ? 1 : n_threads; }
     const PacmapNeighbors& neighbors() const { return nb_; }
     const PacmapPairOptions& options() const { return options_; }
-    std::size_t n_points() const { return X_.rows(); }
+    std::size_t n_points() const { return n_; }
 
 private:
+    void layout(bool with_mid_near, Pairs& out) const;  // sizes, tails resized
     void fill_pairs(std::int64_t step, bool with_mid_near, Pairs& out, int n_threads) const;
+    void fill_row(std::int64_t step, std::size_t i, const Pairs& p, index_t* out) const;
 
-    Matrix<float> X_;
+    std::size_t n_ = 0, stride_ = 0;
+    vmath::VBuffer<float> Xp_;             // X, rows zero-padded to stride_ (sqeuclidean_rows_f32)
     PacmapNeighbors nb_;
     PacmapPairOptions options_;
-    std::vector<std::uint32_t> excluded_;  // per point its NB neighbours, sorted (FP exclusion)
+    std::size_t ex_stride_ = 0;            // k rounded up to 8
+    std::vector<std::uint32_t> excluded_;  // per point its NB neighbours, padded with UINT32_MAX (FP exclusion)
     int n_threads_ = 1;
     Pairs pairs_;                          // scratch of the last evaluation
-    std::vector<double> coef_;             // ∂L/∂D per pair
     std::vector<double> row_loss_;
+    // The tail contributions of a step, per head block sorted by tail bucket (operator()).
+    static constexpr std::size_t kHeadBlock = 256, kTailBucket = 512;
+    std::vector<std::uint32_t> ent_tail_;
+    std::vector<double> ent_delta_;
+    std::vector<std::size_t> ent_offset_;  // per head block, kTailBucket-row buckets' starts (+ the end)
 };
 
 } // namespace nembed
