@@ -14,7 +14,8 @@
 #      default; see bench/peers/run_torchdr.py), ONLY ("umap tsne": a subset of the methods),
 #      N_LIMIT (smoke runs: cap every N), MAX_ITER (smoke runs: TorchDR's max_iter; 0 = its default),
 #      METHODS (replaces the table below, same format), TORCHDR_REPEATS (REPEATS: TorchDR's runs per method),
-#      N_QUAL (2000: the quality runs of the extrapolated methods).
+#      N_QUAL (2000: the quality runs of the extrapolated methods; 0 = none, quality columns from nembed's timed
+#      runs only).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -104,7 +105,7 @@ while IFS='|' read -r name size tmode cmd; do
     [ -n "$theirs" ] && [ "$tmode" = full ] && q_theirs=$(score "$xs" "$ls_" "$OUT/${name}_torchdr_1.npy")
   fi
   qnote=""
-  if [ "$tmode" != full ]; then  # quality from full default runs of both on the first N_QUAL points
+  if [ "$tmode" != full ] && [ "$N_QUAL" -gt 0 ]; then  # quality from full default runs of both on N_QUAL points
     qn=$N_QUAL; [ "$qn" -gt "$n" ] && qn=$n
     subset "$qn"; qx="$OUT/x_$qn.npy"; ql="$OUT/l_$qn.npy"; qnote=" (at $qn)"; q_ours="- -"; q_theirs="- -"
     # shellcheck disable=SC2086

@@ -59,6 +59,13 @@ namespace {
 #endif
 
 constexpr std::size_t kLanes = 16;  // float lanes of the fixed-order accumulators (any SIMD width gives these bits)
+
+// The lanes of one accumulator summed in double, in lane order.
+inline double lane_sum(const float* v) {
+    double s = 0.0;
+    for (std::size_t l = 0; l < kLanes; ++l) s += v[l];
+    return s;
+}
 constexpr std::size_t kTile = 256;  // points per tile side: a tile's columns stay in L1
 
 // log(v) for finite normal v > 0 in float, inline so that the pair loops vectorise (vmath::log works on whole blocks and
@@ -155,17 +162,10 @@ template <bool Cols>
             }
         }
         double* r = acc + i * kAcc;
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-        for (std::size_t l = 0; l < kLanes; ++l) {
-            s0 += sq[l];
-            s1 += sx[l];
-            s2 += sy[l];
-            s3 += sc[l];
-        }
-        r[0] += s0;
-        r[1] += s1;
-        r[2] += s2;
-        r[3] += s3;
+        r[0] += lane_sum(sq);
+        r[1] += lane_sum(sx);
+        r[2] += lane_sum(sy);
+        r[3] += lane_sum(sc);
     }
     if constexpr (Cols)
         for (std::size_t jj = 0; jj < kTile; ++jj)
@@ -212,17 +212,10 @@ NEMBED_COSNE_CLONES void attraction_row(const Points2d& p, std::size_t i, const 
         if (want_loss)
             for (std::size_t l = 0; l < kLanes; ++l) sl[l] += pv[l] * log_pos(den[l]);
     }
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    for (std::size_t l = 0; l < kLanes; ++l) {
-        s0 += sx[l];
-        s1 += sy[l];
-        s2 += sc[l];
-        s3 += sl[l];
-    }
-    out[0] = s0;
-    out[1] = s1;
-    out[2] = s2;
-    out[3] = s3;
+    out[0] = lane_sum(sx);
+    out[1] = lane_sum(sy);
+    out[2] = lane_sum(sc);
+    out[3] = lane_sum(sl);
 }
 
 } // namespace
