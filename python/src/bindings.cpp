@@ -39,6 +39,7 @@ void bind_sensitivity(nb::module_& m);
 void bind_torchdr_affinity(nb::module_& m);
 void bind_eval(nb::module_& m);
 void bind_torchdr_ne(nb::module_& m);
+void bind_knn(nb::module_& m);
 
 namespace {
 
@@ -345,5 +346,6 @@ NB_MODULE(_core, m) {
     bind_torchdr_affinity(m);
     bind_eval(m);
     bind_torchdr_ne(m);
+    bind_knn(m);
     { void bind_affinity_matcher(nb::module_&); bind_affinity_matcher(m); }  // TorchDR's AffinityMatcher
 }

@@ -30,7 +30,8 @@ double point_distance(const float* a, const float* b, std::size_t dim, Metric me
         return std::sqrt(s);
     }
     case Metric::cosine: {
-        if (norm_a <= 0.0 || norm_b <= 0.0) return 1.0;
+        // umap-learn's convention for zero rows: two zero rows are at distance 0, one at distance 1 (metric.hpp)
+        if (norm_a <= 0.0 || norm_b <= 0.0) return norm_a <= 0.0 && norm_b <= 0.0 ? 0.0 : 1.0;
         // 1 - cos = |a/|a| - b/|b||^2 / 2: no cancellation for close points, exactly 0 for equal vectors.
         const double ia = 1.0 / norm_a, ib = 1.0 / norm_b;
         double s = 0.0;
@@ -45,8 +46,10 @@ double point_distance(const float* a, const float* b, std::size_t dim, Metric me
         for (std::size_t d = 0; d < dim; ++d) s += static_cast<double>(a[d]) * static_cast<double>(b[d]);
         return 1.0 - s;
     }
+    default:
+        break;
     }
-    return std::numeric_limits<double>::quiet_NaN();  // unreachable
+    return std::numeric_limits<double>::quiet_NaN();  // the other metrics are MetricEval's (metric.hpp)
 }
 
 Matrix<float> normalize_rows(MatrixView<float> x, int n_threads) {
@@ -76,7 +79,12 @@ SearchTransform::SearchTransform(MatrixView<float> reference, Metric m) : metric
 
 Matrix<float> SearchTransform::apply(MatrixView<float> x, int n_threads, std::vector<char>* far) const {
     if (far != nullptr) far->assign(x.rows, 0);
-    if (metric == Metric::cosine) return normalize_rows(x, n_threads);
+    if (metric == Metric::cosine) {
+        // Zero rows are flagged: their float keys (all 0) cannot rank the other zero rows first (distance 0).
+        if (far != nullptr)
+            for (std::size_t i = 0; i < x.rows; ++i) (*far)[i] = vector_norm(x.row(i), x.cols) > 0.0 ? 0 : 1;
+        return normalize_rows(x, n_threads);
+    }
     Matrix<float> out(x.rows, x.cols);
     parallel_for(n_threads, x.rows, [&](std::size_t i) {
         const float* src = x.row(i);

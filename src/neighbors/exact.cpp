@@ -15,6 +15,7 @@
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
+#include "nembed/neighbors/generic.hpp"
 
 // The key kernels are compiled for several instruction sets in this one file and picked at run time, so a portable
 // build still runs the scan with AVX-512 or AVX2 + FMA where the CPU has them (GCC's `#pragma GCC target`; other
@@ -245,7 +246,8 @@ public:
     ExactIndex(MatrixView<float> data, Metric metric, int n_threads, Kernels kernels)
         : data_(convert<float>(data)), metric_(metric), n_threads_(n_threads), kernels_(kernels) {
         transform_ = SearchTransform(data_.view(), metric_);
-        work_ = transform_.apply(data_.view(), n_threads_);
+        work_ = transform_.apply(data_.view(), n_threads_, &self_far_);
+        if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         panels_ = pack_reference(work_.view(), metric_ == Metric::euclidean, n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
     }
@@ -331,7 +333,11 @@ private:
             FinishScratch fs;
             for (std::size_t i = i0; i < i1; ++i) {
                 const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
-                finish(heaps.data() + at * n_cand, sizes[at], data_.row(i), g, i, fs);
+                if (!self_far_.empty() && self_far_[i] != 0)
+                    detail::brute_force_row(exact_, data_.row(i), static_cast<index_t>(i), k,
+                                            g.indices.data() + i * k, g.distances.data() + i * k);
+                else
+                    finish(heaps.data() + at * n_cand, sizes[at], data_.row(i), g, i, fs);
             }
         });
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
@@ -393,6 +399,7 @@ private:
     Matrix<float> data_;
     SearchTransform transform_;
     Matrix<float> work_;  // data_ mapped by transform_: the rows the float keys are computed from
+    std::vector<char> self_far_;  // reference rows answered by an exact scan in the self-search (cosine zero rows)
     Panels panels_;
     detail::ExactDistance exact_;
     Metric metric_;
@@ -419,6 +426,12 @@ std::vector<std::string> exact_knn_isas() {
 
 std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads,
                                            const std::string& isa) {
+    if (!is_gemm_metric(metric)) {
+        KnnOptions o;
+        o.metric = metric;
+        o.n_threads = n_threads;
+        return make_generic_exact_index(data, o);
+    }
     require(n_threads >= 1, "exact kNN: n_threads must be >= 1 (got " + std::to_string(n_threads) + ")");
     check_knn_data(data, "exact kNN");
     const auto isas = exact_knn_isas();

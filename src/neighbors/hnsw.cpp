@@ -2,6 +2,8 @@
 #include "nembed/neighbors/hnsw.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
+#include "nembed/neighbors/generic.hpp"
 
 namespace nembed {
 namespace {
@@ -23,7 +26,8 @@ public:
     HnswIndex(MatrixView<float> data, const KnnOptions& opt)
         : data_(convert<float>(data)), metric_(opt.metric), n_threads_(opt.n_threads), ef_(opt.hnsw_ef) {
         transform_ = SearchTransform(data_.view(), metric_);
-        work_ = transform_.apply(data_.view(), n_threads_);
+        work_ = transform_.apply(data_.view(), n_threads_, &self_far_);
+        if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
         const std::size_t dim = data_.cols(), n = data_.rows();
         if (metric_ == Metric::euclidean) {
@@ -55,7 +59,7 @@ public:
 
     KnnGraph self_neighbors(std::size_t k) const override {
         detail::check_self_k(k, n_points());
-        return search(work_.view(), data_.view(), {}, k, true);
+        return search(work_.view(), data_.view(), self_far_, k, true);
     }
 
     KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
@@ -91,7 +95,7 @@ private:
                 if (interrupt_requested()) throw Interrupted("HNSW kNN search interrupted");
                 for (std::size_t i = c * kChunk, e = std::min(n_q, (c + 1) * kChunk); i < e; ++i) {
                     if (!far.empty() && far[i] != 0) {
-                        detail::brute_force_row(exact_, queries.row(i), -1, k, g.indices.data() + i * k,
+                        detail::brute_force_row(exact_, queries.row(i), self ? static_cast<index_t>(i) : -1, k, g.indices.data() + i * k,
                                                 g.distances.data() + i * k);
                         continue;
                     }
@@ -130,6 +134,7 @@ private:
     Matrix<float> data_;
     SearchTransform transform_;
     Matrix<float> work_;  // data_ mapped by transform_: what hnswlib indexes
+    std::vector<char> self_far_;  // reference rows answered by an exact scan in the self-search (cosine zero rows)
     Metric metric_;
     int n_threads_;
     int ef_;
@@ -139,9 +144,170 @@ private:
     mutable std::mutex mutex_;
 };
 
+// hnswlib space over row handles: each stored item is a (row set, row) pair and distances are the generic
+// MetricEval's, in double, rounded to float for hnswlib's ordering (the results are recomputed in double).
+struct RowHandle {
+    const detail::MetricRows* rows;
+    std::size_t row;
+};
+
+class RowSpace final : public hnswlib::SpaceInterface<float> {
+public:
+    std::size_t get_data_size() override { return sizeof(RowHandle); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return &RowSpace::distance; }
+    void* get_dist_func_param() override { return this; }
+
+private:
+    static float distance(const void* a, const void* b, const void*) {
+        RowHandle x, y;
+        std::memcpy(&x, a, sizeof x);
+        std::memcpy(&y, b, sizeof y);
+        return static_cast<float>(x.rows->distance(x.row, *y.rows, y.row));
+    }
+};
+
+class GenericHnswIndex final : public KnnIndex {
+public:
+    GenericHnswIndex(std::unique_ptr<detail::MetricRows> rows, const KnnOptions& opt)
+        : rows_(std::move(rows)), n_threads_(opt.n_threads), ef_(opt.hnsw_ef) {
+        const std::size_t n = rows_->rows();
+        index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, n, static_cast<std::size_t>(opt.hnsw_m),
+                                                                   static_cast<std::size_t>(opt.hnsw_ef_construction),
+                                                                   static_cast<std::size_t>(opt.seed));
+        auto add = [&](std::size_t i) {
+            const RowHandle h{rows_.get(), i};
+            index_->addPoint(&h, static_cast<hnswlib::labeltype>(i));
+        };
+        add(0);  // the entry point, serially (see HnswIndex)
+        const std::size_t n_chunks = (n - 1 + kChunk - 1) / kChunk;
+        parallelize(opt.hnsw_parallel_build ? n_threads_ : 1, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
+            for (std::size_t c = c0; c < c1; ++c) {
+                if (interrupt_requested()) throw Interrupted("HNSW index construction interrupted");
+                for (std::size_t i = 1 + c * kChunk, e = std::min(n, 1 + (c + 1) * kChunk); i < e; ++i) add(i);
+            }
+        });
+    }
+
+    std::size_t n_points() const override { return rows_->rows(); }
+    std::size_t n_dims() const override { return rows_->cols(); }
+    Metric metric() const override { return rows_->eval().spec().kind; }
+
+    KnnGraph self_neighbors(std::size_t k) const override {
+        detail::check_self_k(k, n_points());
+        return search(*rows_, k, true);
+    }
+    KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
+        check_k(k);
+        return search(*rows_->queries(queries, n_threads_), k, false);
+    }
+    KnnGraph query(const CsrView& queries, std::size_t k) const override {
+        check_k(k);
+        return search(*rows_->queries(queries, n_threads_), k, false);
+    }
+
+private:
+    void check_k(std::size_t k) const {
+        require(k >= 1, "k must be at least 1 (got 0)");
+        require(k <= n_points(), "k = " + std::to_string(k) + " must not exceed the number of reference points (" +
+                                     std::to_string(n_points()) + ")");
+    }
+
+    // As HnswIndex::search: ask for k (+1 for self), drop the point itself, recompute in double and sort by
+    // (distance, index); rows hnswlib answers with too few results get an exact scan.
+    KnnGraph search(const detail::MetricRows& q, std::size_t k, bool self) const {
+        const std::size_t n_q = q.rows(), n = n_points();
+        const std::size_t k_search = std::min(n, k + (self ? 1 : 0));
+        KnnGraph g = KnnGraph::sized(n_q, k, n);
+        if (n_q == 0) return g;
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::size_t ef = ef_ > 0 ? static_cast<std::size_t>(ef_) : std::min(n, std::max<std::size_t>(50, (4 * k + 2) / 3));
+        index_->setEf(std::max(ef, k_search));
+        const std::size_t n_chunks = (n_q + kChunk - 1) / kChunk;
+        parallelize(n_threads_, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
+            std::vector<std::pair<double, index_t>> cand;
+            for (std::size_t c = c0; c < c1; ++c) {
+                if (interrupt_requested()) throw Interrupted("HNSW kNN search interrupted");
+                for (std::size_t i = c * kChunk, e = std::min(n_q, (c + 1) * kChunk); i < e; ++i) {
+                    const RowHandle h{&q, i};
+                    auto pq = index_->searchKnn(&h, k_search);
+                    cand.clear();
+                    bool dropped = !self;
+                    std::vector<index_t> found;
+                    while (!pq.empty()) {
+                        found.push_back(static_cast<index_t>(pq.top().second));
+                        pq.pop();
+                    }
+                    for (index_t j : found) {
+                        if (self && j == static_cast<index_t>(i)) {
+                            dropped = true;
+                            continue;
+                        }
+                        cand.emplace_back(q.distance(i, *rows_, static_cast<std::size_t>(j)), j);
+                    }
+                    std::sort(cand.begin(), cand.end());
+                    if (!dropped && !cand.empty()) cand.pop_back();  // self not found: drop the farthest
+                    if (cand.size() < k) {
+                        // too few results (poorly connected graph): an exact scan of this row
+                        cand.clear();
+                        for (std::size_t j = 0; j < n; ++j)
+                            if (!(self && j == i)) cand.emplace_back(q.distance(i, *rows_, j), static_cast<index_t>(j));
+                        std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end());
+                    }
+                    for (std::size_t r = 0; r < k; ++r) {
+                        g.indices[i * k + r] = cand[r].second;
+                        g.distances[i * k + r] = static_cast<float>(cand[r].first);
+                    }
+                }
+            }
+        });
+        if (metric() == Metric::inner_product) detail::warn_negative_distances(g);
+        return g;
+    }
+
+    std::unique_ptr<detail::MetricRows> rows_;
+    int n_threads_;
+    int ef_;
+    RowSpace space_;
+    std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
+    mutable std::mutex mutex_;
+};
+
+void check_hnsw_options(const KnnOptions& options) {
+    require(options.n_threads >= 1, "HNSW kNN: n_threads must be >= 1 (got " + std::to_string(options.n_threads) + ")");
+    require(options.hnsw_m >= 2, "HNSW kNN: hnsw_m (M) must be >= 2 (got " + std::to_string(options.hnsw_m) + ")");
+    require(options.hnsw_ef_construction >= 1,
+            "HNSW kNN: hnsw_ef_construction must be >= 1 (got " + std::to_string(options.hnsw_ef_construction) + ")");
+    require(options.hnsw_ef >= 0, "HNSW kNN: hnsw_ef must be >= 0 (0 = max(50, 4k/3), at most N; got " +
+                                      std::to_string(options.hnsw_ef) + ")");
+}
+
 } // namespace
 
+std::unique_ptr<KnnIndex> make_generic_hnsw_index(MatrixView<float> data, const KnnOptions& options) {
+    check_hnsw_options(options);
+    detail::check_knn_data(data, "HNSW kNN");
+    RowSet set;
+    set.dense = data;
+    const MetricSpec spec = detail::resolve_options_metric(options, set);
+    return std::make_unique<GenericHnswIndex>(std::make_unique<detail::MetricRows>(data, spec, options.n_threads),
+                                              options);
+}
+
+std::unique_ptr<KnnIndex> make_generic_hnsw_index(const CsrView& data, const KnnOptions& options) {
+    check_hnsw_options(options);
+    CsrData c = copy_csr(data, "HNSW kNN");
+    require(c.rows <= static_cast<std::size_t>(std::numeric_limits<index_t>::max()),
+            "HNSW kNN: too many points for 32-bit indices");
+    RowSet set;
+    set.csr = c.view();
+    set.sparse = true;
+    const MetricSpec spec = detail::resolve_options_metric(options, set);
+    return std::make_unique<GenericHnswIndex>(std::make_unique<detail::MetricRows>(std::move(c), spec, options.n_threads),
+                                              options);
+}
+
 std::unique_ptr<KnnIndex> make_hnsw_index(MatrixView<float> data, const KnnOptions& options) {
+    if (!is_gemm_metric(options.metric) || !options.metric_params.empty()) return make_generic_hnsw_index(data, options);
     require(options.n_threads >= 1, "HNSW kNN: n_threads must be >= 1 (got " + std::to_string(options.n_threads) + ")");
     require(options.hnsw_m >= 2, "HNSW kNN: hnsw_m (M) must be >= 2 (got " + std::to_string(options.hnsw_m) + ")");
     require(options.hnsw_ef_construction >= 1,

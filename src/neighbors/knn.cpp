@@ -6,27 +6,11 @@
 #include "nembed/core/error.hpp"
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/exact.hpp"
+#include "nembed/neighbors/generic.hpp"
 #include "nembed/neighbors/hnsw.hpp"
 #include "nembed/core/strings.hpp"
 
 namespace nembed {
-Metric parse_metric(const std::string& name) {
-    const std::string n = to_lower(name);
-    if (n == "euclidean" || n == "l2") return Metric::euclidean;
-    if (n == "cosine") return Metric::cosine;
-    if (n == "ip" || n == "inner_product" || n == "dot") return Metric::inner_product;
-    throw InvalidArgument("unknown metric '" + name + "' (expected euclidean, cosine or inner_product)");
-}
-
-std::string to_string(Metric m) {
-    switch (m) {
-    case Metric::euclidean: return "euclidean";
-    case Metric::cosine: return "cosine";
-    case Metric::inner_product: return "inner_product";
-    }
-    return "unknown";
-}
-
 KnnMethod parse_knn_method(const std::string& name) {
     const std::string n = to_lower(name);
     if (n == "auto") return KnnMethod::auto_;
@@ -50,10 +34,37 @@ KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t
     return n_points < 1000 || work <= auto_exact_knn_work ? KnnMethod::exact : KnnMethod::hnsw;
 }
 
+KnnGraph KnnIndex::query(const CsrView& queries, std::size_t k) const {
+    // Indexes over dense data answer sparse queries densified.
+    require(queries.cols == n_dims(), "query dimension mismatch: queries have " + std::to_string(queries.cols) +
+                                          " columns but the index was built on " + std::to_string(n_dims()));
+    if (queries.rows == 0) return query(MatrixView<float>{nullptr, 0, n_dims()}, k);
+    const Matrix<float> dense = csr_to_dense(copy_csr(queries, "kNN query").view());
+    return query(dense.view(), k);
+}
+
 std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptions& options) {
     const KnnMethod m = resolve_knn_method(options.method, data.rows, data.cols);
-    if (m == KnnMethod::exact) return make_exact_index(data, options.metric, options.n_threads);
-    return make_hnsw_index(data, options);
+    // The float32 GEMM / hnswlib-space paths serve euclidean, cosine and inner product (unchanged); every other
+    // metric, and any metric parameters, take the generic paths (generic.hpp).
+    const bool generic = !is_gemm_metric(options.metric) || !options.metric_params.empty();
+    if (m == KnnMethod::exact)
+        return generic ? make_generic_exact_index(data, options) : make_exact_index(data, options.metric, options.n_threads);
+    return generic ? make_generic_hnsw_index(data, options) : make_hnsw_index(data, options);
+}
+
+std::unique_ptr<KnnIndex> build_knn_index(const CsrView& data, const KnnOptions& options) {
+    require(data.rows > 0, "kNN: the data has no points (0 rows)");
+    // auto: the dense rule with the mean number of non-zeros per row as the dimension
+    const std::size_t nnz_per_row = std::max<std::size_t>(1, (data.nnz() + data.rows - 1) / data.rows);
+    const KnnMethod m = resolve_knn_method(options.method, data.rows, nnz_per_row);
+    return m == KnnMethod::exact ? make_generic_exact_index(data, options) : make_generic_hnsw_index(data, options);
+}
+
+KnnGraph find_neighbors(const CsrView& data, std::size_t k, const KnnOptions& options) {
+    require(data.rows > 0, "find_neighbors: the data has no points (0 rows)");
+    detail::check_self_k(k, data.rows);
+    return build_knn_index(data, options)->self_neighbors(k);
 }
 
 KnnGraph find_neighbors(MatrixView<float> data, std::size_t k, const KnnOptions& options) {

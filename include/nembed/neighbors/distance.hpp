@@ -22,7 +22,8 @@ namespace nembed {
 double vector_norm(const float* x, std::size_t dim);
 
 /// Exact distance between `a` and `b` in double: Euclidean sqrt(sum (a-b)^2); cosine 1 - <a,b>/(|a||b|) clamped
-/// to [0, 2] (a zero vector has cosine 0 with everything, distance 1); inner product 1 - <a,b>.
+/// to [0, 2] (umap-learn's convention: two zero vectors are at distance 0, a zero vector at distance 1 from any
+/// other); inner product 1 - <a,b>. The other metrics are MetricEval's (metric.hpp); NaN here.
 /// `norm_a`/`norm_b` are used by cosine only (pass vector_norm of each; ignored otherwise).
 double point_distance(const float* a, const float* b, std::size_t dim, Metric metric, double norm_a = 0.0,
                       double norm_b = 0.0);

@@ -7,8 +7,9 @@
 ///   opt.n_threads = 2;
 ///   KnnGraph g = find_neighbors(X, 90, opt);
 ///
-/// Returned distances are true metric distances: Euclidean (not squared), cosine distance 1 - cos, or for inner
-/// product 1 - <x, y> (the hnswlib convention; may be negative, which warns). Every index picks candidates with
+/// Returned distances are true metric distances: Euclidean (not squared), cosine distance 1 - cos, for inner
+/// product 1 - <x, y> (the hnswlib convention; may be negative, which warns), and for the other metrics of
+/// metric.hpp scipy's definitions (sparse CSR data too: build_knn_index(CsrView)). Every index picks candidates with
 /// fast float arithmetic and then recomputes their distances exactly in double from the vectors, sorting each row
 /// by (distance, index), so ties always go to the smaller index.
 ///
@@ -20,15 +21,12 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/neighbors/knn_graph.hpp"
+#include "nembed/neighbors/metric.hpp"
 
 namespace nembed {
 
-enum class Metric { euclidean, cosine, inner_product };
 enum class KnnMethod { auto_, exact, hnsw };
 
-/// Parses "euclidean"/"l2", "cosine", "ip"/"inner_product"/"dot"; throws InvalidArgument naming the bad value.
-Metric parse_metric(const std::string& name);
-std::string to_string(Metric m);
 /// Parses "auto", "exact", "hnsw" (also "approx" = hnsw).
 KnnMethod parse_knn_method(const std::string& name);
 std::string to_string(KnnMethod m);
@@ -41,6 +39,7 @@ inline constexpr double auto_exact_knn_work = 4e11;
 struct KnnOptions {
     KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 or N^2 D <= auto_exact_knn_work, else HNSW
     Metric metric = Metric::euclidean;
+    MetricParams metric_params;           ///< parameters of minkowski, wminkowski, seuclidean, mahalanobis (metric.hpp)
     int hnsw_m = 16;                      ///< HNSW links per node (hnswlib M)
     int hnsw_ef_construction = 64;        ///< HNSW build beam width (openTSNE: 200; bench/RESULTS.md)
     int hnsw_ef = 0;                      ///< HNSW search beam width; 0 = max(50, 4k/3), at most N
@@ -77,6 +76,8 @@ public:
     virtual KnnGraph self_neighbors(std::size_t k) const = 0;
     /// k nearest reference points of each row of `queries` (nothing excluded).
     virtual KnnGraph query(MatrixView<float> queries, std::size_t k) const = 0;
+    /// The same for sparse (CSR) queries. The default refuses; the exact and HNSW indexes answer.
+    virtual KnnGraph query(const CsrView& queries, std::size_t k) const;
 };
 
 /// Builds the index chosen by `options.method` over `data` (copied or referenced as the implementation needs;
@@ -85,6 +86,11 @@ std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptio
 
 /// Convenience: build an index and return the self kNN graph. Throws if k >= N.
 KnnGraph find_neighbors(MatrixView<float> data, std::size_t k, const KnnOptions& options);
+
+/// The same over sparse CSR data (copied): every metric, exact or HNSW (the generic paths; auto decides on
+/// N^2 * the mean non-zeros per row). Throws InvalidArgument for malformed CSR (see copy_csr).
+std::unique_ptr<KnnIndex> build_knn_index(const CsrView& data, const KnnOptions& options);
+KnnGraph find_neighbors(const CsrView& data, std::size_t k, const KnnOptions& options);
 
 /// Neighbours from a dense N x N distance matrix (symmetric not required; diagonal ignored; ties go to the
 /// smaller index). Throws for a non-square matrix, NaN, infinite or negative off-diagonal entries, k = 0 or k >= N.

@@ -1,0 +1,1 @@
+"""Optional third-party back-ends nembed runs when installed (openTSNE's ``dependencies`` package layout)."""
