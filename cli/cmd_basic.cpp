@@ -1,5 +1,8 @@
 // Small subcommands: pca, knn, plot.
 #include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -40,15 +43,21 @@ void register_knn(CLI::App& app) {
     auto k = std::make_shared<std::size_t>(15);
     auto method = std::make_shared<std::string>("auto");
     auto metric = std::make_shared<std::string>("euclidean");
+    auto metric_params = std::make_shared<std::vector<std::string>>();
     auto* sub = app.add_subcommand(
         "knn", "k nearest neighbours of every point (self excluded); writes OUTPUT_indices.npy and OUTPUT_distances.npy");
     add_common_options(sub, *o, true);
     sub->get_option("-o")->description("Output prefix: writes PREFIX_indices.npy and PREFIX_distances.npy");
     sub->add_option("-k", *k, "Neighbours per point")->capture_default_str();
     sub->add_option("--method", *method, "auto, exact or hnsw")->capture_default_str();
-    sub->add_option("--metric", *metric, "euclidean, cosine or ip (inner product: largest first)")
+    sub->add_option("--metric", *metric,
+                    "euclidean, cosine, ip (inner product: largest first), manhattan, chebyshev, minkowski, "
+                    "seuclidean, mahalanobis, correlation, jaccard, ... (docs/dropin.md)")
         ->capture_default_str();
-    sub->callback([o, k, method, metric] {
+    sub->add_option("--metric-param", *metric_params,
+                    "Metric parameter NAME=VALUE[,VALUE...]: p (minkowski), w (weights), V (seuclidean), "
+                    "VI (mahalanobis, row-major); repeatable");
+    sub->callback([o, k, method, metric, metric_params] {
         configure_logging(*o);
         // Both files are checked first and replaced together.
         std::string stem = o->output;
@@ -61,6 +70,7 @@ void register_knn(CLI::App& app) {
         KnnOptions opt;
         opt.method = parse_knn_method(*method);
         opt.metric = parse_metric(*metric);
+        for (const auto& p : *metric_params) parse_metric_param(opt.metric_params, p);
         opt.n_threads = o->n_threads();
         opt.seed = o->seed;
         Timer t;

@@ -75,7 +75,8 @@ CLI::Option* add_affinity_metric(CLI::App* sub, Metric& field) {
             require_affinity_metric(name);
             return parse_metric(name);
         },
-        "Input metric: euclidean or cosine");
+        "Input metric: euclidean, cosine, manhattan, chebyshev, correlation, jaccard, ... (any kNN metric without "
+        "parameters; docs/dropin.md)");
 }
 
 CLI::Option* add_knn_method(CLI::App* sub, KnnMethod& field) {

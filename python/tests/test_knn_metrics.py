@@ -1,0 +1,164 @@
+"""nembed's kNN metrics against scipy.spatial.distance, sparse == dense, callable == named, HNSW recall, errors."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.spatial.distance import cdist
+
+from nembed import _core
+from nembed import nearest_neighbors as nn
+
+BOOLEAN = ["jaccard", "dice", "rogerstanimoto", "russellrao", "sokalmichener", "sokalsneath", "yule", "hamming"]
+
+
+def _data(metric, n=40, d=6, seed=0, offset=0.0, scale=1.0):
+    rs = np.random.RandomState(seed)
+    X = rs.normal(size=(n, d))
+    X[rs.uniform(size=X.shape) < 0.3] = 0.0
+    if metric in BOOLEAN or metric == "kulsinski":
+        X = (X > 0).astype(np.float64)
+    if metric == "hellinger":
+        X = np.abs(X)
+    if metric == "haversine":
+        X = rs.uniform(-1.2, 1.2, size=(n, 2))
+    return (X * scale + offset).astype(np.float32).astype(np.float64)
+
+
+SCIPY_METRICS = ["euclidean", "sqeuclidean", "cityblock", "chebyshev", "canberra", "braycurtis", "cosine",
+                 "correlation", "hamming", "jaccard", "dice", "rogerstanimoto", "russellrao", "sokalmichener",
+                 "yule"]
+
+
+@pytest.mark.parametrize("metric", SCIPY_METRICS)
+@pytest.mark.parametrize("offset,scale", [(0.0, 1.0), (1e4, 1.0), (0.0, 1e-20), (0.0, 1e20)])
+def test_metric_matches_scipy(metric, offset, scale):
+    if metric in BOOLEAN and (offset != 0.0 or scale != 1.0):
+        pytest.skip("boolean data")
+    X = _data(metric, offset=offset, scale=scale)
+    D = _core.metric_distances(X.astype(np.float32), X.astype(np.float32), metric)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = cdist(X, X, metric)
+    ok = np.isfinite(ref)
+    np.testing.assert_allclose(D[ok], ref[ok], rtol=1e-9, atol=1e-12 * max(1.0, np.abs(ref[ok]).max()))
+
+
+@pytest.mark.parametrize("metric,params", [("minkowski", {"p": 3}), ("minkowski", {"p": 0.5}),
+                                           ("seuclidean", {"V": np.arange(1.0, 7.0)}),
+                                           ("mahalanobis", None), ("wminkowski", {"p": 2, "w": np.arange(1.0, 7.0)})])
+def test_parametrised_metrics_match_scipy(metric, params):
+    X = _data(metric, n=60)
+    D = _core.metric_distances(X.astype(np.float32), X.astype(np.float32), metric,
+                               nn._metric_params(params))
+    if metric == "wminkowski":
+        ref = cdist(X, X, "minkowski", p=params["p"], w=params["w"])
+    elif metric == "mahalanobis":
+        ref = cdist(X, X, "mahalanobis", VI=np.linalg.inv(np.cov(X.T)))
+    else:
+        ref = cdist(X, X, metric, **params)
+    np.testing.assert_allclose(D, ref, rtol=1e-7, atol=1e-10)
+
+
+def test_umap_learn_conventions_on_zero_rows():
+    umap_distances = pytest.importorskip("umap.distances")
+    for metric in ["cosine", "correlation", "hellinger", "jaccard", "dice", "kulsinski", "russellrao",
+                   "sokalsneath", "yule", "braycurtis", "rogerstanimoto", "sokalmichener", "canberra"]:
+        X = _data(metric, n=20)
+        X[[2, 5, 11]] = 0.0
+        D = _core.metric_distances(X.astype(np.float32), X.astype(np.float32), metric)
+        f = umap_distances.named_distances[metric]
+        ref = np.array([[f(a, b) for b in X] for a in X])
+        np.testing.assert_allclose(D, ref, rtol=1e-9, atol=1e-12, err_msg=metric)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan", "correlation", "jaccard", "hellinger"])
+def test_sparse_equals_dense(metric):
+    X = _data(metric, n=120, d=10, seed=3)
+    X[[4, 50]] = 0.0
+    k = 8
+    for method in ("exact", "hnsw"):
+        dense = nn.KNNIndex(X, k, metric)
+        dense.method = method
+        i1, d1 = dense.build()
+        for fmt in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
+            sparse = nn.KNNIndex(fmt(X), k, metric)
+            sparse.method = method
+            i2, d2 = sparse.build()
+            if method == "exact" and metric != "correlation":
+                np.testing.assert_array_equal(i1, i2)
+            np.testing.assert_allclose(d1, d2, rtol=1e-6, atol=1e-7)
+        Q = _data(metric, n=15, d=10, seed=9)
+        qi1, qd1 = dense.query(sp.csr_matrix(Q), 5)
+        qi2, qd2 = sparse.query(Q, 5)
+        np.testing.assert_allclose(qd1, qd2, rtol=1e-6, atol=1e-7)
+
+
+def test_exact_matches_brute_force_for_every_metric():
+    for metric in ["sqeuclidean", "manhattan", "chebyshev", "canberra", "braycurtis", "correlation", "jaccard",
+                   "dice", "yule", "hamming"]:
+        X = _data(metric, n=80, d=7, seed=5)
+        idx, dst = nn.Exact(X, 6, metric).build()
+        with np.errstate(all="ignore"):
+            D = _core.metric_distances(X.astype(np.float32), X.astype(np.float32), metric)
+        np.fill_diagonal(D, np.inf)
+        order = np.lexsort((np.broadcast_to(np.arange(80), D.shape), D), axis=1)[:, :6]
+        np.testing.assert_array_equal(idx, order, err_msg=metric)
+        np.testing.assert_allclose(dst, np.take_along_axis(D, order, 1), rtol=1e-6, err_msg=metric)
+
+
+@pytest.mark.parametrize("metric", ["manhattan", "chebyshev", "canberra", "correlation", "jaccard"])
+def test_hnsw_recall(metric):
+    X = _data(metric, n=1200, d=12 if metric != "jaccard" else 30, seed=7)
+    k = 10
+    _, de = nn.Exact(X, k, metric).build()
+    _, da = nn.HNSW(X, k, metric, random_state=0).build()
+    recall = np.mean(da <= de[:, -1:] + 1e-7)
+    assert recall >= 0.95, recall
+
+
+def test_callable_metric_equals_named():
+    X = _data("manhattan", n=60, seed=2)
+    Q = _data("manhattan", n=10, seed=4)
+    named = nn.Exact(X, 5, "manhattan")
+    i1, d1 = named.build()
+    call = nn.Exact(X, 5, lambda a, b: np.abs(a - b).sum())
+    i2, d2 = call.build()
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(d1, d2, rtol=1e-6)
+    np.testing.assert_array_equal(named.query(Q, 4)[0], call.query(Q, 4)[0])
+
+
+def test_metric_params_and_errors():
+    X = _data("minkowski", n=50)
+    i1, d1 = nn.Exact(X, 5, "minkowski", metric_params={"p": 3}).build()
+    ref = cdist(X, X, "minkowski", p=3)
+    np.fill_diagonal(ref, np.inf)
+    np.testing.assert_allclose(d1, np.sort(ref, axis=1)[:, :5], rtol=1e-6)
+    with pytest.raises(ValueError, match="does not support the `manhatan` metric"):
+        nn.Exact(X, 5, "manhatan")
+    with pytest.raises(ValueError, match="'p' is not a parameter of the cosine metric"):
+        nn.Exact(X, 5, "cosine", metric_params={"p": 3}).build()
+    with pytest.raises(ValueError, match="w must have one weight per dimension"):
+        nn.Exact(X, 5, "wminkowski", metric_params={"w": [1, 2]}).build()
+    with pytest.raises(ValueError, match="unknown parameter 'q'"):
+        nn.Exact(X, 5, "minkowski", metric_params={"q": 1}).build()
+    with pytest.raises(ValueError, match="haversine"):
+        nn.Exact(X, 5, "haversine").build()
+    with pytest.raises(ValueError, match="non-negative"):
+        nn.Exact(X - 10, 5, "hellinger").build()
+    with pytest.raises(ValueError, match="Unrecognized nearest neighbor algorithm"):
+        nn.get_knn_index(X, "kdtree", 5, "euclidean")
+
+
+def test_get_knn_index_names():
+    X = _data("euclidean", n=30)
+    assert type(nn.get_knn_index(X, "exact", 5, "euclidean")) is nn.Exact
+    assert type(nn.get_knn_index(X, "hnsw", 5, "euclidean")) is nn.HNSW
+    assert type(nn.get_knn_index(X, "sklearn", 5, "euclidean")) is nn.Sklearn
+    assert type(nn.get_knn_index(X, "auto", 5, "euclidean")) is nn.KNNIndex
+    if nn._annoy_installed():
+        assert type(nn.get_knn_index(X, "annoy", 5, "euclidean")) is nn.Annoy
+    else:
+        with pytest.warns(UserWarning, match="annoy package is not installed"):
+            assert type(nn.get_knn_index(X, "annoy", 5, "euclidean")) is nn.HNSW
