@@ -56,7 +56,9 @@ void register_knn(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--metric-param", *metric_params,
                     "Metric parameter NAME=VALUE[,VALUE...]: p (minkowski), w (weights), V (seuclidean), "
-                    "VI (mahalanobis, row-major); repeatable");
+                    "VI (mahalanobis, row-major); repeatable")
+        ->expected(1)
+        ->take_all();
     sub->callback([o, k, method, metric, metric_params] {
         configure_logging(*o);
         // Both files are checked first and replaced together.

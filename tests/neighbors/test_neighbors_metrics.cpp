@@ -130,7 +130,9 @@ TEST(KnnMetrics, ExactEqualsNaiveScanDenseAndSparseForEveryMetric) {
         const CsrData c = dense_to_csr(x.view());
         const KnnGraph gs = find_neighbors(c.view(), k, o);
         // correlation: distances within a few ulps can swap neighbours at a tie, so only the distances are compared
-        if (m != Metric::correlation) EXPECT_EQ(gs.indices, g.indices);
+        if (m != Metric::correlation) {
+            EXPECT_EQ(gs.indices, g.indices);
+        }
         for (std::size_t t = 0; t < g.distances.size(); ++t)
             EXPECT_NEAR(gs.distances[t], g.distances[t], m == Metric::correlation ? 1e-6 : 0.0);
         // queries, dense and sparse, against both indexes
