@@ -49,7 +49,7 @@ def test_result_arrays_own_their_memory(small_embedding):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(perplexity=-1), "perplexity must be positive"),
     (dict(negative_gradient_method="nope"), "nope"),
-    (dict(metric="hamming"), "hamming"),
+    (dict(metric="hammming"), "hammming"),  # hamming itself is a kNN metric (docs/dropin.md)
     (dict(neighbors="magic"), "magic"),
     (dict(n_components=3, negative_gradient_method="fft"), "fft supports 1 or 2 components"),
     (dict(initial_momentum=1.5), "momentum"),

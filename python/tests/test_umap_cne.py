@@ -63,7 +63,7 @@ def test_umap_callbacks_and_user_init(fmnist):
     (dict(learning_rate=0), "learning_rate"),
     (dict(a=1.0), "a and b"),
     (dict(init="tsne"), "init"),
-    (dict(metric="hamming"), "metric"),
+    (dict(metric="hammming"), "metric"),  # hamming itself is a kNN metric
     (dict(densmap=True), "densmap"),
     (dict(n_jobs=0), "n_jobs"),
 ])
