@@ -277,7 +277,7 @@ TEST(Model, MalformedModelsNameTheFileAndField) {
                     "model.json: not a nembed model");
     EXPECT_IO_ERROR(load_model(edited(tmp, good, "scale", [](J& j) { j["preprocessing"]["scale"] = 0.0; })),
                     "field 'preprocessing.scale' must be a positive number");
-    EXPECT_IO_ERROR(load_model(edited(tmp, good, "metric", [](J& j) { j["metric"] = "manhattan"; })),
+    EXPECT_IO_ERROR(load_model(edited(tmp, good, "metric", [](J& j) { j["metric"] = "manhatan"; })),  // manhattan is a kNN metric
                     "field 'metric' is invalid");
     EXPECT_IO_ERROR(load_model(edited(tmp, good, "ncomp", [](J& j) { j["n_components"] = 3; })),
                     "embedding.npy: has 2 columns but model.json says n_components = 3");
