@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -124,6 +125,8 @@ void add_plot_style(CLI::App* app, PlotStyle& style, const std::string& title_fl
 }
 
 namespace {
+std::vector<std::int64_t> concatenated_labels(const CommonOptions& o, std::vector<std::string>* names);
+
 std::vector<std::string> read_lines(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw IoError(path + ": cannot open");
@@ -162,18 +165,20 @@ void write_plot(const std::string& path, MatrixView<double> Y, const std::vector
     } else if (!o.plot.label_names.empty()) {
         opt.label_names = read_lines(o.plot.label_names);
     } else if (!codes.empty()) {
-        load_label_files(o, codes.size(), &opt.label_names);
-        // String labels that are all numbers (non-integers, or integer labels would have been codes) are values.
+        concatenated_labels(o, &opt.label_names);
+        // String labels that are all numbers (non-integers, or integer labels would have been codes) are values
+        // (unless the command added codes of its own, as transform's -1 for the reference).
         std::vector<double> by_code;
         for (const auto& name : opt.label_names) {
             const auto v = number_in(name);
             if (!v) break;
             by_code.push_back(*v);
         }
-        if (!opt.label_names.empty() && by_code.size() == opt.label_names.size() && codes.size() == Y.rows) {
-            for (std::int64_t c : codes)
-                opt.values.push_back(c >= 0 && static_cast<std::size_t>(c) < by_code.size()
-                                         ? by_code[static_cast<std::size_t>(c)] : 0.0);
+        const bool all_named = std::all_of(codes.begin(), codes.end(), [&](std::int64_t c) {
+            return c >= 0 && static_cast<std::size_t>(c) < by_code.size();
+        });
+        if (!opt.label_names.empty() && by_code.size() == opt.label_names.size() && all_named) {
+            for (std::int64_t c : codes) opt.values.push_back(by_code[static_cast<std::size_t>(c)]);
             opt.values_name = "label";
             opt.label_names.clear();
             codes.clear();
@@ -242,8 +247,9 @@ Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) 
     return X;
 }
 
-std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points,
-                                           std::vector<std::string>* names) {
+namespace {
+// Every label file's codes, concatenated; string labels recoded across the files.
+std::vector<std::int64_t> concatenated_labels(const CommonOptions& o, std::vector<std::string>* names) {
     std::vector<std::int64_t> labels;
     std::vector<std::string> all_names;
     std::unordered_map<std::string, std::int64_t> code_of;
@@ -265,6 +271,13 @@ std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n
         labels.insert(labels.end(), part.codes.begin(), part.codes.end());
     }
     if (names) *names = std::move(all_names);
+    return labels;
+}
+} // namespace
+
+std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points,
+                                           std::vector<std::string>* names) {
+    std::vector<std::int64_t> labels = concatenated_labels(o, names);
     if (!o.labels.empty() && labels.size() != n_points)
         throw InvalidArgument("labels: " + std::to_string(labels.size()) + " labels for " + std::to_string(n_points) +
                               " points");

@@ -91,6 +91,15 @@ count_matches(${WORK}/t.svg "xlink:href=\"#glyph" uses)
 if(NOT uses EQUAL 15)
   message(FATAL_ERROR "t.svg: expected 15 glyphs (cat, dog, bird, Title), found ${uses}")
 endif()
+# transform's --plot: the reference as class -1, the new points named by their string labels (-1, bird, cat, dog
+# and the title X: 13 glyphs).
+run(tsne ${Y} --perplexity 5 --n-iter 20 --early-exaggeration-iter 10 -o ${WORK}/E.npy --save-model ${WORK}/model)
+run(transform ${Y} -m ${WORK}/model -o ${WORK}/T.npy -l ${WORK}/words.csv --plot ${WORK}/tr.svg --plot-title X
+    --n-iter 5 --perplexity 5)
+count_matches(${WORK}/tr.svg "xlink:href=\"#glyph" uses)
+if(NOT uses EQUAL 13)
+  message(FATAL_ERROR "tr.svg: expected 13 glyphs (-1, cat, dog, bird, X), found ${uses}")
+endif()
 # Clear errors.
 expect_error_mentions("plot;${Y};-o;${WORK}/p.jpg" ".png, .svg or .pdf")
 expect_error_mentions("tsne;${Y};-o;${WORK}/E.npy;--plot;${WORK}/p.gif;-q" "--plot.*.png, .svg or .pdf")
