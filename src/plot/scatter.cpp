@@ -55,12 +55,6 @@ std::string format_number(double v) {
     return buf;
 }
 
-// Text widths for the layout, measured once on a scratch surface with the plot's font.
-double measure(const std::string& font, const std::string& s, double size) {
-    Canvas scratch(PlotFormat::png, 1, 1, font);
-    return scratch.text_width(s, size);
-}
-
 std::unique_ptr<Canvas> draw(PlotFormat format, MatrixView<double> Y, const std::vector<std::int64_t>& labels,
                              const ScatterOptions& opt) {
     validate(Y, labels, opt);
@@ -80,16 +74,19 @@ std::unique_ptr<Canvas> draw(PlotFormat format, MatrixView<double> Y, const std:
         vlo = *lo;
         vhi = *hi;
     }
+    // Text widths for the layout, measured on a scratch surface with the plot's font.
+    const Canvas scratch(PlotFormat::png, 1, 1, opt.font);
+    auto measure = [&](const std::string& text, double size) { return scratch.text_width(text, size); };
     std::vector<std::string> names;
     std::vector<double> ticks;
     double legend_w = 0.0, entry_h = 1.5 * fs, col_w = 0.0;
     std::size_t rows_per_col = 1;
     if (opt.legend && continuous) {
         const int n_ticks = vhi > vlo ? 5 : 1;
-        double widest = opt.values_name.empty() ? 0.0 : measure(opt.font, opt.values_name, fs);
+        double widest = opt.values_name.empty() ? 0.0 : measure(opt.values_name, fs);
         for (int k = 0; k < n_ticks; ++k) {
             ticks.push_back(n_ticks == 1 ? vlo : vlo + (vhi - vlo) * k / (n_ticks - 1));
-            widest = std::max(widest, 1.6 * fs + measure(opt.font, format_number(ticks.back()), fs));
+            widest = std::max(widest, 1.6 * fs + measure(format_number(ticks.back()), fs));
         }
         legend_w = widest + 0.5 * margin + fs;
     } else if (opt.legend && classes.size() > 0 && classes.size() <= kMaxLegendEntries) {
@@ -97,7 +94,7 @@ std::unique_ptr<Canvas> draw(PlotFormat format, MatrixView<double> Y, const std:
         for (std::int64_t code : classes.codes()) {
             const bool named = code >= 0 && static_cast<std::uint64_t>(code) < opt.label_names.size();
             names.push_back(named ? opt.label_names[static_cast<std::size_t>(code)] : std::to_string(code));
-            widest = std::max(widest, measure(opt.font, names.back(), fs));
+            widest = std::max(widest, measure(names.back(), fs));
         }
         rows_per_col = std::max<std::size_t>(1, static_cast<std::size_t>((H - top - margin) / entry_h));
         const std::size_t cols = (names.size() + rows_per_col - 1) / rows_per_col;
