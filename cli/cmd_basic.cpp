@@ -13,7 +13,6 @@
 #include "nembed/io/file.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/neighbors/knn.hpp"
-#include "nembed/plot/scatter.hpp"
 
 namespace nembed::cli {
 
@@ -91,23 +90,19 @@ void register_knn(CLI::App& app) {
 
 void register_plot(CLI::App& app) {
     auto o = std::make_shared<CommonOptions>();
-    auto title = std::make_shared<std::string>();
     auto size = std::make_shared<int>(1000);
-    auto* sub = app.add_subcommand("plot", "Scatter plot of a 2-D embedding as PNG, coloured by labels");
+    auto* sub = app.add_subcommand("plot", "Scatter plot of a 2-D embedding (PNG, SVG or PDF), coloured by labels or values");
     add_common_options(sub, *o, true, false);
-    sub->get_option("-o")->description("Output PNG file (.png)");
-    sub->add_option("--title", *title, "Title drawn on the plot");
+    sub->get_option("-o")->description("Output plot: .png, .svg or .pdf");
+    add_plot_style(sub, o->plot, "--title");
     sub->add_option("--size", *size, "Plot size in pixels")->capture_default_str();
-    sub->callback([o, title, size] {
+    sub->callback([o, size] {
         configure_logging(*o);
         OutputSet out;
-        out.add("-o", o->output, OutputKind::png);
+        out.add("-o", o->output, OutputKind::plot);
         auto Y = convert<double>(load_inputs(*o).view());
         auto labels = load_label_files(*o, Y.rows());
-        ScatterOptions opt;
-        opt.title = *title;
-        opt.width = opt.height = *size;
-        write_scatter_png(out.staged(o->output), Y.view(), labels, opt);
+        write_plot(out.staged(o->output), Y.view(), labels, *o, "", *size);
         out.commit();
     });
 }

@@ -30,7 +30,6 @@
 #include "nembed/methods/pacmap.hpp"
 #include "nembed/methods/torchdr_umap.hpp"
 #include "nembed/methods/tsnekhorn.hpp"
-#include "nembed/plot/scatter.hpp"
 
 namespace nembed::cli {
 namespace {
@@ -230,7 +229,7 @@ void run_method(NeCli& c, const char* title) {
     configure_logging(co);
     OutputSet out;
     out.add("-o", co.output, OutputKind::matrix);
-    out.add("--plot", c.plot, OutputKind::png);
+    out.add("--plot", c.plot, OutputKind::plot);
     out.add("--metrics", c.metrics_json, OutputKind::json);
     out.add("--timings", c.timings_json, OutputKind::json);
     // TorchDR's non-parametric transform of new points against the fitted embedding (UMAP, LargeVis, InfoTSNE).
@@ -319,9 +318,7 @@ void run_method(NeCli& c, const char* title) {
         write_text(out.staged(c.timings_json), j.dump() + "\n");
     }
     if (!c.plot.empty()) {
-        ScatterOptions sopt;
-        sopt.title = std::string(title) + " (nembed)";
-        write_scatter_png(out.staged(c.plot), r.embedding.view(), labels, sopt);
+        write_plot(out.staged(c.plot), r.embedding.view(), labels, co, std::string(title) + " (nembed)");
     }
     if (!labels.empty() || !c.metrics_json.empty()) {
         QualityInputs q{X.view(), r.embedding.view(), labels.empty() ? nullptr : &labels, nullptr};
@@ -491,7 +488,7 @@ void add_ne_command(CLI::App& app, const std::string& command, const std::string
                     "New points (n_new x D) to embed against the fit with TorchDR's transform (umap, largevis, "
                     "infotsne); needs --transform-output");
     sub->add_option("--transform-output", c->transform_output, "Where the new points' embedding goes (.npy, .csv)");
-    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding of the last check point to -o");
     sub->callback([c] { run_ne(*c); });

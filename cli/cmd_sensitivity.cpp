@@ -168,11 +168,12 @@ void register_sensitivity(CLI::App& app) {
     sub->add_option("--variances", a->variances, "Cov(X) diagonal: an N x D array of per-entry variances");
     sub->add_option("--sample-cov", a->sample_cov, "Cov(X) = kron(sample_cov, feature_cov): N x N between points");
     sub->add_option("--feature-cov", a->feature_cov, "... and D x D between features");
-    sub->add_option("--plot-ellipses", a->plot_ellipses, "PNG of the 95% uncertainty ellipses over the map");
+    sub->add_option("--plot-ellipses", a->plot_ellipses, "Plot of the 95% uncertainty ellipses over the map (.png, .svg or .pdf)");
     sub->add_option("--ellipse-scale", a->ellipse_scale, "Magnify the 95% ellipses by this factor (0 = automatic, printed on the image)")->capture_default_str();
     sub->add_option("--plot-arrows", a->plot_arrows,
-                    "PNG of each point's self-sensitivity axis (largest singular direction of dy_i/dx_i), scaled");
-    sub->add_option("--plot-heatmap", a->plot_heatmap, "PNG heatmap of S (needs S to fit in memory)");
+                    "Plot of each point's self-sensitivity axis (largest singular direction of dy_i/dx_i), scaled "
+                    "(.png, .svg or .pdf)");
+    sub->add_option("--plot-heatmap", a->plot_heatmap, "Heatmap of S (.png, .svg or .pdf; needs S to fit in memory)");
     sub->add_option("--diagnostics", a->diagnostics,
                     "JSON: gradient norms, smallest Hessian eigenvalues, negative count, rotation residual, and (dense "
                     "solver) the share of trace Cov(Y) in the 3 softest modes and trace Cov(Y) for several lambdas");
@@ -180,9 +181,9 @@ void register_sensitivity(CLI::App& app) {
         configure_logging(*o);
         OutputSet out;
         out.add("-o", o->output, OutputKind::matrix);
-        out.add("--plot-ellipses", a->plot_ellipses, OutputKind::png);
-        out.add("--plot-arrows", a->plot_arrows, OutputKind::png);
-        out.add("--plot-heatmap", a->plot_heatmap, OutputKind::png);
+        out.add("--plot-ellipses", a->plot_ellipses, OutputKind::plot);
+        out.add("--plot-arrows", a->plot_arrows, OutputKind::plot);
+        out.add("--plot-heatmap", a->plot_heatmap, OutputKind::plot);
         out.add("--diagnostics", a->diagnostics, OutputKind::json);
         Timer t;
         const Matrix<double> X = load_x(o->inputs);
@@ -249,7 +250,7 @@ void register_sensitivity(CLI::App& app) {
             UncertaintyPlotOptions po;
             po.scale = a->ellipse_scale;
             po.title = "uncertainty ellipses";
-            write_ellipses_png(out.staged(a->plot_ellipses), sens.embedding().view(), points.view(), labels, po);
+            write_ellipses(out.staged(a->plot_ellipses), sens.embedding().view(), points.view(), labels, po);
         }
         if (!a->plot_arrows.empty()) {
             // Per point: the 2 x D block dy_i/dx_i; its largest singular pair gives the axis (sign-free).
@@ -271,12 +272,12 @@ void register_sensitivity(CLI::App& app) {
             UncertaintyPlotOptions po;
             po.double_headed = true;
             po.title = "self-sensitivity axes |dy_i/dx_i|";
-            write_arrows_png(out.staged(a->plot_arrows), sens.embedding().view(), arrows.view(), labels, po);
+            write_arrows(out.staged(a->plot_arrows), sens.embedding().view(), arrows.view(), labels, po);
         }
         if (!a->plot_heatmap.empty()) {
             UncertaintyPlotOptions po;
             po.title = "S = dY/dX (rows 2i+k, columns j*D+f)";
-            write_heatmap_png(out.staged(a->plot_heatmap), S.view(), po);
+            write_heatmap(out.staged(a->plot_heatmap), S.view(), po);
         }
         if (!a->diagnostics.empty()) {
             nlohmann::json j;

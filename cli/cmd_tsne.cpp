@@ -17,7 +17,6 @@
 #include "nembed/io/model.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/neighbors/knn.hpp"
-#include "nembed/plot/scatter.hpp"
 
 namespace nembed::cli {
 namespace {
@@ -90,7 +89,7 @@ void run_tsne(TsneCli& c) {
     configure_logging(o);
     OutputSet out;
     out.add("-o", o.output, OutputKind::matrix);
-    out.add("--plot", c.plot, OutputKind::png);
+    out.add("--plot", c.plot, OutputKind::plot);
     out.add("--metrics", c.metrics_json, OutputKind::json);
     out.add("--timings", c.timings_json, OutputKind::json);
     out.add("--save-model", c.save_model, OutputKind::directory);
@@ -134,9 +133,7 @@ void run_tsne(TsneCli& c) {
 
     save_matrix(out.staged(o.output), emb.embedding().view());
     if (!c.plot.empty()) {
-        ScatterOptions sopt;
-        sopt.title = "t-SNE (nembed)";
-        write_scatter_png(out.staged(c.plot), emb.embedding().view(), labels, sopt);
+        write_plot(out.staged(c.plot), emb.embedding().view(), labels, o, "t-SNE (nembed)");
     }
     if (!c.save_model.empty()) save_model(out.staged(c.save_model), emb, preprocessing);
     if (!c.timings_json.empty()) {
@@ -178,7 +175,7 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--final-momentum", opt.final_momentum, "Momentum afterwards")->capture_default_str();
     add_optional(sub, "--max-grad-norm", opt.max_grad_norm, "Per-point gradient clip (none)", "none");
     add_optional(sub, "--max-step-norm", opt.max_step_norm, "Per-point step clip", "none");
-    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding reached so far to -o, as openTSNE returns it on "
@@ -201,12 +198,14 @@ void register_transform(CLI::App& app) {
     auto* perplexity_opt =
         sub->add_option("--perplexity", topt->perplexity, "t-SNE models: perplexity of the new points' affinities")
             ->capture_default_str();
-    sub->add_option("--plot", *plot, "PNG of the reference (grey) with the new points (coloured by --labels)");
+    sub->add_option("--plot", *plot, "Plot (.png, .svg or .pdf) of the reference (label -1) with the new points "
+                                     "(coloured by --labels)");
+    add_plot_style(sub, o->plot, "--plot-title");
     sub->callback([o, model, topt, plot, n_iter_opt, perplexity_opt] {
         configure_logging(*o);
         OutputSet out;
         out.add("-o", o->output, OutputKind::matrix);
-        out.add("--plot", *plot, OutputKind::png);
+        out.add("--plot", *plot, OutputKind::plot);
         const Model m = load_model(*model, o->n_threads(), o->seed);
         require(m.can_transform(), *model + " is a cne model: cne's embedding is non-parametric (no map from the "
                                             "data), so it cannot transform new points; fit cne on all points instead");
@@ -238,9 +237,7 @@ void register_transform(CLI::App& app) {
             std::copy(Ynew.data(), Ynew.data() + Ynew.size(), both.data() + Yref.size());
             std::vector<std::int64_t> lab(both.rows(), -1);
             for (std::size_t i = 0; i < Ynew.rows(); ++i) lab[Yref.rows() + i] = labels.empty() ? 0 : labels[i];
-            ScatterOptions sopt;
-            sopt.title = "transform (reference = -1)";
-            write_scatter_png(out.staged(*plot), both.view(), lab, sopt);
+            write_plot(out.staged(*plot), both.view(), lab, *o, "transform (reference = -1)");
         }
         out.commit();
     });

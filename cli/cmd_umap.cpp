@@ -18,7 +18,6 @@
 #include "nembed/io/model.hpp"
 #include "nembed/methods/cne.hpp"
 #include "nembed/methods/umap.hpp"
-#include "nembed/plot/scatter.hpp"
 
 namespace nembed::cli {
 namespace {
@@ -64,7 +63,7 @@ void write_json(const std::string& path, const nlohmann::json& j) { write_text(p
 void check_outputs(OutputSet& out, const CommonOptions& o, std::size_t n_components, const std::string& plot,
                    const std::string& metrics_json, const std::string& timings_json) {
     out.add("-o", o.output, OutputKind::matrix);
-    out.add("--plot", plot, OutputKind::png);
+    out.add("--plot", plot, OutputKind::plot);
     out.add("--metrics", metrics_json, OutputKind::json);
     out.add("--timings", timings_json, OutputKind::json);
     require(plot.empty() || n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
@@ -76,9 +75,7 @@ void finish(OutputSet& out, const CommonOptions& o, const Matrix<float>& X, cons
             const std::string& metrics_json) {
     save_matrix(out.staged(o.output), Y.view());
     if (!plot.empty()) {
-        ScatterOptions sopt;
-        sopt.title = title;
-        write_scatter_png(out.staged(plot), Y.view(), labels, sopt);
+        write_plot(out.staged(plot), Y.view(), labels, o, title);
     }
     if (!labels.empty() || !metrics_json.empty()) {
         QualityInputs q{X.view(), Y.view(), labels.empty() ? nullptr : &labels, nullptr};
@@ -256,7 +253,7 @@ void register_umap(CLI::App& app) {
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
-    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding of the last finished epoch to -o");
@@ -300,7 +297,7 @@ void register_cne(CLI::App& app) {
     sub->add_option("--graph", c->graph,
                     "Train on this graph instead of the kNN graph: a scipy.sparse.save_npz file (non-zeros = edges)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
-    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json);
+    add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model,
                     "Save the embedding and its settings as a model directory (cne models cannot transform)");
     sub->add_flag("--save-partial", c->save_partial,

@@ -2,17 +2,23 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
+#include "nembed/io/csv.hpp"
 #include "nembed/io/load.hpp"
+#include "nembed/plot/scatter.hpp"
 
 namespace nembed::cli {
 
@@ -100,10 +106,85 @@ void configure_logging(const CommonOptions& o) {
     });
 }
 
-void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_json, std::string& timings_json) {
-    app->add_option("--plot", plot, "Write a PNG scatter plot (coloured by --labels)");
+void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_json, std::string& timings_json,
+                        PlotStyle& style) {
+    app->add_option("--plot", plot, "Write a scatter plot: .png, .svg or .pdf (coloured by --labels or --color-by)");
+    add_plot_style(app, style, "--plot-title");
     app->add_option("--metrics", metrics_json, "Write the quality metrics as JSON");
     app->add_option("--timings", timings_json, "Write per-phase timings as JSON");
+}
+
+void add_plot_style(CLI::App* app, PlotStyle& style, const std::string& title_flag) {
+    app->add_option(title_flag, style.title, "Title of the plot");
+    app->add_option("--label-names", style.label_names,
+                    "Legend names of the label codes: a text file, line c (from 0) names code c")
+        ->check(CLI::ExistingFile);
+    app->add_option("--color-by", style.color_by,
+                    "Colour the plot by these values (one number per point, any input format) with a colour bar")
+        ->check(CLI::ExistingFile);
+}
+
+namespace {
+std::vector<std::int64_t> concatenated_labels(const CommonOptions& o, std::vector<std::string>* names);
+
+std::vector<std::string> read_lines(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw IoError(path + ": cannot open");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(line);
+    }
+    if (in.bad()) throw IoError(path + ": read error");
+    return lines;
+}
+
+// The value of a string label that is a number ("0.25"), or nullopt.
+std::optional<double> number_in(const std::string& s) {
+    double v = 0;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+} // namespace
+
+void write_plot(const std::string& path, MatrixView<double> Y, const std::vector<std::int64_t>& labels,
+                const CommonOptions& o, const std::string& default_title, int size) {
+    ScatterOptions opt;
+    opt.width = opt.height = size;
+    opt.title = o.plot.title.empty() ? default_title : o.plot.title;
+    opt.seed = o.seed;
+    std::vector<std::int64_t> codes = labels;
+    if (!o.plot.color_by.empty()) {
+        const Matrix<double> v = load_matrix<double>(o.plot.color_by);
+        require(v.cols() == 1 && v.rows() == Y.rows, "--color-by: " + o.plot.color_by + " must hold one number per " +
+                                                         "point (" + std::to_string(Y.rows) + "), got " +
+                                                         std::to_string(v.rows()) + " x " + std::to_string(v.cols()));
+        opt.values.assign(v.data(), v.data() + v.size());
+        codes.clear();
+    } else if (!o.plot.label_names.empty()) {
+        opt.label_names = read_lines(o.plot.label_names);
+    } else if (!codes.empty()) {
+        concatenated_labels(o, &opt.label_names);
+        // String labels that are all numbers (non-integers, or integer labels would have been codes) are values
+        // (unless the command added codes of its own, as transform's -1 for the reference).
+        std::vector<double> by_code;
+        for (const auto& name : opt.label_names) {
+            const auto v = number_in(name);
+            if (!v) break;
+            by_code.push_back(*v);
+        }
+        const bool all_named = std::all_of(codes.begin(), codes.end(), [&](std::int64_t c) {
+            return c >= 0 && static_cast<std::size_t>(c) < by_code.size();
+        });
+        if (!opt.label_names.empty() && by_code.size() == opt.label_names.size() && all_named) {
+            for (std::int64_t c : codes) opt.values.push_back(by_code[static_cast<std::size_t>(c)]);
+            opt.values_name = "label";
+            opt.label_names.clear();
+            codes.clear();
+        }
+    }
+    write_scatter(path, Y, codes, opt);
 }
 
 void say(const CommonOptions& o, const std::string& message) {
@@ -166,12 +247,37 @@ Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) 
     return X;
 }
 
-std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points) {
+namespace {
+// Every label file's codes, concatenated; string labels recoded across the files.
+std::vector<std::int64_t> concatenated_labels(const CommonOptions& o, std::vector<std::string>* names) {
     std::vector<std::int64_t> labels;
-    for (const auto& spec : o.labels) {
-        auto part = load_labels(spec);
-        labels.insert(labels.end(), part.begin(), part.end());
+    std::vector<std::string> all_names;
+    std::unordered_map<std::string, std::int64_t> code_of;
+    bool strings = false;
+    for (std::size_t f = 0; f < o.labels.size(); ++f) {
+        LabelColumn part = load_labels_named(o.labels[f]);
+        require(f == 0 || strings == !part.names.empty(),
+                "labels: " + o.labels[f] + " has " + (strings ? "integer" : "string") + " labels, " + o.labels[0] +
+                    " has " + (strings ? "string" : "integer") + " labels");
+        strings = !part.names.empty();
+        if (strings) {  // recode: each file numbers its strings from 0
+            for (auto& c : part.codes) {
+                const std::string& name = part.names[static_cast<std::size_t>(c)];
+                auto [it, inserted] = code_of.emplace(name, static_cast<std::int64_t>(all_names.size()));
+                if (inserted) all_names.push_back(name);
+                c = it->second;
+            }
+        }
+        labels.insert(labels.end(), part.codes.begin(), part.codes.end());
     }
+    if (names) *names = std::move(all_names);
+    return labels;
+}
+} // namespace
+
+std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points,
+                                           std::vector<std::string>* names) {
+    std::vector<std::int64_t> labels = concatenated_labels(o, names);
     if (!o.labels.empty() && labels.size() != n_points)
         throw InvalidArgument("labels: " + std::to_string(labels.size()) + " labels for " + std::to_string(n_points) +
                               " points");

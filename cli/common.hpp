@@ -13,6 +13,13 @@
 
 namespace nembed::cli {
 
+/// The scatter plot's options besides its path (add_method_outputs registers them; write_plot uses them).
+struct PlotStyle {
+    std::string title;        ///< --plot-title (empty: the command's default title)
+    std::string label_names;  ///< --label-names: a text file, line c names label code c
+    std::string color_by;     ///< --color-by: one number per point (any input format), drawn with a colour bar
+};
+
 struct CommonOptions {
     std::vector<std::string> inputs;  ///< data files, concatenated by rows (e.g. train + test idx files)
     std::string output;               ///< output file (.npy or .csv)
@@ -23,6 +30,7 @@ struct CommonOptions {
     double scale = 1.0;               ///< divide the input by this (e.g. 255 for pixel data)
     bool verbose = false;
     bool quiet = false;
+    PlotStyle plot;                   ///< registered by add_method_outputs only
 
     int n_threads() const;            ///< resolved thread count (>= 1)
     bool progress() const;            ///< draw progress bars: stderr is a terminal and not --quiet
@@ -30,8 +38,19 @@ struct CommonOptions {
 
 /// Adds the shared options. `output_required` makes -o mandatory; `with_pca` adds --pca/--scale.
 void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca = true);
-/// The outputs every embedding method offers besides the embedding: --plot PNG, --metrics JSON, --timings JSON.
-void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_json, std::string& timings_json);
+/// The outputs every embedding method offers besides the embedding: --plot (PNG, SVG or PDF) with its style options
+/// (add_plot_style), --metrics JSON, --timings JSON.
+void add_method_outputs(CLI::App* app, std::string& plot, std::string& metrics_json, std::string& timings_json,
+                        PlotStyle& style);
+/// --label-names and --color-by, and the title option named `title_flag` ("--plot-title", or "--title" for
+/// `nembed plot`).
+void add_plot_style(CLI::App* app, PlotStyle& style, const std::string& title_flag);
+/// Writes the scatter plot of Y to `path` (PNG, SVG or PDF by extension; usually a staged output). Colours: the
+/// --color-by values with a colour bar; else `labels` with a legend named by --label-names or by the label files'
+/// strings (string labels that are all numbers are drawn as values); `labels` empty: one colour. Title: --plot-title,
+/// else `default_title`. The drawing order is seeded by --seed. `size`: the plot area's width and height in pixels.
+void write_plot(const std::string& path, MatrixView<double> Y, const std::vector<std::int64_t>& labels,
+                const CommonOptions& o, const std::string& default_title, int size = 1000);
 /// Adds value checks by type to every option of every subcommand (call after all are registered): unsigned options
 /// refuse negative and too large values (CLI11 would wrap "-1" to 2^64 - 1), floating-point options refuse NaN and
 /// infinities.
@@ -48,8 +67,11 @@ void configure_logging(const CommonOptions& o);
 Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing = nullptr);
 /// Loads and concatenates input files without scaling or PCA.
 Matrix<float> load_raw(const std::vector<std::string>& specs);
-/// Loads and concatenates the label files (empty if none given); checks the count against n_points.
-std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points);
+/// Loads and concatenates the label files (empty if none given); checks the count against n_points. String labels
+/// are coded in order of first appearance across all the files (the same string has the same code in each);
+/// `names`, when given, receives the strings (names[c] for code c; empty for integer labels).
+std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points,
+                                           std::vector<std::string>* names = nullptr);
 /// Prints a message to stderr unless --quiet.
 void say(const CommonOptions& o, const std::string& message);
 

@@ -32,7 +32,7 @@ std::string extensions_for(OutputKind kind) {
     switch (kind) {
     case OutputKind::matrix: return ".npy, .csv, .tsv or .txt";
     case OutputKind::npy: return ".npy";
-    case OutputKind::png: return ".png";
+    case OutputKind::plot: return ".png, .svg or .pdf";
     case OutputKind::json: return ".json";
     case OutputKind::directory: return "";
     }
@@ -44,7 +44,7 @@ bool extension_ok(const std::string& path, OutputKind kind) {
     switch (kind) {
     case OutputKind::matrix: return ext == ".npy" || ext == ".csv" || ext == ".tsv" || ext == ".tab" || ext == ".txt";
     case OutputKind::npy: return ext == ".npy";
-    case OutputKind::png: return ext == ".png";
+    case OutputKind::plot: return ext == ".png" || ext == ".svg" || ext == ".pdf";
     case OutputKind::json: return ext == ".json";
     case OutputKind::directory: return true;
     }

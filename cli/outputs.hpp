@@ -12,7 +12,7 @@ namespace nembed::cli {
 enum class OutputKind {
     matrix,     ///< save_matrix: .npy, .csv, .tsv, .txt
     npy,        ///< a NumPy array only
-    png,
+    plot,       ///< a plot: .png, .svg or .pdf (plot/format.hpp)
     json,
     directory,  ///< a directory of files (--save-model)
 };

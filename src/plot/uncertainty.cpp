@@ -1,28 +1,28 @@
-// Ellipse, arrow and heatmap PNGs for sensitivity analysis (uncertainty.hpp), drawn on the shared canvas.
+// Ellipse, arrow and heatmap plots for sensitivity analysis (uncertainty.hpp), drawn with cairo.
 #include "nembed/plot/uncertainty.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
+#include <memory>
 #include <numbers>
 
 #include "nembed/core/error.hpp"
+#include "nembed/plot/format.hpp"
+#include "nembed/plot/palette.hpp"
 
 #include "canvas.hpp"
 
 namespace nembed {
 namespace {
 
-using plot_detail::Rgb;
+using plot_detail::Canvas;
+using plot_detail::ClassColours;
 
-// The plots' canvas: square, black 2x text.
-class Canvas : public plot_detail::Canvas {
-public:
-    explicit Canvas(int s) : plot_detail::Canvas(s, s) {}
-    void text(int x, int y, const std::string& s) { plot_detail::Canvas::text(x, y, s, 2, {0, 0, 0}); }
-    void write(const std::string& path) const { write_png(path); }
-    int size() const { return width(); }
-};
+constexpr Rgb kInk{0.0, 0.0, 0.0};
+constexpr Rgb kGrey{60 / 255.0, 60 / 255.0, 60 / 255.0};
+
+double font_size(int size) { return std::clamp(16.0 * size / 1000.0, 8.0, 48.0); }
 
 // Maps data to pixels: equal scale on both axes, 6 % margins, y up.
 struct Frame {
@@ -39,26 +39,44 @@ Frame make_frame(const std::vector<double>& xs, const std::vector<double>& ys, i
     return {(*xmin + *xmax) / 2, (*ymin + *ymax) / 2, 0.88 * s / span, s};
 }
 
+void check_size(const UncertaintyPlotOptions& o) {
+    require(o.size >= 64 && o.size <= 20000, "plot: size must be between 64 and 20000 pixels");
+    require(!o.font.empty(), "plot: font must name a font family");
+}
+
 void check_common(MatrixView<double> Y, const std::vector<std::int64_t>& labels, const UncertaintyPlotOptions& o) {
     require(Y.cols == 2 && Y.rows >= 1, "plot: the embedding must be N x 2");
     require(labels.empty() || labels.size() == Y.rows, "plot: labels must have one entry per point");
-    require(o.size >= 64 && o.size <= 20000, "plot: size must be between 64 and 20000 pixels");
+    check_size(o);
     require(std::isfinite(o.scale) && o.scale >= 0.0, "plot: scale must be finite and >= 0");
     require_finite(Y, "plot: embedding");
 }
 
-Rgb color_of(const std::vector<std::int64_t>& labels, std::size_t i) {
-    if (labels.empty()) return {60, 60, 60};
-    const std::int64_t l = labels[i] < 0 ? 0 : labels[i];
-    return plot_detail::kPalette[l % 10];
+Rgb colour_of(const ClassColours& classes, const std::vector<std::int64_t>& labels, std::size_t i) {
+    return labels.empty() ? kGrey : classes.of(labels[i]);
 }
 
 double point_radius(std::size_t n) { return std::clamp(6.0 / std::sqrt(std::max<double>(1.0, n / 100.0)), 1.2, 5.0); }
 
+void dot(Canvas& cv, double x, double y, double r, Rgb c, double alpha) {
+    cv.set_colour(c, alpha);
+    cairo_new_sub_path(cv.cr());
+    cairo_arc(cv.cr(), x, y, r, 0.0, 2.0 * std::numbers::pi);
+    cairo_fill(cv.cr());
+}
+
+// The caption at the bottom left and the title at the top left.
+void captions(Canvas& cv, const std::string& caption, const std::string& title, int size) {
+    const double fs = font_size(size);
+    if (!caption.empty()) cv.text(10, size - 0.8 * fs, caption, fs, kInk);
+    if (!title.empty()) cv.text(10, 8 + fs, title, fs, kInk);
+}
+
 } // namespace
 
-void write_ellipses_png(const std::string& path, MatrixView<double> Y, MatrixView<double> C,
-                        const std::vector<std::int64_t>& labels, const UncertaintyPlotOptions& o) {
+void write_ellipses(const std::string& path, MatrixView<double> Y, MatrixView<double> C,
+                    const std::vector<std::int64_t>& labels, const UncertaintyPlotOptions& o) {
+    const PlotFormat format = plot_format_for(path);
     check_common(Y, labels, o);
     require(C.rows == Y.rows && C.cols == 4, "plot: covariances must be N x 4 (c_xx, c_xy, c_yx, c_yy)");
     require_finite(C, "plot: covariances");
@@ -90,32 +108,37 @@ void write_ellipses_png(const std::string& path, MatrixView<double> Y, MatrixVie
         ys.push_back(Y(i, 1) - a1[i]);
         ys.push_back(Y(i, 1) + a1[i]);
     }
-    Canvas cv(o.size);
+    Canvas cv(format, o.size, o.size, o.font);
+    cairo_t* cr = cv.cr();
     const Frame f = make_frame(xs, ys, o.size);
+    const ClassColours classes(labels);
     const double r = point_radius(Y.rows);
+    cairo_set_line_width(cr, 1.0);
     for (std::size_t i = 0; i < Y.rows; ++i) {
-        const Rgb c = color_of(labels, i);
-        double px = 0, py = 0;
-        for (int k = 0; k <= 72; ++k) {
-            const double t = 2 * std::numbers::pi * k / 72.0;
-            const double ex = a1[i] * std::cos(t), ey = a2[i] * std::sin(t);
-            const double x = Y(i, 0) + ex * std::cos(ang[i]) - ey * std::sin(ang[i]);
-            const double y = Y(i, 1) + ex * std::sin(ang[i]) + ey * std::cos(ang[i]);
-            if (k > 0) cv.line(px, py, f.px(x), f.py(y), c, 0.6f);
-            px = f.px(x);
-            py = f.py(y);
-        }
-        cv.disc(f.px(Y(i, 0)), f.py(Y(i, 1)), r, c, 0.9f);
+        const Rgb c = colour_of(classes, labels, i);
+        // The unit circle mapped by rotation and axis scaling (y flipped: data y points up); degenerate axes
+        // (zero variance) are drawn as a line or nothing rather than a singular transform.
+        cairo_save(cr);
+        cairo_translate(cr, f.px(Y(i, 0)), f.py(Y(i, 1)));
+        cairo_rotate(cr, -ang[i]);
+        const double sx = std::max(a1[i] * f.k, 1e-6), sy = std::max(a2[i] * f.k, 1e-6);
+        cairo_scale(cr, sx, sy);
+        cairo_new_path(cr);
+        cairo_arc(cr, 0.0, 0.0, 1.0, 0.0, 2.0 * std::numbers::pi);
+        cairo_restore(cr);  // stroke in device units: the line width stays 1 px
+        cv.set_colour(c, 0.6);
+        cairo_stroke(cr);
+        dot(cv, f.px(Y(i, 0)), f.py(Y(i, 1)), r, c, 0.9);
     }
     char buf[64];
     std::snprintf(buf, sizeof buf, "95%% ellipses x %.3g", scale);
-    cv.text(10, o.size - 24, buf);
-    if (!o.title.empty()) cv.text(10, 8, o.title);
+    captions(cv, buf, o.title, o.size);
     cv.write(path);
 }
 
-void write_arrows_png(const std::string& path, MatrixView<double> Y, MatrixView<double> A,
-                      const std::vector<std::int64_t>& labels, const UncertaintyPlotOptions& o) {
+void write_arrows(const std::string& path, MatrixView<double> Y, MatrixView<double> A,
+                  const std::vector<std::int64_t>& labels, const UncertaintyPlotOptions& o) {
+    const PlotFormat format = plot_format_for(path);
     check_common(Y, labels, o);
     require(A.rows == Y.rows && A.cols == 2, "plot: arrows must be N x 2");
     require_finite(A, "plot: arrows");
@@ -133,35 +156,44 @@ void write_arrows_png(const std::string& path, MatrixView<double> Y, MatrixView<
         const double p95 = l[static_cast<std::size_t>(0.95 * (l.size() - 1))];
         scale = p95 > 0.0 ? 0.06 * o.size / f.k / p95 : 1.0;
     }
-    Canvas cv(o.size);
+    Canvas cv(format, o.size, o.size, o.font);
+    cairo_t* cr = cv.cr();
+    const ClassColours classes(labels);
     const double r = point_radius(Y.rows);
-    for (std::size_t i = 0; i < Y.rows; ++i) cv.disc(f.px(Y(i, 0)), f.py(Y(i, 1)), r, color_of(labels, i), 0.8f);
+    for (std::size_t i = 0; i < Y.rows; ++i) dot(cv, f.px(Y(i, 0)), f.py(Y(i, 1)), r, colour_of(classes, labels, i), 0.8);
+    cairo_set_line_width(cr, 1.0);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+    cv.set_colour(kInk, 0.8);
     for (std::size_t i = 0; i < Y.rows; ++i) {
         const double x0 = f.px(Y(i, 0)), y0 = f.py(Y(i, 1));
         const double dx = A(i, 0) * scale * f.k, dy = -A(i, 1) * scale * f.k;
         const double L = std::hypot(dx, dy);
         if (L < 0.5) continue;
-        auto head = [&](double sx, double sy, double ex, double ey) {
-            cv.line(sx, sy, ex, ey, {0, 0, 0}, 0.8f);
-            const double h = std::min(6.0, 0.35 * L), ux = (ex - sx) / L, uy = (ey - sy) / L;
-            cv.line(ex, ey, ex - h * (ux + 0.5 * uy), ey - h * (uy - 0.5 * ux), {0, 0, 0}, 0.8f);
-            cv.line(ex, ey, ex - h * (ux - 0.5 * uy), ey - h * (uy + 0.5 * ux), {0, 0, 0}, 0.8f);
+        auto arrow = [&](double ex, double ey) {
+            const double h = std::min(6.0, 0.35 * L), ux = (ex - x0) / L, uy = (ey - y0) / L;
+            cairo_move_to(cr, x0, y0);
+            cairo_line_to(cr, ex, ey);
+            cairo_move_to(cr, ex - h * (ux + 0.5 * uy), ey - h * (uy - 0.5 * ux));
+            cairo_line_to(cr, ex, ey);
+            cairo_line_to(cr, ex - h * (ux - 0.5 * uy), ey - h * (uy + 0.5 * ux));
+            cairo_stroke(cr);
         };
-        head(x0, y0, x0 + dx, y0 + dy);
-        if (o.double_headed) head(x0, y0, x0 - dx, y0 - dy);
+        arrow(x0 + dx, y0 + dy);
+        if (o.double_headed) arrow(x0 - dx, y0 - dy);
     }
     char buf[96];
     std::snprintf(buf, sizeof buf, "arrows x %.3g", scale);
-    cv.text(10, o.size - 24, buf);
-    if (!o.title.empty()) cv.text(10, 8, o.title);
+    captions(cv, buf, o.title, o.size);
     cv.write(path);
 }
 
-void write_heatmap_png(const std::string& path, MatrixView<double> M, const UncertaintyPlotOptions& o) {
+void write_heatmap(const std::string& path, MatrixView<double> M, const UncertaintyPlotOptions& o) {
+    const PlotFormat format = plot_format_for(path);
     require(M.rows >= 1 && M.cols >= 1, "plot: the heatmap matrix is empty");
-    require(o.size >= 64 && o.size <= 20000, "plot: size must be between 64 and 20000 pixels");
+    check_size(o);
     require_finite(M, "plot: heatmap matrix");
-    // Block means on a grid of at most size × size cells; each cell is drawn as a rectangle of pixels.
+    // Block means on a grid of at most size × size cells, painted as an image scaled with nearest-neighbour
+    // filtering (crisp cells in every format).
     const std::size_t gr = std::min<std::size_t>(M.rows, static_cast<std::size_t>(o.size));
     const std::size_t gc = std::min<std::size_t>(M.cols, static_cast<std::size_t>(o.size));
     std::vector<double> grid(gr * gc, 0.0), count(gr * gc, 0.0);
@@ -174,22 +206,38 @@ void write_heatmap_png(const std::string& path, MatrixView<double> M, const Unce
     double vmax = 0.0;
     for (std::size_t q = 0; q < grid.size(); ++q) vmax = std::max(vmax, std::abs(grid[q] /= count[q]));
     if (vmax == 0.0) vmax = 1.0;
-    Canvas cv(o.size);
-    const int top = o.title.empty() ? 0 : 30;
-    const int h = o.size - top;
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < o.size; ++x) {
-            const std::size_t a = static_cast<std::size_t>(y) * gr / static_cast<std::size_t>(h);
-            const std::size_t b = static_cast<std::size_t>(x) * gc / static_cast<std::size_t>(o.size);
+    const std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)> owner(
+        cairo_image_surface_create(CAIRO_FORMAT_RGB24, static_cast<int>(gc), static_cast<int>(gr)), &cairo_surface_destroy);
+    cairo_surface_t* cells = owner.get();
+    require(cairo_surface_status(cells) == CAIRO_STATUS_SUCCESS, "plot: cannot allocate the heatmap grid");
+    cairo_surface_flush(cells);
+    unsigned char* data = cairo_image_surface_get_data(cells);
+    const int stride = cairo_image_surface_get_stride(cells);
+    for (std::size_t a = 0; a < gr; ++a)
+        for (std::size_t b = 0; b < gc; ++b) {
             const double v = std::clamp(grid[a * gc + b] / vmax, -1.0, 1.0);
             // RdBu-like: white at 0, red positive, blue negative.
-            const Rgb c = v >= 0 ? Rgb{255, static_cast<float>(255 * (1 - v)), static_cast<float>(255 * (1 - v))}
-                                 : Rgb{static_cast<float>(255 * (1 + v)), static_cast<float>(255 * (1 + v)), 255};
-            cv.set(x, y + top, c);
+            const double fade = 255.0 * (1.0 - std::abs(v));
+            const auto hi = std::uint32_t{255}, lo = static_cast<std::uint32_t>(std::lround(fade));
+            const std::uint32_t px = v >= 0 ? (hi << 16) | (lo << 8) | lo : (lo << 16) | (lo << 8) | hi;
+            std::copy_n(reinterpret_cast<const unsigned char*>(&px), 4,
+                        data + a * static_cast<std::size_t>(stride) + 4 * b);
         }
+    cairo_surface_mark_dirty(cells);
+    Canvas cv(format, o.size, o.size, o.font);
+    cairo_t* cr = cv.cr();
+    const double top = o.title.empty() ? 0.0 : 1.9 * font_size(o.size);
+    cairo_save(cr);
+    cairo_translate(cr, 0.0, top);
+    cairo_scale(cr, static_cast<double>(o.size) / static_cast<double>(gc),
+                (o.size - top) / static_cast<double>(gr));
+    cairo_set_source_surface(cr, cells, 0.0, 0.0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+    cairo_paint(cr);
+    cairo_restore(cr);
     char buf[96];
     std::snprintf(buf, sizeof buf, "  [range +-%.3g]", vmax);
-    if (!o.title.empty()) cv.text(10, 8, o.title + buf);
+    if (!o.title.empty()) captions(cv, "", o.title + buf, o.size);
     cv.write(path);
 }
 

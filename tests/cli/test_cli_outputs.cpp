@@ -101,7 +101,7 @@ TEST_F(CliOutputSet, AnUncommittedSetLeavesNothing) {
 TEST_F(CliOutputSet, PathsAreCheckedWhenAdded) {
     nembed::cli::OutputSet out;
     using nembed::cli::OutputKind;
-    EXPECT_THROW(out.add("--plot", (root / "missing" / "p.png").string(), OutputKind::png), nembed::InvalidArgument);
+    EXPECT_THROW(out.add("--plot", (root / "missing" / "p.png").string(), OutputKind::plot), nembed::InvalidArgument);
     EXPECT_THROW(out.add("--metrics", d1.string(), OutputKind::json), nembed::InvalidArgument);
     EXPECT_THROW(out.add("-o", (d1 / "x.json").string(), OutputKind::matrix), nembed::InvalidArgument);
     put(d1 / "file", "x");
