@@ -91,8 +91,8 @@ void register_plot(CLI::App& app) {
         OutputSet out;
         out.add("-o", o->output, OutputKind::png);
         auto Y = convert<double>(load_inputs(*o).view());
-        auto labels = load_label_files(*o, Y.rows());
         ScatterOptions opt;
+        auto labels = load_label_files(*o, Y.rows(), &opt.label_names);
         opt.title = *title;
         opt.width = opt.height = *size;
         write_scatter_png(out.staged(o->output), Y.view(), labels, opt);

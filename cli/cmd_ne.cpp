@@ -247,7 +247,8 @@ void run_method(NeCli& c, const char* title) {
     require(c.plot.empty() || opt.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
     Timer total;
     Matrix<float> X = load_inputs(co);
-    const auto labels = load_label_files(co, X.rows());
+    std::vector<std::string> label_names;
+    const auto labels = load_label_files(co, X.rows(), &label_names);
     if (opt.init == NeInit::pca && X.cols() < opt.n_components) {
         warn("--init pca needs at least " + std::to_string(opt.n_components) + " input columns, the input has " +
              std::to_string(X.cols()) + "; using --init random");
@@ -321,6 +322,7 @@ void run_method(NeCli& c, const char* title) {
     if (!c.plot.empty()) {
         ScatterOptions sopt;
         sopt.title = std::string(title) + " (nembed)";
+        sopt.label_names = label_names;
         write_scatter_png(out.staged(c.plot), r.embedding.view(), labels, sopt);
     }
     if (!labels.empty() || !c.metrics_json.empty()) {

@@ -98,7 +98,8 @@ void run_tsne(TsneCli& c) {
     Timer total;
     Preprocessing preprocessing;
     Matrix<float> X = load_inputs(o, &preprocessing);
-    auto labels = load_label_files(o, X.rows());
+    std::vector<std::string> label_names;
+    auto labels = load_label_files(o, X.rows(), &label_names);
 
     resolve_init(opt.initialization, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.n_jobs = o.n_threads();
@@ -136,6 +137,7 @@ void run_tsne(TsneCli& c) {
     if (!c.plot.empty()) {
         ScatterOptions sopt;
         sopt.title = "t-SNE (nembed)";
+        sopt.label_names = label_names;
         write_scatter_png(out.staged(c.plot), emb.embedding().view(), labels, sopt);
     }
     if (!c.save_model.empty()) save_model(out.staged(c.save_model), emb, preprocessing);

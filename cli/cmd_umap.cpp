@@ -73,11 +73,12 @@ void check_outputs(OutputSet& out, const CommonOptions& o, std::size_t n_compone
 // Writes the embedding, plot and metrics beside the staged outputs and commits them all.
 void finish(OutputSet& out, const CommonOptions& o, const Matrix<float>& X, const Matrix<double>& Y,
             const std::vector<std::int64_t>& labels, const std::string& plot, const std::string& title,
-            const std::string& metrics_json) {
+            const std::string& metrics_json, const std::vector<std::string>& label_names) {
     save_matrix(out.staged(o.output), Y.view());
     if (!plot.empty()) {
         ScatterOptions sopt;
         sopt.title = title;
+        sopt.label_names = label_names;
         write_scatter_png(out.staged(plot), Y.view(), labels, sopt);
     }
     if (!labels.empty() || !metrics_json.empty()) {
@@ -111,7 +112,8 @@ void run_umap(UmapCli& c) {
     Timer total;
     Preprocessing preprocessing;
     Matrix<float> X = load_inputs(o, &preprocessing);
-    auto labels = load_label_files(o, X.rows());
+    std::vector<std::string> label_names;
+    auto labels = load_label_files(o, X.rows(), &label_names);
     resolve_init(opt.init, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
@@ -153,7 +155,7 @@ void run_umap(UmapCli& c) {
                                     {"edges", emb.graph().nnz()}, {"per_block", printer.per_block},
                                     {"block_epochs", c.every}});
     }
-    finish(out, o, X, emb.embedding(), labels, c.plot, "UMAP (nembed)", c.metrics_json);
+    finish(out, o, X, emb.embedding(), labels, c.plot, "UMAP (nembed)", c.metrics_json, label_names);
 }
 
 // The CLI of `nembed cne`: the library's options (bound field by field) and what only the command has.
@@ -178,7 +180,8 @@ void run_cne(CneCli& c) {
     Timer total;
     Preprocessing preprocessing;
     Matrix<float> X = load_inputs(o, &preprocessing);
-    auto labels = load_label_files(o, X.rows());
+    std::vector<std::string> label_names;
+    auto labels = load_label_files(o, X.rows(), &label_names);
     resolve_init(opt.init, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.seed = o.seed;
     opt.n_jobs = o.n_threads();
@@ -228,7 +231,7 @@ void run_cne(CneCli& c) {
                                     {"block_epochs", c.every}});
     }
     if (!c.save_model.empty()) save_model(out.staged(c.save_model), r, opt, preprocessing);
-    finish(out, o, X, r.embedding, labels, c.plot, "CNE " + loss + " (nembed)", c.metrics_json);
+    finish(out, o, X, r.embedding, labels, c.plot, "CNE " + loss + " (nembed)", c.metrics_json, label_names);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 #include "nembed/core/error.hpp"
@@ -20,11 +21,11 @@ int CommonOptions::n_threads() const { return resolve_threads(threads); }
 bool CommonOptions::progress() const { return !quiet && isatty(fileno(stderr)); }
 
 void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca) {
-    app->add_option("input", o.inputs, "Input data: .npy, .npz[:member], .csv/.tsv/.txt, idx[.gz]; several files are concatenated by rows")
+    app->add_option("input", o.inputs, "Input data: .npy, .npz[:member], .csv/.tsv/.txt, idx[.gz], .h5ad[:obsm/KEY or layers/KEY] (X by default); several files are concatenated by rows")
         ->required();
-    auto* out = app->add_option("-o,--output", o.output, "Output file (.npy or .csv)");
+    auto* out = app->add_option("-o,--output", o.output, "Output file (.npy or .csv), or data.h5ad:obsm/KEY to add the embedding to an AnnData file");
     if (output_required) out->required();
-    app->add_option("-l,--labels", o.labels, "Label files (any input format), concatenated like the inputs");
+    app->add_option("-l,--labels", o.labels, "Label files (any input format; data.h5ad:obs/COLUMN for an AnnData column), concatenated like the inputs");
     app->add_option("-j,--threads", o.threads, "Threads; -1 = all cores (openTSNE's n_jobs)")->capture_default_str();
     app->add_option("--seed", o.seed, "Random seed")->capture_default_str();
     if (with_pca) {
@@ -166,12 +167,29 @@ Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) 
     return X;
 }
 
-std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points) {
+std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points,
+                                           std::vector<std::string>* names) {
     std::vector<std::int64_t> labels;
+    std::vector<LabelColumn> parts;
+    bool named = !o.labels.empty();
     for (const auto& spec : o.labels) {
-        auto part = load_labels(spec);
-        labels.insert(labels.end(), part.begin(), part.end());
+        parts.push_back(load_labels_named(spec));
+        named = named && !parts.back().names.empty();
     }
+    if (names) names->clear();
+    if (named && parts.size() > 1) {  // each file numbers its own names: one code per name across the files
+        std::map<std::string, std::int64_t> code;
+        for (auto& part : parts)
+            for (auto& c : part.codes) {
+                const std::string& name = part.names[static_cast<std::size_t>(c)];
+                auto [it, added] = code.emplace(name, static_cast<std::int64_t>(code.size()));
+                if (added && names) names->push_back(name);
+                c = it->second;
+            }
+    } else if (named && names) {
+        *names = parts.front().names;
+    }
+    for (const auto& part : parts) labels.insert(labels.end(), part.codes.begin(), part.codes.end());
     if (!o.labels.empty() && labels.size() != n_points)
         throw InvalidArgument("labels: " + std::to_string(labels.size()) + " labels for " + std::to_string(n_points) +
                               " points");

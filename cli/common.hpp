@@ -48,8 +48,11 @@ void configure_logging(const CommonOptions& o);
 Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing = nullptr);
 /// Loads and concatenates input files without scaling or PCA.
 Matrix<float> load_raw(const std::vector<std::string>& specs);
-/// Loads and concatenates the label files (empty if none given); checks the count against n_points.
-std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points);
+/// Loads and concatenates the label files (empty if none given); checks the count against n_points. When `names` is
+/// given it receives the class names of string or categorical labels (an .h5ad obs column, a text column of
+/// strings; names[c] for code c, several files merged by name), or stays empty for numeric labels.
+std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points,
+                                           std::vector<std::string>* names = nullptr);
 /// Prints a message to stderr unless --quiet.
 void say(const CommonOptions& o, const std::string& message);
 

@@ -4,7 +4,7 @@ set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 PKGS=(build-essential cmake ninja-build pkg-config ccache
       libeigen3-dev libspectra-dev libhnswlib-dev libcli11-dev nlohmann-json3-dev libstb-dev
-      librandom123-dev libkissfft-dev libfftw3-dev libopenblas-dev zlib1g-dev libtbb-dev
+      librandom123-dev libkissfft-dev libfftw3-dev libopenblas-dev zlib1g-dev libtbb-dev libhdf5-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-14-dev
       python3-dev dataset-fashion-mnist)
@@ -17,4 +17,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Python tooling for the package and its tests (PyPI).
 PY=${PYTHON:-python3}
-$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib >&2
+$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib anndata h5py >&2
