@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -13,6 +14,8 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
+#include "nembed/io/file.hpp"
+#include "nembed/io/h5ad.hpp"
 #include "nembed/io/load.hpp"
 
 namespace nembed::cli {
@@ -142,6 +145,16 @@ Matrix<float> load_raw(const std::vector<std::string>& specs) {
     return X;
 }
 
+void check_h5ad_output_rows(const std::string& output, std::size_t n_points) {
+    const FileSpec s = parse_spec(output);
+    std::error_code ec;
+    if (output.empty() || file_extension(s.path) != ".h5ad" || !std::filesystem::exists(s.path, ec)) return;
+    const std::int64_t n = h5ad_n_obs(s.path);
+    if (n >= 0 && static_cast<std::size_t>(n) != n_points)
+        throw InvalidArgument("-o " + output + ": " + s.path + " has " + std::to_string(n) +
+                              " observations but the input has " + std::to_string(n_points) + " points");
+}
+
 Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) {
     Timer t;
     Matrix<float> X = load_raw(o.inputs);
@@ -151,6 +164,7 @@ Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) 
         for (auto& v : X.storage()) v *= inv;
     }
     say(o, "loaded " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + " in " + fmt_seconds(t.seconds()));
+    check_h5ad_output_rows(o.output, X.rows());
     if (o.pca > 0 && o.pca < X.cols()) {
         t.reset();
         auto res = pca(X.view(), o.pca, o.n_threads());

@@ -223,6 +223,7 @@ std::optional<std::string> string_attr(hid_t obj, const char* name, const Where&
     const std::size_t size = H5Tget_size(t.get());
     if (size == 0 || size > (1u << 16)) w.fail(std::string("attribute ") + name + " has an implausible string size");
     H5Tset_size(mt.get(), size);
+    H5Tset_strpad(mt.get(), H5T_STR_NULLPAD);  // NULLTERM would drop the last character of a full-width string
     std::string buf(size, '\0');
     w.ok(H5Aread(a.get(), mt.get(), buf.data()), "cannot read a string attribute");
     buf.resize(std::strlen(buf.c_str()));
@@ -327,6 +328,7 @@ std::vector<std::string> read_strings(hid_t ds, const Where& w, const std::strin
     } else {
         const std::size_t size = H5Tget_size(type.get());
         H5Tset_size(mt.get(), size);
+        H5Tset_strpad(mt.get(), H5T_STR_NULLPAD);
         std::vector<char> buf;
         resize_for(buf, info.count * size, w.name(), "the strings");
         w.ok(H5Dread(ds, mt.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "cannot read the strings");
@@ -755,6 +757,15 @@ void check_h5ad_output_key(const std::string& key) {
     if (parts.size() != 2 || parts[0] != "obsm" || key.find("//") != std::string::npos || key.back() == '/')
         throw InvalidArgument("an .h5ad output writes an embedding to obsm/<name> (e.g. obsm/X_tsne); '" + key +
                               "' is not such a key");
+}
+
+std::int64_t h5ad_n_obs(const std::string& path) {
+    return guard_allocation(path, [&] {
+        Hdf5Session session;
+        Hid file = open_file(path, false);
+        const auto n = n_obs(file.get(), Where{path, "obs"});
+        return n ? static_cast<std::int64_t>(*n) : std::int64_t{-1};
+    });
 }
 
 template <typename T>

@@ -37,6 +37,9 @@ Matrix<T> read_h5ad_matrix(const std::string& path, const std::string& key);
 /// boolean and integer-valued float columns are kept as they are (names empty). Missing values are refused.
 LabelColumn read_h5ad_labels(const std::string& path, const std::string& key);
 
+/// The number of observations of an AnnData file (the length of obs's index), or -1 when it has no obs index.
+std::int64_t h5ad_n_obs(const std::string& path);
+
 /// The keys an output spec may write: "obsm/<name>" (one level, name non-empty). Throws InvalidArgument otherwise.
 void check_h5ad_output_key(const std::string& key);
 
