@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <filesystem>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 
@@ -17,6 +19,8 @@
 #include "nembed/core/timer.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/io/csv.hpp"
+#include "nembed/io/file.hpp"
+#include "nembed/io/h5ad.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/plot/scatter.hpp"
 
@@ -26,11 +30,11 @@ int CommonOptions::n_threads() const { return resolve_threads(threads); }
 bool CommonOptions::progress() const { return !quiet && isatty(fileno(stderr)); }
 
 void add_common_options(CLI::App* app, CommonOptions& o, bool output_required, bool with_pca) {
-    app->add_option("input", o.inputs, "Input data: .npy, .npz[:member], .csv/.tsv/.txt, idx[.gz]; several files are concatenated by rows")
+    app->add_option("input", o.inputs, "Input data: .npy, .npz[:member], .csv/.tsv/.txt, idx[.gz], .h5ad[:obsm/KEY or layers/KEY] (X by default); several files are concatenated by rows")
         ->required();
-    auto* out = app->add_option("-o,--output", o.output, "Output file (.npy or .csv)");
+    auto* out = app->add_option("-o,--output", o.output, "Output file (.npy or .csv), or data.h5ad:obsm/KEY to add the embedding to an AnnData file");
     if (output_required) out->required();
-    app->add_option("-l,--labels", o.labels, "Label files (any input format), concatenated like the inputs");
+    app->add_option("-l,--labels", o.labels, "Label files (any input format; data.h5ad:obs/COLUMN for an AnnData column), concatenated like the inputs");
     app->add_option("-j,--threads", o.threads, "Threads; -1 = all cores (openTSNE's n_jobs)")->capture_default_str();
     app->add_option("--seed", o.seed, "Random seed")->capture_default_str();
     if (with_pca) {
@@ -222,6 +226,16 @@ Matrix<float> load_raw(const std::vector<std::string>& specs) {
     return X;
 }
 
+void check_h5ad_output_rows(const std::string& output, std::size_t n_points) {
+    const FileSpec s = parse_spec(output);
+    std::error_code ec;
+    if (output.empty() || file_extension(s.path) != ".h5ad" || !std::filesystem::exists(s.path, ec)) return;
+    const std::int64_t n = h5ad_n_obs(s.path);
+    if (n >= 0 && static_cast<std::size_t>(n) != n_points)
+        throw InvalidArgument("-o " + output + ": " + s.path + " has " + std::to_string(n) +
+                              " observations but the input has " + std::to_string(n_points) + " points");
+}
+
 Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) {
     Timer t;
     Matrix<float> X = load_raw(o.inputs);
@@ -231,6 +245,7 @@ Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing) 
         for (auto& v : X.storage()) v *= inv;
     }
     say(o, "loaded " + std::to_string(X.rows()) + " x " + std::to_string(X.cols()) + " in " + fmt_seconds(t.seconds()));
+    check_h5ad_output_rows(o.output, X.rows());
     if (o.pca > 0 && o.pca < X.cols()) {
         t.reset();
         auto res = pca(X.view(), o.pca, o.n_threads());

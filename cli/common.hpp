@@ -65,9 +65,12 @@ void configure_logging(const CommonOptions& o);
 /// Loads, concatenates, scales and (optionally) PCA-reduces the inputs; logs the time of each step.
 /// When `preprocessing` is given it receives the scale and the PCA that were applied (for a saved model).
 Matrix<float> load_inputs(const CommonOptions& o, Preprocessing* preprocessing = nullptr);
+/// -o data.h5ad:obsm/KEY adds to an existing file: it must have one observation per point (checked before the work;
+/// load_inputs calls it).
+void check_h5ad_output_rows(const std::string& output, std::size_t n_points);
 /// Loads and concatenates input files without scaling or PCA.
 Matrix<float> load_raw(const std::vector<std::string>& specs);
-/// Loads and concatenates the label files (empty if none given); checks the count against n_points. String labels
+/// Loads and concatenates the label files (empty if none given); checks the count against n_points. String labels (a text column of strings, an .h5ad categorical obs column)
 /// are coded in order of first appearance across all the files (the same string has the same code in each);
 /// `names`, when given, receives the strings (names[c] for code c; empty for integer labels).
 std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n_points,

@@ -11,6 +11,7 @@
 #include "interrupt.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/io/file.hpp"
+#include "nembed/io/h5ad.hpp"
 #include "nembed/io/load.hpp"
 
 namespace nembed::cli {
@@ -30,7 +31,7 @@ std::set<OutputSet*>& registry() {
 
 std::string extensions_for(OutputKind kind) {
     switch (kind) {
-    case OutputKind::matrix: return ".npy, .csv, .tsv or .txt";
+    case OutputKind::matrix: return ".npy, .csv, .tsv, .txt or .h5ad:obsm/<name>";
     case OutputKind::npy: return ".npy";
     case OutputKind::plot: return ".png, .svg or .pdf";
     case OutputKind::json: return ".json";
@@ -42,7 +43,8 @@ std::string extensions_for(OutputKind kind) {
 bool extension_ok(const std::string& path, OutputKind kind) {
     const std::string ext = file_extension(path);
     switch (kind) {
-    case OutputKind::matrix: return ext == ".npy" || ext == ".csv" || ext == ".tsv" || ext == ".tab" || ext == ".txt";
+    case OutputKind::matrix:
+        return ext == ".npy" || ext == ".csv" || ext == ".tsv" || ext == ".tab" || ext == ".txt" || ext == ".h5ad";
     case OutputKind::npy: return ext == ".npy";
     case OutputKind::plot: return ext == ".png" || ext == ".svg" || ext == ".pdf";
     case OutputKind::json: return ext == ".json";
@@ -60,6 +62,14 @@ fs::path parent_of(const std::string& path) {
 std::string without_trailing_slashes(std::string path) {
     while (path.size() > 1 && path.back() == '/') path.pop_back();
     return path;
+}
+
+// "data.h5ad:obsm/X_tsne" names a file and the element written into it; other outputs are plain paths.
+FileSpec output_spec(const std::string& spec, OutputKind kind) {
+    if (kind != OutputKind::matrix) return {spec, ""};
+    FileSpec s = parse_spec(spec);
+    if (file_extension(s.path) != ".h5ad") return {spec, ""};
+    return s;
 }
 
 void remove_quietly(const std::string& path) noexcept {
@@ -81,9 +91,21 @@ void OutputSet::discard() noexcept {
     }
 }
 
-void OutputSet::add(const std::string& option, const std::string& path, OutputKind kind) {
-    if (path.empty()) return;
-    auto bad = [&](const std::string& why) { throw InvalidArgument(option + " " + path + ": " + why); };
+void OutputSet::add(const std::string& option, const std::string& spec, OutputKind kind) {
+    if (spec.empty()) return;
+    auto bad = [&](const std::string& why) { throw InvalidArgument(option + " " + spec + ": " + why); };
+    // An .h5ad output is an element of a file: the file is staged as a copy (when it exists), the element written
+    // into the copy, and the copy renamed over the file, so the file changes all at once or not at all.
+    const FileSpec s = output_spec(spec, kind);
+    const std::string& path = s.path;
+    const bool h5ad = file_extension(path) == ".h5ad" && kind == OutputKind::matrix;
+    if (h5ad) {
+        try {
+            check_h5ad_output_key(s.member);
+        } catch (const InvalidArgument& e) {
+            bad(e.what());
+        }
+    }
     std::error_code ec;
     const fs::file_status st = fs::status(path, ec);
     if (kind == OutputKind::directory) {
@@ -92,6 +114,10 @@ void OutputSet::add(const std::string& option, const std::string& path, OutputKi
         bad("is a directory");
     } else if (fs::exists(st) && !fs::is_regular_file(st)) {
         bad("exists and is not a regular file");
+    } else if (h5ad && fs::exists(st)) {
+        const auto head = read_file_prefix(path, 8);
+        if (!is_hdf5_signature(head.data(), head.size()))
+            bad("exists and is not an HDF5 (.h5ad) file, so the embedding cannot be added to it");
     }
     if (!extension_ok(path, kind))
         bad("this output is written as " + extensions_for(kind) + "; the extension '" + file_extension(path) +
@@ -108,11 +134,13 @@ void OutputSet::add(const std::string& option, const std::string& path, OutputKi
     }
     std::lock_guard<std::mutex> lock(registry_mutex());
     registry().insert(this);
-    entries_.push_back({option, without_trailing_slashes(path), "", kind});
+    entries_.push_back({option, without_trailing_slashes(path), "", kind, s.member});
 }
 
-std::string OutputSet::staged(const std::string& path) {
+std::string OutputSet::staged(const std::string& spec) {
     std::lock_guard<std::mutex> lock(registry_mutex());
+    const FileSpec s = output_spec(spec, OutputKind::matrix);
+    const std::string& path = s.path;
     const std::string key = without_trailing_slashes(path);
     auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.path == key; });
     require(it != entries_.end(), "internal: output " + path + " was not checked before the run");
@@ -129,8 +157,13 @@ std::string OutputSet::staged(const std::string& path) {
             fs::create_directory(it->tmp, ec);
             if (ec) throw IoError(path + ": cannot create a temporary directory beside it (" + ec.message() + ")");
         }
+        std::error_code ec;
+        if (!it->member.empty() && fs::exists(key, ec)) {
+            fs::copy_file(key, it->tmp, fs::copy_options::overwrite_existing, ec);
+            if (ec) throw IoError(path + ": cannot copy it beside itself to add " + it->member + " (" + ec.message() + ")");
+        }
     }
-    return it->tmp;
+    return it->member.empty() ? it->tmp : it->tmp + ":" + it->member;
 }
 
 void OutputSet::commit() { commit_impl(false); }

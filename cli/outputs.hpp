@@ -10,7 +10,7 @@
 namespace nembed::cli {
 
 enum class OutputKind {
-    matrix,     ///< save_matrix: .npy, .csv, .tsv, .txt
+    matrix,     ///< save_matrix: .npy, .csv, .tsv, .txt, or "data.h5ad:obsm/<name>" (added to a copy of the file)
     npy,        ///< a NumPy array only
     plot,       ///< a plot: .png, .svg or .pdf (plot/format.hpp)
     json,
@@ -28,9 +28,11 @@ public:
     /// Checks `path` now (throws InvalidArgument naming `option`): the parent directory exists and is writable, the
     /// target is not a directory (or, for `directory`, not a file), the extension matches `kind`, and no other
     /// output of the set has the same path. Empty paths are ignored (an option not given).
+    /// A matrix output "data.h5ad:obsm/<name>" is the file data.h5ad (which, if it exists, must be HDF5).
     void add(const std::string& option, const std::string& path, OutputKind kind);
     /// The temporary path to write `path` to (a hidden name beside it, keeping the extension); `path` must have been
-    /// added. For a directory, the temporary directory is created.
+    /// added. For a directory, the temporary directory is created. For "data.h5ad:key" it is "<tmp>.h5ad:key", the
+    /// temporary being a copy of data.h5ad when that exists (the element is added to the copy).
     std::string staged(const std::string& path);
     /// Renames every staged output into place. A failure part-way restores the outputs already replaced.
     /// Throws Interrupted instead if an interrupt was requested (nothing is replaced then).
@@ -44,6 +46,7 @@ private:
     struct Entry {
         std::string option, path, tmp;
         OutputKind kind;
+        std::string member;  ///< the element of an .h5ad output ("obsm/X_tsne"), else empty
     };
     std::vector<Entry> entries_;
     bool committed_ = false;

@@ -3,7 +3,7 @@
 set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 PKGS=(build-essential cmake ninja-build pkg-config ccache
-      libeigen3-dev libspectra-dev libhnswlib-dev libcli11-dev nlohmann-json3-dev libcairo2-dev fonts-dejavu-core
+      libeigen3-dev libspectra-dev libhnswlib-dev libcli11-dev nlohmann-json3-dev libcairo2-dev fonts-dejavu-core libhdf5-dev
       librandom123-dev libkissfft-dev libfftw3-dev libopenblas-dev zlib1g-dev libtbb-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-14-dev
@@ -17,4 +17,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Python tooling for the package and its tests (PyPI).
 PY=${PYTHON:-python3}
-$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib pynndescent annoy >&2
+$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib pynndescent annoy anndata h5py >&2

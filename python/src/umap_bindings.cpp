@@ -27,6 +27,43 @@ nb::dict umap_timings(const nembed::UmapTimings& t) {
     return d;
 }
 
+// UmapState.prepare's and prepare_graph's options (the Python UMAP's parameters).
+nembed::UmapOptions umap_options(std::size_t n_neighbors, std::size_t n_components, const std::string& metric,
+                                 std::optional<int> n_epochs, double learning_rate, const std::string& init,
+                                 F64Mat init_array, double min_dist, double spread, std::optional<double> a,
+                                 std::optional<double> b, double set_op_mix_ratio, double local_connectivity,
+                                 double repulsion_strength, double negative_sample_rate, std::uint64_t seed,
+                                 std::uint64_t transform_seed, int n_threads, const std::string& neighbors,
+                                 bool verbose) {
+    nembed::UmapOptions o;
+    o.n_neighbors = n_neighbors;
+    o.n_components = n_components;
+    o.metric = nembed::parse_metric(metric);
+    o.n_epochs = n_epochs;
+    o.learning_rate = learning_rate;
+    if (init == "user") {
+        o.init = nembed::UmapInit::user;
+        o.initial_embedding = to_matrix(init_array);
+    } else {
+        o.init = nembed::parse_umap_init(init);
+    }
+    o.min_dist = min_dist;
+    o.spread = spread;
+    o.a = a;
+    o.b = b;
+    o.set_op_mix_ratio = set_op_mix_ratio;
+    o.local_connectivity = local_connectivity;
+    o.repulsion_strength = repulsion_strength;
+    o.negative_sample_rate = negative_sample_rate;
+    o.random_state = seed;
+    o.transform_seed = transform_seed;
+    nembed::require(n_threads >= 1, "n_threads must be >= 1");
+    o.n_jobs = n_threads;
+    o.neighbors = nembed::parse_knn_method(neighbors);
+    o.verbose = verbose;
+    return o;
+}
+
 } // namespace
 
 void bind_umap(nb::module_& m) {
@@ -47,38 +84,33 @@ void bind_umap(nb::module_& m) {
                double set_op_mix_ratio, double local_connectivity, double repulsion_strength,
                double negative_sample_rate, std::uint64_t seed, std::uint64_t transform_seed, int n_threads,
                const std::string& neighbors, bool verbose, bool handle_sigint) {
-                nembed::UmapOptions o;
-                o.n_neighbors = n_neighbors;
-                o.n_components = n_components;
-                o.metric = nembed::parse_metric(metric);
-                o.n_epochs = n_epochs;
-                o.learning_rate = learning_rate;
-                if (init == "user") {
-                    o.init = nembed::UmapInit::user;
-                    o.initial_embedding = to_matrix(init_array);
-                } else {
-                    o.init = nembed::parse_umap_init(init);
-                }
-                o.min_dist = min_dist;
-                o.spread = spread;
-                o.a = a;
-                o.b = b;
-                o.set_op_mix_ratio = set_op_mix_ratio;
-                o.local_connectivity = local_connectivity;
-                o.repulsion_strength = repulsion_strength;
-                o.negative_sample_rate = negative_sample_rate;
-                o.random_state = seed;
-                o.transform_seed = transform_seed;
-                nembed::require(n_threads >= 1, "n_threads must be >= 1");
-                o.n_jobs = n_threads;
-                o.neighbors = nembed::parse_knn_method(neighbors);
-                o.verbose = verbose;
+                const nembed::UmapOptions o = umap_options(n_neighbors, n_components, metric, n_epochs, learning_rate, init, init_array, min_dist, spread, a, b, set_op_mix_ratio, local_connectivity, repulsion_strength, negative_sample_rate, seed, transform_seed, n_threads, neighbors, verbose);
                 return run_long(handle_sigint, [&] { return nembed::UMAP(o).prepare(view(X)); });
             },
             "X"_a, "n_neighbors"_a, "n_components"_a, "metric"_a, "n_epochs"_a.none(), "learning_rate"_a, "init"_a,
             "init_array"_a, "min_dist"_a, "spread"_a, "a"_a.none(), "b"_a.none(), "set_op_mix_ratio"_a,
             "local_connectivity"_a, "repulsion_strength"_a, "negative_sample_rate"_a, "seed"_a, "transform_seed"_a,
             "n_threads"_a, "neighbors"_a, "verbose"_a, "handle_sigint"_a)
+        .def_static(
+            "prepare_graph",
+            [](I64Vec indptr, I32Vec indices, F64Vec data, F32Mat X, std::size_t n_neighbors, std::size_t n_components, const std::string& metric,
+               std::optional<int> n_epochs, double learning_rate, const std::string& init, F64Mat init_array,
+               double min_dist, double spread, std::optional<double> a, std::optional<double> b,
+               double set_op_mix_ratio, double local_connectivity, double repulsion_strength,
+               double negative_sample_rate, std::uint64_t seed, std::uint64_t transform_seed, int n_threads,
+               const std::string& neighbors, bool verbose, bool handle_sigint) {
+                const nembed::UmapOptions o = umap_options(n_neighbors, n_components, metric, n_epochs, learning_rate, init, init_array, min_dist, spread, a, b, set_op_mix_ratio, local_connectivity, repulsion_strength, negative_sample_rate, seed, transform_seed, n_threads, neighbors, verbose);
+                const std::size_t n = indptr.shape(0) > 0 ? indptr.shape(0) - 1 : 0;
+                nembed::CsrMatrix<double> G = to_csr(indptr, indices, data, n, n);
+                return run_long(handle_sigint, [&] { return nembed::UMAP(o).prepare_graph(std::move(G), view(X)); });
+            },
+            "indptr"_a, "indices"_a, "data"_a, "X"_a, "n_neighbors"_a, "n_components"_a, "metric"_a,
+            "n_epochs"_a.none(), "learning_rate"_a, "init"_a, "init_array"_a, "min_dist"_a, "spread"_a, "a"_a.none(),
+            "b"_a.none(), "set_op_mix_ratio"_a, "local_connectivity"_a, "repulsion_strength"_a,
+            "negative_sample_rate"_a, "seed"_a, "transform_seed"_a, "n_threads"_a, "neighbors"_a, "verbose"_a,
+            "handle_sigint"_a,
+            "UMAP from a fuzzy graph already built (scanpy's connectivities), as umap-learn's "
+            "simplicial_set_embedding; X (may have 0 rows) only for init = pca and the spectral fallback.")
         .def(
             "optimize",
             [](nembed::UmapEmbedding& e, int n_more, nb::object callback, int every, bool handle_sigint) {

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "nembed/io/file.hpp"
+#include "nembed/io/h5ad.hpp"
 #include "nembed/io/idx.hpp"
 #include "nembed/io/npz.hpp"
 #include "nembed/core/strings.hpp"
@@ -19,6 +20,8 @@ FileSpec parse_spec(const std::string& spec) {
     const std::string lower = to_lower(spec);
     const auto at = lower.rfind(".npz:");
     if (at != std::string::npos) return {spec.substr(0, at + 4), spec.substr(at + 5)};
+    const auto h5 = lower.rfind(".h5ad:");
+    if (h5 != std::string::npos) return {spec.substr(0, h5 + 5), spec.substr(h5 + 6)};
     // "archive:member" for an archive with another name, when "archive" is an existing file and the whole spec is not.
     const auto colon = spec.rfind(':');
     std::error_code ec;
@@ -33,7 +36,9 @@ FileFormat detect_format(const std::string& path) {
     if (ext == ".npy") return FileFormat::npy;
     if (ext == ".npz") return FileFormat::npz;
     if (ext == ".csv" || ext == ".tsv" || ext == ".tab" || ext == ".txt") return FileFormat::text;
+    if (ext == ".h5ad") return FileFormat::h5ad;
     const auto b = read_file_prefix(path, 8);
+    if (is_hdf5_signature(b.data(), b.size())) return FileFormat::h5ad;
     if (b.size() >= 6 && std::memcmp(b.data(), "\x93NUMPY", 6) == 0) return FileFormat::npy;
     if (b.size() >= 4 && std::memcmp(b.data(), "PK\x03\x04", 4) == 0) return FileFormat::npz;
     if (b.size() >= 2 && b[0] == 0x1f && b[1] == 0x8b) return FileFormat::idx;  // gzip: idx.gz is what we read
@@ -58,6 +63,7 @@ Loaded load_binary(const FileSpec& s, FileFormat f) {
         return {std::move(a), s.member.empty() ? s.path : s.path + ":" + s.member, f};
     }
     case FileFormat::idx: return {read_idx(s.path), s.path, f};
+    case FileFormat::h5ad: throw_io_error(s.path, "is an AnnData (.h5ad) file; read it as a matrix or as labels");
     case FileFormat::text: break;
     }
     throw_io_error(s.path, "is a text file, not a binary array");
@@ -67,7 +73,8 @@ FileSpec checked_spec(const std::string& spec, FileFormat& f) {
     FileSpec s = parse_spec(spec);
     if (s.path.empty()) throw InvalidArgument("empty file name");
     f = detect_format(s.path);
-    if (!s.member.empty() && f != FileFormat::npz) throw_io_error(s.path, "is not an .npz archive, so it has no members");
+    if (!s.member.empty() && f != FileFormat::npz && f != FileFormat::h5ad)
+        throw_io_error(s.path, "is not an .npz archive or an .h5ad file, so it has no members");
     return s;
 }
 
@@ -85,6 +92,7 @@ Matrix<T> load_matrix_impl(const std::string& spec) {
     FileFormat f;
     FileSpec s = checked_spec(spec, f);
     if (f == FileFormat::text) return read_csv<T>(s.path);
+    if (f == FileFormat::h5ad) return read_h5ad_matrix<T>(s.path, s.member);
     Loaded l = load_binary(s, f);
     const NdArray& a = l.a;
     if (a.ndim() == 0) throw_io_error(l.name, "is a 0-d array (a scalar); expected a 1-D or 2-D array");
@@ -110,6 +118,7 @@ LabelColumn load_labels_named_impl(const std::string& spec) {
     FileFormat f;
     FileSpec s = checked_spec(spec, f);
     if (f == FileFormat::text) return read_csv_labels(s.path);
+    if (f == FileFormat::h5ad) return read_h5ad_labels(s.path, s.member);
     Loaded l = load_binary(s, f);
     const NdArray& a = l.a;
     if (!(a.ndim() == 1 || (a.ndim() == 2 && a.shape[1] == 1)))
@@ -168,6 +177,8 @@ char text_delimiter(const std::string& ext) {
 } // namespace
 
 void save_matrix(const std::string& path, MatrixView<double> m) {
+    const FileSpec s = parse_spec(path);
+    if (file_extension(s.path) == ".h5ad") return write_h5ad_embedding(s.path, s.member, m);
     const std::string ext = file_extension(path);
     if (ext == ".npy") return write_npy(path, m);
     if (char d = text_delimiter(ext)) return write_csv(path, m, d);
@@ -191,6 +202,67 @@ namespace {
 // would make the CSR row pointers (8 bytes a row) an allocation chosen by the file: a few bytes declaring 2^31 rows
 // would ask for 16 GiB. Up to this many rows or columns beyond the entries and pointers stored is accepted.
 constexpr std::uint64_t kSparseSlack = std::uint64_t{1} << 24;
+
+// The entries at (rows[e], cols[e]) with values data[e] as CSR, each checked to lie inside the shape and be finite.
+// `backed` is the largest dimension the stored arrays account for (see kSparseSlack).
+CsrMatrix<double> sparse_from_triplets(const std::string& path, std::size_t n_rows, std::size_t n_cols,
+                                       const std::vector<std::int64_t>& rows, const std::vector<std::int64_t>& cols,
+                                       const std::vector<double>& data, std::size_t backed) {
+    const std::size_t nnz = data.size();
+    if (n_rows > backed + kSparseSlack || n_cols > backed + kSparseSlack)
+        throw_io_error(path, "shape (" + std::to_string(n_rows) + ", " + std::to_string(n_cols) + ") is implausible for " +
+                                 std::to_string(nnz) + " stored entries (more than " + std::to_string(kSparseSlack) +
+                                 " empty rows or columns)");
+    std::vector<Triplet<double>> t(nnz);
+    for (std::size_t e = 0; e < nnz; ++e) {
+        if (rows[e] < 0 || cols[e] < 0 || static_cast<std::size_t>(rows[e]) >= n_rows ||
+            static_cast<std::size_t>(cols[e]) >= n_cols)
+            throw_io_error(path, "entry " + std::to_string(e) + " at (" + std::to_string(rows[e]) + ", " +
+                                     std::to_string(cols[e]) + ") lies outside the shape (" + std::to_string(n_rows) +
+                                     ", " + std::to_string(n_cols) + ")");
+        if (!std::isfinite(data[e])) throw_io_error(path, "entry " + std::to_string(e) + " is not finite");
+        t[e] = {static_cast<index_t>(rows[e]), static_cast<index_t>(cols[e]), data[e]};
+    }
+    return csr_from_triplets(n_rows, n_cols, std::move(t));
+}
+
+} // namespace
+
+CsrMatrix<double> csr_from_compressed(const std::string& path, std::size_t n_rows, std::size_t n_cols,
+                                      const std::vector<std::int64_t>& indptr,
+                                      const std::vector<std::int64_t>& indices, const std::vector<double>& data,
+                                      bool csc) {
+    const std::size_t nnz = data.size();
+    const std::size_t n_major = csc ? n_cols : n_rows;
+    const char* major_name = csc ? "columns" : "rows";
+    // Every check on indptr comes before it is used to index anything (it was once trusted, and a crafted
+    // indptr wrote far past the end of the expanded index array).
+    if (indices.size() != nnz)
+        throw_io_error(path, "indices has " + std::to_string(indices.size()) + " entries but data has " +
+                                 std::to_string(nnz));
+    if (indptr.size() != n_major + 1)
+        throw_io_error(path, "indptr has " + std::to_string(indptr.size()) + " entries; the shape has " +
+                                 std::to_string(n_major) + " " + major_name + ", so it needs " +
+                                 std::to_string(n_major + 1));
+    if (indptr.front() != 0) throw_io_error(path, "indptr starts at " + std::to_string(indptr.front()) + ", not 0");
+    if (indptr.back() != static_cast<std::int64_t>(nnz))
+        throw_io_error(path, "indptr ends at " + std::to_string(indptr.back()) + " but there are " +
+                                 std::to_string(nnz) + " entries");
+    for (std::size_t i = 0; i < n_major; ++i)
+        if (indptr[i + 1] < indptr[i])
+            throw_io_error(path, "indptr decreases at position " + std::to_string(i + 1) + " (" +
+                                     std::to_string(indptr[i]) + " then " + std::to_string(indptr[i + 1]) + ")");
+    // Monotone from 0 to nnz: every pointer lies in [0, nnz], so the expansion stays inside `major`.
+    std::vector<std::int64_t> major(nnz);
+    for (std::size_t i = 0; i < n_major; ++i)
+        for (std::int64_t p = indptr[i]; p < indptr[i + 1]; ++p)
+            major[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(i);
+    const std::vector<std::int64_t>& rows = csc ? indices : major;
+    const std::vector<std::int64_t>& cols = csc ? major : indices;
+    return sparse_from_triplets(path, n_rows, n_cols, rows, cols, data, std::max(nnz, n_major));
+}
+
+namespace {
 
 CsrMatrix<double> load_sparse_impl(const std::string& path) {
     if (detect_format(path) != FileFormat::npz)
@@ -235,7 +307,6 @@ CsrMatrix<double> load_sparse_impl(const std::string& path) {
     const auto n_rows = static_cast<std::size_t>(shape[0]), n_cols = static_cast<std::size_t>(shape[1]);
     const std::size_t nnz = data.size();
     std::vector<std::int64_t> rows, cols;
-    std::size_t backed = nnz;  // the largest dimension the stored members account for
     if (has("row")) {
         if (!has("col")) throw_io_error(path, "has a row member but no col member (COO format needs both)");
         rows = ints("row");
@@ -260,49 +331,9 @@ CsrMatrix<double> load_sparse_impl(const std::string& path) {
         }
         if (!has("indices")) throw_io_error(path, "has indptr but no indices member");
         const std::vector<std::int64_t> indptr = ints("indptr"), indices = ints("indices");
-        const std::size_t n_major = csc ? n_cols : n_rows;
-        const char* major_name = csc ? "columns" : "rows";
-        // Every check on indptr comes before it is used to index anything (it was once trusted, and a crafted
-        // indptr wrote far past the end of the expanded index array).
-        if (indices.size() != nnz)
-            throw_io_error(path, "indices has " + std::to_string(indices.size()) + " entries but data has " +
-                                     std::to_string(nnz));
-        if (indptr.size() != n_major + 1)
-            throw_io_error(path, "indptr has " + std::to_string(indptr.size()) + " entries; the shape has " +
-                                     std::to_string(n_major) + " " + major_name + ", so it needs " +
-                                     std::to_string(n_major + 1));
-        if (indptr.front() != 0) throw_io_error(path, "indptr starts at " + std::to_string(indptr.front()) + ", not 0");
-        if (indptr.back() != static_cast<std::int64_t>(nnz))
-            throw_io_error(path, "indptr ends at " + std::to_string(indptr.back()) + " but there are " +
-                                     std::to_string(nnz) + " entries");
-        for (std::size_t i = 0; i < n_major; ++i)
-            if (indptr[i + 1] < indptr[i])
-                throw_io_error(path, "indptr decreases at position " + std::to_string(i + 1) + " (" +
-                                         std::to_string(indptr[i]) + " then " + std::to_string(indptr[i + 1]) + ")");
-        // Monotone from 0 to nnz: every pointer lies in [0, nnz], so the expansion stays inside `major`.
-        std::vector<std::int64_t> major(nnz);
-        for (std::size_t i = 0; i < n_major; ++i)
-            for (std::int64_t p = indptr[i]; p < indptr[i + 1]; ++p)
-                major[static_cast<std::size_t>(p)] = static_cast<std::int64_t>(i);
-        rows = csc ? indices : std::move(major);
-        cols = csc ? std::move(major) : indices;
-        backed = std::max(backed, n_major);
+        return csr_from_compressed(path, n_rows, n_cols, indptr, indices, data, csc);
     }
-    if (n_rows > backed + kSparseSlack || n_cols > backed + kSparseSlack)
-        throw_io_error(path, "shape (" + std::to_string(n_rows) + ", " + std::to_string(n_cols) + ") is implausible for " +
-                                 std::to_string(nnz) + " stored entries (more than " + std::to_string(kSparseSlack) +
-                                 " empty rows or columns)");
-    std::vector<Triplet<double>> t(nnz);
-    for (std::size_t e = 0; e < nnz; ++e) {
-        if (rows[e] < 0 || cols[e] < 0 || static_cast<std::size_t>(rows[e]) >= n_rows ||
-            static_cast<std::size_t>(cols[e]) >= n_cols)
-            throw_io_error(path, "entry " + std::to_string(e) + " at (" + std::to_string(rows[e]) + ", " +
-                                     std::to_string(cols[e]) + ") lies outside the shape (" + std::to_string(n_rows) +
-                                     ", " + std::to_string(n_cols) + ")");
-        if (!std::isfinite(data[e])) throw_io_error(path, "entry " + std::to_string(e) + " is not finite");
-        t[e] = {static_cast<index_t>(rows[e]), static_cast<index_t>(cols[e]), data[e]};
-    }
-    return csr_from_triplets(n_rows, n_cols, std::move(t));
+    return sparse_from_triplets(path, n_rows, n_cols, rows, cols, data, nnz);
 }
 
 } // namespace

@@ -312,15 +312,31 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
     validate(o, n);
     knn.validate("UMAP kNN graph");
     require(knn.n_reference == n, "UMAP needs a self kNN graph (n_reference == n_points)");
-    const int n_threads = resolve_threads(o.n_jobs);
-    const std::uint64_t seed = resolve_seed(o.random_state);
-    const UmapCurve c = curve();
     Timer t;
     FuzzyOptions fo;
     fo.local_connectivity = o.local_connectivity;
     fo.set_op_mix_ratio = o.set_op_mix_ratio;
-    fo.n_threads = n_threads;
+    fo.n_threads = resolve_threads(o.n_jobs);
     CsrMatrix<double> P = fuzzy_simplicial_set(knn, fo);
+    const double t_fuzzy = t.seconds();
+    UmapEmbedding emb = prepare_graph(std::move(P), X);
+    emb.timings().graph += t_fuzzy;
+    return emb;
+}
+
+UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X) const {
+    const auto& o = options_;
+    const std::size_t n = P.n_rows;
+    validate(o, n);
+    require(P.n_cols == n, "UMAP graph: must be square, got " + std::to_string(P.n_rows) + " x " +
+                               std::to_string(P.n_cols));
+    P.validate("UMAP graph");
+    for (double v : P.values)
+        require_lazy(std::isfinite(v) && v >= 0, [] { return std::string("UMAP graph: weights must be finite and >= 0"); });
+    const int n_threads = resolve_threads(o.n_jobs);
+    const std::uint64_t seed = resolve_seed(o.random_state);
+    const UmapCurve c = curve();
+    Timer t;
     const int n_epochs = o.n_epochs.value_or(umap_default_epochs(n));
     P = umap_prune_graph(P, n_epochs > 10 ? n_epochs : umap_default_epochs(n));
     const double t_graph = t.seconds();
@@ -358,6 +374,12 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
 
 UmapEmbedding UMAP::fit(MatrixView<float> X) const {
     UmapEmbedding emb = prepare(X);
+    emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
+    return emb;
+}
+
+UmapEmbedding UMAP::fit_graph(CsrMatrix<double> graph, MatrixView<float> X) const {
+    UmapEmbedding emb = prepare_graph(std::move(graph), X);
     emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
     return emb;
 }

@@ -111,3 +111,31 @@ TEST_F(CliOutputSet, PathsAreCheckedWhenAdded) {
 }
 
 } // namespace
+
+// An .h5ad output is an element of a file: checked up front, staged as a copy of the file, committed by a rename.
+TEST_F(CliOutputSet, H5adOutputIsAStagedCopyOfTheFile) {
+    using nembed::cli::OutputKind;
+    {
+        nembed::cli::OutputSet out;
+        EXPECT_THROW(out.add("-o", (d1 / "x.h5ad").string(), OutputKind::matrix), nembed::InvalidArgument);  // no key
+        EXPECT_THROW(out.add("-o", (d1 / "x.h5ad:X").string(), OutputKind::matrix), nembed::InvalidArgument);
+        put(d1 / "text.h5ad", "not hdf5");
+        EXPECT_THROW(out.add("-o", (d1 / "text.h5ad:obsm/X_tsne").string(), OutputKind::matrix),
+                     nembed::InvalidArgument);
+    }
+    const std::string hdf5_head = std::string("\x89HDF\r\n\x1a\n", 8) + "rest of the file";
+    put(d1 / "a.h5ad", hdf5_head);
+    nembed::cli::OutputSet out;
+    const std::string spec = (d1 / "a.h5ad").string() + ":obsm/X_tsne";
+    out.add("-o", spec, OutputKind::matrix);
+    const std::string staged = out.staged(spec);
+    ASSERT_GT(staged.size(), 12u);
+    EXPECT_EQ(staged.substr(staged.size() - 12), ":obsm/X_tsne");
+    const std::string tmp = staged.substr(0, staged.size() - 12);
+    EXPECT_EQ(slurp(tmp), hdf5_head);  // the element is added to a copy
+    put(tmp, hdf5_head + " changed");
+    EXPECT_EQ(slurp(d1 / "a.h5ad"), hdf5_head);
+    out.commit();
+    EXPECT_EQ(slurp(d1 / "a.h5ad"), hdf5_head + " changed");
+    EXPECT_FALSE(has_temporaries(d1));
+}

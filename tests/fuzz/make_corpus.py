@@ -145,3 +145,9 @@ out("model", "v1_tsne", model_v1("tsne", False))
 out("model", "v1_tsne_pca", model_v1("tsne", True))
 out("model", "v1_umap", model_v1("umap", True))
 out("model", "v1_cne", model_v1("cne", False))
+
+# AnnData: the committed fixtures (written with anndata and h5py by tests/data/make_h5ad_fixtures.py) as they are.
+data_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+for name in ("h5ad_tiny", "h5ad_old"):
+    with open(os.path.join(data_dir, name + ".h5ad"), "rb") as f:
+        out("h5ad", name, f.read())

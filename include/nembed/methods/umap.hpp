@@ -156,6 +156,11 @@ public:
     /// Everything but the optimisation (the returned state has run 0 epochs).
     UmapEmbedding prepare(MatrixView<float> X) const;
     UmapEmbedding prepare(const KnnGraph& graph, MatrixView<float> X = {}) const;
+    /// The same from a fuzzy graph already built (symmetric, weights in [0, 1]: e.g. scanpy's
+    /// obsp["connectivities"]), as umap-learn's simplicial_set_embedding: pruned, initialised, optimised. The kNN
+    /// and fuzzy-set options are not used; no transform. X only for init = pca (and the spectral fallback).
+    UmapEmbedding prepare_graph(CsrMatrix<double> graph, MatrixView<float> X = {}) const;
+    UmapEmbedding fit_graph(CsrMatrix<double> graph, MatrixView<float> X = {}) const;
     const UmapOptions& options() const { return options_; }
     /// (a, b): the given ones, or fitted from min_dist and spread.
     UmapCurve curve() const;
