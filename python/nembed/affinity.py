@@ -86,7 +86,7 @@ def _n_samples(data, knn_index) -> int:
 def _check_positive(perplexity) -> float:
     if isinstance(perplexity, bool) or not isinstance(perplexity, (int, float, np.number)) \
             or not math.isfinite(perplexity) or perplexity <= 0:
-        raise ValueError(f"perplexity must be a positive number, got {perplexity!r}")
+        raise ValueError(f"perplexity must be positive, got {perplexity!r}")
     return float(perplexity)
 
 

@@ -8,7 +8,8 @@ import numpy as np
 from . import _core
 from ._utils import as_float32_matrix, handle_sigint, resolve_n_jobs, resolve_seed
 
-__all__ = ["KNNIndex", "Exact", "HNSW", "Annoy", "PrecomputedNeighbors", "PrecomputedDistanceMatrix", "get_knn_index"]
+__all__ = ["KNNIndex", "Exact", "HNSW", "Annoy", "PrecomputedNeighbors", "PrecomputedDistanceMatrix", "get_knn_index",
+           "NNDescent", "Sklearn"]
 
 
 class KNNIndex:
@@ -152,7 +153,15 @@ class PrecomputedDistanceMatrix:
         return self.indices, self.distances
 
     def query(self, query, k):
-        raise TypeError("a precomputed distance matrix cannot be queried for new points")
+        """The k smallest entries of each row of `query`, the distances of new points to the reference points
+        (n_new x n_samples), as openTSNE's PrecomputedDistanceMatrix.query."""
+        D = np.asarray(query, dtype=np.float64)
+        if D.ndim != 2 or D.shape[1] != self.n_samples:
+            raise ValueError(f"query: expected distances to the {self.n_samples} reference points, got shape "
+                             f"{D.shape}")
+        neighbors = np.argsort(D, axis=1, kind="stable")[:, :int(k)]
+        distances = np.take_along_axis(D, neighbors, axis=1)
+        return np.ascontiguousarray(neighbors, dtype=np.int32), np.ascontiguousarray(distances, dtype=np.float32)
 
 
 def get_knn_index(data, method: str, k: int, metric: str, metric_params=None, n_jobs: int = 1, random_state=None,
@@ -165,3 +174,104 @@ def get_knn_index(data, method: str, k: int, metric: str, metric_params=None, n_
         raise ValueError(f"unknown neighbors method {method!r}; expected one of {sorted(methods)}")
     return methods[method](data, k, metric=metric, metric_params=metric_params, n_jobs=n_jobs,
                            random_state=random_state, verbose=verbose)
+
+
+class NNDescent(KNNIndex):
+    """Approximate search with pynndescent (an optional dependency), openTSNE's ``NNDescent``."""
+
+    method = "pynndescent"
+    # openTSNE 1.0.4's list (pynndescent's named distances).
+    VALID_METRICS = ["euclidean", "l2", "sqeuclidean", "manhattan", "taxicab", "l1", "chebyshev", "linfinity",
+                     "linfty", "linf", "minkowski", "seuclidean", "standardised_euclidean", "wminkowski",
+                     "weighted_minkowski", "mahalanobis", "canberra", "cosine", "dot", "correlation", "haversine",
+                     "braycurtis", "spearmanr", "tsss", "true_angular", "hellinger", "kantorovich", "wasserstein",
+                     "wasserstein_1d", "wasserstein-1d", "kantorovich-1d", "kantorovich_1d", "circular_kantorovich",
+                     "circular_wasserstein", "sinkhorn", "jensen-shannon", "jensen_shannon", "symmetric-kl",
+                     "symmetric_kl", "symmetric_kullback_liebler", "hamming", "jaccard", "dice", "matching",
+                     "kulsinski", "rogerstanimoto", "russellrao", "sokalsneath", "sokalmichener", "yule",
+                     "bit_hamming", "bit_jaccard"]
+
+    def __init__(self, data, k: int, metric: str = "euclidean", metric_params: Optional[dict] = None,
+                 n_jobs: int = 1, random_state=None, verbose: bool = False, knn_kwargs: Optional[dict] = None):
+        try:
+            import pynndescent  # noqa: F401
+        except ImportError:
+            raise ImportError("NNDescent needs pynndescent: pip install pynndescent") from None
+        self.data = data
+        self.k = int(k)
+        self.metric = metric
+        self.metric_params = metric_params
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.knn_kwargs = knn_kwargs
+        self._holder = None
+        self.index = None
+
+    def build(self) -> Tuple[np.ndarray, np.ndarray]:
+        import pynndescent
+        n = self.data.shape[0]
+        n_build = self.k + 1 if self.k <= 15 else 15
+        kwargs = {"n_trees": 5 + int(round(n ** 0.5 / 20)), "n_iters": max(5, int(round(np.log2(n)))),
+                  "max_candidates": 60, **(self.knn_kwargs or {})}
+        self.index = pynndescent.NNDescent(self.data, n_neighbors=n_build, metric=self.metric,
+                                           metric_kwds=self.metric_params, random_state=self.random_state,
+                                           n_jobs=self.n_jobs, verbose=bool(self.verbose), **kwargs)
+        indices, distances = self.index.neighbor_graph
+        if self.k > n_build - 1:
+            indices, distances = self.index.query(self.data, k=self.k + 1)
+        if (indices == -1).any():
+            raise ValueError("pynndescent found too few neighbours for some points; use method='exact'")
+        return np.ascontiguousarray(indices[:, 1:], dtype=np.int32), np.ascontiguousarray(distances[:, 1:],
+                                                                                       dtype=np.float32)
+
+    def query(self, query, k: int) -> Tuple[np.ndarray, np.ndarray]:
+        if self.index is None:
+            raise RuntimeError("the index must be built before it is queried")
+        indices, distances = self.index.query(query, k=int(k))
+        return np.ascontiguousarray(indices, dtype=np.int32), np.ascontiguousarray(distances, dtype=np.float32)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.data.shape[0])
+
+
+class Sklearn(KNNIndex):
+    """Exact search with scikit-learn's NearestNeighbors (an optional dependency), openTSNE's ``Sklearn``."""
+
+    method = "sklearn"
+
+    def __init__(self, data, k: int, metric: str = "euclidean", metric_params: Optional[dict] = None,
+                 n_jobs: int = 1, random_state=None, verbose: bool = False, knn_kwargs: Optional[dict] = None):
+        try:
+            import sklearn.neighbors  # noqa: F401
+        except ImportError:
+            raise ImportError("Sklearn needs scikit-learn: pip install scikit-learn") from None
+        self.data = data
+        self.k = int(k)
+        self.metric = metric
+        self.metric_params = metric_params
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.knn_kwargs = knn_kwargs
+        self._holder = None
+        self.index = None
+
+    def build(self) -> Tuple[np.ndarray, np.ndarray]:
+        from sklearn.neighbors import NearestNeighbors
+        self.index = NearestNeighbors(metric=self.metric, metric_params=self.metric_params, n_jobs=self.n_jobs,
+                                      **(self.knn_kwargs or {}))
+        self.index.fit(self.data)
+        distances, indices = self.index.kneighbors(n_neighbors=self.k)
+        return np.ascontiguousarray(indices, dtype=np.int32), np.ascontiguousarray(distances, dtype=np.float32)
+
+    def query(self, query, k: int) -> Tuple[np.ndarray, np.ndarray]:
+        if self.index is None:
+            raise RuntimeError("the index must be built before it is queried")
+        distances, indices = self.index.kneighbors(query, n_neighbors=int(k))
+        return np.ascontiguousarray(indices, dtype=np.int32), np.ascontiguousarray(distances, dtype=np.float32)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.data.shape[0])

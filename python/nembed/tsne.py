@@ -79,11 +79,12 @@ def _objective(embedding, P, dof, method, theta=0.5, n_interpolation_points=3, m
 def _check_dimension(method: str, n_components: int) -> None:
     if method == "fft" and n_components > 2:
         raise UnsupportedDimensionError(
-            f"negative_gradient_method='fft' supports 1 or 2 components, got {n_components}: interpolation-based "
-            "t-SNE for >2 dimensions is unsupported; use 'bh' or 'exact'")
+            f"fft supports 1 or 2 components, got {n_components} (negative_gradient_method='fft': interpolation-"
+            "based t-SNE for >2 dimensions is unsupported; use 'bh' or 'exact')")
     if method == "bh" and n_components > 3:
         warnings.warn("BH t-SNE for >3 dimensions can lead to segfaults and is generally a bad idea. In the "
-                      "future, calling BH with >3 dimensions will raise a RuntimeError", category=FutureWarning,
+                      "future, calling BH with >3 dimensions will raise a RuntimeError. nembed's Barnes-Hut tree "
+                      "is at most 3-D: the repulsion is computed exactly instead", category=FutureWarning,
                       stacklevel=3)
 
 
@@ -107,8 +108,9 @@ def kl_divergence_bh(embedding, P, dof, bh_params, reference_embedding=None, sho
     -------
     (kl_divergence, gradient ndarray (N, d))
     """
-    _check_dimension("bh", np.shape(embedding)[1] if np.ndim(embedding) == 2 else 1)
-    return _objective(embedding, P, dof, "bh", theta=bh_params.get("theta", 0.5),
+    d = np.shape(embedding)[1] if np.ndim(embedding) == 2 else 1
+    _check_dimension("bh", d)
+    return _objective(embedding, P, dof, "bh" if d <= 3 else "exact", theta=bh_params.get("theta", 0.5),
                       reference_embedding=reference_embedding, n_jobs=n_jobs)
 
 
@@ -160,7 +162,6 @@ def _check_callbacks(callbacks):
     if callable(callbacks) and not isinstance(callbacks, Iterable):
         return (callbacks,)
     if isinstance(callbacks, Iterable):
-        callbacks = tuple(callbacks)
         if any(not callable(c) for c in callbacks):
             raise ValueError("`callbacks` must contain callable objects!")
         return callbacks
@@ -276,6 +277,8 @@ class gradient_descent:
         method = _resolve_method(objective_function, embedding.shape[0] if reference_embedding is None
                                  else np.shape(reference_embedding)[0], embedding.shape[1])
         _check_dimension(method, embedding.shape[1])
+        if method == "bh" and embedding.shape[1] > 3:
+            method = "exact"  # warned above
         if isinstance(learning_rate, str):
             if learning_rate != "auto":
                 raise ValueError(f"learning_rate must be a positive number or 'auto', got {learning_rate!r}")
