@@ -5,7 +5,7 @@
 >>> new = embedding.transform(X_new)               # doctest: +SKIP
 """
 from . import _core
-from . import affinity, callbacks, initialization, nearest_neighbors
+from . import affinity, callbacks, initialization, nearest_neighbors, utils
 from .tsne import TSNE, OptimizationInterrupt, PartialTSNEEmbedding, TSNEEmbedding
 from .umap import UMAP, find_ab_params
 from .cne import CNE
@@ -13,7 +13,7 @@ from .cne import CNE
 __version__: str = _core.__version__
 
 __all__ = ["TSNE", "UMAP", "CNE", "find_ab_params", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt", "affinity", "initialization",
-           "nearest_neighbors", "callbacks", "sklearn", "plot", "io", "scanpy", "__version__"]
+           "nearest_neighbors", "callbacks", "utils", "sklearn", "plot", "io", "scanpy", "__version__"]
 
 
 def __getattr__(name):

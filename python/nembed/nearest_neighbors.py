@@ -498,11 +498,15 @@ class PrecomputedDistanceMatrix(KNNIndex):
         return self.indices, self.distances
 
     def query(self, query, k):
-        Q = np.asarray(query, dtype=np.float64)
-        if Q.ndim != 2 or Q.shape[1] != self.n_samples:
-            raise ValueError(f"the query must be an (n_queries x {self.n_samples}) distance matrix")
-        indices = np.argsort(Q, axis=1, kind="stable")[:, :k]
-        return indices, np.take_along_axis(Q, indices, axis=1)
+        """The k smallest entries of each row of `query`, the distances of new points to the reference points
+        (n_new x n_samples), as openTSNE's PrecomputedDistanceMatrix.query."""
+        D = np.asarray(query, dtype=np.float64)
+        if D.ndim != 2 or D.shape[1] != self.n_samples:
+            raise ValueError(f"query: expected distances to the {self.n_samples} reference points, got shape "
+                             f"{D.shape}")
+        neighbors = np.argsort(D, axis=1, kind="stable")[:, :int(k)]
+        distances = np.take_along_axis(D, neighbors, axis=1)
+        return np.ascontiguousarray(neighbors, dtype=np.int32), np.ascontiguousarray(distances, dtype=np.float32)
 
 
 def _annoy_installed() -> bool:

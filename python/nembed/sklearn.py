@@ -36,10 +36,10 @@ class TSNE(TransformerMixin, BaseEstimator):
                  exaggeration: Optional[float] = None, dof: float = 1, theta: float = 0.5,
                  n_interpolation_points: int = 3, min_num_intervals: int = 50, ints_in_interval: float = 1,
                  initialization: Union[str, np.ndarray] = "pca", metric: str = "euclidean",
-                 initial_momentum: float = 0.8, final_momentum: float = 0.8, max_grad_norm: Optional[float] = None,
-                 max_step_norm: Optional[float] = 5, n_jobs: int = 1, neighbors: str = "auto",
-                 negative_gradient_method: str = "auto", callbacks=None, callbacks_every_iters: int = 50,
-                 random_state=None, verbose: bool = False):
+                 metric_params: Optional[dict] = None, initial_momentum: float = 0.8, final_momentum: float = 0.8,
+                 max_grad_norm: Optional[float] = None, max_step_norm: Optional[float] = 5, n_jobs: int = 1,
+                 neighbors: str = "auto", knn_kwargs: Optional[dict] = None, negative_gradient_method: str = "auto",
+                 callbacks=None, callbacks_every_iters: int = 50, random_state=None, verbose: bool = False):
         self.n_components = n_components
         self.perplexity = perplexity
         self.learning_rate = learning_rate
@@ -54,12 +54,14 @@ class TSNE(TransformerMixin, BaseEstimator):
         self.ints_in_interval = ints_in_interval
         self.initialization = initialization
         self.metric = metric
+        self.metric_params = metric_params
         self.initial_momentum = initial_momentum
         self.final_momentum = final_momentum
         self.max_grad_norm = max_grad_norm
         self.max_step_norm = max_step_norm
         self.n_jobs = n_jobs
         self.neighbors = neighbors
+        self.knn_kwargs = knn_kwargs
         self.negative_gradient_method = negative_gradient_method
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters

@@ -1,28 +1,33 @@
-"""openTSNE-compatible t-SNE: ``TSNE``, ``TSNEEmbedding``, ``PartialTSNEEmbedding``, ``OptimizationInterrupt``.
+"""openTSNE-compatible t-SNE: ``TSNE``, ``TSNEEmbedding``, ``PartialTSNEEmbedding``, ``OptimizationInterrupt``,
+the optimizer ``gradient_descent`` and the objectives ``kl_divergence_bh`` / ``kl_divergence_fft``.
 
-The optimisation itself runs in nembed's C++ core (``nembed::TsneEmbedding``) with the GIL released; these
-classes only hold parameters and move arrays.
+The public call structure is openTSNE's (``TSNE.fit`` = ``prepare_initial`` + two ``TSNEEmbedding.optimize``
+calls; ``optimize`` calls its ``gradient_descent`` optimizer with the resolved parameters), so code that wraps or
+mocks those methods sees the same calls. The iterations themselves run in nembed's C++ core (``nembed::TsneEmbedding``
+/ ``PartialTsneEmbedding``, one resumable state held by the optimizer) with the GIL released.
 """
 from __future__ import annotations
 
+import logging
 import time
 import warnings
-from typing import Any, Callable, List, Optional, Sequence, Union
+from collections.abc import Iterable
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import _core
 from . import affinity as _affinity
-from ._utils import (as_float32_matrix, as_float64_matrix, check_affinity_metric, csr_from_parts, csr_parts,
-                     handle_sigint, optional_float, resolve_n_jobs, resolve_seed)
+from . import initialization as initialization_scheme
+from ._utils import (as_float64_matrix, check_affinity_metric, csr_parts, handle_sigint, optional_float,
+                     resolve_n_jobs)
 
-__all__ = ["TSNE", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt"]
+__all__ = ["TSNE", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt", "gradient_descent",
+           "kl_divergence_bh", "kl_divergence_fft"]
 
-_GRADIENT_KEYS = ("dof", "negative_gradient_method", "theta", "n_interpolation_points", "min_num_intervals",
-                  "ints_in_interval", "n_jobs")
-_OPTIMIZER_KEYS = ("learning_rate", "exaggeration", "momentum", "max_grad_norm", "max_step_norm", "min_gain",
-                   "callbacks", "callbacks_every_iters", "verbose")
+log = logging.getLogger(__name__)
+
 _DEFAULT_PARAMS = dict(learning_rate="auto", momentum=0.8, exaggeration=None, dof=1, min_gain=0.01,
                        max_grad_norm=None, max_step_norm=5, negative_gradient_method="auto", theta=0.5,
                        n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1, n_jobs=1, callbacks=None,
@@ -46,87 +51,377 @@ class OptimizationInterrupt(InterruptedError):
         self.final_embedding = final_embedding
 
 
-def _method_name(name: Any) -> str:
-    if callable(name):
-        raise ValueError("callable negative_gradient_method values are not supported by nembed")
-    return str(_core.parse_gradient_method(str(name)))
+class UnsupportedDimensionError(ValueError, RuntimeError):
+    """A negative-gradient method asked for an embedding dimension it does not support (a ValueError like every
+    nembed parameter error, and the RuntimeError openTSNE raises)."""
 
 
-def _callback_list(callbacks) -> List[Callable]:
+# ---------------------------------------------------------------------------------------------- objectives
+def _csr(P) -> sp.csr_matrix:
+    """Canonical float64 CSR (sorted indices, no duplicates) of P; no copy when P already is one."""
+    M = P if sp.isspmatrix_csr(P) and P.dtype == np.float64 else sp.csr_matrix(P, dtype=np.float64)
+    if not M.has_canonical_format:
+        M = M.copy()
+        M.sum_duplicates()
+        M.sort_indices()
+    return M
+
+
+def _objective(embedding, P, dof, method, theta=0.5, n_interpolation_points=3, min_num_intervals=50,
+               ints_in_interval=1, reference_embedding=None, n_jobs=1) -> Tuple[float, np.ndarray]:
+    Y = as_float64_matrix(embedding)
+    ref = None if reference_embedding is None else as_float64_matrix(reference_embedding, "reference_embedding")
+    return _core.tsne_kl_gradient(Y, *csr_parts(_csr(P)), float(dof), method, float(theta),
+                                  int(n_interpolation_points), int(min_num_intervals), float(ints_in_interval),
+                                  resolve_n_jobs(n_jobs), ref)
+
+
+def _check_dimension(method: str, n_components: int) -> None:
+    if method == "fft" and n_components > 2:
+        raise UnsupportedDimensionError(
+            f"fft supports 1 or 2 components, got {n_components} (negative_gradient_method='fft': interpolation-"
+            "based t-SNE for >2 dimensions is unsupported; use 'bh' or 'exact')")
+    if method == "bh" and n_components > 3:
+        warnings.warn("BH t-SNE for >3 dimensions can lead to segfaults and is generally a bad idea. In the "
+                      "future, calling BH with >3 dimensions will raise a RuntimeError. nembed's Barnes-Hut tree "
+                      "is at most 3-D: the repulsion is computed exactly instead", category=FutureWarning,
+                      stacklevel=3)
+
+
+def kl_divergence_bh(embedding, P, dof, bh_params, reference_embedding=None, should_eval_error=False, n_jobs=1,
+                     **_) -> Tuple[float, np.ndarray]:
+    """KL divergence and gradient (openTSNE's convention) with Barnes-Hut repulsion.
+
+    Parameters
+    ----------
+    embedding : ndarray (N, d)
+    P : sparse (N, N), or (N, N_ref) with `reference_embedding`
+    dof : float
+    bh_params : dict with "theta"
+    reference_embedding : ndarray (N_ref, d), optional
+        New points against a fixed reference (per-point normalisation, as in transform).
+    should_eval_error : bool
+        Accepted for openTSNE compatibility; the KL is always computed.
+    n_jobs : int
+
+    Returns
+    -------
+    (kl_divergence, gradient ndarray (N, d))
+    """
+    d = np.shape(embedding)[1] if np.ndim(embedding) == 2 else 1
+    _check_dimension("bh", d)
+    return _objective(embedding, P, dof, "bh" if d <= 3 else "exact", theta=bh_params.get("theta", 0.5),
+                      reference_embedding=reference_embedding, n_jobs=n_jobs)
+
+
+def kl_divergence_fft(embedding, P, dof, fft_params, reference_embedding=None, should_eval_error=False, n_jobs=1,
+                      **_) -> Tuple[float, np.ndarray]:
+    """KL divergence and gradient with FFT-interpolated repulsion (1-D and 2-D embeddings; RuntimeError above).
+
+    `fft_params`: "n_interpolation_points", "min_num_intervals", "ints_in_interval". Otherwise as
+    :func:`kl_divergence_bh`.
+    """
+    _check_dimension("fft", np.shape(embedding)[1] if np.ndim(embedding) == 2 else 1)
+    return _objective(embedding, P, dof, "fft", reference_embedding=reference_embedding, n_jobs=n_jobs,
+                      **{k: fft_params[k] for k in ("n_interpolation_points", "min_num_intervals", "ints_in_interval")
+                         if k in fft_params})
+
+
+def kl_divergence_exact(embedding, P, dof, reference_embedding=None, should_eval_error=False, n_jobs=1,
+                        **_) -> Tuple[float, np.ndarray]:
+    """KL divergence and gradient with the exact O(N^2) repulsion (nembed's addition)."""
+    return _objective(embedding, P, dof, "exact", reference_embedding=reference_embedding, n_jobs=n_jobs)
+
+
+_OBJECTIVES = {"bh": kl_divergence_bh, "fft": kl_divergence_fft, "exact": kl_divergence_exact}
+
+
+def _objective_name(objective_function) -> str:
+    for name, f in _OBJECTIVES.items():
+        if objective_function is f:
+            return name
+    if isinstance(objective_function, str):
+        return str(_core.parse_gradient_method(objective_function))
+    raise ValueError("negative_gradient_method: nembed runs its own objectives only ('bh', 'fft', 'exact', 'auto' or "
+                     "nembed.tsne.kl_divergence_bh / kl_divergence_fft / kl_divergence_exact); custom callables are "
+                     f"not supported, got {objective_function!r}")
+
+
+def _resolve_method(method, n_points: int, n_components: int) -> str:
+    """openTSNE's names to one of "bh", "fft", "exact"; "auto" as nembed's C++ rule (BH below 10 000 points or
+    above 2-D, else FFT)."""
+    name = _objective_name(method) if not isinstance(method, str) else str(_core.parse_gradient_method(method))
+    if name == "auto":
+        name = "bh" if n_points < 10000 or n_components > 2 else "fft"
+    return name
+
+
+def _check_callbacks(callbacks):
     if callbacks is None:
-        return []
-    if callable(callbacks):
-        return [callbacks]
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        if not callable(cb):
-            raise ValueError(f"callbacks must be callable, got {cb!r}")
-    return callbacks
-
-
-def _gradient_kwargs(params: dict) -> dict:
-    return dict(dof=float(params["dof"]), negative_gradient_method=_method_name(params["negative_gradient_method"]),
-                theta=float(params["theta"]), n_interpolation_points=int(params["n_interpolation_points"]),
-                min_num_intervals=int(params["min_num_intervals"]),
-                ints_in_interval=float(params["ints_in_interval"]), n_threads=resolve_n_jobs(params["n_jobs"]))
-
-
-def _learning_rate(value) -> Optional[float]:
-    if isinstance(value, str):
-        if value != "auto":
-            raise ValueError(f"learning_rate must be a positive number or 'auto', got {value!r}")
         return None
-    return optional_float(value, "learning_rate")
+    if callable(callbacks) and not isinstance(callbacks, Iterable):
+        return (callbacks,)
+    if isinstance(callbacks, Iterable):
+        if any(not callable(c) for c in callbacks):
+            raise ValueError("`callbacks` must contain callable objects!")
+        return callbacks
+    raise ValueError("`callbacks` must be a callable object!")
 
 
-def _run_optimize(state, Y: np.ndarray, n_iter: int, params: dict, wrap: Callable[[np.ndarray], Any]):
-    """One optimize call on a C++ state; returns (new positions, report)."""
-    if not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
-        raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
-    callbacks = _callback_list(params.get("callbacks"))
-    for cb in callbacks:
-        if hasattr(cb, "optimization_about_to_start"):
-            cb.optimization_about_to_start()
+def _handle_nice_params(embedding, optim_params: dict) -> None:
+    """Turns the user-facing parameters into those of :class:`gradient_descent` (openTSNE's function): callbacks as a
+    tuple, negative_gradient_method as `objective_function`, n_jobs resolved, learning_rate "auto" = N / exaggeration
+    for full embeddings."""
+    n_samples = embedding.shape[0]
+    optim_params["callbacks"] = _check_callbacks(optim_params.get("callbacks"))
+    optim_params["use_callbacks"] = optim_params["callbacks"] is not None
+    reference = optim_params.get("reference_embedding")
+    n_rep = reference.shape[0] if reference is not None else n_samples
+    method = optim_params.pop("negative_gradient_method", "auto")
+    optim_params["objective_function"] = method if callable(method) else \
+        _OBJECTIVES[_resolve_method(method, n_rep, embedding.shape[1])]
+    optim_params["n_jobs"] = resolve_n_jobs(optim_params.get("n_jobs", 1))
+    learning_rate = optim_params.get("learning_rate", "auto")
+    if isinstance(learning_rate, str):
+        if learning_rate != "auto":
+            raise ValueError(f"learning_rate must be a positive number or 'auto', got {learning_rate!r}")
+        if reference is not None:
+            # N / exaggeration is meant for full embeddings; new points take openTSNE's transform rate.
+            learning_rate = 0.1
+        else:
+            exaggeration = optim_params.get("exaggeration")
+            learning_rate = n_samples / (1 if exaggeration is None else exaggeration)
+    optim_params["learning_rate"] = learning_rate
 
-    def callback(iteration, error, embedding):
-        view = wrap(embedding)
-        stop = False
+
+# ---------------------------------------------------------------------------------------------- optimizer
+class gradient_descent:
+    """openTSNE's optimizer: batch gradient descent with momentum and per-value gains.
+
+    Holds the resumable C++ state (positions, P, gains, momentum) between calls; ``gains`` and ``update`` are
+    copies of the optimizer's arrays after the last call (None before the first).
+    """
+
+    def __init__(self):
+        self.gains = None
+        self.update = None
+        self._state = None
+        self._P = None
+
+    def copy(self) -> "gradient_descent":
+        optimizer = self.__class__()
+        if self.gains is not None:
+            optimizer.gains = np.copy(self.gains)
+        if self.update is not None:
+            optimizer.update = np.copy(self.update)
+        if self._state is not None:
+            optimizer._state = self._state.__copy__()
+            optimizer._P = self._P
+        return optimizer
+
+    def __getstate__(self):
+        # The C++ state is rebuilt on the next call; gains and update travel as arrays.
+        return {"gains": self.gains, "update": self.update}
+
+    def __setstate__(self, state):
+        self.__init__()
+        self.gains = state.get("gains")
+        self.update = state.get("update")
+
+    def _get_state(self, Y: np.ndarray, P, reference_embedding, method: str, params: dict):
+        partial = reference_embedding is not None
+        if self._state is not None and partial != isinstance(self._state, _core.PartialTsneState):
+            self._state, self._P = None, None
+        if self._state is None:
+            M = _csr(P)
+            if partial:
+                ref = as_float64_matrix(reference_embedding, "reference_embedding")
+                self._state = _core.PartialTsneState.create(Y, *csr_parts(M), ref, negative_gradient_method=method,
+                                                            **params)
+            else:
+                self._state = _core.TsneState.from_affinities(Y, *csr_parts(M), negative_gradient_method=method,
+                                                              **params, knn_index=None)
+            self._P = P
+            return self._state
+        self._state.set_gradient_params(negative_gradient_method=method, **params)
+        if P is not self._P:  # new affinities (e.g. set_perplexity): same positions, gains and momentum
+            if partial:
+                ref = as_float64_matrix(reference_embedding, "reference_embedding")
+                self._state = _core.PartialTsneState.create(Y, *csr_parts(_csr(P)), ref,
+                                                            negative_gradient_method=method, **params)
+            else:
+                self._state.set_affinities(*csr_parts(_csr(P)))
+            self._P = P
+        return self._state
+
+    def __call__(self, embedding, P, n_iter, objective_function, learning_rate="auto", momentum=0.8,
+                 exaggeration=None, dof=1, min_gain=0.01, max_grad_norm=None, max_step_norm=5, theta=0.5,
+                 n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1, reference_embedding=None,
+                 n_jobs=1, use_callbacks=False, callbacks=None, callbacks_every_iters=50, verbose=False):
+        """Runs `n_iter` iterations on `embedding` in place; returns (KL divergence, embedding).
+
+        Parameters are openTSNE's (``objective_function``: :func:`kl_divergence_bh`, :func:`kl_divergence_fft`,
+        :func:`kl_divergence_exact` or a method name; ``learning_rate`` a number or "auto").
+
+        Raises
+        ------
+        OptimizationInterrupt
+            When a callback returns a truthy value (carrying the embedding where it stopped).
+        """
+        if not isinstance(embedding, np.ndarray):
+            raise TypeError(f"`embedding` must be an instance of `np.ndarray`. Got `{type(embedding)}` instead")
+        if not isinstance(n_iter, (int, np.integer)) or isinstance(n_iter, bool) or n_iter < 0:
+            raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
+        if embedding.ndim != 2:
+            raise ValueError("a t-SNE embedding must be 2-D (n_samples x n_components)")
+        method = _resolve_method(objective_function, embedding.shape[0] if reference_embedding is None
+                                 else np.shape(reference_embedding)[0], embedding.shape[1])
+        _check_dimension(method, embedding.shape[1])
+        if method == "bh" and embedding.shape[1] > 3:
+            method = "exact"  # warned above
+        if isinstance(learning_rate, str):
+            if learning_rate != "auto":
+                raise ValueError(f"learning_rate must be a positive number or 'auto', got {learning_rate!r}")
+            learning_rate = None if reference_embedding is None else 0.1
+        else:
+            learning_rate = optional_float(learning_rate, "learning_rate")
+        params = dict(dof=float(dof), theta=float(theta), n_interpolation_points=int(n_interpolation_points),
+                      min_num_intervals=int(min_num_intervals), ints_in_interval=float(ints_in_interval),
+                      n_threads=resolve_n_jobs(n_jobs))
+        Y = np.ascontiguousarray(embedding, dtype=np.float64)
+        state = self._get_state(Y, P, reference_embedding, method, params)
+
+        callbacks = list(_check_callbacks(callbacks) or ()) if use_callbacks or callbacks is not None else []
         for cb in callbacks:
-            stop = bool(cb(iteration, error, view)) or stop
-        return stop
+            getattr(cb, "optimization_about_to_start", lambda: None)()
 
-    exaggeration = params.get("exaggeration")
-    verbose = bool(params.get("verbose", False))
-    lr = _learning_rate(params.get("learning_rate", "auto"))
-    start = time.perf_counter()
-    if verbose:
-        print(f"===> Running optimization with exaggeration={1.0 if exaggeration is None else exaggeration:.2f}, "
-              f"lr={'auto' if lr is None else lr}, for {n_iter} iterations...", flush=True)
-    Ynew, report = state.optimize(
-        Y, int(n_iter), learning_rate=lr, exaggeration=1.0 if exaggeration is None else float(exaggeration),
-        momentum=float(params.get("momentum", 0.8)),
-        max_grad_norm=optional_float(params.get("max_grad_norm"), "max_grad_norm"),
-        max_step_norm=optional_float(params.get("max_step_norm"), "max_step_norm"),
-        min_gain=float(params.get("min_gain", 0.01)), callback=callback if callbacks else None,
-        callbacks_every_iters=int(params.get("callbacks_every_iters", 50)), verbose=verbose,
-        handle_sigint=handle_sigint())
-    if verbose:
-        print(f"   --> Time elapsed: {time.perf_counter() - start:.2f} seconds", flush=True)
-    return Ynew, report
+        def callback(iteration, error, Yc):
+            view = np.asarray(Yc).view(type(embedding))
+            for name in ("affinities", "reference_embedding", "gradient_descent_params", "random_state"):
+                if hasattr(embedding, name):
+                    setattr(view, name, getattr(embedding, name))
+            return any([bool(cb(iteration, error, view)) for cb in callbacks])
 
-
-def _run_phases(embedding, phases: List[dict], params: dict, verbose: bool = False):
-    """openTSNE's schedule (a list from _core.tsne_phases / _core.transform_phases) as one optimize call per phase;
-    a callback stop returns the embedding where it stopped."""
-    try:
-        for phase in phases:
-            embedding.optimize(phase["n_iter"], inplace=True, propagate_exception=True,
-                               exaggeration=phase["exaggeration"], momentum=phase["momentum"], **params)
-    except OptimizationInterrupt as ex:
+        ex = 1.0 if exaggeration is None else float(exaggeration)
+        start = time.perf_counter()
         if verbose:
-            print("Optimization was interrupted with callback.", flush=True)
-        return ex.final_embedding
-    return embedding
+            print(f"===> Running optimization with exaggeration={ex:.2f}, "
+                  f"lr={'auto' if learning_rate is None else f'{learning_rate:.2f}'} for {n_iter} iterations...",
+                  flush=True)
+        try:
+            Ynew, report = state.optimize(
+                Y, int(n_iter), learning_rate=learning_rate, exaggeration=ex, momentum=float(momentum),
+                max_grad_norm=optional_float(max_grad_norm, "max_grad_norm"),
+                max_step_norm=optional_float(max_step_norm, "max_step_norm"), min_gain=float(min_gain),
+                callback=callback if callbacks else None, callbacks_every_iters=int(callbacks_every_iters),
+                verbose=bool(verbose), handle_sigint=handle_sigint())
+        except KeyboardInterrupt:
+            embedding[...] = state.embedding  # keep the whole iterations that were done
+            raise
+        finally:
+            self.gains, self.update = state.gains, state.update
+        if verbose:
+            print(f"   --> Time elapsed: {time.perf_counter() - start:.2f} seconds", flush=True)
+        embedding[...] = Ynew
+        if report["stopped"]:
+            raise OptimizationInterrupt(error=report["kl"], final_embedding=embedding)
+        return report["kl"], embedding
+
+
+def _check_params(params: dict) -> None:
+    unknown = set(params) - set(_DEFAULT_PARAMS)
+    if unknown:
+        raise TypeError(f"unexpected gradient descent parameters: {sorted(unknown)}")
+
+
+def _check_num_samples(num_samples: int, required: int) -> None:
+    if num_samples != required:
+        raise ValueError(f"The provided initialization contains a different number of points ({num_samples}) than "
+                         f"the data provided ({required}).")
+
+
+def _check_num_dimensions(num_dimensions: int, required: int) -> None:
+    if num_dimensions != required:
+        raise ValueError(f"The provided initialization contains a different number of components ({num_dimensions}) "
+                         f"than the embedding ({required}).")
+
+
+class PartialTSNEEmbedding(np.ndarray):
+    """New points embedded against a fixed reference :class:`TSNEEmbedding` (no interactions among themselves).
+
+    Parameters
+    ----------
+    embedding : array_like of shape (n_new, n_components)
+        Initial positions.
+    reference_embedding : TSNEEmbedding
+    P : sparse matrix of shape (n_new, n_reference)
+        Affinities of each new point to the reference points (rows normally summing to 1).
+    optimizer : gradient_descent, optional
+    **gradient_descent_params
+        Defaults for :meth:`optimize`.
+    """
+
+    def __new__(cls, embedding, reference_embedding, P, optimizer=None, **gradient_descent_params):
+        _check_num_samples(np.shape(embedding)[0], P.shape[0])
+        obj = np.array(embedding, dtype=np.float64, order="C").view(PartialTSNEEmbedding)
+        obj.reference_embedding = reference_embedding
+        obj.P = P
+        obj.gradient_descent_params = gradient_descent_params
+        if optimizer is None:
+            optimizer = gradient_descent()
+        elif not isinstance(optimizer, gradient_descent):
+            raise TypeError(f"`optimizer` must be an instance of `gradient_descent`, but got `{type(optimizer)}`.")
+        obj.optimizer = optimizer
+        obj.kl_divergence = None
+        return obj
+
+    def __array_finalize__(self, obj):
+        if obj is None:
+            return
+        self.reference_embedding = getattr(obj, "reference_embedding", None)
+        self.P = getattr(obj, "P", None)
+        self.gradient_descent_params = dict(getattr(obj, "gradient_descent_params", {}))
+        self.optimizer = gradient_descent()  # views and copies never share the optimizer state
+        self.kl_divergence = getattr(obj, "kl_divergence", None)
+
+    def optimize(self, n_iter: int, inplace: bool = False, propagate_exception: bool = False,
+                 **gradient_descent_params) -> "PartialTSNEEmbedding":
+        """Optimises the new points' positions (see :meth:`TSNEEmbedding.optimize`); "auto" learning rate = 0.1.
+
+        Raises
+        ------
+        OptimizationInterrupt
+            When a callback stops the run and `propagate_exception` is set.
+        """
+        _check_params(gradient_descent_params)
+        if inplace:
+            embedding = self
+        else:
+            embedding = PartialTSNEEmbedding(np.copy(self), self.reference_embedding, self.P,
+                                             optimizer=self.optimizer.copy(), **self.gradient_descent_params)
+        optim_params = dict(self.gradient_descent_params)
+        optim_params.update(gradient_descent_params)
+        optim_params["n_iter"] = n_iter
+        optim_params["reference_embedding"] = self.reference_embedding
+        _handle_nice_params(embedding, optim_params)
+        try:
+            error, embedding = embedding.optimizer(embedding=embedding, P=self.P, **optim_params)
+        except OptimizationInterrupt as ex:
+            log.info("Optimization was interrupted with callback.")
+            if propagate_exception:
+                raise ex
+            error, embedding = ex.error, ex.final_embedding
+        embedding.kl_divergence = error
+        return embedding
+
+    def __reduce__(self):
+        state = super().__reduce__()
+        return state[0], state[1], state[2] + (self.optimizer, self.reference_embedding, self.P,
+                                               self.gradient_descent_params, self.kl_divergence)
+
+    def __setstate__(self, state):
+        self.optimizer, self.reference_embedding, self.P, self.gradient_descent_params, self.kl_divergence = state[-5:]
+        super().__setstate__(state[:-5])
 
 
 class TSNEEmbedding(np.ndarray):
@@ -136,62 +431,54 @@ class TSNEEmbedding(np.ndarray):
     Parameters
     ----------
     embedding : array_like of shape (n_samples, n_components)
-        Initial positions.
+        Initial positions (copied).
     affinities : nembed.affinity.Affinities
         Holds P (and the kNN index used by :meth:`transform`).
+    dof, n_interpolation_points, min_num_intervals, ints_in_interval, negative_gradient_method
+        Gradient parameters (openTSNE's defaults).
     random_state : int, RandomState or None
-    optimizer : TSNEEmbedding, optional
-        Not used (the optimizer state lives with the embedding; use ``inplace=True`` to keep gains).
+    optimizer : gradient_descent, optional
+        An optimizer to continue (keeps gains and momentum); a new one by default.
     **gradient_descent_params
-        Defaults for :meth:`optimize`: learning_rate, momentum, exaggeration, dof, min_gain, max_grad_norm,
-        max_step_norm, negative_gradient_method, theta, n_interpolation_points, min_num_intervals,
-        ints_in_interval, n_jobs, callbacks, callbacks_every_iters, verbose.
+        Defaults for :meth:`optimize`: learning_rate, momentum, exaggeration, min_gain, max_grad_norm,
+        max_step_norm, theta, n_jobs, callbacks, callbacks_every_iters, verbose.
     """
 
-    def __new__(cls, embedding, affinities, random_state=None, optimizer=None, **gradient_descent_params):
-        unknown = set(gradient_descent_params) - set(_DEFAULT_PARAMS)
-        if unknown:
-            raise TypeError(f"unexpected gradient descent parameters: {sorted(unknown)}")
-        obj = np.array(as_float64_matrix(embedding), dtype=np.float64, order="C", copy=True).view(cls)
+    def __new__(cls, embedding, affinities, dof=1, n_interpolation_points=3, min_num_intervals=50,
+                ints_in_interval=1, negative_gradient_method="auto", random_state=None, optimizer=None,
+                **gradient_descent_params):
+        _check_params(gradient_descent_params)
+        if affinities is None or getattr(affinities, "P", None) is None:
+            raise ValueError("affinities must be an nembed.affinity.Affinities object holding P")
+        _check_num_samples(np.shape(embedding)[0], affinities.P.shape[0])
+        obj = np.array(as_float64_matrix(embedding), dtype=np.float64, order="C").view(TSNEEmbedding)
         obj.affinities = affinities
-        obj.gradient_descent_params = {**_DEFAULT_PARAMS, **gradient_descent_params}
+        obj.gradient_descent_params = dict(gradient_descent_params)
+        obj.gradient_descent_params.update({
+            "negative_gradient_method": negative_gradient_method, "n_interpolation_points": n_interpolation_points,
+            "min_num_intervals": min_num_intervals, "ints_in_interval": ints_in_interval, "dof": dof})
         obj.random_state = random_state
+        if optimizer is None:
+            optimizer = gradient_descent()
+        elif not isinstance(optimizer, gradient_descent):
+            raise TypeError(f"`optimizer` must be an instance of `gradient_descent`, but got `{type(optimizer)}`.")
+        obj.optimizer = optimizer
         obj.kl_divergence = None
-        obj._state = None
         return obj
 
     def __array_finalize__(self, obj):
         if obj is None:
             return
         self.affinities = getattr(obj, "affinities", None)
-        self.gradient_descent_params = dict(getattr(obj, "gradient_descent_params", _DEFAULT_PARAMS))
+        self.gradient_descent_params = dict(getattr(obj, "gradient_descent_params", {}))
         self.random_state = getattr(obj, "random_state", None)
         self.kl_divergence = getattr(obj, "kl_divergence", None)
-        self._state = None  # views and copies never share the C++ optimizer state
-
-    # ------------------------------------------------------------------ state
-    def _get_state(self):
-        if self.ndim != 2:
-            raise ValueError("a TSNEEmbedding must be 2-D")
-        params = _gradient_kwargs(self.gradient_descent_params)
-        if self._state is None:
-            if self.affinities is None or getattr(self.affinities, "P", None) is None:
-                raise ValueError("this embedding has no affinities to optimise against")
-            P = sp.csr_matrix(self.affinities.P, dtype=np.float64)
-            P.sum_duplicates()
-            P.sort_indices()
-            holder = getattr(getattr(self.affinities, "knn_index", None), "_holder", None)
-            self._state = _core.TsneState.from_affinities(np.ascontiguousarray(self), *csr_parts(P), **params,
-                                                          knn_index=holder)
-        else:
-            self._state.set_gradient_params(**params)
-        return self._state
+        self.optimizer = gradient_descent()  # views and copies never share the optimizer state
 
     @property
     def P(self) -> sp.csr_matrix:
         return self.affinities.P
 
-    # ------------------------------------------------------------------ optimisation
     def optimize(self, n_iter: int, inplace: bool = False, propagate_exception: bool = False,
                  **gradient_descent_params) -> "TSNEEmbedding":
         """Runs `n_iter` gradient-descent iterations, continuing the optimizer state (gains, momentum).
@@ -200,7 +487,7 @@ class TSNEEmbedding(np.ndarray):
         ----------
         n_iter : int
         inplace : bool
-            Update this embedding (and its optimizer state) rather than a copy.
+            Update this embedding (and its optimizer) rather than a copy.
         propagate_exception : bool
             Raise :class:`OptimizationInterrupt` when a callback stops the run (else return the embedding).
         **gradient_descent_params
@@ -217,42 +504,80 @@ class TSNEEmbedding(np.ndarray):
         KeyboardInterrupt
             On Ctrl-C; the embedding keeps the last whole iteration.
         """
-        unknown = set(gradient_descent_params) - set(_DEFAULT_PARAMS)
-        if unknown:
-            raise TypeError(f"unexpected gradient descent parameters: {sorted(unknown)}")
+        _check_params(gradient_descent_params)
         if inplace:
-            target = self
+            embedding = self
         else:
-            target = TSNEEmbedding.__new__(TSNEEmbedding, self, self.affinities, random_state=self.random_state)
-            target.gradient_descent_params = dict(self.gradient_descent_params)
-            target.kl_divergence = self.kl_divergence
-            if self._state is not None:
-                target._state = self._state.__copy__()
-        params = {**target.gradient_descent_params, **gradient_descent_params}
-        saved = target.gradient_descent_params
-        target.gradient_descent_params = params  # this call's overrides only
+            embedding = TSNEEmbedding(np.copy(self), self.affinities, random_state=self.random_state,
+                                      optimizer=self.optimizer.copy(), **self.gradient_descent_params)
+        optim_params = dict(self.gradient_descent_params)
+        optim_params.update(gradient_descent_params)
+        optim_params["n_iter"] = n_iter
+        _handle_nice_params(embedding, optim_params)
         try:
-            state = target._get_state()
-        finally:
-            target.gradient_descent_params = saved
-
-        def wrap(Y):
-            view = Y.view(TSNEEmbedding)
-            view.affinities = target.affinities
-            return view
-
-        try:
-            Y, report = _run_optimize(state, np.ascontiguousarray(target), n_iter, params, wrap)
-        except KeyboardInterrupt:
-            target[...] = state.embedding  # keep the whole iterations that were done
-            raise
-        target[...] = Y
-        target.kl_divergence = report["kl"]
-        if report["stopped"] and propagate_exception:
-            raise OptimizationInterrupt(error=report["kl"], final_embedding=target)
-        return target
+            error, embedding = embedding.optimizer(embedding=embedding, P=self.affinities.P, **optim_params)
+        except OptimizationInterrupt as ex:
+            log.info("Optimization was interrupted with callback.")
+            if propagate_exception:
+                raise ex
+            error, embedding = ex.error, ex.final_embedding
+        embedding.kl_divergence = error
+        return embedding
 
     # ------------------------------------------------------------------ new points
+    def transform(self, X, perplexity: Union[float, Sequence[float]] = 5,
+                  initialization: Union[str, np.ndarray] = "median", k: int = 25, learning_rate: float = 0.1,
+                  early_exaggeration: float = 4, early_exaggeration_iter: int = 0, exaggeration: float = 1.5,
+                  n_iter: int = 250, initial_momentum: float = 0.8, final_momentum: float = 0.8,
+                  max_grad_norm: Optional[float] = 0.25, max_step_norm: Optional[float] = None
+                  ) -> "PartialTSNEEmbedding":
+        """Embeds new points into this embedding (which does not move); openTSNE's defaults.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_new, n_features)
+            (With metric="precomputed": distances of the new points to the reference points.)
+        perplexity : float or list of float
+            Of the new points' affinities (a list with multiscale affinities).
+        initialization : "median", "weighted", "random" or array of shape (n_new, n_components)
+        k : int
+            Neighbours that place each new point initially (at most the affinity's neighbours).
+        learning_rate, early_exaggeration, early_exaggeration_iter, exaggeration, n_iter,
+        initial_momentum, final_momentum, max_grad_norm, max_step_norm
+            The two optimisation phases (learning_rate must be a number).
+
+        Returns
+        -------
+        PartialTSNEEmbedding of shape (n_new, n_components)
+
+        Raises
+        ------
+        TypeError
+            When the affinities take no perplexity (use prepare_partial and optimize).
+        """
+        if isinstance(learning_rate, str):
+            raise ValueError("transform: learning_rate must be a number ('auto' is not defined here)")
+        import inspect
+        signature = inspect.signature(self.affinities.to_new).parameters
+        if "perplexity" in signature:
+            affinity_params = {"perplexity": perplexity}
+        elif "perplexities" in signature:
+            affinity_params = {"perplexities": perplexity}
+        else:
+            raise TypeError(f"`transform` currently does not support {type(self.affinities).__name__} affinities. "
+                            "Please use `prepare_partial` and `optimize` to add points to the embedding.")
+        embedding = self.prepare_partial(X, initialization=initialization, k=k, **affinity_params)
+        common = dict(learning_rate=learning_rate, inplace=True, propagate_exception=True,
+                      max_grad_norm=max_grad_norm, max_step_norm=max_step_norm)
+        try:
+            embedding.optimize(n_iter=early_exaggeration_iter, exaggeration=early_exaggeration,
+                               momentum=initial_momentum, **common)
+            embedding.optimize(n_iter=n_iter, exaggeration=exaggeration, momentum=final_momentum, **common)
+        except OptimizationInterrupt as ex:
+            log.info("Optimization was interrupted with callback.")
+            embedding = ex.final_embedding
+        return embedding
+
     def prepare_partial(self, X, initialization: Union[str, np.ndarray] = "median", k: int = 25,
                         **affinity_params) -> "PartialTSNEEmbedding":
         """Prepares new points for optimisation against this (fixed) embedding.
@@ -262,170 +587,62 @@ class TSNEEmbedding(np.ndarray):
         X : array_like of shape (n_new, n_features)
         initialization : "median", "weighted", "random" or array of shape (n_new, n_components)
         k : int
-            Neighbours that place each new point initially.
+            Neighbours that place each new point initially (at most those the affinities query).
         **affinity_params
-            ``perplexity`` (default 5) of the new points' affinities.
+            Passed to ``self.affinities.to_new`` (e.g. ``perplexity``, default 5 here).
 
         Returns
         -------
         PartialTSNEEmbedding
         """
-        perplexity = float(affinity_params.pop("perplexity", 5))
-        if affinity_params:
-            raise TypeError(f"unexpected affinity parameters: {sorted(affinity_params)}")
-        state = self._get_state()
-        if not state.can_transform:
-            raise TypeError("this embedding was fitted from affinities without a kNN index; it cannot embed new "
-                            "points (fit it from data)")
-        state.set_embedding(np.ascontiguousarray(self))
-        Xf = as_float32_matrix(X)
-        init = self._initial_positions(Xf, initialization, k)
-        part = state.prepare_partial(Xf, perplexity, int(k), init, handle_sigint=handle_sigint())
-        params = {**self.gradient_descent_params}
-        return PartialTSNEEmbedding._from_state(part, self, params)
-
-    def _initial_positions(self, Xf: np.ndarray, initialization, k: int) -> Optional[np.ndarray]:
-        if isinstance(initialization, str):
-            if initialization == "median":
-                return None  # the C++ default
-            n_ref = self.shape[0]
-            if initialization == "weighted":
-                idx, dst = self.affinities.knn_index.query(Xf, min(int(k), n_ref))
-                return _core.median_init(np.ascontiguousarray(self), idx, dst, weighted=True)
-            if initialization == "random":
-                return _core.random_init(Xf.shape[0], self.shape[1], resolve_seed(self.random_state), 1e-4)
-            raise ValueError(f"unknown initialization {initialization!r}; expected 'median', 'weighted', "
-                             "'random' or an array")
-        init = as_float64_matrix(initialization, "initialization")
-        if init.shape != (Xf.shape[0], self.shape[1]):
-            raise ValueError(f"initialization has shape {init.shape}, expected {(Xf.shape[0], self.shape[1])}")
-        return init
-
-    def transform(self, X, perplexity: float = 5, initialization: Union[str, np.ndarray] = "median", k: int = 25,
-                  learning_rate: float = 0.1, early_exaggeration: float = 4, early_exaggeration_iter: int = 0,
-                  exaggeration: float = 1.5, n_iter: int = 250, initial_momentum: float = 0.8,
-                  final_momentum: float = 0.8, max_grad_norm: Optional[float] = 0.25,
-                  max_step_norm: Optional[float] = None) -> "PartialTSNEEmbedding":
-        """Embeds new points into this embedding (which does not move); openTSNE's defaults.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_new, n_features)
-        perplexity : float
-            Of the new points' affinities to the reference points.
-        initialization, k
-            See :meth:`prepare_partial`.
-        learning_rate, early_exaggeration, early_exaggeration_iter, exaggeration, n_iter,
-        initial_momentum, final_momentum, max_grad_norm, max_step_norm
-            The two optimisation phases (learning_rate must be a number).
-
-        Returns
-        -------
-        PartialTSNEEmbedding of shape (n_new, n_components)
-        """
-        if isinstance(learning_rate, str):
-            raise ValueError("transform: learning_rate must be a number ('auto' is not defined here)")
-        part = self.prepare_partial(X, initialization=initialization, k=k, perplexity=perplexity)
-        common = dict(learning_rate=learning_rate, max_grad_norm=max_grad_norm, max_step_norm=max_step_norm)
-        phases = _core.transform_phases(int(early_exaggeration_iter), float(early_exaggeration), int(n_iter),
-                                        float(exaggeration), float(initial_momentum), float(final_momentum))
-        return _run_phases(part, phases, common)
+        if "perplexity" not in affinity_params and "perplexities" not in affinity_params:
+            import inspect
+            signature = inspect.signature(self.affinities.to_new).parameters
+            if "perplexity" in signature:
+                affinity_params["perplexity"] = 5
+            elif "perplexities" in signature:
+                affinity_params["perplexities"] = 5
+        import inspect
+        signature = inspect.signature(self.affinities.to_new).parameters
+        if "perplexities" in signature and "perplexity" in affinity_params and "perplexities" not in affinity_params:
+            affinity_params["perplexities"] = affinity_params.pop("perplexity")
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        P, neighbors, distances = self.affinities.to_new(X, return_distances=True, **affinity_params)
+        n_new = P.shape[0]
+        if isinstance(initialization, np.ndarray):
+            _check_num_samples(initialization.shape[0], n_new)
+            _check_num_dimensions(initialization.shape[1], self.shape[1])
+            embedding = np.array(initialization)
+        elif isinstance(initialization, str) and initialization == "random":
+            embedding = initialization_scheme.random(n_new, self.shape[1], self.random_state)
+        elif isinstance(initialization, str) and initialization == "weighted":
+            embedding = initialization_scheme.weighted_mean(X, self, neighbors[:, :k], distances[:, :k])
+        elif isinstance(initialization, str) and initialization == "median":
+            embedding = initialization_scheme.median(self, neighbors[:, :k])
+        else:
+            raise ValueError(f"Unrecognized initialization scheme `{initialization}`.")
+        return PartialTSNEEmbedding(embedding, self, P=P, **self.gradient_descent_params)
 
     # ------------------------------------------------------------------ pickling
     def __reduce__(self):
-        return (_rebuild_embedding, (np.asarray(self).copy(), self.affinities, self.gradient_descent_params,
-                                     self.random_state, self.kl_divergence))
+        state = super().__reduce__()
+        return state[0], state[1], state[2] + (self.optimizer, self.affinities, self.gradient_descent_params,
+                                               self.random_state, self.kl_divergence)
+
+    def __setstate__(self, state):
+        (self.optimizer, self.affinities, self.gradient_descent_params, self.random_state,
+         self.kl_divergence) = state[-5:]
+        super().__setstate__(state[:-5])
 
     def __deepcopy__(self, memo):
-        out = _rebuild_embedding(np.asarray(self).copy(), self.affinities, self.gradient_descent_params,
-                                 self.random_state, self.kl_divergence)
-        if self._state is not None:
-            out._state = self._state.__copy__()
+        import copy
+        out = TSNEEmbedding(np.array(self), copy.deepcopy(self.affinities, memo), random_state=self.random_state,
+                            optimizer=self.optimizer.copy(), **copy.deepcopy(
+                                {k: v for k, v in self.gradient_descent_params.items() if k != "callbacks"}, memo))
+        out.gradient_descent_params["callbacks"] = self.gradient_descent_params.get("callbacks")
+        out.kl_divergence = self.kl_divergence
         return out
-
-
-def _rebuild_embedding(data, affinities, params, random_state, kl):
-    params = dict(params)
-    params.pop("callbacks", None)
-    emb = TSNEEmbedding(data, affinities, random_state=random_state, **params)
-    emb.kl_divergence = kl
-    return emb
-
-
-class PartialTSNEEmbedding(np.ndarray):
-    """New points embedded against a fixed reference :class:`TSNEEmbedding` (no interactions among themselves).
-
-    Created by :meth:`TSNEEmbedding.prepare_partial` / :meth:`TSNEEmbedding.transform`; call :meth:`optimize`.
-    """
-
-    def __new__(cls, embedding, reference_embedding: TSNEEmbedding, P, **gradient_descent_params):
-        Y = as_float64_matrix(embedding)
-        Pm = sp.csr_matrix(P, dtype=np.float64)
-        Pm.sum_duplicates()
-        Pm.sort_indices()
-        state = reference_embedding._get_state()
-        part = state.prepare_partial_from(*csr_parts(Pm), Y)
-        return cls._from_state(part, reference_embedding, {**_DEFAULT_PARAMS, **gradient_descent_params})
-
-    @classmethod
-    def _from_state(cls, state, reference, params) -> "PartialTSNEEmbedding":
-        obj = np.array(state.embedding, copy=True).view(cls)
-        obj._state = state
-        obj.reference_embedding = reference
-        obj.gradient_descent_params = dict(params)
-        obj.kl_divergence = None
-        return obj
-
-    def __array_finalize__(self, obj):
-        if obj is None:
-            return
-        self._state = None
-        self.reference_embedding = getattr(obj, "reference_embedding", None)
-        self.gradient_descent_params = dict(getattr(obj, "gradient_descent_params", _DEFAULT_PARAMS))
-        self.kl_divergence = getattr(obj, "kl_divergence", None)
-
-    @property
-    def P(self) -> sp.csr_matrix:
-        if self._state is None:
-            raise ValueError("this array is a view or copy of a partial embedding and holds no state")
-        return csr_from_parts(self._state.P, (self.shape[0], self.reference_embedding.shape[0]))
-
-    def optimize(self, n_iter: int, inplace: bool = False, propagate_exception: bool = False,
-                 **gradient_descent_params) -> "PartialTSNEEmbedding":
-        """Optimises the new points' positions (see :meth:`TSNEEmbedding.optimize`); learning_rate must be a number.
-
-        Raises
-        ------
-        OptimizationInterrupt
-            When a callback stops the run and `propagate_exception` is set.
-        """
-        if self._state is None:
-            raise ValueError("this array is a view or copy of a partial embedding and holds no state")
-        unknown = set(gradient_descent_params) - set(_DEFAULT_PARAMS)
-        if unknown:
-            raise TypeError(f"unexpected gradient descent parameters: {sorted(unknown)}")
-        params = {**self.gradient_descent_params, **gradient_descent_params}
-        if _learning_rate(params.get("learning_rate", "auto")) is None:
-            params["learning_rate"] = 0.1  # openTSNE's transform rate; "auto" is undefined for partial embeddings
-        target = self if inplace else PartialTSNEEmbedding._from_state(self._state.__copy__(),
-                                                                       self.reference_embedding,
-                                                                       self.gradient_descent_params)
-        if not np.array_equal(np.asarray(target), target._state.embedding):
-            raise ValueError("the positions of a partial embedding can only be changed by optimize()")
-
-        def wrap(Y):
-            return np.asarray(Y).view(PartialTSNEEmbedding)
-
-        try:
-            Y, report = _run_optimize(target._state, np.ascontiguousarray(target), n_iter, params, wrap)
-        except KeyboardInterrupt:
-            target[...] = target._state.embedding
-            raise
-        target[...] = Y
-        target.kl_divergence = report["kl"]
-        if report["stopped"] and propagate_exception:
-            raise OptimizationInterrupt(error=report["kl"], final_embedding=target)
-        return target
 
 
 class TSNE:
@@ -472,7 +689,7 @@ class TSNE:
     random_state : int, RandomState or None
     verbose : bool
     knn_kwargs : dict, optional
-        Not supported (must be empty).
+        Keyword arguments for the kNN index (see nembed.nearest_neighbors).
     """
 
     def __init__(self, n_components: int = 2, perplexity: Union[float, Sequence[float]] = 30,
@@ -483,9 +700,10 @@ class TSNE:
                  initialization: Union[str, np.ndarray] = "pca", metric: str = "euclidean",
                  metric_params: Optional[dict] = None, initial_momentum: float = 0.8, final_momentum: float = 0.8,
                  max_grad_norm: Optional[float] = None, max_step_norm: Optional[float] = 5, n_jobs: int = 1,
-                 neighbors: str = "auto", negative_gradient_method: str = "auto", callbacks=None,
-                 callbacks_every_iters: int = 50, random_state=None, verbose: bool = False,
-                 knn_kwargs: Optional[dict] = None):
+                 neighbors: str = "auto", knn_kwargs: Optional[dict] = None, negative_gradient_method: str = "auto",
+                 callbacks=None, callbacks_every_iters: int = 50, random_state=None, verbose: bool = False):
+        if isinstance(initialization, np.ndarray):
+            _check_num_dimensions(initialization.shape[1], n_components)
         self.n_components = n_components
         self.perplexity = perplexity
         self.learning_rate = learning_rate
@@ -507,28 +725,14 @@ class TSNE:
         self.max_step_norm = max_step_norm
         self.n_jobs = n_jobs
         self.neighbors = neighbors
+        self.knn_kwargs = knn_kwargs
         self.negative_gradient_method = negative_gradient_method
         self.callbacks = callbacks
         self.callbacks_every_iters = callbacks_every_iters
         self.random_state = random_state
         self.verbose = verbose
-        self.knn_kwargs = knn_kwargs
-
-    def _gradient_params(self) -> dict:
-        return dict(learning_rate=self.learning_rate, dof=self.dof, max_grad_norm=self.max_grad_norm,
-                    max_step_norm=self.max_step_norm, negative_gradient_method=self.negative_gradient_method,
-                    theta=self.theta, n_interpolation_points=self.n_interpolation_points,
-                    min_num_intervals=self.min_num_intervals, ints_in_interval=self.ints_in_interval,
-                    n_jobs=self.n_jobs, callbacks=self.callbacks, callbacks_every_iters=self.callbacks_every_iters,
-                    verbose=self.verbose)
 
     def _check(self):
-        if self.metric_params:
-            raise ValueError("metric_params are not supported by nembed")
-        if self.knn_kwargs:
-            raise ValueError("knn_kwargs are not supported by nembed")
-        if callable(self.metric):
-            raise ValueError("callable metrics are not supported; use a metric name or 'precomputed'")
         check_affinity_metric(self.metric)
         if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
             raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
@@ -536,114 +740,149 @@ class TSNE:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < (1 if name == "callbacks_every_iters" else 0):
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        _callback_list(self.callbacks)
-        _learning_rate(self.learning_rate)
-        _method_name(self.negative_gradient_method)
-
-    def prepare_initial(self, X=None, affinities=None, initialization=None) -> TSNEEmbedding:
-        """Affinities and initial layout, without optimisation.
-
-        Parameters
-        ----------
-        X : array_like of shape (n_samples, n_features), optional
-        affinities : nembed.affinity.Affinities, optional
-            Precomputed affinities (then X is only used for PCA initialisation).
-        initialization : "pca", "spectral", "random" or array, optional
-            Overrides the constructor's.
-
-        Returns
-        -------
-        TSNEEmbedding
-        """
-        self._check()
-        init = self.initialization if initialization is None else initialization
-        seed = resolve_seed(self.random_state)
-        n_threads = resolve_n_jobs(self.n_jobs)
-        if X is None and affinities is None:
-            raise ValueError("either X or affinities must be given")
-        if self.verbose:
-            print("-" * 80 + "\n" + repr(self) + "\n" + "-" * 80, flush=True)
-
-        if affinities is None and self.metric != "precomputed":
-            Xf = as_float32_matrix(X)
-            if isinstance(init, str) and init == "pca" and Xf.shape[1] < self.n_components:
-                # 1-D data: PCA cannot give more components than input columns (the CLI does the same)
-                warnings.warn(f"initialization='pca' needs at least {self.n_components} input columns, X has "
-                              f"{Xf.shape[1]}; using initialization='random'", UserWarning, stacklevel=3)
-                init = "random"
-            perps = list(self.perplexity) if isinstance(self.perplexity, (list, tuple, np.ndarray)) \
-                else [self.perplexity]
-            user = None if isinstance(init, str) else as_float64_matrix(init, "initialization")
-            neighbors = "hnsw" if self.neighbors in ("approx", "annoy", "pynndescent") else str(self.neighbors)
-            state = _core.TsneState.prepare(
-                Xf, int(self.n_components), [float(p) for p in perps], init if isinstance(init, str) else "pca",
-                user, str(self.metric), neighbors, **_gradient_kwargs(self._gradient_params()), seed=seed,
-                verbose=bool(self.verbose), handle_sigint=handle_sigint())
-            P = csr_from_parts(state.P, (Xf.shape[0], Xf.shape[0]))
-            holder = state.knn_index(neighbors, seed)
-            from .nearest_neighbors import KNNIndex
-            knn = KNNIndex._from_holder(holder, k=0, n_jobs=self.n_jobs) if holder is not None else None
-            with warnings.catch_warnings():  # the C++ preparation has already warned about a capped perplexity
-                warnings.simplefilter("ignore")
-                perps_used = sorted({float(_core.clamp_perplexity(Xf.shape[0], float(p))) for p in perps})
-            aff = _affinity.PerplexityBasedNN._from_parts(P, knn, perps_used, n_jobs=self.n_jobs)
-            emb = TSNEEmbedding(state.embedding, aff, random_state=self.random_state, **self._gradient_params())
-            emb._state = state
-            return emb
-
-        if affinities is None:  # metric == "precomputed": X is a distance matrix
-            affinities = _affinity.PerplexityBasedNN(X, perplexity=self.perplexity, metric="precomputed",
-                                                     n_jobs=self.n_jobs, random_state=self.random_state,
-                                                     verbose=self.verbose)
-        if not isinstance(affinities, _affinity.Affinities) and not hasattr(affinities, "P"):
-            raise ValueError("affinities must be an nembed.affinity.Affinities object")
-        P = affinities.P
-        n = P.shape[0]
-        if X is not None and np.shape(X)[0] != n:
-            raise ValueError(f"X has {np.shape(X)[0]} rows but the affinities describe {n} points")
-        from . import initialization as _init
-        if isinstance(init, str):
-            if init == "pca" and X is not None and self.metric != "precomputed":
-                Y0 = _init.pca(X, self.n_components, random_state=seed, n_jobs=self.n_jobs)
-            elif init in ("pca", "spectral"):
-                Y0 = _init.spectral(P, self.n_components, random_state=seed)
-            elif init == "random":
-                Y0 = _init.random(n, self.n_components, random_state=seed)
-            else:
-                raise ValueError(f"unknown initialization {init!r}; expected 'pca', 'spectral', 'random' or an array")
+        _check_callbacks(self.callbacks)
+        if isinstance(self.learning_rate, str) and self.learning_rate != "auto":
+            raise ValueError(f"learning_rate must be a positive number or 'auto', got {self.learning_rate!r}")
+        if isinstance(self.negative_gradient_method, str):
+            _core.parse_gradient_method(self.negative_gradient_method)
         else:
-            Y0 = as_float64_matrix(init, "initialization")
-            if Y0.shape != (n, self.n_components):
-                raise ValueError(f"initialization has shape {Y0.shape}, expected {(n, self.n_components)}")
-            if Y0[:, 0].std() > 1e-2:
-                warnings.warn("the initial embedding has a standard deviation above 1e-2; this may give poor "
-                              "embeddings (rescale it with nembed.initialization.rescale)", stacklevel=2)
-        emb = TSNEEmbedding(Y0, affinities, random_state=self.random_state, **self._gradient_params())
-        emb._get_state()  # validates P and the parameters now
-        return emb
+            _objective_name(self.negative_gradient_method)
+        resolve_n_jobs(self.n_jobs)
+
+    def _early_exaggeration(self) -> float:
+        """openTSNE's "auto": 12, or max(12, exaggeration) when a late exaggeration is set."""
+        if isinstance(self.early_exaggeration, str):
+            if self.early_exaggeration != "auto":
+                raise ValueError(f"early_exaggeration must be a number or 'auto', got {self.early_exaggeration!r}")
+            return 12 if self.exaggeration is None else max(12, self.exaggeration)
+        return self.early_exaggeration
 
     def fit(self, X=None, affinities=None, initialization=None) -> TSNEEmbedding:
         """Fits an embedding: early exaggeration then the main phase (openTSNE's schedule).
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features), optional
-            float32/float64 in any order; other numeric dtypes are converted.
+        X : array_like or sparse matrix of shape (n_samples, n_features), optional
         affinities : nembed.affinity.Affinities, optional
+            Precomputed affinities (then the perplexity and kNN parameters are ignored).
         initialization : "pca", "spectral", "random" or array, optional
+            Overrides the constructor's.
 
         Returns
         -------
         TSNEEmbedding
             A callback stop returns the embedding where it stopped.
         """
+        if self.verbose:
+            print("-" * 80, repr(self), "-" * 80, sep="\n", flush=True)
+        early = self._early_exaggeration()
         embedding = self.prepare_initial(X, affinities, initialization)
-        early = None if self.early_exaggeration == "auto" else optional_float(self.early_exaggeration,
-                                                                               "early_exaggeration")
-        phases = _core.tsne_phases(int(self.early_exaggeration_iter), early, int(self.n_iter),
-                                   optional_float(self.exaggeration, "exaggeration"), float(self.initial_momentum),
-                                   float(self.final_momentum))
-        return _run_phases(embedding, phases, {}, verbose=self.verbose)
+        try:
+            embedding.optimize(n_iter=self.early_exaggeration_iter, exaggeration=early,
+                               momentum=self.initial_momentum, inplace=True, propagate_exception=True)
+            embedding.optimize(n_iter=self.n_iter, exaggeration=self.exaggeration, momentum=self.final_momentum,
+                               inplace=True, propagate_exception=True)
+        except OptimizationInterrupt as ex:
+            log.info("Optimization was interrupted with callback.")
+            if self.verbose:
+                print("Optimization was interrupted with callback.", flush=True)
+            embedding = ex.final_embedding
+        return embedding
+
+    def prepare_initial(self, X=None, affinities=None, initialization=None) -> TSNEEmbedding:
+        """Affinities and initial layout, without optimisation.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix of shape (n_samples, n_features), optional
+            (A square distance matrix with metric="precomputed".)
+        affinities : nembed.affinity.Affinities, optional
+            Precomputed affinities (then X is only used for PCA initialisation).
+        initialization : "pca", "spectral", "random" or array, optional
+            Overrides the constructor's. Without X (or with precomputed distances) "pca" becomes "spectral".
+
+        Returns
+        -------
+        TSNEEmbedding
+        """
+        if X is None and affinities is None and initialization is None:
+            raise ValueError("At least one of the parameters `X` or `affinities` must be specified!")
+        if X is None and affinities is None:
+            raise ValueError("either X or affinities must be given")
+        self._check()
+        if affinities is None:
+            affinities = _affinity.MultiscaleMixture(
+                X, self.perplexity, method=self.neighbors, metric=self.metric, metric_params=self.metric_params,
+                n_jobs=self.n_jobs, random_state=self.random_state, verbose=self.verbose, knn_kwargs=self.knn_kwargs)
+        else:
+            if not isinstance(affinities, _affinity.Affinities):
+                raise ValueError("`affinities` must be an instance of `nembed.affinity.Affinities`")
+            log.info("Precomputed affinities provided. Ignoring perplexity-related parameters.")
+        if initialization is None:
+            initialization = self.initialization
+        pca_fallback = isinstance(initialization, str) and initialization == "pca"
+        if pca_fallback and X is None:
+            log.warning("Attempting to use `pca` initalization, but no `X` matrix specified! Using `spectral` "
+                        "initilization instead, which doesn't need access to the data matrix")
+            initialization = "spectral"
+        if pca_fallback and self.metric == "precomputed":
+            log.warning("Attempting to use `pca` initalization, but using precomputed distance matrix! Using "
+                        "`spectral` initilization instead, which doesn't need access to the data matrix.")
+            initialization = "spectral"
+        n_samples = X.shape[0] if X is not None and hasattr(X, "shape") else affinities.P.shape[0]
+        if X is not None and np.shape(X)[0] != affinities.P.shape[0]:
+            raise ValueError(f"X has {np.shape(X)[0]} rows but the affinities describe {affinities.P.shape[0]} points")
+        if isinstance(initialization, str) and initialization == "pca" and X is not None \
+                and np.shape(X)[1] < self.n_components:
+            # PCA cannot give more components than input columns (the CLI does the same)
+            warnings.warn(f"initialization='pca' needs at least {self.n_components} input columns, X has "
+                          f"{np.shape(X)[1]}; using initialization='random'", UserWarning, stacklevel=2)
+            initialization = "random"
+
+        if isinstance(initialization, np.ndarray):
+            _check_num_samples(initialization.shape[0], n_samples)
+            _check_num_dimensions(initialization.shape[1], self.n_components)
+            embedding = np.array(initialization)
+            if np.any(np.std(embedding, axis=0) > 0.01):
+                log.warning("Standard deviation of embedding is greater than 0.0001. Initial embeddings with high "
+                            "variance may have display poor convergence.")
+        elif not isinstance(initialization, str):
+            embedding = as_float64_matrix(initialization, "initialization")
+            _check_num_samples(embedding.shape[0], n_samples)
+            _check_num_dimensions(embedding.shape[1], self.n_components)
+        elif initialization == "pca":
+            embedding = initialization_scheme.pca(X, self.n_components, random_state=self.random_state,
+                                                  verbose=self.verbose, n_jobs=self.n_jobs)
+        elif initialization == "random":
+            embedding = initialization_scheme.random(n_samples, self.n_components, random_state=self.random_state,
+                                                     verbose=self.verbose)
+        elif initialization == "spectral":
+            embedding = initialization_scheme.spectral(affinities.P, self.n_components,
+                                                       random_state=self.random_state, verbose=self.verbose)
+        else:
+            raise ValueError(f"Unrecognized initialization scheme `{initialization}`; expected 'pca', 'spectral', "
+                             "'random' or an array.")
+        gradient_descent_params = dict(
+            dof=self.dof, negative_gradient_method=self.negative_gradient_method, learning_rate=self.learning_rate,
+            momentum=self.final_momentum, theta=self.theta, n_interpolation_points=self.n_interpolation_points,
+            min_num_intervals=self.min_num_intervals, ints_in_interval=self.ints_in_interval,
+            max_grad_norm=self.max_grad_norm, max_step_norm=self.max_step_norm, n_jobs=self.n_jobs,
+            verbose=self.verbose, callbacks=self.callbacks, callbacks_every_iters=self.callbacks_every_iters)
+        return TSNEEmbedding(embedding, affinities=affinities, random_state=self.random_state,
+                             **gradient_descent_params)
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters (scikit-learn's convention)."""
+        import inspect
+        return {name: getattr(self, name) for name in inspect.signature(TSNE.__init__).parameters if name != "self"}
+
+    def set_params(self, **params) -> "TSNE":
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for TSNE")
+            setattr(self, name, value)
+        return self
 
     def __repr__(self) -> str:
         return f"TSNE(n_components={self.n_components}, perplexity={self.perplexity}, n_jobs={self.n_jobs}, " \

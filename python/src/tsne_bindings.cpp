@@ -11,6 +11,7 @@
 
 #include "common.hpp"
 #include "knn_holder.hpp"
+#include "nembed/loss/tsne_objective.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
@@ -122,9 +123,43 @@ Options schedule_options(int early_exaggeration_iter, Early early_exaggeration, 
     return o;
 }
 
+// The optimizer's per-value state as an N x d array (None before the first iteration, as openTSNE's gains).
+nb::object optimizer_array(const std::vector<double>& v, std::size_t d) {
+    if (v.empty() || d == 0) return nb::none();
+    return nb::cast(copy_to_numpy(nembed::MatrixView<double>{v.data(), v.size() / d, d}), nb::rv_policy::move);
+}
+
 } // namespace
 
 void bind_tsne(nb::module_& m) {
+    m.def(
+        "tsne_kl_gradient",
+        [](F64Mat Y, I64Vec indptr, I32Vec indices, F64Vec data, double dof, const std::string& method, double theta,
+           std::size_t nip, std::size_t mni, double iii, int n_threads, std::optional<F64Mat> reference,
+           double exaggeration) {
+            auto params = gradient_params(dof, method, theta, nip, mni, iii, n_threads);
+            const std::size_t n = Y.shape(0), d = Y.shape(1);
+            nembed::Matrix<double> grad(n, d);
+            double kl = 0.0;
+            if (reference) {
+                nembed::require(reference->shape(1) == d, "reference_embedding must have the embedding's dimension");
+                auto P = to_csr(indptr, indices, data, n, reference->shape(0));
+                auto rep = nembed::make_repulsion(params, reference->shape(0), d);
+                nembed::PartialTsneObjective f(P, view(*reference), *rep, nembed::StudentTKernel(dof), n_threads);
+                kl = f(view(Y), exaggeration, grad.data(), true);
+            } else {
+                auto P = to_csr(indptr, indices, data, n, n);
+                auto rep = nembed::make_repulsion(params, n, d);
+                nembed::TsneObjective f(P, *rep, nembed::StudentTKernel(dof), n_threads);
+                kl = f(view(Y), exaggeration, grad.data(), true);
+            }
+            return nb::make_tuple(kl, to_numpy(std::move(grad)));
+        },
+        "Y"_a, "indptr"_a, "indices"_a, "data"_a, "dof"_a, "negative_gradient_method"_a, "theta"_a,
+        "n_interpolation_points"_a, "min_num_intervals"_a, "ints_in_interval"_a, "n_threads"_a,
+        "reference"_a.none(), "exaggeration"_a = 1.0,
+        "(KL divergence of the un-exaggerated P, gradient) of the t-SNE objective at Y (openTSNE's convention); "
+        "with a reference, of new points against it.");
     m.def(
         "tsne_phases",
         [](int early_exaggeration_iter, std::optional<double> early_exaggeration, int n_iter,
@@ -156,10 +191,8 @@ void bind_tsne(nb::module_& m) {
                double exaggeration, double momentum, std::optional<double> max_grad_norm,
                std::optional<double> max_step_norm, double min_gain, nb::object callback, int callbacks_every_iters,
                bool verbose, bool handle_sigint) {
-                // The partial embedding's positions are private: restart from Y by rebuilding is not possible, so
-                // Y must be what this state holds (the Python layer keeps them in sync).
-                nembed::require(Y.shape(0) == e.embedding().rows() && Y.shape(1) == e.embedding().cols(),
-                                "partial embedding: shape mismatch");
+                set_embedding(e.embedding(), Y);
+                nembed::require_finite(e.embedding().view(), "partial embedding");
                 auto o = optimize_options(learning_rate, exaggeration, momentum, max_grad_norm, max_step_norm,
                                           min_gain, callback, callbacks_every_iters, verbose);
                 o.phase = "transform";
@@ -169,6 +202,28 @@ void bind_tsne(nb::module_& m) {
             "Y"_a, "n_iter"_a, "learning_rate"_a.none(), "exaggeration"_a, "momentum"_a, "max_grad_norm"_a.none(),
             "max_step_norm"_a.none(), "min_gain"_a, "callback"_a.none(), "callbacks_every_iters"_a, "verbose"_a,
             "handle_sigint"_a)
+        .def_static(
+            "create",
+            [](F64Mat Y, I64Vec indptr, I32Vec indices, F64Vec data, F64Mat reference, double dof,
+               const std::string& method, double theta, std::size_t nip, std::size_t mni, double iii, int n_threads) {
+                auto P = to_csr(indptr, indices, data, Y.shape(0), reference.shape(0));
+                auto ref = std::make_shared<const nembed::Matrix<double>>(to_matrix(reference));
+                return nembed::PartialTsneEmbedding(to_matrix(Y), std::move(P), std::move(ref),
+                                                    gradient_params(dof, method, theta, nip, mni, iii, n_threads));
+            },
+            "Y"_a, "indptr"_a, "indices"_a, "data"_a, "reference"_a, "dof"_a, "negative_gradient_method"_a,
+            "theta"_a, "n_interpolation_points"_a, "min_num_intervals"_a, "ints_in_interval"_a, "n_threads"_a,
+            "New points Y (N_new x d) against a fixed reference (N_ref x d) with P (N_new x N_ref).")
+        .def(
+            "set_gradient_params",
+            [](nembed::PartialTsneEmbedding& e, double dof, const std::string& method, double theta, std::size_t nip,
+               std::size_t mni, double iii, int n_threads) {
+                e.gradient_params() = gradient_params(dof, method, theta, nip, mni, iii, n_threads);
+            },
+            "dof"_a, "negative_gradient_method"_a, "theta"_a, "n_interpolation_points"_a, "min_num_intervals"_a,
+            "ints_in_interval"_a, "n_threads"_a)
+        .def_prop_ro("gains", [](const nembed::PartialTsneEmbedding& e) { return optimizer_array(e.optimizer().gains(), e.embedding().cols()); }, nb::rv_policy::move)
+        .def_prop_ro("update", [](const nembed::PartialTsneEmbedding& e) { return optimizer_array(e.optimizer().update(), e.embedding().cols()); }, nb::rv_policy::move)
         .def_prop_ro("embedding", [](const nembed::PartialTsneEmbedding& e) { return copy_to_numpy(e.embedding().view()); }, nb::rv_policy::move)
         .def_prop_ro("P", [](const nembed::PartialTsneEmbedding& e) { return from_csr(e.affinities()); }, nb::rv_policy::move)
         .def_prop_ro("kl_divergence", &nembed::PartialTsneEmbedding::kl_divergence);
@@ -251,12 +306,15 @@ void bind_tsne(nb::module_& m) {
         .def_prop_ro("kl_divergence", &nembed::TsneEmbedding::kl_divergence)
         .def_prop_ro("can_transform", &nembed::TsneEmbedding::can_transform)
         .def_prop_ro("total_iterations", &nembed::TsneEmbedding::total_iterations)
-        .def_prop_ro("gains",
-                     [](const nembed::TsneEmbedding& e) {
-                         const std::vector<double>& g = e.optimizer().gains();
-                         const std::size_t d = e.embedding().cols();
-                         return copy_to_numpy(nembed::MatrixView<double>{g.data(), g.size() / d, d});
-                     }, nb::rv_policy::move)
+        .def_prop_ro("gains", [](const nembed::TsneEmbedding& e) { return optimizer_array(e.optimizer().gains(), e.embedding().cols()); }, nb::rv_policy::move)
+        .def_prop_ro("update", [](const nembed::TsneEmbedding& e) { return optimizer_array(e.optimizer().update(), e.embedding().cols()); }, nb::rv_policy::move)
+        .def(
+            "set_affinities",
+            [](nembed::TsneEmbedding& e, I64Vec indptr, I32Vec indices, F64Vec data) {
+                const std::size_t n = e.embedding().rows();
+                e.set_affinities(to_csr(indptr, indices, data, n, n));
+            },
+            "indptr"_a, "indices"_a, "data"_a, "Replaces P, keeping positions, gains and momentum.")
         .def_prop_ro("timings",
                      [](const nembed::TsneEmbedding& e) {
                          nb::dict d;

@@ -85,7 +85,7 @@ def test_bad_data(split):
 
 
 def test_transform_errors(small_embedding, split):
-    with pytest.raises(ValueError, match="dimensions"):
+    with pytest.raises(ValueError, match="dimension"):
         small_embedding.transform(np.zeros((3, 7), dtype=np.float32))
     with pytest.raises(ValueError, match="perplexity must be positive"):
         small_embedding.transform(split[1][:3], perplexity=0)

@@ -337,6 +337,15 @@ TsneEmbedding::TsneEmbedding(Matrix<double> Y, CsrMatrix<double> P, TsneGradient
     optimizer_ = GainsMomentum(0.8, 0.01, 5.0, Y_.cols());
 }
 
+void TsneEmbedding::set_affinities(CsrMatrix<double> P) {
+    P.validate("TsneEmbedding: P");
+    const std::size_t n = table_.Y().rows();
+    require(P.n_rows == n && P.n_cols == n, "TsneEmbedding: P is " + std::to_string(P.n_rows) + " x " +
+                                                std::to_string(P.n_cols) + " for an embedding of " +
+                                                std::to_string(n) + " points");
+    P_ = std::move(P);
+}
+
 namespace {
 Phase one_phase(int n_iter, const TsneOptimizeOptions& o) {
     require(n_iter >= 0, "n_iter must be non-negative, got " + std::to_string(n_iter));

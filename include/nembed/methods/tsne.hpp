@@ -229,6 +229,9 @@ public:
     const Matrix<double>& embedding() const { return table_.Y(); }
     Matrix<double>& embedding() { return table_.Y(); }
     const CsrMatrix<double>& affinities() const { return P_; }
+    /// Replaces P (N x N, same N) keeping the positions and the optimizer state (gains, momentum): perplexity
+    /// annealing (openTSNE's set_perplexity between optimize calls). Throws InvalidArgument for a bad P.
+    void set_affinities(CsrMatrix<double> P);
     /// KL divergence after the last optimize call (NaN before any).
     double kl_divergence() const { return kl_; }
     TsneGradientParams& gradient_params() { return params_; }
@@ -270,10 +273,15 @@ public:
     OptimizeReport run(const std::vector<Phase>& phases, const TsneRunOptions& options);
 
     const Matrix<double>& embedding() const { return table_.Y(); }
+    /// The new points' positions, writable between runs (openTSNE's partial embedding is a plain array).
+    Matrix<double>& embedding() { return table_.Y(); }
     const CsrMatrix<double>& affinities() const { return P_; }
     double kl_divergence() const { return kl_; }
     const GainsMomentum& optimizer() const { return optimizer_; }
     std::int64_t total_iterations() const { return iterations_; }
+    /// The gradient parameters (checked again on each run).
+    TsneGradientParams& gradient_params() { return params_; }
+    const TsneGradientParams& gradient_params() const { return params_; }
 
 private:
     EmbeddingTable table_;

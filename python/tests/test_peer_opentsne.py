@@ -1,0 +1,96 @@
+"""openTSNE 1.0.4's own test suite, run against nembed with only the module name changed.
+
+The suite is not part of the repository: it lives beside it, in ``../shared/peer-tests/opentsne-1.0.4/tests``
+(relative to the repository root; this test skips when the folder is absent). It is copied into a scratch folder,
+every ``openTSNE`` identifier is renamed ``nembed`` (imports such as ``from openTSNE.affinity import ...`` and
+``import openTSNE.affinity``, attribute paths such as ``openTSNE.TSNE`` and the module paths in ``mock.patch``
+strings), and run by pytest in a subprocess of this interpreter. Every test must pass except those in EXCLUDED, each
+of which reaches into a part of openTSNE that is not its public API or needs a kNN feature that nembed's kNN layer
+provides separately. Takes about 3 minutes on two cores.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = ROOT.parent / "shared" / "peer-tests" / "opentsne-1.0.4" / "tests"
+
+_NN = "tests/test_nearest_neighbors.py::"
+_TSNE = "tests/test_tsne.py::"
+
+# test id -> why it cannot pass against nembed.
+EXCLUDED = {
+    # The FFT interpolation grid is built inside nembed's C++ estimator; there is no prepare_interpolation_grid.
+    _TSNE + "TestMisc::test_interpolation_grid_not_called_using_bh":
+        "patches TSNEEmbedding.prepare_interpolation_grid (openTSNE's private FFT grid cache)",
+    # Precision: nembed's kNN distances are float32 (P from the two paths agrees to ~1e-9); the test demands 1e-16.
+    "tests/test_correctness.py::TestTSNECorrectnessUsingPrecomputedDistanceMatrix::test_iris":
+        "asserts P from precomputed and euclidean distances equal to 16 decimals (nembed's distances are float32)",
+    # openTSNE vendors annoy as openTSNE.dependencies.annoy; nembed has no such module.
+    _NN + "TestAnnoy::test_pickle_without_built_index_cleans_up_fname":
+        "patches openTSNE.dependencies.annoy (openTSNE's vendored copy of annoy)",
+}
+
+# Needs the kNN layer of issue #20's "metrics" part (sparse input, scikit-learn/annoy/pynndescent back-ends,
+# knn_kwargs, the full metric list); listed so the runner states it, removed from here once that layer is merged.
+PENDING_KNN = re.compile(r"test_nearest_neighbors\.py::|::test_knn_kwargs$|"
+                         r"test_random_state_parameter_is_propagated|TestAffinityAcceptsKnnIndexAsParameter|"
+                         r"test_affinity_with_queryable_knn_index|test_raises_error_on_unrecognized_metric|"
+                         r"test_nndescent")
+
+
+def _rewrite(text: str) -> str:
+    return re.sub(r"\bopenTSNE\b", "nembed", text)
+
+
+def _knn_layer_complete() -> bool:
+    import nembed.nearest_neighbors as nn
+    return all(hasattr(nn, name) for name in ("Sklearn", "NNDescent", "BallTree"))
+
+
+def test_opentsne_suite_passes(tmp_path):
+    if not SUITE.is_dir():
+        pytest.skip(f"openTSNE's test suite is not at {SUITE} (see the peer-tests README)")
+    target = tmp_path / "tests"
+    target.mkdir()
+    for src in SUITE.iterdir():
+        if src.suffix == ".py":
+            (target / src.name).write_text(_rewrite(src.read_text()))
+        elif src.is_file():
+            shutil.copy(src, target / src.name)
+    report = tmp_path / "report.xml"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                           f"--junitxml={report}", "tests"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=1800)
+    assert report.exists(), proc.stdout[-4000:] + proc.stderr[-4000:]
+
+    outcomes = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        path = case.get("classname", "").replace(".", "/")
+        module, _, cls = path.rpartition("/")
+        test_id = f"{module}.py::{cls}::{case.get('name')}" if module else f"{path}::{case.get('name')}"
+        kinds = {child.tag for child in case}
+        outcomes[test_id] = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds \
+            else "passed"
+    counts = {k: sum(v == k for v in outcomes.values()) for k in ("passed", "failed", "skipped")}
+    failed = sorted(t for t, v in outcomes.items() if v == "failed")
+    pending = [] if _knn_layer_complete() else [t for t in failed if PENDING_KNN.search(t)]
+    unexpected = [t for t in failed if t not in EXCLUDED and t not in pending]
+    print(f"\nopenTSNE 1.0.4 suite against nembed: {counts['passed']} passed, {counts['failed']} failed "
+          f"({len(failed) - len(unexpected) - len(pending)} excluded, {len(pending)} pending the kNN layer), "
+          f"{counts['skipped']} skipped of {len(outcomes)}")
+    for t in pending:
+        print(f"  pending the kNN layer: {t}")
+    for t in sorted(set(EXCLUDED) - set(failed)):
+        print(f"  excluded but passing: {t}")
+    assert len(outcomes) > 100, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert not unexpected, "unexpected failures:\n" + "\n".join(unexpected) + "\n\n" + proc.stdout[-12000:]
