@@ -178,7 +178,8 @@ def _levenshtein(a: str, b: str, normalisation: float = 1.0, max_distance: float
 
 
 def _count_distance(x: float, y: float, poisson_lambda: float = 1.0, normalisation: float = 1.0) -> float:
-    """umap-learn's count target distance (log Γ exact where umap-learn approximates it from 10 on)."""
+    """umap-learn's count target distance (log Γ exact where umap-learn approximates it from 10 on; a count of 0
+    adds log 0! = 0 where umap-learn adds log 0 and ends in NaN)."""
     import math
     lo, hi = int(min(x, y)), int(max(x, y))
     log_lambda = np.log(poisson_lambda)
@@ -188,7 +189,7 @@ def _count_distance(x: float, y: float, poisson_lambda: float = 1.0, normalisati
     result = 0.0
     for k in range(lo, hi):
         result += k * log_lambda - poisson_lambda - log_k_factorial
-        log_k_factorial += np.log(k)
+        log_k_factorial += np.log(k) if k > 0 else 0.0
     return result / normalisation
 
 
@@ -683,7 +684,8 @@ class UMAP(_Base):
 
     # ------------------------------------------------------------------------------------------ layout
     def _layout_params(self, n_neighbors: int, n_components: int, n_threads: int, seed: int) -> dict:
-        return dict(n_neighbors=n_neighbors, n_components=n_components, n_epochs=self.n_epochs,
+        return dict(n_neighbors=n_neighbors, n_components=int(n_components),
+                    n_epochs=None if self.n_epochs is None else int(self.n_epochs),
                     learning_rate=float(self.learning_rate), min_dist=float(self.min_dist),
                     spread=float(self.spread), a=None if self.a is None else float(self.a),
                     b=None if self.b is None else float(self.b), local_connectivity=float(self.local_connectivity),
@@ -766,7 +768,7 @@ class UMAP(_Base):
         seed = resolve_seed(self.random_state)
         graph = self._build_graph(Xu, self._n_neighbors, p, seed)
         if y is not None:
-            y_ = y[index] if self.target_metric == "string" else np.asarray(y)[index]
+            y_ = np.asarray(y)[index]
             graph = self._target_graph(graph, y_, self._n_neighbors, p)
             self._supervised = True
         else:
@@ -780,8 +782,6 @@ class UMAP(_Base):
                 init = init[index]
             emb = self._layout(graph, Xu if self.metric != "precomputed" or not sp.issparse(Xu) else None, params,
                                init)
-            if isinstance(self._knn_search_index, _nn.KNNIndex):
-                self._state.set_knn_index(self._knn_search_index._holder, self._n_neighbors)
             disconnected = np.asarray(graph.sum(axis=1)).ravel() == 0
             emb[disconnected] = np.nan
             self.embedding_ = emb[inverse]

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "common.hpp"
-#include "knn_holder.hpp"
 #include "nembed/affinity/fuzzy.hpp"
 #include "nembed/methods/cne.hpp"
 #include "nembed/methods/umap.hpp"
@@ -136,13 +135,6 @@ void bind_umap(nb::module_& m) {
             "indptr"_a, "indices"_a, "data"_a, "n"_a, "X"_a, "params"_a, "init"_a, "init_array"_a, "handle_sigint"_a,
             "The UMAP state from a fuzzy graph (CSR parts, not pruned): pruning, init, the layout's training state. "
             "X (one row per point, or 0 rows) places disconnected components and serves init = pca.")
-        .def(
-            "set_knn_index",
-            [](nembed::UmapEmbedding& e, const KnnHolder& h, std::size_t n_neighbors) {
-                e.knn_index = h.index;
-                e.n_neighbors = n_neighbors;
-            },
-            "index"_a, "n_neighbors"_a, "The index transform searches (built over the fitted data).")
         .def(
             "transform_knn",
             [](const nembed::UmapEmbedding& e, I32Mat indices, F32Dist distances, bool handle_sigint) {
