@@ -421,6 +421,8 @@ class UMAP(_Base):
         for name in ("metric_kwds", "output_metric_kwds", "target_metric_kwds"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name} must be a dict or None")
+        if self.densmap and self.output_metric not in ("euclidean", "l2"):
+            raise ValueError("Non-Euclidean output metric not supported for densMAP.")
         self._check_output_metric(n_components)
         if not _is_int(self.n_jobs) or self.n_jobs < -1 or self.n_jobs == 0:
             raise ValueError("n_jobs must be a postive integer, or -1 (for all cores)")
@@ -430,8 +432,6 @@ class UMAP(_Base):
             raise ValueError("dens_frac must be between 0.0 and 1.0")
         if number("dens_var_shift") < 0.0:
             raise ValueError("dens_var_shift cannot be negative")
-        if self.densmap and self.output_metric not in ("euclidean", "l2"):
-            raise ValueError("Non-Euclidean output metric not supported for densMAP.")
         if self.densmap or self.output_dens:
             raise NotImplementedError("densMAP (densmap / output_dens) is not implemented by nembed's UMAP yet")
         if self.disconnection_distance is None:
