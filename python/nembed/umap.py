@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._utils import as_float64_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs, resolve_seed
+from ._utils import as_float64_matrix, check_affinity_metric, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs, resolve_seed
 from . import nearest_neighbors as _nn
 
 try:  # scikit-learn is optional: without it the estimator keeps the same get_params/set_params contract
@@ -508,6 +508,8 @@ class UMAP(_Base):
             warnings.warn("using precomputed metric; inverse_transform will be unavailable")
         elif m == "hellinger" and X.min() < 0:
             raise ValueError("Metric 'hellinger' does not support negative values")
+        else:
+            check_affinity_metric(m)
 
     # ------------------------------------------------------------------------------------------ graph
     def _precomputed_knn(self, n_samples: int):
