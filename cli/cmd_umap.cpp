@@ -93,7 +93,38 @@ struct UmapCli {
     int every = 50;
     std::string plot, metrics_json, timings_json, save_model;
     bool save_partial = false;
+    std::string target_file;                 // --target
+    bool supervised = false;                 // --supervised: the --labels are the target
+    std::string target_metric = "categorical";
 };
+
+// Supervised UMAP's target (umap-learn's fit(X, y)): labels (categorical) or values (a 1-D metric), one per point.
+void load_target(UmapCli& c, const std::vector<std::int64_t>& labels, std::size_t n_points) {
+    UmapTarget& t = c.opt.target;
+    require(!(c.supervised && !c.target_file.empty()), "--supervised and --target are exclusive");
+    const std::string& m = c.target_metric;
+    require(m == "categorical" || m == "l1" || m == "euclidean" || m == "l2" || m == "manhattan",
+            "--target-metric must be categorical, l1, manhattan, euclidean or l2 (1-D targets), got '" + m + "'");
+    t.categorical = m == "categorical";
+    if (c.supervised) {
+        require(!labels.empty(), "--supervised needs --labels");
+        t.values.assign(labels.begin(), labels.end());
+    } else if (!c.target_file.empty()) {
+        if (t.categorical) {
+            auto lab = load_labels(c.target_file);
+            t.values.assign(lab.begin(), lab.end());
+        } else {
+            Matrix<float> v = load_raw({c.target_file});
+            require(v.cols() == 1, "--target: a metric target needs one value per point (one column), got " +
+                                       std::to_string(v.cols()) + " columns");
+            t.values.assign(v.storage().begin(), v.storage().end());
+        }
+    } else {
+        return;
+    }
+    require(t.values.size() == n_points, "--target: " + std::to_string(t.values.size()) + " values for " +
+                                             std::to_string(n_points) + " points");
+}
 
 void run_umap(UmapCli& c) {
     const CommonOptions& o = c.common;
@@ -112,6 +143,9 @@ void run_umap(UmapCli& c) {
     resolve_init(opt.init, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
+    load_target(c, labels, X.rows());
+    require(opt.target.values.empty() || c.save_model.empty(),
+            "--save-model is not available for supervised UMAP (a saved model rebuilds the unsupervised graph)");
     require(c.every >= 1, "--progress-every must be >= 1");
     EpochPrinter printer{o, "umap", c.every, nullptr, {}, 0.0};
     opt.progress = [&printer](const TrainEvent& ev) {
@@ -252,6 +286,14 @@ void register_umap(CLI::App& app) {
     add_affinity_metric(sub, opt.metric);
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
+    sub->add_option("--target", c->target_file,
+                    "Supervised UMAP: a target per point (labels, -1 = unlabelled; values with --target-metric)");
+    sub->add_flag("--supervised", c->supervised, "Supervised UMAP with the --labels as the target");
+    sub->add_option("--target-metric", c->target_metric,
+                    "categorical, or l1/euclidean for 1-D values (umap-learn's target_metric)")->capture_default_str();
+    sub->add_option("--target-weight", opt.target.weight, "0 = data only, 1 = target only")->capture_default_str();
+    sub->add_option("--target-n-neighbors", opt.target.n_neighbors,
+                    "Neighbours of the target's graph (0 = --n-neighbors)")->capture_default_str();
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model, "Save what `nembed transform` needs into this directory");

@@ -234,7 +234,7 @@ def umap(adata: Any, *, min_dist: float = 0.5, spread: float = 1.0, n_components
              spread=spread, a=a, b=b, repulsion_strength=gamma, negative_sample_rate=negative_sample_rate,
              n_jobs=_n_jobs(n_jobs))._validate(max(n, 2))
     sig = handle_sigint()
-    state = _core.UmapState.prepare_graph(G.indptr.astype(np.int64), G.indices.astype(np.int32), G.data, X,
+    state = _core.UmapState.prepare_fuzzy_graph(G.indptr.astype(np.int64), G.indices.astype(np.int32), G.data, X,
                                           init=init, init_array=init_array, seed=resolve_seed(random_state),
                                           handle_sigint=sig, **p)
     state.optimize(-1, None, 0, sig)

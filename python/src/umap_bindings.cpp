@@ -6,9 +6,11 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "common.hpp"
+#include "nembed/affinity/fuzzy.hpp"
 #include "nembed/methods/cne.hpp"
 #include "nembed/methods/umap.hpp"
 
@@ -64,6 +66,49 @@ nembed::UmapOptions umap_options(std::size_t n_neighbors, std::size_t n_componen
     return o;
 }
 
+
+using F32Dist = nb::ndarray<const float, nb::ndim<2>, nb::c_contig>;
+
+// The layout options nembed.UMAP passes as a dict (the kNN and graph settings are not read on this path).
+nembed::UmapOptions layout_options(const nb::dict& p, const std::string& init, F64Mat init_array) {
+    auto get = [&](const char* key) { return nb::borrow(p[key]); };
+    auto opt_double = [&](const char* key) -> std::optional<double> {
+        nb::object v = get(key);
+        if (v.is_none()) return std::nullopt;
+        return nb::cast<double>(v);
+    };
+    nembed::UmapOptions o;
+    o.n_neighbors = nb::cast<std::size_t>(get("n_neighbors"));
+    o.n_components = nb::cast<std::size_t>(get("n_components"));
+    nb::object ne = get("n_epochs");
+    if (!ne.is_none()) o.n_epochs = nb::cast<int>(ne);
+    o.learning_rate = nb::cast<double>(get("learning_rate"));
+    if (init == "user") {
+        o.init = nembed::UmapInit::user;
+        o.initial_embedding = to_matrix(init_array);
+    } else {
+        o.init = nembed::parse_umap_init(init);
+    }
+    o.min_dist = nb::cast<double>(get("min_dist"));
+    o.spread = nb::cast<double>(get("spread"));
+    o.a = opt_double("a");
+    o.b = opt_double("b");
+    o.local_connectivity = nb::cast<double>(get("local_connectivity"));
+    o.repulsion_strength = nb::cast<double>(get("repulsion_strength"));
+    o.negative_sample_rate = nb::cast<double>(get("negative_sample_rate"));
+    o.random_state = nb::cast<std::uint64_t>(get("seed"));
+    o.transform_seed = nb::cast<std::uint64_t>(get("transform_seed"));
+    const int n_threads = nb::cast<int>(get("n_threads"));
+    nembed::require(n_threads >= 1, "n_threads must be >= 1");
+    o.n_jobs = n_threads;
+    o.verbose = nb::cast<bool>(get("verbose"));
+    return o;
+}
+
+nembed::CsrMatrix<double> square_csr(const I64Vec& indptr, const I32Vec& indices, const F64Vec& data, std::size_t n) {
+    return to_csr(indptr, indices, data, n, n);
+}
+
 } // namespace
 
 void bind_umap(nb::module_& m) {
@@ -92,7 +137,7 @@ void bind_umap(nb::module_& m) {
             "local_connectivity"_a, "repulsion_strength"_a, "negative_sample_rate"_a, "seed"_a, "transform_seed"_a,
             "n_threads"_a, "neighbors"_a, "verbose"_a, "handle_sigint"_a)
         .def_static(
-            "prepare_graph",
+            "prepare_fuzzy_graph",
             [](I64Vec indptr, I32Vec indices, F64Vec data, F32Mat X, std::size_t n_neighbors, std::size_t n_components, const std::string& metric,
                std::optional<int> n_epochs, double learning_rate, const std::string& init, F64Mat init_array,
                double min_dist, double spread, std::optional<double> a, std::optional<double> b,
@@ -111,6 +156,33 @@ void bind_umap(nb::module_& m) {
             "handle_sigint"_a,
             "UMAP from a fuzzy graph already built (scanpy's connectivities), as umap-learn's "
             "simplicial_set_embedding; X (may have 0 rows) only for init = pca and the spectral fallback.")
+        .def_static(
+            "prepare_graph",
+            [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n, F32Mat X, nb::dict params,
+               const std::string& init, F64Mat init_array, bool handle_sigint) {
+                nembed::UmapOptions o = layout_options(params, init, init_array);
+                auto P = square_csr(indptr, indices, data, n);
+                const nembed::MatrixView<float> xv = X.shape(0) == n ? view(X) : nembed::MatrixView<float>{};
+                return run_long(handle_sigint, [&] { return nembed::UMAP(o).prepare_graph(std::move(P), xv); });
+            },
+            "indptr"_a, "indices"_a, "data"_a, "n"_a, "X"_a, "params"_a, "init"_a, "init_array"_a, "handle_sigint"_a,
+            "The UMAP state from a fuzzy graph (CSR parts, not pruned): pruning, init, the layout's training state. "
+            "X (one row per point, or 0 rows) places disconnected components and serves init = pca.")
+        .def(
+            "transform_knn",
+            [](const nembed::UmapEmbedding& e, I32Mat indices, F32Dist distances, bool handle_sigint) {
+                nembed::KnnGraph g = to_graph(indices, distances, e.embedding().rows());
+                return to_numpy(run_long(handle_sigint, [&] { return e.transform(g); }));
+            },
+            "indices"_a, "distances"_a, "handle_sigint"_a,
+            "transform from the new points' neighbours among the reference (indices, distances).")
+        .def(
+            "transform_memberships",
+            [](const nembed::UmapEmbedding& e, I32Mat indices, F32Dist distances) {
+                nembed::KnnGraph g = to_graph(indices, distances, e.embedding().rows());
+                return from_csr(e.transform_memberships(g));
+            },
+            "indices"_a, "distances"_a, "The new points' memberships (CSR parts), transform_mode 'graph'.")
         .def(
             "optimize",
             [](nembed::UmapEmbedding& e, int n_more, nb::object callback, int every, bool handle_sigint) {
@@ -139,6 +211,62 @@ void bind_umap(nb::module_& m) {
         .def_prop_ro("epochs_done", &nembed::UmapEmbedding::epochs_done)
         .def_prop_ro("last_loss", &nembed::UmapEmbedding::last_loss)
         .def_prop_ro("timings", [](const nembed::UmapEmbedding& e) { return umap_timings(e.timings()); });
+
+    // operations on fuzzy simplicial sets (affinity/fuzzy.hpp): supervised UMAP and model composition
+    m.def(
+        "fuzzy_memberships",
+        [](I32Mat indices, F32Dist distances, double local_connectivity, int n_threads) {
+            nembed::KnnGraph g = to_graph(indices, distances, indices.shape(0));
+            nembed::FuzzyOptions o;
+            o.local_connectivity = local_connectivity;
+            o.n_threads = n_threads;
+            auto c = nembed::smooth_knn_distances(g, o);
+            return from_csr(nembed::fuzzy_memberships(g, c, n_threads));
+        },
+        "indices"_a, "distances"_a, "local_connectivity"_a = 1.0, "n_threads"_a = 1,
+        "Directed memberships of a self kNN graph (self excluded; umap-learn's fuzzy set without set operations).");
+    m.def(
+        "fuzzy_reset_local_connectivity",
+        [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n, bool reset_local_metric, int n_threads) {
+            return from_csr(nembed::reset_local_connectivity(square_csr(indptr, indices, data, n), reset_local_metric,
+                                                             n_threads));
+        },
+        "indptr"_a, "indices"_a, "data"_a, "n"_a, "reset_local_metric"_a = false, "n_threads"_a = 1);
+    m.def(
+        "fuzzy_categorical_intersection",
+        [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n, I64Vec labels, double unknown_dist,
+           double far_dist, int n_threads) {
+            std::span<const std::int64_t> lab(labels.data(), labels.shape(0));
+            return from_csr(nembed::categorical_intersection(square_csr(indptr, indices, data, n), lab, unknown_dist,
+                                                             far_dist, n_threads));
+        },
+        "indptr"_a, "indices"_a, "data"_a, "n"_a, "labels"_a, "unknown_dist"_a = 1.0, "far_dist"_a = 5.0,
+        "n_threads"_a = 1);
+    m.def(
+        "fuzzy_metric_intersection",
+        [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n, F64Vec edge_distance, double scale,
+           int n_threads) {
+            std::span<const double> d(edge_distance.data(), edge_distance.shape(0));
+            return from_csr(nembed::metric_intersection(square_csr(indptr, indices, data, n), d, scale, n_threads));
+        },
+        "indptr"_a, "indices"_a, "data"_a, "n"_a, "edge_distance"_a, "scale"_a, "n_threads"_a = 1);
+    m.def(
+        "fuzzy_general_intersection",
+        [](I64Vec ip1, I32Vec ix1, F64Vec d1, I64Vec ip2, I32Vec ix2, F64Vec d2, std::size_t n, double weight,
+           bool right_complement) {
+            return from_csr(nembed::general_simplicial_set_intersection(square_csr(ip1, ix1, d1, n),
+                                                                        square_csr(ip2, ix2, d2, n), weight,
+                                                                        right_complement));
+        },
+        "indptr1"_a, "indices1"_a, "data1"_a, "indptr2"_a, "indices2"_a, "data2"_a, "n"_a, "weight"_a = 0.5,
+        "right_complement"_a = false);
+    m.def(
+        "fuzzy_general_union",
+        [](I64Vec ip1, I32Vec ix1, F64Vec d1, I64Vec ip2, I32Vec ix2, F64Vec d2, std::size_t n) {
+            return from_csr(nembed::general_simplicial_set_union(square_csr(ip1, ix1, d1, n),
+                                                                 square_csr(ip2, ix2, d2, n)));
+        },
+        "indptr1"_a, "indices1"_a, "data1"_a, "indptr2"_a, "indices2"_a, "data2"_a, "n"_a);
 
     m.def(
         "cne_fit",

@@ -64,7 +64,6 @@ def test_umap_callbacks_and_user_init(fmnist):
     (dict(a=1.0), "a and b"),
     (dict(init="tsne"), "init"),
     (dict(metric="hammming"), "metric"),  # hamming itself is a kNN metric
-    (dict(densmap=True), "densmap"),
     (dict(n_jobs=0), "n_jobs"),
 ])
 def test_umap_bad_parameters_raise_value_error(fmnist, kwargs, message):

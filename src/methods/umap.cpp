@@ -241,17 +241,29 @@ Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
                                                     std::to_string(knn_index->n_dims()));
     require_finite(X_new, "new data");
     const std::size_t k = std::min(n_neighbors, knn_index->n_points());
-    KnnGraph g = knn_index->query(X_new, k);
+    return transform(knn_index->query(X_new, k));
+}
+
+CsrMatrix<double> UmapEmbedding::transform_memberships(const KnnGraph& g) const {
+    g.validate("UMAP transform neighbours");
+    require(g.n_reference == train_->table.Y().rows(), "transform: the neighbours index " +
+                                                           std::to_string(g.n_reference) + " reference points, the "
+                                                           "embedding has " + std::to_string(train_->table.Y().rows()));
     FuzzyOptions fo;
     fo.self_in_count = false;
     fo.local_connectivity = std::max(0.0, local_connectivity - 1.0);
     fo.n_threads = n_threads_;
     auto cal = smooth_knn_distances(g, fo);
-    CsrMatrix<double> P = fuzzy_memberships(g, cal, n_threads_);
-    const int n_ep = requested_epochs ? *requested_epochs / 3 : (X_new.rows <= 10000 ? 100 : 30);
+    return fuzzy_memberships(g, cal, n_threads_);
+}
+
+Matrix<double> UmapEmbedding::transform(const KnnGraph& g) const {
+    CsrMatrix<double> P = transform_memberships(g);
+    const std::size_t n_new = g.n_points;
+    const int n_ep = requested_epochs ? *requested_epochs / 3 : (n_new <= 10000 ? 100 : 30);
     P = umap_prune_graph(P, std::max(1, n_ep));
     const std::size_t d = train_->table.Y().cols();
-    Matrix<double> H(X_new.rows, d);
+    Matrix<double> H(n_new, d);
     for (std::size_t i = 0; i < H.rows(); ++i) {  // umap-learn's init_graph_transform
         double rs = 0;
         for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) rs += P.values[p];
@@ -312,15 +324,17 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
     validate(o, n);
     knn.validate("UMAP kNN graph");
     require(knn.n_reference == n, "UMAP needs a self kNN graph (n_reference == n_points)");
+    const int n_threads = resolve_threads(o.n_jobs);
     Timer t;
     FuzzyOptions fo;
     fo.local_connectivity = o.local_connectivity;
     fo.set_op_mix_ratio = o.set_op_mix_ratio;
     fo.n_threads = resolve_threads(o.n_jobs);
     CsrMatrix<double> P = fuzzy_simplicial_set(knn, fo);
-    const double t_fuzzy = t.seconds();
+    if (!o.target.values.empty()) P = umap_supervised_graph(P, o.target, o.n_neighbors, n_threads);
+    const double t_graph = t.seconds();
     UmapEmbedding emb = prepare_graph(std::move(P), X);
-    emb.timings().graph += t_fuzzy;
+    emb.timings().graph += t_graph;
     return emb;
 }
 

@@ -7,6 +7,10 @@ set(X ${D}/fmnist_4000_pca50.npy)
 foreach(args "umap;${X};-o;${WORK}/u.npy;--min-dist;5;--quiet"
              "umap;${X};-o;${WORK}/u.npy;--n-neighbors;1"
              "umap;${X};-o;${WORK}/u.npy;--init;tsne"
+             "umap;${X};-o;${WORK}/u.npy;--supervised"
+             "umap;${X};-o;${WORK}/u.npy;--target;${D}/fmnist_4000_labels.npy;--target-metric;hamming"
+             "umap;${X};-o;${WORK}/u.npy;--target;${D}/cne_graph_X.npy"
+             "umap;${X};-o;${WORK}/u.npy;--target;${D}/fmnist_4000_labels.npy;--target-weight;2"
              "cne;${X};-o;${WORK}/c.npy;--loss;contrastive;--quiet"
              "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;-m;0"
              "cne;${X};-o;${WORK}/c.npy;--optimizer;rmsprop"
@@ -33,3 +37,20 @@ file(READ ${WORK}/um.json metrics)
 if(NOT metrics MATCHES "knn_accuracy")
   message(FATAL_ERROR "metrics JSON lacks knn_accuracy: ${metrics}")
 endif()
+
+# supervised UMAP (--supervised: the labels are the target) separates the classes better than the unsupervised run
+foreach(run "us;--n-epochs;50" "sup;--n-epochs;50;--supervised;--target-weight;0.8")
+  list(GET run 0 name)
+  list(SUBLIST run 1 -1 extra)
+  execute_process(COMMAND ${EXE} umap ${X} -o ${WORK}/${name}.npy -j 2 --labels ${D}/fmnist_4000_labels.npy
+                          --metrics ${WORK}/${name}.json --quiet ${extra} RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "umap ${run} failed:\n${err}")
+  endif()
+  file(READ ${WORK}/${name}.json j)
+  string(JSON acc_${name} GET "${j}" knn_accuracy)
+endforeach()
+if(acc_sup LESS_EQUAL acc_us OR acc_sup LESS 0.9)
+  message(FATAL_ERROR "supervised UMAP kNN accuracy ${acc_sup} (unsupervised ${acc_us}): expected > 0.9 and higher")
+endif()
+message(STATUS "kNN accuracy: unsupervised ${acc_us}, supervised ${acc_sup}")

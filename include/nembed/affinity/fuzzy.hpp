@@ -13,6 +13,8 @@
 /// log2(k + 1), sums over the k real neighbours, means over k + 1 distances including the zero. With
 /// `self_in_count = false` the rules are umap-learn's for new points (transform): target log2(k), and, as there,
 /// the first listed neighbour is left out of the bisection sum.
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "nembed/core/sparse.hpp"
@@ -46,5 +48,36 @@ CsrMatrix<double> fuzzy_memberships(const KnnGraph& graph, const FuzzyCalibratio
 /// written to `calibration` when it is given.
 CsrMatrix<double> fuzzy_simplicial_set(const KnnGraph& graph, const FuzzyOptions& options,
                                        FuzzyCalibration* calibration = nullptr);
+
+// ---- Operations on fuzzy simplicial sets (umap-learn's supervised UMAP and model composition; docs/dropin.md).
+
+/// umap-learn's reset_local_connectivity: every row divided by its largest value (sklearn's normalize "max"; rows
+/// of zeros kept), with `reset_local_metric` each row's values v replaced by v^t with t found by bisection so that
+/// Σ v^t = log2(15) (32 steps, tolerance 1e-5: umap-learn's reprocess_row), then the fuzzy union S + Sᵀ − S∘Sᵀ.
+CsrMatrix<double> reset_local_connectivity(const CsrMatrix<double>& graph, bool reset_local_metric = false,
+                                           int n_threads = 1);
+
+/// umap-learn's discrete_metric_simplicial_set_intersection with categorical labels: an edge (i, j) is multiplied
+/// by exp(−unknown_dist) when either label is −1 (unknown), by exp(−far_dist) when the labels differ; zeros are
+/// dropped and the local connectivity reset (reset_local_connectivity without the metric reset). One label per row.
+CsrMatrix<double> categorical_intersection(const CsrMatrix<double>& graph, std::span<const std::int64_t> labels,
+                                           double unknown_dist = 1.0, double far_dist = 5.0, int n_threads = 1);
+
+/// The same with a target metric (umap-learn's fast_metric_intersection): the edge at storage position p is
+/// multiplied by exp(−scale · edge_distance[p]); edge_distance holds the target distance of every stored edge.
+CsrMatrix<double> metric_intersection(const CsrMatrix<double>& graph, std::span<const double> edge_distance,
+                                      double scale, int n_threads = 1);
+
+/// umap-learn's general_simplicial_set_intersection on the union of both patterns: with l, r the entries (absent
+/// entries read as l_min = max(min(left)/2, 1e-8), r_min = min(max(min(right)/2, 1e-8), 1e-4)), an entry where
+/// l > l_min or r > r_min becomes l·r^(w/(1−w)) for weight w < 0.5 (w in [0, 1]), else l^((1−w)/w)·r; other entries keep l + r
+/// (umap-learn's result starts as left + right). `right_complement` reads r as 1 − right and keeps left's pattern only (model difference). The
+/// result is not symmetrised; call reset_local_connectivity.
+CsrMatrix<double> general_simplicial_set_intersection(const CsrMatrix<double>& left, const CsrMatrix<double>& right,
+                                                      double weight = 0.5, bool right_complement = false);
+
+/// umap-learn's general_simplicial_set_union: l + r − l·r on the union of both patterns, absent entries read as
+/// max(min/2, 1e-8) of their matrix.
+CsrMatrix<double> general_simplicial_set_union(const CsrMatrix<double>& left, const CsrMatrix<double>& right);
 
 } // namespace nembed

@@ -37,6 +37,25 @@ enum class UmapInit { spectral, pca, random, user };
 UmapInit parse_umap_init(const std::string& name);
 std::string to_string(UmapInit i);
 
+/// Supervised UMAP (umap-learn's fit(X, y)): the data's fuzzy graph intersected with the target's (docs/dropin.md,
+/// "umap-learn"). One value per point.
+struct UmapTarget {
+    std::vector<double> values;              ///< empty: unsupervised
+    /// true: values are category labels (integers, −1 = unknown; umap-learn's "categorical"), intersected with
+    /// far_dist = 2.5/(1 − weight) (1e12 for weight 1) and unknown_dist 1. false: the target's own directed fuzzy
+    /// graph from its target_n_neighbors nearest values (|y_i − y_j|, umap-learn's "l1"/"euclidean" on 1-D targets),
+    /// combined by general_simplicial_set_intersection with the weight.
+    bool categorical = true;
+    double weight = 0.5;                     ///< umap-learn's target_weight, in [0, 1]
+    std::size_t n_neighbors = 0;             ///< target_n_neighbors counting the point itself; 0 = n_neighbors
+};
+
+/// umap-learn's supervised graph: `graph` (the symmetric fuzzy set of the data) combined with `target`, then
+/// reset_local_connectivity. n_neighbors is the data's (the target's default). Throws InvalidArgument for a bad
+/// target (size, non-integer labels, weight outside [0, 1], too few points).
+CsrMatrix<double> umap_supervised_graph(const CsrMatrix<double>& graph, const UmapTarget& target,
+                                        std::size_t n_neighbors, int n_threads = 1);
+
 struct UmapTimings {
     double knn = 0, graph = 0, init = 0, optimize = 0;
 };
@@ -68,6 +87,7 @@ struct UmapOptions {
     /// After every epoch (event.step = epochs done, event.phase_steps = total epochs, event.elapsed = seconds).
     TrainProgress progress;
     bool verbose = false;
+    UmapTarget target;                       ///< supervised UMAP when target.values is not empty
 };
 
 /// Throws InvalidArgument for any bad option (n_points = data size, 0 when unknown).
@@ -111,6 +131,11 @@ public:
     /// new points, negatives from the reference: the same plan with the reference fixed. Needs a kNN index (fitted
     /// from data). Returns N_new x d.
     Matrix<double> transform(MatrixView<float> X_new) const;
+    /// The same from the new points' neighbours among the reference (n_new x N, e.g. from a precomputed distance
+    /// matrix); needs no kNN index.
+    Matrix<double> transform(const KnnGraph& neighbors) const;
+    /// The new points' memberships (n_new x N, umap-learn's transform_mode "graph"): the graph transform optimises.
+    CsrMatrix<double> transform_memberships(const KnnGraph& neighbors) const;
 
     const Matrix<double>& embedding() const;
     Matrix<double>& embedding();
@@ -156,9 +181,10 @@ public:
     /// Everything but the optimisation (the returned state has run 0 epochs).
     UmapEmbedding prepare(MatrixView<float> X) const;
     UmapEmbedding prepare(const KnnGraph& graph, MatrixView<float> X = {}) const;
-    /// The same from a fuzzy graph already built (symmetric, weights in [0, 1]: e.g. scanpy's
-    /// obsp["connectivities"]), as umap-learn's simplicial_set_embedding: pruned, initialised, optimised. The kNN
-    /// and fuzzy-set options are not used; no transform. X only for init = pca (and the spectral fallback).
+    /// From a fuzzy graph already built (symmetric, N x N, weights in [0, 1], not pruned: e.g. a supervised or
+    /// composed one, or scanpy's obsp["connectivities"]), as umap-learn's simplicial_set_embedding: pruning, init,
+    /// the training state. X (one row per point) only for init = pca and the placement of disconnected components;
+    /// none of options' kNN, fuzzy-set or target settings are read; no transform.
     UmapEmbedding prepare_graph(CsrMatrix<double> graph, MatrixView<float> X = {}) const;
     UmapEmbedding fit_graph(CsrMatrix<double> graph, MatrixView<float> X = {}) const;
     const UmapOptions& options() const { return options_; }
