@@ -110,6 +110,7 @@ void validate(const UmapOptions& o, std::size_t n_points) {
     require(std::isfinite(o.negative_sample_rate) && o.negative_sample_rate > 0, "negative_sample_rate must be > 0");
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
     require(o.callbacks_every_epochs >= 0, "callbacks_every_epochs must be >= 0");
+    validate(o.dens);
     if (o.init == UmapInit::user) {
         require(o.initial_embedding.cols() == o.n_components,
                 "the initial embedding has " + std::to_string(o.initial_embedding.cols()) + " columns, n_components is " +
@@ -210,6 +211,11 @@ UmapEmbedding::UmapEmbedding(Matrix<double> Y, CsrMatrix<double> graph, UmapCurv
 UmapEmbedding::UmapEmbedding(UmapEmbedding&&) noexcept = default;
 UmapEmbedding& UmapEmbedding::operator=(UmapEmbedding&&) noexcept = default;
 UmapEmbedding::~UmapEmbedding() = default;
+
+void UmapEmbedding::enable_densmap(const DensmapOptions& options, const std::vector<double>& data_radii) {
+    train_->plan.set_densmap(DensmapTerm(train_->plan.graph(), data_radii, curve_, options));
+}
+bool UmapEmbedding::densmap() const { return train_->plan.has_densmap(); }
 
 const Matrix<double>& UmapEmbedding::embedding() const { return train_->table.Y(); }
 Matrix<double>& UmapEmbedding::embedding() { return train_->table.Y(); }
@@ -320,9 +326,13 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
     fo.local_connectivity = o.local_connectivity;
     fo.set_op_mix_ratio = o.set_op_mix_ratio;
     fo.n_threads = n_threads;
-    CsrMatrix<double> P = fuzzy_simplicial_set(knn, fo);
-    const int n_epochs = o.n_epochs.value_or(umap_default_epochs(n));
-    P = umap_prune_graph(P, n_epochs > 10 ? n_epochs : umap_default_epochs(n));
+    FuzzyCalibration cal;
+    CsrMatrix<double> P = fuzzy_simplicial_set(knn, fo, &cal);
+    const int n_epochs = o.n_epochs.value_or(umap_default_epochs(n, o.densmap));
+    P = umap_prune_graph(P, n_epochs > 10 ? n_epochs : umap_default_epochs(n, o.densmap));
+    std::vector<double> radii;  // densMAP's / output_dens' data radii, over the pruned graph (umap-learn)
+    if (o.densmap || o.output_dens)
+        radii = X.rows == n ? densmap_data_radii(P, X, o.metric, n_threads) : densmap_knn_radii(P, knn);
     const double t_graph = t.seconds();
     t.reset();
     Matrix<double> Y;
@@ -350,6 +360,9 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
     emb.local_connectivity = o.local_connectivity;
     emb.requested_epochs = o.n_epochs;
     emb.transform_seed = o.transform_seed;
+    emb.calibration = std::move(cal);
+    if (o.densmap) emb.enable_densmap(o.dens, radii);
+    if (o.output_dens) emb.rad_orig = std::move(radii);
     if (o.verbose)
         info("UMAP: " + std::to_string(n) + " points, " + std::to_string(emb.graph().nnz()) + " edges, a = " +
              std::to_string(c.a) + ", b = " + std::to_string(c.b) + ", " + std::to_string(n_epochs) + " epochs");
@@ -359,12 +372,16 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
 UmapEmbedding UMAP::fit(MatrixView<float> X) const {
     UmapEmbedding emb = prepare(X);
     emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
+    if (options_.output_dens)
+        emb.rad_emb = densmap_embedding_radii(emb.embedding().view(), options_.n_neighbors, resolve_threads(options_.n_jobs));
     return emb;
 }
 
 UmapEmbedding UMAP::fit(const KnnGraph& graph, MatrixView<float> X) const {
     UmapEmbedding emb = prepare(graph, X);
     emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
+    if (options_.output_dens)
+        emb.rad_emb = densmap_embedding_radii(emb.embedding().view(), options_.n_neighbors, resolve_threads(options_.n_jobs));
     return emb;
 }
 

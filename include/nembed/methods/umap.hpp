@@ -26,6 +26,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/kernel/umap_kernel.hpp"
+#include "nembed/loss/densmap.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/train/edge_epoch_plan.hpp"
 #include "nembed/train/trainer.hpp"
@@ -68,13 +69,21 @@ struct UmapOptions {
     /// After every epoch (event.step = epochs done, event.phase_steps = total epochs, event.elapsed = seconds).
     TrainProgress progress;
     bool verbose = false;
+    /// densMAP (loss/densmap.hpp): the density term in the last dens.frac of the epochs; the default epoch count
+    /// grows by 200 (umap-learn). Needs the Euclidean output of the UMAP kernel (always the case here).
+    bool densmap = false;
+    DensmapOptions dens;
+    /// Also compute the local radii umap-learn returns with output_dens (UmapEmbedding::rad_orig, rad_emb).
+    bool output_dens = false;
 };
 
 /// Throws InvalidArgument for any bad option (n_points = data size, 0 when unknown).
 void validate(const UmapOptions& options, std::size_t n_points = 0);
 
-/// umap-learn's n_epochs rule.
-inline int umap_default_epochs(std::size_t n_points) { return n_points <= 10000 ? 500 : 200; }
+/// umap-learn's n_epochs rule (densMAP: 200 more).
+inline int umap_default_epochs(std::size_t n_points, bool densmap = false) {
+    return (n_points <= 10000 ? 500 : 200) + (densmap ? 200 : 0);
+}
 
 /// umap-learn's edge pruning: drops entries below max/n_epochs (keeps the matrix symmetric if it was).
 CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs);
@@ -120,6 +129,10 @@ public:
     int epochs_done() const;
     int n_epochs() const { return n_epochs_; }
     const UmapTimings& timings() const { return timings_; }
+    /// Adds densMAP's term to the layout (loss/densmap.hpp) from the data radii r_o (one per point); call before
+    /// the epochs it should act in. Throws InvalidArgument for bad options.
+    void enable_densmap(const DensmapOptions& options, const std::vector<double>& data_radii);
+    bool densmap() const;
     UmapTimings& timings() { return timings_; }
     /// Loss per sampled pair in the last epoch where it was evaluated (NaN before).
     double last_loss() const { return loss_; }
@@ -134,6 +147,10 @@ public:
     double local_connectivity = 1.0;
     std::optional<int> requested_epochs;
     std::uint64_t transform_seed = 42;
+    /// The fit's smooth_knn_dist calibration (σ, ρ per point; inverse transform's rule needs them).
+    FuzzyCalibration calibration;
+    /// output_dens: the data radii r_o and, after the layout, the embedding radii (loss/densmap.hpp); else empty.
+    std::vector<double> rad_orig, rad_emb;
 
 private:
     struct Training;  // table, plan, optimizer, trainer (stable addresses for the Trainer's references)
