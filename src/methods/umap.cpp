@@ -241,6 +241,7 @@ int UmapEmbedding::optimize(int n_more, const TrainCallback& callback, int every
 
 Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
     require(static_cast<bool>(knn_index), "UMAP transform needs a model fitted from data (no kNN index)");
+    require(!densmap(), "transforming new points into an existing embedding is not supported for densMAP (as in umap-learn)");
     require(X_new.rows > 0, "transform: no new points");
     require(X_new.cols == knn_index->n_dims(), "transform: new data has " + std::to_string(X_new.cols) +
                                                     " columns, the reference has " +

@@ -118,7 +118,7 @@ public:
     /// (self_in_count false, local_connectivity − 1), start at the membership-weighted mean of the neighbours,
     /// then n_epochs (none: 100 up to 10 000 new points, else 30; set: n_epochs/3) at learning_rate/4 moving only the
     /// new points, negatives from the reference: the same plan with the reference fixed. Needs a kNN index (fitted
-    /// from data). Returns N_new x d.
+    /// from data; refused for densMAP, as umap-learn does). Returns N_new x d.
     Matrix<double> transform(MatrixView<float> X_new) const;
 
     const Matrix<double>& embedding() const;
