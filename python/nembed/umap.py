@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from . import _core
+from . import _core, _umap_extra
 from ._utils import (as_float32_matrix, as_float64_matrix, check_affinity_metric, csr_from_parts, handle_sigint,
                      resolve_n_jobs, resolve_seed)
 
@@ -88,7 +88,13 @@ class UMAP:
     callbacks_every_epochs : int
         Callback period.
 
-    umap-learn options nembed does not implement (densmap, targets/supervised UMAP, custom metrics) raise
+    densmap, dens_lambda, dens_frac, dens_var_shift : bool, float, float, float
+        densMAP (umap-learn's): also preserve the local density; the term acts in the last dens_frac of the epochs.
+    output_dens : bool
+        Also compute the local radii (log): ``rad_orig_``, ``rad_emb_``; fit_transform returns
+        (embedding, rad_orig, rad_emb).
+
+    umap-learn options nembed does not implement (targets/supervised UMAP, custom metrics) raise
     ValueError when set to a non-default value; ``low_memory`` and ``transform_queue_size`` are accepted and ignored.
 
     Attributes
@@ -105,7 +111,9 @@ class UMAP:
                  transform_queue_size: float = 4.0, a: Optional[float] = None, b: Optional[float] = None,
                  random_state: Any = None, metric_kwds: Optional[dict] = None, target_n_neighbors: int = -1,
                  transform_seed: int = 42, densmap: bool = False, verbose: bool = False, n_jobs: int = -1,
-                 neighbors: str = "auto", callbacks: Optional[Callable] = None, callbacks_every_epochs: int = 50):
+                 neighbors: str = "auto", callbacks: Optional[Callable] = None, callbacks_every_epochs: int = 50,
+                 dens_lambda: float = 2.0, dens_frac: float = 0.3, dens_var_shift: float = 0.1,
+                 output_dens: bool = False):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.metric = metric
@@ -132,10 +140,12 @@ class UMAP:
         self.neighbors = neighbors
         self.callbacks = callbacks
         self.callbacks_every_epochs = callbacks_every_epochs
+        self.dens_lambda = dens_lambda
+        self.dens_frac = dens_frac
+        self.dens_var_shift = dens_var_shift
+        self.output_dens = output_dens
 
     def _validate(self, n_samples: int) -> dict:
-        if self.densmap:
-            raise ValueError("densmap is not implemented by nembed")
         if self.metric_kwds:
             raise ValueError("metric_kwds are not supported (metrics: euclidean, cosine)")
         if self.target_n_neighbors != -1:
@@ -188,8 +198,10 @@ class UMAP:
                                  f"{(X32.shape[0], p['n_components'])}")
         seed = resolve_seed(self.random_state)
         sig = handle_sigint()
+        _umap_extra.adjust_params(self, p, X32.shape[0])
         self._state = _core.UmapState.prepare(X32, init=init, init_array=init_array, seed=seed, handle_sigint=sig,
                                               **p)
+        _umap_extra.after_prepare(self, X32, p)
         self._state.optimize(-1, self.callbacks, int(self.callbacks_every_epochs) if self.callbacks else 0, sig)
         self.embedding_ = self._state.embedding
         n = X32.shape[0]
@@ -198,11 +210,12 @@ class UMAP:
         self.n_epochs_ = self._state.n_epochs
         self.timings_ = self._state.timings
         self._raw_shape = X32.shape
+        _umap_extra.after_fit(self, X32, p, seed)
         return self
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """``fit(X)`` and return ``embedding_``."""
-        return self.fit(X, y).embedding_
+        """``fit(X)`` and return ``embedding_``, or (embedding_, rad_orig_, rad_emb_) with ``output_dens``."""
+        return _umap_extra.fit_transform_result(self.fit(X, y))
 
     def transform(self, X: Any) -> np.ndarray:
         """Embeds new points into the fitted embedding as umap-learn does (reference fixed).
@@ -217,7 +230,30 @@ class UMAP:
         X32 = as_float32_matrix(X)
         if X32.shape[1] != self._raw_shape[1]:
             raise ValueError(f"X has {X32.shape[1]} features, the model was fitted with {self._raw_shape[1]}")
+        _umap_extra.check_transform(self)
         return self._state.transform(X32, handle_sigint())
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """umap-learn's inverse_transform: points of the embedding space (n, n_components) mapped into data space.
+
+        Raises
+        ------
+        ValueError
+            Where umap-learn raises (densMAP, a metric without a gradient, sparse data); NotImplementedError for
+            umap-learn's gradient metrics other than euclidean.
+        """
+        return _umap_extra.inverse_transform(self, X)
+
+    def update(self, X: Any, ensure_all_finite: Any = True) -> None:
+        """umap-learn's update: appends X, rebuilds the graph over all the data and places the new points (their
+        neighbours' mean); runs ``n_epochs`` epochs when it was set, none otherwise (umap-learn).
+
+        Raises
+        ------
+        ValueError
+            For a precomputed metric or a supervised fit (as umap-learn), or data with the wrong number of features.
+        """
+        _umap_extra.update(self, X, ensure_all_finite)
 
     def __repr__(self) -> str:
         return (f"UMAP(n_neighbors={self.n_neighbors}, n_components={self.n_components}, min_dist={self.min_dist}, "
