@@ -17,4 +17,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Python tooling for the package and its tests (PyPI).
 PY=${PYTHON:-python3}
-$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib >&2
+$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib umap-learn==0.5.12 >&2
