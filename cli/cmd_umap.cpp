@@ -96,6 +96,7 @@ struct UmapCli {
     std::string target_file;                 // --target
     bool supervised = false;                 // --supervised: the --labels are the target
     std::string target_metric = "categorical";
+    std::string output_dens;  // --output-dens FILE: N x 2 (rad_orig, rad_emb)
 };
 
 // Supervised UMAP's target (umap-learn's fit(X, y)): labels (categorical) or values (a 1-D metric), one per point.
@@ -133,9 +134,14 @@ void run_umap(UmapCli& c) {
     OutputSet out;
     check_outputs(out, o, opt.n_components, c.plot, c.metrics_json, c.timings_json);
     require(c.transform_input.empty() || !c.transform_output.empty(), "--transform needs --transform-output");
+    // umap-learn refuses to transform new points into a densMAP embedding (a saved model exists to transform)
+    require(!opt.densmap || c.transform_input.empty(), "--transform is not available with --densmap (as umap-learn)");
+    require(!opt.densmap || c.save_model.empty(), "--save-model is not available with --densmap (its model cannot transform)");
     require(c.transform_output.empty() || !c.transform_input.empty(), "--transform-output needs --transform");
     out.add("--transform-output", c.transform_output, OutputKind::matrix);
     out.add("--save-model", c.save_model, OutputKind::directory);
+    out.add("--output-dens", c.output_dens, OutputKind::matrix);
+    opt.output_dens = !c.output_dens.empty();
     Timer total;
     Preprocessing preprocessing;
     Matrix<float> X = load_inputs(o, &preprocessing);
@@ -164,6 +170,15 @@ void run_umap(UmapCli& c) {
     } catch (const Interrupted&) {
         partial.keep(emb.embedding().view(), "after " + std::to_string(emb.epochs_done()) + " epochs");
         partial.write_or_rethrow(o.output);
+    }
+    if (opt.output_dens) {  // umap-learn's (rad_orig, rad_emb), one row per point
+        emb.rad_emb = densmap_embedding_radii(emb.embedding().view(), opt.n_neighbors, opt.n_jobs);
+        Matrix<double> radii(X.rows(), 2);
+        for (std::size_t i = 0; i < X.rows(); ++i) {
+            radii(i, 0) = emb.rad_orig[i];
+            radii(i, 1) = emb.rad_emb[i];
+        }
+        save_matrix(out.staged(c.output_dens), radii.view());
     }
     const auto& t = emb.timings();
     say(o, "timings: kNN " + secs(t.knn) + ", graph " + secs(t.graph) + ", init " + secs(t.init) + ", optimize " +
@@ -284,6 +299,14 @@ void register_umap(CLI::App& app) {
     add_init(sub, opt.init, c->init_file, parse_umap_init, "spectral, pca, random or an array file");
     add_knn_method(sub, opt.neighbors);
     add_affinity_metric(sub, opt.metric);
+    sub->add_flag("--densmap", opt.densmap, "densMAP: also preserve local density (umap-learn's densmap)");
+    sub->add_option("--dens-lambda", opt.dens.lambda, "densMAP: weight of the density term")->capture_default_str();
+    sub->add_option("--dens-frac", opt.dens.frac, "densMAP: fraction of the last epochs with the density term")
+        ->capture_default_str();
+    sub->add_option("--dens-var-shift", opt.dens.var_shift, "densMAP: added to the variance of the embedding radii")
+        ->capture_default_str();
+    sub->add_option("--output-dens", c->output_dens,
+                    "Write the local radii (log) as N x 2: data, embedding (umap-learn's output_dens)");
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");
     sub->add_option("--transform-output", c->transform_output, "Output file for --transform");
     sub->add_option("--target", c->target_file,

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from . import _core
+from . import _core, _umap_extra
 from ._utils import as_float64_matrix, check_affinity_metric, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs, resolve_seed
 from . import nearest_neighbors as _nn
 
@@ -432,8 +432,6 @@ class UMAP(_Base):
             raise ValueError("dens_frac must be between 0.0 and 1.0")
         if number("dens_var_shift") < 0.0:
             raise ValueError("dens_var_shift cannot be negative")
-        if self.densmap or self.output_dens:
-            raise NotImplementedError("densMAP (densmap / output_dens) is not implemented by nembed's UMAP yet")
         if self.disconnection_distance is None:
             disconnection = DISCONNECTION_DISTANCES.get(self.metric, np.inf) if isinstance(self.metric, str) \
                 else np.inf
@@ -693,7 +691,10 @@ class UMAP(_Base):
                     b=None if self.b is None else float(self.b), local_connectivity=float(self.local_connectivity),
                     repulsion_strength=float(self.repulsion_strength),
                     negative_sample_rate=float(self.negative_sample_rate), seed=seed,
-                    transform_seed=int(self.transform_seed), n_threads=n_threads, verbose=bool(self.verbose))
+                    transform_seed=int(self.transform_seed), n_threads=n_threads, verbose=bool(self.verbose),
+                    # read by densMAP's radii and update (_umap_extra), not by the layout
+                    metric=self.metric if isinstance(self.metric, str) else "euclidean",
+                    set_op_mix_ratio=float(self.set_op_mix_ratio), neighbors=str(self.neighbors))
 
     def _layout(self, graph: sp.csr_matrix, X, params: dict, init: Any) -> np.ndarray:
         """The embedding of `graph` (umap-learn's simplicial_set_embedding): pruning, init, SGD. X (dense, one row
@@ -709,10 +710,13 @@ class UMAP(_Base):
             X = X.toarray() if init_name == "pca" else None
         X32 = np.zeros((0, 1), dtype=np.float32) if X is None else np.ascontiguousarray(X, dtype=np.float32)
         sig = handle_sigint()
+        _umap_extra.adjust_params(self, params, n)
         state = _core.UmapState.prepare_graph(*_parts(graph), n, X32, params, init_name, init_array, sig)
+        self._state = state
+        _umap_extra.after_prepare(self, X32, params)
         every = int(self.callbacks_every_epochs) if self.callbacks else 0
         state.optimize(-1, self.callbacks, every, sig)
-        self._state = state
+        _umap_extra.after_fit(self, X32, params, params["seed"])
         self._a, self._b = state.a, state.b
         self.n_epochs_ = state.n_epochs
         self.timings_ = state.timings
@@ -728,7 +732,7 @@ class UMAP(_Base):
         ValueError
             For bad parameters or input (umap-learn's messages).
         NotImplementedError
-            For umap-learn features nembed does not implement (densMAP, non-Euclidean output metrics).
+            For umap-learn features nembed does not implement (non-Euclidean output metrics, n_epochs lists).
         """
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")
@@ -795,7 +799,7 @@ class UMAP(_Base):
     def fit_transform(self, X: Any, y: Any = None, ensure_all_finite: Any = True, **kwargs):
         """``fit`` and return ``embedding_`` (``graph_`` with transform_mode="graph")."""
         self.fit(X, y, ensure_all_finite, **kwargs)
-        return self.embedding_ if self.transform_mode == "embedding" else self.graph_
+        return _umap_extra.fit_transform_result(self) if self.transform_mode == "embedding" else self.graph_
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "embedding_") and not hasattr(self, "graph_"):
@@ -816,6 +820,7 @@ class UMAP(_Base):
         self._check_fitted()
         if getattr(self, "_single_sample", False):
             raise ValueError("Transform unavailable when model was fit with only a single data sample.")
+        _umap_extra.check_transform(self)
         X = _check_data(X, ensure_all_finite)
         if _data_key(X) == getattr(self, "_input_hash", None):
             return self.embedding_ if self.transform_mode == "embedding" else self.graph_
@@ -855,6 +860,28 @@ class UMAP(_Base):
         if self.transform_mode == "graph":
             return self._graph_memberships(idx, dst, n_ref)
         return self._state.transform_knn(idx, dst, handle_sigint())
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """umap-learn's inverse_transform: points of the embedding space (n, n_components) mapped into data space.
+
+        Raises
+        ------
+        ValueError
+            Where umap-learn raises (densMAP, a metric without a gradient, sparse data); NotImplementedError for
+            umap-learn's gradient metrics other than euclidean.
+        """
+        return _umap_extra.inverse_transform(self, X)
+
+    def update(self, X: Any, ensure_all_finite: Any = True) -> None:
+        """umap-learn's update: appends X, rebuilds the graph over all the data and places the new points (their
+        neighbours' mean); runs ``n_epochs`` epochs when it was set, none otherwise (umap-learn).
+
+        Raises
+        ------
+        ValueError
+            For a precomputed metric or a supervised fit (as umap-learn), or data with the wrong number of features.
+        """
+        _umap_extra.update(self, X, ensure_all_finite)
 
     def _graph_memberships(self, idx, dst, n_ref):
         """transform_mode="graph": the new points' memberships by umap-learn's transform rules (the state's rules;

@@ -348,4 +348,5 @@ NB_MODULE(_core, m) {
     bind_torchdr_ne(m);
     bind_knn(m);
     { void bind_affinity_matcher(nb::module_&); bind_affinity_matcher(m); }  // TorchDR's AffinityMatcher
+    { void bind_umap_extra(nb::module_&); bind_umap_extra(m); }  // UMAP: densMAP, inverse_transform, update
 }

@@ -64,6 +64,7 @@ def test_umap_callbacks_and_user_init(fmnist):
     (dict(a=1.0), "a and b"),
     (dict(init="tsne"), "init"),
     (dict(metric="hammming"), "metric"),  # hamming itself is a kNN metric
+    (dict(densmap=True, dens_lambda=-1.0), "dens_lambda"),  # densMAP is implemented; its parameters are checked
     (dict(n_jobs=0), "n_jobs"),
 ])
 def test_umap_bad_parameters_raise_value_error(fmnist, kwargs, message):

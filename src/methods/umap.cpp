@@ -110,6 +110,7 @@ void validate(const UmapOptions& o, std::size_t n_points) {
     require(std::isfinite(o.negative_sample_rate) && o.negative_sample_rate > 0, "negative_sample_rate must be > 0");
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
     require(o.callbacks_every_epochs >= 0, "callbacks_every_epochs must be >= 0");
+    validate(o.dens);
     if (o.init == UmapInit::user) {
         require(o.initial_embedding.cols() == o.n_components,
                 "the initial embedding has " + std::to_string(o.initial_embedding.cols()) + " columns, n_components is " +
@@ -211,6 +212,11 @@ UmapEmbedding::UmapEmbedding(UmapEmbedding&&) noexcept = default;
 UmapEmbedding& UmapEmbedding::operator=(UmapEmbedding&&) noexcept = default;
 UmapEmbedding::~UmapEmbedding() = default;
 
+void UmapEmbedding::enable_densmap(const DensmapOptions& options, const std::vector<double>& data_radii) {
+    train_->plan.set_densmap(DensmapTerm(train_->plan.graph(), data_radii, curve_, options));
+}
+bool UmapEmbedding::densmap() const { return train_->plan.has_densmap(); }
+
 const Matrix<double>& UmapEmbedding::embedding() const { return train_->table.Y(); }
 Matrix<double>& UmapEmbedding::embedding() { return train_->table.Y(); }
 const CsrMatrix<double>& UmapEmbedding::graph() const { return train_->plan.graph(); }
@@ -235,6 +241,7 @@ int UmapEmbedding::optimize(int n_more, const TrainCallback& callback, int every
 
 Matrix<double> UmapEmbedding::transform(MatrixView<float> X_new) const {
     require(static_cast<bool>(knn_index), "UMAP transform needs a model fitted from data (no kNN index)");
+    require(!densmap(), "transforming new points into an existing embedding is not supported for densMAP (as in umap-learn)");
     require(X_new.rows > 0, "transform: no new points");
     require(X_new.cols == knn_index->n_dims(), "transform: new data has " + std::to_string(X_new.cols) +
                                                     " columns, the reference has " +
@@ -329,16 +336,18 @@ UmapEmbedding UMAP::prepare(const KnnGraph& knn, MatrixView<float> X) const {
     FuzzyOptions fo;
     fo.local_connectivity = o.local_connectivity;
     fo.set_op_mix_ratio = o.set_op_mix_ratio;
-    fo.n_threads = resolve_threads(o.n_jobs);
-    CsrMatrix<double> P = fuzzy_simplicial_set(knn, fo);
+    fo.n_threads = n_threads;
+    FuzzyCalibration cal;
+    CsrMatrix<double> P = fuzzy_simplicial_set(knn, fo, &cal);
     if (!o.target.values.empty()) P = umap_supervised_graph(P, o.target, o.n_neighbors, n_threads);
     const double t_graph = t.seconds();
-    UmapEmbedding emb = prepare_graph(std::move(P), X);
+    UmapEmbedding emb = prepare_graph(std::move(P), X, &knn);
     emb.timings().graph += t_graph;
+    emb.calibration = std::move(cal);
     return emb;
 }
 
-UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X) const {
+UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X, const KnnGraph* knn) const {
     const auto& o = options_;
     const std::size_t n = P.n_rows;
     validate(o, n);
@@ -351,8 +360,13 @@ UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X) cons
     const std::uint64_t seed = resolve_seed(o.random_state);
     const UmapCurve c = curve();
     Timer t;
-    const int n_epochs = o.n_epochs.value_or(umap_default_epochs(n));
-    P = umap_prune_graph(P, n_epochs > 10 ? n_epochs : umap_default_epochs(n));
+    const int n_epochs = o.n_epochs.value_or(umap_default_epochs(n, o.densmap));
+    P = umap_prune_graph(P, n_epochs > 10 ? n_epochs : umap_default_epochs(n, o.densmap));
+    std::vector<double> radii;  // densMAP's / output_dens' data radii, over the pruned graph (umap-learn)
+    if (o.densmap || o.output_dens) {
+        require(X.rows == n || knn != nullptr, "UMAP: densMAP / output_dens on a given graph needs the data");
+        radii = X.rows == n ? densmap_data_radii(P, X, o.metric, n_threads) : densmap_knn_radii(P, *knn);
+    }
     const double t_graph = t.seconds();
     t.reset();
     Matrix<double> Y;
@@ -380,6 +394,8 @@ UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X) cons
     emb.local_connectivity = o.local_connectivity;
     emb.requested_epochs = o.n_epochs;
     emb.transform_seed = o.transform_seed;
+    if (o.densmap) emb.enable_densmap(o.dens, radii);
+    if (o.output_dens) emb.rad_orig = std::move(radii);
     if (o.verbose)
         info("UMAP: " + std::to_string(n) + " points, " + std::to_string(emb.graph().nnz()) + " edges, a = " +
              std::to_string(c.a) + ", b = " + std::to_string(c.b) + ", " + std::to_string(n_epochs) + " epochs");
@@ -389,6 +405,8 @@ UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X) cons
 UmapEmbedding UMAP::fit(MatrixView<float> X) const {
     UmapEmbedding emb = prepare(X);
     emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
+    if (options_.output_dens)
+        emb.rad_emb = densmap_embedding_radii(emb.embedding().view(), options_.n_neighbors, resolve_threads(options_.n_jobs));
     return emb;
 }
 
@@ -401,6 +419,8 @@ UmapEmbedding UMAP::fit_graph(CsrMatrix<double> graph, MatrixView<float> X) cons
 UmapEmbedding UMAP::fit(const KnnGraph& graph, MatrixView<float> X) const {
     UmapEmbedding emb = prepare(graph, X);
     emb.optimize(-1, options_.callback, options_.callbacks_every_epochs, options_.progress);
+    if (options_.output_dens)
+        emb.rad_emb = densmap_embedding_radii(emb.embedding().view(), options_.n_neighbors, resolve_threads(options_.n_jobs));
     return emb;
 }
 

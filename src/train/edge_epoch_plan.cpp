@@ -32,7 +32,12 @@ struct EpochArgs {
     std::uint64_t seed;
     SamplingFamily family;
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
+    const DensmapTerm* dens = nullptr;  // densMAP's term when active in this epoch (run_rows<..., true>)
 };
+
+// The loss families whose attraction needs the edge (its weight): densMAP's term and the inverse rule.
+template <typename K, bool Dens>
+constexpr bool kNeedsEdge = Dens || std::is_same_v<K, UmapInverseLoss>;
 
 // umap-learn's per-row SGD is one dependency chain: every pair's update reads y_i as the previous pair left it, so a
 // row runs at the latency of a pow and a division per pair. Rows are independent (tails come from the snapshot T),
@@ -43,7 +48,7 @@ struct EpochArgs {
 constexpr std::size_t kLanes = 4;
 constexpr std::uint32_t kAttract = 0x80000000u;  // flag on a pair's tail index: attraction (else repulsion)
 
-template <std::size_t D, typename K>  // D = 0: the dimension is H.cols() at run time
+template <std::size_t D, typename K, bool Dens>  // D = 0: the dimension is H.cols() at run time
 void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a, bool want_loss, std::size_t rb,
               std::size_t re, std::vector<double>& row_loss, std::vector<double>& row_pairs) {
     const auto& g = *a.graph;
@@ -53,18 +58,22 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     struct Lane {
         std::size_t row = 0, next = 0;  // the row and its next pair in `pairs`
         std::vector<std::uint32_t> pairs;
+        std::vector<offset_t> edges;  // the edge of each attraction pair (kNeedsEdge only)
+        std::size_t next_edge = 0;
         double loss = 0, n_pairs = 0;
     };
     Lane lanes[kLanes];
     std::vector<double> ybuf(kLanes * d);
     // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
-    auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out) {
+    auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out, std::vector<offset_t>& edges) {
         out.clear();
+        edges.clear();
         for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
             if (s.next_sample[p] > n) continue;
             const auto j = static_cast<std::uint32_t>(g.indices[p]);
             out.push_back(j | kAttract);
             if (a.self_graph) out.push_back(j | kAttract);  // the mirrored attraction
+            if constexpr (kNeedsEdge<K, Dens>) edges.insert(edges.end(), a.self_graph ? 2 : 1, p);
             s.next_sample[p] += s.epochs_per_sample[p];
             const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
             const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
@@ -85,9 +94,27 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
         const std::uint32_t pr = l.pairs[l.next++];
         const double* yt = T.row(pr & ~kAttract);
         const double d2 = squared_distance(y, yt, d);
-        if (pr & kAttract) {
+        if constexpr (std::is_same_v<K, UmapInverseLoss>) {
+            const std::size_t t = pr & ~kAttract;
+            if (pr & kAttract) {
+                const double c = a.kernel.attraction_coeff(g.values[l.edges[l.next_edge++]], t, d2);
+                for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(-c * (y[k] - yt[k])) * a.alpha;
+            } else if (d2 > 0) {
+                const double c = a.kernel.repulsion_coeff(t, d2, a.gamma);
+                for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * (y[k] - yt[k])) * a.alpha;
+            }
+            return;
+        } else if (pr & kAttract) {
             const double c = a.exaggeration * Bce<K>::attraction_coeff(a.kernel, d2);
-            for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(-c * (y[k] - yt[k])) * a.alpha;
+            if constexpr (Dens) {
+                // umap-learn adds the density move, clipped on its own, to the attraction's
+                const offset_t p = l.edges[l.next_edge++];
+                const double gd = 2.0 * a.dens->coefficient(l.row, pr & ~kAttract, g.values[p], d2);
+                for (std::size_t k = 0; k < d; ++k)
+                    y[k] += (clip_value(-c * (y[k] - yt[k])) + clip_value(gd * (y[k] - yt[k]))) * a.alpha;
+            } else {
+                for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(-c * (y[k] - yt[k])) * a.alpha;
+            }
             if (want_loss) {
                 l.loss += Bce<K>::attraction_loss(a.kernel, d2);
                 l.n_pairs += 1;
@@ -114,9 +141,9 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     auto fill = [&](Lane& l, double* y) {
         while (next_row < re) {
             l.row = next_row++;
-            l.next = 0;
+            l.next = l.next_edge = 0;
             l.loss = l.n_pairs = 0;
-            list_pairs(l.row, l.pairs);
+            list_pairs(l.row, l.pairs, l.edges);
             std::copy(H.row(l.row), H.row(l.row) + d, y);
             if (!l.pairs.empty()) return true;
             finish(l, y);
@@ -151,10 +178,19 @@ double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>&
     const auto& g = *a.graph;
     std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
     parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
+        if constexpr (std::is_same_v<K, UmapCurve>) {
+            if (a.dens) {
+                if (H.cols() == 2)
+                    run_rows<2, K, true>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
+                else
+                    run_rows<0, K, true>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
+                return;
+            }
+        }
         if (H.cols() == 2)
-            run_rows<2>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
+            run_rows<2, K, false>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
         else
-            run_rows<0>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
+            run_rows<0, K, false>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
     });
     if (!want_loss) return 0.0;
     // summed in row order: independent of the thread count
@@ -207,6 +243,25 @@ EdgeEpochPlan::EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeE
     schedule_ = UmapEdgeSchedule::make(graph_, options_.n_epochs, options_.negative_sample_rate);
 }
 
+EdgeEpochPlan::EdgeEpochPlan(CsrMatrix<double> graph, UmapInverseLoss loss, EdgeEpochOptions options,
+                             const Matrix<double>& reference)
+    : graph_(std::move(graph)), kernel_(UmapCurve{}), options_(options), reference_(&reference), inverse_(loss) {
+    require(graph_.n_cols == reference.rows(), "edge-epoch plan: the graph has " + std::to_string(graph_.n_cols) +
+                                                   " columns, the reference " + std::to_string(reference.rows()) +
+                                                   " points");
+    require(loss.sigma && loss.rho && loss.sigma->size() == reference.rows() && loss.rho->size() == reference.rows(),
+            "edge-epoch plan: the inverse rule needs sigma and rho for every reference point");
+    check_options(options_);
+    schedule_ = UmapEdgeSchedule::make(graph_, options_.n_epochs, options_.negative_sample_rate);
+}
+
+void EdgeEpochPlan::set_densmap(DensmapTerm term) {
+    require(reference_ == nullptr && !inverse_, "densMAP's term applies to a fit, not to a transform");
+    require(std::holds_alternative<UmapCurve>(kernel_), "densMAP's term needs the UMAP kernel");
+    require(term.R().size() == graph_.n_rows, "densMAP's term was built for another graph");
+    densmap_ = std::move(term);
+}
+
 double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
     EmbeddingTable* table = params.table();
     require(table != nullptr,
@@ -229,6 +284,18 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
         tails = &snapshot_;
     }
     double pairs = 0.0;
+    if (inverse_) {
+        const EpochArgs<UmapInverseLoss> a{&graph_, &schedule_, *inverse_, ctx.learning_rate,
+                                           ctx.phase->repulsion_strength, ctx.phase->exaggeration, ctx.step,
+                                           options_.seed, options_.family, false};
+        run_epoch(Y, *tails, a, ctx.n_threads, false, &pairs);
+        return std::numeric_limits<double>::quiet_NaN();  // the rule has no loss of its own to report
+    }
+    const DensmapTerm* dens = nullptr;
+    if (densmap_ && densmap_->active(ctx.step, options_.n_epochs)) {
+        densmap_->begin_epoch(graph_, *tails, ctx.n_threads);  // the snapshot: the start of the epoch
+        dens = &*densmap_;
+    }
     const double loss = std::visit(
         [&](const auto& k) -> double {
             using K = std::decay_t<decltype(k)>;
@@ -244,7 +311,8 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
                                      ctx.step,
                                      options_.seed,
                                      options_.family,
-                                     reference_ == nullptr};
+                                     reference_ == nullptr,
+                                     dens};
                 return run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs);
             }
         },

@@ -26,6 +26,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/kernel/umap_kernel.hpp"
+#include "nembed/loss/densmap.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/train/edge_epoch_plan.hpp"
 #include "nembed/train/trainer.hpp"
@@ -88,13 +89,21 @@ struct UmapOptions {
     TrainProgress progress;
     bool verbose = false;
     UmapTarget target;                       ///< supervised UMAP when target.values is not empty
+    /// densMAP (loss/densmap.hpp): the density term in the last dens.frac of the epochs; the default epoch count
+    /// grows by 200 (umap-learn). Needs the Euclidean output of the UMAP kernel (always the case here).
+    bool densmap = false;
+    DensmapOptions dens;
+    /// Also compute the local radii umap-learn returns with output_dens (UmapEmbedding::rad_orig, rad_emb).
+    bool output_dens = false;
 };
 
 /// Throws InvalidArgument for any bad option (n_points = data size, 0 when unknown).
 void validate(const UmapOptions& options, std::size_t n_points = 0);
 
-/// umap-learn's n_epochs rule.
-inline int umap_default_epochs(std::size_t n_points) { return n_points <= 10000 ? 500 : 200; }
+/// umap-learn's n_epochs rule (densMAP: 200 more).
+inline int umap_default_epochs(std::size_t n_points, bool densmap = false) {
+    return (n_points <= 10000 ? 500 : 200) + (densmap ? 200 : 0);
+}
 
 /// umap-learn's edge pruning: drops entries below max/n_epochs (keeps the matrix symmetric if it was).
 CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs);
@@ -129,7 +138,7 @@ public:
     /// (self_in_count false, local_connectivity − 1), start at the membership-weighted mean of the neighbours,
     /// then n_epochs (none: 100 up to 10 000 new points, else 30; set: n_epochs/3) at learning_rate/4 moving only the
     /// new points, negatives from the reference: the same plan with the reference fixed. Needs a kNN index (fitted
-    /// from data). Returns N_new x d.
+    /// from data; refused for densMAP, as umap-learn does). Returns N_new x d.
     Matrix<double> transform(MatrixView<float> X_new) const;
     /// The same from the new points' neighbours among the reference (n_new x N, e.g. from a precomputed distance
     /// matrix); needs no kNN index.
@@ -145,6 +154,10 @@ public:
     int epochs_done() const;
     int n_epochs() const { return n_epochs_; }
     const UmapTimings& timings() const { return timings_; }
+    /// Adds densMAP's term to the layout (loss/densmap.hpp) from the data radii r_o (one per point); call before
+    /// the epochs it should act in. Throws InvalidArgument for bad options.
+    void enable_densmap(const DensmapOptions& options, const std::vector<double>& data_radii);
+    bool densmap() const;
     UmapTimings& timings() { return timings_; }
     /// Loss per sampled pair in the last epoch where it was evaluated (NaN before).
     double last_loss() const { return loss_; }
@@ -159,6 +172,10 @@ public:
     double local_connectivity = 1.0;
     std::optional<int> requested_epochs;
     std::uint64_t transform_seed = 42;
+    /// The fit's smooth_knn_dist calibration (σ, ρ per point; inverse transform's rule needs them).
+    FuzzyCalibration calibration;
+    /// output_dens: the data radii r_o and, after the layout, the embedding radii (loss/densmap.hpp); else empty.
+    std::vector<double> rad_orig, rad_emb;
 
 private:
     struct Training;  // table, plan, optimizer, trainer (stable addresses for the Trainer's references)
@@ -185,7 +202,8 @@ public:
     /// composed one, or scanpy's obsp["connectivities"]), as umap-learn's simplicial_set_embedding: pruning, init,
     /// the training state. X (one row per point) only for init = pca and the placement of disconnected components;
     /// none of options' kNN, fuzzy-set or target settings are read; no transform.
-    UmapEmbedding prepare_graph(CsrMatrix<double> graph, MatrixView<float> X = {}) const;
+    /// `knn` (the graph's kNN, when it came from one) gives densMAP's data radii when X is not given.
+    UmapEmbedding prepare_graph(CsrMatrix<double> graph, MatrixView<float> X = {}, const KnnGraph* knn = nullptr) const;
     UmapEmbedding fit_graph(CsrMatrix<double> graph, MatrixView<float> X = {}) const;
     const UmapOptions& options() const { return options_; }
     /// (a, b): the given ones, or fitted from min_dist and spread.

@@ -18,13 +18,21 @@
 /// come from a counter-based stream per (epoch, edge). So each row depends only on the snapshot and the seed: the
 /// same seed gives the same bits for any number of threads. In transform the tails are a fixed reference (no
 /// snapshot, no mirrored attraction, a draw of the head's own index is not skipped).
+///
+/// Two further terms plug into the same epochs: densMAP's density term (loss/densmap.hpp; fit only, UMAP kernel),
+/// added to every attraction move in the epochs where it is active, with its statistics taken from the snapshot at
+/// the start of the epoch; and umap-learn's inverse_transform rule (loss/umap_inverse.hpp), which replaces the BCE
+/// coefficients when the plan is built with it.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/kernel/kernel.hpp"
+#include "nembed/loss/densmap.hpp"
+#include "nembed/loss/umap_inverse.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/train/plan.hpp"
 
@@ -56,6 +64,15 @@ public:
     /// Transform: `graph` is N_new × N_ref, the tails are the rows of `reference` (fixed; referenced, keep it alive).
     EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeEpochOptions options,
                   const Matrix<double>& reference);
+    /// Inverse transform: `graph` is N_new × N_ref with umap-learn's output-kernel weights, the tails the fixed
+    /// reference *data* (referenced); the pairs move by `loss` (its σ, ρ referenced, one per reference point).
+    EdgeEpochPlan(CsrMatrix<double> graph, UmapInverseLoss loss, EdgeEpochOptions options,
+                  const Matrix<double>& reference);
+
+    /// Adds densMAP's term (fit plans with the UMAP kernel only; throws InvalidArgument otherwise). Its activity is
+    /// judged against options.n_epochs.
+    void set_densmap(DensmapTerm term);
+    bool has_densmap() const { return densmap_.has_value(); }
 
     std::string unit() const override { return "epoch"; }
     /// One epoch at ctx.step (the schedule's epoch). Returns the mean loss per sampled pair when ctx.want_loss
@@ -74,6 +91,8 @@ private:
     UmapEdgeSchedule schedule_;
     const Matrix<double>* reference_ = nullptr;  // transform's tails; null: the table's snapshot
     Matrix<double> snapshot_;
+    std::optional<DensmapTerm> densmap_;          // fit: densMAP's term, when set
+    std::optional<UmapInverseLoss> inverse_;      // inverse transform's rule, replacing the BCE coefficients
 };
 
 } // namespace nembed

@@ -1,0 +1,146 @@
+"""densMAP, ``inverse_transform`` and ``update`` for :class:`nembed.UMAP` (umap-learn 0.5.12's semantics).
+
+The maths runs in the C++ core (``loss/densmap.hpp``, ``methods/umap_inverse.hpp``); this module holds the
+Python-side checks and the attributes umap-learn sets, called from small methods of ``nembed.UMAP``.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _core
+from ._utils import as_float32_matrix, as_float64_matrix, csr_from_parts, handle_sigint
+
+# umap-learn's metrics with a gradient (named_distances_with_gradients): inverse_transform exists for them there.
+_GRADIENT_METRICS = {"euclidean", "l2", "manhattan", "taxicab", "l1", "chebyshev", "linfinity", "linfty", "linf",
+                     "minkowski", "seuclidean", "standardised_euclidean", "wminkowski", "weighted_minkowski",
+                     "mahalanobis", "canberra", "cosine", "correlation", "haversine", "braycurtis", "spherical_gaussian_energy",
+                     "diagonal_gaussian_energy", "gaussian_energy", "hyperboloid", "hellinger", "ll_dirichlet"}
+
+
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def check_params(est: Any) -> None:
+    """umap-learn's checks of the densMAP parameters (made in fit whether or not densmap is set)."""
+    if _real(est.dens_lambda, "dens_lambda") < 0.0:
+        raise ValueError("dens_lambda cannot be negative")
+    frac = _real(est.dens_frac, "dens_frac")
+    if frac < 0.0 or frac > 1.0:
+        raise ValueError("dens_frac must be between 0.0 and 1.0")
+    if _real(est.dens_var_shift, "dens_var_shift") < 0.0:
+        raise ValueError("dens_var_shift cannot be negative")
+    if est.densmap and getattr(est, "output_metric", "euclidean") not in ("euclidean", "l2"):
+        raise ValueError("Non-Euclidean output metric not supported for densMAP.")
+
+
+def adjust_params(est: Any, p: dict, n_samples: int) -> None:
+    """Before prepare: densMAP's 200 extra default epochs (umap-learn's rule), which also set the pruning."""
+    check_params(est)
+    est._requested_epochs = p["n_epochs"]
+    if est.densmap and p["n_epochs"] is None:
+        p["n_epochs"] = (500 if n_samples <= 10000 else 200) + 200
+
+
+def after_prepare(est: Any, X32: np.ndarray, p: dict) -> None:
+    """Installs densMAP's term and computes the data radii (densmap or output_dens)."""
+    est._rad_orig = None
+    if est.densmap or est.output_dens:
+        est._rad_orig = _core.umap_data_radii(est._state, X32, p["metric"], p["n_threads"])
+    if est.densmap:
+        _core.umap_enable_densmap(est._state, est._rad_orig, float(est.dens_lambda), float(est.dens_frac),
+                                  float(est.dens_var_shift))
+
+
+def after_fit(est: Any, X32: np.ndarray, p: dict, seed: int) -> None:
+    """After the layout: output_dens' radii; what update and inverse_transform need."""
+    est._layout_data = X32
+    est._extra_params = dict(p, seed=seed, n_epochs=est._requested_epochs)
+    if est.output_dens:
+        est.rad_orig_ = np.asarray(est._rad_orig, dtype=np.float32)
+        est.rad_emb_ = _core.umap_embedding_radii(np.ascontiguousarray(est.embedding_, dtype=np.float64),
+                                                  p["n_neighbors"], p["n_threads"]).astype(np.float32)
+
+
+def fit_transform_result(est: Any):
+    """umap-learn's fit_transform return: the embedding, or (embedding, rad_orig, rad_emb) with output_dens."""
+    if est.output_dens:
+        return est.embedding_, est.rad_orig_, est.rad_emb_
+    return est.embedding_
+
+
+def check_transform(est: Any) -> None:
+    if est.densmap:
+        raise NotImplementedError("Transforming data into an existing embedding not supported for densMAP.")
+
+
+def _check_fitted(est: Any, what: str) -> None:
+    if not hasattr(est, "_state") or not hasattr(est, "_layout_data"):
+        raise ValueError(f"this UMAP instance is not fitted yet; call fit before {what}")
+
+
+def inverse_transform(est: Any, X: Any) -> np.ndarray:
+    """umap-learn's inverse_transform: points of the embedding space mapped back into data space."""
+    _check_fitted(est, "inverse_transform")
+    if getattr(est, "_sparse_data", False):
+        raise ValueError("Inverse transform not available for sparse input.")
+    metric = est.metric if isinstance(est.metric, str) else None
+    if metric is None or metric == "precomputed" or metric not in _GRADIENT_METRICS:
+        raise ValueError("Inverse transform not available for given metric.")
+    if est.densmap:
+        raise ValueError("Inverse transform not available for densMAP.")
+    if est.n_components >= 8:
+        warnings.warn("Inverse transform works best with low dimensional embeddings. Results may be poor, or this "
+                      "approach to inverse transform may fail altogether! If you need a high dimensional latent space "
+                      "and inverse transform operations consider using an autoencoder.", UserWarning, stacklevel=3)
+    elif getattr(est, "transform_mode", "embedding") == "graph":
+        raise ValueError("Inverse transform not available for transform_mode = 'graph'")
+    if metric not in ("euclidean", "l2"):
+        raise NotImplementedError(f"inverse_transform with metric={metric!r} is not implemented by nembed "
+                                  "(euclidean only)")
+    Y = as_float64_matrix(np.asarray(X, dtype=np.float32), "X")
+    if Y.shape[1] != est._state.embedding.shape[1]:
+        raise ValueError(f"X has {Y.shape[1]} columns, the embedding has {est._state.embedding.shape[1]}")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("X contains NaN or infinity")
+    return _core.umap_inverse_transform(est._state, est._layout_data, "euclidean", Y,
+                                        est._extra_params["n_threads"], handle_sigint())
+
+
+def update(est: Any, X: Any, ensure_all_finite: Any = True) -> None:
+    """umap-learn's update: appends X to the data, rebuilds the graph over the union and places the new points."""
+    _check_fitted(est, "update")
+    if est.metric == "precomputed":
+        raise ValueError("Update does not currently support precomputed metrics")
+    if getattr(est, "_supervised", False):
+        raise ValueError("Updating supervised models is not currently supported")
+    if sp.issparse(X):
+        raise TypeError("update: sparse input is not supported by nembed; pass a dense array")
+    X32 = as_float32_matrix(X)
+    if X32.shape[1] != est._layout_data.shape[1]:
+        raise ValueError(f"X has {X32.shape[1]} features, the model was fitted with {est._layout_data.shape[1]}")
+    if not np.all(np.isfinite(X32)):
+        raise ValueError("update: X contains NaN or infinity")
+    p = dict(est._extra_params, densmap=bool(est.densmap), dens_lambda=float(est.dens_lambda),
+             dens_frac=float(est.dens_frac), dens_var_shift=float(est.dens_var_shift),
+             output_dens=bool(est.output_dens))
+    state = _core.umap_update(est._state, est._layout_data, X32, p, handle_sigint())
+    est._state = state
+    est._layout_data = np.vstack([est._layout_data, X32])
+    est._raw_data = est._layout_data
+    est.embedding_ = state.embedding
+    n = est._layout_data.shape[0]
+    est.graph_ = csr_from_parts(state.graph, (n, n))
+    if est.output_dens:
+        rad_orig, rad_emb = _core.umap_state_radii(state)
+        est.rad_orig_ = rad_orig.astype(np.float32)
+        est.rad_emb_ = rad_emb.astype(np.float32)
+    if hasattr(est, "_raw_shape"):
+        est._raw_shape = est._layout_data.shape

@@ -1,0 +1,170 @@
+"""densMAP, inverse_transform and update on nembed.UMAP (umap-learn 0.5.12's semantics).
+
+The radii are checked against umap-learn's formulas recomputed here; umap-learn's own tests for these features
+(its test_densmap.py whole, and the inverse_transform / update / densMAP-parameter tests of its other files) run
+from ../shared/peer-tests with only the imports changed (skipped with a message when that folder or umap-learn,
+which their fixtures import, is absent).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+import nembed
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PEER = os.path.join(REPO, "..", "shared", "peer-tests", "umap-learn-0.5.12")
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris().data.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def dens_model(iris):
+    return nembed.UMAP(n_neighbors=10, min_dist=0.01, random_state=42, densmap=True, output_dens=True,
+                       n_epochs=200).fit(iris)
+
+
+def _log_radii(graph, values):
+    """umap-learn's log(1e-8 + Σ μ v / Σ μ) per row of a symmetric graph (values: v per stored entry)."""
+    g = graph.tocsr()
+    num = np.add.reduceat(g.data * values, g.indptr[:-1]) if g.nnz else np.zeros(g.shape[0])
+    den = np.asarray(g.sum(axis=1)).ravel()
+    return np.log(1e-8 + num / den)
+
+
+def test_output_dens_returns_umap_learns_radii(iris, dens_model):
+    emb, r_orig, r_emb = nembed.UMAP(n_neighbors=10, min_dist=0.01, random_state=42, densmap=True, output_dens=True,
+                                     n_epochs=200).fit_transform(iris)
+    np.testing.assert_array_equal(emb, dens_model.embedding_)  # same seed, same bits
+    assert r_orig.shape == r_emb.shape == (150,)
+    # rad_orig: squared input distances over the (pruned) graph the layout used
+    g = dens_model.graph_.tocoo()
+    d2 = np.sum((iris[g.row].astype(np.float64) - iris[g.col]) ** 2, axis=1)
+    np.testing.assert_allclose(r_orig, _log_radii(dens_model.graph_.tocsr(), d2[np.lexsort((g.col, g.row))]),
+                               rtol=0, atol=1e-5)
+    # rad_emb: umap-learn's fuzzy set of the embedding, unsquared distances
+    umap_ = pytest.importorskip("umap.umap_", reason="umap-learn is needed to recompute rad_emb with its own code")
+    E = emb.astype(np.float32)
+    knn_i, knn_d, _ = umap_.nearest_neighbors(E, 10, "euclidean", {}, False, np.random.RandomState(0))
+    G, _, _, D = umap_.fuzzy_simplicial_set(E, 10, np.random.RandomState(0), "euclidean", {}, knn_i, knn_d,
+                                            return_dists=True)
+    G = G.tocoo()
+    G.sum_duplicates()
+    G.eliminate_zeros()
+    mu_sum = np.zeros(150)
+    re = np.zeros(150)
+    for j, k, mu in zip(G.row, G.col, G.data):
+        re[j] += mu * D[j, k]
+        re[k] += mu * D[j, k]
+        mu_sum[j] += mu
+        mu_sum[k] += mu
+    np.testing.assert_allclose(r_emb, np.log(1e-8 + re / mu_sum), rtol=0, atol=1e-4)
+    # densMAP makes the embedding's radii follow the data's
+    assert np.corrcoef(r_orig, r_emb)[0, 1] > 0.5
+
+
+def test_densmap_is_reproducible_for_any_n_jobs(iris):
+    a = nembed.UMAP(densmap=True, random_state=1, n_epochs=120, n_jobs=1).fit_transform(iris)
+    b = nembed.UMAP(densmap=True, random_state=1, n_epochs=120, n_jobs=2).fit_transform(iris)
+    np.testing.assert_array_equal(a, b)
+    c = nembed.UMAP(densmap=False, random_state=1, n_epochs=120, n_jobs=1).fit_transform(iris)
+    assert not np.array_equal(a, c)
+
+
+def test_densmap_refusals(iris, dens_model):
+    with pytest.raises(NotImplementedError):
+        dens_model.transform(iris[:10] + 0.01)
+    with pytest.raises(ValueError, match="densMAP"):
+        dens_model.inverse_transform(dens_model.embedding_[:5])
+    for kw in (dict(dens_lambda=-1.0), dict(dens_frac=1.5), dict(dens_frac=-0.1), dict(dens_var_shift=-1.0)):
+        with pytest.raises(ValueError):
+            nembed.UMAP(densmap=True, **kw).fit(iris)
+
+
+def test_inverse_transform_lands_near_the_data(iris):
+    model = nembed.UMAP(n_neighbors=10, min_dist=0.01, random_state=42).fit(iris)
+    back = model.inverse_transform(model.embedding_)
+    assert back.shape == iris.shape and np.all(np.isfinite(back))
+    # each point's inverse is within 0.5 of its data row on average (iris: mean nearest-neighbour distance ~0.2,
+    # mean pairwise distance ~3.3), and the data row is among its inverse's 10 nearest rows for >= 80 % of points
+    err = np.linalg.norm(back - iris, axis=1)
+    assert err.mean() < 0.5
+    d = np.linalg.norm(back[:, None, :] - iris[None, :, :], axis=2)
+    rank = (d < d[np.arange(150), np.arange(150)][:, None]).sum(axis=1)
+    assert np.mean(rank < 10) >= 0.8
+    np.testing.assert_array_equal(back, model.inverse_transform(model.embedding_))  # fixed transform_seed
+    with pytest.raises(NotImplementedError, match="cosine"):
+        nembed.UMAP(metric="cosine", n_epochs=20, random_state=0).fit(iris).inverse_transform(model.embedding_[:3])
+
+
+def test_update_matches_a_fit_of_the_union(iris):
+    sel = np.random.default_rng(0).random(150) < 0.75
+    old = nembed.UMAP(n_neighbors=10, min_dist=0.01, random_state=42, neighbors="exact").fit(iris[sel])
+    full = nembed.UMAP(n_neighbors=10, min_dist=0.01, random_state=42, neighbors="exact").fit(
+        np.vstack([iris[sel], iris[~sel]]))
+    emb_old = old.embedding_.copy()
+    old.update(iris[~sel])
+    assert old.embedding_.shape == (150, 2)
+    diff = (old.graph_ - full.graph_).tocsr()
+    assert abs(diff).sum() < 1e-9  # the same graph: the kNN graph and fuzzy set of the union
+    # no epochs without n_epochs (umap-learn): the old points keep their layout up to the rescaling to [0, 10]
+    lo, hi = emb_old.min(0), emb_old.max(0)
+    e = old.embedding_[: sel.sum()]
+    assert np.corrcoef(e[:, 0], emb_old[:, 0])[0, 1] > 0.999
+    assert np.all(old.embedding_ >= -1e-9) and np.all(old.embedding_ <= 10 + 1e-9)
+    assert np.all(np.isfinite(old.embedding_)) and np.all(hi > lo)
+    with pytest.raises(ValueError):
+        old.update(iris[:5, :3])
+
+
+# --- umap-learn's own tests, imports rewritten -------------------------------------------------------------------
+
+PEER_TESTS = [
+    "test_densmap.py",
+    "test_umap_on_iris.py::test_umap_inverse_transform_on_iris",
+    "test_umap_ops.py::test_umap_update",
+    "test_umap_validation_params.py::test_densmap_lambda",
+    "test_umap_validation_params.py::test_densmap_var_shift",
+    "test_umap_validation_params.py::test_densmap_frac",
+]
+
+
+def _rewrite(src: str) -> str:
+    """Only the imports: UMAP from nembed; umap-learn's helpers (AlignedUMAP, umap.umap_, ...) stay."""
+    def repl(m):
+        names = [n.strip() for n in m.group(1).split(",")]
+        out = ["from nembed import UMAP"] if "UMAP" in names else []
+        rest = [n for n in names if n != "UMAP"]
+        if rest:
+            out.append("from umap import " + ", ".join(rest))
+        return "\n".join(out)
+    src = re.sub(r"^from umap import ([A-Za-z_, ]+)$", repl, src, flags=re.M)
+    return re.sub(r"\bumap\.UMAP\b", "__import__('nembed').UMAP", src)
+
+
+def test_umap_learn_peer_tests(tmp_path):
+    if not os.path.isdir(PEER):
+        pytest.skip(f"umap-learn's test suite not found at {PEER} (../shared/peer-tests from the repository root)")
+    pytest.importorskip("umap", reason="the peer tests' fixtures import umap-learn's helpers (AlignedUMAP, umap_)")
+    dest = tmp_path / "peer"
+    dest.mkdir()
+    for name in ("conftest.py", "digits_embedding_42.npy"):
+        src = os.path.join(PEER, name)
+        if name.endswith(".py"):
+            (dest / name).write_text(_rewrite(open(src).read()))
+        else:
+            shutil.copy(src, dest / name)
+    for f in {t.split("::")[0] for t in PEER_TESTS}:
+        (dest / f).write_text(_rewrite(open(os.path.join(PEER, f)).read()))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore", *PEER_TESTS],
+                       cwd=dest, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+    assert " failed" not in r.stdout and " passed" in r.stdout, r.stdout[-3000:]
