@@ -62,10 +62,14 @@ def after_prepare(est: Any, X32: np.ndarray, p: dict) -> None:
 def after_fit(est: Any, X32: np.ndarray, p: dict, seed: int) -> None:
     """After the layout: output_dens' radii; what update and inverse_transform need."""
     est._layout_data = X32
+    sigmas, rhos = getattr(est, "_sigmas", None), getattr(est, "_rhos", None)
+    if sigmas is not None and len(sigmas) == est._state.embedding.shape[0]:  # the graph came from our kNN
+        _core.umap_set_calibration(est._state, np.ascontiguousarray(sigmas, dtype=np.float64),
+                                   np.ascontiguousarray(rhos, dtype=np.float64))
     est._extra_params = dict(p, seed=seed, n_epochs=est._requested_epochs)
     if est.output_dens:
         est.rad_orig_ = np.asarray(est._rad_orig, dtype=np.float32)
-        est.rad_emb_ = _core.umap_embedding_radii(np.ascontiguousarray(est.embedding_, dtype=np.float64),
+        est.rad_emb_ = _core.umap_embedding_radii(np.ascontiguousarray(est._state.embedding, dtype=np.float64),
                                                   p["n_neighbors"], p["n_threads"]).astype(np.float32)
 
 

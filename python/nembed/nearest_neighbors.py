@@ -81,6 +81,10 @@ def _rows(X):
     return list(A)
 
 
+def _first(value):
+    return value[0] if isinstance(value, tuple) else value
+
+
 def _callable_knn(metric, queries, reference, k: int, exclude_self: bool, metric_params=None):
     """Exact kNN with a Python callable metric, called on every (query row, reference row) pair: slow, O(N^2) calls.
 
@@ -94,7 +98,8 @@ def _callable_knn(metric, queries, reference, k: int, exclude_self: bool, metric
     idx = np.empty((len(Q), k), dtype=np.int32)
     dst = np.empty((len(Q), k), dtype=np.float32)
     for i, q in enumerate(Q):
-        d = np.array([float(metric(q, r, **kw)) for r in R], dtype=np.float64)
+        # umap-learn's metrics "with gradient" return (distance, gradient): the distance is the first element
+        d = np.array([float(_first(metric(q, r, **kw))) for r in R], dtype=np.float64)
         if not np.all(np.isfinite(d)):
             raise ValueError(f"the callable metric returned a non-finite distance for query row {i}")
         if exclude_self:
@@ -384,6 +389,18 @@ class Annoy(KNNIndex):
         self.__dict__.update(state)
 
 
+class _PynndescentMetrics:
+    """pynndescent's metric names, read on access from the class or an instance (openTSNE's tests read
+    ``NNDescent.VALID_METRICS`` on the class); pynndescent is imported only then."""
+
+    def __get__(self, obj, objtype=None):
+        try:
+            import pynndescent
+        except ImportError:
+            return []
+        return list(pynndescent.distances.named_distances)
+
+
 class NNDescent(KNNIndex):
     """pynndescent's NN-descent as openTSNE 1.0.4 runs it (pip install pynndescent); callables are compiled with
     numba. knn_kwargs go to pynndescent.NNDescent."""
@@ -396,11 +413,7 @@ class NNDescent(KNNIndex):
                               "`pip install pynndescent` (or use nembed's Exact or HNSW index).") from None
         super().__init__(*args, **kwargs)
 
-    @property
-    def VALID_METRICS(self):
-        import pynndescent
-
-        return list(pynndescent.distances.named_distances)
+    VALID_METRICS = _PynndescentMetrics()
 
     def check_metric(self, metric):
         if callable(metric):

@@ -230,13 +230,14 @@ def umap(adata: Any, *, min_dist: float = 0.5, spread: float = 1.0, n_components
     if maxiter is not None and (isinstance(maxiter, bool) or not isinstance(maxiter, numbers.Integral)):
         raise ValueError(f"maxiter must be an integer or None, got {maxiter!r}")
     # n_neighbors and the metric belong to the kNN search, which sc.pp.neighbors has done: not used here.
-    p = UMAP(n_neighbors=2, n_components=n_components, n_epochs=maxiter, learning_rate=alpha, min_dist=min_dist,
-             spread=spread, a=a, b=b, repulsion_strength=gamma, negative_sample_rate=negative_sample_rate,
-             n_jobs=_n_jobs(n_jobs))._validate(max(n, 2))
+    est = UMAP(n_neighbors=2, n_components=n_components, n_epochs=maxiter, learning_rate=alpha, min_dist=min_dist,
+               spread=spread, a=a, b=b, repulsion_strength=gamma, negative_sample_rate=negative_sample_rate,
+               n_jobs=_n_jobs(n_jobs))
+    checked = est._validate_params()
+    p = est._layout_params(2, checked["n_components"], checked["n_threads"], resolve_seed(random_state))
     sig = handle_sigint()
-    state = _core.UmapState.prepare_fuzzy_graph(G.indptr.astype(np.int64), G.indices.astype(np.int32), G.data, X,
-                                          init=init, init_array=init_array, seed=resolve_seed(random_state),
-                                          handle_sigint=sig, **p)
+    state = _core.UmapState.prepare_graph(G.indptr.astype(np.int64), G.indices.astype(np.int32), G.data, n, X, p,
+                                          init, init_array, sig)
     state.optimize(-1, None, 0, sig)
     adata.obsm[key_obsm] = np.asarray(state.embedding, dtype=np.float64)
     return adata if copy else None

@@ -137,26 +137,6 @@ void bind_umap(nb::module_& m) {
             "local_connectivity"_a, "repulsion_strength"_a, "negative_sample_rate"_a, "seed"_a, "transform_seed"_a,
             "n_threads"_a, "neighbors"_a, "verbose"_a, "handle_sigint"_a)
         .def_static(
-            "prepare_fuzzy_graph",
-            [](I64Vec indptr, I32Vec indices, F64Vec data, F32Mat X, std::size_t n_neighbors, std::size_t n_components, const std::string& metric,
-               std::optional<int> n_epochs, double learning_rate, const std::string& init, F64Mat init_array,
-               double min_dist, double spread, std::optional<double> a, std::optional<double> b,
-               double set_op_mix_ratio, double local_connectivity, double repulsion_strength,
-               double negative_sample_rate, std::uint64_t seed, std::uint64_t transform_seed, int n_threads,
-               const std::string& neighbors, bool verbose, bool handle_sigint) {
-                const nembed::UmapOptions o = umap_options(n_neighbors, n_components, metric, n_epochs, learning_rate, init, init_array, min_dist, spread, a, b, set_op_mix_ratio, local_connectivity, repulsion_strength, negative_sample_rate, seed, transform_seed, n_threads, neighbors, verbose);
-                const std::size_t n = indptr.shape(0) > 0 ? indptr.shape(0) - 1 : 0;
-                nembed::CsrMatrix<double> G = to_csr(indptr, indices, data, n, n);
-                return run_long(handle_sigint, [&] { return nembed::UMAP(o).prepare_graph(std::move(G), view(X)); });
-            },
-            "indptr"_a, "indices"_a, "data"_a, "X"_a, "n_neighbors"_a, "n_components"_a, "metric"_a,
-            "n_epochs"_a.none(), "learning_rate"_a, "init"_a, "init_array"_a, "min_dist"_a, "spread"_a, "a"_a.none(),
-            "b"_a.none(), "set_op_mix_ratio"_a, "local_connectivity"_a, "repulsion_strength"_a,
-            "negative_sample_rate"_a, "seed"_a, "transform_seed"_a, "n_threads"_a, "neighbors"_a, "verbose"_a,
-            "handle_sigint"_a,
-            "UMAP from a fuzzy graph already built (scanpy's connectivities), as umap-learn's "
-            "simplicial_set_embedding; X (may have 0 rows) only for init = pca and the spectral fallback.")
-        .def_static(
             "prepare_graph",
             [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n, F32Mat X, nb::dict params,
                const std::string& init, F64Mat init_array, bool handle_sigint) {

@@ -28,6 +28,17 @@ NpArray<double> vec_to_numpy(std::vector<double> v) {
 
 void bind_umap_extra(nb::module_& m) {
     m.def(
+        "umap_set_calibration",
+        [](nembed::UmapEmbedding& e, F64Vec sigma, F64Vec rho) {
+            const std::size_t n = e.embedding().rows();
+            nembed::require(sigma.shape(0) == n && rho.shape(0) == n,
+                            "umap_set_calibration: sigma and rho need one value per point");
+            e.calibration.sigma.assign(sigma.data(), sigma.data() + n);
+            e.calibration.rho.assign(rho.data(), rho.data() + n);
+        },
+        "state"_a, "sigma"_a, "rho"_a,
+        "Stores the fit's smooth_knn_dist calibration (inverse_transform needs it) on a state made from a graph.");
+    m.def(
         "umap_data_radii",
         [](const nembed::UmapEmbedding& e, F32Mat X, const std::string& metric, int n_threads) {
             return vec_to_numpy(run_long(false, [&] {

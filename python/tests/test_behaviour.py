@@ -79,9 +79,14 @@ def test_bad_data(split):
         TSNE().fit(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="numeric"):
         TSNE().fit(np.array([["a", "b"], ["c", "d"]]))
-    with pytest.raises(TypeError, match="sparse"):
-        import scipy.sparse as sp
-        TSNE().fit(sp.random(10, 3, density=0.5, format="csr"))
+    # sparse input is supported (openTSNE accepts CSR): same map as the dense copy from the same random start
+    # (PCA of sparse data is uncentred, as openTSNE's, so a PCA start differs)
+    import scipy.sparse as sp
+    xs = sp.random(60, 5, density=0.6, format="csr", random_state=1)
+    Ys = np.asarray(TSNE(n_iter=50, random_state=3, perplexity=10, initialization="random").fit(xs))
+    Yd = np.asarray(TSNE(n_iter=50, random_state=3, perplexity=10, initialization="random").fit(xs.toarray()))
+    assert Ys.shape == (60, 2) and np.all(np.isfinite(Ys))
+    np.testing.assert_allclose(Ys, Yd, rtol=1e-5, atol=1e-6)
 
 
 def test_transform_errors(small_embedding, split):

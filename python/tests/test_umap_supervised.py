@@ -196,7 +196,7 @@ def test_sklearn_contract(data):
     (dict(output_metric="precomputed"), ValueError), (dict(output_metric="hamming"), ValueError),
     (dict(n_jobs=0), ValueError), (dict(n_jobs=-2), ValueError), (dict(target_weight=1.5), ValueError),
     (dict(transform_mode="x"), ValueError), (dict(output_metric="manhattan"), NotImplementedError),
-    (dict(densmap=True), NotImplementedError), (dict(init="tswspectral"), NotImplementedError)])
+    (dict(densmap=True, output_metric="manhattan"), ValueError), (dict(init="tswspectral"), NotImplementedError)])
 def test_validation(data, kwargs, exc):
     X, _ = data
     with pytest.raises(exc):
