@@ -166,10 +166,10 @@ private:
     }
 };
 
-class GenericHnswIndex final : public KnnIndex {
+class GenericHnswIndex final : public detail::MetricRowsIndex {
 public:
     GenericHnswIndex(std::unique_ptr<detail::MetricRows> rows, const KnnOptions& opt)
-        : rows_(std::move(rows)), n_threads_(opt.n_threads), ef_(opt.hnsw_ef) {
+        : MetricRowsIndex(std::move(rows), opt.n_threads), ef_(opt.hnsw_ef) {
         const std::size_t n = rows_->rows();
         index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, n, static_cast<std::size_t>(opt.hnsw_m),
                                                                    static_cast<std::size_t>(opt.hnsw_ef_construction),
@@ -188,33 +188,10 @@ public:
         });
     }
 
-    std::size_t n_points() const override { return rows_->rows(); }
-    std::size_t n_dims() const override { return rows_->cols(); }
-    Metric metric() const override { return rows_->eval().spec().kind; }
-
-    KnnGraph self_neighbors(std::size_t k) const override {
-        detail::check_self_k(k, n_points());
-        return search(*rows_, k, true);
-    }
-    KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
-        check_k(k);
-        return search(*rows_->queries(queries, n_threads_), k, false);
-    }
-    KnnGraph query(const CsrView& queries, std::size_t k) const override {
-        check_k(k);
-        return search(*rows_->queries(queries, n_threads_), k, false);
-    }
-
 private:
-    void check_k(std::size_t k) const {
-        require(k >= 1, "k must be at least 1 (got 0)");
-        require(k <= n_points(), "k = " + std::to_string(k) + " must not exceed the number of reference points (" +
-                                     std::to_string(n_points()) + ")");
-    }
-
     // As HnswIndex::search: ask for k (+1 for self), drop the point itself, recompute in double and sort by
     // (distance, index); rows hnswlib answers with too few results get an exact scan.
-    KnnGraph search(const detail::MetricRows& q, std::size_t k, bool self) const {
+    KnnGraph search(const detail::MetricRows& q, std::size_t k, bool self) const override {
         const std::size_t n_q = q.rows(), n = n_points();
         const std::size_t k_search = std::min(n, k + (self ? 1 : 0));
         KnnGraph g = KnnGraph::sized(n_q, k, n);
@@ -224,7 +201,7 @@ private:
         index_->setEf(std::max(ef, k_search));
         const std::size_t n_chunks = (n_q + kChunk - 1) / kChunk;
         parallelize(n_threads_, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
-            std::vector<std::pair<double, index_t>> cand;
+            std::vector<detail::DistCand> cand;
             for (std::size_t c = c0; c < c1; ++c) {
                 if (interrupt_requested()) throw Interrupted("HNSW kNN search interrupted");
                 for (std::size_t i = c * kChunk, e = std::min(n_q, (c + 1) * kChunk); i < e; ++i) {
@@ -246,17 +223,9 @@ private:
                     }
                     std::sort(cand.begin(), cand.end());
                     if (!dropped && !cand.empty()) cand.pop_back();  // self not found: drop the farthest
-                    if (cand.size() < k) {
-                        // too few results (poorly connected graph): an exact scan of this row
-                        cand.clear();
-                        for (std::size_t j = 0; j < n; ++j)
-                            if (!(self && j == i)) cand.emplace_back(q.distance(i, *rows_, j), static_cast<index_t>(j));
-                        std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(k), cand.end());
-                    }
-                    for (std::size_t r = 0; r < k; ++r) {
-                        g.indices[i * k + r] = cand[r].second;
-                        g.distances[i * k + r] = static_cast<float>(cand[r].first);
-                    }
+                    // too few results (poorly connected graph): an exact scan of this row
+                    if (cand.size() < k) exact_row(q, i, k, self, cand);
+                    store_row(g, i, k, cand);
                 }
             }
         });
@@ -264,8 +233,6 @@ private:
         return g;
     }
 
-    std::unique_ptr<detail::MetricRows> rows_;
-    int n_threads_;
     int ef_;
     RowSpace space_;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
@@ -285,35 +252,17 @@ void check_hnsw_options(const KnnOptions& options) {
 
 std::unique_ptr<KnnIndex> make_generic_hnsw_index(MatrixView<float> data, const KnnOptions& options) {
     check_hnsw_options(options);
-    detail::check_knn_data(data, "HNSW kNN");
-    RowSet set;
-    set.dense = data;
-    const MetricSpec spec = detail::resolve_options_metric(options, set);
-    return std::make_unique<GenericHnswIndex>(std::make_unique<detail::MetricRows>(data, spec, options.n_threads),
-                                              options);
+    return std::make_unique<GenericHnswIndex>(detail::metric_rows(data, options, "HNSW kNN"), options);
 }
 
 std::unique_ptr<KnnIndex> make_generic_hnsw_index(const CsrView& data, const KnnOptions& options) {
     check_hnsw_options(options);
-    CsrData c = copy_csr(data, "HNSW kNN");
-    require(c.rows <= static_cast<std::size_t>(std::numeric_limits<index_t>::max()),
-            "HNSW kNN: too many points for 32-bit indices");
-    RowSet set;
-    set.csr = c.view();
-    set.sparse = true;
-    const MetricSpec spec = detail::resolve_options_metric(options, set);
-    return std::make_unique<GenericHnswIndex>(std::make_unique<detail::MetricRows>(std::move(c), spec, options.n_threads),
-                                              options);
+    return std::make_unique<GenericHnswIndex>(detail::metric_rows(data, options, "HNSW kNN"), options);
 }
 
 std::unique_ptr<KnnIndex> make_hnsw_index(MatrixView<float> data, const KnnOptions& options) {
     if (!is_gemm_metric(options.metric) || !options.metric_params.empty()) return make_generic_hnsw_index(data, options);
-    require(options.n_threads >= 1, "HNSW kNN: n_threads must be >= 1 (got " + std::to_string(options.n_threads) + ")");
-    require(options.hnsw_m >= 2, "HNSW kNN: hnsw_m (M) must be >= 2 (got " + std::to_string(options.hnsw_m) + ")");
-    require(options.hnsw_ef_construction >= 1,
-            "HNSW kNN: hnsw_ef_construction must be >= 1 (got " + std::to_string(options.hnsw_ef_construction) + ")");
-    require(options.hnsw_ef >= 0, "HNSW kNN: hnsw_ef must be >= 0 (0 = max(50, 4k/3), at most N; got " +
-                                      std::to_string(options.hnsw_ef) + ")");
+    check_hnsw_options(options);
     detail::check_knn_data(data, "HNSW kNN");
     return std::make_unique<HnswIndex>(data, options);
 }

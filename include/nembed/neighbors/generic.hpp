@@ -6,6 +6,7 @@
 /// float32 GEMM paths (exact.hpp) and hnswlib's own L2 / inner-product spaces stay the ones for dense euclidean,
 /// cosine and inner-product data.
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
@@ -51,6 +52,39 @@ private:
 
 /// The metric of `options` resolved against `data` (defaults filled, parameters checked).
 MetricSpec resolve_options_metric(const KnnOptions& options, const RowSet& data);
+
+/// The rows of dense / CSR `data` (copied and checked) with the metric of `options`; `what` names the index in
+/// error messages ("exact kNN", "HNSW kNN").
+std::unique_ptr<MetricRows> metric_rows(MatrixView<float> data, const KnnOptions& options, const char* what);
+std::unique_ptr<MetricRows> metric_rows(const CsrView& data, const KnnOptions& options, const char* what);
+
+/// A reference row's candidate: (distance, index), ordered by distance then index (a total order, so a row's k
+/// nearest do not depend on how they were found).
+using DistCand = std::pair<double, index_t>;
+
+/// The KnnIndex part the generic exact and HNSW indexes share: owned rows, the checks of k and the queries'
+/// conversion to the rows' storage kind; a subclass supplies search().
+class MetricRowsIndex : public KnnIndex {
+public:
+    std::size_t n_points() const override { return rows_->rows(); }
+    std::size_t n_dims() const override { return rows_->cols(); }
+    Metric metric() const override { return rows_->eval().spec().kind; }
+    KnnGraph self_neighbors(std::size_t k) const override;
+    KnnGraph query(MatrixView<float> queries, std::size_t k) const override;
+    KnnGraph query(const CsrView& queries, std::size_t k) const override;
+
+protected:
+    MetricRowsIndex(std::unique_ptr<MetricRows> rows, int n_threads) : rows_(std::move(rows)), n_threads_(n_threads) {}
+    /// The k nearest reference rows of every row of `q` (`self`: q is the reference set, each row skips itself).
+    virtual KnnGraph search(const MetricRows& q, std::size_t k, bool self) const = 0;
+    /// Query row i's k nearest reference rows by a scan of all of them, sorted, into `heap` (resized to k).
+    void exact_row(const MetricRows& q, std::size_t i, std::size_t k, bool self, std::vector<DistCand>& heap) const;
+    /// Writes the first k candidates, sorted, as row i of `g`.
+    static void store_row(KnnGraph& g, std::size_t i, std::size_t k, const std::vector<DistCand>& cand);
+
+    std::unique_ptr<MetricRows> rows_;
+    int n_threads_;
+};
 
 } // namespace detail
 
