@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "options.hpp"
 #include "outputs.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/timer.hpp"
@@ -42,7 +43,7 @@ void register_knn(CLI::App& app) {
     auto k = std::make_shared<std::size_t>(15);
     auto method = std::make_shared<std::string>("auto");
     auto metric = std::make_shared<std::string>("euclidean");
-    auto metric_params = std::make_shared<std::vector<std::string>>();
+    auto metric_params = std::make_shared<MetricParams>();
     auto* sub = app.add_subcommand(
         "knn", "k nearest neighbours of every point (self excluded); writes OUTPUT_indices.npy and OUTPUT_distances.npy");
     add_common_options(sub, *o, true);
@@ -53,11 +54,7 @@ void register_knn(CLI::App& app) {
                     "euclidean, cosine, ip (inner product: largest first), manhattan, chebyshev, minkowski, "
                     "seuclidean, mahalanobis, correlation, jaccard, ... (docs/dropin.md)")
         ->capture_default_str();
-    sub->add_option("--metric-param", *metric_params,
-                    "Metric parameter NAME=VALUE[,VALUE...]: p (minkowski), w (weights), V (seuclidean), "
-                    "VI (mahalanobis, row-major); repeatable")
-        ->expected(1)
-        ->take_all();
+    add_metric_params(sub, *metric_params);
     sub->callback([o, k, method, metric, metric_params] {
         configure_logging(*o);
         // Both files are checked first and replaced together.
@@ -71,7 +68,7 @@ void register_knn(CLI::App& app) {
         KnnOptions opt;
         opt.method = parse_knn_method(*method);
         opt.metric = parse_metric(*metric);
-        for (const auto& p : *metric_params) parse_metric_param(opt.metric_params, p);
+        opt.metric_params = *metric_params;
         opt.n_threads = o->n_threads();
         opt.seed = o->seed;
         Timer t;

@@ -171,6 +171,7 @@ void register_tsne(CLI::App& app) {
     add_init(sub, opt.initialization, c->init_file, parse_tsne_init, "pca, spectral, random or an array file");
     add_knn_method(sub, opt.neighbors);
     add_affinity_metric(sub, opt.metric);
+    add_metric_params(sub, opt.metric_params);
     sub->add_option("--initial-momentum", opt.initial_momentum, "Momentum during early exaggeration")->capture_default_str();
     sub->add_option("--final-momentum", opt.final_momentum, "Momentum afterwards")->capture_default_str();
     add_optional(sub, "--max-grad-norm", opt.max_grad_norm, "Per-point gradient clip (none)", "none");

@@ -299,6 +299,7 @@ void register_umap(CLI::App& app) {
     add_init(sub, opt.init, c->init_file, parse_umap_init, "spectral, pca, random or an array file");
     add_knn_method(sub, opt.neighbors);
     add_affinity_metric(sub, opt.metric);
+    add_metric_params(sub, opt.metric_params);
     sub->add_flag("--densmap", opt.densmap, "densMAP: also preserve local density (umap-learn's densmap)");
     sub->add_option("--dens-lambda", opt.dens.lambda, "densMAP: weight of the density term")->capture_default_str();
     sub->add_option("--dens-frac", opt.dens.frac, "densMAP: fraction of the last epochs with the density term")
@@ -331,7 +332,8 @@ void register_cne(CLI::App& app) {
     auto* sub = app.add_subcommand("cne", "Contrastive neighbour embeddings (cne): NEG, NCE, InfoNCE, UMAP loss");
     add_common_options(sub, c->common, true);
     add_enum(sub, "--loss,--loss-mode", opt.loss_mode, parse_contrastive_mode, "umap, neg, nce, infonce or infonce_alt");
-    add_enum(sub, "--similarity,--metric", opt.metric, parse_contrastive_metric, "euclidean (Cauchy) or cosine");
+    add_enum(sub, "--similarity", opt.metric, parse_contrastive_metric,
+             "Embedding similarity: euclidean (Cauchy) or cosine (cne's `metric`)");
     add_optional(sub, "--s", opt.s, "Spectrum slider: 0 t-SNE-like, 1 UMAP-like (neg, infonce)", "none");
     add_optional(sub, "--Z-bar", opt.Z_bar, "NEG's fixed normaliser", "none");
     add_optional(sub, "--neg-spec", opt.neg_spec, "NEG's xi", "none");
@@ -359,6 +361,8 @@ void register_cne(CLI::App& app) {
                            "No exaggerated first third");
     add_init(sub, opt.init, c->init_file, parse_cne_init, "pca, random or an array file");
     add_knn_method(sub, opt.neighbors);
+    CLI::Option* metric = add_affinity_metric(sub, opt.input_metric);
+    CLI::Option* metric_params = add_metric_params(sub, opt.input_metric_params);
     sub->add_option("--graph", c->graph,
                     "Train on this graph instead of the kNN graph: a scipy.sparse.save_npz file (non-zeros = edges)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
@@ -367,7 +371,11 @@ void register_cne(CLI::App& app) {
                     "Save the embedding and its settings as a model directory (cne models cannot transform)");
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding of the last finished epoch to -o");
-    sub->callback([c] { run_cne(*c); });
+    sub->callback([c, metric, metric_params] {
+        require(c->graph.empty() || (metric->count() == 0 && metric_params->count() == 0),
+                "--metric / --metric-param: the kNN graph's metric has no effect with --graph");
+        run_cne(*c);
+    });
 }
 
 } // namespace nembed::cli

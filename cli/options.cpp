@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common.hpp"
 
@@ -75,8 +76,22 @@ CLI::Option* add_affinity_metric(CLI::App* sub, Metric& field) {
             require_affinity_metric(name);
             return parse_metric(name);
         },
-        "Input metric: euclidean, cosine, manhattan, chebyshev, correlation, jaccard, ... (any kNN metric without "
-        "parameters; docs/dropin.md)");
+        "Input metric: euclidean, cosine, manhattan, chebyshev, minkowski, seuclidean, mahalanobis, correlation, "
+        "jaccard, ... (any kNN metric; parameters with --metric-param; docs/dropin.md)");
+}
+
+CLI::Option* add_metric_params(CLI::App* sub, MetricParams& field) {
+    return sub
+        ->add_option_function<std::vector<std::string>>(
+            "--metric-param",
+            [&field](const std::vector<std::string>& specs) {
+                for (const auto& s : specs) parse_metric_param(field, s);
+            },
+            "Metric parameter NAME=VALUE[,VALUE...]: p (minkowski), w (weights), V (seuclidean), VI (mahalanobis, "
+            "row-major); repeatable")
+        ->type_name("TEXT")
+        ->expected(1)
+        ->take_all();
 }
 
 CLI::Option* add_knn_method(CLI::App* sub, KnnMethod& field) {

@@ -42,6 +42,8 @@ CLI::Option* add_optional(CLI::App* sub, const std::string& name, std::optional<
 
 /// --metric of the commands that build affinities (euclidean or cosine, see require_affinity_metric).
 CLI::Option* add_affinity_metric(CLI::App* sub, Metric& field);
+/// --metric-param NAME=VALUE[,VALUE...] (repeatable): the input metric's parameters (metric.hpp).
+CLI::Option* add_metric_params(CLI::App* sub, MetricParams& field);
 /// --neighbors: the kNN method.
 CLI::Option* add_knn_method(CLI::App* sub, KnnMethod& field);
 /// --theta, --method / --negative-gradient-method and the FFT grid: the one mapping of RepulsionOptions to CLI

@@ -5,7 +5,6 @@ Each class holds ``P`` (a symmetric scipy CSR matrix summing to 1) and, when bui
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -50,16 +49,6 @@ def _check_sources(data, knn_index) -> None:
         raise ValueError("Both `data` or `knn_index` were specified! Please pass only one.")
 
 
-def _knn_kwargs(knn_kwargs) -> dict:
-    """knn_kwargs for get_knn_index, refused clearly where this build's kNN layer takes none."""
-    if not knn_kwargs:
-        return {}
-    if "knn_kwargs" not in inspect.signature(get_knn_index).parameters:
-        raise NotImplementedError("knn_kwargs: this build's nembed.nearest_neighbors.get_knn_index takes no kNN "
-                                  "keyword arguments")
-    return {"knn_kwargs": dict(knn_kwargs)}
-
-
 def _neighbors(data, knn_index, k: int, method, metric, metric_params, n_jobs, random_state, verbose,
                knn_kwargs=None):
     """(knn_index, indices, distances): the given index built as it is (its own k, openTSNE), or a new index over
@@ -71,8 +60,7 @@ def _neighbors(data, knn_index, k: int, method, metric, metric_params, n_jobs, r
     if metric == "precomputed":
         index = PrecomputedDistanceMatrix(data, k, n_jobs=n_jobs)
     else:
-        index = get_knn_index(data, method, k, metric, metric_params, n_jobs, random_state, verbose,
-                              **_knn_kwargs(knn_kwargs))
+        index = get_knn_index(data, method, k, metric, metric_params, n_jobs, random_state, verbose, knn_kwargs)
     idx, dst = index.build()
     return index, np.ascontiguousarray(idx), np.ascontiguousarray(dst)
 

@@ -8,6 +8,8 @@ packages are optional: a clear ImportError names the one missing).
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import warnings
 from typing import Optional, Tuple
 
@@ -244,22 +246,51 @@ class HNSW(KNNIndex):
     method = "hnsw"
 
 
-class Sklearn(KNNIndex):
+class _PackageIndex(KNNIndex):
+    """An index that a third-party package runs, as openTSNE 1.0.4 runs it: the package's index object is ``index``
+    (None until :meth:`build`); constructing one without the package raises ImportError naming it."""
+
+    _package = ""       # the module imported to check that the package is installed
+    _missing = ""       # the ImportError's message
+
+    def __init__(self, *args, **kwargs):
+        try:
+            importlib.import_module(self._package)
+        except ImportError:
+            raise ImportError(self._missing) from None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def index(self):
+        return getattr(self, "_py_index", None)
+
+    @index.setter
+    def index(self, value):
+        self._py_index = value
+
+    def _built(self):
+        if self.index is None:
+            raise RuntimeError("the index must be built before it is queried")
+        return self.index
+
+
+_SKLEARN_METRICS = ["braycurtis", "canberra", "chebyshev", "cityblock", "dice", "euclidean", "hamming", "haversine",
+                    "infinity", "jaccard", "kulsinski", "l1", "l2", "mahalanobis", "manhattan", "matching",
+                    "minkowski", "p", "pyfunc", "rogerstanimoto", "russellrao", "seuclidean", "sokalmichener",
+                    "sokalsneath", "wminkowski", "cosine"]
+
+
+class Sklearn(_PackageIndex):
     """openTSNE's exact index: scikit-learn's NearestNeighbors, as openTSNE 1.0.4 runs it (cosine through the
     Euclidean ranking of normalised rows, distances recomputed with scipy's cdist). knn_kwargs go to
     NearestNeighbors (default algorithm="auto")."""
 
-    VALID_METRICS = ["braycurtis", "canberra", "chebyshev", "cityblock", "dice", "euclidean", "hamming",
-                     "haversine", "infinity", "jaccard", "kulsinski", "l1", "l2", "mahalanobis", "manhattan",
-                     "matching", "minkowski", "p", "pyfunc", "rogerstanimoto", "russellrao", "seuclidean",
-                     "sokalmichener", "sokalsneath", "wminkowski", "cosine"]
+    VALID_METRICS = _SKLEARN_METRICS
+    _package = "sklearn"
+    _missing = "nembed.nearest_neighbors.Sklearn runs scikit-learn: pip install scikit-learn (or use nembed's " \
+               "Exact index)"
 
     def __init__(self, *args, **kwargs):
-        try:
-            import sklearn  # noqa: F401
-        except ImportError:
-            raise ImportError("nembed.nearest_neighbors.Sklearn runs scikit-learn: pip install scikit-learn "
-                              "(or use nembed's Exact index)") from None
         super().__init__(*args, **kwargs)
         self._cosine_data = None
 
@@ -276,10 +307,10 @@ class Sklearn(KNNIndex):
             effective_metric, effective_data = self.metric, data
         kwargs = dict(algorithm="auto")
         kwargs.update(self.knn_kwargs or {})
-        self._py_index = neighbors.NearestNeighbors(metric=effective_metric, metric_params=self.metric_params,
-                                                    n_jobs=self.n_jobs, **kwargs)
-        self._py_index.fit(effective_data)
-        distances, indices = self._py_index.kneighbors(n_neighbors=k)
+        self.index = neighbors.NearestNeighbors(metric=effective_metric, metric_params=self.metric_params,
+                                                n_jobs=self.n_jobs, **kwargs)
+        self.index.fit(effective_data)
+        distances, indices = self.index.kneighbors(n_neighbors=k)
         if self.metric == "cosine":
             distances = np.vstack([cdist(np.atleast_2d(x), data[i], metric="cosine") for x, i in zip(data, indices)])
         return indices, distances
@@ -287,32 +318,32 @@ class Sklearn(KNNIndex):
     def query(self, query, k):
         from scipy.spatial.distance import cdist
 
-        if getattr(self, "_py_index", None) is None:
-            raise RuntimeError("the index must be built before it is queried")
+        index = self._built()
         effective = query / np.linalg.norm(query, axis=1)[:, None] if self.metric == "cosine" else query
-        distances, indices = self._py_index.kneighbors(effective, n_neighbors=k)
+        distances, indices = index.kneighbors(effective, n_neighbors=k)
         if self.metric == "cosine":
             distances = np.vstack([cdist(np.atleast_2d(x), self._cosine_data[i], metric="cosine")
                                    for x, i in zip(query, indices)])
         return indices, distances
 
 
+_ANNOY_METRICS = ["cosine", "euclidean", "manhattan", "hamming", "dot", "l1", "l2", "taxicab"]
+
+
 def _annoy_metric(metric):
     return {"cosine": "angular", "l1": "manhattan", "l2": "euclidean", "taxicab": "manhattan"}.get(metric, metric)
 
 
-class Annoy(KNNIndex):
-    """openTSNE's default approximate index: runs the ``annoy`` package (pip install annoy) as openTSNE 1.0.4 does;
-    without it, constructing this index raises ImportError (nembed never substitutes another search here)."""
+class Annoy(_PackageIndex):
+    """openTSNE's approximate index: the ``annoy`` package's AnnoyIndex (pip install annoy), looked up in
+    ``nembed.dependencies.annoy`` at build time as openTSNE looks up its vendored copy (so patching
+    ``nembed.dependencies.annoy.AnnoyIndex`` reaches it); without annoy, constructing this index raises ImportError
+    (nembed never substitutes another search here). knn_kwargs go to AnnoyIndex.build (default n_trees=50)."""
 
-    VALID_METRICS = ["cosine", "euclidean", "manhattan", "hamming", "dot", "l1", "l2", "taxicab"]
-
-    def __init__(self, *args, **kwargs):
-        try:
-            from .dependencies.annoy import AnnoyIndex  # noqa: F401
-        except ImportError as e:
-            raise ImportError(str(e)) from None
-        super().__init__(*args, **kwargs)
+    VALID_METRICS = _ANNOY_METRICS
+    _package = "nembed.dependencies.annoy"
+    _missing = "nembed.nearest_neighbors.Annoy runs the `annoy` package, which is not installed: pip install " \
+               "annoy (or use nembed's HNSW or Exact index)"
 
     def build(self):
         from sklearn.utils import check_random_state
@@ -321,38 +352,29 @@ class Annoy(KNNIndex):
 
         data, k = self.data, self.k
         N = data.shape[0]
-        self._py_index = AnnoyIndex(data.shape[1], _annoy_metric(self.metric))
-        self._py_index.set_seed(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.index = AnnoyIndex(data.shape[1], _annoy_metric(self.metric))
+        self.index.set_seed(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         for i in range(N):
-            self._py_index.add_item(i, data[i])
+            self.index.add_item(i, data[i])
         kwargs = {"n_trees": 50}
         kwargs.update(self.knn_kwargs or {})
-        self._py_index.build(n_jobs=self.n_jobs, **kwargs)
+        self.index.build(n_jobs=self.n_jobs, **kwargs)
         distances = np.zeros((N, k))
         indices = np.zeros((N, k)).astype(int)
         for i in range(N):
             # annoy returns the point itself first
-            idx_i, dist_i = self._py_index.get_nns_by_item(i, k + 1, include_distances=True)
+            idx_i, dist_i = self.index.get_nns_by_item(i, k + 1, include_distances=True)
             indices[i], distances[i] = idx_i[1:], dist_i[1:]
         return indices, distances
 
     def query(self, query, k):
-        if getattr(self, "_py_index", None) is None:
-            raise RuntimeError("the index must be built before it is queried")
+        index = self._built()
         N = query.shape[0]
         distances = np.zeros((N, k))
         indices = np.zeros((N, k)).astype(int)
         for i in range(N):
-            indices[i], distances[i] = self._py_index.get_nns_by_vector(query[i], k, include_distances=True)
+            indices[i], distances[i] = index.get_nns_by_vector(query[i], k, include_distances=True)
         return indices, distances
-
-    @property
-    def index(self):
-        return getattr(self, "_py_index", None)
-
-    @index.setter
-    def index(self, value):
-        self._py_index = value
 
     def __getstate__(self):
         import base64
@@ -401,19 +423,14 @@ class _PynndescentMetrics:
         return list(pynndescent.distances.named_distances)
 
 
-class NNDescent(KNNIndex):
+class NNDescent(_PackageIndex):
     """pynndescent's NN-descent as openTSNE 1.0.4 runs it (pip install pynndescent); callables are compiled with
     numba. knn_kwargs go to pynndescent.NNDescent."""
 
-    def __init__(self, *args, **kwargs):
-        try:
-            import pynndescent  # noqa: F401
-        except ImportError:
-            raise ImportError("Please install pynndescent: `conda install -c conda-forge pynndescent` or "
-                              "`pip install pynndescent` (or use nembed's Exact or HNSW index).") from None
-        super().__init__(*args, **kwargs)
-
     VALID_METRICS = _PynndescentMetrics()
+    _package = "pynndescent"
+    _missing = "Please install pynndescent: `conda install -c conda-forge pynndescent` or `pip install " \
+               "pynndescent` (or use nembed's Exact or HNSW index)."
 
     def check_metric(self, metric):
         if callable(metric):
@@ -428,14 +445,6 @@ class NNDescent(KNNIndex):
                 metric = njit(fastmath=True)(metric)
         return super().check_metric(metric)
 
-    @property
-    def index(self):
-        return getattr(self, "_py_index", None)
-
-    @index.setter
-    def index(self, value):
-        self._py_index = value
-
     def build(self):
         import pynndescent
         from sklearn.utils import check_random_state
@@ -445,13 +454,13 @@ class NNDescent(KNNIndex):
         kwargs = {"n_trees": 5 + int(round((data.shape[0]) ** 0.5 / 20)),
                   "n_iters": max(5, int(round(np.log2(data.shape[0])))), "max_candidates": 60}
         kwargs.update(self.knn_kwargs or {})
-        self._py_index = pynndescent.NNDescent(data, n_neighbors=n_neighbors_build, metric=self.metric,
-                                               metric_kwds=self.metric_params, random_state=self.random_state,
-                                               n_jobs=self.n_jobs, verbose=self.verbose > 1, **kwargs)
-        indices, distances = self._py_index.neighbor_graph
+        self.index = pynndescent.NNDescent(data, n_neighbors=n_neighbors_build, metric=self.metric,
+                                           metric_kwds=self.metric_params, random_state=self.random_state,
+                                           n_jobs=self.n_jobs, verbose=self.verbose > 1, **kwargs)
+        indices, distances = self.index.neighbor_graph
         mask = np.sum(indices == -1, axis=1) > 0
         if k > n_neighbors_build:
-            indices, distances = self._py_index.query(data, k=k + 1)
+            indices, distances = self.index.query(data, k=k + 1)
         if np.sum(mask) > 0:
             # openTSNE's workaround: the failed points are made neighbours of each other.
             warnings.warn("`pynndescent` failed to find neighbors for some of the points. As a workaround, nembed "
@@ -464,9 +473,7 @@ class NNDescent(KNNIndex):
         return indices[:, 1:], distances[:, 1:]
 
     def query(self, query, k):
-        if getattr(self, "_py_index", None) is None:
-            raise RuntimeError("the index must be built before it is queried")
-        return self._py_index.query(query, k=k)
+        return self._built().query(query, k=k)
 
 
 class PrecomputedNeighbors(KNNIndex):
@@ -522,30 +529,40 @@ class PrecomputedDistanceMatrix(KNNIndex):
         return np.ascontiguousarray(neighbors, dtype=np.int32), np.ascontiguousarray(distances, dtype=np.float32)
 
 
-def _annoy_installed() -> bool:
-    try:
-        import annoy  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def get_knn_index(data, method, k: int, metric, metric_params=None, n_jobs: int = 1, random_state=None,
                   verbose: bool = False, knn_kwargs=None) -> KNNIndex:
-    """The index for ``method`` (openTSNE's names): "auto" (nembed: exact below N^2 D = 4e11, else HNSW),
-    "exact", "balltree", "approx"/"hnsw" (nembed's HNSW), "sklearn", "annoy" (the annoy package; without it a
-    warning and nembed's HNSW), "pynndescent", or a ``KNNIndex`` instance (returned as is)."""
+    """The index for ``method``, or ``method`` itself when it is a ``KNNIndex`` instance.
+
+    openTSNE's names do what openTSNE's do: "exact" runs scikit-learn (:class:`Sklearn`) on dense data with one of
+    its metrics (otherwise, or without scikit-learn, nembed's exact search), "approx" runs annoy (:class:`Annoy`) on
+    dense data with one of annoy's metrics (otherwise, or without annoy, nembed's HNSW), "annoy" and "pynndescent"
+    run those packages ("annoy" without the package: a warning and nembed's HNSW), "hnsw" is nembed's HNSW. "auto"
+    (the default) is "exact" below 1000 points, as openTSNE's, and above that nembed's own choice (its exact search
+    up to N^2 D = 4e11, else its HNSW; openTSNE would run annoy). "balltree" is nembed's exact search, "sklearn"
+    :class:`Sklearn`. The classes are looked up in this module when called, so patching
+    ``nembed.nearest_neighbors.Sklearn`` reaches them (openTSNE's tests do).
+    """
     if isinstance(method, KNNIndex):
         return method
     if metric == "precomputed":
         return PrecomputedDistanceMatrix(data, k, n_jobs=n_jobs)
-    methods = {"auto": KNNIndex, "exact": Exact, "balltree": BallTree, "approx": HNSW, "hnsw": HNSW,
-               "sklearn": Sklearn, "annoy": Annoy, "pynndescent": NNDescent}
+    # The module's lists, not the classes' attributes: the suite patches the classes with mocks.
+    dense = not sp.issparse(data)
+    sklearn_fits = dense and (callable(metric) or metric in _SKLEARN_METRICS) and _installed("sklearn")
+    annoy_fits = dense and isinstance(metric, str) and metric in _ANNOY_METRICS and _installed("annoy")
+    exact = Sklearn if sklearn_fits else Exact
+    n_samples = data.shape[0] if hasattr(data, "shape") else len(data)
+    methods = {"auto": exact if n_samples < 1000 else KNNIndex, "exact": exact, "approx": Annoy if annoy_fits else HNSW,
+               "balltree": BallTree, "hnsw": HNSW, "sklearn": Sklearn, "annoy": Annoy, "pynndescent": NNDescent}
     if method not in methods:
         raise ValueError(f"Unrecognized nearest neighbor algorithm `{method}`. Please choose one of the supported "
                          f"methods ({', '.join(sorted(methods))}) or provide a valid `KNNIndex` instance.")
     cls = methods[method]
-    if cls is Annoy and not _annoy_installed():
+    if method == "annoy" and not _installed("annoy"):
         warnings.warn("neighbors='annoy': the annoy package is not installed (pip install annoy); nembed uses its "
                       "HNSW index instead", UserWarning, stacklevel=2)
         cls = HNSW

@@ -9,6 +9,7 @@ mocks those methods sees the same calls. The iterations themselves run in nembed
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 import warnings
 from collections.abc import Iterable
@@ -170,7 +171,7 @@ def _check_callbacks(callbacks):
 
 def _handle_nice_params(embedding, optim_params: dict) -> None:
     """Turns the user-facing parameters into those of :class:`gradient_descent` (openTSNE's function): callbacks as a
-    tuple, negative_gradient_method as `objective_function`, n_jobs resolved, learning_rate "auto" = N / exaggeration
+    tuple, negative_gradient_method as `objective_function`, negative n_jobs resolved, learning_rate "auto" = N / exaggeration
     for full embeddings."""
     n_samples = embedding.shape[0]
     optim_params["callbacks"] = _check_callbacks(optim_params.get("callbacks"))
@@ -180,7 +181,10 @@ def _handle_nice_params(embedding, optim_params: dict) -> None:
     method = optim_params.pop("negative_gradient_method", "auto")
     optim_params["objective_function"] = method if callable(method) else \
         _OBJECTIVES[_resolve_method(method, n_rep, embedding.shape[1])]
-    optim_params["n_jobs"] = resolve_n_jobs(optim_params.get("n_jobs", 1))
+    n_jobs = optim_params.get("n_jobs", 1)
+    # As openTSNE: only counts below 1 are resolved here (-1 = all cores); the others reach gradient_descent as given
+    optim_params["n_jobs"] = n_jobs if isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool) \
+        and n_jobs > 0 else resolve_n_jobs(n_jobs)
     learning_rate = optim_params.get("learning_rate", "auto")
     if isinstance(learning_rate, str):
         if learning_rate != "auto":
@@ -733,7 +737,10 @@ class TSNE:
         self.verbose = verbose
 
     def _check(self):
-        check_affinity_metric(self.metric)
+        # pynndescent and annoy (and a user's index) define their own inner-product distance ("dot"): the early
+        # check is for nembed's kNN; negative distances from any index are refused when the affinities are built
+        if isinstance(self.neighbors, str) and self.neighbors not in ("pynndescent", "annoy"):
+            check_affinity_metric(self.metric)
         if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
             raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
         for name in ("early_exaggeration_iter", "n_iter", "callbacks_every_iters"):

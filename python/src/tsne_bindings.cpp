@@ -333,6 +333,7 @@ void bind_tsne(nb::module_& m) {
                 h->data = e.reference_data();
                 h->options.method = nembed::parse_knn_method(method);
                 h->options.metric = e.knn_index()->metric();
+                h->options.metric_params = e.knn_index()->metric_params();
                 h->options.seed = seed;
                 h->options.n_threads = e.gradient_params().n_threads;
                 return h;

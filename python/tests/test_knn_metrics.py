@@ -160,12 +160,45 @@ def test_metric_params_and_errors():
 
 def test_get_knn_index_names():
     X = _data("euclidean", n=30)
-    assert type(nn.get_knn_index(X, "exact", 5, "euclidean")) is nn.Exact
+    # openTSNE's names run what openTSNE runs: "exact" scikit-learn, "approx" annoy (dense data, annoy's metrics)
+    assert type(nn.get_knn_index(X, "exact", 5, "euclidean")) is nn.Sklearn
+    assert type(nn.get_knn_index(X, "balltree", 5, "euclidean")) is nn.BallTree
     assert type(nn.get_knn_index(X, "hnsw", 5, "euclidean")) is nn.HNSW
     assert type(nn.get_knn_index(X, "sklearn", 5, "euclidean")) is nn.Sklearn
-    assert type(nn.get_knn_index(X, "auto", 5, "euclidean")) is nn.KNNIndex
-    if nn._annoy_installed():
+    # "auto": openTSNE's exact index below 1000 points, nembed's own choice above
+    assert type(nn.get_knn_index(X, "auto", 5, "euclidean")) is nn.Sklearn
+    assert type(nn.get_knn_index(_data("euclidean", n=1000), "auto", 5, "euclidean")) is nn.KNNIndex
+    assert type(nn.get_knn_index(X, "auto", 5, "correlation")) is nn.Exact
+    # approx with a metric annoy lacks, or on sparse data: nembed's HNSW (any metric, sparse too)
+    assert type(nn.get_knn_index(X, "approx", 5, "minkowski")) is nn.HNSW
+    assert type(nn.get_knn_index(sp.csr_matrix(X), "approx", 5, "euclidean")) is nn.HNSW
+    if nn._installed("annoy"):
         assert type(nn.get_knn_index(X, "annoy", 5, "euclidean")) is nn.Annoy
+        assert type(nn.get_knn_index(X, "approx", 5, "cosine")) is nn.Annoy
     else:
         with pytest.warns(UserWarning, match="annoy package is not installed"):
             assert type(nn.get_knn_index(X, "annoy", 5, "euclidean")) is nn.HNSW
+        assert type(nn.get_knn_index(X, "approx", 5, "cosine")) is nn.HNSW
+
+
+def test_exact_name_gives_the_exact_neighbours():
+    # "exact" (scikit-learn) and nembed's exact search agree on the neighbours; distances to float32 precision
+    X = _data("euclidean", n=120)
+    i1, d1 = nn.get_knn_index(X, "exact", 7, "manhattan").build()
+    i2, d2 = nn.Exact(X, 7, "manhattan").build()
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(d1, d2, rtol=1e-6)
+
+
+def test_package_indices_name_the_missing_package(monkeypatch):
+    X = _data("euclidean", n=30)
+    for cls, name in ((nn.Sklearn, "scikit-learn"), (nn.Annoy, "annoy"), (nn.NNDescent, "pynndescent")):
+        monkeypatch.setattr(cls, "_package", "nembed_no_such_package")
+        with pytest.raises(ImportError, match=name):
+            cls(X, 5)
+    # an unbuilt index refuses queries; its `index` is None (openTSNE)
+    monkeypatch.undo()
+    index = nn.Sklearn(X, 5)
+    assert index.index is None
+    with pytest.raises(RuntimeError, match="built before"):
+        index.query(X, 3)

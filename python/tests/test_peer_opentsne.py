@@ -7,6 +7,10 @@ every ``openTSNE`` identifier is renamed ``nembed`` (imports such as ``from open
 strings), and run by pytest in a subprocess of this interpreter. Every test must pass except those in EXCLUDED, each
 of which reaches into a part of openTSNE that is not its public API or needs a kNN feature that nembed's kNN layer
 provides separately. Takes about 3 minutes on two cores.
+
+openTSNE's back-end names run what openTSNE runs (neighbors="exact", and "auto" below 1000 points: scikit-learn;
+"approx": annoy; each when installed; docs/dropin.md), so the suite's mocks of ``nearest_neighbors.Sklearn``/``Annoy``, of
+``sklearn.neighbors.NearestNeighbors`` and of ``nembed.dependencies.annoy.AnnoyIndex`` see the calls they expect.
 """
 from __future__ import annotations
 
@@ -33,32 +37,11 @@ EXCLUDED = {
     # The FFT interpolation grid is built inside nembed's C++ estimator; there is no prepare_interpolation_grid.
     _TSNE + "TestMisc::test_interpolation_grid_not_called_using_bh":
         "patches TSNEEmbedding.prepare_interpolation_grid (openTSNE's private FFT grid cache)",
-    # Precision: nembed's kNN distances are float32 (P from the two paths agrees to ~1e-9); the test demands 1e-16.
-    "tests/test_correctness.py::TestTSNECorrectnessUsingPrecomputedDistanceMatrix::test_iris":
-        "asserts P from precomputed and euclidean distances equal to 16 decimals (nembed's distances are float32)",
-    # openTSNE vendors annoy as openTSNE.dependencies.annoy; nembed has no such module.
-    _NN + "TestAnnoy::test_pickle_without_built_index_cleans_up_fname":
-        "patches openTSNE.dependencies.annoy (openTSNE's vendored copy of annoy)",
 }
 
-# Open gaps of issue #20 (kNN back-end plumbing): failing today, named here so that the runner asserts everything
-# else; each passing one is reported, and must then be removed from this list.
-_ANNOY = "annoy back-end: the tests mock openTSNE's vendored AnnoyIndex; nembed runs the annoy package when installed"
-OPEN = {
-    "tests/test_affinities.py::TestGenericAffinity::test_knn_kwargs": "knn_kwargs reach the index class unfiltered",
-    _TSNE + "TestTSNEParameterFlow::test_knn_kwargs": "knn_kwargs reach the index class unfiltered",
-    _NN + "TestAnnoy::test_knn_kwargs": _ANNOY,
-    **{_NN + "TestAnnoy::" + t: _ANNOY for t in (
-        "test_pickle_with_built_index", "test_pickle_without_built_index",
-        "test_query_same_result_with_fixed_random_state", "test_query_same_result_with_fixed_random_state_instance",
-        "test_query_train_same_result_with_fixed_random_state", "test_returns_correct_number_neighbors_query",
-        "test_returns_correct_number_neighbors_query_train", "test_returns_proper_distances_query_train")},
-    _TSNE + "TestTSNEParameterFlow::test_nndescent_distances": "NNDescent's distances for every pynndescent metric",
-    _TSNE + "TestRandomState::test_random_state_parameter_is_propagated_pca_init_approx":
-        "random_state's path to the approximate index (mocked constructor arguments)",
-    _TSNE + "TestRandomState::test_random_state_parameter_is_propagated_random_init_exact":
-        "random_state's path to the exact index (mocked constructor arguments)",
-}
+# Open gaps: failing today, named here so that the runner asserts everything else; each passing one is reported,
+# and must then be removed from this list.
+OPEN: dict = {}
 
 
 def _rewrite(text: str) -> str:

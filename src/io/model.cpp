@@ -138,6 +138,19 @@ json repulsion_json(const RepulsionOptions& r) {
                 {"ints_in_interval", r.fft.ints_in_interval}};
 }
 
+// The kNN metric and, when given, its parameters (so that a rebuilt index measures the same distances).
+void put_metric(json& j, const KnnIndex& index) {
+    j["metric"] = to_string(index.metric());
+    const MetricParams p = index.metric_params();
+    if (p.empty()) return;
+    json m = json::object();
+    if (p.p) m["p"] = std::isinf(*p.p) ? json("inf") : json(*p.p);  // JSON has no infinity
+    if (!p.w.empty()) m["w"] = p.w;
+    if (!p.V.empty()) m["V"] = p.V;
+    if (!p.VI.empty()) m["VI"] = p.VI;
+    j["metric_params"] = m;
+}
+
 } // namespace
 
 void save_model(const std::string& dir, const TsneEmbedding& emb, const Preprocessing& pre) {
@@ -146,7 +159,7 @@ void save_model(const std::string& dir, const TsneEmbedding& emb, const Preproce
     const Matrix<float>& X = *emb.reference_data();
     json j = begin_model(dir, ModelMethod::tsne, emb.embedding(), X.cols(), pre);
     write_npy(join(dir, "reference_data.npy"), X.view());
-    j["metric"] = to_string(emb.knn_index()->metric());
+    put_metric(j, *emb.knn_index());
     json t = repulsion_json(emb.gradient_params().repulsion);
     t["dof"] = emb.gradient_params().dof;
     j["tsne"] = t;
@@ -163,7 +176,7 @@ void save_model(const std::string& dir, const UmapEmbedding& emb, MatrixView<flo
                 std::to_string(emb.knn_index->n_dims()));
     json j = begin_model(dir, ModelMethod::umap, emb.embedding(), X.cols, pre);
     write_npy(join(dir, "reference_data.npy"), X);
-    j["metric"] = to_string(emb.knn_index->metric());
+    put_metric(j, *emb.knn_index);
     j["umap"] = json{{"n_neighbors", emb.n_neighbors},
                      {"local_connectivity", emb.local_connectivity},
                      {"a", emb.curve().a},
@@ -334,13 +347,44 @@ void check_reference(const std::string& dir, const Matrix<double>& Y, const Matr
                                                    " columns");
 }
 
-std::shared_ptr<const KnnIndex> rebuild_index(const Matrix<float>& X, Metric metric, int n_threads,
-                                              std::uint64_t seed) {
+// model.json's "metric_params" (absent: none): {"p": number, "w" / "V" / "VI": arrays of numbers}.
+MetricParams read_metric_params(const Fields& top) {
+    MetricParams params;
+    const json* m = top.find("metric_params", false);
+    if (m == nullptr) return params;
+    if (!m->is_object()) top.fail("metric_params", "must be an object, got " + Fields::kind(*m));
+    for (const auto& [name, value] : m->items()) {
+        std::vector<double> values;
+        for (const json& v : value.is_array() ? value : json::array({value})) {
+            if (v == "inf") {  // p = inf (chebyshev), as the writer spells it
+                values.push_back(std::numeric_limits<double>::infinity());
+                continue;
+            }
+            if (!v.is_number() || !std::isfinite(v.get<double>()))
+                top.fail("metric_params." + name, "must be a finite number (p: or \"inf\") or an array of them");
+            values.push_back(v.get<double>());
+        }
+        try {
+            set_metric_param(params, name, values);
+        } catch (const InvalidArgument& e) {
+            top.fail("metric_params." + name, std::string("is invalid: ") + e.what());
+        }
+    }
+    return params;
+}
+
+std::shared_ptr<const KnnIndex> rebuild_index(const std::string& file, const Matrix<float>& X, Metric metric,
+                                              const MetricParams& params, int n_threads, std::uint64_t seed) {
     KnnOptions ko;
     ko.metric = metric;
+    ko.metric_params = params;
     ko.n_threads = n_threads;
     ko.seed = seed;
-    return build_knn_index(X.view(), ko);
+    try {
+        return build_knn_index(X.view(), ko);
+    } catch (const InvalidArgument& e) {
+        throw IoError(file + ": field 'metric_params' does not fit the reference data: " + e.what());
+    }
 }
 
 TsneGradientParams read_tsne_params(const Fields& f, int n_threads) {
@@ -448,7 +492,8 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
                                                    "says n_features = " +
                                                    std::to_string(top.unsigned_int("n_features")));
     m.metric_ = top.parsed("metric", parse_metric, legacy ? std::optional<std::string>("euclidean") : std::nullopt);
-    if (m.metric_ == Metric::inner_product) throw IoError(mj + ": field 'metric' must be euclidean or cosine");
+    if (m.metric_ == Metric::inner_product) throw IoError(mj + ": field 'metric' must not be the inner product");
+    m.metric_params_ = read_metric_params(top);
     m.reference_ = X;
     const std::size_t d = Y.cols();
     if (m.method_ == ModelMethod::tsne) {
@@ -465,7 +510,7 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
             shape_error(dir, "embedding.npy", e.what());
         }
         // No P: a loaded t-SNE model transforms but cannot optimize.
-        m.tsne_.emplace(std::move(Y), CsrMatrix<double>{}, gp, rebuild_index(*X, m.metric_, n_threads, knn_seed), X);
+        m.tsne_.emplace(std::move(Y), CsrMatrix<double>{}, gp, rebuild_index(mj, *X, m.metric_, m.metric_params_, n_threads, knn_seed), X);
         return m;
     }
 
@@ -494,7 +539,7 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
     no_graph.indptr.assign(Y.rows() + 1, 0);
     m.umap_.emplace(std::move(Y), std::move(no_graph), curve, n_epochs, lr, gamma, nsr, 0, n_threads);
     UmapEmbedding& e = *m.umap_;
-    e.knn_index = rebuild_index(*X, m.metric_, n_threads, knn_seed);
+    e.knn_index = rebuild_index(mj, *X, m.metric_, m.metric_params_, n_threads, knn_seed);
     e.n_neighbors = n_neighbors;
     e.local_connectivity = local_connectivity;
     e.requested_epochs = requested;

@@ -11,6 +11,7 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
+#include "nembed/neighbors/generic.hpp"
 
 namespace nembed {
 
@@ -58,12 +59,24 @@ std::vector<double> densmap_log_radii(const CsrMatrix<double>& g, const std::vec
 }
 
 std::vector<double> densmap_data_radii(const CsrMatrix<double>& g, MatrixView<float> X, Metric metric,
-                                       int n_threads) {
+                                       int n_threads, const MetricParams& params) {
     require(X.rows == g.n_rows, "densMAP: the data has " + std::to_string(X.rows) + " rows, the graph " +
                                     std::to_string(g.n_rows));
+    std::vector<double> d2(g.nnz());
+    if (!is_gemm_metric(metric) || !params.empty()) {
+        // point_distance serves the three float32-path metrics only; the others are MetricEval's, as the kNN's
+        const auto rows = detail::metric_rows(X, fit_knn_options(KnnMethod::exact, metric, 0, std::max(1, n_threads),
+                                                                 params), "densMAP");
+        parallel_for(std::max(1, n_threads), g.n_rows, [&](std::size_t i) {
+            for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
+                const double d = rows->distance(i, *rows, static_cast<std::size_t>(g.indices[p]));
+                d2[p] = d * d;
+            }
+        });
+        return densmap_log_radii(g, d2);
+    }
     std::vector<double> norms(metric == Metric::cosine ? X.rows : 0);
     for (std::size_t i = 0; i < norms.size(); ++i) norms[i] = vector_norm(X.row(i), X.cols);
-    std::vector<double> d2(g.nnz());
     parallel_for(std::max(1, n_threads), g.n_rows, [&](std::size_t i) {
         for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
             const auto j = static_cast<std::size_t>(g.indices[p]);

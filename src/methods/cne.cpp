@@ -279,7 +279,8 @@ CneEmbedding CNE::prepare(MatrixView<float> X) const {
     validate(o, X.rows);
     require_fit_data(X, "CNE");
     Timer t;
-    KnnGraph knn = find_neighbors(X, o.k, fit_knn_options(o.neighbors, o.input_metric, o.seed, resolve_threads(o.n_jobs)));
+    KnnGraph knn = find_neighbors(X, o.k, fit_knn_options(o.neighbors, o.input_metric, o.seed, resolve_threads(o.n_jobs),
+                                                                   o.input_metric_params));
     const double t_knn = t.seconds();
     t.reset();
     CsrMatrix<double> g = binary_symmetric_graph(knn);

@@ -508,7 +508,7 @@ TsneEmbedding TSNE::prepare_initial(MatrixView<float> X) const {
 
     Timer t;
     std::shared_ptr<const KnnIndex> index(
-        build_knn_index(X, fit_knn_options(o.neighbors, o.metric, seed, threads)).release());
+        build_knn_index(X, fit_knn_options(o.neighbors, o.metric, seed, threads, o.metric_params)).release());
     KnnGraph knn = index->self_neighbors(k);
     times.knn = t.seconds();
 

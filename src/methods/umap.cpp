@@ -316,7 +316,8 @@ UmapEmbedding UMAP::prepare(MatrixView<float> X) const {
     require_fit_data(X, "UMAP");
     Timer t;
     std::shared_ptr<const KnnIndex> index = build_knn_index(
-        X, fit_knn_options(o.neighbors, o.metric, o.random_state.value_or(0), resolve_threads(o.n_jobs)));
+        X, fit_knn_options(o.neighbors, o.metric, o.random_state.value_or(0), resolve_threads(o.n_jobs),
+                                   o.metric_params));
     KnnGraph g = index->self_neighbors(o.n_neighbors - 1);
     const double t_knn = t.seconds();
     UmapEmbedding emb = prepare(g, X);
@@ -365,7 +366,7 @@ UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X, cons
     std::vector<double> radii;  // densMAP's / output_dens' data radii, over the pruned graph (umap-learn)
     if (o.densmap || o.output_dens) {
         require(X.rows == n || knn != nullptr, "UMAP: densMAP / output_dens on a given graph needs the data");
-        radii = X.rows == n ? densmap_data_radii(P, X, o.metric, n_threads) : densmap_knn_radii(P, *knn);
+        radii = X.rows == n ? densmap_data_radii(P, X, o.metric, n_threads, o.metric_params) : densmap_knn_radii(P, *knn);
     }
     const double t_graph = t.seconds();
     t.reset();

@@ -13,6 +13,7 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/neighbors/distance.hpp"
+#include "nembed/neighbors/generic.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/train/parametrization.hpp"
 
@@ -114,11 +115,12 @@ UmapEmbedding umap_update(const UmapEmbedding& emb, MatrixView<float> X_old, Mat
     Timer t;
     const int n_threads = resolve_threads(o.n_jobs);
     std::shared_ptr<const KnnIndex> index =
-        build_knn_index(X.view(), fit_knn_options(o.neighbors, o.metric, o.random_state.value_or(0), n_threads));
+        build_knn_index(X.view(), fit_knn_options(o.neighbors, o.metric, o.random_state.value_or(0), n_threads, o.metric_params));
     const KnnGraph knn = index->self_neighbors(o.n_neighbors - 1);
     const double t_knn = t.seconds();
     // umap-learn's init_update: old points keep their place, a new one starts at the mean of its old neighbours
     Matrix<double> Y0(n, d);
+    std::unique_ptr<detail::MetricRows> rows;
     std::copy(emb.embedding().data(), emb.embedding().data() + n_old * d, Y0.data());
     for (std::size_t i = n_old; i < n; ++i) {
         std::size_t cnt = 0;
@@ -133,11 +135,16 @@ UmapEmbedding umap_update(const UmapEmbedding& emb, MatrixView<float> X_old, Mat
             continue;
         }
         // umap-learn divides by zero here; the nearest old point is the natural start
+        // (point_distance serves the float32-path metrics; the others, and parameters, are MetricEval's)
+        if (!rows && (!is_gemm_metric(o.metric) || !o.metric_params.empty()))
+            rows = detail::metric_rows(X.view(), fit_knn_options(KnnMethod::exact, o.metric, 0, n_threads,
+                                                                  o.metric_params), "update");
         std::size_t best = 0;
         double best_d = std::numeric_limits<double>::infinity();
         for (std::size_t j = 0; j < n_old; ++j) {
-            const double dj = point_distance(X.row(i), X.row(j), X.cols(), o.metric, vector_norm(X.row(i), X.cols()),
-                                             vector_norm(X.row(j), X.cols()));
+            const double dj = rows ? rows->distance(i, *rows, j)
+                                   : point_distance(X.row(i), X.row(j), X.cols(), o.metric,
+                                                    vector_norm(X.row(i), X.cols()), vector_norm(X.row(j), X.cols()));
             if (dj < best_d) best_d = dj, best = j;
         }
         std::copy(Y0.row(best), Y0.row(best) + d, Y0.row(i));

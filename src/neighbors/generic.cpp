@@ -140,8 +140,8 @@ constexpr std::size_t kRowBlock = 64;  // query rows per task (fixed boundaries;
 
 class GenericExactIndex final : public detail::MetricRowsIndex {
 public:
-    GenericExactIndex(std::unique_ptr<detail::MetricRows> rows, int n_threads)
-        : MetricRowsIndex(std::move(rows), n_threads) {}
+    GenericExactIndex(std::unique_ptr<detail::MetricRows> rows, const KnnOptions& options)
+        : MetricRowsIndex(std::move(rows), options) {}
 
 private:
     // Every query row against every reference row in double; a row keeps its k smallest (distance, index), a
@@ -170,12 +170,12 @@ private:
 
 std::unique_ptr<KnnIndex> make_generic_exact_index(MatrixView<float> data, const KnnOptions& options) {
     require(options.n_threads >= 1, "exact kNN: n_threads must be >= 1 (got " + std::to_string(options.n_threads) + ")");
-    return std::make_unique<GenericExactIndex>(detail::metric_rows(data, options, "exact kNN"), options.n_threads);
+    return std::make_unique<GenericExactIndex>(detail::metric_rows(data, options, "exact kNN"), options);
 }
 
 std::unique_ptr<KnnIndex> make_generic_exact_index(const CsrView& data, const KnnOptions& options) {
     require(options.n_threads >= 1, "exact kNN: n_threads must be >= 1 (got " + std::to_string(options.n_threads) + ")");
-    return std::make_unique<GenericExactIndex>(detail::metric_rows(data, options, "exact kNN"), options.n_threads);
+    return std::make_unique<GenericExactIndex>(detail::metric_rows(data, options, "exact kNN"), options);
 }
 
 } // namespace nembed

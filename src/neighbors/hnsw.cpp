@@ -169,7 +169,7 @@ private:
 class GenericHnswIndex final : public detail::MetricRowsIndex {
 public:
     GenericHnswIndex(std::unique_ptr<detail::MetricRows> rows, const KnnOptions& opt)
-        : MetricRowsIndex(std::move(rows), opt.n_threads), ef_(opt.hnsw_ef) {
+        : MetricRowsIndex(std::move(rows), opt), ef_(opt.hnsw_ef) {
         const std::size_t n = rows_->rows();
         index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, n, static_cast<std::size_t>(opt.hnsw_m),
                                                                    static_cast<std::size_t>(opt.hnsw_ef_construction),

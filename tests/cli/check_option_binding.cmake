@@ -8,9 +8,9 @@ set(X ${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv)
 
 # defaults shown = the library's defaults (TsneOptions, RepulsionOptions, UmapOptions, CneOptions, TransformOptions)
 set(help_cases
-  "tsne|--perplexity FLOAT=\\[30\\]|--early-exaggeration TEXT=auto|--exaggeration TEXT=none|--learning-rate TEXT=auto|--method,--negative-gradient-method TEXT=auto|--theta FLOAT=0.5|--init TEXT=pca|--neighbors TEXT=auto|--metric TEXT=euclidean|--max-grad-norm TEXT=none|--max-step-norm TEXT=5|--initial-momentum FLOAT=0.8"
-  "umap|--n-neighbors UINT=15|--n-epochs TEXT=auto|--min-dist FLOAT=0.1|--a TEXT=auto|--init TEXT=spectral|--negative-sample-rate FLOAT=5"
-  "cne|--loss,--loss-mode TEXT=infonce|--similarity,--metric TEXT=euclidean|--s TEXT=none|--learning-rate TEXT=auto|--anneal-lr TEXT=linear|--optimizer TEXT=sgd|--batch-size UINT=32768|--clamp-low TEXT=auto|--init TEXT=pca|--temperature FLOAT=0.5"
+  "tsne|--perplexity FLOAT=\\[30\\]|--early-exaggeration TEXT=auto|--exaggeration TEXT=none|--learning-rate TEXT=auto|--method,--negative-gradient-method TEXT=auto|--theta FLOAT=0.5|--init TEXT=pca|--neighbors TEXT=auto|--metric TEXT=euclidean|--metric-param TEXT|--max-grad-norm TEXT=none|--max-step-norm TEXT=5|--initial-momentum FLOAT=0.8"
+  "umap|--n-neighbors UINT=15|--metric-param TEXT|--n-epochs TEXT=auto|--min-dist FLOAT=0.1|--a TEXT=auto|--init TEXT=spectral|--negative-sample-rate FLOAT=5"
+  "cne|--loss,--loss-mode TEXT=infonce|--similarity TEXT=euclidean|--metric TEXT=euclidean|--metric-param TEXT|--s TEXT=none|--learning-rate TEXT=auto|--anneal-lr TEXT=linear|--optimizer TEXT=sgd|--batch-size UINT=32768|--clamp-low TEXT=auto|--init TEXT=pca|--temperature FLOAT=0.5"
   "transform|--n-iter INT=250|--perplexity FLOAT=5")
 foreach(case ${help_cases})
   string(REPLACE "|" ";" parts "${case}")
@@ -63,6 +63,10 @@ set(cases
   "umap ${X} -o ${O} --n-epochs 2.5|--n-epochs must be a non-negative integer or auto, got 2.5"
   "cne ${X} -o ${O} --anneal-lr sometimes|unknown learning-rate annealing 'sometimes'"
   "cne ${X} -o ${O} --similarity manhattan|unknown contrastive metric 'manhattan'"
+  "tsne ${X} -o ${O} --metric minkowski --metric-param q=3|unknown parameter 'q'"
+  "umap ${X} -o ${O} --metric seuclidean --metric-param V=1,2|V"
+  "tsne ${X} -o ${O} --metric euclidean --metric-param p=3|p"
+  "cne ${X} -o ${O} --metric hellinger --metric-param p=3|p"
   "umap ${X} -o ${O} --neighbors annoy|unknown kNN method 'annoy'"
   "cne ${X} -o ${O} --init spectral|spectral: ")
 foreach(case ${cases})

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -316,6 +317,72 @@ TEST(Model, MalformedModelsNameTheFileAndField) {
     io_test::write_text(junk + "/model.json", "42");
     EXPECT_IO_ERROR(load_model(junk), "model.json: not a nembed model");
     EXPECT_THROW((void)load_model(good, 0), InvalidArgument);
+}
+
+// A metric with parameters is saved with them, and the loaded model's rebuilt index measures the same distances:
+// its transform equals the fitted embedding's bit for bit, and differs from the same metric without the parameters.
+TEST(Model, MetricParametersAreSavedAndUsedByTransform) {
+    io_test::TempDir tmp;
+    const Matrix<float> all = blobs(260, 4, 9);
+    const Matrix<float> X = rows(all, 0, 200), Xnew = rows(all, 200, 260);
+    TsneOptions o;
+    o.random_state = 3;
+    o.early_exaggeration_iter = 30;
+    o.n_iter = 30;
+    o.metric = Metric::minkowski;
+    o.metric_params.p = 3.0;
+    o.metric_params.w = {1.0, 2.0, 0.5, 1.0};
+    TsneEmbedding emb = TSNE(o).fit(X.view());
+    ASSERT_EQ(emb.knn_index()->metric_params().p, std::optional<double>(3.0));
+    const Matrix<double> before = emb.transform(Xnew.view(), short_transform());
+    const std::string dir = tmp.file("tsne_minkowski");
+    save_model(dir, emb);
+    const nlohmann::json j = read_json(dir + "/model.json");
+    EXPECT_EQ(j["metric"], "minkowski");
+    EXPECT_EQ(j["metric_params"]["p"], 3.0);
+    EXPECT_EQ(j["metric_params"]["w"], nlohmann::json({1.0, 2.0, 0.5, 1.0}));
+    const Model m = load_model(dir);
+    EXPECT_EQ(m.metric(), Metric::minkowski);
+    EXPECT_EQ(m.metric_params().p, std::optional<double>(3.0));
+    EXPECT_EQ(m.metric_params().w, o.metric_params.w);
+    EXPECT_EQ(m.transform(Xnew.view(), short_transform()).storage(), before.storage());
+    // p = inf (chebyshev, evaluated as another kind inside the index) survives the round trip too
+    TsneOptions oi = o;
+    oi.metric_params = {};
+    oi.metric_params.p = std::numeric_limits<double>::infinity();
+    TsneEmbedding ei = TSNE(oi).fit(X.view());
+    save_model(tmp.file("tsne_pinf"), ei);
+    EXPECT_EQ(read_json(tmp.file("tsne_pinf") + "/model.json")["metric_params"]["p"], "inf");
+    const Model mi = load_model(tmp.file("tsne_pinf"));
+    EXPECT_EQ(mi.metric(), Metric::minkowski);
+    EXPECT_EQ(mi.transform(Xnew.view(), short_transform()).storage(),
+              ei.transform(Xnew.view(), short_transform()).storage());
+    const std::string plain = edited(tmp, dir, "no_params", [](nlohmann::json& jj) { jj.erase("metric_params"); });
+    EXPECT_NE(load_model(plain).transform(Xnew.view(), short_transform()).storage(), before.storage());
+
+    // UMAP: the same round trip with seuclidean's variances.
+    UmapOptions u;
+    u.random_state = 4;
+    u.n_epochs = 30;
+    u.metric = Metric::seuclidean;
+    u.metric_params.V = {1.0, 4.0, 0.25, 2.0};
+    UmapEmbedding ue = UMAP(u).fit(X.view());
+    const Matrix<double> ubefore = ue.transform(Xnew.view());
+    save_model(tmp.file("umap_seuclidean"), ue, X.view());
+    const Model um = load_model(tmp.file("umap_seuclidean"));
+    EXPECT_EQ(um.metric_params().V, u.metric_params.V);
+    EXPECT_EQ(um.transform(Xnew.view()).storage(), ubefore.storage());
+
+    // Malformed parameters name the field.
+    using J = nlohmann::json;
+    EXPECT_IO_ERROR(load_model(edited(tmp, dir, "mp_type", [](J& jj) { jj["metric_params"] = 3; })),
+                    "model.json", "field 'metric_params' must be an object");
+    EXPECT_IO_ERROR(load_model(edited(tmp, dir, "mp_name", [](J& jj) { jj["metric_params"]["q"] = 1; })),
+                    "field 'metric_params.q' is invalid");
+    EXPECT_IO_ERROR(load_model(edited(tmp, dir, "mp_value", [](J& jj) { jj["metric_params"]["w"] = "x"; })),
+                    "field 'metric_params.w' must be a finite number");
+    EXPECT_IO_ERROR(load_model(edited(tmp, dir, "mp_len", [](J& jj) { jj["metric_params"]["w"] = {1.0, 2.0}; })),
+                    "field 'metric_params' does not fit the reference data");
 }
 
 TEST(Model, SavingNeedsAModelFittedFromData) {

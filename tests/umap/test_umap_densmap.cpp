@@ -319,3 +319,41 @@ TEST(UmapUpdate, GraphOfTheUnionAndUmapLearnsStart) {
     EXPECT_TRUE(static_cast<bool>(u2.knn_index));
     EXPECT_THROW(umap_update(a, Xa.view(), first_rows(Matrix<float>(5, 3), 5).view(), o), InvalidArgument);
 }
+
+// The data radii with a metric the float32 paths do not serve (and with parameters) are the metric's distances,
+// squared, averaged as densmap_log_radii does: equal to the formula written out, to 1e-12.
+TEST(Densmap, DataRadiiUseTheMetricAndItsParameters) {
+    const std::size_t n = 30, dim = 3;
+    Matrix<float> X = blobs(n, dim, 5);
+    const CsrMatrix<double> g = fuzzy_graph(X, 6);
+    auto expected = [&](auto dist) {
+        std::vector<double> d2(g.nnz());
+        for (std::size_t i = 0; i < n; ++i)
+            for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
+                const double d = dist(X.row(i), X.row(static_cast<std::size_t>(g.indices[p])));
+                d2[p] = d * d;
+            }
+        return densmap_log_radii(g, d2);
+    };
+    const auto l1 = expected([&](const float* a, const float* b) {
+        double s = 0;
+        for (std::size_t k = 0; k < dim; ++k) s += std::abs(double(a[k]) - double(b[k]));
+        return s;
+    });
+    MetricParams p3;
+    p3.p = 3.0;
+    const auto mk3 = expected([&](const float* a, const float* b) {
+        double s = 0;
+        for (std::size_t k = 0; k < dim; ++k) s += std::pow(std::abs(double(a[k]) - double(b[k])), 3.0);
+        return std::cbrt(s);
+    });
+    for (int threads : {1, 2}) {
+        const auto got_l1 = densmap_data_radii(g, X.view(), Metric::manhattan, threads);
+        const auto got_mk3 = densmap_data_radii(g, X.view(), Metric::minkowski, threads, p3);
+        ASSERT_EQ(got_l1.size(), n);
+        for (std::size_t i = 0; i < n; ++i) {
+            EXPECT_NEAR(got_l1[i], l1[i], 1e-12) << i;
+            EXPECT_NEAR(got_mk3[i], mk3[i], 1e-12) << i;
+        }
+    }
+}

@@ -77,8 +77,9 @@ public:
     const Matrix<double>& embedding() const;
     /// The reference data (N x D, after preprocessing); null for a cne model.
     const std::shared_ptr<const Matrix<float>>& reference_data() const { return reference_; }
-    /// The input metric of the kNN index (t-SNE and UMAP).
+    /// The input metric of the kNN index (t-SNE and UMAP) and its parameters (model.json's "metric_params").
     Metric metric() const { return metric_; }
+    const MetricParams& metric_params() const { return metric_params_; }
     bool can_transform() const { return method_ != ModelMethod::cne; }
     /// Embeds new rows given in the reference's space (apply preprocessing() to raw rows first): openTSNE's
     /// transform with `tsne_options` for t-SNE, umap-learn's transform for UMAP (the options are not used).
@@ -95,6 +96,7 @@ private:
     ModelMethod method_ = ModelMethod::tsne;
     Preprocessing preprocessing_;
     Metric metric_ = Metric::euclidean;
+    MetricParams metric_params_;
     std::shared_ptr<const Matrix<float>> reference_;
     std::optional<TsneEmbedding> tsne_;
     std::optional<UmapEmbedding> umap_;
@@ -102,14 +104,14 @@ private:
     CneModelSettings cne_;
 };
 
-/// Saves a t-SNE embedding fitted from data (it keeps its reference data): the embedding, the data, the metric and
-/// the gradient parameters (dof, repulsion). P is not saved (a loaded t-SNE model transforms but cannot optimize).
+/// Saves a t-SNE embedding fitted from data (it keeps its reference data): the embedding, the data, the metric (with
+/// its parameters) and the gradient parameters (dof, repulsion). P is not saved (a loaded t-SNE model transforms but cannot optimize).
 /// model.json is written last, so an interrupted save leaves no loadable model. Throws InvalidArgument for an
 /// embedding without data, IoError when a file cannot be written.
 void save_model(const std::string& dir, const TsneEmbedding& embedding, const Preprocessing& preprocessing = {});
 /// Saves a UMAP embedding fitted from data together with that data (N x D, the rows its kNN index holds): the
 /// embedding, n_neighbors, local_connectivity, the curve (a, b), the fit's and the requested epochs, learning rate,
-/// repulsion strength, negative_sample_rate, transform_seed and the metric.
+/// repulsion strength, negative_sample_rate, transform_seed and the metric (with its parameters).
 void save_model(const std::string& dir, const UmapEmbedding& embedding, MatrixView<float> reference_data,
                 const Preprocessing& preprocessing = {});
 /// Saves a cne result (its embedding) and the options it was fitted with (CneModelSettings).

@@ -45,9 +45,10 @@ void validate(const DensmapOptions& options);
 /// holds v_ij for every entry of μ (same sparsity pattern). A row without entries gets log(1e-8).
 std::vector<double> densmap_log_radii(const CsrMatrix<double>& graph, const std::vector<double>& values);
 
-/// The data radii r_o of a fit: v_ij = d(x_i, x_j)² with the input metric (umap-learn's kNN distances, squared).
+/// The data radii r_o of a fit: v_ij = d(x_i, x_j)² with the input metric and its parameters (umap-learn's kNN
+/// distances, squared).
 std::vector<double> densmap_data_radii(const CsrMatrix<double>& graph, MatrixView<float> X, Metric metric,
-                                       int n_threads = 1);
+                                       int n_threads = 1, const MetricParams& params = {});
 
 /// The same from the kNN graph the fuzzy set was built from: d_ij the larger of the listed distances i → j and
 /// j → i (umap-learn's graph_dists_); for fits without the data.

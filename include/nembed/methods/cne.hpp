@@ -91,7 +91,8 @@ struct CneOptions {
     std::uint64_t seed = 0;
     int n_jobs = 1;                           ///< threads; −1 = all cores
     KnnMethod neighbors = KnnMethod::auto_;
-    Metric input_metric = Metric::euclidean;
+    Metric input_metric = Metric::euclidean;  ///< the kNN graph's metric
+    MetricParams input_metric_params;         ///< its parameters (metric.hpp; unset = the metric's defaults)
     NegativeSampling sampling = NegativeSampling::in_batch;  ///< cne: in-batch; uniform: over all points
     bool exclude_neighbors = false;           ///< uniform sampling: never a head's graph neighbour (TorchDR)
     /// Called before training (event step 0: cne's epoch −1) and after every epoch e (0-based) with

@@ -96,6 +96,7 @@ struct TsneOptions {
     TsneInit initialization = TsneInit::pca;  ///< pca (falls back to spectral without X), spectral, random, user
     Matrix<double> initial_embedding;         ///< N x n_components when initialization == user (a warning if std > 1e-2)
     Metric metric = Metric::euclidean;        ///< input-space metric for the kNN
+    MetricParams metric_params;               ///< its parameters (metric.hpp; unset = the metric's defaults)
     double initial_momentum = 0.8;            ///< EE-phase momentum (0.8 since openTSNE 0.7)
     double final_momentum = 0.8;              ///< main-phase momentum
     std::optional<double> max_grad_norm;      ///< per-point gradient clip; none

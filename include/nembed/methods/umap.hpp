@@ -66,6 +66,7 @@ struct UmapOptions {
     std::size_t n_neighbors = 15;            ///< counts the point itself (umap-learn); >= 2
     std::size_t n_components = 2;            ///< >= 1
     Metric metric = Metric::euclidean;       ///< input metric
+    MetricParams metric_params;              ///< its parameters (metric.hpp; unset = the metric's defaults)
     std::optional<int> n_epochs;             ///< none: 500 below 10 000 points (inclusive), else 200
     double learning_rate = 1.0;              ///< initial α, decayed linearly to 0
     UmapInit init = UmapInit::spectral;

@@ -68,13 +68,18 @@ class MetricRowsIndex : public KnnIndex {
 public:
     std::size_t n_points() const override { return rows_->rows(); }
     std::size_t n_dims() const override { return rows_->cols(); }
-    Metric metric() const override { return rows_->eval().spec().kind; }
+    /// The metric as given (resolve_metric may evaluate it as another kind, e.g. minkowski with p = inf as
+    /// chebyshev): with metric_params() it rebuilds the same index.
+    Metric metric() const override { return metric_; }
+    MetricParams metric_params() const override { return params_; }
     KnnGraph self_neighbors(std::size_t k) const override;
     KnnGraph query(MatrixView<float> queries, std::size_t k) const override;
     KnnGraph query(const CsrView& queries, std::size_t k) const override;
 
 protected:
-    MetricRowsIndex(std::unique_ptr<MetricRows> rows, int n_threads) : rows_(std::move(rows)), n_threads_(n_threads) {}
+    MetricRowsIndex(std::unique_ptr<MetricRows> rows, const KnnOptions& options)
+        : rows_(std::move(rows)), n_threads_(options.n_threads), metric_(options.metric),
+          params_(options.metric_params) {}
     /// The k nearest reference rows of every row of `q` (`self`: q is the reference set, each row skips itself).
     virtual KnnGraph search(const MetricRows& q, std::size_t k, bool self) const = 0;
     /// Query row i's k nearest reference rows by a scan of all of them, sorted, into `heap` (resized to k).
@@ -84,6 +89,8 @@ protected:
 
     std::unique_ptr<MetricRows> rows_;
     int n_threads_;
+    Metric metric_;
+    MetricParams params_;
 };
 
 } // namespace detail

@@ -50,12 +50,14 @@ struct KnnOptions {
     int n_threads = 1;                    ///< worker threads (already resolved, >= 1)
 };
 
-/// The kNN settings of a method's fit (t-SNE, UMAP, CNE): its method, metric, seed and resolved thread count, the
-/// HNSW settings at their defaults.
-inline KnnOptions fit_knn_options(KnnMethod method, Metric metric, std::uint64_t seed, int n_threads) {
+/// The kNN settings of a method's fit (t-SNE, UMAP, CNE): its method, metric (and parameters), seed and resolved
+/// thread count, the HNSW settings at their defaults.
+inline KnnOptions fit_knn_options(KnnMethod method, Metric metric, std::uint64_t seed, int n_threads,
+                                  const MetricParams& metric_params = {}) {
     KnnOptions ko;
     ko.method = method;
     ko.metric = metric;
+    ko.metric_params = metric_params;
     ko.seed = seed;
     ko.n_threads = n_threads;
     return ko;
@@ -71,6 +73,9 @@ public:
     virtual std::size_t n_points() const = 0;
     virtual std::size_t n_dims() const = 0;
     virtual Metric metric() const = 0;
+    /// The metric parameters the index was built with (as given: defaults left unset; empty for the float32 paths,
+    /// which take none). Saved models record them so that a rebuilt index measures the same distances.
+    virtual MetricParams metric_params() const { return {}; }
     /// k nearest neighbours of every reference point, self excluded (exact duplicates of a point are kept as
     /// neighbours at distance 0, but the point itself never is).
     virtual KnnGraph self_neighbors(std::size_t k) const = 0;
