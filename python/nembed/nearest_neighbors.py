@@ -294,11 +294,28 @@ class Sklearn(_PackageIndex):
         super().__init__(*args, **kwargs)
         self._cosine_data = None
 
+    @staticmethod
+    def _checked(X, name):
+        """Dense input as C-contiguous float64 (exact for any float32 or integer input, so the dtype and order do
+        not change the neighbours), refusing non-finite values with nembed's message; sparse input as it is."""
+        if sp.issparse(X):
+            return X
+        A = np.asarray(X)
+        if A.dtype == object or not (np.issubdtype(A.dtype, np.number) or A.dtype == np.bool_):
+            raise ValueError(f"{name}: expected a numeric array, got dtype {A.dtype}")
+        A = np.ascontiguousarray(A, dtype=np.float64)
+        if A.ndim != 2:
+            raise ValueError(f"{name}: expected a 2-D array (n_samples x n_features), got {A.ndim} dimension(s)")
+        bad = np.argwhere(~np.isfinite(A))
+        if len(bad):
+            raise ValueError(f"{name}: non-finite value at row {bad[0][0]}, column {bad[0][1]}")
+        return A
+
     def build(self):
         from scipy.spatial.distance import cdist
         from sklearn import neighbors
 
-        data, k = self.data, self.k
+        data, k = self._checked(self.data, "data"), self.k
         if self.metric == "cosine":
             effective_metric = "euclidean"
             effective_data = data / np.linalg.norm(data, axis=1)[:, None]
@@ -319,6 +336,10 @@ class Sklearn(_PackageIndex):
         from scipy.spatial.distance import cdist
 
         index = self._built()
+        query = self._checked(query, "query")
+        if query.shape[1] != index.n_features_in_:
+            raise ValueError(f"query dimension mismatch: queries have {query.shape[1]} columns but the index was "
+                             f"built on {index.n_features_in_}")
         effective = query / np.linalg.norm(query, axis=1)[:, None] if self.metric == "cosine" else query
         distances, indices = index.kneighbors(effective, n_neighbors=k)
         if self.metric == "cosine":
@@ -541,8 +562,8 @@ def get_knn_index(data, method, k: int, metric, metric_params=None, n_jobs: int 
     its metrics (otherwise, or without scikit-learn, nembed's exact search), "approx" runs annoy (:class:`Annoy`) on
     dense data with one of annoy's metrics (otherwise, or without annoy, nembed's HNSW), "annoy" and "pynndescent"
     run those packages ("annoy" without the package: a warning and nembed's HNSW), "hnsw" is nembed's HNSW. "auto"
-    (the default) is "exact" below 1000 points, as openTSNE's, and above that nembed's own choice (its exact search
-    up to N^2 D = 4e11, else its HNSW; openTSNE would run annoy). "balltree" is nembed's exact search, "sklearn"
+    (the default) is nembed's own choice at any size: its exact search up to N^2 D = 4e11, else its HNSW (openTSNE's
+    "auto" runs scikit-learn below 1000 points, annoy above). "balltree" is nembed's exact search, "sklearn"
     :class:`Sklearn`. The classes are looked up in this module when called, so patching
     ``nembed.nearest_neighbors.Sklearn`` reaches them (openTSNE's tests do).
     """
@@ -554,9 +575,7 @@ def get_knn_index(data, method, k: int, metric, metric_params=None, n_jobs: int 
     dense = not sp.issparse(data)
     sklearn_fits = dense and (callable(metric) or metric in _SKLEARN_METRICS) and _installed("sklearn")
     annoy_fits = dense and isinstance(metric, str) and metric in _ANNOY_METRICS and _installed("annoy")
-    exact = Sklearn if sklearn_fits else Exact
-    n_samples = data.shape[0] if hasattr(data, "shape") else len(data)
-    methods = {"auto": exact if n_samples < 1000 else KNNIndex, "exact": exact, "approx": Annoy if annoy_fits else HNSW,
+    methods = {"auto": KNNIndex, "exact": Sklearn if sklearn_fits else Exact, "approx": Annoy if annoy_fits else HNSW,
                "balltree": BallTree, "hnsw": HNSW, "sklearn": Sklearn, "annoy": Annoy, "pynndescent": NNDescent}
     if method not in methods:
         raise ValueError(f"Unrecognized nearest neighbor algorithm `{method}`. Please choose one of the supported "

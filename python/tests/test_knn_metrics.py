@@ -165,10 +165,8 @@ def test_get_knn_index_names():
     assert type(nn.get_knn_index(X, "balltree", 5, "euclidean")) is nn.BallTree
     assert type(nn.get_knn_index(X, "hnsw", 5, "euclidean")) is nn.HNSW
     assert type(nn.get_knn_index(X, "sklearn", 5, "euclidean")) is nn.Sklearn
-    # "auto": openTSNE's exact index below 1000 points, nembed's own choice above
-    assert type(nn.get_knn_index(X, "auto", 5, "euclidean")) is nn.Sklearn
-    assert type(nn.get_knn_index(_data("euclidean", n=1000), "auto", 5, "euclidean")) is nn.KNNIndex
-    assert type(nn.get_knn_index(X, "auto", 5, "correlation")) is nn.Exact
+    assert type(nn.get_knn_index(X, "auto", 5, "euclidean")) is nn.KNNIndex  # nembed's own, at any size
+    assert type(nn.get_knn_index(X, "exact", 5, "correlation")) is nn.Exact  # a metric scikit-learn's list lacks
     # approx with a metric annoy lacks, or on sparse data: nembed's HNSW (any metric, sparse too)
     assert type(nn.get_knn_index(X, "approx", 5, "minkowski")) is nn.HNSW
     assert type(nn.get_knn_index(sp.csr_matrix(X), "approx", 5, "euclidean")) is nn.HNSW
@@ -202,3 +200,37 @@ def test_package_indices_name_the_missing_package(monkeypatch):
     assert index.index is None
     with pytest.raises(RuntimeError, match="built before"):
         index.query(X, 3)
+
+def test_knn_kwargs_reach_the_package_index():
+    # openTSNE's plumbing: knn_kwargs go to scikit-learn's NearestNeighbors ("exact") and annoy's build ("approx")
+    from unittest.mock import patch
+
+    import sklearn.neighbors
+
+    from nembed import TSNE
+    X = _data("euclidean", n=60)
+    params = dict(algorithm="kd_tree", leaf_size=10)
+    with patch("sklearn.neighbors.NearestNeighbors", wraps=sklearn.neighbors.NearestNeighbors) as mock:
+        TSNE(neighbors="exact", knn_kwargs=params, early_exaggeration_iter=5, n_iter=5, random_state=1).fit(X)
+    assert mock.call_count == 1 and all(mock.call_args.kwargs[k] == v for k, v in params.items())
+    with pytest.raises(ValueError, match="unknown argument 'leaf_size'"):
+        nn.HNSW(X, 5, knn_kwargs={"leaf_size": 3}).build()  # nembed's own indices name what they take
+    if nn._installed("annoy"):
+        with patch("nembed.dependencies.annoy.AnnoyIndex", autospec=True) as annoy:
+            with pytest.raises(ValueError, match="not enough values to unpack"):
+                nn.get_knn_index(X, "approx", 5, "euclidean", random_state=3, knn_kwargs={"n_trees": 7}).build()
+        assert annoy.return_value.build.call_args.kwargs["n_trees"] == 7
+
+
+def test_optimize_passes_n_jobs_as_given():
+    # as openTSNE: only counts below 1 are resolved before gradient_descent (which resolves the rest itself)
+    from unittest.mock import MagicMock, patch
+
+    from nembed import TSNE
+    from nembed.tsne import gradient_descent
+    emb = TSNE(early_exaggeration_iter=0, n_iter=0, random_state=1).fit(_data("euclidean", n=60))
+    with patch.object(gradient_descent, "__call__", return_value=(0.0, MagicMock())) as call:
+        emb.optimize(n_iter=1, n_jobs=64)
+        assert call.call_args.kwargs["n_jobs"] == 64
+        emb.optimize(n_iter=1, n_jobs=-1)
+        assert 1 <= call.call_args.kwargs["n_jobs"] <= 64

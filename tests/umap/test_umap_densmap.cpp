@@ -347,10 +347,13 @@ TEST(Densmap, DataRadiiUseTheMetricAndItsParameters) {
         for (std::size_t k = 0; k < dim; ++k) s += std::pow(std::abs(double(a[k]) - double(b[k])), 3.0);
         return std::cbrt(s);
     });
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {
         const auto got_l1 = densmap_data_radii(g, X.view(), Metric::manhattan, threads);
         const auto got_mk3 = densmap_data_radii(g, X.view(), Metric::minkowski, threads, p3);
         ASSERT_EQ(got_l1.size(), n);
+        // the same bits for any thread count
+        EXPECT_EQ(got_l1, densmap_data_radii(g, X.view(), Metric::manhattan, 1));
+        EXPECT_EQ(got_mk3, densmap_data_radii(g, X.view(), Metric::minkowski, 1, p3));
         for (std::size_t i = 0; i < n; ++i) {
             EXPECT_NEAR(got_l1[i], l1[i], 1e-12) << i;
             EXPECT_NEAR(got_mk3[i], mk3[i], 1e-12) << i;
