@@ -38,9 +38,6 @@ EXCLUDED = {
     _TSNE + "TestMisc::test_interpolation_grid_not_called_using_bh":
         "patches TSNEEmbedding.prepare_interpolation_grid (openTSNE's private FFT grid cache)",
     # nembed's "auto" kNN is its own float32 search at any size; openTSNE's "auto" is scikit-learn below 1000 points.
-    "tests/test_correctness.py::TestTSNECorrectnessUsingPrecomputedDistanceMatrix::test_iris":
-        "asserts P from precomputed and euclidean (neighbors='auto') distances equal to 16 decimals (nembed's auto "
-        "search has float32 distances; P agrees to ~1e-9)",
     "tests/test_different_usages.py::TestUsageExplicitOptimizeCalls::test_explicit_optimize_calls":
         "compares TSNE(neighbors='exact') (scikit-learn, as openTSNE) bit for bit with PerplexityBasedNN's default "
         "'auto' (nembed's own float32 search; openTSNE's auto is scikit-learn below 1000 points)",
