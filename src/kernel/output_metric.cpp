@@ -137,6 +137,7 @@ double OutputMetric::distance_grad(const double* x, const double* y, std::size_t
             for (std::size_t k = 0; k < d; ++k) grad[k] = c * (x[k] * t / s - y[k]);
             return std::acosh(B);
         }
+        case OutputMetricKind::custom: return custom(x, y, d, grad);
     }
     return 0.0;
 }
@@ -180,11 +181,13 @@ std::string to_string(const OutputMetric& m) {
         case OutputMetricKind::correlation: return "correlation";
         case OutputMetricKind::haversine: return "haversine";
         case OutputMetricKind::hyperboloid: return "hyperboloid";
+        case OutputMetricKind::custom: return "custom";
     }
     return "?";
 }
 
 void validate(const OutputMetric& m, std::size_t n_components) {
+    require(m.kind != OutputMetricKind::custom || static_cast<bool>(m.custom), "output_metric custom: no function");
     require(m.kind != OutputMetricKind::minkowski || (std::isfinite(m.p) && m.p > 0),
             "output_metric minkowski: p must be positive and finite, got " + std::to_string(m.p));
     require(m.kind != OutputMetricKind::haversine || n_components == 2,

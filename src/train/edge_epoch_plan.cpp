@@ -64,7 +64,8 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     };
     Lane lanes[kLanes];
     std::vector<double> ybuf(kLanes * d);
-    std::vector<double> gbuf(std::is_same_v<K, UmapOutputMetricLoss> ? d : 0);  // ∂d/∂y of an output metric
+    // ∂d/∂y of an output metric, or of the inverse rule's data metric
+    std::vector<double> gbuf(std::is_same_v<K, UmapOutputMetricLoss> || std::is_same_v<K, UmapInverseLoss> ? d : 0);
     // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
     auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out, std::vector<offset_t>& edges) {
         out.clear();
@@ -97,6 +98,14 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
         const double d2 = squared_distance(y, yt, d);
         if constexpr (std::is_same_v<K, UmapInverseLoss>) {
             const std::size_t t = pr & ~kAttract;
+            if (!a.kernel.metric.euclidean()) {
+                double* gr = gbuf.data();
+                const double dist = a.kernel.metric.distance_grad(y, yt, d, gr);
+                const double c = (pr & kAttract) ? -a.kernel.attraction_scale(g.values[l.edges[l.next_edge++]], t)
+                                                 : a.kernel.repulsion_scale(t, dist, a.gamma);
+                for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * gr[k]) * a.alpha;
+                return;
+            }
             if (pr & kAttract) {
                 const double c = a.kernel.attraction_coeff(g.values[l.edges[l.next_edge++]], t, d2);
                 for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(-c * (y[k] - yt[k])) * a.alpha;

@@ -18,19 +18,26 @@
 ///               a = sin²(Δ₀/2) + sin x₀ sin y₀ sin²(Δ₁/2); ∂ = ∂a/(√|a − 1| √|a| + 1e-6) (2 dimensions only)
 ///   hyperboloid arccosh(B), B = √(1 + |x|²)√(1 + |y|²) − x·y (at least 1 + 1e-8), ∂ = (x_k t/s − y_k)/√(B² − 1)
 ///
+/// The same functions are umap-learn's gradients of the named input metrics (its named_distances_with_gradients),
+/// which inverse_transform follows in data space (methods/umap_inverse.hpp).
+///
 /// The members do not validate (they sit in inner loops); callers check once with `validate`.
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace nembed {
 
 enum class OutputMetricKind {
-    euclidean, manhattan, chebyshev, minkowski, canberra, braycurtis, cosine, correlation, haversine, hyperboloid
+    euclidean, manhattan, chebyshev, minkowski, canberra, braycurtis, cosine, correlation, haversine, hyperboloid,
+    custom  ///< a caller's function (a user's metric with gradient, e.g. a Python callable)
 };
 
 struct OutputMetric {
     OutputMetricKind kind = OutputMetricKind::euclidean;
     double p = 2.0;  ///< minkowski's exponent (> 0)
+    /// kind == custom: d(x, y) with ∂d/∂x written to grad (x, y, grad of the given dimension)
+    std::function<double(const double* x, const double* y, std::size_t d, double* grad)> custom;
 
     /// d(x, y) for d-vectors, with ∂d/∂x written to grad[0..d).
     double distance_grad(const double* x, const double* y, std::size_t d, double* grad) const;
