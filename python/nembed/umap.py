@@ -241,7 +241,8 @@ class UMAP(_Base):
     metric_kwds : dict, optional
         Passed to the metric.
     output_metric : str
-        "euclidean" (or "l2"); umap-learn's other output metrics raise NotImplementedError.
+        "euclidean" (or "l2"), or one of docs/dropin.md's output metrics (umap-learn's generic layout rule); its
+        others raise NotImplementedError.
     n_epochs : int, optional
         Optimisation epochs; None = 500 up to 10 000 points, else 200.
     learning_rate : float
@@ -747,7 +748,7 @@ class UMAP(_Base):
         ValueError
             For bad parameters or input (umap-learn's messages).
         NotImplementedError
-            For umap-learn features nembed does not implement (non-Euclidean output metrics, n_epochs lists).
+            For umap-learn features nembed does not implement (some output metrics, n_epochs lists).
         """
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")

@@ -14,6 +14,7 @@
 #include "nembed/kernel/output_metric.hpp"
 #include "nembed/loss/umap_output_metric.hpp"
 #include "nembed/methods/umap.hpp"
+#include "nembed/methods/umap_inverse.hpp"
 
 using namespace nembed;
 
@@ -210,4 +211,37 @@ TEST(OutputMetric, BadSettingsAreRefused) {
     o.densmap = true;
     UmapEmbedding e = UMAP(o).prepare(X.view());
     EXPECT_THROW(e.set_output_metric(parse_output_metric("haversine")), InvalidArgument);
+}
+
+TEST(OutputMetric, InverseTransformFollowsTheDataMetricsGradient) {
+    // minkowski p = 2 is the Euclidean distance with the exact gradient (x − y)/d where the Euclidean rule has
+    // (x − y)/(d + 1e-6): the same moves up to ~1e-6 relative, so nearly the same inverse
+    const Matrix<float> X = blobs(150, 4, 7);
+    UmapOptions o = small_options("euclidean");
+    UmapEmbedding e = UMAP(o).fit(X.view());
+    Matrix<double> Y(10, 2);
+    for (std::size_t i = 0; i < 10; ++i)
+        for (std::size_t k = 0; k < 2; ++k) Y(i, k) = e.embedding()(i * 15, k);
+    const Matrix<double> a = umap_inverse_transform(e, X.view(), Metric::euclidean, Y.view(), 2);
+    const Matrix<double> b = umap_inverse_transform(e, X.view(), parse_output_metric("minkowski", 2.0), Y.view(), 2);
+    const Matrix<double> b1 = umap_inverse_transform(e, X.view(), parse_output_metric("minkowski", 2.0), Y.view(), 1);
+    EXPECT_EQ(b.storage(), b1.storage());  // any thread count
+    double worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.storage()[i] - b.storage()[i]));
+    EXPECT_LT(worst, 1e-3);
+    // manhattan moves by sign vectors: another result, still near the data rows
+    const Matrix<double> c = umap_inverse_transform(e, X.view(), parse_output_metric("manhattan"), Y.view(), 2);
+    double err = 0;
+    for (std::size_t i = 0; i < 10; ++i)
+        for (std::size_t k = 0; k < 4; ++k) err += std::abs(c(i, k) - X(i * 15, k)) / 10.0;
+    EXPECT_LT(err, 3.0);  // the blobs are 8 apart; a point's inverse lies within its blob
+    // a custom function is called: manhattan through a std::function gives manhattan's bits
+    OutputMetric custom;
+    custom.kind = OutputMetricKind::custom;
+    const OutputMetric l1 = parse_output_metric("manhattan");
+    custom.custom = [l1](const double* x, const double* y, std::size_t d, double* g) {
+        return l1.distance_grad(x, y, d, g);
+    };
+    EXPECT_EQ(umap_inverse_transform(e, X.view(), custom, Y.view(), 2).storage(), c.storage());
+    EXPECT_THROW(umap_inverse_transform(e, X.view(), parse_output_metric("haversine"), Y.view(), 2), InvalidArgument);
 }
