@@ -174,7 +174,11 @@ def update(est: Any, X: Any, ensure_all_finite: Any = True) -> None:
     est._input_hash = _data_key(X_all)
     est.embedding_ = state.embedding
     n = est._layout_data.shape[0]
-    est.graph_ = csr_from_parts(state.graph, (n, n))
+    # graph_ is the union's fuzzy set before the layout's pruning, as after umap-learn's update (and fit)
+    parts, est._sigmas, est._rhos = _core.fuzzy_simplicial_set(
+        idx, dst, local_connectivity=float(est.local_connectivity), set_op_mix_ratio=float(est.set_op_mix_ratio),
+        n_threads=p["n_threads"])
+    est.graph_ = csr_from_parts(parts, (n, n))
     if est.output_dens:
         rad_orig, rad_emb = _core.umap_state_radii(state)
         est.rad_orig_ = rad_orig.astype(np.float32)
