@@ -97,6 +97,7 @@ struct UmapCli {
     bool supervised = false;                 // --supervised: the --labels are the target
     std::string target_metric = "categorical";
     std::string output_dens;  // --output-dens FILE: N x 2 (rad_orig, rad_emb)
+    double output_metric_p = 2.0;  // --output-metric-p (minkowski)
 };
 
 // Supervised UMAP's target (umap-learn's fit(X, y)): labels (categorical) or values (a 1-D metric), one per point.
@@ -138,6 +139,9 @@ void run_umap(UmapCli& c) {
     require(!opt.densmap || c.transform_input.empty(), "--transform is not available with --densmap (as umap-learn)");
     require(!opt.densmap || c.save_model.empty(), "--save-model is not available with --densmap (its model cannot transform)");
     require(c.transform_output.empty() || !c.transform_input.empty(), "--transform-output needs --transform");
+    opt.output_metric.p = c.output_metric_p;
+    require(opt.output_metric.euclidean() || c.save_model.empty(),
+            "--save-model is not available with a non-Euclidean --output-metric (the model format stores none)");
     out.add("--transform-output", c.transform_output, OutputKind::matrix);
     out.add("--save-model", c.save_model, OutputKind::directory);
     out.add("--output-dens", c.output_dens, OutputKind::matrix);
@@ -306,6 +310,10 @@ void register_umap(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--dens-var-shift", opt.dens.var_shift, "densMAP: added to the variance of the embedding radii")
         ->capture_default_str();
+    add_enum(sub, "--output-metric", opt.output_metric, [](const std::string& v) { return parse_output_metric(v); },
+             "Space of the layout (umap-learn's output_metric): euclidean, manhattan, chebyshev, minkowski, canberra, "
+             "braycurtis, cosine, correlation, haversine (2-D), hyperboloid");
+    sub->add_option("--output-metric-p", c->output_metric_p, "p of --output-metric minkowski")->capture_default_str();
     sub->add_option("--output-dens", c->output_dens,
                     "Write the local radii (log) as N x 2: data, embedding (umap-learn's output_dens)");
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");

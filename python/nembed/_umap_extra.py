@@ -90,13 +90,27 @@ def _check_fitted(est: Any, what: str) -> None:
         raise ValueError(f"this UMAP instance is not fitted yet; call fit before {what}")
 
 
+# umap-learn's metrics with gradients that nembed evaluates (kernel/output_metric.hpp); the rest of
+# _GRADIENT_METRICS are not built.
+_BUILT_GRADIENT_METRICS = {"euclidean", "l2", "manhattan", "taxicab", "l1", "chebyshev", "linfinity", "linfty", "linf",
+                           "minkowski", "canberra", "braycurtis", "cosine", "correlation", "haversine", "hyperboloid"}
+
+
+def _returns_gradient(metric: Any, X: np.ndarray, kwds: dict) -> bool:
+    out = metric(np.array(X[0], dtype=np.float64), np.array(X[min(1, len(X) - 1)], dtype=np.float64), **kwds)
+    return isinstance(out, tuple) and len(out) == 2
+
+
 def inverse_transform(est: Any, X: Any) -> np.ndarray:
     """umap-learn's inverse_transform: points of the embedding space mapped back into data space."""
     _check_fitted(est, "inverse_transform")
     if getattr(est, "_sparse_data", False):
         raise ValueError("Inverse transform not available for sparse input.")
-    metric = est.metric if isinstance(est.metric, str) else None
-    if metric is None or metric == "precomputed" or metric not in _GRADIENT_METRICS:
+    kwds = dict(est.metric_kwds or {})
+    if callable(est.metric):
+        if not _returns_gradient(est.metric, est._layout_data, kwds):
+            raise ValueError("Inverse transform not available for given metric.")
+    elif est.metric == "precomputed" or est.metric not in _GRADIENT_METRICS:
         raise ValueError("Inverse transform not available for given metric.")
     if est.densmap:
         raise ValueError("Inverse transform not available for densMAP.")
@@ -106,20 +120,35 @@ def inverse_transform(est: Any, X: Any) -> np.ndarray:
                       "and inverse transform operations consider using an autoencoder.", UserWarning, stacklevel=3)
     elif getattr(est, "transform_mode", "embedding") == "graph":
         raise ValueError("Inverse transform not available for transform_mode = 'graph'")
-    if metric not in ("euclidean", "l2"):
-        raise NotImplementedError(f"inverse_transform with metric={metric!r} is not implemented by nembed "
-                                  "(euclidean only)")
+    if isinstance(est.metric, str) and est.metric not in _BUILT_GRADIENT_METRICS:
+        raise NotImplementedError(f"inverse_transform with metric={est.metric!r} is not implemented by nembed "
+                                  f"(built: {', '.join(sorted(_BUILT_GRADIENT_METRICS))}, or a callable metric "
+                                  "returning (distance, gradient))")
+    if est.output_metric not in ("euclidean", "l2"):
+        raise NotImplementedError("inverse_transform after a non-Euclidean output_metric is not implemented by nembed")
     Y = as_float64_matrix(np.asarray(X, dtype=np.float32), "X")
     if Y.shape[1] != est._state.embedding.shape[1]:
         raise ValueError(f"X has {Y.shape[1]} columns, the embedding has {est._state.embedding.shape[1]}")
     if not np.all(np.isfinite(Y)):
         raise ValueError("X contains NaN or infinity")
-    return _core.umap_inverse_transform(est._state, est._layout_data, "euclidean", Y,
+    if callable(est.metric):
+        fn = est.metric
+        grad = (lambda x, y: fn(x, y, **kwds)) if kwds else fn
+        name, p = "euclidean", 2.0
+    else:
+        if set(kwds) - ({"p"} if est.metric == "minkowski" else set()):
+            raise NotImplementedError(f"inverse_transform with metric_kwds {sorted(kwds)} is not implemented by "
+                                      "nembed")
+        grad, name, p = None, est.metric, float(kwds.get("p", 2.0))
+    return _core.umap_inverse_transform(est._state, est._layout_data, name, p, grad, Y,
                                         est._extra_params["n_threads"], handle_sigint())
 
 
 def update(est: Any, X: Any, ensure_all_finite: Any = True) -> None:
-    """umap-learn's update: appends X to the data, rebuilds the graph over the union and places the new points."""
+    """umap-learn's update: appends X to the data, rebuilds the graph over the union and places the new points.
+    The kNN of all the points comes from the estimator's own search (any metric it fits with, callables too), whose
+    index then serves transform."""
+    from .umap import _check_data, _data_key
     _check_fitted(est, "update")
     if est.metric == "precomputed":
         raise ValueError("Update does not currently support precomputed metrics")
@@ -127,21 +156,29 @@ def update(est: Any, X: Any, ensure_all_finite: Any = True) -> None:
         raise ValueError("Updating supervised models is not currently supported")
     if sp.issparse(X):
         raise TypeError("update: sparse input is not supported by nembed; pass a dense array")
-    X32 = as_float32_matrix(X)
+    X32 = _check_data(X, ensure_all_finite)
     if X32.shape[1] != est._layout_data.shape[1]:
         raise ValueError(f"X has {X32.shape[1]} features, the model was fitted with {est._layout_data.shape[1]}")
-    if not np.all(np.isfinite(X32)):
-        raise ValueError("update: X contains NaN or infinity")
+    X_all = np.ascontiguousarray(np.vstack([est._layout_data, X32]), dtype=np.float32)
     p = dict(est._extra_params, densmap=bool(est.densmap), dens_lambda=float(est.dens_lambda),
              dens_frac=float(est.dens_frac), dens_var_shift=float(est.dens_var_shift),
-             output_dens=bool(est.output_dens))
-    state = _core.umap_update(est._state, est._layout_data, X32, p, handle_sigint())
+             output_dens=bool(est.output_dens), knn_metric=est._extra_params["metric"])
+    idx, dst, index = est._neighbors(X_all, p["n_neighbors"] - 1, p["seed"], p["n_threads"], use_precomputed=False)
+    idx = np.ascontiguousarray(idx, dtype=np.int32)
+    dst = np.ascontiguousarray(dst, dtype=np.float32)
+    state = _core.umap_update(est._state, idx, dst, X_all, p, handle_sigint())
     est._state = state
-    est._layout_data = np.vstack([est._layout_data, X32])
-    est._raw_data = est._layout_data
+    est._layout_data = X_all
+    est._raw_data = X_all
+    est._knn_indices, est._knn_dists, est._knn_search_index = idx, dst, index
+    est._input_hash = _data_key(X_all)
     est.embedding_ = state.embedding
     n = est._layout_data.shape[0]
-    est.graph_ = csr_from_parts(state.graph, (n, n))
+    # graph_ is the union's fuzzy set before the layout's pruning, as after umap-learn's update (and fit)
+    parts, est._sigmas, est._rhos = _core.fuzzy_simplicial_set(
+        idx, dst, local_connectivity=float(est.local_connectivity), set_op_mix_ratio=float(est.set_op_mix_ratio),
+        n_threads=p["n_threads"])
+    est.graph_ = csr_from_parts(parts, (n, n))
     if est.output_dens:
         rad_orig, rad_emb = _core.umap_state_radii(state)
         est.rad_orig_ = rad_orig.astype(np.float32)

@@ -50,6 +50,9 @@ _OUTPUT_METRICS = ("braycurtis", "canberra", "chebyshev", "correlation", "cosine
                    "linfinity", "linfty", "mahalanobis", "manhattan", "minkowski", "seuclidean", "softmax_hellinger",
                    "spherical_gaussian_energy", "standardised_euclidean", "symmetric_kl", "taxicab",
                    "weighted_minkowski", "wminkowski")
+# the output metrics nembed lays out in (kernel/output_metric.hpp; the others of _OUTPUT_METRICS are not built)
+_BUILT_OUTPUT_METRICS = ("euclidean", "l2", "manhattan", "taxicab", "l1", "chebyshev", "linfinity", "linfty", "linf",
+                         "minkowski", "canberra", "braycurtis", "cosine", "correlation", "haversine", "hyperboloid")
 _NO_GRADIENT_METRICS = ("categorical", "count", "dice", "hamming", "hierarchical_categorical", "jaccard", "kulsinski",
                         "ll_dirichlet", "matching", "myers", "ordinal", "poincare", "rogerstanimoto", "russellrao",
                         "sokalmichener", "sokalsneath", "string", "yule")
@@ -238,7 +241,8 @@ class UMAP(_Base):
     metric_kwds : dict, optional
         Passed to the metric.
     output_metric : str
-        "euclidean" (or "l2"); umap-learn's other output metrics raise NotImplementedError.
+        "euclidean" (or "l2"), or one of docs/dropin.md's output metrics (umap-learn's generic layout rule); its
+        others raise NotImplementedError.
     n_epochs : int, optional
         Optimisation epochs; None = 500 up to 10 000 points, else 200.
     learning_rate : float
@@ -485,7 +489,17 @@ class UMAP(_Base):
             raise ValueError("output_metric is neither callable nor a recognised string")
         if om == "haversine" and n_components != 2:
             raise ValueError("haversine is only defined for 2 dimensional graph embeddings")
-        raise NotImplementedError(f"output_metric={om!r} is not implemented by nembed (Euclidean output only)")
+        if om not in _BUILT_OUTPUT_METRICS:
+            raise NotImplementedError(f"output_metric={om!r} is not implemented by nembed (built: "
+                                      f"{', '.join(_BUILT_OUTPUT_METRICS)})")
+        kwds = dict(self.output_metric_kwds or {})
+        allowed = {"p"} if om == "minkowski" else set()
+        if set(kwds) - allowed:
+            raise ValueError(f"output_metric_kwds {sorted(set(kwds) - allowed)} are not parameters of output_metric "
+                             f"{om!r}" + (" (it takes p)" if allowed else " (it takes none)"))
+        if "p" in kwds and (isinstance(kwds["p"], bool) or not isinstance(kwds["p"], numbers.Real)
+                            or not np.isfinite(kwds["p"]) or kwds["p"] <= 0):
+            raise ValueError(f"output_metric_kwds p must be a positive number, got {kwds['p']!r}")
 
     def _check_metric(self, X) -> None:
         """The input metric's checks that need the data (umap-learn's messages and warnings)."""
@@ -495,7 +509,7 @@ class UMAP(_Base):
             if sp.issparse(X):
                 out = m(X[i].indices, X[i].data, X[j].indices, X[j].data, **(self.metric_kwds or {}))
             else:
-                out = m(X[i], X[j], **(self.metric_kwds or {}))
+                out = m(np.array(X[i]), np.array(X[j]), **(self.metric_kwds or {}))  # copies: it may write into them
             if not (hasattr(out, "__iter__") and len(out) == 2):
                 warnings.warn("custom distance metric does not return gradient; inverse_transform will be "
                               "unavailable. To enable using inverse_transform method, define a distance function "
@@ -540,10 +554,10 @@ class UMAP(_Base):
             return None
         return idx[:, :self.n_neighbors], dst[:, :self.n_neighbors], index
 
-    def _neighbors(self, X, k: int, seed: int, n_threads: int):
+    def _neighbors(self, X, k: int, seed: int, n_threads: int, use_precomputed: bool = True):
         """The k nearest neighbours of every row (self excluded: k = n_neighbors - 1) and the search index for
-        transform ("precomputed" for distance matrices, None when there is none)."""
-        pre = self._precomputed_knn(X.shape[0])
+        transform ("precomputed" for distances, None when there is none); precomputed_knn only when use_precomputed."""
+        pre = self._precomputed_knn(X.shape[0]) if use_precomputed else None
         if pre is not None:
             idx, dst, index = pre
             i, d = _core.neighbors_from_arrays(np.ascontiguousarray(idx, dtype=np.int64),
@@ -694,7 +708,9 @@ class UMAP(_Base):
                     transform_seed=int(self.transform_seed), n_threads=n_threads, verbose=bool(self.verbose),
                     # read by densMAP's radii and update (_umap_extra), not by the layout
                     metric=self.metric if isinstance(self.metric, str) else "euclidean",
-                    set_op_mix_ratio=float(self.set_op_mix_ratio), neighbors=str(self.neighbors))
+                    set_op_mix_ratio=float(self.set_op_mix_ratio), neighbors=str(self.neighbors),
+                    output_metric=self.output_metric if isinstance(self.output_metric, str) else "euclidean",
+                    output_metric_p=float((self.output_metric_kwds or {}).get("p", 2.0)))
 
     def _layout(self, graph: sp.csr_matrix, X, params: dict, init: Any) -> np.ndarray:
         """The embedding of `graph` (umap-learn's simplicial_set_embedding): pruning, init, SGD. X (dense, one row
@@ -732,7 +748,7 @@ class UMAP(_Base):
         ValueError
             For bad parameters or input (umap-learn's messages).
         NotImplementedError
-            For umap-learn features nembed does not implement (non-Euclidean output metrics, n_epochs lists).
+            For umap-learn features nembed does not implement (some output metrics, n_epochs lists).
         """
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(kwargs)}")

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "umap_options.hpp"
 #include "nembed/affinity/fuzzy.hpp"
 #include "nembed/methods/cne.hpp"
 #include "nembed/methods/umap.hpp"
@@ -29,48 +30,15 @@ nb::dict umap_timings(const nembed::UmapTimings& t) {
     return d;
 }
 
-// UmapState.prepare's and prepare_graph's options (the Python UMAP's parameters).
-nembed::UmapOptions umap_options(std::size_t n_neighbors, std::size_t n_components, const std::string& metric,
-                                 std::optional<int> n_epochs, double learning_rate, const std::string& init,
-                                 F64Mat init_array, double min_dist, double spread, std::optional<double> a,
-                                 std::optional<double> b, double set_op_mix_ratio, double local_connectivity,
-                                 double repulsion_strength, double negative_sample_rate, std::uint64_t seed,
-                                 std::uint64_t transform_seed, int n_threads, const std::string& neighbors,
-                                 bool verbose) {
-    nembed::UmapOptions o;
-    o.n_neighbors = n_neighbors;
-    o.n_components = n_components;
-    o.metric = nembed::parse_metric(metric);
-    o.n_epochs = n_epochs;
-    o.learning_rate = learning_rate;
-    if (init == "user") {
-        o.init = nembed::UmapInit::user;
-        o.initial_embedding = to_matrix(init_array);
-    } else {
-        o.init = nembed::parse_umap_init(init);
-    }
-    o.min_dist = min_dist;
-    o.spread = spread;
-    o.a = a;
-    o.b = b;
-    o.set_op_mix_ratio = set_op_mix_ratio;
-    o.local_connectivity = local_connectivity;
-    o.repulsion_strength = repulsion_strength;
-    o.negative_sample_rate = negative_sample_rate;
-    o.random_state = seed;
-    o.transform_seed = transform_seed;
-    nembed::require(n_threads >= 1, "n_threads must be >= 1");
-    o.n_jobs = n_threads;
-    o.neighbors = nembed::parse_knn_method(neighbors);
-    o.verbose = verbose;
-    return o;
-}
-
-
 using F32Dist = nb::ndarray<const float, nb::ndim<2>, nb::c_contig>;
 
-// The layout options nembed.UMAP passes as a dict (the kNN and graph settings are not read on this path).
-nembed::UmapOptions layout_options(const nb::dict& p, const std::string& init, F64Mat init_array) {
+nembed::CsrMatrix<double> square_csr(const I64Vec& indptr, const I32Vec& indices, const F64Vec& data, std::size_t n) {
+    return to_csr(indptr, indices, data, n, n);
+}
+
+} // namespace
+
+nembed::UmapOptions nembed_py::umap_options(const nb::dict& p, const std::string& init, F64Mat init_array) {
     auto get = [&](const char* key) { return nb::borrow(p[key]); };
     auto opt_double = [&](const char* key) -> std::optional<double> {
         nb::object v = get(key);
@@ -80,8 +48,7 @@ nembed::UmapOptions layout_options(const nb::dict& p, const std::string& init, F
     nembed::UmapOptions o;
     o.n_neighbors = nb::cast<std::size_t>(get("n_neighbors"));
     o.n_components = nb::cast<std::size_t>(get("n_components"));
-    nb::object ne = get("n_epochs");
-    if (!ne.is_none()) o.n_epochs = nb::cast<int>(ne);
+    if (!get("n_epochs").is_none()) o.n_epochs = nb::cast<int>(get("n_epochs"));
     o.learning_rate = nb::cast<double>(get("learning_rate"));
     if (init == "user") {
         o.init = nembed::UmapInit::user;
@@ -102,14 +69,22 @@ nembed::UmapOptions layout_options(const nb::dict& p, const std::string& init, F
     nembed::require(n_threads >= 1, "n_threads must be >= 1");
     o.n_jobs = n_threads;
     o.verbose = nb::cast<bool>(get("verbose"));
+    // the keys of the kNN, graph, densMAP and output space: read when given
+    if (p.contains("knn_metric")) o.metric = nembed::parse_metric(nb::cast<std::string>(get("knn_metric")));
+    if (p.contains("set_op_mix_ratio")) o.set_op_mix_ratio = nb::cast<double>(get("set_op_mix_ratio"));
+    if (p.contains("neighbors")) o.neighbors = nembed::parse_knn_method(nb::cast<std::string>(get("neighbors")));
+    if (p.contains("densmap")) o.densmap = nb::cast<bool>(get("densmap"));
+    if (p.contains("dens_lambda")) o.dens.lambda = nb::cast<double>(get("dens_lambda"));
+    if (p.contains("dens_frac")) o.dens.frac = nb::cast<double>(get("dens_frac"));
+    if (p.contains("dens_var_shift")) o.dens.var_shift = nb::cast<double>(get("dens_var_shift"));
+    if (p.contains("output_dens")) o.output_dens = nb::cast<bool>(get("output_dens"));
+    if (p.contains("output_metric"))
+        o.output_metric = nembed::parse_output_metric(nb::cast<std::string>(get("output_metric")),
+                                                      p.contains("output_metric_p")
+                                                          ? nb::cast<double>(get("output_metric_p"))
+                                                          : 2.0);
     return o;
 }
-
-nembed::CsrMatrix<double> square_csr(const I64Vec& indptr, const I32Vec& indices, const F64Vec& data, std::size_t n) {
-    return to_csr(indptr, indices, data, n, n);
-}
-
-} // namespace
 
 void bind_umap(nb::module_& m) {
     m.def(
@@ -123,24 +98,17 @@ void bind_umap(nb::module_& m) {
     nb::class_<nembed::UmapEmbedding>(m, "UmapState", "Resumable UMAP state (nembed::UmapEmbedding).")
         .def_static(
             "prepare",
-            [](F32Mat X, std::size_t n_neighbors, std::size_t n_components, const std::string& metric,
-               std::optional<int> n_epochs, double learning_rate, const std::string& init, F64Mat init_array,
-               double min_dist, double spread, std::optional<double> a, std::optional<double> b,
-               double set_op_mix_ratio, double local_connectivity, double repulsion_strength,
-               double negative_sample_rate, std::uint64_t seed, std::uint64_t transform_seed, int n_threads,
-               const std::string& neighbors, bool verbose, bool handle_sigint) {
-                const nembed::UmapOptions o = umap_options(n_neighbors, n_components, metric, n_epochs, learning_rate, init, init_array, min_dist, spread, a, b, set_op_mix_ratio, local_connectivity, repulsion_strength, negative_sample_rate, seed, transform_seed, n_threads, neighbors, verbose);
+            [](F32Mat X, nb::dict params, const std::string& init, F64Mat init_array, bool handle_sigint) {
+                const nembed::UmapOptions o = umap_options(params, init, init_array);
                 return run_long(handle_sigint, [&] { return nembed::UMAP(o).prepare(view(X)); });
             },
-            "X"_a, "n_neighbors"_a, "n_components"_a, "metric"_a, "n_epochs"_a.none(), "learning_rate"_a, "init"_a,
-            "init_array"_a, "min_dist"_a, "spread"_a, "a"_a.none(), "b"_a.none(), "set_op_mix_ratio"_a,
-            "local_connectivity"_a, "repulsion_strength"_a, "negative_sample_rate"_a, "seed"_a, "transform_seed"_a,
-            "n_threads"_a, "neighbors"_a, "verbose"_a, "handle_sigint"_a)
+            "X"_a, "params"_a, "init"_a, "init_array"_a, "handle_sigint"_a,
+            "The UMAP state from data (kNN, fuzzy set, pruning, init), params as for prepare_graph.")
         .def_static(
             "prepare_graph",
             [](I64Vec indptr, I32Vec indices, F64Vec data, std::size_t n, F32Mat X, nb::dict params,
                const std::string& init, F64Mat init_array, bool handle_sigint) {
-                nembed::UmapOptions o = layout_options(params, init, init_array);
+                nembed::UmapOptions o = umap_options(params, init, init_array);
                 auto P = square_csr(indptr, indices, data, n);
                 const nembed::MatrixView<float> xv = X.shape(0) == n ? view(X) : nembed::MatrixView<float>{};
                 return run_long(handle_sigint, [&] { return nembed::UMAP(o).prepare_graph(std::move(P), xv); });

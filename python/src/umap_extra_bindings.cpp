@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "umap_options.hpp"
 #include "nembed/loss/densmap.hpp"
 #include "nembed/methods/umap.hpp"
 #include "nembed/methods/umap_inverse.hpp"
@@ -67,52 +68,54 @@ void bind_umap_extra(nb::module_& m) {
         "Y"_a, "n_neighbors"_a, "n_threads"_a = 1, "umap-learn's rad_emb of an embedding.");
     m.def(
         "umap_inverse_transform",
-        [](const nembed::UmapEmbedding& e, F32Mat reference, const std::string& metric, F64Mat Y, int n_threads,
-           bool handle_sigint) {
+        [](const nembed::UmapEmbedding& e, F32Mat reference, const std::string& metric, double p, nb::object grad,
+           F64Mat Y, int n_threads, bool handle_sigint) {
+            nembed::OutputMetric om;
+            if (grad.is_none()) {
+                om = nembed::parse_output_metric(metric, p);
+            } else {
+                // a Python metric(x, y) -> (distance, gradient): called with the GIL, from one thread. The function
+                // is copied without the GIL, so it holds a borrowed handle (`grad` outlives the call).
+                om.kind = nembed::OutputMetricKind::custom;
+                const nb::handle fn = grad;
+                om.custom = [fn](const double* x, const double* y, std::size_t d, double* g) {
+                    nb::gil_scoped_acquire gil;
+                    auto arr = [d](const double* v) {
+                        nb::object a = nb::module_::import_("numpy").attr("array")(
+                            nb::cast(std::vector<double>(v, v + d)), "float64");
+                        return a;
+                    };
+                    nb::object out = fn(arr(x), arr(y));
+                    nb::tuple t = nb::cast<nb::tuple>(nb::module_::import_("builtins").attr("tuple")(out));
+                    nembed::require(t.size() == 2, "inverse_transform: the metric must return (distance, gradient)");
+                    nb::object gv = nb::module_::import_("numpy").attr("asarray")(t[1], "float64").attr("ravel")();
+                    const auto gl = nb::cast<std::vector<double>>(gv.attr("tolist")());
+                    nembed::require(gl.size() == d, "inverse_transform: the metric's gradient has " +
+                                                        std::to_string(gl.size()) + " values, the data " +
+                                                        std::to_string(d) + " columns");
+                    std::copy(gl.begin(), gl.end(), g);
+                    return nb::cast<double>(t[0]);
+                };
+                n_threads = 1;
+            }
             return to_numpy(run_long(handle_sigint, [&] {
-                return nembed::umap_inverse_transform(e, view(reference), nembed::parse_metric(metric), view(Y),
-                                                      n_threads);
+                return nembed::umap_inverse_transform(e, view(reference), om, view(Y), n_threads);
             }));
         },
-        "state"_a, "reference"_a, "metric"_a, "Y"_a, "n_threads"_a, "handle_sigint"_a,
-        "umap-learn's inverse_transform (data space, Euclidean input metric).");
+        "state"_a, "reference"_a, "metric"_a, "p"_a, "gradient"_a.none(), "Y"_a, "n_threads"_a, "handle_sigint"_a,
+        "umap-learn's inverse_transform in data space: metric one of umap-learn's named metrics with gradients "
+        "(minkowski's p), or gradient a Python metric(x, y) -> (distance, gradient).");
     m.def(
         "umap_update",
-        [](const nembed::UmapEmbedding& e, F32Mat X_old, F32Mat X_new, nb::dict p, bool handle_sigint) {
-            auto get = [&](const char* key) { return nb::borrow(p[key]); };
-            auto opt_double = [&](const char* key) -> std::optional<double> {
-                nb::object v = get(key);
-                if (v.is_none()) return std::nullopt;
-                return nb::cast<double>(v);
-            };
-            nembed::UmapOptions o;
-            o.n_neighbors = nb::cast<std::size_t>(get("n_neighbors"));
-            o.n_components = nb::cast<std::size_t>(get("n_components"));
-            o.metric = nembed::parse_metric(nb::cast<std::string>(get("metric")));
-            if (!get("n_epochs").is_none()) o.n_epochs = nb::cast<int>(get("n_epochs"));
-            o.learning_rate = nb::cast<double>(get("learning_rate"));
-            o.min_dist = nb::cast<double>(get("min_dist"));
-            o.spread = nb::cast<double>(get("spread"));
-            o.a = opt_double("a");
-            o.b = opt_double("b");
-            o.set_op_mix_ratio = nb::cast<double>(get("set_op_mix_ratio"));
-            o.local_connectivity = nb::cast<double>(get("local_connectivity"));
-            o.repulsion_strength = nb::cast<double>(get("repulsion_strength"));
-            o.negative_sample_rate = nb::cast<double>(get("negative_sample_rate"));
-            o.random_state = nb::cast<std::uint64_t>(get("seed"));
-            o.transform_seed = nb::cast<std::uint64_t>(get("transform_seed"));
-            o.n_jobs = nb::cast<int>(get("n_threads"));
-            o.neighbors = nembed::parse_knn_method(nb::cast<std::string>(get("neighbors")));
-            o.verbose = nb::cast<bool>(get("verbose"));
-            o.densmap = nb::cast<bool>(get("densmap"));
-            o.dens.lambda = nb::cast<double>(get("dens_lambda"));
-            o.dens.frac = nb::cast<double>(get("dens_frac"));
-            o.dens.var_shift = nb::cast<double>(get("dens_var_shift"));
-            o.output_dens = nb::cast<bool>(get("output_dens"));
-            return run_long(handle_sigint, [&] { return nembed::umap_update(e, view(X_old), view(X_new), o); });
+        [](const nembed::UmapEmbedding& e, I32Mat indices, nb::ndarray<const float, nb::ndim<2>, nb::c_contig> distances,
+           F32Mat X, nb::dict p, bool handle_sigint) {
+            const nembed::KnnGraph g = to_graph(indices, distances, indices.shape(0));
+            const nembed::UmapOptions o = umap_options(p);
+            return run_long(handle_sigint, [&] { return nembed::umap_update(e, g, view(X), o); });
         },
-        "state"_a, "X_old"_a, "X_new"_a, "params"_a, "handle_sigint"_a,
-        "umap-learn's update: the state over [X_old; X_new] (graph rebuilt, layout continued).");
+        "state"_a, "indices"_a, "distances"_a, "X"_a, "params"_a, "handle_sigint"_a,
+        "umap-learn's update: the state over all the points X (old first) from their self kNN graph (indices, "
+        "distances; n_neighbors - 1 each), the old layout kept and the new points started at their old neighbours.");
     m.def(
         "umap_state_radii",
         [](const nembed::UmapEmbedding& e) { return nb::make_tuple(vec_to_numpy(e.rad_orig), vec_to_numpy(e.rad_emb)); },

@@ -1,25 +1,14 @@
 """densMAP, inverse_transform and update on nembed.UMAP (umap-learn 0.5.12's semantics).
 
 The radii are checked against umap-learn's formulas recomputed here; umap-learn's own tests for these features
-(its test_densmap.py whole, and the inverse_transform / update / densMAP-parameter tests of its other files) run
-from ../shared/peer-tests with only the imports changed (skipped with a message when that folder or umap-learn,
-which their fixtures import, is absent).
+(its test_densmap.py, the inverse_transform / update / densMAP-parameter tests) run in the one peer runner,
+test_peer_umap.py.
 """
-import os
-import re
-import shutil
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
 import nembed
-from peer_suites import peer_suite
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PEER = str(peer_suite("umap-learn-0.5.12") or "")
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +96,8 @@ def test_inverse_transform_lands_near_the_data(iris):
     rank = (d < d[np.arange(150), np.arange(150)][:, None]).sum(axis=1)
     assert np.mean(rank < 10) >= 0.8
     np.testing.assert_array_equal(back, model.inverse_transform(model.embedding_))  # fixed transform_seed
-    with pytest.raises(NotImplementedError, match="cosine"):
-        nembed.UMAP(metric="cosine", n_epochs=20, random_state=0).fit(iris).inverse_transform(model.embedding_[:3])
+    with pytest.raises(NotImplementedError, match="hellinger"):
+        nembed.UMAP(metric="hellinger", n_epochs=20, random_state=0).fit(iris).inverse_transform(model.embedding_[:3])
 
 
 def test_update_matches_a_fit_of_the_union(iris):
@@ -119,10 +108,11 @@ def test_update_matches_a_fit_of_the_union(iris):
     emb_old = old.embedding_.copy()
     old.update(iris[~sel])
     assert old.embedding_.shape == (150, 2)
-    # the same graph: the kNN graph and fuzzy set of the union (after update graph_ is the layout's pruned graph)
+    # the same graph: the kNN graph and fuzzy set of the union, unpruned in graph_ (as a fit's), pruned in the layout
     n = full.graph_.shape[0]
-    diff = (old.graph_ - nembed._utils.csr_from_parts(full._state.graph, (n, n))).tocsr()
-    assert abs(diff).sum() < 1e-9
+    assert abs(old.graph_ - full.graph_).sum() < 1e-9
+    pruned = nembed._utils.csr_from_parts(full._state.graph, (n, n))
+    assert abs(nembed._utils.csr_from_parts(old._state.graph, (n, n)) - pruned).sum() < 1e-9
     # no epochs without n_epochs (umap-learn): the old points keep their layout up to the rescaling to [0, 10]
     lo, hi = emb_old.min(0), emb_old.max(0)
     e = old.embedding_[: sel.sum()]
@@ -131,48 +121,3 @@ def test_update_matches_a_fit_of_the_union(iris):
     assert np.all(np.isfinite(old.embedding_)) and np.all(hi > lo)
     with pytest.raises(ValueError):
         old.update(iris[:5, :3])
-
-
-# --- umap-learn's own tests, imports rewritten -------------------------------------------------------------------
-
-PEER_TESTS = [
-    "test_densmap.py",
-    "test_umap_on_iris.py::test_umap_inverse_transform_on_iris",
-    "test_umap_ops.py::test_umap_update",
-    "test_umap_validation_params.py::test_densmap_lambda",
-    "test_umap_validation_params.py::test_densmap_var_shift",
-    "test_umap_validation_params.py::test_densmap_frac",
-]
-
-
-def _rewrite(src: str) -> str:
-    """Only the imports: UMAP from nembed; umap-learn's helpers (AlignedUMAP, umap.umap_, ...) stay."""
-    def repl(m):
-        names = [n.strip() for n in m.group(1).split(",")]
-        out = ["from nembed import UMAP"] if "UMAP" in names else []
-        rest = [n for n in names if n != "UMAP"]
-        if rest:
-            out.append("from umap import " + ", ".join(rest))
-        return "\n".join(out)
-    src = re.sub(r"^from umap import ([A-Za-z_, ]+)$", repl, src, flags=re.M)
-    return re.sub(r"\bumap\.UMAP\b", "__import__('nembed').UMAP", src)
-
-
-def test_umap_learn_peer_tests(tmp_path):
-    if not os.path.isdir(PEER):
-        pytest.skip(f"umap-learn's test suite not found at {PEER} (../shared/peer-tests from the repository root)")
-    pytest.importorskip("umap", reason="the peer tests' fixtures import umap-learn's helpers (AlignedUMAP, umap_)")
-    dest = tmp_path / "peer"
-    dest.mkdir()
-    for name in ("conftest.py", "digits_embedding_42.npy"):
-        src = os.path.join(PEER, name)
-        if name.endswith(".py"):
-            (dest / name).write_text(_rewrite(open(src).read()))
-        else:
-            shutil.copy(src, dest / name)
-    for f in {t.split("::")[0] for t in PEER_TESTS}:
-        (dest / f).write_text(_rewrite(open(os.path.join(PEER, f)).read()))
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore", *PEER_TESTS],
-                       cwd=dest, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
-    assert " failed" not in r.stdout and " passed" in r.stdout, r.stdout[-3000:]

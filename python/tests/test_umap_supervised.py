@@ -195,7 +195,7 @@ def test_sklearn_contract(data):
     (dict(init=42), ValueError), (dict(target_n_neighbors=1), ValueError), (dict(output_metric="foobar"), ValueError),
     (dict(output_metric="precomputed"), ValueError), (dict(output_metric="hamming"), ValueError),
     (dict(n_jobs=0), ValueError), (dict(n_jobs=-2), ValueError), (dict(target_weight=1.5), ValueError),
-    (dict(transform_mode="x"), ValueError), (dict(output_metric="manhattan"), NotImplementedError),
+    (dict(transform_mode="x"), ValueError), (dict(output_metric="seuclidean"), NotImplementedError),
     (dict(densmap=True, output_metric="manhattan"), ValueError), (dict(init="tswspectral"), NotImplementedError)])
 def test_validation(data, kwargs, exc):
     X, _ = data

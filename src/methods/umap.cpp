@@ -111,6 +111,10 @@ void validate(const UmapOptions& o, std::size_t n_points) {
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
     require(o.callbacks_every_epochs >= 0, "callbacks_every_epochs must be >= 0");
     validate(o.dens);
+    validate(o.output_metric, o.n_components);
+    require(o.output_metric.euclidean() || !(o.densmap || o.output_dens),
+            "densMAP and output_dens need the Euclidean output metric (as in umap-learn), got output_metric " +
+                to_string(o.output_metric));
     if (o.init == UmapInit::user) {
         require(o.initial_embedding.cols() == o.n_components,
                 "the initial embedding has " + std::to_string(o.initial_embedding.cols()) + " columns, n_components is " +
@@ -216,6 +220,10 @@ void UmapEmbedding::enable_densmap(const DensmapOptions& options, const std::vec
     train_->plan.set_densmap(DensmapTerm(train_->plan.graph(), data_radii, curve_, options));
 }
 bool UmapEmbedding::densmap() const { return train_->plan.has_densmap(); }
+void UmapEmbedding::set_output_metric(const OutputMetric& metric) {
+    train_->plan.set_output_metric(metric, train_->table.Y().cols());
+    output_metric_ = metric;
+}
 
 const Matrix<double>& UmapEmbedding::embedding() const { return train_->table.Y(); }
 Matrix<double>& UmapEmbedding::embedding() { return train_->table.Y(); }
@@ -295,6 +303,7 @@ Matrix<double> UmapEmbedding::transform(const KnnGraph& g) const {
     eo.seed = transform_seed;
     eo.family = SamplingFamily::umap_transform;
     EdgeEpochPlan plan(std::move(P), curve_, eo, train_->table.Y());
+    if (!output_metric_.euclidean()) plan.set_output_metric(output_metric_, d);
     EmbeddingTable table(std::move(H));
     Sgd sgd;
     Trainer tr(plan, table, sgd, n_threads_);
@@ -396,6 +405,7 @@ UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X, cons
     emb.requested_epochs = o.n_epochs;
     emb.transform_seed = o.transform_seed;
     if (o.densmap) emb.enable_densmap(o.dens, radii);
+    if (!o.output_metric.euclidean()) emb.set_output_metric(o.output_metric);
     if (o.output_dens) emb.rad_orig = std::move(radii);
     if (o.verbose)
         info("UMAP: " + std::to_string(n) + " points, " + std::to_string(emb.graph().nnz()) + " edges, a = " +

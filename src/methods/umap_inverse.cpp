@@ -21,10 +21,18 @@ namespace nembed {
 
 Matrix<double> umap_inverse_transform(const UmapEmbedding& emb, MatrixView<float> ref, Metric metric,
                                       MatrixView<double> Y_new, int n_threads) {
+    require(metric == Metric::euclidean, "inverse_transform: input metric " + to_string(metric) +
+                                             " needs its gradient: pass it as an OutputMetric");
+    return umap_inverse_transform(emb, ref, OutputMetric{}, Y_new, n_threads);
+}
+
+Matrix<double> umap_inverse_transform(const UmapEmbedding& emb, MatrixView<float> ref, const OutputMetric& metric,
+                                      MatrixView<double> Y_new, int n_threads) {
     const Matrix<double>& Y = emb.embedding();
     const std::size_t n = Y.rows(), d = Y.cols();
-    require(metric == Metric::euclidean,
-            "inverse_transform supports the euclidean input metric only (got " + to_string(metric) + ")");
+    require(emb.output_metric().euclidean(),
+            "inverse_transform needs the Euclidean output metric (the embedding's neighbourhoods are Euclidean here)");
+    validate(metric, ref.cols);
     require(ref.rows == n, "inverse_transform: the reference data has " + std::to_string(ref.rows) +
                                " rows, the embedding " + std::to_string(n));
     require(Y_new.rows > 0, "inverse_transform: no points given");
@@ -76,7 +84,7 @@ Matrix<double> umap_inverse_transform(const UmapEmbedding& emb, MatrixView<float
     eo.negative_sample_rate = emb.negative_sample_rate();
     eo.seed = emb.transform_seed;
     eo.family = SamplingFamily::umap_transform;
-    UmapInverseLoss loss{&emb.calibration.sigma, &emb.calibration.rho};
+    UmapInverseLoss loss{&emb.calibration.sigma, &emb.calibration.rho, metric};
     EdgeEpochPlan plan(std::move(G), loss, eo, R);
     EmbeddingTable table(std::move(H));
     Sgd sgd;
@@ -99,25 +107,42 @@ Matrix<double> umap_inverse_transform(const UmapEmbedding& emb, MatrixView<float
 
 UmapEmbedding umap_update(const UmapEmbedding& emb, MatrixView<float> X_old, MatrixView<float> X_new,
                           const UmapOptions& options) {
-    const std::size_t n_old = emb.embedding().rows(), d = emb.embedding().cols();
-    require(X_old.rows == n_old, "update: the fitted data has " + std::to_string(X_old.rows) + " rows, the embedding " +
-                                     std::to_string(n_old));
+    require(X_old.rows == emb.embedding().rows(), "update: the fitted data has " + std::to_string(X_old.rows) +
+                                                      " rows, the embedding " +
+                                                      std::to_string(emb.embedding().rows()));
     require(X_new.rows > 0, "update: no new points");
     require(X_new.cols == X_old.cols, "update: the new data has " + std::to_string(X_new.cols) +
                                           " columns, the fitted data " + std::to_string(X_old.cols));
     require_finite(X_new, "update data");
-    const std::size_t n = n_old + X_new.rows;
+    const std::size_t n_old = X_old.rows, n = n_old + X_new.rows;
     Matrix<float> X(n, X_old.cols);
     for (std::size_t i = 0; i < n_old; ++i) std::copy(X_old.row(i), X_old.row(i) + X_old.cols, X.row(i));
     for (std::size_t i = 0; i < X_new.rows; ++i) std::copy(X_new.row(i), X_new.row(i) + X_new.cols, X.row(n_old + i));
+    validate(options, n);
+    Timer t;
+    std::shared_ptr<const KnnIndex> index = build_knn_index(
+        X.view(), fit_knn_options(options.neighbors, options.metric, options.random_state.value_or(0),
+                                  resolve_threads(options.n_jobs), options.metric_params));
+    const KnnGraph knn = index->self_neighbors(options.n_neighbors - 1);
+    const double t_knn = t.seconds();
+    UmapEmbedding out = umap_update(emb, knn, X.view(), options);
+    out.timings().knn = t_knn;
+    out.knn_index = index;
+    return out;
+}
+
+UmapEmbedding umap_update(const UmapEmbedding& emb, const KnnGraph& knn, MatrixView<float> X,
+                          const UmapOptions& options) {
+    const std::size_t n_old = emb.embedding().rows(), d = emb.embedding().cols(), n = knn.n_points;
+    require(n > n_old, "update: the kNN graph has " + std::to_string(n) + " points, the fit " + std::to_string(n_old) +
+                           " (no new points)");
+    require(X.rows == n, "update: the data has " + std::to_string(X.rows) + " rows, the kNN graph " +
+                             std::to_string(n) + " points");
+    knn.validate("update kNN graph");
+    require(knn.n_reference == n, "update needs a self kNN graph of all the points");
     UmapOptions o = options;
     validate(o, n);
-    Timer t;
     const int n_threads = resolve_threads(o.n_jobs);
-    std::shared_ptr<const KnnIndex> index =
-        build_knn_index(X.view(), fit_knn_options(o.neighbors, o.metric, o.random_state.value_or(0), n_threads, o.metric_params));
-    const KnnGraph knn = index->self_neighbors(o.n_neighbors - 1);
-    const double t_knn = t.seconds();
     // umap-learn's init_update: old points keep their place, a new one starts at the mean of its old neighbours
     Matrix<double> Y0(n, d);
     std::unique_ptr<detail::MetricRows> rows;
@@ -137,14 +162,14 @@ UmapEmbedding umap_update(const UmapEmbedding& emb, MatrixView<float> X_old, Mat
         // umap-learn divides by zero here; the nearest old point is the natural start
         // (point_distance serves the float32-path metrics; the others, and parameters, are MetricEval's)
         if (!rows && (!is_gemm_metric(o.metric) || !o.metric_params.empty()))
-            rows = detail::metric_rows(X.view(), fit_knn_options(KnnMethod::exact, o.metric, 0, n_threads,
+            rows = detail::metric_rows(X, fit_knn_options(KnnMethod::exact, o.metric, 0, n_threads,
                                                                   o.metric_params), "update");
         std::size_t best = 0;
         double best_d = std::numeric_limits<double>::infinity();
         for (std::size_t j = 0; j < n_old; ++j) {
             const double dj = rows ? rows->distance(i, *rows, j)
-                                   : point_distance(X.row(i), X.row(j), X.cols(), o.metric,
-                                                    vector_norm(X.row(i), X.cols()), vector_norm(X.row(j), X.cols()));
+                                   : point_distance(X.row(i), X.row(j), X.cols, o.metric,
+                                                    vector_norm(X.row(i), X.cols), vector_norm(X.row(j), X.cols));
             if (dj < best_d) best_d = dj, best = j;
         }
         std::copy(Y0.row(best), Y0.row(best) + d, Y0.row(i));
@@ -152,9 +177,7 @@ UmapEmbedding umap_update(const UmapEmbedding& emb, MatrixView<float> X_old, Mat
     o.init = UmapInit::user;
     o.initial_embedding = std::move(Y0);
     if (!o.n_epochs) o.n_epochs = 0;  // umap-learn's update runs no epochs unless n_epochs was set
-    UmapEmbedding out = UMAP(o).prepare(knn, X.view());
-    out.timings().knn = t_knn;
-    out.knn_index = index;
+    UmapEmbedding out = UMAP(o).prepare(knn, X);
     out.requested_epochs = options.n_epochs;  // transform's epoch rule follows the model's n_epochs, as before
     out.optimize(-1, o.callback, o.callbacks_every_epochs, o.progress);
     if (o.output_dens) out.rad_emb = densmap_embedding_radii(out.embedding().view(), o.n_neighbors, n_threads);

@@ -64,6 +64,8 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     };
     Lane lanes[kLanes];
     std::vector<double> ybuf(kLanes * d);
+    // ∂d/∂y of an output metric, or of the inverse rule's data metric
+    std::vector<double> gbuf(std::is_same_v<K, UmapOutputMetricLoss> || std::is_same_v<K, UmapInverseLoss> ? d : 0);
     // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
     auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out, std::vector<offset_t>& edges) {
         out.clear();
@@ -96,12 +98,40 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
         const double d2 = squared_distance(y, yt, d);
         if constexpr (std::is_same_v<K, UmapInverseLoss>) {
             const std::size_t t = pr & ~kAttract;
+            if (!a.kernel.metric.euclidean()) {
+                double* gr = gbuf.data();
+                const double dist = a.kernel.metric.distance_grad(y, yt, d, gr);
+                const double c = (pr & kAttract) ? -a.kernel.attraction_scale(g.values[l.edges[l.next_edge++]], t)
+                                                 : a.kernel.repulsion_scale(t, dist, a.gamma);
+                for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * gr[k]) * a.alpha;
+                return;
+            }
             if (pr & kAttract) {
                 const double c = a.kernel.attraction_coeff(g.values[l.edges[l.next_edge++]], t, d2);
                 for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(-c * (y[k] - yt[k])) * a.alpha;
             } else if (d2 > 0) {
                 const double c = a.kernel.repulsion_coeff(t, d2, a.gamma);
                 for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * (y[k] - yt[k])) * a.alpha;
+            }
+            return;
+        } else if constexpr (std::is_same_v<K, UmapOutputMetricLoss>) {
+            // umap-learn's optimize_layout_generic: the coefficients of the output distance times its gradient
+            double* gr = gbuf.data();
+            const double dist = a.kernel.metric.distance_grad(y, yt, d, gr);
+            if (pr & kAttract) {
+                const double c = a.exaggeration * a.kernel.attraction_coeff(dist);
+                for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * gr[k]) * a.alpha;
+                if (want_loss) {
+                    l.loss += a.kernel.attraction_loss(dist);
+                    l.n_pairs += 1;
+                }
+            } else {
+                const double c = a.kernel.repulsion_coeff(dist, a.gamma);
+                for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * gr[k]) * a.alpha;
+                if (want_loss) {
+                    l.loss += a.kernel.repulsion_loss(dist, a.gamma);
+                    l.n_pairs += 1;
+                }
             }
             return;
         } else if (pr & kAttract) {
@@ -259,7 +289,21 @@ void EdgeEpochPlan::set_densmap(DensmapTerm term) {
     require(reference_ == nullptr && !inverse_, "densMAP's term applies to a fit, not to a transform");
     require(std::holds_alternative<UmapCurve>(kernel_), "densMAP's term needs the UMAP kernel");
     require(term.R().size() == graph_.n_rows, "densMAP's term was built for another graph");
+    require(!output_metric_, "densMAP's term needs the Euclidean output metric (as in umap-learn)");
     densmap_ = std::move(term);
+}
+
+void EdgeEpochPlan::set_output_metric(const OutputMetric& metric, std::size_t n_components) {
+    validate(metric, n_components);
+    if (metric.euclidean()) {
+        output_metric_.reset();
+        return;
+    }
+    require(!inverse_ && !densmap_, "a non-Euclidean output metric applies to UMAP's layout, not to densMAP or the "
+                                    "inverse transform");
+    const auto* curve = std::get_if<UmapCurve>(&kernel_);
+    require(curve != nullptr, "a non-Euclidean output metric needs the UMAP kernel");
+    output_metric_ = UmapOutputMetricLoss{metric, curve->a, curve->b};
 }
 
 double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
@@ -290,6 +334,14 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
                                            options_.seed, options_.family, false};
         run_epoch(Y, *tails, a, ctx.n_threads, false, &pairs);
         return std::numeric_limits<double>::quiet_NaN();  // the rule has no loss of its own to report
+    }
+    if (output_metric_) {
+        const EpochArgs<UmapOutputMetricLoss> a{&graph_, &schedule_, *output_metric_, ctx.learning_rate,
+                                                ctx.phase->repulsion_strength, ctx.phase->exaggeration, ctx.step,
+                                                options_.seed, options_.family, reference_ == nullptr};
+        const double loss = run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs);
+        if (!ctx.want_loss) return std::numeric_limits<double>::quiet_NaN();
+        return pairs > 0 ? loss / pairs : 0.0;
     }
     const DensmapTerm* dens = nullptr;
     if (densmap_ && densmap_->active(ctx.step, options_.n_epochs)) {

@@ -11,6 +11,10 @@ foreach(args "umap;${X};-o;${WORK}/u.npy;--min-dist;5;--quiet"
              "umap;${X};-o;${WORK}/u.npy;--target;${D}/fmnist_4000_labels.npy;--target-metric;hamming"
              "umap;${X};-o;${WORK}/u.npy;--target;${D}/cne_graph_X.npy"
              "umap;${X};-o;${WORK}/u.npy;--target;${D}/fmnist_4000_labels.npy;--target-weight;2"
+             "umap;${X};-o;${WORK}/u.npy;--output-metric;haversine;--n-components;3"
+             "umap;${X};-o;${WORK}/u.npy;--output-metric;mahalanobis"
+             "umap;${X};-o;${WORK}/u.npy;--output-metric;minkowski;--output-metric-p;0"
+             "umap;${X};-o;${WORK}/u.npy;--output-metric;hyperboloid;--save-model;${WORK}/m"
              "cne;${X};-o;${WORK}/c.npy;--loss;contrastive;--quiet"
              "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;-m;0"
              "cne;${X};-o;${WORK}/c.npy;--optimizer;rmsprop"
@@ -21,6 +25,7 @@ foreach(args "umap;${X};-o;${WORK}/u.npy;--min-dist;5;--quiet"
 endforeach()
 # small successful runs (first 4000 points, few epochs)
 foreach(args "umap;${X};-o;${WORK}/u.npy;--n-epochs;20;-j;2;--labels;${D}/fmnist_4000_labels.npy;--timings;${WORK}/u.json;--metrics;${WORK}/um.json;--quiet"
+             "umap;${X};-o;${WORK}/uh.npy;--n-epochs;10;--output-metric;haversine;--transform;${X};--transform-output;${WORK}/uht.npy;--quiet"
              "cne;${X};-o;${WORK}/c.npy;--loss;neg;--s;0.5;--n-epochs;5;--batch-size;4096;-j;2;--timings;${WORK}/c.json;--quiet"
              "cne;${D}/cne_graph_X.npy;-o;${WORK}/cg.npy;--graph;${D}/cne_graph_ring.npz;--n-epochs;20;--batch-size;8;--quiet")
   execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc ERROR_VARIABLE err)
@@ -28,7 +33,7 @@ foreach(args "umap;${X};-o;${WORK}/u.npy;--n-epochs;20;-j;2;--labels;${D}/fmnist
     message(FATAL_ERROR "'${args}' failed:\n${err}")
   endif()
 endforeach()
-foreach(f u.npy u.json um.json c.npy c.json cg.npy)
+foreach(f u.npy u.json um.json uh.npy uht.npy c.npy c.json cg.npy)
   if(NOT EXISTS ${WORK}/${f})
     message(FATAL_ERROR "${f} was not written")
   endif()

@@ -25,6 +25,7 @@
 #include "nembed/affinity/fuzzy.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
+#include "nembed/kernel/output_metric.hpp"
 #include "nembed/kernel/umap_kernel.hpp"
 #include "nembed/loss/densmap.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -96,6 +97,9 @@ struct UmapOptions {
     DensmapOptions dens;
     /// Also compute the local radii umap-learn returns with output_dens (UmapEmbedding::rad_orig, rad_emb).
     bool output_dens = false;
+    /// The space of the layout (umap-learn's output_metric): Euclidean, or a metric of kernel/output_metric.hpp
+    /// laid out by umap-learn's generic rule (fit and transform). Not with densMAP / output_dens.
+    OutputMetric output_metric;
 };
 
 /// Throws InvalidArgument for any bad option (n_points = data size, 0 when unknown).
@@ -159,6 +163,10 @@ public:
     /// the epochs it should act in. Throws InvalidArgument for bad options.
     void enable_densmap(const DensmapOptions& options, const std::vector<double>& data_radii);
     bool densmap() const;
+    /// Lays out (and transforms) in `metric` (kernel/output_metric.hpp); before the epochs it should act in.
+    /// Throws InvalidArgument with densMAP or for a metric the dimension refuses.
+    void set_output_metric(const OutputMetric& metric);
+    const OutputMetric& output_metric() const { return output_metric_; }
     UmapTimings& timings() { return timings_; }
     /// Loss per sampled pair in the last epoch where it was evaluated (NaN before).
     double last_loss() const { return loss_; }
@@ -182,6 +190,7 @@ private:
     struct Training;  // table, plan, optimizer, trainer (stable addresses for the Trainer's references)
     std::unique_ptr<Training> train_;
     UmapCurve curve_;
+    OutputMetric output_metric_;
     int n_epochs_ = 0;
     double learning_rate_ = 1.0, gamma_ = 1.0, negative_sample_rate_ = 5;
     int n_threads_ = 1;

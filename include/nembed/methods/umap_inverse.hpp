@@ -19,17 +19,28 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/methods/umap.hpp"
+#include "nembed/neighbors/knn.hpp"
 
 namespace nembed {
 
 /// inverse_transform. `reference` is the fitted data (N × D, the rows the embedding was fitted from), `metric` the
-/// fit's input metric (Euclidean only: another throws InvalidArgument naming it). Returns N_new × D.
+/// fit's input metric (Euclidean only here: another throws InvalidArgument naming it). Returns N_new × D.
 Matrix<double> umap_inverse_transform(const UmapEmbedding& emb, MatrixView<float> reference, Metric metric,
+                                      MatrixView<double> Y_new, int n_threads = 1);
+/// The same in the data-space metric `metric` with its gradient (kernel/output_metric.hpp: umap-learn's named
+/// metrics with gradients, or a custom function; haversine needs 2 columns). The Euclidean one is the above.
+/// Needs an embedding laid out in the Euclidean output metric.
+Matrix<double> umap_inverse_transform(const UmapEmbedding& emb, MatrixView<float> reference, const OutputMetric& metric,
                                       MatrixView<double> Y_new, int n_threads = 1);
 
 /// update. `options` are the fit's (init is replaced; random_state seeds the new layout), `X_old` the fitted data.
 /// Returns the new state over [X_old; X_new] with its kNN index.
 UmapEmbedding umap_update(const UmapEmbedding& emb, MatrixView<float> X_old, MatrixView<float> X_new,
+                          const UmapOptions& options);
+/// The same from the self kNN graph of all the points (old first, n_neighbors − 1 neighbours each, e.g. from a
+/// metric only the caller can evaluate) and X, all the rows (only read when a new point has no old neighbour: its
+/// start is then the nearest old point in options.metric). The returned state has no kNN index.
+UmapEmbedding umap_update(const UmapEmbedding& emb, const KnnGraph& knn, MatrixView<float> X,
                           const UmapOptions& options);
 
 } // namespace nembed

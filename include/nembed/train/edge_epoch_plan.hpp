@@ -22,7 +22,9 @@
 /// Two further terms plug into the same epochs: densMAP's density term (loss/densmap.hpp; fit only, UMAP kernel),
 /// added to every attraction move in the epochs where it is active, with its statistics taken from the snapshot at
 /// the start of the epoch; and umap-learn's inverse_transform rule (loss/umap_inverse.hpp), which replaces the BCE
-/// coefficients when the plan is built with it.
+/// coefficients when the plan is built with it. A non-Euclidean output metric (loss/umap_output_metric.hpp,
+/// umap-learn's optimize_layout_generic) replaces the BCE coefficients of the UMAP kernel the same way
+/// (set_output_metric; fit and transform).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +35,7 @@
 #include "nembed/kernel/kernel.hpp"
 #include "nembed/loss/densmap.hpp"
 #include "nembed/loss/umap_inverse.hpp"
+#include "nembed/loss/umap_output_metric.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/train/plan.hpp"
 
@@ -73,6 +76,9 @@ public:
     /// judged against options.n_epochs.
     void set_densmap(DensmapTerm term);
     bool has_densmap() const { return densmap_.has_value(); }
+    /// Lays out in a non-Euclidean output metric (UMAP kernel plans without densMAP or the inverse rule only;
+    /// throws InvalidArgument otherwise or for a metric the dimension refuses). The Euclidean metric clears it.
+    void set_output_metric(const OutputMetric& metric, std::size_t n_components);
 
     std::string unit() const override { return "epoch"; }
     /// One epoch at ctx.step (the schedule's epoch). Returns the mean loss per sampled pair when ctx.want_loss
@@ -93,6 +99,7 @@ private:
     Matrix<double> snapshot_;
     std::optional<DensmapTerm> densmap_;          // fit: densMAP's term, when set
     std::optional<UmapInverseLoss> inverse_;      // inverse transform's rule, replacing the BCE coefficients
+    std::optional<UmapOutputMetricLoss> output_metric_;  // a non-Euclidean output space, replacing them too
 };
 
 } // namespace nembed
