@@ -2,11 +2,13 @@
 #include "nembed/parametric/parametric_dr.hpp"
 
 #include <cmath>
+#include <memory>
 
 #include "nembed/core/error.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/spectral.hpp"
 #include "nembed/optim/adam.hpp"
+#include "nembed/parametric/network_parametrization.hpp"
 #include "nembed/train/parametrization.hpp"
 
 namespace nembed::paradime {
@@ -162,6 +164,27 @@ void ParametricDR::train(MatrixView<float> X, Parametrization& model, const Trai
     }
     trainer.run(-1, hooks);
     for (const PhaseHistory& h : plan.histories()) histories_.push_back(h);
+}
+
+void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {
+    require_fit_data(X, std::string("ParametricDR"));
+    MlpOptions mo;
+    mo.hidden.assign(options_.hidden_dims.begin(), options_.hidden_dims.end());
+    mo.hidden_activation = Activation::softplus;  // paraDime's FullyConnectedEmbeddingModel
+    mo.seed = options_.seed;
+    auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
+    NetworkParametrization model(data, Mlp(X.cols, options_.out_dim, mo), options_.n_threads);
+    train(X, model, hooks);
+    net_ = model.network();
+    n_inputs_ = X.cols;
+}
+
+Matrix<double> ParametricDR::apply(MatrixView<float> X) const {
+    require(n_inputs_ > 0, "ParametricDR.apply: the built-in network is not trained (call train first)");
+    require(X.cols == n_inputs_, "ParametricDR.apply: the data has " + std::to_string(X.cols) +
+                                     " features, the model was trained on " + std::to_string(n_inputs_));
+    require_finite(X, "input data");
+    return convert<double>(net_.apply(X, options_.n_threads).view());
 }
 
 const GlobalRelationData& ParametricDR::global_relation_data(const std::string& key) const {

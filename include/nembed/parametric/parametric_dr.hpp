@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/parametric/mlp.hpp"
 #include "nembed/parametric/paradime_plan.hpp"
 #include "nembed/parametric/relations.hpp"
 #include "nembed/parametric/training_phase.hpp"
@@ -63,6 +64,13 @@ public:
     /// out_dim). Computes relations and derived data first if needed. Throws InvalidArgument for data of the wrong
     /// shape, an unknown relation key, a loss the model cannot evaluate, no phase.
     void train(MatrixView<float> X, Parametrization& model, const TrainHooks& hooks = {});
+    /// Trains paraDime's default model, the built-in network in → hidden_dims → out_dim with Softplus
+    /// (parametric/mlp.hpp, torch's initialisation from the seed).
+    void train(MatrixView<float> X, const TrainHooks& hooks = {});
+    /// The trained built-in network on new rows (X.cols must match the training data; else InvalidArgument).
+    Matrix<double> apply(MatrixView<float> X) const;
+    /// The built-in network (empty before train(X)).
+    const Mlp& network() const { return net_; }
 
     const ParametricDROptions& options() const { return options_; }
     const std::vector<TrainingPhase>& training_phases() const { return phases_; }
@@ -85,6 +93,8 @@ private:
     std::vector<PhaseHistory> histories_;
     std::size_t n_points_ = 0;
     int loss_counter_ = 0;
+    Mlp net_;
+    std::size_t n_inputs_ = 0;
 };
 
 /// paraDime's ParametricTSNE defaults (contrastive.md §4.2).
