@@ -15,6 +15,7 @@ LossKind parse_loss(const std::string& name) {
     if (name == "ClassificationLoss" || name == "classification") return LossKind::classification;
     if (name == "ReconstructionLoss" || name == "reconstruction") return LossKind::reconstruction;
     if (name == "CompoundLoss" || name == "compound") return LossKind::compound;
+    if (name == "custom") return LossKind::custom;
     throw InvalidArgument("unknown loss '" + name +
                           "' (known: RelationLoss, PositionLoss, ClassificationLoss, ReconstructionLoss, CompoundLoss)");
 }
@@ -26,6 +27,7 @@ std::string to_string(LossKind kind) {
     case LossKind::classification: return "ClassificationLoss";
     case LossKind::reconstruction: return "ReconstructionLoss";
     case LossKind::compound: return "CompoundLoss";
+    case LossKind::custom: return "custom";
     }
     return "?";
 }
@@ -76,10 +78,18 @@ Loss Loss::CompoundLoss(std::vector<Loss> losses, std::vector<double> weights) {
     return l;
 }
 
+Loss Loss::Custom(std::string name) {
+    Loss l;
+    l.kind = LossKind::custom;
+    l.name = std::move(name);
+    return l;
+}
+
 void validate(const Loss& loss) {
     const std::string who = to_string(loss.kind) + (loss.name.empty() ? "" : " '" + loss.name + "'") + ": ";
     if (loss.kind == LossKind::relation)
         require(std::isfinite(loss.epsilon) && loss.epsilon > 0 && loss.epsilon < 1, who + "epsilon must lie in (0, 1)");
+    if (loss.kind == LossKind::custom) require(!loss.name.empty(), "a custom loss needs a name");
     if (loss.kind == LossKind::compound) {
         require(!loss.losses.empty(), who + "needs at least one loss");
         require(loss.weights.empty() || loss.weights.size() == loss.losses.size(),

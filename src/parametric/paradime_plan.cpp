@@ -142,6 +142,11 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
     }
     case LossKind::classification:
     case LossKind::reconstruction:
+    case LossKind::custom:
+        if (external_) {
+            value = external_(loss, batch.idx, weight);
+            break;
+        }
         throw InvalidArgument(to_string(loss.kind) +
                               " needs a model with a classify or decode head; the built-in network only embeds "
                               "(use a PyTorch module through nembed.paradime)");
@@ -187,6 +192,7 @@ double ParadimePlan::step(Parametrization& model, Optimizer&, const StepContext&
         param_optimizer_ = make_optimizer(oo);
         histories_.push_back({phases_[static_cast<std::size_t>(current_)].name, {}});
         epoch_ = 0;
+        if (phase_start_) phase_start_(current_);
     }
     const TrainingPhase& phase = phases_[static_cast<std::size_t>(current_)];
     const std::size_t bs = static_cast<std::size_t>(phase.batch_size);

@@ -45,7 +45,7 @@ void ParametricDR::add_to_dataset(const std::string& key, Matrix<double> positio
 namespace {
 void name_losses(Loss& l, int& counter) {
     if (l.name.empty()) {
-        static const char* prefix[] = {"rel_loss", "pos_loss", "class_loss", "recon_loss", "comp_loss"};
+        static const char* prefix[] = {"rel_loss", "pos_loss", "class_loss", "recon_loss", "comp_loss", "custom"};
         l.name = std::string(prefix[static_cast<int>(l.kind)]) + "_" + std::to_string(counter++);
     }
     for (Loss& s : l.losses) name_losses(s, counter);
@@ -123,7 +123,7 @@ void ParametricDR::compute_derived_data(MatrixView<float> X) {
 }
 
 namespace {
-void check_positions(const Loss& l, const Dataset& ds, std::size_t n, std::size_t d) {
+void check_positions(const Loss& l, const Dataset& ds, std::size_t n, std::size_t d, bool external) {
     if (l.kind == LossKind::position) {
         auto it = ds.positions.find(l.position_key);
         require(it != ds.positions.end(), "PositionLoss '" + l.name + "': no dataset entry '" + l.position_key + "'");
@@ -131,11 +131,12 @@ void check_positions(const Loss& l, const Dataset& ds, std::size_t n, std::size_
                 "PositionLoss '" + l.name + "': dataset entry '" + l.position_key + "' must be " + std::to_string(n) +
                     " x " + std::to_string(d));
     }
-    if (l.kind == LossKind::classification || l.kind == LossKind::reconstruction)
+    if (!external && (l.kind == LossKind::classification || l.kind == LossKind::reconstruction ||
+                      l.kind == LossKind::custom))
         throw InvalidArgument(to_string(l.kind) + " '" + l.name +
                               "' needs a model with a classify or decode head; the built-in network only embeds (use a "
                               "PyTorch module through nembed.paradime)");
-    for (const Loss& s : l.losses) check_positions(s, ds, n, d);
+    for (const Loss& s : l.losses) check_positions(s, ds, n, d, external);
 }
 } // namespace
 
@@ -149,10 +150,12 @@ void ParametricDR::train(MatrixView<float> X, Parametrization& model, const Trai
                                                           " dimensions, out_dim is " + std::to_string(options_.out_dim));
     compute_global_relations(X);
     compute_derived_data(X);
-    for (const TrainingPhase& p : phases_) check_positions(p.loss, dataset_, X.rows, options_.out_dim);
+    for (const TrainingPhase& p : phases_) check_positions(p.loss, dataset_, X.rows, options_.out_dim, bool(external_));
 
     ParadimePlan plan(phases_, global_data_, batch_, params_, dataset_, X.rows, options_.seed);
     plan.set_verbose(options_.verbose);
+    plan.set_external_loss(external_);
+    plan.set_phase_start(phase_start_);
     Adam unused;  // the plan holds each phase's optimizer (paraDime creates one per phase)
     Trainer trainer(plan, model, unused, options_.n_threads);
     for (const TrainingPhase& p : phases_) {

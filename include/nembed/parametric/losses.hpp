@@ -10,13 +10,14 @@
 ///  - PositionLoss: mean squared error to given positions (paraDime's initialisation phases);
 ///  - ClassificationLoss, ReconstructionLoss: need a model with a classify or decode head (a PyTorch module through
 ///    the Python plug-in); the built-in network refuses them with a message naming the loss;
-///  - CompoundLoss: a weighted sum, with each part's history.
+///  - CompoundLoss: a weighted sum, with each part's history;
+///  - custom: a loss the model evaluates itself (a user's PyTorch loss), identified by its name.
 #include <string>
 #include <vector>
 
 namespace nembed::paradime {
 
-enum class LossKind { relation, position, classification, reconstruction, compound };
+enum class LossKind { relation, position, classification, reconstruction, compound, custom };
 enum class RelationLossFunction { kullback_leibler_div, cross_entropy_loss };
 
 /// "RelationLoss", "PositionLoss", "ClassificationLoss", "ReconstructionLoss", "CompoundLoss" (or snake case);
@@ -50,6 +51,7 @@ struct Loss {
     static Loss ClassificationLoss(std::string label_key = "labels");
     static Loss ReconstructionLoss();
     static Loss CompoundLoss(std::vector<Loss> losses, std::vector<double> weights = {});
+    static Loss Custom(std::string name);
 };
 
 /// Throws InvalidArgument naming the loss and the bad field (weights of the wrong length, nested emptiness, ...).

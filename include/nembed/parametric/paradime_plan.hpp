@@ -7,6 +7,8 @@
 /// used); the learnable transform parameters (α, a, b) have their own state under the same rule and rate.
 /// Batches are drawn from counter-based streams of (seed, phase, epoch): same seed, same bits for any thread count.
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +33,13 @@ struct Dataset {
     std::map<std::string, Matrix<double>> positions;
 };
 
+/// A loss the model evaluates itself (ClassificationLoss, ReconstructionLoss, custom losses of a PyTorch module):
+/// called after the batch's forward pass with the loss, the batch and its weight in the phase's total; returns the
+/// loss's (unweighted) value and adds weight·∂loss/∂θ to the model's gradient itself.
+using ExternalLoss = std::function<double(const Loss& loss, std::span<const index_t> batch, double weight)>;
+/// Called when a phase starts, with its index (a PyTorch model creates the phase's optimizer).
+using PhaseStart = std::function<void(int phase)>;
+
 class ParadimePlan final : public BatchPlan {
 public:
     /// Everything is referenced, not copied: keep it alive while the plan is in use. `params` holds each batch
@@ -45,6 +54,8 @@ public:
     const std::vector<PhaseHistory>& histories() const { return histories_; }
     /// Log the loss every report_interval epochs (paraDime's verbose).
     void set_verbose(bool v) { verbose_ = v; }
+    void set_external_loss(ExternalLoss f) { external_ = std::move(f); }
+    void set_phase_start(PhaseStart f) { phase_start_ = std::move(f); }
 
 private:
     struct Batch;
@@ -61,6 +72,8 @@ private:
     std::size_t n_;
     std::uint64_t seed_;
     bool verbose_ = false;
+    ExternalLoss external_;
+    PhaseStart phase_start_;
     int current_ = -1;
     std::int64_t epoch_ = 0;
     std::unique_ptr<Optimizer> optimizer_, param_optimizer_;

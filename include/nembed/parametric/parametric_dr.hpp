@@ -72,6 +72,11 @@ public:
     /// The built-in network (empty before train(X)).
     const Mlp& network() const { return net_; }
 
+    /// Hooks for a model that evaluates some losses itself (the PyTorch plug-in); see paradime_plan.hpp. With an
+    /// external loss set, ClassificationLoss, ReconstructionLoss and custom losses are passed to it.
+    void set_external_loss(ExternalLoss f) { external_ = std::move(f); }
+    void set_phase_start(PhaseStart f) { phase_start_ = std::move(f); }
+
     const ParametricDROptions& options() const { return options_; }
     const std::vector<TrainingPhase>& training_phases() const { return phases_; }
     const GlobalRelationData& global_relation_data(const std::string& key) const;
@@ -94,6 +99,8 @@ private:
     std::size_t n_points_ = 0;
     int loss_counter_ = 0;
     Mlp net_;
+    ExternalLoss external_;
+    PhaseStart phase_start_;
     std::size_t n_inputs_ = 0;
 };
 
