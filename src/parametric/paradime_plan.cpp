@@ -222,9 +222,13 @@ double ParadimePlan::step(Parametrization& model, Optimizer&, const StepContext&
             for (std::size_t p = 0; p < cum.size(); ++p) cum[p] = (s += std::max(0.0, g.sparse.values[p]));
             require(!cum.empty() && s > 0, "training phase '" + phase.name + "': the global relations have no edge");
         }
-        std::vector<index_t> rows(g.sparse.nnz());
-        for (std::size_t i = 0; i < g.sparse.n_rows; ++i)
-            for (offset_t p = g.sparse.indptr[i]; p < g.sparse.indptr[i + 1]; ++p) rows[static_cast<std::size_t>(p)] = static_cast<index_t>(i);
+        std::vector<index_t>& rows = rows_[phase.edge_rel_key];
+        if (rows.empty()) {
+            rows.resize(g.sparse.nnz());
+            for (std::size_t i = 0; i < g.sparse.n_rows; ++i)
+                for (offset_t p = g.sparse.indptr[i]; p < g.sparse.indptr[i + 1]; ++p)
+                    rows[static_cast<std::size_t>(p)] = static_cast<index_t>(i);
+        }
         const std::size_t r = static_cast<std::size_t>(phase.neg_sampling_rate);
         const std::size_t n_edges =
             phase.batches_per_epoch == -1

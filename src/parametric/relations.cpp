@@ -248,8 +248,9 @@ void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, 
             continue;
         } else {
             double g0 = 0.0, g1 = 0.0;
+            const bool learn = rel.transform[t].learnable;
             for (std::size_t p = 0; p < m; ++p) {
-                const ElementwiseDerivatives e = elementwise_derivatives(kind, data.params[t], in[p]);
+                const ElementwiseDerivatives e = elementwise_derivatives(kind, data.params[t], in[p], outv[p], learn);
                 g0 += g[p] * e.dp0;
                 g1 += g[p] * e.dp1;
                 g[p] *= e.dx;

@@ -264,26 +264,31 @@ TransformParams initial_params(const Transform& t) {
 }
 
 double elementwise_value(TransformKind kind, const TransformParams& p, double x) {
-    if (kind == TransformKind::student_t) return std::pow(1.0 + x * x / p.alpha, -(p.alpha + 1.0) / 2.0);
+    if (kind == TransformKind::student_t) {
+        if (p.alpha == 1.0) return 1.0 / (1.0 + x * x);  // t-SNE's kernel, without a power
+        return std::pow(1.0 + x * x / p.alpha, -(p.alpha + 1.0) / 2.0);
+    }
     // paraDime's tensor branch, with a (its numpy and neighbour-tuple branches drop a: a known bug).
     return 1.0 / (1.0 + p.a * std::pow(x, 2.0 * p.b));
 }
 
-ElementwiseDerivatives elementwise_derivatives(TransformKind kind, const TransformParams& p, double x) {
+ElementwiseDerivatives elementwise_derivatives(TransformKind kind, const TransformParams& p, double x, double w,
+                                               bool want_params) {
     ElementwiseDerivatives d;
     if (kind == TransformKind::student_t) {
-        const double al = p.alpha, u = x * x / al;
-        const double w = std::pow(1.0 + u, -(al + 1.0) / 2.0);
+        const double al = p.alpha;
         d.dx = -w * (al + 1.0) * x / (al + x * x);
-        d.dp0 = w * (-0.5 * std::log1p(u) + (al + 1.0) * x * x / (2.0 * al * (al + x * x)));
+        if (want_params)
+            d.dp0 = w * (-0.5 * std::log1p(x * x / al) + (al + 1.0) * x * x / (2.0 * al * (al + x * x)));
         return d;
     }
     if (x <= 0.0) return d;
-    const double xb = std::pow(x, 2.0 * p.b);
-    const double w = 1.0 / (1.0 + p.a * xb);
-    d.dx = -w * w * p.a * 2.0 * p.b * xb / x;
-    d.dp0 = -w * w * xb;
-    d.dp1 = -w * w * p.a * xb * 2.0 * std::log(x);
+    const double axb = 1.0 / w - 1.0;  // a·x^(2b)
+    d.dx = -w * w * 2.0 * p.b * axb / x;
+    if (want_params) {
+        d.dp0 = -w * w * axb / p.a;
+        d.dp1 = -w * w * axb * 2.0 * std::log(x);
+    }
     return d;
 }
 

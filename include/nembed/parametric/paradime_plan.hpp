@@ -80,6 +80,7 @@ private:
     std::vector<PhaseHistory> histories_;
     std::vector<std::int64_t> pos_;
     std::map<std::string, std::vector<double>> cumulative_;  // negative_edge: cumulative edge weights per key
+    std::map<std::string, std::vector<index_t>> rows_;       // negative_edge: the row of each stored edge
 };
 
 } // namespace nembed::paradime

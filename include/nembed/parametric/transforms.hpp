@@ -85,6 +85,9 @@ struct ElementwiseDerivatives {
     double dp0 = 0.0;  ///< d/dα or d/da
     double dp1 = 0.0;  ///< d/db
 };
-ElementwiseDerivatives elementwise_derivatives(TransformKind kind, const TransformParams& p, double x);
+/// `w` is the value at x (elementwise_value): the derivatives are written in it, without a second power. The
+/// parameter derivatives are computed only when `want_params`.
+ElementwiseDerivatives elementwise_derivatives(TransformKind kind, const TransformParams& p, double x, double w,
+                                               bool want_params = true);
 
 } // namespace nembed::paradime
