@@ -43,7 +43,8 @@ class TrainingPhase:
 
     def __init__(self, name: Optional[str] = None, epochs: int = 5, batch_size: int = 50,
                  batches_per_epoch: int = -1, sampling: str = "standard", edge_rel_key: str = "rel",
-                 neg_sampling_rate: int = 5, loss: Optional[pdloss.Loss] = None, loss_keys=None, optimizer="adam",
+                 neg_sampling_rate: int = 5, loss: Optional[pdloss.Loss] = None, loss_keys=None,
+                 loss_weights=None, optimizer="adam",
                  learning_rate: float = 0.01, report_interval: int = 5, **kwargs):
         self.name = name if name is not None else "phase"
         self.epochs = epochs
@@ -56,6 +57,7 @@ class TrainingPhase:
         self.neg_sampling_rate = neg_sampling_rate
         self.loss = loss
         self.loss_keys = loss_keys
+        self.loss_weights = loss_weights
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.report_interval = report_interval
@@ -164,7 +166,8 @@ class ParametricDR:
             if missing:
                 raise ValueError(f"training phase {tp.name!r}: unknown loss keys {missing}")
             ls = [self.losses[k] for k in tp.loss_keys]
-            tp.loss = ls[0] if len(ls) == 1 else pdloss.CompoundLoss(ls)
+            tp.loss = (ls[0] if len(ls) == 1 and tp.loss_weights is None
+                       else pdloss.CompoundLoss(ls, weights=tp.loss_weights))
         if not isinstance(tp.loss, pdloss.Loss):
             raise TypeError(f"training phase {tp.name!r}: loss must be a nembed.paradime.loss.Loss")
         self._routine.add_training_phase(tp._spec())
