@@ -18,3 +18,5 @@ VENV=${VENV:-.venv-bench}
 "$VENV/bin/pip" install -q --disable-pip-version-check torch contrastive-ne || echo "cne (torch) did not install" >&2
 # TorchDR 0.5 (issue #16) with faiss-cpu, its default kNN backend for InfoTSNE, LargeVis, UMAP and PACMAP.
 "$VENV/bin/pip" install -q --disable-pip-version-check "torchdr==0.5" faiss-cpu || echo "torchdr did not install" >&2
+# paraDime 1.1 (bench_paradime.sh), without its dependency resolution (it imports cerberus and ruamel.yaml)
+"$VENV/bin/pip" install -q --disable-pip-version-check cerberus ruamel.yaml && "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "paradime==1.1.0" || echo "paradime did not install" >&2

@@ -40,6 +40,7 @@ void bind_torchdr_affinity(nb::module_& m);
 void bind_eval(nb::module_& m);
 void bind_torchdr_ne(nb::module_& m);
 void bind_knn(nb::module_& m);
+void bind_paradime(nb::module_& m);
 
 namespace {
 
@@ -347,6 +348,7 @@ NB_MODULE(_core, m) {
     bind_eval(m);
     bind_torchdr_ne(m);
     bind_knn(m);
+    bind_paradime(m);
     { void bind_affinity_matcher(nb::module_&); bind_affinity_matcher(m); }  // TorchDR's AffinityMatcher
     { void bind_umap_extra(nb::module_&); bind_umap_extra(m); }  // UMAP: densMAP, inverse_transform, update
 }

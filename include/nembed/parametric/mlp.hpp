@@ -1,0 +1,130 @@
+#pragma once
+/// @file mlp.hpp
+/// A multilayer perceptron for parametric embeddings (docs/parametric.md §1): linear layers y = act(x·Wᵀ + b) with
+/// ReLU, Softplus, tanh or identity activations and any widths, float32 forward and backward on batches through
+/// Eigen's GEMM.
+///
+/// Parameters are one flat block, layer after layer: W (out × in, row-major as torch.nn.Linear.weight), then b.
+/// The network computes with a float32 copy; the shared optimizers (optim/optimizer.hpp) step double arrays, so
+/// the network keeps a double master copy that the optimizer steps and the float32 copy is refreshed from it after
+/// every step (torch trains float32 parameters; the master copy only avoids rounding each small Adam step away).
+///
+/// Reproducibility: a batch is cut into chunks of `chunk_rows` rows (fixed, independent of the thread count); the
+/// chunks run in parallel, each computing its own weight-gradient partial, and the partials are added in chunk
+/// order in double precision. So forward, backward and the gradient are the same bits for any thread count.
+///
+///   Mlp net(784, 2, MlpOptions{});                     // cne's FCNetwork: 784 → 100 → 100 → 100 → 2, ReLU
+///   net.forward(X, {}, n_threads);                    // all rows of X; net.output() is the batch's output
+///   net.backward(dY, n_threads);                      // accumulates dL/dθ (optionally dL/dX)
+///   net.step(adam, 0.001, n_threads);                 // one optimizer step, gradient cleared
+///   Matrix<float> Y = net.apply(X_new, n_threads);    // new points, in chunks
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/types.hpp"
+
+namespace nembed {
+
+class Optimizer;
+
+enum class Activation { identity, relu, softplus, tanh };
+/// "identity"/"linear"/"none", "relu", "softplus", "tanh" (any case); throws InvalidArgument naming the activation.
+Activation parse_activation(const std::string& name);
+std::string to_string(Activation a);
+
+/// How weights are initialised (biases: torch's U(±1/√fan_in) for torch_default, 0 otherwise).
+enum class MlpInit {
+    torch_default,   ///< torch.nn.Linear: kaiming_uniform(a = √5), i.e. W ~ U(±1/√fan_in) — what cne and paraDime get
+    he_normal,       ///< W ~ N(0, 2/fan_in)
+    he_uniform,      ///< W ~ U(±√(6/fan_in))
+    xavier_normal,   ///< W ~ N(0, 2/(fan_in + fan_out))
+    xavier_uniform,  ///< W ~ U(±√(6/(fan_in + fan_out)))
+};
+/// "torch"/"torch_default"/"default", "he_normal"/"kaiming_normal", "he_uniform"/"kaiming_uniform", "xavier_normal",
+/// "xavier_uniform"/"glorot_uniform" (any case); throws InvalidArgument naming the value.
+MlpInit parse_mlp_init(const std::string& name);
+std::string to_string(MlpInit i);
+
+struct MlpOptions {
+    /// Hidden widths (each > 0); empty: one linear layer. Default: cne's FCNetwork (100, 100, 100).
+    std::vector<long> hidden = {100, 100, 100};
+    Activation hidden_activation = Activation::relu;      ///< after every hidden layer (cne: ReLU)
+    Activation output_activation = Activation::identity;  ///< after the last layer
+    MlpInit init = MlpInit::torch_default;
+    std::uint64_t seed = 0;        ///< layer l draws from the counter stream (seed, l)
+    std::size_t chunk_rows = 512;  ///< rows per chunk (> 0); results depend on it, never on the thread count
+};
+/// Throws InvalidArgument for a hidden width <= 0 or chunk_rows == 0.
+void validate(const MlpOptions& options);
+
+class Mlp {
+public:
+    Mlp() = default;
+    /// A freshly initialised network n_inputs → hidden… → n_outputs (both > 0).
+    Mlp(std::size_t n_inputs, std::size_t n_outputs, const MlpOptions& options);
+    /// A network with given parameters (a reloaded model): widths (>= 2 entries, each > 0), float32 parameters of
+    /// the layout above. Throws InvalidArgument when the parameter count does not match the widths.
+    Mlp(std::vector<std::size_t> widths, Activation hidden_activation, Activation output_activation,
+        std::vector<float> parameters, std::size_t chunk_rows = 512);
+
+    std::size_t n_inputs() const { return widths_.empty() ? 0 : widths_.front(); }
+    std::size_t n_outputs() const { return widths_.empty() ? 0 : widths_.back(); }
+    std::size_t n_layers() const { return widths_.empty() ? 0 : widths_.size() - 1; }
+    /// in, hidden…, out.
+    const std::vector<std::size_t>& widths() const { return widths_; }
+    Activation hidden_activation() const { return hidden_act_; }
+    Activation output_activation() const { return output_act_; }
+    std::size_t chunk_rows() const { return chunk_rows_; }
+    std::size_t n_parameters() const { return params_.size(); }
+    /// Offset of layer l's W in the flat block (its b follows W).
+    std::size_t weight_offset(std::size_t layer) const { return offsets_.at(layer); }
+
+    /// The float32 parameters the network computes with.
+    const std::vector<float>& parameters() const { return params_; }
+    /// The double master copy the optimizer steps.
+    const std::vector<double>& master() const { return master_; }
+    /// Sets both copies (size n_parameters()).
+    void set_parameters(std::span<const double> values);
+
+    /// Inference on new rows (X.cols == n_inputs(), else InvalidArgument naming the widths), chunk by chunk.
+    Matrix<float> apply(MatrixView<float> X, int n_threads = 1) const;
+
+    /// Training forward pass over rows `rows` of X (all rows when empty), keeping the activations for backward.
+    /// Returns the output (rows × n_outputs, valid until the next forward).
+    MatrixView<float> forward(MatrixView<float> X, std::span<const index_t> rows, int n_threads = 1);
+    /// Rows of the last forward pass.
+    std::size_t batch_rows() const { return batch_rows_; }
+    /// Backward pass of the last forward: dY (batch_rows × n_outputs) → adds dL/dθ to gradient(); when dX is given,
+    /// writes dL/dX of the batch's input rows (batch_rows × n_inputs). Throws InvalidArgument without a forward.
+    void backward(const float* dY, int n_threads = 1, float* dX = nullptr);
+
+    /// dL/dθ accumulated since the last step (n_parameters(), double).
+    std::vector<double>& gradient() { return grad_; }
+    const std::vector<double>& gradient() const { return grad_; }
+    void zero_grad();
+    /// optimizer.step on the master copy with the accumulated gradient (clipped by value to [−clip, clip] first
+    /// when clip is set: torch's clip_grad_value_), then the float32 copy is refreshed and the gradient cleared.
+    void step(Optimizer& optimizer, double lr, int n_threads = 1, std::optional<double> clip = std::nullopt);
+
+private:
+    void layout();
+    void forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
+                       std::size_t row0) const;
+    std::vector<std::size_t> widths_;
+    Activation hidden_act_ = Activation::relu, output_act_ = Activation::identity;
+    std::size_t chunk_rows_ = 512;
+    std::vector<std::size_t> offsets_;  // per layer: offset of W
+    std::vector<float> params_;
+    std::vector<double> master_, grad_;
+    // Training cache: activations of every layer for the last forward batch (acts_[0] the gathered inputs).
+    std::vector<std::vector<float>> acts_;
+    std::size_t batch_rows_ = 0;
+    std::vector<float> partials_;  // per chunk gradient partials (float32, summed in chunk order in double)
+};
+
+} // namespace nembed

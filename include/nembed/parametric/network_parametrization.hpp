@@ -1,0 +1,51 @@
+#pragma once
+/// @file network_parametrization.hpp
+/// A network as the parametrisation seam (train/parametrization.hpp; docs/parametric.md §2): the positions of
+/// points are the MLP's outputs on their input rows, the parameters are the network's weights. forward(batch)
+/// runs the network on the batch's rows (float32) and keeps the activations; backward(batch, dL/dY) is the
+/// network's backward pass on that same batch and accumulates dL/dθ; step clips the weight gradient by value
+/// (cne clips the parameters' gradients, here the weights', at 4) and steps the optimizer on the weights.
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/parametric/mlp.hpp"
+#include "nembed/train/parametrization.hpp"
+
+namespace nembed {
+
+class NetworkParametrization final : public Parametrization {
+public:
+    /// X: the input rows (N × D float32, shared with the caller); network: D → n_components. clip: clip the weight
+    /// gradient by value before each step (none: off). Throws InvalidArgument when the network does not take D
+    /// inputs or n_threads < 1.
+    NetworkParametrization(std::shared_ptr<const Matrix<float>> X, Mlp network, int n_threads = 1,
+                           std::optional<double> clip = std::nullopt);
+
+    std::size_t n_points() const override { return X_->rows(); }
+    std::size_t n_components() const override { return net_.n_outputs(); }
+    void forward(std::span<const index_t> batch, double* out) override;
+    /// `batch` must be the batch of the last forward (the activations are those of that pass); else InvalidArgument.
+    void backward(std::span<const index_t> batch, const double* dY) override;
+    void step(Optimizer& optimizer, double lr, int n_threads) override;
+    /// A forward pass over every point.
+    Matrix<double> embedding() override;
+
+    Mlp& network() { return net_; }
+    const Mlp& network() const { return net_; }
+    const std::shared_ptr<const Matrix<float>>& data() const { return X_; }
+    int n_threads() const { return n_threads_; }
+    void set_n_threads(int n_threads);
+
+private:
+    std::shared_ptr<const Matrix<float>> X_;
+    Mlp net_;
+    int n_threads_ = 1;
+    std::optional<double> clip_;
+    std::vector<index_t> last_batch_;
+    std::vector<float> dY_;
+};
+
+} // namespace nembed

@@ -1,0 +1,245 @@
+"""paraDime's ParametricDR and TrainingPhase (``paradime.dr``), trained by nembed's one Trainer.
+
+The model is nembed's built-in network (in -> hidden_dims -> out_dim with Softplus, paraDime's default) or a
+user's PyTorch module (``model=``): nembed computes the batch loss gradient dL/dY, torch backpropagates it through
+the module and steps the phase's torch optimizer (torch is then required; it is imported lazily).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from .. import _core
+from . import loss as pdloss
+from . import relations as pdrel
+
+
+def _n_threads(n_jobs: int) -> int:
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return int(n_jobs)
+
+
+class DerivedData:
+    """Data computed from the dataset ("pca") or from global relations ("spectral"; sparse, standardised)."""
+
+    def __init__(self, func: str = "pca", rel_key: str = "rel", n_components: Optional[int] = None):
+        if func not in ("pca", "spectral"):
+            raise ValueError(f"unknown derived data {func!r} (known: pca, spectral)")
+        self.func = func
+        self.rel_key = rel_key
+        self.n_components = n_components
+
+    def _spec(self) -> dict:
+        return {"kind": self.func, "rel_key": self.rel_key, "n_components": int(self.n_components or 0)}
+
+
+class TrainingPhase:
+    """One phase of training, with paraDime's names and defaults."""
+
+    def __init__(self, name: Optional[str] = None, epochs: int = 5, batch_size: int = 50,
+                 batches_per_epoch: int = -1, sampling: str = "standard", edge_rel_key: str = "rel",
+                 neg_sampling_rate: int = 5, loss: Optional[pdloss.Loss] = None, loss_keys=None,
+                 loss_weights=None, optimizer="adam",
+                 learning_rate: float = 0.01, report_interval: int = 5, **kwargs):
+        self.name = name if name is not None else "phase"
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
+        if sampling not in ("standard", "negative_edge"):
+            raise ValueError(f"sampling must be 'standard' or 'negative_edge', got {sampling!r}")
+        self.sampling = sampling
+        self.edge_rel_key = edge_rel_key
+        self.neg_sampling_rate = neg_sampling_rate
+        self.loss = loss
+        self.loss_keys = loss_keys
+        self.loss_weights = loss_weights
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.report_interval = report_interval
+        self.kwargs = kwargs
+
+    def _optimizer_name(self) -> str:
+        o = self.optimizer
+        if isinstance(o, str):
+            return o
+        name = getattr(o, "__name__", type(o).__name__)
+        if name.lower() not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be Adam or SGD, got {name}")
+        return name.lower()
+
+    def _spec(self) -> dict:
+        return {"name": self.name, "epochs": int(self.epochs), "batch_size": int(self.batch_size),
+                "batches_per_epoch": int(self.batches_per_epoch), "sampling": self.sampling,
+                "neg_sampling_rate": int(self.neg_sampling_rate), "edge_rel_key": self.edge_rel_key,
+                "optimizer": self._optimizer_name(), "momentum": float(self.kwargs.get("momentum", 0.0)),
+                "weight_decay": float(self.kwargs.get("weight_decay", 0.0)),
+                "learning_rate": float(self.learning_rate), "report_interval": int(self.report_interval),
+                "loss": self.loss._spec()}
+
+
+def _keyed(rel, what):
+    if rel is None:
+        return {}
+    if isinstance(rel, pdrel.Relations):
+        return {"rel": rel}
+    if isinstance(rel, dict):
+        for v in rel.values():
+            if not isinstance(v, pdrel.Relations):
+                raise TypeError(f"{what}: expected nembed.paradime.relations objects, got {type(v).__name__}")
+        return dict(rel)
+    raise TypeError(f"{what}: expected relations or a dict of them, got {type(rel).__name__}")
+
+
+class ParametricDR:
+    """A parametric dimensionality-reduction routine (paraDime's ParametricDR).
+
+    Parameters as paraDime's; in addition ``seed`` and ``n_jobs``. ``model``: None (nembed's network) or a
+    ``torch.nn.Module`` with ``embed`` (else its ``forward``) and, for the other losses, ``classify`` / ``encode`` /
+    ``decode``.
+    """
+
+    def __init__(self, model=None, in_dim: Optional[int] = None, out_dim: int = 2, hidden_dims=(100, 50),
+                 dataset=None, global_relations=None, batch_relations=None, derived_data=None, losses=None,
+                 training_phases=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0,
+                 n_jobs: int = 1):
+        if use_cuda:
+            raise ValueError("use_cuda: nembed trains on the CPU")
+        self.model = model
+        self.in_dim = in_dim
+        self.out_dim = int(out_dim)
+        self.hidden_dims = [int(h) for h in hidden_dims]
+        self.verbose = verbose
+        self.global_relations = _keyed(global_relations, "global_relations")
+        self.batch_relations = _keyed(batch_relations, "batch_relations")
+        self.derived_data = dict(derived_data or {})
+        self.losses = dict(losses or {})
+        self.training_phases: list = []
+        self.dataset: dict = {}
+        self.trained = False
+        self._routine = _core._ParadimeRoutine(
+            {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
+             "n_threads": _n_threads(n_jobs), "verbose": bool(verbose)},
+            {k: r._spec() for k, r in self.global_relations.items()},
+            {k: r._spec() for k, r in self.batch_relations.items()},
+            {k: d._spec() for k, d in self.derived_data.items()})
+        for tp in training_phases or []:
+            self.add_training_phase(tp)
+        if dataset is not None:
+            self.add_data(dataset)
+
+    # -- data
+    def add_data(self, data) -> None:
+        if not isinstance(data, dict):
+            data = {"main": data}
+        self.add_to_dataset(data)
+
+    register_dataset = add_data
+
+    def add_to_dataset(self, data: dict) -> None:
+        for k, v in data.items():
+            a = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+            if k == "main":
+                a = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
+                if self.in_dim is not None and a.shape[1] != self.in_dim:
+                    raise ValueError(f"data has {a.shape[1]} features, in_dim is {self.in_dim}")
+            elif a.ndim == 2 and a.dtype.kind == "f":
+                self._routine.add_to_dataset(k, np.ascontiguousarray(a, dtype=np.float64))
+            self.dataset[k] = a
+
+    def _data(self) -> np.ndarray:
+        if "main" not in self.dataset:
+            raise ValueError("no dataset: pass data to train() or register it first")
+        return self.dataset["main"]
+
+    # -- phases
+    def add_training_phase(self, training_phase: Optional[TrainingPhase] = None, **kwargs) -> None:
+        tp = training_phase if training_phase is not None else TrainingPhase(**kwargs)
+        if tp.loss is None:
+            if not tp.loss_keys:
+                raise ValueError(f"training phase {tp.name!r}: no loss (loss= or loss_keys=)")
+            missing = [k for k in tp.loss_keys if k not in self.losses]
+            if missing:
+                raise ValueError(f"training phase {tp.name!r}: unknown loss keys {missing}")
+            ls = [self.losses[k] for k in tp.loss_keys]
+            tp.loss = (ls[0] if len(ls) == 1 and tp.loss_weights is None
+                       else pdloss.CompoundLoss(ls, weights=tp.loss_weights))
+        if not isinstance(tp.loss, pdloss.Loss):
+            raise TypeError(f"training phase {tp.name!r}: loss must be a nembed.paradime.loss.Loss")
+        self._routine.add_training_phase(tp._spec())
+        self.training_phases.append(tp)
+
+    # -- relations and derived data
+    def compute_global_relations(self, force: bool = False) -> None:
+        self._routine.compute_global_relations(self._data())
+
+    @property
+    def global_relation_data(self) -> dict:
+        import scipy.sparse as sp
+
+        out = {}
+        for k, r in self.global_relations.items():
+            if isinstance(r, pdrel.PDist):
+                continue
+            indptr, indices, data = self._routine.global_relation(k)
+            n = len(indptr) - 1
+            out[k] = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+        return out
+
+    # -- training
+    def train(self, data=None) -> None:
+        if data is not None:
+            self.add_data(data)
+        X = self._data()
+        self._routine.compute_global_relations(X)
+        self._routine.compute_derived_data(X)
+        for k in self.derived_data:
+            self.dataset[k] = self._routine.dataset_entry(k)
+        start = len(self._routine.histories())
+        if self.model is None:
+            self._routine.train(X)
+        else:
+            from ._torch import TorchModel
+
+            TorchModel(self, X).train(self._routine)
+        self._record_histories(start)
+        self.trained = True
+
+    def _record_histories(self, start: int) -> None:
+        hist = self._routine.histories()[start:]
+        for tp, (name, losses) in zip(self.training_phases, hist):
+            for l in tp.loss._all():
+                l.history.extend(losses.get(l.name, []))
+
+    # -- application
+    def apply(self, X, method: Optional[str] = None):
+        a = X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)
+        a = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
+        if self.model is None:
+            if method not in (None, "embed"):
+                raise ValueError(f"the built-in network has no method {method!r} (only 'embed')")
+            if not self.trained:
+                raise ValueError("ParametricDR.apply: train the routine first")
+            return self._routine.apply(a)
+        import torch
+
+        f = getattr(self.model, method or ("embed" if hasattr(self.model, "embed") else "forward"))
+        with torch.no_grad():
+            p = next(self.model.parameters(), None)
+            t = torch.from_numpy(a).to(p.dtype if p is not None else torch.float32)
+            return f(t).detach().cpu().numpy()
+
+    def embed(self, X):
+        return self.apply(X, "embed")
+
+    def classify(self, X):
+        return self.apply(X, "classify")
+
+    @property
+    def transform_parameters(self) -> dict:
+        """The batch transforms' parameters (alpha, a, b) after training."""
+        return {k: self._routine.transform_params(k) for k in self.batch_relations}

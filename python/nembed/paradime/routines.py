@@ -1,0 +1,78 @@
+"""paraDime's predefined routines (``paradime.routines``) with paraDime's defaults."""
+from __future__ import annotations
+
+from typing import Optional
+
+from . import dr
+from . import loss as pdloss
+from . import relations
+from . import transforms
+
+
+class ParametricTSNE(dr.ParametricDR):
+    """Parametric t-SNE: NN distances -> perplexity rescale -> symmetrise -> normalise; batch distances ->
+    Student-t -> normalise; a PCA position phase, then KL."""
+
+    def __init__(self, perplexity: float = 30.0, alpha: float = 1.0, model=None, in_dim: Optional[int] = None,
+                 out_dim: int = 2, hidden_dims=(100, 50), initialization: Optional[str] = "pca", epochs: int = 30,
+                 init_epochs: int = 10, batch_size: int = 500, init_batch_size: Optional[int] = None,
+                 learning_rate: float = 0.01, init_learning_rate: Optional[float] = None, data_key: str = "main",
+                 dataset=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0, n_jobs: int = 1):
+        if initialization not in ("pca", None):
+            raise ValueError(f"initialization must be 'pca' or None, got {initialization!r}")
+        global_rel = relations.NeighborBasedPDist(transform=[
+            transforms.PerplexityBasedRescale(perplexity=perplexity), transforms.Symmetrize(),
+            transforms.Normalize()])
+        batch_rel = relations.DifferentiablePDist(transform=[transforms.StudentTTransform(alpha=alpha),
+                                                             transforms.Normalize()])
+        derived = {"pca": dr.DerivedData("pca", n_components=out_dim)} if initialization == "pca" else {}
+        losses = {"init": pdloss.PositionLoss(position_key="pca", name="init"),
+                  "embedding": pdloss.RelationLoss(loss_function=pdloss.kullback_leibler_div, name="embedding")}
+        phases = []
+        if initialization == "pca":
+            phases.append(dr.TrainingPhase(name="pca_init", loss_keys=["init"],
+                                           batch_size=init_batch_size or batch_size, epochs=init_epochs,
+                                           learning_rate=init_learning_rate or learning_rate))
+        phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], batch_size=batch_size,
+                                       epochs=epochs, learning_rate=learning_rate))
+        super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
+                         global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
+                         losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
+                         n_jobs=n_jobs)
+
+
+class ParametricUMAP(dr.ParametricDR):
+    """Parametric UMAP: NN distances -> connectivity rescale -> fuzzy symmetrise; pair distances -> modified
+    Cauchy; a spectral position phase, then negative-edge cross-entropy."""
+
+    def __init__(self, n_neighbors: int = 30, min_dist: float = 0.01, spread: float = 1.0,
+                 a: Optional[float] = None, b: Optional[float] = None, model=None, in_dim: Optional[int] = None,
+                 out_dim: int = 2, hidden_dims=(100, 50), initialization: Optional[str] = "spectral",
+                 epochs: int = 30, init_epochs: int = 5, batch_size: int = 10, negative_sampling_rate: int = 5,
+                 init_batch_size: int = 100, learning_rate: float = 0.005, init_learning_rate: float = 0.05,
+                 data_key: str = "main", dataset=None, use_cuda: bool = False, verbose: bool = False,
+                 seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1):
+        if initialization not in ("spectral", None):
+            raise ValueError(f"initialization must be 'spectral' or None, got {initialization!r}")
+        global_rel = relations.NeighborBasedPDist(transform=[
+            transforms.ConnectivityBasedRescale(n_neighbors=n_neighbors),
+            transforms.Symmetrize(subtract_product=True)])
+        batch_rel = relations.DistsFromTo(transform=[transforms.ModifiedCauchyTransform(
+            min_dist=min_dist, spread=spread, a=a, b=b)])
+        derived = ({"spectral": dr.DerivedData("spectral", rel_key="rel", n_components=out_dim)}
+                   if initialization == "spectral" else {})
+        losses = {"spectral_init": pdloss.PositionLoss(position_key="spectral", name="spectral_init"),
+                  "embedding": pdloss.RelationLoss(loss_function=pdloss.cross_entropy_loss, name="embedding")}
+        phases = []
+        if initialization == "spectral":
+            phases.append(dr.TrainingPhase(name="spectral_init", loss_keys=["spectral_init"],
+                                           batch_size=init_batch_size, epochs=init_epochs,
+                                           learning_rate=init_learning_rate))
+        phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], sampling="negative_edge",
+                                       neg_sampling_rate=negative_sampling_rate, batch_size=batch_size,
+                                       batches_per_epoch=batches_per_epoch, epochs=epochs,
+                                       learning_rate=learning_rate))
+        super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
+                         global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
+                         losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
+                         n_jobs=n_jobs)

@@ -1,0 +1,312 @@
+// The multilayer perceptron (parametric/mlp.hpp): chunked float32 forward and backward through Eigen's GEMM.
+#include "nembed/parametric/mlp.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <Eigen/Core>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/core/strings.hpp"
+#include "nembed/optim/optimizer.hpp"
+
+namespace nembed {
+
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Map = Eigen::Map<RowMat>;
+using CMap = Eigen::Map<const RowMat>;
+using CVec = Eigen::Map<const Eigen::RowVectorXf>;
+using Vec = Eigen::Map<Eigen::RowVectorXf>;
+
+void activate(Activation a, float* z, std::size_t n) {
+    switch (a) {
+        case Activation::identity: return;
+        case Activation::relu:
+            for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
+            return;
+        case Activation::softplus:  // torch.nn.Softplus (beta 1, threshold 20)
+            for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 20.0f ? z[i] : std::log1p(std::exp(z[i]));
+            return;
+        case Activation::tanh:
+            for (std::size_t i = 0; i < n; ++i) z[i] = std::tanh(z[i]);
+            return;
+    }
+}
+
+// g ← g · act'(z), written with the activation's output h = act(z): ReLU 1[h > 0], tanh 1 − h²,
+// Softplus σ(z) = 1 − exp(−h).
+void multiply_derivative(Activation a, const float* h, float* g, std::size_t n) {
+    switch (a) {
+        case Activation::identity: return;
+        case Activation::relu:
+            for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
+            return;
+        case Activation::softplus:
+            for (std::size_t i = 0; i < n; ++i) g[i] *= -std::expm1(-h[i]);
+            return;
+        case Activation::tanh:
+            for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - h[i] * h[i];
+            return;
+    }
+}
+
+} // namespace
+
+Activation parse_activation(const std::string& name) {
+    const std::string s = to_lower(name);
+    if (s == "identity" || s == "linear" || s == "none") return Activation::identity;
+    if (s == "relu") return Activation::relu;
+    if (s == "softplus") return Activation::softplus;
+    if (s == "tanh") return Activation::tanh;
+    throw InvalidArgument("activation: unknown activation '" + name + "' (expected relu, softplus, tanh or identity)");
+}
+
+std::string to_string(Activation a) {
+    switch (a) {
+        case Activation::identity: return "identity";
+        case Activation::relu: return "relu";
+        case Activation::softplus: return "softplus";
+        case Activation::tanh: return "tanh";
+    }
+    return "?";
+}
+
+MlpInit parse_mlp_init(const std::string& name) {
+    const std::string s = to_lower(name);
+    if (s == "torch" || s == "torch_default" || s == "default") return MlpInit::torch_default;
+    if (s == "he_normal" || s == "kaiming_normal") return MlpInit::he_normal;
+    if (s == "he_uniform" || s == "kaiming_uniform") return MlpInit::he_uniform;
+    if (s == "xavier_normal" || s == "glorot_normal") return MlpInit::xavier_normal;
+    if (s == "xavier_uniform" || s == "glorot_uniform") return MlpInit::xavier_uniform;
+    throw InvalidArgument("network init: unknown initialisation '" + name +
+                          "' (expected torch_default, he_normal, he_uniform, xavier_normal or xavier_uniform)");
+}
+
+std::string to_string(MlpInit i) {
+    switch (i) {
+        case MlpInit::torch_default: return "torch_default";
+        case MlpInit::he_normal: return "he_normal";
+        case MlpInit::he_uniform: return "he_uniform";
+        case MlpInit::xavier_normal: return "xavier_normal";
+        case MlpInit::xavier_uniform: return "xavier_uniform";
+    }
+    return "?";
+}
+
+void validate(const MlpOptions& o) {
+    for (std::size_t i = 0; i < o.hidden.size(); ++i)
+        require(o.hidden[i] > 0, "network hidden layer " + std::to_string(i) + ": width must be > 0, got " +
+                                     std::to_string(o.hidden[i]));
+    require(o.chunk_rows > 0, "network chunk_rows must be > 0");
+}
+
+void Mlp::layout() {
+    offsets_.clear();
+    std::size_t p = 0;
+    for (std::size_t l = 0; l + 1 < widths_.size(); ++l) {
+        offsets_.push_back(p);
+        p += widths_[l + 1] * widths_[l] + widths_[l + 1];
+    }
+    params_.resize(p);
+    master_.resize(p);
+    grad_.assign(p, 0.0);
+}
+
+Mlp::Mlp(std::size_t n_inputs, std::size_t n_outputs, const MlpOptions& options) {
+    validate(options);
+    require(n_inputs > 0, "network: the input dimension must be > 0");
+    require(n_outputs > 0, "network: the output dimension (n_components) must be > 0");
+    widths_.push_back(n_inputs);
+    for (long h : options.hidden) widths_.push_back(static_cast<std::size_t>(h));
+    widths_.push_back(n_outputs);
+    hidden_act_ = options.hidden_activation;
+    output_act_ = options.output_activation;
+    chunk_rows_ = options.chunk_rows;
+    layout();
+    for (std::size_t l = 0; l < n_layers(); ++l) {
+        const double fan_in = static_cast<double>(widths_[l]), fan_out = static_cast<double>(widths_[l + 1]);
+        Rng rng(options.seed, l);
+        const std::size_t nw = widths_[l + 1] * widths_[l], nb = widths_[l + 1];
+        double* W = master_.data() + offsets_[l];
+        double* b = W + nw;
+        const double torch_bound = 1.0 / std::sqrt(fan_in);
+        for (std::size_t i = 0; i < nw; ++i) {
+            switch (options.init) {
+                case MlpInit::torch_default: W[i] = rng.uniform(-torch_bound, torch_bound); break;
+                case MlpInit::he_normal: W[i] = rng.normal(0.0, std::sqrt(2.0 / fan_in)); break;
+                case MlpInit::he_uniform: {
+                    const double a = std::sqrt(6.0 / fan_in);
+                    W[i] = rng.uniform(-a, a);
+                    break;
+                }
+                case MlpInit::xavier_normal: W[i] = rng.normal(0.0, std::sqrt(2.0 / (fan_in + fan_out))); break;
+                case MlpInit::xavier_uniform: {
+                    const double a = std::sqrt(6.0 / (fan_in + fan_out));
+                    W[i] = rng.uniform(-a, a);
+                    break;
+                }
+            }
+        }
+        for (std::size_t i = 0; i < nb; ++i)
+            b[i] = options.init == MlpInit::torch_default ? rng.uniform(-torch_bound, torch_bound) : 0.0;
+    }
+    // The master copy holds float32 values, so that both copies describe the same network.
+    for (std::size_t i = 0; i < master_.size(); ++i) {
+        params_[i] = static_cast<float>(master_[i]);
+        master_[i] = params_[i];
+    }
+}
+
+Mlp::Mlp(std::vector<std::size_t> widths, Activation hidden_activation, Activation output_activation,
+         std::vector<float> parameters, std::size_t chunk_rows)
+    : widths_(std::move(widths)), hidden_act_(hidden_activation), output_act_(output_activation),
+      chunk_rows_(chunk_rows) {
+    require(widths_.size() >= 2, "network: needs at least an input and an output width");
+    for (std::size_t i = 0; i < widths_.size(); ++i)
+        require(widths_[i] > 0, "network: width " + std::to_string(i) + " must be > 0");
+    require(chunk_rows_ > 0, "network chunk_rows must be > 0");
+    layout();
+    require(parameters.size() == params_.size(),
+            "network: " + std::to_string(parameters.size()) + " parameters given but the widths need " +
+                std::to_string(params_.size()));
+    params_ = std::move(parameters);
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+        require(std::isfinite(params_[i]), "network: parameter " + std::to_string(i) + " is not finite");
+        master_[i] = params_[i];
+    }
+}
+
+void Mlp::set_parameters(std::span<const double> values) {
+    require(values.size() == params_.size(), "network: set_parameters needs " + std::to_string(params_.size()) +
+                                                 " values, got " + std::to_string(values.size()));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        master_[i] = values[i];
+        params_[i] = static_cast<float>(values[i]);
+    }
+}
+
+void Mlp::zero_grad() { std::fill(grad_.begin(), grad_.end(), 0.0); }
+
+// Layers 0..K−1 on `rows` rows starting at row0 of every activation buffer (acts[0] already holds the inputs).
+void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
+                        std::size_t row0) const {
+    const std::size_t K = n_layers();
+    for (std::size_t l = 0; l < K; ++l) {
+        const std::size_t a = widths_[l], o = widths_[l + 1];
+        CMap H(acts[l].data() + row0 * a, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(a));
+        CMap W(params_.data() + offsets_[l], static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
+        CVec b(params_.data() + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
+        Map Z(acts[l + 1].data() + row0 * o, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(o));
+        Z.noalias() = H * W.transpose();
+        Z.rowwise() += b;
+        activate(l + 1 == K ? output_act_ : hidden_act_, Z.data(), rows * o);
+    }
+}
+
+Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
+    require(!widths_.empty(), "network: the network is empty (not fitted)");
+    require(X.cols == n_inputs(), "network: the data has " + std::to_string(X.cols) +
+                                      " columns but the network takes " + std::to_string(n_inputs()) + " inputs");
+    Matrix<float> out(X.rows, n_outputs());
+    const std::size_t n_chunks = (X.rows + chunk_rows_ - 1) / chunk_rows_;
+    parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
+        std::vector<std::vector<float>> acts(widths_.size());
+        for (std::size_t l = 0; l < widths_.size(); ++l) acts[l].resize(chunk_rows_ * widths_[l]);
+        for (std::size_t c = cb; c < ce; ++c) {
+            const std::size_t r0 = c * chunk_rows_, rows = std::min(chunk_rows_, X.rows - r0);
+            std::copy(X.row(r0), X.row(r0) + rows * X.cols, acts[0].begin());
+            forward_chunk(rows, acts, 0);
+            std::copy(acts.back().begin(), acts.back().begin() + static_cast<std::ptrdiff_t>(rows * n_outputs()),
+                      out.row(r0));
+        }
+    });
+    return out;
+}
+
+MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> rows, int n_threads) {
+    require(!widths_.empty(), "network: the network is empty (not fitted)");
+    require(X.cols == n_inputs(), "network: the data has " + std::to_string(X.cols) +
+                                      " columns but the network takes " + std::to_string(n_inputs()) + " inputs");
+    const std::size_t n = rows.empty() ? X.rows : rows.size();
+    acts_.resize(widths_.size());
+    for (std::size_t l = 0; l < widths_.size(); ++l) acts_[l].resize(n * widths_[l]);
+    batch_rows_ = n;
+    const std::size_t D = X.cols, n_chunks = (n + chunk_rows_ - 1) / chunk_rows_;
+    parallel_for(n_threads, n_chunks, [&](std::size_t c) {
+        const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
+        float* in = acts_[0].data() + r0 * D;
+        if (rows.empty()) {
+            std::copy(X.row(r0), X.row(r0) + m * D, in);
+        } else {
+            for (std::size_t i = 0; i < m; ++i) {
+                const index_t r = rows[r0 + i];
+                require_lazy(r >= 0 && static_cast<std::size_t>(r) < X.rows, [&] {
+                    return "network: row index " + std::to_string(r) + " out of range [0, " +
+                           std::to_string(X.rows) + ")";
+                });
+                std::copy(X.row(static_cast<std::size_t>(r)), X.row(static_cast<std::size_t>(r)) + D, in + i * D);
+            }
+        }
+        forward_chunk(m, acts_, r0);
+    });
+    return {acts_.back().data(), n, n_outputs()};
+}
+
+void Mlp::backward(const float* dY, int n_threads, float* dX) {
+    require(batch_rows_ > 0 && acts_.size() == widths_.size(), "network: backward needs a forward pass first");
+    const std::size_t n = batch_rows_, K = n_layers(), P = params_.size();
+    const std::size_t n_chunks = (n + chunk_rows_ - 1) / chunk_rows_;
+    partials_.resize(n_chunks * P);
+    std::size_t max_width = 0;
+    for (std::size_t w : widths_) max_width = std::max(max_width, w);
+    parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
+        std::vector<float> dZ(chunk_rows_ * max_width), dH(chunk_rows_ * max_width);
+        for (std::size_t c = cb; c < ce; ++c) {
+            const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
+            float* part = partials_.data() + c * P;
+            const std::size_t out_w = widths_[K];
+            std::copy(dY + r0 * out_w, dY + (r0 + m) * out_w, dZ.begin());
+            multiply_derivative(output_act_, acts_[K].data() + r0 * out_w, dZ.data(), m * out_w);
+            for (std::size_t l = K; l-- > 0;) {
+                const std::size_t a = widths_[l], o = widths_[l + 1];
+                CMap G(dZ.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o));
+                CMap H(acts_[l].data() + r0 * a, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a));
+                Map dW(part + offsets_[l], static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
+                Vec db(part + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
+                dW.noalias() = G.transpose() * H;
+                db = G.colwise().sum();
+                if (l == 0 && dX == nullptr) break;
+                CMap W(params_.data() + offsets_[l], static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
+                float* target = l == 0 ? dX + r0 * a : dH.data();
+                Map dIn(target, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a));
+                dIn.noalias() = G * W;
+                if (l == 0) break;
+                multiply_derivative(hidden_act_, acts_[l].data() + r0 * a, dH.data(), m * a);
+                std::swap(dZ, dH);
+            }
+        }
+    });
+    // Fixed-order reduction over chunks, in double: the gradient does not depend on the thread count.
+    parallelize(n_threads, P, [&](int, std::size_t pb, std::size_t pe) {
+        for (std::size_t c = 0; c < n_chunks; ++c) {
+            const float* part = partials_.data() + c * P;
+            for (std::size_t p = pb; p < pe; ++p) grad_[p] += static_cast<double>(part[p]);
+        }
+    });
+}
+
+void Mlp::step(Optimizer& optimizer, double lr, int n_threads, std::optional<double> clip) {
+    if (clip) {
+        const double c = *clip;
+        for (double& g : grad_) g = std::clamp(g, -c, c);
+    }
+    optimizer.step(master_.data(), grad_.data(), master_.size(), lr, n_threads);
+    for (std::size_t i = 0; i < master_.size(); ++i) params_[i] = static_cast<float>(master_[i]);
+    zero_grad();
+}
+
+} // namespace nembed

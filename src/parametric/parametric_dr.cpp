@@ -1,0 +1,274 @@
+// paraDime's ParametricDR and its predefined routines (parametric/parametric_dr.hpp).
+#include "nembed/parametric/parametric_dr.hpp"
+
+#include <cmath>
+#include <memory>
+
+#include "nembed/core/error.hpp"
+#include "nembed/init/pca.hpp"
+#include "nembed/init/spectral.hpp"
+#include "nembed/optim/adam.hpp"
+#include "nembed/parametric/network_parametrization.hpp"
+#include "nembed/train/parametrization.hpp"
+
+namespace nembed::paradime {
+
+DerivedData::Kind parse_derived_data(const std::string& name) {
+    if (name == "pca") return DerivedData::Kind::pca;
+    if (name == "spectral") return DerivedData::Kind::spectral;
+    throw InvalidArgument("unknown derived data '" + name + "' (known: pca, spectral)");
+}
+
+ParametricDR::ParametricDR(ParametricDROptions options, std::map<std::string, GlobalRelations> global_relations,
+                           std::map<std::string, BatchRelations> batch_relations,
+                           std::map<std::string, DerivedData> derived_data, std::vector<TrainingPhase> phases)
+    : options_(std::move(options)), global_(std::move(global_relations)), batch_(std::move(batch_relations)),
+      derived_(std::move(derived_data)) {
+    require(options_.out_dim >= 1, "ParametricDR: out_dim must be >= 1");
+    require(options_.n_threads >= 1, "ParametricDR: n_threads must be >= 1");
+    for (std::size_t h : options_.hidden_dims) require(h >= 1, "ParametricDR: hidden_dims must be >= 1");
+    for (const auto& [k, r] : global_) validate(r);
+    for (const auto& [k, r] : batch_) {
+        validate(r);
+        std::vector<TransformParams> p;
+        for (const Transform& t : r.transform) p.push_back(initial_params(t));
+        params_[k] = p;
+    }
+    for (TrainingPhase& p : phases) add_training_phase(std::move(p));
+}
+
+void ParametricDR::add_to_dataset(const std::string& key, Matrix<double> positions) {
+    require_finite(positions.view(), "dataset entry '" + key + "'");
+    dataset_.positions[key] = std::move(positions);
+}
+
+namespace {
+void name_losses(Loss& l, int& counter) {
+    if (l.name.empty()) {
+        static const char* prefix[] = {"rel_loss", "pos_loss", "class_loss", "recon_loss", "comp_loss", "custom"};
+        l.name = std::string(prefix[static_cast<int>(l.kind)]) + "_" + std::to_string(counter++);
+    }
+    for (Loss& s : l.losses) name_losses(s, counter);
+}
+
+// The batch and global relation keys and positions a loss reads.
+void check_loss(const Loss& l, const TrainingPhase& ph, const std::map<std::string, GlobalRelations>& g,
+                const std::map<std::string, BatchRelations>& b) {
+    const std::string who = "training phase '" + ph.name + "': " + to_string(l.kind) + " '" + l.name + "': ";
+    if (l.kind == LossKind::relation) {
+        require(b.count(l.batch_relation_key) == 1, who + "no batch relations '" + l.batch_relation_key + "'");
+        const bool from_to = b.at(l.batch_relation_key).kind == BatchRelationKind::dists_from_to;
+        if (from_to)
+            require(ph.sampling == Sampling::negative_edge,
+                    who + "DistsFromTo needs sampling 'negative_edge' (paraDime's rule)");
+        else
+            require(g.count(l.global_relation_key) == 1, who + "no global relations '" + l.global_relation_key + "'");
+    }
+    for (const Loss& s : l.losses) check_loss(s, ph, g, b);
+}
+} // namespace
+
+void ParametricDR::add_training_phase(TrainingPhase phase) {
+    validate(phase);
+    name_losses(phase.loss, loss_counter_);
+    check_loss(phase.loss, phase, global_, batch_);
+    if (phase.sampling == Sampling::negative_edge)
+        require(global_.count(phase.edge_rel_key) == 1,
+                "training phase '" + phase.name + "': no global relations '" + phase.edge_rel_key + "' to sample from");
+    phases_.push_back(std::move(phase));
+}
+
+void ParametricDR::compute_global_relations(MatrixView<float> X) {
+    require_fit_data(X, std::string("ParametricDR"));
+    if (!global_data_.empty()) {
+        require(X.rows == n_points_, "ParametricDR: global relations were computed for " + std::to_string(n_points_) +
+                                         " points, got " + std::to_string(X.rows));
+        return;
+    }
+    n_points_ = X.rows;
+    for (const auto& [k, r] : global_) global_data_[k] = paradime::compute_global_relations(r, X, options_.n_threads);
+}
+
+void ParametricDR::compute_derived_data(MatrixView<float> X) {
+    for (const auto& [key, dd] : derived_) {
+        if (dataset_.positions.count(key)) continue;
+        const std::size_t nc = dd.n_components ? dd.n_components : options_.out_dim;
+        Matrix<double> out;
+        if (dd.kind == DerivedData::Kind::pca) {
+            require(nc <= X.cols, "derived data '" + key + "': PCA needs n_components <= the data's dimension");
+            out = convert<double>(pca(X, nc, options_.n_threads).scores.view());
+        } else {
+            compute_global_relations(X);
+            auto it = global_data_.find(dd.rel_key);
+            require(it != global_data_.end() && !it->second.lazy_pdist,
+                    "derived data '" + key + "': spectral needs sparse global relations '" + dd.rel_key + "'");
+            SpectralOptions so;
+            so.add_jitter = false;
+            so.seed = options_.seed;
+            so.n_threads = options_.n_threads;
+            out = spectral_init(it->second.sparse, nc, so);
+            // paraDime standardises each coordinate (mean 0, std 1: torch's unbiased std).
+            const std::size_t n = out.rows();
+            for (std::size_t c = 0; c < nc; ++c) {
+                double m = 0.0, v = 0.0;
+                for (std::size_t i = 0; i < n; ++i) m += out(i, c);
+                m /= static_cast<double>(n);
+                for (std::size_t i = 0; i < n; ++i) v += (out(i, c) - m) * (out(i, c) - m);
+                const double sd = std::sqrt(v / static_cast<double>(n - 1));
+                for (std::size_t i = 0; i < n; ++i) out(i, c) = sd > 0 ? (out(i, c) - m) / sd : 0.0;
+            }
+        }
+        dataset_.positions[key] = std::move(out);
+    }
+}
+
+namespace {
+void check_positions(const Loss& l, const Dataset& ds, std::size_t n, std::size_t d, bool external) {
+    if (l.kind == LossKind::position) {
+        auto it = ds.positions.find(l.position_key);
+        require(it != ds.positions.end(), "PositionLoss '" + l.name + "': no dataset entry '" + l.position_key + "'");
+        require(it->second.rows() == n && it->second.cols() == d,
+                "PositionLoss '" + l.name + "': dataset entry '" + l.position_key + "' must be " + std::to_string(n) +
+                    " x " + std::to_string(d));
+    }
+    if (!external && (l.kind == LossKind::classification || l.kind == LossKind::reconstruction ||
+                      l.kind == LossKind::custom))
+        throw InvalidArgument(to_string(l.kind) + " '" + l.name +
+                              "' needs a model with a classify or decode head; the built-in network only embeds (use a "
+                              "PyTorch module through nembed.paradime)");
+    for (const Loss& s : l.losses) check_positions(s, ds, n, d, external);
+}
+} // namespace
+
+void ParametricDR::train(MatrixView<float> X, Parametrization& model, const TrainHooks& hooks) {
+    require(!phases_.empty(), "ParametricDR: no training phase (add_training_phase)");
+    require_fit_data(X, std::string("ParametricDR"));
+    require(model.n_points() == X.rows, "ParametricDR: the model covers " + std::to_string(model.n_points()) +
+                                            " points, the data has " + std::to_string(X.rows));
+    require(model.n_components() == options_.out_dim, "ParametricDR: the model embeds in " +
+                                                          std::to_string(model.n_components()) +
+                                                          " dimensions, out_dim is " + std::to_string(options_.out_dim));
+    compute_global_relations(X);
+    compute_derived_data(X);
+    for (const TrainingPhase& p : phases_) check_positions(p.loss, dataset_, X.rows, options_.out_dim, bool(external_));
+
+    ParadimePlan plan(phases_, global_data_, batch_, params_, dataset_, X.rows, options_.seed);
+    plan.set_verbose(options_.verbose);
+    plan.set_external_loss(external_);
+    plan.set_phase_start(phase_start_);
+    Adam unused;  // the plan holds each phase's optimizer (paraDime creates one per phase)
+    Trainer trainer(plan, model, unused, options_.n_threads);
+    for (const TrainingPhase& p : phases_) {
+        Phase ph;
+        ph.name = p.name;
+        ph.n_steps = p.epochs;
+        ph.learning_rate = p.learning_rate;
+        trainer.add_phase(ph);
+    }
+    trainer.run(-1, hooks);
+    for (const PhaseHistory& h : plan.histories()) histories_.push_back(h);
+}
+
+void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {
+    require_fit_data(X, std::string("ParametricDR"));
+    MlpOptions mo;
+    mo.hidden.assign(options_.hidden_dims.begin(), options_.hidden_dims.end());
+    mo.hidden_activation = Activation::softplus;  // paraDime's FullyConnectedEmbeddingModel
+    mo.seed = options_.seed;
+    auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
+    NetworkParametrization model(data, Mlp(X.cols, options_.out_dim, mo), options_.n_threads);
+    train(X, model, hooks);
+    net_ = model.network();
+    n_inputs_ = X.cols;
+}
+
+Matrix<double> ParametricDR::apply(MatrixView<float> X) const {
+    require(n_inputs_ > 0, "ParametricDR.apply: the built-in network is not trained (call train first)");
+    require(X.cols == n_inputs_, "ParametricDR.apply: the data has " + std::to_string(X.cols) +
+                                     " features, the model was trained on " + std::to_string(n_inputs_));
+    require_finite(X, "input data");
+    return convert<double>(net_.apply(X, options_.n_threads).view());
+}
+
+const GlobalRelationData& ParametricDR::global_relation_data(const std::string& key) const {
+    auto it = global_data_.find(key);
+    require(it != global_data_.end(), "ParametricDR: no computed global relations '" + key + "'");
+    return it->second;
+}
+
+const std::vector<TransformParams>& ParametricDR::transform_params(const std::string& key) const {
+    auto it = params_.find(key);
+    require(it != params_.end(), "ParametricDR: no batch relations '" + key + "'");
+    return it->second;
+}
+
+ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions options) {
+    GlobalRelations g;
+    g.kind = GlobalRelationKind::neighbor_based_pdist;
+    g.transform = {Transform::PerplexityBasedRescale(o.perplexity), Transform::Symmetrize(), Transform::Normalize()};
+    BatchRelations b;
+    b.kind = BatchRelationKind::differentiable_pdist;
+    b.transform = {Transform::StudentTTransform(o.alpha), Transform::Normalize()};
+    std::map<std::string, DerivedData> derived;
+    std::vector<TrainingPhase> phases;
+    require(o.initialization == "pca" || o.initialization == "none",
+            "ParametricTSNE: initialization must be 'pca' or 'none', got '" + o.initialization + "'");
+    if (o.initialization == "pca") {
+        derived["pca"] = {DerivedData::Kind::pca, "rel", 0};
+        TrainingPhase init;
+        init.name = "pca_init";
+        init.loss = Loss::PositionLoss("pca");
+        init.loss.name = "init";
+        init.batch_size = o.init_batch_size > 0 ? o.init_batch_size : o.batch_size;
+        init.epochs = o.init_epochs;
+        init.learning_rate = o.init_learning_rate > 0 ? o.init_learning_rate : o.learning_rate;
+        phases.push_back(init);
+    }
+    TrainingPhase main;
+    main.name = "embedding";
+    main.loss = Loss::RelationLoss(RelationLossFunction::kullback_leibler_div);
+    main.loss.name = "embedding";
+    main.batch_size = o.batch_size;
+    main.epochs = o.epochs;
+    main.learning_rate = o.learning_rate;
+    phases.push_back(main);
+    return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
+}
+
+ParametricDR ParametricUMAP(const ParametricUMAPOptions& o, ParametricDROptions options) {
+    GlobalRelations g;
+    g.kind = GlobalRelationKind::neighbor_based_pdist;
+    g.transform = {Transform::ConnectivityBasedRescale(o.n_neighbors), Transform::Symmetrize(true)};
+    BatchRelations b;
+    b.kind = BatchRelationKind::dists_from_to;
+    b.transform = {Transform::ModifiedCauchyTransform(o.min_dist, o.spread, o.a, o.b)};
+    std::map<std::string, DerivedData> derived;
+    std::vector<TrainingPhase> phases;
+    require(o.initialization == "spectral" || o.initialization == "none",
+            "ParametricUMAP: initialization must be 'spectral' or 'none', got '" + o.initialization + "'");
+    if (o.initialization == "spectral") {
+        derived["spectral"] = {DerivedData::Kind::spectral, "rel", 0};
+        TrainingPhase init;
+        init.name = "spectral_init";
+        init.loss = Loss::PositionLoss("spectral");
+        init.loss.name = "spectral_init";
+        init.batch_size = o.init_batch_size;
+        init.epochs = o.init_epochs;
+        init.learning_rate = o.init_learning_rate;
+        phases.push_back(init);
+    }
+    TrainingPhase main;
+    main.name = "embedding";
+    main.loss = Loss::RelationLoss(RelationLossFunction::cross_entropy_loss);
+    main.loss.name = "embedding";
+    main.sampling = Sampling::negative_edge;
+    main.neg_sampling_rate = o.negative_sampling_rate;
+    main.batch_size = o.batch_size;
+    main.batches_per_epoch = o.batches_per_epoch;
+    main.epochs = o.epochs;
+    main.learning_rate = o.learning_rate;
+    phases.push_back(main);
+    return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
+}
+
+} // namespace nembed::paradime

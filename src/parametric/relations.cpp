@@ -1,0 +1,282 @@
+// paraDime's global and batch relations (parametric/relations.hpp).
+#include "nembed/parametric/relations.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nembed/affinity/perplexity.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+
+namespace nembed::paradime {
+
+GlobalRelationKind parse_global_relation(const std::string& name) {
+    if (name == "PDist" || name == "pdist") return GlobalRelationKind::pdist;
+    if (name == "NeighborBasedPDist" || name == "neighbor_based_pdist" || name == "neighbor")
+        return GlobalRelationKind::neighbor_based_pdist;
+    if (name == "Precomputed" || name == "precomputed" || name == "precomp") return GlobalRelationKind::precomputed;
+    throw InvalidArgument("unknown global relations '" + name + "' (known: PDist, NeighborBasedPDist, Precomputed)");
+}
+
+BatchRelationKind parse_batch_relation(const std::string& name) {
+    if (name == "DifferentiablePDist" || name == "differentiable_pdist" || name == "pdistdiff")
+        return BatchRelationKind::differentiable_pdist;
+    if (name == "DistsFromTo" || name == "dists_from_to" || name == "fromto") return BatchRelationKind::dists_from_to;
+    throw InvalidArgument("unknown batch relations '" + name + "' (known: DifferentiablePDist, DistsFromTo)");
+}
+
+std::string to_string(GlobalRelationKind kind) {
+    switch (kind) {
+    case GlobalRelationKind::pdist: return "PDist";
+    case GlobalRelationKind::neighbor_based_pdist: return "NeighborBasedPDist";
+    case GlobalRelationKind::precomputed: return "Precomputed";
+    }
+    return "?";
+}
+
+std::string to_string(BatchRelationKind kind) {
+    return kind == BatchRelationKind::differentiable_pdist ? "DifferentiablePDist" : "DistsFromTo";
+}
+
+void validate(const GlobalRelations& rel) {
+    for (const Transform& t : rel.transform) {
+        validate(t);
+        if (rel.kind == GlobalRelationKind::pdist) {
+            // PDist is never stored: a transform that needs whole rows (or the transpose) would densify it.
+            require(t.kind == TransformKind::student_t || t.kind == TransformKind::modified_cauchy ||
+                        t.kind == TransformKind::normalize || t.kind == TransformKind::zero_diagonal,
+                    "PDist: " + to_string(t.kind) +
+                        " needs whole rows of the n x n distances, which PDist does not store; use "
+                        "NeighborBasedPDist (sparse) or Precomputed");
+            require(!t.learnable, "PDist: transforms of global relations cannot be learnable");
+        } else {
+            require(acts_on_global(t.kind), to_string(rel.kind) + ": " + to_string(t.kind) +
+                                                " transforms batch relations, not global ones");
+        }
+    }
+}
+
+void validate(const BatchRelations& rel) {
+    for (const Transform& t : rel.transform) {
+        validate(t);
+        require(acts_on_batch(t.kind), to_string(rel.kind) + ": " + to_string(t.kind) +
+                                           " transforms global relations, not batch ones");
+    }
+}
+
+std::size_t neighbor_count(const GlobalRelations& rel, std::size_t n) {
+    require(n >= 2, "NeighborBasedPDist needs at least 2 points");
+    if (rel.n_neighbors > 0) return std::min(rel.n_neighbors, n - 1);
+    double k = 0.0;
+    bool any = false;
+    for (const Transform& t : rel.transform) {
+        if (t.kind == TransformKind::perplexity_based_rescale) {
+            k = std::max(k, std::floor(3.0 * t.perplexity));
+            any = true;
+        } else if (t.kind == TransformKind::connectivity_based_rescale) {
+            k = std::max(k, t.n_neighbors);
+            any = true;
+        }
+    }
+    if (!any) k = std::max(1.0, std::floor(0.05 * static_cast<double>(n)));
+    return std::min(static_cast<std::size_t>(k), n - 1);
+}
+
+void GlobalRelationData::sub(std::span<const index_t> batch, std::vector<std::int64_t>& pos,
+                             std::vector<double>& out) const {
+    const std::size_t b = batch.size();
+    out.assign(b * b, 0.0);
+    if (lazy_pdist) {
+        const std::size_t D = data.cols;
+        for (std::size_t a = 0; a < b; ++a)
+            for (std::size_t c = a + 1; c < b; ++c) {
+                const float* x = data.row(static_cast<std::size_t>(batch[a]));
+                const float* y = data.row(static_cast<std::size_t>(batch[c]));
+                double s = 0.0;
+                for (std::size_t k = 0; k < D; ++k) {
+                    const double t = static_cast<double>(x[k]) - static_cast<double>(y[k]);
+                    s += t * t;
+                }
+                double v = std::sqrt(s);
+                for (std::size_t t = 0; t < elementwise.size(); ++t) v = elementwise_value(elementwise[t].kind, params[t], v);
+                out[a * b + c] = out[c * b + a] = batch[a] == batch[c] ? 0.0 : scale * v;
+            }
+        return;
+    }
+    for (std::size_t a = 0; a < b; ++a) pos[static_cast<std::size_t>(batch[a])] = static_cast<std::int64_t>(a);
+    for (std::size_t a = 0; a < b; ++a) {
+        const auto i = static_cast<std::size_t>(batch[a]);
+        for (offset_t p = sparse.indptr[i]; p < sparse.indptr[i + 1]; ++p) {
+            const std::int64_t c = pos[static_cast<std::size_t>(sparse.indices[p])];
+            if (c >= 0) out[a * b + static_cast<std::size_t>(c)] = sparse.values[p];
+        }
+    }
+    for (std::size_t a = 0; a < b; ++a) pos[static_cast<std::size_t>(batch[a])] = -1;
+}
+
+GlobalRelationData compute_global_relations(const GlobalRelations& rel, MatrixView<float> X, int n_threads) {
+    validate(rel);
+    GlobalRelationData out;
+    const std::size_t n = X.rows;
+    if (rel.kind == GlobalRelationKind::pdist) {
+        require(n >= 2, "PDist needs at least 2 points");
+        out.lazy_pdist = true;
+        out.data = X;
+        // Normalize: the sum over all ordered pairs, in O(n²) time and O(1) memory; elementwise transforms before.
+        for (const Transform& t : rel.transform) {
+            if (t.kind == TransformKind::student_t || t.kind == TransformKind::modified_cauchy) {
+                out.elementwise.push_back(t);
+                out.params.push_back(initial_params(t));
+            } else if (t.kind == TransformKind::normalize) {
+                const double total = fixed_block_sum(n_threads, n, [&](std::size_t i0, std::size_t i1) {
+                    double s = 0.0;
+                    for (std::size_t i = i0; i < i1; ++i)
+                    for (std::size_t j = 0; j < n; ++j) {
+                        if (j == i) continue;
+                        double d2 = 0.0;
+                        for (std::size_t k = 0; k < X.cols; ++k) {
+                            const double t2 = static_cast<double>(X(i, k)) - static_cast<double>(X(j, k));
+                            d2 += t2 * t2;
+                        }
+                        double v = std::sqrt(d2);
+                        for (std::size_t e = 0; e < out.elementwise.size(); ++e)
+                            v = elementwise_value(out.elementwise[e].kind, out.params[e], v);
+                        s += v;
+                    }
+                    return s;
+                }, 16);
+                require(total > 0, "Normalize: the PDist relations sum to 0");
+                out.scale /= total;
+            }
+        }
+        return out;
+    }
+    if (rel.kind == GlobalRelationKind::precomputed) {
+        rel.relations.validate("Precomputed relations");
+        require(rel.relations.n_rows == n && rel.relations.n_cols == n,
+                "Precomputed: relations must be n x n for n = " + std::to_string(n) + " points, got " +
+                    std::to_string(rel.relations.n_rows) + " x " + std::to_string(rel.relations.n_cols));
+        out.sparse = rel.relations;
+    } else {
+        const std::size_t k = neighbor_count(rel, n);
+        KnnOptions ko = rel.knn;
+        ko.n_threads = n_threads;
+        const KnnGraph g = find_neighbors(X, k, ko);
+        std::vector<Triplet<double>> t;
+        t.reserve(n * k);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < k; ++j)
+                t.push_back({static_cast<index_t>(i), g.neighbors(i)[j], static_cast<double>(g.dists(i)[j])});
+        out.sparse = csr_from_triplets(n, n, std::move(t));
+    }
+    for (const Transform& t : rel.transform) apply_global(t, out.sparse, n_threads);
+    return out;
+}
+
+void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, const std::vector<TransformParams>& params,
+                             BatchRelationData& out, const std::vector<std::int32_t>* from,
+                             const std::vector<std::int32_t>* to) {
+    require(params.size() == rel.transform.size(), "batch relations: one parameter set per transform expected");
+    out.params = params;
+    out.triangular = rel.kind == BatchRelationKind::differentiable_pdist;
+    if (out.triangular) {
+        const std::size_t b = Yb.rows;
+        out.n_items = b;
+        out.from.clear();
+        out.to.clear();
+        out.from.reserve(b * (b - 1) / 2);
+        out.to.reserve(b * (b - 1) / 2);
+        for (std::size_t i = 0; i < b; ++i)
+            for (std::size_t j = i + 1; j < b; ++j) {
+                out.from.push_back(static_cast<std::int32_t>(i));
+                out.to.push_back(static_cast<std::int32_t>(j));
+            }
+    } else {
+        require(from && to && from->size() == to->size(),
+                "DistsFromTo needs pairs: use it with sampling 'negative_edge'");
+        out.from = *from;
+        out.to = *to;
+        out.n_items = out.from.size();
+    }
+    const std::size_t m = out.from.size(), d = Yb.cols;
+    out.stages.assign(1, std::vector<double>(m));
+    for (std::size_t p = 0; p < m; ++p) {
+        const double* y = Yb.row(static_cast<std::size_t>(out.from[p]));
+        const double* z = Yb.row(static_cast<std::size_t>(out.to[p]));
+        double s = 0.0;
+        for (std::size_t k = 0; k < d; ++k) s += (y[k] - z[k]) * (y[k] - z[k]);
+        out.stages[0][p] = std::sqrt(s);
+    }
+    for (std::size_t t = 0; t < rel.transform.size(); ++t) {
+        const std::vector<double>& in = out.stages.back();
+        std::vector<double> v(m);
+        const TransformKind kind = rel.transform[t].kind;
+        if (kind == TransformKind::normalize) {
+            // Triangular: each pair stands for two entries of the square form (paraDime divides by 2·sum).
+            double s = 0.0;
+            for (double x : in) s += x;
+            s *= out.triangular ? 2.0 : 1.0;
+            require(s > 0, "Normalize: the batch relations sum to 0");
+            for (std::size_t p = 0; p < m; ++p) v[p] = in[p] / s;
+        } else if (kind == TransformKind::zero_diagonal) {
+            v = in;  // pairs never hold the diagonal of a triangular form; from-to pairs keep their values
+        } else {
+            for (std::size_t p = 0; p < m; ++p) v[p] = elementwise_value(kind, params[t], in[p]);
+        }
+        out.stages.push_back(std::move(v));
+    }
+}
+
+void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, const BatchRelationData& data,
+                              std::vector<double> g, double* dYb, std::vector<TransformParams>& dparams) {
+    const std::size_t m = data.n_pairs(), d = Yb.cols;
+    dparams.resize(rel.transform.size(), TransformParams{0.0, 0.0, 0.0});
+    for (std::size_t t = rel.transform.size(); t-- > 0;) {
+        const std::vector<double>& in = data.stages[t];
+        const std::vector<double>& outv = data.stages[t + 1];
+        const TransformKind kind = rel.transform[t].kind;
+        if (kind == TransformKind::normalize) {
+            const double mult = data.triangular ? 2.0 : 1.0;
+            double s = 0.0, go = 0.0;
+            for (std::size_t p = 0; p < m; ++p) {
+                s += in[p];
+                go += g[p] * outv[p];
+            }
+            s *= mult;
+            for (std::size_t p = 0; p < m; ++p) g[p] = (g[p] - mult * go) / s;
+        } else if (kind == TransformKind::zero_diagonal) {
+            continue;
+        } else {
+            double g0 = 0.0, g1 = 0.0;
+            const bool learn = rel.transform[t].learnable;
+            for (std::size_t p = 0; p < m; ++p) {
+                const ElementwiseDerivatives e = elementwise_derivatives(kind, data.params[t], in[p], outv[p], learn);
+                g0 += g[p] * e.dp0;
+                g1 += g[p] * e.dp1;
+                g[p] *= e.dx;
+            }
+            if (rel.transform[t].learnable) {
+                if (kind == TransformKind::student_t) {
+                    dparams[t].alpha += g0;
+                } else {
+                    dparams[t].a += g0;
+                    dparams[t].b += g1;
+                }
+            }
+        }
+    }
+    // Distances: ∂‖y_i − y_j‖/∂y_i = (y_i − y_j)/d (0 at d = 0, torch's subgradient).
+    for (std::size_t p = 0; p < m; ++p) {
+        const double dist = data.stages[0][p];
+        if (dist <= 0.0 || g[p] == 0.0) continue;
+        const std::size_t i = static_cast<std::size_t>(data.from[p]), j = static_cast<std::size_t>(data.to[p]);
+        const double c = g[p] / dist;
+        for (std::size_t k = 0; k < d; ++k) {
+            const double diff = c * (Yb(i, k) - Yb(j, k));
+            dYb[i * d + k] += diff;
+            dYb[j * d + k] -= diff;
+        }
+    }
+}
+
+} // namespace nembed::paradime

@@ -1,0 +1,378 @@
+// paraDime's model (parametric/): transforms and losses against direct formulas, gradients against finite
+// differences, the routines end to end on clustered data, thread-count identity and clear errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/metrics/quality.hpp"
+#include "nembed/parametric/parametric_dr.hpp"
+#include "nembed/train/parametrization.hpp"
+
+using namespace nembed;
+using namespace nembed::paradime;
+
+namespace {
+
+Matrix<double> random_points(std::size_t n, std::size_t d, std::uint64_t seed) {
+    Matrix<double> Y(n, d);
+    Rng rng(seed);
+    for (std::size_t i = 0; i < Y.size(); ++i) Y.data()[i] = rng.normal();
+    return Y;
+}
+
+// Gaussian blobs in D dimensions with labels.
+Matrix<float> blobs(std::size_t n, std::size_t D, std::size_t k, std::vector<std::int64_t>& labels, std::uint64_t seed) {
+    Rng rng(seed);
+    Matrix<double> centres(k, D);
+    for (std::size_t i = 0; i < centres.size(); ++i) centres.data()[i] = 4.0 * rng.normal();
+    Matrix<float> X(n, D);
+    labels.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        labels[i] = static_cast<std::int64_t>(i % k);
+        for (std::size_t j = 0; j < D; ++j)
+            X(i, j) = static_cast<float>(centres(i % k, j) + rng.normal());
+    }
+    return X;
+}
+
+// Loss of a batch relation + relation loss as a function of Y (and the transform parameters).
+double batch_loss(const BatchRelations& br, const Matrix<double>& Y, const std::vector<TransformParams>& params,
+                  RelationLossFunction f, const std::vector<double>& P /* b x b, or labels per pair */,
+                  const std::vector<std::int32_t>* from, const std::vector<std::int32_t>* to, std::vector<double>* dY,
+                  std::vector<TransformParams>* dparams) {
+    BatchRelationData data;
+    compute_batch_relations(br, Y.view(), params, data, from, to);
+    std::vector<double> p(data.n_pairs()), pt(data.n_pairs()), dq;
+    double len;
+    const std::vector<double>* ptp = nullptr;
+    if (data.triangular) {
+        const std::size_t b = Y.rows();
+        for (std::size_t k = 0; k < p.size(); ++k) {
+            p[k] = P[static_cast<std::size_t>(data.from[k]) * b + static_cast<std::size_t>(data.to[k])];
+            pt[k] = P[static_cast<std::size_t>(data.to[k]) * b + static_cast<std::size_t>(data.from[k])];
+        }
+        ptp = &pt;
+        len = static_cast<double>(b);
+    } else {
+        p = P;
+        len = static_cast<double>(p.size());
+    }
+    const double L = relation_loss_value(f, p, ptp, data.values(), len, 1e-7, dq);
+    if (dY) {
+        dY->assign(Y.size(), 0.0);
+        dparams->clear();
+        batch_relations_backward(br, Y.view(), data, dq, dY->data(), *dparams);
+    }
+    return L;
+}
+
+void check_gradient(const BatchRelations& br, RelationLossFunction f, const std::vector<double>& P,
+                    const std::vector<std::int32_t>* from, const std::vector<std::int32_t>* to, std::size_t b) {
+    Matrix<double> Y = random_points(b, 2, 7);
+    std::vector<TransformParams> params;
+    for (const Transform& t : br.transform) params.push_back(initial_params(t));
+    std::vector<double> dY;
+    std::vector<TransformParams> dp;
+    batch_loss(br, Y, params, f, P, from, to, &dY, &dp);
+    const double h = 1e-6;
+    for (std::size_t i = 0; i < Y.size(); ++i) {
+        Matrix<double> Yp = Y, Ym = Y;
+        Yp.data()[i] += h;
+        Ym.data()[i] -= h;
+        const double fd = (batch_loss(br, Yp, params, f, P, from, to, nullptr, nullptr) -
+                           batch_loss(br, Ym, params, f, P, from, to, nullptr, nullptr)) / (2 * h);
+        EXPECT_NEAR(dY[i], fd, 1e-6 + 1e-5 * std::abs(fd)) << "coordinate " << i;
+    }
+    for (std::size_t t = 0; t < br.transform.size(); ++t) {
+        if (!br.transform[t].learnable) continue;
+        for (int which = 0; which < (br.transform[t].kind == TransformKind::student_t ? 1 : 2); ++which) {
+            auto pp = params, pm = params;
+            double* xp = br.transform[t].kind == TransformKind::student_t ? &pp[t].alpha : (which ? &pp[t].b : &pp[t].a);
+            double* xm = br.transform[t].kind == TransformKind::student_t ? &pm[t].alpha : (which ? &pm[t].b : &pm[t].a);
+            *xp += h;
+            *xm -= h;
+            const double fd = (batch_loss(br, Y, pp, f, P, from, to, nullptr, nullptr) -
+                               batch_loss(br, Y, pm, f, P, from, to, nullptr, nullptr)) / (2 * h);
+            const double an = br.transform[t].kind == TransformKind::student_t ? dp[t].alpha : (which ? dp[t].b : dp[t].a);
+            EXPECT_NEAR(an, fd, 1e-6 + 1e-5 * std::abs(fd)) << "parameter " << which;
+        }
+    }
+}
+
+} // namespace
+
+TEST(Paradime, StudentTAndModifiedCauchyValues) {
+    TransformParams p;
+    p.alpha = 2.5;
+    EXPECT_NEAR(elementwise_value(TransformKind::student_t, p, 1.3), std::pow(1 + 1.69 / 2.5, -3.5 / 2), 1e-15);
+    p.a = 1.7;
+    p.b = 0.8;
+    EXPECT_NEAR(elementwise_value(TransformKind::modified_cauchy, p, 1.3), 1 / (1 + 1.7 * std::pow(1.3, 1.6)), 1e-15);
+    // The fitted (a, b) of min_dist 0.1, spread 1 are umap-learn's.
+    const TransformParams f = initial_params(Transform::ModifiedCauchyTransform(0.1, 1.0));
+    EXPECT_NEAR(f.a, 1.5769, 2e-3);
+    EXPECT_NEAR(f.b, 0.8951, 2e-3);
+}
+
+TEST(Paradime, KlGradientOfDifferentiablePDistAgainstFiniteDifferences) {
+    BatchRelations br;
+    br.transform = {Transform::StudentTTransform(1.5, true), Transform::Normalize()};
+    const std::size_t b = 9;
+    std::vector<double> P(b * b, 0.0);
+    Rng rng(3);
+    double s = 0;
+    for (std::size_t i = 0; i < b; ++i)
+        for (std::size_t j = 0; j < b; ++j)
+            if (i != j && rng.uniform() < 0.6) s += (P[i * b + j] = rng.uniform());
+    for (double& x : P) x /= s;  // not symmetric on purpose
+    check_gradient(br, RelationLossFunction::kullback_leibler_div, P, nullptr, nullptr, b);
+}
+
+TEST(Paradime, KlValueMatchesTheSquareForm) {
+    // paraDime: Q = Student-t over the batch, normalised over the square form, KL summed over it / b.
+    BatchRelations br;
+    br.transform = {Transform::StudentTTransform(1.0), Transform::Normalize()};
+    const std::size_t b = 6;
+    Matrix<double> Y = random_points(b, 2, 11);
+    std::vector<double> P(b * b, 0.0);
+    double s = 0;
+    for (std::size_t i = 0; i < b; ++i)
+        for (std::size_t j = 0; j < b; ++j)
+            if (i != j) s += (P[i * b + j] = 1.0 + static_cast<double>((i * 7 + j * 3) % 5));
+    for (double& x : P) x /= s;
+    std::vector<TransformParams> params{initial_params(br.transform[0]), {}};
+    const double L = batch_loss(br, Y, params, RelationLossFunction::kullback_leibler_div, P, nullptr, nullptr, nullptr,
+                                nullptr);
+    double Z = 0, direct = 0;
+    std::vector<double> W(b * b, 0.0);
+    for (std::size_t i = 0; i < b; ++i)
+        for (std::size_t j = 0; j < b; ++j)
+            if (i != j) {
+                const double d2 = std::pow(Y(i, 0) - Y(j, 0), 2) + std::pow(Y(i, 1) - Y(j, 1), 2);
+                Z += (W[i * b + j] = 1 / (1 + d2));
+            }
+    for (std::size_t i = 0; i < b * b; ++i)
+        if (P[i] > 0) direct += P[i] * (std::log(P[i] + 1e-7) - std::log(W[i] / Z + 1e-7));
+    EXPECT_NEAR(L, direct / static_cast<double>(b), 1e-12);
+}
+
+TEST(Paradime, CrossEntropyGradientOfDistsFromToAgainstFiniteDifferences) {
+    BatchRelations br;
+    br.kind = BatchRelationKind::dists_from_to;
+    br.transform = {Transform::ModifiedCauchyTransform(0.1, 1.0, std::nullopt, std::nullopt, true)};
+    std::vector<std::int32_t> from{0, 0, 0, 1, 1, 2, 3, 4}, to{1, 2, 3, 2, 4, 5, 5, 6};
+    std::vector<double> labels{1, 0, 0, 1, 0, 1, 0, 0};
+    check_gradient(br, RelationLossFunction::cross_entropy_loss, labels, &from, &to, 7);
+}
+
+TEST(Paradime, CrossEntropyValue) {
+    std::vector<double> p{1, 0, 0.3}, q{0.8, 0.4, 1.0}, dq;
+    const double L = relation_loss_value(RelationLossFunction::cross_entropy_loss, p, nullptr, q, 3, 1e-7, dq);
+    const double direct = (-std::log(0.8) - std::log(0.6) - 0.3 * std::log(1.0) - 0.7 * std::log(1e-7)) / 3;
+    EXPECT_NEAR(L, direct, 1e-12);
+    EXPECT_NEAR(dq[1], (1 / 0.6) / 3, 1e-12);
+    EXPECT_NEAR(dq[2], -0.3 / 3, 1e-12);  // the clamped repulsion passes no gradient
+}
+
+TEST(Paradime, GlobalTransformsAgainstDirectComputation) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = blobs(200, 5, 4, labels, 1);
+    GlobalRelations g;
+    g.transform = {Transform::PerplexityBasedRescale(10)};
+    EXPECT_EQ(neighbor_count(g, 200), 30u);
+    GlobalRelationData d = compute_global_relations(g, X.view());
+    // Rows sum to 1 with entropy log2(perplexity) bits.
+    for (std::size_t i = 0; i < 200; i += 37) {
+        double s = 0, H = 0;
+        for (offset_t p = d.sparse.indptr[i]; p < d.sparse.indptr[i + 1]; ++p) {
+            const double v = d.sparse.values[p];
+            s += v;
+            if (v > 0) H -= v * std::log2(v);
+        }
+        EXPECT_NEAR(s, 1.0, 1e-12);
+        EXPECT_NEAR(H, std::log2(10.0), 1e-5);
+    }
+    GlobalRelations u;
+    u.transform = {Transform::ConnectivityBasedRescale(15)};
+    EXPECT_EQ(neighbor_count(u, 200), 15u);
+    GlobalRelationData c = compute_global_relations(u, X.view());
+    for (std::size_t i = 0; i < 200; i += 37) {
+        double s = 0, mx = 0;
+        for (offset_t p = c.sparse.indptr[i]; p < c.sparse.indptr[i + 1]; ++p) {
+            s += c.sparse.values[p];
+            mx = std::max(mx, c.sparse.values[p]);
+        }
+        EXPECT_NEAR(s, std::log2(15.0), 1e-3);
+        EXPECT_EQ(mx, 1.0);
+    }
+    // Symmetrize(subtract_product) = M + Mᵀ − M∘Mᵀ; Normalize sums to 1; NormalizeRows rows to 1.
+    CsrMatrix<double> S = c.sparse;
+    apply_global(Transform::Symmetrize(true), S);
+    for (std::size_t i = 0; i < 200; i += 23)
+        for (offset_t p = S.indptr[i]; p < S.indptr[i + 1]; ++p) {
+            const double a = c.sparse.at(i, S.indices[p]), b = c.sparse.at(static_cast<std::size_t>(S.indices[p]),
+                                                                               static_cast<index_t>(i));
+            EXPECT_NEAR(S.values[p], a + b - a * b, 1e-15);
+        }
+    CsrMatrix<double> M = c.sparse;
+    apply_global(Transform::Symmetrize(false), M);
+    EXPECT_NEAR(M.at(3, c.sparse.indices[c.sparse.indptr[3]]),
+                0.5 * (c.sparse.values[c.sparse.indptr[3]] +
+                       c.sparse.at(static_cast<std::size_t>(c.sparse.indices[c.sparse.indptr[3]]), 3)),
+                1e-15);
+    apply_global(Transform::Normalize(), M);
+    EXPECT_NEAR(M.sum(), 1.0, 1e-12);
+    apply_global(Transform::NormalizeRows(), S);
+    double r0 = 0;
+    for (offset_t p = S.indptr[0]; p < S.indptr[1]; ++p) r0 += S.values[p];
+    EXPECT_NEAR(r0, 1.0, 1e-12);
+}
+
+TEST(Paradime, PDistIsLazyAndNormalized) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = blobs(40, 3, 2, labels, 2);
+    GlobalRelations g;
+    g.kind = GlobalRelationKind::pdist;
+    g.transform = {Transform::StudentTTransform(1.0), Transform::Normalize()};
+    GlobalRelationData d = compute_global_relations(g, X.view());
+    EXPECT_TRUE(d.lazy_pdist);
+    std::vector<index_t> all(40);
+    for (int i = 0; i < 40; ++i) all[static_cast<std::size_t>(i)] = i;
+    std::vector<std::int64_t> pos(40, -1);
+    std::vector<double> sub;
+    d.sub(all, pos, sub);
+    double s = 0;
+    for (double v : sub) s += v;
+    EXPECT_NEAR(s, 1.0, 1e-9);
+    double d2 = 0;
+    for (int k = 0; k < 3; ++k) d2 += std::pow(double(X(2, k)) - double(X(5, k)), 2);
+    EXPECT_NEAR(sub[2 * 40 + 5] / sub[5 * 40 + 2], 1.0, 1e-12);
+    EXPECT_NEAR(sub[2 * 40 + 5], d.scale / (1 + d2), 1e-12);
+    g.transform = {Transform::PerplexityBasedRescale(5)};
+    EXPECT_THROW(compute_global_relations(g, X.view()), InvalidArgument);
+}
+
+TEST(Paradime, RoutinesEmbedClustersAndApplyToHeldOutPoints) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> all = blobs(900, 20, 6, labels, 5);
+    Matrix<float> X(800, 20, std::vector<float>(all.data(), all.data() + 800 * 20));
+    Matrix<float> T(100, 20, std::vector<float>(all.data() + 800 * 20, all.data() + 900 * 20));
+    std::vector<std::int64_t> lx(labels.begin(), labels.begin() + 800), lt(labels.begin() + 800, labels.end());
+    ParametricTSNEOptions to;
+    to.epochs = 10;
+    to.init_epochs = 3;
+    to.batch_size = 200;
+    ParametricDR tsne = ParametricTSNE(to, {.seed = 1});
+    tsne.train(X.view());
+    Matrix<double> Y = tsne.apply(X.view());
+    EXPECT_GT(knn_accuracy(Y.view(), lx, 10), 0.95);
+    EXPECT_GT(knn_accuracy(tsne.apply(T.view()).view(), lt, 5), 0.9);
+    ASSERT_EQ(tsne.histories().size(), 2u);
+    const auto& h = tsne.histories()[1].losses.at("embedding");
+    ASSERT_EQ(h.size(), 10u);
+    EXPECT_LT(h.back(), h.front());
+
+    ParametricUMAPOptions uo;
+    uo.epochs = 10;
+    uo.batch_size = 100;
+    uo.batches_per_epoch = 10;
+    ParametricDR umap = ParametricUMAP(uo, {.seed = 2});
+    umap.train(X.view());
+    EXPECT_GT(knn_accuracy(umap.apply(X.view()).view(), lx, 10), 0.95);
+    EXPECT_GT(knn_accuracy(umap.apply(T.view()).view(), lt, 5), 0.9);
+    EXPECT_THROW(umap.apply(Matrix<float>(5, 19).view()), InvalidArgument);
+}
+
+TEST(Paradime, SameBitsForAnyThreadCount) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    Matrix<double> ref;
+    for (int threads : {1, 2, 3}) {
+        ParametricUMAPOptions uo;
+        uo.epochs = 3;
+        uo.init_epochs = 2;
+        uo.batch_size = 50;
+        ParametricDR dr = ParametricUMAP(uo, {.seed = 4, .n_threads = threads});
+        dr.train(X.view());
+        Matrix<double> Y = dr.apply(X.view());
+        if (threads == 1)
+            ref = Y;
+        else
+            EXPECT_EQ(0, std::memcmp(ref.data(), Y.data(), ref.size() * sizeof(double))) << threads << " threads";
+    }
+}
+
+TEST(Paradime, EmbeddingTableIsAModelToo) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    ParametricTSNEOptions to;
+    to.epochs = 20;
+    to.batch_size = 100;
+    to.learning_rate = 0.5;  // a free table moves each point by about lr per Adam step
+    ParametricDR dr = ParametricTSNE(to, {.seed = 4});
+    EmbeddingTable table(random_points(300, 2, 1));
+    dr.train(X.view(), table);
+    EXPECT_GT(knn_accuracy(table.Y().view(), labels, 10), 0.95);
+}
+
+TEST(Paradime, LearnableAlphaMoves) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    GlobalRelations g;
+    g.transform = {Transform::PerplexityBasedRescale(20), Transform::Symmetrize(), Transform::Normalize()};
+    BatchRelations b;
+    b.transform = {Transform::StudentTTransform(1.0, true), Transform::Normalize()};
+    TrainingPhase ph;
+    ph.epochs = 5;
+    ph.batch_size = 100;
+    ParametricDR dr({.seed = 1}, {{"rel", g}}, {{"rel", b}}, {}, {ph});
+    dr.train(X.view());
+    EXPECT_NE(dr.transform_params("rel")[0].alpha, 1.0);
+    EXPECT_TRUE(std::isfinite(dr.transform_params("rel")[0].alpha));
+}
+
+TEST(Paradime, ClearErrors) {
+    EXPECT_THROW(parse_transform("StudentT"), InvalidArgument);
+    EXPECT_THROW(parse_global_relation("KNN"), InvalidArgument);
+    EXPECT_THROW(parse_batch_relation("PDist"), InvalidArgument);
+    EXPECT_THROW(parse_loss("TripletLoss"), InvalidArgument);
+    EXPECT_THROW(parse_sampling("edges"), InvalidArgument);
+    TrainingPhase zero;
+    zero.epochs = 0;
+    EXPECT_THROW(validate(zero), InvalidArgument);
+    try {
+        validate(zero);
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("epochs"), std::string::npos);
+    }
+    ParametricDR dr = ParametricTSNE();
+    EXPECT_THROW(dr.add_training_phase(zero), InvalidArgument);
+    // DistsFromTo with standard sampling, a missing relation key, compound weights of the wrong length.
+    ParametricDR u = ParametricUMAP();
+    TrainingPhase std_phase;
+    std_phase.loss = Loss::RelationLoss(RelationLossFunction::cross_entropy_loss);
+    EXPECT_THROW(u.add_training_phase(std_phase), InvalidArgument);
+    TrainingPhase missing;
+    missing.loss = Loss::RelationLoss(RelationLossFunction::kullback_leibler_div, "nope");
+    EXPECT_THROW(dr.add_training_phase(missing), InvalidArgument);
+    TrainingPhase comp;
+    comp.loss = Loss::CompoundLoss({Loss::PositionLoss("pca"), Loss::RelationLoss()}, {1.0});
+    EXPECT_THROW(dr.add_training_phase(comp), InvalidArgument);
+    // A batch transform on global relations; apply before train.
+    GlobalRelations g;
+    g.transform = {Transform::ModifiedCauchyTransform()};
+    EXPECT_THROW(ParametricDR({}, {{"rel", g}}, {}), InvalidArgument);
+    EXPECT_THROW(dr.apply(Matrix<float>(3, 4).view()), InvalidArgument);
+    // A classification loss needs a classify head.
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = blobs(60, 4, 2, labels, 1);
+    TrainingPhase cls;
+    cls.loss = Loss::ClassificationLoss();
+    ParametricDR c = ParametricTSNE();
+    c.add_training_phase(cls);
+    EXPECT_THROW(c.train(X.view()), InvalidArgument);
+}
