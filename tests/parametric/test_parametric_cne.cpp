@@ -118,32 +118,19 @@ double mean(const std::vector<double>& v, std::size_t begin, std::size_t end) {
     return s / static_cast<double>(end - begin);
 }
 
-// Quality on Fashion-MNIST (PCA-50 of all 70 000 images, out/fmnist_pca50.npy of the main checkout when it is
-// there; skipped otherwise): cne's FCNetwork and NEG fitted on 10 000 points, 2 000 others embedded by transform.
-// The parametric run's kNN recall@10 and 10-NN accuracy are within 0.02 of the non-parametric run's. Then all
-// 12 000 points together (training points at their fitted positions, held-out ones transformed): the held-out
-// points' mean recall@10 and 10-NN accuracy are within 0.03 of the training points'. (On 3000 training points of
-// the committed subset the network overfits: held-out recall falls 0.05 below.)
-TEST(ParametricCne, QualityMatchesNonParametricAndGeneralises) {
-    const std::string xfile = std::string(NEMBED_SOURCE_DIR) + "/../main/out/fmnist_pca50.npy";
-    const std::string lfile = std::string(NEMBED_SOURCE_DIR) + "/../main/out/fmnist_labels.npy";
-    if (!std::filesystem::exists(xfile) || !std::filesystem::exists(lfile))
-        GTEST_SKIP() << "needs " << xfile << " and its labels";
-    const std::size_t n_train = 10000, n = 12000;
-    NdArray xa = read_npy(xfile), la = read_npy(lfile);
-    ASSERT_GE(xa.shape.at(0), n);
-    Matrix<float> full(xa.shape.at(0), xa.shape.at(1));
-    xa.copy_to(full.data());
-    std::vector<std::int64_t> labels(la.size());
-    la.copy_to(labels.data());
-    const Matrix<float> Xtr = rows_of(full, 0, n_train), Xte = rows_of(full, n_train, n), Xall = rows_of(full, 0, n);
-    const std::vector<std::int64_t> ltr(labels.begin(), labels.begin() + n_train);
-    const std::vector<std::int64_t> lall(labels.begin(), labels.begin() + n);
+// Quality against the non-parametric run on the committed subset (3000 Fashion-MNIST points, PCA-50), cne's
+// FCNetwork, NEG, batch 1024, 60 epochs (Adam for the network, cne's SGD at rate 1 for the table): kNN recall@10
+// and 10-NN accuracy within 0.02 (measured: recall 0.304 against 0.322, accuracy 0.730 for both).
+TEST(ParametricCne, QualityMatchesNonParametric) {
+    const auto& f = nembed::testing::fmnist();
+    const std::size_t n_train = 3000;
+    const Matrix<float> Xtr = rows_of(f.X, 0, n_train);
+    const std::vector<std::int64_t> ltr(f.labels.begin(), f.labels.begin() + n_train);
     CneOptions base;
     base.loss_mode = ContrastiveMode::neg;
     base.batch_size = 1024;
     base.n_jobs = 2;
-    base.n_epochs = 20;
+    base.n_epochs = 60;
     CneOptions par = base;
     par.parametric = true;
     par.optimizer = CneOptimizer::adam;
@@ -156,7 +143,36 @@ TEST(ParametricCne, QualityMatchesNonParametricAndGeneralises) {
     std::printf("non-parametric recall %.4f acc %.4f; parametric recall %.4f acc %.4f\n", rec_a, acc_a, rec_b, acc_b);
     EXPECT_NEAR(rec_b, rec_a, 0.02);
     EXPECT_NEAR(acc_b, acc_a, 0.02);
+}
 
+// Held-out points (PCA-50 of all 70 000 images, out/fmnist_pca50.npy of the main checkout when it is there;
+// skipped otherwise): cne's FCNetwork and NEG (Adam, batch 1024, 20 epochs) fitted on 10 000 points, 2 000 others
+// embedded by transform. All 12 000 points together (training points at their fitted positions, held-out ones
+// transformed): the held-out points' mean recall@10 and 10-NN accuracy are within 0.03 of the training points'
+// (measured: recall 0.129 against 0.150, accuracy 0.703 against 0.726). On 3000 training points of the committed
+// subset the network overfits: held-out recall falls 0.05 below.
+TEST(ParametricCne, HeldOutPointsLikeTrainingPoints) {
+    const std::string xfile = std::string(NEMBED_SOURCE_DIR) + "/../main/out/fmnist_pca50.npy";
+    const std::string lfile = std::string(NEMBED_SOURCE_DIR) + "/../main/out/fmnist_labels.npy";
+    if (!std::filesystem::exists(xfile) || !std::filesystem::exists(lfile))
+        GTEST_SKIP() << "needs " << xfile << " and its labels";
+    const std::size_t n_train = 10000, n = 12000;
+    NdArray xa = read_npy(xfile), la = read_npy(lfile);
+    ASSERT_GE(xa.shape.at(0), n);
+    Matrix<float> full(xa.shape.at(0), xa.shape.at(1));
+    xa.copy_to(full.data());
+    std::vector<std::int64_t> labels(la.size());
+    la.copy_to(labels.data());
+    const Matrix<float> Xtr = rows_of(full, 0, n_train), Xte = rows_of(full, n_train, n), Xall = rows_of(full, 0, n);
+    const std::vector<std::int64_t> lall(labels.begin(), labels.begin() + n);
+    CneOptions par;
+    par.loss_mode = ContrastiveMode::neg;
+    par.batch_size = 1024;
+    par.n_jobs = 2;
+    par.n_epochs = 20;
+    par.parametric = true;
+    par.optimizer = CneOptimizer::adam;
+    const CneResult b = CNE(par).fit(Xtr.view());
     const Matrix<float> Yte = b.network->apply(Xte.view(), 2);
     Matrix<double> Yall(n, 2);
     std::copy(b.embedding.data(), b.embedding.data() + n_train * 2, Yall.data());
