@@ -17,7 +17,9 @@ loss_mode, n_epochs = sys.argv[4], int(sys.argv[5])
 seed = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 t0 = time.perf_counter()
 model = cne.CNE(parametric=True, loss_mode=loss_mode, n_epochs=n_epochs, seed=seed)
-model.fit(X)
+# cne 0.4's fit calls len(init) for the number of points even when parametric (init is otherwise unused there):
+# pass the data so that it runs.
+model.fit(X, init=X)
 fit = time.perf_counter() - t0
 t1 = time.perf_counter()
 emb = model.transform(X)
