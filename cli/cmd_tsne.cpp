@@ -191,9 +191,10 @@ void register_transform(CLI::App& app) {
     auto plot = std::make_shared<std::string>();
     auto* sub = app.add_subcommand(
         "transform", "Embed new points into a reference saved by `nembed tsne --save-model` or `nembed umap "
-                     "--save-model` (cne models cannot transform: cne's embedding is non-parametric)");
+                     "--save-model`, or apply the network of `nembed cne --parametric --save-model` (non-parametric "
+                     "cne models cannot transform)");
     add_common_options(sub, *o, true, false);
-    sub->add_option("-m,--model", *model, "Model directory written by nembed tsne/umap --save-model")->required();
+    sub->add_option("-m,--model", *model, "Model directory written by nembed tsne/umap/cne --parametric --save-model")->required();
     auto* n_iter_opt = sub->add_option("--n-iter", topt->n_iter, "t-SNE models: optimisation iterations for the new points")
                            ->capture_default_str();
     auto* perplexity_opt =
@@ -208,8 +209,9 @@ void register_transform(CLI::App& app) {
         out.add("-o", o->output, OutputKind::matrix);
         out.add("--plot", *plot, OutputKind::plot);
         const Model m = load_model(*model, o->n_threads(), o->seed);
-        require(m.can_transform(), *model + " is a cne model: cne's embedding is non-parametric (no map from the "
-                                            "data), so it cannot transform new points; fit cne on all points instead");
+        require(m.can_transform(), *model + " is a non-parametric cne model: its embedding is a table (no map "
+                                            "from the data), so it cannot transform new points; fit cne on all "
+                                            "points, or with --parametric");
         if (m.method() != ModelMethod::tsne) {
             for (const CLI::Option* opt : {n_iter_opt, perplexity_opt})
                 require(opt->count() == 0, opt->get_name() + " applies to t-SNE models; " + *model + " is a " +
@@ -218,10 +220,11 @@ void register_transform(CLI::App& app) {
         }
         Matrix<float> Xnew = m.preprocessing().apply(load_raw(o->inputs).view());
         auto labels = load_label_files(*o, Xnew.rows());
-        const Matrix<float>& ref = *m.reference_data();
-        require(Xnew.cols() == ref.cols(), "new data has " + std::to_string(Xnew.cols()) +
-                                               " columns after preprocessing, the reference has " +
-                                               std::to_string(ref.cols()));
+        const std::size_t n_features = m.network() ? m.network()->n_inputs() : m.reference_data()->cols();
+        require(Xnew.cols() == n_features, "new data has " + std::to_string(Xnew.cols()) +
+                                               " columns after preprocessing, the " +
+                                               (m.network() ? "network takes " : "reference has ") +
+                                               std::to_string(n_features));
         Timer t;
         ProgressPrinter printer{*o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
         topt->progress = [&printer](const TrainEvent& e) { printer(e); };

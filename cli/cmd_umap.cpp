@@ -351,7 +351,8 @@ void register_cne(CLI::App& app) {
     sub->add_option("-m,--negative-samples", opt.negative_samples, "Negatives per edge (-1 = full batch)")->capture_default_str();
     sub->add_option("--batch-size", opt.batch_size, "Edges per batch")->capture_default_str();
     sub->add_option("--n-epochs", opt.n_epochs, "Epochs")->capture_default_str();
-    add_optional(sub, "--learning-rate", opt.learning_rate, "Learning rate (auto: 1, cne's for an embedding table)", "auto");
+    add_optional(sub, "--learning-rate", opt.learning_rate,
+                 "Learning rate (auto: cne's 1 for an embedding table, 0.001 with --parametric)", "auto");
     add_enum(sub, "--anneal-lr", opt.anneal_lr, parse_lr_anneal, "none, linear or cosine");
     sub->add_option("--lr-min-factor", opt.lr_min_factor, "Floor of the linear schedule")->capture_default_str();
     sub->add_option("--warmup-epochs", opt.warmup_epochs, "Linear warm-up epochs")->capture_default_str();
@@ -368,6 +369,16 @@ void register_cne(CLI::App& app) {
     sub->add_flag_callback("--no-early-exaggeration", [&opt] { opt.early_exaggeration = false; },
                            "No exaggerated first third");
     add_init(sub, opt.init, c->init_file, parse_cne_init, "pca, random or an array file");
+    sub->add_flag("--parametric", opt.parametric,
+                  "cne's parametric mode: a network maps the data to the map (learning rate auto: 0.001); "
+                  "--save-model keeps it for `nembed transform`");
+    sub->add_option("--hidden", opt.network.hidden, "Parametric: hidden layer widths (cne's FCNetwork)")
+        ->delimiter(',')
+        ->capture_default_str();
+    add_enum(sub, "--activation", opt.network.hidden_activation, parse_activation,
+             "Parametric: hidden activation (relu, softplus, tanh or identity)");
+    add_enum(sub, "--network-init", opt.network.init, parse_mlp_init,
+             "Parametric: weight initialisation (torch_default, he_normal, he_uniform, xavier_normal, xavier_uniform)");
     add_knn_method(sub, opt.neighbors);
     CLI::Option* metric = add_affinity_metric(sub, opt.input_metric);
     CLI::Option* metric_params = add_metric_params(sub, opt.input_metric_params);
@@ -376,7 +387,8 @@ void register_cne(CLI::App& app) {
     sub->add_option("--progress-every", c->every, "Print a line every N epochs")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model,
-                    "Save the embedding and its settings as a model directory (cne models cannot transform)");
+                    "Save the embedding and its settings as a model directory (with --parametric also the network, "
+                    "which `nembed transform` applies to new points)");
     sub->add_flag("--save-partial", c->save_partial,
                   "On Ctrl-C / SIGTERM write the embedding of the last finished epoch to -o");
     sub->callback([c, metric, metric_params] {

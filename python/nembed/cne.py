@@ -2,7 +2,8 @@
 
 cne (contrastive-ne) trains in PyTorch; here the same model — binary kNN graph, in-batch negative sampling, the
 UMAP / NEG / NCE / InfoNCE losses with the Cauchy or cosine similarity, cne's spectrum parameter ``s`` — runs in
-nembed's C++ core with the GIL released and reproducibly for any number of threads. Non-parametric only.
+nembed's C++ core with the GIL released and reproducibly for any number of threads. ``parametric=True`` trains
+cne's FCNetwork (in → 100 → 100 → 100 → embd_dim, ReLU) instead of a table; ``transform`` is its forward pass.
 """
 from __future__ import annotations
 
@@ -23,20 +24,22 @@ _DEFAULTS = dict(batch_size=2**15, negative_samples=5, n_epochs=200, learning_ra
                  optimizer="sgd", weight_decay=0.0, clip_grad=True, save_freq=25, callback=None,
                  print_freq_epoch=None, print_freq_in_epoch=None, warmup_epochs=0, warmup_lr=0.0,
                  early_exaggeration=True, loss_aggregation="sum", force_resample=None, device="cpu", n_jobs=1,
-                 neighbors="auto", init="pca")
+                 neighbors="auto", init="pca", hidden=(100, 100, 100), activation="relu",
+                 network_init="torch_default")
 
 
 class CNE:
-    """cne's ``CNE``: non-parametric contrastive neighbour embeddings.
+    """cne's ``CNE``: contrastive neighbour embeddings, non-parametric or parametric.
 
     Parameters
     ----------
     model : None
-        Must be None (nembed has no parametric / neural-network mode).
+        Must be None (the network is nembed's built-in MLP; a torch module cannot be passed).
     k : int
         Neighbours of the binary, union-symmetrised kNN graph.
     parametric : bool
-        Must be False.
+        If True, a network maps the data to the embedding (cne's FCNetwork; learning rate default 0.001) and
+        ``transform`` embeds new points by its forward pass.
     data_on_gpu : str or bool
         Accepted for compatibility; ignored.
     seed : int
@@ -55,7 +58,9 @@ class CNE:
         ``early_exaggeration``, ``save_freq`` and ``callback`` — called as ``callback(epoch, loss, embedding)``
         at epoch -1 and every ``save_freq`` epochs, returning True stops —, ``print_freq_epoch`` (verbose), and
         nembed's ``n_jobs`` (threads, -1 = all), ``neighbors`` ("auto", "exact", "hnsw") and ``init``
-        ("pca" or "random").
+        ("pca" or "random"); for the parametric network nembed's ``hidden`` (hidden widths, default
+        (100, 100, 100)), ``activation`` ("relu", "softplus", "tanh", "identity") and ``network_init``
+        ("torch_default", "he_normal", "he_uniform", "xavier_normal", "xavier_uniform").
 
     Attributes
     ----------
@@ -68,6 +73,9 @@ class CNE:
         NCE's learned log normaliser.
     spec_ : float
         The resolved ξ (neg) or ρ (infonce) after early exaggeration.
+    network_ : dict or None
+        Parametric: the trained network (``widths``, ``hidden_activation``, ``output_activation``, ``chunk_rows``,
+        float32 ``parameters``: per layer W (out × in, row-major) then b).
     """
 
     def __init__(self, model: Any = None, k: int = 15, parametric: bool = False, data_on_gpu: Any = "auto",
@@ -85,8 +93,11 @@ class CNE:
         self.kwargs = kwargs
 
     def _params(self) -> dict:
-        if self.model is not None or self.parametric:
-            raise ValueError("nembed.CNE is non-parametric only: model must be None and parametric False")
+        if self.model is not None:
+            raise ValueError("nembed.CNE takes no model: the parametric mode uses nembed's built-in network "
+                             "(parametric=True); a torch module cannot be passed")
+        if not isinstance(self.parametric, (bool, np.bool_)):
+            raise TypeError(f"parametric must be a bool, got {self.parametric!r}")
         p = dict(_DEFAULTS)
         p.update(self.kwargs)
         if p["noise_in_estimator"] is not None and p["neg_spec"] is None:
@@ -116,7 +127,17 @@ class CNE:
                     raise ValueError(f"{name} must be a number or None, got {p[name]!r}") from None
         if p["loss_aggregation"] != "sum":
             raise ValueError("only loss_aggregation='sum' (CNE's choice) is implemented")
-        return dict(k=int(self.k), embd_dim=int(self.embd_dim), loss_mode=str(p["loss_mode"]), metric=str(p["metric"]),
+        hidden = p["hidden"]
+        if isinstance(hidden, numbers.Integral):
+            hidden = [hidden]
+        try:
+            hidden = [int(h) for h in hidden]
+        except (TypeError, ValueError):
+            raise ValueError(f"hidden must be a list of positive integers, got {p['hidden']!r}") from None
+        if any(h <= 0 for h in hidden):
+            raise ValueError(f"hidden: every width must be > 0, got {hidden}")
+        return dict(k=int(self.k), parametric=bool(self.parametric), hidden=hidden,
+                    activation=str(p["activation"]), network_init=str(p["network_init"]), embd_dim=int(self.embd_dim), loss_mode=str(p["loss_mode"]), metric=str(p["metric"]),
                     s=p["s"], Z_bar=p["Z_bar"], neg_spec=p["neg_spec"], ince_spec=p["ince_spec"],
                     negative_samples=int(m), batch_size=int(p["batch_size"]), n_epochs=int(p["n_epochs"]),
                     learning_rate=p["learning_rate"], anneal_lr=str(anneal), lr_min_factor=float(p["lr_min_factor"]),
@@ -162,6 +183,8 @@ class CNE:
         self.log_Z = float(r["log_Z"])
         self.spec_ = float(r["spec"])
         self.timings_ = r["timings"]
+        self.network_ = r.get("network")
+        self._n_jobs = p["n_jobs"]
         return self
 
     def fit_transform(self, X: Any, init: Optional[Any] = None, graph: Optional[Any] = None) -> np.ndarray:
@@ -169,10 +192,20 @@ class CNE:
         return self.fit(X, init=init, graph=graph).embedding_
 
     def transform(self, X: Any) -> np.ndarray:
-        """As cne's non-parametric transform: the training embedding (rows for integer indices), with a warning
-        for anything else."""
+        """Parametric: the network's forward pass on X (n_samples, n_features as in fit). Non-parametric, as
+        cne: the training embedding (rows for integer indices), with a warning for anything else."""
         if not hasattr(self, "embedding_"):
             raise ValueError("this CNE instance is not fitted yet; call fit first")
+        net = getattr(self, "network_", None)
+        if net is not None:
+            arr = np.asarray(X)
+            if arr.ndim < 2:
+                raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {arr.shape}")
+            X32 = as_float32_matrix(arr.reshape(len(arr), -1))
+            if X32.shape[1] != net["widths"][0]:
+                raise ValueError(f"X has {X32.shape[1]} features, the network takes {net['widths'][0]}")
+            return _core.mlp_apply(list(net["widths"]), net["hidden_activation"], net["output_activation"],
+                                   net["parameters"], int(net["chunk_rows"]), X32, int(self._n_jobs))
         arr = np.asarray(X)
         if np.issubdtype(arr.dtype, np.integer) and arr.ndim <= 1:
             return self.embedding_[arr]

@@ -13,6 +13,7 @@
 #include "umap_options.hpp"
 #include "nembed/affinity/fuzzy.hpp"
 #include "nembed/methods/cne.hpp"
+#include "nembed/parametric/mlp.hpp"
 #include "nembed/methods/umap.hpp"
 
 namespace nb = nanobind;
@@ -258,6 +259,12 @@ void bind_umap(nb::module_& m) {
             o.neighbors = nembed::parse_knn_method(nb::cast<std::string>(get("neighbors")));
             o.save_freq = nb::cast<int>(get("save_freq"));
             o.verbose = nb::cast<bool>(get("verbose"));
+            o.parametric = nb::cast<bool>(get("parametric"));
+            if (o.parametric) {
+                o.network.hidden = nb::cast<std::vector<long>>(get("hidden"));
+                o.network.hidden_activation = nembed::parse_activation(nb::cast<std::string>(get("activation")));
+                o.network.init = nembed::parse_mlp_init(nb::cast<std::string>(get("network_init")));
+            }
             if (init_array.shape(0) > 0) {
                 o.init = nembed::CneInit::user;
                 o.initial_embedding = to_matrix(init_array);
@@ -287,6 +294,17 @@ void bind_umap(nb::module_& m) {
             out["spec_early"] = r.spectrum.spec_early;
             out["early_epochs"] = r.spectrum.early_epochs;
             out["epochs_run"] = r.epochs_run;
+            if (r.network) {
+                nb::dict net;
+                net["widths"] = r.network->widths();
+                net["hidden_activation"] = nembed::to_string(r.network->hidden_activation());
+                net["output_activation"] = nembed::to_string(r.network->output_activation());
+                net["chunk_rows"] = r.network->chunk_rows();
+                std::vector<float> p = r.network->parameters();
+                const std::size_t np = p.size();
+                net["parameters"] = to_numpy(std::move(p), {np});
+                out["network"] = net;
+            }
             nb::dict t;
             t["knn"] = r.timings.knn;
             t["graph"] = r.timings.graph;
@@ -297,4 +315,23 @@ void bind_umap(nb::module_& m) {
         },
         "X"_a, "indptr"_a.none(), "indices"_a.none(), "data"_a.none(), "n_points"_a, "params"_a, "init_array"_a,
         "callback"_a.none(), "handle_sigint"_a, "cne's CNE.fit on data X or a given graph (CSR parts).");
+
+    // A saved network (widths, activations, float32 parameters) applied to new rows: parametric transform.
+    m.def(
+        "mlp_apply",
+        [](std::vector<std::size_t> widths, const std::string& hidden, const std::string& output,
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> params, std::size_t chunk_rows,
+           F32Mat X, int n_threads) {
+            nembed::Mlp net(std::move(widths), nembed::parse_activation(hidden), nembed::parse_activation(output),
+                            std::vector<float>(params.data(), params.data() + params.shape(0)), chunk_rows);
+            nembed::require_finite(view(X), "X");
+            nembed::Matrix<float> Y;
+            {
+                nb::gil_scoped_release release;
+                Y = net.apply(view(X), std::max(1, n_threads));
+            }
+            return to_numpy(nembed::convert<double>(Y.view()));
+        },
+        "widths"_a, "hidden_activation"_a, "output_activation"_a, "parameters"_a, "chunk_rows"_a, "X"_a,
+        "n_threads"_a, "A network's forward pass on X (parametric CNE's transform).");
 }

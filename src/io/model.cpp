@@ -62,7 +62,15 @@ Matrix<double> Model::transform(MatrixView<float> X_new, const TransformOptions&
     switch (method_) {
     case ModelMethod::tsne: return tsne_->transform(X_new, tsne_options);
     case ModelMethod::umap: return umap_->transform(X_new);
-    case ModelMethod::cne: break;
+    case ModelMethod::cne:
+        if (network_) {
+            require(X_new.cols == network_->n_inputs(), "the new data has " + std::to_string(X_new.cols) +
+                                                            " columns, the model's network takes " +
+                                                            std::to_string(network_->n_inputs()));
+            require_finite(X_new, "new data");
+            return convert<double>(network_->apply(X_new, n_threads_).view());
+        }
+        break;
     }
     throw InvalidArgument("a cne model cannot transform new points: cne's embedding is non-parametric (a table of "
                           "positions, no map from the data); fit cne on the old and new points together");
@@ -123,6 +131,15 @@ json begin_model(const std::string& dir, ModelMethod method, const Matrix<double
                 {"n_components", Y.cols()},
                 {"n_features", n_features ? json(*n_features) : json(nullptr)},
                 {"preprocessing", {{"scale", pre.scale}, {"pca", pre.has_pca()}}}};
+}
+
+// A network: its shape in model.json's "network", its float32 parameters (1 x P) in network.npy.
+void write_network(const std::string& dir, const Mlp& net, json& j) {
+    write_npy(join(dir, "network.npy"), MatrixView<float>{net.parameters().data(), 1, net.n_parameters()});
+    j["network"] = json{{"widths", net.widths()},
+                        {"hidden_activation", to_string(net.hidden_activation())},
+                        {"output_activation", to_string(net.output_activation())},
+                        {"chunk_rows", net.chunk_rows()}};
 }
 
 void finish_model(const std::string& dir, const json& j) {
@@ -192,7 +209,9 @@ void save_model(const std::string& dir, const UmapEmbedding& emb, MatrixView<flo
 
 void save_model(const std::string& dir, const CneResult& r, const CneOptions& o, const Preprocessing& pre) {
     require(!r.embedding.empty(), "save_model: the cne result has no embedding");
-    json j = begin_model(dir, ModelMethod::cne, r.embedding, std::nullopt, pre);
+    json j = begin_model(dir, ModelMethod::cne, r.embedding,
+                         r.network ? std::optional<std::size_t>(r.network->n_inputs()) : std::nullopt, pre);
+    if (r.network) write_network(dir, *r.network, j);
     j["cne"] = json{{"loss_mode", to_string(o.loss_mode)},
                     {"similarity", to_string(o.metric)},
                     {"k", o.k},
@@ -200,7 +219,7 @@ void save_model(const std::string& dir, const CneResult& r, const CneOptions& o,
                     {"batch_size", o.batch_size},
                     {"n_epochs", o.n_epochs},
                     {"epochs_run", r.epochs_run},
-                    {"learning_rate", o.learning_rate.value_or(1.0)},
+                    {"learning_rate", o.learning_rate.value_or(o.parametric ? 0.001 : 1.0)},
                     {"temperature", o.temperature},
                     {"eps", o.eps},
                     {"spec", r.spectrum.spec},
@@ -414,6 +433,32 @@ TsneGradientParams read_legacy_tsne_params(const Fields& f, int n_threads) {
     return gp;
 }
 
+// The network of a parametric model (see write_network), cross-checked against n_features and n_components.
+Mlp read_network(const std::string& dir, const Fields& top, std::size_t n_components) {
+    const Fields f = top.object("network");
+    const json* w = f.find("widths", true);
+    if (!w->is_array() || w->size() < 2) f.fail("widths", "must be a list of at least two positive integers");
+    std::vector<std::size_t> widths;
+    for (const json& v : *w) {
+        if (!v.is_number_integer() || v.get<std::int64_t>() <= 0)
+            f.fail("widths", "must be a list of at least two positive integers");
+        widths.push_back(v.get<std::size_t>());
+    }
+    if (widths.back() != n_components) f.fail("widths", "ends in " + std::to_string(widths.back()) +
+                                                            " but n_components is " + std::to_string(n_components));
+    if (top.find("n_features", true)->is_null() || widths.front() != top.unsigned_int("n_features"))
+        f.fail("widths", "must start with n_features (the network's inputs)");
+    const Activation hidden = f.parsed("hidden_activation", parse_activation);
+    const Activation output = f.parsed("output_activation", parse_activation);
+    const std::size_t chunk_rows = f.count("chunk_rows");
+    Matrix<float> p = read_array<float>(dir, "network.npy");
+    try {
+        return Mlp(std::move(widths), hidden, output, std::move(p.storage()), chunk_rows);
+    } catch (const InvalidArgument& e) {
+        shape_error(dir, "network.npy", e.what());
+    }
+}
+
 } // namespace
 
 Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) {
@@ -480,6 +525,10 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
         s.early_epochs = c.small_int("early_epochs", 0);
         s.log_Z = c.number("log_Z");
         s.seed = c.unsigned_int("seed");
+        if (j.contains("network") && !j["network"].is_null()) {
+            m.network_ = std::make_shared<const Mlp>(read_network(dir, top, Y.cols()));
+            m.n_threads_ = n_threads;
+        }
         m.cne_embedding_ = std::move(Y);
         return m;
     }

@@ -16,6 +16,7 @@
 #include "nembed/init/rescale.hpp"
 #include "nembed/init/user.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "nembed/parametric/network_parametrization.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/train/edge_batch_plan.hpp"
 #include "nembed/train/parametrization.hpp"
@@ -72,6 +73,11 @@ void validate(const CneOptions& o, std::size_t n, bool knn_graph) {
     require(std::isfinite(o.Z) && o.Z > 0, "Z must be positive");
     require(o.save_freq >= 0, "save_freq must be >= 0");
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
+    if (o.parametric) {
+        validate(o.network);
+        require(o.sampling == NegativeSampling::in_batch,
+                "parametric CNE needs in-batch negative sampling (uniform sampling with a network is not built)");
+    }
     if (o.init == CneInit::user) {
         require(o.initial_embedding.cols() == o.n_components, "the initial embedding has " +
                                                                   std::to_string(o.initial_embedding.cols()) +
@@ -159,13 +165,30 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
 
 CneEmbedding::CneEmbedding(CneOptions options, CsrMatrix<double> graph, Matrix<double> initial, CneTimings timings)
     : options_(std::move(options)), graph_(std::move(graph)), timings_(timings) {
+    require(!options_.parametric, "CNE: a parametric run is built from the data X, not an initial embedding");
+    build(std::move(initial), nullptr);
+}
+
+CneEmbedding::CneEmbedding(CneOptions options, CsrMatrix<double> graph, std::shared_ptr<const Matrix<float>> X,
+                           CneTimings timings)
+    : options_(std::move(options)), graph_(std::move(graph)), timings_(timings) {
+    require(options_.parametric, "CNE: the data-only constructor is for parametric runs (parametric = true)");
+    build({}, std::move(X));
+}
+
+void CneEmbedding::build(Matrix<double> initial, std::shared_ptr<const Matrix<float>> X) {
     const auto& o = options_;
     const std::size_t n = graph_.n_rows, d = o.n_components;
     graph_.validate("CNE graph");
     require(graph_.n_rows == graph_.n_cols, "CNE graph must be square");
     validate(o, n, false);
     require(n >= 2, "CNE needs at least 2 points");
-    require(initial.rows() == n && initial.cols() == d, "CNE: initial embedding has the wrong shape");
+    if (o.parametric) {
+        require(X && X->rows() == n, "CNE: parametric mode needs the data X with one row per graph point");
+        require_finite(X->view(), "X");
+    } else {
+        require(initial.rows() == n && initial.cols() == d, "CNE: initial embedding has the wrong shape");
+    }
 
     ContrastiveLossParams lp;
     lp.mode = o.loss_mode;
@@ -192,11 +215,22 @@ CneEmbedding::CneEmbedding(CneOptions options, CsrMatrix<double> graph, Matrix<d
     spectrum_ = resolve_spectrum(o, n, std::max<std::size_t>(plan_->negatives(), 1));
     plan_->set_spec(0, spectrum_.spec);
 
-    table_ = std::make_unique<EmbeddingTable>(std::move(initial));
+    const int n_threads = resolve_threads(o.n_jobs);
+    if (o.parametric) {
+        // cne clips its model's gradients by value: for a network, its weights' gradients.
+        MlpOptions mo = o.network;
+        mo.seed = o.seed;
+        Mlp net(X->cols(), d, mo);
+        params_ = std::make_unique<NetworkParametrization>(
+            std::move(X), std::move(net), n_threads,
+            o.clip_grad ? std::optional<double>(4.0) : std::nullopt);
+    } else {
+        params_ = std::make_unique<EmbeddingTable>(std::move(initial));
+    }
     optimizer_ = make_optimizer(oo);
-    trainer_ = std::make_unique<Trainer>(*plan_, *table_, *optimizer_, resolve_threads(o.n_jobs));
+    trainer_ = std::make_unique<Trainer>(*plan_, *params_, *optimizer_, n_threads);
     LrSchedule sched;
-    sched.learning_rate = o.learning_rate.value_or(1.0);
+    sched.learning_rate = o.learning_rate.value_or(o.parametric ? 0.001 : 1.0);
     sched.anneal = o.anneal_lr;
     sched.min_factor = o.lr_min_factor;
     sched.warmup_epochs = o.warmup_epochs;
@@ -213,6 +247,24 @@ CneEmbedding::CneEmbedding(CneOptions options, CsrMatrix<double> graph, Matrix<d
     Phase main;
     main.n_steps = o.n_epochs - spectrum_.early_epochs;
     trainer_->add_phase(main);
+    refresh_embedding();
+}
+
+void CneEmbedding::refresh_embedding() {
+    if (options_.parametric) net_embedding_ = params_->embedding();
+}
+
+const Mlp* CneEmbedding::network() const {
+    const auto* net = dynamic_cast<const NetworkParametrization*>(params_.get());
+    return net ? &net->network() : nullptr;
+}
+
+Matrix<double> CneEmbedding::transform(MatrixView<float> X) const {
+    const Mlp* net = network();
+    require(net != nullptr, "CNE: transform needs a parametric run (parametric = true); a non-parametric cne "
+                            "embedding is a table of positions with no map for new points");
+    require_finite(X, "X");
+    return convert<double>(net->apply(X, resolve_threads(options_.n_jobs)).view());
 }
 
 CneEmbedding::~CneEmbedding() = default;
@@ -235,9 +287,11 @@ RunReport CneEmbedding::optimize(std::int64_t n_epochs) {
     Timer t;
     try {
         RunReport r = trainer_->run(n_epochs, hooks);
+        refresh_embedding();
         timings_.optimize += t.seconds();
         return r;
     } catch (...) {
+        refresh_embedding();
         timings_.optimize += t.seconds();
         throw;
     }
@@ -245,12 +299,15 @@ RunReport CneEmbedding::optimize(std::int64_t n_epochs) {
 
 bool CneEmbedding::done() const { return trainer_->done(); }
 int CneEmbedding::epochs_done() const { return static_cast<int>(trainer_->steps_done()); }
-const Matrix<double>& CneEmbedding::embedding() const { return table_->Y(); }
+const Matrix<double>& CneEmbedding::embedding() const {
+    return options_.parametric ? net_embedding_ : params_->table()->Y();
+}
 double CneEmbedding::log_Z() const { return plan_->log_Z(); }
 
 CneResult CneEmbedding::result() const {
     CneResult r;
-    r.embedding = table_->Y();
+    r.embedding = embedding();
+    if (const Mlp* net = network()) r.network = std::make_shared<const Mlp>(*net);
     r.graph = graph_;
     r.epoch_losses = losses_;
     r.log_Z = log_Z();
@@ -267,6 +324,11 @@ CneEmbedding prepare_run(const CneOptions& o, CsrMatrix<double> graph, MatrixVie
     require(graph.n_rows == graph.n_cols, "CNE graph must be square");
     validate(o, graph.n_rows, false);
     require(graph.n_rows >= 2, "CNE needs at least 2 points");
+    if (o.parametric) {
+        require(X.rows == graph.n_rows, "CNE: parametric mode needs the data X (" + std::to_string(graph.n_rows) +
+                                            " rows, one per graph point), got " + std::to_string(X.rows) + " rows");
+        return CneEmbedding(o, std::move(graph), std::make_shared<const Matrix<float>>(convert<float>(X)), tm);
+    }
     Timer t;
     Matrix<double> Y = cne_init(o, X, graph.n_rows, resolve_threads(o.n_jobs));
     tm.init = t.seconds();

@@ -160,7 +160,77 @@ struct EdgeBatchPlan::Impl {
 
     void run_chunk(ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi, std::int64_t epoch,
                    const std::uint32_t* sp, const Shape& sh, std::size_t full_n_chunks, const double* Y);
+
+    // A network (any parametrisation but the table): positions per slot, not per point.
+    std::vector<index_t> batch_points;               // slot → point, for forward/backward
+    std::vector<std::uint32_t> slot_ids;             // 0, 1, …, 2B − 1: the chunks address slots
+    std::vector<double> Yb, dYb;                     // the batch's positions and dL/dY, per slot
+    std::vector<std::vector<std::int64_t>> slot_acc;  // per worker, fixed-point sums per slot
+    // nce: log Z's step after a batch, from the per-head ∂ℓ/∂log Z summed in head order (clipped like the points).
+    void step_log_Z(const Shape& sh) {
+        if (!has_nce) return;
+        double dlogz = 0;
+        for (std::size_t h = 0; h < sh.b; ++h) dlogz += head_dlogz[h];  // head order
+        if (o.clip) dlogz = std::clamp(dlogz, -*o.clip, *o.clip);
+        z_opt->step(&log_Z, &dlogz, 1, o.log_Z_learning_rate, 1);
+        for (auto& t : losses)
+            if (t.params.mode == ContrastiveMode::nce) t.params.log_Z = log_Z;
+    }
+    double network_batch(Parametrization& params, Optimizer& optimizer, std::size_t bi, std::int64_t epoch,
+                         const std::uint32_t* sp, const Shape& sh, std::size_t full_n_chunks, double lr,
+                         int n_threads, std::size_t slice);
 };
+
+// One batch through a network: forward the batch's 2b slots (a point in several slots is evaluated in each, as
+// cne's model(images) does), the same chunks of loss and gradient as the table path with slots in place of points,
+// the per-slot gradient summed in fixed point (no clip: cne clips the parameters' gradients, which for a network
+// are its weights — the parametrisation's step does that), backward, one optimizer step.
+double EdgeBatchPlan::Impl::network_batch(Parametrization& params, Optimizer& optimizer, std::size_t bi,
+                                          std::int64_t epoch, const std::uint32_t* sp, const Shape& sh,
+                                          std::size_t full_n_chunks, double lr, int n_threads, std::size_t slice) {
+    const std::size_t tb = sh.two_b;
+    batch_points.resize(tb);
+    for (std::size_t q = 0; q < tb; ++q) batch_points[q] = static_cast<index_t>(sp[q]);
+    if (slot_ids.size() < tb) {
+        slot_ids.resize(tb);
+        for (std::size_t q = 0; q < tb; ++q) slot_ids[q] = static_cast<std::uint32_t>(q);
+    }
+    Yb.resize(tb * d);
+    params.forward(batch_points, Yb.data());
+    require(std::all_of(Yb.begin(), Yb.end(), [](double v) { return std::isfinite(v); }),
+            "the network's output became non-finite at epoch " + std::to_string(epoch) +
+                " (try a smaller learning rate)");
+    if (slot_acc.size() != n_workers || slot_acc[0].size() != two_b * d)
+        slot_acc.assign(n_workers, std::vector<std::int64_t>(two_b * d, 0));
+    std::atomic<std::size_t> next_chunk{0};
+    std::atomic<bool> slice_taken{false};
+    parallelize(n_threads, n_workers, [&](int w, std::size_t, std::size_t) {
+        if (!slice_taken.exchange(true, std::memory_order_relaxed)) {  // a slice of the next epoch's order
+            if (bi == 0) order.restart(streams_of(epoch + 1));
+            order.run(slice);
+        }
+        auto& sc = scratch[static_cast<std::size_t>(w)];
+        std::int64_t* a = slot_acc[static_cast<std::size_t>(w)].data();
+        for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < sh.n_chunks;)
+            run_chunk(sc, a, c, bi, epoch, slot_ids.data(), sh, full_n_chunks, Yb.data());
+    });
+    dYb.resize(tb * d);
+    parallelize(n_threads, tb * d, [&](int, std::size_t i0, std::size_t i1) {
+        for (std::size_t i = i0; i < i1; ++i) {
+            std::int64_t sum = 0;
+            for (auto& acc_w : slot_acc) {
+                sum += acc_w[i];
+                acc_w[i] = 0;
+            }
+            dYb[i] = fx.to_double(sum);
+        }
+    });
+    params.backward(batch_points, dYb.data());
+    params.step(optimizer, lr, n_threads);
+    double loss = 0;
+    for (std::size_t c = 0; c < sh.n_chunks; ++c) loss += chunk_loss[c];
+    return loss;
+}
 
 EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, const ContrastiveLossParams& loss,
                              EdgeBatchOptions options, std::size_t n_components)
@@ -395,11 +465,17 @@ void EdgeBatchPlan::Impl::run_chunk(ChunkScratch& sc, std::int64_t* a, std::size
 double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
     Impl& s = *impl_;
     EmbeddingTable* table = params.table();
-    require(table != nullptr,
-            "edge batch plan: only the embedding table is supported as the parametrisation for now (a network "
-            "needs the batch gradient routed through backward)");
-    Matrix<double>& Y = table->Y();
-    require(Y.rows() == s.n && Y.cols() == s.d,
+    if (!table) {
+        require(params.n_points() == s.n && params.n_components() == s.d,
+                "edge batch plan: the parametrisation maps " + std::to_string(params.n_points()) + " points to " +
+                    std::to_string(params.n_components()) + " dimensions, the plan was made for " +
+                    std::to_string(s.n) + " x " + std::to_string(s.d));
+        require(!s.uniform, "edge batch plan: uniform negative sampling with a network parametrisation is not "
+                            "built (the network path forwards the batch's slots; use in-batch negatives)");
+    }
+    Matrix<double> no_table;
+    Matrix<double>& Y = table ? table->Y() : no_table;
+    require(!table || (Y.rows() == s.n && Y.cols() == s.d),
             "edge batch plan: the embedding is " + std::to_string(Y.rows()) + " x " + std::to_string(Y.cols()) +
                 ", the plan was made for " + std::to_string(s.n) + " x " + std::to_string(s.d));
     const std::int64_t epoch = ctx.step;
@@ -422,9 +498,10 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     // (the same arithmetic as Sgd::step). Otherwise the table's gradient G takes the clipped batch gradient and the
     // optimizer steps over it (EmbeddingTable::step, which clears it again).
     const auto* sgd = dynamic_cast<const Sgd*>(&optimizer);
-    const bool fused_sgd = sgd && sgd->options().momentum == 0.0 && sgd->options().weight_decay == 0.0;
-    std::vector<double>& G = table->grad();
-    if (!fused_sgd) G.assign(n * d, 0.0);
+    const bool fused_sgd = table && sgd && sgd->options().momentum == 0.0 && sgd->options().weight_decay == 0.0;
+    std::vector<double> no_grad;
+    std::vector<double>& G = table ? table->grad() : no_grad;
+    if (table && !fused_sgd) G.assign(n * d, 0.0);
     const double clip_at = s.o.clip ? *s.o.clip : std::numeric_limits<double>::infinity();
     auto finish = [&](std::size_t i0, std::size_t i1) {
         finish_coordinates(s.acc_ptr.data(), s.n_acc, i0, i1, s.fx, clip_at, lr, fused_sgd ? Y.data() : nullptr,
@@ -460,6 +537,13 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
         const std::uint32_t* sp = s.slots.data() + bi * s.two_b;
         const Shape& sh = bi + 1 == n_batches ? last_shape : full_shape;
         for (auto& t : s.losses) t.params.nce_m = std::max<std::size_t>(sh.m, 1);  // cne: the batch's negatives
+        if (!table) {
+            epoch_loss += s.network_batch(params, optimizer, bi, epoch, sp, sh, full_shape.n_chunks, lr, n_threads,
+                                          slice);
+            if (bi == 0) s.order_epoch = epoch + 1;
+            s.step_log_Z(sh);
+            continue;
+        }
         // Chunks are handed out one at a time: a chunk's output does not depend on which worker runs it, and
         // cores of a shared machine run at unequal speeds.
         std::atomic<std::size_t> next_chunk{0};
@@ -489,18 +573,11 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
             });
         }
         if (!fused_sgd) table->step(optimizer, lr, n_threads);
-        if (s.has_nce) {
-            double dlogz = 0;
-            for (std::size_t h = 0; h < sh.b; ++h) dlogz += s.head_dlogz[h];  // head order
-            if (s.o.clip) dlogz = std::clamp(dlogz, -*s.o.clip, *s.o.clip);
-            s.z_opt->step(&s.log_Z, &dlogz, 1, s.o.log_Z_learning_rate, 1);
-            for (auto& t : s.losses)
-                if (t.params.mode == ContrastiveMode::nce) t.params.log_Z = s.log_Z;
-        }
+        s.step_log_Z(sh);
     }
     const double mean_loss = epoch_loss / static_cast<double>(s.n_edges);
-    require(std::isfinite(mean_loss) &&
-                std::all_of(Y.storage().begin(), Y.storage().end(), [](double v) { return std::isfinite(v); }),
+    require(std::isfinite(mean_loss) && (!table ||
+                std::all_of(Y.storage().begin(), Y.storage().end(), [](double v) { return std::isfinite(v); })),
             "the loss or the embedding became non-finite at epoch " + std::to_string(epoch) +
                 " (try a smaller learning rate)");
     return mean_loss;

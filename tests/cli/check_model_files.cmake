@@ -1,6 +1,7 @@
 # Model directories (io/model.hpp): `nembed transform -m DIR` with a model whose files disagree (issue #19) must end
 # in one "nembed: error:" line naming the file and the field, never read out of bounds; `nembed umap --save-model`
-# + transform gives the bits of `nembed umap --transform`; a cne model is refused clearly. WORK is a scratch directory.
+# + transform gives the bits of `nembed umap --transform`; a non-parametric cne model is refused clearly, a parametric
+# one transforms with its network. WORK is a scratch directory.
 include(${CMAKE_CURRENT_LIST_DIR}/error_line.cmake)
 set(X ${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv)
 set(OTHER ${CMAKE_CURRENT_LIST_DIR}/../data/fmnist_4000_labels.npy)
@@ -77,7 +78,7 @@ endif()
 set(args transform ${X} -m ${WORK}/cne -o ${WORK}/c2.npy -q)
 expect_one_error_line("${args}")
 execute_process(COMMAND ${EXE} ${args} ERROR_VARIABLE err)
-if(NOT err MATCHES "cne model: cne's embedding is non-parametric")
+if(NOT err MATCHES "non-parametric cne model: its embedding is a table")
   message(FATAL_ERROR "transform with a cne model: unexpected message:\n${err}")
 endif()
 
@@ -116,4 +117,24 @@ expect_one_error_line("${args}")
 execute_process(COMMAND ${EXE} ${args} ERROR_VARIABLE err)
 if(NOT err MATCHES "--metric / --metric-param: the kNN graph's metric has no effect with --graph")
   message(FATAL_ERROR "cne --graph --metric: expected a refusal, got:\n${err}")
+# Parametric cne: the saved network transforms the training rows to the bits of the fit's output; new data of the
+# wrong width and a bad hidden width are refused in one line.
+execute_process(COMMAND ${EXE} cne ${X} -o ${WORK}/p.npy -k 5 --n-epochs 3 --batch-size 16 --parametric
+                        --hidden 8,4 --activation tanh --optimizer adam -j 2 --save-model ${WORK}/pcne -q
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/pcne/network.npy)
+  message(FATAL_ERROR "nembed cne --parametric --save-model failed")
+endif()
+execute_process(COMMAND ${EXE} transform ${X} -m ${WORK}/pcne -o ${WORK}/p_loaded.npy -q RESULT_VARIABLE rc)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/p.npy ${WORK}/p_loaded.npy RESULT_VARIABLE differ)
+if(NOT rc EQUAL 0 OR NOT differ EQUAL 0)
+  message(FATAL_ERROR "transform with the saved network differs from the fit's embedding (rc ${rc})")
+endif()
+set(args transform ${OTHER} -m ${WORK}/pcne -o ${WORK}/p2.npy -q)
+expect_one_error_line("${args}")
+set(args cne ${X} -o ${WORK}/p3.npy -k 5 --parametric --hidden 8,0 -q)
+expect_one_error_line("${args}")
+execute_process(COMMAND ${EXE} ${args} ERROR_VARIABLE err)
+if(NOT err MATCHES "width must be > 0")
+  message(FATAL_ERROR "--hidden 8,0: unexpected message:\n${err}")
 endif()

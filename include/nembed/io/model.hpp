@@ -10,7 +10,8 @@
 ///   Matrix<double> Ynew = m.transform(m.preprocessing().apply(raw_new));
 ///
 /// t-SNE and UMAP models transform (openTSNE's and umap-learn's transform); a cne model holds the embedding and its
-/// settings only: cne's embedding is non-parametric, so asking it to transform is refused (InvalidArgument).
+/// settings, and for cne's parametric mode its network, which transforms new points by a forward pass; a
+/// non-parametric cne model refuses to transform (InvalidArgument).
 /// The reader type-checks every field and cross-checks the arrays' shapes: a malformed model raises IoError naming
 /// the file and the field. It also reads the directories of the CLI's earlier t-SNE format ("nembed-tsne-model",
 /// version 1); only the new format is written.
@@ -26,6 +27,7 @@
 #include "nembed/methods/tsne.hpp"
 #include "nembed/methods/umap.hpp"
 #include "nembed/neighbors/knn.hpp"
+#include "nembed/parametric/mlp.hpp"
 
 namespace nembed {
 
@@ -80,10 +82,14 @@ public:
     /// The input metric of the kNN index (t-SNE and UMAP) and its parameters (model.json's "metric_params").
     Metric metric() const { return metric_; }
     const MetricParams& metric_params() const { return metric_params_; }
-    bool can_transform() const { return method_ != ModelMethod::cne; }
+    /// t-SNE, UMAP, and parametric cne (a saved network).
+    bool can_transform() const { return method_ != ModelMethod::cne || network_ != nullptr; }
+    /// The network of a parametric model (cne's parametric mode); null otherwise.
+    const std::shared_ptr<const Mlp>& network() const { return network_; }
     /// Embeds new rows given in the reference's space (apply preprocessing() to raw rows first): openTSNE's
     /// transform with `tsne_options` for t-SNE, umap-learn's transform for UMAP (the options are not used).
-    /// Throws InvalidArgument for a cne model (non-parametric: no transform) and for rows of the wrong width.
+    /// A parametric cne model applies its network (same bits as the fitted network for any thread count).
+    /// Throws InvalidArgument for a non-parametric cne model (no transform) and for rows of the wrong width.
     Matrix<double> transform(MatrixView<float> X_new, const TransformOptions& tsne_options = {}) const;
 
     /// The method's object; InvalidArgument when the model holds another method.
@@ -102,6 +108,8 @@ private:
     std::optional<UmapEmbedding> umap_;
     Matrix<double> cne_embedding_;
     CneModelSettings cne_;
+    std::shared_ptr<const Mlp> network_;
+    int n_threads_ = 1;
 };
 
 /// Saves a t-SNE embedding fitted from data (it keeps its reference data): the embedding, the data, the metric (with
@@ -114,7 +122,9 @@ void save_model(const std::string& dir, const TsneEmbedding& embedding, const Pr
 /// repulsion strength, negative_sample_rate, transform_seed and the metric (with its parameters).
 void save_model(const std::string& dir, const UmapEmbedding& embedding, MatrixView<float> reference_data,
                 const Preprocessing& preprocessing = {});
-/// Saves a cne result (its embedding) and the options it was fitted with (CneModelSettings).
+/// Saves a cne result (its embedding) and the options it was fitted with (CneModelSettings); a parametric result
+/// also saves its network (model.json "network": widths, activations, chunk_rows; network.npy: the float32
+/// parameters, so a reloaded network gives the same outputs bit for bit).
 void save_model(const std::string& dir, const CneResult& result, const CneOptions& options,
                 const Preprocessing& preprocessing = {});
 

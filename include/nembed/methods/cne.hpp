@@ -11,7 +11,7 @@
 /// sum over heads, gradients are clipped by value at 4 and one optimizer step is taken.
 ///
 /// A preset over the training core (docs/core.md): the epochs are the edge mini-batch plan
-/// (train/edge_batch_plan.hpp) on an EmbeddingTable, run by the Trainer with cne's schedule as its LrSchedule and
+/// (train/edge_batch_plan.hpp) on an EmbeddingTable (parametric: a NetworkParametrization, cne's FCNetwork), run by the Trainer with cne's schedule as its LrSchedule and
 /// the early exaggeration as a phase that sets the loss's spectrum (Phase::loss_spec). CNE::prepare gives a
 /// resumable CneEmbedding: optimize(50) twice takes exactly the steps of optimize(100).
 ///
@@ -41,6 +41,7 @@
 #include "nembed/loss/contrastive.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/optim/schedule.hpp"
+#include "nembed/parametric/mlp.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/train/trainer.hpp"
 
@@ -72,7 +73,13 @@ struct CneOptions {
     long negative_samples = 5;                ///< m; −1 = full batch (all 2b − 2 other slots)
     std::size_t batch_size = 32768;           ///< b (2^15)
     int n_epochs = 200;
-    std::optional<double> learning_rate;      ///< none: 1.0 (non-parametric)
+    std::optional<double> learning_rate;      ///< none: 1.0 (non-parametric), 0.001 (parametric), as cne
+    /// cne's parametric mode: a network maps the data to the map (docs/parametric.md §3); the positions are its
+    /// outputs, its weights the parameters (init and initial_embedding are not used). Needs the data X.
+    bool parametric = false;
+    /// The network when parametric (hidden widths, activations, init); its seed is the run's seed. Default:
+    /// cne's FCNetwork, in → 100 → 100 → 100 → n_components with ReLU, torch's default initialisation.
+    MlpOptions network;
     LrAnneal anneal_lr = LrAnneal::linear;
     double lr_min_factor = 0.0;
     int warmup_epochs = 0;
@@ -126,13 +133,15 @@ struct CneResult {
     CneSpectrum spectrum;
     int epochs_run = 0;
     CneTimings timings;
+    /// The trained network (parametric runs; null otherwise): transform(X) is network->apply(X).
+    std::shared_ptr<const Mlp> network;
 };
 
 /// The binary union-symmetrised kNN graph cne trains on (edge i–j if either lists the other).
 CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn);
 
 class EdgeBatchPlan;
-class EmbeddingTable;
+class Parametrization;
 class Optimizer;
 
 /// A prepared cne run: graph, embedding table, edge plan, optimizer and Trainer, resumable.
@@ -140,6 +149,9 @@ class CneEmbedding {
 public:
     /// From the options (validated), the graph (validated by the plan) and the initial embedding.
     CneEmbedding(CneOptions options, CsrMatrix<double> graph, Matrix<double> initial, CneTimings timings = {});
+    /// Parametric (options.parametric): the network's input rows X (N × D, N = the graph's points).
+    CneEmbedding(CneOptions options, CsrMatrix<double> graph, std::shared_ptr<const Matrix<float>> X,
+                 CneTimings timings = {});
     ~CneEmbedding();
     CneEmbedding(CneEmbedding&&) noexcept;
     CneEmbedding& operator=(CneEmbedding&&) noexcept;
@@ -160,15 +172,23 @@ public:
     const CneTimings& timings() const { return timings_; }
     /// A copy of the state as a result (epochs_run = epochs done).
     CneResult result() const;
+    /// The network of a parametric run (null otherwise).
+    const Mlp* network() const;
+    /// Parametric runs: the network's forward pass on new rows (D columns as the training data); InvalidArgument
+    /// for a non-parametric run (cne's embedding is then a table: no map for new points) or the wrong width.
+    Matrix<double> transform(MatrixView<float> X) const;
 
 private:
+    void build(Matrix<double> initial, std::shared_ptr<const Matrix<float>> X);
+    void refresh_embedding();
     CneOptions options_;
     CsrMatrix<double> graph_;
     CneSpectrum spectrum_;
     CneTimings timings_;
     std::vector<double> losses_;
     // Heap-held: the Trainer references them, and the embedding moves.
-    std::unique_ptr<EmbeddingTable> table_;
+    std::unique_ptr<Parametrization> params_;  // the table, or a NetworkParametrization (parametric)
+    Matrix<double> net_embedding_;             // parametric: the forward pass over every point after each run
     std::unique_ptr<EdgeBatchPlan> plan_;
     std::unique_ptr<Optimizer> optimizer_;
     std::unique_ptr<Trainer> trainer_;
@@ -177,7 +197,7 @@ private:
 class CNE {
 public:
     explicit CNE(CneOptions options = {}) : options_(std::move(options)) {}
-    /// kNN graph → init → a run ready to optimize.
+    /// kNN graph → init (or the network when parametric) → a run ready to optimize.
     CneEmbedding prepare(MatrixView<float> X) const;
     /// From a graph (any non-negative N x N matrix; its non-zeros are the edges, as cne's `graph=`) and X for the
     /// PCA init (or an initial embedding in the options).

@@ -9,9 +9,12 @@
 /// gradient is clipped by value and one optimizer step is taken. nce's log Z is a parameter of the loss with its
 /// own optimizer, stepped after every batch.
 ///
-/// Per batch the gradient with respect to the batch's positions is complete before the step, which is the seam a
-/// network parametrisation needs; today the plan updates an EmbeddingTable in place (plain SGD without momentum or
-/// weight decay is fused into the gradient pass) and refuses other parametrisations.
+/// Per batch the gradient with respect to the batch's positions is complete before the step. On an EmbeddingTable
+/// the plan updates the table in place (plain SGD without momentum or weight decay is fused into the gradient
+/// pass). Any other parametrisation (a network, parametric/network_parametrization.hpp) takes the generic path: the
+/// batch's 2b slots are forwarded, the same loss code gives dL/dY per slot (summed in fixed point, not clipped:
+/// the clip belongs to the parametrisation's parameters, as cne clips its model's gradients), then backward and
+/// one step. The generic path needs in-batch negatives.
 ///
 /// The plan's state (the next epoch's order, nce's log Z and its optimizer state) persists across steps, so a run
 /// split over several Trainer::run calls takes the same steps, bitwise. The step's phase sets the loss's
@@ -62,8 +65,8 @@ public:
 
     std::string unit() const override { return "epoch"; }
     /// One epoch. Returns its mean per-edge loss (always evaluated: the kernels produce it on the way). Throws
-    /// InvalidArgument when the parametrisation is not an EmbeddingTable or the loss or embedding became
-    /// non-finite.
+    /// InvalidArgument when the parametrisation's shape differs from the plan's, a network meets uniform sampling,
+    /// or the loss or embedding became non-finite.
     double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
 
     std::size_t n_points() const;
