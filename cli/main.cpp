@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "interrupt.hpp"
 #include "nembed/core/error.hpp"
 
@@ -88,6 +89,8 @@ Outcome run(CLI::App& app, int argc, char** argv) {
         return {e.get_exit_code(), std::string(e.what()) + " (see --help)"};
     } catch (const nembed::cli::InterruptedWithPartial& e) {
         return {128 + nembed::cli::received_signal(), std::string("interrupted; ") + e.what()};
+    } catch (const nembed::cli::QuietFailure&) {
+        return {1, ""};
     } catch (const std::exception& e) {
         // Whatever a signal made fail (an Interrupted from a loop, or a step it cut short) reads the same.
         if (const int sig = nembed::cli::received_signal()) return {128 + sig, "interrupted"};
