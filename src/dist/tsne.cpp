@@ -150,7 +150,15 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
     mo.mode = MultiscaleMode::mixture;
     mo.symmetrize = false;  // the conditional rows; symmetrised across ranks below
     mo.n_threads = threads;
-    CsrMatrix<double> P = symmetrize_joint(comm, part, multiscale_affinities(knn, mo), threads);
+    CsrMatrix<double> cond;
+    if (knn.n_points > 0) {
+        cond = multiscale_affinities(knn, mo);
+    } else {  // a rank without rows (N < R·2048) still takes part in the exchange
+        cond.n_rows = 0;
+        cond.n_cols = n;
+        cond.indptr.assign(1, 0);
+    }
+    CsrMatrix<double> P = symmetrize_joint(comm, part, cond, threads);
     times.affinities = t.seconds();
 
     t.reset();
