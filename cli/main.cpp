@@ -14,6 +14,7 @@
 #include "common.hpp"
 #include "interrupt.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/dist/comm.hpp"
 
 namespace {
 
@@ -81,6 +82,10 @@ Outcome run(CLI::App& app, int argc, char** argv) {
         const std::string given = argv[1];
         const auto match = app.get_subcommands([&](const CLI::App* sub) { return sub->check_name(given); });
         if (match.empty()) return {2, unknown_command_message(app, given)};
+        // Under mpirun with several ranks every rank would run the whole problem and write the same outputs.
+        if (nembed::dist::launched_by_mpi() && match.front()->get_name() != "tsne")
+            return {2, "nembed " + match.front()->get_name() + " does not run distributed (under mpirun only tsne "
+                       "does, docs/mpi.md); start it as one process"};
     }
     try {
         app.parse(argc, argv);
