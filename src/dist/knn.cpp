@@ -35,30 +35,27 @@ void block_candidates(MatrixView<float> queries, MatrixView<float> block, std::s
     out.assign(nq * per_row, Cand(0.0, 0));
     if (per_row == 0) return;
     const detail::ExactDistance exact(block, metric, n_threads);
-    // Enough points for the tiled exact index (which needs k < n for its self-search); else a scan in double.
+    // The block's best per_row by the exact index (its self-search for the own block; it needs k < n), or by a
+    // scan in double for a block of at most k + 1 points.
+    KnnGraph g;
     if (nb > k + 1) {
         const auto index = make_exact_index(block, metric, n_threads);
-        const KnnGraph g = own ? index->self_neighbors(per_row) : index->query(queries, per_row);
+        g = own ? index->self_neighbors(per_row) : index->query(queries, per_row);
+    } else {
+        g = KnnGraph::sized(nq, per_row, nb);
         parallel_for(n_threads, nq, [&](std::size_t i) {
-            const float* q = queries.row(i);
-            const double qn = exact.query_norm(q);
-            for (std::size_t t = 0; t < per_row; ++t) {
-                const index_t j = g.indices[i * per_row + t];
-                out[i * per_row + t] = Cand(exact(q, qn, j), static_cast<std::int64_t>(block0) + j);
-            }
+            detail::brute_force_row(exact, queries.row(i), own ? static_cast<index_t>(i) : -1, per_row,
+                                    g.indices.data() + i * per_row, g.distances.data() + i * per_row);
         });
-        return;
     }
+    // Re-scored in double (KnnGraph keeps float distances) with global indices, for the merge across blocks.
     parallel_for(n_threads, nq, [&](std::size_t i) {
         const float* q = queries.row(i);
         const double qn = exact.query_norm(q);
-        std::vector<Cand> all;
-        for (std::size_t j = 0; j < nb; ++j) {
-            if (own && j == i) continue;
-            all.emplace_back(exact(q, qn, static_cast<index_t>(j)), static_cast<std::int64_t>(block0 + j));
+        for (std::size_t t = 0; t < per_row; ++t) {
+            const index_t j = g.indices[i * per_row + t];
+            out[i * per_row + t] = Cand(exact(q, qn, j), static_cast<std::int64_t>(block0) + j);
         }
-        std::sort(all.begin(), all.end());
-        std::copy(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(per_row), out.begin() + static_cast<std::ptrdiff_t>(i * per_row));
     });
 }
 } // namespace

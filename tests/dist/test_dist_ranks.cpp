@@ -79,6 +79,25 @@ TEST(DistRanks, ExactKnnEqualsSingleProcess) {
         }
 }
 
+// 4100 points: with 3 ranks the last owns a block of 4 rows (fewer than k), searched by a scan in double.
+TEST(DistRanks, ExactKnnWithATinyBlock) {
+    dist::Comm& comm = world();
+    const Matrix<float>& all = data();
+    const MatrixView<float> X(all.data(), 4100, all.cols());
+    const dist::RowPartition part(X.rows, comm.size());
+    const std::size_t k = 15;
+    const int r = comm.rank();
+    const MatrixView<float> rows(X.data + part.begin(r) * X.cols, part.count(r), X.cols);
+    const dist::DistKnnGraph g = dist::exact_self_knn(comm, part, rows, k, Metric::euclidean, 2);
+    const KnnGraph ref = make_exact_index(X, Metric::euclidean, 2)->self_neighbors(k);
+    const std::size_t b = part.begin(r);
+    for (std::size_t i = 0; i < g.n_rows; ++i)
+        for (std::size_t t = 0; t < k; ++t) {
+            ASSERT_EQ(g.indices[i * k + t], static_cast<std::int64_t>(ref.indices[(b + i) * k + t])) << "row " << b + i;
+            ASSERT_EQ(g.distances[i * k + t], ref.distances[(b + i) * k + t]) << "row " << b + i;
+        }
+}
+
 TEST(DistRanks, JointAffinitiesEqualSingleProcess) {
     dist::Comm& comm = world();
     const Matrix<float>& X = data();
