@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ struct PlotStyle {
     std::string title;        ///< --plot-title (empty: the command's default title)
     std::string label_names;  ///< --label-names: a text file, line c names label code c
     std::string color_by;     ///< --color-by: one number per point (any input format), drawn with a colour bar
+};
+
+/// Ends a command with exit code 1 and no message: a distributed run's ranks other than 0 once rank 0 reports an
+/// error every rank agreed on.
+struct QuietFailure : std::runtime_error {
+    QuietFailure() : std::runtime_error("") {}
 };
 
 struct CommonOptions {

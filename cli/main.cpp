@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "interrupt.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/dist/comm.hpp"
 
 namespace {
 
@@ -80,6 +82,10 @@ Outcome run(CLI::App& app, int argc, char** argv) {
         const std::string given = argv[1];
         const auto match = app.get_subcommands([&](const CLI::App* sub) { return sub->check_name(given); });
         if (match.empty()) return {2, unknown_command_message(app, given)};
+        // Under mpirun with several ranks every rank would run the whole problem and write the same outputs.
+        if (nembed::dist::launched_by_mpi() && match.front()->get_name() != "tsne")
+            return {2, "nembed " + match.front()->get_name() + " does not run distributed (under mpirun only tsne "
+                       "does, docs/mpi.md); start it as one process"};
     }
     try {
         app.parse(argc, argv);
@@ -88,6 +94,8 @@ Outcome run(CLI::App& app, int argc, char** argv) {
         return {e.get_exit_code(), std::string(e.what()) + " (see --help)"};
     } catch (const nembed::cli::InterruptedWithPartial& e) {
         return {128 + nembed::cli::received_signal(), std::string("interrupted; ") + e.what()};
+    } catch (const nembed::cli::QuietFailure&) {
+        return {1, ""};
     } catch (const std::exception& e) {
         // Whatever a signal made fail (an Interrupted from a loop, or a step it cut short) reads the same.
         if (const int sig = nembed::cli::received_signal()) return {128 + sig, "interrupted"};

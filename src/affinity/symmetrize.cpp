@@ -10,14 +10,11 @@
 namespace nembed {
 namespace {
 
-// C = f(A, Aᵀ) element-wise over the union of both patterns (missing = 0); two passes (count, fill), each
-// parallel over rows, so the cost is O(nnz) and the result does not depend on the thread count.
+// C = f(A, T) element-wise over the union of both patterns (missing = 0), row by row: T holds the same rows of Aᵀ
+// (all of Aᵀ on one process; a rank's rows in a distributed run). Two passes (count, fill), each parallel over
+// rows, so the cost is O(nnz) and the result does not depend on the thread count.
 template <typename F>
-CsrMatrix<double> combine_with_transpose(const CsrMatrix<double>& A, F f, int n_threads) {
-    A.validate("affinity matrix");
-    require(A.n_rows == A.n_cols, "symmetrisation needs a square matrix, got " + std::to_string(A.n_rows) + " x " +
-                                      std::to_string(A.n_cols));
-    const CsrMatrix<double> T = transpose(A);
+CsrMatrix<double> combine_rows(const CsrMatrix<double>& A, const CsrMatrix<double>& T, F f, int n_threads) {
     const std::size_t n = A.n_rows;
     auto merge_row = [&](std::size_t i, auto&& emit) {
         offset_t p = A.indptr[i], pe = A.indptr[i + 1], q = T.indptr[i], qe = T.indptr[i + 1];
@@ -39,7 +36,8 @@ CsrMatrix<double> combine_with_transpose(const CsrMatrix<double>& A, F f, int n_
         count[i + 1] = c;
     });
     CsrMatrix<double> C;
-    C.n_rows = C.n_cols = n;
+    C.n_rows = n;
+    C.n_cols = A.n_cols;
     C.indptr.assign(n + 1, 0);
     for (std::size_t i = 0; i < n; ++i) C.indptr[i + 1] = C.indptr[i] + count[i + 1];
     C.indices.resize(static_cast<std::size_t>(C.indptr[n]));
@@ -54,7 +52,38 @@ CsrMatrix<double> combine_with_transpose(const CsrMatrix<double>& A, F f, int n_
     return C;
 }
 
+template <typename F>
+CsrMatrix<double> combine_with_transpose(const CsrMatrix<double>& A, F f, int n_threads) {
+    A.validate("affinity matrix");
+    require(A.n_rows == A.n_cols, "symmetrisation needs a square matrix, got " + std::to_string(A.n_rows) + " x " +
+                                      std::to_string(A.n_cols));
+    return combine_rows(A, transpose(A), f, n_threads);
+}
+
 } // namespace
+
+CsrMatrix<double> symmetrize_rows(const CsrMatrix<double>& A_rows, const CsrMatrix<double>& T_rows,
+                                  Symmetrization rule, int n_threads) {
+    A_rows.validate("affinity rows");
+    T_rows.validate("transposed affinity rows");
+    require(A_rows.n_rows == T_rows.n_rows && A_rows.n_cols == T_rows.n_cols,
+            "symmetrize_rows: the rows of A and of its transpose differ in shape");
+    switch (rule) {
+        case Symmetrization::none: return A_rows;
+        case Symmetrization::mean:
+            return combine_rows(A_rows, T_rows, [](double a, double b) { return 0.5 * (a + b); }, n_threads);
+        case Symmetrization::max:
+            return combine_rows(A_rows, T_rows, [](double a, double b) { return std::max(a, b); }, n_threads);
+        case Symmetrization::fuzzy_union:
+        case Symmetrization::fuzzy_intersection: {
+            const double mix = rule == Symmetrization::fuzzy_union ? 1.0 : 0.0;  // as fuzzy_combine
+            return combine_rows(
+                A_rows, T_rows, [mix](double a, double b) { return mix * (a + b - a * b) + (1.0 - mix) * a * b; },
+                n_threads);
+        }
+    }
+    throw InvalidArgument("unknown symmetrisation");
+}
 
 Symmetrization parse_symmetrization(const std::string& name) {
     if (name == "none" || name == "false") return Symmetrization::none;

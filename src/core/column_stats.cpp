@@ -6,7 +6,7 @@
 
 namespace nembed {
 
-std::vector<double> column_means(MatrixView<float> X, int n_threads) {
+void add_column_sums(MatrixView<float> X, std::vector<double>& acc, int n_threads) {
     constexpr std::size_t block_rows = 2048;  // fixed: results never depend on threads
     const std::size_t N = X.rows, D = X.cols;
     const std::size_t n_blocks = (N + block_rows - 1) / block_rows;
@@ -19,10 +19,14 @@ std::vector<double> column_means(MatrixView<float> X, int n_threads) {
             for (std::size_t c = 0; c < D; ++c) s[c] += static_cast<double>(x[c]);
         }
     });
-    std::vector<double> mean(D, 0.0);
     for (std::size_t blk = 0; blk < n_blocks; ++blk)
-        for (std::size_t c = 0; c < D; ++c) mean[c] += partial[blk * D + c];
-    for (double& m : mean) m /= static_cast<double>(N);
+        for (std::size_t c = 0; c < D; ++c) acc[c] += partial[blk * D + c];
+}
+
+std::vector<double> column_means(MatrixView<float> X, int n_threads) {
+    std::vector<double> mean(X.cols, 0.0);
+    add_column_sums(X, mean, n_threads);
+    for (double& m : mean) m /= static_cast<double>(X.rows);
     return mean;
 }
 

@@ -118,7 +118,12 @@ Matrix<double> user_init(MatrixView<double> Y0, std::size_t n_expected, std::siz
 Matrix<double> pca_init(MatrixView<float> X, std::size_t n_components, bool add_jitter, std::uint64_t seed,
                         int n_threads, double target_std) {
     PcaResult res = pca(X, n_components, n_threads);
-    Matrix<double> Y = convert<double>(res.scores.view());
+    return pca_init_from_scores(res.scores.view(), add_jitter, seed, target_std);
+}
+
+Matrix<double> pca_init_from_scores(MatrixView<float> scores, bool add_jitter, std::uint64_t seed,
+                                    double target_std) {
+    Matrix<double> Y = convert<double>(scores);
     if (column_std(Y.view(), 0) == 0.0)
         throw InvalidArgument("pca_init: the data have zero variance (all points identical); use random_init");
     rescale(Y, target_std);

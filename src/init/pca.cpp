@@ -36,14 +36,13 @@ RowMatD centred_block(MatrixView<float> X, const std::vector<double>& mean, std:
 
 // Lower triangle of (X - mean)^T (X - mean). Blocks are processed in rounds of `group` blocks (a number that
 // depends only on D, bounding memory); each round's partial matrices are added in block order.
-Eigen::MatrixXd scatter_matrix(MatrixView<float> X, const std::vector<double>& mean, int n_threads) {
+void add_scatter_matrix(MatrixView<float> X, const std::vector<double>& mean, int n_threads, Eigen::MatrixXd& C) {
     const std::size_t N = X.rows, D = X.cols;
     const auto Di = static_cast<Eigen::Index>(D);
     const std::size_t n_blocks = (N + kBlockRows - 1) / kBlockRows;
     const std::size_t bytes_per = D * D * sizeof(double);
     const std::size_t group = std::clamp<std::size_t>((std::size_t(256) << 20) / std::max<std::size_t>(1, bytes_per),
                                                       1, 8);
-    Eigen::MatrixXd C = Eigen::MatrixXd::Zero(Di, Di);
     std::vector<Eigen::MatrixXd> partial(std::min(group, n_blocks));
     for (std::size_t first = 0; first < n_blocks; first += group) {
         const std::size_t count = std::min(group, n_blocks - first);
@@ -55,7 +54,6 @@ Eigen::MatrixXd scatter_matrix(MatrixView<float> X, const std::vector<double>& m
         });
         for (std::size_t g = 0; g < count; ++g) C.triangularView<Eigen::Lower>() += partial[g];
     }
-    return C;
 }
 
 } // namespace
@@ -91,20 +89,30 @@ Matrix<float> PcaResult::transform(MatrixView<float> X, int n_threads) const {
 }
 
 PcaResult pca(MatrixView<float> X, std::size_t n_components, int n_threads) {
+    return pca(X, X.rows, n_components, n_threads, RowShare::all(X.rows));
+}
+
+PcaResult pca(MatrixView<float> X, std::size_t n_rows_total, std::size_t n_components, int n_threads,
+              const RowShare& share) {
     require(n_threads >= 1, "pca: n_threads must be >= 1");
-    require(X.data != nullptr && X.rows > 0 && X.cols > 0, "pca: the input is empty");
-    require(X.rows >= 2, "pca: need at least 2 points, got " + std::to_string(X.rows));
+    require(X.cols > 0 && n_rows_total > 0, "pca: the input is empty");
+    require(X.rows == share.count() && (X.data != nullptr || X.rows == 0), "pca: the rows do not match the share");
+    require(n_rows_total >= 2, "pca: need at least 2 points, got " + std::to_string(n_rows_total));
     require(n_components >= 1, "pca: n_components must be at least 1");
-    require(n_components <= std::min(X.rows, X.cols),
+    require(n_components <= std::min(n_rows_total, X.cols),
             "pca: n_components = " + std::to_string(n_components) + " exceeds min(N, D) = " +
-                std::to_string(std::min(X.rows, X.cols)) + " (N = " + std::to_string(X.rows) +
+                std::to_string(std::min(n_rows_total, X.cols)) + " (N = " + std::to_string(n_rows_total) +
                 ", D = " + std::to_string(X.cols) + ")");
     require_finite(X, "pca input");
-    const std::size_t N = X.rows, D = X.cols;
+    const std::size_t N = n_rows_total, D = X.cols;
 
     PcaResult res;
-    res.mean = column_means(X, n_threads);
-    Eigen::MatrixXd C = scatter_matrix(X, res.mean, n_threads);
+    res.mean.assign(D, 0.0);
+    share.run_fold(res.mean.data(), D * sizeof(double), [&](bool) { add_column_sums(X, res.mean, n_threads); });
+    for (double& m : res.mean) m /= static_cast<double>(N);
+    const auto Di = static_cast<Eigen::Index>(D);
+    Eigen::MatrixXd C = Eigen::MatrixXd::Zero(Di, Di);
+    share.run_fold(C.data(), D * D * sizeof(double), [&](bool) { add_scatter_matrix(X, res.mean, n_threads, C); });
     C /= static_cast<double>(N - 1);
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);  // reads the lower triangle only
     if (eig.info() != Eigen::Success) throw InvalidArgument("pca: the eigendecomposition of the covariance failed");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -241,7 +242,23 @@ std::uint32_t read_le(const unsigned char* p, int n) {
 
 } // namespace
 
-NdArray parse_npy(std::vector<unsigned char>&& buf, const std::string& name) {
+namespace {
+/// The parsed header of an .npy image whose first `size` bytes are at `buf` (size >= the header's length).
+struct ParsedHeader {
+    NdArray meta;  ///< dtype and shape, no bytes
+    bool fortran = false, swap = false;
+    std::size_t data_start = 0, n = 0;
+};
+
+ParsedHeader parse_header(const unsigned char* bufp, std::size_t size, const std::string& name) {
+    struct View {
+        const unsigned char* p;
+        std::size_t n;
+        std::size_t size() const { return n; }
+        const unsigned char* data() const { return p; }
+        bool empty() const { return n == 0; }
+        unsigned char operator[](std::size_t i) const { return p[i]; }
+    } buf{bufp, size};
     static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
     if (buf.empty()) throw_io_error(name, "empty file");
     if (buf.size() < 6 || std::memcmp(buf.data(), magic, 6) != 0)
@@ -310,7 +327,8 @@ NdArray parse_npy(std::vector<unsigned char>&& buf, const std::string& name) {
     if (!shape) p.fail("missing 'shape'");
 
     const Descr d = parse_descr(*descr, name, descr_offset);
-    NdArray a;
+    ParsedHeader h;
+    NdArray& a = h.meta;
     a.dtype = d.dtype;
     a.shape = std::move(*shape);
     const std::size_t w = dtype_size(a.dtype);
@@ -320,6 +338,18 @@ NdArray parse_npy(std::vector<unsigned char>&& buf, const std::string& name) {
             throw_io_error_at(name, hlen_pos, "array shape " + a.shape_string() + " is too large");
         n *= s;
     }
+    h.fortran = *fortran;
+    h.swap = d.swap;
+    h.data_start = data_start;
+    h.n = n;
+    return h;
+}
+} // namespace
+
+NdArray parse_npy(std::vector<unsigned char>&& buf, const std::string& name) {
+    ParsedHeader h = parse_header(buf.data(), buf.size(), name);
+    NdArray a = std::move(h.meta);
+    const std::size_t w = dtype_size(a.dtype), n = h.n, data_start = h.data_start;
     const std::size_t need = n * w, have = buf.size() - data_start;
     if (have < need)
         throw_io_error_at(name, buf.size(), "truncated data: shape " + a.shape_string() + " of " + dtype_name(a.dtype) +
@@ -333,8 +363,8 @@ NdArray parse_npy(std::vector<unsigned char>&& buf, const std::string& name) {
     buf.resize(need);
     buf.shrink_to_fit();
     a.bytes = std::move(buf);
-    if (d.swap) byte_swap(a.bytes.data(), n, w);
-    if (*fortran) fortran_to_c(a);
+    if (h.swap) byte_swap(a.bytes.data(), n, w);
+    if (h.fortran) fortran_to_c(a);
     return a;
 }
 
@@ -343,10 +373,10 @@ NdArray read_npy(const std::string& path) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-std::vector<unsigned char> encode_npy(const NdArray& a) {
+std::vector<unsigned char> npy_header_bytes(DType dtype, const std::vector<std::size_t>& shape) {
     static_assert(std::endian::native == std::endian::little, "the .npy writer assumes a little-endian host");
     std::string descr;
-    switch (a.dtype) {
+    switch (dtype) {
     case DType::u8: descr = "|u1"; break;
     case DType::i8: descr = "|i1"; break;
     case DType::boolean: descr = "|b1"; break;
@@ -359,14 +389,16 @@ std::vector<unsigned char> encode_npy(const NdArray& a) {
     case DType::f32: descr = "<f4"; break;
     case DType::f64: descr = "<f8"; break;
     }
-    std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + a.shape_string() + ", }";
+    NdArray meta;
+    meta.shape = shape;
+    std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + meta.shape_string() + ", }";
     // Pad with spaces so that magic + version + length + header is a multiple of 64, ending in '\n'.
     std::size_t prefix = 10;
     if (header.size() + 1 + prefix > 65535) prefix = 12;
     const std::size_t total = (prefix + header.size() + 1 + 63) / 64 * 64;
     header.append(total - prefix - header.size() - 1, ' ');
     header += '\n';
-    std::vector<unsigned char> out(total + a.bytes.size());
+    std::vector<unsigned char> out(total);
     const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
     std::memcpy(out.data(), magic, 6);
     out[6] = prefix == 10 ? 1 : 2;
@@ -374,8 +406,97 @@ std::vector<unsigned char> encode_npy(const NdArray& a) {
     const std::size_t hl = header.size();
     for (std::size_t i = 0; i < prefix - 8; ++i) out[8 + i] = static_cast<unsigned char>((hl >> (8 * i)) & 0xFF);
     std::memcpy(out.data() + prefix, header.data(), hl);
-    if (!a.bytes.empty()) std::memcpy(out.data() + total, a.bytes.data(), a.bytes.size());
     return out;
+}
+
+std::vector<unsigned char> encode_npy(const NdArray& a) {
+    std::vector<unsigned char> out = npy_header_bytes(a.dtype, a.shape);
+    out.insert(out.end(), a.bytes.begin(), a.bytes.end());
+    return out;
+}
+
+// ------------------------------------------------------------------------------------------------ row blocks
+
+namespace {
+struct HeaderRead {
+    ParsedHeader h;
+    std::uint64_t file_size = 0;
+};
+
+HeaderRead read_header(const std::string& path, std::FILE* f) {
+    HeaderRead r;
+    if (std::fseek(f, 0, SEEK_END) != 0) throw_io_error(path, "cannot seek");
+    const long end = std::ftell(f);
+    if (end < 0) throw_io_error(path, "cannot tell the file size");
+    r.file_size = static_cast<std::uint64_t>(end);
+    std::rewind(f);
+    std::vector<unsigned char> head(std::min<std::uint64_t>(12, r.file_size));
+    if (!head.empty() && std::fread(head.data(), 1, head.size(), f) != head.size()) throw_io_error(path, "read error");
+    std::size_t want = head.size();
+    if (head.size() >= 12) {
+        const std::size_t hb = head[6] == 1 ? 2 : 4;
+        std::size_t hlen = 0;
+        for (std::size_t i = 0; i < hb; ++i) hlen |= static_cast<std::size_t>(head[8 + i]) << (8 * i);
+        want = std::min<std::uint64_t>(r.file_size, 8 + hb + hlen);
+    }
+    head.resize(want);
+    std::rewind(f);
+    if (!head.empty() && std::fread(head.data(), 1, head.size(), f) != head.size()) throw_io_error(path, "read error");
+    r.h = parse_header(head.data(), head.size(), path);
+    return r;
+}
+
+struct File {
+    std::FILE* f;
+    ~File() {
+        if (f) std::fclose(f);
+    }
+};
+} // namespace
+
+NpyHeader read_npy_header(const std::string& path) {
+    File f{std::fopen(path.c_str(), "rb")};
+    if (!f.f) throw_io_error(path, "cannot open for reading");
+    const HeaderRead r = read_header(path, f.f);
+    NpyHeader out;
+    out.dtype = r.h.meta.dtype;
+    out.shape = r.h.meta.shape;
+    out.fortran_order = r.h.fortran;
+    out.data_offset = r.h.data_start;
+    out.file_size = r.file_size;
+    return out;
+}
+
+NdArray read_npy_rows(const std::string& path, std::size_t begin, std::size_t end) {
+    File f{std::fopen(path.c_str(), "rb")};
+    if (!f.f) throw_io_error(path, "cannot open for reading");
+    HeaderRead r = read_header(path, f.f);
+    NdArray a = std::move(r.h.meta);
+    if (a.ndim() < 1) throw_io_error(path, "a 0-d array has no rows");
+    if (r.h.fortran && a.ndim() > 1)
+        throw_io_error(path, "reading a block of rows needs a C-order array; this one is Fortran-ordered");
+    const std::size_t rows = a.shape[0];
+    if (begin > end || end > rows)
+        throw_io_error(path, "rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") out of range: the array has " +
+                                 std::to_string(rows) + " rows");
+    const std::size_t w = dtype_size(a.dtype);
+    const std::size_t row_elems = rows == 0 ? 0 : r.h.n / rows;
+    const std::uint64_t need_end = r.h.data_start + static_cast<std::uint64_t>(end) * row_elems * w;
+    if (r.file_size < need_end)
+        throw_io_error_at(path, r.file_size, "truncated data: rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                                                 ") of shape " + a.shape_string() + " need bytes up to offset " +
+                                                 std::to_string(need_end) + ", the file has " +
+                                                 std::to_string(r.file_size));
+    a.shape[0] = end - begin;
+    a.bytes.resize((end - begin) * row_elems * w);
+    const std::uint64_t at = r.h.data_start + static_cast<std::uint64_t>(begin) * row_elems * w;
+    if (!a.bytes.empty()) {
+        if (std::fseek(f.f, static_cast<long>(at), SEEK_SET) != 0) throw_io_error_at(path, at, "cannot seek");
+        if (std::fread(a.bytes.data(), 1, a.bytes.size(), f.f) != a.bytes.size())
+            throw_io_error_at(path, at, "read error");
+    }
+    if (r.h.swap) byte_swap(a.bytes.data(), a.bytes.size() / w, w);
+    return a;
 }
 
 namespace {

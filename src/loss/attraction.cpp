@@ -1,5 +1,6 @@
 #include "nembed/loss/attraction.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <type_traits>
@@ -164,23 +165,31 @@ void attraction_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixVie
     });
 }
 
-double log_w_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, const OutputKernel& kernel,
-                  int n_threads) {
+std::vector<double> log_w_partials(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R,
+                                   const OutputKernel& kernel, int n_threads) {
     check_shapes(P, Y, R, kernel, "sum_p_log_w");
     const std::size_t d = Y.cols;
     return visit_edges(kernel, [&](const auto& edges) {
         // Blocks of rows fixed by N only, so the sum does not depend on the thread count.
-        return fixed_block_sum(
-            n_threads, Y.rows,
-            [&](std::size_t b, std::size_t e) {
-                switch (d) {
-                case 1: return log_w_rows<1>(P, Y.data, R.data, d, edges, b, e);
-                case 2: return log_w_rows<2>(P, Y.data, R.data, d, edges, b, e);
-                default: return log_w_rows<0>(P, Y.data, R.data, d, edges, b, e);
-                }
-            },
-            256);
+        const std::size_t n = Y.rows, n_blocks = (n + kLogWBlock - 1) / kLogWBlock;
+        std::vector<double> partial(n_blocks, 0.0);
+        parallel_for(n_threads, n_blocks, [&](std::size_t blk) {
+            const std::size_t b = blk * kLogWBlock, e = std::min(n, b + kLogWBlock);
+            switch (d) {
+            case 1: partial[blk] = log_w_rows<1>(P, Y.data, R.data, d, edges, b, e); break;
+            case 2: partial[blk] = log_w_rows<2>(P, Y.data, R.data, d, edges, b, e); break;
+            default: partial[blk] = log_w_rows<0>(P, Y.data, R.data, d, edges, b, e); break;
+            }
+        });
+        return partial;
     });
+}
+
+double log_w_impl(const CsrMatrix<double>& P, MatrixView<double> Y, MatrixView<double> R, const OutputKernel& kernel,
+                  int n_threads) {
+    double s = 0.0;  // in block order, as fixed_block_sum
+    for (double p : log_w_partials(P, Y, R, kernel, n_threads)) s += p;
+    return s;
 }
 
 } // namespace
@@ -202,6 +211,11 @@ double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y, const Outpu
 double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y_new, MatrixView<double> reference,
                    const OutputKernel& kernel, int n_threads) {
     return log_w_impl(P, Y_new, reference, kernel, n_threads);
+}
+
+std::vector<double> sum_p_log_w_partials(const CsrMatrix<double>& P, MatrixView<double> Y_new,
+                                         MatrixView<double> reference, const OutputKernel& kernel, int n_threads) {
+    return log_w_partials(P, Y_new, reference, kernel, n_threads);
 }
 
 } // namespace nembed

@@ -19,6 +19,8 @@
 #include "nembed/affinity/multiscale.hpp"
 #include "nembed/affinity/perplexity.hpp"
 #include "nembed/core/strings.hpp"
+#include "nembed/dist/rows.hpp"
+#include "nembed/dist/tsne.hpp"
 
 namespace nembed {
 namespace {
@@ -68,10 +70,6 @@ TsneGradientParams gradient_params_from(const TsneOptions& o, int n_threads) {
     return p;
 }
 
-GradientMethod resolve_method(GradientMethod m, std::size_t n, std::size_t d) {
-    if (m != GradientMethod::auto_) return m;
-    return (n < 10000 || d > 2) ? GradientMethod::barnes_hut : GradientMethod::fft;
-}
 
 // Runs `phases` on one Trainer over the table and optimizer: one trainer.run per phase (per-phase timings, and
 // progress elapsed counted from each phase's start), openTSNE's log lines when verbose.
@@ -301,6 +299,11 @@ void validate(const TsneOptions& o, std::size_t n) {
     if (n > 0) require(n >= 2, "t-SNE needs at least 2 points, got " + std::to_string(n));
 }
 
+GradientMethod resolve_method(GradientMethod m, std::size_t n, std::size_t d) {
+    if (m != GradientMethod::auto_) return m;
+    return (n < 10000 || d > 2) ? GradientMethod::barnes_hut : GradientMethod::fft;
+}
+
 std::unique_ptr<Repulsion> make_repulsion(const TsneGradientParams& p, std::size_t n, std::size_t d) {
     validate_gradient_params(p, d);
     switch (resolve_method(p.repulsion.method, n, d)) {
@@ -337,7 +340,23 @@ TsneEmbedding::TsneEmbedding(Matrix<double> Y, CsrMatrix<double> P, TsneGradient
     optimizer_ = GainsMomentum(0.8, 0.01, 5.0, Y_.cols());
 }
 
+TsneEmbedding::TsneEmbedding(Matrix<double> Y, CsrMatrix<double> P_rows, TsneGradientParams params, dist::Comm& comm)
+    : table_(std::move(Y)), P_(std::move(P_rows)), params_(params), comm_(&comm) {
+    const Matrix<double>& Y_ = table_.Y();
+    require(Y_.rows() >= 1 && Y_.cols() >= 1, "TsneEmbedding: empty embedding");
+    require_finite(Y_.view(), "TsneEmbedding: embedding");
+    validate_gradient_params(params_, Y_.cols());
+    P_.validate("TsneEmbedding: P rows");
+    const dist::RowPartition part(Y_.rows(), comm.size());
+    require(P_.n_rows == part.count(comm.rank()) && P_.n_cols == Y_.rows(),
+            "TsneEmbedding: this rank's P is " + std::to_string(P_.n_rows) + " x " + std::to_string(P_.n_cols) +
+                ", expected its " + std::to_string(part.count(comm.rank())) + " rows of " + std::to_string(Y_.rows()) +
+                " columns");
+    optimizer_ = GainsMomentum(0.8, 0.01, 5.0, Y_.cols());
+}
+
 void TsneEmbedding::set_affinities(CsrMatrix<double> P) {
+    require(comm_ == nullptr, "set_affinities: not available on a distributed embedding");
     P.validate("TsneEmbedding: P");
     const std::size_t n = table_.Y().rows();
     require(P.n_rows == n && P.n_cols == n, "TsneEmbedding: P is " + std::to_string(P.n_rows) + " x " +
@@ -367,13 +386,27 @@ OptimizeReport TsneEmbedding::run(const std::vector<Phase>& phases, const TsneRu
     require(!P_.indptr.empty(), "optimize: this embedding has no affinities (loaded models can only transform)");
     const Matrix<double>& Y = table_.Y();
     validate_gradient_params(params_, Y.cols());
-    std::unique_ptr<Repulsion> rep = make_repulsion(params_, Y.rows(), Y.cols());
-    TsneObjective objective(P_, *rep, StudentTKernel(params_.dof), params_.n_threads);
     FullBatchOptions fb;
     fb.max_grad_norm = o.max_grad_norm;
-    FullBatchPlan plan([&objective](MatrixView<double> Yv, double ex, double* g, bool want) {
-        return objective(Yv, ex, g, want);
-    }, Y.rows(), fb);
+    // The gradient of all rows (one process) or of this rank's rows, all-gathered (dist/tsne.hpp); the same
+    // trainer runs on the full embedding either way.
+    std::unique_ptr<Repulsion> rep;
+    std::optional<TsneObjective> objective;
+    std::optional<dist::TsneRowsObjective> rows_objective;
+    GradientFunction gradient;
+    if (comm_) {
+        rows_objective.emplace(*comm_, P_, params_, Y.rows(), Y.cols());
+        gradient = [&rows_objective](MatrixView<double> Yv, double ex, double* g, bool want) {
+            return (*rows_objective)(Yv, ex, g, want);
+        };
+    } else {
+        rep = make_repulsion(params_, Y.rows(), Y.cols());
+        objective.emplace(P_, *rep, StudentTKernel(params_.dof), params_.n_threads);
+        gradient = [&objective](MatrixView<double> Yv, double ex, double* g, bool want) {
+            return (*objective)(Yv, ex, g, want);
+        };
+    }
+    FullBatchPlan plan(std::move(gradient), Y.rows(), fb);
     OptimizeReport r = run_phases(phases, o, plan, table_, optimizer_, params_.n_threads, iterations_);
     kl_ = r.kl;
     if (r.stop == StopReason::callback && o.propagate_exception)

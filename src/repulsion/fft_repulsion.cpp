@@ -114,9 +114,10 @@ struct Grid {
 /// Everything one grid computation needs, kept between calls.
 struct Workspace {
     Grid grid;
-    std::vector<std::int32_t> box;    ///< N x d box indices
-    std::vector<double> weights;      ///< N x d x p Lagrange weights
-    std::vector<index_t> order;       ///< points sorted (stably) by box index along dimension 0
+    std::size_t first = 0;            ///< the first row located (the share's begin; 0 for a single process)
+    std::vector<std::int32_t> box;    ///< n_own x d box indices (row i at i − first)
+    std::vector<double> weights;      ///< n_own x d x p Lagrange weights
+    std::vector<index_t> order;       ///< own points sorted (stably) by box index along dimension 0 (global rows)
     std::vector<std::size_t> bucket;  ///< nb + 1 offsets into order
     std::size_t G = 0;                ///< number of charge grids (d + 1 or d + 2)
     std::vector<float> grids;         ///< G x n^d charges, then potentials (in place)
@@ -130,7 +131,7 @@ struct Workspace {
 
 class FftRepulsion final : public Repulsion {
 public:
-    explicit FftRepulsion(const FftOptions& o) : opt_(o) {
+    FftRepulsion(const FftOptions& o, RowShare share) : opt_(o), share_(std::move(share)) {
         require(o.n_interpolation_points >= 1 && o.n_interpolation_points <= 16,
                 "FFT repulsion: n_interpolation_points must be in 1..16, got " + std::to_string(o.n_interpolation_points));
         require(o.min_num_intervals >= 1, "FFT repulsion: min_num_intervals must be >= 1");
@@ -223,19 +224,30 @@ private:
         set_grid(g, span);
 
         constexpr bool one_spectrum = kOneSpectrum<K>;
-        prepare(ws, g, Y, one_spectrum, true);
+        const RowShare share = share_.fold ? share_ : RowShare::all(N);
+        require(share.end <= N && share.begin <= share.end && share.begin % kZBlock == 0,
+                "FFT repulsion: the owned rows do not fit the embedding");
+        prepare(ws, g, Y, one_spectrum, true, share);
         convolve_all<one_spectrum>(ws, kernel);
 
-        // Gather: forces and z_i per point; Z in fixed blocks.
-        const double zsum = fixed_block_sum(opt_.n_threads, N, [&](std::size_t b, std::size_t e) {
+        // Gather: forces and z_i per own point; Z from fixed blocks of global rows, added in block order (chained
+        // over processes: the same bits for any split on block boundaries).
+        const std::size_t n_own = share.count(), n_blocks = (n_own + kZBlock - 1) / kZBlock;
+        std::vector<double> partial(n_blocks, 0.0);
+        parallel_for(opt_.n_threads, n_blocks, [&](std::size_t blk) {
+            const std::size_t b = share.begin + blk * kZBlock, e = std::min(share.end, b + kZBlock);
             double s = 0.0;
             double phi[4];
             for (std::size_t i = b; i < e; ++i) {
                 gather_stored(ws, i, phi);
                 s += finish_point(Y.row(i), g, phi, ws.G, one_spectrum, forces + i * d);
             }
-            return s;
-        }, 1024);
+            partial[blk] = s;
+        });
+        double zsum = 0.0;
+        share.run_fold(&zsum, sizeof zsum, [&](bool) {
+            for (double p : partial) zsum += p;
+        });
         // The self terms: w(0) = 1 for Student-t, 1/ε for Cauchy.
         return zsum - static_cast<double>(N) * kernel.w(0.0);
     }
@@ -276,7 +288,7 @@ private:
                 g.lo[k] = g.centre[k] - half;
             }
             set_grid(g, 2.0 * half);
-            prepare(ws, g, reference, kOneSpectrum<K>, false);
+            prepare(ws, g, reference, kOneSpectrum<K>, false, RowShare::all(reference.rows));
             convolve_all<kOneSpectrum<K>>(ws, kernel);
             cache_valid_ = true;
             cache_data_ = reference.data;
@@ -360,9 +372,13 @@ private:
 
     /// Locates every point, buckets them by box along dimension 0, scatters the charges and plans the FFTs.
     /// last_norm: the one-spectrum charges (Student-t α = 1); total_z_only (α = 1, compute()): skip the |y−c|² grid (see the file comment).
-    void prepare(Workspace& ws, const Grid& g, MatrixView<double> Y, bool last_norm, bool total_z_only) {
+    /// share: the rows this process locates and scatters (the charge grids are chained over processes in rank
+    /// order, so every node adds the points in global index order whatever the split).
+    void prepare(Workspace& ws, const Grid& g, MatrixView<double> Y, bool last_norm, bool total_z_only,
+                 const RowShare& share) {
         ws.grid = g;
-        const std::size_t N = Y.rows, d = static_cast<std::size_t>(g.d), p = g.p, n = g.n;
+        const std::size_t N = share.count(), f0 = share.begin, d = static_cast<std::size_t>(g.d), p = g.p, n = g.n;
+        ws.first = f0;
         const std::size_t G = (last_norm && total_z_only) ? d + 1 : d + 2;
         ws.G = G;
         const int T = opt_.n_threads;
@@ -370,7 +386,8 @@ private:
         ws.weights.resize(N * d * p);
         parallel_for(T, N, [&](std::size_t i) {
             for (std::size_t k = 0; k < d; ++k)
-                locate(g, static_cast<int>(k), Y.data[i * d + k], ws.box[i * d + k], &ws.weights[(i * d + k) * p]);
+                locate(g, static_cast<int>(k), Y.data[(f0 + i) * d + k], ws.box[i * d + k],
+                       &ws.weights[(i * d + k) * p]);
         });
         // Stable counting sort by box along dimension 0.
         ws.bucket.assign(g.nb + 1, 0);
@@ -379,11 +396,12 @@ private:
         ws.order.resize(N);
         cursor_.assign(ws.bucket.begin(), ws.bucket.end() - 1);
         for (std::size_t i = 0; i < N; ++i)
-            ws.order[cursor_[static_cast<std::size_t>(ws.box[i * d])]++] = static_cast<index_t>(i);
+            ws.order[cursor_[static_cast<std::size_t>(ws.box[i * d])]++] = static_cast<index_t>(f0 + i);
         // Charge grids.
         const std::size_t cells = d == 2 ? n * n : n;
         ws.grids.resize(G * cells);
-        scatter(ws, Y, last_norm);
+        share.run_fold(ws.grids.data(), ws.grids.size() * sizeof(float),
+                       [&](bool first) { scatter(ws, Y, last_norm, first); });
         // FFT plans (re-planned only when the size changes).
         if (d == 2) {
             ws.fft2.plan(g.L, g.L, T);
@@ -394,13 +412,14 @@ private:
     }
 
     /// Charges per point: [1, y−c (d values), last], last = |y−c|² (last_norm: Student-t α = 1) or 1.
-    void scatter(Workspace& ws, MatrixView<double> Y, bool last_norm) {
+    /// zero: start the grids from zero (else add to the charges already there: a later process of the chain).
+    void scatter(Workspace& ws, MatrixView<double> Y, bool last_norm, bool zero) {
         const Grid& g = ws.grid;
         const std::size_t d = static_cast<std::size_t>(g.d), p = g.p, n = g.n, G = ws.G;
         const std::size_t cells = d == 2 ? n * n : n;
         float* grids = ws.grids.data();
         const int T = opt_.n_threads;
-        const std::size_t N = Y.rows;
+        const std::size_t N = ws.order.size(), f0 = ws.first;
         // Split box rows among workers with about equal numbers of points; each worker zeroes and fills its rows.
         const std::size_t workers = static_cast<std::size_t>(std::max(1, std::min<int>(T, static_cast<int>(g.nb))));
         split_.assign(workers + 1, g.nb);
@@ -417,8 +436,9 @@ private:
             for (std::size_t w = wb; w < we; ++w) {
                 const std::size_t b0 = split_[w], b1 = split_[w + 1];
                 const std::size_t row_len = d == 2 ? n : 1;  // floats per node row
-                for (std::size_t gi = 0; gi < G; ++gi)
-                    std::fill(grids + gi * cells + b0 * p * row_len, grids + gi * cells + b1 * p * row_len, 0.0f);
+                if (zero)
+                    for (std::size_t gi = 0; gi < G; ++gi)
+                        std::fill(grids + gi * cells + b0 * p * row_len, grids + gi * cells + b1 * p * row_len, 0.0f);
                 for (std::size_t s = ws.bucket[b0]; s < ws.bucket[b1]; ++s) {
                     const std::size_t i = static_cast<std::size_t>(ws.order[s]);
                     const double* y = Y.data + i * d;
@@ -430,15 +450,16 @@ private:
                         r2 += q[1 + k] * q[1 + k];
                     }
                     if (G == d + 2) q[d + 1] = last_norm ? r2 : 1.0;
-                    const double* w0 = &ws.weights[(i * d) * p];
-                    const std::size_t r0 = static_cast<std::size_t>(ws.box[i * d]) * p;
+                    const std::size_t li = i - f0;
+                    const double* w0 = &ws.weights[(li * d) * p];
+                    const std::size_t r0 = static_cast<std::size_t>(ws.box[li * d]) * p;
                     if (d == 1) {
                         for (std::size_t a = 0; a < p; ++a)
                             for (std::size_t gi = 0; gi < G; ++gi)
                                 grids[gi * cells + r0 + a] += static_cast<float>(w0[a] * q[gi]);
                     } else {
-                        const double* w1 = &ws.weights[(i * d + 1) * p];
-                        const std::size_t c0 = static_cast<std::size_t>(ws.box[i * d + 1]) * p;
+                        const double* w1 = &ws.weights[(li * d + 1) * p];
+                        const std::size_t c0 = static_cast<std::size_t>(ws.box[li * d + 1]) * p;
                         // One grid at a time (its p x p block is p short contiguous runs); each node still gets
                         // the same additions in the same order.
                         for (std::size_t gi = 0; gi < G; ++gi) {
@@ -541,8 +562,8 @@ private:
     }
 
     void gather_stored(const Workspace& ws, std::size_t i, double* phi) const {
-        const std::size_t d = static_cast<std::size_t>(ws.grid.d), p = ws.grid.p;
-        gather_from(ws, &ws.box[i * d], &ws.weights[i * d * p], phi);
+        const std::size_t d = static_cast<std::size_t>(ws.grid.d), p = ws.grid.p, li = i - ws.first;
+        gather_from(ws, &ws.box[li * d], &ws.weights[li * d * p], phi);
     }
 
     void gather_at(const Workspace& ws, const double* q, double* phi) const {
@@ -571,7 +592,9 @@ private:
         return (1.0 + r2) * phi[0] - 2.0 * dot + phi[d + 1];
     }
 
+    static constexpr std::size_t kZBlock = 1024;  ///< rows per partial sum of Z (fixed: independent of threads)
     FftOptions opt_;
+    RowShare share_;  ///< empty fold: a single process owning every row
     std::vector<double> nodes_, denom_;
     std::vector<std::size_t> cursor_, split_;
     Workspace full_, partial_;
@@ -585,6 +608,13 @@ private:
 
 } // namespace
 
-std::unique_ptr<Repulsion> make_fft_repulsion(const FftOptions& options) { return std::make_unique<FftRepulsion>(options); }
+std::unique_ptr<Repulsion> make_fft_repulsion(const FftOptions& options) {
+    return std::make_unique<FftRepulsion>(options, RowShare{});
+}
+
+std::unique_ptr<Repulsion> make_fft_repulsion(const FftOptions& options, RowShare share) {
+    require(static_cast<bool>(share.fold), "make_fft_repulsion: a row share needs its fold");
+    return std::make_unique<FftRepulsion>(options, std::move(share));
+}
 
 } // namespace nembed

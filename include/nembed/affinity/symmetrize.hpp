@@ -23,6 +23,10 @@ std::string to_string(Symmetrization s);
 
 /// C = rule(A, Aᵀ) for a square A with sorted rows. Exact zeros produced by the rule are dropped.
 CsrMatrix<double> symmetrize(const CsrMatrix<double>& A, Symmetrization rule, int n_threads = 1);
+/// The same for some rows of A: T_rows holds the same rows of Aᵀ (a distributed run's own rows, dist/tsne.hpp);
+/// both with sorted rows, same shape. Row by row bitwise the rows of symmetrize(A, rule).
+CsrMatrix<double> symmetrize_rows(const CsrMatrix<double>& A_rows, const CsrMatrix<double>& T_rows,
+                                  Symmetrization rule, int n_threads = 1);
 
 /// UMAP's combination mix·(A + Aᵀ − A∘Aᵀ) + (1 − mix)·A∘Aᵀ, mix = set_op_mix_ratio in [0, 1].
 CsrMatrix<double> fuzzy_combine(const CsrMatrix<double>& A, double set_op_mix_ratio, int n_threads = 1);

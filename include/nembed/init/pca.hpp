@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/core/row_share.hpp"
 
 namespace nembed {
 
@@ -31,6 +32,11 @@ struct PcaResult {
 /// PCA of X (N x D, finite, N >= 2) keeping 1 <= n_components <= min(N, D) components. Throws InvalidArgument
 /// otherwise.
 PcaResult pca(MatrixView<float> X, std::size_t n_components, int n_threads = 1);
+/// The same PCA of N rows held by several processes (dist/, docs/mpi.md): X holds rows [share.begin, share.end);
+/// the column sums and the scatter matrix are chained over processes by share.fold in block order, so every process
+/// gets bitwise the single-process mean and components. scores: this process's rows only.
+PcaResult pca(MatrixView<float> X, std::size_t n_rows_total, std::size_t n_components, int n_threads,
+              const RowShare& share);
 
 /// (X - mean) * components^T for any fitted mean/components (the free-function form of PcaResult::transform).
 Matrix<float> pca_transform(MatrixView<float> X, const std::vector<double>& mean, const Matrix<double>& components,

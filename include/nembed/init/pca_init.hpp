@@ -13,5 +13,8 @@ namespace nembed {
 /// n_components = 0 or > min(N, D), non-finite X, or data whose first principal component has zero variance.
 Matrix<double> pca_init(MatrixView<float> X, std::size_t n_components, bool add_jitter = true,
                         std::uint64_t seed = 0, int n_threads = 1, double target_std = 1e-4);
+/// The steps of pca_init after the PCA, from the scores of all N points (a distributed run gathers them).
+Matrix<double> pca_init_from_scores(MatrixView<float> scores, bool add_jitter = true, std::uint64_t seed = 0,
+                                    double target_std = 1e-4);
 
 } // namespace nembed

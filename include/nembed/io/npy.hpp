@@ -50,6 +50,24 @@ NdArray parse_npy(std::vector<unsigned char>&& buffer, const std::string& name);
 /// Encodes an array as a .npy image (version 1.0, or 2.0 when the header needs it), little-endian, C order.
 std::vector<unsigned char> encode_npy(const NdArray& a);
 
+/// The header of an .npy file and where its data starts (reads only the header).
+struct NpyHeader {
+    DType dtype = DType::f64;
+    std::vector<std::size_t> shape;
+    bool fortran_order = false;
+    std::uint64_t data_offset = 0;  ///< bytes before the first element
+    std::uint64_t file_size = 0;
+};
+/// Reads and checks the header only. Errors (IoError) as read_npy.
+NpyHeader read_npy_header(const std::string& path);
+/// Rows [begin, end) of an .npy array (first axis), reading only those bytes: a distributed run's block of X
+/// (dist/). The array must be C-ordered (or 1-D). The result has shape (end - begin, ...). Throws IoError naming the
+/// file for a bad range and for a file that ends before the requested rows do ("truncated data").
+NdArray read_npy_rows(const std::string& path, std::size_t begin, std::size_t end);
+/// The header bytes (magic, version, length, dict, padding to 64) of a C-order little-endian array: a writer of
+/// row blocks puts the rows right after it.
+std::vector<unsigned char> npy_header_bytes(DType dtype, const std::vector<std::size_t>& shape);
+
 /// Writes a float64 matrix (N x D, C order), atomically.
 void write_npy(const std::string& path, MatrixView<double> m);
 /// Writes a float32 matrix (N x D, C order), atomically.

@@ -9,6 +9,7 @@
 /// The attractive force weight is −d log w/dD: (1 + D/α)^−1 for Student-t (1/(1 + D) for t-SNE), 1/(ε + D) for
 /// Cauchy, 1/h for the Gaussian.
 #include <cstddef>
+#include <vector>
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
@@ -34,5 +35,10 @@ double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y, const Outpu
 /// Same with P's columns indexing `reference` (transform).
 double sum_p_log_w(const CsrMatrix<double>& P, MatrixView<double> Y_new, MatrixView<double> reference,
                    const OutputKernel& kernel, int n_threads = 1);
+/// The partial sums of sum_p_log_w over blocks of `kLogWBlock` rows of Y_new, in block order (their sequential
+/// sum from 0 is sum_p_log_w, bitwise): a distributed run chains them over ranks (dist/, docs/mpi.md).
+inline constexpr std::size_t kLogWBlock = 256;
+std::vector<double> sum_p_log_w_partials(const CsrMatrix<double>& P, MatrixView<double> Y_new,
+                                         MatrixView<double> reference, const OutputKernel& kernel, int n_threads = 1);
 
 } // namespace nembed

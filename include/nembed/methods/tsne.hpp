@@ -35,6 +35,10 @@
 
 namespace nembed {
 
+namespace dist {
+class Comm;
+}
+
 /// How the repulsive forces are computed.
 enum class GradientMethod {
     auto_,       ///< Barnes-Hut below 10 000 points, FFT interpolation from 10 000 (openTSNE's rule; BH for > 2-D)
@@ -127,6 +131,8 @@ struct TsneGradientParams {
 /// Throws InvalidArgument for FFT above 2 dimensions.
 std::unique_ptr<Repulsion> make_repulsion(const TsneGradientParams& params, std::size_t n_points,
                                           std::size_t n_components);
+/// GradientMethod::auto_ resolved for n points in d dimensions (other methods unchanged).
+GradientMethod resolve_method(GradientMethod method, std::size_t n_points, std::size_t n_components);
 
 /// What a run of phases does besides the phases (openTSNE's gradient_descent_params other than the per-phase
 /// learning rate, exaggeration and momentum).
@@ -212,6 +218,13 @@ public:
                   std::shared_ptr<const KnnIndex> knn_index = nullptr,
                   std::shared_ptr<const Matrix<float>> reference_data = nullptr);
 
+    /// A distributed embedding (dist/tsne.hpp): Y is the full N x d embedding (every rank holds it), P_rows this
+    /// rank's rows of the N x N affinities (dist::RowPartition(N, comm.size())). run/optimize are collective and
+    /// give every rank the same embedding; transform and set_affinities are not available. `comm` must outlive it.
+    TsneEmbedding(Matrix<double> Y, CsrMatrix<double> P_rows, TsneGradientParams params, dist::Comm& comm);
+    /// True for a distributed embedding.
+    bool distributed() const { return comm_ != nullptr; }
+
     /// Runs n_iter iterations in place, continuing from this embedding's optimizer state (gains, momentum).
     /// Updates kl_divergence(). Throws InvalidArgument for bad options, Interrupted on nembed::request_interrupt(),
     /// OptimizationInterrupt on a callback stop when propagate_exception is set.
@@ -259,6 +272,7 @@ private:
     std::int64_t iterations_ = 0;
     double kl_ = std::numeric_limits<double>::quiet_NaN();
     TsneTimings timings_;
+    dist::Comm* comm_ = nullptr;  ///< set for a distributed embedding (P_ then holds this rank's rows)
 };
 
 /// New points optimised against a fixed reference embedding (no new-new interactions, per-point normalisation).

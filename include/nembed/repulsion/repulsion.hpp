@@ -35,6 +35,7 @@
 #include <string>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/core/row_share.hpp"
 #include "nembed/kernel/kernel.hpp"
 
 namespace nembed {
@@ -101,6 +102,13 @@ struct FftOptions {
 /// content hash), kernel and options are unchanged; queries are interpolated from it. Queries outside the padded grid
 /// are summed exactly against the reference (correct, but O(N_ref) each), so callers need not clip for correctness.
 std::unique_ptr<Repulsion> make_fft_repulsion(const FftOptions& options = {});
+/// The FFT estimator run by several processes (dist/, docs/mpi.md): compute(Y) takes the full Y (every process
+/// holds it) but locates and scatters only rows [share.begin, share.end), chains the charge grids over processes
+/// with share.fold (each node adds its points in global index order, as one process does), convolves the grids
+/// on every process (redundant: the grids are small next to N), and writes forces only for the owned rows; Z is
+/// the full sum, its fixed 1024-row partials chained in block order. share.begin must be a multiple of 1024.
+/// Bitwise the single-process result for any split. compute_partial is not distributed.
+std::unique_ptr<Repulsion> make_fft_repulsion(const FftOptions& options, RowShare share);
 
 /// The smallest FFT-friendly box count >= n from openTSNE's 206-entry list (20 .. 1000, numbers 2^a 3^b 5^c 7^d,
 /// optionally times one 11 or 13); n > 1000 gives the cap 1000, n < 20 gives 20.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Distributed t-SNE (docs/mpi.md) on Fashion-MNIST 70 000 x 50 with 1, 2 and 4 ranks on this machine: wall time,
+# peak memory of every rank (/usr/bin/time %M), bytes each rank sends (nembed -v), and a byte comparison of every
+# run's embedding with the single-process one (they must be identical).
+#
+#   bash bench/bench_mpi.sh [nembed binary] [data.npy] [output dir]
+#
+# Environment: RANKS (default "1 2 4"), THREADS per rank (default 1), ITER (main-phase iterations, default 500;
+# early exaggeration stays 250). One rank is the plain single-process run (no mpirun). On a 2-core machine 4 ranks
+# are oversubscribed: their wall time measures contention, not scaling.
+set -euo pipefail
+BIN=${1:-build/nembed}
+DATA=${2:-/work/main/out/fmnist_pca50.npy}
+OUT=${3:-/tmp/bench_mpi}
+RANKS=${RANKS:-"1 2 4"}
+THREADS=${THREADS:-1}
+ITER=${ITER:-500}
+mkdir -p "$OUT"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+args=(tsne "$DATA" --seed 1 -j "$THREADS" --neighbors exact --n-iter "$ITER" -v)
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# $BIN ${args[*]}"
+for R in $RANKS; do
+    log="$OUT/r$R.log"
+    start=$(date +%s.%N)
+    if [ "$R" = 1 ]; then
+        /usr/bin/time -f "peak_rss_kb %M" "$BIN" "${args[@]}" -o "$OUT/y$R.npy" > "$log" 2>&1
+    else
+        mpirun --oversubscribe -n "$R" /usr/bin/time -f "peak_rss_kb %M" "$BIN" "${args[@]}" -o "$OUT/y$R.npy" \
+            > "$log" 2>&1
+    fi
+    end=$(date +%s.%N)
+    wall=$(echo "$end - $start" | bc)
+    peaks=$(grep -o 'peak_rss_kb [0-9]*' "$log" | awk '{printf "%.0f ", $2/1024}')
+    same="-"
+    [ "$R" != 1 ] && { cmp -s "$OUT/y1.npy" "$OUT/y$R.npy" && same=identical || same=DIFFERENT; }
+    timings=$(grep -m1 '^timings:' "$log" || true)
+    echo "R=$R wall ${wall} s; peak MB per rank: ${peaks}; vs 1 rank: $same"
+    echo "   $timings"
+    grep 'sent:' "$log" | sed 's/^/   /' || true
+done

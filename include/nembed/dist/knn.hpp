@@ -1,0 +1,35 @@
+#pragma once
+/// @file knn.hpp
+/// Distributed exact kNN (docs/mpi.md): the reference blocks travel around a ring of ranks (R − 1 shifts); at each
+/// step a rank searches its own queries against the block it holds (the exact index of neighbors/exact.hpp, the
+/// symmetric self-search on its own block) and merges the block's k best into each row's running k best by
+/// (distance in double, global index). The result equals the single-process exact kNN: the same exact
+/// distances decide, ties go to the smaller global index, and the point itself is excluded (duplicates stay).
+/// Indices are global and 64-bit.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/dist/comm.hpp"
+#include "nembed/dist/rows.hpp"
+#include "nembed/neighbors/knn_graph.hpp"
+#include "nembed/neighbors/metric.hpp"
+
+namespace nembed::dist {
+
+/// The k nearest neighbours of this rank's rows: row i is global row row0 + i.
+struct DistKnnGraph {
+    std::size_t n_rows = 0, k = 0, n_reference = 0, row0 = 0;
+    std::vector<std::int64_t> indices;  ///< n_rows x k global indices, row-major
+    std::vector<float> distances;       ///< n_rows x k, ascending within a row
+    /// As a KnnGraph over the global reference (32-bit indices: throws InvalidArgument past 2^31 − 1 points).
+    KnnGraph to_graph() const;
+};
+
+/// Exact self kNN of the distributed rows X_mine (this rank's rows of `part`, all ranks the same D), excluding each
+/// point itself; 1 <= k < N. Collective. metric: any metric of neighbors/metric.hpp without parameters.
+DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
+                            Metric metric, int n_threads);
+
+} // namespace nembed::dist

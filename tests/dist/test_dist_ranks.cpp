@@ -1,0 +1,229 @@
+// The distributed pieces against their single-process counterparts, bit for bit. This binary runs as an ordinary
+// test (one rank: the serial communicator, so the distributed code path with R = 1) and, when MPI is found, under
+// `mpirun -n 2` and `-n 3` (tests/CMakeLists.txt): every rank computes the single-process reference on all of X
+// itself and compares its own rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nembed/affinity/multiscale.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/dist/comm.hpp"
+#include "nembed/dist/io.hpp"
+#include "nembed/dist/knn.hpp"
+#include "nembed/dist/rows.hpp"
+#include "nembed/dist/tsne.hpp"
+#include "nembed/init/pca.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/io/npy.hpp"
+#include "nembed/methods/tsne.hpp"
+#include "nembed/neighbors/exact.hpp"
+#include "nembed/repulsion/repulsion.hpp"
+
+using namespace nembed;
+
+namespace {
+
+dist::Comm& world() {
+    static std::unique_ptr<dist::Comm> comm = dist::make_world_comm();
+    return *comm;
+}
+
+// 4000 Fashion-MNIST points plus a noisy copy of the first 3000 (7000 x 50: four row blocks of 2048, so every rank
+// of up to 4 owns rows), with exact duplicates of a few rows (ties in the kNN).
+const Matrix<float>& data() {
+    static const Matrix<float> X = [] {
+        const Matrix<float> A = load_matrix<float>(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
+        const std::size_t n = A.rows() + 3000, d = A.cols();
+        Matrix<float> X(n, d);
+        std::memcpy(X.data(), A.data(), A.size() * sizeof(float));
+        std::uint64_t state = 12345;
+        for (std::size_t i = 0; i < 3000; ++i)
+            for (std::size_t c = 0; c < d; ++c) {
+                state = state * 6364136223846793005ull + 1442695040888963407ull;
+                const double u = static_cast<double>(state >> 11) / 9007199254740992.0 - 0.5;
+                X(A.rows() + i, c) = A(i, c) + static_cast<float>(0.05 * u);
+            }
+        for (std::size_t i = 0; i < 5; ++i)
+            for (std::size_t c = 0; c < d; ++c) X(6990 + i, c) = X(10 + i, c);
+        return X;
+    }();
+    return X;
+}
+
+MatrixView<float> mine(const dist::RowPartition& part, const Matrix<float>& X) {
+    const int r = world().rank();
+    return MatrixView<float>(X.data() + part.begin(r) * X.cols(), part.count(r), X.cols());
+}
+
+} // namespace
+
+TEST(DistRanks, ExactKnnEqualsSingleProcess) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    const std::size_t k = 20;
+    const dist::DistKnnGraph g = dist::exact_self_knn(comm, part, mine(part, X), k, Metric::euclidean, 2);
+    const KnnGraph ref = make_exact_index(X.view(), Metric::euclidean, 2)->self_neighbors(k);
+    const std::size_t b = part.begin(comm.rank());
+    ASSERT_EQ(g.n_rows, part.count(comm.rank()));
+    for (std::size_t i = 0; i < g.n_rows; ++i)
+        for (std::size_t t = 0; t < k; ++t) {
+            ASSERT_EQ(g.indices[i * k + t], static_cast<std::int64_t>(ref.indices[(b + i) * k + t])) << "row " << b + i;
+            ASSERT_EQ(g.distances[i * k + t], ref.distances[(b + i) * k + t]) << "row " << b + i;
+        }
+}
+
+// 4100 points: with 3 ranks the last owns a block of 4 rows (fewer than k), searched by a scan in double.
+TEST(DistRanks, ExactKnnWithATinyBlock) {
+    dist::Comm& comm = world();
+    const Matrix<float>& all = data();
+    const MatrixView<float> X(all.data(), 4100, all.cols());
+    const dist::RowPartition part(X.rows, comm.size());
+    const std::size_t k = 15;
+    const int r = comm.rank();
+    const MatrixView<float> rows(X.data + part.begin(r) * X.cols, part.count(r), X.cols);
+    const dist::DistKnnGraph g = dist::exact_self_knn(comm, part, rows, k, Metric::euclidean, 2);
+    const KnnGraph ref = make_exact_index(X, Metric::euclidean, 2)->self_neighbors(k);
+    const std::size_t b = part.begin(r);
+    for (std::size_t i = 0; i < g.n_rows; ++i)
+        for (std::size_t t = 0; t < k; ++t) {
+            ASSERT_EQ(g.indices[i * k + t], static_cast<std::int64_t>(ref.indices[(b + i) * k + t])) << "row " << b + i;
+            ASSERT_EQ(g.distances[i * k + t], ref.distances[(b + i) * k + t]) << "row " << b + i;
+        }
+}
+
+TEST(DistRanks, JointAffinitiesEqualSingleProcess) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    const KnnGraph full = make_exact_index(X.view(), Metric::euclidean, 2)->self_neighbors(90);
+    MultiscaleOptions mo;
+    mo.n_threads = 2;
+    const CsrMatrix<double> P = multiscale_affinities(full, mo);  // symmetric, normalised
+    const int r = comm.rank();
+    const std::size_t b = part.begin(r), n_own = part.count(r);
+    KnnGraph rows = KnnGraph::sized(n_own, full.k, full.n_reference);
+    std::copy_n(full.indices.begin() + static_cast<std::ptrdiff_t>(b * full.k), n_own * full.k, rows.indices.begin());
+    std::copy_n(full.distances.begin() + static_cast<std::ptrdiff_t>(b * full.k), n_own * full.k, rows.distances.begin());
+    mo.symmetrize = false;
+    const CsrMatrix<double> J = dist::symmetrize_joint(comm, part, multiscale_affinities(rows, mo), 2);
+    ASSERT_EQ(J.n_rows, n_own);
+    for (std::size_t i = 0; i < n_own; ++i) {
+        ASSERT_EQ(J.indptr[i + 1] - J.indptr[i], P.indptr[b + i + 1] - P.indptr[b + i]) << "row " << b + i;
+        for (offset_t p = J.indptr[i], q = P.indptr[b + i]; p < J.indptr[i + 1]; ++p, ++q) {
+            ASSERT_EQ(J.indices[static_cast<std::size_t>(p)], P.indices[static_cast<std::size_t>(q)]);
+            ASSERT_EQ(J.values[static_cast<std::size_t>(p)], P.values[static_cast<std::size_t>(q)]);
+        }
+    }
+}
+
+TEST(DistRanks, PcaEqualsSingleProcess) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    const PcaResult ref = pca(X.view(), 2, 2);
+    const PcaResult got = pca(mine(part, X), X.rows(), 2, 1, dist::row_share(comm, part));
+    ASSERT_EQ(got.mean, ref.mean);
+    for (std::size_t t = 0; t < ref.components.size(); ++t) ASSERT_EQ(got.components.data()[t], ref.components.data()[t]);
+    const std::size_t b = part.begin(comm.rank());
+    for (std::size_t t = 0; t < got.scores.size(); ++t) ASSERT_EQ(got.scores.data()[t], ref.scores.data()[b * 2 + t]);
+}
+
+TEST(DistRanks, FftRepulsionByRowsEqualsFull) {
+    dist::Comm& comm = world();
+    const std::size_t n = 7000;
+    Matrix<double> Y(n, 2);
+    for (std::size_t i = 0; i < n; ++i) {  // three clusters of different spread
+        const double a = 0.37 * static_cast<double>(i), s = 1.0 + static_cast<double>(i % 3) * 4.0;
+        Y(i, 0) = s * std::cos(a) + 10.0 * static_cast<double>(i % 3);
+        Y(i, 1) = s * std::sin(a * 1.3);
+    }
+    const dist::RowPartition part(n, comm.size());
+    std::vector<double> f_ref(n * 2), f(n * 2, 0.0);
+    const double z_ref = make_fft_repulsion({})->compute(Y.view(), StudentTKernel(1.0), f_ref.data());
+    const double z = make_fft_repulsion({}, dist::row_share(comm, part))->compute(Y.view(), StudentTKernel(1.0), f.data());
+    EXPECT_EQ(z, z_ref);
+    for (std::size_t i = part.begin(comm.rank()); i < part.end(comm.rank()); ++i) {
+        ASSERT_EQ(f[i * 2], f_ref[i * 2]) << i;
+        ASSERT_EQ(f[i * 2 + 1], f_ref[i * 2 + 1]) << i;
+    }
+    // The Gaussian kernel takes the two-spectrum path.
+    const double zg_ref = make_fft_repulsion({})->compute(Y.view(), GaussianKernel(4.0), f_ref.data());
+    const double zg = make_fft_repulsion({}, dist::row_share(comm, part))->compute(Y.view(), GaussianKernel(4.0), f.data());
+    EXPECT_EQ(zg, zg_ref);
+    for (std::size_t i = part.begin(comm.rank()); i < part.end(comm.rank()); ++i) ASSERT_EQ(f[i * 2], f_ref[i * 2]) << i;
+}
+
+// The whole t-SNE (exact kNN, P, PCA init, FFT gradient, gains, both phases) equals TSNE::fit for 1, 2, 3 threads.
+TEST(DistRanks, TsneEqualsSingleProcess) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    TsneOptions o;
+    o.random_state = 7;
+    o.early_exaggeration_iter = 60;
+    o.n_iter = 60;
+    o.neighbors = KnnMethod::exact;
+    o.repulsion.method = GradientMethod::fft;
+    o.n_jobs = 2;
+    const TsneEmbedding ref = TSNE(o).fit(X.view());
+    for (int threads : {1, 3}) {
+        o.n_jobs = threads;
+        TsneEmbedding emb = dist::prepare_tsne(comm, part, mine(part, X), o);
+        TSNE(o).run(emb);
+        ASSERT_EQ(emb.embedding().size(), ref.embedding().size());
+        for (std::size_t t = 0; t < ref.embedding().size(); ++t)
+            ASSERT_EQ(emb.embedding().data()[t], ref.embedding().data()[t]) << "entry " << t << ", threads " << threads;
+        EXPECT_EQ(emb.kl_divergence(), ref.kl_divergence());
+    }
+}
+
+// Barnes-Hut (below 10 000 points by default) is computed in full on every rank: the same bits too.
+TEST(DistRanks, TsneBarnesHutEqualsSingleProcess) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    TsneOptions o;
+    o.random_state = 3;
+    o.early_exaggeration_iter = 20;
+    o.n_iter = 20;
+    o.initialization = TsneInit::random;
+    o.n_jobs = 2;
+    const TsneEmbedding ref = TSNE(o).fit(X.view());
+    TsneEmbedding emb = dist::prepare_tsne(comm, part, mine(part, X), o);
+    TSNE(o).run(emb);
+    for (std::size_t t = 0; t < ref.embedding().size(); ++t)
+        ASSERT_EQ(emb.embedding().data()[t], ref.embedding().data()[t]) << "entry " << t;
+}
+
+// Row-block output: the file every rank wrote a block of equals the whole matrix written by one process.
+TEST(DistRanks, RowBlockWriteAndRead) {
+    dist::Comm& comm = world();
+    const std::size_t n = 5000, d = 3;
+    Matrix<double> M(n, d);
+    for (std::size_t t = 0; t < M.size(); ++t) M.data()[t] = 0.5 * static_cast<double>(t) - 7.0;
+    const dist::RowPartition part(n, comm.size());
+    const std::string dir = std::string(NEMBED_BINARY_DIR) + "/tests";
+    const std::string path = dir + "/dist_rows_" + std::to_string(comm.size()) + ".npy";
+    dist::write_npy_block(comm, part, path, dist::own_rows(comm, part, M), d);
+    comm.barrier();
+    const NdArray a = read_npy(path);
+    ASSERT_EQ(a.shape, (std::vector<std::size_t>{n, d}));
+    std::vector<double> back(n * d);
+    a.copy_to(back.data());
+    for (std::size_t t = 0; t < back.size(); ++t) ASSERT_EQ(back[t], M.data()[t]);
+    std::size_t cols = 0;
+    const dist::RowPartition p2 = dist::npy_partition(comm, path, &cols);
+    EXPECT_EQ(p2.n, n);
+    EXPECT_EQ(cols, d);
+    const Matrix<float> block = dist::read_npy_block(comm, p2, path);
+    ASSERT_EQ(block.rows(), part.count(comm.rank()));
+    for (std::size_t i = 0; i < block.rows(); ++i)
+        EXPECT_EQ(block(i, 1), static_cast<float>(M(part.begin(comm.rank()) + i, 1)));
+}
