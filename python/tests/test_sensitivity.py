@@ -178,3 +178,24 @@ def test_other_output_kernels():
     assert np.isfinite(h.jacobian()).all() and np.isfinite(g.jacobian()).all()
     with pytest.raises(ValueError, match="kernel"):
         ns.Sensitivity(X, Y, 5, kernel="cosine")
+
+
+def test_matrix_free_solver_samples_the_point_blocks(refined):
+    # Grid-interpolated Hessian products, preconditioned MINRES and sampled blocks: within the sampling error of
+    # the exact blocks (median relative error of a variance ~ 0.67*sqrt(2/samples) = 0.03 here).
+    X, s = refined
+    exact = s.point_covariances(0.5)
+    mf = ns.Sensitivity(X, s.embedding, perplexity=8.0, solver="matrix-free", covariance_samples=1000,
+                        covariance_seed=3, grid_width=0.05)
+    assert mf.diagnostics["solver"] == "matrix-free"
+    est = mf.point_covariances(0.5)
+    assert est.shape == exact.shape
+    rel = np.abs(est[:, 0, 0] / exact[:, 0, 0] - 1)
+    assert np.median(rel) < 0.08
+    np.testing.assert_array_equal(est, ns.Sensitivity(X, s.embedding, perplexity=8.0, solver="matrix-free",
+                                                      covariance_samples=1000, covariance_seed=3, grid_width=0.05,
+                                                      n_jobs=2).point_covariances(0.5))
+    with pytest.raises(ValueError, match="matrix-free"):
+        ns.Sensitivity(X, s.embedding, perplexity=8.0, solver="matrixfree")
+    with pytest.raises(ValueError, match="covariance_samples"):
+        ns.Sensitivity(X, s.embedding, perplexity=8.0, solver="matrix-free", covariance_samples=1).point_covariances()
