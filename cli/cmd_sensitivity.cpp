@@ -167,7 +167,7 @@ void register_sensitivity(CLI::App& app) {
     sub->add_option("--samples", a->samples,
                     "Matrix-free: samples of the per-point covariances (relative error ~ 1/sqrt(samples) per area)")
         ->capture_default_str();
-    sub->add_option("--seed", a->seed, "Matrix-free: seed of the covariance samples")->capture_default_str();
+    sub->add_option("--sample-seed", a->seed, "Matrix-free: seed of the covariance samples")->capture_default_str();
     sub->add_option("--grid-width", a->grid_width, "Matrix-free: box width of the repulsion grid (smaller: more "
                                                    "accurate Hessian products, slower)")->capture_default_str();
     sub->add_option("--grid-points", a->grid_points, "Matrix-free: interpolation nodes per box")->capture_default_str();
