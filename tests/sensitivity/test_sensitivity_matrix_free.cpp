@@ -177,15 +177,13 @@ TEST(MatrixFreeHessian, ProductMatchesExactAndConverges) {
     }
     for (std::size_t k = 1; k < errs.size(); ++k) EXPECT_LT(errs[k], 0.5 * errs[k - 1]);
     for (std::size_t k = 1; k < derr.size(); ++k) EXPECT_LT(derr[k], 0.5 * derr[k - 1]);
-    for (std::size_t pts : {4, 5, 6})
-        for (double width : {1.0, 0.5}) {
-            MatrixFreeOptions mo;
-            mo.ints_in_interval = width;
-            mo.n_interpolation_points = pts;
-            MatrixFreeHessian mf(der, mo);
-            std::printf("p %zu, box width %.2f (%zu nodes): product %.2e\n", pts, width, mf.grid_nodes(),
-                        (mf.product(V) - exact).norm() / exact.norm());
-        }
+    EXPECT_LT(errs[1], 5e-2);  // the default grid
+    // More nodes per box: higher order, far smaller error at the same box width.
+    MatrixFreeOptions mo;
+    mo.n_interpolation_points = 5;
+    const double e5 = (MatrixFreeHessian(der, mo).product(V) - exact).norm() / exact.norm();
+    std::printf("5 nodes per box, box width 0.50: product %.2e\n", e5);
+    EXPECT_LT(e5, 0.1 * errs[1]);
 }
 
 // The preconditioned block MINRES itself against a dense solve: a symmetric indefinite matrix (MINRES, not CG, is
@@ -296,9 +294,11 @@ TEST(MatrixFreeSolver, ThreadCountIdentity) {
         SensitivityOptions o = p.options;
         o.derivatives.n_threads = t;
         o.solve.solver = HessianSolverKind::matrix_free;
-        o.solve.damping = 1e-6;
-        o.covariance_samples = 20;
-        o.solve.block_size = 8;
+        o.solve.damping = 1e-4;
+        o.solve.matrix_free.ints_in_interval = 1.0;
+        o.solve.matrix_free_tolerance = 1e-4;
+        o.covariance_samples = 6;
+        o.solve.block_size = 4;
         TsneSensitivity s(p.X.view(), p.Y.view(), o);
         out.push_back(s.point_covariances(InputCovariance::scalar(1.0)));
     }
