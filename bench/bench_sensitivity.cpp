@@ -4,15 +4,22 @@
 //                    D = 50 in ≤ 60 s and ≤ 4 GB on 2 threads);
 //   --mode ellipses  per-point 2 × 2 covariances for per-entry variances (σ²_jf in [0.5, 1.5]) with kNN P
 //                    (target: N = 10 000 ≤ 10 min); the automatic solver takes the dense inverse there.
-// --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres, --damp-to-definite 1 raises
-// λ tenfold until the Cholesky succeeds.
+//   --mode validate  the ellipse mode twice: exact (dense inverse) and matrix-free (grid-interpolated Hessian products,
+//                    preconditioned MINRES, --samples sampled covariances); prints the median relative error of the
+//                    ellipse areas and axes (issue #21; N = 10 000).
+//   --mode mf        the ellipse mode with the matrix-free solver only (N = 100 000 x D = 50, --clusters 100).
+// --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres|matrix-free, --damp-to-definite 1
+// raises λ tenfold until the Cholesky succeeds; --clusters (10), --samples (256), --mf-width (grid box width),
+// --mf-points (nodes per box), --mf-tol (MINRES tolerance) set up the matrix-free path.
 // Prints wall times per phase and the peak RSS.
 //
 //   bench_sensitivity --mode full --n 1000 --d 50 --threads 2
 //   bench_sensitivity --mode ellipses --n 10000 --d 50 --threads 2
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +53,9 @@ int main(int argc, char** argv) {
     double lambda = 0.0;
     std::string solver = "auto";
     bool damp = false;
+    std::size_t clusters = 10, samples = 256;
+    double mf_width = 0.0, mf_tol = 0.0;
+    std::size_t mf_points = 0;
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -55,6 +65,11 @@ int main(int argc, char** argv) {
         else if (k == "--lambda") lambda = std::stod(v);
         else if (k == "--solver") solver = v;
         else if (k == "--damp-to-definite") damp = v == "1" || v == "true";
+        else if (k == "--clusters") clusters = std::stoul(v);
+        else if (k == "--samples") samples = std::stoul(v);
+        else if (k == "--mf-width") mf_width = std::stod(v);
+        else if (k == "--mf-points") mf_points = std::stoul(v);
+        else if (k == "--mf-tol") mf_tol = std::stod(v);
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -63,11 +78,11 @@ int main(int argc, char** argv) {
     Rng rng(42);
     Matrix<float> Xf(n, d);
     Matrix<double> X(n, d);
-    std::vector<double> centres(10 * d);
+    std::vector<double> centres(clusters * d);
     for (double& c : centres) c = 4.0 * rng.normal();
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t f = 0; f < d; ++f) {
-            X(i, f) = centres[(i % 10) * d + f] + rng.normal();
+            X(i, f) = centres[(i % clusters) * d + f] + rng.normal();
             Xf(i, f) = static_cast<float>(X(i, f));
         }
     double t0 = now();
@@ -85,7 +100,13 @@ int main(int argc, char** argv) {
     so.solve.damping = lambda;
     so.solve.solver = parse_solver_kind(solver);
     so.solve.damp_to_definite = damp;
-    if (mode == "ellipses") so.derivatives.affinity = SensitivityAffinity::knn;
+    if (mode != "full") so.derivatives.affinity = SensitivityAffinity::knn;
+    if (mode == "mf") so.solve.solver = HessianSolverKind::matrix_free;
+    if (mode == "validate" && solver == "auto") so.solve.solver = HessianSolverKind::inverse;
+    so.covariance_samples = samples;
+    if (mf_width > 0.0) so.solve.matrix_free.ints_in_interval = mf_width;
+    if (mf_points > 0) so.solve.matrix_free.n_interpolation_points = mf_points;
+    if (mf_tol > 0.0) so.solve.matrix_free_tolerance = mf_tol;
     t0 = now();
     TsneSensitivity sens(X.view(), Y.view(), so);
     std::printf("setup (P, Hessian, %s solver%s, lambda %.3g): %.2f s, max|g| %.3g\n", sens.solver().kind_name(),
@@ -105,8 +126,52 @@ int main(int argc, char** argv) {
     } else {
         std::vector<double> var(n * d);
         for (double& v : var) v = rng.uniform(0.5, 1.5);
-        const Matrix<double> C = sens.point_covariances(InputCovariance::diagonal(var));
-        std::printf("per-point covariances (%zu points): %.2f s\n", C.rows(), now() - t0);
+        const InputCovariance cov = InputCovariance::diagonal(var);
+        const Matrix<double> C = sens.point_covariances(cov);
+        std::printf("per-point covariances (%zu points, %s solver", C.rows(), sens.solver().kind_name());
+        if (sens.solver().is_matrix_free())
+            std::printf(", %zu samples, %zu grid nodes, MINRES <= %d iterations, residual %.1e", samples,
+                        sens.solver().matrix_free_hessian()->grid_nodes(), sens.solver().last_iterations(),
+                        sens.solver().last_residual());
+        std::printf("): %.2f s\n", now() - t0);
+        std::fflush(stdout);
+        if (mode == "validate") {
+            // The same analysis with the matrix-free solver, λ as the exact run ended with.
+            SensitivityOptions mo = so;
+            mo.solve.solver = HessianSolverKind::matrix_free;
+            mo.solve.damping = sens.solver().options().damping;
+            mo.solve.damp_to_definite = false;
+            t0 = now();
+            TsneSensitivity mf(X.view(), Y.view(), mo);
+            const double setup = now() - t0;
+            const Matrix<double> M = mf.point_covariances(cov);
+            std::printf("matrix-free: setup %.2f s, %zu samples %.2f s (%zu grid nodes, MINRES <= %d iterations, "
+                        "residual %.1e)\n", setup, samples, now() - t0 - setup,
+                        mf.solver().matrix_free_hessian()->grid_nodes(), mf.solver().last_iterations(),
+                        mf.solver().last_residual());
+            std::vector<double> area, major, minor;
+            auto axes = [](const Matrix<double>& c, std::size_t i, double& a, double& b) {
+                const double tr = c(i, 0) + c(i, 3), det = c(i, 0) * c(i, 3) - c(i, 1) * c(i, 2);
+                const double disc = std::sqrt(std::max(0.0, 0.25 * tr * tr - det));
+                a = std::sqrt(std::max(0.0, 0.5 * tr + disc));
+                b = std::sqrt(std::max(0.0, 0.5 * tr - disc));
+            };
+            for (std::size_t i = 0; i < n; ++i) {
+                double a0, b0, a1, b1;
+                axes(C, i, a0, b0);
+                axes(M, i, a1, b1);
+                area.push_back(std::abs(a1 * b1 / (a0 * b0) - 1.0));
+                major.push_back(std::abs(a1 / a0 - 1.0));
+                minor.push_back(std::abs(b1 / b0 - 1.0));
+            }
+            auto med = [](std::vector<double> v) {
+                std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+                return v[v.size() / 2];
+            };
+            std::printf("median relative error vs exact: area %.4f, major axis %.4f, minor axis %.4f "
+                        "(sampling alone: area ~%.4f, axes ~%.4f)\n", med(area), med(major), med(minor),
+                        0.674 / std::sqrt(double(samples)), 0.674 / std::sqrt(2.0 * double(samples)));
+        }
     }
     std::printf("peak RSS: %.0f MiB\n", peak_rss_mib());
     return 0;

@@ -1,5 +1,6 @@
 // nembed sensitivity: S = dY*/dX and the propagated uncertainty of an embedding Y* of X (issue #6).
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 
@@ -21,7 +22,9 @@ namespace {
 struct SensArgs {
     std::string embedding, what = "points", affinity = "dense", bandwidth = "fixed", solver = "auto";
     double perplexity = 30.0, lambda = 0.0, variance = 1.0;
-    std::size_t n_neighbors = 0, lanczos = 0;
+    std::size_t n_neighbors = 0, lanczos = 0, samples = 256, grid_points = 3;
+    std::uint64_t seed = 0;
+    double grid_width = 0.5, mf_tolerance = 1e-6;
     bool seed_compatible = false, no_gauge = false, refine = false, damp_to_definite = false;
     std::string variances, sample_cov, feature_cov;
     std::string plot_ellipses, plot_arrows, plot_heatmap, diagnostics;
@@ -156,9 +159,20 @@ void register_sensitivity(CLI::App& app) {
                   "Inverse solver: raise lambda tenfold until H + lambda I is positive definite (fast Cholesky) "
                   "instead of the slower exact indefinite inverse");
     sub->add_option("--solver", a->solver, "auto, dense (eigendecomposition), inverse (dense Cholesky inverse, "
-                                         "N up to ~16 000) or minres (matrix-free)")
-        ->check(CLI::IsMember({"auto", "dense", "inverse", "minres"}))
+                                         "N up to ~16 000), minres (exact O(N^2) products) or matrix-free "
+                                         "(grid-interpolated products, preconditioned MINRES, sampled per-point "
+                                         "covariances; auto above the inverse's size)")
+        ->check(CLI::IsMember({"auto", "dense", "inverse", "minres", "matrix-free"}))
         ->capture_default_str();
+    sub->add_option("--samples", a->samples,
+                    "Matrix-free: samples of the per-point covariances (relative error ~ 1/sqrt(samples) per area)")
+        ->capture_default_str();
+    sub->add_option("--sample-seed", a->seed, "Matrix-free: seed of the covariance samples")->capture_default_str();
+    sub->add_option("--grid-width", a->grid_width, "Matrix-free: box width of the repulsion grid (smaller: more "
+                                                   "accurate Hessian products, slower)")->capture_default_str();
+    sub->add_option("--grid-points", a->grid_points, "Matrix-free: interpolation nodes per box")->capture_default_str();
+    sub->add_option("--solver-tolerance", a->mf_tolerance,
+                    "Matrix-free: relative (preconditioned) MINRES residual to stop at")->capture_default_str();
     sub->add_flag("--seed-compatible", a->seed_compatible,
                   "The seed's settings: its beta search, fixed beta, dense P, lambda 1e-3, no gauge projection");
     sub->add_option("--lanczos", a->lanczos,
@@ -223,6 +237,11 @@ void register_sensitivity(CLI::App& app) {
         }
         so.refine = a->refine;
         so.lanczos_eigenvalues = a->lanczos;
+        so.covariance_samples = a->samples;
+        so.covariance_seed = a->seed;
+        so.solve.matrix_free.ints_in_interval = a->grid_width;
+        so.solve.matrix_free.n_interpolation_points = a->grid_points;
+        so.solve.matrix_free_tolerance = a->mf_tolerance;
         TsneSensitivity sens(X.view(), Y.view(), so);
         const auto& dg = sens.diagnostics();
         char buf[256];

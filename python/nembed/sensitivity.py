@@ -115,9 +115,18 @@ class Sensitivity:
         Tikhonov shift lambda added to H (the seed's: 1e-3). Default 0.
     project_gauge : bool
         Project the two translations and the rotation out exactly (default True).
-    solver : {"auto", "dense", "inverse", "minres"}
+    solver : {"auto", "dense", "inverse", "minres", "matrix-free"}
         Dense eigendecomposition (2N <= 6000 with "auto"), dense inverse by Cholesky (2N <= 32768 with "auto";
-        8*(2N)^2 bytes; what makes per-point ellipses at N = 10 000 fast) or matrix-free block MINRES.
+        8*(2N)^2 bytes; what makes per-point ellipses at N = 10 000 fast), block MINRES with exact O(N^2)
+        Hessian products, or "matrix-free" (the "auto" choice above 2N = 32768): Hessian products with the
+        repulsion interpolated on an FFT grid, block-Jacobi preconditioned MINRES, and per-point covariances
+        estimated from ``covariance_samples`` samples (relative error about 1/sqrt(samples) per ellipse area).
+    covariance_samples, covariance_seed : int
+        Matrix-free solver: samples of the per-point covariances and their seed (same seed, same bits).
+    grid_width, grid_points : float, int
+        Matrix-free solver: box width and nodes per box of the repulsion grid (smaller width: more accurate).
+    solver_tolerance : float
+        Matrix-free solver: relative (preconditioned) MINRES residual to stop at.
     damp_to_definite : bool
         Inverse solver: when H + damping*I is not positive definite (Y is not a local minimum), raise the damping
         tenfold until it is (fast Cholesky; a warning gives the value used) instead of the exact but slower
@@ -152,7 +161,8 @@ class Sensitivity:
                  refine_tolerance: float = 1e-10, stationarity_tolerance: float = 1e-6, n_jobs: int = 1,
                  max_output_gib: float = 4.0, lanczos_eigenvalues: int = 0, damp_to_definite: bool = False,
                  kernel: str = "student-t", dof: float = 1.0, affinities: Any = None, neighbors: Any = None,
-                 beta: Any = None):
+                 beta: Any = None, covariance_samples: int = 256, covariance_seed: int = 0,
+                 grid_width: float = 0.5, grid_points: int = 3, solver_tolerance: float = 1e-6):
         self.X = _matrix(X, "X")
         Yarr = _matrix(Y, "Y")
         if seed_compatible and (affinities is not None or neighbors is not None or beta is not None
@@ -171,6 +181,8 @@ class Sensitivity:
             stationarity_tolerance=float(stationarity_tolerance), n_threads=_core.resolve_threads(int(n_jobs)),
             max_output_gib=float(max_output_gib), lanczos_eigenvalues=int(lanczos_eigenvalues),
             damp_to_definite=bool(damp_to_definite), kernel=kernel, dof=float(dof),
+            covariance_samples=int(covariance_samples), covariance_seed=int(covariance_seed),
+            grid_width=float(grid_width), grid_points=int(grid_points), solver_tolerance=float(solver_tolerance),
             **_given_affinities(affinities, neighbors, beta, self.X.shape[0]))
 
     @property

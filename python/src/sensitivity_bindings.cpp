@@ -1,4 +1,5 @@
 // nembed._core sensitivity bindings: TsneSensitivity and InputCovariance (thin; the maths is in the C++ library).
+#include <cstdint>
 #include <nanobind/eigen/dense.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -115,12 +116,18 @@ void bind_sensitivity(nb::module_& m) {
                bool refine, int refine_max_iter, double refine_tolerance, double stationarity_tolerance, int n_threads,
                double max_output_gib, std::size_t lanczos_eigenvalues, bool damp_to_definite,
                const std::string& kernel, double dof, I64Vec P_indptr, I64Vec P_indices, F64Vec P_data,
-               I64Mat neighbors, F64Vec beta) {
+               I64Mat neighbors, F64Vec beta, std::size_t covariance_samples, std::uint64_t covariance_seed,
+               double grid_width, std::size_t grid_points, double solver_tolerance) {
                 auto o = make_options(seed_compatible, perplexity, affinity, n_neighbors, bandwidth, damping,
                                       project_gauge, solver, rcond, tolerance, max_iter, refine, refine_max_iter,
                                       refine_tolerance, stationarity_tolerance, n_threads, max_output_gib,
                                       lanczos_eigenvalues, damp_to_definite);
                 set_objective_and_affinities(o, X.shape(0), kernel, dof, P_indptr, P_indices, P_data, neighbors, beta);
+                o.covariance_samples = covariance_samples;
+                o.covariance_seed = covariance_seed;
+                o.solve.matrix_free.ints_in_interval = grid_width;
+                o.solve.matrix_free.n_interpolation_points = grid_points;
+                o.solve.matrix_free_tolerance = solver_tolerance;
                 nb::gil_scoped_release release;
                 new (self) TsneSensitivity(view(X), view(Y), o);
             },
@@ -130,7 +137,8 @@ void bind_sensitivity(nb::module_& m) {
             "refine_max_iter"_a = 200, "refine_tolerance"_a = 1e-10, "stationarity_tolerance"_a = 1e-6,
             "n_threads"_a = 1, "max_output_gib"_a = 4.0, "lanczos_eigenvalues"_a = 0,
             "damp_to_definite"_a = false, "kernel"_a = "student-t", "dof"_a = 1.0, "P_indptr"_a, "P_indices"_a,
-            "P_data"_a, "neighbors"_a, "beta"_a)
+            "P_data"_a, "neighbors"_a, "beta"_a, "covariance_samples"_a = 256, "covariance_seed"_a = 0,
+            "grid_width"_a = 0.5, "grid_points"_a = 3, "solver_tolerance"_a = 1e-6)
         .def("embedding", [](const TsneSensitivity& s) { return copy_to_numpy(s.embedding().view()); })
         .def_prop_ro("beta", [](const TsneSensitivity& s) { return s.derivatives().beta(); })
         .def_prop_ro("diagnostics",

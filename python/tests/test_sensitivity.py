@@ -178,3 +178,18 @@ def test_other_output_kernels():
     assert np.isfinite(h.jacobian()).all() and np.isfinite(g.jacobian()).all()
     with pytest.raises(ValueError, match="kernel"):
         ns.Sensitivity(X, Y, 5, kernel="cosine")
+
+
+def test_matrix_free_solver_options(refined):
+    # The matrix-free path's accuracy is tested in C++ (tests/sensitivity/test_sensitivity_matrix_free.cpp, with
+    # damping: at lambda = 0 the refined three-blob map's near-null cluster modes are not resolved by the grid).
+    X, s = refined
+    mf = ns.Sensitivity(X, s.embedding, perplexity=8.0, solver="matrix-free", covariance_samples=20,
+                        covariance_seed=3, damping=1e-3)
+    assert mf.diagnostics["solver"] == "matrix-free"
+    est = mf.point_covariances(0.5)
+    assert est.shape == (X.shape[0], 2, 2) and np.all(np.isfinite(est))
+    with pytest.raises(ValueError, match="matrix-free"):
+        ns.Sensitivity(X, s.embedding, perplexity=8.0, solver="matrixfree")
+    with pytest.raises(ValueError, match="covariance_samples"):
+        ns.Sensitivity(X, s.embedding, perplexity=8.0, solver="matrix-free", covariance_samples=1).point_covariances()

@@ -21,7 +21,8 @@ HessianSolverKind parse_solver_kind(const std::string& name) {
     if (name == "dense") return HessianSolverKind::dense;
     if (name == "inverse") return HessianSolverKind::inverse;
     if (name == "minres") return HessianSolverKind::minres;
-    throw InvalidArgument("solver must be 'auto', 'dense', 'inverse' or 'minres', got '" + name + "'");
+    if (name == "matrix-free" || name == "matrix_free") return HessianSolverKind::matrix_free;
+    throw InvalidArgument("solver must be 'auto', 'dense', 'inverse', 'minres' or 'matrix-free', got '" + name + "'");
 }
 
 Eigen::MatrixXd gauge_basis(MatrixView<double> Y) {
@@ -60,6 +61,31 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
     inverse_ = options.solver == HessianSolverKind::inverse ||
                (options.solver == HessianSolverKind::automatic && !dense_ && n2 <= options.inverse_limit);
     if (inverse_) factor_inverse();
+    if (options.solver == HessianSolverKind::matrix_free ||
+        (options.solver == HessianSolverKind::automatic && !dense_ && !inverse_)) {
+        require(options.matrix_free_tolerance > 0.0, "sensitivity: matrix_free_tolerance must be > 0");
+        mf_ = std::make_unique<MatrixFreeHessian>(der_, options.matrix_free);
+        // Block-Jacobi: |H_ii + λI|⁻¹ by the 2 × 2 eigendecomposition (absolute eigenvalues, floored): SPD.
+        const Eigen::MatrixXd& D = mf_->diagonal_blocks();
+        block_inverse_.resize(D.rows(), 3);
+        double scale = 0.0;
+        for (Eigen::Index i = 0; i < D.rows(); ++i) scale = std::max(scale, std::abs(D(i, 0)) + std::abs(D(i, 2)));
+        for (Eigen::Index i = 0; i < D.rows(); ++i) {
+            Eigen::Matrix2d b;
+            b << D(i, 0) + options.damping, D(i, 1), D(i, 1), D(i, 2) + options.damping;
+            Eigen::SelfAdjointEigenSolver<Eigen::Matrix2d> es(b);
+            const Eigen::Vector2d ev = es.eigenvalues().cwiseAbs().cwiseMax(1e-12 * std::max(scale, 1e-300));
+            const Eigen::Matrix2d inv = es.eigenvectors() * ev.cwiseInverse().asDiagonal() * es.eigenvectors().transpose();
+            block_inverse_(i, 0) = inv(0, 0);
+            block_inverse_(i, 1) = 0.5 * (inv(0, 1) + inv(1, 0));
+            block_inverse_(i, 2) = inv(1, 1);
+        }
+        if (!opt_.matrix_free.precondition) {
+            block_inverse_.setZero();
+            block_inverse_.col(0).setOnes();
+            block_inverse_.col(2).setOnes();
+        }
+    }
     if (!dense_) return;
 
     Eigen::MatrixXd H = der_.hessian();
@@ -187,6 +213,28 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
     require(static_cast<std::size_t>(B.rows()) == 2 * der_.n_points(), "sensitivity: solve needs 2N rows");
     if (dense_) return evecs_ * (inv_.asDiagonal() * (evecs_.transpose() * B));
     if (inverse_) return Q_ * B;  // Q U = 0 already: no projection needed
+    if (mf_) {
+        Eigen::MatrixXd X(B.rows(), B.cols());
+        last_residual_ = 0.0;
+        last_iterations_ = 0;
+        const int max_iter = opt_.max_iter > 0 ? opt_.max_iter : static_cast<int>(std::min<std::size_t>(20 * B.rows(), 100000));
+        const Eigen::Index bs = static_cast<Eigen::Index>(opt_.block_size);
+        for (Eigen::Index c0 = 0; c0 < B.cols(); c0 += bs) {
+            const Eigen::Index w = std::min(bs, B.cols() - c0);
+            double res = 0.0;
+            int its = 0;
+            X.middleCols(c0, w) = preconditioned_minres([&](const Eigen::MatrixXd& V) { return apply_matrix_free(V); },
+                                                        [&](const Eigen::MatrixXd& R) { return apply_preconditioner(R); },
+                                                        project(B.middleCols(c0, w)), opt_.matrix_free_tolerance,
+                                                        max_iter, res, its);
+            last_residual_ = std::max(last_residual_, res);
+            last_iterations_ = std::max(last_iterations_, its);
+        }
+        if (last_residual_ > opt_.matrix_free_tolerance)
+            warn("sensitivity: matrix-free MINRES stopped at relative residual " + fmt(last_residual_) + " after " +
+                 std::to_string(last_iterations_) + " iterations (tolerance " + fmt(opt_.matrix_free_tolerance) + ")");
+        return X;
+    }
     Eigen::MatrixXd X(B.rows(), B.cols());
     last_residual_ = 0.0;
     last_iterations_ = 0;
@@ -196,6 +244,26 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
         X.middleCols(c0, w) = minres(project(B.middleCols(c0, w)));
     }
     return X;
+}
+
+Eigen::MatrixXd HessianSolver::apply_matrix_free(const Eigen::MatrixXd& V) const {
+    Eigen::MatrixXd out = mf_->product(V);
+    if (opt_.damping > 0.0) out += opt_.damping * V;
+    return project(out);
+}
+
+Eigen::MatrixXd HessianSolver::apply_preconditioner(const Eigen::MatrixXd& R) const {
+    // P⊥ M⁻¹ P⊥: SPD on the gauge complement, where every iterate lives.
+    const Eigen::MatrixXd Rp = project(R);
+    Eigen::MatrixXd out(R.rows(), R.cols());
+    const Eigen::Index n = block_inverse_.rows();
+    for (Eigen::Index c = 0; c < R.cols(); ++c)
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const double r0 = Rp(2 * i, c), r1 = Rp(2 * i + 1, c);
+            out(2 * i, c) = block_inverse_(i, 0) * r0 + block_inverse_(i, 1) * r1;
+            out(2 * i + 1, c) = block_inverse_(i, 1) * r0 + block_inverse_(i, 2) * r1;
+        }
+    return project(out);
 }
 
 // Block MINRES (Elman–Silvester–Wathen, Alg. 2.4, unpreconditioned): every column runs its own Lanczos recurrence

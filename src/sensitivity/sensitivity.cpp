@@ -10,6 +10,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
+#include "nembed/core/parallel.hpp"
 #include "nembed/core/random.hpp"
 
 #include <Spectra/SymEigsSolver.h>
@@ -251,9 +252,52 @@ Matrix<double> TsneSensitivity::covariance(const InputCovariance& cov) const {
     return out;
 }
 
+Matrix<double> TsneSensitivity::point_covariances_sampled(const InputCovariance& cov, std::size_t samples,
+                                                          std::uint64_t seed) const {
+    const std::size_t n = n_points(), d = n_features();
+    cov.check(n, d);
+    require(samples >= 2, "sensitivity: covariance_samples must be >= 2, got " + std::to_string(samples));
+    const std::size_t dim = cov.factor_cols(n, d);
+    const int threads = resolve_threads(der_.options().n_threads);
+    Eigen::MatrixXd acc = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(n), 3);
+    // Block of samples: bounded so the N·D × block draws stay near 64 MiB... at most the solver's block size.
+    const std::size_t bs = std::clamp<std::size_t>((std::size_t(64) << 20) / (8 * std::max(dim, n * d) + 1), 1,
+                                                   std::max<std::size_t>(opt_.solve.block_size, 1));
+    for (std::size_t s0 = 0; s0 < samples; s0 += bs) {
+        const std::size_t m = std::min(bs, samples - s0);
+        Eigen::MatrixXd Z(static_cast<Eigen::Index>(dim), static_cast<Eigen::Index>(m));
+        parallel_for(threads, m, [&](std::size_t c) {
+            Rng rng(seed, s0 + c);
+            for (std::size_t q = 0; q < dim; ++q)
+                Z(static_cast<Eigen::Index>(q), static_cast<Eigen::Index>(c)) = rng.normal();
+        });
+        const Eigen::MatrixXd DY = apply(cov.apply_factor(Z, n, d));  // 2N × m samples of δY
+        // Per point, samples added in index order: independent of the thread count.
+        parallel_for(threads, n, [&](std::size_t i) {
+            const auto r = static_cast<Eigen::Index>(i);
+            for (std::size_t c = 0; c < m; ++c) {
+                const double a = DY(2 * r, static_cast<Eigen::Index>(c)), b = DY(2 * r + 1, static_cast<Eigen::Index>(c));
+                acc(r, 0) += a * a;
+                acc(r, 1) += a * b;
+                acc(r, 2) += b * b;
+            }
+        });
+    }
+    Matrix<double> out(n, 4);
+    const double inv = 1.0 / static_cast<double>(samples);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto r = static_cast<Eigen::Index>(i);
+        out(i, 0) = acc(r, 0) * inv;
+        out(i, 1) = out(i, 2) = acc(r, 1) * inv;
+        out(i, 3) = acc(r, 2) * inv;
+    }
+    return out;
+}
+
 Matrix<double> TsneSensitivity::point_covariances(const InputCovariance& cov) const {
     const std::size_t n = n_points(), d = n_features(), n2 = 2 * n;
     cov.check(n, d);
+    if (solver_->is_matrix_free()) return point_covariances_sampled(cov, opt_.covariance_samples, opt_.covariance_seed);
     if (solver_->has_inverse() && der_.knn_layout() &&
         (cov.kind() == InputCovariance::Kind::scalar || cov.kind() == InputCovariance::Kind::diagonal)) {
         // Columns of (H + λI)⁺ straight into the per-point forms: neither S nor Jᵀ·V is formed. S = −Jᵀ(…), the

@@ -12,19 +12,24 @@
 /// coordinate, and block MINRES (matrix-free Hessian products shared by all right-hand sides of a block; MINRES
 /// because H is indefinite away from a minimum).
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include <Eigen/Dense>
 
+#include "nembed/sensitivity/matrix_free.hpp"
 #include "nembed/sensitivity/tsne_derivatives.hpp"
 
 namespace nembed {
 
 enum class HessianSolverKind {
-    automatic,  ///< eigendecomposition when 2N ≤ dense_limit, dense inverse when 2N ≤ inverse_limit, else MINRES
+    automatic,  ///< eigendecomposition when 2N ≤ dense_limit, dense inverse when 2N ≤ inverse_limit, else matrix-free
     dense,      ///< eigendecomposition of the (projected) Hessian
     inverse,    ///< dense inverse of the (projected) damped Hessian: memory 8·(2N)² bytes, no spectrum
-    minres,     ///< matrix-free block MINRES
+    minres,     ///< block MINRES with exact (O(N²)) Hessian products
+    /// Preconditioned block MINRES with grid-interpolated repulsion (matrix_free.hpp): O(N·k + grid) per product;
+    /// per-point covariances by sampling (SensitivityOptions::covariance_samples).
+    matrix_free,
 };
 
 struct SolveOptions {
@@ -44,9 +49,14 @@ struct SolveOptions {
     double tolerance = 1e-10;    ///< MINRES: stop at ‖r‖ ≤ tolerance·‖b‖
     int max_iter = 0;            ///< MINRES iterations per block; 0 = 20·2N
     std::size_t block_size = 32; ///< right-hand sides per block (they share every Hessian pass)
+    MatrixFreeOptions matrix_free;  ///< grid and preconditioner of the matrix-free solver
+    /// Matrix-free: stop at ‖r‖_{M⁻¹} ≤ this·‖b‖_{M⁻¹} (preconditioned residual). Looser than `tolerance`: the
+    /// products themselves are accurate to ~1e-3..1e-4 (docs/sensitivity.md §3).
+    double matrix_free_tolerance = 1e-6;
 };
 
-/// "auto", "dense", "inverse" or "minres" (the front-ends' names); throws InvalidArgument naming the choices.
+/// "auto", "dense", "inverse", "minres" or "matrix-free" (the front-ends' names); throws InvalidArgument naming
+/// the choices.
 HessianSolverKind parse_solver_kind(const std::string& name);
 
 /// The gauge basis at Y: 2N × 3, orthonormal (translations x, y, then the rotation made orthogonal to them).
@@ -63,7 +73,10 @@ public:
     /// Eigendecomposition back-end (spectrum available).
     bool is_dense() const { return dense_; }
     /// "dense", "inverse" or "minres": the back-end in use.
-    const char* kind_name() const { return dense_ ? "dense" : inverse_ ? "inverse" : "minres"; }
+    const char* kind_name() const { return dense_ ? "dense" : inverse_ ? "inverse" : mf_ ? "matrix-free" : "minres"; }
+    /// Matrix-free back-end: its Hessian operator.
+    bool is_matrix_free() const { return mf_ != nullptr; }
+    const MatrixFreeHessian* matrix_free_hessian() const { return mf_.get(); }
     /// Dense-inverse back-end: `inverse()` is (H + λI)⁺ on the gauge complement (or of all of H + λI), 2N × 2N.
     bool has_inverse() const { return inverse_; }
     const Eigen::MatrixXd& inverse() const { return Q_; }
@@ -85,6 +98,8 @@ private:
     Eigen::MatrixXd project(const Eigen::MatrixXd& B) const;
     Eigen::MatrixXd apply(const Eigen::MatrixXd& V) const;
     Eigen::MatrixXd minres(const Eigen::MatrixXd& B) const;
+    Eigen::MatrixXd apply_matrix_free(const Eigen::MatrixXd& V) const;
+    Eigen::MatrixXd apply_preconditioner(const Eigen::MatrixXd& R) const;
 
     const TsneDerivatives& der_;
     SolveOptions opt_;
@@ -97,6 +112,8 @@ private:
     Eigen::VectorXd evals_, inv_;
     Eigen::MatrixXd evecs_;
     std::size_t n_cut_ = 0;
+    std::unique_ptr<MatrixFreeHessian> mf_;
+    Eigen::MatrixXd block_inverse_;  // matrix-free: N × 3 inverses of |H_ii + λI|
     mutable double last_residual_ = 0.0;
     mutable int last_iterations_ = 0;
 };

@@ -36,6 +36,8 @@ public:
     const OutputKernel& kernel() const { return kernel_; }
     /// Z = Σ_{i≠j} w_ij at the current embedding.
     double z() const { return z_; }
+    /// F_i = Σ_j f_ij d_ij at the current embedding (2 per point, exact sums).
+    const std::vector<double>& forces() const { return F_; }
 
     /// Moves the embedding (N × 2, finite).
     void set_embedding(MatrixView<double> Y);

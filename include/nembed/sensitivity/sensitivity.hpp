@@ -39,6 +39,11 @@ struct SensitivityOptions {
     /// (Spectra; one Hessian product per step) for the diagnostics and the indefiniteness warning. 0 = off (the
     /// dense solver always reports its spectrum).
     std::size_t lanczos_eigenvalues = 0;
+    /// Matrix-free solver: per-point covariances are estimated from this many samples δY = (H + λI)⁺ J B z,
+    /// z ~ N(0, I), B Bᵀ = Σ_X (`point_covariances_sampled`); relative error ≈ 1/√samples for the ellipse areas
+    /// (docs/sensitivity.md §3). Each sample costs one Jacobian product and one solve.
+    std::size_t covariance_samples = 256;
+    std::uint64_t covariance_seed = 0;  ///< counter-based: sample s draws from the stream (seed, s)
 };
 
 /// The seed's settings (sensitivity.md §14): its β search (1000 steps, 1e-8 floor), β fixed, dense P,
@@ -102,8 +107,14 @@ public:
 
     /// Cov(Y) = S Σ Sᵀ (2N × 2N).
     Matrix<double> covariance(const InputCovariance& cov) const;
-    /// Per-point 2 × 2 blocks of Cov(Y) (N × 4: c_xx, c_xy, c_yx, c_yy), without forming S or Cov(Y).
+    /// Per-point 2 × 2 blocks of Cov(Y) (N × 4: c_xx, c_xy, c_yx, c_yy), without forming S or Cov(Y). Exact with
+    /// the dense solvers; with the matrix-free solver the sampled estimate below (covariance_samples, _seed).
     Matrix<double> point_covariances(const InputCovariance& cov) const;
+    /// Unbiased sampled estimate of the same blocks with any solver: (1/s) Σ_s δy_i δy_iᵀ over s samples
+    /// δY = −(H + λI)⁺ J B z_s. Each block is a Wishart(C_i, s)/s draw: relative standard deviation √(2/s) for a
+    /// variance, ≈ 1/√s for an ellipse area, ≈ 1/√(2s) for an axis (docs/sensitivity.md §3). Sample s depends only
+    /// on (seed, s): the same bits for any thread count and block size.
+    Matrix<double> point_covariances_sampled(const InputCovariance& cov, std::size_t samples, std::uint64_t seed) const;
     HypotheticalOutcomes hypothetical_outcomes(const InputCovariance& cov, std::size_t n_frames,
                                                std::uint64_t seed) const;
     SensitivityImportance importance() const;
