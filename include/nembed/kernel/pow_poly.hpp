@@ -16,6 +16,11 @@
 #include <cstdint>
 #include <cstring>
 
+// GCC notes that passing vectors wider than the enabled ISA changes the ABI (-Wpsabi); these helpers are always
+// inlined, so no such call exists.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace nembed {
 
 namespace pow_poly_detail {
@@ -89,3 +94,5 @@ template <typename U, typename T>
 inline double pow_poly(double x, double b) { return pow_poly<std::uint64_t, double>(x, b); }
 
 } // namespace nembed
+
+#pragma GCC diagnostic pop

@@ -64,6 +64,8 @@ struct Bce<UmapCurve> {
     /// Both coefficients at once, lane by lane (T: double or a GCC vector of doubles, M its comparison mask, U its
     /// unsigned 64-bit integers): attraction_coeff where `attract` is set, repulsion_coeff elsewhere, in the same
     /// operations per lane as the scalar functions, so each lane gives their bits. two_ab = 2·a·b, two_gb = 2·γ·b.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // always inlined: no call passes the vectors (pow_poly.hpp)
     template <typename U, typename T, typename M>
     [[gnu::always_inline]] static T pair_coeff(M attract, double a, double b, double two_ab, double two_gb, T D) {
         const T p = pow_poly<U>(D, b);
@@ -74,6 +76,7 @@ struct Bce<UmapCurve> {
         const T c_att = D > 0.0 ? c : pow_poly_detail::splat<T>(0.0);
         return attract ? c_att : c;
     }
+#pragma GCC diagnostic pop
     /// The two coefficients from p = D^b already computed (T = float: TorchDR-UMAP's vectorised step, loss/umap_ne).
     /// Branch-free (D = 0 goes through D = 1 and is then zeroed), so that loops over them vectorise.
     template <typename T>
