@@ -32,8 +32,17 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
         if (out.size() < len + more) out.resize(std::max(2 * out.size(), len + more + 64));
         return out.data() + len;
     };
-    for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
-        if (s.next_sample[p] > n) continue;
+    // The due edges first, without a branch per edge (whether an edge is due is a coin flip the predictor misses).
+    const offset_t p0 = g.indptr[i], p1 = g.indptr[i + 1];
+    thread_local std::vector<offset_t> due;
+    if (due.size() < static_cast<std::size_t>(p1 - p0)) due.resize(static_cast<std::size_t>(p1 - p0));
+    std::size_t n_due = 0;
+    for (offset_t p = p0; p < p1; ++p) {
+        due[n_due] = p;
+        n_due += s.next_sample[p] > n ? 0 : 1;
+    }
+    for (std::size_t q = 0; q < n_due; ++q) {
+        const offset_t p = due[q];
         const auto j = static_cast<std::uint32_t>(g.indices[p]);
         std::uint32_t* w = room(2);
         w[0] = w[1] = j | kEdgeAttract;  // the second: the mirrored attraction (self graphs)
