@@ -33,6 +33,12 @@ using namespace nembed;
 
 namespace {
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define BENCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BENCH_CLONES
+#endif
+
 double cpu_seconds() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -62,7 +68,7 @@ double copy_bandwidth(int threads) {
 
 // Multiply-adds per second on one core: 8 independent chains of 8-wide double vectors (a*x + c, no FMA contraction
 // in this build: a multiply and an add each).
-double madd_rate() {
+BENCH_CLONES double madd_rate() {
     using V = double __attribute__((vector_size(64)));
     V acc[8];
     for (int i = 0; i < 8; ++i) acc[i] = V{} + (1.0 + i * 1e-3);
@@ -79,7 +85,7 @@ double madd_rate() {
 }
 
 // pow_poly values per second on one core (8-wide vectors, independent inputs).
-double pow_rate() {
+BENCH_CLONES double pow_rate() {
     using V = double __attribute__((vector_size(64)));
     using VU = std::uint64_t __attribute__((vector_size(64)));
     std::vector<double> x(1 << 16);
