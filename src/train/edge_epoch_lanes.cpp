@@ -97,9 +97,13 @@ using VM = std::int64_t __attribute__((vector_size(W * sizeof(double))));
 
 } // namespace
 
-NEMBED_LANES_CLONES
-void umap_rows_2d(double* H, const double* T, const UmapLanesArgs& args, bool want_loss, std::size_t rb,
-                  std::size_t re, double* row_loss, double* row_pairs) {
+namespace {
+
+// GCC (12) reports the lanes of the tail vectors, each set lane by lane below before use, as maybe uninitialised.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <std::size_t D>
+[[gnu::always_inline]] inline void umap_rows(double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
+                                             std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
     const UmapCurve curve{args.a, args.b};
     const double a = args.a, b = args.b, alpha = args.alpha, gamma = args.gamma, ex = args.exaggeration;
     const double two_ab = 2.0 * a * b, two_gb = 2.0 * gamma * b;
@@ -112,11 +116,10 @@ void umap_rows_2d(double* H, const double* T, const UmapLanesArgs& args, bool wa
     Lane lanes[L];
     const std::uint32_t* cur[L];  // each lane's next pair
     std::size_t left[L];          // pairs left in the lane (0: idle)
-    V y0[kGroups], y1[kGroups];
+    V y[D][kGroups] = {};  // the lanes' rows, coordinate by coordinate
     std::size_t next_row = rb;
     auto finish = [&](std::size_t r) {
-        H[2 * lanes[r].row] = y0[r / W][r % W];
-        H[2 * lanes[r].row + 1] = y1[r / W][r % W];
+        for (std::size_t c = 0; c < D; ++c) H[D * lanes[r].row + c] = y[c][r / W][r % W];
         if (want_loss) {
             row_loss[lanes[r].row] = lanes[r].loss;
             row_pairs[lanes[r].row] = lanes[r].n_pairs;
@@ -129,8 +132,7 @@ void umap_rows_2d(double* H, const double* T, const UmapLanesArgs& args, bool wa
             l.row = next_row++;
             l.loss = l.n_pairs = 0;
             const std::size_t n_pairs = list_edge_pairs(args.pairs, l.row, l.pairs, nullptr);
-            y0[r / W][r % W] = H[2 * l.row];
-            y1[r / W][r % W] = H[2 * l.row + 1];
+            for (std::size_t c = 0; c < D; ++c) y[c][r / W][r % W] = H[D * l.row + c];
             if (n_pairs > 0) {
                 cur[r] = l.pairs.data();
                 left[r] = n_pairs;
@@ -152,25 +154,25 @@ void umap_rows_2d(double* H, const double* T, const UmapLanesArgs& args, bool wa
         for (std::size_t r = 0; r < L; ++r) live[r / W][r % W] = left[r] ? -1 : 0;
         for (std::size_t k = 0; k < burst; ++k) {
             for (std::size_t gi = 0; gi < kGroups; ++gi) {
-                V t0, t1;
+                V t[D];
                 VM att;
                 for (std::size_t w = 0; w < W; ++w) {
                     const std::size_t r = gi * W + w;
                     const std::uint32_t pr = *cur[r];
                     cur[r] += left[r] ? 1 : 0;
-                    const double* t = T + 2 * std::size_t(pr & ~kEdgeAttract);
-                    t0[w] = t[0];
-                    t1[w] = t[1];
+                    const double* tp = T + D * std::size_t(pr & ~kEdgeAttract);
+                    for (std::size_t c = 0; c < D; ++c) t[c][w] = tp[c];
                     att[w] = (pr & kEdgeAttract) ? -1 : 0;
                 }
-                const V dx = y0[gi] - t0, dy = y1[gi] - t1;
-                const V d2 = dx * dx + dy * dy;
+                V dx[D];
+                for (std::size_t c = 0; c < D; ++c) dx[c] = y[c][gi] - t[c];
+                V d2 = dx[0] * dx[0];  // squared_distance's order: 0 + the first square is that square
+                for (std::size_t c = 1; c < D; ++c) d2 = d2 + dx[c] * dx[c];
                 const V c = Bce<UmapCurve>::pair_coeff<VU>(att, a, b, two_ab, two_gb, d2);
                 const V coef = att ? -(ex * c) : c;
                 // a repulsion at D <= 0 moves nothing (umap-learn's rule), nor does an idle lane
                 const VM move = live[gi] & (att | ~(d2 <= 0.0));
-                y0[gi] = move ? y0[gi] + clip4(coef * dx) * alpha : y0[gi];
-                y1[gi] = move ? y1[gi] + clip4(coef * dy) * alpha : y1[gi];
+                for (std::size_t c = 0; c < D; ++c) y[c][gi] = move ? y[c][gi] + clip4(coef * dx[c]) * alpha : y[c][gi];
                 if (want_loss) {
                     for (std::size_t w = 0; w < W; ++w) {
                         if (!move[w]) continue;
@@ -191,6 +193,17 @@ void umap_rows_2d(double* H, const double* T, const UmapLanesArgs& args, bool wa
             }
         }
     }
+}
+
+} // namespace
+
+NEMBED_LANES_CLONES
+void umap_rows_lanes(std::size_t d, double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
+                     std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
+    if (d == 2)
+        umap_rows<2>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+    else
+        umap_rows<3>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
 }
 
 } // namespace nembed::detail

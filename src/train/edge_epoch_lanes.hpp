@@ -29,8 +29,8 @@ struct EdgePairSource {
 std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vector<std::uint32_t>& out,
                             std::vector<offset_t>* edges);
 
-// One epoch of rows [rb, re) of a 2-D fit or transform with the UMAP curve, 8 rows per vector and several vectors in
-// flight; bitwise the per-row path's result (Bce<UmapCurve>'s coefficients, the same order of pairs per row).
+// One epoch of rows [rb, re) of a 2-D or 3-D (d) fit or transform with the UMAP curve, 8 rows per vector and several
+// vectors in flight; bitwise the per-row path's result (Bce<UmapCurve>'s coefficients, the same pairs in order).
 struct UmapLanesArgs {
     EdgePairSource pairs;
     double a, b;          // the UMAP curve
@@ -38,7 +38,7 @@ struct UmapLanesArgs {
     double gamma;         // repulsion strength
     double exaggeration;  // factor on the attraction
 };
-void umap_rows_2d(double* H, const double* T, const UmapLanesArgs& args, bool want_loss, std::size_t rb,
-                  std::size_t re, double* row_loss, double* row_pairs);
+void umap_rows_lanes(std::size_t d, double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
+                     std::size_t rb, std::size_t re, double* row_loss, double* row_pairs);
 
 } // namespace nembed::detail

@@ -34,7 +34,7 @@ struct EpochArgs {
     SamplingFamily family;
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
     const DensmapTerm* dens = nullptr;  // densMAP's term when active in this epoch (run_rows<..., true>)
-    bool lanes = true;                  // 2-D UMAP-curve rows without densMAP: the vector lanes (same bits)
+    bool lanes = true;                  // 2-/3-D UMAP-curve rows without densMAP: the vector lanes (same bits)
 };
 
 // The loss families whose attraction needs the edge (its weight): densMAP's term and the inverse rule.
@@ -158,10 +158,11 @@ double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>&
     std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
     parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
         if constexpr (std::is_same_v<K, UmapCurve>) {
-            if (!a.dens && a.lanes && H.cols() == 2) {
+            if (!a.dens && a.lanes && (H.cols() == 2 || H.cols() == 3)) {
                 const detail::UmapLanesArgs la{{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, T.rows()},
                                                a.kernel.a, a.kernel.b, a.alpha, a.gamma, a.exaggeration};
-                detail::umap_rows_2d(H.data(), T.data(), la, want_loss, rb, re, row_loss.data(), row_pairs.data());
+                detail::umap_rows_lanes(H.cols(), H.data(), T.data(), la, want_loss, rb, re, row_loss.data(),
+                                        row_pairs.data());
                 return;
             }
             if (a.dens) {

@@ -41,12 +41,13 @@ CsrMatrix<double> random_graph(std::size_t n, std::size_t k, std::uint64_t seed,
     return csr_from_triplets<double>(n, n_cols, t);
 }
 
-// Points on a 10 x 10 square; the first 8 share one position (coincident pairs: c⁺ = 0, no repulsion move).
-Matrix<double> start(std::size_t n, std::uint64_t seed) {
+// Points in a 10-wide square (cube for d = 3); the first 8 share one position (coincident pairs: c⁺ = 0, no
+// repulsion move).
+Matrix<double> start(std::size_t n, std::uint64_t seed, std::size_t d = 2) {
     std::mt19937_64 g(seed);
-    Matrix<double> Y(n, 2);
+    Matrix<double> Y(n, d);
     for (std::size_t i = 0; i < n; ++i)
-        for (int k = 0; k < 2; ++k) Y(i, k) = i < 8 ? 1.0 : std::uniform_real_distribution<double>(0, 10)(g);
+        for (std::size_t k = 0; k < d; ++k) Y(i, k) = i < 8 ? 1.0 : std::uniform_real_distribution<double>(0, 10)(g);
     return Y;
 }
 
@@ -122,6 +123,19 @@ TEST(UmapLanes, FitEqualsPerRowPathBitwiseForAnyThreadCount) {
             ASSERT_EQ(ref.losses.size(), 40u);
             for (double l : ref.losses) EXPECT_TRUE(std::isfinite(l));
         }
+    }
+}
+
+// 3-D rows take the lanes too: the same bits as the per-row path.
+TEST(UmapLanes, ThreeDimensionsEqualPerRowPath) {
+    const CsrMatrix<double> g = random_graph(200, 10, 12);
+    const Matrix<double> Y0 = start(200, 13, 3);
+    const RunResult ref = run(g, Y0, false, 1, 1);
+    EXPECT_FALSE(same_bits(ref.Y.storage(), Y0.storage()));
+    for (int threads : {1, 2}) {
+        const RunResult lanes = run(g, Y0, true, threads, 1);
+        EXPECT_TRUE(same_bits(lanes.Y.storage(), ref.Y.storage())) << threads << " threads";
+        EXPECT_TRUE(same_bits(lanes.losses, ref.losses));
     }
 }
 
