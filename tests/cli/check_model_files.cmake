@@ -117,6 +117,7 @@ expect_one_error_line("${args}")
 execute_process(COMMAND ${EXE} ${args} ERROR_VARIABLE err)
 if(NOT err MATCHES "--metric / --metric-param: the kNN graph's metric has no effect with --graph")
   message(FATAL_ERROR "cne --graph --metric: expected a refusal, got:\n${err}")
+endif()
 # Parametric cne: the saved network transforms the training rows to the bits of the fit's output; new data of the
 # wrong width and a bad hidden width are refused in one line.
 execute_process(COMMAND ${EXE} cne ${X} -o ${WORK}/p.npy -k 5 --n-epochs 3 --batch-size 16 --parametric
