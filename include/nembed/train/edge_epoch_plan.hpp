@@ -57,9 +57,6 @@ struct EdgeEpochOptions {
     double negative_sample_rate = 5;                  ///< negatives per positive sample (> 0)
     std::uint64_t seed = 0;                           ///< seed of the negative streams
     SamplingFamily family = SamplingFamily::umap_fit;  ///< stream family (fit and transform draw differently)
-    /// 2-D and 3-D embeddings with the UMAP curve (no densMAP): run 32 rows side by side in vectors (docs/core.md
-    /// §6.1); false runs them one at a time. Both give the same bits; the switch exists for the tests that show it.
-    bool lanes = true;
 };
 
 class EdgeEpochPlan final : public BatchPlan {
