@@ -202,6 +202,21 @@ const std::vector<TransformParams>& ParametricDR::transform_params(const std::st
     return it->second;
 }
 
+namespace {
+// The routines' first phase: fit the network to derived positions (PCA or spectral) before the relation loss.
+TrainingPhase position_phase(const char* name, const char* position_key, const char* loss_name, int batch_size,
+                             int epochs, double learning_rate) {
+    TrainingPhase init;
+    init.name = name;
+    init.loss = Loss::PositionLoss(position_key);
+    init.loss.name = loss_name;
+    init.batch_size = batch_size;
+    init.epochs = epochs;
+    init.learning_rate = learning_rate;
+    return init;
+}
+} // namespace
+
 ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions options) {
     GlobalRelations g;
     g.kind = GlobalRelationKind::neighbor_based_pdist;
@@ -215,14 +230,9 @@ ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions 
             "ParametricTSNE: initialization must be 'pca' or 'none', got '" + o.initialization + "'");
     if (o.initialization == "pca") {
         derived["pca"] = {DerivedData::Kind::pca, "rel", 0};
-        TrainingPhase init;
-        init.name = "pca_init";
-        init.loss = Loss::PositionLoss("pca");
-        init.loss.name = "init";
-        init.batch_size = o.init_batch_size > 0 ? o.init_batch_size : o.batch_size;
-        init.epochs = o.init_epochs;
-        init.learning_rate = o.init_learning_rate > 0 ? o.init_learning_rate : o.learning_rate;
-        phases.push_back(init);
+        phases.push_back(position_phase("pca_init", "pca", "init",
+                                        o.init_batch_size > 0 ? o.init_batch_size : o.batch_size, o.init_epochs,
+                                        o.init_learning_rate > 0 ? o.init_learning_rate : o.learning_rate));
     }
     TrainingPhase main;
     main.name = "embedding";
@@ -248,14 +258,8 @@ ParametricDR ParametricUMAP(const ParametricUMAPOptions& o, ParametricDROptions 
             "ParametricUMAP: initialization must be 'spectral' or 'none', got '" + o.initialization + "'");
     if (o.initialization == "spectral") {
         derived["spectral"] = {DerivedData::Kind::spectral, "rel", 0};
-        TrainingPhase init;
-        init.name = "spectral_init";
-        init.loss = Loss::PositionLoss("spectral");
-        init.loss.name = "spectral_init";
-        init.batch_size = o.init_batch_size;
-        init.epochs = o.init_epochs;
-        init.learning_rate = o.init_learning_rate;
-        phases.push_back(init);
+        phases.push_back(position_phase("spectral_init", "spectral", "spectral_init", o.init_batch_size,
+                                        o.init_epochs, o.init_learning_rate));
     }
     TrainingPhase main;
     main.name = "embedding";

@@ -33,6 +33,7 @@
 #include "nembed/core/types.hpp"
 #include "nembed/fft/fft.hpp"
 #include "nembed/repulsion/exact_sums.hpp"
+#include "nembed/repulsion/lagrange.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
 namespace nembed {
@@ -139,15 +140,7 @@ public:
                 "FFT repulsion: ints_in_interval must be positive, got " + std::to_string(o.ints_in_interval));
         require(o.n_threads >= 1, "FFT repulsion: n_threads must be >= 1, got " + std::to_string(o.n_threads));
         const std::size_t p = o.n_interpolation_points;
-        nodes_.resize(p);
-        denom_.resize(p);
-        for (std::size_t m = 0; m < p; ++m) nodes_[m] = (static_cast<double>(m) + 0.5) / static_cast<double>(p);
-        for (std::size_t m = 0; m < p; ++m) {
-            double den = 1.0;
-            for (std::size_t l = 0; l < p; ++l)
-                if (l != m) den *= nodes_[m] - nodes_[l];
-            denom_[m] = den;
-        }
+        lagrange_ = LagrangeNodes(p);
     }
 
     std::string name() const override { return "FFT repulsion"; }
@@ -356,18 +349,7 @@ private:
 
     /// Box index and local Lagrange weights of coordinate v along dimension k.
     void locate(const Grid& g, int k, double v, std::int32_t& box, double* w) const {
-        const double t = (v - g.lo[k]) / g.bw;
-        double fb = std::floor(t);
-        fb = std::min(std::max(fb, 0.0), static_cast<double>(g.nb - 1));
-        box = static_cast<std::int32_t>(fb);
-        const double u = t - fb;
-        const std::size_t p = g.p;
-        for (std::size_t m = 0; m < p; ++m) {
-            double num = 1.0;
-            for (std::size_t l = 0; l < p; ++l)
-                if (l != m) num *= u - nodes_[l];
-            w[m] = num / denom_[m];
-        }
+        box = lagrange_.locate((v - g.lo[k]) / g.bw, g.nb, w);
     }
 
     /// Locates every point, buckets them by box along dimension 0, scatters the charges and plans the FFTs.
@@ -595,7 +577,7 @@ private:
     static constexpr std::size_t kZBlock = 1024;  ///< rows per partial sum of Z (fixed: independent of threads)
     FftOptions opt_;
     RowShare share_;  ///< empty fold: a single process owning every row
-    std::vector<double> nodes_, denom_;
+    LagrangeNodes lagrange_;
     std::vector<std::size_t> cursor_, split_;
     Workspace full_, partial_;
     // compute_partial cache key

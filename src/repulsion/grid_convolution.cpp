@@ -55,15 +55,7 @@ GridConvolution2d::GridConvolution2d(MatrixView<double> Y, const FftOptions& opt
     lo_ = lo;
     bw_ = span / static_cast<double>(boxes_);
     h_ = bw_ / static_cast<double>(p_);
-    node_pos_.resize(p_);
-    denom_.resize(p_);
-    for (std::size_t m = 0; m < p_; ++m) node_pos_[m] = (static_cast<double>(m) + 0.5) / static_cast<double>(p_);
-    for (std::size_t m = 0; m < p_; ++m) {
-        double den = 1.0;
-        for (std::size_t l = 0; l < p_; ++l)
-            if (l != m) den *= node_pos_[m] - node_pos_[l];
-        denom_[m] = den;
-    }
+    lagrange_ = LagrangeNodes(p_);
     box_.resize(2 * n_);
     weights_.resize(2 * n_ * p_);
     parallel_for(threads_, n_, [&](std::size_t i) {
@@ -76,17 +68,8 @@ GridConvolution2d::GridConvolution2d(MatrixView<double> Y, const FftOptions& opt
 }
 
 void GridConvolution2d::locate(std::size_t i, double v, int k) {
-    const double t = (v - lo_) / bw_;
-    const double fb = std::clamp(std::floor(t), 0.0, static_cast<double>(boxes_ - 1));
-    box_[2 * i + static_cast<std::size_t>(k)] = static_cast<std::int32_t>(fb);
-    const double u = t - fb;
-    double* w = &weights_[(2 * i + static_cast<std::size_t>(k)) * p_];
-    for (std::size_t m = 0; m < p_; ++m) {
-        double num = 1.0;
-        for (std::size_t l = 0; l < p_; ++l)
-            if (l != m) num *= u - node_pos_[l];
-        w[m] = num / denom_[m];
-    }
+    const std::size_t at = 2 * i + static_cast<std::size_t>(k);
+    box_[at] = lagrange_.locate((v - lo_) / bw_, boxes_, &weights_[at * p_]);
 }
 
 std::size_t GridConvolution2d::add_kernel(const std::function<double(double, double)>& kernel) {

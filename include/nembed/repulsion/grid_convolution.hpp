@@ -22,6 +22,7 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/fft/fft.hpp"
+#include "nembed/repulsion/lagrange.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
 namespace nembed {
@@ -57,8 +58,7 @@ private:
     std::size_t n_ = 0, p_ = 3, boxes_ = 0, nodes_ = 0, L_ = 0, nc_ = 0;
     int threads_ = 1;
     double lo_ = 0.0, bw_ = 1.0, h_ = 1.0;
-    std::vector<double> node_pos_;           ///< cell-centred node offsets in a unit box
-    std::vector<double> denom_;              ///< Lagrange denominators
+    LagrangeNodes lagrange_;                 ///< p cell-centred nodes per box
     std::vector<std::int32_t> box_;          ///< N × 2
     std::vector<double> weights_;            ///< N × 2 × p
     std::vector<std::vector<float>> spectra_;  ///< per kernel: L × nc real spectrum / L²
