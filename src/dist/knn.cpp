@@ -93,7 +93,7 @@ DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<flo
         const std::size_t nb = part.count(src), b0 = part.begin(src);
         if (nq > 0 && nb > 0) {
             std::size_t per = 0;
-            MatrixView<float> block(held.data(), nb, D);
+            MatrixView<float> block{held.data(), nb, D};
             block_candidates(X, block, b0, src == r, k, metric, n_threads, cand, per);
             parallel_for(n_threads, nq, [&](std::size_t i) {
                 Cand* row = best.data() + i * k;

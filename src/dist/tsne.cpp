@@ -36,7 +36,7 @@ RowShare row_share(Comm& comm, const RowPartition& part) {
 
 MatrixView<double> own_rows(Comm& comm, const RowPartition& part, const Matrix<double>& full) {
     const int r = comm.rank();
-    return MatrixView<double>(full.data() + part.begin(r) * full.cols(), part.count(r), full.cols());
+    return MatrixView<double>{full.data() + part.begin(r) * full.cols(), part.count(r), full.cols()};
 }
 
 // ------------------------------------------------------------------------------------------------ affinities
@@ -168,7 +168,7 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
         const PcaResult res = pca(X, n, o.n_components, threads, row_share(comm, part));
         const std::vector<float> mine(res.scores.data(), res.scores.data() + res.scores.size());
         const std::vector<float> all = allgatherv(comm, mine);
-        Y = pca_init_from_scores(MatrixView<float>(all.data(), n, o.n_components), true, seed);
+        Y = pca_init_from_scores(MatrixView<float>{all.data(), n, o.n_components}, true, seed);
         break;
     }
     case TsneInit::random: Y = random_init(n, o.n_components, seed); break;
@@ -222,7 +222,7 @@ double TsneRowsObjective::operator()(MatrixView<double> Y, double exaggeration, 
     forces_.resize(Y.size());
     const double Z = repulsion_->compute(Y, kernel_, forces_.data());
     require(std::isfinite(Z) && Z > 0.0, "t-SNE objective: the repulsion normalisation Z is not positive");
-    const MatrixView<double> mine(Y.data + b * d, e - b, d);
+    const MatrixView<double> mine{Y.data + b * d, e - b, d};
     attractive_forces(P_, mine, Y, kernel_, exaggeration, grad + b * d, n_threads_);
     const double inv_z = 1.0 / Z;  // TsneObjective's ρ·(1/Z) with ρ = 1
     const double* f = forces_.data();

@@ -58,7 +58,7 @@ const Matrix<float>& data() {
 
 MatrixView<float> mine(const dist::RowPartition& part, const Matrix<float>& X) {
     const int r = world().rank();
-    return MatrixView<float>(X.data() + part.begin(r) * X.cols(), part.count(r), X.cols());
+    return MatrixView<float>{X.data() + part.begin(r) * X.cols(), part.count(r), X.cols()};
 }
 
 } // namespace
@@ -83,11 +83,11 @@ TEST(DistRanks, ExactKnnEqualsSingleProcess) {
 TEST(DistRanks, ExactKnnWithATinyBlock) {
     dist::Comm& comm = world();
     const Matrix<float>& all = data();
-    const MatrixView<float> X(all.data(), 4100, all.cols());
+    const MatrixView<float> X{all.data(), 4100, all.cols()};
     const dist::RowPartition part(X.rows, comm.size());
     const std::size_t k = 15;
     const int r = comm.rank();
-    const MatrixView<float> rows(X.data + part.begin(r) * X.cols, part.count(r), X.cols);
+    const MatrixView<float> rows{X.data + part.begin(r) * X.cols, part.count(r), X.cols};
     const dist::DistKnnGraph g = dist::exact_self_knn(comm, part, rows, k, Metric::euclidean, 2);
     const KnnGraph ref = make_exact_index(X, Metric::euclidean, 2)->self_neighbors(k);
     const std::size_t b = part.begin(r);
@@ -154,8 +154,8 @@ TEST(DistRanks, FftRepulsionByRowsEqualsFull) {
         ASSERT_EQ(f[i * 2 + 1], f_ref[i * 2 + 1]) << i;
     }
     // The Gaussian kernel takes the two-spectrum path.
-    const double zg_ref = make_fft_repulsion({})->compute(Y.view(), GaussianKernel(4.0), f_ref.data());
-    const double zg = make_fft_repulsion({}, dist::row_share(comm, part))->compute(Y.view(), GaussianKernel(4.0), f.data());
+    const double zg_ref = make_fft_repulsion({})->compute(Y.view(), GaussianKernel{4.0}, f_ref.data());
+    const double zg = make_fft_repulsion({}, dist::row_share(comm, part))->compute(Y.view(), GaussianKernel{4.0}, f.data());
     EXPECT_EQ(zg, zg_ref);
     for (std::size_t i = part.begin(comm.rank()); i < part.end(comm.rank()); ++i) ASSERT_EQ(f[i * 2], f_ref[i * 2]) << i;
 }
