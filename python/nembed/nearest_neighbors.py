@@ -562,8 +562,8 @@ def get_knn_index(data, method, k: int, metric, metric_params=None, n_jobs: int 
     its metrics (otherwise, or without scikit-learn, nembed's exact search), "approx" runs annoy (:class:`Annoy`) on
     dense data with one of annoy's metrics (otherwise, or without annoy, nembed's HNSW), "annoy" and "pynndescent"
     run those packages ("annoy" without the package: a warning and nembed's HNSW), "hnsw" is nembed's HNSW. "auto"
-    (the default) is nembed's own choice at any size: its exact search up to N^2 D = 4e11, else its HNSW (openTSNE's
-    "auto" runs scikit-learn below 1000 points, annoy above). "balltree" is nembed's exact search, "sklearn"
+    (the default) is "exact" below 1000 points, as openTSNE's "auto" (scikit-learn there), and nembed's own choice
+    from 1000 points on: its exact search up to N^2 D = 4e11, else its HNSW (openTSNE's "auto" runs annoy there). "balltree" is nembed's exact search, "sklearn"
     :class:`Sklearn`. The classes are looked up in this module when called, so patching
     ``nembed.nearest_neighbors.Sklearn`` reaches them (openTSNE's tests do).
     """
@@ -575,7 +575,10 @@ def get_knn_index(data, method, k: int, metric, metric_params=None, n_jobs: int 
     dense = not sp.issparse(data)
     sklearn_fits = dense and (callable(metric) or metric in _SKLEARN_METRICS) and _installed("sklearn")
     annoy_fits = dense and isinstance(metric, str) and metric in _ANNOY_METRICS and _installed("annoy")
-    methods = {"auto": KNNIndex, "exact": Sklearn if sklearn_fits else Exact, "approx": Annoy if annoy_fits else HNSW,
+    exact = Sklearn if sklearn_fits else Exact
+    # openTSNE's "auto": scikit-learn's exact search below 1000 points; above, nembed's own choice (not annoy)
+    auto = exact if data.shape[0] < 1000 else KNNIndex
+    methods = {"auto": auto, "exact": exact, "approx": Annoy if annoy_fits else HNSW,
                "balltree": BallTree, "hnsw": HNSW, "sklearn": Sklearn, "annoy": Annoy, "pynndescent": NNDescent}
     if method not in methods:
         raise ValueError(f"Unrecognized nearest neighbor algorithm `{method}`. Please choose one of the supported "

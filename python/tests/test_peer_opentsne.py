@@ -37,10 +37,6 @@ EXCLUDED = {
     # The FFT interpolation grid is built inside nembed's C++ estimator; there is no prepare_interpolation_grid.
     _TSNE + "TestMisc::test_interpolation_grid_not_called_using_bh":
         "patches TSNEEmbedding.prepare_interpolation_grid (openTSNE's private FFT grid cache)",
-    # nembed's "auto" kNN is its own float32 search at any size; openTSNE's "auto" is scikit-learn below 1000 points.
-    "tests/test_different_usages.py::TestUsageExplicitOptimizeCalls::test_explicit_optimize_calls":
-        "compares TSNE(neighbors='exact') (scikit-learn, as openTSNE) bit for bit with PerplexityBasedNN's default "
-        "'auto' (nembed's own float32 search; openTSNE's auto is scikit-learn below 1000 points)",
 }
 
 # Open gaps: failing today, named here so that the runner asserts everything else; each passing one is reported,

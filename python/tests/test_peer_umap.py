@@ -25,15 +25,7 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file_
 SUITE = str(peer_suite("umap-learn-0.5.12") or "")
 
 # test id (file::name[params]) -> why it cannot pass against nembed.
-EXCLUDED: dict[str, str] = {
-    "test_umap_on_iris.py::test_umap_clusterability_on_supervised_iris":
-        "nembed's layout, not the seed's luck nor the graph or the start (bench/umap_supervised_iris.py, seeds "
-        "0-11, mean KMeans ARI): umap-learn 0.98 (92 % of seeds >= 0.95), nembed 0.79 (25 %); umap-learn's layout "
-        "on nembed's supervised graph 0.96, nembed's layout on umap-learn's graph 0.66 (from umap-learn's spectral "
-        "start 0.63); independent negative streams in umap-learn still give 0.99. nembed's row/snapshot "
-        "epochs separate the classes more slowly on this graph (seed 42: versicolor split, ARI 0.57): open, an "
-        "engine question",
-}
+EXCLUDED: dict[str, str] = {}
 # Open gaps (failing today, named so that everything else is asserted; remove an entry once it passes).
 PENDING_MERGE: dict[str, str] = {}
 

@@ -46,6 +46,9 @@ constexpr bool kNeedsEdge = Dens || std::is_same_v<K, UmapInverseLoss>;
 // each in turn, and the chains of different rows overlap. Every row sees the same pairs in the same order with the
 // same arithmetic as a one-row loop: the result is bitwise the same.
 constexpr std::size_t kLanes = 4;
+// Below this many points a fit goes in umap-learn's edge order (EdgeOrder::automatic); umap-learn's own small-data
+// threshold (its exact kNN below 4 096 points).
+constexpr std::size_t kEdgeOrderThreshold = 4096;
 constexpr std::uint32_t kAttract = 0x80000000u;  // flag on a pair's tail index: attraction (else repulsion)
 
 template <std::size_t D, typename K, bool Dens>  // D = 0: the dimension is H.cols() at run time
@@ -200,11 +203,109 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     }
 }
 
+// One epoch of a fit in umap-learn's own order (EdgeOrder::edges; layouts.py's single-epoch loops with
+// move_other): every due edge (i, j) in CSR order moves y_i and y_j in place by the same clipped step (the output
+// metric's reverse gradient for y_j, as optimize_layout_generic), then y_i alone by its negatives. One thread.
+template <std::size_t D, typename K, bool Dens>
+double run_edges(Matrix<double>& Y, const EpochArgs<K>& a, bool want_loss, double* n_pairs) {
+    static_assert(!std::is_same_v<K, UmapInverseLoss>, "the inverse rule is a transform: it goes by rows");
+    const auto& g = *a.graph;
+    auto& s = *a.schedule;
+    const std::size_t d = D ? D : Y.cols(), n_tail = Y.rows();
+    const double n = static_cast<double>(a.epoch);
+    std::vector<double> step_buf(d), gbuf(std::is_same_v<K, UmapOutputMetricLoss> ? 2 * d : 0);
+    double* st = step_buf.data();
+    double loss = 0, pairs = 0;
+    for (std::size_t i = 0; i < g.n_rows; ++i) {
+        double* y = Y.row(i);
+        for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
+            if (s.next_sample[p] > n) continue;
+            const auto j = static_cast<std::size_t>(g.indices[p]);
+            double* yo = Y.row(j);
+            if constexpr (std::is_same_v<K, UmapOutputMetricLoss>) {
+                double* gr = gbuf.data();
+                double* rev = gr + d;
+                const double dist = a.kernel.metric.distance_grad(y, yo, d, gr);
+                a.kernel.metric.distance_grad(yo, y, d, rev);
+                const double c = a.exaggeration * a.kernel.attraction_coeff(dist);
+                for (std::size_t k = 0; k < d; ++k) {
+                    y[k] += clip_value(c * gr[k]) * a.alpha;
+                    if (j != i) yo[k] += clip_value(c * rev[k]) * a.alpha;
+                }
+                if (want_loss) {
+                    loss += a.kernel.attraction_loss(dist);
+                    pairs += 1;
+                }
+            } else {
+                const double d2 = squared_distance(y, yo, d);
+                const double c = a.exaggeration * Bce<K>::attraction_coeff(a.kernel, d2);
+                for (std::size_t k = 0; k < d; ++k) st[k] = clip_value(-c * (y[k] - yo[k]));
+                if constexpr (Dens) {
+                    const double gd = 2.0 * a.dens->coefficient(i, j, g.values[p], d2);
+                    for (std::size_t k = 0; k < d; ++k) st[k] += clip_value(gd * (y[k] - yo[k]));
+                }
+                for (std::size_t k = 0; k < d; ++k) {
+                    y[k] += st[k] * a.alpha;
+                    yo[k] -= st[k] * a.alpha;
+                }
+                if (want_loss) {
+                    loss += Bce<K>::attraction_loss(a.kernel, d2);
+                    pairs += 1;
+                }
+            }
+            s.next_sample[p] += s.epochs_per_sample[p];
+            const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
+            const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
+            if (n_neg > 0) {
+                SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
+                                                           static_cast<std::uint64_t>(p)));
+                for (long t = 0; t < n_neg; ++t) {
+                    const auto kk = static_cast<std::size_t>(rng.below(n_tail));
+                    if (kk == i) continue;  // umap-learn skips a draw of the head itself
+                    const double* yt = Y.row(kk);
+                    if constexpr (std::is_same_v<K, UmapOutputMetricLoss>) {
+                        double* gr = gbuf.data();
+                        const double dist = a.kernel.metric.distance_grad(y, yt, d, gr);
+                        const double c = a.kernel.repulsion_coeff(dist, a.gamma);
+                        for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * gr[k]) * a.alpha;
+                        if (want_loss) {
+                            loss += a.kernel.repulsion_loss(dist, a.gamma);
+                            pairs += 1;
+                        }
+                    } else {
+                        const double d2 = squared_distance(y, yt, d);
+                        if (d2 <= 0) continue;  // umap-learn moves no coincident pair apart
+                        const double c = Bce<K>::repulsion_coeff(a.kernel, d2, a.gamma);
+                        for (std::size_t k = 0; k < d; ++k) y[k] += clip_value(c * (y[k] - yt[k])) * a.alpha;
+                        if (want_loss) {
+                            loss += Bce<K>::repulsion_loss(a.kernel, d2, a.gamma);
+                            pairs += 1;
+                        }
+                    }
+                }
+            }
+            s.next_negative[p] += static_cast<double>(n_neg) * epns;
+        }
+    }
+    if (n_pairs) *n_pairs = pairs;
+    return loss;
+}
+
 // One epoch of umap-learn's per-edge SGD over the rows of `graph` (heads H, tails read from T).
 // Returns the summed loss of the sampled pairs (and their count in *n_pairs) when want_loss.
 template <typename K>
 double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a, int n_threads, bool want_loss,
-                 double* n_pairs) {
+                 double* n_pairs, bool by_edges = false) {
+    if constexpr (!std::is_same_v<K, UmapInverseLoss>) {
+        if (by_edges) {
+            if constexpr (std::is_same_v<K, UmapCurve>) {
+                if (a.dens) return H.cols() == 2 ? run_edges<2, K, true>(H, a, want_loss, n_pairs)
+                                                 : run_edges<0, K, true>(H, a, want_loss, n_pairs);
+            }
+            return H.cols() == 2 ? run_edges<2, K, false>(H, a, want_loss, n_pairs)
+                                 : run_edges<0, K, false>(H, a, want_loss, n_pairs);
+        }
+    }
     const auto& g = *a.graph;
     std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
     parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
@@ -321,8 +422,14 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
                                            " points, the graph " + std::to_string(graph_.n_rows) + " rows");
     require(!reference_ || reference_->cols() == Y.cols(),
             "edge-epoch plan: the table and the reference differ in dimension");
+    // EdgeOrder: a fit below umap-learn's small-data threshold goes in umap-learn's order, in place (no snapshot)
+    const bool by_edges = !reference_ && !inverse_ &&
+                          (options_.order == EdgeOrder::edges ||
+                           (options_.order == EdgeOrder::automatic && graph_.n_rows < kEdgeOrderThreshold));
     const Matrix<double>* tails = reference_;
-    if (!tails) {
+    if (by_edges) {
+        tails = &Y;
+    } else if (!tails) {
         if (snapshot_.rows() != Y.rows() || snapshot_.cols() != Y.cols()) snapshot_ = Matrix<double>(Y.rows(), Y.cols());
         std::copy(Y.data(), Y.data() + Y.size(), snapshot_.data());
         tails = &snapshot_;
@@ -339,7 +446,7 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
         const EpochArgs<UmapOutputMetricLoss> a{&graph_, &schedule_, *output_metric_, ctx.learning_rate,
                                                 ctx.phase->repulsion_strength, ctx.phase->exaggeration, ctx.step,
                                                 options_.seed, options_.family, reference_ == nullptr};
-        const double loss = run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs);
+        const double loss = run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs, by_edges);
         if (!ctx.want_loss) return std::numeric_limits<double>::quiet_NaN();
         return pairs > 0 ? loss / pairs : 0.0;
     }
@@ -365,7 +472,7 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
                                      options_.family,
                                      reference_ == nullptr,
                                      dens};
-                return run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs);
+                return run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs, by_edges);
             }
         },
         kernel_);

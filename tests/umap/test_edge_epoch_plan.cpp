@@ -30,15 +30,20 @@ void attract(double* y, const double* t, const UmapCurve& c, double alpha, doubl
 
 } // namespace
 
-// Epoch 0 is idle (the edge's first sample is due at epoch 1 = w_max/w), epoch 1 applies the attraction twice per
-// row (head of (i, j), tail of the mirrored (j, i)) against the snapshot; negative_sample_rate 1 draws no negative
-// in epoch 1. Bitwise against the update written out here.
+// Epoch 0 is idle (the edge's first sample is due at epoch 1 = w_max/w). By rows, epoch 1 applies the attraction
+// twice per row (head of (i, j), tail of the mirrored (j, i)) against the snapshot; by edges (umap-learn's order,
+// the default for small graphs), edge (0, 1) moves both ends in place by one clipped step, then edge (1, 0) does
+// from the moved points. negative_sample_rate 1 draws no negative in epoch 1. Bitwise against the updates written
+// out here.
 TEST(EdgeEpochPlan, OneEdgeMovesBothEndsByUmapLearnsRule) {
+    for (const EdgeOrder order : {EdgeOrder::rows, EdgeOrder::edges, EdgeOrder::automatic})
     for (double ex : {1.0, 3.0}) {
+        SCOPED_TRACE(static_cast<int>(order));
         const UmapCurve c{1.2, 0.9};
         EdgeEpochOptions eo;
         eo.n_epochs = 10;
         eo.negative_sample_rate = 1.0;
+        eo.order = order;
         EdgeEpochPlan plan(pair_graph(), c, eo);
         EmbeddingTable table(two_points());
         Sgd sgd;
@@ -67,12 +72,29 @@ TEST(EdgeEpochPlan, OneEdgeMovesBothEndsByUmapLearnsRule) {
         double y0[2] = {Y0(0, 0), Y0(0, 1)}, y1[2] = {Y0(1, 0), Y0(1, 1)};
         const double alpha = s.at(1);
         double l0 = 0;
-        for (int r = 0; r < 2; ++r) {
-            const double D = (y0[0] - Y0(1, 0)) * (y0[0] - Y0(1, 0)) + (y0[1] - Y0(1, 1)) * (y0[1] - Y0(1, 1));
-            l0 += Bce<UmapCurve>::attraction_loss(c, D);
-            attract(y0, Y0.row(1), c, alpha, ex);
+        if (order == EdgeOrder::rows) {
+            for (int r = 0; r < 2; ++r) {
+                const double D = (y0[0] - Y0(1, 0)) * (y0[0] - Y0(1, 0)) + (y0[1] - Y0(1, 1)) * (y0[1] - Y0(1, 1));
+                l0 += Bce<UmapCurve>::attraction_loss(c, D);
+                attract(y0, Y0.row(1), c, alpha, ex);
+            }
+            for (int r = 0; r < 2; ++r) attract(y1, Y0.row(0), c, alpha, ex);
+        } else {
+            // umap-learn: grad_d = clip(c·(current − other)); current += grad_d·α; other −= grad_d·α
+            auto edge = [&](double* h, double* t) {
+                const double D = (h[0] - t[0]) * (h[0] - t[0]) + (h[1] - t[1]) * (h[1] - t[1]);
+                l0 += Bce<UmapCurve>::attraction_loss(c, D) / 2;  // rows are no longer symmetric: the mean of both
+                const double cp = ex * Bce<UmapCurve>::attraction_coeff(c, D);
+                for (int k = 0; k < 2; ++k) {
+                    const double g = clip_value(-cp * (h[k] - t[k]));
+                    h[k] += g * alpha;
+                    t[k] -= g * alpha;
+                }
+            };
+            edge(y0, y1);
+            edge(y1, y0);
+            l0 *= 2;
         }
-        for (int r = 0; r < 2; ++r) attract(y1, Y0.row(0), c, alpha, ex);
         EXPECT_EQ(table.Y()(0, 0), y0[0]);
         EXPECT_EQ(table.Y()(0, 1), y0[1]);
         EXPECT_EQ(table.Y()(1, 0), y1[0]);
