@@ -140,8 +140,6 @@ void run_umap(UmapCli& c) {
     require(!opt.densmap || c.save_model.empty(), "--save-model is not available with --densmap (its model cannot transform)");
     require(c.transform_output.empty() || !c.transform_input.empty(), "--transform-output needs --transform");
     opt.output_metric.p = c.output_metric_p;
-    require(opt.output_metric.euclidean() || c.save_model.empty(),
-            "--save-model is not available with a non-Euclidean --output-metric (the model format stores none)");
     out.add("--transform-output", c.transform_output, OutputKind::matrix);
     out.add("--save-model", c.save_model, OutputKind::directory);
     out.add("--output-dens", c.output_dens, OutputKind::matrix);

@@ -156,9 +156,8 @@ json repulsion_json(const RepulsionOptions& r) {
 }
 
 // The kNN metric and, when given, its parameters (so that a rebuilt index measures the same distances).
-void put_metric(json& j, const KnnIndex& index) {
-    j["metric"] = to_string(index.metric());
-    const MetricParams p = index.metric_params();
+void put_metric(json& j, Metric metric, const MetricParams& p) {
+    j["metric"] = to_string(metric);
     if (p.empty()) return;
     json m = json::object();
     if (p.p) m["p"] = std::isinf(*p.p) ? json("inf") : json(*p.p);  // JSON has no infinity
@@ -167,6 +166,7 @@ void put_metric(json& j, const KnnIndex& index) {
     if (!p.VI.empty()) m["VI"] = p.VI;
     j["metric_params"] = m;
 }
+void put_metric(json& j, const KnnIndex& index) { put_metric(j, index.metric(), index.metric_params()); }
 
 } // namespace
 
@@ -204,6 +204,11 @@ void save_model(const std::string& dir, const UmapEmbedding& emb, MatrixView<flo
                      {"repulsion_strength", emb.repulsion_strength()},
                      {"negative_sample_rate", emb.negative_sample_rate()},
                      {"transform_seed", emb.transform_seed}};
+    const OutputMetric& om = emb.output_metric();
+    require(om.kind != OutputMetricKind::custom,
+            "save_model: a UMAP model laid out in a custom (callable) output metric cannot be saved");
+    j["umap"]["output_metric"] = to_string(om);
+    if (om.kind == OutputMetricKind::minkowski) j["umap"]["output_metric_p"] = om.p;
     finish_model(dir, j);
 }
 
@@ -212,6 +217,7 @@ void save_model(const std::string& dir, const CneResult& r, const CneOptions& o,
     json j = begin_model(dir, ModelMethod::cne, r.embedding,
                          r.network ? std::optional<std::size_t>(r.network->n_inputs()) : std::nullopt, pre);
     if (r.network) write_network(dir, *r.network, j);
+    put_metric(j, o.input_metric, o.input_metric_params);  // the kNN graph's metric: how the model was built
     j["cne"] = json{{"loss_mode", to_string(o.loss_mode)},
                     {"similarity", to_string(o.metric)},
                     {"k", o.k},
@@ -525,6 +531,9 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
         s.early_epochs = c.small_int("early_epochs", 0);
         s.log_Z = c.number("log_Z");
         s.seed = c.unsigned_int("seed");
+        // the input kNN metric (absent in models saved before it was recorded: euclidean)
+        m.metric_ = top.parsed("metric", parse_metric, std::optional<std::string>("euclidean"));
+        m.metric_params_ = read_metric_params(top);
         if (j.contains("network") && !j["network"].is_null()) {
             m.network_ = std::make_shared<const Mlp>(read_network(dir, top, Y.cols()));
             m.n_threads_ = n_threads;
@@ -577,6 +586,16 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
     if (gamma < 0) u.fail("repulsion_strength", "must be >= 0");
     const double nsr = u.positive("negative_sample_rate");
     const std::uint64_t transform_seed = u.unsigned_int("transform_seed");
+    // absent in models saved before output metrics were recorded: euclidean
+    OutputMetric output_metric;
+    try {
+        output_metric = parse_output_metric(u.text("output_metric", std::string("euclidean")),
+                                            u.positive("output_metric_p", 2.0));
+        require(output_metric.kind != OutputMetricKind::custom, "a custom output metric cannot be loaded");
+        validate(output_metric, Y.cols());
+    } catch (const InvalidArgument& e) {
+        u.fail("output_metric", e.what());
+    }
     try {
         require_finite(Y.view(), "embedding");
     } catch (const InvalidArgument& e) {
@@ -593,6 +612,7 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
     e.local_connectivity = local_connectivity;
     e.requested_epochs = requested;
     e.transform_seed = transform_seed;
+    if (!output_metric.euclidean()) e.set_output_metric(output_metric);
     return m;
 }
 

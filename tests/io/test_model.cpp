@@ -172,6 +172,43 @@ TEST(Model, UmapRoundTripTransformsBitwise) {
     EXPECT_THROW(save_model(tmp.file("bad"), emb, Xnew.view()), InvalidArgument);
 }
 
+// A UMAP laid out in another output metric records it; the reloaded model transforms in that metric, bit for bit.
+TEST(Model, UmapOutputMetricIsSavedAndUsedByTransform) {
+    using J = nlohmann::json;
+    io_test::TempDir tmp;
+    const Matrix<float> all = blobs(230, 4, 3);
+    const Matrix<float> X = rows(all, 0, 200), Xnew = rows(all, 200, 230);
+    for (const char* name : {"manhattan", "minkowski"}) {
+        UmapOptions o;
+        o.random_state = 2;
+        o.n_epochs = 40;
+        o.output_metric = parse_output_metric(name, 3.0);
+        UmapEmbedding emb = UMAP(o).fit(X.view());
+        const Matrix<double> before = emb.transform(Xnew.view());
+        const std::string dir = tmp.file(std::string("umap_") + name);
+        save_model(dir, emb, X.view());
+        const Model m = load_model(dir);
+        EXPECT_EQ(to_string(m.umap().output_metric()), name);
+        if (o.output_metric.kind == OutputMetricKind::minkowski) {
+            EXPECT_EQ(m.umap().output_metric().p, 3.0);
+        }
+        EXPECT_EQ(m.transform(Xnew.view()).storage(), before.storage()) << name;
+        // the same model read as Euclidean transforms elsewhere: the metric is what made the bits equal
+        const std::string eu = edited(tmp, dir, std::string("eu_") + name,
+                                      [](J& j) { j["umap"]["output_metric"] = "euclidean"; });
+        EXPECT_NE(load_model(eu).transform(Xnew.view()).storage(), before.storage()) << name;
+    }
+    UmapOptions o;
+    o.random_state = 2;
+    o.n_epochs = 10;
+    const std::string good = tmp.file("umap_good");
+    save_model(good, UMAP(o).fit(X.view()), X.view());
+    EXPECT_IO_ERROR(load_model(edited(tmp, good, "om", [](J& j) { j["umap"]["output_metric"] = "wobbly"; })),
+                    "field 'umap.output_metric'");
+    EXPECT_IO_ERROR(load_model(edited(tmp, good, "omp", [](J& j) { j["umap"]["output_metric_p"] = -1; })),
+                    "field 'umap.output_metric_p' must be a positive number");
+}
+
 TEST(Model, CneSavesAndRefusesToTransform) {
     io_test::TempDir tmp;
     const Matrix<float> X = blobs(150, 4, 6);
@@ -181,10 +218,14 @@ TEST(Model, CneSavesAndRefusesToTransform) {
     o.seed = 9;
     o.loss_mode = ContrastiveMode::neg;
     o.s = 0.5;
+    o.input_metric = Metric::minkowski;  // the kNN graph's metric is recorded with its parameters
+    o.input_metric_params.p = 3.0;
     const CneResult r = CNE(o).fit(X.view());
     save_model(tmp.file("cne"), r, o);
     const Model m = load_model(tmp.file("cne"));
     EXPECT_EQ(m.method(), ModelMethod::cne);
+    EXPECT_EQ(m.metric(), Metric::minkowski);
+    EXPECT_EQ(m.metric_params().p, std::optional<double>(3.0));
     EXPECT_FALSE(m.can_transform());
     EXPECT_EQ(m.embedding().storage(), r.embedding.storage());
     EXPECT_EQ(m.reference_data(), nullptr);
