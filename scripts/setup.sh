@@ -18,4 +18,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Python tooling for the package and its tests (PyPI).
 PY=${PYTHON:-python3}
-$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib pynndescent annoy anndata h5py "umap-learn==0.5.12" >&2
+$PY -m pip install -q --disable-pip-version-check "numpy>=1.24" pytest "scikit-build-core>=0.10" "nanobind>=2.0" scipy scikit-learn matplotlib pynndescent annoy hnswlib anndata h5py "umap-learn==0.5.12" >&2

@@ -165,7 +165,11 @@ def test_get_knn_index_names():
     assert type(nn.get_knn_index(X, "balltree", 5, "euclidean")) is nn.BallTree
     assert type(nn.get_knn_index(X, "hnsw", 5, "euclidean")) is nn.HNSW
     assert type(nn.get_knn_index(X, "sklearn", 5, "euclidean")) is nn.Sklearn
-    assert type(nn.get_knn_index(X, "auto", 5, "euclidean")) is nn.KNNIndex  # nembed's own, at any size
+    # "auto": as "exact" below 1000 points (openTSNE's rule: scikit-learn on dense data), nembed's own from there on
+    assert type(nn.get_knn_index(X, "auto", 5, "euclidean")) is nn.Sklearn
+    assert type(nn.get_knn_index(sp.csr_matrix(X), "auto", 5, "euclidean")) is nn.Exact
+    assert type(nn.get_knn_index(X, "auto", 5, "correlation")) is nn.Exact
+    assert type(nn.get_knn_index(_data("euclidean", n=1000), "auto", 5, "euclidean")) is nn.KNNIndex
     assert type(nn.get_knn_index(X, "exact", 5, "correlation")) is nn.Exact  # a metric scikit-learn's list lacks
     # approx with a metric annoy lacks, or on sparse data: nembed's HNSW (any metric, sparse too)
     assert type(nn.get_knn_index(X, "approx", 5, "minkowski")) is nn.HNSW
@@ -234,3 +238,20 @@ def test_optimize_passes_n_jobs_as_given():
         assert call.call_args.kwargs["n_jobs"] == 64
         emb.optimize(n_iter=1, n_jobs=-1)
         assert 1 <= call.call_args.kwargs["n_jobs"] <= 64
+
+
+def test_hnsw_knn_kwargs_reach_the_index():
+    # hnswlib's names (M, ef_construction, ef) reach nembed's HNSW (hnswlib's C++ compiled into nembed): a starved
+    # graph loses recall against the exact neighbours, the default keeps it; bad values name the parameter
+    rs = np.random.RandomState(0)
+    X = rs.normal(size=(1500, 20)).astype(np.float32)
+    exact, _ = nn.Exact(X, 10).build()
+
+    def recall(kw):
+        idx, _ = nn.HNSW(X, 10, knn_kwargs=kw, random_state=1).build()
+        return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx, exact)])
+
+    assert recall(None) >= 0.99
+    assert recall({"M": 2, "ef_construction": 4, "ef": 10}) < 0.5
+    with pytest.raises(ValueError, match=r"hnsw_m \(M\) must be >= 2"):
+        nn.HNSW(X, 10, knn_kwargs={"M": 0}).build()
