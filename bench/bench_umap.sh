@@ -6,8 +6,12 @@
 # (kNN recall@10, 10-NN accuracy, trustworthiness and distance Spearman on 10 000 query points).
 # Usage (from the repository root, with a build in build/ and bench/setup_bench_env.sh done):
 #   bench/bench_umap.sh [REPEATS]
+# umap-learn is timed warm: the same fit once before in the same process (bench/peers/run_umap.py; its first, cold
+# fit with numba's compilation is reported as cold_seconds). UMAP_ONLY=1: nembed umap and umap-learn only, REPEATS
+# interleaved pairs, then medians, ratios and both tools' quality (`bench/bench_umap.sh 3` with UMAP_ONLY=1 is the
+# issue #21 table; NEMBED_BASE=path/to/nembed adds an older binary to each pair, for before/after).
 # Environment: THREADS (2), OUT (out/bench_umap), PY (.venv-bench/bin/python), CNE_PY (python with cne and torch;
-# default PY), CNE_REPEATS (1: each cne run takes minutes),
+# default PY), CNE_REPEATS (1: each cne run takes minutes), UMAP_ONLY (0), NEMBED_BASE (none), NEMBED (./build/nembed),
 # X / L (data and labels; a small subset gives a quick check of the script itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +21,7 @@ OUT=${OUT:-out/bench_umap}
 PY=${PY:-.venv-bench/bin/python}
 CNE_PY=${CNE_PY:-$PY}
 CNE_REPEATS=${CNE_REPEATS:-1}
-NEMBED=./build/nembed
+NEMBED=${NEMBED:-./build/nembed}
 mkdir -p "$OUT"
 X=${X:-out/fmnist_pca50.npy}; L=${L:-out/fmnist_labels.npy}
 [ -f "$X" ] || $PY bench/peers/prepare_fmnist.py out
@@ -25,6 +29,47 @@ HAVE_CNE=0
 [ -x "$CNE_PY" ] && "$CNE_PY" -c "import cne, torch" 2>/dev/null && HAVE_CNE=1
 [ "$HAVE_CNE" = 1 ] || echo "cne not available ($CNE_PY cannot import cne and torch): skipping cne"
 rss() { grep "Maximum resident" "$1" | awk '{print $6}'; }
+if [ "${UMAP_ONLY:-0}" = 1 ]; then
+  for r in $(seq 1 "$REPEATS"); do
+    /usr/bin/time -v $NEMBED umap "$X" -o "$OUT/nembed_umap_$r.npy" -j "$THREADS" --seed 42 --quiet \
+       --timings "$OUT/nembed_umap_$r.json" 2> "$OUT/nembed_umap_$r.time"
+    echo "nembed umap run $r: $(cat "$OUT/nembed_umap_$r.json")"
+    if [ -n "${NEMBED_BASE:-}" ]; then
+      $NEMBED_BASE umap "$X" -o "$OUT/base_umap_$r.npy" -j "$THREADS" --seed 42 --quiet --timings "$OUT/base_umap_$r.json"
+      echo "base umap run $r: $(cat "$OUT/base_umap_$r.json")"
+    fi
+    /usr/bin/time -v $PY bench/peers/run_umap.py "$X" "$OUT/umap_learn_$r.npy" "$THREADS" warm \
+       > "$OUT/umap_learn_$r.json" 2> "$OUT/umap_learn_$r.time"
+    echo "umap-learn run $r: $(tail -n 1 "$OUT/umap_learn_$r.json")"
+  done
+  for tool in nembed_umap umap_learn $([ -n "${NEMBED_BASE:-}" ] && echo base_umap); do
+    $NEMBED evaluate "$X" --embedding "$OUT/${tool}_1.npy" --labels "$L" -k 10 --perplexity 0 -j "$THREADS" \
+       -o "$OUT/${tool}_1_metrics.json" > /dev/null
+  done
+  $PY - "$OUT" "$REPEATS" <<'PYEOF'
+import json, statistics, sys, os
+out, reps = sys.argv[1], int(sys.argv[2])
+def last(p): return json.loads(open(p).read().strip().splitlines()[-1])
+rows = {}
+for tool in ("nembed_umap", "base_umap", "umap_learn"):
+    runs = [last(f"{out}/{tool}_{r}.json") for r in range(1, reps + 1) if os.path.exists(f"{out}/{tool}_{r}.json")]
+    if runs: rows[tool] = runs
+ul = statistics.median(r["seconds"] for r in rows["umap_learn"])
+print("| tool | wall s (runs) | median | / warm umap-learn | kNN recall@10 | 10-NN acc. |")
+print("|---|---|---|---|---|---|")
+for tool, runs in rows.items():
+    t = [r["seconds"] for r in runs]; m = statistics.median(t)
+    q = json.load(open(f"{out}/{tool}_1_metrics.json"))
+    print(f"| {tool} | {', '.join(f'{v:.2f}' for v in t)} | {m:.2f} | {m / ul:.3f} | {q['knn_recall']:.4f} | {q['knn_accuracy']:.4f} |")
+cold = [r["cold_seconds"] for r in rows["umap_learn"]]
+print(f"umap-learn cold (first fit in the process): {', '.join(f'{v:.2f}' for v in cold)}; median {statistics.median(cold):.2f} s")
+for tool in ("nembed_umap", "base_umap"):
+    if tool in rows:
+        ph = {k: statistics.median(r[k] for r in rows[tool]) for k in ("knn", "graph", "init", "optimize")}
+        print(tool, "phase medians (s):", " ".join(f"{k} {v:.2f}" for k, v in ph.items()))
+PYEOF
+  exit 0
+fi
 tools=(nembed_umap umap_learn nembed_neg nembed_neg_s0 nembed_neg_s05 nembed_neg_s1 nembed_infonce)
 for r in $(seq 1 "$REPEATS"); do
   /usr/bin/time -v $NEMBED umap "$X" -o "$OUT/nembed_umap_$r.npy" -j "$THREADS" --seed 42 --quiet \

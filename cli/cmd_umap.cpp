@@ -312,6 +312,9 @@ void register_umap(CLI::App& app) {
              "Space of the layout (umap-learn's output_metric): euclidean, manhattan, chebyshev, minkowski, canberra, "
              "braycurtis, cosine, correlation, haversine (2-D), hyperboloid");
     sub->add_option("--output-metric-p", c->output_metric_p, "p of --output-metric minkowski")->capture_default_str();
+    add_enum(sub, "--edge-order", opt.edge_order, [](const std::string& v) { return parse_edge_order(v); },
+             "Order of the epochs' updates: auto (umap-learn's serial edge order below 4096 points, parallel rows "
+             "from there on), rows (parallel at any size), edges (umap-learn's order at any size, one thread)");
     sub->add_option("--output-dens", c->output_dens,
                     "Write the local radii (log) as N x 2: data, embedding (umap-learn's output_dens)");
     sub->add_option("--transform", c->transform_input, "Also embed these new points into the result");

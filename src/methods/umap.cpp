@@ -220,6 +220,7 @@ void UmapEmbedding::enable_densmap(const DensmapOptions& options, const std::vec
     train_->plan.set_densmap(DensmapTerm(train_->plan.graph(), data_radii, curve_, options));
 }
 bool UmapEmbedding::densmap() const { return train_->plan.has_densmap(); }
+void UmapEmbedding::set_edge_order(EdgeOrder order) { train_->plan.set_order(order); }
 void UmapEmbedding::set_output_metric(const OutputMetric& metric) {
     train_->plan.set_output_metric(metric, train_->table.Y().cols());
     output_metric_ = metric;
@@ -406,6 +407,7 @@ UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X, cons
     emb.transform_seed = o.transform_seed;
     if (o.densmap) emb.enable_densmap(o.dens, radii);
     if (!o.output_metric.euclidean()) emb.set_output_metric(o.output_metric);
+    emb.set_edge_order(o.edge_order);
     if (o.output_dens) emb.rad_orig = std::move(radii);
     if (o.verbose)
         info("UMAP: " + std::to_string(n) + " points, " + std::to_string(emb.graph().nnz()) + " edges, a = " +

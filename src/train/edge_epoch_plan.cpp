@@ -14,6 +14,7 @@
 #include "nembed/optim/sgd.hpp"
 #include "nembed/train/parametrization.hpp"
 #include "nembed/train/phase.hpp"
+#include "edge_epoch_lanes.hpp"
 
 namespace nembed {
 
@@ -33,6 +34,7 @@ struct EpochArgs {
     SamplingFamily family;
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
     const DensmapTerm* dens = nullptr;  // densMAP's term when active in this epoch (run_rows<..., true>)
+    bool lanes = true;                  // 2-/3-D UMAP-curve rows without densMAP: the vector lanes (same bits)
 };
 
 // The loss families whose attraction needs the edge (its weight): densMAP's term and the inverse rule.
@@ -49,17 +51,15 @@ constexpr std::size_t kLanes = 4;
 // Below this many points a fit goes in umap-learn's edge order (EdgeOrder::automatic); umap-learn's own small-data
 // threshold (its exact kNN below 4 096 points).
 constexpr std::size_t kEdgeOrderThreshold = 4096;
-constexpr std::uint32_t kAttract = 0x80000000u;  // flag on a pair's tail index: attraction (else repulsion)
+constexpr std::uint32_t kAttract = detail::kEdgeAttract;
 
 template <std::size_t D, typename K, bool Dens>  // D = 0: the dimension is H.cols() at run time
 void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a, bool want_loss, std::size_t rb,
               std::size_t re, std::vector<double>& row_loss, std::vector<double>& row_pairs) {
     const auto& g = *a.graph;
-    auto& s = *a.schedule;
     const std::size_t d = D ? D : H.cols(), n_tail = T.rows();
-    const double n = static_cast<double>(a.epoch);
     struct Lane {
-        std::size_t row = 0, next = 0;  // the row and its next pair in `pairs`
+        std::size_t row = 0, next = 0, n = 0;  // the row, its next pair in `pairs` and their number
         std::vector<std::uint32_t> pairs;
         std::vector<offset_t> edges;  // the edge of each attraction pair (kNeedsEdge only)
         std::size_t next_edge = 0;
@@ -70,29 +70,9 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     // ∂d/∂y of an output metric, or of the inverse rule's data metric
     std::vector<double> gbuf(std::is_same_v<K, UmapOutputMetricLoss> || std::is_same_v<K, UmapInverseLoss> ? d : 0);
     // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
+    const detail::EdgePairSource src{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, n_tail};
     auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out, std::vector<offset_t>& edges) {
-        out.clear();
-        edges.clear();
-        for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
-            if (s.next_sample[p] > n) continue;
-            const auto j = static_cast<std::uint32_t>(g.indices[p]);
-            out.push_back(j | kAttract);
-            if (a.self_graph) out.push_back(j | kAttract);  // the mirrored attraction
-            if constexpr (kNeedsEdge<K, Dens>) edges.insert(edges.end(), a.self_graph ? 2 : 1, p);
-            s.next_sample[p] += s.epochs_per_sample[p];
-            const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
-            const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
-            if (n_neg > 0) {
-                SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
-                                                           static_cast<std::uint64_t>(p)));
-                for (long t = 0; t < n_neg; ++t) {
-                    const auto kk = static_cast<std::size_t>(rng.below(n_tail));
-                    if (a.self_graph && kk == i) continue;  // umap-learn skips a draw of the head itself
-                    out.push_back(static_cast<std::uint32_t>(kk));
-                }
-            }
-            s.next_negative[p] += static_cast<double>(n_neg) * epns;
-        }
+        return detail::list_edge_pairs(src, i, out, kNeedsEdge<K, Dens> ? &edges : nullptr);
     };
     // One pair's update of y (the row in a lane).
     auto step = [&](Lane& l, double* y) {
@@ -176,9 +156,9 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
             l.row = next_row++;
             l.next = l.next_edge = 0;
             l.loss = l.n_pairs = 0;
-            list_pairs(l.row, l.pairs, l.edges);
+            l.n = list_pairs(l.row, l.pairs, l.edges);
             std::copy(H.row(l.row), H.row(l.row) + d, y);
-            if (!l.pairs.empty()) return true;
+            if (l.n > 0) return true;
             finish(l, y);
         }
         return false;
@@ -192,7 +172,7 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
             Lane& l = lanes[r];
             double* y = ybuf.data() + r * d;
             step(l, y);
-            if (l.next == l.pairs.size()) {
+            if (l.next == l.n) {
                 finish(l, y);
                 if (!fill(l, y)) {
                     live[r] = false;
@@ -310,6 +290,13 @@ double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>&
     std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
     parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
         if constexpr (std::is_same_v<K, UmapCurve>) {
+            if (!a.dens && a.lanes && (H.cols() == 2 || H.cols() == 3)) {
+                const detail::UmapLanesArgs la{{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, T.rows()},
+                                               a.kernel.a, a.kernel.b, a.alpha, a.gamma, a.exaggeration};
+                detail::umap_rows_lanes(H.cols(), H.data(), T.data(), la, want_loss, rb, re, row_loss.data(),
+                                        row_pairs.data());
+                return;
+            }
             if (a.dens) {
                 if (H.cols() == 2)
                     run_rows<2, K, true>(H, T, a, want_loss, rb, re, row_loss, row_pairs);
@@ -336,6 +323,21 @@ void check_options(const EdgeEpochOptions& o) {
 }
 
 } // namespace
+
+std::string to_string(EdgeOrder order) {
+    switch (order) {
+        case EdgeOrder::automatic: return "auto";
+        case EdgeOrder::rows: return "rows";
+        case EdgeOrder::edges: return "edges";
+    }
+    return "auto";
+}
+
+EdgeOrder parse_edge_order(const std::string& name) {
+    for (EdgeOrder o : {EdgeOrder::automatic, EdgeOrder::rows, EdgeOrder::edges})
+        if (name == to_string(o)) return o;
+    throw InvalidArgument("edge order must be auto, rows or edges, got '" + name + "'");
+}
 
 UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_epochs, double rate) {
     UmapEdgeSchedule s;
@@ -471,7 +473,8 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
                                      options_.seed,
                                      options_.family,
                                      reference_ == nullptr,
-                                     dens};
+                                     dens,
+                                     options_.lanes};
                 return run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs, by_edges);
             }
         },

@@ -165,8 +165,12 @@ TEST(Densmap, EmbeddingRadiiFollowUmapLearnsFormula) {
 // Same bits for 1, 2 and 3 threads and for a run split in two; λ = 0 is bitwise plain UMAP; densMAP raises the
 // correlation of the output radii well above plain UMAP's.
 TEST(Densmap, ReproducibleAndRaisesTheRadiiCorrelation) {
+  // both edge orders: the parallel rows (forced here: 600 points default to umap-learn's serial edge order)
+  for (const EdgeOrder order : {EdgeOrder::rows, EdgeOrder::automatic}) {
+    SCOPED_TRACE(static_cast<int>(order));
     Matrix<float> X = blobs(600, 8, 21);
     UmapOptions o;
+    o.edge_order = order;
     o.random_state = 4;
     o.n_epochs = 120;
     o.neighbors = KnnMethod::exact;
@@ -201,6 +205,7 @@ TEST(Densmap, ReproducibleAndRaisesTheRadiiCorrelation) {
     UmapEmbedding zero = UMAP(p).fit(X.view());
     for (std::size_t i = 0; i < zero.embedding().size(); ++i)
         ASSERT_EQ(zero.embedding().data()[i], plain.embedding().data()[i]) << i;
+  }
 }
 
 TEST(Densmap, BadParametersAndTransformAreRefused) {

@@ -22,6 +22,7 @@
 #include <cmath>
 
 #include "nembed/kernel/kernel.hpp"
+#include "nembed/kernel/pow_poly.hpp"
 
 namespace nembed {
 
@@ -43,21 +44,39 @@ struct Bce {
     }
 };
 
-/// umap-learn's optimize_layout_euclidean, bit for bit: D^b in single precision (float's relative 1e-7 is far below
-/// the noise of sampling, and twice as fast as double pow), the 0.001 in the repulsion, c⁺ = 0 at D = 0.
+/// umap-learn's optimize_layout_euclidean's coefficients, with D^b by pow_poly (kernel/pow_poly.hpp: relative error
+/// < 1e-9, against the float powf, 1e-7, of umap-learn) and one division per pair: the edge-epoch plan evaluates
+/// them lane by lane in vectors (pair_coeff below) and per pair in its scalar path, with the same bits. The 0.001 in
+/// the repulsion is umap-learn's; c⁺ = 0 at D = 0.
 template <>
 struct Bce<UmapCurve> {
-    static double fast_pow(double D, double b) {
-        return static_cast<double>(std::pow(static_cast<float>(D), static_cast<float>(b)));
-    }
-    /// 2ab·D^(b−1)/(1 + a·D^b), written 2ab/(D(1/p + a)) with p = D^b so that it stays finite when p overflows.
+    static double fast_pow(double D, double b) { return pow_poly(D, b); }
+    /// 2ab·D^(b−1)/(1 + a·D^b), written 2ab·p/(D(1 + a·p)) with p = D^b (capped at 1e300 by pow_poly: finite).
     static double attraction_coeff(const UmapCurve& c, double D) {
-        return attraction_coeff_pow(c.a, c.b, D, D > 0.0 ? fast_pow(D, c.b) : 0.0);
+        const double p = fast_pow(D, c.b);
+        return D > 0.0 ? (2.0 * c.a * c.b * p) / (D * (1.0 + c.a * p)) : 0.0;
     }
     /// 2γb/((0.001 + D)(1 + a·D^b)).
     static double repulsion_coeff(const UmapCurve& c, double D, double gamma) {
-        return repulsion_coeff_pow(c.a, c.b, D, fast_pow(D, c.b), gamma);
+        const double p = fast_pow(D, c.b);
+        return (2.0 * gamma * c.b) / ((0.001 + D) * (1.0 + c.a * p));
     }
+    /// Both coefficients at once, lane by lane (T: double or a GCC vector of doubles, M its comparison mask, U its
+    /// unsigned 64-bit integers): attraction_coeff where `attract` is set, repulsion_coeff elsewhere, in the same
+    /// operations per lane as the scalar functions, so each lane gives their bits. two_ab = 2·a·b, two_gb = 2·γ·b.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // always inlined: no call passes the vectors (pow_poly.hpp)
+    template <typename U, typename T, typename M>
+    [[gnu::always_inline]] static T pair_coeff(M attract, double a, double b, double two_ab, double two_gb, T D) {
+        const T p = pow_poly<U>(D, b);
+        const T q = 1.0 + a * p;
+        const T num = attract ? two_ab * p : pow_poly_detail::splat<T>(two_gb);
+        const T den = attract ? D * q : (0.001 + D) * q;
+        const T c = num / den;
+        const T c_att = D > 0.0 ? c : pow_poly_detail::splat<T>(0.0);
+        return attract ? c_att : c;
+    }
+#pragma GCC diagnostic pop
     /// The two coefficients from p = D^b already computed (T = float: TorchDR-UMAP's vectorised step, loss/umap_ne).
     /// Branch-free (D = 0 goes through D = 1 and is then zeroed), so that loops over them vectorise.
     template <typename T>

@@ -100,6 +100,9 @@ struct UmapOptions {
     /// The space of the layout (umap-learn's output_metric): Euclidean, or a metric of kernel/output_metric.hpp
     /// laid out by umap-learn's generic rule (fit and transform). Not with densMAP / output_dens.
     OutputMetric output_metric;
+    /// The order of the fit's edge updates (train/edge_epoch_plan.hpp): automatic = umap-learn's serial edge order
+    /// below 4 096 points, the parallel row order from there on (docs/core.md §6.1, "Edge order").
+    EdgeOrder edge_order = EdgeOrder::automatic;
 };
 
 /// Throws InvalidArgument for any bad option (n_points = data size, 0 when unknown).
@@ -167,6 +170,8 @@ public:
     /// Throws InvalidArgument with densMAP or for a metric the dimension refuses.
     void set_output_metric(const OutputMetric& metric);
     const OutputMetric& output_metric() const { return output_metric_; }
+    /// The order of the fit's edge updates from the next epoch on (EdgeOrder; default automatic).
+    void set_edge_order(EdgeOrder order);
     UmapTimings& timings() { return timings_; }
     /// Loss per sampled pair in the last epoch where it was evaluated (NaN before).
     double last_loss() const { return loss_; }

@@ -97,8 +97,13 @@ public:
     /// draw from below() instead and is formed again after it. Always inlined, so that a caller compiled for a wider
     /// instruction set (target_clones) vectorises it.
     [[gnu::always_inline]] inline void below_many(std::uint64_t n, std::uint32_t* out, std::size_t count) {
-        constexpr std::size_t block = 32;                 // words per block
-        const std::uint64_t reject_below = 0x100000000ull % n;  // below()'s test: low >= n || low >= this (< n)
+        below_many(n, 0x100000000ull % n, out, count);
+    }
+    /// The same with below()'s rejection bound 2^32 mod n given (a caller drawing from many short streams computes
+    /// it once, not once per call).
+    [[gnu::always_inline]] inline void below_many(std::uint64_t n, std::uint64_t reject_below, std::uint32_t* out,
+                                                  std::size_t count) {
+        constexpr std::size_t block = 32;  // words per block
         std::size_t c = 0;
         while (c < count) {
             if (half_left_) {  // an upper half pending: below() uses it first

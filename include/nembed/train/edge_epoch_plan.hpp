@@ -66,12 +66,20 @@ enum class EdgeOrder {
     edges,      ///< umap-learn's own order: one thread, every due edge in CSR order moves both ends in place
 };
 
+/// "auto", "rows" or "edges".
+std::string to_string(EdgeOrder order);
+/// The inverse of to_string; InvalidArgument naming the value otherwise.
+EdgeOrder parse_edge_order(const std::string& name);
+
 struct EdgeEpochOptions {
     int n_epochs = 200;                                ///< E of the schedule (>= 1): edges' sample counts
     double negative_sample_rate = 5;                  ///< negatives per positive sample (> 0)
     std::uint64_t seed = 0;                           ///< seed of the negative streams
     SamplingFamily family = SamplingFamily::umap_fit;  ///< stream family (fit and transform draw differently)
     EdgeOrder order = EdgeOrder::automatic;            ///< a fit's edge order (transforms always go by rows)
+    /// 2-D and 3-D embeddings with the UMAP curve (no densMAP): run 32 rows side by side in vectors (docs/core.md
+    /// §6.1); false runs them one at a time. Both give the same bits; the switch exists for the tests that show it.
+    bool lanes = true;
 };
 
 class EdgeEpochPlan final : public BatchPlan {
@@ -94,6 +102,8 @@ public:
     /// Lays out in a non-Euclidean output metric (UMAP kernel plans without densMAP or the inverse rule only;
     /// throws InvalidArgument otherwise or for a metric the dimension refuses). The Euclidean metric clears it.
     void set_output_metric(const OutputMetric& metric, std::size_t n_components);
+    /// The order of a fit's edge updates from the next step on (transforms always go by rows).
+    void set_order(EdgeOrder order) { options_.order = order; }
 
     std::string unit() const override { return "epoch"; }
     /// One epoch at ctx.step (the schedule's epoch). Returns the mean loss per sampled pair when ctx.want_loss

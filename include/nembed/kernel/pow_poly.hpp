@@ -1,0 +1,98 @@
+#pragma once
+/// @file pow_poly.hpp
+/// x^b for UMAP's output kernel in plain IEEE operations (+, −, ×, integer bit operations; no division, no table),
+/// written once for a scalar double and for GCC's vectors of doubles, so that a lane of a vector gives the same bits
+/// as the scalar (with -ffp-contract=off, which the library sets). glibc's powf is a call per value the compiler
+/// cannot vectorise or interleave; UMAP's per-pair SGD spends most of its time in it (docs/core.md §6.1).
+///
+/// x = 2^k·m with m in [√½, √2): ln m = t·P(t), t = m − 1, P a degree-10 least-squares fit on Chebyshev nodes
+/// (|error| ≤ 2.3e-10 on the interval); y = b·(k + ln m/ln 2) clamped to [−1000, 1000]; 2^y = 2^n·e^(f·ln 2) with
+/// n = round(y), |f| ≤ ½, e^g by its Taylor series to g⁹ (relative error < 1e-11). Relative error against the exact
+/// power below 1e-9 for b ≤ 4 (tested); far below the float precision (1e-7) of umap-learn's own pow.
+///
+/// Edge values: x ≤ 0 and NaN give 0; x below DBL_MIN (subnormal) is raised to DBL_MIN first; the result is capped
+/// at 1e300 (so 1 + a·p and D·(1 + a·p) stay finite for any finite D). b is any positive finite value.
+#include <cfloat>
+#include <cstdint>
+#include <cstring>
+
+// GCC notes that passing vectors wider than the enabled ISA changes the ABI (-Wpsabi); these helpers are always
+// inlined, so no such call exists.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace nembed {
+
+namespace pow_poly_detail {
+
+template <typename U, typename T>
+[[gnu::always_inline]] inline U to_bits(T x) {
+    U u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+template <typename T, typename U>
+[[gnu::always_inline]] inline T from_bits(U u) {
+    T x;
+    std::memcpy(&x, &u, sizeof x);
+    return x;
+}
+// A value in every lane (scalar: the value itself).
+template <typename T>
+[[gnu::always_inline]] inline T splat(double v) {
+    return T{} + v;
+}
+
+} // namespace pow_poly_detail
+
+/// x^b lane by lane (see the file comment). T is double or a GCC vector of doubles, U the unsigned 64-bit integer
+/// type of the same shape (std::uint64_t for double).
+template <typename U, typename T>
+[[gnu::always_inline]] inline T pow_poly(T x, double b) {
+    using namespace pow_poly_detail;
+    constexpr std::uint64_t kSqrtHalf = 0x3fe6a09e667f3bcdULL;  // bits of √½
+    constexpr std::uint64_t kOne = 0x3ff0000000000000ULL;
+    constexpr double kMagic = 0x1.8p52;  // adding it rounds to an integer, kept in the low bits
+    const T xs = x > DBL_MIN ? x : splat<T>(DBL_MIN);
+    // Shift the mantissa range to [√½, √2): the exponent k of u2, the mantissa put back on √½'s exponent.
+    const U u2 = to_bits<U>(xs) + (kOne - kSqrtHalf);
+    const T k = from_bits<T>((u2 >> 52) | 0x4330000000000000ULL) - (0x1p52 + 1023.0);
+    const T t = from_bits<T>((u2 & 0x000fffffffffffffULL) + kSqrtHalf) - 1.0;
+    T p = splat<T>(0x1.14147624b8255p-4);
+    p = p * t + -0x1.e058e90189667p-4;
+    p = p * t + 0x1.e8676cfff747cp-4;
+    p = p * t + -0x1.fbdf41101afb8p-4;
+    p = p * t + 0x1.2312feeaa3000p-3;
+    p = p * t + -0x1.555c8b8ade739p-3;
+    p = p * t + 0x1.99a71c1efabb6p-3;
+    p = p * t + -0x1.00000fdc4b6e4p-2;
+    p = p * t + 0x1.555540034bfaep-2;
+    p = p * t + -0x1.ffffffcb396bfp-2;
+    p = p * t + 0x1.00000002b7432p+0;
+    T y = b * (k + (t * p) * 0x1.71547652b82fep+0);  // b·log2(x)
+    y = y > -1000.0 ? y : splat<T>(-1000.0);
+    y = y < 1000.0 ? y : splat<T>(1000.0);
+    const T yr = y + kMagic;
+    const T g = (y - (yr - kMagic)) * 0x1.62e42fefa39efp-1;  // f·ln 2, |f| ≤ ½
+    T e = splat<T>(1.0 / 362880);
+    e = e * g + 1.0 / 40320;
+    e = e * g + 1.0 / 5040;
+    e = e * g + 1.0 / 720;
+    e = e * g + 1.0 / 120;
+    e = e * g + 1.0 / 24;
+    e = e * g + 1.0 / 6;
+    e = e * g + 0.5;
+    e = e * g + 1.0;
+    e = e * g + 1.0;
+    const U n = to_bits<U>(yr) - to_bits<std::uint64_t>(kMagic);  // round(y) in two's complement
+    T r = e * from_bits<T>((n + 1023) << 52);
+    r = r < 1e300 ? r : splat<T>(1e300);
+    return x > 0.0 ? r : splat<T>(0.0);
+}
+
+/// The scalar form.
+inline double pow_poly(double x, double b) { return pow_poly<std::uint64_t, double>(x, b); }
+
+} // namespace nembed
+
+#pragma GCC diagnostic pop

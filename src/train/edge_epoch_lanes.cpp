@@ -1,0 +1,209 @@
+// The edge-epoch plan's pair listing and its vector lanes for 2-D UMAP-curve rows (edge_epoch_lanes.hpp).
+//
+// A row's pairs form one dependency chain (each update reads y_i as the previous one left it), so rows run side by
+// side: 8 rows per vector of doubles, kGroups vectors in flight so that the out-of-order core overlaps their chains
+// (one chain's step is ~40 dependent operations: the distance, pow_poly, one division). Each lane does the per-row
+// path's operations in its order with the same coefficients (Bce<UmapCurve>::pair_coeff), so the result is
+// bitwise the per-row path's, for every instruction-set clone (no contraction: -ffp-contract=off).
+// The helpers taking and returning vectors (here and in pow_poly.hpp) are always inlined into the cloned kernel:
+// GCC's -Wpsabi note about passing them without AVX never applies.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#include "edge_epoch_lanes.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "nembed/kernel/kernel.hpp"
+#include "nembed/loss/bce.hpp"
+
+namespace nembed::detail {
+
+std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vector<std::uint32_t>& out,
+                            std::vector<offset_t>* edges) {
+    const auto& g = *src.graph;
+    auto& s = *src.schedule;
+    const double n = static_cast<double>(src.epoch);
+    const std::uint64_t reject_below = src.n_tail ? 0x100000000ull % src.n_tail : 0;  // below()'s bound, once a row
+    const auto self = static_cast<std::uint32_t>(i);
+    if (edges) edges->clear();
+    // `out` only grows (no zero-filling per row); `len` counts the pairs written.
+    std::size_t len = 0;
+    auto room = [&](std::size_t more) {
+        if (out.size() < len + more) out.resize(std::max(2 * out.size(), len + more + 64));
+        return out.data() + len;
+    };
+    // The due edges first, without a branch per edge (whether an edge is due is a coin flip the predictor misses).
+    const offset_t p0 = g.indptr[i], p1 = g.indptr[i + 1];
+    thread_local std::vector<offset_t> due;
+    if (due.size() < static_cast<std::size_t>(p1 - p0)) due.resize(static_cast<std::size_t>(p1 - p0));
+    std::size_t n_due = 0;
+    for (offset_t p = p0; p < p1; ++p) {
+        due[n_due] = p;
+        n_due += s.next_sample[p] > n ? 0 : 1;
+    }
+    for (std::size_t q = 0; q < n_due; ++q) {
+        const offset_t p = due[q];
+        const auto j = static_cast<std::uint32_t>(g.indices[p]);
+        std::uint32_t* w = room(2);
+        w[0] = w[1] = j | kEdgeAttract;  // the second: the mirrored attraction (self graphs)
+        len += src.self_graph ? 2 : 1;
+        if (edges) edges->insert(edges->end(), src.self_graph ? 2 : 1, p);
+        s.next_sample[p] += s.epochs_per_sample[p];
+        const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
+        const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
+        if (n_neg > 0) {
+            SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch),
+                                                         static_cast<std::uint64_t>(p)));
+            // the draws of below(n_tail) in order; umap-learn skips a draw of the head itself
+            constexpr std::size_t chunk = 64;
+            std::uint32_t draws[chunk];
+            for (long t = 0; t < n_neg;) {
+                const std::size_t c = std::min<std::size_t>(chunk, static_cast<std::size_t>(n_neg - t));
+                rng.below_many(src.n_tail, reject_below, draws, c);
+                std::uint32_t* o = room(c);
+                std::size_t k = 0;
+                for (std::size_t q = 0; q < c; ++q) {
+                    o[k] = draws[q];
+                    k += (!src.self_graph || draws[q] != self) ? 1 : 0;
+                }
+                len += k;
+                t += static_cast<long>(c);
+            }
+        }
+        s.next_negative[p] += static_cast<double>(n_neg) * epns;
+    }
+    return len;
+}
+
+namespace {
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_LANES_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_LANES_CLONES
+#endif
+
+constexpr std::size_t W = 8;        // rows per vector
+constexpr std::size_t kGroups = 4;  // vectors in flight
+constexpr std::size_t L = W * kGroups;
+using V = double __attribute__((vector_size(W * sizeof(double))));
+using VU = std::uint64_t __attribute__((vector_size(W * sizeof(double))));
+using VM = std::int64_t __attribute__((vector_size(W * sizeof(double))));
+
+[[gnu::always_inline]] inline V clip4(V g) {  // clip_value lane by lane
+    const V hi = g > 4.0 ? pow_poly_detail::splat<V>(4.0) : g;
+    return g < -4.0 ? pow_poly_detail::splat<V>(-4.0) : hi;
+}
+
+} // namespace
+
+namespace {
+
+// GCC (12) reports the lanes of the tail vectors, each set lane by lane below before use, as maybe uninitialised.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <std::size_t D>
+[[gnu::always_inline]] inline void umap_rows(double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
+                                             std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
+    const UmapCurve curve{args.a, args.b};
+    const double a = args.a, b = args.b, alpha = args.alpha, gamma = args.gamma, ex = args.exaggeration;
+    const double two_ab = 2.0 * a * b, two_gb = 2.0 * gamma * b;
+    struct Lane {
+        std::size_t row = 0;
+        std::vector<std::uint32_t> pairs;
+        double loss = 0, n_pairs = 0;
+    };
+    static const std::uint32_t idle_pair = 0;  // what an idle lane reads (its result is discarded)
+    Lane lanes[L];
+    const std::uint32_t* cur[L];  // each lane's next pair
+    std::size_t left[L];          // pairs left in the lane (0: idle)
+    V y[D][kGroups] = {};  // the lanes' rows, coordinate by coordinate
+    std::size_t next_row = rb;
+    auto finish = [&](std::size_t r) {
+        for (std::size_t c = 0; c < D; ++c) H[D * lanes[r].row + c] = y[c][r / W][r % W];
+        if (want_loss) {
+            row_loss[lanes[r].row] = lanes[r].loss;
+            row_pairs[lanes[r].row] = lanes[r].n_pairs;
+        }
+    };
+    // Gives lane r the next row with pairs (rows without any are finished at once), or leaves it idle.
+    auto fill = [&](std::size_t r) {
+        Lane& l = lanes[r];
+        while (next_row < re) {
+            l.row = next_row++;
+            l.loss = l.n_pairs = 0;
+            const std::size_t n_pairs = list_edge_pairs(args.pairs, l.row, l.pairs, nullptr);
+            for (std::size_t c = 0; c < D; ++c) y[c][r / W][r % W] = H[D * l.row + c];
+            if (n_pairs > 0) {
+                cur[r] = l.pairs.data();
+                left[r] = n_pairs;
+                return;
+            }
+            finish(r);
+        }
+        cur[r] = &idle_pair;
+        left[r] = 0;
+    };
+    for (std::size_t r = 0; r < L; ++r) fill(r);
+    for (;;) {
+        // Steps until the first lane runs out: no lane needs a refill inside this burst.
+        std::size_t burst = SIZE_MAX;
+        for (std::size_t r = 0; r < L; ++r)
+            if (left[r]) burst = std::min(burst, left[r]);
+        if (burst == SIZE_MAX) break;
+        VM live[kGroups];
+        for (std::size_t r = 0; r < L; ++r) live[r / W][r % W] = left[r] ? -1 : 0;
+        for (std::size_t k = 0; k < burst; ++k) {
+            for (std::size_t gi = 0; gi < kGroups; ++gi) {
+                V t[D];
+                VM att;
+                for (std::size_t w = 0; w < W; ++w) {
+                    const std::size_t r = gi * W + w;
+                    const std::uint32_t pr = *cur[r];
+                    cur[r] += left[r] ? 1 : 0;
+                    const double* tp = T + D * std::size_t(pr & ~kEdgeAttract);
+                    for (std::size_t c = 0; c < D; ++c) t[c][w] = tp[c];
+                    att[w] = (pr & kEdgeAttract) ? -1 : 0;
+                }
+                V dx[D];
+                for (std::size_t c = 0; c < D; ++c) dx[c] = y[c][gi] - t[c];
+                V d2 = dx[0] * dx[0];  // squared_distance's order: 0 + the first square is that square
+                for (std::size_t c = 1; c < D; ++c) d2 = d2 + dx[c] * dx[c];
+                const V c = Bce<UmapCurve>::pair_coeff<VU>(att, a, b, two_ab, two_gb, d2);
+                const V coef = att ? -(ex * c) : c;
+                // a repulsion at D <= 0 moves nothing (umap-learn's rule), nor does an idle lane
+                const VM move = live[gi] & (att | ~(d2 <= 0.0));
+                for (std::size_t c = 0; c < D; ++c) y[c][gi] = move ? y[c][gi] + clip4(coef * dx[c]) * alpha : y[c][gi];
+                if (want_loss) {
+                    for (std::size_t w = 0; w < W; ++w) {
+                        if (!move[w]) continue;
+                        Lane& l = lanes[gi * W + w];
+                        l.loss += att[w] ? Bce<UmapCurve>::attraction_loss(curve, d2[w])
+                                         : Bce<UmapCurve>::repulsion_loss(curve, d2[w], gamma);
+                        l.n_pairs += 1;
+                    }
+                }
+            }
+        }
+        for (std::size_t r = 0; r < L; ++r) {
+            if (!left[r]) continue;
+            left[r] -= burst;
+            if (left[r] == 0) {
+                finish(r);
+                fill(r);
+            }
+        }
+    }
+}
+
+} // namespace
+
+NEMBED_LANES_CLONES
+void umap_rows_lanes(std::size_t d, double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
+                     std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
+    if (d == 2)
+        umap_rows<2>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+    else
+        umap_rows<3>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+}
+
+} // namespace nembed::detail
