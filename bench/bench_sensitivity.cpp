@@ -11,6 +11,9 @@
 // --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres|matrix-free, --damp-to-definite 1
 // raises λ tenfold until the Cholesky succeeds; --clusters (10), --samples (256), --mf-width (grid box width),
 // --mf-points (nodes per box), --mf-tol (MINRES tolerance) set up the matrix-free path.
+// --save-cov FILE (ellipses/validate) writes the exact per-point covariances and the λ they used (uint64 N, double λ,
+// N x 4 doubles); --exact-cov FILE (validate) reads them instead of recomputing the dense inverse, so that every
+// matrix-free variant is compared against one exact run (N = 10 000: ~261 s and 3.6 GB once).
 // Prints wall times per phase and the peak RSS.
 //
 //   bench_sensitivity --mode full --n 1000 --d 50 --threads 2
@@ -22,7 +25,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
     std::size_t clusters = 10, samples = 256;
     double mf_width = 0.0, mf_tol = 0.0;
     std::size_t mf_points = 0;
+    std::string save_cov, exact_cov;
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -70,6 +76,8 @@ int main(int argc, char** argv) {
         else if (k == "--mf-width") mf_width = std::stod(v);
         else if (k == "--mf-points") mf_points = std::stoul(v);
         else if (k == "--mf-tol") mf_tol = std::stod(v);
+        else if (k == "--save-cov") save_cov = v;
+        else if (k == "--exact-cov") exact_cov = v;
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -107,6 +115,30 @@ int main(int argc, char** argv) {
     if (mf_width > 0.0) so.solve.matrix_free.ints_in_interval = mf_width;
     if (mf_points > 0) so.solve.matrix_free.n_interpolation_points = mf_points;
     if (mf_tol > 0.0) so.solve.matrix_free_tolerance = mf_tol;
+    // Exact covariances from an earlier run: the analysis below is then the matrix-free one only.
+    const bool from_file = mode == "validate" && !exact_cov.empty();
+    Matrix<double> C_file;
+    if (from_file) {
+        std::FILE* f = std::fopen(exact_cov.c_str(), "rb");
+        std::uint64_t fn = 0;
+        double flambda = 0.0;
+        if (!f || std::fread(&fn, sizeof fn, 1, f) != 1 || std::fread(&flambda, sizeof flambda, 1, f) != 1 ||
+            fn != n) {
+            std::fprintf(stderr, "--exact-cov %s: cannot read, or not N = %zu\n", exact_cov.c_str(), n);
+            return 2;
+        }
+        C_file = Matrix<double>(n, 4);
+        const bool full = std::fread(C_file.data(), sizeof(double), n * 4, f) == n * 4;
+        std::fclose(f);
+        if (!full) {
+            std::fprintf(stderr, "--exact-cov %s: truncated\n", exact_cov.c_str());
+            return 2;
+        }
+        so.solve.solver = HessianSolverKind::matrix_free;
+        so.solve.damping = flambda;
+        so.solve.damp_to_definite = false;
+        std::printf("exact covariances from %s (lambda %.3g)\n", exact_cov.c_str(), flambda);
+    }
     t0 = now();
     TsneSensitivity sens(X.view(), Y.view(), so);
     std::printf("setup (P, Hessian, %s solver%s, lambda %.3g): %.2f s, max|g| %.3g\n", sens.solver().kind_name(),
@@ -127,7 +159,7 @@ int main(int argc, char** argv) {
         std::vector<double> var(n * d);
         for (double& v : var) v = rng.uniform(0.5, 1.5);
         const InputCovariance cov = InputCovariance::diagonal(var);
-        const Matrix<double> C = sens.point_covariances(cov);
+        const Matrix<double> C = from_file ? C_file : sens.point_covariances(cov);
         std::printf("per-point covariances (%zu points, %s solver", C.rows(), sens.solver().kind_name());
         if (sens.solver().is_matrix_free())
             std::printf(", %zu samples, %zu grid nodes, MINRES <= %d iterations, residual %.1e", samples,
@@ -135,6 +167,19 @@ int main(int argc, char** argv) {
                         sens.solver().last_residual());
         std::printf("): %.2f s\n", now() - t0);
         std::fflush(stdout);
+        if (!save_cov.empty() && !from_file) {
+            std::FILE* f = std::fopen(save_cov.c_str(), "wb");
+            const std::uint64_t un = n;
+            const double ul = sens.solver().options().damping;
+            bool ok = f && std::fwrite(&un, sizeof un, 1, f) == 1 && std::fwrite(&ul, sizeof ul, 1, f) == 1;
+            ok = ok && C.cols() == 4 && std::fwrite(C.data(), sizeof(double), n * 4, f) == n * 4;
+            if (f) ok = std::fclose(f) == 0 && ok;
+            if (!ok) {
+                std::fprintf(stderr, "--save-cov %s: write failed\n", save_cov.c_str());
+                return 2;
+            }
+            std::printf("saved exact covariances to %s\n", save_cov.c_str());
+        }
         if (mode == "validate") {
             // The same analysis with the matrix-free solver, λ as the exact run ended with.
             SensitivityOptions mo = so;
@@ -142,7 +187,10 @@ int main(int argc, char** argv) {
             mo.solve.damping = sens.solver().options().damping;
             mo.solve.damp_to_definite = false;
             t0 = now();
-            TsneSensitivity mf(X.view(), Y.view(), mo);
+            // With --exact-cov, `sens` already is the matrix-free analysis; no second setup.
+            std::optional<TsneSensitivity> own;
+            if (!from_file) own.emplace(X.view(), Y.view(), mo);
+            const TsneSensitivity& mf = from_file ? sens : *own;
             const double setup = now() - t0;
             const Matrix<double> M = mf.point_covariances(cov);
             std::printf("matrix-free: setup %.2f s, %zu samples %.2f s (%zu grid nodes, MINRES <= %d iterations, "
