@@ -48,9 +48,7 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
         w[0] = w[1] = j | kEdgeAttract;  // the second: the mirrored attraction (self graphs)
         len += src.self_graph ? 2 : 1;
         if (edges) edges->insert(edges->end(), src.self_graph ? 2 : 1, p);
-        s.next_sample[p] += s.epochs_per_sample[p];
-        const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
-        const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
+        const long n_neg = s.take(static_cast<std::size_t>(p), n);
         if (n_neg > 0) {
             SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch),
                                                          static_cast<std::uint64_t>(p)));
@@ -70,7 +68,6 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
                 t += static_cast<long>(c);
             }
         }
-        s.next_negative[p] += static_cast<double>(n_neg) * epns;
     }
     return len;
 }

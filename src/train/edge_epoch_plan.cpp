@@ -233,9 +233,7 @@ double run_edges(Matrix<double>& Y, const EpochArgs<K>& a, bool want_loss, doubl
                     pairs += 1;
                 }
             }
-            s.next_sample[p] += s.epochs_per_sample[p];
-            const double epns = s.epochs_per_sample[p] / s.negative_sample_rate;
-            const long n_neg = static_cast<long>((n - s.next_negative[p]) / epns);
+            const long n_neg = s.take(static_cast<std::size_t>(p), n);
             if (n_neg > 0) {
                 SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
                                                            static_cast<std::uint64_t>(p)));
@@ -264,7 +262,6 @@ double run_edges(Matrix<double>& Y, const EpochArgs<K>& a, bool want_loss, doubl
                     }
                 }
             }
-            s.next_negative[p] += static_cast<double>(n_neg) * epns;
         }
     }
     if (n_pairs) *n_pairs = pairs;

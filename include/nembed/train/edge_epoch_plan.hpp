@@ -57,6 +57,15 @@ struct UmapEdgeSchedule {
     double negative_sample_rate = 5;
     /// Builds the schedule for the entries of `graph` (all assumed kept; see umap_prune_graph).
     static UmapEdgeSchedule make(const CsrMatrix<double>& graph, int n_epochs, double negative_sample_rate);
+    /// Takes the due edge p's sample in `epoch`: advances its next sample and next negatives, and returns how many
+    /// negatives it draws now (umap-learn's int((n − next_negative)/epochs_per_negative_sample)).
+    long take(std::size_t p, double epoch) {
+        next_sample[p] += epochs_per_sample[p];
+        const double epns = epochs_per_sample[p] / negative_sample_rate;
+        const long n_neg = static_cast<long>((epoch - next_negative[p]) / epns);
+        next_negative[p] += static_cast<double>(n_neg) * epns;
+        return n_neg;
+    }
 };
 
 /// The order in which a fit's epoch visits its edges (docs/core.md §6.1, "Edge order").
