@@ -165,47 +165,47 @@ TEST(Densmap, EmbeddingRadiiFollowUmapLearnsFormula) {
 // Same bits for 1, 2 and 3 threads and for a run split in two; λ = 0 is bitwise plain UMAP; densMAP raises the
 // correlation of the output radii well above plain UMAP's.
 TEST(Densmap, ReproducibleAndRaisesTheRadiiCorrelation) {
-  // both edge orders: the parallel rows (forced here: 600 points default to umap-learn's serial edge order)
-  for (const EdgeOrder order : {EdgeOrder::rows, EdgeOrder::automatic}) {
-    SCOPED_TRACE(static_cast<int>(order));
-    Matrix<float> X = blobs(600, 8, 21);
-    UmapOptions o;
-    o.edge_order = order;
-    o.random_state = 4;
-    o.n_epochs = 120;
-    o.neighbors = KnnMethod::exact;
-    o.densmap = true;
-    o.output_dens = true;
-    o.n_jobs = 1;
-    UmapEmbedding a = UMAP(o).fit(X.view());
-    o.n_jobs = 2;
-    UmapEmbedding b = UMAP(o).fit(X.view());
-    o.n_jobs = 3;
-    UmapEmbedding c = UMAP(o).prepare(X.view());
-    c.optimize(70);  // the term starts at epoch 84: the split falls before, the next inside it
-    c.optimize(30);
-    c.optimize();
-    for (std::size_t i = 0; i < a.embedding().size(); ++i) {
-        ASSERT_EQ(a.embedding().data()[i], b.embedding().data()[i]) << i;
-        ASSERT_EQ(a.embedding().data()[i], c.embedding().data()[i]) << i;
+    // both edge orders: the parallel rows (forced here: 600 points default to umap-learn's serial edge order)
+    for (const EdgeOrder order : {EdgeOrder::rows, EdgeOrder::automatic}) {
+        SCOPED_TRACE(static_cast<int>(order));
+        Matrix<float> X = blobs(600, 8, 21);
+        UmapOptions o;
+        o.edge_order = order;
+        o.random_state = 4;
+        o.n_epochs = 120;
+        o.neighbors = KnnMethod::exact;
+        o.densmap = true;
+        o.output_dens = true;
+        o.n_jobs = 1;
+        UmapEmbedding a = UMAP(o).fit(X.view());
+        o.n_jobs = 2;
+        UmapEmbedding b = UMAP(o).fit(X.view());
+        o.n_jobs = 3;
+        UmapEmbedding c = UMAP(o).prepare(X.view());
+        c.optimize(70);  // the term starts at epoch 84: the split falls before, the next inside it
+        c.optimize(30);
+        c.optimize();
+        for (std::size_t i = 0; i < a.embedding().size(); ++i) {
+            ASSERT_EQ(a.embedding().data()[i], b.embedding().data()[i]) << i;
+            ASSERT_EQ(a.embedding().data()[i], c.embedding().data()[i]) << i;
+        }
+        ASSERT_EQ(a.rad_orig.size(), X.rows());
+        ASSERT_EQ(a.rad_emb.size(), X.rows());
+        const double corr_dens = pearson(a.rad_orig, a.rad_emb);
+
+        UmapOptions p = o;
+        p.densmap = false;
+        UmapEmbedding plain = UMAP(p).fit(X.view());
+        const double corr_plain = pearson(plain.rad_orig, plain.rad_emb);
+        EXPECT_GT(corr_dens, 0.6);
+        EXPECT_GT(corr_dens, corr_plain + 0.2);
+
+        p.densmap = true;
+        p.dens.lambda = 0.0;
+        UmapEmbedding zero = UMAP(p).fit(X.view());
+        for (std::size_t i = 0; i < zero.embedding().size(); ++i)
+            ASSERT_EQ(zero.embedding().data()[i], plain.embedding().data()[i]) << i;
     }
-    ASSERT_EQ(a.rad_orig.size(), X.rows());
-    ASSERT_EQ(a.rad_emb.size(), X.rows());
-    const double corr_dens = pearson(a.rad_orig, a.rad_emb);
-
-    UmapOptions p = o;
-    p.densmap = false;
-    UmapEmbedding plain = UMAP(p).fit(X.view());
-    const double corr_plain = pearson(plain.rad_orig, plain.rad_emb);
-    EXPECT_GT(corr_dens, 0.6);
-    EXPECT_GT(corr_dens, corr_plain + 0.2);
-
-    p.densmap = true;
-    p.dens.lambda = 0.0;
-    UmapEmbedding zero = UMAP(p).fit(X.view());
-    for (std::size_t i = 0; i < zero.embedding().size(); ++i)
-        ASSERT_EQ(zero.embedding().data()[i], plain.embedding().data()[i]) << i;
-  }
 }
 
 TEST(Densmap, BadParametersAndTransformAreRefused) {
