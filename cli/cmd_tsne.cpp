@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "interrupt.hpp"
 #include "options.hpp"
 #include "outputs.hpp"
 #include "quality.hpp"
@@ -94,6 +95,7 @@ void run_tsne_distributed(TsneCli& c) {
     TsneOptions& opt = c.opt;
     std::unique_ptr<dist::Comm> comm = dist::make_world_comm();
     const int rank = comm->rank();
+    if (rank != 0) silence_errors();  // rank 0 speaks for all; comm->abort prints from the rank that failed
     CommonOptions quiet_o = o;
     if (rank != 0) quiet_o.quiet = true;
     configure_logging(quiet_o);
@@ -160,7 +162,17 @@ void run_tsne_distributed(TsneCli& c) {
             write_text(c.timings_json, j.dump() + "\n");
         }
     } catch (const dist::CollectiveError& e) {
-        if (rank == 0) throw;
+        // mpirun ends every rank as soon as one exits non-zero: rank 0 prints before any rank leaves (the barrier),
+        // and from then on no rank prints (a rank ended while it exits would add "interrupted").
+        if (rank == 0) {
+            std::fprintf(stderr, "nembed: error: %s\n", e.what());
+            std::fflush(stderr);
+        }
+        try {
+            comm->barrier();
+        } catch (const std::exception&) {
+        }
+        silence_errors();
         throw QuietFailure();
     } catch (const std::exception& e) {
         comm->abort(e.what());

@@ -18,6 +18,7 @@ namespace nembed::cli {
 namespace {
 std::atomic<int> g_signal{0};
 std::atomic<double> g_grace{1.0};
+std::atomic<bool> g_silent{false};
 // Leaked: the watcher may use them while static destructors run.
 std::mutex& finish_mutex() {
     static auto* m = new std::mutex;
@@ -51,8 +52,10 @@ void watch() {
     if (finish_cv().wait_for(lock, grace, [] { return g_finished; })) return;
     // The command is in a stretch that does not poll: end it here, as main would.
     discard_all_outputs();
-    std::fprintf(stderr, "\nnembed: error: interrupted\n");
-    std::fflush(stderr);
+    if (!g_silent.load()) {
+        std::fprintf(stderr, "\nnembed: error: interrupted\n");
+        std::fflush(stderr);
+    }
     ::_exit(128 + sig);
 }
 } // namespace
@@ -75,6 +78,10 @@ void install_interrupt_handling() {
 int received_signal() { return g_signal.load(); }
 
 void set_interrupt_grace(double seconds) { g_grace.store(seconds); }
+
+void silence_errors() { g_silent.store(true); }
+
+bool errors_silenced() { return g_silent.load(); }
 
 void mark_finished() {
     std::lock_guard<std::mutex> lock(finish_mutex());

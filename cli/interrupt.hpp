@@ -18,6 +18,10 @@ int received_signal();
 void set_interrupt_grace(double seconds);
 /// Main is about to print its result and exit: the watcher must no longer end the process.
 void mark_finished();
+/// From now on this process prints no "nembed: error:" line, neither main nor the watcher (exit codes unchanged):
+/// under mpirun rank 0 speaks for all ranks, and the others may be ended by mpirun (SIGTERM) while they exit.
+void silence_errors();
+bool errors_silenced();
 
 /// Thrown by a command that wrote its partial result after an interrupt (--save-partial): main prints
 /// "nembed: error: interrupted; <what>" and exits 128 + signal.

@@ -114,6 +114,6 @@ int main(int argc, char** argv) {
     nembed::cli::register_commands(app);
     const Outcome r = run(app, argc, argv);
     nembed::cli::mark_finished();
-    if (!r.error.empty()) std::fprintf(stderr, "nembed: error: %s\n", r.error.c_str());
+    if (!r.error.empty() && !nembed::cli::errors_silenced()) std::fprintf(stderr, "nembed: error: %s\n", r.error.c_str());
     return r.rc;
 }
