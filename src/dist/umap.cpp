@@ -51,6 +51,27 @@ bool runs_by_edges(EdgeOrder order, std::size_t n) {
 
 } // namespace
 
+FuzzyCalibration umap_calibration(Comm& comm, const RowPartition& part, const KnnGraph& g, FuzzyOptions fo) {
+    require(fo.self_in_count, "distributed UMAP calibration: the rules of a fit (self_in_count) only");
+    require(g.n_points == part.count(comm.rank()) && g.n_reference == part.n,
+            "distributed UMAP calibration: the kNN rows do not match this rank's block");
+    // fixed_block_sum's partials over the N·k distances (fuzzy.cpp), this rank's blocks.
+    constexpr std::size_t kBlock = 1024;
+    const std::size_t n_dist = g.distances.size();
+    std::vector<double> partials((n_dist + kBlock - 1) / kBlock, 0.0);
+    parallel_for(fo.n_threads, partials.size(), [&](std::size_t q) {
+        double s = 0.0;
+        for (std::size_t p = q * kBlock; p < std::min(n_dist, (q + 1) * kBlock); ++p) s += g.distances[p];
+        partials[q] = s;
+    });
+    // k is the same on every rank, also on one without rows (then g.k may be 0): take it from the largest.
+    std::uint64_t k = g.k;
+    for (std::uint64_t kr : allgather_u64(comm, g.k)) k = std::max(k, kr);
+    fo.global_mean_distance = ordered_sum(comm, partials) / static_cast<double>(part.n * (k + 1));
+    if (g.n_points == 0) return {};
+    return smooth_knn_distances(g, fo);
+}
+
 UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<float> X, const UmapOptions& o) {
     const int r = comm.rank();
     const std::size_t n = part.n;
@@ -87,26 +108,15 @@ UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<floa
     const KnnGraph knn = exact_self_knn(comm, part, X, k, o.metric, threads).to_graph();
     times.knn = t.seconds();
 
-    // Calibration of the owned rows. The σ floor's mean distance is one process's fixed_block_sum over the N·k
-    // distances in blocks of 1024: a rank starts at row 2048·m, entry 2048·m·k, on a block boundary, so the
-    // ranks' block partials chained in rank order are that sum's partials in order.
     t.reset();
-    constexpr std::size_t kBlock = 1024;
-    const std::size_t n_dist = knn.distances.size();
-    std::vector<double> partials((n_dist + kBlock - 1) / kBlock, 0.0);
-    parallel_for(threads, partials.size(), [&](std::size_t q) {
-        double s = 0.0;
-        for (std::size_t p = q * kBlock; p < std::min(n_dist, (q + 1) * kBlock); ++p) s += knn.distances[p];
-        partials[q] = s;
-    });
     FuzzyOptions fo;
     fo.local_connectivity = o.local_connectivity;
     fo.set_op_mix_ratio = o.set_op_mix_ratio;
     fo.n_threads = threads;
-    fo.global_mean_distance = ordered_sum(comm, partials) / static_cast<double>(n * (k + 1));
+    const FuzzyCalibration cal = umap_calibration(comm, part, knn, fo);
     CsrMatrix<double> A;
     if (knn.n_points > 0) {
-        A = fuzzy_memberships(knn, smooth_knn_distances(knn, fo), threads);
+        A = fuzzy_memberships(knn, cal, threads);
     } else {  // a rank without rows (N < R·2048) still takes part in every exchange
         A.n_rows = 0;
         A.n_cols = n;

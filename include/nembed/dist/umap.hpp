@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "nembed/affinity/fuzzy.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/rows.hpp"
@@ -39,6 +40,13 @@ namespace nembed::dist {
 /// components are placed by data centroids, which a distributed run does not gather: use pca or random).
 /// Collective.
 UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const UmapOptions& options);
+
+/// umap-learn's σ/ρ of this rank's rows (`rows`: the owned rows of the self kNN graph, as dist::exact_self_knn
+/// gives them), bitwise the single-process smooth_knn_distances' rows: every row is calibrated on its own except
+/// the σ floor's mean distance over all N·k distances, chained here over the same 1024-entry blocks as one process
+/// sums (a rank starts at row 2048·m, entry 2048·m·k, on a block boundary). options.self_in_count must be true (a
+/// fit). Collective.
+FuzzyCalibration umap_calibration(Comm& comm, const RowPartition& part, const KnnGraph& rows, FuzzyOptions options);
 
 /// A plan that runs `inner` on this rank's rows of the embedding table (an EdgeEpochPlan with its row range set)
 /// and then all-gathers the rows every rank moved, so that all ranks hold the same table after every step. The
