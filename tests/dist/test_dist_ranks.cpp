@@ -20,6 +20,7 @@
 #include "nembed/dist/rows.hpp"
 #include "nembed/dist/tsne.hpp"
 #include "nembed/dist/umap.hpp"
+#include "nembed/init/multi_component.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/npy.hpp"
@@ -294,6 +295,26 @@ TEST(DistRanks, UmapEqualsSingleProcess) {
     o.n_neighbors = 8;
     o.negative_sample_rate = 3;
     expect_umap_equal(X.view(), o, {2});
+}
+
+// A graph of 2 components (two copies of 3000 points, the second moved by 60 along the first axis; the points' norms
+// are ~8): the spectral start places them on ± unit vectors without the data, so the distributed run starts and
+// ends as one process does. (A far larger shift would make the float32 distance products of the exact kNN too coarse
+// to rank neighbours at all.)
+TEST(DistRanks, UmapSpectralOfTwoComponentsEqualsSingleProcess) {
+    const Matrix<float>& X = data();
+    Matrix<float> two(6000, X.cols());
+    for (std::size_t i = 0; i < 6000; ++i)
+        for (std::size_t c = 0; c < X.cols(); ++c) two(i, c) = X(i % 3000, c) + (i >= 3000 && c == 0 ? 60.0f : 0.0f);
+    UmapOptions o;
+    o.random_state = 2;
+    o.n_epochs = 20;
+    o.neighbors = KnnMethod::exact;
+    o.n_jobs = 2;
+    const std::size_t n_comp = connected_components(UMAP(o).prepare(two.view()).graph()).count;
+    ASSERT_GE(n_comp, 2u);
+    ASSERT_LE(n_comp, 4u);  // 2·n_components: placed without the data
+    expect_umap_equal(two.view(), o, {2});
 }
 
 // Below 4096 points umap-learn's serial edge order runs: the gathered graph on every rank, the same bits.
