@@ -411,11 +411,21 @@ void EdgeBatchPlan::Impl::run_chunk(ChunkScratch& sc, std::int64_t* a, std::size
     }
     HeadLoss acc_loss;
     const std::size_t n_entries = (h1 - h0) * per_head;
-    sc.g.resize(n_entries * d);
     auto row = [&](std::uint32_t p) { return Y + std::size_t(p) * d; };
+    if (fused && !shared_acc) {
+        // The kernel adds each block's contributions into this worker's accumulator while the block's points are
+        // in cache (a scatter after the chunk would miss on most of them).
+        double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
+        const detail::FusedSink sink{a, &fx};
+        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, nullptr, &sink, dlogz, acc_loss, sc.kernel);
+        chunk_loss[c] = detail::head_loss_total(lp, acc_loss);
+        return;
+    }
+    sc.g.resize(n_entries * d);
     if (fused) {
         double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
-        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, sc.g.data(), dlogz, acc_loss, sc.kernel);
+        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, sc.g.data(), nullptr, dlogz, acc_loss,
+              sc.kernel);
     } else {
         constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
         for (std::size_t h = h0; h < h1; ++h) {

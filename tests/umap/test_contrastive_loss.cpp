@@ -172,7 +172,7 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                             std::vector<double> g(n_heads * per_head * d, 7.0), dz(n_heads, 7.0), scratch;
                             detail::HeadLoss acc;
                             fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, g.data(),
-                                  dz.data(), acc, scratch);
+                                  nullptr, dz.data(), acc, scratch);
                             const double fused_loss = detail::head_loss_total(p, acc);
 
                             const std::string what = to_string(mode) + " d=" + std::to_string(d) + " eps=" +
@@ -196,5 +196,24 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                                 }
                             }
                             EXPECT_NEAR(fused_loss, L, 1e-12 * (1 + std::abs(L))) << what;
+
+                            // With a sink the same contributions land in the accumulator, to the bit: each one
+                            // rounded by to_fixed, summed per point (integer sums: any order).
+                            const detail::FixedPoint fx(2.0);
+                            std::vector<std::int64_t> want_acc(n_points * d, 0), got_acc(n_points * d, 0);
+                            for (std::size_t e = 0; e < n_heads * per_head; ++e)
+                                for (std::size_t k = 0; k < d; ++k)
+                                    want_acc[pts[e] * d + k] += fx.to_fixed(g[e * d + k]);
+                            std::vector<double> dz2(n_heads, 7.0), untouched(1, 7.0);
+                            detail::HeadLoss acc2;
+                            const detail::FusedSink sink{got_acc.data(), &fx};
+                            fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, untouched.data(),
+                                  &sink, dz2.data(), acc2, scratch);
+                            EXPECT_EQ(got_acc, want_acc) << what;
+                            EXPECT_EQ(untouched[0], 7.0) << what;
+                            EXPECT_EQ(detail::head_loss_total(p, acc2), fused_loss) << what;
+                            if (mode == ContrastiveMode::nce) {
+                                EXPECT_EQ(dz2, dz) << what;
+                            }
                         }
 }
