@@ -61,30 +61,23 @@ struct Block {
 
 // diff[k][t][i] = Y[head_i][k] − Y[other_it][k] for the block's heads [h0, h0 + nh); lanes past nh are zero.
 // With a sink, the points' accumulator lines are prefetched for writing too: they are added to when the block ends.
-// A sink whose accumulator sits beside the positions (stride 2·D) shares their lines: one prefetch, for writing.
 template <std::size_t D>
 [[gnu::always_inline]] inline void gather(const double* Y, const std::uint32_t* pts, std::size_t h0, std::size_t nh,
                                           std::size_t N, Block& b, const FusedSink* sink) {
     constexpr std::size_t ahead = 4;  // heads whose positions are prefetched (not with full-batch's thousands)
     const std::size_t per_head = N + 1;
-    const std::size_t S = sink ? sink->stride : D;
     const bool prefetch = N <= 64;
     for (std::size_t i = 0; i < nh; ++i) {
         const std::uint32_t* pp = pts + (h0 + i) * per_head;
         if (prefetch && i + ahead < nh) {
-            const std::uint32_t* pa = pp + ahead * per_head;
-            if (!sink) {
-                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pa[t]) * D);
-            } else if (S != D) {
-                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pa[t]) * S, 1);
-            } else {
-                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pa[t]) * D);
-                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(sink->acc + std::size_t(pa[t]) * D, 1);
-            }
+            for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pp[ahead * per_head + t]) * D);
+            if (sink)
+                for (std::size_t t = 0; t <= N; ++t)
+                    __builtin_prefetch(sink->acc + std::size_t(pp[ahead * per_head + t]) * D, 1);
         }
-        const double* yh = Y + std::size_t(pp[0]) * S;
+        const double* yh = Y + std::size_t(pp[0]) * D;
         for (std::size_t t = 0; t < N; ++t) {
-            const double* yo = Y + std::size_t(pp[1 + t]) * S;
+            const double* yo = Y + std::size_t(pp[1 + t]) * D;
             for (std::size_t k = 0; k < D; ++k) b.diff[b.at(k, N, t) + i] = yh[k] - yo[k];
         }
     }
@@ -120,10 +113,10 @@ template <std::size_t D, typename Loss>
             const std::uint32_t* pp = pts + (h0 + i) * (N + 1);
             double c[D];
             for (std::size_t k = 0; k < D; ++k) c[k] = b.gh[k * b.np + i];
-            add_fixed<D>(fx, sink->acc + std::size_t(pp[0]) * sink->stride, c);
+            add_fixed<D>(fx, sink->acc + std::size_t(pp[0]) * D, c);
             for (std::size_t t = 0; t < N; ++t) {
                 for (std::size_t k = 0; k < D; ++k) c[k] = b.out[b.at(k, N, t) + i];
-                add_fixed<D>(fx, sink->acc + std::size_t(pp[1 + t]) * sink->stride, c);
+                add_fixed<D>(fx, sink->acc + std::size_t(pp[1 + t]) * D, c);
             }
             loss(i);
         }

@@ -55,20 +55,30 @@ public:
     void run(std::size_t steps) {
         const std::size_t n = in_ ? in_->size() : 0;
         while (steps > 0 && phase_ != Phase::done) {
+            // The loops run on local copies of the members (written back after): stores through the arrays could
+            // alias them, which would make the compiler reload and store them on every element.
             if (phase_ == Phase::draw) {
                 const std::size_t end = std::min(n, i_ + steps);
                 steps -= end - i_;
-                for (; i_ < end; ++i_) {
-                    if (quarters_ == 0) {
-                        word_ = draws_.next();
-                        quarters_ = 4;
+                std::size_t i = i_;
+                std::uint64_t word = word_;
+                int quarters = quarters_;
+                std::uint16_t* bucket = bucket_.data();
+                std::size_t* start = start_.data();
+                for (; i < end; ++i) {
+                    if (quarters == 0) {
+                        word = draws_.next();
+                        quarters = 4;
                     }
-                    const auto b = static_cast<std::uint16_t>((word_ & 0xffff) >> shift_);
-                    word_ >>= 16;
-                    --quarters_;
-                    bucket_[i_] = b;
-                    ++start_[b + 1];
+                    const auto b = static_cast<std::uint16_t>((word & 0xffff) >> shift_);
+                    word >>= 16;
+                    --quarters;
+                    bucket[i] = b;
+                    ++start[b + 1];
                 }
+                i_ = i;
+                word_ = word;
+                quarters_ = quarters;
                 if (i_ == n) {
                     for (std::size_t b = 0; b < n_buckets_; ++b) start_[b + 1] += start_[b];
                     fill_ = start_;
@@ -80,7 +90,11 @@ public:
                 steps -= end - i_;
                 const std::uint64_t* src = in_->data();
                 std::uint64_t* dst = out_->data();
-                for (; i_ < end; ++i_) dst[fill_[bucket_[i_]]++] = src[i_];
+                const std::uint16_t* bucket = bucket_.data();
+                std::size_t* fill = fill_.data();
+                std::size_t i = i_;
+                for (; i < end; ++i) dst[fill[bucket[i]]++] = src[i];
+                i_ = i;
                 if (i_ == n) {
                     b_ = 0;
                     open_bucket();
@@ -89,12 +103,16 @@ public:
             } else {
                 // Fisher–Yates in bucket b_: for k = size … 2, swap a[k − 1] with a[below(k)]
                 std::uint64_t* a = out_->data() + start_[b_];
-                while (steps > 0 && k_ > 1) {
-                    const auto j = static_cast<std::size_t>(rng_.below(k_));
-                    std::swap(a[k_ - 1], a[j]);
-                    --k_;
+                std::size_t k = k_;
+                SplitMixStream rng = rng_;
+                while (steps > 0 && k > 1) {
+                    const auto j = static_cast<std::size_t>(rng.below(k));
+                    std::swap(a[k - 1], a[j]);
+                    --k;
                     --steps;
                 }
+                k_ = k;
+                rng_ = rng;
                 if (k_ <= 1) {
                     if (++b_ == n_buckets_) {
                         phase_ = Phase::done;
