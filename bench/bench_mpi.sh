@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Distributed t-SNE (docs/mpi.md) on Fashion-MNIST 70 000 x 50 with 1, 2 and 4 ranks on this machine: wall time,
+# Distributed t-SNE or UMAP (docs/mpi.md) on Fashion-MNIST 70 000 x 50 with 1, 2 and 4 ranks on this machine: wall time,
 # peak memory of every rank (/usr/bin/time %M), bytes each rank sends (nembed -v), and a byte comparison of every
 # run's embedding with the single-process one (they must be identical).
 #
 #   bash bench/bench_mpi.sh [nembed binary] [data.npy] [output dir]
 #
-# Environment: RANKS (default "1 2 4"), THREADS per rank (default 1), ITER (main-phase iterations, default 500;
-# early exaggeration stays 250). One rank is the plain single-process run (no mpirun). On a 2-core machine 4 ranks
-# are oversubscribed: their wall time measures contention, not scaling.
+# Environment: METHOD (tsne or umap; default tsne), RANKS (default "1 2 4"; a count may repeat, e.g. "1 2 1 2" to
+# interleave), THREADS per rank (default 1), ITER (t-SNE main-phase iterations, default 500; early exaggeration
+# stays 250), EPOCHS (UMAP, default 200: umap-learn's above 10 000 points). One rank is the plain single-process run
+# (no mpirun). On a 2-core machine 4 ranks are oversubscribed: their wall time measures contention, not scaling.
 set -euo pipefail
 BIN=${1:-build/nembed}
 DATA=${2:-/work/main/out/fmnist_pca50.npy}
@@ -15,9 +16,15 @@ OUT=${3:-/tmp/bench_mpi}
 RANKS=${RANKS:-"1 2 4"}
 THREADS=${THREADS:-1}
 ITER=${ITER:-500}
+EPOCHS=${EPOCHS:-200}
+METHOD=${METHOD:-tsne}
 mkdir -p "$OUT"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-args=(tsne "$DATA" --seed 1 -j "$THREADS" --neighbors exact --n-iter "$ITER" -v)
+case "$METHOD" in
+    tsne) args=(tsne "$DATA" --seed 1 -j "$THREADS" --neighbors exact --n-iter "$ITER" -v) ;;
+    umap) args=(umap "$DATA" --seed 1 -j "$THREADS" --neighbors exact --n-epochs "$EPOCHS" -v) ;;
+    *) echo "METHOD must be tsne or umap" >&2; exit 2 ;;
+esac
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# $BIN ${args[*]}"
 for R in $RANKS; do

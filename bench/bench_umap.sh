@@ -55,12 +55,23 @@ for tool in ("nembed_umap", "base_umap", "umap_learn"):
     runs = [last(f"{out}/{tool}_{r}.json") for r in range(1, reps + 1) if os.path.exists(f"{out}/{tool}_{r}.json")]
     if runs: rows[tool] = runs
 ul = statistics.median(r["seconds"] for r in rows["umap_learn"])
+def nembed_cpu(path):  # user + system seconds from /usr/bin/time -v
+    t = {l.split(":")[0].strip(): l.split()[-1] for l in open(path) if "time (seconds)" in l}
+    return float(t["User time (seconds)"]) + float(t["System time (seconds)"])
+cpu = {"nembed_umap": [nembed_cpu(f"{out}/nembed_umap_{r}.time") for r in range(1, reps + 1)
+                       if os.path.exists(f"{out}/nembed_umap_{r}.time")],
+       "umap_learn": [r["cpu_seconds"] for r in rows["umap_learn"] if "cpu_seconds" in r]}
 print("| tool | wall s (runs) | median | / warm umap-learn | kNN recall@10 | 10-NN acc. |")
 print("|---|---|---|---|---|---|")
 for tool, runs in rows.items():
     t = [r["seconds"] for r in runs]; m = statistics.median(t)
     q = json.load(open(f"{out}/{tool}_1_metrics.json"))
     print(f"| {tool} | {', '.join(f'{v:.2f}' for v in t)} | {m:.2f} | {m / ul:.3f} | {q['knn_recall']:.4f} | {q['knn_accuracy']:.4f} |")
+if cpu["nembed_umap"] and cpu["umap_learn"]:
+    a, b = statistics.median(cpu["nembed_umap"]), statistics.median(cpu["umap_learn"])
+    print(f"CPU seconds (user + system; nembed's whole process, umap-learn's timed fit): nembed "
+          f"{', '.join(f'{v:.1f}' for v in cpu['nembed_umap'])}, umap-learn {', '.join(f'{v:.1f}' for v in cpu['umap_learn'])}; "
+          f"medians {a:.1f} / {b:.1f} = {a / b:.3f}")
 cold = [r["cold_seconds"] for r in rows["umap_learn"]]
 print(f"umap-learn cold (first fit in the process): {', '.join(f'{v:.2f}' for v in cold)}; median {statistics.median(cold):.2f} s")
 for tool in ("nembed_umap", "base_umap"):

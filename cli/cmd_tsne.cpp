@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "distributed.hpp"
 #include "interrupt.hpp"
 #include "options.hpp"
 #include "outputs.hpp"
@@ -91,92 +92,57 @@ struct ProgressPrinter {
 // (dist/tsne.hpp) and writes its rows of Y; rank 0 prints. Errors every rank agrees on are printed once by rank 0
 // (the others exit with the same code silently); an error on one rank outside those checks ends all ranks.
 void run_tsne_distributed(TsneCli& c) {
-    const CommonOptions& o = c.common;
-    TsneOptions& opt = c.opt;
-    std::unique_ptr<dist::Comm> comm = dist::make_world_comm();
-    const int rank = comm->rank();
-    if (rank != 0) silence_errors();  // rank 0 speaks for all; comm->abort prints from the rank that failed
-    CommonOptions quiet_o = o;
-    if (rank != 0) quiet_o.quiet = true;
-    configure_logging(quiet_o);
-    try {
+    run_distributed(c.common, [&c](dist::Comm& comm, const CommonOptions& quiet_o) {
+        const CommonOptions& o = c.common;
+        TsneOptions& opt = c.opt;
+        const int rank = comm.rank();
         Timer total;
+        check_distributed_io(comm, o, "tsne",
+                             c.plot.empty() && c.metrics_json.empty() && c.save_model.empty() && !c.save_partial &&
+                                 c.init_file.empty(),
+                             "--plot, --metrics, --save-model, --save-partial or --init with a file");
         std::size_t n_cols = 0;
-        dist::RowPartition part;
-        dist::collective(*comm, [&] {
-            require(o.inputs.size() == 1 && o.inputs[0].ends_with(".npy"),
-                    "under mpirun, nembed tsne reads one .npy file (each rank reads its rows)");
-            require(o.output.ends_with(".npy"), "under mpirun, -o must be an .npy file (each rank writes its rows)");
-            require(o.labels.empty() && c.plot.empty() && c.metrics_json.empty() && c.save_model.empty() &&
-                        !c.save_partial && o.pca == 0 && o.scale == 1.0 && c.init_file.empty(),
-                    "under mpirun, nembed tsne supports -o and --timings only (no --labels, --plot, --metrics, "
-                    "--save-model, --save-partial, --pca, --scale or --init with a file)");
-        });
-        part = dist::npy_partition(*comm, o.inputs[0], &n_cols);
+        const dist::RowPartition part = dist::npy_partition(comm, o.inputs[0], &n_cols);
         opt.n_jobs = o.n_threads();
         opt.random_state = o.seed;
         opt.callback = [](const TrainEvent&) { return false; };
         opt.callbacks_every_iters = 50;
         ProgressPrinter printer{quiet_o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
         opt.progress = [&printer](const TrainEvent& e) { printer(e); };
-        dist::collective(*comm, [&] { validate(opt, part.n); });
-        Matrix<float> X = dist::read_npy_block(*comm, part, o.inputs[0]);
+        dist::collective(comm, [&] { validate(opt, part.n); });
+        Matrix<float> X = dist::read_npy_block(comm, part, o.inputs[0]);
         say(quiet_o, "t-SNE of " + std::to_string(part.n) + " x " + std::to_string(n_cols) + " on " +
-                         std::to_string(comm->size()) + " ranks (" + comm->name() + "), " + std::to_string(opt.n_jobs) +
+                         std::to_string(comm.size()) + " ranks (" + comm.name() + "), " + std::to_string(opt.n_jobs) +
                          " thread(s) each");
         TSNE tsne(opt);
-        const std::uint64_t bytes0 = comm->bytes_sent();
-        TsneEmbedding emb = dist::prepare_tsne(*comm, part, X.view(), opt);
-        const std::uint64_t bytes1 = comm->bytes_sent();
+        const std::uint64_t bytes0 = comm.bytes_sent();
+        TsneEmbedding emb = dist::prepare_tsne(comm, part, X.view(), opt);
+        const std::uint64_t bytes1 = comm.bytes_sent();
         tsne.run(emb);
-        const std::uint64_t bytes2 = comm->bytes_sent();
+        const std::uint64_t bytes2 = comm.bytes_sent();
         const int iters = opt.early_exaggeration_iter + opt.n_iter;
         const double per_iter = iters > 0 ? static_cast<double>(bytes2 - bytes1) / iters : 0.0;
         const auto& t = emb.timings();
         say(quiet_o, "timings: kNN " + seconds(t.knn) + ", affinities " + seconds(t.affinities) + ", init " +
                          seconds(t.init) + ", early exaggeration " + seconds(t.early_exaggeration) + ", main " +
                          seconds(t.main) + "; total " + seconds(total.seconds()));
-        if (o.verbose) {
-            // Every rank's own count: the ranks differ (the last one broadcasts the chained grids).
-            const std::vector<std::uint64_t> prep = dist::allgather_u64(*comm, bytes1 - bytes0);
-            const std::vector<std::uint64_t> opt_b = dist::allgather_u64(*comm, bytes2 - bytes1);
-            for (std::size_t q = 0; q < prep.size(); ++q) {
-                char line[200];
-                std::snprintf(line, sizeof line, "rank %zu sent: kNN + affinities + init %.3f MB, optimisation %.1f kB "
-                              "per iteration", q, static_cast<double>(prep[q]) / 1e6,
-                              iters > 0 ? static_cast<double>(opt_b[q]) / iters / 1e3 : 0.0);
-                say(quiet_o, line);
-            }
-        }
+        // Every rank's own count: the ranks differ (the last one broadcasts the chained grids).
+        if (o.verbose)
+            say_bytes_sent(comm, quiet_o, "kNN + affinities + init", bytes1 - bytes0, bytes2 - bytes1, iters, "iteration");
         char kl[64];
         std::snprintf(kl, sizeof kl, "%.4f", emb.kl_divergence());
         say(quiet_o, std::string("KL divergence ") + kl);
-        dist::write_npy_block(*comm, part, o.output, dist::own_rows(*comm, part, emb.embedding()),
+        dist::write_npy_block(comm, part, o.output, dist::own_rows(comm, part, emb.embedding()),
                               emb.embedding().cols());
         if (!c.timings_json.empty() && rank == 0) {
             nlohmann::json j = {{"seconds", total.seconds()}, {"knn", t.knn}, {"affinities", t.affinities},
                                 {"init", t.init}, {"early_exaggeration", t.early_exaggeration}, {"main", t.main},
-                                {"kl", emb.kl_divergence()}, {"per50", printer.per50}, {"ranks", comm->size()},
+                                {"kl", emb.kl_divergence()}, {"per50", printer.per50}, {"ranks", comm.size()},
                                 {"bytes_sent_prepare_rank0", bytes1 - bytes0},
                                 {"bytes_sent_per_iteration_rank0", per_iter}};
             write_text(c.timings_json, j.dump() + "\n");
         }
-    } catch (const dist::CollectiveError& e) {
-        // mpirun ends every rank as soon as one exits non-zero: rank 0 prints before any rank leaves (the barrier),
-        // and from then on no rank prints (a rank ended while it exits would add "interrupted").
-        if (rank == 0) {
-            std::fprintf(stderr, "nembed: error: %s\n", e.what());
-            std::fflush(stderr);
-        }
-        try {
-            comm->barrier();
-        } catch (const std::exception&) {
-        }
-        silence_errors();
-        throw QuietFailure();
-    } catch (const std::exception& e) {
-        comm->abort(e.what());
-    }
+    });
 }
 
 void run_tsne(TsneCli& c) {

@@ -8,12 +8,16 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "distributed.hpp"
 #include "options.hpp"
 #include "outputs.hpp"
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/dist/io.hpp"
+#include "nembed/dist/tsne.hpp"
+#include "nembed/dist/umap.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/model.hpp"
 #include "nembed/methods/cne.hpp"
@@ -128,7 +132,65 @@ void load_target(UmapCli& c, const std::vector<std::int64_t>& labels, std::size_
                                              std::to_string(n_points) + " points");
 }
 
+// `mpirun -n R nembed umap X.npy -o Y.npy` (R > 1): each rank reads its rows of X, runs the distributed UMAP
+// (dist/umap.hpp) and writes its rows of Y; rank 0 prints (run_distributed: errors every rank agreed on are printed
+// once, any other error ends all ranks).
+void run_umap_distributed(UmapCli& c) {
+    run_distributed(c.common, [&c](dist::Comm& comm, const CommonOptions& quiet_o) {
+        const CommonOptions& o = c.common;
+        UmapOptions& opt = c.opt;
+        Timer total;
+        check_distributed_io(comm, o, "umap",
+                             c.plot.empty() && c.metrics_json.empty() && c.save_model.empty() && !c.save_partial &&
+                                 c.init_file.empty() && c.transform_input.empty() && c.transform_output.empty() &&
+                                 c.output_dens.empty() && c.target_file.empty() && !c.supervised,
+                             "--plot, --metrics, --save-model, --save-partial, --transform, --output-dens, --target, "
+                             "--supervised or --init with a file");
+        std::size_t n_cols = 0;
+        const dist::RowPartition part = dist::npy_partition(comm, o.inputs[0], &n_cols);
+        opt.output_metric.p = c.output_metric_p;
+        opt.n_jobs = o.n_threads();
+        opt.random_state = o.seed;
+        EpochPrinter printer{quiet_o, "umap", c.every, nullptr, {}, 0.0};
+        opt.progress = [&printer](const TrainEvent& ev) {
+            printer(static_cast<int>(ev.step), ev.phase_steps, std::nan(""), ev.elapsed);
+        };
+        dist::collective(comm, [&] {
+            require(c.every >= 1, "--progress-every must be >= 1");
+            validate(opt, part.n);
+        });
+        Matrix<float> X = dist::read_npy_block(comm, part, o.inputs[0]);
+        say(quiet_o, "UMAP of " + std::to_string(part.n) + " x " + std::to_string(n_cols) + " on " +
+                         std::to_string(comm.size()) + " ranks (" + comm.name() + "), " + std::to_string(opt.n_jobs) +
+                         " thread(s) each");
+        const std::uint64_t bytes0 = comm.bytes_sent();
+        UmapEmbedding emb = dist::prepare_umap(comm, part, X.view(), opt);
+        const std::uint64_t bytes1 = comm.bytes_sent();
+        emb.optimize(-1, {}, 0, opt.progress);
+        const std::uint64_t bytes2 = comm.bytes_sent();
+        const auto& t = emb.timings();
+        say(quiet_o, "timings: kNN " + secs(t.knn) + ", graph " + secs(t.graph) + ", init " + secs(t.init) +
+                         ", optimize " + secs(t.optimize) + "; total " + secs(total.seconds()));
+        if (o.verbose)
+            say_bytes_sent(comm, quiet_o, "kNN + graph + init", bytes1 - bytes0, bytes2 - bytes1, emb.n_epochs(),
+                           "epoch");
+        dist::write_npy_block(comm, part, o.output, dist::own_rows(comm, part, emb.embedding()),
+                              emb.embedding().cols());
+        if (!c.timings_json.empty() && comm.rank() == 0) {
+            const int epochs = emb.n_epochs();
+            write_json(c.timings_json,
+                       {{"seconds", total.seconds()}, {"knn", t.knn}, {"graph", t.graph}, {"init", t.init},
+                        {"optimize", t.optimize}, {"n_epochs", epochs}, {"a", emb.curve().a}, {"b", emb.curve().b},
+                        {"per_block", printer.per_block}, {"block_epochs", c.every}, {"ranks", comm.size()},
+                        {"bytes_sent_prepare_rank0", bytes1 - bytes0},
+                        {"bytes_sent_per_epoch_rank0",
+                         epochs > 0 ? static_cast<double>(bytes2 - bytes1) / epochs : 0.0}});
+        }
+    });
+}
+
 void run_umap(UmapCli& c) {
+    if (dist::launched_by_mpi()) return run_umap_distributed(c);
     const CommonOptions& o = c.common;
     UmapOptions& opt = c.opt;
     configure_logging(o);

@@ -83,9 +83,10 @@ Outcome run(CLI::App& app, int argc, char** argv) {
         const auto match = app.get_subcommands([&](const CLI::App* sub) { return sub->check_name(given); });
         if (match.empty()) return {2, unknown_command_message(app, given)};
         // Under mpirun with several ranks every rank would run the whole problem and write the same outputs.
-        if (nembed::dist::launched_by_mpi() && match.front()->get_name() != "tsne")
-            return {2, "nembed " + match.front()->get_name() + " does not run distributed (under mpirun only tsne "
-                       "does, docs/mpi.md); start it as one process"};
+        const std::string name = match.front()->get_name();
+        if (nembed::dist::launched_by_mpi() && name != "tsne" && name != "umap")
+            return {2, "nembed " + name + " does not run distributed (under mpirun only tsne and umap do, "
+                       "docs/mpi.md); start it as one process"};
     }
     try {
         app.parse(argc, argv);

@@ -39,12 +39,17 @@ FuzzyCalibration smooth_knn_distances(const KnnGraph& g, const FuzzyOptions& o) 
     const std::size_t sum_from = o.self_in_count ? 0 : 1;
     require(list_len >= 2, "fuzzy simplicial set: needs at least 2 neighbours per point (n_neighbors >= 2)");
     const double target = std::log2(static_cast<double>(list_len)) * o.bandwidth;
-    double global_mean = fixed_block_sum(o.n_threads, g.distances.size(), [&](std::size_t b, std::size_t e) {
-        double s = 0.0;
-        for (std::size_t p = b; p < e; ++p) s += g.distances[p];
-        return s;
-    });
-    global_mean /= static_cast<double>(n * list_len);
+    double global_mean = 0.0;
+    if (o.global_mean_distance) {
+        global_mean = *o.global_mean_distance;
+    } else {
+        global_mean = fixed_block_sum(o.n_threads, g.distances.size(), [&](std::size_t b, std::size_t e) {
+            double s = 0.0;
+            for (std::size_t p = b; p < e; ++p) s += g.distances[p];
+            return s;
+        });
+        global_mean /= static_cast<double>(n * list_len);
+    }
 
     FuzzyCalibration c;
     c.rho.assign(n, 0.0);

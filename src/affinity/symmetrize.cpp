@@ -60,6 +60,13 @@ CsrMatrix<double> combine_with_transpose(const CsrMatrix<double>& A, F f, int n_
     return combine_rows(A, transpose(A), f, n_threads);
 }
 
+// UMAP's set operation on a_ij and a_ji: the fuzzy union weighted by mix, the intersection by 1 − mix.
+auto fuzzy_rule(double mix) {
+    require(std::isfinite(mix) && mix >= 0.0 && mix <= 1.0,
+            "set_op_mix_ratio must lie in [0, 1], got " + std::to_string(mix));
+    return [mix](double a, double b) { return mix * (a + b - a * b) + (1.0 - mix) * a * b; };
+}
+
 } // namespace
 
 CsrMatrix<double> symmetrize_rows(const CsrMatrix<double>& A_rows, const CsrMatrix<double>& T_rows,
@@ -77,9 +84,7 @@ CsrMatrix<double> symmetrize_rows(const CsrMatrix<double>& A_rows, const CsrMatr
         case Symmetrization::fuzzy_union:
         case Symmetrization::fuzzy_intersection: {
             const double mix = rule == Symmetrization::fuzzy_union ? 1.0 : 0.0;  // as fuzzy_combine
-            return combine_rows(
-                A_rows, T_rows, [mix](double a, double b) { return mix * (a + b - a * b) + (1.0 - mix) * a * b; },
-                n_threads);
+            return combine_rows(A_rows, T_rows, fuzzy_rule(mix), n_threads);
         }
     }
     throw InvalidArgument("unknown symmetrisation");
@@ -119,10 +124,16 @@ CsrMatrix<double> symmetrize(const CsrMatrix<double>& A, Symmetrization rule, in
 }
 
 CsrMatrix<double> fuzzy_combine(const CsrMatrix<double>& A, double mix, int n_threads) {
-    require(std::isfinite(mix) && mix >= 0.0 && mix <= 1.0,
-            "set_op_mix_ratio must lie in [0, 1], got " + std::to_string(mix));
-    return combine_with_transpose(
-        A, [mix](double a, double b) { return mix * (a + b - a * b) + (1.0 - mix) * a * b; }, n_threads);
+    return combine_with_transpose(A, fuzzy_rule(mix), n_threads);
+}
+
+CsrMatrix<double> fuzzy_combine_rows(const CsrMatrix<double>& A_rows, const CsrMatrix<double>& T_rows, double mix,
+                                     int n_threads) {
+    A_rows.validate("affinity rows");
+    T_rows.validate("transposed affinity rows");
+    require(A_rows.n_rows == T_rows.n_rows && A_rows.n_cols == T_rows.n_cols,
+            "fuzzy_combine_rows: the rows of A and of its transpose differ in shape");
+    return combine_rows(A_rows, T_rows, fuzzy_rule(mix), n_threads);
 }
 
 void normalize_total(CsrMatrix<double>& A, const char* what) {

@@ -13,6 +13,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/dist/affinity.hpp"
 #include "nembed/dist/knn.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/pca_init.hpp"
@@ -41,64 +42,11 @@ MatrixView<double> own_rows(Comm& comm, const RowPartition& part, const Matrix<d
 
 // ------------------------------------------------------------------------------------------------ affinities
 
-namespace {
-struct Entry {
-    std::int64_t row, col;  // global (row of Pᵀ = column of P)
-    double value;
-};
-} // namespace
-
 CsrMatrix<double> symmetrize_joint(Comm& comm, const RowPartition& part, const CsrMatrix<double>& cond,
                                    int n_threads) {
-    const int R = comm.size(), r = comm.rank();
-    const std::size_t b = part.begin(r), n_own = part.count(r);
-    require(cond.n_rows == n_own && cond.n_cols == part.n, "symmetrize_joint: this rank's conditional P has the wrong shape");
-    // The entries of Pᵀ go to the owners of their rows (the columns of P), in P's row order.
-    std::vector<std::size_t> send_n(static_cast<std::size_t>(R), 0);
-    for (std::size_t i = 0; i < n_own; ++i)
-        for (offset_t p = cond.indptr[i]; p < cond.indptr[i + 1]; ++p)
-            ++send_n[static_cast<std::size_t>(part.owner(static_cast<std::size_t>(cond.indices[p])))];
-    std::vector<std::size_t> at(static_cast<std::size_t>(R), 0);
-    for (int q = 1; q < R; ++q) at[static_cast<std::size_t>(q)] = at[static_cast<std::size_t>(q - 1)] + send_n[static_cast<std::size_t>(q - 1)];
-    std::vector<Entry> out(cond.values.size());
-    for (std::size_t i = 0; i < n_own; ++i)
-        for (offset_t p = cond.indptr[i]; p < cond.indptr[i + 1]; ++p) {
-            const auto j = static_cast<std::size_t>(cond.indices[p]);
-            out[at[static_cast<std::size_t>(part.owner(j))]++] =
-                Entry{static_cast<std::int64_t>(j), static_cast<std::int64_t>(b + i), cond.values[p]};
-        }
-    // Counts first (one word to every rank), then the entries.
-    std::vector<std::uint64_t> n_send(send_n.begin(), send_n.end()), n_recv(static_cast<std::size_t>(R));
-    comm.alltoallv(n_send.data(), std::vector<std::size_t>(static_cast<std::size_t>(R), 8), n_recv.data(),
-                   std::vector<std::size_t>(static_cast<std::size_t>(R), 8));
-    std::vector<std::size_t> sb(static_cast<std::size_t>(R)), rb(static_cast<std::size_t>(R));
-    std::size_t total = 0;
-    for (std::size_t q = 0; q < static_cast<std::size_t>(R); ++q) {
-        sb[q] = send_n[q] * sizeof(Entry);
-        rb[q] = static_cast<std::size_t>(n_recv[q]) * sizeof(Entry);
-        total += static_cast<std::size_t>(n_recv[q]);
-    }
-    std::vector<Entry> in(total);
-    comm.alltoallv(out.data(), sb, in.data(), rb);
-    out = {};
-    // This rank's rows of Pᵀ, each sorted by column (the columns of a row of Pᵀ are distinct rows of P).
-    std::sort(in.begin(), in.end(), [](const Entry& x, const Entry& y) {
-        return x.row != y.row ? x.row < y.row : x.col < y.col;
-    });
-    CsrMatrix<double> T;
-    T.n_rows = n_own;
-    T.n_cols = part.n;
-    T.indptr.assign(n_own + 1, 0);
-    T.indices.resize(in.size());
-    T.values.resize(in.size());
-    for (std::size_t t = 0; t < in.size(); ++t) {
-        const auto row = static_cast<std::size_t>(in[t].row);
-        require(row >= b && row < b + n_own, "symmetrize_joint: received an entry of a row this rank does not own");
-        ++T.indptr[row - b + 1];
-        T.indices[t] = static_cast<index_t>(in[t].col);
-        T.values[t] = in[t].value;
-    }
-    for (std::size_t i = 0; i < n_own; ++i) T.indptr[i + 1] += T.indptr[i];
+    require(cond.n_rows == part.count(comm.rank()) && cond.n_cols == part.n,
+            "symmetrize_joint: this rank's conditional P has the wrong shape");
+    const CsrMatrix<double> T = transpose_rows(comm, part, cond);
     CsrMatrix<double> J = symmetrize_rows(cond, T, Symmetrization::mean, n_threads);
     // normalize_total's sum, over all rows in order.
     double s = 0.0;

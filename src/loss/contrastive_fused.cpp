@@ -60,19 +60,31 @@ struct Block {
 };
 
 // diff[k][t][i] = Y[head_i][k] − Y[other_it][k] for the block's heads [h0, h0 + nh); lanes past nh are zero.
+// With a sink, the points' accumulator lines are prefetched for writing too: they are added to when the block ends.
+// A sink whose accumulator sits beside the positions (stride 2·D) shares their lines: one prefetch, for writing.
 template <std::size_t D>
 [[gnu::always_inline]] inline void gather(const double* Y, const std::uint32_t* pts, std::size_t h0, std::size_t nh,
-                                          std::size_t N, Block& b) {
+                                          std::size_t N, Block& b, const FusedSink* sink) {
     constexpr std::size_t ahead = 4;  // heads whose positions are prefetched (not with full-batch's thousands)
     const std::size_t per_head = N + 1;
+    const std::size_t S = sink ? sink->stride : D;
     const bool prefetch = N <= 64;
     for (std::size_t i = 0; i < nh; ++i) {
         const std::uint32_t* pp = pts + (h0 + i) * per_head;
-        if (prefetch && i + ahead < nh)
-            for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pp[ahead * per_head + t]) * D);
-        const double* yh = Y + std::size_t(pp[0]) * D;
+        if (prefetch && i + ahead < nh) {
+            const std::uint32_t* pa = pp + ahead * per_head;
+            if (!sink) {
+                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pa[t]) * D);
+            } else if (S != D) {
+                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pa[t]) * S, 1);
+            } else {
+                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(Y + std::size_t(pa[t]) * D);
+                for (std::size_t t = 0; t <= N; ++t) __builtin_prefetch(sink->acc + std::size_t(pa[t]) * D, 1);
+            }
+        }
+        const double* yh = Y + std::size_t(pp[0]) * S;
         for (std::size_t t = 0; t < N; ++t) {
-            const double* yo = Y + std::size_t(pp[1 + t]) * D;
+            const double* yo = Y + std::size_t(pp[1 + t]) * S;
             for (std::size_t k = 0; k < D; ++k) b.diff[b.at(k, N, t) + i] = yh[k] - yo[k];
         }
     }
@@ -88,10 +100,35 @@ template <std::size_t D>
     return x;
 }
 
-// Per head of the block, in head order: the gradients written in the layout of pts, then loss(i) (loss factors).
+template <std::size_t D>
+[[gnu::always_inline]] inline void add_fixed(const FixedPoint& fx, std::int64_t* a, const double* c) {
+    if constexpr (D == 2) {
+        fx.add_fixed2(a, c);
+    } else {
+        for (std::size_t k = 0; k < D; ++k) a[k] += fx.to_fixed(c[k]);
+    }
+}
+
+// Per head of the block, in head order: the gradients written in the layout of pts (or added into the sink), then
+// loss(i) (loss factors).
 template <std::size_t D, typename Loss>
-[[gnu::always_inline]] inline void write_out(const Block& b, std::size_t h0, std::size_t nh, std::size_t N, double* g,
-                                             Loss&& loss) {
+[[gnu::always_inline]] inline void write_out(const Block& b, const std::uint32_t* pts, std::size_t h0, std::size_t nh,
+                                             std::size_t N, double* g, const FusedSink* sink, Loss&& loss) {
+    if (sink) {
+        const FixedPoint& fx = *sink->fx;
+        for (std::size_t i = 0; i < nh; ++i) {
+            const std::uint32_t* pp = pts + (h0 + i) * (N + 1);
+            double c[D];
+            for (std::size_t k = 0; k < D; ++k) c[k] = b.gh[k * b.np + i];
+            add_fixed<D>(fx, sink->acc + std::size_t(pp[0]) * sink->stride, c);
+            for (std::size_t t = 0; t < N; ++t) {
+                for (std::size_t k = 0; k < D; ++k) c[k] = b.out[b.at(k, N, t) + i];
+                add_fixed<D>(fx, sink->acc + std::size_t(pp[1 + t]) * sink->stride, c);
+            }
+            loss(i);
+        }
+        return;
+    }
     for (std::size_t i = 0; i < nh; ++i) {
         double* gi = g + (h0 + i) * (N + 1) * D;
         for (std::size_t k = 0; k < D; ++k) gi[k] = b.gh[k * b.np + i];
@@ -109,8 +146,8 @@ template <std::size_t D, typename Loss>
 // clamped arguments (t = 0 the partner, argument e; t >= 1 the negatives, argument 1 − e).
 template <std::size_t D, ContrastiveMode M, std::size_t NC>
 [[gnu::always_inline]] inline void binary_chunk(const FusedParams& p, const double* Y, const std::uint32_t* pts,
-                                                std::size_t n_heads, std::size_t n_others, double* g, double* dlogz,
-                                                HeadLoss& acc, std::vector<double>& scratch) {
+                                                std::size_t n_heads, std::size_t n_others, double* g, const FusedSink* sink,
+                                                double* dlogz, HeadLoss& acc, std::vector<double>& scratch) {
     const std::size_t N = NC > 0 ? NC : n_others;
     Block b(scratch, D, N);
     const V lo = vset(p.lo), hi = vset(p.hi), eps = vset(p.eps), zero = vset(0.0), one = vset(1.0), two = vset(2.0);
@@ -118,7 +155,7 @@ template <std::size_t D, ContrastiveMode M, std::size_t NC>
     for (std::size_t h0 = 0; h0 < n_heads; h0 += b.cap) {
         const std::size_t nh = std::min(b.cap, n_heads - h0);
         b.np = (nh + W - 1) / W * W;
-        gather<D>(Y, pts, h0, nh, N, b);
+        gather<D>(Y, pts, h0, nh, N, b, sink);
         for (std::size_t i = 0; i < b.np; i += W) {
             V gh[D], dz = zero, prod = one;
             for (std::size_t k = 0; k < D; ++k) gh[k] = zero;
@@ -161,7 +198,7 @@ template <std::size_t D, ContrastiveMode M, std::size_t NC>
             vstore(b.x0 + i, prod);
             vstore(b.x1 + i, dz);
         }
-        write_out<D>(b, h0, nh, N, g, [&](std::size_t i) {
+        write_out<D>(b, pts, h0, nh, N, g, sink, [&](std::size_t i) {
             acc.a.add(b.x0[i]);
             if (M == ContrastiveMode::nce && dlogz) dlogz[h0 + i] = b.x1[i];
         });
@@ -173,8 +210,8 @@ template <std::size_t D, ContrastiveMode M, std::size_t NC>
 // of S), ∂ℓ/∂d² = ∂ℓ/∂q · (−q²). A clamped q passes no gradient.
 template <std::size_t D, bool Alt, std::size_t NC>
 [[gnu::always_inline]] inline void infonce_chunk(const FusedParams& p, const double* Y, const std::uint32_t* pts,
-                                                 std::size_t n_heads, std::size_t n_others, double* g, double*,
-                                                 HeadLoss& acc, std::vector<double>& scratch) {
+                                                 std::size_t n_heads, std::size_t n_others, double* g, const FusedSink* sink,
+                                                 double*, HeadLoss& acc, std::vector<double>& scratch) {
     const std::size_t N = NC > 0 ? NC : n_others;
     Block b(scratch, D, N);
     const V lo = vset(p.lo), hi = vset(p.hi), eps = vset(p.eps), zero = vset(0.0), one = vset(1.0), two = vset(2.0);
@@ -182,7 +219,7 @@ template <std::size_t D, bool Alt, std::size_t NC>
     for (std::size_t h0 = 0; h0 < n_heads; h0 += b.cap) {
         const std::size_t nh = std::min(b.cap, n_heads - h0);
         b.np = (nh + W - 1) / W * W;
-        gather<D>(Y, pts, h0, nh, N, b);
+        gather<D>(Y, pts, h0, nh, N, b, sink);
         double* q = b.out;  // q_t per head, [N][np]: out's first coordinate plane, overwritten by t's output below
         for (std::size_t i = 0; i < b.np; i += W) {
             V S = zero;
@@ -214,7 +251,7 @@ template <std::size_t D, bool Alt, std::size_t NC>
             }
             for (std::size_t k = 0; k < D; ++k) vstore(b.gh + k * b.np + i, gh[k]);
         }
-        write_out<D>(b, h0, nh, N, g, [&](std::size_t i) {
+        write_out<D>(b, pts, h0, nh, N, g, sink, [&](std::size_t i) {
             acc.a.add(b.x0[i]);
             acc.b.add(b.x1[i]);
         });
@@ -223,21 +260,22 @@ template <std::size_t D, bool Alt, std::size_t NC>
 
 template <std::size_t D, ContrastiveMode M, std::size_t NC>
 [[gnu::always_inline]] inline void chunk(const FusedParams& p, const double* Y, const std::uint32_t* pts,
-                                         std::size_t n_heads, std::size_t n_others, double* g, double* dlogz,
-                                         HeadLoss& acc, std::vector<double>& scratch) {
+                                         std::size_t n_heads, std::size_t n_others, double* g, const FusedSink* sink,
+                                         double* dlogz, HeadLoss& acc, std::vector<double>& scratch) {
     if constexpr (M == ContrastiveMode::infonce || M == ContrastiveMode::infonce_alt)
-        infonce_chunk<D, M == ContrastiveMode::infonce_alt, NC>(p, Y, pts, n_heads, n_others, g, dlogz, acc, scratch);
+        infonce_chunk<D, M == ContrastiveMode::infonce_alt, NC>(p, Y, pts, n_heads, n_others, g, sink, dlogz, acc,
+                                                                scratch);
     else
-        binary_chunk<D, M, NC>(p, Y, pts, n_heads, n_others, g, dlogz, acc, scratch);
+        binary_chunk<D, M, NC>(p, Y, pts, n_heads, n_others, g, sink, dlogz, acc, scratch);
 }
 
 // One non-template function per (D, mode, N) so that each can carry target_clones; N = 6 (cne's m = 5) unrolls.
 #define NEMBED_FUSED_CHUNK(D, MODE, NC)                                                                           \
     NEMBED_FUSED_CLONES void chunk_##D##_##MODE##_##NC(const FusedParams& p, const double* Y,                     \
                                                        const std::uint32_t* pts, std::size_t n_heads,              \
-                                                       std::size_t n_others, double* g, double* dlogz,             \
-                                                       HeadLoss& acc, std::vector<double>& scratch) {              \
-        chunk<D, ContrastiveMode::MODE, NC>(p, Y, pts, n_heads, n_others, g, dlogz, acc, scratch);               \
+                                                       std::size_t n_others, double* g, const FusedSink* sink,     \
+                                                       double* dlogz, HeadLoss& acc, std::vector<double>& scratch) { \
+        chunk<D, ContrastiveMode::MODE, NC>(p, Y, pts, n_heads, n_others, g, sink, dlogz, acc, scratch);         \
     }
 #define NEMBED_FUSED_MODES(D, NC)         \
     NEMBED_FUSED_CHUNK(D, umap, NC)       \

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nembed/loss/contrastive.hpp"
+#include "../methods/fixed_point.hpp"
 
 namespace nembed::detail {
 
@@ -55,12 +56,26 @@ inline double head_loss_total(const ContrastiveLossParams& lp, const HeadLoss& a
     return acc.sum - acc.a.value();
 }
 
+// Where the fused kernels may put the gradient contributions instead of g: added, as FixedPoint::to_fixed of each
+// coordinate, into point p's D int64 at acc + p·stride right after each block of heads is computed, while the
+// block's points are still in cache (their acc lines are prefetched with the positions). Integer sums: the same bits
+// as writing g and adding it afterwards, in any order. Not for accumulators shared between threads.
+// stride D: acc is an array of its own. stride 2·D: each point's accumulator follows its position (cells
+// [y_0 … y_{D−1}, a_0 … a_{D−1}], Y pointing at the first cell's y and read with the same stride, acc at its a), so
+// a point costs one cache line, not two.
+struct FusedSink {
+    std::int64_t* acc;
+    const FixedPoint* fx;
+    std::size_t stride;
+};
+
 // The fused kernels: a chunk of n_heads heads, each with n_others others, pts holding per head
 // [head, partner, negatives...] (n_others + 1 point indices). g receives per head its n_others + 1 gradient
-// contributions, D doubles each, in the order of pts (overwritten); acc the chunk's loss, in head order; dlogz (nce,
+// contributions, D doubles each, in the order of pts (overwritten) — or, with a sink, they are added into the sink
+// and g is not touched (Y is then read with the sink's stride); acc the chunk's loss, in head order; dlogz (nce,
 // when non-null) per head ∂ℓ/∂log Z. scratch: reused between calls.
 using FusedChunkFn = void (*)(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_heads,
-                              std::size_t n_others, double* g, double* dlogz, HeadLoss& acc,
+                              std::size_t n_others, double* g, const FusedSink* sink, double* dlogz, HeadLoss& acc,
                               std::vector<double>& scratch);
 
 // A fused kernel for the Euclidean similarity in 2 or 3 dimensions (src/loss/contrastive_fused.cpp); nullptr: use

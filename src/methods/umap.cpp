@@ -13,6 +13,8 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/dist/comm.hpp"
+#include "nembed/dist/umap.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/multi_component.hpp"
 #include "nembed/init/user.hpp"
@@ -31,8 +33,10 @@ std::uint64_t resolve_seed(const std::optional<std::uint64_t>& s) {
     return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
+} // namespace
+
 // [0, 10] per dimension, as umap-learn does to every initialisation.
-void rescale_0_10(Matrix<double>& Y) {
+void umap_rescale_0_10(Matrix<double>& Y) {
     for (std::size_t k = 0; k < Y.cols(); ++k) {
         double lo = INFINITY, hi = -INFINITY;
         for (std::size_t i = 0; i < Y.rows(); ++i) {
@@ -49,7 +53,7 @@ void rescale_0_10(Matrix<double>& Y) {
     }
 }
 
-Matrix<double> uniform_init(std::size_t n, std::size_t d, std::uint64_t seed) {
+Matrix<double> umap_uniform_init(std::size_t n, std::size_t d, std::uint64_t seed) {
     Matrix<double> Y(n, d);
     for (std::size_t i = 0; i < n; ++i) {
         Rng rng = sampling_rng(seed, SamplingFamily::umap_init, 1, i);
@@ -59,7 +63,7 @@ Matrix<double> uniform_init(std::size_t n, std::size_t d, std::uint64_t seed) {
 }
 
 // umap-learn's noisy_scale_coords: largest |coordinate| 10, then N(0, 1e-4²) noise.
-void scale_to_10_with_noise(Matrix<double>& Y, std::uint64_t seed) {
+void umap_noisy_scale(Matrix<double>& Y, std::uint64_t seed) {
     double m = 0;
     for (double v : Y.storage()) m = std::max(m, std::abs(v));
     require(m > 0 && std::isfinite(m), "UMAP: the initial layout is all zeros or non-finite");
@@ -68,8 +72,6 @@ void scale_to_10_with_noise(Matrix<double>& Y, std::uint64_t seed) {
         for (std::size_t k = 0; k < Y.cols(); ++k) Y(i, k) = Y(i, k) * (10.0 / m) + rng.normal(0.0, 1e-4);
     }
 }
-
-} // namespace
 
 UmapInit parse_umap_init(const std::string& name) {
     const std::string s = to_lower(name);
@@ -127,9 +129,10 @@ void validate(const UmapOptions& o, std::size_t n_points) {
     }
 }
 
-CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs) {
-    double wmax = 0;
-    for (double w : graph.values) wmax = std::max(wmax, w);
+CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs, double weight_max) {
+    double wmax = weight_max;
+    if (!(wmax > 0))
+        for (double w : graph.values) wmax = std::max(wmax, w);
     const double cut = wmax / static_cast<double>(std::max(1, n_epochs));
     CsrMatrix<double> out;
     out.n_rows = graph.n_rows;
@@ -152,7 +155,7 @@ Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d,
     require(n >= 2, "UMAP: spectral initialisation needs at least 2 points");
     auto fallback = [&](const std::string& why) {
         warn("UMAP: spectral initialisation failed (" + why + "); falling back to random initialisation");
-        return uniform_init(n, d, seed);
+        return umap_uniform_init(n, d, seed);
     };
     if (d + 1 >= n) return fallback("n_components + 1 >= number of points");
     const GraphComponents comps = connected_components(graph);
@@ -165,18 +168,24 @@ Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d,
         if (!U) return fallback(why);
         Y = std::move(*U);
     }
-    scale_to_10_with_noise(Y, seed);
+    umap_noisy_scale(Y, seed);
     return Y;
 }
 
 struct UmapEmbedding::Training {
     EmbeddingTable table;
     EdgeEpochPlan plan;
+    std::unique_ptr<BatchPlan> gather;  // distributed: the plan on the owned rows, then the all-gather of Y
     Sgd sgd;
     Trainer trainer;
     Training(Matrix<double> Y, CsrMatrix<double> graph, const UmapCurve& curve, const EdgeEpochOptions& eo,
              int n_threads)
         : table(std::move(Y)), plan(std::move(graph), curve, eo), trainer(plan, table, sgd, n_threads) {}
+    Training(Matrix<double> Y, CsrMatrix<double> graph, const UmapCurve& curve, const EdgeEpochOptions& eo,
+             int n_threads, dist::Comm& comm, const dist::RowPartition& part)
+        : table(std::move(Y)), plan(std::move(graph), curve, eo),
+          gather(std::make_unique<dist::RowsAllGatherPlan>(plan, comm, part)),
+          trainer(*gather, table, sgd, n_threads) {}
 };
 
 namespace {
@@ -212,15 +221,56 @@ UmapEmbedding::UmapEmbedding(Matrix<double> Y, CsrMatrix<double> graph, UmapCurv
     plan_run(train_->trainer, "umap", n_epochs, learning_rate_, gamma_);
 }
 
+UmapEmbedding::UmapEmbedding(Matrix<double> Y, const CsrMatrix<double>& rows, UmapCurve curve, int n_epochs,
+                             double learning_rate, double repulsion_strength, double negative_sample_rate,
+                             std::uint64_t seed, int n_threads, dist::Comm& comm)
+    : curve_(curve), n_epochs_(n_epochs), learning_rate_(learning_rate), gamma_(repulsion_strength),
+      negative_sample_rate_(negative_sample_rate), n_threads_(std::max(1, n_threads)) {
+    const std::size_t n = Y.rows();
+    const dist::RowPartition part(n, comm.size());
+    const std::size_t b = part.begin(comm.rank()), e = part.end(comm.rank());
+    require(rows.n_rows == e - b && rows.n_cols == n && (rows.n_rows == 0 || rows.indptr[0] == 0),
+            "UmapEmbedding: this rank's graph rows must be its " + std::to_string(e - b) + " rows of " +
+                std::to_string(n) + " (global columns)");
+    require(n_epochs >= 0, "n_epochs must be >= 0");
+    // An N-row graph whose rows outside [b, e) are empty: rows and tails keep their global indices.
+    const offset_t nnz = rows.n_rows ? rows.indptr[rows.n_rows] : 0;
+    CsrMatrix<double> g;
+    g.n_rows = g.n_cols = n;
+    g.indptr.assign(n + 1, 0);
+    for (std::size_t i = b; i < n; ++i) g.indptr[i + 1] = i < e ? rows.indptr[i - b + 1] : nnz;
+    g.indices = rows.indices;
+    g.values = rows.values;
+    EdgeEpochOptions eo;
+    eo.n_epochs = std::max(1, n_epochs);
+    eo.negative_sample_rate = negative_sample_rate;
+    eo.seed = seed;
+    eo.family = SamplingFamily::umap_fit;
+    eo.order = EdgeOrder::rows;
+    eo.row_begin = b;
+    eo.row_end = e;
+    const std::vector<std::uint64_t> counts = dist::allgather_u64(comm, static_cast<std::uint64_t>(nnz));
+    for (int q = 0; q < comm.rank(); ++q) eo.edge_offset += counts[static_cast<std::size_t>(q)];
+    for (double v : g.values) eo.weight_max = std::max(eo.weight_max, v);
+    comm.allreduce_max(&eo.weight_max, 1);
+    train_ = std::make_unique<Training>(std::move(Y), std::move(g), curve_, eo, n_threads_, comm, part);
+    plan_run(train_->trainer, "umap", n_epochs, learning_rate_, gamma_);
+}
+
 UmapEmbedding::UmapEmbedding(UmapEmbedding&&) noexcept = default;
 UmapEmbedding& UmapEmbedding::operator=(UmapEmbedding&&) noexcept = default;
 UmapEmbedding::~UmapEmbedding() = default;
 
 void UmapEmbedding::enable_densmap(const DensmapOptions& options, const std::vector<double>& data_radii) {
+    require(!train_->gather, "densMAP is not distributed (its radii need the whole graph)");
     train_->plan.set_densmap(DensmapTerm(train_->plan.graph(), data_radii, curve_, options));
 }
 bool UmapEmbedding::densmap() const { return train_->plan.has_densmap(); }
-void UmapEmbedding::set_edge_order(EdgeOrder order) { train_->plan.set_order(order); }
+void UmapEmbedding::set_edge_order(EdgeOrder order) {
+    require(!train_->gather || order == EdgeOrder::rows,
+            "a distributed UMAP layout runs in the row order (EdgeOrder::rows)");
+    train_->plan.set_order(order);
+}
 void UmapEmbedding::set_output_metric(const OutputMetric& metric) {
     train_->plan.set_output_metric(metric, train_->table.Y().cols());
     output_metric_ = metric;
@@ -385,18 +435,18 @@ UmapEmbedding UMAP::prepare_graph(CsrMatrix<double> P, MatrixView<float> X, cons
         case UmapInit::spectral:
             Y = umap_spectral_init(P, o.n_components, seed, n_threads, X.rows == n ? X : MatrixView<float>{});
             break;
-        case UmapInit::random: Y = uniform_init(n, o.n_components, seed); break;
+        case UmapInit::random: Y = umap_uniform_init(n, o.n_components, seed); break;
         case UmapInit::pca: {
             require(X.rows == n, "UMAP: init = pca needs the data");
             require(o.n_components <= X.cols, "UMAP: init = pca needs n_components <= number of features");
             auto r = pca(X, o.n_components, n_threads);
             Y = convert<double>(r.scores.view());
-            scale_to_10_with_noise(Y, seed);
+            umap_noisy_scale(Y, seed);
             break;
         }
         case UmapInit::user: Y = o.initial_embedding; break;
     }
-    rescale_0_10(Y);
+    umap_rescale_0_10(Y);
     UmapEmbedding emb(std::move(Y), std::move(P), c, n_epochs, o.learning_rate, o.repulsion_strength,
                       o.negative_sample_rate, seed, n_threads);
     emb.timings().graph = t_graph;

@@ -78,6 +78,31 @@ NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::
     }
 }
 
+// A point's position and, beside it, one worker's accumulator of its gradient (FusedSink's stride 2·D): the chunks
+// touch one cache line per point instead of two. Two cells per 64-byte line.
+struct alignas(32) Cell2 {
+    double y[2];
+    std::int64_t a[2];
+};
+
+// finish_coordinates for the cells of 2-D points [p0, p1): the same sums, clipping and step (bits equal), then the
+// new position copied into every worker's cell.
+NEMBED_EDGE_BATCH_CLONES void finish_cells(Cell2* const* cells, std::size_t n_w, std::size_t p0, std::size_t p1,
+                                           const detail::FixedPoint& fx, double clip, double lr, double* y) {
+    for (std::size_t p = p0; p < p1; ++p) {
+        for (std::size_t k = 0; k < 2; ++k) {
+            std::int64_t sum = 0;
+            for (std::size_t w = 0; w < n_w; ++w) {
+                sum += cells[w][p].a[k];
+                cells[w][p].a[k] = 0;
+            }
+            const double g = std::clamp(fx.to_double(sum), -clip, clip);
+            y[2 * p + k] -= lr * g;
+            for (std::size_t w = 0; w < n_w; ++w) cells[w][p].y[k] = y[2 * p + k];
+        }
+    }
+}
+
 // One worker's scratch (reused across batches: the loop must not allocate).
 struct ChunkScratch {
     std::vector<double> kernel, g;  // kernel: the fused kernels' scratch
@@ -128,6 +153,11 @@ struct EdgeBatchPlan::Impl {
     std::vector<std::int64_t*> acc_ptr;
     std::vector<ChunkScratch> scratch;
     std::vector<double> chunk_loss, head_dlogz;
+    // 2-D tables stepped by plain SGD with fused kernels: per worker, positions and accumulator in cells (Cell2);
+    // `colocated` while a step runs on them (run_chunk then reads Y and adds with stride 4).
+    std::vector<std::vector<Cell2>> cells;
+    std::vector<Cell2*> cell_ptr;
+    bool colocated = false;
 
     Shape shape_of(std::size_t b) const {
         Shape sh;
@@ -411,11 +441,21 @@ void EdgeBatchPlan::Impl::run_chunk(ChunkScratch& sc, std::int64_t* a, std::size
     }
     HeadLoss acc_loss;
     const std::size_t n_entries = (h1 - h0) * per_head;
-    sc.g.resize(n_entries * d);
     auto row = [&](std::uint32_t p) { return Y + std::size_t(p) * d; };
+    if (fused && !shared_acc) {
+        // The kernel adds each block's contributions into this worker's accumulator while the block's points are
+        // in cache (a scatter after the chunk would miss on most of them).
+        double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
+        const detail::FusedSink sink{a, &fx, colocated ? 2 * d : d};
+        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, nullptr, &sink, dlogz, acc_loss, sc.kernel);
+        chunk_loss[c] = detail::head_loss_total(lp, acc_loss);
+        return;
+    }
+    sc.g.resize(n_entries * d);
     if (fused) {
         double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
-        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, sc.g.data(), dlogz, acc_loss, sc.kernel);
+        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, sc.g.data(), nullptr, dlogz, acc_loss,
+              sc.kernel);
     } else {
         constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
         for (std::size_t h = h0; h < h1; ++h) {
@@ -503,7 +543,27 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     std::vector<double>& G = table ? table->grad() : no_grad;
     if (table && !fused_sgd) G.assign(n * d, 0.0);
     const double clip_at = s.o.clip ? *s.o.clip : std::numeric_limits<double>::infinity();
+    // Cells (Cell2) when every chunk runs a fused kernel on a worker's own accumulator and the step is plain SGD
+    // (nothing else moves Y between batches): the workers' cells take Y now and every new position as it is made.
+    s.colocated = fused_sgd && d == 2 && !s.shared_acc && full_shape.fused && last_shape.fused;
+    if (s.colocated) {
+        s.cells.resize(s.n_workers);
+        s.cell_ptr.resize(s.n_workers);
+        for (std::size_t w = 0; w < s.n_workers; ++w) {
+            auto& cw = s.cells[w];
+            cw.resize(n);  // new cells are zero; the finish pass leaves every accumulator at zero
+            for (std::size_t p = 0; p < n; ++p) {
+                cw[p].y[0] = Y.data()[2 * p];
+                cw[p].y[1] = Y.data()[2 * p + 1];
+            }
+            s.cell_ptr[w] = cw.data();
+        }
+    }
     auto finish = [&](std::size_t i0, std::size_t i1) {
+        if (s.colocated) {
+            finish_cells(s.cell_ptr.data(), s.n_workers, i0 / 2, i1 / 2, s.fx, clip_at, lr, Y.data());
+            return;
+        }
         finish_coordinates(s.acc_ptr.data(), s.n_acc, i0, i1, s.fx, clip_at, lr, fused_sgd ? Y.data() : nullptr,
                            G.data());
     };
@@ -555,8 +615,14 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
             }
             auto& sc = s.scratch[static_cast<std::size_t>(w)];
             std::int64_t* a = s.acc[static_cast<std::size_t>(w) % s.n_acc].data();
+            const double* Yw = Y.data();
+            if (s.colocated) {
+                Cell2* cw = s.cell_ptr[static_cast<std::size_t>(w)];
+                Yw = &cw->y[0];
+                a = &cw->a[0];
+            }
             for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < sh.n_chunks;)
-                s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data());
+                s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Yw);
         });
         if (bi == 0) s.order_epoch = epoch + 1;
         for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += s.chunk_loss[c];

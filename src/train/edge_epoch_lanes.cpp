@@ -51,7 +51,7 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
         const long n_neg = s.take(static_cast<std::size_t>(p), n);
         if (n_neg > 0) {
             SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch),
-                                                         static_cast<std::uint64_t>(p)));
+                                                         src.edge_offset + static_cast<std::uint64_t>(p)));
             // the draws of below(n_tail) in order; umap-learn skips a draw of the head itself
             constexpr std::size_t chunk = 64;
             std::uint32_t draws[chunk];

@@ -21,6 +21,7 @@ struct EdgePairSource {
     SamplingFamily family;
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
     std::size_t n_tail;
+    std::uint64_t edge_offset = 0;  // global position of the graph's first edge (the negatives' stream key)
 };
 
 // Row i's pairs of this epoch in order (tail | kEdgeAttract for an attraction, the tail for a negative) into the

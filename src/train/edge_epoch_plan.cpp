@@ -35,6 +35,8 @@ struct EpochArgs {
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
     const DensmapTerm* dens = nullptr;  // densMAP's term when active in this epoch (run_rows<..., true>)
     bool lanes = true;                  // 2-/3-D UMAP-curve rows without densMAP: the vector lanes (same bits)
+    std::uint64_t edge_offset = 0;      // EdgeEpochOptions::edge_offset
+    std::size_t row_begin = 0, row_end = static_cast<std::size_t>(-1);  // the rows visited (row order)
 };
 
 // The loss families whose attraction needs the edge (its weight): densMAP's term and the inverse rule.
@@ -70,7 +72,7 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     // ∂d/∂y of an output metric, or of the inverse rule's data metric
     std::vector<double> gbuf(std::is_same_v<K, UmapOutputMetricLoss> || std::is_same_v<K, UmapInverseLoss> ? d : 0);
     // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
-    const detail::EdgePairSource src{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, n_tail};
+    const detail::EdgePairSource src{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, n_tail, a.edge_offset};
     auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out, std::vector<offset_t>& edges) {
         return detail::list_edge_pairs(src, i, out, kNeedsEdge<K, Dens> ? &edges : nullptr);
     };
@@ -236,7 +238,7 @@ double run_edges(Matrix<double>& Y, const EpochArgs<K>& a, bool want_loss, doubl
             const long n_neg = s.take(static_cast<std::size_t>(p), n);
             if (n_neg > 0) {
                 SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
-                                                           static_cast<std::uint64_t>(p)));
+                                                           a.edge_offset + static_cast<std::uint64_t>(p)));
                 for (long t = 0; t < n_neg; ++t) {
                     const auto kk = static_cast<std::size_t>(rng.below(n_tail));
                     if (kk == i) continue;  // umap-learn skips a draw of the head itself
@@ -285,10 +287,12 @@ double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>&
     }
     const auto& g = *a.graph;
     std::vector<double> row_loss(want_loss ? g.n_rows : 0, 0.0), row_pairs(want_loss ? g.n_rows : 0, 0.0);
-    parallelize(n_threads, g.n_rows, [&](int, std::size_t rb, std::size_t re) {
+    const std::size_t r0 = std::min(a.row_begin, g.n_rows), r1 = std::max(r0, std::min(a.row_end, g.n_rows));
+    parallelize(n_threads, r1 - r0, [&](int, std::size_t lo, std::size_t hi) {
+        const std::size_t rb = r0 + lo, re = r0 + hi;
         if constexpr (std::is_same_v<K, UmapCurve>) {
             if (!a.dens && a.lanes && (H.cols() == 2 || H.cols() == 3)) {
-                const detail::UmapLanesArgs la{{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, T.rows()},
+                const detail::UmapLanesArgs la{{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, T.rows(), a.edge_offset},
                                                a.kernel.a, a.kernel.b, a.alpha, a.gamma, a.exaggeration};
                 detail::umap_rows_lanes(H.cols(), H.data(), T.data(), la, want_loss, rb, re, row_loss.data(),
                                         row_pairs.data());
@@ -317,6 +321,7 @@ void check_options(const EdgeEpochOptions& o) {
     require(o.n_epochs >= 1, "edge-epoch plan: n_epochs must be >= 1, got " + std::to_string(o.n_epochs));
     require(std::isfinite(o.negative_sample_rate) && o.negative_sample_rate > 0,
             "negative_sample_rate must be > 0, got " + std::to_string(o.negative_sample_rate));
+    require(std::isfinite(o.weight_max) && o.weight_max >= 0, "edge-epoch plan: weight_max must be >= 0");
 }
 
 } // namespace
@@ -336,13 +341,14 @@ EdgeOrder parse_edge_order(const std::string& name) {
     throw InvalidArgument("edge order must be auto, rows or edges, got '" + name + "'");
 }
 
-UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_epochs, double rate) {
+UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_epochs, double rate, double weight_max) {
     UmapEdgeSchedule s;
     s.negative_sample_rate = rate;
     const std::size_t m = graph.nnz();
     s.epochs_per_sample.assign(m, -1.0);
-    double wmax = 0;
-    for (double w : graph.values) wmax = std::max(wmax, w);
+    double wmax = weight_max;
+    if (!(wmax > 0))
+        for (double w : graph.values) wmax = std::max(wmax, w);
     for (std::size_t p = 0; p < m; ++p) {
         const double n_samples = n_epochs * (graph.values[p] / wmax);
         if (n_samples > 0) s.epochs_per_sample[p] = static_cast<double>(n_epochs) / n_samples;
@@ -359,7 +365,7 @@ EdgeEpochPlan::EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeE
                                                 std::to_string(graph_.n_rows) + " x " + std::to_string(graph_.n_cols));
     check_options(options_);
     validate_bce_kernel(kernel_);
-    schedule_ = UmapEdgeSchedule::make(graph_, options_.n_epochs, options_.negative_sample_rate);
+    schedule_ = UmapEdgeSchedule::make(graph_, options_.n_epochs, options_.negative_sample_rate, options_.weight_max);
 }
 
 EdgeEpochPlan::EdgeEpochPlan(CsrMatrix<double> graph, OutputKernel kernel, EdgeEpochOptions options,
@@ -425,6 +431,9 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
     const bool by_edges = !reference_ && !inverse_ &&
                           (options_.order == EdgeOrder::edges ||
                            (options_.order == EdgeOrder::automatic && graph_.n_rows < kEdgeOrderThreshold));
+    require(!by_edges || (options_.row_begin == 0 && options_.row_end >= graph_.n_rows),
+            "edge-epoch plan: umap-learn's edge order moves both ends of an edge in place and cannot run on a part "
+            "of the rows (a distributed run needs the row order)");
     const Matrix<double>* tails = reference_;
     if (by_edges) {
         tails = &Y;
@@ -444,7 +453,9 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
     if (output_metric_) {
         const EpochArgs<UmapOutputMetricLoss> a{&graph_, &schedule_, *output_metric_, ctx.learning_rate,
                                                 ctx.phase->repulsion_strength, ctx.phase->exaggeration, ctx.step,
-                                                options_.seed, options_.family, reference_ == nullptr};
+                                                options_.seed, options_.family, reference_ == nullptr,
+                                                nullptr, true, options_.edge_offset, options_.row_begin,
+                                                options_.row_end};
         const double loss = run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs, by_edges);
         if (!ctx.want_loss) return std::numeric_limits<double>::quiet_NaN();
         return pairs > 0 ? loss / pairs : 0.0;
@@ -471,7 +482,10 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
                                      options_.family,
                                      reference_ == nullptr,
                                      dens,
-                                     options_.lanes};
+                                     options_.lanes,
+                                     options_.edge_offset,
+                                     options_.row_begin,
+                                     options_.row_end};
                 return run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs, by_edges);
             }
         },

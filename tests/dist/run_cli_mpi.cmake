@@ -1,18 +1,28 @@
-# nembed tsne under mpirun (docs/mpi.md), run by CTest when MPI was found.
+# nembed tsne / umap under mpirun (docs/mpi.md), run by CTest when MPI was found.
 #   MODE=same:      one process, then mpirun -n NP; the two .npy outputs must be the same bytes.
 #   MODE=truncated: mpirun -n NP on a copy of the data cut short, so the last rank's block is incomplete; every rank
 #                   must exit (no hang: the test's TIMEOUT) with a non-zero code and one error line naming the
 #                   truncation.
-# Variables: NEMBED, MPIEXEC, MPIFLAGS (;-list), NP, DATA, WORK, MODE.
+# Variables: NEMBED, MPIEXEC, MPIFLAGS (;-list), NP, DATA, WORK, MODE, CMD (tsne or umap; default tsne), EXTRA
+# (;-list of further options for both runs).
 file(MAKE_DIRECTORY ${WORK})
-# --point-order none: the order a distributed run keeps (auto is hilbert on one process from 10 000 points).
-set(args --seed 3 --n-iter 40 --early-exaggeration-iter 40 --method fft --point-order none --quiet)
+if(NOT CMD)
+  set(CMD tsne)
+endif()
+if(CMD STREQUAL "tsne")
+  # --point-order none: the order a distributed run keeps (auto is hilbert on one process from 10 000 points).
+  set(args --seed 3 --n-iter 40 --early-exaggeration-iter 40 --method fft --point-order none --quiet ${EXTRA})
+elseif(CMD STREQUAL "umap")
+  set(args --seed 3 --n-epochs 60 --quiet ${EXTRA})
+else()
+  message(FATAL_ERROR "CMD must be tsne or umap")
+endif()
 if(MODE STREQUAL "same")
-  execute_process(COMMAND ${NEMBED} tsne ${DATA} ${args} -j 1 -o ${WORK}/single.npy RESULT_VARIABLE rc ERROR_VARIABLE err)
+  execute_process(COMMAND ${NEMBED} ${CMD} ${DATA} ${args} -j 1 -o ${WORK}/single.npy RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "single-process run failed (${rc}): ${err}")
   endif()
-  execute_process(COMMAND ${MPIEXEC} ${MPIFLAGS} -n ${NP} ${NEMBED} tsne ${DATA} ${args} -j 2 -o ${WORK}/mpi${NP}.npy
+  execute_process(COMMAND ${MPIEXEC} ${MPIFLAGS} -n ${NP} ${NEMBED} ${CMD} ${DATA} ${args} -j 2 -o ${WORK}/mpi${NP}.npy
                   RESULT_VARIABLE rc ERROR_VARIABLE err TIMEOUT 500)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "mpirun -n ${NP} failed (${rc}): ${err}")
@@ -25,7 +35,7 @@ elseif(MODE STREQUAL "truncated")
   file(SIZE ${DATA} size)
   math(EXPR keep "${size} * 3 / 4")
   execute_process(COMMAND head -c ${keep} ${DATA} OUTPUT_FILE ${WORK}/cut.npy RESULT_VARIABLE rc)
-  execute_process(COMMAND ${MPIEXEC} ${MPIFLAGS} -n ${NP} ${NEMBED} tsne ${WORK}/cut.npy ${args} -o ${WORK}/cut_out.npy
+  execute_process(COMMAND ${MPIEXEC} ${MPIFLAGS} -n ${NP} ${NEMBED} ${CMD} ${WORK}/cut.npy ${args} -o ${WORK}/cut_out.npy
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
   if(rc EQUAL 0)
     message(FATAL_ERROR "a truncated input was accepted under mpirun")

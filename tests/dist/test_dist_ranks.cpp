@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nembed/affinity/fuzzy.hpp"
 #include "nembed/affinity/multiscale.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/dist/comm.hpp"
@@ -18,10 +19,13 @@
 #include "nembed/dist/knn.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/dist/tsne.hpp"
+#include "nembed/dist/umap.hpp"
+#include "nembed/init/multi_component.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/npy.hpp"
 #include "nembed/methods/tsne.hpp"
+#include "nembed/methods/umap.hpp"
 #include "nembed/neighbors/exact.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 
@@ -242,4 +246,114 @@ TEST(DistRanks, RowBlockWriteAndRead) {
     ASSERT_EQ(block.rows(), part.count(comm.rank()));
     for (std::size_t i = 0; i < block.rows(); ++i)
         EXPECT_EQ(block(i, 1), static_cast<float>(M(part.begin(comm.rank()) + i, 1)));
+}
+
+// umap-learn's σ/ρ of the owned rows equal the single-process calibration, including σ's floor from the global mean
+// distance: 40 copies of one point (rows 4500..4539, on the third rank of 3) have only zero distances to their 14
+// neighbours, so ρ = 0 and σ is 1e-3 × the mean over all N·k distances.
+TEST(DistRanks, UmapCalibrationEqualsSingleProcess) {
+    dist::Comm& comm = world();
+    Matrix<float> X = data();
+    for (std::size_t i = 4500; i < 4540; ++i)
+        for (std::size_t c = 0; c < X.cols(); ++c) X(i, c) = X(4499, c);
+    const dist::RowPartition part(X.rows(), comm.size());
+    const std::size_t k = 14;
+    FuzzyOptions fo;
+    fo.n_threads = 2;
+    const KnnGraph full = make_exact_index(X.view(), Metric::euclidean, 2)->self_neighbors(k);
+    const FuzzyCalibration ref = smooth_knn_distances(full, fo);
+    ASSERT_EQ(ref.rho[4510], 0.0);  // the floor is in play
+    const KnnGraph rows = dist::exact_self_knn(comm, part, mine(part, X), k, Metric::euclidean, 1).to_graph();
+    fo.n_threads = 3;
+    const FuzzyCalibration got = dist::umap_calibration(comm, part, rows, fo);
+    const std::size_t b = part.begin(comm.rank());
+    ASSERT_EQ(got.rho.size(), part.count(comm.rank()));
+    for (std::size_t i = 0; i < got.rho.size(); ++i) {
+        ASSERT_EQ(got.rho[i], ref.rho[b + i]) << "row " << b + i;
+        ASSERT_EQ(got.sigma[i], ref.sigma[b + i]) << "row " << b + i;
+    }
+}
+
+namespace {
+// The distributed UMAP (prepare_umap + the epochs) against UMAP::fit on all of X, entry by entry.
+void expect_umap_equal(const MatrixView<float> X, UmapOptions o, const std::vector<int>& threads) {
+    dist::Comm& comm = world();
+    const dist::RowPartition part(X.rows, comm.size());
+    o.neighbors = KnnMethod::exact;
+    o.n_jobs = 2;
+    const UmapEmbedding ref = UMAP(o).fit(X);
+    const int r = comm.rank();
+    const MatrixView<float> rows{X.data + part.begin(r) * X.cols, part.count(r), X.cols};
+    for (int t : threads) {
+        o.n_jobs = t;
+        UmapEmbedding emb = dist::prepare_umap(comm, part, rows, o);
+        EXPECT_EQ(emb.n_epochs(), ref.n_epochs());
+        emb.optimize();
+        ASSERT_EQ(emb.embedding().size(), ref.embedding().size());
+        for (std::size_t q = 0; q < ref.embedding().size(); ++q)
+            ASSERT_EQ(emb.embedding().data()[q], ref.embedding().data()[q]) << "entry " << q << ", threads " << t;
+    }
+}
+} // namespace
+
+// 7000 points (from 4096 the row order): kNN, fuzzy union, pruning, spectral / pca / random start and the epochs.
+TEST(DistRanks, UmapEqualsSingleProcess) {
+    const Matrix<float>& X = data();
+    UmapOptions o;
+    o.random_state = 11;
+    o.n_epochs = 40;
+    expect_umap_equal(X.view(), o, {1, 3});  // spectral
+    o.init = UmapInit::pca;
+    o.set_op_mix_ratio = 0.7;  // the general fuzzy combination
+    expect_umap_equal(X.view(), o, {2});
+    o.init = UmapInit::random;
+    o.set_op_mix_ratio = 1.0;
+    o.n_neighbors = 8;
+    o.negative_sample_rate = 3;
+    expect_umap_equal(X.view(), o, {2});
+}
+
+// A graph of 2 components (two copies of 3000 points, the second moved by 60 along the first axis; the points' norms
+// are ~8): the spectral start places them on ± unit vectors without the data, so the distributed run starts and
+// ends as one process does. (A far larger shift would make the float32 distance products of the exact kNN too coarse
+// to rank neighbours at all.)
+TEST(DistRanks, UmapSpectralOfTwoComponentsEqualsSingleProcess) {
+    const Matrix<float>& X = data();
+    Matrix<float> two(6000, X.cols());
+    for (std::size_t i = 0; i < 6000; ++i)
+        for (std::size_t c = 0; c < X.cols(); ++c) two(i, c) = X(i % 3000, c) + (i >= 3000 && c == 0 ? 60.0f : 0.0f);
+    UmapOptions o;
+    o.random_state = 2;
+    o.n_epochs = 20;
+    o.neighbors = KnnMethod::exact;
+    o.n_jobs = 2;
+    const std::size_t n_comp = connected_components(UMAP(o).prepare(two.view()).graph()).count;
+    ASSERT_GE(n_comp, 2u);
+    ASSERT_LE(n_comp, 4u);  // 2·n_components: placed without the data
+    expect_umap_equal(two.view(), o, {2});
+}
+
+// Below 4096 points umap-learn's serial edge order runs: the gathered graph on every rank, the same bits.
+TEST(DistRanks, UmapSmallFitEqualsSingleProcess) {
+    const Matrix<float>& X = data();
+    UmapOptions o;
+    o.random_state = 4;
+    o.n_epochs = 30;
+    expect_umap_equal(MatrixView<float>{X.data(), 3000, X.cols()}, o, {2});
+    o.edge_order = EdgeOrder::rows;  // the row order at any size: distributed by rows
+    o.init = UmapInit::random;
+    expect_umap_equal(MatrixView<float>{X.data(), 3000, X.cols()}, o, {1});
+}
+
+// What is not distributed is refused on every rank with one agreed error.
+TEST(DistRanks, UmapRefusesWhatIsNotDistributed) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    UmapOptions o;
+    o.densmap = true;
+    EXPECT_THROW(dist::prepare_umap(comm, part, mine(part, X), o), dist::CollectiveError);
+    o.densmap = false;
+    o.neighbors = KnnMethod::hnsw;
+    EXPECT_THROW(dist::prepare_umap(comm, part, mine(part, X), o), dist::CollectiveError);
 }

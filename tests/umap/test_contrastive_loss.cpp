@@ -134,6 +134,35 @@ TEST(ContrastiveLoss, Validation) {
     EXPECT_EQ(parse_contrastive_mode("neg_sample"), ContrastiveMode::neg);
 }
 
+// The fused kernel's sink with cells [y_0 .. y_{D-1}, a_0 .. a_{D-1}] per point (stride 2·D): returns the
+// accumulators, point by point.
+template <std::size_t D>
+std::vector<std::int64_t> accumulate_in_cells(detail::FusedChunkFn fused, const ContrastiveLossParams& p,
+                                              const std::vector<double>& Y, const std::vector<std::uint32_t>& pts,
+                                              std::size_t n_heads, std::size_t n_others,
+                                              const detail::FixedPoint& fx) {
+    struct Cell {
+        double y[D];
+        std::int64_t a[D];
+    };
+    const std::size_t n_points = Y.size() / D;
+    std::vector<Cell> cells(n_points);
+    for (std::size_t q = 0; q < n_points; ++q)
+        for (std::size_t k = 0; k < D; ++k) {
+            cells[q].y[k] = Y[q * D + k];
+            cells[q].a[k] = 0;
+        }
+    const detail::FusedSink sink{&cells[0].a[0], &fx, 2 * D};
+    std::vector<double> scratch, dz(n_heads);
+    detail::HeadLoss acc;
+    fused(detail::fused_params(p), &cells[0].y[0], pts.data(), n_heads, n_others, nullptr, &sink, dz.data(), acc,
+          scratch);
+    std::vector<std::int64_t> out(n_points * D);
+    for (std::size_t q = 0; q < n_points; ++q)
+        for (std::size_t k = 0; k < D; ++k) out[q * D + k] = cells[q].a[k];
+    return out;
+}
+
 // The fused Euclidean kernels of the CNE batch step (src/loss/contrastive_fused.cpp) against contrastive_head_loss
 // head by head: gradients to 1e-10 (relative to the head's largest entry: with eps = 0 a head's points may nearly
 // coincide, where the two forms round apart), the loss to 1e-12, d/dlog Z for nce; at spreads
@@ -172,7 +201,7 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                             std::vector<double> g(n_heads * per_head * d, 7.0), dz(n_heads, 7.0), scratch;
                             detail::HeadLoss acc;
                             fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, g.data(),
-                                  dz.data(), acc, scratch);
+                                  nullptr, dz.data(), acc, scratch);
                             const double fused_loss = detail::head_loss_total(p, acc);
 
                             const std::string what = to_string(mode) + " d=" + std::to_string(d) + " eps=" +
@@ -196,5 +225,29 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                                 }
                             }
                             EXPECT_NEAR(fused_loss, L, 1e-12 * (1 + std::abs(L))) << what;
+
+                            // With a sink the same contributions land in the accumulator, to the bit: each one
+                            // rounded by to_fixed, summed per point (integer sums: any order).
+                            const detail::FixedPoint fx(2.0);
+                            std::vector<std::int64_t> want_acc(n_points * d, 0), got_acc(n_points * d, 0);
+                            for (std::size_t e = 0; e < n_heads * per_head; ++e)
+                                for (std::size_t k = 0; k < d; ++k)
+                                    want_acc[pts[e] * d + k] += fx.to_fixed(g[e * d + k]);
+                            std::vector<double> dz2(n_heads, 7.0), untouched(1, 7.0);
+                            detail::HeadLoss acc2;
+                            const detail::FusedSink sink{got_acc.data(), &fx, d};
+                            fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, untouched.data(),
+                                  &sink, dz2.data(), acc2, scratch);
+                            EXPECT_EQ(got_acc, want_acc) << what;
+                            EXPECT_EQ(untouched[0], 7.0) << what;
+                            EXPECT_EQ(detail::head_loss_total(p, acc2), fused_loss) << what;
+                            if (mode == ContrastiveMode::nce) {
+                                EXPECT_EQ(dz2, dz) << what;
+                            }
+                            // And with each point's accumulator beside its position (stride 2·d).
+                            const std::vector<std::int64_t> beside =
+                                d == 2 ? accumulate_in_cells<2>(fused, p, Y, pts, n_heads, n_others, fx)
+                                       : accumulate_in_cells<3>(fused, p, Y, pts, n_heads, n_others, fx);
+                            EXPECT_EQ(beside, want_acc) << what;
                         }
 }

@@ -14,6 +14,7 @@
 /// `self_in_count = false` the rules are umap-learn's for new points (transform): target log2(k), and, as there,
 /// the first listed neighbour is left out of the bisection sum.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct FuzzyOptions {
     double tolerance = 1e-5;          ///< |Σ − target| at which the bisection stops (umap-learn)
     bool self_in_count = true;        ///< see the file comment
     int n_threads = 1;
+    /// The mean neighbour distance of the σ floor, when the graph holds only some rows of the whole (a
+    /// distributed run, dist/umap.hpp: the sum over all rows divided by N·list length); unset: from the graph.
+    std::optional<double> global_mean_distance;
 };
 
 /// Per-point ρ and σ.

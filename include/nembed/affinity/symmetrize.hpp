@@ -30,6 +30,10 @@ CsrMatrix<double> symmetrize_rows(const CsrMatrix<double>& A_rows, const CsrMatr
 
 /// UMAP's combination mix·(A + Aᵀ − A∘Aᵀ) + (1 − mix)·A∘Aᵀ, mix = set_op_mix_ratio in [0, 1].
 CsrMatrix<double> fuzzy_combine(const CsrMatrix<double>& A, double set_op_mix_ratio, int n_threads = 1);
+/// The same for some rows of A, T_rows holding the same rows of Aᵀ (as symmetrize_rows): row by row bitwise the
+/// rows of fuzzy_combine(A, set_op_mix_ratio).
+CsrMatrix<double> fuzzy_combine_rows(const CsrMatrix<double>& A_rows, const CsrMatrix<double>& T_rows,
+                                     double set_op_mix_ratio, int n_threads = 1);
 
 /// Divides every value by the sum of all values (accumulated in double). Throws if the sum is not positive.
 void normalize_total(CsrMatrix<double>& A, const char* what = "affinities");

@@ -34,6 +34,10 @@
 
 namespace nembed {
 
+namespace dist {
+class Comm;
+}
+
 enum class UmapInit { spectral, pca, random, user };
 /// Parses "spectral", "pca", "random"; throws InvalidArgument otherwise.
 UmapInit parse_umap_init(const std::string& name);
@@ -113,8 +117,18 @@ inline int umap_default_epochs(std::size_t n_points, bool densmap = false) {
     return (n_points <= 10000 ? 500 : 200) + (densmap ? 200 : 0);
 }
 
-/// umap-learn's edge pruning: drops entries below max/n_epochs (keeps the matrix symmetric if it was).
-CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs);
+/// umap-learn's edge pruning: drops entries below max/n_epochs (keeps the matrix symmetric if it was). weight_max
+/// > 0 is the whole graph's largest weight when `graph` holds only some of its rows (a distributed run); 0: the
+/// largest weight of `graph`.
+CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs, double weight_max = 0.0);
+
+/// umap-learn's random initialisation: uniform in [−10, 10], one counter stream per point (any split of the rows
+/// draws the same values).
+Matrix<double> umap_uniform_init(std::size_t n_points, std::size_t n_components, std::uint64_t seed);
+/// umap-learn's noisy_scale_coords: scaled so the largest |coordinate| is 10, plus N(0, 1e-4²) noise per point.
+void umap_noisy_scale(Matrix<double>& Y, std::uint64_t seed);
+/// What umap-learn does to every initialisation: each dimension rescaled to [0, 10] (a constant one set to 5).
+void umap_rescale_0_10(Matrix<double>& Y);
 
 /// umap-learn's spectral_layout (eigenvectors of the normalised Laplacian for the smallest non-trivial eigenvalues),
 /// scaled so the largest |coordinate| is 10, plus N(0, 1e-4²) noise. A disconnected graph gets umap-learn's
@@ -131,6 +145,14 @@ public:
     /// Wraps a symmetric fuzzy graph (already pruned) and a start layout; n_epochs is the planned total.
     UmapEmbedding(Matrix<double> Y, CsrMatrix<double> graph, UmapCurve curve, int n_epochs, double learning_rate,
                   double repulsion_strength, double negative_sample_rate, std::uint64_t seed, int n_threads);
+    /// Distributed (dist/umap.hpp, docs/mpi.md §5): `graph_rows` holds this rank's rows of the pruned graph
+    /// (dist::RowPartition(N, comm.size()), global columns), Y the whole start layout on every rank. Each epoch
+    /// moves the owned points in the row order (EdgeOrder::rows) and all-gathers them, so every rank holds the
+    /// same Y, bitwise the single-process row order's. The epochs' loss is not reported (NaN). Collective;
+    /// `comm` must outlive it; transform, densMAP and output metrics are not available.
+    UmapEmbedding(Matrix<double> Y, const CsrMatrix<double>& graph_rows, UmapCurve curve, int n_epochs,
+                  double learning_rate, double repulsion_strength, double negative_sample_rate, std::uint64_t seed,
+                  int n_threads, dist::Comm& comm);
     UmapEmbedding(UmapEmbedding&&) noexcept;
     UmapEmbedding& operator=(UmapEmbedding&&) noexcept;
     ~UmapEmbedding();

@@ -55,8 +55,11 @@ struct UmapEdgeSchedule {
     std::vector<double> next_sample;
     std::vector<double> next_negative;
     double negative_sample_rate = 5;
-    /// Builds the schedule for the entries of `graph` (all assumed kept; see umap_prune_graph).
-    static UmapEdgeSchedule make(const CsrMatrix<double>& graph, int n_epochs, double negative_sample_rate);
+    /// Builds the schedule for the entries of `graph` (all assumed kept; see umap_prune_graph). weight_max > 0 is
+    /// the largest weight of the whole graph when `graph` holds only some of its rows (a distributed run);
+    /// 0: the largest weight of `graph`.
+    static UmapEdgeSchedule make(const CsrMatrix<double>& graph, int n_epochs, double negative_sample_rate,
+                                 double weight_max = 0.0);
     /// Takes the due edge p's sample in `epoch`: advances its next sample and next negatives, and returns how many
     /// negatives it draws now (umap-learn's int((n − next_negative)/epochs_per_negative_sample)).
     long take(std::size_t p, double epoch) {
@@ -89,6 +92,14 @@ struct EdgeEpochOptions {
     /// 2-D and 3-D embeddings with the UMAP curve (no densMAP): run 32 rows side by side in vectors (docs/core.md
     /// §6.1); false runs them one at a time. Both give the same bits; the switch exists for the tests that show it.
     bool lanes = true;
+    /// Distributed runs (dist/umap.hpp, docs/mpi.md §5) give each rank an N-row graph whose rows outside
+    /// [row_begin, row_end) are empty. Row order only: those rows are not visited (their points are not moved).
+    std::size_t row_begin = 0, row_end = static_cast<std::size_t>(-1);
+    /// The global CSR position of this graph's first edge: negatives are drawn from the stream of (epoch,
+    /// edge_offset + p), so a rank holding some rows draws what one process holding all rows draws.
+    std::uint64_t edge_offset = 0;
+    /// The whole graph's largest weight (UmapEdgeSchedule::make); 0: this graph's.
+    double weight_max = 0.0;
 };
 
 class EdgeEpochPlan final : public BatchPlan {
