@@ -231,6 +231,11 @@ void register_tsne(CLI::App& app) {
     sub->add_option("--dof", opt.dof, "Degrees of freedom of the output kernel (1 = Cauchy)")->capture_default_str();
     add_repulsion_options(sub, opt.repulsion);
     sub->add_flag("--force-exact", opt.force_exact, "Allow --method exact above 50000 points (O(N^2) per iteration)");
+    sub->add_option_function<std::string>(
+           "--point-order", [&opt](const std::string& v) { opt.point_order = parse_point_order(v); },
+           "The gradient's internal point order: auto (hilbert from 10000 points on one process, none under "
+           "mpirun), none, hilbert (a Hilbert curve of the initial map: faster; outputs stay in the input order)")
+        ->default_str("auto");
     add_init(sub, opt.initialization, c->init_file, parse_tsne_init, "pca, spectral, random or an array file");
     add_knn_method(sub, opt.neighbors);
     add_affinity_metric(sub, opt.metric);

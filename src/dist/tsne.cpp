@@ -73,6 +73,9 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
             "distributed t-SNE: only exact neighbours are distributed (neighbors = exact or auto)");
     require(o.initialization != TsneInit::spectral,
             "distributed t-SNE: the spectral initialisation is not distributed; use pca, random or an array");
+    require(o.point_order != PointOrder::hilbert,
+            "distributed t-SNE: point_order hilbert is not distributed (ranks keep the user's order); use auto or "
+            "none (the single-process run with none gives the same bits)");
     require_finite(X, "t-SNE input data");
     const int threads = resolve_threads(o.n_jobs);
     // One seed for all ranks (rank 0's when none is given).
@@ -129,6 +132,7 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
     gp.dof = o.dof;
     gp.repulsion = o.repulsion;
     gp.n_threads = threads;
+    gp.point_order = PointOrder::none;  // rows stay in the user's order across ranks (checked in prepare above)
     TsneEmbedding emb(std::move(Y), std::move(P), gp, comm);
     emb.timings() = times;
     return emb;

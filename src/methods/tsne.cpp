@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "nembed/core/locality_order.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
@@ -67,6 +68,7 @@ TsneGradientParams gradient_params_from(const TsneOptions& o, int n_threads) {
     p.dof = o.dof;
     p.repulsion = o.repulsion;
     p.n_threads = n_threads;
+    p.point_order = o.point_order;
     return p;
 }
 
@@ -158,6 +160,23 @@ std::string to_string(GradientMethod m) {
     case GradientMethod::exact: return "exact";
     case GradientMethod::barnes_hut: return "bh";
     case GradientMethod::fft: return "fft";
+    }
+    return "auto";
+}
+
+PointOrder parse_point_order(const std::string& name) {
+    const std::string s = to_lower(name);
+    if (s == "auto") return PointOrder::auto_;
+    if (s == "none") return PointOrder::none;
+    if (s == "hilbert") return PointOrder::hilbert;
+    throw InvalidArgument("unknown point order '" + name + "' (expected auto, none or hilbert)");
+}
+
+std::string to_string(PointOrder m) {
+    switch (m) {
+    case PointOrder::auto_: return "auto";
+    case PointOrder::none: return "none";
+    case PointOrder::hilbert: return "hilbert";
     }
     return "auto";
 }
@@ -363,6 +382,8 @@ void TsneEmbedding::set_affinities(CsrMatrix<double> P) {
                                                 std::to_string(P.n_cols) + " for an embedding of " +
                                                 std::to_string(n) + " points");
     P_ = std::move(P);
+    order_.clear();
+    P_ordered_ = {};
 }
 
 namespace {
@@ -395,16 +416,44 @@ OptimizeReport TsneEmbedding::run(const std::vector<Phase>& phases, const TsneRu
     std::optional<dist::TsneRowsObjective> rows_objective;
     GradientFunction gradient;
     if (comm_) {
+        require(params_.point_order != PointOrder::hilbert,
+                "point_order hilbert is not available in a distributed run (it keeps the user's order: the "
+                "single-process run with point_order none gives the same bits)");
         rows_objective.emplace(*comm_, P_, params_, Y.rows(), Y.cols());
         gradient = [&rows_objective](MatrixView<double> Yv, double ex, double* g, bool want) {
             return (*rows_objective)(Yv, ex, g, want);
         };
     } else {
-        rep = make_repulsion(params_, Y.rows(), Y.cols());
-        objective.emplace(P_, *rep, StudentTKernel(params_.dof), params_.n_threads);
-        gradient = [&objective](MatrixView<double> Yv, double ex, double* g, bool want) {
-            return (*objective)(Yv, ex, g, want);
-        };
+        const std::size_t n = Y.rows(), d = Y.cols();
+        const bool reorder = params_.point_order == PointOrder::hilbert ||
+                             (params_.point_order == PointOrder::auto_ && n >= point_order_min_points);
+        if (reorder && order_.size() != n) {
+            // Once per embedding (the first run; set_affinities clears it): the Hilbert order of the map as it is
+            // now, and P renumbered by it, so the gradient's neighbour reads and grid passes touch nearby memory.
+            order_ = hilbert_order(Y.view());
+            P_ordered_ = permute_symmetric(P_, order_, params_.n_threads);
+        }
+        if (!reorder) {
+            order_.clear();
+            P_ordered_ = {};
+        }
+        rep = make_repulsion(params_, n, d);
+        objective.emplace(reorder ? P_ordered_ : P_, *rep, StudentTKernel(params_.dof), params_.n_threads);
+        if (reorder) {
+            // Y in, gradient out: the trainer, callbacks and outputs keep the user's order.
+            gradient = [&objective, this, n, d, y = std::vector<double>(n * d), go = std::vector<double>(n * d)](
+                           MatrixView<double> Yv, double ex, double* g, bool want) mutable {
+                const int T = params_.n_threads;
+                gather_rows(Yv.data, order_, d, y.data(), T);
+                const double kl = (*objective)(MatrixView<double>{y.data(), n, d}, ex, go.data(), want);
+                scatter_rows(go.data(), order_, d, g, T);
+                return kl;
+            };
+        } else {
+            gradient = [&objective](MatrixView<double> Yv, double ex, double* g, bool want) {
+                return (*objective)(Yv, ex, g, want);
+            };
+        }
     }
     FullBatchPlan plan(std::move(gradient), Y.rows(), fb);
     OptimizeReport r = run_phases(phases, o, plan, table_, optimizer_, params_.n_threads, iterations_);

@@ -59,6 +59,7 @@ set(cases
   "cne ${X} -o ${O} --learning-rate nan|--learning-rate: must be a finite number, got nan"
   "tsne ${X} -o ${O} --max-step-norm inf|--max-step-norm: must be a finite number, got inf"
   "tsne ${X} -o ${O} --exaggeration 1e999|--exaggeration: is out of the range of a double"
+  "tsne ${X} -o ${O} --point-order morton|unknown point order 'morton'"
   "umap ${X} -o ${O} --a 1.5x|--a: expected a number or auto/none, got '1.5x'"
   "umap ${X} -o ${O} --n-epochs 2.5|--n-epochs must be a non-negative integer or auto, got 2.5"
   "cne ${X} -o ${O} --anneal-lr sometimes|unknown learning-rate annealing 'sometimes'"

@@ -176,6 +176,7 @@ TEST(DistRanks, TsneEqualsSingleProcess) {
     o.neighbors = KnnMethod::exact;
     o.repulsion.method = GradientMethod::fft;
     o.n_jobs = 2;
+    o.point_order = PointOrder::none;  // the order a distributed run keeps (auto would too below 10 000 points)
     const TsneEmbedding ref = TSNE(o).fit(X.view());
     for (int threads : {1, 3}) {
         o.n_jobs = threads;
@@ -185,6 +186,21 @@ TEST(DistRanks, TsneEqualsSingleProcess) {
         for (std::size_t t = 0; t < ref.embedding().size(); ++t)
             ASSERT_EQ(emb.embedding().data()[t], ref.embedding().data()[t]) << "entry " << t << ", threads " << threads;
         EXPECT_EQ(emb.kl_divergence(), ref.kl_divergence());
+    }
+}
+
+// The Hilbert point order renumbers the points, which the row blocks of a distributed run cannot: refused by name.
+TEST(DistRanks, HilbertPointOrderRefused) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    TsneOptions o;
+    o.point_order = PointOrder::hilbert;
+    try {
+        (void)dist::prepare_tsne(comm, part, mine(part, X), o);
+        FAIL() << "hilbert accepted";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("point_order hilbert"), std::string::npos) << e.what();
     }
 }
 

@@ -246,6 +246,50 @@ TEST(Tsne, ReproducibleAndThreadIndependent) {
     }
 }
 
+// The Hilbert point order renumbers only the gradient's work: the embedding comes back in the user's order, equal to
+// the unordered run up to the sums' rounding (exact gradient: the same pairs added in another order), the same bits
+// for any thread count (FFT), and auto keeps the user's order below point_order_min_points.
+TEST(Tsne, PointOrderIsInternalAndThreadIndependent) {
+    Matrix<float> X = blobs(600, 8, 4, 21);
+    TsneOptions o = small_options();
+    o.repulsion.method = GradientMethod::exact;
+    o.early_exaggeration_iter = 15;
+    o.n_iter = 10;
+    o.point_order = PointOrder::none;
+    const TsneEmbedding plain = TSNE(o).fit(X.view());
+    o.point_order = PointOrder::hilbert;
+    const TsneEmbedding ordered = TSNE(o).fit(X.view());
+    double maxdiff = 0, scale = 0;
+    for (std::size_t k = 0; k < plain.embedding().size(); ++k) {
+        maxdiff = std::max(maxdiff, std::abs(plain.embedding().data()[k] - ordered.embedding().data()[k]));
+        scale = std::max(scale, std::abs(plain.embedding().data()[k]));
+    }
+    EXPECT_LT(maxdiff, 1e-9 * scale);  // a wrong renumbering moves points by the map's scale
+    EXPECT_NEAR(ordered.kl_divergence(), plain.kl_divergence(), 1e-9 * plain.kl_divergence());
+    EXPECT_NE(plain.embedding().storage(), ordered.embedding().storage());  // the order did change the sums
+
+    o.repulsion.method = GradientMethod::fft;
+    o.n_jobs = 1;
+    TsneEmbedding one = TSNE(o).fit(X.view());
+    o.n_jobs = 3;
+    TsneEmbedding three = TSNE(o).fit(X.view());
+    EXPECT_EQ(one.embedding().storage(), three.embedding().storage());
+    EXPECT_EQ(one.kl_divergence(), three.kl_divergence());
+    // Later runs continue in the order fixed by the first one (P is not renumbered again), still thread-independent.
+    one.optimize(5);
+    three.optimize(5);
+    EXPECT_EQ(one.embedding().storage(), three.embedding().storage());
+
+    o.point_order = PointOrder::auto_;  // 600 < point_order_min_points: the user's order
+    o.repulsion.method = GradientMethod::exact;
+    o.n_iter = 10;
+    const TsneEmbedding automatic = TSNE(o).fit(X.view());
+    EXPECT_EQ(automatic.embedding().storage(), plain.embedding().storage());
+    EXPECT_EQ(parse_point_order("Hilbert"), PointOrder::hilbert);
+    EXPECT_EQ(to_string(PointOrder::none), "none");
+    EXPECT_THROW(parse_point_order("morton"), InvalidArgument);
+}
+
 TEST(Tsne, OptimizerStatePersists) {
     Matrix<float> X = blobs(300, 6, 3, 5);
     TsneOptions o = small_options();

@@ -75,6 +75,20 @@ struct RepulsionOptions {
 /// Throws InvalidArgument naming the bad field (n_components: the embedding dimension, FFT is 1-D/2-D only).
 void validate(const RepulsionOptions& options, std::size_t n_components);
 
+/// The order in which the gradient visits the points (docs/tsne.md, "Point order"). The optimiser, callbacks and
+/// outputs always see the user's order; only the gradient's internal numbering changes, so the sums run in another
+/// order (other bits, the same map within float rounding), and the same bits for any thread count.
+enum class PointOrder {
+    auto_,    ///< hilbert on one process from point_order_min_points points, none otherwise (and distributed)
+    none,     ///< the user's order (what a distributed run does: `mpirun` and one process with none agree bitwise)
+    hilbert   ///< along a Hilbert curve of the embedding at the first run (one process only)
+};
+/// Below this many points auto keeps the user's order: Y then fits the L2 cache and there is nothing to gain.
+inline constexpr std::size_t point_order_min_points = 10000;
+/// Parses "auto", "none", "hilbert" (case-insensitive); throws InvalidArgument naming the bad value.
+PointOrder parse_point_order(const std::string& name);
+std::string to_string(PointOrder m);
+
 /// Progress events of a t-SNE run (TrainEvent): phase "early_exaggeration", "main", "optimize" or "transform",
 /// phase_step/phase_steps the iteration within the phase, loss the KL divergence when evaluated at this iteration
 /// (every callbacks_every_iters iterations and at the end of each phase) else NaN, elapsed the seconds since the
@@ -116,6 +130,7 @@ struct TsneOptions {
     std::optional<std::uint64_t> random_state;  ///< none = seeded from std::random_device
     bool verbose = false;                     ///< KL every 50 iterations and stage timings through nembed::info
     TrainProgress progress;                   ///< optional, after every iteration
+    PointOrder point_order = PointOrder::auto_;  ///< the gradient's point order (not openTSNE's; see PointOrder)
 };
 
 /// Throws InvalidArgument for any bad option (n_points: data size, 0 when unknown).
@@ -126,6 +141,7 @@ struct TsneGradientParams {
     double dof = 1.0;
     RepulsionOptions repulsion;
     int n_threads = 1;  ///< resolved (>= 1)
+    PointOrder point_order = PointOrder::auto_;  ///< full embeddings only (a partial embedding keeps its order)
 };
 /// The Repulsion estimator for n points in `n_components` dimensions (auto resolved as in GradientMethod::auto_).
 /// Throws InvalidArgument for FFT above 2 dimensions.
@@ -273,6 +289,10 @@ private:
     double kl_ = std::numeric_limits<double>::quiet_NaN();
     TsneTimings timings_;
     dist::Comm* comm_ = nullptr;  ///< set for a distributed embedding (P_ then holds this rank's rows)
+    /// The gradient's point order (PointOrder), fixed at the first run that wants one, and P renumbered by it
+    /// (order_[new] = old); cleared by set_affinities.
+    std::vector<index_t> order_;
+    CsrMatrix<double> P_ordered_;
 };
 
 /// New points optimised against a fixed reference embedding (no new-new interactions, per-point normalisation).
