@@ -259,10 +259,10 @@ void register_transform(CLI::App& app) {
     auto plot = std::make_shared<std::string>();
     auto* sub = app.add_subcommand(
         "transform", "Embed new points into a reference saved by `nembed tsne --save-model` or `nembed umap "
-                     "--save-model`, or apply the network of `nembed cne --parametric --save-model` (non-parametric "
-                     "cne models cannot transform)");
+                     "--save-model`, or apply the network of `nembed cne --parametric --save-model` or `nembed "
+                     "parametric tsne|umap --save-model` (non-parametric cne models cannot transform)");
     add_common_options(sub, *o, true, false);
-    sub->add_option("-m,--model", *model, "Model directory written by nembed tsne/umap/cne --parametric --save-model")->required();
+    sub->add_option("-m,--model", *model, "Model directory written by nembed tsne/umap/cne --parametric/parametric --save-model")->required();
     auto* n_iter_opt = sub->add_option("--n-iter", topt->n_iter, "t-SNE models: optimisation iterations for the new points")
                            ->capture_default_str();
     auto* perplexity_opt =
@@ -283,8 +283,10 @@ void register_transform(CLI::App& app) {
         if (m.method() != ModelMethod::tsne) {
             for (const CLI::Option* opt : {n_iter_opt, perplexity_opt})
                 require(opt->count() == 0, opt->get_name() + " applies to t-SNE models; " + *model + " is a " +
-                                               to_string(m.method()) + " model (umap-learn's transform has its own "
-                                               "epochs and memberships)");
+                                               to_string(m.method()) + " model" +
+                                               (m.method() == ModelMethod::umap
+                                                    ? " (umap-learn's transform has its own epochs and memberships)"
+                                                    : " (its network embeds new points by a forward pass)"));
         }
         Matrix<float> Xnew = m.preprocessing().apply(load_raw(o->inputs).view());
         auto labels = load_label_files(*o, Xnew.rows());

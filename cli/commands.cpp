@@ -15,6 +15,7 @@ void register_cne(CLI::App& app);
 void register_pacmap(CLI::App& app);
 void register_ne(CLI::App& app);
 void register_sensitivity(CLI::App& app);
+void register_parametric(CLI::App& app);
 
 void register_commands(CLI::App& app) {
     register_tsne(app);
@@ -22,6 +23,7 @@ void register_commands(CLI::App& app) {
     register_cne(app);
     register_pacmap(app);
     register_ne(app);
+    register_parametric(app);
     register_transform(app);
     register_evaluate(app);
     register_pca(app);

@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include <Python.h>
 
@@ -113,6 +114,17 @@ nb::dict ne_result_dict(nembed::NeResult&& r, double fit_seconds) {
     out["loss"] = r.loss;
     out["stop"] = nembed::to_string(r.stop);
     out["embedding"] = to_numpy(std::move(r.embedding));
+    if (r.network) {  // TorchDR's encoder: the trained network, as parametric CNE's network_
+        nb::dict net;
+        net["widths"] = r.network->widths();
+        net["hidden_activation"] = nembed::to_string(r.network->hidden_activation());
+        net["output_activation"] = nembed::to_string(r.network->output_activation());
+        net["chunk_rows"] = r.network->chunk_rows();
+        std::vector<float> p = r.network->parameters();
+        const std::size_t np = p.size();
+        net["parameters"] = to_numpy(std::move(p), {np});
+        out["network"] = net;
+    }
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
 #include <memory>
@@ -273,6 +274,37 @@ void bind_paradime(nb::module_& m) {
             for (const pd::TransformParams& p : r.dr->transform_params(key))
                 out.append(nb::make_tuple(p.alpha, p.a, p.b));
             return out;
+        })
+        // Pickling (nembed.paradime.ParametricDR.__getstate__): the trained network as plain values, and back.
+        .def("network_state", [](Routine& r) -> nb::object {
+            const nembed::Mlp& net = r.dr->network();
+            if (net.n_inputs() == 0) return nb::none();
+            std::vector<double> master = net.master();
+            const std::size_t n = master.size();
+            nb::dict d;
+            d["widths"] = net.widths();
+            d["hidden_activation"] = nembed::to_string(net.hidden_activation());
+            d["output_activation"] = nembed::to_string(net.output_activation());
+            d["chunk_rows"] = net.chunk_rows();
+            d["master"] = to_numpy(std::move(master), {n});
+            return d;
+        })
+        .def("set_network_state", [](Routine& r, nb::dict d) {
+            const auto master = nb::cast<std::vector<double>>(d["master"]);
+            nembed::Mlp net(nb::cast<std::vector<std::size_t>>(d["widths"]),
+                            nembed::parse_activation(nb::cast<std::string>(d["hidden_activation"])),
+                            nembed::parse_activation(nb::cast<std::string>(d["output_activation"])),
+                            std::vector<float>(master.size()), nb::cast<std::size_t>(d["chunk_rows"]));
+            net.set_parameters(master);  // the float32 copy is the master's rounding, as after every step
+            r.dr->set_network(std::move(net));
+        })
+        .def("set_transform_params", [](Routine& r, const std::string& key, nb::list params) {
+            std::vector<pd::TransformParams> v;
+            for (nb::handle h : params) {
+                auto t = nb::cast<std::tuple<double, double, double>>(h);
+                v.push_back({std::get<0>(t), std::get<1>(t), std::get<2>(t)});
+            }
+            r.dr->set_transform_params(key, std::move(v));
         })
         .def("network_parameters", [](Routine& r) {
             std::vector<double> v = r.dr->network().master();

@@ -139,6 +139,38 @@ std::optional<nembed::SchedulerKwargs> scheduler_kwargs(const nb::handle& v) {
     return k;
 }
 
+// encoder: None (the table) or a dict of nembed's network settings (the Python side turns True into {}); unknown
+// keys are refused.
+nembed::NeEncoderOptions encoder_options(const nb::handle& v) {
+    if (!nb::isinstance<nb::dict>(v))
+        throw InvalidArgument("encoder must be None, True or a dict of network settings (hidden, activation, "
+                              "network_init, batch_size, learning_rate, optimizer)");
+    nembed::NeEncoderOptions e;
+    e.enabled = true;
+    for (auto [k, val] : nb::cast<nb::dict>(v)) {
+        const std::string key = nb::cast<std::string>(k);
+        const std::string name = "encoder['" + key + "']";
+        if (key == "hidden") {
+            e.network.hidden.clear();
+            for (nb::handle h : val) e.network.hidden.push_back(static_cast<long>(integer(h, name)));
+        } else if (key == "activation") {
+            e.network.hidden_activation = nembed::parse_activation(text(val, name));
+        } else if (key == "network_init") {
+            e.network.init = nembed::parse_mlp_init(text(val, name));
+        } else if (key == "batch_size") {
+            e.batch_size = count(val, name);
+        } else if (key == "learning_rate") {
+            e.learning_rate = number(val, name);
+        } else if (key == "optimizer") {
+            e.optimizer = text(val, name);
+        } else {
+            throw InvalidArgument("encoder: unknown setting '" + key + "' (hidden, activation, network_init, "
+                                  "batch_size, learning_rate, optimizer)");
+        }
+    }
+    return e;
+}
+
 // A value converted to the type of the Options' field (the methods differ: PACMAP's n_neighbors is a count, UMAP's an
 // int; UMAP's a and b take None).
 template <class T>
@@ -255,6 +287,7 @@ Options options_from_dict(Params& p, const std::string& method, std::optional<ne
         else o.metric = nembed::parse_cost_metric(m);
     }
     NE_FIELD("process_duplicates", process_duplicates)
+    if (auto v = p.take("encoder"); v && !is_none(*v)) o.encoder = encoder_options(*v);
     if (auto v = p.take("seed")) o.random_state = static_cast<std::uint64_t>(nb::cast<std::uint64_t>(*v));
     if (auto v = p.take("n_jobs")) o.n_threads = int32(*v, "n_jobs");
     if (auto v = p.take("verbose")) o.verbose = boolean(*v, "verbose");

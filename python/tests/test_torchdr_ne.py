@@ -280,3 +280,59 @@ def test_transform_new_points(cls):
         m.transform(X[:5], X_train=X[:50])
     with pytest.raises(ValueError, match="features"):
         m.transform(X[:5, :4], X_train=X)
+
+
+# ----- encoder: TorchDR's parametric mode, nembed's network trained in mini-batches (docs/parametric.md) -----
+def _knn_accuracy(Y, y, k=10):
+    d = ((Y[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    nn = np.argsort(d, axis=1)[:, :k]
+    return float((y[nn] == y[:, None]).mean())
+
+
+@pytest.mark.parametrize("cls", [LargeVis, InfoTSNE, UMAP])
+def test_encoder_parametric_fit_and_transform(cls):
+    X = _data(n=300)
+    y = np.arange(300) % 3
+    kw = dict(SMALL_OF[cls], max_iter=150, n_jobs=2, encoder={"hidden": [32, 32], "batch_size": 128})
+    m = cls(**kw)
+    Y = m.fit_transform(X)
+    assert m.encoder_ is not None and m.encoder_["widths"] == [8, 32, 32, 2]
+    # the embedding is the network's forward pass: transform of the training rows gives the same bits, any n_jobs
+    assert np.array_equal(m.transform(X), Y)
+    m.set_params(n_jobs=1)
+    assert np.array_equal(m.transform(X), Y)
+    # three well separated blobs: the network separates them as the table does (10-NN accuracy measured 1.0)
+    assert _knn_accuracy(Y, y) >= 0.95
+    Z = m.transform(_data(n=30, seed=1))
+    assert Z.shape == (30, 2) and np.isfinite(Z).all()
+    # the same bits with another thread count; the table fit has no network
+    assert np.array_equal(cls(**dict(kw, n_jobs=1)).fit_transform(X), Y)
+    t = cls(**SMALL_OF[cls])
+    t.fit(X)
+    assert t.encoder_ is None
+
+
+@pytest.mark.parametrize("encoder, err, match", [
+    ({"hidden": [8, 0]}, ValueError, "width"),
+    ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+    ({"optimizer": "RMSprop"}, ValueError, "optimizer must be Adam or SGD"),
+    ({"depth": 3}, ValueError, "unknown setting 'depth'"),
+    ("mlp", TypeError, "encoder must be None, True or a dict"),
+])
+def test_encoder_bad_settings(encoder, err, match):
+    with pytest.raises(err, match=match):
+        LargeVis(**SMALL, encoder=encoder).fit(_data())
+
+
+def test_encoder_torch_module_refused():
+    class Module:  # duck-typed as torch.nn.Module (torch is optional)
+        def parameters(self):
+            return []
+
+        def forward(self, x):
+            return x
+
+    with pytest.raises(TypeError, match="nembed.paradime.ParametricDR"):
+        UMAP(**SMALL_OF[UMAP], encoder=Module()).fit(_data())

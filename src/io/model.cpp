@@ -12,6 +12,7 @@
 #include "nembed/io/file.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/npy.hpp"
+#include "nembed/parametric/parametric_dr.hpp"
 
 namespace nembed {
 
@@ -20,6 +21,7 @@ std::string to_string(ModelMethod m) {
     case ModelMethod::tsne: return "tsne";
     case ModelMethod::umap: return "umap";
     case ModelMethod::cne: return "cne";
+    case ModelMethod::paradime: return "paradime";
     }
     return "?";
 }
@@ -53,7 +55,8 @@ const Matrix<double>& Model::embedding() const {
     switch (method_) {
     case ModelMethod::tsne: return tsne_->embedding();
     case ModelMethod::umap: return umap_->embedding();
-    case ModelMethod::cne: break;
+    case ModelMethod::cne:
+    case ModelMethod::paradime: break;
     }
     return cne_embedding_;
 }
@@ -63,6 +66,7 @@ Matrix<double> Model::transform(MatrixView<float> X_new, const TransformOptions&
     case ModelMethod::tsne: return tsne_->transform(X_new, tsne_options);
     case ModelMethod::umap: return umap_->transform(X_new);
     case ModelMethod::cne:
+    case ModelMethod::paradime:
         if (network_) {
             require(X_new.cols == network_->n_inputs(), "the new data has " + std::to_string(X_new.cols) +
                                                             " columns, the model's network takes " +
@@ -87,6 +91,10 @@ const UmapEmbedding& Model::umap() const {
 const CneModelSettings& Model::cne() const {
     require(method_ == ModelMethod::cne, "the model is a " + to_string(method_) + " model, not a cne one");
     return cne_;
+}
+const ParadimeModelSettings& Model::paradime() const {
+    require(method_ == ModelMethod::paradime, "the model is a " + to_string(method_) + " model, not a paradime one");
+    return paradime_;
 }
 
 // ------------------------------------------------------------------------------------------------ writing
@@ -233,6 +241,27 @@ void save_model(const std::string& dir, const CneResult& r, const CneOptions& o,
                     {"early_epochs", r.spectrum.early_epochs},
                     {"log_Z", r.log_Z},
                     {"seed", o.seed}};
+    finish_model(dir, j);
+}
+
+void save_model(const std::string& dir, const paradime::ParametricDR& dr, const Matrix<double>& embedding,
+                const std::string& routine, const Preprocessing& pre) {
+    const Mlp& net = dr.network();
+    require(net.n_inputs() > 0, "save_model: the paraDime routine is not trained (train it with its built-in network)");
+    require(embedding.cols() == net.n_outputs() && embedding.rows() > 0,
+            "save_model: the embedding is " + std::to_string(embedding.rows()) + " x " +
+                std::to_string(embedding.cols()) + ", the network embeds in " + std::to_string(net.n_outputs()) +
+                " dimensions");
+    json j = begin_model(dir, ModelMethod::paradime, embedding, net.n_inputs(), pre);
+    write_network(dir, net, j);
+    json phases = json::array();
+    for (const paradime::TrainingPhase& p : dr.training_phases())
+        phases.push_back(json{{"name", p.name},
+                              {"epochs", p.epochs},
+                              {"batch_size", p.batch_size},
+                              {"learning_rate", p.learning_rate},
+                              {"sampling", paradime::to_string(p.sampling)}});
+    j["paradime"] = json{{"routine", routine}, {"seed", dr.options().seed}, {"phases", phases}};
     finish_model(dir, j);
 }
 
@@ -494,9 +523,9 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
         pca = top.flag("pca", false);
     } else {
         m.method_ = top.parsed("method", [&](const std::string& name) {
-            for (ModelMethod k : {ModelMethod::tsne, ModelMethod::umap, ModelMethod::cne})
+            for (ModelMethod k : {ModelMethod::tsne, ModelMethod::umap, ModelMethod::cne, ModelMethod::paradime})
                 if (name == to_string(k)) return k;
-            throw InvalidArgument("unknown method '" + name + "' (expected tsne, umap or cne)");
+            throw InvalidArgument("unknown method '" + name + "' (expected tsne, umap, cne or paradime)");
         });
         const Fields p = top.object("preprocessing");
         scale = p.positive("scale");
@@ -512,6 +541,25 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
             shape_error(dir, "embedding.npy", "has " + std::to_string(Y.cols()) + " columns but model.json says " +
                                                   "n_components = " +
                                                   std::to_string(top.unsigned_int("n_components")));
+    }
+    if (m.method_ == ModelMethod::paradime) {
+        // The network is the model (transform is its forward pass); the rest documents the run.
+        const Fields pd = top.object("paradime");
+        ParadimeModelSettings& s = m.paradime_;
+        s.routine = pd.text("routine");
+        s.seed = pd.unsigned_int("seed");
+        const json* phases = pd.find("phases", true);
+        if (!phases->is_array()) pd.fail("phases", "must be a list");
+        for (std::size_t i = 0; i < phases->size(); ++i) {
+            const Fields ph{(*phases)[i], mj, "paradime.phases[" + std::to_string(i) + "]."};
+            if (!(*phases)[i].is_object()) pd.fail("phases", "must be a list of objects");
+            s.phases.push_back({ph.text("name"), ph.text("sampling"), ph.small_int("epochs", 1),
+                                ph.small_int("batch_size", 1), ph.positive("learning_rate")});
+        }
+        m.network_ = std::make_shared<const Mlp>(read_network(dir, top, Y.cols()));
+        m.n_threads_ = n_threads;
+        m.cne_embedding_ = std::move(Y);
+        return m;
     }
     if (m.method_ == ModelMethod::cne) {
         const Fields c = top.object("cne");

@@ -33,11 +33,17 @@ NeResult AffinityMatcher::fit_transform_affinity(const CsrMatrix<double>& P, Mat
     auto loss = std::make_shared<const AffinityMatcherObjective>(AffinityMatcher(o).objective(P));
     if (o.init == NeInit::pca)
         require(X.rows == n, "AffinityMatcher: X has " + std::to_string(X.rows) + " rows, P " + std::to_string(n));
+    TrainHooks h = hooks;
+    if (h.who == "train") h.who = "AffinityMatcher";
+    if (o.encoder.enabled) {
+        require(X.rows == n, "AffinityMatcher: the encoder needs X (" + std::to_string(X.rows) + " rows, P " +
+                                 std::to_string(n) + ")");
+        return run_encoder(
+            X, [loss](MatrixView<double> Y, const NeStepInfo&, double* g, bool) { return (*loss)(Y, g); }, o, h);
+    }
     const Timer t;
     Matrix<double> Y0 = ne_initial_embedding(o, X, n);
     const double init_seconds = t.seconds();
-    TrainHooks h = hooks;
-    if (h.who == "train") h.who = "AffinityMatcher";
     NeResult r = run_neighbor_embedding(
         std::move(Y0),
         [loss](MatrixView<double> Y, const NeStepInfo&, double* g, bool) { return (*loss)(Y, g); }, o, h);

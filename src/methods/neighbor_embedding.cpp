@@ -20,6 +20,7 @@
 #include "nembed/loss/ne_loss.hpp"
 #include "nembed/optim/optimizer.hpp"
 #include "nembed/kernel/hyperbolic.hpp"
+#include "nembed/parametric/network_parametrization.hpp"
 #include "nembed/train/parametrization.hpp"
 
 namespace nembed {
@@ -204,6 +205,12 @@ std::vector<Phase> ne_phases(const NeighborEmbeddingOptions& o, std::size_t n) {
 
 NeResult run_method(const NeighborEmbeddingOptions& o, MatrixView<float> X, std::size_t n, const std::string& who,
                     NeGradient loss, const TrainHooks& hooks) {
+    if (o.encoder.enabled) {
+        require(X.rows == n && X.data != nullptr, "encoder: the network needs the data X (n x D)");
+        TrainHooks h = hooks;
+        if (h.who == "train") h.who = who;
+        return run_encoder(X, std::move(loss), o, h);
+    }
     const Timer t;
     Matrix<double> Y0 = ne_initial_embedding(o, X, n);
     const double init_seconds = t.seconds();
@@ -246,6 +253,50 @@ Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& o, MatrixVie
     return Y;
 }
 
+namespace {
+
+// TorchDR's loop on a parametrisation (the table, or a network): its phases, the convergence check and the user's
+// callbacks. The result has everything but the embedding.
+NeResult run_on(Parametrization& params, const std::vector<Phase>& phases, Optimizer& optimizer,
+                NeighborEmbeddingPlan& plan, const NeighborEmbeddingOptions& o, TrainHooks hooks) {
+    Trainer trainer(plan, params, optimizer, o.n_threads);
+    for (const Phase& p : phases) trainer.add_phase(p);
+
+    // TorchDR's convergence check after steps 0, check_interval, 2·check_interval, ... (0-based), the user's
+    // callback after steps 0, every, 2·every, ...: the Trainer calls back at the periods of their gcd.
+    bool converged = false;
+    TrainCallback user = hooks.callback;
+    const int every = user ? hooks.callback_every : o.check_interval;
+    require(every >= 1, "callback_every must be >= 1, got " + std::to_string(every));
+    hooks.callback_every = std::gcd(every, o.check_interval);
+    hooks.callback_first_of_period = true;
+    hooks.callback_at_start = false;
+    hooks.verbose = hooks.verbose || o.verbose;
+    if (hooks.who == "train") hooks.who = "NeighborEmbedding";
+    hooks.callback = [&](const TrainEvent& ev) {
+        const std::int64_t done = ev.step - 1;  // the 0-based index of the step just taken
+        if (done % o.check_interval == 0 && plan.last_grad_norm() < o.min_grad_norm) {
+            converged = true;
+            if (o.verbose)
+                info(hooks.who + ": convergence reached at iteration " + std::to_string(ev.step - 1) +
+                     " with gradient norm " + num(plan.last_grad_norm()));
+            return true;
+        }
+        return user && done % every == 0 ? user(ev) : false;
+    };
+    const Timer timer;
+    const RunReport rep = trainer.run(-1, hooks);
+    NeResult r;
+    r.n_iter = static_cast<int>(trainer.steps_done());
+    r.stop = converged ? NeStop::converged : (rep.stop == StopReason::callback ? NeStop::callback : NeStop::max_iter);
+    r.loss = rep.loss;
+    r.grad_norm = plan.last_grad_norm();
+    r.timings.optimize = timer.seconds();
+    return r;
+}
+
+} // namespace
+
 NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const NeighborEmbeddingOptions& o,
                                 TrainHooks hooks) {
     const std::size_t n = Y0.rows();
@@ -276,40 +327,44 @@ NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const Neighb
     }
     EmbeddingTable table(std::move(Y0));
     NeighborEmbeddingPlan plan(std::move(loss), std::move(row_norm));
-    Trainer trainer(plan, table, *optimizer, o.n_threads);
-    for (const Phase& p : phases) trainer.add_phase(p);
-
-    // TorchDR's convergence check after steps 0, check_interval, 2·check_interval, ... (0-based), the user's
-    // callback after steps 0, every, 2·every, ...: the Trainer calls back at the periods of their gcd.
-    bool converged = false;
-    TrainCallback user = hooks.callback;
-    const int every = user ? hooks.callback_every : o.check_interval;
-    require(every >= 1, "callback_every must be >= 1, got " + std::to_string(every));
-    hooks.callback_every = std::gcd(every, o.check_interval);
-    hooks.callback_first_of_period = true;
-    hooks.callback_at_start = false;
-    hooks.verbose = hooks.verbose || o.verbose;
-    if (hooks.who == "train") hooks.who = "NeighborEmbedding";
-    hooks.callback = [&](const TrainEvent& ev) {
-        const std::int64_t done = ev.step - 1;  // the 0-based index of the step just taken
-        if (done % o.check_interval == 0 && plan.last_grad_norm() < o.min_grad_norm) {
-            converged = true;
-            if (o.verbose)
-                info(hooks.who + ": convergence reached at iteration " + std::to_string(ev.step - 1) +
-                     " with gradient norm " + num(plan.last_grad_norm()));
-            return true;
-        }
-        return user && done % every == 0 ? user(ev) : false;
-    };
-    const Timer timer;
-    const RunReport rep = trainer.run(-1, hooks);
-    NeResult r;
+    NeResult r = run_on(table, phases, *optimizer, plan, o, std::move(hooks));
     r.embedding = std::move(table.Y());
-    r.n_iter = static_cast<int>(trainer.steps_done());
-    r.stop = converged ? NeStop::converged : (rep.stop == StopReason::callback ? NeStop::callback : NeStop::max_iter);
-    r.loss = rep.loss;
-    r.grad_norm = plan.last_grad_norm();
-    r.timings.optimize = timer.seconds();
+    return r;
+}
+
+// The encoder's options as the driver's: the network's rate and optimizer (torch's defaults) in place of the
+// table's, the method's scheduler over that rate.
+static NeighborEmbeddingOptions encoder_driver_options(const NeighborEmbeddingOptions& o) {
+    const NeEncoderOptions& e = o.encoder;
+    require(std::isfinite(e.learning_rate) && e.learning_rate > 0,
+            "encoder: learning_rate must be positive, got " + num(e.learning_rate));
+    require(e.batch_size > 0, "encoder: batch_size must be > 0");
+    const std::string opt = to_lower(e.optimizer);
+    require(opt == "adam" || opt == "sgd", "encoder: optimizer must be Adam or SGD, got '" + e.optimizer + "'");
+    validate(e.network);
+    NeighborEmbeddingOptions d = o;
+    d.lr = e.learning_rate;
+    d.optimizer = e.optimizer;
+    d.optimizer_kwargs = OptimizerKwargs{};
+    d.init = NeInit::random;  // not used; keeps validate from asking for an init array
+    d.init_array.reset();
+    return d;
+}
+
+NeResult run_encoder(MatrixView<float> X, NeGradient loss, const NeighborEmbeddingOptions& options,
+                     TrainHooks hooks) {
+    require_fit_data(X, std::string("encoder"));
+    const NeighborEmbeddingOptions o = encoder_driver_options(options);
+    const std::vector<Phase> phases = ne_phases(o, X.rows);
+    std::unique_ptr<Optimizer> optimizer = make_optimizer(optimizer_options(o));
+    MlpOptions mo = o.encoder.network;
+    mo.seed = o.random_state;
+    auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
+    NetworkParametrization net(data, Mlp(X.cols, o.n_components, mo), o.n_threads);
+    NeighborEmbeddingPlan plan(std::move(loss), {}, NeNetworkBatches{o.encoder.batch_size, o.random_state});
+    NeResult r = run_on(net, phases, *optimizer, plan, o, std::move(hooks));
+    r.embedding = net.embedding();
+    r.network = std::make_shared<const Mlp>(net.network());
     return r;
 }
 

@@ -190,6 +190,23 @@ Matrix<double> ParametricDR::apply(MatrixView<float> X) const {
     return convert<double>(net_.apply(X, options_.n_threads).view());
 }
 
+void ParametricDR::set_network(Mlp net) {
+    require(net.n_inputs() > 0 && net.n_outputs() == options_.out_dim,
+            "ParametricDR: the network embeds in " + std::to_string(net.n_outputs()) + " dimensions, out_dim is " +
+                std::to_string(options_.out_dim));
+    n_inputs_ = net.n_inputs();
+    net_ = std::move(net);
+}
+
+void ParametricDR::set_transform_params(const std::string& key, std::vector<TransformParams> params) {
+    auto it = params_.find(key);
+    require(it != params_.end(), "ParametricDR: no batch relations '" + key + "'");
+    require(params.size() == it->second.size(), "ParametricDR: batch relations '" + key + "' have " +
+                                                    std::to_string(it->second.size()) + " transforms, got " +
+                                                    std::to_string(params.size()) + " parameter sets");
+    it->second = std::move(params);
+}
+
 const GlobalRelationData& ParametricDR::global_relation_data(const std::string& key) const {
     auto it = global_data_.find(key);
     require(it != global_data_.end(), "ParametricDR: no computed global relations '" + key + "'");

@@ -1,27 +1,33 @@
 // TorchDR's training step (train/ne_plan.hpp).
 #include "nembed/train/ne_plan.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
+#include "nembed/core/random.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/train/parametrization.hpp"
 #include "nembed/train/phase.hpp"
 
 namespace nembed {
 
-NeighborEmbeddingPlan::NeighborEmbeddingPlan(NeGradient loss, NeGradRowNorm row_norm)
-    : loss_(std::move(loss)), row_norm_(std::move(row_norm)), grad_norm_(std::numeric_limits<double>::quiet_NaN()) {
+NeighborEmbeddingPlan::NeighborEmbeddingPlan(NeGradient loss, NeGradRowNorm row_norm, NeNetworkBatches batches)
+    : loss_(std::move(loss)), row_norm_(std::move(row_norm)), batches_(batches),
+      grad_norm_(std::numeric_limits<double>::quiet_NaN()) {
     require(static_cast<bool>(loss_), "NeighborEmbeddingPlan: the loss is empty");
+    require(batches_.batch_size > 0, "NeighborEmbeddingPlan: the network's batch size must be > 0");
 }
 
 double NeighborEmbeddingPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
     EmbeddingTable* table = params.table();
-    require(table != nullptr, "NeighborEmbeddingPlan: needs the embedding table parametrisation");
-    Matrix<double>& Y = table->Y();
+    Matrix<double> Y_net;
+    if (!table) Y_net = params.embedding();  // a network: its positions of every point
+    Matrix<double>& Y = table ? table->Y() : Y_net;
     grad_.resize(Y.size());
     NeStepInfo info;
     info.exaggeration = ctx.phase ? ctx.phase->exaggeration : 1.0;
@@ -50,7 +56,29 @@ double NeighborEmbeddingPlan::step(Parametrization& params, Optimizer& optimizer
     if (ctx.want_loss)
         require(std::isfinite(loss), "neighbor embedding: the loss is not finite at iteration " +
                                          std::to_string(ctx.step) + " (a learning rate too large?)");
-    optimizer.step(Y.data(), grad_.data(), grad_.size(), ctx.learning_rate, ctx.n_threads);
+    if (table) {
+        optimizer.step(Y.data(), grad_.data(), grad_.size(), ctx.learning_rate, ctx.n_threads);
+    } else {
+        // The network: the iteration's dL/dY in mini-batches, each its own update (the batch forwarded again for
+        // backward's activations; the gradient rows are the iteration's, evaluated once on all points).
+        const std::size_t n = Y.rows(), d = Y.cols(), bs = batches_.batch_size;
+        std::vector<index_t> perm(n);
+        for (std::size_t i = 0; i < n; ++i) perm[i] = static_cast<index_t>(i);
+        Rng rng(batches_.seed,
+                sampling_stream(SamplingFamily::torchdr_encoder_batches, static_cast<std::uint64_t>(ctx.step), 0));
+        for (std::size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[rng.below(i)]);
+        std::vector<double> pos, dY;
+        for (std::size_t lo = 0; lo < n; lo += bs) {
+            const std::span<const index_t> batch(perm.data() + lo, std::min(n, lo + bs) - lo);
+            pos.resize(batch.size() * d);
+            dY.resize(batch.size() * d);
+            params.forward(batch, pos.data());
+            for (std::size_t r = 0; r < batch.size(); ++r)
+                std::copy_n(grad_.data() + static_cast<std::size_t>(batch[r]) * d, d, dY.data() + r * d);
+            params.backward(batch, dY.data());
+            params.step(optimizer, ctx.learning_rate, ctx.n_threads);
+        }
+    }
     return ctx.want_loss ? loss : std::numeric_limits<double>::quiet_NaN();
 }
 

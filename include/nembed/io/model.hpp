@@ -11,7 +11,9 @@
 ///
 /// t-SNE and UMAP models transform (openTSNE's and umap-learn's transform); a cne model holds the embedding and its
 /// settings, and for cne's parametric mode its network, which transforms new points by a forward pass; a
-/// non-parametric cne model refuses to transform (InvalidArgument).
+/// non-parametric cne model refuses to transform (InvalidArgument). A paraDime model (method "paradime": `nembed
+/// parametric tsne|umap`, paraDime's ParametricTSNE / ParametricUMAP) holds the trained network, its embedding of the
+/// training data and the routine's settings; it transforms by a forward pass.
 /// The reader type-checks every field and cross-checks the arrays' shapes: a malformed model raises IoError naming
 /// the file and the field. It also reads the directories of the CLI's earlier t-SNE format ("nembed-tsne-model",
 /// version 1); only the new format is written.
@@ -29,13 +31,17 @@
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/parametric/mlp.hpp"
 
+namespace nembed::paradime {
+class ParametricDR;
+}
+
 namespace nembed {
 
 /// The version written; readers refuse newer ones.
 inline constexpr int kModelVersion = 1;
 
-enum class ModelMethod { tsne, umap, cne };
-/// "tsne", "umap", "cne".
+enum class ModelMethod { tsne, umap, cne, paradime };
+/// "tsne", "umap", "cne", "paradime".
 std::string to_string(ModelMethod m);
 
 /// How raw input rows became the data the method saw: divided by `scale`, then (optionally) centred by `pca_mean`
@@ -69,6 +75,18 @@ struct CneModelSettings {
     std::uint64_t seed = 0;
 };
 
+/// What a paraDime model records besides its network (documentation of the run; transform needs only the network).
+struct ParadimeModelSettings {
+    std::string routine;     ///< "ParametricTSNE", "ParametricUMAP" (or the caller's name for its own routine)
+    std::uint64_t seed = 0;
+    struct Phase {
+        std::string name, sampling;
+        int epochs = 0, batch_size = 0;
+        double learning_rate = 0;
+    };
+    std::vector<Phase> phases;  ///< the training phases, in order
+};
+
 /// A loaded model: the method, its embedding, the preprocessing, and for t-SNE / UMAP an embedding object that can
 /// transform (its kNN index rebuilt over the reference data). Move-only.
 class Model {
@@ -82,9 +100,9 @@ public:
     /// The input metric of the kNN index (t-SNE and UMAP) and its parameters (model.json's "metric_params").
     Metric metric() const { return metric_; }
     const MetricParams& metric_params() const { return metric_params_; }
-    /// t-SNE, UMAP, and parametric cne (a saved network).
+    /// t-SNE, UMAP, paraDime, and parametric cne (a saved network).
     bool can_transform() const { return method_ != ModelMethod::cne || network_ != nullptr; }
-    /// The network of a parametric model (cne's parametric mode); null otherwise.
+    /// The network of a parametric model (cne's parametric mode, paraDime); null otherwise.
     const std::shared_ptr<const Mlp>& network() const { return network_; }
     /// Embeds new rows given in the reference's space (apply preprocessing() to raw rows first): openTSNE's
     /// transform with `tsne_options` for t-SNE, umap-learn's transform for UMAP (the options are not used).
@@ -96,6 +114,7 @@ public:
     const TsneEmbedding& tsne() const;
     const UmapEmbedding& umap() const;
     const CneModelSettings& cne() const;
+    const ParadimeModelSettings& paradime() const;
 
 private:
     friend Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed);
@@ -108,6 +127,7 @@ private:
     std::optional<UmapEmbedding> umap_;
     Matrix<double> cne_embedding_;
     CneModelSettings cne_;
+    ParadimeModelSettings paradime_;
     std::shared_ptr<const Mlp> network_;
     int n_threads_ = 1;
 };
@@ -127,6 +147,13 @@ void save_model(const std::string& dir, const UmapEmbedding& embedding, MatrixVi
 /// parameters, so a reloaded network gives the same outputs bit for bit).
 void save_model(const std::string& dir, const CneResult& result, const CneOptions& options,
                 const Preprocessing& preprocessing = {});
+
+/// Saves a trained paraDime routine (ParametricDR trained with its built-in network): the network (as for parametric
+/// cne), `embedding` (its output on the training data, n_points x out_dim), the routine's name, seed and phases.
+/// A reloaded model transforms to the same bits as `dr.apply`. Throws InvalidArgument for an untrained routine or an
+/// embedding of the wrong width.
+void save_model(const std::string& dir, const paradime::ParametricDR& dr, const Matrix<double>& embedding,
+                const std::string& routine, const Preprocessing& preprocessing = {});
 
 /// Loads a model directory; t-SNE and UMAP models get their kNN index rebuilt with `n_threads` (>= 1) and
 /// `knn_seed` (HNSW's seed; exact indices ignore it) and transform with `n_threads`. Throws IoError naming the file

@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,7 @@
 #include "nembed/core/sparse.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/optim/schedule.hpp"
+#include "nembed/parametric/mlp.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 #include "nembed/train/ne_plan.hpp"
 #include "nembed/train/trainer.hpp"
@@ -71,6 +73,20 @@ struct SchedulerKwargs {
 enum class NeInit { pca, random, array, hyperbolic };
 /// Parses "pca", "random"/"normal", "hyperbolic" (an array is given through NeighborEmbeddingOptions::init_array).
 NeInit parse_ne_init(const std::string& name);
+
+/// TorchDR's `encoder`: a network maps the data to the embedding instead of a free table (docs/parametric.md,
+/// "TorchDR's methods"). Each iteration evaluates the method's loss gradient dL/dY once on the network's embedding
+/// of every point (the same loss: affinities, negatives, exaggeration, repulsion), then trains the network on it in
+/// mini-batches of batch_size points (train/ne_plan.hpp; TorchDR's encoder runs full-batch). The network's own
+/// learning rate and optimizer replace lr, optimizer and optimizer_kwargs; the method's scheduler applies to that
+/// rate. init is not used.
+struct NeEncoderOptions {
+    bool enabled = false;
+    MlpOptions network;                 ///< default cne's FCNetwork: in → 100 → 100 → 100 → out, ReLU
+    std::size_t batch_size = 1024;      ///< points per network update, > 0
+    double learning_rate = 1e-3;        ///< > 0
+    std::string optimizer = "Adam";     ///< "Adam" or "SGD" (torch's defaults)
+};
 
 /// TorchDR's NeighborEmbedding parameters with its base-class defaults (the methods' option structs set theirs).
 struct NeighborEmbeddingOptions {
@@ -101,6 +117,7 @@ struct NeighborEmbeddingOptions {
     bool process_duplicates = true;
     bool verbose = false;
     int n_threads = 1;                           ///< resolved, >= 1
+    NeEncoderOptions encoder;                    ///< a network instead of the table (off by default)
 };
 /// Throws InvalidArgument naming the bad parameter (n: the number of samples).
 void validate(const NeighborEmbeddingOptions& options, std::size_t n);
@@ -123,6 +140,8 @@ struct NeResult {
     double loss = 0.0;          ///< the last reported loss (NaN when none was)
     double grad_norm = 0.0;     ///< ‖∂L/∂Y‖ of the last step (RiemannianAdam: of the Riemannian gradient)
     NeTimings timings;
+    /// With the encoder: the trained network (embedding = its output on the data; new points: network->apply).
+    std::shared_ptr<const Mlp> network;
 };
 
 /// TorchDR's learning rate: the given lr, or "auto" max(n / exaggeration / 4, 50).
@@ -140,7 +159,12 @@ Matrix<double> ne_initial_embedding(const NeighborEmbeddingOptions& options, Mat
 NeResult run_neighbor_embedding(Matrix<double> Y0, NeGradient loss, const NeighborEmbeddingOptions& options,
                                 TrainHooks hooks = {});
 /// A method's run from its loss: the initial embedding of X (ne_initial_embedding; n rows), the run named `who` in
-/// messages unless hooks name it, then run_neighbor_embedding; the result's timings.init is set.
+/// messages unless hooks name it, then run_neighbor_embedding; the result's timings.init is set. With the encoder
+/// enabled: the network (X: n x D, required) is trained instead (run_encoder).
+/// The encoder's run: a network X.cols → hidden → n_components (options.encoder) trained on the loss with TorchDR's
+/// phases, schedule and stop rule. The same seed gives the same bits for any thread count.
+NeResult run_encoder(MatrixView<float> X, NeGradient loss, const NeighborEmbeddingOptions& options,
+                     TrainHooks hooks = {});
 NeResult run_method(const NeighborEmbeddingOptions& options, MatrixView<float> X, std::size_t n,
                     const std::string& who, NeGradient loss, const TrainHooks& hooks);
 

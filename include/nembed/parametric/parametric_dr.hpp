@@ -71,6 +71,12 @@ public:
     Matrix<double> apply(MatrixView<float> X) const;
     /// The built-in network (empty before train(X)).
     const Mlp& network() const { return net_; }
+    /// Restores a trained built-in network (a reloaded routine: Python's pickling); apply() then uses it. Throws
+    /// InvalidArgument when its outputs are not out_dim.
+    void set_network(Mlp net);
+    /// Restores the parameters (α, a, b) of batch relation `key`'s transforms (one per transform; learnable ones are
+    /// trained). Throws InvalidArgument for an unknown key or a count that differs from the transforms'.
+    void set_transform_params(const std::string& key, std::vector<TransformParams> params);
 
     /// Hooks for a model that evaluates some losses itself (the PyTorch plug-in); see paradime_plan.hpp. With an
     /// external loss set, ClassificationLoss, ReconstructionLoss and custom losses are passed to it.

@@ -36,13 +36,23 @@ using NeGradient = std::function<double(MatrixView<double> Y, const NeStepInfo& 
 /// gradient). Empty: ‖g‖² (torch's SGD and Adam leave the gradient as it is).
 using NeGradRowNorm = std::function<double(const double* y, const double* g, std::size_t d)>;
 
+/// How a network parametrisation (TorchDR's encoder) is trained by the plan: each iteration's dL/dY, evaluated once
+/// on the network's embedding of every point, is fed back in mini-batches of batch_size points from a permutation
+/// drawn from the counter stream (seed, iteration); each mini-batch is one forward, backward and optimizer step.
+struct NeNetworkBatches {
+    std::size_t batch_size = 1024;  ///< > 0
+    std::uint64_t seed = 0;
+};
+
 class NeighborEmbeddingPlan final : public BatchPlan {
 public:
-    /// Throws InvalidArgument for a null loss.
-    explicit NeighborEmbeddingPlan(NeGradient loss, NeGradRowNorm row_norm = {});
+    /// Throws InvalidArgument for a null loss or a batch size of 0.
+    explicit NeighborEmbeddingPlan(NeGradient loss, NeGradRowNorm row_norm = {}, NeNetworkBatches batches = {});
     std::string unit() const override { return "iteration"; }
-    /// Needs the EmbeddingTable parametrisation (InvalidArgument otherwise); throws InvalidArgument when the
-    /// gradient or a reported loss is not finite (TorchDR's NaN check: a learning rate too large).
+    /// The embedding table: one optimizer step on Y (TorchDR's). Any other parametrisation (a network): Y is its
+    /// forward pass over every point, and dL/dY is fed back in mini-batches (NeNetworkBatches). Throws
+    /// InvalidArgument when the gradient or a reported loss is not finite (TorchDR's NaN check: a learning rate too
+    /// large).
     double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
     /// ‖∂L/∂Y‖ (Frobenius, summed in point order) of the last step's gradient, or the norm of what row_norm says
     /// TorchDR reads; NaN before any step.
@@ -51,6 +61,7 @@ public:
 private:
     NeGradient loss_;
     NeGradRowNorm row_norm_;
+    NeNetworkBatches batches_;
     std::vector<double> grad_;
     double grad_norm_;
 };

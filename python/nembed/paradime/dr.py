@@ -121,16 +121,65 @@ class ParametricDR:
         self.training_phases: list = []
         self.dataset: dict = {}
         self.trained = False
-        self._routine = _core._ParadimeRoutine(
-            {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
-             "n_threads": _n_threads(n_jobs), "verbose": bool(verbose)},
-            {k: r._spec() for k, r in self.global_relations.items()},
-            {k: r._spec() for k, r in self.batch_relations.items()},
-            {k: d._spec() for k, d in self.derived_data.items()})
+        self._options = {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
+                         "n_threads": _n_threads(n_jobs), "verbose": bool(verbose)}
+        self._routine = self._new_routine()
         for tp in training_phases or []:
             self.add_training_phase(tp)
         if dataset is not None:
             self.add_data(dataset)
+
+    def _new_routine(self):
+        return _core._ParadimeRoutine(self._options, {k: r._spec() for k, r in self.global_relations.items()},
+                                      {k: r._spec() for k, r in self.batch_relations.items()},
+                                      {k: d._spec() for k, d in self.derived_data.items()})
+
+    # -- pickling, save and load
+    # The C++ routine is rebuilt from the Python description (relations, derived data, phases, user dataset
+    # entries); the trained network travels as its double master copy, whose float32 rounding is what the network
+    # computes with, so a reloaded routine applies to the same bits. The learnable transform parameters (alpha, a,
+    # b) travel too. Global relations are recomputed by the next train() (they are a function of the data).
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_routine"]
+        state["_network_state"] = self._routine.network_state() if self.model is None else None
+        state["_transform_params"] = {k: self._routine.transform_params(k) for k in self.batch_relations}
+        return state
+
+    def __setstate__(self, state):
+        network = state.pop("_network_state", None)
+        params = state.pop("_transform_params", {})
+        self.__dict__.update(state)
+        self._routine = self._new_routine()
+        for tp in self.training_phases:
+            self._routine.add_training_phase(tp._spec())
+        for k, a in self.dataset.items():
+            if k != "main" and k not in self.derived_data and a.ndim == 2 and a.dtype.kind == "f":
+                self._routine.add_to_dataset(k, np.ascontiguousarray(a, dtype=np.float64))
+        for k, p in params.items():
+            self._routine.set_transform_params(k, [tuple(float(v) for v in t) for t in p])
+        if network is not None:
+            self._routine.set_network_state(network)
+
+    def save(self, path) -> None:
+        """Pickles the routine to ``path`` (its relations, phases, loss histories, dataset and the trained network;
+        a PyTorch model is pickled by torch's rules). ``ParametricDR.load(path)`` restores it: ``apply`` gives the same
+        bits."""
+        import pickle
+
+        with open(path, "wb") as f:
+            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def load(path) -> "ParametricDR":
+        """A routine saved by ``save`` (any routine class; only load files you trust, as with any pickle)."""
+        import pickle
+
+        with open(path, "rb") as f:
+            obj = pickle.load(f)
+        if not isinstance(obj, ParametricDR):
+            raise TypeError(f"{path}: not a saved nembed.paradime routine (got {type(obj).__name__})")
+        return obj
 
     # -- data
     def add_data(self, data) -> None:

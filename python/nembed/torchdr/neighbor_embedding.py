@@ -62,6 +62,23 @@ def _name(value: Any, name: str, allow_none: bool = False) -> Optional[str]:
     return value
 
 
+def _encoder(value):
+    """encoder: None/False (the free table), True (nembed's network with its defaults) or a dict of its settings
+    (hidden, activation, network_init, batch_size, learning_rate, optimizer); TorchDR's torch module is the PyTorch
+    plug-in's business (nembed.paradime.ParametricDR(model=...))."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if hasattr(value, "parameters") and hasattr(value, "forward"):
+        raise TypeError("encoder: a torch.nn.Module is not trained by nembed's TorchDR estimators (their network is "
+                        "nembed's, mini-batched); pass True or a dict of settings, or train your module with "
+                        "nembed.paradime.ParametricDR(model=module)")
+    raise TypeError(f"encoder must be None, True or a dict of network settings, got {type(value).__name__}")
+
+
 # auto_wrap_output_keys=None: no set_output wrapper, whose signature would make X required (TorchDR's transform()
 # without X returns the training embedding).
 class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -94,6 +111,8 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
                 out[key] = _name(value, key, allow_none=True)
             elif key in ("optimizer_kwargs", "scheduler_kwargs"):
                 out[key] = _kwargs(value, key)
+            elif key == "encoder":
+                out[key] = _encoder(value)
             else:
                 out[key] = value
         init = p.get("init", "pca")
@@ -129,6 +148,7 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         self.n_iter_ = int(result["n_iter"])
         self.loss_ = float(result["loss"])
         self.timings_ = result.get("timings", {})
+        self.encoder_ = result.get("network")  # encoder: the trained network (widths, activations, parameters)
         self.is_fitted_ = True
         if self._method in _TRANSFORM_METHODS:
             self.embedding_train_ = self.embedding_.copy()
@@ -143,6 +163,11 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             return self.embedding_
         # TorchDR validates the input before dispatching to the method's transform.
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        net = getattr(self, "encoder_", None)
+        if net is not None:  # parametric: the network's forward pass (X_train is not needed)
+            return _core.mlp_apply(list(net["widths"]), net["hidden_activation"], net["output_activation"],
+                                   net["parameters"], int(net["chunk_rows"]), np.ascontiguousarray(X, dtype=np.float32),
+                                   resolve_n_jobs(self.get_params(deep=False).get("n_jobs", -1)))
         if self._method not in _TRANSFORM_METHODS:
             raise NotImplementedError(
                 f"{type(self).__name__} cannot transform new data (TorchDR 0.5 has a non-parametric transform for "
@@ -189,7 +214,7 @@ class SNE(_NeighborEmbedding):
                  metric: str = "sqeuclidean", sparsity: bool = True, early_exaggeration_coeff: Optional[float] = None,
                  early_exaggeration_iter: Optional[int] = None, check_interval: int = 50, compile: bool = False,
                  distributed: Union[bool, str] = "auto", process_duplicates: bool = True,
-                 repulsion_strength: float = 1.0, n_jobs: int = -1):
+                 repulsion_strength: float = 1.0, n_jobs: int = -1, encoder: Union[bool, Dict, None] = None):
         _store(self, locals())
 
 
@@ -208,7 +233,7 @@ class TSNE(_NeighborEmbedding):
                  early_exaggeration_iter: int = 250, max_iter_affinity: int = 100, metric: str = "sqeuclidean",
                  sparsity: bool = True, check_interval: int = 50, compile: bool = False,
                  distributed: Union[bool, str] = "auto", process_duplicates: bool = True,
-                 repulsion_strength: float = 1.0, n_jobs: int = -1):
+                 repulsion_strength: float = 1.0, n_jobs: int = -1, encoder: Union[bool, Dict, None] = None):
         _store(self, locals())
 
 
@@ -227,7 +252,7 @@ class InfoTSNE(_NeighborEmbedding):
                  sparsity: bool = True, check_interval: int = 50,
                  exclude_neighbors_from_negative_sampling: Optional[bool] = None, discard_NNs: Optional[bool] = None,
                  compile: bool = False, distributed: Union[bool, str] = "auto", process_duplicates: bool = True,
-                 repulsion_strength: float = 1.0, n_jobs: int = -1):
+                 repulsion_strength: float = 1.0, n_jobs: int = -1, encoder: Union[bool, Dict, None] = None):
         _store(self, locals())
 
 
@@ -246,7 +271,7 @@ class LargeVis(_NeighborEmbedding):
                  early_exaggeration_iter: Optional[int] = None, check_interval: int = 50,
                  exclude_neighbors_from_negative_sampling: Optional[bool] = None, discard_NNs: Optional[bool] = None,
                  compile: bool = False, distributed: Union[bool, str] = "auto", process_duplicates: bool = True,
-                 repulsion_strength: float = 1.0, n_jobs: int = -1):
+                 repulsion_strength: float = 1.0, n_jobs: int = -1, encoder: Union[bool, Dict, None] = None):
         _store(self, locals())
 
 
@@ -265,7 +290,7 @@ class UMAP(_NeighborEmbedding):
                  max_iter_affinity: int = 100, metric: str = "sqeuclidean", negative_sample_rate: int = 5,
                  check_interval: int = 50, exclude_neighbors_from_negative_sampling: Optional[bool] = None,
                  discard_NNs: Optional[bool] = None, compile: bool = False, distributed: Union[bool, str] = "auto",
-                 input_layout: str = "replicated", process_duplicates: bool = True, n_jobs: int = -1):
+                 input_layout: str = "replicated", process_duplicates: bool = True, n_jobs: int = -1, encoder: Union[bool, Dict, None] = None):
         _store(self, locals())
 
 

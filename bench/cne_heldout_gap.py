@@ -1,0 +1,36 @@
+# cne's own held-out gap on the split of ParametricCne.HeldOutPointsLikeTrainingPoints (first 12 000 Fashion-MNIST
+# training images, PCA-50, fit on 10 000, the last 2 000 embedded by transform); NEG, batch 1024, 20 epochs, Adam.
+# Run with the bench environment: $VENV/bin/python bench/cne_heldout_gap.py SEED (about 15 min or more on
+# a loaded 2-core machine: cne's CPU epochs of the parametric model take ~45 s there).
+import gzip, sys, time
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+import cne
+
+torch.set_num_threads(2)
+d = "/usr/share/datasets/fashion-mnist/"
+with gzip.open(d + "train-images-idx3-ubyte.gz") as f:
+    X = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)[:12000].astype(np.float32)
+with gzip.open(d + "train-labels-idx1-ubyte.gz") as f:
+    y = np.frombuffer(f.read(), np.uint8, offset=8)[:12000].astype(np.int64)
+X = PCA(50, random_state=0).fit_transform(X).astype(np.float32)
+Xtr, Xte = X[:10000], X[10000:]
+seed = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+torch.manual_seed(seed)
+emb = cne.CNE(parametric=True, loss_mode="neg", n_epochs=20, batch_size=1024, optimizer="adam", seed=seed)
+t = time.time()
+Ytr = emb.fit_transform(Xtr, init=np.zeros((len(Xtr), 2), np.float32))  # cne 0.4 parametric: len(init) of None
+fit_s = time.time() - t
+Yte = emb.transform(Xte)
+Y = np.vstack([Ytr, Yte])
+k = 10
+hi = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
+lo = NearestNeighbors(n_neighbors=k + 1).fit(Y).kneighbors(Y, return_distance=False)[:, 1:]
+rec = np.array([len(set(a) & set(b)) / k for a, b in zip(hi, lo)])
+votes = np.array([np.bincount(y[row], minlength=10).argmax() for row in lo])
+acc = (votes == y).astype(float)
+print(f"cne seed {seed}: fit {fit_s:.1f} s; held-out recall {rec[10000:].mean():.4f} acc {acc[10000:].mean():.4f}; "
+      f"training recall {rec[:10000].mean():.4f} acc {acc[:10000].mean():.4f}; gaps {rec[10000:].mean() - rec[:10000].mean():+.4f} "
+      f"{acc[10000:].mean() - acc[:10000].mean():+.4f}")

@@ -1,0 +1,82 @@
+# nembed parametric tsne|umap (issue #17): the saved network reloads and `nembed transform` gives the bits of the fit's
+# own output (with a PCA preprocessing kept in the model), the same bits with -j 1 and -j 2; bad input (a width <= 0,
+# a phase with 0 epochs, an unknown routine or initialisation, new data of the wrong width) ends in one readable
+# "nembed: error:" line. WORK is a scratch directory.
+include(${CMAKE_CURRENT_LIST_DIR}/error_line.cmake)
+set(X ${CMAKE_CURRENT_LIST_DIR}/../data/sensitivity_X.csv)
+set(OTHER ${CMAKE_CURRENT_LIST_DIR}/../data/fmnist_4000_pca50.npy)
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+
+function(run_ok)
+  execute_process(COMMAND ${EXE} ${ARGN} RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "'${ARGN}' failed (rc ${rc}):\n${err}")
+  endif()
+endfunction()
+function(expect_same a b what)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${a} ${b} RESULT_VARIABLE differ)
+  if(NOT differ EQUAL 0)
+    message(FATAL_ERROR "${what}: ${a} and ${b} differ")
+  endif()
+endfunction()
+
+foreach(routine tsne umap)
+  if(routine STREQUAL "tsne")
+    set(small --epochs 3 --init-epochs 2 --batch-size 10)
+  else()
+    set(small --epochs 3 --init-epochs 2 --batch-size 5 --init-batch-size 10 --n-neighbors 5)
+  endif()
+  run_ok(parametric ${routine} ${X} -o ${WORK}/${routine}.npy ${small} --hidden 16,8 -j 2 --seed 3
+         --save-model ${WORK}/${routine}_model -q)
+  run_ok(parametric ${routine} ${X} -o ${WORK}/${routine}_j1.npy ${small} --hidden 16,8 -j 1 --seed 3 -q)
+  expect_same(${WORK}/${routine}.npy ${WORK}/${routine}_j1.npy "parametric ${routine}: -j 1 and -j 2")
+  file(READ ${WORK}/${routine}_model/model.json mjson)
+  if(NOT mjson MATCHES "\"method\": \"paradime\"" OR NOT EXISTS ${WORK}/${routine}_model/network.npy)
+    message(FATAL_ERROR "parametric ${routine}: the model directory is not a paradime model:\n${mjson}")
+  endif()
+  run_ok(transform ${X} -m ${WORK}/${routine}_model -o ${WORK}/${routine}_loaded.npy -j 2 -q)
+  expect_same(${WORK}/${routine}.npy ${WORK}/${routine}_loaded.npy "parametric ${routine}: the reloaded network")
+  # a different seed trains a different network (the comparison above can fail)
+  run_ok(parametric ${routine} ${X} -o ${WORK}/${routine}_s4.npy ${small} --hidden 16,8 --seed 4 -q)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/${routine}.npy ${WORK}/${routine}_s4.npy
+                  RESULT_VARIABLE differ)
+  if(differ EQUAL 0)
+    message(FATAL_ERROR "parametric ${routine}: seeds 3 and 4 gave the same embedding")
+  endif()
+endforeach()
+
+# The preprocessing (--pca) is kept with the network: raw rows go through both.
+run_ok(parametric tsne ${X} --pca 2 -o ${WORK}/pca.npy --epochs 2 --init-epochs 1 --batch-size 10
+       --save-model ${WORK}/pca_model -q)
+run_ok(transform ${X} -m ${WORK}/pca_model -o ${WORK}/pca_loaded.npy -q)
+expect_same(${WORK}/pca.npy ${WORK}/pca_loaded.npy "parametric tsne --pca 2: the reloaded model")
+
+function(expect_error fragment)
+  expect_one_error_line("${ARGN}")
+  execute_process(COMMAND ${EXE} ${ARGN} ERROR_VARIABLE err)
+  string(FIND "${err}" "${fragment}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "'${ARGN}': expected '${fragment}' in:\n${err}")
+  endif()
+endfunction()
+expect_error("--hidden: every layer width must be > 0, got 0" parametric tsne ${X} -o ${WORK}/e.npy --hidden 8,0 -q)
+expect_error("--hidden: every layer width must be > 0, got -2" parametric umap ${X} -o ${WORK}/e.npy --hidden -2 -q)
+expect_error("training phase 'embedding': epochs must be >= 1, got 0" parametric tsne ${X} -o ${WORK}/e.npy --epochs 0 -q)
+expect_error("training phase 'spectral_init': epochs must be >= 1, got 0"
+             parametric umap ${X} -o ${WORK}/e.npy --init-epochs 0 -q)
+expect_error("unknown routine 'isomap' (expected tsne or umap)" parametric isomap ${X} -o ${WORK}/e.npy -q)
+expect_error("nembed parametric needs a routine" parametric -q)
+expect_error("initialization must be 'pca' or 'none', got 'spectral'"
+             parametric tsne ${X} -o ${WORK}/e.npy --initialization spectral -q)
+expect_error("new data has 50 columns after preprocessing, the network takes 3"
+             transform ${OTHER} -m ${WORK}/tsne_model -o ${WORK}/e.npy -q)
+expect_error("the network takes 3" transform ${OTHER} -m ${WORK}/umap_model -o ${WORK}/e.npy -q)
+expect_error("--n-iter applies to t-SNE models" transform ${X} -m ${WORK}/tsne_model -o ${WORK}/e.npy --n-iter 5 -q)
+# A model whose network file disagrees with its widths is refused naming the file.
+file(COPY ${WORK}/tsne_model/ DESTINATION ${WORK}/bad_model)
+file(COPY_FILE ${WORK}/umap_model/embedding.npy ${WORK}/bad_model/network.npy)
+expect_error("network.npy" transform ${X} -m ${WORK}/bad_model -o ${WORK}/e.npy -q)
+if(EXISTS ${WORK}/e.npy)
+  message(FATAL_ERROR "a failed command wrote its output")
+endif()
