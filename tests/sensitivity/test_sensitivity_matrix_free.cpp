@@ -230,7 +230,9 @@ TEST(MatrixFreeHessian, NearFarSplitMatchesExact) {
         mo.min_num_intervals = 10;  // the box width asked for, not the 50-box floor
         const auto e = err(mo, "split");
         errs.push_back(e.first);
-        if (fw <= 1.0) EXPECT_LT(e.second, 1e-2);  // the diagonal blocks (near part exact)
+        if (fw <= 1.0) {
+            EXPECT_LT(e.second, 1e-2);  // the diagonal blocks (near part exact)
+        }
     }
     for (std::size_t k = 1; k < errs.size(); ++k) EXPECT_LT(errs[k], 0.5 * errs[k - 1]);
     EXPECT_LT(errs[1], all_grid);
