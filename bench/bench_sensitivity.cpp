@@ -12,6 +12,8 @@
 // raises λ tenfold until the Cholesky succeeds; --clusters (10), --samples (256), --mf-width (grid box width),
 // --mf-points (nodes per box), --mf-tol (MINRES tolerance), --mf-near (near/far split radius; 0 = all on the grid)
 // and --mf-far (the far grid's box width) set up the matrix-free path.
+// --knn-search 1 takes the kNN sets from nembed's exact kNN search (fast at N = 100 000) instead of the derivatives'
+// float64 brute force.
 // --save-cov FILE (ellipses/validate) writes the exact per-point covariances and the λ they used (uint64 N, double λ,
 // N x 4 doubles); --exact-cov FILE (validate) reads them instead of recomputing the dense inverse, so that every
 // matrix-free variant is compared against one exact run (N = 10 000: ~261 s and 3.6 GB once).
@@ -34,6 +36,7 @@
 
 #include "nembed/core/random.hpp"
 #include "nembed/methods/tsne.hpp"
+#include "nembed/neighbors/knn.hpp"
 #include "nembed/sensitivity/sensitivity.hpp"
 
 using namespace nembed;
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
     double mf_width = 0.0, mf_tol = 0.0, mf_near = 0.0, mf_far = 0.0;
     std::size_t mf_points = 0;
     std::string save_cov, exact_cov;
+    bool knn_search = false;
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -81,6 +85,7 @@ int main(int argc, char** argv) {
         else if (k == "--mf-far") mf_far = std::stod(v);
         else if (k == "--save-cov") save_cov = v;
         else if (k == "--exact-cov") exact_cov = v;
+        else if (k == "--knn-search") knn_search = v == "1" || v == "true";
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -120,6 +125,20 @@ int main(int argc, char** argv) {
     if (mf_tol > 0.0) so.solve.matrix_free_tolerance = mf_tol;
     so.solve.matrix_free.near_radius = mf_near;
     so.solve.matrix_free.far_width = mf_far;
+    // --knn-search 1: the neighbour sets from nembed's exact kNN search (blocked float32, seconds) instead of the
+    // derivatives' own float64 brute force (O(N² D) scalar: minutes at N = 100 000); the float64 distances are
+    // recomputed on the given sets.
+    if (knn_search && mode != "full") {
+        t0 = now();
+        KnnOptions ko;
+        ko.method = KnnMethod::exact;
+        ko.n_threads = threads;
+        const std::size_t k = std::min<std::size_t>(n - 1, 90);
+        const KnnGraph g = find_neighbors(Xf.view(), k, ko);
+        so.derivatives.neighbors.assign(g.indices.begin(), g.indices.end());
+        so.derivatives.neighbors_k = k;
+        std::printf("kNN sets (exact search, k = %zu): %.2f s\n", k, now() - t0);
+    }
     // Exact covariances from an earlier run: the analysis below is then the matrix-free one only.
     const bool from_file = mode == "validate" && !exact_cov.empty();
     Matrix<double> C_file;
