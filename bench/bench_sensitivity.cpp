@@ -10,7 +10,10 @@
 //   --mode mf        the ellipse mode with the matrix-free solver only (N = 100 000 x D = 50, --clusters 100).
 // --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres|matrix-free, --damp-to-definite 1
 // raises λ tenfold until the Cholesky succeeds; --clusters (10), --samples (256), --mf-width (grid box width),
-// --mf-points (nodes per box), --mf-tol (MINRES tolerance) set up the matrix-free path.
+// --mf-points (nodes per box), --mf-tol (MINRES tolerance), --mf-near (near/far split radius; 0 = all on the grid)
+// and --mf-far (the far grid's box width) set up the matrix-free path.
+// --knn-search 1 takes the kNN sets from nembed's exact kNN search (fast at N = 100 000) instead of the derivatives'
+// float64 brute force.
 // --save-cov FILE (ellipses/validate) writes the exact per-point covariances and the λ they used (uint64 N, double λ,
 // N x 4 doubles); --exact-cov FILE (validate) reads them instead of recomputing the dense inverse, so that every
 // matrix-free variant is compared against one exact run (N = 10 000: ~261 s and 3.6 GB once).
@@ -33,6 +36,7 @@
 
 #include "nembed/core/random.hpp"
 #include "nembed/methods/tsne.hpp"
+#include "nembed/neighbors/knn.hpp"
 #include "nembed/sensitivity/sensitivity.hpp"
 
 using namespace nembed;
@@ -59,9 +63,10 @@ int main(int argc, char** argv) {
     std::string solver = "auto";
     bool damp = false;
     std::size_t clusters = 10, samples = 256;
-    double mf_width = 0.0, mf_tol = 0.0;
+    double mf_width = 0.0, mf_tol = 0.0, mf_near = 0.0, mf_far = 0.0;
     std::size_t mf_points = 0;
     std::string save_cov, exact_cov;
+    bool knn_search = false;
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -76,8 +81,11 @@ int main(int argc, char** argv) {
         else if (k == "--mf-width") mf_width = std::stod(v);
         else if (k == "--mf-points") mf_points = std::stoul(v);
         else if (k == "--mf-tol") mf_tol = std::stod(v);
+        else if (k == "--mf-near") mf_near = std::stod(v);
+        else if (k == "--mf-far") mf_far = std::stod(v);
         else if (k == "--save-cov") save_cov = v;
         else if (k == "--exact-cov") exact_cov = v;
+        else if (k == "--knn-search") knn_search = v == "1" || v == "true";
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -115,6 +123,22 @@ int main(int argc, char** argv) {
     if (mf_width > 0.0) so.solve.matrix_free.ints_in_interval = mf_width;
     if (mf_points > 0) so.solve.matrix_free.n_interpolation_points = mf_points;
     if (mf_tol > 0.0) so.solve.matrix_free_tolerance = mf_tol;
+    so.solve.matrix_free.near_radius = mf_near;
+    so.solve.matrix_free.far_width = mf_far;
+    // --knn-search 1: the neighbour sets from nembed's exact kNN search (blocked float32, seconds) instead of the
+    // derivatives' own float64 brute force (O(N² D) scalar: minutes at N = 100 000); the float64 distances are
+    // recomputed on the given sets.
+    if (knn_search && mode != "full") {
+        t0 = now();
+        KnnOptions ko;
+        ko.method = KnnMethod::exact;
+        ko.n_threads = threads;
+        const std::size_t k = std::min<std::size_t>(n - 1, 90);
+        const KnnGraph g = find_neighbors(Xf.view(), k, ko);
+        so.derivatives.neighbors.assign(g.indices.begin(), g.indices.end());
+        so.derivatives.neighbors_k = k;
+        std::printf("kNN sets (exact search, k = %zu): %.2f s\n", k, now() - t0);
+    }
     // Exact covariances from an earlier run: the analysis below is then the matrix-free one only.
     const bool from_file = mode == "validate" && !exact_cov.empty();
     Matrix<double> C_file;
@@ -162,10 +186,15 @@ int main(int argc, char** argv) {
         const Matrix<double> C = from_file ? C_file : sens.point_covariances(cov);
         std::printf("per-point covariances (%zu points, %s solver", C.rows(), sens.solver().kind_name());
         if (sens.solver().is_matrix_free())
-            std::printf(", %zu samples, %zu grid nodes, MINRES <= %d iterations, residual %.1e", samples,
-                        sens.solver().matrix_free_hessian()->grid_nodes(), sens.solver().last_iterations(),
+            std::printf(", %zu samples, %zu grid nodes, %zu near pairs, MINRES <= %d iterations, residual %.1e",
+                        samples, sens.solver().matrix_free_hessian()->grid_nodes(),
+                        sens.solver().matrix_free_hessian()->near_pairs(), sens.solver().last_iterations(),
                         sens.solver().last_residual());
         std::printf("): %.2f s\n", now() - t0);
+        if (sens.solver().is_matrix_free())
+            std::printf("MINRES: %ld block iterations over %ld blocks (mean %.1f)\n", sens.solver().total_iterations(),
+                        sens.solver().total_blocks(),
+                        double(sens.solver().total_iterations()) / double(std::max(1L, sens.solver().total_blocks())));
         std::fflush(stdout);
         if (!save_cov.empty() && !from_file) {
             std::FILE* f = std::fopen(save_cov.c_str(), "wb");
@@ -193,10 +222,13 @@ int main(int argc, char** argv) {
             const TsneSensitivity& mf = from_file ? sens : *own;
             const double setup = now() - t0;
             const Matrix<double> M = mf.point_covariances(cov);
-            std::printf("matrix-free: setup %.2f s, %zu samples %.2f s (%zu grid nodes, MINRES <= %d iterations, "
-                        "residual %.1e)\n", setup, samples, now() - t0 - setup,
-                        mf.solver().matrix_free_hessian()->grid_nodes(), mf.solver().last_iterations(),
-                        mf.solver().last_residual());
+            std::printf("matrix-free: setup %.2f s, %zu samples %.2f s (%zu grid nodes, %zu near pairs, MINRES <= %d "
+                        "iterations, residual %.1e)\n", setup, samples, now() - t0 - setup,
+                        mf.solver().matrix_free_hessian()->grid_nodes(), mf.solver().matrix_free_hessian()->near_pairs(),
+                        mf.solver().last_iterations(), mf.solver().last_residual());
+            std::printf("MINRES: %ld block iterations over %ld blocks (mean %.1f)\n", mf.solver().total_iterations(),
+                        mf.solver().total_blocks(),
+                        double(mf.solver().total_iterations()) / double(std::max(1L, mf.solver().total_blocks())));
             std::vector<double> area, major, minor;
             auto axes = [](const Matrix<double>& c, std::size_t i, double& a, double& b) {
                 const double tr = c(i, 0) + c(i, 3), det = c(i, 0) * c(i, 3) - c(i, 1) * c(i, 2);

@@ -229,6 +229,8 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
                                                         max_iter, res, its);
             last_residual_ = std::max(last_residual_, res);
             last_iterations_ = std::max(last_iterations_, its);
+            total_iterations_ += its;
+            ++total_blocks_;
         }
         if (last_residual_ > opt_.matrix_free_tolerance)
             warn("sensitivity: matrix-free MINRES stopped at relative residual " + fmt(last_residual_) + " after " +

@@ -260,18 +260,26 @@ Matrix<double> TsneSensitivity::point_covariances_sampled(const InputCovariance&
     const std::size_t dim = cov.factor_cols(n, d);
     const int threads = resolve_threads(der_.options().n_threads);
     Eigen::MatrixXd acc = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(n), 3);
-    // Block of samples: bounded so the N·D × block draws stay near 64 MiB... at most the solver's block size.
-    const std::size_t bs = std::clamp<std::size_t>((std::size_t(64) << 20) / (8 * std::max(dim, n * d) + 1), 1,
-                                                   std::max<std::size_t>(opt_.solve.block_size, 1));
+    // A block of samples shares every Hessian product of its solve (the solver's block size); its right-hand sides
+    // J B z are made in chunks whose N·D draws stay near 64 MiB. Every column is computed on its own, so the bits do
+    // not depend on either size.
+    const std::size_t bs = std::max<std::size_t>(opt_.solve.block_size, 1);
+    const std::size_t chunk = std::clamp<std::size_t>((std::size_t(64) << 20) / (8 * std::max(dim, n * d) + 1), 1, bs);
     for (std::size_t s0 = 0; s0 < samples; s0 += bs) {
         const std::size_t m = std::min(bs, samples - s0);
-        Eigen::MatrixXd Z(static_cast<Eigen::Index>(dim), static_cast<Eigen::Index>(m));
-        parallel_for(threads, m, [&](std::size_t c) {
-            Rng rng(seed, s0 + c);
-            for (std::size_t q = 0; q < dim; ++q)
-                Z(static_cast<Eigen::Index>(q), static_cast<Eigen::Index>(c)) = rng.normal();
-        });
-        const Eigen::MatrixXd DY = apply(cov.apply_factor(Z, n, d));  // 2N × m samples of δY
+        Eigen::MatrixXd R(static_cast<Eigen::Index>(2 * n), static_cast<Eigen::Index>(m));
+        for (std::size_t c0 = 0; c0 < m; c0 += chunk) {
+            const std::size_t w = std::min(chunk, m - c0);
+            Eigen::MatrixXd Z(static_cast<Eigen::Index>(dim), static_cast<Eigen::Index>(w));
+            parallel_for(threads, w, [&](std::size_t c) {
+                Rng rng(seed, s0 + c0 + c);
+                for (std::size_t q = 0; q < dim; ++q)
+                    Z(static_cast<Eigen::Index>(q), static_cast<Eigen::Index>(c)) = rng.normal();
+            });
+            R.middleCols(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(w)) =
+                der_.jacobian_product(cov.apply_factor(Z, n, d));
+        }
+        const Eigen::MatrixXd DY = -solver_->solve(R);  // 2N × m samples of δY (as apply())
         // Per point, samples added in index order: independent of the thread count.
         parallel_for(threads, n, [&](std::size_t i) {
             const auto r = static_cast<Eigen::Index>(i);

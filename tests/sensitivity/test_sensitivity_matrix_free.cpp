@@ -186,6 +186,67 @@ TEST(MatrixFreeHessian, ProductMatchesExactAndConverges) {
     EXPECT_LT(e5, 0.1 * errs[1]);
 }
 
+// Near/far split: pairs closer than r_c summed exactly (cell lists), the smooth far part (1 − χ) C on a coarse grid.
+// Against the exact O(N²) product: the error falls as the far grid is refined, and at r_c = 3 on a far grid of box
+// width 1 (4x fewer cells than the default grid of box width 0.5) it is below the all-grid default's error.
+// Still a symmetric Laplacian with the translations as exact null vectors.
+TEST(MatrixFreeHessian, NearFarSplitMatchesExact) {
+    const Problem& p = problem();
+    TsneDerivatives der(p.X.view(), p.Y.view(), p.options.derivatives);
+    const Eigen::Index n2 = static_cast<Eigen::Index>(2 * p.X.rows());
+    Eigen::MatrixXd V = Eigen::MatrixXd::Random(n2, 4);
+    const Eigen::MatrixXd exact = der.hessian_product(V);
+    const Eigen::MatrixXd H = der.hessian();
+    auto err = [&](const MatrixFreeOptions& mo, const char* what) {
+        MatrixFreeHessian mf(der, mo);
+        const double e = (mf.product(V) - exact).norm() / exact.norm();
+        double dn = 0.0, dd = 0.0;
+        for (Eigen::Index i = 0; i < n2 / 2; ++i) {
+            const Eigen::Matrix2d ex = H.block(2 * i, 2 * i, 2, 2);
+            Eigen::Matrix2d a;
+            a << mf.diagonal_blocks()(i, 0), mf.diagonal_blocks()(i, 1), mf.diagonal_blocks()(i, 1),
+                mf.diagonal_blocks()(i, 2);
+            dn += (a - ex).squaredNorm();
+            dd += ex.squaredNorm();
+        }
+        std::printf("%s: r_c %.1f, far box width %.2f (%zu nodes), %zu near pairs: product %.2e, diagonal %.2e\n", what,
+                    mo.near_radius, mo.far_width, mf.grid_nodes(), mf.near_pairs(), e, std::sqrt(dn / dd));
+        const Eigen::MatrixXd HU = mf.product(V.leftCols(2));
+        EXPECT_LT(std::abs(V.col(0).dot(HU.col(1)) - V.col(1).dot(HU.col(0))), 1e-5 * HU.norm() * V.col(0).norm());
+        Eigen::MatrixXd T = Eigen::MatrixXd::Zero(n2, 2);
+        for (Eigen::Index i = 0; i < n2 / 2; ++i) {
+            T(2 * i, 0) = 1.0;
+            T(2 * i + 1, 1) = 1.0;
+        }
+        EXPECT_LT(mf.product(T).norm(), 1e-12 * exact.norm() * T.norm() + 1e-6 * HU.norm());
+        return std::make_pair(e, std::sqrt(dn / dd));
+    };
+    const double all_grid = err(MatrixFreeOptions{}, "all on the grid").first;
+    std::vector<double> errs;
+    for (double fw : {2.0, 1.0, 0.5}) {
+        MatrixFreeOptions mo;
+        mo.near_radius = 3.0;
+        mo.far_width = fw;
+        mo.min_num_intervals = 10;  // the box width asked for, not the 50-box floor
+        const auto e = err(mo, "split");
+        errs.push_back(e.first);
+        if (fw <= 1.0) {
+            EXPECT_LT(e.second, 1e-2);  // the diagonal blocks (near part exact)
+        }
+    }
+    for (std::size_t k = 1; k < errs.size(); ++k) EXPECT_LT(errs[k], 0.5 * errs[k - 1]);
+    EXPECT_LT(errs[1], all_grid);
+    // Every pair within r_c: the near part alone is the exact product.
+    MatrixFreeOptions whole;
+    whole.near_radius = 1e3;
+    EXPECT_LT(err(whole, "all near").first, 1e-12);
+    MatrixFreeOptions bad;
+    bad.near_radius = -1.0;
+    EXPECT_THROW(MatrixFreeHessian(der, bad), InvalidArgument);
+    bad.near_radius = 1e-9;
+    EXPECT_THROW(MatrixFreeHessian(der, bad), InvalidArgument);
+}
+
 // The preconditioned block MINRES itself against a dense solve: a symmetric indefinite matrix (MINRES, not CG, is
 // needed) with an SPD block-diagonal preconditioner, with and without it; every column to the tolerance.
 TEST(PreconditionedMinres, SolvesSymmetricIndefiniteSystems) {
@@ -301,8 +362,12 @@ TEST(MatrixFreeSolver, ThreadCountIdentity) {
         o.solve.block_size = 4;
         TsneSensitivity s(p.X.view(), p.Y.view(), o);
         out.push_back(s.point_covariances(InputCovariance::scalar(1.0)));
+        o.solve.matrix_free.near_radius = 2.0;  // the near/far split
+        TsneSensitivity s2(p.X.view(), p.Y.view(), o);
+        out.push_back(s2.point_covariances(InputCovariance::scalar(1.0)));
     }
-    for (std::size_t k = 1; k < out.size(); ++k) EXPECT_EQ(out[k].storage(), out[0].storage()) << "threads " << k + 1;
+    for (std::size_t k = 2; k < out.size(); ++k)
+        EXPECT_EQ(out[k].storage(), out[k % 2].storage()) << "threads " << k / 2 + 1 << (k % 2 ? " split" : "");
 }
 
 TEST(MatrixFreeSolver, BadInput) {

@@ -93,6 +93,9 @@ public:
     /// MINRES: the largest relative residual and iteration count of the last solve.
     double last_residual() const { return last_residual_; }
     int last_iterations() const { return last_iterations_; }
+    /// Matrix-free: block iterations (Hessian products of a block) summed over every solve so far, and the blocks.
+    long total_iterations() const { return total_iterations_; }
+    long total_blocks() const { return total_blocks_; }
 
 private:
     Eigen::MatrixXd project(const Eigen::MatrixXd& B) const;
@@ -116,6 +119,7 @@ private:
     Eigen::MatrixXd block_inverse_;  // matrix-free: N × 3 inverses of |H_ii + λI|
     mutable double last_residual_ = 0.0;
     mutable int last_iterations_ = 0;
+    mutable long total_iterations_ = 0, total_blocks_ = 0;
 };
 
 } // namespace nembed

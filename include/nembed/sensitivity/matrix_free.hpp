@@ -9,6 +9,11 @@
 /// C(d) = f(D) I − 2 γ(D) d dᵀ (f the force weight, γ = −df/dD) and A_i = Σ_j C(y_i − y_j), both sums taken on the
 /// grid (the j = i term cancels exactly), then −(16/Z²) F_i (F·v) with the exact F and Z of the objective. The
 /// interpolated operator is a symmetric Laplacian: symmetric, and the translations stay exact null vectors.
+///
+/// Near/far split (near_radius > 0, docs/sensitivity.md §3): C = χ C + (1 − χ) C with a smooth cut-off χ(D) that is 1
+/// at D = 0 and 0 from D = r_c² on. The near part is summed exactly over the pairs closer than r_c (cell lists over
+/// the map, kept with their 2 × 2 coefficients); the far part is smooth on the scale r_c, so a coarse grid (box width
+/// far_width) interpolates it. The grid cost no longer grows as (span/0.5)² per column but as (span/far_width)².
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -29,6 +34,10 @@ struct MatrixFreeOptions {
     double ints_in_interval = 0.5;
     std::size_t n_interpolation_points = 3;
     std::size_t min_num_intervals = 50;
+    /// Near/far split radius r_c (map units); 0 = no split, the whole kernel on the grid above. With r_c > 0 the pairs
+    /// closer than r_c are summed exactly and the rest on a grid of box width far_width (0 = r_c / 2).
+    double near_radius = 0.0;
+    double far_width = 0.0;
     /// Block-Jacobi preconditioner |H_ii + λI| (2 × 2 blocks, absolute eigenvalues: SPD as MINRES needs).
     bool precondition = true;
 };
@@ -44,14 +53,22 @@ public:
     /// The 2 × 2 diagonal blocks H_ii: N × 3 (h00, h01, h11).
     const Eigen::MatrixXd& diagonal_blocks() const { return diag_; }
     std::size_t grid_nodes() const { return grid_->nodes(); }
+    /// Ordered near pairs (i, j) kept by the near/far split (0 without it).
+    std::size_t near_pairs() const { return near_idx_.size(); }
 
 private:
+    void build_near_pairs(double rc2);
+
     const TsneDerivatives& der_;
     MatrixFreeOptions opt_;
     int threads_ = 1;
     std::unique_ptr<GridConvolution2d> grid_;
     std::size_t k00_ = 0, k01_ = 0, k11_ = 0;
-    Eigen::MatrixXd A_;     // N × 3: Σ_j C(y_i − y_j) on the grid (self included)
+    Eigen::MatrixXd A_;     // N × 3: Σ_j C(y_i − y_j) on the grid (self included); the far part with the split
+    // Near pairs (split only): CSR over points, neighbour index and χ·C (c00, c01, c11) per pair.
+    std::vector<std::size_t> near_ptr_;
+    std::vector<std::uint32_t> near_idx_;
+    std::vector<double> near_c_;
     Eigen::MatrixXd diag_;  // N × 3
 };
 
