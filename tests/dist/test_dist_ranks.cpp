@@ -299,8 +299,8 @@ TEST(DistRanks, UmapEqualsSingleProcess) {
 
 // A graph of 2 components (two copies of 3000 points, the second moved by 60 along the first axis; the points' norms
 // are ~8): the spectral start places them on ± unit vectors without the data, so the distributed run starts and
-// ends as one process does. (A far larger shift would make the float32 distance products of the exact kNN too coarse
-// to rank neighbours at all.)
+// ends as one process does. (Copies thousands apart would not do: there the float32 keys of the exact kNN, single
+// process too, are too coarse to rank neighbours ~1 apart; docs/mpi.md §2.)
 TEST(DistRanks, UmapSpectralOfTwoComponentsEqualsSingleProcess) {
     const Matrix<float>& X = data();
     Matrix<float> two(6000, X.cols());
@@ -340,4 +340,59 @@ TEST(DistRanks, UmapRefusesWhatIsNotDistributed) {
     o.densmap = false;
     o.neighbors = KnnMethod::hnsw;
     EXPECT_THROW(dist::prepare_umap(comm, part, mine(part, X), o), dist::CollectiveError);
+}
+
+// Translation: the test data moved by +1e3 and +1e6 in every coordinate (float32 rounds the moved values; the ring
+// and the single process search the same float32 rows) give the single-process neighbour lists under any rank
+// count. The ring keys every block by the map of all of X (global column means by an ordered fold, the global
+// largest offset), as one process keys all of X.
+namespace {
+Matrix<float> shifted(MatrixView<float> X, double by) {
+    Matrix<float> S(X.rows, X.cols);
+    for (std::size_t i = 0; i < X.rows; ++i)
+        for (std::size_t c = 0; c < X.cols; ++c) S(i, c) = static_cast<float>(static_cast<double>(X.row(i)[c]) + by);
+    return S;
+}
+void expect_ring_equals_single(const Matrix<float>& X, std::size_t k, std::size_t* same_as_unshifted = nullptr,
+                               const KnnGraph* unshifted = nullptr) {
+    dist::Comm& comm = world();
+    const dist::RowPartition part(X.rows(), comm.size());
+    const dist::DistKnnGraph g = dist::exact_self_knn(comm, part, mine(part, X), k, Metric::euclidean, 2);
+    const KnnGraph ref = make_exact_index(X.view(), Metric::euclidean, 2)->self_neighbors(k);
+    const std::size_t b = part.begin(comm.rank());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < g.n_rows; ++i)
+        for (std::size_t t = 0; t < k; ++t)
+            differ += g.indices[i * k + t] != static_cast<std::int64_t>(ref.indices[(b + i) * k + t]) ||
+                      g.distances[i * k + t] != ref.distances[(b + i) * k + t];
+    EXPECT_EQ(differ, 0u) << "of " << g.n_rows * k << " entries on rank " << comm.rank();
+    if (unshifted != nullptr)  // the single process's lists, unshifted against shifted
+        for (std::size_t t = 0; t < ref.indices.size(); ++t) *same_as_unshifted += ref.indices[t] == unshifted->indices[t];
+}
+} // namespace
+
+TEST(DistRanks, ExactKnnIsTranslationRobust) {
+    const Matrix<float>& X = data();
+    const std::size_t k = 20;
+    const KnnGraph base = make_exact_index(X.view(), Metric::euclidean, 2)->self_neighbors(k);
+    for (double by : {1e3, 1e6}) {
+        SCOPED_TRACE("shift " + std::to_string(by));
+        std::size_t same = 0;
+        expect_ring_equals_single(shifted(X.view(), by), k, &same, &base);
+        // +1e3 rounds the data by up to 3e-5 (float32 near 1000): only near-ties may swap (139 860 of 140 000 stay).
+        // +1e6 rounds them to multiples of 1/16, a different data set (about half the entries stay): not compared.
+        if (by == 1e3) {
+            EXPECT_GE(same, base.indices.size() * 998 / 1000);
+        }
+    }
+}
+
+// The two-component set of the UMAP tests below, moved by +1000 in every coordinate (norm ~7000, neighbours ~1
+// apart): the ring gives the single-process lists.
+TEST(DistRanks, ExactKnnOfShiftedTwoComponents) {
+    const Matrix<float>& X = data();
+    Matrix<float> two(6000, X.cols());
+    for (std::size_t i = 0; i < 6000; ++i)
+        for (std::size_t c = 0; c < X.cols(); ++c) two(i, c) = X(i % 3000, c) + (i >= 3000 && c == 0 ? 60.0f : 0.0f) + 1000.0f;
+    expect_ring_equals_single(two, 14);
 }
