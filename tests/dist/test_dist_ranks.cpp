@@ -27,7 +27,11 @@
 #include "nembed/methods/tsne.hpp"
 #include "nembed/methods/umap.hpp"
 #include "nembed/neighbors/exact.hpp"
+#include "nembed/optim/optimizer.hpp"
 #include "nembed/repulsion/repulsion.hpp"
+#include "nembed/train/edge_batch_plan.hpp"
+#include "nembed/train/parametrization.hpp"
+#include "nembed/train/trainer.hpp"
 
 using namespace nembed;
 
@@ -395,4 +399,64 @@ TEST(DistRanks, ExactKnnOfShiftedTwoComponents) {
     for (std::size_t i = 0; i < 6000; ++i)
         for (std::size_t c = 0; c < X.cols(); ++c) two(i, c) = X(i % 3000, c) + (i >= 3000 && c == 0 ? 60.0f : 0.0f) + 1000.0f;
     expect_ring_equals_single(two, 14);
+}
+
+// The edge mini-batch plan (cne) with its batches shared over the ranks (EdgeBatchShare: each rank runs its chunks,
+// the fixed-point gradients are summed by Comm::allreduce_sum) against one process: the same bits of Y for NEG,
+// InfoNCE (cne's default) and nce (its learned log Z from the heads' dlog Z), with plain SGD (the fused step) and
+// with momentum (the table's gradient and optimizer), 1 and 2 threads per rank.
+namespace {
+Matrix<double> run_edge_plan(const CsrMatrix<double>& graph, ContrastiveMode mode, double momentum, int threads,
+                             bool shared, double* log_Z) {
+    dist::Comm& comm = world();
+    ContrastiveLossParams lp;
+    lp.mode = mode;
+    EdgeBatchOptions eo;
+    eo.batch_size = 2048;  // 4 chunks of 512 heads per batch, ~18 batches per epoch
+    eo.seed = 7;
+    if (shared) eo.share = {comm.rank(), comm.size(), [&comm](std::int64_t* v, std::size_t n) { comm.allreduce_sum(v, n); }};
+    EdgeBatchPlan plan(graph, lp, eo, 2);
+    Matrix<double> Y0(graph.n_rows, 2);
+    for (std::size_t i = 0; i < graph.n_rows; ++i) {
+        Y0(i, 0) = std::sin(0.7 * static_cast<double>(i));
+        Y0(i, 1) = std::cos(1.3 * static_cast<double>(i));
+    }
+    EmbeddingTable table(std::move(Y0));
+    OptimizerOptions oo;
+    oo.momentum = momentum;
+    auto opt = make_optimizer(oo);
+    Trainer tr(plan, table, *opt, threads);
+    Phase ph;
+    ph.n_steps = 3;
+    ph.learning_rate = 0.5;
+    tr.add_phase(ph);
+    tr.run();
+    *log_Z = plan.log_Z();
+    return table.Y();
+}
+} // namespace
+
+TEST(DistRanks, EdgeBatchPlanSharedEqualsSingleProcess) {
+    const Matrix<float>& X = data();
+    const MatrixView<float> sub{X.data(), 3000, X.cols()};
+    const KnnGraph g = make_exact_index(sub, Metric::euclidean, 2)->self_neighbors(6);
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < g.n_points; ++i)
+        for (std::size_t j = 0; j < g.k; ++j) {
+            t.push_back({static_cast<index_t>(i), g.indices[i * g.k + j], 1.0});
+            t.push_back({g.indices[i * g.k + j], static_cast<index_t>(i), 1.0});
+        }
+    CsrMatrix<double> graph = csr_from_triplets(3000, 3000, t);
+    for (double& v : graph.values) v = 1.0;  // binary (duplicates summed)
+    for (ContrastiveMode mode : {ContrastiveMode::neg, ContrastiveMode::infonce, ContrastiveMode::nce})
+        for (double momentum : {0.0, 0.9}) {
+            SCOPED_TRACE(to_string(mode) + " momentum " + std::to_string(momentum));
+            double z_ref = 0, z = 0;
+            const Matrix<double> ref = run_edge_plan(graph, mode, momentum, 2, false, &z_ref);
+            for (int threads : {1, 2}) {
+                const Matrix<double> Y = run_edge_plan(graph, mode, momentum, threads, true, &z);
+                ASSERT_EQ(0, std::memcmp(Y.data(), ref.data(), Y.size() * sizeof(double))) << threads << " threads";
+                EXPECT_EQ(z, z_ref);
+            }
+        }
 }
