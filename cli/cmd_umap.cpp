@@ -21,6 +21,7 @@
 #include "nembed/io/load.hpp"
 #include "nembed/io/model.hpp"
 #include "nembed/methods/cne.hpp"
+#include "nembed/dist/cne.hpp"
 #include "nembed/methods/umap.hpp"
 
 namespace nembed::cli {
@@ -277,7 +278,44 @@ struct CneCli {
     bool save_partial = false;
 };
 
+// `mpirun -n R nembed cne X.npy -o Y.npy` (R > 1): each rank reads its rows of X, runs the distributed CNE
+// (dist/cne.hpp: ring kNN, the graph on every rank, batches shared) and writes its rows of Y.
+void run_cne_distributed(CneCli& c) {
+    run_distributed(c.common, [&c](dist::Comm& comm, const CommonOptions& quiet_o) {
+        const CommonOptions& o = c.common;
+        CneOptions& opt = c.opt;
+        Timer total;
+        check_distributed_io(comm, o, "cne",
+                             c.plot.empty() && c.metrics_json.empty() && c.save_model.empty() && !c.save_partial &&
+                                 c.init_file.empty() && c.graph.empty(),
+                             "--plot, --metrics, --save-model, --save-partial, --graph or --init with a file");
+        std::size_t n_cols = 0;
+        const dist::RowPartition part = dist::npy_partition(comm, o.inputs[0], &n_cols);
+        opt.seed = o.seed;
+        opt.n_jobs = o.n_threads();
+        const std::string loss = to_string(opt.loss_mode);
+        EpochPrinter printer{quiet_o, loss, c.every, nullptr, {}, 0.0};
+        const int n_epochs = opt.n_epochs;
+        opt.progress = [&printer, n_epochs](const TrainEvent& ev) {
+            printer(static_cast<int>(ev.step), n_epochs, ev.loss, ev.elapsed);
+        };
+        dist::collective(comm, [&] { require(c.every >= 1, "--progress-every must be >= 1"); });
+        Matrix<float> X = dist::read_npy_block(comm, part, o.inputs[0]);
+        say(quiet_o, "CNE (" + loss + ") of " + std::to_string(part.n) + " x " + std::to_string(n_cols) + " on " +
+                         std::to_string(comm.size()) + " ranks (" + comm.name() + "), " + std::to_string(opt.n_jobs) +
+                         " thread(s) each");
+        CneEmbedding emb = dist::prepare_cne(comm, part, X.view(), opt);
+        emb.optimize();
+        const CneResult r = emb.result();
+        const auto& t = r.timings;
+        say(quiet_o, "timings: kNN " + secs(t.knn) + ", graph " + secs(t.graph) + ", init " + secs(t.init) +
+                         ", optimize " + secs(t.optimize) + "; total " + secs(total.seconds()));
+        dist::write_npy_block(comm, part, o.output, dist::own_rows(comm, part, r.embedding), r.embedding.cols());
+    });
+}
+
 void run_cne(CneCli& c) {
+    if (dist::launched_by_mpi()) return run_cne_distributed(c);
     const CommonOptions& o = c.common;
     CneOptions& opt = c.opt;
     const std::string loss = to_string(opt.loss_mode);

@@ -35,6 +35,7 @@ public:
     }
     void bcast(void*, std::size_t, int root) override { require(root == 0, "serial bcast: root must be 0"); }
     void allreduce_max(double*, std::size_t) override {}
+    void allreduce_sum(std::int64_t*, std::size_t) override {}
     void barrier() override {}
     [[noreturn]] void abort(const std::string& message) override {
         std::fprintf(stderr, "nembed: error: %s\n", message.c_str());

@@ -160,6 +160,12 @@ public:
         check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD),
               "MPI_Allreduce");
     }
+    void allreduce_sum(std::int64_t* data, std::size_t n) override {
+        bytes_sent_ += n * sizeof(std::int64_t);
+        require(n <= static_cast<std::size_t>(INT_MAX), "MPI allreduce: too many values");
+        check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD),
+              "MPI_Allreduce");
+    }
     void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
     [[noreturn]] void abort(const std::string& message) override {
         std::fprintf(stderr, "nembed: error: rank %d of %d: %s\n", rank_, size_, message.c_str());

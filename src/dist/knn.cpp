@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "nembed/core/column_stats.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
@@ -28,7 +29,8 @@ using Cand = std::pair<double, std::int64_t>;  // (exact distance, global index)
 // The k best of a block for each query row, as (exact distance, global index), ascending. own: the block is the
 // queries' own, so each row skips itself (by position).
 void block_candidates(MatrixView<float> queries, MatrixView<float> block, std::size_t block0, bool own,
-                      std::size_t k, Metric metric, int n_threads, std::vector<Cand>& out, std::size_t& per_row) {
+                      std::size_t k, Metric metric, const SearchTransform& map, int n_threads, std::vector<Cand>& out,
+                      std::size_t& per_row) {
     const std::size_t nq = queries.rows, nb = block.rows;
     const std::size_t avail = own ? nb - 1 : nb;
     per_row = std::min(k, avail);
@@ -39,7 +41,7 @@ void block_candidates(MatrixView<float> queries, MatrixView<float> block, std::s
     // scan in double for a block of at most k + 1 points.
     KnnGraph g;
     if (nb > k + 1) {
-        const auto index = make_exact_index(block, metric, n_threads);
+        const auto index = make_exact_index(block, metric, n_threads, map);
         g = own ? index->self_neighbors(per_row) : index->query(queries, per_row);
     } else {
         g = KnnGraph::sized(nq, per_row, nb);
@@ -57,6 +59,25 @@ void block_candidates(MatrixView<float> queries, MatrixView<float> block, std::s
             out[i * per_row + t] = Cand(exact(q, qn, j), static_cast<std::int64_t>(block0) + j);
         }
     });
+}
+// The search map of all of X (SearchTransform): its column means chained over the ranks in row order (the blocks
+// of add_column_sums lie on one rank each: the bits of one process's column_means) and the largest centred value
+// (a max, exact in any order). Every block is keyed by this one map, as one process keys all of X: with each
+// block's own means, data far from the origin relative to its spread (two clusters 7000 apart) got float keys
+// that differed with the split, and so did the candidates.
+SearchTransform global_map(Comm& comm, const RowPartition& part, MatrixView<float> X, std::size_t D, Metric metric,
+                           int n_threads) {
+    std::vector<double> mean;
+    if (metric == Metric::euclidean) {
+        mean.assign(D, 0.0);
+        ordered_fold(comm, mean.data(), D * sizeof(double), [&](bool) {
+            if (X.rows > 0) add_column_sums(X, mean, n_threads);
+        });
+        for (double& m : mean) m /= static_cast<double>(part.n);
+    }
+    double largest = metric == Metric::cosine ? 0.0 : SearchTransform::largest_offset(X, mean);
+    comm.allreduce_max(&largest, 1);
+    return SearchTransform(metric, std::move(mean), largest);
 }
 } // namespace
 
@@ -77,6 +98,7 @@ DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<flo
         require(d == 0 || D == 0 || d == D, "distributed kNN: ranks hold rows of different dimensions");
         if (d) D = static_cast<std::size_t>(d);
     }
+    const SearchTransform map = global_map(comm, part, X, D, metric, n_threads);
     DistKnnGraph out;
     out.n_rows = X.rows;
     out.k = k;
@@ -94,7 +116,7 @@ DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<flo
         if (nq > 0 && nb > 0) {
             std::size_t per = 0;
             MatrixView<float> block{held.data(), nb, D};
-            block_candidates(X, block, b0, src == r, k, metric, n_threads, cand, per);
+            block_candidates(X, block, b0, src == r, k, metric, map, n_threads, cand, per);
             parallel_for(n_threads, nq, [&](std::size_t i) {
                 Cand* row = best.data() + i * k;
                 std::vector<Cand> all(row, row + k);

@@ -73,6 +73,7 @@ void validate(const CneOptions& o, std::size_t n, bool knn_graph) {
     require(std::isfinite(o.Z) && o.Z > 0, "Z must be positive");
     require(o.save_freq >= 0, "save_freq must be >= 0");
     require(o.n_jobs != 0, "n_jobs must be a positive integer or negative (-1 = all cores), got 0");
+    require(!o.parametric || !o.share.sum, "CNE: a parametric run is not distributed");
     if (o.parametric) {
         validate(o.network);
         require(o.sampling == NegativeSampling::in_batch,
@@ -142,7 +143,7 @@ CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn) {
     return g;
 }
 
-namespace {
+namespace detail {
 Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n, int n_threads) {
     if (o.init == CneInit::user) return o.initial_embedding;
     if (o.init == CneInit::random) {
@@ -161,7 +162,7 @@ Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n,
     return Y;
 }
 
-} // namespace
+} // namespace detail
 
 CneEmbedding::CneEmbedding(CneOptions options, CsrMatrix<double> graph, Matrix<double> initial, CneTimings timings)
     : options_(std::move(options)), graph_(std::move(graph)), timings_(timings) {
@@ -205,6 +206,7 @@ void CneEmbedding::build(Matrix<double> initial, std::shared_ptr<const Matrix<fl
     eo.exclude_neighbors = o.exclude_neighbors;
     eo.clip = o.clip_grad ? std::optional<double>(4.0) : std::nullopt;
     eo.seed = o.seed;
+    eo.share = o.share;
     OptimizerOptions oo;
     oo.kind = o.optimizer == CneOptimizer::sgd ? OptimizerOptions::Kind::sgd : OptimizerOptions::Kind::adam;
     oo.momentum = o.momentum;
@@ -330,7 +332,7 @@ CneEmbedding prepare_run(const CneOptions& o, CsrMatrix<double> graph, MatrixVie
         return CneEmbedding(o, std::move(graph), std::make_shared<const Matrix<float>>(convert<float>(X)), tm);
     }
     Timer t;
-    Matrix<double> Y = cne_init(o, X, graph.n_rows, resolve_threads(o.n_jobs));
+    Matrix<double> Y = detail::cne_init(o, X, graph.n_rows, resolve_threads(o.n_jobs));
     tm.init = t.seconds();
     return CneEmbedding(o, std::move(graph), std::move(Y), tm);
 }

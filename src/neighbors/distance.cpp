@@ -66,15 +66,25 @@ Matrix<float> normalize_rows(MatrixView<float> x, int n_threads) {
 
 SearchTransform::SearchTransform(MatrixView<float> reference, Metric m) : metric(m) {
     if (metric == Metric::cosine) return;
-    const std::size_t n = reference.rows, dim = reference.cols;
     if (metric == Metric::euclidean) shift = column_means(reference);  // fixed blocks: the same for any thread count
-    double largest = 0.0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const float* x = reference.row(i);
-        for (std::size_t d = 0; d < dim; ++d)
-            largest = std::max(largest, std::abs(static_cast<double>(x[d]) - (shift.empty() ? 0.0 : shift[d])));
-    }
+    const double largest = largest_offset(reference, shift);
     if (largest > 0.0) scale = std::ldexp(1.0, -std::ilogb(largest));
+}
+
+SearchTransform::SearchTransform(Metric m, std::vector<double> shift_, double largest) : metric(m) {
+    if (metric == Metric::cosine) return;
+    if (metric == Metric::euclidean) shift = std::move(shift_);
+    if (largest > 0.0) scale = std::ldexp(1.0, -std::ilogb(largest));
+}
+
+double SearchTransform::largest_offset(MatrixView<float> x, const std::vector<double>& shift) {
+    double largest = 0.0;
+    for (std::size_t i = 0; i < x.rows; ++i) {
+        const float* r = x.row(i);
+        for (std::size_t d = 0; d < x.cols; ++d)
+            largest = std::max(largest, std::abs(static_cast<double>(r[d]) - (shift.empty() ? 0.0 : shift[d])));
+    }
+    return largest;
 }
 
 Matrix<float> SearchTransform::apply(MatrixView<float> x, int n_threads, std::vector<char>* far) const {

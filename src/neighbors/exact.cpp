@@ -243,9 +243,11 @@ std::vector<std::vector<std::pair<std::size_t, std::size_t>>> block_rounds(std::
 
 class ExactIndex final : public KnnIndex {
 public:
-    ExactIndex(MatrixView<float> data, Metric metric, int n_threads, Kernels kernels)
+    // transform: the map of the keys; null for data's own
+    ExactIndex(MatrixView<float> data, Metric metric, int n_threads, Kernels kernels,
+               const SearchTransform* transform = nullptr)
         : data_(convert<float>(data)), metric_(metric), n_threads_(n_threads), kernels_(kernels) {
-        transform_ = SearchTransform(data_.view(), metric_);
+        transform_ = transform != nullptr ? *transform : SearchTransform(data_.view(), metric_);
         work_ = transform_.apply(data_.view(), n_threads_, &self_far_);
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         panels_ = pack_reference(work_.view(), metric_ == Metric::euclidean, n_threads_);
@@ -444,6 +446,21 @@ std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric
 
 std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads) {
     return detail::make_exact_index(data, metric, n_threads, detail::exact_knn_isas().front());
+}
+
+std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads,
+                                           const SearchTransform& transform) {
+    require(is_gemm_metric(metric), "exact kNN with a given search map: only the euclidean, cosine and inner-product "
+                                    "metrics, got " + to_string(metric));
+    require(transform.metric == metric, "exact kNN: the search map was built for " + to_string(transform.metric) +
+                                            ", the index is " + to_string(metric));
+    require(n_threads >= 1, "exact kNN: n_threads must be >= 1 (got " + std::to_string(n_threads) + ")");
+    detail::check_knn_data(data, "exact kNN");
+    require(transform.shift.empty() || transform.shift.size() == data.cols,
+            "exact kNN: the search map has " + std::to_string(transform.shift.size()) + " column means, the data " +
+                std::to_string(data.cols) + " columns");
+    return std::make_unique<ExactIndex>(data, metric, n_threads, kernels_for(detail::exact_knn_isas().front()),
+                                        &transform);
 }
 
 } // namespace nembed

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "nembed/core/error.hpp"
@@ -161,6 +162,33 @@ struct EdgeBatchPlan::Impl {
     void run_chunk(ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi, std::int64_t epoch,
                    const std::uint32_t* sp, const Shape& sh, std::size_t full_n_chunks, const double* Y);
 
+    // Distributed (o.share): this process ran its chunks of the batch; the workers' accumulators are added into
+    // acc[0] (integers: any order), which is summed over the processes, and so are the chunk losses and the heads'
+    // dlog Z (bit patterns: the process that ran a chunk holds its values, the others hold 0, so the sum is exact).
+    void reduce_batch(const Shape& sh, std::vector<std::int64_t>& bits, int n_threads) {
+        const std::size_t R = static_cast<std::size_t>(o.share.ranks), r = static_cast<std::size_t>(o.share.rank);
+        std::int64_t* a0 = acc[0].data();
+        if (n_acc > 1)
+            parallelize(n_threads, n * d, [&](int, std::size_t i0, std::size_t i1) {
+                for (std::size_t w = 1; w < n_acc; ++w)
+                    for (std::size_t i = i0; i < i1; ++i) {
+                        a0[i] += acc[w][i];
+                        acc[w][i] = 0;
+                    }
+            });
+        o.share.sum(a0, n * d);
+        const std::size_t nh = head_dlogz.empty() ? 0 : sh.b;
+        bits.assign(sh.n_chunks + nh, 0);
+        for (std::size_t c = r; c < sh.n_chunks; c += R) {
+            std::memcpy(&bits[c], &chunk_loss[c], sizeof(double));
+            for (std::size_t h = c * sh.per_chunk; h < std::min(nh, (c + 1) * sh.per_chunk); ++h)
+                std::memcpy(&bits[sh.n_chunks + h], &head_dlogz[h], sizeof(double));
+        }
+        o.share.sum(bits.data(), bits.size());
+        for (std::size_t c = 0; c < sh.n_chunks; ++c) std::memcpy(&chunk_loss[c], &bits[c], sizeof(double));
+        for (std::size_t h = 0; h < nh; ++h) std::memcpy(&head_dlogz[h], &bits[sh.n_chunks + h], sizeof(double));
+    }
+
     // A network (any parametrisation but the table): positions per slot, not per point.
     std::vector<index_t> batch_points;               // slot → point, for forward/backward
     std::vector<std::uint32_t> slot_ids;             // 0, 1, …, 2B − 1: the chunks address slots
@@ -254,6 +282,9 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
             "edge batch plan: clip must be positive");
     require(std::isfinite(options.log_Z_learning_rate) && options.log_Z_learning_rate >= 0,
             "edge batch plan: log_Z_learning_rate must be >= 0");
+    require(!options.share.sum || (options.share.ranks >= 1 && options.share.rank >= 0 &&
+                                   options.share.rank < options.share.ranks),
+            "edge batch plan: the share's rank must be in [0, ranks)");
     s.uniform = options.sampling == NegativeSampling::uniform;
     require(!s.uniform || options.negative_samples >= 1,
             "edge batch plan: full-batch repulsion (negative_samples -1) needs in-batch sampling");
@@ -482,6 +513,7 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
                     std::to_string(s.n) + " x " + std::to_string(s.d));
         require(!s.uniform, "edge batch plan: uniform negative sampling with a network parametrisation is not "
                             "built (the network path forwards the batch's slots; use in-batch negatives)");
+        require(!s.o.share.sum, "edge batch plan: a distributed run trains an embedding table only, not a network");
     }
     Matrix<double> no_table;
     Matrix<double>& Y = table ? table->Y() : no_table;
@@ -513,10 +545,14 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     std::vector<double>& G = table ? table->grad() : no_grad;
     if (table && !fused_sgd) G.assign(n * d, 0.0);
     const double clip_at = s.o.clip ? *s.o.clip : std::numeric_limits<double>::infinity();
+    const bool distributed = static_cast<bool>(s.o.share.sum);
     auto finish = [&](std::size_t i0, std::size_t i1) {
-        finish_coordinates(s.acc_ptr.data(), s.n_acc, i0, i1, s.fx, clip_at, lr, fused_sgd ? Y.data() : nullptr,
-                           G.data());
+        // distributed: the workers' sums are in acc[0] already (all-reduced)
+        finish_coordinates(s.acc_ptr.data(), distributed ? 1 : s.n_acc, i0, i1, s.fx, clip_at, lr,
+                           fused_sgd ? Y.data() : nullptr, G.data());
     };
+    std::vector<std::int64_t> bits;  // distributed: the chunk losses and dlog Z as bit patterns
+    const std::size_t n_ranks = static_cast<std::size_t>(s.o.share.ranks), my_rank = static_cast<std::size_t>(s.o.share.rank);
     const std::uint64_t owner_mul = s.owner_mul;
     auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
 
@@ -566,9 +602,11 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
             auto& sc = s.scratch[static_cast<std::size_t>(w)];
             std::int64_t* a = s.acc[static_cast<std::size_t>(w) % s.n_acc].data();
             for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < sh.n_chunks;)
-                s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data());
+                if (!distributed || c % n_ranks == my_rank)
+                    s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data());
         });
         if (bi == 0) s.order_epoch = epoch + 1;
+        if (distributed) s.reduce_batch(sh, bits, n_threads);
         for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += s.chunk_loss[c];
         // Per point: the gradient of the summed batch loss with respect to the batch's positions, clipped by value,
         // and (fused SGD) the step. The pass walks all n points (in sequence) while that is cheaper than finding the

@@ -3,7 +3,7 @@
 #   MODE=truncated: mpirun -n NP on a copy of the data cut short, so the last rank's block is incomplete; every rank
 #                   must exit (no hang: the test's TIMEOUT) with a non-zero code and one error line naming the
 #                   truncation.
-# Variables: NEMBED, MPIEXEC, MPIFLAGS (;-list), NP, DATA, WORK, MODE, CMD (tsne or umap; default tsne), EXTRA
+# Variables: NEMBED, MPIEXEC, MPIFLAGS (;-list), NP, DATA, WORK, MODE, CMD (tsne, umap or cne; default tsne), EXTRA
 # (;-list of further options for both runs).
 file(MAKE_DIRECTORY ${WORK})
 if(NOT CMD)
@@ -14,8 +14,10 @@ if(CMD STREQUAL "tsne")
   set(args --seed 3 --n-iter 40 --early-exaggeration-iter 40 --method fft --point-order none --quiet ${EXTRA})
 elseif(CMD STREQUAL "umap")
   set(args --seed 3 --n-epochs 60 --quiet ${EXTRA})
+elseif(CMD STREQUAL "cne")
+  set(args --seed 3 --n-epochs 20 --quiet ${EXTRA})
 else()
-  message(FATAL_ERROR "CMD must be tsne or umap")
+  message(FATAL_ERROR "CMD must be tsne, umap or cne")
 endif()
 if(MODE STREQUAL "same")
   execute_process(COMMAND ${NEMBED} ${CMD} ${DATA} ${args} -j 1 -o ${WORK}/single.npy RESULT_VARIABLE rc ERROR_VARIABLE err)

@@ -27,7 +27,11 @@
 #include "nembed/methods/tsne.hpp"
 #include "nembed/methods/umap.hpp"
 #include "nembed/neighbors/exact.hpp"
+#include "nembed/optim/optimizer.hpp"
 #include "nembed/repulsion/repulsion.hpp"
+#include "nembed/train/edge_batch_plan.hpp"
+#include "nembed/train/parametrization.hpp"
+#include "nembed/train/trainer.hpp"
 
 using namespace nembed;
 
@@ -315,8 +319,8 @@ TEST(DistRanks, UmapEqualsSingleProcess) {
 
 // A graph of 2 components (two copies of 3000 points, the second moved by 60 along the first axis; the points' norms
 // are ~8): the spectral start places them on ± unit vectors without the data, so the distributed run starts and
-// ends as one process does. (A far larger shift would make the float32 distance products of the exact kNN too coarse
-// to rank neighbours at all.)
+// ends as one process does. (Copies thousands apart would not do: there the float32 keys of the exact kNN, single
+// process too, are too coarse to rank neighbours ~1 apart; docs/mpi.md §2.)
 TEST(DistRanks, UmapSpectralOfTwoComponentsEqualsSingleProcess) {
     const Matrix<float>& X = data();
     Matrix<float> two(6000, X.cols());
@@ -356,4 +360,119 @@ TEST(DistRanks, UmapRefusesWhatIsNotDistributed) {
     o.densmap = false;
     o.neighbors = KnnMethod::hnsw;
     EXPECT_THROW(dist::prepare_umap(comm, part, mine(part, X), o), dist::CollectiveError);
+}
+
+// Translation: the test data moved by +1e3 and +1e6 in every coordinate (float32 rounds the moved values; the ring
+// and the single process search the same float32 rows) give the single-process neighbour lists under any rank
+// count. The ring keys every block by the map of all of X (global column means by an ordered fold, the global
+// largest offset), as one process keys all of X.
+namespace {
+Matrix<float> shifted(MatrixView<float> X, double by) {
+    Matrix<float> S(X.rows, X.cols);
+    for (std::size_t i = 0; i < X.rows; ++i)
+        for (std::size_t c = 0; c < X.cols; ++c) S(i, c) = static_cast<float>(static_cast<double>(X.row(i)[c]) + by);
+    return S;
+}
+void expect_ring_equals_single(const Matrix<float>& X, std::size_t k, std::size_t* same_as_unshifted = nullptr,
+                               const KnnGraph* unshifted = nullptr) {
+    dist::Comm& comm = world();
+    const dist::RowPartition part(X.rows(), comm.size());
+    const dist::DistKnnGraph g = dist::exact_self_knn(comm, part, mine(part, X), k, Metric::euclidean, 2);
+    const KnnGraph ref = make_exact_index(X.view(), Metric::euclidean, 2)->self_neighbors(k);
+    const std::size_t b = part.begin(comm.rank());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < g.n_rows; ++i)
+        for (std::size_t t = 0; t < k; ++t)
+            differ += g.indices[i * k + t] != static_cast<std::int64_t>(ref.indices[(b + i) * k + t]) ||
+                      g.distances[i * k + t] != ref.distances[(b + i) * k + t];
+    EXPECT_EQ(differ, 0u) << "of " << g.n_rows * k << " entries on rank " << comm.rank();
+    if (unshifted != nullptr)  // the single process's lists, unshifted against shifted
+        for (std::size_t t = 0; t < ref.indices.size(); ++t) *same_as_unshifted += ref.indices[t] == unshifted->indices[t];
+}
+} // namespace
+
+TEST(DistRanks, ExactKnnIsTranslationRobust) {
+    const Matrix<float>& X = data();
+    const std::size_t k = 20;
+    const KnnGraph base = make_exact_index(X.view(), Metric::euclidean, 2)->self_neighbors(k);
+    for (double by : {1e3, 1e6}) {
+        SCOPED_TRACE("shift " + std::to_string(by));
+        std::size_t same = 0;
+        expect_ring_equals_single(shifted(X.view(), by), k, &same, &base);
+        // +1e3 rounds the data by up to 3e-5 (float32 near 1000): only near-ties may swap (139 860 of 140 000 stay).
+        // +1e6 rounds them to multiples of 1/16, a different data set (about half the entries stay): not compared.
+        if (by == 1e3) {
+            EXPECT_GE(same, base.indices.size() * 998 / 1000);
+        }
+    }
+}
+
+// The two-component set of the UMAP tests below, moved by +1000 in every coordinate (norm ~7000, neighbours ~1
+// apart): the ring gives the single-process lists.
+TEST(DistRanks, ExactKnnOfShiftedTwoComponents) {
+    const Matrix<float>& X = data();
+    Matrix<float> two(6000, X.cols());
+    for (std::size_t i = 0; i < 6000; ++i)
+        for (std::size_t c = 0; c < X.cols(); ++c) two(i, c) = X(i % 3000, c) + (i >= 3000 && c == 0 ? 60.0f : 0.0f) + 1000.0f;
+    expect_ring_equals_single(two, 14);
+}
+
+// The edge mini-batch plan (cne) with its batches shared over the ranks (EdgeBatchShare: each rank runs its chunks,
+// the fixed-point gradients are summed by Comm::allreduce_sum) against one process: the same bits of Y for NEG,
+// InfoNCE (cne's default) and nce (its learned log Z from the heads' dlog Z), with plain SGD (the fused step) and
+// with momentum (the table's gradient and optimizer), 1 and 2 threads per rank.
+namespace {
+Matrix<double> run_edge_plan(const CsrMatrix<double>& graph, ContrastiveMode mode, double momentum, int threads,
+                             bool shared, double* log_Z) {
+    dist::Comm& comm = world();
+    ContrastiveLossParams lp;
+    lp.mode = mode;
+    EdgeBatchOptions eo;
+    eo.batch_size = 2048;  // 4 chunks of 512 heads per batch, ~18 batches per epoch
+    eo.seed = 7;
+    if (shared) eo.share = {comm.rank(), comm.size(), [&comm](std::int64_t* v, std::size_t n) { comm.allreduce_sum(v, n); }};
+    EdgeBatchPlan plan(graph, lp, eo, 2);
+    Matrix<double> Y0(graph.n_rows, 2);
+    for (std::size_t i = 0; i < graph.n_rows; ++i) {
+        Y0(i, 0) = std::sin(0.7 * static_cast<double>(i));
+        Y0(i, 1) = std::cos(1.3 * static_cast<double>(i));
+    }
+    EmbeddingTable table(std::move(Y0));
+    OptimizerOptions oo;
+    oo.momentum = momentum;
+    auto opt = make_optimizer(oo);
+    Trainer tr(plan, table, *opt, threads);
+    Phase ph;
+    ph.n_steps = 3;
+    ph.learning_rate = 0.5;
+    tr.add_phase(ph);
+    tr.run();
+    *log_Z = plan.log_Z();
+    return table.Y();
+}
+} // namespace
+
+TEST(DistRanks, EdgeBatchPlanSharedEqualsSingleProcess) {
+    const Matrix<float>& X = data();
+    const MatrixView<float> sub{X.data(), 3000, X.cols()};
+    const KnnGraph g = make_exact_index(sub, Metric::euclidean, 2)->self_neighbors(6);
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < g.n_points; ++i)
+        for (std::size_t j = 0; j < g.k; ++j) {
+            t.push_back({static_cast<index_t>(i), g.indices[i * g.k + j], 1.0});
+            t.push_back({g.indices[i * g.k + j], static_cast<index_t>(i), 1.0});
+        }
+    CsrMatrix<double> graph = csr_from_triplets(3000, 3000, t);
+    for (double& v : graph.values) v = 1.0;  // binary (duplicates summed)
+    for (ContrastiveMode mode : {ContrastiveMode::neg, ContrastiveMode::infonce, ContrastiveMode::nce})
+        for (double momentum : {0.0, 0.9}) {
+            SCOPED_TRACE(to_string(mode) + " momentum " + std::to_string(momentum));
+            double z_ref = 0, z = 0;
+            const Matrix<double> ref = run_edge_plan(graph, mode, momentum, 2, false, &z_ref);
+            for (int threads : {1, 2}) {
+                const Matrix<double> Y = run_edge_plan(graph, mode, momentum, threads, true, &z);
+                ASSERT_EQ(0, std::memcmp(Y.data(), ref.data(), Y.size() * sizeof(double))) << threads << " threads";
+                EXPECT_EQ(z, z_ref);
+            }
+        }
 }

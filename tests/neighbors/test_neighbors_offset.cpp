@@ -14,7 +14,9 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "nembed/core/error.hpp"
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/exact.hpp"
 #include "nembed/neighbors/hnsw.hpp"
@@ -176,3 +178,31 @@ TEST(KnnOffsetScale, InnerProductAndCosineAtExtremeScales) {
 }
 
 } // namespace
+
+// The map from global quantities (what the distributed ring builds from column sums and a max over ranks) is the
+// map of the whole data, and an index given it returns the bits of the index that builds it itself.
+TEST(KnnOffsetScale, GivenSearchMapEqualsTheIndexsOwn) {
+    const Matrix<float> x = [] {
+        Matrix<float> s(kN, base().cols());
+        for (std::size_t t = 0; t < s.size(); ++t) s.data()[t] = base().data()[t] + 1e4f;
+        return s;
+    }();
+    for (Metric m : {Metric::euclidean, Metric::inner_product, Metric::cosine}) {
+        SCOPED_TRACE(to_string(m));
+        const SearchTransform own(x.view(), m);
+        const std::vector<double> mean = m == Metric::euclidean ? own.shift : std::vector<double>{};
+        const SearchTransform given(m, mean, SearchTransform::largest_offset(x.view(), mean));
+        EXPECT_EQ(given.shift, own.shift);
+        EXPECT_EQ(given.scale, own.scale);
+        const KnnGraph a = make_exact_index(x.view(), m, 2)->self_neighbors(kK);
+        const KnnGraph b = make_exact_index(x.view(), m, 2, given)->self_neighbors(kK);
+        EXPECT_EQ(a.indices, b.indices);
+        EXPECT_EQ(a.distances, b.distances);
+    }
+    const SearchTransform tf(x.view(), Metric::euclidean);
+    EXPECT_THROW(make_exact_index(x.view(), Metric::cosine, 1, tf), InvalidArgument);  // built for another metric
+    const MatrixView<float> fewer{x.data(), kN / 2, 10};  // 10 columns, the map has 50 means
+    EXPECT_THROW(make_exact_index(fewer, Metric::euclidean, 1, tf), InvalidArgument);
+    EXPECT_THROW(make_exact_index(x.view(), Metric::manhattan, 1, SearchTransform(x.view(), Metric::manhattan)),
+                 InvalidArgument);
+}

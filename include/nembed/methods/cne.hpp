@@ -43,6 +43,7 @@
 #include "nembed/optim/schedule.hpp"
 #include "nembed/parametric/mlp.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
+#include "nembed/train/edge_batch_plan.hpp"
 #include "nembed/train/trainer.hpp"
 
 namespace nembed {
@@ -102,6 +103,8 @@ struct CneOptions {
     MetricParams input_metric_params;         ///< its parameters (metric.hpp; unset = the metric's defaults)
     NegativeSampling sampling = NegativeSampling::in_batch;  ///< cne: in-batch; uniform: over all points
     bool exclude_neighbors = false;           ///< uniform sampling: never a head's graph neighbour (TorchDR)
+    /// Distributed runs only (dist::prepare_cne sets it): each rank runs its chunks of every batch (edge_batch_plan.hpp).
+    EdgeBatchShare share;
     /// Called before training (event step 0: cne's epoch −1) and after every epoch e (0-based) with
     /// e % save_freq == 0 (event step e + 1), with the mean per-edge loss of that epoch (NaN before training) and
     /// the embedding; returning true stops the run.
@@ -139,6 +142,11 @@ struct CneResult {
 
 /// The binary union-symmetrised kNN graph cne trains on (edge i–j if either lists the other).
 CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn);
+
+namespace detail {
+/// The initial embedding of o.init (pca of X: n rows needed; random: from o.seed; user: o.initial_embedding).
+Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n, int n_threads);
+} // namespace detail
 
 class EdgeBatchPlan;
 class Parametrization;

@@ -53,6 +53,12 @@ struct SearchTransform {
 
     SearchTransform() = default;
     SearchTransform(MatrixView<float> reference, Metric m);
+    /// The map of a reference known by its global quantities: `shift` its column means (Euclidean; ignored
+    /// otherwise) and `largest` its largest_offset. A distributed search (dist/knn.cpp) maps every block by the
+    /// whole data's map, so the float keys do not depend on how the rows are split.
+    SearchTransform(Metric m, std::vector<double> shift, double largest);
+    /// The largest |x - shift| over the values of x (|x| when shift is empty): what the scale is chosen from.
+    static double largest_offset(MatrixView<float> x, const std::vector<double>& shift);
     /// The mapped rows of `x`; `far` (if given) gets one flag per row (see above).
     Matrix<float> apply(MatrixView<float> x, int n_threads, std::vector<char>* far = nullptr) const;
 };

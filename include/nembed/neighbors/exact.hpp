@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/knn.hpp"
 
 namespace nembed {
@@ -33,6 +34,11 @@ inline constexpr std::size_t exact_knn_extra_candidates = 8;
 /// Builds an exact index over a copy of `data` (cosine also keeps a row-normalised copy). Throws InvalidArgument
 /// for empty or non-finite data, or n_threads < 1.
 std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads);
+/// The same with the keys computed on the rows mapped by `transform` (built for `metric`) instead of data's own map:
+/// a distributed search maps every block of the data by the whole data's map (dist/knn.cpp), so that a block's keys
+/// are those one process computes. Euclidean, cosine and inner product only (the GEMM metrics).
+std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads,
+                                           const SearchTransform& transform);
 
 namespace detail {
 /// Instruction sets of the key kernel this CPU can run, fastest first ("avx512", "avx2", "generic").

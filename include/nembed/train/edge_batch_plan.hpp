@@ -21,6 +21,7 @@
 /// exaggeration, repulsion strength and (loss_spec) its ξ/ρ.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,16 @@
 #include "nembed/train/plan.hpp"
 
 namespace nembed {
+
+/// A distributed run of the plan (docs/mpi.md §5): every process holds the whole graph and Y and makes the same
+/// epoch order; of each batch it runs only the chunks c with c mod ranks == rank, then `sum` adds, in place over all
+/// processes, n 64-bit integers: the fixed-point batch gradients (exact integer sums, so the same bits as one
+/// process), and the chunk losses and nce's per-head dlog Z as bit patterns (one process holds each, the others 0).
+/// Every process then clips and steps identically. Embedding tables only. Unset `sum`: one process.
+struct EdgeBatchShare {
+    int rank = 0, ranks = 1;
+    std::function<void(std::int64_t* data, std::size_t n)> sum;
+};
 
 struct EdgeBatchOptions {
     std::size_t batch_size = 32768;    ///< b: edges per batch (capped at the number of edges), cne's 2^15
@@ -47,6 +58,7 @@ struct EdgeBatchOptions {
     /// nce: the rule that steps log Z (cne: the run's optimizer kind and momentum, no weight decay) and its rate.
     OptimizerOptions log_Z_optimizer;
     double log_Z_learning_rate = 0.001;
+    EdgeBatchShare share;  ///< distributed runs only
 };
 
 class EdgeBatchPlan final : public BatchPlan {
