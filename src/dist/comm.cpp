@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "nembed/core/error.hpp"
 
@@ -85,6 +86,18 @@ std::vector<std::uint64_t> allgather_u64(Comm& comm, std::uint64_t mine) {
     std::vector<std::uint64_t> out(R);
     comm.allgatherv(&mine, sizeof mine, out.data(), std::vector<std::size_t>(R, sizeof mine));
     return out;
+}
+
+std::uint64_t shared_seed(Comm& comm, std::optional<std::uint64_t> given) {
+    std::uint64_t seed = 0;
+    if (given) {
+        seed = *given;
+    } else if (comm.rank() == 0) {
+        std::random_device rd;
+        seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    }
+    comm.bcast(&seed, sizeof seed, 0);
+    return seed;
 }
 
 void check_all(Comm& comm, bool ok, const std::string& message) {

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -78,15 +77,7 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
             "none (the single-process run with none gives the same bits)");
     require_finite(X, "t-SNE input data");
     const int threads = resolve_threads(o.n_jobs);
-    // One seed for all ranks (rank 0's when none is given).
-    std::uint64_t seed = 0;
-    if (o.random_state) {
-        seed = *o.random_state;
-    } else if (r == 0) {
-        std::random_device rd;
-        seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    }
-    comm.bcast(&seed, sizeof seed, 0);
+    const std::uint64_t seed = shared_seed(comm, o.random_state);
     TsneTimings times;
 
     const std::vector<double> perps = clean_perplexities(n, o.perplexities);

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -92,15 +91,7 @@ UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<floa
         require_finite(X, "input data");
     });
     const int threads = resolve_threads(o.n_jobs);
-    // One seed for all ranks (rank 0's when none is given).
-    std::uint64_t seed = 0;
-    if (o.random_state) {
-        seed = *o.random_state;
-    } else if (r == 0) {
-        std::random_device rd;
-        seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    }
-    comm.bcast(&seed, sizeof seed, 0);
+    const std::uint64_t seed = shared_seed(comm, o.random_state);
     UmapTimings times;
 
     Timer t;

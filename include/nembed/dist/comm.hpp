@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,9 @@ double ordered_sum(Comm& comm, const std::vector<double>& partials);
 
 /// Every rank's value of `mine`, in rank order.
 std::vector<std::uint64_t> allgather_u64(Comm& comm, std::uint64_t mine);
+
+/// One seed for all ranks: `given`, or rank 0's draw from std::random_device when none is given.
+std::uint64_t shared_seed(Comm& comm, std::optional<std::uint64_t> given);
 
 /// Concatenation of every rank's `mine` in rank order (T trivially copyable).
 template <typename T>
