@@ -114,18 +114,20 @@ nb::dict ne_result_dict(nembed::NeResult&& r, double fit_seconds) {
     out["loss"] = r.loss;
     out["stop"] = nembed::to_string(r.stop);
     out["embedding"] = to_numpy(std::move(r.embedding));
-    if (r.network) {  // TorchDR's encoder: the trained network, as parametric CNE's network_
-        nb::dict net;
-        net["widths"] = r.network->widths();
-        net["hidden_activation"] = nembed::to_string(r.network->hidden_activation());
-        net["output_activation"] = nembed::to_string(r.network->output_activation());
-        net["chunk_rows"] = r.network->chunk_rows();
-        std::vector<float> p = r.network->parameters();
-        const std::size_t np = p.size();
-        net["parameters"] = to_numpy(std::move(p), {np});
-        out["network"] = net;
-    }
+    if (r.network) out["network"] = network_dict(*r.network);  // TorchDR's encoder, as parametric CNE's network_
     return out;
+}
+
+nb::dict network_dict(const nembed::Mlp& network) {
+    nb::dict net;
+    net["widths"] = network.widths();
+    net["hidden_activation"] = nembed::to_string(network.hidden_activation());
+    net["output_activation"] = nembed::to_string(network.output_activation());
+    net["chunk_rows"] = network.chunk_rows();
+    std::vector<float> p = network.parameters();
+    const std::size_t np = p.size();
+    net["parameters"] = to_numpy(std::move(p), {np});
+    return net;
 }
 
 } // namespace nembed_py

@@ -18,6 +18,7 @@
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"  // NeResult
 #include "nembed/methods/tsne.hpp"  // OptimizationInterrupt
+#include "nembed/parametric/mlp.hpp"
 
 namespace nembed_py {
 
@@ -130,5 +131,9 @@ nembed::TrainCallback make_train_callback(nb::handle callable);
 /// The result of a TorchDR-family fit for Python: embedding, n_iter, loss, stop and timings (fit: the call's wall
 /// seconds; affinity, init, optimize: the driver's parts).
 nb::dict ne_result_dict(nembed::NeResult&& r, double fit_seconds);
+
+/// A trained network as Python sees it (parametric CNE's and TorchDR's encoder's `network_`): widths, activations,
+/// chunk_rows and the flat float32 parameters.
+nb::dict network_dict(const nembed::Mlp& net);
 
 } // namespace nembed_py

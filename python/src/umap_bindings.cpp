@@ -294,17 +294,7 @@ void bind_umap(nb::module_& m) {
             out["spec_early"] = r.spectrum.spec_early;
             out["early_epochs"] = r.spectrum.early_epochs;
             out["epochs_run"] = r.epochs_run;
-            if (r.network) {
-                nb::dict net;
-                net["widths"] = r.network->widths();
-                net["hidden_activation"] = nembed::to_string(r.network->hidden_activation());
-                net["output_activation"] = nembed::to_string(r.network->output_activation());
-                net["chunk_rows"] = r.network->chunk_rows();
-                std::vector<float> p = r.network->parameters();
-                const std::size_t np = p.size();
-                net["parameters"] = to_numpy(std::move(p), {np});
-                out["network"] = net;
-            }
+            if (r.network) out["network"] = network_dict(*r.network);
             nb::dict t;
             t["knn"] = r.timings.knn;
             t["graph"] = r.timings.graph;
