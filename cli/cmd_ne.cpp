@@ -24,6 +24,7 @@
 #include "nembed/core/strings.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
+#include "nembed/io/model.hpp"
 #include "nembed/methods/cosne.hpp"
 #include "nembed/methods/ne_transform.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
@@ -88,6 +89,10 @@ struct NeCli {
     std::string plot, metrics_json, timings_json;
     std::string transform_file, transform_output;
     bool save_partial = false;
+    // TorchDR's encoder: a network (cne's FCNetwork by default) trained in mini-batches instead of a free table.
+    bool encoder = false;
+    NeEncoderOptions enc;
+    std::string save_model;
 
     bool given(const std::string& name) const { return opts.at(name)->count() > 0; }
     [[noreturn]] void refuse(const std::string& name) const {
@@ -210,6 +215,19 @@ Options options_from_cli(const NeCli& c) {
         o.init = c.v.init;
         if (o.init == NeInit::array) o.init_array = load_matrix<double>(c.v.init_file);
     }
+    if (c.encoder) {
+        // The network's own rate and optimizer replace the table's (NeEncoderOptions); the table's init is not used.
+        for (const char* flag : {"--lr", "--optimizer", "--momentum", "--weight-decay", "--betas", "--eps", "--init",
+                                 "--init-scaling"})
+            require(!c.given(flag), std::string(flag) + " does not apply with --encoder (the network is trained "
+                                    "with --encoder-lr and --encoder-optimizer; it has no initial table)");
+        o.encoder = c.enc;
+        o.encoder.enabled = true;
+    } else {
+        for (const char* flag : {"--hidden", "--activation", "--network-init", "--encoder-batch-size", "--encoder-lr",
+                                 "--encoder-optimizer"})
+            require(!c.given(flag), std::string(flag) + " applies with --encoder (a network instead of the table)");
+    }
     o.random_state = c.common.seed;
     o.verbose = c.common.verbose;
     o.n_threads = c.common.n_threads();
@@ -239,15 +257,23 @@ void run_method(NeCli& c, const char* title) {
     require(c.transform_file.empty() == c.transform_output.empty(),
             "--transform and --transform-output go together (the new points and where their embedding goes)");
     if (!c.transform_file.empty()) {
-        if constexpr (!can_transform) c.refuse("--transform");
+        // With the encoder every method transforms (a forward pass); without it, TorchDR's transform.
+        if constexpr (!can_transform) {
+            if (!c.encoder) c.refuse("--transform");
+        }
         out.add("--transform-output", c.transform_output, OutputKind::matrix);
     }
+    require(c.save_model.empty() || c.encoder,
+            "--save-model needs --encoder (a saved model is the trained network, which `nembed transform` applies; "
+            "without it use --transform)");
+    out.add("--save-model", c.save_model, OutputKind::directory);
     Options opt = options_from_cli<Options>(c);
     require(c.plot.empty() || opt.n_components <= 2, "--plot needs a 1-D or 2-D embedding (--n-components <= 2)");
     Timer total;
-    Matrix<float> X = load_inputs(co);
+    Preprocessing preprocessing;
+    Matrix<float> X = load_inputs(co, &preprocessing);
     const auto labels = load_label_files(co, X.rows());
-    if (opt.init == NeInit::pca && X.cols() < opt.n_components) {
+    if (!opt.encoder.enabled && opt.init == NeInit::pca && X.cols() < opt.n_components) {
         warn("--init pca needs at least " + std::to_string(opt.n_components) + " input columns, the input has " +
              std::to_string(X.cols()) + "; using --init random");
         opt.init = NeInit::random;
@@ -302,7 +328,11 @@ void run_method(NeCli& c, const char* title) {
                 (std::isnan(r.loss) ? std::string("n/a") : std::to_string(r.loss)) + "; total " +
                 seconds(fit_seconds));
     save_matrix(out.staged(co.output), r.embedding.view());
-    if constexpr (can_transform) {
+    if (!c.transform_file.empty() && r.network) {
+        const Matrix<double> Z = convert<double>(r.network->apply(X_new.view(), opt.n_threads).view());
+        save_matrix(out.staged(c.transform_output), Z.view());
+        say(co, "transformed " + std::to_string(Z.rows()) + " new points (the network's forward pass)");
+    } else if constexpr (can_transform) {
         if (!c.transform_file.empty()) {
             TrainHooks th;
             th.who = title;
@@ -311,6 +341,8 @@ void run_method(NeCli& c, const char* title) {
             say(co, "transformed " + std::to_string(Z.rows()) + " new points");
         }
     }
+    if (!c.save_model.empty())
+        save_model(out.staged(c.save_model), r, NeModelSettings{title, opt.random_state, r.n_iter}, preprocessing);
     if (!c.timings_json.empty()) {
         const nlohmann::json j = {{"seconds", fit_seconds},   {"iterations", r.n_iter},
                                   {"stop", to_string(r.stop)}, {"loss", std::isnan(r.loss) ? nlohmann::json() : nlohmann::json(r.loss)},
@@ -484,9 +516,29 @@ void add_ne_command(CLI::App& app, const std::string& command, const std::string
     o["--negative-sample-rate"] = sub->add_option("--negative-sample-rate", v.negative_sample_rate,
                                                   "Negatives per active edge (umap)")
                                       ->capture_default_str();
+    sub->add_flag("--encoder", c->encoder,
+                  "TorchDR's encoder: a network maps the data to the map, trained in mini-batches on the method's "
+                  "loss; --save-model keeps it for `nembed transform`");
+    o["--hidden"] = sub->add_option("--hidden", c->enc.network.hidden, "Encoder: hidden layer widths")
+                        ->delimiter(',')
+                        ->capture_default_str();
+    o["--activation"] = add_enum(sub, "--activation", c->enc.network.hidden_activation, parse_activation,
+                                 "Encoder: hidden activation (relu, softplus, tanh or identity) [relu]");
+    o["--network-init"] = add_enum(sub, "--network-init", c->enc.network.init, parse_mlp_init,
+                                   "Encoder: weight initialisation (torch_default, he_normal, he_uniform, "
+                                   "xavier_normal, xavier_uniform) [torch_default]");
+    o["--encoder-batch-size"] = sub->add_option("--encoder-batch-size", c->enc.batch_size,
+                                                "Encoder: points per network update")
+                                    ->capture_default_str();
+    o["--encoder-lr"] = sub->add_option("--encoder-lr", c->enc.learning_rate, "Encoder: the network's learning rate")
+                            ->capture_default_str();
+    o["--encoder-optimizer"] =
+        sub->add_option("--encoder-optimizer", c->enc.optimizer, "Encoder: Adam or SGD")->capture_default_str();
+    sub->add_option("--save-model", c->save_model,
+                    "With --encoder: save the network as a model directory for `nembed transform`");
     sub->add_option("--transform", c->transform_file,
                     "New points (n_new x D) to embed against the fit with TorchDR's transform (umap, largevis, "
-                    "infotsne); needs --transform-output");
+                    "infotsne; any method with --encoder: the network's forward pass); needs --transform-output");
     sub->add_option("--transform-output", c->transform_output, "Where the new points' embedding goes (.npy, .csv)");
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_flag("--save-partial", c->save_partial,

@@ -22,6 +22,7 @@ std::string to_string(ModelMethod m) {
     case ModelMethod::umap: return "umap";
     case ModelMethod::cne: return "cne";
     case ModelMethod::paradime: return "paradime";
+    case ModelMethod::ne: return "ne";
     }
     return "?";
 }
@@ -56,7 +57,8 @@ const Matrix<double>& Model::embedding() const {
     case ModelMethod::tsne: return tsne_->embedding();
     case ModelMethod::umap: return umap_->embedding();
     case ModelMethod::cne:
-    case ModelMethod::paradime: break;
+    case ModelMethod::paradime:
+    case ModelMethod::ne: break;
     }
     return cne_embedding_;
 }
@@ -67,6 +69,7 @@ Matrix<double> Model::transform(MatrixView<float> X_new, const TransformOptions&
     case ModelMethod::umap: return umap_->transform(X_new);
     case ModelMethod::cne:
     case ModelMethod::paradime:
+    case ModelMethod::ne:
         if (network_) {
             require(X_new.cols == network_->n_inputs(), "the new data has " + std::to_string(X_new.cols) +
                                                             " columns, the model's network takes " +
@@ -95,6 +98,10 @@ const CneModelSettings& Model::cne() const {
 const ParadimeModelSettings& Model::paradime() const {
     require(method_ == ModelMethod::paradime, "the model is a " + to_string(method_) + " model, not a paradime one");
     return paradime_;
+}
+const NeModelSettings& Model::ne() const {
+    require(method_ == ModelMethod::ne, "the model is a " + to_string(method_) + " model, not an ne one");
+    return ne_;
 }
 
 // ------------------------------------------------------------------------------------------------ writing
@@ -262,6 +269,20 @@ void save_model(const std::string& dir, const paradime::ParametricDR& dr, const 
                               {"learning_rate", p.learning_rate},
                               {"sampling", paradime::to_string(p.sampling)}});
     j["paradime"] = json{{"routine", routine}, {"seed", dr.options().seed}, {"phases", phases}};
+    finish_model(dir, j);
+}
+
+void save_model(const std::string& dir, const NeResult& r, const NeModelSettings& settings, const Preprocessing& pre) {
+    require(r.network != nullptr, "save_model: the " + settings.method + " fit has no network (fit it with the "
+                                  "encoder to save a model; without it, TorchDR's transform needs the training data)");
+    const Mlp& net = *r.network;
+    require(r.embedding.cols() == net.n_outputs() && r.embedding.rows() > 0,
+            "save_model: the embedding is " + std::to_string(r.embedding.rows()) + " x " +
+                std::to_string(r.embedding.cols()) + ", the network embeds in " + std::to_string(net.n_outputs()) +
+                " dimensions");
+    json j = begin_model(dir, ModelMethod::ne, r.embedding, net.n_inputs(), pre);
+    write_network(dir, net, j);
+    j["ne"] = json{{"method", settings.method}, {"seed", settings.seed}, {"n_iter", settings.n_iter}};
     finish_model(dir, j);
 }
 
@@ -523,9 +544,10 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
         pca = top.flag("pca", false);
     } else {
         m.method_ = top.parsed("method", [&](const std::string& name) {
-            for (ModelMethod k : {ModelMethod::tsne, ModelMethod::umap, ModelMethod::cne, ModelMethod::paradime})
+            for (ModelMethod k :
+                 {ModelMethod::tsne, ModelMethod::umap, ModelMethod::cne, ModelMethod::paradime, ModelMethod::ne})
                 if (name == to_string(k)) return k;
-            throw InvalidArgument("unknown method '" + name + "' (expected tsne, umap, cne or paradime)");
+            throw InvalidArgument("unknown method '" + name + "' (expected tsne, umap, cne, paradime or ne)");
         });
         const Fields p = top.object("preprocessing");
         scale = p.positive("scale");
@@ -556,6 +578,17 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
             s.phases.push_back({ph.text("name"), ph.text("sampling"), ph.small_int("epochs", 1),
                                 ph.small_int("batch_size", 1), ph.positive("learning_rate")});
         }
+        m.network_ = std::make_shared<const Mlp>(read_network(dir, top, Y.cols()));
+        m.n_threads_ = n_threads;
+        m.cne_embedding_ = std::move(Y);
+        return m;
+    }
+    if (m.method_ == ModelMethod::ne) {
+        // As paraDime's: the network is the model; the rest documents the run.
+        const Fields ne = top.object("ne");
+        m.ne_.method = ne.text("method");
+        m.ne_.seed = ne.unsigned_int("seed");
+        m.ne_.n_iter = ne.small_int("n_iter", 0);
         m.network_ = std::make_shared<const Mlp>(read_network(dir, top, Y.cols()));
         m.n_threads_ = n_threads;
         m.cne_embedding_ = std::move(Y);

@@ -32,6 +32,9 @@ NeResult COSNE::fit_transform_affinity(const CsrMatrix<double>& P, std::vector<d
     require(static_cast<double>(n) > o.perplexity, "Number of samples is smaller than perplexity (" +
                                                        std::to_string(n) + " <= " + std::to_string(o.perplexity) + ")");
     validate(static_cast<const NeighborEmbeddingOptions&>(o), n);
+    // A network's output is not confined to the Poincaré ball (COSNE's map); TorchDR's COSNE has no encoder either.
+    require(!o.encoder.enabled, "COSNE: encoder is not supported (the network's output is not confined to the "
+                                "Poincaré ball that COSNE's hyperbolic map lives in)");
     CosneLossOptions lo;
     lo.gamma = o.gamma;
     lo.learning_rate_for_h_loss = o.learning_rate_for_h_loss;

@@ -79,6 +79,44 @@ if(NOT same EQUAL 0)
   message(FATAL_ERROR "ne --transform: -j 1 and -j 2 differ")
 endif()
 
+# --encoder: the network's fit gives the same bits with -j 1 and -j 2; --save-model keeps it and `nembed transform`
+# of the saved model equals the fit's own --transform output and, on the training data, its embedding.
+foreach(j 1 2)
+  execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/enc${j}.npy --method umap --encoder --hidden 32,32
+                          --encoder-batch-size 512 --max-iter 30 --check-interval 10 --transform ${DATA}
+                          --transform-output ${WORK}/enc_tr${j}.npy --save-model ${WORK}/enc_model${j} -j ${j} -q
+                          --seed 2 RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/enc_model${j}/model.json)
+    message(FATAL_ERROR "ne --encoder -j ${j} failed: ${err}")
+  endif()
+endforeach()
+execute_process(COMMAND ${EXE} transform -m ${WORK}/enc_model1 ${DATA} -o ${WORK}/enc_apply.npy -j 2 -q
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "transform of an ne --encoder model failed: ${err}")
+endif()
+foreach(pair "enc1.npy;enc2.npy" "enc_tr1.npy;enc_tr2.npy" "enc_tr1.npy;enc_apply.npy" "enc1.npy;enc_apply.npy")
+  list(GET pair 0 a)
+  list(GET pair 1 b)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/${a} ${WORK}/${b} RESULT_VARIABLE same)
+  if(NOT same EQUAL 0)
+    message(FATAL_ERROR "ne --encoder: ${a} and ${b} differ")
+  endif()
+endforeach()
+file(READ ${WORK}/enc_model1/model.json mj)
+if(NOT mj MATCHES "\"method\": \"ne\"" OR NOT mj MATCHES "\"method\": \"UMAP\"")
+  message(FATAL_ERROR "ne --encoder model.json does not name the method:\n${mj}")
+endif()
+# A method without TorchDR's transform transforms with the encoder (a forward pass).
+execute_process(COMMAND ${EXE} ne ${DATA} -o ${WORK}/enc_tsne.npy --method tsne --perplexity 10 --encoder --hidden 16
+                        --max-iter 10 --transform ${DATA} --transform-output ${WORK}/enc_tsne_tr.npy -q --seed 2
+                        RESULT_VARIABLE rc ERROR_VARIABLE err)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/enc_tsne.npy ${WORK}/enc_tsne_tr.npy
+                RESULT_VARIABLE same)
+if(NOT rc EQUAL 0 OR NOT same EQUAL 0)
+  message(FATAL_ERROR "ne --method tsne --encoder --transform: rc ${rc}, same ${same}: ${err}")
+endif()
+
 set(O ${WORK}/bad.npy)
 set(cases
   "ne ${SMALL} -o ${O} --method umapx|unknown method 'umapx' \\(valid: sne, tsne, infotsne, largevis, umap, pacmap, tsnekhorn, cosne\\)"
@@ -117,6 +155,14 @@ set(cases
   "ne ${SMALL} -o ${O} --perplexity 5 --max-iter 0|max.iter must be >= 1"
   "ne ${SMALL} -o ${O} --perplexity 5 --init-scaling nan|--init-scaling: must be a finite number"
   "ne ${SMALL} -o ${O} --method infotsne --perplexity 5 --n-negatives -3|--n-negatives: must be a non-negative integer"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --hidden 10|--hidden applies with --encoder"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --encoder --lr 2|--lr does not apply with --encoder"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --encoder --hidden 10,0|width must be > 0"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --encoder --encoder-lr 0|encoder: learning_rate must be positive"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --encoder --encoder-optimizer RMSprop|optimizer must be Adam or SGD"
+  "ne ${SMALL} -o ${O} --method umap --n-neighbors 5 --save-model ${WORK}/m_bad|--save-model needs --encoder"
+  "ne ${SMALL} -o ${O} --method cosne --perplexity 5 --encoder|COSNE: encoder is not supported"
+  "transform -m ${WORK}/enc_model1 ${SMALL} -o ${O}|the network takes 50"
 )
 foreach(case ${cases})
   string(FIND "${case}" "|" bar REVERSE)

@@ -13,7 +13,8 @@
 /// settings, and for cne's parametric mode its network, which transforms new points by a forward pass; a
 /// non-parametric cne model refuses to transform (InvalidArgument). A paraDime model (method "paradime": `nembed
 /// parametric tsne|umap`, paraDime's ParametricTSNE / ParametricUMAP) holds the trained network, its embedding of the
-/// training data and the routine's settings; it transforms by a forward pass.
+/// training data and the routine's settings; it transforms by a forward pass. A TorchDR-style model (method "ne":
+/// `nembed ne --encoder`, the methods' `encoder` option) holds its network, its embedding and the method's name.
 /// The reader type-checks every field and cross-checks the arrays' shapes: a malformed model raises IoError naming
 /// the file and the field. It also reads the directories of the CLI's earlier t-SNE format ("nembed-tsne-model",
 /// version 1); only the new format is written.
@@ -26,6 +27,7 @@
 #include "nembed/loss/contrastive.hpp"
 #include "nembed/kernel/contrastive_kernel.hpp"
 #include "nembed/methods/cne.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/methods/umap.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -40,8 +42,8 @@ namespace nembed {
 /// The version written; readers refuse newer ones.
 inline constexpr int kModelVersion = 1;
 
-enum class ModelMethod { tsne, umap, cne, paradime };
-/// "tsne", "umap", "cne", "paradime".
+enum class ModelMethod { tsne, umap, cne, paradime, ne };
+/// "tsne", "umap", "cne", "paradime", "ne".
 std::string to_string(ModelMethod m);
 
 /// How raw input rows became the data the method saw: divided by `scale`, then (optionally) centred by `pca_mean`
@@ -87,6 +89,13 @@ struct ParadimeModelSettings {
     std::vector<Phase> phases;  ///< the training phases, in order
 };
 
+/// What a TorchDR-style encoder model records besides its network (transform needs only the network).
+struct NeModelSettings {
+    std::string method;      ///< TorchDR's class name: "UMAP", "TSNE", "InfoTSNE", ...
+    std::uint64_t seed = 0;  ///< random_state of the fit
+    int n_iter = 0;          ///< steps the fit took
+};
+
 /// A loaded model: the method, its embedding, the preprocessing, and for t-SNE / UMAP an embedding object that can
 /// transform (its kNN index rebuilt over the reference data). Move-only.
 class Model {
@@ -100,7 +109,7 @@ public:
     /// The input metric of the kNN index (t-SNE and UMAP) and its parameters (model.json's "metric_params").
     Metric metric() const { return metric_; }
     const MetricParams& metric_params() const { return metric_params_; }
-    /// t-SNE, UMAP, paraDime, and parametric cne (a saved network).
+    /// t-SNE, UMAP, paraDime, TorchDR encoders (ne), and parametric cne (a saved network).
     bool can_transform() const { return method_ != ModelMethod::cne || network_ != nullptr; }
     /// The network of a parametric model (cne's parametric mode, paraDime); null otherwise.
     const std::shared_ptr<const Mlp>& network() const { return network_; }
@@ -115,6 +124,7 @@ public:
     const UmapEmbedding& umap() const;
     const CneModelSettings& cne() const;
     const ParadimeModelSettings& paradime() const;
+    const NeModelSettings& ne() const;
 
 private:
     friend Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed);
@@ -128,6 +138,7 @@ private:
     Matrix<double> cne_embedding_;
     CneModelSettings cne_;
     ParadimeModelSettings paradime_;
+    NeModelSettings ne_;
     std::shared_ptr<const Mlp> network_;
     int n_threads_ = 1;
 };
@@ -154,6 +165,12 @@ void save_model(const std::string& dir, const CneResult& result, const CneOption
 /// embedding of the wrong width.
 void save_model(const std::string& dir, const paradime::ParametricDR& dr, const Matrix<double>& embedding,
                 const std::string& routine, const Preprocessing& preprocessing = {});
+
+/// Saves a TorchDR-style fit trained with its encoder (`NeighborEmbeddingOptions::encoder`): the network (as for
+/// parametric cne), the embedding, the method's name, seed and steps. A reloaded model transforms to the same bits
+/// as `result.network->apply`. Throws InvalidArgument for a result without a network.
+void save_model(const std::string& dir, const NeResult& result, const NeModelSettings& settings,
+                const Preprocessing& preprocessing = {});
 
 /// Loads a model directory; t-SNE and UMAP models get their kNN index rebuilt with `n_threads` (>= 1) and
 /// `knn_seed` (HNSW's seed; exact indices ignore it) and transform with `n_threads`. Throws IoError naming the file
