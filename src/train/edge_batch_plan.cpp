@@ -165,18 +165,38 @@ struct EdgeBatchPlan::Impl {
     // Distributed (o.share): this process ran its chunks of the batch; the workers' accumulators are added into
     // acc[0] (integers: any order), which is summed over the processes, and so are the chunk losses and the heads'
     // dlog Z (bit patterns: the process that ran a chunk holds its values, the others hold 0, so the sum is exact).
-    void reduce_batch(const Shape& sh, std::vector<std::int64_t>& bits, int n_threads) {
+    // With in-batch negatives only the batch's 2b slot points hold sums: when 2b < n the sums travel per slot
+    // (2b·d integers instead of n·d; a point in several slots travels once per slot, with the same value, and gets
+    // the same total back). Uniform negatives reach any point: the whole accumulator travels.
+    std::vector<std::int64_t> slot_sums;
+    void reduce_batch(const Shape& sh, const std::uint32_t* sp, std::vector<std::int64_t>& bits, int n_threads) {
         const std::size_t R = static_cast<std::size_t>(o.share.ranks), r = static_cast<std::size_t>(o.share.rank);
         std::int64_t* a0 = acc[0].data();
-        if (n_acc > 1)
-            parallelize(n_threads, n * d, [&](int, std::size_t i0, std::size_t i1) {
+        if (!uniform && sh.two_b < n) {
+            slot_sums.resize(sh.two_b * d);
+            for (std::size_t q = 0; q < sh.two_b; ++q) {  // serial: a point in two slots must not be added twice
+                const std::size_t p = static_cast<std::size_t>(sp[q]) * d;
                 for (std::size_t w = 1; w < n_acc; ++w)
-                    for (std::size_t i = i0; i < i1; ++i) {
-                        a0[i] += acc[w][i];
-                        acc[w][i] = 0;
+                    for (std::size_t k = 0; k < d; ++k) {
+                        a0[p + k] += acc[w][p + k];
+                        acc[w][p + k] = 0;
                     }
-            });
-        o.share.sum(a0, n * d);
+                std::copy_n(a0 + p, d, slot_sums.data() + q * d);
+            }
+            o.share.sum(slot_sums.data(), slot_sums.size());
+            for (std::size_t q = 0; q < sh.two_b; ++q)
+                std::copy_n(slot_sums.data() + q * d, d, a0 + static_cast<std::size_t>(sp[q]) * d);
+        } else {
+            if (n_acc > 1)
+                parallelize(n_threads, n * d, [&](int, std::size_t i0, std::size_t i1) {
+                    for (std::size_t w = 1; w < n_acc; ++w)
+                        for (std::size_t i = i0; i < i1; ++i) {
+                            a0[i] += acc[w][i];
+                            acc[w][i] = 0;
+                        }
+                });
+            o.share.sum(a0, n * d);
+        }
         const std::size_t nh = head_dlogz.empty() ? 0 : sh.b;
         bits.assign(sh.n_chunks + nh, 0);
         for (std::size_t c = r; c < sh.n_chunks; c += R) {
@@ -606,13 +626,14 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
                     s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data());
         });
         if (bi == 0) s.order_epoch = epoch + 1;
-        if (distributed) s.reduce_batch(sh, bits, n_threads);
+        if (distributed) s.reduce_batch(sh, sp, bits, n_threads);
         for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += s.chunk_loss[c];
         // Per point: the gradient of the summed batch loss with respect to the batch's positions, clipped by value,
         // and (fused SGD) the step. The pass walks all n points (in sequence) while that is cheaper than finding the
         // batch's points among its 2b slots (random reads, each point once per owner); a point whose sum was
         // already taken (it holds several slots of the batch) gets a zero.
-        if (n <= 2 * sh.two_b) {
+        // Uniform negatives can be any point, not only the slots': the pass walks all points.
+        if (s.uniform || n <= 2 * sh.two_b) {
             parallelize(n_threads, n, [&](int, std::size_t p0, std::size_t p1) { finish(p0 * d, p1 * d); });
         } else {
             parallelize(n_threads, s.n_workers, [&](int, std::size_t w0, std::size_t w1) {

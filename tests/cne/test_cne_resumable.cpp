@@ -193,3 +193,45 @@ TEST(CneResumable, EdgePlanRefusesWhatItCannotTrain) {
     EXPECT_THROW(EdgeBatchPlan(CsrMatrix<double>(ring(4)), std::vector<WeightedContrastiveLoss>{}, eo, 2),
                  InvalidArgument);
 }
+
+// Uniform negatives reach points outside the batch's slots: their gradient is applied in the same batch, not left in
+// the accumulator for a later batch. One batch (20 ring edges in both directions = 40 edges, 80 slots) among 1 000
+// points: after one SGD step the isolated points drawn as negatives have moved (they stayed put when the step walked
+// only the slots).
+TEST(CneResumable, UniformNegativesOutsideTheBatchMoveInTheirBatch) {
+    const std::size_t n = 1000;
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < 20; ++i) {
+        t.push_back({static_cast<index_t>(i), static_cast<index_t>((i + 1) % 20), 1.0});
+        t.push_back({static_cast<index_t>((i + 1) % 20), static_cast<index_t>(i), 1.0});
+    }
+    const CsrMatrix<double> graph = csr_from_triplets(n, n, t);
+    ContrastiveLossParams lp;
+    lp.mode = ContrastiveMode::neg;
+    EdgeBatchOptions eo;
+    eo.batch_size = 64;  // all 40 edges in one batch
+    eo.sampling = NegativeSampling::uniform;
+    eo.negative_samples = 20;
+    eo.seed = 3;
+    Matrix<double> Y0(n, 2);
+    for (std::size_t i = 0; i < n; ++i) {
+        Y0(i, 0) = std::sin(0.37 * static_cast<double>(i));
+        Y0(i, 1) = std::cos(0.91 * static_cast<double>(i));
+    }
+    auto run = [&](int steps) {
+        EdgeBatchPlan plan(graph, lp, eo, 2);
+        EmbeddingTable table(Y0);
+        auto opt = make_optimizer(OptimizerOptions{});
+        Trainer tr(plan, table, *opt, 2);
+        Phase ph;
+        ph.n_steps = steps;
+        ph.learning_rate = 0.5;
+        tr.add_phase(ph);
+        tr.run();
+        return table.Y();
+    };
+    const Matrix<double> Y1 = run(1);
+    std::size_t moved = 0;
+    for (std::size_t i = 20; i < n; ++i) moved += (Y1(i, 0) != Y0(i, 0) || Y1(i, 1) != Y0(i, 1));
+    EXPECT_GT(moved, 300u);  // 40 heads x 20 negatives drawn from 1 000 points: ~550 distinct isolated points
+}

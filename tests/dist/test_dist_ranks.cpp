@@ -423,12 +423,14 @@ TEST(DistRanks, ExactKnnOfShiftedTwoComponents) {
 // with momentum (the table's gradient and optimizer), 1 and 2 threads per rank.
 namespace {
 Matrix<double> run_edge_plan(const CsrMatrix<double>& graph, ContrastiveMode mode, double momentum, int threads,
-                             bool shared, double* log_Z) {
+                             bool shared, double* log_Z, std::size_t batch_size = 2048,
+                             NegativeSampling sampling = NegativeSampling::in_batch) {
     dist::Comm& comm = world();
     ContrastiveLossParams lp;
     lp.mode = mode;
     EdgeBatchOptions eo;
-    eo.batch_size = 2048;  // 4 chunks of 512 heads per batch, ~18 batches per epoch
+    eo.batch_size = batch_size;  // 2048: 4 chunks of 512 heads per batch, ~18 batches per epoch (2b > n)
+    eo.sampling = sampling;
     eo.seed = 7;
     if (shared) eo.share = {comm.rank(), comm.size(), [&comm](std::int64_t* v, std::size_t n) { comm.allreduce_sum(v, n); }};
     EdgeBatchPlan plan(graph, lp, eo, 2);
@@ -472,6 +474,14 @@ TEST(DistRanks, EdgeBatchPlanSharedEqualsSingleProcess) {
             for (int threads : {1, 2}) {
                 const Matrix<double> Y = run_edge_plan(graph, mode, momentum, threads, true, &z);
                 ASSERT_EQ(0, std::memcmp(Y.data(), ref.data(), Y.size() * sizeof(double))) << threads << " threads";
+                EXPECT_EQ(z, z_ref);
+            }
+            // Small batches (2b = 512 < n): only the batch's slots are all-reduced; uniform negatives: all points.
+            for (NegativeSampling sampling : {NegativeSampling::in_batch, NegativeSampling::uniform}) {
+                SCOPED_TRACE(sampling == NegativeSampling::uniform ? "uniform, batch 256" : "in-batch, batch 256");
+                const Matrix<double> ref_small = run_edge_plan(graph, mode, momentum, 2, false, &z_ref, 256, sampling);
+                const Matrix<double> Y = run_edge_plan(graph, mode, momentum, 2, true, &z, 256, sampling);
+                ASSERT_EQ(0, std::memcmp(Y.data(), ref_small.data(), Y.size() * sizeof(double)));
                 EXPECT_EQ(z, z_ref);
             }
         }

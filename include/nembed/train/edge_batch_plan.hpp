@@ -39,7 +39,8 @@ namespace nembed {
 /// epoch order; of each batch it runs only the chunks c with c mod ranks == rank, then `sum` adds, in place over all
 /// processes, n 64-bit integers: the fixed-point batch gradients (exact integer sums, so the same bits as one
 /// process), and the chunk losses and nce's per-head dlog Z as bit patterns (one process holds each, the others 0).
-/// Every process then clips and steps identically. Embedding tables only. Unset `sum`: one process.
+/// Every process then clips and steps identically. With in-batch negatives and 2b < n only the batch's 2b slots
+/// travel (2b·d integers: the only points with sums). Embedding tables only. Unset `sum`: one process.
 struct EdgeBatchShare {
     int rank = 0, ranks = 1;
     std::function<void(std::int64_t* data, std::size_t n)> sum;
