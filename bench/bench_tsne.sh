@@ -4,14 +4,15 @@
 # peak RSS from /usr/bin/time; run 1 of every tool scored by the same evaluator (nembed evaluate: KL under the same
 # perplexity-30 P, kNN recall@10, 10-NN accuracy); a Markdown summary at the end (bench/peers/summarize_tsne.py).
 # Usage: bench/bench_tsne.sh [REPEATS]   (needs bench/setup_bench_env.sh and a build in build/)
-# Env: TOOLS="nembed opentsne fitsne" (which to run), THREADS=2, OUT=out/bench_tsne, NEMBED=./build/nembed
+# Env: TOOLS="nembed opentsne fitsne" (which to run), THREADS=2, OUT=out/bench_tsne, NEMBED=./build/nembed,
+#      PY=.venv-bench/bin/python (the bench venv's interpreter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=${1:-3}
 THREADS=${THREADS:-2}
 OUT=${OUT:-out/bench_tsne}
 TOOLS=${TOOLS:-nembed opentsne fitsne}
-PY=.venv-bench/bin/python
+PY=${PY:-.venv-bench/bin/python}
 NEMBED=${NEMBED:-./build/nembed}
 mkdir -p "$OUT"
 [ -f out/fmnist_pca50.npy ] || $PY bench/peers/prepare_fmnist.py out
