@@ -162,6 +162,13 @@ void register_parametric(CLI::App& app) {
     ts->add_option("--learning-rate", to.learning_rate, "Adam's learning rate")->capture_default_str();
     ts->add_option("--init-learning-rate", to.init_learning_rate, "PCA phase's rate (0: --learning-rate)")
         ->capture_default_str();
+    ts->add_option("--early-exaggeration-epochs", to.early_exaggeration_epochs,
+                   "Epochs of an early-exaggeration KL phase before the main one (not in paraDime; 0: none)")
+        ->capture_default_str();
+    ts->add_option("--early-exaggeration", to.early_exaggeration, "Exaggeration of that phase (attraction factor)")
+        ->capture_default_str();
+    ts->add_option("--lr-anneal", to.lr_anneal, "Learning-rate decay of the main phase: none (paraDime), linear, cosine")
+        ->capture_default_str();
     ts->callback([t] { run_parametric(*t, true); });
 
     auto u = std::make_shared<ParametricCli>();
@@ -189,6 +196,8 @@ void register_parametric(CLI::App& app) {
         ->capture_default_str();
     us->add_option("--learning-rate", uo.learning_rate, "Adam's learning rate")->capture_default_str();
     us->add_option("--init-learning-rate", uo.init_learning_rate, "Spectral phase's rate")->capture_default_str();
+    us->add_option("--lr-anneal", uo.lr_anneal, "Learning-rate decay of the main phase: none (paraDime), linear, cosine")
+        ->capture_default_str();
     us->callback([u] { run_parametric(*u, false); });
 }
 

@@ -83,6 +83,7 @@ pd::Loss loss_spec(const nb::dict& d) {
     get(d, "batch_relation_key", l.batch_relation_key);
     get(d, "normalize_sub", l.normalize_sub);
     get(d, "epsilon", l.epsilon);
+    get(d, "exaggeration", l.exaggeration);
     get(d, "position_key", l.position_key);
     get(d, "label_key", l.label_key);
     get(d, "weights", l.weights);
@@ -106,6 +107,8 @@ pd::TrainingPhase phase_spec(const nb::dict& d) {
     get(d, "weight_decay", p.optimizer.weight_decay);
     get(d, "learning_rate", p.learning_rate);
     get(d, "report_interval", p.report_interval);
+    if (d.contains("lr_anneal") && !d["lr_anneal"].is_none())
+        p.lr_anneal = nembed::parse_lr_anneal(nb::cast<std::string>(d["lr_anneal"]));
     p.loss = loss_spec(nb::cast<nb::dict>(d["loss"]));
     return p;
 }

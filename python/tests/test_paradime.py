@@ -184,6 +184,35 @@ def test_parametric_tsne_close_to_tsne(fm):
     _check(got_t, ref_t, TSNE_TOL[1])
 
 
+def test_exaggeration_phase_and_lr_decay(blobs):
+    """The options beyond paraDime: an early-exaggeration KL phase and the main phase's decay; they change the result,
+    survive pickling and reject bad values."""
+    import pickle
+    X, _ = blobs
+    kw = dict(epochs=3, init_epochs=1, batch_size=100, early_exaggeration_epochs=2, seed=1)
+    r = routines.ParametricTSNE(lr_anneal="linear", **kw)
+    assert [p.name for p in r.training_phases] == ["pca_init", "early_exaggeration", "embedding"]
+    assert r.training_phases[1].loss.exaggeration == 12.0 and r.training_phases[2].lr_anneal == "linear"
+    r.train(X)
+    assert len(r.training_phases[1].loss.history) == 2
+    flat = routines.ParametricTSNE(**kw)
+    flat.train(X)
+    assert not np.array_equal(r.apply(X), flat.apply(X))
+    back = pickle.loads(pickle.dumps(r))
+    np.testing.assert_array_equal(back.apply(X), r.apply(X))
+    back.train(X)
+    np.testing.assert_array_equal(back.apply(X), r.apply(X))
+    for bad in ("umap", "sideways"):
+        with pytest.raises(ValueError):
+            routines.ParametricTSNE(lr_anneal=bad, epochs=1, init_epochs=1).train(X)
+    with pytest.raises(ValueError, match="exaggeration"):
+        routines.ParametricTSNE(early_exaggeration_epochs=1, early_exaggeration=0.0, epochs=1, init_epochs=1).train(X)
+    with pytest.raises(ValueError, match="early_exaggeration_epochs"):
+        routines.ParametricTSNE(early_exaggeration_epochs=-1)
+    u = routines.ParametricUMAP(lr_anneal="cosine", epochs=2, init_epochs=1, batch_size=20, batches_per_epoch=3)
+    assert u.training_phases[-1].lr_anneal == "cosine"
+
+
 def _check(got, ref, tol):
     assert got[0] >= ref[0] - tol[0], f"kNN recall@10 {got[0]:.3f} vs {ref[0]:.3f} - {tol[0]}"
     assert got[1] >= ref[1] - tol[1], f"10-NN accuracy {got[1]:.3f} vs {ref[1]:.3f} - {tol[1]}"

@@ -87,8 +87,10 @@ Loss Loss::Custom(std::string name) {
 
 void validate(const Loss& loss) {
     const std::string who = to_string(loss.kind) + (loss.name.empty() ? "" : " '" + loss.name + "'") + ": ";
-    if (loss.kind == LossKind::relation)
+    if (loss.kind == LossKind::relation) {
         require(std::isfinite(loss.epsilon) && loss.epsilon > 0 && loss.epsilon < 1, who + "epsilon must lie in (0, 1)");
+        require(std::isfinite(loss.exaggeration) && loss.exaggeration > 0, who + "exaggeration must be positive");
+    }
     if (loss.kind == LossKind::custom) require(!loss.name.empty(), "a custom loss needs a name");
     if (loss.kind == LossKind::compound) {
         require(!loss.losses.empty(), who + "needs at least one loss");
@@ -144,6 +146,8 @@ void validate(const TrainingPhase& p) {
     require(p.neg_sampling_rate >= 1, who + "neg_sampling_rate must be >= 1, got " + std::to_string(p.neg_sampling_rate));
     require(std::isfinite(p.learning_rate) && p.learning_rate > 0, who + "learning_rate must be positive");
     require(p.report_interval >= 1, who + "report_interval must be >= 1");
+    require(p.lr_anneal == LrAnneal::none || p.lr_anneal == LrAnneal::linear || p.lr_anneal == LrAnneal::cosine,
+            who + "lr_anneal must be none, linear or cosine");
     require(p.optimizer.kind == OptimizerOptions::Kind::adam || p.optimizer.kind == OptimizerOptions::Kind::sgd,
             who + "optimizer must be Adam or SGD");
     validate(p.optimizer);

@@ -137,7 +137,7 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
         value = relation_loss_value(loss.loss_function, batch.p, pt, data.values(), len, loss.epsilon, batch.dq);
         for (double& g : batch.dq) g *= weight;
         batch_relations_backward(br, batch.Y.view(), data, batch.dq, batch.dY.data(),
-                                 batch.dparams[loss.batch_relation_key]);
+                                 batch.dparams[loss.batch_relation_key], loss.exaggeration);
         break;
     }
     case LossKind::classification:

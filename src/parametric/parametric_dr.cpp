@@ -162,7 +162,15 @@ void ParametricDR::train(MatrixView<float> X, Parametrization& model, const Trai
         Phase ph;
         ph.name = p.name;
         ph.n_steps = p.epochs;
-        ph.learning_rate = p.learning_rate;
+        if (p.lr_anneal == LrAnneal::none) {
+            ph.learning_rate = p.learning_rate;
+        } else {
+            LrSchedule s;
+            s.learning_rate = p.learning_rate;
+            s.anneal = p.lr_anneal;
+            s.total_epochs = p.epochs;
+            ph.schedule = s;
+        }
         trainer.add_phase(ph);
     }
     trainer.run(-1, hooks);
@@ -251,6 +259,18 @@ ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions 
                                         o.init_batch_size > 0 ? o.init_batch_size : o.batch_size, o.init_epochs,
                                         o.init_learning_rate > 0 ? o.init_learning_rate : o.learning_rate));
     }
+    require(o.early_exaggeration_epochs >= 0, "ParametricTSNE: early_exaggeration_epochs must be >= 0");
+    if (o.early_exaggeration_epochs > 0) {
+        TrainingPhase ee;
+        ee.name = "early_exaggeration";
+        ee.loss = Loss::RelationLoss(RelationLossFunction::kullback_leibler_div);
+        ee.loss.name = "early_exaggeration";
+        ee.loss.exaggeration = o.early_exaggeration;
+        ee.batch_size = o.batch_size;
+        ee.epochs = o.early_exaggeration_epochs;
+        ee.learning_rate = o.learning_rate;
+        phases.push_back(ee);
+    }
     TrainingPhase main;
     main.name = "embedding";
     main.loss = Loss::RelationLoss(RelationLossFunction::kullback_leibler_div);
@@ -258,6 +278,7 @@ ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions 
     main.batch_size = o.batch_size;
     main.epochs = o.epochs;
     main.learning_rate = o.learning_rate;
+    main.lr_anneal = parse_lr_anneal(o.lr_anneal);
     phases.push_back(main);
     return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
 }
@@ -288,6 +309,7 @@ ParametricDR ParametricUMAP(const ParametricUMAPOptions& o, ParametricDROptions 
     main.batches_per_epoch = o.batches_per_epoch;
     main.epochs = o.epochs;
     main.learning_rate = o.learning_rate;
+    main.lr_anneal = parse_lr_anneal(o.lr_anneal);
     phases.push_back(main);
     return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
 }

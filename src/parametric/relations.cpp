@@ -228,9 +228,11 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
 }
 
 void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, const BatchRelationData& data,
-                              std::vector<double> g, double* dYb, std::vector<TransformParams>& dparams) {
+                              std::vector<double> g, double* dYb, std::vector<TransformParams>& dparams,
+                              double attraction) {
     const std::size_t m = data.n_pairs(), d = Yb.cols;
     dparams.resize(rel.transform.size(), TransformParams{0.0, 0.0, 0.0});
+    bool exaggerated = attraction == 1.0;  // applied at the last Normalize (or to the whole gradient without one)
     for (std::size_t t = rel.transform.size(); t-- > 0;) {
         const std::vector<double>& in = data.stages[t];
         const std::vector<double>& outv = data.stages[t + 1];
@@ -243,7 +245,9 @@ void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, 
                 go += g[p] * outv[p];
             }
             s *= mult;
-            for (std::size_t p = 0; p < m; ++p) g[p] = (g[p] - mult * go) / s;
+            const double a = exaggerated ? 1.0 : attraction;
+            exaggerated = true;
+            for (std::size_t p = 0; p < m; ++p) g[p] = (a * g[p] - mult * go) / s;
         } else if (kind == TransformKind::zero_diagonal) {
             continue;
         } else {
@@ -265,6 +269,8 @@ void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, 
             }
         }
     }
+    if (!exaggerated)
+        for (double& x : g) x *= attraction;
     // Distances: ∂‖y_i − y_j‖/∂y_i = (y_i − y_j)/d (0 at d = 0, torch's subgradient).
     for (std::size_t p = 0; p < m; ++p) {
         const double dist = data.stages[0][p];

@@ -65,6 +65,10 @@ expect_error("--hidden: every layer width must be > 0, got -2" parametric umap $
 expect_error("training phase 'embedding': epochs must be >= 1, got 0" parametric tsne ${X} -o ${WORK}/e.npy --epochs 0 -q)
 expect_error("training phase 'spectral_init': epochs must be >= 1, got 0"
              parametric umap ${X} -o ${WORK}/e.npy --init-epochs 0 -q)
+expect_error("unknown learning-rate annealing 'sideways'" parametric tsne ${X} -o ${WORK}/e.npy --lr-anneal sideways -q)
+expect_error("lr_anneal must be none, linear or cosine" parametric umap ${X} -o ${WORK}/e.npy --lr-anneal umap -q)
+expect_error("'early_exaggeration': exaggeration must be positive"
+             parametric tsne ${X} -o ${WORK}/e.npy --early-exaggeration-epochs 2 --early-exaggeration 0 -q)
 expect_error("unknown routine 'isomap' (expected tsne or umap)" parametric isomap ${X} -o ${WORK}/e.npy -q)
 expect_error("nembed parametric needs a routine" parametric -q)
 expect_error("initialization must be 'pca' or 'none', got 'spectral'"

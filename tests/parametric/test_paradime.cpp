@@ -132,6 +132,64 @@ TEST(Paradime, KlGradientOfDifferentiablePDistAgainstFiniteDifferences) {
     check_gradient(br, RelationLossFunction::kullback_leibler_div, P, nullptr, nullptr, b);
 }
 
+// Early exaggeration α (RelationLoss::exaggeration): the gradient is that of the direct objective
+// (1/b)[−α Σ_{i≠j} p_ij log w_ij + (Σ p) log Σ_{i≠j} w_ij] (w: the Student-t values before Normalize), openTSNE's
+// exaggerated t-SNE gradient; α = 1 is the plain KL's gradient.
+TEST(Paradime, ExaggeratedKlGradientAgainstFiniteDifferencesOfTheDirectObjective) {
+    BatchRelations br;
+    br.transform = {Transform::StudentTTransform(1.0), Transform::Normalize()};
+    const std::size_t b = 8;
+    std::vector<double> P(b * b, 0.0);
+    Rng rng(5);
+    double s = 0;
+    for (std::size_t i = 0; i < b; ++i)
+        for (std::size_t j = 0; j < b; ++j)
+            if (i != j && rng.uniform() < 0.7) s += (P[i * b + j] = rng.uniform());
+    for (double& x : P) x /= s;
+    const double alpha = 12.0;
+    auto direct = [&](const Matrix<double>& Y) {
+        double attr = 0.0, z = 0.0;
+        for (std::size_t i = 0; i < b; ++i)
+            for (std::size_t j = 0; j < b; ++j) {
+                if (i == j) continue;
+                double d2 = 0.0;
+                for (std::size_t k = 0; k < Y.cols(); ++k) d2 += (Y(i, k) - Y(j, k)) * (Y(i, k) - Y(j, k));
+                const double w = 1.0 / (1.0 + d2);
+                attr -= P[i * b + j] * std::log(w);
+                z += w;
+            }
+        return (alpha * attr + std::log(z)) / static_cast<double>(b);  // Σ p = 1
+    };
+    Matrix<double> Y = random_points(b, 2, 11);
+    std::vector<TransformParams> params;
+    for (const Transform& t : br.transform) params.push_back(initial_params(t));
+    BatchRelationData data;
+    compute_batch_relations(br, Y.view(), params, data);
+    std::vector<double> p(data.n_pairs()), pt(data.n_pairs()), dq;
+    for (std::size_t k = 0; k < p.size(); ++k) {
+        const auto i = static_cast<std::size_t>(data.from[k]), j = static_cast<std::size_t>(data.to[k]);
+        p[k] = P[i * b + j];
+        pt[k] = P[j * b + i];
+    }
+    relation_loss_value(RelationLossFunction::kullback_leibler_div, p, &pt, data.values(), static_cast<double>(b),
+                        1e-12, dq);
+    std::vector<double> dY(Y.size(), 0.0), plain(Y.size(), 0.0);
+    std::vector<TransformParams> dp;
+    batch_relations_backward(br, Y.view(), data, dq, dY.data(), dp, alpha);
+    batch_relations_backward(br, Y.view(), data, dq, plain.data(), dp, 1.0);
+    const double h = 1e-6;
+    double differ = 0.0;
+    for (std::size_t i = 0; i < Y.size(); ++i) {
+        Matrix<double> Yp = Y, Ym = Y;
+        Yp.data()[i] += h;
+        Ym.data()[i] -= h;
+        const double fd = (direct(Yp) - direct(Ym)) / (2 * h);
+        EXPECT_NEAR(dY[i], fd, 1e-6 + 1e-5 * std::abs(fd)) << "coordinate " << i;
+        differ = std::max(differ, std::abs(dY[i] - plain[i]));
+    }
+    EXPECT_GT(differ, 1e-3);  // the exaggeration changes the gradient (α P would not: Q is normalised)
+}
+
 TEST(Paradime, KlValueMatchesTheSquareForm) {
     // paraDime: Q = Student-t over the batch, normalised over the square form, KL summed over it / b.
     BatchRelations br;
@@ -304,6 +362,49 @@ TEST(Paradime, SameBitsForAnyThreadCount) {
         else
             EXPECT_EQ(0, std::memcmp(ref.data(), Y.data(), ref.size() * sizeof(double))) << threads << " threads";
     }
+}
+
+// The options beyond paraDime (early-exaggeration phase, learning-rate decay): the phases they add, a decay that
+// changes the result, the same bits for any thread count.
+TEST(Paradime, TsneExaggerationPhaseAndDecay) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    ParametricTSNEOptions to;
+    to.epochs = 4;
+    to.init_epochs = 2;
+    to.batch_size = 100;
+    to.early_exaggeration_epochs = 3;
+    to.lr_anneal = "linear";
+    Matrix<double> ref;
+    for (int threads : {1, 2}) {
+        ParametricDR dr = ParametricTSNE(to, {.seed = 3, .n_threads = threads});
+        ASSERT_EQ(dr.training_phases().size(), 3u);
+        EXPECT_EQ(dr.training_phases()[1].name, "early_exaggeration");
+        EXPECT_EQ(dr.training_phases()[1].loss.exaggeration, 12.0);
+        EXPECT_EQ(dr.training_phases()[2].lr_anneal, LrAnneal::linear);
+        dr.train(X.view());
+        EXPECT_EQ(dr.histories()[1].losses.at("early_exaggeration").size(), 3u);
+        Matrix<double> Y = dr.apply(X.view());
+        if (threads == 1)
+            ref = Y;
+        else
+            EXPECT_EQ(0, std::memcmp(ref.data(), Y.data(), ref.size() * sizeof(double))) << threads << " threads";
+    }
+    to.lr_anneal = "none";
+    ParametricDR flat = ParametricTSNE(to, {.seed = 3});
+    flat.train(X.view());
+    Matrix<double> Y = flat.apply(X.view());
+    EXPECT_NE(0, std::memcmp(ref.data(), Y.data(), ref.size() * sizeof(double)));
+    to.lr_anneal = "umap";
+    EXPECT_THROW(ParametricTSNE(to), InvalidArgument);
+    to.lr_anneal = "sideways";
+    EXPECT_THROW(ParametricTSNE(to), InvalidArgument);
+    to.lr_anneal = "none";
+    to.early_exaggeration = 0.0;
+    EXPECT_THROW(ParametricTSNE(to), InvalidArgument);
+    to.early_exaggeration = 12.0;
+    to.early_exaggeration_epochs = -1;
+    EXPECT_THROW(ParametricTSNE(to), InvalidArgument);
 }
 
 TEST(Paradime, EmbeddingTableIsAModelToo) {

@@ -37,6 +37,10 @@ struct Loss {
     std::string batch_relation_key = "rel";
     bool normalize_sub = true;
     double epsilon = 1e-7;
+    /// Early exaggeration (not in paraDime, whose P × c is undone by normalize_sub and by the normalised Q): the
+    /// attraction of the loss is multiplied by it, the repulsion through Q's normalising sum is not (KL:
+    /// −α Σ p log w + log Σ w, openTSNE's exaggerated gradient). 1: paraDime's loss. > 0.
+    double exaggeration = 1.0;
     // PositionLoss
     std::string position_key = "pos";
     // ClassificationLoss

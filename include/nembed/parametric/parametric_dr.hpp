@@ -121,6 +121,10 @@ struct ParametricTSNEOptions {
     int init_batch_size = 0;              ///< 0: batch_size
     double learning_rate = 0.01;
     double init_learning_rate = 0.0;      ///< 0: learning_rate
+    // Not in paraDime (defaults keep its routine; docs/parametric.md, "Closing the gap"):
+    int early_exaggeration_epochs = 0;    ///< an "early_exaggeration" KL phase of this many epochs before the main one
+    double early_exaggeration = 12.0;     ///< its exaggeration (RelationLoss::exaggeration), > 0
+    std::string lr_anneal = "none";       ///< the main phase's decay: none, linear, cosine (TrainingPhase::lr_anneal)
 };
 /// paraDime's ParametricUMAP defaults (contrastive.md §4.2).
 struct ParametricUMAPOptions {
@@ -137,6 +141,7 @@ struct ParametricUMAPOptions {
     double learning_rate = 0.005;
     double init_learning_rate = 0.05;
     int batches_per_epoch = -1;   ///< main phase (the seed tutorial: 10)
+    std::string lr_anneal = "none";  ///< the main phase's decay (not in paraDime): none, linear, cosine
 };
 
 /// The predefined routines: global NN distances → perplexity rescale → symmetrise → normalise, batch distances →

@@ -92,7 +92,12 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
 
 /// Backward: from dL/d(values) to dL/dYb (accumulated, Yb's layout) and dL/d(parameters) of the learnable
 /// transforms (accumulated into dparams, one TransformParams per transform).
+/// `attraction` (early exaggeration, docs/parametric.md): at the last Normalize, the part of the gradient that flows
+/// through each value itself is multiplied by it and the part through the normalising sum is not — for KL,
+/// −α Σ p log w + log Σ w, openTSNE's exaggerated gradient 4 Σ (α p_ij − q_ij) w_ij (y_i − y_j). Without a
+/// Normalize the whole gradient is multiplied.
 void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, const BatchRelationData& data,
-                              std::vector<double> grad_values, double* dYb, std::vector<TransformParams>& dparams);
+                              std::vector<double> grad_values, double* dYb, std::vector<TransformParams>& dparams,
+                              double attraction = 1.0);
 
 } // namespace nembed::paradime

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "nembed/optim/optimizer.hpp"
+#include "nembed/optim/schedule.hpp"
 #include "nembed/parametric/losses.hpp"
 
 namespace nembed::paradime {
@@ -30,6 +31,9 @@ struct TrainingPhase {
     std::string edge_rel_key = "rel";  ///< the global relation negative_edge samples from
     OptimizerOptions optimizer = default_optimizer();  ///< paraDime: torch.optim.Adam
     double learning_rate = 0.01;    ///< > 0
+    /// Learning-rate decay over the phase's epochs (not in paraDime, whose rate is constant): none (paraDime),
+    /// linear (lr·(1 − e/E)) or cosine (lr·(1 + cos(π e/E))/2), e the epoch within the phase (optim/schedule.hpp).
+    LrAnneal lr_anneal = LrAnneal::none;
     int report_interval = 5;        ///< epochs between logged losses (verbose), >= 1
     Loss loss = Loss::RelationLoss();
 

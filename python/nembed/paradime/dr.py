@@ -45,7 +45,7 @@ class TrainingPhase:
                  batches_per_epoch: int = -1, sampling: str = "standard", edge_rel_key: str = "rel",
                  neg_sampling_rate: int = 5, loss: Optional[pdloss.Loss] = None, loss_keys=None,
                  loss_weights=None, optimizer="adam",
-                 learning_rate: float = 0.01, report_interval: int = 5, **kwargs):
+                 learning_rate: float = 0.01, report_interval: int = 5, lr_anneal: str = "none", **kwargs):
         self.name = name if name is not None else "phase"
         self.epochs = epochs
         self.batch_size = batch_size
@@ -61,6 +61,8 @@ class TrainingPhase:
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.report_interval = report_interval
+        # Not in paraDime (constant rate): "linear" or "cosine" decay over the phase's epochs.
+        self.lr_anneal = lr_anneal
         self.kwargs = kwargs
 
     def _optimizer_name(self) -> str:
@@ -79,7 +81,7 @@ class TrainingPhase:
                 "optimizer": self._optimizer_name(), "momentum": float(self.kwargs.get("momentum", 0.0)),
                 "weight_decay": float(self.kwargs.get("weight_decay", 0.0)),
                 "learning_rate": float(self.learning_rate), "report_interval": int(self.report_interval),
-                "loss": self.loss._spec()}
+                "lr_anneal": str(getattr(self, "lr_anneal", "none")), "loss": self.loss._spec()}
 
 
 def _keyed(rel, what):

@@ -55,8 +55,11 @@ class RelationLoss(Loss):
 
     def __init__(self, loss_function=kullback_leibler_div, global_relation_key: str = "rel",
                  batch_relation_key: str = "rel", embedding_method: str = "embed", normalize_sub: bool = True,
-                 name: Optional[str] = None):
+                 name: Optional[str] = None, exaggeration: float = 1.0):
         super().__init__(name)
+        # Not in paraDime: the attraction multiplied, the repulsion through Q's normalisation not (early
+        # exaggeration; docs/parametric.md). 1 is paraDime's loss.
+        self.exaggeration = exaggeration
         if isinstance(loss_function, str):
             self.loss_function = loss_function
         elif loss_function in _FUNCTIONS:
@@ -71,7 +74,7 @@ class RelationLoss(Loss):
     def _spec(self) -> dict:
         return {"kind": "RelationLoss", "name": self.name, "loss_function": self.loss_function,
                 "global_relation_key": self.global_relation_key, "batch_relation_key": self.batch_relation_key,
-                "normalize_sub": bool(self.normalize_sub)}
+                "normalize_sub": bool(self.normalize_sub), "exaggeration": float(getattr(self, "exaggeration", 1.0))}
 
 
 class PositionLoss(Loss):

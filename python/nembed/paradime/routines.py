@@ -17,7 +17,10 @@ class ParametricTSNE(dr.ParametricDR):
                  out_dim: int = 2, hidden_dims=(100, 50), initialization: Optional[str] = "pca", epochs: int = 30,
                  init_epochs: int = 10, batch_size: int = 500, init_batch_size: Optional[int] = None,
                  learning_rate: float = 0.01, init_learning_rate: Optional[float] = None, data_key: str = "main",
-                 dataset=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0, n_jobs: int = 1):
+                 dataset=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0, n_jobs: int = 1,
+                 early_exaggeration_epochs: int = 0, early_exaggeration: float = 12.0, lr_anneal: str = "none"):
+        # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
+        # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
         if initialization not in ("pca", None):
             raise ValueError(f"initialization must be 'pca' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
@@ -28,13 +31,23 @@ class ParametricTSNE(dr.ParametricDR):
         derived = {"pca": dr.DerivedData("pca", n_components=out_dim)} if initialization == "pca" else {}
         losses = {"init": pdloss.PositionLoss(position_key="pca", name="init"),
                   "embedding": pdloss.RelationLoss(loss_function=pdloss.kullback_leibler_div, name="embedding")}
+        if early_exaggeration_epochs < 0:
+            raise ValueError(f"early_exaggeration_epochs must be >= 0, got {early_exaggeration_epochs}")
+        if early_exaggeration_epochs:
+            losses["early_exaggeration"] = pdloss.RelationLoss(loss_function=pdloss.kullback_leibler_div,
+                                                               name="early_exaggeration",
+                                                               exaggeration=early_exaggeration)
         phases = []
         if initialization == "pca":
             phases.append(dr.TrainingPhase(name="pca_init", loss_keys=["init"],
                                            batch_size=init_batch_size or batch_size, epochs=init_epochs,
                                            learning_rate=init_learning_rate or learning_rate))
+        if early_exaggeration_epochs:
+            phases.append(dr.TrainingPhase(name="early_exaggeration", loss_keys=["early_exaggeration"],
+                                           batch_size=batch_size, epochs=early_exaggeration_epochs,
+                                           learning_rate=learning_rate))
         phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], batch_size=batch_size,
-                                       epochs=epochs, learning_rate=learning_rate))
+                                       epochs=epochs, learning_rate=learning_rate, lr_anneal=lr_anneal))
         super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
@@ -51,7 +64,7 @@ class ParametricUMAP(dr.ParametricDR):
                  epochs: int = 30, init_epochs: int = 5, batch_size: int = 10, negative_sampling_rate: int = 5,
                  init_batch_size: int = 100, learning_rate: float = 0.005, init_learning_rate: float = 0.05,
                  data_key: str = "main", dataset=None, use_cuda: bool = False, verbose: bool = False,
-                 seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1):
+                 seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1, lr_anneal: str = "none"):
         if initialization not in ("spectral", None):
             raise ValueError(f"initialization must be 'spectral' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
@@ -71,7 +84,7 @@ class ParametricUMAP(dr.ParametricDR):
         phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], sampling="negative_edge",
                                        neg_sampling_rate=negative_sampling_rate, batch_size=batch_size,
                                        batches_per_epoch=batches_per_epoch, epochs=epochs,
-                                       learning_rate=learning_rate))
+                                       learning_rate=learning_rate, lr_anneal=lr_anneal))
         super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
