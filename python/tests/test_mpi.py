@@ -54,7 +54,7 @@ def _clusters(n=3000, d=10, seed=0):
 def test_run_equals_single_process(tmp_path, open_mpi_env):
     launcher, exe = _tools()
     X = _clusters()
-    opts = dict(seed=3, n_epochs=30, neighbors="hnsw", knn_shards=2)
+    opts = dict(seed=3, n_epochs=30, init="pca", neighbors="hnsw", knn_shards=2)
     Y2 = mpi.run("umap", X, 2, nembed=exe, mpirun=launcher, timeout=300, workdir=str(tmp_path), **opts)
     np.save(tmp_path / "X.npy", X)
     subprocess.run([exe, "umap", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y1.npy"), "--quiet",
