@@ -245,7 +245,11 @@ DistKnnGraph approx_self_knn(Comm& comm, const RowPartition& part, MatrixView<fl
 DistKnnGraph self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X, std::size_t k, KnnMethod method,
                       std::size_t shards, Metric metric, std::uint64_t seed, int n_threads) {
     const std::size_t D = common_dims(comm, X);
-    if (resolve_knn_method(method, part.n, D) == KnnMethod::exact)
+    const double n = static_cast<double>(part.n);
+    const bool exact = method == KnnMethod::exact ||
+                       (method == KnnMethod::auto_ && (part.n < 1000 || n * n * static_cast<double>(D) <=
+                                                                            dist_auto_exact_knn_work));
+    if (exact)
         return exact_self_knn(comm, part, X, k, metric, n_threads);
     KnnOptions ko = fit_knn_options(KnnMethod::hnsw, metric, seed, n_threads);
     ko.hnsw_shards = shards > 0 ? shards : default_knn_shards(part.n);

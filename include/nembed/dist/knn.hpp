@@ -47,9 +47,15 @@ DistKnnGraph approx_self_knn(Comm& comm, const RowPartition& part, MatrixView<fl
 /// not change with R; give `--knn-shards` >= R to spread the search over every rank).
 std::size_t default_knn_shards(std::size_t n);
 
-/// The neighbours of a distributed fit: `method` resolved as one process does (auto: exact up to N²·D = 4e11), exact
-/// by the ring (exact_self_knn), HNSW by the shards (approx_self_knn with `shards`, or default_knn_shards(N) when
-/// 0). Collective.
+/// auto's limit on N²·D for the exact ring under mpirun: where the sharded HNSW search became faster on this
+/// project's machine with 2 ranks (docs/mpi.md §5: the ring was 1.8–2.3x faster at 20 000–70 000 points of 50
+/// dimensions; extrapolated crossover ~1.3·10⁵ points). Fixed, not scaled by R, so that auto's choice (and so the
+/// result) never depends on the rank count.
+inline constexpr double dist_auto_exact_knn_work = 8e11;
+
+/// The neighbours of a distributed fit: `method` (auto: exact below 1000 points or up to N²·D =
+/// dist_auto_exact_knn_work, else hnsw), exact by the ring (exact_self_knn), HNSW by the shards (approx_self_knn
+/// with `shards`, or default_knn_shards(N) when 0). Collective.
 DistKnnGraph self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
                       KnnMethod method, std::size_t shards, Metric metric, std::uint64_t seed, int n_threads);
 
