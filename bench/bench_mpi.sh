@@ -7,7 +7,8 @@
 #
 # Environment: METHOD (tsne or umap; default tsne), RANKS (default "1 2 4"; a count may repeat, e.g. "1 2 1 2" to
 # interleave), THREADS per rank (default 1), ITER (t-SNE main-phase iterations, default 500; early exaggeration
-# stays 250), EPOCHS (UMAP, default 200: umap-learn's above 10 000 points). One rank is the plain single-process run
+# stays 250), EPOCHS (UMAP, default 200: umap-learn's above 10 000 points), NEIGHBORS (exact, the default, or hnsw)
+# and SHARDS (--knn-shards with hnsw, default 2). One rank is the plain single-process run
 # (no mpirun). On a 2-core machine 4 ranks are oversubscribed: their wall time measures contention, not scaling.
 set -euo pipefail
 BIN=${1:-build/nembed}
@@ -18,11 +19,15 @@ THREADS=${THREADS:-1}
 ITER=${ITER:-500}
 EPOCHS=${EPOCHS:-200}
 METHOD=${METHOD:-tsne}
+NEIGHBORS=${NEIGHBORS:-exact}  # or hnsw: the sharded search, SHARDS shards (default 2) for every R, 1 included
+SHARDS=${SHARDS:-2}
+knn=(--neighbors "$NEIGHBORS"); [ "$NEIGHBORS" = hnsw ] && knn+=(--knn-shards "$SHARDS")
+read -r -a extra <<< "${EXTRA:-}"  # further options for every run, e.g. EXTRA="--init pca"
 mkdir -p "$OUT"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 case "$METHOD" in
-    tsne) args=(tsne "$DATA" --seed 1 -j "$THREADS" --neighbors exact --n-iter "$ITER" -v) ;;
-    umap) args=(umap "$DATA" --seed 1 -j "$THREADS" --neighbors exact --n-epochs "$EPOCHS" -v) ;;
+    tsne) args=(tsne "$DATA" --seed 1 -j "$THREADS" "${knn[@]}" --n-iter "$ITER" -v "${extra[@]}") ;;
+    umap) args=(umap "$DATA" --seed 1 -j "$THREADS" "${knn[@]}" --n-epochs "$EPOCHS" -v "${extra[@]}") ;;
     *) echo "METHOD must be tsne or umap" >&2; exit 2 ;;
 esac
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

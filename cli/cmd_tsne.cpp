@@ -238,6 +238,7 @@ void register_tsne(CLI::App& app) {
         ->default_str("auto");
     add_init(sub, opt.initialization, c->init_file, parse_tsne_init, "pca, spectral, random or an array file");
     add_knn_method(sub, opt.neighbors);
+    add_knn_shards(sub, opt.knn_shards);
     add_affinity_metric(sub, opt.metric);
     add_metric_params(sub, opt.metric_params);
     sub->add_option("--initial-momentum", opt.initial_momentum, "Momentum during early exaggeration")->capture_default_str();

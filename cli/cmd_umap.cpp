@@ -400,6 +400,7 @@ void register_umap(CLI::App& app) {
     sub->add_option("--negative-sample-rate", opt.negative_sample_rate, "Negatives per positive sample")->capture_default_str();
     add_init(sub, opt.init, c->init_file, parse_umap_init, "spectral, pca, random or an array file");
     add_knn_method(sub, opt.neighbors);
+    add_knn_shards(sub, opt.knn_shards);
     add_affinity_metric(sub, opt.metric);
     add_metric_params(sub, opt.metric_params);
     sub->add_flag("--densmap", opt.densmap, "densMAP: also preserve local density (umap-learn's densmap)");
@@ -481,6 +482,7 @@ void register_cne(CLI::App& app) {
     add_enum(sub, "--network-init", opt.network.init, parse_mlp_init,
              "Parametric: weight initialisation (torch_default, he_normal, he_uniform, xavier_normal, xavier_uniform)");
     add_knn_method(sub, opt.neighbors);
+    add_knn_shards(sub, opt.knn_shards);
     CLI::Option* metric = add_affinity_metric(sub, opt.input_metric);
     CLI::Option* metric_params = add_metric_params(sub, opt.input_metric_params);
     sub->add_option("--graph", c->graph,

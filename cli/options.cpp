@@ -98,6 +98,13 @@ CLI::Option* add_knn_method(CLI::App* sub, KnnMethod& field) {
     return add_enum(sub, "--neighbors", field, parse_knn_method, "kNN method: auto, exact or hnsw");
 }
 
+CLI::Option* add_knn_shards(CLI::App* sub, std::size_t& field) {
+    return sub->add_option("--knn-shards", field,
+                           "HNSW over M shards, every query searched in each (the search mpirun distributes: the same "
+                           "bits for any number of ranks); 0 = one index, under mpirun ceil(N/131072)")
+        ->capture_default_str();
+}
+
 void add_repulsion_options(CLI::App* sub, RepulsionOptions& r) {
     sub->add_option("--theta", r.theta, "Barnes-Hut accuracy")->capture_default_str();
     add_enum(sub, "--method,--negative-gradient-method", r.method, parse_gradient_method, "auto, exact, bh or fft");

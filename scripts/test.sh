@@ -12,7 +12,8 @@ cmake --build build -j "$JOBS"
 ctest --test-dir build --output-on-failure -j "$JOBS"
 if [ -f pyproject.toml ]; then
   python3 -m pip install -q --disable-pip-version-check --no-build-isolation . >&2
-  (cd python/tests && python3 -m pytest -q)
+  # NEMBED_CLI: the command-line tool just built, for nembed.mpi's tests (the wheel does not install it).
+  (cd python/tests && NEMBED_CLI="$PWD/../../build/nembed" python3 -m pytest -q)
 fi
 [ "${SKIP_SANITIZE:-0}" = 1 ] || JOBS=$JOBS bash scripts/sanitize.sh
 [ "${SKIP_FUZZ:-0}" = 1 ] || JOBS=$JOBS FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash scripts/fuzz.sh

@@ -13,12 +13,12 @@ from .cne import CNE
 __version__: str = _core.__version__
 
 __all__ = ["TSNE", "UMAP", "CNE", "find_ab_params", "TSNEEmbedding", "PartialTSNEEmbedding", "OptimizationInterrupt", "affinity", "initialization",
-           "nearest_neighbors", "callbacks", "utils", "sklearn", "plot", "io", "scanpy", "__version__"]
+           "nearest_neighbors", "callbacks", "utils", "sklearn", "plot", "io", "scanpy", "mpi", "__version__"]
 
 
 def __getattr__(name):
     # sklearn, plot and scanpy import optional dependencies: load them on first use.
-    if name in ("sklearn", "plot", "io", "metrics", "scanpy"):
+    if name in ("sklearn", "plot", "io", "metrics", "scanpy", "mpi"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nembed' has no attribute {name!r}")

@@ -24,8 +24,6 @@ CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float>
                                              " rows, its block has " + std::to_string(part.count(r)));
         validate(o, n);
         require(!o.parametric, "distributed CNE: parametric runs are not distributed");
-        require(o.neighbors == KnnMethod::auto_ || o.neighbors == KnnMethod::exact,
-                "distributed CNE: only exact neighbours are distributed (neighbors = exact or auto)");
         require(is_gemm_metric(o.input_metric),
                 "distributed CNE: only the euclidean, cosine and inner-product input metrics are distributed");
         require(o.init != CneInit::pca || o.n_components <= X.cols || X.rows == 0,
@@ -35,7 +33,7 @@ CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float>
     const int threads = resolve_threads(o.n_jobs);
     CneTimings tm;
     Timer t;
-    const KnnGraph mine = exact_self_knn(comm, part, X, o.k, o.input_metric, threads).to_graph();
+    const KnnGraph mine = self_knn(comm, part, X, o.k, o.neighbors, o.knn_shards, o.input_metric, o.seed, threads).to_graph();
     tm.knn = t.seconds();
     t.reset();
     KnnGraph knn = KnnGraph::sized(n, o.k, n);

@@ -10,6 +10,7 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/exact.hpp"
+#include "nembed/neighbors/sharded.hpp"
 
 namespace nembed::dist {
 
@@ -79,6 +80,16 @@ SearchTransform global_map(Comm& comm, const RowPartition& part, MatrixView<floa
     comm.allreduce_max(&largest, 1);
     return SearchTransform(metric, std::move(mean), largest);
 }
+// The dimension every rank's rows share (a rank without rows reports none).
+std::size_t common_dims(Comm& comm, MatrixView<float> X) {
+    const std::vector<std::uint64_t> dims = allgather_u64(comm, X.rows > 0 ? X.cols : 0);
+    std::size_t D = 0;
+    for (std::uint64_t d : dims) {
+        require(d == 0 || D == 0 || d == D, "distributed kNN: ranks hold rows of different dimensions");
+        if (d) D = static_cast<std::size_t>(d);
+    }
+    return D;
+}
 } // namespace
 
 DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X, std::size_t k, Metric metric,
@@ -92,12 +103,7 @@ DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<flo
                                     "supported, got " + to_string(metric));
     require(X.rows == part.count(r), "distributed kNN: this rank holds " + std::to_string(X.rows) + " rows, the "
                                      "partition gives it " + std::to_string(part.count(r)));
-    const std::vector<std::uint64_t> dims = allgather_u64(comm, X.rows > 0 ? X.cols : 0);
-    std::size_t D = 0;
-    for (std::uint64_t d : dims) {
-        require(d == 0 || D == 0 || d == D, "distributed kNN: ranks hold rows of different dimensions");
-        if (d) D = static_cast<std::size_t>(d);
-    }
+    const std::size_t D = common_dims(comm, X);
     const SearchTransform map = global_map(comm, part, X, D, metric, n_threads);
     DistKnnGraph out;
     out.n_rows = X.rows;
@@ -141,6 +147,113 @@ DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<flo
         out.distances[t] = static_cast<float>(best[t].first);
     }
     return out;
+}
+
+std::size_t default_knn_shards(std::size_t n) { return std::max<std::size_t>(1, (n + 131071) / 131072); }
+
+DistKnnGraph approx_self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X, std::size_t k,
+                             const KnnOptions& options) {
+    const int R = comm.size(), r = comm.rank();
+    const std::size_t M = options.hnsw_shards;
+    require(part.ranks == R, "distributed kNN: the partition is for " + std::to_string(part.ranks) + " ranks, the "
+                             "communicator has " + std::to_string(R));
+    require(k >= 1 && k < part.n, "distributed kNN: k = " + std::to_string(k) + " must be in [1, N) with N = " +
+                                      std::to_string(part.n));
+    require(is_gemm_metric(options.metric) && options.metric_params.empty(),
+            "distributed approximate kNN: only the euclidean, cosine and inner-product metrics are supported, got " +
+                to_string(options.metric));
+    require(M >= 1 && M <= part.n, "distributed approximate kNN: " + std::to_string(M) + " shards for " +
+                                       std::to_string(part.n) + " points (need 1 <= shards <= N)");
+    require(X.rows == part.count(r), "distributed kNN: this rank holds " + std::to_string(X.rows) + " rows, the "
+                                     "partition gives it " + std::to_string(part.count(r)));
+    const std::size_t D = common_dims(comm, X);
+    const ShardLayout L{part.n, M};
+    // Rank q indexes the shards [s_lo(q), s_lo(q + 1)): the rows [L.begin(s_lo(q)), L.begin(s_lo(q + 1))).
+    auto s_lo = [&](int q) { return static_cast<std::size_t>(q) * M / static_cast<std::size_t>(R); };
+    auto rows_lo = [&](int q) { return L.begin(s_lo(q)); };
+
+    // 1. Send every rank the rows of its shards (contiguous; received in rank order = row order).
+    std::vector<std::size_t> send_bytes(static_cast<std::size_t>(R)), recv_bytes(static_cast<std::size_t>(R));
+    const std::size_t my0 = part.begin(r), my1 = part.end(r);
+    for (int q = 0; q < R; ++q) {
+        const std::size_t a = std::max(my0, rows_lo(q)), b = std::min(my1, rows_lo(q + 1));
+        send_bytes[static_cast<std::size_t>(q)] = b > a ? (b - a) * D * sizeof(float) : 0;
+        const std::size_t c = std::max(part.begin(q), rows_lo(r)), e = std::min(part.end(q), rows_lo(r + 1));
+        recv_bytes[static_cast<std::size_t>(q)] = e > c ? (e - c) * D * sizeof(float) : 0;
+    }
+    const std::size_t shard_rows = rows_lo(r + 1) - rows_lo(r);
+    std::vector<float> mine_shards(shard_rows * D);
+    // The ranks' shard ranges partition [0, N) in rank order, so the pieces of my rows going to ranks 0, 1, ... are
+    // consecutive: the send buffer is X itself.
+    comm.alltoallv(X.rows > 0 ? X.row(0) : nullptr, send_bytes, mine_shards.data(), recv_bytes);
+
+    // 2. Build this rank's shard indexes.
+    std::vector<ShardIndex> shards;
+    for (std::size_t s = s_lo(r); s < s_lo(r + 1); ++s) {
+        const std::size_t b = L.begin(s) - rows_lo(r);
+        shards.emplace_back(MatrixView<float>{mine_shards.data() + b * D, L.count(s), D}, L.begin(s), s, options);
+    }
+    mine_shards.clear();
+    mine_shards.shrink_to_fit();
+
+    // 3. The queries travel around the ring with their running k best; at each step a rank searches the visiting
+    // block in its shards. After R steps the block is at rank r − 1 and one more shift brings it home.
+    const Cand worst(std::numeric_limits<double>::infinity(), std::numeric_limits<std::int64_t>::max());
+    std::vector<float> held(X.data, X.data + X.rows * D), incoming;
+    std::vector<Cand> best(X.rows * k, worst), best_in, cand;
+    std::vector<std::int64_t> ids;
+    int src = r;
+    for (int step = 0; step < R; ++step) {
+        const std::size_t nb = part.count(src), b0 = part.begin(src);
+        if (nb > 0 && !shards.empty()) {
+            ids.resize(nb);
+            for (std::size_t i = 0; i < nb; ++i) ids[i] = static_cast<std::int64_t>(b0 + i);
+            const MatrixView<float> q{held.data(), nb, D};
+            for (const ShardIndex& s : shards) {
+                const std::size_t per = s.candidates(q, ids.data(), k, cand);
+                merge_shard_candidates(best, cand, nb, k, per, options.n_threads);
+            }
+        }
+        if (R == 1) break;
+        const int next_src = (src - 1 + R) % R, dest = (r + 1) % R, from = (r - 1 + R) % R;
+        best_in.resize(part.count(next_src) * k);
+        comm.sendrecv(best.data(), best.size() * sizeof(Cand), dest, best_in.data(), best_in.size() * sizeof(Cand),
+                      from);
+        best.swap(best_in);
+        if (step + 1 < R) {  // the last shift carries only the results home
+            incoming.resize(part.count(next_src) * D);
+            comm.sendrecv(held.data(), held.size() * sizeof(float), dest, incoming.data(),
+                          incoming.size() * sizeof(float), from);
+            held.swap(incoming);
+        }
+        src = next_src;
+    }
+    DistKnnGraph out;
+    out.n_rows = X.rows;
+    out.k = k;
+    out.n_reference = part.n;
+    out.row0 = part.begin(r);
+    out.indices.resize(X.rows * k);
+    out.distances.resize(X.rows * k);
+    for (std::size_t t = 0; t < X.rows * k; ++t) {
+        out.indices[t] = best[t].second;
+        out.distances[t] = static_cast<float>(best[t].first);
+    }
+    return out;
+}
+
+DistKnnGraph self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X, std::size_t k, KnnMethod method,
+                      std::size_t shards, Metric metric, std::uint64_t seed, int n_threads) {
+    const std::size_t D = common_dims(comm, X);
+    const double n = static_cast<double>(part.n);
+    const bool exact = method == KnnMethod::exact ||
+                       (method == KnnMethod::auto_ && (part.n < 1000 || n * n * static_cast<double>(D) <=
+                                                                            dist_auto_exact_knn_work));
+    if (exact)
+        return exact_self_knn(comm, part, X, k, metric, n_threads);
+    KnnOptions ko = fit_knn_options(KnnMethod::hnsw, metric, seed, n_threads);
+    ko.hnsw_shards = shards > 0 ? shards : default_knn_shards(part.n);
+    return approx_self_knn(comm, part, X, k, ko);
 }
 
 } // namespace nembed::dist

@@ -68,8 +68,6 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
     require(X.rows == part.count(r), "distributed t-SNE: this rank holds " + std::to_string(X.rows) +
                                          " rows, its block has " + std::to_string(part.count(r)));
     validate(o, n);
-    require(o.neighbors == KnnMethod::auto_ || o.neighbors == KnnMethod::exact,
-            "distributed t-SNE: only exact neighbours are distributed (neighbors = exact or auto)");
     require(o.initialization != TsneInit::spectral,
             "distributed t-SNE: the spectral initialisation is not distributed; use pca, random or an array");
     require(o.point_order != PointOrder::hilbert,
@@ -83,7 +81,7 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
     const std::vector<double> perps = clean_perplexities(n, o.perplexities);
     const std::size_t k = multiscale_neighbors(n, perps);
     Timer t;
-    const KnnGraph knn = exact_self_knn(comm, part, X, k, o.metric, threads).to_graph();
+    const KnnGraph knn = self_knn(comm, part, X, k, o.neighbors, o.knn_shards, o.metric, seed, threads).to_graph();
     times.knn = t.seconds();
 
     t.reset();

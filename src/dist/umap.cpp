@@ -80,8 +80,6 @@ UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<floa
         require(X.rows == part.count(r), "distributed UMAP: this rank holds " + std::to_string(X.rows) +
                                              " rows, its block has " + std::to_string(part.count(r)));
         validate(o, n);
-        require(o.neighbors == KnnMethod::auto_ || o.neighbors == KnnMethod::exact,
-                "distributed UMAP: only exact neighbours are distributed (neighbors = exact or auto)");
         require(o.target.values.empty(), "distributed UMAP: supervised targets are not distributed");
         require(!o.densmap && !o.output_dens,
                 "distributed UMAP: densMAP and output_dens are not distributed (their radii need the whole graph)");
@@ -96,7 +94,8 @@ UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<floa
 
     Timer t;
     const std::size_t k = o.n_neighbors - 1;  // n_neighbors counts the point itself
-    const KnnGraph knn = exact_self_knn(comm, part, X, k, o.metric, threads).to_graph();
+    const KnnGraph knn = self_knn(comm, part, X, k, o.neighbors, o.knn_shards, o.metric,
+                                    o.random_state.value_or(0), threads).to_graph();
     times.knn = t.seconds();
 
     t.reset();

@@ -48,6 +48,7 @@ std::string to_string(CneInit i) {
 }
 
 void validate(const CneOptions& o, std::size_t n, bool knn_graph) {
+    require(n == 0 || o.knn_shards <= n, "knn_shards (" + std::to_string(o.knn_shards) + ") must not exceed the number of points (" + std::to_string(n) + ")");
     require(o.k >= 1, "k must be >= 1");
     require(n == 0 || !knn_graph || o.k < n,
             "k (" + std::to_string(o.k) + ") must be smaller than the number of points (" + std::to_string(n) + ")");
@@ -344,7 +345,7 @@ CneEmbedding CNE::prepare(MatrixView<float> X) const {
     require_fit_data(X, "CNE");
     Timer t;
     KnnGraph knn = find_neighbors(X, o.k, fit_knn_options(o.neighbors, o.input_metric, o.seed, resolve_threads(o.n_jobs),
-                                                                   o.input_metric_params));
+                                                                   o.input_metric_params, o.knn_shards));
     const double t_knn = t.seconds();
     t.reset();
     CsrMatrix<double> g = binary_symmetric_graph(knn);

@@ -266,6 +266,7 @@ void warn_exact_cost(const TsneOptions& o, std::size_t n) {
 } // namespace
 
 void validate(const TsneOptions& o, std::size_t n) {
+    require(n == 0 || o.knn_shards <= n, "knn_shards (" + std::to_string(o.knn_shards) + ") must not exceed the number of points (" + std::to_string(n) + ")");
     require(o.n_components >= 1, "n_components must be >= 1");
     require(!o.perplexities.empty(), "perplexity: at least one value is needed");
     for (double p : o.perplexities) {
@@ -590,7 +591,7 @@ TsneEmbedding TSNE::prepare_initial(MatrixView<float> X) const {
 
     Timer t;
     std::shared_ptr<const KnnIndex> index(
-        build_knn_index(X, fit_knn_options(o.neighbors, o.metric, seed, threads, o.metric_params)).release());
+        build_knn_index(X, fit_knn_options(o.neighbors, o.metric, seed, threads, o.metric_params, o.knn_shards)).release());
     KnnGraph knn = index->self_neighbors(k);
     times.knn = t.seconds();
 

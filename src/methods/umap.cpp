@@ -91,6 +91,7 @@ std::string to_string(UmapInit i) {
 }
 
 void validate(const UmapOptions& o, std::size_t n_points) {
+    require(n_points == 0 || o.knn_shards <= n_points, "knn_shards (" + std::to_string(o.knn_shards) + ") must not exceed the number of points (" + std::to_string(n_points) + ")");
     require(o.n_neighbors >= 2, "n_neighbors must be >= 2 (it counts the point itself), got " +
                                     std::to_string(o.n_neighbors));
     require(n_points == 0 || o.n_neighbors <= n_points, "n_neighbors (" + std::to_string(o.n_neighbors) +
@@ -377,7 +378,7 @@ UmapEmbedding UMAP::prepare(MatrixView<float> X) const {
     Timer t;
     std::shared_ptr<const KnnIndex> index = build_knn_index(
         X, fit_knn_options(o.neighbors, o.metric, o.random_state.value_or(0), resolve_threads(o.n_jobs),
-                                   o.metric_params));
+                                   o.metric_params, o.knn_shards));
     KnnGraph g = index->self_neighbors(o.n_neighbors - 1);
     const double t_knn = t.seconds();
     UmapEmbedding emb = prepare(g, X);

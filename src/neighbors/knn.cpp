@@ -8,6 +8,7 @@
 #include "nembed/neighbors/exact.hpp"
 #include "nembed/neighbors/generic.hpp"
 #include "nembed/neighbors/hnsw.hpp"
+#include "nembed/neighbors/sharded.hpp"
 #include "nembed/core/strings.hpp"
 
 namespace nembed {
@@ -50,6 +51,7 @@ std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptio
     const bool generic = !is_gemm_metric(options.metric) || !options.metric_params.empty();
     if (m == KnnMethod::exact)
         return generic ? make_generic_exact_index(data, options) : make_exact_index(data, options.metric, options.n_threads);
+    if (options.hnsw_shards > 0) return make_sharded_hnsw_index(data, options);
     return generic ? make_generic_hnsw_index(data, options) : make_hnsw_index(data, options);
 }
 

@@ -13,6 +13,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/rows.hpp"
+#include "nembed/neighbors/knn.hpp"
 #include "nembed/neighbors/knn_graph.hpp"
 #include "nembed/neighbors/metric.hpp"
 
@@ -31,5 +32,31 @@ struct DistKnnGraph {
 /// point itself; 1 <= k < N. Collective. metric: any metric of neighbors/metric.hpp without parameters.
 DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
                             Metric metric, int n_threads);
+
+/// Approximate self kNN over M = options.hnsw_shards shards (neighbors/sharded.hpp): shard s (rows fixed by N and
+/// M) is indexed by rank ⌊s·R/M⌋ (its rows sent there once, alltoallv); every rank's queries, with their running
+/// k best, travel around the ring of ranks and are searched in each rank's shards (R shifts). The result is bitwise
+/// make_sharded_hnsw_index(X, options)->self_neighbors(k) of one process, for any R and thread count. Collective.
+/// options: metric (euclidean, cosine or inner product), hnsw_m, hnsw_ef_construction, hnsw_ef, seed (the same on
+/// every rank), n_threads, hnsw_shards (1 <= M <= N). Memory per rank: its rows, its shards' rows and indexes, and
+/// one visiting block of queries with its k best (16 B per entry).
+DistKnnGraph approx_self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
+                             const KnnOptions& options);
+
+/// The shard count a distributed run uses when none is given: ⌈N / 131 072⌉ (depends on N only, so the result does
+/// not change with R; give `--knn-shards` >= R to spread the search over every rank).
+std::size_t default_knn_shards(std::size_t n);
+
+/// auto's limit on N²·D for the exact ring under mpirun: where the sharded HNSW search became faster on this
+/// project's machine with 2 ranks (docs/mpi.md §5: the ring was 1.8–2.3x faster at 20 000–70 000 points of 50
+/// dimensions; extrapolated crossover ~1.3·10⁵ points). Fixed, not scaled by R, so that auto's choice (and so the
+/// result) never depends on the rank count.
+inline constexpr double dist_auto_exact_knn_work = 8e11;
+
+/// The neighbours of a distributed fit: `method` (auto: exact below 1000 points or up to N²·D =
+/// dist_auto_exact_knn_work, else hnsw), exact by the ring (exact_self_knn), HNSW by the shards (approx_self_knn
+/// with `shards`, or default_knn_shards(N) when 0). Collective.
+DistKnnGraph self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
+                      KnnMethod method, std::size_t shards, Metric metric, std::uint64_t seed, int n_threads);
 
 } // namespace nembed::dist

@@ -99,6 +99,7 @@ struct CneOptions {
     std::uint64_t seed = 0;
     int n_jobs = 1;                           ///< threads; −1 = all cores
     KnnMethod neighbors = KnnMethod::auto_;
+    std::size_t knn_shards = 0;              ///< HNSW over this many shards (neighbors/sharded.hpp); 0 = one index. Under mpirun: 0 = ⌈N/131072⌉
     Metric input_metric = Metric::euclidean;  ///< the kNN graph's metric
     MetricParams input_metric_params;         ///< its parameters (metric.hpp; unset = the metric's defaults)
     NegativeSampling sampling = NegativeSampling::in_batch;  ///< cne: in-batch; uniform: over all points

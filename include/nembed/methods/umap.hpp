@@ -87,6 +87,7 @@ struct UmapOptions {
     std::uint64_t transform_seed = 42;
     int n_jobs = 1;                          ///< threads; −1 = all cores
     KnnMethod neighbors = KnnMethod::auto_;
+    std::size_t knn_shards = 0;              ///< HNSW over this many shards (neighbors/sharded.hpp); 0 = one index. Under mpirun: 0 = ⌈N/131072⌉
     /// Called every `callbacks_every_epochs` epochs (event.step = epochs done, event.loss = mean loss per pair
     /// sampled in that epoch, event.embedding); returning true stops the run.
     TrainCallback callback;

@@ -47,14 +47,18 @@ struct KnnOptions {
     /// that depend on thread scheduling. Off: the graph is built serially and is reproducible (queries are threaded).
     bool hnsw_parallel_build = false;
     std::uint64_t seed = 0;               ///< HNSW level generator seed
+    /// HNSW over shards (sharded.hpp): 0 = one index over all points; M >= 1 = M shards of ~N/M points, one index
+    /// each, every query searched in all (what a distributed run does: the same bits for any number of ranks).
+    std::size_t hnsw_shards = 0;
     int n_threads = 1;                    ///< worker threads (already resolved, >= 1)
 };
 
 /// The kNN settings of a method's fit (t-SNE, UMAP, CNE): its method, metric (and parameters), seed and resolved
 /// thread count, the HNSW settings at their defaults.
 inline KnnOptions fit_knn_options(KnnMethod method, Metric metric, std::uint64_t seed, int n_threads,
-                                  const MetricParams& metric_params = {}) {
+                                  const MetricParams& metric_params = {}, std::size_t hnsw_shards = 0) {
     KnnOptions ko;
+    ko.hnsw_shards = hnsw_shards;
     ko.method = method;
     ko.metric = metric;
     ko.metric_params = metric_params;

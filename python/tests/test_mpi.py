@@ -1,0 +1,75 @@
+"""nembed.mpi: the mpirun command line it builds, its argument checks, and (when mpirun and the nembed CLI are
+found: NEMBED_CLI or nembed on the PATH) a 2-rank run equal to the single-process CLI bit for bit."""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from nembed import mpi
+
+
+def test_command_line():
+    argv = mpi.command("umap", "X.npy", "Y.npy", n_ranks=3, nembed="nb", mpirun="mr", mpirun_args=["--oversubscribe"],
+                       seed=1, n_epochs=50, neighbors="hnsw", knn_shards=4, verbose=True, init=None, quiet=False)
+    assert argv == ["mr", "--oversubscribe", "-n", "3", "nb", "umap", "X.npy", "-o", "Y.npy", "--seed", "1",
+                    "--n-epochs", "50", "--neighbors", "hnsw", "--knn-shards", "4", "--verbose"]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="method"):
+        mpi.command("pacmap", "X.npy", "Y.npy", nembed="nb", mpirun="mr")
+    for n in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="n_ranks"):
+            mpi.command("tsne", "X.npy", "Y.npy", n_ranks=n, nembed="nb", mpirun="mr")
+    with pytest.raises(ValueError, match="labels"):
+        mpi.command("tsne", "X.npy", "Y.npy", nembed="nb", mpirun="mr", labels="y.npy")
+    with pytest.raises(FileNotFoundError, match="nembed"):
+        mpi.find_nembed("/nonexistent/nembed")
+
+
+def _tools():
+    launcher = shutil.which("mpirun") or shutil.which("mpiexec")
+    exe = os.environ.get("NEMBED_CLI") or shutil.which("nembed")
+    if not launcher or not exe or not os.path.isfile(exe):
+        pytest.skip("mpirun or the nembed CLI (NEMBED_CLI) not found")
+    return launcher, exe
+
+
+@pytest.fixture
+def open_mpi_env(monkeypatch):
+    # Open MPI: allow root (CI containers) and more ranks than cores; ignored by other MPI libraries.
+    monkeypatch.setenv("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    monkeypatch.setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    monkeypatch.setenv("OMPI_MCA_rmaps_base_oversubscribe", "1")
+
+
+def _clusters(n=3000, d=10, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=6.0, size=(8, d))
+    return (centres[rng.integers(0, 8, n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+def test_run_equals_single_process(tmp_path, open_mpi_env):
+    launcher, exe = _tools()
+    X = _clusters()
+    opts = dict(seed=3, n_epochs=30, init="pca", neighbors="hnsw", knn_shards=2)
+    Y2 = mpi.run("umap", X, 2, nembed=exe, mpirun=launcher, timeout=300, workdir=str(tmp_path), **opts)
+    np.save(tmp_path / "X.npy", X)
+    subprocess.run([exe, "umap", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y1.npy"), "--quiet",
+                    *mpi._option_args(opts)], check=True, timeout=300)
+    Y1 = np.load(tmp_path / "Y1.npy")
+    assert Y2.shape == (3000, 2)
+    assert np.array_equal(Y1, Y2)
+
+
+def test_run_reports_the_error_line(tmp_path, open_mpi_env):
+    launcher, exe = _tools()
+    with pytest.raises(RuntimeError, match="n_neighbors"):
+        mpi.run("umap", _clusters(n=200), 2, nembed=exe, mpirun=launcher, timeout=120, workdir=str(tmp_path),
+                n_neighbors=1)
+    with pytest.raises(ValueError, match="2-D"):
+        mpi.run("umap", np.zeros(10), 2, nembed=exe, mpirun=launcher)
+    with pytest.raises(ValueError, match="NaN"):
+        mpi.run("umap", np.full((5, 2), np.nan), 2, nembed=exe, mpirun=launcher)
