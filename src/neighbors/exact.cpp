@@ -13,6 +13,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/generic.hpp"
@@ -154,6 +155,50 @@ struct SelfScan {
     }
 }
 
+// The rescan in double of the rows whose float32 keys could not certify their k nearest (docs/neighbors.md §1):
+// per row a max-heap of its k best (distance, index) pairs, the same total order as the final sort, so the result
+// is the k smallest by (distance, index), which finish_row and brute_force_row also give.
+constexpr std::size_t kRescanRows = 8;  // query rows per pass over the references (one or two vectors of doubles)
+
+struct RescanHeap {
+    std::vector<std::pair<double, index_t>> h;
+    std::size_t k = 0;
+    index_t exclude = -1;  // the row itself in a self-search
+    // A bound on the sums of squares that can still enter: every s whose correctly rounded sqrt is <= the worst kept
+    // distance lies below it (+inf until the heap is full).
+    double th_sq = std::numeric_limits<double>::infinity();
+};
+
+[[gnu::noinline]] void rescan_offer(RescanHeap& r, double sum_sq, std::size_t j) {
+    const auto jj = static_cast<index_t>(j);
+    if (jj == r.exclude) return;
+    const std::pair<double, index_t> c(std::sqrt(sum_sq), jj);
+    if (r.h.size() < r.k) {
+        r.h.push_back(c);
+        std::push_heap(r.h.begin(), r.h.end());
+    } else if (c < r.h.front()) {
+        std::pop_heap(r.h.begin(), r.h.end());
+        r.h.back() = c;
+        std::push_heap(r.h.begin(), r.h.end());
+    } else {
+        return;
+    }
+    if (r.h.size() == r.k) {
+        const double up = std::nextafter(r.h.front().first, std::numeric_limits<double>::infinity());
+        r.th_sq = up * up * (1.0 + 0x1p-50);
+    }
+}
+
+// One pass of up to kRescanRows query rows, packed q[d * kRescanRows + r] in double, over the float reference rows
+// (row-major, n x dim); heaps[r] for row r < rows.
+struct Rescan {
+    const float* ref = nullptr;
+    std::size_t n = 0, dim = 0;
+    const double* q = nullptr;
+    std::size_t rows = 0;
+    RescanHeap* heaps = nullptr;
+};
+
 // The tile kernel (src/neighbors/exact_tile.inc) is compiled once per instruction set, each copy in its own
 // namespace with that set's vector type and operations: V, L lanes, NV vectors per row, R rows per tile, load,
 // set1, fmadd (acc + a * b), add, le_mask (bit l set where a[l] <= t[l]).
@@ -213,14 +258,15 @@ inline unsigned le_mask(V a, V t) { return a <= t ? 1u : 0u; }
 struct Kernels {
     void (*scan)(const Scan&);
     void (*scan_self)(const SelfScan&, std::size_t, std::size_t);
+    void (*rescan)(const Rescan&);
 };
 
 Kernels kernels_for(const std::string& isa) {
 #if NEMBED_EXACT_X86
-    if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self};
-    if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self};
+    if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan};
+    if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan};
 #endif
-    if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self};
+    if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self, isa_generic::rescan};
     throw InvalidArgument("exact kNN: unknown or unavailable instruction set '" + isa + "'");
 }
 
@@ -252,6 +298,7 @@ public:
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         panels_ = pack_reference(work_.view(), metric_ == Metric::euclidean, n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
+        for (std::size_t j = 0; j < work_.rows(); ++j) max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
     }
 
     std::size_t n_points() const override { return data_.rows(); }
@@ -276,12 +323,108 @@ private:
         std::vector<std::pair<double, index_t>> dist;
     };
     // Row i of g from the `size` candidates kept for it: their distances to `query` in double decide the order.
-    void finish(const Cand* heap, std::size_t size, const float* query, KnnGraph& g, std::size_t i,
-                FinishScratch& fs) const {
+    // Returns whether the float32 keys certify them (`certain`); if not, the row must be rescanned in double.
+    // keyed: the row's mapped values; avail: the reference points it may list; with_qn: its keys include |w_q|^2.
+    bool finish(const Cand* heap, std::size_t size, const float* query, const float* keyed, std::size_t avail,
+                bool with_qn, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
         fs.idx.clear();
         for (std::size_t c = 0; c < size; ++c) fs.idx.push_back(heap[c].second);
         detail::finish_row(exact_, query, fs.idx, g.k, g.indices.data() + i * g.k, g.distances.data() + i * g.k,
                            fs.dist);
+        if (size >= avail) return true;  // every reference point was a candidate
+        return certain(static_cast<double>(heap[0].first), vector_norm(keyed, data_.cols()), with_qn,
+                       fs.dist[g.k - 1].first);
+    }
+
+    // Whether every reference point left out of a full heap (all keys >= theta, its top) is farther than d_k, the
+    // k-th distance among the candidates, by the float32 keys' rounding bound (docs/neighbors.md §1): then the
+    // candidates hold the row's k nearest by (double distance, index). wq: |w_q| of the row's mapped values.
+    bool certain(double theta, double wq, bool with_qn, double d_k) const {
+        constexpr double u = 0x1p-24;  // float32 unit roundoff
+        const auto dim = static_cast<double>(data_.cols());
+        // A key is a sum of dim + 2 terms (the constants |w_j|^2, |w_q|^2 rounded to float, then dim products) with
+        // up to two roundings per step where no FMA is used: |error| <= gamma * (sum of the terms' magnitudes).
+        const double gamma = (2.0 * dim + 8.0) * u * 1.01;
+        const double tiny = (2.0 * dim + 8.0) * 0x1p-126;  // underflow (and flush to zero) in the float products
+        const double M = max_norm_;
+        double lb = 0.0;
+        switch (metric_) {
+        case Metric::euclidean: {
+            // key + |w_q|^2 = |w_q - w_j|^2 +- gamma (|w_q| + |w_j|)^2; |w_q - w_j| and s |x_q - x_j| differ by the
+            // rounding of the map to float, <= u (|w_q| + |w_j|) (+ subnormal steps).
+            const double A = wq + M;
+            const double sq = theta + (with_qn ? 0.0 : wq * wq) - gamma * A * A - tiny;
+            const double t = (sq > 0.0 ? std::sqrt(sq) : 0.0) - 1.01 * u * A - std::sqrt(dim) * 0x1p-148;
+            lb = std::max(t, 0.0) / transform_.scale;
+            return lb * (1.0 - 0x1p-30) > d_k;
+        }
+        case Metric::cosine: {
+            // key = -w_q.w_j +- gamma |w_q| |w_j|; the float unit rows differ from the exact ones by <= u each, so
+            // w_q.w_j is within 1.01 u (1 + |w_j|) of cos; point_distance's double arithmetic adds < 1e-12.
+            lb = 1.0 + theta - gamma * wq * M - tiny - 1.01 * u * (1.0 + M) - 1e-12;
+            return std::max(lb, 0.0) > d_k;
+        }
+        case Metric::inner_product: {
+            // key = -w_q.w_j +- gamma |w_q| |w_j| with w = x s rounded to float (relative u, subnormal steps), so
+            // s^2 <x_q, x_j> <= -theta + error; point_distance's double sum adds (dim + 2) 2^-53 (|x_q||x_j| + 1).
+            const double s2 = transform_.scale * transform_.scale;
+            const double err = gamma * wq * M + tiny + 2.02 * u * wq * M + std::sqrt(dim) * 0x1p-147 * (wq + M);
+            lb = 1.0 + (theta - err) / s2 - (dim + 2.0) * 0x1p-52 * (wq * M / s2 + 1.0);
+            return lb > d_k + std::abs(d_k) * 0x1p-30;
+        }
+        default:
+            return false;
+        }
+    }
+
+    // Rows whose candidates are not certified: their k nearest by a scan in double, the same (distance, index)
+    // order. Euclidean: the vectorised rescan kernel, kRescanRows rows per pass (point_distance's bits); the other
+    // metrics: brute_force_row. self: queries are the reference rows themselves, each skips its own index.
+    void rescan_rows(const std::vector<std::size_t>& rows, MatrixView<float> queries, bool self, KnnGraph& g) const {
+        if (rows.empty()) return;
+        nembed::log(LogLevel::debug, "exact kNN: " + std::to_string(rows.size()) + " of " + std::to_string(queries.rows) +
+                                 " rows rescanned in double (float32 keys not certain)");
+        const std::size_t k = g.k, dim = data_.cols();
+        if (metric_ != Metric::euclidean) {
+            parallel_for(n_threads_, rows.size(), [&](std::size_t t) {
+                const std::size_t i = rows[t];
+                detail::brute_force_row(exact_, queries.row(i), self ? static_cast<index_t>(i) : -1, k,
+                                        g.indices.data() + i * k, g.distances.data() + i * k);
+            });
+            return;
+        }
+        const std::size_t n_groups = (rows.size() + kRescanRows - 1) / kRescanRows;
+        parallel_for(n_threads_, n_groups, [&](std::size_t grp) {
+            if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+            const std::size_t r0 = grp * kRescanRows, nr = std::min(kRescanRows, rows.size() - r0);
+            std::vector<double> q(dim * kRescanRows, 0.0);
+            std::vector<RescanHeap> heaps(kRescanRows);
+            for (std::size_t r = 0; r < nr; ++r) {
+                const float* x = queries.row(rows[r0 + r]);
+                for (std::size_t d = 0; d < dim; ++d) q[d * kRescanRows + r] = static_cast<double>(x[d]);
+                heaps[r].k = k;
+                heaps[r].h.reserve(k);
+                heaps[r].exclude = self ? static_cast<index_t>(rows[r0 + r]) : -1;
+            }
+            Rescan s;
+            s.ref = data_.data();
+            s.n = data_.rows();
+            s.dim = dim;
+            s.q = q.data();
+            s.rows = nr;
+            s.heaps = heaps.data();
+            kernels_.rescan(s);
+            for (std::size_t r = 0; r < nr; ++r) {
+                auto& h = heaps[r].h;
+                require(h.size() == k, "exact kNN: fewer reference points than k");
+                std::sort_heap(h.begin(), h.end());
+                const std::size_t i = rows[r0 + r];
+                for (std::size_t t = 0; t < k; ++t) {
+                    g.indices[i * k + t] = h[t].second;
+                    g.distances[i * k + t] = static_cast<float>(h[t].first);
+                }
+            }
+        });
     }
 
     // The symmetric self-search (see SelfScan); keyed: the rows the keys are computed from (normalised for cosine).
@@ -331,6 +474,7 @@ private:
         for (const auto& round : block_rounds(nb)) run_round(round);
 
         KnnGraph g = KnnGraph::sized(n, k, n);
+        std::vector<char> unsure(n, 0);
         parallelize(n_threads_, n, [&](int, std::size_t i0, std::size_t i1) {
             FinishScratch fs;
             for (std::size_t i = i0; i < i1; ++i) {
@@ -338,10 +482,15 @@ private:
                 if (!self_far_.empty() && self_far_[i] != 0)
                     detail::brute_force_row(exact_, data_.row(i), static_cast<index_t>(i), k,
                                             g.indices.data() + i * k, g.distances.data() + i * k);
-                else
-                    finish(heaps.data() + at * n_cand, sizes[at], data_.row(i), g, i, fs);
+                else if (!finish(heaps.data() + at * n_cand, sizes[at], data_.row(i), keyed.row(i), n - 1, true, g,
+                                 i, fs))
+                    unsure[i] = 1;
             }
         });
+        std::vector<std::size_t> rescan;
+        for (std::size_t i = 0; i < n; ++i)
+            if (unsure[i] != 0) rescan.push_back(i);
+        rescan_rows(rescan, data_.view(), true, g);
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
         return g;
     }
@@ -356,6 +505,7 @@ private:
 
         KnnGraph g = KnnGraph::sized(n_q, k, n_ref);
         if (n_q == 0) return g;
+        std::vector<char> unsure(n_q, 0);
 
         const std::size_t n_tasks = (n_q + kQueryBlock - 1) / kQueryBlock;
         parallelize(n_threads_, n_tasks, [&](int, std::size_t t_begin, std::size_t t_end) {
@@ -389,11 +539,16 @@ private:
                     if (far[i] != 0)
                         detail::brute_force_row(exact_, queries.row(i), -1, k, g.indices.data() + i * k,
                                                 g.distances.data() + i * k);
-                    else
-                        finish(heaps.data() + (i - q0) * n_cand, sizes[i - q0], queries.row(i), g, i, fs);
+                    else if (!finish(heaps.data() + (i - q0) * n_cand, sizes[i - q0], queries.row(i), keyed.row(i),
+                                     n_ref, false, g, i, fs))
+                        unsure[i] = 1;
                 }
             }
         });
+        std::vector<std::size_t> rescan;
+        for (std::size_t i = 0; i < n_q; ++i)
+            if (unsure[i] != 0) rescan.push_back(i);
+        rescan_rows(rescan, queries, false, g);
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
         return g;
     }
@@ -402,6 +557,7 @@ private:
     SearchTransform transform_;
     Matrix<float> work_;  // data_ mapped by transform_: the rows the float keys are computed from
     std::vector<char> self_far_;  // reference rows answered by an exact scan in the self-search (cosine zero rows)
+    double max_norm_ = 0.0;       // the largest |w_j| of the mapped reference rows (the keys' rounding bound)
     Panels panels_;
     detail::ExactDistance exact_;
     Metric metric_;
