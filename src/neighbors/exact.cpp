@@ -81,31 +81,42 @@ struct Scan {
     const float* q = nullptr;
     std::size_t row0 = 0, rows = 0;  // global index of the block's first row, rows in use
     std::size_t n_cand = 0;
-    Cand* heaps = nullptr;  // row r's heap at heaps + r * n_cand, sizes[r] entries
+    Cand* heaps = nullptr;  // row r's candidate buffer at heaps + r * 2 * n_cand, sizes[r] entries
     std::uint32_t* sizes = nullptr;
     float* th = nullptr;
 };
 
-// Keeps the n_cand smallest candidates of a row by (key, index) in a max-heap of `size` entries: a total order, so
-// the kept set does not depend on the order the candidates arrive in (the symmetric self-search offers them in a
-// schedule-dependent order). th: the worst kept key once the heap is full (+inf before); the kernels pass keys <= th,
-// the rest is decided here.
-inline void offer(Cand* heap, std::uint32_t& size, float& th, std::size_t n_cand, float key, index_t j) {
-    if (size < n_cand) {
-        heap[size++] = Cand(key, j);
-        std::push_heap(heap, heap + size);
-        if (size == n_cand) th = heap[0].first;
-    } else if (Cand(key, j) < heap[0]) {
-        std::pop_heap(heap, heap + size);
-        heap[size - 1] = Cand(key, j);
-        std::push_heap(heap, heap + size);
-        th = heap[0].first;
+// Keeps the n_cand smallest candidates of a row by (key, index) in a buffer of 2 n_cand entries: offered keys are
+// appended, and a full buffer is cut back to its n_cand smallest by (key, index) (nth_element), th becoming the
+// largest kept key. Appending is O(1) and a cut O(n_cand) per n_cand appends, where a binary heap paid O(log n_cand)
+// per offer (at k = 90 the heap's updates were 58 % of the self-search). A key above th cannot be among the final
+// n_cand smallest (n_cand kept keys are <= th), and a cut drops only entries with n_cand smaller ones, so after the
+// last cut (`settle`) the buffer holds exactly the n_cand smallest of every key offered, by a total order: the same
+// set for any order of arrival (the symmetric self-search offers them in a schedule-dependent order) and the same
+// set a heap kept. th: +inf before the first cut; the kernels pass keys <= th.
+inline void offer(Cand* buf, std::uint32_t& size, float& th, std::size_t n_cand, float key, index_t j) {
+    buf[size++] = Cand(key, j);
+    if (size == 2 * n_cand) {
+        std::nth_element(buf, buf + (n_cand - 1), buf + size);
+        size = static_cast<std::uint32_t>(n_cand);
+        th = buf[n_cand - 1].first;
     }
+}
+
+// Cuts a row's buffer to its n_cand smallest (the final set; see offer) and returns the largest kept key.
+inline float settle(Cand* buf, std::uint32_t& size, std::size_t n_cand) {
+    if (size > n_cand) {
+        std::nth_element(buf, buf + (n_cand - 1), buf + size);
+        size = static_cast<std::uint32_t>(n_cand);
+    }
+    float top = -std::numeric_limits<float>::infinity();
+    for (std::uint32_t c = 0; c < size; ++c) top = std::max(top, buf[c].first);
+    return top;
 }
 
 // Offers the keys of one row of a tile whose bit is set in `hits` (columns j0 + bit) to the row's heap.
 [[gnu::noinline]] void offer_row(const Scan& s, const float* keys, std::uint64_t hits, std::size_t r, std::size_t j0) {
-    Cand* heap = s.heaps + r * s.n_cand;
+    Cand* heap = s.heaps + r * 2 * s.n_cand;
     for (; hits != 0; hits &= hits - 1) {
         const auto c = static_cast<std::size_t>(std::countr_zero(hits));
         const std::size_t j = j0 + c;
@@ -124,7 +135,7 @@ struct SelfScan {
     const float* q = nullptr;   // every block's rows packed as Scan::q: block I at q + I * dim * kQStride
     const float* qn = nullptr;  // per block, kQStride values: the row's key constant (|x|^2 or 0), +inf on padding
     float* th = nullptr;        // per block, kQStride thresholds (-inf on padding: never offered to)
-    Cand* heaps = nullptr;      // per block, kQStride heaps of n_cand entries (flat: a pair's heaps stay close)
+    Cand* heaps = nullptr;      // per block, kQStride buffers of 2 n_cand entries (flat: a pair's stay close)
     std::uint32_t* sizes = nullptr;  // per block, kQStride heap sizes
     std::size_t n_cand = 0;
 };
@@ -137,7 +148,7 @@ struct SelfScan {
     for (; hits != 0; hits &= hits - 1) {
         const auto c = static_cast<std::size_t>(std::countr_zero(hits));
         const std::size_t j = j0 + c, at = j / kQueryBlock * kQStride + j % kQueryBlock;
-        offer(s.heaps + at * s.n_cand, s.sizes[at], s.th[at], s.n_cand, keys[c], static_cast<index_t>(i));
+        offer(s.heaps + at * 2 * s.n_cand, s.sizes[at], s.th[at], s.n_cand, keys[c], static_cast<index_t>(i));
     }
 }
 
@@ -146,7 +157,7 @@ struct SelfScan {
                                       std::size_t j0, bool diag) {
     const std::size_t n = s.ref->n;
     const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
-    Cand* heap = s.heaps + at * s.n_cand;
+    Cand* heap = s.heaps + at * 2 * s.n_cand;
     for (; hits != 0; hits &= hits - 1) {
         const auto c = static_cast<std::size_t>(std::countr_zero(hits));
         const std::size_t j = j0 + c;
@@ -259,14 +270,18 @@ struct Kernels {
     void (*scan)(const Scan&);
     void (*scan_self)(const SelfScan&, std::size_t, std::size_t);
     void (*rescan)(const Rescan&);
+    void (*candidate_sums)(const float*, const float*, std::size_t, const index_t*, std::size_t, double*, double*);
 };
 
 Kernels kernels_for(const std::string& isa) {
 #if NEMBED_EXACT_X86
-    if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan};
-    if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan};
+    if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan,
+                                   isa_avx512::candidate_sums};
+    if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan,
+                                   isa_avx2::candidate_sums};
 #endif
-    if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self, isa_generic::rescan};
+    if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self, isa_generic::rescan,
+                                    isa_generic::candidate_sums};
     throw InvalidArgument("exact kNN: unknown or unavailable instruction set '" + isa + "'");
 }
 
@@ -298,7 +313,8 @@ public:
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         panels_ = pack_reference(work_.view(), metric_ == Metric::euclidean, n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
-        for (std::size_t j = 0; j < work_.rows(); ++j) max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
+        for (std::size_t j = 0; j < work_.rows(); ++j)
+            max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
     }
 
     std::size_t n_points() const override { return data_.rows(); }
@@ -321,18 +337,36 @@ private:
     struct FinishScratch {
         std::vector<index_t> idx;
         std::vector<std::pair<double, index_t>> dist;
+        std::vector<double> block, sums;
     };
     // Row i of g from the `size` candidates kept for it: their distances to `query` in double decide the order.
     // Returns whether the float32 keys certify them (`certain`); if not, the row must be rescanned in double.
     // keyed: the row's mapped values; avail: the reference points it may list; with_qn: its keys include |w_q|^2.
-    bool finish(const Cand* heap, std::size_t size, const float* query, const float* keyed, std::size_t avail,
-                bool with_qn, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
+    bool finish(Cand* heap, std::uint32_t& size, std::size_t n_cand, const float* query, const float* keyed,
+                std::size_t avail, bool with_qn, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
+        const float top = settle(heap, size, n_cand);
         fs.idx.clear();
         for (std::size_t c = 0; c < size; ++c) fs.idx.push_back(heap[c].second);
-        detail::finish_row(exact_, query, fs.idx, g.k, g.indices.data() + i * g.k, g.distances.data() + i * g.k,
-                           fs.dist);
+        if (metric_ == Metric::euclidean) {
+            // finish_row's result (distance, index order, the first k) with the distances from the vectorised
+            // candidate_sums, which are point_distance's bits
+            const std::size_t dim = data_.cols();
+            fs.block.resize(dim * kRescanRows);
+            fs.sums.resize(size);
+            kernels_.candidate_sums(query, data_.data(), dim, fs.idx.data(), size, fs.block.data(), fs.sums.data());
+            fs.dist.clear();
+            for (std::size_t c = 0; c < size; ++c) fs.dist.emplace_back(std::sqrt(fs.sums[c]), fs.idx[c]);
+            std::sort(fs.dist.begin(), fs.dist.end());
+            for (std::size_t t = 0; t < g.k; ++t) {
+                g.indices[i * g.k + t] = fs.dist[t].second;
+                g.distances[i * g.k + t] = static_cast<float>(fs.dist[t].first);
+            }
+        } else {
+            detail::finish_row(exact_, query, fs.idx, g.k, g.indices.data() + i * g.k, g.distances.data() + i * g.k,
+                               fs.dist);
+        }
         if (size >= avail) return true;  // every reference point was a candidate
-        return certain(static_cast<double>(heap[0].first), vector_norm(keyed, data_.cols()), with_qn,
+        return certain(static_cast<double>(top), vector_norm(keyed, data_.cols()), with_qn,
                        fs.dist[g.k - 1].first);
     }
 
@@ -382,8 +416,9 @@ private:
     // metrics: brute_force_row. self: queries are the reference rows themselves, each skips its own index.
     void rescan_rows(const std::vector<std::size_t>& rows, MatrixView<float> queries, bool self, KnnGraph& g) const {
         if (rows.empty()) return;
-        nembed::log(LogLevel::debug, "exact kNN: " + std::to_string(rows.size()) + " of " + std::to_string(queries.rows) +
-                                 " rows rescanned in double (float32 keys not certain)");
+        nembed::log(LogLevel::debug, "exact kNN: " + std::to_string(rows.size()) + " of " +
+                                         std::to_string(queries.rows) +
+                                         " rows rescanned in double (float32 keys not certain)");
         const std::size_t k = g.k, dim = data_.cols();
         if (metric_ != Metric::euclidean) {
             parallel_for(n_threads_, rows.size(), [&](std::size_t t) {
@@ -436,7 +471,7 @@ private:
 
         std::vector<float> q(nb * dim * kQStride, 0.0f), qn(nb * kQStride, std::numeric_limits<float>::infinity()),
             th(nb * kQStride, -std::numeric_limits<float>::infinity());
-        std::vector<Cand> heaps(nb * kQStride * n_cand);
+        std::vector<Cand> heaps(nb * kQStride * 2 * n_cand);
         std::vector<std::uint32_t> sizes(nb * kQStride, 0);
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t b = b0; b < b1; ++b)
@@ -482,8 +517,8 @@ private:
                 if (!self_far_.empty() && self_far_[i] != 0)
                     detail::brute_force_row(exact_, data_.row(i), static_cast<index_t>(i), k,
                                             g.indices.data() + i * k, g.distances.data() + i * k);
-                else if (!finish(heaps.data() + at * n_cand, sizes[at], data_.row(i), keyed.row(i), n - 1, true, g,
-                                 i, fs))
+                else if (!finish(heaps.data() + at * 2 * n_cand, sizes[at], n_cand, data_.row(i), keyed.row(i),
+                                 n - 1, true, g, i, fs))
                     unsure[i] = 1;
             }
         });
@@ -509,7 +544,7 @@ private:
 
         const std::size_t n_tasks = (n_q + kQueryBlock - 1) / kQueryBlock;
         parallelize(n_threads_, n_tasks, [&](int, std::size_t t_begin, std::size_t t_end) {
-            std::vector<Cand> heaps(kQueryBlock * n_cand);
+            std::vector<Cand> heaps(kQueryBlock * 2 * n_cand);
             std::vector<std::uint32_t> sizes(kQueryBlock);
             std::vector<float> th(kQStride), qpack(dim * kQStride);
             FinishScratch fs;
@@ -539,8 +574,8 @@ private:
                     if (far[i] != 0)
                         detail::brute_force_row(exact_, queries.row(i), -1, k, g.indices.data() + i * k,
                                                 g.distances.data() + i * k);
-                    else if (!finish(heaps.data() + (i - q0) * n_cand, sizes[i - q0], queries.row(i), keyed.row(i),
-                                     n_ref, false, g, i, fs))
+                    else if (!finish(heaps.data() + (i - q0) * 2 * n_cand, sizes[i - q0], n_cand, queries.row(i),
+                                     keyed.row(i), n_ref, false, g, i, fs))
                         unsure[i] = 1;
                 }
             }

@@ -106,7 +106,8 @@ TEST(ExactKnnCertified, SpreadCopiesEqualTheFloat64Scan) {
         for (std::size_t k : {15u, 90u}) {
             if (scale != 1.0 && k != 15) continue;  // the scales once, k = 90 at scale 1
             KnnGraph g;
-            const std::size_t rows = rescanned_rows([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(k); });
+            const std::size_t rows =
+                rescanned_rows([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(k); });
             std::printf("spread copies x %g, k = %zu: %zu of %zu rows rescanned in double\n", scale, k, rows, x.rows());
             EXPECT_GT(rows, 0u);  // the float32 keys cannot decide here: the path under test runs
             EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << scale << " k " << k;
@@ -150,7 +151,8 @@ TEST(ExactKnnCertified, QueriesOnSpreadDataEqualTheFloat64Scan) {
     for (std::size_t i = 0; i < q.rows(); ++i)
         for (std::size_t t = 0; t < 50; ++t) q(i, t) = ref(i * 4, t) + static_cast<float>(0.05 * rng.normal());
     KnnGraph g;
-    const std::size_t rows = rescanned_rows([&] { g = make_exact_index(ref.view(), Metric::euclidean, 2)->query(q.view(), 30); });
+    const std::size_t rows =
+        rescanned_rows([&] { g = make_exact_index(ref.view(), Metric::euclidean, 2)->query(q.view(), 30); });
     EXPECT_GT(rows, 0u);
     EXPECT_EQ(count_mismatches(g, ref.view(), q.view(), false, Metric::euclidean), 0u);
 }
@@ -174,7 +176,8 @@ TEST(ExactKnnCertified, OrdinaryDataNeedsNoRescan) {
     std::copy(all.data(), all.data() + x.size(), x.data());
     for (std::size_t k : {15u, 90u}) {
         KnnGraph g;
-        const std::size_t rows = rescanned_rows([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(k); });
+        const std::size_t rows =
+            rescanned_rows([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(k); });
         std::printf("Fashion-MNIST 2000 x 50, k = %zu: %zu rows rescanned\n", k, rows);
         EXPECT_EQ(rows, 0u);
         EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u);
