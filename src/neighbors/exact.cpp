@@ -36,7 +36,20 @@ constexpr std::size_t kQueryBlock = 256;  // query rows per parallel task (fixed
 constexpr std::size_t kPanelGroup = 64;   // panels (2048 references) swept per row tile: they stay in L2
 constexpr std::size_t kQStride = kQueryBlock + 8;  // packed query rows per dimension, room for a partial last tile
 
-using Cand = std::pair<float, index_t>;
+// A candidate (float key, index) packed in 64 bits so that unsigned order is the (key, index) order: the key's
+// bits mapped to an order-preserving unsigned integer (-0 counted as +0) above the index. The buffer cuts
+// (nth_element) then compare single integers.
+using Cand = std::uint64_t;
+inline Cand pack_cand(float key, index_t j) {
+    const auto u = std::bit_cast<std::uint32_t>(key + 0.0f);  // + 0.0f: -0 becomes +0, as the float compare sees it
+    const std::uint32_t ord = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
+    return (static_cast<Cand>(ord) << 32) | static_cast<std::uint32_t>(j);
+}
+inline float cand_key(Cand c) {
+    const auto ord = static_cast<std::uint32_t>(c >> 32);
+    return std::bit_cast<float>((ord & 0x80000000u) != 0 ? (ord & 0x7fffffffu) : ~ord);
+}
+inline index_t cand_index(Cand c) { return static_cast<index_t>(c & 0xffffffffu); }
 
 // Reference rows packed in panels of kPanel columns: per panel first the keys' constant parts (|r_j|^2 for
 // Euclidean, 0 otherwise, +inf for padding past the last row), then for each dimension the kPanel values r_jd.
@@ -48,7 +61,8 @@ struct Panels {
     const float* panel(std::size_t p) const { return v.data() + p * (dim + 1) * kPanel; }
 };
 
-Panels pack_reference(MatrixView<float> ref, bool euclidean, int n_threads) {
+// Panel column j holds reference row order[j].
+Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, bool euclidean, int n_threads) {
     Panels P;
     P.dim = ref.cols;
     P.n = ref.rows;
@@ -62,7 +76,7 @@ Panels pack_reference(MatrixView<float> ref, bool euclidean, int n_threads) {
                 out[c] = std::numeric_limits<float>::infinity();
                 continue;
             }
-            const float* r = ref.row(j);
+            const float* r = ref.row(static_cast<std::size_t>(order[j]));
             if (euclidean) {
                 const double nrm = vector_norm(r, P.dim);
                 out[c] = static_cast<float>(nrm * nrm);
@@ -95,11 +109,11 @@ struct Scan {
 // set for any order of arrival (the symmetric self-search offers them in a schedule-dependent order) and the same
 // set a heap kept. th: +inf before the first cut; the kernels pass keys <= th.
 inline void offer(Cand* buf, std::uint32_t& size, float& th, std::size_t n_cand, float key, index_t j) {
-    buf[size++] = Cand(key, j);
+    buf[size++] = pack_cand(key, j);
     if (size == 2 * n_cand) {
         std::nth_element(buf, buf + (n_cand - 1), buf + size);
         size = static_cast<std::uint32_t>(n_cand);
-        th = buf[n_cand - 1].first;
+        th = cand_key(buf[n_cand - 1]);
     }
 }
 
@@ -109,9 +123,9 @@ inline float settle(Cand* buf, std::uint32_t& size, std::size_t n_cand) {
         std::nth_element(buf, buf + (n_cand - 1), buf + size);
         size = static_cast<std::uint32_t>(n_cand);
     }
-    float top = -std::numeric_limits<float>::infinity();
-    for (std::uint32_t c = 0; c < size; ++c) top = std::max(top, buf[c].first);
-    return top;
+    Cand top = 0;
+    for (std::uint32_t c = 0; c < size; ++c) top = std::max(top, buf[c]);
+    return size > 0 ? cand_key(top) : -std::numeric_limits<float>::infinity();
 }
 
 // Offers the keys of one row of a tile whose bit is set in `hits` (columns j0 + bit) to the row's heap.
@@ -302,6 +316,43 @@ std::vector<std::vector<std::pair<std::size_t, std::size_t>>> block_rounds(std::
     return rounds;
 }
 
+// The order in which the index holds its reference points (panel columns, self-search blocks): the leaves of a
+// k-d split, each range cut at a multiple of kQueryBlock along its widest coordinate, so a block of kQueryBlock
+// points is a compact region. The self-search starts with every block against itself, so each row's candidate
+// buffer begins with nearby points and its threshold is tight early: fewer keys pass it (at k = 90 the updates
+// dominated the search). The kept candidates, and so the results, do not depend on the order (docs/neighbors.md §2).
+std::vector<index_t> locality_order(MatrixView<float> w) {
+    std::vector<index_t> order(w.rows);
+    for (std::size_t i = 0; i < w.rows; ++i) order[i] = static_cast<index_t>(i);
+    auto split = [&](auto&& self, std::size_t lo, std::size_t hi) -> void {
+        if (hi - lo <= kQueryBlock) return;
+        std::size_t widest = 0;
+        float best = -1.0f;
+        for (std::size_t d = 0; d < w.cols; ++d) {
+            float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+            for (std::size_t t = lo; t < hi; ++t) {
+                const float v = w.row(static_cast<std::size_t>(order[t]))[d];
+                mn = std::min(mn, v);
+                mx = std::max(mx, v);
+            }
+            if (mx - mn > best) {
+                best = mx - mn;
+                widest = d;
+            }
+        }
+        const std::size_t blocks = (hi - lo + kQueryBlock - 1) / kQueryBlock, mid = lo + (blocks / 2) * kQueryBlock;
+        const auto at = [&](std::size_t t) { return order.begin() + static_cast<std::ptrdiff_t>(t); };
+        std::nth_element(at(lo), at(mid), at(hi), [&](index_t a, index_t b) {
+            const float va = w.row(static_cast<std::size_t>(a))[widest], vb = w.row(static_cast<std::size_t>(b))[widest];
+            return va < vb || (va == vb && a < b);
+        });
+        self(self, lo, mid);
+        self(self, mid, hi);
+    };
+    split(split, 0, w.rows);
+    return order;
+}
+
 class ExactIndex final : public KnnIndex {
 public:
     // transform: the map of the keys; null for data's own
@@ -311,7 +362,8 @@ public:
         transform_ = transform != nullptr ? *transform : SearchTransform(data_.view(), metric_);
         work_ = transform_.apply(data_.view(), n_threads_, &self_far_);
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
-        panels_ = pack_reference(work_.view(), metric_ == Metric::euclidean, n_threads_);
+        order_ = locality_order(work_.view());
+        panels_ = pack_reference(work_.view(), order_, metric_ == Metric::euclidean, n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
         for (std::size_t j = 0; j < work_.rows(); ++j)
             max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
@@ -346,7 +398,7 @@ private:
                 std::size_t avail, bool with_qn, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
         const float top = settle(heap, size, n_cand);
         fs.idx.clear();
-        for (std::size_t c = 0; c < size; ++c) fs.idx.push_back(heap[c].second);
+        for (std::size_t c = 0; c < size; ++c) fs.idx.push_back(order_[static_cast<std::size_t>(cand_index(heap[c]))]);
         if (metric_ == Metric::euclidean) {
             // finish_row's result (distance, index order, the first k) with the distances from the vectorised
             // candidate_sums, which are point_distance's bits
@@ -476,8 +528,7 @@ private:
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t b = b0; b < b1; ++b)
                 for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
-                    const std::size_t i = b * kQueryBlock + r;
-                    const float* x = keyed.row(i);
+                    const float* x = keyed.row(static_cast<std::size_t>(order_[b * kQueryBlock + r]));
                     for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[d];
                     // the same constant as the reference panels' (pack_reference)
                     const double nrm = metric_ == Metric::euclidean ? vector_norm(x, dim) : 0.0;
@@ -510,10 +561,11 @@ private:
 
         KnnGraph g = KnnGraph::sized(n, k, n);
         std::vector<char> unsure(n, 0);
-        parallelize(n_threads_, n, [&](int, std::size_t i0, std::size_t i1) {
+        parallelize(n_threads_, n, [&](int, std::size_t p0, std::size_t p1) {
             FinishScratch fs;
-            for (std::size_t i = i0; i < i1; ++i) {
-                const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
+            for (std::size_t p = p0; p < p1; ++p) {  // position p in the index's order holds row i
+                const auto i = static_cast<std::size_t>(order_[p]);
+                const std::size_t at = p / kQueryBlock * kQStride + p % kQueryBlock;
                 if (!self_far_.empty() && self_far_[i] != 0)
                     detail::brute_force_row(exact_, data_.row(i), static_cast<index_t>(i), k,
                                             g.indices.data() + i * k, g.distances.data() + i * k);
@@ -593,6 +645,7 @@ private:
     Matrix<float> work_;  // data_ mapped by transform_: the rows the float keys are computed from
     std::vector<char> self_far_;  // reference rows answered by an exact scan in the self-search (cosine zero rows)
     double max_norm_ = 0.0;       // the largest |w_j| of the mapped reference rows (the keys' rounding bound)
+    std::vector<index_t> order_;  // panel column / self-search position p holds reference row order_[p]
     Panels panels_;
     detail::ExactDistance exact_;
     Metric metric_;
