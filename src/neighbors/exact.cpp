@@ -13,6 +13,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/generic.hpp"
@@ -35,7 +36,20 @@ constexpr std::size_t kQueryBlock = 256;  // query rows per parallel task (fixed
 constexpr std::size_t kPanelGroup = 64;   // panels (2048 references) swept per row tile: they stay in L2
 constexpr std::size_t kQStride = kQueryBlock + 8;  // packed query rows per dimension, room for a partial last tile
 
-using Cand = std::pair<float, index_t>;
+// A candidate (float key, index) packed in 64 bits so that unsigned order is the (key, index) order: the key's
+// bits mapped to an order-preserving unsigned integer (-0 counted as +0) above the index. The buffer cuts
+// (nth_element) then compare single integers.
+using Cand = std::uint64_t;
+inline Cand pack_cand(float key, index_t j) {
+    const auto u = std::bit_cast<std::uint32_t>(key + 0.0f);  // + 0.0f: -0 becomes +0, as the float compare sees it
+    const std::uint32_t ord = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
+    return (static_cast<Cand>(ord) << 32) | static_cast<std::uint32_t>(j);
+}
+inline float cand_key(Cand c) {
+    const auto ord = static_cast<std::uint32_t>(c >> 32);
+    return std::bit_cast<float>((ord & 0x80000000u) != 0 ? (ord & 0x7fffffffu) : ~ord);
+}
+inline index_t cand_index(Cand c) { return static_cast<index_t>(c & 0xffffffffu); }
 
 // Reference rows packed in panels of kPanel columns: per panel first the keys' constant parts (|r_j|^2 for
 // Euclidean, 0 otherwise, +inf for padding past the last row), then for each dimension the kPanel values r_jd.
@@ -47,7 +61,8 @@ struct Panels {
     const float* panel(std::size_t p) const { return v.data() + p * (dim + 1) * kPanel; }
 };
 
-Panels pack_reference(MatrixView<float> ref, bool euclidean, int n_threads) {
+// Panel column j holds reference row order[j].
+Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, bool euclidean, int n_threads) {
     Panels P;
     P.dim = ref.cols;
     P.n = ref.rows;
@@ -61,7 +76,7 @@ Panels pack_reference(MatrixView<float> ref, bool euclidean, int n_threads) {
                 out[c] = std::numeric_limits<float>::infinity();
                 continue;
             }
-            const float* r = ref.row(j);
+            const float* r = ref.row(static_cast<std::size_t>(order[j]));
             if (euclidean) {
                 const double nrm = vector_norm(r, P.dim);
                 out[c] = static_cast<float>(nrm * nrm);
@@ -80,31 +95,42 @@ struct Scan {
     const float* q = nullptr;
     std::size_t row0 = 0, rows = 0;  // global index of the block's first row, rows in use
     std::size_t n_cand = 0;
-    Cand* heaps = nullptr;  // row r's heap at heaps + r * n_cand, sizes[r] entries
+    Cand* heaps = nullptr;  // row r's candidate buffer at heaps + r * 2 * n_cand, sizes[r] entries
     std::uint32_t* sizes = nullptr;
     float* th = nullptr;
 };
 
-// Keeps the n_cand smallest candidates of a row by (key, index) in a max-heap of `size` entries: a total order, so
-// the kept set does not depend on the order the candidates arrive in (the symmetric self-search offers them in a
-// schedule-dependent order). th: the worst kept key once the heap is full (+inf before); the kernels pass keys <= th,
-// the rest is decided here.
-inline void offer(Cand* heap, std::uint32_t& size, float& th, std::size_t n_cand, float key, index_t j) {
-    if (size < n_cand) {
-        heap[size++] = Cand(key, j);
-        std::push_heap(heap, heap + size);
-        if (size == n_cand) th = heap[0].first;
-    } else if (Cand(key, j) < heap[0]) {
-        std::pop_heap(heap, heap + size);
-        heap[size - 1] = Cand(key, j);
-        std::push_heap(heap, heap + size);
-        th = heap[0].first;
+// Keeps the n_cand smallest candidates of a row by (key, index) in a buffer of 2 n_cand entries: offered keys are
+// appended, and a full buffer is cut back to its n_cand smallest by (key, index) (nth_element), th becoming the
+// largest kept key. Appending is O(1) and a cut O(n_cand) per n_cand appends, where a binary heap paid O(log n_cand)
+// per offer (at k = 90 the heap's updates were 58 % of the self-search). A key above th cannot be among the final
+// n_cand smallest (n_cand kept keys are <= th), and a cut drops only entries with n_cand smaller ones, so after the
+// last cut (`settle`) the buffer holds exactly the n_cand smallest of every key offered, by a total order: the same
+// set for any order of arrival (the symmetric self-search offers them in a schedule-dependent order) and the same
+// set a heap kept. th: +inf before the first cut; the kernels pass keys <= th.
+inline void offer(Cand* buf, std::uint32_t& size, float& th, std::size_t n_cand, float key, index_t j) {
+    buf[size++] = pack_cand(key, j);
+    if (size == 2 * n_cand) {
+        std::nth_element(buf, buf + (n_cand - 1), buf + size);
+        size = static_cast<std::uint32_t>(n_cand);
+        th = cand_key(buf[n_cand - 1]);
     }
+}
+
+// Cuts a row's buffer to its n_cand smallest (the final set; see offer) and returns the largest kept key.
+inline float settle(Cand* buf, std::uint32_t& size, std::size_t n_cand) {
+    if (size > n_cand) {
+        std::nth_element(buf, buf + (n_cand - 1), buf + size);
+        size = static_cast<std::uint32_t>(n_cand);
+    }
+    Cand top = 0;
+    for (std::uint32_t c = 0; c < size; ++c) top = std::max(top, buf[c]);
+    return size > 0 ? cand_key(top) : -std::numeric_limits<float>::infinity();
 }
 
 // Offers the keys of one row of a tile whose bit is set in `hits` (columns j0 + bit) to the row's heap.
 [[gnu::noinline]] void offer_row(const Scan& s, const float* keys, std::uint64_t hits, std::size_t r, std::size_t j0) {
-    Cand* heap = s.heaps + r * s.n_cand;
+    Cand* heap = s.heaps + r * 2 * s.n_cand;
     for (; hits != 0; hits &= hits - 1) {
         const auto c = static_cast<std::size_t>(std::countr_zero(hits));
         const std::size_t j = j0 + c;
@@ -123,7 +149,7 @@ struct SelfScan {
     const float* q = nullptr;   // every block's rows packed as Scan::q: block I at q + I * dim * kQStride
     const float* qn = nullptr;  // per block, kQStride values: the row's key constant (|x|^2 or 0), +inf on padding
     float* th = nullptr;        // per block, kQStride thresholds (-inf on padding: never offered to)
-    Cand* heaps = nullptr;      // per block, kQStride heaps of n_cand entries (flat: a pair's heaps stay close)
+    Cand* heaps = nullptr;      // per block, kQStride buffers of 2 n_cand entries (flat: a pair's stay close)
     std::uint32_t* sizes = nullptr;  // per block, kQStride heap sizes
     std::size_t n_cand = 0;
 };
@@ -136,7 +162,7 @@ struct SelfScan {
     for (; hits != 0; hits &= hits - 1) {
         const auto c = static_cast<std::size_t>(std::countr_zero(hits));
         const std::size_t j = j0 + c, at = j / kQueryBlock * kQStride + j % kQueryBlock;
-        offer(s.heaps + at * s.n_cand, s.sizes[at], s.th[at], s.n_cand, keys[c], static_cast<index_t>(i));
+        offer(s.heaps + at * 2 * s.n_cand, s.sizes[at], s.th[at], s.n_cand, keys[c], static_cast<index_t>(i));
     }
 }
 
@@ -145,7 +171,7 @@ struct SelfScan {
                                       std::size_t j0, bool diag) {
     const std::size_t n = s.ref->n;
     const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
-    Cand* heap = s.heaps + at * s.n_cand;
+    Cand* heap = s.heaps + at * 2 * s.n_cand;
     for (; hits != 0; hits &= hits - 1) {
         const auto c = static_cast<std::size_t>(std::countr_zero(hits));
         const std::size_t j = j0 + c;
@@ -153,6 +179,50 @@ struct SelfScan {
         offer(heap, s.sizes[at], s.th[at], s.n_cand, keys[c], static_cast<index_t>(j));
     }
 }
+
+// The rescan in double of the rows whose float32 keys could not certify their k nearest (docs/neighbors.md §1):
+// per row a max-heap of its k best (distance, index) pairs, the same total order as the final sort, so the result
+// is the k smallest by (distance, index), which finish_row and brute_force_row also give.
+constexpr std::size_t kRescanRows = 8;  // query rows per pass over the references (one or two vectors of doubles)
+
+struct RescanHeap {
+    std::vector<std::pair<double, index_t>> h;
+    std::size_t k = 0;
+    index_t exclude = -1;  // the row itself in a self-search
+    // A bound on the sums of squares that can still enter: every s whose correctly rounded sqrt is <= the worst kept
+    // distance lies below it (+inf until the heap is full).
+    double th_sq = std::numeric_limits<double>::infinity();
+};
+
+[[gnu::noinline]] void rescan_offer(RescanHeap& r, double sum_sq, std::size_t j) {
+    const auto jj = static_cast<index_t>(j);
+    if (jj == r.exclude) return;
+    const std::pair<double, index_t> c(std::sqrt(sum_sq), jj);
+    if (r.h.size() < r.k) {
+        r.h.push_back(c);
+        std::push_heap(r.h.begin(), r.h.end());
+    } else if (c < r.h.front()) {
+        std::pop_heap(r.h.begin(), r.h.end());
+        r.h.back() = c;
+        std::push_heap(r.h.begin(), r.h.end());
+    } else {
+        return;
+    }
+    if (r.h.size() == r.k) {
+        const double up = std::nextafter(r.h.front().first, std::numeric_limits<double>::infinity());
+        r.th_sq = up * up * (1.0 + 0x1p-50);
+    }
+}
+
+// One pass of up to kRescanRows query rows, packed q[d * kRescanRows + r] in double, over the float reference rows
+// (row-major, n x dim); heaps[r] for row r < rows.
+struct Rescan {
+    const float* ref = nullptr;
+    std::size_t n = 0, dim = 0;
+    const double* q = nullptr;
+    std::size_t rows = 0;
+    RescanHeap* heaps = nullptr;
+};
 
 // The tile kernel (src/neighbors/exact_tile.inc) is compiled once per instruction set, each copy in its own
 // namespace with that set's vector type and operations: V, L lanes, NV vectors per row, R rows per tile, load,
@@ -213,14 +283,19 @@ inline unsigned le_mask(V a, V t) { return a <= t ? 1u : 0u; }
 struct Kernels {
     void (*scan)(const Scan&);
     void (*scan_self)(const SelfScan&, std::size_t, std::size_t);
+    void (*rescan)(const Rescan&);
+    void (*candidate_sums)(const float*, const float*, std::size_t, const index_t*, std::size_t, double*, double*);
 };
 
 Kernels kernels_for(const std::string& isa) {
 #if NEMBED_EXACT_X86
-    if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self};
-    if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self};
+    if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan,
+                                   isa_avx512::candidate_sums};
+    if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan,
+                                   isa_avx2::candidate_sums};
 #endif
-    if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self};
+    if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self, isa_generic::rescan,
+                                    isa_generic::candidate_sums};
     throw InvalidArgument("exact kNN: unknown or unavailable instruction set '" + isa + "'");
 }
 
@@ -241,6 +316,43 @@ std::vector<std::vector<std::pair<std::size_t, std::size_t>>> block_rounds(std::
     return rounds;
 }
 
+// The order in which the index holds its reference points (panel columns, self-search blocks): the leaves of a
+// k-d split, each range cut at a multiple of kQueryBlock along its widest coordinate, so a block of kQueryBlock
+// points is a compact region. The self-search starts with every block against itself, so each row's candidate
+// buffer begins with nearby points and its threshold is tight early: fewer keys pass it (at k = 90 the updates
+// dominated the search). The kept candidates, and so the results, do not depend on the order (docs/neighbors.md §2).
+std::vector<index_t> locality_order(MatrixView<float> w) {
+    std::vector<index_t> order(w.rows);
+    for (std::size_t i = 0; i < w.rows; ++i) order[i] = static_cast<index_t>(i);
+    auto split = [&](auto&& self, std::size_t lo, std::size_t hi) -> void {
+        if (hi - lo <= kQueryBlock) return;
+        std::size_t widest = 0;
+        float best = -1.0f;
+        for (std::size_t d = 0; d < w.cols; ++d) {
+            float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+            for (std::size_t t = lo; t < hi; ++t) {
+                const float v = w.row(static_cast<std::size_t>(order[t]))[d];
+                mn = std::min(mn, v);
+                mx = std::max(mx, v);
+            }
+            if (mx - mn > best) {
+                best = mx - mn;
+                widest = d;
+            }
+        }
+        const std::size_t blocks = (hi - lo + kQueryBlock - 1) / kQueryBlock, mid = lo + (blocks / 2) * kQueryBlock;
+        const auto at = [&](std::size_t t) { return order.begin() + static_cast<std::ptrdiff_t>(t); };
+        std::nth_element(at(lo), at(mid), at(hi), [&](index_t a, index_t b) {
+            const float va = w.row(static_cast<std::size_t>(a))[widest], vb = w.row(static_cast<std::size_t>(b))[widest];
+            return va < vb || (va == vb && a < b);
+        });
+        self(self, lo, mid);
+        self(self, mid, hi);
+    };
+    split(split, 0, w.rows);
+    return order;
+}
+
 class ExactIndex final : public KnnIndex {
 public:
     // transform: the map of the keys; null for data's own
@@ -250,8 +362,11 @@ public:
         transform_ = transform != nullptr ? *transform : SearchTransform(data_.view(), metric_);
         work_ = transform_.apply(data_.view(), n_threads_, &self_far_);
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
-        panels_ = pack_reference(work_.view(), metric_ == Metric::euclidean, n_threads_);
+        order_ = locality_order(work_.view());
+        panels_ = pack_reference(work_.view(), order_, metric_ == Metric::euclidean, n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
+        for (std::size_t j = 0; j < work_.rows(); ++j)
+            max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
     }
 
     std::size_t n_points() const override { return data_.rows(); }
@@ -274,14 +389,129 @@ private:
     struct FinishScratch {
         std::vector<index_t> idx;
         std::vector<std::pair<double, index_t>> dist;
+        std::vector<double> block, sums;
     };
     // Row i of g from the `size` candidates kept for it: their distances to `query` in double decide the order.
-    void finish(const Cand* heap, std::size_t size, const float* query, KnnGraph& g, std::size_t i,
-                FinishScratch& fs) const {
+    // Returns whether the float32 keys certify them (`certain`); if not, the row must be rescanned in double.
+    // keyed: the row's mapped values; avail: the reference points it may list; with_qn: its keys include |w_q|^2.
+    bool finish(Cand* heap, std::uint32_t& size, std::size_t n_cand, const float* query, const float* keyed,
+                std::size_t avail, bool with_qn, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
+        const float top = settle(heap, size, n_cand);
         fs.idx.clear();
-        for (std::size_t c = 0; c < size; ++c) fs.idx.push_back(heap[c].second);
-        detail::finish_row(exact_, query, fs.idx, g.k, g.indices.data() + i * g.k, g.distances.data() + i * g.k,
-                           fs.dist);
+        for (std::size_t c = 0; c < size; ++c) fs.idx.push_back(order_[static_cast<std::size_t>(cand_index(heap[c]))]);
+        if (metric_ == Metric::euclidean) {
+            // finish_row's result (distance, index order, the first k) with the distances from the vectorised
+            // candidate_sums, which are point_distance's bits
+            const std::size_t dim = data_.cols();
+            fs.block.resize(dim * kRescanRows);
+            fs.sums.resize(size);
+            kernels_.candidate_sums(query, data_.data(), dim, fs.idx.data(), size, fs.block.data(), fs.sums.data());
+            fs.dist.clear();
+            for (std::size_t c = 0; c < size; ++c) fs.dist.emplace_back(std::sqrt(fs.sums[c]), fs.idx[c]);
+            std::sort(fs.dist.begin(), fs.dist.end());
+            for (std::size_t t = 0; t < g.k; ++t) {
+                g.indices[i * g.k + t] = fs.dist[t].second;
+                g.distances[i * g.k + t] = static_cast<float>(fs.dist[t].first);
+            }
+        } else {
+            detail::finish_row(exact_, query, fs.idx, g.k, g.indices.data() + i * g.k, g.distances.data() + i * g.k,
+                               fs.dist);
+        }
+        if (size >= avail) return true;  // every reference point was a candidate
+        return certain(static_cast<double>(top), vector_norm(keyed, data_.cols()), with_qn,
+                       fs.dist[g.k - 1].first);
+    }
+
+    // Whether every reference point left out of a full heap (all keys >= theta, its top) is farther than d_k, the
+    // k-th distance among the candidates, by the float32 keys' rounding bound (docs/neighbors.md §1): then the
+    // candidates hold the row's k nearest by (double distance, index). wq: |w_q| of the row's mapped values.
+    bool certain(double theta, double wq, bool with_qn, double d_k) const {
+        constexpr double u = 0x1p-24;  // float32 unit roundoff
+        const auto dim = static_cast<double>(data_.cols());
+        // A key is a sum of dim + 2 terms (the constants |w_j|^2, |w_q|^2 rounded to float, then dim products) with
+        // up to two roundings per step where no FMA is used: |error| <= gamma * (sum of the terms' magnitudes).
+        const double gamma = (2.0 * dim + 8.0) * u * 1.01;
+        const double tiny = (2.0 * dim + 8.0) * 0x1p-126;  // underflow (and flush to zero) in the float products
+        const double M = max_norm_;
+        double lb = 0.0;
+        switch (metric_) {
+        case Metric::euclidean: {
+            // key + |w_q|^2 = |w_q - w_j|^2 +- gamma (|w_q| + |w_j|)^2; |w_q - w_j| and s |x_q - x_j| differ by the
+            // rounding of the map to float, <= u (|w_q| + |w_j|) (+ subnormal steps).
+            const double A = wq + M;
+            const double sq = theta + (with_qn ? 0.0 : wq * wq) - gamma * A * A - tiny;
+            const double t = (sq > 0.0 ? std::sqrt(sq) : 0.0) - 1.01 * u * A - std::sqrt(dim) * 0x1p-148;
+            lb = std::max(t, 0.0) / transform_.scale;
+            return lb * (1.0 - 0x1p-30) > d_k;
+        }
+        case Metric::cosine: {
+            // key = -w_q.w_j +- gamma |w_q| |w_j|; the float unit rows differ from the exact ones by <= u each, so
+            // w_q.w_j is within 1.01 u (1 + |w_j|) of cos; point_distance's double arithmetic adds < 1e-12.
+            lb = 1.0 + theta - gamma * wq * M - tiny - 1.01 * u * (1.0 + M) - 1e-12;
+            return std::max(lb, 0.0) > d_k;
+        }
+        case Metric::inner_product: {
+            // key = -w_q.w_j +- gamma |w_q| |w_j| with w = x s rounded to float (relative u, subnormal steps), so
+            // s^2 <x_q, x_j> <= -theta + error; point_distance's double sum adds (dim + 2) 2^-53 (|x_q||x_j| + 1).
+            const double s2 = transform_.scale * transform_.scale;
+            const double err = gamma * wq * M + tiny + 2.02 * u * wq * M + std::sqrt(dim) * 0x1p-147 * (wq + M);
+            lb = 1.0 + (theta - err) / s2 - (dim + 2.0) * 0x1p-52 * (wq * M / s2 + 1.0);
+            return lb > d_k + std::abs(d_k) * 0x1p-30;
+        }
+        default:
+            return false;
+        }
+    }
+
+    // Rows whose candidates are not certified: their k nearest by a scan in double, the same (distance, index)
+    // order. Euclidean: the vectorised rescan kernel, kRescanRows rows per pass (point_distance's bits); the other
+    // metrics: brute_force_row. self: queries are the reference rows themselves, each skips its own index.
+    void rescan_rows(const std::vector<std::size_t>& rows, MatrixView<float> queries, bool self, KnnGraph& g) const {
+        if (rows.empty()) return;
+        nembed::log(LogLevel::debug, "exact kNN: " + std::to_string(rows.size()) + " of " +
+                                         std::to_string(queries.rows) +
+                                         " rows rescanned in double (float32 keys not certain)");
+        const std::size_t k = g.k, dim = data_.cols();
+        if (metric_ != Metric::euclidean) {
+            parallel_for(n_threads_, rows.size(), [&](std::size_t t) {
+                const std::size_t i = rows[t];
+                detail::brute_force_row(exact_, queries.row(i), self ? static_cast<index_t>(i) : -1, k,
+                                        g.indices.data() + i * k, g.distances.data() + i * k);
+            });
+            return;
+        }
+        const std::size_t n_groups = (rows.size() + kRescanRows - 1) / kRescanRows;
+        parallel_for(n_threads_, n_groups, [&](std::size_t grp) {
+            if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+            const std::size_t r0 = grp * kRescanRows, nr = std::min(kRescanRows, rows.size() - r0);
+            std::vector<double> q(dim * kRescanRows, 0.0);
+            std::vector<RescanHeap> heaps(kRescanRows);
+            for (std::size_t r = 0; r < nr; ++r) {
+                const float* x = queries.row(rows[r0 + r]);
+                for (std::size_t d = 0; d < dim; ++d) q[d * kRescanRows + r] = static_cast<double>(x[d]);
+                heaps[r].k = k;
+                heaps[r].h.reserve(k);
+                heaps[r].exclude = self ? static_cast<index_t>(rows[r0 + r]) : -1;
+            }
+            Rescan s;
+            s.ref = data_.data();
+            s.n = data_.rows();
+            s.dim = dim;
+            s.q = q.data();
+            s.rows = nr;
+            s.heaps = heaps.data();
+            kernels_.rescan(s);
+            for (std::size_t r = 0; r < nr; ++r) {
+                auto& h = heaps[r].h;
+                require(h.size() == k, "exact kNN: fewer reference points than k");
+                std::sort_heap(h.begin(), h.end());
+                const std::size_t i = rows[r0 + r];
+                for (std::size_t t = 0; t < k; ++t) {
+                    g.indices[i * k + t] = h[t].second;
+                    g.distances[i * k + t] = static_cast<float>(h[t].first);
+                }
+            }
+        });
     }
 
     // The symmetric self-search (see SelfScan); keyed: the rows the keys are computed from (normalised for cosine).
@@ -293,13 +523,12 @@ private:
 
         std::vector<float> q(nb * dim * kQStride, 0.0f), qn(nb * kQStride, std::numeric_limits<float>::infinity()),
             th(nb * kQStride, -std::numeric_limits<float>::infinity());
-        std::vector<Cand> heaps(nb * kQStride * n_cand);
+        std::vector<Cand> heaps(nb * kQStride * 2 * n_cand);
         std::vector<std::uint32_t> sizes(nb * kQStride, 0);
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t b = b0; b < b1; ++b)
                 for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
-                    const std::size_t i = b * kQueryBlock + r;
-                    const float* x = keyed.row(i);
+                    const float* x = keyed.row(static_cast<std::size_t>(order_[b * kQueryBlock + r]));
                     for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[d];
                     // the same constant as the reference panels' (pack_reference)
                     const double nrm = metric_ == Metric::euclidean ? vector_norm(x, dim) : 0.0;
@@ -331,17 +560,24 @@ private:
         for (const auto& round : block_rounds(nb)) run_round(round);
 
         KnnGraph g = KnnGraph::sized(n, k, n);
-        parallelize(n_threads_, n, [&](int, std::size_t i0, std::size_t i1) {
+        std::vector<char> unsure(n, 0);
+        parallelize(n_threads_, n, [&](int, std::size_t p0, std::size_t p1) {
             FinishScratch fs;
-            for (std::size_t i = i0; i < i1; ++i) {
-                const std::size_t at = i / kQueryBlock * kQStride + i % kQueryBlock;
+            for (std::size_t p = p0; p < p1; ++p) {  // position p in the index's order holds row i
+                const auto i = static_cast<std::size_t>(order_[p]);
+                const std::size_t at = p / kQueryBlock * kQStride + p % kQueryBlock;
                 if (!self_far_.empty() && self_far_[i] != 0)
                     detail::brute_force_row(exact_, data_.row(i), static_cast<index_t>(i), k,
                                             g.indices.data() + i * k, g.distances.data() + i * k);
-                else
-                    finish(heaps.data() + at * n_cand, sizes[at], data_.row(i), g, i, fs);
+                else if (!finish(heaps.data() + at * 2 * n_cand, sizes[at], n_cand, data_.row(i), keyed.row(i),
+                                 n - 1, true, g, i, fs))
+                    unsure[i] = 1;
             }
         });
+        std::vector<std::size_t> rescan;
+        for (std::size_t i = 0; i < n; ++i)
+            if (unsure[i] != 0) rescan.push_back(i);
+        rescan_rows(rescan, data_.view(), true, g);
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
         return g;
     }
@@ -356,10 +592,11 @@ private:
 
         KnnGraph g = KnnGraph::sized(n_q, k, n_ref);
         if (n_q == 0) return g;
+        std::vector<char> unsure(n_q, 0);
 
         const std::size_t n_tasks = (n_q + kQueryBlock - 1) / kQueryBlock;
         parallelize(n_threads_, n_tasks, [&](int, std::size_t t_begin, std::size_t t_end) {
-            std::vector<Cand> heaps(kQueryBlock * n_cand);
+            std::vector<Cand> heaps(kQueryBlock * 2 * n_cand);
             std::vector<std::uint32_t> sizes(kQueryBlock);
             std::vector<float> th(kQStride), qpack(dim * kQStride);
             FinishScratch fs;
@@ -389,11 +626,16 @@ private:
                     if (far[i] != 0)
                         detail::brute_force_row(exact_, queries.row(i), -1, k, g.indices.data() + i * k,
                                                 g.distances.data() + i * k);
-                    else
-                        finish(heaps.data() + (i - q0) * n_cand, sizes[i - q0], queries.row(i), g, i, fs);
+                    else if (!finish(heaps.data() + (i - q0) * 2 * n_cand, sizes[i - q0], n_cand, queries.row(i),
+                                     keyed.row(i), n_ref, false, g, i, fs))
+                        unsure[i] = 1;
                 }
             }
         });
+        std::vector<std::size_t> rescan;
+        for (std::size_t i = 0; i < n_q; ++i)
+            if (unsure[i] != 0) rescan.push_back(i);
+        rescan_rows(rescan, queries, false, g);
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
         return g;
     }
@@ -402,6 +644,8 @@ private:
     SearchTransform transform_;
     Matrix<float> work_;  // data_ mapped by transform_: the rows the float keys are computed from
     std::vector<char> self_far_;  // reference rows answered by an exact scan in the self-search (cosine zero rows)
+    double max_norm_ = 0.0;       // the largest |w_j| of the mapped reference rows (the keys' rounding bound)
+    std::vector<index_t> order_;  // panel column / self-search position p holds reference row order_[p]
     Panels panels_;
     detail::ExactDistance exact_;
     Metric metric_;

@@ -1,0 +1,122 @@
+// The exact kNN self-search alone (issue #21 item 1, t25): wall and process CPU seconds per run, and how many rows
+// the float32 keys could not certify and were rescanned in double (docs/neighbors.md §1).
+//
+//   bench_knn_exact FILE.npy|--spread [-k 90] [--threads 2] [--runs 3] [--hnsw] [--isa avx2]
+//
+// --spread: the issue's widely spread set, 12 copies of a 7 000-point 50-D Gaussian set (sd 0.15: neighbours ~1
+// apart) moved 7 000 apart along random directions (84 000 points). --hnsw: also HNSW at the default settings and
+// its recall against the exact lists.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "nembed/core/log.hpp"
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/neighbors/exact.hpp"
+#include "nembed/neighbors/hnsw.hpp"
+#include "nembed/neighbors/knn.hpp"
+
+using namespace nembed;
+
+namespace {
+
+Matrix<float> spread_copies() {
+    const std::size_t n_copies = 12, n_base = 7000, d = 50;
+    Rng rng(5);
+    std::vector<double> base(n_base * d);
+    for (double& v : base) v = 0.15 * rng.normal();
+    Matrix<float> x(n_copies * n_base, d);
+    std::vector<double> dir(d);
+    for (std::size_t c = 0; c < n_copies; ++c) {
+        double nrm = 0;
+        for (double& v : dir) {
+            v = rng.normal();
+            nrm += v * v;
+        }
+        nrm = std::sqrt(nrm);
+        for (std::size_t i = 0; i < n_base; ++i)
+            for (std::size_t t = 0; t < d; ++t)
+                x(c * n_base + i, t) = static_cast<float>(base[i * d + t] + 7000.0 * dir[t] / nrm);
+    }
+    return x;
+}
+
+double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::string file, isa;
+    std::size_t k = 90;
+    int threads = 2, runs = 3;
+    bool hnsw = false;
+    for (int a = 1; a < argc; ++a) {
+        const std::string s = argv[a];
+        if (s == "-k" && a + 1 < argc) k = std::strtoul(argv[++a], nullptr, 10);
+        else if (s == "--threads" && a + 1 < argc) threads = std::atoi(argv[++a]);
+        else if (s == "--runs" && a + 1 < argc) runs = std::atoi(argv[++a]);
+        else if (s == "--isa" && a + 1 < argc) isa = argv[++a];
+        else if (s == "--hnsw") hnsw = true;
+        else file = s;
+    }
+    if (file.empty()) {
+        std::fprintf(stderr, "usage: bench_knn_exact FILE.npy|--spread [-k K] [--threads T] [--runs R] [--hnsw]\n");
+        return 2;
+    }
+    const Matrix<float> x = file == "--spread" ? spread_copies() : load_matrix<float>(file);
+    std::size_t rescanned = 0;
+    set_log_sink([&](LogLevel level, const std::string& msg) {
+        if (level == LogLevel::debug && msg.rfind("exact kNN: ", 0) == 0) rescanned += std::stoul(msg.substr(11));
+    });
+    std::vector<double> wall, cpu;
+    KnnGraph exact;
+    for (int r = 0; r < runs; ++r) {
+        rescanned = 0;
+        const double c0 = cpu_seconds();
+        Timer t;
+        const auto index = isa.empty() ? make_exact_index(x.view(), Metric::euclidean, threads)
+                                       : detail::make_exact_index(x.view(), Metric::euclidean, threads, isa);
+        exact = index->self_neighbors(k);
+        wall.push_back(t.seconds());
+        cpu.push_back(cpu_seconds() - c0);
+        std::printf("exact run %d: %.2f s wall, %.2f s CPU, %zu of %zu rows rescanned in double\n", r + 1, wall.back(),
+                    cpu.back(), rescanned, x.rows());
+    }
+    std::printf("exact k = %zu, %zu x %zu, %d threads: median %.2f s wall, %.2f s CPU\n", k, x.rows(), x.cols(),
+                threads, median(wall), median(cpu));
+    if (hnsw) {
+        KnnOptions o;
+        o.method = KnnMethod::hnsw;
+        o.n_threads = threads;
+        const double c0 = cpu_seconds();
+        Timer t;
+        const KnnGraph g = find_neighbors(x.view(), k, o);
+        const double w = t.seconds(), c = cpu_seconds() - c0;
+        std::size_t hit = 0;
+        std::vector<index_t> a, b;
+        for (std::size_t i = 0; i < x.rows(); ++i) {
+            a.assign(g.neighbors(i), g.neighbors(i) + k);
+            b.assign(exact.neighbors(i), exact.neighbors(i) + k);
+            std::sort(a.begin(), a.end());
+            std::sort(b.begin(), b.end());
+            std::vector<index_t> both;
+            std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
+            hit += both.size();
+        }
+        std::printf("hnsw k = %zu: %.2f s wall, %.2f s CPU, recall %.4f\n", k, w, c,
+                    static_cast<double>(hit) / static_cast<double>(x.rows() * k));
+    }
+    return 0;
+}
