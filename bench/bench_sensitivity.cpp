@@ -14,6 +14,8 @@
 // and --mf-far (the far grid's box width) set up the matrix-free path; --mf-f64 1 keeps the exact part's pair
 // coefficients in float64 (default float32). The matrix-free runs print the operator's pair count and where its time
 // went (exact part and grid part per column), and every phase its CPU seconds beside the wall time.
+// --tsne-order none|auto|hilbert: the t-SNE point order for Y* (default none: the Y* of the saved exact runs, made
+// before the locality order existed; the order changes Y*'s bits).
 // --knn-search 1 takes the kNN sets from nembed's exact kNN search (fast at N = 100 000) instead of the derivatives'
 // float64 brute force.
 // --save-cov FILE (ellipses/validate) writes the exact per-point covariances and the λ they used (uint64 N, double λ,
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
     bool mf_f64 = false;
     std::string save_cov, exact_cov;
     bool knn_search = false;
+    std::string tsne_order = "none";
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
         else if (k == "--save-cov") save_cov = v;
         else if (k == "--exact-cov") exact_cov = v;
         else if (k == "--knn-search") knn_search = v == "1" || v == "true";
+        else if (k == "--tsne-order") tsne_order = v;
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
     TsneOptions to;
     to.n_jobs = threads;
     to.random_state = 42;
+    // Y* as the saved exact covariances were made (before t-SNE's locality order): --tsne-order auto for today's default.
+    to.point_order = parse_point_order(tsne_order);
     TsneEmbedding emb = TSNE(to).fit(Xf.view());
     const Matrix<double> Y = emb.embedding();
     std::printf("t-SNE (Y*): %.2f s (CPU %.1f s)\n", now() - t0, cpu() - c0);
