@@ -11,7 +11,11 @@
 // --lambda sets the Tikhonov damping (default 0), --solver auto|dense|inverse|minres|matrix-free, --damp-to-definite 1
 // raises λ tenfold until the Cholesky succeeds; --clusters (10), --samples (256), --mf-width (grid box width),
 // --mf-points (nodes per box), --mf-tol (MINRES tolerance), --mf-near (near/far split radius; 0 = all on the grid)
-// and --mf-far (the far grid's box width) set up the matrix-free path.
+// and --mf-far (the far grid's box width) set up the matrix-free path; --mf-f64 1 keeps the exact part's pair
+// coefficients in float64 (default float32). The matrix-free runs print the operator's pair count and where its time
+// went (exact part and grid part per column), and every phase its CPU seconds beside the wall time.
+// --tsne-order none|auto|hilbert: the t-SNE point order for Y* (default none: the Y* of the saved exact runs, made
+// before the locality order existed; the order changes Y*'s bits).
 // --knn-search 1 takes the kNN sets from nembed's exact kNN search (fast at N = 100 000) instead of the derivatives'
 // float64 brute force.
 // --save-cov FILE (ellipses/validate) writes the exact per-point covariances and the λ they used (uint64 N, double λ,
@@ -47,6 +51,14 @@ double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Process CPU seconds (user + system, all threads): on a shared machine the wall time is an upper bound, this is not.
+double cpu() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 double peak_rss_mib() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -65,8 +77,10 @@ int main(int argc, char** argv) {
     std::size_t clusters = 10, samples = 256;
     double mf_width = 0.0, mf_tol = 0.0, mf_near = 0.0, mf_far = 0.0;
     std::size_t mf_points = 0;
+    bool mf_f64 = false;
     std::string save_cov, exact_cov;
     bool knn_search = false;
+    std::string tsne_order = "none";
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string k = argv[a], v = argv[a + 1];
         if (k == "--mode") mode = v;
@@ -83,9 +97,11 @@ int main(int argc, char** argv) {
         else if (k == "--mf-tol") mf_tol = std::stod(v);
         else if (k == "--mf-near") mf_near = std::stod(v);
         else if (k == "--mf-far") mf_far = std::stod(v);
+        else if (k == "--mf-f64") mf_f64 = v == "1" || v == "true";
         else if (k == "--save-cov") save_cov = v;
         else if (k == "--exact-cov") exact_cov = v;
         else if (k == "--knn-search") knn_search = v == "1" || v == "true";
+        else if (k == "--tsne-order") tsne_order = v;
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -101,13 +117,15 @@ int main(int argc, char** argv) {
             X(i, f) = centres[(i % clusters) * d + f] + rng.normal();
             Xf(i, f) = static_cast<float>(X(i, f));
         }
-    double t0 = now();
+    double t0 = now(), c0 = cpu();
     TsneOptions to;
     to.n_jobs = threads;
     to.random_state = 42;
+    // Y* as the saved exact covariances were made (before t-SNE's locality order): --tsne-order auto for today's default.
+    to.point_order = parse_point_order(tsne_order);
     TsneEmbedding emb = TSNE(to).fit(Xf.view());
     const Matrix<double> Y = emb.embedding();
-    std::printf("t-SNE (Y*): %.2f s\n", now() - t0);
+    std::printf("t-SNE (Y*): %.2f s (CPU %.1f s)\n", now() - t0, cpu() - c0);
     std::fflush(stdout);
 
     SensitivityOptions so;
@@ -125,11 +143,13 @@ int main(int argc, char** argv) {
     if (mf_tol > 0.0) so.solve.matrix_free_tolerance = mf_tol;
     so.solve.matrix_free.near_radius = mf_near;
     so.solve.matrix_free.far_width = mf_far;
+    so.solve.matrix_free.float_coefficients = !mf_f64;
     // --knn-search 1: the neighbour sets from nembed's exact kNN search (blocked float32, seconds) instead of the
     // derivatives' own float64 brute force (O(N² D) scalar: minutes at N = 100 000); the float64 distances are
     // recomputed on the given sets.
     if (knn_search && mode != "full") {
         t0 = now();
+        c0 = cpu();
         KnnOptions ko;
         ko.method = KnnMethod::exact;
         ko.n_threads = threads;
@@ -137,7 +157,7 @@ int main(int argc, char** argv) {
         const KnnGraph g = find_neighbors(Xf.view(), k, ko);
         so.derivatives.neighbors.assign(g.indices.begin(), g.indices.end());
         so.derivatives.neighbors_k = k;
-        std::printf("kNN sets (exact search, k = %zu): %.2f s\n", k, now() - t0);
+        std::printf("kNN sets (exact search, k = %zu): %.2f s (CPU %.1f s)\n", k, now() - t0, cpu() - c0);
     }
     // Exact covariances from an earlier run: the analysis below is then the matrix-free one only.
     const bool from_file = mode == "validate" && !exact_cov.empty();
@@ -164,18 +184,31 @@ int main(int argc, char** argv) {
         std::printf("exact covariances from %s (lambda %.3g)\n", exact_cov.c_str(), flambda);
     }
     t0 = now();
+    c0 = cpu();
     TsneSensitivity sens(X.view(), Y.view(), so);
-    std::printf("setup (P, Hessian, %s solver%s, lambda %.3g): %.2f s, max|g| %.3g\n", sens.solver().kind_name(),
-                sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "",
-                sens.solver().options().damping, now() - t0, sens.diagnostics().gradient_max);
+    std::printf("setup (P, Hessian, %s solver%s, lambda %.3g): %.2f s (CPU %.1f s), max|g| %.3g\n",
+                sens.solver().kind_name(), sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "",
+                sens.solver().options().damping, now() - t0, cpu() - c0, sens.diagnostics().gradient_max);
+    auto mf_report = [](const TsneSensitivity& s) {
+        if (!s.solver().is_matrix_free()) return;
+        const MatrixFreeHessian& h = *s.solver().matrix_free_hessian();
+        const MatrixFreeHessian::Timings& t = h.timings();
+        std::printf("matrix-free operator: %zu exact pairs (%zu near), %zu grid nodes; build pairs %.2f s, grid %.2f s; "
+                    "%zu columns applied: exact part %.2f s, grid part %.2f s (%.2f + %.2f ms per column)\n",
+                    h.exact_pairs(), h.near_pairs(), h.grid_nodes(), t.build_pairs, t.build_grid, t.columns, t.exact,
+                    t.grid, 1e3 * t.exact / double(std::max<std::size_t>(t.columns, 1)),
+                    1e3 * t.grid / double(std::max<std::size_t>(t.columns, 1)));
+    };
     const auto& dg = sens.diagnostics();
     if (dg.dense_spectrum && !dg.smallest_eigenvalues.empty()) {
         std::printf("smallest Hessian eigenvalues:");
         for (double e : dg.smallest_eigenvalues) std::printf(" %.3g", e);
         std::printf(" (%zu negative)\n", dg.n_negative);
     }
+    mf_report(sens);
     std::fflush(stdout);
     t0 = now();
+    c0 = cpu();
     if (mode == "full") {
         const Matrix<double> S = sens.jacobian();
         std::printf("full S (%zu x %zu): %.2f s\n", S.rows(), S.cols(), now() - t0);
@@ -190,7 +223,8 @@ int main(int argc, char** argv) {
                         samples, sens.solver().matrix_free_hessian()->grid_nodes(),
                         sens.solver().matrix_free_hessian()->near_pairs(), sens.solver().last_iterations(),
                         sens.solver().last_residual());
-        std::printf("): %.2f s\n", now() - t0);
+        std::printf("): %.2f s (CPU %.1f s)\n", now() - t0, cpu() - c0);
+        mf_report(sens);
         if (sens.solver().is_matrix_free())
             std::printf("MINRES: %ld block iterations over %ld blocks (mean %.1f)\n", sens.solver().total_iterations(),
                         sens.solver().total_blocks(),
@@ -229,6 +263,7 @@ int main(int argc, char** argv) {
             std::printf("MINRES: %ld block iterations over %ld blocks (mean %.1f)\n", mf.solver().total_iterations(),
                         mf.solver().total_blocks(),
                         double(mf.solver().total_iterations()) / double(std::max(1L, mf.solver().total_blocks())));
+            mf_report(mf);
             std::vector<double> area, major, minor;
             auto axes = [](const Matrix<double>& c, std::size_t i, double& a, double& b) {
                 const double tr = c(i, 0) + c(i, 3), det = c(i, 0) * c(i, 3) - c(i, 1) * c(i, 2);

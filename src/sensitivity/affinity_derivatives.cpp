@@ -132,21 +132,54 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
                 dist_[i * k + q] = sqdist(i, c[q]);
             }
         }
-    } else {
+    } else if (dense_) {
         parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
-            std::vector<std::pair<double, std::size_t>> row(n_ - 1);
             for (std::size_t i = b; i < e; ++i) {
                 std::size_t c = 0;
                 for (std::size_t j = 0; j < n_; ++j)
-                    if (j != i) row[c++] = {sqdist(i, j), j};
-                if (!dense_) {
-                    std::partial_sort(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(k), row.end());
-                    std::sort(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(k),
-                              [](const auto& a, const auto& bb) { return a.second < bb.second; });
+                    if (j != i) {
+                        col_[i * k + c] = j;
+                        dist_[i * k + c++] = sqdist(i, j);
+                    }
+            }
+        });
+    } else {
+        // Exact float64 kNN: the k smallest (D_ij, j) pairs (ties to the smaller index) of each row, kept in a max-heap.
+        // A candidate's sum is abandoned as soon as its partial sum exceeds the heap's largest distance: the terms are
+        // non-negative, so a floating-point partial sum never decreases and that candidate cannot enter. The sums
+        // that finish are the full sums in the same order (the same bits), so the sets and distances equal a full
+        // sort's; on clustered data most pairs stop after a few features (O(N² D) in the worst case).
+        parallelize(threads_, n_, [&](int, std::size_t b, std::size_t e) {
+            std::vector<std::pair<double, std::size_t>> heap;
+            heap.reserve(k);
+            for (std::size_t i = b; i < e; ++i) {
+                heap.clear();
+                const double* a = X_.row(i);
+                for (std::size_t j = 0; j < n_; ++j) {
+                    if (j == i) continue;
+                    const double* bj = X_.row(j);
+                    double s = 0.0;
+                    if (heap.size() < k) {
+                        for (std::size_t f = 0; f < d_; ++f) s += (a[f] - bj[f]) * (a[f] - bj[f]);
+                        heap.emplace_back(s, j);
+                        std::push_heap(heap.begin(), heap.end());
+                        continue;
+                    }
+                    const double top = heap.front().first;
+                    std::size_t f = 0;
+                    while (f < d_ && s <= top) {
+                        const std::size_t fe = std::min(d_, f + 8);
+                        for (; f < fe; ++f) s += (a[f] - bj[f]) * (a[f] - bj[f]);
+                    }
+                    if (f < d_ || !(std::make_pair(s, j) < heap.front())) continue;
+                    std::pop_heap(heap.begin(), heap.end());
+                    heap.back() = {s, j};
+                    std::push_heap(heap.begin(), heap.end());
                 }
+                std::sort(heap.begin(), heap.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
                 for (std::size_t q = 0; q < k; ++q) {
-                    col_[i * k + q] = row[q].second;
-                    dist_[i * k + q] = row[q].first;
+                    col_[i * k + q] = heap[q].second;
+                    dist_[i * k + q] = heap[q].first;
                 }
             }
         });

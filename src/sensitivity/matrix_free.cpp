@@ -2,12 +2,14 @@
 #include "nembed/sensitivity/matrix_free.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
+#include "nembed/core/locality_order.hpp"
 #include "nembed/core/parallel.hpp"
 #include "kernel_terms.hpp"
 
@@ -23,15 +25,47 @@ double near_share(double D, double rc2) {
     return 1.0 - s * s * s * (10.0 + s * (-15.0 + 6.0 * s));
 }
 
-// o += M (v_i − v_j) over m columns, M = [[m00, m01], [m01, m11]]: one pair of the Hessian's Laplacian.
-inline void add_pair(double* o0, double* o1, const double* vi0, const double* vi1, const double* vj0,
-                     const double* vj1, double m00, double m01, double m11, std::size_t m) {
-    for (std::size_t c = 0; c < m; ++c) {
-        const double x0 = vi0[c] - vj0[c], x1 = vi1[c] - vj1[c];
-        o0[c] += m00 * x0 + m01 * x1;
-        o1[c] += m01 * x0 + m11 * x1;
+// The exact part of the product for points [r0, r1) of the Hilbert order: o_r = Σ_q M_q (v_r − v_{idx[q]}) over m
+// columns, V and O point-major (point r's 2m values at r·2m: first coordinate's m columns, then the second's). The
+// coefficients are read once per pair and applied to all m columns (the loop the compiler vectorises); float64
+// accumulation whatever the coefficients' type. Each point writes its own row: no dependence on the thread split.
+#define NEMBED_MF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+template <class T>
+inline void laplacian_rows_impl(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
+                                const T* cf, const double* V, std::size_t m, double* O) {
+    for (std::size_t r = r0; r < r1; ++r) {
+        const double* vi0 = V + 2 * m * r;
+        const double* vi1 = vi0 + m;
+        double* o0 = O + 2 * m * r;
+        double* o1 = o0 + m;
+        for (std::size_t c = 0; c < 2 * m; ++c) o0[c] = 0.0;
+        for (std::size_t q = ptr[r]; q < ptr[r + 1]; ++q) {
+            const double m00 = static_cast<double>(cf[3 * q]), m01 = static_cast<double>(cf[3 * q + 1]),
+                         m11 = static_cast<double>(cf[3 * q + 2]);
+            const double* vj0 = V + 2 * m * std::size_t{idx[q]};
+            const double* vj1 = vj0 + m;
+            for (std::size_t c = 0; c < m; ++c) {
+                const double x0 = vi0[c] - vj0[c], x1 = vi1[c] - vj1[c];
+                o0[c] += m00 * x0 + m01 * x1;
+                o1[c] += m01 * x0 + m11 * x1;
+            }
+        }
     }
 }
+NEMBED_MF_CLONES void laplacian_rows(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
+                                     const float* cf, const double* V, std::size_t m, double* O) {
+    laplacian_rows_impl(r0, r1, ptr, idx, cf, V, m, O);
+}
+NEMBED_MF_CLONES void laplacian_rows(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
+                                     const double* cf, const double* V, std::size_t m, double* O) {
+    laplacian_rows_impl(r0, r1, ptr, idx, cf, V, m, O);
+}
+
+// One pair of a point's row while it is assembled: neighbour (new index) and its coefficient in float64.
+struct PairEntry {
+    std::uint32_t j;
+    double c00, c01, c11;
+};
 } // namespace
 
 MatrixFreeHessian::MatrixFreeHessian(const TsneDerivatives& derivatives, const MatrixFreeOptions& options)
@@ -59,7 +93,15 @@ MatrixFreeHessian::MatrixFreeHessian(const TsneDerivatives& derivatives, const M
     fo.n_threads = threads_;
     const std::size_t n = der_.n_points();
     const Matrix<double>& Y = obj.Y();
-    if (split) build_near_pairs(rc2);
+    auto t0 = std::chrono::steady_clock::now();
+    auto lap = [&t0] {
+        const auto t1 = std::chrono::steady_clock::now();
+        const double s = std::chrono::duration<double>(t1 - t0).count();
+        t0 = t1;
+        return s;
+    };
+    build_pairs(split ? rc2 : 0.0);
+    timings_.build_pairs = lap();
     grid_ = std::make_unique<GridConvolution2d>(Y.view(), fo);
     visit_kernel(obj.kernel(), [&](const auto& k) {
         // The grid's share of C: all of it, or (1 − χ) C with the split.
@@ -80,34 +122,18 @@ MatrixFreeHessian::MatrixFreeHessian(const TsneDerivatives& derivatives, const M
     grid_->convolve({ones.data()}, {{0, k00_, 0, 1.0}, {1, k01_, 0, 1.0}, {2, k11_, 0, 1.0}},
                     {Ar.data(), Ar.data() + 1, Ar.data() + 2}, 1, 3);
     A_ = Ar;
-    // Diagonal blocks: exact attraction + grid repulsion without its self term C(0) = f(0) I + the Z term.
+    timings_.build_grid = lap();
+    // Diagonal blocks: the exact part's row sums (build_pairs, in diag_ already) + the grid repulsion without its self
+    // term C(0) = f(0) I (with the split the grid's share of it is 0) + the Z term.
     const double iz = 1.0 / obj.z(), fz = 16.0 / (obj.z() * obj.z());
     const std::vector<double>& F = obj.forces();
-    const CsrMatrix<double>& P = obj.P();
-    diag_.resize(static_cast<Eigen::Index>(n), 3);
     visit_kernel(obj.kernel(), [&](const auto& k) {
-        // The grid's self term C(0) = f(0) I is left out; with the split the grid's share of it is 0.
         const double f0 = split ? 0.0 : sensitivity_detail::terms(k, 0.0, 0.0).f;
         parallel_for(threads_, n, [&](std::size_t i) {
-            double s00 = 0.0, s01 = 0.0, s11 = 0.0;
-            for (std::size_t q = split ? near_ptr_[i] : 0; split && q < near_ptr_[i + 1]; ++q) {
-                s00 -= 4.0 * iz * near_c_[3 * q];
-                s01 -= 4.0 * iz * near_c_[3 * q + 1];
-                s11 -= 4.0 * iz * near_c_[3 * q + 2];
-            }
-            for (offset_t q = P.indptr[i]; q < P.indptr[i + 1]; ++q) {
-                const std::size_t j = static_cast<std::size_t>(P.indices[q]);
-                const double d0 = Y(i, 0) - Y(j, 0), d1 = Y(i, 1) - Y(j, 1);
-                const auto t = sensitivity_detail::terms(k, d0, d1);
-                const double al = 4.0 * P.values[q] * t.a, be = -8.0 * P.values[q] * t.l2;
-                s00 += al + be * d0 * d0;
-                s01 += be * d0 * d1;
-                s11 += al + be * d1 * d1;
-            }
             const auto r = static_cast<Eigen::Index>(i);
-            diag_(r, 0) = s00 - 4.0 * iz * (A_(r, 0) - f0) - fz * F[2 * i] * F[2 * i];
-            diag_(r, 1) = s01 - 4.0 * iz * A_(r, 1) - fz * F[2 * i] * F[2 * i + 1];
-            diag_(r, 2) = s11 - 4.0 * iz * (A_(r, 2) - f0) - fz * F[2 * i + 1] * F[2 * i + 1];
+            diag_(r, 0) += -4.0 * iz * (A_(r, 0) - f0) - fz * F[2 * i] * F[2 * i];
+            diag_(r, 1) += -4.0 * iz * A_(r, 1) - fz * F[2 * i] * F[2 * i + 1];
+            diag_(r, 2) += -4.0 * iz * (A_(r, 2) - f0) - fz * F[2 * i + 1] * F[2 * i + 1];
         });
     });
 }
@@ -121,32 +147,24 @@ Eigen::MatrixXd MatrixFreeHessian::product(const Eigen::MatrixXd& V) const {
     RowMajor out = RowMajor::Zero(static_cast<Eigen::Index>(2 * n), static_cast<Eigen::Index>(m));
     const double iz = 1.0 / obj.z(), fz = 16.0 / (obj.z() * obj.z());
     const std::vector<double>& F = obj.forces();
-    const CsrMatrix<double>& P = obj.P();
-    const Matrix<double>& Y = obj.Y();
-    // Attraction: exact over the non-zeros of P, M = 4p(a I − 2ℓ'' d dᵀ) applied to v_i − v_j.
-    visit_kernel(obj.kernel(), [&](const auto& k) {
-        parallel_for(threads_, n, [&](std::size_t i) {
-            double* o0 = out.row(static_cast<Eigen::Index>(2 * i)).data();
-            double* o1 = o0 + m;
-            const double* vi0 = Vr.row(static_cast<Eigen::Index>(2 * i)).data();
-            const double* vi1 = vi0 + m;
-            for (offset_t q = P.indptr[i]; q < P.indptr[i + 1]; ++q) {
-                const std::size_t j = static_cast<std::size_t>(P.indices[q]);
-                const double d0 = Y(i, 0) - Y(j, 0), d1 = Y(i, 1) - Y(j, 1);
-                const auto t = sensitivity_detail::terms(k, d0, d1);
-                const double al = 4.0 * P.values[q] * t.a, be = -8.0 * P.values[q] * t.l2;
-                const double* vj0 = Vr.row(static_cast<Eigen::Index>(2 * j)).data();
-                add_pair(o0, o1, vi0, vi1, vj0, vj0 + m, al + be * d0 * d0, be * d0 * d1, al + be * d1 * d1, m);
-            }
-            // Near repulsion (split): −(4/Z) Σ_j χC_ij (v_i − v_j), exact over the kept pairs.
-            for (std::size_t q = near_ptr_.empty() ? 0 : near_ptr_[i]; !near_ptr_.empty() && q < near_ptr_[i + 1];
-                 ++q) {
-                const double* vj0 = Vr.row(static_cast<Eigen::Index>(2 * std::size_t{near_idx_[q]})).data();
-                add_pair(o0, o1, vi0, vi1, vj0, vj0 + m, -4.0 * iz * near_c_[3 * q], -4.0 * iz * near_c_[3 * q + 1],
-                         -4.0 * iz * near_c_[3 * q + 2], m);
-            }
+    // The exact part (attraction + near pairs) in the Hilbert order: gather V's points, one pass over the pair list
+    // for the whole block, scatter back.
+    auto t0 = std::chrono::steady_clock::now();
+    {
+        std::vector<double> Vp(2 * n * m), Op(2 * n * m);
+        gather_rows(Vr.data(), order_, 2 * m, Vp.data(), threads_);
+        const std::size_t chunks = (n + 255) / 256;
+        parallel_for(threads_, chunks, [&](std::size_t ch) {
+            const std::size_t r0 = ch * 256, r1 = std::min(n, r0 + 256);
+            if (opt_.float_coefficients)
+                laplacian_rows(r0, r1, pair_ptr_.data(), pair_idx_.data(), pair_f_.data(), Vp.data(), m, Op.data());
+            else
+                laplacian_rows(r0, r1, pair_ptr_.data(), pair_idx_.data(), pair_d_.data(), Vp.data(), m, Op.data());
         });
-    });
+        scatter_rows(Op.data(), order_, 2 * m, out.data(), threads_);
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    timings_.exact += std::chrono::duration<double>(t1 - t0).count();
     // Repulsion on the grid, one right-hand side at a time: φ = Σ_j C(y_i − y_j) v_j.
     std::vector<double> phi(2 * n);
     for (std::size_t c = 0; c < m; ++c) {
@@ -166,80 +184,160 @@ Eigen::MatrixXd MatrixFreeHessian::product(const Eigen::MatrixXd& V) const {
                 -4.0 * iz * r1 - fz * F[2 * i + 1] * fv;
         });
     }
+    timings_.grid += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    timings_.columns += m;
     return out;
 }
 
-void MatrixFreeHessian::build_near_pairs(double rc2) {
+void MatrixFreeHessian::build_pairs(double rc2) {
     const KlObjective& obj = der_.objective();
     const Matrix<double>& Y = obj.Y();
+    const CsrMatrix<double>& P = obj.P();
     const std::size_t n = der_.n_points();
-    require(n < (std::size_t{1} << 32), "sensitivity: the near/far split indexes points with 32 bits");
-    // Cell lists of side r_c: every pair closer than r_c lies in the same or an adjacent cell.
+    require(n < (std::size_t{1} << 31), "sensitivity: the matrix-free solver indexes points with 31 bits");
+    const double iz = 1.0 / obj.z();
+    order_ = hilbert_order(Y.view());
+    const std::vector<index_t> inv = inverse_permutation(order_);
+    Matrix<double> Yp(n, 2);  // Y in the new order
+    gather_rows(Y.data(), order_, 2, Yp.data(), threads_);
+    // Cell lists of side r_c over the new order (split only): every pair closer than r_c lies in the same or an
+    // adjacent cell.
+    const bool split = rc2 > 0.0;
     const double rc = std::sqrt(rc2);
-    double lo0 = Y(0, 0), hi0 = Y(0, 0), lo1 = Y(0, 1), hi1 = Y(0, 1);
-    for (std::size_t i = 0; i < n; ++i) {
-        lo0 = std::min(lo0, Y(i, 0));
-        hi0 = std::max(hi0, Y(i, 0));
-        lo1 = std::min(lo1, Y(i, 1));
-        hi1 = std::max(hi1, Y(i, 1));
+    std::size_t nc0 = 1, nc1 = 1;
+    double lo0 = Yp(0, 0), lo1 = Yp(0, 1);
+    std::vector<std::size_t> start, members;
+    if (split) {
+        double hi0 = lo0, hi1 = lo1;
+        for (std::size_t i = 0; i < n; ++i) {
+            lo0 = std::min(lo0, Yp(i, 0));
+            hi0 = std::max(hi0, Yp(i, 0));
+            lo1 = std::min(lo1, Yp(i, 1));
+            hi1 = std::max(hi1, Yp(i, 1));
+        }
+        const double cells0 = std::floor((hi0 - lo0) / rc) + 1.0, cells1 = std::floor((hi1 - lo1) / rc) + 1.0;
+        require(cells0 * cells1 <= 1e8,
+                "sensitivity: near_radius is too small for the map's span (more than 1e8 cells)");
+        nc0 = static_cast<std::size_t>(cells0);
+        nc1 = static_cast<std::size_t>(cells1);
     }
-    const double cells0 = std::floor((hi0 - lo0) / rc) + 1.0, cells1 = std::floor((hi1 - lo1) / rc) + 1.0;
-    require(cells0 * cells1 <= 1e8, "sensitivity: near_radius is too small for the map's span (more than 1e8 cells)");
-    const auto nc0 = static_cast<std::size_t>(cells0), nc1 = static_cast<std::size_t>(cells1);
     auto cell_of = [&](std::size_t i, std::size_t& a, std::size_t& b) {
-        a = std::min(nc0 - 1, static_cast<std::size_t>((Y(i, 0) - lo0) / rc));
-        b = std::min(nc1 - 1, static_cast<std::size_t>((Y(i, 1) - lo1) / rc));
+        a = std::min(nc0 - 1, static_cast<std::size_t>((Yp(i, 0) - lo0) / rc));
+        b = std::min(nc1 - 1, static_cast<std::size_t>((Yp(i, 1) - lo1) / rc));
     };
-    std::vector<std::size_t> start(nc0 * nc1 + 1, 0), order(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        std::size_t a, b;
-        cell_of(i, a, b);
-        ++start[a * nc1 + b + 1];
-    }
-    for (std::size_t c = 0; c < nc0 * nc1; ++c) start[c + 1] += start[c];
-    {
-        std::vector<std::size_t> fill(start.begin(), start.end() - 1);
-        for (std::size_t i = 0; i < n; ++i) {  // point order within a cell: the pair lists do not depend on threads
+    if (split) {
+        start.assign(nc0 * nc1 + 1, 0);
+        members.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
             std::size_t a, b;
             cell_of(i, a, b);
-            order[fill[a * nc1 + b]++] = i;
+            ++start[a * nc1 + b + 1];
+        }
+        for (std::size_t c = 0; c < nc0 * nc1; ++c) start[c + 1] += start[c];
+        std::vector<std::size_t> fill(start.begin(), start.end() - 1);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::size_t a, b;
+            cell_of(i, a, b);
+            members[fill[a * nc1 + b]++] = i;
         }
     }
-    // Two passes over the 3 × 3 cells around each point: count, then fill its own range of the CSR.
-    auto visit = [&](std::size_t i, const auto& take) {
-        std::size_t a, b;
-        cell_of(i, a, b);
-        for (std::size_t ca = a == 0 ? 0 : a - 1; ca <= std::min(nc0 - 1, a + 1); ++ca)
-            for (std::size_t cb = b == 0 ? 0 : b - 1; cb <= std::min(nc1 - 1, b + 1); ++cb)
-                for (std::size_t q = start[ca * nc1 + cb]; q < start[ca * nc1 + cb + 1]; ++q) {
-                    const std::size_t j = order[q];
-                    if (j == i) continue;
-                    const double d0 = Y(i, 0) - Y(j, 0), d1 = Y(i, 1) - Y(j, 1);
-                    const double D = d0 * d0 + d1 * d1;
-                    if (D < rc2) take(j, d0, d1, D);
-                }
+    // Row r of the exact part: its near pairs (−(4/Z) χC) and P's row of point order_[r] (the attraction), sorted by
+    // neighbour and merged (a pair in both gets the sum, near part first). A function of Y and P alone.
+    std::vector<std::size_t> near_count(n, 0);
+    auto row = [&](const auto& k, std::size_t r, std::vector<PairEntry>& e) {
+        e.clear();
+        if (split) {
+            std::size_t a, b;
+            cell_of(r, a, b);
+            for (std::size_t ca = a == 0 ? 0 : a - 1; ca <= std::min(nc0 - 1, a + 1); ++ca)
+                for (std::size_t cb = b == 0 ? 0 : b - 1; cb <= std::min(nc1 - 1, b + 1); ++cb)
+                    for (std::size_t q = start[ca * nc1 + cb]; q < start[ca * nc1 + cb + 1]; ++q) {
+                        const std::size_t j = members[q];
+                        if (j == r) continue;
+                        const double d0 = Yp(r, 0) - Yp(j, 0), d1 = Yp(r, 1) - Yp(j, 1);
+                        const double D = d0 * d0 + d1 * d1;
+                        if (D >= rc2) continue;
+                        const sensitivity_detail::PairTerms t = sensitivity_detail::terms(k, d0, d1);
+                        const double w = -4.0 * iz * near_share(D, rc2);
+                        e.push_back({static_cast<std::uint32_t>(j), w * (t.f - 2.0 * t.g * d0 * d0),
+                                     w * (-2.0 * t.g * d0 * d1), w * (t.f - 2.0 * t.g * d1 * d1)});
+                    }
+        }
+        near_count[r] = e.size();
+        const std::size_t i = static_cast<std::size_t>(order_[r]);
+        for (offset_t q = P.indptr[i]; q < P.indptr[i + 1]; ++q) {
+            const std::size_t j = static_cast<std::size_t>(P.indices[q]);
+            const double d0 = Y(i, 0) - Y(j, 0), d1 = Y(i, 1) - Y(j, 1);
+            const sensitivity_detail::PairTerms t = sensitivity_detail::terms(k, d0, d1);
+            const double al = 4.0 * P.values[q] * t.a, be = -8.0 * P.values[q] * t.l2;
+            e.push_back({static_cast<std::uint32_t>(inv[j]), al + be * d0 * d0, be * d0 * d1, al + be * d1 * d1});
+        }
+        // Stable: a near entry stays before the attraction entry of the same pair.
+        std::stable_sort(e.begin(), e.end(), [](const PairEntry& x, const PairEntry& y) { return x.j < y.j; });
+        std::size_t w = 0;
+        for (std::size_t q = 0; q < e.size(); ++q) {
+            if (w > 0 && e[w - 1].j == e[q].j) {
+                e[w - 1].c00 += e[q].c00;
+                e[w - 1].c01 += e[q].c01;
+                e[w - 1].c11 += e[q].c11;
+            } else {
+                e[w++] = e[q];
+            }
+        }
+        e.resize(w);
     };
-    near_ptr_.assign(n + 1, 0);
-    parallel_for(threads_, n, [&](std::size_t i) {
-        std::size_t cnt = 0;
-        visit(i, [&](std::size_t, double, double, double) { ++cnt; });
-        near_ptr_[i + 1] = cnt;
-    });
-    for (std::size_t i = 0; i < n; ++i) near_ptr_[i + 1] += near_ptr_[i];
-    near_idx_.resize(near_ptr_[n]);
-    near_c_.resize(3 * near_ptr_[n]);
+    // Two passes: the row lengths, then each row into its own range.
+    pair_ptr_.assign(n + 1, 0);
     visit_kernel(obj.kernel(), [&](const auto& k) {
-        parallel_for(threads_, n, [&](std::size_t i) {
-            std::size_t q = near_ptr_[i];
-            visit(i, [&](std::size_t j, double d0, double d1, double D) {
-                const sensitivity_detail::PairTerms t = sensitivity_detail::terms(k, d0, d1);
-                const double chi = near_share(D, rc2);
-                near_idx_[q] = static_cast<std::uint32_t>(j);
-                near_c_[3 * q] = chi * (t.f - 2.0 * t.g * d0 * d0);
-                near_c_[3 * q + 1] = chi * (-2.0 * t.g * d0 * d1);
-                near_c_[3 * q + 2] = chi * (t.f - 2.0 * t.g * d1 * d1);
-                ++q;
-            });
+        parallelize(threads_, n, [&](int, std::size_t b, std::size_t e) {
+            std::vector<PairEntry> buf;
+            for (std::size_t r = b; r < e; ++r) {
+                row(k, r, buf);
+                pair_ptr_[r + 1] = buf.size();
+            }
+        });
+    });
+    for (std::size_t r = 0; r < n; ++r) pair_ptr_[r + 1] += pair_ptr_[r];
+    near_count_ = 0;
+    for (std::size_t c : near_count) near_count_ += c;
+    const std::size_t total = pair_ptr_[n];
+    pair_idx_.resize(total);
+    (opt_.float_coefficients ? pair_f_.resize(3 * total) : pair_d_.resize(3 * total));
+    diag_ = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(n), 3);
+    visit_kernel(obj.kernel(), [&](const auto& k) {
+        parallelize(threads_, n, [&](int, std::size_t b, std::size_t e) {
+            std::vector<PairEntry> buf;
+            for (std::size_t r = b; r < e; ++r) {
+                row(k, r, buf);
+                double s00 = 0.0, s01 = 0.0, s11 = 0.0;
+                std::size_t q = pair_ptr_[r];
+                for (const PairEntry& x : buf) {
+                    pair_idx_[q] = x.j;
+                    if (opt_.float_coefficients) {
+                        // The diagonal sums what the product applies: the rounded coefficients.
+                        const float f00 = static_cast<float>(x.c00), f01 = static_cast<float>(x.c01),
+                                    f11 = static_cast<float>(x.c11);
+                        pair_f_[3 * q] = f00;
+                        pair_f_[3 * q + 1] = f01;
+                        pair_f_[3 * q + 2] = f11;
+                        s00 += f00;
+                        s01 += f01;
+                        s11 += f11;
+                    } else {
+                        pair_d_[3 * q] = x.c00;
+                        pair_d_[3 * q + 1] = x.c01;
+                        pair_d_[3 * q + 2] = x.c11;
+                        s00 += x.c00;
+                        s01 += x.c01;
+                        s11 += x.c11;
+                    }
+                    ++q;
+                }
+                const auto i = static_cast<Eigen::Index>(order_[r]);
+                diag_(i, 0) = s00;
+                diag_(i, 1) = s01;
+                diag_(i, 2) = s11;
+            }
         });
     });
 }

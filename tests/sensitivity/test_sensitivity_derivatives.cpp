@@ -2,6 +2,7 @@
 // differences (relative error ≤ 1e-6 in float64), for dense and kNN P, β fixed and differentiated.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
@@ -332,3 +333,40 @@ TEST(SensitivityDerivatives, BadInputIsRejected) {
 }
 
 } // namespace
+
+// The kNN affinity's own exact float64 search (a bounded heap whose candidates stop summing once past its largest
+// distance) against a full sort of every row: the same neighbour sets, ties to the smaller index, and the same bits of
+// the conditional rows (given the reference sets, the distances are recomputed in the same order). Clustered data
+// (most pairs stop early), plus exact ties from duplicated points.
+TEST(SensitivityDerivatives, KnnSearchEqualsAFullSort) {
+    const std::size_t n = 300, d = 12, k = 20;
+    Matrix<double> X = blobs(n, d, 41, 0.3);
+    for (std::size_t f = 0; f < d; ++f) {
+        X(7, f) = X(3, f);  // duplicates: equal distances, ordered by index
+        X(250, f) = X(3, f);
+    }
+    DerivativeOptions o;
+    o.affinity = SensitivityAffinity::knn;
+    o.perplexity = 5.0;
+    o.n_neighbors = k;
+    DerivativeOptions given = o;
+    given.neighbors_k = k;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::vector<std::pair<double, std::size_t>> row;
+        for (std::size_t j = 0; j < n; ++j) {
+            if (j == i) continue;
+            double s = 0.0;
+            for (std::size_t f = 0; f < d; ++f) s += (X(i, f) - X(j, f)) * (X(i, f) - X(j, f));
+            row.emplace_back(s, j);
+        }
+        std::sort(row.begin(), row.end());
+        for (std::size_t q = 0; q < k; ++q) given.neighbors.push_back(row[q].second);
+    }
+    for (int threads : {1, 2}) {
+        o.n_threads = given.n_threads = threads;
+        const PerplexityAffinity searched(X.view(), o), reference(X.view(), given);
+        EXPECT_EQ(searched.col(), reference.col()) << threads << " threads";
+        EXPECT_EQ(searched.conditional(), reference.conditional()) << threads << " threads";
+        EXPECT_EQ(searched.beta(), reference.beta()) << threads << " threads";
+    }
+}

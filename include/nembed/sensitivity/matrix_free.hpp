@@ -14,6 +14,10 @@
 /// at D = 0 and 0 from D = r_c² on. The near part is summed exactly over the pairs closer than r_c (cell lists over
 /// the map, kept with their 2 × 2 coefficients); the far part is smooth on the scale r_c, so a coarse grid (box width
 /// far_width) interpolates it. The grid cost no longer grows as (span/0.5)² per column but as (span/far_width)².
+///
+/// The exact part (the attraction over P's pattern and, with the split, the near pairs) is one list of pair
+/// coefficients built once (they depend on Y only), merged per point, in a Hilbert order of the map so that a pair's
+/// two points sit close in memory; float32 coefficients (float_coefficients) with float64 accumulation.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -22,6 +26,7 @@
 
 #include <Eigen/Dense>
 
+#include "nembed/core/types.hpp"
 #include "nembed/repulsion/grid_convolution.hpp"
 #include "nembed/sensitivity/tsne_derivatives.hpp"
 
@@ -38,6 +43,9 @@ struct MatrixFreeOptions {
     /// closer than r_c are summed exactly and the rest on a grid of box width far_width (0 = r_c / 2).
     double near_radius = 0.0;
     double far_width = 0.0;
+    /// The exact part's pair coefficients in float32 (16 bytes a pair with its index, against 28 in float64),
+    /// accumulated in float64: each coefficient is rounded to 6e-8 relative, far below the grid's error.
+    bool float_coefficients = true;
     /// Block-Jacobi preconditioner |H_ii + λI| (2 × 2 blocks, absolute eigenvalues: SPD as MINRES needs).
     bool precondition = true;
 };
@@ -54,10 +62,20 @@ public:
     const Eigen::MatrixXd& diagonal_blocks() const { return diag_; }
     std::size_t grid_nodes() const { return grid_->nodes(); }
     /// Ordered near pairs (i, j) kept by the near/far split (0 without it).
-    std::size_t near_pairs() const { return near_idx_.size(); }
+    std::size_t near_pairs() const { return near_count_; }
+    /// Ordered pairs of the exact part (P's pattern ∪ near pairs), each stored once per direction.
+    std::size_t exact_pairs() const { return pair_idx_.size(); }
+    /// Where the time went (wall seconds): building the pair list and the grid, and over all product() calls the
+    /// exact part, the grid part, and the right-hand-side columns applied. For reports; product() is not meant to
+    /// be called from several threads at once.
+    struct Timings {
+        double build_pairs = 0.0, build_grid = 0.0, exact = 0.0, grid = 0.0;
+        std::size_t columns = 0;
+    };
+    const Timings& timings() const { return timings_; }
 
 private:
-    void build_near_pairs(double rc2);
+    void build_pairs(double rc2);
 
     const TsneDerivatives& der_;
     MatrixFreeOptions opt_;
@@ -65,11 +83,17 @@ private:
     std::unique_ptr<GridConvolution2d> grid_;
     std::size_t k00_ = 0, k01_ = 0, k11_ = 0;
     Eigen::MatrixXd A_;     // N × 3: Σ_j C(y_i − y_j) on the grid (self included); the far part with the split
-    // Near pairs (split only): CSR over points, neighbour index and χ·C (c00, c01, c11) per pair.
-    std::vector<std::size_t> near_ptr_;
-    std::vector<std::uint32_t> near_idx_;
-    std::vector<double> near_c_;
+    // The exact part in the Hilbert order order_ (order_[new] = old): CSR over points, neighbour (new index) and the
+    // pair's 2 × 2 coefficient (m00, m01, m11) of the Laplacian Σ_j M_ij (v_i − v_j): the attraction's
+    // 4p(a I − 2ℓ'' d dᵀ) plus, for near pairs, −(4/Z) χC. One of pair_f_ / pair_d_ holds the coefficients.
+    std::vector<index_t> order_;
+    std::vector<std::size_t> pair_ptr_;
+    std::vector<std::uint32_t> pair_idx_;
+    std::vector<float> pair_f_;
+    std::vector<double> pair_d_;
+    std::size_t near_count_ = 0;
     Eigen::MatrixXd diag_;  // N × 3
+    mutable Timings timings_;
 };
 
 /// Block MINRES with a symmetric positive definite preconditioner (Paige–Saunders' recurrences, as SciPy's minres):
