@@ -22,31 +22,11 @@
 #include "nembed/neighbors/exact.hpp"
 #include "nembed/neighbors/hnsw.hpp"
 #include "nembed/neighbors/knn.hpp"
+#include "../tests/common/spread_copies.hpp"
 
 using namespace nembed;
 
 namespace {
-
-Matrix<float> spread_copies() {
-    const std::size_t n_copies = 12, n_base = 7000, d = 50;
-    Rng rng(5);
-    std::vector<double> base(n_base * d);
-    for (double& v : base) v = 0.15 * rng.normal();
-    Matrix<float> x(n_copies * n_base, d);
-    std::vector<double> dir(d);
-    for (std::size_t c = 0; c < n_copies; ++c) {
-        double nrm = 0;
-        for (double& v : dir) {
-            v = rng.normal();
-            nrm += v * v;
-        }
-        nrm = std::sqrt(nrm);
-        for (std::size_t i = 0; i < n_base; ++i)
-            for (std::size_t t = 0; t < d; ++t)
-                x(c * n_base + i, t) = static_cast<float>(base[i * d + t] + 7000.0 * dir[t] / nrm);
-    }
-    return x;
-}
 
 double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
@@ -75,7 +55,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: bench_knn_exact FILE.npy|--spread [-k K] [--threads T] [--runs R] [--hnsw]\n");
         return 2;
     }
-    const Matrix<float> x = file == "--spread" ? spread_copies() : load_matrix<float>(file);
+    const Matrix<float> x = file == "--spread" ? nembed::test::spread_copies(12, 7000, 50, 7000.0, 5) : load_matrix<float>(file);
     std::size_t rescanned = 0;
     set_log_sink([&](LogLevel level, const std::string& msg) {
         if (level == LogLevel::debug && msg.rfind("exact kNN: ", 0) == 0) rescanned += std::stoul(msg.substr(11));

@@ -25,7 +25,7 @@ KnnGraph DistKnnGraph::to_graph() const {
 }
 
 namespace {
-using Cand = std::pair<double, std::int64_t>;  // (exact distance, global index): the final order of every row
+using Cand = ShardCandidate;  // (exact distance, global index): the final order of every row
 
 // The k best of a block for each query row, as (exact distance, global index), ascending. own: the block is the
 // queries' own, so each row skips itself (by position).
@@ -123,14 +123,7 @@ DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<flo
             std::size_t per = 0;
             MatrixView<float> block{held.data(), nb, D};
             block_candidates(X, block, b0, src == r, k, metric, map, n_threads, cand, per);
-            parallel_for(n_threads, nq, [&](std::size_t i) {
-                Cand* row = best.data() + i * k;
-                std::vector<Cand> all(row, row + k);
-                all.insert(all.end(), cand.begin() + static_cast<std::ptrdiff_t>(i * per),
-                           cand.begin() + static_cast<std::ptrdiff_t>((i + 1) * per));
-                std::inplace_merge(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end());
-                std::copy(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), row);
-            });
+            merge_shard_candidates(best, cand, nq, k, per, n_threads);  // Cand = ShardCandidate
         }
         if (step + 1 == R) break;
         const int next_src = (src - 1 + R) % R;
