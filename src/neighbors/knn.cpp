@@ -29,10 +29,11 @@ std::string to_string(KnnMethod m) {
     return "unknown";
 }
 
-KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t dims) {
+KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t dims, bool tiled) {
     if (method != KnnMethod::auto_) return method;
     const double n = static_cast<double>(n_points), work = n * n * static_cast<double>(dims);
-    return n_points < 1000 || work <= auto_exact_knn_work ? KnnMethod::exact : KnnMethod::hnsw;
+    const double limit = tiled ? auto_exact_knn_work_tiled : auto_exact_knn_work;
+    return n_points < 1000 || work <= limit ? KnnMethod::exact : KnnMethod::hnsw;
 }
 
 KnnGraph KnnIndex::query(const CsrView& queries, std::size_t k) const {
@@ -45,10 +46,10 @@ KnnGraph KnnIndex::query(const CsrView& queries, std::size_t k) const {
 }
 
 std::unique_ptr<KnnIndex> build_knn_index(MatrixView<float> data, const KnnOptions& options) {
-    const KnnMethod m = resolve_knn_method(options.method, data.rows, data.cols);
     // The float32 GEMM / hnswlib-space paths serve euclidean, cosine and inner product (unchanged); every other
     // metric, and any metric parameters, take the generic paths (generic.hpp).
     const bool generic = !is_gemm_metric(options.metric) || !options.metric_params.empty();
+    const KnnMethod m = resolve_knn_method(options.method, data.rows, data.cols, !generic);
     if (m == KnnMethod::exact)
         return generic ? make_generic_exact_index(data, options) : make_exact_index(data, options.metric, options.n_threads);
     if (options.hnsw_shards > 0) return make_sharded_hnsw_index(data, options);

@@ -121,7 +121,7 @@ struct TsneOptions {
     std::optional<double> max_step_norm = 5;  ///< per-point update clip
     double min_gain = 0.01;                   ///< additive gain floor
     int n_jobs = 1;                           ///< threads; −1 = all cores (joblib convention)
-    KnnMethod neighbors = KnnMethod::auto_;   ///< auto: exact up to N^2 D = 4e11, else HNSW (knn.hpp)
+    KnnMethod neighbors = KnnMethod::auto_;   ///< auto: exact up to N^2 D = 1e12 (4e11 other metrics), else HNSW (knn.hpp)
     std::size_t knn_shards = 0;              ///< HNSW over this many shards (neighbors/sharded.hpp); 0 = one index. Under mpirun: 0 = ⌈N/131072⌉
     /// Run the exact gradient even above exact_max_points (CLI --force-exact).
     bool force_exact = false;

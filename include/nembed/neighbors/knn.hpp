@@ -3,7 +3,7 @@
 /// Nearest neighbours behind one interface (knncolle-style): build an index over reference points once, then
 /// query it for the reference points themselves (self excluded) or for new points.
 ///
-///   KnnOptions opt;               // method auto: exact up to N^2 D = 4e11 (70 000 x 50 dims), HNSW above
+///   KnnOptions opt;               // method auto: exact up to N^2 D = 1e12 (141 000 x 50 dims), HNSW above
 ///   opt.n_threads = 2;
 ///   KnnGraph g = find_neighbors(X, 90, opt);
 ///
@@ -32,12 +32,15 @@ KnnMethod parse_knn_method(const std::string& name);
 std::string to_string(KnnMethod m);
 
 /// auto's limit on N_points^2 * dims for the exact search: about where it stops being faster than building and
-/// querying HNSW on two cores (70 000 x 50: exact ~3-5 s, HNSW ~5-8 s; bench/RESULTS.md). Below 1000 points the
-/// search is always exact (openTSNE's rule).
+/// querying HNSW on two cores. The float32 tiled search of euclidean, cosine and inner product (exact.hpp) is cheaper:
+/// at 120 000 x 50, k = 15–90, it takes 0.3–0.4 of HNSW's CPU time, and HNSW's recall there is 0.97 (bench/RESULTS.md,
+/// "exact kNN certified"), so its limit is 1e12 (~141 000 points at 50 dims); the generic metrics' double scan and
+/// sparse data keep 4e11. Below 1000 points the search is always exact (openTSNE's rule).
 inline constexpr double auto_exact_knn_work = 4e11;
+inline constexpr double auto_exact_knn_work_tiled = 1e12;
 
 struct KnnOptions {
-    KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 or N^2 D <= auto_exact_knn_work, else HNSW
+    KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 or N^2 D <= the limit above, else HNSW
     Metric metric = Metric::euclidean;
     MetricParams metric_params;           ///< parameters of minkowski, wminkowski, seuclidean, mahalanobis (metric.hpp)
     int hnsw_m = 16;                      ///< HNSW links per node (hnswlib M)
@@ -68,7 +71,9 @@ inline KnnOptions fit_knn_options(KnnMethod method, Metric metric, std::uint64_t
 }
 
 /// The method `method` stands for on `n_points` x `dims` data: auto resolved as KnnOptions documents, others as given.
-KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t dims);
+/// tiled: the search would take the float32 tiled exact path (dense euclidean, cosine or inner product without
+/// metric parameters), whose limit is auto_exact_knn_work_tiled.
+KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t dims, bool tiled = false);
 
 /// A built index over reference points.
 class KnnIndex {
