@@ -8,15 +8,13 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/hnsw.hpp"
+#include "nembed/repulsion/negative_sampling.hpp"
 
 namespace nembed {
 
 std::uint64_t shard_seed(std::uint64_t seed, std::size_t shard) {
-    // splitmix64 of (seed, shard): neighbouring shards get unrelated level draws.
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(shard) + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    // the first draw of the counter stream (seed, shard): neighbouring shards get unrelated level draws
+    return SplitMixStream(seed, static_cast<std::uint64_t>(shard)).next();
 }
 
 struct ShardIndex::Impl {

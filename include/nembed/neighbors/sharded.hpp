@@ -35,7 +35,7 @@ struct ShardLayout {
     std::size_t count(std::size_t s) const { return end(s) - begin(s); }
 };
 
-/// The HNSW seed of shard s (splitmix64 of the run's seed and s): independent streams per shard.
+/// The HNSW seed of shard s (the first draw of SplitMixStream(seed, s)): independent streams per shard.
 std::uint64_t shard_seed(std::uint64_t seed, std::size_t shard);
 
 /// (exact distance in double, global index): the order in which the shards' candidates are merged.
