@@ -233,7 +233,7 @@ class KNNIndex:
 
 class Exact(KNNIndex):
     """Exact search (register-tiled brute force for euclidean/cosine/inner product, a double-precision scan for
-    the other metrics and sparse data; the default up to N^2 * dims = 4e11, 1e12 for dense euclidean, cosine and inner product)."""
+    the other metrics and sparse data; the default up to N^2 * dims = 4e11, 1e13 (at most 450 000 points) for dense euclidean, cosine and inner product)."""
     method = "exact"
 
 
@@ -563,7 +563,7 @@ def get_knn_index(data, method, k: int, metric, metric_params=None, n_jobs: int 
     dense data with one of annoy's metrics (otherwise, or without annoy, nembed's HNSW), "annoy" and "pynndescent"
     run those packages ("annoy" without the package: a warning and nembed's HNSW), "hnsw" is nembed's HNSW. "auto"
     (the default) is "exact" below 1000 points, as openTSNE's "auto" (scikit-learn there), and nembed's own choice
-    from 1000 points on: its exact search up to N^2 D = 4e11 (1e12 for dense euclidean, cosine and inner product), else its HNSW (openTSNE's "auto" runs annoy there). "balltree" is nembed's exact search, "sklearn"
+    from 1000 points on: its exact search up to N^2 D = 4e11 (1e13, at most 450 000 points, for dense euclidean, cosine and inner product), else its HNSW (openTSNE's "auto" runs annoy there). "balltree" is nembed's exact search, "sklearn"
     :class:`Sklearn`. The classes are looked up in this module when called, so patching
     ``nembed.nearest_neighbors.Sklearn`` reaches them (openTSNE's tests do).
     """

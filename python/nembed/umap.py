@@ -293,7 +293,7 @@ class UMAP(_Base):
         e.g. umap-learn's ``nearest_neighbors``; without a search index (an object with ``query``), transform is
         unavailable.
     neighbors : {"auto", "exact", "hnsw"}
-        nembed's kNN method (auto: exact up to N^2 * dims = 1e12 for euclidean, cosine and inner product, e.g. 141 000 x 50, 4e11 for the other metrics, else HNSW).
+        nembed's kNN method (auto: exact up to N^2 * dims = 1e13 and 450 000 points for euclidean, cosine and inner product, e.g. 447 000 x 50, 4e11 for the other metrics, else HNSW).
     callbacks : callable, optional
         ``callback(epoch, loss, embedding) -> bool`` called every ``callbacks_every_epochs`` epochs (loss: mean
         cross-entropy of the pairs sampled in that epoch); returning True stops the optimisation.

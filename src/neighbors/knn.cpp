@@ -33,7 +33,9 @@ KnnMethod resolve_knn_method(KnnMethod method, std::size_t n_points, std::size_t
     if (method != KnnMethod::auto_) return method;
     const double n = static_cast<double>(n_points), work = n * n * static_cast<double>(dims);
     const double limit = tiled ? auto_exact_knn_work_tiled : auto_exact_knn_work;
-    return n_points < 1000 || work <= limit ? KnnMethod::exact : KnnMethod::hnsw;
+    // The tiled limit was measured up to 300 000 points: past the cap, low-dimensional data goes to HNSW too.
+    const bool capped = tiled && n_points > auto_exact_knn_points_tiled;
+    return n_points < 1000 || (work <= limit && !capped) ? KnnMethod::exact : KnnMethod::hnsw;
 }
 
 KnnGraph KnnIndex::query(const CsrView& queries, std::size_t k) const {

@@ -177,7 +177,8 @@ TEST(HnswKnn, InnerProductMatchesExactOnSmallNorms) {
 }
 
 TEST(FindNeighbors, AutoIsExactUpToItsWorkLimit) {
-    // The rule: exact below 1000 points, or while N^2 * D <= 4e11 (1e12 on the tiled path); HNSW above; explicit
+    // The rule: exact below 1000 points, or while N^2 * D <= 4e11 (1e13 and N <= 450 000 on the tiled path); HNSW
+    // above; explicit
     // choices pass through.
     EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 999, 10'000'000), KnnMethod::exact);
     EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 1000, 400'000), KnnMethod::exact);   // 4e11 exactly
@@ -185,12 +186,17 @@ TEST(FindNeighbors, AutoIsExactUpToItsWorkLimit) {
     EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 70'000, 50), KnnMethod::exact);      // Fashion-MNIST PCA-50
     EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 70'000, 784), KnnMethod::hnsw);      // its raw pixels
     EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 89'443, 50), KnnMethod::hnsw);
-    // The tiled float32 search (dense euclidean, cosine, inner product) is exact up to 1e12.
+    // The tiled float32 search (dense euclidean, cosine, inner product) is exact up to 1e13 and 450 000 points.
     EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 89'443, 50, true), KnnMethod::exact);
-    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 1000, 1'000'000, true), KnnMethod::exact);  // 1e12 exactly
-    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 1000, 1'000'001, true), KnnMethod::hnsw);
-    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 141'422, 50, true), KnnMethod::hnsw);
-    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 70'000, 784, true), KnnMethod::hnsw);      // raw pixels: HNSW
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 1000, 10'000'000, true), KnnMethod::exact);  // 1e13 exactly
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 1000, 10'000'001, true), KnnMethod::hnsw);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 300'000, 50, true), KnnMethod::exact);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 447'214, 50, true), KnnMethod::hnsw);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 60'000, 784, true), KnnMethod::exact);      // raw pixels
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 112'000, 784, true), KnnMethod::exact);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 113'000, 784, true), KnnMethod::hnsw);
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 450'000, 2, true), KnnMethod::exact);       // the point cap
+    EXPECT_EQ(resolve_knn_method(KnnMethod::auto_, 450'001, 2, true), KnnMethod::hnsw);
     EXPECT_EQ(resolve_knn_method(KnnMethod::hnsw, 10, 2), KnnMethod::hnsw);
     EXPECT_EQ(resolve_knn_method(KnnMethod::exact, 1'000'000, 784), KnnMethod::exact);
     // find_neighbors follows it: a deliberately poor HNSW (M = 2, ef_construction = 1) misses neighbours, so auto

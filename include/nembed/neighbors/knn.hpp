@@ -3,7 +3,7 @@
 /// Nearest neighbours behind one interface (knncolle-style): build an index over reference points once, then
 /// query it for the reference points themselves (self excluded) or for new points.
 ///
-///   KnnOptions opt;               // method auto: exact up to N^2 D = 1e12 (141 000 x 50 dims), HNSW above
+///   KnnOptions opt;               // method auto: exact up to N^2 D = 1e13 (447 000 x 50 dims), HNSW above
 ///   opt.n_threads = 2;
 ///   KnnGraph g = find_neighbors(X, 90, opt);
 ///
@@ -33,11 +33,13 @@ std::string to_string(KnnMethod m);
 
 /// auto's limit on N_points^2 * dims for the exact search: about where it stops being faster than building and
 /// querying HNSW on two cores. The float32 tiled search of euclidean, cosine and inner product (exact.hpp) is cheaper:
-/// at 120 000 x 50, k = 15–90, it takes 0.3–0.4 of HNSW's CPU time, and HNSW's recall there is 0.97 (bench/RESULTS.md,
-/// "exact kNN certified"), so its limit is 1e12 (~141 000 points at 50 dims); the generic metrics' double scan and
-/// sparse data keep 4e11. Below 1000 points the search is always exact (openTSNE's rule).
+/// at 300 000 x 50 it takes 0.62 (k = 15) and 0.47 (k = 90) of HNSW's CPU time, and HNSW's recall there is 0.93–0.94;
+/// at 60 000 x 784, 0.86 (bench/RESULTS.md, "auto's exact limit"), so its limit is 1e13 (~447 000 points at 50 dims,
+/// ~113 000 at 784), and at most auto_exact_knn_points_tiled points, where it was measured; the generic metrics'
+/// double scan and sparse data keep 4e11. Below 1000 points the search is always exact (openTSNE's rule).
 inline constexpr double auto_exact_knn_work = 4e11;
-inline constexpr double auto_exact_knn_work_tiled = 1e12;
+inline constexpr double auto_exact_knn_work_tiled = 1e13;
+inline constexpr std::size_t auto_exact_knn_points_tiled = 450'000;
 
 struct KnnOptions {
     KnnMethod method = KnnMethod::auto_;  ///< auto: exact if N < 1000 or N^2 D <= the limit above, else HNSW
