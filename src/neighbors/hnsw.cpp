@@ -5,6 +5,9 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <new>
+#include <queue>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -20,6 +23,119 @@ namespace nembed {
 namespace {
 
 constexpr std::size_t kChunk = 256;  // points per interrupt check
+
+// ---- the batch build (docs/neighbors.md §4) ----
+// hnswlib inserts one point at a time, each search seeing every earlier insertion, so a parallel insertion makes the
+// graph depend on scheduling. Here the points after the first go in fixed batches of kBuildBatch, in order:
+//   A (serial)   every point of the batch gets its id, level draw (hnswlib's level generator, in order), data and
+//                empty link lists: invisible to searches, since nothing links to it yet;
+//   B (parallel) each point searches the graph as it was before the batch (read only: the same candidates on any
+//                thread) at each of its levels, and its distances to the batch's earlier points are computed;
+//   C (serial)   in order, each point takes at each level the ef_construction closest of those two candidate sets
+//                (the graph's and the batch's earlier points) and is linked by hnswlib's own heuristic
+//                (mutuallyConnectNewElement), as addPoint would link it.
+// Every point thus considers every earlier point, as in the serial build, and the graph depends on the seed and
+// the data only; B, the searches, is almost all of the work.
+constexpr std::size_t kBuildBatch = 256;
+
+template <typename Fill>  // fill(i, dest): writes point i's stored bytes (data_size_ of them) to dest
+void build_in_batches(hnswlib::HierarchicalNSW<float>& h, std::size_t n, int n_threads, Fill&& fill) {
+    using hnswlib::tableint;
+    using Cand = std::pair<float, tableint>;
+    using Queue = std::priority_queue<Cand, std::vector<Cand>, hnswlib::HierarchicalNSW<float>::CompareByFirst>;
+    std::vector<char> first(h.data_size_);
+    fill(0, first.data());
+    h.addPoint(first.data(), 0);  // the entry point
+    std::vector<std::vector<std::vector<Cand>>> found(kBuildBatch);  // [point][level]: the graph's candidates
+    std::vector<float> intra(kBuildBatch * (kBuildBatch - 1) / 2);    // point t: distances to points 0..t-1
+    std::vector<int> level(kBuildBatch);
+    std::vector<Cand> pool;
+    for (std::size_t b0 = 1; b0 < n; b0 += kBuildBatch) {
+        if (interrupt_requested()) throw Interrupted("HNSW index construction interrupted");
+        const std::size_t nb = std::min(kBuildBatch, n - b0);
+        for (std::size_t t = 0; t < nb; ++t) {  // A
+            const auto c = static_cast<tableint>(b0 + t);
+            const hnswlib::labeltype label = b0 + t;
+            h.label_lookup_[label] = c;
+            ++h.cur_element_count;
+            level[t] = h.getRandomLevel(h.mult_);
+            h.element_levels_[c] = level[t];
+            std::memset(h.data_level0_memory_ + c * h.size_data_per_element_ + h.offsetLevel0_, 0,
+                        h.size_data_per_element_);
+            std::memcpy(h.getExternalLabeLp(c), &label, sizeof label);
+            fill(b0 + t, h.getDataByInternalId(c));
+            if (level[t] > 0) {
+                h.linkLists_[c] = static_cast<char*>(std::malloc(h.size_links_per_element_ * level[t] + 1));
+                if (!h.linkLists_[c]) throw std::bad_alloc();
+                std::memset(h.linkLists_[c], 0, h.size_links_per_element_ * level[t] + 1);
+            }
+        }
+        const int top = h.maxlevel_;
+        const tableint ep = h.enterpoint_node_;
+        parallelize(n_threads, nb, [&](int, std::size_t t0, std::size_t t1) {  // B
+            for (std::size_t t = t0; t < t1; ++t) {
+                const auto c = static_cast<tableint>(b0 + t);
+                const void* q = h.getDataByInternalId(c);
+                float* row = intra.data() + t * (t - 1) / 2;
+                for (std::size_t u = 0; u < t; ++u)
+                    row[u] = h.fstdistfunc_(q, h.getDataByInternalId(static_cast<tableint>(b0 + u)), h.dist_func_param_);
+                auto& f = found[t];
+                const int last = std::min(level[t], top);
+                f.resize(static_cast<std::size_t>(std::max(last + 1, 0)));
+                tableint cur = ep;
+                float cur_d = h.fstdistfunc_(q, h.getDataByInternalId(cur), h.dist_func_param_);
+                for (int l = top; l > last; --l) {  // greedy descent above the point's own levels (as addPoint)
+                    for (bool changed = true; changed;) {
+                        changed = false;
+                        auto* ll = h.get_linklist(cur, l);
+                        const auto* nb_ids = reinterpret_cast<const tableint*>(ll + 1);
+                        for (int i = 0, m = h.getListCount(ll); i < m; ++i) {
+                            const float d = h.fstdistfunc_(q, h.getDataByInternalId(nb_ids[i]), h.dist_func_param_);
+                            if (d < cur_d) {
+                                cur_d = d;
+                                cur = nb_ids[i];
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+                for (int l = last; l >= 0; --l) {
+                    Queue pq = h.searchBaseLayer(cur, q, l);
+                    auto& v = f[static_cast<std::size_t>(l)];
+                    v.clear();
+                    for (; !pq.empty(); pq.pop()) v.push_back(pq.top());
+                    cur = v.back().second;  // the closest (the queue pops the farthest first)
+                }
+            }
+        });
+        for (std::size_t t = 0; t < nb; ++t) {  // C
+            const auto c = static_cast<tableint>(b0 + t);
+            const void* q = h.getDataByInternalId(c);
+            const float* row = intra.data() + t * (t - 1) / 2;
+            for (int l = std::min(level[t], h.maxlevel_); l >= 0; --l) {
+                pool.clear();
+                if (l <= std::min(level[t], top)) pool = found[t][static_cast<std::size_t>(l)];
+                for (std::size_t u = 0; u < t; ++u)
+                    if (level[u] >= l) pool.emplace_back(row[u], static_cast<tableint>(b0 + u));
+                if (pool.empty()) continue;
+                auto closer = [](const Cand& x, const Cand& y) { return x.first < y.first || (x.first == y.first && x.second < y.second); };
+                if (pool.size() > h.ef_construction_) {
+                    std::nth_element(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(h.ef_construction_),
+                                     pool.end(), closer);
+                    pool.resize(h.ef_construction_);
+                }
+                std::sort(pool.begin(), pool.end(), closer);
+                Queue pq;
+                for (const Cand& x : pool) pq.push(x);
+                h.mutuallyConnectNewElement(q, c, pq, l, false);
+            }
+            if (level[t] > h.maxlevel_) {
+                h.enterpoint_node_ = c;
+                h.maxlevel_ = level[t];
+            }
+        }
+    }
+}
 
 class HnswIndex final : public KnnIndex {
 public:
@@ -39,12 +155,18 @@ public:
                                                                    static_cast<std::size_t>(opt.hnsw_ef_construction),
                                                                    static_cast<std::size_t>(opt.seed));
         MatrixView<float> w = work_.view();
-        // First point serially (it becomes the entry point), the rest concurrently when asked: hnswlib's addPoint
-        // is thread-safe for distinct labels, but concurrent insertion makes the graph depend on scheduling. The
-        // default builds serially, so the graph (and every result) is the same for any thread count.
+        // The default is the batch build: parallel, and the same graph for any thread count. hnsw_parallel_build
+        // inserts concurrently through hnswlib's addPoint (thread-safe for distinct labels), whose graph depends on
+        // scheduling.
+        if (!opt.hnsw_parallel_build) {
+            build_in_batches(*index_, n, n_threads_, [&](std::size_t i, void* dest) {
+                std::memcpy(dest, w.row(i), dim * sizeof(float));
+            });
+            return;
+        }
         index_->addPoint(w.row(0), 0);
         const std::size_t n_chunks = (n - 1 + kChunk - 1) / kChunk;
-        parallelize(opt.hnsw_parallel_build ? n_threads_ : 1, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
+        parallelize(n_threads_, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
             for (std::size_t c = c0; c < c1; ++c) {
                 if (interrupt_requested()) throw Interrupted("HNSW index construction interrupted");
                 const std::size_t b = 1 + c * kChunk, e = std::min(n, b + kChunk);
@@ -174,13 +296,20 @@ public:
         index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, n, static_cast<std::size_t>(opt.hnsw_m),
                                                                    static_cast<std::size_t>(opt.hnsw_ef_construction),
                                                                    static_cast<std::size_t>(opt.seed));
+        if (!opt.hnsw_parallel_build) {  // the batch build (see HnswIndex)
+            build_in_batches(*index_, n, n_threads_, [&](std::size_t i, void* dest) {
+                const RowHandle h{rows_.get(), i};
+                std::memcpy(dest, &h, sizeof h);
+            });
+            return;
+        }
         auto add = [&](std::size_t i) {
             const RowHandle h{rows_.get(), i};
             index_->addPoint(&h, static_cast<hnswlib::labeltype>(i));
         };
-        add(0);  // the entry point, serially (see HnswIndex)
+        add(0);  // the entry point, serially
         const std::size_t n_chunks = (n - 1 + kChunk - 1) / kChunk;
-        parallelize(opt.hnsw_parallel_build ? n_threads_ : 1, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
+        parallelize(n_threads_, n_chunks, [&](int, std::size_t c0, std::size_t c1) {
             for (std::size_t c = c0; c < c1; ++c) {
                 if (interrupt_requested()) throw Interrupted("HNSW index construction interrupted");
                 for (std::size_t i = 1 + c * kChunk, e = std::min(n, 1 + (c + 1) * kChunk); i < e; ++i) add(i);

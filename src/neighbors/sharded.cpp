@@ -35,7 +35,7 @@ ShardIndex::ShardIndex(MatrixView<float> rows, std::size_t row0, std::size_t sha
     impl_->n_threads = options.n_threads;
     KnnOptions ko = options;
     ko.hnsw_shards = 0;
-    ko.hnsw_parallel_build = false;  // serial insertion: the graph depends on the shard's rows and seed only
+    ko.hnsw_parallel_build = false;  // the batch build: the graph depends on the shard's rows and seed only
     ko.seed = shard_seed(options.seed, shard);
     // hnswlib needs a few points to be worth it; a tiny shard is scanned in full instead.
     if (rows.rows > 64) impl_->index = make_hnsw_index(impl_->rows.view(), ko);

@@ -8,11 +8,12 @@
 /// hnswlib indexes the data mapped by SearchTransform (distance.hpp: for Euclidean centred and scaled by a power
 /// of two), so its float32 distances neither cancel for data far from the origin nor overflow or underflow.
 ///
-/// Determinism: by default the graph is built serially, so it, and every result, is reproducible for a given seed
-/// and independent of n_threads (queries are threaded and never depend on the thread count). With
-/// hnsw_parallel_build the rest of the points after the first are inserted concurrently (hnswlib supports
-/// concurrent addPoint); insertion order and level draws then depend on scheduling, so the graph, and occasionally
-/// a neighbour near the k-th position, is NOT bit-reproducible across runs.
+/// Determinism: by default the graph is built in fixed batches (docs/neighbors.md §4: each batch's searches run in
+/// parallel against the graph before the batch, then its points are linked in order), so it, and every result, is
+/// reproducible for a given seed and independent of n_threads (queries are threaded and never depend on the thread
+/// count). With hnsw_parallel_build the points after the first are inserted concurrently by hnswlib's addPoint;
+/// insertion order and level draws then depend on scheduling, so the graph, and occasionally a neighbour near the
+/// k-th position, is NOT bit-reproducible across runs.
 #include <memory>
 
 #include "nembed/core/matrix.hpp"
