@@ -442,14 +442,24 @@ private:
                     } else {
                         const double* w1 = &ws.weights[(li * d + 1) * p];
                         const std::size_t c0 = static_cast<std::size_t>(ws.box[li * d + 1]) * p;
-                        // One grid at a time (its p x p block is p short contiguous runs); each node still gets
-                        // the same additions in the same order.
-                        for (std::size_t gi = 0; gi < G; ++gi) {
+                        // The p x p weight products once per point, not once per grid: (w0·w1)·q is the order
+                        // the expression w0[a] * w1[b] * q always had, and q[0] = 1 multiplies exactly, so the
+                        // bits are unchanged. One grid at a time (its p x p block is p short contiguous runs);
+                        // each node still gets the same additions in the same order.
+                        double w01[16 * 16];
+                        for (std::size_t a = 0; a < p; ++a)
+                            for (std::size_t bb = 0; bb < p; ++bb) w01[a * p + bb] = w0[a] * w1[bb];
+                        for (std::size_t a = 0; a < p; ++a) {
+                            float* row = grids + (r0 + a) * n + c0;
+                            for (std::size_t bb = 0; bb < p; ++bb) row[bb] += static_cast<float>(w01[a * p + bb]);
+                        }
+                        for (std::size_t gi = 1; gi < G; ++gi) {
                             float* grid = grids + gi * cells;
+                            const double qg = q[gi];
                             for (std::size_t a = 0; a < p; ++a) {
                                 float* row = grid + (r0 + a) * n + c0;
                                 for (std::size_t bb = 0; bb < p; ++bb)
-                                    row[bb] += static_cast<float>(w0[a] * w1[bb] * q[gi]);
+                                    row[bb] += static_cast<float>(w01[a * p + bb] * qg);
                             }
                         }
                     }
@@ -532,12 +542,15 @@ private:
         }
         const std::size_t c0 = static_cast<std::size_t>(box[1]) * p;
         const double* w1 = w + p;
+        double w01[16 * 16];  // the weight products once for all grids; (w0·w1)·v as before, the same bits
+        for (std::size_t a = 0; a < p; ++a)
+            for (std::size_t b = 0; b < p; ++b) w01[a * p + b] = w[a] * w1[b];
         for (std::size_t gi = 0; gi < G; ++gi) {  // grid by grid; each phi sums in the same (a, b) order
             const float* grid = grids + gi * cells;
             double acc = 0.0;
             for (std::size_t a = 0; a < p; ++a) {
                 const float* row = grid + (r0 + a) * n + c0;
-                for (std::size_t b = 0; b < p; ++b) acc += w[a] * w1[b] * static_cast<double>(row[b]);
+                for (std::size_t b = 0; b < p; ++b) acc += w01[a * p + b] * static_cast<double>(row[b]);
             }
             phi[gi] = acc;
         }
