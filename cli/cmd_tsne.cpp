@@ -60,7 +60,9 @@ struct ProgressPrinter {
         iteration = e.phase_step;
         current_phase = e.phase;
         const bool line = !std::isnan(e.loss);
-        if (line) {  // elapsed is counted from the start of each phase
+        // Timing marks every 50 iterations and at each phase's end, whether or not the KL was evaluated there
+        // (--quiet skips it, as openTSNE does unless verbose); elapsed is counted from the start of each phase.
+        if (e.phase_step % 50 == 0 || e.phase_step == e.phase_steps) {
             per50.push_back(e.phase == last_phase ? e.elapsed - last_elapsed : e.elapsed);
             last_elapsed = e.elapsed;
             last_phase = e.phase;
@@ -165,9 +167,10 @@ void run_tsne(TsneCli& c) {
     resolve_init(opt.initialization, opt.initial_embedding, c.init_file, X.cols(), opt.n_components);
     opt.n_jobs = o.n_threads();
     opt.random_state = o.seed;
-    // A callback that never stops makes the optimizer evaluate the KL every 50 iterations for the log.
-    opt.callback = [](const TrainEvent&) { return false; };
+    // The KL every 50 iterations is for the log lines only: --quiet skips it (openTSNE computes it only when
+    // verbose or a callback asks; the KL at the end of each phase is always computed).
     opt.callbacks_every_iters = 50;
+    opt.progress_loss = !o.quiet;
     ProgressPrinter printer{o, nullptr, "", {}, 0.0, "", 0, "", 0.0};
     opt.progress = [&printer](const TrainEvent& e) { printer(e); };
     validate(opt, X.rows());

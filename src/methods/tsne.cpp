@@ -87,7 +87,7 @@ OptimizeReport run_phases(const std::vector<Phase>& phases, const TsneRunOptions
     TrainHooks hooks;
     hooks.callback = o.callback;
     hooks.callback_every = o.callbacks_every_iters;
-    hooks.evaluate_loss = o.verbose || static_cast<bool>(o.progress);
+    hooks.evaluate_loss = o.verbose || (static_cast<bool>(o.progress) && o.progress_loss);
     hooks.who = "t-SNE";
     hooks.progress = [&o](const TrainEvent& e) {
         if (o.verbose && !std::isnan(e.loss)) {
@@ -138,6 +138,7 @@ TsneRunOptions run_options_from(const Options& o) {
     run.callbacks_every_iters = o.callbacks_every_iters;
     run.verbose = o.verbose;
     run.progress = o.progress;
+    if constexpr (requires { o.progress_loss; }) run.progress_loss = o.progress_loss;
     return run;
 }
 

@@ -401,7 +401,7 @@ private:
         const std::size_t cells = d == 2 ? n * n : n;
         float* grids = ws.grids.data();
         const int T = opt_.n_threads;
-        const std::size_t N = ws.order.size(), f0 = ws.first;
+        const std::size_t N = ws.order.size();
         // Split box rows among workers with about equal numbers of points; each worker zeroes and fills its rows.
         const std::size_t workers = static_cast<std::size_t>(std::max(1, std::min<int>(T, static_cast<int>(g.nb))));
         split_.assign(workers + 1, g.nb);
@@ -432,24 +432,40 @@ private:
                         r2 += q[1 + k] * q[1 + k];
                     }
                     if (G == d + 2) q[d + 1] = last_norm ? r2 : 1.0;
-                    const std::size_t li = i - f0;
-                    const double* w0 = &ws.weights[(li * d) * p];
-                    const std::size_t r0 = static_cast<std::size_t>(ws.box[li * d]) * p;
+                    // Box and weights recomputed from y (the same function of the same value as prepare's, so
+                    // the same bits) rather than read back: this loop visits points by box row, i.e. in a jumping
+                    // index order, and the stored weights (48 B a point) were its cache misses (bench/RESULTS.md,
+                    // t26); y is read here anyway.
+                    double wl[2 * 16];
+                    std::int32_t bx[2] = {0, 0};
+                    for (std::size_t k = 0; k < d; ++k) locate(g, static_cast<int>(k), y[k], bx[k], wl + k * p);
+                    const double* w0 = wl;
+                    const std::size_t r0 = static_cast<std::size_t>(bx[0]) * p;
                     if (d == 1) {
                         for (std::size_t a = 0; a < p; ++a)
                             for (std::size_t gi = 0; gi < G; ++gi)
                                 grids[gi * cells + r0 + a] += static_cast<float>(w0[a] * q[gi]);
                     } else {
-                        const double* w1 = &ws.weights[(li * d + 1) * p];
-                        const std::size_t c0 = static_cast<std::size_t>(ws.box[li * d + 1]) * p;
-                        // One grid at a time (its p x p block is p short contiguous runs); each node still gets
-                        // the same additions in the same order.
-                        for (std::size_t gi = 0; gi < G; ++gi) {
+                        const double* w1 = wl + p;
+                        const std::size_t c0 = static_cast<std::size_t>(bx[1]) * p;
+                        // The p x p weight products once per point, not once per grid: (w0·w1)·q is the order
+                        // the expression w0[a] * w1[b] * q always had, and q[0] = 1 multiplies exactly, so the
+                        // bits are unchanged. One grid at a time (its p x p block is p short contiguous runs);
+                        // each node still gets the same additions in the same order.
+                        double w01[16 * 16];
+                        for (std::size_t a = 0; a < p; ++a)
+                            for (std::size_t bb = 0; bb < p; ++bb) w01[a * p + bb] = w0[a] * w1[bb];
+                        for (std::size_t a = 0; a < p; ++a) {
+                            float* row = grids + (r0 + a) * n + c0;
+                            for (std::size_t bb = 0; bb < p; ++bb) row[bb] += static_cast<float>(w01[a * p + bb]);
+                        }
+                        for (std::size_t gi = 1; gi < G; ++gi) {
                             float* grid = grids + gi * cells;
+                            const double qg = q[gi];
                             for (std::size_t a = 0; a < p; ++a) {
                                 float* row = grid + (r0 + a) * n + c0;
                                 for (std::size_t bb = 0; bb < p; ++bb)
-                                    row[bb] += static_cast<float>(w0[a] * w1[bb] * q[gi]);
+                                    row[bb] += static_cast<float>(w01[a * p + bb] * qg);
                             }
                         }
                     }
@@ -532,12 +548,15 @@ private:
         }
         const std::size_t c0 = static_cast<std::size_t>(box[1]) * p;
         const double* w1 = w + p;
+        double w01[16 * 16];  // the weight products once for all grids; (w0·w1)·v as before, the same bits
+        for (std::size_t a = 0; a < p; ++a)
+            for (std::size_t b = 0; b < p; ++b) w01[a * p + b] = w[a] * w1[b];
         for (std::size_t gi = 0; gi < G; ++gi) {  // grid by grid; each phi sums in the same (a, b) order
             const float* grid = grids + gi * cells;
             double acc = 0.0;
             for (std::size_t a = 0; a < p; ++a) {
                 const float* row = grid + (r0 + a) * n + c0;
-                for (std::size_t b = 0; b < p; ++b) acc += w[a] * w1[b] * static_cast<double>(row[b]);
+                for (std::size_t b = 0; b < p; ++b) acc += w01[a * p + b] * static_cast<double>(row[b]);
             }
             phi[gi] = acc;
         }

@@ -131,6 +131,10 @@ struct TsneOptions {
     std::optional<std::uint64_t> random_state;  ///< none = seeded from std::random_device
     bool verbose = false;                     ///< KL every 50 iterations and stage timings through nembed::info
     TrainProgress progress;                   ///< optional, after every iteration
+    /// Evaluate the KL every callbacks_every_iters iterations for `progress` (a display). false: progress events
+    /// carry NaN except at the end of each phase, like openTSNE, which computes the KL only when verbose or a
+    /// callback asks for it (the KL's pass costs ~3 attraction passes; bench/RESULTS.md #21, t26).
+    bool progress_loss = true;
     PointOrder point_order = PointOrder::auto_;  ///< the gradient's point order (not openTSNE's; see PointOrder)
 };
 
@@ -161,6 +165,7 @@ struct TsneRunOptions {
     int callbacks_every_iters = 50;
     bool verbose = false;                      ///< openTSNE's log lines through nembed::info
     TrainProgress progress;                    ///< after every iteration
+    bool progress_loss = true;                 ///< evaluate the KL for progress events (TsneOptions::progress_loss)
     /// false: a callback stop returns normally (report.stop == callback) with the embedding where it stopped;
     /// true: it throws OptimizationInterrupt carrying the KL and that embedding (the state is kept either way).
     bool propagate_exception = false;
