@@ -304,7 +304,7 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
                                       " columns but the network takes " + std::to_string(n_inputs()) + " inputs");
     Matrix<float> out(X.rows, n_outputs());
     const std::size_t n_chunks = (X.rows + chunk_rows_ - 1) / chunk_rows_;
-    BlasSerial serial;
+    [[maybe_unused]] BlasSerial serial;
     parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
         std::vector<std::vector<float>> acts(widths_.size());
         for (std::size_t l = 0; l < widths_.size(); ++l) acts[l].resize(chunk_rows_ * widths_[l]);
@@ -328,7 +328,7 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
     for (std::size_t l = 0; l < widths_.size(); ++l) acts_[l].resize(n * widths_[l]);
     batch_rows_ = n;
     const std::size_t D = X.cols, n_chunks = (n + chunk_rows_ - 1) / chunk_rows_;
-    BlasSerial serial;
+    [[maybe_unused]] BlasSerial serial;
     parallel_for(n_threads, n_chunks, [&](std::size_t c) {
         const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
         float* in = acts_[0].data() + r0 * D;
@@ -356,7 +356,7 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
     partials_.resize(n_chunks * P);
     std::size_t max_width = 0;
     for (std::size_t w : widths_) max_width = std::max(max_width, w);
-    BlasSerial serial;
+    [[maybe_unused]] BlasSerial serial;
     parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
         std::vector<float> dZ(chunk_rows_ * max_width), dH(chunk_rows_ * max_width);
         for (std::size_t c = cb; c < ce; ++c) {
