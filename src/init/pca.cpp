@@ -9,6 +9,7 @@
 #include <string>
 
 #include <Eigen/Dense>
+#include <Spectra/SymEigsSolver.h>
 
 #include "nembed/core/column_stats.hpp"
 #include "nembed/core/error.hpp"
@@ -56,7 +57,100 @@ void add_scatter_matrix(MatrixView<float> X, const std::vector<double>& mean, in
     }
 }
 
+// Largest |loading| positive (scikit-learn >= 1.5's svd_flip(u_based_decision=False); first index on exact ties).
+void flip_sign(double* v, std::size_t D) {
+    std::size_t arg = 0;
+    double best = -1.0;
+    for (std::size_t j = 0; j < D; ++j)
+        if (std::abs(v[j]) > best) {
+            best = std::abs(v[j]);
+            arg = j;
+        }
+    if (v[arg] < 0)
+        for (std::size_t j = 0; j < D; ++j) v[j] = -v[j];
+}
+
+// y = (X - mean)^T (X - mean) x / (N - 1), never forming the D x D matrix. Row blocks are fixed (kBlockRows) and
+// their partial vectors are added in block order: the product does not depend on the thread count.
+struct ImplicitCovarianceOp {
+    using Scalar = double;
+    MatrixView<float> X;
+    const std::vector<double>* mean;
+    int n_threads;
+    mutable std::vector<double> partial;  // n_blocks x D
+    Eigen::Index rows() const { return static_cast<Eigen::Index>(X.cols); }
+    Eigen::Index cols() const { return static_cast<Eigen::Index>(X.cols); }
+    void perform_op(const double* x, double* y) const {
+        const std::size_t N = X.rows, D = X.cols, n_blocks = (N + kBlockRows - 1) / kBlockRows;
+        const double* m = mean->data();
+        double mx = 0.0;  // (X - mean) x = X x - mean·x
+        for (std::size_t c = 0; c < D; ++c) mx += m[c] * x[c];
+        partial.assign(n_blocks * D, 0.0);
+        parallel_for(n_threads, n_blocks, [&](std::size_t blk) {
+            double* acc = partial.data() + blk * D;
+            for (std::size_t i = blk * kBlockRows, e = std::min(N, (blk + 1) * kBlockRows); i < e; ++i) {
+                const float* r = X.row(i);
+                double t = 0.0;
+                for (std::size_t c = 0; c < D; ++c) t += static_cast<double>(r[c]) * x[c];
+                t -= mx;
+                for (std::size_t c = 0; c < D; ++c) acc[c] += t * (static_cast<double>(r[c]) - m[c]);
+            }
+        });
+        const double scale = 1.0 / static_cast<double>(N - 1);
+        for (std::size_t c = 0; c < D; ++c) {
+            double s = 0.0;
+            for (std::size_t blk = 0; blk < n_blocks; ++blk) s += partial[blk * D + c];
+            y[c] = s * scale;
+        }
+    }
+};
+
 } // namespace
+
+PcaResult pca_leading(MatrixView<float> X, std::size_t n_components, int n_threads) {
+    require(n_threads >= 1, "pca: n_threads must be >= 1");
+    const std::size_t D = X.cols, N = X.rows;
+    if (n_components < 1 || 2 * n_components >= D || N < 2 || N < D) return pca(X, n_components, n_threads);
+    require(X.data != nullptr, "pca: null data");
+    require_finite(X, "pca input");
+    PcaResult res;
+    res.mean.assign(D, 0.0);
+    add_column_sums(X, res.mean, n_threads);
+    for (double& m : res.mean) m /= static_cast<double>(N);
+    // Exact trace: Σ_c Σ_i (x_ic − m_c)² / (N − 1), per column in row order.
+    {
+        std::vector<double> ss(D, 0.0);
+        for (std::size_t i = 0; i < N; ++i) {
+            const float* r = X.row(i);
+            for (std::size_t c = 0; c < D; ++c) {
+                const double t = static_cast<double>(r[c]) - res.mean[c];
+                ss[c] += t * t;
+            }
+        }
+        for (double v : ss) res.total_variance += v;
+        res.total_variance /= static_cast<double>(N - 1);
+    }
+    ImplicitCovarianceOp op{X, &res.mean, n_threads, {}};
+    const auto k = static_cast<Eigen::Index>(n_components);
+    const auto ncv = static_cast<Eigen::Index>(std::min<std::size_t>(D, std::max<std::size_t>(2 * n_components + 1, 20)));
+    Spectra::SymEigsSolver<ImplicitCovarianceOp> eigs(op, k, ncv);
+    Eigen::VectorXd v0 = Eigen::VectorXd::Ones(static_cast<Eigen::Index>(D));  // fixed start: no RNG needed
+    eigs.init(v0.data());
+    eigs.compute(Spectra::SortRule::LargestAlge, 1000, 1e-10, Spectra::SortRule::LargestAlge);
+    if (eigs.info() != Spectra::CompInfo::Successful) return pca(X, n_components, n_threads);
+    const Eigen::VectorXd lambda = eigs.eigenvalues();  // descending
+    const Eigen::MatrixXd V = eigs.eigenvectors();
+    res.components = Matrix<double>(n_components, D);
+    res.explained_variance.resize(n_components);
+    for (std::size_t c = 0; c < n_components; ++c) {
+        res.explained_variance[c] = std::max(0.0, lambda(static_cast<Eigen::Index>(c)));
+        double* row = &res.components(c, 0);
+        for (std::size_t j = 0; j < D; ++j) row[j] = V(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(c));
+        flip_sign(row, D);
+    }
+    res.scores = pca_transform(X, res.mean, res.components, n_threads);
+    return res;
+}
 
 Matrix<float> pca_transform(MatrixView<float> X, const std::vector<double>& mean, const Matrix<double>& components,
                             int n_threads) {

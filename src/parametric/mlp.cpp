@@ -5,6 +5,9 @@
 #include <cmath>
 
 #include <Eigen/Core>
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+#include <cblas.h>
+#endif
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
@@ -22,15 +25,107 @@ using CMap = Eigen::Map<const RowMat>;
 using CVec = Eigen::Map<const Eigen::RowVectorXf>;
 using Vec = Eigen::Map<Eigen::RowVectorXf>;
 
+// The three products of a layer, row-major float32. With OpenBLAS (CMake's NEMBED_OPENBLAS_GEMM_USED) they are
+// cblas_sgemm calls, run single-threaded inside nembed's own chunk threads (BlasSerial): a GEMM never splits its
+// inner dimension, so the bits do not depend on the thread count either way. Otherwise Eigen's products.
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+int blas_int(std::size_t v) { return static_cast<int>(v); }
+#endif
+
+// Z (m×o) = H (m×a) · Wᵀ (W: o×a)
+void gemm_h_wt(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(o), blas_int(a), 1.0f, H, blas_int(a),
+                W, blas_int(a), 0.0f, Z, blas_int(o));
+#else
+    Map(Z, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).noalias() =
+        CMap(H, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a)) *
+        CMap(W, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a)).transpose();
+#endif
+}
+
+// dW (o×a) = Gᵀ (G: m×o) · H (m×a)
+void gemm_gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW) {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(o), blas_int(a), blas_int(m), 1.0f, G, blas_int(o),
+                H, blas_int(a), 0.0f, dW, blas_int(a));
+#else
+    Map(dW, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a)).noalias() =
+        CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).transpose() *
+        CMap(H, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a));
+#endif
+}
+
+// dIn (m×a) = G (m×o) · W (o×a)
+void gemm_g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn) {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(a), blas_int(o), 1.0f, G, blas_int(o),
+                W, blas_int(a), 0.0f, dIn, blas_int(a));
+#else
+    Map(dIn, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a)).noalias() =
+        CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)) *
+        CMap(W, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
+#endif
+}
+
+// OpenBLAS's own threads off while the network runs (restored after): nembed's chunks are the parallelism, and
+// OpenBLAS's idle threads would spin. The setting is process-wide; it is changed only from the calling thread,
+// outside the parallel region.
+struct BlasSerial {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+    int previous = openblas_get_num_threads();
+    BlasSerial() {
+        if (previous != 1) openblas_set_num_threads(1);
+    }
+    ~BlasSerial() {
+        if (previous != 1) openblas_set_num_threads(previous);
+    }
+    BlasSerial(const BlasSerial&) = delete;
+    BlasSerial& operator=(const BlasSerial&) = delete;
+#endif
+};
+
+// Softplus and its derivative through Eigen's packet exp / log1p / expm1, several lanes at once (libm's scalar
+// log1pf and expm1f were a tenth of a ParametricTSNE run). Every element goes through the same packet code — blocks
+// of 16 padded at the tail — so a value's bits never depend on its position: the training forward pass, apply and
+// any thread count agree.
+using Block16 = Eigen::Array<float, 16, 1>;
+
+void softplus(float* z, std::size_t n) {
+    for (std::size_t i = 0; i < n; i += 16) {
+        const std::size_t w = std::min<std::size_t>(16, n - i);
+        Block16 v = Block16::Zero();
+        std::copy(z + i, z + i + w, v.data());
+        const Block16 r = v.min(20.0f).exp().log1p();  // (Eigen 3.4's select() is not vectorised)
+        for (std::size_t k = 0; k < w; ++k)
+            if (z[i + k] <= 20.0f) z[i + k] = r[static_cast<Eigen::Index>(k)];  // torch: beta 1, threshold 20
+    }
+}
+
+// g ← g · σ(z) with σ(z) = 1 − exp(−h), h = softplus(z) ≥ 0: 1 − e^(−h) (Eigen's packet exp) where h ≥ 1/64, and
+// its series h − h²/2 + h³/6 − h⁴/24 + h⁵/120 below, where the subtraction would cancel (the series' relative error
+// there is < h⁵/720 < 1e-12; the subtraction's at h = 1/64 about 4e-6, float's rounding of 1 over σ).
+void softplus_derivative(const float* h, float* g, std::size_t n) {
+    for (std::size_t i = 0; i < n; i += 16) {
+        const std::size_t w = std::min<std::size_t>(16, n - i);
+        Block16 v = Block16::Zero();
+        std::copy(h + i, h + i + w, v.data());
+        const Block16 direct = 1.0f - (-v).exp();
+        const Block16 series = v * (1.0f - v * (0.5f - v * (1.0f / 6.0f - v * (1.0f / 24.0f - v * (1.0f / 120.0f)))));
+        for (std::size_t k = 0; k < w; ++k) {
+            const auto e = static_cast<Eigen::Index>(k);
+            g[i + k] *= v[e] >= 1.0f / 64.0f ? direct[e] : series[e];
+        }
+    }
+}
+
 void activate(Activation a, float* z, std::size_t n) {
     switch (a) {
         case Activation::identity: return;
         case Activation::relu:
             for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
             return;
-        case Activation::softplus:  // torch.nn.Softplus (beta 1, threshold 20)
-            for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 20.0f ? z[i] : std::log1p(std::exp(z[i]));
-            return;
+        case Activation::softplus: softplus(z, n); return;  // torch.nn.Softplus (beta 1, threshold 20)
         case Activation::tanh:
             for (std::size_t i = 0; i < n; ++i) z[i] = std::tanh(z[i]);
             return;
@@ -45,9 +140,7 @@ void multiply_derivative(Activation a, const float* h, float* g, std::size_t n) 
         case Activation::relu:
             for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
             return;
-        case Activation::softplus:
-            for (std::size_t i = 0; i < n; ++i) g[i] *= -std::expm1(-h[i]);
-            return;
+        case Activation::softplus: softplus_derivative(h, g, n); return;
         case Activation::tanh:
             for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - h[i] * h[i];
             return;
@@ -197,11 +290,9 @@ void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
     const std::size_t K = n_layers();
     for (std::size_t l = 0; l < K; ++l) {
         const std::size_t a = widths_[l], o = widths_[l + 1];
-        CMap H(acts[l].data() + row0 * a, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(a));
-        CMap W(params_.data() + offsets_[l], static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
         CVec b(params_.data() + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
+        gemm_h_wt(rows, o, a, acts[l].data() + row0 * a, params_.data() + offsets_[l], acts[l + 1].data() + row0 * o);
         Map Z(acts[l + 1].data() + row0 * o, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(o));
-        Z.noalias() = H * W.transpose();
         Z.rowwise() += b;
         activate(l + 1 == K ? output_act_ : hidden_act_, Z.data(), rows * o);
     }
@@ -213,6 +304,7 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
                                       " columns but the network takes " + std::to_string(n_inputs()) + " inputs");
     Matrix<float> out(X.rows, n_outputs());
     const std::size_t n_chunks = (X.rows + chunk_rows_ - 1) / chunk_rows_;
+    [[maybe_unused]] BlasSerial serial;
     parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
         std::vector<std::vector<float>> acts(widths_.size());
         for (std::size_t l = 0; l < widths_.size(); ++l) acts[l].resize(chunk_rows_ * widths_[l]);
@@ -236,6 +328,7 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
     for (std::size_t l = 0; l < widths_.size(); ++l) acts_[l].resize(n * widths_[l]);
     batch_rows_ = n;
     const std::size_t D = X.cols, n_chunks = (n + chunk_rows_ - 1) / chunk_rows_;
+    [[maybe_unused]] BlasSerial serial;
     parallel_for(n_threads, n_chunks, [&](std::size_t c) {
         const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
         float* in = acts_[0].data() + r0 * D;
@@ -263,6 +356,7 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
     partials_.resize(n_chunks * P);
     std::size_t max_width = 0;
     for (std::size_t w : widths_) max_width = std::max(max_width, w);
+    [[maybe_unused]] BlasSerial serial;
     parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
         std::vector<float> dZ(chunk_rows_ * max_width), dH(chunk_rows_ * max_width);
         for (std::size_t c = cb; c < ce; ++c) {
@@ -274,16 +368,12 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
             for (std::size_t l = K; l-- > 0;) {
                 const std::size_t a = widths_[l], o = widths_[l + 1];
                 CMap G(dZ.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o));
-                CMap H(acts_[l].data() + r0 * a, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a));
-                Map dW(part + offsets_[l], static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
                 Vec db(part + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
-                dW.noalias() = G.transpose() * H;
+                gemm_gt_h(m, o, a, dZ.data(), acts_[l].data() + r0 * a, part + offsets_[l]);
                 db = G.colwise().sum();
                 if (l == 0 && dX == nullptr) break;
-                CMap W(params_.data() + offsets_[l], static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
                 float* target = l == 0 ? dX + r0 * a : dH.data();
-                Map dIn(target, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a));
-                dIn.noalias() = G * W;
+                gemm_g_w(m, o, a, dZ.data(), params_.data() + offsets_[l], target);
                 if (l == 0) break;
                 multiply_derivative(hidden_act_, acts_[l].data() + r0 * a, dH.data(), m * a);
                 std::swap(dZ, dH);

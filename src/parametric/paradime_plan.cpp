@@ -22,7 +22,8 @@ struct ParadimePlan::Batch {
     bool edges = false;        // negative-edge sampling: pairs with labels
     std::vector<std::int32_t> from, to;
     std::vector<double> label;
-    std::map<std::string, BatchRelationData> rel;
+    std::map<std::string, BatchRelationData> rel;  // kept across batches: its buffers are reused
+    std::vector<std::string> rel_done;              // keys whose relations this batch has computed
     std::map<std::string, std::vector<TransformParams>> dparams;
     std::vector<double> sub, p, p_t, dq;  // scratch
 };
@@ -102,9 +103,9 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
     case LossKind::relation: {
         const BatchRelations& br = batch_rel_.at(loss.batch_relation_key);
         const bool from_to = br.kind == BatchRelationKind::dists_from_to;
-        auto it = batch.rel.find(loss.batch_relation_key);
-        if (it == batch.rel.end()) {
-            it = batch.rel.emplace(loss.batch_relation_key, BatchRelationData{}).first;
+        auto it = batch.rel.try_emplace(loss.batch_relation_key).first;
+        if (std::find(batch.rel_done.begin(), batch.rel_done.end(), loss.batch_relation_key) == batch.rel_done.end()) {
+            batch.rel_done.push_back(loss.batch_relation_key);
             compute_batch_relations(br, batch.Y.view(), params_.at(loss.batch_relation_key), it->second,
                                     batch.edges ? &batch.from : nullptr, batch.edges ? &batch.to : nullptr);
         }
@@ -136,7 +137,7 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
         }
         value = relation_loss_value(loss.loss_function, batch.p, pt, data.values(), len, loss.epsilon, batch.dq);
         for (double& g : batch.dq) g *= weight;
-        batch_relations_backward(br, batch.Y.view(), data, batch.dq, batch.dY.data(),
+        batch_relations_backward_in_place(br, batch.Y.view(), data, batch.dq, batch.dY.data(),
                                  batch.dparams[loss.batch_relation_key], loss.exaggeration);
         break;
     }
@@ -161,7 +162,7 @@ double ParadimePlan::run_batch(Parametrization& model, const TrainingPhase& phas
     batch.Y = Matrix<double>(b, d);
     model.forward(batch.idx, batch.Y.data());
     batch.dY.assign(b * d, 0.0);
-    batch.rel.clear();
+    batch.rel_done.clear();
     batch.dparams.clear();
     const double value = evaluate(phase.loss, batch, phase, 1.0, sums);
     model.backward(batch.idx, batch.dY.data());

@@ -96,7 +96,9 @@ void ParametricDR::compute_derived_data(MatrixView<float> X) {
         Matrix<double> out;
         if (dd.kind == DerivedData::Kind::pca) {
             require(nc <= X.cols, "derived data '" + key + "': PCA needs n_components <= the data's dimension");
-            out = convert<double>(pca(X, nc, options_.n_threads).scores.view());
+            // The leading components only (Lanczos on the implicit covariance): the full D x D eigendecomposition of
+            // 784 pixel columns was most of the routine's fixed cost.
+            out = convert<double>(pca_leading(X, nc, options_.n_threads).scores.view());
         } else {
             compute_global_relations(X);
             auto it = global_data_.find(dd.rel_key);

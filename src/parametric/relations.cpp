@@ -178,19 +178,22 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
                              const std::vector<std::int32_t>* to) {
     require(params.size() == rel.transform.size(), "batch relations: one parameter set per transform expected");
     out.params = params;
-    out.triangular = rel.kind == BatchRelationKind::differentiable_pdist;
-    if (out.triangular) {
+    const bool triangular = rel.kind == BatchRelationKind::differentiable_pdist;
+    if (triangular) {
+        // The pair list depends on b only: kept from the last call when b is the same (buffers reused per batch).
         const std::size_t b = Yb.rows;
-        out.n_items = b;
-        out.from.clear();
-        out.to.clear();
-        out.from.reserve(b * (b - 1) / 2);
-        out.to.reserve(b * (b - 1) / 2);
-        for (std::size_t i = 0; i < b; ++i)
-            for (std::size_t j = i + 1; j < b; ++j) {
-                out.from.push_back(static_cast<std::int32_t>(i));
-                out.to.push_back(static_cast<std::int32_t>(j));
-            }
+        if (!(out.triangular && out.n_items == b && out.from.size() == b * (b - 1) / 2)) {
+            out.n_items = b;
+            out.from.clear();
+            out.to.clear();
+            out.from.reserve(b * (b - 1) / 2);
+            out.to.reserve(b * (b - 1) / 2);
+            for (std::size_t i = 0; i < b; ++i)
+                for (std::size_t j = i + 1; j < b; ++j) {
+                    out.from.push_back(static_cast<std::int32_t>(i));
+                    out.to.push_back(static_cast<std::int32_t>(j));
+                }
+        }
     } else {
         require(from && to && from->size() == to->size(),
                 "DistsFromTo needs pairs: use it with sampling 'negative_edge'");
@@ -198,8 +201,10 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
         out.to = *to;
         out.n_items = out.from.size();
     }
+    out.triangular = triangular;
     const std::size_t m = out.from.size(), d = Yb.cols;
-    out.stages.assign(1, std::vector<double>(m));
+    out.stages.resize(1 + rel.transform.size());
+    out.stages[0].resize(m);
     for (std::size_t p = 0; p < m; ++p) {
         const double* y = Yb.row(static_cast<std::size_t>(out.from[p]));
         const double* z = Yb.row(static_cast<std::size_t>(out.to[p]));
@@ -208,8 +213,9 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
         out.stages[0][p] = std::sqrt(s);
     }
     for (std::size_t t = 0; t < rel.transform.size(); ++t) {
-        const std::vector<double>& in = out.stages.back();
-        std::vector<double> v(m);
+        const std::vector<double>& in = out.stages[t];
+        std::vector<double>& v = out.stages[t + 1];
+        v.resize(m);
         const TransformKind kind = rel.transform[t].kind;
         if (kind == TransformKind::normalize) {
             // Triangular: each pair stands for two entries of the square form (paraDime divides by 2·sum).
@@ -219,17 +225,22 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
             require(s > 0, "Normalize: the batch relations sum to 0");
             for (std::size_t p = 0; p < m; ++p) v[p] = in[p] / s;
         } else if (kind == TransformKind::zero_diagonal) {
-            v = in;  // pairs never hold the diagonal of a triangular form; from-to pairs keep their values
+            std::copy(in.begin(), in.end(), v.begin());  // pairs never hold the diagonal of a triangular form
         } else {
             for (std::size_t p = 0; p < m; ++p) v[p] = elementwise_value(kind, params[t], in[p]);
         }
-        out.stages.push_back(std::move(v));
     }
 }
 
 void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, const BatchRelationData& data,
                               std::vector<double> g, double* dYb, std::vector<TransformParams>& dparams,
                               double attraction) {
+    batch_relations_backward_in_place(rel, Yb, data, g, dYb, dparams, attraction);
+}
+
+void batch_relations_backward_in_place(const BatchRelations& rel, MatrixView<double> Yb, const BatchRelationData& data,
+                                       std::vector<double>& g, double* dYb, std::vector<TransformParams>& dparams,
+                                       double attraction) {
     const std::size_t m = data.n_pairs(), d = Yb.cols;
     dparams.resize(rel.transform.size(), TransformParams{0.0, 0.0, 0.0});
     bool exaggerated = attraction == 1.0;  // applied at the last Normalize (or to the whole gradient without one)

@@ -174,3 +174,31 @@ TEST(InitRescale, RescaleAndJitter) {
     EXPECT_THROW(rescale(e, 1e-4), InvalidArgument);
     EXPECT_THROW(column_std(Y.view(), 2), InvalidArgument);
 }
+
+// pca_leading (Lanczos on the implicit covariance) against the dense pca(): the same components (sign convention
+// included), scores and variances to the solver's tolerance, on data wide enough to take the Lanczos path and with
+// more than one row block (2 048 rows), and the same bits for 1 and 2 threads.
+TEST(InitPca, LeadingComponentsMatchTheDenseSolver) {
+    const std::size_t N = 4500, D = 120;
+    Matrix<float> X = test_data(N, D, 7);
+    for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{5}}) {
+        const PcaResult full = pca(X.view(), n, 2);
+        const PcaResult lead = pca_leading(X.view(), n, 2);
+        ASSERT_EQ(lead.components.rows(), n);
+        ASSERT_EQ(lead.components.cols(), D);
+        EXPECT_NEAR(lead.total_variance, full.total_variance, 1e-9 * full.total_variance);
+        for (std::size_t c = 0; c < n; ++c) {
+            EXPECT_NEAR(lead.explained_variance[c], full.explained_variance[c], 1e-8 * full.explained_variance[0]);
+            for (std::size_t j = 0; j < D; ++j) EXPECT_NEAR(lead.components(c, j), full.components(c, j), 1e-6);
+            for (std::size_t i = 0; i < N; i += 97)
+                EXPECT_NEAR(lead.scores(i, c), full.scores(i, c), 1e-4 * std::sqrt(full.explained_variance[0]));
+        }
+        const PcaResult one = pca_leading(X.view(), n, 1);
+        for (std::size_t k = 0; k < n * D; ++k) EXPECT_EQ(one.components.data()[k], lead.components.data()[k]);
+    }
+    // n_components >= D / 2 falls back to the dense solver (bitwise pca()).
+    const PcaResult wide = pca_leading(X.view(), D / 2, 1), dense = pca(X.view(), D / 2, 1);
+    for (std::size_t k = 0; k < wide.components.rows() * D; ++k)
+        EXPECT_EQ(wide.components.data()[k], dense.components.data()[k]);
+    EXPECT_THROW(pca_leading(X.view(), 0, 1), InvalidArgument);
+}

@@ -121,8 +121,9 @@ double mean(const std::vector<double>& v, std::size_t begin, std::size_t end) {
 }
 
 // Quality against the non-parametric run on the committed subset (3000 Fashion-MNIST points, PCA-50), cne's
-// FCNetwork, NEG, batch 1024, 60 epochs (Adam for the network, cne's SGD at rate 1 for the table): kNN recall@10
-// and 10-NN accuracy within 0.02 (measured: recall 0.304 against 0.322, accuracy 0.730 for both).
+// FCNetwork, NEG, batch 1024, 60 epochs for the table (cne's SGD at rate 1) and 80 for the network (Adam): kNN
+// recall@10 and 10-NN accuracy within 0.02 (measured: recall 0.307 against 0.322, accuracy 0.730 for both; with 60
+// network epochs the recall gap sits on the bound, 0.018 with Eigen's GEMM and 0.020 with OpenBLAS's).
 TEST(ParametricCne, QualityMatchesNonParametric) {
     const auto& f = nembed::testing::fmnist();
     const std::size_t n_train = 3000;
@@ -136,6 +137,7 @@ TEST(ParametricCne, QualityMatchesNonParametric) {
     CneOptions par = base;
     par.parametric = true;
     par.optimizer = CneOptimizer::adam;
+    par.n_epochs = 80;  // the network needs more epochs than the table (docs/parametric.md §3)
     const CneResult a = CNE(base).fit(Xtr.view());
     const CneResult b = CNE(par).fit(Xtr.view());
     const double rec_a = knn_recall(Xtr.view(), a.embedding.view(), 10, 2);

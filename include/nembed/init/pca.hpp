@@ -38,6 +38,14 @@ PcaResult pca(MatrixView<float> X, std::size_t n_components, int n_threads = 1);
 PcaResult pca(MatrixView<float> X, std::size_t n_rows_total, std::size_t n_components, int n_threads,
               const RowShare& share);
 
+/// The leading n_components only (n_components < D / 2), by Spectra's Lanczos solver on the covariance applied
+/// implicitly, x -> (X - mean)^T (X - mean) x / (N - 1) over fixed row blocks added in block order (the same bits
+/// for any thread count): O(N D) per product instead of pca()'s O(N D^2 + D^3), which matters for wide data (784
+/// pixels) and few components (a parametric routine's 2-D PCA targets). Components agree with pca()'s to the solver
+/// tolerance (1e-10), with the same sign convention; total_variance is the exact trace. Falls back to pca() when
+/// n_components >= D / 2. Throws InvalidArgument as pca() does.
+PcaResult pca_leading(MatrixView<float> X, std::size_t n_components, int n_threads = 1);
+
 /// (X - mean) * components^T for any fitted mean/components (the free-function form of PcaResult::transform).
 Matrix<float> pca_transform(MatrixView<float> X, const std::vector<double>& mean, const Matrix<double>& components,
                             int n_threads = 1);

@@ -99,5 +99,9 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
 void batch_relations_backward(const BatchRelations& rel, MatrixView<double> Yb, const BatchRelationData& data,
                               std::vector<double> grad_values, double* dYb, std::vector<TransformParams>& dparams,
                               double attraction = 1.0);
+/// The same, with grad_values used as scratch (overwritten): no copy of the per-pair gradient per batch.
+void batch_relations_backward_in_place(const BatchRelations& rel, MatrixView<double> Yb, const BatchRelationData& data,
+                                       std::vector<double>& grad_values, double* dYb,
+                                       std::vector<TransformParams>& dparams, double attraction = 1.0);
 
 } // namespace nembed::paradime
