@@ -47,7 +47,7 @@ Eigen::MatrixXd gauge_basis(MatrixView<double> Y) {
 }
 
 HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOptions& options)
-    : der_(derivatives), opt_(options) {
+    : der_(derivatives), opt_(options), threads_(resolve_threads(derivatives.options().n_threads)) {
     require(std::isfinite(options.damping) && options.damping >= 0.0,
             "sensitivity: damping (lambda) must be >= 0, got " + std::to_string(options.damping));
     require(options.rcond >= 0.0 && options.rcond < 1.0, "sensitivity: rcond must be in [0, 1)");
@@ -225,8 +225,8 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
             int its = 0;
             X.middleCols(c0, w) = preconditioned_minres([&](const Eigen::MatrixXd& V) { return apply_matrix_free(V); },
                                                         [&](const Eigen::MatrixXd& R) { return apply_preconditioner(R); },
-                                                        project(B.middleCols(c0, w)), opt_.matrix_free_tolerance,
-                                                        max_iter, res, its);
+                                                        project_columns(B.middleCols(c0, w)),
+                                                        opt_.matrix_free_tolerance, max_iter, res, its, threads_);
             last_residual_ = std::max(last_residual_, res);
             last_iterations_ = std::max(last_iterations_, its);
             total_iterations_ += its;
@@ -248,24 +248,37 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
     return X;
 }
 
+Eigen::MatrixXd HessianSolver::project_columns(Eigen::MatrixXd B) const {
+    // Column by column on the workers (a column's bits do not depend on the block or the thread count).
+    if (!opt_.project_gauge) return B;
+    parallel_for(threads_, static_cast<std::size_t>(B.cols()), [&](std::size_t c) {
+        auto col = B.col(static_cast<Eigen::Index>(c));
+        const Eigen::Vector3d u = U_.transpose() * col;
+        col.noalias() -= U_ * u;
+    });
+    return B;
+}
+
 Eigen::MatrixXd HessianSolver::apply_matrix_free(const Eigen::MatrixXd& V) const {
     Eigen::MatrixXd out = mf_->product(V);
     if (opt_.damping > 0.0) out += opt_.damping * V;
-    return project(out);
+    return project_columns(std::move(out));
 }
 
 Eigen::MatrixXd HessianSolver::apply_preconditioner(const Eigen::MatrixXd& R) const {
     // P⊥ M⁻¹ P⊥: SPD on the gauge complement, where every iterate lives.
-    const Eigen::MatrixXd Rp = project(R);
+    const Eigen::MatrixXd Rp = project_columns(R);
     Eigen::MatrixXd out(R.rows(), R.cols());
     const Eigen::Index n = block_inverse_.rows();
-    for (Eigen::Index c = 0; c < R.cols(); ++c)
+    parallel_for(threads_, static_cast<std::size_t>(R.cols()), [&](std::size_t sc) {
+        const auto c = static_cast<Eigen::Index>(sc);
         for (Eigen::Index i = 0; i < n; ++i) {
             const double r0 = Rp(2 * i, c), r1 = Rp(2 * i + 1, c);
             out(2 * i, c) = block_inverse_(i, 0) * r0 + block_inverse_(i, 1) * r1;
             out(2 * i + 1, c) = block_inverse_(i, 1) * r0 + block_inverse_(i, 2) * r1;
         }
-    return project(out);
+    });
+    return project_columns(std::move(out));
 }
 
 // Block MINRES (Elman–Silvester–Wathen, Alg. 2.4, unpreconditioned): every column runs its own Lanczos recurrence

@@ -102,25 +102,31 @@ MatrixFreeHessian::MatrixFreeHessian(const TsneDerivatives& derivatives, const M
     };
     build_pairs(split ? rc2 : 0.0);
     timings_.build_pairs = lap();
-    grid_ = std::make_unique<GridConvolution2d>(Y.view(), fo);
-    visit_kernel(obj.kernel(), [&](const auto& k) {
-        // The grid's share of C: all of it, or (1 − χ) C with the split.
-        auto c = [&](double dx, double dy, int a, int b) {
-            const sensitivity_detail::PairTerms t = sensitivity_detail::terms(k, dx, dy);
-            const double da = a == 0 ? dx : dy, db = b == 0 ? dx : dy;
-            const double far = split ? 1.0 - near_share(dx * dx + dy * dy, rc2) : 1.0;
-            return far * ((a == b ? t.f : 0.0) - 2.0 * t.g * da * db);
-        };
-        k00_ = grid_->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 0); });
-        k01_ = grid_->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 1); });
-        k11_ = grid_->add_kernel([&](double dx, double dy) { return c(dx, dy, 1, 1); });
-    });
+    // Grids sampled on one worker each (a column's convolution is single-threaded; the block's columns run in
+    // parallel in product()). Every grid holds the same kernels, so which worker runs a column does not matter.
+    fo.n_threads = 1;
+    for (int w = 0; w < threads_; ++w) {
+        auto g = std::make_unique<GridConvolution2d>(Y.view(), fo);
+        visit_kernel(obj.kernel(), [&](const auto& k) {
+            // The grid's share of C: all of it, or (1 − χ) C with the split.
+            auto c = [&](double dx, double dy, int a, int b) {
+                const sensitivity_detail::PairTerms t = sensitivity_detail::terms(k, dx, dy);
+                const double da = a == 0 ? dx : dy, db = b == 0 ? dx : dy;
+                const double far = split ? 1.0 - near_share(dx * dx + dy * dy, rc2) : 1.0;
+                return far * ((a == b ? t.f : 0.0) - 2.0 * t.g * da * db);
+            };
+            k00_ = g->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 0); });
+            k01_ = g->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 1); });
+            k11_ = g->add_kernel([&](double dx, double dy) { return c(dx, dy, 1, 1); });
+        });
+        grids_.push_back(std::move(g));
+    }
     // A_i = Σ_j C(y_i − y_j): charge 1 against the three kernels.
     A_.resize(static_cast<Eigen::Index>(n), 3);
     RowMajor Ar(static_cast<Eigen::Index>(n), 3);
     const std::vector<double> ones(n, 1.0);
-    grid_->convolve({ones.data()}, {{0, k00_, 0, 1.0}, {1, k01_, 0, 1.0}, {2, k11_, 0, 1.0}},
-                    {Ar.data(), Ar.data() + 1, Ar.data() + 2}, 1, 3);
+    grids_.front()->convolve({ones.data()}, {{0, k00_, 0, 1.0}, {1, k01_, 0, 1.0}, {2, k11_, 0, 1.0}},
+                             {Ar.data(), Ar.data() + 1, Ar.data() + 2}, 1, 3);
     A_ = Ar;
     timings_.build_grid = lap();
     // Diagonal blocks: the exact part's row sums (build_pairs, in diag_ already) + the grid repulsion without its self
@@ -165,25 +171,29 @@ Eigen::MatrixXd MatrixFreeHessian::product(const Eigen::MatrixXd& V) const {
     }
     const auto t1 = std::chrono::steady_clock::now();
     timings_.exact += std::chrono::duration<double>(t1 - t0).count();
-    // Repulsion on the grid, one right-hand side at a time: φ = Σ_j C(y_i − y_j) v_j.
-    std::vector<double> phi(2 * n);
-    for (std::size_t c = 0; c < m; ++c) {
-        const double* v0 = Vr.data() + c;
-        grid_->convolve({v0, v0 + m}, {{0, k00_, 0, 1.0}, {0, k01_, 1, 1.0}, {1, k01_, 0, 1.0}, {1, k11_, 1, 1.0}},
-                        {phi.data(), phi.data() + 1}, 2 * m, 2);
-        double fv = 0.0;
-        for (std::size_t q = 0; q < 2 * n; ++q) fv += F[q] * Vr(static_cast<Eigen::Index>(q), static_cast<Eigen::Index>(c));
-        parallel_for(threads_, n, [&](std::size_t i) {
-            const auto r = static_cast<Eigen::Index>(i);
-            const double x0 = Vr(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(c));
-            const double x1 = Vr(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(c));
-            const double r0 = A_(r, 0) * x0 + A_(r, 1) * x1 - phi[2 * i];
-            const double r1 = A_(r, 1) * x0 + A_(r, 2) * x1 - phi[2 * i + 1];
-            out(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(c)) += -4.0 * iz * r0 - fz * F[2 * i] * fv;
-            out(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(c)) +=
-                -4.0 * iz * r1 - fz * F[2 * i + 1] * fv;
-        });
-    }
+    // Repulsion on the grid, one right-hand side at a time, the block's columns split over the workers (each with its
+    // own grid): φ = Σ_j C(y_i − y_j) v_j. A column's result is computed by one worker alone: the same bits for any
+    // thread count.
+    parallelize(threads_, m, [&](int w, std::size_t cb, std::size_t ce) {
+        GridConvolution2d& grid = *grids_[static_cast<std::size_t>(w)];
+        std::vector<double> phi(2 * n);
+        for (std::size_t c = cb; c < ce; ++c) {
+            const double* v0 = Vr.data() + c;
+            grid.convolve({v0, v0 + m}, {{0, k00_, 0, 1.0}, {0, k01_, 1, 1.0}, {1, k01_, 0, 1.0}, {1, k11_, 1, 1.0}},
+                          {phi.data(), phi.data() + 1}, 2 * m, 2);
+            double fv = 0.0;
+            for (std::size_t q = 0; q < 2 * n; ++q) fv += F[q] * v0[q * m];
+            for (std::size_t i = 0; i < n; ++i) {
+                const double x0 = v0[2 * i * m], x1 = v0[(2 * i + 1) * m];
+                const auto r = static_cast<Eigen::Index>(i);
+                const double r0 = A_(r, 0) * x0 + A_(r, 1) * x1 - phi[2 * i];
+                const double r1 = A_(r, 1) * x0 + A_(r, 2) * x1 - phi[2 * i + 1];
+                out(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(c)) += -4.0 * iz * r0 - fz * F[2 * i] * fv;
+                out(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(c)) +=
+                    -4.0 * iz * r1 - fz * F[2 * i + 1] * fv;
+            }
+        }
+    });
     timings_.grid += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     timings_.columns += m;
     return out;
@@ -345,7 +355,7 @@ void MatrixFreeHessian::build_pairs(double rc2) {
 Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& A,
                                       const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& M_inverse,
                                       const Eigen::MatrixXd& B, double tolerance, int max_iter, double& residual,
-                                      int& iterations) {
+                                      int& iterations, int threads) {
     const Eigen::Index n = B.rows(), m = B.cols();
     Eigen::MatrixXd X = Eigen::MatrixXd::Zero(n, m);
     Eigen::MatrixXd r1 = B, r2 = B, Y = M_inverse(B), W = Eigen::MatrixXd::Zero(n, m), W2 = W;
@@ -370,25 +380,29 @@ Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const 
         if (interrupt_requested())
             throw Interrupted("sensitivity: MINRES interrupted at iteration " + std::to_string(it));
         const auto w = static_cast<Eigen::Index>(cols.size());
+        // The per-column vector work runs over the columns in parallel: each column is touched by one worker only.
         Eigen::MatrixXd Vb(n, w);
-        for (Eigen::Index q = 0; q < w; ++q) {
-            const Eigen::Index j = cols[static_cast<std::size_t>(q)];
+        parallel_for(threads, static_cast<std::size_t>(w), [&](std::size_t sq) {
+            const auto q = static_cast<Eigen::Index>(sq);
+            const Eigen::Index j = cols[sq];
             Vb.col(q) = Y.col(j) / beta[static_cast<std::size_t>(j)];
-        }
+        });
         Eigen::MatrixXd Yb = A(Vb);
         std::vector<double> alfa(static_cast<std::size_t>(w));
-        for (Eigen::Index q = 0; q < w; ++q) {
-            const Eigen::Index j = cols[static_cast<std::size_t>(q)];
+        parallel_for(threads, static_cast<std::size_t>(w), [&](std::size_t sq) {
+            const auto q = static_cast<Eigen::Index>(sq);
+            const Eigen::Index j = cols[sq];
             const auto s = static_cast<std::size_t>(j);
             if (it >= 1) Yb.col(q) -= (beta[s] / oldb[s]) * r1.col(j);
             alfa[static_cast<std::size_t>(q)] = Vb.col(q).dot(Yb.col(q));
             Yb.col(q) -= (alfa[static_cast<std::size_t>(q)] / beta[s]) * r2.col(j);
             r1.col(j) = r2.col(j);
             r2.col(j) = Yb.col(q);
-        }
+        });
         const Eigen::MatrixXd MY = M_inverse(Yb);
-        for (Eigen::Index q = 0; q < w; ++q) {
-            const Eigen::Index j = cols[static_cast<std::size_t>(q)];
+        parallel_for(threads, static_cast<std::size_t>(w), [&](std::size_t sq) {
+            const auto q = static_cast<Eigen::Index>(sq);
+            const Eigen::Index j = cols[sq];
             const auto s = static_cast<std::size_t>(j);
             Y.col(j) = MY.col(q);
             oldb[s] = beta[s];
@@ -411,7 +425,7 @@ Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const 
             W.col(j) = wn;
             X.col(j) += phi * wn;
             if (phibar[s] <= tolerance * beta1[s] || beta[s] == 0.0) active[s] = 0;
-        }
+        });
     }
     residual = 0.0;
     for (Eigen::Index j = 0; j < m; ++j) {

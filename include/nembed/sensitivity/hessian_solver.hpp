@@ -99,6 +99,7 @@ public:
 
 private:
     Eigen::MatrixXd project(const Eigen::MatrixXd& B) const;
+    Eigen::MatrixXd project_columns(Eigen::MatrixXd B) const;
     Eigen::MatrixXd apply(const Eigen::MatrixXd& V) const;
     Eigen::MatrixXd minres(const Eigen::MatrixXd& B) const;
     Eigen::MatrixXd apply_matrix_free(const Eigen::MatrixXd& V) const;
@@ -106,6 +107,7 @@ private:
 
     const TsneDerivatives& der_;
     SolveOptions opt_;
+    int threads_ = 1;
     void factor_inverse();
 
     bool dense_ = true;

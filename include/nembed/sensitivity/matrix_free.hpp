@@ -60,7 +60,7 @@ public:
     Eigen::MatrixXd product(const Eigen::MatrixXd& V) const;
     /// The 2 × 2 diagonal blocks H_ii: N × 3 (h00, h01, h11).
     const Eigen::MatrixXd& diagonal_blocks() const { return diag_; }
-    std::size_t grid_nodes() const { return grid_->nodes(); }
+    std::size_t grid_nodes() const { return grids_.front()->nodes(); }
     /// Ordered near pairs (i, j) kept by the near/far split (0 without it).
     std::size_t near_pairs() const { return near_count_; }
     /// Ordered pairs of the exact part (P's pattern ∪ near pairs), each stored once per direction.
@@ -80,7 +80,9 @@ private:
     const TsneDerivatives& der_;
     MatrixFreeOptions opt_;
     int threads_ = 1;
-    std::unique_ptr<GridConvolution2d> grid_;
+    // One single-threaded grid per worker: the columns of a block are convolved in parallel (a fixed contiguous
+    // split), each column by one grid on its own, so its bits do not depend on the worker that ran it.
+    std::vector<std::unique_ptr<GridConvolution2d>> grids_;
     std::size_t k00_ = 0, k01_ = 0, k11_ = 0;
     Eigen::MatrixXd A_;     // N × 3: Σ_j C(y_i − y_j) on the grid (self included); the far part with the split
     // The exact part in the Hilbert order order_ (order_[new] = old): CSR over points, neighbour (new index) and the
@@ -100,10 +102,11 @@ private:
 /// solves A x = b for every column of B, stopping a column when its preconditioned residual ‖r‖_{M⁻¹} falls to
 /// tolerance·‖b‖_{M⁻¹}. A and M⁻¹ are applied to the block of still active columns at once. Every column runs its own
 /// scalar recurrence, so a column's result does not depend on the others or on the block size. `residual` receives
-/// the largest final relative (preconditioned) residual, `iterations` the iteration count.
+/// the largest final relative (preconditioned) residual, `iterations` the iteration count. The per-column vector work
+/// runs on `threads` workers over the columns (each column by one worker: the same bits for any count).
 Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& A,
                                       const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& M_inverse,
                                       const Eigen::MatrixXd& B, double tolerance, int max_iter, double& residual,
-                                      int& iterations);
+                                      int& iterations, int threads = 1);
 
 } // namespace nembed
