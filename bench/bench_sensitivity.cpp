@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     double mf_width = 0.0, mf_tol = 0.0, mf_near = 0.0, mf_far = 0.0;
     std::size_t mf_points = 0;
     bool mf_f64 = false;
+    std::size_t mf_coarse = 0;
     std::string save_cov, exact_cov;
     bool knn_search = false;
     std::string tsne_order = "none";
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
         else if (k == "--mf-near") mf_near = std::stod(v);
         else if (k == "--mf-far") mf_far = std::stod(v);
         else if (k == "--mf-f64") mf_f64 = v == "1" || v == "true";
+        else if (k == "--mf-coarse") mf_coarse = std::stoul(v);
         else if (k == "--save-cov") save_cov = v;
         else if (k == "--exact-cov") exact_cov = v;
         else if (k == "--knn-search") knn_search = v == "1" || v == "true";
@@ -144,6 +146,7 @@ int main(int argc, char** argv) {
     so.solve.matrix_free.near_radius = mf_near;
     so.solve.matrix_free.far_width = mf_far;
     so.solve.matrix_free.float_coefficients = !mf_f64;
+    so.solve.matrix_free.coarse_points = mf_coarse;
     // --knn-search 1: the neighbour sets from nembed's exact kNN search (blocked float32, seconds) instead of the
     // derivatives' own float64 brute force (O(N² D) scalar: minutes at N = 100 000); the float64 distances are
     // recomputed on the given sets.
@@ -186,6 +189,9 @@ int main(int argc, char** argv) {
     t0 = now();
     c0 = cpu();
     TsneSensitivity sens(X.view(), Y.view(), so);
+    if (sens.solver().coarse_aggregates() > 0)
+        std::printf("coarse level: %zu aggregates, dimension %zu\n", sens.solver().coarse_aggregates(),
+                    sens.solver().coarse_dimension());
     std::printf("setup (P, Hessian, %s solver%s, lambda %.3g): %.2f s (CPU %.1f s), max|g| %.3g\n",
                 sens.solver().kind_name(), sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "",
                 sens.solver().options().damping, now() - t0, cpu() - c0, sens.diagnostics().gradient_max);

@@ -84,6 +84,8 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
             block_inverse_.setZero();
             block_inverse_.col(0).setOnes();
             block_inverse_.col(2).setOnes();
+        } else if (opt_.matrix_free.coarse_points > 0) {
+            build_coarse();
         }
     }
     if (!dense_) return;
@@ -266,10 +268,12 @@ Eigen::MatrixXd HessianSolver::apply_matrix_free(const Eigen::MatrixXd& V) const
 }
 
 Eigen::MatrixXd HessianSolver::apply_preconditioner(const Eigen::MatrixXd& R) const {
-    // P⊥ M⁻¹ P⊥: SPD on the gauge complement, where every iterate lives.
+    // P⊥ (D⁻¹ + Z B Zᵀ) P⊥ with D the block-Jacobi blocks and B = W|Hc|⁻¹Wᵀ the coarse level (when built): SPD on
+    // the gauge complement, where every iterate lives.
     const Eigen::MatrixXd Rp = project_columns(R);
     Eigen::MatrixXd out(R.rows(), R.cols());
     const Eigen::Index n = block_inverse_.rows();
+    const Eigen::Index nc = coarse_inv_.rows();
     parallel_for(threads_, static_cast<std::size_t>(R.cols()), [&](std::size_t sc) {
         const auto c = static_cast<Eigen::Index>(sc);
         for (Eigen::Index i = 0; i < n; ++i) {
@@ -277,8 +281,108 @@ Eigen::MatrixXd HessianSolver::apply_preconditioner(const Eigen::MatrixXd& R) co
             out(2 * i, c) = block_inverse_(i, 0) * r0 + block_inverse_(i, 1) * r1;
             out(2 * i + 1, c) = block_inverse_(i, 1) * r0 + block_inverse_(i, 2) * r1;
         }
+        if (nc == 0) return;
+        const Eigen::VectorXd zr = coarse_restrict(Rp.col(c));
+        const Eigen::VectorXd u = coarse_inv_ * zr;
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const Eigen::Index a = static_cast<Eigen::Index>(agg_[static_cast<std::size_t>(i)]);
+            const double x0 = der_.Y()(static_cast<std::size_t>(i), 0) - centroid_(a, 0);
+            const double x1 = der_.Y()(static_cast<std::size_t>(i), 1) - centroid_(a, 1);
+            out(2 * i, c) += u[3 * a] - x1 * u[3 * a + 2];
+            out(2 * i + 1, c) += u[3 * a + 1] + x0 * u[3 * a + 2];
+        }
     });
     return project_columns(std::move(out));
+}
+
+Eigen::VectorXd HessianSolver::coarse_restrict(const Eigen::Ref<const Eigen::VectorXd>& r) const {
+    // Zᵀ r, accumulated per aggregate in point order.
+    const std::size_t n = der_.n_points();
+    Eigen::VectorXd zr = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(3 * n_agg_));
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto a = static_cast<Eigen::Index>(agg_[i]);
+        const auto q = static_cast<Eigen::Index>(2 * i);
+        const double r0 = r[q], r1 = r[q + 1];
+        const double x0 = der_.Y()(i, 0) - centroid_(a, 0), x1 = der_.Y()(i, 1) - centroid_(a, 1);
+        zr[3 * a] += r0;
+        zr[3 * a + 1] += r1;
+        zr[3 * a + 2] += -x1 * r0 + x0 * r1;
+    }
+    return zr;
+}
+
+Eigen::MatrixXd HessianSolver::coarse_basis(std::size_t c0, std::size_t m) const {
+    const std::size_t n = der_.n_points();
+    Eigen::MatrixXd Z = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(2 * n), static_cast<Eigen::Index>(m));
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t a = agg_[i];
+        for (std::size_t k = 0; k < 3; ++k) {
+            const std::size_t col = 3 * a + k;
+            if (col < c0 || col >= c0 + m) continue;
+            const auto cc = static_cast<Eigen::Index>(col - c0);
+            const auto r = static_cast<Eigen::Index>(2 * i);
+            if (k == 0) Z(r, cc) = 1.0;
+            else if (k == 1) Z(r + 1, cc) = 1.0;
+            else {
+                Z(r, cc) = -(der_.Y()(i, 1) - centroid_(static_cast<Eigen::Index>(a), 1));
+                Z(r + 1, cc) = der_.Y()(i, 0) - centroid_(static_cast<Eigen::Index>(a), 0);
+            }
+        }
+    }
+    return Z;
+}
+
+void HessianSolver::build_coarse() {
+    // Galerkin coarse matrix K = Zᵀ P⊥(H + λI)P⊥ Z with the matrix-free operator itself (3 columns per aggregate,
+    // in blocks), restricted to an orthonormal basis W of the coordinates that P⊥Z keeps (the gauge modes lie in
+    // span Z and are dropped), then |·|⁻¹ by its eigendecomposition: SPD, as MINRES needs.
+    const std::size_t n = der_.n_points();
+    agg_ = mf_->aggregates(opt_.matrix_free.coarse_points, n_agg_);
+    const auto na = static_cast<Eigen::Index>(n_agg_);
+    centroid_ = Eigen::MatrixXd::Zero(na, 2);
+    Eigen::VectorXd count = Eigen::VectorXd::Zero(na);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto a = static_cast<Eigen::Index>(agg_[i]);
+        centroid_(a, 0) += der_.Y()(i, 0);
+        centroid_(a, 1) += der_.Y()(i, 1);
+        count[a] += 1.0;
+    }
+    for (Eigen::Index a = 0; a < na; ++a) centroid_.row(a) /= count[a];
+    const std::size_t nc = 3 * n_agg_;
+    const auto ncx = static_cast<Eigen::Index>(nc);
+    Eigen::MatrixXd K(ncx, ncx), S(ncx, ncx);
+    const std::size_t bs = std::max<std::size_t>(opt_.block_size, 1);
+    for (std::size_t c0 = 0; c0 < nc; c0 += bs) {
+        const std::size_t m = std::min(bs, nc - c0);
+        const Eigen::MatrixXd Zp = project_columns(coarse_basis(c0, m));
+        const Eigen::MatrixXd AZ = apply_matrix_free(Zp);
+        // Zᵀ x = Zpᵀ x for x in the complement (P⊥ symmetric).
+        parallel_for(threads_, m, [&](std::size_t c) {
+            const auto col = static_cast<Eigen::Index>(c0 + c);
+            K.col(col) = coarse_restrict(AZ.col(static_cast<Eigen::Index>(c)));
+            S.col(col) = coarse_restrict(Zp.col(static_cast<Eigen::Index>(c)));
+        });
+    }
+    K = 0.5 * (K + K.transpose()).eval();
+    S = 0.5 * (S + S.transpose()).eval();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> gs(S);
+    require(gs.info() == Eigen::Success, "sensitivity: coarse-level Gram eigendecomposition failed");
+    const double smax = std::max(gs.eigenvalues().maxCoeff(), 1e-300);
+    std::vector<Eigen::Index> keep;
+    for (Eigen::Index k = 0; k < ncx; ++k)
+        if (gs.eigenvalues()[k] > 1e-10 * smax) keep.push_back(k);
+    Eigen::MatrixXd W(ncx, static_cast<Eigen::Index>(keep.size()));
+    for (std::size_t q = 0; q < keep.size(); ++q)
+        W.col(static_cast<Eigen::Index>(q)) =
+            gs.eigenvectors().col(keep[q]) / std::sqrt(gs.eigenvalues()[keep[q]]);
+    coarse_dim_ = keep.size();
+    const Eigen::MatrixXd Hc = W.transpose() * K * W;
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(0.5 * (Hc + Hc.transpose()));
+    require(es.info() == Eigen::Success, "sensitivity: coarse-level eigendecomposition failed");
+    const double emax = std::max(es.eigenvalues().cwiseAbs().maxCoeff(), 1e-300);
+    const Eigen::VectorXd inv = es.eigenvalues().cwiseAbs().cwiseMax(1e-12 * emax).cwiseInverse();
+    const Eigen::MatrixXd WV = W * es.eigenvectors();
+    coarse_inv_ = WV * inv.asDiagonal() * WV.transpose();
 }
 
 // Block MINRES (Elman–Silvester–Wathen, Alg. 2.4, unpreconditioned): every column runs its own Lanczos recurrence

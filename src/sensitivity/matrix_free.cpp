@@ -352,6 +352,56 @@ void MatrixFreeHessian::build_pairs(double rc2) {
     });
 }
 
+std::vector<std::uint32_t> MatrixFreeHessian::aggregates(std::size_t target, std::size_t& count) const {
+    const std::size_t n = der_.n_points();
+    require(target >= 1, "sensitivity: coarse_points must be >= 1");
+    const Matrix<double>& Y = der_.objective().Y();
+    const double rc2 = opt_.near_radius * opt_.near_radius;
+    // Components (in the Hilbert numbering) of the pairs closer than r_c, by union–find with the smaller root kept:
+    // sequential, so the labels depend on Y alone.
+    std::vector<std::uint32_t> parent(n);
+    for (std::size_t r = 0; r < n; ++r) parent[r] = static_cast<std::uint32_t>(r);
+    auto find = [&](std::uint32_t x) {
+        while (parent[x] != x) x = parent[x] = parent[parent[x]];
+        return x;
+    };
+    if (rc2 > 0.0) {
+        for (std::size_t r = 0; r < n; ++r) {
+            const std::size_t i = static_cast<std::size_t>(order_[r]);
+            for (std::size_t q = pair_ptr_[r]; q < pair_ptr_[r + 1]; ++q) {
+                const std::size_t j = static_cast<std::size_t>(order_[pair_idx_[q]]);
+                const double d0 = Y(i, 0) - Y(j, 0), d1 = Y(i, 1) - Y(j, 1);
+                if (d0 * d0 + d1 * d1 >= rc2) continue;  // an attraction-only pair
+                const std::uint32_t a = find(static_cast<std::uint32_t>(r)), b = find(pair_idx_[q]);
+                if (a != b) parent[std::max(a, b)] = std::min(a, b);
+            }
+        }
+    } else {
+        for (std::size_t r = 0; r < n; ++r) parent[r] = 0;
+    }
+    std::vector<std::size_t> size(n, 0);
+    for (std::size_t r = 0; r < n; ++r) ++size[find(static_cast<std::uint32_t>(r))];
+    // Walk the Hilbert order; every large component (and the pool of the small ones) fills its own current aggregate
+    // and opens a new one when it holds `target` points.
+    const std::size_t small = std::max<std::size_t>(1, target / 2);
+    std::vector<std::uint32_t> out(n), current(n, std::numeric_limits<std::uint32_t>::max()), fill(n, 0);
+    std::uint32_t next = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::uint32_t root = find(static_cast<std::uint32_t>(r));
+        // Slot n − 1 is the pool's: a root is its component's smallest index, so root n − 1 is a single point, pooled
+        // whenever pooling happens (small ≥ 2).
+        const std::uint32_t slot = size[root] < small ? static_cast<std::uint32_t>(n - 1) : root;
+        if (current[slot] == std::numeric_limits<std::uint32_t>::max() || fill[slot] >= target) {
+            current[slot] = next++;
+            fill[slot] = 0;
+        }
+        ++fill[slot];
+        out[static_cast<std::size_t>(order_[r])] = current[slot];
+    }
+    count = next;
+    return out;
+}
+
 Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& A,
                                       const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& M_inverse,
                                       const Eigen::MatrixXd& B, double tolerance, int max_iter, double& residual,

@@ -48,6 +48,11 @@ struct MatrixFreeOptions {
     bool float_coefficients = true;
     /// Block-Jacobi preconditioner |H_ii + λI| (2 × 2 blocks, absolute eigenvalues: SPD as MINRES needs).
     bool precondition = true;
+    /// Two-level preconditioner (docs/sensitivity.md §3): > 0 adds a coarse correction on the rigid motions (two
+    /// translations and a rotation) of aggregates of about this many points, cut from the map's near-pair components
+    /// along the Hilbert order. The soft modes at small λ are the clusters' rigid motions, which block-Jacobi does not
+    /// reach. Costs 3·(aggregates) Hessian columns once per solver. 0 = block-Jacobi only.
+    std::size_t coarse_points = 0;
 };
 
 class MatrixFreeHessian {
@@ -73,6 +78,11 @@ public:
         std::size_t columns = 0;
     };
     const Timings& timings() const { return timings_; }
+    /// Aggregates of about `target` points each (point i's aggregate at [i], ids 0..count−1): the components of the
+    /// near pairs (pairs closer than the split radius; one component without the split) cut along the Hilbert order
+    /// into pieces of `target` points; components smaller than target/2 are pooled and cut the same way. A function
+    /// of Y and the options alone.
+    std::vector<std::uint32_t> aggregates(std::size_t target, std::size_t& count) const;
 
 private:
     void build_pairs(double rc2);
