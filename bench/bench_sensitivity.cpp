@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "nembed/core/log.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -109,6 +110,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    // Progress of long solves (the library's debug messages) with wall and CPU seconds, warnings as before.
+    const double start = now();
+    set_log_sink([start](LogLevel level, const std::string& m) {
+        std::fprintf(stderr, "%s[%.1f s, CPU %.1f s] %s\n", level == LogLevel::warning ? "warning: " : "", now() - start,
+                     cpu(), m.c_str());
+    });
     Rng rng(42);
     Matrix<float> Xf(n, d);
     Matrix<double> X(n, d);

@@ -10,6 +10,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/locality_order.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "kernel_terms.hpp"
 
@@ -430,6 +431,13 @@ Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const 
         if (interrupt_requested())
             throw Interrupted("sensitivity: MINRES interrupted at iteration " + std::to_string(it));
         const auto w = static_cast<Eigen::Index>(cols.size());
+        if (it % 10 == 0) {  // progress for long solves (debug: silent unless a log sink asks for it)
+            double worst = 0.0;
+            for (Eigen::Index j : cols)
+                worst = std::max(worst, phibar[static_cast<std::size_t>(j)] / beta1[static_cast<std::size_t>(j)]);
+            log(LogLevel::debug, "MINRES iteration " + std::to_string(it) + ": " + std::to_string(w) +
+                                     " active columns, largest relative residual " + std::to_string(worst));
+        }
         // The per-column vector work runs over the columns in parallel: each column is touched by one worker only.
         Eigen::MatrixXd Vb(n, w);
         parallel_for(threads, static_cast<std::size_t>(w), [&](std::size_t sq) {
