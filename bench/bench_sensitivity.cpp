@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     std::size_t mf_points = 0;
     bool mf_f64 = false;
     std::size_t mf_coarse = 0;
+    bool mf_affine = false;
     std::string save_cov, exact_cov;
     bool knn_search = false;
     std::string tsne_order = "none";
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
         else if (k == "--mf-far") mf_far = std::stod(v);
         else if (k == "--mf-f64") mf_f64 = v == "1" || v == "true";
         else if (k == "--mf-coarse") mf_coarse = std::stoul(v);
+        else if (k == "--mf-affine") mf_affine = v == "1" || v == "true";
         else if (k == "--save-cov") save_cov = v;
         else if (k == "--exact-cov") exact_cov = v;
         else if (k == "--knn-search") knn_search = v == "1" || v == "true";
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
     so.solve.matrix_free.far_width = mf_far;
     so.solve.matrix_free.float_coefficients = !mf_f64;
     so.solve.matrix_free.coarse_points = mf_coarse;
+    so.solve.matrix_free.coarse_affine = mf_affine;
     // --knn-search 1: the neighbour sets from nembed's exact kNN search (blocked float32, seconds) instead of the
     // derivatives' own float64 brute force (O(N² D) scalar: minutes at N = 100 000); the float64 distances are
     // recomputed on the given sets.

@@ -284,49 +284,66 @@ Eigen::MatrixXd HessianSolver::apply_preconditioner(const Eigen::MatrixXd& R) co
         if (nc == 0) return;
         const Eigen::VectorXd zr = coarse_restrict(Rp.col(c));
         const Eigen::VectorXd u = coarse_inv_ * zr;
+        const std::size_t per = coarse_per_;
         for (Eigen::Index i = 0; i < n; ++i) {
-            const Eigen::Index a = static_cast<Eigen::Index>(agg_[static_cast<std::size_t>(i)]);
-            const double x0 = der_.Y()(static_cast<std::size_t>(i), 0) - centroid_(a, 0);
-            const double x1 = der_.Y()(static_cast<std::size_t>(i), 1) - centroid_(a, 1);
-            out(2 * i, c) += u[3 * a] - x1 * u[3 * a + 2];
-            out(2 * i + 1, c) += u[3 * a + 1] + x0 * u[3 * a + 2];
+            const std::size_t a = agg_[static_cast<std::size_t>(i)];
+            const double x0 = der_.Y()(static_cast<std::size_t>(i), 0) - centroid_(static_cast<Eigen::Index>(a), 0);
+            const double x1 = der_.Y()(static_cast<std::size_t>(i), 1) - centroid_(static_cast<Eigen::Index>(a), 1);
+            for (std::size_t k = 0; k < per; ++k) {
+                const Eigen::Vector2d z = coarse_motion(k, x0, x1);
+                const double uk = u[static_cast<Eigen::Index>(per * a + k)];
+                out(2 * i, c) += z[0] * uk;
+                out(2 * i + 1, c) += z[1] * uk;
+            }
         }
     });
     return project_columns(std::move(out));
 }
 
+Eigen::Vector2d HessianSolver::coarse_motion(std::size_t k, double x0, double x1) {
+    // The motions of an aggregate at offset x from its centroid: translations, rotation, then (affine) dilation and
+    // the two shears.
+    switch (k) {
+    case 0: return {1.0, 0.0};
+    case 1: return {0.0, 1.0};
+    case 2: return {-x1, x0};
+    case 3: return {x0, x1};
+    case 4: return {x0, -x1};
+    default: return {x1, x0};
+    }
+}
+
 Eigen::VectorXd HessianSolver::coarse_restrict(const Eigen::Ref<const Eigen::VectorXd>& r) const {
     // Zᵀ r, accumulated per aggregate in point order.
-    const std::size_t n = der_.n_points();
-    Eigen::VectorXd zr = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(3 * n_agg_));
+    const std::size_t n = der_.n_points(), per = coarse_per_;
+    Eigen::VectorXd zr = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(per * n_agg_));
     for (std::size_t i = 0; i < n; ++i) {
-        const auto a = static_cast<Eigen::Index>(agg_[i]);
+        const std::size_t a = agg_[i];
         const auto q = static_cast<Eigen::Index>(2 * i);
         const double r0 = r[q], r1 = r[q + 1];
-        const double x0 = der_.Y()(i, 0) - centroid_(a, 0), x1 = der_.Y()(i, 1) - centroid_(a, 1);
-        zr[3 * a] += r0;
-        zr[3 * a + 1] += r1;
-        zr[3 * a + 2] += -x1 * r0 + x0 * r1;
+        const double x0 = der_.Y()(i, 0) - centroid_(static_cast<Eigen::Index>(a), 0);
+        const double x1 = der_.Y()(i, 1) - centroid_(static_cast<Eigen::Index>(a), 1);
+        for (std::size_t k = 0; k < per; ++k) {
+            const Eigen::Vector2d z = coarse_motion(k, x0, x1);
+            zr[static_cast<Eigen::Index>(per * a + k)] += z[0] * r0 + z[1] * r1;
+        }
     }
     return zr;
 }
 
 Eigen::MatrixXd HessianSolver::coarse_basis(std::size_t c0, std::size_t m) const {
-    const std::size_t n = der_.n_points();
+    const std::size_t n = der_.n_points(), per = coarse_per_;
     Eigen::MatrixXd Z = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(2 * n), static_cast<Eigen::Index>(m));
     for (std::size_t i = 0; i < n; ++i) {
         const std::size_t a = agg_[i];
-        for (std::size_t k = 0; k < 3; ++k) {
-            const std::size_t col = 3 * a + k;
+        const double x0 = der_.Y()(i, 0) - centroid_(static_cast<Eigen::Index>(a), 0);
+        const double x1 = der_.Y()(i, 1) - centroid_(static_cast<Eigen::Index>(a), 1);
+        for (std::size_t k = 0; k < per; ++k) {
+            const std::size_t col = per * a + k;
             if (col < c0 || col >= c0 + m) continue;
-            const auto cc = static_cast<Eigen::Index>(col - c0);
-            const auto r = static_cast<Eigen::Index>(2 * i);
-            if (k == 0) Z(r, cc) = 1.0;
-            else if (k == 1) Z(r + 1, cc) = 1.0;
-            else {
-                Z(r, cc) = -(der_.Y()(i, 1) - centroid_(static_cast<Eigen::Index>(a), 1));
-                Z(r + 1, cc) = der_.Y()(i, 0) - centroid_(static_cast<Eigen::Index>(a), 0);
-            }
+            const Eigen::Vector2d z = coarse_motion(k, x0, x1);
+            Z(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(col - c0)) = z[0];
+            Z(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(col - c0)) = z[1];
         }
     }
     return Z;
@@ -348,7 +365,8 @@ void HessianSolver::build_coarse() {
         count[a] += 1.0;
     }
     for (Eigen::Index a = 0; a < na; ++a) centroid_.row(a) /= count[a];
-    const std::size_t nc = 3 * n_agg_;
+    coarse_per_ = opt_.matrix_free.coarse_affine ? 6 : 3;
+    const std::size_t nc = coarse_per_ * n_agg_;
     const auto ncx = static_cast<Eigen::Index>(nc);
     Eigen::MatrixXd K(ncx, ncx), S(ncx, ncx);
     const std::size_t bs = std::max<std::size_t>(opt_.block_size, 1);

@@ -126,9 +126,11 @@ private:
     void build_coarse();
     Eigen::MatrixXd coarse_basis(std::size_t c0, std::size_t m) const;  // columns c0.. of Z (2N × m, dense)
     Eigen::VectorXd coarse_restrict(const Eigen::Ref<const Eigen::VectorXd>& r) const;  // Zᵀ r
-    // Coarse level: Z has 3 columns per aggregate (x and y translation, rotation about the aggregate's centroid).
-    // coarse_inv_ = W |Wᵀ Zᵀ A Z W|⁻¹ Wᵀ (3·n_agg square), W an orthonormal basis of P⊥Z's coordinates.
-    std::size_t n_agg_ = 0, coarse_dim_ = 0;
+    static Eigen::Vector2d coarse_motion(std::size_t k, double x0, double x1);
+    // Coarse level: Z has 3 columns per aggregate (x and y translation, rotation about the aggregate's centroid), 6
+    // with the affine motions (dilation and two shears added).
+    // coarse_inv_ = W |Wᵀ Zᵀ A Z W|⁻¹ Wᵀ (per·n_agg square), W an orthonormal basis of P⊥Z's coordinates.
+    std::size_t n_agg_ = 0, coarse_dim_ = 0, coarse_per_ = 3;
     std::vector<std::uint32_t> agg_;
     Eigen::MatrixXd centroid_;  // n_agg × 2
     Eigen::MatrixXd coarse_inv_;

@@ -53,6 +53,9 @@ struct MatrixFreeOptions {
     /// along the Hilbert order. The soft modes at small λ are the clusters' rigid motions, which block-Jacobi does not
     /// reach. Costs 3·(aggregates) Hessian columns once per solver. 0 = block-Jacobi only.
     std::size_t coarse_points = 0;
+    /// The coarse level's motions per aggregate: rigid (2 translations, rotation) or affine (also the dilation and
+    /// the two shears: the clusters' breathing modes are soft too).
+    bool coarse_affine = false;
 };
 
 class MatrixFreeHessian {
