@@ -12,7 +12,8 @@
 // raises λ tenfold until the Cholesky succeeds; --clusters (10), --samples (256), --mf-width (grid box width),
 // --mf-points (nodes per box), --mf-tol (MINRES tolerance), --mf-near (near/far split radius; 0 = all on the grid)
 // and --mf-far (the far grid's box width) set up the matrix-free path; --mf-f64 1 keeps the exact part's pair
-// coefficients in float64 (default float32). The matrix-free runs print the operator's pair count and where its time
+// coefficients in float64 (default float32); --mf-coarse K adds the two-level preconditioner (aggregates of ~K points),
+// --mf-affine 1 its affine motions. The matrix-free runs print the operator's pair count and where its time
 // went (exact part and grid part per column), and every phase its CPU seconds beside the wall time.
 // --tsne-order none|auto|hilbert: the t-SNE point order for Y* (default none: the Y* of the saved exact runs, made
 // before the locality order existed; the order changes Y*'s bits).
