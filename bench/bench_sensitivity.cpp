@@ -12,7 +12,8 @@
 // raises λ tenfold until the Cholesky succeeds; --clusters (10), --samples (256), --mf-width (grid box width),
 // --mf-points (nodes per box), --mf-tol (MINRES tolerance), --mf-near (near/far split radius; 0 = all on the grid)
 // and --mf-far (the far grid's box width) set up the matrix-free path; --mf-f64 1 keeps the exact part's pair
-// coefficients in float64 (default float32). The matrix-free runs print the operator's pair count and where its time
+// coefficients in float64 (default float32); --mf-coarse K adds the two-level preconditioner (aggregates of ~K points),
+// --mf-affine 1 its affine motions. The matrix-free runs print the operator's pair count and where its time
 // went (exact part and grid part per column), and every phase its CPU seconds beside the wall time.
 // --tsne-order none|auto|hilbert: the t-SNE point order for Y* (default none: the Y* of the saved exact runs, made
 // before the locality order existed; the order changes Y*'s bits).
@@ -38,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "nembed/core/log.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -78,6 +80,8 @@ int main(int argc, char** argv) {
     double mf_width = 0.0, mf_tol = 0.0, mf_near = 0.0, mf_far = 0.0;
     std::size_t mf_points = 0;
     bool mf_f64 = false;
+    std::size_t mf_coarse = 0;
+    bool mf_affine = false;
     std::string save_cov, exact_cov;
     bool knn_search = false;
     std::string tsne_order = "none";
@@ -98,6 +102,8 @@ int main(int argc, char** argv) {
         else if (k == "--mf-near") mf_near = std::stod(v);
         else if (k == "--mf-far") mf_far = std::stod(v);
         else if (k == "--mf-f64") mf_f64 = v == "1" || v == "true";
+        else if (k == "--mf-coarse") mf_coarse = std::stoul(v);
+        else if (k == "--mf-affine") mf_affine = v == "1" || v == "true";
         else if (k == "--save-cov") save_cov = v;
         else if (k == "--exact-cov") exact_cov = v;
         else if (k == "--knn-search") knn_search = v == "1" || v == "true";
@@ -107,6 +113,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    // Progress of long solves (the library's debug messages) with wall and CPU seconds, warnings as before.
+    const double start = now();
+    set_log_sink([start](LogLevel level, const std::string& m) {
+        std::fprintf(stderr, "%s[%.1f s, CPU %.1f s] %s\n", level == LogLevel::warning ? "warning: " : "", now() - start,
+                     cpu(), m.c_str());
+    });
     Rng rng(42);
     Matrix<float> Xf(n, d);
     Matrix<double> X(n, d);
@@ -144,6 +156,8 @@ int main(int argc, char** argv) {
     so.solve.matrix_free.near_radius = mf_near;
     so.solve.matrix_free.far_width = mf_far;
     so.solve.matrix_free.float_coefficients = !mf_f64;
+    so.solve.matrix_free.coarse_points = mf_coarse;
+    so.solve.matrix_free.coarse_affine = mf_affine;
     // --knn-search 1: the neighbour sets from nembed's exact kNN search (blocked float32, seconds) instead of the
     // derivatives' own float64 brute force (O(N² D) scalar: minutes at N = 100 000); the float64 distances are
     // recomputed on the given sets.
@@ -186,6 +200,9 @@ int main(int argc, char** argv) {
     t0 = now();
     c0 = cpu();
     TsneSensitivity sens(X.view(), Y.view(), so);
+    if (sens.solver().coarse_aggregates() > 0)
+        std::printf("coarse level: %zu aggregates, dimension %zu\n", sens.solver().coarse_aggregates(),
+                    sens.solver().coarse_dimension());
     std::printf("setup (P, Hessian, %s solver%s, lambda %.3g): %.2f s (CPU %.1f s), max|g| %.3g\n",
                 sens.solver().kind_name(), sens.solver().has_inverse() && !sens.solver().definite() ? ", indefinite" : "",
                 sens.solver().options().damping, now() - t0, cpu() - c0, sens.diagnostics().gradient_max);

@@ -47,7 +47,7 @@ Eigen::MatrixXd gauge_basis(MatrixView<double> Y) {
 }
 
 HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOptions& options)
-    : der_(derivatives), opt_(options) {
+    : der_(derivatives), opt_(options), threads_(resolve_threads(derivatives.options().n_threads)) {
     require(std::isfinite(options.damping) && options.damping >= 0.0,
             "sensitivity: damping (lambda) must be >= 0, got " + std::to_string(options.damping));
     require(options.rcond >= 0.0 && options.rcond < 1.0, "sensitivity: rcond must be in [0, 1)");
@@ -84,6 +84,8 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
             block_inverse_.setZero();
             block_inverse_.col(0).setOnes();
             block_inverse_.col(2).setOnes();
+        } else if (opt_.matrix_free.coarse_points > 0) {
+            build_coarse();
         }
     }
     if (!dense_) return;
@@ -225,8 +227,8 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
             int its = 0;
             X.middleCols(c0, w) = preconditioned_minres([&](const Eigen::MatrixXd& V) { return apply_matrix_free(V); },
                                                         [&](const Eigen::MatrixXd& R) { return apply_preconditioner(R); },
-                                                        project(B.middleCols(c0, w)), opt_.matrix_free_tolerance,
-                                                        max_iter, res, its);
+                                                        project_columns(B.middleCols(c0, w)),
+                                                        opt_.matrix_free_tolerance, max_iter, res, its, threads_);
             last_residual_ = std::max(last_residual_, res);
             last_iterations_ = std::max(last_iterations_, its);
             total_iterations_ += its;
@@ -248,24 +250,157 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
     return X;
 }
 
+Eigen::MatrixXd HessianSolver::project_columns(Eigen::MatrixXd B) const {
+    // Column by column on the workers (a column's bits do not depend on the block or the thread count).
+    if (!opt_.project_gauge) return B;
+    parallel_for(threads_, static_cast<std::size_t>(B.cols()), [&](std::size_t c) {
+        auto col = B.col(static_cast<Eigen::Index>(c));
+        const Eigen::Vector3d u = U_.transpose() * col;
+        col.noalias() -= U_ * u;
+    });
+    return B;
+}
+
 Eigen::MatrixXd HessianSolver::apply_matrix_free(const Eigen::MatrixXd& V) const {
     Eigen::MatrixXd out = mf_->product(V);
     if (opt_.damping > 0.0) out += opt_.damping * V;
-    return project(out);
+    return project_columns(std::move(out));
 }
 
 Eigen::MatrixXd HessianSolver::apply_preconditioner(const Eigen::MatrixXd& R) const {
-    // P⊥ M⁻¹ P⊥: SPD on the gauge complement, where every iterate lives.
-    const Eigen::MatrixXd Rp = project(R);
+    // P⊥ (D⁻¹ + Z B Zᵀ) P⊥ with D the block-Jacobi blocks and B = W|Hc|⁻¹Wᵀ the coarse level (when built): SPD on
+    // the gauge complement, where every iterate lives.
+    const Eigen::MatrixXd Rp = project_columns(R);
     Eigen::MatrixXd out(R.rows(), R.cols());
     const Eigen::Index n = block_inverse_.rows();
-    for (Eigen::Index c = 0; c < R.cols(); ++c)
+    const Eigen::Index nc = coarse_inv_.rows();
+    parallel_for(threads_, static_cast<std::size_t>(R.cols()), [&](std::size_t sc) {
+        const auto c = static_cast<Eigen::Index>(sc);
         for (Eigen::Index i = 0; i < n; ++i) {
             const double r0 = Rp(2 * i, c), r1 = Rp(2 * i + 1, c);
             out(2 * i, c) = block_inverse_(i, 0) * r0 + block_inverse_(i, 1) * r1;
             out(2 * i + 1, c) = block_inverse_(i, 1) * r0 + block_inverse_(i, 2) * r1;
         }
-    return project(out);
+        if (nc == 0) return;
+        const Eigen::VectorXd zr = coarse_restrict(Rp.col(c));
+        const Eigen::VectorXd u = coarse_inv_ * zr;
+        const std::size_t per = coarse_per_;
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const std::size_t a = agg_[static_cast<std::size_t>(i)];
+            const double x0 = der_.Y()(static_cast<std::size_t>(i), 0) - centroid_(static_cast<Eigen::Index>(a), 0);
+            const double x1 = der_.Y()(static_cast<std::size_t>(i), 1) - centroid_(static_cast<Eigen::Index>(a), 1);
+            for (std::size_t k = 0; k < per; ++k) {
+                const Eigen::Vector2d z = coarse_motion(k, x0, x1);
+                const double uk = u[static_cast<Eigen::Index>(per * a + k)];
+                out(2 * i, c) += z[0] * uk;
+                out(2 * i + 1, c) += z[1] * uk;
+            }
+        }
+    });
+    return project_columns(std::move(out));
+}
+
+Eigen::Vector2d HessianSolver::coarse_motion(std::size_t k, double x0, double x1) {
+    // The motions of an aggregate at offset x from its centroid: translations, rotation, then (affine) dilation and
+    // the two shears.
+    switch (k) {
+    case 0: return {1.0, 0.0};
+    case 1: return {0.0, 1.0};
+    case 2: return {-x1, x0};
+    case 3: return {x0, x1};
+    case 4: return {x0, -x1};
+    default: return {x1, x0};
+    }
+}
+
+Eigen::VectorXd HessianSolver::coarse_restrict(const Eigen::Ref<const Eigen::VectorXd>& r) const {
+    // Zᵀ r, accumulated per aggregate in point order.
+    const std::size_t n = der_.n_points(), per = coarse_per_;
+    Eigen::VectorXd zr = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(per * n_agg_));
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t a = agg_[i];
+        const auto q = static_cast<Eigen::Index>(2 * i);
+        const double r0 = r[q], r1 = r[q + 1];
+        const double x0 = der_.Y()(i, 0) - centroid_(static_cast<Eigen::Index>(a), 0);
+        const double x1 = der_.Y()(i, 1) - centroid_(static_cast<Eigen::Index>(a), 1);
+        for (std::size_t k = 0; k < per; ++k) {
+            const Eigen::Vector2d z = coarse_motion(k, x0, x1);
+            zr[static_cast<Eigen::Index>(per * a + k)] += z[0] * r0 + z[1] * r1;
+        }
+    }
+    return zr;
+}
+
+Eigen::MatrixXd HessianSolver::coarse_basis(std::size_t c0, std::size_t m) const {
+    const std::size_t n = der_.n_points(), per = coarse_per_;
+    Eigen::MatrixXd Z = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(2 * n), static_cast<Eigen::Index>(m));
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t a = agg_[i];
+        const double x0 = der_.Y()(i, 0) - centroid_(static_cast<Eigen::Index>(a), 0);
+        const double x1 = der_.Y()(i, 1) - centroid_(static_cast<Eigen::Index>(a), 1);
+        for (std::size_t k = 0; k < per; ++k) {
+            const std::size_t col = per * a + k;
+            if (col < c0 || col >= c0 + m) continue;
+            const Eigen::Vector2d z = coarse_motion(k, x0, x1);
+            Z(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(col - c0)) = z[0];
+            Z(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(col - c0)) = z[1];
+        }
+    }
+    return Z;
+}
+
+void HessianSolver::build_coarse() {
+    // Galerkin coarse matrix K = Zᵀ P⊥(H + λI)P⊥ Z with the matrix-free operator itself (3 columns per aggregate,
+    // in blocks), restricted to an orthonormal basis W of the coordinates that P⊥Z keeps (the gauge modes lie in
+    // span Z and are dropped), then |·|⁻¹ by its eigendecomposition: SPD, as MINRES needs.
+    const std::size_t n = der_.n_points();
+    agg_ = mf_->aggregates(opt_.matrix_free.coarse_points, n_agg_);
+    const auto na = static_cast<Eigen::Index>(n_agg_);
+    centroid_ = Eigen::MatrixXd::Zero(na, 2);
+    Eigen::VectorXd count = Eigen::VectorXd::Zero(na);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto a = static_cast<Eigen::Index>(agg_[i]);
+        centroid_(a, 0) += der_.Y()(i, 0);
+        centroid_(a, 1) += der_.Y()(i, 1);
+        count[a] += 1.0;
+    }
+    for (Eigen::Index a = 0; a < na; ++a) centroid_.row(a) /= count[a];
+    coarse_per_ = opt_.matrix_free.coarse_affine ? 6 : 3;
+    const std::size_t nc = coarse_per_ * n_agg_;
+    const auto ncx = static_cast<Eigen::Index>(nc);
+    Eigen::MatrixXd K(ncx, ncx), S(ncx, ncx);
+    const std::size_t bs = std::max<std::size_t>(opt_.block_size, 1);
+    for (std::size_t c0 = 0; c0 < nc; c0 += bs) {
+        const std::size_t m = std::min(bs, nc - c0);
+        const Eigen::MatrixXd Zp = project_columns(coarse_basis(c0, m));
+        const Eigen::MatrixXd AZ = apply_matrix_free(Zp);
+        // Zᵀ x = Zpᵀ x for x in the complement (P⊥ symmetric).
+        parallel_for(threads_, m, [&](std::size_t c) {
+            const auto col = static_cast<Eigen::Index>(c0 + c);
+            K.col(col) = coarse_restrict(AZ.col(static_cast<Eigen::Index>(c)));
+            S.col(col) = coarse_restrict(Zp.col(static_cast<Eigen::Index>(c)));
+        });
+    }
+    K = 0.5 * (K + K.transpose()).eval();
+    S = 0.5 * (S + S.transpose()).eval();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> gs(S);
+    require(gs.info() == Eigen::Success, "sensitivity: coarse-level Gram eigendecomposition failed");
+    const double smax = std::max(gs.eigenvalues().maxCoeff(), 1e-300);
+    std::vector<Eigen::Index> keep;
+    for (Eigen::Index k = 0; k < ncx; ++k)
+        if (gs.eigenvalues()[k] > 1e-10 * smax) keep.push_back(k);
+    Eigen::MatrixXd W(ncx, static_cast<Eigen::Index>(keep.size()));
+    for (std::size_t q = 0; q < keep.size(); ++q)
+        W.col(static_cast<Eigen::Index>(q)) =
+            gs.eigenvectors().col(keep[q]) / std::sqrt(gs.eigenvalues()[keep[q]]);
+    coarse_dim_ = keep.size();
+    const Eigen::MatrixXd Hc = W.transpose() * K * W;
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(0.5 * (Hc + Hc.transpose()));
+    require(es.info() == Eigen::Success, "sensitivity: coarse-level eigendecomposition failed");
+    const double emax = std::max(es.eigenvalues().cwiseAbs().maxCoeff(), 1e-300);
+    const Eigen::VectorXd inv = es.eigenvalues().cwiseAbs().cwiseMax(1e-12 * emax).cwiseInverse();
+    const Eigen::MatrixXd WV = W * es.eigenvectors();
+    coarse_inv_ = WV * inv.asDiagonal() * WV.transpose();
 }
 
 // Block MINRES (Elman–Silvester–Wathen, Alg. 2.4, unpreconditioned): every column runs its own Lanczos recurrence

@@ -10,6 +10,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/locality_order.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "kernel_terms.hpp"
 
@@ -102,25 +103,31 @@ MatrixFreeHessian::MatrixFreeHessian(const TsneDerivatives& derivatives, const M
     };
     build_pairs(split ? rc2 : 0.0);
     timings_.build_pairs = lap();
-    grid_ = std::make_unique<GridConvolution2d>(Y.view(), fo);
-    visit_kernel(obj.kernel(), [&](const auto& k) {
-        // The grid's share of C: all of it, or (1 − χ) C with the split.
-        auto c = [&](double dx, double dy, int a, int b) {
-            const sensitivity_detail::PairTerms t = sensitivity_detail::terms(k, dx, dy);
-            const double da = a == 0 ? dx : dy, db = b == 0 ? dx : dy;
-            const double far = split ? 1.0 - near_share(dx * dx + dy * dy, rc2) : 1.0;
-            return far * ((a == b ? t.f : 0.0) - 2.0 * t.g * da * db);
-        };
-        k00_ = grid_->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 0); });
-        k01_ = grid_->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 1); });
-        k11_ = grid_->add_kernel([&](double dx, double dy) { return c(dx, dy, 1, 1); });
-    });
+    // Grids sampled on one worker each (a column's convolution is single-threaded; the block's columns run in
+    // parallel in product()). Every grid holds the same kernels, so which worker runs a column does not matter.
+    fo.n_threads = 1;
+    for (int w = 0; w < threads_; ++w) {
+        auto g = std::make_unique<GridConvolution2d>(Y.view(), fo);
+        visit_kernel(obj.kernel(), [&](const auto& k) {
+            // The grid's share of C: all of it, or (1 − χ) C with the split.
+            auto c = [&](double dx, double dy, int a, int b) {
+                const sensitivity_detail::PairTerms t = sensitivity_detail::terms(k, dx, dy);
+                const double da = a == 0 ? dx : dy, db = b == 0 ? dx : dy;
+                const double far = split ? 1.0 - near_share(dx * dx + dy * dy, rc2) : 1.0;
+                return far * ((a == b ? t.f : 0.0) - 2.0 * t.g * da * db);
+            };
+            k00_ = g->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 0); });
+            k01_ = g->add_kernel([&](double dx, double dy) { return c(dx, dy, 0, 1); });
+            k11_ = g->add_kernel([&](double dx, double dy) { return c(dx, dy, 1, 1); });
+        });
+        grids_.push_back(std::move(g));
+    }
     // A_i = Σ_j C(y_i − y_j): charge 1 against the three kernels.
     A_.resize(static_cast<Eigen::Index>(n), 3);
     RowMajor Ar(static_cast<Eigen::Index>(n), 3);
     const std::vector<double> ones(n, 1.0);
-    grid_->convolve({ones.data()}, {{0, k00_, 0, 1.0}, {1, k01_, 0, 1.0}, {2, k11_, 0, 1.0}},
-                    {Ar.data(), Ar.data() + 1, Ar.data() + 2}, 1, 3);
+    grids_.front()->convolve({ones.data()}, {{0, k00_, 0, 1.0}, {1, k01_, 0, 1.0}, {2, k11_, 0, 1.0}},
+                             {Ar.data(), Ar.data() + 1, Ar.data() + 2}, 1, 3);
     A_ = Ar;
     timings_.build_grid = lap();
     // Diagonal blocks: the exact part's row sums (build_pairs, in diag_ already) + the grid repulsion without its self
@@ -165,25 +172,29 @@ Eigen::MatrixXd MatrixFreeHessian::product(const Eigen::MatrixXd& V) const {
     }
     const auto t1 = std::chrono::steady_clock::now();
     timings_.exact += std::chrono::duration<double>(t1 - t0).count();
-    // Repulsion on the grid, one right-hand side at a time: φ = Σ_j C(y_i − y_j) v_j.
-    std::vector<double> phi(2 * n);
-    for (std::size_t c = 0; c < m; ++c) {
-        const double* v0 = Vr.data() + c;
-        grid_->convolve({v0, v0 + m}, {{0, k00_, 0, 1.0}, {0, k01_, 1, 1.0}, {1, k01_, 0, 1.0}, {1, k11_, 1, 1.0}},
-                        {phi.data(), phi.data() + 1}, 2 * m, 2);
-        double fv = 0.0;
-        for (std::size_t q = 0; q < 2 * n; ++q) fv += F[q] * Vr(static_cast<Eigen::Index>(q), static_cast<Eigen::Index>(c));
-        parallel_for(threads_, n, [&](std::size_t i) {
-            const auto r = static_cast<Eigen::Index>(i);
-            const double x0 = Vr(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(c));
-            const double x1 = Vr(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(c));
-            const double r0 = A_(r, 0) * x0 + A_(r, 1) * x1 - phi[2 * i];
-            const double r1 = A_(r, 1) * x0 + A_(r, 2) * x1 - phi[2 * i + 1];
-            out(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(c)) += -4.0 * iz * r0 - fz * F[2 * i] * fv;
-            out(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(c)) +=
-                -4.0 * iz * r1 - fz * F[2 * i + 1] * fv;
-        });
-    }
+    // Repulsion on the grid, one right-hand side at a time, the block's columns split over the workers (each with its
+    // own grid): φ = Σ_j C(y_i − y_j) v_j. A column's result is computed by one worker alone: the same bits for any
+    // thread count.
+    parallelize(threads_, m, [&](int w, std::size_t cb, std::size_t ce) {
+        GridConvolution2d& grid = *grids_[static_cast<std::size_t>(w)];
+        std::vector<double> phi(2 * n);
+        for (std::size_t c = cb; c < ce; ++c) {
+            const double* v0 = Vr.data() + c;
+            grid.convolve({v0, v0 + m}, {{0, k00_, 0, 1.0}, {0, k01_, 1, 1.0}, {1, k01_, 0, 1.0}, {1, k11_, 1, 1.0}},
+                          {phi.data(), phi.data() + 1}, 2 * m, 2);
+            double fv = 0.0;
+            for (std::size_t q = 0; q < 2 * n; ++q) fv += F[q] * v0[q * m];
+            for (std::size_t i = 0; i < n; ++i) {
+                const double x0 = v0[2 * i * m], x1 = v0[(2 * i + 1) * m];
+                const auto r = static_cast<Eigen::Index>(i);
+                const double r0 = A_(r, 0) * x0 + A_(r, 1) * x1 - phi[2 * i];
+                const double r1 = A_(r, 1) * x0 + A_(r, 2) * x1 - phi[2 * i + 1];
+                out(static_cast<Eigen::Index>(2 * i), static_cast<Eigen::Index>(c)) += -4.0 * iz * r0 - fz * F[2 * i] * fv;
+                out(static_cast<Eigen::Index>(2 * i + 1), static_cast<Eigen::Index>(c)) +=
+                    -4.0 * iz * r1 - fz * F[2 * i + 1] * fv;
+            }
+        }
+    });
     timings_.grid += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     timings_.columns += m;
     return out;
@@ -342,10 +353,60 @@ void MatrixFreeHessian::build_pairs(double rc2) {
     });
 }
 
+std::vector<std::uint32_t> MatrixFreeHessian::aggregates(std::size_t target, std::size_t& count) const {
+    const std::size_t n = der_.n_points();
+    require(target >= 1, "sensitivity: coarse_points must be >= 1");
+    const Matrix<double>& Y = der_.objective().Y();
+    const double rc2 = opt_.near_radius * opt_.near_radius;
+    // Components (in the Hilbert numbering) of the pairs closer than r_c, by union–find with the smaller root kept:
+    // sequential, so the labels depend on Y alone.
+    std::vector<std::uint32_t> parent(n);
+    for (std::size_t r = 0; r < n; ++r) parent[r] = static_cast<std::uint32_t>(r);
+    auto find = [&](std::uint32_t x) {
+        while (parent[x] != x) x = parent[x] = parent[parent[x]];
+        return x;
+    };
+    if (rc2 > 0.0) {
+        for (std::size_t r = 0; r < n; ++r) {
+            const std::size_t i = static_cast<std::size_t>(order_[r]);
+            for (std::size_t q = pair_ptr_[r]; q < pair_ptr_[r + 1]; ++q) {
+                const std::size_t j = static_cast<std::size_t>(order_[pair_idx_[q]]);
+                const double d0 = Y(i, 0) - Y(j, 0), d1 = Y(i, 1) - Y(j, 1);
+                if (d0 * d0 + d1 * d1 >= rc2) continue;  // an attraction-only pair
+                const std::uint32_t a = find(static_cast<std::uint32_t>(r)), b = find(pair_idx_[q]);
+                if (a != b) parent[std::max(a, b)] = std::min(a, b);
+            }
+        }
+    } else {
+        for (std::size_t r = 0; r < n; ++r) parent[r] = 0;
+    }
+    std::vector<std::size_t> size(n, 0);
+    for (std::size_t r = 0; r < n; ++r) ++size[find(static_cast<std::uint32_t>(r))];
+    // Walk the Hilbert order; every large component (and the pool of the small ones) fills its own current aggregate
+    // and opens a new one when it holds `target` points.
+    const std::size_t small = std::max<std::size_t>(1, target / 2);
+    std::vector<std::uint32_t> out(n), current(n, std::numeric_limits<std::uint32_t>::max()), fill(n, 0);
+    std::uint32_t next = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::uint32_t root = find(static_cast<std::uint32_t>(r));
+        // Slot n − 1 is the pool's: a root is its component's smallest index, so root n − 1 is a single point, pooled
+        // whenever pooling happens (small ≥ 2).
+        const std::uint32_t slot = size[root] < small ? static_cast<std::uint32_t>(n - 1) : root;
+        if (current[slot] == std::numeric_limits<std::uint32_t>::max() || fill[slot] >= target) {
+            current[slot] = next++;
+            fill[slot] = 0;
+        }
+        ++fill[slot];
+        out[static_cast<std::size_t>(order_[r])] = current[slot];
+    }
+    count = next;
+    return out;
+}
+
 Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& A,
                                       const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& M_inverse,
                                       const Eigen::MatrixXd& B, double tolerance, int max_iter, double& residual,
-                                      int& iterations) {
+                                      int& iterations, int threads) {
     const Eigen::Index n = B.rows(), m = B.cols();
     Eigen::MatrixXd X = Eigen::MatrixXd::Zero(n, m);
     Eigen::MatrixXd r1 = B, r2 = B, Y = M_inverse(B), W = Eigen::MatrixXd::Zero(n, m), W2 = W;
@@ -370,25 +431,36 @@ Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const 
         if (interrupt_requested())
             throw Interrupted("sensitivity: MINRES interrupted at iteration " + std::to_string(it));
         const auto w = static_cast<Eigen::Index>(cols.size());
-        Eigen::MatrixXd Vb(n, w);
-        for (Eigen::Index q = 0; q < w; ++q) {
-            const Eigen::Index j = cols[static_cast<std::size_t>(q)];
-            Vb.col(q) = Y.col(j) / beta[static_cast<std::size_t>(j)];
+        if (it % 10 == 0) {  // progress for long solves (debug: silent unless a log sink asks for it)
+            double worst = 0.0;
+            for (Eigen::Index j : cols)
+                worst = std::max(worst, phibar[static_cast<std::size_t>(j)] / beta1[static_cast<std::size_t>(j)]);
+            log(LogLevel::debug, "MINRES iteration " + std::to_string(it) + ": " + std::to_string(w) +
+                                     " active columns, largest relative residual " + std::to_string(worst));
         }
+        // The per-column vector work runs over the columns in parallel: each column is touched by one worker only.
+        Eigen::MatrixXd Vb(n, w);
+        parallel_for(threads, static_cast<std::size_t>(w), [&](std::size_t sq) {
+            const auto q = static_cast<Eigen::Index>(sq);
+            const Eigen::Index j = cols[sq];
+            Vb.col(q) = Y.col(j) / beta[static_cast<std::size_t>(j)];
+        });
         Eigen::MatrixXd Yb = A(Vb);
         std::vector<double> alfa(static_cast<std::size_t>(w));
-        for (Eigen::Index q = 0; q < w; ++q) {
-            const Eigen::Index j = cols[static_cast<std::size_t>(q)];
+        parallel_for(threads, static_cast<std::size_t>(w), [&](std::size_t sq) {
+            const auto q = static_cast<Eigen::Index>(sq);
+            const Eigen::Index j = cols[sq];
             const auto s = static_cast<std::size_t>(j);
             if (it >= 1) Yb.col(q) -= (beta[s] / oldb[s]) * r1.col(j);
             alfa[static_cast<std::size_t>(q)] = Vb.col(q).dot(Yb.col(q));
             Yb.col(q) -= (alfa[static_cast<std::size_t>(q)] / beta[s]) * r2.col(j);
             r1.col(j) = r2.col(j);
             r2.col(j) = Yb.col(q);
-        }
+        });
         const Eigen::MatrixXd MY = M_inverse(Yb);
-        for (Eigen::Index q = 0; q < w; ++q) {
-            const Eigen::Index j = cols[static_cast<std::size_t>(q)];
+        parallel_for(threads, static_cast<std::size_t>(w), [&](std::size_t sq) {
+            const auto q = static_cast<Eigen::Index>(sq);
+            const Eigen::Index j = cols[sq];
             const auto s = static_cast<std::size_t>(j);
             Y.col(j) = MY.col(q);
             oldb[s] = beta[s];
@@ -411,7 +483,7 @@ Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const 
             W.col(j) = wn;
             X.col(j) += phi * wn;
             if (phibar[s] <= tolerance * beta1[s] || beta[s] == 0.0) active[s] = 0;
-        }
+        });
     }
     residual = 0.0;
     for (Eigen::Index j = 0; j < m; ++j) {

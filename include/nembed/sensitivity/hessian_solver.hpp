@@ -96,9 +96,14 @@ public:
     /// Matrix-free: block iterations (Hessian products of a block) summed over every solve so far, and the blocks.
     long total_iterations() const { return total_iterations_; }
     long total_blocks() const { return total_blocks_; }
+    /// Matrix-free with MatrixFreeOptions::coarse_points > 0: the aggregates and the coarse space's dimension (the
+    /// rigid motions kept after the gauge projection); 0 without the coarse level.
+    std::size_t coarse_aggregates() const { return n_agg_; }
+    std::size_t coarse_dimension() const { return coarse_dim_; }
 
 private:
     Eigen::MatrixXd project(const Eigen::MatrixXd& B) const;
+    Eigen::MatrixXd project_columns(Eigen::MatrixXd B) const;
     Eigen::MatrixXd apply(const Eigen::MatrixXd& V) const;
     Eigen::MatrixXd minres(const Eigen::MatrixXd& B) const;
     Eigen::MatrixXd apply_matrix_free(const Eigen::MatrixXd& V) const;
@@ -106,6 +111,7 @@ private:
 
     const TsneDerivatives& der_;
     SolveOptions opt_;
+    int threads_ = 1;
     void factor_inverse();
 
     bool dense_ = true;
@@ -117,6 +123,17 @@ private:
     std::size_t n_cut_ = 0;
     std::unique_ptr<MatrixFreeHessian> mf_;
     Eigen::MatrixXd block_inverse_;  // matrix-free: N × 3 inverses of |H_ii + λI|
+    void build_coarse();
+    Eigen::MatrixXd coarse_basis(std::size_t c0, std::size_t m) const;  // columns c0.. of Z (2N × m, dense)
+    Eigen::VectorXd coarse_restrict(const Eigen::Ref<const Eigen::VectorXd>& r) const;  // Zᵀ r
+    static Eigen::Vector2d coarse_motion(std::size_t k, double x0, double x1);
+    // Coarse level: Z has 3 columns per aggregate (x and y translation, rotation about the aggregate's centroid), 6
+    // with the affine motions (dilation and two shears added).
+    // coarse_inv_ = W |Wᵀ Zᵀ A Z W|⁻¹ Wᵀ (per·n_agg square), W an orthonormal basis of P⊥Z's coordinates.
+    std::size_t n_agg_ = 0, coarse_dim_ = 0, coarse_per_ = 3;
+    std::vector<std::uint32_t> agg_;
+    Eigen::MatrixXd centroid_;  // n_agg × 2
+    Eigen::MatrixXd coarse_inv_;
     mutable double last_residual_ = 0.0;
     mutable int last_iterations_ = 0;
     mutable long total_iterations_ = 0, total_blocks_ = 0;

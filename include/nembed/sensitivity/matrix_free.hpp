@@ -48,6 +48,14 @@ struct MatrixFreeOptions {
     bool float_coefficients = true;
     /// Block-Jacobi preconditioner |H_ii + λI| (2 × 2 blocks, absolute eigenvalues: SPD as MINRES needs).
     bool precondition = true;
+    /// Two-level preconditioner (docs/sensitivity.md §3): > 0 adds a coarse correction on the rigid motions (two
+    /// translations and a rotation) of aggregates of about this many points, cut from the map's near-pair components
+    /// along the Hilbert order. The soft modes at small λ are the clusters' rigid motions, which block-Jacobi does not
+    /// reach. Costs 3·(aggregates) Hessian columns once per solver. 0 = block-Jacobi only.
+    std::size_t coarse_points = 0;
+    /// The coarse level's motions per aggregate: rigid (2 translations, rotation) or affine (also the dilation and
+    /// the two shears: the clusters' breathing modes are soft too).
+    bool coarse_affine = false;
 };
 
 class MatrixFreeHessian {
@@ -60,7 +68,7 @@ public:
     Eigen::MatrixXd product(const Eigen::MatrixXd& V) const;
     /// The 2 × 2 diagonal blocks H_ii: N × 3 (h00, h01, h11).
     const Eigen::MatrixXd& diagonal_blocks() const { return diag_; }
-    std::size_t grid_nodes() const { return grid_->nodes(); }
+    std::size_t grid_nodes() const { return grids_.front()->nodes(); }
     /// Ordered near pairs (i, j) kept by the near/far split (0 without it).
     std::size_t near_pairs() const { return near_count_; }
     /// Ordered pairs of the exact part (P's pattern ∪ near pairs), each stored once per direction.
@@ -73,6 +81,11 @@ public:
         std::size_t columns = 0;
     };
     const Timings& timings() const { return timings_; }
+    /// Aggregates of about `target` points each (point i's aggregate at [i], ids 0..count−1): the components of the
+    /// near pairs (pairs closer than the split radius; one component without the split) cut along the Hilbert order
+    /// into pieces of `target` points; components smaller than target/2 are pooled and cut the same way. A function
+    /// of Y and the options alone.
+    std::vector<std::uint32_t> aggregates(std::size_t target, std::size_t& count) const;
 
 private:
     void build_pairs(double rc2);
@@ -80,7 +93,9 @@ private:
     const TsneDerivatives& der_;
     MatrixFreeOptions opt_;
     int threads_ = 1;
-    std::unique_ptr<GridConvolution2d> grid_;
+    // One single-threaded grid per worker: the columns of a block are convolved in parallel (a fixed contiguous
+    // split), each column by one grid on its own, so its bits do not depend on the worker that ran it.
+    std::vector<std::unique_ptr<GridConvolution2d>> grids_;
     std::size_t k00_ = 0, k01_ = 0, k11_ = 0;
     Eigen::MatrixXd A_;     // N × 3: Σ_j C(y_i − y_j) on the grid (self included); the far part with the split
     // The exact part in the Hilbert order order_ (order_[new] = old): CSR over points, neighbour (new index) and the
@@ -100,10 +115,11 @@ private:
 /// solves A x = b for every column of B, stopping a column when its preconditioned residual ‖r‖_{M⁻¹} falls to
 /// tolerance·‖b‖_{M⁻¹}. A and M⁻¹ are applied to the block of still active columns at once. Every column runs its own
 /// scalar recurrence, so a column's result does not depend on the others or on the block size. `residual` receives
-/// the largest final relative (preconditioned) residual, `iterations` the iteration count.
+/// the largest final relative (preconditioned) residual, `iterations` the iteration count. The per-column vector work
+/// runs on `threads` workers over the columns (each column by one worker: the same bits for any count).
 Eigen::MatrixXd preconditioned_minres(const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& A,
                                       const std::function<Eigen::MatrixXd(const Eigen::MatrixXd&)>& M_inverse,
                                       const Eigen::MatrixXd& B, double tolerance, int max_iter, double& residual,
-                                      int& iterations);
+                                      int& iterations, int threads = 1);
 
 } // namespace nembed
