@@ -397,6 +397,32 @@ TEST(DistRanks, UmapSpectralOfTwoComponentsEqualsSingleProcess) {
     expect_umap_equal(two.view(), o, {2});
 }
 
+// A graph of more than 2·n_components components (7 tight clusters of 900 points, centres 1.5·e_c, about 2.1
+// apart so that the centroids' affinity exp(-d²) does not underflow): the spectral start places them by the
+// data's centroids, whose c x D sums the ranks chain in row order (an ordered fold): the single-process bits.
+TEST(DistRanks, UmapSpectralOfManyComponentsEqualsSingleProcess) {
+    const std::size_t clusters = 7, per = 900, d = 50;
+    Matrix<float> X(clusters * per, d);
+    std::uint64_t state = 777;
+    for (std::size_t i = 0; i < X.rows(); ++i)
+        for (std::size_t c = 0; c < d; ++c) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const double u = static_cast<double>(state >> 11) / 9007199254740992.0 - 0.5;
+            X(i, c) = static_cast<float>((c == i % clusters ? 1.5 : 0.0) + 0.1 * u);  // clusters interleaved by row
+        }
+    UmapOptions o;
+    o.random_state = 5;
+    o.n_epochs = 5;
+    o.neighbors = KnnMethod::exact;
+    o.n_jobs = 2;
+    const CsrMatrix<double> graph = UMAP(o).prepare(X.view()).graph();
+    const std::size_t n_comp = connected_components(graph).count;
+    ASSERT_GE(n_comp, 7u);  // > 2·n_components: the centroid layout
+    // The data do place them: without the data the components land elsewhere (at random).
+    EXPECT_NE(umap_spectral_init(graph, 2, 5, 1, X.view()).storage(), umap_spectral_init(graph, 2, 5, 1).storage());
+    expect_umap_equal(X.view(), o, {1, 2});
+}
+
 // Below 4096 points umap-learn's serial edge order runs: the gathered graph on every rank, the same bits.
 TEST(DistRanks, UmapSmallFitEqualsSingleProcess) {
     const Matrix<float>& X = data();
