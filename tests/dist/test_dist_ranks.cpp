@@ -19,11 +19,13 @@
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/io.hpp"
 #include "nembed/dist/knn.hpp"
+#include "nembed/dist/ne.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/dist/tsne.hpp"
 #include "nembed/dist/umap.hpp"
 #include "nembed/init/multi_component.hpp"
 #include "nembed/init/pca.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/npy.hpp"
 #include "nembed/methods/tsne.hpp"
@@ -572,4 +574,56 @@ TEST(DistRanks, EdgeBatchPlanSharedEqualsSingleProcess) {
                 EXPECT_EQ(z, z_ref);
             }
         }
+}
+
+// fetch_rows: any indices, repeated and unordered, come back as the rows of X.
+TEST(DistRanks, FetchRowsGivesTheRequestedRows) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    std::vector<std::int64_t> wanted;
+    for (std::int64_t t = 0; t < 300; ++t) wanted.push_back((t * 7919 + 13 * comm.rank()) % static_cast<std::int64_t>(X.rows()));
+    wanted.push_back(wanted.front());  // a repeat
+    const dist::FetchedRows got = dist::fetch_rows(comm, part, mine(part, X), wanted);
+    for (std::int64_t id : wanted)
+        for (std::size_t c = 0; c < X.cols(); ++c) ASSERT_EQ(got.row(id)[c], X(static_cast<std::size_t>(id), c));
+    EXPECT_LE(got.ids.size(), 300u);
+}
+
+// TorchDR's EntropicAffinity (the input affinity of SNE, TSNE, InfoTSNE, LargeVis): every rank's rows are the
+// single-process P's rows bit for bit (both costs, 1 and 2 threads); what is not distributed is refused on all ranks.
+TEST(DistRanks, EntropicAffinityRowsEqualSingleProcess) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    const int r = comm.rank();
+    const std::size_t b = part.begin(r);
+    for (CostMetric metric : {CostMetric::sqeuclidean, CostMetric::euclidean})
+        for (int threads : {1, 2}) {
+            torchdr::EntropicOptions o;  // perplexity 30: the 90 nearest costs
+            o.metric = metric;
+            o.knn_method = KnnMethod::exact;
+            o.n_threads = threads;
+            const CsrMatrix<double> ref = torchdr::entropic_affinity(o, X.view());
+            const CsrMatrix<double> P = dist::entropic_affinity_rows(comm, part, mine(part, X), o);
+            ASSERT_EQ(P.n_rows, part.count(r));
+            ASSERT_EQ(P.n_cols, X.rows());
+            for (std::size_t i = 0; i < P.n_rows; ++i) {
+                const offset_t a = ref.indptr[b + i], len = ref.indptr[b + i + 1] - a;
+                ASSERT_EQ(P.indptr[i + 1] - P.indptr[i], len) << "row " << b + i;
+                for (offset_t t = 0; t < len; ++t) {
+                    ASSERT_EQ(P.indices[P.indptr[i] + t], ref.indices[a + t]) << "row " << b + i;
+                    ASSERT_EQ(P.values[P.indptr[i] + t], ref.values[a + t]) << "row " << b + i << ", threads " << threads;
+                }
+            }
+        }
+    torchdr::EntropicOptions o;
+    o.knn_method = KnnMethod::hnsw;
+    EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
+    o.knn_method = KnnMethod::exact;
+    o.sparsity = false;
+    EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
+    o.sparsity = true;
+    o.metric = CostMetric::manhattan;
+    EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
 }

@@ -1,0 +1,44 @@
+#pragma once
+/// @file ne.hpp
+/// The TorchDR methods' input affinity on distributed rows (docs/mpi.md §5, "The TorchDR affinities"): the first
+/// piece of a distributed `nembed ne`. TorchDR's EntropicAffinity (SNE, TSNE, InfoTSNE, LargeVis) is a per-row
+/// calibration on each point's 3·perplexity nearest costs, so a rank computes its own rows: the exact kNN ring,
+/// the neighbours' rows fetched from their owners (the costs are recomputed in double from the vectors, as one
+/// process does), and the row calibration shared with the single process (`entropic_rows`). Symmetrisation, where
+/// a loss needs it, is the transpose exchange (`dist::transpose_rows`).
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "nembed/core/matrix.hpp"
+#include "nembed/core/sparse.hpp"
+#include "nembed/dist/comm.hpp"
+#include "nembed/dist/rows.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
+
+namespace nembed::dist {
+
+/// Rows of the distributed X fetched by global index from the ranks that own them.
+struct FetchedRows {
+    std::vector<std::int64_t> ids;  ///< the distinct requested indices, ascending
+    Matrix<float> rows;             ///< ids.size() x D, in the order of ids
+    /// The row of global index id (which must have been requested).
+    const float* row(std::int64_t id) const;
+};
+
+/// The rows `wanted` (global indices in [0, N), any order, repeats allowed) of the distributed X (X_mine: this
+/// rank's rows of `part`). One alltoallv of the distinct requests to their owners and one of the rows back (D·4 B
+/// per distinct row). Collective.
+FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                       const std::vector<std::int64_t>& wanted);
+
+/// This rank's rows of TorchDR's EntropicAffinity P of X (torchdr::entropic_affinity(options, X): rows of the
+/// k = 3·perplexity nearest costs, each summing to 1/N, not symmetrised): part.count(rank) x N with global
+/// columns, bitwise the single-process rows for any R and thread count. Distributed here: the sqeuclidean and
+/// euclidean costs with sparsity (TorchDR's defaults) on exact neighbours (the ring) — the neighbour method must
+/// be exact, or auto where one process resolves it to exact; anything else is refused on every rank
+/// (CollectiveError). Collective.
+CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                                         const torchdr::EntropicOptions& options);
+
+} // namespace nembed::dist

@@ -1,0 +1,130 @@
+// TorchDR's EntropicAffinity on distributed rows (dist/ne.hpp).
+#include "nembed/dist/ne.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "nembed/affinity/entropic.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/dist/knn.hpp"
+#include "../affinity/torchdr_detail.hpp"
+
+namespace nembed::dist {
+
+const float* FetchedRows::row(std::int64_t id) const {
+    const auto it = std::lower_bound(ids.begin(), ids.end(), id);
+    require(it != ids.end() && *it == id, "fetch_rows: row " + std::to_string(id) + " was not fetched");
+    return rows.row(static_cast<std::size_t>(it - ids.begin()));
+}
+
+FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                       const std::vector<std::int64_t>& wanted) {
+    const int R = comm.size(), r = comm.rank();
+    const auto RR = static_cast<std::size_t>(R);
+    // D from the largest: a rank without rows may hold a 0-column view.
+    std::uint64_t D = X_mine.cols;
+    for (std::uint64_t dr : allgather_u64(comm, X_mine.cols)) D = std::max(D, dr);
+    FetchedRows out;
+    out.ids = wanted;
+    std::sort(out.ids.begin(), out.ids.end());
+    out.ids.erase(std::unique(out.ids.begin(), out.ids.end()), out.ids.end());
+    for (std::int64_t id : out.ids)
+        require(id >= 0 && static_cast<std::size_t>(id) < part.n, "fetch_rows: index " + std::to_string(id) +
+                                                                        " outside [0, " + std::to_string(part.n) + ")");
+    // Ascending ids: each owner's requests are consecutive.
+    std::vector<std::uint64_t> n_ask(RR, 0), n_asked(RR);
+    for (std::int64_t id : out.ids) ++n_ask[static_cast<std::size_t>(part.owner(static_cast<std::size_t>(id)))];
+    comm.alltoallv(n_ask.data(), std::vector<std::size_t>(RR, 8), n_asked.data(), std::vector<std::size_t>(RR, 8));
+    std::vector<std::size_t> sb(RR), rb(RR);
+    std::size_t total = 0;
+    for (std::size_t q = 0; q < RR; ++q) {
+        sb[q] = static_cast<std::size_t>(n_ask[q]) * 8;
+        rb[q] = static_cast<std::size_t>(n_asked[q]) * 8;
+        total += static_cast<std::size_t>(n_asked[q]);
+    }
+    std::vector<std::int64_t> asked(total);
+    comm.alltoallv(out.ids.data(), sb, asked.data(), rb);
+    // Answer in the order asked.
+    const std::size_t b = part.begin(r), d = static_cast<std::size_t>(D);
+    std::vector<float> answer(total * d);
+    for (std::size_t t = 0; t < total; ++t) {
+        const auto i = static_cast<std::size_t>(asked[t]);
+        require(i >= b && i < b + X_mine.rows, "fetch_rows: row " + std::to_string(i) + " asked of a rank without it");
+        std::copy(X_mine.row(i - b), X_mine.row(i - b) + d, answer.data() + t * d);
+    }
+    for (std::size_t q = 0; q < RR; ++q) {
+        std::swap(sb[q], rb[q]);
+        sb[q] = sb[q] / 8 * d * sizeof(float);
+        rb[q] = rb[q] / 8 * d * sizeof(float);
+    }
+    out.rows = Matrix<float>(out.ids.size(), d);
+    comm.alltoallv(answer.data(), sb, out.rows.data(), rb);
+    return out;
+}
+
+CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                                         const torchdr::EntropicOptions& o) {
+    const int r = comm.rank();
+    const std::size_t n = part.n;
+    std::uint64_t D = X_mine.cols;
+    for (std::uint64_t dr : allgather_u64(comm, X_mine.cols)) D = std::max(D, dr);
+    collective(comm, [&] {
+        require(part.ranks == comm.size(), "distributed EntropicAffinity: the partition does not match the communicator");
+        require(X_mine.rows == part.count(r), "distributed EntropicAffinity: this rank holds " +
+                                                  std::to_string(X_mine.rows) + " rows, its block has " +
+                                                  std::to_string(part.count(r)));
+        require(std::isfinite(o.perplexity) && o.perplexity > 0, "perplexity must be positive");
+        require(o.perplexity < static_cast<double>(n), "perplexity must be smaller than the number of samples (" +
+                                                            std::to_string(n) + ")");
+        require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1");
+        require(o.metric == CostMetric::sqeuclidean || o.metric == CostMetric::euclidean,
+                "distributed EntropicAffinity: only the sqeuclidean and euclidean costs are distributed");
+        require(o.sparsity, "distributed EntropicAffinity: the dense affinity (sparsity off) is not distributed");
+        require(n <= static_cast<std::size_t>(std::numeric_limits<index_t>::max()),
+                "distributed EntropicAffinity: more points than a CSR index holds");
+        require(resolve_knn_method(o.knn_method, n, static_cast<std::size_t>(D), true) == KnnMethod::exact,
+                "distributed EntropicAffinity: only exact neighbours are distributed (--neighbors exact)");
+        require_finite(X_mine, "input data");
+    });
+    const double perplexity = entropic_perplexity(n, o.perplexity);
+    const std::size_t k = entropic_neighbors(n, o.perplexity);
+    const int threads = o.n_threads;
+    const DistKnnGraph g = exact_self_knn(comm, part, X_mine, k, Metric::euclidean, threads);
+    const FetchedRows nb = fetch_rows(comm, part, X_mine, g.indices);
+    // knn_cost's recomputation: each row's costs in double from the vectors, sorted by (cost, index).
+    SparseCost s;
+    s.n = g.n_rows;
+    s.k = k;
+    s.indices.resize(s.n * k);
+    s.costs.resize(s.n * k);
+    parallel_for(threads, s.n, [&](std::size_t i) {
+        std::vector<std::pair<double, index_t>> row(k);
+        for (std::size_t t = 0; t < k; ++t) {
+            const std::int64_t j = g.indices[i * k + t];
+            row[t] = {pair_cost(X_mine.row(i), nb.row(j), X_mine.cols, o.metric), static_cast<index_t>(j)};
+        }
+        std::sort(row.begin(), row.end());
+        for (std::size_t t = 0; t < k; ++t) {
+            s.indices[i * k + t] = row[t].second;
+            s.costs[i * k + t] = row[t].first;
+        }
+    });
+    EntropicAffinityOptions eo;  // what torchdr::entropic_affinity forwards
+    eo.perplexity = o.perplexity;
+    eo.metric = o.metric;
+    eo.max_iter = o.max_iter_affinity;
+    eo.sparsity = o.sparsity;
+    eo.knn_method = o.knn_method;
+    eo.n_threads = threads;
+    std::vector<double> eps;
+    const std::vector<double> vals = entropic_rows(s, perplexity, 1.0 / static_cast<double>(n), eo, eps);
+    CsrMatrix<double> P = torchdr_detail::sparse_to_csr(s, vals, threads);
+    P.n_cols = n;
+    return P;
+}
+
+} // namespace nembed::dist
