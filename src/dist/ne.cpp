@@ -10,7 +10,11 @@
 #include "nembed/affinity/entropic.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/dist/affinity.hpp"
 #include "nembed/dist/knn.hpp"
+#include "nembed/dist/tsne.hpp"
+#include "nembed/init/pca.hpp"
 #include "../affinity/torchdr_detail.hpp"
 
 namespace nembed::dist {
@@ -67,7 +71,7 @@ FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X
 }
 
 CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
-                                         const torchdr::EntropicOptions& o) {
+                                         const torchdr::EntropicOptions& o, bool* repeated) {
     const int r = comm.rank();
     const std::size_t n = part.n;
     std::uint64_t D = X_mine.cols;
@@ -113,6 +117,12 @@ CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, M
             s.costs[i * k + t] = row[t].first;
         }
     });
+    if (repeated != nullptr) {  // a repeated row is its twin's neighbour at cost 0 (both costs are 0 only there)
+        double any = 0.0;
+        for (std::size_t i = 0; i < s.n; ++i) any = std::max(any, s.costs[i * k] == 0.0 ? 1.0 : 0.0);
+        comm.allreduce_max(&any, 1);
+        *repeated = any > 0.0;
+    }
     EntropicAffinityOptions eo;  // what torchdr::entropic_affinity forwards
     eo.perplexity = o.perplexity;
     eo.metric = o.metric;
@@ -125,6 +135,62 @@ CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, M
     CsrMatrix<double> P = torchdr_detail::sparse_to_csr(s, vals, threads);
     P.n_cols = n;
     return P;
+}
+
+namespace {
+
+template <typename Method, typename Options>
+NeResult fit_replicated(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, Options o,
+                        const TrainHooks& hooks) {
+    const std::size_t n = part.n, d = o.n_components;
+    std::uint64_t D = X_mine.cols;
+    for (std::uint64_t dr : allgather_u64(comm, X_mine.cols)) D = std::max(D, dr);
+    collective(comm, [&] {
+        validate(static_cast<const NeighborEmbeddingOptions&>(o), n);
+        require(!o.encoder.enabled, "distributed TorchDR methods: the encoder is not distributed");
+        require(o.init != NeInit::pca || d <= D, "init: pca needs n_components <= the data's columns (" +
+                                                     std::to_string(D) + "); use init = random");
+        require(o.init != NeInit::hyperbolic, "distributed TorchDR methods: init hyperbolic is COSNE's");
+    });
+    const Timer t;
+    bool repeated = false;
+    CsrMatrix<double> P = entropic_affinity_rows(comm, part, X_mine, o, &repeated);
+    check_all(comm, !(repeated && o.process_duplicates),
+              "the data have repeated rows: process_duplicates (TorchDR's default: embed the unique rows) is not "
+              "distributed; remove them or set process_duplicates false (--process-duplicates false)");
+    P = gather_rows(comm, part, P);
+    const double affinity_seconds = t.seconds();
+    if (o.init == NeInit::pca) {  // the distributed PCA's scores (one process's bits), as the array start
+        const PcaResult res = pca(X_mine, n, d, o.n_threads, row_share(comm, part));
+        const std::vector<float> mine(res.scores.data(), res.scores.data() + res.scores.size());
+        const std::vector<float> all = allgatherv(comm, mine);
+        Matrix<double> Y0(n, d);
+        for (std::size_t q = 0; q < n * d; ++q) Y0.data()[q] = static_cast<double>(all[q]);
+        o.init = NeInit::array;
+        o.init_array = std::move(Y0);
+    }
+    NeResult r = Method(o).fit_transform_affinity(P, MatrixView<float>{nullptr, 0, 0}, hooks);
+    r.timings.affinity = affinity_seconds;
+    return r;
+}
+
+} // namespace
+
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::SNEOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::SNE>(comm, part, X, o, hooks);
+}
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::TSNEOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::TSNE>(comm, part, X, o, hooks);
+}
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::InfoTSNEOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::InfoTSNE>(comm, part, X, o, hooks);
+}
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::LargeVisOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::LargeVis>(comm, part, X, o, hooks);
 }
 
 } // namespace nembed::dist

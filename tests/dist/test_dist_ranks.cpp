@@ -627,3 +627,59 @@ TEST(DistRanks, EntropicAffinityRowsEqualSingleProcess) {
     o.metric = CostMetric::manhattan;
     EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
 }
+
+// TorchDR's SNE, TSNE, InfoTSNE and LargeVis (`nembed ne` under mpirun): the distributed fit equals one process's
+// fit_transform(X) bit for bit (pca and random starts, 1 and 2 threads); the 7000-point set has repeated rows, which
+// the default process_duplicates refuses on every rank and process_duplicates = false embeds as they are.
+namespace {
+template <typename Method, typename Options>
+void expect_ne_equal(MatrixView<float> X, Options o, const std::vector<int>& threads) {
+    dist::Comm& comm = world();
+    const dist::RowPartition part(X.rows, comm.size());
+    o.knn_method = KnnMethod::exact;
+    o.n_threads = 2;
+    const NeResult ref = Method(o).fit_transform(X);
+    const int r = comm.rank();
+    const MatrixView<float> rows{X.data + part.begin(r) * X.cols, part.count(r), X.cols};
+    for (int t : threads) {
+        o.n_threads = t;
+        const NeResult got = dist::fit_ne(comm, part, rows, o);
+        EXPECT_EQ(got.n_iter, ref.n_iter);
+        ASSERT_EQ(got.embedding.size(), ref.embedding.size());
+        for (std::size_t q = 0; q < ref.embedding.size(); ++q)
+            ASSERT_EQ(got.embedding.data()[q], ref.embedding.data()[q]) << "entry " << q << ", threads " << t;
+    }
+}
+} // namespace
+
+TEST(DistRanks, TorchdrMethodsEqualSingleProcess) {
+    const Matrix<float>& X = data();
+    const MatrixView<float> unique_rows{X.data(), 6000, X.cols()};  // the repeats are rows 6990-6994
+    torchdr::SNEOptions sne;
+    sne.max_iter = 15;
+    expect_ne_equal<torchdr::SNE>(unique_rows, sne, {1, 2});
+    torchdr::TSNEOptions tsne;
+    tsne.max_iter = 20;
+    tsne.early_exaggeration_iter = 8;
+    tsne.init = NeInit::random;
+    tsne.random_state = 3;
+    expect_ne_equal<torchdr::TSNE>(unique_rows, tsne, {2});
+    torchdr::InfoTSNEOptions info;
+    info.max_iter = 20;
+    info.early_exaggeration_iter = 8;
+    info.n_negatives = 30;
+    info.random_state = 5;
+    expect_ne_equal<torchdr::InfoTSNE>(unique_rows, info, {1, 2});
+    torchdr::LargeVisOptions lv;
+    lv.max_iter = 20;
+    lv.random_state = 6;
+    lv.exclude_neighbors_from_negative_sampling = true;
+    lv.process_duplicates = false;
+    expect_ne_equal<torchdr::LargeVis>(X.view(), lv, {2});
+    // The repeated rows with the default process_duplicates: refused on every rank.
+    dist::Comm& comm = world();
+    const dist::RowPartition part(X.rows(), comm.size());
+    lv.process_duplicates = true;
+    lv.knn_method = KnnMethod::exact;
+    EXPECT_THROW(dist::fit_ne(comm, part, mine(part, X), lv), dist::CollectiveError);
+}

@@ -15,6 +15,7 @@
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/train/trainer.hpp"
 
 namespace nembed::dist {
 
@@ -38,7 +39,26 @@ FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X
 /// euclidean costs with sparsity (TorchDR's defaults) on exact neighbours (the ring) — the neighbour method must
 /// be exact, or auto where one process resolves it to exact; anything else is refused on every rank
 /// (CollectiveError). Collective.
+/// repeated (optional): set on every rank to whether any row of X has a repeat (a neighbour at cost 0).
 CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
-                                         const torchdr::EntropicOptions& options);
+                                         const torchdr::EntropicOptions& options, bool* repeated = nullptr);
+
+/// TorchDR's SNE, TSNE, InfoTSNE and LargeVis on distributed rows (`mpirun -n R nembed ne --method M`): P by
+/// entropic_affinity_rows (its conditions), then P gathered to every rank (dist::gather_rows) and the method's own
+/// run (fit_transform_affinity: TorchDR's driver, unchanged) on every rank from the same start: init pca by the
+/// distributed PCA (chained scatter matrix, scores all-gathered) given as the array start, random as one process
+/// draws it, an array as given. The result is bitwise one process's fit_transform(X) for any R. What is split: X,
+/// the kNN search and the calibration of P; what is not (yet): P (O(nnz) per rank once gathered) and the
+/// optimisation, replicated on every rank as the small UMAP fits are (docs/mpi.md §5). process_duplicates (TorchDR's
+/// default) is honoured when X has no repeated rows (then it changes nothing) and refused on every rank otherwise
+/// (a repeated row is a neighbour at cost 0). The encoder is refused. Collective.
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const torchdr::SNEOptions& options,
+                const TrainHooks& hooks = {});
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const torchdr::TSNEOptions& options,
+                const TrainHooks& hooks = {});
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                const torchdr::InfoTSNEOptions& options, const TrainHooks& hooks = {});
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                const torchdr::LargeVisOptions& options, const TrainHooks& hooks = {});
 
 } // namespace nembed::dist
