@@ -247,9 +247,6 @@ std::string seconds(double s) {
 
 // Why a method does not run under mpirun (docs/mpi.md §5).
 const char* not_distributed_why(const std::string& method) {
-    if (method == "umap")
-        return "TorchDR's UMAP affinity splits by rows as `nembed umap`'s does, but its driver is not distributed yet; "
-               "run `nembed umap` under mpirun";
     if (method == "pacmap")
         return "its mid-near pairs draw input distances to random rows anywhere (a row exchange per iteration)";
     if (method == "tsnekhorn")
@@ -258,7 +255,7 @@ const char* not_distributed_why(const std::string& method) {
     return "its hyperbolic start and optimiser are not distributed";
 }
 
-// `mpirun -n R nembed ne --method sne|tsne|infotsne|largevis X.npy -o Y.npy` (R > 1): each rank reads its rows of X;
+// `mpirun -n R nembed ne --method sne|tsne|infotsne|largevis|umap X.npy -o Y.npy` (R > 1): each rank reads its rows of X;
 // the affinity's rows are computed where they live, then P is gathered and TorchDR's driver runs on every rank
 // (dist::fit_ne); each rank writes its rows of Y. The other methods refuse with one line saying why.
 template <class Options>

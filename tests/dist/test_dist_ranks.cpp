@@ -628,7 +628,7 @@ TEST(DistRanks, EntropicAffinityRowsEqualSingleProcess) {
     EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
 }
 
-// TorchDR's SNE, TSNE, InfoTSNE and LargeVis (`nembed ne` under mpirun): the distributed fit equals one process's
+// TorchDR's SNE, TSNE, InfoTSNE, LargeVis and UMAP (`nembed ne` under mpirun): the distributed fit equals one process's
 // fit_transform(X) bit for bit (pca and random starts, 1 and 2 threads); the 7000-point set has repeated rows, which
 // the default process_duplicates refuses on every rank and process_duplicates = false embeds as they are.
 namespace {
@@ -676,6 +676,11 @@ TEST(DistRanks, TorchdrMethodsEqualSingleProcess) {
     lv.exclude_neighbors_from_negative_sampling = true;
     lv.process_duplicates = false;
     expect_ne_equal<torchdr::LargeVis>(X.view(), lv, {2});
+    torchdr::UMAPOptions umap;
+    umap.max_iter = 20;
+    umap.random_state = 7;
+    umap.n_neighbors = 12;
+    expect_ne_equal<torchdr::UMAP>(unique_rows, umap, {1, 2});
     // The repeated rows with the default process_duplicates: refused on every rank.
     dist::Comm& comm = world();
     const dist::RowPartition part(X.rows(), comm.size());

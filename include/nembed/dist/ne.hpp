@@ -15,6 +15,7 @@
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/methods/torchdr_umap.hpp"
 #include "nembed/train/trainer.hpp"
 
 namespace nembed::dist {
@@ -43,8 +44,14 @@ FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X
 CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
                                          const torchdr::EntropicOptions& options, bool* repeated = nullptr);
 
-/// TorchDR's SNE, TSNE, InfoTSNE and LargeVis on distributed rows (`mpirun -n R nembed ne --method M`): P by
-/// entropic_affinity_rows (its conditions), then P gathered to every rank (dist::gather_rows) and the method's own
+/// This rank's rows of TorchDR's UMAPAffinity (torchdr::UMAP's P: the n_neighbors − 1 nearest costs, ρ and σ per row,
+/// the fuzzy union P + Pᵀ − P∘Pᵀ by the transpose exchange), part.count(rank) x N, bitwise the single-process rows.
+/// The same conditions as entropic_affinity_rows. Collective.
+CsrMatrix<double> torchdr_umap_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                                             const torchdr::UMAPOptions& options, bool* repeated = nullptr);
+
+/// TorchDR's SNE, TSNE, InfoTSNE, LargeVis and UMAP on distributed rows (`mpirun -n R nembed ne --method M`): P by
+/// entropic_affinity_rows or torchdr_umap_affinity_rows (their conditions), then P gathered to every rank (dist::gather_rows) and the method's own
 /// run (fit_transform_affinity: TorchDR's driver, unchanged) on every rank from the same start: init pca by the
 /// distributed PCA (chained scatter matrix, scores all-gathered) given as the array start, random as one process
 /// draws it, an array as given. The result is bitwise one process's fit_transform(X) for any R. What is split: X,
@@ -60,5 +67,7 @@ NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
                 const torchdr::InfoTSNEOptions& options, const TrainHooks& hooks = {});
 NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
                 const torchdr::LargeVisOptions& options, const TrainHooks& hooks = {});
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const torchdr::UMAPOptions& options,
+                const TrainHooks& hooks = {});
 
 } // namespace nembed::dist
