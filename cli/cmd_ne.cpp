@@ -16,6 +16,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "distributed.hpp"
 #include "options.hpp"
 #include "outputs.hpp"
 #include "quality.hpp"
@@ -23,6 +24,9 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/strings.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/dist/io.hpp"
+#include "nembed/dist/ne.hpp"
+#include "nembed/dist/tsne.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/model.hpp"
 #include "nembed/methods/cosne.hpp"
@@ -241,8 +245,89 @@ std::string seconds(double s) {
     return buf;
 }
 
+// Why a method does not run under mpirun (docs/mpi.md §5).
+const char* not_distributed_why(const std::string& method) {
+    if (method == "pacmap")
+        return "its mid-near pairs draw input distances to random rows anywhere (a row exchange per iteration)";
+    if (method == "tsnekhorn")
+        return "its doubly stochastic affinity is a dense dual ascent in which every step needs the duals of all "
+               "columns and norms over all rows (O(N^2) per step, for N one node holds)";
+    return "its hyperbolic start and optimiser are not distributed";
+}
+
+// `mpirun -n R nembed ne --method sne|tsne|infotsne|largevis|umap X.npy -o Y.npy` (R > 1): each rank reads its rows of X;
+// the affinity's rows are computed where they live, then P is gathered and TorchDR's driver runs on every rank
+// (dist::fit_ne); each rank writes its rows of Y. The other methods refuse with one line saying why.
+template <class Options>
+void run_method_distributed(NeCli& c, const char* title) {
+    run_distributed(c.common, [&c, title](dist::Comm& comm, const CommonOptions& quiet_o) {
+        const CommonOptions& o = c.common;
+        const std::string method = to_lower(c.method);
+        constexpr bool distributed = requires(dist::Comm& cm, const dist::RowPartition& p, MatrixView<float> x,
+                                              const Options& t) { dist::fit_ne(cm, p, x, t); };
+        if constexpr (!distributed) {
+            dist::collective(comm, [&] {
+                throw InvalidArgument("nembed ne does not run distributed with --method " + method + ": " +
+                                      not_distributed_why(method) + "; start it as one process");
+            });
+        } else {
+            Timer total;
+            check_distributed_io(comm, o, "ne",
+                                 c.plot.empty() && c.metrics_json.empty() && c.save_model.empty() && !c.save_partial &&
+                                     c.transform_file.empty() && c.transform_output.empty() && !c.encoder &&
+                                     c.v.init_file.empty(),
+                                 "--plot, --metrics, --save-model, --save-partial, --transform, --encoder or --init "
+                                 "with a file");
+            std::size_t n_cols = 0;
+            const dist::RowPartition part = dist::npy_partition(comm, o.inputs[0], &n_cols);
+            Options opt;
+            dist::collective(comm, [&] {
+                opt = options_from_cli<Options>(c);
+                validate(static_cast<const NeighborEmbeddingOptions&>(opt), part.n);
+            });
+            if (opt.init == NeInit::pca && n_cols < opt.n_components) {  // as one process does
+                warn("--init pca needs at least " + std::to_string(opt.n_components) + " input columns, the input has " +
+                     std::to_string(n_cols) + "; using --init random");
+                opt.init = NeInit::random;
+            }
+            Matrix<float> X = dist::read_npy_block(comm, part, o.inputs[0]);
+            say(quiet_o, std::string(title) + " of " + std::to_string(part.n) + " x " + std::to_string(n_cols) +
+                             " on " + std::to_string(comm.size()) + " ranks (" + comm.name() + "), " +
+                             std::to_string(opt.n_threads) + " thread(s) each");
+            TrainHooks hooks;
+            hooks.who = title;
+            hooks.evaluate_loss = !quiet_o.quiet;  // the loss never changes the gradient: rank 0 alone evaluates it
+            const int max_iter = opt.max_iter;
+            hooks.callback = [&quiet_o, title, max_iter](const TrainEvent& ev) {
+                if (!quiet_o.quiet)
+                    std::fprintf(stderr, "  %-9s iteration %5lld/%d  %-19s  loss %.6g  (%s)\n", title,
+                                 static_cast<long long>(ev.step), max_iter, ev.phase.c_str(), ev.loss,
+                                 seconds(ev.elapsed).c_str());
+                return false;
+            };
+            const std::uint64_t bytes0 = comm.bytes_sent();
+            const NeResult r = dist::fit_ne(comm, part, X.view(), opt, hooks);
+            say(quiet_o, std::to_string(r.n_iter) + " iterations (" + to_string(r.stop) + "); affinity " +
+                             seconds(r.timings.affinity) + ", init " + seconds(r.timings.init) + ", optimize " +
+                             seconds(r.timings.optimize) + "; total " + seconds(total.seconds()));
+            if (o.verbose)  // the optimisation is replicated: nothing is sent per iteration
+                say_bytes_sent(comm, quiet_o, "kNN + affinity + gathered P + init", comm.bytes_sent() - bytes0, 0,
+                               r.n_iter, "iteration");
+            dist::write_npy_block(comm, part, o.output, dist::own_rows(comm, part, r.embedding), r.embedding.cols());
+            if (!c.timings_json.empty() && comm.rank() == 0)
+                write_text(c.timings_json,
+                           nlohmann::json{{"seconds", total.seconds()}, {"iterations", r.n_iter},
+                                          {"affinity", r.timings.affinity}, {"optimize", r.timings.optimize},
+                                          {"ranks", comm.size()}}
+                                   .dump() +
+                               "\n");
+        }
+    });
+}
+
 template <class Method, class Options>
 void run_method(NeCli& c, const char* title) {
+    if (dist::launched_by_mpi()) return run_method_distributed<Options>(c, title);
     const CommonOptions& co = c.common;
     configure_logging(co);
     OutputSet out;

@@ -84,8 +84,9 @@ Outcome run(CLI::App& app, int argc, char** argv) {
         if (match.empty()) return {2, unknown_command_message(app, given)};
         // Under mpirun with several ranks every rank would run the whole problem and write the same outputs.
         const std::string name = match.front()->get_name();
-        if (nembed::dist::launched_by_mpi() && name != "tsne" && name != "umap" && name != "cne")
-            return {2, "nembed " + name + " does not run distributed (under mpirun only tsne, umap and cne do, "
+        if (nembed::dist::launched_by_mpi() && name != "tsne" && name != "umap" && name != "cne" &&
+            name != "ne")
+            return {2, "nembed " + name + " does not run distributed (under mpirun only tsne, umap, cne and ne do, "
                        "docs/mpi.md); start it as one process"};
     }
     try {

@@ -41,6 +41,33 @@ EntropicAffinity::EntropicAffinity(EntropicAffinityOptions o) : options_(o) {
     torchdr_detail::require_threads(o.n_threads);
 }
 
+std::vector<double> entropic_rows(const SparseCost& s, double perplexity, double row_total,
+                                  const EntropicAffinityOptions& o, std::vector<double>& eps) {
+    const std::size_t n = s.n, k = s.k;
+    CalibrationOptions cal;
+    cal.tolerance = o.tol;
+    cal.max_iter = o.max_iter;
+    std::vector<double> vals(n * k);
+    eps.assign(n, 0.0);
+    parallelize(o.n_threads, n, [&](int, std::size_t b, std::size_t e) {
+        std::vector<double> c(k);
+        for (std::size_t i = b; i < e; ++i) {
+            if ((i - b) % 1024 == 0 && interrupt_requested()) throw Interrupted("affinities interrupted");
+            const double* ci = s.row_costs(i);
+            // Shifted by the row's smallest cost (ascending order: the first), which leaves the normalised row
+            // unchanged and keeps its largest term at exp(0) = 1.
+            for (std::size_t t = 0; t < k; ++t) c[t] = ci[t] - ci[0];
+            const double tau = calibrate_precision(c, perplexity, cal);  // p ∝ exp(−c τ/2)
+            eps[i] = 2.0 / tau;
+            double* out = vals.data() + i * k;
+            double z = 0.0;
+            for (std::size_t t = 0; t < k; ++t) z += out[t] = std::exp(-c[t] * tau / 2.0);
+            for (std::size_t t = 0; t < k; ++t) out[t] = out[t] / z * row_total;
+        }
+    });
+    return vals;
+}
+
 CsrMatrix<double> EntropicAffinity::operator()(MatrixView<float> X) {
     const EntropicAffinityOptions& o = options_;
     require(X.rows >= 4, "EntropicAffinity needs at least 4 points, got " + std::to_string(X.rows));
@@ -54,28 +81,7 @@ CsrMatrix<double> EntropicAffinity::operator()(MatrixView<float> X) {
     ko.n_threads = o.n_threads;
     const SparseCost s = knn_cost(X, k, o.metric, ko);
 
-    CalibrationOptions cal;
-    cal.tolerance = o.tol;
-    cal.max_iter = o.max_iter;
-    std::vector<double> vals(n * k);
-    eps_.assign(n, 0.0);
-    const double inv_n = 1.0 / static_cast<double>(n);
-    parallelize(o.n_threads, n, [&](int, std::size_t b, std::size_t e) {
-        std::vector<double> c(k);
-        for (std::size_t i = b; i < e; ++i) {
-            if ((i - b) % 1024 == 0 && interrupt_requested()) throw Interrupted("affinities interrupted");
-            const double* ci = s.row_costs(i);
-            // Shifted by the row's smallest cost (ascending order: the first), which leaves the normalised row
-            // unchanged and keeps its largest term at exp(0) = 1.
-            for (std::size_t t = 0; t < k; ++t) c[t] = ci[t] - ci[0];
-            const double tau = calibrate_precision(c, perplexity_, cal);  // p ∝ exp(−c τ/2)
-            eps_[i] = 2.0 / tau;
-            double* out = vals.data() + i * k;
-            double z = 0.0;
-            for (std::size_t t = 0; t < k; ++t) z += out[t] = std::exp(-c[t] * tau / 2.0);
-            for (std::size_t t = 0; t < k; ++t) out[t] = out[t] / z * inv_n;
-        }
-    });
+    const std::vector<double> vals = entropic_rows(s, perplexity_, 1.0 / static_cast<double>(n), o, eps_);
     return torchdr_detail::sparse_to_csr(s, vals, o.n_threads);
 }
 

@@ -129,15 +129,18 @@ UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<floa
     Matrix<double> Y;
     switch (o.init) {
         case UmapInit::spectral: {
-            // Every rank holds the same graph, so every rank finds the same components and agrees. Up to
-            // 2·n_components components are placed on ± unit vectors; more are placed by the data's centroids,
-            // which a distributed run does not gather.
-            const std::size_t n_comp = n >= o.n_components + 2 ? connected_components(full).count : 1;
-            check_all(comm, n_comp <= 2 * o.n_components,
-                      "distributed UMAP: the graph has " + std::to_string(n_comp) + " connected components; the "
-                      "spectral initialisation places more than 2 x n_components of them by the data's centroids, "
-                      "which a distributed run does not gather; use --init pca or random");
-            Y = umap_spectral_init(full, o.n_components, seed, threads);
+            // Every rank holds the same graph and finds the same components, so every rank asks for the sums
+            // together. More than 2·n_components components are placed by the data's centroids: the c x D sums are
+            // chained over the ranks in row order (an ordered fold), bitwise one process's loop over all rows.
+            std::uint64_t D = X.cols;  // a rank without rows may hold a 0-column view: the largest is the data's
+            for (std::uint64_t dr : allgather_u64(comm, X.cols)) D = std::max(D, dr);
+            Y = umap_spectral_init(full, o.n_components, seed, threads, D, [&](const GraphComponents& comps) {
+                std::vector<double> sums(comps.count * D, 0.0);
+                ordered_fold(comm, sums.data(), sums.size() * sizeof(double), [&](bool) {
+                    if (X.rows > 0) add_component_sums(comps, X, part.begin(r), sums);
+                });
+                return sums;
+            });
             break;
         }
         case UmapInit::random: Y = umap_uniform_init(n, o.n_components, seed); break;

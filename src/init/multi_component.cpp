@@ -84,16 +84,12 @@ Matrix<double> random_meta_layout(std::size_t count, std::size_t dim, std::uint6
 
 // scikit-learn's SpectralEmbedding(affinity="precomputed") of exp(-‖c_a − c_b‖²) between component centroids,
 // divided by its largest entry (umap-learn's component_layout). Falls back to random with a warning.
-Matrix<double> centroid_meta_layout(const GraphComponents& comps, std::size_t dim, MatrixView<float> X,
-                                    std::uint64_t seed) {
-    const std::size_t c = comps.count, D = X.cols;
-    std::vector<double> centroid(c * D, 0.0);
+Matrix<double> centroid_meta_layout(const GraphComponents& comps, std::size_t dim, const std::vector<double>& sums,
+                                    std::size_t D, std::uint64_t seed) {
+    const std::size_t c = comps.count;
+    std::vector<double> centroid = sums;
     std::vector<std::size_t> size(c, 0);
-    for (std::size_t i = 0; i < X.rows; ++i) {
-        const std::size_t a = comps.labels[i];
-        ++size[a];
-        for (std::size_t f = 0; f < D; ++f) centroid[a * D + f] += static_cast<double>(X(i, f));
-    }
+    for (std::size_t a : comps.labels) ++size[a];
     for (std::size_t a = 0; a < c; ++a)
         for (std::size_t f = 0; f < D; ++f) centroid[a * D + f] /= static_cast<double>(size[a]);
     // The Laplacian ignores the diagonal (scipy's csgraph.laplacian), so the affinity graph has none.
@@ -150,18 +146,43 @@ Matrix<double> centroid_meta_layout(const GraphComponents& comps, std::size_t di
 
 } // namespace
 
+void add_component_sums(const GraphComponents& comps, MatrixView<float> X, std::size_t row0, std::vector<double>& sums) {
+    const std::size_t D = X.cols;
+    require(row0 + X.rows <= comps.labels.size(), "add_component_sums: the rows lie past the graph's points");
+    require(sums.size() == comps.count * D, "add_component_sums: the sums must hold components x features values");
+    for (std::size_t i = 0; i < X.rows; ++i) {
+        const std::size_t a = comps.labels[row0 + i];
+        for (std::size_t f = 0; f < D; ++f) sums[a * D + f] += static_cast<double>(X(i, f));
+    }
+}
+
 Matrix<double> multi_component_layout(const CsrMatrix<double>& graph, const GraphComponents& comps, std::size_t dim,
                                       MatrixView<float> X, std::uint64_t seed, int n_threads) {
+    require(X.rows == 0 || X.rows == graph.n_rows,
+            "multi_component_layout: the data must have one row per graph point (or none)");
+    require(comps.labels.size() == graph.n_rows,
+            "multi_component_layout: the graph must be square with one component label per point");
+    // Only the layout of more than 2·dim components reads the data.
+    const bool data = X.rows > 0 && X.cols > 0 && comps.count > 2 * dim;
+    std::vector<double> sums(data ? comps.count * X.cols : 0, 0.0);
+    if (data) add_component_sums(comps, X, 0, sums);
+    return multi_component_layout(graph, comps, dim, sums, data ? X.cols : 0, seed, n_threads);
+}
+
+Matrix<double> multi_component_layout(const CsrMatrix<double>& graph, const GraphComponents& comps, std::size_t dim,
+                                      const std::vector<double>& component_sums, std::size_t D, std::uint64_t seed,
+                                      int n_threads) {
     const std::size_t n = graph.n_rows, c = comps.count;
     require(dim >= 1, "multi_component_layout: dim must be at least 1");
     require(graph.n_rows == graph.n_cols && comps.labels.size() == n,
             "multi_component_layout: the graph must be square with one component label per point");
     require(c >= 2, "multi_component_layout: needs at least 2 components");
-    require(X.rows == 0 || X.rows == n, "multi_component_layout: the data must have one row per graph point (or none)");
+    require(component_sums.size() == c * D,
+            "multi_component_layout: the component sums must hold components x features values");
 
     Matrix<double> meta;
     if (c > 2 * dim) {
-        meta = X.rows == n && X.cols > 0 ? centroid_meta_layout(comps, dim, X, seed) : random_meta_layout(c, dim, seed);
+        meta = D > 0 ? centroid_meta_layout(comps, dim, component_sums, D, seed) : random_meta_layout(c, dim, seed);
     } else {
         // ± the first ceil(c/2) unit vectors: e1, e2, …, −e1, −e2, …
         const std::size_t half = (c + 1) / 2;

@@ -181,7 +181,11 @@ void put_metric(json& j, Metric metric, const MetricParams& p) {
     if (!p.VI.empty()) m["VI"] = p.VI;
     j["metric_params"] = m;
 }
-void put_metric(json& j, const KnnIndex& index) { put_metric(j, index.metric(), index.metric_params()); }
+// The metric, and the shards of a sharded HNSW index (absent otherwise: the index is rebuilt by KnnMethod::auto_).
+void put_metric(json& j, const KnnIndex& index) {
+    put_metric(j, index.metric(), index.metric_params());
+    if (index.hnsw_shards() > 0) j["knn_shards"] = index.hnsw_shards();
+}
 
 } // namespace
 
@@ -448,9 +452,17 @@ MetricParams read_metric_params(const Fields& top) {
     return params;
 }
 
-std::shared_ptr<const KnnIndex> rebuild_index(const std::string& file, const Matrix<float>& X, Metric metric,
+// knn_shards > 0: the fit's sharded HNSW index (the same shards; with the fit's seed, the same graphs).
+std::shared_ptr<const KnnIndex> rebuild_index(const Fields& top, const Matrix<float>& X, Metric metric,
                                               const MetricParams& params, int n_threads, std::uint64_t seed) {
+    const std::string& file = top.file;
+    const std::uint64_t shards = top.unsigned_int("knn_shards", 0);
+    if (shards > X.rows()) top.fail("knn_shards", "must not exceed the number of reference points (" + std::to_string(X.rows()) + ")");
     KnnOptions ko;
+    if (shards > 0) {
+        ko.method = KnnMethod::hnsw;
+        ko.hnsw_shards = static_cast<std::size_t>(shards);
+    }
     ko.metric = metric;
     ko.metric_params = params;
     ko.n_threads = n_threads;
@@ -649,7 +661,7 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
             shape_error(dir, "embedding.npy", e.what());
         }
         // No P: a loaded t-SNE model transforms but cannot optimize.
-        m.tsne_.emplace(std::move(Y), CsrMatrix<double>{}, gp, rebuild_index(mj, *X, m.metric_, m.metric_params_, n_threads, knn_seed), X);
+        m.tsne_.emplace(std::move(Y), CsrMatrix<double>{}, gp, rebuild_index(top, *X, m.metric_, m.metric_params_, n_threads, knn_seed), X);
         return m;
     }
 
@@ -688,7 +700,7 @@ Model load_model(const std::string& dir, int n_threads, std::uint64_t knn_seed) 
     no_graph.indptr.assign(Y.rows() + 1, 0);
     m.umap_.emplace(std::move(Y), std::move(no_graph), curve, n_epochs, lr, gamma, nsr, 0, n_threads);
     UmapEmbedding& e = *m.umap_;
-    e.knn_index = rebuild_index(mj, *X, m.metric_, m.metric_params_, n_threads, knn_seed);
+    e.knn_index = rebuild_index(top, *X, m.metric_, m.metric_params_, n_threads, knn_seed);
     e.n_neighbors = n_neighbors;
     e.local_connectivity = local_connectivity;
     e.requested_epochs = requested;

@@ -152,6 +152,18 @@ CsrMatrix<double> umap_prune_graph(const CsrMatrix<double>& graph, int n_epochs,
 
 Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d, std::uint64_t seed, int n_threads,
                                   MatrixView<float> X) {
+    require(X.rows == 0 || X.rows == graph.n_rows, "UMAP: the data must have one row per graph point (or none)");
+    const bool data = X.rows > 0 && X.cols > 0;
+    return umap_spectral_init(graph, d, seed, n_threads, data ? X.cols : 0, [&](const GraphComponents& comps) {
+        std::vector<double> sums(comps.count * X.cols, 0.0);
+        add_component_sums(comps, X, 0, sums);
+        return sums;
+    });
+}
+
+Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d, std::uint64_t seed, int n_threads,
+                                  std::size_t D,
+                                  const std::function<std::vector<double>(const GraphComponents&)>& component_sums) {
     const std::size_t n = graph.n_rows;
     require(n >= 2, "UMAP: spectral initialisation needs at least 2 points");
     auto fallback = [&](const std::string& why) {
@@ -162,7 +174,9 @@ Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t d,
     const GraphComponents comps = connected_components(graph);
     Matrix<double> Y;
     if (comps.count > 1) {
-        Y = multi_component_layout(graph, comps, d, X, seed, n_threads);
+        const bool data = D > 0 && comps.count > 2 * d;  // only the centroid layout reads the data
+        Y = multi_component_layout(graph, comps, d, data ? component_sums(comps) : std::vector<double>{},
+                                   data ? D : 0, seed, n_threads);
     } else {
         std::string why;
         auto U = laplacian_eigenmap(graph, d, seed, n_threads, &why);

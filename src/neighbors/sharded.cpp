@@ -106,6 +106,7 @@ public:
     std::size_t n_points() const override { return n_; }
     std::size_t n_dims() const override { return d_; }
     Metric metric() const override { return metric_; }
+    std::size_t hnsw_shards() const override { return layout_.shards; }
 
     KnnGraph self_neighbors(std::size_t k) const override {
         detail::check_self_k(k, n_);

@@ -3,7 +3,7 @@
 #   MODE=truncated: mpirun -n NP on a copy of the data cut short, so the last rank's block is incomplete; every rank
 #                   must exit (no hang: the test's TIMEOUT) with a non-zero code and one error line naming the
 #                   truncation.
-# Variables: NEMBED, MPIEXEC, MPIFLAGS (;-list), NP, DATA, WORK, MODE, CMD (tsne, umap or cne; default tsne), EXTRA
+# Variables: NEMBED, MPIEXEC, MPIFLAGS (;-list), NP, DATA, WORK, MODE, CMD (tsne, umap, cne or ne; default tsne), EXTRA
 # (;-list of further options for both runs).
 file(MAKE_DIRECTORY ${WORK})
 if(NOT CMD)
@@ -16,8 +16,10 @@ elseif(CMD STREQUAL "umap")
   set(args --seed 3 --n-epochs 60 --quiet ${EXTRA})
 elseif(CMD STREQUAL "cne")
   set(args --seed 3 --n-epochs 20 --quiet ${EXTRA})
+elseif(CMD STREQUAL "ne")  # EXTRA names the --method
+  set(args --seed 3 --max-iter 30 --quiet ${EXTRA})
 else()
-  message(FATAL_ERROR "CMD must be tsne, umap or cne")
+  message(FATAL_ERROR "CMD must be tsne, umap, cne or ne")
 endif()
 if(MODE STREQUAL "same")
   execute_process(COMMAND ${NEMBED} ${CMD} ${DATA} ${args} -j 1 -o ${WORK}/single.npy RESULT_VARIABLE rc ERROR_VARIABLE err)

@@ -19,11 +19,13 @@
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/io.hpp"
 #include "nembed/dist/knn.hpp"
+#include "nembed/dist/ne.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/dist/tsne.hpp"
 #include "nembed/dist/umap.hpp"
 #include "nembed/init/multi_component.hpp"
 #include "nembed/init/pca.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/npy.hpp"
 #include "nembed/methods/tsne.hpp"
@@ -397,6 +399,32 @@ TEST(DistRanks, UmapSpectralOfTwoComponentsEqualsSingleProcess) {
     expect_umap_equal(two.view(), o, {2});
 }
 
+// A graph of more than 2·n_components components (7 tight clusters of 900 points, centres 1.5·e_c, about 2.1
+// apart so that the centroids' affinity exp(-d²) does not underflow): the spectral start places them by the
+// data's centroids, whose c x D sums the ranks chain in row order (an ordered fold): the single-process bits.
+TEST(DistRanks, UmapSpectralOfManyComponentsEqualsSingleProcess) {
+    const std::size_t clusters = 7, per = 900, d = 50;
+    Matrix<float> X(clusters * per, d);
+    std::uint64_t state = 777;
+    for (std::size_t i = 0; i < X.rows(); ++i)
+        for (std::size_t c = 0; c < d; ++c) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const double u = static_cast<double>(state >> 11) / 9007199254740992.0 - 0.5;
+            X(i, c) = static_cast<float>((c == i % clusters ? 1.5 : 0.0) + 0.1 * u);  // clusters interleaved by row
+        }
+    UmapOptions o;
+    o.random_state = 5;
+    o.n_epochs = 5;
+    o.neighbors = KnnMethod::exact;
+    o.n_jobs = 2;
+    const CsrMatrix<double> graph = UMAP(o).prepare(X.view()).graph();
+    const std::size_t n_comp = connected_components(graph).count;
+    ASSERT_GE(n_comp, 7u);  // > 2·n_components: the centroid layout
+    // The data do place them: without the data the components land elsewhere (at random).
+    EXPECT_NE(umap_spectral_init(graph, 2, 5, 1, X.view()).storage(), umap_spectral_init(graph, 2, 5, 1).storage());
+    expect_umap_equal(X.view(), o, {1, 2});
+}
+
 // Below 4096 points umap-learn's serial edge order runs: the gathered graph on every rank, the same bits.
 TEST(DistRanks, UmapSmallFitEqualsSingleProcess) {
     const Matrix<float>& X = data();
@@ -546,4 +574,117 @@ TEST(DistRanks, EdgeBatchPlanSharedEqualsSingleProcess) {
                 EXPECT_EQ(z, z_ref);
             }
         }
+}
+
+// fetch_rows: any indices, repeated and unordered, come back as the rows of X.
+TEST(DistRanks, FetchRowsGivesTheRequestedRows) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    std::vector<std::int64_t> wanted;
+    for (std::int64_t t = 0; t < 300; ++t) wanted.push_back((t * 7919 + 13 * comm.rank()) % static_cast<std::int64_t>(X.rows()));
+    wanted.push_back(wanted.front());  // a repeat
+    const dist::FetchedRows got = dist::fetch_rows(comm, part, mine(part, X), wanted);
+    for (std::int64_t id : wanted)
+        for (std::size_t c = 0; c < X.cols(); ++c) ASSERT_EQ(got.row(id)[c], X(static_cast<std::size_t>(id), c));
+    EXPECT_LE(got.ids.size(), 300u);
+}
+
+// TorchDR's EntropicAffinity (the input affinity of SNE, TSNE, InfoTSNE, LargeVis): every rank's rows are the
+// single-process P's rows bit for bit (both costs, 1 and 2 threads); what is not distributed is refused on all ranks.
+TEST(DistRanks, EntropicAffinityRowsEqualSingleProcess) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const dist::RowPartition part(X.rows(), comm.size());
+    const int r = comm.rank();
+    const std::size_t b = part.begin(r);
+    for (CostMetric metric : {CostMetric::sqeuclidean, CostMetric::euclidean})
+        for (int threads : {1, 2}) {
+            torchdr::EntropicOptions o;  // perplexity 30: the 90 nearest costs
+            o.metric = metric;
+            o.knn_method = KnnMethod::exact;
+            o.n_threads = threads;
+            const CsrMatrix<double> ref = torchdr::entropic_affinity(o, X.view());
+            const CsrMatrix<double> P = dist::entropic_affinity_rows(comm, part, mine(part, X), o);
+            ASSERT_EQ(P.n_rows, part.count(r));
+            ASSERT_EQ(P.n_cols, X.rows());
+            for (std::size_t i = 0; i < P.n_rows; ++i) {
+                const offset_t a = ref.indptr[b + i], len = ref.indptr[b + i + 1] - a;
+                ASSERT_EQ(P.indptr[i + 1] - P.indptr[i], len) << "row " << b + i;
+                for (offset_t t = 0; t < len; ++t) {
+                    ASSERT_EQ(P.indices[P.indptr[i] + t], ref.indices[a + t]) << "row " << b + i;
+                    ASSERT_EQ(P.values[P.indptr[i] + t], ref.values[a + t]) << "row " << b + i << ", threads " << threads;
+                }
+            }
+        }
+    torchdr::EntropicOptions o;
+    o.knn_method = KnnMethod::hnsw;
+    EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
+    o.knn_method = KnnMethod::exact;
+    o.sparsity = false;
+    EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
+    o.sparsity = true;
+    o.metric = CostMetric::manhattan;
+    EXPECT_THROW(dist::entropic_affinity_rows(comm, part, mine(part, X), o), dist::CollectiveError);
+}
+
+// TorchDR's SNE, TSNE, InfoTSNE, LargeVis and UMAP (`nembed ne` under mpirun): the distributed fit equals one process's
+// fit_transform(X) bit for bit (pca and random starts, 1 and 2 threads); the 7000-point set has repeated rows, which
+// the default process_duplicates refuses on every rank and process_duplicates = false embeds as they are.
+namespace {
+template <typename Method, typename Options>
+void expect_ne_equal(MatrixView<float> X, Options o, const std::vector<int>& threads) {
+    dist::Comm& comm = world();
+    const dist::RowPartition part(X.rows, comm.size());
+    o.knn_method = KnnMethod::exact;
+    o.n_threads = 2;
+    const NeResult ref = Method(o).fit_transform(X);
+    const int r = comm.rank();
+    const MatrixView<float> rows{X.data + part.begin(r) * X.cols, part.count(r), X.cols};
+    for (int t : threads) {
+        o.n_threads = t;
+        const NeResult got = dist::fit_ne(comm, part, rows, o);
+        EXPECT_EQ(got.n_iter, ref.n_iter);
+        ASSERT_EQ(got.embedding.size(), ref.embedding.size());
+        for (std::size_t q = 0; q < ref.embedding.size(); ++q)
+            ASSERT_EQ(got.embedding.data()[q], ref.embedding.data()[q]) << "entry " << q << ", threads " << t;
+    }
+}
+} // namespace
+
+TEST(DistRanks, TorchdrMethodsEqualSingleProcess) {
+    const Matrix<float>& X = data();
+    const MatrixView<float> unique_rows{X.data(), 6000, X.cols()};  // the repeats are rows 6990-6994
+    torchdr::SNEOptions sne;
+    sne.max_iter = 15;
+    expect_ne_equal<torchdr::SNE>(unique_rows, sne, {1, 2});
+    torchdr::TSNEOptions tsne;
+    tsne.max_iter = 20;
+    tsne.early_exaggeration_iter = 8;
+    tsne.init = NeInit::random;
+    tsne.random_state = 3;
+    expect_ne_equal<torchdr::TSNE>(unique_rows, tsne, {2});
+    torchdr::InfoTSNEOptions info;
+    info.max_iter = 20;
+    info.early_exaggeration_iter = 8;
+    info.n_negatives = 30;
+    info.random_state = 5;
+    expect_ne_equal<torchdr::InfoTSNE>(unique_rows, info, {1, 2});
+    torchdr::LargeVisOptions lv;
+    lv.max_iter = 20;
+    lv.random_state = 6;
+    lv.exclude_neighbors_from_negative_sampling = true;
+    lv.process_duplicates = false;
+    expect_ne_equal<torchdr::LargeVis>(X.view(), lv, {2});
+    torchdr::UMAPOptions umap;
+    umap.max_iter = 20;
+    umap.random_state = 7;
+    umap.n_neighbors = 12;
+    expect_ne_equal<torchdr::UMAP>(unique_rows, umap, {1, 2});
+    // The repeated rows with the default process_duplicates: refused on every rank.
+    dist::Comm& comm = world();
+    const dist::RowPartition part(X.rows(), comm.size());
+    lv.process_duplicates = true;
+    lv.knn_method = KnnMethod::exact;
+    EXPECT_THROW(dist::fit_ne(comm, part, mine(part, X), lv), dist::CollectiveError);
 }

@@ -426,6 +426,55 @@ TEST(Model, MetricParametersAreSavedAndUsedByTransform) {
                     "field 'metric_params' does not fit the reference data");
 }
 
+// A fit over sharded HNSW (--knn-shards) records the shards; the reloaded model (with the fit's seed) rebuilds
+// the same sharded index: the same neighbours of new points and the same transform, bit for bit. An index that is
+// not sharded records none.
+TEST(Model, KnnShardsAreSavedAndRebuilt) {
+    io_test::TempDir tmp;
+    const Matrix<float> all = blobs(260, 5, 3);
+    const Matrix<float> X = rows(all, 0, 200), Xnew = rows(all, 200, 260);
+    UmapOptions o;
+    o.random_state = 4;
+    o.n_epochs = 30;
+    o.neighbors = KnnMethod::hnsw;
+    o.knn_shards = 3;
+    UmapEmbedding emb = UMAP(o).fit(X.view());
+    ASSERT_EQ(emb.knn_index->hnsw_shards(), 3u);
+    const Matrix<double> before = emb.transform(Xnew.view());
+    const std::string dir = tmp.file("umap_shards");
+    save_model(dir, emb, X.view());
+    EXPECT_EQ(read_json(dir + "/model.json")["knn_shards"], 3);
+    const Model m = load_model(dir, 1, 4);
+    ASSERT_EQ(m.umap().knn_index->hnsw_shards(), 3u);
+    const KnnGraph a = emb.knn_index->query(Xnew.view(), 7), b = m.umap().knn_index->query(Xnew.view(), 7);
+    EXPECT_EQ(a.indices, b.indices);
+    EXPECT_EQ(a.distances, b.distances);
+    EXPECT_EQ(m.transform(Xnew.view()).storage(), before.storage());
+    // Without the field the model rebuilds auto's index (exact at this size): not sharded.
+    const std::string plain = edited(tmp, dir, "no_shards", [](nlohmann::json& jj) { jj.erase("knn_shards"); });
+    EXPECT_EQ(load_model(plain, 1, 4).umap().knn_index->hnsw_shards(), 0u);
+    // t-SNE records them too; an unsharded fit records none.
+    TsneOptions t;
+    t.random_state = 3;
+    t.early_exaggeration_iter = 20;
+    t.n_iter = 20;
+    t.neighbors = KnnMethod::hnsw;
+    t.knn_shards = 2;
+    TsneEmbedding te = TSNE(t).fit(X.view());
+    save_model(tmp.file("tsne_shards"), te);
+    EXPECT_EQ(read_json(tmp.file("tsne_shards") + "/model.json")["knn_shards"], 2);
+    EXPECT_EQ(load_model(tmp.file("tsne_shards"), 1, 3).tsne().knn_index()->hnsw_shards(), 2u);
+    t.knn_shards = 0;
+    save_model(tmp.file("tsne_one"), TSNE(t).fit(X.view()));
+    EXPECT_FALSE(read_json(tmp.file("tsne_one") + "/model.json").contains("knn_shards"));
+    // Bad values name the field.
+    using J = nlohmann::json;
+    EXPECT_IO_ERROR(load_model(edited(tmp, dir, "shards_big", [](J& jj) { jj["knn_shards"] = 201; })),
+                    "model.json", "field 'knn_shards' must not exceed the number of reference points (200)");
+    EXPECT_IO_ERROR(load_model(edited(tmp, dir, "shards_neg", [](J& jj) { jj["knn_shards"] = -1; })),
+                    "model.json", "field 'knn_shards' must be a non-negative integer");
+}
+
 TEST(Model, SavingNeedsAModelFittedFromData) {
     io_test::TempDir tmp;
     const Matrix<float> X = blobs(100, 3, 9);

@@ -35,6 +35,13 @@ double entropic_perplexity(std::size_t n, double perplexity);
 /// The neighbours kept with sparsity: clamp(3·entropic_perplexity, 2, N − 2).
 std::size_t entropic_neighbors(std::size_t n, double perplexity);
 
+/// The calibration EntropicAffinity runs on each row of a sparse cost (rows ascending; s.indices may be global
+/// column numbers): the row's values exp(−c/ε_i) with its entropy at log(perplexity), normalised to sum to
+/// `row_total` (1/N), in s's layout; eps receives each row's ε_i. perplexity: already effective
+/// (entropic_perplexity). Rows are independent, so a distributed run calibrates its own rows with the same bits.
+std::vector<double> entropic_rows(const SparseCost& s, double perplexity, double row_total,
+                                  const EntropicAffinityOptions& options, std::vector<double>& eps);
+
 class EntropicAffinity {
 public:
     /// Validates the options (InvalidArgument naming the parameter).

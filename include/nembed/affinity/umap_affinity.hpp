@@ -30,6 +30,13 @@ struct UMAPAffinityOptions {
     int n_threads = 1;
 };
 
+/// The calibration UMAPAffinity runs on each row of a sparse cost (rows ascending; s.indices may be global):
+/// ρ_i = the row's smallest cost, σ_i by TorchDR's binary search for Σ_t exp(−(c_t − ρ_i)/σ_i) = log2(n_neighbors),
+/// the values exp(−(c − ρ_i)/σ_i) in s's layout; rho and eps receive ρ_i and σ_i. Rows are independent, so a
+/// distributed run calibrates its own rows with the same bits.
+std::vector<double> umap_affinity_rows(const SparseCost& s, int n_neighbors, int max_iter, int n_threads,
+                                       std::vector<double>& rho, std::vector<double>& eps);
+
 class UMAPAffinity {
 public:
     explicit UMAPAffinity(UMAPAffinityOptions options = {});

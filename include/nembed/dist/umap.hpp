@@ -36,8 +36,8 @@ namespace nembed::dist {
 /// rows, pruning, initialisation (spectral on the gathered graph, pca by chained sums, random, user:
 /// options.initial_embedding, N x d on every rank) and the training state. Refused (InvalidArgument on every
 /// rank): approximate kNN, metrics other than euclidean, cosine and inner product, supervised targets, densMAP
-/// and output_dens, non-Euclidean output metrics, and the spectral initialisation of a disconnected graph (its
-/// components are placed by data centroids, which a distributed run does not gather: use pca or random).
+/// and output_dens and non-Euclidean output metrics. A spectral start of more than 2·n_components components
+/// places them by the data's centroids, their sums chained over the ranks in row order (an ordered fold).
 /// Collective.
 UmapEmbedding prepare_umap(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const UmapOptions& options);
 

@@ -43,4 +43,16 @@ std::optional<Matrix<double>> laplacian_eigenmap(const CsrMatrix<double>& A, std
 Matrix<double> multi_component_layout(const CsrMatrix<double>& graph, const GraphComponents& comps, std::size_t dim,
                                       MatrixView<float> X, std::uint64_t seed, int n_threads = 1);
 
+/// Adds the rows of X, the global rows [row0, row0 + X.rows), into the per-component sums (`sums`: comps.count x
+/// X.cols, row-major) in row order. One call over all of X, or the ranks' calls on their blocks chained in rank
+/// order (dist::ordered_fold), give the same bits: the centroids of a distributed run.
+void add_component_sums(const GraphComponents& comps, MatrixView<float> X, std::size_t row0, std::vector<double>& sums);
+
+/// The same layout from the components' sums of the data (comps.count x D, row-major, as add_component_sums adds
+/// them over all rows; empty with D = 0 when the data are not available) instead of X. multi_component_layout(X) is
+/// this with the sums of X.
+Matrix<double> multi_component_layout(const CsrMatrix<double>& graph, const GraphComponents& comps, std::size_t dim,
+                                      const std::vector<double>& component_sums, std::size_t D, std::uint64_t seed,
+                                      int n_threads = 1);
+
 } // namespace nembed

@@ -25,6 +25,7 @@
 #include "nembed/affinity/fuzzy.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
+#include "nembed/init/multi_component.hpp"
 #include "nembed/kernel/output_metric.hpp"
 #include "nembed/kernel/umap_kernel.hpp"
 #include "nembed/loss/densmap.hpp"
@@ -138,6 +139,13 @@ void umap_rescale_0_10(Matrix<double>& Y);
 /// umap-learn falls back to random when its solver fails.
 Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t n_components, std::uint64_t seed,
                                   int n_threads = 1, MatrixView<float> X = {});
+/// The same with the data's per-component sums supplied by `component_sums(comps)` (comps.count x D, row-major, as
+/// add_component_sums adds them over all rows), which is called only when the graph has more than 2·n_components
+/// components, the only layout that reads the data: a distributed run folds the sums over its ranks there (so every
+/// rank calls it together). D = 0: no data.
+Matrix<double> umap_spectral_init(const CsrMatrix<double>& graph, std::size_t n_components, std::uint64_t seed,
+                                  int n_threads, std::size_t D,
+                                  const std::function<std::vector<double>(const GraphComponents&)>& component_sums);
 
 /// A UMAP layout in training: the embedding table, the edge-epoch plan over the fuzzy graph, plain SGD and the
 /// Trainer with one phase of n_epochs epochs. Move-only (the Trainer references the others).

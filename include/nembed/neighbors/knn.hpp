@@ -87,6 +87,9 @@ public:
     /// The metric parameters the index was built with (as given: defaults left unset; empty for the float32 paths,
     /// which take none). Saved models record them so that a rebuilt index measures the same distances.
     virtual MetricParams metric_params() const { return {}; }
+    /// The number of HNSW shards (sharded.hpp) the index was built over; 0 for every other index. Saved models
+    /// record it so that a reloaded model rebuilds the same sharded index.
+    virtual std::size_t hnsw_shards() const { return 0; }
     /// k nearest neighbours of every reference point, self excluded (exact duplicates of a point are kept as
     /// neighbours at distance 0, but the point itself never is).
     virtual KnnGraph self_neighbors(std::size_t k) const = 0;

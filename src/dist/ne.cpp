@@ -1,0 +1,242 @@
+// TorchDR's EntropicAffinity on distributed rows (dist/ne.hpp).
+#include "nembed/dist/ne.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "nembed/affinity/entropic.hpp"
+#include "nembed/affinity/symmetrize.hpp"
+#include "nembed/affinity/umap_affinity.hpp"
+#include "nembed/core/error.hpp"
+#include "nembed/core/parallel.hpp"
+#include "nembed/core/timer.hpp"
+#include "nembed/dist/affinity.hpp"
+#include "nembed/dist/knn.hpp"
+#include "nembed/dist/tsne.hpp"
+#include "nembed/init/pca.hpp"
+#include "../affinity/torchdr_detail.hpp"
+
+namespace nembed::dist {
+
+const float* FetchedRows::row(std::int64_t id) const {
+    const auto it = std::lower_bound(ids.begin(), ids.end(), id);
+    require(it != ids.end() && *it == id, "fetch_rows: row " + std::to_string(id) + " was not fetched");
+    return rows.row(static_cast<std::size_t>(it - ids.begin()));
+}
+
+FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                       const std::vector<std::int64_t>& wanted) {
+    const int R = comm.size(), r = comm.rank();
+    const auto RR = static_cast<std::size_t>(R);
+    // D from the largest: a rank without rows may hold a 0-column view.
+    std::uint64_t D = X_mine.cols;
+    for (std::uint64_t dr : allgather_u64(comm, X_mine.cols)) D = std::max(D, dr);
+    FetchedRows out;
+    out.ids = wanted;
+    std::sort(out.ids.begin(), out.ids.end());
+    out.ids.erase(std::unique(out.ids.begin(), out.ids.end()), out.ids.end());
+    for (std::int64_t id : out.ids)
+        require(id >= 0 && static_cast<std::size_t>(id) < part.n, "fetch_rows: index " + std::to_string(id) +
+                                                                        " outside [0, " + std::to_string(part.n) + ")");
+    // Ascending ids: each owner's requests are consecutive.
+    std::vector<std::uint64_t> n_ask(RR, 0), n_asked(RR);
+    for (std::int64_t id : out.ids) ++n_ask[static_cast<std::size_t>(part.owner(static_cast<std::size_t>(id)))];
+    comm.alltoallv(n_ask.data(), std::vector<std::size_t>(RR, 8), n_asked.data(), std::vector<std::size_t>(RR, 8));
+    std::vector<std::size_t> sb(RR), rb(RR);
+    std::size_t total = 0;
+    for (std::size_t q = 0; q < RR; ++q) {
+        sb[q] = static_cast<std::size_t>(n_ask[q]) * 8;
+        rb[q] = static_cast<std::size_t>(n_asked[q]) * 8;
+        total += static_cast<std::size_t>(n_asked[q]);
+    }
+    std::vector<std::int64_t> asked(total);
+    comm.alltoallv(out.ids.data(), sb, asked.data(), rb);
+    // Answer in the order asked.
+    const std::size_t b = part.begin(r), d = static_cast<std::size_t>(D);
+    std::vector<float> answer(total * d);
+    for (std::size_t t = 0; t < total; ++t) {
+        const auto i = static_cast<std::size_t>(asked[t]);
+        require(i >= b && i < b + X_mine.rows, "fetch_rows: row " + std::to_string(i) + " asked of a rank without it");
+        std::copy(X_mine.row(i - b), X_mine.row(i - b) + d, answer.data() + t * d);
+    }
+    for (std::size_t q = 0; q < RR; ++q) {
+        std::swap(sb[q], rb[q]);
+        sb[q] = sb[q] / 8 * d * sizeof(float);
+        rb[q] = rb[q] / 8 * d * sizeof(float);
+    }
+    out.rows = Matrix<float>(out.ids.size(), d);
+    comm.alltoallv(answer.data(), sb, out.rows.data(), rb);
+    return out;
+}
+
+namespace {
+
+std::uint64_t data_columns(Comm& comm, MatrixView<float> X_mine) {
+    std::uint64_t D = X_mine.cols;  // a rank without rows may hold a 0-column view: the largest is the data's
+    for (std::uint64_t dr : allgather_u64(comm, X_mine.cols)) D = std::max(D, dr);
+    return D;
+}
+
+// knn_cost's sqeuclidean / euclidean path on this rank's rows (what EntropicAffinity and UMAPAffinity start from):
+// the ring's k nearest, their rows fetched, the costs recomputed in double and each row sorted by (cost, index).
+// `what` names the affinity in errors; `repeated` (optional): whether any row of X has a repeat (cost 0).
+SparseCost knn_cost_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
+                         CostMetric metric, KnnMethod method, int threads, const std::string& what, bool* repeated) {
+    const int r = comm.rank();
+    const std::size_t n = part.n;
+    const std::uint64_t D = data_columns(comm, X_mine);
+    collective(comm, [&] {
+        require(part.ranks == comm.size(), what + ": the partition does not match the communicator");
+        require(X_mine.rows == part.count(r), what + ": this rank holds " + std::to_string(X_mine.rows) +
+                                                  " rows, its block has " + std::to_string(part.count(r)));
+        require(metric == CostMetric::sqeuclidean || metric == CostMetric::euclidean,
+                what + ": only the sqeuclidean and euclidean costs are distributed");
+        require(n <= static_cast<std::size_t>(std::numeric_limits<index_t>::max()),
+                what + ": more points than a CSR index holds");
+        require(resolve_knn_method(method, n, static_cast<std::size_t>(D), true) == KnnMethod::exact,
+                what + ": only exact neighbours are distributed (--neighbors exact)");
+        require(k >= 1 && k < n, what + ": needs 1 <= k < N neighbours");
+        require_finite(X_mine, "input data");
+    });
+    const DistKnnGraph g = exact_self_knn(comm, part, X_mine, k, Metric::euclidean, threads);
+    const FetchedRows nb = fetch_rows(comm, part, X_mine, g.indices);
+    SparseCost s;
+    s.n = g.n_rows;
+    s.k = k;
+    s.indices.resize(s.n * k);
+    s.costs.resize(s.n * k);
+    parallel_for(threads, s.n, [&](std::size_t i) {
+        std::vector<std::pair<double, index_t>> row(k);
+        for (std::size_t t = 0; t < k; ++t) {
+            const std::int64_t j = g.indices[i * k + t];
+            row[t] = {pair_cost(X_mine.row(i), nb.row(j), X_mine.cols, metric), static_cast<index_t>(j)};
+        }
+        std::sort(row.begin(), row.end());
+        for (std::size_t t = 0; t < k; ++t) {
+            s.indices[i * k + t] = row[t].second;
+            s.costs[i * k + t] = row[t].first;
+        }
+    });
+    if (repeated != nullptr) {  // a repeated row is its twin's neighbour at cost 0 (both costs are 0 only there)
+        double any = 0.0;
+        for (std::size_t i = 0; i < s.n; ++i) any = std::max(any, s.costs[i * k] == 0.0 ? 1.0 : 0.0);
+        comm.allreduce_max(&any, 1);
+        *repeated = any > 0.0;
+    }
+    return s;
+}
+
+} // namespace
+
+CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                                         const torchdr::EntropicOptions& o, bool* repeated) {
+    const std::size_t n = part.n;
+    collective(comm, [&] {
+        require(std::isfinite(o.perplexity) && o.perplexity > 0, "perplexity must be positive");
+        require(o.perplexity < static_cast<double>(n), "perplexity must be smaller than the number of samples (" +
+                                                            std::to_string(n) + ")");
+        require(n >= 4, "EntropicAffinity needs at least 4 points");
+        require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1");
+        require(o.sparsity, "distributed EntropicAffinity: the dense affinity (sparsity off) is not distributed");
+    });
+    const double perplexity = entropic_perplexity(n, o.perplexity);
+    const std::size_t k = entropic_neighbors(n, o.perplexity);
+    const SparseCost s = knn_cost_rows(comm, part, X_mine, k, o.metric, o.knn_method, o.n_threads,
+                                       "distributed EntropicAffinity", repeated);
+    EntropicAffinityOptions eo;  // what torchdr::entropic_affinity forwards
+    eo.perplexity = o.perplexity;
+    eo.metric = o.metric;
+    eo.max_iter = o.max_iter_affinity;
+    eo.sparsity = o.sparsity;
+    eo.knn_method = o.knn_method;
+    eo.n_threads = o.n_threads;
+    std::vector<double> eps;
+    const std::vector<double> vals = entropic_rows(s, perplexity, 1.0 / static_cast<double>(n), eo, eps);
+    CsrMatrix<double> P = torchdr_detail::sparse_to_csr(s, vals, o.n_threads);
+    P.n_cols = n;
+    return P;
+}
+
+CsrMatrix<double> torchdr_umap_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
+                                             const torchdr::UMAPOptions& o, bool* repeated) {
+    const std::size_t n = part.n;
+    collective(comm, [&] {
+        require(n >= 4, "UMAPAffinity needs at least 4 points");
+        require(o.n_neighbors >= 2 && static_cast<std::size_t>(o.n_neighbors) < n - 1,
+                "n_neighbors must lie in (1, N - 1) = (1, " + std::to_string(n - 1) + ")");
+        require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1");
+    });
+    const SparseCost s = knn_cost_rows(comm, part, X_mine, static_cast<std::size_t>(o.n_neighbors - 1), o.metric,
+                                       o.knn_method, o.n_threads, "distributed UMAPAffinity", repeated);
+    std::vector<double> rho, eps;
+    const std::vector<double> vals = umap_affinity_rows(s, o.n_neighbors, o.max_iter_affinity, o.n_threads, rho, eps);
+    CsrMatrix<double> A = torchdr_detail::sparse_to_csr(s, vals, o.n_threads);
+    A.n_cols = n;
+    // The fuzzy union with the transposed entries: the exchange `nembed umap` uses, the same per-row rule.
+    return fuzzy_combine_rows(A, transpose_rows(comm, part, A), 1.0, o.n_threads);
+}
+
+namespace {
+
+template <typename Method, typename Options, typename Affinity>
+NeResult fit_replicated(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, Options o,
+                        const TrainHooks& hooks, Affinity&& affinity_rows) {
+    const std::size_t n = part.n, d = o.n_components;
+    const std::uint64_t D = data_columns(comm, X_mine);
+    collective(comm, [&] {
+        validate(static_cast<const NeighborEmbeddingOptions&>(o), n);
+        require(!o.encoder.enabled, "distributed TorchDR methods: the encoder is not distributed");
+        require(o.init != NeInit::pca || d <= D, "init: pca needs n_components <= the data's columns (" +
+                                                     std::to_string(D) + "); use init = random");
+        require(o.init != NeInit::hyperbolic, "distributed TorchDR methods: init hyperbolic is COSNE's");
+    });
+    const Timer t;
+    bool repeated = false;
+    CsrMatrix<double> P = affinity_rows(comm, part, X_mine, o, &repeated);
+    check_all(comm, !(repeated && o.process_duplicates),
+              "the data have repeated rows: process_duplicates (TorchDR's default: embed the unique rows) is not "
+              "distributed; remove them or set process_duplicates false (--process-duplicates false)");
+    P = gather_rows(comm, part, P);
+    const double affinity_seconds = t.seconds();
+    if (o.init == NeInit::pca) {  // the distributed PCA's scores (one process's bits), as the array start
+        const PcaResult res = pca(X_mine, n, d, o.n_threads, row_share(comm, part));
+        const std::vector<float> mine(res.scores.data(), res.scores.data() + res.scores.size());
+        const std::vector<float> all = allgatherv(comm, mine);
+        Matrix<double> Y0(n, d);
+        for (std::size_t q = 0; q < n * d; ++q) Y0.data()[q] = static_cast<double>(all[q]);
+        o.init = NeInit::array;
+        o.init_array = std::move(Y0);
+    }
+    NeResult r = Method(o).fit_transform_affinity(P, MatrixView<float>{nullptr, 0, 0}, hooks);
+    r.timings.affinity = affinity_seconds;
+    return r;
+}
+
+} // namespace
+
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::SNEOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::SNE>(comm, part, X, o, hooks, entropic_affinity_rows);
+}
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::TSNEOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::TSNE>(comm, part, X, o, hooks, entropic_affinity_rows);
+}
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::InfoTSNEOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::InfoTSNE>(comm, part, X, o, hooks, entropic_affinity_rows);
+}
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::LargeVisOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::LargeVis>(comm, part, X, o, hooks, entropic_affinity_rows);
+}
+
+NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::UMAPOptions& o,
+                const TrainHooks& hooks) {
+    return fit_replicated<torchdr::UMAP>(comm, part, X, o, hooks, torchdr_umap_affinity_rows);
+}
+
+} // namespace nembed::dist
