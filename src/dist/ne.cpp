@@ -146,13 +146,7 @@ CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, M
     const std::size_t k = entropic_neighbors(n, o.perplexity);
     const SparseCost s = knn_cost_rows(comm, part, X_mine, k, o.metric, o.knn_method, o.n_threads,
                                        "distributed EntropicAffinity", repeated);
-    EntropicAffinityOptions eo;  // what torchdr::entropic_affinity forwards
-    eo.perplexity = o.perplexity;
-    eo.metric = o.metric;
-    eo.max_iter = o.max_iter_affinity;
-    eo.sparsity = o.sparsity;
-    eo.knn_method = o.knn_method;
-    eo.n_threads = o.n_threads;
+    const EntropicAffinityOptions eo = torchdr::entropic_affinity_options(o);  // what torchdr::entropic_affinity forwards
     std::vector<double> eps;
     const std::vector<double> vals = entropic_rows(s, perplexity, 1.0 / static_cast<double>(n), eo, eps);
     CsrMatrix<double> P = torchdr_detail::sparse_to_csr(s, vals, o.n_threads);

@@ -421,14 +421,18 @@ CsrMatrix<double> torchdr::entropic_affinity(const EntropicOptions& o, MatrixVie
                                                             ") must be smaller than the number of samples (" +
                                                             std::to_string(X.rows) + ")");
     require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1, got " + std::to_string(o.max_iter_affinity));
-    EntropicAffinityOptions eo;  // what TorchDR's methods forward to their EntropicAffinity
+    return EntropicAffinity(entropic_affinity_options(o))(X);
+}
+
+EntropicAffinityOptions torchdr::entropic_affinity_options(const EntropicOptions& o) {
+    EntropicAffinityOptions eo;
     eo.perplexity = o.perplexity;
     eo.metric = o.metric;
     eo.max_iter = o.max_iter_affinity;
     eo.sparsity = o.sparsity;
     eo.knn_method = o.knn_method;
     eo.n_threads = o.n_threads;
-    return EntropicAffinity(eo)(X);
+    return eo;
 }
 
 namespace torchdr {

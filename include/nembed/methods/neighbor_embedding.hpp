@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "nembed/affinity/cost.hpp"
+#include "nembed/affinity/entropic.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -200,6 +201,8 @@ struct EntropicOptions : NeighborEmbeddingOptions {
 };
 /// TorchDR's EntropicAffinity of X with the method's arguments (InvalidArgument for perplexity >= n).
 CsrMatrix<double> entropic_affinity(const EntropicOptions& options, MatrixView<float> X);
+/// What TorchDR's methods forward to their EntropicAffinity (one process and dist::entropic_affinity_rows).
+EntropicAffinityOptions entropic_affinity_options(const EntropicOptions& options);
 
 /// TorchDR's SNE: lr auto, no exaggeration, max_iter 2000, Gaussian output kernel, per-point normalisation.
 struct SNEOptions : EntropicOptions {
