@@ -218,18 +218,9 @@ PcaResult pca(MatrixView<float> X, std::size_t n_rows_total, std::size_t n_compo
     for (std::size_t c = 0; c < n_components; ++c) {
         const auto col = static_cast<Eigen::Index>(D - 1 - c);
         res.explained_variance[c] = std::max(0.0, lambda(col));
-        // svd_flip(u_based_decision=False): largest |loading| positive (first index on exact ties).
-        std::size_t arg = 0;
-        double best = -1.0;
-        for (std::size_t j = 0; j < D; ++j) {
-            double a = std::abs(V(static_cast<Eigen::Index>(j), col));
-            if (a > best) {
-                best = a;
-                arg = j;
-            }
-        }
-        const double sign = V(static_cast<Eigen::Index>(arg), col) < 0 ? -1.0 : 1.0;
-        for (std::size_t j = 0; j < D; ++j) res.components(c, j) = sign * V(static_cast<Eigen::Index>(j), col);
+        double* row = &res.components(c, 0);
+        for (std::size_t j = 0; j < D; ++j) row[j] = V(static_cast<Eigen::Index>(j), col);
+        flip_sign(row, D);
     }
     res.scores = pca_transform(X, res.mean, res.components, n_threads);
     return res;
