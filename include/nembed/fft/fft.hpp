@@ -86,33 +86,43 @@ public:
     void forward(const float* in, std::complex<float>* out);
     /// out (n0 x n1) = n0·n1 × inverse DFT of the half spectrum in (n0 x (n1/2+1)).
     void inverse(const std::complex<float>* in, float* out);
-    /// Zero-padded circular convolution with an even kernel given by its real DFT `spectrum` (n0 x (n1/2+1),
-    /// row-major, e.g. the real part of forward() of an even array). `in` is an m0 x m1 block (row stride
+    /// Zero-padded circular convolution with an even kernel given by its real DFT `spectrum`, stored column by
+    /// column: value (k0, k1) at spectrum[k1 · n0 + k0] ((n1/2+1) columns of n0; e.g. even_spectrum(), or the
+    /// transposed real part of forward() of an even array), so that the column pass reads it contiguously. `in` is an m0 x m1 block (row stride
     /// in_stride) of an otherwise zero n0 x n1 array; out (m0 x m1, row stride out_stride) receives the same block of
     /// the result. Normalised (a delta kernel returns the input). Only m0 of the n0 rows are transformed.
     void convolve(const float* spectrum, const float* in, std::size_t m0, std::size_t m1, std::size_t in_stride,
                   float* out, std::size_t out_stride);
-    /// The real DFT spectrum (n0 x (n1/2+1), row-major) of an array that is even along both axes
+    /// The real DFT spectrum of an array that is even along both axes, column by column as convolve() reads it
+    /// (value (k0, k1) at spectrum[k1 · n0 + k0])
     /// (x[a][b] = x[(n0−a) % n0][b] = x[a][(n1−b) % n1]), e.g. a kernel on a circulant lattice. Reads only rows
     /// 0..n0/2 of `in` (n0 x n1); n0 must be even. About half the work of forward(): half the rows, and real
     /// transforms for the columns.
     void even_spectrum(const float* in, float* spectrum);
 
 private:
+    /// Rows (or columns) per block of the transposes between the row transforms and the column array (fft.cpp).
+        static constexpr std::size_t kBlock = 8;  ///< 8 complex values: one cache line (16 measured slower: > L1)
     struct Worker {
         detail::FftPlan row_fwd, row_inv;
         detail::AlignedVector<float> row;
-        detail::AlignedVector<std::complex<float>> row_spec, col_a, col_b;
+        detail::AlignedVector<std::complex<float>> rows;   ///< kBlock row spectra (stride sc_)
+        detail::AlignedVector<std::complex<float>> cols;   ///< forward/inverse: kBlock column spectra (stride s0_)
+        detail::AlignedVector<std::complex<float>> col_a;  ///< a column's spectrum
         detail::FftPlan col_r2c;  ///< even_spectrum: real column transform (length n0)
         detail::AlignedVector<float> col_real;
     };
+    /// Row transforms of rows 0..m0 (m1 values each, zero-padded), stored transposed into t_.
+    void rows_forward(const float* in, std::size_t m0, std::size_t m1, std::size_t in_stride);
+    /// Inverse row transforms of rows 0..m0 from t_; the first m1 values of each go to out.
+    void rows_inverse(std::size_t m0, std::size_t m1, float* out, std::size_t out_stride);
+
     std::size_t n0_ = 0, n1_ = 0, nc_ = 0;
-    std::size_t s0_ = 0, sc_ = 0;  ///< padded strides of t_ (per column) and m_ (per row): aligned starts
+    std::size_t s0_ = 0, sc_ = 0;  ///< padded strides of t_ (per column) and of a block's rows: aligned starts
     int n_threads_ = 1;
-    detail::FftPlan col_fwd_, col_inv_;
+    detail::FftPlan col_fwd_, col_inv_;  ///< a column of t_ to a column of a worker's block, and back
     std::vector<Worker> workers_;
     detail::AlignedVector<std::complex<float>> t_;  ///< transposed row spectra: nc columns of n0 (stride s0_)
-    detail::AlignedVector<std::complex<float>> m_;  ///< n0 rows of nc after the column pass (stride sc_)
     detail::AlignedVector<float> tr_;  ///< even_spectrum: real row spectra, transposed (stride s0r_)
     std::size_t s0r_ = 0;
 };
