@@ -26,7 +26,7 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
     auto& s = *src.schedule;
     const double n = static_cast<double>(src.epoch);
     const std::uint64_t reject_below = src.n_tail ? 0x100000000ull % src.n_tail : 0;  // below()'s bound, once a row
-    const auto self = static_cast<std::uint32_t>(i);
+    const std::uint64_t skip = src.self_graph ? i : ~std::uint64_t{0};  // no draw equals ~0
     if (edges) edges->clear();
     // `out` only grows (no zero-filling per row); `len` counts the pairs written.
     std::size_t len = 0;
@@ -55,20 +55,8 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
             SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch),
                                                          src.edge_offset + static_cast<std::uint64_t>(p)));
             // the draws of below(n_tail) in order; umap-learn skips a draw of the head itself
-            constexpr std::size_t chunk = 64;
-            std::uint32_t draws[chunk];
-            for (long t = 0; t < n_neg;) {
-                const std::size_t c = std::min<std::size_t>(chunk, static_cast<std::size_t>(n_neg - t));
-                rng.below_many(src.n_tail, reject_below, draws, c);
-                std::uint32_t* o = room(c);
-                std::size_t k = 0;
-                for (std::size_t q = 0; q < c; ++q) {
-                    o[k] = draws[q];
-                    k += (!src.self_graph || draws[q] != self) ? 1 : 0;
-                }
-                len += k;
-                t += static_cast<long>(c);
-            }
+            std::uint32_t* o = room(static_cast<std::size_t>(n_neg) + 1);
+            len += rng.below_many_except(src.n_tail, reject_below, skip, o, static_cast<std::size_t>(n_neg));
         }
     }
     return len;
