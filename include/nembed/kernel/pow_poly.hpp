@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 // GCC notes that passing vectors wider than the enabled ISA changes the ABI (-Wpsabi); these helpers are always
 // inlined, so no such call exists.
@@ -80,6 +81,17 @@ template <typename M, typename V, std::size_t G>
 
 } // namespace pow_poly_detail
 
+// The element type of a vector (a scalar's own type): Pack's scalar operands are converted to it first, as clang
+// converts only constants to a vector's element type implicitly (unsigned long long to unsigned long, say).
+template <typename V, typename = void>
+struct PackElement {
+    using type = V;
+};
+template <typename V>
+struct PackElement<V, std::enable_if_t<!std::is_arithmetic_v<V>>> {
+    using type = std::remove_cv_t<std::remove_reference_t<decltype(std::declval<V>()[0])>>;
+};
+
 // Pack's operators: element by element, with a Pack or a scalar on either side.
 #define NEMBED_PACK_BINARY(op)                                                                                     \
     template <typename V, std::size_t G>                                                                          \
@@ -90,14 +102,16 @@ template <typename M, typename V, std::size_t G>
     }                                                                                                             \
     template <typename V, std::size_t G, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>        \
     [[gnu::always_inline]] inline auto operator op(const Pack<V, G>& a, S s) {                                    \
-        Pack<decltype(a.v[0] op s), G> r{};                                                                       \
-        for (std::size_t g = 0; g < G; ++g) r.v[g] = a.v[g] op s;                                                 \
+        const auto e = static_cast<typename PackElement<V>::type>(s);                                             \
+        Pack<decltype(a.v[0] op e), G> r{};                                                                       \
+        for (std::size_t g = 0; g < G; ++g) r.v[g] = a.v[g] op e;                                                 \
         return r;                                                                                                 \
     }                                                                                                             \
     template <typename V, std::size_t G, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>        \
     [[gnu::always_inline]] inline auto operator op(S s, const Pack<V, G>& a) {                                    \
-        Pack<decltype(s op a.v[0]), G> r{};                                                                       \
-        for (std::size_t g = 0; g < G; ++g) r.v[g] = s op a.v[g];                                                 \
+        const auto e = static_cast<typename PackElement<V>::type>(s);                                             \
+        Pack<decltype(e op a.v[0]), G> r{};                                                                       \
+        for (std::size_t g = 0; g < G; ++g) r.v[g] = e op a.v[g];                                                 \
         return r;                                                                                                 \
     }
 NEMBED_PACK_BINARY(+)
