@@ -1,8 +1,10 @@
 // The edge-epoch plan's pair listing and its vector lanes for 2-D UMAP-curve rows (edge_epoch_lanes.hpp).
 //
 // A row's pairs form one dependency chain (each update reads y_i as the previous one left it), so rows run side by
-// side: 8 rows per vector of doubles, kGroups vectors in flight so that the out-of-order core overlaps their chains
-// (one chain's step is ~40 dependent operations: the distance, pow_poly, one division). Each lane does the per-row
+// side: 8 rows per vector of doubles, kGroups vectors in flight (one chain's step is ~40 dependent operations: the
+// distance, pow_poly, one division). The groups' coefficients are computed as one Pack (pow_poly.hpp), so each
+// operation is issued for all groups side by side: written group after group, the out-of-order core overlapped
+// only part of the chains (a fifth of the epochs' CPU time went to waiting on them). Each lane does the per-row
 // path's operations in its order with the same coefficients (Bce<UmapCurve>::pair_coeff), so the result is
 // bitwise the per-row path's, for every instruction-set clone (no contraction: -ffp-contract=off).
 // The helpers taking and returning vectors (here and in pow_poly.hpp) are always inlined into the cloned kernel:
@@ -24,7 +26,7 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
     auto& s = *src.schedule;
     const double n = static_cast<double>(src.epoch);
     const std::uint64_t reject_below = src.n_tail ? 0x100000000ull % src.n_tail : 0;  // below()'s bound, once a row
-    const auto self = static_cast<std::uint32_t>(i);
+    const std::uint64_t skip = src.self_graph ? i : ~std::uint64_t{0};  // no draw equals ~0
     if (edges) edges->clear();
     // `out` only grows (no zero-filling per row); `len` counts the pairs written.
     std::size_t len = 0;
@@ -53,20 +55,8 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
             SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch),
                                                          src.edge_offset + static_cast<std::uint64_t>(p)));
             // the draws of below(n_tail) in order; umap-learn skips a draw of the head itself
-            constexpr std::size_t chunk = 64;
-            std::uint32_t draws[chunk];
-            for (long t = 0; t < n_neg;) {
-                const std::size_t c = std::min<std::size_t>(chunk, static_cast<std::size_t>(n_neg - t));
-                rng.below_many(src.n_tail, reject_below, draws, c);
-                std::uint32_t* o = room(c);
-                std::size_t k = 0;
-                for (std::size_t q = 0; q < c; ++q) {
-                    o[k] = draws[q];
-                    k += (!src.self_graph || draws[q] != self) ? 1 : 0;
-                }
-                len += k;
-                t += static_cast<long>(c);
-            }
+            std::uint32_t* o = room(static_cast<std::size_t>(n_neg) + 1);
+            len += rng.below_many_except(src.n_tail, reject_below, skip, o, static_cast<std::size_t>(n_neg));
         }
     }
     return len;
@@ -150,32 +140,42 @@ template <std::size_t D>
         VM live[kGroups];
         for (std::size_t r = 0; r < L; ++r) live[r / W][r % W] = left[r] ? -1 : 0;
         for (std::size_t k = 0; k < burst; ++k) {
+            // Every group's tails first, then the coefficients of all groups as one Pack: the groups' dependency
+            // chains (pow_poly, the division) are issued side by side instead of one after another.
+            V dx[D][kGroups];
+            Pack<VM, kGroups> att;
+            Pack<V, kGroups> d2;
             for (std::size_t gi = 0; gi < kGroups; ++gi) {
                 V t[D];
-                VM att;
                 for (std::size_t w = 0; w < W; ++w) {
                     const std::size_t r = gi * W + w;
                     const std::uint32_t pr = *cur[r];
                     cur[r] += left[r] ? 1 : 0;
                     const double* tp = T + D * std::size_t(pr & ~kEdgeAttract);
                     for (std::size_t c = 0; c < D; ++c) t[c][w] = tp[c];
-                    att[w] = (pr & kEdgeAttract) ? -1 : 0;
+                    att.v[gi][w] = (pr & kEdgeAttract) ? -1 : 0;
                 }
-                V dx[D];
-                for (std::size_t c = 0; c < D; ++c) dx[c] = y[c][gi] - t[c];
-                V d2 = dx[0] * dx[0];  // squared_distance's order: 0 + the first square is that square
-                for (std::size_t c = 1; c < D; ++c) d2 = d2 + dx[c] * dx[c];
-                const V c = Bce<UmapCurve>::pair_coeff<VU>(att, a, b, two_ab, two_gb, d2);
-                const V coef = att ? -(ex * c) : c;
+                for (std::size_t c = 0; c < D; ++c) dx[c][gi] = y[c][gi] - t[c];
+                V s = dx[0][gi] * dx[0][gi];  // squared_distance's order: 0 + the first square is that square
+                for (std::size_t c = 1; c < D; ++c) s = s + dx[c][gi] * dx[c][gi];
+                d2.v[gi] = s;
+            }
+            const Pack<V, kGroups> cp =
+                Bce<UmapCurve>::pair_coeff<Pack<VU, kGroups>>(att, a, b, two_ab, two_gb, d2);
+            for (std::size_t gi = 0; gi < kGroups; ++gi) {
+                const VM at = att.v[gi];
+                const V c = cp.v[gi], dd = d2.v[gi];
+                const V coef = at ? -(ex * c) : c;
                 // a repulsion at D <= 0 moves nothing (umap-learn's rule), nor does an idle lane
-                const VM move = live[gi] & (att | ~(d2 <= 0.0));
-                for (std::size_t c = 0; c < D; ++c) y[c][gi] = move ? y[c][gi] + clip4(coef * dx[c]) * alpha : y[c][gi];
+                const VM move = live[gi] & (at | ~(dd <= 0.0));
+                for (std::size_t c = 0; c < D; ++c)
+                    y[c][gi] = move ? y[c][gi] + clip4(coef * dx[c][gi]) * alpha : y[c][gi];
                 if (want_loss) {
                     for (std::size_t w = 0; w < W; ++w) {
                         if (!move[w]) continue;
                         Lane& l = lanes[gi * W + w];
-                        l.loss += att[w] ? Bce<UmapCurve>::attraction_loss(curve, d2[w])
-                                         : Bce<UmapCurve>::repulsion_loss(curve, d2[w], gamma);
+                        l.loss += at[w] ? Bce<UmapCurve>::attraction_loss(curve, dd[w])
+                                        : Bce<UmapCurve>::repulsion_loss(curve, dd[w], gamma);
                         l.n_pairs += 1;
                     }
                 }

@@ -120,6 +120,28 @@ TEST(NegativeSampling, BelowManyAndDrawManyGiveTheSingleDrawsAndLeaveTheSameStre
             EXPECT_EQ(many.below(n), one.below(n)) << "n = " << n << ": the streams part after " << count;
         }
     }
+    // below_many_except(n, ·, skip, ·, count): below(n)'s draws with those equal to skip dropped (the rest in order),
+    // their number returned, at most count + 1 values written, the stream left where count below() calls leave it.
+    for (std::uint64_t n : {std::uint64_t(1), std::uint64_t(2), std::uint64_t(5), std::uint64_t(10000),
+                            std::uint64_t(3000000007ull), std::uint64_t(0x80000001ull), std::uint64_t(0x100000000ull)}) {
+        for (std::uint64_t skip : {std::uint64_t(0), std::uint64_t(1), n / 2, ~std::uint64_t{0}}) {
+            SplitMixStream one(7, n), many(7, n);
+            for (std::size_t count : {std::size_t(0), std::size_t(1), std::size_t(7), std::size_t(64),
+                                      std::size_t(65), std::size_t(300), std::size_t(3)}) {
+                std::vector<std::uint32_t> got(count + 2, 0xdeadbeefu);
+                const std::size_t k = many.below_many_except(n, 0x100000000ull % n, skip, got.data(), count);
+                std::vector<std::uint32_t> want;
+                for (std::size_t t = 0; t < count; ++t) {
+                    const std::uint64_t v = one.below(n);
+                    if (v != skip) want.push_back(static_cast<std::uint32_t>(v));
+                }
+                ASSERT_EQ(k, want.size()) << "n = " << n << ", skip " << skip << ", count " << count;
+                for (std::size_t t = 0; t < k; ++t) ASSERT_EQ(got[t], want[t]) << "n = " << n << ", draw " << t;
+                EXPECT_EQ(got[count + 1], 0xdeadbeefu) << "wrote past count + 1";
+                EXPECT_EQ(many.below(n), one.below(n)) << "n = " << n << ": the streams part after " << count;
+            }
+        }
+    }
     // UniformSampler::draw_many: the draws of draw(head), never the head, the stream continuing alike.
     for (std::size_t n : {std::size_t(2), std::size_t(3), std::size_t(1000)}) {
         UniformSampler one(9, 4, n), many(9, 4, n);

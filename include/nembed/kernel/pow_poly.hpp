@@ -13,8 +13,11 @@
 /// Edge values: x ≤ 0 and NaN give 0; x below DBL_MIN (subnormal) is raised to DBL_MIN first; the result is capped
 /// at 1e300 (so 1 + a·p and D·(1 + a·p) stay finite for any finite D). b is any positive finite value.
 #include <cfloat>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 // GCC notes that passing vectors wider than the enabled ISA changes the ABI (-Wpsabi); these helpers are always
 // inlined, so no such call exists.
@@ -23,18 +26,40 @@
 
 namespace nembed {
 
+/// G vectors (or scalars) handled as one value, every operation applied to each in turn. pow_poly and the pair
+/// coefficients are one long dependency chain per vector; over a Pack the G chains' operations are issued side by
+/// side, so the core overlaps them (the edge-epoch lanes, docs/core.md §6.1). Each element gets exactly the
+/// operations it would get alone: the same bits.
+template <typename V, std::size_t G>
+struct Pack {
+    V v[G];
+};
+
 namespace pow_poly_detail {
+
+template <typename T>
+struct IsPack : std::false_type {};
+template <typename V, std::size_t G>
+struct IsPack<Pack<V, G>> : std::true_type {};
 
 template <typename U, typename T>
 [[gnu::always_inline]] inline U to_bits(T x) {
     U u;
-    std::memcpy(&u, &x, sizeof u);
+    if constexpr (IsPack<T>::value) {
+        for (std::size_t g = 0; g < sizeof(x.v) / sizeof(x.v[0]); ++g) std::memcpy(&u.v[g], &x.v[g], sizeof u.v[g]);
+    } else {
+        std::memcpy(&u, &x, sizeof u);
+    }
     return u;
 }
 template <typename T, typename U>
 [[gnu::always_inline]] inline T from_bits(U u) {
     T x;
-    std::memcpy(&x, &u, sizeof x);
+    if constexpr (IsPack<T>::value) {
+        for (std::size_t g = 0; g < sizeof(x.v) / sizeof(x.v[0]); ++g) std::memcpy(&x.v[g], &u.v[g], sizeof x.v[g]);
+    } else {
+        std::memcpy(&x, &u, sizeof x);
+    }
     return x;
 }
 // A value in every lane (scalar: the value itself).
@@ -42,18 +67,82 @@ template <typename T>
 [[gnu::always_inline]] inline T splat(double v) {
     return T{} + v;
 }
+// m ? a : b lane by lane (m: bool for scalars, the comparison mask for vectors).
+template <typename M, typename T>
+[[gnu::always_inline]] inline T select(M m, T a, T b) {
+    return m ? a : b;
+}
+template <typename M, typename V, std::size_t G>
+[[gnu::always_inline]] inline Pack<V, G> select(const Pack<M, G>& m, const Pack<V, G>& a, const Pack<V, G>& b) {
+    Pack<V, G> r{};
+    for (std::size_t g = 0; g < G; ++g) r.v[g] = m.v[g] ? a.v[g] : b.v[g];
+    return r;
+}
 
 } // namespace pow_poly_detail
 
-/// x^b lane by lane (see the file comment). T is double or a GCC vector of doubles, U the unsigned 64-bit integer
-/// type of the same shape (std::uint64_t for double).
+// The element type of a vector (a scalar's own type): Pack's scalar operands are converted to it first, as clang
+// converts only constants to a vector's element type implicitly (unsigned long long to unsigned long, say).
+template <typename V, typename = void>
+struct PackElement {
+    using type = V;
+};
+template <typename V>
+struct PackElement<V, std::enable_if_t<!std::is_arithmetic_v<V>>> {
+    using type = std::remove_cv_t<std::remove_reference_t<decltype(std::declval<V>()[0])>>;
+};
+
+// Pack's operators: element by element, with a Pack or a scalar on either side.
+#define NEMBED_PACK_BINARY(op)                                                                                     \
+    template <typename V, std::size_t G>                                                                          \
+    [[gnu::always_inline]] inline auto operator op(const Pack<V, G>& a, const Pack<V, G>& b) {                    \
+        Pack<decltype(a.v[0] op b.v[0]), G> r{};                                                                  \
+        for (std::size_t g = 0; g < G; ++g) r.v[g] = a.v[g] op b.v[g];                                            \
+        return r;                                                                                                 \
+    }                                                                                                             \
+    template <typename V, std::size_t G, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>        \
+    [[gnu::always_inline]] inline auto operator op(const Pack<V, G>& a, S s) {                                    \
+        const auto e = static_cast<typename PackElement<V>::type>(s);                                             \
+        Pack<decltype(a.v[0] op e), G> r{};                                                                       \
+        for (std::size_t g = 0; g < G; ++g) r.v[g] = a.v[g] op e;                                                 \
+        return r;                                                                                                 \
+    }                                                                                                             \
+    template <typename V, std::size_t G, typename S, typename = std::enable_if_t<std::is_arithmetic_v<S>>>        \
+    [[gnu::always_inline]] inline auto operator op(S s, const Pack<V, G>& a) {                                    \
+        const auto e = static_cast<typename PackElement<V>::type>(s);                                             \
+        Pack<decltype(e op a.v[0]), G> r{};                                                                       \
+        for (std::size_t g = 0; g < G; ++g) r.v[g] = e op a.v[g];                                                 \
+        return r;                                                                                                 \
+    }
+NEMBED_PACK_BINARY(+)
+NEMBED_PACK_BINARY(-)
+NEMBED_PACK_BINARY(*)
+NEMBED_PACK_BINARY(/)
+NEMBED_PACK_BINARY(<)
+NEMBED_PACK_BINARY(>)
+NEMBED_PACK_BINARY(<=)
+NEMBED_PACK_BINARY(>=)
+NEMBED_PACK_BINARY(&)
+NEMBED_PACK_BINARY(|)
+NEMBED_PACK_BINARY(<<)
+NEMBED_PACK_BINARY(>>)
+#undef NEMBED_PACK_BINARY
+template <typename V, std::size_t G>
+[[gnu::always_inline]] inline Pack<V, G> operator-(const Pack<V, G>& a) {
+    Pack<V, G> r{};
+    for (std::size_t g = 0; g < G; ++g) r.v[g] = -a.v[g];
+    return r;
+}
+
+/// x^b lane by lane (see the file comment). T is double, a GCC vector of doubles or a Pack of them, U the unsigned
+/// 64-bit integer type of the same shape (std::uint64_t for double).
 template <typename U, typename T>
 [[gnu::always_inline]] inline T pow_poly(T x, double b) {
     using namespace pow_poly_detail;
     constexpr std::uint64_t kSqrtHalf = 0x3fe6a09e667f3bcdULL;  // bits of √½
     constexpr std::uint64_t kOne = 0x3ff0000000000000ULL;
     constexpr double kMagic = 0x1.8p52;  // adding it rounds to an integer, kept in the low bits
-    const T xs = x > DBL_MIN ? x : splat<T>(DBL_MIN);
+    const T xs = select(x > DBL_MIN, x, splat<T>(DBL_MIN));
     // Shift the mantissa range to [√½, √2): the exponent k of u2, the mantissa put back on √½'s exponent.
     const U u2 = to_bits<U>(xs) + (kOne - kSqrtHalf);
     const T k = from_bits<T>((u2 >> 52) | 0x4330000000000000ULL) - (0x1p52 + 1023.0);
@@ -70,8 +159,8 @@ template <typename U, typename T>
     p = p * t + -0x1.ffffffcb396bfp-2;
     p = p * t + 0x1.00000002b7432p+0;
     T y = b * (k + (t * p) * 0x1.71547652b82fep+0);  // b·log2(x)
-    y = y > -1000.0 ? y : splat<T>(-1000.0);
-    y = y < 1000.0 ? y : splat<T>(1000.0);
+    y = select(y > -1000.0, y, splat<T>(-1000.0));
+    y = select(y < 1000.0, y, splat<T>(1000.0));
     const T yr = y + kMagic;
     const T g = (y - (yr - kMagic)) * 0x1.62e42fefa39efp-1;  // f·ln 2, |f| ≤ ½
     T e = splat<T>(1.0 / 362880);
@@ -86,8 +175,8 @@ template <typename U, typename T>
     e = e * g + 1.0;
     const U n = to_bits<U>(yr) - to_bits<std::uint64_t>(kMagic);  // round(y) in two's complement
     T r = e * from_bits<T>((n + 1023) << 52);
-    r = r < 1e300 ? r : splat<T>(1e300);
-    return x > 0.0 ? r : splat<T>(0.0);
+    r = select(r < 1e300, r, splat<T>(1e300));
+    return select(x > 0.0, r, splat<T>(0.0));
 }
 
 /// The scalar form.

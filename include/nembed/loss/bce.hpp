@@ -61,8 +61,8 @@ struct Bce<UmapCurve> {
         const double p = fast_pow(D, c.b);
         return (2.0 * gamma * c.b) / ((0.001 + D) * (1.0 + c.a * p));
     }
-    /// Both coefficients at once, lane by lane (T: double or a GCC vector of doubles, M its comparison mask, U its
-    /// unsigned 64-bit integers): attraction_coeff where `attract` is set, repulsion_coeff elsewhere, in the same
+    /// Both coefficients at once, lane by lane (T: double, a GCC vector of doubles or a Pack of them, M its
+    /// comparison mask, U its unsigned 64-bit integers): attraction_coeff where `attract` is set, repulsion_coeff elsewhere, in the same
     /// operations per lane as the scalar functions, so each lane gives their bits. two_ab = 2·a·b, two_gb = 2·γ·b.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"  // always inlined: no call passes the vectors (pow_poly.hpp)
@@ -70,11 +70,12 @@ struct Bce<UmapCurve> {
     [[gnu::always_inline]] static T pair_coeff(M attract, double a, double b, double two_ab, double two_gb, T D) {
         const T p = pow_poly<U>(D, b);
         const T q = 1.0 + a * p;
-        const T num = attract ? two_ab * p : pow_poly_detail::splat<T>(two_gb);
-        const T den = attract ? D * q : (0.001 + D) * q;
+        using pow_poly_detail::select;
+        const T num = select(attract, two_ab * p, pow_poly_detail::splat<T>(two_gb));
+        const T den = select(attract, D * q, (0.001 + D) * q);
         const T c = num / den;
-        const T c_att = D > 0.0 ? c : pow_poly_detail::splat<T>(0.0);
-        return attract ? c_att : c;
+        const T c_att = select(D > 0.0, c, pow_poly_detail::splat<T>(0.0));
+        return select(attract, c_att, c);
     }
 #pragma GCC diagnostic pop
     /// The two coefficients from p = D^b already computed (T = float: TorchDR-UMAP's vectorised step, loss/umap_ne).
