@@ -42,10 +42,12 @@
 #include "nembed/affinity/cost.hpp"
 #include "nembed/affinity/entropic.hpp"
 #include "nembed/core/matrix.hpp"
+#include "nembed/core/row_share.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/optim/schedule.hpp"
 #include "nembed/parametric/mlp.hpp"
+#include "nembed/loss/ne_loss.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 #include "nembed/train/ne_plan.hpp"
 #include "nembed/train/trainer.hpp"
@@ -207,6 +209,15 @@ EntropicAffinityOptions entropic_affinity_options(const EntropicOptions& options
 /// TorchDR's SNE: lr auto, no exaggeration, max_iter 2000, Gaussian output kernel, per-point normalisation.
 struct SNEOptions : EntropicOptions {
     SNEOptions() { lr.reset(); }
+/// The repulsion estimator of TorchDR's TSNE for these options (backend, theta, fft); with `share` (a distributed
+/// run, dist/ne.hpp) the FFT spreads and interpolates that share's rows only (Barnes–Hut and exact sum every point).
+/// Throws InvalidArgument when the backend does not support the Student-t kernel in n_components dimensions.
+struct TSNEOptions;
+std::shared_ptr<Repulsion> tsne_repulsion(const TSNEOptions& options, const RowShare* share = nullptr);
+/// The negatives of InfoTSNE and LargeVis: m per point from random_state, excluding each row's columns of P (its
+/// kNN; P may hold a share of the rows, the lists then cover those rows) when `exclude`.
+NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed);
+
 };
 /// TorchDR's TSNE: lr auto, exaggeration 12 for 250 iterations, max_iter 2000, Student-t output kernel.
 struct TSNEOptions : EntropicOptions {

@@ -20,6 +20,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/kernel/kernel.hpp"
+#include "nembed/loss/umap_ne.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
 
 namespace nembed::torchdr {
@@ -48,6 +49,8 @@ struct UMAPOptions : NeighborEmbeddingOptions {
 /// The kernel's (a, b): the given pair, else find_ab_params(spread, min_dist). Throws InvalidArgument.
 UmapCurve torchdr_umap_curve(const UMAPOptions& options);
 /// Throws InvalidArgument naming the bad parameter (n: the number of samples).
+/// The step's settings TorchDR's UMAP runs with (curve, negative rate, exclusions, seed, threads).
+NeUmapSettings umap_ne_settings(const UMAPOptions& options);
 void validate(const UMAPOptions& options, std::size_t n);
 
 class UMAP {
