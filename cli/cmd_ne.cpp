@@ -45,6 +45,7 @@ struct NeValues {
     double perplexity = 30.0;
     int max_iter_affinity = 100;
     KnnMethod knn_method = KnnMethod::auto_;
+    std::size_t knn_shards = 0;
     std::size_t n_components = 2;
     std::optional<double> lr;
     std::string optimizer = "SGD";
@@ -121,6 +122,7 @@ Options options_from_cli(const NeCli& c) {
     NE_SET("--perplexity", perplexity)
     NE_SET("--max-iter-affinity", max_iter_affinity)
     NE_SET("--neighbors", knn_method)
+    NE_SET("--knn-shards", knn_shards)
     NE_SET("--n-components", n_components)
     NE_SET("--optimizer", optimizer)
     NE_SET("--scheduler", scheduler)
@@ -519,6 +521,7 @@ void add_ne_command(CLI::App& app, const std::string& command, const std::string
         sub->add_option("--max-iter-affinity", v.max_iter_affinity, "Iterations of the perplexity calibration")
             ->capture_default_str();
     o["--neighbors"] = add_knn_method(sub, v.knn_method);
+    o["--knn-shards"] = add_knn_shards(sub, v.knn_shards);
     o["--n-components"] = sub->add_option("--n-components", v.n_components, "Embedding dimension")
                               ->capture_default_str();
     o["--lr"] = add_optional(sub, "--lr", v.lr, "Learning rate: a number or auto" + dflt, "method's");

@@ -83,13 +83,13 @@ std::uint64_t data_columns(Comm& comm, MatrixView<float> X_mine) {
 }
 
 // knn_cost's sqeuclidean / euclidean path on this rank's rows (what EntropicAffinity and UMAPAffinity start from):
-// the ring's k nearest, their rows fetched, the costs recomputed in double and each row sorted by (cost, index).
+// the k nearest (the ring, or the HNSW shards: dist::self_knn), their rows fetched, the costs recomputed in double and each row sorted by (cost, index).
 // `what` names the affinity in errors; `repeated` (optional): whether any row of X has a repeat (cost 0).
 SparseCost knn_cost_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
-                         CostMetric metric, KnnMethod method, int threads, const std::string& what, bool* repeated) {
+                         CostMetric metric, KnnMethod method, std::size_t shards, int threads, const std::string& what,
+                         bool* repeated) {
     const int r = comm.rank();
     const std::size_t n = part.n;
-    const std::uint64_t D = data_columns(comm, X_mine);
     collective(comm, [&] {
         require(part.ranks == comm.size(), what + ": the partition does not match the communicator");
         require(X_mine.rows == part.count(r), what + ": this rank holds " + std::to_string(X_mine.rows) +
@@ -98,12 +98,11 @@ SparseCost knn_cost_rows(Comm& comm, const RowPartition& part, MatrixView<float>
                 what + ": only the sqeuclidean and euclidean costs are distributed");
         require(n <= static_cast<std::size_t>(std::numeric_limits<index_t>::max()),
                 what + ": more points than a CSR index holds");
-        require(resolve_knn_method(method, n, static_cast<std::size_t>(D), true) == KnnMethod::exact,
-                what + ": only exact neighbours are distributed (--neighbors exact)");
         require(k >= 1 && k < n, what + ": needs 1 <= k < N neighbours");
         require_finite(X_mine, "input data");
     });
-    const DistKnnGraph g = exact_self_knn(comm, part, X_mine, k, Metric::euclidean, threads);
+    // The ring (exact) or the shards (hnsw; auto as dist::self_knn decides), with knn_cost's HNSW seed (0).
+    const DistKnnGraph g = self_knn(comm, part, X_mine, k, method, shards, Metric::euclidean, 0, threads);
     const FetchedRows nb = fetch_rows(comm, part, X_mine, g.indices);
     SparseCost s;
     s.n = g.n_rows;
@@ -146,7 +145,7 @@ CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, M
     });
     const double perplexity = entropic_perplexity(n, o.perplexity);
     const std::size_t k = entropic_neighbors(n, o.perplexity);
-    const SparseCost s = knn_cost_rows(comm, part, X_mine, k, o.metric, o.knn_method, o.n_threads,
+    const SparseCost s = knn_cost_rows(comm, part, X_mine, k, o.metric, o.knn_method, o.knn_shards, o.n_threads,
                                        "distributed EntropicAffinity", repeated);
     const EntropicAffinityOptions eo = torchdr::entropic_affinity_options(o);  // what torchdr::entropic_affinity forwards
     std::vector<double> eps;
@@ -166,7 +165,7 @@ CsrMatrix<double> torchdr_umap_affinity_rows(Comm& comm, const RowPartition& par
         require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1");
     });
     const SparseCost s = knn_cost_rows(comm, part, X_mine, static_cast<std::size_t>(o.n_neighbors - 1), o.metric,
-                                       o.knn_method, o.n_threads, "distributed UMAPAffinity", repeated);
+                                       o.knn_method, o.knn_shards, o.n_threads, "distributed UMAPAffinity", repeated);
     std::vector<double> rho, eps;
     const std::vector<double> vals = umap_affinity_rows(s, o.n_neighbors, o.max_iter_affinity, o.n_threads, rho, eps);
     CsrMatrix<double> A = torchdr_detail::sparse_to_csr(s, vals, o.n_threads);
@@ -215,6 +214,7 @@ NeResult fit_split(Comm& comm, const RowPartition& part, MatrixView<float> X_min
     r.timings.affinity = affinity_seconds;
     return r;
 }
+
 // This rank's rows of (P + Pᵀ)/2, what the KL losses hold: the transposed entries from their owners, merged per row
 // as one process's symmetrize(mean).
 CsrMatrix<double> symmetric_rows(Comm& comm, const RowPartition& part, const CsrMatrix<double>& P, int threads) {
@@ -225,7 +225,6 @@ template <typename Loss>
 NeGradient as_gradient(std::shared_ptr<Loss> loss) {
     return [loss](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) { return (*loss)(Y, s, g, w); };
 }
-
 
 } // namespace
 

@@ -431,6 +431,7 @@ EntropicAffinityOptions torchdr::entropic_affinity_options(const EntropicOptions
     eo.max_iter = o.max_iter_affinity;
     eo.sparsity = o.sparsity;
     eo.knn_method = o.knn_method;
+    eo.knn_shards = o.knn_shards;
     eo.n_threads = o.n_threads;
     return eo;
 }
@@ -462,9 +463,9 @@ NeResult fit_from_data(const typename Method::Options& o, MatrixView<float> X, c
     });
 }
 
-// The points each point must not draw: its row of P (its kNN), sorted (CSR rows are).
 } // namespace
 
+// The points each point must not draw: its row of P (its kNN), sorted (CSR rows are).
 NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed) {
     NeNegatives neg;
     neg.n_negatives = m;
@@ -477,9 +478,9 @@ NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude
     return neg;
 }
 
-template <typename Options, typename MakeLoss>
 namespace {
 
+template <typename Options, typename MakeLoss>
 NeResult fit_with(const Options& o, const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks,
                   const char* who, MakeLoss&& make_loss) {
     check_entropic(o, P.n_rows);
@@ -514,7 +515,6 @@ std::shared_ptr<Repulsion> tsne_repulsion(const TSNEOptions& o, const RowShare* 
     }
     const std::string why = rep->unsupported_reason(StudentTKernel(1.0), o.n_components);
     require(why.empty(), "backend " + to_string(o.backend) + ": " + why);
-    return fit_with(o, P, X, hooks, "TSNE", [&](auto&& run) {
     return rep;
 }
 
@@ -522,6 +522,7 @@ NeResult TSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<flo
     const TSNEOptions& o = options_;
     std::shared_ptr<Repulsion> rep = tsne_repulsion(o);
     const OutputKernel kernel = StudentTKernel(1.0);
+    return fit_with(o, P, X, hooks, "TSNE", [&](auto&& run) {
         auto loss = std::make_shared<NeTsneLoss>(P, *rep, kernel, o.n_threads);
         return run([loss, rep](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) {
             return (*loss)(Y, s, g, w);

@@ -65,6 +65,7 @@ NeResult UMAP::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const
     ao.sparsity = true;
     ao.metric = o.metric;
     ao.knn_method = o.knn_method;
+    ao.knn_shards = o.knn_shards;
     ao.n_threads = o.n_threads;
     // process_duplicates as every TorchDR method: the unique rows are embedded, then scattered back.
     return fit_unique_rows(X, o, [&](MatrixView<float> Xu, const std::optional<Matrix<double>>& init) {

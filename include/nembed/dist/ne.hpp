@@ -37,9 +37,9 @@ FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X
 /// This rank's rows of TorchDR's EntropicAffinity P of X (torchdr::entropic_affinity(options, X): rows of the
 /// k = 3·perplexity nearest costs, each summing to 1/N, not symmetrised): part.count(rank) x N with global
 /// columns, bitwise the single-process rows for any R and thread count. Distributed here: the sqeuclidean and
-/// euclidean costs with sparsity (TorchDR's defaults) on exact neighbours (the ring) — the neighbour method must
-/// be exact, or auto where one process resolves it to exact; anything else is refused on every rank
-/// (CollectiveError). Collective.
+/// euclidean costs with sparsity (TorchDR's defaults) on exact neighbours (the ring) or the sharded HNSW search
+/// (options.knn_method hnsw, options.knn_shards M: one process with the same M gives the same rows; auto as
+/// dist::self_knn decides); anything else is refused on every rank (CollectiveError). Collective.
 /// repeated (optional): set on every rank to whether any row of X has a repeat (a neighbour at cost 0).
 CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
                                          const torchdr::EntropicOptions& options, bool* repeated = nullptr);
