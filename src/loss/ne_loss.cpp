@@ -475,7 +475,7 @@ double NeSampledLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, d
             }
         });
     } else {
-        reduce_split_blocks(n, d, n_blocks, bf, n_local, to_next, grad);
+        reduce_split_blocks(n, d, n_blocks, n_local, to_next, grad);
         gather_gradient(rows_, d, grad, own_);
     }
     if (!want_loss) return std::numeric_limits<double>::quiet_NaN();
@@ -495,8 +495,8 @@ double NeSampledLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, d
 // Split: block b is complete on the rank holding its last chunk. Each rank sends every owner the owner's rows of
 // the blocks it completed (ascending), and adds the n_blocks rows it receives for each of its rows in block order
 // from 0, as one process adds its buffers; the buffers are left zero for the next step.
-void NeSampledLoss::reduce_split_blocks(std::size_t n, std::size_t d, std::size_t n_blocks, std::size_t bf,
-                                        std::size_t n_local, bool to_next, double* grad) {
+void NeSampledLoss::reduce_split_blocks(std::size_t n, std::size_t d, std::size_t n_blocks, std::size_t n_local,
+                                        bool to_next, double* grad) {
     dist::Comm& comm = *rows_.comm;
     const dist::RowPartition& part = rows_.part;
     const int R = comm.size(), me = comm.rank();
@@ -505,7 +505,8 @@ void NeSampledLoss::reduce_split_blocks(std::size_t n, std::size_t d, std::size_
     const auto completer = [&](std::size_t b) {
         return part.owner(std::min(n, (b + 1) * n_chunks / n_blocks * sample_chunk) - 1);
     };
-    const std::size_t n_done = n_local - (to_next ? 1 : 0);  // this rank's complete blocks: bf .. bf + n_done − 1
+    // This rank's complete blocks: its first n_done local buffers (all but the last when that one continues).
+    const std::size_t n_done = n_local - (to_next ? 1 : 0);
     std::vector<std::size_t> sc(RR), rc(RR), roff(RR + 1, 0), have(RR, 0);
     for (std::size_t b = 0; b < n_blocks; ++b) ++have[static_cast<std::size_t>(completer(b))];
     const std::size_t mine = part.count(me) * d;
@@ -522,7 +523,8 @@ void NeSampledLoss::reduce_split_blocks(std::size_t n, std::size_t d, std::size_
     for (int q = 0; q < R; ++q)
         for (std::size_t u = 0; u < n_done; ++u) {
             const double* src = scatter_.data() + u * n * d + part.begin(q) * d;
-            o = static_cast<std::size_t>(std::copy(src, src + part.count(q) * d, send_.begin() + static_cast<std::ptrdiff_t>(o)) - send_.begin());
+            std::copy(src, src + part.count(q) * d, send_.data() + o);
+            o += part.count(q) * d;
         }
     recv_.resize(roff[RR]);
     comm.alltoallv(send_.data(), sc, recv_.data(), rc);
@@ -542,7 +544,6 @@ void NeSampledLoss::reduce_split_blocks(std::size_t n, std::size_t d, std::size_
         }
     });
     std::fill(scatter_.begin(), scatter_.end(), 0.0);
-    (void)bf;
 }
 
 } // namespace nembed

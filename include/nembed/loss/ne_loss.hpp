@@ -134,8 +134,8 @@ public:
 
 private:
     void check_exclusions() const;
-    void reduce_split_blocks(std::size_t n, std::size_t d, std::size_t n_blocks, std::size_t bf,
-                             std::size_t n_local, bool to_next, double* grad);
+    void reduce_split_blocks(std::size_t n, std::size_t d, std::size_t n_blocks, std::size_t n_local, bool to_next,
+                             double* grad);
     NeRowSplit rows_;
     CsrMatrix<double> Ps_;
     NeSampledRepulsion kind_;
