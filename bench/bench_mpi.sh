@@ -5,7 +5,8 @@
 #
 #   bash bench/bench_mpi.sh [nembed binary] [data.npy] [output dir]
 #
-# Environment: METHOD (tsne or umap; default tsne), RANKS (default "1 2 4"; a count may repeat, e.g. "1 2 1 2" to
+# Environment: METHOD (tsne, umap or ne; default tsne; ne: `nembed ne --method NE_METHOD` (default tsne) with
+# --max-iter ITER (default 500 for ne too)), RANKS (default "1 2 4"; a count may repeat, e.g. "1 2 1 2" to
 # interleave), THREADS per rank (default 1), ITER (t-SNE main-phase iterations, default 500; early exaggeration
 # stays 250), EPOCHS (UMAP, default 200: umap-learn's above 10 000 points), NEIGHBORS (exact, the default, or hnsw)
 # and SHARDS (--knn-shards with hnsw, default 2). One rank is the plain single-process run
@@ -19,6 +20,7 @@ THREADS=${THREADS:-1}
 ITER=${ITER:-500}
 EPOCHS=${EPOCHS:-200}
 METHOD=${METHOD:-tsne}
+NE_METHOD=${NE_METHOD:-tsne}
 NEIGHBORS=${NEIGHBORS:-exact}  # or hnsw: the sharded search, SHARDS shards (default 2) for every R, 1 included
 SHARDS=${SHARDS:-2}
 knn=(--neighbors "$NEIGHBORS"); [ "$NEIGHBORS" = hnsw ] && knn+=(--knn-shards "$SHARDS")
@@ -28,7 +30,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 case "$METHOD" in
     tsne) args=(tsne "$DATA" --seed 1 -j "$THREADS" "${knn[@]}" --n-iter "$ITER" -v "${extra[@]}") ;;
     umap) args=(umap "$DATA" --seed 1 -j "$THREADS" "${knn[@]}" --n-epochs "$EPOCHS" -v "${extra[@]}") ;;
-    *) echo "METHOD must be tsne or umap" >&2; exit 2 ;;
+    ne) args=(ne "$DATA" --method "$NE_METHOD" --seed 1 -j "$THREADS" "${knn[@]}" --max-iter "$ITER" -v "${extra[@]}") ;;
+    *) echo "METHOD must be tsne, umap or ne" >&2; exit 2 ;;
 esac
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# $BIN ${args[*]}"
@@ -36,18 +39,19 @@ for R in $RANKS; do
     log="$OUT/r$R.log"
     start=$(date +%s.%N)
     if [ "$R" = 1 ]; then
-        /usr/bin/time -f "peak_rss_kb %M" "$BIN" "${args[@]}" -o "$OUT/y$R.npy" > "$log" 2>&1
+        /usr/bin/time -f "peak_rss_kb %M cpu_s %U %S" "$BIN" "${args[@]}" -o "$OUT/y$R.npy" > "$log" 2>&1
     else
-        mpirun --oversubscribe -n "$R" /usr/bin/time -f "peak_rss_kb %M" "$BIN" "${args[@]}" -o "$OUT/y$R.npy" \
+        mpirun --oversubscribe -n "$R" /usr/bin/time -f "peak_rss_kb %M cpu_s %U %S" "$BIN" "${args[@]}" -o "$OUT/y$R.npy" \
             > "$log" 2>&1
     fi
     end=$(date +%s.%N)
     wall=$(echo "$end - $start" | bc)
     peaks=$(grep -o 'peak_rss_kb [0-9]*' "$log" | awk '{printf "%.0f ", $2/1024}')
+    cpu=$(grep -o 'cpu_s [0-9.]* [0-9.]*' "$log" | awk '{s += $2 + $3} END {printf "%.1f", s}')
     same="-"
     [ "$R" != 1 ] && { cmp -s "$OUT/y1.npy" "$OUT/y$R.npy" && same=identical || same=DIFFERENT; }
     timings=$(grep -m1 '^timings:' "$log" || true)
-    echo "R=$R wall ${wall} s; peak MB per rank: ${peaks}; vs 1 rank: $same"
+    echo "R=$R wall ${wall} s; CPU ${cpu} s (all ranks); peak MB per rank: ${peaks}; vs 1 rank: $same"
     echo "   $timings"
     grep 'sent:' "$log" | sed 's/^/   /' || true
 done

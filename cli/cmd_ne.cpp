@@ -45,6 +45,7 @@ struct NeValues {
     double perplexity = 30.0;
     int max_iter_affinity = 100;
     KnnMethod knn_method = KnnMethod::auto_;
+    std::size_t knn_shards = 0;
     std::size_t n_components = 2;
     std::optional<double> lr;
     std::string optimizer = "SGD";
@@ -121,6 +122,7 @@ Options options_from_cli(const NeCli& c) {
     NE_SET("--perplexity", perplexity)
     NE_SET("--max-iter-affinity", max_iter_affinity)
     NE_SET("--neighbors", knn_method)
+    NE_SET("--knn-shards", knn_shards)
     NE_SET("--n-components", n_components)
     NE_SET("--optimizer", optimizer)
     NE_SET("--scheduler", scheduler)
@@ -256,8 +258,8 @@ const char* not_distributed_why(const std::string& method) {
 }
 
 // `mpirun -n R nembed ne --method sne|tsne|infotsne|largevis|umap X.npy -o Y.npy` (R > 1): each rank reads its rows of X;
-// the affinity's rows are computed where they live, then P is gathered and TorchDR's driver runs on every rank
-// (dist::fit_ne); each rank writes its rows of Y. The other methods refuse with one line saying why.
+// the affinity's rows are computed where they live and stay there; TorchDR's driver runs on every rank with the loss
+// split by rows (dist::fit_ne: each rank its rows' gradient, the rows all-gathered); each rank writes its rows of Y. The other methods refuse with one line saying why.
 template <class Options>
 void run_method_distributed(NeCli& c, const char* title) {
     run_distributed(c.common, [&c, title](dist::Comm& comm, const CommonOptions& quiet_o) {
@@ -296,9 +298,16 @@ void run_method_distributed(NeCli& c, const char* title) {
                              std::to_string(opt.n_threads) + " thread(s) each");
             TrainHooks hooks;
             hooks.who = title;
-            hooks.evaluate_loss = !quiet_o.quiet;  // the loss never changes the gradient: rank 0 alone evaluates it
+            // The split loss's sums are collective: every rank evaluates it at the same steps (rank 0 prints it).
+            hooks.evaluate_loss = !o.quiet;
             const int max_iter = opt.max_iter;
-            hooks.callback = [&quiet_o, title, max_iter](const TrainEvent& ev) {
+            // Bytes sent between the first and the last progress event: the optimisation's per-iteration traffic.
+            std::uint64_t first_bytes = 0, last_bytes = 0;
+            std::int64_t first_step = -1, last_step = -1;
+            hooks.callback = [&quiet_o, &comm, &first_bytes, &last_bytes, &first_step, &last_step, title,
+                              max_iter](const TrainEvent& ev) {
+                (first_step < 0 ? first_bytes : last_bytes) = comm.bytes_sent();
+                (first_step < 0 ? first_step : last_step) = ev.step;
                 if (!quiet_o.quiet)
                     std::fprintf(stderr, "  %-9s iteration %5lld/%d  %-19s  loss %.6g  (%s)\n", title,
                                  static_cast<long long>(ev.step), max_iter, ev.phase.c_str(), ev.loss,
@@ -310,9 +319,18 @@ void run_method_distributed(NeCli& c, const char* title) {
             say(quiet_o, std::to_string(r.n_iter) + " iterations (" + to_string(r.stop) + "); affinity " +
                              seconds(r.timings.affinity) + ", init " + seconds(r.timings.init) + ", optimize " +
                              seconds(r.timings.optimize) + "; total " + seconds(total.seconds()));
-            if (o.verbose)  // the optimisation is replicated: nothing is sent per iteration
-                say_bytes_sent(comm, quiet_o, "kNN + affinity + gathered P + init", comm.bytes_sent() - bytes0, 0,
-                               r.n_iter, "iteration");
+            if (o.verbose) {
+                // Per iteration: the gradient rows' all-gather and the loss's own exchanges, measured between the
+                // first and the last progress event (every check_interval iterations).
+                const std::uint64_t run = last_step > first_step ? last_bytes - first_bytes : 0;
+                const int steps = last_step > first_step ? static_cast<int>(last_step - first_step) : 0;
+                const std::uint64_t total_bytes = comm.bytes_sent() - bytes0;
+                const std::uint64_t prep = last_step > first_step && r.n_iter > 0
+                                               ? total_bytes - run * static_cast<std::uint64_t>(r.n_iter) /
+                                                                   static_cast<std::uint64_t>(steps)
+                                               : total_bytes;
+                say_bytes_sent(comm, quiet_o, "kNN + affinity + init", prep, run, steps, "iteration");
+            }
             dist::write_npy_block(comm, part, o.output, dist::own_rows(comm, part, r.embedding), r.embedding.cols());
             if (!c.timings_json.empty() && comm.rank() == 0)
                 write_text(c.timings_json,
@@ -503,6 +521,7 @@ void add_ne_command(CLI::App& app, const std::string& command, const std::string
         sub->add_option("--max-iter-affinity", v.max_iter_affinity, "Iterations of the perplexity calibration")
             ->capture_default_str();
     o["--neighbors"] = add_knn_method(sub, v.knn_method);
+    o["--knn-shards"] = add_knn_shards(sub, v.knn_shards);
     o["--n-components"] = sub->add_option("--n-components", v.n_components, "Embedding dimension")
                               ->capture_default_str();
     o["--lr"] = add_optional(sub, "--lr", v.lr, "Learning rate: a number or auto" + dflt, "method's");

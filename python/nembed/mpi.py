@@ -1,12 +1,18 @@
-"""Run ``nembed tsne|umap|cne`` on several MPI ranks from Python (docs/mpi.md, "From Python").
+"""Run ``nembed tsne|umap|cne|ne`` on several MPI ranks from Python (docs/mpi.md, "From Python").
 
 The Python extension is built without MPI (the wheel does not depend on an MPI library) and takes no mpi4py
 communicator; a distributed fit runs the command-line tool under ``mpirun`` instead. :func:`run` writes X to a
 C-order float32 ``.npy``, starts ``mpirun -n R nembed METHOD X.npy -o Y.npy ...``, and returns Y. The result has the
 same bits for any number of ranks, equal to the single-process ``nembed`` run with the same options (docs/mpi.md).
 
+The first argument, the nembed command, is positional: every keyword is an option of that command, ``method=``
+included, so ``run("ne", X, 2, method="tsne")`` runs ``nembed ne --method tsne`` (TorchDR's methods) and
+``run("tsne", X, 2, method="fft")`` passes t-SNE's gradient method. The older keyword form ``run(method="umap",
+X=X)`` (no positional command) still names the command.
+
 >>> from nembed import mpi
 >>> Y = mpi.run("umap", X, n_ranks=4, seed=1, n_epochs=200)            # doctest: +SKIP
+>>> Y = mpi.run("ne", X, 2, method="infotsne", max_iter=500)          # doctest: +SKIP
 >>> mpi.command("tsne", "X.npy", "Y.npy", n_ranks=2, seed=1)          # doctest: +SKIP
 ['mpirun', '-n', '2', 'nembed', 'tsne', 'X.npy', '-o', 'Y.npy', '--seed', '1']
 
@@ -27,7 +33,7 @@ import numpy as np
 
 __all__ = ["run", "command", "find_nembed", "find_mpirun"]
 
-METHODS = ("tsne", "umap", "cne")
+METHODS = ("tsne", "umap", "cne", "ne")  # the nembed commands that run distributed
 
 
 def find_nembed(nembed: str | None = None) -> str:
@@ -63,10 +69,23 @@ def _option_args(options: dict[str, Any]) -> list[str]:
     return args
 
 
-def command(method: str, input_path: str, output_path: str, n_ranks: int = 2, *, nembed: str | None = None,
-            mpirun: str | None = None, mpirun_args: Sequence[str] = (), **options: Any) -> list[str]:
+def _command_name(cmd: str | None, options: dict[str, Any]) -> str:
+    # The command is the positional argument; without one, the older keyword form method="tsne|umap|cne" names it.
+    if cmd is None:
+        cmd = options.pop("method", None)
+        if cmd is None:
+            raise TypeError("nembed.mpi: give the nembed command first, e.g. run('ne', X, 2, method='tsne')")
+    return cmd
+
+
+def command(cmd: str | None = None, /, input_path: str | None = None, output_path: str | None = None,
+            n_ranks: int = 2, *, nembed: str | None = None, mpirun: str | None = None,
+            mpirun_args: Sequence[str] = (), **options: Any) -> list[str]:
     """The mpirun command line :func:`run` starts (nothing is run; executables are not looked up unless given
-    or found)."""
+    or found). ``cmd``: tsne, umap, cne or ne; every keyword, ``method=`` included, is an option of that command."""
+    method = _command_name(cmd, options)
+    if input_path is None or output_path is None:
+        raise TypeError("nembed.mpi: command() needs input_path and output_path")
     if method not in METHODS:
         raise ValueError(f"nembed.mpi: method must be one of {', '.join(METHODS)}, got {method!r}")
     if isinstance(n_ranks, bool) or not isinstance(n_ranks, (int, np.integer)) or n_ranks < 1:
@@ -81,10 +100,11 @@ def command(method: str, input_path: str, output_path: str, n_ranks: int = 2, *,
             *_option_args(options)]
 
 
-def run(method: str, X: Any, n_ranks: int = 2, *, nembed: str | None = None, mpirun: str | None = None,
-        mpirun_args: Sequence[str] = (), timeout: float | None = None, workdir: str | None = None,
-        **options: Any) -> np.ndarray:
-    """Fits ``method`` (tsne, umap or cne) on X with ``n_ranks`` MPI ranks and returns the embedding (float64).
+def run(cmd: str | None = None, /, X: Any = None, n_ranks: int = 2, *, nembed: str | None = None,
+        mpirun: str | None = None, mpirun_args: Sequence[str] = (), timeout: float | None = None,
+        workdir: str | None = None, **options: Any) -> np.ndarray:
+    """Fits with ``nembed cmd`` (tsne, umap, cne, or ne with ``method=`` one of sne, tsne, infotsne, largevis, umap)
+    on X with ``n_ranks`` MPI ranks and returns the embedding (float64).
 
     X: a 2-D array (written as C-order float32 to ``workdir``, a temporary folder by default) or the path of a
     C-order 2-D ``.npy`` file (used as it is). ``mpirun_args``: launcher options before ``-n`` (e.g.
@@ -92,6 +112,9 @@ def run(method: str, X: Any, n_ranks: int = 2, *, nembed: str | None = None, mpi
     mpirun is missing, RuntimeError with nembed's error line when the run fails, subprocess.TimeoutExpired past
     ``timeout`` seconds.
     """
+    method = _command_name(cmd, options)
+    if X is None:
+        raise TypeError("nembed.mpi: run() needs X (an array or an .npy path)")
     exe = find_nembed(nembed)
     launcher = find_mpirun(mpirun)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="nembed-mpi-") as tmp:
@@ -112,7 +135,7 @@ def run(method: str, X: Any, n_ranks: int = 2, *, nembed: str | None = None, mpi
             np.save(input_path, A)
         output_path = os.path.join(tmp, "Y.npy")
         argv = command(method, input_path, output_path, n_ranks, nembed=exe, mpirun=launcher,
-                       mpirun_args=mpirun_args, **options)
+                       mpirun_args=mpirun_args, **options)  # options keep method= (ne's --method)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]

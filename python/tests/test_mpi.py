@@ -17,6 +17,23 @@ def test_command_line():
                     "--n-epochs", "50", "--neighbors", "hnsw", "--knn-shards", "4", "--verbose"]
 
 
+def test_ne_command_line_takes_method_as_an_option():
+    # ne's --method (TorchDR's method) is a keyword like any other option: the command is positional.
+    argv = mpi.command("ne", "X.npy", "Y.npy", 2, nembed="nb", mpirun="mr", method="infotsne", max_iter=100,
+                       knn_shards=2)
+    assert argv == ["mr", "-n", "2", "nb", "ne", "X.npy", "-o", "Y.npy", "--method", "infotsne", "--max-iter", "100",
+                    "--knn-shards", "2"]
+    # t-SNE's --method (the gradient method) the same way.
+    assert mpi.command("tsne", "X.npy", "Y.npy", nembed="nb", mpirun="mr", method="fft")[-2:] == ["--method", "fft"]
+    # The older keyword form still names the command.
+    assert mpi.command(method="umap", input_path="X.npy", output_path="Y.npy", nembed="nb", mpirun="mr")[3:5] == \
+        ["nb", "umap"]
+    with pytest.raises(TypeError, match="command"):
+        mpi.command(input_path="X.npy", output_path="Y.npy", nembed="nb", mpirun="mr")
+    with pytest.raises(TypeError, match="X"):
+        mpi.run("ne", None, 2, nembed="nb", mpirun="mr", method="tsne")
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="method"):
         mpi.command("pacmap", "X.npy", "Y.npy", nembed="nb", mpirun="mr")
@@ -58,6 +75,20 @@ def test_run_equals_single_process(tmp_path, open_mpi_env):
     Y2 = mpi.run("umap", X, 2, nembed=exe, mpirun=launcher, timeout=300, workdir=str(tmp_path), **opts)
     np.save(tmp_path / "X.npy", X)
     subprocess.run([exe, "umap", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y1.npy"), "--quiet",
+                    *mpi._option_args(opts)], check=True, timeout=300)
+    Y1 = np.load(tmp_path / "Y1.npy")
+    assert Y2.shape == (3000, 2)
+    assert np.array_equal(Y1, Y2)
+
+
+def test_run_ne_equals_single_process(tmp_path, open_mpi_env):
+    # nembed ne --method largevis (the optimisation split by rows) under 2 ranks: one process's bytes.
+    launcher, exe = _tools()
+    X = _clusters()
+    opts = dict(method="largevis", seed=2, max_iter=40)
+    Y2 = mpi.run("ne", X, 2, nembed=exe, mpirun=launcher, timeout=300, workdir=str(tmp_path), **opts)
+    np.save(tmp_path / "X.npy", X)
+    subprocess.run([exe, "ne", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y1.npy"), "--quiet",
                     *mpi._option_args(opts)], check=True, timeout=300)
     Y1 = np.load(tmp_path / "Y1.npy")
     assert Y2.shape == (3000, 2)

@@ -137,7 +137,7 @@ SparseCost knn_cost(MatrixView<float> X, std::size_t k, CostMetric m, const Cost
     const bool euclidean_family = m == CostMetric::sqeuclidean || m == CostMetric::euclidean;
     if (euclidean_family && o.zero_diag && k < candidates) {  // every candidate: the plain scan below
         // The index orders by Euclidean distance, which orders sqeuclidean as well; costs recomputed in double.
-        KnnGraph g = find_neighbors(X, k, fit_knn_options(o.method, Metric::euclidean, o.seed, o.n_threads));
+        KnnGraph g = find_neighbors(X, k, fit_knn_options(o.method, Metric::euclidean, o.seed, o.n_threads, {}, o.hnsw_shards));
         parallel_for(o.n_threads, n, [&](std::size_t i) {
             std::vector<std::pair<double, index_t>> row(k);
             for (std::size_t t = 0; t < k; ++t) {

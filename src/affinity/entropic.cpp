@@ -78,6 +78,7 @@ CsrMatrix<double> EntropicAffinity::operator()(MatrixView<float> X) {
     CostKnnOptions ko;
     ko.zero_diag = o.zero_diag;
     ko.method = o.knn_method;
+    ko.hnsw_shards = o.knn_shards;
     ko.n_threads = o.n_threads;
     const SparseCost s = knn_cost(X, k, o.metric, ko);
 

@@ -57,6 +57,7 @@ CsrMatrix<double> UMAPAffinity::operator()(MatrixView<float> X) {
     CostKnnOptions ko;
     ko.zero_diag = o.zero_diag;
     ko.method = o.knn_method;
+    ko.hnsw_shards = o.knn_shards;
     ko.n_threads = o.n_threads;
     const SparseCost s = knn_cost(X, k, o.metric, ko);
     const std::vector<double> vals = umap_affinity_rows(s, o.n_neighbors, o.max_iter, o.n_threads, rho_, eps_);

@@ -17,6 +17,8 @@
 #include "nembed/dist/knn.hpp"
 #include "nembed/dist/tsne.hpp"
 #include "nembed/init/pca.hpp"
+#include "nembed/loss/ne_loss.hpp"
+#include "nembed/loss/umap_ne.hpp"
 #include "../affinity/torchdr_detail.hpp"
 
 namespace nembed::dist {
@@ -81,13 +83,13 @@ std::uint64_t data_columns(Comm& comm, MatrixView<float> X_mine) {
 }
 
 // knn_cost's sqeuclidean / euclidean path on this rank's rows (what EntropicAffinity and UMAPAffinity start from):
-// the ring's k nearest, their rows fetched, the costs recomputed in double and each row sorted by (cost, index).
+// the k nearest (the ring, or the HNSW shards: dist::self_knn), their rows fetched, the costs recomputed in double and each row sorted by (cost, index).
 // `what` names the affinity in errors; `repeated` (optional): whether any row of X has a repeat (cost 0).
 SparseCost knn_cost_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,
-                         CostMetric metric, KnnMethod method, int threads, const std::string& what, bool* repeated) {
+                         CostMetric metric, KnnMethod method, std::size_t shards, int threads, const std::string& what,
+                         bool* repeated) {
     const int r = comm.rank();
     const std::size_t n = part.n;
-    const std::uint64_t D = data_columns(comm, X_mine);
     collective(comm, [&] {
         require(part.ranks == comm.size(), what + ": the partition does not match the communicator");
         require(X_mine.rows == part.count(r), what + ": this rank holds " + std::to_string(X_mine.rows) +
@@ -96,12 +98,11 @@ SparseCost knn_cost_rows(Comm& comm, const RowPartition& part, MatrixView<float>
                 what + ": only the sqeuclidean and euclidean costs are distributed");
         require(n <= static_cast<std::size_t>(std::numeric_limits<index_t>::max()),
                 what + ": more points than a CSR index holds");
-        require(resolve_knn_method(method, n, static_cast<std::size_t>(D), true) == KnnMethod::exact,
-                what + ": only exact neighbours are distributed (--neighbors exact)");
         require(k >= 1 && k < n, what + ": needs 1 <= k < N neighbours");
         require_finite(X_mine, "input data");
     });
-    const DistKnnGraph g = exact_self_knn(comm, part, X_mine, k, Metric::euclidean, threads);
+    // The ring (exact) or the shards (hnsw; auto as dist::self_knn decides), with knn_cost's HNSW seed (0).
+    const DistKnnGraph g = self_knn(comm, part, X_mine, k, method, shards, Metric::euclidean, 0, threads);
     const FetchedRows nb = fetch_rows(comm, part, X_mine, g.indices);
     SparseCost s;
     s.n = g.n_rows;
@@ -144,7 +145,7 @@ CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, M
     });
     const double perplexity = entropic_perplexity(n, o.perplexity);
     const std::size_t k = entropic_neighbors(n, o.perplexity);
-    const SparseCost s = knn_cost_rows(comm, part, X_mine, k, o.metric, o.knn_method, o.n_threads,
+    const SparseCost s = knn_cost_rows(comm, part, X_mine, k, o.metric, o.knn_method, o.knn_shards, o.n_threads,
                                        "distributed EntropicAffinity", repeated);
     const EntropicAffinityOptions eo = torchdr::entropic_affinity_options(o);  // what torchdr::entropic_affinity forwards
     std::vector<double> eps;
@@ -164,7 +165,7 @@ CsrMatrix<double> torchdr_umap_affinity_rows(Comm& comm, const RowPartition& par
         require(o.max_iter_affinity >= 1, "max_iter_affinity must be >= 1");
     });
     const SparseCost s = knn_cost_rows(comm, part, X_mine, static_cast<std::size_t>(o.n_neighbors - 1), o.metric,
-                                       o.knn_method, o.n_threads, "distributed UMAPAffinity", repeated);
+                                       o.knn_method, o.knn_shards, o.n_threads, "distributed UMAPAffinity", repeated);
     std::vector<double> rho, eps;
     const std::vector<double> vals = umap_affinity_rows(s, o.n_neighbors, o.max_iter_affinity, o.n_threads, rho, eps);
     CsrMatrix<double> A = torchdr_detail::sparse_to_csr(s, vals, o.n_threads);
@@ -175,9 +176,13 @@ CsrMatrix<double> torchdr_umap_affinity_rows(Comm& comm, const RowPartition& par
 
 namespace {
 
-template <typename Method, typename Options, typename Affinity>
-NeResult fit_replicated(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, Options o,
-                        const TrainHooks& hooks, Affinity&& affinity_rows) {
+// TorchDR's run on this rank's rows (docs/mpi.md §5): P's rows stay where they were calibrated; the method's loss is
+// built on them (NeRowSplit: the owned rows' gradient, the gradient rows all-gathered, the loss's sums chained) and
+// runs in the one driver (run_method: TorchDR's phases, optimizer and stop rule on the Trainer), every rank stepping
+// the same Y. make_loss(rows, P) returns the NeGradient.
+template <typename Options, typename Affinity, typename MakeLoss>
+NeResult fit_split(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, Options o, const TrainHooks& hooks,
+                   const char* who, Affinity&& affinity_rows, MakeLoss&& make_loss) {
     const std::size_t n = part.n, d = o.n_components;
     const std::uint64_t D = data_columns(comm, X_mine);
     collective(comm, [&] {
@@ -189,11 +194,12 @@ NeResult fit_replicated(Comm& comm, const RowPartition& part, MatrixView<float> 
     });
     const Timer t;
     bool repeated = false;
-    CsrMatrix<double> P = affinity_rows(comm, part, X_mine, o, &repeated);
+    const CsrMatrix<double> P = affinity_rows(comm, part, X_mine, o, &repeated);
     check_all(comm, !(repeated && o.process_duplicates),
               "the data have repeated rows: process_duplicates (TorchDR's default: embed the unique rows) is not "
               "distributed; remove them or set process_duplicates false (--process-duplicates false)");
-    P = gather_rows(comm, part, P);
+    NeGradient loss;
+    collective(comm, [&] { loss = make_loss(NeRowSplit{&comm, part}, P); });
     const double affinity_seconds = t.seconds();
     if (o.init == NeInit::pca) {  // the distributed PCA's scores (one process's bits), as the array start
         const PcaResult res = pca(X_mine, n, d, o.n_threads, row_share(comm, part));
@@ -204,33 +210,78 @@ NeResult fit_replicated(Comm& comm, const RowPartition& part, MatrixView<float> 
         o.init = NeInit::array;
         o.init_array = std::move(Y0);
     }
-    NeResult r = Method(o).fit_transform_affinity(P, MatrixView<float>{nullptr, 0, 0}, hooks);
+    NeResult r = run_method(o, MatrixView<float>{nullptr, 0, 0}, n, who, std::move(loss), hooks);
     r.timings.affinity = affinity_seconds;
     return r;
+}
+
+// This rank's rows of (P + Pᵀ)/2, what the KL losses hold: the transposed entries from their owners, merged per row
+// as one process's symmetrize(mean).
+CsrMatrix<double> symmetric_rows(Comm& comm, const RowPartition& part, const CsrMatrix<double>& P, int threads) {
+    return symmetrize_rows(P, transpose_rows(comm, part, P), Symmetrization::mean, threads);
+}
+
+template <typename Loss>
+NeGradient as_gradient(std::shared_ptr<Loss> loss) {
+    return [loss](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) { return (*loss)(Y, s, g, w); };
 }
 
 } // namespace
 
 NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::SNEOptions& o,
                 const TrainHooks& hooks) {
-    return fit_replicated<torchdr::SNE>(comm, part, X, o, hooks, entropic_affinity_rows);
+    return fit_split(comm, part, X, o, hooks, "SNE", entropic_affinity_rows,
+                     [&](const NeRowSplit& rows, const CsrMatrix<double>& P) {
+                         const CsrMatrix<double> Ps = symmetric_rows(comm, part, P, o.n_threads);
+                         return as_gradient(std::make_shared<NeSneLoss>(rows, Ps, o.n_threads));
+                     });
 }
 NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::TSNEOptions& o,
                 const TrainHooks& hooks) {
-    return fit_replicated<torchdr::TSNE>(comm, part, X, o, hooks, entropic_affinity_rows);
+    return fit_split(comm, part, X, o, hooks, "TSNE", entropic_affinity_rows,
+                     [&](const NeRowSplit& rows, const CsrMatrix<double>& P) -> NeGradient {
+                         const CsrMatrix<double> Ps = symmetric_rows(comm, part, P, o.n_threads);
+                         const RowShare share = row_share(comm, part);
+                         std::shared_ptr<Repulsion> rep = torchdr::tsne_repulsion(o, &share);
+                         auto loss = std::make_shared<NeTsneLoss>(rows, Ps, *rep, StudentTKernel(1.0), o.n_threads);
+                         return [loss, rep](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) {
+                             return (*loss)(Y, s, g, w);
+                         };
+                     });
 }
 NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::InfoTSNEOptions& o,
                 const TrainHooks& hooks) {
-    return fit_replicated<torchdr::InfoTSNE>(comm, part, X, o, hooks, entropic_affinity_rows);
+    return fit_split(comm, part, X, o, hooks, "InfoTSNE", entropic_affinity_rows,
+                     [&](const NeRowSplit& rows, const CsrMatrix<double>& P) {
+                         const CsrMatrix<double> Ps = symmetric_rows(comm, part, P, o.n_threads);
+                         return as_gradient(std::make_shared<NeSampledLoss>(
+                             rows, Ps, NeSampledRepulsion::log_sum, StudentTKernel(1.0),
+                             torchdr::ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling,
+                                                   o.random_state),
+                             o.n_threads));
+                     });
 }
 NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::LargeVisOptions& o,
                 const TrainHooks& hooks) {
-    return fit_replicated<torchdr::LargeVis>(comm, part, X, o, hooks, entropic_affinity_rows);
+    return fit_split(comm, part, X, o, hooks, "LargeVis", entropic_affinity_rows,
+                     [&](const NeRowSplit& rows, const CsrMatrix<double>& P) {
+                         const CsrMatrix<double> Ps = symmetric_rows(comm, part, P, o.n_threads);
+                         return as_gradient(std::make_shared<NeSampledLoss>(
+                             rows, Ps, NeSampledRepulsion::binary, CauchyKernel{2.0},
+                             torchdr::ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling,
+                                                   o.random_state),
+                             o.n_threads));
+                     });
 }
 
 NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const torchdr::UMAPOptions& o,
                 const TrainHooks& hooks) {
-    return fit_replicated<torchdr::UMAP>(comm, part, X, o, hooks, torchdr_umap_affinity_rows);
+    collective(comm, [&] { torchdr::validate(o, part.n); });
+    return fit_split(comm, part, X, o, hooks, "UMAP", torchdr_umap_affinity_rows,
+                     [&](const NeRowSplit& rows, const CsrMatrix<double>& P) {
+                         return as_gradient(std::make_shared<NeUmapLoss>(rows, P, o.max_iter,
+                                                                         torchdr::umap_ne_settings(o)));
+                     });
 }
 
 } // namespace nembed::dist

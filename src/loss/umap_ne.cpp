@@ -11,6 +11,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
+#include "nembed/dist/comm.hpp"
 #include "nembed/loss/bce.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 
@@ -155,27 +156,40 @@ NEMBED_UMAP_NE_CLONES void clipped_sums(PairBlock& B, std::size_t n_rows, std::s
 
 } // namespace
 
-NeUmapLoss::NeUmapLoss(const CsrMatrix<double>& P, int max_iter, const NeUmapSettings& settings) : P_(P), s_(settings) {
+NeUmapLoss::NeUmapLoss(const CsrMatrix<double>& P, int max_iter, const NeUmapSettings& settings)
+    : NeUmapLoss(NeRowSplit{nullptr, dist::RowPartition(P.n_rows, 1)}, P, max_iter, settings) {}
+
+NeUmapLoss::NeUmapLoss(const NeRowSplit& rows, const CsrMatrix<double>& P, int max_iter,
+                       const NeUmapSettings& settings)
+    : rows_(rows), row0_(rows.begin()), n_(rows.part.n), P_(P), s_(settings) {
     check_p(P_, "UMAP: P");
-    require(P_.n_rows == P_.n_cols, "UMAP: P must be square, got " + std::to_string(P_.n_rows) + " x " +
-                                        std::to_string(P_.n_cols));
-    require(P_.n_rows >= 2, "UMAP: needs at least 2 points");
+    if (rows_.comm) {
+        require(rows_.part.ranks == rows_.comm->size(), "UMAP: the row split does not match the communicator");
+        require(P_.n_rows == rows_.end() - row0_ && P_.n_cols == n_,
+                "UMAP: this rank's P has " + std::to_string(P_.n_rows) + " x " + std::to_string(P_.n_cols) +
+                    " entries, expected its rows of N = " + std::to_string(n_));
+    } else {
+        require(P_.n_rows == P_.n_cols, "UMAP: P must be square, got " + std::to_string(P_.n_rows) + " x " +
+                                            std::to_string(P_.n_cols));
+    }
+    require(n_ >= 2, "UMAP: needs at least 2 points");
     require(max_iter >= 1, "max_iter must be >= 1, got " + std::to_string(max_iter));
     check_settings(s_);
     if (s_.exclude_neighbors)
-        for (std::size_t i = 0; i < P_.n_rows; ++i) {
+        for (std::size_t li = 0; li < P_.n_rows; ++li) {
+            const std::size_t i = row0_ + li;
             std::size_t excl = 0;
-            for (auto p = P_.indptr[i]; p < P_.indptr[i + 1]; ++p)
+            for (auto p = P_.indptr[li]; p < P_.indptr[li + 1]; ++p)
                 if (static_cast<std::size_t>(P_.indices[static_cast<std::size_t>(p)]) != i) ++excl;
-            require(excl + 1 < P_.n_rows, "exclude_neighbors_from_negative_sampling: point " + std::to_string(i) +
-                                              " neighbours every other point, no negative is left to draw");
+            require(excl + 1 < n_, "exclude_neighbors_from_negative_sampling: point " + std::to_string(i) +
+                                       " neighbours every other point, no negative is left to draw");
         }
     init(max_iter, false);
 }
 
 NeUmapLoss::NeUmapLoss(const CsrMatrix<double>& P, Matrix<double> reference, int n_epochs,
                        const NeUmapSettings& settings)
-    : P_(P), transform_(true), reference_(std::move(reference)), s_(settings) {
+    : n_(reference.rows()), P_(P), transform_(true), reference_(std::move(reference)), s_(settings) {
     check_p(P_, "UMAP transform: P");
     require(P_.n_cols == reference_.rows(), "UMAP transform: P has " + std::to_string(P_.n_cols) +
                                                 " columns but the reference embedding has " +
@@ -197,6 +211,7 @@ void NeUmapLoss::init(int n_epochs, bool strict) {
     const std::size_t m = P_.values.size();
     double a_max = 0.0;
     for (double v : P_.values) a_max = std::max(a_max, v);
+    if (rows_.comm) rows_.comm->allreduce_max(&a_max, 1);  // the max of every rank's rows: exact in any order
     const double threshold = a_max / static_cast<double>(n_epochs);
     const double inf = std::numeric_limits<double>::infinity();
     epochs_per_sample_.assign(m, inf);
@@ -235,14 +250,16 @@ void NeUmapLoss::draw_negatives(std::size_t i, std::int64_t step, std::size_t co
     if (s_.exclude_neighbors)
         excl = std::span<const std::uint32_t>(columns_.data() + P_.indptr[i],
                                               static_cast<std::size_t>(P_.indptr[i + 1] - P_.indptr[i]));
-    const std::uint64_t stream = sampling_stream(SamplingFamily::torchdr_negatives, static_cast<std::uint64_t>(step), i);
+    // Keyed by the source's global index (row0_ + i under a row split).
+    const std::size_t gi = row0_ + i;
+    const std::uint64_t stream = sampling_stream(SamplingFamily::torchdr_negatives, static_cast<std::uint64_t>(step), gi);
     if (!transform_) {
         // The n − 1 others (and not the excluded columns).
-        UniformSampler sampler(s_.seed, stream, P_.n_rows);
+        UniformSampler sampler(s_.seed, stream, n_);
         if (excl.empty())
-            sampler.draw_many(i, out, count);
+            sampler.draw_many(gi, out, count);
         else
-            for (std::size_t t = 0; t < count; ++t) out[t] = static_cast<std::uint32_t>(sampler.draw(i, excl));
+            for (std::size_t t = 0; t < count; ++t) out[t] = static_cast<std::uint32_t>(sampler.draw(gi, excl));
     } else {
         // Every reference point is a candidate (a new point is not among them).
         SplitMixStream rng(s_.seed, stream);
@@ -303,7 +320,7 @@ void NeUmapLoss::rows(const float* Y, const float* R, std::size_t d_in, const Ne
             for (std::size_t u = na; u < pad8(na); ++u) A.idx[oa + u] = 0;
             draw_negatives(i, info.step, nn, N.idx.data() + on);
             for (std::size_t u = nn; u < pad8(nn); ++u) N.idx[on + u] = 0;
-            batch.push_back(static_cast<std::uint32_t>(i));
+            batch.push_back(static_cast<std::uint32_t>(row0_ + i));  // the source's global index (its row of Y)
             A.off.push_back(static_cast<std::uint32_t>(oa)), A.len.push_back(static_cast<std::uint32_t>(pad8(na)));
             A.cnt.push_back(static_cast<std::uint32_t>(na));
             N.off.push_back(static_cast<std::uint32_t>(on)), N.len.push_back(static_cast<std::uint32_t>(pad8(nn)));
@@ -338,15 +355,16 @@ void NeUmapLoss::rows(const float* Y, const float* R, std::size_t d_in, const Ne
                     const double u = K.a * N.D[t];
                     loss += rho * -std::log(std::max(u / (1.0 + u), 1e-300));
                 }
-                row_loss_[batch[r]] = loss;
+                row_loss_[batch[r] - row0_] = loss;
             }
     }
 }
 
 double NeUmapLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss) {
-    const std::size_t n = P_.n_rows, d = Y.cols;
-    require(Y.rows == n, "UMAP: the embedding has " + std::to_string(Y.rows) + " points but P has " +
-                             std::to_string(n) + " rows");
+    const std::size_t n = P_.n_rows, d = Y.cols;  // n: the sources evaluated here
+    const std::size_t n_moving = rows_.comm ? n_ : n;
+    require(Y.rows == n_moving, "UMAP: the embedding has " + std::to_string(Y.rows) + " points but P has " +
+                                    std::to_string(n_moving) + " rows");
     require(info.step >= 0, "UMAP: negative step");
     const MatrixView<double> R = transform_ ? reference_.view() : Y;
     require(R.cols == d, "UMAP transform: the reference embedding has " + std::to_string(R.cols) +
@@ -362,9 +380,22 @@ double NeUmapLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, doub
         else
             rows<0>(yf_.data(), Rf, d, info, grad, want_loss, rb, re);
     });
+    if (rows_.comm) {  // every rank's rows of the gradient to every rank
+        own_.assign(grad + row0_ * d, grad + (row0_ + n) * d);
+        std::vector<std::size_t> counts(static_cast<std::size_t>(rows_.comm->size()));
+        for (int q = 0; q < rows_.comm->size(); ++q)
+            counts[static_cast<std::size_t>(q)] = rows_.part.count(q) * d * sizeof(double);
+        rows_.comm->allgatherv(own_.data(), own_.size() * sizeof(double), grad, counts);
+    }
     if (!want_loss) return std::numeric_limits<double>::quiet_NaN();
     double total = 0.0;
-    for (double v : row_loss_) total += v;
+    const auto add = [&](bool) {
+        for (double v : row_loss_) total += v;
+    };
+    if (rows_.comm)
+        dist::ordered_fold(*rows_.comm, &total, sizeof total, add);  // the rows in order over the ranks
+    else
+        add(true);
     return total;
 }
 

@@ -431,6 +431,7 @@ EntropicAffinityOptions torchdr::entropic_affinity_options(const EntropicOptions
     eo.max_iter = o.max_iter_affinity;
     eo.sparsity = o.sparsity;
     eo.knn_method = o.knn_method;
+    eo.knn_shards = o.knn_shards;
     eo.n_threads = o.n_threads;
     return eo;
 }
@@ -462,8 +463,10 @@ NeResult fit_from_data(const typename Method::Options& o, MatrixView<float> X, c
     });
 }
 
+} // namespace
+
 // The points each point must not draw: its row of P (its kNN), sorted (CSR rows are).
-NeNegatives negatives_for(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed) {
+NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed) {
     NeNegatives neg;
     neg.n_negatives = m;
     neg.seed = seed;
@@ -474,6 +477,8 @@ NeNegatives negatives_for(const CsrMatrix<double>& P, std::size_t m, bool exclud
     }
     return neg;
 }
+
+namespace {
 
 template <typename Options, typename MakeLoss>
 NeResult fit_with(const Options& o, const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks,
@@ -494,8 +499,7 @@ NeResult SNE::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const 
     return fit_from_data<SNE>(options_, X, hooks);
 }
 
-NeResult TSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks) const {
-    const TSNEOptions& o = options_;
+std::shared_ptr<Repulsion> tsne_repulsion(const TSNEOptions& o, const RowShare* share) {
     std::shared_ptr<Repulsion> rep;
     switch (o.backend) {
         case NeBackend::exact: rep = make_exact_repulsion(o.n_threads); break;
@@ -505,13 +509,19 @@ NeResult TSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<flo
                                              std::to_string(o.n_components));
             FftOptions f = o.fft;
             f.n_threads = o.n_threads;
-            rep = make_fft_repulsion(f);
+            rep = share ? make_fft_repulsion(f, *share) : make_fft_repulsion(f);
             break;
         }
     }
-    const OutputKernel kernel = StudentTKernel(1.0);
-    const std::string why = rep->unsupported_reason(kernel, o.n_components);
+    const std::string why = rep->unsupported_reason(StudentTKernel(1.0), o.n_components);
     require(why.empty(), "backend " + to_string(o.backend) + ": " + why);
+    return rep;
+}
+
+NeResult TSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks) const {
+    const TSNEOptions& o = options_;
+    std::shared_ptr<Repulsion> rep = tsne_repulsion(o);
+    const OutputKernel kernel = StudentTKernel(1.0);
     return fit_with(o, P, X, hooks, "TSNE", [&](auto&& run) {
         auto loss = std::make_shared<NeTsneLoss>(P, *rep, kernel, o.n_threads);
         return run([loss, rep](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) {
@@ -529,7 +539,7 @@ NeResult InfoTSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView
     return fit_with(o, P, X, hooks, "InfoTSNE", [&](auto&& run) {
         auto loss = std::make_shared<NeSampledLoss>(
             P, NeSampledRepulsion::log_sum, StudentTKernel(1.0),
-            negatives_for(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state), o.n_threads);
+            ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state), o.n_threads);
         return run([loss](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) { return (*loss)(Y, s, g, w); });
     });
 }
@@ -543,7 +553,7 @@ NeResult LargeVis::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView
     return fit_with(o, P, X, hooks, "LargeVis", [&](auto&& run) {
         auto loss = std::make_shared<NeSampledLoss>(
             P, NeSampledRepulsion::binary, CauchyKernel{2.0},
-            negatives_for(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state), o.n_threads);
+            ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state), o.n_threads);
         return run([loss](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) { return (*loss)(Y, s, g, w); });
     });
 }

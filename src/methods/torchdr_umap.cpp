@@ -36,16 +36,20 @@ void validate(const UMAPOptions& o, std::size_t n) {
     torchdr_umap_curve(o);
 }
 
-NeResult UMAP::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks) const {
-    const UMAPOptions& o = options_;
-    validate(o, P.n_rows);
+NeUmapSettings umap_ne_settings(const UMAPOptions& o) {
     NeUmapSettings s;
     s.curve = torchdr_umap_curve(o);
     s.negative_sample_rate = o.negative_sample_rate;
     s.exclude_neighbors = o.exclude_neighbors_from_negative_sampling;
     s.seed = o.random_state;
     s.n_threads = o.n_threads;
-    auto loss = std::make_shared<NeUmapLoss>(P, o.max_iter, s);
+    return s;
+}
+
+NeResult UMAP::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView<float> X, const TrainHooks& hooks) const {
+    const UMAPOptions& o = options_;
+    validate(o, P.n_rows);
+    auto loss = std::make_shared<NeUmapLoss>(P, o.max_iter, umap_ne_settings(o));
     return run_method(
         o, X, P.n_rows, "UMAP",
         [loss](MatrixView<double> Y, const NeStepInfo& info, double* g, bool w) { return (*loss)(Y, info, g, w); },
@@ -61,6 +65,7 @@ NeResult UMAP::fit_transform(MatrixView<float> X, const TrainHooks& hooks) const
     ao.sparsity = true;
     ao.metric = o.metric;
     ao.knn_method = o.knn_method;
+    ao.knn_shards = o.knn_shards;
     ao.n_threads = o.n_threads;
     // process_duplicates as every TorchDR method: the unique rows are embedded, then scattered back.
     return fit_unique_rows(X, o, [&](MatrixView<float> Xu, const std::optional<Matrix<double>>& init) {

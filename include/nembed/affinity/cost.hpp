@@ -65,6 +65,7 @@ struct CostKnnOptions {
     bool zero_diag = true;                 ///< false: the point itself is a candidate (TorchDR's zero_diag = False)
     KnnMethod method = KnnMethod::exact;   ///< the index for (sq)euclidean; auto/hnsw for large N
     std::uint64_t seed = 0;                ///< HNSW's level generator
+    std::size_t hnsw_shards = 0;           ///< HNSW over this many shards (KnnOptions::hnsw_shards); 0 = one index
     int n_threads = 1;
 };
 

@@ -26,6 +26,7 @@ struct EntropicAffinityOptions {
     CostMetric metric = CostMetric::sqeuclidean;
     bool zero_diag = true;                      ///< leave the point itself out
     KnnMethod knn_method = KnnMethod::exact;    ///< index for the (sq)euclidean neighbours (cost.hpp)
+    std::size_t knn_shards = 0;                 ///< HNSW over this many shards (KnnOptions::hnsw_shards); 0 = one index
     int n_threads = 1;
 };
 

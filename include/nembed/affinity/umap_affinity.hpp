@@ -27,6 +27,7 @@ struct UMAPAffinityOptions {
     bool zero_diag = true;
     bool symmetrize = true;  ///< fuzzy union P + Pᵀ − P∘Pᵀ
     KnnMethod knn_method = KnnMethod::exact;
+    std::size_t knn_shards = 0;  ///< HNSW over this many shards (KnnOptions::hnsw_shards); 0 = one index
     int n_threads = 1;
 };
 

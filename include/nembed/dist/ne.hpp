@@ -37,9 +37,9 @@ FetchedRows fetch_rows(Comm& comm, const RowPartition& part, MatrixView<float> X
 /// This rank's rows of TorchDR's EntropicAffinity P of X (torchdr::entropic_affinity(options, X): rows of the
 /// k = 3·perplexity nearest costs, each summing to 1/N, not symmetrised): part.count(rank) x N with global
 /// columns, bitwise the single-process rows for any R and thread count. Distributed here: the sqeuclidean and
-/// euclidean costs with sparsity (TorchDR's defaults) on exact neighbours (the ring) — the neighbour method must
-/// be exact, or auto where one process resolves it to exact; anything else is refused on every rank
-/// (CollectiveError). Collective.
+/// euclidean costs with sparsity (TorchDR's defaults) on exact neighbours (the ring) or the sharded HNSW search
+/// (options.knn_method hnsw, options.knn_shards M: one process with the same M gives the same rows; auto as
+/// dist::self_knn decides); anything else is refused on every rank (CollectiveError). Collective.
 /// repeated (optional): set on every rank to whether any row of X has a repeat (a neighbour at cost 0).
 CsrMatrix<double> entropic_affinity_rows(Comm& comm, const RowPartition& part, MatrixView<float> X_mine,
                                          const torchdr::EntropicOptions& options, bool* repeated = nullptr);
@@ -51,12 +51,14 @@ CsrMatrix<double> torchdr_umap_affinity_rows(Comm& comm, const RowPartition& par
                                              const torchdr::UMAPOptions& options, bool* repeated = nullptr);
 
 /// TorchDR's SNE, TSNE, InfoTSNE, LargeVis and UMAP on distributed rows (`mpirun -n R nembed ne --method M`): P by
-/// entropic_affinity_rows or torchdr_umap_affinity_rows (their conditions), then P gathered to every rank (dist::gather_rows) and the method's own
-/// run (fit_transform_affinity: TorchDR's driver, unchanged) on every rank from the same start: init pca by the
-/// distributed PCA (chained scatter matrix, scores all-gathered) given as the array start, random as one process
-/// draws it, an array as given. The result is bitwise one process's fit_transform(X) for any R. What is split: X,
-/// the kNN search and the calibration of P; what is not (yet): P (O(nnz) per rank once gathered) and the
-/// optimisation, replicated on every rank as the small UMAP fits are (docs/mpi.md §5). process_duplicates (TorchDR's
+/// entropic_affinity_rows or torchdr_umap_affinity_rows (their conditions), kept by rows (the KL losses' (P + Pᵀ)/2
+/// by the transpose exchange), and the method's loss split by rows (loss/ne_loss.hpp NeRowSplit: the owned rows'
+/// attraction and repulsion — TSNE's FFT split by rows, its exact and Barnes–Hut sums and SNE's dense repulsion
+/// computed in full on every rank; InfoTSNE's and LargeVis's negatives drawn by the owned heads; UMAP's sources —
+/// then the gradient rows all-gathered) in TorchDR's one driver (run_method: phases, optimizer, stop rule), every
+/// rank stepping the same Y. Start: init pca by the distributed PCA (chained scatter matrix, scores all-gathered)
+/// given as the array start, random as one process draws it, an array as given. The result is bitwise one
+/// process's fit_transform(X) for any R (docs/mpi.md §5). process_duplicates (TorchDR's
 /// default) is honoured when X has no repeated rows (then it changes nothing) and refused on every rank otherwise
 /// (a repeated row is a neighbour at cost 0). The encoder is refused. Collective.
 NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const torchdr::SNEOptions& options,

@@ -29,12 +29,30 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
+#include "nembed/dist/rows.hpp"
 #include "nembed/kernel/kernel.hpp"
 #include "nembed/train/ne_plan.hpp"
 
 namespace nembed {
 
 class Repulsion;
+namespace dist {
+class Comm;
+}
+
+/// The rows a loss evaluates under mpirun (dist/ne.hpp, docs/mpi.md §5). A loss built with one holds this rank's
+/// rows of its P only (part.count(rank) x N, global columns; for the KL losses the symmetric part (P + Pᵀ)/2, which
+/// the caller builds with the transpose exchange), computes the gradient of those rows against the full Y (N x d,
+/// the same on every rank), all-gathers the gradient rows so that every rank holds the whole gradient, and returns
+/// the whole loss (its sums chained over the ranks in row order: dist::ordered_fold). Every rank calls the loss at
+/// every step (collective). With one rank, or R ranks and any thread count, the gradient and loss are bitwise those
+/// of the single-process loss on the whole P.
+struct NeRowSplit {
+    dist::Comm* comm = nullptr;
+    dist::RowPartition part;
+    std::size_t begin() const;
+    std::size_t end() const;
+};
 
 /// TorchDR's TSNE loss (any Euclidean kernel a Repulsion estimator supports; TorchDR's is Student-t, dof 1).
 /// Keeps a reference to the repulsion; P is copied (symmetrised).
@@ -42,15 +60,20 @@ class NeTsneLoss {
 public:
     /// P: n x n, non-negative, finite. Throws InvalidArgument otherwise.
     NeTsneLoss(const CsrMatrix<double>& P, Repulsion& repulsion, const OutputKernel& kernel, int n_threads);
+    /// On this rank's rows (NeRowSplit): Ps_rows = this rank's rows of (P + Pᵀ)/2; the repulsion computes Z and
+    /// at least this rank's rows of the forces (the FFT split by rows, or an estimator summing all points).
+    NeTsneLoss(const NeRowSplit& rows, const CsrMatrix<double>& Ps_rows, Repulsion& repulsion,
+               const OutputKernel& kernel, int n_threads);
     double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
 
 private:
+    NeRowSplit rows_;
     CsrMatrix<double> Ps_;
     Repulsion& repulsion_;
     OutputKernel kernel_;
     int n_threads_;
     double w0_;
-    std::vector<double> forces_;
+    std::vector<double> forces_, own_;
 };
 
 /// TorchDR's SNE loss: Gaussian kernel exp(−D), per-point normalisation, exact O(n²) (no estimator gives the
@@ -59,12 +82,16 @@ private:
 class NeSneLoss {
 public:
     NeSneLoss(const CsrMatrix<double>& P, int n_threads);
+    /// On this rank's rows (NeRowSplit; Ps_rows as NeTsneLoss's): the attraction of the owned rows; the dense
+    /// repulsion (its z_i need every pair) is computed in full on every rank (redundant, docs/mpi.md §5).
+    NeSneLoss(const NeRowSplit& rows, const CsrMatrix<double>& Ps_rows, int n_threads);
     double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
 
 private:
+    NeRowSplit rows_;
     CsrMatrix<double> Ps_;
     int n_threads_;
-    std::vector<double> z_;
+    std::vector<double> z_, full_, own_;
     std::vector<float> scratch_;  // float coordinates and the tiles' partial sums (src/loss/sne_dense.hpp)
 };
 
@@ -95,11 +122,21 @@ public:
     /// Throws InvalidArgument for a bad P, n_negatives = 0, or a point whose exclusions leave no candidate.
     NeSampledLoss(const CsrMatrix<double>& P, NeSampledRepulsion repulsion, const OutputKernel& kernel,
                   NeNegatives negatives, int n_threads);
+    /// On this rank's rows (NeRowSplit; Ps_rows as NeTsneLoss's; the exclusion lists, when given, over the owned
+    /// rows): the owned heads draw and evaluate their pairs; the negatives' sides, summed per scatter block as one
+    /// process does, pass from rank to rank where a block spans two ranks, and the complete blocks' rows go to the
+    /// rows' owners, which add them in block order (docs/mpi.md §5).
+    NeSampledLoss(const NeRowSplit& rows, const CsrMatrix<double>& Ps_rows, NeSampledRepulsion repulsion,
+                  const OutputKernel& kernel, NeNegatives negatives, int n_threads);
     double operator()(MatrixView<double> Y, const NeStepInfo& info, double* grad, bool want_loss);
-    /// The negatives operator() draws at `step` (n x n_negatives, row-major), drawn again: for tests.
+    /// The negatives operator() draws at `step` (n x n_negatives, row-major), drawn again: for tests (one process).
     std::vector<std::uint32_t> negatives(std::int64_t step) const;
 
 private:
+    void check_exclusions() const;
+    void reduce_split_blocks(std::size_t n, std::size_t d, std::size_t n_blocks, std::size_t n_local, bool to_next,
+                             double* grad);
+    NeRowSplit rows_;
     CsrMatrix<double> Ps_;
     NeSampledRepulsion kind_;
     OutputKernel kernel_;
@@ -109,6 +146,7 @@ private:
     std::vector<float> Yf_;          // the embedding in float32 (the pairs' differences and kernel values)
     std::vector<double> scatter_;    // per scatter block: the negatives' side of its pairs, n x d each
     std::vector<double> head_term_;  // per head: Σ_k w_ik (log_sum) or the head's repulsion loss (binary)
+    std::vector<double> send_, recv_, own_;  // split: the complete blocks' rows going to / coming from their owners
 };
 
 } // namespace nembed

@@ -38,6 +38,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/kernel/kernel.hpp"
+#include "nembed/loss/ne_loss.hpp"
 #include "nembed/train/ne_plan.hpp"
 
 namespace nembed {
@@ -56,6 +57,10 @@ public:
     /// Fit: P (n x n, non-negative, finite; UMAPAffinity's symmetric graph) with the schedule over max_iter steps.
     /// Throws InvalidArgument for a bad P or settings, or (with exclusions) a point that neighbours every other.
     NeUmapLoss(const CsrMatrix<double>& P, int max_iter, const NeUmapSettings& settings);
+    /// Fit on this rank's rows (loss/ne_loss.hpp NeRowSplit): P_rows = this rank's rows of P (count x N, global
+    /// columns). Only sources move, so rows are independent: the owned sources' gradient rows, keyed by their
+    /// global index, then all-gathered; the schedule's A_max is the global max. Bitwise the single-process fit.
+    NeUmapLoss(const NeRowSplit& rows, const CsrMatrix<double>& P_rows, int max_iter, const NeUmapSettings& settings);
     /// Transform: P (n_new x n_ref) from new points to the frozen `reference` (n_ref x d) with the schedule over
     /// n_epochs steps.
     NeUmapLoss(const CsrMatrix<double>& P, Matrix<double> reference, int n_epochs, const NeUmapSettings& settings);
@@ -83,6 +88,9 @@ private:
     void rows(const float* Y, const float* R, std::size_t d, const NeStepInfo& info, double* grad, bool want_loss,
               std::size_t rb, std::size_t re);
 
+    NeRowSplit rows_;
+    std::size_t row0_ = 0;               // the global index of P_'s first row (rows_)
+    std::size_t n_ = 0;                  // the points the sources are drawn from at fit (N)
     CsrMatrix<double> P_;
     bool transform_ = false;
     Matrix<double> reference_;           // transform only
@@ -92,7 +100,7 @@ private:
     std::vector<std::uint32_t> rate31_;  // r·2^31 per edge (0: never sampled)
     std::vector<std::uint32_t> columns_;  // P's columns as draw exclusions (exclude_neighbors), built once
     std::size_t max_row_ = 0;            // the longest row of P
-    std::vector<double> row_loss_;
+    std::vector<double> row_loss_, own_;
 };
 
 namespace detail {

@@ -42,10 +42,12 @@
 #include "nembed/affinity/cost.hpp"
 #include "nembed/affinity/entropic.hpp"
 #include "nembed/core/matrix.hpp"
+#include "nembed/core/row_share.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/optim/schedule.hpp"
 #include "nembed/parametric/mlp.hpp"
+#include "nembed/loss/ne_loss.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 #include "nembed/train/ne_plan.hpp"
 #include "nembed/train/trainer.hpp"
@@ -198,11 +200,23 @@ struct EntropicOptions : NeighborEmbeddingOptions {
     CostMetric metric = CostMetric::sqeuclidean; ///< sqeuclidean, euclidean, manhattan, angular (cost.hpp)
     bool sparsity = true;                        ///< the 3·perplexity nearest only, else every other point
     KnnMethod knn_method = KnnMethod::auto_;     ///< the (sq)euclidean neighbour index with sparsity
+    /// HNSW over this many shards (KnnOptions::hnsw_shards; what mpirun splits: the same bits for any rank count);
+    /// 0 = one index (under mpirun: ⌈N/131072⌉ shards, dist::default_knn_shards).
+    std::size_t knn_shards = 0;
 };
 /// TorchDR's EntropicAffinity of X with the method's arguments (InvalidArgument for perplexity >= n).
 CsrMatrix<double> entropic_affinity(const EntropicOptions& options, MatrixView<float> X);
 /// What TorchDR's methods forward to their EntropicAffinity (one process and dist::entropic_affinity_rows).
 EntropicAffinityOptions entropic_affinity_options(const EntropicOptions& options);
+
+/// The repulsion estimator of TorchDR's TSNE for these options (backend, theta, fft); with `share` (a distributed
+/// run, dist/ne.hpp) the FFT spreads and interpolates that share's rows only (Barnes–Hut and exact sum every point).
+/// Throws InvalidArgument when the backend does not support the Student-t kernel in n_components dimensions.
+struct TSNEOptions;
+std::shared_ptr<Repulsion> tsne_repulsion(const TSNEOptions& options, const RowShare* share = nullptr);
+/// The negatives of InfoTSNE and LargeVis: m per point from random_state, excluding each row's columns of P (its
+/// kNN; P may hold a share of the rows, the lists then cover those rows) when `exclude`.
+NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed);
 
 /// TorchDR's SNE: lr auto, no exaggeration, max_iter 2000, Gaussian output kernel, per-point normalisation.
 struct SNEOptions : EntropicOptions {

@@ -20,6 +20,7 @@
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/kernel/kernel.hpp"
+#include "nembed/loss/umap_ne.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
 
 namespace nembed::torchdr {
@@ -43,10 +44,13 @@ struct UMAPOptions : NeighborEmbeddingOptions {
     int negative_sample_rate = 5;      ///< negatives per active edge (TorchDR's n_negatives = rate·n_neighbors is unused)
     bool exclude_neighbors_from_negative_sampling = false;
     KnnMethod knn_method = KnnMethod::exact;
+    std::size_t knn_shards = 0;        ///< HNSW over this many shards (KnnOptions::hnsw_shards); 0 = one index
 };
 
 /// The kernel's (a, b): the given pair, else find_ab_params(spread, min_dist). Throws InvalidArgument.
 UmapCurve torchdr_umap_curve(const UMAPOptions& options);
+/// The step's settings TorchDR's UMAP runs with (curve, negative rate, exclusions, seed, threads).
+NeUmapSettings umap_ne_settings(const UMAPOptions& options);
 /// Throws InvalidArgument naming the bad parameter (n: the number of samples).
 void validate(const UMAPOptions& options, std::size_t n);
 
