@@ -357,8 +357,12 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
     std::size_t max_width = 0;
     for (std::size_t w : widths_) max_width = std::max(max_width, w);
     [[maybe_unused]] BlasSerial serial;
-    parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
-        std::vector<float> dZ(chunk_rows_ * max_width), dH(chunk_rows_ * max_width);
+    // Per worker, two gradient buffers, kept across batches (the training loop does not allocate).
+    if (scratch_.size() < 2 * static_cast<std::size_t>(n_threads)) scratch_.resize(2 * static_cast<std::size_t>(n_threads));
+    for (auto& v : scratch_) v.resize(chunk_rows_ * max_width);
+    parallelize(n_threads, n_chunks, [&](int w, std::size_t cb, std::size_t ce) {
+        std::vector<float>& dZ = scratch_[2 * static_cast<std::size_t>(w)];
+        std::vector<float>& dH = scratch_[2 * static_cast<std::size_t>(w) + 1];
         for (std::size_t c = cb; c < ce; ++c) {
             const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
             float* part = partials_.data() + c * P;

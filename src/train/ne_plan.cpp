@@ -26,7 +26,30 @@ NeighborEmbeddingPlan::NeighborEmbeddingPlan(NeGradient loss, NeGradRowNorm row_
 double NeighborEmbeddingPlan::step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) {
     EmbeddingTable* table = params.table();
     Matrix<double> Y_net;
-    if (!table) Y_net = params.embedding();  // a network: its positions of every point
+    // A network: the iteration's order of the points (a permutation from the counter stream (seed, iteration)),
+    // cut into mini-batches for the updates below.
+    std::vector<index_t> perm;
+    const std::size_t n_points = params.n_points(), d_out = params.n_components();
+    const bool one_batch = !table && batches_.batch_size >= n_points;
+    std::vector<double> pos, dY;
+    if (!table) {
+        perm.resize(n_points);
+        for (std::size_t i = 0; i < n_points; ++i) perm[i] = static_cast<index_t>(i);
+        Rng rng(batches_.seed,
+                sampling_stream(SamplingFamily::torchdr_encoder_batches, static_cast<std::uint64_t>(ctx.step), 0));
+        for (std::size_t i = n_points; i > 1; --i) std::swap(perm[i - 1], perm[rng.below(i)]);
+        if (one_batch) {
+            // One batch of every point: its training forward pass (activations kept) gives the positions, and the
+            // update below reuses it instead of forwarding the same points with the same weights again.
+            pos.resize(n_points * d_out);
+            params.forward(perm, pos.data());
+            Y_net = Matrix<double>(n_points, d_out);
+            for (std::size_t r = 0; r < n_points; ++r)
+                std::copy_n(pos.data() + r * d_out, d_out, Y_net.data() + static_cast<std::size_t>(perm[r]) * d_out);
+        } else {
+            Y_net = params.embedding();  // its positions of every point
+        }
+    }
     Matrix<double>& Y = table ? table->Y() : Y_net;
     grad_.resize(Y.size());
     NeStepInfo info;
@@ -59,20 +82,15 @@ double NeighborEmbeddingPlan::step(Parametrization& params, Optimizer& optimizer
     if (table) {
         optimizer.step(Y.data(), grad_.data(), grad_.size(), ctx.learning_rate, ctx.n_threads);
     } else {
-        // The network: the iteration's dL/dY in mini-batches, each its own update (the batch forwarded again for
-        // backward's activations; the gradient rows are the iteration's, evaluated once on all points).
+        // The network: the iteration's dL/dY in mini-batches, each its own update (a batch forwarded again for
+        // backward's activations, except the single batch of every point, forwarded above; the gradient rows are
+        // the iteration's, evaluated once on all points).
         const std::size_t n = Y.rows(), d = Y.cols(), bs = batches_.batch_size;
-        std::vector<index_t> perm(n);
-        for (std::size_t i = 0; i < n; ++i) perm[i] = static_cast<index_t>(i);
-        Rng rng(batches_.seed,
-                sampling_stream(SamplingFamily::torchdr_encoder_batches, static_cast<std::uint64_t>(ctx.step), 0));
-        for (std::size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[rng.below(i)]);
-        std::vector<double> pos, dY;
         for (std::size_t lo = 0; lo < n; lo += bs) {
             const std::span<const index_t> batch(perm.data() + lo, std::min(n, lo + bs) - lo);
             pos.resize(batch.size() * d);
             dY.resize(batch.size() * d);
-            params.forward(batch, pos.data());
+            if (!one_batch) params.forward(batch, pos.data());
             for (std::size_t r = 0; r < batch.size(); ++r)
                 std::copy_n(grad_.data() + static_cast<std::size_t>(batch[r]) * d, d, dY.data() + r * d);
             params.backward(batch, dY.data());

@@ -125,6 +125,7 @@ private:
     std::vector<std::vector<float>> acts_;
     std::size_t batch_rows_ = 0;
     std::vector<float> partials_;  // per chunk gradient partials (float32, summed in chunk order in double)
+    std::vector<std::vector<float>> scratch_;  // backward: two gradient buffers per worker
 };
 
 } // namespace nembed
