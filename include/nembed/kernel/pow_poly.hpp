@@ -184,9 +184,9 @@ inline double pow_poly(double x, double b) { return pow_poly<std::uint64_t, doub
 
 /// x^b in float32, lane by lane: the UMAP epochs' per-pair coefficients (umap-learn computes them in float32 too;
 /// docs/core.md §6.1). T is float, a GCC vector of floats or a Pack of them, U the unsigned 32-bit integers of the
-/// same shape. The same steps as pow_poly in float: x = 2^k·m, m in [√½, √2), ln m = t·P(t) with pow_poly's degree-10
-/// coefficients rounded to float; y = b·log2(x) clamped to [−100, 100]; 2^y = 2^n·e^g with e^g's Taylor series to g⁷
-/// (|g| ≤ ln2/2: truncation < 5e-9). The error is float rounding: relative ≈ |y|·2^-23 + a few ulps (≤ 4e-6 for
+/// same shape. The same steps as pow_poly in float: x = 2^k·m, m in [√½, √2), ln m = t·P(t), P of degree 7
+/// (least squares on Chebyshev nodes, float coefficients: relative error 2.2e-7); y = b·log2(x) clamped to
+/// [−100, 100]; 2^y = 2^n·e^g, |g| ≤ ln2/2, e^g by a degree-6 fit (relative error 1.8e-8). The error is float rounding: relative ≈ |y|·2^-23 + a few ulps (≤ 4e-6 for
 /// |y| ≤ 20, tested). x ≤ 0 and NaN give 0; x below FLT_MIN is raised to it; the result is capped at 1e30.
 template <typename U, typename T>
 [[gnu::always_inline]] inline T pow_poly_f(T x, float b) {
@@ -198,28 +198,24 @@ template <typename U, typename T>
     const U u2 = to_bits<U>(xs) + (kOne - kSqrtHalf);
     const T k = from_bits<T>((u2 >> 23) | 0x4b000000u) - (0x1p23f + 127.0f);
     const T t = from_bits<T>((u2 & 0x007fffffu) + kSqrtHalf) - 1.0f;
-    T p = T{} + static_cast<float>(0x1.14147624b8255p-4);
-    p = p * t + static_cast<float>(-0x1.e058e90189667p-4);
-    p = p * t + static_cast<float>(0x1.e8676cfff747cp-4);
-    p = p * t + static_cast<float>(-0x1.fbdf41101afb8p-4);
-    p = p * t + static_cast<float>(0x1.2312feeaa3000p-3);
-    p = p * t + static_cast<float>(-0x1.555c8b8ade739p-3);
-    p = p * t + static_cast<float>(0x1.99a71c1efabb6p-3);
-    p = p * t + static_cast<float>(-0x1.00000fdc4b6e4p-2);
-    p = p * t + static_cast<float>(0x1.555540034bfaep-2);
-    p = p * t + static_cast<float>(-0x1.ffffffcb396bfp-2);
-    p = p * t + static_cast<float>(0x1.00000002b7432p+0);
+    T p = T{} - 0x1.9439b8p-4f;
+    p = p * t + 0x1.4a04a6p-3f;
+    p = p * t - 0x1.61eda2p-3f;
+    p = p * t + 0x1.97dbf8p-3f;
+    p = p * t - 0x1.ff5c52p-3f;
+    p = p * t + 0x1.555886p-2f;
+    p = p * t - 0x1.00007ep-1f;
+    p = p * t + 1.0f;
     T y = b * (k + (t * p) * static_cast<float>(0x1.71547652b82fep+0));  // b·log2(x)
     y = select(y > -100.0f, y, T{} - 100.0f);
     y = select(y < 100.0f, y, T{} + 100.0f);
     const T yr = y + kMagic;
     const T g = (y - (yr - kMagic)) * static_cast<float>(0x1.62e42fefa39efp-1);  // f·ln 2, |f| ≤ ½
-    T e = T{} + 1.0f / 5040;
-    e = e * g + 1.0f / 720;
-    e = e * g + 1.0f / 120;
-    e = e * g + 1.0f / 24;
-    e = e * g + 1.0f / 6;
-    e = e * g + 0.5f;
+    T e = T{} + 0x1.6a87acp-10f;
+    e = e * g + 0x1.126cacp-7f;
+    e = e * g + 0x1.5558e2p-5f;
+    e = e * g + 0x1.55540cp-3f;
+    e = e * g + 0x1.fffffap-2f;
     e = e * g + 1.0f;
     e = e * g + 1.0f;
     const U n = to_bits<U>(yr) - to_bits<std::uint32_t>(kMagic);  // round(y) in two's complement
