@@ -3,7 +3,8 @@
 // A row's pairs form one dependency chain (each update reads y_i as the previous one left it), so rows run side by
 // side: 8 rows per vector of doubles, kGroups vectors in flight (one chain's step is ~40 dependent operations: the
 // distance, pow_poly, one division). The groups' coefficients are computed as one Pack (pow_poly.hpp), so each
-// operation is issued for all groups side by side: written group after group, the out-of-order core overlapped
+// operation is issued for all groups side by side (in float32: the four groups' D joined into two 16-float vectors,
+// the coefficients widened back to double for the clip and the move): written group after group, the core overlapped
 // only part of the chains (a fifth of the epochs' CPU time went to waiting on them). Each lane does the per-row
 // path's operations in its order with the same coefficients (Bce<UmapCurve>::pair_coeff), so the result is
 // bitwise the per-row path's, for every instruction-set clone (no contraction: -ffp-contract=off).
