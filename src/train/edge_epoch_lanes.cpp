@@ -3,7 +3,8 @@
 // A row's pairs form one dependency chain (each update reads y_i as the previous one left it), so rows run side by
 // side: 8 rows per vector of doubles, kGroups vectors in flight (one chain's step is ~40 dependent operations: the
 // distance, pow_poly, one division). The groups' coefficients are computed as one Pack (pow_poly.hpp), so each
-// operation is issued for all groups side by side: written group after group, the out-of-order core overlapped
+// operation is issued for all groups side by side (in float32: the four groups' D joined into two 16-float vectors,
+// the coefficients widened back to double for the clip and the move): written group after group, the core overlapped
 // only part of the chains (a fifth of the epochs' CPU time went to waiting on them). Each lane does the per-row
 // path's operations in its order with the same coefficients (Bce<UmapCurve>::pair_coeff), so the result is
 // bitwise the per-row path's, for every instruction-set clone (no contraction: -ffp-contract=off).
@@ -74,8 +75,33 @@ constexpr std::size_t W = 8;        // rows per vector
 constexpr std::size_t kGroups = 4;  // vectors in flight
 constexpr std::size_t L = W * kGroups;
 using V = double __attribute__((vector_size(W * sizeof(double))));
-using VU = std::uint64_t __attribute__((vector_size(W * sizeof(double))));
 using VM = std::int64_t __attribute__((vector_size(W * sizeof(double))));
+
+// The coefficients' float vectors: 16 lanes, two groups of 8 rows each.
+using VF = float __attribute__((vector_size(2 * W * sizeof(float))));
+using VUF = std::uint32_t __attribute__((vector_size(2 * W * sizeof(float))));
+using VMF = std::int32_t __attribute__((vector_size(2 * W * sizeof(float))));
+using VF8 = float __attribute__((vector_size(W * sizeof(float))));
+using VMF8 = std::int32_t __attribute__((vector_size(W * sizeof(float))));
+static_assert(W == 8 && kGroups % 2 == 0, "the shuffles below join and split 8-lane halves");
+
+// Two groups' D as 16 floats, each capped at 1e30 and rounded as Bce<UmapCurve>::to_f does.
+[[gnu::always_inline]] inline VF join_f(V lo, V hi) {
+    const V cap = pow_poly_detail::splat<V>(1e30);
+    const VF8 l = __builtin_convertvector(lo < 1e30 ? lo : cap, VF8);
+    const VF8 h = __builtin_convertvector(hi < 1e30 ? hi : cap, VF8);
+    return __builtin_shufflevector(l, h, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+[[gnu::always_inline]] inline VMF join_m(VM lo, VM hi) {
+    const VMF8 l = __builtin_convertvector(lo, VMF8), h = __builtin_convertvector(hi, VMF8);
+    return __builtin_shufflevector(l, h, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+// Half `upper` of 16 floats widened to 8 doubles (exact).
+[[gnu::always_inline]] inline V half_d(VF x, bool upper) {
+    const VF8 h = upper ? __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15)
+                        : __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7);
+    return __builtin_convertvector(h, V);
+}
 
 [[gnu::always_inline]] inline V clip4(V g) {  // clip_value lane by lane
     const V hi = g > 4.0 ? pow_poly_detail::splat<V>(4.0) : g;
@@ -93,7 +119,9 @@ template <std::size_t D>
                                              std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
     const UmapCurve curve{args.a, args.b};
     const double a = args.a, b = args.b, alpha = args.alpha, gamma = args.gamma, ex = args.exaggeration;
-    const double two_ab = 2.0 * a * b, two_gb = 2.0 * gamma * b;
+    // the coefficients' constants in float, rounded as Bce<UmapCurve>'s scalar functions round them
+    const float fa = static_cast<float>(a), fb = static_cast<float>(b);
+    const float two_ab = static_cast<float>(2.0 * a * b), two_gb = static_cast<float>(2.0 * gamma * b);
     struct Lane {
         std::size_t row = 0;
         std::vector<std::uint32_t> pairs;
@@ -160,11 +188,18 @@ template <std::size_t D>
                 for (std::size_t c = 1; c < D; ++c) s = s + dx[c][gi] * dx[c][gi];
                 d2.v[gi] = s;
             }
-            const Pack<V, kGroups> cp =
-                Bce<UmapCurve>::pair_coeff<Pack<VU, kGroups>>(att, a, b, two_ab, two_gb, d2);
+            constexpr std::size_t kHalves = kGroups / 2;
+            Pack<VF, kHalves> df;
+            Pack<VMF, kHalves> af;
+            for (std::size_t h = 0; h < kHalves; ++h) {
+                df.v[h] = join_f(d2.v[2 * h], d2.v[2 * h + 1]);
+                af.v[h] = join_m(att.v[2 * h], att.v[2 * h + 1]);
+            }
+            const Pack<VF, kHalves> cp =
+                Bce<UmapCurve>::pair_coeff<Pack<VUF, kHalves>>(af, fa, fb, two_ab, two_gb, df);
             for (std::size_t gi = 0; gi < kGroups; ++gi) {
                 const VM at = att.v[gi];
-                const V c = cp.v[gi], dd = d2.v[gi];
+                const V c = half_d(cp.v[gi / 2], gi % 2 != 0), dd = d2.v[gi];
                 const V coef = at ? -(ex * c) : c;
                 // a repulsion at D <= 0 moves nothing (umap-learn's rule), nor does an idle lane
                 const VM move = live[gi] & (at | ~(dd <= 0.0));

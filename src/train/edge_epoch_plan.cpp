@@ -354,8 +354,13 @@ UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_ep
         if (n_samples > 0) s.epochs_per_sample[p] = static_cast<double>(n_epochs) / n_samples;
     }
     s.next_sample = s.epochs_per_sample;
-    s.next_negative.resize(m);
-    for (std::size_t p = 0; p < m; ++p) s.next_negative[p] = s.epochs_per_sample[p] / rate;
+    s.epochs_per_negative.resize(m);
+    s.negatives_per_epoch.resize(m);
+    for (std::size_t p = 0; p < m; ++p) {
+        s.epochs_per_negative[p] = s.epochs_per_sample[p] / rate;
+        s.negatives_per_epoch[p] = 1.0 / s.epochs_per_negative[p];
+    }
+    s.next_negative = s.epochs_per_negative;
     return s;
 }
 

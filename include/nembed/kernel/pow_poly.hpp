@@ -182,6 +182,51 @@ template <typename U, typename T>
 /// The scalar form.
 inline double pow_poly(double x, double b) { return pow_poly<std::uint64_t, double>(x, b); }
 
+/// x^b in float32, lane by lane: the UMAP epochs' per-pair coefficients (umap-learn computes them in float32 too;
+/// docs/core.md §6.1). T is float, a GCC vector of floats or a Pack of them, U the unsigned 32-bit integers of the
+/// same shape. The same steps as pow_poly in float: x = 2^k·m, m in [√½, √2), ln m = t·P(t), P of degree 7
+/// (least squares on Chebyshev nodes, float coefficients: relative error 2.2e-7); y = b·log2(x) clamped to
+/// [−100, 100]; 2^y = 2^n·e^g, |g| ≤ ln2/2, e^g by a degree-6 fit (relative error 1.8e-8). The error is float rounding: relative ≈ |y|·2^-23 + a few ulps (≤ 4e-6 for
+/// |y| ≤ 20, tested). x ≤ 0 and NaN give 0; x below FLT_MIN is raised to it; the result is capped at 1e30.
+template <typename U, typename T>
+[[gnu::always_inline]] inline T pow_poly_f(T x, float b) {
+    using namespace pow_poly_detail;
+    constexpr std::uint32_t kSqrtHalf = 0x3f3504f3u;  // bits of √½ (rounded to nearest)
+    constexpr std::uint32_t kOne = 0x3f800000u;
+    constexpr float kMagic = 0x1.8p23f;  // adding it rounds to an integer, kept in the low bits
+    const T xs = select(x > FLT_MIN, x, T{} + FLT_MIN);
+    const U u2 = to_bits<U>(xs) + (kOne - kSqrtHalf);
+    const T k = from_bits<T>((u2 >> 23) | 0x4b000000u) - (0x1p23f + 127.0f);
+    const T t = from_bits<T>((u2 & 0x007fffffu) + kSqrtHalf) - 1.0f;
+    T p = T{} - 0x1.9439b8p-4f;
+    p = p * t + 0x1.4a04a6p-3f;
+    p = p * t - 0x1.61eda2p-3f;
+    p = p * t + 0x1.97dbf8p-3f;
+    p = p * t - 0x1.ff5c52p-3f;
+    p = p * t + 0x1.555886p-2f;
+    p = p * t - 0x1.00007ep-1f;
+    p = p * t + 1.0f;
+    T y = b * (k + (t * p) * static_cast<float>(0x1.71547652b82fep+0));  // b·log2(x)
+    y = select(y > -100.0f, y, T{} - 100.0f);
+    y = select(y < 100.0f, y, T{} + 100.0f);
+    const T yr = y + kMagic;
+    const T g = (y - (yr - kMagic)) * static_cast<float>(0x1.62e42fefa39efp-1);  // f·ln 2, |f| ≤ ½
+    T e = T{} + 0x1.6a87acp-10f;
+    e = e * g + 0x1.126cacp-7f;
+    e = e * g + 0x1.5558e2p-5f;
+    e = e * g + 0x1.55540cp-3f;
+    e = e * g + 0x1.fffffap-2f;
+    e = e * g + 1.0f;
+    e = e * g + 1.0f;
+    const U n = to_bits<U>(yr) - to_bits<std::uint32_t>(kMagic);  // round(y) in two's complement
+    T r = e * from_bits<T>((n + 127u) << 23);
+    r = select(r < 1e30f, r, T{} + 1e30f);
+    return select(x > 0.0f, r, T{});
+}
+
+/// The scalar float form.
+inline float pow_poly_f(float x, float b) { return pow_poly_f<std::uint32_t, float>(x, b); }
+
 } // namespace nembed
 
 #pragma GCC diagnostic pop
