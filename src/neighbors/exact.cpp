@@ -35,6 +35,10 @@ constexpr std::size_t kPanel = 32;        // reference columns per packed panel
 constexpr std::size_t kQueryBlock = 256;  // query rows per parallel task (fixed boundaries)
 constexpr std::size_t kPanelGroup = 64;   // panels (2048 references) swept per row tile: they stay in L2
 constexpr std::size_t kQStride = kQueryBlock + 8;  // packed query rows per dimension, room for a partial last tile
+constexpr std::size_t kLeaf = 8;          // the locality order splits each block down to leaves of 8 (a row tile)
+// The self-search's pair tiles first accumulate the kHead dimensions of largest variance and stop there when a lower
+// bound of every key already exceeds both sides' thresholds (docs/neighbors.md §2); only for dim >= kHeadMinDim.
+constexpr std::size_t kHead = 8, kHeadMinDim = 24;
 
 // A candidate (float key, index) packed in 64 bits so that unsigned order is the (key, index) order: the key's
 // bits mapped to an order-preserving unsigned integer (-0 counted as +0) above the index. The buffer cuts
@@ -52,24 +56,37 @@ inline float cand_key(Cand c) {
 inline index_t cand_index(Cand c) { return static_cast<index_t>(c & 0xffffffffu); }
 
 // Reference rows packed in panels of kPanel columns: per panel first the keys' constant parts (|r_j|^2 for
-// Euclidean, 0 otherwise, +inf for padding past the last row), then for each dimension the kPanel values r_jd.
-// A key is then const_j + sum_d q'_d r_jd with q' = -2q (Euclidean: |r|^2 - 2 q.r, monotone in the distance for a
-// fixed query) or q' = -q (cosine on normalised rows, inner product).
+// Euclidean, 0 otherwise, +inf for padding past the last row), then for each dimension the kPanel values r_jd
+// (dimensions in the order `dims`: decreasing variance), then the norms of the rows past their first `head`
+// dimensions, rounded up (0 on padding). A key is then const_j + sum_d q'_d r_jd with q' = -2q (Euclidean:
+// |r|^2 - 2 q.r, monotone in the distance for a fixed query) or q' = -q (cosine on normalised rows, inner product).
 struct Panels {
-    std::size_t dim = 0, n = 0, count = 0;
+    std::size_t dim = 0, n = 0, count = 0, head = 0;
     std::vector<float> v;
-    const float* panel(std::size_t p) const { return v.data() + p * (dim + 1) * kPanel; }
+    const float* panel(std::size_t p) const { return v.data() + p * (dim + 2) * kPanel; }
 };
 
+// The norm of x's values at dims[head..dim), rounded up to float: the tail's length in the lower bound of a key
+// from its first `head` dimensions (exact.cpp's pair tiles), never below the true length.
+float tail_norm(const float* x, const std::vector<std::size_t>& dims, std::size_t head) {
+    double s = 0.0;
+    for (std::size_t d = head; d < dims.size(); ++d) s += static_cast<double>(x[dims[d]]) * x[dims[d]];
+    // the double sum's relative error (< dim 2^-53) is far below the float step the result is rounded up by
+    const auto t = static_cast<float>(std::sqrt(s) * (1.0 + 0x1p-40));
+    return std::nextafter(t, std::numeric_limits<float>::infinity());
+}
+
 // Panel column j holds reference row order[j].
-Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, bool euclidean, int n_threads) {
+Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, const std::vector<std::size_t>& dims,
+                      std::size_t head, bool euclidean, int n_threads) {
     Panels P;
     P.dim = ref.cols;
     P.n = ref.rows;
+    P.head = head;
     P.count = (ref.rows + kPanel - 1) / kPanel;
-    P.v.assign(P.count * (P.dim + 1) * kPanel, 0.0f);
+    P.v.assign(P.count * (P.dim + 2) * kPanel, 0.0f);
     parallel_for(n_threads, P.count, [&](std::size_t p) {
-        float* out = P.v.data() + p * (P.dim + 1) * kPanel;
+        float* out = P.v.data() + p * (P.dim + 2) * kPanel;
         for (std::size_t c = 0; c < kPanel; ++c) {
             const std::size_t j = p * kPanel + c;
             if (j >= P.n) {
@@ -81,7 +98,8 @@ Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, 
                 const double nrm = vector_norm(r, P.dim);
                 out[c] = static_cast<float>(nrm * nrm);
             }
-            for (std::size_t d = 0; d < P.dim; ++d) out[(d + 1) * kPanel + c] = r[d];
+            for (std::size_t d = 0; d < P.dim; ++d) out[(d + 1) * kPanel + c] = r[dims[d]];
+            out[(P.dim + 1) * kPanel + c] = tail_norm(r, dims, head);
         }
     });
     return P;
@@ -148,6 +166,8 @@ struct SelfScan {
     const Panels* ref = nullptr;
     const float* q = nullptr;   // every block's rows packed as Scan::q: block I at q + I * dim * kQStride
     const float* qn = nullptr;  // per block, kQStride values: the row's key constant (|x|^2 or 0), +inf on padding
+    const float* qt = nullptr;  // per block, kQStride values: the row's tail norm (Panels) times the packing's -2 or -1
+    const float* mg = nullptr;  // per block, kQStride values: the margin the partial bound must clear (see scan_self)
     float* th = nullptr;        // per block, kQStride thresholds (-inf on padding: never offered to)
     Cand* heaps = nullptr;      // per block, kQStride buffers of 2 n_cand entries (flat: a pair's stay close)
     std::uint32_t* sizes = nullptr;  // per block, kQStride heap sizes
@@ -282,20 +302,21 @@ inline unsigned le_mask(V a, V t) { return a <= t ? 1u : 0u; }
 // One instruction set's kernels: the query scan and the self-search's block pairs.
 struct Kernels {
     void (*scan)(const Scan&);
-    void (*scan_self)(const SelfScan&, std::size_t, std::size_t);
+    std::size_t (*scan_self)(const SelfScan&, std::size_t, std::size_t);  // returns the tiles stopped early
     void (*rescan)(const Rescan&);
     void (*candidate_sums)(const float*, const float*, std::size_t, const index_t*, std::size_t, double*, double*);
+    std::size_t tiles_per_pair;  // of a full pair of blocks (the count the log line compares with)
 };
 
 Kernels kernels_for(const std::string& isa) {
 #if NEMBED_EXACT_X86
     if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan,
-                                   isa_avx512::candidate_sums};
+                                   isa_avx512::candidate_sums, isa_avx512::tiles_per_pair};
     if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan,
-                                   isa_avx2::candidate_sums};
+                                   isa_avx2::candidate_sums, isa_avx2::tiles_per_pair};
 #endif
     if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self, isa_generic::rescan,
-                                    isa_generic::candidate_sums};
+                                    isa_generic::candidate_sums, isa_generic::tiles_per_pair};
     throw InvalidArgument("exact kNN: unknown or unavailable instruction set '" + isa + "'");
 }
 
@@ -320,12 +341,15 @@ std::vector<std::vector<std::pair<std::size_t, std::size_t>>> block_rounds(std::
 // k-d split, each range cut at a multiple of kQueryBlock along its widest coordinate, so a block of kQueryBlock
 // points is a compact region. The self-search starts with every block against itself, so each row's candidate
 // buffer begins with nearby points and its threshold is tight early: fewer keys pass it (at k = 90 the updates
-// dominated the search). The kept candidates, and so the results, do not depend on the order (docs/neighbors.md §2).
+// dominated the search). Inside a block the split goes on at multiples of kLeaf, so a tile's 8 rows and its 32
+// columns are compact too and its keys' partial bound can clear every threshold at once (scan_self). The kept
+// candidates, and so the results, do not depend on the order (docs/neighbors.md §2).
 std::vector<index_t> locality_order(MatrixView<float> w) {
     std::vector<index_t> order(w.rows);
     for (std::size_t i = 0; i < w.rows; ++i) order[i] = static_cast<index_t>(i);
     auto split = [&](auto&& self, std::size_t lo, std::size_t hi) -> void {
-        if (hi - lo <= kQueryBlock) return;
+        if (hi - lo <= kLeaf) return;
+        const std::size_t unit = hi - lo > kQueryBlock ? kQueryBlock : kLeaf;
         std::size_t widest = 0;
         float best = -1.0f;
         for (std::size_t d = 0; d < w.cols; ++d) {
@@ -340,7 +364,7 @@ std::vector<index_t> locality_order(MatrixView<float> w) {
                 widest = d;
             }
         }
-        const std::size_t blocks = (hi - lo + kQueryBlock - 1) / kQueryBlock, mid = lo + (blocks / 2) * kQueryBlock;
+        const std::size_t blocks = (hi - lo + unit - 1) / unit, mid = lo + (blocks / 2) * unit;
         const auto at = [&](std::size_t t) { return order.begin() + static_cast<std::ptrdiff_t>(t); };
         std::nth_element(at(lo), at(mid), at(hi), [&](index_t a, index_t b) {
             const float va = w.row(static_cast<std::size_t>(a))[widest], vb = w.row(static_cast<std::size_t>(b))[widest];
@@ -353,6 +377,25 @@ std::vector<index_t> locality_order(MatrixView<float> w) {
     return order;
 }
 
+// The dimensions by decreasing variance (ties by index): the keys are summed in this order, so a pair tile's first
+// kHead dimensions hold most of the spread (PCA input comes in this order already). A permutation changes only
+// the keys' summation order, which §1's bound covers (docs/neighbors.md).
+std::vector<std::size_t> variance_order(MatrixView<float> w) {
+    std::vector<double> mean(w.cols, 0.0), var(w.cols, 0.0);
+    for (std::size_t i = 0; i < w.rows; ++i)
+        for (std::size_t d = 0; d < w.cols; ++d) mean[d] += w.row(i)[d];
+    for (double& m : mean) m /= static_cast<double>(w.rows);
+    for (std::size_t i = 0; i < w.rows; ++i)
+        for (std::size_t d = 0; d < w.cols; ++d) {
+            const double t = w.row(i)[d] - mean[d];
+            var[d] += t * t;
+        }
+    std::vector<std::size_t> dims(w.cols);
+    for (std::size_t d = 0; d < w.cols; ++d) dims[d] = d;
+    std::stable_sort(dims.begin(), dims.end(), [&](std::size_t a, std::size_t b) { return var[a] > var[b]; });
+    return dims;
+}
+
 class ExactIndex final : public KnnIndex {
 public:
     // transform: the map of the keys; null for data's own
@@ -363,7 +406,9 @@ public:
         work_ = transform_.apply(data_.view(), n_threads_, &self_far_);
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         order_ = locality_order(work_.view());
-        panels_ = pack_reference(work_.view(), order_, metric_ == Metric::euclidean, n_threads_);
+        dims_ = variance_order(work_.view());
+        const std::size_t head = work_.cols() >= kHeadMinDim ? kHead : 0;
+        panels_ = pack_reference(work_.view(), order_, dims_, head, metric_ == Metric::euclidean, n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
         for (std::size_t j = 0; j < work_.rows(); ++j)
             max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
@@ -522,17 +567,30 @@ private:
         const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
 
         std::vector<float> q(nb * dim * kQStride, 0.0f), qn(nb * kQStride, std::numeric_limits<float>::infinity()),
-            th(nb * kQStride, -std::numeric_limits<float>::infinity());
+            th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(nb * kQStride, 0.0f),
+            mg(nb * kQStride, 0.0f);
+        // A pair tile stops after its first kHead dimensions when, for every key, its lower bound there exceeds
+        // the threshold plus mg: mg covers the rounding of both the bound and the full key (each within
+        // gamma (|w_q| + |w_j|)^2 + tiny of its exact value, §1's bound), and of th + mg itself, so a key refused
+        // this way would have been refused whole: the kept candidates are exactly those of the full tiles.
+        const double gamma = (2.0 * static_cast<double>(dim) + 8.0) * 0x1p-24 * 1.01;
+        const double tiny = (2.0 * static_cast<double>(dim) + 8.0) * 0x1p-126;
         std::vector<Cand> heaps(nb * kQStride * 2 * n_cand);
         std::vector<std::uint32_t> sizes(nb * kQStride, 0);
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t b = b0; b < b1; ++b)
                 for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
                     const float* x = keyed.row(static_cast<std::size_t>(order_[b * kQueryBlock + r]));
-                    for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[d];
-                    // the same constant as the reference panels' (pack_reference)
-                    const double nrm = metric_ == Metric::euclidean ? vector_norm(x, dim) : 0.0;
+                    for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[dims_[d]];
+                    // the same constants as the reference panels' (pack_reference)
+                    const double wn = vector_norm(x, dim);
+                    const double nrm = metric_ == Metric::euclidean ? wn : 0.0;
                     qn[b * kQStride + r] = static_cast<float>(nrm * nrm);
+                    qt[b * kQStride + r] = scale * tail_norm(x, dims_, panels_.head);
+                    const double A = wn + max_norm_;
+                    mg[b * kQStride + r] =
+                        std::nextafter(static_cast<float>(2.5 * gamma * A * A + 3.0 * tiny),
+                                       std::numeric_limits<float>::infinity());
                     th[b * kQStride + r] = std::numeric_limits<float>::infinity();
                 }
         });
@@ -540,24 +598,38 @@ private:
         s.ref = &panels_;
         s.q = q.data();
         s.qn = qn.data();
+        s.qt = qt.data();
+        s.mg = mg.data();
         s.th = th.data();
         s.heaps = heaps.data();
         s.sizes = sizes.data();
         s.n_cand = n_cand;
         // the blocks against themselves, then the tournament's rounds; a round's pairs are handed out one at a time
+        std::atomic<std::size_t> stopped{0};  // pair tiles stopped after their first kHead dimensions
         auto run_round = [&](const std::vector<std::pair<std::size_t, std::size_t>>& pairs) {
             std::atomic<std::size_t> next{0};
             parallelize(n_threads_, static_cast<std::size_t>(n_threads_), [&](int, std::size_t, std::size_t) {
+                std::size_t mine = 0;
                 for (std::size_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < pairs.size();) {
                     if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
-                    kernels_.scan_self(s, pairs[t].first, pairs[t].second);
+                    mine += kernels_.scan_self(s, pairs[t].first, pairs[t].second);
                 }
+                stopped.fetch_add(mine, std::memory_order_relaxed);
             });
         };
         std::vector<std::pair<std::size_t, std::size_t>> diagonal;
         for (std::size_t b = 0; b < nb; ++b) diagonal.emplace_back(b, b);
         run_round(diagonal);
-        for (const auto& round : block_rounds(nb)) run_round(round);
+        const auto rounds = block_rounds(nb);
+        for (const auto& round : rounds) run_round(round);
+        if (panels_.head > 0) {
+            std::size_t pairs = 0;
+            for (const auto& round : rounds) pairs += round.size();
+            nembed::log(LogLevel::debug, "exact kNN self-search: " + std::to_string(stopped.load()) + " of " +
+                                             std::to_string(pairs * kernels_.tiles_per_pair) +
+                                             " pair tiles stopped after " + std::to_string(panels_.head) +
+                                             " dimensions");
+        }
 
         KnnGraph g = KnnGraph::sized(n, k, n);
         std::vector<char> unsure(n, 0);
@@ -619,7 +691,7 @@ private:
                                        : -std::numeric_limits<float>::infinity();
                     if (r >= s.rows) continue;
                     const float* x = keyed.row(q0 + r);
-                    for (std::size_t d = 0; d < dim; ++d) qpack[d * kQStride + r] = scale * x[d];
+                    for (std::size_t d = 0; d < dim; ++d) qpack[d * kQStride + r] = scale * x[dims_[d]];
                 }
                 kernels_.scan(s);
                 for (std::size_t i = q0; i < q1; ++i) {
@@ -646,6 +718,7 @@ private:
     std::vector<char> self_far_;  // reference rows answered by an exact scan in the self-search (cosine zero rows)
     double max_norm_ = 0.0;       // the largest |w_j| of the mapped reference rows (the keys' rounding bound)
     std::vector<index_t> order_;  // panel column / self-search position p holds reference row order_[p]
+    std::vector<std::size_t> dims_;  // the keys' dimension order (variance_order)
     Panels panels_;
     detail::ExactDistance exact_;
     Metric metric_;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nembed/core/log.hpp"
@@ -76,6 +77,37 @@ std::size_t rescanned_rows(F&& f) {
     f();
     set_log_sink({});
     return rows;
+}
+
+// Runs f with the log's debug lines collected; returns the self-search's pair tiles stopped after their first
+// dimensions (docs/neighbors.md §2) and the total, {0, 0} when it printed no such line (D below the head's limit).
+template <class F>
+std::pair<std::size_t, std::size_t> stopped_tiles(F&& f) {
+    std::pair<std::size_t, std::size_t> st{0, 0};
+    set_log_sink([&](LogLevel level, const std::string& msg) {
+        unsigned long a = 0, b = 0;
+        if (level == LogLevel::debug && std::sscanf(msg.c_str(), "exact kNN self-search: %lu of %lu", &a, &b) == 2) {
+            st.first += a;
+            st.second += b;
+        }
+    });
+    f();
+    set_log_sink({});
+    return st;
+}
+
+// n_clusters Gaussian clusters (sd `sd`) around centres uniform in [-1, 1]^d: every dimension has the same variance,
+// so a tile's first dimensions hold only their share of it, and the partial bound is weakest.
+Matrix<float> even_clusters(std::size_t n_clusters, std::size_t per, std::size_t d, double sd, std::uint64_t seed) {
+    Rng rng(seed);
+    Matrix<float> x(n_clusters * per, d);
+    std::vector<double> c(d);
+    for (std::size_t k = 0; k < n_clusters; ++k) {
+        for (double& v : c) v = rng.uniform(-1.0, 1.0);
+        for (std::size_t i = 0; i < per; ++i)
+            for (std::size_t t = 0; t < d; ++t) x(k * per + i, t) = static_cast<float>(c[t] + sd * rng.normal());
+    }
+    return x;
 }
 
 TEST(ExactKnnCertified, SpreadCopiesEqualTheFloat64Scan) {
@@ -161,6 +193,75 @@ TEST(ExactKnnCertified, OrdinaryDataNeedsNoRescan) {
         std::printf("Fashion-MNIST 2000 x 50, k = %zu: %zu rows rescanned\n", k, rows);
         EXPECT_EQ(rows, 0u);
         EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u);
+    }
+}
+
+TEST(ExactKnnCertified, PartialBoundOnEvenlySpreadVarianceEqualsTheFloat64Scan) {
+    // 2 000 points in 37 dimensions (not a multiple of any tile width) with the variance spread evenly: the pair
+    // tiles that stop after their first 8 dimensions must not lose a neighbour, for k = 15 and 90, and every kernel
+    // and thread count gives the same bits.
+    const Matrix<float> x = even_clusters(16, 125, 37, 0.08, 31);
+    for (std::size_t k : {15u, 90u}) {
+        KnnGraph g;
+        const auto st = stopped_tiles([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(k); });
+        std::printf("even clusters 2000 x 37, k = %zu: %zu of %zu pair tiles stopped\n", k, st.first, st.second);
+        EXPECT_GT(st.first, 0u);  // the path under test runs (measured: 5317 of 7168 at k = 15, 304 at k = 90)
+        EXPECT_LT(st.first, st.second);
+        EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << "k " << k;
+        for (const std::string& isa : detail::exact_knn_isas())
+            for (int threads : {1, 3}) {
+                const KnnGraph h = detail::make_exact_index(x.view(), Metric::euclidean, threads, isa)->self_neighbors(k);
+                EXPECT_EQ(h.indices, g.indices) << isa << " " << threads << " k " << k;
+                EXPECT_EQ(h.distances, g.distances) << isa << " " << threads << " k " << k;
+            }
+    }
+}
+
+TEST(ExactKnnCertified, PartialBoundUnderLargeOffsetsAndExtremeScalesEqualsTheFloat64Scan) {
+    // Clusters with most of their variance in a few dimensions (so most tiles stop), scaled by 1e-30 and 1e30 and
+    // moved by 1e6 and 1e4 (at 1e6 float32 quantises the values to 1/16: many exact ties); cosine and inner product
+    // too (their keys are -w_q.w_j; the bound is the same).
+    Matrix<float> x0 = even_clusters(30, 50, 50, 0.05, 7);
+    for (std::size_t i = 0; i < x0.rows(); ++i)
+        for (std::size_t t = 0; t < x0.cols(); ++t) x0(i, t) = static_cast<float>(x0(i, t) * std::pow(0.8, t));
+    const std::pair<double, double> cases[] = {{1e-30, 0.0}, {1e30, 0.0}, {1.0, 1e6}, {1e-3, 1e4}, {1e30, 3e31}};
+    for (const auto& [scale, shift] : cases) {
+        const Matrix<float> x = affine(x0, scale, shift);
+        KnnGraph g;
+        const auto st = stopped_tiles([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(15); });
+        std::printf("clusters x %g + %g: %zu of %zu pair tiles stopped\n", scale, shift, st.first, st.second);
+        EXPECT_GT(st.first, 0u) << scale << " + " << shift;
+        EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << scale << " + " << shift;
+    }
+    const Matrix<float> xc = affine(x0, 1.0, 0.5);
+    for (Metric m : {Metric::cosine, Metric::inner_product}) {
+        const Matrix<float> xm = m == Metric::cosine ? xc : affine(x0, 0.1, 0.0);
+        const KnnGraph g = make_exact_index(xm.view(), m, 2)->self_neighbors(15);
+        EXPECT_EQ(count_mismatches(g, xm.view(), xm.view(), true, m), 0u) << to_string(m);
+    }
+}
+
+TEST(ExactKnnCertified, PartialBoundOnLatticeTiesAndOddDimensionsEqualsTheFloat64Scan) {
+    // Points on the integer lattice {0, 1, 2}^D (duplicates and exactly equal distances everywhere: ties go to the
+    // smaller index), and D = 9, 23 (no partial bound below 24), 24, 53: the float64 scan's lists exactly.
+    for (std::size_t d : {9u, 23u, 24u, 53u}) {
+        Rng rng(d);
+        Matrix<float> x(1500, d);
+        for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.below(3));
+        KnnGraph g;
+        const auto st = stopped_tiles([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(15); });
+        std::printf("lattice 1500 x %zu: %zu of %zu pair tiles stopped\n", d, st.first, st.second);
+        if (d < 24) {
+            EXPECT_EQ(st.second, 0u);
+        }
+        EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << "D " << d;
+        const Matrix<float> c = even_clusters(30, 50, d, 0.05, d + 100);
+        const auto sc = stopped_tiles([&] { g = make_exact_index(c.view(), Metric::euclidean, 2)->self_neighbors(15); });
+        std::printf("clusters 1500 x %zu: %zu of %zu pair tiles stopped\n", d, sc.first, sc.second);
+        if (d >= 24) {
+            EXPECT_GT(sc.first, 0u);
+        }
+        EXPECT_EQ(count_mismatches(g, c.view(), c.view(), true, Metric::euclidean), 0u) << "clusters D " << d;
     }
 }
 
