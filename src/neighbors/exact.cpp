@@ -1,6 +1,7 @@
 #include "nembed/neighbors/exact.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -36,9 +37,12 @@ constexpr std::size_t kQueryBlock = 256;  // query rows per parallel task (fixed
 constexpr std::size_t kPanelGroup = 64;   // panels (2048 references) swept per row tile: they stay in L2
 constexpr std::size_t kQStride = kQueryBlock + 8;  // packed query rows per dimension, room for a partial last tile
 constexpr std::size_t kLeaf = 8;          // the locality order splits each block down to leaves of 8 (a row tile)
-// The self-search's pair tiles first accumulate the kHead dimensions of largest variance and stop there when a lower
-// bound of every key already exceeds both sides' thresholds (docs/neighbors.md §2); only for dim >= kHeadMinDim.
-constexpr std::size_t kHead = 8, kHeadMinDim = 24;
+// The self-search's pair tiles first accumulate the kHeads[0] dimensions of largest variance and stop there when a
+// lower bound of every key already exceeds both sides' thresholds, else try again after kHeads[1] (docs/neighbors.md
+// §2); only for dim >= kHeadMinDim. 4 then 12 took ~5 % less CPU than 8 alone on Fashion-MNIST PCA-50.
+constexpr std::size_t kStages = 2;
+constexpr std::size_t kHeads[kStages] = {4, 12};
+constexpr std::size_t kHeadMinDim = 24;
 
 // A candidate (float key, index) packed in 64 bits so that unsigned order is the (key, index) order: the key's
 // bits mapped to an order-preserving unsigned integer (-0 counted as +0) above the index. The buffer cuts
@@ -57,13 +61,15 @@ inline index_t cand_index(Cand c) { return static_cast<index_t>(c & 0xffffffffu)
 
 // Reference rows packed in panels of kPanel columns: per panel first the keys' constant parts (|r_j|^2 for
 // Euclidean, 0 otherwise, +inf for padding past the last row), then for each dimension the kPanel values r_jd
-// (dimensions in the order `dims`: decreasing variance), then the norms of the rows past their first `head`
-// dimensions, rounded up (0 on padding). A key is then const_j + sum_d q'_d r_jd with q' = -2q (Euclidean:
+// (dimensions in the order `dims`: decreasing variance), then for each stage s the norms of the rows past their
+// first head[s] dimensions, rounded up (0 on padding). A key is then const_j + sum_d q'_d r_jd with q' = -2q (Euclidean:
 // |r|^2 - 2 q.r, monotone in the distance for a fixed query) or q' = -q (cosine on normalised rows, inner product).
 struct Panels {
-    std::size_t dim = 0, n = 0, count = 0, head = 0;
+    std::size_t dim = 0, n = 0, count = 0;
+    std::size_t head[kStages] = {};  // the stages' dimension counts; 0: no partial bound
     std::vector<float> v;
-    const float* panel(std::size_t p) const { return v.data() + p * (dim + 2) * kPanel; }
+    std::size_t stride() const { return (dim + 1 + kStages) * kPanel; }
+    const float* panel(std::size_t p) const { return v.data() + p * stride(); }
 };
 
 // The norm of x's values at dims[head..dim), rounded up to float: the tail's length in the lower bound of a key
@@ -78,15 +84,15 @@ float tail_norm(const float* x, const std::vector<std::size_t>& dims, std::size_
 
 // Panel column j holds reference row order[j].
 Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, const std::vector<std::size_t>& dims,
-                      std::size_t head, bool euclidean, int n_threads) {
+                      bool partial, bool euclidean, int n_threads) {
     Panels P;
     P.dim = ref.cols;
     P.n = ref.rows;
-    P.head = head;
+    if (partial) std::copy(std::begin(kHeads), std::end(kHeads), std::begin(P.head));
     P.count = (ref.rows + kPanel - 1) / kPanel;
-    P.v.assign(P.count * (P.dim + 2) * kPanel, 0.0f);
+    P.v.assign(P.count * P.stride(), 0.0f);
     parallel_for(n_threads, P.count, [&](std::size_t p) {
-        float* out = P.v.data() + p * (P.dim + 2) * kPanel;
+        float* out = P.v.data() + p * P.stride();
         for (std::size_t c = 0; c < kPanel; ++c) {
             const std::size_t j = p * kPanel + c;
             if (j >= P.n) {
@@ -99,7 +105,8 @@ Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, 
                 out[c] = static_cast<float>(nrm * nrm);
             }
             for (std::size_t d = 0; d < P.dim; ++d) out[(d + 1) * kPanel + c] = r[dims[d]];
-            out[(P.dim + 1) * kPanel + c] = tail_norm(r, dims, head);
+            for (std::size_t st = 0; st < kStages; ++st)
+                out[(P.dim + 1 + st) * kPanel + c] = tail_norm(r, dims, P.head[st]);
         }
     });
     return P;
@@ -157,6 +164,8 @@ inline float settle(Cand* buf, std::uint32_t& size, std::size_t n_cand) {
     }
 }
 
+using StageCounts = std::array<std::size_t, kStages>;
+
 // The symmetric self-search (Euclidean, cosine, inner product: symmetric keys). Rows are cut in blocks of kQueryBlock;
 // a pair of blocks (I, J) computes each key once, |x_j|^2 - 2 x_i.x_j + |x_i|^2 (or -x_i.x_j), and offers it to the
 // rows of I and, transposed, of J: half the work of a scan of every row against every reference. The pairs run in
@@ -166,7 +175,8 @@ struct SelfScan {
     const Panels* ref = nullptr;
     const float* q = nullptr;   // every block's rows packed as Scan::q: block I at q + I * dim * kQStride
     const float* qn = nullptr;  // per block, kQStride values: the row's key constant (|x|^2 or 0), +inf on padding
-    const float* qt = nullptr;  // per block, kQStride values: the row's tail norm (Panels) times the packing's -2 or -1
+    const float* qt[kStages] = {};  // per stage and block, kQStride values: the row's tail norm (Panels) times the
+                                    // packing's -2 or -1
     const float* mg = nullptr;  // per block, kQStride values: the margin the partial bound must clear (see scan_self)
     float* th = nullptr;        // per block, kQStride thresholds (-inf on padding: never offered to)
     Cand* heaps = nullptr;      // per block, kQStride buffers of 2 n_cand entries (flat: a pair's stay close)
@@ -302,7 +312,7 @@ inline unsigned le_mask(V a, V t) { return a <= t ? 1u : 0u; }
 // One instruction set's kernels: the query scan and the self-search's block pairs.
 struct Kernels {
     void (*scan)(const Scan&);
-    std::size_t (*scan_self)(const SelfScan&, std::size_t, std::size_t);  // returns the tiles stopped early
+    StageCounts (*scan_self)(const SelfScan&, std::size_t, std::size_t);  // returns the tiles stopped at each stage
     void (*rescan)(const Rescan&);
     void (*candidate_sums)(const float*, const float*, std::size_t, const index_t*, std::size_t, double*, double*);
     std::size_t tiles_per_pair;  // of a full pair of blocks (the count the log line compares with)
@@ -407,8 +417,8 @@ public:
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         order_ = locality_order(work_.view());
         dims_ = variance_order(work_.view());
-        const std::size_t head = work_.cols() >= kHeadMinDim ? kHead : 0;
-        panels_ = pack_reference(work_.view(), order_, dims_, head, metric_ == Metric::euclidean, n_threads_);
+        panels_ = pack_reference(work_.view(), order_, dims_, work_.cols() >= kHeadMinDim, metric_ == Metric::euclidean,
+                                 n_threads_);
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
         for (std::size_t j = 0; j < work_.rows(); ++j)
             max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
@@ -567,9 +577,9 @@ private:
         const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
 
         std::vector<float> q(nb * dim * kQStride, 0.0f), qn(nb * kQStride, std::numeric_limits<float>::infinity()),
-            th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(nb * kQStride, 0.0f),
+            th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(kStages * nb * kQStride, 0.0f),
             mg(nb * kQStride, 0.0f);
-        // A pair tile stops after its first kHead dimensions when, for every key, its lower bound there exceeds
+        // A pair tile stops after its first head[s] dimensions when, for every key, its lower bound there exceeds
         // the threshold plus mg: mg covers the rounding of both the bound and the full key (each within
         // gamma (|w_q| + |w_j|)^2 + tiny of its exact value, §1's bound), and of th + mg itself, so a key refused
         // this way would have been refused whole: the kept candidates are exactly those of the full tiles.
@@ -586,7 +596,8 @@ private:
                     const double wn = vector_norm(x, dim);
                     const double nrm = metric_ == Metric::euclidean ? wn : 0.0;
                     qn[b * kQStride + r] = static_cast<float>(nrm * nrm);
-                    qt[b * kQStride + r] = scale * tail_norm(x, dims_, panels_.head);
+                    for (std::size_t st = 0; st < kStages; ++st)
+                        qt[(st * nb + b) * kQStride + r] = scale * tail_norm(x, dims_, panels_.head[st]);
                     const double A = wn + max_norm_;
                     mg[b * kQStride + r] =
                         std::nextafter(static_cast<float>(2.5 * gamma * A * A + 3.0 * tiny),
@@ -598,23 +609,24 @@ private:
         s.ref = &panels_;
         s.q = q.data();
         s.qn = qn.data();
-        s.qt = qt.data();
+        for (std::size_t st = 0; st < kStages; ++st) s.qt[st] = qt.data() + st * nb * kQStride;
         s.mg = mg.data();
         s.th = th.data();
         s.heaps = heaps.data();
         s.sizes = sizes.data();
         s.n_cand = n_cand;
         // the blocks against themselves, then the tournament's rounds; a round's pairs are handed out one at a time
-        std::atomic<std::size_t> stopped{0};  // pair tiles stopped after their first kHead dimensions
+        std::atomic<std::size_t> stopped[kStages] = {};  // pair tiles stopped at each stage
         auto run_round = [&](const std::vector<std::pair<std::size_t, std::size_t>>& pairs) {
             std::atomic<std::size_t> next{0};
             parallelize(n_threads_, static_cast<std::size_t>(n_threads_), [&](int, std::size_t, std::size_t) {
-                std::size_t mine = 0;
+                StageCounts mine{};
                 for (std::size_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < pairs.size();) {
                     if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
-                    mine += kernels_.scan_self(s, pairs[t].first, pairs[t].second);
+                    const StageCounts c = kernels_.scan_self(s, pairs[t].first, pairs[t].second);
+                    for (std::size_t st = 0; st < kStages; ++st) mine[st] += c[st];
                 }
-                stopped.fetch_add(mine, std::memory_order_relaxed);
+                for (std::size_t st = 0; st < kStages; ++st) stopped[st].fetch_add(mine[st], std::memory_order_relaxed);
             });
         };
         std::vector<std::pair<std::size_t, std::size_t>> diagonal;
@@ -622,13 +634,15 @@ private:
         run_round(diagonal);
         const auto rounds = block_rounds(nb);
         for (const auto& round : rounds) run_round(round);
-        if (panels_.head > 0) {
+        if (panels_.head[0] > 0) {
             std::size_t pairs = 0;
             for (const auto& round : rounds) pairs += round.size();
-            nembed::log(LogLevel::debug, "exact kNN self-search: " + std::to_string(stopped.load()) + " of " +
-                                             std::to_string(pairs * kernels_.tiles_per_pair) +
-                                             " pair tiles stopped after " + std::to_string(panels_.head) +
-                                             " dimensions");
+            std::string msg = "exact kNN self-search: " + std::to_string(stopped[0].load() + stopped[1].load()) +
+                              " of " + std::to_string(pairs * kernels_.tiles_per_pair) + " pair tiles stopped early";
+            for (std::size_t st = 0; st < kStages; ++st)
+                msg += (st == 0 ? " (" : ", ") + std::to_string(stopped[st].load()) + " after " +
+                       std::to_string(panels_.head[st]) + " dimensions";
+            nembed::log(LogLevel::debug, msg + ")");
         }
 
         KnnGraph g = KnnGraph::sized(n, k, n);
