@@ -182,7 +182,8 @@ def main():
         for rnd, pick in zip(rounds, sampled):
             count(np.array([p[0] for p in rnd])[pick], np.array([p[1] for p in rnd])[pick], th, final)
         q = np.array(per_round)
-        print(f"[{variant}] k = {a.k}: {tiles} off-diagonal tiles counted ({a.sample:g} of the pairs); {time.time() - t0:.0f} s")
+        print(f"[{variant}] k = {a.k}: {tiles} off-diagonal tiles counted ({a.sample:g} of the pairs); "
+              f"{time.time() - t0:.0f} s")
         print(f"  cs m=16 cleared by round: first 10 % {q[: len(q) // 10].mean():.3f}, "
               f"middle {q[len(q) // 10 : -len(q) // 10].mean():.3f}, last 10 % {q[-len(q) // 10 :].mean():.3f}")
         for m in ms:

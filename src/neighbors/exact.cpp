@@ -62,8 +62,9 @@ inline index_t cand_index(Cand c) { return static_cast<index_t>(c & 0xffffffffu)
 // Reference rows packed in panels of kPanel columns: per panel first the keys' constant parts (|r_j|^2 for
 // Euclidean, 0 otherwise, +inf for padding past the last row), then for each dimension the kPanel values r_jd
 // (dimensions in the order `dims`: decreasing variance), then for each stage s the norms of the rows past their
-// first head[s] dimensions, rounded up (0 on padding). A key is then const_j + sum_d q'_d r_jd with q' = -2q (Euclidean:
-// |r|^2 - 2 q.r, monotone in the distance for a fixed query) or q' = -q (cosine on normalised rows, inner product).
+// first head[s] dimensions, rounded up (0 on padding). A key is then const_j + sum_d q'_d r_jd with q' = -2q
+// (Euclidean: |r|^2 - 2 q.r, monotone in the distance for a fixed query) or q' = -q (cosine on normalised rows,
+// inner product).
 struct Panels {
     std::size_t dim = 0, n = 0, count = 0;
     std::size_t head[kStages] = {};  // the stages' dimension counts; 0: no partial bound
@@ -388,7 +389,7 @@ std::vector<index_t> locality_order(MatrixView<float> w) {
 }
 
 // The dimensions by decreasing variance (ties by index): the keys are summed in this order, so a pair tile's first
-// kHead dimensions hold most of the spread (PCA input comes in this order already). A permutation changes only
+// kHeads dimensions hold most of the spread (PCA input comes in this order already). A permutation changes only
 // the keys' summation order, which §1's bound covers (docs/neighbors.md).
 std::vector<std::size_t> variance_order(MatrixView<float> w) {
     std::vector<double> mean(w.cols, 0.0), var(w.cols, 0.0);
@@ -637,8 +638,10 @@ private:
         if (panels_.head[0] > 0) {
             std::size_t pairs = 0;
             for (const auto& round : rounds) pairs += round.size();
-            std::string msg = "exact kNN self-search: " + std::to_string(stopped[0].load() + stopped[1].load()) +
-                              " of " + std::to_string(pairs * kernels_.tiles_per_pair) + " pair tiles stopped early";
+            std::size_t all = 0;
+            for (const auto& c : stopped) all += c.load();
+            std::string msg = "exact kNN self-search: " + std::to_string(all) + " of " +
+                              std::to_string(pairs * kernels_.tiles_per_pair) + " pair tiles stopped early";
             for (std::size_t st = 0; st < kStages; ++st)
                 msg += (st == 0 ? " (" : ", ") + std::to_string(stopped[st].load()) + " after " +
                        std::to_string(panels_.head[st]) + " dimensions";

@@ -210,7 +210,8 @@ TEST(ExactKnnCertified, PartialBoundOnEvenlySpreadVarianceEqualsTheFloat64Scan) 
         EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << "k " << k;
         for (const std::string& isa : detail::exact_knn_isas())
             for (int threads : {1, 3}) {
-                const KnnGraph h = detail::make_exact_index(x.view(), Metric::euclidean, threads, isa)->self_neighbors(k);
+                const KnnGraph h =
+                    detail::make_exact_index(x.view(), Metric::euclidean, threads, isa)->self_neighbors(k);
                 EXPECT_EQ(h.indices, g.indices) << isa << " " << threads << " k " << k;
                 EXPECT_EQ(h.distances, g.distances) << isa << " " << threads << " k " << k;
             }
@@ -228,7 +229,8 @@ TEST(ExactKnnCertified, PartialBoundUnderLargeOffsetsAndExtremeScalesEqualsTheFl
     for (const auto& [scale, shift] : cases) {
         const Matrix<float> x = affine(x0, scale, shift);
         KnnGraph g;
-        const auto st = stopped_tiles([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(15); });
+        const auto st =
+            stopped_tiles([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(15); });
         std::printf("clusters x %g + %g: %zu of %zu pair tiles stopped\n", scale, shift, st.first, st.second);
         EXPECT_GT(st.first, 0u) << scale << " + " << shift;
         EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << scale << " + " << shift;
@@ -249,14 +251,16 @@ TEST(ExactKnnCertified, PartialBoundOnLatticeTiesAndOddDimensionsEqualsTheFloat6
         Matrix<float> x(1500, d);
         for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.below(3));
         KnnGraph g;
-        const auto st = stopped_tiles([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(15); });
+        const auto st =
+            stopped_tiles([&] { g = make_exact_index(x.view(), Metric::euclidean, 2)->self_neighbors(15); });
         std::printf("lattice 1500 x %zu: %zu of %zu pair tiles stopped\n", d, st.first, st.second);
         if (d < 24) {
             EXPECT_EQ(st.second, 0u);
         }
         EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << "D " << d;
         const Matrix<float> c = even_clusters(30, 50, d, 0.05, d + 100);
-        const auto sc = stopped_tiles([&] { g = make_exact_index(c.view(), Metric::euclidean, 2)->self_neighbors(15); });
+        const auto sc =
+            stopped_tiles([&] { g = make_exact_index(c.view(), Metric::euclidean, 2)->self_neighbors(15); });
         std::printf("clusters 1500 x %zu: %zu of %zu pair tiles stopped\n", d, sc.first, sc.second);
         if (d >= 24) {
             EXPECT_GT(sc.first, 0u);
