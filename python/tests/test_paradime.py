@@ -1,5 +1,7 @@
 """nembed.paradime: paraDime's names, transforms against direct formulas, the routines against nembed's
 non-parametric methods on Fashion-MNIST, the PyTorch plug-in (skipped without torch), clear errors."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -164,12 +166,28 @@ def test_parametric_umap_close_to_umap(fm):
     E = um.fit_transform(X)
     ref, ref_t = _scores(X, E, y), _scores(T, um.transform(T), yt)
     r = routines.ParametricUMAP(n_neighbors=15, min_dist=0.1, hidden_dims=[100, 100, 100], epochs=UMAP_EPOCHS,
-                                batches_per_epoch=10, batch_size=500, learning_rate=0.01, n_jobs=2, seed=0)
-    r.train(X)
+                                batches_per_epoch=10, batch_size=500, learning_rate=0.01, n_jobs=2, seed=0,
+                                **TUTORIAL_SPECTRAL_PHASE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no collapse warning
+        r.train(X)
     got, got_t = _scores(X, r.apply(X), y), _scores(T, r.apply(T), yt)
     print("UMAP", ref, ref_t, "parametric", got, got_t)
     _check(got, ref, UMAP_TOL[0])
     _check(got_t, ref_t, UMAP_TOL[1])
+
+
+def test_parametric_umap_collapse_warns(fm):
+    """The routine's default spectral phase (5 epochs, batches of 100, rate 0.05) leaves seed 2's network a constant
+    map on these points, which the cross-entropy cannot spread again: a warning names the collapse and the phase
+    (docs/parametric.md, "Collapse")."""
+    X = fm[0]
+    r = routines.ParametricUMAP(n_neighbors=15, min_dist=0.1, hidden_dims=[100, 100, 100], epochs=2,
+                                batches_per_epoch=10, batch_size=500, learning_rate=0.01, n_jobs=2, seed=2)
+    with pytest.warns(UserWarning, match="collapsed.*since phase 'spectral_init'"):
+        r.train(X)
+    E = r.apply(X)
+    assert np.sqrt(((E - E.mean(0)) ** 2).sum(1).mean()) < 1e-4
 
 
 def test_parametric_tsne_close_to_tsne(fm):
@@ -221,9 +239,12 @@ def _check(got, ref, tol):
 # Tolerances (recall, accuracy) on the training points and on held-out points: the measured gaps of paraDime's
 # batch-wise routines to the non-parametric methods plus a margin (docs/parametric.md, "Quality"). The issue's
 # targets (0.02 and 0.03) are not reached by these routines at these budgets.
-# ParametricUMAP's held-out accuracy gap spreads with the seed and the build's rounding: 0.071, 0.049 and 0.099 at
-# seeds 0, 1 and 3 on 2026-12-05 (0.035 at seed 0 on 2026-12-04); seed 2 collapses (docs/parametric.md, Quality).
-UMAP_EPOCHS, UMAP_TOL = 60, ((0.25, 0.13), (0.15, 0.10))
+# ParametricUMAP runs the seed tutorial's spectral phase (10 epochs, batches of 500, rate 0.01); the routine's default
+# (5 epochs, batches of 100, rate 0.05) saturates the network and collapsed seed 2 (docs/parametric.md, "Collapse").
+# Gaps to nembed UMAP at seeds 0-7 (2026-12-05): training recall 0.165-0.183, accuracy 0.054-0.083; held-out recall
+# 0.065-0.098, accuracy 0.035-0.057 (seed 0: 0.166 / 0.067, 0.070 / 0.035). Tolerances: the largest gap + ~0.02.
+TUTORIAL_SPECTRAL_PHASE = dict(init_epochs=10, init_batch_size=500, init_learning_rate=0.01)
+UMAP_EPOCHS, UMAP_TOL = 60, ((0.20, 0.10), (0.12, 0.08))
 TSNE_EPOCHS, TSNE_BATCH, TSNE_TOL = 60, 1000, ((0.30, 0.13), (0.10, 0.08))
 
 

@@ -38,6 +38,18 @@ ParadimePlan::ParadimePlan(const std::vector<TrainingPhase>& phases,
 
 ParadimePlan::~ParadimePlan() = default;
 
+double embedding_radius(MatrixView<double> Y) {
+    if (Y.rows == 0) return 0.0;
+    std::vector<double> c(Y.cols, 0.0);
+    for (std::size_t i = 0; i < Y.rows; ++i)
+        for (std::size_t k = 0; k < Y.cols; ++k) c[k] += Y(i, k);
+    for (double& v : c) v /= static_cast<double>(Y.rows);
+    double s = 0.0;
+    for (std::size_t i = 0; i < Y.rows; ++i)
+        for (std::size_t k = 0; k < Y.cols; ++k) s += (Y(i, k) - c[k]) * (Y(i, k) - c[k]);
+    return std::sqrt(s / static_cast<double>(Y.rows));
+}
+
 namespace {
 
 // The learnable parameters of all batch relations, in key and transform order.
@@ -272,6 +284,8 @@ double ParadimePlan::step(Parametrization& model, Optimizer&, const StepContext&
     }
     PhaseHistory& h = histories_.back();
     for (const auto& [name, v] : sums) h.losses[name].push_back(v);
+    // The collapse check's radius: one inference pass over every point at the end of the phase.
+    if (epoch_ + 1 == phase.epochs) h.radius = embedding_radius(model.embedding().view());
     if (verbose_ && epoch_ % phase.report_interval == 0) {
         std::ostringstream os;
         os << "paraDime: phase '" << phase.name << "': loss after epoch " << epoch_ << ": " << total;

@@ -1,10 +1,13 @@
 // paraDime's ParametricDR and its predefined routines (parametric/parametric_dr.hpp).
 #include "nembed/parametric/parametric_dr.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <sstream>
 
 #include "nembed/core/error.hpp"
+#include "nembed/core/log.hpp"
 #include "nembed/init/pca.hpp"
 #include "nembed/init/spectral.hpp"
 #include "nembed/optim/adam.hpp"
@@ -177,6 +180,27 @@ void ParametricDR::train(MatrixView<float> X, Parametrization& model, const Trai
     }
     trainer.run(-1, hooks);
     for (const PhaseHistory& h : plan.histories()) histories_.push_back(h);
+    warn_if_collapsed(plan.histories());
+}
+
+void ParametricDR::warn_if_collapsed(const std::vector<PhaseHistory>& run) const {
+    // Only the final map counts: a map that shrank below the radius in an early phase and grew again is fine.
+    if (run.empty() || !(run.back().radius < collapse_radius)) return;
+    std::size_t first = run.size() - 1;
+    while (first > 0 && run[first - 1].radius < collapse_radius) --first;
+    const auto ph = std::find_if(phases_.begin(), phases_.end(),
+                                 [&](const TrainingPhase& p) { return p.name == run[first].phase; });
+    std::ostringstream os;
+    os.precision(2);
+    os << "ParametricDR: the embedding collapsed to a point (RMS distance to its centroid " << run.back().radius
+       << " after phase '" << run.back().phase << "', below " << collapse_radius << " since phase '"
+       << run[first].phase << "'): the network maps every point to almost the same position, where the loss passes "
+          "no useful gradient, so training cannot spread it again (docs/parametric.md, \"Collapse\").";
+    if (ph != phases_.end())
+        os << " Phase '" << ph->name << "' ran at learning rate " << ph->learning_rate << " with batches of "
+           << ph->batch_size << "; a lower rate (paraDime's UMAP tutorial: 0.01, batches of 500, 10 epochs) or "
+           << "another seed avoids it.";
+    warn(os.str());
 }
 
 void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {

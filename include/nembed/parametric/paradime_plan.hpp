@@ -8,6 +8,7 @@
 /// Batches are drawn from counter-based streams of (seed, phase, epoch): same seed, same bits for any thread count.
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <map>
 #include <memory>
@@ -26,7 +27,17 @@ namespace nembed::paradime {
 struct PhaseHistory {
     std::string phase;
     std::map<std::string, std::vector<double>> losses;
+    /// The embedding's RMS distance to its centroid after the phase's last epoch (embedding_radius; NaN when the
+    /// run stopped inside the phase): the collapse check of ParametricDR::train.
+    double radius = std::numeric_limits<double>::quiet_NaN();
 };
+
+/// RMS distance of the rows of Y to their centroid (double, fixed order).
+double embedding_radius(MatrixView<double> Y);
+/// Below this radius an embedding has collapsed to a point (docs/parametric.md, "Collapse"): the modified Cauchy
+/// cross-entropy clamps every negative pair (1 − q < ε = 1e-7 for distances under ~1e-4 at min_dist 0.1, ~3e-5 at
+/// 0.01) and passes no repulsion, so the map cannot grow again. Healthy maps are O(1).
+inline constexpr double collapse_radius = 1e-4;
 
 /// Named data of a routine: positions (PositionLoss targets: "pca", "spectral", user data) and labels.
 struct Dataset {

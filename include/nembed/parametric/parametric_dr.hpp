@@ -93,6 +93,10 @@ public:
     const std::vector<TransformParams>& transform_params(const std::string& key) const;
 
 private:
+    /// Warns (nembed::warn) when the run's final map has collapsed to a point (radius < collapse_radius), naming
+    /// the phase where it collapsed and its rate.
+    void warn_if_collapsed(const std::vector<PhaseHistory>& run) const;
+
     ParametricDROptions options_;
     std::map<std::string, GlobalRelations> global_;
     std::map<std::string, BatchRelations> batch_;

@@ -80,8 +80,15 @@ class TorchModel:
         self.optimizer.zero_grad()
 
     def embedding(self):
-        with self.torch.no_grad():
-            return np.ascontiguousarray(self.embed(self.X).cpu().numpy(), dtype=np.float64)
+        # In eval mode, then back: nembed also calls this at the end of each phase (the collapse check), and a
+        # train-mode pass would draw dropout masks and move BatchNorm statistics.
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            with self.torch.no_grad():
+                return np.ascontiguousarray(self.embed(self.X).cpu().numpy(), dtype=np.float64)
+        finally:
+            self.module.train(was_training)
 
     def train(self, routine):
         self.module.train()
