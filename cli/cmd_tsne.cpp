@@ -125,6 +125,7 @@ void run_tsne_distributed(TsneCli& c) {
             given = dist::read_knn_block(comm, part, c.knn_input,
                                          multiscale_neighbors(part.n, clean_perplexities(part.n, opt.perplexities)));
         TsneEmbedding emb = dist::prepare_tsne(comm, part, X.view(), opt, c.knn_input.empty() ? nullptr : &given);
+        given = {};  // P holds what the run needs
         const std::uint64_t bytes1 = comm.bytes_sent();
         tsne.run(emb);
         const std::uint64_t bytes2 = comm.bytes_sent();

@@ -309,6 +309,7 @@ void run_cne_distributed(CneCli& c) {
         dist::DistKnnGraph given;
         if (!c.knn_input.empty()) given = dist::read_knn_block(comm, part, c.knn_input, opt.k);
         CneEmbedding emb = dist::prepare_cne(comm, part, X.view(), opt, c.knn_input.empty() ? nullptr : &given);
+        given = {};  // the graph holds what the run needs
         const std::uint64_t bytes1 = comm.bytes_sent();
         emb.optimize();
         const std::uint64_t bytes2 = comm.bytes_sent();
