@@ -83,9 +83,9 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
     const std::size_t k = multiscale_neighbors(n, perps);
     Timer t;
     if (given) check_given_knn(comm, part, *given, k, "distributed t-SNE");
-    const KnnGraph knn =
-        given ? given->to_graph()
-              : self_knn(comm, part, X, k, o.neighbors, o.knn_shards, o.metric, seed, threads).to_graph();
+    // Not const: freed once the conditional rows exist, before the exchange, the peak of the preparation.
+    KnnGraph knn = given ? given->to_graph()
+                         : self_knn(comm, part, X, k, o.neighbors, o.knn_shards, o.metric, seed, threads).to_graph();
     times.knn = t.seconds();
 
     t.reset();
@@ -102,6 +102,7 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
         cond.n_cols = n;
         cond.indptr.assign(1, 0);
     }
+    knn = KnnGraph{};
     CsrMatrix<double> P = symmetrize_joint(comm, part, cond, threads);
     times.affinities = t.seconds();
 
