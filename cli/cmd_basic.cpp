@@ -44,6 +44,7 @@ void register_knn(CLI::App& app) {
     auto method = std::make_shared<std::string>("auto");
     auto metric = std::make_shared<std::string>("euclidean");
     auto metric_params = std::make_shared<MetricParams>();
+    auto shards = std::make_shared<std::size_t>(0);
     auto* sub = app.add_subcommand(
         "knn", "k nearest neighbours of every point (self excluded); writes OUTPUT_indices.npy and OUTPUT_distances.npy");
     add_common_options(sub, *o, true);
@@ -55,7 +56,8 @@ void register_knn(CLI::App& app) {
                     "seuclidean, mahalanobis, correlation, jaccard, ... (docs/dropin.md)")
         ->capture_default_str();
     add_metric_params(sub, *metric_params);
-    sub->callback([o, k, method, metric, metric_params] {
+    add_knn_shards(sub, *shards);
+    sub->callback([o, k, method, metric, metric_params, shards] {
         configure_logging(*o);
         // Both files are checked first and replaced together.
         std::string stem = o->output;
@@ -69,6 +71,7 @@ void register_knn(CLI::App& app) {
         opt.method = parse_knn_method(*method);
         opt.metric = parse_metric(*metric);
         opt.metric_params = *metric_params;
+        opt.hnsw_shards = *shards;
         opt.n_threads = o->n_threads();
         opt.seed = o->seed;
         Timer t;

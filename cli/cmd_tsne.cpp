@@ -14,6 +14,7 @@
 #include "quality.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
+#include "nembed/affinity/multiscale.hpp"
 #include "nembed/core/timer.hpp"
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/io.hpp"
@@ -35,6 +36,7 @@ struct TsneCli {
     std::string metrics_json;
     std::string timings_json;
     std::string save_model;
+    std::string knn_input;  // --knn-input PREFIX
     bool save_partial = false;
 };
 
@@ -118,7 +120,12 @@ void run_tsne_distributed(TsneCli& c) {
                          " thread(s) each");
         TSNE tsne(opt);
         const std::uint64_t bytes0 = comm.bytes_sent();
-        TsneEmbedding emb = dist::prepare_tsne(comm, part, X.view(), opt);
+        dist::DistKnnGraph given;
+        if (!c.knn_input.empty())
+            given = dist::read_knn_block(comm, part, c.knn_input,
+                                         multiscale_neighbors(part.n, clean_perplexities(part.n, opt.perplexities)));
+        TsneEmbedding emb = dist::prepare_tsne(comm, part, X.view(), opt, c.knn_input.empty() ? nullptr : &given);
+        given = {};  // P holds what the run needs
         const std::uint64_t bytes1 = comm.bytes_sent();
         tsne.run(emb);
         const std::uint64_t bytes2 = comm.bytes_sent();
@@ -148,7 +155,9 @@ void run_tsne_distributed(TsneCli& c) {
 }
 
 void run_tsne(TsneCli& c) {
-    if (dist::launched_by_mpi()) return run_tsne_distributed(c);
+    // Precomputed neighbours are read by rows by the distributed path, also on one process (its serial
+    // communicator gives the single-process bits, docs/mpi.md §2).
+    if (dist::launched_by_mpi() || !c.knn_input.empty()) return run_tsne_distributed(c);
     const CommonOptions& o = c.common;
     TsneOptions& opt = c.opt;
     configure_logging(o);
@@ -242,6 +251,7 @@ void register_tsne(CLI::App& app) {
     add_init(sub, opt.initialization, c->init_file, parse_tsne_init, "pca, spectral, random or an array file");
     add_knn_method(sub, opt.neighbors);
     add_knn_shards(sub, opt.knn_shards);
+    add_knn_input(sub, c->knn_input);
     add_affinity_metric(sub, opt.metric);
     add_metric_params(sub, opt.metric_params);
     sub->add_option("--initial-momentum", opt.initial_momentum, "Momentum during early exaggeration")->capture_default_str();

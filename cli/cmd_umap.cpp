@@ -273,6 +273,7 @@ struct CneCli {
     CneOptions opt;
     std::string init_file;  // --init with an array file
     std::string graph;
+    std::string knn_input;  // --knn-input PREFIX
     int every = 25;
     std::string plot, metrics_json, timings_json, save_model;
     bool save_partial = false;
@@ -304,8 +305,17 @@ void run_cne_distributed(CneCli& c) {
         say(quiet_o, "CNE (" + loss + ") of " + std::to_string(part.n) + " x " + std::to_string(n_cols) + " on " +
                          std::to_string(comm.size()) + " ranks (" + comm.name() + "), " + std::to_string(opt.n_jobs) +
                          " thread(s) each");
-        CneEmbedding emb = dist::prepare_cne(comm, part, X.view(), opt);
+        const std::uint64_t bytes0 = comm.bytes_sent();
+        dist::DistKnnGraph given;
+        if (!c.knn_input.empty()) given = dist::read_knn_block(comm, part, c.knn_input, opt.k);
+        CneEmbedding emb = dist::prepare_cne(comm, part, X.view(), opt, c.knn_input.empty() ? nullptr : &given);
+        given = {};  // the graph holds what the run needs
+        const std::uint64_t bytes1 = comm.bytes_sent();
         emb.optimize();
+        const std::uint64_t bytes2 = comm.bytes_sent();
+        if (o.verbose)
+            say_bytes_sent(comm, quiet_o, "kNN + graph + init", bytes1 - bytes0, bytes2 - bytes1, emb.epochs_done(),
+                           "epoch");
         const CneResult r = emb.result();
         const auto& t = r.timings;
         say(quiet_o, "timings: kNN " + secs(t.knn) + ", graph " + secs(t.graph) + ", init " + secs(t.init) +
@@ -315,7 +325,8 @@ void run_cne_distributed(CneCli& c) {
 }
 
 void run_cne(CneCli& c) {
-    if (dist::launched_by_mpi()) return run_cne_distributed(c);
+    // Precomputed neighbours are read by rows by the distributed path, also on one process (serial communicator).
+    if (dist::launched_by_mpi() || !c.knn_input.empty()) return run_cne_distributed(c);
     const CommonOptions& o = c.common;
     CneOptions& opt = c.opt;
     const std::string loss = to_string(opt.loss_mode);
@@ -483,6 +494,7 @@ void register_cne(CLI::App& app) {
              "Parametric: weight initialisation (torch_default, he_normal, he_uniform, xavier_normal, xavier_uniform)");
     add_knn_method(sub, opt.neighbors);
     add_knn_shards(sub, opt.knn_shards);
+    add_knn_input(sub, c->knn_input);
     CLI::Option* metric = add_affinity_metric(sub, opt.input_metric);
     CLI::Option* metric_params = add_metric_params(sub, opt.input_metric_params);
     sub->add_option("--graph", c->graph,

@@ -105,6 +105,13 @@ CLI::Option* add_knn_shards(CLI::App* sub, std::size_t& field) {
         ->capture_default_str();
 }
 
+CLI::Option* add_knn_input(CLI::App* sub, std::string& field) {
+    return sub->add_option("--knn-input", field,
+                           "Precomputed neighbours PREFIX_indices.npy and PREFIX_distances.npy (`nembed knn -o PREFIX`; "
+                           "N x K, nearest first, self excluded; the first k columns used), read by rows: skips the "
+                           "search; the distributed path's outputs only (-o, --timings), on one process too");
+}
+
 void add_repulsion_options(CLI::App* sub, RepulsionOptions& r) {
     sub->add_option("--theta", r.theta, "Barnes-Hut accuracy")->capture_default_str();
     add_enum(sub, "--method,--negative-gradient-method", r.method, parse_gradient_method, "auto, exact, bh or fft");

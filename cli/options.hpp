@@ -48,6 +48,9 @@ CLI::Option* add_metric_params(CLI::App* sub, MetricParams& field);
 CLI::Option* add_knn_method(CLI::App* sub, KnnMethod& field);
 /// --knn-shards M: HNSW over M shards (neighbors/sharded.hpp; 0 = one index, under mpirun ceil(N/131072)).
 CLI::Option* add_knn_shards(CLI::App* sub, std::size_t& field);
+/// --knn-input PREFIX (tsne, cne): precomputed neighbours read by rows (dist::read_knn_block); the command then runs
+/// its distributed path, on one process too (the serial communicator).
+CLI::Option* add_knn_input(CLI::App* sub, std::string& field);
 /// --theta, --method / --negative-gradient-method and the FFT grid: the one mapping of RepulsionOptions to CLI
 /// options (io/model.cpp maps it to model.json).
 void add_repulsion_options(CLI::App* sub, RepulsionOptions& r);

@@ -14,7 +14,8 @@
 
 namespace nembed::dist {
 
-CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float> X, const CneOptions& o) {
+CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float> X, const CneOptions& o,
+                         const DistKnnGraph* given) {
     const int r = comm.rank();
     const std::size_t n = part.n;
     collective(comm, [&] {
@@ -33,7 +34,10 @@ CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float>
     const int threads = resolve_threads(o.n_jobs);
     CneTimings tm;
     Timer t;
-    const KnnGraph mine = self_knn(comm, part, X, o.k, o.neighbors, o.knn_shards, o.input_metric, o.seed, threads).to_graph();
+    if (given) check_given_knn(comm, part, *given, o.k, "distributed CNE");
+    const KnnGraph mine =
+        given ? given->to_graph()
+              : self_knn(comm, part, X, o.k, o.neighbors, o.knn_shards, o.input_metric, o.seed, threads).to_graph();
     tm.knn = t.seconds();
     t.reset();
     KnnGraph knn = KnnGraph::sized(n, o.k, n);

@@ -1,5 +1,7 @@
 #include "nembed/dist/io.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cerrno>
 #include <cstdint>
@@ -48,6 +50,65 @@ Matrix<float> read_npy_block(Comm& comm, const RowPartition& part, const std::st
         require_finite(X.view(), path);
     });
     return X;
+}
+
+DistKnnGraph read_knn_block(Comm& comm, const RowPartition& part, const std::string& prefix, std::size_t k) {
+    const int r = comm.rank();
+    const std::size_t b = part.begin(r), e = part.end(r), n = part.n;
+    DistKnnGraph g;
+    collective(comm, [&] {
+        const std::string fi = prefix + "_indices.npy", fd = prefix + "_distances.npy";
+        const NpyHeader hi = read_npy_header(fi), hd = read_npy_header(fd);
+        for (const auto* h : {&hi, &hd}) {
+            const std::string& f = h == &hi ? fi : fd;
+            require(h->shape.size() == 2 && h->shape[0] == n,
+                    f + ": expected a 2-D array of " + std::to_string(n) + " rows of neighbours (one per input row)");
+            require(!h->fortran_order, f + ": neighbours are read by rows and need a C-order array");
+        }
+        require(hi.shape[1] == hd.shape[1], fi + " and " + fd + " have different numbers of columns");
+        require(k >= 1 && hi.shape[1] >= k, fi + ": " + std::to_string(hi.shape[1]) + " neighbours per row, the run "
+                                                "needs " + std::to_string(k));
+        const std::size_t K = hi.shape[1], rows = e - b;
+        g.n_rows = rows;
+        g.k = k;
+        g.n_reference = n;
+        g.row0 = b;
+        g.indices.resize(rows * k);
+        g.distances.resize(rows * k);
+        // In chunks of rows, so that the file's K columns in its dtype are never held for all rows at once.
+        constexpr std::size_t chunk = 16384;
+        std::vector<double> idx, dst;
+        std::vector<std::int64_t> seen(k);
+        for (std::size_t c0 = b; c0 < e; c0 += chunk) {
+            const std::size_t c1 = std::min(e, c0 + chunk);
+            idx.resize((c1 - c0) * K);
+            dst.resize((c1 - c0) * K);
+            read_npy_rows(fi, c0, c1).copy_to(idx.data());
+            read_npy_rows(fd, c0, c1).copy_to(dst.data());
+            for (std::size_t row = c0; row < c1; ++row) {
+                const double* ri = idx.data() + (row - c0) * K;
+                const double* rd = dst.data() + (row - c0) * K;
+                const std::size_t at = (row - b) * k;
+                auto bad = [&](const std::string& what) {
+                    return prefix + ": row " + std::to_string(row) + " of the neighbours " + what;
+                };
+                for (std::size_t j = 0; j < k; ++j) {
+                    require(ri[j] >= 0 && ri[j] < static_cast<double>(n) && ri[j] == std::floor(ri[j]),
+                            bad("holds the index " + std::to_string(ri[j]) + ", not an integer in [0, " +
+                                std::to_string(n) + ")"));
+                    require(static_cast<std::size_t>(ri[j]) != row, bad("lists the point itself (self must be excluded)"));
+                    require(std::isfinite(rd[j]) && rd[j] >= 0 && (j == 0 || rd[j] >= rd[j - 1]),
+                            bad("has a distance that is not finite, negative or out of ascending order"));
+                    g.indices[at + j] = static_cast<std::int64_t>(ri[j]);
+                    g.distances[at + j] = static_cast<float>(rd[j]);
+                    seen[j] = g.indices[at + j];
+                }
+                std::sort(seen.begin(), seen.end());
+                require(std::adjacent_find(seen.begin(), seen.end()) == seen.end(), bad("lists an index twice"));
+            }
+        }
+    });
+    return g;
 }
 
 void write_npy_block(Comm& comm, const RowPartition& part, const std::string& path, MatrixView<double> mine,

@@ -24,6 +24,17 @@ KnnGraph DistKnnGraph::to_graph() const {
     return g;
 }
 
+void check_given_knn(Comm& comm, const RowPartition& part, const DistKnnGraph& g, std::size_t k, const char* what) {
+    const int r = comm.rank();
+    collective(comm, [&] {
+        require(g.n_rows == part.count(r) && g.row0 == part.begin(r) && g.n_reference == part.n,
+                std::string(what) + ": the precomputed neighbours are not this rank's rows of " +
+                    std::to_string(part.n) + " points");
+        require(g.k == k, std::string(what) + ": the precomputed neighbours have k = " + std::to_string(g.k) +
+                              ", the run needs " + std::to_string(k));
+    });
+}
+
 namespace {
 using Cand = ShardCandidate;  // (exact distance, global index): the final order of every row
 

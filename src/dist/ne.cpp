@@ -257,7 +257,7 @@ NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const
                          return as_gradient(std::make_shared<NeSampledLoss>(
                              rows, Ps, NeSampledRepulsion::log_sum, StudentTKernel(1.0),
                              torchdr::ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling,
-                                                   o.random_state),
+                                                   o.random_state, o.scatter_blocks),
                              o.n_threads));
                      });
 }
@@ -269,7 +269,7 @@ NeResult fit_ne(Comm& comm, const RowPartition& part, MatrixView<float> X, const
                          return as_gradient(std::make_shared<NeSampledLoss>(
                              rows, Ps, NeSampledRepulsion::binary, CauchyKernel{2.0},
                              torchdr::ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling,
-                                                   o.random_state),
+                                                   o.random_state, o.scatter_blocks),
                              o.n_threads));
                      });
 }

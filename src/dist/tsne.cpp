@@ -60,7 +60,8 @@ CsrMatrix<double> symmetrize_joint(Comm& comm, const RowPartition& part, const C
 
 // ------------------------------------------------------------------------------------------------ prepare
 
-TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<float> X, const TsneOptions& o) {
+TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<float> X, const TsneOptions& o,
+                           const DistKnnGraph* given) {
     const int r = comm.rank();
     const std::size_t n = part.n;
     require(part.ranks == comm.size(), "distributed t-SNE: the partition does not match the communicator");
@@ -81,7 +82,10 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
     const std::vector<double> perps = clean_perplexities(n, o.perplexities);
     const std::size_t k = multiscale_neighbors(n, perps);
     Timer t;
-    const KnnGraph knn = self_knn(comm, part, X, k, o.neighbors, o.knn_shards, o.metric, seed, threads).to_graph();
+    if (given) check_given_knn(comm, part, *given, k, "distributed t-SNE");
+    // Not const: freed once the conditional rows exist, before the exchange, the peak of the preparation.
+    KnnGraph knn = given ? given->to_graph()
+                         : self_knn(comm, part, X, k, o.neighbors, o.knn_shards, o.metric, seed, threads).to_graph();
     times.knn = t.seconds();
 
     t.reset();
@@ -98,6 +102,7 @@ TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<floa
         cond.n_cols = n;
         cond.indptr.assign(1, 0);
     }
+    knn = KnnGraph{};
     CsrMatrix<double> P = symmetrize_joint(comm, part, cond, threads);
     times.affinities = t.seconds();
 

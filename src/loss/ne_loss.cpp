@@ -173,6 +173,7 @@ NeSampledLoss::NeSampledLoss(const NeRowSplit& rows, const CsrMatrix<double>& Ps
 void NeSampledLoss::check_exclusions() const {
     validate(kernel_);
     require(negatives_.n_negatives >= 1, "n_negatives must be >= 1");
+    require(negatives_.scatter_blocks >= 1, "scatter_blocks must be >= 1");
     const auto& ex = negatives_;
     if (ex.excluded_ptr.empty()) return;
     // The lists cover the rows this process evaluates (all rows without a split), indexed from its first row.
@@ -218,10 +219,6 @@ NEMBED_NE_SAMPLED_CLONES void draw_head(UniformSampler& sampler, const NeNegativ
     for (std::size_t t = 0; t < neg.n_negatives; ++t) out[t] = static_cast<std::uint32_t>(sampler.draw(i, excl));
 }
 
-// Runs of whole sampling chunks whose pairs share a scatter buffer: at most this many, a function of n only, so the
-// negatives' sums do not depend on the thread count. Their zeroing and reduction (blocks·n·d doubles a step) stay
-// small next to the n·m pairs.
-constexpr std::size_t max_scatter_blocks = 8;
 
 // Lanes of the fixed-order sums over a head's negatives: lane l adds the pairs t ≡ l (mod 8) in t order, then the
 // lanes are added in order, the same IEEE operations whatever the vector width of the clone.
@@ -385,7 +382,9 @@ double NeSampledLoss::operator()(MatrixView<double> Y, const NeStepInfo& info, d
         for (std::size_t k = b; k < e; ++k) Yf_[k] = static_cast<float>(Y.data[k]);
     });
     const std::size_t n_chunks = (n + sample_chunk - 1) / sample_chunk;
-    const std::size_t n_blocks = std::min(max_scatter_blocks, n_chunks);
+    // Runs of whole sampling chunks whose pairs share a scatter buffer: at most NeNegatives::scatter_blocks, a
+    // function of n only, so the negatives' sums depend neither on the thread count nor on the ranks.
+    const std::size_t n_blocks = std::min(negatives_.scatter_blocks, n_chunks);
     const auto block_begin = [&](std::size_t b) { return b * n_chunks / n_blocks; };  // in chunks
     const auto block_of = [&](std::size_t c) {
         std::size_t b = 0;

@@ -466,9 +466,11 @@ NeResult fit_from_data(const typename Method::Options& o, MatrixView<float> X, c
 } // namespace
 
 // The points each point must not draw: its row of P (its kNN), sorted (CSR rows are).
-NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed) {
+NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed,
+                         std::size_t scatter_blocks) {
     NeNegatives neg;
     neg.n_negatives = m;
+    neg.scatter_blocks = scatter_blocks;
     neg.seed = seed;
     if (exclude) {
         neg.excluded_ptr.assign(P.indptr.begin(), P.indptr.end());
@@ -539,7 +541,9 @@ NeResult InfoTSNE::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView
     return fit_with(o, P, X, hooks, "InfoTSNE", [&](auto&& run) {
         auto loss = std::make_shared<NeSampledLoss>(
             P, NeSampledRepulsion::log_sum, StudentTKernel(1.0),
-            ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state), o.n_threads);
+            ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state,
+                         o.scatter_blocks),
+            o.n_threads);
         return run([loss](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) { return (*loss)(Y, s, g, w); });
     });
 }
@@ -553,7 +557,9 @@ NeResult LargeVis::fit_transform_affinity(const CsrMatrix<double>& P, MatrixView
     return fit_with(o, P, X, hooks, "LargeVis", [&](auto&& run) {
         auto loss = std::make_shared<NeSampledLoss>(
             P, NeSampledRepulsion::binary, CauchyKernel{2.0},
-            ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state), o.n_threads);
+            ne_negatives(P, o.n_negatives, o.exclude_neighbors_from_negative_sampling, o.random_state,
+                         o.scatter_blocks),
+            o.n_threads);
         return run([loss](MatrixView<double> Y, const NeStepInfo& s, double* g, bool w) { return (*loss)(Y, s, g, w); });
     });
 }

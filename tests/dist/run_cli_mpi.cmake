@@ -3,6 +3,10 @@
 #   MODE=truncated: mpirun -n NP on a copy of the data cut short, so the last rank's block is incomplete; every rank
 #                   must exit (no hang: the test's TIMEOUT) with a non-zero code and one error line naming the
 #                   truncation.
+#   MODE=knn_input: `nembed knn -k 90` once (KNN, a ;-list: the search, default --neighbors;exact), then the command
+#                   with --knn-input on one process and under mpirun -n NP must give the bytes of the single-process
+#                   run that searched the same way (KNN); neighbours with too few columns (k = 5) end every rank with
+#                   one error line.
 # Variables: NEMBED, MPIEXEC, MPIFLAGS (;-list), NP, DATA, WORK, MODE, CMD (tsne, umap, cne or ne; default tsne), EXTRA
 # (;-list of further options for both runs).
 file(MAKE_DIRECTORY ${WORK})
@@ -55,6 +59,43 @@ elseif(MODE STREQUAL "truncated")
   if(EXISTS ${WORK}/cut_out.npy)
     message(FATAL_ERROR "a failed run left an output")
   endif()
+elseif(MODE STREQUAL "knn_input")
+  # KNN (;-list): how `nembed knn` searches and, the same, how the reference run does (default exact).
+  if(NOT KNN)
+    set(KNN --neighbors exact)
+  endif()
+  string(REPLACE "--neighbors" "--method" knn_args "${KNN}")
+  execute_process(COMMAND ${NEMBED} knn ${DATA} -k 90 ${knn_args} --seed 3 --quiet -o ${WORK}/nb RESULT_VARIABLE rc ERROR_VARIABLE err)
+  execute_process(COMMAND ${NEMBED} knn ${DATA} -k 5 --method exact --quiet -o ${WORK}/nb5 RESULT_VARIABLE rc5 ERROR_VARIABLE err5)
+  if(NOT rc EQUAL 0 OR NOT rc5 EQUAL 0)
+    message(FATAL_ERROR "nembed knn failed: ${err}${err5}")
+  endif()
+  execute_process(COMMAND ${NEMBED} ${CMD} ${DATA} ${args} ${KNN} -j 1 -o ${WORK}/single.npy RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "single-process run failed (${rc}): ${err}")
+  endif()
+  execute_process(COMMAND ${NEMBED} ${CMD} ${DATA} ${args} --knn-input ${WORK}/nb -j 2 -o ${WORK}/given1.npy RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "single-process run with --knn-input failed (${rc}): ${err}")
+  endif()
+  execute_process(COMMAND ${MPIEXEC} ${MPIFLAGS} -n ${NP} ${NEMBED} ${CMD} ${DATA} ${args} --knn-input ${WORK}/nb -j 2
+                          -o ${WORK}/given${NP}.npy RESULT_VARIABLE rc ERROR_VARIABLE err TIMEOUT 500)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "mpirun -n ${NP} with --knn-input failed (${rc}): ${err}")
+  endif()
+  foreach(f given1 given${NP})
+    execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/single.npy ${WORK}/${f}.npy RESULT_VARIABLE same)
+    if(NOT same EQUAL 0)
+      message(FATAL_ERROR "${f}: --knn-input gave a different embedding than the search")
+    endif()
+  endforeach()
+  execute_process(COMMAND ${MPIEXEC} ${MPIFLAGS} -n ${NP} ${NEMBED} ${CMD} ${DATA} ${args} --knn-input ${WORK}/nb5
+                          -o ${WORK}/bad.npy RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  string(REGEX MATCHALL "nembed: error:" errors "${err}${out}")
+  list(LENGTH errors n_errors)
+  if(rc EQUAL 0 OR NOT n_errors EQUAL 1 OR NOT err MATCHES "5 neighbours per row, the run needs")
+    message(FATAL_ERROR "too few neighbours per row: expected one error line, got (${rc}):\n${err}")
+  endif()
 else()
-  message(FATAL_ERROR "MODE must be same or truncated")
+  message(FATAL_ERROR "MODE must be same, truncated or knn_input")
 endif()

@@ -716,3 +716,74 @@ TEST(DistRanks, TorchdrMethodsEqualSingleProcess) {
     lv.knn_method = KnnMethod::exact;
     EXPECT_THROW(dist::fit_ne(comm, part, mine(part, X), lv), dist::CollectiveError);
 }
+
+namespace {
+// Whether rank r's heads all lie inside one scatter block of InfoTSNE's / LargeVis's negatives that began on an
+// earlier rank (`inside`), and whether r then passes that block on to a later rank (`passes`): NeSampledLoss's
+// rule (256-head chunks, min(blocks, chunks) blocks of whole chunks), written out again.
+struct BlockPath {
+    bool inside = false, passes = false;
+};
+BlockPath scatter_block_path(const dist::RowPartition& part, int r, std::size_t blocks) {
+    const std::size_t chunk = 256, n_chunks = (part.n + chunk - 1) / chunk, nb = std::min(blocks, n_chunks);
+    const auto begin = [&](std::size_t b) { return b * n_chunks / nb; };
+    const auto block_of = [&](std::size_t c) {
+        std::size_t b = 0;
+        while (b + 1 < nb && begin(b + 1) <= c) ++b;
+        return b;
+    };
+    const std::size_t c_lo = part.begin(r) / chunk, c_hi = (part.end(r) + chunk - 1) / chunk;
+    if (c_lo >= c_hi) return {};
+    const std::size_t bf = block_of(c_lo), bl = block_of(c_hi - 1);
+    const bool inside = bf == bl && begin(bf) < c_lo;
+    return {inside, inside && begin(bl + 1) > c_hi};
+}
+} // namespace
+
+// The path a rank takes when all its heads lie inside one scatter block begun on an earlier rank: it receives the
+// block, adds its heads' pairs, then passes it on (or, the last such rank, keeps it). With the default 8 blocks it
+// needs >= 9 ranks at N >= 32 768; with NeNegatives::scatter_blocks 1 or 2 it is reached at 2 and 3 ranks on 6 000
+// and 7 000 points. Checked: that the geometry reaches it under mpirun (some rank inside one block; with 3 ranks one
+// that passes it on), and InfoTSNE's and LargeVis's embedding, last loss and gradient norm equal to one process run
+// with the same blocks, bit for bit.
+TEST(DistRanks, SampledLossBlockInsideOneRankEqualsSingleProcess) {
+    const Matrix<float>& X = data();
+    const MatrixView<float> unique_rows{X.data(), 6000, X.cols()};
+    dist::Comm& comm = world();
+    const int R = comm.size();
+    for (std::size_t blocks : {std::size_t(1), std::size_t(2)}) {
+        SCOPED_TRACE("scatter_blocks " + std::to_string(blocks));
+        for (std::size_t n : {std::size_t(6000), X.rows()}) {
+            const dist::RowPartition part(n, R);
+            int inside = 0, passes = 0;
+            for (int r = 0; r < R; ++r) {
+                const BlockPath p = scatter_block_path(part, r, blocks);
+                inside += p.inside;
+                passes += p.passes;
+            }
+            if (R >= 2 && blocks == 1) {
+                EXPECT_GE(inside, 1) << n << " points";
+            }
+            if (R >= 3 && blocks == 1) {
+                EXPECT_GE(passes, 1) << n << " points";
+            }
+            if (R == 3) {
+                EXPECT_GE(inside, 1) << n << " points";
+            }
+        }
+        torchdr::InfoTSNEOptions info;
+        info.max_iter = 12;
+        info.early_exaggeration_iter = 5;
+        info.n_negatives = 30;
+        info.random_state = 5;
+        info.scatter_blocks = blocks;
+        expect_ne_equal<torchdr::InfoTSNE>(unique_rows, info, {1, 2});
+        torchdr::LargeVisOptions lv;
+        lv.max_iter = 12;
+        lv.random_state = 6;
+        lv.exclude_neighbors_from_negative_sampling = true;
+        lv.process_duplicates = false;
+        lv.scatter_blocks = blocks;
+        expect_ne_equal<torchdr::LargeVis>(X.view(), lv, {2});
+    }
+}

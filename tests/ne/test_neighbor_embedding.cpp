@@ -249,7 +249,23 @@ TEST(NeLoss, SampledRepulsionMatchesItsFormulaAndIgnoresTheThreadCount) {
                 ASSERT_EQ(std::memcmp(g.data(), g2.data(), g.size() * sizeof(double)), 0)
                     << "d = " << d << ", " << threads << " threads";
             }
+            // Fewer scatter blocks (the distributed tests' knob): the same pairs, only the negatives' sums grouped
+            // otherwise, so the gradient moves by double rounding alone (measured ≤ 1e-16 of the largest entry);
+            // and again the same bits for any thread count.
+            for (std::size_t blocks : {std::size_t(1), std::size_t(3)}) {
+                NeNegatives nb = neg;
+                nb.scatter_blocks = blocks;
+                std::vector<double> g1(Y.size()), g3(Y.size());
+                NeSampledLoss(P, c.kind, c.kernel, nb, 1)(Y.view(), s, g1.data(), false);
+                NeSampledLoss(P, c.kind, c.kernel, nb, 3)(Y.view(), s, g3.data(), false);
+                ASSERT_EQ(std::memcmp(g1.data(), g3.data(), g1.size() * sizeof(double)), 0) << blocks << " blocks";
+                for (std::size_t x = 0; x < g.size(); ++x)
+                    ASSERT_NEAR(g1[x], g[x], 1e-12 * scale_ref) << blocks << " blocks, entry " << x;
+            }
         }
+    NeNegatives none;
+    none.scatter_blocks = 0;
+    EXPECT_THROW(NeSampledLoss(P, NeSampledRepulsion::binary, CauchyKernel{2.0}, none, 1), InvalidArgument);
 }
 
 // ---- loss values: TorchDR's formulas written out densely ----

@@ -8,6 +8,7 @@
 /// thread count give the bits of the single-process run with exact neighbours.
 #include "nembed/core/matrix.hpp"
 #include "nembed/dist/comm.hpp"
+#include "nembed/dist/knn.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/methods/cne.hpp"
 
@@ -15,7 +16,9 @@ namespace nembed::dist {
 
 /// Everything CNE::prepare does, distributed. Refused (InvalidArgument on every rank): approximate kNN, input
 /// metrics other than euclidean, cosine and inner product, and parametric runs. `comm` must outlive the result
-/// (its batches call it).
-CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float> X, const CneOptions& o);
+/// (its batches call it). `neighbors`, when given, are this rank's rows of a precomputed kNN with k = o.k
+/// (read_knn_block, dist/io.hpp), used instead of the search.
+CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float> X, const CneOptions& o,
+                         const DistKnnGraph* neighbors = nullptr);
 
 } // namespace nembed::dist

@@ -28,6 +28,10 @@ struct DistKnnGraph {
     KnnGraph to_graph() const;
 };
 
+/// Checks, collectively, that precomputed neighbours `g` are this rank's rows of `part` with k neighbours per row
+/// (CollectiveError on every rank naming `what` otherwise).
+void check_given_knn(Comm& comm, const RowPartition& part, const DistKnnGraph& g, std::size_t k, const char* what);
+
 /// Exact self kNN of the distributed rows X_mine (this rank's rows of `part`, all ranks the same D), excluding each
 /// point itself; 1 <= k < N. Collective. metric: any metric of neighbors/metric.hpp without parameters.
 DistKnnGraph exact_self_knn(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, std::size_t k,

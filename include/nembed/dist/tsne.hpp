@@ -25,6 +25,7 @@
 #include "nembed/core/row_share.hpp"
 #include "nembed/core/sparse.hpp"
 #include "nembed/dist/comm.hpp"
+#include "nembed/dist/knn.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/kernel/kernel.hpp"
 #include "nembed/methods/tsne.hpp"
@@ -39,8 +40,11 @@ RowShare row_share(Comm& comm, const RowPartition& part);
 /// entries (alltoallv) and normalised by the chained total, and the initialisation (pca: chained scatter matrix;
 /// random; user: options.initial_embedding, N x d on every rank), as TSNE::prepare_initial does on one process.
 /// Spectral initialisation is refused (InvalidArgument), and so are kNN methods other than exact/auto (auto is
-/// exact here) and metrics other than euclidean, cosine and inner product. Collective.
-TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const TsneOptions& options);
+/// exact here) and metrics other than euclidean, cosine and inner product. Collective. `neighbors`, when given, are
+/// this rank's rows of a precomputed kNN (read_knn_block, dist/io.hpp; k = multiscale_neighbors(N, perplexities)),
+/// used instead of the search (options.neighbors, knn_shards and metric are then not used for the kNN).
+TsneEmbedding prepare_tsne(Comm& comm, const RowPartition& part, MatrixView<float> X_mine, const TsneOptions& options,
+                           const DistKnnGraph* neighbors = nullptr);
 
 /// The joint P = (P_cond + P_condᵀ) / Σ of a distributed conditional P: `cond` holds this rank's rows
 /// (part.count(rank) x N, global column indices); the result holds the same rows of the symmetric, normalised P,

@@ -111,6 +111,12 @@ struct NeNegatives {
     /// Sorted excluded neighbours per point (CSR over points); empty: only the point itself is excluded.
     std::vector<std::int64_t> excluded_ptr;
     std::vector<std::uint32_t> excluded;
+    /// The negatives' sides of the pairs are summed into at most this many n x d buffers, each a run of whole
+    /// 256-head chunks, then added in block order: a function of n only, so the bits depend neither on the thread
+    /// count nor on the ranks, but they do depend on this number. More blocks: more parallelism and memory (blocks ·
+    /// n · d doubles). Distributed runs continue a block that spans ranks from rank to rank (docs/mpi.md §5); with
+    /// 1 or 2 blocks every rank after the first continues one, which the tests use to reach that path at 2–3 ranks.
+    std::size_t scatter_blocks = 8;
 };
 
 /// InfoTSNE's or LargeVis's loss: the attraction over P and a sampled repulsion, one kernel for both (Student-t

@@ -215,8 +215,10 @@ EntropicAffinityOptions entropic_affinity_options(const EntropicOptions& options
 struct TSNEOptions;
 std::shared_ptr<Repulsion> tsne_repulsion(const TSNEOptions& options, const RowShare* share = nullptr);
 /// The negatives of InfoTSNE and LargeVis: m per point from random_state, excluding each row's columns of P (its
-/// kNN; P may hold a share of the rows, the lists then cover those rows) when `exclude`.
-NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed);
+/// kNN; P may hold a share of the rows, the lists then cover those rows) when `exclude`; summed in at most
+/// `scatter_blocks` buffers (NeNegatives::scatter_blocks).
+NeNegatives ne_negatives(const CsrMatrix<double>& P, std::size_t m, bool exclude, std::uint64_t seed,
+                         std::size_t scatter_blocks = 8);
 
 /// TorchDR's SNE: lr auto, no exaggeration, max_iter 2000, Gaussian output kernel, per-point normalisation.
 struct SNEOptions : EntropicOptions {
@@ -244,6 +246,7 @@ struct InfoTSNEOptions : EntropicOptions {
     }
     std::size_t n_negatives = 300;
     bool exclude_neighbors_from_negative_sampling = false;
+    std::size_t scatter_blocks = 8;  ///< not TorchDR's: the negatives' sums' buffers (NeNegatives::scatter_blocks)
 };
 /// TorchDR's LargeVis: n_negatives 5, no exaggeration, max_iter 1000, LinearLR with torch's defaults.
 struct LargeVisOptions : EntropicOptions {
@@ -254,6 +257,7 @@ struct LargeVisOptions : EntropicOptions {
     }
     std::size_t n_negatives = 5;
     bool exclude_neighbors_from_negative_sampling = false;
+    std::size_t scatter_blocks = 8;  ///< not TorchDR's: the negatives' sums' buffers (NeNegatives::scatter_blocks)
 };
 
 /// Each method: fit_transform(X) builds P from X (float32 n x D; duplicates: process_duplicates),
