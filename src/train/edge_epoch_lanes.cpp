@@ -26,6 +26,7 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
                             std::vector<offset_t>* edges) {
     const auto& g = *src.graph;
     auto& s = *src.schedule;
+    const double n = static_cast<double>(src.epoch);
     const std::uint64_t reject_below = src.n_tail ? 0x100000000ull % src.n_tail : 0;  // below()'s bound, once a row
     const std::uint64_t skip = src.self_graph ? i : ~std::uint64_t{0};  // no draw equals ~0
     if (edges) edges->clear();
@@ -40,12 +41,10 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
     thread_local std::vector<offset_t> due;
     if (due.size() < static_cast<std::size_t>(p1 - p0)) due.resize(static_cast<std::size_t>(p1 - p0));
     std::size_t n_due = 0;
-    const UmapEdgeSchedule::Clock* clock = s.clock.data();
     for (offset_t p = p0; p < p1; ++p) {
         due[n_due] = p;
-        n_due += UmapEdgeSchedule::due(clock[p], src.epoch) ? 1 : 0;
+        n_due += s.next_sample[p] > n ? 0 : 1;
     }
-    const double rate = s.negative_sample_rate;
     for (std::size_t q = 0; q < n_due; ++q) {
         const offset_t p = due[q];
         const auto j = static_cast<std::uint32_t>(g.indices[p]);
@@ -53,7 +52,7 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
         w[0] = w[1] = j | kEdgeAttract;  // the second: the mirrored attraction (self graphs)
         len += src.self_graph ? 2 : 1;
         if (edges) edges->insert(edges->end(), src.self_graph ? 2 : 1, p);
-        const long n_neg = UmapEdgeSchedule::take(s.clock[static_cast<std::size_t>(p)], src.epoch, rate);
+        const long n_neg = s.take(static_cast<std::size_t>(p), n);
         if (n_neg > 0) {
             SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch),
                                                          src.edge_offset + static_cast<std::uint64_t>(p)));

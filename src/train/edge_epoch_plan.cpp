@@ -195,13 +195,14 @@ double run_edges(Matrix<double>& Y, const EpochArgs<K>& a, bool want_loss, doubl
     const auto& g = *a.graph;
     auto& s = *a.schedule;
     const std::size_t d = D ? D : Y.cols(), n_tail = Y.rows();
+    const double n = static_cast<double>(a.epoch);
     std::vector<double> step_buf(d), gbuf(std::is_same_v<K, UmapOutputMetricLoss> ? 2 * d : 0);
     double* st = step_buf.data();
     double loss = 0, pairs = 0;
     for (std::size_t i = 0; i < g.n_rows; ++i) {
         double* y = Y.row(i);
         for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
-            if (!s.due(static_cast<std::size_t>(p), a.epoch)) continue;
+            if (s.next_sample[p] > n) continue;
             const auto j = static_cast<std::size_t>(g.indices[p]);
             double* yo = Y.row(j);
             if constexpr (std::is_same_v<K, UmapOutputMetricLoss>) {
@@ -235,7 +236,7 @@ double run_edges(Matrix<double>& Y, const EpochArgs<K>& a, bool want_loss, doubl
                     pairs += 1;
                 }
             }
-            const long n_neg = s.take(static_cast<std::size_t>(p), a.epoch);
+            const long n_neg = s.take(static_cast<std::size_t>(p), n);
             if (n_neg > 0) {
                 SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
                                                            a.edge_offset + static_cast<std::uint64_t>(p)));
@@ -353,9 +354,14 @@ UmapEdgeSchedule UmapEdgeSchedule::make(const CsrMatrix<double>& graph, int n_ep
         const double n_samples = n_epochs * (graph.values[p] / wmax);
         if (n_samples > 0) s.epochs_per_sample[p] = static_cast<double>(n_epochs) / n_samples;
     }
-    s.clock.resize(m);
-    for (std::size_t p = 0; p < m; ++p)
-        if (s.epochs_per_sample[p] > 0) s.clock[p].per_epoch = static_cast<float>(1.0 / s.epochs_per_sample[p]);
+    s.next_sample = s.epochs_per_sample;
+    s.epochs_per_negative.resize(m);
+    s.negatives_per_epoch.resize(m);
+    for (std::size_t p = 0; p < m; ++p) {
+        s.epochs_per_negative[p] = s.epochs_per_sample[p] / rate;
+        s.negatives_per_epoch[p] = 1.0 / s.epochs_per_negative[p];
+    }
+    s.next_negative = s.epochs_per_negative;
     return s;
 }
 
