@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "nembed/kernel/kernel.hpp"
 #include "nembed/loss/bce.hpp"
@@ -83,6 +84,7 @@ using VUF = std::uint32_t __attribute__((vector_size(2 * W * sizeof(float))));
 using VMF = std::int32_t __attribute__((vector_size(2 * W * sizeof(float))));
 using VF8 = float __attribute__((vector_size(W * sizeof(float))));
 using VMF8 = std::int32_t __attribute__((vector_size(W * sizeof(float))));
+using VQ = std::uint64_t __attribute__((vector_size(W * sizeof(std::uint64_t))));  // 8 float pairs
 static_assert(W == 8 && kGroups % 2 == 0, "the shuffles below join and split 8-lane halves");
 
 // Two groups' D as 16 floats, each capped at 1e30 and rounded as Bce<UmapCurve>::to_f does.
@@ -114,8 +116,8 @@ namespace {
 
 // GCC (12) reports the lanes of the tail vectors, each set lane by lane below before use, as maybe uninitialised.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <std::size_t D>
-[[gnu::always_inline]] inline void umap_rows(double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
+template <std::size_t D, typename TT>  // TT: the tails' type, double or float
+[[gnu::always_inline]] inline void umap_rows(double* H, const TT* T, const UmapLanesArgs& args, bool want_loss,
                                              std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
     const UmapCurve curve{args.a, args.b};
     const double a = args.a, b = args.b, alpha = args.alpha, gamma = args.gamma, ex = args.exaggeration;
@@ -175,13 +177,35 @@ template <std::size_t D>
             Pack<V, kGroups> d2;
             for (std::size_t gi = 0; gi < kGroups; ++gi) {
                 V t[D];
-                for (std::size_t w = 0; w < W; ++w) {
-                    const std::size_t r = gi * W + w;
-                    const std::uint32_t pr = *cur[r];
-                    cur[r] += left[r] ? 1 : 0;
-                    const double* tp = T + D * std::size_t(pr & ~kEdgeAttract);
-                    for (std::size_t c = 0; c < D; ++c) t[c][w] = tp[c];
-                    att.v[gi][w] = (pr & kEdgeAttract) ? -1 : 0;
+                if constexpr (std::is_same_v<TT, float>) {
+                    // x and y of each lane's tail in one 8-byte load (a fit's float snapshot: half the loads and
+                    // lane inserts of two doubles), split and widened (exactly) for the whole group
+                    VQ xy;
+                    VF8 z;
+                    for (std::size_t w = 0; w < W; ++w) {
+                        const std::size_t r = gi * W + w;
+                        const std::uint32_t pr = *cur[r];
+                        cur[r] += left[r] ? 1 : 0;
+                        const float* tp = T + D * std::size_t(pr & ~kEdgeAttract);
+                        std::uint64_t q;
+                        std::memcpy(&q, tp, sizeof q);
+                        xy[w] = q;
+                        if constexpr (D == 3) z[w] = tp[2];
+                        att.v[gi][w] = (pr & kEdgeAttract) ? -1 : 0;
+                    }
+                    const VF f = reinterpret_cast<VF>(xy);
+                    t[0] = __builtin_convertvector(__builtin_shufflevector(f, f, 0, 2, 4, 6, 8, 10, 12, 14), V);
+                    t[1] = __builtin_convertvector(__builtin_shufflevector(f, f, 1, 3, 5, 7, 9, 11, 13, 15), V);
+                    if constexpr (D == 3) t[2] = __builtin_convertvector(z, V);
+                } else {
+                    for (std::size_t w = 0; w < W; ++w) {
+                        const std::size_t r = gi * W + w;
+                        const std::uint32_t pr = *cur[r];
+                        cur[r] += left[r] ? 1 : 0;
+                        const double* tp = T + D * std::size_t(pr & ~kEdgeAttract);
+                        for (std::size_t c = 0; c < D; ++c) t[c][w] = tp[c];
+                        att.v[gi][w] = (pr & kEdgeAttract) ? -1 : 0;
+                    }
                 }
                 for (std::size_t c = 0; c < D; ++c) dx[c][gi] = y[c][gi] - t[c];
                 V s = dx[0][gi] * dx[0][gi];  // squared_distance's order: 0 + the first square is that square
@@ -230,12 +254,18 @@ template <std::size_t D>
 } // namespace
 
 NEMBED_LANES_CLONES
-void umap_rows_lanes(std::size_t d, double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
-                     std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
-    if (d == 2)
+void umap_rows_lanes(std::size_t d, double* H, const double* T, const float* Tf, const UmapLanesArgs& args,
+                     bool want_loss, std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
+    if (Tf) {
+        if (d == 2)
+            umap_rows<2>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
+        else
+            umap_rows<3>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
+    } else if (d == 2) {
         umap_rows<2>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
-    else
+    } else {
         umap_rows<3>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+    }
 }
 
 } // namespace nembed::detail

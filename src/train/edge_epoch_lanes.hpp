@@ -39,7 +39,9 @@ struct UmapLanesArgs {
     double gamma;         // repulsion strength
     double exaggeration;  // factor on the attraction
 };
-void umap_rows_lanes(std::size_t d, double* H, const double* T, const UmapLanesArgs& args, bool want_loss,
-                     std::size_t rb, std::size_t re, double* row_loss, double* row_pairs);
+// The tails are T (N × d doubles) or, when Tf is not null, Tf (N × d floats, a fit's snapshot rounded to float: T
+// then holds the same values widened, which the per-row path reads).
+void umap_rows_lanes(std::size_t d, double* H, const double* T, const float* Tf, const UmapLanesArgs& args,
+                     bool want_loss, std::size_t rb, std::size_t re, double* row_loss, double* row_pairs);
 
 } // namespace nembed::detail

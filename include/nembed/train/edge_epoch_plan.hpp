@@ -147,6 +147,7 @@ private:
     UmapEdgeSchedule schedule_;
     const Matrix<double>* reference_ = nullptr;  // transform's tails; null: the table's snapshot
     Matrix<double> snapshot_;
+    std::vector<float> snapshot_f_;  // the snapshot in float, when the fit reads its tails at float precision
     std::optional<DensmapTerm> densmap_;          // fit: densMAP's term, when set
     std::optional<UmapInverseLoss> inverse_;      // inverse transform's rule, replacing the BCE coefficients
     std::optional<UmapOutputMetricLoss> output_metric_;  // a non-Euclidean output space, replacing them too
