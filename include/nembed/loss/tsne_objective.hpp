@@ -10,7 +10,8 @@
 /// symmetric and sums to 1 (the factor 4 is absorbed in the learning rate, N/ex by default). On request the
 /// objective returns the KL divergence of the un-exaggerated P, KL = Σ p log p − Σ p log w + (Σp) log Z, whatever ex
 /// and ρ (tsne.md §9). Both classes are callable as a nembed::GradientFunction (the exaggeration is its argument).
-/// They keep references to P and the repulsion: keep those alive while in use.
+/// They keep references to P and the repulsion: keep those alive while in use. TsneObjective's attraction reads P's
+/// values rounded to float32 (a copy it keeps, 4 bytes per non-zero; attraction.hpp): the KL it returns uses P as is.
 #include <cstddef>
 #include <vector>
 
@@ -48,6 +49,7 @@ private:
     double sum_p_;
     double last_z_ = 0.0;
     std::vector<double> forces_;
+    std::vector<float> p_f32_;  ///< P's values in float32 for the attraction (memory-bound; docs/tsne.md)
 };
 
 /// Objective for new points against a fixed reference (transform): P is N_new x N_ref (rows normally summing to 1),
