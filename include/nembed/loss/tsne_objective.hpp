@@ -10,8 +10,7 @@
 /// symmetric and sums to 1 (the factor 4 is absorbed in the learning rate, N/ex by default). On request the
 /// objective returns the KL divergence of the un-exaggerated P, KL = Σ p log p − Σ p log w + (Σp) log Z, whatever ex
 /// and ρ (tsne.md §9). Both classes are callable as a nembed::GradientFunction (the exaggeration is its argument).
-/// They keep references to P and the repulsion: keep those alive while in use. TsneObjective's attraction reads P's
-/// values rounded to float32 (a copy it keeps, 4 bytes per non-zero; attraction.hpp): the KL it returns uses P as is.
+/// They keep references to P and the repulsion: keep those alive while in use.
 #include <cstddef>
 #include <vector>
 
@@ -28,9 +27,11 @@ class TsneObjective {
 public:
     /// P: N x N, symmetric, non-negative (normally summing to 1). `kernel`: a Euclidean output kernel the repulsion
     /// supports in the embedding's dimension (checked on each call). repulsion_strength ρ > 0 and finite (1 = KL).
-    /// Throws InvalidArgument otherwise.
+    /// Throws InvalidArgument otherwise. float32_p: the attraction reads P's values rounded to float32 (a copy kept
+    /// here, 4 bytes per non-zero; attraction.hpp: each force within 2^-24 of its terms' sum), as t-SNE's optimisation
+    /// does (TsneEmbedding, the distributed objective); the KL returned uses P as is either way.
     TsneObjective(const CsrMatrix<double>& P, Repulsion& repulsion, const OutputKernel& kernel, int n_threads,
-                  double repulsion_strength = 1.0);
+                  double repulsion_strength = 1.0, bool float32_p = false);
     /// Writes the gradient at Y into grad (N x d), the attraction scaled by `exaggeration`; returns KL(P ‖ Q) when
     /// want_kl, else NaN.
     double operator()(MatrixView<double> Y, double exaggeration, double* grad, bool want_kl);
