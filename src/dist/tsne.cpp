@@ -142,6 +142,7 @@ TsneRowsObjective::TsneRowsObjective(Comm& comm, const CsrMatrix<double>& P_rows
     require(P_.n_rows == part_.count(r) && P_.n_cols == n_points, "distributed t-SNE objective: P has the wrong shape");
     for (double v : P_.values)
         require_lazy(std::isfinite(v) && v >= 0.0, [] { return std::string("distributed t-SNE objective: P must be finite and non-negative"); });
+    p_f32_ = values_f32(P_);  // TsneObjective's float32 attraction values
     if (resolve_method(params.repulsion.method, n_points, n_components) == GradientMethod::fft) {
         FftOptions f = params.repulsion.fft;
         f.n_threads = params.n_threads;
@@ -169,7 +170,7 @@ double TsneRowsObjective::operator()(MatrixView<double> Y, double exaggeration, 
     const double Z = repulsion_->compute(Y, kernel_, forces_.data());
     require(std::isfinite(Z) && Z > 0.0, "t-SNE objective: the repulsion normalisation Z is not positive");
     const MatrixView<double> mine{Y.data + b * d, e - b, d};
-    attractive_forces(P_, mine, Y, kernel_, exaggeration, grad + b * d, n_threads_);
+    attractive_forces(P_, p_f32_, mine, Y, kernel_, exaggeration, grad + b * d, n_threads_);
     const double inv_z = 1.0 / Z;  // TsneObjective's ρ·(1/Z) with ρ = 1
     const double* f = forces_.data();
     parallelize(n_threads_, (e - b) * d, [&](int, std::size_t lo, std::size_t hi) {

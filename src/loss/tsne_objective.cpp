@@ -31,13 +31,14 @@ void check_p(const CsrMatrix<double>& P, const OutputKernel& kernel, double rho,
 } // namespace
 
 TsneObjective::TsneObjective(const CsrMatrix<double>& P, Repulsion& repulsion, const OutputKernel& kernel,
-                             int n_threads, double repulsion_strength)
+                             int n_threads, double repulsion_strength, bool float32_p)
     : P_(P), repulsion_(repulsion), kernel_(kernel), n_threads_(n_threads), rho_(repulsion_strength) {
     check_p(P, kernel, repulsion_strength, "t-SNE objective");
     require(P.n_rows == P.n_cols, "t-SNE objective: P must be square, got " + std::to_string(P.n_rows) + " x " +
                                       std::to_string(P.n_cols));
     sum_p_log_p_ = sum_p_log_p(P);
     sum_p_ = P.sum();
+    if (float32_p) p_f32_ = values_f32(P);
 }
 
 double TsneObjective::operator()(MatrixView<double> Y, double exaggeration, double* grad, bool want_kl) {
@@ -47,7 +48,8 @@ double TsneObjective::operator()(MatrixView<double> Y, double exaggeration, doub
     const double Z = repulsion_.compute(Y, kernel_, forces_.data());
     require(std::isfinite(Z) && Z > 0.0, "t-SNE objective: the repulsion normalisation Z is not positive");
     last_z_ = Z;
-    attractive_forces(P_, Y, kernel_, exaggeration, grad, n_threads_);
+    if (p_f32_.empty()) attractive_forces(P_, Y, kernel_, exaggeration, grad, n_threads_);
+    else attractive_forces(P_, p_f32_, Y, kernel_, exaggeration, grad, n_threads_);
     const double inv_z = rho_ * (1.0 / Z);  // ρ = 1: exactly 1/Z
     const double* f = forces_.data();
     parallelize(n_threads_, Y.size(), [&](int, std::size_t b, std::size_t e) {

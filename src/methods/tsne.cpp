@@ -440,7 +440,8 @@ OptimizeReport TsneEmbedding::run(const std::vector<Phase>& phases, const TsneRu
             P_ordered_ = {};
         }
         rep = make_repulsion(params_, n, d);
-        objective.emplace(reorder ? P_ordered_ : P_, *rep, StudentTKernel(params_.dof), params_.n_threads);
+        // float32 P values in the attraction (memory-bound; docs/tsne.md), as the distributed objective reads them.
+        objective.emplace(reorder ? P_ordered_ : P_, *rep, StudentTKernel(params_.dof), params_.n_threads, 1.0, true);
         if (reorder) {
             // Y in, gradient out: the trainer, callbacks and outputs keep the user's order.
             gradient = [&objective, this, n, d, y = std::vector<double>(n * d), go = std::vector<double>(n * d)](

@@ -132,6 +132,47 @@ INSTANTIATE_TEST_SUITE_P(DofAndDim, GradientCheck,
                                            std::make_tuple(3.0, std::size_t(1)), std::make_tuple(1.0, std::size_t(3)),
                                            std::make_tuple(0.8, std::size_t(5))));
 
+// t-SNE's objective reads P's values rounded to float32 (attraction.hpp): the forces are the brute-force sum with
+// the rounded p_ij (to 1e-13, the double path's tolerance), and within the rounding's bound of the double P's forces:
+// |F32 - F64| <= 2^-24 * sum_j |term_j| (each p_ij moves by at most 2^-24 relative) plus double rounding (1e-13).
+TEST(Attraction, Float32ValuesWithinTheirRoundingOfDouble) {
+    for (std::size_t d : {1u, 2u, 3u}) {
+        const std::size_t n = 700;
+        CsrMatrix<double> P = random_p(n, 0.02, 5);
+        for (std::size_t k = 0; k < P.values.size(); k += 3) P.values[k] *= 1.0 + 1e-3 / 3.0;  // not float-exact
+        Matrix<double> Y = random_y(n, d, 3.0, 6);
+        const std::vector<float> pf = values_f32(P);
+        std::vector<double> a32(n * d), a32j3(n * d), a64(n * d), ref(n * d, 0.0), bound(n * d, 0.0);
+        attractive_forces(P, pf, Y.view(), StudentTKernel(1.0), 12.0, a32.data(), 1);
+        attractive_forces(P, pf, Y.view(), StudentTKernel(1.0), 12.0, a32j3.data(), 3);
+        attractive_forces(P, Y.view(), StudentTKernel(1.0), 12.0, a64.data(), 2);
+        std::size_t moved = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            for (offset_t p = P.indptr[i]; p < P.indptr[i + 1]; ++p) {
+                const std::size_t j = static_cast<std::size_t>(P.indices[p]);
+                moved += static_cast<double>(pf[static_cast<std::size_t>(p)]) != P.values[p];
+                double d2 = 0;
+                for (std::size_t c = 0; c < d; ++c) d2 += (Y(i, c) - Y(j, c)) * (Y(i, c) - Y(j, c));
+                for (std::size_t c = 0; c < d; ++c) {
+                    const double t = 12.0 / (1 + d2) * (Y(i, c) - Y(j, c));
+                    ref[i * d + c] += static_cast<double>(pf[static_cast<std::size_t>(p)]) * t;
+                    bound[i * d + c] += std::ldexp(1.0, -24) * std::abs(P.values[p] * t);
+                }
+            }
+        EXPECT_GT(moved, P.nnz() / 2);  // the rounding is exercised
+        for (std::size_t k = 0; k < n * d; ++k) {
+            ASSERT_EQ(a32[k], a32j3[k]);
+            ASSERT_NEAR(a32[k], ref[k], 1e-13 * (1 + std::abs(ref[k])));
+            ASSERT_LE(std::abs(a32[k] - a64[k]), bound[k] + 1e-13 * (1 + std::abs(a64[k])));
+        }
+    }
+    CsrMatrix<double> P = random_p(50, 0.2, 1);
+    Matrix<double> Y = random_y(50, 2, 1.0, 1);
+    std::vector<double> out(100);
+    std::vector<float> short_values(P.nnz() - 1, 0.1f);
+    EXPECT_THROW(attractive_forces(P, short_values, Y.view(), StudentTKernel(1.0), 1.0, out.data()), InvalidArgument);
+}
+
 TEST(Attraction, MatchesBruteForceAndIsThreadIndependent) {
     for (std::size_t d : {1u, 2u, 3u, 4u}) {
         const std::size_t n = 700;

@@ -71,6 +71,7 @@ private:
     int n_threads_;
     double sum_p_log_p_ = 0.0, sum_p_ = 0.0;
     std::vector<double> forces_, own_;
+    std::vector<float> p_f32_;  ///< P's values in float32, as TsneObjective's attraction reads them
 };
 
 /// This rank's rows of a full N x d matrix (a view, no copy).

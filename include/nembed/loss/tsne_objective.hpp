@@ -27,9 +27,11 @@ class TsneObjective {
 public:
     /// P: N x N, symmetric, non-negative (normally summing to 1). `kernel`: a Euclidean output kernel the repulsion
     /// supports in the embedding's dimension (checked on each call). repulsion_strength ρ > 0 and finite (1 = KL).
-    /// Throws InvalidArgument otherwise.
+    /// Throws InvalidArgument otherwise. float32_p: the attraction reads P's values rounded to float32 (a copy kept
+    /// here, 4 bytes per non-zero; attraction.hpp: each force within 2^-24 of its terms' sum), as t-SNE's optimisation
+    /// does (TsneEmbedding, the distributed objective); the KL returned uses P as is either way.
     TsneObjective(const CsrMatrix<double>& P, Repulsion& repulsion, const OutputKernel& kernel, int n_threads,
-                  double repulsion_strength = 1.0);
+                  double repulsion_strength = 1.0, bool float32_p = false);
     /// Writes the gradient at Y into grad (N x d), the attraction scaled by `exaggeration`; returns KL(P ‖ Q) when
     /// want_kl, else NaN.
     double operator()(MatrixView<double> Y, double exaggeration, double* grad, bool want_kl);
@@ -48,6 +50,7 @@ private:
     double sum_p_;
     double last_z_ = 0.0;
     std::vector<double> forces_;
+    std::vector<float> p_f32_;  ///< P's values in float32 for the attraction (memory-bound; docs/tsne.md)
 };
 
 /// Objective for new points against a fixed reference (transform): P is N_new x N_ref (rows normally summing to 1),
