@@ -10,6 +10,7 @@
 #include <optional>
 #include <filesystem>
 #include <map>
+#include <new>
 #include <sstream>
 #include <unordered_map>
 
@@ -320,6 +321,13 @@ void ProgressBar::finish() {
         std::fflush(stderr);
     }
     finished_ = true;
+}
+
+std::string error_text(const std::exception& e) {
+    if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr)
+        return "out of memory: the run needs more memory than this process may use (fewer points, a smaller "
+               "--perplexity or --n-neighbors, or more ranks under mpirun lower the need)";
+    return e.what();
 }
 
 } // namespace nembed::cli

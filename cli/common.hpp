@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,10 @@ std::vector<std::int64_t> load_label_files(const CommonOptions& o, std::size_t n
                                            std::vector<std::string>* names = nullptr);
 /// Prints a message to stderr unless --quiet.
 void say(const CommonOptions& o, const std::string& message);
+
+/// The one-line text of an error that ends a command. An allocation the system refused (std::bad_alloc, whose own
+/// what() is only "std::bad_alloc") says that memory ran out and what lowers the need.
+std::string error_text(const std::exception& e);
 
 /// A one-line progress bar redrawn on stderr when enabled.
 class ProgressBar {

@@ -33,7 +33,7 @@ void run_distributed(const CommonOptions& o, const std::function<void(dist::Comm
         silence_errors();
         throw QuietFailure();
     } catch (const std::exception& e) {
-        comm->abort(e.what());
+        comm->abort(error_text(e));
     }
 }
 

@@ -101,7 +101,7 @@ Outcome run(CLI::App& app, int argc, char** argv) {
     } catch (const std::exception& e) {
         // Whatever a signal made fail (an Interrupted from a loop, or a step it cut short) reads the same.
         if (const int sig = nembed::cli::received_signal()) return {128 + sig, "interrupted"};
-        return {1, cli_spelling(option_spelling(app, e.what()))};
+        return {1, cli_spelling(option_spelling(app, nembed::cli::error_text(e)))};
     }
     return {0, ""};
 }

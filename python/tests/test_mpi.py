@@ -1,5 +1,6 @@
 """nembed.mpi: the mpirun command line it builds, its argument checks, and (when mpirun and the nembed CLI are
-found: NEMBED_CLI or nembed on the PATH) a 2-rank run equal to the single-process CLI bit for bit."""
+found: NEMBED_CLI or nembed on the PATH) a 2-rank run equal to the single-process CLI bit for bit, and a refused
+allocation (one process, or one rank of two) ending the run with one readable line."""
 import os
 import shutil
 import subprocess
@@ -104,3 +105,44 @@ def test_run_reports_the_error_line(tmp_path, open_mpi_env):
         mpi.run("umap", np.zeros(10), 2, nembed=exe, mpirun=launcher)
     with pytest.raises(ValueError, match="NaN"):
         mpi.run("umap", np.full((5, 2), np.nan), 2, nembed=exe, mpirun=launcher)
+
+
+def _big_neighbourhoods(tmp_path):
+    # 20 000 points at perplexity 6 000 ask for 18 000 neighbours a point: gigabytes, refused under a 1.5 GB limit.
+    X = np.random.default_rng(0).normal(size=(20000, 3))
+    np.save(tmp_path / "X.npy", X)
+    return ["tsne", str(tmp_path / "X.npy"), "--perplexity", "6000", "-o", str(tmp_path / "Y.npy"), "-j", "1",
+            "--quiet"]
+
+
+def test_out_of_memory_is_one_readable_line(tmp_path):
+    resource = pytest.importorskip("resource")
+    exe = os.environ.get("NEMBED_CLI") or shutil.which("nembed")
+    if not exe or not os.path.isfile(exe):
+        pytest.skip("the nembed CLI (NEMBED_CLI) not found")
+    args = _big_neighbourhoods(tmp_path)
+    limit = 1500 * 2**20
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    r = subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, preexec_fn=cap)
+    assert r.returncode == 1
+    assert r.stderr.count("nembed: error:") == 1 and "out of memory" in r.stderr
+    assert "std::bad_alloc" not in r.stderr
+    assert not (tmp_path / "Y.npy").exists()
+
+
+def test_a_rank_out_of_memory_ends_every_rank(tmp_path, open_mpi_env):
+    # Rank 1 alone runs under a 1.5 GB address-space limit (Open MPI's rank variable; MPICH's PMI_RANK): its refused
+    # allocation must end both ranks with its message, and no output, within the timeout (no hang).
+    launcher, exe = _tools()
+    args = _big_neighbourhoods(tmp_path)
+    wrapper = tmp_path / "cap_rank1.sh"
+    wrapper.write_text('#!/bin/sh\nif [ "${OMPI_COMM_WORLD_RANK:-$PMI_RANK}" = "1" ]; then ulimit -v 1536000; fi\n'
+                       'exec "$@"\n')
+    wrapper.chmod(0o755)
+    r = subprocess.run([launcher, "-n", "2", str(wrapper), exe, *args], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert "rank 1 of 2: out of memory" in r.stderr
+    assert not (tmp_path / "Y.npy").exists()
