@@ -119,13 +119,6 @@ using V2 = double __attribute__((vector_size(2 * sizeof(double))));
 using V4 = double __attribute__((vector_size(4 * sizeof(double))));
 using V8 = double __attribute__((vector_size(kLanes * sizeof(double))));
 
-/// The t-SNE case (Student-t kernel, 2-D map), the hot loop of every iteration (docs/tsne.md, "The attraction's row
-/// loop"): 8 edges of a row at a time, lane l with its own accumulators, added in a fixed tree at the row's end.
-/// Each edge's p/(1 + D/α) is the scalar loop's value to the bit; only the order of the row's sum differs from it.
-/// The scalar loop was bound by its divisions (one per edge, one at a time); here they run 8 per instruction.
-/// Each y_j is one 16-byte load, the 8 rows are de-interleaved by shuffles (AVX-512's gathers measured 2x slower).
-/// Plain vector extensions and no FMA contraction (-ffp-contract=off): every clone does the same IEEE operations
-/// in the same order, so the bits are the same on any machine and for any thread count.
 using F8 = float __attribute__((vector_size(8 * sizeof(float))));
 
 /// y_j's two coordinates for the 8 columns idx[0..8) of R (rows of 2): one 16-byte load per row, de-interleaved by
