@@ -2,10 +2,11 @@
 10-NN accuracy, and their gaps to nembed UMAP (n_neighbors 15, seed 0), on tests/data's 3 000 + 1 000 Fashion-MNIST
 PCA-50 points (docs/parametric.md, "Collapse").
 
-    python bench/paradime_umap_seeds.py {tutorial,default} SEED...
+    python bench/paradime_umap_seeds.py {tutorial,default,tsne} SEED...
 
 "tutorial": the seed tutorial's spectral phase (10 epochs, batches of 500, rate 0.01); "default": the routine's
-(5 epochs, batches of 100, rate 0.05).
+(5 epochs, batches of 100, rate 0.05). "tsne": test_parametric_tsne_close_to_tsne's ParametricTSNE (60 epochs, batches
+of 1 000) against nembed's TSNE (seed 0) instead.
 """
 import os
 import sys
@@ -26,14 +27,21 @@ def sc(Xr, E, lab):
     return metrics.knn_recall(Xr, E, k=10, n_jobs=2), metrics.knn_accuracy(E, lab, k=10, n_jobs=2)
 
 
-um = nembed.UMAP(n_neighbors=15, random_state=0, n_jobs=2)
-E = um.fit_transform(X)
-ref, ref_t = sc(X, E, y), sc(T, um.transform(T), yt)
+if sys.argv[1] == "tsne":
+    emb = nembed.TSNE(random_state=0, n_jobs=2).fit(X)
+    ref, ref_t = sc(X, np.asarray(emb), y), sc(T, np.asarray(emb.transform(T)), yt)
+else:
+    um = nembed.UMAP(n_neighbors=15, random_state=0, n_jobs=2)
+    E = um.fit_transform(X)
+    ref, ref_t = sc(X, E, y), sc(T, um.transform(T), yt)
 print("ref", ref, ref_t, flush=True)
 init = dict(init_epochs=10, init_batch_size=500, init_learning_rate=0.01) if sys.argv[1] == "tutorial" else {}
 for s in map(int, sys.argv[2:]):
-    r = routines.ParametricUMAP(n_neighbors=15, min_dist=0.1, hidden_dims=[100, 100, 100], epochs=60,
-                                batches_per_epoch=10, batch_size=500, learning_rate=0.01, n_jobs=2, seed=s, **init)
+    if sys.argv[1] == "tsne":
+        r = routines.ParametricTSNE(epochs=60, batch_size=1000, n_jobs=2, seed=s)
+    else:
+        r = routines.ParametricUMAP(n_neighbors=15, min_dist=0.1, hidden_dims=[100, 100, 100], epochs=60,
+                                    batches_per_epoch=10, batch_size=500, learning_rate=0.01, n_jobs=2, seed=s, **init)
     r.train(X)
     got, got_t = sc(X, r.apply(X), y), sc(T, r.apply(T), yt)
     print(f"seed {s} train {got[0]:.4f} {got[1]:.4f} held {got_t[0]:.4f} {got_t[1]:.4f} "
