@@ -245,7 +245,12 @@ def _check(got, ref, tol):
 # 0.065-0.098, accuracy 0.035-0.057 (seed 0: 0.166 / 0.067, 0.070 / 0.035). Tolerances: the largest gap + ~0.02.
 TUTORIAL_SPECTRAL_PHASE = dict(init_epochs=10, init_batch_size=500, init_learning_rate=0.01)
 UMAP_EPOCHS, UMAP_TOL = 60, ((0.20, 0.10), (0.12, 0.08))
-TSNE_EPOCHS, TSNE_BATCH, TSNE_TOL = 60, 1000, ((0.30, 0.13), (0.10, 0.08))
+# ParametricTSNE (60 epochs, batches of 1 000) against nembed TSNE, seeds 0-7 (2026-12-05, `python
+# bench/paradime_umap_seeds.py tsne 0 1 2 3 4 5 6 7`): gaps on the training points recall 0.230-0.239, accuracy
+# 0.071-0.090; held out 0.040-0.056, 0.033-0.068 (seed 0: 0.239 / 0.090, 0.056 / 0.044). Tolerances: the largest gap
+# + ~0.02 (held-out accuracy + 0.012); they were (0.30, 0.13) and (0.10, 0.08). Longer training narrows the gaps
+# slowly and wider networks do not (docs/parametric.md, "Where the gap comes from").
+TSNE_EPOCHS, TSNE_BATCH, TSNE_TOL = 60, 1000, ((0.26, 0.11), (0.08, 0.08))
 
 
 torch = pytest.importorskip  # the plug-in tests below skip without torch
