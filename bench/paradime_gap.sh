@@ -3,7 +3,7 @@
 # bench/RESULTS.md "#17 where the parametric gap comes from"; docs/parametric.md, "Where the gap comes from").
 #
 #   cmake -B build -DNEMBED_BUILD_BENCH=ON && ninja -C build nembed paradime_gap
-#   OUT=/tmp/gap bash bench/paradime_gap.sh [build]        (~25 CPU min at nice -n 10, 2 threads)
+#   OUT=/tmp/gap bash bench/paradime_gap.sh [build]        (~20 CPU min at nice -n 10, 2 threads)
 #
 # Data: the first 5 000 Fashion-MNIST training images (784 pixels / 255), held out: the next 1 000. ParametricTSNE
 # at paraDime's defaults (30 epochs of KL on batches of 500, lr 0.01, hidden [100, 50] Softplus), ParametricUMAP at
