@@ -22,27 +22,13 @@
 
 namespace nembed::detail {
 
-namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_LANES_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_LANES_CLONES
-#endif
-
-// list_edge_pairs's body, compiled into each instruction-set clone of it (the schedule pass vectorises on x86-64-v4).
-[[gnu::always_inline]] inline std::size_t list_pairs_body(const EdgePairSource& src, std::size_t i,
-                                                          std::vector<std::uint32_t>& out,
-                                                          std::vector<offset_t>* edges) {
+std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vector<std::uint32_t>& out,
+                            std::vector<offset_t>* edges) {
     const auto& g = *src.graph;
     auto& s = *src.schedule;
     const double n = static_cast<double>(src.epoch);
     const std::uint64_t reject_below = src.n_tail ? 0x100000000ull % src.n_tail : 0;  // below()'s bound, once a row
     const std::uint64_t skip = src.self_graph ? i : ~std::uint64_t{0};  // no draw equals ~0
-    // The streams' keys up to the edge, once a row: sampling_stream(family, epoch, edge) and SplitMixStream(seed, ·)
-    // then cost one mix each per due edge (five before), the same values.
-    const std::uint64_t stream_base = sampling_stream_base(src.family, static_cast<std::uint64_t>(src.epoch));
-    const SplitMixStream::PremixedSeed seed = SplitMixStream::premix(src.seed);
     if (edges) edges->clear();
     // `out` only grows (no zero-filling per row); `len` counts the pairs written.
     std::size_t len = 0;
@@ -50,75 +36,26 @@ namespace {
         if (out.size() < len + more) out.resize(std::max(2 * out.size(), len + more + 64));
         return out.data() + len;
     };
-    // The schedule of the row's edges in one branch-free pass (UmapEdgeSchedule::take's arithmetic, applied where
-    // due): it vectorises, and the five arrays stream in instead of being read edge by edge behind the due test
-    // (whether an edge is due is a coin flip the predictor misses). Then the due edges' positions, without a branch.
+    // The due edges first, without a branch per edge (whether an edge is due is a coin flip the predictor misses).
     const offset_t p0 = g.indptr[i], p1 = g.indptr[i + 1];
-    const auto m = static_cast<std::size_t>(p1 - p0);
-    thread_local std::vector<std::int64_t> n_neg_buf;
-    thread_local std::vector<std::uint8_t> due_buf;
-    thread_local std::vector<std::uint32_t> due;
-    if (due.size() < m) {
-        due.resize(m);
-        due_buf.resize(m);
-        n_neg_buf.resize(m);
-    }
-    {
-        double* __restrict ns = s.next_sample.data() + p0;
-        double* __restrict nn = s.next_negative.data() + p0;
-        const double* __restrict eps = s.epochs_per_sample.data() + p0;
-        const double* __restrict epn = s.epochs_per_negative.data() + p0;
-        const double* __restrict npe = s.negatives_per_epoch.data() + p0;
-        std::int64_t* __restrict cnt = n_neg_buf.data();
-        std::uint8_t* __restrict flag = due_buf.data();
-        // 8 edges a step in vectors (GCC does not if-convert the scalar loop), the rest one by one: the same
-        // operations on each edge.
-        using V8 = double __attribute__((vector_size(64)));
-        using I8 = std::int64_t __attribute__((vector_size(64)));
-        const V8 nv = V8{} + n;
-        std::size_t q = 0;
-        for (; q + 8 <= m; q += 8) {
-            V8 ns_q, nn_q, eps_q, epn_q, npe_q;
-            std::memcpy(&ns_q, ns + q, sizeof ns_q);
-            std::memcpy(&nn_q, nn + q, sizeof nn_q);
-            std::memcpy(&eps_q, eps + q, sizeof eps_q);
-            std::memcpy(&epn_q, epn + q, sizeof epn_q);
-            std::memcpy(&npe_q, npe + q, sizeof npe_q);
-            const I8 is_due = ~(ns_q > nv);
-            const I8 c = __builtin_convertvector((nv - nn_q) * npe_q, I8);
-            const V8 ns_new = is_due ? ns_q + eps_q : ns_q;
-            const V8 nn_new = is_due ? nn_q + __builtin_convertvector(c, V8) * epn_q : nn_q;
-            std::memcpy(ns + q, &ns_new, sizeof ns_new);
-            std::memcpy(nn + q, &nn_new, sizeof nn_new);
-            std::memcpy(cnt + q, &c, sizeof c);
-            for (std::size_t k = 0; k < 8; ++k) flag[q + k] = static_cast<std::uint8_t>(is_due[k] & 1);
-        }
-        for (; q < m; ++q) {
-            const double ns_q = ns[q], nn_q = nn[q];
-            const bool is_due = !(ns_q > n);
-            const auto c = static_cast<std::int64_t>((n - nn_q) * npe[q]);
-            ns[q] = is_due ? ns_q + eps[q] : ns_q;
-            nn[q] = is_due ? nn_q + static_cast<double>(c) * epn[q] : nn_q;
-            cnt[q] = c;
-            flag[q] = is_due ? 1 : 0;
-        }
-    }
+    thread_local std::vector<offset_t> due;
+    if (due.size() < static_cast<std::size_t>(p1 - p0)) due.resize(static_cast<std::size_t>(p1 - p0));
     std::size_t n_due = 0;
-    for (std::size_t q = 0; q < m; ++q) {
-        due[n_due] = static_cast<std::uint32_t>(q);
-        n_due += due_buf[q];
+    for (offset_t p = p0; p < p1; ++p) {
+        due[n_due] = p;
+        n_due += s.next_sample[p] > n ? 0 : 1;
     }
-    for (std::size_t k = 0; k < n_due; ++k) {
-        const std::size_t q = due[k];
-        const offset_t p = p0 + static_cast<offset_t>(q);
+    for (std::size_t q = 0; q < n_due; ++q) {
+        const offset_t p = due[q];
         const auto j = static_cast<std::uint32_t>(g.indices[p]);
         std::uint32_t* w = room(2);
         w[0] = w[1] = j | kEdgeAttract;  // the second: the mirrored attraction (self graphs)
         len += src.self_graph ? 2 : 1;
         if (edges) edges->insert(edges->end(), src.self_graph ? 2 : 1, p);
-        const std::int64_t n_neg = n_neg_buf[q];
+        const long n_neg = s.take(static_cast<std::size_t>(p), n);
         if (n_neg > 0) {
-            SplitMixStream rng(seed, sampling_stream_item(stream_base, src.edge_offset + static_cast<std::uint64_t>(p)));
+            SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch),
+                                                         src.edge_offset + static_cast<std::uint64_t>(p)));
             // the draws of below(n_tail) in order; umap-learn skips a draw of the head itself
             std::uint32_t* o = room(static_cast<std::size_t>(n_neg) + 1);
             len += rng.below_many_except(src.n_tail, reject_below, skip, o, static_cast<std::size_t>(n_neg));
@@ -127,15 +64,13 @@ namespace {
     return len;
 }
 
-} // namespace
-
-NEMBED_LANES_CLONES
-std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vector<std::uint32_t>& out,
-                            std::vector<offset_t>* edges) {
-    return list_pairs_body(src, i, out, edges);
-}
-
 namespace {
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_LANES_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_LANES_CLONES
+#endif
 
 constexpr std::size_t W = 8;        // rows per vector
 constexpr std::size_t kGroups = 4;  // vectors in flight
