@@ -47,15 +47,26 @@ inline NegativeSampling parse_negative_sampling(const std::string& name) {
 }
 inline std::string to_string(NegativeSampling s) { return s == NegativeSampling::in_batch ? "in_batch" : "uniform"; }
 
+namespace sampling_detail {
+inline std::uint64_t stream_mix(std::uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+} // namespace sampling_detail
+
+/// The (family, epoch) part of sampling_stream, for a caller that keys many items' streams in one epoch (UMAP's
+/// edges): sampling_stream_item(sampling_stream_base(f, e), item) == sampling_stream(f, e, item).
+inline std::uint64_t sampling_stream_base(SamplingFamily family, std::uint64_t epoch) {
+    return sampling_detail::stream_mix(sampling_detail::stream_mix(static_cast<std::uint64_t>(family)) ^ epoch);
+}
+inline std::uint64_t sampling_stream_item(std::uint64_t base, std::uint64_t item) {
+    return sampling_detail::stream_mix(base ^ item);
+}
 /// A 64-bit stream id from (family, epoch, item): splitmix64 finalisers of a packed key (collisions ~2^-64).
 inline std::uint64_t sampling_stream(SamplingFamily family, std::uint64_t epoch, std::uint64_t item) {
-    auto mix = [](std::uint64_t z) {
-        z += 0x9e3779b97f4a7c15ull;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    };
-    return mix(mix(mix(static_cast<std::uint64_t>(family)) ^ epoch) ^ item);
+    return sampling_stream_item(sampling_stream_base(family, epoch), item);
 }
 
 /// The generator for one (epoch, item).
@@ -70,6 +81,13 @@ inline Rng sampling_rng(std::uint64_t seed, SamplingFamily family, std::uint64_t
 class SplitMixStream {
 public:
     SplitMixStream(std::uint64_t seed, std::uint64_t stream) : state_(mix(mix(seed) + stream)) {}
+    /// The seed's part of the start state, for a caller that opens many streams of one seed (UMAP's edges):
+    /// SplitMixStream(premix(seed), stream) is SplitMixStream(seed, stream).
+    struct PremixedSeed {
+        std::uint64_t value;
+    };
+    static PremixedSeed premix(std::uint64_t seed) { return PremixedSeed{mix(seed)}; }
+    SplitMixStream(PremixedSeed seed, std::uint64_t stream) : state_(mix(seed.value + stream)) {}
     std::uint64_t next() { return mix(state_ += 0x9e3779b97f4a7c15ull); }
     /// Uniform over [0, n), n >= 1: Lemire's multiply-and-reject on 32-bit halves of the outputs while n <= 2^32.
     std::uint64_t below(std::uint64_t n) {
