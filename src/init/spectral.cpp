@@ -47,7 +47,7 @@ struct NormalizedAdjacencyOp {
 // The same product with the entries m_ij = s_i a_ij s_j formed once and rounded to float32
 // (SpectralOptions::float_operator): 8 bytes and one gather per entry instead of 12 bytes and two, and four partial
 // sums per row so that a row's additions do not wait on each other. Each row's sum has a fixed order: the same bits
-// for any thread count. docs/init.md bounds what the rounding moves.
+// for any thread count. docs/core.md §6.1 bounds what the rounding moves.
 struct FloatNormalizedAdjacencyOp {
     using Scalar = double;
     const CsrMatrix<double>* A;

@@ -29,7 +29,7 @@ struct SpectralOptions {
     int n_threads = 1;                  ///< threads for the sparse matrix-vector products (results do not depend on it)
     /// Lanczos products with the entries s_i a_ij s_j of D^-1/2 A D^-1/2 formed once and rounded to float32 (half
     /// the bytes and gathers per product): eigenvalues move by at most 2^-24, vectors by 2^-24 / gap
-    /// (docs/init.md). Off by default, so openTSNE's spectral start keeps its double products; UMAP's Laplacian
+    /// (docs/core.md §6.1). Off by default, so openTSNE's spectral start keeps its double products; UMAP's Laplacian
     /// eigenmap turns it on.
     bool float_operator = false;
 };
