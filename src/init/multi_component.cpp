@@ -41,13 +41,20 @@ GraphComponents connected_components(const CsrMatrix<double>& graph) {
     return c;
 }
 
-std::optional<Matrix<double>> laplacian_eigenmap(const CsrMatrix<double>& A, std::size_t dim, std::uint64_t seed,
-                                                 int n_threads, std::string* why) {
-    const std::size_t n = A.n_rows;
+SpectralOptions laplacian_eigenmap_options(std::uint64_t seed, int n_threads) {
     SpectralOptions so;
     so.seed = seed;
     so.n_threads = n_threads;
     so.add_jitter = false;
+    so.float_operator = true;
+    so.ncv = 12;
+    return so;
+}
+
+std::optional<Matrix<double>> laplacian_eigenmap(const CsrMatrix<double>& A, std::size_t dim, std::uint64_t seed,
+                                                 int n_threads, std::string* why) {
+    const std::size_t n = A.n_rows;
+    const SpectralOptions so = laplacian_eigenmap_options(seed, n_threads);
     SpectralEigen eig;
     try {
         eig = spectral_eigenpairs(A, dim + 1, so);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -354,37 +355,72 @@ std::vector<std::vector<std::pair<std::size_t, std::size_t>>> block_rounds(std::
 // buffer begins with nearby points and its threshold is tight early: fewer keys pass it (at k = 90 the updates
 // dominated the search). Inside a block the split goes on at multiples of kLeaf, so a tile's 8 rows and its 32
 // columns are compact too and its keys' partial bound can clear every threshold at once (scan_self). The kept
-// candidates, and so the results, do not depend on the order (docs/neighbors.md §2).
-std::vector<index_t> locality_order(MatrixView<float> w) {
+// candidates, and so the results, do not depend on the order (docs/neighbors.md §2). The ranges of one level are
+// disjoint and each is split the same way whoever splits it: the first levels are split range by range in parallel,
+// then each range's subtree by one worker, so the order does not depend on the thread count.
+std::vector<index_t> locality_order(MatrixView<float> w, int n_threads) {
     std::vector<index_t> order(w.rows);
     for (std::size_t i = 0; i < w.rows; ++i) order[i] = static_cast<index_t>(i);
-    auto split = [&](auto&& self, std::size_t lo, std::size_t hi) -> void {
-        if (hi - lo <= kLeaf) return;
+    // Cuts [lo, hi) along its widest coordinate; returns the cut (hi for a leaf).
+    auto split_once = [&](std::size_t lo, std::size_t hi, std::vector<float>& mn, std::vector<float>& mx) {
+        if (hi - lo <= kLeaf) return hi;
         const std::size_t unit = hi - lo > kQueryBlock ? kQueryBlock : kLeaf;
-        std::size_t widest = 0;
-        float best = -1.0f;
-        for (std::size_t d = 0; d < w.cols; ++d) {
-            float mn = std::numeric_limits<float>::infinity(), mx = -mn;
-            for (std::size_t t = lo; t < hi; ++t) {
-                const float v = w.row(static_cast<std::size_t>(order[t]))[d];
-                mn = std::min(mn, v);
-                mx = std::max(mx, v);
-            }
-            if (mx - mn > best) {
-                best = mx - mn;
-                widest = d;
+        // row by row (one pass over the range's rows; a column at a time re-read every row per dimension)
+        mn.assign(w.cols, std::numeric_limits<float>::infinity());
+        mx.assign(w.cols, -std::numeric_limits<float>::infinity());
+        for (std::size_t t = lo; t < hi; ++t) {
+            const float* x = w.row(static_cast<std::size_t>(order[t]));
+            for (std::size_t d = 0; d < w.cols; ++d) {
+                mn[d] = std::min(mn[d], x[d]);
+                mx[d] = std::max(mx[d], x[d]);
             }
         }
+        std::size_t widest = 0;
+        float best = -1.0f;
+        for (std::size_t d = 0; d < w.cols; ++d)
+            if (mx[d] - mn[d] > best) {
+                best = mx[d] - mn[d];
+                widest = d;
+            }
         const std::size_t blocks = (hi - lo + unit - 1) / unit, mid = lo + (blocks / 2) * unit;
         const auto at = [&](std::size_t t) { return order.begin() + static_cast<std::ptrdiff_t>(t); };
         std::nth_element(at(lo), at(mid), at(hi), [&](index_t a, index_t b) {
             const float va = w.row(static_cast<std::size_t>(a))[widest], vb = w.row(static_cast<std::size_t>(b))[widest];
             return va < vb || (va == vb && a < b);
         });
-        self(self, lo, mid);
-        self(self, mid, hi);
+        return mid;
     };
-    split(split, 0, w.rows);
+    using Range = std::pair<std::size_t, std::size_t>;
+    std::vector<Range> level{{0, w.rows}};
+    const std::size_t want = 8 * static_cast<std::size_t>(std::max(1, n_threads));
+    bool split_any = true;
+    while (level.size() < want && split_any) {
+        std::vector<std::size_t> mids(level.size());
+        parallelize(n_threads, level.size(), [&](int, std::size_t r0, std::size_t r1) {
+            std::vector<float> mn, mx;
+            for (std::size_t r = r0; r < r1; ++r) mids[r] = split_once(level[r].first, level[r].second, mn, mx);
+        });
+        std::vector<Range> next;
+        split_any = false;
+        for (std::size_t r = 0; r < level.size(); ++r) {
+            next.emplace_back(level[r].first, mids[r]);
+            if (mids[r] < level[r].second) {
+                next.emplace_back(mids[r], level[r].second);
+                split_any = true;
+            }
+        }
+        level = std::move(next);
+    }
+    parallelize(n_threads, level.size(), [&](int, std::size_t r0, std::size_t r1) {
+        std::vector<float> mn, mx;
+        auto split = [&](auto&& self, std::size_t lo, std::size_t hi) -> void {
+            const std::size_t mid = split_once(lo, hi, mn, mx);
+            if (mid == hi) return;
+            self(self, lo, mid);
+            self(self, mid, hi);
+        };
+        for (std::size_t r = r0; r < r1; ++r) split(split, level[r].first, level[r].second);
+    });
     return order;
 }
 
@@ -416,7 +452,7 @@ public:
         transform_ = transform != nullptr ? *transform : SearchTransform(data_.view(), metric_);
         work_ = transform_.apply(data_.view(), n_threads_, &self_far_);
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
-        order_ = locality_order(work_.view());
+        order_ = locality_order(work_.view(), n_threads_);
         dims_ = variance_order(work_.view());
         panels_ = pack_reference(work_.view(), order_, dims_, work_.cols() >= kHeadMinDim, metric_ == Metric::euclidean,
                                  n_threads_);
@@ -577,7 +613,10 @@ private:
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
         const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
 
-        std::vector<float> q(nb * dim * kQStride, 0.0f), qn(nb * kQStride, std::numeric_limits<float>::infinity()),
+        // q and the candidate buffers (41 MB at 70 000 points, k = 15) are not zeroed here: each block's packing task
+        // zeroes its own part of q, and a buffer is only read up to its size, so the first touch is in parallel.
+        const auto q = std::make_unique_for_overwrite<float[]>(nb * dim * kQStride);
+        std::vector<float> qn(nb * kQStride, std::numeric_limits<float>::infinity()),
             th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(kStages * nb * kQStride, 0.0f),
             mg(nb * kQStride, 0.0f);
         // A pair tile stops after its first head[s] dimensions when, for every key, its lower bound there exceeds
@@ -586,10 +625,11 @@ private:
         // this way would have been refused whole: the kept candidates are exactly those of the full tiles.
         const double gamma = (2.0 * static_cast<double>(dim) + 8.0) * 0x1p-24 * 1.01;
         const double tiny = (2.0 * static_cast<double>(dim) + 8.0) * 0x1p-126;
-        std::vector<Cand> heaps(nb * kQStride * 2 * n_cand);
+        const auto heaps = std::make_unique_for_overwrite<Cand[]>(nb * kQStride * 2 * n_cand);
         std::vector<std::uint32_t> sizes(nb * kQStride, 0);
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
-            for (std::size_t b = b0; b < b1; ++b)
+            for (std::size_t b = b0; b < b1; ++b) {
+                std::fill_n(q.get() + b * dim * kQStride, dim * kQStride, 0.0f);
                 for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
                     const float* x = keyed.row(static_cast<std::size_t>(order_[b * kQueryBlock + r]));
                     for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[dims_[d]];
@@ -605,15 +645,16 @@ private:
                                        std::numeric_limits<float>::infinity());
                     th[b * kQStride + r] = std::numeric_limits<float>::infinity();
                 }
+            }
         });
         SelfScan s;
         s.ref = &panels_;
-        s.q = q.data();
+        s.q = q.get();
         s.qn = qn.data();
         for (std::size_t st = 0; st < kStages; ++st) s.qt[st] = qt.data() + st * nb * kQStride;
         s.mg = mg.data();
         s.th = th.data();
-        s.heaps = heaps.data();
+        s.heaps = heaps.get();
         s.sizes = sizes.data();
         s.n_cand = n_cand;
         // the blocks against themselves, then the tournament's rounds; a round's pairs are handed out one at a time
@@ -658,7 +699,7 @@ private:
                 if (!self_far_.empty() && self_far_[i] != 0)
                     detail::brute_force_row(exact_, data_.row(i), static_cast<index_t>(i), k,
                                             g.indices.data() + i * k, g.distances.data() + i * k);
-                else if (!finish(heaps.data() + at * 2 * n_cand, sizes[at], n_cand, data_.row(i), keyed.row(i),
+                else if (!finish(heaps.get() + at * 2 * n_cand, sizes[at], n_cand, data_.row(i), keyed.row(i),
                                  n - 1, true, g, i, fs))
                     unsure[i] = 1;
             }

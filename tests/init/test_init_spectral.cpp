@@ -87,6 +87,46 @@ TEST(InitSpectral, EigenpairsSolveGeneralizedProblemBothSolvers) {
     for (std::size_t c = 1; c < 4; ++c) EXPECT_LE(a.eigenvalues[c], a.eigenvalues[c - 1]);
 }
 
+// The float32 products (UMAP's setting): M's entries are rounded once, |E| <= u M elementwise with u = 2^-24, so
+// ||E||_2 <= u (M is non-negative with spectral radius 1). The eigenvalues move by at most u (Weyl) and the
+// D^1/2-scaled unit vectors by at most about sqrt(2) u / gap (Davis-Kahan); tol 1e-12 leaves the solver's own error
+// far below both. Also: the same bits for any thread count, and products and restarts are counted.
+TEST(InitSpectral, FloatOperatorWithinItsRoundingBound) {
+    CsrMatrix<double> A = two_cluster_graph(600, 1);
+    SpectralOptions dense;
+    dense.dense_threshold = 1000;
+    SpectralOptions fl;
+    fl.tol = 1e-12;
+    fl.float_operator = true;
+    fl.ncv = 12;
+    const SpectralEigen ref = spectral_eigenpairs(A, 5, dense), f = spectral_eigenpairs(A, 4, fl);
+    EXPECT_EQ(ref.products, 0u);
+    EXPECT_GT(f.products, 0u);
+    EXPECT_GT(f.restarts, 0u);
+    const double u = 0x1p-24;
+    const auto d = degrees(A);
+    double worst_value = 0.0;
+    for (std::size_t c = 0; c < 4; ++c) {
+        worst_value = std::max(worst_value, std::abs(f.eigenvalues[c] - ref.eigenvalues[c]));
+        EXPECT_LE(std::abs(f.eigenvalues[c] - ref.eigenvalues[c]), 1.01 * u + 1e-12) << c;
+        double gap = std::numeric_limits<double>::infinity();
+        for (std::size_t o = 0; o < 5; ++o)
+            if (o != c) gap = std::min(gap, std::abs(ref.eigenvalues[c] - ref.eigenvalues[o]));
+        double diff = 0.0;
+        for (std::size_t i = 0; i < 600; ++i) {
+            const double t = std::sqrt(d[i]) * (f.eigenvectors(i, c) - ref.eigenvectors(i, c));
+            diff += t * t;
+        }
+        EXPECT_LE(std::sqrt(diff), 2.0 * u / gap + 1e-9) << c << " gap " << gap;
+    }
+    EXPECT_GT(worst_value, 0.0);  // the float products do differ from the double ones
+    SpectralOptions fl3 = fl;
+    fl3.n_threads = 3;
+    const SpectralEigen f3 = spectral_eigenpairs(A, 4, fl3);
+    EXPECT_EQ(f3.eigenvalues, f.eigenvalues);
+    EXPECT_EQ(f3.eigenvectors.storage(), f.eigenvectors.storage());
+}
+
 TEST(InitSpectral, SeparatesTwoClustersAlongFirstCoordinate) {
     CsrMatrix<double> A = two_cluster_graph(600, 2);
     Matrix<double> Y = spectral_init(A, 2, true, 5);
@@ -125,7 +165,16 @@ TEST(InitSpectral, BadInputs) {
     }
     CsrMatrix<double> asym = A;
     asym.values[0] *= 2;
-    EXPECT_THROW(spectral_init(asym, 2), InvalidArgument);
+    asym.values[asym.values.size() - 1] *= 2;
+    try {  // the rows are checked in parallel; the first bad entry in row order is the one named
+        SpectralOptions threaded;
+        threaded.n_threads = 3;
+        spectral_init(asym, 2, threaded);
+        FAIL() << "no exception";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("entry (0, " + std::to_string(asym.indices[0]) + ")"), std::string::npos)
+            << e.what();
+    }
     CsrMatrix<double> neg = A;
     for (auto& v : neg.values) v = -v;
     EXPECT_THROW(spectral_init(neg, 2), InvalidArgument);

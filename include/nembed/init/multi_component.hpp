@@ -18,6 +18,7 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/sparse.hpp"
+#include "nembed/init/spectral.hpp"
 
 namespace nembed {
 
@@ -35,6 +36,10 @@ GraphComponents connected_components(const CsrMatrix<double>& graph);
 /// eigensolver does not converge; throws InvalidArgument for bad input.
 std::optional<Matrix<double>> laplacian_eigenmap(const CsrMatrix<double>& A, std::size_t dim, std::uint64_t seed,
                                                  int n_threads, std::string* why = nullptr);
+
+/// The solver settings laplacian_eigenmap passes to spectral_eigenpairs: float32 products and a 12-vector Lanczos
+/// basis at tol 1e-4 (docs/core.md §6.1: the cheapest of the measured settings at the 20-vector basis' accuracy).
+SpectralOptions laplacian_eigenmap_options(std::uint64_t seed, int n_threads);
 
 /// umap-learn's multi-component layout (see the file comment) of `graph` (symmetric, components as `comps`), dim
 /// coordinates per point, before UMAP's final scaling. X (N x D) gives the centroids; pass an empty view (0 rows)

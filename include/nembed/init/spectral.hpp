@@ -27,6 +27,11 @@ struct SpectralOptions {
     double target_std = 1e-4;           ///< std of the first coordinate after rescaling
     std::uint64_t seed = 0;             ///< start vector and jitter seed
     int n_threads = 1;                  ///< threads for the sparse matrix-vector products (results do not depend on it)
+    /// Lanczos products with the entries s_i a_ij s_j of D^-1/2 A D^-1/2 formed once and rounded to float32 (half
+    /// the bytes and gathers per product): eigenvalues move by at most 2^-24, vectors by 2^-24 / gap
+    /// (docs/core.md §6.1). Off by default, so openTSNE's spectral start keeps its double products; UMAP's Laplacian
+    /// eigenmap turns it on.
+    bool float_operator = false;
 };
 
 /// The raw eigenpairs: n_eigen largest eigenvalues (descending) of A v = lambda D v, and the vectors as columns of
@@ -34,6 +39,8 @@ struct SpectralOptions {
 struct SpectralEigen {
     std::vector<double> eigenvalues;
     Matrix<double> eigenvectors;
+    std::size_t restarts = 0;  ///< Lanczos restarts (0 for the dense solver)
+    std::size_t products = 0;  ///< matrix-vector products (0 for the dense solver)
 };
 
 /// Solves for the n_eigen largest eigenpairs. A must be square, symmetric (relative tolerance 1e-9), with finite
