@@ -218,7 +218,7 @@ struct EdgeBatchPlan::Impl {
     // bucket's own stream. A process's buckets are then the consecutive shuffled positions of its range, and each
     // element goes on to the process that runs its chunk (sent in position order, so `mine` is in position order
     // without any position travelling).
-    void dist_shuffle(std::int64_t epoch, int n_threads) {
+    std::vector<std::uint64_t> dist_order(std::int64_t epoch, int n_threads) {
         const auto stream_of = streams_of(epoch);
         const std::size_t El = edges.size(), NB = n_buckets;
         std::vector<std::uint16_t> bk(El);
@@ -317,10 +317,9 @@ struct EdgeBatchPlan::Impl {
             n_mine += k;
             lo = hi;
         }
-        mine.resize(n_mine);
-        o.share.alltoallv(routed.data(), se, mine.data(), re);
-        mine_at = 0;
-        mine_epoch = epoch;
+        std::vector<std::uint64_t> result(n_mine);
+        o.share.alltoallv(routed.data(), se, result.data(), re);
+        return result;
     }
 
     // Batch bi's slots: the heads and tails of every process's chunks, all-gathered (in-batch negatives read any
@@ -715,6 +714,15 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
 
 EdgeBatchPlan::~EdgeBatchPlan() = default;
 
+std::vector<std::uint64_t> EdgeBatchPlan::epoch_edges(std::int64_t epoch, int n_threads) {
+    Impl& s = *impl_;
+    if (s.dist) return s.dist_order(epoch, std::max(1, n_threads));
+    std::vector<std::uint64_t> out(s.n_edges);
+    detail::BucketShuffle order(s.edges, out, s.o.seed, streams_of(epoch));
+    order.run(std::numeric_limits<std::size_t>::max());
+    return out;
+}
+
 std::size_t EdgeBatchPlan::n_points() const { return impl_->n; }
 std::size_t EdgeBatchPlan::n_edges() const { return impl_->n_edges; }
 std::size_t EdgeBatchPlan::batch_size() const { return impl_->B; }
@@ -906,7 +914,11 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     constexpr std::size_t all = std::numeric_limits<std::size_t>::max();
     const std::size_t slice = (3 * s.n_edges + n_batches - 1) / n_batches;  // work units per batch (3 per edge)
     if (distributed) {
-        if (s.mine_epoch != epoch) s.dist_shuffle(epoch, n_threads);
+        if (s.mine_epoch != epoch) {
+            s.mine = {};
+            s.mine = s.dist_order(epoch, n_threads);
+            s.mine_epoch = epoch;
+        }
         s.mine_at = 0;
     } else {
         if (s.order_epoch != epoch) {  // not prepared by the previous step (a plan restarted at another step)

@@ -95,6 +95,10 @@ public:
     /// or the loss or embedding became non-finite.
     double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
 
+    /// Epoch `epoch`'s edges (head·2^32 + tail) that this process trains on, in batch order: one process, the
+    /// whole shuffled order; distributed, the edges of its chunks (chunk c of each batch: process c mod ranks).
+    /// The plan's state does not change. Collective in a distributed run. For tests.
+    std::vector<std::uint64_t> epoch_edges(std::int64_t epoch, int n_threads = 1);
     std::size_t n_points() const;
     std::size_t n_edges() const;
     std::size_t batch_size() const;   ///< b (after the cap)
