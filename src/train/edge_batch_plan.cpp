@@ -174,7 +174,7 @@ struct EdgeBatchPlan::Impl {
     std::vector<std::uint64_t> mine;
     std::size_t mine_at = 0;          // the next batch's first edge in `mine`
     std::int64_t mine_epoch = -1;     // the epoch `mine` holds
-    std::vector<std::int64_t> tx, rx;  // per batch: slot sums out and in
+    std::vector<std::int64_t> tx, rx, tot;  // per batch: slot sums out and in, my slots' totals
     std::vector<std::uint8_t> gx, grx;  // per batch: the all-gathered slots / results
 
     std::size_t bucket_start(std::size_t o) const { return (o * n_buckets + R - 1) / R; }  // process o's buckets
@@ -299,15 +299,13 @@ struct EdgeBatchPlan::Impl {
         }
         std::size_t base = 0;
         for (std::size_t q = 0; q < me; ++q) base += static_cast<std::size_t>(Ts[q]);
-        std::vector<std::uint32_t> dest(T);
         std::vector<std::size_t> n_to(R, 0);
-        for (std::size_t t = 0; t < T; ++t) ++n_to[dest[t] = static_cast<std::uint32_t>(owner_of_position(base + t))];
+        for (std::size_t t = 0; t < T; ++t) ++n_to[owner_of_position(base + t)];
         std::vector<std::size_t> at(R, 0);
         for (std::size_t q = 1; q < R; ++q) at[q] = at[q - 1] + n_to[q - 1];
         std::vector<std::uint64_t> routed(T);
-        for (std::size_t t = 0; t < T; ++t) routed[at[dest[t]]++] = out[t];
+        for (std::size_t t = 0; t < T; ++t) routed[at[owner_of_position(base + t)]++] = out[t];
         out = {};
-        dest = {};
         std::size_t lo = 0, n_mine = 0;
         for (std::size_t q = 0; q < R; ++q) {
             se[q] = n_to[q] * 8;
@@ -384,25 +382,50 @@ struct EdgeBatchPlan::Impl {
             for (std::size_t c = q; c < nc; c += R)
                 for (std::size_t h = c * pc; h < std::min(b, (c + 1) * pc); ++h) f(b + h);
         };
+        // To each process q its slots' sums from this process, sparse: a mask of q's slots (bit set: this process's
+        // sum for the slot's point is not zero), then the non-zero sums. Another process's slots are mostly reached
+        // here only by this process's negatives (m per head of its b/R heads over the 2b slots), so about
+        // e^(−m/(2R)) of them are zero: 0.29 at m = 5, R = 2; 0.54 at R = 4. First each segment's length (one word
+        // per process), then the segments.
         std::vector<std::size_t> sc(R), rc(R);
-        std::size_t total_tx = 0;
+        std::vector<std::uint64_t> seg(R), lens(R);
+        tx.clear();
+        tx.reserve(2 * b * d + 2 * b / 64 + R);
         for (std::size_t q = 0; q < R; ++q) {
-            sc[q] = 2 * heads_of(q, bi) * d * 8;
-            total_tx += sc[q] / 8;
-        }
-        const std::size_t mine_n = 2 * heads_of(me, bi) * d;
-        for (std::size_t q = 0; q < R; ++q) rc[q] = mine_n * 8;
-        tx.resize(total_tx);
-        rx.resize(R * mine_n);
-        std::int64_t* t = tx.data();
-        for (std::size_t q = 0; q < R; ++q)
+            const std::size_t at = tx.size(), n_words = (2 * heads_of(q, bi) + 63) / 64;
+            tx.resize(at + n_words, 0);
+            std::size_t k = 0;
             for_slots(q, [&](std::size_t slot) {
-                t = std::copy_n(a0 + static_cast<std::size_t>(sp[slot]) * d, d, t);
+                const std::int64_t* v = a0 + static_cast<std::size_t>(sp[slot]) * d;
+                if (std::any_of(v, v + d, [](std::int64_t x) { return x != 0; })) {
+                    tx[at + k / 64] |= static_cast<std::int64_t>(std::uint64_t{1} << (k % 64));
+                    tx.insert(tx.end(), v, v + d);
+                }
+                ++k;
             });
+            seg[q] = tx.size() - at;
+        }
         for (std::size_t q = 0; q < 2 * b; ++q) std::fill_n(a0 + static_cast<std::size_t>(sp[q]) * d, d, 0);
+        o.share.alltoallv(seg.data(), std::vector<std::size_t>(R, 8), lens.data(), std::vector<std::size_t>(R, 8));
+        std::size_t total_rx = 0;
+        for (std::size_t q = 0; q < R; ++q) {
+            sc[q] = static_cast<std::size_t>(seg[q]) * 8;
+            rc[q] = static_cast<std::size_t>(lens[q]) * 8;
+            total_rx += static_cast<std::size_t>(lens[q]);
+        }
+        rx.resize(total_rx);
         o.share.alltoallv(tx.data(), sc, rx.data(), rc);
-        for (std::size_t q = 1; q < R; ++q)
-            for (std::size_t j = 0; j < mine_n; ++j) rx[j] += rx[q * mine_n + j];
+        const std::size_t mine_slots = 2 * heads_of(me, bi), mine_n = mine_slots * d, my_words = (mine_slots + 63) / 64;
+        tot.assign(mine_n, 0);
+        for (std::size_t q = 0, at = 0; q < R; at += static_cast<std::size_t>(lens[q]), ++q) {
+            const std::int64_t* mask = rx.data() + at;
+            const std::int64_t* v = mask + my_words;
+            for (std::size_t k = 0; k < mine_slots; ++k)
+                if ((static_cast<std::uint64_t>(mask[k / 64]) >> (k % 64)) & 1u) {
+                    for (std::size_t c = 0; c < d; ++c) tot[k * d + c] += v[c];
+                    v += d;
+                }
+        }
         // The results of my slots: [mine_n doubles][my chunks' losses][nce: my heads' dlog Z]
         const bool nce = !head_dlogz.empty();
         auto msg_doubles = [&](std::size_t q) {
@@ -416,8 +439,8 @@ struct EdgeBatchPlan::Impl {
                 j += d;
             });
         }
-        std::int64_t* tot = rx.data();
-        finish_coordinates(&tot, 1, 0, mine_n, fx, clip, lr, y ? res.data() : nullptr, y ? nullptr : res.data());
+        std::int64_t* tot_ptr = tot.data();
+        finish_coordinates(&tot_ptr, 1, 0, mine_n, fx, clip, lr, y ? res.data() : nullptr, y ? nullptr : res.data());
         {
             std::size_t j = mine_n;
             for (std::size_t c = me; c < nc; c += R) res[j++] = chunk_loss[c];
