@@ -1,11 +1,14 @@
 #include "nembed/dist/cne.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/dist/affinity.hpp"
 #include "nembed/dist/knn.hpp"
 #include "nembed/dist/tsne.hpp"
 #include "nembed/init/pca.hpp"
@@ -13,6 +16,51 @@
 #include "nembed/neighbors/metric.hpp"
 
 namespace nembed::dist {
+
+CsrMatrix<double> binary_symmetric_graph_rows(Comm& comm, const RowPartition& part, const KnnGraph& mine) {
+    const int r = comm.rank();
+    const std::size_t n = part.n, b = part.begin(r), n_own = part.count(r);
+    require(mine.n_points == n_own && mine.n_reference == n,
+            "binary_symmetric_graph_rows: this rank's neighbour rows have the wrong shape");
+    // This rank's rows of A (i → its neighbours, self dropped), then of Aᵀ from their owners.
+    CsrMatrix<double> A;
+    A.n_rows = n_own;
+    A.n_cols = n;
+    A.indptr.assign(n_own + 1, 0);
+    A.indices.reserve(n_own * mine.k);
+    for (std::size_t i = 0; i < n_own; ++i) {
+        const std::size_t at = A.indices.size();
+        for (std::size_t j = 0; j < mine.k; ++j) {
+            const index_t nb = mine.neighbors(i)[j];
+            if (static_cast<std::size_t>(nb) != b + i) A.indices.push_back(nb);
+        }
+        std::sort(A.indices.begin() + static_cast<std::ptrdiff_t>(at), A.indices.end());
+        A.indices.erase(std::unique(A.indices.begin() + static_cast<std::ptrdiff_t>(at), A.indices.end()),
+                        A.indices.end());
+        A.indptr[i + 1] = static_cast<offset_t>(A.indices.size());
+    }
+    A.values.assign(A.indices.size(), 1.0);
+    const CsrMatrix<double> At = transpose_rows(comm, part, A);
+    // Row by row the sorted union (binary_symmetric_graph sorts and merges the same entries), in an N-row matrix
+    // whose other rows are empty (the edge plan's distributed input).
+    CsrMatrix<double> g;
+    g.n_rows = g.n_cols = n;
+    g.indptr.assign(n + 1, 0);
+    g.indices.reserve(A.indices.size() + At.indices.size());
+    for (std::size_t i = 0; i < n_own; ++i) {
+        const auto a0 = A.indices.begin() + A.indptr[i], a1 = A.indices.begin() + A.indptr[i + 1];
+        const auto t0 = At.indices.begin() + At.indptr[i], t1 = At.indices.begin() + At.indptr[i + 1];
+        const std::size_t at = g.indices.size();
+        std::set_union(a0, a1, t0, t1, std::back_inserter(g.indices));
+        g.indices.erase(std::unique(g.indices.begin() + static_cast<std::ptrdiff_t>(at), g.indices.end()),
+                        g.indices.end());
+        g.indptr[b + i + 1] = static_cast<offset_t>(g.indices.size());
+    }
+    for (std::size_t i = b + n_own; i < n; ++i) g.indptr[i + 1] = g.indptr[i];
+    for (std::size_t i = 1; i <= b; ++i) g.indptr[i] = 0;
+    g.values.assign(g.indices.size(), 1.0);
+    return g;
+}
 
 CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float> X, const CneOptions& o,
                          const DistKnnGraph* given) {
@@ -30,22 +78,22 @@ CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float>
         require(o.init != CneInit::pca || o.n_components <= X.cols || X.rows == 0,
                 "CNE: PCA initialisation needs n_components <= number of features");
         require_finite(X, "input data");
+        require(!o.exclude_neighbors, "distributed CNE: exclude_neighbors is not distributed");
     });
     const int threads = resolve_threads(o.n_jobs);
     CneTimings tm;
     Timer t;
     if (given) check_given_knn(comm, part, *given, o.k, "distributed CNE");
-    const KnnGraph mine =
-        given ? given->to_graph()
-              : self_knn(comm, part, X, o.k, o.neighbors, o.knn_shards, o.input_metric, o.seed, threads).to_graph();
-    tm.knn = t.seconds();
-    t.reset();
-    KnnGraph knn = KnnGraph::sized(n, o.k, n);
-    knn.indices = allgatherv(comm, mine.indices);
-    knn.distances = allgatherv(comm, mine.distances);
-    CsrMatrix<double> g = binary_symmetric_graph(knn);
+    CsrMatrix<double> g;
+    {
+        const KnnGraph mine =
+            given ? given->to_graph()
+                  : self_knn(comm, part, X, o.k, o.neighbors, o.knn_shards, o.input_metric, o.seed, threads).to_graph();
+        tm.knn = t.seconds();
+        t.reset();
+        g = binary_symmetric_graph_rows(comm, part, mine);
+    }
     tm.graph = t.seconds();
-
     t.reset();
     CneOptions opt = o;
     Matrix<double> Y;
@@ -59,7 +107,12 @@ CneEmbedding prepare_cne(Comm& comm, const RowPartition& part, MatrixView<float>
         Y = detail::cne_init(o, X, n, threads);  // random (per point, from the seed) or user: no data needed
     }
     tm.init = t.seconds();
-    opt.share = {r, comm.size(), [&comm](std::int64_t* v, std::size_t count) { comm.allreduce_sum(v, count); }};
+    opt.share = {r, comm.size(), [&comm](std::int64_t* v, std::size_t count) { comm.allreduce_sum(v, count); },
+                 [&comm](const void* send, const std::vector<std::size_t>& sc, void* recv,
+                         const std::vector<std::size_t>& rc) { comm.alltoallv(send, sc, recv, rc); },
+                 [&comm](const void* send, std::size_t bytes, void* recv, const std::vector<std::size_t>& counts) {
+                     comm.allgatherv(send, bytes, recv, counts);
+                 }};
     return CneEmbedding(std::move(opt), std::move(g), std::move(Y), tm);
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -162,44 +163,330 @@ struct EdgeBatchPlan::Impl {
     void run_chunk(ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi, std::int64_t epoch,
                    const std::uint32_t* sp, const Shape& sh, std::size_t full_n_chunks, const double* Y);
 
-    // Distributed (o.share): this process ran its chunks of the batch; the workers' accumulators are added into
-    // acc[0] (integers: any order), which is summed over the processes, and so are the chunk losses and the heads'
-    // dlog Z (bit patterns: the process that ran a chunk holds its values, the others hold 0, so the sum is exact).
-    // With in-batch negatives only the batch's 2b slot points hold sums: when 2b < n the sums travel per slot
-    // (2b·d integers instead of n·d; a point in several slots travels once per slot, with the same value, and gets
-    // the same total back). Uniform negatives reach any point: the whole accumulator travels.
-    std::vector<std::int64_t> slot_sums;
-    void reduce_batch(const Shape& sh, const std::uint32_t* sp, std::vector<std::int64_t>& bits, int n_threads) {
-        const std::size_t R = static_cast<std::size_t>(o.share.ranks), r = static_cast<std::size_t>(o.share.rank);
-        std::int64_t* a0 = acc[0].data();
-        if (!uniform && sh.two_b < n) {
-            slot_sums.resize(sh.two_b * d);
-            for (std::size_t q = 0; q < sh.two_b; ++q) {  // serial: a point in two slots must not be added twice
-                const std::size_t p = static_cast<std::size_t>(sp[q]) * d;
-                for (std::size_t w = 1; w < n_acc; ++w)
-                    for (std::size_t k = 0; k < d; ++k) {
-                        a0[p + k] += acc[w][p + k];
-                        acc[w][p + k] = 0;
-                    }
-                std::copy_n(a0 + p, d, slot_sums.data() + q * d);
+    // ---- distributed (o.share.sum; EdgeBatchShare) ----
+    // This process holds the edges of its graph rows, `edges` (global indices [e0, e0 + edges.size())), and per
+    // epoch `mine`: the edges of its chunks (chunk c of every batch runs on process c mod R), in shuffled order.
+    bool dist = false;
+    std::size_t R = 1, me = 0, e0 = 0;
+    std::size_t n_buckets = 1;  // the single-process bucket shuffle's layout for n_edges elements
+    int bucket_shift = 16;
+    std::size_t pc_full = 1, pc_last = 1, nc_full = 1, nc_last = 1;  // heads per chunk, chunks per batch
+    std::vector<std::uint64_t> mine;
+    std::size_t mine_at = 0;          // the next batch's first edge in `mine`
+    std::int64_t mine_epoch = -1;     // the epoch `mine` holds
+    std::vector<std::int64_t> tx, rx, tot;  // per batch: slot sums out and in, my slots' totals
+    std::vector<std::uint8_t> gx, grx;  // per batch: the all-gathered slots / results
+
+    std::size_t bucket_start(std::size_t o) const { return (o * n_buckets + R - 1) / R; }  // process o's buckets
+    std::size_t batch_heads(std::size_t bi) const { return bi + 1 == n_batches ? B_last : B; }
+    std::size_t per_chunk(std::size_t bi) const { return bi + 1 == n_batches ? pc_last : pc_full; }
+    std::size_t n_chunks_of(std::size_t bi) const { return bi + 1 == n_batches ? nc_last : nc_full; }
+    // Heads of batch bi that process o runs (its chunks c ≡ o mod R).
+    std::size_t heads_of(std::size_t o, std::size_t bi) const {
+        const std::size_t b = batch_heads(bi), pc = per_chunk(bi), nc = n_chunks_of(bi);
+        std::size_t h = 0;
+        for (std::size_t c = o; c < nc; c += R) h += std::min(b, (c + 1) * pc) - c * pc;
+        return h;
+    }
+    std::size_t chunks_of(std::size_t o, std::size_t bi) const {
+        const std::size_t nc = n_chunks_of(bi);
+        return o < nc ? (nc - o + R - 1) / R : 0;
+    }
+    // The process that runs the edge at shuffled position p.
+    std::size_t owner_of_position(std::size_t p) const {
+        const std::size_t bi = p / B;
+        return ((p - bi * B) / per_chunk(bi)) % R;
+    }
+    // How many of the positions [lo, hi) this process runs.
+    std::size_t mine_in(std::size_t lo, std::size_t hi) const {
+        std::size_t count = 0;
+        for (std::size_t bi = lo / B; lo < hi && bi < n_batches && bi * B < hi; ++bi) {
+            const std::size_t b = batch_heads(bi), pc = per_chunk(bi), nc = n_chunks_of(bi);
+            for (std::size_t c = me; c < nc; c += R) {
+                const std::size_t p0 = bi * B + c * pc, p1 = bi * B + std::min(b, (c + 1) * pc);
+                const std::size_t x0 = std::max(p0, lo), x1 = std::min(p1, hi);
+                if (x0 < x1) count += x1 - x0;
             }
-            o.share.sum(slot_sums.data(), slot_sums.size());
-            for (std::size_t q = 0; q < sh.two_b; ++q)
-                std::copy_n(slot_sums.data() + q * d, d, a0 + static_cast<std::size_t>(sp[q]) * d);
-        } else {
-            if (n_acc > 1)
-                parallelize(n_threads, n * d, [&](int, std::size_t i0, std::size_t i1) {
-                    for (std::size_t w = 1; w < n_acc; ++w)
-                        for (std::size_t i = i0; i < i1; ++i) {
-                            a0[i] += acc[w][i];
-                            acc[w][i] = 0;
-                        }
-                });
-            o.share.sum(a0, n * d);
         }
+        return count;
+    }
+
+    // The epoch's shuffle (bucket_shuffle.hpp's, cut by buckets). Element g (global edge index) draws its bucket
+    // from the 16-bit quarter g mod 4 of word g/4 of the epoch's draw stream; process o owns the buckets
+    // [bucket_start(o), bucket_start(o + 1)) and receives their elements in global order (processes in rank
+    // order, each in its order), which is the single-process copy phase; each bucket's Fisher–Yates uses the
+    // bucket's own stream. A process's buckets are then the consecutive shuffled positions of its range, and each
+    // element goes on to the process that runs its chunk (sent in position order, so `mine` is in position order
+    // without any position travelling).
+    std::vector<std::uint64_t> dist_order(std::int64_t epoch, int n_threads) {
+        const auto stream_of = streams_of(epoch);
+        const std::size_t El = edges.size(), NB = n_buckets;
+        std::vector<std::uint16_t> bk(El);
+        std::vector<std::uint64_t> cnt(NB, 0);
+        {
+            SplitMixStream draws(o.seed, stream_of(0));
+            draws.skip_words(e0 / 4);
+            std::uint64_t word = 0;
+            for (std::size_t i = 0; i < El; ++i) {
+                const std::size_t g = e0 + i;
+                if (i == 0) {
+                    word = draws.next() >> (16 * (g % 4));
+                } else if (g % 4 == 0) {
+                    word = draws.next();
+                }
+                const auto bucket = static_cast<std::uint16_t>((word & 0xffff) >> bucket_shift);
+                word >>= 16;
+                bk[i] = bucket;
+                ++cnt[bucket];
+            }
+        }
+        std::vector<std::uint64_t> out(El);  // my elements by (bucket, order): consecutive per owner
+        {
+            std::vector<std::size_t> at(NB + 1, 0);
+            for (std::size_t x = 0; x < NB; ++x) at[x + 1] = at[x] + cnt[x];
+            for (std::size_t i = 0; i < El; ++i) out[at[bk[i]]++] = edges[i];
+        }
+        bk = {};
+        // Counts of each owner's buckets to the owner, then the elements.
+        const std::size_t my_b0 = bucket_start(me), my_nb = bucket_start(me + 1) - my_b0;
+        std::vector<std::size_t> sc(R), rc(R, my_nb * 8), se(R), re(R);
+        for (std::size_t q = 0; q < R; ++q) sc[q] = (bucket_start(q + 1) - bucket_start(q)) * 8;
+        std::vector<std::uint64_t> rcnt(R * my_nb);
+        o.share.alltoallv(cnt.data(), sc, rcnt.data(), rc);
+        std::size_t T = 0;
+        for (std::size_t q = 0; q < R; ++q) {
+            std::uint64_t m_q = 0, r_q = 0;
+            for (std::size_t x = bucket_start(q); x < bucket_start(q + 1); ++x) m_q += cnt[x];
+            for (std::size_t x = 0; x < my_nb; ++x) r_q += rcnt[q * my_nb + x];
+            se[q] = static_cast<std::size_t>(m_q) * 8;
+            re[q] = static_cast<std::size_t>(r_q) * 8;
+            T += static_cast<std::size_t>(r_q);
+        }
+        std::vector<std::uint64_t> got(T);
+        o.share.alltoallv(out.data(), se, got.data(), re);
+        // My buckets in global order, then each one's Fisher–Yates.
+        std::vector<std::size_t> start(my_nb + 1, 0), from(R, 0);  // from[q]: q's segment in `got`
+        for (std::size_t x = 0; x < my_nb; ++x) {
+            std::uint64_t total = 0;
+            for (std::size_t q = 0; q < R; ++q) total += rcnt[q * my_nb + x];
+            start[x + 1] = start[x] + static_cast<std::size_t>(total);
+        }
+        for (std::size_t q = 1; q < R; ++q) from[q] = from[q - 1] + re[q - 1] / 8;
+        out.resize(T);
+        for (std::size_t x = 0, w = 0; x < my_nb; ++x)
+            for (std::size_t q = 0; q < R; ++q) {
+                const auto k = static_cast<std::size_t>(rcnt[q * my_nb + x]);
+                std::copy_n(got.data() + from[q], k, out.data() + w);
+                from[q] += k;
+                w += k;
+            }
+        got = {};
+        parallelize(n_threads, my_nb, [&](int, std::size_t x0, std::size_t x1) {
+            for (std::size_t x = x0; x < x1; ++x) {
+                SplitMixStream rng(o.seed, stream_of(1 + my_b0 + x));
+                std::uint64_t* a = out.data() + start[x];
+                for (std::size_t k = start[x + 1] - start[x]; k > 1; --k) {
+                    const auto j = static_cast<std::size_t>(rng.below(k));
+                    std::swap(a[k - 1], a[j]);
+                }
+            }
+        });
+        // My range of positions [base, base + T); every element to the process that runs its chunk.
+        std::vector<std::uint64_t> Ts(R);
+        {
+            const std::uint64_t t64 = T;
+            o.share.allgatherv(&t64, 8, Ts.data(), std::vector<std::size_t>(R, 8));
+        }
+        std::size_t base = 0;
+        for (std::size_t q = 0; q < me; ++q) base += static_cast<std::size_t>(Ts[q]);
+        std::vector<std::size_t> n_to(R, 0);
+        for (std::size_t t = 0; t < T; ++t) ++n_to[owner_of_position(base + t)];
+        std::vector<std::size_t> at(R, 0);
+        for (std::size_t q = 1; q < R; ++q) at[q] = at[q - 1] + n_to[q - 1];
+        std::vector<std::uint64_t> routed(T);
+        for (std::size_t t = 0; t < T; ++t) routed[at[owner_of_position(base + t)]++] = out[t];
+        out = {};
+        std::size_t lo = 0, n_mine = 0;
+        for (std::size_t q = 0; q < R; ++q) {
+            se[q] = n_to[q] * 8;
+            const std::size_t hi = lo + static_cast<std::size_t>(Ts[q]);
+            const std::size_t k = mine_in(lo, hi);
+            re[q] = k * 8;
+            n_mine += k;
+            lo = hi;
+        }
+        std::vector<std::uint64_t> result(n_mine);
+        o.share.alltoallv(routed.data(), se, result.data(), re);
+        return result;
+    }
+
+    // Batch bi's slots: the heads and tails of every process's chunks, all-gathered (in-batch negatives read any
+    // slot; uniform ones only the own chunks' slots, so then nothing travels).
+    void dist_slots(std::size_t bi, std::uint32_t* sp) {
+        const std::size_t b = batch_heads(bi), pc = per_chunk(bi), nc = n_chunks_of(bi);
+        const std::size_t h_me = heads_of(me, bi);
+        require(mine_at + h_me <= mine.size(), "edge batch plan: this process's chunks ran out of edges");
+        const std::uint64_t* e = mine.data() + mine_at;
+        mine_at += h_me;
+        if (uniform) {
+            for (std::size_t c = me, t = 0; c < nc; c += R)
+                for (std::size_t h = c * pc; h < std::min(b, (c + 1) * pc); ++h, ++t) {
+                    sp[h] = static_cast<std::uint32_t>(e[t] >> 32);
+                    sp[b + h] = static_cast<std::uint32_t>(e[t]);
+                }
+            return;
+        }
+        std::vector<std::uint32_t> send(2 * h_me);
+        for (std::size_t t = 0; t < h_me; ++t) {
+            send[t] = static_cast<std::uint32_t>(e[t] >> 32);
+            send[h_me + t] = static_cast<std::uint32_t>(e[t]);
+        }
+        std::vector<std::size_t> counts(R);
+        for (std::size_t q = 0; q < R; ++q) counts[q] = 2 * heads_of(q, bi) * 4;
+        gx.resize(2 * b * 4);
+        o.share.allgatherv(send.data(), send.size() * 4, gx.data(), counts);
+        const auto* in = reinterpret_cast<const std::uint32_t*>(gx.data());
+        for (std::size_t q = 0; q < R; ++q) {
+            const std::size_t hq = heads_of(q, bi);
+            std::size_t t = 0;
+            for (std::size_t c = q; c < nc; c += R)
+                for (std::size_t h = c * pc; h < std::min(b, (c + 1) * pc); ++h, ++t) {
+                    sp[h] = in[t];
+                    sp[b + h] = in[hq + t];
+                }
+            in += 2 * hq;
+        }
+    }
+
+    // In-batch negatives: the batch's fixed-point sums per slot go to the slot's owner (the process running the
+    // slot's chunk), which adds them (integers: exact in any order), clips and steps its slots (y − lr·g, fused SGD)
+    // or clips them (g, for the optimizer's step) with finish_coordinates, from the Y every process holds; then the
+    // results, the chunk losses and nce's dlog Z are all-gathered. A point in several slots gets the same total in
+    // each (every process sends its whole sum for the point once per slot), so every copy carries the same result,
+    // which is what one process computes (its later slots of the point add zero). y (fused SGD) or G is written.
+    void dist_reduce_slots(std::size_t bi, const std::uint32_t* sp, double lr, double clip, double* y, double* G) {
+        const std::size_t b = batch_heads(bi), pc = per_chunk(bi), nc = n_chunks_of(bi);
+        std::int64_t* a0 = acc[0].data();
+        for (std::size_t q = 0; q < 2 * b; ++q) {  // serial: a point in two slots must not be added twice
+            const std::size_t p = static_cast<std::size_t>(sp[q]) * d;
+            for (std::size_t w = 1; w < n_acc; ++w)
+                for (std::size_t k = 0; k < d; ++k) {
+                    a0[p + k] += acc[w][p + k];
+                    acc[w][p + k] = 0;
+                }
+        }
+        // Slot layout of process q's part: per chunk c ≡ q (ascending) its heads' slots, then the same for tails.
+        auto for_slots = [&](std::size_t q, auto&& f) {
+            for (std::size_t c = q; c < nc; c += R)
+                for (std::size_t h = c * pc; h < std::min(b, (c + 1) * pc); ++h) f(h);
+            for (std::size_t c = q; c < nc; c += R)
+                for (std::size_t h = c * pc; h < std::min(b, (c + 1) * pc); ++h) f(b + h);
+        };
+        // To each process q its slots' sums from this process, sparse: a mask of q's slots (bit set: this process's
+        // sum for the slot's point is not zero), then the non-zero sums. Another process's slots are mostly reached
+        // here only by this process's negatives (m per head of its b/R heads over the 2b slots), so about
+        // e^(−m/(2R)) of them are zero: 0.29 at m = 5, R = 2; 0.54 at R = 4. First each segment's length (one word
+        // per process), then the segments.
+        std::vector<std::size_t> sc(R), rc(R);
+        std::vector<std::uint64_t> seg(R), lens(R);
+        tx.clear();
+        tx.reserve(2 * b * d + 2 * b / 64 + R);
+        for (std::size_t q = 0; q < R; ++q) {
+            const std::size_t at = tx.size(), n_words = (2 * heads_of(q, bi) + 63) / 64;
+            tx.resize(at + n_words, 0);
+            std::size_t k = 0;
+            for_slots(q, [&](std::size_t slot) {
+                const std::int64_t* v = a0 + static_cast<std::size_t>(sp[slot]) * d;
+                if (std::any_of(v, v + d, [](std::int64_t x) { return x != 0; })) {
+                    tx[at + k / 64] |= static_cast<std::int64_t>(std::uint64_t{1} << (k % 64));
+                    tx.insert(tx.end(), v, v + d);
+                }
+                ++k;
+            });
+            seg[q] = tx.size() - at;
+        }
+        for (std::size_t q = 0; q < 2 * b; ++q) std::fill_n(a0 + static_cast<std::size_t>(sp[q]) * d, d, 0);
+        o.share.alltoallv(seg.data(), std::vector<std::size_t>(R, 8), lens.data(), std::vector<std::size_t>(R, 8));
+        std::size_t total_rx = 0;
+        for (std::size_t q = 0; q < R; ++q) {
+            sc[q] = static_cast<std::size_t>(seg[q]) * 8;
+            rc[q] = static_cast<std::size_t>(lens[q]) * 8;
+            total_rx += static_cast<std::size_t>(lens[q]);
+        }
+        rx.resize(total_rx);
+        o.share.alltoallv(tx.data(), sc, rx.data(), rc);
+        const std::size_t mine_slots = 2 * heads_of(me, bi), mine_n = mine_slots * d, my_words = (mine_slots + 63) / 64;
+        tot.assign(mine_n, 0);
+        for (std::size_t q = 0, at = 0; q < R; at += static_cast<std::size_t>(lens[q]), ++q) {
+            const std::int64_t* mask = rx.data() + at;
+            const std::int64_t* v = mask + my_words;
+            for (std::size_t k = 0; k < mine_slots; ++k)
+                if ((static_cast<std::uint64_t>(mask[k / 64]) >> (k % 64)) & 1u) {
+                    for (std::size_t c = 0; c < d; ++c) tot[k * d + c] += v[c];
+                    v += d;
+                }
+        }
+        // The results of my slots: [mine_n doubles][my chunks' losses][nce: my heads' dlog Z]
+        const bool nce = !head_dlogz.empty();
+        auto msg_doubles = [&](std::size_t q) {
+            return 2 * heads_of(q, bi) * d + chunks_of(q, bi) + (nce ? heads_of(q, bi) : 0);
+        };
+        std::vector<double> res(msg_doubles(me), 0.0);
+        if (y) {
+            std::size_t j = 0;
+            for_slots(me, [&](std::size_t slot) {
+                std::copy_n(y + static_cast<std::size_t>(sp[slot]) * d, d, res.data() + j);
+                j += d;
+            });
+        }
+        std::int64_t* tot_ptr = tot.data();
+        finish_coordinates(&tot_ptr, 1, 0, mine_n, fx, clip, lr, y ? res.data() : nullptr, y ? nullptr : res.data());
+        {
+            std::size_t j = mine_n;
+            for (std::size_t c = me; c < nc; c += R) res[j++] = chunk_loss[c];
+            if (nce)
+                for (std::size_t c = me; c < nc; c += R)
+                    for (std::size_t h = c * pc; h < std::min(b, (c + 1) * pc); ++h) res[j++] = head_dlogz[h];
+        }
+        std::vector<std::size_t> counts(R);
+        std::size_t all_n = 0;
+        for (std::size_t q = 0; q < R; ++q) {
+            counts[q] = msg_doubles(q) * 8;
+            all_n += msg_doubles(q);
+        }
+        grx.resize(all_n * 8);
+        o.share.allgatherv(res.data(), res.size() * 8, grx.data(), counts);
+        const auto* in = reinterpret_cast<const double*>(grx.data());
+        double* target = y ? y : G;
+        for (std::size_t q = 0; q < R; ++q) {
+            for_slots(q, [&](std::size_t slot) {
+                std::copy_n(in, d, target + static_cast<std::size_t>(sp[slot]) * d);
+                in += d;
+            });
+            for (std::size_t c = q; c < nc; c += R) chunk_loss[c] = *in++;
+            if (nce)
+                for (std::size_t c = q; c < nc; c += R)
+                    for (std::size_t h = c * pc; h < std::min(b, (c + 1) * pc); ++h) head_dlogz[h] = *in++;
+        }
+    }
+
+    // Uniform negatives reach any point: the workers' accumulators are added into acc[0] and summed over the
+    // processes (n·d integers), and so are the chunk losses and the heads' dlog Z (bit patterns: the process that
+    // ran a chunk holds its values, the others 0, so the sum is exact); every process then finishes every point.
+    void dist_reduce_all(const Shape& sh, std::vector<std::int64_t>& bits, int n_threads) {
+        std::int64_t* a0 = acc[0].data();
+        if (n_acc > 1)
+            parallelize(n_threads, n * d, [&](int, std::size_t i0, std::size_t i1) {
+                for (std::size_t w = 1; w < n_acc; ++w)
+                    for (std::size_t i = i0; i < i1; ++i) {
+                        a0[i] += acc[w][i];
+                        acc[w][i] = 0;
+                    }
+            });
+        o.share.sum(a0, n * d);
         const std::size_t nh = head_dlogz.empty() ? 0 : sh.b;
         bits.assign(sh.n_chunks + nh, 0);
-        for (std::size_t c = r; c < sh.n_chunks; c += R) {
+        for (std::size_t c = me; c < sh.n_chunks; c += R) {
             std::memcpy(&bits[c], &chunk_loss[c], sizeof(double));
             for (std::size_t h = c * sh.per_chunk; h < std::min(nh, (c + 1) * sh.per_chunk); ++h)
                 std::memcpy(&bits[sh.n_chunks + h], &head_dlogz[h], sizeof(double));
@@ -315,8 +602,12 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
     require(std::isfinite(options.log_Z_learning_rate) && options.log_Z_learning_rate >= 0,
             "edge batch plan: log_Z_learning_rate must be >= 0");
     require(!options.share.sum || (options.share.ranks >= 1 && options.share.rank >= 0 &&
-                                   options.share.rank < options.share.ranks),
-            "edge batch plan: the share's rank must be in [0, ranks)");
+                                   options.share.rank < options.share.ranks && options.share.alltoallv &&
+                                   options.share.allgatherv),
+            "edge batch plan: the share needs its rank in [0, ranks) and the sum, alltoallv and allgatherv calls");
+    require(!options.share.sum || !options.exclude_neighbors,
+            "edge batch plan: exclude_neighbors is not distributed (the heads' neighbour lists are spread over the "
+            "processes)");
     s.uniform = options.sampling == NegativeSampling::uniform;
     require(!s.uniform || options.negative_samples >= 1,
             "edge batch plan: full-batch repulsion (negative_samples -1) needs in-batch sampling");
@@ -325,18 +616,47 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
     s.n = n;
     s.d = d;
 
-    // The directed edges: the graph's non-zeros off the diagonal.
+    // The directed edges: the graph's non-zeros off the diagonal (distributed: this process's rows).
     std::vector<std::size_t> degree(n, 0);
+    bool negative = false;
+    std::size_t first_row = n, last_row = 0;
     for (std::size_t i = 0; i < n; ++i)
         for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p) {
-            require_lazy(graph.values[p] >= 0, [] { return std::string("edge batch plan: negative weight in the graph"); });
-            if (graph.values[p] == 0 || static_cast<std::size_t>(graph.indices[p]) == i) continue;
+            negative |= !(graph.values[p] >= 0);
+            if (!(graph.values[p] > 0) || static_cast<std::size_t>(graph.indices[p]) == i) continue;
             s.edges.push_back((static_cast<std::uint64_t>(i) << 32) | static_cast<std::uint32_t>(graph.indices[p]));
             ++degree[i];
+            first_row = std::min(first_row, i);
+            last_row = i;
         }
     s.n_edges = s.edges.size();
+    s.dist = static_cast<bool>(options.share.sum);
+    if (s.dist) {
+        // Every process learns every process's edge count and row range (a bad graph on one process fails on all
+        // of them: no process may be left waiting in a later collective).
+        const std::size_t R = static_cast<std::size_t>(options.share.ranks);
+        const std::uint64_t info[4] = {s.n_edges, negative ? 1u : 0u, first_row, last_row};
+        std::vector<std::uint64_t> all(4 * R);
+        options.share.allgatherv(info, sizeof info, all.data(), std::vector<std::size_t>(R, sizeof info));
+        s.R = R;
+        s.me = static_cast<std::size_t>(options.share.rank);
+        s.n_edges = 0;
+        std::size_t prev_last = 0;
+        bool any_before = false, ordered = true;
+        for (std::size_t q = 0; q < R; ++q) {
+            if (q == s.me) s.e0 = s.n_edges;
+            s.n_edges += static_cast<std::size_t>(all[4 * q]);
+            negative |= all[4 * q + 1] != 0;
+            if (all[4 * q] == 0) continue;
+            ordered &= !any_before || all[4 * q + 2] > prev_last;
+            prev_last = static_cast<std::size_t>(all[4 * q + 3]);
+            any_before = true;
+        }
+        require(ordered, "edge batch plan: each process must hold its own graph rows, after the lower processes' rows");
+    }
+    require(!negative, "edge batch plan: negative weight in the graph");
     require(s.n_edges >= 1, "edge batch plan: the graph has no edges");
-    s.shuffled.resize(s.n_edges);
+    if (!s.dist) s.shuffled.resize(s.n_edges);
     if (options.exclude_neighbors) {  // per head its tails, sorted (CSR rows need not be)
         s.nbr_off.assign(n + 1, 0);
         for (std::size_t i = 0; i < n; ++i) s.nbr_off[i + 1] = s.nbr_off[i] + degree[i];
@@ -395,14 +715,36 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
 
     const Shape full = s.shape_of(s.B);
     s.fx = detail::FixedPoint(static_cast<double>(s.B) * static_cast<double>(full.per_head));
-    s.slots.resize(s.n_batches * s.two_b);
     s.chunk_loss.resize(full.n_chunks);
     s.head_dlogz.resize(s.has_nce ? s.B : 0);
-    s.order = detail::BucketShuffle(s.edges, s.shuffled, s.o.seed, streams_of(0));
+    if (s.dist) {
+        // The single-process shuffle's bucket layout (bucket_shuffle.hpp) for all n_edges elements.
+        const std::size_t want = (s.n_edges * sizeof(std::uint64_t) + 16383) / 16384;
+        s.n_buckets = std::min<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, want)), 65536);
+        s.bucket_shift = 16 - std::countr_zero(s.n_buckets);
+        const Shape last = s.shape_of(s.B_last);
+        s.pc_full = full.per_chunk;
+        s.nc_full = full.n_chunks;
+        s.pc_last = last.per_chunk;
+        s.nc_last = last.n_chunks;
+        s.slots.resize(s.two_b);  // one batch at a time
+    } else {
+        s.slots.resize(s.n_batches * s.two_b);
+        s.order = detail::BucketShuffle(s.edges, s.shuffled, s.o.seed, streams_of(0));
+    }
     s.order_epoch = 0;
 }
 
 EdgeBatchPlan::~EdgeBatchPlan() = default;
+
+std::vector<std::uint64_t> EdgeBatchPlan::epoch_edges(std::int64_t epoch, int n_threads) {
+    Impl& s = *impl_;
+    if (s.dist) return s.dist_order(epoch, std::max(1, n_threads));
+    std::vector<std::uint64_t> out(s.n_edges);
+    detail::BucketShuffle order(s.edges, out, s.o.seed, streams_of(epoch));
+    order.run(std::numeric_limits<std::size_t>::max());
+    return out;
+}
 
 std::size_t EdgeBatchPlan::n_points() const { return impl_->n; }
 std::size_t EdgeBatchPlan::n_edges() const { return impl_->n_edges; }
@@ -577,42 +919,52 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     std::vector<double>& G = table ? table->grad() : no_grad;
     if (table && !fused_sgd) G.assign(n * d, 0.0);
     const double clip_at = s.o.clip ? *s.o.clip : std::numeric_limits<double>::infinity();
-    const bool distributed = static_cast<bool>(s.o.share.sum);
+    const bool distributed = s.dist;
     auto finish = [&](std::size_t i0, std::size_t i1) {
-        // distributed: the workers' sums are in acc[0] already (all-reduced)
+        // distributed (uniform negatives): the workers' sums are in acc[0] already (summed over the processes)
         finish_coordinates(s.acc_ptr.data(), distributed ? 1 : s.n_acc, i0, i1, s.fx, clip_at, lr,
                            fused_sgd ? Y.data() : nullptr, G.data());
     };
-    std::vector<std::int64_t> bits;  // distributed: the chunk losses and dlog Z as bit patterns
-    const std::size_t n_ranks = static_cast<std::size_t>(s.o.share.ranks), my_rank = static_cast<std::size_t>(s.o.share.rank);
+    std::vector<std::int64_t> bits;  // distributed, uniform negatives: the chunk losses and dlog Z as bit patterns
+    const std::size_t n_ranks = s.R, my_rank = s.me;
     const std::uint64_t owner_mul = s.owner_mul;
     auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
 
     // The epoch's order: the edges shuffled (bucket_shuffle.hpp) by streams of its own. It is normally made in
     // slices during the previous epoch's batches (each batch, the first worker free takes one slice and then joins
-    // the chunks), since `shuffled` is only read when an epoch's slots are filled.
+    // the chunks), since `shuffled` is only read when an epoch's slots are filled. Distributed: made at the start
+    // of the epoch by every process together (its collectives cannot run inside the workers).
     constexpr std::size_t all = std::numeric_limits<std::size_t>::max();
-    if (s.order_epoch != epoch) {  // not prepared by the previous step (a plan restarted at another step)
-        s.order.restart(streams_of(epoch));
-        s.order_epoch = epoch;
-    }
-    s.order.run(all);
     const std::size_t slice = (3 * s.n_edges + n_batches - 1) / n_batches;  // work units per batch (3 per edge)
-    // slot q of batch bi (b edges): the head (q < b) or the tail (q >= b) of its edge bi·B + q mod b
-    parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
-        for (std::size_t bi = b0; bi < b1; ++bi) {
-            const std::size_t b = bi + 1 == n_batches ? s.B_last : s.B;
-            for (std::size_t q = 0; q < b; ++q) {
-                const std::uint64_t e = s.shuffled[bi * s.B + q];
-                s.slots[bi * s.two_b + q] = static_cast<std::uint32_t>(e >> 32);
-                s.slots[bi * s.two_b + b + q] = static_cast<std::uint32_t>(e);
-            }
+    if (distributed) {
+        if (s.mine_epoch != epoch) {
+            s.mine = {};
+            s.mine = s.dist_order(epoch, n_threads);
+            s.mine_epoch = epoch;
         }
-    });
+        s.mine_at = 0;
+    } else {
+        if (s.order_epoch != epoch) {  // not prepared by the previous step (a plan restarted at another step)
+            s.order.restart(streams_of(epoch));
+            s.order_epoch = epoch;
+        }
+        s.order.run(all);
+        // slot q of batch bi (b edges): the head (q < b) or the tail (q >= b) of its edge bi·B + q mod b
+        parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
+            for (std::size_t bi = b0; bi < b1; ++bi) {
+                const std::size_t b = bi + 1 == n_batches ? s.B_last : s.B;
+                for (std::size_t q = 0; q < b; ++q) {
+                    const std::uint64_t e = s.shuffled[bi * s.B + q];
+                    s.slots[bi * s.two_b + q] = static_cast<std::uint32_t>(e >> 32);
+                    s.slots[bi * s.two_b + b + q] = static_cast<std::uint32_t>(e);
+                }
+            }
+        });
+    }
 
     double epoch_loss = 0;
     for (std::size_t bi = 0; bi < n_batches; ++bi) {
-        const std::uint32_t* sp = s.slots.data() + bi * s.two_b;
+        std::uint32_t* sp = s.slots.data() + (distributed ? 0 : bi * s.two_b);
         const Shape& sh = bi + 1 == n_batches ? last_shape : full_shape;
         for (auto& t : s.losses) t.params.nce_m = std::max<std::size_t>(sh.m, 1);  // cne: the batch's negatives
         if (!table) {
@@ -622,10 +974,11 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
             s.step_log_Z(sh);
             continue;
         }
+        if (distributed) s.dist_slots(bi, sp);
         // Chunks are handed out one at a time: a chunk's output does not depend on which worker runs it, and
         // cores of a shared machine run at unequal speeds.
         std::atomic<std::size_t> next_chunk{0};
-        std::atomic<bool> slice_taken{false};
+        std::atomic<bool> slice_taken{distributed};
         parallelize(n_threads, s.n_workers, [&](int w, std::size_t, std::size_t) {
             if (!slice_taken.exchange(true, std::memory_order_relaxed)) {  // a slice of the next epoch's order
                 if (bi == 0) s.order.restart(streams_of(epoch + 1));
@@ -637,25 +990,32 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
                 if (!distributed || c % n_ranks == my_rank)
                     s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data());
         });
-        if (bi == 0) s.order_epoch = epoch + 1;
-        if (distributed) s.reduce_batch(sh, sp, bits, n_threads);
-        for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += s.chunk_loss[c];
-        // Per point: the gradient of the summed batch loss with respect to the batch's positions, clipped by value,
-        // and (fused SGD) the step. The pass walks all n points (in sequence) while that is cheaper than finding the
-        // batch's points among its 2b slots (random reads, each point once per owner); a point whose sum was
-        // already taken (it holds several slots of the batch) gets a zero.
-        // Uniform negatives can be any point, not only the slots': the pass walks all points.
-        if (s.uniform || n <= 2 * sh.two_b) {
-            parallelize(n_threads, n, [&](int, std::size_t p0, std::size_t p1) { finish(p0 * d, p1 * d); });
+        if (bi == 0 && !distributed) s.order_epoch = epoch + 1;
+        if (distributed && !s.uniform) {
+            // the slots' owners finish them; every process receives the results (Y or G) and the losses
+            s.dist_reduce_slots(bi, sp, lr, clip_at, fused_sgd ? Y.data() : nullptr, G.data());
+            for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += s.chunk_loss[c];
         } else {
-            parallelize(n_threads, s.n_workers, [&](int, std::size_t w0, std::size_t w1) {
-                for (std::size_t q = 0; q < sh.two_b; ++q)
-                    if (const std::size_t ow = owner(sp[q]); ow >= w0 && ow < w1) finish(sp[q] * d, sp[q] * d + d);
-            });
+            if (distributed) s.dist_reduce_all(sh, bits, n_threads);
+            for (std::size_t c = 0; c < sh.n_chunks; ++c) epoch_loss += s.chunk_loss[c];
+            // Per point: the gradient of the summed batch loss with respect to the batch's positions, clipped by
+            // value, and (fused SGD) the step. The pass walks all n points (in sequence) while that is cheaper than
+            // finding the batch's points among its 2b slots (random reads, each point once per owner); a point
+            // whose sum was already taken (it holds several slots of the batch) gets a zero.
+            // Uniform negatives can be any point, not only the slots': the pass walks all points.
+            if (s.uniform || n <= 2 * sh.two_b) {
+                parallelize(n_threads, n, [&](int, std::size_t p0, std::size_t p1) { finish(p0 * d, p1 * d); });
+            } else {
+                parallelize(n_threads, s.n_workers, [&](int, std::size_t w0, std::size_t w1) {
+                    for (std::size_t q = 0; q < sh.two_b; ++q)
+                        if (const std::size_t ow = owner(sp[q]); ow >= w0 && ow < w1) finish(sp[q] * d, sp[q] * d + d);
+                });
+            }
         }
         if (!fused_sgd) table->step(optimizer, lr, n_threads);
         s.step_log_Z(sh);
     }
+    if (distributed) require(s.mine_at == s.mine.size(), "edge batch plan: this process's chunks left edges unused");
     const double mean_loss = epoch_loss / static_cast<double>(s.n_edges);
     require(std::isfinite(mean_loss) && (!table ||
                 std::all_of(Y.storage().begin(), Y.storage().end(), [](double v) { return std::isfinite(v); })),

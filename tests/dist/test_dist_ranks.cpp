@@ -17,6 +17,7 @@
 #include "nembed/affinity/fuzzy.hpp"
 #include "nembed/affinity/multiscale.hpp"
 #include "nembed/core/random.hpp"
+#include "nembed/dist/cne.hpp"
 #include "nembed/dist/comm.hpp"
 #include "nembed/dist/io.hpp"
 #include "nembed/dist/knn.hpp"
@@ -26,6 +27,7 @@
 #include "nembed/dist/umap.hpp"
 #include "nembed/init/multi_component.hpp"
 #include "nembed/init/pca.hpp"
+#include "nembed/methods/cne.hpp"
 #include "nembed/methods/neighbor_embedding.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/io/npy.hpp"
@@ -507,11 +509,39 @@ TEST(DistRanks, ExactKnnOfShiftedTwoComponents) {
     expect_ring_equals_single(two, 14);
 }
 
-// The edge mini-batch plan (cne) with its batches shared over the ranks (EdgeBatchShare: each rank runs its chunks,
-// the fixed-point gradients are summed by Comm::allreduce_sum) against one process: the same bits of Y for NEG,
-// InfoNCE (cne's default) and nce (its learned log Z from the heads' dlog Z), with plain SGD (the fused step) and
-// with momentum (the table's gradient and optimizer), 1 and 2 threads per rank.
+// The edge mini-batch plan (cne) with its edges and batches split over the ranks (EdgeBatchShare: each rank holds
+// its graph rows' edges, shuffles them by buckets, runs its chunks and finishes its slots) against one process: the
+// same bits of Y for NEG, InfoNCE (cne's default) and nce (its learned log Z from the heads' dlog Z), with plain SGD
+// (the fused step) and with momentum (the table's gradient and optimizer), 1 and 2 threads per rank.
 namespace {
+EdgeBatchShare edge_share(dist::Comm& comm) {
+    return {comm.rank(), comm.size(), [&comm](std::int64_t* v, std::size_t n) { comm.allreduce_sum(v, n); },
+            [&comm](const void* send, const std::vector<std::size_t>& sc, void* recv,
+                    const std::vector<std::size_t>& rc) { comm.alltoallv(send, sc, recv, rc); },
+            [&comm](const void* send, std::size_t bytes, void* recv, const std::vector<std::size_t>& counts) {
+                comm.allgatherv(send, bytes, recv, counts);
+            }};
+}
+
+// This rank's rows of `graph` (dist::RowPartition), the other rows empty: a distributed plan's input.
+CsrMatrix<double> own_rows(const CsrMatrix<double>& graph, dist::Comm& comm) {
+    const dist::RowPartition part(graph.n_rows, comm.size());
+    const std::size_t b = part.begin(comm.rank()), e = part.end(comm.rank());
+    CsrMatrix<double> g;
+    g.n_rows = graph.n_rows;
+    g.n_cols = graph.n_cols;
+    g.indptr.assign(graph.n_rows + 1, 0);
+    for (std::size_t i = 0; i < graph.n_rows; ++i) {
+        if (i >= b && i < e)
+            for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p) {
+                g.indices.push_back(graph.indices[p]);
+                g.values.push_back(graph.values[p]);
+            }
+        g.indptr[i + 1] = static_cast<offset_t>(g.indices.size());
+    }
+    return g;
+}
+
 Matrix<double> run_edge_plan(const CsrMatrix<double>& graph, ContrastiveMode mode, double momentum, int threads,
                              bool shared, double* log_Z, std::size_t batch_size = 2048,
                              NegativeSampling sampling = NegativeSampling::in_batch) {
@@ -522,8 +552,8 @@ Matrix<double> run_edge_plan(const CsrMatrix<double>& graph, ContrastiveMode mod
     eo.batch_size = batch_size;  // 2048: 4 chunks of 512 heads per batch, ~18 batches per epoch (2b > n)
     eo.sampling = sampling;
     eo.seed = 7;
-    if (shared) eo.share = {comm.rank(), comm.size(), [&comm](std::int64_t* v, std::size_t n) { comm.allreduce_sum(v, n); }};
-    EdgeBatchPlan plan(graph, lp, eo, 2);
+    if (shared) eo.share = edge_share(comm);
+    EdgeBatchPlan plan(shared ? own_rows(graph, comm) : graph, lp, eo, 2);
     Matrix<double> Y0(graph.n_rows, 2);
     for (std::size_t i = 0; i < graph.n_rows; ++i) {
         Y0(i, 0) = std::sin(0.7 * static_cast<double>(i));
@@ -575,6 +605,66 @@ TEST(DistRanks, EdgeBatchPlanSharedEqualsSingleProcess) {
                 EXPECT_EQ(z, z_ref);
             }
         }
+}
+
+// Every edge of an epoch is trained by exactly one rank, in the single-process position: the ranks' chunk edges
+// (EdgeBatchPlan::epoch_edges), laid out again by the ownership rule (chunk c of every batch on rank c mod R), are
+// the single-process epoch order — a rank that dropped, doubled or misplaced a chunk (or an edge) fails here. The
+// batches' shapes include a partial last batch; several epochs, 1 and 2 threads. And the graph's rows built by the
+// transpose exchange are binary_symmetric_graph's.
+TEST(DistRanks, EdgeBatchChunksAreOwnedOnceEach) {
+    dist::Comm& comm = world();
+    const Matrix<float>& X = data();
+    const std::size_t n = 3000;
+    const MatrixView<float> sub{X.data(), n, X.cols()};
+    const KnnGraph knn = make_exact_index(sub, Metric::euclidean, 2)->self_neighbors(6);
+    const CsrMatrix<double> graph = binary_symmetric_graph(knn);
+    const dist::RowPartition part(n, comm.size());
+    const int r = comm.rank();
+    {
+        KnnGraph mine_knn = KnnGraph::sized(part.count(r), knn.k, n);
+        std::copy_n(knn.indices.begin() + static_cast<std::ptrdiff_t>(part.begin(r) * knn.k), mine_knn.indices.size(),
+                    mine_knn.indices.begin());
+        const CsrMatrix<double> rows = dist::binary_symmetric_graph_rows(comm, part, mine_knn);
+        const CsrMatrix<double> want = own_rows(graph, comm);
+        ASSERT_EQ(rows.n_rows, want.n_rows);
+        ASSERT_EQ(rows.indptr, want.indptr);
+        ASSERT_EQ(rows.indices, want.indices);
+        ASSERT_EQ(rows.values, want.values);
+    }
+    for (std::size_t batch : {std::size_t(2048), std::size_t(1300)}) {  // 4 and 3 chunks (512, 512, 276 heads)
+        ContrastiveLossParams lp;
+        EdgeBatchOptions eo;
+        eo.batch_size = batch;
+        eo.seed = 11;
+        EdgeBatchPlan single(graph, lp, eo, 2);
+        eo.share = edge_share(comm);
+        EdgeBatchPlan split(own_rows(graph, comm), lp, eo, 2);
+        ASSERT_EQ(split.n_edges(), single.n_edges());
+        const std::size_t E = single.n_edges(), B = single.batch_size(), R = static_cast<std::size_t>(comm.size());
+        ASSERT_NE(E % B, 0u) << "the test wants a partial last batch";
+        const std::size_t per_chunk = std::clamp<std::size_t>(32768 / (single.negatives() + 2), 1, 512);  // 512
+        for (std::int64_t epoch : {0, 1, 5})
+            for (int threads : {1, 2}) {
+                const std::vector<std::uint64_t> ref = single.epoch_edges(epoch, threads);
+                const std::vector<std::uint64_t> own = split.epoch_edges(epoch, threads);
+                const std::vector<std::uint64_t> all = dist::allgatherv(comm, own);
+                const std::vector<std::uint64_t> counts = dist::allgather_u64(comm, own.size());
+                std::vector<std::size_t> next(R, 0);
+                for (std::size_t q = 1; q < R; ++q) next[q] = next[q - 1] + static_cast<std::size_t>(counts[q - 1]);
+                const std::vector<std::size_t> end_of = [&] {
+                    std::vector<std::size_t> e(R);
+                    for (std::size_t q = 0; q < R; ++q) e[q] = next[q] + static_cast<std::size_t>(counts[q]);
+                    return e;
+                }();
+                for (std::size_t p = 0; p < E; ++p) {
+                    const std::size_t bi = p / B, q = (p - bi * B) / per_chunk % R;
+                    ASSERT_LT(next[q], end_of[q]) << "rank " << q << " lacks the edge at position " << p;
+                    ASSERT_EQ(all[next[q]++], ref[p]) << "position " << p << ", epoch " << epoch;
+                }
+                for (std::size_t q = 0; q < R; ++q) EXPECT_EQ(next[q], end_of[q]) << "rank " << q << " has extra edges";
+            }
+    }
 }
 
 // fetch_rows: any indices, repeated and unordered, come back as the rows of X.

@@ -59,7 +59,7 @@ public:
     virtual void allreduce_max(double* data, std::size_t n) = 0;
     /// Element-wise sum over ranks of n 64-bit integers, in place: exact and the same in any order (wrap-around
     /// excepted; the fixed-point gradient sums stay far inside the range). The distributed edge batches' fixed-point
-    /// accumulators (train/edge_batch_plan.hpp).
+    /// accumulators with uniform negatives (train/edge_batch_plan.hpp).
     virtual void allreduce_sum(std::int64_t* data, std::size_t n) = 0;
     virtual void barrier() = 0;
     /// Ends every rank now (MPI_Abort), after printing `message` once from this rank: for errors found on one rank

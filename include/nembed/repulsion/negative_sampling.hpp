@@ -89,6 +89,9 @@ public:
     static PremixedSeed premix(std::uint64_t seed) { return PremixedSeed{mix(seed)}; }
     SplitMixStream(PremixedSeed seed, std::uint64_t stream) : state_(mix(seed.value + stream)) {}
     std::uint64_t next() { return mix(state_ += 0x9e3779b97f4a7c15ull); }
+    /// Moves past the next `words` outputs of next() (a counter: O(1)), e.g. to start a stream's draws at a
+    /// process's first element in a distributed run.
+    void skip_words(std::uint64_t words) { state_ += words * 0x9e3779b97f4a7c15ull; }
     /// Uniform over [0, n), n >= 1: Lemire's multiply-and-reject on 32-bit halves of the outputs while n <= 2^32.
     std::uint64_t below(std::uint64_t n) {
         if (n <= 0x100000000ull) {

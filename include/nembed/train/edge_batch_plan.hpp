@@ -35,15 +35,28 @@
 
 namespace nembed {
 
-/// A distributed run of the plan (docs/mpi.md §5): every process holds the whole graph and Y and makes the same
-/// epoch order; of each batch it runs only the chunks c with c mod ranks == rank, then `sum` adds, in place over all
-/// processes, n 64-bit integers: the fixed-point batch gradients (exact integer sums, so the same bits as one
-/// process), and the chunk losses and nce's per-head dlog Z as bit patterns (one process holds each, the others 0).
-/// Every process then clips and steps identically. With in-batch negatives and 2b < n only the batch's 2b slots
-/// travel (2b·d integers: the only points with sums). Embedding tables only. Unset `sum`: one process.
+/// A distributed run of the plan (docs/mpi.md §5): each process passes the graph's rows it owns (the other rows
+/// empty; the processes' rows in rank order, so the concatenation of their edge lists is the single-process one)
+/// and holds all of Y. Per epoch the edges are shuffled by their owners (the single-process bucket shuffle, cut
+/// by buckets: each bucket's draws, copy and Fisher–Yates are those of one process) and each edge goes to the
+/// process that runs its chunk: chunk c of every batch runs on process c mod ranks (a chunk's heads, negatives and
+/// counter stream depend on (epoch, batch, chunk) only). Per batch: the batch's slot points are all-gathered (the
+/// in-batch negatives read any slot), each process runs its chunks, the 64-bit fixed-point sums of every slot go
+/// to the slot's owner (alltoallv: exact integer sums, any order), the owner clips and steps (or clips, for the
+/// optimizer) its slots, and the results, the chunk losses and nce's per-head dlog Z are all-gathered, so every
+/// process holds the same Y and steps the same log Z. Uniform negatives reach any point: the whole fixed-point
+/// vector is summed (`sum`) and every process finishes every point. Embedding tables only; no exclude_neighbors
+/// (the heads' neighbour lists are spread over the processes). Unset `sum`: one process.
 struct EdgeBatchShare {
     int rank = 0, ranks = 1;
-    std::function<void(std::int64_t* data, std::size_t n)> sum;
+    std::function<void(std::int64_t* data, std::size_t n)> sum;  ///< element-wise sum over the processes, in place
+    /// dist::Comm's byte collectives: send_counts[r] bytes to process r, recv_counts[r] bytes from it (rank order).
+    std::function<void(const void* send, const std::vector<std::size_t>& send_counts, void* recv,
+                       const std::vector<std::size_t>& recv_counts)>
+        alltoallv;
+    /// Process r contributes counts[r] bytes (send_bytes == counts[rank]); recv gets all of them in rank order.
+    std::function<void(const void* send, std::size_t send_bytes, void* recv, const std::vector<std::size_t>& counts)>
+        allgatherv;
 };
 
 struct EdgeBatchOptions {
@@ -82,6 +95,10 @@ public:
     /// or the loss or embedding became non-finite.
     double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
 
+    /// Epoch `epoch`'s edges (head·2^32 + tail) that this process trains on, in batch order: one process, the
+    /// whole shuffled order; distributed, the edges of its chunks (chunk c of each batch: process c mod ranks).
+    /// The plan's state does not change. Collective in a distributed run. For tests.
+    std::vector<std::uint64_t> epoch_edges(std::int64_t epoch, int n_threads = 1);
     std::size_t n_points() const;
     std::size_t n_edges() const;
     std::size_t batch_size() const;   ///< b (after the cap)
