@@ -1,7 +1,7 @@
 // cne's Euclidean losses for a chunk of heads (contrastive_fused.hpp), vectorised across heads.
 //
-// Per block of heads: first the differences head − other are gathered (the random reads of positions, prefetched a
-// few heads ahead) into arrays laid out [coordinate][other][head]; then every pair's similarity, log argument and
+// Per block of heads: first the differences head − other are gathered (the random reads of positions, kept in float
+// so that they move 8 bytes per 2-D point, prefetched a few heads ahead) into arrays laid out [coordinate][other][head]; then every pair's similarity, log argument and
 // gradient is computed four heads at a time with GCC's vector types, in the same IEEE operations and order per lane
 // as one head at a time would do them (no contraction: -ffp-contract=off); then, per head in order, the loss factors
 // are multiplied in and the gradients written in the layout of pts. The kernels are compiled for AVX-512, AVX2 and
@@ -59,10 +59,11 @@ struct Block {
     std::size_t at(std::size_t k, std::size_t N, std::size_t t) const { return (k * N + t) * np; }
 };
 
-// diff[k][t][i] = Y[head_i][k] − Y[other_it][k] for the block's heads [h0, h0 + nh); lanes past nh are zero.
+// diff[k][t][i] = Y[head_i][k] − Y[other_it][k] for the block's heads [h0, h0 + nh), from the float positions, in
+// double; lanes past nh are zero.
 // With a sink, the points' accumulator lines are prefetched for writing too: they are added to when the block ends.
 template <std::size_t D>
-[[gnu::always_inline]] inline void gather(const double* Y, const std::uint32_t* pts, std::size_t h0, std::size_t nh,
+[[gnu::always_inline]] inline void gather(const float* Y, const std::uint32_t* pts, std::size_t h0, std::size_t nh,
                                           std::size_t N, Block& b, const FusedSink* sink) {
     constexpr std::size_t ahead = 4;  // heads whose positions are prefetched (not with full-batch's thousands)
     const std::size_t per_head = N + 1;
@@ -75,10 +76,11 @@ template <std::size_t D>
                 for (std::size_t t = 0; t <= N; ++t)
                     __builtin_prefetch(sink->acc + std::size_t(pp[ahead * per_head + t]) * D, 1);
         }
-        const double* yh = Y + std::size_t(pp[0]) * D;
+        const float* yh = Y + std::size_t(pp[0]) * D;
         for (std::size_t t = 0; t < N; ++t) {
-            const double* yo = Y + std::size_t(pp[1 + t]) * D;
-            for (std::size_t k = 0; k < D; ++k) b.diff[b.at(k, N, t) + i] = yh[k] - yo[k];
+            const float* yo = Y + std::size_t(pp[1 + t]) * D;
+            for (std::size_t k = 0; k < D; ++k)
+                b.diff[b.at(k, N, t) + i] = static_cast<double>(yh[k]) - static_cast<double>(yo[k]);
         }
     }
     for (std::size_t k = 0; k < D; ++k)
@@ -138,7 +140,7 @@ template <std::size_t D, typename Loss>
 // A log argument v outside [lo, hi] is clamped and passes no gradient (as torch.clamp); the loss multiplies a head's
 // clamped arguments (t = 0 the partner, argument e; t >= 1 the negatives, argument 1 − e).
 template <std::size_t D, ContrastiveMode M, std::size_t NC>
-[[gnu::always_inline]] inline void binary_chunk(const FusedParams& p, const double* Y, const std::uint32_t* pts,
+[[gnu::always_inline]] inline void binary_chunk(const FusedParams& p, const float* Y, const std::uint32_t* pts,
                                                 std::size_t n_heads, std::size_t n_others, double* g, const FusedSink* sink,
                                                 double* dlogz, HeadLoss& acc, std::vector<double>& scratch) {
     const std::size_t N = NC > 0 ? NC : n_others;
@@ -202,7 +204,7 @@ template <std::size_t D, ContrastiveMode M, std::size_t NC>
 // ℓ = −scale·(log q_0 − log S / spec) with clamped arguments; ∂ℓ/∂q_t = −scale/q_0 (t = 0) + scale/(spec·S) (terms
 // of S), ∂ℓ/∂d² = ∂ℓ/∂q · (−q²). A clamped q passes no gradient.
 template <std::size_t D, bool Alt, std::size_t NC>
-[[gnu::always_inline]] inline void infonce_chunk(const FusedParams& p, const double* Y, const std::uint32_t* pts,
+[[gnu::always_inline]] inline void infonce_chunk(const FusedParams& p, const float* Y, const std::uint32_t* pts,
                                                  std::size_t n_heads, std::size_t n_others, double* g, const FusedSink* sink,
                                                  double*, HeadLoss& acc, std::vector<double>& scratch) {
     const std::size_t N = NC > 0 ? NC : n_others;
@@ -252,7 +254,7 @@ template <std::size_t D, bool Alt, std::size_t NC>
 }
 
 template <std::size_t D, ContrastiveMode M, std::size_t NC>
-[[gnu::always_inline]] inline void chunk(const FusedParams& p, const double* Y, const std::uint32_t* pts,
+[[gnu::always_inline]] inline void chunk(const FusedParams& p, const float* Y, const std::uint32_t* pts,
                                          std::size_t n_heads, std::size_t n_others, double* g, const FusedSink* sink,
                                          double* dlogz, HeadLoss& acc, std::vector<double>& scratch) {
     if constexpr (M == ContrastiveMode::infonce || M == ContrastiveMode::infonce_alt)
@@ -264,7 +266,7 @@ template <std::size_t D, ContrastiveMode M, std::size_t NC>
 
 // One non-template function per (D, mode, N) so that each can carry target_clones; N = 6 (cne's m = 5) unrolls.
 #define NEMBED_FUSED_CHUNK(D, MODE, NC)                                                                           \
-    NEMBED_FUSED_CLONES void chunk_##D##_##MODE##_##NC(const FusedParams& p, const double* Y,                     \
+    NEMBED_FUSED_CLONES void chunk_##D##_##MODE##_##NC(const FusedParams& p, const float* Y,                     \
                                                        const std::uint32_t* pts, std::size_t n_heads,              \
                                                        std::size_t n_others, double* g, const FusedSink* sink,     \
                                                        double* dlogz, HeadLoss& acc, std::vector<double>& scratch) { \

@@ -66,11 +66,12 @@ struct FusedSink {
 };
 
 // The fused kernels: a chunk of n_heads heads, each with n_others others, pts holding per head
-// [head, partner, negatives...] (n_others + 1 point indices). g receives per head its n_others + 1 gradient
+// [head, partner, negatives...] (n_others + 1 point indices), Y the positions rounded to float (D per point: the
+// random reads of positions then move half the bytes; the differences and everything after are double). g receives per head its n_others + 1 gradient
 // contributions, D doubles each, in the order of pts (overwritten) — or, with a sink, they are added into the sink
 // and g is not touched; acc the chunk's loss, in head order; dlogz (nce, when non-null) per head ∂ℓ/∂log Z.
 // scratch: reused between calls.
-using FusedChunkFn = void (*)(const FusedParams& p, const double* Y, const std::uint32_t* pts, std::size_t n_heads,
+using FusedChunkFn = void (*)(const FusedParams& p, const float* Y, const std::uint32_t* pts, std::size_t n_heads,
                               std::size_t n_others, double* g, const FusedSink* sink, double* dlogz, HeadLoss& acc,
                               std::vector<double>& scratch);
 

@@ -105,12 +105,21 @@ public:
                 std::uint64_t* a = out_->data() + start_[b_];
                 std::size_t k = k_;
                 SplitMixStream rng = rng_;
+                // The next bucket's lines are prefetched, one every 8 swaps (a bucket's elements fill about one line
+                // per 8): the copy phase wrote them long before, so its random swaps would otherwise miss.
+                const std::uint64_t* pf = pf_;
+                const std::uint64_t* const pf_end = pf_end_;
                 while (steps > 0 && k > 1) {
+                    if ((k & 7) == 0 && pf < pf_end) {
+                        __builtin_prefetch(pf, 1);
+                        pf += 8;
+                    }
                     const auto j = static_cast<std::size_t>(rng.below(k));
                     std::swap(a[k - 1], a[j]);
                     --k;
                     --steps;
                 }
+                pf_ = pf;
                 k_ = k;
                 rng_ = rng;
                 if (k_ <= 1) {
@@ -131,6 +140,9 @@ private:
     void open_bucket() {
         rng_ = SplitMixStream(seed_, streams_[b_]);
         k_ = start_[b_ + 1] - start_[b_];
+        const std::size_t next_end = b_ + 2 <= n_buckets_ ? start_[std::min(b_ + 2, n_buckets_)] : start_[b_ + 1];
+        pf_ = out_->data() + start_[b_ + 1];
+        pf_end_ = out_->data() + next_end;
     }
 
     const std::vector<std::uint64_t>* in_ = nullptr;
@@ -144,6 +156,7 @@ private:
     int shift_ = 16;
     std::uint64_t word_ = 0;
     int quarters_ = 0;
+    const std::uint64_t *pf_ = nullptr, *pf_end_ = nullptr;  // the next bucket's lines not yet prefetched
     Phase phase_ = Phase::draw;
 };
 

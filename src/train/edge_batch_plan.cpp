@@ -41,10 +41,11 @@ using detail::HeadLoss;
 #endif
 
 // Coordinates [i0, i1): the workers' accumulators summed and cleared, converted from fixed point, clipped to
-// [-clip, clip] (clip = inf: no clipping), then either stepped (y -= lr * g; y non-null) or added to G.
+// [-clip, clip] (clip = inf: no clipping), then either stepped (y -= lr * g, and yf, the fused kernels' float copy
+// of y, follows; y non-null) or added to G.
 NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t n_acc, std::size_t i0,
                                                  std::size_t i1, const detail::FixedPoint& fx, double clip, double lr,
-                                                 double* y, double* G) {
+                                                 double* y, float* yf, double* G) {
     auto grad = [&](std::int64_t sum) { return std::clamp(fx.to_double(sum), -clip, clip); };
     if (n_acc == 2) {  // the common case (two threads): two streams, no pointer loop
         std::int64_t* a0 = acc[0];
@@ -55,6 +56,7 @@ NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::
                 a0[i] = 0;
                 a1[i] = 0;
                 y[i] -= lr * g;
+                yf[i] = static_cast<float>(y[i]);
             }
         } else {
             for (std::size_t i = i0; i < i1; ++i) {
@@ -74,6 +76,7 @@ NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::
         const double g = grad(sum);
         if (y) {
             y[i] -= lr * g;
+            yf[i] = static_cast<float>(y[i]);
         } else {
             G[i] += g;
         }
@@ -121,6 +124,16 @@ struct EdgeBatchPlan::Impl {
     detail::BucketShuffle order;
     std::int64_t order_epoch = 0;  // the epoch whose permutation `order` makes (or made) into `shuffled`
     std::vector<std::uint32_t> slots;  // this epoch's batches: slot → point
+    // The table's positions rounded to float, which the fused kernels read (their random reads then move half the
+    // bytes: the positions of 70 000 2-D points take 0.56 MB instead of 1.1, beside a 1 MB L2): made from Y at the
+    // start of each epoch and after an optimizer's step, and kept up to date by the fused SGD step.
+    std::vector<float> yf;
+    void refresh_yf(const double* Y, int n_threads) {
+        yf.resize(n * d);
+        parallelize(n_threads, n * d, [&](int, std::size_t i0, std::size_t i1) {
+            for (std::size_t i = i0; i < i1; ++i) yf[i] = static_cast<float>(Y[i]);
+        });
+    }
 
     // per worker count (resized when the thread count changes)
     std::size_t n_workers = 0, n_acc = 0;
@@ -161,7 +174,8 @@ struct EdgeBatchPlan::Impl {
     }
 
     void run_chunk(ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi, std::int64_t epoch,
-                   const std::uint32_t* sp, const Shape& sh, std::size_t full_n_chunks, const double* Y);
+                   const std::uint32_t* sp, const Shape& sh, std::size_t full_n_chunks, const double* Y,
+                   const float* Yf);
 
     // ---- distributed (o.share.sum; EdgeBatchShare) ----
     // This process holds the edges of its graph rows, `edges` (global indices [e0, e0 + edges.size())), and per
@@ -501,6 +515,7 @@ struct EdgeBatchPlan::Impl {
     std::vector<std::uint32_t> slot_ids;             // slot → its distinct point: the chunks address these
     std::vector<std::uint32_t> point_slot;           // point → its distinct index in this batch (none: ~0)
     std::vector<double> Yb, dYb;                     // the batch's positions and dL/dY, per distinct point
+    std::vector<float> Ybf;                          // Yb rounded to float (the fused kernels' positions)
     std::vector<std::vector<std::int64_t>> slot_acc;  // per worker, fixed-point sums per distinct point
     // nce: log Z's step after a batch, from the per-head ∂ℓ/∂log Z summed in head order (clipped like the points).
     void step_log_Z(const Shape& sh) {
@@ -547,6 +562,8 @@ double EdgeBatchPlan::Impl::network_batch(Parametrization& params, Optimizer& op
     require(std::all_of(Yb.begin(), Yb.end(), [](double v) { return std::isfinite(v); }),
             "the network's output became non-finite at epoch " + std::to_string(epoch) +
                 " (try a smaller learning rate)");
+    Ybf.resize(nu * d);
+    std::transform(Yb.begin(), Yb.end(), Ybf.begin(), [](double v) { return static_cast<float>(v); });
     if (slot_acc.size() != n_workers || slot_acc[0].size() != two_b * d)
         slot_acc.assign(n_workers, std::vector<std::int64_t>(two_b * d, 0));
     std::atomic<std::size_t> next_chunk{0};
@@ -559,7 +576,7 @@ double EdgeBatchPlan::Impl::network_batch(Parametrization& params, Optimizer& op
         auto& sc = scratch[static_cast<std::size_t>(w)];
         std::int64_t* a = slot_acc[static_cast<std::size_t>(w)].data();
         for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < sh.n_chunks;)
-            run_chunk(sc, a, c, bi, epoch, slot_ids.data(), sh, full_n_chunks, Yb.data());
+            run_chunk(sc, a, c, bi, epoch, slot_ids.data(), sh, full_n_chunks, Yb.data(), Ybf.data());
     });
     dYb.resize(nu * d);
     parallelize(n_threads, nu * d, [&](int, std::size_t i0, std::size_t i1) {
@@ -760,10 +777,10 @@ void EdgeBatchPlan::set_spec(std::size_t term, double spec) {
 }
 
 // Chunk c of batch bi: every head's points (negatives drawn), loss and gradient contributions, added to the
-// worker's accumulator a. Y is read only.
+// worker's accumulator a. Y (the general loss) and Yf (its float copy: the fused kernels) are read only.
 void EdgeBatchPlan::Impl::run_chunk(ChunkScratch& sc, std::int64_t* a, std::size_t c, std::size_t bi,
                                     std::int64_t epoch, const std::uint32_t* sp, const Shape& sh,
-                                    std::size_t full_n_chunks, const double* Y) {
+                                    std::size_t full_n_chunks, const double* Y, const float* Yf) {
     const std::size_t b = sh.b, tb = sh.two_b, mm = sh.m, per_head = sh.per_head;
     const FusedChunkFn fused = sh.fused;
     const std::size_t h0 = c * sh.per_chunk, h1 = std::min(b, h0 + sh.per_chunk);
@@ -822,14 +839,14 @@ void EdgeBatchPlan::Impl::run_chunk(ChunkScratch& sc, std::int64_t* a, std::size
         // in cache (a scatter after the chunk would miss on most of them).
         double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
         const detail::FusedSink sink{a, &fx};
-        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, nullptr, &sink, dlogz, acc_loss, sc.kernel);
+        fused(detail::fused_params(lp), Yf, chunk_pts, h1 - h0, mm + 1, nullptr, &sink, dlogz, acc_loss, sc.kernel);
         chunk_loss[c] = detail::head_loss_total(lp, acc_loss);
         return;
     }
     sc.g.resize(n_entries * d);
     if (fused) {
         double* dlogz = head_dlogz.empty() ? nullptr : head_dlogz.data() + h0;
-        fused(detail::fused_params(lp), Y, chunk_pts, h1 - h0, mm + 1, sc.g.data(), nullptr, dlogz, acc_loss,
+        fused(detail::fused_params(lp), Yf, chunk_pts, h1 - h0, mm + 1, sc.g.data(), nullptr, dlogz, acc_loss,
               sc.kernel);
     } else {
         constexpr std::size_t ahead = 4;  // heads whose positions are prefetched
@@ -909,6 +926,7 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
         if (lp.mode == ContrastiveMode::nce) lp.log_Z = s.log_Z;
     }
     const Shape full_shape = s.shape_of(s.B), last_shape = s.shape_of(s.B_last);
+    if (table) s.refresh_yf(Y.data(), n_threads);  // Y may have been set between steps
 
     // SGD without momentum and weight decay is p ← p − lr·g: applied per point right after its gradient is complete
     // (the same arithmetic as Sgd::step). Otherwise the table's gradient G takes the clipped batch gradient and the
@@ -923,7 +941,7 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     auto finish = [&](std::size_t i0, std::size_t i1) {
         // distributed (uniform negatives): the workers' sums are in acc[0] already (summed over the processes)
         finish_coordinates(s.acc_ptr.data(), distributed ? 1 : s.n_acc, i0, i1, s.fx, clip_at, lr,
-                           fused_sgd ? Y.data() : nullptr, G.data());
+                           fused_sgd ? Y.data() : nullptr, s.yf.data(), G.data());
     };
     std::vector<std::int64_t> bits;  // distributed, uniform negatives: the chunk losses and dlog Z as bit patterns
     const std::size_t n_ranks = s.R, my_rank = s.me;
@@ -988,7 +1006,7 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
             std::int64_t* a = s.acc[static_cast<std::size_t>(w) % s.n_acc].data();
             for (std::size_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < sh.n_chunks;)
                 if (!distributed || c % n_ranks == my_rank)
-                    s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data());
+                    s.run_chunk(sc, a, c, bi, epoch, sp, sh, full_shape.n_chunks, Y.data(), s.yf.data());
         });
         if (bi == 0 && !distributed) s.order_epoch = epoch + 1;
         if (distributed && !s.uniform) {
@@ -1012,7 +1030,10 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
                 });
             }
         }
-        if (!fused_sgd) table->step(optimizer, lr, n_threads);
+        if (!fused_sgd) {
+            table->step(optimizer, lr, n_threads);
+            s.refresh_yf(Y.data(), n_threads);
+        }
         s.step_log_Z(sh);
     }
     if (distributed) require(s.mine_at == s.mine.size(), "edge batch plan: this process's chunks left edges unused");

@@ -134,8 +134,8 @@ TEST(ContrastiveLoss, Validation) {
     EXPECT_EQ(parse_contrastive_mode("neg_sample"), ContrastiveMode::neg);
 }
 
-// The fused Euclidean kernels of the CNE batch step (src/loss/contrastive_fused.cpp) against contrastive_head_loss
-// head by head: gradients to 1e-10 (relative to the head's largest entry: with eps = 0 a head's points may nearly
+// The fused Euclidean kernels of the CNE batch step (src/loss/contrastive_fused.cpp, which read float positions)
+// against contrastive_head_loss head by head at the same (float-valued) positions: gradients to 1e-10 (relative to the head's largest entry: with eps = 0 a head's points may nearly
 // coincide, where the two forms round apart), the loss to 1e-12, d/dlog Z for nce; at spreads
 // where clamps bite (far partners, coincident points) and where they do not; for chunks of 1 to 70 heads (partial
 // vector lanes and more than one block of heads) and 6 (compiled for cne's m = 5) or 7 others.
@@ -161,8 +161,10 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                             // n_points points; each head's [head, others...] drawn among them, with a coincident
                             // negative (d² = 0: eps = 0 puts its log argument at the clamp) for every third head
                             const std::size_t n_points = 40, per_head = n_others + 1;
-                            std::vector<double> Y(n_points * d);
-                            for (double& v : Y) v = rng.normal() * scale;
+                            // the kernels read positions as float: Y holds floats' values exactly
+                            std::vector<float> Yf(n_points * d);
+                            for (float& v : Yf) v = static_cast<float>(rng.normal() * scale);
+                            const std::vector<double> Y(Yf.begin(), Yf.end());
                             std::vector<std::uint32_t> pts(n_heads * per_head);
                             for (std::size_t h = 0; h < n_heads; ++h)
                                 for (std::size_t t = 0; t < per_head; ++t)
@@ -171,7 +173,7 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                                 pts[h * per_head + n_others] = pts[h * per_head];
                             std::vector<double> g(n_heads * per_head * d, 7.0), dz(n_heads, 7.0), scratch;
                             detail::HeadLoss acc;
-                            fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, g.data(),
+                            fused(detail::fused_params(p), Yf.data(), pts.data(), n_heads, n_others, g.data(),
                                   nullptr, dz.data(), acc, scratch);
                             const double fused_loss = detail::head_loss_total(p, acc);
 
@@ -207,7 +209,7 @@ TEST(ContrastiveLoss, FusedKernelsEqualTheGeneralLoss) {
                             std::vector<double> dz2(n_heads, 7.0), untouched(1, 7.0);
                             detail::HeadLoss acc2;
                             const detail::FusedSink sink{got_acc.data(), &fx};
-                            fused(detail::fused_params(p), Y.data(), pts.data(), n_heads, n_others, untouched.data(),
+                            fused(detail::fused_params(p), Yf.data(), pts.data(), n_heads, n_others, untouched.data(),
                                   &sink, dz2.data(), acc2, scratch);
                             EXPECT_EQ(got_acc, want_acc) << what;
                             EXPECT_EQ(untouched[0], 7.0) << what;

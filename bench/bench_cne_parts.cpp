@@ -1,0 +1,95 @@
+// CNE's epochs alone (issue #21 item 2): the optimisation of `nembed cne` at cne's defaults on a data set, timed in
+// wall and process CPU seconds, without the kNN search (done once) in the figures.
+//
+//   bench_cne_parts DATA.npy [--threads T] [--reps R] [--epochs E] [--loss infonce|neg] [--seed S] [--out Y.npy]
+//
+// Per repetition the run is prepared again from the same graph and the same PCA start (so every repetition does the
+// same work and gives the same bits) and `optimize` is timed. Printed: the directed edges, the pairs (head with its
+// partner and m negatives) per epoch, each repetition's wall and CPU seconds, their medians, and the CPU nanoseconds
+// per pair. --out writes the last repetition's embedding (to cmp against the CLI's).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "nembed/core/timer.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/methods/cne.hpp"
+
+using namespace nembed;
+
+namespace {
+double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: bench_cne_parts DATA.npy [--threads T] [--reps R] [--epochs E] "
+                             "[--loss infonce|neg] [--seed S] [--out Y.npy]\n");
+        return 2;
+    }
+    int threads = 2, reps = 3, epochs = 200;
+    std::uint64_t seed = 42;
+    std::string loss = "infonce", out;
+    for (int a = 2; a < argc; ++a) {
+        const std::string s = argv[a];
+        if (s == "--threads" && a + 1 < argc) threads = std::atoi(argv[++a]);
+        else if (s == "--reps" && a + 1 < argc) reps = std::atoi(argv[++a]);
+        else if (s == "--epochs" && a + 1 < argc) epochs = std::atoi(argv[++a]);
+        else if (s == "--loss" && a + 1 < argc) loss = argv[++a];
+        else if (s == "--seed" && a + 1 < argc) seed = std::strtoull(argv[++a], nullptr, 10);
+        else if (s == "--out" && a + 1 < argc) out = argv[++a];
+        else {
+            std::fprintf(stderr, "bench_cne_parts: unknown argument %s\n", s.c_str());
+            return 2;
+        }
+    }
+    try {
+        Matrix<float> X = load_matrix<float>(argv[1]);
+        CneOptions o;
+        o.loss_mode = parse_contrastive_mode(loss);
+        o.n_epochs = epochs;
+        o.n_jobs = threads;
+        o.seed = seed;
+        CNE cne(o);
+        CneEmbedding first = cne.prepare(X.view());
+        const CsrMatrix<double> graph = first.result().graph;
+        std::size_t directed = 0;
+        for (std::size_t i = 0; i < graph.n_rows; ++i)
+            for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p)
+                directed += static_cast<std::size_t>(graph.indices[p]) != i && graph.values[p] != 0;
+        std::printf("points %zu, directed edges %zu, loss %s, epochs %d, threads %d\n", graph.n_rows, directed,
+                    loss.c_str(), epochs, threads);
+        std::vector<double> wall, cpu;
+        Matrix<double> Y;
+        for (int r = 0; r < reps; ++r) {
+            CneEmbedding e = cne.prepare(graph, X.view());
+            const double c0 = cpu_seconds();
+            Timer t;
+            e.optimize();
+            wall.push_back(t.seconds());
+            cpu.push_back(cpu_seconds() - c0);
+            std::printf("rep %d: wall %.3f s, cpu %.3f s\n", r, wall.back(), cpu.back());
+            std::fflush(stdout);
+            if (r + 1 == reps) Y = e.embedding();
+        }
+        const double pairs = static_cast<double>(directed) * static_cast<double>(epochs);
+        std::printf("median: wall %.3f s, cpu %.3f s; %.1f CPU ns per head (head, partner, 5 negatives)\n",
+                    median(wall), median(cpu), 1e9 * median(cpu) / pairs);
+        if (!out.empty()) save_matrix(out, Y.view());
+    } catch (const std::exception& ex) {
+        std::fprintf(stderr, "bench_cne_parts: %s\n", ex.what());
+        return 1;
+    }
+    return 0;
+}
