@@ -42,7 +42,7 @@ using detail::HeadLoss;
 
 // Coordinates [i0, i1): the workers' accumulators summed and cleared, converted from fixed point, clipped to
 // [-clip, clip] (clip = inf: no clipping), then either stepped (y -= lr * g, and yf, the fused kernels' float copy
-// of y, follows; y non-null) or added to G.
+// of y, follows unless null; y non-null) or added to G.
 NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t n_acc, std::size_t i0,
                                                  std::size_t i1, const detail::FixedPoint& fx, double clip, double lr,
                                                  double* y, float* yf, double* G) {
@@ -56,7 +56,7 @@ NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::
                 a0[i] = 0;
                 a1[i] = 0;
                 y[i] -= lr * g;
-                yf[i] = static_cast<float>(y[i]);
+                if (yf) yf[i] = static_cast<float>(y[i]);
             }
         } else {
             for (std::size_t i = i0; i < i1; ++i) {
@@ -76,7 +76,7 @@ NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::
         const double g = grad(sum);
         if (y) {
             y[i] -= lr * g;
-            yf[i] = static_cast<float>(y[i]);
+            if (yf) yf[i] = static_cast<float>(y[i]);
         } else {
             G[i] += g;
         }
@@ -454,7 +454,9 @@ struct EdgeBatchPlan::Impl {
             });
         }
         std::int64_t* tot_ptr = tot.data();
-        finish_coordinates(&tot_ptr, 1, 0, mine_n, fx, clip, lr, y ? res.data() : nullptr, y ? nullptr : res.data());
+        // res is a compact copy of my slots; the float copy of Y follows when the results are received below
+        finish_coordinates(&tot_ptr, 1, 0, mine_n, fx, clip, lr, y ? res.data() : nullptr, nullptr,
+                           y ? nullptr : res.data());
         {
             std::size_t j = mine_n;
             for (std::size_t c = me; c < nc; c += R) res[j++] = chunk_loss[c];
@@ -474,7 +476,10 @@ struct EdgeBatchPlan::Impl {
         double* target = y ? y : G;
         for (std::size_t q = 0; q < R; ++q) {
             for_slots(q, [&](std::size_t slot) {
-                std::copy_n(in, d, target + static_cast<std::size_t>(sp[slot]) * d);
+                const std::size_t p = static_cast<std::size_t>(sp[slot]) * d;
+                std::copy_n(in, d, target + p);
+                if (y)  // the fused kernels read the float copy in the next batch
+                    for (std::size_t k = 0; k < d; ++k) yf[p + k] = static_cast<float>(y[p + k]);
                 in += d;
             });
             for (std::size_t c = q; c < nc; c += R) chunk_loss[c] = *in++;
