@@ -17,20 +17,11 @@
 #include "nembed/core/timer.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/methods/cne.hpp"
+#include "bench_clock.hpp"
 
 using namespace nembed;
-
-namespace {
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-} // namespace
+using nembed::bench::cpu_seconds;
+using nembed::bench::median;
 
 int main(int argc, char** argv) {
     if (argc < 2) {

@@ -12,14 +12,9 @@
 #include <vector>
 
 #include "nembed/fft/fft.hpp"
+#include "bench_clock.hpp"
 
-namespace {
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-} // namespace
+using nembed::bench::cpu_seconds;
 
 int main(int argc, char** argv) {
     const std::size_t L = argc > 1 ? static_cast<std::size_t>(std::atol(argv[1])) : 1250;

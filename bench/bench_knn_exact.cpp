@@ -23,19 +23,11 @@
 #include "nembed/neighbors/hnsw.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "../tests/common/spread_copies.hpp"
+#include "bench_clock.hpp"
 
 using namespace nembed;
-
-namespace {
-
-double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-} // namespace
+using nembed::bench::cpu_seconds;
+using nembed::bench::median;
 
 int main(int argc, char** argv) {
     std::string file, isa;

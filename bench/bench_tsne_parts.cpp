@@ -28,15 +28,12 @@
 #include "nembed/loss/attraction.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/repulsion/repulsion.hpp"
+#include "bench_clock.hpp"
 
 using namespace nembed;
+using nembed::bench::cpu_seconds;
 
 namespace {
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 double last_cpu = 0;  ///< the median CPU seconds (all threads) of the last median_time call
 
 // Median wall seconds over `reps` calls; the median CPU seconds go to last_cpu (on a shared machine the CPU time

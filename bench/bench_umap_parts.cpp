@@ -28,8 +28,11 @@
 #include "nembed/train/parametrization.hpp"
 #include "nembed/train/phase.hpp"
 #include "nembed/train/trainer.hpp"
+#include "bench_clock.hpp"
 
 using namespace nembed;
+using nembed::bench::cpu_seconds;
+using nembed::bench::median;
 
 namespace {
 
@@ -38,17 +41,6 @@ namespace {
 #else
 #define BENCH_CLONES
 #endif
-
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
 
 // Bytes moved per second by a copy of n doubles (read + write), best of 5, on `threads` halves.
 double copy_bandwidth(int threads) {

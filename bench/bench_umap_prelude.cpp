@@ -21,22 +21,18 @@
 #include "nembed/io/load.hpp"
 #include "nembed/methods/umap.hpp"
 #include "nembed/neighbors/exact.hpp"
+#include "bench_clock.hpp"
 
 using namespace nembed;
+using nembed::bench::cpu_seconds;
+using nembed::bench::median;
 
 namespace {
-
-double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
 struct Step {
     std::string name;
     std::vector<double> wall, cpu;
 };
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
 
 } // namespace
 

@@ -37,18 +37,13 @@
 #include "nembed/parametric/network_parametrization.hpp"
 #include "nembed/parametric/parametric_dr.hpp"
 #include "nembed/train/parametrization.hpp"
+#include "bench_clock.hpp"
 
 using namespace nembed;
+using nembed::bench::cpu_seconds;
 
 namespace {
 constexpr std::size_t n_train = 5000, n_test = 1000;
-
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_utime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec) + double(u.ru_stime.tv_sec) +
-           1e-6 * double(u.ru_stime.tv_usec);
-}
 
 struct Data {
     std::vector<float> xtr, xte;
