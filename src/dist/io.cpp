@@ -92,19 +92,23 @@ DistKnnGraph read_knn_block(Comm& comm, const RowPartition& part, const std::str
                 auto bad = [&](const std::string& what) {
                     return prefix + ": row " + std::to_string(row) + " of the neighbours " + what;
                 };
-                for (std::size_t j = 0; j < k; ++j) {
-                    require(ri[j] >= 0 && ri[j] < static_cast<double>(n) && ri[j] == std::floor(ri[j]),
-                            bad("holds the index " + std::to_string(ri[j]) + ", not an integer in [0, " +
-                                std::to_string(n) + ")"));
-                    require(static_cast<std::size_t>(ri[j]) != row, bad("lists the point itself (self must be excluded)"));
-                    require(std::isfinite(rd[j]) && rd[j] >= 0 && (j == 0 || rd[j] >= rd[j - 1]),
-                            bad("has a distance that is not finite, negative or out of ascending order"));
+                for (std::size_t j = 0; j < k; ++j) {  // messages built only on failure: this runs N·k times
+                    require_lazy(ri[j] >= 0 && ri[j] < static_cast<double>(n) && ri[j] == std::floor(ri[j]), [&] {
+                        return bad("holds the index " + std::to_string(ri[j]) + ", not an integer in [0, " +
+                                   std::to_string(n) + ")");
+                    });
+                    require_lazy(static_cast<std::size_t>(ri[j]) != row,
+                                 [&] { return bad("lists the point itself (self must be excluded)"); });
+                    require_lazy(std::isfinite(rd[j]) && rd[j] >= 0 && (j == 0 || rd[j] >= rd[j - 1]), [&] {
+                        return bad("has a distance that is not finite, negative or out of ascending order");
+                    });
                     g.indices[at + j] = static_cast<std::int64_t>(ri[j]);
                     g.distances[at + j] = static_cast<float>(rd[j]);
                     seen[j] = g.indices[at + j];
                 }
                 std::sort(seen.begin(), seen.end());
-                require(std::adjacent_find(seen.begin(), seen.end()) == seen.end(), bad("lists an index twice"));
+                require_lazy(std::adjacent_find(seen.begin(), seen.end()) == seen.end(),
+                             [&] { return bad("lists an index twice"); });
             }
         }
     });

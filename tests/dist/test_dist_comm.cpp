@@ -11,6 +11,7 @@
 #include "nembed/affinity/symmetrize.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/dist/comm.hpp"
+#include "nembed/dist/io.hpp"
 #include "nembed/dist/rows.hpp"
 #include "nembed/io/file.hpp"
 #include "nembed/io/npy.hpp"
@@ -165,4 +166,47 @@ TEST(DistAffinity, SymmetrizeRowsEqualsRowsOfSymmetrize) {
         EXPECT_EQ(got.values, want.values) << to_string(rule);
     }
     EXPECT_THROW(symmetrize_rows(A, CsrMatrix<double>{}, Symmetrization::mean), InvalidArgument);
+}
+
+// Precomputed neighbours (--knn-input): every row's checks name the file's row and the fault, and a valid file
+// reads back as written. The checks run N·k times, so their messages are built only on failure.
+TEST(DistIo, KnnInputRowChecksNameTheRow) {
+    auto comm = dist::make_serial_comm();
+    const std::string dir = std::string(NEMBED_BINARY_DIR) + "/tests/";
+    auto write = [&](const std::string& prefix, std::vector<double> idx, std::vector<double> dst) {
+        write_npy(dir + prefix + "_indices.npy", MatrixView<double>{idx.data(), 4, 2});
+        write_npy(dir + prefix + "_distances.npy", MatrixView<double>{dst.data(), 4, 2});
+    };
+    const std::vector<double> good_i = {1, 2, 0, 2, 3, 1, 2, 0}, good_d = {1, 2, 1, 2, 0.5, 1, 0.5, 3};
+    write("knn_in_ok", good_i, good_d);
+    std::size_t cols = 0;
+    const dist::RowPartition part = dist::npy_partition(*comm, dir + "knn_in_ok_indices.npy", &cols);
+    ASSERT_EQ(part.n, 4u);
+    const dist::DistKnnGraph g = dist::read_knn_block(*comm, part, dir + "knn_in_ok", 2);
+    EXPECT_EQ(g.indices, (std::vector<std::int64_t>{1, 2, 0, 2, 3, 1, 2, 0}));
+    EXPECT_EQ(g.distances, (std::vector<float>{1, 2, 1, 2, 0.5f, 1, 0.5f, 3}));
+    struct Case {
+        std::size_t at;
+        double idx, dst;
+        std::string expect;
+    };
+    const std::vector<Case> cases = {
+        {2, 4, 1, "row 1 of the neighbours holds the index 4"},
+        {3, 2.5, 2, "row 1 of the neighbours holds the index 2.5"},
+        {4, 2, 0.5, "row 2 of the neighbours lists the point itself"},
+        {7, 0, 0.25, "row 3 of the neighbours has a distance that is not finite, negative or out of ascending order"},
+        {1, 1, 2, "row 0 of the neighbours lists an index twice"},
+    };
+    for (const Case& c : cases) {
+        std::vector<double> bi = good_i, bd = good_d;
+        bi[c.at] = c.idx;
+        bd[c.at] = c.dst;
+        write("knn_in_bad", bi, bd);
+        try {
+            (void)dist::read_knn_block(*comm, part, dir + "knn_in_bad", 2);
+            ADD_FAILURE() << "accepted: " << c.expect;
+        } catch (const std::exception& e) {
+            EXPECT_NE(std::string(e.what()).find(c.expect), std::string::npos) << e.what();
+        }
+    }
 }
