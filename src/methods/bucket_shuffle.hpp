@@ -22,6 +22,29 @@ namespace nembed::detail {
 
 class BucketShuffle {
 public:
+    /// The buckets for n elements: a power of two of them (at most 65536), each about bucket_bytes; element i's
+    /// bucket is the top log2(n_buckets) bits of its 16-bit draw (quarter i mod 4 of the draw stream's word i / 4),
+    /// i.e. the draw >> shift.
+    struct Layout {
+        std::size_t n_buckets = 1;
+        int shift = 16;
+    };
+    static Layout layout(std::size_t n, std::size_t bucket_bytes = 16384) {
+        const std::size_t want = (n * sizeof(std::uint64_t) + bucket_bytes - 1) / std::max<std::size_t>(1, bucket_bytes);
+        Layout l;
+        l.n_buckets = std::min<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, want)), 65536);
+        l.shift = 16 - std::countr_zero(l.n_buckets);
+        return l;
+    }
+    /// One bucket's Fisher–Yates in one go, from its stream (run() does the same in steps): for k = size … 2, swap
+    /// a[k − 1] with a[below(k)]. For a distributed shuffle that runs a process's buckets itself.
+    static void shuffle_bucket(std::uint64_t* a, std::size_t size, SplitMixStream rng) {
+        for (std::size_t k = size; k > 1; --k) {
+            const auto j = static_cast<std::size_t>(rng.below(k));
+            std::swap(a[k - 1], a[j]);
+        }
+    }
+
     BucketShuffle() = default;
     /// Will write a permutation of `in` to `out` (same size, distinct arrays; both must outlive the shuffle). The
     /// bucket draws come from stream (seed, stream_of(0)), bucket b's Fisher–Yates from (seed, stream_of(1 + b)).
@@ -30,11 +53,10 @@ public:
     BucketShuffle(const std::vector<std::uint64_t>& in, std::vector<std::uint64_t>& out, std::uint64_t seed,
                   StreamOf&& stream_of, std::size_t bucket_bytes = 16384)
         : in_(&in), out_(&out), seed_(seed) {
-        const std::size_t n = in.size();
-        const std::size_t want = (n * sizeof(std::uint64_t) + bucket_bytes - 1) / std::max<std::size_t>(1, bucket_bytes);
-        n_buckets_ = std::min<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, want)), 65536);
-        shift_ = 16 - std::countr_zero(n_buckets_);  // a bucket: the top log2(n_buckets) bits of a 16-bit draw
-        bucket_.resize(n);
+        const Layout l = layout(in.size(), bucket_bytes);
+        n_buckets_ = l.n_buckets;
+        shift_ = l.shift;
+        bucket_.resize(in.size());
         restart(stream_of);
     }
 

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -190,6 +189,8 @@ struct EdgeBatchPlan::Impl {
     std::int64_t mine_epoch = -1;     // the epoch `mine` holds
     std::vector<std::int64_t> tx, rx, tot;  // per batch: slot sums out and in, my slots' totals
     std::vector<std::uint8_t> gx, grx;  // per batch: the all-gathered slots / results
+    std::vector<std::uint32_t> slots_out;  // per batch: my chunks' heads, then their tails
+    std::vector<double> res;               // per batch: my slots' results, chunk losses, dlog Z
 
     std::size_t bucket_start(std::size_t o) const { return (o * n_buckets + R - 1) / R; }  // process o's buckets
     std::size_t batch_heads(std::size_t bi) const { return bi + 1 == n_batches ? B_last : B; }
@@ -296,14 +297,9 @@ struct EdgeBatchPlan::Impl {
             }
         got = {};
         parallelize(n_threads, my_nb, [&](int, std::size_t x0, std::size_t x1) {
-            for (std::size_t x = x0; x < x1; ++x) {
-                SplitMixStream rng(o.seed, stream_of(1 + my_b0 + x));
-                std::uint64_t* a = out.data() + start[x];
-                for (std::size_t k = start[x + 1] - start[x]; k > 1; --k) {
-                    const auto j = static_cast<std::size_t>(rng.below(k));
-                    std::swap(a[k - 1], a[j]);
-                }
-            }
+            for (std::size_t x = x0; x < x1; ++x)
+                detail::BucketShuffle::shuffle_bucket(out.data() + start[x], start[x + 1] - start[x],
+                                                      SplitMixStream(o.seed, stream_of(1 + my_b0 + x)));
         });
         // My range of positions [base, base + T); every element to the process that runs its chunk.
         std::vector<std::uint64_t> Ts(R);
@@ -350,7 +346,8 @@ struct EdgeBatchPlan::Impl {
                 }
             return;
         }
-        std::vector<std::uint32_t> send(2 * h_me);
+        std::vector<std::uint32_t>& send = slots_out;
+        send.resize(2 * h_me);
         for (std::size_t t = 0; t < h_me; ++t) {
             send[t] = static_cast<std::uint32_t>(e[t] >> 32);
             send[h_me + t] = static_cast<std::uint32_t>(e[t]);
@@ -445,7 +442,7 @@ struct EdgeBatchPlan::Impl {
         auto msg_doubles = [&](std::size_t q) {
             return 2 * heads_of(q, bi) * d + chunks_of(q, bi) + (nce ? heads_of(q, bi) : 0);
         };
-        std::vector<double> res(msg_doubles(me), 0.0);
+        res.assign(msg_doubles(me), 0.0);
         if (y) {
             std::size_t j = 0;
             for_slots(me, [&](std::size_t slot) {
@@ -740,10 +737,10 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
     s.chunk_loss.resize(full.n_chunks);
     s.head_dlogz.resize(s.has_nce ? s.B : 0);
     if (s.dist) {
-        // The single-process shuffle's bucket layout (bucket_shuffle.hpp) for all n_edges elements.
-        const std::size_t want = (s.n_edges * sizeof(std::uint64_t) + 16383) / 16384;
-        s.n_buckets = std::min<std::size_t>(std::bit_ceil(std::max<std::size_t>(1, want)), 65536);
-        s.bucket_shift = 16 - std::countr_zero(s.n_buckets);
+        // The single-process shuffle's bucket layout for all n_edges elements.
+        const detail::BucketShuffle::Layout layout = detail::BucketShuffle::layout(s.n_edges);
+        s.n_buckets = layout.n_buckets;
+        s.bucket_shift = layout.shift;
         const Shape last = s.shape_of(s.B_last);
         s.pc_full = full.per_chunk;
         s.nc_full = full.n_chunks;
