@@ -1,13 +1,13 @@
 #include "nembed/dist/cne.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/timer.hpp"
+#include "nembed/affinity/symmetrize.hpp"
 #include "nembed/dist/affinity.hpp"
 #include "nembed/dist/knn.hpp"
 #include "nembed/dist/tsne.hpp"
@@ -40,25 +40,16 @@ CsrMatrix<double> binary_symmetric_graph_rows(Comm& comm, const RowPartition& pa
         A.indptr[i + 1] = static_cast<offset_t>(A.indices.size());
     }
     A.values.assign(A.indices.size(), 1.0);
-    const CsrMatrix<double> At = transpose_rows(comm, part, A);
-    // Row by row the sorted union (binary_symmetric_graph sorts and merges the same entries), in an N-row matrix
-    // whose other rows are empty (the edge plan's distributed input).
+    // My rows of the binary union (max of the 0/1 entries of A and Aᵀ: binary_symmetric_graph's rows), placed in an
+    // N-row matrix whose other rows are empty (the edge plan's distributed input).
+    CsrMatrix<double> S = symmetrize_rows(A, transpose_rows(comm, part, A), Symmetrization::max);
     CsrMatrix<double> g;
     g.n_rows = g.n_cols = n;
     g.indptr.assign(n + 1, 0);
-    g.indices.reserve(A.indices.size() + At.indices.size());
-    for (std::size_t i = 0; i < n_own; ++i) {
-        const auto a0 = A.indices.begin() + A.indptr[i], a1 = A.indices.begin() + A.indptr[i + 1];
-        const auto t0 = At.indices.begin() + At.indptr[i], t1 = At.indices.begin() + At.indptr[i + 1];
-        const std::size_t at = g.indices.size();
-        std::set_union(a0, a1, t0, t1, std::back_inserter(g.indices));
-        g.indices.erase(std::unique(g.indices.begin() + static_cast<std::ptrdiff_t>(at), g.indices.end()),
-                        g.indices.end());
-        g.indptr[b + i + 1] = static_cast<offset_t>(g.indices.size());
-    }
+    for (std::size_t i = 0; i < n_own; ++i) g.indptr[b + i + 1] = S.indptr[i + 1];
     for (std::size_t i = b + n_own; i < n; ++i) g.indptr[i + 1] = g.indptr[i];
-    for (std::size_t i = 1; i <= b; ++i) g.indptr[i] = 0;
-    g.values.assign(g.indices.size(), 1.0);
+    g.indices = std::move(S.indices);
+    g.values = std::move(S.values);
     return g;
 }
 
