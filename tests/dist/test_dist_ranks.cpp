@@ -4,13 +4,17 @@
 // itself and compares its own rows.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <typeinfo>
 #include <vector>
 
@@ -875,5 +879,40 @@ TEST(DistRanks, SampledLossBlockInsideOneRankEqualsSingleProcess) {
         lv.process_duplicates = false;
         lv.scatter_blocks = blocks;
         expect_ne_equal<torchdr::LargeVis>(X.view(), lv, {2});
+    }
+}
+
+// A rank waiting for a late partner must not burn its core (MPI's blocking calls busy-poll; on a loaded or
+// oversubscribed machine that core is the one the partner needs). The last rank sleeps 0.8 s before each
+// collective; rank 0's CPU time across the wait must stay far below the wall time. With busy-polling (or Open
+// MPI's yield-when-idle spin under --oversubscribe) it is about 0.8 s per wait.
+TEST(DistRanks, WaitingRankDoesNotSpin) {
+    dist::Comm& comm = world();
+    const int R = comm.size();
+    if (R < 2) GTEST_SKIP() << "needs mpirun with at least 2 ranks";
+    auto cpu_seconds = [] {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+               1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+    };
+    const auto late = [&] {
+        if (comm.rank() == R - 1) std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    };
+    comm.barrier();
+    const double c0 = cpu_seconds();
+    late();
+    comm.barrier();
+    late();
+    std::vector<std::uint64_t> all = dist::allgather_u64(comm, static_cast<std::uint64_t>(comm.rank()));
+    late();
+    std::vector<double> v{static_cast<double>(comm.rank())};
+    comm.allreduce_max(v.data(), 1);
+    const double used = cpu_seconds() - c0;
+    EXPECT_EQ(all.size(), static_cast<std::size_t>(R));
+    EXPECT_EQ(v[0], static_cast<double>(R - 1));
+    // Three waits of 0.8 s: a spinning rank uses ~2.4 s; a sleeping one a few ms (0.5 s leaves room for a loaded CI).
+    if (comm.rank() != R - 1) {
+        EXPECT_LT(used, 0.5) << "rank " << comm.rank() << " used " << used << " CPU s waiting";
     }
 }
