@@ -14,6 +14,7 @@
 #include "nembed/core/random.hpp"
 #include "nembed/core/strings.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 
@@ -22,7 +23,6 @@ namespace {
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Map = Eigen::Map<RowMat>;
 using CMap = Eigen::Map<const RowMat>;
-using CVec = Eigen::Map<const Eigen::RowVectorXf>;
 using Vec = Eigen::Map<Eigen::RowVectorXf>;
 
 // The three products of a layer, row-major float32. With OpenBLAS (CMake's NEMBED_OPENBLAS_GEMM_USED) they are
@@ -32,16 +32,24 @@ using Vec = Eigen::Map<Eigen::RowVectorXf>;
 int blas_int(std::size_t v) { return static_cast<int>(v); }
 #endif
 
-// Z (m×o) = H (m×a) · Wᵀ (W: o×a)
-void gemm_h_wt(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
+// Z (m×o) += H (m×a) · Wᵀ (W: o×a). Accumulating (β = 1): the caller puts the bias in Z first. The kernels add the
+// finished product to C once (round(Σ + b), Σ the float sum over a: a single K block at these widths), which is
+// what the product followed by the bias gave, bit for bit; and β = 0 would clear C in a pass of its own
+// (OpenBLAS's sgemm_beta: a memset per row, 5–6 % of a parametric CNE epoch).
+void gemm_h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(o), blas_int(a), 1.0f, H, blas_int(a),
-                W, blas_int(a), 0.0f, Z, blas_int(o));
+                W, blas_int(a), 1.0f, Z, blas_int(o));
 #else
-    Map(Z, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).noalias() =
+    Map(Z, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).noalias() +=
         CMap(H, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a)) *
         CMap(W, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a)).transpose();
 #endif
+}
+
+// Every row of Z (m×o) set to b.
+void fill_rows(float* Z, std::size_t m, std::size_t o, const float* b) {
+    for (std::size_t r = 0; r < m; ++r) std::copy(b, b + o, Z + r * o);
 }
 
 // dW (o×a) = Gᵀ (G: m×o) · H (m×a)
@@ -119,12 +127,15 @@ void softplus_derivative(const float* h, float* g, std::size_t n) {
     }
 }
 
+// ReLU in place, in AVX-512 or AVX2 where the machine has them (an element-wise select: the same bits in any clone).
+NEMBED_ISA_CLONES void relu(float* z, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
+}
+
 void activate(Activation a, float* z, std::size_t n) {
     switch (a) {
         case Activation::identity: return;
-        case Activation::relu:
-            for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
-            return;
+        case Activation::relu: relu(z, n); return;
         case Activation::softplus: softplus(z, n); return;  // torch.nn.Softplus (beta 1, threshold 20)
         case Activation::tanh:
             for (std::size_t i = 0; i < n; ++i) z[i] = std::tanh(z[i]);
@@ -290,11 +301,11 @@ void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
     const std::size_t K = n_layers();
     for (std::size_t l = 0; l < K; ++l) {
         const std::size_t a = widths_[l], o = widths_[l + 1];
-        CVec b(params_.data() + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
-        gemm_h_wt(rows, o, a, acts[l].data() + row0 * a, params_.data() + offsets_[l], acts[l + 1].data() + row0 * o);
-        Map Z(acts[l + 1].data() + row0 * o, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(o));
-        Z.rowwise() += b;
-        activate(l + 1 == K ? output_act_ : hidden_act_, Z.data(), rows * o);
+        const float* W = params_.data() + offsets_[l];
+        float* Z = acts[l + 1].data() + row0 * o;
+        fill_rows(Z, rows, o, W + o * a);  // the bias, which the product is added to
+        gemm_h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
+        activate(l + 1 == K ? output_act_ : hidden_act_, Z, rows * o);
     }
 }
 
