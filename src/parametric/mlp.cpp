@@ -143,14 +143,23 @@ void activate(Activation a, float* z, std::size_t n) {
     }
 }
 
+// g ← g · 1[h > 0] (ReLU's derivative from its output), cloned as relu().
+NEMBED_ISA_CLONES void relu_mask(const float* h, float* g, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
+}
+
+// sum[i] += part[i] in double: one chunk's weight-gradient partial into the gradient (an element-wise add in a fixed
+// chunk order: the same bits in any clone).
+NEMBED_ISA_CLONES void add_partial(const float* part, double* sum, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) sum[i] += static_cast<double>(part[i]);
+}
+
 // g ← g · act'(z), written with the activation's output h = act(z): ReLU 1[h > 0], tanh 1 − h²,
 // Softplus σ(z) = 1 − exp(−h).
 void multiply_derivative(Activation a, const float* h, float* g, std::size_t n) {
     switch (a) {
         case Activation::identity: return;
-        case Activation::relu:
-            for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
-            return;
+        case Activation::relu: relu_mask(h, g, n); return;
         case Activation::softplus: softplus_derivative(h, g, n); return;
         case Activation::tanh:
             for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - h[i] * h[i];
@@ -372,35 +381,39 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
     if (scratch_.size() < 2 * static_cast<std::size_t>(n_threads)) scratch_.resize(2 * static_cast<std::size_t>(n_threads));
     for (auto& v : scratch_) v.resize(chunk_rows_ * max_width);
     parallelize(n_threads, n_chunks, [&](int w, std::size_t cb, std::size_t ce) {
-        std::vector<float>& dZ = scratch_[2 * static_cast<std::size_t>(w)];
-        std::vector<float>& dH = scratch_[2 * static_cast<std::size_t>(w) + 1];
+        float* buf[2] = {scratch_[2 * static_cast<std::size_t>(w)].data(),
+                         scratch_[2 * static_cast<std::size_t>(w) + 1].data()};
         for (std::size_t c = cb; c < ce; ++c) {
             const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
             float* part = partials_.data() + c * P;
             const std::size_t out_w = widths_[K];
-            std::copy(dY + r0 * out_w, dY + (r0 + m) * out_w, dZ.begin());
-            multiply_derivative(output_act_, acts_[K].data() + r0 * out_w, dZ.data(), m * out_w);
+            // G: dL/dZ of the layer at hand. An identity output reads dY in place (no copy).
+            const float* G = dY + r0 * out_w;
+            int next = 0;  // the buffer the next dL/dH goes to (never the one G is in)
+            if (output_act_ != Activation::identity) {
+                std::copy(dY + r0 * out_w, dY + (r0 + m) * out_w, buf[0]);
+                multiply_derivative(output_act_, acts_[K].data() + r0 * out_w, buf[0], m * out_w);
+                G = buf[0];
+                next = 1;
+            }
             for (std::size_t l = K; l-- > 0;) {
                 const std::size_t a = widths_[l], o = widths_[l + 1];
-                CMap G(dZ.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o));
                 Vec db(part + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
-                gemm_gt_h(m, o, a, dZ.data(), acts_[l].data() + r0 * a, part + offsets_[l]);
-                db = G.colwise().sum();
+                gemm_gt_h(m, o, a, G, acts_[l].data() + r0 * a, part + offsets_[l]);
+                db = CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).colwise().sum();
                 if (l == 0 && dX == nullptr) break;
-                float* target = l == 0 ? dX + r0 * a : dH.data();
-                gemm_g_w(m, o, a, dZ.data(), params_.data() + offsets_[l], target);
+                float* target = l == 0 ? dX + r0 * a : buf[next];
+                gemm_g_w(m, o, a, G, params_.data() + offsets_[l], target);
                 if (l == 0) break;
-                multiply_derivative(hidden_act_, acts_[l].data() + r0 * a, dH.data(), m * a);
-                std::swap(dZ, dH);
+                multiply_derivative(hidden_act_, acts_[l].data() + r0 * a, target, m * a);
+                G = target;
+                next ^= 1;
             }
         }
     });
     // Fixed-order reduction over chunks, in double: the gradient does not depend on the thread count.
     parallelize(n_threads, P, [&](int, std::size_t pb, std::size_t pe) {
-        for (std::size_t c = 0; c < n_chunks; ++c) {
-            const float* part = partials_.data() + c * P;
-            for (std::size_t p = pb; p < pe; ++p) grad_[p] += static_cast<double>(part[p]);
-        }
+        for (std::size_t c = 0; c < n_chunks; ++c) add_partial(partials_.data() + c * P + pb, grad_.data() + pb, pe - pb);
     });
 }
 
