@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <Eigen/Core>
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
@@ -32,10 +33,9 @@ using Vec = Eigen::Map<Eigen::RowVectorXf>;
 int blas_int(std::size_t v) { return static_cast<int>(v); }
 #endif
 
-// Z (m×o) += H (m×a) · Wᵀ (W: o×a). Accumulating (β = 1): the caller puts the bias in Z first. The kernels add the
-// finished product to C once (round(Σ + b), Σ the float sum over a: a single K block at these widths), which is
-// what the product followed by the bias gave, bit for bit; and β = 0 would clear C in a pass of its own
-// (OpenBLAS's sgemm_beta: a memset per row, 5–6 % of a parametric CNE epoch).
+// Z (m×o) += H (m×a) · Wᵀ (W: o×a), the caller having cleared Z: the kernels add the finished float sum to C once
+// (a single K block at these widths), so 0 + Σ is what β = 0 gave, bit for bit, without OpenBLAS's own clearing
+// pass (sgemm_beta: a memset per row of C).
 void gemm_h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(o), blas_int(a), 1.0f, H, blas_int(a),
@@ -47,9 +47,18 @@ void gemm_h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, 
 #endif
 }
 
-// Every row of Z (m×o) set to b.
-void fill_rows(float* Z, std::size_t m, std::size_t o, const float* b) {
-    for (std::size_t r = 0; r < m; ++r) std::copy(b, b + o, Z + r * o);
+// Z (m×o) += b on every row; and the same followed by ReLU, in one pass. Cloned as relu(): element-wise, the
+// bits of z + b then max(·, 0) in any clone.
+NEMBED_ISA_CLONES void add_bias(float* __restrict Z, std::size_t m, std::size_t o, const float* __restrict b) {
+    for (std::size_t r = 0; r < m; ++r)
+        for (std::size_t j = 0; j < o; ++j) Z[r * o + j] += b[j];
+}
+NEMBED_ISA_CLONES void bias_relu(float* __restrict Z, std::size_t m, std::size_t o, const float* __restrict b) {
+    for (std::size_t r = 0; r < m; ++r)
+        for (std::size_t j = 0; j < o; ++j) {
+            const float z = Z[r * o + j] + b[j];
+            Z[r * o + j] = z > 0.0f ? z : 0.0f;
+        }
 }
 
 // dW (o×a) = Gᵀ (G: m×o) · H (m×a)
@@ -312,9 +321,18 @@ void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
         const std::size_t a = widths_[l], o = widths_[l + 1];
         const float* W = params_.data() + offsets_[l];
         float* Z = acts[l + 1].data() + row0 * o;
-        fill_rows(Z, rows, o, W + o * a);  // the bias, which the product is added to
+        // Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of
+        // the bias was slower still: this is the first touch of the batch's activations), the product added, then
+        // the bias and the activation in one pass.
+        std::memset(Z, 0, rows * o * sizeof(float));
         gemm_h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
-        activate(l + 1 == K ? output_act_ : hidden_act_, Z, rows * o);
+        const Activation act = l + 1 == K ? output_act_ : hidden_act_;
+        if (act == Activation::relu) {
+            bias_relu(Z, rows, o, W + o * a);
+        } else {
+            add_bias(Z, rows, o, W + o * a);
+            activate(act, Z, rows * o);
+        }
     }
 }
 
