@@ -2,11 +2,13 @@
 // wall and process CPU seconds, without the kNN search (done once) in the figures.
 //
 //   bench_cne_parts DATA.npy [--threads T] [--reps R] [--epochs E] [--loss infonce|neg] [--seed S] [--out Y.npy]
+//                   [--parametric] [--batch-size B] [--optimizer sgd|adam]
 //
 // Per repetition the run is prepared again from the same graph and the same PCA start (so every repetition does the
 // same work and gives the same bits) and `optimize` is timed. Printed: the directed edges, the pairs (head with its
 // partner and m negatives) per epoch, each repetition's wall and CPU seconds, their medians, and the CPU nanoseconds
-// per pair. --out writes the last repetition's embedding (to cmp against the CLI's).
+// per pair. --out writes the last repetition's embedding (to cmp against the CLI's). --parametric trains cne's
+// network (issue #17) instead of the table: the same graph, the epochs alone.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -26,12 +28,15 @@ using nembed::bench::median;
 int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: bench_cne_parts DATA.npy [--threads T] [--reps R] [--epochs E] "
-                             "[--loss infonce|neg] [--seed S] [--out Y.npy]\n");
+                             "[--loss infonce|neg] [--seed S] [--out Y.npy] [--parametric] [--batch-size B] "
+                             "[--optimizer sgd|adam]\n");
         return 2;
     }
     int threads = 2, reps = 3, epochs = 200;
     std::uint64_t seed = 42;
-    std::string loss = "infonce", out;
+    std::string loss = "infonce", out, optimizer = "sgd";
+    bool parametric = false;
+    std::size_t batch_size = 0;  // 0: CneOptions' default
     for (int a = 2; a < argc; ++a) {
         const std::string s = argv[a];
         if (s == "--threads" && a + 1 < argc) threads = std::atoi(argv[++a]);
@@ -40,6 +45,9 @@ int main(int argc, char** argv) {
         else if (s == "--loss" && a + 1 < argc) loss = argv[++a];
         else if (s == "--seed" && a + 1 < argc) seed = std::strtoull(argv[++a], nullptr, 10);
         else if (s == "--out" && a + 1 < argc) out = argv[++a];
+        else if (s == "--parametric") parametric = true;
+        else if (s == "--batch-size" && a + 1 < argc) batch_size = std::strtoull(argv[++a], nullptr, 10);
+        else if (s == "--optimizer" && a + 1 < argc) optimizer = argv[++a];
         else {
             std::fprintf(stderr, "bench_cne_parts: unknown argument %s\n", s.c_str());
             return 2;
@@ -52,6 +60,9 @@ int main(int argc, char** argv) {
         o.n_epochs = epochs;
         o.n_jobs = threads;
         o.seed = seed;
+        o.parametric = parametric;
+        if (batch_size > 0) o.batch_size = batch_size;
+        o.optimizer = parse_cne_optimizer(optimizer);
         CNE cne(o);
         CneEmbedding first = cne.prepare(X.view());
         const CsrMatrix<double> graph = first.result().graph;
@@ -59,8 +70,9 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < graph.n_rows; ++i)
             for (offset_t p = graph.indptr[i]; p < graph.indptr[i + 1]; ++p)
                 directed += static_cast<std::size_t>(graph.indices[p]) != i && graph.values[p] != 0;
-        std::printf("points %zu, directed edges %zu, loss %s, epochs %d, threads %d\n", graph.n_rows, directed,
-                    loss.c_str(), epochs, threads);
+        std::printf("points %zu, directed edges %zu, loss %s, epochs %d, threads %d%s, batch %zu, %s\n", graph.n_rows,
+                    directed, loss.c_str(), epochs, threads, parametric ? ", parametric" : "", o.batch_size,
+                    optimizer.c_str());
         std::vector<double> wall, cpu;
         Matrix<double> Y;
         for (int r = 0; r < reps; ++r) {

@@ -7,6 +7,7 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/optim/adam.hpp"
 #include "nembed/optim/schedule.hpp"
+#include "../core/isa_clones.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/core/strings.hpp"
 
@@ -111,6 +112,23 @@ void Sgd::step(double* params, const double* grad, std::size_t n, double lr, int
     });
 }
 
+namespace {
+// Adam's element update over [0, n), compiled for AVX-512/AVX2 where present (a network's parameters are stepped after
+// every batch: 25 502 for cne's FCNetwork). Element-wise, with the scalar loop's operations in its order and
+// correctly rounded division and square root, so every clone gives the same bits.
+NEMBED_ISA_CLONES void adam_update(double* __restrict p, const double* __restrict g, double* __restrict m,
+                                   double* __restrict v, std::size_t n, const AdamOptions& o, double lr, double bc1,
+                                   double bc2) {
+    const double b1 = o.beta1, b2 = o.beta2, wd = o.weight_decay, eps = o.eps;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double gi = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + (1.0 - b1) * gi;
+        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+        p[i] -= lr * (m[i] / bc1) / (std::sqrt(v[i] / bc2) + eps);
+    }
+}
+} // namespace
+
 void Adam::step(double* params, const double* grad, std::size_t n, double lr, int n_threads) {
     require(m_.empty() || m_.size() == n, "Adam::step: parameter count changed between steps");
     if (m_.empty()) {
@@ -122,12 +140,7 @@ void Adam::step(double* params, const double* grad, std::size_t n, double lr, in
     const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(t_));
     const double bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(t_));
     parallelize(n_threads, n, [&](int, std::size_t b, std::size_t e) {
-        for (std::size_t i = b; i < e; ++i) {
-            const double g = grad[i] + o.weight_decay * params[i];
-            m_[i] = o.beta1 * m_[i] + (1.0 - o.beta1) * g;
-            v_[i] = o.beta2 * v_[i] + (1.0 - o.beta2) * g * g;
-            params[i] -= lr * (m_[i] / bc1) / (std::sqrt(v_[i] / bc2) + o.eps);
-        }
+        adam_update(params + b, grad + b, m_.data() + b, v_.data() + b, e - b, o, lr, bc1, bc2);
     });
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <Eigen/Core>
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
@@ -14,6 +15,7 @@
 #include "nembed/core/random.hpp"
 #include "nembed/core/strings.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 
@@ -22,7 +24,6 @@ namespace {
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Map = Eigen::Map<RowMat>;
 using CMap = Eigen::Map<const RowMat>;
-using CVec = Eigen::Map<const Eigen::RowVectorXf>;
 using Vec = Eigen::Map<Eigen::RowVectorXf>;
 
 // The three products of a layer, row-major float32. With OpenBLAS (CMake's NEMBED_OPENBLAS_GEMM_USED) they are
@@ -32,16 +33,32 @@ using Vec = Eigen::Map<Eigen::RowVectorXf>;
 int blas_int(std::size_t v) { return static_cast<int>(v); }
 #endif
 
-// Z (m×o) = H (m×a) · Wᵀ (W: o×a)
-void gemm_h_wt(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
+// Z (m×o) += H (m×a) · Wᵀ (W: o×a), the caller having cleared Z: the kernels add the finished float sum to C once
+// (a single K block at these widths), so 0 + Σ is what β = 0 gave, bit for bit, without OpenBLAS's own clearing
+// pass (sgemm_beta: a memset per row of C).
+void gemm_h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(o), blas_int(a), 1.0f, H, blas_int(a),
-                W, blas_int(a), 0.0f, Z, blas_int(o));
+                W, blas_int(a), 1.0f, Z, blas_int(o));
 #else
-    Map(Z, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).noalias() =
+    Map(Z, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).noalias() +=
         CMap(H, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a)) *
         CMap(W, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a)).transpose();
 #endif
+}
+
+// Z (m×o) += b on every row; and the same followed by ReLU, in one pass. Cloned as relu(): element-wise, the
+// bits of z + b then max(·, 0) in any clone.
+NEMBED_ISA_CLONES void add_bias(float* __restrict Z, std::size_t m, std::size_t o, const float* __restrict b) {
+    for (std::size_t r = 0; r < m; ++r)
+        for (std::size_t j = 0; j < o; ++j) Z[r * o + j] += b[j];
+}
+NEMBED_ISA_CLONES void bias_relu(float* __restrict Z, std::size_t m, std::size_t o, const float* __restrict b) {
+    for (std::size_t r = 0; r < m; ++r)
+        for (std::size_t j = 0; j < o; ++j) {
+            const float z = Z[r * o + j] + b[j];
+            Z[r * o + j] = z > 0.0f ? z : 0.0f;
+        }
 }
 
 // dW (o×a) = Gᵀ (G: m×o) · H (m×a)
@@ -119,12 +136,15 @@ void softplus_derivative(const float* h, float* g, std::size_t n) {
     }
 }
 
+// ReLU in place, in AVX-512 or AVX2 where the machine has them (an element-wise select: the same bits in any clone).
+NEMBED_ISA_CLONES void relu(float* z, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
+}
+
 void activate(Activation a, float* z, std::size_t n) {
     switch (a) {
         case Activation::identity: return;
-        case Activation::relu:
-            for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
-            return;
+        case Activation::relu: relu(z, n); return;
         case Activation::softplus: softplus(z, n); return;  // torch.nn.Softplus (beta 1, threshold 20)
         case Activation::tanh:
             for (std::size_t i = 0; i < n; ++i) z[i] = std::tanh(z[i]);
@@ -132,14 +152,23 @@ void activate(Activation a, float* z, std::size_t n) {
     }
 }
 
+// g ← g · 1[h > 0] (ReLU's derivative from its output), cloned as relu().
+NEMBED_ISA_CLONES void relu_mask(const float* h, float* g, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
+}
+
+// sum[i] += part[i] in double: one chunk's weight-gradient partial into the gradient (an element-wise add in a fixed
+// chunk order: the same bits in any clone).
+NEMBED_ISA_CLONES void add_partial(const float* part, double* sum, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) sum[i] += static_cast<double>(part[i]);
+}
+
 // g ← g · act'(z), written with the activation's output h = act(z): ReLU 1[h > 0], tanh 1 − h²,
 // Softplus σ(z) = 1 − exp(−h).
 void multiply_derivative(Activation a, const float* h, float* g, std::size_t n) {
     switch (a) {
         case Activation::identity: return;
-        case Activation::relu:
-            for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
-            return;
+        case Activation::relu: relu_mask(h, g, n); return;
         case Activation::softplus: softplus_derivative(h, g, n); return;
         case Activation::tanh:
             for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - h[i] * h[i];
@@ -290,11 +319,20 @@ void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
     const std::size_t K = n_layers();
     for (std::size_t l = 0; l < K; ++l) {
         const std::size_t a = widths_[l], o = widths_[l + 1];
-        CVec b(params_.data() + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
-        gemm_h_wt(rows, o, a, acts[l].data() + row0 * a, params_.data() + offsets_[l], acts[l + 1].data() + row0 * o);
-        Map Z(acts[l + 1].data() + row0 * o, static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(o));
-        Z.rowwise() += b;
-        activate(l + 1 == K ? output_act_ : hidden_act_, Z.data(), rows * o);
+        const float* W = params_.data() + offsets_[l];
+        float* Z = acts[l + 1].data() + row0 * o;
+        // Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of
+        // the bias was slower still: this is the first touch of the batch's activations), the product added, then
+        // the bias and the activation in one pass.
+        std::memset(Z, 0, rows * o * sizeof(float));
+        gemm_h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
+        const Activation act = l + 1 == K ? output_act_ : hidden_act_;
+        if (act == Activation::relu) {
+            bias_relu(Z, rows, o, W + o * a);
+        } else {
+            add_bias(Z, rows, o, W + o * a);
+            activate(act, Z, rows * o);
+        }
     }
 }
 
@@ -361,35 +399,39 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
     if (scratch_.size() < 2 * static_cast<std::size_t>(n_threads)) scratch_.resize(2 * static_cast<std::size_t>(n_threads));
     for (auto& v : scratch_) v.resize(chunk_rows_ * max_width);
     parallelize(n_threads, n_chunks, [&](int w, std::size_t cb, std::size_t ce) {
-        std::vector<float>& dZ = scratch_[2 * static_cast<std::size_t>(w)];
-        std::vector<float>& dH = scratch_[2 * static_cast<std::size_t>(w) + 1];
+        float* buf[2] = {scratch_[2 * static_cast<std::size_t>(w)].data(),
+                         scratch_[2 * static_cast<std::size_t>(w) + 1].data()};
         for (std::size_t c = cb; c < ce; ++c) {
             const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
             float* part = partials_.data() + c * P;
             const std::size_t out_w = widths_[K];
-            std::copy(dY + r0 * out_w, dY + (r0 + m) * out_w, dZ.begin());
-            multiply_derivative(output_act_, acts_[K].data() + r0 * out_w, dZ.data(), m * out_w);
+            // G: dL/dZ of the layer at hand. An identity output reads dY in place (no copy).
+            const float* G = dY + r0 * out_w;
+            int next = 0;  // the buffer the next dL/dH goes to (never the one G is in)
+            if (output_act_ != Activation::identity) {
+                std::copy(dY + r0 * out_w, dY + (r0 + m) * out_w, buf[0]);
+                multiply_derivative(output_act_, acts_[K].data() + r0 * out_w, buf[0], m * out_w);
+                G = buf[0];
+                next = 1;
+            }
             for (std::size_t l = K; l-- > 0;) {
                 const std::size_t a = widths_[l], o = widths_[l + 1];
-                CMap G(dZ.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o));
                 Vec db(part + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
-                gemm_gt_h(m, o, a, dZ.data(), acts_[l].data() + r0 * a, part + offsets_[l]);
-                db = G.colwise().sum();
+                gemm_gt_h(m, o, a, G, acts_[l].data() + r0 * a, part + offsets_[l]);
+                db = CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).colwise().sum();
                 if (l == 0 && dX == nullptr) break;
-                float* target = l == 0 ? dX + r0 * a : dH.data();
-                gemm_g_w(m, o, a, dZ.data(), params_.data() + offsets_[l], target);
+                float* target = l == 0 ? dX + r0 * a : buf[next];
+                gemm_g_w(m, o, a, G, params_.data() + offsets_[l], target);
                 if (l == 0) break;
-                multiply_derivative(hidden_act_, acts_[l].data() + r0 * a, dH.data(), m * a);
-                std::swap(dZ, dH);
+                multiply_derivative(hidden_act_, acts_[l].data() + r0 * a, target, m * a);
+                G = target;
+                next ^= 1;
             }
         }
     });
     // Fixed-order reduction over chunks, in double: the gradient does not depend on the thread count.
     parallelize(n_threads, P, [&](int, std::size_t pb, std::size_t pe) {
-        for (std::size_t c = 0; c < n_chunks; ++c) {
-            const float* part = partials_.data() + c * P;
-            for (std::size_t p = pb; p < pe; ++p) grad_[p] += static_cast<double>(part[p]);
-        }
+        for (std::size_t c = 0; c < n_chunks; ++c) add_partial(partials_.data() + c * P + pb, grad_.data() + pb, pe - pb);
     });
 }
 
