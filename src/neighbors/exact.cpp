@@ -171,9 +171,9 @@ using StageCounts = std::array<std::size_t, kStages>;
 
 // The symmetric self-search (Euclidean, cosine, inner product: symmetric keys). Rows are cut in blocks of kQueryBlock;
 // a pair of blocks (I, J) computes each key once, |x_j|^2 - 2 x_i.x_j + |x_i|^2 (or -x_i.x_j), and offers it to the
-// rows of I and, transposed, of J: half the work of a scan of every row against every reference. The pairs run in
-// rounds in which each block appears at most once (a round-robin tournament), so a round's tasks touch disjoint
-// heaps; with the total order of `offer`, every row keeps the same candidates for any schedule and thread count.
+// rows of I and, transposed, of J: half the work of a scan of every row against every reference. The pairs are
+// taken in a round-robin tournament's order, and no two workers hold one block's heaps at once (run_exclusive_pairs);
+// with the total order of `offer`, every row keeps the same candidates for any schedule and thread count.
 struct SelfScan {
     const Panels* ref = nullptr;
     const float* q = nullptr;   // every block's rows packed as Scan::q: block I at q + I * dim * kQStride
