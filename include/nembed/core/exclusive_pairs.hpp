@@ -16,12 +16,13 @@
 
 namespace nembed {
 
-/// Calls fn(worker, t) exactly once for every t in [0, pairs.size()) on n_workers workers, with resources pairs[t].first and
-/// pairs[t].second (both < n_resources; equal for a task on one resource; worker in [0, n_workers)) held exclusively while it runs. Tasks are
-/// taken in their order from a shared cursor; a task whose resource is busy is set aside and retried before the
-/// next new one, so tasks run roughly in order and a worker waits only at the end, for a task of its own whose
-/// resource another worker holds. No worker holds a resource while waiting: no deadlock. The schedule (which task
-/// runs when, on which worker) is not deterministic; callers whose results must not depend on it need tasks whose
+/// Calls fn(worker, t) exactly once for every t in [0, pairs.size()) on n_workers workers (worker in [0, n_workers)),
+/// with resources pairs[t].first and pairs[t].second (both < n_resources; equal for a task on one resource) held
+/// exclusively while it runs. Tasks are taken in their order from a shared cursor; a task whose resource is busy is
+/// set aside and retried before the next new one, so tasks run roughly in order and a worker waits only at the end,
+/// for a task of its own whose resource another worker holds. A resource is held only while its task runs, never
+/// while waiting: no deadlock, also when the scheduler runs the workers one after another. The schedule (which task
+/// runs when, on which worker) is not deterministic: callers whose results must not depend on it need tasks whose
 /// outcome is independent of their order. After an exception the other workers stop taking tasks; the first
 /// exception is rethrown (parallelize).
 template <typename F>
