@@ -44,7 +44,8 @@ TEST(ExclusivePairs, EveryTaskOnceNeverTwoOnOneResource) {
             if (b != a) --holders[b];
             ++runs[t];
         });
-        for (std::size_t t = 0; t < pairs.size(); ++t) EXPECT_EQ(runs[t].load(), 1) << workers << " workers, task " << t;
+        for (std::size_t t = 0; t < pairs.size(); ++t)
+            EXPECT_EQ(runs[t].load(), 1) << workers << " workers, task " << t;
         EXPECT_EQ(clashes.load(), 0) << workers << " workers";
         EXPECT_EQ(bad_worker.load(), 0) << workers << " workers";
     }
