@@ -137,9 +137,36 @@ std::vector<double> check_and_degrees(const CsrMatrix<double>& A, std::size_t n_
     require(std::find(row_ok.begin(), row_ok.end(), 0) == row_ok.end(),
             "spectral: affinities must be finite and non-negative");
     const double amax = *std::max_element(row_max.begin(), row_max.end());
+    // Symmetry, first by half the look-ups: every entry above the diagonal finds its transpose within the tolerance,
+    // and there are as many entries below the diagonal as above, so each of those is some upper entry's transpose
+    // (the indices of a row are unique). Only if that fails does the full check below run, which names the entry.
+    std::vector<std::size_t> upper(n, 0), matched(n, 0), lower(n, 0);
+    parallel_for(n_threads, n, [&](std::size_t i) {
+        for (offset_t p = A.indptr[i]; p < A.indptr[i + 1]; ++p) {
+            const auto j = static_cast<std::size_t>(A.indices[static_cast<std::size_t>(p)]);
+            if (j < i) {
+                ++lower[i];
+            } else if (j > i) {
+                ++upper[i];
+                const auto b = A.indices.begin() + A.indptr[j], e = A.indices.begin() + A.indptr[j + 1];
+                const auto it = std::lower_bound(b, e, static_cast<index_t>(i));
+                if (it != e && *it == static_cast<index_t>(i) &&
+                    std::abs(A.values[static_cast<std::size_t>(p)] -
+                             A.values[static_cast<std::size_t>(it - A.indices.begin())]) <= 1e-9 * amax)
+                    ++matched[i];
+            }
+        }
+    });
+    std::size_t n_upper = 0, n_matched = 0, n_lower = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        n_upper += upper[i];
+        n_matched += matched[i];
+        n_lower += lower[i];
+    }
+    const bool symmetric = n_matched == n_upper && n_lower == n_upper;
     // The first column of each row whose entry differs from its transpose (-1: none).
     std::vector<index_t> asym(n, -1);
-    parallel_for(n_threads, n, [&](std::size_t i) {
+    if (!symmetric) parallel_for(n_threads, n, [&](std::size_t i) {
         for (offset_t p = A.indptr[i]; p < A.indptr[i + 1]; ++p) {
             const auto j = A.indices[static_cast<std::size_t>(p)];
             const double v = A.values[static_cast<std::size_t>(p)];

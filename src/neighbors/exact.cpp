@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "nembed/core/error.hpp"
+#include "nembed/core/exclusive_pairs.hpp"
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
@@ -170,9 +171,9 @@ using StageCounts = std::array<std::size_t, kStages>;
 
 // The symmetric self-search (Euclidean, cosine, inner product: symmetric keys). Rows are cut in blocks of kQueryBlock;
 // a pair of blocks (I, J) computes each key once, |x_j|^2 - 2 x_i.x_j + |x_i|^2 (or -x_i.x_j), and offers it to the
-// rows of I and, transposed, of J: half the work of a scan of every row against every reference. The pairs run in
-// rounds in which each block appears at most once (a round-robin tournament), so a round's tasks touch disjoint
-// heaps; with the total order of `offer`, every row keeps the same candidates for any schedule and thread count.
+// rows of I and, transposed, of J: half the work of a scan of every row against every reference. The pairs are
+// taken in a round-robin tournament's order, and no two workers hold one block's heaps at once (run_exclusive_pairs);
+// with the total order of `offer`, every row keeps the same candidates for any schedule and thread count.
 struct SelfScan {
     const Panels* ref = nullptr;
     const float* q = nullptr;   // every block's rows packed as Scan::q: block I at q + I * dim * kQStride
@@ -657,34 +658,31 @@ private:
         s.heaps = heaps.get();
         s.sizes = sizes.data();
         s.n_cand = n_cand;
-        // the blocks against themselves, then the tournament's rounds; a round's pairs are handed out one at a time
-        std::atomic<std::size_t> stopped[kStages] = {};  // pair tiles stopped at each stage
-        auto run_round = [&](const std::vector<std::pair<std::size_t, std::size_t>>& pairs) {
-            std::atomic<std::size_t> next{0};
-            parallelize(n_threads_, static_cast<std::size_t>(n_threads_), [&](int, std::size_t, std::size_t) {
-                StageCounts mine{};
-                for (std::size_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < pairs.size();) {
-                    if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
-                    const StageCounts c = kernels_.scan_self(s, pairs[t].first, pairs[t].second);
-                    for (std::size_t st = 0; st < kStages; ++st) mine[st] += c[st];
-                }
-                for (std::size_t st = 0; st < kStages; ++st) stopped[st].fetch_add(mine[st], std::memory_order_relaxed);
-            });
-        };
-        std::vector<std::pair<std::size_t, std::size_t>> diagonal;
-        for (std::size_t b = 0; b < nb; ++b) diagonal.emplace_back(b, b);
-        run_round(diagonal);
+        // The blocks against themselves, then the tournament's pairs in round order: the order only tightens the
+        // thresholds early (the kept candidates do not depend on it); run_exclusive_pairs keeps two workers off one
+        // block's buffers without a barrier per round.
+        std::vector<std::pair<std::size_t, std::size_t>> tasks;
+        for (std::size_t b = 0; b < nb; ++b) tasks.emplace_back(b, b);
         const auto rounds = block_rounds(nb);
-        for (const auto& round : rounds) run_round(round);
+        for (const auto& round : rounds) tasks.insert(tasks.end(), round.begin(), round.end());
+        std::vector<StageCounts> stopped(static_cast<std::size_t>(std::max(1, n_threads_)), StageCounts{});
+        run_exclusive_pairs(n_threads_, nb, tasks, [&](int w, std::size_t t) {
+            if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+            const StageCounts c = kernels_.scan_self(s, tasks[t].first, tasks[t].second);
+            for (std::size_t st = 0; st < kStages; ++st) stopped[static_cast<std::size_t>(w)][st] += c[st];
+        });
         if (panels_.head[0] > 0) {
             std::size_t pairs = 0;
             for (const auto& round : rounds) pairs += round.size();
+            StageCounts sum{};
+            for (const auto& c : stopped)
+                for (std::size_t st = 0; st < kStages; ++st) sum[st] += c[st];
             std::size_t all = 0;
-            for (const auto& c : stopped) all += c.load();
+            for (std::size_t c : sum) all += c;
             std::string msg = "exact kNN self-search: " + std::to_string(all) + " of " +
                               std::to_string(pairs * kernels_.tiles_per_pair) + " pair tiles stopped early";
             for (std::size_t st = 0; st < kStages; ++st)
-                msg += (st == 0 ? " (" : ", ") + std::to_string(stopped[st].load()) + " after " +
+                msg += (st == 0 ? " (" : ", ") + std::to_string(sum[st]) + " after " +
                        std::to_string(panels_.head[st]) + " dimensions";
             nembed::log(LogLevel::debug, msg + ")");
         }

@@ -186,6 +186,41 @@ TEST(InitSpectral, BadInputs) {
     EXPECT_THROW(spectral_init(A, 2, o), InvalidArgument);
 }
 
+// The symmetry check counts entries below and above the diagonal before it trusts the upper ones' look-ups: an
+// entry with no transpose is found on either side, and one within the tolerance of 0 is accepted as before.
+TEST(InitSpectral, SymmetryCheckFindsUnpairedEntries) {
+    const CsrMatrix<double> A = two_cluster_graph(40, 3);
+    auto with = [&](std::vector<Triplet<double>> extra) {
+        std::vector<Triplet<double>> t;
+        for (std::size_t i = 0; i < A.n_rows; ++i)
+            for (offset_t p = A.indptr[i]; p < A.indptr[i + 1]; ++p)
+                t.push_back({static_cast<index_t>(i), A.indices[static_cast<std::size_t>(p)],
+                             A.values[static_cast<std::size_t>(p)]});
+        for (const auto& e : extra) {
+            EXPECT_EQ(A.at(static_cast<std::size_t>(e.row), e.col), 0.0);
+            EXPECT_EQ(A.at(static_cast<std::size_t>(e.col), e.row), 0.0);
+            t.push_back(e);
+        }
+        return csr_from_triplets(40, 40, std::move(t));
+    };
+    auto message = [](const CsrMatrix<double>& m) {
+        try {
+            spectral_init(m, 2);
+        } catch (const InvalidArgument& e) {
+            return std::string(e.what());
+        }
+        return std::string("no exception");
+    };
+    // every upper entry paired, one lower entry without its transpose
+    EXPECT_NE(message(with({{30, 2, 0.5}})).find("entry (30, 2)"), std::string::npos) << message(with({{30, 2, 0.5}}));
+    // one unpaired on each side, so the counts agree: the large one is named
+    EXPECT_NE(message(with({{2, 30, 1e-12}, {31, 3, 0.5}})).find("entry (31, 3)"), std::string::npos);
+    EXPECT_NE(message(with({{2, 30, 0.5}, {31, 3, 1e-12}})).find("entry (2, 30)"), std::string::npos);
+    // both within the tolerance of their missing transposes: accepted, as by the full check
+    EXPECT_NO_THROW(spectral_init(with({{2, 30, 1e-12}, {31, 3, 1e-12}}), 2));
+    EXPECT_NO_THROW(spectral_init(with({{31, 3, 1e-12}}), 2));
+}
+
 TEST(InitSpectral, NonConvergenceIsAClearError) {
     CsrMatrix<double> A = two_cluster_graph(600, 4);
     SpectralOptions o;
