@@ -23,23 +23,7 @@ CsrMatrix<double> binary_symmetric_graph_rows(Comm& comm, const RowPartition& pa
     require(mine.n_points == n_own && mine.n_reference == n,
             "binary_symmetric_graph_rows: this rank's neighbour rows have the wrong shape");
     // This rank's rows of A (i → its neighbours, self dropped), then of Aᵀ from their owners.
-    CsrMatrix<double> A;
-    A.n_rows = n_own;
-    A.n_cols = n;
-    A.indptr.assign(n_own + 1, 0);
-    A.indices.reserve(n_own * mine.k);
-    for (std::size_t i = 0; i < n_own; ++i) {
-        const std::size_t at = A.indices.size();
-        for (std::size_t j = 0; j < mine.k; ++j) {
-            const index_t nb = mine.neighbors(i)[j];
-            if (static_cast<std::size_t>(nb) != b + i) A.indices.push_back(nb);
-        }
-        std::sort(A.indices.begin() + static_cast<std::ptrdiff_t>(at), A.indices.end());
-        A.indices.erase(std::unique(A.indices.begin() + static_cast<std::ptrdiff_t>(at), A.indices.end()),
-                        A.indices.end());
-        A.indptr[i + 1] = static_cast<offset_t>(A.indices.size());
-    }
-    A.values.assign(A.indices.size(), 1.0);
+    const CsrMatrix<double> A = nembed::detail::binary_knn_rows(mine, b);
     // My rows of the binary union (max of the 0/1 entries of A and Aᵀ: binary_symmetric_graph's rows), placed in an
     // N-row matrix whose other rows are empty (the edge plan's distributed input).
     CsrMatrix<double> S = symmetrize_rows(A, transpose_rows(comm, part, A), Symmetrization::max);

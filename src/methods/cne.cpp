@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "nembed/affinity/symmetrize.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/log.hpp"
@@ -129,20 +130,34 @@ CneSpectrum resolve_spectrum(const CneOptions& o, std::size_t n_points, std::siz
     return r;
 }
 
-CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn) {
-    std::vector<Triplet<double>> t;
-    t.reserve(2 * knn.n_points * knn.k);
-    for (std::size_t i = 0; i < knn.n_points; ++i)
+// A row-wise build and symmetrize's merge of sorted rows: sorting the 2·n·k (row, column) pairs of both directions
+// took ~0.13 s serially at 70 000 × 15; the same entries, all 1.
+CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn, int n_threads) {
+    return symmetrize(detail::binary_knn_rows(knn, 0), Symmetrization::max, n_threads);
+}
+
+namespace detail {
+CsrMatrix<double> binary_knn_rows(const KnnGraph& knn, std::size_t first) {
+    CsrMatrix<double> A;
+    A.n_rows = knn.n_points;
+    A.n_cols = knn.n_reference;
+    A.indptr.assign(knn.n_points + 1, 0);
+    A.indices.reserve(knn.n_points * knn.k);
+    for (std::size_t i = 0; i < knn.n_points; ++i) {
+        const std::size_t at = A.indices.size();
         for (std::size_t j = 0; j < knn.k; ++j) {
             const index_t nb = knn.neighbors(i)[j];
-            if (static_cast<std::size_t>(nb) == i) continue;
-            t.push_back({static_cast<index_t>(i), nb, 1.0});
-            t.push_back({nb, static_cast<index_t>(i), 1.0});
+            if (static_cast<std::size_t>(nb) != first + i) A.indices.push_back(nb);
         }
-    CsrMatrix<double> g = csr_from_triplets(knn.n_points, knn.n_points, std::move(t));
-    for (double& v : g.values) v = 1.0;  // duplicates were summed
-    return g;
+        std::sort(A.indices.begin() + static_cast<std::ptrdiff_t>(at), A.indices.end());
+        A.indices.erase(std::unique(A.indices.begin() + static_cast<std::ptrdiff_t>(at), A.indices.end()),
+                        A.indices.end());
+        A.indptr[i + 1] = static_cast<offset_t>(A.indices.size());
+    }
+    A.values.assign(A.indices.size(), 1.0);
+    return A;
 }
+} // namespace detail
 
 namespace detail {
 Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n, int n_threads) {
@@ -348,7 +363,7 @@ CneEmbedding CNE::prepare(MatrixView<float> X) const {
                                                                    o.input_metric_params, o.knn_shards));
     const double t_knn = t.seconds();
     t.reset();
-    CsrMatrix<double> g = binary_symmetric_graph(knn);
+    CsrMatrix<double> g = binary_symmetric_graph(knn, resolve_threads(o.n_jobs));
     const double t_graph = t.seconds();
     CneTimings tm;
     tm.knn = t_knn;

@@ -141,10 +141,15 @@ struct CneResult {
     std::shared_ptr<const Mlp> network;
 };
 
-/// The binary union-symmetrised kNN graph cne trains on (edge i–j if either lists the other).
-CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn);
+/// The binary union-symmetrised kNN graph cne trains on (edge i–j if either lists the other); n_threads for the
+/// symmetrisation.
+CsrMatrix<double> binary_symmetric_graph(const KnnGraph& knn, int n_threads = 1);
 
 namespace detail {
+/// Rows [first, first + knn.n_points) of the 0/1 kNN matrix (knn.n_reference columns): each point's neighbours,
+/// itself dropped, sorted, without repeats, value 1. binary_symmetric_graph is its max-symmetrisation; a
+/// distributed rank passes its own rows (dist/cne.hpp).
+CsrMatrix<double> binary_knn_rows(const KnnGraph& knn, std::size_t first);
 /// The initial embedding of o.init (pca of X: n rows needed; random: from o.seed; user: o.initial_embedding).
 Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n, int n_threads);
 } // namespace detail
