@@ -264,6 +264,8 @@ UmapEmbedding::UmapEmbedding(Matrix<double> Y, const CsrMatrix<double>& rows, Um
     eo.order = EdgeOrder::rows;
     eo.row_begin = b;
     eo.row_end = e;
+    const std::vector<std::uint64_t> counts = dist::allgather_u64(comm, static_cast<std::uint64_t>(nnz));
+    for (int q = 0; q < comm.rank(); ++q) eo.edge_offset += counts[static_cast<std::size_t>(q)];
     for (double v : g.values) eo.weight_max = std::max(eo.weight_max, v);
     comm.allreduce_max(&eo.weight_max, 1);
     train_ = std::make_unique<Training>(std::move(Y), std::move(g), curve_, eo, n_threads_, comm, part);

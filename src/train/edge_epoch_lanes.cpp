@@ -35,51 +35,42 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
     const auto& g = *src.graph;
     auto& s = *src.schedule;
     const double n = static_cast<double>(src.epoch);
+    const std::uint64_t reject_below = src.n_tail ? 0x100000000ull % src.n_tail : 0;  // below()'s bound, once a row
     const std::uint64_t skip = src.self_graph ? i : ~std::uint64_t{0};  // no draw equals ~0
+    // The streams' keys up to the edge, once a row: sampling_stream(family, epoch, edge) and SplitMixStream(seed, ·)
+    // then cost one mix each per due edge instead of five chained ones (the compiler does not hoist them), the same
+    // values.
+    const std::uint64_t stream_base = sampling_stream_base(src.family, static_cast<std::uint64_t>(src.epoch));
+    const SplitMixStream::PremixedSeed seed = SplitMixStream::premix(src.seed);
     if (edges) edges->clear();
+    // `out` only grows (no zero-filling per row); `len` counts the pairs written.
+    std::size_t len = 0;
+    auto room = [&](std::size_t more) {
+        if (out.size() < len + more) out.resize(std::max(2 * out.size(), len + more + 64));
+        return out.data() + len;
+    };
     // The due edges first, without a branch per edge (whether an edge is due is a coin flip the predictor misses).
     const offset_t p0 = g.indptr[i], p1 = g.indptr[i + 1];
     thread_local std::vector<offset_t> due;
-    thread_local std::vector<std::uint32_t> n_negs, draws;
-    if (due.size() < static_cast<std::size_t>(p1 - p0)) {
-        due.resize(static_cast<std::size_t>(p1 - p0));
-        n_negs.resize(due.size());
-    }
+    if (due.size() < static_cast<std::size_t>(p1 - p0)) due.resize(static_cast<std::size_t>(p1 - p0));
     std::size_t n_due = 0;
     for (offset_t p = p0; p < p1; ++p) {
         due[n_due] = p;
         n_due += s.next_sample[p] > n ? 0 : 1;
     }
-    // Their samples: the schedule advanced, the negatives counted.
-    std::size_t total = 0;
-    for (std::size_t q = 0; q < n_due; ++q) {
-        const long n_neg = s.take(static_cast<std::size_t>(due[q]), n);
-        n_negs[q] = n_neg > 0 ? static_cast<std::uint32_t>(n_neg) : 0u;
-        total += n_negs[q];
-    }
-    // The row's negatives in one block from one stream per (epoch, row): ~2.5 hashes a due edge instead of ~5 (its
-    // own stream's id and start state, and a half word left over) with streams per (epoch, edge).
-    if (total) {
-        if (draws.size() < total) draws.resize(std::max(2 * draws.size(), total));
-        SplitMixStream rng(src.seed, sampling_stream(src.family, static_cast<std::uint64_t>(src.epoch), i));
-        rng.below_many(src.n_tail, draws.data(), total);
-    }
-    // `out` only grows (no zero-filling per row); `len` counts the pairs written.
-    const std::size_t need = 2 * n_due + total;
-    if (out.size() < need) out.resize(std::max(2 * out.size(), need + 64));
-    std::uint32_t* w = out.data();
-    std::size_t len = 0, c = 0;
     for (std::size_t q = 0; q < n_due; ++q) {
         const offset_t p = due[q];
         const auto j = static_cast<std::uint32_t>(g.indices[p]);
-        w[len] = w[len + 1] = j | kEdgeAttract;  // the second: the mirrored attraction (self graphs)
+        std::uint32_t* w = room(2);
+        w[0] = w[1] = j | kEdgeAttract;  // the second: the mirrored attraction (self graphs)
         len += src.self_graph ? 2 : 1;
         if (edges) edges->insert(edges->end(), src.self_graph ? 2 : 1, p);
-        // its negatives in order; umap-learn skips a draw of the head itself
-        for (const std::size_t e = c + n_negs[q]; c < e; ++c) {
-            const std::uint32_t v = draws[c];
-            w[len] = v;
-            len += std::uint64_t{v} != skip ? 1 : 0;
+        const long n_neg = s.take(static_cast<std::size_t>(p), n);
+        if (n_neg > 0) {
+            SplitMixStream rng(seed, sampling_stream_item(stream_base, src.edge_offset + static_cast<std::uint64_t>(p)));
+            // the draws of below(n_tail) in order; umap-learn skips a draw of the head itself
+            std::uint32_t* o = room(static_cast<std::size_t>(n_neg) + 1);
+            len += rng.below_many_except(src.n_tail, reject_below, skip, o, static_cast<std::size_t>(n_neg));
         }
     }
     return len;

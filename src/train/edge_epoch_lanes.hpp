@@ -21,11 +21,11 @@ struct EdgePairSource {
     SamplingFamily family;
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
     std::size_t n_tail;
+    std::uint64_t edge_offset = 0;  // global position of the graph's first edge (the negatives' stream key)
 };
 
 // Row i's pairs of this epoch in order (tail | kEdgeAttract for an attraction, the tail for a negative) into the
-// first entries of `out` (grown as needed, never shrunk), advancing its edges' schedule; returns their number. The
-// row's negatives come from one stream per (epoch, row i), i the graph's row (global in a distributed run).
+// first entries of `out` (grown as needed, never shrunk), advancing its edges' schedule; returns their number.
 // `edges` (when not null) gets the edge of each attraction pair.
 std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vector<std::uint32_t>& out,
                             std::vector<offset_t>* edges);

@@ -35,6 +35,7 @@ struct EpochArgs {
     bool self_graph;  // heads and tails are the same points: mirror the attraction, skip self negatives
     const DensmapTerm* dens = nullptr;  // densMAP's term when active in this epoch (run_rows<..., true>)
     bool lanes = true;                  // 2-/3-D UMAP-curve rows without densMAP: the vector lanes (same bits)
+    std::uint64_t edge_offset = 0;      // EdgeEpochOptions::edge_offset
     std::size_t row_begin = 0, row_end = static_cast<std::size_t>(-1);  // the rows visited (row order)
     const float* tails_f = nullptr;  // the tails in float (the fit's rounded snapshot; the lanes read it)
 };
@@ -72,7 +73,7 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     // ∂d/∂y of an output metric, or of the inverse rule's data metric
     std::vector<double> gbuf(std::is_same_v<K, UmapOutputMetricLoss> || std::is_same_v<K, UmapInverseLoss> ? d : 0);
     // Lists row i's pairs (and advances its edges' schedule, as the one-row loop does).
-    const detail::EdgePairSource src{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, n_tail};
+    const detail::EdgePairSource src{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, n_tail, a.edge_offset};
     auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out, std::vector<offset_t>& edges) {
         return detail::list_edge_pairs(src, i, out, kNeedsEdge<K, Dens> ? &edges : nullptr);
     };
@@ -238,7 +239,7 @@ double run_edges(Matrix<double>& Y, const EpochArgs<K>& a, bool want_loss, doubl
             const long n_neg = s.take(static_cast<std::size_t>(p), n);
             if (n_neg > 0) {
                 SplitMixStream rng(a.seed, sampling_stream(a.family, static_cast<std::uint64_t>(a.epoch),
-                                                           static_cast<std::uint64_t>(p)));
+                                                           a.edge_offset + static_cast<std::uint64_t>(p)));
                 for (long t = 0; t < n_neg; ++t) {
                     const auto kk = static_cast<std::size_t>(rng.below(n_tail));
                     if (kk == i) continue;  // umap-learn skips a draw of the head itself
@@ -292,7 +293,7 @@ double run_epoch(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>&
         const std::size_t rb = r0 + lo, re = r0 + hi;
         if constexpr (std::is_same_v<K, UmapCurve>) {
             if (!a.dens && a.lanes && (H.cols() == 2 || H.cols() == 3)) {
-                const detail::UmapLanesArgs la{{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, T.rows()},
+                const detail::UmapLanesArgs la{{a.graph, a.schedule, a.epoch, a.seed, a.family, a.self_graph, T.rows(), a.edge_offset},
                                                a.kernel.a, a.kernel.b, a.alpha, a.gamma, a.exaggeration};
                 detail::umap_rows_lanes(H.cols(), H.data(), T.data(), a.tails_f, la, want_loss, rb, re,
                                         row_loss.data(), row_pairs.data());
@@ -475,7 +476,7 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
         const EpochArgs<UmapOutputMetricLoss> a{&graph_, &schedule_, *output_metric_, ctx.learning_rate,
                                                 ctx.phase->repulsion_strength, ctx.phase->exaggeration, ctx.step,
                                                 options_.seed, options_.family, reference_ == nullptr,
-                                                nullptr, true, options_.row_begin,
+                                                nullptr, true, options_.edge_offset, options_.row_begin,
                                                 options_.row_end};
         const double loss = run_epoch(Y, *tails, a, ctx.n_threads, ctx.want_loss, &pairs, by_edges);
         if (!ctx.want_loss) return std::numeric_limits<double>::quiet_NaN();
@@ -504,6 +505,7 @@ double EdgeEpochPlan::step(Parametrization& params, Optimizer& optimizer, const 
                                      reference_ == nullptr,
                                      dens,
                                      options_.lanes,
+                                     options_.edge_offset,
                                      options_.row_begin,
                                      options_.row_end,
                                      float_tails ? snapshot_f_.data() : nullptr};

@@ -18,7 +18,6 @@
 #include "nembed/train/parametrization.hpp"
 #include "nembed/train/phase.hpp"
 #include "nembed/train/trainer.hpp"
-#include "../../src/train/edge_epoch_lanes.hpp"  // private: the pair listing
 
 using namespace nembed;
 
@@ -140,39 +139,6 @@ TEST(UmapLanes, ThreeDimensionsEqualPerRowPath) {
         EXPECT_TRUE(same_bits(lanes.Y.storage(), ref.Y.storage())) << threads << " threads";
         EXPECT_TRUE(same_bits(lanes.losses, ref.losses));
     }
-}
-
-// A row's negatives in one epoch are one stream's draws, keyed by (epoch, row): below(n) of SplitMixStream(seed,
-// sampling_stream(family, epoch, row)) in order, a draw of the head dropped, each due edge's count after its
-// attractions (so a rank holding some rows of the graph draws what one process holding all rows draws).
-TEST(UmapLanes, RowNegativesComeFromOneStreamPerEpochAndRow) {
-    const std::size_t n = 60;
-    const CsrMatrix<double> g = random_graph(n, 9, 31);
-    UmapEdgeSchedule sched = UmapEdgeSchedule::make(g, 30, 5.0);
-    UmapEdgeSchedule mirror = sched;  // advanced by hand alongside
-    std::vector<std::uint32_t> out;
-    std::size_t checked = 0;
-    for (std::int64_t e = 0; e < 30; ++e) {
-        const detail::EdgePairSource src{&g, &sched, e, 77, SamplingFamily::umap_fit, true, n};
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::size_t len = detail::list_edge_pairs(src, i, out, nullptr);
-            std::vector<std::uint32_t> want;
-            SplitMixStream rng(77, sampling_stream(SamplingFamily::umap_fit, static_cast<std::uint64_t>(e), i));
-            for (offset_t p = g.indptr[i]; p < g.indptr[i + 1]; ++p) {
-                if (mirror.next_sample[p] > static_cast<double>(e)) continue;
-                want.insert(want.end(), 2, static_cast<std::uint32_t>(g.indices[p]) | detail::kEdgeAttract);
-                const long n_neg = mirror.take(static_cast<std::size_t>(p), static_cast<double>(e));
-                for (long t = 0; t < n_neg; ++t) {
-                    const auto k = static_cast<std::uint32_t>(rng.below(n));
-                    if (k != i) want.push_back(k);
-                    ++checked;
-                }
-            }
-            ASSERT_EQ(std::vector<std::uint32_t>(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(len)), want)
-                << "epoch " << e << ", row " << i;
-        }
-    }
-    EXPECT_GT(checked, 1000u);
 }
 
 // Fewer rows than lanes (most lanes idle) and rows without pairs.

@@ -14,19 +14,17 @@
 /// its parallel results are not reproducible). Here an epoch processes the rows of the graph independently: row i
 /// moves only y_i, sequentially through its due edges (fit: for each, the attraction toward y_j twice — once as the
 /// head of (i, j), once as the tail of the mirrored (j, i), which umap-learn moves by the same rule — then its
-/// negatives), reading every other point from a snapshot of the table taken at the start of the epoch. A row's
-/// negatives come from one counter-based stream per (epoch, row), in the order of its due edges. So each row
-/// depends only on the snapshot and the seed: the same seed gives the same bits for any number of threads. In
-/// transform the tails are a fixed reference (no snapshot, no mirrored attraction, a draw of the head's own index is
-/// not skipped).
+/// negatives), reading every other point from a snapshot of the table taken at the start of the epoch. Negatives
+/// come from a counter-based stream per (epoch, edge). So each row depends only on the snapshot and the seed: the
+/// same seed gives the same bits for any number of threads. In transform the tails are a fixed reference (no
+/// snapshot, no mirrored attraction, a draw of the head's own index is not skipped).
 ///
 /// **Small fits go by edges.** On small graphs the snapshot is too stale: each point takes dozens of moves per epoch
 /// toward neighbours that are moving too, and the row order (y_i pulled twice in a row toward y_j) loses
 /// umap-learn's clusters (supervised iris: KMeans ARI 0.75 by rows vs 1.0 by umap-learn's order from the same start
 /// and graph). Below 4 096 points (EdgeOrder::automatic) a fit therefore runs umap-learn's own order: one thread
 /// visits the due edges in CSR order and moves both ends in place by the same clipped step, then the head's
-/// negatives (from a stream per (epoch, edge)). Serial, so the same seed still gives the same bits for any thread
-/// count.
+/// negatives. Serial, so the same seed still gives the same bits for any thread count.
 ///
 /// Two further terms plug into the same epochs: densMAP's density term (loss/densmap.hpp; fit only, UMAP kernel),
 /// added to every attraction move in the epochs where it is active, with its statistics taken from the snapshot at
@@ -102,6 +100,9 @@ struct EdgeEpochOptions {
     /// Distributed runs (dist/umap.hpp, docs/mpi.md §5) give each rank an N-row graph whose rows outside
     /// [row_begin, row_end) are empty. Row order only: those rows are not visited (their points are not moved).
     std::size_t row_begin = 0, row_end = static_cast<std::size_t>(-1);
+    /// The global CSR position of this graph's first edge: negatives are drawn from the stream of (epoch,
+    /// edge_offset + p), so a rank holding some rows draws what one process holding all rows draws.
+    std::uint64_t edge_offset = 0;
     /// The whole graph's largest weight (UmapEdgeSchedule::make); 0: this graph's.
     double weight_max = 0.0;
 };
