@@ -22,14 +22,6 @@
 
 namespace nembed::detail {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_LANES_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_LANES_CLONES
-#endif
-
-// Cloned as the lanes are: the row's block of hashes (below_many) vectorises with 64-bit vector multiplies.
-NEMBED_LANES_CLONES
 std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vector<std::uint32_t>& out,
                             std::vector<offset_t>* edges) {
     const auto& g = *src.graph;
@@ -77,6 +69,12 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
 }
 
 namespace {
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define NEMBED_LANES_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NEMBED_LANES_CLONES
+#endif
 
 constexpr std::size_t W = 8;        // rows per vector
 constexpr std::size_t kGroups = 4;  // vectors in flight
