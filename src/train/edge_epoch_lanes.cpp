@@ -1,10 +1,11 @@
 // The edge-epoch plan's pair listing and its vector lanes for 2-D UMAP-curve rows (edge_epoch_lanes.hpp).
 //
 // A row's pairs form one dependency chain (each update reads y_i as the previous one left it), so rows run side by
-// side: 8 rows per vector of doubles, kGroups vectors in flight (one chain's step is ~40 dependent operations: the
-// distance, pow_poly, one division). The groups' coefficients are computed as one Pack (pow_poly.hpp), so each
-// operation is issued for all groups side by side (in float32: the four groups' D joined into two 16-float vectors,
-// the coefficients widened back to double for the clip and the move): written group after group, the core overlapped
+// side, 32 lanes: a fit's rows 16 per vector of floats (its positions carried in float, as umap-learn holds them),
+// a transform's 8 per vector of doubles (one chain's step is ~40 dependent operations: the distance, pow_poly, one
+// division). The vectors' coefficients are computed as one Pack (pow_poly.hpp), so each operation is issued for all
+// of them side by side (in float32; for double rows the four groups' D joined into two 16-float vectors, the
+// coefficients widened back to double for the clip and the move): written group after group, the core overlapped
 // only part of the chains (a fifth of the epochs' CPU time went to waiting on them). Each lane does the per-row
 // path's operations in its order with the same coefficients (Bce<UmapCurve>::pair_coeff), so the result is
 // bitwise the per-row path's, for every instruction-set clone (no contraction: -ffp-contract=off).
@@ -109,25 +110,45 @@ static_assert(W == 8 && kGroups % 2 == 0, "the shuffles below join and split 8-l
     return __builtin_convertvector(h, V);
 }
 
-[[gnu::always_inline]] inline V clip4(V g) {  // clip_value lane by lane
-    const V hi = g > 4.0 ? pow_poly_detail::splat<V>(4.0) : g;
-    return g < -4.0 ? pow_poly_detail::splat<V>(-4.0) : hi;
-}
-
 } // namespace
 
 namespace {
 
+// The lanes' vectors for positions of type P: 8 doubles (a transform's rows) or 16 floats (a fit's rows, carried in
+// float as umap-learn holds them); L lanes either way, so L / W vectors in flight.
+template <typename P>
+struct LaneVectors {
+    using Vec = V;
+    using Mask = VM;
+};
+template <>
+struct LaneVectors<float> {
+    using Vec = VF;
+    using Mask = VMF;
+};
+
+template <typename T>
+[[gnu::always_inline]] inline T clip4v(T g) {  // clip_value lane by lane (either precision)
+    const T hi = g > 4.0f ? T{} + 4.0f : g;
+    return g < -4.0f ? T{} - 4.0f : hi;
+}
+
 // GCC (12) reports the lanes of the tail vectors, each set lane by lane below before use, as maybe uninitialised.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <std::size_t D, typename TT>  // TT: the tails' type, double or float
+// TT: the tails' type, P the positions': both float (a fit's rows) or both double (a transform's).
+template <std::size_t D, typename TT, typename P>
 [[gnu::always_inline]] inline void umap_rows(double* H, const TT* T, const UmapLanesArgs& args, bool want_loss,
                                              std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
+    static_assert(std::is_same_v<P, TT>, "float positions read float tails, double positions double tails");
+    using VP = typename LaneVectors<P>::Vec;
+    using VMP = typename LaneVectors<P>::Mask;
+    constexpr std::size_t WP = sizeof(VP) / sizeof(P), GP = L / WP;  // rows per vector, vectors in flight
     const UmapCurve curve{args.a, args.b};
-    const double a = args.a, b = args.b, alpha = args.alpha, gamma = args.gamma, ex = args.exaggeration;
+    const double gamma = args.gamma;
+    const P alpha = static_cast<P>(args.alpha), ex = static_cast<P>(args.exaggeration);
     // the coefficients' constants in float, rounded as Bce<UmapCurve>'s scalar functions round them
-    const float fa = static_cast<float>(a), fb = static_cast<float>(b);
-    const float two_ab = static_cast<float>(2.0 * a * b), two_gb = static_cast<float>(2.0 * gamma * b);
+    const float fa = static_cast<float>(args.a), fb = static_cast<float>(args.b);
+    const float two_ab = static_cast<float>(2.0 * args.a * args.b), two_gb = static_cast<float>(2.0 * gamma * args.b);
     struct Lane {
         std::size_t row = 0;
         std::vector<std::uint32_t> pairs;
@@ -137,10 +158,10 @@ template <std::size_t D, typename TT>  // TT: the tails' type, double or float
     Lane lanes[L];
     const std::uint32_t* cur[L];  // each lane's next pair
     std::size_t left[L];          // pairs left in the lane (0: idle)
-    V y[D][kGroups] = {};  // the lanes' rows, coordinate by coordinate
+    VP y[D][GP] = {};  // the lanes' rows, coordinate by coordinate
     std::size_t next_row = rb;
     auto finish = [&](std::size_t r) {
-        for (std::size_t c = 0; c < D; ++c) H[D * lanes[r].row + c] = y[c][r / W][r % W];
+        for (std::size_t c = 0; c < D; ++c) H[D * lanes[r].row + c] = y[c][r / WP][r % WP];
         if (want_loss) {
             row_loss[lanes[r].row] = lanes[r].loss;
             row_pairs[lanes[r].row] = lanes[r].n_pairs;
@@ -153,7 +174,7 @@ template <std::size_t D, typename TT>  // TT: the tails' type, double or float
             l.row = next_row++;
             l.loss = l.n_pairs = 0;
             const std::size_t n_pairs = list_edge_pairs(args.pairs, l.row, l.pairs, nullptr);
-            for (std::size_t c = 0; c < D; ++c) y[c][r / W][r % W] = H[D * l.row + c];
+            for (std::size_t c = 0; c < D; ++c) y[c][r / WP][r % WP] = static_cast<P>(H[D * l.row + c]);
             if (n_pairs > 0) {
                 cur[r] = l.pairs.data();
                 left[r] = n_pairs;
@@ -164,6 +185,13 @@ template <std::size_t D, typename TT>  // TT: the tails' type, double or float
         cur[r] = &idle_pair;
         left[r] = 0;
     };
+    // Lane r's next pair: its tail's row, and whether it attracts (an idle lane reads pair 0 again).
+    auto next_pair = [&](std::size_t r, bool& attract) {
+        const std::uint32_t pr = *cur[r];
+        cur[r] += left[r] ? 1 : 0;
+        attract = (pr & kEdgeAttract) != 0;
+        return T + D * std::size_t(pr & ~kEdgeAttract);
+    };
     for (std::size_t r = 0; r < L; ++r) fill(r);
     for (;;) {
         // Steps until the first lane runs out: no lane needs a refill inside this burst.
@@ -171,74 +199,81 @@ template <std::size_t D, typename TT>  // TT: the tails' type, double or float
         for (std::size_t r = 0; r < L; ++r)
             if (left[r]) burst = std::min(burst, left[r]);
         if (burst == SIZE_MAX) break;
-        VM live[kGroups];
-        for (std::size_t r = 0; r < L; ++r) live[r / W][r % W] = left[r] ? -1 : 0;
+        VMP live[GP];
+        for (std::size_t r = 0; r < L; ++r) live[r / WP][r % WP] = left[r] ? -1 : 0;
         for (std::size_t k = 0; k < burst; ++k) {
             // Every group's tails first, then the coefficients of all groups as one Pack: the groups' dependency
             // chains (pow_poly, the division) are issued side by side instead of one after another.
-            V dx[D][kGroups];
-            Pack<VM, kGroups> att;
-            Pack<V, kGroups> d2;
-            for (std::size_t gi = 0; gi < kGroups; ++gi) {
-                V t[D];
-                if constexpr (std::is_same_v<TT, float>) {
-                    // x and y of each lane's tail in one 8-byte load (a fit's float snapshot: half the loads and
-                    // lane inserts of two doubles), split and widened (exactly) for the whole group
-                    VQ xy;
-                    VF8 z;
-                    for (std::size_t w = 0; w < W; ++w) {
-                        const std::size_t r = gi * W + w;
-                        const std::uint32_t pr = *cur[r];
-                        cur[r] += left[r] ? 1 : 0;
-                        const float* tp = T + D * std::size_t(pr & ~kEdgeAttract);
+            VP dx[D][GP];
+            Pack<VMP, GP> att;
+            Pack<VP, GP> d2;
+            for (std::size_t gi = 0; gi < GP; ++gi) {
+                VP t[D];
+                bool at;
+                if constexpr (std::is_same_v<P, float>) {
+                    // x and y of each lane's tail in one 8-byte load, 16 lanes as two vectors of float pairs,
+                    // split into x and y by one shuffle each
+                    VQ xy[2];
+                    VF z;
+                    for (std::size_t w = 0; w < WP; ++w) {
+                        const float* tp = next_pair(gi * WP + w, at);
                         std::uint64_t q;
                         std::memcpy(&q, tp, sizeof q);
-                        xy[w] = q;
+                        xy[w / W][w % W] = q;
                         if constexpr (D == 3) z[w] = tp[2];
-                        att.v[gi][w] = (pr & kEdgeAttract) ? -1 : 0;
+                        att.v[gi][w] = at ? -1 : 0;
                     }
-                    const VF f = reinterpret_cast<VF>(xy);
-                    t[0] = __builtin_convertvector(__builtin_shufflevector(f, f, 0, 2, 4, 6, 8, 10, 12, 14), V);
-                    t[1] = __builtin_convertvector(__builtin_shufflevector(f, f, 1, 3, 5, 7, 9, 11, 13, 15), V);
-                    if constexpr (D == 3) t[2] = __builtin_convertvector(z, V);
+                    const VF f0 = reinterpret_cast<VF>(xy[0]), f1 = reinterpret_cast<VF>(xy[1]);
+                    t[0] = __builtin_shufflevector(f0, f1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                    t[1] = __builtin_shufflevector(f0, f1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                    if constexpr (D == 3) t[2] = z;
                 } else {
                     for (std::size_t w = 0; w < W; ++w) {
-                        const std::size_t r = gi * W + w;
-                        const std::uint32_t pr = *cur[r];
-                        cur[r] += left[r] ? 1 : 0;
-                        const double* tp = T + D * std::size_t(pr & ~kEdgeAttract);
+                        const double* tp = next_pair(gi * W + w, at);
                         for (std::size_t c = 0; c < D; ++c) t[c][w] = tp[c];
-                        att.v[gi][w] = (pr & kEdgeAttract) ? -1 : 0;
+                        att.v[gi][w] = at ? -1 : 0;
                     }
                 }
                 for (std::size_t c = 0; c < D; ++c) dx[c][gi] = y[c][gi] - t[c];
-                V s = dx[0][gi] * dx[0][gi];  // squared_distance's order: 0 + the first square is that square
+                VP s = dx[0][gi] * dx[0][gi];  // squared_distance's order: 0 + the first square is that square
                 for (std::size_t c = 1; c < D; ++c) s = s + dx[c][gi] * dx[c][gi];
                 d2.v[gi] = s;
             }
-            constexpr std::size_t kHalves = kGroups / 2;
-            Pack<VF, kHalves> df;
-            Pack<VMF, kHalves> af;
-            for (std::size_t h = 0; h < kHalves; ++h) {
-                df.v[h] = join_f(d2.v[2 * h], d2.v[2 * h + 1]);
-                af.v[h] = join_m(att.v[2 * h], att.v[2 * h + 1]);
+            // the coefficients in float: D capped at 1e30 as Bce<UmapCurve>::to_f (in double: two groups' D
+            // joined into 16 floats, the coefficients widened back)
+            constexpr std::size_t GF = std::is_same_v<P, float> ? GP : GP / 2;
+            Pack<VF, GF> df;
+            Pack<VMF, GF> af;
+            for (std::size_t h = 0; h < GF; ++h) {
+                if constexpr (std::is_same_v<P, float>) {
+                    df.v[h] = d2.v[h] < 1e30f ? d2.v[h] : VF{} + 1e30f;
+                    af.v[h] = att.v[h];
+                } else {
+                    df.v[h] = join_f(d2.v[2 * h], d2.v[2 * h + 1]);
+                    af.v[h] = join_m(att.v[2 * h], att.v[2 * h + 1]);
+                }
             }
-            const Pack<VF, kHalves> cp =
-                Bce<UmapCurve>::pair_coeff<Pack<VUF, kHalves>>(af, fa, fb, two_ab, two_gb, df);
-            for (std::size_t gi = 0; gi < kGroups; ++gi) {
-                const VM at = att.v[gi];
-                const V c = half_d(cp.v[gi / 2], gi % 2 != 0), dd = d2.v[gi];
-                const V coef = at ? -(ex * c) : c;
+            const Pack<VF, GF> cp = Bce<UmapCurve>::pair_coeff<Pack<VUF, GF>>(af, fa, fb, two_ab, two_gb, df);
+            for (std::size_t gi = 0; gi < GP; ++gi) {
+                const VMP at = att.v[gi];
+                VP c;
+                if constexpr (std::is_same_v<P, float>)
+                    c = cp.v[gi];
+                else
+                    c = half_d(cp.v[gi / 2], gi % 2 != 0);
+                const VP dd = d2.v[gi];
+                const VP coef = at ? -(ex * c) : c;
                 // a repulsion at D <= 0 moves nothing (umap-learn's rule), nor does an idle lane
-                const VM move = live[gi] & (at | ~(dd <= 0.0));
-                for (std::size_t c = 0; c < D; ++c)
-                    y[c][gi] = move ? y[c][gi] + clip4(coef * dx[c][gi]) * alpha : y[c][gi];
+                const VMP move = live[gi] & (at | ~(dd <= P(0)));
+                for (std::size_t c2 = 0; c2 < D; ++c2)
+                    y[c2][gi] = move ? y[c2][gi] + clip4v(coef * dx[c2][gi]) * alpha : y[c2][gi];
                 if (want_loss) {
-                    for (std::size_t w = 0; w < W; ++w) {
+                    for (std::size_t w = 0; w < WP; ++w) {
                         if (!move[w]) continue;
-                        Lane& l = lanes[gi * W + w];
-                        l.loss += at[w] ? Bce<UmapCurve>::attraction_loss(curve, dd[w])
-                                        : Bce<UmapCurve>::repulsion_loss(curve, dd[w], gamma);
+                        Lane& l = lanes[gi * WP + w];
+                        const double dw = dd[w];
+                        l.loss += at[w] ? Bce<UmapCurve>::attraction_loss(curve, dw)
+                                        : Bce<UmapCurve>::repulsion_loss(curve, dw, gamma);
                         l.n_pairs += 1;
                     }
                 }
@@ -262,13 +297,13 @@ void umap_rows_lanes(std::size_t d, double* H, const double* T, const float* Tf,
                      bool want_loss, std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
     if (Tf) {
         if (d == 2)
-            umap_rows<2>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
+            umap_rows<2, float, float>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
         else
-            umap_rows<3>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
+            umap_rows<3, float, float>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
     } else if (d == 2) {
-        umap_rows<2>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+        umap_rows<2, double, double>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
     } else {
-        umap_rows<3>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+        umap_rows<3, double, double>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
     }
 }
 

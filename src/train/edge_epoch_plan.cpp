@@ -77,9 +77,41 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
     auto list_pairs = [&](std::size_t i, std::vector<std::uint32_t>& out, std::vector<offset_t>& edges) {
         return detail::list_edge_pairs(src, i, out, kNeedsEdge<K, Dens> ? &edges : nullptr);
     };
+    // A fit with float tails (the lanes' case) carries the row in float, as umap-learn holds every position: the
+    // distance, the coefficient, the clip and the move in float, in the lanes' operations (edge_epoch_lanes.cpp).
+    bool float_rows = false;
+    if constexpr (std::is_same_v<K, UmapCurve> && !Dens) float_rows = a.tails_f != nullptr;
     // One pair's update of y (the row in a lane).
     auto step = [&](Lane& l, double* y) {
         const std::uint32_t pr = l.pairs[l.next++];
+        if constexpr (std::is_same_v<K, UmapCurve> && !Dens) {
+            if (float_rows) {
+                const float* tf = a.tails_f + d * std::size_t(pr & ~kAttract);
+                float dx[3], d2 = 0;
+                for (std::size_t k = 0; k < d; ++k) {
+                    dx[k] = static_cast<float>(y[k]) - tf[k];
+                    d2 = k ? d2 + dx[k] * dx[k] : dx[k] * dx[k];
+                }
+                const bool attract = (pr & kAttract) != 0;
+                if (!attract && d2 <= 0) return;  // umap-learn moves no coincident pair apart
+                const float c = Bce<UmapCurve>::pair_coeff<std::uint32_t>(
+                    attract, static_cast<float>(a.kernel.a), static_cast<float>(a.kernel.b),
+                    static_cast<float>(2.0 * a.kernel.a * a.kernel.b), static_cast<float>(2.0 * a.gamma * a.kernel.b),
+                    d2 < 1e30f ? d2 : 1e30f);
+                const float coef = attract ? -(static_cast<float>(a.exaggeration) * c) : c;
+                const auto alpha = static_cast<float>(a.alpha);
+                for (std::size_t k = 0; k < d; ++k) {
+                    const float g = coef * dx[k], hi = g > 4.0f ? 4.0f : g;
+                    y[k] = static_cast<float>(y[k]) + (g < -4.0f ? -4.0f : hi) * alpha;
+                }
+                if (want_loss) {
+                    l.loss += attract ? Bce<K>::attraction_loss(a.kernel, d2)
+                                      : Bce<K>::repulsion_loss(a.kernel, d2, a.gamma);
+                    l.n_pairs += 1;
+                }
+                return;
+            }
+        }
         const double* yt = T.row(pr & ~kAttract);
         const double d2 = squared_distance(y, yt, d);
         if constexpr (std::is_same_v<K, UmapInverseLoss>) {
@@ -160,7 +192,7 @@ void run_rows(Matrix<double>& H, const Matrix<double>& T, const EpochArgs<K>& a,
             l.next = l.next_edge = 0;
             l.loss = l.n_pairs = 0;
             l.n = list_pairs(l.row, l.pairs, l.edges);
-            std::copy(H.row(l.row), H.row(l.row) + d, y);
+            for (std::size_t k = 0; k < d; ++k) y[k] = float_rows ? static_cast<float>(H(l.row, k)) : H(l.row, k);
             if (l.n > 0) return true;
             finish(l, y);
         }

@@ -21,11 +21,20 @@ CsrMatrix<double> pair_graph() { return csr_from_triplets<double>(2, 2, {{0, 1, 
 
 Matrix<double> two_points() { return Matrix<double>(2, 2, {0.0, 0.0, 1.5, -0.5}); }
 
-// umap-learn's attraction of y toward t: y += clip(−c⁺·(y − t))·α, c⁺ scaled by the exaggeration.
-void attract(double* y, const double* t, const UmapCurve& c, double alpha, double ex = 1.0) {
-    const double D = (y[0] - t[0]) * (y[0] - t[0]) + (y[1] - t[1]) * (y[1] - t[1]);
-    const double cp = ex * Bce<UmapCurve>::attraction_coeff(c, D);
-    for (int k = 0; k < 2; ++k) y[k] += clip_value(-cp * (y[k] - t[k])) * alpha;
+// umap-learn's attraction of y toward t, y += clip(−c⁺·(y − t))·α (c⁺ scaled by the exaggeration), in float as a
+// 2-D fit by rows carries its points (umap-learn's float32 positions): the distance, c⁺
+// (Bce<UmapCurve>::pair_coeff), the clip and the move in float.
+void attract_f(double* y, const double* t, const UmapCurve& c, double alpha, double ex = 1.0) {
+    float dx[2];
+    for (int k = 0; k < 2; ++k) dx[k] = static_cast<float>(y[k]) - static_cast<float>(t[k]);
+    const float D = dx[0] * dx[0] + dx[1] * dx[1];
+    const float cp = static_cast<float>(ex) * Bce<UmapCurve>::pair_coeff<std::uint32_t>(
+                                                 true, static_cast<float>(c.a), static_cast<float>(c.b),
+                                                 static_cast<float>(2.0 * c.a * c.b), 0.0f, D);
+    for (int k = 0; k < 2; ++k) {
+        const float g = -cp * dx[k];
+        y[k] = static_cast<float>(y[k]) + (g > 4.0f ? 4.0f : (g < -4.0f ? -4.0f : g)) * static_cast<float>(alpha);
+    }
 }
 
 } // namespace
@@ -34,7 +43,7 @@ void attract(double* y, const double* t, const UmapCurve& c, double alpha, doubl
 // twice per row (head of (i, j), tail of the mirrored (j, i)) against the snapshot; by edges (umap-learn's order,
 // the default for small graphs), edge (0, 1) moves both ends in place by one clipped step, then edge (1, 0) does
 // from the moved points. negative_sample_rate 1 draws no negative in epoch 1. Bitwise against the updates written
-// out here.
+// out here (by rows in float: a 2-D fit's rows carry their points in float).
 TEST(EdgeEpochPlan, OneEdgeMovesBothEndsByUmapLearnsRule) {
     for (const EdgeOrder order : {EdgeOrder::rows, EdgeOrder::edges, EdgeOrder::automatic})
     for (double ex : {1.0, 3.0}) {
@@ -73,12 +82,13 @@ TEST(EdgeEpochPlan, OneEdgeMovesBothEndsByUmapLearnsRule) {
         const double alpha = s.at(1);
         double l0 = 0;
         if (order == EdgeOrder::rows) {
+            // by rows in float (the two points are floats already)
             for (int r = 0; r < 2; ++r) {
-                const double D = (y0[0] - Y0(1, 0)) * (y0[0] - Y0(1, 0)) + (y0[1] - Y0(1, 1)) * (y0[1] - Y0(1, 1));
-                l0 += Bce<UmapCurve>::attraction_loss(c, D);
-                attract(y0, Y0.row(1), c, alpha, ex);
+                const auto dx0 = static_cast<float>(y0[0] - Y0(1, 0)), dx1 = static_cast<float>(y0[1] - Y0(1, 1));
+                l0 += Bce<UmapCurve>::attraction_loss(c, dx0 * dx0 + dx1 * dx1);
+                attract_f(y0, Y0.row(1), c, alpha, ex);
             }
-            for (int r = 0; r < 2; ++r) attract(y1, Y0.row(0), c, alpha, ex);
+            for (int r = 0; r < 2; ++r) attract_f(y1, Y0.row(0), c, alpha, ex);
         } else {
             // umap-learn: grad_d = clip(c·(current − other)); current += grad_d·α; other −= grad_d·α
             auto edge = [&](double* h, double* t) {

@@ -141,6 +141,29 @@ TEST(UmapLanes, ThreeDimensionsEqualPerRowPath) {
     }
 }
 
+// A fit by rows carries its points in float, as umap-learn holds every position (a float start rounded at the first
+// epoch): every coordinate of the result is a float value, in the lanes and the per-row path, 2-D and 3-D. A
+// transform keeps its points in double.
+TEST(UmapLanes, FitByRowsCarriesFloatPositions) {
+    auto all_float = [](const Matrix<double>& Y) {
+        for (double v : Y.storage())
+            if (static_cast<double>(static_cast<float>(v)) != v) return false;
+        return true;
+    };
+    for (std::size_t d : {2, 3}) {
+        const CsrMatrix<double> g = random_graph(150, 8, 21);
+        const Matrix<double> Y0 = start(150, 22, d);
+        for (bool lanes : {true, false}) {
+            const RunResult r = run(g, Y0, lanes, 2, 0);
+            EXPECT_FALSE(same_bits(r.Y.storage(), Y0.storage()));
+            EXPECT_TRUE(all_float(r.Y)) << d << "-D, lanes " << lanes;
+        }
+    }
+    const CsrMatrix<double> gt = random_graph(40, 6, 23, 150);
+    const Matrix<double> ref = start(150, 24), Yt = start(40, 25);
+    EXPECT_FALSE(all_float(run(gt, Yt, true, 2, 0, &ref).Y));
+}
+
 // Fewer rows than lanes (most lanes idle) and rows without pairs.
 TEST(UmapLanes, FewRowsEqualPerRowPath) {
     const CsrMatrix<double> g = random_graph(5, 2, 3);
