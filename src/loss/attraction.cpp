@@ -8,6 +8,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 namespace {
@@ -108,12 +109,6 @@ void attraction_rows(const CsrMatrix<double>& P, const T* values, const double* 
     }
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_ATTRACTION_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_ATTRACTION_CLONES
-#endif
-
 constexpr int kLanes = 8;
 using V2 = double __attribute__((vector_size(2 * sizeof(double))));
 using V4 = double __attribute__((vector_size(4 * sizeof(double))));
@@ -189,12 +184,12 @@ template <typename T>
     }
 }
 
-NEMBED_ATTRACTION_CLONES
+NEMBED_ISA_CLONES
 void student_rows_2d(const offset_t* indptr, const index_t* indices, const double* values, const double* Y,
                      const double* R, double inv_dof, double ex, double* out, std::size_t begin, std::size_t end) {
     student_rows_2d_body(indptr, indices, values, Y, R, inv_dof, ex, out, begin, end);
 }
-NEMBED_ATTRACTION_CLONES
+NEMBED_ISA_CLONES
 void student_rows_2d(const offset_t* indptr, const index_t* indices, const float* values, const double* Y,
                      const double* R, double inv_dof, double ex, double* out, std::size_t begin, std::size_t end) {
     student_rows_2d_body(indptr, indices, values, Y, R, inv_dof, ex, out, begin, end);

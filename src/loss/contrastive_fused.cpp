@@ -8,18 +8,13 @@
 // the baseline and picked at run time; each lane does the same operations on every variant, so all give the same
 // bits.
 #include "contrastive_fused.hpp"
+#include "../core/isa_clones.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 namespace nembed::detail {
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_FUSED_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_FUSED_CLONES
-#endif
 
 // Four heads' values. The helpers taking and returning V are always inlined into the cloned kernels, so the ABI of
 // passing V without AVX (GCC's -Wpsabi note) never applies.
@@ -266,7 +261,7 @@ template <std::size_t D, ContrastiveMode M, std::size_t NC>
 
 // One non-template function per (D, mode, N) so that each can carry target_clones; N = 6 (cne's m = 5) unrolls.
 #define NEMBED_FUSED_CHUNK(D, MODE, NC)                                                                           \
-    NEMBED_FUSED_CLONES void chunk_##D##_##MODE##_##NC(const FusedParams& p, const float* Y,                     \
+    NEMBED_ISA_CLONES void chunk_##D##_##MODE##_##NC(const FusedParams& p, const float* Y,                       \
                                                        const std::uint32_t* pts, std::size_t n_heads,              \
                                                        std::size_t n_others, double* g, const FusedSink* sink,     \
                                                        double* dlogz, HeadLoss& acc, std::vector<double>& scratch) { \

@@ -16,6 +16,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/kernel/hyperbolic.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 
@@ -51,12 +52,6 @@ CosneObjective::CosneObjective(CsrMatrix<double> P, std::vector<double> x_sqnorm
 namespace {
 
 // ---- The 2-D path ----------------------------------------------------------------------------------------------
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_COSNE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_COSNE_CLONES
-#endif
 
 constexpr std::size_t kLanes = 16;  // float lanes of the fixed-order accumulators (any SIMD width gives these bits)
 
@@ -171,11 +166,11 @@ template <bool Cols>
         for (std::size_t jj = 0; jj < kTile; ++jj)
             for (std::size_t k = 0; k < kAcc; ++k) acc[(j0 + jj) * kAcc + k] += col[k][jj];
 }
-NEMBED_COSNE_CLONES void tile_off_diagonal(const Points2d& p, std::size_t i0, std::size_t rows, std::size_t j0,
+NEMBED_ISA_CLONES void tile_off_diagonal(const Points2d& p, std::size_t i0, std::size_t rows, std::size_t j0,
                                            float gamma, float g2, double* acc) {
     tile_body<true>(p, i0, rows, j0, gamma, g2, acc);
 }
-NEMBED_COSNE_CLONES void tile_diagonal(const Points2d& p, std::size_t i0, std::size_t rows, float gamma, float g2,
+NEMBED_ISA_CLONES void tile_diagonal(const Points2d& p, std::size_t i0, std::size_t rows, float gamma, float g2,
                                        double* acc) {
     tile_body<false>(p, i0, rows, i0, gamma, g2, acc);
 }
@@ -183,7 +178,7 @@ NEMBED_COSNE_CLONES void tile_diagonal(const Points2d& p, std::size_t i0, std::s
 // Attraction of row i over W's row (W = P + Pᵀ, P on its pattern for the loss), kLanes entries at a time (the tail
 // padded with weight 0): out[0..1] = Σ ex·W_ij/(D_ij + γ²)·g_ij·(z_i − z_j), out[2] = Σ the same factor·C_ij,
 // out[3] = Σ P_ij·log(D_ij + γ²) when want_loss.
-NEMBED_COSNE_CLONES void attraction_row(const Points2d& p, std::size_t i, const index_t* idx, const double* w,
+NEMBED_ISA_CLONES void attraction_row(const Points2d& p, std::size_t i, const index_t* idx, const double* w,
                                         const double* pw, std::size_t len, float ex, float g2, bool want_loss,
                                         double* out) {
     const double xi = p.x[i], yi = p.y[i];

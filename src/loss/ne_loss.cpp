@@ -17,6 +17,7 @@
 #include "nembed/repulsion/negative_sampling.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 #include "sne_dense.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 namespace {
@@ -202,16 +203,11 @@ namespace {
 
 // The hot loops below are compiled for AVX-512, AVX2 and the baseline and picked at run time; -ffp-contract=off and
 // fixed summation orders give every clone the same bits.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_NE_SAMPLED_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_NE_SAMPLED_CLONES
-#endif
 
 // A head's m negatives, the next draws of its chunk's stream (a chunk's heads draw in order); without exclusions in
 // blocks (UniformSampler::draw_many: the same draws).
 // (i: the head's index; li: its row in the exclusion lists, i less the first evaluated row.)
-NEMBED_NE_SAMPLED_CLONES void draw_head(UniformSampler& sampler, const NeNegatives& neg, std::size_t i,
+NEMBED_ISA_CLONES void draw_head(UniformSampler& sampler, const NeNegatives& neg, std::size_t i,
                                         std::size_t li, std::uint32_t* out) {
     if (neg.excluded_ptr.empty()) return sampler.draw_many(i, out, neg.n_negatives);
     const std::span<const std::uint32_t> excl(neg.excluded.data() + neg.excluded_ptr[li],
@@ -334,16 +330,16 @@ template <std::size_t Dim, class Rule>
 #define NEMBED_HEAD_ARGS                                                                                              \
     const float *Yf, std::size_t d, std::size_t i, const std::uint32_t *idx, std::size_t m, HeadScratch &scratch,     \
         double scale, double *gi, double *R
-NEMBED_NE_SAMPLED_CLONES void infotsne_head_2d(NEMBED_HEAD_ARGS) {
+NEMBED_ISA_CLONES void infotsne_head_2d(NEMBED_HEAD_ARGS) {
     head_pairs<2>(InfoTsneRule{}, Yf, d, i, idx, m, scratch, scale, gi, R);
 }
-NEMBED_NE_SAMPLED_CLONES void infotsne_head(NEMBED_HEAD_ARGS) {
+NEMBED_ISA_CLONES void infotsne_head(NEMBED_HEAD_ARGS) {
     head_pairs<0>(InfoTsneRule{}, Yf, d, i, idx, m, scratch, scale, gi, R);
 }
-NEMBED_NE_SAMPLED_CLONES void largevis_head_2d(float eps, NEMBED_HEAD_ARGS) {
+NEMBED_ISA_CLONES void largevis_head_2d(float eps, NEMBED_HEAD_ARGS) {
     head_pairs<2>(LargeVisRule{eps}, Yf, d, i, idx, m, scratch, scale, gi, R);
 }
-NEMBED_NE_SAMPLED_CLONES void largevis_head(float eps, NEMBED_HEAD_ARGS) {
+NEMBED_ISA_CLONES void largevis_head(float eps, NEMBED_HEAD_ARGS) {
     head_pairs<0>(LargeVisRule{eps}, Yf, d, i, idx, m, scratch, scale, gi, R);
 }
 #undef NEMBED_HEAD_ARGS

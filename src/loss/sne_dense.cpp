@@ -20,15 +20,10 @@
 #include <utility>
 
 #include "nembed/core/parallel.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed::detail {
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_SNE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_SNE_CLONES
-#endif
 
 // The helpers taking and returning VF are always inlined into the cloned kernels (GCC's -Wpsabi note never applies).
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -160,19 +155,19 @@ template <int DIM, bool DIAG>
 }
 
 // The cloned entry points: 2-D (TorchDR's default n_components) and any dimension.
-NEMBED_SNE_CLONES void z_tile_2(const Tile& t, bool diag, float* rows, float* cols) {
+NEMBED_ISA_CLONES void z_tile_2(const Tile& t, bool diag, float* rows, float* cols) {
     if (diag) z_tile<2, true>(t, rows, cols);
     else z_tile<2, false>(t, rows, cols);
 }
-NEMBED_SNE_CLONES void z_tile_any(const Tile& t, bool diag, float* rows, float* cols) {
+NEMBED_ISA_CLONES void z_tile_any(const Tile& t, bool diag, float* rows, float* cols) {
     if (diag) z_tile<0, true>(t, rows, cols);
     else z_tile<0, false>(t, rows, cols);
 }
-NEMBED_SNE_CLONES void force_tile_2(const Tile& t, bool diag, const float* a, float* rows, float* cols, float* acc) {
+NEMBED_ISA_CLONES void force_tile_2(const Tile& t, bool diag, const float* a, float* rows, float* cols, float* acc) {
     if (diag) force_tile<2, true>(t, a, rows, cols, acc);
     else force_tile<2, false>(t, a, rows, cols, acc);
 }
-NEMBED_SNE_CLONES void force_tile_any(const Tile& t, bool diag, const float* a, float* rows, float* cols, float* acc) {
+NEMBED_ISA_CLONES void force_tile_any(const Tile& t, bool diag, const float* a, float* rows, float* cols, float* acc) {
     if (diag) force_tile<0, true>(t, a, rows, cols, acc);
     else force_tile<0, false>(t, a, rows, cols, acc);
 }

@@ -14,6 +14,7 @@
 #include "nembed/dist/comm.hpp"
 #include "nembed/loss/bce.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 namespace {
@@ -43,16 +44,10 @@ constexpr std::uint32_t kOne = 1u << 31;  // 1 in the schedule's fixed point
 // Rounds a buffer length up to the sums' 8 lanes.
 std::size_t pad8(std::size_t n) { return (n + 7) / 8 * 8; }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_UMAP_NE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_UMAP_NE_CLONES
-#endif
-
 // The per-pair coefficients over a block of squared distances (float; D is replaced by D^b for the loss): c⁺ or
 // −c⁻ of Bce<UmapCurve> with γ = 1 (ρ multiplies after the clip). IEEE operations only (-ffp-contract=off): every
 // clone and the scalar tail give the same bits.
-NEMBED_UMAP_NE_CLONES void coefficients(float* D, float* c, std::size_t n, float a, float b, bool attraction) {
+NEMBED_ISA_CLONES void coefficients(float* D, float* c, std::size_t n, float a, float b, bool attraction) {
     if (attraction)
         for (std::size_t t = 0; t < n; ++t) {
             const float p = detail::umap_pow(D[t], b);
@@ -70,7 +65,7 @@ NEMBED_UMAP_NE_CLONES void coefficients(float* D, float* c, std::size_t n, float
 // Bit k set iff edge k of the block (len <= 64) fires at step t: edge rate r = R/2^31 fires at t iff
 // floor((t + 1)·r) > floor(t·r) (a multiple of e = 1/r lies in (t, t + 1]), i.e. iff the 31-bit fraction of t·R
 // carries when R is added. Computed as a vector OR-reduction (about 1 edge in 6 fires; no per-edge branch).
-NEMBED_UMAP_NE_CLONES std::uint64_t fire_mask(const std::uint32_t* R, std::size_t len, std::uint32_t t31) {
+NEMBED_ISA_CLONES std::uint64_t fire_mask(const std::uint32_t* R, std::size_t len, std::uint32_t t31) {
     std::uint64_t m = 0;
     for (std::size_t k = 0; k < len; ++k)
         m |= static_cast<std::uint64_t>((((t31 * R[k]) & (kOne - 1)) + R[k]) >> 31) << k;
@@ -94,7 +89,7 @@ struct PairBlock {
 
 // The 2-D gather: x = y_i − r_idx and D = ‖x‖² (float, as TorchDR's float32 embedding) for every pair of the
 // batch's rows; the padding gets x = 0 (its term is 0).
-NEMBED_UMAP_NE_CLONES void gather2(const float* Y, const float* R, const std::uint32_t* rows, std::size_t n_rows,
+NEMBED_ISA_CLONES void gather2(const float* Y, const float* R, const std::uint32_t* rows, std::size_t n_rows,
                                   PairBlock& B) {
     float* x0 = B.x.data();
     float* x1 = x0 + B.cap;
@@ -134,7 +129,7 @@ void gather(const float* Y, const float* R, std::size_t d, const std::uint32_t* 
 // out[r·d + q] = Σ_t clip(c_t·x_qt) to [−4, 4] over row r's pairs: the clipped terms in float (x overwritten), then
 // their sum in double in eight fixed lanes (t mod 8, a vector of 8 doubles) added in a fixed tree, so the order does
 // not depend on the vector width.
-NEMBED_UMAP_NE_CLONES void clipped_sums(PairBlock& B, std::size_t n_rows, std::size_t d, double* out) {
+NEMBED_ISA_CLONES void clipped_sums(PairBlock& B, std::size_t n_rows, std::size_t d, double* out) {
     typedef float F8 __attribute__((vector_size(32)));
     typedef double D8 __attribute__((vector_size(64)));
     const std::size_t used = n_rows ? B.off[n_rows - 1] + B.len[n_rows - 1] : 0;

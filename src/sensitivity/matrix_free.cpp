@@ -13,6 +13,7 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "kernel_terms.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 namespace {
@@ -30,7 +31,6 @@ double near_share(double D, double rc2) {
 // columns, V and O point-major (point r's 2m values at r·2m: first coordinate's m columns, then the second's). The
 // coefficients are read once per pair and applied to all m columns (the loop the compiler vectorises); float64
 // accumulation whatever the coefficients' type. Each point writes its own row: no dependence on the thread split.
-#define NEMBED_MF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 template <class T>
 inline void laplacian_rows_impl(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
                                 const T* cf, const double* V, std::size_t m, double* O) {
@@ -53,11 +53,11 @@ inline void laplacian_rows_impl(std::size_t r0, std::size_t r1, const std::size_
         }
     }
 }
-NEMBED_MF_CLONES void laplacian_rows(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
+NEMBED_ISA_CLONES void laplacian_rows(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
                                      const float* cf, const double* V, std::size_t m, double* O) {
     laplacian_rows_impl(r0, r1, ptr, idx, cf, V, m, O);
 }
-NEMBED_MF_CLONES void laplacian_rows(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
+NEMBED_ISA_CLONES void laplacian_rows(std::size_t r0, std::size_t r1, const std::size_t* ptr, const std::uint32_t* idx,
                                      const double* cf, const double* V, std::size_t m, double* O) {
     laplacian_rows_impl(r0, r1, ptr, idx, cf, V, m, O);
 }

@@ -15,6 +15,7 @@
 #include "../loss/contrastive_fused.hpp"
 #include "../methods/bucket_shuffle.hpp"
 #include "../methods/fixed_point.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 
@@ -33,16 +34,11 @@ using detail::HeadLoss;
 // Compiled for AVX-512, AVX2 and the baseline and picked at run time: the loops below vectorise, and the per-point
 // pass runs once per batch over every point. Integer sums, exact scaling and the same operations in each lane:
 // every variant gives the same bits.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_EDGE_BATCH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_EDGE_BATCH_CLONES
-#endif
 
 // Coordinates [i0, i1): the workers' accumulators summed and cleared, converted from fixed point, clipped to
 // [-clip, clip] (clip = inf: no clipping), then either stepped (y -= lr * g, and yf, the fused kernels' float copy
 // of y, follows unless null; y non-null) or added to G.
-NEMBED_EDGE_BATCH_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t n_acc, std::size_t i0,
+NEMBED_ISA_CLONES void finish_coordinates(std::int64_t* const* acc, std::size_t n_acc, std::size_t i0,
                                                  std::size_t i1, const detail::FixedPoint& fx, double clip, double lr,
                                                  double* y, float* yf, double* G) {
     auto grad = [&](std::int64_t sum) { return std::clamp(fx.to_double(sum), -clip, clip); };

@@ -20,6 +20,7 @@
 
 #include "nembed/kernel/kernel.hpp"
 #include "nembed/loss/bce.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed::detail {
 
@@ -70,12 +71,6 @@ std::size_t list_edge_pairs(const EdgePairSource& src, std::size_t i, std::vecto
 }
 
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NEMBED_LANES_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NEMBED_LANES_CLONES
-#endif
 
 constexpr std::size_t W = 8;        // rows per vector
 constexpr std::size_t kGroups = 4;  // vectors in flight
@@ -292,7 +287,7 @@ template <std::size_t D, typename TT, typename P>
 
 } // namespace
 
-NEMBED_LANES_CLONES
+NEMBED_ISA_CLONES
 void umap_rows_lanes(std::size_t d, double* H, const double* T, const float* Tf, const UmapLanesArgs& args,
                      bool want_loss, std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
     if (Tf) {
