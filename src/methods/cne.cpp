@@ -157,9 +157,7 @@ CsrMatrix<double> binary_knn_rows(const KnnGraph& knn, std::size_t first) {
     A.values.assign(A.indices.size(), 1.0);
     return A;
 }
-} // namespace detail
 
-namespace detail {
 Matrix<double> cne_init(const CneOptions& o, MatrixView<float> X, std::size_t n, int n_threads) {
     if (o.init == CneInit::user) return o.initial_embedding;
     if (o.init == CneInit::random) {

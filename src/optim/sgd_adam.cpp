@@ -7,9 +7,9 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/optim/adam.hpp"
 #include "nembed/optim/schedule.hpp"
-#include "../core/isa_clones.hpp"
 #include "nembed/optim/sgd.hpp"
 #include "nembed/core/strings.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed {
 

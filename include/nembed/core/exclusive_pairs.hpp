@@ -6,6 +6,7 @@
 /// a loaded machine a descheduled worker stalled every round's end; here a worker whose next pair is held by a
 /// descheduled partner puts it aside and takes the next one, so only the partner's two blocks wait for it.
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <thread>
@@ -74,9 +75,16 @@ void run_exclusive_pairs(int n_workers, std::size_t n_resources,
             if (t >= pairs.size()) break;
             if (!try_run(t)) aside.push_back(t);
         }
-        while (!aside.empty() && !failed.load(std::memory_order_relaxed)) {
+        // Only tasks whose block another worker holds are left: yield, then nap, so that a worker waiting for a
+        // descheduled partner does not keep a core the partner may need.
+        for (int tries = 0; !aside.empty() && !failed.load(std::memory_order_relaxed); ++tries) {
             retry_aside();
-            if (!aside.empty()) std::this_thread::yield();
+            if (aside.empty()) break;
+            if (tries < 64) {
+                std::this_thread::yield();
+            } else {
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+            }
         }
     });
 }
