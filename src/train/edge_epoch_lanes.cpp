@@ -130,11 +130,10 @@ template <typename T>
 
 // GCC (12) reports the lanes of the tail vectors, each set lane by lane below before use, as maybe uninitialised.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// TT: the tails' type, P the positions': both float (a fit's rows) or both double (a transform's).
-template <std::size_t D, typename TT, typename P>
-[[gnu::always_inline]] inline void umap_rows(double* H, const TT* T, const UmapLanesArgs& args, bool want_loss,
+// P: the type of the tails and of the lanes' positions, float (a fit's rows) or double (a transform's).
+template <std::size_t D, typename P>
+[[gnu::always_inline]] inline void umap_rows(double* H, const P* T, const UmapLanesArgs& args, bool want_loss,
                                              std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
-    static_assert(std::is_same_v<P, TT>, "float positions read float tails, double positions double tails");
     using VP = typename LaneVectors<P>::Vec;
     using VMP = typename LaneVectors<P>::Mask;
     constexpr std::size_t WP = sizeof(VP) / sizeof(P), GP = L / WP;  // rows per vector, vectors in flight
@@ -292,13 +291,13 @@ void umap_rows_lanes(std::size_t d, double* H, const double* T, const float* Tf,
                      bool want_loss, std::size_t rb, std::size_t re, double* row_loss, double* row_pairs) {
     if (Tf) {
         if (d == 2)
-            umap_rows<2, float, float>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
+            umap_rows<2>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
         else
-            umap_rows<3, float, float>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
+            umap_rows<3>(H, Tf, args, want_loss, rb, re, row_loss, row_pairs);
     } else if (d == 2) {
-        umap_rows<2, double, double>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+        umap_rows<2>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
     } else {
-        umap_rows<3, double, double>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
+        umap_rows<3>(H, T, args, want_loss, rb, re, row_loss, row_pairs);
     }
 }
 
