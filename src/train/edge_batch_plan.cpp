@@ -1,4 +1,4 @@
-// The edge mini-batch plan (train/edge_batch_plan.hpp): cne's epoch of shuffled edge batches.
+// The edge mini-batch plan (train/edge_batch_plan.hpp): cne's epoch of randomly ordered edge batches.
 #include "nembed/train/edge_batch_plan.hpp"
 
 #include <algorithm>
@@ -112,13 +112,32 @@ struct EdgeBatchPlan::Impl {
 
     std::size_t n_edges = 0, B = 0, n_batches = 0, B_last = 0, two_b = 0, m = 0;
     bool full_batch = false, uniform = false;
-    std::vector<std::uint64_t> edges, shuffled;  // head·2^32 + tail: shuffling them gives the batches directly
+    std::vector<std::uint64_t> edges;  // head·2^32 + tail: ordering them gives the batches directly
     std::vector<std::size_t> nbr_off;            // exclude_neighbors: the heads' sorted neighbour lists
     std::vector<std::uint32_t> nbr;
     detail::FixedPoint fx{2.0};
     detail::BucketShuffle order;
-    std::int64_t order_epoch = 0;  // the epoch whose permutation `order` makes (or made) into `shuffled`
-    std::vector<std::uint32_t> slots;  // this epoch's batches: slot → point
+    std::int64_t order_epoch = 0;  // the epoch whose order `order` makes (or made) into `next_slots`
+    std::vector<std::uint32_t> slots, next_slots;  // this epoch's batches: slot → point; the next epoch's
+    // Up to `steps` units of the order's work, each finished bucket written into next_slots: position p = bi·B + q
+    // is slot q (its head) and b + q (its tail) of batch bi (b edges).
+    void run_order(std::size_t steps) {
+        order.run(steps, [this](std::size_t p, const std::uint64_t* e, std::size_t count) {
+            while (count > 0) {
+                const std::size_t bi = p / B, q = p - bi * B, b = bi + 1 == n_batches ? B_last : B;
+                const std::size_t k = std::min(count, b - q);
+                std::uint32_t* heads = next_slots.data() + bi * two_b + q;
+                std::uint32_t* tails = heads + b;
+                for (std::size_t t = 0; t < k; ++t) {
+                    heads[t] = static_cast<std::uint32_t>(e[t] >> 32);
+                    tails[t] = static_cast<std::uint32_t>(e[t]);
+                }
+                p += k;
+                e += k;
+                count -= k;
+            }
+        });
+    }
     // The table's positions rounded to float, which the fused kernels read (their random reads then move half the
     // bytes: the positions of 70 000 2-D points take 0.56 MB instead of 1.1, beside a 1 MB L2): made from Y at the
     // start of each epoch and after an optimizer's step, and kept up to date by the fused SGD step.
@@ -222,11 +241,11 @@ struct EdgeBatchPlan::Impl {
         return count;
     }
 
-    // The epoch's shuffle (bucket_shuffle.hpp's, cut by buckets). Element g (global edge index) draws its bucket
+    // The epoch's order (bucket_shuffle.hpp's, cut by buckets). Element g (global edge index) draws its bucket
     // from the 16-bit quarter g mod 4 of word g/4 of the epoch's draw stream; process o owns the buckets
     // [bucket_start(o), bucket_start(o + 1)) and receives their elements in global order (processes in rank
-    // order, each in its order), which is the single-process copy phase; each bucket's Fisher–Yates uses the
-    // bucket's own stream. A process's buckets are then the consecutive shuffled positions of its range, and each
+    // order, each in its order), which is the single-process copy phase; each bucket's split among the batches
+    // uses the bucket's own stream. A process's buckets are then the consecutive positions of its range, and each
     // element goes on to the process that runs its chunk (sent in position order, so `mine` is in position order
     // without any position travelling).
     std::vector<std::uint64_t> dist_order(std::int64_t epoch, int n_threads) {
@@ -292,12 +311,7 @@ struct EdgeBatchPlan::Impl {
                 w += k;
             }
         got = {};
-        parallelize(n_threads, my_nb, [&](int, std::size_t x0, std::size_t x1) {
-            for (std::size_t x = x0; x < x1; ++x)
-                detail::BucketShuffle::shuffle_bucket(out.data() + start[x], start[x + 1] - start[x],
-                                                      SplitMixStream(o.seed, stream_of(1 + my_b0 + x)));
-        });
-        // My range of positions [base, base + T); every element to the process that runs its chunk.
+        // My range of positions [base, base + T), then each bucket's split among the batches it meets.
         std::vector<std::uint64_t> Ts(R);
         {
             const std::uint64_t t64 = T;
@@ -305,6 +319,12 @@ struct EdgeBatchPlan::Impl {
         }
         std::size_t base = 0;
         for (std::size_t q = 0; q < me; ++q) base += static_cast<std::size_t>(Ts[q]);
+        parallelize(n_threads, my_nb, [&](int, std::size_t x0, std::size_t x1) {
+            for (std::size_t x = x0; x < x1; ++x)
+                detail::BucketShuffle::split_bucket(out.data() + start[x], base + start[x], start[x + 1] - start[x], B,
+                                                    SplitMixStream(o.seed, stream_of(1 + my_b0 + x)));
+        });
+        // Every element to the process that runs its chunk.
         std::vector<std::size_t> n_to(R, 0);
         for (std::size_t t = 0; t < T; ++t) ++n_to[owner_of_position(base + t)];
         std::vector<std::size_t> at(R, 0);
@@ -569,7 +589,7 @@ double EdgeBatchPlan::Impl::network_batch(Parametrization& params, Optimizer& op
     parallelize(n_threads, n_workers, [&](int w, std::size_t, std::size_t) {
         if (!slice_taken.exchange(true, std::memory_order_relaxed)) {  // a slice of the next epoch's order
             if (bi == 0) order.restart(streams_of(epoch + 1));
-            order.run(slice);
+            run_order(slice);
         }
         auto& sc = scratch[static_cast<std::size_t>(w)];
         std::int64_t* a = slot_acc[static_cast<std::size_t>(w)].data();
@@ -671,7 +691,6 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
     }
     require(!negative, "edge batch plan: negative weight in the graph");
     require(s.n_edges >= 1, "edge batch plan: the graph has no edges");
-    if (!s.dist) s.shuffled.resize(s.n_edges);
     if (options.exclude_neighbors) {  // per head its tails, sorted (CSR rows need not be)
         s.nbr_off.assign(n + 1, 0);
         for (std::size_t i = 0; i < n; ++i) s.nbr_off[i + 1] = s.nbr_off[i] + degree[i];
@@ -745,7 +764,8 @@ EdgeBatchPlan::EdgeBatchPlan(const CsrMatrix<double>& graph, std::vector<Weighte
         s.slots.resize(s.two_b);  // one batch at a time
     } else {
         s.slots.resize(s.n_batches * s.two_b);
-        s.order = detail::BucketShuffle(s.edges, s.shuffled, s.o.seed, streams_of(0));
+        s.next_slots.resize(s.n_batches * s.two_b);
+        s.order = detail::BucketShuffle(s.edges, s.B, s.o.seed, streams_of(0));
     }
     s.order_epoch = 0;
 }
@@ -756,8 +776,8 @@ std::vector<std::uint64_t> EdgeBatchPlan::epoch_edges(std::int64_t epoch, int n_
     Impl& s = *impl_;
     if (s.dist) return s.dist_order(epoch, std::max(1, n_threads));
     std::vector<std::uint64_t> out(s.n_edges);
-    detail::BucketShuffle order(s.edges, out, s.o.seed, streams_of(epoch));
-    order.run(std::numeric_limits<std::size_t>::max());
+    detail::BucketShuffle order(s.edges, s.B, s.o.seed, streams_of(epoch));
+    order.run(std::numeric_limits<std::size_t>::max(), out);
     return out;
 }
 
@@ -946,12 +966,12 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
     const std::uint64_t owner_mul = s.owner_mul;
     auto owner = [owner_mul](std::uint32_t p) { return static_cast<std::size_t>((p * owner_mul) >> 32); };
 
-    // The epoch's order: the edges shuffled (bucket_shuffle.hpp) by streams of its own. It is normally made in
-    // slices during the previous epoch's batches (each batch, the first worker free takes one slice and then joins
-    // the chunks), since `shuffled` is only read when an epoch's slots are filled. Distributed: made at the start
-    // of the epoch by every process together (its collectives cannot run inside the workers).
+    // The epoch's order: the edges cut into batches (bucket_shuffle.hpp) by streams of its own, written into
+    // next_slots. It is normally made in slices during the previous epoch's batches (each batch, the first worker
+    // free takes one slice and then joins the chunks), which read `slots`. Distributed: made at the start of the
+    // epoch by every process together (its collectives cannot run inside the workers).
     constexpr std::size_t all = std::numeric_limits<std::size_t>::max();
-    const std::size_t slice = (3 * s.n_edges + n_batches - 1) / n_batches;  // work units per batch (3 per edge)
+    const std::size_t slice = (3 * s.n_edges + n_batches - 1) / n_batches;  // work units per batch (< 3 per edge)
     if (distributed) {
         if (s.mine_epoch != epoch) {
             s.mine = {};
@@ -964,18 +984,8 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
             s.order.restart(streams_of(epoch));
             s.order_epoch = epoch;
         }
-        s.order.run(all);
-        // slot q of batch bi (b edges): the head (q < b) or the tail (q >= b) of its edge bi·B + q mod b
-        parallelize(n_threads, n_batches, [&](int, std::size_t b0, std::size_t b1) {
-            for (std::size_t bi = b0; bi < b1; ++bi) {
-                const std::size_t b = bi + 1 == n_batches ? s.B_last : s.B;
-                for (std::size_t q = 0; q < b; ++q) {
-                    const std::uint64_t e = s.shuffled[bi * s.B + q];
-                    s.slots[bi * s.two_b + q] = static_cast<std::uint32_t>(e >> 32);
-                    s.slots[bi * s.two_b + b + q] = static_cast<std::uint32_t>(e);
-                }
-            }
-        });
+        s.run_order(all);
+        s.slots.swap(s.next_slots);
     }
 
     double epoch_loss = 0;
@@ -998,7 +1008,7 @@ double EdgeBatchPlan::step(Parametrization& params, Optimizer& optimizer, const 
         parallelize(n_threads, s.n_workers, [&](int w, std::size_t, std::size_t) {
             if (!slice_taken.exchange(true, std::memory_order_relaxed)) {  // a slice of the next epoch's order
                 if (bi == 0) s.order.restart(streams_of(epoch + 1));
-                s.order.run(slice);
+                s.run_order(slice);
             }
             auto& sc = s.scratch[static_cast<std::size_t>(w)];
             std::int64_t* a = s.acc[static_cast<std::size_t>(w) % s.n_acc].data();

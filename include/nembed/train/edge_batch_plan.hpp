@@ -1,8 +1,8 @@
 #pragma once
 /// @file edge_batch_plan.hpp
 /// The edge mini-batch plan (docs/core.md §6.2): cne's training step as a BatchPlan. One step is one epoch: the
-/// graph's directed edges shuffled (a counter stream per epoch), cut into batches of b edges (the last one partial,
-/// as cne's loader with drop_last False); per batch every head draws m negatives (repulsion/negative_sampling.hpp:
+/// graph's directed edges in a random order (counter streams per epoch) cut into batches of b edges, whose sets have
+/// the law of cne's uniform shuffle (the last one partial, as cne's loader with drop_last False); per batch every head draws m negatives (repulsion/negative_sampling.hpp:
 /// in-batch slots, or uniform over all points, optionally never a graph neighbour), its loss and gradient come
 /// from the contrastive loss (loss/contrastive.hpp; the fused Cauchy kernels for 2 or 3 dimensions), the
 /// contributions are summed per point in 64-bit fixed point (the same bits for any thread count), the per-point
@@ -37,8 +37,8 @@ namespace nembed {
 
 /// A distributed run of the plan (docs/mpi.md §5): each process passes the graph's rows it owns (the other rows
 /// empty; the processes' rows in rank order, so the concatenation of their edge lists is the single-process one)
-/// and holds all of Y. Per epoch the edges are shuffled by their owners (the single-process bucket shuffle, cut
-/// by buckets: each bucket's draws, copy and Fisher–Yates are those of one process) and each edge goes to the
+/// and holds all of Y. Per epoch the edges are ordered by their owners (the single-process bucket order, cut by
+/// buckets: each bucket's draws, copy and split are those of one process) and each edge goes to the
 /// process that runs its chunk: chunk c of every batch runs on process c mod ranks (a chunk's heads, negatives and
 /// counter stream depend on (epoch, batch, chunk) only). Per batch: the batch's slot points are all-gathered (the
 /// in-batch negatives read any slot), each process runs its chunks, the 64-bit fixed-point sums of every slot go
@@ -96,7 +96,7 @@ public:
     double step(Parametrization& params, Optimizer& optimizer, const StepContext& ctx) override;
 
     /// Epoch `epoch`'s edges (head·2^32 + tail) that this process trains on, in batch order: one process, the
-    /// whole shuffled order; distributed, the edges of its chunks (chunk c of each batch: process c mod ranks).
+    /// whole order; distributed, the edges of its chunks (chunk c of each batch: process c mod ranks).
     /// The plan's state does not change. Collective in a distributed run. For tests.
     std::vector<std::uint64_t> epoch_edges(std::int64_t epoch, int n_threads = 1);
     std::size_t n_points() const;
