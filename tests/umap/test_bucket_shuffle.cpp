@@ -82,15 +82,17 @@ TEST(BucketShuffle, EveryPermutationEquallyLikelyInBatchesOfOne) {
 
 TEST(BucketShuffle, EverySplitIntoBatchesEquallyLikely) {
     // 6 elements into batches of 2 (90 ordered splits into sets) and of 4 (sizes 4 and 2: 15), 300 expected per
-    // split. chi-square 0.999 quantiles: 136.0 (89 degrees of freedom), 36.1 (14). One bucket for all (a cut
-    // bucket: only the random split separates the batches), buckets of 16 bytes (8 buckets of about one element),
-    // 24 bytes (4 buckets: many cut ones).
+    // split. chi-square 0.999 quantiles: 136.0 (89 degrees of freedom), 36.1 (14). One bucket for all (1024 bytes:
+    // only the random split separates the batches), 8 buckets (8 bytes: under one element each), 4 (16 bytes: cut
+    // ones among them).
     struct Case {
         std::size_t batch, splits;
         double bound;
     };
     for (const Case& cs : {Case{2, 90, 136.0}, Case{4, 15, 36.1}}) {
-        for (std::size_t bucket_bytes : {16u, 24u, 1024u}) {
+        for (std::size_t bucket_bytes : {8u, 16u, 1024u}) {
+            const std::size_t buckets = bucket_bytes == 8 ? 8 : bucket_bytes == 16 ? 4 : 1;
+            ASSERT_EQ(BucketShuffle::layout(6, bucket_bytes).n_buckets, buckets);
             std::map<std::vector<std::set<std::uint64_t>>, int> count;
             const std::vector<std::uint64_t> in = {0, 1, 2, 3, 4, 5};
             std::vector<std::uint64_t> out(6);
