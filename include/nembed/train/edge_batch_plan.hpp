@@ -2,12 +2,12 @@
 /// @file edge_batch_plan.hpp
 /// The edge mini-batch plan (docs/core.md §6.2): cne's training step as a BatchPlan. One step is one epoch: the
 /// graph's directed edges in a random order (counter streams per epoch) cut into batches of b edges, whose sets have
-/// the law of cne's uniform shuffle (the last one partial, as cne's loader with drop_last False); per batch every head draws m negatives (repulsion/negative_sampling.hpp:
-/// in-batch slots, or uniform over all points, optionally never a graph neighbour), its loss and gradient come
-/// from the contrastive loss (loss/contrastive.hpp; the fused Cauchy kernels for 2 or 3 dimensions), the
-/// contributions are summed per point in 64-bit fixed point (the same bits for any thread count), the per-point
-/// gradient is clipped by value and one optimizer step is taken. nce's log Z is a parameter of the loss with its
-/// own optimizer, stepped after every batch.
+/// the law of cne's uniform shuffle (the last one partial, as cne's loader with drop_last False); per batch every
+/// head draws m negatives (repulsion/negative_sampling.hpp: in-batch slots, or uniform over all points, optionally
+/// never a graph neighbour), its loss and gradient come from the contrastive loss (loss/contrastive.hpp; the fused
+/// Cauchy kernels for 2 or 3 dimensions), the contributions are summed per point in 64-bit fixed point (the same
+/// bits for any thread count), the per-point gradient is clipped by value and one optimizer step is taken. nce's
+/// log Z is a parameter of the loss with its own optimizer, stepped after every batch.
 ///
 /// Per batch the gradient with respect to the batch's positions is complete before the step. On an EmbeddingTable
 /// the plan updates the table in place (plain SGD without momentum or weight decay is fused into the gradient
