@@ -1,7 +1,7 @@
 #pragma once
-// Private to the library (included by methods/cne.cpp and its tests): an epoch's order of the edges — a uniformly
-// random permutation cut into consecutive batches — in cache-sized pieces, pausable so that it can be made in
-// slices beside the previous epoch's batches.
+// Private to the library (included by train/edge_batch_plan.cpp, its test and bench_cne_order): an epoch's order of
+// the edges — a uniformly random permutation cut into consecutive batches — in cache-sized pieces, pausable so that
+// it can be made in slices beside the previous epoch's batches.
 //
 // Each element draws a bucket, uniform over a power of two of them; the elements are copied bucket by bucket into a
 // buffer (in their input order within a bucket). Sorting by i.i.d. uniform keys gives a uniform permutation, and
