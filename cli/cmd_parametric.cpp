@@ -30,7 +30,8 @@ struct ParametricCli {
     std::vector<long> hidden{100, 50};               // paraDime's default hidden_dims (signed: "-1" gets our message)
     std::string activation = "softplus";             // paraDime's
     bool full_batch = false;                         // full_batch_preset, under what is given explicitly
-    CLI::Option *hidden_opt = nullptr, *activation_opt = nullptr, *iterations_opt = nullptr, *rate_opt = nullptr;
+    CLI::Option *hidden_opt = nullptr, *activation_opt = nullptr, *iterations_opt = nullptr, *rate_opt = nullptr,
+                *init_opt = nullptr;
     int every = 10;
     std::string plot, metrics_json, timings_json, save_model;
     paradime::ParametricTSNEOptions tsne;
@@ -62,10 +63,12 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
         // The preset's network and phase, then whatever the command line names explicitly.
         const int iterations = is_tsne ? c.tsne.full_batch_iterations : c.umap.full_batch_iterations;
         const double rate = is_tsne ? c.tsne.full_batch_learning_rate : c.umap.full_batch_learning_rate;
+        const std::string init = is_tsne ? c.tsne.initialization : c.umap.initialization;
         if (is_tsne) paradime::full_batch_preset(c.tsne, dro);
         else paradime::full_batch_preset(c.umap, dro);
         if (c.iterations_opt->count()) (is_tsne ? c.tsne.full_batch_iterations : c.umap.full_batch_iterations) = iterations;
         if (c.rate_opt->count()) (is_tsne ? c.tsne.full_batch_learning_rate : c.umap.full_batch_learning_rate) = rate;
+        if (c.init_opt->count()) (is_tsne ? c.tsne.initialization : c.umap.initialization) = init;
     }
     if (!c.full_batch || c.hidden_opt->count()) {
         dro.hidden_dims.clear();
@@ -145,7 +148,8 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
                             ->capture_default_str();
     sub->add_flag("--full-batch", c->full_batch,
                   "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
-                  "0.003 instead of the batch phases, network 256,256,256 with ReLU; explicit options win)");
+                  "0.003 instead of the batch phases, network 256,256,256 with ReLU, t-SNE without the PCA phase; explicit "
+                  "options win)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs of a phase")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model,
@@ -173,8 +177,8 @@ void register_parametric(CLI::App& app) {
     auto* ts = add_routine(par, "tsne", "paraDime's ParametricTSNE with its defaults (PCA phase, then KL on batches)", t);
     ts->add_option("--perplexity", to.perplexity, "Perplexity of the global relations")->capture_default_str();
     ts->add_option("--alpha", to.alpha, "Degrees of freedom of the Student-t batch relation")->capture_default_str();
-    ts->add_option("--initialization", to.initialization, "pca (a PCA position phase first) or none")
-        ->capture_default_str();
+    t->init_opt = ts->add_option("--initialization", to.initialization, "pca (a PCA position phase first) or none")
+                      ->capture_default_str();
     ts->add_option("--epochs", to.epochs, "Epochs of the main (KL) phase")->capture_default_str();
     ts->add_option("--init-epochs", to.init_epochs, "Epochs of the PCA phase")->capture_default_str();
     ts->add_option("--batch-size", to.batch_size, "Points per batch")->capture_default_str();
@@ -210,8 +214,9 @@ void register_parametric(CLI::App& app) {
     us->add_option("--spread", uo.spread, "Spread of the curve")->capture_default_str();
     add_optional(us, "--a", uo.a, "Curve parameter a (auto: fitted to min-dist and spread)", "auto");
     add_optional(us, "--b", uo.b, "Curve parameter b (auto: fitted)", "auto");
-    us->add_option("--initialization", uo.initialization, "spectral (a spectral position phase first) or none")
-        ->capture_default_str();
+    u->init_opt = us->add_option("--initialization", uo.initialization,
+                                 "spectral (a spectral position phase first) or none")
+                      ->capture_default_str();
     us->add_option("--epochs", uo.epochs, "Epochs of the main phase")->capture_default_str();
     us->add_option("--init-epochs", uo.init_epochs, "Epochs of the spectral phase")->capture_default_str();
     us->add_option("--batch-size", uo.batch_size, "Positive edges per batch")->capture_default_str();

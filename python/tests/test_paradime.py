@@ -222,9 +222,12 @@ def test_full_batch_is_torchdrs_encoder_run(blobs):
     assert np.array_equal(E, ref.fit_transform(X))
     import pickle
     assert np.array_equal(E, pickle.loads(pickle.dumps(r)).apply(X))
-    # The preset keeps paraDime's PCA phase as the start and drops the KL batch phases.
-    p = routines.ParametricTSNE(full_batch=True, full_batch_iterations=300, n_jobs=2)
-    assert [tp.name for tp in p.training_phases] == ["pca_init"] and p.hidden_dims == [256, 256, 256]
+    # The preset drops paraDime's phases; full_batch_iterations alone keeps the PCA phase as the start.
+    p = routines.ParametricTSNE(full_batch=True, n_jobs=2)
+    assert p.training_phases == [] and p.hidden_dims == [256, 256, 256]
+    assert p._options["full_batch"]["iterations"] == 1000
+    p = routines.ParametricTSNE(full_batch_iterations=300, n_jobs=2)
+    assert [tp.name for tp in p.training_phases] == ["pca_init"] and p.hidden_dims == [100, 50]
     u = routines.ParametricUMAP(full_batch=True, full_batch_iterations=50, n_jobs=2, hidden_dims=(32, 32))
     assert [tp.name for tp in u.training_phases] == ["spectral_init"]
     u.train(X)

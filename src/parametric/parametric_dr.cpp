@@ -387,6 +387,7 @@ void full_batch_network(ParametricDROptions& options) {
 } // namespace
 
 void full_batch_preset(ParametricTSNEOptions& tsne, ParametricDROptions& options) {
+    tsne.initialization = "none";  // the PCA phase's start scored lower (recall 0.487 vs 0.495; p31)
     tsne.full_batch_iterations = 1000;
     tsne.full_batch_learning_rate = 0.003;
     full_batch_network(options);

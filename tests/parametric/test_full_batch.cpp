@@ -4,7 +4,7 @@
 // 0.02 of t-SNE's recall and accuracy on the training points.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -145,4 +145,46 @@ TEST(FullBatch, Errors) {
     t.encoder.enabled = true;
     t.encoder.initial_network = std::make_shared<const Mlp>(X.cols() + 1, 2, MlpOptions{});
     EXPECT_THROW(torchdr::TSNE(t).fit_transform(X.view()), InvalidArgument);
+}
+
+// Issue #17 item 5 on the test's Fashion-MNIST subset (3 000 PCA-50 training points, the next 1 000 held out): the
+// t-SNE preset comes within 0.02 of t-SNE's (openTSNE's defaults) kNN recall@10 and 10-NN accuracy on the training
+// points. Measured (2-core machine, load ~10): t-SNE 0.535 / 0.784, the preset 0.526 / 0.780 (33 CPU s). The held-out
+// points are not within 0.03 (t-SNE's transform 0.446 / 0.733, the network 0.367 / 0.701): the bound asserted there
+// is the measured gap with a margin (docs/parametric.md, "Full batch").
+TEST(FullBatch, TsnePresetWithinTwoHundredthsOfTsneOnFashionMnist) {
+    const Matrix<float> all = load_matrix<float>(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
+    const std::size_t n = 3000, m = 1000, D = all.cols();
+    const Matrix<float> X(n, D, std::vector<float>(all.data(), all.data() + n * D));
+    const Matrix<float> T(m, D, std::vector<float>(all.data() + n * D, all.data() + (n + m) * D));
+    const NdArray lab = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy");
+    std::vector<std::int64_t> labels(lab.size());
+    lab.copy_to(labels.data());
+    const std::vector<std::int64_t> y(labels.begin(), labels.begin() + n), yt(labels.begin() + n, labels.begin() + n + m);
+
+    TsneOptions tso;
+    tso.random_state = 0;
+    tso.n_jobs = 2;
+    const TsneEmbedding emb = TSNE(tso).fit(X.view());
+    const Matrix<double> Et = emb.transform(T.view());
+    const double ref_recall = knn_recall(X.view(), emb.embedding().view(), 10, 2);
+    const double ref_acc = knn_accuracy(emb.embedding().view(), y, 10, 2);
+    const double ref_recall_t = knn_recall(T.view(), Et.view(), 10, 2), ref_acc_t = knn_accuracy(Et.view(), yt, 10, 2);
+
+    ParametricTSNEOptions to;
+    ParametricDROptions po;
+    po.seed = 0;
+    po.n_threads = 2;
+    full_batch_preset(to, po);
+    ParametricDR dr = ParametricTSNE(to, po);
+    dr.train(X.view());
+    const Matrix<double> Y = dr.apply(X.view()), Yt = dr.apply(T.view());
+    const double recall = knn_recall(X.view(), Y.view(), 10, 2), acc = knn_accuracy(Y.view(), y, 10, 2);
+    const double recall_t = knn_recall(T.view(), Yt.view(), 10, 2), acc_t = knn_accuracy(Yt.view(), yt, 10, 2);
+    std::printf("t-SNE %.4f / %.4f (held out %.4f / %.4f); full-batch preset %.4f / %.4f (held out %.4f / %.4f)\n",
+                ref_recall, ref_acc, ref_recall_t, ref_acc_t, recall, acc, recall_t, acc_t);
+    EXPECT_GT(recall, ref_recall - 0.02);
+    EXPECT_GT(acc, ref_acc - 0.02);
+    EXPECT_GT(recall_t, ref_recall_t - 0.11);
+    EXPECT_GT(acc_t, ref_acc_t - 0.06);
 }

@@ -41,6 +41,8 @@ class ParametricTSNE(dr.ParametricDR):
         # replaces the KL batch phases (docs/parametric.md, "Full batch").
         iterations, hidden_dims, hidden_activation = _full_batch_settings(
             full_batch, full_batch_iterations, hidden_dims, hidden_activation)
+        if full_batch:
+            initialization = None  # the preset starts from the fresh network (the PCA start scored lower)
         if initialization not in ("pca", None):
             raise ValueError(f"initialization must be 'pca' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
