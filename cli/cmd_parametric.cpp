@@ -148,7 +148,7 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
                             ->capture_default_str();
     sub->add_flag("--full-batch", c->full_batch,
                   "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
-                  "0.003 instead of the batch phases, network 256,256,256 with ReLU, t-SNE without the PCA phase; explicit "
+                  "0.003 instead of the batch phases, network 256,256,256 with ReLU, no PCA/spectral phase; explicit "
                   "options win)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs of a phase")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);

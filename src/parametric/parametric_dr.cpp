@@ -394,6 +394,9 @@ void full_batch_preset(ParametricTSNEOptions& tsne, ParametricDROptions& options
 }
 
 void full_batch_preset(ParametricUMAPOptions& umap, ParametricDROptions& options) {
+    // The default spectral phase (rate 0.05, batches of 100) kills the ReLU network's units on Fashion-MNIST
+    // (a constant map, as in "Collapse"): the preset starts from the fresh network.
+    umap.initialization = "none";
     umap.full_batch_iterations = 1000;
     umap.full_batch_learning_rate = 0.003;
     full_batch_network(options);

@@ -115,6 +115,15 @@ TEST(FullBatch, UmapIsTheEncodersRun) {
     t.encoder.network.hidden = {32, 32};
     const NeResult r = torchdr::UMAP(t).fit_transform(X.view());
     EXPECT_TRUE(same_bits(dr.apply(X.view()), r.embedding));
+
+    // The preset has no spectral phase (its default rate kills the ReLU units on Fashion-MNIST: a constant map).
+    ParametricUMAPOptions p;
+    ParametricDROptions q;
+    full_batch_preset(p, q);
+    EXPECT_EQ(p.full_batch_iterations, 1000);
+    EXPECT_TRUE(ParametricUMAP(p, q).training_phases().empty());
+    EXPECT_EQ(q.hidden_dims, (std::vector<std::size_t>{256, 256, 256}));
+    EXPECT_EQ(q.hidden_activation, Activation::relu);
 }
 
 TEST(FullBatch, Errors) {

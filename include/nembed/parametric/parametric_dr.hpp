@@ -164,8 +164,8 @@ struct ParametricUMAPOptions {
 };
 
 /// The full-batch preset (docs/parametric.md, "Full batch"): 1 000 full-batch iterations at Adam 0.003 on a
-/// network in → 256 → 256 → 256 → out with ReLU, from the fresh network (t-SNE: no PCA phase); the routine's other
-/// settings are kept.
+/// network in → 256 → 256 → 256 → out with ReLU, from the fresh network (no PCA or spectral phase); the routine's
+/// other settings are kept.
 void full_batch_preset(ParametricTSNEOptions& tsne, ParametricDROptions& options);
 void full_batch_preset(ParametricUMAPOptions& umap, ParametricDROptions& options);
 

@@ -100,6 +100,8 @@ class ParametricUMAP(dr.ParametricDR):
             full_batch, full_batch_iterations, hidden_dims, hidden_activation)
         if iterations and (a is not None or b is not None):
             raise ValueError("full_batch fits its kernel to min_dist and spread; a and b are not used there")
+        if full_batch:
+            initialization = None  # the default spectral phase kills the preset's ReLU units (a constant map)
         if initialization not in ("spectral", None):
             raise ValueError(f"initialization must be 'spectral' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
