@@ -43,7 +43,7 @@ struct ParametricDROptions {
     std::vector<std::size_t> hidden_dims{100, 50};  ///< the built-in network's hidden widths (paraDime's default)
     Activation hidden_activation = Activation::softplus;  ///< the built-in network's (paraDime's: Softplus)
     /// Not in paraDime: a full-batch phase after the batch phases, built-in network only (full_batch.hpp).
-    FullBatchOptions full_batch;
+    FullBatchOptions full_batch{};
     std::uint64_t seed = 0;
     int n_threads = 1;                            ///< resolved, >= 1
     bool verbose = false;
