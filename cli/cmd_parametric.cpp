@@ -28,6 +28,10 @@ struct ParametricCli {
     CommonOptions common;
     std::size_t n_components = 2;                    // paraDime's out_dim
     std::vector<long> hidden{100, 50};               // paraDime's default hidden_dims (signed: "-1" gets our message)
+    std::string activation = "softplus";             // paraDime's
+    bool full_batch = false;                         // full_batch_preset, under what is given explicitly
+    CLI::Option *hidden_opt = nullptr, *activation_opt = nullptr, *iterations_opt = nullptr, *rate_opt = nullptr,
+                *init_opt = nullptr;
     int every = 10;
     std::string plot, metrics_json, timings_json, save_model;
     paradime::ParametricTSNEOptions tsne;
@@ -55,11 +59,25 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
     require(c.every >= 1, "--progress-every must be >= 1");
     paradime::ParametricDROptions dro;
     dro.out_dim = c.n_components;
-    dro.hidden_dims.clear();
-    for (long h : c.hidden) {
-        require(h > 0, "--hidden: every layer width must be > 0, got " + std::to_string(h));
-        dro.hidden_dims.push_back(static_cast<std::size_t>(h));
+    if (c.full_batch) {
+        // The preset's network and phase, then whatever the command line names explicitly.
+        const int iterations = is_tsne ? c.tsne.full_batch_iterations : c.umap.full_batch_iterations;
+        const double rate = is_tsne ? c.tsne.full_batch_learning_rate : c.umap.full_batch_learning_rate;
+        const std::string init = is_tsne ? c.tsne.initialization : c.umap.initialization;
+        if (is_tsne) paradime::full_batch_preset(c.tsne, dro);
+        else paradime::full_batch_preset(c.umap, dro);
+        if (c.iterations_opt->count()) (is_tsne ? c.tsne.full_batch_iterations : c.umap.full_batch_iterations) = iterations;
+        if (c.rate_opt->count()) (is_tsne ? c.tsne.full_batch_learning_rate : c.umap.full_batch_learning_rate) = rate;
+        if (c.init_opt->count()) (is_tsne ? c.tsne.initialization : c.umap.initialization) = init;
     }
+    if (!c.full_batch || c.hidden_opt->count()) {
+        dro.hidden_dims.clear();
+        for (long h : c.hidden) {
+            require(h > 0, "--hidden: every layer width must be > 0, got " + std::to_string(h));
+            dro.hidden_dims.push_back(static_cast<std::size_t>(h));
+        }
+    }
+    if (!c.full_batch || c.activation_opt->count()) dro.hidden_activation = parse_activation(c.activation);
     dro.seed = o.seed;
     dro.n_threads = o.n_threads();
     dro.verbose = o.verbose;
@@ -122,9 +140,16 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
     auto* sub = parent->add_subcommand(name, description);
     add_common_options(sub, c->common, true);
     sub->add_option("--n-components", c->n_components, "Embedding dimension (paraDime's out_dim)")->capture_default_str();
-    sub->add_option("--hidden", c->hidden, "Hidden layer widths of the network (Softplus; paraDime's hidden_dims)")
-        ->delimiter(',')
-        ->capture_default_str();
+    c->hidden_opt = sub->add_option("--hidden", c->hidden, "Hidden layer widths of the network (paraDime's hidden_dims)")
+                        ->delimiter(',')
+                        ->capture_default_str();
+    c->activation_opt = sub->add_option("--activation", c->activation,
+                                        "Hidden activation of the network: softplus (paraDime's), relu, tanh, identity")
+                            ->capture_default_str();
+    sub->add_flag("--full-batch", c->full_batch,
+                  "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
+                  "0.003 instead of the batch phases, network 256,256,256 with ReLU, no PCA/spectral phase; explicit "
+                  "options win)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs of a phase")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model,
@@ -152,8 +177,8 @@ void register_parametric(CLI::App& app) {
     auto* ts = add_routine(par, "tsne", "paraDime's ParametricTSNE with its defaults (PCA phase, then KL on batches)", t);
     ts->add_option("--perplexity", to.perplexity, "Perplexity of the global relations")->capture_default_str();
     ts->add_option("--alpha", to.alpha, "Degrees of freedom of the Student-t batch relation")->capture_default_str();
-    ts->add_option("--initialization", to.initialization, "pca (a PCA position phase first) or none")
-        ->capture_default_str();
+    t->init_opt = ts->add_option("--initialization", to.initialization, "pca (a PCA position phase first) or none")
+                      ->capture_default_str();
     ts->add_option("--epochs", to.epochs, "Epochs of the main (KL) phase")->capture_default_str();
     ts->add_option("--init-epochs", to.init_epochs, "Epochs of the PCA phase")->capture_default_str();
     ts->add_option("--batch-size", to.batch_size, "Points per batch")->capture_default_str();
@@ -169,6 +194,13 @@ void register_parametric(CLI::App& app) {
         ->capture_default_str();
     ts->add_option("--lr-anneal", to.lr_anneal, "Learning-rate decay of the main phase: none (paraDime), linear, cosine")
         ->capture_default_str();
+    t->iterations_opt = ts->add_option("--full-batch-iterations", to.full_batch_iterations,
+                                       "Not in paraDime: full-batch iterations of t-SNE's loss (FFT) replacing the KL "
+                                       "batch phases (0: none)")
+                            ->capture_default_str();
+    t->rate_opt = ts->add_option("--full-batch-learning-rate", to.full_batch_learning_rate,
+                                 "Adam's rate of the full-batch phase")
+                      ->capture_default_str();
     ts->callback([t] { run_parametric(*t, true); });
 
     auto u = std::make_shared<ParametricCli>();
@@ -182,8 +214,9 @@ void register_parametric(CLI::App& app) {
     us->add_option("--spread", uo.spread, "Spread of the curve")->capture_default_str();
     add_optional(us, "--a", uo.a, "Curve parameter a (auto: fitted to min-dist and spread)", "auto");
     add_optional(us, "--b", uo.b, "Curve parameter b (auto: fitted)", "auto");
-    us->add_option("--initialization", uo.initialization, "spectral (a spectral position phase first) or none")
-        ->capture_default_str();
+    u->init_opt = us->add_option("--initialization", uo.initialization,
+                                 "spectral (a spectral position phase first) or none")
+                      ->capture_default_str();
     us->add_option("--epochs", uo.epochs, "Epochs of the main phase")->capture_default_str();
     us->add_option("--init-epochs", uo.init_epochs, "Epochs of the spectral phase")->capture_default_str();
     us->add_option("--batch-size", uo.batch_size, "Positive edges per batch")->capture_default_str();
@@ -198,6 +231,13 @@ void register_parametric(CLI::App& app) {
     us->add_option("--init-learning-rate", uo.init_learning_rate, "Spectral phase's rate")->capture_default_str();
     us->add_option("--lr-anneal", uo.lr_anneal, "Learning-rate decay of the main phase: none (paraDime), linear, cosine")
         ->capture_default_str();
+    u->iterations_opt = us->add_option("--full-batch-iterations", uo.full_batch_iterations,
+                                       "Not in paraDime: full-batch iterations of TorchDR's UMAP loss replacing the "
+                                       "negative-edge phase (0: none)")
+                            ->capture_default_str();
+    u->rate_opt = us->add_option("--full-batch-learning-rate", uo.full_batch_learning_rate,
+                                 "Adam's rate of the full-batch phase")
+                      ->capture_default_str();
     us->callback([u] { run_parametric(*u, false); });
 }
 

@@ -183,6 +183,22 @@ void bind_paradime(nb::module_& m) {
                  get(options, "seed", o.seed);
                  get(options, "n_threads", o.n_threads);
                  get(options, "verbose", o.verbose);
+                 if (options.contains("hidden_activation"))
+                     o.hidden_activation =
+                         nembed::parse_activation(nb::cast<std::string>(options["hidden_activation"]));
+                 if (options.contains("full_batch")) {
+                     nb::dict f = nb::cast<nb::dict>(options["full_batch"]);
+                     get(f, "iterations", o.full_batch.iterations);
+                     get(f, "learning_rate", o.full_batch.learning_rate);
+                     get(f, "method", o.full_batch.method);
+                     get(f, "perplexity", o.full_batch.perplexity);
+                     get(f, "early_exaggeration", o.full_batch.early_exaggeration);
+                     get(f, "early_exaggeration_iter", o.full_batch.early_exaggeration_iter);
+                     get(f, "n_neighbors", o.full_batch.n_neighbors);
+                     get(f, "min_dist", o.full_batch.min_dist);
+                     get(f, "spread", o.full_batch.spread);
+                     pd::validate(o.full_batch);
+                 }
                  std::map<std::string, pd::GlobalRelations> g;
                  for (auto [k, v] : global)
                      g[nb::cast<std::string>(k)] = global_spec(nb::cast<nb::dict>(v), o.n_threads, o.seed);

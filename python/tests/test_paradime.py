@@ -202,6 +202,42 @@ def test_parametric_tsne_close_to_tsne(fm):
     _check(got_t, ref_t, TSNE_TOL[1])
 
 
+def test_full_batch_is_torchdrs_encoder_run(blobs):
+    """The full-batch phase (not in paraDime; docs/parametric.md, "Full batch") is TorchDR's TSNE encoder run from
+    the routine's network: without the PCA phase the same bits as nembed.torchdr.TSNE(encoder=...), for 1 and 2
+    threads, and after pickling."""
+    X, _ = blobs
+    net = dict(hidden_dims=(32, 32), full_batch_iterations=300, initialization=None, seed=3)
+    r = routines.ParametricTSNE(full_batch=True, n_jobs=1, **net)
+    assert r.training_phases == [] and r._options["hidden_activation"] == "relu"
+    r.train(X)
+    E = r.apply(X)
+    r2 = routines.ParametricTSNE(full_batch=True, n_jobs=2, **net)
+    r2.train(X)
+    assert np.array_equal(E, r2.apply(X))
+    from nembed import torchdr
+
+    ref = torchdr.TSNE(backend="fft", max_iter=300, random_state=3, n_jobs=2,
+                       encoder=dict(hidden=[32, 32], batch_size=len(X), learning_rate=0.003))
+    assert np.array_equal(E, ref.fit_transform(X))
+    import pickle
+    assert np.array_equal(E, pickle.loads(pickle.dumps(r)).apply(X))
+    # The preset drops paraDime's phases; full_batch_iterations alone keeps the PCA phase as the start.
+    p = routines.ParametricTSNE(full_batch=True, n_jobs=2)
+    assert p.training_phases == [] and p.hidden_dims == [256, 256, 256]
+    assert p._options["full_batch"]["iterations"] == 1000
+    p = routines.ParametricTSNE(full_batch_iterations=300, n_jobs=2)
+    assert [tp.name for tp in p.training_phases] == ["pca_init"] and p.hidden_dims == [100, 50]
+    u = routines.ParametricUMAP(full_batch=True, full_batch_iterations=50, n_jobs=2, hidden_dims=(32, 32))
+    assert u.training_phases == []
+    u.train(X)
+    assert np.isfinite(u.apply(X)).all()
+    with pytest.raises(ValueError, match="a and b"):
+        routines.ParametricUMAP(full_batch=True, a=1.0, b=1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        routines.ParametricTSNE(full_batch_iterations=-1)
+
+
 def test_exaggeration_phase_and_lr_decay(blobs):
     """The options beyond paraDime: an early-exaggeration KL phase and the main phase's decay; they change the result,
     survive pickling and reject bad values."""

@@ -273,6 +273,10 @@ void save_model(const std::string& dir, const paradime::ParametricDR& dr, const 
                               {"learning_rate", p.learning_rate},
                               {"sampling", paradime::to_string(p.sampling)}});
     j["paradime"] = json{{"routine", routine}, {"seed", dr.options().seed}, {"phases", phases}};
+    const paradime::FullBatchOptions& fb = dr.options().full_batch;
+    if (fb.iterations > 0)  // a record of the run, as the phases (not read back: the network is the model)
+        j["paradime"]["full_batch"] = json{
+            {"method", fb.method}, {"iterations", fb.iterations}, {"learning_rate", fb.learning_rate}};
     finish_model(dir, j);
 }
 

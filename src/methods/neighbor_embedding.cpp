@@ -359,8 +359,14 @@ NeResult run_encoder(MatrixView<float> X, NeGradient loss, const NeighborEmbeddi
     std::unique_ptr<Optimizer> optimizer = make_optimizer(optimizer_options(o));
     MlpOptions mo = o.encoder.network;
     mo.seed = o.random_state;
+    const std::shared_ptr<const Mlp>& start = o.encoder.initial_network;
+    if (start)
+        require(start->n_inputs() == X.cols && start->n_outputs() == o.n_components,
+                "encoder: the initial network maps " + std::to_string(start->n_inputs()) + " inputs to " +
+                    std::to_string(start->n_outputs()) + " outputs, the data has " + std::to_string(X.cols) +
+                    " columns and n_components is " + std::to_string(o.n_components));
     auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
-    NetworkParametrization net(data, Mlp(X.cols, o.n_components, mo), o.n_threads);
+    NetworkParametrization net(data, start ? *start : Mlp(X.cols, o.n_components, mo), o.n_threads);
     NeighborEmbeddingPlan plan(std::move(loss), {}, NeNetworkBatches{o.encoder.batch_size, o.random_state});
     NeResult r = run_on(net, phases, *optimizer, plan, o, std::move(hooks));
     r.embedding = net.embedding();

@@ -146,6 +146,12 @@ void check_positions(const Loss& l, const Dataset& ds, std::size_t n, std::size_
 } // namespace
 
 void ParametricDR::train(MatrixView<float> X, Parametrization& model, const TrainHooks& hooks) {
+    require(options_.full_batch.iterations == 0,
+            "ParametricDR: the full-batch phase trains the built-in network only (train(X) without a model)");
+    train_phases(X, model, hooks);
+}
+
+void ParametricDR::train_phases(MatrixView<float> X, Parametrization& model, const TrainHooks& hooks) {
     require(!phases_.empty(), "ParametricDR: no training phase (add_training_phase)");
     require_fit_data(X, std::string("ParametricDR"));
     require(model.n_points() == X.rows, "ParametricDR: the model covers " + std::to_string(model.n_points()) +
@@ -205,14 +211,22 @@ void ParametricDR::warn_if_collapsed(const std::vector<PhaseHistory>& run) const
 
 void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {
     require_fit_data(X, std::string("ParametricDR"));
+    const FullBatchOptions& fb = options_.full_batch;
+    validate(fb);
     MlpOptions mo;
     mo.hidden.assign(options_.hidden_dims.begin(), options_.hidden_dims.end());
-    mo.hidden_activation = Activation::softplus;  // paraDime's FullyConnectedEmbeddingModel
+    mo.hidden_activation = options_.hidden_activation;  // paraDime's FullyConnectedEmbeddingModel: Softplus
     mo.seed = options_.seed;
-    auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
-    NetworkParametrization model(data, Mlp(X.cols, options_.out_dim, mo), options_.n_threads);
-    train(X, model, hooks);
-    net_ = model.network();
+    Mlp net(X.cols, options_.out_dim, mo);
+    if (!phases_.empty() || fb.iterations == 0) {
+        auto data =
+            std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
+        NetworkParametrization model(data, std::move(net), options_.n_threads);
+        train_phases(X, model, hooks);
+        net = model.network();
+    }
+    if (fb.iterations > 0) net = train_full_batch(X, net, fb, options_.seed, options_.n_threads, options_.verbose);
+    net_ = std::move(net);
     n_inputs_ = X.cols;
 }
 
@@ -286,6 +300,16 @@ ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions 
                                         o.init_learning_rate > 0 ? o.init_learning_rate : o.learning_rate));
     }
     require(o.early_exaggeration_epochs >= 0, "ParametricTSNE: early_exaggeration_epochs must be >= 0");
+    require(o.full_batch_iterations >= 0, "ParametricTSNE: full_batch_iterations must be >= 0");
+    if (o.full_batch_iterations > 0) {
+        // The full-batch phase replaces the batch KL phases (the PCA phase stays as its start).
+        options.full_batch.iterations = o.full_batch_iterations;
+        options.full_batch.learning_rate = o.full_batch_learning_rate;
+        options.full_batch.method = "tsne";
+        options.full_batch.perplexity = o.perplexity;
+        validate(options.full_batch);
+        return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
+    }
     if (o.early_exaggeration_epochs > 0) {
         TrainingPhase ee;
         ee.name = "early_exaggeration";
@@ -325,6 +349,20 @@ ParametricDR ParametricUMAP(const ParametricUMAPOptions& o, ParametricDROptions 
         phases.push_back(position_phase("spectral_init", "spectral", "spectral_init", o.init_batch_size,
                                         o.init_epochs, o.init_learning_rate));
     }
+    require(o.full_batch_iterations >= 0, "ParametricUMAP: full_batch_iterations must be >= 0");
+    if (o.full_batch_iterations > 0) {
+        // The full-batch phase replaces the negative-edge phase (the spectral phase stays as its start).
+        require(!o.a && !o.b, "ParametricUMAP: the full-batch phase fits its kernel to min_dist and spread; a and b "
+                              "are not used there");
+        options.full_batch.iterations = o.full_batch_iterations;
+        options.full_batch.learning_rate = o.full_batch_learning_rate;
+        options.full_batch.method = "umap";
+        options.full_batch.n_neighbors = static_cast<int>(o.n_neighbors);
+        options.full_batch.min_dist = o.min_dist;
+        options.full_batch.spread = o.spread;
+        validate(options.full_batch);
+        return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
+    }
     TrainingPhase main;
     main.name = "embedding";
     main.loss = Loss::RelationLoss(RelationLossFunction::cross_entropy_loss);
@@ -338,6 +376,30 @@ ParametricDR ParametricUMAP(const ParametricUMAPOptions& o, ParametricDROptions 
     main.lr_anneal = parse_lr_anneal(o.lr_anneal);
     phases.push_back(main);
     return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
+}
+
+namespace {
+void full_batch_network(ParametricDROptions& options) {
+    // A wider network pays off only without the batches' noise (bench/RESULTS.md, p31; p29 for the batch phases).
+    options.hidden_dims = {256, 256, 256};
+    options.hidden_activation = Activation::relu;
+}
+} // namespace
+
+void full_batch_preset(ParametricTSNEOptions& tsne, ParametricDROptions& options) {
+    tsne.initialization = "none";  // the PCA phase's start scored lower (recall 0.487 vs 0.495; p31)
+    tsne.full_batch_iterations = 1000;
+    tsne.full_batch_learning_rate = 0.003;
+    full_batch_network(options);
+}
+
+void full_batch_preset(ParametricUMAPOptions& umap, ParametricDROptions& options) {
+    // The default spectral phase (rate 0.05, batches of 100) kills the ReLU network's units on Fashion-MNIST
+    // (a constant map, as in "Collapse"): the preset starts from the fresh network.
+    umap.initialization = "none";
+    umap.full_batch_iterations = 1000;
+    umap.full_batch_learning_rate = 0.003;
+    full_batch_network(options);
 }
 
 } // namespace nembed::paradime

@@ -52,6 +52,32 @@ run_ok(parametric tsne ${X} --pca 2 -o ${WORK}/pca.npy --epochs 2 --init-epochs 
 run_ok(transform ${X} -m ${WORK}/pca_model -o ${WORK}/pca_loaded.npy -q)
 expect_same(${WORK}/pca.npy ${WORK}/pca_loaded.npy "parametric tsne --pca 2: the reloaded model")
 
+# The full-batch preset (not in paraDime): a ReLU network of the given widths, trained by the method's loss over every
+# point; its saved model reloads to the fit's bits, and -j 1 gives the bits of -j 2.
+foreach(routine tsne umap)
+  if(routine STREQUAL "tsne")
+    set(small --perplexity 5 --initialization none)
+  else()
+    set(small --n-neighbors 5 --init-batch-size 10)
+  endif()
+  run_ok(parametric ${routine} ${X} --full-batch --full-batch-iterations 300 --hidden 16,16 ${small} -j 2
+         -o ${WORK}/fb_${routine}.npy --save-model ${WORK}/fb_${routine}_model -q)
+  run_ok(parametric ${routine} ${X} --full-batch --full-batch-iterations 300 --hidden 16,16 ${small} -j 1
+         -o ${WORK}/fb_${routine}_j1.npy -q)
+  expect_same(${WORK}/fb_${routine}.npy ${WORK}/fb_${routine}_j1.npy "parametric ${routine} --full-batch: -j 1 and -j 2")
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/fb_${routine}.npy ${WORK}/${routine}.npy
+                  RESULT_VARIABLE differ)
+  if(differ EQUAL 0)
+    message(FATAL_ERROR "parametric ${routine}: --full-batch gave paraDime's batch run")
+  endif()
+  file(READ ${WORK}/fb_${routine}_model/model.json mjson)
+  if(NOT mjson MATCHES "\"hidden_activation\": \"relu\"" OR NOT mjson MATCHES "\"full_batch\": {")
+    message(FATAL_ERROR "parametric ${routine} --full-batch: not the preset's ReLU network:\n${mjson}")
+  endif()
+  run_ok(transform ${X} -m ${WORK}/fb_${routine}_model -o ${WORK}/fb_${routine}_loaded.npy -q)
+  expect_same(${WORK}/fb_${routine}.npy ${WORK}/fb_${routine}_loaded.npy "parametric ${routine} --full-batch: reloaded")
+endforeach()
+
 function(expect_error fragment)
   expect_one_error_line("${ARGN}")
   execute_process(COMMAND ${EXE} ${ARGN} ERROR_VARIABLE err)

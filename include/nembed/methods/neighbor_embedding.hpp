@@ -89,6 +89,10 @@ struct NeEncoderOptions {
     std::size_t batch_size = 1024;      ///< points per network update, > 0
     double learning_rate = 1e-3;        ///< > 0
     std::string optimizer = "Adam";     ///< "Adam" or "SGD" (torch's defaults)
+    /// A trained network to continue from instead of a fresh one (its inputs must be X's columns, its outputs
+    /// n_components; `network` is then not used): paraDime's routines hand over their network for a full-batch
+    /// phase (parametric/full_batch.hpp).
+    std::shared_ptr<const Mlp> initial_network;
 };
 
 /// TorchDR's NeighborEmbedding parameters with its base-class defaults (the methods' option structs set theirs).

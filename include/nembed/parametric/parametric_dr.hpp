@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
+#include "nembed/parametric/full_batch.hpp"
 #include "nembed/parametric/mlp.hpp"
 #include "nembed/parametric/paradime_plan.hpp"
 #include "nembed/parametric/relations.hpp"
@@ -40,6 +41,9 @@ DerivedData::Kind parse_derived_data(const std::string& name);
 struct ParametricDROptions {
     std::size_t out_dim = 2;                      ///< >= 1
     std::vector<std::size_t> hidden_dims{100, 50};  ///< the built-in network's hidden widths (paraDime's default)
+    Activation hidden_activation = Activation::softplus;  ///< the built-in network's (paraDime's: Softplus)
+    /// Not in paraDime: a full-batch phase after the batch phases, built-in network only (full_batch.hpp).
+    FullBatchOptions full_batch{};
     std::uint64_t seed = 0;
     int n_threads = 1;                            ///< resolved, >= 1
     bool verbose = false;
@@ -62,10 +66,11 @@ public:
     void compute_derived_data(MatrixView<float> X);
     /// Runs every phase on `model`, a parametrisation of X's rows (n_points() == X.rows, n_components() ==
     /// out_dim). Computes relations and derived data first if needed. Throws InvalidArgument for data of the wrong
-    /// shape, an unknown relation key, a loss the model cannot evaluate, no phase.
+    /// shape, an unknown relation key, a loss the model cannot evaluate, no phase, a full-batch phase set.
     void train(MatrixView<float> X, Parametrization& model, const TrainHooks& hooks = {});
     /// Trains paraDime's default model, the built-in network in → hidden_dims → out_dim with Softplus
-    /// (parametric/mlp.hpp, torch's initialisation from the seed).
+    /// (parametric/mlp.hpp, torch's initialisation from the seed), then the full-batch phase when
+    /// options.full_batch.iterations > 0 (the batch phases may then be none).
     void train(MatrixView<float> X, const TrainHooks& hooks = {});
     /// The trained built-in network on new rows (X.cols must match the training data; else InvalidArgument).
     Matrix<double> apply(MatrixView<float> X) const;
@@ -93,6 +98,8 @@ public:
     const std::vector<TransformParams>& transform_params(const std::string& key) const;
 
 private:
+    /// The batch phases on `model` (what train(X, model) runs).
+    void train_phases(MatrixView<float> X, Parametrization& model, const TrainHooks& hooks);
     /// Warns (nembed::warn) when the run's final map has collapsed to a point (radius < collapse_radius), naming
     /// the phase where it collapsed and its rate.
     void warn_if_collapsed(const std::vector<PhaseHistory>& run) const;
@@ -125,7 +132,11 @@ struct ParametricTSNEOptions {
     int init_batch_size = 0;              ///< 0: batch_size
     double learning_rate = 0.01;
     double init_learning_rate = 0.0;      ///< 0: learning_rate
-    // Not in paraDime (defaults keep its routine; docs/parametric.md, "Closing the gap"):
+    // Not in paraDime (defaults keep its routine; docs/parametric.md, "Closing the gap", "Full batch"):
+    /// > 0: the batch KL phases are replaced by this many full-batch iterations of t-SNE's loss (the PCA phase
+    /// stays as the start); with full_batch_preset's network this reaches t-SNE's training recall.
+    int full_batch_iterations = 0;
+    double full_batch_learning_rate = 0.003;
     int early_exaggeration_epochs = 0;    ///< an "early_exaggeration" KL phase of this many epochs before the main one
     double early_exaggeration = 12.0;     ///< its exaggeration (RelationLoss::exaggeration), > 0
     std::string lr_anneal = "none";       ///< the main phase's decay: none, linear, cosine (TrainingPhase::lr_anneal)
@@ -146,7 +157,17 @@ struct ParametricUMAPOptions {
     double init_learning_rate = 0.05;
     int batches_per_epoch = -1;   ///< main phase (the seed tutorial: 10)
     std::string lr_anneal = "none";  ///< the main phase's decay (not in paraDime): none, linear, cosine
+    /// > 0: the negative-edge phase is replaced by this many full-batch iterations of TorchDR's UMAP loss (not in
+    /// paraDime; the spectral phase stays as the start).
+    int full_batch_iterations = 0;
+    double full_batch_learning_rate = 0.003;
 };
+
+/// The full-batch preset (docs/parametric.md, "Full batch"): 1 000 full-batch iterations at Adam 0.003 on a
+/// network in → 256 → 256 → 256 → out with ReLU, from the fresh network (no PCA or spectral phase); the routine's
+/// other settings are kept.
+void full_batch_preset(ParametricTSNEOptions& tsne, ParametricDROptions& options);
+void full_batch_preset(ParametricUMAPOptions& umap, ParametricDROptions& options);
 
 /// The predefined routines: global NN distances → perplexity rescale → symmetrise → normalise, batch distances →
 /// Student-t → normalise, a PCA position phase then KL (t-SNE); NN distances → connectivity rescale → fuzzy

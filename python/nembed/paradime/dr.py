@@ -108,7 +108,10 @@ class ParametricDR:
     def __init__(self, model=None, in_dim: Optional[int] = None, out_dim: int = 2, hidden_dims=(100, 50),
                  dataset=None, global_relations=None, batch_relations=None, derived_data=None, losses=None,
                  training_phases=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0,
-                 n_jobs: int = 1):
+                 n_jobs: int = 1, hidden_activation: str = "softplus", full_batch: Optional[dict] = None):
+        # hidden_activation, full_batch: not in paraDime. full_batch (a dict of FullBatchOptions: iterations,
+        # learning_rate, method "tsne"/"umap", perplexity, n_neighbors, min_dist, ...) trains the built-in network
+        # after the phases by the method's loss over every point at once (docs/parametric.md, "Full batch").
         if use_cuda:
             raise ValueError("use_cuda: nembed trains on the CPU")
         self.model = model
@@ -123,8 +126,11 @@ class ParametricDR:
         self.training_phases: list = []
         self.dataset: dict = {}
         self.trained = False
+        if full_batch and model is not None:
+            raise ValueError("full_batch trains nembed's built-in network only (model=None)")
         self._options = {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
-                         "n_threads": _n_threads(n_jobs), "verbose": bool(verbose)}
+                         "n_threads": _n_threads(n_jobs), "verbose": bool(verbose),
+                         "hidden_activation": str(hidden_activation), "full_batch": dict(full_batch or {})}
         self._routine = self._new_routine()
         for tp in training_phases or []:
             self.add_training_phase(tp)

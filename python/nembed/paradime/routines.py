@@ -9,18 +9,40 @@ from . import relations
 from . import transforms
 
 
+def _full_batch_settings(full_batch, iterations, hidden_dims, hidden_activation):
+    """The full-batch preset (C++ full_batch_preset: 1000 iterations, network (256, 256, 256) with ReLU) under
+    what is given; without it paraDime's network ((100, 50), Softplus) and no full-batch phase."""
+    if iterations is None:
+        iterations = 1000 if full_batch else 0
+    if iterations < 0:
+        raise ValueError(f"full_batch_iterations must be >= 0, got {iterations}")
+    if hidden_dims is None:
+        hidden_dims = (256, 256, 256) if full_batch else (100, 50)
+    if hidden_activation is None:
+        hidden_activation = "relu" if full_batch else "softplus"
+    return int(iterations), hidden_dims, hidden_activation
+
+
 class ParametricTSNE(dr.ParametricDR):
     """Parametric t-SNE: NN distances -> perplexity rescale -> symmetrise -> normalise; batch distances ->
     Student-t -> normalise; a PCA position phase, then KL."""
 
     def __init__(self, perplexity: float = 30.0, alpha: float = 1.0, model=None, in_dim: Optional[int] = None,
-                 out_dim: int = 2, hidden_dims=(100, 50), initialization: Optional[str] = "pca", epochs: int = 30,
+                 out_dim: int = 2, hidden_dims=None, initialization: Optional[str] = "pca", epochs: int = 30,
                  init_epochs: int = 10, batch_size: int = 500, init_batch_size: Optional[int] = None,
                  learning_rate: float = 0.01, init_learning_rate: Optional[float] = None, data_key: str = "main",
                  dataset=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0, n_jobs: int = 1,
-                 early_exaggeration_epochs: int = 0, early_exaggeration: float = 12.0, lr_anneal: str = "none"):
+                 early_exaggeration_epochs: int = 0, early_exaggeration: float = 12.0, lr_anneal: str = "none",
+                 full_batch: bool = False, full_batch_iterations: Optional[int] = None,
+                 full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None):
         # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
         # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
+        # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
+        # replaces the KL batch phases (docs/parametric.md, "Full batch").
+        iterations, hidden_dims, hidden_activation = _full_batch_settings(
+            full_batch, full_batch_iterations, hidden_dims, hidden_activation)
+        if full_batch:
+            initialization = None  # the preset starts from the fresh network (the PCA start scored lower)
         if initialization not in ("pca", None):
             raise ValueError(f"initialization must be 'pca' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
@@ -42,16 +64,21 @@ class ParametricTSNE(dr.ParametricDR):
             phases.append(dr.TrainingPhase(name="pca_init", loss_keys=["init"],
                                            batch_size=init_batch_size or batch_size, epochs=init_epochs,
                                            learning_rate=init_learning_rate or learning_rate))
-        if early_exaggeration_epochs:
+        fb = None
+        if iterations:
+            fb = {"iterations": iterations, "learning_rate": float(full_batch_learning_rate), "method": "tsne",
+                  "perplexity": float(perplexity)}
+        elif early_exaggeration_epochs:
             phases.append(dr.TrainingPhase(name="early_exaggeration", loss_keys=["early_exaggeration"],
                                            batch_size=batch_size, epochs=early_exaggeration_epochs,
                                            learning_rate=learning_rate))
-        phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], batch_size=batch_size,
-                                       epochs=epochs, learning_rate=learning_rate, lr_anneal=lr_anneal))
+        if not iterations:
+            phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], batch_size=batch_size,
+                                           epochs=epochs, learning_rate=learning_rate, lr_anneal=lr_anneal))
         super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
-                         n_jobs=n_jobs)
+                         n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb)
 
 
 class ParametricUMAP(dr.ParametricDR):
@@ -60,11 +87,21 @@ class ParametricUMAP(dr.ParametricDR):
 
     def __init__(self, n_neighbors: int = 30, min_dist: float = 0.01, spread: float = 1.0,
                  a: Optional[float] = None, b: Optional[float] = None, model=None, in_dim: Optional[int] = None,
-                 out_dim: int = 2, hidden_dims=(100, 50), initialization: Optional[str] = "spectral",
+                 out_dim: int = 2, hidden_dims=None, initialization: Optional[str] = "spectral",
                  epochs: int = 30, init_epochs: int = 5, batch_size: int = 10, negative_sampling_rate: int = 5,
                  init_batch_size: int = 100, learning_rate: float = 0.005, init_learning_rate: float = 0.05,
                  data_key: str = "main", dataset=None, use_cuda: bool = False, verbose: bool = False,
-                 seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1, lr_anneal: str = "none"):
+                 seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1, lr_anneal: str = "none",
+                 full_batch: bool = False, full_batch_iterations: Optional[int] = None,
+                 full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None):
+        # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
+        # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
+        iterations, hidden_dims, hidden_activation = _full_batch_settings(
+            full_batch, full_batch_iterations, hidden_dims, hidden_activation)
+        if iterations and (a is not None or b is not None):
+            raise ValueError("full_batch fits its kernel to min_dist and spread; a and b are not used there")
+        if full_batch:
+            initialization = None  # the default spectral phase kills the preset's ReLU units (a constant map)
         if initialization not in ("spectral", None):
             raise ValueError(f"initialization must be 'spectral' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
@@ -81,11 +118,16 @@ class ParametricUMAP(dr.ParametricDR):
             phases.append(dr.TrainingPhase(name="spectral_init", loss_keys=["spectral_init"],
                                            batch_size=init_batch_size, epochs=init_epochs,
                                            learning_rate=init_learning_rate))
-        phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], sampling="negative_edge",
-                                       neg_sampling_rate=negative_sampling_rate, batch_size=batch_size,
-                                       batches_per_epoch=batches_per_epoch, epochs=epochs,
-                                       learning_rate=learning_rate, lr_anneal=lr_anneal))
+        fb = None
+        if iterations:
+            fb = {"iterations": iterations, "learning_rate": float(full_batch_learning_rate), "method": "umap",
+                  "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "spread": float(spread)}
+        else:
+            phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], sampling="negative_edge",
+                                           neg_sampling_rate=negative_sampling_rate, batch_size=batch_size,
+                                           batches_per_epoch=batches_per_epoch, epochs=epochs,
+                                           learning_rate=learning_rate, lr_anneal=lr_anneal))
         super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
-                         n_jobs=n_jobs)
+                         n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb)

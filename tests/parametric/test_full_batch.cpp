@@ -1,0 +1,199 @@
+// The full-batch phase of paraDime's routines (parametric/full_batch.hpp; docs/parametric.md, "Full batch"): it is
+// the TorchDR encoder's run continued from the routine's network (same bits), thread-count independent, replaces the
+// batch phases only, is refused for a model it cannot train; and on Fashion-MNIST the t-SNE preset comes within
+// 0.02 of t-SNE's recall and accuracy on the training points.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/random.hpp"
+#include "nembed/io/load.hpp"
+#include "nembed/methods/neighbor_embedding.hpp"
+#include "nembed/methods/torchdr_umap.hpp"
+#include "nembed/methods/tsne.hpp"
+#include "nembed/metrics/quality.hpp"
+#include "nembed/parametric/network_parametrization.hpp"
+#include "nembed/parametric/parametric_dr.hpp"
+
+using namespace nembed;
+using namespace nembed::paradime;
+
+namespace {
+
+Matrix<float> blobs(std::size_t n, std::size_t D, std::size_t k, std::uint64_t seed) {
+    Rng rng(seed);
+    Matrix<double> centres(k, D);
+    for (std::size_t i = 0; i < centres.size(); ++i) centres.data()[i] = 4.0 * rng.normal();
+    Matrix<float> X(n, D);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < D; ++j) X(i, j) = static_cast<float>(centres(i % k, j) + rng.normal());
+    return X;
+}
+
+bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+ParametricDROptions small_network(int threads) {
+    ParametricDROptions po;
+    po.hidden_dims = {32, 32};
+    po.hidden_activation = Activation::relu;
+    po.seed = 5;
+    po.n_threads = threads;
+    po.full_batch.early_exaggeration_iter = 20;
+    return po;
+}
+
+} // namespace
+
+// Without a PCA phase the routine's full-batch run is TorchDR's TSNE encoder from the same fresh network: the same
+// bits, for 1 and 2 threads. With the PCA phase it starts from that phase's network (another result).
+TEST(FullBatch, TsneIsTheEncodersRunAndThreadIndependent) {
+    const Matrix<float> X = blobs(400, 10, 4, 1);
+    ParametricTSNEOptions to;
+    to.perplexity = 20;
+    to.initialization = "none";
+    to.full_batch_iterations = 60;
+    to.full_batch_learning_rate = 0.003;
+    Matrix<double> ref;
+    for (int threads : {1, 2}) {
+        ParametricDR dr = ParametricTSNE(to, small_network(threads));
+        EXPECT_TRUE(dr.training_phases().empty());
+        dr.train(X.view());
+        const Matrix<double> Y = dr.apply(X.view());
+        if (threads == 1) ref = Y;
+        else EXPECT_TRUE(same_bits(ref, Y)) << "threads " << threads;
+    }
+
+    torchdr::TSNEOptions t;
+    t.perplexity = 20;
+    t.backend = NeBackend::fft;
+    t.max_iter = 60;
+    t.early_exaggeration_iter = 20;
+    t.random_state = 5;
+    t.n_threads = 2;
+    t.encoder.enabled = true;
+    t.encoder.batch_size = X.rows();
+    t.encoder.learning_rate = 0.003;
+    t.encoder.network.hidden = {32, 32};
+    const NeResult r = torchdr::TSNE(t).fit_transform(X.view());
+    EXPECT_TRUE(same_bits(ref, r.embedding));
+
+    to.initialization = "pca";
+    ParametricDR with_pca = ParametricTSNE(to, small_network(2));
+    ASSERT_EQ(with_pca.training_phases().size(), 1u);  // the KL batch phases are replaced
+    EXPECT_EQ(with_pca.training_phases()[0].name, "pca_init");
+    with_pca.train(X.view());
+    EXPECT_EQ(with_pca.histories().size(), 1u);
+    EXPECT_FALSE(same_bits(ref, with_pca.apply(X.view())));
+}
+
+// UMAP's full-batch run is TorchDR's UMAP encoder from the routine's network.
+TEST(FullBatch, UmapIsTheEncodersRun) {
+    const Matrix<float> X = blobs(300, 8, 3, 2);
+    ParametricUMAPOptions uo;
+    uo.n_neighbors = 10;
+    uo.initialization = "none";
+    uo.full_batch_iterations = 40;
+    ParametricDR dr = ParametricUMAP(uo, small_network(2));
+    EXPECT_TRUE(dr.training_phases().empty());
+    dr.train(X.view());
+
+    torchdr::UMAPOptions t;
+    t.n_neighbors = 10;
+    t.min_dist = uo.min_dist;
+    t.max_iter = 40;
+    t.random_state = 5;
+    t.n_threads = 2;
+    t.encoder.enabled = true;
+    t.encoder.batch_size = X.rows();
+    t.encoder.learning_rate = 0.003;
+    t.encoder.network.hidden = {32, 32};
+    const NeResult r = torchdr::UMAP(t).fit_transform(X.view());
+    EXPECT_TRUE(same_bits(dr.apply(X.view()), r.embedding));
+
+    // The preset has no spectral phase (its default rate kills the ReLU units on Fashion-MNIST: a constant map).
+    ParametricUMAPOptions p;
+    ParametricDROptions q;
+    full_batch_preset(p, q);
+    EXPECT_EQ(p.full_batch_iterations, 1000);
+    EXPECT_TRUE(ParametricUMAP(p, q).training_phases().empty());
+    EXPECT_EQ(q.hidden_dims, (std::vector<std::size_t>{256, 256, 256}));
+    EXPECT_EQ(q.hidden_activation, Activation::relu);
+}
+
+TEST(FullBatch, Errors) {
+    const Matrix<float> X = blobs(200, 6, 2, 3);
+    ParametricTSNEOptions to;
+    to.full_batch_iterations = -1;
+    EXPECT_THROW(ParametricTSNE(to), InvalidArgument);
+    ParametricDROptions po;
+    po.full_batch.iterations = 10;
+    po.full_batch.method = "pacmap";
+    EXPECT_THROW(ParametricTSNE({}, po).train(X.view()), InvalidArgument);
+    ParametricUMAPOptions uo;
+    uo.full_batch_iterations = 10;
+    uo.a = 1.0;
+    uo.b = 1.0;
+    EXPECT_THROW(ParametricUMAP(uo), InvalidArgument);
+    // Another model than the built-in network is not trained by the full-batch phase: refused, not skipped.
+    to.full_batch_iterations = 10;
+    ParametricDR dr = ParametricTSNE(to, small_network(1));
+    auto data = std::make_shared<const Matrix<float>>(X);
+    NetworkParametrization net(data, Mlp(X.cols(), 2, MlpOptions{}), 1);
+    EXPECT_THROW(dr.train(X.view(), net), InvalidArgument);
+    // The encoder refuses a start network of the wrong shape.
+    torchdr::TSNEOptions t;
+    t.perplexity = 20;
+    t.backend = NeBackend::fft;
+    t.max_iter = 5;
+    t.encoder.enabled = true;
+    t.encoder.initial_network = std::make_shared<const Mlp>(X.cols() + 1, 2, MlpOptions{});
+    EXPECT_THROW(torchdr::TSNE(t).fit_transform(X.view()), InvalidArgument);
+}
+
+// Issue #17 item 5 on the test's Fashion-MNIST subset (3 000 PCA-50 training points, the next 1 000 held out): the
+// t-SNE preset comes within 0.02 of t-SNE's (openTSNE's defaults) kNN recall@10 and 10-NN accuracy on the training
+// points. Measured (2-core machine, load ~10): t-SNE 0.535 / 0.784, the preset 0.526 / 0.780 (33 CPU s). The held-out
+// points are not within 0.03 (t-SNE's transform 0.446 / 0.733, the network 0.367 / 0.701): the bound asserted there
+// is the measured gap with a margin (docs/parametric.md, "Full batch").
+TEST(FullBatch, TsnePresetWithinTwoHundredthsOfTsneOnFashionMnist) {
+    const Matrix<float> all = load_matrix<float>(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
+    const std::size_t n = 3000, m = 1000, D = all.cols();
+    const Matrix<float> X(n, D, std::vector<float>(all.data(), all.data() + n * D));
+    const Matrix<float> T(m, D, std::vector<float>(all.data() + n * D, all.data() + (n + m) * D));
+    const NdArray lab = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy");
+    std::vector<std::int64_t> labels(lab.size());
+    lab.copy_to(labels.data());
+    const std::vector<std::int64_t> y(labels.begin(), labels.begin() + n), yt(labels.begin() + n, labels.begin() + n + m);
+
+    TsneOptions tso;
+    tso.random_state = 0;
+    tso.n_jobs = 2;
+    const TsneEmbedding emb = TSNE(tso).fit(X.view());
+    const Matrix<double> Et = emb.transform(T.view());
+    const double ref_recall = knn_recall(X.view(), emb.embedding().view(), 10, 2);
+    const double ref_acc = knn_accuracy(emb.embedding().view(), y, 10, 2);
+    const double ref_recall_t = knn_recall(T.view(), Et.view(), 10, 2), ref_acc_t = knn_accuracy(Et.view(), yt, 10, 2);
+
+    ParametricTSNEOptions to;
+    ParametricDROptions po;
+    po.seed = 0;
+    po.n_threads = 2;
+    full_batch_preset(to, po);
+    ParametricDR dr = ParametricTSNE(to, po);
+    dr.train(X.view());
+    const Matrix<double> Y = dr.apply(X.view()), Yt = dr.apply(T.view());
+    const double recall = knn_recall(X.view(), Y.view(), 10, 2), acc = knn_accuracy(Y.view(), y, 10, 2);
+    const double recall_t = knn_recall(T.view(), Yt.view(), 10, 2), acc_t = knn_accuracy(Yt.view(), yt, 10, 2);
+    std::printf("t-SNE %.4f / %.4f (held out %.4f / %.4f); full-batch preset %.4f / %.4f (held out %.4f / %.4f)\n",
+                ref_recall, ref_acc, ref_recall_t, ref_acc_t, recall, acc, recall_t, acc_t);
+    EXPECT_GT(recall, ref_recall - 0.02);
+    EXPECT_GT(acc, ref_acc - 0.02);
+    EXPECT_GT(recall_t, ref_recall_t - 0.11);
+    EXPECT_GT(acc_t, ref_acc_t - 0.06);
+}
