@@ -824,16 +824,22 @@ void EdgeBatchPlan::Impl::run_chunk(ChunkScratch& sc, std::int64_t* a, std::size
         // First every negative's slot (drawn from the chunk's stream, its slot entry prefetched), then slot →
         // point: the random reads of `slots` then overlap instead of stalling one after another.
         InBatchSampler sampler(o.seed, stream, tb);
-        for (std::size_t h = h0; h < h1; ++h) {
-            std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
-            pts[0] = sp[h];
-            pts[1] = sp[b + h];
-            for (std::size_t t2 = 0; t2 < mm; ++t2) {
-                const std::size_t s = sampler.draw(h);
-                __builtin_prefetch(sp + s);
-                pts[2 + t2] = static_cast<std::uint32_t>(s);
+        auto draw_slots = [&]<unsigned Bits>() {  // the width a constant in the loop (InBatchSampler::draw_as)
+            for (std::size_t h = h0; h < h1; ++h) {
+                std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
+                pts[0] = sp[h];
+                pts[1] = sp[b + h];
+                for (std::size_t t2 = 0; t2 < mm; ++t2) {
+                    const std::size_t s = sampler.template draw_as<Bits>(h);
+                    __builtin_prefetch(sp + s);
+                    pts[2 + t2] = static_cast<std::uint32_t>(s);
+                }
             }
-        }
+        };
+        if (sampler.bits() == 16)
+            draw_slots.template operator()<16>();
+        else
+            draw_slots.template operator()<32>();
         for (std::size_t h = h0; h < h1; ++h) {
             std::uint32_t* pts = chunk_pts + (h - h0) * per_head;
             for (std::size_t t2 = 0; t2 < mm; ++t2) pts[2 + t2] = sp[pts[2 + t2]];
