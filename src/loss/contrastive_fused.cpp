@@ -37,8 +37,8 @@ inline std::size_t block_heads(std::size_t N) { return std::clamp<std::size_t>(4
     return m < hi ? m : hi;
 }
 
-// Scratch of one block of np (a multiple of W, at most cap) heads with N others: diff [D][N][np], out [D][N][np],
-// gh [D][np], then per-head loss factors x0, x1 [np].
+// Scratch of one block of np (a multiple of W, at most cap) heads with N others: diff [D][N][cap], out [D][N][cap],
+// gh [D][cap], then per-head loss factors x0, x1 [cap]; lanes [np, cap) of a plane are unused.
 struct Block {
     double *diff, *out, *gh, *x0, *x1;
     std::size_t cap, np = 0;
@@ -51,7 +51,9 @@ struct Block {
         x0 = gh + D * cap;
         x1 = x0 + cap;
     }
-    std::size_t at(std::size_t k, std::size_t N, std::size_t t) const { return (k * N + t) * np; }
+    // Planes are cap apart whatever np is: with cap a constant (cne's N = 6 gives 64) every plane is a fixed offset
+    // from one base pointer, where np-apart planes needed a register each (12 of them, spilled, per block of heads).
+    std::size_t at(std::size_t k, std::size_t N, std::size_t t) const { return (k * N + t) * cap; }
 };
 
 // diff[k][t][i] = Y[head_i][k] − Y[other_it][k] for the block's heads [h0, h0 + nh), from the float positions, in
@@ -109,7 +111,7 @@ template <std::size_t D, typename Loss>
         for (std::size_t i = 0; i < nh; ++i) {
             const std::uint32_t* pp = pts + (h0 + i) * (N + 1);
             double c[D];
-            for (std::size_t k = 0; k < D; ++k) c[k] = b.gh[k * b.np + i];
+            for (std::size_t k = 0; k < D; ++k) c[k] = b.gh[k * b.cap + i];
             add_fixed<D>(fx, sink->acc + std::size_t(pp[0]) * D, c);
             for (std::size_t t = 0; t < N; ++t) {
                 for (std::size_t k = 0; k < D; ++k) c[k] = b.out[b.at(k, N, t) + i];
@@ -121,7 +123,7 @@ template <std::size_t D, typename Loss>
     }
     for (std::size_t i = 0; i < nh; ++i) {
         double* gi = g + (h0 + i) * (N + 1) * D;
-        for (std::size_t k = 0; k < D; ++k) gi[k] = b.gh[k * b.np + i];
+        for (std::size_t k = 0; k < D; ++k) gi[k] = b.gh[k * b.cap + i];
         for (std::size_t t = 0; t < N; ++t)
             for (std::size_t k = 0; k < D; ++k) gi[(1 + t) * D + k] = b.out[b.at(k, N, t) + i];
         loss(i);
@@ -184,7 +186,7 @@ template <std::size_t D, ContrastiveMode M, std::size_t NC>
                     vstore(b.out + b.at(k, N, t) + i, zero - gk);
                 }
             }
-            for (std::size_t k = 0; k < D; ++k) vstore(b.gh + k * b.np + i, gh[k]);
+            for (std::size_t k = 0; k < D; ++k) vstore(b.gh + k * b.cap + i, gh[k]);
             vstore(b.x0 + i, prod);
             vstore(b.x1 + i, dz);
         }
@@ -210,14 +212,14 @@ template <std::size_t D, bool Alt, std::size_t NC>
         const std::size_t nh = std::min(b.cap, n_heads - h0);
         b.np = (nh + W - 1) / W * W;
         gather<D>(Y, pts, h0, nh, N, b, sink);
-        double* q = b.out;  // q_t per head, [N][np]: out's first coordinate plane, overwritten by t's output below
+        double* q = b.out;  // q_t per head, [N][cap]: out's first coordinate plane, overwritten by t's output below
         for (std::size_t i = 0; i < b.np; i += W) {
             V S = zero;
             for (std::size_t t = 0; t < N; ++t) {
                 V dk[D];
                 for (std::size_t k = 0; k < D; ++k) dk[k] = vload(b.diff + b.at(k, N, t) + i);
                 const V qt = one / (eps + squared_norm<D>(dk));
-                vstore(q + t * b.np + i, qt);
+                vstore(q + t * b.cap + i, qt);
                 if (!Alt || t >= 1) S = S + clamp(qt, lo, hi);
             }
             const V q0 = vload(q + i);
@@ -227,7 +229,7 @@ template <std::size_t D, bool Alt, std::size_t NC>
             V gh[D];
             for (std::size_t k = 0; k < D; ++k) gh[k] = zero;
             for (std::size_t t = 0; t < N; ++t) {
-                const V qt = vload(q + t * b.np + i);
+                const V qt = vload(q + t * b.cap + i);
                 V dq = zero;
                 if (t == 0) dq = (qt >= lo && qt <= hi) ? dq + neg_scale / qt : dq;
                 if (!Alt || t >= 1) dq = (qt >= lo && qt <= hi) ? dq + w : dq;
@@ -239,7 +241,7 @@ template <std::size_t D, bool Alt, std::size_t NC>
                     vstore(b.out + b.at(k, N, t) + i, nz ? zero - gk : zero);
                 }
             }
-            for (std::size_t k = 0; k < D; ++k) vstore(b.gh + k * b.np + i, gh[k]);
+            for (std::size_t k = 0; k < D; ++k) vstore(b.gh + k * b.cap + i, gh[k]);
         }
         write_out<D>(b, pts, h0, nh, N, g, sink, [&](std::size_t i) {
             acc.a.add(b.x0[i]);

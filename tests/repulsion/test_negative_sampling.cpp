@@ -67,6 +67,42 @@ TEST(NegativeSampling, InBatchSamplerIsDeterministicAndUsesQuarterWords) {
     EXPECT_LE(big.words(), 505u);
 }
 
+// The draws' values against the documented rule, written out here: Lemire's multiply-and-reject on the stream's
+// words cut into 16-bit quarters (two_b − 1 <= 2^16) or 32-bit halves, low part first; slot (h + 1 + r) mod two_b.
+// Checks draw() and the constant-width draw_as<Bits>() that run_chunk's loop uses, for both widths and the boundary.
+TEST(NegativeSampling, InBatchDrawsAreLemireOnTheStreamsParts) {
+    for (std::size_t two_b : {std::size_t(1000), std::size_t(65537), std::size_t(200001)}) {
+        const unsigned bits = two_b - 1 <= 65536 ? 16 : 32;
+        const std::uint64_t n = two_b - 1, mask = (std::uint64_t(1) << bits) - 1,
+                            threshold = (std::uint64_t(1) << bits) % n;
+        SplitMixStream ref(5, 11);
+        std::uint64_t word = 0;
+        unsigned left = 0;
+        InBatchSampler a(5, 11, two_b), b(5, 11, two_b);
+        ASSERT_EQ(a.bits(), bits);
+        for (std::size_t i = 0; i < 5000; ++i) {
+            const std::size_t h = (i * 7919) % two_b;
+            std::size_t expect = 0;
+            for (;;) {
+                if (left == 0) {
+                    word = ref.next();
+                    left = 64 / bits;
+                }
+                const std::uint64_t m = (word & mask) * n;
+                word >>= bits;
+                --left;
+                if ((m & mask) >= threshold) {
+                    expect = (h + 1 + static_cast<std::size_t>(m >> bits)) % two_b;
+                    break;
+                }
+            }
+            ASSERT_EQ(a.draw(h), expect) << "two_b " << two_b << " draw " << i;
+            ASSERT_EQ(bits == 16 ? b.draw_as<16>(h) : b.draw_as<32>(h), expect) << "two_b " << two_b << " draw " << i;
+        }
+        EXPECT_EQ(a.words(), b.words());
+    }
+}
+
 TEST(NegativeSampling, InBatchSamplerRejectsDegenerateBatches) {
     EXPECT_THROW(InBatchSampler(1, 1, 1), std::exception);
     EXPECT_THROW(InBatchSampler(1, 1, 0), std::exception);

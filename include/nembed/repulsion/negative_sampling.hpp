@@ -262,24 +262,30 @@ public:
     /// Draws from the stream (seed, stream) — see sampling_stream for the stream ids.
     InBatchSampler(std::uint64_t seed, std::uint64_t stream, std::size_t two_b)
         : rng_(seed, stream), two_b_(two_b), n_(static_cast<std::uint64_t>(two_b - 1)),
-          bits_(two_b - 1 <= 65536 ? 16 : 32), per_word_(64 / bits_), mask_((std::uint64_t(1) << bits_) - 1),
-          threshold_(((mask_ + 1) % n_)) {
+          bits_(two_b - 1 <= 65536 ? 16 : 32), threshold_((std::uint64_t(1) << bits_) % n_) {
         require_lazy(two_b >= 2 && two_b - 1 <= 0xffffffffull,
                      [] { return std::string("InBatchSampler: a batch needs 2 to 2^32 slots"); });
     }
     /// A slot other than h, uniform over the two_b − 1 others.
-    std::size_t draw(std::size_t h) {
+    std::size_t draw(std::size_t h) { return bits_ == 16 ? draw_as<16>(h) : draw_as<32>(h); }
+    /// The width of one draw's part of a word: 16 (four draws per 64-bit word) or 32 (two).
+    unsigned bits() const { return bits_; }
+    /// draw(h) for a caller that checked bits() == Bits once (a loop of draws): masks and shifts are then
+    /// immediates (a shift by a variable takes cl and, in the callers' loops, registers that get spilled).
+    template <unsigned Bits>
+    [[gnu::always_inline]] inline std::size_t draw_as(std::size_t h) {
+        constexpr std::uint64_t mask = (std::uint64_t(1) << Bits) - 1;
         for (;;) {
             if (left_ == 0) {
                 word_ = rng_.next();
                 ++words_;
-                left_ = per_word_;
+                left_ = 64 / Bits;
             }
-            const std::uint64_t m = (word_ & mask_) * n_;  // < 2^(2·bits): r < 2^bits, n <= 2^bits
-            word_ >>= bits_;
+            const std::uint64_t m = (word_ & mask) * n_;  // < 2^(2·Bits): r < 2^Bits, n <= 2^Bits
+            word_ >>= Bits;
             --left_;
-            if ((m & mask_) >= threshold_) {
-                const std::size_t v = h + 1 + static_cast<std::size_t>(m >> bits_);
+            if ((m & mask) >= threshold_) {
+                const std::size_t v = h + 1 + static_cast<std::size_t>(m >> Bits);
                 return v >= two_b_ ? v - two_b_ : v;
             }
         }
@@ -291,8 +297,7 @@ private:
     SplitMixStream rng_;
     std::size_t two_b_;
     std::uint64_t n_;
-    unsigned bits_, per_word_;  // per_word_: draws per 64-bit word (kept: a division per word showed in profiles)
-    std::uint64_t mask_;
+    unsigned bits_;            // 16: four draws per 64-bit word; 32: two
     std::uint64_t threshold_;  // 2^bits mod n: low parts below it are rejected
     std::uint64_t word_ = 0, words_ = 0;
     unsigned left_ = 0;
