@@ -1,7 +1,7 @@
 // The full-batch phase of paraDime's routines (parametric/full_batch.hpp; docs/parametric.md, "Full batch"): it is
 // the TorchDR encoder's run continued from the routine's network (same bits), thread-count independent, replaces the
-// batch phases only, is refused for a model it cannot train; and on Fashion-MNIST the t-SNE preset comes within
-// 0.02 of t-SNE's recall and accuracy on the training points.
+// batch phases or follows them (full_batch_after_kl), is refused for a model it cannot train; and on Fashion-MNIST
+// the t-SNE preset comes within 0.02 of t-SNE's recall and accuracy on the training points.
 #include <gtest/gtest.h>
 
 #include <cstdio>
