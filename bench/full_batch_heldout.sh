@@ -29,7 +29,10 @@ np.save('Xte.npy', X[20000:21000]); np.save('Lte.npy', L[20000:21000])  # held o
 np.save('Xva.npy', X[4000:5000]); np.save('Lva.npy', L[4000:5000])      # validation split of the first 5 000
 " ;;&
 q1|all) for n in 10000 20000; do ref ref$n X$n Xte; par fb$n X$n Xte --full-batch
-          par mixtanh$n X$n Xte $MIX --full-batch-iterations 300 --activation tanh; done ;;&
+          par mixtanh$n X$n Xte $MIX --full-batch-iterations 300 --activation tanh; done
+        for it in 300 1000; do par mix10000_$it X10000 Xte $MIX --full-batch-iterations $it; done
+        par mixtanh10000_700 X10000 Xte $MIX --full-batch-iterations 700 --activation tanh
+        for s in 0 1; do par mixtanh10000_1000_s$s X10000 Xte $MIX --full-batch-iterations 1000 --activation tanh --seed $s; done ;;&
 q2|all) ref ref5 X5000 Xh5
         par mixsoft X5000 Xh5 --epochs 120 --lr-anneal linear --full-batch-iterations 300 --full-batch-after-kl --full-batch-exaggeration 1
         for it in 300 600; do par mix$it X5000 Xh5 $MIX --full-batch-iterations $it; done
