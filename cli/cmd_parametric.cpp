@@ -201,6 +201,11 @@ void register_parametric(CLI::App& app) {
     t->rate_opt = ts->add_option("--full-batch-learning-rate", to.full_batch_learning_rate,
                                  "Adam's rate of the full-batch phase")
                       ->capture_default_str();
+    ts->add_flag("--full-batch-after-kl", to.full_batch_after_kl,
+                 "Keep the KL batch phases and run the full-batch iterations after them (a mixed schedule)");
+    ts->add_option("--full-batch-exaggeration", to.full_batch_exaggeration,
+                   "Exaggeration of the full-batch phase's first 250 iterations (1: none)")
+        ->capture_default_str();
     ts->callback([t] { run_parametric(*t, true); });
 
     auto u = std::make_shared<ParametricCli>();

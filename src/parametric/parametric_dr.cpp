@@ -302,13 +302,15 @@ ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions 
     require(o.early_exaggeration_epochs >= 0, "ParametricTSNE: early_exaggeration_epochs must be >= 0");
     require(o.full_batch_iterations >= 0, "ParametricTSNE: full_batch_iterations must be >= 0");
     if (o.full_batch_iterations > 0) {
-        // The full-batch phase replaces the batch KL phases (the PCA phase stays as its start).
         options.full_batch.iterations = o.full_batch_iterations;
         options.full_batch.learning_rate = o.full_batch_learning_rate;
         options.full_batch.method = "tsne";
         options.full_batch.perplexity = o.perplexity;
+        options.full_batch.early_exaggeration = o.full_batch_exaggeration;
         validate(options.full_batch);
-        return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
+        // The full-batch phase replaces the batch KL phases (the PCA phase stays as its start), or follows them.
+        if (!o.full_batch_after_kl)
+            return ParametricDR(std::move(options), {{"rel", g}}, {{"rel", b}}, std::move(derived), std::move(phases));
     }
     if (o.early_exaggeration_epochs > 0) {
         TrainingPhase ee;

@@ -78,6 +78,17 @@ foreach(routine tsne umap)
   expect_same(${WORK}/fb_${routine}.npy ${WORK}/fb_${routine}_loaded.npy "parametric ${routine} --full-batch: reloaded")
 endforeach()
 
+# The mixed schedule (--full-batch-after-kl): the KL batch phases stay before the full-batch phase (the record names
+# both), and the model reloads to the fit's bits.
+run_ok(parametric tsne ${X} --full-batch --full-batch-after-kl --full-batch-exaggeration 1 --full-batch-iterations 50
+       --epochs 2 --batch-size 10 --hidden 16,16 --perplexity 5 -j 2 -o ${WORK}/mix.npy --save-model ${WORK}/mix_model -q)
+file(READ ${WORK}/mix_model/model.json mjson)
+if(NOT mjson MATCHES "\"embedding\"" OR NOT mjson MATCHES "\"full_batch\": {")
+  message(FATAL_ERROR "parametric tsne --full-batch-after-kl: not batch phases then full batch:\n${mjson}")
+endif()
+run_ok(transform ${X} -m ${WORK}/mix_model -o ${WORK}/mix_loaded.npy -q)
+expect_same(${WORK}/mix.npy ${WORK}/mix_loaded.npy "parametric tsne --full-batch-after-kl: reloaded")
+
 function(expect_error fragment)
   expect_one_error_line("${ARGN}")
   execute_process(COMMAND ${EXE} ${ARGN} ERROR_VARIABLE err)

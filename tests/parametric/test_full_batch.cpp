@@ -1,7 +1,7 @@
 // The full-batch phase of paraDime's routines (parametric/full_batch.hpp; docs/parametric.md, "Full batch"): it is
 // the TorchDR encoder's run continued from the routine's network (same bits), thread-count independent, replaces the
-// batch phases only, is refused for a model it cannot train; and on Fashion-MNIST the t-SNE preset comes within
-// 0.02 of t-SNE's recall and accuracy on the training points.
+// batch phases or follows them (full_batch_after_kl), is refused for a model it cannot train; and on Fashion-MNIST
+// the t-SNE preset comes within 0.02 of t-SNE's recall and accuracy on the training points.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -90,6 +90,38 @@ TEST(FullBatch, TsneIsTheEncodersRunAndThreadIndependent) {
     with_pca.train(X.view());
     EXPECT_EQ(with_pca.histories().size(), 1u);
     EXPECT_FALSE(same_bits(ref, with_pca.apply(X.view())));
+}
+
+// The mixed schedule (full_batch_after_kl): the KL batch phases run as without a full-batch phase, then the
+// full-batch phase continues from their network: the same bits as train_full_batch on the batch-only routine's
+// network, with the given exaggeration, for 1 and 2 threads.
+TEST(FullBatch, AfterKlContinuesTheBatchPhasesNetwork) {
+    const Matrix<float> X = blobs(400, 10, 4, 4);
+    ParametricTSNEOptions to;
+    to.perplexity = 20;
+    to.epochs = 3;
+    to.init_epochs = 2;
+    to.batch_size = 100;
+    ParametricDR batches = ParametricTSNE(to, small_network(2));
+    batches.train(X.view());
+    paradime::FullBatchOptions fb = small_network(2).full_batch;
+    fb.iterations = 40;
+    fb.perplexity = 20;
+    fb.early_exaggeration = 1.0;
+    const Matrix<double> batch_only = batches.apply(X.view());
+    batches.set_network(train_full_batch(X.view(), batches.network(), fb, 5, 2));
+    const Matrix<double> ref = batches.apply(X.view());
+
+    to.full_batch_iterations = 40;
+    to.full_batch_after_kl = true;
+    to.full_batch_exaggeration = 1.0;
+    for (int threads : {1, 2}) {
+        ParametricDR mixed = ParametricTSNE(to, small_network(threads));
+        ASSERT_EQ(mixed.training_phases().size(), 2u);  // pca_init and the KL phase stay
+        mixed.train(X.view());
+        EXPECT_TRUE(same_bits(ref, mixed.apply(X.view()))) << "threads " << threads;
+    }
+    EXPECT_FALSE(same_bits(ref, batch_only));
 }
 
 // UMAP's full-batch run is TorchDR's UMAP encoder from the routine's network.

@@ -137,6 +137,9 @@ struct ParametricTSNEOptions {
     /// stays as the start); with full_batch_preset's network this reaches t-SNE's training recall.
     int full_batch_iterations = 0;
     double full_batch_learning_rate = 0.003;
+    /// true: keep the batch KL phases and run the full-batch iterations after them (a mixed schedule) instead.
+    bool full_batch_after_kl = false;
+    double full_batch_exaggeration = 12.0;  ///< over the full-batch phase's first 250 iterations; 1: none
     int early_exaggeration_epochs = 0;    ///< an "early_exaggeration" KL phase of this many epochs before the main one
     double early_exaggeration = 12.0;     ///< its exaggeration (RelationLoss::exaggeration), > 0
     std::string lr_anneal = "none";       ///< the main phase's decay: none, linear, cosine (TrainingPhase::lr_anneal)
