@@ -48,6 +48,18 @@ ParametricDROptions small_network(int threads) {
     return po;
 }
 
+// TorchDR's encoder run that small_network's full-batch phase must equal: every point in one batch, Adam 0.003.
+template <typename Options>
+void as_small_encoder(Options& t, std::size_t rows, int iterations) {
+    t.max_iter = iterations;
+    t.random_state = 5;
+    t.n_threads = 2;
+    t.encoder.enabled = true;
+    t.encoder.batch_size = rows;
+    t.encoder.learning_rate = 0.003;
+    t.encoder.network.hidden = {32, 32};
+}
+
 } // namespace
 
 // Without a PCA phase the routine's full-batch run is TorchDR's TSNE encoder from the same fresh network: the same
@@ -72,14 +84,8 @@ TEST(FullBatch, TsneIsTheEncodersRunAndThreadIndependent) {
     torchdr::TSNEOptions t;
     t.perplexity = 20;
     t.backend = NeBackend::fft;
-    t.max_iter = 60;
     t.early_exaggeration_iter = 20;
-    t.random_state = 5;
-    t.n_threads = 2;
-    t.encoder.enabled = true;
-    t.encoder.batch_size = X.rows();
-    t.encoder.learning_rate = 0.003;
-    t.encoder.network.hidden = {32, 32};
+    as_small_encoder(t, X.rows(), 60);
     const NeResult r = torchdr::TSNE(t).fit_transform(X.view());
     EXPECT_TRUE(same_bits(ref, r.embedding));
 
@@ -138,13 +144,7 @@ TEST(FullBatch, UmapIsTheEncodersRun) {
     torchdr::UMAPOptions t;
     t.n_neighbors = 10;
     t.min_dist = uo.min_dist;
-    t.max_iter = 40;
-    t.random_state = 5;
-    t.n_threads = 2;
-    t.encoder.enabled = true;
-    t.encoder.batch_size = X.rows();
-    t.encoder.learning_rate = 0.003;
-    t.encoder.network.hidden = {32, 32};
+    as_small_encoder(t, X.rows(), 40);
     const NeResult r = torchdr::UMAP(t).fit_transform(X.view());
     EXPECT_TRUE(same_bits(dr.apply(X.view()), r.embedding));
 
