@@ -238,6 +238,37 @@ def test_full_batch_is_torchdrs_encoder_run(blobs):
         routines.ParametricTSNE(full_batch_iterations=-1)
 
 
+def test_full_batch_after_kl_is_the_clis(blobs, tmp_path):
+    """The mixed schedule (not in paraDime; docs/parametric.md, "Full batch"): full_batch_after_kl keeps the PCA and
+    KL batch phases and runs the full-batch phase after them with the given exaggeration — the same bits as
+    `nembed parametric tsne --full-batch-after-kl` (skipped without the CLI)."""
+    X, _ = blobs
+    kw = dict(hidden_dims=(32, 32), hidden_activation="relu", epochs=3, init_epochs=2, batch_size=100, seed=3,
+              n_jobs=2)
+    r = routines.ParametricTSNE(full_batch_iterations=60, full_batch_after_kl=True, full_batch_exaggeration=1.0, **kw)
+    assert [tp.name for tp in r.training_phases] == ["pca_init", "embedding"]
+    assert r._options["full_batch"]["early_exaggeration"] == 1.0
+    r.train(X)
+    E = r.apply(X)
+    batches = routines.ParametricTSNE(**kw)
+    batches.train(X)
+    assert np.isfinite(E).all() and not np.array_equal(E, batches.apply(X))
+    with pytest.raises(ValueError, match="full_batch_exaggeration"):
+        routines.ParametricTSNE(full_batch_iterations=10, full_batch_exaggeration=0.0)
+    import os
+    import shutil
+    import subprocess
+    exe = os.environ.get("NEMBED_CLI") or shutil.which("nembed")
+    if exe is None:
+        pytest.skip("the nembed CLI (NEMBED_CLI) not found")
+    np.save(tmp_path / "X.npy", X)
+    subprocess.run([exe, "parametric", "tsne", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y.npy"), "-j", "2",
+                    "--seed", "3", "--hidden", "32", "32", "--activation", "relu", "--epochs", "3",
+                    "--init-epochs", "2", "--batch-size", "100", "--full-batch-iterations", "60",
+                    "--full-batch-after-kl", "--full-batch-exaggeration", "1", "--quiet"], check=True)
+    assert np.array_equal(E, np.load(tmp_path / "Y.npy"))
+
+
 def test_exaggeration_phase_and_lr_decay(blobs):
     """The options beyond paraDime: an early-exaggeration KL phase and the main phase's decay; they change the result,
     survive pickling and reject bad values."""

@@ -136,6 +136,19 @@ void softplus_derivative(const float* h, float* g, std::size_t n) {
     }
 }
 
+// tanh through Eigen's packet tanh (a clamped rational approximation, within a few float ulps of std::tanh; libm's
+// scalar tanhf made a tanh network 1.6–1.8× the CPU of a ReLU one), in blocks of 16 as softplus: a value's bits
+// never depend on its position.
+void tanh_packet(float* z, std::size_t n) {
+    for (std::size_t i = 0; i < n; i += 16) {
+        const std::size_t w = std::min<std::size_t>(16, n - i);
+        Block16 v = Block16::Zero();
+        std::copy(z + i, z + i + w, v.data());
+        const Block16 r = v.tanh();
+        std::copy(r.data(), r.data() + w, z + i);
+    }
+}
+
 // ReLU in place, in AVX-512 or AVX2 where the machine has them (an element-wise select: the same bits in any clone).
 NEMBED_ISA_CLONES void relu(float* z, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
@@ -146,9 +159,7 @@ void activate(Activation a, float* z, std::size_t n) {
         case Activation::identity: return;
         case Activation::relu: relu(z, n); return;
         case Activation::softplus: softplus(z, n); return;  // torch.nn.Softplus (beta 1, threshold 20)
-        case Activation::tanh:
-            for (std::size_t i = 0; i < n; ++i) z[i] = std::tanh(z[i]);
-            return;
+        case Activation::tanh: tanh_packet(z, n); return;
     }
 }
 

@@ -190,6 +190,31 @@ TEST(Mlp, ApplyEqualsTrainingForwardAndRebuiltNetworkIsBitwise) {
     EXPECT_EQ(copy.apply(X.view(), 1).storage(), A.storage());
 }
 
+// tanh runs through a packet approximation (mlp.cpp): within 8 float ulps of the exact tanh over the whole range
+// (tiny, moderate, saturated inputs), exactly ±1 far out, and a value's bits do not depend on its row.
+TEST(Mlp, TanhIsCloseToExactAndPositionFree) {
+    MlpOptions o;
+    o.hidden = {};
+    o.output_activation = Activation::tanh;
+    Mlp net(1, 1, o);
+    net.set_parameters(std::vector<double>{1.0, 0.0});  // y = tanh(1·x + 0)
+    std::vector<float> z = {0.0f, 1e-30f, -1e-8f, 3e-4f, -5e-4f, 0.1f, -0.5f, 0.7f, 1.0f, -2.0f, 3.5f, -7.9f, 9.0f,
+                            -9.5f, 15.0f, -40.0f, 1e30f};
+    for (int i = 0; i < 40; ++i) z.push_back(-6.0f + 0.3f * static_cast<float>(i));
+    const Matrix<float> X(z.size(), 1, z);
+    const Matrix<float> Y = net.apply(X.view(), 1);
+    for (std::size_t i = 0; i < z.size(); ++i) {
+        const double exact = std::tanh(static_cast<double>(z[i]));
+        EXPECT_NEAR(Y(i, 0), exact, 8 * 1.1920929e-7 * std::abs(exact) + 1e-37) << "z = " << z[i];
+    }
+    EXPECT_EQ(Y(z.size() - 41, 0), 1.0f);  // 1e30
+    // The same values three rows further down (another position in the 16-wide blocks): the same bits.
+    std::vector<float> shifted = {0.25f, -0.25f, 2.0f};
+    shifted.insert(shifted.end(), z.begin(), z.end());
+    const Matrix<float> Y2 = net.apply(Matrix<float>(shifted.size(), 1, shifted).view(), 1);
+    for (std::size_t i = 0; i < z.size(); ++i) EXPECT_EQ(Y2(i + 3, 0), Y(i, 0)) << "z = " << z[i];
+}
+
 TEST(Mlp, Errors) {
     MlpOptions bad;
     bad.hidden = {10, 0};

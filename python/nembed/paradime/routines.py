@@ -34,11 +34,13 @@ class ParametricTSNE(dr.ParametricDR):
                  dataset=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0, n_jobs: int = 1,
                  early_exaggeration_epochs: int = 0, early_exaggeration: float = 12.0, lr_anneal: str = "none",
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
-                 full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None):
+                 full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
+                 full_batch_after_kl: bool = False, full_batch_exaggeration: float = 12.0):
         # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
         # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
         # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
-        # replaces the KL batch phases (docs/parametric.md, "Full batch").
+        # replaces the KL batch phases (docs/parametric.md, "Full batch"); with full_batch_after_kl it follows them
+        # instead (a mixed schedule), its first 250 iterations exaggerated by full_batch_exaggeration (1: none).
         iterations, hidden_dims, hidden_activation = _full_batch_settings(
             full_batch, full_batch_iterations, hidden_dims, hidden_activation)
         if full_batch:
@@ -64,15 +66,18 @@ class ParametricTSNE(dr.ParametricDR):
             phases.append(dr.TrainingPhase(name="pca_init", loss_keys=["init"],
                                            batch_size=init_batch_size or batch_size, epochs=init_epochs,
                                            learning_rate=init_learning_rate or learning_rate))
+        if not full_batch_exaggeration > 0:
+            raise ValueError(f"full_batch_exaggeration must be > 0, got {full_batch_exaggeration}")
         fb = None
         if iterations:
             fb = {"iterations": iterations, "learning_rate": float(full_batch_learning_rate), "method": "tsne",
-                  "perplexity": float(perplexity)}
-        elif early_exaggeration_epochs:
+                  "perplexity": float(perplexity), "early_exaggeration": float(full_batch_exaggeration)}
+        kl_phases = not iterations or full_batch_after_kl
+        if kl_phases and early_exaggeration_epochs:
             phases.append(dr.TrainingPhase(name="early_exaggeration", loss_keys=["early_exaggeration"],
                                            batch_size=batch_size, epochs=early_exaggeration_epochs,
                                            learning_rate=learning_rate))
-        if not iterations:
+        if kl_phases:
             phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], batch_size=batch_size,
                                            epochs=epochs, learning_rate=learning_rate, lr_anneal=lr_anneal))
         super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
