@@ -330,4 +330,29 @@ void bind_paradime(nb::module_& m) {
             const std::size_t n = v.size();
             return to_numpy(std::move(v), {n});
         });
+    // The full-batch preset's values from C++ (full_batch_preset), so Python does not restate them.
+    m.def("_full_batch_preset", [](const std::string& method) {
+        pd::ParametricDROptions o;
+        std::string init;
+        int iterations = 0;
+        double rate = 0.0;
+        if (method == "tsne") {
+            pd::ParametricTSNEOptions t;
+            pd::full_batch_preset(t, o);
+            init = t.initialization, iterations = t.full_batch_iterations, rate = t.full_batch_learning_rate;
+        } else if (method == "umap") {
+            pd::ParametricUMAPOptions u;
+            pd::full_batch_preset(u, o);
+            init = u.initialization, iterations = u.full_batch_iterations, rate = u.full_batch_learning_rate;
+        } else {
+            throw nb::value_error(("full-batch preset: unknown method '" + method + "' (tsne or umap)").c_str());
+        }
+        nb::dict d;
+        d["iterations"] = iterations;
+        d["learning_rate"] = rate;
+        d["hidden_dims"] = nb::tuple(nb::cast(o.hidden_dims));
+        d["hidden_activation"] = nembed::to_string(o.hidden_activation);
+        d["initialization"] = init;
+        return d;
+    });
 }

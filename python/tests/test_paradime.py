@@ -226,6 +226,13 @@ def test_full_batch_is_torchdrs_encoder_run(blobs):
     p = routines.ParametricTSNE(full_batch=True, n_jobs=2)
     assert p.training_phases == [] and p.hidden_dims == [256, 256, 256]
     assert p._options["full_batch"]["iterations"] == 1000
+    # Python reads the preset from C++ (full_batch_preset) instead of restating it.
+    for method in ("tsne", "umap"):
+        assert nembed._core._full_batch_preset(method) == {
+            "iterations": 1000, "learning_rate": 0.003, "hidden_dims": (256, 256, 256), "hidden_activation": "relu",
+            "initialization": "none"}
+    with pytest.raises(ValueError, match="unknown method 'sne'"):
+        nembed._core._full_batch_preset("sne")
     p = routines.ParametricTSNE(full_batch_iterations=300, n_jobs=2)
     assert [tp.name for tp in p.training_phases] == ["pca_init"] and p.hidden_dims == [100, 50]
     u = routines.ParametricUMAP(full_batch=True, full_batch_iterations=50, n_jobs=2, hidden_dims=(32, 32))

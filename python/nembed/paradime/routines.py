@@ -3,24 +3,28 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .. import _core
 from . import dr
 from . import loss as pdloss
 from . import relations
 from . import transforms
 
 
-def _full_batch_settings(full_batch, iterations, hidden_dims, hidden_activation):
-    """The full-batch preset (C++ full_batch_preset: 1000 iterations, network (256, 256, 256) with ReLU) under
-    what is given; without it paraDime's network ((100, 50), Softplus) and no full-batch phase."""
+def _full_batch_settings(method, full_batch, iterations, hidden_dims, hidden_activation, initialization):
+    """The full-batch preset (C++ ``full_batch_preset``, read through the binding) under what is given; without it
+    paraDime's network ((100, 50), Softplus) and no full-batch phase. The preset also sets the start phase."""
+    preset = _core._full_batch_preset(method) if full_batch else None
     if iterations is None:
-        iterations = 1000 if full_batch else 0
+        iterations = preset["iterations"] if full_batch else 0
     if iterations < 0:
         raise ValueError(f"full_batch_iterations must be >= 0, got {iterations}")
     if hidden_dims is None:
-        hidden_dims = (256, 256, 256) if full_batch else (100, 50)
+        hidden_dims = preset["hidden_dims"] if full_batch else (100, 50)
     if hidden_activation is None:
-        hidden_activation = "relu" if full_batch else "softplus"
-    return int(iterations), hidden_dims, hidden_activation
+        hidden_activation = preset["hidden_activation"] if full_batch else "softplus"
+    if full_batch:
+        initialization = None if preset["initialization"] == "none" else preset["initialization"]
+    return int(iterations), hidden_dims, hidden_activation, initialization
 
 
 class ParametricTSNE(dr.ParametricDR):
@@ -41,10 +45,9 @@ class ParametricTSNE(dr.ParametricDR):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
         # replaces the KL batch phases (docs/parametric.md, "Full batch"); with full_batch_after_kl it follows them
         # instead (a mixed schedule), its first 250 iterations exaggerated by full_batch_exaggeration (1: none).
-        iterations, hidden_dims, hidden_activation = _full_batch_settings(
-            full_batch, full_batch_iterations, hidden_dims, hidden_activation)
-        if full_batch:
-            initialization = None  # the preset starts from the fresh network (the PCA start scored lower)
+        # The preset starts from the fresh network (the PCA start scored lower).
+        iterations, hidden_dims, hidden_activation, initialization = _full_batch_settings(
+            "tsne", full_batch, full_batch_iterations, hidden_dims, hidden_activation, initialization)
         if initialization not in ("pca", None):
             raise ValueError(f"initialization must be 'pca' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
@@ -101,12 +104,11 @@ class ParametricUMAP(dr.ParametricDR):
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
         # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
-        iterations, hidden_dims, hidden_activation = _full_batch_settings(
-            full_batch, full_batch_iterations, hidden_dims, hidden_activation)
+        # The preset starts from the fresh network (the default spectral phase kills its ReLU units).
+        iterations, hidden_dims, hidden_activation, initialization = _full_batch_settings(
+            "umap", full_batch, full_batch_iterations, hidden_dims, hidden_activation, initialization)
         if iterations and (a is not None or b is not None):
             raise ValueError("full_batch fits its kernel to min_dist and spread; a and b are not used there")
-        if full_batch:
-            initialization = None  # the default spectral phase kills the preset's ReLU units (a constant map)
         if initialization not in ("spectral", None):
             raise ValueError(f"initialization must be 'spectral' or None, got {initialization!r}")
         global_rel = relations.NeighborBasedPDist(transform=[
