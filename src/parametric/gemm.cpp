@@ -14,6 +14,8 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include <omp.h>
@@ -109,12 +111,13 @@ dnnl::engine& engine() {
 // C (m×n, float32) = A (m×k) · B (k×n), bf16 operands, each given row-major or (t*) as its transpose's row-major
 // storage: the transposes are memory strides, no copies.
 struct Product {
-    dnnl::memory::desc a, b, c;
+    dnnl::memory::desc a, b, c, bias;
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
 };
 
-using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool>;
+// m, n, k, A transposed, B transposed, a float32 bias row added, ReLU after, C in bf16.
+using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool, bool>;
 
 // One OpenMP thread in oneDNN for the call (and the primitive's creation: its blocking depends on the thread
 // count), the calling thread's own setting restored after; other threads' settings are their own.
@@ -136,19 +139,29 @@ const Product& product(const Key& key) {
     std::lock_guard lock(mutex);
     auto& slot = cache[key];
     if (!slot) {
-        const auto [m, n, k, ta, tb] = key;
+        const auto [m, n, k, ta, tb, with_bias, relu, c16] = key;
         const auto d = [](std::size_t v) { return static_cast<dnnl::memory::dim>(v); };
         auto p = std::make_unique<Product>();
         p->a = dnnl::memory::desc({d(m), d(k)}, dt::bf16, ta ? dnnl::memory::dims{1, d(m)} : dnnl::memory::dims{d(k), 1});
         p->b = dnnl::memory::desc({d(k), d(n)}, dt::bf16, tb ? dnnl::memory::dims{1, d(k)} : dnnl::memory::dims{d(n), 1});
-        p->c = dnnl::memory::desc({d(m), d(n)}, dt::f32, dnnl::memory::dims{d(n), 1});
+        p->c = dnnl::memory::desc({d(m), d(n)}, c16 ? dt::bf16 : dt::f32, dnnl::memory::dims{d(n), 1});
+        if (with_bias) p->bias = dnnl::memory::desc({1, d(n)}, dt::f32, dnnl::memory::dims{d(n), 1});
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per-thread scratch below: concurrent calls
+        if (relu) {
+            dnnl::post_ops po;
+#if DNNL_VERSION_MAJOR >= 3
+            po.append_eltwise(dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+#else
+            po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+#endif
+            attr.set_post_ops(po);
+        }
         try {
 #if DNNL_VERSION_MAJOR >= 3
-            p->pd = dnnl::matmul::primitive_desc(engine(), p->a, p->b, p->c, attr);
+            p->pd = dnnl::matmul::primitive_desc(engine(), p->a, p->b, p->bias, p->c, attr);
 #else
-            p->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->a, p->b, p->c), attr, engine());
+            p->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->a, p->b, p->bias, p->c), attr, engine());
 #endif
             p->prim = dnnl::matmul(p->pd);
         } catch (const dnnl::error& e) {
@@ -161,19 +174,23 @@ const Product& product(const Key& key) {
     return *slot;
 }
 
+// C = A·B (+ bias) (then ReLU); C float32, or bf16 when c16.
 void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, bool ta, const std::uint16_t* B,
-            bool tb, float* C) {
+            bool tb, void* C, const float* bias = nullptr, bool relu = false, bool c16 = false) {
     [[maybe_unused]] OmpSerial serial;
-    const Product& p = product({m, n, k, ta, tb});
+    const Product& p = product({m, n, k, ta, tb, bias != nullptr, relu, c16});
     thread_local dnnl::stream stream(engine());
     thread_local std::vector<std::uint8_t> scratch;
     const dnnl::memory::desc sd = p.pd.scratchpad_desc();
     if (scratch.size() < sd.get_size()) scratch.resize(sd.get_size());
     dnnl::engine& e = engine();
-    p.prim.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(p.a, e, const_cast<std::uint16_t*>(A))},
-                            {DNNL_ARG_WEIGHTS, dnnl::memory(p.b, e, const_cast<std::uint16_t*>(B))},
-                            {DNNL_ARG_DST, dnnl::memory(p.c, e, C)},
-                            {DNNL_ARG_SCRATCHPAD, dnnl::memory(sd, e, scratch.data())}});
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, dnnl::memory(p.a, e, const_cast<std::uint16_t*>(A))},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(p.b, e, const_cast<std::uint16_t*>(B))},
+        {DNNL_ARG_DST, dnnl::memory(p.c, e, C)},
+        {DNNL_ARG_SCRATCHPAD, dnnl::memory(sd, e, scratch.data())}};
+    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias, e, const_cast<float*>(bias)));
+    p.prim.execute(stream, args);
     stream.wait();
 }
 
@@ -193,7 +210,7 @@ const std::uint16_t* pad_rows(const std::uint16_t* x, std::size_t rows, std::siz
 }
 
 struct Staging {
-    std::vector<std::uint16_t> a, b;
+    std::vector<std::uint16_t> a, b, c16;
     std::vector<float> c;
 };
 Staging& staging() {
@@ -201,21 +218,31 @@ Staging& staging() {
     return s;
 }
 
-// C (m×n) = A (m×k) · op(B) with m padded: A's rows and C's rows.
+// C (m×n) = A (m×k) · op(B) (+ bias) (then ReLU) with m padded: A's rows and C's rows.
+template <typename T>
 void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, const std::uint16_t* B, bool tb,
-                 float* C) {
+                 T* C, const float* bias = nullptr, bool relu = false) {
+    constexpr bool c16 = std::is_same_v<T, std::uint16_t>;
     const std::size_t mp = padded(m);
-    if (mp == m) return matmul(m, n, k, A, false, B, tb, C);
+    if (mp == m) return matmul(m, n, k, A, false, B, tb, C, bias, relu, c16);
     Staging& s = staging();
-    s.c.resize(mp * n);
-    matmul(mp, n, k, pad_rows(A, m, mp, k, s.a), false, B, tb, s.c.data());
-    std::copy(s.c.begin(), s.c.begin() + static_cast<std::ptrdiff_t>(m * n), C);
+    std::vector<T>& c = [&]() -> std::vector<T>& {
+        if constexpr (c16) return s.c16; else return s.c;
+    }();
+    c.resize(mp * n);
+    matmul(mp, n, k, pad_rows(A, m, mp, k, s.a), false, B, tb, c.data(), bias, relu, c16);
+    std::copy(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m * n), C);
 }
 
 } // namespace
 
-void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z) {
-    matmul_rows(m, o, a, H, Wt, false, Z);
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
+          const float* b, bool relu) {
+    matmul_rows(m, o, a, H, Wt, false, Z, b, relu);
+}
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
+          std::uint16_t* Z16, const float* b, bool relu) {
+    matmul_rows(m, o, a, H, Wt, false, Z16, b, relu);
 }
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW) {
     const std::size_t mp = padded(m);  // the inner dimension: both operands' rows
@@ -227,7 +254,12 @@ void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, co
     matmul_rows(m, a, o, G, W, false, dIn);
 }
 #else
-void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*) {
+void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const float*,
+          bool) {
+    require_bf16_gemm("network");
+}
+void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, std::uint16_t*,
+          const float*, bool) {
     require_bf16_gemm("network");
 }
 void gt_h(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*) {

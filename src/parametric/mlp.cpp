@@ -38,18 +38,6 @@ NEMBED_ISA_CLONES void bias_relu(float* __restrict Z, std::size_t m, std::size_t
             Z[r * o + j] = z > 0.0f ? z : 0.0f;
         }
 }
-// bias_relu also writing the result rounded to bf16 (the next layer's input in bf16 precision), in the same pass.
-NEMBED_ISA_CLONES void bias_relu_bf16(float* __restrict Z, std::size_t m, std::size_t o, const float* __restrict b,
-                                      std::uint16_t* __restrict Z16) {
-    for (std::size_t r = 0; r < m; ++r)
-        for (std::size_t j = 0; j < o; ++j) {
-            const float z = Z[r * o + j] + b[j];
-            const float h = z > 0.0f ? z : 0.0f;
-            Z[r * o + j] = h;
-            Z16[r * o + j] = round_bf16(h);
-        }
-}
-
 // OpenBLAS's own threads off while the network runs (restored after): nembed's chunks are the parallelism, and
 // OpenBLAS's idle threads would spin. The setting is process-wide; it is changed only from the calling thread,
 // outside the parallel region.
@@ -132,13 +120,14 @@ void activate(Activation a, float* z, std::size_t n) {
 NEMBED_ISA_CLONES void relu_mask(const float* h, float* g, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
 }
-// relu_mask in bf16 precision, in one pass: the mask read from the bf16 copy of ReLU's output (nonzero bits: h > 0;
-// the copy the layer's dW product has just read, in cache, at half the bytes of the float32 one), the result also
-// written rounded to bf16. 1[bf16(h) > 0] differs from 1[h > 0] only for h < 2^-134, which rounds to 0.
+// relu_mask in bf16 precision, in one pass: the mask read from the bf16 copy of ReLU's output (nonzero magnitude
+// bits: h > 0, the kernel's ReLU writing −0 too; the copy the layer's dW product has just read, in cache, at half the
+// bytes of the float32 one), the result also written rounded to bf16. 1[bf16(h) > 0] differs from 1[h > 0] only for
+// h < 2^-134, which rounds to 0.
 NEMBED_ISA_CLONES void relu_mask_bf16(const std::uint16_t* __restrict h16, float* __restrict g,
                                       std::uint16_t* __restrict g16, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
-        const float v = h16[i] != 0 ? g[i] : 0.0f;
+        const float v = (h16[i] & 0x7FFFu) != 0 ? g[i] : 0.0f;
         g[i] = v;
         g16[i] = round_bf16(v);
     }
@@ -331,25 +320,33 @@ void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
         const std::size_t a = widths_[l], o = widths_[l + 1];
         const float* W = params_.data() + offsets_[l];
         float* Z = acts[l + 1].data() + row0 * o;
-        if (bf16) {
-            gemm::h_wt(rows, o, a, acts16[l].data() + row0 * a, weights_t16_.data() + offsets_[l], Z);
-        } else {
-            // Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill
-            // of the bias was slower still: this is the first touch of the batch's activations), the product
-            // added, then the bias and the activation in one pass.
-            std::memset(Z, 0, rows * o * sizeof(float));
-            gemm::h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
-        }
         const Activation act = l + 1 == K ? output_act_ : hidden_act_;
-        std::uint16_t* Z16 = bf16 && l + 1 < K ? acts16[l + 1].data() + row0 * o : nullptr;
-        if (act == Activation::relu && Z16) {
-            bias_relu_bf16(Z, rows, o, W + o * a, Z16);
-        } else if (act == Activation::relu) {
+        if (bf16 && act == Activation::relu && l + 1 < K) {
+            // A hidden ReLU layer: bias, ReLU and the rounding in the product's kernel, straight into the next
+            // layer's bf16 operand (reading back a float32 output the kernel wrote cost as much as the product). Its
+            // float32 activations are not needed: backward reads the mask from the bf16 copy.
+            gemm::h_wt(rows, o, a, acts16[l].data() + row0 * a, weights_t16_.data() + offsets_[l],
+                       acts16[l + 1].data() + row0 * o, W + o * a, true);
+            continue;
+        }
+        if (bf16) {
+            // The bias, and ReLU, in the product's kernel; the next layer's bf16 input in one flat pass.
+            gemm::h_wt(rows, o, a, acts16[l].data() + row0 * a, weights_t16_.data() + offsets_[l], Z, W + o * a,
+                       act == Activation::relu);
+            activate(act == Activation::relu ? Activation::identity : act, Z, rows * o);
+            if (l + 1 < K) to_bf16(Z, acts16[l + 1].data() + row0 * o, rows * o);
+            continue;
+        }
+        // Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of the
+        // bias was slower still: this is the first touch of the batch's activations), the product added, then the
+        // bias and the activation in one pass.
+        std::memset(Z, 0, rows * o * sizeof(float));
+        gemm::h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
+        if (act == Activation::relu) {
             bias_relu(Z, rows, o, W + o * a);
         } else {
             add_bias(Z, rows, o, W + o * a);
             activate(act, Z, rows * o);
-            if (Z16) to_bf16(Z, Z16, rows * o);
         }
     }
 }

@@ -55,9 +55,16 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const flo
 void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn);
 
 // bf16 operands, float32 results (written, not added). Throws InvalidArgument without oneDNN.
-/// Z (m×o) = H (m×a) · Wᵀ, given Wᵀ itself (a×o, row-major): the caller keeps a transposed bf16 copy of the
-/// weights, as oneDNN's kernels repack a transposed operand at every call, at twice the cost of the product here.
-void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z);
+/// Z (m×o) = H (m×a) · Wᵀ (+ b on every row, when b is given) (then max(·, 0) when relu), given Wᵀ itself (a×o,
+/// row-major): the caller keeps a transposed bf16 copy of the weights, as oneDNN's kernels repack a transposed
+/// operand at every call, at twice the cost of the product here. The bias and ReLU run in the kernel (a separate
+/// pass over Z cost as much as the product); ReLU writes −0 for negative sums.
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
+          const float* b = nullptr, bool relu = false);
+/// The same with Z written in bf16 (oneDNN's rounding, to nearest even): a hidden ReLU layer's output, which in bf16
+/// precision is needed only as the next layer's operand and for ReLU's mask.
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
+          std::uint16_t* Z16, const float* b = nullptr, bool relu = false);
 /// dW (o×a) = Gᵀ · H.
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW);
 /// dIn (m×a) = G · W.
