@@ -60,7 +60,8 @@ struct MlpOptions {
     std::uint64_t seed = 0;        ///< layer l draws from the counter stream (seed, l)
     std::size_t chunk_rows = 512;  ///< rows per chunk (> 0); results depend on it, never on the thread count
     /// The products' precision (parametric/gemm.hpp): float32, or bf16 operands with float32 accumulation (the
-    /// weights, their optimizer state, biases and activations stay float32; needs oneDNN).
+    /// weights, their optimizer state, biases and the output stay float32; hidden ReLU layers are kept in bf16 only;
+    /// needs oneDNN). docs/parametric.md §1.
     Precision precision = Precision::float32;
 };
 /// Throws InvalidArgument for a hidden width <= 0, chunk_rows == 0, or bf16 in a build without oneDNN.
