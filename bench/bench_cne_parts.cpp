@@ -2,7 +2,8 @@
 // wall and process CPU seconds, without the kNN search (done once) in the figures.
 //
 //   bench_cne_parts DATA.npy [--threads T] [--reps R] [--epochs E] [--loss infonce|neg] [--seed S] [--out Y.npy]
-//                   [--parametric] [--batch-size B] [--optimizer sgd|adam]
+//                   [--parametric] [--batch-size B] [--optimizer sgd|adam] [--precision float32|bf16]
+//                   [--chunk-rows R]
 //
 // Per repetition the run is prepared again from the same graph and the same PCA start (so every repetition does the
 // same work and gives the same bits) and `optimize` is timed. Printed: the directed edges, the pairs (head with its
@@ -29,13 +30,15 @@ int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: bench_cne_parts DATA.npy [--threads T] [--reps R] [--epochs E] "
                              "[--loss infonce|neg] [--seed S] [--out Y.npy] [--parametric] [--batch-size B] "
-                             "[--optimizer sgd|adam]\n");
+                             "[--optimizer sgd|adam] [--precision float32|bf16] [--chunk-rows R]\n");
         return 2;
     }
     int threads = 2, reps = 3, epochs = 200;
     std::uint64_t seed = 42;
     std::string loss = "infonce", out, optimizer = "sgd";
     bool parametric = false;
+    std::string precision = "float32";  // the network's products (--parametric)
+    std::size_t chunk_rows = 512;       // the network's chunk (MlpOptions::chunk_rows)
     std::size_t batch_size = 0;  // 0: CneOptions' default
     for (int a = 2; a < argc; ++a) {
         const std::string s = argv[a];
@@ -48,6 +51,8 @@ int main(int argc, char** argv) {
         else if (s == "--parametric") parametric = true;
         else if (s == "--batch-size" && a + 1 < argc) batch_size = std::strtoull(argv[++a], nullptr, 10);
         else if (s == "--optimizer" && a + 1 < argc) optimizer = argv[++a];
+        else if (s == "--precision" && a + 1 < argc) precision = argv[++a];
+        else if (s == "--chunk-rows" && a + 1 < argc) chunk_rows = std::strtoull(argv[++a], nullptr, 10);
         else {
             std::fprintf(stderr, "bench_cne_parts: unknown argument %s\n", s.c_str());
             return 2;
@@ -61,6 +66,8 @@ int main(int argc, char** argv) {
         o.n_jobs = threads;
         o.seed = seed;
         o.parametric = parametric;
+        o.network.precision = parse_precision(precision);
+        o.network.chunk_rows = chunk_rows;
         if (batch_size > 0) o.batch_size = batch_size;
         o.optimizer = parse_cne_optimizer(optimizer);
         CNE cne(o);

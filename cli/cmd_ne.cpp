@@ -230,8 +230,8 @@ Options options_from_cli(const NeCli& c) {
         o.encoder = c.enc;
         o.encoder.enabled = true;
     } else {
-        for (const char* flag : {"--hidden", "--activation", "--network-init", "--encoder-batch-size", "--encoder-lr",
-                                 "--encoder-optimizer"})
+        for (const char* flag : {"--hidden", "--activation", "--network-init", "--network-precision",
+                                 "--encoder-batch-size", "--encoder-lr", "--encoder-optimizer"})
             require(!c.given(flag), std::string(flag) + " applies with --encoder (a network instead of the table)");
     }
     o.random_state = c.common.seed;
@@ -631,6 +631,9 @@ void add_ne_command(CLI::App& app, const std::string& command, const std::string
     o["--network-init"] = add_enum(sub, "--network-init", c->enc.network.init, parse_mlp_init,
                                    "Encoder: weight initialisation (torch_default, he_normal, he_uniform, "
                                    "xavier_normal, xavier_uniform) [torch_default]");
+    o["--network-precision"] = add_enum(sub, "--network-precision", c->enc.network.precision, parse_precision,
+                                        "Encoder: the network's products in float32 or bf16 (bfloat16 operands, "
+                                        "float32 sums and weights; needs oneDNN) [float32]");
     o["--encoder-batch-size"] = sub->add_option("--encoder-batch-size", c->enc.batch_size,
                                                 "Encoder: points per network update")
                                     ->capture_default_str();

@@ -29,6 +29,7 @@ struct ParametricCli {
     std::size_t n_components = 2;                    // paraDime's out_dim
     std::vector<long> hidden{100, 50};               // paraDime's default hidden_dims (signed: "-1" gets our message)
     std::string activation = "softplus";             // paraDime's
+    Precision precision = Precision::float32;        // the network's products (--network-precision)
     bool full_batch = false;                         // full_batch_preset, under what is given explicitly
     CLI::Option *hidden_opt = nullptr, *activation_opt = nullptr, *iterations_opt = nullptr, *rate_opt = nullptr,
                 *init_opt = nullptr;
@@ -78,6 +79,7 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
         }
     }
     if (!c.full_batch || c.activation_opt->count()) dro.hidden_activation = parse_activation(c.activation);
+    dro.network_precision = c.precision;
     dro.seed = o.seed;
     dro.n_threads = o.n_threads();
     dro.verbose = o.verbose;
@@ -146,6 +148,9 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
     c->activation_opt = sub->add_option("--activation", c->activation,
                                         "Hidden activation of the network: softplus (paraDime's), relu, tanh, identity")
                             ->capture_default_str();
+    add_enum(sub, "--network-precision", c->precision, parse_precision,
+             "The network's products in float32 or bf16 (bfloat16 operands, float32 sums and weights; needs oneDNN) "
+             "[float32]");
     sub->add_flag("--full-batch", c->full_batch,
                   "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
                   "0.003 instead of the batch phases, network 256,256,256 with ReLU, no PCA/spectral phase; explicit "

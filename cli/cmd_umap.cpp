@@ -492,6 +492,9 @@ void register_cne(CLI::App& app) {
              "Parametric: hidden activation (relu, softplus, tanh or identity)");
     add_enum(sub, "--network-init", opt.network.init, parse_mlp_init,
              "Parametric: weight initialisation (torch_default, he_normal, he_uniform, xavier_normal, xavier_uniform)");
+    add_enum(sub, "--network-precision", opt.network.precision, parse_precision,
+             "Parametric: the network's products in float32 or bf16 (bfloat16 operands, float32 sums and weights; "
+             "needs oneDNN) [float32]");
     add_knn_method(sub, opt.neighbors);
     add_knn_shards(sub, opt.knn_shards);
     add_knn_input(sub, c->knn_input);

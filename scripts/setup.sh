@@ -4,7 +4,7 @@ set -euo pipefail
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 PKGS=(build-essential cmake ninja-build pkg-config ccache
       libeigen3-dev libspectra-dev libhnswlib-dev libcli11-dev nlohmann-json3-dev libcairo2-dev fonts-dejavu-core libhdf5-dev
-      librandom123-dev libkissfft-dev libfftw3-dev libopenblas-dev zlib1g-dev libtbb-dev
+      librandom123-dev libkissfft-dev libfftw3-dev libopenblas-dev libdnnl-dev zlib1g-dev libtbb-dev
       libopenmpi-dev openmpi-bin
       libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-14-dev

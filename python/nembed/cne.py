@@ -25,7 +25,7 @@ _DEFAULTS = dict(batch_size=2**15, negative_samples=5, n_epochs=200, learning_ra
                  print_freq_epoch=None, print_freq_in_epoch=None, warmup_epochs=0, warmup_lr=0.0,
                  early_exaggeration=True, loss_aggregation="sum", force_resample=None, device="cpu", n_jobs=1,
                  neighbors="auto", init="pca", hidden=(100, 100, 100), activation="relu",
-                 network_init="torch_default")
+                 network_init="torch_default", network_precision="float32")
 
 
 class CNE:
@@ -60,7 +60,9 @@ class CNE:
         nembed's ``n_jobs`` (threads, -1 = all), ``neighbors`` ("auto", "exact", "hnsw") and ``init``
         ("pca" or "random"); for the parametric network nembed's ``hidden`` (hidden widths, default
         (100, 100, 100)), ``activation`` ("relu", "softplus", "tanh", "identity") and ``network_init``
-        ("torch_default", "he_normal", "he_uniform", "xavier_normal", "xavier_uniform").
+        ("torch_default", "he_normal", "he_uniform", "xavier_normal", "xavier_uniform"), and
+        ``network_precision`` ("float32" or "bf16": bfloat16 operands in the network's products, float32 sums and
+        weights; needs a build with oneDNN).
 
     Attributes
     ----------
@@ -75,7 +77,7 @@ class CNE:
         The resolved ξ (neg) or ρ (infonce) after early exaggeration.
     network_ : dict or None
         Parametric: the trained network (``widths``, ``hidden_activation``, ``output_activation``, ``chunk_rows``,
-        float32 ``parameters``: per layer W (out × in, row-major) then b).
+        ``precision``, float32 ``parameters``: per layer W (out × in, row-major) then b).
     """
 
     def __init__(self, model: Any = None, k: int = 15, parametric: bool = False, data_on_gpu: Any = "auto",
@@ -137,7 +139,8 @@ class CNE:
         if any(h <= 0 for h in hidden):
             raise ValueError(f"hidden: every width must be > 0, got {hidden}")
         return dict(k=int(self.k), parametric=bool(self.parametric), hidden=hidden,
-                    activation=str(p["activation"]), network_init=str(p["network_init"]), embd_dim=int(self.embd_dim), loss_mode=str(p["loss_mode"]), metric=str(p["metric"]),
+                    activation=str(p["activation"]), network_init=str(p["network_init"]),
+                    network_precision=str(p["network_precision"]), embd_dim=int(self.embd_dim), loss_mode=str(p["loss_mode"]), metric=str(p["metric"]),
                     s=p["s"], Z_bar=p["Z_bar"], neg_spec=p["neg_spec"], ince_spec=p["ince_spec"],
                     negative_samples=int(m), batch_size=int(p["batch_size"]), n_epochs=int(p["n_epochs"]),
                     learning_rate=p["learning_rate"], anneal_lr=str(anneal), lr_min_factor=float(p["lr_min_factor"]),
@@ -205,7 +208,8 @@ class CNE:
             if X32.shape[1] != net["widths"][0]:
                 raise ValueError(f"X has {X32.shape[1]} features, the network takes {net['widths'][0]}")
             return _core.mlp_apply(list(net["widths"]), net["hidden_activation"], net["output_activation"],
-                                   net["parameters"], int(net["chunk_rows"]), X32, int(self._n_jobs))
+                                   net["parameters"], int(net["chunk_rows"]), X32, int(self._n_jobs),
+                                   net.get("precision", "float32"))
         arr = np.asarray(X)
         if np.issubdtype(arr.dtype, np.integer) and arr.ndim <= 1:
             return self.embedding_[arr]

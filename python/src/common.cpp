@@ -124,6 +124,7 @@ nb::dict network_dict(const nembed::Mlp& network) {
     net["hidden_activation"] = nembed::to_string(network.hidden_activation());
     net["output_activation"] = nembed::to_string(network.output_activation());
     net["chunk_rows"] = network.chunk_rows();
+    net["precision"] = nembed::to_string(network.precision());
     std::vector<float> p = network.parameters();
     const std::size_t np = p.size();
     net["parameters"] = to_numpy(std::move(p), {np});

@@ -186,6 +186,9 @@ void bind_paradime(nb::module_& m) {
                  if (options.contains("hidden_activation"))
                      o.hidden_activation =
                          nembed::parse_activation(nb::cast<std::string>(options["hidden_activation"]));
+                 if (options.contains("network_precision"))
+                     o.network_precision =
+                         nembed::parse_precision(nb::cast<std::string>(options["network_precision"]));
                  if (options.contains("full_batch")) {
                      nb::dict f = nb::cast<nb::dict>(options["full_batch"]);
                      get(f, "iterations", o.full_batch.iterations);
@@ -305,6 +308,7 @@ void bind_paradime(nb::module_& m) {
             d["hidden_activation"] = nembed::to_string(net.hidden_activation());
             d["output_activation"] = nembed::to_string(net.output_activation());
             d["chunk_rows"] = net.chunk_rows();
+            d["precision"] = nembed::to_string(net.precision());
             d["master"] = to_numpy(std::move(master), {n});
             return d;
         })
@@ -313,7 +317,9 @@ void bind_paradime(nb::module_& m) {
             nembed::Mlp net(nb::cast<std::vector<std::size_t>>(d["widths"]),
                             nembed::parse_activation(nb::cast<std::string>(d["hidden_activation"])),
                             nembed::parse_activation(nb::cast<std::string>(d["output_activation"])),
-                            std::vector<float>(master.size()), nb::cast<std::size_t>(d["chunk_rows"]));
+                            std::vector<float>(master.size()), nb::cast<std::size_t>(d["chunk_rows"]),
+                            nembed::parse_precision(d.contains("precision") ? nb::cast<std::string>(d["precision"])
+                                                                            : std::string("float32")));
             net.set_parameters(master);  // the float32 copy is the master's rounding, as after every step
             r.dr->set_network(std::move(net));
         })

@@ -264,6 +264,7 @@ void bind_umap(nb::module_& m) {
                 o.network.hidden = nb::cast<std::vector<long>>(get("hidden"));
                 o.network.hidden_activation = nembed::parse_activation(nb::cast<std::string>(get("activation")));
                 o.network.init = nembed::parse_mlp_init(nb::cast<std::string>(get("network_init")));
+                o.network.precision = nembed::parse_precision(nb::cast<std::string>(get("network_precision")));
             }
             if (init_array.shape(0) > 0) {
                 o.init = nembed::CneInit::user;
@@ -311,9 +312,10 @@ void bind_umap(nb::module_& m) {
         "mlp_apply",
         [](std::vector<std::size_t> widths, const std::string& hidden, const std::string& output,
            nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> params, std::size_t chunk_rows,
-           F32Mat X, int n_threads) {
+           F32Mat X, int n_threads, const std::string& precision) {
             nembed::Mlp net(std::move(widths), nembed::parse_activation(hidden), nembed::parse_activation(output),
-                            std::vector<float>(params.data(), params.data() + params.shape(0)), chunk_rows);
+                            std::vector<float>(params.data(), params.data() + params.shape(0)), chunk_rows,
+                            nembed::parse_precision(precision));
             nembed::require_finite(view(X), "X");
             nembed::Matrix<float> Y;
             {
@@ -323,5 +325,5 @@ void bind_umap(nb::module_& m) {
             return to_numpy(nembed::convert<double>(Y.view()));
         },
         "widths"_a, "hidden_activation"_a, "output_activation"_a, "parameters"_a, "chunk_rows"_a, "X"_a,
-        "n_threads"_a, "A network's forward pass on X (parametric CNE's transform).");
+        "n_threads"_a, "precision"_a = "float32", "A network's forward pass on X (parametric CNE's transform).");
 }

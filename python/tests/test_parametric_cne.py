@@ -56,3 +56,25 @@ def test_parametric_options_and_errors(fmnist):
         _fit(X, network_init="orthogonal")
     with pytest.raises(TypeError, match="parametric"):
         nembed.CNE(parametric="yes").fit(X)
+
+
+def test_parametric_bf16_network_precision(fmnist):
+    # network_precision="bf16": bfloat16 operands in the network's products (oneDNN); the trained network records it
+    # and applies in it, so transform gives the fit's bits, for any n_jobs and after pickling.
+    X = fmnist[0][:800]
+    try:
+        a = _fit(X, n_jobs=1, n_epochs=3, network_precision="bf16")
+    except ValueError as e:
+        if "built without oneDNN" in str(e):
+            pytest.skip("nembed built without oneDNN")
+        raise
+    b = _fit(X, n_jobs=2, n_epochs=3, network_precision="bf16")
+    assert a.network_["precision"] == "bf16"
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    np.testing.assert_array_equal(a.transform(X), a.embedding_)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(a)).transform(X), a.embedding_)
+    f = _fit(X, n_jobs=1, n_epochs=3)
+    assert f.network_["precision"] == "float32"
+    assert not np.array_equal(f.embedding_, a.embedding_)
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        _fit(X, n_epochs=1, network_precision="float16")

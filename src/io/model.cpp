@@ -154,7 +154,8 @@ void write_network(const std::string& dir, const Mlp& net, json& j) {
     j["network"] = json{{"widths", net.widths()},
                         {"hidden_activation", to_string(net.hidden_activation())},
                         {"output_activation", to_string(net.output_activation())},
-                        {"chunk_rows", net.chunk_rows()}};
+                        {"chunk_rows", net.chunk_rows()},
+                        {"precision", to_string(net.precision())}};
 }
 
 void finish_model(const std::string& dir, const json& j) {
@@ -523,9 +524,14 @@ Mlp read_network(const std::string& dir, const Fields& top, std::size_t n_compon
     const Activation hidden = f.parsed("hidden_activation", parse_activation);
     const Activation output = f.parsed("output_activation", parse_activation);
     const std::size_t chunk_rows = f.count("chunk_rows");
+    // The precision the network was trained in (models written before it existed: float32), so that a reloaded
+    // network applies as the fit did, bit for bit.
+    const Precision precision = f.parsed("precision", parse_precision, "float32");
+    if (precision == Precision::bf16 && !bf16_gemm_available())
+        f.fail("precision", "is bf16, but nembed was built without oneDNN (install libdnnl-dev and rebuild)");
     Matrix<float> p = read_array<float>(dir, "network.npy");
     try {
-        return Mlp(std::move(widths), hidden, output, std::move(p.storage()), chunk_rows);
+        return Mlp(std::move(widths), hidden, output, std::move(p.storage()), chunk_rows, precision);
     } catch (const InvalidArgument& e) {
         shape_error(dir, "network.npy", e.what());
     }

@@ -1,4 +1,4 @@
-// The multilayer perceptron (parametric/mlp.hpp): chunked float32 forward and backward through Eigen's GEMM.
+// The multilayer perceptron (parametric/mlp.hpp): chunked forward and backward through parametric/gemm.hpp.
 #include "nembed/parametric/mlp.hpp"
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 
 #include <Eigen/Core>
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
-#include <cblas.h>
+#include <cblas.h>  // BlasSerial
 #endif
 
 #include "nembed/core/error.hpp"
@@ -22,30 +22,8 @@ namespace nembed {
 namespace {
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Map = Eigen::Map<RowMat>;
 using CMap = Eigen::Map<const RowMat>;
 using Vec = Eigen::Map<Eigen::RowVectorXf>;
-
-// The three products of a layer, row-major float32. With OpenBLAS (CMake's NEMBED_OPENBLAS_GEMM_USED) they are
-// cblas_sgemm calls, run single-threaded inside nembed's own chunk threads (BlasSerial): a GEMM never splits its
-// inner dimension, so the bits do not depend on the thread count either way. Otherwise Eigen's products.
-#ifdef NEMBED_HAVE_OPENBLAS_GEMM
-int blas_int(std::size_t v) { return static_cast<int>(v); }
-#endif
-
-// Z (m×o) += H (m×a) · Wᵀ (W: o×a), the caller having cleared Z: the kernels add the finished float sum to C once
-// (a single K block at these widths), so 0 + Σ is what β = 0 gave, bit for bit, without OpenBLAS's own clearing
-// pass (sgemm_beta: a memset per row of C).
-void gemm_h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
-#ifdef NEMBED_HAVE_OPENBLAS_GEMM
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(o), blas_int(a), 1.0f, H, blas_int(a),
-                W, blas_int(a), 1.0f, Z, blas_int(o));
-#else
-    Map(Z, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).noalias() +=
-        CMap(H, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a)) *
-        CMap(W, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a)).transpose();
-#endif
-}
 
 // Z (m×o) += b on every row; and the same followed by ReLU, in one pass. Cloned as relu(): element-wise, the
 // bits of z + b then max(·, 0) in any clone.
@@ -60,31 +38,6 @@ NEMBED_ISA_CLONES void bias_relu(float* __restrict Z, std::size_t m, std::size_t
             Z[r * o + j] = z > 0.0f ? z : 0.0f;
         }
 }
-
-// dW (o×a) = Gᵀ (G: m×o) · H (m×a)
-void gemm_gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW) {
-#ifdef NEMBED_HAVE_OPENBLAS_GEMM
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(o), blas_int(a), blas_int(m), 1.0f, G, blas_int(o),
-                H, blas_int(a), 0.0f, dW, blas_int(a));
-#else
-    Map(dW, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a)).noalias() =
-        CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).transpose() *
-        CMap(H, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a));
-#endif
-}
-
-// dIn (m×a) = G (m×o) · W (o×a)
-void gemm_g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn) {
-#ifdef NEMBED_HAVE_OPENBLAS_GEMM
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(a), blas_int(o), 1.0f, G, blas_int(o),
-                W, blas_int(a), 0.0f, dIn, blas_int(a));
-#else
-    Map(dIn, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(a)).noalias() =
-        CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)) *
-        CMap(W, static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(a));
-#endif
-}
-
 // OpenBLAS's own threads off while the network runs (restored after): nembed's chunks are the parallelism, and
 // OpenBLAS's idle threads would spin. The setting is process-wide; it is changed only from the calling thread,
 // outside the parallel region.
@@ -167,6 +120,18 @@ void activate(Activation a, float* z, std::size_t n) {
 NEMBED_ISA_CLONES void relu_mask(const float* h, float* g, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
 }
+// relu_mask in bf16 precision, in one pass: the mask read from the bf16 copy of ReLU's output (nonzero magnitude
+// bits: h > 0, the kernel's ReLU writing −0 too; the copy the layer's dW product has just read, in cache, at half the
+// bytes of the float32 one), the result also written rounded to bf16. 1[bf16(h) > 0] differs from 1[h > 0] only for
+// h < 2^-134, which rounds to 0.
+NEMBED_ISA_CLONES void relu_mask_bf16(const std::uint16_t* __restrict h16, float* __restrict g,
+                                      std::uint16_t* __restrict g16, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const float v = (h16[i] & 0x7FFFu) != 0 ? g[i] : 0.0f;
+        g[i] = v;
+        g16[i] = round_bf16(v);
+    }
+}
 
 // sum[i] += part[i] in double: one chunk's weight-gradient partial into the gradient (an element-wise add in a fixed
 // chunk order: the same bits in any clone).
@@ -231,6 +196,7 @@ std::string to_string(MlpInit i) {
 }
 
 void validate(const MlpOptions& o) {
+    if (o.precision == Precision::bf16) require_bf16_gemm("network");
     for (std::size_t i = 0; i < o.hidden.size(); ++i)
         require(o.hidden[i] > 0, "network hidden layer " + std::to_string(i) + ": width must be > 0, got " +
                                      std::to_string(o.hidden[i]));
@@ -245,6 +211,7 @@ void Mlp::layout() {
         p += widths_[l + 1] * widths_[l] + widths_[l + 1];
     }
     params_.resize(p);
+    if (precision_ == Precision::bf16) params16_.resize(p);
     master_.resize(p);
     grad_.assign(p, 0.0);
 }
@@ -259,6 +226,7 @@ Mlp::Mlp(std::size_t n_inputs, std::size_t n_outputs, const MlpOptions& options)
     hidden_act_ = options.hidden_activation;
     output_act_ = options.output_activation;
     chunk_rows_ = options.chunk_rows;
+    precision_ = options.precision;
     layout();
     for (std::size_t l = 0; l < n_layers(); ++l) {
         const double fan_in = static_cast<double>(widths_[l]), fan_out = static_cast<double>(widths_[l + 1]);
@@ -292,12 +260,27 @@ Mlp::Mlp(std::size_t n_inputs, std::size_t n_outputs, const MlpOptions& options)
         params_[i] = static_cast<float>(master_[i]);
         master_[i] = params_[i];
     }
+    refresh_bf16();
+}
+
+void Mlp::refresh_bf16() {
+    if (precision_ != Precision::bf16) return;
+    to_bf16(params_.data(), params16_.data(), params_.size());
+    weights_t16_.resize(params_.size());
+    for (std::size_t l = 0; l < n_layers(); ++l) {
+        const std::size_t a = widths_[l], o = widths_[l + 1];
+        const std::uint16_t* W = params16_.data() + offsets_[l];
+        std::uint16_t* Wt = weights_t16_.data() + offsets_[l];
+        for (std::size_t j = 0; j < o; ++j)
+            for (std::size_t i = 0; i < a; ++i) Wt[i * o + j] = W[j * a + i];
+    }
 }
 
 Mlp::Mlp(std::vector<std::size_t> widths, Activation hidden_activation, Activation output_activation,
-         std::vector<float> parameters, std::size_t chunk_rows)
+         std::vector<float> parameters, std::size_t chunk_rows, Precision precision)
     : widths_(std::move(widths)), hidden_act_(hidden_activation), output_act_(output_activation),
-      chunk_rows_(chunk_rows) {
+      chunk_rows_(chunk_rows), precision_(precision) {
+    if (precision_ == Precision::bf16) require_bf16_gemm("network");
     require(widths_.size() >= 2, "network: needs at least an input and an output width");
     for (std::size_t i = 0; i < widths_.size(); ++i)
         require(widths_[i] > 0, "network: width " + std::to_string(i) + " must be > 0");
@@ -311,6 +294,7 @@ Mlp::Mlp(std::vector<std::size_t> widths, Activation hidden_activation, Activati
         require(std::isfinite(params_[i]), "network: parameter " + std::to_string(i) + " is not finite");
         master_[i] = params_[i];
     }
+    refresh_bf16();
 }
 
 void Mlp::set_parameters(std::span<const double> values) {
@@ -320,24 +304,44 @@ void Mlp::set_parameters(std::span<const double> values) {
         master_[i] = values[i];
         params_[i] = static_cast<float>(values[i]);
     }
+    refresh_bf16();
 }
 
 void Mlp::zero_grad() { std::fill(grad_.begin(), grad_.end(), 0.0); }
 
 // Layers 0..K−1 on `rows` rows starting at row0 of every activation buffer (acts[0] already holds the inputs).
+// In bf16 precision every layer's input is also kept rounded in acts16 (the products' operand and the backward's).
 void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
-                        std::size_t row0) const {
+                        std::vector<std::vector<std::uint16_t>>& acts16, std::size_t row0) const {
     const std::size_t K = n_layers();
+    const bool bf16 = precision_ == Precision::bf16;
+    if (bf16) to_bf16(acts[0].data() + row0 * widths_[0], acts16[0].data() + row0 * widths_[0], rows * widths_[0]);
     for (std::size_t l = 0; l < K; ++l) {
         const std::size_t a = widths_[l], o = widths_[l + 1];
         const float* W = params_.data() + offsets_[l];
         float* Z = acts[l + 1].data() + row0 * o;
-        // Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of
-        // the bias was slower still: this is the first touch of the batch's activations), the product added, then
-        // the bias and the activation in one pass.
-        std::memset(Z, 0, rows * o * sizeof(float));
-        gemm_h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
         const Activation act = l + 1 == K ? output_act_ : hidden_act_;
+        if (bf16 && act == Activation::relu && l + 1 < K) {
+            // A hidden ReLU layer: bias, ReLU and the rounding in the product's kernel, straight into the next
+            // layer's bf16 operand (reading back a float32 output the kernel wrote cost as much as the product). Its
+            // float32 activations are not needed: backward reads the mask from the bf16 copy.
+            gemm::h_wt(rows, o, a, acts16[l].data() + row0 * a, weights_t16_.data() + offsets_[l],
+                       acts16[l + 1].data() + row0 * o, W + o * a, true);
+            continue;
+        }
+        if (bf16) {
+            // The bias, and ReLU, in the product's kernel; the next layer's bf16 input in one flat pass.
+            gemm::h_wt(rows, o, a, acts16[l].data() + row0 * a, weights_t16_.data() + offsets_[l], Z, W + o * a,
+                       act == Activation::relu);
+            activate(act == Activation::relu ? Activation::identity : act, Z, rows * o);
+            if (l + 1 < K) to_bf16(Z, acts16[l + 1].data() + row0 * o, rows * o);
+            continue;
+        }
+        // Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of the
+        // bias was slower still: this is the first touch of the batch's activations), the product added, then the
+        // bias and the activation in one pass.
+        std::memset(Z, 0, rows * o * sizeof(float));
+        gemm::h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
         if (act == Activation::relu) {
             bias_relu(Z, rows, o, W + o * a);
         } else {
@@ -356,11 +360,13 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
     [[maybe_unused]] BlasSerial serial;
     parallelize(n_threads, n_chunks, [&](int, std::size_t cb, std::size_t ce) {
         std::vector<std::vector<float>> acts(widths_.size());
+        std::vector<std::vector<std::uint16_t>> acts16(precision_ == Precision::bf16 ? n_layers() : 0);
         for (std::size_t l = 0; l < widths_.size(); ++l) acts[l].resize(chunk_rows_ * widths_[l]);
+        for (std::size_t l = 0; l < acts16.size(); ++l) acts16[l].resize(chunk_rows_ * widths_[l]);
         for (std::size_t c = cb; c < ce; ++c) {
             const std::size_t r0 = c * chunk_rows_, rows = std::min(chunk_rows_, X.rows - r0);
             std::copy(X.row(r0), X.row(r0) + rows * X.cols, acts[0].begin());
-            forward_chunk(rows, acts, 0);
+            forward_chunk(rows, acts, acts16, 0);
             std::copy(acts.back().begin(), acts.back().begin() + static_cast<std::ptrdiff_t>(rows * n_outputs()),
                       out.row(r0));
         }
@@ -375,6 +381,8 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
     const std::size_t n = rows.empty() ? X.rows : rows.size();
     acts_.resize(widths_.size());
     for (std::size_t l = 0; l < widths_.size(); ++l) acts_[l].resize(n * widths_[l]);
+    acts16_.resize(precision_ == Precision::bf16 ? n_layers() : 0);
+    for (std::size_t l = 0; l < acts16_.size(); ++l) acts16_[l].resize(n * widths_[l]);
     batch_rows_ = n;
     const std::size_t D = X.cols, n_chunks = (n + chunk_rows_ - 1) / chunk_rows_;
     [[maybe_unused]] BlasSerial serial;
@@ -393,7 +401,7 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
                 std::copy(X.row(static_cast<std::size_t>(r)), X.row(static_cast<std::size_t>(r)) + D, in + i * D);
             }
         }
-        forward_chunk(m, acts_, r0);
+        forward_chunk(m, acts_, acts16_, r0);
     });
     return {acts_.back().data(), n, n_outputs()};
 }
@@ -409,9 +417,16 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
     // Per worker, two gradient buffers, kept across batches (the training loop does not allocate).
     if (scratch_.size() < 2 * static_cast<std::size_t>(n_threads)) scratch_.resize(2 * static_cast<std::size_t>(n_threads));
     for (auto& v : scratch_) v.resize(chunk_rows_ * max_width);
+    const bool bf16 = precision_ == Precision::bf16;
+    if (bf16) {
+        scratch16_.resize(std::max(scratch16_.size(), static_cast<std::size_t>(n_threads)));
+        for (auto& v : scratch16_) v.resize(chunk_rows_ * max_width);
+    }
     parallelize(n_threads, n_chunks, [&](int w, std::size_t cb, std::size_t ce) {
         float* buf[2] = {scratch_[2 * static_cast<std::size_t>(w)].data(),
                          scratch_[2 * static_cast<std::size_t>(w) + 1].data()};
+        // bf16: G rounded, for both of the layer's products (the bias gradient sums G in float32).
+        std::uint16_t* G16 = bf16 ? scratch16_[static_cast<std::size_t>(w)].data() : nullptr;
         for (std::size_t c = cb; c < ce; ++c) {
             const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
             float* part = partials_.data() + c * P;
@@ -425,16 +440,30 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
                 G = buf[0];
                 next = 1;
             }
+            if (bf16) to_bf16(G, G16, m * out_w);
             for (std::size_t l = K; l-- > 0;) {
                 const std::size_t a = widths_[l], o = widths_[l + 1];
                 Vec db(part + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
-                gemm_gt_h(m, o, a, G, acts_[l].data() + r0 * a, part + offsets_[l]);
+                if (bf16)
+                    gemm::gt_h(m, o, a, G16, acts16_[l].data() + r0 * a, part + offsets_[l]);
+                else
+                    gemm::gt_h(m, o, a, G, acts_[l].data() + r0 * a, part + offsets_[l]);
                 db = CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).colwise().sum();
                 if (l == 0 && dX == nullptr) break;
                 float* target = l == 0 ? dX + r0 * a : buf[next];
-                gemm_g_w(m, o, a, G, params_.data() + offsets_[l], target);
+                if (bf16)
+                    gemm::g_w(m, o, a, G16, params16_.data() + offsets_[l], target);
+                else
+                    gemm::g_w(m, o, a, G, params_.data() + offsets_[l], target);
                 if (l == 0) break;
-                multiply_derivative(hidden_act_, acts_[l].data() + r0 * a, target, m * a);
+                const float* h = acts_[l].data() + r0 * a;
+                if (bf16 && hidden_act_ == Activation::relu) {
+                    // G16 is free: both products of layer l are done.
+                    relu_mask_bf16(acts16_[l].data() + r0 * a, target, G16, m * a);
+                } else {
+                    multiply_derivative(hidden_act_, h, target, m * a);
+                    if (bf16) to_bf16(target, G16, m * a);
+                }
                 G = target;
                 next ^= 1;
             }
@@ -453,6 +482,7 @@ void Mlp::step(Optimizer& optimizer, double lr, int n_threads, std::optional<dou
     }
     optimizer.step(master_.data(), grad_.data(), master_.size(), lr, n_threads);
     for (std::size_t i = 0; i < master_.size(); ++i) params_[i] = static_cast<float>(master_[i]);
+    refresh_bf16();
     zero_grad();
 }
 

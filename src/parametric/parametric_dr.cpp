@@ -216,6 +216,7 @@ void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {
     MlpOptions mo;
     mo.hidden.assign(options_.hidden_dims.begin(), options_.hidden_dims.end());
     mo.hidden_activation = options_.hidden_activation;  // paraDime's FullyConnectedEmbeddingModel: Softplus
+    mo.precision = options_.network_precision;
     mo.seed = options_.seed;
     Mlp net(X.cols, options_.out_dim, mo);
     if (!phases_.empty() || fb.iterations == 0) {

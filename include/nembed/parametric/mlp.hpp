@@ -2,7 +2,7 @@
 /// @file mlp.hpp
 /// A multilayer perceptron for parametric embeddings (docs/parametric.md §1): linear layers y = act(x·Wᵀ + b) with
 /// ReLU, Softplus, tanh or identity activations and any widths, float32 forward and backward on batches through
-/// Eigen's GEMM.
+/// parametric/gemm.hpp's products (float32, or bf16 operands with float32 accumulation: MlpOptions::precision).
 ///
 /// Parameters are one flat block, layer after layer: W (out × in, row-major as torch.nn.Linear.weight), then b.
 /// The network computes with a float32 copy; the shared optimizers (optim/optimizer.hpp) step double arrays, so
@@ -27,6 +27,7 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/types.hpp"
+#include "nembed/parametric/gemm.hpp"
 
 namespace nembed {
 
@@ -58,8 +59,12 @@ struct MlpOptions {
     MlpInit init = MlpInit::torch_default;
     std::uint64_t seed = 0;        ///< layer l draws from the counter stream (seed, l)
     std::size_t chunk_rows = 512;  ///< rows per chunk (> 0); results depend on it, never on the thread count
+    /// The products' precision (parametric/gemm.hpp): float32, or bf16 operands with float32 accumulation (the
+    /// weights, their optimizer state, biases and the output stay float32; hidden ReLU layers are kept in bf16 only;
+    /// needs oneDNN). docs/parametric.md §1.
+    Precision precision = Precision::float32;
 };
-/// Throws InvalidArgument for a hidden width <= 0 or chunk_rows == 0.
+/// Throws InvalidArgument for a hidden width <= 0, chunk_rows == 0, or bf16 in a build without oneDNN.
 void validate(const MlpOptions& options);
 
 class Mlp {
@@ -68,9 +73,10 @@ public:
     /// A freshly initialised network n_inputs → hidden… → n_outputs (both > 0).
     Mlp(std::size_t n_inputs, std::size_t n_outputs, const MlpOptions& options);
     /// A network with given parameters (a reloaded model): widths (>= 2 entries, each > 0), float32 parameters of
-    /// the layout above. Throws InvalidArgument when the parameter count does not match the widths.
+    /// the layout above, the precision it was trained in. Throws InvalidArgument when the parameter count does not
+    /// match the widths (or for bf16 without oneDNN).
     Mlp(std::vector<std::size_t> widths, Activation hidden_activation, Activation output_activation,
-        std::vector<float> parameters, std::size_t chunk_rows = 512);
+        std::vector<float> parameters, std::size_t chunk_rows = 512, Precision precision = Precision::float32);
 
     std::size_t n_inputs() const { return widths_.empty() ? 0 : widths_.front(); }
     std::size_t n_outputs() const { return widths_.empty() ? 0 : widths_.back(); }
@@ -80,6 +86,7 @@ public:
     Activation hidden_activation() const { return hidden_act_; }
     Activation output_activation() const { return output_act_; }
     std::size_t chunk_rows() const { return chunk_rows_; }
+    Precision precision() const { return precision_; }
     std::size_t n_parameters() const { return params_.size(); }
     /// Offset of layer l's W in the flat block (its b follows W).
     std::size_t weight_offset(std::size_t layer) const { return offsets_.at(layer); }
@@ -113,11 +120,14 @@ public:
 
 private:
     void layout();
+    void refresh_bf16();
+    // acts16: the bf16 copies of every layer's input (bf16 precision only; else unused).
     void forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
-                       std::size_t row0) const;
+                       std::vector<std::vector<std::uint16_t>>& acts16, std::size_t row0) const;
     std::vector<std::size_t> widths_;
     Activation hidden_act_ = Activation::relu, output_act_ = Activation::identity;
     std::size_t chunk_rows_ = 512;
+    Precision precision_ = Precision::float32;
     std::vector<std::size_t> offsets_;  // per layer: offset of W
     std::vector<float> params_;
     std::vector<double> master_, grad_;
@@ -126,6 +136,10 @@ private:
     std::size_t batch_rows_ = 0;
     std::vector<float> partials_;  // per chunk gradient partials (float32, summed in chunk order in double)
     std::vector<std::vector<float>> scratch_;  // backward: two gradient buffers per worker
+    // bf16 precision: the parameters rounded (refreshed with params_) and every layer's Wᵀ rounded (the forward's
+    // operand), the layer inputs of the last forward batch, and per worker a bf16 copy of the backward's dL/dZ.
+    std::vector<std::uint16_t> params16_, weights_t16_;
+    std::vector<std::vector<std::uint16_t>> acts16_, scratch16_;
 };
 
 } // namespace nembed

@@ -42,6 +42,7 @@ struct ParametricDROptions {
     std::size_t out_dim = 2;                      ///< >= 1
     std::vector<std::size_t> hidden_dims{100, 50};  ///< the built-in network's hidden widths (paraDime's default)
     Activation hidden_activation = Activation::softplus;  ///< the built-in network's (paraDime's: Softplus)
+    Precision network_precision = Precision::float32;     ///< the built-in network's products (MlpOptions::precision)
     /// Not in paraDime: a full-batch phase after the batch phases, built-in network only (full_batch.hpp).
     FullBatchOptions full_batch{};
     std::uint64_t seed = 0;

@@ -108,8 +108,10 @@ class ParametricDR:
     def __init__(self, model=None, in_dim: Optional[int] = None, out_dim: int = 2, hidden_dims=(100, 50),
                  dataset=None, global_relations=None, batch_relations=None, derived_data=None, losses=None,
                  training_phases=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0,
-                 n_jobs: int = 1, hidden_activation: str = "softplus", full_batch: Optional[dict] = None):
-        # hidden_activation, full_batch: not in paraDime. full_batch (a dict of FullBatchOptions: iterations,
+                 n_jobs: int = 1, hidden_activation: str = "softplus", full_batch: Optional[dict] = None,
+                 network_precision: str = "float32"):
+        # hidden_activation, full_batch, network_precision ("float32" or "bf16": bfloat16 operands in the built-in
+        # network's products, float32 sums and weights; needs a build with oneDNN): not in paraDime. full_batch (a dict of FullBatchOptions: iterations,
         # learning_rate, method "tsne"/"umap", perplexity, n_neighbors, min_dist, ...) trains the built-in network
         # after the phases by the method's loss over every point at once (docs/parametric.md, "Full batch").
         if use_cuda:
@@ -130,7 +132,8 @@ class ParametricDR:
             raise ValueError("full_batch trains nembed's built-in network only (model=None)")
         self._options = {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
                          "n_threads": _n_threads(n_jobs), "verbose": bool(verbose),
-                         "hidden_activation": str(hidden_activation), "full_batch": dict(full_batch or {})}
+                         "hidden_activation": str(hidden_activation), "full_batch": dict(full_batch or {}),
+                         "network_precision": str(network_precision)}
         self._routine = self._new_routine()
         for tp in training_phases or []:
             self.add_training_phase(tp)

@@ -39,7 +39,8 @@ class ParametricTSNE(dr.ParametricDR):
                  early_exaggeration_epochs: int = 0, early_exaggeration: float = 12.0, lr_anneal: str = "none",
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
-                 full_batch_after_kl: bool = False, full_batch_exaggeration: float = 12.0):
+                 full_batch_after_kl: bool = False, full_batch_exaggeration: float = 12.0,
+                 network_precision: str = "float32"):
         # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
         # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
         # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
@@ -86,7 +87,8 @@ class ParametricTSNE(dr.ParametricDR):
         super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
-                         n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb)
+                         n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb,
+                         network_precision=network_precision)
 
 
 class ParametricUMAP(dr.ParametricDR):
@@ -101,7 +103,8 @@ class ParametricUMAP(dr.ParametricDR):
                  data_key: str = "main", dataset=None, use_cuda: bool = False, verbose: bool = False,
                  seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1, lr_anneal: str = "none",
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
-                 full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None):
+                 full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
+                 network_precision: str = "float32"):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
         # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
         # The preset starts from the fresh network (the default spectral phase kills its ReLU units).
@@ -137,4 +140,5 @@ class ParametricUMAP(dr.ParametricDR):
         super().__init__(model=model, in_dim=in_dim, out_dim=out_dim, hidden_dims=hidden_dims, dataset=dataset,
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
-                         n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb)
+                         n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb,
+                         network_precision=network_precision)

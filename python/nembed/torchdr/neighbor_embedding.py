@@ -167,7 +167,8 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         if net is not None:  # parametric: the network's forward pass (X_train is not needed)
             return _core.mlp_apply(list(net["widths"]), net["hidden_activation"], net["output_activation"],
                                    net["parameters"], int(net["chunk_rows"]), np.ascontiguousarray(X, dtype=np.float32),
-                                   resolve_n_jobs(self.get_params(deep=False).get("n_jobs", -1)))
+                                   resolve_n_jobs(self.get_params(deep=False).get("n_jobs", -1)),
+                                   net.get("precision", "float32"))
         if self._method not in _TRANSFORM_METHODS:
             raise NotImplementedError(
                 f"{type(self).__name__} cannot transform new data (TorchDR 0.5 has a non-parametric transform for "

@@ -1,0 +1,74 @@
+#pragma once
+/// @file gemm.hpp
+/// The network's matrix products (parametric/mlp.hpp), row-major, in one of two precisions:
+///
+/// - float32: OpenBLAS's cblas_sgemm where CMake found OpenBLAS, else Eigen's products.
+/// - bf16: operands in bfloat16 (rounded to nearest even from float32 by to_bf16), products accumulated and written
+///   in float32 — the usual mixed precision (the caller keeps float32 master weights and optimizer state). Through
+///   oneDNN's matmul (AMX or AVX512-BF16 kernels where the CPU has them); available only when nembed was built with
+///   oneDNN (bf16_gemm_available()), otherwise InvalidArgument "built without oneDNN".
+///
+/// Every product runs on the calling thread only (the network's chunks are the parallelism): OpenBLAS is kept serial
+/// by the caller (Mlp), oneDNN (an OpenMP build) gets one OpenMP thread for the call, the caller's setting restored
+/// after. A product never splits its inner dimension across threads, so results do not depend on the thread count.
+/// oneDNN's primitives are created once per shape and cached for the process (the network's chunk shapes are fixed).
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace nembed {
+
+/// The precision of the network's products (MlpOptions::precision); the weights are float32 in both.
+enum class Precision { float32, bf16 };
+/// "float32"/"fp32"/"float", "bf16"/"bfloat16" (any case); throws InvalidArgument naming the value.
+Precision parse_precision(const std::string& name);
+std::string to_string(Precision p);
+
+/// True when nembed was built with oneDNN (the bf16 products).
+bool bf16_gemm_available();
+/// Throws InvalidArgument ("… built without oneDNN …", naming `what`) unless bf16_gemm_available().
+void require_bf16_gemm(const std::string& what);
+
+/// x rounded to bfloat16, nearest even: add 0x7FFF plus the lowest kept bit, keep the high half; a NaN keeps its
+/// sign and top payload bits with the quiet bit set (the addition could carry it into infinity). Inline so that
+/// element-wise passes can write it fused (Mlp's bias + ReLU).
+inline std::uint16_t round_bf16(float x) {
+    const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+    const std::uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16, nan = (u >> 16) | 0x40u;
+    return static_cast<std::uint16_t>((u & 0x7FFFFFFFu) > 0x7F800000u ? nan : rounded);  // a select: vectorises
+}
+/// y[i] = round_bf16(x[i]), nearest even (NaN stays a quiet NaN). The same bits on every CPU: an integer
+/// rounding that the compiler vectorises (AVX-512's VCVTNEPS2BF16 would flush subnormals to zero).
+void to_bf16(const float* x, std::uint16_t* y, std::size_t n);
+/// The float32 value of a bfloat16.
+float bf16_to_float(std::uint16_t v);
+
+namespace gemm {
+
+// float32 (OpenBLAS or Eigen).
+/// Z (m×o) += H (m×a) · Wᵀ (W: o×a); the caller clears Z (OpenBLAS's β = 0 would clear it row by row).
+void h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z);
+/// dW (o×a) = Gᵀ · H (G: m×o, H: m×a).
+void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW);
+/// dIn (m×a) = G (m×o) · W (o×a).
+void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn);
+
+// bf16 operands, float32 results (written, not added). Throws InvalidArgument without oneDNN.
+/// Z (m×o) = H (m×a) · Wᵀ (+ b on every row, when b is given) (then max(·, 0) when relu), given Wᵀ itself (a×o,
+/// row-major): the caller keeps a transposed bf16 copy of the weights, as oneDNN's kernels repack a transposed
+/// operand at every call, at twice the cost of the product here. The bias and ReLU run in the kernel (a separate
+/// pass over Z cost as much as the product); ReLU writes −0 for negative sums.
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
+          const float* b = nullptr, bool relu = false);
+/// The same with Z written in bf16 (oneDNN's rounding, to nearest even): a hidden ReLU layer's output, which in bf16
+/// precision is needed only as the next layer's operand and for ReLU's mask.
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
+          std::uint16_t* Z16, const float* b = nullptr, bool relu = false);
+/// dW (o×a) = Gᵀ · H.
+void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW);
+/// dIn (m×a) = G · W.
+void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn);
+
+} // namespace gemm
+} // namespace nembed

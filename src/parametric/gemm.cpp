@@ -1,0 +1,295 @@
+// The network's matrix products (parametric/gemm.hpp): float32 through OpenBLAS or Eigen, bf16 through oneDNN.
+#include "nembed/parametric/gemm.hpp"
+
+#include <bit>
+
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+#include <cblas.h>
+#else
+#include <Eigen/Core>
+#endif
+#ifdef NEMBED_HAVE_DNNL
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+#include "nembed/core/error.hpp"
+#include "nembed/core/strings.hpp"
+#include "../core/isa_clones.hpp"
+
+namespace nembed {
+
+Precision parse_precision(const std::string& name) {
+    const std::string s = to_lower(name);
+    if (s == "float32" || s == "fp32" || s == "float" || s == "f32") return Precision::float32;
+    if (s == "bf16" || s == "bfloat16") return Precision::bf16;
+    throw InvalidArgument("network precision: unknown precision '" + name + "' (expected float32 or bf16)");
+}
+
+std::string to_string(Precision p) { return p == Precision::bf16 ? "bf16" : "float32"; }
+
+bool bf16_gemm_available() {
+#ifdef NEMBED_HAVE_DNNL
+    return true;
+#else
+    return false;
+#endif
+}
+
+void require_bf16_gemm(const std::string& what) {
+    require(bf16_gemm_available(), what + ": precision bf16 needs oneDNN, but nembed was built without oneDNN "
+                                          "(install libdnnl-dev and rebuild), use float32");
+}
+
+NEMBED_ISA_CLONES void to_bf16(const float* __restrict x, std::uint16_t* __restrict y, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) y[i] = round_bf16(x[i]);
+}
+
+float bf16_to_float(std::uint16_t v) { return std::bit_cast<float>(static_cast<std::uint32_t>(v) << 16); }
+
+namespace gemm {
+
+namespace {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+int blas_int(std::size_t v) { return static_cast<int>(v); }
+#else
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Map = Eigen::Map<RowMat>;
+using CMap = Eigen::Map<const RowMat>;
+Eigen::Index ix(std::size_t v) { return static_cast<Eigen::Index>(v); }
+#endif
+} // namespace
+
+// OpenBLAS's kernels add the finished float sum to C once (a single K block at these widths), so 0 + Σ is what
+// β = 0 gave, bit for bit.
+void h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z) {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(o), blas_int(a), 1.0f, H, blas_int(a),
+                W, blas_int(a), 1.0f, Z, blas_int(o));
+#else
+    Map(Z, ix(m), ix(o)).noalias() += CMap(H, ix(m), ix(a)) * CMap(W, ix(o), ix(a)).transpose();
+#endif
+}
+
+void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW) {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(o), blas_int(a), blas_int(m), 1.0f, G, blas_int(o),
+                H, blas_int(a), 0.0f, dW, blas_int(a));
+#else
+    Map(dW, ix(o), ix(a)).noalias() = CMap(G, ix(m), ix(o)).transpose() * CMap(H, ix(m), ix(a));
+#endif
+}
+
+void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn) {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(a), blas_int(o), 1.0f, G, blas_int(o),
+                W, blas_int(a), 0.0f, dIn, blas_int(a));
+#else
+    Map(dIn, ix(m), ix(a)).noalias() = CMap(G, ix(m), ix(o)) * CMap(W, ix(o), ix(a));
+#endif
+}
+
+#ifdef NEMBED_HAVE_DNNL
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& engine() {
+    static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+    return e;
+}
+
+// C (m×n, float32) = A (m×k) · B (k×n), bf16 operands, each given row-major or (t*) as its transpose's row-major
+// storage: the transposes are memory strides, no copies.
+struct Product {
+    dnnl::memory::desc a, b, c, bias;
+    dnnl::matmul::primitive_desc pd;
+    dnnl::matmul prim;
+};
+
+// m, n, k, A transposed, B transposed, a float32 bias row added, ReLU after, C in bf16.
+using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool, bool>;
+
+// One OpenMP thread in oneDNN for the call (and the primitive's creation: its blocking depends on the thread
+// count), the calling thread's own setting restored after; other threads' settings are their own.
+struct OmpSerial {
+    int previous = omp_get_max_threads();
+    OmpSerial() {
+        if (previous != 1) omp_set_num_threads(1);
+    }
+    ~OmpSerial() {
+        if (previous != 1) omp_set_num_threads(previous);
+    }
+    OmpSerial(const OmpSerial&) = delete;
+    OmpSerial& operator=(const OmpSerial&) = delete;
+};
+
+const Product& product(const Key& key) {
+    static std::mutex mutex;
+    static std::map<Key, std::unique_ptr<Product>> cache;
+    std::lock_guard lock(mutex);
+    auto& slot = cache[key];
+    if (!slot) {
+        const auto [m, n, k, ta, tb, with_bias, relu, c16] = key;
+        const auto d = [](std::size_t v) { return static_cast<dnnl::memory::dim>(v); };
+        auto p = std::make_unique<Product>();
+        p->a = dnnl::memory::desc({d(m), d(k)}, dt::bf16, ta ? dnnl::memory::dims{1, d(m)} : dnnl::memory::dims{d(k), 1});
+        p->b = dnnl::memory::desc({d(k), d(n)}, dt::bf16, tb ? dnnl::memory::dims{1, d(k)} : dnnl::memory::dims{d(n), 1});
+        p->c = dnnl::memory::desc({d(m), d(n)}, c16 ? dt::bf16 : dt::f32, dnnl::memory::dims{d(n), 1});
+        if (with_bias) p->bias = dnnl::memory::desc({1, d(n)}, dt::f32, dnnl::memory::dims{d(n), 1});
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per-thread scratch below: concurrent calls
+        if (relu) {
+            dnnl::post_ops po;
+#if DNNL_VERSION_MAJOR >= 3
+            po.append_eltwise(dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+#else
+            po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+#endif
+            attr.set_post_ops(po);
+        }
+        try {
+#if DNNL_VERSION_MAJOR >= 3
+            p->pd = dnnl::matmul::primitive_desc(engine(), p->a, p->b, p->bias, p->c, attr);
+#else
+            p->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->a, p->b, p->bias, p->c), attr, engine());
+#endif
+            p->prim = dnnl::matmul(p->pd);
+        } catch (const dnnl::error& e) {
+            throw InvalidArgument("network precision bf16: oneDNN has no bf16 matmul for " + std::to_string(m) +
+                                  "x" + std::to_string(k) + " by " + std::to_string(k) + "x" + std::to_string(n) +
+                                  " on this CPU (" + e.what() + "); use float32");
+        }
+        slot = std::move(p);
+    }
+    return *slot;
+}
+
+// A primitive as one thread calls it: its memory objects made once (their pointers set at each call) and its
+// argument map, per thread with the thread's own scratchpad, found without the shared cache's lock (a memory
+// object and a map per call were ~3 % of a bf16 epoch in malloc and free).
+struct Bound {
+    const Product* p = nullptr;
+    std::size_t scratch_bytes = 0;
+    std::unordered_map<int, dnnl::memory> args;
+};
+Bound& bound(const Key& key) {
+    thread_local std::map<Key, Bound> calls;
+    Bound& b = calls[key];
+    if (!b.p) {
+        b.p = &product(key);
+        b.scratch_bytes = b.p->pd.scratchpad_desc().get_size();
+        dnnl::engine& e = engine();
+        b.args.emplace(DNNL_ARG_SRC, dnnl::memory(b.p->a, e, nullptr));
+        b.args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(b.p->b, e, nullptr));
+        b.args.emplace(DNNL_ARG_DST, dnnl::memory(b.p->c, e, nullptr));
+        b.args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(b.p->pd.scratchpad_desc(), e, nullptr));
+        if (std::get<5>(key)) b.args.emplace(DNNL_ARG_BIAS, dnnl::memory(b.p->bias, e, nullptr));
+    }
+    return b;
+}
+
+// C = A·B (+ bias) (then ReLU); C float32, or bf16 when c16.
+void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, bool ta, const std::uint16_t* B,
+            bool tb, void* C, const float* bias = nullptr, bool relu = false, bool c16 = false) {
+    [[maybe_unused]] OmpSerial serial;
+    Bound& b = bound({m, n, k, ta, tb, bias != nullptr, relu, c16});
+    thread_local dnnl::stream stream(engine());
+    thread_local std::vector<std::uint8_t> scratch;
+    if (scratch.size() < b.scratch_bytes) scratch.resize(b.scratch_bytes);
+    b.args.at(DNNL_ARG_SRC).set_data_handle(const_cast<std::uint16_t*>(A));
+    b.args.at(DNNL_ARG_WEIGHTS).set_data_handle(const_cast<std::uint16_t*>(B));
+    b.args.at(DNNL_ARG_DST).set_data_handle(C);
+    b.args.at(DNNL_ARG_SCRATCHPAD).set_data_handle(scratch.data());
+    if (bias) b.args.at(DNNL_ARG_BIAS).set_data_handle(const_cast<float*>(bias));
+    b.p->prim.execute(stream, b.args);
+    stream.wait();
+}
+
+// A batch's last chunk has a row count of its own, a new shape at nearly every batch: a primitive for each would
+// cost its creation (~1 ms) again and again and grow the cache without bound. Such chunks are padded with zero
+// rows to a multiple of kRowStep (a handful of shapes), in per-thread staging buffers: zero rows add nothing to a
+// product over rows and give rows that are dropped.
+constexpr std::size_t kRowStep = 64;
+std::size_t padded(std::size_t m) { return (m + kRowStep - 1) / kRowStep * kRowStep; }
+
+// x (rows × cols) followed by zero rows up to `to` rows, in buf.
+const std::uint16_t* pad_rows(const std::uint16_t* x, std::size_t rows, std::size_t to, std::size_t cols,
+                              std::vector<std::uint16_t>& buf) {
+    buf.assign(to * cols, 0);
+    std::copy(x, x + rows * cols, buf.begin());
+    return buf.data();
+}
+
+struct Staging {
+    std::vector<std::uint16_t> a, b, c16;
+    std::vector<float> c;
+};
+Staging& staging() {
+    thread_local Staging s;
+    return s;
+}
+
+// C (m×n) = A (m×k) · op(B) (+ bias) (then ReLU) with m padded: A's rows and C's rows.
+template <typename T>
+void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, const std::uint16_t* B, bool tb,
+                 T* C, const float* bias = nullptr, bool relu = false) {
+    constexpr bool c16 = std::is_same_v<T, std::uint16_t>;
+    const std::size_t mp = padded(m);
+    if (mp == m) return matmul(m, n, k, A, false, B, tb, C, bias, relu, c16);
+    Staging& s = staging();
+    std::vector<T>& c = [&]() -> std::vector<T>& {
+        if constexpr (c16) return s.c16; else return s.c;
+    }();
+    c.resize(mp * n);
+    matmul(mp, n, k, pad_rows(A, m, mp, k, s.a), false, B, tb, c.data(), bias, relu, c16);
+    std::copy(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m * n), C);
+}
+
+} // namespace
+
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
+          const float* b, bool relu) {
+    matmul_rows(m, o, a, H, Wt, false, Z, b, relu);
+}
+void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
+          std::uint16_t* Z16, const float* b, bool relu) {
+    matmul_rows(m, o, a, H, Wt, false, Z16, b, relu);
+}
+void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW) {
+    const std::size_t mp = padded(m);  // the inner dimension: both operands' rows
+    if (mp == m) return matmul(o, a, m, G, true, H, false, dW);
+    Staging& s = staging();
+    matmul(o, a, mp, pad_rows(G, m, mp, o, s.a), true, pad_rows(H, m, mp, a, s.b), false, dW);
+}
+void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn) {
+    matmul_rows(m, a, o, G, W, false, dIn);
+}
+#else
+void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const float*,
+          bool) {
+    require_bf16_gemm("network");
+}
+void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, std::uint16_t*,
+          const float*, bool) {
+    require_bf16_gemm("network");
+}
+void gt_h(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*) {
+    require_bf16_gemm("network");
+}
+void g_w(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*) {
+    require_bf16_gemm("network");
+}
+#endif
+
+} // namespace gemm
+} // namespace nembed
