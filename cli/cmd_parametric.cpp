@@ -30,7 +30,7 @@ struct ParametricCli {
     std::vector<long> hidden{100, 50};               // paraDime's default hidden_dims (signed: "-1" gets our message)
     std::string activation = "softplus";             // paraDime's
     bool full_batch = false;                         // full_batch_preset, under what is given explicitly
-    double weight_average = 0.0, input_noise = 0.0;  // FullBatchOptions' regularisers
+    double input_noise = 0.0;                        // FullBatchOptions::input_noise
     CLI::Option *hidden_opt = nullptr, *activation_opt = nullptr, *iterations_opt = nullptr, *rate_opt = nullptr,
                 *init_opt = nullptr;
     int every = 10;
@@ -79,7 +79,6 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
         }
     }
     if (!c.full_batch || c.activation_opt->count()) dro.hidden_activation = parse_activation(c.activation);
-    dro.full_batch.weight_average = c.weight_average;
     dro.full_batch.input_noise = c.input_noise;
     dro.seed = o.seed;
     dro.n_threads = o.n_threads();
@@ -153,10 +152,6 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
                   "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
                   "0.003 instead of the batch phases, network 256,256,256 with ReLU, no PCA/spectral phase; explicit "
                   "options win)");
-    sub->add_option("--full-batch-weight-average", c->weight_average,
-                    "Not in paraDime: the full-batch phase's weights averaged by this EMA decay in [0, 1); the "
-                    "result is the averaged network (0: off)")
-        ->capture_default_str();
     sub->add_option("--full-batch-input-noise", c->input_noise,
                     "Not in paraDime: Gaussian noise on the full-batch phase's inputs, its size in mean "
                     "nearest-neighbour distances (0: off)")

@@ -340,8 +340,6 @@ static NeighborEmbeddingOptions encoder_driver_options(const NeighborEmbeddingOp
     require(std::isfinite(e.learning_rate) && e.learning_rate > 0,
             "encoder: learning_rate must be positive, got " + num(e.learning_rate));
     require(e.batch_size > 0, "encoder: batch_size must be > 0");
-    require(std::isfinite(e.weight_average) && e.weight_average >= 0 && e.weight_average < 1,
-            "encoder: weight_average must be in [0, 1), got " + num(e.weight_average));
     require(std::isfinite(e.input_noise) && e.input_noise >= 0,
             "encoder: input_noise must be >= 0, got " + num(e.input_noise));
     const std::string opt = to_lower(e.optimizer);
@@ -372,7 +370,6 @@ NeResult run_encoder(MatrixView<float> X, NeGradient loss, const NeighborEmbeddi
                     " columns and n_components is " + std::to_string(o.n_components));
     auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
     NetworkParametrization net(data, start ? *start : Mlp(X.cols, o.n_components, mo), o.n_threads);
-    net.set_weight_average(o.encoder.weight_average);
     if (o.encoder.input_noise > 0) {
         // The noise's scale: the data's mean nearest-neighbour distance (exact search: the same for any thread count).
         require(X.rows >= 2, "encoder: input_noise needs at least 2 points");
@@ -387,7 +384,6 @@ NeResult run_encoder(MatrixView<float> X, NeGradient loss, const NeighborEmbeddi
     }
     NeighborEmbeddingPlan plan(std::move(loss), {}, NeNetworkBatches{o.encoder.batch_size, o.random_state});
     NeResult r = run_on(net, phases, *optimizer, plan, o, std::move(hooks));
-    net.use_weight_average();
     r.embedding = net.embedding();
     r.network = std::make_shared<const Mlp>(net.network());
     return r;

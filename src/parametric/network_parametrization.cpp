@@ -64,22 +64,6 @@ void NetworkParametrization::backward(std::span<const index_t> batch, const doub
 
 void NetworkParametrization::step(Optimizer& optimizer, double lr, int n_threads) {
     net_.step(optimizer, lr, n_threads, clip_);
-    if (ema_beta_ > 0) {
-        const std::vector<double>& w = net_.master();
-        for (std::size_t i = 0; i < w.size(); ++i) ema_[i] = ema_beta_ * ema_[i] + (1.0 - ema_beta_) * w[i];
-    }
-}
-
-void NetworkParametrization::set_weight_average(double beta) {
-    require(std::isfinite(beta) && beta >= 0 && beta < 1,
-            "NetworkParametrization: weight_average must be in [0, 1), got " + std::to_string(beta));
-    ema_beta_ = beta;
-    if (beta > 0) ema_ = net_.master();
-    else ema_.clear();
-}
-
-void NetworkParametrization::use_weight_average() {
-    if (ema_beta_ > 0) net_.set_parameters(ema_);
 }
 
 void NetworkParametrization::set_input_noise(double sigma, std::uint64_t seed) {

@@ -23,9 +23,8 @@ struct FullBatchOptions {
     int n_neighbors = 30;             ///< umap
     double min_dist = 0.1;            ///< umap
     double spread = 1.0;              ///< umap
-    /// Regularisers for held-out points (NeEncoderOptions): the weights' EMA decay in [0, 1) (0: off; the result is
-    /// the averaged network) and the input noise relative to the mean nearest-neighbour distance (>= 0; 0: off).
-    double weight_average = 0.0;
+    /// Gaussian noise on the inputs of every iteration, its size in mean nearest-neighbour distances
+    /// (NeEncoderOptions::input_noise; >= 0, 0: off): a regulariser for held-out points.
     double input_noise = 0.0;
 };
 /// Throws InvalidArgument naming the bad field (only when iterations > 0).

@@ -40,11 +40,6 @@ public:
     int n_threads() const { return n_threads_; }
     void set_n_threads(int n_threads);
 
-    /// EMA of the weights (NeEncoderOptions::weight_average): beta in [0, 1), 0 = off. Starts from the current
-    /// weights; every step then updates it.
-    void set_weight_average(double beta);
-    /// The averaged weights made the network's (a no-op when averaging is off); call once training is over.
-    void use_weight_average();
     /// Gaussian input noise of standard deviation sigma per coordinate on every training forward pass
     /// (NeEncoderOptions::input_noise), keyed by (seed, pass, row): the same bits for any thread count. 0 = off.
     /// embedding() stays noiseless.
@@ -57,8 +52,6 @@ private:
     std::optional<double> clip_;
     std::vector<index_t> last_batch_;
     std::vector<float> dY_;
-    double ema_beta_ = 0.0;
-    std::vector<double> ema_;
     double noise_sigma_ = 0.0;
     std::uint64_t noise_seed_ = 0, noise_pass_ = 0;
     Matrix<float> noisy_;  // the last noisy batch: the network's backward reads its input rows
