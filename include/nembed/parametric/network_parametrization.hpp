@@ -54,7 +54,7 @@ private:
     std::vector<float> dY_;
     double noise_sigma_ = 0.0;
     std::uint64_t noise_seed_ = 0, noise_pass_ = 0;
-    Matrix<float> noisy_;  // the last noisy batch: the network's backward reads its input rows
+    Matrix<float> noisy_;  // the pass's noisy rows, handed to the network's forward
 };
 
 } // namespace nembed
