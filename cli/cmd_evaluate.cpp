@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,7 @@
 #include "nembed/metrics/knn_labels.hpp"
 #include "nembed/metrics/neighborhood_preservation.hpp"
 #include "nembed/metrics/quality.hpp"
+#include "nembed/metrics/reference_quality.hpp"
 #include "nembed/metrics/silhouette.hpp"
 #include "nembed/neighbors/knn.hpp"
 
@@ -35,6 +37,10 @@ struct EvalSettings {
     std::size_t kmeans_niter = 20, kmeans_nredo = 1;
     bool knn_label_accuracy = false;
     std::size_t neighborhood_preservation = 0;  // K; 0 = off
+    // Held-out points against a reference map (evaluate only): the reference's data, embedding and labels, and
+    // the scores once computed (reported with the rest).
+    std::string reference, reference_embedding, reference_labels;
+    std::optional<ReferenceQuality> reference_quality;
 };
 EvalSettings& settings() {
     static EvalSettings s;
@@ -83,6 +89,10 @@ void report_quality(const CommonOptions& o, const QualityInputs& q, const std::s
     if (s.neighborhood_preservation > 0)
         add("neighborhood_preservation", neighborhood_preservation(q.X, q.Y, s.neighborhood_preservation,
                                                                    o.n_threads()));
+    if (s.reference_quality) {
+        add("reference_knn_recall", s.reference_quality->knn_recall);
+        if (s.reference_quality->knn_accuracy) add("reference_knn_accuracy", *s.reference_quality->knn_accuracy);
+    }
     if (!o.quiet) {
         std::fprintf(stderr, "quality (%.1f s):\n%s%s\n", t.seconds(), r.to_string().c_str(), lines.c_str());
     }
@@ -133,6 +143,18 @@ void register_evaluate(CLI::App& app) {
     sub->add_option("--neighborhood-preservation", settings().neighborhood_preservation,
                     "Also report TorchDR's neighborhood_preservation with this K, on all points (0 = off)")
         ->capture_default_str();
+    sub->add_option("--reference", settings().reference,
+                    "Also score the points against a reference map (held-out points against the training map): the "
+                    "reference data; reference_knn_recall = overlap of each point's k nearest reference points in the "
+                    "data and in the embedding")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--reference-embedding", settings().reference_embedding,
+                    "The reference points' embedding (with --reference)")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--reference-labels", settings().reference_labels,
+                    "The reference points' labels (with --reference and --labels): reference_knn_accuracy = the "
+                    "reference embedding's k-NN classifier predicting the points' labels")
+        ->check(CLI::ExistingFile);
     sub->add_option("--perplexity", *perplexity, "Also report the t-SNE KL under perplexity-based P (0 = off)")
         ->capture_default_str();
     sub->callback([o, embedding, perplexity] {
@@ -157,6 +179,22 @@ void register_evaluate(CLI::App& app) {
             popt.perplexity = perp;
             popt.n_threads = o->n_threads();
             P = perplexity_affinities(g, popt);
+        }
+        EvalSettings& es = settings();
+        require(es.reference.empty() == es.reference_embedding.empty(),
+                "--reference and --reference-embedding go together");
+        require(es.reference_labels.empty() || !es.reference.empty(), "--reference-labels needs --reference");
+        require(es.reference_labels.empty() == labels.empty() || es.reference.empty(),
+                "with --reference, --labels and --reference-labels go together");
+        es.reference_quality.reset();
+        if (!es.reference.empty()) {
+            const auto Xr = load_matrix<float>(es.reference);
+            const auto Yr = load_matrix<double>(es.reference_embedding);
+            std::vector<std::int64_t> lr;
+            if (!es.reference_labels.empty()) lr = load_labels(es.reference_labels);
+            es.reference_quality = evaluate_against_reference(Xr.view(), Yr.view(), X.view(), Y.view(), es.k,
+                                                              lr.empty() ? nullptr : &lr,
+                                                              labels.empty() ? nullptr : &labels, o->n_threads());
         }
         QualityInputs q{X.view(), Y.view(), labels.empty() ? nullptr : &labels, *perplexity > 0 ? &P : nullptr};
         report_quality(*o, q, o->output.empty() ? "" : out.staged(o->output));

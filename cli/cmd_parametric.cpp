@@ -31,6 +31,7 @@ struct ParametricCli {
     std::string activation = "softplus";             // paraDime's
     Precision precision = Precision::float32;        // the network's products (--network-precision)
     bool full_batch = false;                         // full_batch_preset, under what is given explicitly
+    double input_noise = 0.0;                        // FullBatchOptions::input_noise
     CLI::Option *hidden_opt = nullptr, *activation_opt = nullptr, *iterations_opt = nullptr, *rate_opt = nullptr,
                 *init_opt = nullptr;
     int every = 10;
@@ -80,6 +81,7 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
     }
     if (!c.full_batch || c.activation_opt->count()) dro.hidden_activation = parse_activation(c.activation);
     dro.network_precision = c.precision;
+    dro.full_batch.input_noise = c.input_noise;
     dro.seed = o.seed;
     dro.n_threads = o.n_threads();
     dro.verbose = o.verbose;
@@ -155,6 +157,10 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
                   "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
                   "0.003 instead of the batch phases, network 256,256,256 with ReLU, no PCA/spectral phase; explicit "
                   "options win)");
+    sub->add_option("--full-batch-input-noise", c->input_noise,
+                    "Not in paraDime: Gaussian noise on the full-batch phase's inputs, its size in mean "
+                    "nearest-neighbour distances (0: off)")
+        ->capture_default_str();
     sub->add_option("--progress-every", c->every, "Print a line every N epochs of a phase")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model,

@@ -20,6 +20,7 @@
 #include "nembed/init/spectral.hpp"
 #include "nembed/io/load.hpp"
 #include "nembed/metrics/quality.hpp"
+#include "nembed/metrics/reference_quality.hpp"
 #include "nembed/neighbors/knn.hpp"
 #include "knn_holder.hpp"
 #include "nembed/affinity/fixed_sigma.hpp"
@@ -340,6 +341,22 @@ NB_MODULE(_core, m) {
             return run_long(false, [&] { return nembed::knn_accuracy(view(Y), l, k, n_threads); });
         },
         "Y"_a, "labels"_a, "k"_a = 10, "n_threads"_a = 1);
+    m.def(
+        "evaluate_against_reference",
+        [](F32Mat X_ref, F64Mat Y_ref, F32Mat X, F64Mat Y, std::size_t k, std::optional<I64Vec> ref_labels,
+           std::optional<I64Vec> labels, int n_threads) {
+            std::vector<std::int64_t> lr, l;
+            if (ref_labels) lr.assign(ref_labels->data(), ref_labels->data() + ref_labels->shape(0));
+            if (labels) l.assign(labels->data(), labels->data() + labels->shape(0));
+            const auto r = run_long(false, [&] {
+                return nembed::evaluate_against_reference(view(X_ref), view(Y_ref), view(X), view(Y), k,
+                                                          ref_labels ? &lr : nullptr, labels ? &l : nullptr,
+                                                          n_threads);
+            });
+            return nb::make_tuple(r.knn_recall, r.knn_accuracy);
+        },
+        "X_ref"_a, "Y_ref"_a, "X"_a, "Y"_a, "k"_a = 10, "ref_labels"_a.none(), "labels"_a.none(),
+        "n_threads"_a = 1);
 
     bind_tsne(m);
     bind_umap(m);

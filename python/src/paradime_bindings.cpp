@@ -200,6 +200,7 @@ void bind_paradime(nb::module_& m) {
                      get(f, "n_neighbors", o.full_batch.n_neighbors);
                      get(f, "min_dist", o.full_batch.min_dist);
                      get(f, "spread", o.full_batch.spread);
+                     get(f, "input_noise", o.full_batch.input_noise);
                      pd::validate(o.full_batch);
                  }
                  std::map<std::string, pd::GlobalRelations> g;

@@ -38,3 +38,30 @@ def test_knn_accuracy_and_recall(split):
     assert metrics.knn_accuracy(perfect, y, k=5) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         metrics.knn_accuracy(perfect, y[:10])
+
+
+def test_reference_scores_match_numpy(split):
+    # Held-out rows against a reference map, by the definition: exact neighbours (ties to the smaller index), the
+    # vote's tie to the label met first.
+    x, y = split[0], split[2]
+    xr, lr, xh, lh = x[:400], y[:400], x[400:460], y[400:460]
+    rng = np.random.default_rng(1)
+    Yr = xr[:, :2].astype(np.float64) + 0.5 * rng.normal(size=(400, 2))
+    Yh = xh[:, :2].astype(np.float64) + 0.5 * rng.normal(size=(60, 2))
+    k = 7
+    def nearest(R, Q):
+        d = ((Q[:, None, :].astype(np.float64) - R[None, :, :].astype(np.float64)) ** 2).sum(-1)
+        return np.argsort(d, axis=1, kind="stable")[:, :k]
+    a, b = nearest(xr, xh), nearest(Yr, Yh)
+    recall = np.mean([len(set(p) & set(q)) for p, q in zip(a, b)]) / k
+    right = 0
+    for i in range(len(xh)):
+        lab = [lr[j] for j in b[i]]
+        vote = max(lab, key=lambda v: (lab.count(v), -lab.index(v)))
+        right += vote == lh[i]
+    s = metrics.reference_scores(xr, Yr, xh, Yh, k=k, labels_ref=lr, labels=lh, n_jobs=2)
+    assert s["knn_recall"] == pytest.approx(recall, abs=1e-12)
+    assert s["knn_accuracy"] == pytest.approx(right / len(xh), abs=1e-12)
+    assert "knn_accuracy" not in metrics.reference_scores(xr, Yr, xh, Yh, k=k)
+    with pytest.raises(ValueError):
+        metrics.reference_scores(xr, Yr, xh, Yh, k=k, labels_ref=lr)

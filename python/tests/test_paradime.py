@@ -276,6 +276,34 @@ def test_full_batch_after_kl_is_the_clis(blobs, tmp_path):
     assert np.array_equal(E, np.load(tmp_path / "Y.npy"))
 
 
+def test_full_batch_input_noise_is_the_clis(blobs, tmp_path):
+    """The full-batch phase's input noise (not in paraDime; docs/parametric.md, "Input noise"): another result than
+    without, the same bits for 1 and 2 jobs and as `nembed parametric tsne --full-batch-input-noise` (skipped
+    without the CLI); a negative size is refused."""
+    X, _ = blobs
+    kw = dict(hidden_dims=(32, 32), hidden_activation="relu", initialization=None, seed=3, full_batch_iterations=60)
+    runs = {}
+    for noise, jobs in ((0.3, 1), (0.3, 2), (0.0, 2)):
+        r = routines.ParametricTSNE(full_batch_input_noise=noise, n_jobs=jobs, **kw)
+        r.train(X)
+        runs[noise, jobs] = r.apply(X)
+    assert np.array_equal(runs[0.3, 1], runs[0.3, 2])
+    assert not np.array_equal(runs[0.3, 2], runs[0.0, 2])
+    with pytest.raises(ValueError, match="input_noise"):
+        routines.ParametricTSNE(full_batch_input_noise=-1.0, **kw)
+    import os
+    import shutil
+    import subprocess
+    exe = os.environ.get("NEMBED_CLI") or shutil.which("nembed")
+    if exe is None:
+        pytest.skip("the nembed CLI (NEMBED_CLI) not found")
+    np.save(tmp_path / "X.npy", X)
+    subprocess.run([exe, "parametric", "tsne", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y.npy"), "-j", "2",
+                    "--seed", "3", "--hidden", "32", "32", "--activation", "relu", "--initialization", "none",
+                    "--full-batch-iterations", "60", "--full-batch-input-noise", "0.3", "--quiet"], check=True)
+    assert np.array_equal(runs[0.3, 2], np.load(tmp_path / "Y.npy"))
+
+
 def test_exaggeration_phase_and_lr_decay(blobs):
     """The options beyond paraDime: an early-exaggeration KL phase and the main phase's decay; they change the result,
     survive pickling and reject bad values."""

@@ -278,6 +278,7 @@ void save_model(const std::string& dir, const paradime::ParametricDR& dr, const 
     if (fb.iterations > 0)  // a record of the run, as the phases (not read back: the network is the model)
         j["paradime"]["full_batch"] = json{
             {"method", fb.method}, {"iterations", fb.iterations}, {"learning_rate", fb.learning_rate}};
+    if (fb.iterations > 0 && fb.input_noise > 0) j["paradime"]["full_batch"]["input_noise"] = fb.input_noise;
     finish_model(dir, j);
 }
 

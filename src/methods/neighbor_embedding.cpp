@@ -18,6 +18,7 @@
 #include "nembed/init/random.hpp"
 #include "nembed/init/user.hpp"
 #include "nembed/loss/ne_loss.hpp"
+#include "nembed/neighbors/knn.hpp"
 #include "nembed/optim/optimizer.hpp"
 #include "nembed/kernel/hyperbolic.hpp"
 #include "nembed/parametric/network_parametrization.hpp"
@@ -339,6 +340,8 @@ static NeighborEmbeddingOptions encoder_driver_options(const NeighborEmbeddingOp
     require(std::isfinite(e.learning_rate) && e.learning_rate > 0,
             "encoder: learning_rate must be positive, got " + num(e.learning_rate));
     require(e.batch_size > 0, "encoder: batch_size must be > 0");
+    require(std::isfinite(e.input_noise) && e.input_noise >= 0,
+            "encoder: input_noise must be >= 0, got " + num(e.input_noise));
     const std::string opt = to_lower(e.optimizer);
     require(opt == "adam" || opt == "sgd", "encoder: optimizer must be Adam or SGD, got '" + e.optimizer + "'");
     validate(e.network);
@@ -367,6 +370,18 @@ NeResult run_encoder(MatrixView<float> X, NeGradient loss, const NeighborEmbeddi
                     " columns and n_components is " + std::to_string(o.n_components));
     auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
     NetworkParametrization net(data, start ? *start : Mlp(X.cols, o.n_components, mo), o.n_threads);
+    if (o.encoder.input_noise > 0) {
+        // The noise's scale: the data's mean nearest-neighbour distance (exact search: the same for any thread count).
+        require(X.rows >= 2, "encoder: input_noise needs at least 2 points");
+        KnnOptions ko;
+        ko.method = KnnMethod::exact;
+        ko.n_threads = o.n_threads;
+        const KnnGraph g = find_neighbors(X, 1, ko);
+        double mean = 0;
+        for (float d : g.distances) mean += d;
+        mean /= static_cast<double>(X.rows);
+        net.set_input_noise(o.encoder.input_noise * mean / std::sqrt(static_cast<double>(X.cols)), o.random_state);
+    }
     NeighborEmbeddingPlan plan(std::move(loss), {}, NeNetworkBatches{o.encoder.batch_size, o.random_state});
     NeResult r = run_on(net, phases, *optimizer, plan, o, std::move(hooks));
     r.embedding = net.embedding();

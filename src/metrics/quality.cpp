@@ -64,49 +64,91 @@ std::vector<index_t> query_subset(std::size_t n, std::size_t max_points, std::ui
 
 namespace detail {
 
+namespace {
+
+// The k nearest rows of R to the point y (by increasing squared distance; ties to the smaller row; row `skip`
+// excluded) into bi: an exact double scan, shared by the self and the reference searches.
+void nearest_rows(MatrixView<double> R, const double* y, std::size_t skip, std::size_t k, std::vector<double>& bd,
+                  std::vector<index_t>& bi) {
+    const std::size_t N = R.rows, d = R.cols;
+    std::size_t filled = 0;
+    double worst = std::numeric_limits<double>::infinity();
+    auto consider = [&](std::size_t l, double d2) {
+        // Candidates arrive in increasing l, so an equal distance never displaces an earlier index.
+        std::size_t pos = filled < k ? filled : k - 1;
+        if (filled < k) ++filled;
+        while (pos > 0 && bd[pos - 1] > d2) {
+            bd[pos] = bd[pos - 1];
+            bi[pos] = bi[pos - 1];
+            --pos;
+        }
+        bd[pos] = d2;
+        bi[pos] = static_cast<index_t>(l);
+        if (filled == k) worst = bd[k - 1];
+    };
+    if (d == 2) {
+        const double y0 = y[0], y1 = y[1];
+        for (std::size_t l = 0; l < N; ++l) {
+            const double a = R.data[2 * l] - y0, c = R.data[2 * l + 1] - y1;
+            const double d2 = a * a + c * c;
+            if (d2 < worst && l != skip) consider(l, d2);
+        }
+    } else {
+        for (std::size_t l = 0; l < N; ++l) {
+            const double d2 = squared_distance(y, R.row(l), d);
+            if (d2 < worst && l != skip) consider(l, d2);
+        }
+    }
+}
+
+} // namespace
+
 // Exact k nearest neighbours (self excluded; ties to the smaller index) in the embedding of each query point.
 std::vector<index_t> embedding_neighbors(MatrixView<double> Y, const std::vector<index_t>& queries, std::size_t k,
                                          int n_threads) {
-    const std::size_t N = Y.rows, d = Y.cols, m = queries.size();
+    const std::size_t m = queries.size();
     std::vector<index_t> out(m * k);
     parallelize(n_threads, m, [&](int, std::size_t b, std::size_t e) {
         std::vector<double> bd(k);
         std::vector<index_t> bi(k);
         for (std::size_t q = b; q < e; ++q) {
             const std::size_t i = static_cast<std::size_t>(queries[q]);
-            const double* yi = Y.row(i);
-            std::size_t filled = 0;
-            double worst = std::numeric_limits<double>::infinity();
-            auto consider = [&](std::size_t l, double d2) {
-                // Candidates arrive in increasing l, so an equal distance never displaces an earlier index.
-                std::size_t pos = filled < k ? filled : k - 1;
-                if (filled < k) ++filled;
-                while (pos > 0 && bd[pos - 1] > d2) {
-                    bd[pos] = bd[pos - 1];
-                    bi[pos] = bi[pos - 1];
-                    --pos;
-                }
-                bd[pos] = d2;
-                bi[pos] = static_cast<index_t>(l);
-                if (filled == k) worst = bd[k - 1];
-            };
-            if (d == 2) {
-                const double y0 = yi[0], y1 = yi[1];
-                for (std::size_t l = 0; l < N; ++l) {
-                    const double a = Y.data[2 * l] - y0, c = Y.data[2 * l + 1] - y1;
-                    const double d2 = a * a + c * c;
-                    if (d2 < worst && l != i) consider(l, d2);
-                }
-            } else {
-                for (std::size_t l = 0; l < N; ++l) {
-                    const double d2 = squared_distance(yi, Y.row(l), d);
-                    if (d2 < worst && l != i) consider(l, d2);
-                }
-            }
+            nearest_rows(Y, Y.row(i), i, k, bd, bi);
             std::copy(bi.begin(), bi.end(), out.begin() + static_cast<std::ptrdiff_t>(q * k));
         }
     });
     return out;
+}
+
+std::vector<index_t> reference_neighbors(MatrixView<double> R, MatrixView<double> Q, std::size_t k, int n_threads) {
+    std::vector<index_t> out(Q.rows * k);
+    parallelize(n_threads, Q.rows, [&](int, std::size_t b, std::size_t e) {
+        std::vector<double> bd(k);
+        std::vector<index_t> bi(k);
+        for (std::size_t q = b; q < e; ++q) {
+            nearest_rows(R, Q.row(q), R.rows, k, bd, bi);
+            std::copy(bi.begin(), bi.end(), out.begin() + static_cast<std::ptrdiff_t>(q * k));
+        }
+    });
+    return out;
+}
+
+std::int64_t majority_label(const std::int64_t* lab, std::size_t k) {
+    // Scanning in distance order and replacing only on a strictly larger count gives ties to the label that occurs
+    // nearest.
+    std::int64_t best = lab[0];
+    std::size_t best_count = 0;
+    for (std::size_t a = 0; a < k; ++a) {
+        bool seen = false;
+        for (std::size_t s = 0; s < a; ++s) seen = seen || lab[s] == lab[a];
+        if (seen) continue;
+        const auto cnt = static_cast<std::size_t>(std::count(lab, lab + k, lab[a]));
+        if (cnt > best_count) {
+            best_count = cnt;
+            best = lab[a];
+        }
+    }
+    return best;
 }
 
 // For each query q and each of its k embedding neighbours j = nbrs[q*k + m], the exact high-dimensional rank
@@ -323,20 +365,7 @@ double knn_accuracy(MatrixView<double> Y, const std::vector<std::int64_t>& label
         std::vector<std::int64_t> lab(k);
         for (std::size_t i = b; i < e; ++i) {
             for (std::size_t a = 0; a < k; ++a) lab[a] = labels[static_cast<std::size_t>(nb[i * k + a])];
-            // Majority; scanning in distance order and replacing only on a strictly larger count gives ties to the
-            // label that occurs nearest.
-            std::int64_t best = lab[0];
-            std::size_t best_count = 0;
-            for (std::size_t a = 0; a < k; ++a) {
-                bool seen = false;
-                for (std::size_t s = 0; s < a; ++s) seen = seen || lab[s] == lab[a];
-                if (seen) continue;
-                const auto cnt = static_cast<std::size_t>(std::count(lab.begin(), lab.end(), lab[a]));
-                if (cnt > best_count) {
-                    best_count = cnt;
-                    best = lab[a];
-                }
-            }
+            const std::int64_t best = detail::majority_label(lab.data(), k);
             if (best == labels[i]) c += 1;
         }
         return c;

@@ -16,6 +16,8 @@ void validate(const FullBatchOptions& o) {
             "full_batch: learning_rate must be positive, got " + std::to_string(o.learning_rate));
     require(o.method == "tsne" || o.method == "umap",
             "full_batch: method must be 'tsne' or 'umap', got '" + o.method + "'");
+    require(std::isfinite(o.input_noise) && o.input_noise >= 0,
+            "full_batch: input_noise must be >= 0, got " + std::to_string(o.input_noise));
 }
 
 namespace {
@@ -34,6 +36,7 @@ void set_encoder(NeighborEmbeddingOptions& t, MatrixView<float> X, const Mlp& st
     t.encoder.learning_rate = o.learning_rate;
     t.encoder.optimizer = "Adam";
     t.encoder.initial_network = std::make_shared<const Mlp>(start);
+    t.encoder.input_noise = o.input_noise;
 }
 
 } // namespace

@@ -89,6 +89,26 @@ endif()
 run_ok(transform ${X} -m ${WORK}/mix_model -o ${WORK}/mix_loaded.npy -q)
 expect_same(${WORK}/mix.npy ${WORK}/mix_loaded.npy "parametric tsne --full-batch-after-kl: reloaded")
 
+# The full-batch phase's input noise (--full-batch-input-noise): recorded in the model, reloads to the fit's bits,
+# -j 1 = -j 2, another result than without.
+foreach(j 1 2)
+  run_ok(parametric tsne ${X} --full-batch --full-batch-iterations 40 --full-batch-input-noise 0.3 --hidden 16,16
+         --perplexity 5 -j ${j} -o ${WORK}/noise_j${j}.npy --save-model ${WORK}/noise_model_j${j} -q)
+endforeach()
+expect_same(${WORK}/noise_j1.npy ${WORK}/noise_j2.npy "parametric tsne --full-batch-input-noise: -j 1 against -j 2")
+file(READ ${WORK}/noise_model_j2/model.json mjson)
+if(NOT mjson MATCHES "\"input_noise\": 0.3")
+  message(FATAL_ERROR "parametric tsne --full-batch-input-noise: not recorded:\n${mjson}")
+endif()
+run_ok(transform ${X} -m ${WORK}/noise_model_j2 -o ${WORK}/noise_loaded.npy -q)
+expect_same(${WORK}/noise_j2.npy ${WORK}/noise_loaded.npy "parametric tsne --full-batch-input-noise: reloaded")
+run_ok(parametric tsne ${X} --full-batch --full-batch-iterations 40 --hidden 16,16 --perplexity 5 -j 2
+       -o ${WORK}/noise_off.npy -q)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/noise_j2.npy ${WORK}/noise_off.npy RESULT_VARIABLE differ)
+if(differ EQUAL 0)
+  message(FATAL_ERROR "parametric tsne --full-batch-input-noise 0.3 gave the noiseless run")
+endif()
+
 function(expect_error fragment)
   expect_one_error_line("${ARGN}")
   execute_process(COMMAND ${EXE} ${ARGN} ERROR_VARIABLE err)
@@ -108,6 +128,8 @@ expect_error("'early_exaggeration': exaggeration must be positive"
              parametric tsne ${X} -o ${WORK}/e.npy --early-exaggeration-epochs 2 --early-exaggeration 0 -q)
 expect_error("unknown routine 'isomap' (expected tsne or umap)" parametric isomap ${X} -o ${WORK}/e.npy -q)
 expect_error("nembed parametric needs a routine" parametric -q)
+expect_error("full_batch: input_noise must be >= 0"
+             parametric tsne ${X} -o ${WORK}/e.npy --full-batch --full-batch-input-noise -1 -q)
 expect_error("initialization must be 'pca' or 'none', got 'spectral'"
              parametric tsne ${X} -o ${WORK}/e.npy --initialization spectral -q)
 expect_error("new data has 50 columns after preprocessing, the network takes 3"

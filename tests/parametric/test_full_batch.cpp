@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -15,6 +16,7 @@
 #include "nembed/methods/torchdr_umap.hpp"
 #include "nembed/methods/tsne.hpp"
 #include "nembed/metrics/quality.hpp"
+#include "nembed/metrics/reference_quality.hpp"
 #include "nembed/parametric/network_parametrization.hpp"
 #include "nembed/parametric/parametric_dr.hpp"
 
@@ -188,29 +190,57 @@ TEST(FullBatch, Errors) {
     EXPECT_THROW(torchdr::TSNE(t).fit_transform(X.view()), InvalidArgument);
 }
 
+namespace {
+
+// The test's Fashion-MNIST subset (3 000 PCA-50 training points, the next 1 000 held out) and t-SNE's scores on it
+// (openTSNE's defaults, seed 0; the held-out points by its transform, scored among themselves and against the
+// training map).
+struct FmnistSubset {
+    Matrix<float> X, T;
+    std::vector<std::int64_t> y, yt;
+    double recall = 0, acc = 0, recall_t = 0, acc_t = 0;
+    ReferenceQuality against_map;
+};
+
+FmnistSubset fmnist_subset_with_tsne() {
+    FmnistSubset d;
+    const Matrix<float> all = load_matrix<float>(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
+    const std::size_t n = 3000, m = 1000, D = all.cols();
+    d.X = Matrix<float>(n, D, std::vector<float>(all.data(), all.data() + n * D));
+    d.T = Matrix<float>(m, D, std::vector<float>(all.data() + n * D, all.data() + (n + m) * D));
+    const NdArray lab = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy");
+    std::vector<std::int64_t> labels(lab.size());
+    lab.copy_to(labels.data());
+    d.y.assign(labels.begin(), labels.begin() + n);
+    d.yt.assign(labels.begin() + n, labels.begin() + n + m);
+    TsneOptions tso;
+    tso.random_state = 0;
+    tso.n_jobs = 2;
+    const TsneEmbedding emb = TSNE(tso).fit(d.X.view());
+    const Matrix<double> Et = emb.transform(d.T.view());
+    d.recall = knn_recall(d.X.view(), emb.embedding().view(), 10, 2);
+    d.acc = knn_accuracy(emb.embedding().view(), d.y, 10, 2);
+    d.recall_t = knn_recall(d.T.view(), Et.view(), 10, 2);
+    d.acc_t = knn_accuracy(Et.view(), d.yt, 10, 2);
+    d.against_map = evaluate_against_reference(d.X.view(), emb.embedding().view(), d.T.view(), Et.view(), 10, &d.y,
+                                               &d.yt, 2);
+    return d;
+}
+
+} // namespace
+
 // Issue #17 item 5 on the test's Fashion-MNIST subset (3 000 PCA-50 training points, the next 1 000 held out): the
 // t-SNE preset comes within 0.02 of t-SNE's (openTSNE's defaults) kNN recall@10 and 10-NN accuracy on the training
 // points. Measured (2-core machine, load ~10): t-SNE 0.535 / 0.784, the preset 0.526 / 0.780 (33 CPU s). The held-out
 // points are not within 0.03 (t-SNE's transform 0.446 / 0.733, the network 0.367 / 0.701): the bound asserted there
 // is the measured gap with a margin (docs/parametric.md, "Full batch").
 TEST(FullBatch, TsnePresetWithinTwoHundredthsOfTsneOnFashionMnist) {
-    const Matrix<float> all = load_matrix<float>(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
-    const std::size_t n = 3000, m = 1000, D = all.cols();
-    const Matrix<float> X(n, D, std::vector<float>(all.data(), all.data() + n * D));
-    const Matrix<float> T(m, D, std::vector<float>(all.data() + n * D, all.data() + (n + m) * D));
-    const NdArray lab = read_npy(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_labels.npy");
-    std::vector<std::int64_t> labels(lab.size());
-    lab.copy_to(labels.data());
-    const std::vector<std::int64_t> y(labels.begin(), labels.begin() + n), yt(labels.begin() + n, labels.begin() + n + m);
-
-    TsneOptions tso;
-    tso.random_state = 0;
-    tso.n_jobs = 2;
-    const TsneEmbedding emb = TSNE(tso).fit(X.view());
-    const Matrix<double> Et = emb.transform(T.view());
-    const double ref_recall = knn_recall(X.view(), emb.embedding().view(), 10, 2);
-    const double ref_acc = knn_accuracy(emb.embedding().view(), y, 10, 2);
-    const double ref_recall_t = knn_recall(T.view(), Et.view(), 10, 2), ref_acc_t = knn_accuracy(Et.view(), yt, 10, 2);
+    const FmnistSubset d = fmnist_subset_with_tsne();
+    const Matrix<float>& X = d.X;
+    const Matrix<float>& T = d.T;
+    const std::vector<std::int64_t>& y = d.y;
+    const std::vector<std::int64_t>& yt = d.yt;
+    const double ref_recall = d.recall, ref_acc = d.acc, ref_recall_t = d.recall_t, ref_acc_t = d.acc_t;
 
     ParametricTSNEOptions to;
     ParametricDROptions po;
@@ -228,4 +258,41 @@ TEST(FullBatch, TsnePresetWithinTwoHundredthsOfTsneOnFashionMnist) {
     EXPECT_GT(acc, ref_acc - 0.02);
     EXPECT_GT(recall_t, ref_recall_t - 0.11);
     EXPECT_GT(acc_t, ref_acc_t - 0.06);
+}
+
+// Issue #17's two bounds on the same subset with input noise (docs/parametric.md, "Input noise"): the preset's network
+// with tanh and input noise 0.3 is within 0.02 of t-SNE on the training points and within 0.03 of t-SNE's transform
+// on the held-out points scored among themselves, in recall and accuracy. Measured (2-core machine, loaded): t-SNE
+// 0.535 / 0.784, held out 0.446 / 0.733; the network 0.528 / 0.786, held out 0.462 / 0.740 (41 CPU s). Against the
+// training map (reference_quality.hpp) the network's held-out recall stays short (0.393 vs 0.464; accuracy 0.753 vs
+// 0.779): asserted as measured, with a margin. 46 CPU s, 69 s wall on the loaded machine: on request
+// (NEMBED_RUN_HELDOUT=1, as ParametricCne.HeldOutPointsLikeTrainingPoints).
+TEST(FullBatch, TanhWithInputNoiseWithinBothBoundsOnFashionMnist) {
+    if (std::getenv("NEMBED_RUN_HELDOUT") == nullptr)
+        GTEST_SKIP() << "on request: NEMBED_RUN_HELDOUT=1 (about a minute on two cores)";
+    const FmnistSubset d = fmnist_subset_with_tsne();
+    ParametricTSNEOptions to;
+    ParametricDROptions po;
+    po.seed = 0;
+    po.n_threads = 2;
+    full_batch_preset(to, po);
+    po.hidden_activation = Activation::tanh;
+    po.full_batch.input_noise = 0.3;
+    ParametricDR dr = ParametricTSNE(to, po);
+    dr.train(d.X.view());
+    const Matrix<double> Y = dr.apply(d.X.view()), Yt = dr.apply(d.T.view());
+    const double recall = knn_recall(d.X.view(), Y.view(), 10, 2), acc = knn_accuracy(Y.view(), d.y, 10, 2);
+    const double recall_t = knn_recall(d.T.view(), Yt.view(), 10, 2), acc_t = knn_accuracy(Yt.view(), d.yt, 10, 2);
+    const ReferenceQuality map = evaluate_against_reference(d.X.view(), Y.view(), d.T.view(), Yt.view(), 10, &d.y,
+                                                            &d.yt, 2);
+    std::printf("t-SNE %.4f / %.4f (held out %.4f / %.4f, against the map %.4f / %.4f); tanh + noise %.4f / %.4f "
+                "(held out %.4f / %.4f, against the map %.4f / %.4f)\n",
+                d.recall, d.acc, d.recall_t, d.acc_t, d.against_map.knn_recall, *d.against_map.knn_accuracy, recall,
+                acc, recall_t, acc_t, map.knn_recall, *map.knn_accuracy);
+    EXPECT_GT(recall, d.recall - 0.02);
+    EXPECT_GT(acc, d.acc - 0.02);
+    EXPECT_GT(recall_t, d.recall_t - 0.03);
+    EXPECT_GT(acc_t, d.acc_t - 0.03);
+    EXPECT_GT(map.knn_recall, d.against_map.knn_recall - 0.10);
+    EXPECT_GT(*map.knn_accuracy, *d.against_map.knn_accuracy - 0.05);
 }

@@ -93,6 +93,11 @@ struct NeEncoderOptions {
     /// n_components; `network` is then not used): paraDime's routines hand over their network for a full-batch
     /// phase (parametric/full_batch.hpp).
     std::shared_ptr<const Mlp> initial_network;
+    /// Not in TorchDR (#17, a regulariser for held-out points; docs/parametric.md, "Input noise"): >= 0; > 0:
+    /// every training forward pass sees X + ε, ε ~ N(0, σ²) per coordinate and row, drawn afresh each pass from the
+    /// counter stream (seed, pass, row), σ = input_noise · (mean distance of a point to its nearest other point) /
+    /// √D — so |ε| ≈ input_noise nearest-neighbour distances. P is X's. 0: off.
+    double input_noise = 0.0;
 };
 
 /// TorchDR's NeighborEmbedding parameters with its base-class defaults (the methods' option structs set theirs).

@@ -23,6 +23,9 @@ struct FullBatchOptions {
     int n_neighbors = 30;             ///< umap
     double min_dist = 0.1;            ///< umap
     double spread = 1.0;              ///< umap
+    /// Gaussian noise on the inputs of every iteration, its size in mean nearest-neighbour distances
+    /// (NeEncoderOptions::input_noise; >= 0, 0: off): a regulariser for held-out points.
+    double input_noise = 0.0;
 };
 /// Throws InvalidArgument naming the bad field (only when iterations > 0).
 void validate(const FullBatchOptions& options);

@@ -6,6 +6,7 @@
 /// network's backward pass on that same batch and accumulates dL/dθ; step clips the weight gradient by value
 /// (cne clips the parameters' gradients, here the weights', at 4) and steps the optimizer on the weights.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -39,6 +40,11 @@ public:
     int n_threads() const { return n_threads_; }
     void set_n_threads(int n_threads);
 
+    /// Gaussian input noise of standard deviation sigma per coordinate on every training forward pass
+    /// (NeEncoderOptions::input_noise), keyed by (seed, pass, row): the same bits for any thread count. 0 = off.
+    /// embedding() stays noiseless.
+    void set_input_noise(double sigma, std::uint64_t seed);
+
 private:
     std::shared_ptr<const Matrix<float>> X_;
     Mlp net_;
@@ -46,6 +52,9 @@ private:
     std::optional<double> clip_;
     std::vector<index_t> last_batch_;
     std::vector<float> dY_;
+    double noise_sigma_ = 0.0;
+    std::uint64_t noise_seed_ = 0, noise_pass_ = 0;
+    Matrix<float> noisy_;  // the pass's noisy rows, handed to the network's forward
 };
 
 } // namespace nembed

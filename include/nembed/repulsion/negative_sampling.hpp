@@ -30,7 +30,8 @@ enum class SamplingFamily : std::uint64_t {
     umap_fit = 1, umap_transform = 2, cne_negatives = 3, cne_shuffle = 4, umap_init = 5,
     pacmap_mid_near = 6, pacmap_further = 7,
     torchdr_negatives = 8,  ///< TorchDR's per-iteration negatives (methods/neighbor_embedding.hpp)
-    torchdr_encoder_batches = 9  ///< the network's mini-batches of a TorchDR iteration (train/ne_plan.hpp)
+    torchdr_encoder_batches = 9,  ///< the network's mini-batches of a TorchDR iteration (train/ne_plan.hpp)
+    encoder_input_noise = 10      ///< the encoder's input noise, per forward pass and row (network_parametrization.hpp)
 };
 
 /// Where an edge plan's negatives come from.

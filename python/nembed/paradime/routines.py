@@ -40,12 +40,14 @@ class ParametricTSNE(dr.ParametricDR):
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
                  full_batch_after_kl: bool = False, full_batch_exaggeration: float = 12.0,
-                 network_precision: str = "float32"):
+                 full_batch_input_noise: float = 0.0, network_precision: str = "float32"):
         # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
         # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
         # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
         # replaces the KL batch phases (docs/parametric.md, "Full batch"); with full_batch_after_kl it follows them
         # instead (a mixed schedule), its first 250 iterations exaggerated by full_batch_exaggeration (1: none).
+        # full_batch_input_noise: Gaussian noise on the full-batch phase's inputs, in mean nearest-neighbour
+        # distances (docs/parametric.md, "Input noise").
         # The preset starts from the fresh network (the PCA start scored lower).
         iterations, hidden_dims, hidden_activation, initialization = _full_batch_settings(
             "tsne", full_batch, full_batch_iterations, hidden_dims, hidden_activation, initialization)
@@ -72,10 +74,13 @@ class ParametricTSNE(dr.ParametricDR):
                                            learning_rate=init_learning_rate or learning_rate))
         if not full_batch_exaggeration > 0:
             raise ValueError(f"full_batch_exaggeration must be > 0, got {full_batch_exaggeration}")
+        if not full_batch_input_noise >= 0:
+            raise ValueError(f"full_batch_input_noise must be >= 0, got {full_batch_input_noise}")
         fb = None
         if iterations:
             fb = {"iterations": iterations, "learning_rate": float(full_batch_learning_rate), "method": "tsne",
-                  "perplexity": float(perplexity), "early_exaggeration": float(full_batch_exaggeration)}
+                  "perplexity": float(perplexity), "early_exaggeration": float(full_batch_exaggeration),
+                  "input_noise": float(full_batch_input_noise)}
         kl_phases = not iterations or full_batch_after_kl
         if kl_phases and early_exaggeration_epochs:
             phases.append(dr.TrainingPhase(name="early_exaggeration", loss_keys=["early_exaggeration"],
@@ -104,7 +109,7 @@ class ParametricUMAP(dr.ParametricDR):
                  seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1, lr_anneal: str = "none",
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
-                 network_precision: str = "float32"):
+                 full_batch_input_noise: float = 0.0, network_precision: str = "float32"):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
         # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
         # The preset starts from the fresh network (the default spectral phase kills its ReLU units).
@@ -128,10 +133,13 @@ class ParametricUMAP(dr.ParametricDR):
             phases.append(dr.TrainingPhase(name="spectral_init", loss_keys=["spectral_init"],
                                            batch_size=init_batch_size, epochs=init_epochs,
                                            learning_rate=init_learning_rate))
+        if not full_batch_input_noise >= 0:
+            raise ValueError(f"full_batch_input_noise must be >= 0, got {full_batch_input_noise}")
         fb = None
         if iterations:
             fb = {"iterations": iterations, "learning_rate": float(full_batch_learning_rate), "method": "umap",
-                  "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "spread": float(spread)}
+                  "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "spread": float(spread),
+                  "input_noise": float(full_batch_input_noise)}
         else:
             phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], sampling="negative_edge",
                                            neg_sampling_rate=negative_sampling_rate, batch_size=batch_size,
