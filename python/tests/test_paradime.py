@@ -245,6 +245,21 @@ def test_full_batch_is_torchdrs_encoder_run(blobs):
         routines.ParametricTSNE(full_batch_iterations=-1)
 
 
+def _parametric_tsne_cli(tmp_path, X, *args):
+    """`nembed parametric tsne` on X (seed 3, 2 jobs, a (32, 32) ReLU network) with ARGS: its embedding; the test is
+    skipped without the CLI (NEMBED_CLI or PATH)."""
+    import os
+    import shutil
+    import subprocess
+    exe = os.environ.get("NEMBED_CLI") or shutil.which("nembed")
+    if exe is None:
+        pytest.skip("the nembed CLI (NEMBED_CLI) not found")
+    np.save(tmp_path / "X.npy", X)
+    subprocess.run([exe, "parametric", "tsne", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y.npy"), "-j", "2",
+                    "--seed", "3", "--hidden", "32", "32", "--activation", "relu", *args, "--quiet"], check=True)
+    return np.load(tmp_path / "Y.npy")
+
+
 def test_full_batch_after_kl_is_the_clis(blobs, tmp_path):
     """The mixed schedule (not in paraDime; docs/parametric.md, "Full batch"): full_batch_after_kl keeps the PCA and
     KL batch phases and runs the full-batch phase after them with the given exaggeration — the same bits as
@@ -262,18 +277,9 @@ def test_full_batch_after_kl_is_the_clis(blobs, tmp_path):
     assert np.isfinite(E).all() and not np.array_equal(E, batches.apply(X))
     with pytest.raises(ValueError, match="full_batch_exaggeration"):
         routines.ParametricTSNE(full_batch_iterations=10, full_batch_exaggeration=0.0)
-    import os
-    import shutil
-    import subprocess
-    exe = os.environ.get("NEMBED_CLI") or shutil.which("nembed")
-    if exe is None:
-        pytest.skip("the nembed CLI (NEMBED_CLI) not found")
-    np.save(tmp_path / "X.npy", X)
-    subprocess.run([exe, "parametric", "tsne", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y.npy"), "-j", "2",
-                    "--seed", "3", "--hidden", "32", "32", "--activation", "relu", "--epochs", "3",
-                    "--init-epochs", "2", "--batch-size", "100", "--full-batch-iterations", "60",
-                    "--full-batch-after-kl", "--full-batch-exaggeration", "1", "--quiet"], check=True)
-    assert np.array_equal(E, np.load(tmp_path / "Y.npy"))
+    assert np.array_equal(E, _parametric_tsne_cli(
+        tmp_path, X, "--epochs", "3", "--init-epochs", "2", "--batch-size", "100", "--full-batch-iterations", "60",
+        "--full-batch-after-kl", "--full-batch-exaggeration", "1"))
 
 
 def test_full_batch_input_noise_is_the_clis(blobs, tmp_path):
@@ -291,17 +297,8 @@ def test_full_batch_input_noise_is_the_clis(blobs, tmp_path):
     assert not np.array_equal(runs[0.3, 2], runs[0.0, 2])
     with pytest.raises(ValueError, match="input_noise"):
         routines.ParametricTSNE(full_batch_input_noise=-1.0, **kw)
-    import os
-    import shutil
-    import subprocess
-    exe = os.environ.get("NEMBED_CLI") or shutil.which("nembed")
-    if exe is None:
-        pytest.skip("the nembed CLI (NEMBED_CLI) not found")
-    np.save(tmp_path / "X.npy", X)
-    subprocess.run([exe, "parametric", "tsne", str(tmp_path / "X.npy"), "-o", str(tmp_path / "Y.npy"), "-j", "2",
-                    "--seed", "3", "--hidden", "32", "32", "--activation", "relu", "--initialization", "none",
-                    "--full-batch-iterations", "60", "--full-batch-input-noise", "0.3", "--quiet"], check=True)
-    assert np.array_equal(runs[0.3, 2], np.load(tmp_path / "Y.npy"))
+    assert np.array_equal(runs[0.3, 2], _parametric_tsne_cli(
+        tmp_path, X, "--initialization", "none", "--full-batch-iterations", "60", "--full-batch-input-noise", "0.3"))
 
 
 def test_exaggeration_phase_and_lr_decay(blobs):
