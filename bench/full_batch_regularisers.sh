@@ -4,7 +4,8 @@
 # PCA-50: training rows 0-4 999 (or 0-9 999), held out rows 20 000-24 999 scored as five disjoint blocks of 1 000,
 # (a) among themselves (p29/p31's measure) and (b) against the training map (nembed evaluate --reference).
 # usage: NB=build/nembed D=/tmp/h32 bash bench/full_batch_regularisers.sh prepare
-#        ... fit TAG TRAIN ARGS...    (TRAIN = X5000 | X10000; ARGS for nembed parametric tsne; TAG ref* = nembed tsne)
+#        ... fit TAG TRAIN ARGS...    (TRAIN = X5000 | X10000; ARGS for nembed parametric tsne; TAG ref* = nembed tsne;
+#                                      TAG uref* = nembed umap ARGS, TAG u* = nembed parametric umap ARGS)
 #        ... score TAG TRAIN           (writes score_TAG.json, prints the means)
 #        ... table REFTAG TAG...       (paired per-block gaps to REFTAG: mean ± SE over the five blocks)
 # Every fit at nice -n 10, 2 threads; CPU s = user + sys of the fit (/usr/bin/time).
@@ -19,7 +20,7 @@ np.save('Xh.npy', X[20000:25000]); np.save('Lh.npy', L[20000:25000])
 for b in range(5): np.save('Lh%d.npy'%b, L[20000+1000*b:21000+1000*b]); np.save('Xh%d.npy'%b, X[20000+1000*b:21000+1000*b])
 " ;;
 fit) TAG=$2 TR=$3; shift 3; rm -rf m_$TAG
-  if [[ $TAG == ref* ]]; then cmd=(tsne); else cmd=(parametric tsne "$@"); fi
+  if [[ $TAG == uref* ]]; then cmd=(umap "$@"); elif [[ $TAG == u* ]]; then cmd=(parametric umap "$@"); elif [[ $TAG == ref* ]]; then cmd=(tsne); else cmd=(parametric tsne "$@"); fi
   { /usr/bin/time -f "%U %S" nice -n 10 $NB "${cmd[@]}" $TR.npy -o out_$TAG.npy -j 2 -q --save-model m_$TAG ; } 2> t_$TAG.txt
   tail -1 t_$TAG.txt | awk '{printf "%.1f\n", $1+$2}' > cpu_$TAG
   $NB transform -m m_$TAG Xh.npy -o te_$TAG.npy -j 2 -q
