@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
@@ -15,6 +16,7 @@
 #include "nembed/methods/neighbor_embedding.hpp"
 #include "nembed/methods/torchdr_umap.hpp"
 #include "nembed/methods/tsne.hpp"
+#include "nembed/methods/umap.hpp"
 #include "nembed/metrics/quality.hpp"
 #include "nembed/metrics/reference_quality.hpp"
 #include "nembed/parametric/network_parametrization.hpp"
@@ -202,7 +204,9 @@ struct FmnistSubset {
     ReferenceQuality against_map;
 };
 
-FmnistSubset fmnist_subset_with_tsne() {
+// The subset scored for a non-parametric reference: `fit(X, T)` gives its embedding of X and its transform of T.
+template <class Fit>
+FmnistSubset fmnist_subset(Fit fit) {
     FmnistSubset d;
     const Matrix<float> all = load_matrix<float>(std::string(NEMBED_TEST_DATA_DIR) + "/fmnist_4000_pca50.npy");
     const std::size_t n = 3000, m = 1000, D = all.cols();
@@ -213,18 +217,23 @@ FmnistSubset fmnist_subset_with_tsne() {
     lab.copy_to(labels.data());
     d.y.assign(labels.begin(), labels.begin() + n);
     d.yt.assign(labels.begin() + n, labels.begin() + n + m);
-    TsneOptions tso;
-    tso.random_state = 0;
-    tso.n_jobs = 2;
-    const TsneEmbedding emb = TSNE(tso).fit(d.X.view());
-    const Matrix<double> Et = emb.transform(d.T.view());
-    d.recall = knn_recall(d.X.view(), emb.embedding().view(), 10, 2);
-    d.acc = knn_accuracy(emb.embedding().view(), d.y, 10, 2);
+    const auto [E, Et] = fit(d.X, d.T);
+    d.recall = knn_recall(d.X.view(), E.view(), 10, 2);
+    d.acc = knn_accuracy(E.view(), d.y, 10, 2);
     d.recall_t = knn_recall(d.T.view(), Et.view(), 10, 2);
     d.acc_t = knn_accuracy(Et.view(), d.yt, 10, 2);
-    d.against_map = evaluate_against_reference(d.X.view(), emb.embedding().view(), d.T.view(), Et.view(), 10, &d.y,
-                                               &d.yt, 2);
+    d.against_map = evaluate_against_reference(d.X.view(), E.view(), d.T.view(), Et.view(), 10, &d.y, &d.yt, 2);
     return d;
+}
+
+FmnistSubset fmnist_subset_with_tsne() {
+    return fmnist_subset([](const Matrix<float>& X, const Matrix<float>& T) {
+        TsneOptions tso;
+        tso.random_state = 0;
+        tso.n_jobs = 2;
+        const TsneEmbedding emb = TSNE(tso).fit(X.view());
+        return std::pair{emb.embedding(), emb.transform(T.view())};
+    });
 }
 
 } // namespace
@@ -295,4 +304,51 @@ TEST(FullBatch, TanhWithInputNoiseWithinBothBoundsOnFashionMnist) {
     EXPECT_GT(acc_t, d.acc_t - 0.03);
     EXPECT_GT(map.knn_recall, d.against_map.knn_recall - 0.10);
     EXPECT_GT(*map.knn_accuracy, *d.against_map.knn_accuracy - 0.05);
+}
+
+// The same for ParametricUMAP (bench/RESULTS.md, "#17 ParametricUMAP's held-out bound with tanh and input noise"):
+// tanh, input noise 0.3 and 2 000 full-batch iterations come within 0.02 of UMAP (n_neighbors 30, min_dist 0.1) on
+// the training points and within 0.03 on the held-out points scored among themselves; against the training map
+// (UMAP's own transform the reference) the benchmark's 5 000 rows were within 0.03 at three seeds, at the edge, and
+// this subset is not: measured UMAP 0.388 / 0.751, held out 0.456 / 0.733, against the map 0.337 / 0.737; the network
+// 0.395 / 0.755, held out 0.438 / 0.721, against the map 0.303 / 0.723 (recall −0.034: asserted as measured, with a
+// margin). On request (NEMBED_RUN_HELDOUT=1): about a minute of two cores.
+TEST(FullBatch, UmapTanhWithInputNoiseWithinBothBoundsOnFashionMnist) {
+    if (std::getenv("NEMBED_RUN_HELDOUT") == nullptr)
+        GTEST_SKIP() << "on request: NEMBED_RUN_HELDOUT=1 (about a minute on two cores)";
+    const FmnistSubset d = fmnist_subset([](const Matrix<float>& X, const Matrix<float>& T) {
+        UmapOptions uo;
+        uo.n_neighbors = 30;
+        uo.random_state = 0;
+        uo.n_jobs = 2;
+        const UmapEmbedding emb = UMAP(uo).fit(X.view());
+        return std::pair{emb.embedding(), emb.transform(T.view())};
+    });
+    ParametricUMAPOptions uo;
+    ParametricDROptions po;
+    po.seed = 0;
+    po.n_threads = 2;
+    full_batch_preset(uo, po);
+    uo.n_neighbors = 30;
+    uo.min_dist = 0.1;
+    uo.full_batch_iterations = 2000;
+    po.hidden_activation = Activation::tanh;
+    po.full_batch.input_noise = 0.3;
+    ParametricDR dr = ParametricUMAP(uo, po);
+    dr.train(d.X.view());
+    const Matrix<double> Y = dr.apply(d.X.view()), Yt = dr.apply(d.T.view());
+    const double recall = knn_recall(d.X.view(), Y.view(), 10, 2), acc = knn_accuracy(Y.view(), d.y, 10, 2);
+    const double recall_t = knn_recall(d.T.view(), Yt.view(), 10, 2), acc_t = knn_accuracy(Yt.view(), d.yt, 10, 2);
+    const ReferenceQuality map = evaluate_against_reference(d.X.view(), Y.view(), d.T.view(), Yt.view(), 10, &d.y,
+                                                            &d.yt, 2);
+    std::printf("UMAP %.4f / %.4f (held out %.4f / %.4f, against the map %.4f / %.4f); tanh + noise %.4f / %.4f "
+                "(held out %.4f / %.4f, against the map %.4f / %.4f)\n",
+                d.recall, d.acc, d.recall_t, d.acc_t, d.against_map.knn_recall, *d.against_map.knn_accuracy, recall,
+                acc, recall_t, acc_t, map.knn_recall, *map.knn_accuracy);
+    EXPECT_GT(recall, d.recall - 0.02);
+    EXPECT_GT(acc, d.acc - 0.02);
+    EXPECT_GT(recall_t, d.recall_t - 0.03);
+    EXPECT_GT(acc_t, d.acc_t - 0.03);
+    EXPECT_GT(map.knn_recall, d.against_map.knn_recall - 0.05);
+    EXPECT_GT(*map.knn_accuracy, *d.against_map.knn_accuracy - 0.03);
 }
