@@ -236,6 +236,29 @@ FmnistSubset fmnist_subset_with_tsne() {
     });
 }
 
+// Trains dr on the subset and expects #17's bounds against the reference scored in d: within 0.02 on the training
+// points and 0.03 on the held-out points scored among themselves; against the training map within the margins given
+// (what was measured, with a margin, where the 0.03 is not met).
+void expect_issue_bounds(const FmnistSubset& d, ParametricDR& dr, const char* reference, double map_recall_margin,
+                         double map_accuracy_margin) {
+    dr.train(d.X.view());
+    const Matrix<double> Y = dr.apply(d.X.view()), Yt = dr.apply(d.T.view());
+    const double recall = knn_recall(d.X.view(), Y.view(), 10, 2), acc = knn_accuracy(Y.view(), d.y, 10, 2);
+    const double recall_t = knn_recall(d.T.view(), Yt.view(), 10, 2), acc_t = knn_accuracy(Yt.view(), d.yt, 10, 2);
+    const ReferenceQuality map = evaluate_against_reference(d.X.view(), Y.view(), d.T.view(), Yt.view(), 10, &d.y,
+                                                            &d.yt, 2);
+    std::printf("%s %.4f / %.4f (held out %.4f / %.4f, against the map %.4f / %.4f); tanh + noise %.4f / %.4f "
+                "(held out %.4f / %.4f, against the map %.4f / %.4f)\n",
+                reference, d.recall, d.acc, d.recall_t, d.acc_t, d.against_map.knn_recall, *d.against_map.knn_accuracy,
+                recall, acc, recall_t, acc_t, map.knn_recall, *map.knn_accuracy);
+    EXPECT_GT(recall, d.recall - 0.02);
+    EXPECT_GT(acc, d.acc - 0.02);
+    EXPECT_GT(recall_t, d.recall_t - 0.03);
+    EXPECT_GT(acc_t, d.acc_t - 0.03);
+    EXPECT_GT(map.knn_recall, d.against_map.knn_recall - map_recall_margin);
+    EXPECT_GT(*map.knn_accuracy, *d.against_map.knn_accuracy - map_accuracy_margin);
+}
+
 } // namespace
 
 // Issue #17 item 5 on the test's Fashion-MNIST subset (3 000 PCA-50 training points, the next 1 000 held out): the
@@ -288,22 +311,7 @@ TEST(FullBatch, TanhWithInputNoiseWithinBothBoundsOnFashionMnist) {
     po.hidden_activation = Activation::tanh;
     po.full_batch.input_noise = 0.3;
     ParametricDR dr = ParametricTSNE(to, po);
-    dr.train(d.X.view());
-    const Matrix<double> Y = dr.apply(d.X.view()), Yt = dr.apply(d.T.view());
-    const double recall = knn_recall(d.X.view(), Y.view(), 10, 2), acc = knn_accuracy(Y.view(), d.y, 10, 2);
-    const double recall_t = knn_recall(d.T.view(), Yt.view(), 10, 2), acc_t = knn_accuracy(Yt.view(), d.yt, 10, 2);
-    const ReferenceQuality map = evaluate_against_reference(d.X.view(), Y.view(), d.T.view(), Yt.view(), 10, &d.y,
-                                                            &d.yt, 2);
-    std::printf("t-SNE %.4f / %.4f (held out %.4f / %.4f, against the map %.4f / %.4f); tanh + noise %.4f / %.4f "
-                "(held out %.4f / %.4f, against the map %.4f / %.4f)\n",
-                d.recall, d.acc, d.recall_t, d.acc_t, d.against_map.knn_recall, *d.against_map.knn_accuracy, recall,
-                acc, recall_t, acc_t, map.knn_recall, *map.knn_accuracy);
-    EXPECT_GT(recall, d.recall - 0.02);
-    EXPECT_GT(acc, d.acc - 0.02);
-    EXPECT_GT(recall_t, d.recall_t - 0.03);
-    EXPECT_GT(acc_t, d.acc_t - 0.03);
-    EXPECT_GT(map.knn_recall, d.against_map.knn_recall - 0.10);
-    EXPECT_GT(*map.knn_accuracy, *d.against_map.knn_accuracy - 0.05);
+    expect_issue_bounds(d, dr, "t-SNE", 0.10, 0.05);
 }
 
 // The same for ParametricUMAP (bench/RESULTS.md, "#17 ParametricUMAP's held-out bound with tanh and input noise"):
@@ -335,20 +343,5 @@ TEST(FullBatch, UmapTanhWithInputNoiseWithinBothBoundsOnFashionMnist) {
     po.hidden_activation = Activation::tanh;
     po.full_batch.input_noise = 0.3;
     ParametricDR dr = ParametricUMAP(uo, po);
-    dr.train(d.X.view());
-    const Matrix<double> Y = dr.apply(d.X.view()), Yt = dr.apply(d.T.view());
-    const double recall = knn_recall(d.X.view(), Y.view(), 10, 2), acc = knn_accuracy(Y.view(), d.y, 10, 2);
-    const double recall_t = knn_recall(d.T.view(), Yt.view(), 10, 2), acc_t = knn_accuracy(Yt.view(), d.yt, 10, 2);
-    const ReferenceQuality map = evaluate_against_reference(d.X.view(), Y.view(), d.T.view(), Yt.view(), 10, &d.y,
-                                                            &d.yt, 2);
-    std::printf("UMAP %.4f / %.4f (held out %.4f / %.4f, against the map %.4f / %.4f); tanh + noise %.4f / %.4f "
-                "(held out %.4f / %.4f, against the map %.4f / %.4f)\n",
-                d.recall, d.acc, d.recall_t, d.acc_t, d.against_map.knn_recall, *d.against_map.knn_accuracy, recall,
-                acc, recall_t, acc_t, map.knn_recall, *map.knn_accuracy);
-    EXPECT_GT(recall, d.recall - 0.02);
-    EXPECT_GT(acc, d.acc - 0.02);
-    EXPECT_GT(recall_t, d.recall_t - 0.03);
-    EXPECT_GT(acc_t, d.acc_t - 0.03);
-    EXPECT_GT(map.knn_recall, d.against_map.knn_recall - 0.05);
-    EXPECT_GT(*map.knn_accuracy, *d.against_map.knn_accuracy - 0.03);
+    expect_issue_bounds(d, dr, "UMAP", 0.05, 0.03);
 }
