@@ -108,16 +108,16 @@ dnnl::engine& engine() {
     return e;
 }
 
-// C (m×n, float32) = A (m×k) · B (k×n), bf16 operands, each given row-major or (t*) as its transpose's row-major
-// storage: the transposes are memory strides, no copies.
+// C (m×n, float32) = A (m×k) · B (k×n), bf16 operands row-major, A also as its transpose's row-major storage (ta: a
+// memory stride, no copy). B is never transposed: the forward is given Wᵀ itself (h_wt).
 struct Product {
     dnnl::memory::desc a, b, c, bias;
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
 };
 
-// m, n, k, A transposed, B transposed, a float32 bias row added, ReLU after, C in bf16.
-using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool, bool>;
+// m, n, k, A transposed, a float32 bias row added, ReLU after, C in bf16.
+using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool>;
 
 // One OpenMP thread in oneDNN for the call (and the primitive's creation: its blocking depends on the thread
 // count), the calling thread's own setting restored after; other threads' settings are their own.
@@ -139,11 +139,11 @@ const Product& product(const Key& key) {
     std::lock_guard lock(mutex);
     auto& slot = cache[key];
     if (!slot) {
-        const auto [m, n, k, ta, tb, with_bias, relu, c16] = key;
+        const auto [m, n, k, ta, with_bias, relu, c16] = key;
         const auto d = [](std::size_t v) { return static_cast<dnnl::memory::dim>(v); };
         auto p = std::make_unique<Product>();
         p->a = dnnl::memory::desc({d(m), d(k)}, dt::bf16, ta ? dnnl::memory::dims{1, d(m)} : dnnl::memory::dims{d(k), 1});
-        p->b = dnnl::memory::desc({d(k), d(n)}, dt::bf16, tb ? dnnl::memory::dims{1, d(k)} : dnnl::memory::dims{d(n), 1});
+        p->b = dnnl::memory::desc({d(k), d(n)}, dt::bf16, dnnl::memory::dims{d(n), 1});
         p->c = dnnl::memory::desc({d(m), d(n)}, c16 ? dt::bf16 : dt::f32, dnnl::memory::dims{d(n), 1});
         if (with_bias) p->bias = dnnl::memory::desc({1, d(n)}, dt::f32, dnnl::memory::dims{d(n), 1});
         dnnl::primitive_attr attr;
@@ -193,16 +193,16 @@ Bound& bound(const Key& key) {
         b.args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(b.p->b, e, nullptr));
         b.args.emplace(DNNL_ARG_DST, dnnl::memory(b.p->c, e, nullptr));
         b.args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(b.p->pd.scratchpad_desc(), e, nullptr));
-        if (std::get<5>(key)) b.args.emplace(DNNL_ARG_BIAS, dnnl::memory(b.p->bias, e, nullptr));
+        if (std::get<4>(key)) b.args.emplace(DNNL_ARG_BIAS, dnnl::memory(b.p->bias, e, nullptr));
     }
     return b;
 }
 
 // C = A·B (+ bias) (then ReLU); C float32, or bf16 when c16.
 void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, bool ta, const std::uint16_t* B,
-            bool tb, void* C, const float* bias = nullptr, bool relu = false, bool c16 = false) {
+            void* C, const float* bias = nullptr, bool relu = false, bool c16 = false) {
     [[maybe_unused]] OmpSerial serial;
-    Bound& b = bound({m, n, k, ta, tb, bias != nullptr, relu, c16});
+    Bound& b = bound({m, n, k, ta, bias != nullptr, relu, c16});
     thread_local dnnl::stream stream(engine());
     thread_local std::vector<std::uint8_t> scratch;
     if (scratch.size() < b.scratch_bytes) scratch.resize(b.scratch_bytes);
@@ -241,17 +241,17 @@ Staging& staging() {
 
 // C (m×n) = A (m×k) · op(B) (+ bias) (then ReLU) with m padded: A's rows and C's rows.
 template <typename T>
-void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, const std::uint16_t* B, bool tb,
-                 T* C, const float* bias = nullptr, bool relu = false) {
+void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, const std::uint16_t* B, T* C,
+                 const float* bias = nullptr, bool relu = false) {
     constexpr bool c16 = std::is_same_v<T, std::uint16_t>;
     const std::size_t mp = padded(m);
-    if (mp == m) return matmul(m, n, k, A, false, B, tb, C, bias, relu, c16);
+    if (mp == m) return matmul(m, n, k, A, false, B, C, bias, relu, c16);
     Staging& s = staging();
     std::vector<T>& c = [&]() -> std::vector<T>& {
         if constexpr (c16) return s.c16; else return s.c;
     }();
     c.resize(mp * n);
-    matmul(mp, n, k, pad_rows(A, m, mp, k, s.a), false, B, tb, c.data(), bias, relu, c16);
+    matmul(mp, n, k, pad_rows(A, m, mp, k, s.a), false, B, c.data(), bias, relu, c16);
     std::copy(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m * n), C);
 }
 
@@ -259,20 +259,20 @@ void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_
 
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
           const float* b, bool relu) {
-    matmul_rows(m, o, a, H, Wt, false, Z, b, relu);
+    matmul_rows(m, o, a, H, Wt, Z, b, relu);
 }
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
           std::uint16_t* Z16, const float* b, bool relu) {
-    matmul_rows(m, o, a, H, Wt, false, Z16, b, relu);
+    matmul_rows(m, o, a, H, Wt, Z16, b, relu);
 }
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW) {
     const std::size_t mp = padded(m);  // the inner dimension: both operands' rows
-    if (mp == m) return matmul(o, a, m, G, true, H, false, dW);
+    if (mp == m) return matmul(o, a, m, G, true, H, dW);
     Staging& s = staging();
-    matmul(o, a, mp, pad_rows(G, m, mp, o, s.a), true, pad_rows(H, m, mp, a, s.b), false, dW);
+    matmul(o, a, mp, pad_rows(G, m, mp, o, s.a), true, pad_rows(H, m, mp, a, s.b), dW);
 }
 void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn) {
-    matmul_rows(m, a, o, G, W, false, dIn);
+    matmul_rows(m, a, o, G, W, dIn);
 }
 #else
 void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const float*,
