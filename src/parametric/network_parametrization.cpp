@@ -34,7 +34,8 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
     if (noise_sigma_ > 0) {
         // Each row's noise from its own stream of this pass: independent of the batch split and the thread count.
         const std::size_t D = X_->cols();
-        noisy_ = Matrix<float>(batch.size(), D);
+        // Every element is written below: the buffer is reused across passes of the same shape.
+        if (noisy_.rows() != batch.size() || noisy_.cols() != D) noisy_ = Matrix<float>(batch.size(), D);
         const std::uint64_t pass = noise_pass_++;
         parallel_for(n_threads_, batch.size(), [&](std::size_t r) {
             const auto row = static_cast<std::size_t>(batch[r]);
