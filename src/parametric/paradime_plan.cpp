@@ -128,6 +128,11 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
             // negative_edge: paraDime's simplified relations, 1 for the sampled edge and 0 for its negatives.
             batch.p = batch.label;
             len = static_cast<double>(data.n_pairs());
+        } else if (data.triangular && !global_.at(loss.global_relation_key).lazy_pdist) {
+            // The pairs' relations straight from the sparse rows (the bits of the block below, without it).
+            global_.at(loss.global_relation_key).triangular_pairs(batch.idx, pos_, loss.normalize_sub, batch.p, batch.p_t);
+            pt = &batch.p_t;
+            len = static_cast<double>(b);
         } else {
             global_.at(loss.global_relation_key).sub(batch.idx, pos_, batch.sub);
             double s = 1.0;

@@ -7,8 +7,65 @@
 #include "nembed/affinity/perplexity.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
+#include "../core/isa_clones.hpp"
 
 namespace nembed::paradime {
+
+namespace {
+
+// The loops of a triangular batch (DifferentiablePDist: the pairs i < j of b rows, row after row) over element-wise
+// work, written so that they vectorise (ISA clones). Each does, per pair, the operations of the general pair loop in
+// the same order: the same bits.
+
+// Distances of the pairs of 2-D rows: (0 + t0²) + t1² is t0² + t1² (t0² ≥ 0).
+NEMBED_ISA_CLONES void triangular_distances_2d(const double* __restrict Y, std::size_t b, double* __restrict out) {
+    for (std::size_t i = 0; i < b; ++i) {
+        const double y0 = Y[2 * i], y1 = Y[2 * i + 1];
+        for (std::size_t j = i + 1; j < b; ++j) {
+            const double t0 = y0 - Y[2 * j], t1 = y1 - Y[2 * j + 1];
+            *out++ = std::sqrt(t0 * t0 + t1 * t1);
+        }
+    }
+}
+
+// StudentTTransform at α = 1 (elementwise_value's branch): 1 / (1 + x²).
+NEMBED_ISA_CLONES void student_t1_values(const double* __restrict x, double* __restrict w, std::size_t m) {
+    for (std::size_t p = 0; p < m; ++p) w[p] = 1.0 / (1.0 + x[p] * x[p]);
+}
+
+// g ← g · ∂w/∂x of StudentTTransform (elementwise_derivatives' dx: −w(α + 1)x / (α + x²)).
+NEMBED_ISA_CLONES void student_t_backward(const double* __restrict x, const double* __restrict w, double al,
+                                          double* __restrict g, std::size_t m) {
+    for (std::size_t p = 0; p < m; ++p) g[p] *= -w[p] * (al + 1.0) * x[p] / (al + x[p] * x[p]);
+}
+
+// Normalize's backward, element-wise part: g ← (a·g − mult·go) / s.
+NEMBED_ISA_CLONES void normalize_backward(double* g, std::size_t m, double a, double mult_go, double s) {
+    for (std::size_t p = 0; p < m; ++p) g[p] = (a * g[p] - mult_go) / s;
+}
+
+// dL/dY of the distances of a triangular batch of 2-D rows: each row's own sum runs over j > i in order after the
+// earlier rows' contributions, as in the general pair loop.
+void triangular_distance_backward_2d(const double* Y, std::size_t b, const double* dist, const double* g, double* dY) {
+    std::size_t p = 0;
+    for (std::size_t i = 0; i < b; ++i) {
+        const double y0 = Y[2 * i], y1 = Y[2 * i + 1];
+        double a0 = dY[2 * i], a1 = dY[2 * i + 1];
+        for (std::size_t j = i + 1; j < b; ++j, ++p) {
+            if (dist[p] <= 0.0 || g[p] == 0.0) continue;
+            const double c = g[p] / dist[p];
+            const double d0 = c * (y0 - Y[2 * j]), d1 = c * (y1 - Y[2 * j + 1]);
+            a0 += d0;
+            a1 += d1;
+            dY[2 * j] -= d0;
+            dY[2 * j + 1] -= d1;
+        }
+        dY[2 * i] = a0;
+        dY[2 * i + 1] = a1;
+    }
+}
+
+} // namespace
 
 GlobalRelationKind parse_global_relation(const std::string& name) {
     if (name == "PDist" || name == "pdist") return GlobalRelationKind::pdist;
@@ -114,6 +171,48 @@ void GlobalRelationData::sub(std::span<const index_t> batch, std::vector<std::in
     for (std::size_t a = 0; a < b; ++a) pos[static_cast<std::size_t>(batch[a])] = -1;
 }
 
+void GlobalRelationData::triangular_pairs(std::span<const index_t> batch, std::vector<std::int64_t>& pos, bool normalize,
+                                          std::vector<double>& p, std::vector<double>& p_t) const {
+    require(!lazy_pdist, "triangular_pairs: sparse global relations only");
+    const std::size_t b = batch.size(), m = b * (b - 1) / 2;
+    p.assign(m, 0.0);
+    p_t.assign(m, 0.0);
+    for (std::size_t a = 0; a < b; ++a) pos[static_cast<std::size_t>(batch[a])] = static_cast<std::int64_t>(a);
+    // The block's entries row by row in column order, the last of equal columns kept (sub() assigns in CSR order):
+    // the sum below adds sub()'s nonzeros in its row-major order, so s has its bits.
+    std::vector<std::pair<std::size_t, double>> row, all;
+    std::vector<std::size_t> rows;
+    for (std::size_t a = 0; a < b; ++a) {
+        const auto i = static_cast<std::size_t>(batch[a]);
+        row.clear();
+        for (offset_t q = sparse.indptr[i]; q < sparse.indptr[i + 1]; ++q) {
+            const std::int64_t c = pos[static_cast<std::size_t>(sparse.indices[q])];
+            if (c >= 0) row.emplace_back(static_cast<std::size_t>(c), sparse.values[q]);
+        }
+        for (std::size_t k = 1; k < row.size(); ++k)  // insertion sort: stable, and a row holds a few entries
+            for (std::size_t q = k; q > 0 && row[q].first < row[q - 1].first; --q) std::swap(row[q], row[q - 1]);
+        for (std::size_t k = 0; k < row.size(); ++k) {
+            if (k + 1 < row.size() && row[k + 1].first == row[k].first) continue;
+            all.push_back(row[k]);
+            rows.push_back(a);
+        }
+    }
+    for (std::size_t a = 0; a < b; ++a) pos[static_cast<std::size_t>(batch[a])] = -1;
+    double s = 1.0;
+    if (normalize) {
+        s = 0.0;
+        for (const auto& e : all) s += e.second;
+        if (s <= 0.0) s = 1.0;  // no relation inside the batch: p = 0
+    }
+    for (std::size_t k = 0; k < all.size(); ++k) {
+        const std::size_t a = rows[k], c = all[k].first;
+        if (a == c) continue;  // the diagonal is no pair
+        const std::size_t lo = std::min(a, c), hi = std::max(a, c);
+        const std::size_t pair = lo * b - lo * (lo + 1) / 2 + (hi - lo - 1);
+        (a < c ? p : p_t)[pair] = all[k].second / s;
+    }
+}
+
 GlobalRelationData compute_global_relations(const GlobalRelations& rel, MatrixView<float> X, int n_threads) {
     validate(rel);
     GlobalRelationData out;
@@ -205,12 +304,16 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
     const std::size_t m = out.from.size(), d = Yb.cols;
     out.stages.resize(1 + rel.transform.size());
     out.stages[0].resize(m);
-    for (std::size_t p = 0; p < m; ++p) {
-        const double* y = Yb.row(static_cast<std::size_t>(out.from[p]));
-        const double* z = Yb.row(static_cast<std::size_t>(out.to[p]));
-        double s = 0.0;
-        for (std::size_t k = 0; k < d; ++k) s += (y[k] - z[k]) * (y[k] - z[k]);
-        out.stages[0][p] = std::sqrt(s);
+    if (triangular && d == 2) {
+        triangular_distances_2d(Yb.data, Yb.rows, out.stages[0].data());
+    } else {
+        for (std::size_t p = 0; p < m; ++p) {
+            const double* y = Yb.row(static_cast<std::size_t>(out.from[p]));
+            const double* z = Yb.row(static_cast<std::size_t>(out.to[p]));
+            double s = 0.0;
+            for (std::size_t k = 0; k < d; ++k) s += (y[k] - z[k]) * (y[k] - z[k]);
+            out.stages[0][p] = std::sqrt(s);
+        }
     }
     for (std::size_t t = 0; t < rel.transform.size(); ++t) {
         const std::vector<double>& in = out.stages[t];
@@ -226,6 +329,8 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
             for (std::size_t p = 0; p < m; ++p) v[p] = in[p] / s;
         } else if (kind == TransformKind::zero_diagonal) {
             std::copy(in.begin(), in.end(), v.begin());  // pairs never hold the diagonal of a triangular form
+        } else if (kind == TransformKind::student_t && params[t].alpha == 1.0) {
+            student_t1_values(in.data(), v.data(), m);
         } else {
             for (std::size_t p = 0; p < m; ++p) v[p] = elementwise_value(kind, params[t], in[p]);
         }
@@ -258,9 +363,11 @@ void batch_relations_backward_in_place(const BatchRelations& rel, MatrixView<dou
             s *= mult;
             const double a = exaggerated ? 1.0 : attraction;
             exaggerated = true;
-            for (std::size_t p = 0; p < m; ++p) g[p] = (a * g[p] - mult * go) / s;
+            normalize_backward(g.data(), m, a, mult * go, s);
         } else if (kind == TransformKind::zero_diagonal) {
             continue;
+        } else if (kind == TransformKind::student_t && !rel.transform[t].learnable) {
+            student_t_backward(in.data(), outv.data(), data.params[t].alpha, g.data(), m);
         } else {
             double g0 = 0.0, g1 = 0.0;
             const bool learn = rel.transform[t].learnable;
@@ -283,6 +390,10 @@ void batch_relations_backward_in_place(const BatchRelations& rel, MatrixView<dou
     if (!exaggerated)
         for (double& x : g) x *= attraction;
     // Distances: ∂‖y_i − y_j‖/∂y_i = (y_i − y_j)/d (0 at d = 0, torch's subgradient).
+    if (data.triangular && d == 2) {
+        triangular_distance_backward_2d(Yb.data, Yb.rows, data.stages[0].data(), g.data(), dYb);
+        return;
+    }
     for (std::size_t p = 0; p < m; ++p) {
         const double dist = data.stages[0][p];
         if (dist <= 0.0 || g[p] == 0.0) continue;

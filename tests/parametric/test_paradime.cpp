@@ -533,3 +533,86 @@ TEST(Paradime, ClearErrors) {
     c.add_training_phase(cls);
     EXPECT_THROW(c.train(X.view()), InvalidArgument);
 }
+
+// The triangular batch's 2-D loops (relations.cpp: distances, Student-t at α = 1 and its derivative, Normalize's
+// backward, the distance backward) against the general pair loop: the same points with a third coordinate 0 take the
+// general path, whose (t0² + t1²) + 0² and c·(y_ik − y_jk) give the same bits. Exaggeration 12 and a learnable
+// α = 1 (the general Student-t loops) are covered too.
+TEST(ParadimeRelations, TriangularTwoDimensionalLoopsEqualGeneralPath) {
+    const std::size_t b = 37;
+    const Matrix<double> Y = random_points(b, 2, 11);
+    Matrix<double> Y3(b, 3);
+    for (std::size_t i = 0; i < b; ++i) Y3(i, 0) = Y(i, 0), Y3(i, 1) = Y(i, 1), Y3(i, 2) = 0.0;
+    Rng rng(5);
+    std::vector<double> P(b * b, 0.0);
+    for (std::size_t i = 0; i < b; ++i)
+        for (std::size_t j = 0; j < b; ++j)
+            if (i != j && rng.uniform() < 0.2) P[i * b + j] = rng.uniform();
+    for (bool learnable : {false, true})
+        for (double exaggeration : {1.0, 12.0}) {
+            BatchRelations br;
+            br.kind = BatchRelationKind::differentiable_pdist;
+            br.transform = {Transform::StudentTTransform(1.0, learnable), Transform::Normalize()};
+            std::vector<TransformParams> params;
+            for (const Transform& t : br.transform) params.push_back(initial_params(t));
+            BatchRelationData d2, d3;
+            compute_batch_relations(br, Y.view(), params, d2);
+            compute_batch_relations(br, Y3.view(), params, d3);
+            for (std::size_t s = 0; s < d2.stages.size(); ++s)
+                ASSERT_EQ(std::memcmp(d2.stages[s].data(), d3.stages[s].data(), d2.stages[s].size() * sizeof(double)), 0)
+                    << "stage " << s;
+            std::vector<double> p(d2.n_pairs()), pt(d2.n_pairs()), dq;
+            for (std::size_t k = 0; k < p.size(); ++k) {
+                p[k] = P[static_cast<std::size_t>(d2.from[k]) * b + static_cast<std::size_t>(d2.to[k])];
+                pt[k] = P[static_cast<std::size_t>(d2.to[k]) * b + static_cast<std::size_t>(d2.from[k])];
+            }
+            relation_loss_value(RelationLossFunction::kullback_leibler_div, p, &pt, d2.values(), double(b), 1e-7, dq);
+            std::vector<double> g2(b * 2, 0.25), g3(b * 3, 0.25);  // accumulated onto a nonzero gradient
+            std::vector<TransformParams> dp2, dp3;
+            batch_relations_backward(br, Y.view(), d2, dq, g2.data(), dp2, exaggeration);
+            batch_relations_backward(br, Y3.view(), d3, dq, g3.data(), dp3, exaggeration);
+            for (std::size_t i = 0; i < b; ++i)
+                for (std::size_t k = 0; k < 2; ++k)
+                    ASSERT_EQ(std::memcmp(&g2[i * 2 + k], &g3[i * 3 + k], sizeof(double)), 0) << i << " " << k;
+            EXPECT_EQ(dp2[0].alpha, dp3[0].alpha);
+        }
+}
+
+// triangular_pairs reads the batch's block at the pairs with the bits of sub() followed by the gather (the plan's
+// ParametricTSNE batches), with and without normalize_sub, with batch points in any order and duplicates in a row.
+TEST(ParadimeRelations, TriangularPairsEqualBlockGather) {
+    const std::size_t n = 60;
+    std::vector<Triplet<double>> t;
+    Rng rng(3);
+    for (std::size_t i = 0; i < n; ++i)
+        for (int e = 0; e < 12; ++e) {
+            const auto j = static_cast<index_t>(rng.below(n));
+            if (j != static_cast<index_t>(i)) t.push_back({static_cast<index_t>(i), j, rng.uniform()});
+        }
+    GlobalRelationData g;
+    g.sparse = csr_from_triplets(n, n, std::move(t));
+    std::vector<index_t> batch;
+    for (std::size_t i = 0; i < n; i += 2) batch.push_back(static_cast<index_t>((i * 7 + 3) % n));
+    const std::size_t b = batch.size();
+    std::vector<std::int64_t> pos(n, -1);
+    for (bool normalize : {true, false}) {
+        std::vector<double> block, p, pt;
+        g.sub(batch, pos, block);
+        double s = 1.0;
+        if (normalize) {
+            s = 0.0;
+            for (double x : block) s += x;
+            if (s <= 0.0) s = 1.0;
+        }
+        g.triangular_pairs(batch, pos, normalize, p, pt);
+        ASSERT_EQ(p.size(), b * (b - 1) / 2);
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < b; ++i)
+            for (std::size_t j = i + 1; j < b; ++j, ++k) {
+                const double want = block[i * b + j] / s, want_t = block[j * b + i] / s;
+                ASSERT_EQ(std::memcmp(&p[k], &want, sizeof(double)), 0) << i << " " << j;
+                ASSERT_EQ(std::memcmp(&pt[k], &want_t, sizeof(double)), 0) << i << " " << j;
+            }
+        for (std::int64_t v : pos) ASSERT_EQ(v, -1);
+    }
+}

@@ -68,6 +68,11 @@ struct GlobalRelationData {
     /// The block of the batch: out[a·b + c] = rel(batch[a], batch[c]) (b = batch.size()); `pos` is scratch of n
     /// entries, all −1 on entry and on return.
     void sub(std::span<const index_t> batch, std::vector<std::int64_t>& pos, std::vector<double>& out) const;
+    /// The block of the batch (sparse relations) as the pairs a < c of a triangular batch relation, in its order:
+    /// p = rel(batch[a], batch[c]) / s and p_t = rel(batch[c], batch[a]) / s, s the block's sum when `normalize` (1 if
+    /// it is 0), else 1 — the bits of sub() read at the pairs, without the b × b block.
+    void triangular_pairs(std::span<const index_t> batch, std::vector<std::int64_t>& pos, bool normalize,
+                          std::vector<double>& p, std::vector<double>& p_t) const;
 };
 
 /// Computes global relations of X (n x D) with their transforms.
