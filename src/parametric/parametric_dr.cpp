@@ -218,6 +218,10 @@ void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {
     mo.hidden_activation = options_.hidden_activation;  // paraDime's FullyConnectedEmbeddingModel: Softplus
     mo.precision = options_.network_precision;
     mo.seed = options_.seed;
+    // Chunks of 256 rows with batch phases: paraDime's batches of 500 (both routines' position phases, ParametricTSNE's
+    // KL phase) are then two chunks, one per core, instead of one chunk of 512 on one core (the chunks fix the bits,
+    // not the threads). A full-batch-only routine keeps the default: its run is the encoder's, bit for bit.
+    if (!phases_.empty()) mo.chunk_rows = 256;
     Mlp net(X.cols, options_.out_dim, mo);
     if (!phases_.empty() || fb.iterations == 0) {
         auto data =

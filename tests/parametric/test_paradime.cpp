@@ -616,3 +616,31 @@ TEST(ParadimeRelations, TriangularPairsEqualBlockGather) {
         for (std::int64_t v : pos) ASSERT_EQ(v, -1);
     }
 }
+
+// With batch phases the built-in network runs in chunks of 256 rows, so that paraDime's batches of 500 are two
+// chunks (one per core): the bits stay the same for 1, 2 and 3 threads. A full-batch-only routine keeps 512 (its run
+// is the encoder's; test_full_batch.cpp).
+TEST(Paradime, BatchesOfFiveHundredRunInTwoChunksWithTheSameBits) {
+    std::vector<std::int64_t> labels;
+    const Matrix<float> X = blobs(600, 10, 3, labels, 12);
+    Matrix<double> ref;
+    for (int threads : {1, 2, 3}) {
+        ParametricTSNEOptions to;
+        to.epochs = 2;
+        to.init_epochs = 1;
+        ParametricDR dr = ParametricTSNE(to, {.seed = 6, .n_threads = threads});
+        dr.train(X.view());
+        EXPECT_EQ(dr.network().chunk_rows(), 256u);
+        Matrix<double> Y = dr.apply(X.view());
+        if (threads == 1)
+            ref = Y;
+        else
+            EXPECT_EQ(0, std::memcmp(ref.data(), Y.data(), ref.size() * sizeof(double))) << threads << " threads";
+    }
+    ParametricTSNEOptions fb;
+    fb.initialization = "none";
+    fb.full_batch_iterations = 2;
+    ParametricDR full = ParametricTSNE(fb, {.hidden_dims = {8}, .seed = 6, .n_threads = 2});
+    full.train(X.view());
+    EXPECT_EQ(full.network().chunk_rows(), 512u);
+}
