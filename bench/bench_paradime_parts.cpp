@@ -6,6 +6,9 @@
 //
 //   bench_paradime_parts umap|tsne X.npy [THREADS=2] [SEED=0] [bf16] [LABELS.npy] [OUT.npy]
 //
+// COUNT=1: the network is wrapped to count the rows of its forward passes per phase (and their products' FLOPs),
+// then the CPU seconds of the products alone are not separated: use perf for that.
+//
 // The routines are built as nembed.paradime builds them for paradime_run.py (the same C++ objects), so the
 // timings are those of the Python run without the interpreter.
 #include <chrono>
@@ -17,6 +20,7 @@
 #include "bench_clock.hpp"
 #include "nembed/io/npy.hpp"
 #include "nembed/metrics/quality.hpp"
+#include "nembed/parametric/network_parametrization.hpp"
 #include "nembed/parametric/parametric_dr.hpp"
 
 using namespace nembed;
@@ -32,6 +36,25 @@ struct Clock {
         w = w1;
         c = c1;
     }
+};
+// Forwards to the network, counting the rows of every training forward pass.
+class Counting final : public Parametrization {
+public:
+    explicit Counting(NetworkParametrization& net) : net_(net) {}
+    std::size_t n_points() const override { return net_.n_points(); }
+    std::size_t n_components() const override { return net_.n_components(); }
+    void forward(std::span<const index_t> batch, double* out) override {
+        rows += batch.size();
+        ++batches;
+        net_.forward(batch, out);
+    }
+    void backward(std::span<const index_t> batch, const double* dY) override { net_.backward(batch, dY); }
+    void step(Optimizer& optimizer, double lr, int n_threads) override { net_.step(optimizer, lr, n_threads); }
+    Matrix<double> embedding() override { return net_.embedding(); }
+    std::size_t rows = 0, batches = 0;
+
+private:
+    NetworkParametrization& net_;
 };
 } // namespace
 
@@ -84,7 +107,38 @@ int main(int argc, char** argv) {
     h.progress = [&](const TrainEvent& e) {
         if (e.phase_step == e.phase_steps) tp.lap(("phase " + e.phase).c_str());
     };
-    dr.train(X, h);
+    if (std::getenv("COUNT")) {
+        // The built-in network as ParametricDR::train builds it (batch phases: chunks of 256).
+        MlpOptions mo;
+        mo.hidden.assign(po.hidden_dims.begin(), po.hidden_dims.end());
+        mo.hidden_activation = po.hidden_activation;
+        mo.precision = po.network_precision;
+        mo.seed = po.seed;
+        mo.chunk_rows = 256;
+        auto data = std::make_shared<const Matrix<float>>(X.rows, X.cols, std::vector<float>(X.data, X.data + X.size()));
+        NetworkParametrization net(data, Mlp(X.cols, po.out_dim, mo), threads);
+        Counting c(net);
+        std::size_t last_rows = 0, last_batches = 0;
+        const std::vector<std::size_t>& w = net.network().widths();
+        double fwd = 0, bwd = 0;  // FLOPs per row: forward products; backward dW (all layers) + dX (all but the first)
+        for (std::size_t l = 0; l + 1 < w.size(); ++l) {
+            fwd += 2.0 * double(w[l]) * double(w[l + 1]);
+            bwd += 2.0 * double(w[l]) * double(w[l + 1]) * (l == 0 ? 1.0 : 2.0);
+        }
+        h.progress = [&](const TrainEvent& e) {
+            if (e.phase_step != e.phase_steps) return;
+            const std::size_t r = c.rows - last_rows, nb = c.batches - last_batches;
+            std::printf("phase %-14s %zu batches, %zu rows (%.0f per batch), products %.1f GFLOP\n", e.phase.c_str(),
+                        nb, r, double(r) / double(nb), double(r) * (fwd + bwd) * 1e-9);
+            tp.lap(("phase " + e.phase).c_str());
+            last_rows = c.rows, last_batches = c.batches;
+        };
+        dr.train(X, c, h);
+        t.lap("training (all phases)");
+        return 0;  // the routine's apply() needs the built-in network of train(X)
+    } else {
+        dr.train(X, h);
+    }
     t.lap("training (all phases)");
     total.lap("TOTAL (timed as paradime_run)");
     const Matrix<double> Y = dr.apply(X);
