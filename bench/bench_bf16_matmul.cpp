@@ -17,6 +17,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "nembed/parametric/gemm.hpp"
+
 namespace {
 
 using dt = dnnl::memory::data_type;
@@ -111,6 +113,28 @@ int main(int argc, char** argv) {
         std::printf("%-26s %10.2f %10.2f %8.3f %10.1f\n", s.what, plain, packed, packed / plain,
                     2.0 * static_cast<double>(s.m * s.n * s.k) / packed * 1e-3);
     }
+    // nembed's own products (parametric/gemm.hpp) at the same shapes, whatever path they take.
+    const long o = 2, a = 100;
+    std::vector<std::uint16_t> G(static_cast<std::size_t>(rows * 100), 0x3F80), H(static_cast<std::size_t>(rows * a), 0x3F00),
+        W(static_cast<std::size_t>(100 * a), 0x3F00);
+    std::vector<float> out(static_cast<std::size_t>(rows * a));
+    const auto per_call = [&](auto&& f) {
+        std::vector<double> runs;
+        for (int rep = 0; rep < 7; ++rep) {
+            const double t0 = thread_seconds();
+            for (int i = 0; i < calls; ++i) f();
+            runs.push_back((thread_seconds() - t0) / calls * 1e6);
+        }
+        std::sort(runs.begin(), runs.end());
+        return runs[3];
+    };
+    const auto u = [](long v) { return static_cast<std::size_t>(v); };
+    std::printf("nembed gemm::gt_h dW 2x100 %10.2f\n",
+                per_call([&] { nembed::gemm::gt_h(u(rows), u(o), u(a), G.data(), H.data(), out.data()); }));
+    std::printf("nembed gemm::g_w dX k2     %10.2f\n",
+                per_call([&] { nembed::gemm::g_w(u(rows), u(o), u(a), G.data(), W.data(), out.data()); }));
+    std::printf("nembed gemm::gt_h dW 100x100 %8.2f\n",
+                per_call([&] { nembed::gemm::gt_h(u(rows), 100, u(a), G.data(), H.data(), out.data()); }));
     return 0;
 }
 #else

@@ -201,6 +201,7 @@ TEST(Bf16, NetworkMatchesFloat32) {
         const std::vector<float> dY = normal_values(n * 2, 6);
         std::vector<std::vector<float>> outs, dXs;
         std::vector<std::vector<double>> grads;
+        std::vector<std::vector<std::vector<double>>> bias_grads;  // per precision, per layer: dL/db
         for (Precision p : {Precision::float32, Precision::bf16}) {
             MlpOptions o;
             o.hidden = {64, 48};
@@ -214,6 +215,13 @@ TEST(Bf16, NetworkMatchesFloat32) {
             net.backward(dY.data(), 2, dX.data());
             dXs.push_back(dX);
             grads.push_back(net.gradient());
+            bias_grads.emplace_back();
+            for (std::size_t l = 0; l < net.n_layers(); ++l) {
+                const std::size_t b0 = net.weight_offset(l) + net.widths()[l] * net.widths()[l + 1];
+                bias_grads.back().emplace_back(net.gradient().begin() + static_cast<std::ptrdiff_t>(b0),
+                                               net.gradient().begin() +
+                                                   static_cast<std::ptrdiff_t>(b0 + net.widths()[l + 1]));
+            }
         }
         const auto rel = [](const auto& a, const auto& b) {
             double num = 0, den = 0;
@@ -227,6 +235,10 @@ TEST(Bf16, NetworkMatchesFloat32) {
         EXPECT_LT(rel(outs[0], outs[1]), 0x1p-6) << to_string(act);
         EXPECT_LT(rel(grads[0], grads[1]), grad_tol) << to_string(act);
         EXPECT_LT(rel(dXs[0], dXs[1]), grad_tol) << to_string(act);
+        // Each layer's bias gradient on its own (a few hundred of the parameters: the hidden layers' are summed in
+        // the bf16 ReLU mask pass, where a wrong sum would hardly move the norm over all parameters).
+        for (std::size_t l = 0; l < bias_grads[0].size(); ++l)
+            EXPECT_LT(rel(bias_grads[0][l], bias_grads[1][l]), grad_tol) << to_string(act) << " layer " << l;
         EXPECT_GT(rel(outs[0], outs[1]), 0.0) << "the bf16 run must not be the float32 one";
     }
 }
