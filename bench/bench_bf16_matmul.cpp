@@ -61,7 +61,8 @@ double time_call(const Shape& s, bool packed, int calls) {
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, packed ? b_any : b_plain, bias, c), attr, eng);
 #endif
     dnnl::matmul prim(pd);
-    std::vector<std::uint16_t> A(static_cast<std::size_t>(s.m * s.k), 0x3F80), B(static_cast<std::size_t>(s.k * s.n), 0x3F00);
+    std::vector<std::uint16_t> A(static_cast<std::size_t>(s.m * s.k), 0x3F80),
+        B(static_cast<std::size_t>(s.k * s.n), 0x3F00);
     std::vector<float> C(static_cast<std::size_t>(s.m * s.n)), bias_v(static_cast<std::size_t>(s.n), 0.5f);
     dnnl::memory am(a, eng, A.data()), bm_plain(b_plain, eng, B.data()), cm(c, eng, C.data());
     dnnl::memory bm = bm_plain;
@@ -70,7 +71,6 @@ double time_call(const Shape& s, bool packed, int calls) {
         dnnl::reorder(bm_plain, bm).execute(stream, bm_plain, bm);
     }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
-    dnnl::memory biasm;
     if (s.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias, eng, bias_v.data()));
     std::vector<double> runs;
     for (int rep = 0; rep < 7; ++rep) {
@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
     }
     // nembed's own products (parametric/gemm.hpp) at the same shapes, whatever path they take.
     const long o = 2, a = 100;
-    std::vector<std::uint16_t> G(static_cast<std::size_t>(rows * 100), 0x3F80), H(static_cast<std::size_t>(rows * a), 0x3F00),
-        W(static_cast<std::size_t>(100 * a), 0x3F00);
+    std::vector<std::uint16_t> G(static_cast<std::size_t>(rows * 100), 0x3F80),
+        H(static_cast<std::size_t>(rows * a), 0x3F00), W(static_cast<std::size_t>(100 * a), 0x3F00);
     std::vector<float> out(static_cast<std::size_t>(rows * a));
     const auto per_call = [&](auto&& f) {
         std::vector<double> runs;

@@ -141,6 +141,8 @@ private:
     // bf16 precision: the parameters rounded (refreshed with params_) and every layer's Wᵀ rounded (the forward's
     // operand), the layer inputs of the last forward batch, and per worker a bf16 copy of the backward's dL/dZ.
     std::vector<std::uint16_t> params16_, weights_t16_;
+    // bf16: per layer, Wᵀ and W pre-packed for the chunks' forward and dIn products (gemm::pack_b).
+    std::vector<gemm::PackedB> packed_wt_, packed_w_;
     std::vector<std::vector<std::uint16_t>> acts16_, scratch16_;
 };
 
