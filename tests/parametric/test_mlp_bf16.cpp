@@ -233,7 +233,7 @@ TEST(Bf16, NetworkMatchesFloat32) {
         const std::vector<float> dY = normal_values(n * 2, 6);
         std::vector<std::vector<float>> outs, dXs;
         std::vector<std::vector<double>> grads;
-        std::vector<std::vector<std::vector<double>>> bias_grads;  // per precision, per layer: dL/db
+        std::vector<std::vector<std::vector<double>>> bias_grads, weight_grads;  // per precision, per layer
         for (Precision p : {Precision::float32, Precision::bf16}) {
             MlpOptions o;
             o.hidden = {64, 48};
@@ -248,11 +248,12 @@ TEST(Bf16, NetworkMatchesFloat32) {
             dXs.push_back(dX);
             grads.push_back(net.gradient());
             bias_grads.emplace_back();
+            weight_grads.emplace_back();
+            const auto at = [&](std::size_t i) { return net.gradient().begin() + static_cast<std::ptrdiff_t>(i); };
             for (std::size_t l = 0; l < net.n_layers(); ++l) {
-                const std::size_t b0 = net.weight_offset(l) + net.widths()[l] * net.widths()[l + 1];
-                bias_grads.back().emplace_back(net.gradient().begin() + static_cast<std::ptrdiff_t>(b0),
-                                               net.gradient().begin() +
-                                                   static_cast<std::ptrdiff_t>(b0 + net.widths()[l + 1]));
+                const std::size_t w0 = net.weight_offset(l), b0 = w0 + net.widths()[l] * net.widths()[l + 1];
+                weight_grads.back().emplace_back(at(w0), at(b0));
+                bias_grads.back().emplace_back(at(b0), at(b0 + net.widths()[l + 1]));
             }
         }
         const auto rel = [](const auto& a, const auto& b) {
@@ -267,10 +268,12 @@ TEST(Bf16, NetworkMatchesFloat32) {
         EXPECT_LT(rel(outs[0], outs[1]), 0x1p-6) << to_string(act);
         EXPECT_LT(rel(grads[0], grads[1]), grad_tol) << to_string(act);
         EXPECT_LT(rel(dXs[0], dXs[1]), grad_tol) << to_string(act);
-        // Each layer's bias gradient on its own (a few hundred of the parameters: the hidden layers' are summed in
-        // the bf16 ReLU mask pass, where a wrong sum would hardly move the norm over all parameters).
-        for (std::size_t l = 0; l < bias_grads[0].size(); ++l)
+        // Each layer's weight and bias gradients on their own (the hidden layers' biases are summed in the bf16 ReLU
+        // mask pass; a wrong sum of a few hundred of the parameters would hardly move the norm over all of them).
+        for (std::size_t l = 0; l < bias_grads[0].size(); ++l) {
+            EXPECT_LT(rel(weight_grads[0][l], weight_grads[1][l]), grad_tol) << to_string(act) << " layer " << l;
             EXPECT_LT(rel(bias_grads[0][l], bias_grads[1][l]), grad_tol) << to_string(act) << " layer " << l;
+        }
         EXPECT_GT(rel(outs[0], outs[1]), 0.0) << "the bf16 run must not be the float32 one";
     }
 }
