@@ -116,8 +116,9 @@ struct Product {
     dnnl::matmul prim;
 };
 
-// m, n, k, A transposed, a float32 bias row added, ReLU after, C in bf16.
-using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool>;
+// m, n, k, A transposed, a float32 bias row added, ReLU after, C in bf16, B in the kernel's own layout (format any:
+// pre-packed by pack_b).
+using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool, bool>;
 
 // One OpenMP thread in oneDNN for the call (and the primitive's creation: its blocking depends on the thread
 // count), the calling thread's own setting restored after; other threads' settings are their own.
@@ -139,11 +140,12 @@ const Product& product(const Key& key) {
     std::lock_guard lock(mutex);
     auto& slot = cache[key];
     if (!slot) {
-        const auto [m, n, k, ta, with_bias, relu, c16] = key;
+        const auto [m, n, k, ta, with_bias, relu, c16, b_any] = key;
         const auto d = [](std::size_t v) { return static_cast<dnnl::memory::dim>(v); };
         auto p = std::make_unique<Product>();
         p->a = dnnl::memory::desc({d(m), d(k)}, dt::bf16, ta ? dnnl::memory::dims{1, d(m)} : dnnl::memory::dims{d(k), 1});
-        p->b = dnnl::memory::desc({d(k), d(n)}, dt::bf16, dnnl::memory::dims{d(n), 1});
+        p->b = b_any ? dnnl::memory::desc({d(k), d(n)}, dt::bf16, dnnl::memory::format_tag::any)
+                     : dnnl::memory::desc({d(k), d(n)}, dt::bf16, dnnl::memory::dims{d(n), 1});
         p->c = dnnl::memory::desc({d(m), d(n)}, c16 ? dt::bf16 : dt::f32, dnnl::memory::dims{d(n), 1});
         if (with_bias) p->bias = dnnl::memory::desc({1, d(n)}, dt::f32, dnnl::memory::dims{d(n), 1});
         dnnl::primitive_attr attr;
@@ -164,6 +166,7 @@ const Product& product(const Key& key) {
             p->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->a, p->b, p->bias, p->c), attr, engine());
 #endif
             p->prim = dnnl::matmul(p->pd);
+            if (b_any) p->b = p->pd.weights_desc();
         } catch (const dnnl::error& e) {
             throw InvalidArgument("network precision bf16: oneDNN has no bf16 matmul for " + std::to_string(m) +
                                   "x" + std::to_string(k) + " by " + std::to_string(k) + "x" + std::to_string(n) +
@@ -198,11 +201,19 @@ Bound& bound(const Key& key) {
     return b;
 }
 
-// C = A·B (+ bias) (then ReLU); C float32, or bf16 when c16.
+// C = A·B (+ bias) (then ReLU); C float32, or bf16 when c16. B pre-packed when `packed` holds the layout this
+// product's kernel wants (else B as stored).
 void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, bool ta, const std::uint16_t* B,
-            void* C, const float* bias = nullptr, bool relu = false, bool c16 = false) {
+            void* C, const float* bias = nullptr, bool relu = false, bool c16 = false,
+            const PackedB* packed = nullptr) {
     [[maybe_unused]] OmpSerial serial;
-    Bound& b = bound({m, n, k, ta, bias != nullptr, relu, c16});
+    if (packed && packed->layout && packed->n == n && packed->k == k &&
+        bound({m, n, k, ta, bias != nullptr, relu, c16, true}).p->b ==
+            *static_cast<const dnnl::memory::desc*>(packed->layout.get()))
+        B = reinterpret_cast<const std::uint16_t*>(packed->bytes.data());
+    else
+        packed = nullptr;
+    Bound& b = bound({m, n, k, ta, bias != nullptr, relu, c16, packed != nullptr});
     thread_local dnnl::stream stream(engine());
     thread_local std::vector<std::uint8_t> scratch;
     if (scratch.size() < b.scratch_bytes) scratch.resize(b.scratch_bytes);
@@ -242,28 +253,48 @@ Staging& staging() {
 // C (m×n) = A (m×k) · op(B) (+ bias) (then ReLU) with m padded: A's rows and C's rows.
 template <typename T>
 void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, const std::uint16_t* B, T* C,
-                 const float* bias = nullptr, bool relu = false) {
+                 const float* bias = nullptr, bool relu = false, const PackedB* packed = nullptr) {
     constexpr bool c16 = std::is_same_v<T, std::uint16_t>;
     const std::size_t mp = padded(m);
-    if (mp == m) return matmul(m, n, k, A, false, B, C, bias, relu, c16);
+    if (mp == m) return matmul(m, n, k, A, false, B, C, bias, relu, c16, packed);
     Staging& s = staging();
     std::vector<T>& c = [&]() -> std::vector<T>& {
         if constexpr (c16) return s.c16; else return s.c;
     }();
     c.resize(mp * n);
-    matmul(mp, n, k, pad_rows(A, m, mp, k, s.a), false, B, c.data(), bias, relu, c16);
+    matmul(mp, n, k, pad_rows(A, m, mp, k, s.a), false, B, c.data(), bias, relu, c16, packed);
     std::copy(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m * n), C);
 }
 
 } // namespace
 
+void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B, PackedB& out) {
+    [[maybe_unused]] OmpSerial serial;
+    // The layout of the plain product on m rows; a product with a bias, ReLU or a bf16 C whose kernel wants another
+    // layout falls back to the plain operand (matmul compares the descriptors).
+    const Product& p = product({padded(m), n, k, false, false, false, false, true});
+    const std::size_t bytes = p.b.get_size();
+    out.bytes.resize(bytes);
+    dnnl::engine& e = engine();
+    const dnnl::memory::desc plain({static_cast<dnnl::memory::dim>(k), static_cast<dnnl::memory::dim>(n)}, dt::bf16,
+                                   dnnl::memory::format_tag::ab);
+    dnnl::memory src(plain, e, const_cast<std::uint16_t*>(B)), dst(p.b, e, out.bytes.data());
+    thread_local dnnl::stream stream(e);
+    dnnl::reorder(src, dst).execute(stream, src, dst);
+    stream.wait();
+    out.n = n;
+    out.k = k;
+    if (!out.layout || *static_cast<const dnnl::memory::desc*>(out.layout.get()) != p.b)
+        out.layout = std::make_shared<const dnnl::memory::desc>(p.b);
+}
+
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
-          const float* b, bool relu) {
-    matmul_rows(m, o, a, H, Wt, Z, b, relu);
+          const float* b, bool relu, const PackedB* packed) {
+    matmul_rows(m, o, a, H, Wt, Z, b, relu, packed);
 }
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
-          std::uint16_t* Z16, const float* b, bool relu) {
-    matmul_rows(m, o, a, H, Wt, Z16, b, relu);
+          std::uint16_t* Z16, const float* b, bool relu, const PackedB* packed) {
+    matmul_rows(m, o, a, H, Wt, Z16, b, relu, packed);
 }
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW) {
     const std::size_t mp = padded(m);  // the inner dimension: both operands' rows
@@ -271,22 +302,24 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, c
     Staging& s = staging();
     matmul(o, a, mp, pad_rows(G, m, mp, o, s.a), true, pad_rows(H, m, mp, a, s.b), dW);
 }
-void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn) {
-    matmul_rows(m, a, o, G, W, dIn);
+void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn,
+         const PackedB* packed) {
+    matmul_rows(m, a, o, G, W, dIn, nullptr, false, packed);
 }
 #else
+void pack_b(std::size_t, std::size_t, std::size_t, const std::uint16_t*, PackedB&) { require_bf16_gemm("network"); }
 void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const float*,
-          bool) {
+          bool, const PackedB*) {
     require_bf16_gemm("network");
 }
 void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, std::uint16_t*,
-          const float*, bool) {
+          const float*, bool, const PackedB*) {
     require_bf16_gemm("network");
 }
 void gt_h(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*) {
     require_bf16_gemm("network");
 }
-void g_w(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*) {
+void g_w(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const PackedB*) {
     require_bf16_gemm("network");
 }
 #endif

@@ -164,6 +164,38 @@ TEST(Bf16, ProductsAreExactOnExactOperands) {
         }
 }
 
+// The weights pre-packed once (gemm::pack_b) give the products' bits with the plain operand: the forward in both
+// outputs (with bias and ReLU, on full and padded row counts) and dIn.
+TEST(Bf16, PrePackedWeightsGiveThePlainBits) {
+    NEMBED_REQUIRE_ONEDNN();
+    for (const Case s : kCases) {
+        const std::vector<std::uint16_t> H = rounded(normal_values(s.m * s.a, 31)),
+                                         Wt = rounded(normal_values(s.a * s.o, 32)),
+                                         G = rounded(normal_values(s.m * s.o, 33)),
+                                         W = rounded(normal_values(s.o * s.a, 34));
+        const std::vector<float> b = normal_values(s.o, 35);
+        gemm::PackedB pwt, pw;
+        gemm::pack_b(512, s.o, s.a, Wt.data(), pwt);  // packed for the network's chunk rows, used on m rows
+        gemm::pack_b(512, s.a, s.o, W.data(), pw);
+        EXPECT_FALSE(pwt.bytes.empty());
+        std::vector<float> Z(s.m * s.o), Zp(s.m * s.o), dIn(s.m * s.a), dInp(s.m * s.a);
+        std::vector<std::uint16_t> Z16(s.m * s.o), Z16p(s.m * s.o);
+        gemm::h_wt(s.m, s.o, s.a, H.data(), Wt.data(), Z.data(), b.data(), true);
+        gemm::h_wt(s.m, s.o, s.a, H.data(), Wt.data(), Zp.data(), b.data(), true, &pwt);
+        EXPECT_EQ(Z, Zp) << s.m << " " << s.o << " " << s.a;
+        gemm::h_wt(s.m, s.o, s.a, H.data(), Wt.data(), Z16.data(), b.data(), true);
+        gemm::h_wt(s.m, s.o, s.a, H.data(), Wt.data(), Z16p.data(), b.data(), true, &pwt);
+        EXPECT_EQ(Z16, Z16p) << s.m << " " << s.o << " " << s.a;
+        gemm::g_w(s.m, s.o, s.a, G.data(), W.data(), dIn.data());
+        gemm::g_w(s.m, s.o, s.a, G.data(), W.data(), dInp.data(), &pw);
+        EXPECT_EQ(dIn, dInp) << s.m << " " << s.o << " " << s.a;
+        // A packing of other weights is not used for these: the product follows the packed bytes.
+        gemm::pack_b(512, s.o, s.a, rounded(normal_values(s.a * s.o, 36)).data(), pwt);
+        gemm::h_wt(s.m, s.o, s.a, H.data(), Wt.data(), Zp.data(), b.data(), true, &pwt);
+        EXPECT_NE(Z, Zp) << "the packed operand is the one multiplied";
+    }
+}
+
 // Random operands: within float32 summation error of the float64 product of the rounded operands
 // (|err| ≤ k·2^-23·Σ|ab|), and within bf16's rounding of the float64 product of the float operands (each operand
 // within 2^-8 relative, a product within 2^-7 + 2^-16: bounded here by 2^-6·Σ|ab|).
@@ -201,6 +233,7 @@ TEST(Bf16, NetworkMatchesFloat32) {
         const std::vector<float> dY = normal_values(n * 2, 6);
         std::vector<std::vector<float>> outs, dXs;
         std::vector<std::vector<double>> grads;
+        std::vector<std::vector<std::vector<double>>> bias_grads, weight_grads;  // per precision, per layer
         for (Precision p : {Precision::float32, Precision::bf16}) {
             MlpOptions o;
             o.hidden = {64, 48};
@@ -214,6 +247,14 @@ TEST(Bf16, NetworkMatchesFloat32) {
             net.backward(dY.data(), 2, dX.data());
             dXs.push_back(dX);
             grads.push_back(net.gradient());
+            bias_grads.emplace_back();
+            weight_grads.emplace_back();
+            const auto at = [&](std::size_t i) { return net.gradient().begin() + static_cast<std::ptrdiff_t>(i); };
+            for (std::size_t l = 0; l < net.n_layers(); ++l) {
+                const std::size_t w0 = net.weight_offset(l), b0 = w0 + net.widths()[l] * net.widths()[l + 1];
+                weight_grads.back().emplace_back(at(w0), at(b0));
+                bias_grads.back().emplace_back(at(b0), at(b0 + net.widths()[l + 1]));
+            }
         }
         const auto rel = [](const auto& a, const auto& b) {
             double num = 0, den = 0;
@@ -227,6 +268,12 @@ TEST(Bf16, NetworkMatchesFloat32) {
         EXPECT_LT(rel(outs[0], outs[1]), 0x1p-6) << to_string(act);
         EXPECT_LT(rel(grads[0], grads[1]), grad_tol) << to_string(act);
         EXPECT_LT(rel(dXs[0], dXs[1]), grad_tol) << to_string(act);
+        // Each layer's weight and bias gradients on their own (the hidden layers' biases are summed in the bf16 ReLU
+        // mask pass; a wrong sum of a few hundred of the parameters would hardly move the norm over all of them).
+        for (std::size_t l = 0; l < bias_grads[0].size(); ++l) {
+            EXPECT_LT(rel(weight_grads[0][l], weight_grads[1][l]), grad_tol) << to_string(act) << " layer " << l;
+            EXPECT_LT(rel(bias_grads[0][l], bias_grads[1][l]), grad_tol) << to_string(act) << " layer " << l;
+        }
         EXPECT_GT(rel(outs[0], outs[1]), 0.0) << "the bf16 run must not be the float32 one";
     }
 }

@@ -15,7 +15,9 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace nembed {
 
@@ -54,21 +56,36 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const flo
 /// dIn (m×a) = G (m×o) · W (o×a).
 void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn);
 
-// bf16 operands, float32 results (written, not added). Throws InvalidArgument without oneDNN.
+/// A product's B operand (the weights: Wᵀ for the forward, W for dIn) in bf16, pre-packed once in the blocked
+/// layout oneDNN's kernels read, so that the many products of a step (one a chunk) do not each repack it (pack_b).
+/// A product given one uses it when its kernel wants exactly that layout (the descriptors compared: the chunks' row
+/// counts, padded or not, want the same here), else the plain operand: the same kernels either way, the same bits.
+struct PackedB {
+    std::size_t n = 0, k = 0;            // B is k×n
+    std::vector<std::uint8_t> bytes;
+    std::shared_ptr<const void> layout;  // oneDNN's descriptor of bytes (empty: nothing packed)
+};
+/// Packs B (k×n, row-major bf16) for products on m rows (padded as the products pad them) into out, reusing its
+/// storage. Throws InvalidArgument without oneDNN.
+void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B, PackedB& out);
+
+// bf16 operands, float32 results (written, not added). Throws InvalidArgument without oneDNN. `packed`: B pre-packed
+// by pack_b (optional; the plain operand is still required).
 /// Z (m×o) = H (m×a) · Wᵀ (+ b on every row, when b is given) (then max(·, 0) when relu), given Wᵀ itself (a×o,
 /// row-major): the caller keeps a transposed bf16 copy of the weights, as oneDNN's kernels repack a transposed
 /// operand at every call, at twice the cost of the product here. The bias and ReLU run in the kernel (a separate
 /// pass over Z cost as much as the product); ReLU writes −0 for negative sums.
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
-          const float* b = nullptr, bool relu = false);
+          const float* b = nullptr, bool relu = false, const PackedB* packed = nullptr);
 /// The same with Z written in bf16 (oneDNN's rounding, to nearest even): a hidden ReLU layer's output, which in bf16
 /// precision is needed only as the next layer's operand and for ReLU's mask.
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
-          std::uint16_t* Z16, const float* b = nullptr, bool relu = false);
+          std::uint16_t* Z16, const float* b = nullptr, bool relu = false, const PackedB* packed = nullptr);
 /// dW (o×a) = Gᵀ · H.
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW);
 /// dIn (m×a) = G · W.
-void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn);
+void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn,
+         const PackedB* packed = nullptr);
 
 } // namespace gemm
 } // namespace nembed

@@ -121,9 +121,10 @@ public:
 private:
     void layout();
     void refresh_bf16();
-    // acts16: the bf16 copies of every layer's input (bf16 precision only; else unused).
+    // acts16: the bf16 copies of every layer's input (bf16 precision only; else unused); inputs16: acts16[0] already
+    // holds the rounded inputs (acts[0] is not read).
     void forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
-                       std::vector<std::vector<std::uint16_t>>& acts16, std::size_t row0) const;
+                       std::vector<std::vector<std::uint16_t>>& acts16, std::size_t row0, bool inputs16 = false) const;
     std::vector<std::size_t> widths_;
     Activation hidden_act_ = Activation::relu, output_act_ = Activation::identity;
     std::size_t chunk_rows_ = 512;
@@ -131,7 +132,8 @@ private:
     std::vector<std::size_t> offsets_;  // per layer: offset of W
     std::vector<float> params_;
     std::vector<double> master_, grad_;
-    // Training cache: activations of every layer for the last forward batch (acts_[0] the gathered inputs).
+    // Training cache: activations of every layer for the last forward batch (acts_[0] the gathered inputs; in bf16
+    // precision those are only in acts16_[0]).
     std::vector<std::vector<float>> acts_;
     std::size_t batch_rows_ = 0;
     std::vector<float> partials_;  // per chunk gradient partials (float32, summed in chunk order in double)
@@ -139,6 +141,8 @@ private:
     // bf16 precision: the parameters rounded (refreshed with params_) and every layer's Wᵀ rounded (the forward's
     // operand), the layer inputs of the last forward batch, and per worker a bf16 copy of the backward's dL/dZ.
     std::vector<std::uint16_t> params16_, weights_t16_;
+    // bf16: per layer, Wᵀ and W pre-packed for the chunks' forward and dIn products (gemm::pack_b).
+    std::vector<gemm::PackedB> packed_wt_, packed_w_;
     std::vector<std::vector<std::uint16_t>> acts16_, scratch16_;
 };
 
