@@ -15,6 +15,7 @@
 #include "nembed/core/random.hpp"
 #include "nembed/core/strings.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "nembed/parametric/softplus.hpp"
 #include "../core/isa_clones.hpp"
 
 namespace nembed {
@@ -55,39 +56,7 @@ struct BlasSerial {
 #endif
 };
 
-// Softplus and its derivative through Eigen's packet exp / log1p / expm1, several lanes at once (libm's scalar
-// log1pf and expm1f were a tenth of a ParametricTSNE run). Every element goes through the same packet code — blocks
-// of 16 padded at the tail — so a value's bits never depend on its position: the training forward pass, apply and
-// any thread count agree.
 using Block16 = Eigen::Array<float, 16, 1>;
-
-void softplus(float* z, std::size_t n) {
-    for (std::size_t i = 0; i < n; i += 16) {
-        const std::size_t w = std::min<std::size_t>(16, n - i);
-        Block16 v = Block16::Zero();
-        std::copy(z + i, z + i + w, v.data());
-        const Block16 r = v.min(20.0f).exp().log1p();  // (Eigen 3.4's select() is not vectorised)
-        for (std::size_t k = 0; k < w; ++k)
-            if (z[i + k] <= 20.0f) z[i + k] = r[static_cast<Eigen::Index>(k)];  // torch: beta 1, threshold 20
-    }
-}
-
-// g ← g · σ(z) with σ(z) = 1 − exp(−h), h = softplus(z) ≥ 0: 1 − e^(−h) (Eigen's packet exp) where h ≥ 1/64, and
-// its series h − h²/2 + h³/6 − h⁴/24 + h⁵/120 below, where the subtraction would cancel (the series' relative error
-// there is < h⁵/720 < 1e-12; the subtraction's at h = 1/64 about 4e-6, float's rounding of 1 over σ).
-void softplus_derivative(const float* h, float* g, std::size_t n) {
-    for (std::size_t i = 0; i < n; i += 16) {
-        const std::size_t w = std::min<std::size_t>(16, n - i);
-        Block16 v = Block16::Zero();
-        std::copy(h + i, h + i + w, v.data());
-        const Block16 direct = 1.0f - (-v).exp();
-        const Block16 series = v * (1.0f - v * (0.5f - v * (1.0f / 6.0f - v * (1.0f / 24.0f - v * (1.0f / 120.0f)))));
-        for (std::size_t k = 0; k < w; ++k) {
-            const auto e = static_cast<Eigen::Index>(k);
-            g[i + k] *= v[e] >= 1.0f / 64.0f ? direct[e] : series[e];
-        }
-    }
-}
 
 // tanh through Eigen's packet tanh (a clamped rational approximation, within a few float ulps of std::tanh; libm's
 // scalar tanhf made a tanh network 1.6–1.8× the CPU of a ReLU one), in blocks of 16 as softplus: a value's bits
@@ -111,7 +80,7 @@ void activate(Activation a, float* z, std::size_t n) {
     switch (a) {
         case Activation::identity: return;
         case Activation::relu: relu(z, n); return;
-        case Activation::softplus: softplus(z, n); return;  // torch.nn.Softplus (beta 1, threshold 20)
+        case Activation::softplus: softplus_inplace(z, n); return;  // torch.nn.Softplus (beta 1, threshold 20)
         case Activation::tanh: tanh_packet(z, n); return;
     }
 }
@@ -156,7 +125,7 @@ void multiply_derivative(Activation a, const float* h, float* g, std::size_t n) 
     switch (a) {
         case Activation::identity: return;
         case Activation::relu: relu_mask(h, g, n); return;
-        case Activation::softplus: softplus_derivative(h, g, n); return;
+        case Activation::softplus: multiply_softplus_derivative(h, g, n); return;
         case Activation::tanh:
             for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - h[i] * h[i];
             return;
