@@ -167,7 +167,7 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
         ->capture_default_str();
     sub->add_option("--full-batch-consistency", c->consistency.weight,
                     "Not in paraDime: the transform-consistency penalty's weight (points near training points pulled "
-                    "toward their neighbours' weighted images; 0: off)")
+                    "toward their candidates' images by t-SNE's transform's attraction; 0: off)")
         ->capture_default_str();
     sub->add_option("--full-batch-consistency-samples", c->consistency.samples,
                     "Such points per full-batch iteration (0: as many as training points)")
@@ -179,7 +179,7 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
                     "How far such a point lies from its training point, in that point's nearest-neighbour distances")
         ->capture_default_str();
     sub->add_option("--full-batch-consistency-perplexity", c->consistency.perplexity,
-                    "The perplexity of a point's weights over its candidates (low: near the nearest one's image)")
+                    "The perplexity of a point's weights over its candidates (openTSNE's transform: 5)")
         ->capture_default_str();
     sub->add_flag("--full-batch-consistency-through-targets", c->consistency_through_targets,
                   "Let the penalty's gradient reach the candidates' images too (default: the targets are constants)");

@@ -95,22 +95,27 @@ double TransformConsistency::evaluate(MatrixView<double> F, MatrixView<double> Y
     const std::size_t d = F.cols, kc = k_ + 1;
     const double a = o_.weight / static_cast<double>(m_);
     double L = 0;
-    std::vector<double> r(d);
+    std::vector<double> g(d);
     for (std::size_t s = 0; s < m_; ++s) {
         const index_t* cand = cand_.data() + s * kc;
         const double* w = w_.data() + s * kc;
-        for (std::size_t e = 0; e < d; ++e) r[e] = F(s, e);
-        for (std::size_t c = 0; c < kc; ++c)
-            for (std::size_t e = 0; e < d; ++e) r[e] -= w[c] * Y(static_cast<std::size_t>(cand[c]), e);
-        for (std::size_t e = 0; e < d; ++e) {
-            L += r[e] * r[e];
-            gF[s * d + e] = a * r[e];
+        std::fill(g.begin(), g.end(), 0.0);
+        for (std::size_t c = 0; c < kc; ++c) {
+            const auto j = static_cast<std::size_t>(cand[c]);
+            double d2 = 0;
+            for (std::size_t e = 0; e < d; ++e) d2 += (F(s, e) - Y(j, e)) * (F(s, e) - Y(j, e));
+            L += w[c] * std::log1p(d2);
+            // ∂/∂f of w log(1 + |f − y|²): a far candidate (another cluster of the map) barely pulls.
+            const double q = 2 * a * w[c] / (1 + d2);
+            for (std::size_t e = 0; e < d; ++e) {
+                const double t = q * (F(s, e) - Y(j, e));
+                g[e] += t;
+                if (!o_.stop_gradient) gY[j * d + e] -= t;
+            }
         }
-        if (!o_.stop_gradient)
-            for (std::size_t c = 0; c < kc; ++c)
-                for (std::size_t e = 0; e < d; ++e) gY[static_cast<std::size_t>(cand[c]) * d + e] -= a * w[c] * r[e];
+        std::copy(g.begin(), g.end(), gF + s * d);
     }
-    return 0.5 * a * L;
+    return a * L;
 }
 
 } // namespace nembed

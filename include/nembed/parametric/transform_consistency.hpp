@@ -1,16 +1,18 @@
 #pragma once
 /// @file transform_consistency.hpp
 /// A transform-consistency penalty for a network's map between its training points (#17; in neither TorchDR nor
-/// paraDime; docs/parametric.md, "Transform consistency"). t-SNE's transform puts a new point near the
-/// affinity-weighted mean of its training neighbours' images; a network trained on the training points alone may
-/// bend between them. Each training pass draws m points near training points, x̃ = x_i + size · d_i · ĝ (i uniform;
+/// paraDime; docs/parametric.md, "Transform consistency"). t-SNE's transform puts a new point next to the image of
+/// its nearest training point; a network trained on the training points alone bends between them and puts it
+/// several map spacings away. Each training pass draws m points near training points, x̃ = x_i + size · d_i · ĝ (i uniform;
 /// d_i: i's nearest-neighbour distance; ĝ: the unit vector of Σ_c g_c (x_c − x_i) over i's k nearest c, g_c ~
 /// N(0, 1): a direction in which the data vary there, as a held-out point's offset from its nearest training point
-/// does; all from the counter stream (seed, pass, sample)), and pulls the network's f(x̃) toward t = Σ_c w_c f(x_c),
-/// c ∈ {i} ∪ kNN(i), w: x̃'s Gaussian affinities to the candidates calibrated to `perplexity` (low: t-SNE's transform
-/// puts a new point next to its nearest training point's image). The penalty is
-///     L_c = λ / (2m) Σ_s ‖f(x̃_s) − t_s‖²,
-/// with t a constant (stop_gradient: only the new points are pulled) or not (the candidates are pulled too).
+/// does; all from the counter stream (seed, pass, sample)), and pulls the network's f(x̃) toward its candidates'
+/// images y_c, c ∈ {i} ∪ kNN(i), with the attraction of t-SNE's transform (its KL's attractive part, Student-t):
+///     L_c = λ / m Σ_s Σ_c w_sc log(1 + ‖f(x̃_s) − y_c‖²),
+/// w_s: x̃_s's Gaussian affinities to its candidates calibrated to `perplexity` (openTSNE's transform: 5). The
+/// heavy tail lets a candidate in another cluster of the map barely pull (a squared distance to the weighted mean
+/// of the images, tried first, pulls new points between clusters and shrinks the map: bench/RESULTS.md, h33). The
+/// images y_c are constants (stop_gradient) or not (the candidates are pulled too).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,7 +28,7 @@ struct TransformConsistencyOptions {
     std::size_t samples = 0;       ///< m points per pass; 0: as many as training points
     std::size_t n_neighbors = 15;  ///< k: the candidates are i and its k nearest (exact)
     double size = 1.0;             ///< |x̃ − x_i| in i's nearest-neighbour distances, >= 0
-    double perplexity = 2.0;       ///< of x̃'s affinities to its k + 1 candidates, < k + 1
+    double perplexity = 5.0;       ///< of x̃'s affinities to its k + 1 candidates, < k + 1
     bool stop_gradient = true;     ///< the target t is a constant
 };
 /// Throws InvalidArgument naming the bad field.
