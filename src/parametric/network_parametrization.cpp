@@ -73,7 +73,7 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
         consistency_grad_.assign((b + m) * d, 0.0);
         std::vector<double> gY(through_targets ? b * d : 0, 0.0);
         consistency_loss_ = consistency_->evaluate(F.view(), Yrow.view(), consistency_grad_.data() + b * d,
-                                                   through_targets ? gY.data() : nullptr);
+                                                   through_targets ? gY.data() : nullptr, n_threads_);
         if (std::getenv("NEMBED_DEBUG_TC") && consistency_pass_ % 100 == 1)  // TEMP
             std::fprintf(stderr, "TC pass %llu L %.5g\n", (unsigned long long)consistency_pass_, consistency_loss_);
         if (through_targets)

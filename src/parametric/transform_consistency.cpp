@@ -88,33 +88,62 @@ void TransformConsistency::draw(std::uint64_t pass, float* Xt, int n_threads) {
     });
 }
 
-double TransformConsistency::evaluate(MatrixView<double> F, MatrixView<double> Y, double* gF, double* gY) const {
+double TransformConsistency::evaluate(MatrixView<double> F, MatrixView<double> Y, double* gF, double* gY,
+                                      int n_threads) const {
     require(F.rows == m_ && Y.rows == X_->rows() && F.cols == Y.cols,
             "transform consistency: F must be m x d and Y n x d");
     require(o_.stop_gradient || gY != nullptr, "transform consistency: gY is needed without stop_gradient");
-    const std::size_t d = F.cols, kc = k_ + 1;
+    const std::size_t n = Y.rows, d = F.cols, kc = k_ + 1;
     const double a = o_.weight / static_cast<double>(m_);
-    double L = 0;
-    std::vector<double> g(d);
-    for (std::size_t s = 0; s < m_; ++s) {
+    auto sq = [&](std::size_t s, std::size_t j) {
+        double d2 = 0;
+        for (std::size_t e = 0; e < d; ++e) d2 += (F(s, e) - Y(j, e)) * (F(s, e) - Y(j, e));
+        return d2;
+    };
+    // Each sample's KL and its gradient on f(x̃_s), one sample per task, sums in a fixed order.
+    std::vector<double> Ls(m_), Z(m_);
+    parallel_for(n_threads, m_, [&](std::size_t s) {
         const index_t* cand = cand_.data() + s * kc;
         const double* w = w_.data() + s * kc;
-        std::fill(g.begin(), g.end(), 0.0);
+        double* g = gF + s * d;
+        std::fill_n(g, d, 0.0);
+        double attraction = 0;
         for (std::size_t c = 0; c < kc; ++c) {
             const auto j = static_cast<std::size_t>(cand[c]);
-            double d2 = 0;
-            for (std::size_t e = 0; e < d; ++e) d2 += (F(s, e) - Y(j, e)) * (F(s, e) - Y(j, e));
-            L += w[c] * std::log1p(d2);
-            // ∂/∂f of w log(1 + |f − y|²): a far candidate (another cluster of the map) barely pulls.
-            const double q = 2 * a * w[c] / (1 + d2);
-            for (std::size_t e = 0; e < d; ++e) {
-                const double t = q * (F(s, e) - Y(j, e));
-                g[e] += t;
-                if (!o_.stop_gradient) gY[j * d + e] -= t;
-            }
+            const double d2 = sq(s, j);
+            attraction += w[c] * std::log1p(d2);
+            for (std::size_t e = 0; e < d; ++e) g[e] += 2 * a * w[c] / (1 + d2) * (F(s, e) - Y(j, e));
         }
-        std::copy(g.begin(), g.end(), gF + s * d);
+        // The repulsion: log Z_s over every training image.
+        double z = 0;
+        std::vector<double> rep(d, 0.0);
+        for (std::size_t j = 0; j < n; ++j) {
+            const double k = 1 / (1 + sq(s, j));
+            z += k;
+            for (std::size_t e = 0; e < d; ++e) rep[e] += k * k * (F(s, e) - Y(j, e));
+        }
+        for (std::size_t e = 0; e < d; ++e) g[e] -= 2 * a * rep[e] / z;
+        Z[s] = z;
+        Ls[s] = attraction + std::log(z);
+    });
+    if (!o_.stop_gradient) {
+        // The images' gradient: the attraction in sample order, then each image's repulsion summed over the
+        // samples in order (one image per task).
+        for (std::size_t s = 0; s < m_; ++s)
+            for (std::size_t c = 0; c < kc; ++c) {
+                const auto j = static_cast<std::size_t>(cand_[s * kc + c]);
+                const double q = 2 * a * w_[s * kc + c] / (1 + sq(s, j));
+                for (std::size_t e = 0; e < d; ++e) gY[j * d + e] -= q * (F(s, e) - Y(j, e));
+            }
+        parallel_for(n_threads, n, [&](std::size_t j) {
+            for (std::size_t s = 0; s < m_; ++s) {
+                const double k = 1 / (1 + sq(s, j));
+                for (std::size_t e = 0; e < d; ++e) gY[j * d + e] += 2 * a * k * k / Z[s] * (F(s, e) - Y(j, e));
+            }
+        });
     }
+    double L = 0;
+    for (std::size_t s = 0; s < m_; ++s) L += Ls[s];
     return a * L;
 }
 

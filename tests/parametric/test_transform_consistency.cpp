@@ -52,7 +52,7 @@ bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
 
 // Every drawn point is x_i + an offset of length size · (i's nearest-neighbour distance) in the span of i's
 // neighbour differences (k = 3 in 8 dimensions: a 3-dimensional span); the draw does not depend on the thread count
-// and each pass draws its own; a constant map has no penalty.
+// and each pass draws its own; a constant map feels no force.
 TEST(TransformConsistency, PointsLieNearTrainingPointsAlongTheirNeighbours) {
     const auto X = data(40, 8);
     TransformConsistencyOptions o = options(true);
@@ -103,8 +103,10 @@ TEST(TransformConsistency, PointsLieNearTrainingPointsAlongTheirNeighbours) {
         }
         EXPECT_TRUE(found) << "sample " << s;
     }
-    Matrix<double> F(m, 2, 1.5), Y(40, 2, 1.5), gF(m, 2);
-    EXPECT_NEAR(tc.evaluate(F.view(), Y.view(), gF.data(), nullptr), 0.0, 1e-24);
+    // A constant map: every point at every image, no force (the value: each sample's log Z = log n).
+    Matrix<double> F(m, 2, 1.5), Y(40, 2, 1.5), gF(m, 2, 7.0);
+    EXPECT_NEAR(tc.evaluate(F.view(), Y.view(), gF.data(), nullptr), o.weight * std::log(40.0), 1e-12);
+    for (std::size_t k = 0; k < gF.size(); ++k) EXPECT_EQ(gF.data()[k], 0.0);
 }
 
 // ∂L_c/∂F and (without stop_gradient) ∂L_c/∂Y against central differences of L_c; with stop_gradient gY is untouched.
@@ -118,6 +120,10 @@ TEST(TransformConsistency, GradientIsTheFiniteDifferenceOfItsValue) {
         std::vector<double> gF(12 * 2), gY(40 * 2, 0.25);
         const double L = tc.evaluate(F.view(), Y.view(), gF.data(), gY.data());
         EXPECT_GT(L, 0.0);
+        std::vector<double> gF3(12 * 2), gY3(40 * 2, 0.25);  // 3 threads: the same bits
+        EXPECT_EQ(L, tc.evaluate(F.view(), Y.view(), gF3.data(), gY3.data(), 3));
+        EXPECT_EQ(gF, gF3);
+        EXPECT_EQ(gY, gY3);
         const double h = 1e-6;
         auto value = [&](Matrix<double>& M, std::size_t k, double delta) {
             const double keep = M.data()[k];

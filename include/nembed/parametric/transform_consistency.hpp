@@ -7,12 +7,13 @@
 /// d_i: i's nearest-neighbour distance; ĝ: the unit vector of Σ_c g_c (x_c − x_i) over i's k nearest c, g_c ~
 /// N(0, 1): a direction in which the data vary there, as a held-out point's offset from its nearest training point
 /// does; all from the counter stream (seed, pass, sample)), and pulls the network's f(x̃) toward its candidates'
-/// images y_c, c ∈ {i} ∪ kNN(i), with the attraction of t-SNE's transform (its KL's attractive part, Student-t):
-///     L_c = λ / m Σ_s Σ_c w_sc log(1 + ‖f(x̃_s) − y_c‖²),
+/// images y_c, c ∈ {i} ∪ kNN(i), by t-SNE's transform's objective for one new point against the training map:
+///     L_c = λ / m Σ_s KL(w_s ‖ q_s) + const = λ / m Σ_s [Σ_c w_sc log(1 + ‖f(x̃_s) − y_c‖²) + log Z_s],
+///     Z_s = Σ_j (1 + ‖f(x̃_s) − y_j‖²)⁻¹ over every training image j (exact: m · n kernel terms),
 /// w_s: x̃_s's Gaussian affinities to its candidates calibrated to `perplexity` (openTSNE's transform: 5). The
-/// heavy tail lets a candidate in another cluster of the map barely pull (a squared distance to the weighted mean
-/// of the images, tried first, pulls new points between clusters and shrinks the map: bench/RESULTS.md, h33). The
-/// images y_c are constants (stop_gradient) or not (the candidates are pulled too).
+/// heavy tail lets a candidate in another cluster of the map barely pull; the repulsion keeps the attraction from
+/// shrinking the map (bench/RESULTS.md, h33: a squared distance to the weighted mean of the images, and the
+/// attraction alone, were tried first). The images y are constants (stop_gradient) or not (pulled too).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -51,7 +52,7 @@ public:
     /// L_c of the last draw, given F = f(x̃) (m × d) and Y = the training points' images by row index (n × d);
     /// writes ∂L_c/∂F into gF (m × d, overwritten) and, unless stop_gradient, adds ∂L_c/∂Y into gY (n × d; may be
     /// null with stop_gradient). Sums in sample order: the same bits for any thread count.
-    double evaluate(MatrixView<double> F, MatrixView<double> Y, double* gF, double* gY) const;
+    double evaluate(MatrixView<double> F, MatrixView<double> Y, double* gF, double* gY, int n_threads = 1) const;
 
 private:
     std::shared_ptr<const Matrix<float>> X_;
