@@ -3,8 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
@@ -74,8 +72,6 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
         std::vector<double> gY(through_targets ? b * d : 0, 0.0);
         consistency_loss_ = consistency_->evaluate(F.view(), Yrow.view(), consistency_grad_.data() + b * d,
                                                    through_targets ? gY.data() : nullptr, n_threads_);
-        if (std::getenv("NEMBED_DEBUG_TC") && consistency_pass_ % 100 == 1)  // TEMP
-            std::fprintf(stderr, "TC pass %llu L %.5g\n", (unsigned long long)consistency_pass_, consistency_loss_);
         if (through_targets)
             for (std::size_t r = 0; r < b; ++r)
                 std::copy_n(gY.data() + static_cast<std::size_t>(batch[r]) * d, d, consistency_grad_.data() + r * d);
