@@ -62,10 +62,9 @@ private:
     std::vector<float> dY_;
     double noise_sigma_ = 0.0;
     std::uint64_t noise_seed_ = 0, noise_pass_ = 0;
-    Matrix<float> noisy_;  // the pass's noisy rows, handed to the network's forward
+    Matrix<float> noisy_;  // the pass's (noisy) rows and the penalty's points, handed to the network's forward
     std::shared_ptr<TransformConsistency> consistency_;
     std::uint64_t consistency_pass_ = 0;
-    Matrix<float> input_;              // the batch's rows and the penalty's points, forwarded together
     std::vector<double> consistency_grad_;  // ∂L_c/∂(outputs) of the last forward, batch rows then the points
     double consistency_loss_ = 0.0;
 };
