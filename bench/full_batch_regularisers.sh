@@ -3,6 +3,7 @@
 # (--full-batch-input-noise; the weight EMA measured then was dropped) against t-SNE's transform, on Fashion-MNIST
 # PCA-50: training rows 0-4 999 (or 0-9 999), held out rows 20 000-24 999 scored as five disjoint blocks of 1 000,
 # (a) among themselves (p29/p31's measure) and (b) against the training map (nembed evaluate --reference).
+# h33 ran the transform-consistency penalty through it (ARGS --full-batch-consistency W ...; D=/tmp/h33).
 # usage: NB=build/nembed D=/tmp/h32 bash bench/full_batch_regularisers.sh prepare
 #        ... fit TAG TRAIN ARGS...    (TRAIN = X5000 | X10000; ARGS for nembed parametric tsne; TAG ref* = nembed tsne;
 #                                      TAG uref* = nembed umap ARGS, TAG u* = nembed parametric umap ARGS)

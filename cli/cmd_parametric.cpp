@@ -32,6 +32,8 @@ struct ParametricCli {
     Precision precision = Precision::float32;        // the network's products (--network-precision)
     bool full_batch = false;                         // full_batch_preset, under what is given explicitly
     double input_noise = 0.0;                        // FullBatchOptions::input_noise
+    TransformConsistencyOptions consistency;         // FullBatchOptions::transform_consistency
+    bool consistency_through_targets = false;
     CLI::Option *hidden_opt = nullptr, *activation_opt = nullptr, *iterations_opt = nullptr, *rate_opt = nullptr,
                 *init_opt = nullptr;
     int every = 10;
@@ -82,6 +84,8 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
     if (!c.full_batch || c.activation_opt->count()) dro.hidden_activation = parse_activation(c.activation);
     dro.network_precision = c.precision;
     dro.full_batch.input_noise = c.input_noise;
+    dro.full_batch.transform_consistency = c.consistency;
+    dro.full_batch.transform_consistency.stop_gradient = !c.consistency_through_targets;
     dro.seed = o.seed;
     dro.n_threads = o.n_threads();
     dro.verbose = o.verbose;
@@ -161,6 +165,24 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
                     "Not in paraDime: Gaussian noise on the full-batch phase's inputs, its size in mean "
                     "nearest-neighbour distances (0: off)")
         ->capture_default_str();
+    sub->add_option("--full-batch-consistency", c->consistency.weight,
+                    "Not in paraDime: the transform-consistency penalty's weight (points near training points pulled "
+                    "toward their candidates' images by t-SNE's transform's attraction; 0: off)")
+        ->capture_default_str();
+    sub->add_option("--full-batch-consistency-samples", c->consistency.samples,
+                    "Such points per full-batch iteration (0: as many as training points)")
+        ->capture_default_str();
+    sub->add_option("--full-batch-consistency-neighbors", c->consistency.n_neighbors,
+                    "Each such point's candidates: a training point and its k nearest")
+        ->capture_default_str();
+    sub->add_option("--full-batch-consistency-size", c->consistency.size,
+                    "How far such a point lies from its training point, in that point's nearest-neighbour distances")
+        ->capture_default_str();
+    sub->add_option("--full-batch-consistency-perplexity", c->consistency.perplexity,
+                    "The perplexity of a point's weights over its candidates (openTSNE's transform: 5)")
+        ->capture_default_str();
+    sub->add_flag("--full-batch-consistency-through-targets", c->consistency_through_targets,
+                  "Let the penalty's gradient reach the candidates' images too (default: the targets are constants)");
     sub->add_option("--progress-every", c->every, "Print a line every N epochs of a phase")->capture_default_str();
     add_method_outputs(sub, c->plot, c->metrics_json, c->timings_json, c->common.plot);
     sub->add_option("--save-model", c->save_model,

@@ -279,6 +279,13 @@ void save_model(const std::string& dir, const paradime::ParametricDR& dr, const 
         j["paradime"]["full_batch"] = json{
             {"method", fb.method}, {"iterations", fb.iterations}, {"learning_rate", fb.learning_rate}};
     if (fb.iterations > 0 && fb.input_noise > 0) j["paradime"]["full_batch"]["input_noise"] = fb.input_noise;
+    if (const TransformConsistencyOptions& tc = fb.transform_consistency; fb.iterations > 0 && tc.weight > 0)
+        j["paradime"]["full_batch"]["transform_consistency"] = json{{"weight", tc.weight},
+                                                                    {"samples", tc.samples},
+                                                                    {"n_neighbors", tc.n_neighbors},
+                                                                    {"size", tc.size},
+                                                                    {"perplexity", tc.perplexity},
+                                                                    {"stop_gradient", tc.stop_gradient}};
     finish_model(dir, j);
 }
 

@@ -342,6 +342,7 @@ static NeighborEmbeddingOptions encoder_driver_options(const NeighborEmbeddingOp
     require(e.batch_size > 0, "encoder: batch_size must be > 0");
     require(std::isfinite(e.input_noise) && e.input_noise >= 0,
             "encoder: input_noise must be >= 0, got " + num(e.input_noise));
+    validate(e.transform_consistency);
     const std::string opt = to_lower(e.optimizer);
     require(opt == "adam" || opt == "sgd", "encoder: optimizer must be Adam or SGD, got '" + e.optimizer + "'");
     validate(e.network);
@@ -381,6 +382,12 @@ NeResult run_encoder(MatrixView<float> X, NeGradient loss, const NeighborEmbeddi
         for (float d : g.distances) mean += d;
         mean /= static_cast<double>(X.rows);
         net.set_input_noise(o.encoder.input_noise * mean / std::sqrt(static_cast<double>(X.cols)), o.random_state);
+    }
+    if (o.encoder.transform_consistency.weight > 0) {
+        require(o.encoder.batch_size >= X.rows, "encoder: the transform-consistency penalty needs batch_size >= n "
+                                                "(one batch of every point)");
+        net.set_transform_consistency(std::make_shared<TransformConsistency>(data, o.encoder.transform_consistency,
+                                                                             o.random_state, o.n_threads));
     }
     NeighborEmbeddingPlan plan(std::move(loss), {}, NeNetworkBatches{o.encoder.batch_size, o.random_state});
     NeResult r = run_on(net, phases, *optimizer, plan, o, std::move(hooks));

@@ -18,6 +18,7 @@ void validate(const FullBatchOptions& o) {
             "full_batch: method must be 'tsne' or 'umap', got '" + o.method + "'");
     require(std::isfinite(o.input_noise) && o.input_noise >= 0,
             "full_batch: input_noise must be >= 0, got " + std::to_string(o.input_noise));
+    validate(o.transform_consistency);
 }
 
 namespace {
@@ -37,6 +38,7 @@ void set_encoder(NeighborEmbeddingOptions& t, MatrixView<float> X, const Mlp& st
     t.encoder.optimizer = "Adam";
     t.encoder.initial_network = std::make_shared<const Mlp>(start);
     t.encoder.input_noise = o.input_noise;
+    t.encoder.transform_consistency = o.transform_consistency;
 }
 
 } // namespace

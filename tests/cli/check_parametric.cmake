@@ -109,6 +109,29 @@ if(differ EQUAL 0)
   message(FATAL_ERROR "parametric tsne --full-batch-input-noise 0.3 gave the noiseless run")
 endif()
 
+# The transform-consistency penalty (--full-batch-consistency): recorded in the model, reloads to the fit's bits,
+# -j 1 = -j 2 (also through the targets), another result than the noiseless run without it.
+foreach(j 1 2)
+  run_ok(parametric tsne ${X} --full-batch --full-batch-iterations 40 --full-batch-consistency 0.3
+         --full-batch-consistency-samples 50 --full-batch-consistency-neighbors 4 --full-batch-consistency-perplexity 3
+         --hidden 16,16 --perplexity 5 -j ${j} -o ${WORK}/tc_j${j}.npy --save-model ${WORK}/tc_model_j${j} -q)
+  run_ok(parametric tsne ${X} --full-batch --full-batch-iterations 20 --full-batch-consistency 0.3
+         --full-batch-consistency-samples 50 --full-batch-consistency-neighbors 4 --full-batch-consistency-perplexity 3
+         --full-batch-consistency-through-targets --hidden 16,16 --perplexity 5 -j ${j} -o ${WORK}/tct_j${j}.npy -q)
+endforeach()
+expect_same(${WORK}/tc_j1.npy ${WORK}/tc_j2.npy "parametric tsne --full-batch-consistency: -j 1 against -j 2")
+expect_same(${WORK}/tct_j1.npy ${WORK}/tct_j2.npy "--full-batch-consistency-through-targets: -j 1 against -j 2")
+file(READ ${WORK}/tc_model_j2/model.json mjson)
+if(NOT mjson MATCHES "\"transform_consistency\"" OR NOT mjson MATCHES "\"samples\": 50")
+  message(FATAL_ERROR "parametric tsne --full-batch-consistency: not recorded:\n${mjson}")
+endif()
+run_ok(transform ${X} -m ${WORK}/tc_model_j2 -o ${WORK}/tc_loaded.npy -q)
+expect_same(${WORK}/tc_j2.npy ${WORK}/tc_loaded.npy "parametric tsne --full-batch-consistency: reloaded")
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tc_j2.npy ${WORK}/noise_off.npy RESULT_VARIABLE differ)
+if(differ EQUAL 0)
+  message(FATAL_ERROR "parametric tsne --full-batch-consistency 0.3 gave the run without it")
+endif()
+
 function(expect_error fragment)
   expect_one_error_line("${ARGN}")
   execute_process(COMMAND ${EXE} ${ARGN} ERROR_VARIABLE err)
@@ -130,6 +153,8 @@ expect_error("unknown routine 'isomap' (expected tsne or umap)" parametric isoma
 expect_error("nembed parametric needs a routine" parametric -q)
 expect_error("full_batch: input_noise must be >= 0"
              parametric tsne ${X} -o ${WORK}/e.npy --full-batch --full-batch-input-noise -1 -q)
+expect_error("transform consistency: weight must be >= 0"
+             parametric tsne ${X} -o ${WORK}/e.npy --full-batch --full-batch-consistency -1 -q)
 expect_error("initialization must be 'pca' or 'none', got 'spectral'"
              parametric tsne ${X} -o ${WORK}/e.npy --initialization spectral -q)
 expect_error("new data has 50 columns after preprocessing, the network takes 3"

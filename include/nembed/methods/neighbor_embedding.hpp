@@ -47,6 +47,7 @@
 #include "nembed/neighbors/knn.hpp"
 #include "nembed/optim/schedule.hpp"
 #include "nembed/parametric/mlp.hpp"
+#include "nembed/parametric/transform_consistency.hpp"
 #include "nembed/loss/ne_loss.hpp"
 #include "nembed/repulsion/repulsion.hpp"
 #include "nembed/train/ne_plan.hpp"
@@ -98,6 +99,10 @@ struct NeEncoderOptions {
     /// counter stream (seed, pass, row), σ = input_noise · (mean distance of a point to its nearest other point) /
     /// √D — so |ε| ≈ input_noise nearest-neighbour distances. P is X's. 0: off.
     double input_noise = 0.0;
+    /// Not in TorchDR (#17, docs/parametric.md, "Transform consistency"): weight > 0 adds the penalty that pulls
+    /// the network's images of points between training points toward their neighbours' affinity-weighted images
+    /// (parametric/transform_consistency.hpp; streams keyed by the seed). Needs batch_size >= n. weight 0: off.
+    TransformConsistencyOptions transform_consistency;
 };
 
 /// TorchDR's NeighborEmbedding parameters with its base-class defaults (the methods' option structs set theirs).

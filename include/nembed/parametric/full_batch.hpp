@@ -10,6 +10,7 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/parametric/mlp.hpp"
+#include "nembed/parametric/transform_consistency.hpp"
 
 namespace nembed::paradime {
 
@@ -26,6 +27,9 @@ struct FullBatchOptions {
     /// Gaussian noise on the inputs of every iteration, its size in mean nearest-neighbour distances
     /// (NeEncoderOptions::input_noise; >= 0, 0: off): a regulariser for held-out points.
     double input_noise = 0.0;
+    /// The transform-consistency penalty (NeEncoderOptions::transform_consistency; weight 0: off): a regulariser
+    /// for held-out points scored against the training map.
+    TransformConsistencyOptions transform_consistency;
 };
 /// Throws InvalidArgument naming the bad field (only when iterations > 0).
 void validate(const FullBatchOptions& options);

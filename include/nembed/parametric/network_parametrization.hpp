@@ -13,6 +13,7 @@
 
 #include "nembed/core/matrix.hpp"
 #include "nembed/parametric/mlp.hpp"
+#include "nembed/parametric/transform_consistency.hpp"
 #include "nembed/train/parametrization.hpp"
 
 namespace nembed {
@@ -44,6 +45,13 @@ public:
     /// (NeEncoderOptions::input_noise), keyed by (seed, pass, row): the same bits for any thread count. 0 = off.
     /// embedding() stays noiseless.
     void set_input_noise(double sigma, std::uint64_t seed);
+    /// The transform-consistency penalty (parametric/transform_consistency.hpp) on every training pass: its m
+    /// points between training points are forwarded with the batch, and backward adds the penalty's gradient
+    /// (on them, and on the batch's rows unless stop_gradient). Needs batches of every point (the full-batch phase);
+    /// forward refuses others. nullptr: off.
+    void set_transform_consistency(std::shared_ptr<TransformConsistency> term);
+    /// The penalty's value at the last forward pass (0 when off).
+    double transform_consistency_loss() const { return consistency_loss_; }
 
 private:
     std::shared_ptr<const Matrix<float>> X_;
@@ -54,7 +62,11 @@ private:
     std::vector<float> dY_;
     double noise_sigma_ = 0.0;
     std::uint64_t noise_seed_ = 0, noise_pass_ = 0;
-    Matrix<float> noisy_;  // the pass's noisy rows, handed to the network's forward
+    Matrix<float> noisy_;  // the pass's (noisy) rows and the penalty's points, handed to the network's forward
+    std::shared_ptr<TransformConsistency> consistency_;
+    std::uint64_t consistency_pass_ = 0;
+    std::vector<double> consistency_grad_;  // ∂L_c/∂(outputs) of the last forward, batch rows then the points
+    double consistency_loss_ = 0.0;
 };
 
 } // namespace nembed

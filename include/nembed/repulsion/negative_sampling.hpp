@@ -31,7 +31,8 @@ enum class SamplingFamily : std::uint64_t {
     pacmap_mid_near = 6, pacmap_further = 7,
     torchdr_negatives = 8,  ///< TorchDR's per-iteration negatives (methods/neighbor_embedding.hpp)
     torchdr_encoder_batches = 9,  ///< the network's mini-batches of a TorchDR iteration (train/ne_plan.hpp)
-    encoder_input_noise = 10      ///< the encoder's input noise, per forward pass and row (network_parametrization.hpp)
+    encoder_input_noise = 10,     ///< the encoder's input noise, per forward pass and row (network_parametrization.hpp)
+    encoder_transform_consistency = 11  ///< the points between training points, per pass and sample (transform_consistency.hpp)
 };
 
 /// Where an edge plan's negatives come from.
