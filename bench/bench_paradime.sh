@@ -7,7 +7,8 @@
 # Usage (from the repository root, with build/nembed, bench/setup_bench_env.sh done and nembed installed for NEMBED_PY):
 #   bench/bench_paradime.sh [REPEATS]
 # Environment: THREADS (2), OUT (out/bench_paradime), PY (the bench venv's python: paraDime), NEMBED_PY (a python
-# with nembed installed; default python3), N (5000).
+# with nembed installed; default python3), N (5000), PRECISIONS (nembed's network precisions to run, "float32";
+# e.g. "float32 bf16": each one a tool column, nembed_bf16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEATS=${1:-3}
@@ -16,6 +17,7 @@ OUT=${OUT:-out/bench_paradime}
 PY=${PY:-.venv-bench/bin/python}
 NEMBED_PY=${NEMBED_PY:-python3}
 N=${N:-5000}
+PRECISIONS=${PRECISIONS:-float32}
 mkdir -p "$OUT"
 X="$OUT/fmnist_${N}_pixels.npy"; L="$OUT/fmnist_${N}_labels.npy"
 if [ ! -f "$X" ]; then
@@ -34,10 +36,13 @@ fi
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS NUMBA_NUM_THREADS=$THREADS
 for r in $(seq 1 "$REPEATS"); do
   for m in umap tsne; do
-    for tool in nembed paradime; do
+    tools=""
+    for p in $PRECISIONS; do if [ "$p" = float32 ]; then tools="$tools nembed"; else tools="$tools nembed_$p"; fi; done
+    for tool in $tools paradime; do
       py=$NEMBED_PY; [ "$tool" = paradime ] && py=$PY
-      "$py" bench/paradime_run.py "$tool" "$m" "$X" "$OUT/${tool}_${m}_$r.npy" "$THREADS" 2>/dev/null \
-        | tail -n 1 > "$OUT/${tool}_${m}_$r.json"
+      prec=float32; case "$tool" in nembed_*) prec=${tool#nembed_} ;; esac
+      PRECISION=$prec "$py" bench/paradime_run.py "${tool%%_*}" "$m" "$X" "$OUT/${tool}_${m}_$r.npy" "$THREADS" \
+        2>/dev/null | tail -n 1 > "$OUT/${tool}_${m}_$r.json"
       ./build/nembed evaluate "$X" --embedding "$OUT/${tool}_${m}_$r.npy" --labels "$L" -k 10 -j "$THREADS" \
         > "$OUT/${tool}_${m}_$r.eval" 2>&1
       echo "$tool $m run $r: $(cat "$OUT/${tool}_${m}_$r.json") $(grep -iE 'recall|accuracy' "$OUT/${tool}_${m}_$r.eval" | tr '\n' ' ')"

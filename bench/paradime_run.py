@@ -4,6 +4,8 @@ min_dist 0.1, n_neighbors 30) or ParametricTSNE at paraDime's defaults, by nembe
 
     python bench/paradime_run.py {nembed,paradime} {umap,tsne} X.npy OUT.npy THREADS
 
+Environment: PRECISION (nembed only): the network's precision, float32 (default) or bf16 (`network_precision=`).
+
 Prints one JSON line: tool, method, seconds (wall) and cpu_seconds (all threads) of the relations, derived data and
 training (not imports or numba compilation), n. The model is applied to
 all points afterwards (not timed) and the embedding saved for `nembed evaluate`.
@@ -28,8 +30,10 @@ if tool == "paradime":
     warm = [pdtf.ConnectivityBasedRescale(n_neighbors=30)] if method == "umap" else [pdtf.PerplexityBasedRescale(30)]
     pdrel.NeighborBasedPDist(transform=warm).compute_relations(data[:300])
 else:
+    import os
     from nembed.paradime import dr as pddr, loss as pdloss, relations as pdrel, routines, transforms as pdtf
     data = X
+    precision = {"network_precision": os.environ.get("PRECISION", "float32")}
 
 t0 = time.perf_counter()
 c0 = time.process_time()
@@ -51,7 +55,8 @@ if method == "umap":
     else:  # the same spectral embedding as derived data: sparse, standardised
         dr = pddr.ParametricDR(in_dim=X.shape[1], hidden_dims=[100, 100, 100], global_relations=global_rel,
                                batch_relations=batch_rel, losses=losses,
-                               derived_data={"spectral": pddr.DerivedData("spectral")}, n_jobs=threads)
+                               derived_data={"spectral": pddr.DerivedData("spectral")}, n_jobs=threads,
+                               **precision)
         dr.add_data({"main": data})
     dr.add_training_phase(pddr.TrainingPhase(name="spectral_init", epochs=10, batch_size=500,
                                              loss_keys=["spectral"], learning_rate=0.01, report_interval=2))
@@ -60,7 +65,7 @@ if method == "umap":
                                              learning_rate=0.01, report_interval=5))
     dr.train()
 else:
-    kw = {} if tool == "paradime" else {"n_jobs": threads}
+    kw = {} if tool == "paradime" else {"n_jobs": threads, **precision}
     dr = routines.ParametricTSNE(in_dim=X.shape[1], **kw)
     dr.train({"main": data})
 seconds = time.perf_counter() - t0

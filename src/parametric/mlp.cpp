@@ -373,7 +373,8 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
     return out;
 }
 
-MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> rows, int n_threads) {
+MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> rows, int n_threads,
+                               const std::uint16_t* X16) {
     require(!widths_.empty(), "network: the network is empty (not fitted)");
     require(X.cols == n_inputs(), "network: the data has " + std::to_string(X.cols) +
                                       " columns but the network takes " + std::to_string(n_inputs()) + " inputs");
@@ -394,7 +395,8 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
         float* in = bf16 ? nullptr : acts_[0].data() + r0 * D;
         std::uint16_t* in16 = bf16 ? acts16_[0].data() + r0 * D : nullptr;
         if (rows.empty()) {
-            if (bf16) to_bf16(X.row(r0), in16, m * D);
+            if (bf16 && X16) std::copy_n(X16 + r0 * D, m * D, in16);
+            else if (bf16) to_bf16(X.row(r0), in16, m * D);
             else std::copy(X.row(r0), X.row(r0) + m * D, in);
         } else {
             for (std::size_t i = 0; i < m; ++i) {
@@ -403,6 +405,10 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
                     return "network: row index " + std::to_string(r) + " out of range [0, " +
                            std::to_string(X.rows) + ")";
                 });
+                if (bf16 && X16) {
+                    std::copy_n(X16 + static_cast<std::size_t>(r) * D, D, in16 + i * D);
+                    continue;
+                }
                 const float* x = X.row(static_cast<std::size_t>(r));
                 if (!bf16) {
                     std::copy(x, x + D, in + i * D);

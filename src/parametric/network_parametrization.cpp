@@ -7,6 +7,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/random.hpp"
+#include "nembed/parametric/gemm.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 
 namespace nembed {
@@ -58,7 +59,15 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
         if (m > 0) consistency_->draw(consistency_pass_++, noisy_.data() + b * D, n_threads_);
         Y = net_.forward(noisy_.view(), {}, n_threads_);
     } else {
-        Y = net_.forward(X_->view(), batch, n_threads_);
+        const std::uint16_t* X16 = nullptr;
+        if (net_.precision() == Precision::bf16) {
+            if (X16_.size() != X_->size()) {
+                X16_.resize(X_->size());
+                to_bf16(X_->data(), X16_.data(), X_->size());
+            }
+            X16 = X16_.data();
+        }
+        Y = net_.forward(X_->view(), batch, n_threads_, X16);
     }
     std::copy(Y.data, Y.data + b * d, out);
     last_batch_.assign(batch.begin(), batch.end());

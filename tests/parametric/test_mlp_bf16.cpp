@@ -316,6 +316,40 @@ TEST(Bf16, SameBitsForAnyThreadCount) {
     }
 }
 
+// Inputs handed over already rounded (Mlp::forward's X16, what NetworkParametrization caches) give the bits of
+// rounding them at each gather, for sampled batches and for all rows, and a training step from them the same weights.
+TEST(Bf16, PreRoundedInputsGiveTheSameBits) {
+    NEMBED_REQUIRE_ONEDNN();
+    const std::size_t n = 700;
+    Matrix<float> X(n, 37);
+    X.storage() = normal_values(n * 37, 5);
+    const std::vector<std::uint16_t> X16 = rounded(X.storage());
+    std::vector<index_t> batch(600);
+    Rng rng(6, 0);
+    for (auto& b : batch) b = static_cast<index_t>(rng.below(n));
+    for (const bool sampled : {true, false}) {
+        std::vector<std::vector<float>> outs, params;
+        for (const bool pre : {false, true}) {
+            MlpOptions o;
+            o.hidden = {64, 32};
+            o.hidden_activation = Activation::softplus;
+            o.chunk_rows = 256;
+            o.precision = Precision::bf16;
+            Mlp net(37, 2, o);
+            Adam adam;
+            const std::span<const index_t> rows = sampled ? std::span<const index_t>(batch) : std::span<const index_t>();
+            MatrixView<float> Y = net.forward(X.view(), rows, 2, pre ? X16.data() : nullptr);
+            outs.emplace_back(Y.data, Y.data + Y.size());
+            std::vector<float> dY(Y.size(), 0.25f);
+            net.backward(dY.data(), 2);
+            net.step(adam, 0.01, 2, 4.0);
+            params.push_back(net.parameters());
+        }
+        EXPECT_EQ(outs[1], outs[0]) << (sampled ? "sampled rows" : "all rows");
+        EXPECT_EQ(params[1], params[0]) << (sampled ? "sampled rows" : "all rows");
+    }
+}
+
 // cne's parametric mode in bf16: the model records the precision, and the reloaded network applies as the fit did
 // (the embedding is the network on the data, bit for bit), at any thread count.
 TEST(Bf16, SavedParametricCneReloadsBitwise) {
