@@ -201,6 +201,18 @@ void bind_paradime(nb::module_& m) {
                      get(f, "min_dist", o.full_batch.min_dist);
                      get(f, "spread", o.full_batch.spread);
                      get(f, "input_noise", o.full_batch.input_noise);
+                     if (f.contains("consistency")) {
+                         nb::dict c = nb::cast<nb::dict>(f["consistency"]);
+                         auto& tc = o.full_batch.transform_consistency;
+                         get(c, "weight", tc.weight);
+                         get(c, "samples", tc.samples);
+                         get(c, "n_neighbors", tc.n_neighbors);
+                         get(c, "size", tc.size);
+                         get(c, "perplexity", tc.perplexity);
+                         bool through = !tc.stop_gradient;
+                         get(c, "through_targets", through);
+                         tc.stop_gradient = !through;
+                     }
                      pd::validate(o.full_batch);
                  }
                  std::map<std::string, pd::GlobalRelations> g;

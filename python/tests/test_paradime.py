@@ -301,6 +301,32 @@ def test_full_batch_input_noise_is_the_clis(blobs, tmp_path):
         tmp_path, X, "--initialization", "none", "--full-batch-iterations", "60", "--full-batch-input-noise", "0.3"))
 
 
+
+def test_full_batch_consistency_is_the_clis(blobs, tmp_path):
+    """The full-batch phase's transform-consistency penalty (not in paraDime; docs/parametric.md, "Transform
+    consistency"): another result than without, the same bits for 1 and 2 jobs and as `nembed parametric tsne
+    --full-batch-consistency*` (skipped without the CLI); bad settings are refused."""
+    X, _ = blobs
+    kw = dict(hidden_dims=(32, 32), hidden_activation="relu", initialization=None, seed=3, full_batch_iterations=40)
+    opts = {"samples": 50, "n_neighbors": 10, "size": 1.0, "perplexity": 5.0}
+    runs = {}
+    for w, jobs in ((0.3, 1), (0.3, 2), (0.0, 2)):
+        r = routines.ParametricTSNE(full_batch_consistency=w, full_batch_consistency_options=opts, n_jobs=jobs, **kw)
+        r.train(X)
+        runs[w, jobs] = r.apply(X)
+    assert np.array_equal(runs[0.3, 1], runs[0.3, 2])
+    assert not np.array_equal(runs[0.3, 2], runs[0.0, 2])
+    with pytest.raises(ValueError, match="full_batch_consistency"):
+        routines.ParametricTSNE(full_batch_consistency=-1.0, **kw)
+    with pytest.raises(ValueError, match="unknown key"):
+        routines.ParametricTSNE(full_batch_consistency=0.3, full_batch_consistency_options={"sample": 5}, **kw)
+    with pytest.raises(ValueError, match="perplexity"):
+        routines.ParametricTSNE(full_batch_consistency=0.3, full_batch_consistency_options={"perplexity": 50.0},
+                                **kw).train(X)
+    assert np.array_equal(runs[0.3, 2], _parametric_tsne_cli(
+        tmp_path, X, "--initialization", "none", "--full-batch-iterations", "40", "--full-batch-consistency", "0.3",
+        "--full-batch-consistency-samples", "50", "--full-batch-consistency-neighbors", "10"))
+
 def test_exaggeration_phase_and_lr_decay(blobs):
     """The options beyond paraDime: an early-exaggeration KL phase and the main phase's decay; they change the result,
     survive pickling and reject bad values."""

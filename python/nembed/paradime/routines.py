@@ -27,6 +27,21 @@ def _full_batch_settings(method, full_batch, iterations, hidden_dims, hidden_act
     return int(iterations), hidden_dims, hidden_activation, initialization
 
 
+_CONSISTENCY_KEYS = ("samples", "n_neighbors", "size", "perplexity", "through_targets")
+
+
+def _consistency(weight, options):
+    """The full-batch phase's transform-consistency penalty (C++ TransformConsistencyOptions; docs/parametric.md,
+    "Transform consistency"): its weight and the other fields by name, as the CLI's --full-batch-consistency-*."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(_CONSISTENCY_KEYS))
+    if unknown:
+        raise ValueError(f"full_batch_consistency_options: unknown key(s) {unknown}; expected {list(_CONSISTENCY_KEYS)}")
+    if not weight >= 0:
+        raise ValueError(f"full_batch_consistency must be >= 0, got {weight}")
+    return {"weight": float(weight), **options}
+
+
 class ParametricTSNE(dr.ParametricDR):
     """Parametric t-SNE: NN distances -> perplexity rescale -> symmetrise -> normalise; batch distances ->
     Student-t -> normalise; a PCA position phase, then KL."""
@@ -40,14 +55,17 @@ class ParametricTSNE(dr.ParametricDR):
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
                  full_batch_after_kl: bool = False, full_batch_exaggeration: float = 12.0,
-                 full_batch_input_noise: float = 0.0, network_precision: str = "float32"):
+                 full_batch_input_noise: float = 0.0, network_precision: str = "float32",
+                 full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None):
         # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
         # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
         # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
         # replaces the KL batch phases (docs/parametric.md, "Full batch"); with full_batch_after_kl it follows them
         # instead (a mixed schedule), its first 250 iterations exaggerated by full_batch_exaggeration (1: none).
         # full_batch_input_noise: Gaussian noise on the full-batch phase's inputs, in mean nearest-neighbour
-        # distances (docs/parametric.md, "Input noise").
+        # distances (docs/parametric.md, "Input noise"). full_batch_consistency (weight) and
+        # full_batch_consistency_options (samples, n_neighbors, size, perplexity, through_targets): the transform-
+        # consistency penalty (docs/parametric.md, "Transform consistency"; CLI --full-batch-consistency*).
         # The preset starts from the fresh network (the PCA start scored lower).
         iterations, hidden_dims, hidden_activation, initialization = _full_batch_settings(
             "tsne", full_batch, full_batch_iterations, hidden_dims, hidden_activation, initialization)
@@ -80,7 +98,8 @@ class ParametricTSNE(dr.ParametricDR):
         if iterations:
             fb = {"iterations": iterations, "learning_rate": float(full_batch_learning_rate), "method": "tsne",
                   "perplexity": float(perplexity), "early_exaggeration": float(full_batch_exaggeration),
-                  "input_noise": float(full_batch_input_noise)}
+                  "input_noise": float(full_batch_input_noise),
+                  "consistency": _consistency(full_batch_consistency, full_batch_consistency_options)}
         kl_phases = not iterations or full_batch_after_kl
         if kl_phases and early_exaggeration_epochs:
             phases.append(dr.TrainingPhase(name="early_exaggeration", loss_keys=["early_exaggeration"],
@@ -109,7 +128,8 @@ class ParametricUMAP(dr.ParametricDR):
                  seed: int = 0, n_jobs: int = 1, batches_per_epoch: int = -1, lr_anneal: str = "none",
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
-                 full_batch_input_noise: float = 0.0, network_precision: str = "float32"):
+                 full_batch_input_noise: float = 0.0, network_precision: str = "float32",
+                 full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
         # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
         # The preset starts from the fresh network (the default spectral phase kills its ReLU units).
@@ -139,7 +159,8 @@ class ParametricUMAP(dr.ParametricDR):
         if iterations:
             fb = {"iterations": iterations, "learning_rate": float(full_batch_learning_rate), "method": "umap",
                   "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "spread": float(spread),
-                  "input_noise": float(full_batch_input_noise)}
+                  "input_noise": float(full_batch_input_noise),
+                  "consistency": _consistency(full_batch_consistency, full_batch_consistency_options)}
         else:
             phases.append(dr.TrainingPhase(name="embedding", loss_keys=["embedding"], sampling="negative_edge",
                                            neg_sampling_rate=negative_sampling_rate, batch_size=batch_size,
