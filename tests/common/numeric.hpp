@@ -1,8 +1,11 @@
 #pragma once
-// Shared numeric helpers of the loss and objective tests: random embeddings and central-difference gradient checks.
+// Shared numeric helpers of the tests: random embeddings and data, bitwise comparison, central-difference gradient
+// checks.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 #include "nembed/core/matrix.hpp"
@@ -16,6 +19,20 @@ inline Matrix<double> random_y(std::size_t n, std::size_t d, double sd, std::uin
     Rng rng(seed);
     for (std::size_t k = 0; k < Y.size(); ++k) Y.data()[k] = rng.normal() * sd;
     return Y;
+}
+
+/// n × D float rows with N(0, 1) entries from Rng(seed), shared (the parametrisations' data).
+inline std::shared_ptr<const Matrix<float>> normal_rows(std::size_t n, std::size_t D, std::uint64_t seed = 3) {
+    auto X = std::make_shared<Matrix<float>>(n, D);
+    Rng rng(seed);
+    for (std::size_t i = 0; i < X->size(); ++i) X->data()[i] = static_cast<float>(rng.normal());
+    return X;
+}
+
+/// The same shape and the same bytes.
+inline bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 /// ‖num − factor·grad‖ / ‖num‖ with num the central difference (step 1e-5) of loss() in every entry of Y; Y is

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../common/numeric.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/parametric/network_parametrization.hpp"
@@ -14,15 +15,9 @@
 #include "nembed/repulsion/negative_sampling.hpp"
 
 using namespace nembed;
+using nembed::test::same_bits;
 
 namespace {
-
-std::shared_ptr<const Matrix<float>> data(std::size_t n, std::size_t D) {
-    auto X = std::make_shared<Matrix<float>>(n, D);
-    Rng rng(3);
-    for (std::size_t i = 0; i < X->size(); ++i) X->data()[i] = static_cast<float>(rng.normal());
-    return X;
-}
 
 Mlp small_mlp(std::size_t D) {
     MlpOptions mo;
@@ -31,15 +26,10 @@ Mlp small_mlp(std::size_t D) {
     return Mlp(D, 2, mo);
 }
 
-bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
-    return a.rows() == b.rows() && a.cols() == b.cols() &&
-           std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
-
 } // namespace
 
 TEST(EncoderInputNoise, InputNoiseIsTheCounterStreamsGaussianPerPassAndRow) {
-    const auto X = data(30, 4);
+    const auto X = test::normal_rows(30, 4);
     const double sigma = 0.25;
     const std::uint64_t seed = 9;
     const std::vector<index_t> batch{7, 2, 29, 11};

@@ -10,6 +10,7 @@
 #include <memory>
 #include <utility>
 
+#include "../common/numeric.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/io/load.hpp"
@@ -23,6 +24,7 @@
 #include "nembed/parametric/parametric_dr.hpp"
 
 using namespace nembed;
+using nembed::test::same_bits;
 using namespace nembed::paradime;
 
 namespace {
@@ -35,11 +37,6 @@ Matrix<float> blobs(std::size_t n, std::size_t D, std::size_t k, std::uint64_t s
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < D; ++j) X(i, j) = static_cast<float>(centres(i % k, j) + rng.normal());
     return X;
-}
-
-bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
-    return a.rows() == b.rows() && a.cols() == b.cols() &&
-           std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 ParametricDROptions small_network(int threads) {

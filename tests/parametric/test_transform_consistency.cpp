@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../common/numeric.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/neighbors/knn.hpp"
@@ -16,15 +17,9 @@
 #include "nembed/parametric/transform_consistency.hpp"
 
 using namespace nembed;
+using nembed::test::same_bits;
 
 namespace {
-
-std::shared_ptr<const Matrix<float>> data(std::size_t n, std::size_t D) {
-    auto X = std::make_shared<Matrix<float>>(n, D);
-    Rng rng(3);
-    for (std::size_t i = 0; i < X->size(); ++i) X->data()[i] = static_cast<float>(rng.normal());
-    return X;
-}
 
 Matrix<double> gaussian(std::size_t n, std::size_t d, std::uint64_t seed) {
     Matrix<double> M(n, d);
@@ -43,18 +38,13 @@ TransformConsistencyOptions options(bool stop_gradient) {
     return o;
 }
 
-bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
-    return a.rows() == b.rows() && a.cols() == b.cols() &&
-           std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
-
 } // namespace
 
 // Every drawn point is x_i + an offset of length size · (i's nearest-neighbour distance) in the span of i's
 // neighbour differences (k = 3 in 8 dimensions: a 3-dimensional span); the draw does not depend on the thread count
 // and each pass draws its own; a constant map feels no force.
 TEST(TransformConsistency, PointsLieNearTrainingPointsAlongTheirNeighbours) {
-    const auto X = data(40, 8);
+    const auto X = test::normal_rows(40, 8);
     TransformConsistencyOptions o = options(true);
     o.n_neighbors = 3;
     o.perplexity = 2;
@@ -111,7 +101,7 @@ TEST(TransformConsistency, PointsLieNearTrainingPointsAlongTheirNeighbours) {
 
 // ∂L_c/∂F and (without stop_gradient) ∂L_c/∂Y against central differences of L_c; with stop_gradient gY is untouched.
 TEST(TransformConsistency, GradientIsTheFiniteDifferenceOfItsValue) {
-    const auto X = data(40, 5);
+    const auto X = test::normal_rows(40, 5);
     for (bool stop : {true, false}) {
         TransformConsistency tc(X, options(stop), 17, 2);
         std::vector<float> Xt(12 * 5);
@@ -152,7 +142,7 @@ TEST(TransformConsistency, GradientIsTheFiniteDifferenceOfItsValue) {
 // that of the penalty's value (central differences in the weights, the same pass's points; without stop_gradient,
 // as the targets move with the weights too). With stop_gradient it differs (the targets' part is left out).
 TEST(TransformConsistency, NetworkWeightGradientIsThePenaltys) {
-    const auto X = data(40, 5);
+    const auto X = test::normal_rows(40, 5);
     for (bool stop : {false, true}) {
         MlpOptions mo;
         mo.hidden = {8};
