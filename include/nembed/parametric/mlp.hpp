@@ -123,7 +123,8 @@ public:
 
 private:
     void layout();
-    void refresh_bf16();
+    // rounded: params16_ already holds params_ rounded (step's parallel pass); the layouts on n_threads.
+    void refresh_bf16(int n_threads = 1, bool rounded = false);
     // acts16: the bf16 copies of every layer's input (bf16 precision only; else unused); inputs16: acts16[0] already
     // holds the rounded inputs (acts[0] is not read).
     void forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
