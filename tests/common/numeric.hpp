@@ -29,6 +29,17 @@ inline std::shared_ptr<const Matrix<float>> normal_rows(std::size_t n, std::size
     return X;
 }
 
+/// n × D float rows around three centres: row i has mean 3 at coordinate i % 3 (D >= 3), N(0, 1) noise from
+/// Rng(seed) (a small clustered data set for the full-batch tests).
+inline Matrix<float> three_blobs(std::size_t n, std::size_t D, std::uint64_t seed = 4) {
+    Matrix<float> X(n, D);
+    Rng rng(seed);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < D; ++j)
+            X(i, j) = static_cast<float>(3.0 * static_cast<double>((i % 3) == j) + rng.normal());
+    return X;
+}
+
 /// The same shape and the same bytes.
 inline bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() &&

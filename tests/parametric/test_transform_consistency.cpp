@@ -188,11 +188,7 @@ TEST(TransformConsistency, NetworkWeightGradientIsThePenaltys) {
 // The full-batch phase with the penalty: the same bits for 1 and 2 threads, another result than without it; weight 0
 // is the run without it, whatever its other fields.
 TEST(TransformConsistency, FullBatchIsThreadIndependentAndOffIsTheOldRun) {
-    Matrix<float> X(300, 6);
-    Rng rng(4);
-    for (std::size_t i = 0; i < X.rows(); ++i)
-        for (std::size_t j = 0; j < X.cols(); ++j)
-            X(i, j) = static_cast<float>(3.0 * static_cast<double>((i % 3) == j) + rng.normal());
+    const Matrix<float> X = test::three_blobs(300, 6);
     paradime::ParametricTSNEOptions to;
     to.perplexity = 20;
     to.initialization = "none";
