@@ -59,8 +59,8 @@ struct BlasSerial {
 using Block16 = Eigen::Array<float, 16, 1>;
 
 // tanh through Eigen's packet tanh (a clamped rational approximation, within a few float ulps of std::tanh; libm's
-// scalar tanhf made a tanh network 1.6–1.8× the CPU of a ReLU one), in blocks of 16 as softplus: a value's bits
-// never depend on its position.
+// scalar tanhf made a tanh network 1.6–1.8× the CPU of a ReLU one), in blocks of 16 padded at the tail: a value's
+// bits never depend on its position.
 void tanh_packet(float* z, std::size_t n) {
     for (std::size_t i = 0; i < n; i += 16) {
         const std::size_t w = std::min<std::size_t>(16, n - i);
