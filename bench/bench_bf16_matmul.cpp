@@ -2,7 +2,8 @@
 // time on one thread as Mlp makes them: B (the weights, or dW's H) given as stored (row-major, repacked by oneDNN at
 // every call) or pre-packed once in the layout oneDNN prefers (format any + one reorder), to know the attainable
 // per-call rate. Thread CPU µs per call, median of 7 repeats of N calls.
-//   bench_bf16_matmul [--rows 512] [--calls 2000]
+//   bench_bf16_matmul [--rows 512] [--calls 2000] [--ours-only]
+// Then nembed's own gemm:: calls, through oneDNN and through the own AMX kernels (parametric/gemm_amx.hpp).
 #include <cstdio>
 #ifdef NEMBED_BENCH_HAVE_DNNL
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "nembed/parametric/gemm.hpp"
+#include "nembed/parametric/gemm_amx.hpp"
 
 namespace {
 
@@ -88,10 +90,12 @@ double time_call(const Shape& s, bool packed, int calls) {
 int main(int argc, char** argv) {
     long rows = 512;
     int calls = 2000;
+    bool ours_only = false;
     for (int i = 1; i < argc; ++i) {
         const std::string s = argv[i];
         if (s == "--rows" && i + 1 < argc) rows = std::atol(argv[++i]);
         else if (s == "--calls" && i + 1 < argc) calls = std::atoi(argv[++i]);
+        else if (s == "--ours-only") ours_only = true;
     }
     omp_set_num_threads(1);
     // cne's network 50 → 100 → 100 → 100 → 2 on a chunk of `rows` rows: the forward, dW = Gᵀ·H, dX = G·W.
@@ -109,15 +113,21 @@ int main(int argc, char** argv) {
     std::printf("rows %ld, %d calls, thread CPU us per call (median of 7)\n", rows, calls);
     std::printf("%-26s %10s %10s %8s %10s\n", "product", "B plain", "B packed", "ratio", "GFLOPS pk");
     for (const Shape& s : shapes) {
+        if (ours_only) break;
         const double plain = time_call(s, false, calls), packed = time_call(s, true, calls);
         std::printf("%-26s %10.2f %10.2f %8.3f %10.1f\n", s.what, plain, packed, packed / plain,
                     2.0 * static_cast<double>(s.m * s.n * s.k) / packed * 1e-3);
     }
-    // nembed's own products (parametric/gemm.hpp) at the same shapes, whatever path they take.
-    const long o = 2, a = 100;
-    std::vector<std::uint16_t> G(static_cast<std::size_t>(rows * 100), 0x3F80),
-        H(static_cast<std::size_t>(rows * a), 0x3F00), W(static_cast<std::size_t>(100 * a), 0x3F00);
-    std::vector<float> out(static_cast<std::size_t>(rows * a));
+    // nembed's products (parametric/gemm.hpp) as Mlp calls them (the weights pre-packed by gemm::pack_b), through
+    // oneDNN and through the own AMX kernels (parametric/gemm_amx.hpp) where they run.
+    const auto u = [](long v) { return static_cast<std::size_t>(v); };
+    const std::size_t m = u(rows);
+    std::vector<std::uint16_t> G(m * 100), H(m * 100), W(100 * 100);
+    for (std::size_t i = 0; i < G.size(); ++i) G[i] = nembed::round_bf16(static_cast<float>(i % 13) * 0.25f - 1.5f);
+    for (std::size_t i = 0; i < H.size(); ++i) H[i] = nembed::round_bf16(static_cast<float>(i % 11) * 0.125f);
+    for (std::size_t i = 0; i < W.size(); ++i) W[i] = nembed::round_bf16(static_cast<float>(i % 7) * 0.1f - 0.3f);
+    std::vector<float> out(m * 100), bias(100, 0.25f);
+    std::vector<std::uint16_t> out16(m * 100);
     const auto per_call = [&](auto&& f) {
         std::vector<double> runs;
         for (int rep = 0; rep < 7; ++rep) {
@@ -128,13 +138,39 @@ int main(int argc, char** argv) {
         std::sort(runs.begin(), runs.end());
         return runs[3];
     };
-    const auto u = [](long v) { return static_cast<std::size_t>(v); };
-    std::printf("nembed gemm::gt_h dW 2x100 %10.2f\n",
-                per_call([&] { nembed::gemm::gt_h(u(rows), u(o), u(a), G.data(), H.data(), out.data()); }));
-    std::printf("nembed gemm::g_w dX k2     %10.2f\n",
-                per_call([&] { nembed::gemm::g_w(u(rows), u(o), u(a), G.data(), W.data(), out.data()); }));
-    std::printf("nembed gemm::gt_h dW 100x100 %8.2f\n",
-                per_call([&] { nembed::gemm::gt_h(u(rows), 100, u(a), G.data(), H.data(), out.data()); }));
+    struct Ours {
+        const char* what;
+        int which;  // 0 forward bf16 out + bias + ReLU, 1 forward f32 out + bias, 2 dW = G^T H, 3 dIn = G W
+        std::size_t o, a;
+    };
+    const Ours ours[] = {{"fwd 50->100 relu bf16", 0, 100, 50},  {"fwd 100->100 relu bf16", 0, 100, 100},
+                         {"fwd 100->2 bias f32", 1, 2, 100},     {"dW 100x100 (G^T H)", 2, 100, 100},
+                         {"dW 100x50", 2, 100, 50},              {"dW 2x100", 2, 2, 100},
+                         {"dX k100 (G W)", 3, 100, 100},         {"dX k2", 3, 2, 100}};
+    std::printf("\nnembed gemm:: (as Mlp calls it), thread CPU us per call; own AMX kernels %s\n",
+                nembed::amx::available() ? "available" : "NOT available (both columns oneDNN)");
+    std::printf("%-26s %10s %10s %8s\n", "product", "oneDNN", "own AMX", "ratio");
+    for (const Ours& s : ours) {
+        double t[2];
+        for (int own = 0; own < 2; ++own) {
+            nembed::amx::set_enabled(own == 1);
+            nembed::gemm::PackedB packed;
+            if (s.which <= 1) nembed::gemm::pack_b(m, s.o, s.a, W.data(), packed);  // Wt (a x o)
+            if (s.which == 3) nembed::gemm::pack_b(m, s.a, s.o, W.data(), packed);  // W (o x a)
+            t[own] = per_call([&] {
+                switch (s.which) {
+                    case 0:
+                        nembed::gemm::h_wt(m, s.o, s.a, H.data(), W.data(), out16.data(), bias.data(), true, &packed);
+                        break;
+                    case 1: nembed::gemm::h_wt(m, s.o, s.a, H.data(), W.data(), out.data(), bias.data(), false, &packed); break;
+                    case 2: nembed::gemm::gt_h(m, s.o, s.a, G.data(), H.data(), out.data()); break;
+                    default: nembed::gemm::g_w(m, s.o, s.a, G.data(), W.data(), out.data(), &packed); break;
+                }
+            });
+        }
+        nembed::amx::set_enabled(true);
+        std::printf("%-26s %10.2f %10.2f %8.3f\n", s.what, t[0], t[1], t[1] / t[0]);
+    }
     return 0;
 }
 #else

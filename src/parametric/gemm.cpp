@@ -24,6 +24,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/strings.hpp"
+#include "nembed/parametric/gemm_amx.hpp"
 #include "../core/isa_clones.hpp"
 
 namespace nembed {
@@ -235,15 +236,15 @@ std::size_t padded(std::size_t m) { return (m + kRowStep - 1) / kRowStep * kRowS
 
 // x (rows × cols) followed by zero rows up to `to` rows, in buf.
 const std::uint16_t* pad_rows(const std::uint16_t* x, std::size_t rows, std::size_t to, std::size_t cols,
-                              std::vector<std::uint16_t>& buf) {
+                              AlignedVector<std::uint16_t>& buf) {
     buf.assign(to * cols, 0);
     std::copy(x, x + rows * cols, buf.begin());
     return buf.data();
 }
 
 struct Staging {
-    std::vector<std::uint16_t> a, b, c16;
-    std::vector<float> c;
+    AlignedVector<std::uint16_t> a, b, c16;
+    AlignedVector<float> c;
 };
 Staging& staging() {
     thread_local Staging s;
@@ -258,7 +259,7 @@ void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_
     const std::size_t mp = padded(m);
     if (mp == m) return matmul(m, n, k, A, false, B, C, bias, relu, c16, packed);
     Staging& s = staging();
-    std::vector<T>& c = [&]() -> std::vector<T>& {
+    AlignedVector<T>& c = [&]() -> AlignedVector<T>& {
         if constexpr (c16) return s.c16; else return s.c;
     }();
     c.resize(mp * n);
@@ -266,9 +267,29 @@ void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_
     std::copy(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m * n), C);
 }
 
+// The own AMX kernels' B operand: `packed` when it holds B's VNNI packing, else B packed into a per-thread buffer.
+const std::uint16_t* vnni_b(std::size_t n, std::size_t k, const std::uint16_t* B, const PackedB* packed) {
+    if (packed && packed->vnni && packed->n == n && packed->k == k)
+        return reinterpret_cast<const std::uint16_t*>(packed->bytes.data());
+    thread_local AlignedVector<std::uint16_t> buf;
+    buf.resize(amx::vnni_size(k, n));
+    amx::pack_vnni(k, n, B, n, buf.data());
+    return buf.data();
+}
+
+
 } // namespace
 
 void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B, PackedB& out) {
+    out.n = n;
+    out.k = k;
+    out.vnni = amx::enabled();
+    if (out.vnni) {
+        out.bytes.resize(amx::vnni_size(k, n) * sizeof(std::uint16_t));
+        amx::pack_vnni(k, n, B, n, reinterpret_cast<std::uint16_t*>(out.bytes.data()));
+        out.layout.reset();
+        return;
+    }
     [[maybe_unused]] OmpSerial serial;
     // The layout of the plain product on m rows; a product with a bias, ReLU or a bf16 C whose kernel wants another
     // layout falls back to the plain operand (matmul compares the descriptors).
@@ -282,21 +303,33 @@ void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B,
     thread_local dnnl::stream stream(e);
     dnnl::reorder(src, dst).execute(stream, src, dst);
     stream.wait();
-    out.n = n;
-    out.k = k;
     if (!out.layout || *static_cast<const dnnl::memory::desc*>(out.layout.get()) != p.b)
         out.layout = std::make_shared<const dnnl::memory::desc>(p.b);
 }
 
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
           const float* b, bool relu, const PackedB* packed) {
+    if (amx::enabled())
+        return amx::matmul(m, o, a, H, a, vnni_b(o, a, Wt, packed), {.c32 = Z, .ldc = o, .bias = b, .relu = relu});
     matmul_rows(m, o, a, H, Wt, Z, b, relu, packed);
 }
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
           std::uint16_t* Z16, const float* b, bool relu, const PackedB* packed) {
+    if (amx::enabled())
+        return amx::matmul(m, o, a, H, a, vnni_b(o, a, Wt, packed), {.c16 = Z16, .ldc = o, .bias = b, .relu = relu});
     matmul_rows(m, o, a, H, Wt, Z16, b, relu, packed);
 }
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW) {
+    if (amx::enabled()) {
+        // The inner dimension is the chunk's rows: Gᵀ's rows and H's VNNI pairs, both padded to an even count.
+        const std::size_t mp = amx::padded_k(m);
+        Staging& s = staging();
+        s.a.resize(o * mp);
+        s.b.resize(amx::vnni_size(m, a));
+        amx::transpose(m, o, G, o, s.a.data());
+        amx::pack_vnni(m, a, H, a, s.b.data());
+        return amx::matmul(o, a, mp, s.a.data(), mp, s.b.data(), {.c32 = dW, .ldc = a});
+    }
     const std::size_t mp = padded(m);  // the inner dimension: both operands' rows
     if (mp == m) return matmul(o, a, m, G, true, H, dW);
     Staging& s = staging();
@@ -304,6 +337,7 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, c
 }
 void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn,
          const PackedB* packed) {
+    if (amx::enabled()) return amx::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c32 = dIn, .ldc = a});
     matmul_rows(m, a, o, G, W, dIn, nullptr, false, packed);
 }
 #else

@@ -16,6 +16,7 @@
 #include <memory>
 #include <new>
 #include <vector>
+#include "nembed/core/aligned.hpp"
 
 namespace nembed {
 
@@ -28,20 +29,10 @@ struct FftPlanFree {
 };
 using FftPlan = std::unique_ptr<void, FftPlanFree>;
 
-/// 64-byte aligned storage: FFTW's SIMD codelets need aligned arrays (plans are made for aligned data).
-template <typename T>
-struct AlignedAllocator {
-    using value_type = T;
-    AlignedAllocator() = default;
-    template <typename U>
-    AlignedAllocator(const AlignedAllocator<U>&) {}
-    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
-    void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
-    template <typename U>
-    bool operator==(const AlignedAllocator<U>&) const { return true; }
-};
-template <typename T>
-using AlignedVector = std::vector<T, AlignedAllocator<T>>;
+/// 64-byte aligned storage (core/aligned.hpp): FFTW's SIMD codelets need aligned arrays (plans are made for aligned
+/// data).
+using nembed::AlignedAllocator;
+using nembed::AlignedVector;
 } // namespace detail
 
 /// 1-D real FFT of even length n.

@@ -5,8 +5,10 @@
 /// - float32: OpenBLAS's cblas_sgemm where CMake found OpenBLAS, else Eigen's products.
 /// - bf16: operands in bfloat16 (rounded to nearest even from float32 by to_bf16), products accumulated and written
 ///   in float32 — the usual mixed precision (the caller keeps float32 master weights and optimizer state). Through
-///   oneDNN's matmul (AMX or AVX512-BF16 kernels where the CPU has them); available only when nembed was built with
-///   oneDNN (bf16_gemm_available()), otherwise InvalidArgument "built without oneDNN".
+///   nembed's own AMX kernels where they run (parametric/gemm_amx.hpp: amx::enabled()), else oneDNN's matmul
+///   (AMX or AVX512-BF16 kernels where the CPU has them); available only when nembed was built with oneDNN
+///   (bf16_gemm_available()), otherwise InvalidArgument "built without oneDNN". The two paths round the same way but
+///   accumulate in their own orders: their bits differ; each is the same for any thread count.
 ///
 /// Every product runs on the calling thread only (the network's chunks are the parallelism): OpenBLAS is kept serial
 /// by the caller (Mlp), oneDNN (an OpenMP build) gets one OpenMP thread for the call, the caller's setting restored
@@ -18,6 +20,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "nembed/core/aligned.hpp"
 
 namespace nembed {
 
@@ -60,10 +64,12 @@ void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const floa
 /// layout oneDNN's kernels read, so that the many products of a step (one a chunk) do not each repack it (pack_b).
 /// A product given one uses it when its kernel wants exactly that layout (the descriptors compared: the chunks' row
 /// counts, padded or not, want the same here), else the plain operand: the same kernels either way, the same bits.
+/// Where nembed's own AMX kernels run (parametric/gemm_amx.hpp), B is packed in their VNNI layout instead.
 struct PackedB {
     std::size_t n = 0, k = 0;            // B is k×n
-    std::vector<std::uint8_t> bytes;
+    AlignedVector<std::uint8_t> bytes;   // 64-byte aligned: AMX tile rows within cache lines
     std::shared_ptr<const void> layout;  // oneDNN's descriptor of bytes (empty: nothing packed)
+    bool vnni = false;                   // bytes hold amx::pack_vnni's layout (layout is empty then)
 };
 /// Packs B (k×n, row-major bf16) for products on m rows (padded as the products pad them) into out, reusing its
 /// storage. Throws InvalidArgument without oneDNN.
