@@ -340,6 +340,12 @@ void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, co
     if (amx::enabled()) return amx::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c32 = dIn, .ldc = a});
     matmul_rows(m, a, o, G, W, dIn, nullptr, false, packed);
 }
+bool g_w_relu_mask(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W,
+                   const std::uint16_t* H16, std::uint16_t* G16out, float* db, const PackedB* packed) {
+    if (!amx::enabled()) return false;
+    amx::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c16 = G16out, .ldc = a, .mask16 = H16, .db = db});
+    return true;
+}
 #else
 void pack_b(std::size_t, std::size_t, std::size_t, const std::uint16_t*, PackedB&) { require_bf16_gemm("network"); }
 void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const float*,
@@ -355,6 +361,10 @@ void gt_h(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std
 }
 void g_w(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const PackedB*) {
     require_bf16_gemm("network");
+}
+bool g_w_relu_mask(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*,
+                   const std::uint16_t*, std::uint16_t*, float*, const PackedB*) {
+    return false;
 }
 #endif
 

@@ -73,7 +73,8 @@ NEMBED_AMX inline __m512i round_bf16_16(__m512 x) {
     return _mm512_mask_blend_epi32(is_nan, rounded, nan);
 }
 
-// A stored tile (rows r0.. of C, 16 columns from j0) through bias, ReLU and the rounding into C.
+// A stored tile (rows r0.. of C, 16 columns from j0) through bias, ReLU, the mask and the rounding into C. db's
+// sums go on from the rows above (the row blocks are stored in order, a column's tiles top to bottom).
 NEMBED_AMX inline void store_rows(const float* tile, std::size_t rows, std::size_t r0, std::size_t j0,
                                   std::size_t n, const Output& out) {
     if (j0 >= n) return;
@@ -81,14 +82,21 @@ NEMBED_AMX inline void store_rows(const float* tile, std::size_t rows, std::size
     const __mmask16 cols = static_cast<__mmask16>((1u << width) - 1u);
     const __m512 bias = out.bias ? _mm512_maskz_loadu_ps(cols, out.bias + j0) : _mm512_setzero_ps();
     const __m512 zero = _mm512_setzero_ps();
+    __m512 db = out.db ? _mm512_maskz_loadu_ps(cols, out.db + j0) : zero;
     for (std::size_t i = 0; i < rows; ++i) {
         __m512 v = _mm512_load_ps(tile + i * 16);
         if (out.bias) v = _mm512_add_ps(v, bias);
         if (out.relu) v = _mm512_max_ps(zero, v);  // a NaN stays NaN (MAX returns its second operand then)
         const std::size_t at = (r0 + i) * out.ldc + j0;
+        if (out.mask16) {
+            const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(cols, out.mask16 + at));
+            v = _mm512_maskz_mov_ps(_mm512_test_epi32_mask(h, _mm512_set1_epi32(0x7FFF)), v);
+            if (out.db) db = _mm512_add_ps(db, v);
+        }
         if (out.c32) _mm512_mask_storeu_ps(out.c32 + at, cols, v);
         else _mm512_mask_cvtepi32_storeu_epi16(out.c16 + at, cols, round_bf16_16(v));
     }
+    if (out.db) _mm512_mask_storeu_ps(out.db + j0, cols, db);
 }
 
 // Two rows' 16 columns interleaved (lanes 2j, 2j + 1: row 0's and row 1's column j): a VNNI pair row.
@@ -171,19 +179,28 @@ NEMBED_AMX void transpose(std::size_t m, std::size_t k, const std::uint16_t* A, 
 NEMBED_AMX void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
                        const std::uint16_t* Bv, const Output& out) {
     const std::size_t np = padded_n(n), kp = round32(k);
+    if (out.db) std::fill(out.db, out.db + n, 0.0f);
     configure();
     alignas(64) float tiles[4][16 * 16];
     // A row block is used as it is when it has 32 rows and k is a multiple of 32; else its rows are copied with
-    // zero columns up to kp and zero rows after (their results are not stored), so that no tile reads past A.
+    // zero columns up to kp, so that no tile reads past A. The stage's rows after them are left as they are: a row
+    // of C depends only on its own row of A, and those rows' results are not stored.
     thread_local AlignedVector<std::uint16_t> stage;
+    if (stage.size() < 32 * kp) stage.resize(32 * kp);
     const std::size_t bstride = np * 4;  // bytes between k pairs in Bv
     for (std::size_t r0 = 0; r0 < m; r0 += 32) {
         const std::size_t rows = std::min<std::size_t>(32, m - r0);
         const std::uint16_t* a = A + r0 * lda;
         std::size_t sa = lda;
         if (rows < 32 || kp != k) {
-            stage.assign(32 * kp, 0);
-            for (std::size_t i = 0; i < rows; ++i) std::memcpy(stage.data() + i * kp, a + i * lda, k * 2);
+            // 32 columns at a time, masked at the row's end (zero after it); a libc call per row cost more than the
+            // products at k = 2.
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t c = 0; c < kp; c += 32) {
+                    const std::size_t w = c < k ? std::min<std::size_t>(32, k - c) : 0;
+                    const __mmask32 mask = static_cast<__mmask32>(w == 32 ? ~0u : (1u << w) - 1u);
+                    _mm512_store_si512(stage.data() + i * kp + c, _mm512_maskz_loadu_epi16(mask, a + i * lda + c));
+                }
             a = stage.data();
             sa = kp;
             memory_barrier();

@@ -445,14 +445,16 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
     for (auto& v : scratch_) v.resize(chunk_rows_ * max_width);
     const bool bf16 = precision_ == Precision::bf16;
     if (bf16) {
-        scratch16_.resize(std::max(scratch16_.size(), static_cast<std::size_t>(n_threads)));
+        scratch16_.resize(std::max(scratch16_.size(), 2 * static_cast<std::size_t>(n_threads)));
         for (auto& v : scratch16_) v.resize(chunk_rows_ * max_width);
     }
     parallelize(n_threads, n_chunks, [&](int w, std::size_t cb, std::size_t ce) {
         float* buf[2] = {scratch_[2 * static_cast<std::size_t>(w)].data(),
                          scratch_[2 * static_cast<std::size_t>(w) + 1].data()};
-        // bf16: G rounded, for both of the layer's products (the bias gradient sums G in float32).
-        std::uint16_t* G16 = bf16 ? scratch16_[static_cast<std::size_t>(w)].data() : nullptr;
+        // bf16: G rounded, for both of the layer's products (the bias gradient sums G in float32); the fused mask
+        // pass writes the next G16 into the other buffer.
+        std::uint16_t* G16 = bf16 ? scratch16_[2 * static_cast<std::size_t>(w)].data() : nullptr;
+        std::uint16_t* G16next = bf16 ? scratch16_[2 * static_cast<std::size_t>(w) + 1].data() : nullptr;
         for (std::size_t c = cb; c < ce; ++c) {
             const std::size_t r0 = c * chunk_rows_, m = std::min(chunk_rows_, n - r0);
             float* part = partials_.data() + c * P;
@@ -477,6 +479,14 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
                     gemm::gt_h(m, o, a, G, acts_[l].data() + r0 * a, part + offsets_[l]);
                 if (!db_done) db = CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).colwise().sum();
                 if (l == 0 && dX == nullptr) break;
+                if (l > 0 && bf16 && hidden_act_ == Activation::relu &&
+                    gemm::g_w_relu_mask(m, o, a, G16, params16_.data() + offsets_[l], acts16_[l].data() + r0 * a,
+                                        G16next, part + offsets_[l - 1] + a * widths_[l - 1], &packed_w_[l])) {
+                    // dIn, the mask and layer l−1's bias gradient in the product's store (no float32 dIn).
+                    std::swap(G16, G16next);
+                    db_done = true;
+                    continue;
+                }
                 float* target = l == 0 ? dX + r0 * a : buf[next];
                 if (bf16)
                     gemm::g_w(m, o, a, G16, params16_.data() + offsets_[l], target, &packed_w_[l]);

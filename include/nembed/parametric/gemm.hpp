@@ -92,6 +92,12 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, c
 /// dIn (m×a) = G · W.
 void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn,
          const PackedB* packed = nullptr);
+/// dIn = G · W through ReLU's derivative in one pass, where the own AMX kernels run: G16out (m×a) = dIn where H16
+/// (the ReLU layer's bf16 output, m×a) has a nonzero magnitude, else 0, rounded to bf16; db (a) = its column sums,
+/// float32, row after row. Returns false, doing nothing, elsewhere (the caller runs g_w and its own mask pass: the
+/// same definition, so only dIn's bits differ).
+bool g_w_relu_mask(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W,
+                   const std::uint16_t* H16, std::uint16_t* G16out, float* db, const PackedB* packed = nullptr);
 
 } // namespace gemm
 } // namespace nembed

@@ -34,13 +34,18 @@ constexpr std::size_t vnni_size(std::size_t k, std::size_t n) { return padded_k(
 void pack_vnni(std::size_t k, std::size_t n, const std::uint16_t* B, std::size_t ldb, std::uint16_t* out);
 
 /// What a product writes: C (m×n, row stride ldc) in float32 (c32) or rounded to bf16 (c16, nearest even), after
-/// adding bias (n floats, when given) and then ReLU (max(0, ·)).
+/// adding bias (n floats, when given) and then ReLU (max(0, ·)). With mask16 (m×n bf16, row stride ldc: a ReLU
+/// layer's output) an entry is kept only where mask16's entry has a nonzero magnitude (ReLU's derivative), else 0,
+/// and db (n floats, written) gets the kept values' column sums, in float32 row after row (the backward's fused
+/// mask pass: dL/dZ of the layer below and its bias gradient).
 struct Output {
     float* c32 = nullptr;
     std::uint16_t* c16 = nullptr;
     std::size_t ldc = 0;
     const float* bias = nullptr;
     bool relu = false;
+    const std::uint16_t* mask16 = nullptr;
+    float* db = nullptr;
 };
 
 /// C = A (m×k, row-major bf16, row stride lda ≥ k) · B (k×n, packed by pack_vnni), written as `out` says. Rows are

@@ -143,7 +143,8 @@ private:
     std::vector<float> partials_;  // per chunk gradient partials (float32, summed in chunk order in double)
     std::vector<std::vector<float>> scratch_;  // backward: two gradient buffers per worker
     // bf16 precision: the parameters rounded (refreshed with params_) and every layer's Wᵀ rounded (the forward's
-    // operand), the layer inputs of the last forward batch, and per worker a bf16 copy of the backward's dL/dZ.
+    // operand), the layer inputs of the last forward batch, and per worker two bf16 buffers of the backward's dL/dZ
+    // (the fused mask pass writes the next layer's while the product reads this one's).
     std::vector<std::uint16_t> params16_, weights_t16_;
     // bf16: per layer, Wᵀ and W pre-packed for the chunks' forward and dIn products (gemm::pack_b).
     std::vector<gemm::PackedB> packed_wt_, packed_w_;
