@@ -161,10 +161,11 @@ NEMBED_AMX void transpose(std::size_t m, std::size_t k, const std::uint16_t* A, 
                           std::uint16_t* At) {
     const std::size_t ldt = round32(m);
     __m512i r[16];
-    for (std::size_t c0 = 0; c0 < k; c0 += 16) {
-        const std::size_t w = std::min<std::size_t>(16, k - c0);
-        const __mmask16 cols = static_cast<__mmask16>((1u << w) - 1u);
-        for (std::size_t r0 = 0; r0 < ldt; r0 += 32) {
+    // 32 rows of A at a time (in L1 while their columns are written), 16 columns of them at a time.
+    for (std::size_t r0 = 0; r0 < ldt; r0 += 32)
+        for (std::size_t c0 = 0; c0 < k; c0 += 16) {
+            const std::size_t w = std::min<std::size_t>(16, k - c0);
+            const __mmask16 cols = static_cast<__mmask16>((1u << w) - 1u);
             for (std::size_t p = 0; p < 16; ++p) {
                 const std::size_t row = r0 + 2 * p;
                 r[p] = interleave_pair(row < m ? A + row * lda + c0 : nullptr,
@@ -173,7 +174,6 @@ NEMBED_AMX void transpose(std::size_t m, std::size_t k, const std::uint16_t* A, 
             transpose16(r);
             for (std::size_t j = 0; j < w; ++j) _mm512_storeu_si512(At + (c0 + j) * ldt + r0, r[j]);
         }
-    }
 }
 
 NEMBED_AMX void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
@@ -214,20 +214,32 @@ NEMBED_AMX void matmul(std::size_t m, std::size_t n, std::size_t k, const std::u
             _tile_zero(2);
             _tile_zero(3);
             const std::uint16_t* b = Bv + j0 * 2;
-            for (std::size_t k0 = 0; k0 < kp; k0 += 32) {
-                _tile_loadd(4, a + k0, sa * 2);
-                _tile_loadd(6, b + k0 * np, bstride);
-                _tile_loadd(7, b + k0 * np + 32, bstride);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_loadd(5, a1 + k0, sa * 2);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+            if (rows1) {
+                for (std::size_t k0 = 0; k0 < kp; k0 += 32) {
+                    _tile_loadd(4, a + k0, sa * 2);
+                    _tile_loadd(6, b + k0 * np, bstride);
+                    _tile_loadd(7, b + k0 * np + 32, bstride);
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_dpbf16ps(1, 4, 7);
+                    _tile_loadd(5, a1 + k0, sa * 2);
+                    _tile_dpbf16ps(2, 5, 6);
+                    _tile_dpbf16ps(3, 5, 7);
+                }
+            } else {  // a last block of at most 16 rows: its second half not computed
+                for (std::size_t k0 = 0; k0 < kp; k0 += 32) {
+                    _tile_loadd(4, a + k0, sa * 2);
+                    _tile_loadd(6, b + k0 * np, bstride);
+                    _tile_loadd(7, b + k0 * np + 32, bstride);
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_dpbf16ps(1, 4, 7);
+                }
             }
             _tile_stored(0, tiles[0], 64);
             _tile_stored(1, tiles[1], 64);
-            _tile_stored(2, tiles[2], 64);
-            _tile_stored(3, tiles[3], 64);
+            if (rows1) {
+                _tile_stored(2, tiles[2], 64);
+                _tile_stored(3, tiles[3], 64);
+            }
             memory_barrier();
             store_rows(tiles[0], rows0, r0, j0, n, out);
             store_rows(tiles[1], rows0, r0, j0 + 16, n, out);
@@ -244,11 +256,13 @@ NEMBED_AMX void matmul(std::size_t m, std::size_t n, std::size_t k, const std::u
                 _tile_loadd(4, a + k0, sa * 2);
                 _tile_loadd(6, b + k0 * np, bstride);
                 _tile_dpbf16ps(0, 4, 6);
-                _tile_loadd(5, a1 + k0, sa * 2);
-                _tile_dpbf16ps(2, 5, 6);
+                if (rows1) {
+                    _tile_loadd(5, a1 + k0, sa * 2);
+                    _tile_dpbf16ps(2, 5, 6);
+                }
             }
             _tile_stored(0, tiles[0], 64);
-            _tile_stored(2, tiles[2], 64);
+            if (rows1) _tile_stored(2, tiles[2], 64);
             memory_barrier();
             store_rows(tiles[0], rows0, r0, j0, n, out);
             if (rows1) store_rows(tiles[2], rows1, r0 + 16, j0, n, out);
