@@ -473,6 +473,13 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
             for (std::size_t l = K; l-- > 0;) {
                 const std::size_t a = widths_[l], o = widths_[l + 1];
                 Vec db(part + offsets_[l] + o * a, static_cast<Eigen::Index>(o));
+                // bf16: the layer below's stored inputs requested into L2 while this layer's products run (dW's
+                // packing read them first, from beyond L2).
+                if (bf16 && l > 0) {
+                    const char* p = reinterpret_cast<const char*>(acts16_[l - 1].data() + r0 * widths_[l - 1]);
+                    for (std::size_t b = 0; b < m * widths_[l - 1] * sizeof(std::uint16_t); b += 64)
+                        __builtin_prefetch(p + b, 0, 2);
+                }
                 if (bf16)
                     gemm::gt_h(m, o, a, G16, acts16_[l].data() + r0 * a, part + offsets_[l]);
                 else
