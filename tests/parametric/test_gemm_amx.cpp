@@ -32,7 +32,8 @@ struct Case {
     std::size_t m, o, a;
 };
 const Case kCases[] = {{512, 100, 50}, {512, 100, 100}, {512, 2, 100}, {512, 100, 2},
-                       {37, 100, 100}, {100, 3, 7},     {37, 2, 3},     {64, 33, 65}};
+                       {37, 100, 100}, {100, 3, 7},     {37, 2, 3},     {64, 33, 65},
+                       {500, 100, 784}};  // paraDime's first layer on 784 pixels
 
 std::vector<std::uint16_t> operand(std::size_t n, std::uint64_t seed, bool integers) {
     std::vector<float> v(n);
