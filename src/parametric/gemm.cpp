@@ -277,7 +277,6 @@ const std::uint16_t* vnni_b(std::size_t n, std::size_t k, const std::uint16_t* B
     return buf.data();
 }
 
-
 } // namespace
 
 void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B, PackedB& out) {
@@ -321,7 +320,7 @@ void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, c
 }
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW) {
     if (amx::enabled()) {
-        // The inner dimension is the chunk's rows: Gᵀ's rows and H's VNNI pairs, both padded to an even count.
+        // The inner dimension is the chunk's rows: Gᵀ's columns and H's VNNI pairs, zero padded to a multiple of 32.
         const std::size_t mp = amx::padded_k(m);
         Staging& s = staging();
         s.a.resize(o * mp);
