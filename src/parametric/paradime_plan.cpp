@@ -10,6 +10,7 @@
 #include "nembed/core/log.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "nembed/parametric/tsne_batch_loss.hpp"
 #include "nembed/train/parametrization.hpp"
 #include "nembed/train/phase.hpp"
 
@@ -26,6 +27,8 @@ struct ParadimePlan::Batch {
     std::vector<std::string> rel_done;              // keys whose relations this batch has computed
     std::map<std::string, std::vector<TransformParams>> dparams;
     std::vector<double> sub, p, p_t, dq;  // scratch
+    TsneBatchScratch tsne;                 // the fused t-SNE loss's buffers
+    int n_threads = 1;
 };
 
 ParadimePlan::ParadimePlan(const std::vector<TrainingPhase>& phases,
@@ -115,6 +118,18 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
     case LossKind::relation: {
         const BatchRelations& br = batch_rel_.at(loss.batch_relation_key);
         const bool from_to = br.kind == BatchRelationKind::dists_from_to;
+        if (!from_to && b >= 2) {
+            // ParametricTSNE's loss in two fused passes, without the pair vectors (tsne_batch_loss.hpp). It leaves
+            // batch.rel alone: another loss on the same relations computes them itself.
+            const auto git = global_.find(loss.global_relation_key);
+            const std::vector<TransformParams>& tp = params_.at(loss.batch_relation_key);
+            if (git != global_.end() && fused_tsne_batch_applies(loss, br, tp, git->second, d)) {
+                value = fused_tsne_batch_kl(loss, git->second.sparse, batch.idx, pos_, batch.Y.view(), weight,
+                                            batch.dY.data(), batch.n_threads, batch.tsne);
+                batch.dparams[loss.batch_relation_key].resize(br.transform.size(), TransformParams{0.0, 0.0, 0.0});
+                break;
+            }
+        }
         auto it = batch.rel.try_emplace(loss.batch_relation_key).first;
         if (std::find(batch.rel_done.begin(), batch.rel_done.end(), loss.batch_relation_key) == batch.rel_done.end()) {
             batch.rel_done.push_back(loss.batch_relation_key);
@@ -181,6 +196,7 @@ double ParadimePlan::run_batch(Parametrization& model, const TrainingPhase& phas
     batch.dY.assign(b * d, 0.0);
     batch.rel_done.clear();
     batch.dparams.clear();
+    batch.n_threads = n_threads;
     const double value = evaluate(phase.loss, batch, phase, 1.0, sums);
     model.backward(batch.idx, batch.dY.data());
     model.step(*optimizer_, lr, n_threads);
