@@ -124,7 +124,7 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
             const auto git = global_.find(loss.global_relation_key);
             const std::vector<TransformParams>& tp = params_.at(loss.batch_relation_key);
             if (git != global_.end() && fused_tsne_batch_applies(loss, br, tp, git->second, d)) {
-                value = fused_tsne_batch_kl(loss, git->second.sparse, batch.idx, pos_, batch.Y.view(), weight,
+                value = fused_tsne_batch_kl(loss, git->second.sparse, batch.idx, batch.Y.view(), weight,
                                             batch.dY.data(), batch.n_threads, batch.tsne);
                 batch.dparams[loss.batch_relation_key].resize(br.transform.size(), TransformParams{0.0, 0.0, 0.0});
                 break;

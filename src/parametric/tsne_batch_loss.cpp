@@ -82,7 +82,7 @@ bool fused_tsne_batch_applies(const Loss& loss, const BatchRelations& rel, const
 }
 
 double fused_tsne_batch_kl(const Loss& loss, const CsrMatrix<double>& P, std::span<const index_t> batch,
-                           std::vector<std::int64_t>& pos, MatrixView<double> Y, double weight, double* dY,
+                           MatrixView<double> Y, double weight, double* dY,
                            int n_threads, TsneBatchScratch& s) {
     const std::size_t b = batch.size();
     require(b >= 2 && Y.rows == b && Y.cols == 2, "fused_tsne_batch_kl: b >= 2 rows of 2-D positions expected");
@@ -98,9 +98,12 @@ double fused_tsne_batch_kl(const Loss& loss, const CsrMatrix<double>& P, std::sp
     s.blocks.resize(n_blocks);
     s.rep.resize(2 * n_blocks * b);
     s.att.resize(2 * n_blocks * b);
-    for (std::size_t a = 0; a < b; ++a) pos[static_cast<std::size_t>(batch[a])] = static_cast<std::int64_t>(a);
-    // Pass 1, per row block: the block's entries of P_b (its rows' sparse entries inside the batch, in CSR order,
-    // without a branch per entry; the diagonal in the sum, never a pair), then Σ w and the repulsion's sums.
+    // The batch's local rows by point, in 32 bits (a fifth of the L1 cache at n = 5 000; `pos` is 64-bit).
+    s.loc.resize(P.n_rows, -1);
+    for (std::size_t a = 0; a < b; ++a) s.loc[static_cast<std::size_t>(batch[a])] = static_cast<std::int32_t>(a);
+    // Pass 1, per row block: the block's entries of P_b (its rows' sparse entries inside the batch, in CSR order; the
+    // diagonal in the sum, never a pair) found without a branch per entry and reading the values of those only, then
+    // Σ w and the repulsion's sums.
     parallel_for(n_threads, n_blocks, [&](std::size_t k) {
         const std::size_t r0 = s.rows[k], r1 = s.rows[k + 1];
         TsneBatchScratch::Block& bl = s.blocks[k];
@@ -111,22 +114,31 @@ double fused_tsne_batch_kl(const Loss& loss, const CsrMatrix<double>& P, std::sp
         }
         bl.from.resize(cap);
         bl.to.resize(cap);
+        bl.at.resize(cap);
         bl.value.resize(cap);
         std::size_t e = 0;
-        double sp = 0.0;
+        const std::int32_t* loc = s.loc.data();
         for (std::size_t a = r0; a < r1; ++a) {
             const auto i = static_cast<std::size_t>(batch[a]);
             for (offset_t q = P.indptr[i]; q < P.indptr[i + 1]; ++q) {
-                const std::int64_t c = pos[static_cast<std::size_t>(P.indices[q])];
-                const double v = P.values[q];
-                sp += c >= 0 ? v : 0.0;
+                const std::int32_t c = loc[static_cast<std::size_t>(P.indices[static_cast<std::size_t>(q)])];
                 bl.from[e] = static_cast<std::int32_t>(a);
-                bl.to[e] = static_cast<std::int32_t>(c);
-                bl.value[e] = v;
-                e += c >= 0 && static_cast<std::size_t>(c) != a;
+                bl.to[e] = c;
+                bl.at[e] = q;
+                e += c >= 0;
             }
         }
-        bl.n = e;
+        double sp = 0.0;
+        std::size_t n = 0;
+        for (std::size_t t = 0; t < e; ++t) {
+            const double v = P.values[static_cast<std::size_t>(bl.at[t])];
+            sp += v;
+            bl.from[n] = bl.from[t];
+            bl.to[n] = bl.to[t];
+            bl.value[n] = v;
+            n += bl.from[t] != bl.to[t];
+        }
+        bl.n = n;
         bl.sp = sp;
         double* gx = s.rep.data() + 2 * k * b;
         double* gy = gx + b;
@@ -134,7 +146,7 @@ double fused_tsne_batch_kl(const Loss& loss, const CsrMatrix<double>& P, std::sp
         std::fill(gy + r0, gy + b, 0.0);
         bl.sw = kernel_pairs(s.x.data(), s.y.data(), b, r0, r1, gx, gy);
     });
-    for (std::size_t a = 0; a < b; ++a) pos[static_cast<std::size_t>(batch[a])] = -1;
+    for (std::size_t a = 0; a < b; ++a) s.loc[static_cast<std::size_t>(batch[a])] = -1;
     double S = 0.0, sp = 0.0;
     for (const TsneBatchScratch::Block& bl : s.blocks) S += bl.sw, sp += bl.sp;
     const double S2 = 2.0 * S;  // each pair stands for two entries of the square form

@@ -33,11 +33,13 @@ namespace nembed::paradime {
 struct TsneBatchScratch {
     struct Block {
         std::vector<std::int32_t> from, to;  // the block's entries of P_b: local rows
+        std::vector<offset_t> at;            // their offsets in P
         std::vector<double> value;
         std::size_t n = 0;                   // entries in use
         double sp = 0, sw = 0, L = 0, eq = 0;  // partial sums
     };
     std::vector<double> x, y, rep, att;
+    std::vector<std::int32_t> loc;  // the batch's local row of each point, −1 outside
     std::vector<std::size_t> rows;  // row block boundaries
     std::vector<Block> blocks;
 };
@@ -48,9 +50,8 @@ bool fused_tsne_batch_applies(const Loss& loss, const BatchRelations& rel, const
                               const GlobalRelationData& global, std::size_t dims);
 
 /// The loss's value (KL / b) for the batch's rows `batch` of P with positions Y (b x 2); adds weight · dL/dY to dY.
-/// `pos`: n entries, all −1 on entry and on return.
 double fused_tsne_batch_kl(const Loss& loss, const CsrMatrix<double>& P, std::span<const index_t> batch,
-                           std::vector<std::int64_t>& pos, MatrixView<double> Y, double weight, double* dY,
+                           MatrixView<double> Y, double weight, double* dY,
                            int n_threads, TsneBatchScratch& scratch);
 
 } // namespace nembed::paradime
