@@ -719,3 +719,31 @@ TEST(ParadimeRelations, FusedTsneBatchLossEqualsGeneralPath) {
     lazy.lazy_pdist = true;
     EXPECT_FALSE(fused_tsne_batch_applies(kl, br, params, lazy, 2));
 }
+
+// NeighborBasedPDist's rows straight from the kNN graph equal csr_from_triplets of its triplets, bit for bit, with a
+// repeated point in a row (summed), for 1, 2 and 3 threads.
+TEST(ParadimeRelations, KnnDistanceRowsEqualTriplets) {
+    const std::size_t n = 300, k = 12;
+    KnnGraph g = KnnGraph::sized(n, k, n);
+    Rng rng(4);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < k; ++j) {
+            g.indices[i * k + j] = static_cast<index_t>(rng.below(n));
+            g.distances[i * k + j] = static_cast<float>(rng.uniform());
+        }
+    g.indices[7 * k + 3] = g.indices[7 * k + 5];  // a repeat
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < k; ++j)
+            t.push_back({static_cast<index_t>(i), g.neighbors(i)[j], static_cast<double>(g.dists(i)[j])});
+    const CsrMatrix<double> want = csr_from_triplets(n, n, std::move(t));
+    ASSERT_LT(want.nnz(), n * k);
+    for (int threads : {1, 2, 3}) {
+        const CsrMatrix<double> got = knn_distance_rows(g, threads);
+        ASSERT_EQ(got.n_rows, n);
+        ASSERT_EQ(got.n_cols, n);
+        ASSERT_EQ(got.indptr, want.indptr);
+        ASSERT_EQ(got.indices, want.indices);
+        ASSERT_EQ(0, std::memcmp(got.values.data(), want.values.data(), want.nnz() * sizeof(double))) << threads;
+    }
+}
