@@ -1,12 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
 #include <set>
 
+#include "nembed/core/cumulative_search.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/core/parallel.hpp"
@@ -138,5 +141,64 @@ TEST(Matrix, RequireFiniteNamesPosition) {
         FAIL();
     } catch (const InvalidArgument& e) {
         EXPECT_NE(std::string(e.what()).find("row 1, column 2"), std::string::npos);
+    }
+}
+
+// The block screen (require_finite checks blocks of 4 096 values without a branch per value): the first bad value of
+// any kind, in any block, float and double, is found; finite extremes and subnormals pass.
+TEST(Matrix, RequireFiniteScreensBlocks) {
+    const double bads[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity()};
+    for (double bad : bads)
+        for (std::size_t at : {std::size_t(0), std::size_t(4095), std::size_t(4096), std::size_t(9999)}) {
+            Matrix<float> f(1000, 10, 1.0f);
+            Matrix<double> d(1000, 10, 1.0);
+            f.data()[at] = static_cast<float>(bad);
+            d.data()[at] = bad;
+            f.data()[9999] = std::isnan(bad) ? f.data()[9999] : std::numeric_limits<float>::quiet_NaN();  // a later one
+            const std::string want = "row " + std::to_string(at / 10) + ", column " + std::to_string(at % 10);
+            try {
+                require_finite(f.view(), "input");
+                FAIL();
+            } catch (const InvalidArgument& e) {
+                EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+            }
+            try {
+                require_finite(d.view(), "input");
+                FAIL();
+            } catch (const InvalidArgument& e) {
+                EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+            }
+        }
+    Matrix<float> f(3, 3, std::numeric_limits<float>::max());
+    f(1, 1) = std::numeric_limits<float>::denorm_min();
+    f(2, 2) = -std::numeric_limits<float>::max();
+    EXPECT_NO_THROW(require_finite(f.view(), "input"));
+    Matrix<double> d(3, 3, std::numeric_limits<double>::max());
+    d(1, 1) = -std::numeric_limits<double>::denorm_min();
+    EXPECT_NO_THROW(require_finite(d.view(), "input"));
+}
+
+// CumulativeSearch gives std::upper_bound's index for any query: weights with zeros (repeated sums), a single entry,
+// queries at every stored value, between them, at 0, at the total and beyond, and uniform draws.
+TEST(CumulativeSearch, EqualsUpperBound) {
+    Rng rng(17);
+    for (std::size_t n : {std::size_t(1), std::size_t(2), std::size_t(7), std::size_t(1000)}) {
+        std::vector<double> cum(n);
+        double s = 0.0;
+        for (std::size_t p = 0; p < n; ++p) cum[p] = (s += rng.uniform() < 0.3 ? 0.0 : rng.uniform() * (p % 5 + 1));
+        if (s == 0.0) cum.back() = s = 1.0;
+        const CumulativeSearch search(cum);
+        std::vector<double> queries{0.0, s, 2 * s, -1.0, std::nextafter(s, 0.0)};
+        for (double c : cum) {
+            queries.push_back(c);
+            queries.push_back(std::nextafter(c, 0.0));
+            queries.push_back(std::nextafter(c, 2 * s));
+        }
+        for (int t = 0; t < 5000; ++t) queries.push_back(rng.uniform() * s);
+        for (double u : queries)
+            ASSERT_EQ(search.upper_bound(u), static_cast<std::size_t>(std::upper_bound(cum.begin(), cum.end(), u) -
+                                                                       cum.begin()))
+                << n << " " << u;
     }
 }

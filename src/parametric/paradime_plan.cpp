@@ -6,10 +6,12 @@
 #include <limits>
 #include <sstream>
 
+#include "nembed/core/cumulative_search.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/random.hpp"
 #include "nembed/optim/optimizer.hpp"
+#include "nembed/parametric/tsne_batch_loss.hpp"
 #include "nembed/train/parametrization.hpp"
 #include "nembed/train/phase.hpp"
 
@@ -26,6 +28,8 @@ struct ParadimePlan::Batch {
     std::vector<std::string> rel_done;              // keys whose relations this batch has computed
     std::map<std::string, std::vector<TransformParams>> dparams;
     std::vector<double> sub, p, p_t, dq;  // scratch
+    TsneBatchScratch tsne;                 // the fused t-SNE loss's buffers
+    int n_threads = 1;
 };
 
 ParadimePlan::ParadimePlan(const std::vector<TrainingPhase>& phases,
@@ -115,6 +119,18 @@ double ParadimePlan::evaluate(const Loss& loss, Batch& batch, const TrainingPhas
     case LossKind::relation: {
         const BatchRelations& br = batch_rel_.at(loss.batch_relation_key);
         const bool from_to = br.kind == BatchRelationKind::dists_from_to;
+        if (!from_to && b >= 2) {
+            // ParametricTSNE's loss in two fused passes, without the pair vectors (tsne_batch_loss.hpp). It leaves
+            // batch.rel alone: another loss on the same relations computes them itself.
+            const auto git = global_.find(loss.global_relation_key);
+            const std::vector<TransformParams>& tp = params_.at(loss.batch_relation_key);
+            if (git != global_.end() && fused_tsne_batch_applies(loss, br, tp, git->second, d)) {
+                value = fused_tsne_batch_kl(loss, git->second.sparse, batch.idx, batch.Y.view(), weight,
+                                            batch.dY.data(), batch.n_threads, batch.tsne);
+                batch.dparams[loss.batch_relation_key].resize(br.transform.size(), TransformParams{0.0, 0.0, 0.0});
+                break;
+            }
+        }
         auto it = batch.rel.try_emplace(loss.batch_relation_key).first;
         if (std::find(batch.rel_done.begin(), batch.rel_done.end(), loss.batch_relation_key) == batch.rel_done.end()) {
             batch.rel_done.push_back(loss.batch_relation_key);
@@ -181,6 +197,7 @@ double ParadimePlan::run_batch(Parametrization& model, const TrainingPhase& phas
     batch.dY.assign(b * d, 0.0);
     batch.rel_done.clear();
     batch.dparams.clear();
+    batch.n_threads = n_threads;
     const double value = evaluate(phase.loss, batch, phase, 1.0, sums);
     model.backward(batch.idx, batch.dY.data());
     model.step(*optimizer_, lr, n_threads);
@@ -233,43 +250,51 @@ double ParadimePlan::step(Parametrization& model, Optimizer&, const StepContext&
         const GlobalRelationData& g = global_.at(phase.edge_rel_key);
         require(!g.lazy_pdist, "training phase '" + phase.name +
                                    "': negative_edge sampling needs sparse global relations (not PDist)");
-        std::vector<double>& cum = cumulative_[phase.edge_rel_key];
+        CumulativeSearch& cum = cumulative_[phase.edge_rel_key];
+        std::vector<std::pair<index_t, index_t>>& edges = edges_[phase.edge_rel_key];
         if (cum.empty()) {
-            cum.resize(g.sparse.nnz());
+            std::vector<double> c(g.sparse.nnz());
             double s = 0.0;
-            for (std::size_t p = 0; p < cum.size(); ++p) cum[p] = (s += std::max(0.0, g.sparse.values[p]));
-            require(!cum.empty() && s > 0, "training phase '" + phase.name + "': the global relations have no edge");
-        }
-        std::vector<index_t>& rows = rows_[phase.edge_rel_key];
-        if (rows.empty()) {
-            rows.resize(g.sparse.nnz());
+            for (std::size_t p = 0; p < c.size(); ++p) c[p] = (s += std::max(0.0, g.sparse.values[p]));
+            require(!c.empty() && s > 0, "training phase '" + phase.name + "': the global relations have no edge");
+            cum = CumulativeSearch(std::move(c));
+            // Each stored edge's two ends side by side: one cache line per drawn edge.
+            edges.resize(g.sparse.nnz());
             for (std::size_t i = 0; i < g.sparse.n_rows; ++i)
                 for (offset_t p = g.sparse.indptr[i]; p < g.sparse.indptr[i + 1]; ++p)
-                    rows[static_cast<std::size_t>(p)] = static_cast<index_t>(i);
+                    edges[static_cast<std::size_t>(p)] = {static_cast<index_t>(i), g.sparse.indices[static_cast<std::size_t>(p)]};
         }
+        const double cum_total = cum.values().back();
+        const std::size_t n_stored = cum.values().size();
         const std::size_t r = static_cast<std::size_t>(phase.neg_sampling_rate);
         const std::size_t n_edges =
             phase.batches_per_epoch == -1
                 ? std::max(bs, static_cast<std::size_t>(std::ceil(static_cast<double>(n_) / static_cast<double>(r + 1))))
                 : bs * static_cast<std::size_t>(phase.batches_per_epoch);
         batch.edges = true;
-        std::vector<index_t> ends;
+        std::vector<index_t> ends, negatives;
+        std::vector<double> draws;
         for (std::size_t lo = 0; lo < n_edges; lo += bs) {
             const std::size_t hi = std::min(n_edges, lo + bs);
+            // An edge ∝ its relation, with replacement; its nsr negatives uniform over all points. The stream's draws
+            // first, in their order, then the edges: the lookups of different edges overlap.
+            draws.clear();
+            negatives.clear();
+            for (std::size_t e = lo; e < hi; ++e) {
+                draws.push_back(rng.uniform() * cum_total);
+                for (std::size_t k = 0; k < r; ++k) negatives.push_back(static_cast<index_t>(rng.below(n_)));
+            }
             ends.clear();
             batch.label.clear();
-            for (std::size_t e = lo; e < hi; ++e) {
-                // An edge ∝ its relation, with replacement; its nsr negatives uniform over all points.
-                const double u = rng.uniform() * cum.back();
-                const std::size_t p = std::min<std::size_t>(
-                    static_cast<std::size_t>(std::upper_bound(cum.begin(), cum.end(), u) - cum.begin()), cum.size() - 1);
-                const index_t i = rows[p];
+            for (std::size_t e = 0; e < draws.size(); ++e) {
+                const std::size_t p = std::min(cum.upper_bound(draws[e]), n_stored - 1);
+                const index_t i = edges[p].first;
                 ends.push_back(i);
-                ends.push_back(g.sparse.indices[p]);
+                ends.push_back(edges[p].second);
                 batch.label.push_back(1.0);
                 for (std::size_t k = 0; k < r; ++k) {
                     ends.push_back(i);
-                    ends.push_back(static_cast<index_t>(rng.below(n_)));
+                    ends.push_back(negatives[e * r + k]);
                     batch.label.push_back(0.0);
                 }
             }

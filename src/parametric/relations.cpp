@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
 
 #include "nembed/affinity/perplexity.hpp"
 #include "nembed/core/error.hpp"
@@ -213,6 +215,55 @@ void GlobalRelationData::triangular_pairs(std::span<const index_t> batch, std::v
     }
 }
 
+CsrMatrix<double> knn_distance_rows(const KnnGraph& g, int n_threads) {
+    const std::size_t n = g.n_points, k = g.k;
+    CsrMatrix<double> m;
+    m.n_rows = n;
+    m.n_cols = g.n_reference;
+    m.indptr.resize(n + 1);
+    m.indices.resize(n * k);
+    m.values.resize(n * k);
+    std::vector<std::size_t> counts(n);
+    parallelize(n_threads, n, [&](int, std::size_t i0, std::size_t i1) {
+        std::vector<std::pair<index_t, double>> row(k);
+        for (std::size_t i = i0; i < i1; ++i) {
+            for (std::size_t j = 0; j < k; ++j) {
+                const index_t c = g.neighbors(i)[j];
+                require_lazy(c >= 0 && static_cast<std::size_t>(c) < g.n_reference,
+                             [&] { return std::string("knn_distance_rows: index out of range"); });
+                row[j] = {c, static_cast<double>(g.dists(i)[j])};
+            }
+            std::sort(row.begin(), row.end());
+            // At i·k, compacted below if a row repeats a point (csr_from_triplets sums the repeats).
+            std::size_t w = 0;
+            for (std::size_t j = 0; j < k; ++j) {
+                if (w > 0 && m.indices[i * k + w - 1] == row[j].first) {
+                    m.values[i * k + w - 1] += row[j].second;
+                    continue;
+                }
+                m.indices[i * k + w] = row[j].first;
+                m.values[i * k + w] = row[j].second;
+                ++w;
+            }
+            counts[i] = w;
+        }
+    });
+    m.indptr[0] = 0;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (at != i * k)
+            for (std::size_t j = 0; j < counts[i]; ++j) {
+                m.indices[at + j] = m.indices[i * k + j];
+                m.values[at + j] = m.values[i * k + j];
+            }
+        at += counts[i];
+        m.indptr[i + 1] = static_cast<offset_t>(at);
+    }
+    m.indices.resize(at);
+    m.values.resize(at);
+    return m;
+}
+
 GlobalRelationData compute_global_relations(const GlobalRelations& rel, MatrixView<float> X, int n_threads) {
     validate(rel);
     GlobalRelationData out;
@@ -261,12 +312,7 @@ GlobalRelationData compute_global_relations(const GlobalRelations& rel, MatrixVi
         KnnOptions ko = rel.knn;
         ko.n_threads = n_threads;
         const KnnGraph g = find_neighbors(X, k, ko);
-        std::vector<Triplet<double>> t;
-        t.reserve(n * k);
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t j = 0; j < k; ++j)
-                t.push_back({static_cast<index_t>(i), g.neighbors(i)[j], static_cast<double>(g.dists(i)[j])});
-        out.sparse = csr_from_triplets(n, n, std::move(t));
+        out.sparse = knn_distance_rows(g, n_threads);
     }
     for (const Transform& t : rel.transform) apply_global(t, out.sparse, n_threads);
     return out;

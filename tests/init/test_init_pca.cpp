@@ -177,9 +177,10 @@ TEST(InitRescale, RescaleAndJitter) {
 
 // pca_leading (Lanczos on the implicit covariance) against the dense pca(): the same components (sign convention
 // included), scores and variances to the solver's tolerance, on data wide enough to take the Lanczos path and with
-// more than one row block (2 048 rows), and the same bits for 1 and 2 threads.
+// more than one row block (256 rows), a column count that is no multiple of the product's 8 lanes, and the same bits
+// for 1, 2 and 3 threads.
 TEST(InitPca, LeadingComponentsMatchTheDenseSolver) {
-    const std::size_t N = 4500, D = 120;
+    const std::size_t N = 4500, D = 122;
     Matrix<float> X = test_data(N, D, 7);
     for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{5}}) {
         const PcaResult full = pca(X.view(), n, 2);
@@ -193,8 +194,9 @@ TEST(InitPca, LeadingComponentsMatchTheDenseSolver) {
             for (std::size_t i = 0; i < N; i += 97)
                 EXPECT_NEAR(lead.scores(i, c), full.scores(i, c), 1e-4 * std::sqrt(full.explained_variance[0]));
         }
-        const PcaResult one = pca_leading(X.view(), n, 1);
+        const PcaResult one = pca_leading(X.view(), n, 1), three = pca_leading(X.view(), n, 3);
         for (std::size_t k = 0; k < n * D; ++k) EXPECT_EQ(one.components.data()[k], lead.components.data()[k]);
+        for (std::size_t k = 0; k < n * D; ++k) EXPECT_EQ(three.components.data()[k], lead.components.data()[k]);
     }
     // n_components >= D / 2 falls back to the dense solver (bitwise pca()).
     const PcaResult wide = pca_leading(X.view(), D / 2, 1), dense = pca(X.view(), D / 2, 1);

@@ -12,6 +12,7 @@
 #include "nembed/io/load.hpp"
 #include "nembed/metrics/quality.hpp"
 #include "nembed/parametric/parametric_dr.hpp"
+#include "nembed/parametric/tsne_batch_loss.hpp"
 #include "nembed/train/parametrization.hpp"
 
 using namespace nembed;
@@ -643,4 +644,106 @@ TEST(Paradime, BatchesOfFiveHundredRunInTwoChunksWithTheSameBits) {
     ParametricDR full = ParametricTSNE(fb, {.hidden_dims = {8}, .seed = 6, .n_threads = 2});
     full.train(X.view());
     EXPECT_EQ(full.network().chunk_rows(), 512u);
+}
+
+// ParametricTSNE's loss in fused passes (tsne_batch_loss.hpp) against the general path (compute_batch_relations →
+// triangular_pairs → relation_loss_value → batch_relations_backward_in_place): value and dL/dY within rounding, with
+// and without normalize_sub and exaggeration, a weight, a gradient accumulated onto nonzero values and batches too
+// small for every row block; the same bits for 1, 2 and 3 threads.
+TEST(ParadimeRelations, FusedTsneBatchLossEqualsGeneralPath) {
+    const std::size_t n = 400;
+    std::vector<Triplet<double>> t;
+    Rng rng(8);
+    for (std::size_t i = 0; i < n; ++i)
+        for (int e = 0; e < 30; ++e) {
+            const auto j = static_cast<index_t>(rng.below(n));
+            t.push_back({static_cast<index_t>(i), j, rng.uniform()});  // the diagonal too: in the sum, never a pair
+        }
+    GlobalRelationData g;
+    g.sparse = csr_from_triplets(n, n, std::move(t));
+    BatchRelations br;
+    br.transform = {Transform::StudentTTransform(1.0), Transform::Normalize()};
+    std::vector<TransformParams> params;
+    for (const Transform& tr : br.transform) params.push_back(initial_params(tr));
+    std::vector<std::int64_t> pos(n, -1);
+    for (std::size_t b : {2u, 9u, 37u, 250u}) {
+        std::vector<index_t> batch;
+        for (std::size_t i = 0; i < b; ++i) batch.push_back(static_cast<index_t>((i * 131 + 7) % n));
+        const Matrix<double> Y = random_points(b, 2, 20 + b);
+        for (bool normalize : {true, false})
+            for (double exaggeration : {1.0, 12.0}) {
+                Loss loss = Loss::RelationLoss(RelationLossFunction::kullback_leibler_div, "rel", "rel", normalize);
+                loss.exaggeration = exaggeration;
+                ASSERT_TRUE(fused_tsne_batch_applies(loss, br, params, g, 2));
+                const double weight = 0.75;
+                BatchRelationData data;
+                compute_batch_relations(br, Y.view(), params, data);
+                std::vector<double> p, pt, dq;
+                g.triangular_pairs(batch, pos, normalize, p, pt);
+                const double want = relation_loss_value(loss.loss_function, p, &pt, data.values(), double(b),
+                                                        loss.epsilon, dq);
+                for (double& x : dq) x *= weight;
+                std::vector<double> dY_want(2 * b, 0.25), dp;
+                std::vector<TransformParams> dparams;
+                batch_relations_backward_in_place(br, Y.view(), data, dq, dY_want.data(), dparams, exaggeration);
+                std::vector<double> ref;
+                for (int threads : {1, 2, 3}) {
+                    TsneBatchScratch scratch;
+                    std::vector<double> dY(2 * b, 0.25);
+                    const double got = fused_tsne_batch_kl(loss, g.sparse, batch, Y.view(), weight, dY.data(),
+                                                           threads, scratch);
+                    EXPECT_NEAR(got, want, 1e-12 * std::abs(want) + 1e-15) << b;
+                    double scale = 0.0;
+                    for (double x : dY_want) scale = std::max(scale, std::abs(x - 0.25));
+                    for (std::size_t i = 0; i < 2 * b; ++i)
+                        ASSERT_NEAR(dY[i], dY_want[i], 1e-9 * scale) << b << " " << i;
+                    dY.push_back(got);
+                    if (threads == 1)
+                        ref = dY;
+                    else
+                        ASSERT_EQ(0, std::memcmp(ref.data(), dY.data(), ref.size() * sizeof(double))) << threads;
+                }
+            }
+    }
+    // Not for other transforms, a learnable α, other losses, PDist or 3-D positions.
+    Loss kl = Loss::RelationLoss(RelationLossFunction::kullback_leibler_div);
+    EXPECT_FALSE(fused_tsne_batch_applies(kl, br, params, g, 3));
+    EXPECT_FALSE(fused_tsne_batch_applies(Loss::RelationLoss(RelationLossFunction::cross_entropy_loss), br, params, g, 2));
+    BatchRelations learn = br;
+    learn.transform[0] = Transform::StudentTTransform(1.0, true);
+    EXPECT_FALSE(fused_tsne_batch_applies(kl, learn, params, g, 2));
+    std::vector<TransformParams> alpha2 = params;
+    alpha2[0].alpha = 2.0;
+    EXPECT_FALSE(fused_tsne_batch_applies(kl, br, alpha2, g, 2));
+    GlobalRelationData lazy;
+    lazy.lazy_pdist = true;
+    EXPECT_FALSE(fused_tsne_batch_applies(kl, br, params, lazy, 2));
+}
+
+// NeighborBasedPDist's rows straight from the kNN graph equal csr_from_triplets of its triplets, bit for bit, with a
+// repeated point in a row (summed), for 1, 2 and 3 threads.
+TEST(ParadimeRelations, KnnDistanceRowsEqualTriplets) {
+    const std::size_t n = 300, k = 12;
+    KnnGraph g = KnnGraph::sized(n, k, n);
+    Rng rng(4);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < k; ++j) {
+            g.indices[i * k + j] = static_cast<index_t>(rng.below(n));
+            g.distances[i * k + j] = static_cast<float>(rng.uniform());
+        }
+    g.indices[7 * k + 3] = g.indices[7 * k + 5];  // a repeat
+    std::vector<Triplet<double>> t;
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < k; ++j)
+            t.push_back({static_cast<index_t>(i), g.neighbors(i)[j], static_cast<double>(g.dists(i)[j])});
+    const CsrMatrix<double> want = csr_from_triplets(n, n, std::move(t));
+    ASSERT_LT(want.nnz(), n * k);
+    for (int threads : {1, 2, 3}) {
+        const CsrMatrix<double> got = knn_distance_rows(g, threads);
+        ASSERT_EQ(got.n_rows, n);
+        ASSERT_EQ(got.n_cols, n);
+        ASSERT_EQ(got.indptr, want.indptr);
+        ASSERT_EQ(got.indices, want.indices);
+        ASSERT_EQ(0, std::memcmp(got.values.data(), want.values.data(), want.nnz() * sizeof(double))) << threads;
+    }
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #include "nembed/core/error.hpp"
 
@@ -64,8 +66,35 @@ Matrix<To> convert(MatrixView<From> v) {
 /// Throws InvalidArgument naming `what` and the first offending entry if any value is NaN or infinite.
 template <typename T>
 void require_finite(MatrixView<T> v, const std::string& what) {
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        if (!std::isfinite(static_cast<double>(v.data[i]))) {
+    // Blocks screened without a branch per value (the exponent bits all set: inf or NaN), which vectorises: a fit
+    // checks its data at every entry point (paraDime's routines: 7 times 5 000 x 784 values, 2 % of a run). Only a
+    // failing block is searched for the first bad value.
+    constexpr std::size_t block = 4096;
+    for (std::size_t b0 = 0; b0 < v.size(); b0 += block) {
+        const std::size_t b1 = b0 + block < v.size() ? b0 + block : v.size();
+        bool bad = false;
+        if constexpr (std::is_same_v<T, float>) {
+            std::uint32_t any = 0;
+            for (std::size_t i = b0; i < b1; ++i) {
+                std::uint32_t u;
+                std::memcpy(&u, v.data + i, sizeof u);
+                any |= static_cast<std::uint32_t>((u & 0x7f800000u) == 0x7f800000u);
+            }
+            bad = any != 0;
+        } else if constexpr (std::is_same_v<T, double>) {
+            std::uint64_t any = 0;
+            for (std::size_t i = b0; i < b1; ++i) {
+                std::uint64_t u;
+                std::memcpy(&u, v.data + i, sizeof u);
+                any |= static_cast<std::uint64_t>((u & 0x7ff0000000000000u) == 0x7ff0000000000000u);
+            }
+            bad = any != 0;
+        } else {
+            bad = true;
+        }
+        if (!bad) continue;
+        for (std::size_t i = b0; i < b1; ++i) {
+            if (std::isfinite(static_cast<double>(v.data[i]))) continue;
             throw InvalidArgument(what + ": non-finite value at row " + std::to_string(i / (v.cols ? v.cols : 1)) +
                                   ", column " + std::to_string(i % (v.cols ? v.cols : 1)));
         }

@@ -14,7 +14,9 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include <utility>
 
+#include "nembed/core/cumulative_search.hpp"
 #include "nembed/core/matrix.hpp"
 #include "nembed/parametric/relations.hpp"
 #include "nembed/parametric/training_phase.hpp"
@@ -90,8 +92,8 @@ private:
     std::unique_ptr<Optimizer> optimizer_, param_optimizer_;
     std::vector<PhaseHistory> histories_;
     std::vector<std::int64_t> pos_;
-    std::map<std::string, std::vector<double>> cumulative_;  // negative_edge: cumulative edge weights per key
-    std::map<std::string, std::vector<index_t>> rows_;       // negative_edge: the row of each stored edge
+    std::map<std::string, CumulativeSearch> cumulative_;  // negative_edge: cumulative edge weights per key
+    std::map<std::string, std::vector<std::pair<index_t, index_t>>> edges_;  // negative_edge: each stored edge's ends
 };
 
 } // namespace nembed::paradime

@@ -75,6 +75,10 @@ struct GlobalRelationData {
                           std::vector<double>& p, std::vector<double>& p_t) const;
 };
 
+/// NeighborBasedPDist's matrix: row i holds the distances to its k neighbours, by column — csr_from_triplets of the
+/// graph's (i, j, d) triplets (repeats of a point in a row summed), built row by row in parallel instead of one serial
+/// sort of the n·k triplets.
+CsrMatrix<double> knn_distance_rows(const KnnGraph& g, int n_threads = 1);
 /// Computes global relations of X (n x D) with their transforms.
 GlobalRelationData compute_global_relations(const GlobalRelations& rel, MatrixView<float> X, int n_threads = 1);
 
