@@ -63,6 +63,21 @@ Matrix<To> convert(MatrixView<From> v) {
     return out;
 }
 
+namespace detail {
+/// Whether any of n values (read as U's bits) has every bit of `exponent` set (inf or NaN), without a branch per value.
+template <typename U, typename T>
+bool any_exponent_all_ones(const T* p, std::size_t n, U exponent) {
+    static_assert(sizeof(U) == sizeof(T));
+    U any = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        U u;
+        std::memcpy(&u, p + i, sizeof u);
+        any |= static_cast<U>((u & exponent) == exponent);
+    }
+    return any != 0;
+}
+} // namespace detail
+
 /// Throws InvalidArgument naming `what` and the first offending entry if any value is NaN or infinite.
 template <typename T>
 void require_finite(MatrixView<T> v, const std::string& what) {
@@ -72,26 +87,11 @@ void require_finite(MatrixView<T> v, const std::string& what) {
     constexpr std::size_t block = 4096;
     for (std::size_t b0 = 0; b0 < v.size(); b0 += block) {
         const std::size_t b1 = b0 + block < v.size() ? b0 + block : v.size();
-        bool bad = false;
-        if constexpr (std::is_same_v<T, float>) {
-            std::uint32_t any = 0;
-            for (std::size_t i = b0; i < b1; ++i) {
-                std::uint32_t u;
-                std::memcpy(&u, v.data + i, sizeof u);
-                any |= static_cast<std::uint32_t>((u & 0x7f800000u) == 0x7f800000u);
-            }
-            bad = any != 0;
-        } else if constexpr (std::is_same_v<T, double>) {
-            std::uint64_t any = 0;
-            for (std::size_t i = b0; i < b1; ++i) {
-                std::uint64_t u;
-                std::memcpy(&u, v.data + i, sizeof u);
-                any |= static_cast<std::uint64_t>((u & 0x7ff0000000000000u) == 0x7ff0000000000000u);
-            }
-            bad = any != 0;
-        } else {
-            bad = true;
-        }
+        bool bad = true;
+        if constexpr (std::is_same_v<T, float>)
+            bad = detail::any_exponent_all_ones<std::uint32_t>(v.data + b0, b1 - b0, 0x7f800000u);
+        else if constexpr (std::is_same_v<T, double>)
+            bad = detail::any_exponent_all_ones<std::uint64_t>(v.data + b0, b1 - b0, 0x7ff0000000000000u);
         if (!bad) continue;
         for (std::size_t i = b0; i < b1; ++i) {
             if (std::isfinite(static_cast<double>(v.data[i]))) continue;
