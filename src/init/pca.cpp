@@ -15,6 +15,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "../core/isa_clones.hpp"
+#include "../core/lane_sum.hpp"
 
 namespace nembed {
 
@@ -77,7 +78,7 @@ void flip_sign(double* v, std::size_t D) {
 NEMBED_ISA_CLONES void covariance_rows(const float* X, std::size_t D, std::size_t b, std::size_t e,
                                        const double* __restrict x, const double* __restrict m, double mx,
                                        double* __restrict acc) {
-    constexpr std::size_t L = 8;
+    constexpr std::size_t L = kSumLanes;
     for (std::size_t i = b; i < e; ++i) {
         const float* __restrict r = X + i * D;
         double lane[L] = {};
@@ -85,7 +86,7 @@ NEMBED_ISA_CLONES void covariance_rows(const float* X, std::size_t D, std::size_
         for (; c + L <= D; c += L)
             for (std::size_t l = 0; l < L; ++l) lane[l] += static_cast<double>(r[c + l]) * x[c + l];
         for (std::size_t l = 0; c + l < D; ++l) lane[l] += static_cast<double>(r[c + l]) * x[c + l];
-        const double t = (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))) - mx;
+        const double t = lane_sum(lane) - mx;
         for (std::size_t k = 0; k < D; ++k) acc[k] += t * (static_cast<double>(r[k]) - m[k]);
     }
 }

@@ -18,6 +18,7 @@
 #include "nembed/repulsion/repulsion.hpp"
 #include "sne_dense.hpp"
 #include "../core/isa_clones.hpp"
+#include "../core/lane_sum.hpp"
 
 namespace nembed {
 namespace {
@@ -218,10 +219,7 @@ NEMBED_ISA_CLONES void draw_head(UniformSampler& sampler, const NeNegatives& neg
 
 // Lanes of the fixed-order sums over a head's negatives: lane l adds the pairs t ≡ l (mod 8) in t order, then the
 // lanes are added in order, the same IEEE operations whatever the vector width of the clone.
-constexpr std::size_t lanes = 8;
-[[gnu::always_inline]] inline double lane_sum(const double* acc) {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
+constexpr std::size_t lanes = kSumLanes;
 
 // Pair rules: from a pair's squared distance D, in float32, the kernel value w and the pair's force factor c, its
 // coefficient up to −2ρ/n: force_weight (InfoTSNE, then divided by s_i) or force_weight/(1 − w) (LargeVis).

@@ -7,21 +7,18 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "../core/isa_clones.hpp"
+#include "../core/lane_sum.hpp"
 
 namespace nembed::paradime {
 
 namespace {
 
 constexpr std::size_t n_blocks = 16;  // row blocks of equal pair counts: the passes' fixed work split
-constexpr std::size_t lanes = 8;      // fixed lanes of every sum (one AVX-512 register of doubles)
+constexpr std::size_t lanes = kSumLanes;  // fixed lanes of every sum (one AVX-512 register of doubles)
 
 // The first pair of row i among the pairs i < j of b rows, row after row.
 inline std::size_t pair_offset(std::size_t i, std::size_t b) { return i * b - i * (i + 1) / 2; }
 
-// The lanes' sum in a fixed tree.
-inline double fold(const double* acc) {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
 
 // The Student-t kernel of a pair, from the rows' coordinates (the same operations wherever it is evaluated).
 inline double kernel(double xi, double yi, double xj, double yj) {
@@ -64,10 +61,10 @@ NEMBED_ISA_CLONES double kernel_pairs(const double* __restrict x, const double* 
             hx[k + l] -= tx;
             hy[k + l] -= ty;
         }
-        gx[i] += fold(ax);
-        gy[i] += fold(ay);
+        gx[i] += lane_sum(ax);
+        gy[i] += lane_sum(ay);
     }
-    return fold(as);
+    return lane_sum(as);
 }
 
 } // namespace
