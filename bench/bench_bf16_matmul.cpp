@@ -3,7 +3,8 @@
 // every call) or pre-packed once in the layout oneDNN prefers (format any + one reorder), to know the attainable
 // per-call rate. Thread CPU µs per call, median of 7 repeats of N calls.
 //   bench_bf16_matmul [--rows 512] [--calls 2000] [--ours-only]
-// Then nembed's own gemm:: calls, through oneDNN and through the own AMX kernels (parametric/gemm_amx.hpp).
+// Then nembed's own gemm:: calls, through oneDNN and through each own backend that runs here (parametric/gemm_own.hpp:
+// AVX512-BF16, AMX), each in turn per product.
 #include <cstdio>
 #ifdef NEMBED_BENCH_HAVE_DNNL
 #include <algorithm>
@@ -19,7 +20,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "nembed/parametric/gemm.hpp"
-#include "nembed/parametric/gemm_amx.hpp"
+#include "nembed/parametric/gemm_own.hpp"
 
 namespace {
 
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
                     2.0 * static_cast<double>(s.m * s.n * s.k) / packed * 1e-3);
     }
     // nembed's products (parametric/gemm.hpp) as Mlp calls them (the weights pre-packed by gemm::pack_b), through
-    // oneDNN and through the own AMX kernels (parametric/gemm_amx.hpp) where they run.
+    // oneDNN and through the own kernels (parametric/gemm_own.hpp) where they run.
     const auto u = [](long v) { return static_cast<std::size_t>(v); };
     const std::size_t m = u(rows);
     std::vector<std::uint16_t> G(m * 100), H(m * 100), W(100 * 100);
@@ -147,17 +148,22 @@ int main(int argc, char** argv) {
                          {"fwd 100->2 bias f32", 1, 2, 100},     {"dW 100x100 (G^T H)", 2, 100, 100},
                          {"dW 100x50", 2, 100, 50},              {"dW 2x100", 2, 2, 100},
                          {"dX k100 (G W)", 3, 100, 100},         {"dX k2", 3, 2, 100}};
-    std::printf("\nnembed gemm:: (as Mlp calls it), thread CPU us per call; own AMX kernels %s\n",
-                nembed::amx::available() ? "available" : "NOT available (both columns oneDNN)");
-    std::printf("%-26s %10s %10s %8s\n", "product", "oneDNN", "own AMX", "ratio");
+    using nembed::own::Backend;
+    std::vector<Backend> backends{Backend::onednn};
+    for (Backend b : {Backend::avx512_bf16, Backend::amx})
+        if (nembed::own::available(b)) backends.push_back(b);
+    std::printf("\nnembed gemm:: (as Mlp calls it), thread CPU us per call; ratio: own / oneDNN\n%-26s", "product");
+    for (Backend b : backends) std::printf(" %12s", nembed::own::to_string(b).c_str());
+    for (std::size_t i = 1; i < backends.size(); ++i) std::printf("  ratio %-5.5s", nembed::own::to_string(backends[i]).c_str());
+    std::printf("\n");
     for (const Ours& s : ours) {
-        double t[2];
-        for (int own = 0; own < 2; ++own) {
-            nembed::amx::set_enabled(own == 1);
+        std::vector<double> t(backends.size());
+        for (std::size_t bi = 0; bi < backends.size(); ++bi) {
+            nembed::own::set_backend(backends[bi]);
             nembed::gemm::PackedB packed;
             if (s.which <= 1) nembed::gemm::pack_b(m, s.o, s.a, W.data(), packed);  // Wt (a x o)
             if (s.which == 3) nembed::gemm::pack_b(m, s.a, s.o, W.data(), packed);  // W (o x a)
-            t[own] = per_call([&] {
+            t[bi] = per_call([&] {
                 switch (s.which) {
                     case 0:
                         nembed::gemm::h_wt(m, s.o, s.a, H.data(), W.data(), out16.data(), bias.data(), true, &packed);
@@ -168,8 +174,11 @@ int main(int argc, char** argv) {
                 }
             });
         }
-        nembed::amx::set_enabled(true);
-        std::printf("%-26s %10.2f %10.2f %8.3f\n", s.what, t[0], t[1], t[1] / t[0]);
+        nembed::own::set_backend(nembed::own::best());
+        std::printf("%-26s", s.what);
+        for (double x : t) std::printf(" %12.2f", x);
+        for (std::size_t i = 1; i < t.size(); ++i) std::printf(" %12.3f", t[i] / t[0]);
+        std::printf("\n");
     }
     return 0;
 }

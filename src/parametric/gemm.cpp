@@ -24,7 +24,7 @@
 
 #include "nembed/core/error.hpp"
 #include "nembed/core/strings.hpp"
-#include "nembed/parametric/gemm_amx.hpp"
+#include "nembed/parametric/gemm_own.hpp"
 #include "../core/isa_clones.hpp"
 
 namespace nembed {
@@ -267,13 +267,13 @@ void matmul_rows(std::size_t m, std::size_t n, std::size_t k, const std::uint16_
     std::copy(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m * n), C);
 }
 
-// The own AMX kernels' B operand: `packed` when it holds B's VNNI packing, else B packed into a per-thread buffer.
+// The own kernels' B operand: `packed` when it holds B's VNNI packing, else B packed into a per-thread buffer.
 const std::uint16_t* vnni_b(std::size_t n, std::size_t k, const std::uint16_t* B, const PackedB* packed) {
     if (packed && packed->vnni && packed->n == n && packed->k == k)
         return reinterpret_cast<const std::uint16_t*>(packed->bytes.data());
     thread_local AlignedVector<std::uint16_t> buf;
-    buf.resize(amx::vnni_size(k, n));
-    amx::pack_vnni(k, n, B, n, buf.data());
+    buf.resize(own::vnni_size(k, n));
+    own::pack_vnni(k, n, B, n, buf.data());
     return buf.data();
 }
 
@@ -282,10 +282,10 @@ const std::uint16_t* vnni_b(std::size_t n, std::size_t k, const std::uint16_t* B
 void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B, PackedB& out) {
     out.n = n;
     out.k = k;
-    out.vnni = amx::enabled();
+    out.vnni = own::enabled();
     if (out.vnni) {
-        out.bytes.resize(amx::vnni_size(k, n) * sizeof(std::uint16_t));
-        amx::pack_vnni(k, n, B, n, reinterpret_cast<std::uint16_t*>(out.bytes.data()));
+        out.bytes.resize(own::vnni_size(k, n) * sizeof(std::uint16_t));
+        own::pack_vnni(k, n, B, n, reinterpret_cast<std::uint16_t*>(out.bytes.data()));
         out.layout.reset();
         return;
     }
@@ -308,26 +308,26 @@ void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B,
 
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt, float* Z,
           const float* b, bool relu, const PackedB* packed) {
-    if (amx::enabled())
-        return amx::matmul(m, o, a, H, a, vnni_b(o, a, Wt, packed), {.c32 = Z, .ldc = o, .bias = b, .relu = relu});
+    if (own::enabled())
+        return own::matmul(m, o, a, H, a, vnni_b(o, a, Wt, packed), {.c32 = Z, .ldc = o, .bias = b, .relu = relu});
     matmul_rows(m, o, a, H, Wt, Z, b, relu, packed);
 }
 void h_wt(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* H, const std::uint16_t* Wt,
           std::uint16_t* Z16, const float* b, bool relu, const PackedB* packed) {
-    if (amx::enabled())
-        return amx::matmul(m, o, a, H, a, vnni_b(o, a, Wt, packed), {.c16 = Z16, .ldc = o, .bias = b, .relu = relu});
+    if (own::enabled())
+        return own::matmul(m, o, a, H, a, vnni_b(o, a, Wt, packed), {.c16 = Z16, .ldc = o, .bias = b, .relu = relu});
     matmul_rows(m, o, a, H, Wt, Z16, b, relu, packed);
 }
 void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* H, float* dW) {
-    if (amx::enabled()) {
+    if (own::enabled()) {
         // The inner dimension is the chunk's rows: Gᵀ's columns and H's VNNI pairs, zero padded to a multiple of 32.
-        const std::size_t mp = amx::padded_k(m);
+        const std::size_t mp = own::padded_k(m);
         Staging& s = staging();
         s.a.resize(o * mp);
-        s.b.resize(amx::vnni_size(m, a));
-        amx::transpose(m, o, G, o, s.a.data());
-        amx::pack_vnni(m, a, H, a, s.b.data());
-        return amx::matmul(o, a, mp, s.a.data(), mp, s.b.data(), {.c32 = dW, .ldc = a});
+        s.b.resize(own::vnni_size(m, a));
+        own::transpose(m, o, G, o, s.a.data());
+        own::pack_vnni(m, a, H, a, s.b.data());
+        return own::matmul(o, a, mp, s.a.data(), mp, s.b.data(), {.c32 = dW, .ldc = a});
     }
     const std::size_t mp = padded(m);  // the inner dimension: both operands' rows
     if (mp == m) return matmul(o, a, m, G, true, H, dW);
@@ -336,13 +336,13 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, c
 }
 void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn,
          const PackedB* packed) {
-    if (amx::enabled()) return amx::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c32 = dIn, .ldc = a});
+    if (own::enabled()) return own::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c32 = dIn, .ldc = a});
     matmul_rows(m, a, o, G, W, dIn, nullptr, false, packed);
 }
 bool g_w_relu_mask(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W,
                    const std::uint16_t* H16, std::uint16_t* G16out, float* db, const PackedB* packed) {
-    if (!amx::enabled()) return false;
-    amx::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c16 = G16out, .ldc = a, .mask16 = H16, .db = db});
+    if (!own::enabled()) return false;
+    own::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c16 = G16out, .ldc = a, .mask16 = H16, .db = db});
     return true;
 }
 #else

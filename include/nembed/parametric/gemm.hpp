@@ -5,8 +5,8 @@
 /// - float32: OpenBLAS's cblas_sgemm where CMake found OpenBLAS, else Eigen's products.
 /// - bf16: operands in bfloat16 (rounded to nearest even from float32 by to_bf16), products accumulated and written
 ///   in float32 — the usual mixed precision (the caller keeps float32 master weights and optimizer state). Through
-///   nembed's own AMX kernels where they run (parametric/gemm_amx.hpp: amx::enabled()), else oneDNN's matmul
-///   (AMX or AVX512-BF16 kernels where the CPU has them); available only when nembed was built with oneDNN
+///   nembed's own kernels where they run (parametric/gemm_own.hpp: AMX, else AVX512-BF16; own::enabled()), else
+///   oneDNN's matmul; available only when nembed was built with oneDNN
 ///   (bf16_gemm_available()), otherwise InvalidArgument "built without oneDNN". The two paths round the same way; their
 ///   accumulation orders agree in the cases checked (k blocks of 32 in order) but are not guaranteed to: their bits
 ///   may differ. Each is the same for any thread count.
@@ -65,12 +65,12 @@ void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const floa
 /// layout oneDNN's kernels read, so that the many products of a step (one a chunk) do not each repack it (pack_b).
 /// A product given one uses it when its kernel wants exactly that layout (the descriptors compared: the chunks' row
 /// counts, padded or not, want the same here), else the plain operand: the same kernels either way, the same bits.
-/// Where nembed's own AMX kernels run (parametric/gemm_amx.hpp), B is packed in their VNNI layout instead.
+/// Where nembed's own kernels run (parametric/gemm_own.hpp), B is packed in their VNNI layout instead.
 struct PackedB {
     std::size_t n = 0, k = 0;            // B is k×n
-    AlignedVector<std::uint8_t> bytes;   // 64-byte aligned: AMX tile rows within cache lines
+    AlignedVector<std::uint8_t> bytes;   // 64-byte aligned: B's pair rows within cache lines
     std::shared_ptr<const void> layout;  // oneDNN's descriptor of bytes (empty: nothing packed)
-    bool vnni = false;                   // bytes hold amx::pack_vnni's layout (layout is empty then)
+    bool vnni = false;                   // bytes hold own::pack_vnni's layout (layout is empty then)
 };
 /// Packs B (k×n, row-major bf16) for products on m rows (padded as the products pad them) into out, reusing its
 /// storage. Throws InvalidArgument without oneDNN.
@@ -93,7 +93,7 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, c
 /// dIn (m×a) = G · W.
 void g_w(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, const std::uint16_t* W, float* dIn,
          const PackedB* packed = nullptr);
-/// dIn = G · W through ReLU's derivative in one pass, where the own AMX kernels run: G16out (m×a) = dIn where H16
+/// dIn = G · W through ReLU's derivative in one pass, where the own kernels run: G16out (m×a) = dIn where H16
 /// (the ReLU layer's bf16 output, m×a) has a nonzero magnitude, else 0, rounded to bf16; db (a) = its column sums,
 /// float32, row after row. Returns false, doing nothing, elsewhere (the caller runs g_w and its own mask pass: the
 /// same definition, so only dIn's bits differ).

@@ -1,0 +1,15 @@
+#pragma once
+// The own bf16 backends' kernels (parametric/gemm_own.hpp), called through own::matmul's dispatch: each needs its
+// CPU features (amx_usable(), and the AVX512-BF16 probe in gemm_own.cpp).
+#include "nembed/parametric/gemm_own.hpp"
+
+namespace nembed::own::detail {
+
+/// The CPU has AMX-BF16 and AVX-512 (F, BW, VL) and the kernel granted the tile data (asked on the first call).
+bool amx_usable();
+void matmul_amx(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
+                const std::uint16_t* Bv, const Output& out);
+void matmul_avx512_bf16(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
+                        const std::uint16_t* Bv, const Output& out);
+
+} // namespace nembed::own::detail
