@@ -20,76 +20,149 @@ NEMBED_AVX512BF16 inline __m512i broadcast_pair(const std::uint16_t* p) {
     return _mm512_set1_epi32(static_cast<int>(v));
 }
 
-// acc[i][v] += A's pair at column `at` of row i · B's pairs (brow, V blocks of 16 columns). Last: k is odd and `at`
-// its last column, taken alone (its neighbour could be a NaN, or past the end of A; B's pair is zero there).
-template <int R, int V, bool Last>
-NEMBED_AVX512BF16 inline void step(__m512 (&acc)[R][V], const std::uint16_t* const (&a)[R], std::size_t at,
+// A float32 vector of L lanes (16: zmm; 8: ymm and 4: xmm, for a column block's last columns: on CPUs that run
+// 512-bit operations as two 256-bit halves, Zen 4, a narrower VDPBF16PS costs less) and VDPBF16PS on it.
+template <int L>
+struct Vec;
+template <>
+struct Vec<16> {
+    using F = __m512;
+    using I = __m512i;
+    NEMBED_AVX512BF16 static F zero() { return _mm512_setzero_ps(); }
+    NEMBED_AVX512BF16 static I load(const std::uint16_t* b) { return _mm512_loadu_si512(b); }
+    NEMBED_AVX512BF16 static F dot(F acc, __m512i a, I b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
+    NEMBED_AVX512BF16 static __m512 wide(F v) { return v; }
+};
+template <>
+struct Vec<8> {
+    using F = __m256;
+    using I = __m256i;
+    NEMBED_AVX512BF16 static F zero() { return _mm256_setzero_ps(); }
+    NEMBED_AVX512BF16 static I load(const std::uint16_t* b) { return _mm256_loadu_si256(reinterpret_cast<const I*>(b)); }
+    NEMBED_AVX512BF16 static F dot(F acc, __m512i a, I b) {
+        return _mm256_dpbf16_ps(acc, (__m256bh)_mm512_castsi512_si256(a), (__m256bh)b);
+    }
+    NEMBED_AVX512BF16 static __m512 wide(F v) { return _mm512_zextps256_ps512(v); }
+};
+template <>
+struct Vec<4> {
+    using F = __m128;
+    using I = __m128i;
+    NEMBED_AVX512BF16 static F zero() { return _mm_setzero_ps(); }
+    NEMBED_AVX512BF16 static I load(const std::uint16_t* b) { return _mm_loadu_si128(reinterpret_cast<const I*>(b)); }
+    NEMBED_AVX512BF16 static F dot(F acc, __m512i a, I b) {
+        return _mm_dpbf16_ps(acc, (__m128bh)_mm512_castsi512_si128(a), (__m128bh)b);
+    }
+    NEMBED_AVX512BF16 static __m512 wide(F v) { return _mm512_zextps128_ps512(v); }
+};
+
+// A register block's accumulators: R rows × (F column blocks of 16 + a last block of L lanes, none when L = 0).
+template <int R, int F, int L>
+struct Acc {
+    using T = typename Vec<L == 0 ? 16 : L>::F;
+    __m512 full[R][F > 0 ? F : 1];
+    T tail[R];
+};
+
+// acc += A's pair at column `at` of each row · B's pairs (brow). Last: k is odd and `at` its last column, taken
+// alone (its neighbour could be a NaN, or past the end of A; B's pair is zero there).
+template <int R, int F, int L, bool Last>
+NEMBED_AVX512BF16 inline void step(Acc<R, F, L>& acc, const std::uint16_t* const (&a)[R], std::size_t at,
                                    const std::uint16_t* brow) {
-    __m512i bp[V];
+    using Tail = Vec<L == 0 ? 16 : L>;
+    __m512i bp[F > 0 ? F : 1];
 #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) bp[v] = _mm512_loadu_si512(brow + 32 * v);
+    for (int v = 0; v < F; ++v) bp[v] = _mm512_loadu_si512(brow + 32 * v);
+    typename Tail::I bt{};
+    if constexpr (L > 0) bt = Tail::load(brow + 32 * F);
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
         const __m512i ai = Last ? _mm512_set1_epi32(static_cast<int>(a[i][at])) : broadcast_pair(a[i] + at);
 #pragma GCC unroll 16
-        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], (__m512bh)ai, (__m512bh)bp[v]);
+        for (int v = 0; v < F; ++v) acc.full[i][v] = Vec<16>::dot(acc.full[i][v], ai, bp[v]);
+        if constexpr (L > 0) acc.tail[i] = Tail::dot(acc.tail[i], ai, bt);
     }
 }
 
-// One register block: C rows r0..r0+rows (rows ≤ R) × V column blocks of 16 from j0, R·V float32 accumulators.
-// Per k pair (step): V loads, R broadcasts, R·V VDPBF16PS. Every lane adds its k pairs in order: a row's sums
-// depend only on its row. Rows past `rows` repeat the last row (no condition in the loop) and are not stored.
-template <int R, int V>
+// One register block: C rows r0..r0+rows (rows ≤ R) × the columns of F blocks of 16 and a last one of L lanes from
+// j0. Per k pair (step): one load per column block, R broadcasts, R·(F + 1) VDPBF16PS. Every lane adds its k pairs in
+// order: a row's sums depend only on its row (not on the blocking). Rows past `rows` repeat the last row (no
+// condition in the loop) and are not stored.
+template <int R, int F, int L>
 NEMBED_AVX512BF16 void block(std::size_t rows, std::size_t r0, std::size_t j0, std::size_t k, const std::uint16_t* A,
                              std::size_t lda, const std::uint16_t* Bv, std::size_t np, std::size_t n,
                              const Output& out) {
+    using Tail = Vec<L == 0 ? 16 : L>;
     const std::uint16_t* a[R];
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) a[i] = A + (r0 + std::min<std::size_t>(static_cast<std::size_t>(i), rows - 1)) * lda;
-    __m512 acc[R][V];
+    Acc<R, F, L> acc;
 #pragma GCC unroll 16
-    for (int i = 0; i < R; ++i)
+    for (int i = 0; i < R; ++i) {
 #pragma GCC unroll 16
-        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+        for (int v = 0; v < F; ++v) acc.full[i][v] = _mm512_setzero_ps();
+        acc.tail[i] = Tail::zero();
+    }
     const std::uint16_t* b = Bv + j0 * 2;
     const std::size_t pairs = k / 2, bstep = np * 2;
-    for (std::size_t p = 0; p < pairs; ++p) step<R, V, false>(acc, a, 2 * p, b + p * bstep);
-    if (k % 2) step<R, V, true>(acc, a, k - 1, b + pairs * bstep);
+    for (std::size_t p = 0; p < pairs; ++p) step<R, F, L, false>(acc, a, 2 * p, b + p * bstep);
+    if (k % 2) step<R, F, L, true>(acc, a, k - 1, b + pairs * bstep);
 #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) {
+    for (int v = 0; v < F + (L > 0); ++v) {
         simd::Epilogue e(out, j0 + 16 * static_cast<std::size_t>(v), n);
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i)  // constant indices: acc stays in registers
-            if (static_cast<std::size_t>(i) < rows) e.row(acc[i][v], r0 + static_cast<std::size_t>(i));
+            if (static_cast<std::size_t>(i) < rows)
+                e.row(v < F ? acc.full[i][v < F ? v : 0] : Tail::wide(acc.tail[i]), r0 + static_cast<std::size_t>(i));
         e.end();
     }
 }
 
-// Column blocks of V × 16 taken outermost (B's panel stays in L1/L2 while A's rows stream past), row blocks of R in
-// order below (db's sums row after row).
-template <int R, int V>
+// Column blocks taken outermost (B's panel stays in L1/L2 while A's rows stream past), row blocks of R in order
+// below (db's sums row after row); R = 2 where C has at most 2 rows (dW of the 2-wide output layer).
+template <int R, int F, int L>
 NEMBED_AVX512BF16 void panel(std::size_t m, std::size_t j0, std::size_t k, const std::uint16_t* A, std::size_t lda,
                              const std::uint16_t* Bv, std::size_t np, std::size_t n, const Output& out) {
+    if (m <= 2) return block<2, F, L>(m, 0, j0, k, A, lda, Bv, np, n, out);
     for (std::size_t r0 = 0; r0 < m; r0 += R)
-        block<R, V>(std::min<std::size_t>(R, m - r0), r0, j0, k, A, lda, Bv, np, n, out);
+        block<R, F, L>(std::min<std::size_t>(R, m - r0), r0, j0, k, A, lda, Bv, np, n, out);
+}
+
+// The last columns: F full blocks of 16 and a last block of L lanes (0, 4 or 8), with R rows for about 24
+// accumulators (16 chains of 128-bit ones), enough to cover VDPBF16PS's latency with registers left for B and A.
+template <int F>
+NEMBED_AVX512BF16 void last_panel(std::size_t tail, std::size_t m, std::size_t j0, std::size_t k,
+                                  const std::uint16_t* A, std::size_t lda, const std::uint16_t* Bv, std::size_t np,
+                                  std::size_t n, const Output& out) {
+    constexpr int R0 = F >= 3 ? 6 : F == 2 ? 8 : F == 1 ? 12 : 16;  // with a tail block
+    constexpr int R1 = F >= 3 ? 8 : F == 2 ? 12 : 16;               // without
+    if (tail == 0) {
+        if constexpr (F > 0) panel<R1, F, 0>(m, j0, k, A, lda, Bv, np, n, out);
+    } else if (tail <= 4) {
+        panel<R0, F, 4>(m, j0, k, A, lda, Bv, np, n, out);
+    } else {
+        panel<R0, F, 8>(m, j0, k, A, lda, Bv, np, n, out);
+    }
 }
 
 } // namespace
 
-// 24 accumulators where there are columns enough (6 × 64, 8 × 48, 12 × 32 columns), 16 at the 2-wide output layer:
-// enough independent chains to cover VDPBF16PS's latency, with registers left for B's pairs and A's broadcast.
+// Blocks of 64 columns (6 rows × 4 accumulators of 16), then the rest (up to 3 blocks of 16 and a narrower last
+// block for the last n mod 16 columns when there are at most 8 of them: n = 100 ends in 4, n = 50 and 2 in 2).
 NEMBED_AVX512BF16 void matmul_avx512_bf16(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A,
                                           std::size_t lda, const std::uint16_t* Bv, const Output& out) {
     if (out.db) std::fill(out.db, out.db + n, 0.0f);
-    if (m == 0) return;
+    if (m == 0 || n == 0) return;
     const std::size_t np = padded_n(n);
+    std::size_t full = n / 16, tail = n % 16;
+    if (tail > 8) ++full, tail = 0;  // a full block then
     std::size_t j0 = 0;
-    for (; j0 + 64 <= np; j0 += 64) panel<6, 4>(m, j0, k, A, lda, Bv, np, n, out);
-    switch ((np - j0) / 16) {
-        case 3: panel<8, 3>(m, j0, k, A, lda, Bv, np, n, out); break;
-        case 2: panel<12, 2>(m, j0, k, A, lda, Bv, np, n, out); break;
-        case 1: panel<16, 1>(m, j0, k, A, lda, Bv, np, n, out); break;
-        default: break;
+    for (; full >= 4; full -= 4, j0 += 64) panel<6, 4, 0>(m, j0, k, A, lda, Bv, np, n, out);
+    switch (full) {
+        case 3: last_panel<3>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
+        case 2: last_panel<2>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
+        case 1: last_panel<1>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
+        default: last_panel<0>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
     }
 }
 
