@@ -152,9 +152,10 @@ int main(int argc, char** argv) {
     std::vector<Backend> backends{Backend::onednn};
     for (Backend b : {Backend::avx512_bf16, Backend::amx})
         if (nembed::own::available(b)) backends.push_back(b);
-    std::printf("\nnembed gemm:: (as Mlp calls it), thread CPU us per call; ratio: own / oneDNN\n%-26s", "product");
+    std::printf("\nnembed gemm:: (as Mlp calls it), thread CPU us per call, then each own backend's time / oneDNN's\n%-26s",
+                "product");
     for (Backend b : backends) std::printf(" %12s", nembed::own::to_string(b).c_str());
-    for (std::size_t i = 1; i < backends.size(); ++i) std::printf("  ratio %-5.5s", nembed::own::to_string(backends[i]).c_str());
+    for (std::size_t i = 1; i < backends.size(); ++i) std::printf(" %12s", nembed::own::to_string(backends[i]).c_str());
     std::printf("\n");
     for (const Ours& s : ours) {
         std::vector<double> t(backends.size());

@@ -88,7 +88,7 @@ NEMBED_AVX512BF16 inline void step(Acc<R, F, L>& acc, const std::uint16_t* const
 // j0. Per k pair (step): one load per column block, R broadcasts, R·(F + 1) VDPBF16PS. Every lane adds its k pairs in
 // order: a row's sums depend only on its row (not on the blocking). Rows past `rows` repeat the last row (no
 // condition in the loop) and are not stored.
-template <int R, int F, int L>
+template <int Kind, int R, int F, int L>
 NEMBED_AVX512BF16 void block(std::size_t rows, std::size_t r0, std::size_t j0, std::size_t k, const std::uint16_t* A,
                              std::size_t lda, const std::uint16_t* Bv, std::size_t np, std::size_t n,
                              const Output& out) {
@@ -109,7 +109,7 @@ NEMBED_AVX512BF16 void block(std::size_t rows, std::size_t r0, std::size_t j0, s
     if (k % 2) step<R, F, L, true>(acc, a, k - 1, b + pairs * bstep);
 #pragma GCC unroll 16
     for (int v = 0; v < F + (L > 0); ++v) {
-        simd::Epilogue e(out, j0 + 16 * static_cast<std::size_t>(v), n);
+        simd::EpilogueOf<Kind> e(out, j0 + 16 * static_cast<std::size_t>(v), n);
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i)  // constant indices: acc stays in registers
             if (static_cast<std::size_t>(i) < rows)
@@ -120,49 +120,65 @@ NEMBED_AVX512BF16 void block(std::size_t rows, std::size_t r0, std::size_t j0, s
 
 // Column blocks taken outermost (B's panel stays in L1/L2 while A's rows stream past), row blocks of R in order
 // below (db's sums row after row); R = 2 where C has at most 2 rows (dW of the 2-wide output layer).
-template <int R, int F, int L>
+template <int Kind, int R, int F, int L>
 NEMBED_AVX512BF16 void panel(std::size_t m, std::size_t j0, std::size_t k, const std::uint16_t* A, std::size_t lda,
                              const std::uint16_t* Bv, std::size_t np, std::size_t n, const Output& out) {
-    if (m <= 2) return block<2, F, L>(m, 0, j0, k, A, lda, Bv, np, n, out);
+    if (m <= 2) return block<Kind, 2, F, L>(m, 0, j0, k, A, lda, Bv, np, n, out);
     for (std::size_t r0 = 0; r0 < m; r0 += R)
-        block<R, F, L>(std::min<std::size_t>(R, m - r0), r0, j0, k, A, lda, Bv, np, n, out);
+        block<Kind, R, F, L>(std::min<std::size_t>(R, m - r0), r0, j0, k, A, lda, Bv, np, n, out);
 }
 
 // The last columns: F full blocks of 16 and a last block of L lanes (0, 4 or 8), with R rows for about 24
 // accumulators (16 chains of 128-bit ones), enough to cover VDPBF16PS's latency with registers left for B and A.
-template <int F>
+template <int Kind, int F>
 NEMBED_AVX512BF16 void last_panel(std::size_t tail, std::size_t m, std::size_t j0, std::size_t k,
                                   const std::uint16_t* A, std::size_t lda, const std::uint16_t* Bv, std::size_t np,
                                   std::size_t n, const Output& out) {
     constexpr int R0 = F >= 3 ? 6 : F == 2 ? 8 : F == 1 ? 12 : 16;  // with a tail block
     constexpr int R1 = F >= 3 ? 8 : F == 2 ? 12 : 16;               // without
     if (tail == 0) {
-        if constexpr (F > 0) panel<R1, F, 0>(m, j0, k, A, lda, Bv, np, n, out);
+        if constexpr (F > 0) panel<Kind, R1, F, 0>(m, j0, k, A, lda, Bv, np, n, out);
     } else if (tail <= 4) {
-        panel<R0, F, 4>(m, j0, k, A, lda, Bv, np, n, out);
+        panel<Kind, R0, F, 4>(m, j0, k, A, lda, Bv, np, n, out);
     } else {
-        panel<R0, F, 8>(m, j0, k, A, lda, Bv, np, n, out);
+        panel<Kind, R0, F, 8>(m, j0, k, A, lda, Bv, np, n, out);
+    }
+}
+
+
+// Blocks of 64 columns (6 rows × 4 accumulators of 16), then the rest (up to 3 blocks of 16 and a narrower last
+// block for the last n mod 16 columns when there are at most 8 of them: n = 100 ends in 4, n = 50 and 2 in 2).
+template <int Kind>
+NEMBED_AVX512BF16 void columns(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
+                               const std::uint16_t* Bv, const Output& out) {
+    const std::size_t np = padded_n(n);
+    std::size_t full = n / 16, tail = n % 16;
+    if (tail > 8) ++full, tail = 0;  // a full block then
+    std::size_t j0 = 0;
+    for (; full >= 4; full -= 4, j0 += 64) panel<Kind, 6, 4, 0>(m, j0, k, A, lda, Bv, np, n, out);
+    switch (full) {
+        case 3: last_panel<Kind, 3>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
+        case 2: last_panel<Kind, 2>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
+        case 1: last_panel<Kind, 1>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
+        default: last_panel<Kind, 0>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
     }
 }
 
 } // namespace
 
-// Blocks of 64 columns (6 rows × 4 accumulators of 16), then the rest (up to 3 blocks of 16 and a narrower last
-// block for the last n mod 16 columns when there are at most 8 of them: n = 100 ends in 4, n = 50 and 2 in 2).
+// The network's epilogues compiled each on its own (a row's store without tests: the epilogue was about 7 µs of a
+// 512 × 100 product's 52 with them), any other through the runtime one.
 NEMBED_AVX512BF16 void matmul_avx512_bf16(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A,
                                           std::size_t lda, const std::uint16_t* Bv, const Output& out) {
+    using namespace simd;
     if (out.db) std::fill(out.db, out.db + n, 0.0f);
     if (m == 0 || n == 0) return;
-    const std::size_t np = padded_n(n);
-    std::size_t full = n / 16, tail = n % 16;
-    if (tail > 8) ++full, tail = 0;  // a full block then
-    std::size_t j0 = 0;
-    for (; full >= 4; full -= 4, j0 += 64) panel<6, 4, 0>(m, j0, k, A, lda, Bv, np, n, out);
-    switch (full) {
-        case 3: last_panel<3>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
-        case 2: last_panel<2>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
-        case 1: last_panel<1>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
-        default: last_panel<0>(tail, m, j0, k, A, lda, Bv, np, n, out); break;
+    switch (epilogue_kind(out)) {
+        case 0: return columns<0>(m, n, k, A, lda, Bv, out);                                  // dW, dIn
+        case kBias: return columns<kBias>(m, n, k, A, lda, Bv, out);                          // the output layer
+        case kBias | kRelu | kC16: return columns<kBias | kRelu | kC16>(m, n, k, A, lda, Bv, out);  // hidden layers
+        case kMask | kDb | kC16: return columns<kMask | kDb | kC16>(m, n, k, A, lda, Bv, out);      // fused backward
+        default: return columns<kRuntime>(m, n, k, A, lda, Bv, out);
     }
 }
 

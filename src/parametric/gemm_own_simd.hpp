@@ -8,8 +8,10 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define NEMBED_OWN_GEMM_BUILD 1
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as the unused merge source, which -Wmaybe-uninitialized
-// reports at -O3 in functions compiled with a target attribute (a false positive: those lanes are all written).
+// and -Wuninitialized report at -O3 in functions compiled with a target attribute (false positives: those lanes are
+// all written).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -36,32 +38,48 @@ NEMBED_AVX512BW inline __m256i to_bf16_16(__m512 v) {
     return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
 }
 
+// What an Output asks of the epilogue, as bits: a kernel may fix them at compile time (EpilogueOf<kBias | …>), so
+// that a row's store carries no tests; kRuntime reads them from the Output at each row.
+enum : int { kBias = 1, kRelu = 2, kMask = 4, kDb = 8, kC16 = 16, kRuntime = -1 };
+inline int epilogue_kind(const Output& out) {
+    return (out.bias ? kBias : 0) | (out.relu ? kRelu : 0) | (out.mask16 ? kMask : 0) | (out.db ? kDb : 0) |
+           (out.c32 ? 0 : kC16);
+}
+
 // The epilogue of one column block (16 columns from j0, `cols` of them inside C): the bias and db's running sums
-// are loaded once (begin), each row's 16 sums go through bias, ReLU, the mask and the rounding into C (row), and
-// db's sums are written back (end). Rows are given in order, a column's blocks top to bottom: db sums row after row.
-struct Epilogue {
+// are loaded once (constructor), each row's 16 sums go through bias, ReLU, the mask and the rounding into C (row),
+// and db's sums are written back (end). Rows are given in order, a column's blocks top to bottom: db sums row after
+// row. Kind: the Output's kind (epilogue_kind) or kRuntime.
+template <int Kind>
+struct EpilogueOf {
     const Output& out;
     std::size_t j0;
     __mmask16 cols;
     __m512 bias, db;
 
-    NEMBED_AVX512BW Epilogue(const Output& o, std::size_t j, std::size_t n) : out(o), j0(j) {
+    static constexpr bool fixed = Kind != kRuntime;
+    bool has(int bit) const {
+        if constexpr (fixed) return (Kind & bit) != 0;
+        else return (epilogue_kind(out) & bit) != 0;
+    }
+
+    NEMBED_AVX512BW EpilogueOf(const Output& o, std::size_t j, std::size_t n) : out(o), j0(j) {
         const std::size_t width = j < n ? std::min<std::size_t>(16, n - j) : 0;
         cols = static_cast<__mmask16>((1u << width) - 1u);
-        bias = out.bias ? _mm512_maskz_loadu_ps(cols, out.bias + j0) : _mm512_setzero_ps();
-        db = out.db ? _mm512_maskz_loadu_ps(cols, out.db + j0) : _mm512_setzero_ps();
+        bias = has(kBias) ? _mm512_maskz_loadu_ps(cols, out.bias + j0) : _mm512_setzero_ps();
+        db = has(kDb) ? _mm512_maskz_loadu_ps(cols, out.db + j0) : _mm512_setzero_ps();
     }
     NEMBED_AVX512BW void row(__m512 v, std::size_t r) {
-        if (out.bias) v = _mm512_add_ps(v, bias);
-        if (out.relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // a NaN stays NaN (MAX returns its second operand)
+        if (has(kBias)) v = _mm512_add_ps(v, bias);
+        if (has(kRelu)) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // a NaN stays NaN (MAX returns its 2nd operand)
         const std::size_t at = r * out.ldc + j0;
-        if (out.mask16) {
+        if (has(kMask)) {
             const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(cols, out.mask16 + at));
             v = _mm512_maskz_mov_ps(_mm512_test_epi32_mask(h, _mm512_set1_epi32(0x7FFF)), v);
-            if (out.db) db = _mm512_add_ps(db, v);
+            if (has(kDb)) db = _mm512_add_ps(db, v);
         }
         // A full block's store unmasked (the common case; masked stores cost more on some CPUs).
-        if (out.c32) {
+        if (!has(kC16)) {
             if (cols == 0xFFFF) _mm512_storeu_ps(out.c32 + at, v);
             else _mm512_mask_storeu_ps(out.c32 + at, cols, v);
         } else {
@@ -71,9 +89,10 @@ struct Epilogue {
         }
     }
     NEMBED_AVX512BW void end() {
-        if (out.db) _mm512_mask_storeu_ps(out.db + j0, cols, db);
+        if (has(kDb)) _mm512_mask_storeu_ps(out.db + j0, cols, db);
     }
 };
+using Epilogue = EpilogueOf<kRuntime>;
 
 // Two rows' 16 columns interleaved (lanes 2j, 2j + 1: row 0's and row 1's column j): a VNNI pair row.
 NEMBED_AVX512BW inline __m512i interleave_pair(const std::uint16_t* r0, const std::uint16_t* r1, __mmask16 cols) {
