@@ -96,40 +96,28 @@ Reference reference(const Case& s) {
     const std::vector<float> bias = bias_of(s.o);
     const auto f = [](std::uint16_t v) { return static_cast<double>(bf16_to_float(v)); };
     Reference r;
-    const auto add = [&](double sum, double abs, std::size_t k, bool relu, bool to16) {
+    // One entry: Σ_p x[x0 + p·xs]·y[y0 + p·ys] over k terms, after `bias`, then ReLU, and its bound.
+    const auto add = [&](const std::vector<std::uint16_t>& x, std::size_t x0, std::size_t xs,
+                         const std::vector<std::uint16_t>& y, std::size_t y0, std::size_t ys, std::size_t k,
+                         double bias, bool relu, bool to16) {
+        double sum = bias, abs = std::abs(bias);
+        for (std::size_t p = 0; p < k; ++p) {
+            const double t = f(x[x0 + p * xs]) * f(y[y0 + p * ys]);
+            sum += t;
+            abs += std::abs(t);
+        }
         const double tol = 2.0 * static_cast<double>(k + 1) * 0x1p-24 * abs;
         const double v = relu ? std::max(0.0, sum) : sum;
         r.value.push_back(v);
         r.bound.push_back(tol + (to16 ? (std::abs(v) + tol) * 0x1p-8 : 0.0));
     };
-    for (bool to16 : {false, true})
+    for (bool to16 : {false, true})  // Z = H·Wᵀ + b, ReLU
         for (std::size_t i = 0; i < s.m; ++i)
-            for (std::size_t j = 0; j < s.o; ++j) {
-                double sum = bias[j], abs = std::abs(bias[j]);
-                for (std::size_t p = 0; p < s.a; ++p) {
-                    sum += f(H[i * s.a + p]) * f(Wt[p * s.o + j]);
-                    abs += std::abs(f(H[i * s.a + p]) * f(Wt[p * s.o + j]));
-                }
-                add(sum, abs, s.a, true, to16);
-            }
-    for (std::size_t j = 0; j < s.o; ++j)
-        for (std::size_t c = 0; c < s.a; ++c) {
-            double sum = 0, abs = 0;
-            for (std::size_t i = 0; i < s.m; ++i) {
-                sum += f(G[i * s.o + j]) * f(H[i * s.a + c]);
-                abs += std::abs(f(G[i * s.o + j]) * f(H[i * s.a + c]));
-            }
-            add(sum, abs, s.m, false, false);
-        }
-    for (std::size_t i = 0; i < s.m; ++i)
-        for (std::size_t c = 0; c < s.a; ++c) {
-            double sum = 0, abs = 0;
-            for (std::size_t p = 0; p < s.o; ++p) {
-                sum += f(G[i * s.o + p]) * f(W[p * s.a + c]);
-                abs += std::abs(f(G[i * s.o + p]) * f(W[p * s.a + c]));
-            }
-            add(sum, abs, s.o, false, false);
-        }
+            for (std::size_t j = 0; j < s.o; ++j) add(H, i * s.a, 1, Wt, j, s.o, s.a, bias[j], true, to16);
+    for (std::size_t j = 0; j < s.o; ++j)  // dW = Gᵀ·H
+        for (std::size_t c = 0; c < s.a; ++c) add(G, j, s.o, H, c, s.a, s.m, 0.0, false, false);
+    for (std::size_t i = 0; i < s.m; ++i)  // dIn = G·W
+        for (std::size_t c = 0; c < s.a; ++c) add(G, i * s.o, 1, W, c, s.a, s.o, 0.0, false, false);
     return r;
 }
 
