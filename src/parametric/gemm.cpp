@@ -323,10 +323,15 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const std::uint16_t* G, c
         // The inner dimension is the chunk's rows: Gᵀ's columns and H's VNNI pairs, zero padded to a multiple of 32.
         const std::size_t mp = own::padded_k(m);
         Staging& s = staging();
-        s.a.resize(o * mp);
         s.b.resize(own::vnni_size(m, a));
-        own::transpose(m, o, G, o, s.a.data());
         own::pack_vnni(m, a, H, a, s.b.data());
+        if (own::packed_a_available()) {  // G packed as H is: half a transpose's cost
+            s.a.resize(own::vnni_size(m, o));
+            own::pack_vnni(m, o, G, o, s.a.data());
+            return own::matmul_packed_a(o, a, m, s.a.data(), s.b.data(), {.c32 = dW, .ldc = a});
+        }
+        s.a.resize(o * mp);
+        own::transpose(m, o, G, o, s.a.data());
         return own::matmul(o, a, mp, s.a.data(), mp, s.b.data(), {.c32 = dW, .ldc = a});
     }
     const std::size_t mp = padded(m);  // the inner dimension: both operands' rows

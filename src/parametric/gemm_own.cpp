@@ -108,7 +108,15 @@ void transpose(std::size_t, std::size_t, const std::uint16_t*, std::size_t, std:
 void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
             const std::uint16_t* Bv, const Output& out) {
     if (backend() == Backend::amx) detail::matmul_amx(m, n, k, A, lda, Bv, out);
-    else detail::matmul_avx512_bf16(m, n, k, A, lda, Bv, out);
+    else detail::matmul_avx512_bf16(m, n, k, A, lda, 2, Bv, out);
+}
+
+bool packed_a_available() { return backend() == Backend::avx512_bf16; }
+
+void matmul_packed_a(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* Av, const std::uint16_t* Bv,
+                     const Output& out) {
+    // Row i of A is column i of the packing (its pairs 2·padded_n(m) apart); both operands' pairs past k are zero.
+    detail::matmul_avx512_bf16(m, n, (k + 1) / 2 * 2, Av, 2, 2 * padded_n(m), Bv, out);
 }
 
 } // namespace nembed::own

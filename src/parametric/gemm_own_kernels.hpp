@@ -9,7 +9,9 @@ namespace nembed::own::detail {
 bool amx_usable();
 void matmul_amx(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
                 const std::uint16_t* Bv, const Output& out);
+/// A's row i starts at A + i·lda and its k pairs are pair_stride elements apart (2: row-major; 2·padded_n(m): A is
+/// the VNNI packing of Aᵀ, matmul_packed_a).
 void matmul_avx512_bf16(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
-                        const std::uint16_t* Bv, const Output& out);
+                        std::size_t pair_stride, const std::uint16_t* Bv, const Output& out);
 
 } // namespace nembed::own::detail

@@ -70,6 +70,13 @@ struct Output {
 void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, std::size_t lda,
             const std::uint16_t* Bv, const Output& out);
 
+/// Whether matmul_packed_a runs here (the avx512_bf16 backend; AMX reads A's rows as tiles: transpose instead).
+bool packed_a_available();
+/// C (m×n) = Aᵀ·B with A (k×m) given as its VNNI packing (pack_vnni(k, m, …)) and B (k×n) packed by pack_vnni:
+/// dW = Gᵀ·H with both operands packed, the same interleave for each (no transpose of G). Needs packed_a_available().
+void matmul_packed_a(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* Av, const std::uint16_t* Bv,
+                     const Output& out);
+
 /// At (k × padded_k(m), row-major) = the transpose of A (m×k, row-major, row stride lda), zero in columns m..:
 /// dW's Gᵀ operand (its rows a multiple of 32: never copied by the AMX kernel). Needs enabled().
 void transpose(std::size_t m, std::size_t k, const std::uint16_t* A, std::size_t lda, std::uint16_t* At);
