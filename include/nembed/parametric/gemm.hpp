@@ -7,9 +7,9 @@
 ///   in float32 — the usual mixed precision (the caller keeps float32 master weights and optimizer state). Through
 ///   nembed's own kernels where they run (parametric/gemm_own.hpp: AMX, else AVX512-BF16; own::enabled()), else
 ///   oneDNN's matmul; available only when nembed was built with oneDNN
-///   (bf16_gemm_available()), otherwise InvalidArgument "built without oneDNN". The two paths round the same way; their
-///   accumulation orders agree in the cases checked (k blocks of 32 in order) but are not guaranteed to: their bits
-///   may differ. Each is the same for any thread count.
+///   (bf16_gemm_available()), otherwise InvalidArgument "built without oneDNN". The paths round the same way; their
+///   accumulation orders agree in the cases checked (AMX: k blocks of 32 in order; AVX512-BF16: k pairs in order)
+///   but are not guaranteed to: their bits may differ. Each is the same for any thread count.
 ///
 /// Every product runs on the calling thread only (the network's chunks are the parallelism): OpenBLAS is kept serial
 /// by the caller (Mlp), oneDNN (an OpenMP build) gets one OpenMP thread for the call, the caller's setting restored
