@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -651,14 +652,24 @@ public:
             for (std::size_t j = b * 256; j < std::min(work_.rows(), b * 256 + 256); ++j)
                 norms_[j] = vector_norm(work_.row(j), work_.cols());
         });
-        panels_ = pack_reference(work_.view(), order_, dims_, norms_, work_.cols() >= kHeadMinDim,
-                                 metric_ == Metric::euclidean, n_threads_);
+        panels_.n = work_.rows();  // packed by float_panels when first needed: the screen's self-search does not
+        panels_.dim = work_.cols();
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
         for (double nrm : norms_) max_norm_ = std::max(max_norm_, nrm);
         // The bf16 screen where it pays (wide rows) and its bound holds without overflow (|w| far below 2^64).
         screen_ = kernels_.scan_self16 != nullptr && metric_ == Metric::euclidean && work_.cols() >= kScreenMinDim &&
                   max_norm_ < 0x1p50;
         if (screen_) panels16_ = pack_reference16(work_.view(), order_, norms_, n_threads_);
+        else float_panels();
+    }
+
+    // The float32 key panels, packed on first use (queries, the self-search without the screen).
+    const Panels& float_panels() const {
+        std::call_once(panels_once_, [&] {
+            panels_ = pack_reference(work_.view(), order_, dims_, norms_, work_.cols() >= kHeadMinDim,
+                                     metric_ == Metric::euclidean, n_threads_);
+        });
+        return panels_;
     }
 
     std::size_t n_points() const override { return data_.rows(); }
@@ -734,7 +745,7 @@ private:
                                     fs.sums.data() + done);
             for (std::size_t c = done; c < m; ++c) fs.dist.emplace_back(std::sqrt(fs.sums[c]), fs.idx[c]);
             done = m;
-            std::partial_sort(fs.dist.begin(), fs.dist.begin() + static_cast<std::ptrdiff_t>(g.k), fs.dist.end());
+            std::sort(fs.dist.begin(), fs.dist.end());
             const bool all = m == size;
             if (all && size >= avail) break;  // every reference point was computed
             const double theta = all ? static_cast<double>(top) : static_cast<double>(cand_key(heap[m]));
@@ -860,10 +871,11 @@ private:
     KnnGraph self_search(MatrixView<float> keyed, std::size_t k, bool screen) const {
         const std::size_t n = data_.rows(), dim = data_.cols();
         // the screen's keys are looser (§1b): more candidates, of which finish16 computes only the nearest first
-        const std::size_t n_cand = std::min(k + (screen ? k / 4 + 8 : exact_knn_extra_candidates), n - 1);
+        const std::size_t n_cand = std::min(k + (screen ? k / 8 + 8 : exact_knn_extra_candidates), n - 1);
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
         const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
         const std::size_t pairs = panels16_.pairs;
+        if (!screen) (void)float_panels();  // packed here, not from inside the parallel packing below
         std::vector<std::uint32_t> qb(screen ? nb * pairs * kQStride : 0, 0u);
         std::vector<float> qe(screen ? nb * kQStride : 0, 0.0f);
 
@@ -903,7 +915,7 @@ private:
                     }
                     for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[dims_[d]];
                     for (std::size_t st = 0; st < kStages; ++st)
-                        qt[(st * nb + b) * kQStride + r] = scale * tail_norm(x, dims_, panels_.head[st]);
+                        qt[(st * nb + b) * kQStride + r] = scale * tail_norm(x, dims_, float_panels().head[st]);
                     const double A = wn + max_norm_;
                     mg[b * kQStride + r] =
                         std::nextafter(static_cast<float>(2.5 * gamma * A * A + 3.0 * tiny),
@@ -912,7 +924,7 @@ private:
             }
         });
         SelfScan s;
-        s.ref = &panels_;
+        s.ref = screen ? &panels_ : &float_panels();  // the screen's offers read only n
         s.q = q.get();
         s.qn = qn.data();
         for (std::size_t st = 0; st < kStages; ++st) s.qt[st] = qt.data() + st * nb * kQStride;
@@ -1004,6 +1016,7 @@ private:
         if (n_q == 0) return g;
         std::vector<char> unsure(n_q, 0);
 
+        const Panels& panels = float_panels();  // packed here, not from inside the parallel scan
         const std::size_t n_tasks = (n_q + kQueryBlock - 1) / kQueryBlock;
         parallelize(n_threads_, n_tasks, [&](int, std::size_t t_begin, std::size_t t_end) {
             std::vector<Cand> heaps(kQueryBlock * 2 * n_cand);
@@ -1011,7 +1024,7 @@ private:
             std::vector<float> th(kQStride), qpack(dim * kQStride);
             FinishScratch fs;
             Scan s;
-            s.ref = &panels_;
+            s.ref = &panels;
             s.q = qpack.data();
             s.n_cand = n_cand;
             s.heaps = heaps.data();
@@ -1058,7 +1071,8 @@ private:
     std::vector<double> norms_;   // |w_j| of each mapped reference row (vector_norm)
     std::vector<index_t> order_;  // panel column / self-search position p holds reference row order_[p]
     std::vector<std::size_t> dims_;  // the keys' dimension order (variance_order)
-    Panels panels_;
+    mutable Panels panels_;  // see float_panels
+    mutable std::once_flag panels_once_;
     bool screen_ = false;  // the self-search screens with bf16 keys (Panels16)
     Panels16 panels16_;
     detail::ExactDistance exact_;
