@@ -319,6 +319,15 @@ TEST(ExactKnnCertified, Bf16ScreenGivesTheFloat32KeysBitsAndTheFloat64Scan) {
         }
         }
     };
+    {
+        // queries on an index built for the screen (its float32 panels are packed on first use): the same lists
+        const Matrix<float> q = even_clusters(4, 50, 160, 0.05, 3);
+        const KnnGraph a = detail::make_exact_index(c.view(), Metric::euclidean, 2, "avx512bf16")->query(q.view(), 15);
+        const KnnGraph b = detail::make_exact_index(c.view(), Metric::euclidean, 2, "generic")->query(q.view(), 15);
+        EXPECT_EQ(a.indices, b.indices);
+        EXPECT_EQ(a.distances, b.distances);
+        EXPECT_EQ(count_mismatches(a, c.view(), q.view(), false, Metric::euclidean), 0u);
+    }
     for (std::size_t which = 0; which < 8; ++which) {
         const Matrix<float> x = make(which);
         const std::string name = names[which];
