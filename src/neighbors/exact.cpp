@@ -731,14 +731,15 @@ private:
     bool finish16(Cand* heap, std::uint32_t& size, std::size_t n_cand, const float* query, double wq,
                   std::size_t avail, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
         const float top = settle(heap, size, n_cand);
-        std::sort(heap, heap + size);
+        std::size_t m = std::min<std::size_t>(size, g.k + exact_knn_extra_candidates);
+        // the m lowest bounds first (in any order), heap[m] the lowest of the rest
+        if (m < size) std::nth_element(heap, heap + m, heap + size);
         const std::size_t dim = data_.cols();
         fs.idx.resize(size);
         for (std::size_t c = 0; c < size; ++c) fs.idx[c] = order_[static_cast<std::size_t>(cand_index(heap[c]))];
         fs.block.resize(dim * kRescanRows);
         fs.sums.resize(size);
         fs.dist.clear();
-        std::size_t m = std::min<std::size_t>(size, g.k + exact_knn_extra_candidates);
         std::size_t done = 0;
         for (;;) {
             kernels_.candidate_sums(query, data_.data(), dim, fs.idx.data() + done, m - done, fs.block.data(),
