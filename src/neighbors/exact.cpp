@@ -418,7 +418,8 @@ inline void tile_self16(const SelfScan& s, std::size_t I, std::size_t J, const s
     const float* th_rows = s.th + I * kQStride + r0;
     __m512 th_cols[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     if constexpr (Pair)
-        for (int v = 0; v < 2; ++v) th_cols[v] = _mm512_loadu_ps(s.th + J * kQStride + jb + static_cast<std::size_t>(v * 16));
+        for (int v = 0; v < 2; ++v)
+            th_cols[v] = _mm512_loadu_ps(s.th + J * kQStride + jb + static_cast<std::size_t>(v * 16));
     std::uint64_t hits[R], col_hits[R];
     std::uint64_t any = 0;
     for (int r = 0; r < R; ++r) {
@@ -996,8 +997,8 @@ private:
         // looser bound; a rescan in double costs about n dim / 12 of the float32 keys' work per row, so past n / 32
         // such rows the float32 keys are cheaper (at worst 1.5 times their own time, not a scan per row).
         if (screen && rescan.size() > n / 32) {
-            nembed::log(LogLevel::debug, "exact kNN self-search: the bf16 screen left " + std::to_string(rescan.size()) +
-                                             " rows uncertain; float32 keys instead");
+            nembed::log(LogLevel::debug, "exact kNN self-search: the bf16 screen left " +
+                                             std::to_string(rescan.size()) + " rows uncertain; float32 keys instead");
             return self_search(keyed, k, false);
         }
         rescan_rows(rescan, data_.view(), true, g);
@@ -1091,8 +1092,8 @@ std::vector<std::string> exact_knn_isas() {
 #if NEMBED_EXACT_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    {
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        // the bf16 screen (docs/neighbors.md §1b) with avx512's kernels for everything else
         if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16")) isas.emplace_back("avx512bf16");
         isas.emplace_back("avx512");
     }
