@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,8 +87,9 @@ float tail_norm(const float* x, const std::vector<std::size_t>& dims, std::size_
 }
 
 // Panel column j holds reference row order[j].
+// norms: |w_j| of each row (vector_norm).
 Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, const std::vector<std::size_t>& dims,
-                      bool partial, bool euclidean, int n_threads) {
+                      const std::vector<double>& norms, bool partial, bool euclidean, int n_threads) {
     Panels P;
     P.dim = ref.cols;
     P.n = ref.rows;
@@ -104,12 +106,63 @@ Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, 
             }
             const float* r = ref.row(static_cast<std::size_t>(order[j]));
             if (euclidean) {
-                const double nrm = vector_norm(r, P.dim);
+                const double nrm = norms[static_cast<std::size_t>(order[j])];
                 out[c] = static_cast<float>(nrm * nrm);
             }
             for (std::size_t d = 0; d < P.dim; ++d) out[(d + 1) * kPanel + c] = r[dims[d]];
             for (std::size_t st = 0; st < kStages; ++st)
                 out[(P.dim + 1 + st) * kPanel + c] = tail_norm(r, dims, P.head[st]);
+        }
+    });
+    return P;
+}
+
+// The self-search's bf16 screen (docs/neighbors.md §1b; Euclidean, dim >= kScreenMinDim, CPUs with AVX512_BF16):
+// per panel of kPanel columns, the keys' constants |w_j|^2 (as Panels; +inf on padding) as float bits, the norms
+// |w_j| rounded up (0 on padding), then for each pair of dimensions (2p, 2p + 1) the kPanel columns' two values
+// rounded to bf16 (nearest even), dimension 2p in the low half: the operand layout of vdpbf16ps.
+constexpr std::size_t kScreenMinDim = 128;
+struct Panels16 {
+    std::size_t pairs = 0, count = 0;
+    std::vector<std::uint32_t> v;
+    std::size_t stride() const { return (pairs + 2) * kPanel; }
+    const std::uint32_t* panel(std::size_t p) const { return v.data() + p * stride(); }
+};
+
+// float -> bf16, round to nearest even (finite values; the screen runs only for |w| far below the float range).
+inline std::uint32_t bf16_bits(float f) {
+    const auto u = std::bit_cast<std::uint32_t>(f);
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+inline std::uint32_t bf16_pair(const float* x, std::size_t dim, std::size_t p, float scale) {
+    const float a = scale * x[2 * p], b = 2 * p + 1 < dim ? scale * x[2 * p + 1] : 0.0f;
+    return bf16_bits(a) | (bf16_bits(b) << 16);
+}
+
+// |x| (vector_norm's s) rounded up to float (the norms in the screen's error bound must not be below the true ones).
+float norm_up(double s) {
+    return std::nextafter(static_cast<float>(s * (1.0 + 0x1p-40)), std::numeric_limits<float>::infinity());
+}
+
+Panels16 pack_reference16(MatrixView<float> ref, const std::vector<index_t>& order, const std::vector<double>& norms,
+                          int n_threads) {
+    Panels16 P;
+    P.pairs = (ref.cols + 1) / 2;
+    P.count = (ref.rows + kPanel - 1) / kPanel;
+    P.v.assign(P.count * P.stride(), 0u);
+    parallel_for(n_threads, P.count, [&](std::size_t p) {
+        std::uint32_t* out = P.v.data() + p * P.stride();
+        for (std::size_t c = 0; c < kPanel; ++c) {
+            const std::size_t j = p * kPanel + c;
+            if (j >= ref.rows) {
+                out[c] = std::bit_cast<std::uint32_t>(std::numeric_limits<float>::infinity());
+                continue;
+            }
+            const float* r = ref.row(static_cast<std::size_t>(order[j]));
+            const double nrm = norms[static_cast<std::size_t>(order[j])];
+            out[c] = std::bit_cast<std::uint32_t>(static_cast<float>(nrm * nrm));  // as pack_reference
+            out[kPanel + c] = std::bit_cast<std::uint32_t>(norm_up(nrm));
+            for (std::size_t d = 0; d < P.pairs; ++d) out[(d + 2) * kPanel + c] = bf16_pair(r, ref.cols, d, 1.0f);
         }
     });
     return P;
@@ -185,6 +238,11 @@ struct SelfScan {
     Cand* heaps = nullptr;      // per block, kQStride buffers of 2 n_cand entries (flat: a pair's stay close)
     std::uint32_t* sizes = nullptr;  // per block, kQStride heap sizes
     std::size_t n_cand = 0;
+    // The bf16 screen (Panels16, docs/neighbors.md §1b): per block, pairs16 * kQStride packed bf16 pairs of the rows'
+    // values times -2, and per block kQStride factors e_i of the screen's error bound (qe); null without the screen.
+    const Panels16* ref16 = nullptr;
+    const std::uint32_t* qb = nullptr;
+    const float* qe = nullptr;
 };
 
 // Offers one row i's keys of a pair tile to the heaps of the columns whose bit is set (j0 + bit), as candidate i.
@@ -326,6 +384,86 @@ void candidate_sums_t8(const float* query, const float* ref, std::size_t dim, co
 } // namespace isa_avx512
 #pragma GCC pop_options
 
+// The bf16 screen's pair tiles (docs/neighbors.md §1b): 8 rows x 32 columns (one panel), each lane's key
+// accumulated by vdpbf16ps two dimensions at a time (the products of bf16 values are exact in float, the sums
+// rounded as float's), then lowered by e_i |w_j| (the bf16 rounding of the operands) so that it is a lower bound of
+// the exact key up to float rounding: that bound is what the buffers keep and finish certifies.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx512bf16,avx2,fma")
+namespace isa_avx512bf16 {
+template <bool Pair>
+inline void tile_self16(const SelfScan& s, std::size_t I, std::size_t J, const std::uint32_t* pan, std::size_t r0,
+                        std::size_t jb) {
+    constexpr int R = 8;
+    const std::size_t pairs = s.ref16->pairs;
+    __m512 acc[R][2];
+    const __m512 k0 = _mm512_loadu_ps(pan), k1 = _mm512_loadu_ps(pan + 16);
+    for (int r = 0; r < R; ++r) {
+        acc[r][0] = k0;
+        acc[r][1] = k1;
+    }
+    const std::uint32_t* col = pan + 2 * kPanel;
+    const std::uint32_t* q = s.qb + I * pairs * kQStride + r0;
+    for (std::size_t p = 0; p < pairs; ++p, col += kPanel, q += kQStride) {
+        const auto x0 = (__m512bh)_mm512_loadu_si512(col), x1 = (__m512bh)_mm512_loadu_si512(col + 16);
+        for (int r = 0; r < R; ++r) {
+            const auto b = (__m512bh)_mm512_set1_epi32(static_cast<int>(q[r]));
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], b, x0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], b, x1);
+        }
+    }
+    const __m512 n0 = _mm512_loadu_ps(pan + kPanel), n1 = _mm512_loadu_ps(pan + kPanel + 16);
+    const float* qn = s.qn + I * kQStride + r0;
+    const float* qe = s.qe + I * kQStride + r0;
+    const float* th_rows = s.th + I * kQStride + r0;
+    __m512 th_cols[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    if constexpr (Pair)
+        for (int v = 0; v < 2; ++v)
+            th_cols[v] = _mm512_loadu_ps(s.th + J * kQStride + jb + static_cast<std::size_t>(v * 16));
+    std::uint64_t hits[R], col_hits[R];
+    std::uint64_t any = 0;
+    for (int r = 0; r < R; ++r) {
+        const __m512 c = _mm512_set1_ps(qn[r]), e = _mm512_set1_ps(qe[r]), t = _mm512_set1_ps(th_rows[r]);
+        acc[r][0] = _mm512_fnmadd_ps(e, n0, _mm512_add_ps(acc[r][0], c));
+        acc[r][1] = _mm512_fnmadd_ps(e, n1, _mm512_add_ps(acc[r][1], c));
+        hits[r] = static_cast<std::uint64_t>(_mm512_cmp_ps_mask(acc[r][0], t, _CMP_LE_OQ)) |
+                  (static_cast<std::uint64_t>(_mm512_cmp_ps_mask(acc[r][1], t, _CMP_LE_OQ)) << 16);
+        col_hits[r] = Pair ? (static_cast<std::uint64_t>(_mm512_cmp_ps_mask(acc[r][0], th_cols[0], _CMP_LE_OQ)) |
+                              (static_cast<std::uint64_t>(_mm512_cmp_ps_mask(acc[r][1], th_cols[1], _CMP_LE_OQ)) << 16))
+                           : 0;
+        any |= hits[r] | col_hits[r];
+    }
+    if (any == 0) return;
+    const std::size_t i0 = I * kQueryBlock + r0, j0 = J * kQueryBlock + jb;
+    for (int r = 0; r < R; ++r) {
+        if ((hits[r] | col_hits[r]) == 0) continue;
+        float keys[32];
+        _mm512_storeu_ps(keys, acc[r][0]);
+        _mm512_storeu_ps(keys + 16, acc[r][1]);
+        const std::size_t i = i0 + static_cast<std::size_t>(r);
+        if (hits[r]) offer_self_row(s, keys, hits[r], i, j0, !Pair);
+        if (col_hits[r]) offer_columns(s, keys, col_hits[r], i, j0);
+    }
+}
+
+// Blocks (I, J) of the self-search through the screen (scan_self's order; no partial stages).
+StageCounts scan_self16(const SelfScan& s, std::size_t I, std::size_t J) {
+    constexpr std::size_t per_block = kQueryBlock / kPanel;
+    const Panels16& P = *s.ref16;
+    const std::size_t rows = std::min(kQueryBlock, s.ref->n - I * kQueryBlock);
+    const std::size_t p0 = J * per_block, p1 = std::min(P.count, p0 + per_block);
+    for (std::size_t r0 = 0; r0 < rows; r0 += 8)
+        for (std::size_t p = p0; p < p1; ++p) {
+            if (I == J)
+                tile_self16<false>(s, I, J, P.panel(p), r0, (p - p0) * kPanel);
+            else
+                tile_self16<true>(s, I, J, P.panel(p), r0, (p - p0) * kPanel);
+        }
+    return StageCounts{};
+}
+} // namespace isa_avx512bf16
+#pragma GCC pop_options
+
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace isa_avx2 {
@@ -370,10 +508,14 @@ struct Kernels {
     void (*rescan)(const Rescan&);
     void (*candidate_sums)(const float*, const float*, std::size_t, const index_t*, std::size_t, double*, double*);
     std::size_t tiles_per_pair;  // of a full pair of blocks (the count the log line compares with)
+    StageCounts (*scan_self16)(const SelfScan&, std::size_t, std::size_t) = nullptr;  // the bf16 screen, if any
 };
 
 Kernels kernels_for(const std::string& isa) {
 #if NEMBED_EXACT_X86
+    if (isa == "avx512bf16") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan,
+                                       isa_avx512::candidate_sums_t8, isa_avx512::tiles_per_pair,
+                                       isa_avx512bf16::scan_self16};
     if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan,
                                    isa_avx512::candidate_sums_t8, isa_avx512::tiles_per_pair};
     if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan,
@@ -506,11 +648,29 @@ public:
         if (std::find(self_far_.begin(), self_far_.end(), 1) == self_far_.end()) self_far_.clear();
         order_ = locality_order(work_.view(), n_threads_);
         dims_ = variance_order(work_.view());
-        panels_ = pack_reference(work_.view(), order_, dims_, work_.cols() >= kHeadMinDim, metric_ == Metric::euclidean,
-                                 n_threads_);
+        norms_.resize(work_.rows());
+        parallel_for(n_threads_, (work_.rows() + 255) / 256, [&](std::size_t b) {
+            for (std::size_t j = b * 256; j < std::min(work_.rows(), b * 256 + 256); ++j)
+                norms_[j] = vector_norm(work_.row(j), work_.cols());
+        });
+        panels_.n = work_.rows();  // packed by float_panels when first needed: the screen's self-search does not
+        panels_.dim = work_.cols();
         exact_ = detail::ExactDistance(data_.view(), metric_, n_threads_);
-        for (std::size_t j = 0; j < work_.rows(); ++j)
-            max_norm_ = std::max(max_norm_, vector_norm(work_.row(j), work_.cols()));
+        for (double nrm : norms_) max_norm_ = std::max(max_norm_, nrm);
+        // The bf16 screen where it pays (wide rows) and its bound holds without overflow (|w| far below 2^64).
+        screen_ = kernels_.scan_self16 != nullptr && metric_ == Metric::euclidean && work_.cols() >= kScreenMinDim &&
+                  max_norm_ < 0x1p50;
+        if (screen_) panels16_ = pack_reference16(work_.view(), order_, norms_, n_threads_);
+        else float_panels();
+    }
+
+    // The float32 key panels, packed on first use (queries, the self-search without the screen).
+    const Panels& float_panels() const {
+        std::call_once(panels_once_, [&] {
+            panels_ = pack_reference(work_.view(), order_, dims_, norms_, work_.cols() >= kHeadMinDim,
+                                     metric_ == Metric::euclidean, n_threads_);
+        });
+        return panels_;
     }
 
     std::size_t n_points() const override { return data_.rows(); }
@@ -519,7 +679,7 @@ public:
 
     KnnGraph self_neighbors(std::size_t k) const override {
         detail::check_self_k(k, n_points());
-        return self_search(work_.view(), k);
+        return self_search(work_.view(), k, screen_);
     }
 
     KnnGraph query(MatrixView<float> queries, std::size_t k) const override {
@@ -538,7 +698,7 @@ private:
     // Row i of g from the `size` candidates kept for it: their distances to `query` in double decide the order.
     // Returns whether the float32 keys certify them (`certain`); if not, the row must be rescanned in double.
     // keyed: the row's mapped values; avail: the reference points it may list; with_qn: its keys include |w_q|^2.
-    bool finish(Cand* heap, std::uint32_t& size, std::size_t n_cand, const float* query, const float* keyed,
+    bool finish(Cand* heap, std::uint32_t& size, std::size_t n_cand, const float* query, double wq,
                 std::size_t avail, bool with_qn, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
         const float top = settle(heap, size, n_cand);
         fs.idx.clear();
@@ -562,21 +722,71 @@ private:
                                fs.dist);
         }
         if (size >= avail) return true;  // every reference point was a candidate
-        return certain(static_cast<double>(top), vector_norm(keyed, data_.cols()), with_qn,
+        return certain(static_cast<double>(top), wq, with_qn,
                        fs.dist[g.k - 1].first);
+    }
+
+    // finish for the bf16 screen's self-search buffers (keys: lower bounds, §1b): the candidates sorted by bound,
+    // distances in double first for the k + 8 lowest only; the rest count as left out (every bound >= the first
+    // skipped one) unless that does not certify, then all are computed, as finish.
+    bool finish16(Cand* heap, std::uint32_t& size, std::size_t n_cand, const float* query, double wq,
+                  std::size_t avail, KnnGraph& g, std::size_t i, FinishScratch& fs) const {
+        const float top = settle(heap, size, n_cand);
+        std::size_t m = std::min<std::size_t>(size, g.k + exact_knn_extra_candidates);
+        // the m lowest bounds first (in any order), heap[m] the lowest of the rest
+        if (m < size) std::nth_element(heap, heap + m, heap + size);
+        const std::size_t dim = data_.cols();
+        fs.idx.resize(size);
+        for (std::size_t c = 0; c < size; ++c) fs.idx[c] = order_[static_cast<std::size_t>(cand_index(heap[c]))];
+        fs.block.resize(dim * kRescanRows);
+        fs.sums.resize(size);
+        fs.dist.clear();
+        std::size_t done = 0;
+        for (;;) {
+            kernels_.candidate_sums(query, data_.data(), dim, fs.idx.data() + done, m - done, fs.block.data(),
+                                    fs.sums.data() + done);
+            for (std::size_t c = done; c < m; ++c) fs.dist.emplace_back(std::sqrt(fs.sums[c]), fs.idx[c]);
+            done = m;
+            std::sort(fs.dist.begin(), fs.dist.end());
+            const bool all = m == size;
+            if (all && size >= avail) break;  // every reference point was computed
+            const double theta = all ? static_cast<double>(top) : static_cast<double>(cand_key(heap[m]));
+            if (certain(theta, wq, true, fs.dist[g.k - 1].first, true)) break;
+            if (all) {
+                write_row(fs, g, i);
+                return false;
+            }
+            m = size;
+        }
+        write_row(fs, g, i);
+        return true;
+    }
+
+    static void write_row(const FinishScratch& fs, KnnGraph& g, std::size_t i) {
+        for (std::size_t t = 0; t < g.k; ++t) {
+            g.indices[i * g.k + t] = fs.dist[t].second;
+            g.distances[i * g.k + t] = static_cast<float>(fs.dist[t].first);
+        }
     }
 
     // Whether every reference point left out of a full heap (all keys >= theta, its top) is farther than d_k, the
     // k-th distance among the candidates, by the float32 keys' rounding bound (docs/neighbors.md §1): then the
     // candidates hold the row's k nearest by (double distance, index). wq: |w_q| of the row's mapped values.
-    bool certain(double theta, double wq, bool with_qn, double d_k) const {
+    // screened: theta is a bf16 screen's lower bound (finish16).
+    bool certain(double theta, double wq, bool with_qn, double d_k, bool screened = false) const {
         constexpr double u = 0x1p-24;  // float32 unit roundoff
         const auto dim = static_cast<double>(data_.cols());
         // A key is a sum of dim + 2 terms (the constants |w_j|^2, |w_q|^2 rounded to float, then dim products) with
         // up to two roundings per step where no FMA is used: |error| <= gamma * (sum of the terms' magnitudes).
-        const double gamma = (2.0 * dim + 8.0) * u * 1.01;
-        const double tiny = (2.0 * dim + 8.0) * 0x1p-126;  // underflow (and flush to zero) in the float products
         const double M = max_norm_;
+        double gamma = (2.0 * dim + 8.0) * u * 1.01;
+        double tiny = (2.0 * dim + 8.0) * 0x1p-126;  // underflow (and flush to zero) in the float products
+        if (screened) {
+            // the bf16 screen's lower bounds (§1b): two more float operations, terms up to (1 + 2^-7) times as
+            // large, and the bf16 inputs' flush to zero (each below 2^-126: at most 2^-126 (|q'|_1 + |r|_1))
+            gamma = (2.0 * dim + 16.0) * u * 1.01 * 1.02;
+            tiny = (2.0 * dim + 16.0) * 0x1p-126 + 0x1p-125 * std::sqrt(dim) * (wq + M) * 1.01;
+        }
         double lb = 0.0;
         switch (metric_) {
         case Metric::euclidean: {
@@ -659,15 +869,21 @@ private:
     }
 
     // The symmetric self-search (see SelfScan); keyed: the rows the keys are computed from (normalised for cosine).
-    KnnGraph self_search(MatrixView<float> keyed, std::size_t k) const {
+    // screen: through the bf16 screen (screen_ only).
+    KnnGraph self_search(MatrixView<float> keyed, std::size_t k, bool screen) const {
         const std::size_t n = data_.rows(), dim = data_.cols();
-        const std::size_t n_cand = std::min(k + exact_knn_extra_candidates, n - 1);
+        // the screen's keys are looser (§1b): more candidates, of which finish16 computes only the nearest first
+        const std::size_t n_cand = std::min(k + (screen ? k / 8 + 8 : exact_knn_extra_candidates), n - 1);
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
         const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
+        const std::size_t pairs = panels16_.pairs;
+        if (!screen) (void)float_panels();  // packed here, not from inside the parallel packing below
+        std::vector<std::uint32_t> qb(screen ? nb * pairs * kQStride : 0, 0u);
+        std::vector<float> qe(screen ? nb * kQStride : 0, 0.0f);
 
         // q and the candidate buffers (41 MB at 70 000 points, k = 15) are not zeroed here: each block's packing task
         // zeroes its own part of q, and a buffer is only read up to its size, so the first touch is in parallel.
-        const auto q = std::make_unique_for_overwrite<float[]>(nb * dim * kQStride);
+        const auto q = std::make_unique_for_overwrite<float[]>(screen ? 0 : nb * dim * kQStride);
         std::vector<float> qn(nb * kQStride, std::numeric_limits<float>::infinity()),
             th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(kStages * nb * kQStride, 0.0f),
             mg(nb * kQStride, 0.0f);
@@ -681,26 +897,36 @@ private:
         std::vector<std::uint32_t> sizes(nb * kQStride, 0);
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t b = b0; b < b1; ++b) {
-                std::fill_n(q.get() + b * dim * kQStride, dim * kQStride, 0.0f);
+                if (!screen) std::fill_n(q.get() + b * dim * kQStride, dim * kQStride, 0.0f);
                 for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
-                    const float* x = keyed.row(static_cast<std::size_t>(order_[b * kQueryBlock + r]));
-                    for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[dims_[d]];
-                    // the same constants as the reference panels' (pack_reference)
-                    const double wn = vector_norm(x, dim);
+                    const auto row = static_cast<std::size_t>(order_[b * kQueryBlock + r]);
+                    const float* x = keyed.row(row);
+                    // the same constants as the reference panels' (pack_reference; keyed is work_, norms_ its norms)
+                    const double wn = norms_[row];
                     const double nrm = metric_ == Metric::euclidean ? wn : 0.0;
                     qn[b * kQStride + r] = static_cast<float>(nrm * nrm);
+                    th[b * kQStride + r] = std::numeric_limits<float>::infinity();
+                    if (screen) {  // the screen reads only qb, qe and qn
+                        for (std::size_t p = 0; p < pairs; ++p)
+                            qb[(b * pairs + p) * kQStride + r] = bf16_pair(x, dim, p, scale);
+                        // e_i: |bf16(a) bf16(b) - ab| <= (2^-8 + 2^-18) |ab|, summed over -2 w_i . w_j (§1b)
+                        qe[b * kQStride + r] = std::nextafter(
+                            static_cast<float>(static_cast<double>(norm_up(wn)) * (0x1p-7 + 0x1p-17) * (1.0 + 0x1p-20)),
+                            std::numeric_limits<float>::infinity());
+                        continue;
+                    }
+                    for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[dims_[d]];
                     for (std::size_t st = 0; st < kStages; ++st)
-                        qt[(st * nb + b) * kQStride + r] = scale * tail_norm(x, dims_, panels_.head[st]);
+                        qt[(st * nb + b) * kQStride + r] = scale * tail_norm(x, dims_, float_panels().head[st]);
                     const double A = wn + max_norm_;
                     mg[b * kQStride + r] =
                         std::nextafter(static_cast<float>(2.5 * gamma * A * A + 3.0 * tiny),
                                        std::numeric_limits<float>::infinity());
-                    th[b * kQStride + r] = std::numeric_limits<float>::infinity();
                 }
             }
         });
         SelfScan s;
-        s.ref = &panels_;
+        s.ref = screen ? &panels_ : &float_panels();  // the screen's offers read only n
         s.q = q.get();
         s.qn = qn.data();
         for (std::size_t st = 0; st < kStages; ++st) s.qt[st] = qt.data() + st * nb * kQStride;
@@ -709,6 +935,15 @@ private:
         s.heaps = heaps.get();
         s.sizes = sizes.data();
         s.n_cand = n_cand;
+        if (screen) {
+            s.ref16 = &panels16_;
+            s.qb = qb.data();
+            s.qe = qe.data();
+        }
+        const auto scan_pair = screen ? kernels_.scan_self16 : kernels_.scan_self;
+        if (screen)
+            nembed::log(LogLevel::debug, "exact kNN self-search: bf16 screen, " + std::to_string(n_cand) +
+                                             " candidates per row");
         // The blocks against themselves, then the tournament's pairs in round order: the order only tightens the
         // thresholds early (the kept candidates do not depend on it); run_exclusive_pairs keeps two workers off one
         // block's buffers without a barrier per round.
@@ -719,10 +954,10 @@ private:
         std::vector<StageCounts> stopped(static_cast<std::size_t>(std::max(1, n_threads_)), StageCounts{});
         run_exclusive_pairs(n_threads_, nb, tasks, [&](int w, std::size_t t) {
             if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
-            const StageCounts c = kernels_.scan_self(s, tasks[t].first, tasks[t].second);
+            const StageCounts c = scan_pair(s, tasks[t].first, tasks[t].second);
             for (std::size_t st = 0; st < kStages; ++st) stopped[static_cast<std::size_t>(w)][st] += c[st];
         });
-        if (panels_.head[0] > 0) {
+        if (panels_.head[0] > 0 && !screen) {
             std::size_t pairs = 0;
             for (const auto& round : rounds) pairs += round.size();
             StageCounts sum{};
@@ -748,14 +983,24 @@ private:
                 if (!self_far_.empty() && self_far_[i] != 0)
                     detail::brute_force_row(exact_, data_.row(i), static_cast<index_t>(i), k,
                                             g.indices.data() + i * k, g.distances.data() + i * k);
-                else if (!finish(heaps.get() + at * 2 * n_cand, sizes[at], n_cand, data_.row(i), keyed.row(i),
-                                 n - 1, true, g, i, fs))
+                else if (screen ? !finish16(heaps.get() + at * 2 * n_cand, sizes[at], n_cand, data_.row(i),
+                                             norms_[i], n - 1, g, i, fs)
+                                 : !finish(heaps.get() + at * 2 * n_cand, sizes[at], n_cand, data_.row(i), norms_[i],
+                                           n - 1, true, g, i, fs))
                     unsure[i] = 1;
             }
         });
         std::vector<std::size_t> rescan;
         for (std::size_t i = 0; i < n; ++i)
             if (unsure[i] != 0) rescan.push_back(i);
+        // Data whose distances are small against |w|^2 (tight clusters far from the mean) can defeat the screen's
+        // looser bound; a rescan in double costs about n dim / 12 of the float32 keys' work per row, so past n / 32
+        // such rows the float32 keys are cheaper (at worst 1.5 times their own time, not a scan per row).
+        if (screen && rescan.size() > n / 32) {
+            nembed::log(LogLevel::debug, "exact kNN self-search: the bf16 screen left " +
+                                             std::to_string(rescan.size()) + " rows uncertain; float32 keys instead");
+            return self_search(keyed, k, false);
+        }
         rescan_rows(rescan, data_.view(), true, g);
         if (metric_ == Metric::inner_product) detail::warn_negative_distances(g);
         return g;
@@ -773,6 +1018,7 @@ private:
         if (n_q == 0) return g;
         std::vector<char> unsure(n_q, 0);
 
+        const Panels& panels = float_panels();  // packed here, not from inside the parallel scan
         const std::size_t n_tasks = (n_q + kQueryBlock - 1) / kQueryBlock;
         parallelize(n_threads_, n_tasks, [&](int, std::size_t t_begin, std::size_t t_end) {
             std::vector<Cand> heaps(kQueryBlock * 2 * n_cand);
@@ -780,7 +1026,7 @@ private:
             std::vector<float> th(kQStride), qpack(dim * kQStride);
             FinishScratch fs;
             Scan s;
-            s.ref = &panels_;
+            s.ref = &panels;
             s.q = qpack.data();
             s.n_cand = n_cand;
             s.heaps = heaps.data();
@@ -806,7 +1052,7 @@ private:
                         detail::brute_force_row(exact_, queries.row(i), -1, k, g.indices.data() + i * k,
                                                 g.distances.data() + i * k);
                     else if (!finish(heaps.data() + (i - q0) * 2 * n_cand, sizes[i - q0], n_cand, queries.row(i),
-                                     keyed.row(i), n_ref, false, g, i, fs))
+                                     vector_norm(keyed.row(i), dim), n_ref, false, g, i, fs))
                         unsure[i] = 1;
                 }
             }
@@ -824,9 +1070,13 @@ private:
     Matrix<float> work_;  // data_ mapped by transform_: the rows the float keys are computed from
     std::vector<char> self_far_;  // reference rows answered by an exact scan in the self-search (cosine zero rows)
     double max_norm_ = 0.0;       // the largest |w_j| of the mapped reference rows (the keys' rounding bound)
+    std::vector<double> norms_;   // |w_j| of each mapped reference row (vector_norm)
     std::vector<index_t> order_;  // panel column / self-search position p holds reference row order_[p]
     std::vector<std::size_t> dims_;  // the keys' dimension order (variance_order)
-    Panels panels_;
+    mutable Panels panels_;  // see float_panels
+    mutable std::once_flag panels_once_;
+    bool screen_ = false;  // the self-search screens with bf16 keys (Panels16)
+    Panels16 panels16_;
     detail::ExactDistance exact_;
     Metric metric_;
     int n_threads_;
@@ -842,8 +1092,11 @@ std::vector<std::string> exact_knn_isas() {
 #if NEMBED_EXACT_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        // the bf16 screen (docs/neighbors.md §1b) with avx512's kernels for everything else
+        if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16")) isas.emplace_back("avx512bf16");
         isas.emplace_back("avx512");
+    }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.emplace_back("avx2");
 #endif
     isas.emplace_back("generic");

@@ -270,3 +270,98 @@ TEST(ExactKnnCertified, PartialBoundOnLatticeTiesAndOddDimensionsEqualsTheFloat6
 }
 
 } // namespace
+
+namespace {
+
+// Whether the self-search ran through the bf16 screen (its debug line), and whether it then gave up for the float32
+// keys (fell_back).
+template <class F>
+bool screened(F&& f, bool& fell_back) {
+    bool seen = false;
+    fell_back = false;
+    set_log_sink([&](LogLevel level, const std::string& msg) {
+        if (level != LogLevel::debug) return;
+        if (msg.rfind("exact kNN self-search: bf16 screen", 0) == 0) seen = true;
+        if (msg.find("float32 keys instead") != std::string::npos) fell_back = true;
+    });
+    f();
+    set_log_sink({});
+    return seen;
+}
+
+TEST(ExactKnnCertified, Bf16ScreenGivesTheFloat32KeysBitsAndTheFloat64Scan) {
+    // The bf16 screen (docs/neighbors.md §1b, rows of >= 128 columns on CPUs with AVX512_BF16) only picks the
+    // candidates: the lists must be exactly the float32 keys' (indices and distances bit for bit, every other kernel
+    // set, 1 and 3 threads) and the float64 scan's, on Gaussian clusters, under large offsets (1e6: values quantised
+    // to 1/16, ties) and tiny and huge scales, on the lattice {0, 1, 2}^D (duplicates, equal distances: ties by
+    // index), with every point duplicated, and with an odd D (a zero-padded last bf16 pair).
+    const auto isas = detail::exact_knn_isas();
+    if (std::find(isas.begin(), isas.end(), "avx512bf16") == isas.end()) GTEST_SKIP() << "no AVX512_BF16 here";
+    const char* const names[] = {"clusters",  "clusters x 1 + 1e6", "clusters x 1e-3 + 1e4", "clusters x 1e-30",
+                                 "clusters x 1e30", "gaussian 131", "lattice 130", "duplicated"};
+    const Matrix<float> c = even_clusters(12, 100, 160, 0.05, 3);
+    const auto make = [&](std::size_t which) -> Matrix<float> {
+        switch (which) {
+        case 0: return c;
+        case 1: return affine(c, 1.0, 1e6);
+        case 2: return affine(c, 1e-3, 1e4);
+        case 3: return affine(c, 1e-30, 0.0);
+        case 4: return affine(c, 1e30, 0.0);
+        case 5: return even_clusters(1, 1300, 131, 1.0, 5);
+        case 6: {
+            Rng rng(130);
+            Matrix<float> x(1400, 130);
+            for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.below(3));
+            return x;
+        }
+        default: {
+            const Matrix<float> h = even_clusters(10, 70, 144, 0.1, 9);
+            Matrix<float> x(2 * h.rows(), h.cols());
+            for (std::size_t i = 0; i < h.rows(); ++i)
+                for (std::size_t t = 0; t < h.cols(); ++t) x(2 * i, t) = x(2 * i + 1, t) = h(i, t);
+            return x;
+        }
+        }
+    };
+    {
+        // queries on an index built for the screen (its float32 panels are packed on first use): the same lists
+        const Matrix<float> q = even_clusters(4, 50, 160, 0.05, 3);
+        const KnnGraph a = detail::make_exact_index(c.view(), Metric::euclidean, 2, "avx512bf16")->query(q.view(), 15);
+        const KnnGraph b = detail::make_exact_index(c.view(), Metric::euclidean, 2, "generic")->query(q.view(), 15);
+        EXPECT_EQ(a.indices, b.indices);
+        EXPECT_EQ(a.distances, b.distances);
+        EXPECT_EQ(count_mismatches(a, c.view(), q.view(), false, Metric::euclidean), 0u);
+    }
+    std::size_t fallbacks = 0;
+    for (std::size_t which = 0; which < 8; ++which) {
+        const Matrix<float> x = make(which);
+        const std::string name = names[which];
+        for (std::size_t k : {15u, 90u}) {
+            KnnGraph g;
+            bool fell_back = false;
+            const bool ran = screened(
+                [&] { g = detail::make_exact_index(x.view(), Metric::euclidean, 2, "avx512bf16")->self_neighbors(k); },
+                fell_back);
+            fallbacks += fell_back ? 1 : 0;
+            const std::size_t rows = rescanned_rows([&] {
+                (void)detail::make_exact_index(x.view(), Metric::euclidean, 2, "avx512bf16")->self_neighbors(k);
+            });
+            std::printf("%s %zu x %zu, k = %zu: screen %d, float32 keys instead %d, %zu rows rescanned\n",
+                        name.c_str(), x.rows(), x.cols(), k, ran ? 1 : 0, fell_back ? 1 : 0, rows);
+            EXPECT_TRUE(ran) << name;
+            EXPECT_EQ(count_mismatches(g, x.view(), x.view(), true, Metric::euclidean), 0u) << name << " k " << k;
+            for (const std::string& isa : isas)
+                for (int threads : {1, 3}) {
+                    const KnnGraph h =
+                        detail::make_exact_index(x.view(), Metric::euclidean, threads, isa)->self_neighbors(k);
+                    EXPECT_EQ(h.indices, g.indices) << name << " " << isa << " " << threads << " k " << k;
+                    EXPECT_EQ(h.distances, g.distances) << name << " " << isa << " " << threads << " k " << k;
+                }
+        }
+    }
+    // the tight clusters at k = 15 defeat the screen's bound: the fallback to the float32 keys runs too
+    EXPECT_GT(fallbacks, 0u);
+    EXPECT_LT(fallbacks, 16u);
+}
+
+} // namespace

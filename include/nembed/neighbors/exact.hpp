@@ -46,7 +46,8 @@ std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric
                                            const SearchTransform& transform);
 
 namespace detail {
-/// Instruction sets of the key kernel this CPU can run, fastest first ("avx512", "avx2", "generic").
+/// Instruction sets of the key kernel this CPU can run, fastest first ("avx512bf16": the self-search's bf16 screen of
+/// rows of >= 128 columns, docs/neighbors.md §1b, otherwise "avx512"'s kernels; "avx512", "avx2", "generic").
 std::vector<std::string> exact_knn_isas();
 /// make_exact_index with a given kernel (tests compare them); throws InvalidArgument if `isa` is unavailable.
 std::unique_ptr<KnnIndex> make_exact_index(MatrixView<float> data, Metric metric, int n_threads,
