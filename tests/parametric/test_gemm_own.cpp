@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../common/adam_steps.hpp"
 #include "nembed/core/aligned.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
@@ -281,17 +282,8 @@ TEST(GemmOwn, NetworkStepSameBitsForAnyThreadCount) {
             o.chunk_rows = 512;
             o.precision = Precision::bf16;
             Mlp net(d, 2, o);
-            Adam adam;
-            std::vector<float> dX(batch.size() * d);
-            for (int step = 0; step < 3; ++step) {
-                MatrixView<float> Y = net.forward(X.view(), batch, threads);
-                std::vector<float> dY(Y.size());
-                for (std::size_t i = 0; i < dY.size(); ++i) dY[i] = Y.data[i] - 0.5f;
-                net.backward(dY.data(), threads, dX.data());
-                net.step(adam, 0.01, threads, 4.0);
-            }
+            dXs.push_back(nembed::testing::three_adam_steps(net, X.view(), batch, d, threads));
             params.push_back(net.parameters());
-            dXs.push_back(dX);
         }
         for (std::size_t t = 1; t < params.size(); ++t) {
             EXPECT_EQ(params[t], params[0]) << own::to_string(b);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/adam_steps.hpp"
 #include "../common/fmnist_subset.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/random.hpp"
@@ -295,18 +296,9 @@ TEST(Bf16, SameBitsForAnyThreadCount) {
             o.chunk_rows = 256;
             o.precision = Precision::bf16;
             Mlp net(20, 2, o);
-            Adam adam;
-            std::vector<float> dX(batch.size() * 20);
-            for (int step = 0; step < 3; ++step) {
-                MatrixView<float> Y = net.forward(X.view(), batch, threads);
-                std::vector<float> dY(Y.size());
-                for (std::size_t i = 0; i < dY.size(); ++i) dY[i] = Y.data[i] - 0.5f;
-                net.backward(dY.data(), threads, dX.data());
-                net.step(adam, 0.01, threads, 4.0);
-            }
+            dXs.push_back(nembed::testing::three_adam_steps(net, X.view(), batch, 20, threads));
             params.push_back(net.parameters());
             applied.push_back(net.apply(X.view(), threads).storage());
-            dXs.push_back(dX);
         }
         for (std::size_t t = 1; t < params.size(); ++t) {
             EXPECT_EQ(params[t], params[0]) << to_string(act);
