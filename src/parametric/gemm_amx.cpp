@@ -162,7 +162,9 @@ NEMBED_AMX void matmul_amx(std::size_t m, std::size_t n, std::size_t k, const st
 
 bool amx_usable() { return false; }
 void matmul_amx(std::size_t, std::size_t, std::size_t, const std::uint16_t*, std::size_t, const std::uint16_t*,
-                const Output&) {}
+                const Output&) {
+    not_built("own::matmul (amx)");
+}
 
 #endif
 

@@ -188,7 +188,9 @@ NEMBED_AVX512BF16 void matmul_avx512_bf16(std::size_t m, std::size_t n, std::siz
 #else
 
 void matmul_avx512_bf16(std::size_t, std::size_t, std::size_t, const std::uint16_t*, std::size_t, std::size_t,
-                        const std::uint16_t*, const Output&) {}
+                        const std::uint16_t*, const Output&) {
+    not_built("own::matmul (avx512_bf16)");
+}
 
 #endif
 

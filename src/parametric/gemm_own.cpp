@@ -100,8 +100,12 @@ NEMBED_AVX512BW void transpose(std::size_t m, std::size_t k, const std::uint16_t
 
 #else
 
-void pack_vnni(std::size_t, std::size_t, const std::uint16_t*, std::size_t, std::uint16_t*) {}
-void transpose(std::size_t, std::size_t, const std::uint16_t*, std::size_t, std::uint16_t*) {}
+void pack_vnni(std::size_t, std::size_t, const std::uint16_t*, std::size_t, std::uint16_t*) {
+    detail::not_built("own::pack_vnni");
+}
+void transpose(std::size_t, std::size_t, const std::uint16_t*, std::size_t, std::uint16_t*) {
+    detail::not_built("own::transpose");
+}
 
 #endif
 

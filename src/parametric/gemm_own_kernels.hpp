@@ -1,9 +1,18 @@
 #pragma once
 // The own bf16 backends' kernels (parametric/gemm_own.hpp), called through own::matmul's dispatch: each needs its
 // CPU features (amx_usable(), and the AVX512-BF16 probe in gemm_own.cpp).
+#include <stdexcept>
+#include <string>
+
 #include "nembed/parametric/gemm_own.hpp"
 
 namespace nembed::own::detail {
+
+/// Where the kernels are not compiled (not GCC on x86-64 Linux) available() is false and nothing calls them: a call
+/// is a bug, reported rather than leaving the output unwritten.
+[[noreturn]] inline void not_built(const char* what) {
+    throw std::logic_error(std::string(what) + ": nembed's own bf16 kernels are not compiled into this build");
+}
 
 /// The CPU has AMX-BF16 and AVX-512 (F, BW, VL) and the kernel granted the tile data (asked on the first call).
 bool amx_usable();
