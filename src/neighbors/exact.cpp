@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "nembed/core/bf16.hpp"
 #include "nembed/core/error.hpp"
 #include "nembed/core/exclusive_pairs.hpp"
 #include "nembed/core/interrupt.hpp"
@@ -129,14 +130,9 @@ struct Panels16 {
     const std::uint32_t* panel(std::size_t p) const { return v.data() + p * stride(); }
 };
 
-// float -> bf16, round to nearest even (finite values; the screen runs only for |w| far below the float range).
-inline std::uint32_t bf16_bits(float f) {
-    const auto u = std::bit_cast<std::uint32_t>(f);
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
 inline std::uint32_t bf16_pair(const float* x, std::size_t dim, std::size_t p, float scale) {
     const float a = scale * x[2 * p], b = 2 * p + 1 < dim ? scale * x[2 * p + 1] : 0.0f;
-    return bf16_bits(a) | (bf16_bits(b) << 16);
+    return std::uint32_t{round_bf16(a)} | (std::uint32_t{round_bf16(b)} << 16);
 }
 
 // |x| (vector_norm's s) rounded up to float (the norms in the screen's error bound must not be below the true ones).

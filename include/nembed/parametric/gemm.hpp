@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "nembed/core/aligned.hpp"
+#include "nembed/core/bf16.hpp"
 
 namespace nembed {
 
@@ -37,14 +38,6 @@ bool bf16_gemm_available();
 /// Throws InvalidArgument ("… built without oneDNN …", naming `what`) unless bf16_gemm_available().
 void require_bf16_gemm(const std::string& what);
 
-/// x rounded to bfloat16, nearest even: add 0x7FFF plus the lowest kept bit, keep the high half; a NaN keeps its
-/// sign and top payload bits with the quiet bit set (the addition could carry it into infinity). Inline so that
-/// element-wise passes can write it fused (Mlp's bias + ReLU).
-inline std::uint16_t round_bf16(float x) {
-    const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
-    const std::uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16, nan = (u >> 16) | 0x40u;
-    return static_cast<std::uint16_t>((u & 0x7FFFFFFFu) > 0x7F800000u ? nan : rounded);  // a select: vectorises
-}
 /// y[i] = round_bf16(x[i]), nearest even (NaN stays a quiet NaN). The same bits on every CPU: an integer
 /// rounding that the compiler vectorises (AVX-512's VCVTNEPS2BF16 would flush subnormals to zero).
 void to_bf16(const float* x, std::uint16_t* y, std::size_t n);
