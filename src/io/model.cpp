@@ -536,7 +536,7 @@ Mlp read_network(const std::string& dir, const Fields& top, std::size_t n_compon
     // network applies as the fit did, bit for bit.
     const Precision precision = f.parsed("precision", parse_precision, "float32");
     if (precision == Precision::bf16 && !bf16_gemm_available())
-        f.fail("precision", "is bf16, but nembed was built without oneDNN (install libdnnl-dev and rebuild)");
+        f.fail("precision", "is bf16, which is not available here: " + bf16_unavailable_reason());
     Matrix<float> p = read_array<float>(dir, "network.npy");
     try {
         return Mlp(std::move(widths), hidden, output, std::move(p.storage()), chunk_rows, precision);

@@ -38,17 +38,34 @@ Precision parse_precision(const std::string& name) {
 
 std::string to_string(Precision p) { return p == Precision::bf16 ? "bf16" : "float32"; }
 
-bool bf16_gemm_available() {
 #ifdef NEMBED_HAVE_DNNL
-    return true;
-#else
-    return false;
+namespace gemm {
+namespace {
+bool onednn_bf16_matmul_on_this_cpu();  // below, beside the products
+}
+} // namespace gemm
 #endif
+
+bool bf16_gemm_available() { return bf16_unavailable_reason().empty(); }
+
+const std::string& bf16_unavailable_reason() {
+#ifdef NEMBED_HAVE_DNNL
+    // Probed once: oneDNN has bf16 products only on CPUs with AVX-512 (or AMX, AVX2-VNNI-2); on an AVX2-only CPU
+    // it refuses them, and so does every bf16 path here.
+    static const std::string reason =
+        own::available(own::Backend::amx) || own::available(own::Backend::avx512_bf16) ||
+                gemm::onednn_bf16_matmul_on_this_cpu()
+            ? std::string()
+            : std::string("this CPU has no bfloat16 products (oneDNN's need AVX-512, AMX or AVX2-VNNI-2)");
+#else
+    static const std::string reason("nembed was built without oneDNN (install libdnnl-dev and rebuild)");
+#endif
+    return reason;
 }
 
 void require_bf16_gemm(const std::string& what) {
-    require(bf16_gemm_available(), what + ": precision bf16 needs oneDNN, but nembed was built without oneDNN "
-                                          "(install libdnnl-dev and rebuild), use float32");
+    require(bf16_gemm_available(),
+            what + ": precision bf16 is not available: " + bf16_unavailable_reason() + "; use float32");
 }
 
 NEMBED_ISA_CLONES void to_bf16(const float* __restrict x, std::uint16_t* __restrict y, std::size_t n) {
@@ -107,6 +124,23 @@ using dt = dnnl::memory::data_type;
 dnnl::engine& engine() {
     static dnnl::engine e(dnnl::engine::kind::cpu, 0);
     return e;
+}
+
+// Whether oneDNN makes a bf16 matmul here (a small one; its primitive descriptor fails on CPUs without the ISA).
+bool onednn_bf16_matmul_on_this_cpu() {
+    try {
+        const dnnl::memory::desc a({16, 32}, dt::bf16, dnnl::memory::format_tag::ab);
+        const dnnl::memory::desc b({32, 16}, dt::bf16, dnnl::memory::format_tag::ab);
+        const dnnl::memory::desc c({16, 16}, dt::f32, dnnl::memory::format_tag::ab);
+#if DNNL_VERSION_MAJOR >= 3
+        dnnl::matmul::primitive_desc pd(engine(), a, b, c);
+#else
+        dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), engine());
+#endif
+        return true;
+    } catch (const dnnl::error&) {
+        return false;
+    }
 }
 
 // C (m×n, float32) = A (m×k) · B (k×n), bf16 operands row-major, A also as its transpose's row-major storage (ta: a

@@ -32,7 +32,7 @@ std::vector<own::Backend> own_backends() {
 }
 #define NEMBED_REQUIRE_OWN()                                                                                          \
     if (own_backends().empty())                                                                                       \
-    GTEST_SKIP() << "no AMX-BF16 or AVX512-BF16 here (or built without oneDNN): the products run through oneDNN"
+    GTEST_SKIP() << "no AMX-BF16 or AVX512-BF16 here (or no bf16 products at all): the products run through oneDNN"
 
 // Chooses the backend for a scope (the best one restored after).
 struct UseBackend {
@@ -125,7 +125,7 @@ Reference reference(const Case& s) {
 } // namespace
 
 TEST(GemmOwn, BestBackendAndItsChoice) {
-    if (!bf16_gemm_available()) GTEST_SKIP() << "built without oneDNN";
+    if (!bf16_gemm_available()) GTEST_SKIP() << bf16_unavailable_reason();
     EXPECT_TRUE(own::available(own::Backend::onednn));
     const own::Backend best = own::best();
     EXPECT_EQ(own::backend(), best);

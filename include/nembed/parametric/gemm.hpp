@@ -7,7 +7,8 @@
 ///   in float32 — the usual mixed precision (the caller keeps float32 master weights and optimizer state). Through
 ///   nembed's own kernels where they run (parametric/gemm_own.hpp: AMX, else AVX512-BF16; own::enabled()), else
 ///   oneDNN's matmul; available only when nembed was built with oneDNN
-///   (bf16_gemm_available()), otherwise InvalidArgument "built without oneDNN". The paths round the same way; their
+///   on a CPU with bfloat16 products (bf16_gemm_available()), otherwise InvalidArgument "precision bf16 is not
+///   available: <why>". The paths round the same way; their
 ///   accumulation orders agree in the cases checked (AMX: k blocks of 32 in order; AVX512-BF16: k pairs in order)
 ///   but are not guaranteed to: their bits may differ. Each is the same for any thread count.
 ///
@@ -33,9 +34,14 @@ enum class Precision { float32, bf16 };
 Precision parse_precision(const std::string& name);
 std::string to_string(Precision p);
 
-/// True when nembed was built with oneDNN (the bf16 products).
+/// True when the bf16 products run here: nembed was built with oneDNN and this CPU has bfloat16 products (nembed's
+/// own kernels' AMX or AVX512-BF16, or oneDNN's, which need AVX-512; an AVX2-only CPU has none). Probed once.
 bool bf16_gemm_available();
-/// Throws InvalidArgument ("… built without oneDNN …", naming `what`) unless bf16_gemm_available().
+/// Why not (empty when bf16_gemm_available()): "nembed was built without oneDNN (…)" or "this CPU has no bfloat16
+/// products (…)".
+const std::string& bf16_unavailable_reason();
+/// Throws InvalidArgument ("<what>: precision bf16 is not available: <reason>; use float32") unless
+/// bf16_gemm_available().
 void require_bf16_gemm(const std::string& what);
 
 /// y[i] = round_bf16(x[i]), nearest even (NaN stays a quiet NaN). The same bits on every CPU: an integer
