@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,9 @@
 #include <immintrin.h>
 #else
 #define NEMBED_EXACT_X86 0
+#endif
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+#include <cblas.h>
 #endif
 
 namespace nembed {
@@ -123,6 +127,10 @@ Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, 
 // |w_j| rounded up (0 on padding), then for each pair of dimensions (2p, 2p + 1) the kPanel columns' two values
 // rounded to bf16 (nearest even), dimension 2p in the low half: the operand layout of vdpbf16ps.
 constexpr std::size_t kScreenMinDim = 128;
+// From this many columns the AVX2 kernel set computes the self-search's float32 keys by OpenBLAS's sgemm (§1c): its
+// partial-distance tiles hardly ever stop on wide rows (817 of 130 720 on 784 pixels), and sgemm runs closer to the
+// FMA peak than the 6 x 16 register tiles.
+constexpr std::size_t kGemmMinDim = 128;
 struct Panels16 {
     std::size_t pairs = 0, count = 0;
     std::vector<std::uint32_t> v;
@@ -529,6 +537,43 @@ void candidate_sums_t8(const float* query, const float* ref, std::size_t dim, co
         for (std::size_t r = 0; r < m; ++r) out[c0 + r] = a[r];
     }
 }
+
+// The self-search's keys of blocks (I, J) from their product (the OpenBLAS path of self_search, docs/neighbors.md
+// §1c): C[r * kQueryBlock + c] = scale w_r . w_c for I's rows r < mI and J's rows c < mJ; key = (C + c_c) + c_r (the
+// constants |w|^2 or 0, qn), offered as scan_self's tiles offer them: to the row's buffer when <= its threshold, and
+// (I != J) to the column's when <= the column's; I == J: rows only, without the point itself.
+void gemm_offers(const SelfScan& s, const float* C, std::size_t I, std::size_t J, std::size_t mI, std::size_t mJ) {
+    static_assert(kQueryBlock % kPanel == 0 && kPanel == 4 * L);
+    const bool pair = I != J;
+    const float* qn_i = s.qn + I * kQStride;
+    const float* qn_j = s.qn + J * kQStride;
+    const float* th_i = s.th + I * kQStride;
+    const float* th_j = s.th + J * kQStride;
+    const std::size_t i0 = I * kQueryBlock, j0 = J * kQueryBlock;
+    for (std::size_t r = 0; r < mI; ++r) {
+        const V ci = set1(qn_i[r]);
+        const float* row = C + r * kQueryBlock;
+        for (std::size_t c0 = 0; c0 < mJ; c0 += kPanel) {
+            alignas(32) float keys[kPanel];
+            const V t = set1(th_i[r]);
+            std::uint64_t hits = 0, col_hits = 0;
+            for (std::size_t v = 0; v < 4; ++v) {
+                const std::size_t c = c0 + v * L;
+                const V key = add(add(load(row + c), load(qn_j + c)), ci);
+                _mm256_store_ps(keys + v * L, key);
+                hits |= static_cast<std::uint64_t>(le_mask(key, t)) << (v * L);
+                if (pair) col_hits |= static_cast<std::uint64_t>(le_mask(key, load(th_j + c))) << (v * L);
+            }
+            if (mJ - c0 < kPanel) {  // columns past J's last row: not computed
+                const std::uint64_t valid = (std::uint64_t{1} << (mJ - c0)) - 1;
+                hits &= valid;
+                col_hits &= valid;
+            }
+            if (hits != 0) offer_self_row(s, keys, hits, i0 + r, j0 + c0, !pair);
+            if (col_hits != 0) offer_columns(s, keys, col_hits, i0 + r, j0 + c0);
+        }
+    }
+}
 } // namespace isa_avx2
 #pragma GCC pop_options
 
@@ -563,6 +608,8 @@ struct Kernels {
     void (*candidate_sums)(const float*, const float*, std::size_t, const index_t*, std::size_t, double*, double*);
     std::size_t tiles_per_pair;  // of a full pair of blocks (the count the log line compares with)
     StageCounts (*scan_self16)(const SelfScan&, std::size_t, std::size_t) = nullptr;  // the bf16 screen, if any
+    // the offers of a block pair's keys from its sgemm product (self_search's OpenBLAS path), if this set uses it
+    void (*gemm_offers)(const SelfScan&, const float*, std::size_t, std::size_t, std::size_t, std::size_t) = nullptr;
 };
 
 Kernels kernels_for(const std::string& isa) {
@@ -573,7 +620,13 @@ Kernels kernels_for(const std::string& isa) {
     if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan,
                                    isa_avx512::candidate_sums_t8, isa_avx512::tiles_per_pair};
     if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan,
-                                   isa_avx2::candidate_sums_t8, isa_avx2::tiles_per_pair};
+                                   isa_avx2::candidate_sums_t8, isa_avx2::tiles_per_pair, nullptr,
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+                                   isa_avx2::gemm_offers
+#else
+                                   nullptr
+#endif
+                               };
 #endif
     if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self, isa_generic::rescan,
                                     isa_generic::candidate_sums, isa_generic::tiles_per_pair};
@@ -715,7 +768,9 @@ public:
         screen_ = kernels_.scan_self16 != nullptr && metric_ == Metric::euclidean && work_.cols() >= kScreenMinDim &&
                   max_norm_ < 0x1p50;
         if (screen_) panels16_ = pack_reference16(work_.view(), order_, norms_, n_threads_);
-        else float_panels();
+        // Wide rows without the screen, where the kernel set has no AVX-512: the self-search's keys by sgemm (§1c).
+        gemm_ = !screen_ && kernels_.gemm_offers != nullptr && work_.cols() >= kGemmMinDim;
+        if (!screen_ && !gemm_) float_panels();
     }
 
     // The float32 key panels, packed on first use (queries, the self-search without the screen).
@@ -922,6 +977,42 @@ private:
         });
     }
 
+    // The self-search's block pairs through sgemm (§1c): per pair, C = scale W_I W_J^T by OpenBLAS (one thread each,
+    // nembed's workers run the pairs), then gemm_offers. w: the mapped rows in position order (n x dim, row-major).
+    // Any order of summation inside sgemm keeps each key within §1's rounding bound, so the kept candidates may
+    // differ from the tiles' in near-ties of the keys, but not the certified lists (§1, "Consequence").
+    void gemm_pairs(const SelfScan& s, const float* w, const std::vector<std::pair<std::size_t, std::size_t>>& tasks,
+                    float scale) const {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+        const std::size_t n = data_.rows(), dim = data_.cols(), nb = (n + kQueryBlock - 1) / kQueryBlock;
+        const int previous = openblas_get_num_threads();  // OpenBLAS's own threads off (as the network's BlasSerial)
+        if (previous != 1) openblas_set_num_threads(1);
+        struct Restore {
+            int previous;
+            ~Restore() {
+                if (previous != 1) openblas_set_num_threads(previous);
+            }
+        } restore{previous};
+        // per worker one product buffer, zeroed: gemm_offers reads whole vectors past a last block's columns
+        std::vector<std::vector<float>> C(static_cast<std::size_t>(std::max(1, n_threads_)));
+        const auto blas_int = [](std::size_t v) { return static_cast<blasint>(v); };
+        run_exclusive_pairs(n_threads_, nb, tasks, [&](int wk, std::size_t t) {
+            if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+            auto& c = C[static_cast<std::size_t>(wk)];
+            if (c.empty()) c.assign(kQueryBlock * kQueryBlock, 0.0f);
+            const auto [I, J] = tasks[t];
+            const std::size_t mI = std::min(kQueryBlock, n - I * kQueryBlock), mJ = std::min(kQueryBlock, n - J * kQueryBlock);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(mI), blas_int(mJ), blas_int(dim), scale,
+                        w + I * kQueryBlock * dim, blas_int(dim), w + J * kQueryBlock * dim, blas_int(dim), 0.0f,
+                        c.data(), blas_int(kQueryBlock));
+            kernels_.gemm_offers(s, c.data(), I, J, mI, mJ);
+        });
+#else
+        (void)s, (void)w, (void)tasks, (void)scale;
+        throw std::logic_error("exact kNN: the sgemm self-search is not compiled (no OpenBLAS)");
+#endif
+    }
+
     // The symmetric self-search (see SelfScan); keyed: the rows the keys are computed from (normalised for cosine).
     // screen: through the bf16 screen (screen_ only).
     KnnGraph self_search(MatrixView<float> keyed, std::size_t k, bool screen) const {
@@ -931,13 +1022,15 @@ private:
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
         const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
         const std::size_t pairs = panels16_.pairs;
-        if (!screen) (void)float_panels();  // packed here, not from inside the parallel packing below
+        const bool gemm = !screen && gemm_;  // keys by sgemm (§1c): the rows in position order, w (no packing)
+        if (!screen && !gemm) (void)float_panels();  // packed here, not from inside the parallel packing below
         std::vector<std::uint32_t> qb(screen ? nb * pairs * kQStride : 0, 0u);
         std::vector<float> qe(screen ? nb * kQStride : 0, 0.0f);
 
         // q and the candidate buffers (41 MB at 70 000 points, k = 15) are not zeroed here: each block's packing task
         // zeroes its own part of q, and a buffer is only read up to its size, so the first touch is in parallel.
         const auto q = std::make_unique_for_overwrite<float[]>(screen ? 0 : nb * dim * kQStride);
+        const auto w = std::make_unique_for_overwrite<float[]>(gemm ? n * dim : 0);
         std::vector<float> qn(nb * kQStride, std::numeric_limits<float>::infinity()),
             th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(kStages * nb * kQStride, 0.0f),
             mg(nb * kQStride, 0.0f);
@@ -951,7 +1044,7 @@ private:
         std::vector<std::uint32_t> sizes(nb * kQStride, 0);
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t b = b0; b < b1; ++b) {
-                if (!screen) std::fill_n(q.get() + b * dim * kQStride, dim * kQStride, 0.0f);
+                if (!screen && !gemm) std::fill_n(q.get() + b * dim * kQStride, dim * kQStride, 0.0f);
                 for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
                     const auto row = static_cast<std::size_t>(order_[b * kQueryBlock + r]);
                     const float* x = keyed.row(row);
@@ -969,6 +1062,10 @@ private:
                             std::numeric_limits<float>::infinity());
                         continue;
                     }
+                    if (gemm) {  // the gemm path reads only w, qn and th
+                        std::copy_n(x, dim, w.get() + (b * kQueryBlock + r) * dim);
+                        continue;
+                    }
                     for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[dims_[d]];
                     for (std::size_t st = 0; st < kStages; ++st)
                         qt[(st * nb + b) * kQStride + r] = scale * tail_norm(x, dims_, float_panels().head[st]);
@@ -980,7 +1077,7 @@ private:
             }
         });
         SelfScan s;
-        s.ref = screen ? &panels_ : &float_panels();  // the screen's offers read only n
+        s.ref = screen || gemm ? &panels_ : &float_panels();  // the screen's and gemm's offers read only n
         s.q = q.get();
         s.qn = qn.data();
         for (std::size_t st = 0; st < kStages; ++st) s.qt[st] = qt.data() + st * nb * kQStride;
@@ -998,6 +1095,7 @@ private:
         if (screen)
             nembed::log(LogLevel::debug, "exact kNN self-search: bf16 screen, " + std::to_string(n_cand) +
                                              " candidates per row");
+        if (gemm) nembed::log(LogLevel::debug, "exact kNN self-search: sgemm keys of block pairs");
         // The blocks against themselves, then the tournament's pairs in round order: the order only tightens the
         // thresholds early (the kept candidates do not depend on it); run_exclusive_pairs keeps two workers off one
         // block's buffers without a barrier per round.
@@ -1006,12 +1104,16 @@ private:
         const auto rounds = block_rounds(nb);
         for (const auto& round : rounds) tasks.insert(tasks.end(), round.begin(), round.end());
         std::vector<StageCounts> stopped(static_cast<std::size_t>(std::max(1, n_threads_)), StageCounts{});
-        run_exclusive_pairs(n_threads_, nb, tasks, [&](int w, std::size_t t) {
-            if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
-            const StageCounts c = scan_pair(s, tasks[t].first, tasks[t].second);
-            for (std::size_t st = 0; st < kStages; ++st) stopped[static_cast<std::size_t>(w)][st] += c[st];
-        });
-        if (panels_.head[0] > 0 && !screen) {
+        if (gemm) {
+            gemm_pairs(s, w.get(), tasks, scale);
+        } else {
+            run_exclusive_pairs(n_threads_, nb, tasks, [&](int wk, std::size_t t) {
+                if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+                const StageCounts c = scan_pair(s, tasks[t].first, tasks[t].second);
+                for (std::size_t st = 0; st < kStages; ++st) stopped[static_cast<std::size_t>(wk)][st] += c[st];
+            });
+        }
+        if (panels_.head[0] > 0 && !screen && !gemm) {
             std::size_t pairs = 0;
             for (const auto& round : rounds) pairs += round.size();
             StageCounts sum{};
@@ -1130,6 +1232,7 @@ private:
     mutable Panels panels_;  // see float_panels
     mutable std::once_flag panels_once_;
     bool screen_ = false;  // the self-search screens with bf16 keys (Panels16)
+    bool gemm_ = false;    // the self-search's float32 keys come from sgemm products of block pairs (§1c)
     Panels16 panels16_;
     detail::ExactDistance exact_;
     Metric metric_;
