@@ -1029,7 +1029,7 @@ private:
 
         // q and the candidate buffers (41 MB at 70 000 points, k = 15) are not zeroed here: each block's packing task
         // zeroes its own part of q, and a buffer is only read up to its size, so the first touch is in parallel.
-        const auto q = std::make_unique_for_overwrite<float[]>(screen ? 0 : nb * dim * kQStride);
+        const auto q = std::make_unique_for_overwrite<float[]>(screen || gemm ? 0 : nb * dim * kQStride);
         const auto w = std::make_unique_for_overwrite<float[]>(gemm ? n * dim : 0);
         std::vector<float> qn(nb * kQStride, std::numeric_limits<float>::infinity()),
             th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(kStages * nb * kQStride, 0.0f),
