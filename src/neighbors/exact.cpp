@@ -1001,7 +1001,8 @@ private:
             auto& c = C[static_cast<std::size_t>(wk)];
             if (c.empty()) c.assign(kQueryBlock * kQueryBlock, 0.0f);
             const auto [I, J] = tasks[t];
-            const std::size_t mI = std::min(kQueryBlock, n - I * kQueryBlock), mJ = std::min(kQueryBlock, n - J * kQueryBlock);
+            const std::size_t mI = std::min(kQueryBlock, n - I * kQueryBlock);
+            const std::size_t mJ = std::min(kQueryBlock, n - J * kQueryBlock);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(mI), blas_int(mJ), blas_int(dim), scale,
                         w + I * kQueryBlock * dim, blas_int(dim), w + J * kQueryBlock * dim, blas_int(dim), 0.0f,
                         c.data(), blas_int(kQueryBlock));

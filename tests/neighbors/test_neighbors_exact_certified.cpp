@@ -430,7 +430,8 @@ TEST(ExactKnnCertified, SgemmKeysGiveTheFloat64ScanAndTheTilesBits) {
 #else
                     (void)ran;
 #endif
-                    EXPECT_EQ(g.indices, ref.indices) << name << " " << to_string(metric) << " " << threads << " k " << k;
+                    EXPECT_EQ(g.indices, ref.indices)
+                        << name << " " << to_string(metric) << " " << threads << " k " << k;
                     EXPECT_EQ(g.distances, ref.distances)
                         << name << " " << to_string(metric) << " " << threads << " k " << k;
                 }
