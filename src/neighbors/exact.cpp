@@ -538,6 +538,7 @@ void candidate_sums_t8(const float* query, const float* ref, std::size_t dim, co
     }
 }
 
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
 // The self-search's keys of blocks (I, J) from their product (the OpenBLAS path of self_search, docs/neighbors.md
 // §1c): C[r * kQueryBlock + c] = scale w_r . w_c for I's rows r < mI and J's rows c < mJ; key = (C + c_c) + c_r (the
 // constants |w|^2 or 0, qn), offered as scan_self's tiles offer them: to the row's buffer when <= its threshold, and
@@ -574,6 +575,7 @@ void gemm_offers(const SelfScan& s, const float* C, std::size_t I, std::size_t J
         }
     }
 }
+#endif
 } // namespace isa_avx2
 #pragma GCC pop_options
 
