@@ -1,7 +1,10 @@
 // The exact kNN self-search alone (issue #21 item 1, t25): wall and process CPU seconds per run, and how many rows
 // the float32 keys could not certify and were rescanned in double (docs/neighbors.md §1).
 //
-//   bench_knn_exact FILE.npy|--spread [-k 90] [--threads 2] [--runs 3] [--hnsw] [--isa avx2]
+//   bench_knn_exact FILE.npy|--spread [-k 90] [--threads 2] [--runs 3] [--hnsw] [--isa avx2] [-v] [--out FILE]
+//
+// -v: the index's debug lines on stderr (screen, tiles stopped early, rescans). --out: the last run's lists as raw
+// bytes (n x k int32 indices, then n x k float32 distances), to compare kernels and builds with cmp.
 //
 // --spread: the issue's widely spread set, 12 copies of a 7 000-point 50-D Gaussian set (sd 0.15: neighbours ~1
 // apart) moved 7 000 apart along random directions (84 000 points). --hnsw: also HNSW at the default settings and
@@ -33,7 +36,8 @@ int main(int argc, char** argv) {
     std::string file, isa;
     std::size_t k = 90;
     int threads = 2, runs = 3;
-    bool hnsw = false;
+    bool hnsw = false, verbose = false;
+    std::string out;
     for (int a = 1; a < argc; ++a) {
         const std::string s = argv[a];
         if (s == "-k" && a + 1 < argc) k = std::strtoul(argv[++a], nullptr, 10);
@@ -41,6 +45,8 @@ int main(int argc, char** argv) {
         else if (s == "--runs" && a + 1 < argc) runs = std::atoi(argv[++a]);
         else if (s == "--isa" && a + 1 < argc) isa = argv[++a];
         else if (s == "--hnsw") hnsw = true;
+        else if (s == "-v") verbose = true;
+        else if (s == "--out" && a + 1 < argc) out = argv[++a];
         else file = s;
     }
     if (file.empty()) {
@@ -51,6 +57,7 @@ int main(int argc, char** argv) {
     std::size_t rescanned = 0;
     set_log_sink([&](LogLevel level, const std::string& msg) {
         if (level == LogLevel::debug && msg.rfind("exact kNN: ", 0) == 0) rescanned += std::stoul(msg.substr(11));
+        if (verbose) std::fprintf(stderr, "%s\n", msg.c_str());
     });
     std::vector<double> wall, cpu;
     KnnGraph exact;
@@ -68,6 +75,13 @@ int main(int argc, char** argv) {
     }
     std::printf("exact k = %zu, %zu x %zu, %d threads: median %.2f s wall, %.2f s CPU\n", k, x.rows(), x.cols(),
                 threads, median(wall), median(cpu));
+    if (!out.empty()) {
+        std::FILE* f = std::fopen(out.c_str(), "wb");
+        if (f == nullptr) return 1;
+        std::fwrite(exact.indices.data(), sizeof(exact.indices[0]), exact.indices.size(), f);
+        std::fwrite(exact.distances.data(), sizeof(exact.distances[0]), exact.distances.size(), f);
+        std::fclose(f);
+    }
     if (hnsw) {
         KnnOptions o;
         o.method = KnnMethod::hnsw;

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,9 @@
 #include <immintrin.h>
 #else
 #define NEMBED_EXACT_X86 0
+#endif
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+#include <cblas.h>
 #endif
 
 namespace nembed {
@@ -123,6 +127,10 @@ Panels pack_reference(MatrixView<float> ref, const std::vector<index_t>& order, 
 // |w_j| rounded up (0 on padding), then for each pair of dimensions (2p, 2p + 1) the kPanel columns' two values
 // rounded to bf16 (nearest even), dimension 2p in the low half: the operand layout of vdpbf16ps.
 constexpr std::size_t kScreenMinDim = 128;
+// From this many columns the AVX2 kernel set computes the self-search's float32 keys by OpenBLAS's sgemm (§1c): its
+// partial-distance tiles hardly ever stop on wide rows (817 of 130 720 on 784 pixels), and sgemm runs closer to the
+// FMA peak than the 6 x 16 register tiles.
+constexpr std::size_t kGemmMinDim = 128;
 struct Panels16 {
     std::size_t pairs = 0, count = 0;
     std::vector<std::uint32_t> v;
@@ -471,6 +479,103 @@ inline V fmadd(V acc, V a, V b) { return _mm256_fmadd_ps(a, b, acc); }
 inline V add(V a, V b) { return _mm256_add_ps(a, b); }
 inline unsigned le_mask(V a, V t) { return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_LE_OQ))); }
 #include "exact_tile.inc"
+
+// candidate_sums with the 8 candidate rows transposed in registers, 8 dimensions at a time (as isa_avx512's
+// candidate_sums_t8, two ymm of doubles per group), instead of through the scalar-filled `block`: per candidate and
+// dimension the same operations in the same order (t = q - x in double, acc += t * t), so the same bits. The scalar
+// fill and its 50 KB block (past L1 at 784 columns) were most of candidate_sums' time, 41 % of the k = 90
+// self-search on Fashion-MNIST's 784 pixels on AMD Zen 3 (2026-12-06, k36).
+void candidate_sums_t8(const float* query, const float* ref, std::size_t dim, const index_t* idx, std::size_t n,
+                       double* block, double* out) {
+    static_assert(kRescanRows == 8, "two ymm of doubles per group of candidates");
+    if (dim < 8) return candidate_sums(query, ref, dim, idx, n, block, out);  // no full transpose to do
+    const std::size_t d8 = dim / 8 * 8;
+    for (std::size_t c0 = 0; c0 < n; c0 += 8) {
+        const std::size_t m = std::min<std::size_t>(8, n - c0);
+        const float* x[8];
+        for (std::size_t r = 0; r < 8; ++r) x[r] = ref + static_cast<std::size_t>(idx[c0 + (r < m ? r : 0)]) * dim;
+        __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // candidates 0-3, 4-7
+        for (std::size_t d = 0; d < d8; d += 8) {
+            const __m256 a0 = _mm256_loadu_ps(x[0] + d), a1 = _mm256_loadu_ps(x[1] + d), a2 = _mm256_loadu_ps(x[2] + d),
+                         a3 = _mm256_loadu_ps(x[3] + d), a4 = _mm256_loadu_ps(x[4] + d), a5 = _mm256_loadu_ps(x[5] + d),
+                         a6 = _mm256_loadu_ps(x[6] + d), a7 = _mm256_loadu_ps(x[7] + d);
+            const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+            const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+            const __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
+            const __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+            const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+            const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+            const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+            // col[k]: lane r holds x[r][d + k]
+            const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                                   _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                                   _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                                   _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+            for (std::size_t k = 0; k < 8; ++k) {
+                const __m256d qv = _mm256_set1_pd(static_cast<double>(query[d + k]));
+                const __m256d tl = _mm256_sub_pd(qv, _mm256_cvtps_pd(_mm256_castps256_ps128(col[k])));
+                const __m256d th = _mm256_sub_pd(qv, _mm256_cvtps_pd(_mm256_extractf128_ps(col[k], 1)));
+                lo = _mm256_add_pd(lo, _mm256_mul_pd(tl, tl));
+                hi = _mm256_add_pd(hi, _mm256_mul_pd(th, th));
+            }
+        }
+        for (std::size_t d = d8; d < dim; ++d) {
+            const __m256d qv = _mm256_set1_pd(static_cast<double>(query[d]));
+            const __m256d tl = _mm256_sub_pd(qv, _mm256_set_pd(x[3][d], x[2][d], x[1][d], x[0][d]));
+            const __m256d th = _mm256_sub_pd(qv, _mm256_set_pd(x[7][d], x[6][d], x[5][d], x[4][d]));
+            lo = _mm256_add_pd(lo, _mm256_mul_pd(tl, tl));
+            hi = _mm256_add_pd(hi, _mm256_mul_pd(th, th));
+        }
+        alignas(32) double a[8];
+        _mm256_store_pd(a, lo);
+        _mm256_store_pd(a + 4, hi);
+        for (std::size_t r = 0; r < m; ++r) out[c0 + r] = a[r];
+    }
+}
+
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+// The self-search's keys of blocks (I, J) from their product (the OpenBLAS path of self_search, docs/neighbors.md
+// §1c): C[r * kQueryBlock + c] = scale w_r . w_c for I's rows r < mI and J's rows c < mJ; key = (C + c_c) + c_r (the
+// constants |w|^2 or 0, qn), offered as scan_self's tiles offer them: to the row's buffer when <= its threshold, and
+// (I != J) to the column's when <= the column's; I == J: rows only, without the point itself.
+void gemm_offers(const SelfScan& s, const float* C, std::size_t I, std::size_t J, std::size_t mI, std::size_t mJ) {
+    static_assert(kQueryBlock % kPanel == 0 && kPanel == 4 * L);
+    const bool pair = I != J;
+    const float* qn_i = s.qn + I * kQStride;
+    const float* qn_j = s.qn + J * kQStride;
+    const float* th_i = s.th + I * kQStride;
+    const float* th_j = s.th + J * kQStride;
+    const std::size_t i0 = I * kQueryBlock, j0 = J * kQueryBlock;
+    for (std::size_t r = 0; r < mI; ++r) {
+        const V ci = set1(qn_i[r]);
+        const float* row = C + r * kQueryBlock;
+        for (std::size_t c0 = 0; c0 < mJ; c0 += kPanel) {
+            alignas(32) float keys[kPanel];
+            const V t = set1(th_i[r]);
+            std::uint64_t hits = 0, col_hits = 0;
+            for (std::size_t v = 0; v < 4; ++v) {
+                const std::size_t c = c0 + v * L;
+                const V key = add(add(load(row + c), load(qn_j + c)), ci);
+                _mm256_store_ps(keys + v * L, key);
+                hits |= static_cast<std::uint64_t>(le_mask(key, t)) << (v * L);
+                if (pair) col_hits |= static_cast<std::uint64_t>(le_mask(key, load(th_j + c))) << (v * L);
+            }
+            if (mJ - c0 < kPanel) {  // columns past J's last row: not computed
+                const std::uint64_t valid = (std::uint64_t{1} << (mJ - c0)) - 1;
+                hits &= valid;
+                col_hits &= valid;
+            }
+            if (hits != 0) offer_self_row(s, keys, hits, i0 + r, j0 + c0, !pair);
+            if (col_hits != 0) offer_columns(s, keys, col_hits, i0 + r, j0 + c0);
+        }
+    }
+}
+#endif
 } // namespace isa_avx2
 #pragma GCC pop_options
 
@@ -505,6 +610,8 @@ struct Kernels {
     void (*candidate_sums)(const float*, const float*, std::size_t, const index_t*, std::size_t, double*, double*);
     std::size_t tiles_per_pair;  // of a full pair of blocks (the count the log line compares with)
     StageCounts (*scan_self16)(const SelfScan&, std::size_t, std::size_t) = nullptr;  // the bf16 screen, if any
+    // the offers of a block pair's keys from its sgemm product (self_search's OpenBLAS path), if this set uses it
+    void (*gemm_offers)(const SelfScan&, const float*, std::size_t, std::size_t, std::size_t, std::size_t) = nullptr;
 };
 
 Kernels kernels_for(const std::string& isa) {
@@ -515,7 +622,13 @@ Kernels kernels_for(const std::string& isa) {
     if (isa == "avx512") return {isa_avx512::scan, isa_avx512::scan_self, isa_avx512::rescan,
                                    isa_avx512::candidate_sums_t8, isa_avx512::tiles_per_pair};
     if (isa == "avx2") return {isa_avx2::scan, isa_avx2::scan_self, isa_avx2::rescan,
-                                   isa_avx2::candidate_sums, isa_avx2::tiles_per_pair};
+                                   isa_avx2::candidate_sums_t8, isa_avx2::tiles_per_pair, nullptr,
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+                                   isa_avx2::gemm_offers
+#else
+                                   nullptr
+#endif
+                               };
 #endif
     if (isa == "generic") return {isa_generic::scan, isa_generic::scan_self, isa_generic::rescan,
                                     isa_generic::candidate_sums, isa_generic::tiles_per_pair};
@@ -657,7 +770,9 @@ public:
         screen_ = kernels_.scan_self16 != nullptr && metric_ == Metric::euclidean && work_.cols() >= kScreenMinDim &&
                   max_norm_ < 0x1p50;
         if (screen_) panels16_ = pack_reference16(work_.view(), order_, norms_, n_threads_);
-        else float_panels();
+        // Wide rows without the screen, where the kernel set has no AVX-512: the self-search's keys by sgemm (§1c).
+        gemm_ = !screen_ && kernels_.gemm_offers != nullptr && work_.cols() >= kGemmMinDim;
+        if (!screen_ && !gemm_) float_panels();
     }
 
     // The float32 key panels, packed on first use (queries, the self-search without the screen).
@@ -864,6 +979,43 @@ private:
         });
     }
 
+    // The self-search's block pairs through sgemm (§1c): per pair, C = scale W_I W_J^T by OpenBLAS (one thread each,
+    // nembed's workers run the pairs), then gemm_offers. w: the mapped rows in position order (n x dim, row-major).
+    // Any order of summation inside sgemm keeps each key within §1's rounding bound, so the kept candidates may
+    // differ from the tiles' in near-ties of the keys, but not the certified lists (§1, "Consequence").
+    void gemm_pairs(const SelfScan& s, const float* w, const std::vector<std::pair<std::size_t, std::size_t>>& tasks,
+                    float scale) const {
+#ifdef NEMBED_HAVE_OPENBLAS_GEMM
+        const std::size_t n = data_.rows(), dim = data_.cols(), nb = (n + kQueryBlock - 1) / kQueryBlock;
+        const int previous = openblas_get_num_threads();  // OpenBLAS's own threads off (as the network's BlasSerial)
+        if (previous != 1) openblas_set_num_threads(1);
+        struct Restore {
+            int previous;
+            ~Restore() {
+                if (previous != 1) openblas_set_num_threads(previous);
+            }
+        } restore{previous};
+        // per worker one product buffer, zeroed: gemm_offers reads whole vectors past a last block's columns
+        std::vector<std::vector<float>> C(static_cast<std::size_t>(std::max(1, n_threads_)));
+        const auto blas_int = [](std::size_t v) { return static_cast<blasint>(v); };
+        run_exclusive_pairs(n_threads_, nb, tasks, [&](int wk, std::size_t t) {
+            if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+            auto& c = C[static_cast<std::size_t>(wk)];
+            if (c.empty()) c.assign(kQueryBlock * kQueryBlock, 0.0f);
+            const auto [I, J] = tasks[t];
+            const std::size_t mI = std::min(kQueryBlock, n - I * kQueryBlock);
+            const std::size_t mJ = std::min(kQueryBlock, n - J * kQueryBlock);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(mI), blas_int(mJ), blas_int(dim), scale,
+                        w + I * kQueryBlock * dim, blas_int(dim), w + J * kQueryBlock * dim, blas_int(dim), 0.0f,
+                        c.data(), blas_int(kQueryBlock));
+            kernels_.gemm_offers(s, c.data(), I, J, mI, mJ);
+        });
+#else
+        (void)s, (void)w, (void)tasks, (void)scale;
+        throw std::logic_error("exact kNN: the sgemm self-search is not compiled (no OpenBLAS)");
+#endif
+    }
+
     // The symmetric self-search (see SelfScan); keyed: the rows the keys are computed from (normalised for cosine).
     // screen: through the bf16 screen (screen_ only).
     KnnGraph self_search(MatrixView<float> keyed, std::size_t k, bool screen) const {
@@ -873,13 +1025,15 @@ private:
         const float scale = metric_ == Metric::euclidean ? -2.0f : -1.0f;  // exact in float
         const std::size_t nb = (n + kQueryBlock - 1) / kQueryBlock;
         const std::size_t pairs = panels16_.pairs;
-        if (!screen) (void)float_panels();  // packed here, not from inside the parallel packing below
+        const bool gemm = !screen && gemm_;  // keys by sgemm (§1c): the rows in position order, w (no packing)
+        if (!screen && !gemm) (void)float_panels();  // packed here, not from inside the parallel packing below
         std::vector<std::uint32_t> qb(screen ? nb * pairs * kQStride : 0, 0u);
         std::vector<float> qe(screen ? nb * kQStride : 0, 0.0f);
 
         // q and the candidate buffers (41 MB at 70 000 points, k = 15) are not zeroed here: each block's packing task
         // zeroes its own part of q, and a buffer is only read up to its size, so the first touch is in parallel.
-        const auto q = std::make_unique_for_overwrite<float[]>(screen ? 0 : nb * dim * kQStride);
+        const auto q = std::make_unique_for_overwrite<float[]>(screen || gemm ? 0 : nb * dim * kQStride);
+        const auto w = std::make_unique_for_overwrite<float[]>(gemm ? n * dim : 0);
         std::vector<float> qn(nb * kQStride, std::numeric_limits<float>::infinity()),
             th(nb * kQStride, -std::numeric_limits<float>::infinity()), qt(kStages * nb * kQStride, 0.0f),
             mg(nb * kQStride, 0.0f);
@@ -893,7 +1047,7 @@ private:
         std::vector<std::uint32_t> sizes(nb * kQStride, 0);
         parallelize(n_threads_, nb, [&](int, std::size_t b0, std::size_t b1) {
             for (std::size_t b = b0; b < b1; ++b) {
-                if (!screen) std::fill_n(q.get() + b * dim * kQStride, dim * kQStride, 0.0f);
+                if (!screen && !gemm) std::fill_n(q.get() + b * dim * kQStride, dim * kQStride, 0.0f);
                 for (std::size_t r = 0; r < kQueryBlock && b * kQueryBlock + r < n; ++r) {
                     const auto row = static_cast<std::size_t>(order_[b * kQueryBlock + r]);
                     const float* x = keyed.row(row);
@@ -911,6 +1065,10 @@ private:
                             std::numeric_limits<float>::infinity());
                         continue;
                     }
+                    if (gemm) {  // the gemm path reads only w, qn and th
+                        std::copy_n(x, dim, w.get() + (b * kQueryBlock + r) * dim);
+                        continue;
+                    }
                     for (std::size_t d = 0; d < dim; ++d) q[(b * dim + d) * kQStride + r] = scale * x[dims_[d]];
                     for (std::size_t st = 0; st < kStages; ++st)
                         qt[(st * nb + b) * kQStride + r] = scale * tail_norm(x, dims_, float_panels().head[st]);
@@ -922,7 +1080,7 @@ private:
             }
         });
         SelfScan s;
-        s.ref = screen ? &panels_ : &float_panels();  // the screen's offers read only n
+        s.ref = screen || gemm ? &panels_ : &float_panels();  // the screen's and gemm's offers read only n
         s.q = q.get();
         s.qn = qn.data();
         for (std::size_t st = 0; st < kStages; ++st) s.qt[st] = qt.data() + st * nb * kQStride;
@@ -940,6 +1098,7 @@ private:
         if (screen)
             nembed::log(LogLevel::debug, "exact kNN self-search: bf16 screen, " + std::to_string(n_cand) +
                                              " candidates per row");
+        if (gemm) nembed::log(LogLevel::debug, "exact kNN self-search: sgemm keys of block pairs");
         // The blocks against themselves, then the tournament's pairs in round order: the order only tightens the
         // thresholds early (the kept candidates do not depend on it); run_exclusive_pairs keeps two workers off one
         // block's buffers without a barrier per round.
@@ -948,12 +1107,16 @@ private:
         const auto rounds = block_rounds(nb);
         for (const auto& round : rounds) tasks.insert(tasks.end(), round.begin(), round.end());
         std::vector<StageCounts> stopped(static_cast<std::size_t>(std::max(1, n_threads_)), StageCounts{});
-        run_exclusive_pairs(n_threads_, nb, tasks, [&](int w, std::size_t t) {
-            if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
-            const StageCounts c = scan_pair(s, tasks[t].first, tasks[t].second);
-            for (std::size_t st = 0; st < kStages; ++st) stopped[static_cast<std::size_t>(w)][st] += c[st];
-        });
-        if (panels_.head[0] > 0 && !screen) {
+        if (gemm) {
+            gemm_pairs(s, w.get(), tasks, scale);
+        } else {
+            run_exclusive_pairs(n_threads_, nb, tasks, [&](int wk, std::size_t t) {
+                if (interrupt_requested()) throw Interrupted("exact kNN search interrupted");
+                const StageCounts c = scan_pair(s, tasks[t].first, tasks[t].second);
+                for (std::size_t st = 0; st < kStages; ++st) stopped[static_cast<std::size_t>(wk)][st] += c[st];
+            });
+        }
+        if (panels_.head[0] > 0 && !screen && !gemm) {
             std::size_t pairs = 0;
             for (const auto& round : rounds) pairs += round.size();
             StageCounts sum{};
@@ -1072,6 +1235,7 @@ private:
     mutable Panels panels_;  // see float_panels
     mutable std::once_flag panels_once_;
     bool screen_ = false;  // the self-search screens with bf16 keys (Panels16)
+    bool gemm_ = false;    // the self-search's float32 keys come from sgemm products of block pairs (§1c)
     Panels16 panels16_;
     detail::ExactDistance exact_;
     Metric metric_;

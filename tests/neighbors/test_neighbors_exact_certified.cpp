@@ -364,4 +364,80 @@ TEST(ExactKnnCertified, Bf16ScreenGivesTheFloat32KeysBitsAndTheFloat64Scan) {
     EXPECT_LT(fallbacks, 16u);
 }
 
+// Whether the self-search took its keys from sgemm (its debug line).
+template <class F>
+bool sgemm_keys(F&& f) {
+    bool seen = false;
+    set_log_sink([&](LogLevel level, const std::string& msg) {
+        if (level == LogLevel::debug && msg.rfind("exact kNN self-search: sgemm keys", 0) == 0) seen = true;
+    });
+    f();
+    set_log_sink({});
+    return seen;
+}
+
+TEST(ExactKnnCertified, SgemmKeysGiveTheFloat64ScanAndTheTilesBits) {
+    // The AVX2 kernel set's self-search of rows with >= 128 columns takes its float32 keys from OpenBLAS's sgemm
+    // (docs/neighbors.md §1c): the lists must be the float64 scan's (indices and float32 distances exactly) and the
+    // same bits as the generic kernel set's tiles, at 1 and 2 threads, for Euclidean, cosine and inner product, on
+    // Gaussian clusters, under offsets (1e6: values quantised to 1/16, ties; 1e4 at scale 1e-3), tiny and huge
+    // scales, on the lattice {0, 1, 2}^130 (duplicates and equal distances: ties by index), with every point
+    // duplicated, an odd D (131) and a last block of fewer than 256 rows (n = 1300, 1400, 1200).
+    const auto isas = detail::exact_knn_isas();
+    if (std::find(isas.begin(), isas.end(), "avx2") == isas.end()) GTEST_SKIP() << "no AVX2 here";
+    const char* const names[] = {"clusters",        "clusters x 1 + 1e6", "clusters x 1e-3 + 1e4", "clusters x 1e-30",
+                                 "clusters x 1e30", "gaussian 131",       "lattice 130",           "duplicated"};
+    const Matrix<float> c = even_clusters(12, 100, 160, 0.05, 3);
+    const auto make = [&](std::size_t which) -> Matrix<float> {
+        switch (which) {
+        case 0: return c;
+        case 1: return affine(c, 1.0, 1e6);
+        case 2: return affine(c, 1e-3, 1e4);
+        case 3: return affine(c, 1e-30, 0.0);
+        case 4: return affine(c, 1e30, 0.0);
+        case 5: return even_clusters(1, 1300, 131, 1.0, 5);
+        case 6: {
+            Rng rng(130);
+            Matrix<float> x(1400, 130);
+            for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.below(3));
+            return x;
+        }
+        default: {
+            const Matrix<float> h = even_clusters(10, 60, 144, 0.1, 9);
+            Matrix<float> x(2 * h.rows(), h.cols());
+            for (std::size_t i = 0; i < h.rows(); ++i)
+                for (std::size_t t = 0; t < h.cols(); ++t) x(2 * i, t) = x(2 * i + 1, t) = h(i, t);
+            return x;
+        }
+        }
+    };
+    for (std::size_t which = 0; which < 8; ++which) {
+        const Matrix<float> x = make(which);
+        const std::string name = names[which];
+        for (Metric metric : {Metric::euclidean, Metric::cosine, Metric::inner_product}) {
+            if (metric != Metric::euclidean && which != 0 && which != 5 && which != 6) continue;
+            for (std::size_t k : {15u, 90u}) {
+                const KnnGraph ref = detail::make_exact_index(x.view(), metric, 1, "generic")->self_neighbors(k);
+                EXPECT_EQ(count_mismatches(ref, x.view(), x.view(), true, metric), 0u)
+                    << name << " " << to_string(metric) << " k " << k;
+                for (int threads : {1, 2}) {
+                    KnnGraph g;
+                    const bool ran = sgemm_keys([&] {
+                        g = detail::make_exact_index(x.view(), metric, threads, "avx2")->self_neighbors(k);
+                    });
+#ifdef NEMBED_EXPECT_SGEMM_KNN
+                    EXPECT_TRUE(ran) << name;
+#else
+                    (void)ran;
+#endif
+                    EXPECT_EQ(g.indices, ref.indices)
+                        << name << " " << to_string(metric) << " " << threads << " k " << k;
+                    EXPECT_EQ(g.distances, ref.distances)
+                        << name << " " << to_string(metric) << " " << threads << " k " << k;
+                }
+            }
+        }
+    }
+}
+
 } // namespace
