@@ -127,7 +127,14 @@ std::atomic<int>& f32_chosen() {
 
 std::string to_string(F32Backend b) { return b == F32Backend::onednn ? "onednn" : "blas"; }
 
-bool available(F32Backend b) { return b == F32Backend::blas || bf16_gemm_available(); }
+// oneDNN has a float32 matmul on every CPU (a reference one at worst), unlike its bf16 one (bf16_gemm_available()).
+bool available([[maybe_unused]] F32Backend b) {
+#ifdef NEMBED_HAVE_DNNL
+    return true;
+#else
+    return b == F32Backend::blas;
+#endif
+}
 
 F32Backend f32_backend() {
     int c = f32_chosen().load(std::memory_order_relaxed);
