@@ -53,11 +53,12 @@ float bf16_to_float(std::uint16_t v);
 namespace gemm {
 
 // float32: OpenBLAS (Eigen where nembed was built without OpenBLAS), and for the backward's products (dW, dIn)
-// oneDNN's float32 matmul where nembed was built with oneDNN: on AMD Zen 3 (AVX2) its kernels ran those shapes
-// 6–180 % faster than cblas_sgemm (bench/RESULTS.md, #17). The two libraries' sums differ in their last bits (their
-// blocking); each is the same for any thread count. The forward stays on blas: oneDNN's float32 sum of a row depends
-// on the row's position in the product and on the row count (its row blocking and tails), and a point's output must
-// not depend on its batch; OpenBLAS's does not.
+// oneDNN's float32 matmul where nembed was built with oneDNN: on AMD Zen 3 (AVX2) its kernels ran the 100-wide
+// shapes as fast as cblas_sgemm to 25 % faster, the 2-wide ones 1.5–2.6× faster (bench/RESULTS.md, #17). The two
+// libraries' sums differ in their last bits (their blocking); each is the same for any thread count. The forward
+// stays on blas: oneDNN's float32 sum of a row depends on the row's position in the product and on the row count
+// (its row blocking and tails) at every width, and a point's output should not depend on its batch (OpenBLAS's does
+// not at small widths; at 784 inputs it does for some row counts).
 /// Who computes the backward's float32 products.
 enum class F32Backend { blas, onednn };
 std::string to_string(F32Backend b);
