@@ -1,7 +1,9 @@
 // The network's matrix products (parametric/gemm.hpp): float32 through OpenBLAS or Eigen, bf16 through oneDNN.
 #include "nembed/parametric/gemm.hpp"
 
+#include <atomic>
 #include <bit>
+#include <cstdlib>
 
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
 #include <cblas.h>
@@ -98,7 +100,8 @@ void h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const
 #endif
 }
 
-void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW) {
+namespace {
+void blas_gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW) {
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(o), blas_int(a), blas_int(m), 1.0f, G, blas_int(o),
                 H, blas_int(a), 0.0f, dW, blas_int(a));
@@ -107,13 +110,53 @@ void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const flo
 #endif
 }
 
-void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn) {
+void blas_g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn) {
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(a), blas_int(o), 1.0f, G, blas_int(o),
                 W, blas_int(a), 0.0f, dIn, blas_int(a));
 #else
     Map(dIn, ix(m), ix(a)).noalias() = CMap(G, ix(m), ix(o)) * CMap(W, ix(o), ix(a));
 #endif
+}
+
+std::atomic<int>& f32_chosen() {
+    static std::atomic<int> chosen{-1};  // −1: not chosen yet (the environment, else the best, at the first ask)
+    return chosen;
+}
+} // namespace
+
+std::string to_string(F32Backend b) { return b == F32Backend::onednn ? "onednn" : "blas"; }
+
+// oneDNN has a float32 matmul on every CPU (a reference one at worst), unlike its bf16 one (bf16_gemm_available()).
+bool available([[maybe_unused]] F32Backend b) {
+#ifdef NEMBED_HAVE_DNNL
+    return true;
+#else
+    return b == F32Backend::blas;
+#endif
+}
+
+F32Backend f32_backend() {
+    int c = f32_chosen().load(std::memory_order_relaxed);
+    if (c < 0) {
+        F32Backend b = available(F32Backend::onednn) ? F32Backend::onednn : F32Backend::blas;
+        if (const char* env = std::getenv("NEMBED_F32_GEMM")) {
+            const std::string v = to_lower(env);
+            require(v == "blas" || v == "onednn",
+                    "NEMBED_F32_GEMM: unknown backend '" + std::string(env) + "' (expected blas or onednn)");
+            b = v == "blas" ? F32Backend::blas : F32Backend::onednn;
+            require(available(b), "NEMBED_F32_GEMM=onednn: nembed was built without oneDNN");
+        }
+        int expected = -1;
+        f32_chosen().compare_exchange_strong(expected, static_cast<int>(b), std::memory_order_relaxed);
+        c = f32_chosen().load(std::memory_order_relaxed);
+    }
+    return static_cast<F32Backend>(c);
+}
+
+void set_f32_backend(F32Backend b) {
+    require(available(b), "float32 products: backend " + to_string(b) + " is not available in this build");
+    f32_chosen().store(static_cast<int>(b), std::memory_order_relaxed);
 }
 
 #ifdef NEMBED_HAVE_DNNL
@@ -152,8 +195,8 @@ struct Product {
 };
 
 // m, n, k, A transposed, a float32 bias row added, ReLU after, C in bf16, B in the kernel's own layout (format any:
-// pre-packed by pack_b).
-using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool, bool>;
+// pre-packed by pack_b), float32 operands (else bf16).
+using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, bool, bool, bool>;
 
 // One OpenMP thread in oneDNN for the call (and the primitive's creation: its blocking depends on the thread
 // count), the calling thread's own setting restored after; other threads' settings are their own.
@@ -175,12 +218,13 @@ const Product& product(const Key& key) {
     std::lock_guard lock(mutex);
     auto& slot = cache[key];
     if (!slot) {
-        const auto [m, n, k, ta, with_bias, relu, c16, b_any] = key;
+        const auto [m, n, k, ta, with_bias, relu, c16, b_any, f32] = key;
         const auto d = [](std::size_t v) { return static_cast<dnnl::memory::dim>(v); };
+        const dt in = f32 ? dt::f32 : dt::bf16;
         auto p = std::make_unique<Product>();
-        p->a = dnnl::memory::desc({d(m), d(k)}, dt::bf16, ta ? dnnl::memory::dims{1, d(m)} : dnnl::memory::dims{d(k), 1});
-        p->b = b_any ? dnnl::memory::desc({d(k), d(n)}, dt::bf16, dnnl::memory::format_tag::any)
-                     : dnnl::memory::desc({d(k), d(n)}, dt::bf16, dnnl::memory::dims{d(n), 1});
+        p->a = dnnl::memory::desc({d(m), d(k)}, in, ta ? dnnl::memory::dims{1, d(m)} : dnnl::memory::dims{d(k), 1});
+        p->b = b_any ? dnnl::memory::desc({d(k), d(n)}, in, dnnl::memory::format_tag::any)
+                     : dnnl::memory::desc({d(k), d(n)}, in, dnnl::memory::dims{d(n), 1});
         p->c = dnnl::memory::desc({d(m), d(n)}, c16 ? dt::bf16 : dt::f32, dnnl::memory::dims{d(n), 1});
         if (with_bias) p->bias = dnnl::memory::desc({1, d(n)}, dt::f32, dnnl::memory::dims{d(n), 1});
         dnnl::primitive_attr attr;
@@ -203,9 +247,10 @@ const Product& product(const Key& key) {
             p->prim = dnnl::matmul(p->pd);
             if (b_any) p->b = p->pd.weights_desc();
         } catch (const dnnl::error& e) {
-            throw InvalidArgument("network precision bf16: oneDNN has no bf16 matmul for " + std::to_string(m) +
-                                  "x" + std::to_string(k) + " by " + std::to_string(k) + "x" + std::to_string(n) +
-                                  " on this CPU (" + e.what() + "); use float32");
+            throw InvalidArgument(std::string("network precision ") + (f32 ? "float32" : "bf16") + ": oneDNN has no " +
+                                  (f32 ? "float32" : "bf16") + " matmul for " + std::to_string(m) + "x" +
+                                  std::to_string(k) + " by " + std::to_string(k) + "x" + std::to_string(n) +
+                                  " on this CPU (" + e.what() + ")" + (f32 ? "" : "; use float32"));
         }
         slot = std::move(p);
     }
@@ -238,22 +283,23 @@ Bound& bound(const Key& key) {
 
 // C = A·B (+ bias) (then ReLU); C float32, or bf16 when c16. B pre-packed when `packed` holds the layout this
 // product's kernel wants (else B as stored).
-void matmul(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* A, bool ta, const std::uint16_t* B,
+// f32: float32 A, B and C (c16 false).
+void matmul(std::size_t m, std::size_t n, std::size_t k, const void* A, bool ta, const void* B,
             void* C, const float* bias = nullptr, bool relu = false, bool c16 = false,
-            const PackedB* packed = nullptr) {
+            const PackedB* packed = nullptr, bool f32 = false) {
     [[maybe_unused]] OmpSerial serial;
     if (packed && packed->layout && packed->n == n && packed->k == k &&
-        bound({m, n, k, ta, bias != nullptr, relu, c16, true}).p->b ==
+        bound({m, n, k, ta, bias != nullptr, relu, c16, true, f32}).p->b ==
             *static_cast<const dnnl::memory::desc*>(packed->layout.get()))
-        B = reinterpret_cast<const std::uint16_t*>(packed->bytes.data());
+        B = packed->bytes.data();
     else
         packed = nullptr;
-    Bound& b = bound({m, n, k, ta, bias != nullptr, relu, c16, packed != nullptr});
+    Bound& b = bound({m, n, k, ta, bias != nullptr, relu, c16, packed != nullptr, f32});
     thread_local dnnl::stream stream(engine());
     thread_local std::vector<std::uint8_t> scratch;
     if (scratch.size() < b.scratch_bytes) scratch.resize(b.scratch_bytes);
-    b.args.at(DNNL_ARG_SRC).set_data_handle(const_cast<std::uint16_t*>(A));
-    b.args.at(DNNL_ARG_WEIGHTS).set_data_handle(const_cast<std::uint16_t*>(B));
+    b.args.at(DNNL_ARG_SRC).set_data_handle(const_cast<void*>(A));
+    b.args.at(DNNL_ARG_WEIGHTS).set_data_handle(const_cast<void*>(B));
     b.args.at(DNNL_ARG_DST).set_data_handle(C);
     b.args.at(DNNL_ARG_SCRATCHPAD).set_data_handle(scratch.data());
     if (bias) b.args.at(DNNL_ARG_BIAS).set_data_handle(const_cast<float*>(bias));
@@ -326,7 +372,7 @@ void pack_b(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* B,
     [[maybe_unused]] OmpSerial serial;
     // The layout of the plain product on m rows; a product with a bias, ReLU or a bf16 C whose kernel wants another
     // layout falls back to the plain operand (matmul compares the descriptors).
-    const Product& p = product({padded(m), n, k, false, false, false, false, true});
+    const Product& p = product({padded(m), n, k, false, false, false, false, true, false});
     const std::size_t bytes = p.b.get_size();
     out.bytes.resize(bytes);
     dnnl::engine& e = engine();
@@ -384,7 +430,23 @@ bool g_w_relu_mask(std::size_t m, std::size_t o, std::size_t a, const std::uint1
     own::matmul(m, a, o, G, o, vnni_b(a, o, W, packed), {.c16 = G16out, .ldc = a, .mask16 = H16, .db = db});
     return true;
 }
+// float32 products on their exact row counts (no padding: a network's chunks have at most chunk_rows rows, so the
+// shapes, and the cached primitives, are bounded; oneDNN's float32 gemm primitives are cheap to create).
+void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW, F32Backend backend) {
+    if (backend == F32Backend::blas) return blas_gt_h(m, o, a, G, H, dW);
+    matmul(o, a, m, G, true, H, dW, nullptr, false, false, nullptr, true);
+}
+void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn, F32Backend backend) {
+    if (backend == F32Backend::blas) return blas_g_w(m, o, a, G, W, dIn);
+    matmul(m, a, o, G, false, W, dIn, nullptr, false, false, nullptr, true);
+}
 #else
+void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW, F32Backend) {
+    blas_gt_h(m, o, a, G, H, dW);
+}
+void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn, F32Backend) {
+    blas_g_w(m, o, a, G, W, dIn);
+}
 void pack_b(std::size_t, std::size_t, std::size_t, const std::uint16_t*, PackedB&) { require_bf16_gemm("network"); }
 void h_wt(std::size_t, std::size_t, std::size_t, const std::uint16_t*, const std::uint16_t*, float*, const float*,
           bool, const PackedB*) {

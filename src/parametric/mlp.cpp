@@ -344,7 +344,9 @@ void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
             if (l + 1 < K) to_bf16(Z, acts16[l + 1].data() + row0 * o, rows * o);
             continue;
         }
-        // Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of the
+        // Through blas for both backends: oneDNN's float32 sums of a row depend on the row's position in the product
+        // and on the row count (its kernels' row blocking and tails; seen on AVX2), and a point's output must not
+        // depend on its batch. Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of the
         // bias was slower still: this is the first touch of the batch's activations), the product added, then the
         // bias and the activation in one pass.
         std::memset(Z, 0, rows * o * sizeof(float));
@@ -483,7 +485,7 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
                 if (bf16)
                     gemm::gt_h(m, o, a, G16, acts16_[l].data() + r0 * a, part + offsets_[l]);
                 else
-                    gemm::gt_h(m, o, a, G, acts_[l].data() + r0 * a, part + offsets_[l]);
+                    gemm::gt_h(m, o, a, G, acts_[l].data() + r0 * a, part + offsets_[l], f32_backend_);
                 if (!db_done) db = CMap(G, static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(o)).colwise().sum();
                 if (l == 0 && dX == nullptr) break;
                 if (l > 0 && bf16 && hidden_act_ == Activation::relu &&
@@ -498,7 +500,7 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
                 if (bf16)
                     gemm::g_w(m, o, a, G16, params16_.data() + offsets_[l], target, &packed_w_[l]);
                 else
-                    gemm::g_w(m, o, a, G, params_.data() + offsets_[l], target);
+                    gemm::g_w(m, o, a, G, params_.data() + offsets_[l], target, f32_backend_);
                 if (l == 0) break;
                 const float* h = acts_[l].data() + r0 * a;
                 db_done = bf16 && hidden_act_ == Activation::relu;

@@ -52,13 +52,31 @@ float bf16_to_float(std::uint16_t v);
 
 namespace gemm {
 
-// float32 (OpenBLAS or Eigen).
-/// Z (m×o) += H (m×a) · Wᵀ (W: o×a); the caller clears Z (OpenBLAS's β = 0 would clear it row by row).
+// float32: OpenBLAS (Eigen where nembed was built without OpenBLAS), and for the backward's products (dW, dIn)
+// oneDNN's float32 matmul where nembed was built with oneDNN: on AMD Zen 3 (AVX2) its kernels ran the 100-wide
+// shapes as fast as cblas_sgemm to 25 % faster, the 2-wide ones 1.5–2.6× faster (bench/RESULTS.md, #17). The two
+// libraries' sums differ in their last bits (their blocking); each is the same for any thread count. The forward
+// stays on blas: oneDNN's float32 sum of a row depends on the row's position in the product and on the row count
+// (its row blocking and tails) at every width, and a point's output should not depend on its batch (OpenBLAS's does
+// not at small widths; at 784 inputs it does for some row counts).
+/// Who computes the backward's float32 products.
+enum class F32Backend { blas, onednn };
+std::string to_string(F32Backend b);
+/// blas always; onednn where nembed was built with oneDNN.
+bool available(F32Backend b);
+/// The backend a network built now uses (Mlp keeps the one it was built with): set_f32_backend's choice, else the
+/// environment's NEMBED_F32_GEMM=blas|onednn (read once), else onednn where available, else blas.
+F32Backend f32_backend();
+/// Throws InvalidArgument when b is not available here (tests and benches compare the two).
+void set_f32_backend(F32Backend b);
+/// Z (m×o) += H (m×a) · Wᵀ (W: o×a) by blas; the caller clears Z (OpenBLAS's β = 0 would clear it row by row).
 void h_wt_add(std::size_t m, std::size_t o, std::size_t a, const float* H, const float* W, float* Z);
-/// dW (o×a) = Gᵀ · H (G: m×o, H: m×a).
-void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW);
-/// dIn (m×a) = G (m×o) · W (o×a).
-void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn);
+/// dW (o×a) = Gᵀ · H (G: m×o, H: m×a), by `backend`.
+void gt_h(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* H, float* dW,
+          F32Backend backend = F32Backend::blas);
+/// dIn (m×a) = G (m×o) · W (o×a), by `backend`.
+void g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const float* W, float* dIn,
+         F32Backend backend = F32Backend::blas);
 
 /// A product's B operand (the weights: Wᵀ for the forward, W for dIn) in bf16, pre-packed once in the blocked
 /// layout oneDNN's kernels read, so that the many products of a step (one a chunk) do not each repack it (pack_b).

@@ -133,6 +133,8 @@ private:
     Activation hidden_act_ = Activation::relu, output_act_ = Activation::identity;
     std::size_t chunk_rows_ = 512;
     Precision precision_ = Precision::float32;
+    // float32: the backward products' library, gemm::f32_backend() when the network was built.
+    gemm::F32Backend f32_backend_ = gemm::f32_backend();
     std::vector<std::size_t> offsets_;  // per layer: offset of W
     std::vector<float> params_;
     std::vector<double> master_, grad_;
