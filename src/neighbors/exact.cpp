@@ -324,6 +324,37 @@ struct Rescan {
 // set1, fmadd (acc + a * b), add, le_mask (bit l set where a[l] <= t[l]).
 #if NEMBED_EXACT_X86
 #pragma GCC push_options
+#pragma GCC target("avx2,fma")
+// The 8 x 8 transposition of candidate_sums_t8 (isa_avx512's and isa_avx2's): col[k] lane r = x[r][d + k], from
+// eight unaligned row loads. Inlined into both (AVX2 is a subset of either's target).
+[[gnu::always_inline]] inline void transpose8(const float* const* x, std::size_t d, __m256* col) {
+    const __m256 a0 = _mm256_loadu_ps(x[0] + d), a1 = _mm256_loadu_ps(x[1] + d), a2 = _mm256_loadu_ps(x[2] + d),
+                 a3 = _mm256_loadu_ps(x[3] + d), a4 = _mm256_loadu_ps(x[4] + d), a5 = _mm256_loadu_ps(x[5] + d),
+                 a6 = _mm256_loadu_ps(x[6] + d), a7 = _mm256_loadu_ps(x[7] + d);
+    const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+    const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+    const __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
+    const __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    col[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    col[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    col[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    col[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    col[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    col[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    col[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    col[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+#pragma GCC pop_options
+
+#pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
 namespace isa_avx512 {
 using V = __m512;
@@ -350,26 +381,8 @@ void candidate_sums_t8(const float* query, const float* ref, std::size_t dim, co
         for (std::size_t r = 0; r < 8; ++r) x[r] = ref + static_cast<std::size_t>(idx[c0 + (r < m ? r : 0)]) * dim;
         __m512d acc = _mm512_setzero_pd();
         for (std::size_t d = 0; d < d8; d += 8) {
-            const __m256 a0 = _mm256_loadu_ps(x[0] + d), a1 = _mm256_loadu_ps(x[1] + d), a2 = _mm256_loadu_ps(x[2] + d),
-                         a3 = _mm256_loadu_ps(x[3] + d), a4 = _mm256_loadu_ps(x[4] + d), a5 = _mm256_loadu_ps(x[5] + d),
-                         a6 = _mm256_loadu_ps(x[6] + d), a7 = _mm256_loadu_ps(x[7] + d);
-            const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-            const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
-            const __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
-            const __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
-            const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-            // col[k]: lane r holds x[r][d + k]
-            const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-                                   _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-                                   _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-                                   _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+            __m256 col[8];  // col[k]: lane r holds x[r][d + k]
+            transpose8(x, d, col);
             for (std::size_t k = 0; k < 8; ++k) {
                 const __m512d t = _mm512_sub_pd(_mm512_set1_pd(static_cast<double>(query[d + k])), _mm512_maskz_cvtps_pd(0xFF, col[k]));
                 acc = _mm512_add_pd(acc, _mm512_mul_pd(t, t));
@@ -496,26 +509,8 @@ void candidate_sums_t8(const float* query, const float* ref, std::size_t dim, co
         for (std::size_t r = 0; r < 8; ++r) x[r] = ref + static_cast<std::size_t>(idx[c0 + (r < m ? r : 0)]) * dim;
         __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // candidates 0-3, 4-7
         for (std::size_t d = 0; d < d8; d += 8) {
-            const __m256 a0 = _mm256_loadu_ps(x[0] + d), a1 = _mm256_loadu_ps(x[1] + d), a2 = _mm256_loadu_ps(x[2] + d),
-                         a3 = _mm256_loadu_ps(x[3] + d), a4 = _mm256_loadu_ps(x[4] + d), a5 = _mm256_loadu_ps(x[5] + d),
-                         a6 = _mm256_loadu_ps(x[6] + d), a7 = _mm256_loadu_ps(x[7] + d);
-            const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
-            const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
-            const __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
-            const __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
-            const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-            // col[k]: lane r holds x[r][d + k]
-            const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-                                   _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-                                   _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-                                   _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+            __m256 col[8];  // col[k]: lane r holds x[r][d + k]
+            transpose8(x, d, col);
             for (std::size_t k = 0; k < 8; ++k) {
                 const __m256d qv = _mm256_set1_pd(static_cast<double>(query[d + k]));
                 const __m256d tl = _mm256_sub_pd(qv, _mm256_cvtps_pd(_mm256_castps256_ps128(col[k])));

@@ -8,10 +8,10 @@
 
 namespace nembed::testing {
 
-/// Three Adam steps (rate 0.01, gradient clipped at 4) of `net` on the rows `batch` of X (d columns) with
+/// Three Adam steps (rate `rate`, gradient clipped at 4) of `net` on the rows `batch` of X (d columns) with
 /// dL/dY = Y − 0.5, at `threads` threads; returns the last backward's dL/dX.
 inline std::vector<float> three_adam_steps(Mlp& net, MatrixView<float> X, const std::vector<index_t>& batch,
-                                           std::size_t d, int threads) {
+                                           std::size_t d, int threads, double rate = 0.01) {
     Adam adam;
     std::vector<float> dX(batch.size() * d);
     for (int step = 0; step < 3; ++step) {
@@ -19,7 +19,7 @@ inline std::vector<float> three_adam_steps(Mlp& net, MatrixView<float> X, const 
         std::vector<float> dY(Y.size());
         for (std::size_t i = 0; i < dY.size(); ++i) dY[i] = Y.data[i] - 0.5f;
         net.backward(dY.data(), threads, dX.data());
-        net.step(adam, 0.01, threads, 4.0);
+        net.step(adam, rate, threads, 4.0);
     }
     return dX;
 }

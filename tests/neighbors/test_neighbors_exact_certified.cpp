@@ -273,6 +273,36 @@ TEST(ExactKnnCertified, PartialBoundOnLatticeTiesAndOddDimensionsEqualsTheFloat6
 
 namespace {
 
+// The screens' data sets (the bf16 and the sgemm keys' tests): Gaussian clusters (160 columns), under offsets (1e6:
+// values quantised to 1/16, ties; 1e4 at scale 1e-3) and tiny and huge scales, an odd D (131), the lattice
+// {0, 1, 2}^130 (duplicates, equal distances), and clusters of `dup_per_cluster` rows with every point duplicated.
+const char* const kScreenCases[] = {"clusters",        "clusters x 1 + 1e6", "clusters x 1e-3 + 1e4", "clusters x 1e-30",
+                                    "clusters x 1e30", "gaussian 131",       "lattice 130",           "duplicated"};
+Matrix<float> screen_case(std::size_t which, std::size_t dup_per_cluster) {
+    const auto clusters = [] { return even_clusters(12, 100, 160, 0.05, 3); };
+    switch (which) {
+    case 0: return clusters();
+    case 1: return affine(clusters(), 1.0, 1e6);
+    case 2: return affine(clusters(), 1e-3, 1e4);
+    case 3: return affine(clusters(), 1e-30, 0.0);
+    case 4: return affine(clusters(), 1e30, 0.0);
+    case 5: return even_clusters(1, 1300, 131, 1.0, 5);
+    case 6: {
+        Rng rng(130);
+        Matrix<float> x(1400, 130);
+        for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.below(3));
+        return x;
+    }
+    default: {
+        const Matrix<float> h = even_clusters(10, dup_per_cluster, 144, 0.1, 9);
+        Matrix<float> x(2 * h.rows(), h.cols());
+        for (std::size_t i = 0; i < h.rows(); ++i)
+            for (std::size_t t = 0; t < h.cols(); ++t) x(2 * i, t) = x(2 * i + 1, t) = h(i, t);
+        return x;
+    }
+    }
+}
+
 // Whether the self-search ran through the bf16 screen (its debug line), and whether it then gave up for the float32
 // keys (fell_back).
 template <class F>
@@ -297,32 +327,8 @@ TEST(ExactKnnCertified, Bf16ScreenGivesTheFloat32KeysBitsAndTheFloat64Scan) {
     // index), with every point duplicated, and with an odd D (a zero-padded last bf16 pair).
     const auto isas = detail::exact_knn_isas();
     if (std::find(isas.begin(), isas.end(), "avx512bf16") == isas.end()) GTEST_SKIP() << "no AVX512_BF16 here";
-    const char* const names[] = {"clusters",  "clusters x 1 + 1e6", "clusters x 1e-3 + 1e4", "clusters x 1e-30",
-                                 "clusters x 1e30", "gaussian 131", "lattice 130", "duplicated"};
-    const Matrix<float> c = even_clusters(12, 100, 160, 0.05, 3);
-    const auto make = [&](std::size_t which) -> Matrix<float> {
-        switch (which) {
-        case 0: return c;
-        case 1: return affine(c, 1.0, 1e6);
-        case 2: return affine(c, 1e-3, 1e4);
-        case 3: return affine(c, 1e-30, 0.0);
-        case 4: return affine(c, 1e30, 0.0);
-        case 5: return even_clusters(1, 1300, 131, 1.0, 5);
-        case 6: {
-            Rng rng(130);
-            Matrix<float> x(1400, 130);
-            for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.below(3));
-            return x;
-        }
-        default: {
-            const Matrix<float> h = even_clusters(10, 70, 144, 0.1, 9);
-            Matrix<float> x(2 * h.rows(), h.cols());
-            for (std::size_t i = 0; i < h.rows(); ++i)
-                for (std::size_t t = 0; t < h.cols(); ++t) x(2 * i, t) = x(2 * i + 1, t) = h(i, t);
-            return x;
-        }
-        }
-    };
+    const Matrix<float> c = screen_case(0, 70);
+    const auto make = [](std::size_t which) { return screen_case(which, 70); };
     {
         // queries on an index built for the screen (its float32 panels are packed on first use): the same lists
         const Matrix<float> q = even_clusters(4, 50, 160, 0.05, 3);
@@ -335,7 +341,7 @@ TEST(ExactKnnCertified, Bf16ScreenGivesTheFloat32KeysBitsAndTheFloat64Scan) {
     std::size_t fallbacks = 0;
     for (std::size_t which = 0; which < 8; ++which) {
         const Matrix<float> x = make(which);
-        const std::string name = names[which];
+        const std::string name = kScreenCases[which];
         for (std::size_t k : {15u, 90u}) {
             KnnGraph g;
             bool fell_back = false;
@@ -385,35 +391,10 @@ TEST(ExactKnnCertified, SgemmKeysGiveTheFloat64ScanAndTheTilesBits) {
     // duplicated, an odd D (131) and a last block of fewer than 256 rows (n = 1300, 1400, 1200).
     const auto isas = detail::exact_knn_isas();
     if (std::find(isas.begin(), isas.end(), "avx2") == isas.end()) GTEST_SKIP() << "no AVX2 here";
-    const char* const names[] = {"clusters",        "clusters x 1 + 1e6", "clusters x 1e-3 + 1e4", "clusters x 1e-30",
-                                 "clusters x 1e30", "gaussian 131",       "lattice 130",           "duplicated"};
-    const Matrix<float> c = even_clusters(12, 100, 160, 0.05, 3);
-    const auto make = [&](std::size_t which) -> Matrix<float> {
-        switch (which) {
-        case 0: return c;
-        case 1: return affine(c, 1.0, 1e6);
-        case 2: return affine(c, 1e-3, 1e4);
-        case 3: return affine(c, 1e-30, 0.0);
-        case 4: return affine(c, 1e30, 0.0);
-        case 5: return even_clusters(1, 1300, 131, 1.0, 5);
-        case 6: {
-            Rng rng(130);
-            Matrix<float> x(1400, 130);
-            for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.below(3));
-            return x;
-        }
-        default: {
-            const Matrix<float> h = even_clusters(10, 60, 144, 0.1, 9);
-            Matrix<float> x(2 * h.rows(), h.cols());
-            for (std::size_t i = 0; i < h.rows(); ++i)
-                for (std::size_t t = 0; t < h.cols(); ++t) x(2 * i, t) = x(2 * i + 1, t) = h(i, t);
-            return x;
-        }
-        }
-    };
+    const auto make = [](std::size_t which) { return screen_case(which, 60); };
     for (std::size_t which = 0; which < 8; ++which) {
         const Matrix<float> x = make(which);
-        const std::string name = names[which];
+        const std::string name = kScreenCases[which];
         for (Metric metric : {Metric::euclidean, Metric::cosine, Metric::inner_product}) {
             if (metric != Metric::euclidean && which != 0 && which != 5 && which != 6) continue;
             for (std::size_t k : {15u, 90u}) {

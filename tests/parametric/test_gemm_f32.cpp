@@ -13,6 +13,7 @@
 #include "nembed/optim/adam.hpp"
 #include "nembed/parametric/gemm.hpp"
 #include "nembed/parametric/mlp.hpp"
+#include "../common/adam_steps.hpp"
 
 using namespace nembed;
 
@@ -53,6 +54,22 @@ void expect_sum(float got, double exact, double abs_sum, std::size_t k, const ch
     EXPECT_LE(std::abs(static_cast<double>(got) - exact), tol) << what << ": got " << got << " exact " << exact;
 }
 
+// out (rows × cols) against its float64 direct product: out[i·cols + j] = Σ_t term(i, j, t) over t < inner.
+template <class Term>
+void expect_products(const std::vector<float>& out, std::size_t rows, std::size_t cols, std::size_t inner, Term term,
+                     const char* what) {
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) {
+            double s = 0, t = 0;
+            for (std::size_t k = 0; k < inner; ++k) {
+                const double p = term(i, j, k);
+                s += p;
+                t += std::abs(p);
+            }
+            expect_sum(out[i * cols + j], s, t, inner, what);
+        }
+}
+
 } // namespace
 
 TEST(GemmF32, ProductsMatchFloat64DirectProducts) {
@@ -65,39 +82,18 @@ TEST(GemmF32, ProductsMatchFloat64DirectProducts) {
             std::vector<float> dW(c.o * c.a, -1.0f), dIn(c.m * c.a, -1.0f);
             gemm::gt_h(c.m, c.o, c.a, G.data(), H.data(), dW.data(), be);
             gemm::g_w(c.m, c.o, c.a, G.data(), W.data(), dIn.data(), be);
-            for (std::size_t j = 0; j < c.o; ++j)
-                for (std::size_t i = 0; i < c.a; ++i) {
-                    double s = 0, t = 0;
-                    for (std::size_t r = 0; r < c.m; ++r) {
-                        const double p = static_cast<double>(G[r * c.o + j]) * H[r * c.a + i];
-                        s += p;
-                        t += std::abs(p);
-                    }
-                    expect_sum(dW[j * c.a + i], s, t, c.m, "dW");
-                }
-            for (std::size_t r = 0; r < c.m; ++r)
-                for (std::size_t i = 0; i < c.a; ++i) {
-                    double s = 0, t = 0;
-                    for (std::size_t j = 0; j < c.o; ++j) {
-                        const double p = static_cast<double>(G[r * c.o + j]) * W[j * c.a + i];
-                        s += p;
-                        t += std::abs(p);
-                    }
-                    expect_sum(dIn[r * c.a + i], s, t, c.o, "dIn");
-                }
+            expect_products(dW, c.o, c.a, c.m, [&](std::size_t j, std::size_t i, std::size_t r) {
+                return static_cast<double>(G[r * c.o + j]) * H[r * c.a + i];
+            }, "dW");
+            expect_products(dIn, c.m, c.a, c.o, [&](std::size_t r, std::size_t i, std::size_t j) {
+                return static_cast<double>(G[r * c.o + j]) * W[j * c.a + i];
+            }, "dIn");
             // The forward (blas for both backends): Z += H·Wᵀ into a cleared Z.
             std::vector<float> Z(c.m * c.o, 0.0f);
             gemm::h_wt_add(c.m, c.o, c.a, H.data(), W.data(), Z.data());
-            for (std::size_t r = 0; r < c.m; ++r)
-                for (std::size_t j = 0; j < c.o; ++j) {
-                    double s = 0, t = 0;
-                    for (std::size_t i = 0; i < c.a; ++i) {
-                        const double p = static_cast<double>(H[r * c.a + i]) * W[j * c.a + i];
-                        s += p;
-                        t += std::abs(p);
-                    }
-                    expect_sum(Z[r * c.o + j], s, t, c.a, "Z");
-                }
+            expect_products(Z, c.m, c.o, c.a, [&](std::size_t r, std::size_t j, std::size_t i) {
+                return static_cast<double>(H[r * c.a + i]) * W[j * c.a + i];
+            }, "Z");
         }
     }
 }
@@ -142,14 +138,7 @@ TEST(GemmF32, NetworkStepsSameBitsForAnyThreadCountAndBackendsAgree) {
                 o.hidden_activation = hidden;
                 o.chunk_rows = 256;
                 Mlp net(d, 2, o);
-                Adam adam;
-                for (int step = 0; step < 3; ++step) {
-                    MatrixView<float> Y = net.forward(X.view(), batch, threads);
-                    std::vector<float> dY(Y.size());
-                    for (std::size_t i = 0; i < dY.size(); ++i) dY[i] = Y.data[i] - 0.5f;
-                    net.backward(dY.data(), threads);
-                    net.step(adam, 1e-3, threads, 4.0);
-                }
+                (void)nembed::testing::three_adam_steps(net, X.view(), batch, d, threads, 1e-3);
                 params.push_back(net.parameters());
                 applied.push_back(net.apply(X.view(), threads));
             }

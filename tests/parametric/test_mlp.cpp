@@ -12,6 +12,7 @@
 #include "nembed/optim/adam.hpp"
 #include "nembed/parametric/mlp.hpp"
 #include "nembed/parametric/network_parametrization.hpp"
+#include "../common/adam_steps.hpp"
 
 using namespace nembed;
 
@@ -160,14 +161,7 @@ TEST(Mlp, SameBitsForAnyThreadCount) {
         o.hidden_activation = Activation::softplus;
         o.chunk_rows = 256;
         Mlp net(20, 2, o);
-        Adam adam;
-        for (int step = 0; step < 3; ++step) {
-            MatrixView<float> Y = net.forward(X.view(), batch, threads);
-            std::vector<float> dY(Y.size());
-            for (std::size_t i = 0; i < dY.size(); ++i) dY[i] = Y.data[i] - 0.5f;
-            net.backward(dY.data(), threads);
-            net.step(adam, 0.01, threads, 4.0);
-        }
+        (void)nembed::testing::three_adam_steps(net, X.view(), batch, 20, threads);
         params.push_back(net.parameters());
         applied.push_back(net.apply(X.view(), threads));
     }
