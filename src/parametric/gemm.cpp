@@ -139,7 +139,9 @@ bool available([[maybe_unused]] F32Backend b) {
 F32Backend f32_backend() {
     int c = f32_chosen().load(std::memory_order_relaxed);
     if (c < 0) {
-        F32Backend b = available(F32Backend::onednn) ? F32Backend::onednn : F32Backend::blas;
+        // blas by default: onednn's last-bit differences moved a short ParametricUMAP run's map far enough to fail
+        // python/tests/test_paradime.py's bound at seed 0 (recall 0.248 -> 0.190), and it is unmeasured on AVX-512.
+        F32Backend b = F32Backend::blas;
         if (const char* env = std::getenv("NEMBED_F32_GEMM")) {
             const std::string v = to_lower(env);
             require(v == "blas" || v == "onednn",

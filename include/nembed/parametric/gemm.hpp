@@ -53,7 +53,7 @@ float bf16_to_float(std::uint16_t v);
 namespace gemm {
 
 // float32: OpenBLAS (Eigen where nembed was built without OpenBLAS), and for the backward's products (dW, dIn)
-// oneDNN's float32 matmul where nembed was built with oneDNN: on AMD Zen 3 (AVX2) its kernels ran the 100-wide
+// oneDNN's float32 matmul when chosen (opt-in, where nembed was built with oneDNN): on AMD Zen 3 (AVX2) its kernels ran the 100-wide
 // shapes as fast as cblas_sgemm to 25 % faster, the 2-wide ones 1.5–2.6× faster (bench/RESULTS.md, #17). The two
 // libraries' sums differ in their last bits (their blocking); each is the same for any thread count. The forward
 // stays on blas: oneDNN's float32 sum of a row depends on the row's position in the product and on the row count
@@ -65,7 +65,7 @@ std::string to_string(F32Backend b);
 /// blas always; onednn where nembed was built with oneDNN.
 bool available(F32Backend b);
 /// The backend a network built now uses (Mlp keeps the one it was built with): set_f32_backend's choice, else the
-/// environment's NEMBED_F32_GEMM=blas|onednn (read once), else onednn where available, else blas.
+/// environment's NEMBED_F32_GEMM=blas|onednn (read once), else blas (onednn is opt-in: bench/RESULTS.md, #17).
 F32Backend f32_backend();
 /// Throws InvalidArgument when b is not available here (tests and benches compare the two).
 void set_f32_backend(F32Backend b);
