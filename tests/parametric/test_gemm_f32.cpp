@@ -101,7 +101,9 @@ TEST(GemmF32, ProductsMatchFloat64DirectProducts) {
 
 TEST(GemmF32, BackendChoice) {
     // blas unless chosen (onednn is opt-in; every test restores the choice it makes)
-    if (std::getenv("NEMBED_F32_GEMM") == nullptr) EXPECT_EQ(gemm::f32_backend(), gemm::F32Backend::blas);
+    if (std::getenv("NEMBED_F32_GEMM") == nullptr) {
+        EXPECT_EQ(gemm::f32_backend(), gemm::F32Backend::blas);
+    }
     EXPECT_TRUE(gemm::available(gemm::F32Backend::blas));
     EXPECT_EQ(gemm::to_string(gemm::F32Backend::blas), "blas");
     EXPECT_EQ(gemm::to_string(gemm::F32Backend::onednn), "onednn");
