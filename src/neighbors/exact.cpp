@@ -23,6 +23,7 @@
 #include "nembed/core/parallel.hpp"
 #include "nembed/neighbors/distance.hpp"
 #include "nembed/neighbors/generic.hpp"
+#include "../core/blas_serial.hpp"
 
 // The key kernels are compiled for several instruction sets in this one file and picked at run time, so a portable
 // build still runs the scan with AVX-512 or AVX2 + FMA where the CPU has them (GCC's `#pragma GCC target`; other
@@ -982,14 +983,7 @@ private:
                     float scale) const {
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
         const std::size_t n = data_.rows(), dim = data_.cols(), nb = (n + kQueryBlock - 1) / kQueryBlock;
-        const int previous = openblas_get_num_threads();  // OpenBLAS's own threads off (as the network's BlasSerial)
-        if (previous != 1) openblas_set_num_threads(1);
-        struct Restore {
-            int previous;
-            ~Restore() {
-                if (previous != 1) openblas_set_num_threads(previous);
-            }
-        } restore{previous};
+        [[maybe_unused]] const detail::BlasSerial serial;  // nembed's workers run the pairs
         // per worker one product buffer, zeroed: gemm_offers reads whole vectors past a last block's columns
         std::vector<std::vector<float>> C(static_cast<std::size_t>(std::max(1, n_threads_)));
         const auto blas_int = [](std::size_t v) { return static_cast<blasint>(v); };

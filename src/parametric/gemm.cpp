@@ -120,7 +120,7 @@ void blas_g_w(std::size_t m, std::size_t o, std::size_t a, const float* G, const
 }
 
 std::atomic<int>& f32_chosen() {
-    static std::atomic<int> chosen{-1};  // −1: not chosen yet (the environment, else the best, at the first ask)
+    static std::atomic<int> chosen{-1};  // −1: not chosen yet (the environment, else blas, at the first ask)
     return chosen;
 }
 } // namespace

@@ -7,7 +7,7 @@
 
 #include <Eigen/Core>
 #ifdef NEMBED_HAVE_OPENBLAS_GEMM
-#include <cblas.h>  // BlasSerial
+#include <cblas.h>
 #endif
 
 #include "nembed/core/error.hpp"
@@ -16,6 +16,7 @@
 #include "nembed/core/strings.hpp"
 #include "nembed/optim/optimizer.hpp"
 #include "nembed/parametric/softplus.hpp"
+#include "../core/blas_serial.hpp"
 #include "../core/isa_clones.hpp"
 
 namespace nembed {
@@ -39,22 +40,7 @@ NEMBED_ISA_CLONES void bias_relu(float* __restrict Z, std::size_t m, std::size_t
             Z[r * o + j] = z > 0.0f ? z : 0.0f;
         }
 }
-// OpenBLAS's own threads off while the network runs (restored after): nembed's chunks are the parallelism, and
-// OpenBLAS's idle threads would spin. The setting is process-wide; it is changed only from the calling thread,
-// outside the parallel region.
-struct BlasSerial {
-#ifdef NEMBED_HAVE_OPENBLAS_GEMM
-    int previous = openblas_get_num_threads();
-    BlasSerial() {
-        if (previous != 1) openblas_set_num_threads(1);
-    }
-    ~BlasSerial() {
-        if (previous != 1) openblas_set_num_threads(previous);
-    }
-    BlasSerial(const BlasSerial&) = delete;
-    BlasSerial& operator=(const BlasSerial&) = delete;
-#endif
-};
+using detail::BlasSerial;  // OpenBLAS serial while the network runs (core/blas_serial.hpp)
 
 using Block16 = Eigen::Array<float, 16, 1>;
 
@@ -345,10 +331,10 @@ void Mlp::forward_chunk(std::size_t rows, std::vector<std::vector<float>>& acts,
             continue;
         }
         // Through blas for both backends: oneDNN's float32 sums of a row depend on the row's position in the product
-        // and on the row count (its kernels' row blocking and tails; seen on AVX2), and a point's output must not
-        // depend on its batch. Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a per-row fill of the
-        // bias was slower still: this is the first touch of the batch's activations), the product added, then the
-        // bias and the activation in one pass.
+        // and on the row count (its kernels' row blocking and tails; seen on AVX2), at every width (docs/
+        // parametric.md §1). Cleared in one memset of the whole block (OpenBLAS's β = 0 clears it row by row, and a
+        // per-row fill of the bias was slower still: this is the first touch of the batch's activations), the
+        // product added, then the bias and the activation in one pass.
         std::memset(Z, 0, rows * o * sizeof(float));
         gemm::h_wt_add(rows, o, a, acts[l].data() + row0 * a, W, Z);
         if (act == Activation::relu) {
