@@ -231,7 +231,7 @@ Options options_from_cli(const NeCli& c) {
         o.encoder.enabled = true;
     } else {
         for (const char* flag : {"--hidden", "--activation", "--network-init", "--network-precision",
-                                 "--encoder-batch-size", "--encoder-lr", "--encoder-optimizer"})
+                                 "--no-input-normalization", "--encoder-batch-size", "--encoder-lr", "--encoder-optimizer"})
             require(!c.given(flag), std::string(flag) + " applies with --encoder (a network instead of the table)");
     }
     o.random_state = c.common.seed;
@@ -634,6 +634,10 @@ void add_ne_command(CLI::App& app, const std::string& command, const std::string
     o["--network-precision"] = add_enum(sub, "--network-precision", c->enc.network.precision, parse_precision,
                                         "Encoder: the network's products in float32 or bf16 (bfloat16 operands, "
                                         "float32 sums and weights; needs oneDNN) [float32]");
+    o["--no-input-normalization"] = sub->add_flag(
+        "--no-input-normalization{false}", c->enc.network.normalize_inputs,
+        "Encoder: the network reads the raw rows, as TorchDR's (default: centred and scaled by the training data's "
+        "mean and RMS, saved with the model, so that the map does not depend on where the data sits)");
     o["--encoder-batch-size"] = sub->add_option("--encoder-batch-size", c->enc.batch_size,
                                                 "Encoder: points per network update")
                                     ->capture_default_str();

@@ -30,6 +30,7 @@ struct ParametricCli {
     std::vector<long> hidden{100, 50};               // paraDime's default hidden_dims (signed: "-1" gets our message)
     std::string activation = "softplus";             // paraDime's
     Precision precision = Precision::float32;        // the network's products (--network-precision)
+    bool normalize_inputs = true;                     // --no-input-normalization: false
     bool full_batch = false;                         // full_batch_preset, under what is given explicitly
     double input_noise = 0.0;                        // FullBatchOptions::input_noise
     TransformConsistencyOptions consistency;         // FullBatchOptions::transform_consistency
@@ -83,6 +84,7 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
     }
     if (!c.full_batch || c.activation_opt->count()) dro.hidden_activation = parse_activation(c.activation);
     dro.network_precision = c.precision;
+    dro.normalize_inputs = c.normalize_inputs;
     dro.full_batch.input_noise = c.input_noise;
     dro.full_batch.transform_consistency = c.consistency;
     dro.full_batch.transform_consistency.stop_gradient = !c.consistency_through_targets;
@@ -157,6 +159,9 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
     add_enum(sub, "--network-precision", c->precision, parse_precision,
              "The network's products in float32 or bf16 (bfloat16 operands, float32 sums and weights; needs oneDNN) "
              "[float32]");
+    sub->add_flag("--no-input-normalization{false}", c->normalize_inputs,
+                  "The network reads the raw rows, as paraDime's (default: centred and scaled by the training data's "
+                  "mean and RMS, saved with the model, so that the map does not depend on where the data sits)");
     sub->add_flag("--full-batch", c->full_batch,
                   "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
                   "0.003 instead of the batch phases, network 256,256,256 with ReLU, no PCA/spectral phase; explicit "

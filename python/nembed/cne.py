@@ -25,7 +25,7 @@ _DEFAULTS = dict(batch_size=2**15, negative_samples=5, n_epochs=200, learning_ra
                  print_freq_epoch=None, print_freq_in_epoch=None, warmup_epochs=0, warmup_lr=0.0,
                  early_exaggeration=True, loss_aggregation="sum", force_resample=None, device="cpu", n_jobs=1,
                  neighbors="auto", init="pca", hidden=(100, 100, 100), activation="relu",
-                 network_init="torch_default", network_precision="float32")
+                 network_init="torch_default", network_precision="float32", normalize_inputs=True)
 
 
 class CNE:
@@ -62,7 +62,9 @@ class CNE:
         (100, 100, 100)), ``activation`` ("relu", "softplus", "tanh", "identity") and ``network_init``
         ("torch_default", "he_normal", "he_uniform", "xavier_normal", "xavier_uniform"), and
         ``network_precision`` ("float32" or "bf16": bfloat16 operands in the network's products, float32 sums and
-        weights; needs a build with oneDNN).
+        weights; needs a build with oneDNN), and ``normalize_inputs`` (default True, not in cne: the network reads
+        the rows centred and scaled by the training data's mean and RMS, saved with it, so that the map does not
+        depend on where the data sits; False: cne's raw rows).
 
     Attributes
     ----------
@@ -140,7 +142,8 @@ class CNE:
             raise ValueError(f"hidden: every width must be > 0, got {hidden}")
         return dict(k=int(self.k), parametric=bool(self.parametric), hidden=hidden,
                     activation=str(p["activation"]), network_init=str(p["network_init"]),
-                    network_precision=str(p["network_precision"]), embd_dim=int(self.embd_dim), loss_mode=str(p["loss_mode"]), metric=str(p["metric"]),
+                    network_precision=str(p["network_precision"]), normalize_inputs=bool(p["normalize_inputs"]),
+                    embd_dim=int(self.embd_dim), loss_mode=str(p["loss_mode"]), metric=str(p["metric"]),
                     s=p["s"], Z_bar=p["Z_bar"], neg_spec=p["neg_spec"], ince_spec=p["ince_spec"],
                     negative_samples=int(m), batch_size=int(p["batch_size"]), n_epochs=int(p["n_epochs"]),
                     learning_rate=p["learning_rate"], anneal_lr=str(anneal), lr_min_factor=float(p["lr_min_factor"]),
@@ -207,9 +210,7 @@ class CNE:
             X32 = as_float32_matrix(arr.reshape(len(arr), -1))
             if X32.shape[1] != net["widths"][0]:
                 raise ValueError(f"X has {X32.shape[1]} features, the network takes {net['widths'][0]}")
-            return _core.mlp_apply(list(net["widths"]), net["hidden_activation"], net["output_activation"],
-                                   net["parameters"], int(net["chunk_rows"]), X32, int(self._n_jobs),
-                                   net.get("precision", "float32"))
+            return _core.mlp_apply(net, X32, int(self._n_jobs))
         arr = np.asarray(X)
         if np.issubdtype(arr.dtype, np.integer) and arr.ndim <= 1:
             return self.embedding_[arr]

@@ -128,6 +128,38 @@ nb::dict network_dict(const nembed::Mlp& network) {
     std::vector<float> p = network.parameters();
     const std::size_t np = p.size();
     net["parameters"] = to_numpy(std::move(p), {np});
+    put_input_normalization(net, network);
+    return net;
+}
+
+void put_input_normalization(nb::dict& d, const nembed::Mlp& net) {
+    const nembed::InputNormalization& norm = net.input_normalization();
+    std::vector<double> mean = norm.mean;
+    const std::size_t n = mean.size();
+    if (n == 0)
+        d["input_mean"] = nb::none();
+    else
+        d["input_mean"] = to_numpy(std::move(mean), {n});
+    d["input_scale"] = norm.scale;
+}
+
+nembed::InputNormalization input_normalization_from(const nb::dict& d) {
+    nembed::InputNormalization norm;
+    if (d.contains("input_mean") && !d["input_mean"].is_none())
+        norm.mean = nb::cast<std::vector<double>>(d["input_mean"]);
+    if (d.contains("input_scale")) norm.scale = nb::cast<double>(d["input_scale"]);
+    return norm;
+}
+
+nembed::Mlp network_from_dict(const nb::dict& d) {
+    const auto params = nb::cast<std::vector<float>>(d["parameters"]);
+    nembed::Mlp net(nb::cast<std::vector<std::size_t>>(d["widths"]),
+                    nembed::parse_activation(nb::cast<std::string>(d["hidden_activation"])),
+                    nembed::parse_activation(nb::cast<std::string>(d["output_activation"])), params,
+                    nb::cast<std::size_t>(d["chunk_rows"]),
+                    nembed::parse_precision(d.contains("precision") ? nb::cast<std::string>(d["precision"])
+                                                                    : std::string("float32")));
+    net.set_input_normalization(input_normalization_from(d));
     return net;
 }
 

@@ -133,7 +133,12 @@ nembed::TrainCallback make_train_callback(nb::handle callable);
 nb::dict ne_result_dict(nembed::NeResult&& r, double fit_seconds);
 
 /// A trained network as Python sees it (parametric CNE's and TorchDR's encoder's `network_`): widths, activations,
-/// chunk_rows and the flat float32 parameters.
+/// chunk_rows, precision, the flat float32 parameters and the input map (input_mean: None or an array; input_scale).
 nb::dict network_dict(const nembed::Mlp& net);
+/// network_dict's network back (dicts without precision or the input map: float32, no map).
+nembed::Mlp network_from_dict(const nb::dict& d);
+/// The input map's entries of network_dict (also in paraDime's pickled network state), and back from such a dict.
+void put_input_normalization(nb::dict& d, const nembed::Mlp& net);
+nembed::InputNormalization input_normalization_from(const nb::dict& d);
 
 } // namespace nembed_py

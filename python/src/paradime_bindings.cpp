@@ -186,6 +186,7 @@ void bind_paradime(nb::module_& m) {
                  if (options.contains("hidden_activation"))
                      o.hidden_activation =
                          nembed::parse_activation(nb::cast<std::string>(options["hidden_activation"]));
+                 get(options, "normalize_inputs", o.normalize_inputs);
                  if (options.contains("network_precision"))
                      o.network_precision =
                          nembed::parse_precision(nb::cast<std::string>(options["network_precision"]));
@@ -323,6 +324,7 @@ void bind_paradime(nb::module_& m) {
             d["chunk_rows"] = net.chunk_rows();
             d["precision"] = nembed::to_string(net.precision());
             d["master"] = to_numpy(std::move(master), {n});
+            put_input_normalization(d, net);
             return d;
         })
         .def("set_network_state", [](Routine& r, nb::dict d) {
@@ -334,6 +336,7 @@ void bind_paradime(nb::module_& m) {
                             nembed::parse_precision(d.contains("precision") ? nb::cast<std::string>(d["precision"])
                                                                             : std::string("float32")));
             net.set_parameters(master);  // the float32 copy is the master's rounding, as after every step
+            net.set_input_normalization(input_normalization_from(d));  // pickles without it: none
             r.dr->set_network(std::move(net));
         })
         .def("set_transform_params", [](Routine& r, const std::string& key, nb::list params) {

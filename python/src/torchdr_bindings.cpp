@@ -144,7 +144,7 @@ std::optional<nembed::SchedulerKwargs> scheduler_kwargs(const nb::handle& v) {
 nembed::NeEncoderOptions encoder_options(const nb::handle& v) {
     if (!nb::isinstance<nb::dict>(v))
         throw InvalidArgument("encoder must be None, True or a dict of network settings (hidden, activation, "
-                              "network_init, batch_size, learning_rate, optimizer)");
+                              "network_init, normalize_inputs, batch_size, learning_rate, optimizer)");
     nembed::NeEncoderOptions e;
     e.enabled = true;
     for (auto [k, val] : nb::cast<nb::dict>(v)) {
@@ -157,6 +157,9 @@ nembed::NeEncoderOptions encoder_options(const nb::handle& v) {
             e.network.hidden_activation = nembed::parse_activation(text(val, name));
         } else if (key == "network_init") {
             e.network.init = nembed::parse_mlp_init(text(val, name));
+        } else if (key == "normalize_inputs") {
+            if (!nb::isinstance<nb::bool_>(val)) throw InvalidArgument(name + " must be True or False");
+            e.network.normalize_inputs = nb::cast<bool>(val);
         } else if (key == "batch_size") {
             e.batch_size = count(val, name);
         } else if (key == "learning_rate") {
@@ -165,7 +168,7 @@ nembed::NeEncoderOptions encoder_options(const nb::handle& v) {
             e.optimizer = text(val, name);
         } else {
             throw InvalidArgument("encoder: unknown setting '" + key + "' (hidden, activation, network_init, "
-                                  "batch_size, learning_rate, optimizer)");
+                                  "normalize_inputs, batch_size, learning_rate, optimizer)");
         }
     }
     return e;

@@ -265,6 +265,7 @@ void bind_umap(nb::module_& m) {
                 o.network.hidden_activation = nembed::parse_activation(nb::cast<std::string>(get("activation")));
                 o.network.init = nembed::parse_mlp_init(nb::cast<std::string>(get("network_init")));
                 o.network.precision = nembed::parse_precision(nb::cast<std::string>(get("network_precision")));
+                o.network.normalize_inputs = nb::cast<bool>(get("normalize_inputs"));
             }
             if (init_array.shape(0) > 0) {
                 o.init = nembed::CneInit::user;
@@ -307,15 +308,11 @@ void bind_umap(nb::module_& m) {
         "X"_a, "indptr"_a.none(), "indices"_a.none(), "data"_a.none(), "n_points"_a, "params"_a, "init_array"_a,
         "callback"_a.none(), "handle_sigint"_a, "cne's CNE.fit on data X or a given graph (CSR parts).");
 
-    // A saved network (widths, activations, float32 parameters) applied to new rows: parametric transform.
+    // A saved network (network_dict's values) applied to new rows: parametric transform.
     m.def(
         "mlp_apply",
-        [](std::vector<std::size_t> widths, const std::string& hidden, const std::string& output,
-           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> params, std::size_t chunk_rows,
-           F32Mat X, int n_threads, const std::string& precision) {
-            nembed::Mlp net(std::move(widths), nembed::parse_activation(hidden), nembed::parse_activation(output),
-                            std::vector<float>(params.data(), params.data() + params.shape(0)), chunk_rows,
-                            nembed::parse_precision(precision));
+        [](nb::dict network, F32Mat X, int n_threads) {
+            const nembed::Mlp net = network_from_dict(network);
             nembed::require_finite(view(X), "X");
             nembed::Matrix<float> Y;
             {
@@ -324,6 +321,6 @@ void bind_umap(nb::module_& m) {
             }
             return to_numpy(nembed::convert<double>(Y.view()));
         },
-        "widths"_a, "hidden_activation"_a, "output_activation"_a, "parameters"_a, "chunk_rows"_a, "X"_a,
-        "n_threads"_a, "precision"_a = "float32", "A network's forward pass on X (parametric CNE's transform).");
+        "network"_a, "X"_a, "n_threads"_a,
+        "A network's forward pass on X (parametric CNE's and TorchDR's encoder's transform).");
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include <Eigen/Dense>
@@ -153,7 +154,13 @@ PcaResult pca_leading(MatrixView<float> X, std::size_t n_components, int n_threa
     Spectra::SymEigsSolver<ImplicitCovarianceOp> eigs(op, k, ncv);
     Eigen::VectorXd v0 = Eigen::VectorXd::Ones(static_cast<Eigen::Index>(D));  // fixed start: no RNG needed
     eigs.init(v0.data());
-    eigs.compute(Spectra::SortRule::LargestAlge, 1000, 1e-10, Spectra::SortRule::LargestAlge);
+    // Lanczos fails by throwing on degenerate covariances (constant data: the operator is 0, Spectra's tridiagonal
+    // solver then sees NaN): the dense solver handles those.
+    try {
+        eigs.compute(Spectra::SortRule::LargestAlge, 1000, 1e-10, Spectra::SortRule::LargestAlge);
+    } catch (const std::runtime_error&) {
+        return pca(X, n_components, n_threads);
+    }
     if (eigs.info() != Spectra::CompInfo::Successful) return pca(X, n_components, n_threads);
     const Eigen::VectorXd lambda = eigs.eigenvalues();  // descending
     const Eigen::MatrixXd V = eigs.eigenvectors();

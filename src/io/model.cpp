@@ -156,6 +156,13 @@ void write_network(const std::string& dir, const Mlp& net, json& j) {
                         {"output_activation", to_string(net.output_activation())},
                         {"chunk_rows", net.chunk_rows()},
                         {"precision", to_string(net.precision())}};
+    // The input map (MlpOptions::normalize_inputs): its scale here, its mean in network_input_mean.npy.
+    const InputNormalization& norm = net.input_normalization();
+    if (!norm.identity()) {
+        j["network"]["input_scale"] = norm.scale;
+        j["network"]["input_mean"] = !norm.mean.empty();
+        if (!norm.mean.empty()) write_npy(join(dir, "network_input_mean.npy"), norm.mean);
+    }
 }
 
 void finish_model(const std::string& dir, const json& j) {
@@ -537,12 +544,26 @@ Mlp read_network(const std::string& dir, const Fields& top, std::size_t n_compon
     const Precision precision = f.parsed("precision", parse_precision, "float32");
     if (precision == Precision::bf16 && !bf16_gemm_available())
         f.fail("precision", "is bf16, which is not available here: " + bf16_unavailable_reason());
+    // The input map (models written before it existed, or trained without it: none).
+    InputNormalization norm;
+    norm.scale = f.positive("input_scale", 1.0);
+    if (f.flag("input_mean", false)) {
+        Matrix<double> m = read_array<double>(dir, "network_input_mean.npy");
+        norm.mean.assign(m.data(), m.data() + m.size());
+    }
     Matrix<float> p = read_array<float>(dir, "network.npy");
+    Mlp net;
     try {
-        return Mlp(std::move(widths), hidden, output, std::move(p.storage()), chunk_rows, precision);
+        net = Mlp(std::move(widths), hidden, output, std::move(p.storage()), chunk_rows, precision);
     } catch (const InvalidArgument& e) {
         shape_error(dir, "network.npy", e.what());
     }
+    try {
+        net.set_input_normalization(std::move(norm));
+    } catch (const InvalidArgument& e) {
+        shape_error(dir, "network_input_mean.npy", e.what());
+    }
+    return net;
 }
 
 } // namespace

@@ -126,6 +126,16 @@ void prefetch_row(MatrixView<float> X, index_t r) {
     __builtin_prefetch(p + X.cols * sizeof(float) - 1);
 }
 
+// out = (x − mean)·inv in double, rounded once (mean null: x·inv); element-wise, the same bits in any clone.
+NEMBED_ISA_CLONES void normalize_row(const float* __restrict x, const double* __restrict mean, double inv,
+                                     float* __restrict out, std::size_t n) {
+    if (mean) {
+        for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<float>((static_cast<double>(x[j]) - mean[j]) * inv);
+    } else {
+        for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<float>(static_cast<double>(x[j]) * inv);
+    }
+}
+
 } // namespace
 
 Activation parse_activation(const std::string& name) {
@@ -177,6 +187,77 @@ void validate(const MlpOptions& o) {
     require(o.chunk_rows > 0, "network chunk_rows must be > 0");
 }
 
+InputNormalization InputNormalization::fit(MatrixView<float> X, int n_threads) {
+    require(X.rows > 0 && X.cols > 0, "input normalisation: the data is empty");
+    const std::size_t D = X.cols, block = 1024, n_blocks = (X.rows + block - 1) / block;
+    // Column sums per fixed block of rows, added in block order: the same bits for any thread count.
+    std::vector<double> partial(n_blocks * D, 0.0);
+    parallel_for(n_threads, n_blocks, [&](std::size_t b) {
+        double* sum = partial.data() + b * D;
+        for (std::size_t r = b * block; r < std::min(X.rows, (b + 1) * block); ++r) {
+            const float* x = X.row(r);
+            for (std::size_t j = 0; j < D; ++j) sum[j] += static_cast<double>(x[j]);
+        }
+    });
+    InputNormalization norm;
+    norm.mean.assign(D, 0.0);
+    for (std::size_t b = 0; b < n_blocks; ++b)
+        for (std::size_t j = 0; j < D; ++j) norm.mean[j] += partial[b * D + j];
+    for (std::size_t j = 0; j < D; ++j) {
+        norm.mean[j] /= static_cast<double>(X.rows);
+        require_lazy(std::isfinite(norm.mean[j]), [&] {
+            return "input normalisation: column " + std::to_string(j) + " has a non-finite value";
+        });
+    }
+    const double ss = fixed_block_sum(n_threads, X.rows, [&](std::size_t rb, std::size_t re) {
+        double s = 0.0;
+        for (std::size_t r = rb; r < re; ++r) {
+            const float* x = X.row(r);
+            for (std::size_t j = 0; j < D; ++j) {
+                const double d = static_cast<double>(x[j]) - norm.mean[j];
+                s += d * d;
+            }
+        }
+        return s;
+    });
+    const double rms = std::sqrt(ss / (static_cast<double>(X.rows) * static_cast<double>(D)));
+    norm.scale = std::isnormal(rms) ? rms : 1.0;  // constant data: centred only
+    return norm;
+}
+
+void Mlp::set_input_normalization(InputNormalization norm) {
+    require(norm.mean.empty() || norm.mean.size() == n_inputs(),
+            "network: the input normalisation has " + std::to_string(norm.mean.size()) +
+                " means but the network takes " + std::to_string(n_inputs()) + " inputs");
+    for (double m : norm.mean) require(std::isfinite(m), "network: the input normalisation's mean is not finite");
+    require(std::isfinite(norm.scale) && norm.scale > 0.0,
+            "network: the input normalisation's scale must be positive and finite, got " + std::to_string(norm.scale));
+    input_norm_ = std::move(norm);
+    normalize_pending_ = false;
+}
+
+void Mlp::fit_input_normalization(MatrixView<float> X, int n_threads) {
+    if (!normalize_pending_) return;
+    require(X.cols == n_inputs(), "network: the data has " + std::to_string(X.cols) + " columns but the network takes " +
+                                      std::to_string(n_inputs()) + " inputs");
+    set_input_normalization(InputNormalization::fit(X, n_threads));
+}
+
+void Mlp::normalize_inputs(const float* x, std::size_t rows, float* out) const {
+    const std::size_t n = rows * n_inputs();
+    if (input_norm_.identity()) {
+        std::copy(x, x + n, out);
+        return;
+    }
+    const double* mean = input_norm_.mean.empty() ? nullptr : input_norm_.mean.data();
+    const double inv = 1.0 / input_norm_.scale;
+    if (!mean) {
+        normalize_row(x, nullptr, inv, out, n);
+        return;
+    }
+    for (std::size_t r = 0; r < rows; ++r) normalize_row(x + r * n_inputs(), mean, inv, out + r * n_inputs(), n_inputs());
+}
+
 void Mlp::layout() {
     offsets_.clear();
     std::size_t p = 0;
@@ -201,6 +282,7 @@ Mlp::Mlp(std::size_t n_inputs, std::size_t n_outputs, const MlpOptions& options)
     output_act_ = options.output_activation;
     chunk_rows_ = options.chunk_rows;
     precision_ = options.precision;
+    normalize_pending_ = options.normalize_inputs;
     layout();
     for (std::size_t l = 0; l < n_layers(); ++l) {
         const double fan_in = static_cast<double>(widths_[l]), fan_out = static_cast<double>(widths_[l + 1]);
@@ -360,7 +442,7 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
         for (std::size_t l = 0; l < acts16.size(); ++l) acts16[l].resize(chunk_rows_ * widths_[l]);
         for (std::size_t c = cb; c < ce; ++c) {
             const std::size_t r0 = c * chunk_rows_, rows = std::min(chunk_rows_, X.rows - r0);
-            std::copy(X.row(r0), X.row(r0) + rows * X.cols, acts[0].begin());
+            normalize_inputs(X.row(r0), rows, acts[0].data());
             forward_chunk(rows, acts, acts16, 0);
             std::copy(acts.back().begin(), acts.back().begin() + static_cast<std::ptrdiff_t>(rows * n_outputs()),
                       out.row(r0));
@@ -390,10 +472,18 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
         // float32 copy to read back).
         float* in = bf16 ? nullptr : acts_[0].data() + r0 * D;
         std::uint16_t* in16 = bf16 ? acts16_[0].data() + r0 * D : nullptr;
+        // bf16 with an input map: the chunk's rows mapped in float32 here first, then rounded (X16, when given,
+        // holds the mapped rows rounded).
+        const bool mapped = !input_norm_.identity();
+        std::vector<float> staged;
+        if (bf16 && mapped && !X16) staged.resize(m * D);
         if (rows.empty()) {
             if (bf16 && X16) std::copy_n(X16 + r0 * D, m * D, in16);
-            else if (bf16) to_bf16(X.row(r0), in16, m * D);
-            else std::copy(X.row(r0), X.row(r0) + m * D, in);
+            else if (bf16 && mapped) {
+                normalize_inputs(X.row(r0), m, staged.data());
+                to_bf16(staged.data(), in16, m * D);
+            } else if (bf16) to_bf16(X.row(r0), in16, m * D);
+            else normalize_inputs(X.row(r0), m, in);
         } else {
             for (std::size_t i = 0; i < m; ++i) {
                 const index_t r = rows[r0 + i];
@@ -407,12 +497,23 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
                 }
                 const float* x = X.row(static_cast<std::size_t>(r));
                 if (!bf16) {
-                    std::copy(x, x + D, in + i * D);
+                    if (mapped) {
+                        // As below: the mapping loop keeps fewer row reads in flight than memmove.
+                        if (i + 8 < m) prefetch_row(X, rows[r0 + i + 8]);
+                        normalize_inputs(x, 1, in + i * D);
+                    } else {
+                        std::copy(x, x + D, in + i * D);
+                    }
                     continue;
                 }
                 // The row 8 ahead prefetched: the rounding loop keeps fewer row reads in flight than memmove did.
                 if (i + 8 < m) prefetch_row(X, rows[r0 + i + 8]);
-                to_bf16(x, in16 + i * D, D);
+                if (mapped) {
+                    normalize_inputs(x, 1, staged.data() + i * D);
+                    to_bf16(staged.data() + i * D, in16 + i * D, D);
+                } else {
+                    to_bf16(x, in16 + i * D, D);
+                }
             }
         }
         forward_chunk(m, acts_, acts16_, r0, bf16);
@@ -487,7 +588,14 @@ void Mlp::backward(const float* dY, int n_threads, float* dX) {
                     gemm::g_w(m, o, a, G16, params16_.data() + offsets_[l], target, &packed_w_[l]);
                 else
                     gemm::g_w(m, o, a, G, params_.data() + offsets_[l], target, f32_backend_);
-                if (l == 0) break;
+                if (l == 0) {
+                    // dL/dx = dL/dx' / scale (x' = (x − mean) / scale).
+                    if (input_norm_.scale != 1.0) {
+                        const float inv = static_cast<float>(1.0 / input_norm_.scale);
+                        for (std::size_t k = 0; k < m * a; ++k) target[k] *= inv;
+                    }
+                    break;
+                }
                 const float* h = acts_[l].data() + r0 * a;
                 db_done = bf16 && hidden_act_ == Activation::relu;
                 if (db_done) {

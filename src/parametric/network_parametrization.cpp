@@ -21,6 +21,9 @@ NetworkParametrization::NetworkParametrization(std::shared_ptr<const Matrix<floa
                                                std::to_string(X_->cols()) + " columns");
     require(!clip_ || *clip_ > 0, "NetworkParametrization: clip must be positive");
     set_n_threads(n_threads);
+    // A fresh network built to normalise its inputs learns the map from the training rows here, before its first
+    // pass (a continued or reloaded network keeps its own).
+    net_.fit_input_normalization(X_->view(), n_threads_);
 }
 
 void NetworkParametrization::set_n_threads(int n_threads) {
@@ -62,8 +65,15 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
         const std::uint16_t* X16 = nullptr;
         if (net_.precision() == Precision::bf16) {
             if (X16_.size() != X_->size()) {
+                // The rows through the network's input map, then rounded: what its forward would round.
                 X16_.resize(X_->size());
-                to_bf16(X_->data(), X16_.data(), X_->size());
+                const std::size_t block = 1024, n_blocks = (X_->rows() + block - 1) / block;
+                parallel_for(n_threads_, n_blocks, [&](std::size_t k) {
+                    const std::size_t r0 = k * block, rows = std::min(block, X_->rows() - r0);
+                    std::vector<float> mapped(rows * D);
+                    net_.normalize_inputs(X_->row(r0), rows, mapped.data());
+                    to_bf16(mapped.data(), X16_.data() + r0 * D, rows * D);
+                });
             }
             X16 = X16_.data();
         }

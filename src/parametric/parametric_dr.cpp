@@ -217,6 +217,7 @@ void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {
     mo.hidden.assign(options_.hidden_dims.begin(), options_.hidden_dims.end());
     mo.hidden_activation = options_.hidden_activation;  // paraDime's FullyConnectedEmbeddingModel: Softplus
     mo.precision = options_.network_precision;
+    mo.normalize_inputs = options_.normalize_inputs;
     mo.seed = options_.seed;
     // Chunks of 256 rows with batch phases: paraDime's batches of 500 (both routines' position phases, ParametricTSNE's
     // KL phase) are then two chunks, one per core, instead of one chunk of 512 on one core (the chunks fix the bits,

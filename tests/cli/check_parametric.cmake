@@ -46,6 +46,25 @@ foreach(routine tsne umap)
   endif()
 endforeach()
 
+# The network's input map (not in paraDime) is saved with it; --no-input-normalization trains on the raw rows, a
+# different network, saved without a map, which also reloads to its bits.
+file(READ ${WORK}/tsne_model/model.json mjson)
+if(NOT mjson MATCHES "\"input_scale\"" OR NOT EXISTS ${WORK}/tsne_model/network_input_mean.npy)
+  message(FATAL_ERROR "parametric tsne: the model has no input map:\n${mjson}")
+endif()
+run_ok(parametric tsne ${X} -o ${WORK}/raw.npy --epochs 3 --init-epochs 2 --batch-size 10 --hidden 16,8 --seed 3
+       --no-input-normalization --save-model ${WORK}/raw_model -q)
+file(READ ${WORK}/raw_model/model.json mjson)
+if(mjson MATCHES "input_scale" OR EXISTS ${WORK}/raw_model/network_input_mean.npy)
+  message(FATAL_ERROR "parametric tsne --no-input-normalization: the model has an input map:\n${mjson}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tsne.npy ${WORK}/raw.npy RESULT_VARIABLE differ)
+if(differ EQUAL 0)
+  message(FATAL_ERROR "parametric tsne: --no-input-normalization gave the embedding of the input map")
+endif()
+run_ok(transform ${X} -m ${WORK}/raw_model -o ${WORK}/raw_loaded.npy -q)
+expect_same(${WORK}/raw.npy ${WORK}/raw_loaded.npy "parametric tsne --no-input-normalization: the reloaded model")
+
 # The preprocessing (--pca) is kept with the network: raw rows go through both.
 run_ok(parametric tsne ${X} --pca 2 -o ${WORK}/pca.npy --epochs 2 --init-epochs 1 --batch-size 10
        --save-model ${WORK}/pca_model -q)

@@ -204,3 +204,14 @@ TEST(InitPca, LeadingComponentsMatchTheDenseSolver) {
         EXPECT_EQ(wide.components.data()[k], dense.components.data()[k]);
     EXPECT_THROW(pca_leading(X.view(), 0, 1), InvalidArgument);
 }
+
+// Constant rows (paraDime's PCA phase on identical points): the Lanczos solver throws on the zero operator, so
+// pca_leading falls back to the dense solver: zero variance, zero scores, the dense solver's bits.
+TEST(InitPca, LeadingOnConstantDataFallsBackToTheDenseSolver) {
+    const Matrix<float> X(300, 40, std::vector<float>(300 * 40, 2.5f));
+    const PcaResult lead = pca_leading(X.view(), 2, 2), dense = pca(X.view(), 2, 2);
+    EXPECT_EQ(lead.total_variance, 0.0);
+    for (std::size_t k = 0; k < lead.scores.size(); ++k) ASSERT_EQ(lead.scores.data()[k], 0.0f);
+    for (std::size_t k = 0; k < lead.components.size(); ++k)
+        EXPECT_EQ(lead.components.data()[k], dense.components.data()[k]);
+}

@@ -35,7 +35,9 @@ TEST(EncoderInputNoise, InputNoiseIsTheCounterStreamsGaussianPerPassAndRow) {
     const std::vector<index_t> batch{7, 2, 29, 11};
     NetworkParametrization noisy(X, small_mlp(4), 2);
     noisy.set_input_noise(sigma, seed);
+    // The same network with the input map the seam fitted to X: the noise is added in data units, then mapped.
     Mlp plain = small_mlp(4);
+    plain.set_input_normalization(noisy.network().input_normalization());
     for (std::uint64_t pass = 0; pass < 2; ++pass) {
         std::vector<double> got(batch.size() * 2);
         noisy.forward(batch, got.data());

@@ -72,8 +72,12 @@ void expect_parametric_close(typename Method::Options table, typename Method::Op
 
 } // namespace
 
-// Margin: the network's recall@10 and 10-NN accuracy within 0.05 of the table's. Measured (docs/parametric.md):
-// recall table / network LargeVis 0.188 / 0.240, InfoTSNE 0.369 / 0.328, UMAP 0.267 / 0.243; accuracy 1.000 all.
+// Margin: the network's recall@10 and 10-NN accuracy within 0.05 of the table's (InfoTSNE: 0.06). Measured
+// (docs/parametric.md): recall table / network LargeVis 0.188 / 0.240, InfoTSNE 0.369 / 0.328, UMAP 0.267 / 0.243;
+// accuracy 1.000 all. With the network's input map (seed 3): LargeVis 0.250, InfoTSNE 0.316, UMAP 0.238. The
+// network's recall moves by ±0.01 with the seed either way (encoder seeds 0–4 on these clusters, raw rows / input
+// map: InfoTSNE 0.311–0.328 / 0.316–0.327, means 0.322 / 0.322; UMAP 0.223–0.243 / 0.222–0.240; LargeVis
+// 0.233–0.249 / 0.237–0.249), so InfoTSNE's margin covers that spread.
 TEST(NeEncoder, LargeVisRecallCloseToTable) {
     torchdr::LargeVisOptions o;
     o.max_iter = 300;
@@ -89,7 +93,7 @@ TEST(NeEncoder, InfoTSNERecallCloseToTable) {
     o.perplexity = 15;
     o.n_negatives = 50;
     o.random_state = 3;
-    expect_parametric_close<torchdr::InfoTSNE>(o, with_encoder(o, 2), 0.05, "InfoTSNE");
+    expect_parametric_close<torchdr::InfoTSNE>(o, with_encoder(o, 2), 0.06, "InfoTSNE");
 }
 
 TEST(NeEncoder, UmapRecallCloseToTable) {

@@ -154,8 +154,9 @@ void save_model(const std::string& dir, const TsneEmbedding& embedding, const Pr
 void save_model(const std::string& dir, const UmapEmbedding& embedding, MatrixView<float> reference_data,
                 const Preprocessing& preprocessing = {});
 /// Saves a cne result (its embedding) and the options it was fitted with (CneModelSettings); a parametric result
-/// also saves its network (model.json "network": widths, activations, chunk_rows, precision; network.npy: the float32
-/// parameters, so a reloaded network gives the same outputs bit for bit).
+/// also saves its network (model.json "network": widths, activations, chunk_rows, precision, the input map's
+/// input_scale and whether network_input_mean.npy holds its mean; network.npy: the float32 parameters, so a reloaded
+/// network gives the same outputs bit for bit).
 void save_model(const std::string& dir, const CneResult& result, const CneOptions& options,
                 const Preprocessing& preprocessing = {});
 

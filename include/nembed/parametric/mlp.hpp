@@ -51,6 +51,21 @@ enum class MlpInit {
 MlpInit parse_mlp_init(const std::string& name);
 std::string to_string(MlpInit i);
 
+/// The fixed affine map in front of the first layer (not trained; docs/parametric.md, "Input normalisation"):
+/// x' = (x − mean) / scale per row, computed in double and rounded once to float32. Identity when mean is empty
+/// and scale is 1 (networks of models saved before it existed, or fitted with MlpOptions::normalize_inputs false).
+struct InputNormalization {
+    std::vector<double> mean;  ///< one value per input, or empty (no shift)
+    double scale = 1.0;        ///< > 0, finite
+
+    bool identity() const { return mean.empty() && scale == 1.0; }
+    /// The column means of X and the RMS of its centred entries (√(Σ(x − mean)² / (N·D)); 1 when that is 0 or not a
+    /// normal double), summed in double over fixed row blocks: the same bits for any thread count. The network then
+    /// sees data of unit scale centred at 0 wherever X sits (an offset of 10⁶ or a scale of 10³⁰ would otherwise
+    /// saturate or overflow the float32 products). Throws InvalidArgument for an empty X or a non-finite value.
+    static InputNormalization fit(MatrixView<float> X, int n_threads = 1);
+};
+
 struct MlpOptions {
     /// Hidden widths (each > 0); empty: one linear layer. Default: cne's FCNetwork (100, 100, 100).
     std::vector<long> hidden = {100, 100, 100};
@@ -63,6 +78,11 @@ struct MlpOptions {
     /// weights, their optimizer state, biases and the output stay float32; hidden ReLU layers are kept in bf16 only;
     /// needs oneDNN). docs/parametric.md §1.
     Precision precision = Precision::float32;
+    /// Not in torch, paraDime or cne (their networks read the raw rows): true: the network's inputs are centred and
+    /// scaled (InputNormalization::fit) on the training data when training starts (NetworkParametrization), and
+    /// the same map is applied to every row the network reads afterwards (transform, apply) and saved with it.
+    /// false: the raw rows, as the peers.
+    bool normalize_inputs = true;
 };
 /// Throws InvalidArgument for a hidden width <= 0, chunk_rows == 0, or bf16 in a build without oneDNN.
 void validate(const MlpOptions& options);
@@ -88,6 +108,18 @@ public:
     std::size_t chunk_rows() const { return chunk_rows_; }
     Precision precision() const { return precision_; }
     std::size_t n_parameters() const { return params_.size(); }
+    /// The fixed map in front of the first layer (identity until fitted or set).
+    const InputNormalization& input_normalization() const { return input_norm_; }
+    /// Sets it (a reloaded model's): mean empty or of n_inputs() finite values, scale > 0 finite; else
+    /// InvalidArgument. Clears a pending fit.
+    void set_input_normalization(InputNormalization norm);
+    /// true while a network built with MlpOptions::normalize_inputs has not been fitted to training data.
+    bool input_normalization_pending() const { return normalize_pending_; }
+    /// Fits the map to X (InputNormalization::fit) if one is pending; no-op otherwise.
+    void fit_input_normalization(MatrixView<float> X, int n_threads = 1);
+    /// rows × n_inputs() raw values → the values the first layer reads (the map above; a copy when identity).
+    void normalize_inputs(const float* x, std::size_t rows, float* out) const;
+
     /// Offset of layer l's W in the flat block (its b follows W).
     std::size_t weight_offset(std::size_t layer) const { return offsets_.at(layer); }
 
@@ -110,7 +142,7 @@ public:
     /// Rows of the last forward pass.
     std::size_t batch_rows() const { return batch_rows_; }
     /// Backward pass of the last forward: dY (batch_rows × n_outputs) → adds dL/dθ to gradient(); when dX is given,
-    /// writes dL/dX of the batch's input rows (batch_rows × n_inputs). Throws InvalidArgument without a forward.
+    /// writes dL/dX of the batch's raw input rows (batch_rows × n_inputs, through the input map). Throws InvalidArgument without a forward.
     void backward(const float* dY, int n_threads = 1, float* dX = nullptr);
 
     /// dL/dθ accumulated since the last step (n_parameters(), double).
@@ -132,6 +164,8 @@ private:
     std::vector<std::size_t> widths_;
     Activation hidden_act_ = Activation::relu, output_act_ = Activation::identity;
     std::size_t chunk_rows_ = 512;
+    InputNormalization input_norm_;
+    bool normalize_pending_ = false;
     Precision precision_ = Precision::float32;
     // float32: the backward products' library, gemm::f32_backend() when the network was built.
     gemm::F32Backend f32_backend_ = gemm::f32_backend();

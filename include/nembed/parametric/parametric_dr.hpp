@@ -43,6 +43,9 @@ struct ParametricDROptions {
     std::vector<std::size_t> hidden_dims{100, 50};  ///< the built-in network's hidden widths (paraDime's default)
     Activation hidden_activation = Activation::softplus;  ///< the built-in network's (paraDime's: Softplus)
     Precision network_precision = Precision::float32;     ///< the built-in network's products (MlpOptions::precision)
+    /// Not in paraDime (MlpOptions::normalize_inputs): the built-in network reads the rows centred and scaled by the
+    /// training data's mean and RMS, so that the map does not depend on where the data sits. false: paraDime's raw rows.
+    bool normalize_inputs = true;
     /// Not in paraDime: a full-batch phase after the batch phases, built-in network only (full_batch.hpp).
     FullBatchOptions full_batch{};
     std::uint64_t seed = 0;

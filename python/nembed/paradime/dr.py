@@ -109,7 +109,10 @@ class ParametricDR:
                  dataset=None, global_relations=None, batch_relations=None, derived_data=None, losses=None,
                  training_phases=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0,
                  n_jobs: int = 1, hidden_activation: str = "softplus", full_batch: Optional[dict] = None,
-                 network_precision: str = "float32"):
+                 network_precision: str = "float32", normalize_inputs: bool = True):
+        # normalize_inputs (not in paraDime): the built-in network reads the rows centred and scaled by the
+        # training data's mean and RMS (saved with it), so that the map does not depend on where the data sits;
+        # False: paraDime's raw rows.
         # hidden_activation, full_batch, network_precision ("float32" or "bf16": bfloat16 operands in the built-in
         # network's products, float32 sums and weights; needs a build with oneDNN): not in paraDime. full_batch (a dict of FullBatchOptions: iterations,
         # learning_rate, method "tsne"/"umap", perplexity, n_neighbors, min_dist, ...) trains the built-in network
@@ -133,7 +136,7 @@ class ParametricDR:
         self._options = {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
                          "n_threads": _n_threads(n_jobs), "verbose": bool(verbose),
                          "hidden_activation": str(hidden_activation), "full_batch": dict(full_batch or {}),
-                         "network_precision": str(network_precision)}
+                         "network_precision": str(network_precision), "normalize_inputs": bool(normalize_inputs)}
         self._routine = self._new_routine()
         for tp in training_phases or []:
             self.add_training_phase(tp)
@@ -204,6 +207,9 @@ class ParametricDR:
         for k, v in data.items():
             a = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
             if k == "main":
+                if a.ndim == 0 or len(a) < 2:
+                    raise ValueError("ParametricDR needs at least 2 points with at least 1 feature, got data of "
+                                     f"shape {a.shape}")
                 a = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
                 if self.in_dim is not None and a.shape[1] != self.in_dim:
                     raise ValueError(f"data has {a.shape[1]} features, in_dim is {self.in_dim}")
@@ -278,6 +284,8 @@ class ParametricDR:
     # -- application
     def apply(self, X, method: Optional[str] = None):
         a = X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)
+        if a.ndim == 0 or len(a) == 0:
+            raise ValueError(f"ParametricDR.apply: X has no rows (shape {a.shape})")
         a = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
         if self.model is None:
             if method not in (None, "embed"):

@@ -56,7 +56,8 @@ class ParametricTSNE(dr.ParametricDR):
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
                  full_batch_after_kl: bool = False, full_batch_exaggeration: float = 12.0,
                  full_batch_input_noise: float = 0.0, network_precision: str = "float32",
-                 full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None):
+                 full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None,
+                 normalize_inputs: bool = True):
         # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
         # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
         # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
@@ -112,7 +113,7 @@ class ParametricTSNE(dr.ParametricDR):
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
                          n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb,
-                         network_precision=network_precision)
+                         network_precision=network_precision, normalize_inputs=normalize_inputs)
 
 
 class ParametricUMAP(dr.ParametricDR):
@@ -129,7 +130,8 @@ class ParametricUMAP(dr.ParametricDR):
                  full_batch: bool = False, full_batch_iterations: Optional[int] = None,
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
                  full_batch_input_noise: float = 0.0, network_precision: str = "float32",
-                 full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None):
+                 full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None,
+                 normalize_inputs: bool = True):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
         # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
         # The preset starts from the fresh network (the default spectral phase kills its ReLU units).
@@ -170,4 +172,4 @@ class ParametricUMAP(dr.ParametricDR):
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
                          n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb,
-                         network_precision=network_precision)
+                         network_precision=network_precision, normalize_inputs=normalize_inputs)

@@ -64,8 +64,8 @@ def _name(value: Any, name: str, allow_none: bool = False) -> Optional[str]:
 
 def _encoder(value):
     """encoder: None/False (the free table), True (nembed's network with its defaults) or a dict of its settings
-    (hidden, activation, network_init, batch_size, learning_rate, optimizer); TorchDR's torch module is the PyTorch
-    plug-in's business (nembed.paradime.ParametricDR(model=...))."""
+    (hidden, activation, network_init, normalize_inputs, batch_size, learning_rate, optimizer); TorchDR's torch module
+    is the PyTorch plug-in's business (nembed.paradime.ParametricDR(model=...))."""
     if value is None or value is False:
         return None
     if value is True:
@@ -165,10 +165,8 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
         net = getattr(self, "encoder_", None)
         if net is not None:  # parametric: the network's forward pass (X_train is not needed)
-            return _core.mlp_apply(list(net["widths"]), net["hidden_activation"], net["output_activation"],
-                                   net["parameters"], int(net["chunk_rows"]), np.ascontiguousarray(X, dtype=np.float32),
-                                   resolve_n_jobs(self.get_params(deep=False).get("n_jobs", -1)),
-                                   net.get("precision", "float32"))
+            return _core.mlp_apply(net, np.ascontiguousarray(X, dtype=np.float32),
+                                   resolve_n_jobs(self.get_params(deep=False).get("n_jobs", -1)))
         if self._method not in _TRANSFORM_METHODS:
             raise NotImplementedError(
                 f"{type(self).__name__} cannot transform new data (TorchDR 0.5 has a non-parametric transform for "
