@@ -40,6 +40,21 @@ inline Matrix<float> three_blobs(std::size_t n, std::size_t D, std::uint64_t see
     return X;
 }
 
+/// n × D Gaussian blobs with labels: row i in cluster i % k, centres 4·N(0, 1) then N(0, 1) noise, from Rng(seed).
+inline Matrix<float> labelled_blobs(std::size_t n, std::size_t D, std::size_t k, std::vector<std::int64_t>& labels,
+                                    std::uint64_t seed) {
+    Rng rng(seed);
+    Matrix<double> centres(k, D);
+    for (std::size_t i = 0; i < centres.size(); ++i) centres.data()[i] = 4.0 * rng.normal();
+    Matrix<float> X(n, D);
+    labels.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        labels[i] = static_cast<std::int64_t>(i % k);
+        for (std::size_t j = 0; j < D; ++j) X(i, j) = static_cast<float>(centres(i % k, j) + rng.normal());
+    }
+    return X;
+}
+
 /// The same shape and the same bytes.
 inline bool same_bits(const Matrix<double>& a, const Matrix<double>& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() &&

@@ -16,6 +16,7 @@
 #include "nembed/parametric/mlp.hpp"
 #include "nembed/parametric/network_parametrization.hpp"
 #include "nembed/parametric/parametric_dr.hpp"
+#include "../common/numeric.hpp"
 
 using namespace nembed;
 
@@ -28,20 +29,6 @@ Matrix<float> shifted_columns(std::size_t n, std::size_t D, std::uint64_t seed) 
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < D; ++j)
             X(i, j) = static_cast<float>(1000.0 * static_cast<double>(j) + static_cast<double>(j + 1) * rng.normal());
-    return X;
-}
-
-// Gaussian blobs with labels (k clusters, centres 4·N(0, 1)).
-Matrix<float> blobs(std::size_t n, std::size_t D, std::size_t k, std::vector<std::int64_t>& labels, std::uint64_t seed) {
-    Rng rng(seed);
-    Matrix<double> centres(k, D);
-    for (std::size_t i = 0; i < centres.size(); ++i) centres.data()[i] = 4.0 * rng.normal();
-    Matrix<float> X(n, D);
-    labels.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        labels[i] = static_cast<std::int64_t>(i % k);
-        for (std::size_t j = 0; j < D; ++j) X(i, j) = static_cast<float>(centres(i % k, j) + rng.normal());
-    }
     return X;
 }
 
@@ -189,7 +176,7 @@ TEST(InputNormalization, FittedWhenTrainingStartsAndKeptWithTheModel) {
 // ParametricUMAP most of its recall: the check can fail.
 TEST(InputNormalization, RoutinesDoNotDependOnWhereTheDataSits) {
     std::vector<std::int64_t> labels;
-    const Matrix<float> X = blobs(600, 20, 6, labels, 7);
+    const Matrix<float> X = test::labelled_blobs(600, 20, 6, labels, 7);
     auto run = [&](const Matrix<float>& Z, bool umap, bool normalize) {
         paradime::ParametricDROptions po{.normalize_inputs = normalize, .seed = 8, .n_threads = 2};
         paradime::ParametricDR dr = [&] {

@@ -14,6 +14,7 @@
 #include "nembed/parametric/parametric_dr.hpp"
 #include "nembed/parametric/tsne_batch_loss.hpp"
 #include "nembed/train/parametrization.hpp"
+#include "../common/numeric.hpp"
 
 using namespace nembed;
 using namespace nembed::paradime;
@@ -27,20 +28,6 @@ Matrix<double> random_points(std::size_t n, std::size_t d, std::uint64_t seed) {
     return Y;
 }
 
-// Gaussian blobs in D dimensions with labels.
-Matrix<float> blobs(std::size_t n, std::size_t D, std::size_t k, std::vector<std::int64_t>& labels, std::uint64_t seed) {
-    Rng rng(seed);
-    Matrix<double> centres(k, D);
-    for (std::size_t i = 0; i < centres.size(); ++i) centres.data()[i] = 4.0 * rng.normal();
-    Matrix<float> X(n, D);
-    labels.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        labels[i] = static_cast<std::int64_t>(i % k);
-        for (std::size_t j = 0; j < D; ++j)
-            X(i, j) = static_cast<float>(centres(i % k, j) + rng.normal());
-    }
-    return X;
-}
 
 // Loss of a batch relation + relation loss as a function of Y (and the transform parameters).
 double batch_loss(const BatchRelations& br, const Matrix<double>& Y, const std::vector<TransformParams>& params,
@@ -241,7 +228,7 @@ TEST(Paradime, CrossEntropyValue) {
 
 TEST(Paradime, GlobalTransformsAgainstDirectComputation) {
     std::vector<std::int64_t> labels;
-    Matrix<float> X = blobs(200, 5, 4, labels, 1);
+    Matrix<float> X = test::labelled_blobs(200, 5, 4, labels, 1);
     GlobalRelations g;
     g.transform = {Transform::PerplexityBasedRescale(10)};
     EXPECT_EQ(neighbor_count(g, 200), 30u);
@@ -295,7 +282,7 @@ TEST(Paradime, GlobalTransformsAgainstDirectComputation) {
 
 TEST(Paradime, PDistIsLazyAndNormalized) {
     std::vector<std::int64_t> labels;
-    Matrix<float> X = blobs(40, 3, 2, labels, 2);
+    Matrix<float> X = test::labelled_blobs(40, 3, 2, labels, 2);
     GlobalRelations g;
     g.kind = GlobalRelationKind::pdist;
     g.transform = {Transform::StudentTTransform(1.0), Transform::Normalize()};
@@ -319,7 +306,7 @@ TEST(Paradime, PDistIsLazyAndNormalized) {
 
 TEST(Paradime, RoutinesEmbedClustersAndApplyToHeldOutPoints) {
     std::vector<std::int64_t> labels;
-    Matrix<float> all = blobs(900, 20, 6, labels, 5);
+    Matrix<float> all = test::labelled_blobs(900, 20, 6, labels, 5);
     Matrix<float> X(800, 20, std::vector<float>(all.data(), all.data() + 800 * 20));
     Matrix<float> T(100, 20, std::vector<float>(all.data() + 800 * 20, all.data() + 900 * 20));
     std::vector<std::int64_t> lx(labels.begin(), labels.begin() + 800), lt(labels.begin() + 800, labels.end());
@@ -350,7 +337,7 @@ TEST(Paradime, RoutinesEmbedClustersAndApplyToHeldOutPoints) {
 
 TEST(Paradime, SameBitsForAnyThreadCount) {
     std::vector<std::int64_t> labels;
-    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    Matrix<float> X = test::labelled_blobs(300, 10, 3, labels, 9);
     Matrix<double> ref;
     for (int threads : {1, 2, 3}) {
         ParametricUMAPOptions uo;
@@ -425,7 +412,7 @@ TEST(Paradime, UmapCollapseIsReportedAndTheTutorialSpectralPhaseAvoidsIt) {
 // changes the result, the same bits for any thread count.
 TEST(Paradime, TsneExaggerationPhaseAndDecay) {
     std::vector<std::int64_t> labels;
-    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    Matrix<float> X = test::labelled_blobs(300, 10, 3, labels, 9);
     ParametricTSNEOptions to;
     to.epochs = 4;
     to.init_epochs = 2;
@@ -466,7 +453,7 @@ TEST(Paradime, TsneExaggerationPhaseAndDecay) {
 
 TEST(Paradime, EmbeddingTableIsAModelToo) {
     std::vector<std::int64_t> labels;
-    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    Matrix<float> X = test::labelled_blobs(300, 10, 3, labels, 9);
     ParametricTSNEOptions to;
     to.epochs = 20;
     to.batch_size = 100;
@@ -479,7 +466,7 @@ TEST(Paradime, EmbeddingTableIsAModelToo) {
 
 TEST(Paradime, LearnableAlphaMoves) {
     std::vector<std::int64_t> labels;
-    Matrix<float> X = blobs(300, 10, 3, labels, 9);
+    Matrix<float> X = test::labelled_blobs(300, 10, 3, labels, 9);
     GlobalRelations g;
     g.transform = {Transform::PerplexityBasedRescale(20), Transform::Symmetrize(), Transform::Normalize()};
     BatchRelations b;
@@ -527,7 +514,7 @@ TEST(Paradime, ClearErrors) {
     EXPECT_THROW(dr.apply(Matrix<float>(3, 4).view()), InvalidArgument);
     // A classification loss needs a classify head.
     std::vector<std::int64_t> labels;
-    Matrix<float> X = blobs(60, 4, 2, labels, 1);
+    Matrix<float> X = test::labelled_blobs(60, 4, 2, labels, 1);
     TrainingPhase cls;
     cls.loss = Loss::ClassificationLoss();
     ParametricDR c = ParametricTSNE();
@@ -623,7 +610,7 @@ TEST(ParadimeRelations, TriangularPairsEqualBlockGather) {
 // is the encoder's; test_full_batch.cpp).
 TEST(Paradime, BatchesOfFiveHundredRunInTwoChunksWithTheSameBits) {
     std::vector<std::int64_t> labels;
-    const Matrix<float> X = blobs(600, 10, 3, labels, 12);
+    const Matrix<float> X = test::labelled_blobs(600, 10, 3, labels, 12);
     Matrix<double> ref;
     for (int threads : {1, 2, 3}) {
         ParametricTSNEOptions to;
