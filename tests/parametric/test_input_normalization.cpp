@@ -4,6 +4,7 @@
 // overflowing: NaN maps, recall near chance).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -169,6 +170,27 @@ TEST(InputNormalization, FittedWhenTrainingStartsAndKeptWithTheModel) {
     const Matrix<double> y1 = dr.apply(T.view()), y2 = m.transform(T.view());
     EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(double)), 0);
     std::filesystem::remove_all(dir);
+}
+
+// ParametricTSNE's PCA targets with the input map are the PCA of the mapped rows: the same for the data scaled by
+// 10⁶ and moved (paraDime's raw scores grow with the scale: the position phase then chases targets 10⁶ times further
+// out); without the map, the raw scores.
+TEST(InputNormalization, PcaTargetsAreThoseOfTheMappedRows) {
+    std::vector<std::int64_t> labels;
+    const Matrix<float> X = test::labelled_blobs(400, 12, 4, labels, 9);
+    auto targets = [](const Matrix<float>& Z, bool normalize) {
+        paradime::ParametricDR dr = paradime::ParametricTSNE({}, {.normalize_inputs = normalize, .n_threads = 2});
+        dr.compute_derived_data(Z.view());
+        return dr.dataset().positions.at("pca");
+    };
+    const Matrix<double> a = targets(X, true), b = targets(affine(X, 1e6, 5e6), true), raw = targets(X, false);
+    const double s = InputNormalization::fit(X.view(), 1).scale;
+    double max_a = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) max_a = std::max(max_a, std::abs(a.data()[i]));
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        ASSERT_NEAR(b.data()[i], a.data()[i], 1e-4 * max_a) << i;
+        ASSERT_NEAR(raw.data()[i] / s, a.data()[i], 1e-9 * max_a) << i;
+    }
 }
 
 // The routines' maps of blobs moved and scaled: within 0.03 in 10-NN recall and accuracy of the map of the data at
