@@ -135,8 +135,8 @@ public:
 
     /// Training forward pass over rows `rows` of X (all rows when empty), keeping the activations for backward.
     /// Returns the output (rows × n_outputs, valid until the next forward). X16, optional and used in bf16
-    /// precision only: X's elements already rounded by to_bf16 (same shape, row-major), so that rows sampled many
-    /// times are rounded once (the same bits as without it).
+    /// precision only: X's rows through the input map (normalize_inputs), rounded by to_bf16 (same shape,
+    /// row-major), so that rows sampled many times are mapped and rounded once (the same bits as without it).
     MatrixView<float> forward(MatrixView<float> X, std::span<const index_t> rows, int n_threads = 1,
                               const std::uint16_t* X16 = nullptr);
     /// Rows of the last forward pass.
