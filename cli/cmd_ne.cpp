@@ -634,8 +634,8 @@ void add_ne_command(CLI::App& app, const std::string& command, const std::string
     o["--network-precision"] = add_enum(sub, "--network-precision", c->enc.network.precision, parse_precision,
                                         "Encoder: the network's products in float32 or bf16 (bfloat16 operands, "
                                         "float32 sums and weights; needs oneDNN) [float32]");
-    o["--no-input-normalization"] = sub->add_flag(
-        "--no-input-normalization{false}", c->enc.network.normalize_inputs,
+    o["--no-input-normalization"] = sub->add_flag_callback(
+        "--no-input-normalization", [c] { c->enc.network.normalize_inputs = false; },
         "Encoder: the network reads the raw rows, as TorchDR's (default: centred and scaled by the training data's "
         "mean and RMS, saved with the model, so that the map does not depend on where the data sits)");
     o["--encoder-batch-size"] = sub->add_option("--encoder-batch-size", c->enc.batch_size,

@@ -159,7 +159,7 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
     add_enum(sub, "--network-precision", c->precision, parse_precision,
              "The network's products in float32 or bf16 (bfloat16 operands, float32 sums and weights; needs oneDNN) "
              "[float32]");
-    sub->add_flag("--no-input-normalization{false}", c->normalize_inputs,
+    sub->add_flag_callback("--no-input-normalization", [c] { c->normalize_inputs = false; },
                   "The network reads the raw rows, as paraDime's (default: centred and scaled by the training data's "
                   "mean and RMS, saved with the model, so that the map does not depend on where the data sits)");
     sub->add_flag("--full-batch", c->full_batch,

@@ -495,7 +495,7 @@ void register_cne(CLI::App& app) {
     add_enum(sub, "--network-precision", opt.network.precision, parse_precision,
              "Parametric: the network's products in float32 or bf16 (bfloat16 operands, float32 sums and weights; "
              "needs oneDNN) [float32]");
-    sub->add_flag("--no-input-normalization{false}", opt.network.normalize_inputs,
+    sub->add_flag_callback("--no-input-normalization", [&opt] { opt.network.normalize_inputs = false; },
                   "Parametric: the network reads the raw rows, as cne's (default: centred and scaled by the training "
                   "data's mean and RMS, saved with the model, so that the map does not depend on where the data "
                   "sits)");
