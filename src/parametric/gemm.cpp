@@ -23,6 +23,8 @@
 
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "../core/blas_serial.hpp"
 #endif
 
 #include "nembed/core/error.hpp"
@@ -208,17 +210,7 @@ using Key = std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool, 
 
 // One OpenMP thread in oneDNN for the call (and the primitive's creation: its blocking depends on the thread
 // count), the calling thread's own setting restored after; other threads' settings are their own.
-struct OmpSerial {
-    int previous = omp_get_max_threads();
-    OmpSerial() {
-        if (previous != 1) omp_set_num_threads(1);
-    }
-    ~OmpSerial() {
-        if (previous != 1) omp_set_num_threads(previous);
-    }
-    OmpSerial(const OmpSerial&) = delete;
-    OmpSerial& operator=(const OmpSerial&) = delete;
-};
+using OmpSerial = detail::SerialScope<omp_get_max_threads, omp_set_num_threads>;
 
 const Product& product(const Key& key) {
     static std::mutex mutex;
