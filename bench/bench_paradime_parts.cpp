@@ -6,6 +6,7 @@
 //
 //   bench_paradime_parts umap|tsne X.npy [THREADS=2] [SEED=0] [bf16] [LABELS.npy] [OUT.npy]
 //
+// NORMALIZE=0: the network reads the raw rows (no input map; paraDime's behaviour).
 // COUNT=1: the network is wrapped to count the rows of its forward passes per phase (and their products' FLOPs),
 // then the CPU seconds of the products alone are not separated: use perf for that.
 //
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     paradime::ParametricDROptions po;
     po.seed = seed;
     po.n_threads = threads;
+    if (const char* e = std::getenv("NORMALIZE")) po.normalize_inputs = std::string(e) != "0";  // A/B of the input map
     if (bf16) po.network_precision = Precision::bf16;
     paradime::ParametricDR dr = [&] {
         if (method == "umap") {
