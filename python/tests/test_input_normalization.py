@@ -123,3 +123,16 @@ def test_constant_and_empty_data(make):
     assert np.isfinite(r.apply(X)).all()
     with pytest.raises(ValueError, match="at least 2 points"):
         make().train(np.zeros((0, 6), np.float32))
+
+
+@pytest.mark.parametrize("name", list(FITS))
+def test_rows_that_overflow_the_network_are_refused(name):
+    # Finite rows far outside the training data's range overflow the float32 products after the input map
+    # (3e38 / 1e-3): a ValueError naming the row, never NaN positions.
+    X, _ = _blobs()
+    model, _ = FITS[name]((X.astype(np.float64) * 1e-3).astype(np.float32))
+    T = (_blobs(n=5, seed=1)[0].astype(np.float64) * 1e-3).astype(np.float32)
+    assert np.isfinite(_transform(model, T)).all()
+    T[3] = 3e38
+    with pytest.raises(ValueError, match="row 3 is not finite.*too large"):
+        _transform(model, T)

@@ -37,7 +37,7 @@ NEMBED_ISA_CLONES void bias_relu(float* __restrict Z, std::size_t m, std::size_t
     for (std::size_t r = 0; r < m; ++r)
         for (std::size_t j = 0; j < o; ++j) {
             const float z = Z[r * o + j] + b[j];
-            Z[r * o + j] = z > 0.0f ? z : 0.0f;
+            Z[r * o + j] = z > 0.0f || z != z ? z : 0.0f;  // NaN passes (torch's ReLU): see relu
         }
 }
 using detail::BlasSerial;  // OpenBLAS serial while the network runs (core/blas_serial.hpp)
@@ -58,8 +58,10 @@ void tanh_packet(float* z, std::size_t n) {
 }
 
 // ReLU in place, in AVX-512 or AVX2 where the machine has them (an element-wise select: the same bits in any clone).
+// NaN passes, as in torch: a unit whose product overflowed (inf − inf) must reach the output, where apply and the
+// training plans refuse it, instead of becoming 0 and a silently wrong position. Other values: max(z, +0).
 NEMBED_ISA_CLONES void relu(float* z, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f ? z[i] : 0.0f;
+    for (std::size_t i = 0; i < n; ++i) z[i] = z[i] > 0.0f || z[i] != z[i] ? z[i] : 0.0f;
 }
 
 void activate(Activation a, float* z, std::size_t n) {
@@ -448,6 +450,16 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
                       out.row(r0));
         }
     });
+    // Finite rows can still overflow the float32 products (values near 3e38, or far outside the training data's
+    // range after the input map): a clear error instead of NaN positions.
+    const float* y = out.data();
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (std::isfinite(y[i])) continue;
+        const bool diverged = std::any_of(params_.begin(), params_.end(), [](float p) { return !std::isfinite(p); });
+        throw InvalidArgument("network: the output for row " + std::to_string(i / n_outputs()) + " is not finite: " +
+                              (diverged ? "the network's parameters are not finite (its training diverged)"
+                                        : "the row's values are too large for the network's float32 products"));
+    }
     return out;
 }
 

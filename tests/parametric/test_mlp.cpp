@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <vector>
@@ -235,6 +236,46 @@ TEST(Mlp, Errors) {
     Mlp fresh(5, 2, MlpOptions{});
     EXPECT_THROW(fresh.backward(nullptr), InvalidArgument);
     EXPECT_THROW(Mlp(0, 2, MlpOptions{}), InvalidArgument);
+}
+
+// A finite row whose values overflow the float32 products gives an error naming the row, not NaN positions; a
+// network with a non-finite parameter is named as diverged.
+TEST(Mlp, ApplyRefusesRowsThatOverflowTheProducts) {
+    MlpOptions o;
+    o.hidden = {8};
+    o.hidden_activation = Activation::identity;  // a ReLU could zero a unit whose input overflowed
+    Mlp net(5, 2, o);
+    net.set_input_normalization({{}, 1e-3});  // training data of scale 10⁻³
+    Matrix<float> X = random_rows(4, 5, 1);
+    EXPECT_NO_THROW((void)net.apply(X.view(), 2));
+    for (std::size_t j = 0; j < 5; ++j) X(2, j) = 3e38f;  // finite, but 3e41 after the map
+    try {
+        (void)net.apply(X.view(), 2);
+        FAIL() << "no error";
+    } catch (const InvalidArgument& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("row 2"), std::string::npos) << m;
+        EXPECT_NE(m.find("too large"), std::string::npos) << m;
+    }
+    // With ReLU the overflowed units (inf − inf = NaN) pass as NaN, as torch's ReLU passes them, instead of
+    // becoming 0 and a finite but meaningless position.
+    o.hidden_activation = Activation::relu;
+    Mlp relu_net(5, 2, o);
+    relu_net.set_input_normalization({{}, 1e-3});
+    EXPECT_THROW((void)relu_net.apply(X.view(), 2), InvalidArgument);
+    // A reloaded model's parameters are checked when it is built; a diverged training step can still leave one.
+    std::vector<float> p = net.parameters();
+    p.back() = std::numeric_limits<float>::quiet_NaN();  // the last layer's last bias: every output row
+    EXPECT_THROW(Mlp(net.widths(), net.hidden_activation(), net.output_activation(), p), InvalidArgument);
+    std::vector<double> master(net.master());
+    master.back() = std::numeric_limits<double>::quiet_NaN();
+    net.set_parameters(master);
+    try {
+        (void)net.apply(random_rows(3, 5, 2).view());
+        FAIL() << "no error";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("diverged"), std::string::npos) << e.what();
+    }
 }
 
 TEST(NetworkParametrization, ForwardBackwardStepThroughTheSeam) {
