@@ -136,3 +136,17 @@ def test_rows_that_overflow_the_network_are_refused(name):
     T[3] = 3e38
     with pytest.raises(ValueError, match="row 3 is not finite.*too large"):
         _transform(model, T)
+
+
+@pytest.mark.parametrize("name", list(FITS))
+def test_a_far_row_that_would_shrink_the_rest_to_a_point_is_refused(name):
+    # Scaled together with a row of 1e30, rows of unit size would all map to one point: refused, naming the row.
+    # A far row that leaves them resolved (1e4) is fitted, and the other rows keep their structure.
+    X, y = _blobs()
+    X[7] = 1e30
+    with pytest.raises(ValueError, match="row 7 lies .* times farther"):
+        FITS[name](X)
+    X[7] = 1e4
+    _, Y = FITS[name](X)
+    keep = np.arange(len(X)) != 7
+    assert np.isfinite(Y).all() and _accuracy(Y[keep], y[keep]) >= 0.9

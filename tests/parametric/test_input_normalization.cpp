@@ -78,6 +78,46 @@ TEST(InputNormalization, FitIsTheColumnMeansAndTheRmsForAnyThreadCount) {
     EXPECT_THROW(InputNormalization::fit(Matrix<float>(0, 3).view()), InvalidArgument);
 }
 
+// One row of 1e30 among 3 blobs of unit noise sets the RMS alone (~1e30/√300): scaled by it the other rows would
+// span ~1e-29 of the unit scale and map to one point (ParametricTSNE, ParametricUMAP and parametric CNE returned
+// every other position equal). fit refuses it, naming the row; a far row that leaves the bulk resolved (1e4 here:
+// bulk/scale 5e-3, where the routines' maps kept their accuracy, docs/parametric.md §1), a far minority cluster, or
+// data with half its rows equal (the bulk's size is 0: nothing to compare) are fitted as before.
+TEST(InputNormalization, RefusesABulkThatAFarRowWouldShrinkToAPoint) {
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = test::labelled_blobs(300, 10, 3, labels, 0);
+    const InputNormalization clean = InputNormalization::fit(X.view(), 2);
+    for (std::size_t j = 0; j < 10; ++j) X(7, j) = 1e30f;
+    try {
+        (void)InputNormalization::fit(X.view(), 2);
+        FAIL() << "no error";
+    } catch (const InvalidArgument& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("row 7 lies"), std::string::npos) << m;
+        EXPECT_NE(m.find("look alike"), std::string::npos) << m;
+    }
+    for (std::size_t j = 0; j < 10; ++j) X(7, j) = 1e4f;
+    const InputNormalization far = InputNormalization::fit(X.view(), 2);
+    EXPECT_GT(far.scale, 100.0 * clean.scale);  // still the plain RMS: the check changes no map
+    // A minority cluster 10³ away (10 % of the rows): a real structure, not refused.
+    Matrix<float> two = test::labelled_blobs(300, 10, 1, labels, 1);
+    for (std::size_t i = 0; i < 30; ++i)
+        for (std::size_t j = 0; j < 10; ++j) two(i, j) += 1e3f;
+    EXPECT_NO_THROW((void)InputNormalization::fit(two.view(), 2));
+    // Half the rows equal: the bulk's size is 0 and nothing is judged.
+    Matrix<float> same(11, 2, std::vector<float>(22, 0.0f));
+    same(10, 0) = 1e30f;
+    EXPECT_NO_THROW((void)InputNormalization::fit(same.view(), 1));
+    // Through a routine: the error reaches the caller before any training.
+    for (std::size_t j = 0; j < 10; ++j) X(7, j) = 1e30f;
+    paradime::ParametricDROptions po;
+    po.n_threads = 2;
+    paradime::ParametricUMAPOptions uo;
+    uo.epochs = 2;
+    paradime::ParametricDR dr = paradime::ParametricUMAP(uo, po);
+    EXPECT_THROW(dr.train(X.view()), InvalidArgument);
+}
+
 TEST(InputNormalization, EveryPassReadsTheMappedRows) {
     const Matrix<float> X = shifted_columns(700, 7, 2);
     const InputNormalization norm = InputNormalization::fit(X.view(), 2);

@@ -63,6 +63,9 @@ struct InputNormalization {
     /// normal double), summed in double over fixed row blocks: the same bits for any thread count. The network then
     /// sees data of unit scale centred at 0 wherever X sits (an offset of 10⁶ or a scale of 10³⁰ would otherwise
     /// saturate or overflow the float32 products). Throws InvalidArgument for an empty X or a non-finite value.
+    /// Also throws InvalidArgument, naming the farthest row, when a few rows far from the rest set the scale alone
+    /// and the other rows would shrink to one point: the median row distance to the column medians below 1e-5 of
+    /// √D · scale (a row of 1e30 among rows of unit size). Such rows cannot share one float32 input scale.
     static InputNormalization fit(MatrixView<float> X, int n_threads = 1);
 };
 
