@@ -150,3 +150,12 @@ def test_a_far_row_that_would_shrink_the_rest_to_a_point_is_refused(name):
     _, Y = FITS[name](X)
     keep = np.arange(len(X)) != 7
     assert np.isfinite(Y).all() and _accuracy(Y[keep], y[keep]) >= 0.9
+
+
+@pytest.mark.parametrize("make", [_tsne, _umap])
+def test_raw_rows_that_overflow_stop_training_with_an_error(make):
+    # Without the map a row of 1e30 overflows the network's products; paraDime would return a NaN map.
+    X, _ = _blobs()
+    X[7] = 1e30
+    with pytest.raises(ValueError, match="loss is not finite at epoch"):
+        _fit_paradime(make, X, normalize_inputs=False)

@@ -199,6 +199,15 @@ double ParadimePlan::run_batch(Parametrization& model, const TrainingPhase& phas
     batch.dparams.clear();
     batch.n_threads = n_threads;
     const double value = evaluate(phase.loss, batch, phase, 1.0, sums);
+    // paraDime (torch) would go on with NaN parameters and return a NaN map; stop at the first such batch instead.
+    require_lazy(std::isfinite(value), [&] {
+        std::ostringstream os;
+        os << "paraDime: phase '" << phase.name << "': the loss is not finite at epoch " << epoch_
+           << " (a batch of " << b << " points): the network's outputs or the relations overflowed. Rows of large "
+           << "values overflow the network's float32 products when the input map is off (normalize_inputs); "
+           << "rescale the data, keep the map on, or lower the learning rate";
+        return os.str();
+    });
     model.backward(batch.idx, batch.dY.data());
     model.step(*optimizer_, lr, n_threads);
     std::vector<double> theta = pack_learnable(batch_rel_, params_);

@@ -116,6 +116,19 @@ TEST(InputNormalization, RefusesABulkThatAFarRowWouldShrinkToAPoint) {
     uo.epochs = 2;
     paradime::ParametricDR dr = paradime::ParametricUMAP(uo, po);
     EXPECT_THROW(dr.train(X.view()), InvalidArgument);
+    // Without the map the far row overflows the products: the first non-finite batch loss stops training (paraDime
+    // would return a NaN map), naming the phase.
+    po.normalize_inputs = false;
+    for (bool umap : {true, false}) {
+        paradime::ParametricDR raw = umap ? paradime::ParametricUMAP(uo, po) : paradime::ParametricTSNE({}, po);
+        try {
+            raw.train(X.view());
+            FAIL() << "no error";
+        } catch (const InvalidArgument& e) {
+            const std::string m = e.what();
+            EXPECT_NE(m.find("loss is not finite at epoch"), std::string::npos) << m;
+        }
+    }
 }
 
 TEST(InputNormalization, EveryPassReadsTheMappedRows) {
