@@ -26,7 +26,22 @@ def as_float32_matrix(X: Any, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array (n_samples x n_features), got {arr.ndim} dimension(s)")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    return to_float32(arr, name)
+
+
+def to_float32(arr: np.ndarray, name: str = "X") -> np.ndarray:
+    """C-contiguous float32 copy of a numeric array (none when it already is one). A finite value beyond float32's
+    range is a ValueError naming it (numpy would make it infinite, and the error would then blame a non-finite
+    value the caller never passed)."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    if out is not arr and arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and np.isinf(out).any():
+        bad = np.isinf(out) & np.isfinite(arr)
+        if bad.any():
+            at = np.argwhere(bad)[0]
+            where = f" at row {at[0]}, column {at[1]}" if arr.ndim == 2 else f" at index {tuple(at)}"
+            raise ValueError(f"{name}: value {arr[tuple(at)]:.3g}{where} overflows float32 (|x| > 3.4e38)")
+    return out
 
 
 def as_float64_matrix(Y: Any, name: str = "embedding") -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._utils import as_csr, as_float32_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs
+from ._utils import as_csr, as_float32_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs, to_float32
 from .nearest_neighbors import KNNIndex, PrecomputedDistanceMatrix, PrecomputedNeighbors, get_knn_index
 
 __all__ = ["Affinities", "PerplexityBasedNN", "MultiscaleMixture", "Multiscale", "FixedSigmaNN", "Uniform",
@@ -82,7 +82,7 @@ def _gaussian(idx, dst, n_reference, perplexities, mode, symmetrize, n_jobs):
     """Perplexity-calibrated Gaussian affinities on the given neighbours (joint when symmetrize, else
     row-normalised)."""
     parts = _core.gaussian_affinities(np.ascontiguousarray(idx, dtype=np.int32),
-                                      np.ascontiguousarray(dst, dtype=np.float32), int(n_reference),
+                                      to_float32(np.asarray(dst), "neighbour distances"), int(n_reference),
                                       [float(p) for p in perplexities], mode, bool(symmetrize),
                                       resolve_n_jobs(n_jobs), handle_sigint=handle_sigint())
     P = csr_from_parts(parts, (np.shape(idx)[0], int(n_reference)))

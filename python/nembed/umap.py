@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core, _umap_extra
-from ._utils import as_float64_matrix, check_affinity_metric, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs, resolve_seed
+from ._utils import as_float64_matrix, check_affinity_metric, to_float32, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs, resolve_seed
 from . import nearest_neighbors as _nn
 
 try:  # scikit-learn is optional: without it the estimator keeps the same get_params/set_params contract
@@ -115,6 +115,8 @@ def _check_data(X: Any, ensure_all_finite: Any, name: str = "X"):
     if ensure_all_finite not in (True, False, "allow-nan"):
         raise ValueError(f"ensure_all_finite should be a bool or 'allow-nan', got {ensure_all_finite!r}")
     if sp.issparse(X):
+        if X.dtype.kind == "f" and X.dtype.itemsize > 4:
+            to_float32(sp.csr_matrix(X).data, name)  # a finite value beyond float32's range: named, not made inf
         A = sp.csr_matrix(X, dtype=np.float32)
         A.sum_duplicates()
         A.sort_indices()
@@ -126,7 +128,7 @@ def _check_data(X: Any, ensure_all_finite: Any, name: str = "X"):
         if arr.ndim != 2:
             raise ValueError(f"Expected 2D array, got {arr.ndim}D array instead: reshape your data "
                              "(n_samples x n_features)")
-        A = np.ascontiguousarray(arr, dtype=np.float32)
+        A = to_float32(arr, name)
         values = A
     if A.shape[0] < 1 or A.shape[1] < 1:
         raise ValueError(f"{name}: found array with shape {A.shape}; at least one sample and one feature needed")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nembed
-from nembed import TSNE, OptimizationInterrupt, TSNEEmbedding
+from nembed import TSNE, OptimizationInterrupt, TSNEEmbedding, paradime, torchdr
 
 
 def test_imports_installed_package():
@@ -288,3 +288,24 @@ def test_views_do_not_share_optimizer_state(small_embedding):
     assert isinstance(view, TSNEEmbedding)
     plain = np.asarray(small_embedding)
     assert type(plain) is np.ndarray
+
+
+@pytest.mark.parametrize("fit", [
+    lambda X: nembed.TSNE(n_iter=5, early_exaggeration_iter=5).fit(X),
+    lambda X: nembed.UMAP(n_epochs=5).fit(X),
+    lambda X: nembed.CNE(n_epochs=2).fit(X),
+    lambda X: paradime.ParametricUMAP(epochs=1).train(X),
+    lambda X: torchdr.UMAP(max_iter=5).fit_transform(X),
+], ids=["TSNE", "UMAP", "CNE", "ParametricUMAP", "torchdr.UMAP"])
+def test_float64_beyond_float32_range_is_named(fit, request):
+    # numpy's cast would make 1e39 infinite (with a RuntimeWarning) and the error would blame a non-finite value.
+    # TSNE's neighbours are searched in float64 (openTSNE takes float64 data): there the distances overflow.
+    import warnings
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    X[5, 2] = -1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        where = "value -1e\\+39 at row 5, column 2" if request.node.callspec.id != "TSNE" else "neighbour distances: value"
+        with pytest.raises(ValueError, match=where + ".* overflows float32"):
+            fit(X)

@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from .. import _core
+from .._utils import to_float32
 from . import loss as pdloss
 from . import relations as pdrel
 
@@ -210,7 +211,7 @@ class ParametricDR:
                 if a.ndim == 0 or len(a) < 2:
                     raise ValueError("ParametricDR needs at least 2 points with at least 1 feature, got data of "
                                      f"shape {a.shape}")
-                a = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
+                a = to_float32(a.reshape(len(a), -1), "data")
                 if self.in_dim is not None and a.shape[1] != self.in_dim:
                     raise ValueError(f"data has {a.shape[1]} features, in_dim is {self.in_dim}")
             elif a.ndim == 2 and a.dtype.kind == "f":
@@ -286,7 +287,7 @@ class ParametricDR:
         a = X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)
         if a.ndim == 0 or len(a) == 0:
             raise ValueError(f"ParametricDR.apply: X has no rows (shape {a.shape})")
-        a = np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
+        a = to_float32(a.reshape(len(a), -1), "X")
         if self.model is None:
             if method not in (None, "embed"):
                 raise ValueError(f"the built-in network has no method {method!r} (only 'embed')")

@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("nembed.torchdr needs scikit-learn: pip install scikit-learn") from exc
 
 from .. import _core
-from .._utils import as_float64_matrix, handle_sigint, resolve_n_jobs, resolve_seed
+from .._utils import as_float64_matrix, handle_sigint, resolve_n_jobs, resolve_seed, to_float32
 
 __all__ = ["SNE", "TSNE", "InfoTSNE", "LargeVis", "UMAP", "PACMAP", "TSNEkhorn", "COSNE"]
 
@@ -139,7 +139,7 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         """Fits and returns the embedding (n_samples, n_components) as a float64 ndarray."""
         params, init_array = self._common_params()
         X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        X32 = to_float32(X, "X")
         if init_array is not None and init_array.shape[0] != X32.shape[0]:
             raise ValueError(f"init has {init_array.shape[0]} rows, X has {X32.shape[0]}")
         result = _core.torchdr_fit(X32, self._method, params,
@@ -165,7 +165,7 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
         net = getattr(self, "encoder_", None)
         if net is not None:  # parametric: the network's forward pass (X_train is not needed)
-            return _core.mlp_apply(net, np.ascontiguousarray(X, dtype=np.float32),
+            return _core.mlp_apply(net, to_float32(X, "X"),
                                    resolve_n_jobs(self.get_params(deep=False).get("n_jobs", -1)))
         if self._method not in _TRANSFORM_METHODS:
             raise NotImplementedError(
@@ -182,7 +182,7 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
                              f"{self.embedding_train_.shape[0]}")
         params, _ = self._common_params()
         params.update({k: v for k, v in kwargs.items()})
-        return np.asarray(_core.torchdr_transform(np.ascontiguousarray(X, dtype=np.float32), X_train,
+        return np.asarray(_core.torchdr_transform(to_float32(X, "X"), X_train,
                                                   np.ascontiguousarray(self.embedding_train_), self._method, params,
                                                   handle_sigint()))
 
