@@ -159,3 +159,10 @@ def test_raw_rows_that_overflow_stop_training_with_an_error(make):
     X[7] = 1e30
     with pytest.raises(ValueError, match="loss is not finite at epoch"):
         _fit_paradime(make, X, normalize_inputs=False)
+
+
+def test_raw_rows_that_overflow_the_encoder_are_named_in_its_error():
+    X, _ = _blobs()
+    X[7] = 1e30
+    with pytest.raises(ValueError, match="not finite at iteration 0 .*rows too large for the network"):
+        _fit_encoder(X, normalize_inputs=False)

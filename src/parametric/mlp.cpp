@@ -276,7 +276,6 @@ InputNormalization InputNormalization::fit(MatrixView<float> X, int n_threads) {
     return norm;
 }
 
-
 void Mlp::set_input_normalization(InputNormalization norm) {
     require(norm.mean.empty() || norm.mean.size() == n_inputs(),
             "network: the input normalisation has " + std::to_string(norm.mean.size()) +

@@ -74,11 +74,17 @@ double NeighborEmbeddingPlan::step(Parametrization& params, Optimizer& optimizer
         });
     }
     grad_norm_ = std::sqrt(sq);
-    require(std::isfinite(grad_norm_), "neighbor embedding: the gradient is not finite at iteration " +
-                                           std::to_string(ctx.step) + " (a learning rate too large?)");
+    // A network's outputs also overflow on rows too large for its float32 products (the input map off).
+    const char* hint = table ? " (a learning rate too large?)"
+                             : " (a learning rate too large, or rows too large for the network's float32 products "
+                               "with the input map off?)";
+    require_lazy(std::isfinite(grad_norm_), [&] {
+        return "neighbor embedding: the gradient is not finite at iteration " + std::to_string(ctx.step) + hint;
+    });
     if (ctx.want_loss)
-        require(std::isfinite(loss), "neighbor embedding: the loss is not finite at iteration " +
-                                         std::to_string(ctx.step) + " (a learning rate too large?)");
+        require_lazy(std::isfinite(loss), [&] {
+            return "neighbor embedding: the loss is not finite at iteration " + std::to_string(ctx.step) + hint;
+        });
     if (table) {
         optimizer.step(Y.data(), grad_.data(), grad_.size(), ctx.learning_rate, ctx.n_threads);
     } else {
