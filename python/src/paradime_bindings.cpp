@@ -292,6 +292,7 @@ void bind_paradime(nb::module_& m) {
              },
              "X"_a, "forward"_a, "backward"_a, "step"_a, "embedding"_a, "external_loss"_a.none(),
              "phase_start"_a.none())
+        .def("n_inputs", [](Routine& r) { return r.dr->network().n_inputs(); })  // 0 before training
         .def("apply", [](Routine& r, const F32Mat& X) {
             return to_numpy(run_long(false, [&] { return r.dr->apply(view(X)); }));
         })

@@ -116,6 +116,19 @@ def test_same_bits_for_any_thread_count(blobs):
     assert np.array_equal(E[0], E[1]) and np.array_equal(E[0], E[2])
 
 
+def test_one_point_as_a_1d_array(blobs):
+    # paraDime's torch models read a 1-D input of the feature count as one point and return one vector.
+    X, _ = blobs
+    r = routines.ParametricTSNE(epochs=2, init_epochs=1, batch_size=100, seed=3)
+    r.train(X)
+    one = r.apply(X[7])
+    assert one.shape == (2,)
+    assert np.array_equal(one, r.apply(X[7:8])[0])
+    assert np.array_equal(r.apply(X[7].tolist()), one)
+    with pytest.raises(ValueError, match="1-D with 5 values; the model takes 8 features"):
+        r.apply(X[7, :5])
+
+
 def test_errors(blobs):
     X, _ = blobs
     with pytest.raises(ValueError, match="unknown transform"):
@@ -417,6 +430,7 @@ def test_torch_hybrid_embed_and_classify(blobs):
     assert len(cls) == 5 and cls[-1] < cls[0]
     assert (r.classify(X).argmax(1) == y).mean() > 0.9
     assert metrics.knn_accuracy(r.embed(X), y, k=10) > 0.9
+    assert np.array_equal(r.classify(X[3]), r.classify(X[3:4])[0])  # one point as a 1-D array, as paraDime's
 
 
 def test_torch_gradient_matches_builtin_network_step(blobs):

@@ -117,6 +117,9 @@ private:
     std::map<std::string, std::vector<TransformParams>> params_;
     Dataset dataset_;
     std::vector<PhaseHistory> histories_;
+    /// The training network's fitted input map, while train_phases runs on it: the PCA targets reuse its scale
+    /// instead of fitting the map to X a second time.
+    const InputNormalization* fitted_map_ = nullptr;
     std::size_t n_points_ = 0;
     int loss_counter_ = 0;
     Mlp net_;

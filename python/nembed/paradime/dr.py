@@ -287,6 +287,16 @@ class ParametricDR:
         a = X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)
         if a.ndim == 0 or len(a) == 0:
             raise ValueError(f"ParametricDR.apply: X has no rows (shape {a.shape})")
+        if a.ndim == 1:
+            # As paraDime's torch models read it: a 1-D input of the model's feature count is one point, and gives
+            # one embedding vector. A model of one feature reads it as that many points (one value each).
+            d = self._n_features()
+            if d is not None and d > 1:
+                if len(a) != d:
+                    raise ValueError(f"ParametricDR.apply: X is 1-D with {len(a)} values; the model takes {d} "
+                                     "features (pass one point as a 1-D array of that length, or points as the rows "
+                                     "of a 2-D array)")
+                return self.apply(a.reshape(1, d), method)[0]
         a = to_float32(a.reshape(len(a), -1), "X")
         if self.model is None:
             if method not in (None, "embed"):
@@ -301,6 +311,14 @@ class ParametricDR:
             p = next(self.model.parameters(), None)
             t = torch.from_numpy(a).to(p.dtype if p is not None else torch.float32)
             return f(t).detach().cpu().numpy()
+
+    def _n_features(self) -> Optional[int]:
+        """The feature count the model reads: the trained built-in network's, else the data's or in_dim."""
+        if self.model is None and self.trained:
+            return int(self._routine.n_inputs())
+        if "main" in self.dataset:
+            return int(np.shape(self.dataset["main"])[1])
+        return self.in_dim
 
     def embed(self, X):
         return self.apply(X, "embed")
