@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._utils import as_csr, as_float32_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs, to_float32
+from ._utils import as_csr, as_float32_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs
 from .nearest_neighbors import KNNIndex, PrecomputedDistanceMatrix, PrecomputedNeighbors, get_knn_index
 
 __all__ = ["Affinities", "PerplexityBasedNN", "MultiscaleMixture", "Multiscale", "FixedSigmaNN", "Uniform",
@@ -78,11 +78,27 @@ def _check_positive(perplexity) -> float:
     return float(perplexity)
 
 
+def _float32_distances(idx, dst):
+    """The neighbour distances as the affinities take them (float32). A float64 search (scikit-learn's, below 1000
+    points) can return distances beyond float32's range: those name the point they lead to, the one most often at
+    the end of such a distance (a row far from the rest is every other point's)."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(dst, dtype=np.float32)
+    bad = np.isinf(out) & np.isfinite(dst)
+    if bad.any():
+        far = int(np.bincount(np.concatenate([idx[bad].ravel(), np.nonzero(bad)[0]])).argmax())
+        raise ValueError(f"neighbour distances: point {far} lies {float(np.max(dst[bad])):.3g} from its neighbours, "
+                         "beyond float32's range (3.4e38) in which the affinities take distances; rescale the data, "
+                         "or remove the rows far from the rest")
+    return out
+
+
 def _gaussian(idx, dst, n_reference, perplexities, mode, symmetrize, n_jobs):
     """Perplexity-calibrated Gaussian affinities on the given neighbours (joint when symmetrize, else
     row-normalised)."""
-    parts = _core.gaussian_affinities(np.ascontiguousarray(idx, dtype=np.int32),
-                                      to_float32(np.asarray(dst), "neighbour distances"), int(n_reference),
+    idx = np.ascontiguousarray(idx, dtype=np.int32)
+    dst = _float32_distances(idx, np.asarray(dst))
+    parts = _core.gaussian_affinities(idx, dst, int(n_reference),
                                       [float(p) for p in perplexities], mode, bool(symmetrize),
                                       resolve_n_jobs(n_jobs), handle_sigint=handle_sigint())
     P = csr_from_parts(parts, (np.shape(idx)[0], int(n_reference)))
