@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     po.seed = seed;
     po.n_threads = threads;
     if (const char* e = std::getenv("NORMALIZE")) po.normalize_inputs = std::string(e) != "0";  // A/B of the input map
+    if (const char* e = std::getenv("ROW_NORM")) po.input_row_norm = std::atof(e);  // the map's target (0: unit RMS)
     if (bf16) po.network_precision = Precision::bf16;
     paradime::ParametricDR dr = [&] {
         if (method == "umap") {

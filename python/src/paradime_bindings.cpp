@@ -187,6 +187,7 @@ void bind_paradime(nb::module_& m) {
                      o.hidden_activation =
                          nembed::parse_activation(nb::cast<std::string>(options["hidden_activation"]));
                  get(options, "normalize_inputs", o.normalize_inputs);
+                 get(options, "input_row_norm", o.input_row_norm);
                  if (options.contains("network_precision"))
                      o.network_precision =
                          nembed::parse_precision(nb::cast<std::string>(options["network_precision"]));

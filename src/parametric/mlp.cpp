@@ -189,6 +189,9 @@ void validate(const MlpOptions& o) {
         require(o.hidden[i] > 0, "network hidden layer " + std::to_string(i) + ": width must be > 0, got " +
                                      std::to_string(o.hidden[i]));
     require(o.chunk_rows > 0, "network chunk_rows must be > 0");
+    require(std::isfinite(o.input_row_norm) && o.input_row_norm >= 0.0,
+            "network input_row_norm must be finite and >= 0 (0: unit RMS per entry), got " +
+                std::to_string(o.input_row_norm));
 }
 
 namespace {
@@ -198,7 +201,7 @@ namespace {
 // the median distance of the rows to the column medians (both over at most 1 024 evenly spaced rows), which such
 // rows do not move; below 1e-5 of the map's scale (√D · RMS) the bulk is refused, naming the farthest row. (On
 // 3 blobs with one far row the routines' maps kept their accuracy down to a ratio of 5e-5 and lost it at 5e-7.)
-void require_bulk_resolved(MatrixView<float> X, double scale, int n_threads) {
+void require_bulk_resolved(MatrixView<float> X, double rms, int n_threads) {
     const std::size_t N = X.rows, D = X.cols;
     if (N < 3) return;
     // The bulk from at most 1 024 evenly spaced rows: the threshold spans decades, and a pass over all rows (column
@@ -241,7 +244,7 @@ void require_bulk_resolved(MatrixView<float> X, double scale, int n_threads) {
     parallel_for(n_threads, m, [&](std::size_t i) { dist[i] = distance(i * step); });
     auto mid = dist.begin() + static_cast<std::ptrdiff_t>(m / 2);
     std::nth_element(dist.begin(), mid, dist.end());
-    const double bulk = *mid, map_scale = scale * std::sqrt(static_cast<double>(D));
+    const double bulk = *mid, map_scale = rms * std::sqrt(static_cast<double>(D));
     if (bulk <= 0.0 || !std::isfinite(map_scale) || bulk >= 1e-5 * map_scale) return;  // bulk 0: half the rows equal
     std::size_t far = 0;
     double far_dist = -1.0;
@@ -258,8 +261,10 @@ void require_bulk_resolved(MatrixView<float> X, double scale, int n_threads) {
 
 } // namespace
 
-InputNormalization InputNormalization::fit(MatrixView<float> X, int n_threads) {
+InputNormalization InputNormalization::fit(MatrixView<float> X, int n_threads, double row_norm) {
     require(X.rows > 0 && X.cols > 0, "input normalisation: the data is empty");
+    require(std::isfinite(row_norm) && row_norm >= 0.0,
+            "input normalisation: the target row norm must be finite and >= 0, got " + std::to_string(row_norm));
     const std::size_t D = X.cols, block = 1024, n_blocks = (X.rows + block - 1) / block;
     // Column sums per fixed block of rows, added in block order: the same bits for any thread count.
     std::vector<double> partial(n_blocks * D, 0.0);
@@ -292,8 +297,10 @@ InputNormalization InputNormalization::fit(MatrixView<float> X, int n_threads) {
         return s;
     });
     const double rms = std::sqrt(ss / (static_cast<double>(X.rows) * static_cast<double>(D)));
-    norm.scale = std::isnormal(rms) ? rms : 1.0;  // constant data: centred only
-    require_bulk_resolved(X, norm.scale, n_threads);
+    // Constant data: centred only. A row-norm target scales by the RMS row norm √D · rms over the target.
+    const double target = row_norm > 0.0 ? rms * std::sqrt(static_cast<double>(D)) / row_norm : rms;
+    norm.scale = std::isnormal(rms) && std::isnormal(target) ? target : 1.0;
+    require_bulk_resolved(X, std::isnormal(rms) ? rms : 1.0, n_threads);
     return norm;
 }
 
@@ -312,7 +319,7 @@ void Mlp::fit_input_normalization(MatrixView<float> X, int n_threads) {
     if (!normalize_pending_) return;
     require(X.cols == n_inputs(), "network: the data has " + std::to_string(X.cols) + " columns but the network takes " +
                                       std::to_string(n_inputs()) + " inputs");
-    set_input_normalization(InputNormalization::fit(X, n_threads));
+    set_input_normalization(InputNormalization::fit(X, n_threads, input_row_norm_));
 }
 
 void Mlp::normalize_inputs(const float* x, std::size_t rows, float* out) const {
@@ -355,6 +362,7 @@ Mlp::Mlp(std::size_t n_inputs, std::size_t n_outputs, const MlpOptions& options)
     chunk_rows_ = options.chunk_rows;
     precision_ = options.precision;
     normalize_pending_ = options.normalize_inputs;
+    input_row_norm_ = options.input_row_norm;
     layout();
     for (std::size_t l = 0; l < n_layers(); ++l) {
         const double fan_in = static_cast<double>(widths_[l]), fan_out = static_cast<double>(widths_[l + 1]);

@@ -108,7 +108,9 @@ void ParametricDR::compute_derived_data(MatrixView<float> X) {
             // ParametricTSNE's recall fell from 0.22 to 0.07). Without the map, paraDime's raw scores.
             if (options_.normalize_inputs) {
                 const double inv = 1.0 / (fitted_map_ ? fitted_map_->scale
-                                                      : InputNormalization::fit(X, options_.n_threads).scale);
+                                                      : InputNormalization::fit(X, options_.n_threads,
+                                                                                options_.input_row_norm)
+                                                            .scale);
                 for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] *= inv;
             }
         } else {
@@ -240,7 +242,8 @@ void ParametricDR::train(MatrixView<float> X, const TrainHooks& hooks) {
     // Chunks of 256 rows with batch phases: paraDime's batches of 500 (both routines' position phases, ParametricTSNE's
     // KL phase) are then two chunks, one per core, instead of one chunk of 512 on one core (the chunks fix the bits,
     // not the threads). A full-batch-only routine keeps the default: its run is the encoder's, bit for bit.
-    if (!phases_.empty()) mo.chunk_rows = 256;
+    // The same for the input map's row-norm target: a full-batch-only routine reads unit-RMS rows, as the encoder.
+    if (!phases_.empty()) mo.chunk_rows = 256, mo.input_row_norm = options_.input_row_norm;
     Mlp net(X.cols, options_.out_dim, mo);
     if (!phases_.empty() || fb.iterations == 0) {
         auto data =

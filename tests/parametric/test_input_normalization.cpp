@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -75,7 +76,14 @@ TEST(InputNormalization, FitIsTheColumnMeansAndTheRmsForAnyThreadCount) {
     const InputNormalization c = InputNormalization::fit(Matrix<float>(10, 3, std::vector<float>(30, 7.5f)).view());
     EXPECT_EQ(c.mean, std::vector<double>(3, 7.5));
     EXPECT_EQ(c.scale, 1.0);
+    EXPECT_EQ(InputNormalization::fit(Matrix<float>(10, 3, std::vector<float>(30, 7.5f)).view(), 1, 8.0).scale, 1.0);
     EXPECT_THROW(InputNormalization::fit(Matrix<float>(0, 3).view()), InvalidArgument);
+    // A row-norm target (paraDime's routines): the RMS row norm √D · rms scaled to it, the same means.
+    const InputNormalization r = InputNormalization::fit(X.view(), 2, 8.0);
+    EXPECT_EQ(r.mean, one.mean);
+    EXPECT_NEAR(r.scale, rms * std::sqrt(7.0) / 8.0, 1e-12 * rms);
+    for (double bad : {-1.0, std::nan(""), std::numeric_limits<double>::infinity()})
+        EXPECT_THROW(InputNormalization::fit(X.view(), 1, bad), InvalidArgument) << bad;
 }
 
 // One row of 1e30 among 3 blobs of unit noise sets the RMS alone (~1e30/√300): scaled by it the other rows would
@@ -237,7 +245,7 @@ TEST(InputNormalization, PcaTargetsAreThoseOfTheMappedRows) {
         return dr.dataset().positions.at("pca");
     };
     const Matrix<double> a = targets(X, true), b = targets(affine(X, 1e6, 5e6), true), raw = targets(X, false);
-    const double s = InputNormalization::fit(X.view(), 1).scale;
+    const double s = InputNormalization::fit(X.view(), 1, paradime::ParametricDROptions{}.input_row_norm).scale;
     double max_a = 0.0;
     for (std::size_t i = 0; i < a.size(); ++i) max_a = std::max(max_a, std::abs(a.data()[i]));
     for (std::size_t i = 0; i < a.size(); ++i) {

@@ -65,8 +65,10 @@ struct InputNormalization {
     /// saturate or overflow the float32 products). Throws InvalidArgument for an empty X or a non-finite value.
     /// Also throws InvalidArgument, naming the farthest row, when a few rows far from the rest set the scale alone
     /// and the other rows would shrink to one point: the median row distance to the column medians below 1e-5 of
-    /// √D · scale (a row of 1e30 among rows of unit size). Such rows cannot share one float32 input scale.
-    static InputNormalization fit(MatrixView<float> X, int n_threads = 1);
+    /// √D · RMS (a row of 1e30 among rows of unit size). Such rows cannot share one float32 input scale.
+    /// row_norm > 0: the rows are scaled to that RMS row norm (√D times the RMS per entry) instead of a unit RMS per
+    /// entry (MlpOptions::input_row_norm).
+    static InputNormalization fit(MatrixView<float> X, int n_threads = 1, double row_norm = 0.0);
 };
 
 struct MlpOptions {
@@ -86,6 +88,9 @@ struct MlpOptions {
     /// the same map is applied to every row the network reads afterwards (transform, apply) and saved with it.
     /// false: the raw rows, as the peers.
     bool normalize_inputs = true;
+    /// The map's target scale: 0, a unit RMS per entry (cne's mode, TorchDR's encoder); > 0, this RMS row norm
+    /// (√D · RMS per entry; paraDime's routines: 8, docs/parametric.md §1 "Why the unit scale"). Finite, >= 0.
+    double input_row_norm = 0.0;
 };
 /// Throws InvalidArgument for a hidden width <= 0, chunk_rows == 0, or bf16 in a build without oneDNN.
 void validate(const MlpOptions& options);
@@ -169,6 +174,7 @@ private:
     std::size_t chunk_rows_ = 512;
     InputNormalization input_norm_;
     bool normalize_pending_ = false;
+    double input_row_norm_ = 0.0;  // MlpOptions::input_row_norm, for the pending fit
     Precision precision_ = Precision::float32;
     // float32: the backward products' library, gemm::f32_backend() when the network was built.
     gemm::F32Backend f32_backend_ = gemm::f32_backend();

@@ -46,6 +46,10 @@ struct ParametricDROptions {
     /// Not in paraDime (MlpOptions::normalize_inputs): the built-in network reads the rows centred and scaled by the
     /// training data's mean and RMS, so that the map does not depend on where the data sits. false: paraDime's raw rows.
     bool normalize_inputs = true;
+    /// The map's target RMS row norm with batch phases (MlpOptions::input_row_norm; 0: unit RMS per entry). 8: the
+    /// scale where paraDime's routines fit best on pixels and on PCA-50 rows (docs/parametric.md §1). A
+    /// full-batch-only routine keeps the encoder's unit RMS (its run is TorchDR's encoder run, bit for bit).
+    double input_row_norm = 8.0;
     /// Not in paraDime: a full-batch phase after the batch phases, built-in network only (full_batch.hpp).
     FullBatchOptions full_batch{};
     std::uint64_t seed = 0;

@@ -110,10 +110,11 @@ class ParametricDR:
                  dataset=None, global_relations=None, batch_relations=None, derived_data=None, losses=None,
                  training_phases=None, use_cuda: bool = False, verbose: bool = False, seed: int = 0,
                  n_jobs: int = 1, hidden_activation: str = "softplus", full_batch: Optional[dict] = None,
-                 network_precision: str = "float32", normalize_inputs: bool = True):
+                 network_precision: str = "float32", normalize_inputs: bool = True, input_row_norm: float = 8.0):
         # normalize_inputs (not in paraDime): the built-in network reads the rows centred and scaled by the
         # training data's mean and RMS (saved with it), so that the map does not depend on where the data sits;
-        # False: paraDime's raw rows.
+        # False: paraDime's raw rows. input_row_norm: the map's target RMS row norm with training phases (0: unit RMS
+        # per entry; docs/parametric.md §1).
         # hidden_activation, full_batch, network_precision ("float32" or "bf16": bfloat16 operands in the built-in
         # network's products, float32 sums and weights; needs a build with oneDNN): not in paraDime. full_batch (a dict of FullBatchOptions: iterations,
         # learning_rate, method "tsne"/"umap", perplexity, n_neighbors, min_dist, ...) trains the built-in network
@@ -137,7 +138,8 @@ class ParametricDR:
         self._options = {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
                          "n_threads": _n_threads(n_jobs), "verbose": bool(verbose),
                          "hidden_activation": str(hidden_activation), "full_batch": dict(full_batch or {}),
-                         "network_precision": str(network_precision), "normalize_inputs": bool(normalize_inputs)}
+                         "network_precision": str(network_precision), "normalize_inputs": bool(normalize_inputs),
+                         "input_row_norm": float(input_row_norm)}
         self._routine = self._new_routine()
         for tp in training_phases or []:
             self.add_training_phase(tp)

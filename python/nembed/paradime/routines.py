@@ -57,7 +57,7 @@ class ParametricTSNE(dr.ParametricDR):
                  full_batch_after_kl: bool = False, full_batch_exaggeration: float = 12.0,
                  full_batch_input_noise: float = 0.0, network_precision: str = "float32",
                  full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None,
-                 normalize_inputs: bool = True):
+                 normalize_inputs: bool = True, input_row_norm: float = 8.0):
         # early_exaggeration_epochs, early_exaggeration, lr_anneal: not in paraDime (its defaults are 0, -, "none");
         # an exaggerated KL phase before the main one and the main phase's rate decay (docs/parametric.md).
         # full_batch (the preset) / full_batch_iterations: not in paraDime; t-SNE's loss over every point at once
@@ -113,7 +113,8 @@ class ParametricTSNE(dr.ParametricDR):
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
                          n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb,
-                         network_precision=network_precision, normalize_inputs=normalize_inputs)
+                         network_precision=network_precision, normalize_inputs=normalize_inputs,
+                         input_row_norm=input_row_norm)
 
 
 class ParametricUMAP(dr.ParametricDR):
@@ -131,7 +132,7 @@ class ParametricUMAP(dr.ParametricDR):
                  full_batch_learning_rate: float = 0.003, hidden_activation: Optional[str] = None,
                  full_batch_input_noise: float = 0.0, network_precision: str = "float32",
                  full_batch_consistency: float = 0.0, full_batch_consistency_options: Optional[dict] = None,
-                 normalize_inputs: bool = True):
+                 normalize_inputs: bool = True, input_row_norm: float = 8.0):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
         # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
         # The preset starts from the fresh network (the default spectral phase kills its ReLU units).
@@ -172,4 +173,5 @@ class ParametricUMAP(dr.ParametricDR):
                          global_relations=global_rel, batch_relations=batch_rel, derived_data=derived,
                          losses=losses, training_phases=phases, use_cuda=use_cuda, verbose=verbose, seed=seed,
                          n_jobs=n_jobs, hidden_activation=hidden_activation, full_batch=fb,
-                         network_precision=network_precision, normalize_inputs=normalize_inputs)
+                         network_precision=network_precision, normalize_inputs=normalize_inputs,
+                         input_row_norm=input_row_norm)
