@@ -31,6 +31,7 @@ struct ParametricCli {
     std::string activation = "softplus";             // paraDime's
     Precision precision = Precision::float32;        // the network's products (--network-precision)
     bool normalize_inputs = true;                     // --no-input-normalization: false
+    double input_row_norm = paradime::ParametricDROptions{}.input_row_norm;  // --input-row-norm
     bool full_batch = false;                         // full_batch_preset, under what is given explicitly
     double input_noise = 0.0;                        // FullBatchOptions::input_noise
     TransformConsistencyOptions consistency;         // FullBatchOptions::transform_consistency
@@ -85,6 +86,7 @@ void run_parametric(ParametricCli& c, bool is_tsne) {
     if (!c.full_batch || c.activation_opt->count()) dro.hidden_activation = parse_activation(c.activation);
     dro.network_precision = c.precision;
     dro.normalize_inputs = c.normalize_inputs;
+    dro.input_row_norm = c.input_row_norm;
     dro.full_batch.input_noise = c.input_noise;
     dro.full_batch.transform_consistency = c.consistency;
     dro.full_batch.transform_consistency.stop_gradient = !c.consistency_through_targets;
@@ -162,6 +164,10 @@ CLI::App* add_routine(CLI::App* parent, const std::string& name, const std::stri
     sub->add_flag_callback("--no-input-normalization", [c] { c->normalize_inputs = false; },
                   "The network reads the raw rows, as paraDime's (default: centred and scaled by the training data's "
                   "mean and RMS, saved with the model, so that the map does not depend on where the data sits)");
+    sub->add_option("--input-row-norm", c->input_row_norm,
+                    "Not in paraDime: the RMS row norm the input map scales the rows to with training phases (0: unit "
+                    "RMS per entry; docs/parametric.md §1)")
+        ->capture_default_str();
     sub->add_flag("--full-batch", c->full_batch,
                   "Not in paraDime: the full-batch preset (1000 full-batch iterations of the method's loss at Adam "
                   "0.003 instead of the batch phases, network 256,256,256 with ReLU, no PCA/spectral phase; explicit "

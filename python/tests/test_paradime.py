@@ -137,6 +137,9 @@ def test_errors(blobs):
         routines.ParametricTSNE().add_training_phase(epochs=0, loss=pdloss.RelationLoss())
     with pytest.raises(ValueError, match="sampling"):
         pddr.TrainingPhase(sampling="edges")
+    for bad in (-2.0, float("nan")):
+        with pytest.raises(ValueError, match="input_row_norm must be finite and >= 0"):
+            routines.ParametricUMAP(input_row_norm=bad)
     with pytest.raises(ValueError, match="loss_function"):
         pdloss.RelationLoss(loss_function=lambda p, q: 0)
     with pytest.raises(ValueError, match="unknown loss keys"):

@@ -30,6 +30,9 @@ ParametricDR::ParametricDR(ParametricDROptions options, std::map<std::string, Gl
     require(options_.out_dim >= 1, "ParametricDR: out_dim must be >= 1");
     require(options_.n_threads >= 1, "ParametricDR: n_threads must be >= 1");
     for (std::size_t h : options_.hidden_dims) require(h >= 1, "ParametricDR: hidden_dims must be >= 1");
+    require(std::isfinite(options_.input_row_norm) && options_.input_row_norm >= 0.0,
+            "ParametricDR: input_row_norm must be finite and >= 0 (0: unit RMS per entry), got " +
+                std::to_string(options_.input_row_norm));
     for (const auto& [k, r] : global_) validate(r);
     for (const auto& [k, r] : batch_) {
         validate(r);

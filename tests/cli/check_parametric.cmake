@@ -64,6 +64,15 @@ if(differ EQUAL 0)
 endif()
 run_ok(transform ${X} -m ${WORK}/raw_model -o ${WORK}/raw_loaded.npy -q)
 expect_same(${WORK}/raw.npy ${WORK}/raw_loaded.npy "parametric tsne --no-input-normalization: the reloaded model")
+# --input-row-norm 0: unit RMS per entry instead of paraDime's routines' row norm of 8, another map, saved with it.
+run_ok(parametric tsne ${X} -o ${WORK}/unit.npy --epochs 3 --init-epochs 2 --batch-size 10 --hidden 16,8 --seed 3
+       --input-row-norm 0 --save-model ${WORK}/unit_model -q)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tsne.npy ${WORK}/unit.npy RESULT_VARIABLE differ)
+if(differ EQUAL 0)
+  message(FATAL_ERROR "parametric tsne: --input-row-norm 0 gave the embedding of the default map")
+endif()
+run_ok(transform ${X} -m ${WORK}/unit_model -o ${WORK}/unit_loaded.npy -q)
+expect_same(${WORK}/unit.npy ${WORK}/unit_loaded.npy "parametric tsne --input-row-norm 0: the reloaded model")
 
 # The preprocessing (--pca) is kept with the network: raw rows go through both.
 run_ok(parametric tsne ${X} --pca 2 -o ${WORK}/pca.npy --epochs 2 --init-epochs 1 --batch-size 10
@@ -170,6 +179,8 @@ expect_error("'early_exaggeration': exaggeration must be positive"
              parametric tsne ${X} -o ${WORK}/e.npy --early-exaggeration-epochs 2 --early-exaggeration 0 -q)
 expect_error("unknown routine 'isomap' (expected tsne or umap)" parametric isomap ${X} -o ${WORK}/e.npy -q)
 expect_error("nembed parametric needs a routine" parametric -q)
+expect_error("input_row_norm must be finite and >= 0 (0: unit RMS per entry), got -1"
+             parametric umap ${X} -o ${WORK}/e.npy --input-row-norm -1 -q)
 expect_error("full_batch: input_noise must be >= 0"
              parametric tsne ${X} -o ${WORK}/e.npy --full-batch --full-batch-input-noise -1 -q)
 expect_error("transform consistency: weight must be >= 0"
