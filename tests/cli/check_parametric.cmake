@@ -52,27 +52,26 @@ file(READ ${WORK}/tsne_model/model.json mjson)
 if(NOT mjson MATCHES "\"input_scale\"" OR NOT EXISTS ${WORK}/tsne_model/network_input_mean.npy)
   message(FATAL_ERROR "parametric tsne: the model has no input map:\n${mjson}")
 endif()
-run_ok(parametric tsne ${X} -o ${WORK}/raw.npy --epochs 3 --init-epochs 2 --batch-size 10 --hidden 16,8 --seed 3
-       --no-input-normalization --save-model ${WORK}/raw_model -q)
+# other_map(NAME FLAG...): the small t-SNE run of the loop above with FLAG... trains another network (its embedding
+# differs from tsne.npy), whose saved model reloads to its bits.
+function(other_map name)
+  string(JOIN " " flags ${ARGN})
+  run_ok(parametric tsne ${X} -o ${WORK}/${name}.npy --epochs 3 --init-epochs 2 --batch-size 10 --hidden 16,8 --seed 3
+         ${ARGN} --save-model ${WORK}/${name}_model -q)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tsne.npy ${WORK}/${name}.npy RESULT_VARIABLE differ)
+  if(differ EQUAL 0)
+    message(FATAL_ERROR "parametric tsne ${flags}: the embedding of the default input map")
+  endif()
+  run_ok(transform ${X} -m ${WORK}/${name}_model -o ${WORK}/${name}_loaded.npy -q)
+  expect_same(${WORK}/${name}.npy ${WORK}/${name}_loaded.npy "parametric tsne ${flags}: the reloaded model")
+endfunction()
+other_map(raw --no-input-normalization)
 file(READ ${WORK}/raw_model/model.json mjson)
 if(mjson MATCHES "input_scale" OR EXISTS ${WORK}/raw_model/network_input_mean.npy)
   message(FATAL_ERROR "parametric tsne --no-input-normalization: the model has an input map:\n${mjson}")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tsne.npy ${WORK}/raw.npy RESULT_VARIABLE differ)
-if(differ EQUAL 0)
-  message(FATAL_ERROR "parametric tsne: --no-input-normalization gave the embedding of the input map")
-endif()
-run_ok(transform ${X} -m ${WORK}/raw_model -o ${WORK}/raw_loaded.npy -q)
-expect_same(${WORK}/raw.npy ${WORK}/raw_loaded.npy "parametric tsne --no-input-normalization: the reloaded model")
 # --input-row-norm 0: unit RMS per entry instead of paraDime's routines' row norm of 8, another map, saved with it.
-run_ok(parametric tsne ${X} -o ${WORK}/unit.npy --epochs 3 --init-epochs 2 --batch-size 10 --hidden 16,8 --seed 3
-       --input-row-norm 0 --save-model ${WORK}/unit_model -q)
-execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tsne.npy ${WORK}/unit.npy RESULT_VARIABLE differ)
-if(differ EQUAL 0)
-  message(FATAL_ERROR "parametric tsne: --input-row-norm 0 gave the embedding of the default map")
-endif()
-run_ok(transform ${X} -m ${WORK}/unit_model -o ${WORK}/unit_loaded.npy -q)
-expect_same(${WORK}/unit.npy ${WORK}/unit_loaded.npy "parametric tsne --input-row-norm 0: the reloaded model")
+other_map(unit --input-row-norm 0)
 
 # The preprocessing (--pca) is kept with the network: raw rows go through both.
 run_ok(parametric tsne ${X} --pca 2 -o ${WORK}/pca.npy --epochs 2 --init-epochs 1 --batch-size 10
