@@ -29,18 +29,27 @@ def as_float32_matrix(X: Any, name: str = "X") -> np.ndarray:
     return to_float32(arr, name)
 
 
-def to_float32(arr: np.ndarray, name: str = "X") -> np.ndarray:
-    """C-contiguous float32 copy of a numeric array (none when it already is one). A finite value beyond float32's
-    range is a ValueError naming it (numpy would make it infinite, and the error would then blame a non-finite
-    value the caller never passed)."""
+def float32_overflow(arr: np.ndarray):
+    """(out, bad): the C-contiguous float32 copy of a numeric array (none when it already is one), and the mask of
+    finite values that the cast made infinite (beyond float32's range), or None when there are none."""
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(arr, dtype=np.float32)
     if out is not arr and arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and np.isinf(out).any():
         bad = np.isinf(out) & np.isfinite(arr)
         if bad.any():
-            at = np.argwhere(bad)[0]
-            where = f" at row {at[0]}, column {at[1]}" if arr.ndim == 2 else f" at index {tuple(at)}"
-            raise ValueError(f"{name}: value {arr[tuple(at)]:.3g}{where} overflows float32 (|x| > 3.4e38)")
+            return out, bad
+    return out, None
+
+
+def to_float32(arr: np.ndarray, name: str = "X") -> np.ndarray:
+    """C-contiguous float32 copy of a numeric array (none when it already is one). A finite value beyond float32's
+    range is a ValueError naming it (numpy would make it infinite, and the error would then blame a non-finite
+    value the caller never passed)."""
+    out, bad = float32_overflow(arr)
+    if bad is not None:
+        at = np.argwhere(bad)[0]
+        where = f" at row {at[0]}, column {at[1]}" if arr.ndim == 2 else f" at index {tuple(at)}"
+        raise ValueError(f"{name}: value {arr[tuple(at)]:.3g}{where} overflows float32 (|x| > 3.4e38)")
     return out
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._utils import as_csr, as_float32_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs
+from ._utils import (as_csr, as_float32_matrix, csr_from_parts, csr_parts, float32_overflow, handle_sigint,
+                     resolve_n_jobs)
 from .nearest_neighbors import KNNIndex, PrecomputedDistanceMatrix, PrecomputedNeighbors, get_knn_index
 
 __all__ = ["Affinities", "PerplexityBasedNN", "MultiscaleMixture", "Multiscale", "FixedSigmaNN", "Uniform",
@@ -82,10 +83,8 @@ def _float32_distances(idx, dst):
     """The neighbour distances as the affinities take them (float32). A float64 search (scikit-learn's, below 1000
     points) can return distances beyond float32's range: those name the point they lead to, the one most often at
     the end of such a distance (a row far from the rest is every other point's)."""
-    with np.errstate(over="ignore"):
-        out = np.ascontiguousarray(dst, dtype=np.float32)
-    bad = np.isinf(out) & np.isfinite(dst)
-    if bad.any():
+    out, bad = float32_overflow(dst)
+    if bad is not None:
         far = int(np.bincount(np.concatenate([idx[bad].ravel(), np.nonzero(bad)[0]])).argmax())
         raise ValueError(f"neighbour distances: point {far} lies {float(np.max(dst[bad])):.3g} from its neighbours, "
                          "beyond float32's range (3.4e38) in which the affinities take distances; rescale the data, "

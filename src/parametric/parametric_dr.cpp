@@ -95,7 +95,9 @@ void ParametricDR::compute_global_relations(MatrixView<float> X) {
     for (const auto& [k, r] : global_) global_data_[k] = paradime::compute_global_relations(r, X, options_.n_threads);
 }
 
-void ParametricDR::compute_derived_data(MatrixView<float> X) {
+void ParametricDR::compute_derived_data(MatrixView<float> X) { compute_derived_data(X, nullptr); }
+
+void ParametricDR::compute_derived_data(MatrixView<float> X, const InputNormalization* fitted_map) {
     for (const auto& [key, dd] : derived_) {
         if (dataset_.positions.count(key)) continue;
         const std::size_t nc = dd.n_components ? dd.n_components : options_.out_dim;
@@ -110,7 +112,7 @@ void ParametricDR::compute_derived_data(MatrixView<float> X) {
             // not depend on the data's scale either (0–255 pixels put them 255× further out than [0, 1] pixels, and
             // ParametricTSNE's recall fell from 0.22 to 0.07). Without the map, paraDime's raw scores.
             if (options_.normalize_inputs) {
-                const double inv = 1.0 / (fitted_map_ ? fitted_map_->scale
+                const double inv = 1.0 / (fitted_map ? fitted_map->scale
                                                       : InputNormalization::fit(X, options_.n_threads,
                                                                                 options_.input_row_norm)
                                                             .scale);
@@ -174,16 +176,10 @@ void ParametricDR::train_phases(MatrixView<float> X, Parametrization& model, con
                                                           std::to_string(model.n_components()) +
                                                           " dimensions, out_dim is " + std::to_string(options_.out_dim));
     compute_global_relations(X);
-    {
-        const auto* net = dynamic_cast<const NetworkParametrization*>(&model);
-        fitted_map_ = net && !net->network().input_normalization_pending() ? &net->network().input_normalization()
-                                                                           : nullptr;
-        struct Reset {
-            const InputNormalization*& p;
-            ~Reset() { p = nullptr; }
-        } reset{fitted_map_};
-        compute_derived_data(X);
-    }
+    const auto* net = dynamic_cast<const NetworkParametrization*>(&model);
+    compute_derived_data(X, net && !net->network().input_normalization_pending()
+                                ? &net->network().input_normalization()
+                                : nullptr);
     for (const TrainingPhase& p : phases_) check_positions(p.loss, dataset_, X.rows, options_.out_dim, bool(external_));
 
     ParadimePlan plan(phases_, global_data_, batch_, params_, dataset_, X.rows, options_.seed);

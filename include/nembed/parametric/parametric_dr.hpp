@@ -106,6 +106,9 @@ public:
     const std::vector<TransformParams>& transform_params(const std::string& key) const;
 
 private:
+    /// compute_derived_data with the training network's fitted input map, if any: the PCA targets reuse its scale
+    /// instead of fitting the map to X a second time.
+    void compute_derived_data(MatrixView<float> X, const InputNormalization* fitted_map);
     /// The batch phases on `model` (what train(X, model) runs).
     void train_phases(MatrixView<float> X, Parametrization& model, const TrainHooks& hooks);
     /// Warns (nembed::warn) when the run's final map has collapsed to a point (radius < collapse_radius), naming
@@ -121,9 +124,6 @@ private:
     std::map<std::string, std::vector<TransformParams>> params_;
     Dataset dataset_;
     std::vector<PhaseHistory> histories_;
-    /// The training network's fitted input map, while train_phases runs on it: the PCA targets reuse its scale
-    /// instead of fitting the map to X a second time.
-    const InputNormalization* fitted_map_ = nullptr;
     std::size_t n_points_ = 0;
     int loss_counter_ = 0;
     Mlp net_;
