@@ -542,7 +542,7 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
 }
 
 MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> rows, int n_threads,
-                               const std::uint16_t* X16) {
+                               const std::uint16_t* X16, bool X_mapped) {
     require(!widths_.empty(), "network: the network is empty (not fitted)");
     require(X.cols == n_inputs(), "network: the data has " + std::to_string(X.cols) +
                                       " columns but the network takes " + std::to_string(n_inputs()) + " inputs");
@@ -564,7 +564,7 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
         std::uint16_t* in16 = bf16 ? acts16_[0].data() + r0 * D : nullptr;
         // bf16 with an input map: the chunk's rows mapped in float32 here first, then rounded (X16, when given,
         // holds the mapped rows rounded).
-        const bool mapped = !input_norm_.identity();
+        const bool mapped = !X_mapped && !input_norm_.identity();
         std::vector<float> staged;
         if (bf16 && mapped && !X16) staged.resize(m * D);
         if (rows.empty()) {
@@ -573,7 +573,8 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
                 normalize_inputs(X.row(r0), m, staged.data());
                 to_bf16(staged.data(), in16, m * D);
             } else if (bf16) to_bf16(X.row(r0), in16, m * D);
-            else normalize_inputs(X.row(r0), m, in);
+            else if (mapped) normalize_inputs(X.row(r0), m, in);
+            else std::copy_n(X.row(r0), m * D, in);
         } else {
             for (std::size_t i = 0; i < m; ++i) {
                 const index_t r = rows[r0 + i];

@@ -62,22 +62,10 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
         if (m > 0) consistency_->draw(consistency_pass_++, noisy_.data() + b * D, n_threads_);
         Y = net_.forward(noisy_.view(), {}, n_threads_);
     } else {
-        const std::uint16_t* X16 = nullptr;
-        if (net_.precision() == Precision::bf16) {
-            if (X16_.size() != X_->size()) {
-                // The rows through the network's input map, then rounded: what its forward would round.
-                X16_.resize(X_->size());
-                const std::size_t block = 1024, n_blocks = (X_->rows() + block - 1) / block;
-                parallel_for(n_threads_, n_blocks, [&](std::size_t k) {
-                    const std::size_t r0 = k * block, rows = std::min(block, X_->rows() - r0);
-                    std::vector<float> mapped(rows * D);
-                    net_.normalize_inputs(X_->row(r0), rows, mapped.data());
-                    to_bf16(mapped.data(), X16_.data() + r0 * D, rows * D);
-                });
-            }
-            X16 = X16_.data();
-        }
-        Y = net_.forward(X_->view(), batch, n_threads_, X16);
+        map_inputs_once();
+        if (net_.precision() == Precision::bf16) Y = net_.forward(X_->view(), batch, n_threads_, X16_.data());
+        else if (Xmapped_.size() > 0) Y = net_.forward(Xmapped_.view(), batch, n_threads_, nullptr, true);
+        else Y = net_.forward(X_->view(), batch, n_threads_);
     }
     std::copy(Y.data, Y.data + b * d, out);
     last_batch_.assign(batch.begin(), batch.end());
@@ -95,6 +83,32 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
             for (std::size_t r = 0; r < b; ++r)
                 std::copy_n(gY.data() + static_cast<std::size_t>(batch[r]) * d, d, consistency_grad_.data() + r * d);
     }
+}
+
+void NetworkParametrization::map_inputs_once() {
+    const InputNormalization& map = net_.input_normalization();
+    const bool bf16 = net_.precision() == Precision::bf16;
+    if (mapped_by_ && mapped_by_->scale == map.scale && mapped_by_->mean == map.mean &&
+        (bf16 ? X16_.size() == X_->size() : true))
+        return;
+    mapped_by_ = map;
+    X16_.clear();
+    Xmapped_ = Matrix<float>();
+    if (!bf16 && map.identity()) return;  // the rows are read as they are
+    const std::size_t D = X_->cols(), block = 1024, n_blocks = (X_->rows() + block - 1) / block;
+    if (bf16) X16_.resize(X_->size());
+    else Xmapped_ = Matrix<float>(X_->rows(), D);
+    parallel_for(n_threads_, n_blocks, [&](std::size_t k) {
+        const std::size_t r0 = k * block, rows = std::min(block, X_->rows() - r0);
+        if (!bf16) {
+            net_.normalize_inputs(X_->row(r0), rows, Xmapped_.row(r0));
+            return;
+        }
+        // The rows through the map, then rounded: what the network's forward would round.
+        std::vector<float> mapped(rows * D);
+        net_.normalize_inputs(X_->row(r0), rows, mapped.data());
+        to_bf16(mapped.data(), X16_.data() + r0 * D, rows * D);
+    });
 }
 
 void NetworkParametrization::backward(std::span<const index_t> batch, const double* dY) {

@@ -171,6 +171,9 @@ TEST(InputNormalization, EveryPassReadsTheMappedRows) {
         const MatrixView<float> yb = raw.forward(Xn.view(), r, 2);
         ASSERT_EQ(ya.rows, n);
         EXPECT_TRUE(same_bits(ycopy.data(), yb.data, ycopy.size())) << (sampled ? "sampled rows" : "all rows");
+        // Rows mapped beforehand (a trainer's copy, X_mapped) are read as they are: the same bits.
+        const MatrixView<float> yc = mapped.forward(Xn.view(), r, 2, nullptr, true);
+        EXPECT_TRUE(same_bits(ycopy.data(), yc.data, ycopy.size())) << (sampled ? "sampled, premapped" : "premapped");
         std::vector<float> dY(n * 2);
         for (std::size_t k = 0; k < dY.size(); ++k) dY[k] = static_cast<float>(std::sin(0.7 * static_cast<double>(k)));
         std::vector<float> dXa(n * 7), dXb(n * 7);
@@ -205,6 +208,24 @@ TEST(InputNormalization, FittedWhenTrainingStartsAndKeptWithTheModel) {
     o.normalize_inputs = false;
     NetworkParametrization off(data, Mlp(7, 2, o), 1);
     EXPECT_TRUE(off.network().input_normalization().identity());
+
+    // The trainer's forward reads its once-mapped copy of the rows: the network's own forward on the raw rows, bit
+    // for bit, also after the network's map is set anew (the copy follows the map).
+    const std::vector<index_t> batch = {3, 299, 3, 17, 150};
+    for (double shift : {0.0, 2.5}) {
+        if (shift > 0) {
+            InputNormalization other = p.network().input_normalization();
+            for (double& m : other.mean) m += shift;
+            other.scale *= 2.0;
+            p.network().set_input_normalization(other);
+        }
+        std::vector<double> through(batch.size() * 2);
+        p.forward(batch, through.data());
+        Mlp copy = p.network();
+        const MatrixView<float> direct = copy.forward(X.view(), batch, 1);
+        for (std::size_t k = 0; k < through.size(); ++k)
+            ASSERT_EQ(through[k], static_cast<double>(direct.data[k])) << "shift " << shift << ", entry " << k;
+    }
 
     Mlp net = p.network();
     EXPECT_THROW(net.set_input_normalization({std::vector<double>(6, 0.0), 1.0}), InvalidArgument);

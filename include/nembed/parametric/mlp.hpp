@@ -145,8 +145,10 @@ public:
     /// Returns the output (rows × n_outputs, valid until the next forward). X16, optional and used in bf16
     /// precision only: X's rows through the input map (normalize_inputs), rounded by to_bf16 (same shape,
     /// row-major), so that rows sampled many times are mapped and rounded once (the same bits as without it).
+    /// X_mapped: X's rows have already been through the input map (a trainer's copy mapped once; the same bits as
+    /// mapping each gathered row), so they are read as they are.
     MatrixView<float> forward(MatrixView<float> X, std::span<const index_t> rows, int n_threads = 1,
-                              const std::uint16_t* X16 = nullptr);
+                              const std::uint16_t* X16 = nullptr, bool X_mapped = false);
     /// Rows of the last forward pass.
     std::size_t batch_rows() const { return batch_rows_; }
     /// Backward pass of the last forward: dY (batch_rows × n_outputs) → adds dL/dθ to gradient(); when dX is given,

@@ -63,9 +63,14 @@ private:
     double noise_sigma_ = 0.0;
     std::uint64_t noise_seed_ = 0, noise_pass_ = 0;
     Matrix<float> noisy_;  // the pass's (noisy) rows and the penalty's points, handed to the network's forward
-    // X rounded to bf16 once (bf16 networks on sampled batches: paraDime's tutorial gathers each of 5 000 rows of 784
-    // columns ~235 times; rounding them at every gather was 5 % of its CPU).
+    // X through the network's input map once, rounded to bf16 in bf16 precision (X16_), else in float32 (Xmapped_,
+    // only when the map is not the identity): paraDime's tutorial gathers each of 5 000 rows of 784 columns ~235
+    // times, and mapping (or rounding) them at every gather was 4-5 % of its CPU. mapped_by_: the map they were made
+    // with (a network whose map is set again afterwards gets fresh copies).
+    void map_inputs_once();
     std::vector<std::uint16_t> X16_;
+    Matrix<float> Xmapped_;
+    std::optional<InputNormalization> mapped_by_;
     std::shared_ptr<TransformConsistency> consistency_;
     std::uint64_t consistency_pass_ = 0;
     std::vector<double> consistency_grad_;  // ∂L_c/∂(outputs) of the last forward, batch rows then the points
