@@ -47,7 +47,9 @@ namespace {
 
 void install_log_sink() {
     nembed::set_log_sink([](nembed::LogLevel level, const std::string& message) {
-        if (!Py_IsInitialized()) return;
+        // Debug lines (the kNN's and MINRES's internals) are for the CLI's --verbose, as in the default sink: in a
+        // notebook they were noise on stdout at every fit.
+        if (level == nembed::LogLevel::debug || !Py_IsInitialized()) return;
         nb::gil_scoped_acquire gil;
         // Never let a logging failure unwind through C++ code: keep any pending error and restore it afterwards.
         PyObject *type, *value, *trace;

@@ -263,6 +263,13 @@ def test_quiet_by_default(split, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_debug_lines_stay_out_of_stdout(capsys):
+    # Identical rows leave the exact kNN's float32 keys uncertain: its debug line ("rows rescanned in double") went
+    # to every Python user's stdout.
+    nembed.UMAP(n_epochs=5, random_state=0).fit_transform(np.ones((200, 5), dtype=np.float32))
+    assert capsys.readouterr().out == ""
+
+
 def test_cpp_warnings_become_python_warnings(split):
     with pytest.warns(UserWarning, match="perplexity"):
         TSNE(perplexity=100, early_exaggeration_iter=5, n_iter=5, random_state=0).fit(split[0][:50])
