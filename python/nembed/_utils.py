@@ -19,14 +19,33 @@ def as_float32_matrix(X: Any, name: str = "X") -> np.ndarray:
     ValueError
         For sparse, non-numeric, empty or non-2-D input.
     """
-    if sp.issparse(X):
-        raise TypeError(f"{name}: sparse input is not supported; pass a dense array")
-    arr = np.asarray(X)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    arr = numeric_array(X, name)
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array (n_samples x n_features), got {arr.ndim} dimension(s)")
     return to_float32(arr, name)
+
+
+def numeric_array(X: Any, name: str = "X") -> np.ndarray:
+    """`X` as an ndarray of real numbers (bool, integer or float); sparse, object, string and complex input are
+    errors naming `name` (numpy's casts would drop the imaginary part, or fail with a message that names nothing)."""
+    if sp.issparse(X):
+        raise TypeError(f"{name}: sparse input is not supported; pass a dense array")
+    arr = np.asarray(X)
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name}: complex values are not supported (dtype {arr.dtype}); pass real numbers")
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    return arr
+
+
+def rows_matrix(X: Any, name: str = "X") -> np.ndarray:
+    """A numeric `X` of at least one row and one value as rows (n, -1): 1-D input is n points of one value, N-D
+    input is flattened per row. Empty input is a ValueError naming its shape (numpy's reshape of it would fail
+    with a message that names nothing)."""
+    arr = numeric_array(X, name)
+    if arr.ndim == 0 or arr.size == 0:
+        raise ValueError(f"{name} is empty or not an array of rows (shape {arr.shape})")
+    return arr.reshape(len(arr), -1)
 
 
 def float32_overflow(arr: np.ndarray):

@@ -14,7 +14,8 @@ from typing import Any, Callable, List, Optional
 import numpy as np
 
 from . import _core
-from ._utils import as_csr, as_float32_matrix, as_float64_matrix, csr_from_parts, csr_parts, handle_sigint, resolve_n_jobs
+from ._utils import (as_csr, as_float32_matrix, as_float64_matrix, csr_from_parts, csr_parts, handle_sigint,
+                     numeric_array, resolve_n_jobs, rows_matrix)
 
 __all__ = ["CNE"]
 
@@ -104,6 +105,8 @@ class CNE:
             raise TypeError(f"parametric must be a bool, got {self.parametric!r}")
         p = dict(_DEFAULTS)
         p.update(self.kwargs)
+        if not isinstance(p["normalize_inputs"], (bool, np.bool_)):
+            raise TypeError(f"normalize_inputs must be a bool, got {p['normalize_inputs']!r}")
         if p["noise_in_estimator"] is not None and p["neg_spec"] is None:
             p["neg_spec"] = p["noise_in_estimator"]
         for name in ("k", "embd_dim", "batch_size", "n_epochs", "seed", "save_freq", "warmup_epochs"):
@@ -165,7 +168,7 @@ class CNE:
             For bad parameters or input.
         """
         p = self._params()
-        X32 = as_float32_matrix(np.asarray(X).reshape(len(X), -1))
+        X32 = as_float32_matrix(rows_matrix(X))
         n = X32.shape[0]
         if init is not None:
             init_array = as_float64_matrix(init, "init")
@@ -204,10 +207,10 @@ class CNE:
             raise ValueError("this CNE instance is not fitted yet; call fit first")
         net = getattr(self, "network_", None)
         if net is not None:
-            arr = np.asarray(X)
+            arr = numeric_array(X)
             if arr.ndim < 2:
                 raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {arr.shape}")
-            X32 = as_float32_matrix(arr.reshape(len(arr), -1))
+            X32 = as_float32_matrix(rows_matrix(arr))
             if X32.shape[1] != net["widths"][0]:
                 raise ValueError(f"X has {X32.shape[1]} features, the network takes {net['widths'][0]}")
             return _core.mlp_apply(net, X32, int(self._n_jobs))

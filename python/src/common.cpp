@@ -145,20 +145,19 @@ void put_input_normalization(nb::dict& d, const nembed::Mlp& net) {
 
 nembed::InputNormalization input_normalization_from(const nb::dict& d) {
     nembed::InputNormalization norm;
-    if (d.contains("input_mean") && !d["input_mean"].is_none())
-        norm.mean = nb::cast<std::vector<double>>(d["input_mean"]);
-    if (d.contains("input_scale")) norm.scale = nb::cast<double>(d["input_scale"]);
+    dict_get(d, "input_mean", norm.mean);
+    dict_get(d, "input_scale", norm.scale);
     return norm;
 }
 
 nembed::Mlp network_from_dict(const nb::dict& d) {
-    const auto params = nb::cast<std::vector<float>>(d["parameters"]);
-    nembed::Mlp net(nb::cast<std::vector<std::size_t>>(d["widths"]),
-                    nembed::parse_activation(nb::cast<std::string>(d["hidden_activation"])),
-                    nembed::parse_activation(nb::cast<std::string>(d["output_activation"])), params,
-                    nb::cast<std::size_t>(d["chunk_rows"]),
-                    nembed::parse_precision(d.contains("precision") ? nb::cast<std::string>(d["precision"])
-                                                                    : std::string("float32")));
+    const auto params = dict_value<std::vector<float>>(d, "parameters");
+    std::string precision = "float32";
+    dict_get(d, "precision", precision);
+    nembed::Mlp net(dict_value<std::vector<std::size_t>>(d, "widths"),
+                    nembed::parse_activation(dict_value<std::string>(d, "hidden_activation")),
+                    nembed::parse_activation(dict_value<std::string>(d, "output_activation")), params,
+                    dict_value<std::size_t>(d, "chunk_rows"), nembed::parse_precision(precision));
     net.set_input_normalization(input_normalization_from(d));
     return net;
 }

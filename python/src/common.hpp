@@ -6,6 +6,9 @@
 
 #include <csignal>
 #include <functional>
+#include <limits>
+#include <string>
+#include <type_traits>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -35,6 +38,45 @@ using I32Vec = nb::ndarray<const std::int32_t, nb::ndim<1>, nb::c_contig, nb::de
 
 template <typename T>
 using NpArray = nb::ndarray<nb::numpy, T>;
+
+/// What a value of type T must be, for the error messages of dict_value / dict_get.
+template <typename T>
+std::string expected_value() {
+    if constexpr (std::is_same_v<T, bool>) {
+        return "true or false";
+    } else if constexpr (std::is_integral_v<T>) {
+        return "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
+               std::to_string(std::numeric_limits<T>::max());
+    } else if constexpr (std::is_floating_point_v<T>) {
+        return "a number";
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return "a string";
+    } else if constexpr (requires { typename T::value_type; }) {
+        return "a list whose items are each " + expected_value<typename T::value_type>();
+    } else {
+        return "a value of another type";
+    }
+}
+
+/// d[key] as a T. nanobind's failed cast is a bare std::bad_cast (Python: "RuntimeError: std::bad_cast"); a value of
+/// the wrong type or out of T's range is an InvalidArgument (ValueError) naming the key and the value instead.
+template <typename T>
+T dict_value(const nb::dict& d, const char* key) {
+    if (!d.contains(key)) throw nembed::InvalidArgument(std::string(key) + " is missing");
+    nb::object v = d[key];
+    try {
+        return nb::cast<T>(v);
+    } catch (const std::bad_cast&) {
+        throw nembed::InvalidArgument(std::string(key) + " must be " + expected_value<T>() + ", got " +
+                                      nb::cast<std::string>(nb::repr(v)));
+    }
+}
+
+/// d[key] into `out` when present and not None (else `out` keeps its default), with dict_value's errors.
+template <typename T>
+void dict_get(const nb::dict& d, const char* key, T& out) {
+    if (d.contains(key) && !d[key].is_none()) out = dict_value<T>(d, key);
+}
 
 inline nembed::MatrixView<float> view(const F32Mat& a) { return {a.data(), a.shape(0), a.shape(1)}; }
 inline nembed::MatrixView<double> view(const F64Mat& a) { return {a.data(), a.shape(0), a.shape(1)}; }

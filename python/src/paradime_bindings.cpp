@@ -24,7 +24,7 @@ namespace {
 
 template <typename T>
 void get(const nb::dict& d, const char* key, T& out) {
-    if (d.contains(key) && !d[key].is_none()) out = nb::cast<T>(d[key]);
+    dict_get(d, key, out);
 }
 
 pd::Transform transform_spec(const nb::dict& d) {
@@ -330,13 +330,14 @@ void bind_paradime(nb::module_& m) {
             return d;
         })
         .def("set_network_state", [](Routine& r, nb::dict d) {
-            const auto master = nb::cast<std::vector<double>>(d["master"]);
-            nembed::Mlp net(nb::cast<std::vector<std::size_t>>(d["widths"]),
-                            nembed::parse_activation(nb::cast<std::string>(d["hidden_activation"])),
-                            nembed::parse_activation(nb::cast<std::string>(d["output_activation"])),
-                            std::vector<float>(master.size()), nb::cast<std::size_t>(d["chunk_rows"]),
-                            nembed::parse_precision(d.contains("precision") ? nb::cast<std::string>(d["precision"])
-                                                                            : std::string("float32")));
+            const auto master = dict_value<std::vector<double>>(d, "master");
+            std::string precision = "float32";
+            get(d, "precision", precision);
+            nembed::Mlp net(dict_value<std::vector<std::size_t>>(d, "widths"),
+                            nembed::parse_activation(dict_value<std::string>(d, "hidden_activation")),
+                            nembed::parse_activation(dict_value<std::string>(d, "output_activation")),
+                            std::vector<float>(master.size()), dict_value<std::size_t>(d, "chunk_rows"),
+                            nembed::parse_precision(precision));
             net.set_parameters(master);  // the float32 copy is the master's rounding, as after every step
             net.set_input_normalization(input_normalization_from(d));  // pickles without it: none
             r.dr->set_network(std::move(net));

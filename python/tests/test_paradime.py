@@ -504,3 +504,101 @@ def test_pickle_learnable_alpha_and_untrained(blobs, tmp_path):
     bad.write_bytes(pickle.dumps({"not": "a routine"}))
     with pytest.raises(TypeError, match="not a saved nembed.paradime routine"):
         pddr.ParametricDR.load(bad)
+
+
+def test_bad_settings_and_inputs_are_named_errors(blobs, tmp_path):
+    """Bad input gets a ValueError/TypeError naming the setting or the input: no OverflowError or bare
+    'RuntimeError: std::bad_cast' from the binding, no silent truncation (epochs=1.5) or silent casts (complex data,
+    normalize_inputs="no"), no numpy or pickle internals only."""
+    X, _ = blobs
+    nan, inf = float("nan"), float("inf")
+    for kw, err, match in [
+        (dict(epochs=inf), ValueError, "'embedding': epochs must be an integer, got inf"),
+        (dict(epochs=nan), ValueError, "epochs must be an integer, got nan"),
+        (dict(epochs=1.5), ValueError, "epochs must be an integer, got 1.5"),
+        (dict(epochs="3"), TypeError, "epochs must be an integer, got '3'"),
+        (dict(epochs=10**12), ValueError, "epochs must be an integer from -2147483648 to 2147483647"),
+        (dict(batch_size=inf), ValueError, "batch_size must be an integer, got inf"),
+        (dict(learning_rate="x"), TypeError, "learning_rate must be a number, got 'x'"),
+        (dict(hidden_dims=[-5]), ValueError, "hidden_dims must be a list whose items are each an integer from 0"),
+        (dict(hidden_dims=[inf]), ValueError, "hidden_dims must be an integer, got inf"),
+        (dict(hidden_dims=5), TypeError, "hidden_dims must be a sequence of integers"),
+        (dict(out_dim=-1), ValueError, "out_dim must be an integer from 0"),
+        (dict(out_dim=1.5), ValueError, "out_dim must be an integer, got 1.5"),
+        (dict(seed=-1), ValueError, "seed must be an integer from 0 to 18446744073709551615, got -1"),
+        (dict(seed=2**70), ValueError, "seed must be an integer from 0"),
+        (dict(n_jobs="x"), TypeError, "n_jobs must be an integer, got 'x'"),
+        (dict(normalize_inputs="no"), TypeError, "normalize_inputs must be True or False"),
+        (dict(early_exaggeration_epochs=nan), ValueError, "early_exaggeration_epochs must be an integer"),
+        (dict(full_batch_iterations=nan), ValueError, "full_batch_iterations must be an integer"),
+        (dict(full_batch_iterations=2, full_batch_consistency=1.0, full_batch_consistency_options="x"), TypeError,
+         "full_batch_consistency_options must be a dict or None"),
+        (dict(full_batch_iterations=2, full_batch_consistency=1.0, full_batch_consistency_options={"samples": -1}),
+         ValueError, "samples must be an integer from 0"),
+        (dict(batch_size=1), ValueError, "batch_size must be >= 2 for a relation loss"),
+    ]:
+        with pytest.raises(err, match=match):
+            routines.ParametricTSNE(epochs=kw.pop("epochs", 1), init_epochs=1, **kw).train(X[:60])
+    with pytest.raises(ValueError, match="n_neighbors must be a finite number > 1, got nan"):
+        routines.ParametricUMAP(n_neighbors=nan, full_batch_iterations=2)
+    with pytest.raises(TypeError, match="model must be None .* or a torch.nn.Module, got object"):
+        routines.ParametricTSNE(model=object())
+    # Inputs: complex values (numpy would drop the imaginary part) and non-numeric arrays.
+    with pytest.raises(ValueError, match="data: complex values are not supported"):
+        routines.ParametricTSNE(epochs=1, init_epochs=1).train(X.astype(np.complex64))
+    with pytest.raises(ValueError, match="data: expected a numeric array, got dtype object"):
+        routines.ParametricTSNE(epochs=1, init_epochs=1).train(X.astype(object))
+    r = routines.ParametricTSNE(epochs=1, init_epochs=1, batch_size=200)
+    r.train(X)
+    with pytest.raises(ValueError, match="X: complex values are not supported"):
+        r.apply(X.astype(np.complex128))
+    # Values near float32's limit: the neighbour distances overflow, and the error says so.
+    with pytest.raises(ValueError, match="NeighborBasedPDist: the distance from row 0 to a neighbour is not finite"):
+        routines.ParametricTSNE(epochs=1, init_epochs=1).train(np.sign(X[:60]) * np.float32(3e38))
+    # A corrupted pickle, and a network state with a bad field.
+    (tmp_path / "trunc.pkl").write_bytes(b"\x80\x05garbage")
+    with pytest.raises(ValueError, match="trunc.pkl: not a readable saved nembed.paradime routine"):
+        pddr.ParametricDR.load(tmp_path / "trunc.pkl")
+    state = r.__getstate__()
+    state["_network_state"] = dict(state["_network_state"], widths=[8, -100, 50, 2])
+    with pytest.raises(ValueError, match=r"widths must be a list whose items are each an integer from 0"):
+        pddr.ParametricDR.__new__(pddr.ParametricDR).__setstate__(state)
+
+
+def test_last_batch_of_one_point(blobs):
+    """n = 1 mod batch_size (401 points in batches of 200): the last batch holds one point and no pairs; its KL loss
+    is 0 and training goes on (it used to stop with 'Normalize: the batch relations sum to 0'). Batches of 2+
+    points are untouched: the first 400 points' run is not this one's, but each is finite."""
+    X, _ = blobs
+    X401 = np.vstack([X, X[:1] + 0.5])
+    r = routines.ParametricTSNE(epochs=2, init_epochs=1, batch_size=200)
+    r.train(X401)
+    Y = r.apply(X401)
+    assert Y.shape == (401, 2) and np.isfinite(Y).all()
+
+
+def test_torch_model_bad_input(blobs):
+    """The PyTorch plug-in: NaN rows at apply are refused (the module would return NaN rows), as are the wrong
+    feature count (before torch's own shape error) and a module whose output is not (batch, out_dim)."""
+    torch = pytest.importorskip("torch")
+    X, _ = blobs
+    torch.manual_seed(0)
+    r = routines.ParametricTSNE(model=torch.nn.Linear(X.shape[1], 2), epochs=1, init_epochs=1, batch_size=200)
+    r.train(X)
+    Xn = X.copy()
+    Xn[3, 2] = np.nan
+    with pytest.raises(ValueError, match="non-finite value at row 3, column 2"):
+        r.apply(Xn)
+    with pytest.raises(ValueError, match="the data has 5 features, the model was trained on 8"):
+        r.apply(X[:, :5])
+
+    class OneD(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(X.shape[1], 1)
+
+        def forward(self, x):
+            return self.lin(x)[:, 0]
+
+    with pytest.raises(ValueError, match=r"must return a \(batch, out_dim\) tensor, got shape \(200,\)"):
+        routines.ParametricTSNE(model=OneD(), out_dim=1, epochs=1, init_epochs=1, batch_size=200).train(X)

@@ -56,6 +56,18 @@ def test_parametric_options_and_errors(fmnist):
         _fit(X, network_init="orthogonal")
     with pytest.raises(TypeError, match="parametric"):
         nembed.CNE(parametric="yes").fit(X)
+    # Bad input named as such: empty arrays (numpy's reshape error named nothing), complex values (the cast dropped
+    # the imaginary part silently), a flag that is not a bool (bool("no") is True).
+    with pytest.raises(ValueError, match=r"X is empty or not an array of rows \(shape \(0, 50\)\)"):
+        _fit(X[:0])
+    with pytest.raises(ValueError, match=r"X is empty or not an array of rows \(shape \(0, 50\)\)"):
+        m.transform(X[:0])
+    with pytest.raises(ValueError, match="X: complex values are not supported"):
+        _fit(X.astype(np.complex64))
+    with pytest.raises(ValueError, match="X: complex values are not supported"):
+        m.transform(X.astype(np.complex64))
+    with pytest.raises(TypeError, match="normalize_inputs must be a bool, got 'no'"):
+        _fit(X, normalize_inputs="no")
 
 
 def test_parametric_bf16_network_precision(fmnist):

@@ -137,10 +137,21 @@ Sampling parse_sampling(const std::string& name) {
 
 std::string to_string(Sampling s) { return s == Sampling::standard ? "standard" : "negative_edge"; }
 
+namespace {
+bool has_relation_loss(const Loss& l) {
+    if (l.kind == LossKind::relation) return true;
+    return std::any_of(l.losses.begin(), l.losses.end(), has_relation_loss);
+}
+} // namespace
+
 void validate(const TrainingPhase& p) {
     const std::string who = "training phase '" + p.name + "': ";
     require(p.epochs >= 1, who + "epochs must be >= 1, got " + std::to_string(p.epochs));
     require(p.batch_size >= 1, who + "batch_size must be >= 1, got " + std::to_string(p.batch_size));
+    // A batch of points holds relations between pairs only: batches of one point would leave the loss 0 throughout.
+    require(p.batch_size >= 2 || p.sampling != Sampling::standard || !has_relation_loss(p.loss),
+            who + "batch_size must be >= 2 for a relation loss on batches of points (a batch of 1 point has no "
+                  "pairs), got " + std::to_string(p.batch_size));
     require(p.batches_per_epoch == -1 || p.batches_per_epoch >= 1,
             who + "batches_per_epoch must be -1 or >= 1, got " + std::to_string(p.batches_per_epoch));
     require(p.neg_sampling_rate >= 1, who + "neg_sampling_rate must be >= 1, got " + std::to_string(p.neg_sampling_rate));

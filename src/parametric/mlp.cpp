@@ -536,7 +536,9 @@ Matrix<float> Mlp::apply(MatrixView<float> X, int n_threads) const {
         const bool diverged = std::any_of(params_.begin(), params_.end(), [](float p) { return !std::isfinite(p); });
         throw InvalidArgument("network: the output for row " + std::to_string(i / n_outputs()) + " is not finite: " +
                               (diverged ? "the network's parameters are not finite (its training diverged)"
-                                        : "the row's values are too large for the network's float32 products"));
+                                        : "the row's values, or the network's weights (a training that "
+                                          "diverged: lower the learning rate), are too large for the network's "
+                                          "float32 products"));
     }
     return out;
 }

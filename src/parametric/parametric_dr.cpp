@@ -103,7 +103,9 @@ void ParametricDR::compute_derived_data(MatrixView<float> X, const InputNormaliz
         const std::size_t nc = dd.n_components ? dd.n_components : options_.out_dim;
         Matrix<double> out;
         if (dd.kind == DerivedData::Kind::pca) {
-            require(nc <= X.cols, "derived data '" + key + "': PCA needs n_components <= the data's dimension");
+            require(nc <= X.cols, "derived data '" + key + "': PCA needs n_components <= the data's dimension, got " +
+                                      "n_components " + std::to_string(nc) + " for data of " + std::to_string(X.cols) +
+                                      " feature(s) (use fewer output dimensions or no PCA initialization)");
             // The leading components only (Lanczos on the implicit covariance): the full D x D eigendecomposition of
             // 784 pixel columns was most of the routine's fixed cost.
             out = convert<double>(pca_leading(X, nc, options_.n_threads).scores.view());
@@ -319,6 +321,11 @@ ParametricDR ParametricTSNE(const ParametricTSNEOptions& o, ParametricDROptions 
     std::vector<TrainingPhase> phases;
     require(o.initialization == "pca" || o.initialization == "none",
             "ParametricTSNE: initialization must be 'pca' or 'none', got '" + o.initialization + "'");
+    // 0 stands for "as the main phase"; a negative value is a mistake, not that default.
+    require(o.init_batch_size >= 0,
+            "ParametricTSNE: init_batch_size must be >= 0 (0: batch_size), got " + std::to_string(o.init_batch_size));
+    require(o.init_learning_rate >= 0, "ParametricTSNE: init_learning_rate must be >= 0 (0: learning_rate), got " +
+                                           std::to_string(o.init_learning_rate));
     if (o.initialization == "pca") {
         derived["pca"] = {DerivedData::Kind::pca, "rel", 0};
         phases.push_back(position_phase("pca_init", "pca", "init",

@@ -312,6 +312,14 @@ GlobalRelationData compute_global_relations(const GlobalRelations& rel, MatrixVi
         KnnOptions ko = rel.knn;
         ko.n_threads = n_threads;
         const KnnGraph g = find_neighbors(X, k, ko);
+        // Rows near float32's limit (|x| ~ 3e38) give infinite distances: name that here rather than as a NaN sum
+        // in a later transform.
+        for (std::size_t p = 0; p < g.distances.size(); ++p)
+            require_lazy(std::isfinite(g.distances[p]), [&] {
+                return "NeighborBasedPDist: the distance from row " + std::to_string(p / k) +
+                       " to a neighbour is not finite: the data's values are too large for float32 distances "
+                       "(scale the data down)";
+            });
         out.sparse = knn_distance_rows(g, n_threads);
     }
     for (const Transform& t : rel.transform) apply_global(t, out.sparse, n_threads);
@@ -371,7 +379,9 @@ void compute_batch_relations(const BatchRelations& rel, MatrixView<double> Yb, c
             double s = 0.0;
             for (double x : in) s += x;
             s *= out.triangular ? 2.0 : 1.0;
-            require(s > 0, "Normalize: the batch relations sum to 0");
+            // A batch of one point (the last batch when n = 1 mod batch_size) has no pairs: nothing to normalise,
+            // and its loss is 0, as torch's sums over empty tensors.
+            require(s > 0 || m == 0, "Normalize: the batch relations sum to 0");
             for (std::size_t p = 0; p < m; ++p) v[p] = in[p] / s;
         } else if (kind == TransformKind::zero_diagonal) {
             std::copy(in.begin(), in.end(), v.begin());  // pairs never hold the diagonal of a triangular form

@@ -190,6 +190,27 @@ expect_error("new data has 50 columns after preprocessing, the network takes 3"
              transform ${OTHER} -m ${WORK}/tsne_model -o ${WORK}/e.npy -q)
 expect_error("the network takes 3" transform ${OTHER} -m ${WORK}/umap_model -o ${WORK}/e.npy -q)
 expect_error("--n-iter applies to t-SNE models" transform ${X} -m ${WORK}/tsne_model -o ${WORK}/e.npy --n-iter 5 -q)
+# Negative values of the PCA phase's settings are mistakes, not their 0 default ("as the main phase").
+expect_error("ParametricTSNE: init_batch_size must be >= 0 (0: batch_size), got -7"
+             parametric tsne ${X} -o ${WORK}/e.npy --init-batch-size -7 -q)
+expect_error("ParametricTSNE: init_learning_rate must be >= 0 (0: learning_rate), got -1"
+             parametric tsne ${X} -o ${WORK}/e.npy --init-learning-rate -1 -q)
+# Batches of one point have no pairs for the KL loss.
+expect_error("training phase 'embedding': batch_size must be >= 2 for a relation loss"
+             parametric tsne ${X} -o ${WORK}/e.npy --batch-size 1 -q)
+# A 1-column input cannot give a 2-D PCA start; the error names both numbers.
+file(WRITE ${WORK}/one_col.csv "0.1\n0.5\n0.2\n0.9\n1.3\n1.1\n2.0\n2.2\n0.7\n1.7\n3.1\n2.9\n")
+expect_error("PCA needs n_components <= the data's dimension, got n_components 2 for data of 1 feature(s)"
+             parametric tsne ${WORK}/one_col.csv -o ${WORK}/e.npy -q)
+# Values near float32's limit overflow the neighbour distances: named there, not as a NaN sum of a transform.
+file(WRITE ${WORK}/huge.csv "3e38,-3e38\n-3e38,3e38\n3e38,3e38\n-3e38,-3e38\n1e38,-3e38\n-1e38,2e38\n")
+foreach(routine tsne umap)
+  expect_error("NeighborBasedPDist: the distance from row 0 to a neighbour is not finite"
+               parametric ${routine} ${WORK}/huge.csv -o ${WORK}/e.npy -q)
+endforeach()
+# 30 points in batches of 29: the last batch holds one point (no pairs) and contributes nothing; it used to stop
+# ParametricTSNE with "Normalize: the batch relations sum to 0" (as 501 points with the default batch of 500).
+run_ok(parametric tsne ${X} -o ${WORK}/last1.npy --epochs 2 --init-epochs 1 --batch-size 29 -q)
 # A model whose network file disagrees with its widths is refused naming the file.
 file(COPY ${WORK}/tsne_model/ DESTINATION ${WORK}/bad_model)
 file(COPY_FILE ${WORK}/umap_model/embedding.npy ${WORK}/bad_model/network.npy)

@@ -522,6 +522,60 @@ TEST(Paradime, ClearErrors) {
     EXPECT_THROW(c.train(X.view()), InvalidArgument);
 }
 
+// Bad settings of ParametricTSNE (each error names the setting and the value) and the batches of one point: the last
+// batch of n = k·batch_size + 1 points holds one point, whose KL loss is 0 (no pairs, as torch's sums over empty
+// tensors); it used to stop training with "Normalize: the batch relations sum to 0" (501 points, batches of 500).
+TEST(Paradime, TsneBadSettingsAndBatchesOfOnePoint) {
+    auto message = [](auto&& f) {
+        try {
+            f();
+        } catch (const InvalidArgument& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    ParametricTSNEOptions neg_bs;
+    neg_bs.init_batch_size = -7;
+    EXPECT_NE(message([&] { ParametricTSNE(neg_bs); }).find("init_batch_size must be >= 0 (0: batch_size), got -7"),
+              std::string::npos);
+    ParametricTSNEOptions neg_lr;
+    neg_lr.init_learning_rate = -1.0;
+    EXPECT_NE(message([&] { ParametricTSNE(neg_lr); }).find("init_learning_rate must be >= 0"), std::string::npos);
+    ParametricTSNEOptions one;
+    one.batch_size = 1;
+    EXPECT_NE(message([&] { ParametricTSNE(one); }).find("batch_size must be >= 2 for a relation loss"),
+              std::string::npos);
+    // The position phase reads no pairs: a batch of one point is fine there.
+    TrainingPhase pos;
+    pos.batch_size = 1;
+    pos.loss = Loss::PositionLoss("pca");
+    EXPECT_NO_THROW(validate(pos));
+
+    std::vector<std::int64_t> labels;
+    Matrix<float> X = test::labelled_blobs(41, 5, 2, labels, 3);
+    ParametricTSNEOptions to;
+    to.perplexity = 5;
+    to.epochs = 2;
+    to.init_epochs = 1;
+    to.batch_size = 20;  // batches of 20, 20 and 1
+    ParametricDR tsne = ParametricTSNE(to, {.hidden_dims = {8}, .seed = 1});
+    tsne.train(X.view());
+    const Matrix<double> Y = tsne.apply(X.view());
+    for (std::size_t i = 0; i < Y.size(); ++i) ASSERT_TRUE(std::isfinite(Y.data()[i]));
+    // The PCA phase with one column: the error names both numbers.
+    Matrix<float> X1(10, 1);
+    for (std::size_t i = 0; i < 10; ++i) X1(i, 0) = static_cast<float>(i);
+    ParametricDR t1 = ParametricTSNE(to);
+    EXPECT_NE(message([&] { t1.train(X1.view()); }).find("got n_components 2 for data of 1 feature(s)"),
+              std::string::npos);
+    // Values near float32's limit overflow the neighbour distances: named as such.
+    Matrix<float> H(12, 2);
+    for (std::size_t i = 0; i < H.size(); ++i) H.data()[i] = (i % 3 ? 3e38f : -3e38f);
+    ParametricDR th = ParametricTSNE(to);
+    EXPECT_NE(message([&] { th.train(H.view()); }).find("distance from row 0 to a neighbour is not finite"),
+              std::string::npos);
+}
+
 // The triangular batch's 2-D loops (relations.cpp: distances, Student-t at α = 1 and its derivative, Normalize's
 // backward, the distance backward) against the general pair loop: the same points with a third coordinate 0 take the
 // general path, whose (t0² + t1²) + 0² and c·(y_ik − y_jk) give the same bits. Exaggeration 12 and a learnable

@@ -46,6 +46,9 @@ class TorchModel:
 
     def forward(self, idx):
         self.out = self.embed(self.X[self.torch.from_numpy(np.asarray(idx))])
+        if getattr(self.out, "ndim", None) != 2:
+            raise ValueError(f"the model's {getattr(self.embed, '__name__', 'forward')} must return a (batch, out_dim) "
+                             f"tensor, got shape {tuple(getattr(self.out, 'shape', ()))}")
         if self.out.shape[1] != self.dr.out_dim:
             raise ValueError(f"the model embeds in {self.out.shape[1]} dimensions, out_dim is {self.dr.out_dim}")
         return np.ascontiguousarray(self.out.detach().cpu().numpy(), dtype=np.float64)

@@ -6,19 +6,50 @@ the module and steps the phase's torch optimizer (torch is then required; it is 
 """
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from typing import Optional
 
 import numpy as np
 
 from .. import _core
-from .._utils import to_float32
+from .._utils import numeric_array, to_float32
 from . import loss as pdloss
 from . import relations as pdrel
 
 
+def _int(value, name: str) -> int:
+    """An integer setting as an int. int() would truncate 1.5 silently, and its errors for NaN, infinity or None
+    name no setting (infinity is even an OverflowError); an integral float (1e3) is taken."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if not (math.isfinite(value) and float(value).is_integer()):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _float(value, name: str) -> float:
+    """A real-valued setting as a float (float("x") would name no setting); the C++ side checks its range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _bool(value, name: str) -> bool:
+    """bool("no") is True: a flag must be a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _n_threads(n_jobs: int) -> int:
-    if n_jobs is None or n_jobs == 0:
+    if n_jobs is None:
+        return 1
+    n_jobs = _int(n_jobs, "n_jobs")
+    if n_jobs == 0:
         return 1
     if n_jobs < 0:
         return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
@@ -36,7 +67,8 @@ class DerivedData:
         self.n_components = n_components
 
     def _spec(self) -> dict:
-        return {"kind": self.func, "rel_key": self.rel_key, "n_components": int(self.n_components or 0)}
+        n = 0 if self.n_components is None else _int(self.n_components, f"derived data {self.func!r}: n_components")
+        return {"kind": self.func, "rel_key": self.rel_key, "n_components": n}
 
 
 class TrainingPhase:
@@ -76,12 +108,17 @@ class TrainingPhase:
         return name.lower()
 
     def _spec(self) -> dict:
-        return {"name": self.name, "epochs": int(self.epochs), "batch_size": int(self.batch_size),
-                "batches_per_epoch": int(self.batches_per_epoch), "sampling": self.sampling,
-                "neg_sampling_rate": int(self.neg_sampling_rate), "edge_rel_key": self.edge_rel_key,
-                "optimizer": self._optimizer_name(), "momentum": float(self.kwargs.get("momentum", 0.0)),
-                "weight_decay": float(self.kwargs.get("weight_decay", 0.0)),
-                "learning_rate": float(self.learning_rate), "report_interval": int(self.report_interval),
+        who = f"training phase {self.name!r}: "
+        return {"name": self.name, "epochs": _int(self.epochs, who + "epochs"),
+                "batch_size": _int(self.batch_size, who + "batch_size"),
+                "batches_per_epoch": _int(self.batches_per_epoch, who + "batches_per_epoch"),
+                "sampling": self.sampling,
+                "neg_sampling_rate": _int(self.neg_sampling_rate, who + "neg_sampling_rate"),
+                "edge_rel_key": self.edge_rel_key, "optimizer": self._optimizer_name(),
+                "momentum": _float(self.kwargs.get("momentum", 0.0), who + "momentum"),
+                "weight_decay": _float(self.kwargs.get("weight_decay", 0.0), who + "weight_decay"),
+                "learning_rate": _float(self.learning_rate, who + "learning_rate"),
+                "report_interval": _int(self.report_interval, who + "report_interval"),
                 "lr_anneal": str(getattr(self, "lr_anneal", "none")), "loss": self.loss._spec()}
 
 
@@ -121,10 +158,15 @@ class ParametricDR:
         # after the phases by the method's loss over every point at once (docs/parametric.md, "Full batch").
         if use_cuda:
             raise ValueError("use_cuda: nembed trains on the CPU")
+        if model is not None and not (callable(getattr(model, "parameters", None))
+                                      and callable(getattr(model, "embed", getattr(model, "forward", None)))):
+            raise TypeError(f"model must be None (nembed's network) or a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.in_dim = in_dim
-        self.out_dim = int(out_dim)
-        self.hidden_dims = [int(h) for h in hidden_dims]
+        self.in_dim = None if in_dim is None else _int(in_dim, "in_dim")
+        self.out_dim = _int(out_dim, "out_dim")
+        if isinstance(hidden_dims, (str, bytes)) or not hasattr(hidden_dims, "__iter__"):
+            raise TypeError(f"hidden_dims must be a sequence of integers, got {hidden_dims!r}")
+        self.hidden_dims = [_int(h, "hidden_dims") for h in hidden_dims]
         self.verbose = verbose
         self.global_relations = _keyed(global_relations, "global_relations")
         self.batch_relations = _keyed(batch_relations, "batch_relations")
@@ -135,11 +177,14 @@ class ParametricDR:
         self.trained = False
         if full_batch and model is not None:
             raise ValueError("full_batch trains nembed's built-in network only (model=None)")
-        self._options = {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": int(seed),
+        if full_batch is not None and not isinstance(full_batch, dict):
+            raise TypeError(f"full_batch must be a dict of full-batch settings or None, got {full_batch!r}")
+        self._options = {"out_dim": self.out_dim, "hidden_dims": self.hidden_dims, "seed": _int(seed, "seed"),
                          "n_threads": _n_threads(n_jobs), "verbose": bool(verbose),
                          "hidden_activation": str(hidden_activation), "full_batch": dict(full_batch or {}),
-                         "network_precision": str(network_precision), "normalize_inputs": bool(normalize_inputs),
-                         "input_row_norm": float(input_row_norm)}
+                         "network_precision": str(network_precision),
+                         "normalize_inputs": _bool(normalize_inputs, "normalize_inputs"),
+                         "input_row_norm": _float(input_row_norm, "input_row_norm")}
         self._routine = self._new_routine()
         for tp in training_phases or []:
             self.add_training_phase(tp)
@@ -193,7 +238,12 @@ class ParametricDR:
         import pickle
 
         with open(path, "rb") as f:
-            obj = pickle.load(f)
+            try:
+                obj = pickle.load(f)
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as e:
+                # A truncated or foreign file: name the file and the problem, not the unpickler's internals only.
+                raise ValueError(f"{path}: not a readable saved nembed.paradime routine (truncated or corrupted "
+                                 f"file?): {type(e).__name__}: {e}") from e
         if not isinstance(obj, ParametricDR):
             raise TypeError(f"{path}: not a saved nembed.paradime routine (got {type(obj).__name__})")
         return obj
@@ -210,6 +260,7 @@ class ParametricDR:
         for k, v in data.items():
             a = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
             if k == "main":
+                a = numeric_array(a, "data")
                 if a.ndim == 0 or len(a) < 2:
                     raise ValueError("ParametricDR needs at least 2 points with at least 1 feature, got data of "
                                      f"shape {a.shape}")
@@ -286,7 +337,7 @@ class ParametricDR:
 
     # -- application
     def apply(self, X, method: Optional[str] = None):
-        a = X.detach().cpu().numpy() if hasattr(X, "detach") else np.asarray(X)
+        a = numeric_array(X.detach().cpu().numpy() if hasattr(X, "detach") else X, "X")
         if a.ndim == 0 or len(a) == 0:
             raise ValueError(f"ParametricDR.apply: X has no rows (shape {a.shape})")
         if a.ndim == 1:
@@ -306,6 +357,14 @@ class ParametricDR:
             if not self.trained:
                 raise ValueError("ParametricDR.apply: train the routine first")
             return self._routine.apply(a)
+        # The built-in network checks these in C++; a torch module would give NaN rows for NaN input, and a
+        # shape error of its own for the wrong feature count.
+        d = self._n_features()
+        if d is not None and a.shape[1] != d:
+            raise ValueError(f"ParametricDR.apply: the data has {a.shape[1]} features, the model was trained on {d}")
+        if not np.isfinite(a).all():
+            at = np.argwhere(~np.isfinite(a))[0]
+            raise ValueError(f"ParametricDR.apply: X has a non-finite value at row {at[0]}, column {at[1]}")
         import torch
 
         f = getattr(self.model, method or ("embed" if hasattr(self.model, "embed") else "forward"))

@@ -1,6 +1,8 @@
 """paraDime's predefined routines (``paradime.routines``) with paraDime's defaults."""
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Optional
 
 from .. import _core
@@ -16,6 +18,7 @@ def _full_batch_settings(method, full_batch, iterations, hidden_dims, hidden_act
     preset = _core._full_batch_preset(method) if full_batch else None
     if iterations is None:
         iterations = preset["iterations"] if full_batch else 0
+    iterations = dr._int(iterations, "full_batch_iterations")
     if iterations < 0:
         raise ValueError(f"full_batch_iterations must be >= 0, got {iterations}")
     if hidden_dims is None:
@@ -33,6 +36,8 @@ _CONSISTENCY_KEYS = ("samples", "n_neighbors", "size", "perplexity", "through_ta
 def _consistency(weight, options):
     """The full-batch phase's transform-consistency penalty (C++ TransformConsistencyOptions; docs/parametric.md,
     "Transform consistency"): its weight and the other fields by name, as the CLI's --full-batch-consistency-*."""
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"full_batch_consistency_options must be a dict or None, got {options!r}")
     options = dict(options or {})
     unknown = sorted(set(options) - set(_CONSISTENCY_KEYS))
     if unknown:
@@ -80,6 +85,7 @@ class ParametricTSNE(dr.ParametricDR):
         derived = {"pca": dr.DerivedData("pca", n_components=out_dim)} if initialization == "pca" else {}
         losses = {"init": pdloss.PositionLoss(position_key="pca", name="init"),
                   "embedding": pdloss.RelationLoss(loss_function=pdloss.kullback_leibler_div, name="embedding")}
+        early_exaggeration_epochs = dr._int(early_exaggeration_epochs, "early_exaggeration_epochs")
         if early_exaggeration_epochs < 0:
             raise ValueError(f"early_exaggeration_epochs must be >= 0, got {early_exaggeration_epochs}")
         if early_exaggeration_epochs:
@@ -136,6 +142,10 @@ class ParametricUMAP(dr.ParametricDR):
         # full_batch (the preset) / full_batch_iterations: not in paraDime; TorchDR's UMAP loss over every point at
         # once replaces the negative-edge phase (docs/parametric.md, "Full batch").
         # The preset starts from the fresh network (the default spectral phase kills its ReLU units).
+        # The full-batch phase takes n_neighbors as an int: check it here, where int(nan) would name nothing.
+        if (isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Real)
+                or not (math.isfinite(n_neighbors) and n_neighbors > 1)):
+            raise ValueError(f"n_neighbors must be a finite number > 1, got {n_neighbors!r}")
         iterations, hidden_dims, hidden_activation, initialization = _full_batch_settings(
             "umap", full_batch, full_batch_iterations, hidden_dims, hidden_activation, initialization)
         if iterations and (a is not None or b is not None):
