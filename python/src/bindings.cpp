@@ -8,6 +8,7 @@
 #include <Python.h>
 
 #include <memory>
+#include <new>
 #include <string>
 
 #include "common.hpp"
@@ -113,6 +114,11 @@ NB_MODULE(_core, m) {
             PyErr_SetString(PyExc_ValueError, e.what());
         } catch (const nembed::InvalidArgument& e) {
             PyErr_SetString(PyExc_ValueError, e.what());
+        } catch (const std::bad_alloc&) {
+            // nanobind's own MemoryError says only "std::bad_alloc": say what lowers the need, as the CLI does.
+            PyErr_SetString(PyExc_MemoryError,
+                            "out of memory: the run needs more memory than this process may use (fewer points, "
+                            "smaller network widths or batches, a smaller perplexity or n_neighbors lower the need)");
         }
     });
     install_log_sink();

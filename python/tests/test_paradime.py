@@ -528,6 +528,10 @@ def test_bad_settings_and_inputs_are_named_errors(blobs, tmp_path):
         (dict(seed=-1), ValueError, "seed must be an integer from 0 to 18446744073709551615, got -1"),
         (dict(seed=2**70), ValueError, "seed must be an integer from 0"),
         (dict(n_jobs="x"), TypeError, "n_jobs must be an integer, got 'x'"),
+        # joblib's convention, as every other estimator (it meant one thread here only).
+        (dict(n_jobs=0), ValueError, "n_jobs must be a positive integer or negative"),
+        # A network too large for memory: a MemoryError that says what lowers the need (was "std::bad_alloc").
+        (dict(hidden_dims=[10**10]), MemoryError, "out of memory: .*smaller network widths"),
         (dict(normalize_inputs="no"), TypeError, "normalize_inputs must be True or False"),
         (dict(early_exaggeration_epochs=nan), ValueError, "early_exaggeration_epochs must be an integer"),
         (dict(full_batch_iterations=nan), ValueError, "full_batch_iterations must be an integer"),

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from typing import Optional
 
 import numpy as np
 
 from .. import _core
-from .._utils import numeric_array, to_float32
+from .._utils import numeric_array, resolve_n_jobs, to_float32
 from . import loss as pdloss
 from . import relations as pdrel
 
@@ -46,14 +45,11 @@ def _bool(value, name: str) -> bool:
 
 
 def _n_threads(n_jobs: int) -> int:
+    """joblib's convention, as every other estimator (resolve_n_jobs): 0 is an error, -1 all the cores this
+    process may use; None: 1."""
     if n_jobs is None:
         return 1
-    n_jobs = _int(n_jobs, "n_jobs")
-    if n_jobs == 0:
-        return 1
-    if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return int(n_jobs)
+    return resolve_n_jobs(_int(n_jobs, "n_jobs"))
 
 
 class DerivedData:
