@@ -590,13 +590,11 @@ MatrixView<float> Mlp::forward(MatrixView<float> X, std::span<const index_t> row
                 }
                 const float* x = X.row(static_cast<std::size_t>(r));
                 if (!bf16) {
-                    if (mapped) {
-                        // As below: the mapping loop keeps fewer row reads in flight than memmove.
-                        if (i + 8 < m) prefetch_row(X, rows[r0 + i + 8]);
-                        normalize_inputs(x, 1, in + i * D);
-                    } else {
-                        std::copy(x, x + D, in + i * D);
-                    }
+                    // The row 8 ahead prefetched, as below: rows sampled from a training set larger than the
+                    // cache are latency-bound reads, one row at a time without it.
+                    if (i + 8 < m) prefetch_row(X, rows[r0 + i + 8]);
+                    if (mapped) normalize_inputs(x, 1, in + i * D);
+                    else std::copy(x, x + D, in + i * D);
                     continue;
                 }
                 // The row 8 ahead prefetched: the rounding loop keeps fewer row reads in flight than memmove did.
