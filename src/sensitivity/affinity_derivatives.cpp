@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -48,6 +49,13 @@ double seed_beta(const std::vector<double>& D, double perplexity) {
     return beta;
 }
 
+// Short numbers in messages (std::to_string prints 1e300 with 300 digits).
+std::string short_num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
 } // namespace
 
 PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOptions& options) {
@@ -56,7 +64,7 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
     require(X.cols >= 1, "sensitivity: X must have at least one feature");
     require_finite(X, "sensitivity: X");
     require(std::isfinite(options.perplexity) && options.perplexity > 0.0,
-            "sensitivity: perplexity must be a positive number, got " + std::to_string(options.perplexity));
+            "sensitivity: perplexity must be a positive number, got " + short_num(options.perplexity));
     require(options.calibration_tolerance > 0.0, "sensitivity: calibration_tolerance must be > 0");
     n_ = X.rows;
     d_ = X.cols;
@@ -68,8 +76,14 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
     for (std::size_t i = 0; i < n_; ++i)
         for (std::size_t f = 0; f < d_; ++f) mean[f] += X_(i, f);
     for (double& m : mean) m /= static_cast<double>(n_);
+    double spread = 0.0;
     for (std::size_t i = 0; i < n_; ++i)
-        for (std::size_t f = 0; f < d_; ++f) X_(i, f) -= mean[f];
+        for (std::size_t f = 0; f < d_; ++f) spread = std::max(spread, std::abs(X_(i, f) -= mean[f]));
+    // Squared distances up to D·(2·spread)² must stay finite in float64, or the bandwidths and the Hessian turn to
+    // NaN (reported as a failed eigendecomposition far from the cause).
+    require(spread < 0.25 * std::sqrt(std::numeric_limits<double>::max() / static_cast<double>(d_)),
+            "sensitivity: X: values up to " + short_num(spread) + " from the column means overflow the squared "
+            "distances in float64; rescale X");
 
     const bool given = !options.neighbors.empty();
     dense_ = !given && options.affinity == SensitivityAffinity::dense;
@@ -88,7 +102,12 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
                 "sensitivity: n_neighbors = " + std::to_string(options.n_neighbors) +
                     " disagrees with the given neighbour sets (k = " + std::to_string(k) + ")");
         if (k == n_ - 1) dense_ = true;
-    } else if (!dense_) {
+    } else if (dense_) {
+        // The dense P covers all N - 1 other points: a neighbour count would be silently ignored.
+        require(options.n_neighbors == 0, "sensitivity: n_neighbors = " + std::to_string(options.n_neighbors) +
+                                              " applies to the kNN affinity only; use affinity 'knn' (--affinity "
+                                              "knn) or leave n_neighbors at 0 with the dense affinity");
+    } else {
         k = options.n_neighbors ? options.n_neighbors
                                 : std::min(n_ - 1, static_cast<std::size_t>(std::floor(3.0 * options.perplexity)));
         require(k >= 1 && k <= n_ - 1, "sensitivity: n_neighbors must be in [1, N - 1] = [1, " +
@@ -103,7 +122,7 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
             require(std::isfinite(b) && b > 0.0, "sensitivity: every beta must be finite and > 0");
     }
     require(!options.beta.empty() || options.seed_search || options.perplexity < static_cast<double>(k),
-            "sensitivity: perplexity " + std::to_string(options.perplexity) + " must be below the " +
+            "sensitivity: perplexity " + short_num(options.perplexity) + " must be below the " +
                 std::to_string(k) + " neighbours per point (or use the seed's search, seed_search = true)");
 
     // Neighbour sets and squared distances (exact float64 differences, not the expansion), columns ascending.

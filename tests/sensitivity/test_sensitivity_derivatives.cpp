@@ -323,6 +323,31 @@ TEST(SensitivityDerivatives, BadInputIsRejected) {
     o.n_neighbors = 10;
     EXPECT_THROW(TsneDerivatives(X.view(), Y.view(), o), InvalidArgument);
     o.n_neighbors = 0;
+    // A neighbour count with the dense affinity would be ignored: refused, naming the parameter and value.
+    DerivativeOptions dense_k;
+    dense_k.perplexity = 3.0;
+    dense_k.n_neighbors = 5;
+    try {
+        TsneDerivatives(X.view(), Y.view(), dense_k);
+        ADD_FAILURE() << "n_neighbors with the dense affinity was accepted";
+    } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find("n_neighbors = 5"), std::string::npos) << e.what();
+    }
+    // Data whose squared distances overflow float64 are refused up front (they gave a failed eigendecomposition).
+    Matrix<double> Xh = X;
+    for (double& v : Xh.storage()) v *= 1e300;
+    DerivativeOptions okh;
+    okh.perplexity = 3.0;
+    EXPECT_THROW(TsneDerivatives(Xh.view(), Y.view(), okh), InvalidArgument);
+    // Huge perplexities are named briefly (std::to_string printed 1e300 with 300 digits).
+    DerivativeOptions big;
+    big.perplexity = 1e300;
+    try {
+        TsneDerivatives(X.view(), Y.view(), big);
+        ADD_FAILURE() << "perplexity 1e300 was accepted";
+    } catch (const InvalidArgument& e) {
+        EXPECT_LT(std::string(e.what()).size(), 200u) << e.what();
+    }
     o.beta = {1.0, 2.0};
     EXPECT_THROW(TsneDerivatives(X.view(), Y.view(), o), InvalidArgument);
     Matrix<double> Xn = X;
