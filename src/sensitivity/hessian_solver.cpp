@@ -46,6 +46,14 @@ Eigen::MatrixXd gauge_basis(MatrixView<double> Y) {
     return U;
 }
 
+namespace {
+std::string fmt_value(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+} // namespace
+
 HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOptions& options)
     : der_(derivatives), opt_(options), threads_(resolve_threads(derivatives.options().n_threads)) {
     require(std::isfinite(options.damping) && options.damping >= 0.0,
@@ -54,6 +62,23 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
     require(options.tolerance > 0.0, "sensitivity: solver tolerance must be > 0");
     require(options.max_iter >= 0, "sensitivity: solver max_iter must be >= 0");
     require(options.block_size >= 1, "sensitivity: solver block_size must be >= 1");
+    // The matrix-free settings are checked whichever solver runs: a bad value is an error even where "auto" picks
+    // a dense solver at this N (it would otherwise be accepted here and fail only at a larger N).
+    const MatrixFreeOptions& mfo = options.matrix_free;
+    require(std::isfinite(options.matrix_free_tolerance) && options.matrix_free_tolerance > 0.0,
+            "sensitivity: matrix_free_tolerance (--solver-tolerance) must be finite and > 0, got " +
+                fmt_value(options.matrix_free_tolerance));
+    require(std::isfinite(mfo.ints_in_interval) && mfo.ints_in_interval > 0.0,
+            "sensitivity: matrix-free grid width (--grid-width) must be finite and > 0, got " +
+                fmt_value(mfo.ints_in_interval));
+    require(mfo.n_interpolation_points >= 1 && mfo.n_interpolation_points <= 16,
+            "sensitivity: matrix-free grid points (--grid-points) must be in 1..16, got " +
+                std::to_string(mfo.n_interpolation_points));
+    require(std::isfinite(mfo.near_radius) && mfo.near_radius >= 0.0,
+            "sensitivity: matrix-free near_radius (--near-radius) must be finite and >= 0, got " +
+                fmt_value(mfo.near_radius));
+    require(std::isfinite(mfo.far_width) && mfo.far_width >= 0.0,
+            "sensitivity: matrix-free far_width (--far-width) must be finite and >= 0, got " + fmt_value(mfo.far_width));
     U_ = gauge_basis(der_.Y().view());
     const std::size_t n2 = 2 * der_.n_points();
     dense_ = options.solver == HessianSolverKind::dense ||

@@ -73,6 +73,9 @@ TsneSensitivity::TsneSensitivity(MatrixView<double> X, MatrixView<double> Y, con
     require(opt_.refine_max_iter >= 0, "sensitivity: refine_max_iter must be >= 0");
     require(opt_.refine_tolerance > 0.0, "sensitivity: refine_tolerance must be > 0");
     require(opt_.stationarity_tolerance > 0.0, "sensitivity: stationarity_tolerance must be > 0");
+    // Checked whichever solver runs (the matrix-free one uses it; "auto" may pick it at a larger N).
+    require(opt_.covariance_samples >= 2, "sensitivity: covariance_samples (--samples) must be >= 2, got " +
+                                              std::to_string(opt_.covariance_samples));
     if (opt_.refine) refine();
     const Eigen::VectorXd g = der_.gradient();
     diag_.gradient_max = g.cwiseAbs().maxCoeff();
