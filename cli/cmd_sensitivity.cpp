@@ -32,6 +32,9 @@ struct SensArgs {
     // the objective's kernel and the affinities that produced Y*
     std::string kernel = "student-t", affinities, knn, beta;
     double dof = 1.0;
+    // Options given on the command line that a setting would otherwise ignore (checked in the callback).
+    std::vector<std::string> given_solve_options;  // ignored by --seed-compatible
+    bool variance_given = false, dof_given = false;
 };
 
 // The joint P written by `nembed affinity -o PREFIX` (PREFIX_indptr.npy, PREFIX_indices.npy, PREFIX_data.npy), or
@@ -100,6 +103,9 @@ Matrix<double> load_x(const std::vector<std::string>& specs) {
 InputCovariance input_covariance(const SensArgs& a, std::size_t n, std::size_t d) {
     const int forms = (!a.variances.empty()) + (!a.sample_cov.empty() || !a.feature_cov.empty());
     require(forms <= 1, "give either --variances or --sample-cov/--feature-cov, not both");
+    // --variance has a default; given with another form it would be silently ignored.
+    require(!(forms == 1 && a.variance_given),
+            "--variance sets Cov(X) = variance * I; give it or --variances or --sample-cov/--feature-cov, not both");
     if (!a.variances.empty()) {
         const Matrix<double> v = load_matrix<double>(a.variances);
         require(v.size() == n * d, "--variances must hold N x D = " + std::to_string(n) + " x " + std::to_string(d) +
@@ -198,8 +204,14 @@ void register_sensitivity(CLI::App& app) {
     sub->add_option("--diagnostics", a->diagnostics,
                     "JSON: gradient norms, smallest Hessian eigenvalues, negative count, rotation residual, and (dense "
                     "solver) the share of trace Cov(Y) in the 3 softest modes and trace Cov(Y) for several lambdas");
-    sub->callback([o, a] {
+    sub->callback([o, a, sub] {
         configure_logging(*o);
+        // Which settings were given (not defaulted): those that another setting would silently override.
+        for (const char* name : {"--affinity", "--n-neighbors", "--bandwidth", "--lambda", "--no-gauge", "--solver",
+                                 "--damp-to-definite"})
+            if (sub->get_option(name)->count() > 0) a->given_solve_options.emplace_back(name);
+        a->variance_given = sub->get_option("--variance")->count() > 0;
+        a->dof_given = sub->get_option("--dof")->count() > 0;
         OutputSet out;
         out.add("-o", o->output, OutputKind::matrix);
         out.add("--plot-ellipses", a->plot_ellipses, OutputKind::plot);
@@ -229,6 +241,17 @@ void register_sensitivity(CLI::App& app) {
                 "--seed-compatible recomputes the seed's dense P; it does not take --affinities, --knn or --beta");
         require(!(a->seed_compatible && (a->kernel != "student-t" || a->dof != 1.0)),
                 "--seed-compatible differentiates t-SNE's kernel (Student-t, dof 1); drop --kernel/--dof");
+        // --seed-compatible fixes the affinity, bandwidths, lambda, gauge and solver: a given one would be ignored.
+        require(!a->seed_compatible || a->given_solve_options.empty(),
+                "--seed-compatible fixes the seed's affinity, bandwidth, lambda, gauge and solver; drop " +
+                    [&] {
+                        std::string names;
+                        for (const auto& n : a->given_solve_options) names += (names.empty() ? "" : ", ") + n;
+                        return names;
+                    }());
+        require(!(a->kernel == "gaussian" && a->dof_given),
+                "--dof applies to the student-t kernel only; the gaussian kernel (--kernel gaussian) has no degrees of "
+                "freedom");
         if (a->kernel == "gaussian") so.derivatives.kernel = GaussianKernel{1.0};
         else so.derivatives.kernel = StudentTKernel{a->dof};
         if (!a->affinities.empty()) so.derivatives.joint = load_joint(a->affinities, X.rows());
