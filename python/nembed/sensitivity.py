@@ -46,11 +46,35 @@ def _matrix(a: Any, name: str, cols: Optional[int] = None) -> np.ndarray:
     arr = np.asarray(a)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):  # casting would drop the imaginary part with only a numpy warning
+        raise TypeError(f"{name}: complex values are not supported, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {arr.shape}")
     if cols is not None and arr.shape[1] != cols:
         raise ValueError(f"{name}: expected {cols} columns, got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _int(value: Any, name: str, minimum: int = 0) -> int:
+    """An integer setting: int(2.7) would silently become 2 and a negative one a long binding error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _real(value: Any, name: str) -> float:
+    """A real setting (range checks are the core's); a bool or a string is refused, not converted."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _finite(a: np.ndarray, name: str) -> np.ndarray:
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: contains NaN or infinity")
+    return a
 
 
 def input_covariance(cov: Any, n: int, d: int) -> "_core.InputCovariance":
@@ -82,6 +106,8 @@ def input_covariance(cov: Any, n: int, d: int) -> "_core.InputCovariance":
                        V.shape == (n, n) else ""))
             return _core.InputCovariance.kronecker(U, V)
         raise ValueError("input covariance tuple must be (sample_cov, feature_cov) or ('lowrank', L, diag)")
+    if np.iscomplexobj(np.asarray(cov)):
+        raise TypeError("input covariance: complex values are not supported")
     arr = np.asarray(cov, dtype=np.float64)
     if arr.shape == (n * d, n * d):
         return _core.InputCovariance.dense(np.ascontiguousarray(arr))
@@ -103,8 +129,9 @@ class Sensitivity:
     perplexity : float
         Perplexity of the differentiated P (use the one that made Y).
     seed_compatible : bool
-        The seed's settings (see the module docstring); ``affinity``, ``bandwidth``, ``damping``,
-        ``project_gauge``, ``solver`` and ``rcond`` are then ignored.
+        The seed's settings (see the module docstring); ``affinity``, ``n_neighbors``, ``bandwidth``, ``damping``,
+        ``project_gauge``, ``solver``, ``rcond`` and ``damp_to_definite`` must then keep their defaults
+        (ValueError otherwise: they would be ignored).
     affinity : {"dense", "knn"}
         P over all points (the seed's) or over the min(N-1, 3*perplexity) nearest neighbours.
     n_neighbors : int
@@ -169,20 +196,39 @@ class Sensitivity:
                                 or kernel != "student-t" or dof != 1.0):
             raise ValueError("seed_compatible recomputes the seed's dense P with t-SNE's kernel; it does not take "
                              "affinities, neighbors, beta, kernel or dof")
+        if seed_compatible:
+            # The seed's settings fix these: a non-default value would be silently ignored.
+            changed = [k for k, v, default in (("affinity", affinity, "dense"), ("n_neighbors", n_neighbors, 0),
+                                               ("bandwidth", bandwidth, "fixed"), ("damping", damping, 0.0),
+                                               ("project_gauge", project_gauge, True), ("solver", solver, "auto"),
+                                               ("rcond", rcond, 0.0), ("damp_to_definite", damp_to_definite, False))
+                       if v != default]
+            if changed:
+                raise ValueError("seed_compatible fixes the seed's affinity, bandwidth, damping, gauge and solver; "
+                                 "drop " + ", ".join(changed))
+        if kernel == "gaussian" and dof != 1.0:
+            raise ValueError(f"dof applies to the student-t kernel only; kernel='gaussian' has none, got dof={dof!r}")
         if Yarr.shape[1] != 2:
             raise ValueError(f"Y: expected an (N, 2) embedding, got shape {Yarr.shape}")
         if Yarr.shape[0] != self.X.shape[0]:
             raise ValueError(f"X has {self.X.shape[0]} rows but Y has {Yarr.shape[0]}")
+        max_output_gib = _real(max_output_gib, "max_output_gib")
+        if not (0.0 < max_output_gib < 2.0 ** 33):  # in bytes it must fit a size_t (inf would be undefined)
+            raise ValueError(f"max_output_gib must be in (0, 2**33), got {max_output_gib!r}")
         self._s = _core.TsneSensitivity(
-            self.X, Yarr, seed_compatible=seed_compatible, perplexity=float(perplexity), affinity=affinity,
-            n_neighbors=int(n_neighbors), bandwidth=bandwidth, damping=float(damping), project_gauge=project_gauge,
-            solver=solver, rcond=float(rcond), tolerance=float(tolerance), max_iter=int(max_iter), refine=refine,
-            refine_max_iter=int(refine_max_iter), refine_tolerance=float(refine_tolerance),
-            stationarity_tolerance=float(stationarity_tolerance), n_threads=_core.resolve_threads(int(n_jobs)),
-            max_output_gib=float(max_output_gib), lanczos_eigenvalues=int(lanczos_eigenvalues),
-            damp_to_definite=bool(damp_to_definite), kernel=kernel, dof=float(dof),
-            covariance_samples=int(covariance_samples), covariance_seed=int(covariance_seed),
-            grid_width=float(grid_width), grid_points=int(grid_points), solver_tolerance=float(solver_tolerance),
+            self.X, Yarr, seed_compatible=seed_compatible, perplexity=_real(perplexity, "perplexity"),
+            affinity=affinity, n_neighbors=_int(n_neighbors, "n_neighbors"), bandwidth=bandwidth,
+            damping=_real(damping, "damping"), project_gauge=project_gauge, solver=solver, rcond=_real(rcond, "rcond"),
+            tolerance=_real(tolerance, "tolerance"), max_iter=_int(max_iter, "max_iter"), refine=refine,
+            refine_max_iter=_int(refine_max_iter, "refine_max_iter"),
+            refine_tolerance=_real(refine_tolerance, "refine_tolerance"),
+            stationarity_tolerance=_real(stationarity_tolerance, "stationarity_tolerance"),
+            n_threads=_core.resolve_threads(_int(n_jobs, "n_jobs", minimum=-(2 ** 31))),
+            max_output_gib=max_output_gib, lanczos_eigenvalues=_int(lanczos_eigenvalues, "lanczos_eigenvalues"),
+            damp_to_definite=bool(damp_to_definite), kernel=kernel, dof=_real(dof, "dof"),
+            covariance_samples=_int(covariance_samples, "covariance_samples"),
+            covariance_seed=_int(covariance_seed, "covariance_seed"), grid_width=_real(grid_width, "grid_width"),
+            grid_points=_int(grid_points, "grid_points"), solver_tolerance=_real(solver_tolerance, "solver_tolerance"),
             **_given_affinities(affinities, neighbors, beta, self.X.shape[0]))
 
     @property
@@ -222,13 +268,13 @@ class Sensitivity:
 
     def apply(self, U: Any) -> np.ndarray:
         """S @ U for U of shape (N*D,) or (N*D, m)."""
-        U = np.asarray(U, dtype=np.float64)
+        U = _finite(_vectors(U, "U"), "U")
         out = self._s.apply(np.asfortranarray(U.reshape(U.shape[0], -1)))
         return out.ravel() if U.ndim == 1 else out
 
     def apply_transpose(self, V: Any) -> np.ndarray:
         """S.T @ V for V of shape (2N,) or (2N, m)."""
-        V = np.asarray(V, dtype=np.float64)
+        V = _finite(_vectors(V, "V"), "V")
         out = self._s.apply_transpose(np.asfortranarray(V.reshape(V.shape[0], -1)))
         return out.ravel() if V.ndim == 1 else out
 
@@ -242,7 +288,7 @@ class Sensitivity:
 
     def hypothetical_outcomes(self, cov: Any = 1.0, n_frames: int = 20, seed: int = 0) -> np.ndarray:
         """Frames (n_frames, N, 2) on a great circle in input-noise space: Y + r (a cos s + b sin s), two solves."""
-        frames, _, _ = self._s.hypothetical_outcomes(self._cov(cov), int(n_frames), int(seed))
+        frames, _, _ = self._s.hypothetical_outcomes(self._cov(cov), _int(n_frames, "n_frames"), _int(seed, "seed"))
         return frames
 
     def importance(self):
@@ -252,7 +298,7 @@ class Sensitivity:
 
     def variance_spectrum(self, cov: Any = 1.0, n_soft: int = 3, lambdas: Sequence[float] = (0.0, 1e-6, 1e-4, 1e-3, 1e-2)):
         """Share of trace Cov(Y) in the ``n_soft`` softest Hessian modes and trace Cov(Y) at each lambda."""
-        return self._s.variance_spectrum(self._cov(cov), int(n_soft), [float(x) for x in lambdas])
+        return self._s.variance_spectrum(self._cov(cov), _int(n_soft, "n_soft"), [_real(x, "lambdas") for x in lambdas])
 
     def self_sensitivity_axes(self) -> np.ndarray:
         """(N, 2): per point, the largest singular value times left singular vector of dy_i/dx_i (2 x D)."""
@@ -269,6 +315,17 @@ class Sensitivity:
                 u, s, _ = np.linalg.svd(R[c:c + 2, i * d:(i + 1) * d])
                 out[i] = s[0] * u[:, 0]
         return out
+
+
+def _vectors(a: Any, name: str) -> np.ndarray:
+    """A vector or a matrix of column vectors (a 3-D array would come back in a different shape)."""
+    arr = np.asarray(a)
+    if arr.dtype == object or np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
+                                                          or arr.dtype == np.bool_):
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name}: expected a vector or a 2-D array of column vectors, got shape {arr.shape}")
+    return arr.astype(np.float64)
 
 
 def _given_affinities(affinities: Any, neighbors: Any, beta: Any, n: int) -> dict:
@@ -361,7 +418,7 @@ def plot_ellipses(Y: Any, covariances: Any, labels: Optional[Sequence] = None, a
     """
     from matplotlib.collections import EllipseCollection
     Y = _matrix(Y, "Y", 2)
-    C = np.asarray(covariances, dtype=np.float64).reshape(-1, 2, 2)
+    C = _finite(np.asarray(covariances, dtype=np.float64), "covariances").reshape(-1, 2, 2)
     if C.shape[0] != Y.shape[0]:
         raise ValueError(f"covariances: expected {Y.shape[0]} blocks, got {C.shape[0]}")
     if not 0 < confidence < 1:
@@ -393,7 +450,7 @@ def plot_arrows(Y: Any, arrows: Any, labels: Optional[Sequence] = None, ax: Any 
     """Arrows (N, 2) drawn from each point, e.g. ``S @ u`` reshaped (N, 2) or ``self_sensitivity_axes()``.
     ``scale`` multiplies the arrows (None: the 95th-percentile arrow is 6 % of the map)."""
     Y = _matrix(Y, "Y", 2)
-    A = _matrix(arrows, "arrows", 2)
+    A = _finite(_matrix(arrows, "arrows", 2), "arrows")
     if A.shape[0] != Y.shape[0]:
         raise ValueError(f"arrows: expected {Y.shape[0]} rows, got {A.shape[0]}")
     if scale is None:
@@ -428,8 +485,9 @@ def animate_hypothetical_outcomes(frames: Any, path: Optional[str] = None, label
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation, PillowWriter
     F = np.asarray(frames, dtype=np.float64)
-    if F.ndim != 3 or F.shape[2] != 2:
-        raise ValueError(f"frames: expected shape (n_frames, N, 2), got {F.shape}")
+    if F.ndim != 3 or F.shape[2] != 2 or F.shape[0] == 0 or F.shape[1] == 0:
+        raise ValueError(f"frames: expected shape (n_frames, N, 2) with n_frames, N >= 1, got {F.shape}")
+    _finite(F, "frames")
     fig, ax = plt.subplots(figsize=(6, 6))
     lo, hi = F.reshape(-1, 2).min(0), F.reshape(-1, 2).max(0)
     pad = 0.05 * (hi - lo).max()

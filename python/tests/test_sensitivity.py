@@ -116,6 +116,48 @@ def test_bad_input():
         ns.compute_cov_without_kronecker(X, Y, np.ones(7), perplexity=3.0)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Y is not a stationary point: the analysis warns
+def test_bad_settings_are_refused_not_ignored_or_truncated():
+    """Settings another one would silently ignore, truncated integers, complex data, NaN vectors, overflow."""
+    X = blobs(12, 3)
+    Y = np.random.default_rng(0).normal(size=(12, 2))
+    with pytest.raises(ValueError, match="drop damping"):
+        ns.Sensitivity(X, Y, 3.0, seed_compatible=True, damping=0.5)
+    with pytest.raises(ValueError, match="drop solver"):
+        ns.Sensitivity(X, Y, 3.0, seed_compatible=True, solver="minres")
+    with pytest.raises(ValueError, match="dof applies to the student-t kernel only"):
+        ns.Sensitivity(X, Y, 3.0, kernel="gaussian", dof=3.0)
+    with pytest.raises(ValueError, match="n_neighbors = 5 applies to the kNN affinity only"):
+        ns.Sensitivity(X, Y, 3.0, n_neighbors=5)
+    with pytest.raises(TypeError, match="n_neighbors must be an integer"):
+        ns.Sensitivity(X, Y, 3.0, affinity="knn", n_neighbors=9.7)
+    with pytest.raises(ValueError, match="covariance_samples must be >= 0, got -1"):
+        ns.Sensitivity(X, Y, 3.0, covariance_samples=-1)
+    with pytest.raises(ValueError, match="covariance_samples"):  # checked whichever solver runs
+        ns.Sensitivity(X, Y, 3.0, covariance_samples=1)
+    with pytest.raises(ValueError, match="grid width"):
+        ns.Sensitivity(X, Y, 3.0, grid_width=0.0)
+    with pytest.raises(ValueError, match="max_output_gib"):
+        ns.Sensitivity(X, Y, 3.0, max_output_gib=float("inf"))
+    with pytest.raises(TypeError, match="perplexity must be a real number"):
+        ns.Sensitivity(X, Y, True)
+    with pytest.raises(TypeError, match="complex"):
+        ns.Sensitivity(X + 1j, Y, 3.0)
+    with pytest.raises(ValueError, match="overflow"):
+        ns.Sensitivity(X * 1e300, Y, 3.0)
+    s = ns.Sensitivity(X, Y, 3.0)
+    with pytest.raises(ValueError, match="NaN"):
+        s.apply(np.full(36, np.nan))
+    with pytest.raises(ValueError, match="2-D"):
+        s.apply(np.ones((36, 2, 2)))
+    with pytest.raises(TypeError, match="complex"):
+        s.point_covariances(np.ones((12, 3)) * (1 + 1j))
+    with pytest.raises(TypeError, match="n_frames must be an integer"):
+        s.hypothetical_outcomes(1.0, 2.5)
+    with pytest.raises(ValueError, match="n_frames must be >= 0, got -1"):
+        s.hypothetical_outcomes(1.0, -1)
+
+
 def test_knn_differentiated_minres_matches_dense(refined):
     X, s = refined
     opts = dict(perplexity=8.0, affinity="knn", bandwidth="differentiated", damping=1e-3)
