@@ -55,8 +55,19 @@ def _pca_into(adata: Any, n_comps: int) -> None:
         return
     from scipy.sparse.linalg import svds
 
-    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X, dtype=np.float64)
+    if adata.X is None:
+        raise ValueError("the AnnData has no X; name a representation with use_rep (an obsm key)")
+    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    if np.iscomplexobj(X) or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+        raise TypeError(f"PCA of X: expected real numbers, got dtype {X.dtype}")
+    X = np.asarray(X, dtype=np.float64)
+    if not np.all(np.isfinite(X)):  # ARPACK would fail with an ArpackError
+        raise ValueError("PCA of X: X contains NaN or infinity")
+    if min(X.shape) < 2:
+        raise ValueError(f"PCA of X needs at least 2 observations and 2 variables, got shape {X.shape}")
     X = X - X.mean(axis=0)
+    if not np.any(X):  # ARPACK fails on a zero matrix with an ArpackError and LAPACK noise on stderr
+        raise ValueError("PCA of X: the data have zero variance (all observations identical)")
     k = max(1, min(int(n_comps), min(X.shape) - 1))
     # ARPACK, as sc.pp.pca's default solver; a fixed start vector keeps it deterministic.
     U, S, Vt = svds(X, k=k, v0=np.full(min(X.shape), 1.0 / np.sqrt(min(X.shape))))
@@ -68,6 +79,9 @@ def _pca_into(adata: Any, n_comps: int) -> None:
 
 def _choose_representation(adata: Any, use_rep: Optional[str] = None, n_pcs: Optional[int] = None):
     """scanpy's ``_choose_representation`` (same choices, messages and exception types)."""
+    if n_pcs is not None and (isinstance(n_pcs, bool) or not isinstance(n_pcs, numbers.Integral) or n_pcs < 0):
+        # a negative n_pcs would slice columns off the end, a float would be truncated
+        raise ValueError(f"n_pcs must be None or an integer >= 0, got {n_pcs!r}")
     if use_rep is None and n_pcs == 0:  # scanpy: n_pcs=0 means X
         use_rep = "X"
     if use_rep is None:
@@ -95,6 +109,8 @@ def _choose_representation(adata: Any, use_rep: Optional[str] = None, n_pcs: Opt
 
 
 def _dense32(X: Any) -> np.ndarray:
+    if X is None:
+        raise ValueError("the AnnData has no X; name a representation with use_rep (an obsm key)")
     if sp.issparse(X):
         X = X.toarray()
     return as_float32_matrix(np.asarray(X))
@@ -128,6 +144,8 @@ def tsne(adata: Any, n_pcs: Optional[int] = None, *, use_rep: Optional[str] = No
         As scanpy for a missing or too small representation, and for bad t-SNE parameters.
     """
     _check_adata(adata)
+    if key_added is not None and (not isinstance(key_added, str) or not key_added):
+        raise ValueError(f"key_added must be None or a non-empty string, got {key_added!r}")
     if use_fast_tsne:
         warnings.warn("Argument `use_fast_tsne` is deprecated, and support for MulticoreTSNE will be dropped in a "
                       "future version of scanpy. (nembed computes the t-SNE either way.)", FutureWarning,

@@ -95,6 +95,32 @@ def test_pca_fallback_warns_and_spans_the_top_components():
         assert c > 0.999, (j, c)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # the fallback's scanpy warning
+def test_pca_fallback_and_settings_refuse_bad_input_clearly():
+    """Without scanpy the PCA fallback ran ARPACK on bad X (ArpackError, LAPACK noise); n_pcs was sliced or
+    truncated; key_added='' gave a KeyError about 'X_tsne'."""
+    X, _ = blobs(d=60)
+    if "scanpy" not in sys.modules:
+        try:
+            import scanpy  # noqa: F401
+        except ImportError:
+            with pytest.raises(ValueError, match="zero variance"):
+                nsc.tsne(ad.AnnData(X=np.ones((40, 60), np.float32)))
+            bad = X.copy()
+            bad[3, 3] = np.nan
+            with pytest.raises(ValueError, match="NaN"):
+                nsc.tsne(ad.AnnData(X=bad))
+            with pytest.raises(ValueError, match="at least 2 observations"):
+                nsc.tsne(ad.AnnData(X=X[:1]))
+    a = ad.AnnData(X=X)
+    a.obsm["X_pca"] = X[:, :10].copy()
+    for n_pcs in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="n_pcs must be None or an integer >= 0"):
+            nsc.tsne(a, n_pcs=n_pcs, perplexity=10)
+    with pytest.raises(ValueError, match="key_added"):
+        nsc.tsne(a, key_added="", perplexity=10)
+
+
 def test_tsne_copy_and_key_added_and_type_errors():
     X, _ = blobs(n_per=30)
     a = ad.AnnData(X=X)
