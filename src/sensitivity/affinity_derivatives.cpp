@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -14,6 +13,7 @@
 
 #include "nembed/affinity/perplexity.hpp"
 #include "nembed/core/error.hpp"
+#include "nembed/core/strings.hpp"
 #include "nembed/core/parallel.hpp"
 
 namespace nembed {
@@ -49,13 +49,6 @@ double seed_beta(const std::vector<double>& D, double perplexity) {
     return beta;
 }
 
-// Short numbers in messages (std::to_string prints 1e300 with 300 digits).
-std::string short_num(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-
 } // namespace
 
 PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOptions& options) {
@@ -64,7 +57,7 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
     require(X.cols >= 1, "sensitivity: X must have at least one feature");
     require_finite(X, "sensitivity: X");
     require(std::isfinite(options.perplexity) && options.perplexity > 0.0,
-            "sensitivity: perplexity must be a positive number, got " + short_num(options.perplexity));
+            "sensitivity: perplexity must be a positive number, got " + short_number(options.perplexity));
     require(options.calibration_tolerance > 0.0, "sensitivity: calibration_tolerance must be > 0");
     n_ = X.rows;
     d_ = X.cols;
@@ -82,7 +75,7 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
     // Squared distances up to D·(2·spread)² must stay finite in float64, or the bandwidths and the Hessian turn to
     // NaN (reported as a failed eigendecomposition far from the cause).
     require(spread < 0.25 * std::sqrt(std::numeric_limits<double>::max() / static_cast<double>(d_)),
-            "sensitivity: X: values up to " + short_num(spread) + " from the column means overflow the squared "
+            "sensitivity: X: values up to " + short_number(spread) + " from the column means overflow the squared "
             "distances in float64; rescale X");
 
     const bool given = !options.neighbors.empty();
@@ -122,7 +115,7 @@ PerplexityAffinity::PerplexityAffinity(MatrixView<double> X, const DerivativeOpt
             require(std::isfinite(b) && b > 0.0, "sensitivity: every beta must be finite and > 0");
     }
     require(!options.beta.empty() || options.seed_search || options.perplexity < static_cast<double>(k),
-            "sensitivity: perplexity " + short_num(options.perplexity) + " must be below the " +
+            "sensitivity: perplexity " + short_number(options.perplexity) + " must be below the " +
                 std::to_string(k) + " neighbours per point (or use the seed's search, seed_search = true)");
 
     // Neighbour sets and squared distances (exact float64 differences, not the expansion), columns ascending.

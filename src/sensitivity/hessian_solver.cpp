@@ -2,13 +2,13 @@
 #include "nembed/sensitivity/hessian_solver.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "nembed/core/error.hpp"
+#include "nembed/core/strings.hpp"
 #include "nembed/core/interrupt.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
@@ -46,14 +46,6 @@ Eigen::MatrixXd gauge_basis(MatrixView<double> Y) {
     return U;
 }
 
-namespace {
-std::string fmt_value(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-} // namespace
-
 HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOptions& options)
     : der_(derivatives), opt_(options), threads_(resolve_threads(derivatives.options().n_threads)) {
     require(std::isfinite(options.damping) && options.damping >= 0.0,
@@ -67,18 +59,18 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
     const MatrixFreeOptions& mfo = options.matrix_free;
     require(std::isfinite(options.matrix_free_tolerance) && options.matrix_free_tolerance > 0.0,
             "sensitivity: matrix_free_tolerance (--solver-tolerance) must be finite and > 0, got " +
-                fmt_value(options.matrix_free_tolerance));
+                short_number(options.matrix_free_tolerance));
     require(std::isfinite(mfo.ints_in_interval) && mfo.ints_in_interval > 0.0,
             "sensitivity: matrix-free grid width (--grid-width) must be finite and > 0, got " +
-                fmt_value(mfo.ints_in_interval));
+                short_number(mfo.ints_in_interval));
     require(mfo.n_interpolation_points >= 1 && mfo.n_interpolation_points <= 16,
             "sensitivity: matrix-free grid points (--grid-points) must be in 1..16, got " +
                 std::to_string(mfo.n_interpolation_points));
     require(std::isfinite(mfo.near_radius) && mfo.near_radius >= 0.0,
             "sensitivity: matrix-free near_radius (--near-radius) must be finite and >= 0, got " +
-                fmt_value(mfo.near_radius));
+                short_number(mfo.near_radius));
     require(std::isfinite(mfo.far_width) && mfo.far_width >= 0.0,
-            "sensitivity: matrix-free far_width (--far-width) must be finite and >= 0, got " + fmt_value(mfo.far_width));
+            "sensitivity: matrix-free far_width (--far-width) must be finite and >= 0, got " + short_number(mfo.far_width));
     U_ = gauge_basis(der_.Y().view());
     const std::size_t n2 = 2 * der_.n_points();
     dense_ = options.solver == HessianSolverKind::dense ||
@@ -157,14 +149,6 @@ HessianSolver::HessianSolver(const TsneDerivatives& derivatives, const SolveOpti
     }
 }
 
-namespace {
-std::string fmt(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-    return buf;
-}
-} // namespace
-
 void HessianSolver::factor_inverse() {
     double c = 0.0;
     auto build = [&] {
@@ -202,7 +186,7 @@ void HessianSolver::factor_inverse() {
         }
         if (definite_)
             warn("sensitivity: H + lambda I was not positive definite on the gauge complement (Y* is not a local "
-                 "minimum); damping raised from " + fmt(requested) + " to " + fmt(opt_.damping));
+                 "minimum); damping raised from " + short_number(requested, 3) + " to " + short_number(opt_.damping, 3));
         else
             opt_.damping = requested;
     }
@@ -260,8 +244,8 @@ Eigen::MatrixXd HessianSolver::solve(const Eigen::MatrixXd& B) const {
             ++total_blocks_;
         }
         if (last_residual_ > opt_.matrix_free_tolerance)
-            warn("sensitivity: matrix-free MINRES stopped at relative residual " + fmt(last_residual_) + " after " +
-                 std::to_string(last_iterations_) + " iterations (tolerance " + fmt(opt_.matrix_free_tolerance) + ")");
+            warn("sensitivity: matrix-free MINRES stopped at relative residual " + short_number(last_residual_, 3) + " after " +
+                 std::to_string(last_iterations_) + " iterations (tolerance " + short_number(opt_.matrix_free_tolerance, 3) + ")");
         return X;
     }
     Eigen::MatrixXd X(B.rows(), B.cols());

@@ -2,13 +2,13 @@
 #include "nembed/sensitivity/sensitivity.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <numbers>
 #include <string>
 
 #include "nembed/core/error.hpp"
+#include "nembed/core/strings.hpp"
 #include "nembed/core/log.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/core/random.hpp"
@@ -19,12 +19,6 @@ namespace nembed {
 namespace {
 
 using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-std::string num(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-    return buf;
-}
 
 Eigen::MatrixXd unit_block(std::size_t n, std::size_t r0, std::size_t m) {
     Eigen::MatrixXd E = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(m));
@@ -83,7 +77,7 @@ TsneSensitivity::TsneSensitivity(MatrixView<double> X, MatrixView<double> Y, con
     diag_.kl = der_.kl();
     if (diag_.gradient_max > opt_.stationarity_tolerance)
         warn("sensitivity: Y* is not a stationary point of the differentiated objective (max |gradient| = " +
-             num(diag_.gradient_max) + " > " + num(opt_.stationarity_tolerance) +
+             short_number(diag_.gradient_max, 3) + " > " + short_number(opt_.stationarity_tolerance, 3) +
              "); S assumes it is. Refine Y* (refine = true) with the perplexity and affinities that made it");
     solver_ = std::make_unique<HessianSolver>(der_, opt_.solve);
     if (!solver_->is_dense() && opt_.lanczos_eigenvalues > 0) {
@@ -114,7 +108,7 @@ TsneSensitivity::TsneSensitivity(MatrixView<double> X, MatrixView<double> Y, con
             if (diag_.n_negative > 0)
                 warn("sensitivity: the Hessian has negative eigenvalues (Lanczos: " + std::to_string(diag_.n_negative) +
                      " of the smallest " + std::to_string(diag_.smallest_eigenvalues.size()) + ", smallest " +
-                     num(diag_.smallest_eigenvalues.front()) + "): Y* is not a minimum");
+                     short_number(diag_.smallest_eigenvalues.front(), 3) + "): Y* is not a minimum");
         }
     }
     if (solver_->is_dense()) {
@@ -127,7 +121,7 @@ TsneSensitivity::TsneSensitivity(MatrixView<double> X, MatrixView<double> Y, con
         diag_.rotation_residual = der_.hessian_product(rot).norm() / std::max(emax, 1e-300);
         if (diag_.n_negative > 0)
             warn("sensitivity: the Hessian has " + std::to_string(diag_.n_negative) +
-                 " negative eigenvalue(s) (smallest " + num(ev[0]) +
+                 " negative eigenvalue(s) (smallest " + short_number(ev[0], 3) +
                  "): Y* is not a minimum; those modes are inverted with their sign");
     }
 }
@@ -182,12 +176,12 @@ void TsneSensitivity::refine() {
     // The Student-t KL can keep falling as the map expands (Q tends to the scale-free 1/d² kernel), where every
     // gradient vanishes: a "stationary point" reached that way is not a finite optimum.
     if (radius(Y) > 100.0 * r0)
-        warn("sensitivity: refining expanded the embedding " + num(radius(Y) / r0) +
+        warn("sensitivity: refining expanded the embedding " + short_number(radius(Y) / r0, 3) +
              "-fold: the objective seems to have no finite stationary point near Y* (try a larger perplexity)");
     const double gmax = der_.gradient().cwiseAbs().maxCoeff();
     if (gmax > opt_.refine_tolerance)
         warn("sensitivity: refinement stopped after " + std::to_string(it) + " iterations at max |gradient| = " +
-             num(gmax));
+             short_number(gmax, 3));
 }
 
 void TsneSensitivity::check_output(std::size_t entries, const char* what) const {
