@@ -75,6 +75,8 @@ def to_float32(arr: np.ndarray, name: str = "X") -> np.ndarray:
 def as_float64_matrix(Y: Any, name: str = "embedding") -> np.ndarray:
     """C-contiguous float64 2-D array (no copy when `Y` already is one)."""
     arr = np.asarray(Y)
+    if np.iscomplexobj(arr):  # numpy's cast would drop the imaginary part with only a ComplexWarning
+        raise TypeError(f"{name}: complex values are not supported, got dtype {arr.dtype}")
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:

@@ -336,3 +336,38 @@ def test_encoder_torch_module_refused():
 
     with pytest.raises(TypeError, match="nembed.paradime.ParametricDR"):
         UMAP(**SMALL_OF[UMAP], encoder=Module()).fit(_data())
+
+
+def test_numpy_scalar_parameters_are_numbers():
+    # np.int64 (np.arange grids) and np.float32 are numbers: same result as the Python values, not "not a number".
+    X = _data()
+    kw = dict(perplexity=5, max_iter=30, n_components=2, lr=10.0, random_state=0)
+    ref = TSNE(**kw).fit_transform(X)
+    np_kw = dict(perplexity=np.float32(5), max_iter=np.int64(30), n_components=np.int64(2), lr=np.float32(10.0),
+                 random_state=0)
+    np.testing.assert_array_equal(TSNE(**np_kw).fit_transform(X), ref)
+    ref = PACMAP(**SMALL_OF[PACMAP]).fit_transform(X)
+    np_small = {k: (np.int64(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                for k, v in SMALL_OF[PACMAP].items()}
+    np.testing.assert_array_equal(PACMAP(**np_small).fit_transform(X), ref)
+
+
+def test_complex_init_refused():
+    # numpy's cast would keep the real part with only a ComplexWarning.
+    init = np.ones((120, 2)) + 1j * np.arange(240).reshape(120, 2)
+    with pytest.raises(TypeError, match="init: complex"):
+        TSNE(**SMALL, init=init).fit(_data())
+
+
+@pytest.mark.parametrize("kw, match", [({"a": -1.0}, "a must be positive"), ({"a": 1.5}, "a is given without b"),
+                                       ({"b": 0.0}, "b must be positive")])
+def test_umap_a_or_b_alone_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        UMAP(**SMALL_OF[UMAP], **kw).fit(_data())
+
+
+@pytest.mark.parametrize("cls", [InfoTSNE, LargeVis])
+def test_huge_n_negatives_refused(cls):
+    # 10**9 negatives per point used to exhaust memory (OOM kill) instead of failing.
+    with pytest.raises(ValueError, match=r"n_negatives must be <= 1048576, got 1000000000"):
+        cls(**SMALL_OF[cls], n_negatives=10**9).fit(_data())

@@ -175,6 +175,8 @@ NeSampledLoss::NeSampledLoss(const NeRowSplit& rows, const CsrMatrix<double>& Ps
 void NeSampledLoss::check_exclusions() const {
     validate(kernel_);
     require(negatives_.n_negatives >= 1, "n_negatives must be >= 1");
+    require(negatives_.n_negatives <= kMaxNegatives, "n_negatives must be <= " + std::to_string(kMaxNegatives) +
+                                                         ", got " + std::to_string(negatives_.n_negatives));
     require(negatives_.scatter_blocks >= 1, "scatter_blocks must be >= 1");
     const auto& ex = negatives_;
     if (ex.excluded_ptr.empty()) return;

@@ -9,6 +9,7 @@
 #include "nembed/core/error.hpp"
 #include "nembed/core/parallel.hpp"
 #include "nembed/loss/attraction.hpp"
+#include "nembed/loss/ne_loss.hpp"
 #include "nembed/repulsion/negative_sampling.hpp"
 
 namespace nembed {
@@ -28,6 +29,8 @@ NeBipartiteSampledLoss::NeBipartiteSampledLoss(const CsrMatrix<double>& A, Matri
                      [] { return std::string("transform: the affinity must be finite and non-negative"); });
     validate(kernel_);
     require(m_ >= 1, "n_negatives must be >= 1");
+    require(m_ <= kMaxNegatives,
+            "n_negatives must be <= " + std::to_string(kMaxNegatives) + ", got " + std::to_string(m_));
     require(n_threads_ >= 1, "n_threads must be >= 1");
     if (exclude_)
         for (std::size_t i = 0; i < A_.n_rows; ++i)

@@ -16,12 +16,13 @@
 namespace nembed::torchdr {
 
 UmapCurve torchdr_umap_curve(const UMAPOptions& o) {
-    if (o.a && o.b) {
-        require(std::isfinite(*o.a) && *o.a > 0, "a must be positive, got " + std::to_string(*o.a));
-        require(std::isfinite(*o.b) && *o.b > 0, "b must be positive, got " + std::to_string(*o.b));
-        return UmapCurve{*o.a, *o.b};
-    }
-    return find_ab_params(o.spread, o.min_dist);  // TorchDR fits both when either is None
+    if (o.a) require(std::isfinite(*o.a) && *o.a > 0, "a must be positive, got " + std::to_string(*o.a));
+    if (o.b) require(std::isfinite(*o.b) && *o.b > 0, "b must be positive, got " + std::to_string(*o.b));
+    if (o.a && o.b) return UmapCurve{*o.a, *o.b};
+    // TorchDR fits both when either is None, so one of them alone would be silently ignored: refused instead.
+    require(!o.a && !o.b, std::string(o.a ? "a" : "b") + " is given without " + (o.a ? "b" : "a") +
+                              ": the kernel takes both (or neither: fitted to min_dist and spread)");
+    return find_ab_params(o.spread, o.min_dist);
 }
 
 void validate(const UMAPOptions& o, std::size_t n) {

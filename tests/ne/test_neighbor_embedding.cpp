@@ -266,6 +266,10 @@ TEST(NeLoss, SampledRepulsionMatchesItsFormulaAndIgnoresTheThreadCount) {
     NeNegatives none;
     none.scatter_blocks = 0;
     EXPECT_THROW(NeSampledLoss(P, NeSampledRepulsion::binary, CauchyKernel{2.0}, none, 1), InvalidArgument);
+    // A huge count is refused up front (it used to run out of memory drawing n · n_negatives pairs per step).
+    NeNegatives huge;
+    huge.n_negatives = std::size_t(1000000000);
+    EXPECT_THROW(NeSampledLoss(P, NeSampledRepulsion::binary, CauchyKernel{2.0}, huge, 1), InvalidArgument);
 }
 
 // ---- loss values: TorchDR's formulas written out densely ----

@@ -408,6 +408,10 @@ TEST(TorchdrUmap, BadParametersAreRefused) {
     fails([](auto& o) { o.negative_sample_rate = -1; });
     fails([](auto& o) { o.min_dist = 2.0; });
     fails([](auto& o) { o.a = -1.0; o.b = 1.0; });
+    // One of a, b alone would be ignored (TorchDR fits both when either is None): refused, bad values too.
+    fails([](auto& o) { o.a = -1.0; });
+    fails([](auto& o) { o.a = 1.5; });
+    fails([](auto& o) { o.b = 0.0; });
     fails([](auto& o) { o.max_iter = 0; });
     fails([](auto& o) { o.max_iter_affinity = 0; });
 }

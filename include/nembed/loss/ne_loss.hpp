@@ -105,6 +105,10 @@ enum class NeSampledRepulsion {
 /// n_negatives points uniformly with replacement among the others, optionally also never one of its kNN
 /// (exclude_neighbors_from_negative_sampling). Draws come from counter-based streams of (seed, step, chunk of 256
 /// points), so they do not depend on the thread count.
+/// The most negatives per point: each step draws and evaluates n · n_negatives pairs and holds n_negatives indices per
+/// thread, so a mistyped huge count would run out of memory or run for days instead of failing.
+inline constexpr std::size_t kMaxNegatives = std::size_t(1) << 20;
+
 struct NeNegatives {
     std::size_t n_negatives = 5;
     std::uint64_t seed = 0;

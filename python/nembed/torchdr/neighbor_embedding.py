@@ -51,6 +51,14 @@ def _kwargs(value: Any, name: str) -> Any:
     return out
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars (np.int64 from np.arange grids, np.float32, np.bool_) as the Python numbers the C++ side reads;
+    their numeric types are not Python's int/float and would be refused as "not a number"."""
+    if isinstance(value, np.generic) and isinstance(value, (np.number, np.bool_)):
+        return value.item()
+    return value
+
+
 def _name(value: Any, name: str, allow_none: bool = False) -> Optional[str]:
     if value is None and allow_none:
         return None
@@ -114,7 +122,7 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             elif key == "encoder":
                 out[key] = _encoder(value)
             else:
-                out[key] = value
+                out[key] = _plain(value)
         init = p.get("init", "pca")
         if isinstance(init, str):
             out["init"] = init
@@ -181,7 +189,7 @@ class _NeighborEmbedding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             raise ValueError(f"X_train has {X_train.shape[0]} samples, but the fitted reference embedding has "
                              f"{self.embedding_train_.shape[0]}")
         params, _ = self._common_params()
-        params.update({k: v for k, v in kwargs.items()})
+        params.update({k: _plain(v) for k, v in kwargs.items()})
         return np.asarray(_core.torchdr_transform(to_float32(X, "X"), X_train,
                                                   np.ascontiguousarray(self.embedding_train_), self._method, params,
                                                   handle_sigint()))
