@@ -88,9 +88,7 @@ void NetworkParametrization::forward(std::span<const index_t> batch, double* out
 void NetworkParametrization::map_inputs_once() {
     const InputNormalization& map = net_.input_normalization();
     const bool bf16 = net_.precision() == Precision::bf16;
-    if (mapped_by_ && mapped_by_->scale == map.scale && mapped_by_->mean == map.mean &&
-        (bf16 ? X16_.size() == X_->size() : true))
-        return;
+    if (mapped_by_ && mapped_by_->scale == map.scale && mapped_by_->mean == map.mean) return;
     mapped_by_ = map;
     X16_.clear();
     Xmapped_ = Matrix<float>();
